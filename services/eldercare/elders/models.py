@@ -1,0 +1,46 @@
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.eldercare.database import Base
+from shared.db import UTCDateTime
+
+
+class Elder(Base):
+    """An older person (60+) known to the bureau."""
+
+    __tablename__ = "elders"
+    __table_args__ = (
+        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
+        CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"),
+        CheckConstraint("sex IN ('male', 'female')", name="sex_known"),
+        Index("ix_elders_area_code_id", "area_code", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    sex: Mapped[str] = mapped_column(String(6))
+    birth_on: Mapped[dt.date] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(200))
+    area_code: Mapped[str] = mapped_column(String(12))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency_contacts: Mapped[list] = mapped_column(JSON, default=list)
+    registered_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ElderCarer(Base):
+    """A resident account that may act for an older person: the person themself or a family member."""
+
+    __tablename__ = "elder_carers"
+    __table_args__ = (UniqueConstraint("elder_id", "subject"), Index("ix_elder_carers_subject", "subject"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(200))
+    relation: Mapped[str] = mapped_column(String(20))

@@ -1,0 +1,52 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.eldercare.database import IDEMPOTENCY_KEYS
+from services.eldercare.elders import service
+from services.eldercare.elders.schemas import ElderIn, ElderOut
+from services.eldercare.elders.service import to_out
+from shared.db import Session
+from shared.errors import problem_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.identity import Principal, require
+from shared.pagination import Page, PageParams, page_of, page_params
+
+router = APIRouter(prefix="/elders", tags=["elders 老年人"])
+
+READ = "eldercare.elders:read"
+WRITE = "eldercare.elders:write"
+
+
+@router.post("", status_code=201, response_model=ElderOut, summary="Register an older person",
+             description="Registers a person aged 60 or more by resident ID number (validated; birth date, sex and "
+                         "age derived). Staff register people in their own area only. A retry with the same "
+                         "`Idempotency-Key` returns the first result.",
+             responses=problem_responses(401, 403, 409, 422))
+async def register_elder(data: ElderIn, request: Request, session: Session,
+                         principal: Annotated[Principal, require(WRITE)],
+                         idempotency_key: IdempotencyKeyHeader = None) -> ElderOut:
+    async def create() -> ElderOut:
+        return to_out(await service.register(session, principal, data))
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+
+
+@router.get("", response_model=Page[ElderOut], summary="List older people you may see",
+            description="Staff see their area and below; a resident sees themself and the people they care for.",
+            responses=problem_responses(401, 403))
+async def list_elders(
+    session: Session,
+    principal: Annotated[Principal, require(READ)],
+    page: Annotated[PageParams, Depends(page_params)],
+    area_code: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}(\d{3})?)?$")] = None,
+    lives_alone: bool | None = None,
+) -> Page[ElderOut]:
+    rows = await service.list_visible(session, principal, page, area_code=area_code, lives_alone=lives_alone)
+    return page_of([to_out(r) for r in rows], page, key=lambda e: e.id)
+
+
+@router.get("/{elder_id}", response_model=ElderOut, summary="One older person",
+            responses=problem_responses(401, 403, 404))
+async def get_elder(elder_id: int, session: Session, principal: Annotated[Principal, require(READ)]) -> ElderOut:
+    return to_out(await service.get_visible(session, principal, elder_id))

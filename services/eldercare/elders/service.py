@@ -1,0 +1,89 @@
+"""Rules about older people: who may be registered, and who may see whom."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.elders.models import Elder, ElderCarer
+from services.eldercare.elders.schemas import ElderIn, ElderOut
+from shared import clock
+from shared.db import utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
+from shared.identity import Principal, area_prefix
+from shared.pagination import PageParams
+
+MIN_AGE = 60
+ADVANCED_AGE = 80
+
+
+def to_out(elder: Elder) -> ElderOut:
+    today = clock.today()
+    age = today.year - elder.birth_on.year - ((today.month, today.day) < (elder.birth_on.month, elder.birth_on.day))
+    return ElderOut(
+        id=elder.id, id_number_masked=mask_id_number(elder.id_number), name=elder.name, sex=elder.sex,
+        birth_on=elder.birth_on, age=age, is_advanced_age=age >= ADVANCED_AGE,
+        phone_masked=mask_phone(elder.phone) if elder.phone else None, address=elder.address,
+        area_code=elder.area_code, latitude=elder.latitude, longitude=elder.longitude,
+        lives_alone=elder.lives_alone, emergency_contacts_count=len(elder.emergency_contacts or []),
+        created_at=elder.created_at,
+    )
+
+
+def visible_to(principal: Principal) -> Select:
+    """The elders a caller may see: staff their area and below; residents themself and those they care for."""
+    query = select(Elder)
+    if principal.kind == "staff" and principal.area:
+        return query.where(Elder.area_code.startswith(area_prefix(principal.area)))
+    if principal.kind == "resident":
+        return query.where(exists().where(ElderCarer.elder_id == Elder.id, ElderCarer.subject == principal.subject))
+    # Partners and services see older people only through purpose-built endpoints, not the register.
+    return query.where(False)
+
+
+async def register(session: AsyncSession, principal: Principal, data: ElderIn) -> Elder:
+    if not principal.covers(data.area_code):
+        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    if (data.latitude is None) != (data.longitude is None):
+        raise InvalidInput("longitude" if data.longitude is None else "latitude",
+                           "latitude and longitude are given together or not at all")
+    id_number = parse_id_number(data.id_number)
+    age = id_number.age_on(clock.today())
+    if age < MIN_AGE:
+        raise InvalidInput("id_number", f"the person is {age}; eldercare registers people aged {MIN_AGE} or older")
+    existing = await session.scalar(select(Elder.id).where(Elder.id_number == id_number.value))
+    if existing is not None:
+        raise Conflict("this person is already registered", resource=f"elders/{existing}")
+    elder = Elder(
+        id_number=id_number.value, name=data.name, sex=id_number.sex, birth_on=id_number.birth_date,
+        phone=data.phone, address=data.address, area_code=data.area_code, latitude=data.latitude,
+        longitude=data.longitude, lives_alone=data.lives_alone,
+        emergency_contacts=[c.model_dump() for c in data.emergency_contacts],
+        registered_by=principal.subject, created_at=utcnow(),
+    )
+    session.add(elder)
+    await session.flush()
+    session.add_all(ElderCarer(elder_id=elder.id, subject=c.subject, relation=c.relation) for c in data.carers)
+    await session.flush()
+    return elder
+
+
+async def get_visible(session: AsyncSession, principal: Principal, elder_id: int) -> Elder:
+    elder = await session.scalar(visible_to(principal).where(Elder.id == elder_id))
+    if elder is None:
+        # The same answer whether the person does not exist or belongs to someone else's area.
+        raise NotFound(f"no older person {elder_id} that you may see")
+    return elder
+
+
+async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
+                       area_code: str | None, lives_alone: bool | None) -> list[Elder]:
+    query = visible_to(principal).order_by(Elder.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Elder.id > int(page.after))
+    if area_code:
+        query = query.where(Elder.area_code.startswith(area_prefix(area_code)))
+    if lives_alone is not None:
+        query = query.where(Elder.lives_alone == lives_alone)
+    return list(await session.scalars(query))

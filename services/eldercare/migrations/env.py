@@ -1,0 +1,5 @@
+import services.eldercare.elders.models  # noqa: F401  (registers the tables on the metadata)
+from services.eldercare.database import Base
+from shared.migrations import run_environment
+
+run_environment(Base.metadata)

@@ -1,0 +1,67 @@
+"""Operator commands for the services: migrate, revision, seed.
+
+    python -m services.manage migrate [SERVICE ...]       upgrade each service's database to head
+    python -m services.manage downgrade SERVICE REVISION
+    python -m services.manage revision SERVICE -m MESSAGE  autogenerate a migration from the models
+    python -m services.manage seed [SERVICE ...]           load demo data (idempotent)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+
+from alembic import command
+
+from services import SERVICES
+from shared import migrations
+from shared.db import Database
+
+
+def settings_of(service: str):
+    module = importlib.import_module(f"services.{service}.settings")
+    return getattr(module, f"{service.capitalize()}Settings")()
+
+
+async def _seed(service: str) -> None:
+    seed = importlib.import_module(f"services.{service}.seed")
+    database = Database(settings_of(service).database_url)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            created = await seed.load(session)
+    finally:
+        await database.dispose()
+    print(f"{service}: demo data loaded ({created} new rows)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.manage")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("migrate", "seed"):
+        p = sub.add_parser(name)
+        p.add_argument("services", nargs="*", choices=[*SERVICES, []], default=list(SERVICES))
+    p = sub.add_parser("downgrade")
+    p.add_argument("service", choices=SERVICES)
+    p.add_argument("revision")
+    p = sub.add_parser("revision")
+    p.add_argument("service", choices=SERVICES)
+    p.add_argument("-m", "--message", required=True)
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        for service in args.services:
+            migrations.upgrade(service, settings_of(service).database_url)
+            print(f"{service}: migrated")
+    elif args.command == "downgrade":
+        migrations.downgrade(args.service, settings_of(args.service).database_url, args.revision)
+    elif args.command == "revision":
+        config = migrations.alembic_config(args.service, settings_of(args.service).database_url)
+        command.revision(config, message=args.message, autogenerate=True)
+    elif args.command == "seed":
+        for service in args.services:
+            asyncio.run(_seed(service))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The one way a service becomes an ASGI app: lifespan, errors, request context, health, its routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.health import router as health_router
+from shared.logs import RequestContextMiddleware
+from shared.settings import ServiceSettings
+
+
+def api_prefix(service_name: str) -> str:
+    return f"/api/{service_name}/v1"
+
+
+def create_service_app(settings: ServiceSettings, *, title: str, description: str,
+                       routers: Sequence[APIRouter], version: str = "1.0.0") -> FastAPI:
+    prefix = api_prefix(settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Tests may hand the app a database bound to their own transaction before it starts.
+        owns_database = getattr(app.state, "database", None) is None
+        if owns_database:
+            app.state.database = Database(settings.database_url, pool_size=settings.db_pool_size)
+        try:
+            yield
+        finally:
+            if owns_database:
+                await app.state.database.dispose()
+
+    production = settings.env == "production"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        openapi_url=f"{prefix}/openapi.json",
+        docs_url=None if production else f"{prefix}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router, prefix=prefix)
+    return app

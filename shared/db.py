@@ -1,0 +1,131 @@
+"""Database kit: metadata conventions, UTC timestamps, the engine, and the per-request session.
+
+The same code runs on PostgreSQL (asyncpg) and on SQLite (aiosqlite, the embedded default). On SQLite
+every transaction is taken with BEGIN IMMEDIATE, so two requests never interleave their writes: the
+rules that PostgreSQL holds with row locks and conditional updates hold there by serialisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    """The metadata of one service, with constraint names that migrations can rely on."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware instant, stored in UTC. SQLite keeps no zone, so it is attached on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: pass a timezone-aware value")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE and savepoints work.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(url, **kwargs)
+        _prepare_sqlite(engine)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    """An engine and its session factory: one per service process, kept on `app.state.database`."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, bind: AsyncEngine | AsyncConnection | None = None):
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size) if bind is None else None
+        session_options: dict[str, Any] = {"expire_on_commit": False}
+        if isinstance(bind, AsyncConnection):
+            # Tests: every session joins the test's outer transaction through a savepoint.
+            session_options["join_transaction_mode"] = "create_savepoint"
+        self.sessionmaker = async_sessionmaker(bind or self.engine, **session_options)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if is_sqlite(self.url) else "postgresql"
+
+    async def ping(self) -> None:
+        async with self.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+def database_of(request: Request) -> Database:
+    return request.app.state.database
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the handler returns, rolled back when it raises.
+
+    Code below the router only flushes. The commit happens before the response is sent, so a failed
+    commit is an error the client sees, never a success that was lost.
+    """
+    async with database_of(request).sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]

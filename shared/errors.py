@@ -1,0 +1,172 @@
+"""Domain errors and their one rendering: problem+json (RFC 9457) with a stable `type`.
+
+Services raise these; nothing below a router builds HTTP responses for failures. 422 is kept for
+input that fails validation (of the request, or of a field the service checks deeper, such as an ID
+number's check character); a rule of the domain that blocks an otherwise valid request is 409 or 400.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from shared.logs import current_request_id
+
+log = logging.getLogger("shared.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. `id_number` or `members.0.income_fen`")
+    location: str = Field(description="Where the field was: body, query, path or header")
+    message: str
+
+
+class Problem(BaseModel):
+    """A problem detail (RFC 9457)."""
+
+    type: str = Field(description="Stable identifier of the kind of problem, e.g. `/problems/not-found`")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = None
+    resource: str | None = Field(None, description="For 409: the resource that blocked the request")
+
+
+class DomainError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[FieldProblem] | None = None, resource: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.resource = resource
+        self.headers = headers
+
+
+class BadRequest(DomainError):
+    pass
+
+
+class InvalidInput(DomainError):
+    """A field passed schema validation but not the domain's check (an ID number's check character)."""
+
+    status, slug, title = 422, "validation-failed", "The request has invalid fields"
+
+    def __init__(self, field: str, message: str, *, location: str = "body"):
+        super().__init__(f"{field}: {message}", errors=[FieldProblem(field=field, location=location, message=message)])
+
+
+class Unauthorized(DomainError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str = "a valid bearer token is required"):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "Conflicts with the current state"
+
+
+class ServiceUnavailable(DomainError):
+    status, slug, title = 503, "service-unavailable", "Temporarily unavailable"
+
+
+_STATUS_SLUGS = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
+                 413: ("payload-too-large", "Request body too large"), 429: ("rate-limited", "Too many requests")}
+
+
+def problem_response(status: int, slug: str, title: str, detail: str, *, request: Request | None = None,
+                     errors: list[FieldProblem] | None = None, resource: str | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
+                            "request_id": current_request_id()}
+    if request is not None:
+        body["instance"] = request.url.path
+    if errors:
+        body["errors"] = [e.model_dump() for e in errors]
+    if resource:
+        body["resource"] = resource
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    problems = []
+    for error in exc.errors():
+        location, *path = error.get("loc", ("body",))
+        problems.append(FieldProblem(field=".".join(str(p) for p in path) or str(location),
+                                     location=str(location), message=error.get("msg", "invalid")))
+    return problems
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        return problem_response(exc.status, exc.slug, exc.title, exc.detail, request=request, errors=exc.errors,
+                                resource=exc.resource, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        problems = _field_problems(exc)
+        detail = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
+        return problem_response(422, "validation-failed", "The request has invalid fields", detail,
+                                request=request, errors=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+        return problem_response(exc.status_code, slug, title, str(exc.detail), request=request,
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError):
+        # A constraint caught what the service did not check first: still a conflict, never a 500.
+        log.warning("integrity error reached the handler: %s", type(exc.orig).__name__)
+        return problem_response(409, "conflict", "Conflicts with the current state",
+                                "the request conflicts with existing data", request=request)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(OSError)
+    async def _database_down(request: Request, exc: Exception):
+        log.error("database unavailable: %s", type(exc).__name__)
+        return problem_response(503, "service-unavailable", "Temporarily unavailable",
+                                "the service's database is not answering; retry shortly", request=request,
+                                headers={"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error")
+        return problem_response(500, "internal-error", "Internal error",
+                                "an unexpected error occurred; quote the request id when reporting it",
+                                request=request)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting the problem+json errors a route can return."""
+    descriptions = {400: "Rule violated", 401: "Missing or invalid credentials", 403: "Not allowed",
+                    404: "Not found", 409: "Conflicts with the current state",
+                    422: "Invalid fields", 503: "Temporarily unavailable"}
+    return {s: {"model": Problem, "description": descriptions.get(s, "Problem"),
+                "content": {PROBLEM_MEDIA_TYPE: {}}} for s in statuses}

@@ -1,0 +1,30 @@
+"""Liveness (/healthz: the process answers, no database) and readiness (/readyz: its database answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+log = logging.getLogger("shared.health")
+router = APIRouter(tags=["health"])
+READY_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz", summary="Liveness", description="The process is up. Touches no database.")
+async def healthz(request: Request) -> dict:
+    return {"status": "ok", "service": request.app.state.settings.service_name}
+
+
+@router.get("/readyz", summary="Readiness", description="The service's database answers a query within 2 s.",
+            responses={503: {"description": "The database does not answer"}})
+async def readyz(request: Request):
+    service = request.app.state.settings.service_name
+    try:
+        await asyncio.wait_for(request.app.state.database.ping(), READY_TIMEOUT_S)
+    except Exception as exc:  # any failure to reach the database means not ready
+        log.warning("not ready: %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "service": service, "database": "unreachable"}, 503)
+    return {"status": "ready", "service": service, "database": request.app.state.database.dialect}

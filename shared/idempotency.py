@@ -1,0 +1,130 @@
+"""`Idempotency-Key` for POSTs that create things (orders, bookings, donations, applications).
+
+The same key with the same body returns the first response; with another body it is a 422; while the
+first request is still running it is a 409. The key is claimed in its own short transaction (so a
+concurrent retry sees it at once) and completed in the request's transaction (so the stored response
+commits together with the work it describes). A claim abandoned by a crashed process may be taken over
+after `STALE_AFTER`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from typing import Annotated
+
+from fastapi import Header, Request
+from pydantic import BaseModel
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import JSONResponse
+
+from shared.db import UTCDateTime, database_of, utcnow
+from shared.errors import Conflict, DomainError, InvalidInput
+from shared.identity import Principal
+
+HEADER = "Idempotency-Key"
+STALE_AFTER = dt.timedelta(seconds=60)
+REPLAY_HEADER = "Idempotent-Replayed"
+
+# Declared on a route so the OpenAPI documents the header; `idempotent` reads it from the request.
+IdempotencyKeyHeader = Annotated[str | None, Header(
+    alias=HEADER, min_length=1, max_length=255,
+    description="Makes a retry safe: the same key and body return the first result (header "
+                "`Idempotent-Replayed: true`); the same key with another body is a 422; while the first "
+                "request still runs, a 409.")]
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    """Each service keeps its keys in its own database, next to the rows they protect."""
+    return Table(
+        "idempotency_keys", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("owner", String(200), nullable=False),
+        Column("key", String(255), nullable=False),
+        Column("request_hash", String(64), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("status_code", Integer),
+        Column("response_body", Text),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("completed_at", UTCDateTime()),
+        UniqueConstraint("owner", "key"),
+    )
+
+
+def _fingerprint(request: Request, payload: BaseModel | dict | None) -> str:
+    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    canonical = json.dumps([request.method, request.url.path, body], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _claim(request: Request, table: Table, owner: str, key: str, fingerprint: str) -> int | JSONResponse:
+    """Claim the key in its own transaction; return the claim's id, or the stored response to replay."""
+    sessionmaker = database_of(request).sessionmaker
+    try:
+        async with sessionmaker() as claim_session, claim_session.begin():
+            result = await claim_session.execute(insert(table).values(
+                owner=owner, key=key, request_hash=fingerprint, state="in_flight", created_at=utcnow()))
+            return result.inserted_primary_key[0]
+    except IntegrityError:
+        pass
+    async with sessionmaker() as read_session, read_session.begin():
+        row = (await read_session.execute(select(table).where(table.c.owner == owner, table.c.key == key))).one()
+        if row.request_hash != fingerprint:
+            raise InvalidInput(HEADER, "this key was already used with a different request; use a new key",
+                               location="header")
+        if row.state == "done":
+            return JSONResponse(json.loads(row.response_body), status_code=row.status_code,
+                                headers={REPLAY_HEADER: "true"})
+        taken = await read_session.execute(
+            update(table).where(table.c.id == row.id, table.c.state == "in_flight",
+                                table.c.created_at < utcnow() - STALE_AFTER).values(created_at=utcnow()))
+        if taken.rowcount == 1:
+            return row.id
+    raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
+                   resource=f"idempotency-key:{key}", headers={"Retry-After": "1"})
+
+
+async def _release(request: Request, table: Table, claim_id: int) -> None:
+    async with database_of(request).sessionmaker() as session, session.begin():
+        await session.execute(delete(table).where(table.c.id == claim_id))
+
+
+async def idempotent(
+    request: Request,
+    session: AsyncSession,
+    table: Table,
+    principal: Principal | None,
+    payload: BaseModel | dict | None,
+    create: Callable[[], Awaitable[BaseModel]],
+    *,
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run `create` once per (caller, Idempotency-Key); without a key it simply runs."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        result = await create()
+        return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
+    if not 1 <= len(key) <= 255:
+        raise InvalidInput(HEADER, "must be 1 to 255 characters", location="header")
+    owner = principal.subject if principal else "anonymous"
+    claimed = await _claim(request, table, owner, key, _fingerprint(request, payload))
+    if isinstance(claimed, JSONResponse):
+        return claimed
+    try:
+        result = await create()
+    except DomainError:
+        # The work failed by a rule: nothing was written, so the key is free for a corrected retry.
+        await session.rollback()
+        await _release(request, table, claimed)
+        raise
+    body: dict[str, Any] = result.model_dump(mode="json")
+    await session.execute(update(table).where(table.c.id == claimed).values(
+        state="done", status_code=status_code, response_body=json.dumps(body, ensure_ascii=False),
+        completed_at=utcnow()))
+    return JSONResponse(body, status_code=status_code)

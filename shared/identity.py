@@ -1,0 +1,142 @@
+"""Who is calling: the gateway's signed identity assertion, and the dependencies that require it.
+
+The gateway authenticates every caller and forwards a short-lived assertion (a JWT, HS256, audience
+= the service, lifetime <= 60 s) in `X-Identity-Assertion`. Services trust nothing else: a bare header
+naming a user is ignored. Authorization is declared per route with `require(...)`, which also puts the
+scopes into the OpenAPI.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2, SecurityScopes
+from fastapi import Security
+
+from shared.errors import Forbidden, Unauthorized
+
+ASSERTION_HEADER = "x-identity-assertion"
+ASSERTION_ISSUER = "minzheng-gateway"
+ASSERTION_LIFETIME_S = 60
+ALGORITHM = "HS256"
+
+PrincipalKind = Literal["resident", "staff", "partner", "service"]
+
+# Division code levels: province 2, city 4, district 6, township/street 9, village/community 12 digits.
+_LEVEL_LENGTHS = (2, 4, 6, 9)
+
+
+def area_prefix(code: str) -> str:
+    """The significant prefix of a division code: 330200 -> 3302, 330212001000 -> 330212001."""
+    for length in _LEVEL_LENGTHS:
+        if set(code[length:]) <= {"0"}:
+            return code[:length]
+    return code
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    kind: PrincipalKind
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    area: str | None = None  # staff only: the division code whose data they may see
+    name: str | None = None
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def covers(self, area_code: str | None) -> bool:
+        """Whether a staff member's area includes `area_code` (their division or one below it)."""
+        if self.kind != "staff" or not self.area or not area_code:
+            return False
+        return area_code.startswith(area_prefix(self.area))
+
+    def claims(self) -> dict:
+        claims = {"sub": self.subject, "kind": self.kind, "scope": " ".join(sorted(self.scopes))}
+        if self.area:
+            claims["area"] = self.area
+        if self.name:
+            claims["name"] = self.name
+        return claims
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> "Principal":
+        return cls(subject=claims["sub"], kind=claims["kind"], scopes=frozenset(claims.get("scope", "").split()),
+                   area=claims.get("area"), name=claims.get("name"))
+
+
+def sign(claims: dict, secret: str, *, audience: str, issuer: str, lifetime_s: int) -> str:
+    now = int(time.time())
+    return jwt.encode({**claims, "aud": audience, "iss": issuer, "iat": now, "exp": now + lifetime_s},
+                      secret, algorithm=ALGORITHM)
+
+
+def verify(token: str, secret: str, *, audience: str, issuer: str) -> dict:
+    """Claims of a valid token, or Unauthorized. Only HS256 is accepted (no `none`, no key confusion)."""
+    try:
+        return jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience, issuer=issuer,
+                          options={"require": ["exp", "iat", "sub", "aud", "iss"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("the token is not valid") from None
+
+
+def mint_assertion(principal: Principal, *, audience: str, secret: str, request_id: str | None = None) -> str:
+    claims = principal.claims()
+    if request_id:
+        claims["rid"] = request_id
+    return sign(claims, secret, audience=audience, issuer=ASSERTION_ISSUER, lifetime_s=ASSERTION_LIFETIME_S)
+
+
+# Documentation of how callers authenticate at the gateway; services themselves read the assertion.
+gateway_oauth = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/api/auth/v1/token", scopes={})),
+    scheme_name="gateway",
+    description="Bearer token issued by the gateway (residents, staff, partner departments, services).",
+    auto_error=False,
+)
+
+
+def _principal_from_request(request: Request) -> Principal | None:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    token = request.headers.get(ASSERTION_HEADER)
+    if not token:
+        return None
+    settings = request.app.state.settings
+    claims = verify(token, settings.identity_secret, audience=settings.service_name, issuer=ASSERTION_ISSUER)
+    principal = Principal.from_claims(claims)
+    request.state.principal = principal
+    request.state.principal_kind = principal.kind
+    return principal
+
+
+async def optional_principal(request: Request, _doc: Annotated[str | None, Depends(gateway_oauth)] = None
+                             ) -> Principal | None:
+    return _principal_from_request(request)
+
+
+async def _required_principal(security_scopes: SecurityScopes, request: Request,
+                              _doc: Annotated[str | None, Security(gateway_oauth)] = None) -> Principal:
+    principal = _principal_from_request(request)
+    if principal is None:
+        raise Unauthorized()
+    missing = [s for s in security_scopes.scopes if not principal.has(s)]
+    if missing:
+        raise Forbidden(f"this action needs the scope(s): {', '.join(missing)}")
+    return principal
+
+
+def require(*scopes: str):
+    """Dependency: a verified caller holding every one of `scopes` (401 without one, 403 without a scope)."""
+    return Security(_required_principal, scopes=list(scopes))
+
+
+CurrentPrincipal = Annotated[Principal, require()]

@@ -1,0 +1,59 @@
+"""Settings every process shares: read from the environment, refusing placeholder secrets outside dev."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = ROOT / "var"
+
+# Dev secrets: good enough on a laptop, refused in production.
+DEV_IDENTITY_SECRET = "dev-identity-secret-change-me-0123456789abcdef"
+DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
+PLACEHOLDER_MARKER = "change-me"
+
+Environment = Literal["dev", "test", "production"]
+
+
+def _suite_wide(name: str, default):
+    """A value read from the same unprefixed variable by every process (ENV, IDENTITY_SECRET, ...)."""
+    return Field(default, validation_alias=AliasChoices(name.lower(), name.upper()))
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Environment = _suite_wide("env", "dev")
+    # HMAC key of the gateway's identity assertions; the gateway signs, every service verifies.
+    identity_secret: str = _suite_wide("identity_secret", DEV_IDENTITY_SECRET)
+    log_level: str = _suite_wide("log_level", "INFO")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self):
+        if self.env == "production":
+            for name, value in self.model_dump().items():
+                if name.endswith("secret") and (PLACEHOLDER_MARKER in str(value) or len(str(value)) < 32):
+                    raise ValueError(f"{name} must be a real secret of at least 32 characters in production")
+        return self
+
+
+class ServiceSettings(CommonSettings):
+    """Base of each service's settings. A subclass sets its env prefix, `service_name` and `port`."""
+
+    service_name: str
+    port: int
+    database_url: str = ""
+    db_pool_size: int = 10
+
+    @model_validator(mode="after")
+    def _default_database(self):
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
+        elif self.database_url.startswith(("postgresql://", "postgres://")):
+            # A plain PostgreSQL URL means asyncpg: operators paste the URL their database gives them.
+            self.database_url = "postgresql+asyncpg://" + self.database_url.split("://", 1)[1]
+        return self
