@@ -117,3 +117,11 @@ def staff(area: str, *scopes: str, subject: str = "staff:test") -> Principal:
 
 def resident(subject: str, *scopes: str) -> Principal:
     return Principal(subject=subject, kind="resident", scopes=frozenset(scopes))
+
+
+@pytest.fixture
+async def client(request, backend, db_dir) -> AsyncIterator[ServiceClient]:
+    """The app of the service whose tests these are (tests/<service>/...), on a rolled-back transaction."""
+    service = request.module.__name__.split(".")[1]
+    async for c in client_for(service, await service_database(service, backend, db_dir)):
+        yield c
