@@ -46,7 +46,7 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, api_prefix=prefix)
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, prefix=prefix)

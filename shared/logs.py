@@ -70,8 +70,10 @@ request_log = logging.getLogger("request")
 class RequestContextMiddleware:
     """Pure ASGI middleware: adopt the request id, echo it, and log one JSON line per request."""
 
-    def __init__(self, app):
+    def __init__(self, app, api_prefix: str = ""):
         self.app = app
+        # Routes included under a prefix report their path without it; the log names the full template.
+        self.api_prefix = api_prefix
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -97,11 +99,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", None)
+            if route and self.api_prefix and scope["path"].startswith(self.api_prefix) \
+                    and not route.startswith(self.api_prefix):
+                route = self.api_prefix + route
             state = scope.get("state") or {}
             request_log.info("request", extra={"fields": {
                 "method": scope["method"],
-                "route": getattr(route, "path", None) or "unmatched",
+                "route": route or "unmatched",
                 "status": status_holder["status"],
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),
                 "principal_kind": state.get("principal_kind"),

@@ -11,9 +11,9 @@ from shared.idnumbers import parse_id_number
 DEMO_RESIDENT = "resident:13800000001"
 
 ELDERS = [
-    dict(id_number="330203194503150014", name="王阿娣", phone="13805740101", address="海曙区鼓楼街道中山西路12号3幢201室",
+    dict(id_number="330203194503150022", name="王阿娣", phone="13805740101", address="海曙区鼓楼街道中山西路12号3幢201室",
          area_code="330203001", latitude=29.8746, longitude=121.5495, lives_alone=True, carers=[(DEMO_RESIDENT, "child")]),
-    dict(id_number="330212195207080024", name="陈根发", phone="13905740202", address="鄞州区百丈街道百丈东路358弄5号",
+    dict(id_number="330212195207080032", name="陈根发", phone="13905740202", address="鄞州区百丈街道百丈东路358弄5号",
          area_code="330212001", latitude=29.8681, longitude=121.5612, lives_alone=False, carers=[(DEMO_RESIDENT, "child")]),
     dict(id_number="330212194001220031", name="李永康", phone=None, address="鄞州区钟公庙街道天童南路1088号",
          area_code="330212004", latitude=29.8262, longitude=121.5468, lives_alone=True, carers=[]),

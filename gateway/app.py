@@ -1,0 +1,159 @@
+"""The gateway: the suite's one front door.
+
+`/api/<service>/...` goes to the raw proxy (gateway.proxy); everything else — health, the merged
+OpenAPI, docs, token issue — is a small FastAPI app of the gateway's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Literal
+
+import aiohttp
+import fastapi_offline
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.staticfiles import StaticFiles
+
+from gateway.openapi import MergedOpenAPI
+from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
+from gateway.proxy import Proxy, Upstream
+from gateway.settings import GatewaySettings
+from shared.errors import NotFound, install_error_handlers, problem_responses
+from shared.logs import RequestContextMiddleware
+
+SWAGGER_STATIC = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
+
+
+class DevTokenRequest(BaseModel):
+    principal: Literal["resident", "staff-yinzhou", "staff-city", "partner"] = Field(
+        description="Which demo principal to act as")
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    principal: dict
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings):
+        self.settings = settings
+        self.authenticator = Authenticator(settings.token_secret, settings.identity_secret)
+        self.upstreams: dict[str, Upstream] = {}
+        self.proxy: Proxy | None = None
+        self.openapi: MergedOpenAPI | None = None
+        self.local = RequestContextMiddleware(self._build_local_app())
+
+    async def startup(self) -> None:
+        s = self.settings
+        self.upstreams = {name: Upstream(name, url, pool_size=s.upstream_pool_size, keepalive_s=s.upstream_keepalive_s,
+                                         connect_timeout_s=s.upstream_connect_timeout_s,
+                                         read_timeout_s=s.upstream_read_timeout_s)
+                          for name, url in s.upstreams().items()}
+        self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes)
+        self.openapi = MergedOpenAPI(self.upstreams)
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith("/api/"):
+                service = path[5:].split("/", 1)[0]
+                if service in self.upstreams:
+                    return await self.proxy(scope, receive, send, service)
+            return await self.local(scope, receive, send)
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
+        raise RuntimeError(f"unsupported scope {scope['type']}")
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def readiness(self) -> dict[str, dict]:
+        async def check(name: str, upstream: Upstream) -> tuple[str, dict]:
+            try:
+                async with upstream.session.get(f"{upstream.base_url}/readyz",
+                                                timeout=aiohttp.ClientTimeout(total=2)) as response:
+                    body = await response.json(content_type=None)
+                    return name, {"status": body.get("status", "unknown") if response.status == 200 else "unavailable",
+                                  "database": body.get("database")}
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                return name, {"status": "unreachable"}
+
+        return dict(await asyncio.gather(*(check(n, u) for n, u in self.upstreams.items())))
+
+    def _build_local_app(self) -> FastAPI:
+        settings = self.settings
+        production = settings.env == "production"
+        app = FastAPI(title="宁波市民政 service suite (gateway)", version="1.0.0", openapi_url=None, docs_url=None,
+                      redoc_url=None,
+                      description="The one front door of the civil-affairs suite: eldercare (养老服务), assistance "
+                                  "(社会救助), charity (慈善) and place names (地名地址). Authenticate with a bearer "
+                                  "token; every response carries `X-Request-ID`.")
+        app.state.settings = settings
+        install_error_handlers(app)
+        gateway = self
+
+        @app.get("/healthz", summary="Liveness", tags=["health"])
+        async def healthz() -> dict:
+            return {"status": "ok", "service": "gateway"}
+
+        @app.get("/readyz", summary="Readiness of every service", tags=["health"],
+                 description="Ready when all four services say their database answers; 503 otherwise, "
+                             "with each service's state.")
+        async def readyz():
+            services = await gateway.readiness()
+            ready = all(s["status"] == "ready" for s in services.values())
+            return JSONResponse({"status": "ready" if ready else "degraded", "services": services},
+                                status_code=200 if ready else 503)
+
+        if not production:
+            @app.get("/openapi.json", include_in_schema=False)
+            async def openapi_document():
+                return await gateway.openapi.document(app.openapi())
+
+            app.mount("/docs/static", StaticFiles(directory=SWAGGER_STATIC), name="swagger-static")
+
+            @app.get("/docs", include_in_schema=False)
+            async def docs():
+                return get_swagger_ui_html(openapi_url="/openapi.json", title="民政 suite API",
+                                           swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                                           swagger_css_url="/docs/static/swagger-ui.css",
+                                           swagger_favicon_url="/docs/static/favicon.png")
+
+            @app.post("/api/auth/v1/dev-tokens", response_model=TokenResponse, tags=["auth"],
+                      summary="Issue a token for a demo principal (dev and test only)",
+                      description="Until real sign-in exists, dev and test environments issue tokens for four "
+                                  "demo principals: a resident (家属), staff of 鄞州区 (330212), city-level staff "
+                                  "(330200) and a partner department. Absent in production.",
+                      responses=problem_responses(422))
+            async def dev_token(body: DevTokenRequest) -> TokenResponse:
+                principal = DEMO_PRINCIPALS[body.principal]
+                lifetime = settings.dev_token_lifetime_s
+                return TokenResponse(access_token=issue_token(principal, settings.token_secret, lifetime),
+                                     expires_in=lifetime, principal=principal.claims())
+
+        @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+        async def unknown_api(request: Request, rest: str):
+            raise NotFound(f"no API at {request.url.path}; services: {', '.join(gateway.settings.upstreams())}")
+
+        return app
+
+
+def create_app(settings: GatewaySettings | None = None) -> Gateway:
+    return Gateway(settings or GatewaySettings())

@@ -1,0 +1,76 @@
+"""One OpenAPI document for the whole suite, merged from the services' own documents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+
+from gateway.proxy import Upstream
+
+CACHE_S = 30.0
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
+    text = json.dumps(node)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    return json.loads(text)
+
+
+def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
+    """Paths are disjoint by prefix; a schema name two services define differently gets a service prefix."""
+    merged = {**gateway_doc, "paths": dict(gateway_doc.get("paths", {})),
+              "components": {"schemas": dict(gateway_doc.get("components", {}).get("schemas", {})),
+                             "securitySchemes": dict(gateway_doc.get("components", {}).get("securitySchemes", {}))},
+              "tags": list(gateway_doc.get("tags", []))}
+    unavailable = []
+    for service, doc in service_docs.items():
+        if doc is None:
+            unavailable.append(service)
+            continue
+        schemas = doc.get("components", {}).get("schemas", {})
+        renames = {name: f"{service}__{name}" for name, schema in schemas.items()
+                   if name in merged["components"]["schemas"] and merged["components"]["schemas"][name] != schema}
+        doc = _rename_refs(doc, renames) if renames else doc
+        for name, schema in doc.get("components", {}).get("schemas", {}).items():
+            merged["components"]["schemas"][renames.get(name, name)] = schema
+        merged["components"]["securitySchemes"].update(doc.get("components", {}).get("securitySchemes", {}))
+        for path, item in doc.get("paths", {}).items():
+            if path.startswith(f"/api/{service}/"):  # the service's health routes stay its own business
+                merged["paths"][path] = item
+        merged["tags"] += [{**t, "name": t["name"]} for t in doc.get("tags", [])]
+    if unavailable:
+        merged["info"] = {**merged["info"], "description": merged["info"].get("description", "") +
+                          f"\n\nNot included (service unavailable when this was built): {', '.join(unavailable)}."}
+    return merged
+
+
+class MergedOpenAPI:
+    def __init__(self, upstreams: dict[str, Upstream]):
+        self.upstreams = upstreams
+        self._cached: tuple[float, dict] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self, name: str, upstream: Upstream) -> dict | None:
+        try:
+            async with upstream.session.get(f"{upstream.base_url}/api/{name}/v1/openapi.json",
+                                            timeout=aiohttp.ClientTimeout(total=3)) as response:
+                return await response.json() if response.status == 200 else None
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return None
+
+    async def document(self, gateway_doc: dict) -> dict:
+        async with self._lock:
+            if self._cached and self._cached[0] > time.monotonic():
+                return self._cached[1]
+            names = list(self.upstreams)
+            docs = await asyncio.gather(*(self._fetch(n, self.upstreams[n]) for n in names))
+            merged = merge(gateway_doc, dict(zip(names, docs)))
+            # A partial document is cached briefly only, so a service that comes back shows up soon.
+            lifetime = CACHE_S if all(d is not None for d in docs) else 2.0
+            self._cached = (time.monotonic() + lifetime, merged)
+            return merged

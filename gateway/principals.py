@@ -1,0 +1,90 @@
+"""Bearer tokens: issued by the gateway, verified on every request, turned into service assertions.
+
+Until real sign-in lands, dev and test environments issue tokens for four demo principals.
+"""
+
+from __future__ import annotations
+
+import time
+
+from shared.errors import Unauthorized
+from shared.identity import Principal, mint_assertion, sign, verify
+
+TOKEN_ISSUER = "minzheng-gateway-tokens"
+TOKEN_AUDIENCE = "minzheng"
+
+# What each kind of caller may do. Scopes are `<service>.<resource>:<read|write>`.
+STAFF_SCOPES = frozenset({
+    "eldercare.elders:read", "eldercare.elders:write",
+    "assistance.policies:read",
+    "charity.organizations:write",
+})
+CITY_STAFF_SCOPES = STAFF_SCOPES | {"assistance.policies:write"}
+RESIDENT_SCOPES = frozenset({"eldercare.elders:read"})
+PARTNER_SCOPES = frozenset({"assistance.signals:write", "placenames.batch:write", "assistance.policies:read"})
+
+DEMO_PRINCIPALS: dict[str, Principal] = {
+    "resident": Principal(subject="resident:13800000001", kind="resident", scopes=RESIDENT_SCOPES,
+                          name="demo resident (家属)"),
+    "staff-yinzhou": Principal(subject="staff:yinzhou-demo", kind="staff", scopes=STAFF_SCOPES, area="330212",
+                               name="鄞州区民政局 demo staff"),
+    "staff-city": Principal(subject="staff:city-demo", kind="staff", scopes=CITY_STAFF_SCOPES, area="330200",
+                            name="宁波市民政局 demo staff"),
+    "partner": Principal(subject="partner:medical-insurance", kind="partner", scopes=PARTNER_SCOPES,
+                         name="市医疗保障局 (demo partner department)"),
+}
+
+
+def issue_token(principal: Principal, secret: str, lifetime_s: int) -> str:
+    return sign(principal.claims(), secret, audience=TOKEN_AUDIENCE, issuer=TOKEN_ISSUER, lifetime_s=lifetime_s)
+
+
+class Authenticator:
+    """Verifies bearer tokens and mints per-service assertions, caching both for their safe lifetime.
+
+    Every request crosses this, so a token seen before costs a dict lookup, not two HMACs.
+    """
+
+    ASSERTION_REUSE_S = 30  # assertions live 60 s; one is reused while it has at least 30 s left
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, token_secret: str, identity_secret: str):
+        self.token_secret = token_secret
+        self.identity_secret = identity_secret
+        self._principals: dict[str, tuple[Principal, float]] = {}
+        self._assertions: dict[tuple[str, str], tuple[str, float, str]] = {}
+
+    def principal(self, token: str) -> tuple[Principal, float]:
+        """The token's principal and its expiry (epoch seconds), or Unauthorized."""
+        cached = self._principals.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached
+        claims = verify(token, self.token_secret, audience=TOKEN_AUDIENCE, issuer=TOKEN_ISSUER)
+        entry = (Principal.from_claims(claims), float(claims["exp"]))
+        if len(self._principals) >= self.MAX_ENTRIES:
+            self._principals.clear()
+        self._principals[token] = entry
+        return entry
+
+    def assertion(self, token: str, service: str) -> tuple[str, str]:
+        """(assertion for `service`, principal kind) for a bearer token, or Unauthorized."""
+        now = time.time()
+        cached = self._assertions.get((token, service))
+        if cached is not None and cached[1] > now:
+            return cached[0], cached[2]
+        principal, expires = self.principal(token)
+        assertion = mint_assertion(principal, audience=service, secret=self.identity_secret)
+        # Never reuse an assertion past the bearer token's own expiry.
+        if len(self._assertions) >= self.MAX_ENTRIES:
+            self._assertions.clear()
+        self._assertions[(token, service)] = (assertion, min(now + self.ASSERTION_REUSE_S, expires), principal.kind)
+        return assertion, principal.kind
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token.strip()

@@ -1,0 +1,199 @@
+"""The gateway's hot path: a raw ASGI reverse proxy, one pooled aiohttp session per upstream.
+
+Written as plain ASGI (no BaseHTTPMiddleware, no FastAPI route per request): every request of the
+suite crosses it. Paths are forwarded unchanged; hop-by-hop headers are stripped; any identity header
+a client sends is dropped and replaced by the gateway's own signed assertion; responses stream back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import aiohttp
+from multidict import CIMultiDict
+
+from gateway.principals import Authenticator, bearer_token
+from shared.errors import DomainError
+from shared.logs import accept_or_make_request_id, request_id_var
+
+log = logging.getLogger("gateway.proxy")
+request_log = logging.getLogger("request")
+
+# RFC 9110 §7.6.1 hop-by-hop fields, plus what the gateway itself owns on the way in.
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
+                        b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection"})
+STRIP_INBOUND = HOP_BY_HOP | {b"host", b"authorization", b"x-identity-assertion", b"x-request-id",
+                              b"content-length", b"x-forwarded-for", b"x-forwarded-proto"}
+STRIP_OUTBOUND = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
+SMALL_RESPONSE = 64 * 1024
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def problem_bytes(status: int, slug: str, title: str, detail: str, request_id: str, **extra) -> bytes:
+    return json.dumps({"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
+                       "request_id": request_id, **extra}, ensure_ascii=False).encode()
+
+
+async def send_problem(send, status: int, slug: str, title: str, detail: str, request_id: str,
+                       headers: list[tuple[bytes, bytes]] | None = None, **extra) -> None:
+    body = problem_bytes(status, slug, title, detail, request_id, **extra)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(receive, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class Upstream:
+    """One service: its base URL and a pooled session that lives as long as the gateway."""
+
+    def __init__(self, name: str, base_url: str, *, pool_size: int, keepalive_s: float,
+                 connect_timeout_s: float, read_timeout_s: float):
+        self.name = name
+        self.base_url = base_url
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=keepalive_s, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=read_timeout_s),
+            cookie_jar=aiohttp.DummyCookieJar(),  # never carry one caller's cookies into another's request
+            auto_decompress=False,                # pass encoded bodies through untouched
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class Proxy:
+    def __init__(self, upstreams: dict[str, Upstream], authenticator: Authenticator, max_body_bytes: int):
+        self.upstreams = upstreams
+        self.authenticator = authenticator
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send, service: str) -> None:
+        started = time.perf_counter()
+        incoming_id = None
+        authorization = None
+        content_length = None
+        forwarded: CIMultiDict[str] = CIMultiDict()
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming_id = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                content_length = value
+            if name not in STRIP_INBOUND:
+                forwarded.add(name.decode("latin-1"), value.decode("latin-1"))
+        request_id = accept_or_make_request_id(incoming_id)
+        token = request_id_var.set(request_id)
+        status = {"code": 502, "kind": None}
+        try:
+            await self._forward(scope, receive, send, service, request_id, authorization, content_length,
+                                forwarded, status)
+        finally:
+            request_log.info("request", extra={"fields": {
+                "method": scope["method"], "route": f"/api/{service}/*", "upstream": service,
+                "status": status["code"], "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                "principal_kind": status["kind"]}})
+            request_id_var.reset(token)
+
+    async def _forward(self, scope, receive, send, service, request_id, authorization, content_length,
+                       forwarded, status) -> None:
+        upstream = self.upstreams[service]
+
+        async def fail(code: int, slug: str, title: str, detail: str, headers=None, **extra) -> None:
+            status["code"] = code
+            await send_problem(send, code, slug, title, detail, request_id, headers, **extra)
+
+        try:
+            bearer = bearer_token(authorization)
+            if bearer is not None:
+                assertion, status["kind"] = self.authenticator.assertion(bearer, service)
+                forwarded["x-identity-assertion"] = assertion
+        except DomainError as exc:
+            return await fail(exc.status, exc.slug, exc.title, exc.detail, [(b"www-authenticate", b"Bearer")])
+
+        if content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body_bytes):
+            return await fail(413, "payload-too-large", "Request body too large",
+                              f"request bodies are limited to {self.max_body_bytes} bytes")
+        try:
+            body = await read_body(receive, self.max_body_bytes)
+        except BodyTooLarge:
+            return await fail(413, "payload-too-large", "Request body too large",
+                              f"request bodies are limited to {self.max_body_bytes} bytes")
+        except ConnectionResetError:
+            status["code"] = 499
+            return
+
+        forwarded["x-request-id"] = request_id
+        client = scope.get("client")
+        if client:
+            forwarded["x-forwarded-for"] = client[0]
+        forwarded["x-forwarded-proto"] = scope.get("scheme", "http")
+        path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+        url = upstream.base_url + path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+        method = scope["method"]
+
+        attempts = 2 if method in IDEMPOTENT_METHODS else 1
+        for attempt in range(attempts):
+            started = {"response": False}
+            try:
+                return await self._exchange(upstream, method, url, forwarded, body, request_id, send, status, started)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                if started["response"]:
+                    # Headers are gone already: all that is left is to cut the stream short, and log it.
+                    log.warning("upstream %s failed mid-response: %s", service, type(exc).__name__)
+                    return
+                if isinstance(exc, aiohttp.ServerDisconnectedError) and attempt + 1 < attempts:
+                    continue  # a pooled connection closed as we reused it: an idempotent call may go again
+                if isinstance(exc, aiohttp.ClientConnectorError):
+                    return await fail(503, "service-unavailable", "Service unavailable",
+                                      f"the {service} service is not reachable; retry shortly",
+                                      [(b"retry-after", b"5")], service=service)
+                if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+                    return await fail(504, "gateway-timeout", "Upstream timed out",
+                                      f"the {service} service did not answer in time", service=service)
+                log.warning("upstream error from %s: %s", service, type(exc).__name__)
+                return await fail(502, "bad-gateway", "Bad gateway", f"the {service} service failed to answer",
+                                  service=service)
+
+    @staticmethod
+    async def _exchange(upstream, method, url, forwarded, body, request_id, send, status, started) -> None:
+        async with upstream.session.request(method, url, headers=forwarded, data=body or None,
+                                            allow_redirects=False) as response:
+            status["code"] = response.status
+            headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in STRIP_OUTBOUND]
+            headers.append((b"x-request-id", request_id.encode()))
+            length = response.content_length
+            if length is not None and length <= SMALL_RESPONSE:
+                payload = await response.read()
+                started["response"] = True
+                await send({"type": "http.response.start", "status": response.status, "headers": headers})
+                await send({"type": "http.response.body", "body": payload})
+                return
+            started["response"] = True
+            await send({"type": "http.response.start", "status": response.status, "headers": headers})
+            async for chunk in response.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,37 @@
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services import SERVICES
+from shared.settings import DEV_TOKEN_SECRET, CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    port: int = 8000
+    # HMAC key of the bearer tokens the gateway issues; only the gateway holds it.
+    token_secret: str = DEV_TOKEN_SECRET
+    upstream_eldercare: str = ""
+    upstream_assistance: str = ""
+    upstream_charity: str = ""
+    upstream_placenames: str = ""
+    max_body_bytes: int = 1024 * 1024
+    upstream_connect_timeout_s: float = 1.0
+    upstream_read_timeout_s: float = 15.0
+    # Shorter than the services' keep-alive (75 s), so the gateway never reuses a connection they closed.
+    upstream_keepalive_s: float = 30.0
+    upstream_pool_size: int = 200
+    dev_token_lifetime_s: int = 12 * 3600
+
+    @model_validator(mode="after")
+    def _default_upstreams(self):
+        import os
+
+        for name, port in SERVICES.items():
+            if not getattr(self, f"upstream_{name}"):
+                service_port = os.environ.get(f"{name.upper()}_PORT", port)
+                setattr(self, f"upstream_{name}", f"http://127.0.0.1:{service_port}")
+        return self
+
+    def upstreams(self) -> dict[str, str]:
+        return {name: getattr(self, f"upstream_{name}").rstrip("/") for name in SERVICES}

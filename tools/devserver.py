@@ -1,0 +1,150 @@
+"""Run the whole suite on one machine: migrate, load demo data, start four services and the gateway.
+
+`./dev up` uses this; so do the end-to-end tests, with their own ports and databases. Every process
+it starts is stopped when it stops (Ctrl-C, SIGTERM, or the end of a test session).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from services import SERVICES
+from shared.settings import ROOT
+
+GATEWAY_PORT = 8000
+PROCESSES = [*SERVICES, "gateway"]
+
+
+def module_of(name: str) -> str:
+    return "gateway" if name == "gateway" else f"services.{name}"
+
+
+class Suite:
+    def __init__(self, env: dict[str, str] | None = None, log_dir: Path = ROOT / "var" / "log"):
+        self.env = {**os.environ, **(env or {})}
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def port(self, name: str) -> int:
+        default = GATEWAY_PORT if name == "gateway" else SERVICES[name]
+        return int(self.env.get(f"{name.upper()}_PORT", default))
+
+    def url(self, name: str = "gateway") -> str:
+        return f"http://127.0.0.1:{self.port(name)}"
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def manage(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "services.manage", *args], env=self.env, cwd=ROOT, check=True)
+
+    def prepare(self) -> None:
+        """Migrate every database and load the demo data (both safe to repeat)."""
+        self.manage("migrate")
+        self.manage("seed")
+
+    def start(self, name: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path(name), "ab")
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", module_of(name)], env=self.env, cwd=ROOT,
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+    def stop(self, name: str, timeout: float = 15) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start_all(self) -> None:
+        for name in PROCESSES:
+            self.start(name)
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+
+    def get(self, path: str, name: str = "gateway", timeout: float = 2) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(self.url(name) + path, timeout=timeout) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def wait_ready(self, name: str = "gateway", timeout: float = 60) -> dict:
+        """Wait until `name`'s /readyz says ready (for the gateway: all four services)."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            for process_name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process_name} exited with {process.returncode}; see {self.log_path(process_name)}")
+            try:
+                status, body = self.get("/readyz", name)
+                if status == 200:
+                    return body
+                last = body
+            except (OSError, ValueError) as error:
+                last = error
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} not ready after {timeout} s: {last}")
+
+
+BANNER = """
+宁波市民政 service suite is up.
+
+  gateway       {gateway}        (API docs: {gateway}/docs, readiness: {gateway}/readyz)
+{services}
+  logs          {logs}/<name>.log (JSON lines, one per request, with the request id)
+
+Demo credentials (dev only): get a bearer token for a demo principal, then call any service through the gateway:
+  curl -s -X POST {gateway}/api/auth/v1/dev-tokens -H 'content-type: application/json' -d '{{"principal": "staff-yinzhou"}}'
+  principals: resident (家属 of two demo elders), staff-yinzhou (鄞州区 330212), staff-city (宁波市 330200), partner
+  curl -s {gateway}/api/eldercare/v1/elders -H "Authorization: Bearer <access_token>"
+
+Ctrl-C stops everything.
+"""
+
+
+def main() -> None:
+    suite = Suite()
+    stopping = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stopping["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        suite.prepare()
+        suite.start_all()
+        suite.wait_ready()
+        services = "\n".join(f"  {name:<13} {suite.url(name)}" for name in SERVICES)
+        print(BANNER.format(gateway=suite.url(), services=services, logs=suite.log_dir), flush=True)
+        while stopping["signal"] is None:
+            for name, process in list(suite.processes.items()):
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; see {suite.log_path(name)}", flush=True)
+                    suite.processes.pop(name)
+            time.sleep(0.5)
+    finally:
+        print("stopping…", flush=True)
+        suite.stop_all()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()
