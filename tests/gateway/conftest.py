@@ -1,0 +1,80 @@
+"""The gateway in-process, in front of real services served by uvicorn on loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from gateway.principals import DEMO_PRINCIPALS, issue_token
+from gateway.settings import GatewaySettings
+from services.eldercare.main import create_app as create_eldercare
+from tests.conftest import service_database, settings_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def serve_in_background(app, port: int) -> uvicorn.Server:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    return server
+
+
+class BlackHole:
+    """A TCP server that accepts connections and never answers: a service that hangs."""
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _hold(self, reader, writer):
+        await asyncio.sleep(3600)
+
+    def close(self):
+        self.server.close()
+
+
+@pytest.fixture(scope="session")
+async def upstream_eldercare(db_dir):
+    database = await service_database("eldercare", "sqlite", db_dir)
+    port = free_port()
+    server = await serve_in_background(create_eldercare(settings_for("eldercare", database.url)), port)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+
+
+@pytest.fixture(scope="session")
+async def black_hole():
+    hole = BlackHole()
+    port = await hole.start()
+    yield f"http://127.0.0.1:{port}"
+    hole.close()
+
+
+@pytest.fixture
+async def gateway(upstream_eldercare, black_hole):
+    """eldercare is real; assistance hangs (timeouts); charity and placenames point at closed ports."""
+    settings = GatewaySettings(env="test", upstream_eldercare=upstream_eldercare, upstream_assistance=black_hole,
+                               upstream_charity=f"http://127.0.0.1:{free_port()}",
+                               upstream_placenames=f"http://127.0.0.1:{free_port()}",
+                               upstream_read_timeout_s=0.5)
+    app = create_app(settings)
+    await app.startup()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        client.settings = settings
+        yield client
+    await app.shutdown()
+
+
+def bearer(principal: str, settings: GatewaySettings, lifetime_s: int = 600) -> dict[str, str]:
+    return {"Authorization": "Bearer " + issue_token(DEMO_PRINCIPALS[principal], settings.token_secret, lifetime_s)}

@@ -1,0 +1,143 @@
+"""The front door: forwarding, identity, request ids, limits, and failing upstreams as problem+json."""
+
+import time
+
+import jwt
+
+from gateway.principals import DEMO_PRINCIPALS, TOKEN_AUDIENCE, TOKEN_ISSUER
+from shared.identity import mint_assertion
+from tests.gateway.conftest import bearer
+
+
+async def test_forwards_path_and_query_and_passes_the_identity(gateway):
+    response = await gateway.get("/api/eldercare/v1/elders", params={"limit": 1},
+                                 headers=bearer("staff-yinzhou", gateway.settings))
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"items", "next_cursor"}
+    bad_limit = await gateway.get("/api/eldercare/v1/elders", params={"limit": 0},
+                                  headers=bearer("staff-yinzhou", gateway.settings))
+    assert bad_limit.status_code == 422  # the query string reached the service unchanged
+
+
+async def test_request_id_is_kept_when_sane_and_made_otherwise(gateway):
+    kept = await gateway.get("/api/eldercare/v1/elders", headers={"X-Request-ID": "app-7f3a.42"})
+    assert kept.headers["x-request-id"] == "app-7f3a.42"
+    assert kept.json()["request_id"] == "app-7f3a.42"  # the service saw the same id
+    for bad in ("has spaces", "x" * 200, "<script>"):
+        replaced = await gateway.get("/api/eldercare/v1/elders", headers={"X-Request-ID": bad})
+        assert replaced.headers["x-request-id"] != bad and len(replaced.headers["x-request-id"]) == 32
+    made = await gateway.get("/api/eldercare/v1/elders")
+    assert made.headers["x-request-id"] == made.json()["request_id"]
+
+
+async def test_a_client_cannot_bring_its_own_identity_assertion(gateway):
+    # Even an assertion signed with the right key is dropped: only the gateway speaks for callers.
+    forged = mint_assertion(DEMO_PRINCIPALS["staff-city"], audience="eldercare",
+                            secret=gateway.settings.identity_secret)
+    response = await gateway.get("/api/eldercare/v1/elders", headers={"X-Identity-Assertion": forged})
+    assert response.status_code == 401
+
+
+async def test_bad_tokens_are_401_problems(gateway):
+    settings = gateway.settings
+    now = int(time.time())
+    claims = DEMO_PRINCIPALS["staff-city"].claims() | {"aud": TOKEN_AUDIENCE, "iss": TOKEN_ISSUER, "iat": now}
+    expired = jwt.encode(claims | {"exp": now - 10}, settings.token_secret, algorithm="HS256")
+    wrong_key = jwt.encode(claims | {"exp": now + 600}, "another-key-of-sufficient-length-0123456789", algorithm="HS256")
+    unsigned = jwt.encode(claims | {"exp": now + 600}, None, algorithm="none")
+    wrong_audience = jwt.encode(claims | {"exp": now + 600, "aud": "elsewhere"}, settings.token_secret, algorithm="HS256")
+    for authorization in (f"Bearer {expired}", f"Bearer {wrong_key}", f"Bearer {unsigned}",
+                          f"Bearer {wrong_audience}", "Basic dXNlcjpwYXNz", "Bearer "):
+        response = await gateway.get("/api/eldercare/v1/elders", headers={"Authorization": authorization})
+        assert response.status_code == 401, authorization
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert "expired" in (await gateway.get("/api/eldercare/v1/elders",
+                                           headers={"Authorization": f"Bearer {expired}"})).json()["detail"]
+
+
+async def test_bodies_over_one_mebibyte_are_refused(gateway):
+    headers = bearer("staff-yinzhou", gateway.settings) | {"content-type": "application/json"}
+    big = b"[" + b"0," * (600 * 1024) + b"0]"
+    response = await gateway.post("/api/eldercare/v1/elders", content=big, headers=headers)
+    assert response.status_code == 413 and response.json()["type"] == "/problems/payload-too-large"
+
+    async def chunks():  # no content-length: counted while it streams
+        for _ in range(20):
+            yield b" " * 65536
+
+    response = await gateway.post("/api/eldercare/v1/elders", content=chunks(), headers=headers)
+    assert response.status_code == 413
+
+
+async def test_unknown_prefix_is_404(gateway):
+    response = await gateway.get("/api/nothing/v1/x")
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_service_down_is_503_and_a_hanging_one_504_each_naming_the_service(gateway):
+    down = await gateway.get("/api/charity/v1/organizations")
+    assert down.status_code == 503
+    assert down.json()["service"] == "charity" and down.headers["retry-after"]
+    slow = await gateway.get("/api/assistance/v1/policies")
+    assert slow.status_code == 504 and slow.json()["service"] == "assistance"
+    # The others are untouched.
+    assert (await gateway.get("/api/eldercare/v1/elders")).status_code == 401
+
+
+async def test_readiness_reports_each_service(gateway):
+    response = await gateway.get("/readyz")
+    assert response.status_code == 503
+    services = response.json()["services"]
+    assert services["eldercare"]["status"] == "ready"
+    assert {services[s]["status"] for s in ("assistance", "charity", "placenames")} == {"unreachable"}
+
+
+async def test_openapi_is_merged_and_docs_work_offline(gateway):
+    document = (await gateway.get("/openapi.json")).json()
+    assert "/api/eldercare/v1/elders" in document["paths"]
+    assert "/api/auth/v1/dev-tokens" in document["paths"]
+    assert "charity" in document["info"]["description"]  # said to be missing, not silently absent
+    docs = await gateway.get("/docs")
+    assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    asset = await gateway.get("/docs/static/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.content) > 100_000
+
+
+async def test_dev_tokens_carry_the_demo_principal(gateway):
+    response = await gateway.post("/api/auth/v1/dev-tokens", json={"principal": "resident"})
+    assert response.status_code == 200
+    token = response.json()["access_token"]
+    mine = await gateway.get("/api/eldercare/v1/elders", headers={"Authorization": f"Bearer {token}"})
+    assert mine.status_code == 200
+    unknown = await gateway.post("/api/auth/v1/dev-tokens", json={"principal": "admin"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "principal"
+
+
+async def test_production_has_no_dev_tokens_and_no_docs():
+    import httpx
+
+    from gateway.app import create_app
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings(env="production", token_secret="t" * 40, identity_secret="i" * 40)
+    app = create_app(settings)
+    await app.startup()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+            assert (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).status_code == 404
+            for path in ("/docs", "/openapi.json"):
+                assert (await client.get(path)).status_code == 404
+    finally:
+        await app.shutdown()
+
+
+def test_production_refuses_placeholder_secrets():
+    import pytest
+    from pydantic import ValidationError
+
+    from gateway.settings import GatewaySettings
+
+    with pytest.raises(ValidationError, match="token_secret"):
+        GatewaySettings(env="production", identity_secret="i" * 40)
