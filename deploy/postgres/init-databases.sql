@@ -1,0 +1,6 @@
+-- One database per service (each service owns its data; see design.md).
+-- Run by the postgres image once, on an empty data directory only; the migrate jobs create the tables.
+CREATE DATABASE eldercare;
+CREATE DATABASE assistance;
+CREATE DATABASE charity;
+CREATE DATABASE placenames;

@@ -1,0 +1,29 @@
+"""The compose file is valid against the compose specification (no Docker engine needed)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from shared.settings import ROOT
+
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+
+
+def test_compose_file_validates_against_the_compose_spec():
+    result = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec",
+                             str(ROOT / "docker-compose.yml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_service_is_migrated_before_it_starts_and_has_a_health_check():
+    compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())["services"]
+    for service in ("eldercare", "assistance", "charity", "placenames"):
+        assert compose[service]["depends_on"][f"{service}-migrate"]["condition"] == "service_completed_successfully"
+        assert "readyz" in " ".join(compose[service]["healthcheck"]["test"])
+        assert compose[service]["environment"][f"{service.upper()}_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    gateway = compose["gateway"]
+    assert all(gateway["depends_on"][s]["condition"] == "service_healthy"
+               for s in ("eldercare", "assistance", "charity", "placenames"))
+    assert all("ports" not in compose[s] for s in ("eldercare", "assistance", "charity", "placenames"))
