@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("migrate", "seed"):
         p = sub.add_parser(name)
-        p.add_argument("services", nargs="*", choices=[*SERVICES, []], default=list(SERVICES))
+        p.add_argument("services", nargs="*", metavar="SERVICE", help=f"default: all of {', '.join(SERVICES)}")
     p = sub.add_parser("downgrade")
     p.add_argument("service", choices=SERVICES)
     p.add_argument("revision")
@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("service", choices=SERVICES)
     p.add_argument("-m", "--message", required=True)
     args = parser.parse_args(argv)
+    if args.command in ("migrate", "seed"):
+        unknown = set(args.services) - set(SERVICES)
+        if unknown:
+            parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
+        args.services = args.services or list(SERVICES)
 
     if args.command == "migrate":
         for service in args.services:

@@ -18,6 +18,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from fastapi import Security
 
+from shared.areas import area_prefix
 from shared.errors import Forbidden, Unauthorized
 
 ASSERTION_HEADER = "x-identity-assertion"
@@ -26,18 +27,6 @@ ASSERTION_LIFETIME_S = 60
 ALGORITHM = "HS256"
 
 PrincipalKind = Literal["resident", "staff", "partner", "service"]
-
-# Division code levels: province 2, city 4, district 6, township/street 9, village/community 12 digits.
-_LEVEL_LENGTHS = (2, 4, 6, 9)
-
-
-def area_prefix(code: str) -> str:
-    """The significant prefix of a division code: 330200 -> 3302, 330212001000 -> 330212001."""
-    for length in _LEVEL_LENGTHS:
-        if set(code[length:]) <= {"0"}:
-            return code[:length]
-    return code
-
 
 @dataclass(frozen=True)
 class Principal:

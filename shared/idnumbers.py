@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from stdnum import exceptions as stdnum_errors
 from stdnum import numdb
@@ -64,6 +66,10 @@ def parse_id_number(raw: str, *, field: str = "id_number") -> IdNumber:
 def mask_id_number(value: str) -> str:
     """Keep the division code and the last four characters: 330203********123X."""
     return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+
+
+MobilePhone = Annotated[str, Field(pattern=r"^1\d{10}$", description="Mainland mobile number",
+                                   examples=["13805741234"])]
 
 
 def mask_phone(value: str) -> str:

@@ -83,6 +83,7 @@ class ServiceClient(httpx.AsyncClient):
 
     service: str
     identity_secret: str
+    app: object  # the FastAPI app under test, for tests that reach its database directly
 
     def as_(self, principal: Principal) -> dict[str, str]:
         return {"X-Identity-Assertion": mint_assertion(principal, audience=self.service, secret=self.identity_secret)}
@@ -105,6 +106,7 @@ async def client_for(service: str, database: ServiceDatabase) -> AsyncIterator[S
             async with ServiceClient(transport=httpx.ASGITransport(app=app),
                                      base_url=f"http://{service}") as client:
                 client.service = service
+                client.app = app
                 client.identity_secret = settings.identity_secret
                 yield client
         await transaction.rollback()

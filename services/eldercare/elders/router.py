@@ -6,6 +6,7 @@ from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders import service
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from services.eldercare.elders.service import to_out
+from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -39,7 +40,7 @@ async def list_elders(
     session: Session,
     principal: Annotated[Principal, require(READ)],
     page: Annotated[PageParams, Depends(page_params)],
-    area_code: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}(\d{3})?)?$")] = None,
+    area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
     lives_alone: bool | None = None,
 ) -> Page[ElderOut]:
     rows = await service.list_visible(session, principal, page, area_code=area_code, lives_alone=lives_alone)

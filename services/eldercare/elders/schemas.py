@@ -3,9 +3,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AreaCode = Annotated[str, Field(pattern=r"^\d{6}(\d{3}(\d{3})?)?$", description="Division code: 6 (district), "
-                                "9 (township/street) or 12 (village/community) digits", examples=["330212001"])]
-Phone = Annotated[str, Field(pattern=r"^1\d{10}$", description="Mainland mobile number", examples=["13805741234"])]
+from shared.areas import AreaCode
+from shared.idnumbers import MobilePhone as Phone
+
 Relation = Literal["self", "spouse", "child", "grandchild", "other_relative", "guardian"]
 
 

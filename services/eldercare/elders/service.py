@@ -11,7 +11,8 @@ from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
-from shared.identity import Principal, area_prefix
+from shared.areas import area_prefix
+from shared.identity import Principal
 from shared.pagination import PageParams
 
 MIN_AGE = 60
