@@ -1,0 +1,11 @@
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.db import new_metadata
+from shared.idempotency import idempotency_table
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)

@@ -1,0 +1,5 @@
+import services.placenames.divisions.models  # noqa: F401  (registers the tables on the metadata)
+from services.placenames.database import Base
+from shared.migrations import run_environment
+
+run_environment(Base.metadata)

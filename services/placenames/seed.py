@@ -1,0 +1,85 @@
+"""Ningbo's administrative divisions. Loading twice adds nothing (keyed by code).
+
+When `data/divisions.csv` exists (built by `scripts/build_divisions.py`, sources in `data/DIVISIONS.md`) it
+is loaded; otherwise a short built-in list of the city, its ten districts and three abolished ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.placenames.divisions.models import Division
+
+log = logging.getLogger("placenames.seed")
+
+CSV_PATH = Path(__file__).parent / "data" / "divisions.csv"
+COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to", "successor_code", "source", "note"]
+
+_2016 = "国函〔2016〕158号 (State Council approval dated 2016-09-14)"
+BUILT_IN = [
+    dict(code="330200", name="宁波市", level="city", parent_code="330000"),
+    dict(code="330203", name="海曙区", level="district", parent_code="330200"),
+    dict(code="330205", name="江北区", level="district", parent_code="330200"),
+    dict(code="330206", name="北仑区", level="district", parent_code="330200"),
+    dict(code="330211", name="镇海区", level="district", parent_code="330200"),
+    dict(code="330212", name="鄞州区", level="district", parent_code="330200", valid_from=dt.date(2002, 4, 19),
+         note="Set up in place of 鄞县 330227 (2002-04-19, press report)."),
+    dict(code="330213", name="奉化区", level="district", parent_code="330200", valid_from=dt.date(2016, 9, 14),
+         note=f"Set up in place of 奉化市 330283: {_2016}."),
+    dict(code="330225", name="象山县", level="district", parent_code="330200"),
+    dict(code="330226", name="宁海县", level="district", parent_code="330200"),
+    dict(code="330281", name="余姚市", level="district", parent_code="330200"),
+    dict(code="330282", name="慈溪市", level="district", parent_code="330200"),
+    dict(code="330204", name="江东区", level="district", parent_code="330200", valid_to=dt.date(2016, 9, 14),
+         successor_code="330212", note=f"Abolished; its area went to 鄞州区: {_2016}."),
+    dict(code="330283", name="奉化市", level="district", parent_code="330200", valid_to=dt.date(2016, 9, 14),
+         successor_code="330213", note=f"Became 奉化区: {_2016}."),
+    dict(code="330227", name="鄞县", level="district", parent_code="330200", valid_to=dt.date(2002, 4, 19),
+         successor_code="330212", note="Became 鄞州区 (2002-04-19, press report)."),
+]
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    rows = []
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != COLUMNS:
+            raise ValueError(f"{path}: expected columns {','.join(COLUMNS)}, got {reader.fieldnames}")
+        for line, raw in enumerate(reader, start=2):
+            if not raw["code"]:
+                # A division no source gives a code for (see DIVISIONS.md): it cannot be keyed, so it waits.
+                log.warning("%s line %d: %s has no code; skipped", path.name, line, raw["name"])
+                continue
+            row: dict = {k: (v or None) for k, v in raw.items()}
+            for key in ("valid_from", "valid_to"):
+                row[key] = dt.date.fromisoformat(row[key]) if row[key] else None
+            rows.append(row)
+    return rows
+
+
+def source_rows(path: Path = CSV_PATH) -> list[dict]:
+    """The rows to load, with every parent and successor reference checked (the city's parent excepted)."""
+    rows = _csv_rows(path) if path.exists() else [{"source": "built-in list (services/placenames/seed.py)"} | r
+                                                 for r in BUILT_IN]
+    codes = {r["code"] for r in rows}
+    for row in rows:
+        if row.get("parent_code") and row["parent_code"] not in codes and row["level"] != "city":
+            raise ValueError(f"division {row['code']}: parent {row['parent_code']} is not in the list")
+        if row.get("successor_code") and row["successor_code"] not in codes:
+            raise ValueError(f"division {row['code']}: successor {row['successor_code']} is not in the list")
+    return rows
+
+
+async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
+    rows = source_rows(path)
+    existing = set(await session.scalars(select(Division.code)))
+    new = [Division(**row) for row in rows if row["code"] not in existing]
+    session.add_all(new)
+    await session.flush()
+    return len(new)
