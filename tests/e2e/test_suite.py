@@ -1,0 +1,104 @@
+"""The suite as a person runs it: real processes, through the gateway."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from services import SERVICES
+from shared.settings import ROOT
+from tests.e2e.conftest import suite_env
+from tools.devserver import Suite
+
+pytestmark = pytest.mark.e2e
+
+
+def token(suite, principal: str) -> dict[str, str]:
+    response = httpx.post(suite.url() + "/api/auth/v1/dev-tokens", json={"principal": principal})
+    return {"Authorization": "Bearer " + response.json()["access_token"]}
+
+
+# One public or demo-visible resource per service, to prove the whole path.
+PROBES = {
+    "eldercare": ("/api/eldercare/v1/elders", "staff-yinzhou"),
+    "assistance": ("/api/assistance/v1/policies", "staff-city"),
+    "charity": ("/api/charity/v1/organizations", None),
+    "placenames": ("/api/placenames/v1/divisions/330200", None),
+}
+
+
+def test_all_four_services_are_ready_behind_the_gateway(suite):
+    status, body = suite.get("/readyz")
+    assert status == 200
+    assert {name: s["status"] for name, s in body["services"].items()} == {name: "ready" for name in SERVICES}
+
+
+def test_each_service_answers_through_the_gateway_and_logs_the_same_request_id(suite):
+    for service, (path, principal) in PROBES.items():
+        request_id = f"e2e-{service}-{time.time_ns()}"
+        headers = {"X-Request-ID": request_id} | (token(suite, principal) if principal else {})
+        response = httpx.get(suite.url() + path, headers=headers)
+        assert response.status_code == 200, (service, response.text)
+        assert response.headers["x-request-id"] == request_id
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            lines = [json.loads(line) for line in suite.log_path(service).read_text().splitlines() if line.startswith("{")]
+            logged = [line for line in lines if line.get("request_id") == request_id]
+            if logged:
+                break
+            time.sleep(0.1)
+        assert logged and logged[0]["status"] == 200 and logged[0]["route"].startswith(f"/api/{service}/v1/")
+
+
+def test_demo_principals_see_what_they_should(suite):
+    resident = httpx.get(suite.url() + "/api/eldercare/v1/elders", headers=token(suite, "resident")).json()
+    assert sorted(e["name"] for e in resident["items"]) == ["王阿娣", "陈根发"]
+    yinzhou = httpx.get(suite.url() + "/api/eldercare/v1/elders", headers=token(suite, "staff-yinzhou")).json()
+    assert yinzhou["items"] and all(e["area_code"].startswith("330212") for e in yinzhou["items"])
+    for elder in yinzhou["items"]:
+        assert "*" in elder["id_number_masked"]
+
+
+def test_stopping_one_service_fails_only_its_prefix_until_it_returns(suite):
+    suite.stop("charity")
+    try:
+        down = httpx.get(suite.url() + "/api/charity/v1/organizations")
+        assert down.status_code == 503 and down.json()["service"] == "charity"
+        for service in ("eldercare", "assistance", "placenames"):
+            path, principal = PROBES[service]
+            ok = httpx.get(suite.url() + path, headers=token(suite, principal) if principal else {})
+            assert ok.status_code == 200, service
+        status, body = suite.get("/readyz")
+        assert status == 503 and body["services"]["charity"]["status"] == "unreachable"
+    finally:
+        suite.start("charity")
+        suite.wait_ready()
+    assert httpx.get(suite.url() + "/api/charity/v1/organizations").status_code == 200
+
+
+def test_dev_up_stops_every_process_it_started_on_sigterm(tmp_path):
+    ports_and_databases = suite_env(tmp_path)
+    env = os.environ | ports_and_databases
+    process = subprocess.Popen([sys.executable, "-m", "tools.devserver"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    probe = Suite(ports_and_databases)
+    try:
+        probe.wait_ready(timeout=90)
+        # Loading the demo data again adds nothing.
+        again = subprocess.run([sys.executable, "-m", "services.manage", "seed"], cwd=ROOT, env=env, check=True,
+                               capture_output=True, text=True).stdout
+        assert again.count("(0 new rows)") == len(SERVICES), again
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "is up" in output and "stopped." in output and "Demo credentials" in output
+    for name in [*SERVICES, "gateway"]:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(probe.url(name) + "/healthz", timeout=1)
