@@ -33,6 +33,17 @@ def backend(request) -> str:
     return request.param
 
 
+def pytest_collection_modifyitems(config, items):
+    """`postgresql_only` tests run on PostgreSQL only: their SQLite variants are deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        on_sqlite = getattr(item, "callspec", None) and item.callspec.params.get("backend") == "sqlite"
+        (drop if item.get_closest_marker("postgresql_only") and (on_sqlite or not POSTGRES_URL) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @dataclass
 class ServiceDatabase:
     service: str
@@ -91,7 +102,8 @@ class ServiceClient(httpx.AsyncClient):
 
 def settings_for(service: str, url: str):
     module = importlib.import_module(f"services.{service}.settings")
-    return getattr(module, f"{service.capitalize()}Settings")(database_url=url, env="test")
+    # A pool as large as a production process's, so concurrency tests really run in parallel.
+    return getattr(module, f"{service.capitalize()}Settings")(database_url=url, env="test", db_pool_size=20)
 
 
 async def client_for(service: str, database: ServiceDatabase) -> AsyncIterator[ServiceClient]:
@@ -127,3 +139,37 @@ async def client(request, backend, db_dir) -> AsyncIterator[ServiceClient]:
     service = request.module.__name__.split(".")[1]
     async for c in client_for(service, await service_database(service, backend, db_dir)):
         yield c
+
+
+async def _empty_tables(service: str, database: ServiceDatabase) -> None:
+    metadata = importlib.import_module(f"services.{service}.database").Base.metadata
+    tables = list(reversed(metadata.sorted_tables))
+    async with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def committed_client(request, backend, db_dir) -> AsyncIterator[ServiceClient]:
+    """The service's app on its own connection pool, committing for real: for concurrency tests.
+
+    Requests sent together (asyncio.gather) run in parallel on separate connections, as in production.
+    Every table of the service is emptied afterwards.
+    """
+    service = request.module.__name__.split(".")[1]
+    database = await service_database(service, backend, db_dir)
+    app_module = importlib.import_module(f"services.{service}.main")
+    settings = settings_for(service, database.url)
+    app = app_module.create_app(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            async with ServiceClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}",
+                                     timeout=60) as client:
+                client.service, client.identity_secret, client.app = service, settings.identity_secret, app
+                yield client
+    finally:
+        await _empty_tables(service, database)
