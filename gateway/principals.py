@@ -5,23 +5,25 @@ Until real sign-in lands, dev and test environments issue tokens for four demo p
 
 from __future__ import annotations
 
+import importlib
 import time
 
+from services import SERVICES
 from shared.errors import Unauthorized
 from shared.identity import Principal, mint_assertion, sign, verify
+from shared.scopes import scopes_held_by
 
 TOKEN_ISSUER = "minzheng-gateway-tokens"
 TOKEN_AUDIENCE = "minzheng"
 
-# What each kind of caller may do. Scopes are `<service>.<resource>:<read|write>`.
-STAFF_SCOPES = frozenset({
-    "eldercare.elders:read", "eldercare.elders:write",
-    "assistance.policies:read",
-    "charity.organizations:write",
-})
-CITY_STAFF_SCOPES = STAFF_SCOPES | {"assistance.policies:write"}
-RESIDENT_SCOPES = frozenset({"eldercare.elders:read"})
-PARTNER_SCOPES = frozenset({"assistance.signals:write", "placenames.batch:write", "assistance.policies:read"})
+# What each kind of caller may do comes from the services' own scope declarations.
+for _service in SERVICES:
+    importlib.import_module(f"services.{_service}.scopes")
+
+STAFF_SCOPES = scopes_held_by("staff")
+CITY_STAFF_SCOPES = scopes_held_by("staff", "city_staff")
+RESIDENT_SCOPES = scopes_held_by("resident")
+PARTNER_SCOPES = scopes_held_by("partner")
 
 DEMO_PRINCIPALS: dict[str, Principal] = {
     "resident": Principal(subject="resident:13800000001", kind="resident", scopes=RESIDENT_SCOPES,

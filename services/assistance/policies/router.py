@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.assistance.policies import service
+from services.assistance.scopes import POLICIES_READ, POLICIES_WRITE
 from services.assistance.policies.schemas import (CITY_CODE, PoliciesInForce, PolicyCode, PolicyVersionIn,
                                                   PolicyVersionOut)
 from services.assistance.policies.service import to_out
@@ -14,8 +15,7 @@ from shared.identity import Principal, require
 
 router = APIRouter(prefix="/policies", tags=["policies 救助政策参数"])
 
-READ = "assistance.policies:read"
-WRITE = "assistance.policies:write"
+READ, WRITE = POLICIES_READ, POLICIES_WRITE
 
 DistrictQuery = Annotated[str, Query(pattern=r"^3302\d\d$", description="330200 (city-wide) or a district code")]
 

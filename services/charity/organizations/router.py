@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.organizations import service
+from services.charity.scopes import ORGANIZATIONS_WRITE
 from services.charity.organizations.schemas import FundraisingGrantIn, OrganizationIn, OrganizationOut
 from services.charity.organizations.service import to_out
 from shared.areas import DISTRICT_CODE_PATTERN
@@ -15,7 +16,7 @@ from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/organizations", tags=["organizations 慈善组织"])
 
-WRITE = "charity.organizations:write"
+WRITE = ORGANIZATIONS_WRITE
 
 
 @router.post("", status_code=201, response_model=OrganizationOut, summary="Register a social organisation",

@@ -6,6 +6,7 @@ from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders import service
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from services.eldercare.elders.service import to_out
+from services.eldercare.scopes import ELDERS_READ, ELDERS_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -15,8 +16,7 @@ from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/elders", tags=["elders 老年人"])
 
-READ = "eldercare.elders:read"
-WRITE = "eldercare.elders:write"
+READ, WRITE = ELDERS_READ, ELDERS_WRITE
 
 
 @router.post("", status_code=201, response_model=ElderOut, summary="Register an older person",

@@ -1,0 +1,4 @@
+from shared.scopes import scope
+
+ORGANIZATIONS_WRITE = scope("charity.organizations:write", "Register organisations and grant qualifications",
+                            "staff")
