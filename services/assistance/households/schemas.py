@@ -1,0 +1,77 @@
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.assistance.households.membership import Exclusion, LabourCapacity, Relationship, Schooling
+from shared.areas import AreaCode
+
+DisabilityKind = Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
+Residence = Literal["registered", "resident"]
+Parents = Literal["present", "orphan", "unsupported"]
+
+
+class MemberIn(BaseModel):
+    """A person in the household. Birth date and sex come from the ID number."""
+
+    model_config = ConfigDict(extra="forbid")
+    id_number: str = Field(min_length=15, max_length=20, description="18-character resident ID number (GB 11643)",
+                           examples=["330212198001010012"])
+    name: str = Field(min_length=1, max_length=50)
+    relationship: Relationship = Field(description="Relationship to the applicant (与申请人关系)")
+    residence: Residence = Field("registered", description="户籍 registered or 常住 resident (non-registered residents "
+                                 "can receive special assistance)")
+    labour_capacity: LabourCapacity = Field("full", description="劳动能力: full, partial or none")
+    disability_grade: int | None = Field(None, ge=1, le=4, description="残疾等级 1 (most severe) to 4")
+    disability_kind: DisabilityKind | None = Field(None, description="残疾类别; given together with the grade")
+    schooling: Schooling = "none"
+    full_time_student: bool = Field(False, description="在校全日制学生")
+    lives_together: bool = Field(True, description="长期共同居住")
+    legal_duty_of_support: bool = Field(False, description="法定赡养、扶养、抚养义务 towards the applicant (for "
+                                        "parents, grandparents, grandchildren, siblings, others)")
+    exclusion: Exclusion | None = Field(None, description="服刑 in prison, 宣告失踪 declared missing, 宗教教职人员 "
+                                        "away 3+ years: recorded but not counted")
+    parents: Parents = Field("present", description="For children: orphan (孤儿) or unsupported (事实无人抚养)")
+    in_institution: bool = Field(False, description="Lives in a welfare institution (集中供养)")
+
+
+class HouseholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    area_code: AreaCode = Field(description="Community (12 digits) or street (9) where the household lives")
+    address: str = Field(min_length=2, max_length=200)
+    members: list[MemberIn] = Field(min_length=1, max_length=30, description="Exactly one with relationship "
+                                    "`applicant`")
+
+
+class MemberOut(BaseModel):
+    """A member as callers see them: ID number masked; whether they count, and why."""
+
+    id: int
+    id_number_masked: str = Field(examples=["330212********0012"])
+    name: str
+    sex: Literal["male", "female"]
+    birth_on: dt.date
+    age: int
+    relationship: Relationship
+    residence: Residence
+    labour_capacity: LabourCapacity
+    disability_grade: int | None
+    disability_kind: DisabilityKind | None
+    schooling: Schooling
+    full_time_student: bool
+    lives_together: bool
+    legal_duty_of_support: bool
+    exclusion: Exclusion | None
+    parents: Parents
+    in_institution: bool
+    counted: bool = Field(description="Counts as a member of the household today (共同生活的家庭成员)")
+    membership_basis: str = Field(description="Why the person counts or not")
+
+
+class HouseholdOut(BaseModel):
+    id: int
+    area_code: str
+    address: str
+    members: list[MemberOut]
+    counted_members: int
+    created_at: dt.datetime

@@ -1,0 +1,160 @@
+"""Households and their members: who may record and see them, and one household per person."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.households.membership import MemberFacts, age_on, membership
+from services.assistance.households.models import Household, Member
+from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.idnumbers import mask_id_number, parse_id_number
+from shared.pagination import PageParams
+
+
+def facts_of(member: Member) -> MemberFacts:
+    return MemberFacts(birth_on=member.birth_on, relationship=member.relationship, schooling=member.schooling,
+                       full_time_student=member.full_time_student, labour_capacity=member.labour_capacity,
+                       lives_together=member.lives_together, legal_duty_of_support=member.legal_duty_of_support,
+                       exclusion=member.exclusion)
+
+
+def member_out(member: Member) -> MemberOut:
+    today = clock.today()
+    counted, basis = membership(facts_of(member), today)
+    return MemberOut(
+        id=member.id, id_number_masked=mask_id_number(member.id_number), name=member.name, sex=member.sex,
+        birth_on=member.birth_on, age=age_on(member.birth_on, today), relationship=member.relationship,
+        residence=member.residence, labour_capacity=member.labour_capacity,
+        disability_grade=member.disability_grade, disability_kind=member.disability_kind,
+        schooling=member.schooling, full_time_student=member.full_time_student,
+        lives_together=member.lives_together, legal_duty_of_support=member.legal_duty_of_support,
+        exclusion=member.exclusion, parents=member.parents, in_institution=member.in_institution,
+        counted=counted, membership_basis=basis)
+
+
+def to_out(household: Household, members: list[Member]) -> HouseholdOut:
+    out = [member_out(m) for m in members]
+    return HouseholdOut(id=household.id, area_code=household.area_code, address=household.address, members=out,
+                        counted_members=sum(m.counted for m in out), created_at=household.created_at)
+
+
+def visible_to(principal: Principal) -> Select:
+    """Staff see households in their area and below; nobody else reads the register directly."""
+    query = select(Household)
+    if principal.kind == "staff" and principal.area:
+        return query.where(Household.area_code.startswith(area_prefix(principal.area)))
+    return query.where(False)
+
+
+def _check_member(data: MemberIn, field: str) -> Member:
+    """Validate one member's fields beyond the schema and build the row (without its household)."""
+    id_number = parse_id_number(data.id_number, field=f"{field}.id_number")
+    if (data.disability_grade is None) != (data.disability_kind is None):
+        raise InvalidInput(f"{field}.disability_kind", "the disability grade and kind are given together")
+    if data.full_time_student and data.schooling == "none":
+        raise InvalidInput(f"{field}.schooling", "a full-time student needs a schooling level")
+    return Member(id_number=id_number.value, name=data.name, birth_on=id_number.birth_date, sex=id_number.sex,
+                  relationship=data.relationship, residence=data.residence, labour_capacity=data.labour_capacity,
+                  disability_grade=data.disability_grade, disability_kind=data.disability_kind,
+                  schooling=data.schooling, full_time_student=data.full_time_student,
+                  lives_together=data.lives_together, legal_duty_of_support=data.legal_duty_of_support,
+                  exclusion=data.exclusion, parents=data.parents, in_institution=data.in_institution,
+                  created_at=utcnow())
+
+
+async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member]) -> None:
+    """A person belongs to one household: name the household that already holds them (409).
+
+    The unique key on members.id_number holds the rule under concurrent writes; this check gives the clear answer.
+    """
+    found = (await session.execute(select(Member.id_number, Member.household_id).where(
+        Member.id_number.in_([m.id_number for m in members])))).first()
+    if found is not None:
+        raise Conflict(f"the person {mask_id_number(found.id_number)} is already a member of household "
+                       f"{found.household_id}; a person belongs to one household",
+                       resource=f"households/{found.household_id}")
+
+
+async def create(session: AsyncSession, principal: Principal, data: HouseholdIn) -> tuple[Household, list[Member]]:
+    if not principal.covers(data.area_code):
+        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    applicants = [i for i, m in enumerate(data.members) if m.relationship == "applicant"]
+    if len(applicants) != 1:
+        raise InvalidInput("members", f"exactly one member is the applicant (申请人); found {len(applicants)}")
+    members = [_check_member(m, f"members.{i}") for i, m in enumerate(data.members)]
+    seen: dict[str, int] = {}
+    for i, m in enumerate(members):
+        if m.id_number in seen:
+            raise InvalidInput(f"members.{i}.id_number", f"the same person as members.{seen[m.id_number]}")
+        seen[m.id_number] = i
+    await _refuse_people_elsewhere(session, members)
+    household = Household(area_code=data.area_code, address=data.address, created_by=principal.subject,
+                          created_at=utcnow())
+    session.add(household)
+    await session.flush()
+    for m in members:
+        m.household_id = household.id
+    session.add_all(members)
+    await session.flush()
+    return household, members
+
+
+async def members_of(session: AsyncSession, household_id: int) -> list[Member]:
+    return list(await session.scalars(select(Member).where(Member.household_id == household_id).order_by(Member.id)))
+
+
+async def get_visible(session: AsyncSession, principal: Principal, household_id: int, *,
+                      for_update: bool = False) -> Household:
+    query = visible_to(principal).where(Household.id == household_id)
+    if for_update:
+        query = query.with_for_update()
+    household = await session.scalar(query)
+    if household is None:
+        # The same answer whether the household does not exist or lies outside the caller's area.
+        raise NotFound(f"no household {household_id} that you may see")
+    return household
+
+
+async def add_member(session: AsyncSession, principal: Principal, household_id: int, data: MemberIn) -> Member:
+    household = await get_visible(session, principal, household_id, for_update=True)
+    if data.relationship == "applicant":
+        raise InvalidInput("relationship", "the household already has its applicant")
+    member = _check_member(data, "member")
+    member.household_id = household.id
+    await _refuse_people_elsewhere(session, [member])
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def remove_member(session: AsyncSession, principal: Principal, household_id: int, member_id: int) -> None:
+    household = await get_visible(session, principal, household_id, for_update=True)
+    member = await session.scalar(select(Member).where(Member.id == member_id, Member.household_id == household.id))
+    if member is None:
+        raise NotFound(f"no member {member_id} in household {household_id}")
+    if member.relationship == "applicant":
+        raise Conflict("the applicant cannot be removed; record a new household instead",
+                       resource=f"households/{household_id}/members/{member_id}")
+    await session.execute(delete(Member).where(Member.id == member.id))
+
+
+async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
+                       area_code: str | None) -> list[tuple[Household, list[Member]]]:
+    query = visible_to(principal).order_by(Household.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Household.id > int(page.after))
+    if area_code:
+        query = query.where(Household.area_code.startswith(area_prefix(area_code)))
+    households = list(await session.scalars(query))
+    by_household: dict[int, list[Member]] = {h.id: [] for h in households}
+    if households:
+        for m in await session.scalars(select(Member).where(Member.household_id.in_(by_household)).order_by(Member.id)):
+            by_household[m.household_id].append(m)
+    return [(h, by_household[h.id]) for h in households]
+

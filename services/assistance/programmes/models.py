@@ -1,0 +1,40 @@
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.assistance.database import Base
+from shared.db import UTCDateTime
+
+PROGRAMMES = ("dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered", "child_in_difficulty",
+              "disability_living_subsidy", "disability_care_subsidy")
+
+
+class Enrolment(Base):
+    """A person's membership of a programme from `since_on` until `until_on` (open while current).
+
+    Written when an application is approved (or by the seed for the demo); status lookups read it by ID number
+    through `ix_enrolments_id_number_current`, so another service's lookup is one index probe. A person holds
+    at most one current enrolment per programme.
+    """
+
+    __tablename__ = "enrolments"
+    __table_args__ = (
+        CheckConstraint("programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")", name="programme_known"),
+        CheckConstraint("until_on IS NULL OR until_on > since_on", name="period_ordered"),
+        CheckConstraint("monthly_fen >= 0", name="monthly_not_negative"),
+        Index("uq_enrolments_current", "id_number", "programme", unique=True,
+              postgresql_where=text("until_on IS NULL"), sqlite_where=text("until_on IS NULL")),
+        Index("ix_enrolments_id_number_current", "id_number", "since_on"),
+        Index("ix_enrolments_household_id", "household_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
+    programme: Mapped[str] = mapped_column(String(32))
+    since_on: Mapped[dt.date] = mapped_column(Date)
+    until_on: Mapped[dt.date | None] = mapped_column(Date)
+    monthly_fen: Mapped[int] = mapped_column(BigInteger)
+    basis: Mapped[str] = mapped_column(String(200))  # e.g. "applications/12" or "seed"
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
