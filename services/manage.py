@@ -4,6 +4,7 @@
     python -m services.manage downgrade SERVICE REVISION
     python -m services.manage revision SERVICE -m MESSAGE  autogenerate a migration from the models
     python -m services.manage seed [SERVICE ...]           load demo data (idempotent)
+    python -m services.manage prepare [SERVICE ...]        migrate, then load demo data, in one process
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def _seed(service: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.manage")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("migrate", "seed"):
+    for name in ("migrate", "seed", "prepare"):
         p = sub.add_parser(name)
         p.add_argument("services", nargs="*", metavar="SERVICE", help=f"default: all of {', '.join(SERVICES)}")
     p = sub.add_parser("downgrade")
@@ -48,13 +49,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("service", choices=SERVICES)
     p.add_argument("-m", "--message", required=True)
     args = parser.parse_args(argv)
-    if args.command in ("migrate", "seed"):
+    if args.command in ("migrate", "seed", "prepare"):
         unknown = set(args.services) - set(SERVICES)
         if unknown:
             parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
         args.services = args.services or list(SERVICES)
 
-    if args.command == "migrate":
+    if args.command in ("migrate", "prepare"):
         for service in args.services:
             migrations.upgrade(service, settings_of(service).database_url)
             print(f"{service}: migrated")
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "revision":
         config = migrations.alembic_config(args.service, settings_of(args.service).database_url)
         command.revision(config, message=args.message, autogenerate=True)
-    elif args.command == "seed":
+    if args.command in ("seed", "prepare"):
         for service in args.services:
             asyncio.run(_seed(service))
 
