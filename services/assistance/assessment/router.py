@@ -1,0 +1,44 @@
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from services.assistance.assessment import service
+from services.assistance.assessment.schemas import AssetIn, AssetOut, EconomicSummary, IncomeIn, IncomeOut
+from services.assistance.scopes import HOUSEHOLDS_READ, HOUSEHOLDS_WRITE
+from shared.db import Session
+from shared.errors import problem_responses
+from shared.identity import Principal, require
+
+router = APIRouter(prefix="/households/{household_id}", tags=["assessment 家庭经济状况认定"])
+
+
+@router.post("/incomes", status_code=201, response_model=IncomeOut, summary="Record an income of a member",
+             description="An income (工资性收入, 经营净收入, 财产净收入, 转移净收入, 养老金) over a period of whole months "
+                         "(YYYY-MM to YYYY-MM, at most 12, none in the future), as a total in fen, with its source: "
+                         "a department's data (e.g. 市人力社保局) or the applicant's declaration (申请人申报), and the "
+                         "day it was obtained. Exempt items (优待抚恤金, 计划生育奖励扶助金, 奖学金, 见义勇为奖励, "
+                         "政府救助金, 基础养老金) are recorded with `exempt: true` and never counted. Negative "
+                         "amounts and periods that make no sense are a 422 naming the field.",
+             responses=problem_responses(401, 403, 404, 422))
+async def add_income(household_id: int, data: IncomeIn, session: Session,
+                     principal: Annotated[Principal, require(HOUSEHOLDS_WRITE)]) -> IncomeOut:
+    return service.income_out(await service.add_income(session, principal, household_id, data))
+
+
+@router.post("/assets", status_code=201, response_model=AssetOut, summary="Record an asset",
+             description="Deposits (存款), securities (有价证券), vehicles (机动车) or housing (房产) of the household or "
+                         "one member, valued in fen, with its source and date.",
+             responses=problem_responses(401, 403, 404, 422))
+async def add_asset(household_id: int, data: AssetIn, session: Session,
+                    principal: Annotated[Principal, require(HOUSEHOLDS_WRITE)]) -> AssetOut:
+    return service.asset_out(await service.add_asset(session, principal, household_id, data))
+
+
+@router.get("/economic-status", response_model=EconomicSummary, summary="The household's economic assessment",
+            description="Every income and asset with its source, and the counted monthly income today (members who "
+                        "count, exempt items left out; the employment cost deduction is applied by the eligibility "
+                        "check, with the parameter in force on its date).",
+            responses=problem_responses(401, 403, 404))
+async def economic_status(household_id: int, session: Session,
+                          principal: Annotated[Principal, require(HOUSEHOLDS_READ)]) -> EconomicSummary:
+    return await service.summary(session, principal, household_id)

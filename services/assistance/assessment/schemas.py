@@ -1,0 +1,104 @@
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.money import NonNegativeFen
+
+IncomeKind = Literal["wages", "business", "property", "transfer", "pension"]
+AssetKind = Literal["deposit", "securities", "vehicle", "housing"]
+IncomeItem = Literal[
+    "wages", "business", "rent", "interest", "dividend", "alimony", "other_transfer", "pension",
+    "special_care_pension", "family_planning_reward", "scholarship", "heroism_award", "government_assistance",
+    "residents_pension_basic",
+]
+
+# Which items belong to which kind of income (工资性收入, 经营净收入, 财产净收入, 转移净收入, 养老金).
+ITEMS_BY_KIND: dict[str, frozenset[str]] = {
+    "wages": frozenset({"wages"}),
+    "business": frozenset({"business"}),
+    "property": frozenset({"rent", "interest", "dividend"}),
+    "transfer": frozenset({"alimony", "other_transfer", "special_care_pension", "family_planning_reward",
+                           "scholarship", "heroism_award", "government_assistance"}),
+    "pension": frozenset({"pension", "residents_pension_basic"}),
+}
+# Not counted as income (不计入家庭收入): 优待抚恤金, 计划生育奖励与扶助金, 奖学金/助学金, 见义勇为奖励,
+# 政府发放的救助金, 城乡居民基本养老保险中的基础养老金 (民发〔2021〕57号 art. 11 and 浙江省 practice).
+EXEMPT_ITEMS = frozenset({"special_care_pension", "family_planning_reward", "scholarship", "heroism_award",
+                          "government_assistance", "residents_pension_basic"})
+
+
+class SourceIn(BaseModel):
+    """Where a figure comes from: a department's data exchange or the applicant's declaration, and when."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["department", "applicant"]
+    name: str = Field(min_length=1, max_length=100, description="The department (e.g. 市人力社保局) or `申请人申报`",
+                      examples=["市人力社保局"])
+    obtained_on: dt.date = Field(description="The day the figure was obtained (not in the future)")
+
+
+class SourceOut(BaseModel):
+    kind: Literal["department", "applicant"]
+    name: str
+    obtained_on: dt.date
+
+
+class IncomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member_id: int = Field(description="The member whose income it is")
+    kind: IncomeKind
+    item: IncomeItem = Field(description="The item within the kind; exempt items are recorded but not counted")
+    amount_fen: NonNegativeFen = Field(description="Total received over the period, in fen")
+    period_from: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="First month of the period (YYYY-MM)",
+                             examples=["2024-01"])
+    period_to: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Last month of the period (YYYY-MM), "
+                           "at most 12 months after the first, not in the future", examples=["2024-06"])
+    source: SourceIn
+
+
+class IncomeOut(BaseModel):
+    id: int
+    member_id: int
+    kind: IncomeKind
+    item: IncomeItem
+    amount_fen: int
+    period_from: str
+    period_to: str
+    months: int
+    monthly_fen: int = Field(description="The amount spread over the months (rounded down to the fen)")
+    exempt: bool = Field(description="Recorded but not counted (优待抚恤金, 奖学金, 基础养老金 …)")
+    source: SourceOut
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
+class AssetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member_id: int | None = Field(None, description="The owner, or null for the household as a whole")
+    kind: AssetKind = Field(description="deposit 存款, securities 有价证券, vehicle 机动车, housing 房产")
+    value_fen: NonNegativeFen
+    description: str = Field("", max_length=200)
+    source: SourceIn
+
+
+class AssetOut(BaseModel):
+    id: int
+    member_id: int | None
+    kind: AssetKind
+    value_fen: int
+    description: str
+    source: SourceOut
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
+class EconomicSummary(BaseModel):
+    """The household's assessment today: the figures eligibility uses, before any policy deduction."""
+
+    household_id: int
+    incomes: list[IncomeOut]
+    assets: list[AssetOut]
+    counted_monthly_income_fen: int = Field(description="Sum of counted members' non-exempt monthly incomes, before "
+                                            "the employment cost deduction")
+    exempt_monthly_income_fen: int

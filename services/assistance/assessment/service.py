@@ -1,0 +1,125 @@
+"""Family economic status assessment (家庭经济状况认定): incomes and assets of members, each with its source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.assessment.models import Asset, Income
+from services.assistance.assessment.schemas import (EXEMPT_ITEMS, ITEMS_BY_KIND, AssetIn, AssetOut, EconomicSummary,
+                                                    IncomeIn, IncomeOut, SourceIn, SourceOut)
+from services.assistance.households import service as households
+from services.assistance.households.membership import membership
+from services.assistance.households.models import Member
+from shared import clock
+from shared.db import utcnow
+from shared.errors import InvalidInput
+from shared.identity import Principal
+
+MAX_MONTHS = 12
+
+
+def _month(value: str) -> dt.date:
+    year, month = value.split("-")
+    return dt.date(int(year), int(month), 1)
+
+
+def _month_text(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_between(first: dt.date, last: dt.date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def _check_source(source: SourceIn) -> None:
+    if source.obtained_on > clock.today():
+        raise InvalidInput("source.obtained_on", "a figure cannot have been obtained in the future")
+
+
+def _source_out(row: Income | Asset) -> SourceOut:
+    return SourceOut(kind=row.source_kind, name=row.source_name, obtained_on=row.source_on)
+
+
+def income_out(row: Income) -> IncomeOut:
+    last = row.period_from
+    for _ in range(row.months - 1):
+        last = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return IncomeOut(id=row.id, member_id=row.member_id, kind=row.kind, item=row.item, amount_fen=row.amount_fen,
+                     period_from=_month_text(row.period_from), period_to=_month_text(last), months=row.months,
+                     monthly_fen=row.monthly_fen, exempt=row.exempt, source=_source_out(row),
+                     recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+
+
+def asset_out(row: Asset) -> AssetOut:
+    return AssetOut(id=row.id, member_id=row.member_id, kind=row.kind, value_fen=row.value_fen,
+                    description=row.description, source=_source_out(row), recorded_by=row.recorded_by,
+                    recorded_at=row.recorded_at)
+
+
+async def _member_of(session: AsyncSession, household_id: int, member_id: int) -> Member:
+    member = await session.scalar(select(Member).where(Member.id == member_id, Member.household_id == household_id))
+    if member is None:
+        raise InvalidInput("member_id", f"no member {member_id} in household {household_id}")
+    return member
+
+
+async def add_income(session: AsyncSession, principal: Principal, household_id: int, data: IncomeIn) -> Income:
+    household = await households.get_visible(session, principal, household_id)
+    if data.item not in ITEMS_BY_KIND[data.kind]:
+        raise InvalidInput("item", f"{data.item} is not an item of {data.kind} income; expected one of "
+                                   f"{', '.join(sorted(ITEMS_BY_KIND[data.kind]))}")
+    first, last = _month(data.period_from), _month(data.period_to)
+    if last < first:
+        raise InvalidInput("period_to", "the period ends before it starts")
+    months = months_between(first, last)
+    if months > MAX_MONTHS:
+        raise InvalidInput("period_to", f"a period covers at most {MAX_MONTHS} months; this one covers {months}")
+    if last > clock.today().replace(day=1):
+        raise InvalidInput("period_to", "income cannot be recorded for a month that has not begun")
+    _check_source(data.source)
+    await _member_of(session, household.id, data.member_id)
+    income = Income(household_id=household.id, member_id=data.member_id, kind=data.kind, item=data.item,
+                    amount_fen=data.amount_fen, period_from=first, months=months,
+                    monthly_fen=data.amount_fen // months, exempt=data.item in EXEMPT_ITEMS,
+                    source_kind=data.source.kind, source_name=data.source.name, source_on=data.source.obtained_on,
+                    recorded_by=principal.subject, recorded_at=utcnow())
+    session.add(income)
+    await session.flush()
+    return income
+
+
+async def add_asset(session: AsyncSession, principal: Principal, household_id: int, data: AssetIn) -> Asset:
+    household = await households.get_visible(session, principal, household_id)
+    _check_source(data.source)
+    if data.member_id is not None:
+        await _member_of(session, household.id, data.member_id)
+    asset = Asset(household_id=household.id, member_id=data.member_id, kind=data.kind, value_fen=data.value_fen,
+                  description=data.description, source_kind=data.source.kind, source_name=data.source.name,
+                  source_on=data.source.obtained_on, recorded_by=principal.subject, recorded_at=utcnow())
+    session.add(asset)
+    await session.flush()
+    return asset
+
+
+async def incomes_of(session: AsyncSession, household_id: int) -> list[Income]:
+    return list(await session.scalars(select(Income).where(Income.household_id == household_id).order_by(Income.id)))
+
+
+async def assets_of(session: AsyncSession, household_id: int) -> list[Asset]:
+    return list(await session.scalars(select(Asset).where(Asset.household_id == household_id).order_by(Asset.id)))
+
+
+async def summary(session: AsyncSession, principal: Principal, household_id: int) -> EconomicSummary:
+    household = await households.get_visible(session, principal, household_id)
+    members = await households.members_of(session, household.id)
+    today = clock.today()
+    counted = {m.id for m in members if membership(households.facts_of(m), today)[0]}
+    incomes = await incomes_of(session, household.id)
+    return EconomicSummary(
+        household_id=household.id, incomes=[income_out(i) for i in incomes],
+        assets=[asset_out(a) for a in await assets_of(session, household.id)],
+        counted_monthly_income_fen=sum(i.monthly_fen for i in incomes if not i.exempt and i.member_id in counted),
+        exempt_monthly_income_fen=sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted))
