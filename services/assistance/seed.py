@@ -10,9 +10,13 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assistance.assessment.models import Income
+from services.assistance.households.models import Household, Member
 from services.assistance.policies.models import PolicyVersion
+from services.assistance.programmes import service as programmes
 from services.assistance.policies.schemas import CATALOGUE, CITY_CODE
 from shared.db import utcnow
+from shared.idnumbers import parse_id_number
 from shared.money import yuan_to_fen
 
 PLAN = "《全市民政工作要点2022》（宁波市民政局，seed/000_39337c4199038810.txt）"
@@ -56,10 +60,21 @@ VERSIONS = [
     dict(code="dibao_vehicle_value_limit", value=yuan_to_fen(50000), effective_on=Y2022,
          citation=f"{PLAN}第39行提到修订“社会救助家庭经济状况认定”政策，但未给出资产上限",
          note=NO_SOURCE),
+    dict(code="employment_cost_deduction", value=yuan_to_fen(300), effective_on=Y2022,
+         citation="民发〔2021〕57号第十一条：“就业成本”可从工资性收入中扣减；《全市民政工作要点2022》未给出金额",
+         note=NO_SOURCE + " 300 yuan per employed member per month, never more than the member's wages."),
+    dict(code="dibao_grant_rounding", value=100, effective_on=Y2022,
+         citation="No source: the plan does not say how the 低保金 is rounded",
+         note=NO_SOURCE + " The monthly grant is rounded up to whole yuan (100 fen), in the household's favour."),
 ]
 
 
 async def load(session: AsyncSession) -> int:
+    """Policy parameters, then the demo households; returns the number of new rows of both."""
+    return await load_policies(session) + await load_demo_households(session)
+
+
+async def load_policies(session: AsyncSession) -> int:
     created = 0
     for row in VERSIONS:
         exists = await session.scalar(select(PolicyVersion.id).where(
@@ -69,6 +84,50 @@ async def load(session: AsyncSession) -> int:
             continue
         session.add(PolicyVersion(**row, district_code=CITY_CODE, unit=CATALOGUE[row["code"]].unit,
                                   is_assumption=True, created_by="seed", created_at=utcnow()))
+        created += 1
+    await session.flush()
+    return created
+
+
+# Two of eldercare's demo elders (services/eldercare/seed.py) receive assistance, so the suite's demo shows
+# subsidised meal prices: 王阿娣 lives alone on a small pension (低保: 1,100 − 800 = 300 yuan a month) and
+# 陈根发, 74, has no income and no one to support him (特困). The other demo elders receive nothing.
+DEMO_HOUSEHOLDS = [
+    dict(id_number="330203194503150022", name="王阿娣", area_code="330203001001", programme="dibao",
+         address="海曙区鼓楼街道中山西路12号3幢201室", since_on=dt.date(2022, 3, 1), pension_fen=yuan_to_fen(800),
+         monthly_fen=yuan_to_fen(300)),
+    dict(id_number="330212195207080032", name="陈根发", area_code="330212001001", programme="tekun",
+         address="鄞州区百丈街道百丈东路358弄5号", since_on=dt.date(2021, 7, 1), pension_fen=0,
+         monthly_fen=yuan_to_fen(1870)),
+]
+
+
+async def load_demo_households(session: AsyncSession) -> int:
+    created = 0
+    for row in DEMO_HOUSEHOLDS:
+        person = parse_id_number(row["id_number"])
+        if await session.scalar(select(Member.id).where(Member.id_number == person.value)) is not None:
+            continue
+        household = Household(area_code=row["area_code"], address=row["address"], created_by="seed",
+                              created_at=utcnow())
+        session.add(household)
+        await session.flush()
+        member = Member(household_id=household.id, id_number=person.value, name=row["name"],
+                        birth_on=person.birth_date, sex=person.sex, relationship="applicant", residence="registered",
+                        labour_capacity="none", disability_grade=None, disability_kind=None, schooling="none",
+                        full_time_student=False, lives_together=True, legal_duty_of_support=False, exclusion=None,
+                        parents="present", in_institution=False, created_at=utcnow())
+        session.add(member)
+        await session.flush()
+        if row["pension_fen"]:
+            session.add(Income(household_id=household.id, member_id=member.id, kind="pension", item="pension",
+                               amount_fen=row["pension_fen"] * 12, period_from=dt.date(2021, 1, 1), months=12,
+                               monthly_fen=row["pension_fen"], exempt=False, source_kind="department",
+                               source_name="市人力社保局（演示数据）", source_on=dt.date(2022, 1, 10),
+                               recorded_by="seed", recorded_at=utcnow()))
+        await programmes.enrol(session, id_number=person.value, household_id=household.id,
+                               programme=row["programme"], since_on=row["since_on"], monthly_fen=row["monthly_fen"],
+                               basis="seed (demo data)")
         created += 1
     await session.flush()
     return created

@@ -128,7 +128,7 @@ async def test_bad_versions_name_the_field(client):
 async def test_seed_holds_the_plans_figures_with_citations_and_loads_once(client):
     database = client.app.state.database
     async with database.sessionmaker() as session:
-        assert await seed.load(session) == len(seed.VERSIONS)
+        assert await seed.load(session) == len(seed.VERSIONS) + len(seed.DEMO_HOUSEHOLDS)
         assert await seed.load(session) == 0
         await session.commit()
     items = {i["code"]: i for i in (await in_force(client, as_of="2022-06-01")).json()["items"]}

@@ -10,7 +10,7 @@ PolicyCode = Literal[
     "dibao_standard", "dibao_standard_annual_target", "dibao_marginal_multiplier", "tekun_support_standard",
     "orphan_institution_standard", "orphan_scattered_standard", "children_in_difficulty_standard",
     "disability_living_subsidy", "disability_care_subsidy",
-    "dibao_financial_assets_limit", "dibao_vehicle_value_limit",
+    "dibao_financial_assets_limit", "dibao_vehicle_value_limit", "employment_cost_deduction", "dibao_grant_rounding",
 ]
 DistrictCode = Annotated[str, Field(pattern=r"^3302\d\d$", description="330200 (city-wide) or a district of "
                                     "Ningbo, e.g. 330212 鄞州区", examples=["330200"])]
@@ -35,6 +35,8 @@ CATALOGUE: dict[str, ParameterKind] = {k.code: k for k in (
     ParameterKind(code="disability_care_subsidy", label="重度残疾人护理补贴", unit="fen_per_month"),
     ParameterKind(code="dibao_financial_assets_limit", label="低保家庭人均金融资产上限", unit="fen"),
     ParameterKind(code="dibao_vehicle_value_limit", label="低保家庭机动车价值上限", unit="fen"),
+    ParameterKind(code="employment_cost_deduction", label="就业成本扣减（每名就业成员每月）", unit="fen_per_month"),
+    ParameterKind(code="dibao_grant_rounding", label="低保金取整单位（向上取整）", unit="fen"),
 )}
 
 

@@ -1,0 +1,56 @@
+"""Programme membership (enrolments) and the status lookup other services price with."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.programmes.models import Enrolment
+from services.assistance.programmes.schemas import ProgrammeStatus, StatusLookupOut
+from shared import clock
+from shared.db import utcnow
+from shared.errors import Forbidden
+from shared.identity import Principal
+from shared.idnumbers import parse_id_number
+
+LOOKUP_CALLERS = ("service", "staff")
+
+
+async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str) -> StatusLookupOut:
+    if principal.kind not in LOOKUP_CALLERS:
+        raise Forbidden("status lookups are for other services and staff, not for " + principal.kind + " callers")
+    id_number = parse_id_number(raw_id_number)
+    today = clock.today()
+    # One probe of ix_enrolments_id_number_current: the person's enrolments that have begun and not ended.
+    rows = await session.execute(
+        select(Enrolment.programme, Enrolment.since_on)
+        .where(Enrolment.id_number == id_number.value, Enrolment.since_on <= today,
+               or_(Enrolment.until_on.is_(None), Enrolment.until_on > today))
+        .order_by(Enrolment.programme))
+    return StatusLookupOut(id_number_masked=id_number.masked, as_of=today,
+                           programmes=[ProgrammeStatus(code=p, since=s) for p, s in rows])
+
+
+async def enrol(session: AsyncSession, *, id_number: str, household_id: int | None, programme: str,
+                since_on: dt.date, monthly_fen: int, basis: str) -> Enrolment:
+    """Start a person's membership of a programme (after an approval). The partial unique index refuses a second
+    current one for the same programme."""
+    enrolment = Enrolment(id_number=id_number, household_id=household_id, programme=programme, since_on=since_on,
+                          monthly_fen=monthly_fen, basis=basis, created_at=utcnow())
+    session.add(enrolment)
+    await session.flush()
+    return enrolment
+
+
+async def current_of(session: AsyncSession, id_numbers: list[str], day: dt.date) -> dict[str, set[str]]:
+    """Programmes each person receives on `day` (for eligibility results and screening leads)."""
+    rows = await session.execute(
+        select(Enrolment.id_number, Enrolment.programme)
+        .where(Enrolment.id_number.in_(id_numbers), Enrolment.since_on <= day,
+               or_(Enrolment.until_on.is_(None), Enrolment.until_on > day)))
+    found: dict[str, set[str]] = {n: set() for n in id_numbers}
+    for number, programme in rows:
+        found[number].add(programme)
+    return found
