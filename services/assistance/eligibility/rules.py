@@ -1,0 +1,266 @@
+"""Eligibility rules as one pure function over plain data: no database, no clock, no HTTP.
+
+`evaluate(facts, params, as_of)` returns, for every programme, each criterion with its code, pass or fail, the
+value used, the threshold, the parameter versions and citations, and the sources of the inputs. The single
+check (POST /eligibility-checks) and the whole-city screening feed it the same facts, so they cannot drift
+apart. All comparisons are exact integer arithmetic in fen: a per-capita income is compared as
+`total < standard × members`, never through a rounded average.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from services.assistance.households.membership import MemberFacts, age_on, membership
+
+PROGRAMMES = ("dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered", "child_in_difficulty",
+              "disability_living_subsidy", "disability_care_subsidy")
+# The parameters the rules read; an `as_of` on which any of them has no version in force cannot be decided.
+REQUIRED_PARAMETERS = ("dibao_standard", "dibao_marginal_multiplier", "tekun_support_standard",
+                       "orphan_institution_standard", "orphan_scattered_standard", "children_in_difficulty_standard",
+                       "disability_living_subsidy", "disability_care_subsidy", "dibao_financial_assets_limit",
+                       "dibao_vehicle_value_limit", "employment_cost_deduction", "dibao_grant_rounding")
+
+ADULT_AGE, CHILD_AGE_LIMIT, ELDER_AGE, WORKING_AGE_FROM = 18, 16, 60, 18
+SEVERE_GRADES = frozenset({1, 2})  # 一级、二级残疾 (重度)
+GRADE_3_KINDS = frozenset({"intellectual", "mental"})  # 三级智力、精神残疾 also count as no labour capacity (特困)
+FINANCIAL_ASSETS = frozenset({"deposit", "securities"})
+
+
+@dataclass(frozen=True)
+class Param:
+    code: str
+    value: int
+    unit: str
+    version_id: int
+    citation: str
+    is_assumption: bool = False
+
+
+@dataclass(frozen=True)
+class Person(MemberFacts):
+    key: str = ""  # member id (stored) or position (inline)
+    id_number_masked: str = ""
+    disability_grade: int | None = None
+    disability_kind: str | None = None
+    parents: str = "present"
+    in_institution: bool = False
+    wages_fen: int = 0  # counted (non-exempt) monthly wages
+    other_income_fen: int = 0  # other counted (non-exempt) monthly income
+
+
+@dataclass(frozen=True)
+class HouseholdFacts:
+    district_code: str
+    people: tuple[Person, ...]
+    financial_assets_fen: int = 0
+    vehicle_value_fen: int = 0
+    income_sources: tuple[str, ...] = ()
+    asset_sources: tuple[str, ...] = ()
+    member_source: str = "household register (members as recorded)"
+
+
+@dataclass
+class Criterion:
+    code: str
+    passed: bool
+    value: int | None
+    threshold: int | None
+    unit: str
+    parameters: list[Param] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class PersonResult:
+    key: str
+    id_number_masked: str
+    eligible: bool
+    criteria: list[Criterion]
+
+
+@dataclass
+class ProgrammeResult:
+    code: str
+    eligible: bool
+    criteria: list[Criterion]
+    persons: list[PersonResult] | None = None  # programmes granted to individuals
+    amount_fen: int | None = None  # 低保: the household's monthly grant; others: the standard per person
+    amount_unit: str | None = None
+    amount_parameters: list[Param] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation:
+    as_of: dt.date
+    counted_members: int
+    household_income_fen: int  # monthly, counted members, after the employment cost deduction
+    per_capita_income_fen: int | None  # rounded down; decisions compare totals exactly
+    programmes: list[ProgrammeResult]
+
+
+def ceil_to(amount: int, step: int) -> int:
+    return -(-amount // step) * step if step > 1 else amount
+
+
+def employment_deduction(person: Person, deduction: int) -> int:
+    """就业成本: a fixed amount per month off a working member's wages, never more than the wages."""
+    return min(person.wages_fen, deduction)
+
+
+def counted_people(facts: HouseholdFacts, as_of: dt.date) -> list[Person]:
+    return [p for p in facts.people if membership(p, as_of)[0]]
+
+
+def household_income(people: list[Person], deduction: int) -> int:
+    return sum(p.wages_fen - employment_deduction(p, deduction) + p.other_income_fen for p in people)
+
+
+def no_labour_capacity(person: Person, as_of: dt.date) -> tuple[bool, str]:
+    age = age_on(person.birth_on, as_of)
+    if age >= ELDER_AGE:
+        return True, f"aged {age} (60 or over)"
+    if age < CHILD_AGE_LIMIT:
+        return True, f"aged {age} (under 16)"
+    if person.disability_grade in SEVERE_GRADES:
+        return True, f"disability grade {person.disability_grade}"
+    if person.disability_grade == 3 and person.disability_kind in GRADE_3_KINDS:
+        return True, f"grade 3 {person.disability_kind} disability"
+    return False, f"aged {age}, no listed disability"
+
+
+def able_supporters(person: Person, people: tuple[Person, ...], as_of: dt.date) -> int:
+    """Other recorded people of working age with full labour capacity, counted or not (an adult son living on his
+    own still owes support, 赡养义务): presumed able to support. Excluded people (in prison, missing) cannot."""
+    return sum(1 for p in people if p is not person and p.exclusion is None and p.labour_capacity == "full"
+               and WORKING_AGE_FROM <= age_on(p.birth_on, as_of) < ELDER_AGE)
+
+
+def _income_and_asset_criteria(facts: HouseholdFacts, n: int, params: dict[str, Param]) -> list[Criterion]:
+    assets_limit, vehicle_limit = params["dibao_financial_assets_limit"], params["dibao_vehicle_value_limit"]
+    return [
+        Criterion("financial_assets_per_capita_within_limit",
+                  n > 0 and facts.financial_assets_fen <= assets_limit.value * n,
+                  facts.financial_assets_fen // n if n else None, assets_limit.value, "fen", [assets_limit],
+                  list(facts.asset_sources), "deposits and securities of the household, per counted member"),
+        Criterion("vehicle_value_within_limit", facts.vehicle_value_fen <= vehicle_limit.value,
+                  facts.vehicle_value_fen, vehicle_limit.value, "fen", [vehicle_limit], list(facts.asset_sources)),
+    ]
+
+
+def _members_criterion(facts: HouseholdFacts, n: int) -> Criterion:
+    return Criterion("has_counted_members", n >= 1, n, 1, "persons", [], [facts.member_source],
+                     "members who count (共同生活的家庭成员)")
+
+
+def _person_programme(code: str, facts: HouseholdFacts, as_of: dt.date, amount: Param,
+                      checks) -> ProgrammeResult:
+    """A programme granted to individuals: `checks(person)` gives that person's criteria."""
+    persons = []
+    for person in facts.people:
+        if person.exclusion is not None:
+            continue
+        criteria = checks(person)
+        if criteria is None:
+            continue
+        persons.append(PersonResult(person.key, person.id_number_masked, all(c.passed for c in criteria), criteria))
+    return ProgrammeResult(code, any(p.eligible for p in persons), [], persons, amount.value, amount.unit, [amount])
+
+
+def evaluate(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> Evaluation:
+    people = counted_people(facts, as_of)
+    n = len(people)
+    deduction = params["employment_cost_deduction"]
+    total = household_income(people, deduction.value)
+    income_sources = list(facts.income_sources)
+    standard, multiplier = params["dibao_standard"], params["dibao_marginal_multiplier"]
+    rounding = params["dibao_grant_rounding"]
+    per_capita = total // n if n else None
+    common = _income_and_asset_criteria(facts, n, params)
+
+    # 低保: per-capita income below the standard; grant = (standard − per-capita income) × members.
+    below = Criterion("per_capita_income_below_standard", n > 0 and total < standard.value * n, per_capita,
+                      standard.value, "fen_per_month", [standard, deduction], income_sources,
+                      "counted monthly income after the employment cost deduction, per counted member")
+    dibao_criteria = [_members_criterion(facts, n), below, *common]
+    dibao_ok = all(c.passed for c in dibao_criteria)
+    grant = ceil_to(standard.value * n - total, rounding.value) if dibao_ok else 0
+    dibao = ProgrammeResult("dibao", dibao_ok, dibao_criteria, None, grant, "fen_per_month", [standard, rounding])
+
+    # 低保边缘: income from the standard up to the multiplier (‰) times the standard.
+    limit_total = standard.value * multiplier.value * n  # in fen × 1000
+    marginal_criteria = [
+        _members_criterion(facts, n),
+        Criterion("per_capita_income_not_below_standard", n > 0 and total >= standard.value * n, per_capita,
+                  standard.value, "fen_per_month", [standard, deduction], income_sources),
+        Criterion("per_capita_income_within_marginal_limit", n > 0 and total * 1000 <= limit_total, per_capita,
+                  standard.value * multiplier.value // 1000, "fen_per_month", [standard, multiplier, deduction],
+                  income_sources, "limit = standard × multiplier (‰ / 1000)"),
+        *common,
+    ]
+    marginal_ok = all(c.passed for c in marginal_criteria)
+    marginal = ProgrammeResult("dibao_marginal", marginal_ok, marginal_criteria)
+
+    member_source = [facts.member_source]
+    tekun_standard = params["tekun_support_standard"]
+
+    def tekun_checks(person: Person):
+        unable, why = no_labour_capacity(person, as_of)
+        own = person.wages_fen + person.other_income_fen
+        supporters = able_supporters(person, facts.people, as_of)
+        return [Criterion("no_labour_capacity", unable, age_on(person.birth_on, as_of), None, "years", [],
+                          member_source, why),
+                Criterion("no_income_source", own == 0, own, 0, "fen_per_month", [], income_sources),
+                Criterion("no_supporter_able_to_support", supporters == 0, supporters, 0, "persons", [],
+                          member_source, "other people of the household aged 18–59 with full labour capacity")]
+
+    def minor(person: Person) -> Criterion:
+        age = age_on(person.birth_on, as_of)
+        return Criterion("under_18", age < ADULT_AGE, age, ADULT_AGE, "years", [], member_source)
+
+    def orphan_checks(in_institution: bool):
+        def checks(person: Person):
+            if person.parents != "orphan":
+                return None
+            return [minor(person),
+                    Criterion("orphan", True, None, None, "", [], member_source, "孤儿: both parents dead or missing"),
+                    Criterion("lives_in_institution" if in_institution else "lives_outside_institution",
+                              person.in_institution == in_institution, None, None, "", [], member_source)]
+        return checks
+
+    def difficulty_checks(person: Person):
+        if person.parents != "unsupported":
+            return None
+        return [minor(person), Criterion("de_facto_unsupported", True, None, None, "", [], member_source,
+                                         "事实无人抚养儿童")]
+
+    def living_subsidy_checks(person: Person):
+        if person.disability_grade is None:
+            return None
+        return [Criterion("has_disability_certificate", True, person.disability_grade, None, "grade", [],
+                          member_source),
+                Criterion("household_dibao_or_marginal", dibao_ok or marginal_ok, None, None, "", [],
+                          income_sources, "困难残疾人: in a 低保 or 低保边缘 household")]
+
+    def care_subsidy_checks(person: Person):
+        if person.disability_grade is None:
+            return None
+        return [Criterion("severe_disability", person.disability_grade in SEVERE_GRADES, person.disability_grade, 2,
+                          "grade", [], member_source, "重度残疾: grade 1 or 2")]
+
+    programmes = [
+        dibao, marginal,
+        _person_programme("tekun", facts, as_of, tekun_standard, tekun_checks),
+        _person_programme("orphan_institution", facts, as_of, params["orphan_institution_standard"],
+                          orphan_checks(True)),
+        _person_programme("orphan_scattered", facts, as_of, params["orphan_scattered_standard"], orphan_checks(False)),
+        _person_programme("child_in_difficulty", facts, as_of, params["children_in_difficulty_standard"],
+                          difficulty_checks),
+        _person_programme("disability_living_subsidy", facts, as_of, params["disability_living_subsidy"],
+                          living_subsidy_checks),
+        _person_programme("disability_care_subsidy", facts, as_of, params["disability_care_subsidy"],
+                          care_subsidy_checks),
+    ]
+    return Evaluation(as_of, n, total, per_capita, programmes)

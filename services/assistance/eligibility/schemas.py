@@ -1,0 +1,96 @@
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.assistance.assessment.schemas import AssetKind, IncomeItem, IncomeKind, SourceIn
+from services.assistance.households.schemas import MemberIn
+from services.assistance.programmes.schemas import ProgrammeCode
+from shared.areas import AreaCode
+from shared.money import NonNegativeFen
+
+
+class InlineIncome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: IncomeKind
+    item: IncomeItem
+    monthly_fen: NonNegativeFen
+    source: SourceIn | None = None
+
+
+class InlineMember(MemberIn):
+    incomes: list[InlineIncome] = Field(default_factory=list, max_length=20)
+
+
+class InlineAsset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: AssetKind
+    value_fen: NonNegativeFen
+    source: SourceIn | None = None
+
+
+class InlineHousehold(BaseModel):
+    """A household that is not (yet) recorded: for a consultation or a what-if."""
+
+    model_config = ConfigDict(extra="forbid")
+    area_code: AreaCode
+    members: list[InlineMember] = Field(min_length=1, max_length=30)
+    assets: list[InlineAsset] = Field(default_factory=list, max_length=50)
+
+
+class EligibilityCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: int | None = Field(None, description="A recorded household in your area")
+    household: InlineHousehold | None = Field(None, description="Or a household given inline")
+    as_of: dt.date | None = Field(None, description="The day the decision is about (default today); an earlier day "
+                                  "uses the rules in force then (appeals)")
+    programmes: list[ProgrammeCode] | None = Field(None, description="Only these programmes (default all)")
+
+
+class ParameterUsed(BaseModel):
+    code: str
+    version_id: int = Field(description="The policy version (GET /policies/{code}/versions)")
+    value: int
+    unit: str
+    citation: str
+    is_assumption: bool
+
+
+class CriterionOut(BaseModel):
+    code: str
+    passed: bool
+    value: int | None = Field(description="The value used (fen, persons, years, grade as the unit says)")
+    threshold: int | None
+    unit: str
+    parameters: list[ParameterUsed]
+    sources: list[str] = Field(description="Where the inputs came from (department or applicant, and when)")
+    note: str
+
+
+class PersonResultOut(BaseModel):
+    member: str = Field(description="Member id (recorded household) or position in the inline list")
+    id_number_masked: str
+    eligible: bool
+    criteria: list[CriterionOut]
+
+
+class ProgrammeResultOut(BaseModel):
+    code: ProgrammeCode
+    eligible: bool
+    receiving: bool = Field(description="Someone in the household already receives it today")
+    criteria: list[CriterionOut]
+    persons: list[PersonResultOut] | None
+    amount_fen: int | None = Field(description="低保: the household's monthly grant (rounded per the rounding "
+                                   "parameter); other programmes: the standard per person")
+    amount_unit: str | None
+    amount_parameters: list[ParameterUsed]
+
+
+class EligibilityOut(BaseModel):
+    as_of: dt.date
+    district_code: str
+    household_id: int | None
+    counted_members: int
+    household_monthly_income_fen: int = Field(description="Counted members' non-exempt income after the "
+                                              "employment cost deduction")
+    per_capita_monthly_income_fen: int | None
+    programmes: list[ProgrammeResultOut]

@@ -1,0 +1,146 @@
+"""Eligibility checks: gather the facts (stored or inline) and the parameters in force, then apply the rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.assessment import service as assessment
+from services.assistance.assessment.models import Asset, Income
+from services.assistance.assessment.schemas import EXEMPT_ITEMS, ITEMS_BY_KIND
+from services.assistance.eligibility import rules
+from services.assistance.eligibility.schemas import (CriterionOut, EligibilityCheckIn, EligibilityOut, InlineHousehold,
+                                                     ParameterUsed, PersonResultOut, ProgrammeResultOut)
+from services.assistance.households import service as households
+from services.assistance.households.models import Member
+from services.assistance.policies import service as policies
+from services.assistance.programmes import service as programmes
+from shared import clock
+from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.idnumbers import mask_id_number, parse_id_number
+
+
+async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) -> dict[str, rules.Param]:
+    """The versions in force on `as_of` for the district; a day before any rule is a 422 on `as_of`."""
+    try:
+        versions = await policies.in_force(session, as_of=as_of, district_code=district_code)
+    except NotFound:
+        versions = []
+    found = {v.code: rules.Param(v.code, v.value, v.unit, v.id, v.citation, v.is_assumption) for v in versions}
+    missing = [c for c in rules.REQUIRED_PARAMETERS if c not in found]
+    if missing:
+        raise InvalidInput("as_of", f"no rule was in force on {as_of.isoformat()} for: {', '.join(missing)}")
+    return found
+
+
+def _source_text(kind: str, name: str, on: dt.date) -> str:
+    return f"{'department' if kind == 'department' else 'applicant'}: {name}, {on.isoformat()}"
+
+
+def person_of(member: Member, incomes: list[Income]) -> rules.Person:
+    wages = sum(i.monthly_fen for i in incomes if i.member_id == member.id and not i.exempt and i.kind == "wages")
+    other = sum(i.monthly_fen for i in incomes if i.member_id == member.id and not i.exempt and i.kind != "wages")
+    return rules.Person(**dataclasses.asdict(households.facts_of(member)), key=str(member.id),
+                        id_number_masked=mask_id_number(member.id_number), disability_grade=member.disability_grade,
+                        disability_kind=member.disability_kind, parents=member.parents,
+                        in_institution=member.in_institution, wages_fen=wages, other_income_fen=other)
+
+
+def facts_from_rows(district_code: str, members: list[Member], incomes: list[Income],
+                    assets: list[Asset]) -> rules.HouseholdFacts:
+    return rules.HouseholdFacts(
+        district_code=district_code, people=tuple(person_of(m, incomes) for m in members),
+        financial_assets_fen=sum(a.value_fen for a in assets if a.kind in rules.FINANCIAL_ASSETS),
+        vehicle_value_fen=sum(a.value_fen for a in assets if a.kind == "vehicle"),
+        income_sources=tuple(sorted({_source_text(i.source_kind, i.source_name, i.source_on) for i in incomes})),
+        asset_sources=tuple(sorted({_source_text(a.source_kind, a.source_name, a.source_on) for a in assets})))
+
+
+def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]]:
+    people, numbers, income_sources, asset_sources = [], [], set(), set()
+    if sum(m.relationship == "applicant" for m in data.members) != 1:
+        raise InvalidInput("household.members", "exactly one member is the applicant (申请人)")
+    for index, m in enumerate(data.members):
+        id_number = parse_id_number(m.id_number, field=f"household.members.{index}.id_number")
+        wages = other = 0
+        for j, income in enumerate(m.incomes):
+            if income.item not in ITEMS_BY_KIND[income.kind]:
+                raise InvalidInput(f"household.members.{index}.incomes.{j}.item",
+                                   f"{income.item} is not an item of {income.kind} income")
+            if income.item in EXEMPT_ITEMS:
+                continue
+            if income.kind == "wages":
+                wages += income.monthly_fen
+            else:
+                other += income.monthly_fen
+            s = income.source
+            income_sources.add(_source_text(s.kind, s.name, s.obtained_on) if s else "inline, no source given")
+        numbers.append(id_number.value)
+        people.append(rules.Person(
+            birth_on=id_number.birth_date, relationship=m.relationship, schooling=m.schooling,
+            full_time_student=m.full_time_student, labour_capacity=m.labour_capacity, lives_together=m.lives_together,
+            legal_duty_of_support=m.legal_duty_of_support, exclusion=m.exclusion, key=str(index),
+            id_number_masked=id_number.masked, disability_grade=m.disability_grade, disability_kind=m.disability_kind,
+            parents=m.parents, in_institution=m.in_institution, wages_fen=wages, other_income_fen=other))
+    for a in data.assets:
+        asset_sources.add(_source_text(a.source.kind, a.source.name, a.source.obtained_on) if a.source
+                          else "inline, no source given")
+    facts = rules.HouseholdFacts(
+        district_code=data.area_code[:6], people=tuple(people),
+        financial_assets_fen=sum(a.value_fen for a in data.assets if a.kind in rules.FINANCIAL_ASSETS),
+        vehicle_value_fen=sum(a.value_fen for a in data.assets if a.kind == "vehicle"),
+        income_sources=tuple(sorted(income_sources)), asset_sources=tuple(sorted(asset_sources)),
+        member_source="given inline by the caller")
+    return facts, numbers
+
+
+async def stored_facts(session: AsyncSession, household_id: int, as_of: dt.date,
+                       principal: Principal) -> tuple[rules.HouseholdFacts, list[str]]:
+    household = await households.get_visible(session, principal, household_id)
+    members = await households.members_of(session, household.id)
+    # Figures recorded for periods that began after the day asked about did not exist then.
+    incomes = [i for i in await assessment.incomes_of(session, household.id) if i.period_from <= as_of]
+    assets = [a for a in await assessment.assets_of(session, household.id) if a.source_on <= as_of]
+    return facts_from_rows(household.area_code[:6], members, incomes, assets), [m.id_number for m in members]
+
+
+def _param_out(p: rules.Param) -> ParameterUsed:
+    return ParameterUsed(code=p.code, version_id=p.version_id, value=p.value, unit=p.unit, citation=p.citation,
+                         is_assumption=p.is_assumption)
+
+
+def _criterion_out(c: rules.Criterion) -> CriterionOut:
+    return CriterionOut(code=c.code, passed=c.passed, value=c.value, threshold=c.threshold, unit=c.unit,
+                        parameters=[_param_out(p) for p in c.parameters], sources=c.sources, note=c.note)
+
+
+async def check(session: AsyncSession, principal: Principal, data: EligibilityCheckIn) -> EligibilityOut:
+    if (data.household_id is None) == (data.household is None):
+        raise InvalidInput("household_id", "give either household_id (a recorded household) or household (inline)")
+    as_of = data.as_of or clock.today()
+    if data.household is not None:
+        if not principal.covers(data.household.area_code):
+            raise Forbidden(f"area {data.household.area_code} is outside your area {principal.area}")
+        facts, numbers = facts_inline(data.household)
+    else:
+        facts, numbers = await stored_facts(session, data.household_id, as_of, principal)
+    params = await parameters(session, facts.district_code, as_of)
+    result = rules.evaluate(facts, params, as_of)
+    receiving = set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers else set()
+    wanted = set(data.programmes or rules.PROGRAMMES)
+    return EligibilityOut(
+        as_of=as_of, district_code=facts.district_code, household_id=data.household_id,
+        counted_members=result.counted_members, household_monthly_income_fen=result.household_income_fen,
+        per_capita_monthly_income_fen=result.per_capita_income_fen,
+        programmes=[ProgrammeResultOut(
+            code=p.code, eligible=p.eligible, receiving=p.code in receiving,
+            criteria=[_criterion_out(c) for c in p.criteria],
+            persons=None if p.persons is None else [
+                PersonResultOut(member=r.key, id_number_masked=r.id_number_masked, eligible=r.eligible,
+                                criteria=[_criterion_out(c) for c in r.criteria]) for r in p.persons],
+            amount_fen=p.amount_fen, amount_unit=p.amount_unit,
+            amount_parameters=[_param_out(x) for x in p.amount_parameters])
+            for p in result.programmes if p.code in wanted])

@@ -1,0 +1,233 @@
+"""Eligibility that explains itself: every criterion with its value, threshold, policy version and sources."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from services.assistance import seed
+from services.assistance.eligibility import rules
+from tests.assistance.helpers import household, member
+from tests.assistance.test_assessment import SOURCE, income, post
+from tests.assistance.test_households import YINZHOU, HAISHU, create
+from tests.conftest import staff
+
+URL = "/api/assistance/v1/eligibility-checks"
+CHECK = "assistance.eligibility:check"
+CHECKER = staff("330212", CHECK, "assistance.households:read", "assistance.households:write", subject="staff:y")
+AS_OF = dt.date(2024, 6, 1)
+STANDARD = 110_000
+
+
+def params(**values) -> dict[str, rules.Param]:
+    base = {"dibao_standard": STANDARD, "dibao_marginal_multiplier": 2000, "tekun_support_standard": 187_000,
+            "orphan_institution_standard": 3_500_000, "orphan_scattered_standard": 2_900_000,
+            "children_in_difficulty_standard": 2_900_000, "disability_living_subsidy": 33_000,
+            "disability_care_subsidy": 33_000, "dibao_financial_assets_limit": 2_640_000,
+            "dibao_vehicle_value_limit": 5_000_000, "employment_cost_deduction": 30_000, "dibao_grant_rounding": 100}
+    base |= values
+    return {code: rules.Param(code, value, "fen", i, f"cite {code}") for i, (code, value) in enumerate(base.items())}
+
+
+def person(relationship="applicant", years=45, **kw) -> rules.Person:
+    return rules.Person(birth_on=AS_OF.replace(year=AS_OF.year - years) - dt.timedelta(days=3),
+                        relationship=relationship, **kw)
+
+
+def facts(*people, **kw) -> rules.HouseholdFacts:
+    return rules.HouseholdFacts(district_code="330212", people=tuple(people), **kw)
+
+
+def programme(evaluation, code):
+    return next(p for p in evaluation.programmes if p.code == code)
+
+
+@pytest.mark.parametrize(("other_income", "dibao", "marginal", "grant"), [
+    (0, True, False, 2 * STANDARD),
+    (2 * STANDARD - 1, True, False, 100),  # 1 fen below the standard: the grant rounds up to one yuan
+    (2 * STANDARD - 150, True, False, 200),
+    (2 * STANDARD, False, True, 0),  # exactly the standard: not 低保, but 低保边缘
+    (4 * STANDARD, False, True, 0),  # exactly 2× the standard: still 低保边缘
+    (4 * STANDARD + 1, False, False, 0),
+])
+def test_income_thresholds_are_exact(other_income, dibao, marginal, grant):
+    result = rules.evaluate(facts(person(other_income_fen=other_income), person("spouse")), params(), AS_OF)
+    assert programme(result, "dibao").eligible is dibao
+    assert programme(result, "dibao").amount_fen == grant
+    assert programme(result, "dibao_marginal").eligible is marginal
+
+
+def test_the_marginal_multiplier_in_force_decides():
+    household = facts(person(other_income_fen=int(STANDARD * 1.8)))
+    assert programme(rules.evaluate(household, params(), AS_OF), "dibao_marginal").eligible
+    assert not programme(rules.evaluate(household, params(dibao_marginal_multiplier=1500), AS_OF),
+                         "dibao_marginal").eligible
+
+
+def test_employment_cost_deduction_and_rounding_rule():
+    # Wages 1,200 yuan less the 300 yuan deduction = 900 < 1,100: 低保 with a 200 yuan grant.
+    worker = person(wages_fen=120_000)
+    result = rules.evaluate(facts(worker), params(), AS_OF)
+    assert result.household_income_fen == 90_000
+    assert programme(result, "dibao").amount_fen == 20_000
+    # The deduction never exceeds the wages.
+    assert rules.evaluate(facts(person(wages_fen=10_000)), params(), AS_OF).household_income_fen == 0
+    # Rounding to the fen instead of the yuan.
+    odd = facts(person(other_income_fen=STANDARD - 1), person("spouse", other_income_fen=STANDARD - 50))
+    assert programme(rules.evaluate(odd, params(dibao_grant_rounding=1), AS_OF), "dibao").amount_fen == 51
+    assert programme(rules.evaluate(odd, params(), AS_OF), "dibao").amount_fen == 100
+
+
+def test_assets_over_the_limit_fail_dibao_with_the_criterion_named():
+    result = rules.evaluate(facts(person(), financial_assets_fen=2_640_001), params(), AS_OF)
+    dibao = programme(result, "dibao")
+    failed = [c.code for c in dibao.criteria if not c.passed]
+    assert failed == ["financial_assets_per_capita_within_limit"] and not dibao.eligible
+    ok = rules.evaluate(facts(person(), person("spouse"), financial_assets_fen=5_280_000), params(), AS_OF)
+    assert programme(ok, "dibao").eligible
+
+
+def test_tekun_needs_no_labour_capacity_no_income_and_no_able_supporter():
+    elder = person(years=74)
+    assert programme(rules.evaluate(facts(elder), params(), AS_OF), "tekun").eligible
+    with_son = rules.evaluate(facts(elder, person("child", years=40)), params(), AS_OF)
+    [elder_result, son_result] = programme(with_son, "tekun").persons
+    assert not elder_result.eligible
+    assert [c.code for c in elder_result.criteria if not c.passed] == ["no_supporter_able_to_support"]
+    assert not son_result.eligible
+    assert not programme(rules.evaluate(facts(person(years=74, other_income_fen=1)), params(), AS_OF),
+                         "tekun").eligible
+    assert not programme(rules.evaluate(facts(person(years=59)), params(), AS_OF), "tekun").eligible
+    assert programme(rules.evaluate(facts(person(years=59)), params(), dt.date(2024, 6, 4) + dt.timedelta(days=365)),
+                     "tekun").eligible  # turns 60
+    severe = person(years=45, disability_grade=2, disability_kind="physical")
+    assert programme(rules.evaluate(facts(severe), params(), AS_OF), "tekun").eligible
+    grade3 = person(years=45, disability_grade=3, disability_kind="mental")
+    assert programme(rules.evaluate(facts(grade3), params(), AS_OF), "tekun").eligible
+    grade3_physical = dataclasses.replace(grade3, disability_kind="physical")
+    assert not programme(rules.evaluate(facts(grade3_physical), params(), AS_OF), "tekun").eligible
+
+
+def test_children_and_disability_programmes():
+    orphan = person("grandchild", years=10, parents="orphan", legal_duty_of_support=True)
+    result = rules.evaluate(facts(person(years=65), orphan), params(), AS_OF)
+    assert programme(result, "orphan_scattered").eligible and not programme(result, "orphan_institution").eligible
+    assert programme(result, "orphan_scattered").amount_fen == 2_900_000
+    grown = dataclasses.replace(orphan, birth_on=dt.date(2000, 1, 1))
+    assert not programme(rules.evaluate(facts(person(years=65), grown), params(), AS_OF), "orphan_scattered").eligible
+    unsupported = person("child", years=8, parents="unsupported")
+    assert programme(rules.evaluate(facts(person(), unsupported), params(), AS_OF), "child_in_difficulty").eligible
+    disabled = person(disability_grade=1, disability_kind="visual", other_income_fen=500_000)
+    rich = rules.evaluate(facts(disabled), params(), AS_OF)
+    assert programme(rich, "disability_care_subsidy").eligible  # 护理补贴 does not depend on income
+    assert not programme(rich, "disability_living_subsidy").eligible  # 生活补贴 needs a 低保/边缘 household
+    poor = rules.evaluate(facts(dataclasses.replace(disabled, other_income_fen=0)), params(), AS_OF)
+    assert programme(poor, "disability_living_subsidy").eligible
+
+
+async def load_policies(client):
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_policies(session)
+        await session.commit()
+
+
+async def check(client, body, principal=CHECKER):
+    return await client.post(URL, json=body, headers=client.as_(principal))
+
+
+async def test_a_recorded_household_is_explained_with_versions_citations_and_sources(client):
+    await load_policies(client)
+    h = await create(client, household(member(age=45), member("child", age=10)), CHECKER)
+    applicant = h["members"][0]["id"]
+    await post(client, h["id"], "incomes", income(applicant, amount_fen=6 * 150_000), CHECKER)  # 1,500 wages
+    await post(client, h["id"], "incomes", income(applicant, kind="transfer", item="scholarship", amount_fen=600_000),
+               CHECKER)
+    await post(client, h["id"], "assets", {"kind": "deposit", "value_fen": 1_000_000, "source": SOURCE}, CHECKER)
+    response = await check(client, {"household_id": h["id"], "as_of": "2024-07-15"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["counted_members"] == 2 and body["household_monthly_income_fen"] == 120_000  # 1,500 − 300
+    assert body["per_capita_monthly_income_fen"] == 60_000
+    dibao = next(p for p in body["programmes"] if p["code"] == "dibao")
+    assert dibao["eligible"] is True and dibao["amount_fen"] == 2 * 110_000 - 120_000
+    income_rule = next(c for c in dibao["criteria"] if c["code"] == "per_capita_income_below_standard")
+    assert (income_rule["passed"], income_rule["value"], income_rule["threshold"]) == (True, 60_000, 110_000)
+    [standard, deduction] = income_rule["parameters"]
+    assert standard["code"] == "dibao_standard" and "1100元/月以上" in standard["citation"]
+    assert deduction["code"] == "employment_cost_deduction" and deduction["is_assumption"] is True
+    assert income_rule["sources"] == ["department: 市人力社保局, 2024-07-02"]
+    assert [p["code"] for p in body["programmes"]] == list(rules.PROGRAMMES)
+    assert all(p["receiving"] is False for p in body["programmes"])
+    tekun = next(p for p in body["programmes"] if p["code"] == "tekun")
+    assert [p["member"] for p in tekun["persons"]] == [str(m["id"]) for m in h["members"]]
+    assert h["members"][1]["id_number_masked"] == tekun["persons"][1]["id_number_masked"]
+    only = await check(client, {"household_id": h["id"], "as_of": "2024-07-15", "programmes": ["dibao"]})
+    assert [p["code"] for p in only.json()["programmes"]] == ["dibao"]
+
+
+async def test_an_earlier_as_of_uses_the_rules_in_force_then(client):
+    await load_policies(client)
+    city = staff("330200", "assistance.policies:write", "assistance.policies:read")
+    new = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
+        "code": "dibao_standard", "value": 120_000, "unit": "fen_per_month", "effective_on": "2024-01-01",
+        "citation": "测试：2024年标准"})
+    assert new.status_code == 201
+    inline = {"area_code": "330212001001", "members": [member(age=50, incomes=[
+        {"kind": "pension", "item": "pension", "monthly_fen": 115_000}])]}
+    before = (await check(client, {"household": inline, "as_of": "2023-12-31"})).json()
+    after = (await check(client, {"household": inline, "as_of": "2024-01-01"})).json()
+
+    def dibao(body):
+        result = next(p for p in body["programmes"] if p["code"] == "dibao")
+        rule = next(c for c in result["criteria"] if c["code"] == "per_capita_income_below_standard")
+        return result["eligible"], rule["threshold"], rule["parameters"][0]["version_id"]
+
+    assert dibao(before)[:2] == (False, 110_000)
+    assert dibao(after) == (True, 120_000, new.json()["id"])
+    assert dibao(before)[2] != new.json()["id"]
+    too_early = await check(client, {"household": inline, "as_of": "2019-06-01"})
+    assert too_early.status_code == 422 and too_early.json()["errors"][0]["field"] == "as_of"
+    assert "no rule was in force on 2019-06-01" in too_early.json()["detail"]
+
+
+async def test_an_inline_household_with_a_person_already_receiving(client):
+    await load_policies(client)
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_demo_households(session)
+        await session.commit()
+    chen = {"id_number": "330212195207080032", "name": "陈根发", "relationship": "applicant",
+            "labour_capacity": "none"}
+    response = await check(client, {"household": {"area_code": "330212001001", "members": [chen]}})
+    assert response.status_code == 200, response.text
+    tekun = next(p for p in response.json()["programmes"] if p["code"] == "tekun")
+    assert tekun["eligible"] and tekun["receiving"] and tekun["amount_fen"] == 187_000
+    assert "330212195207080032" not in response.text
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "household_id"),
+    ({"household_id": 1, "household": {"area_code": "330212001", "members": [member()]}}, "household_id"),
+    ({"household": {"area_code": "330212001", "members": [member(relationship="spouse")]}}, "household.members"),
+    ({"household": {"area_code": "330212001", "members": [member(id_number="330212198001010011")]}},
+     "household.members.0.id_number"),
+    ({"household": {"area_code": "330212001", "members": [member(incomes=[
+        {"kind": "wages", "item": "wages", "monthly_fen": -1}])]}}, "household.members.0.incomes.0.monthly_fen"),
+    ({"household": {"area_code": "330212001", "members": [member(incomes=[
+        {"kind": "wages", "item": "rent", "monthly_fen": 1}])]}}, "household.members.0.incomes.0.item"),
+    ({"household": {"area_code": "330212001", "members": [member()]}, "programmes": ["lottery"]}, "programmes.0"),
+    ({"household": {"area_code": "330212001", "members": [member()]}, "as_of": "2024-02-30"}, "as_of"),
+])
+async def test_bad_checks_name_the_field(client, body, field):
+    await load_policies(client)
+    response = await check(client, body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+
+
+async def test_other_areas_and_missing_scope(client):
+    await load_policies(client)
+    h = await create(client, household(member(), area_code="330203001001"), HAISHU)
+    assert (await check(client, {"household_id": h["id"]})).status_code == 404
+    inline = {"area_code": "330203001001", "members": [member()]}
+    assert (await check(client, {"household": inline})).status_code == 403
+    assert (await check(client, {"household": inline}, YINZHOU)).status_code == 403  # no check scope
