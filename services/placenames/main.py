@@ -1,8 +1,10 @@
-"""Place names (地名地址): administrative divisions now; standard names, addresses and door plates to come."""
+"""Place names (地名地址): divisions, standard names and their history, standard addresses, parsing."""
 
 from fastapi import FastAPI
 
+from services.placenames.addresses.router import router as addresses_router
 from services.placenames.divisions.router import router as divisions_router
+from services.placenames.names.router import router as names_router
 from services.placenames.settings import PlacenamesSettings
 from shared.app import create_service_app
 
@@ -12,7 +14,7 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
         settings or PlacenamesSettings(),
         title="Place names service (地名地址)",
         description="Administrative divisions (行政区划) of Ningbo down to village and community, with their "
-                    "history; later standard place names, standard addresses (标准地名地址), address parsing and "
-                    "digital door plates (数字门牌).",
-        routers=[divisions_router],
+                    "history; standard place names (标准地名) with their naming and renaming decisions; standard "
+                    "addresses (标准地名地址, 一址通) with stable codes and lineage; address parsing and matching.",
+        routers=[divisions_router, names_router, addresses_router],
     )

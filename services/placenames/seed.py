@@ -1,4 +1,4 @@
-"""Ningbo's administrative divisions. Loading twice adds nothing (keyed by code).
+"""Ningbo's administrative divisions and place names. Loading twice adds nothing (keyed by code / name).
 
 When `data/divisions.csv` exists (built by `scripts/build_divisions.py`, sources in `data/DIVISIONS.md`) it
 is loaded; otherwise a short built-in list of the city, its ten districts and three abolished ones.
@@ -11,14 +11,18 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames.divisions.models import Division
+from services.placenames.names.models import PlaceName
+from shared.db import utcnow
 
 log = logging.getLogger("placenames.seed")
 
 CSV_PATH = Path(__file__).parent / "data" / "divisions.csv"
+NAMES_PATH = Path(__file__).parent / "data" / "names.csv"
+NAME_COLUMNS = ["name", "kind", "district_code", "status", "standard_name", "illustrative", "note"]
 COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to", "successor_code", "source", "note"]
 
 _2016 = "国函〔2016〕158号 (State Council approval dated 2016-09-14)"
@@ -76,10 +80,57 @@ def source_rows(path: Path = CSV_PATH) -> list[dict]:
     return rows
 
 
+def name_rows(path: Path = NAMES_PATH) -> list[dict]:
+    """Real Ningbo road, street, lane and bridge names (see data/NAMES.md), and a few illustrative rows."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != NAME_COLUMNS:
+            raise ValueError(f"{path}: expected columns {','.join(NAME_COLUMNS)}, got {reader.fieldnames}")
+        rows = [dict(r, illustrative=r["illustrative"] == "true", note=r["note"] or None) for r in reader]
+    standard = {(r["name"], r["district_code"]) for r in rows}
+    for r in rows:
+        if r["status"] != "standard" and (r["standard_name"], r["district_code"]) not in standard:
+            raise ValueError(f"name {r['name']}: {r['standard_name']} is not in the list for {r['district_code']}")
+    return rows
+
+
+async def load_names(session: AsyncSession, path: Path = NAMES_PATH) -> int:
+    """Standard names first, then aliases and historical names pointing at them (in file order, so a chain's
+    later links come first in the file)."""
+    rows = name_rows(path)
+    existing = {(n.name, n.district_code, n.kind): n for n in await session.scalars(select(PlaceName))}
+    created = 0
+    standard = [PlaceName(name=r["name"], kind=r["kind"], status="standard", district_code=r["district_code"],
+                          illustrative=r["illustrative"], note=r["note"], created_at=utcnow())
+                for r in rows if r["status"] == "standard" and (r["name"], r["district_code"], r["kind"]) not in existing]
+    session.add_all(standard)
+    await session.flush()  # one batched INSERT
+    existing |= {(n.name, n.district_code, n.kind): n for n in standard}
+    created += len(standard)
+    for status_pass in (("alias", "historical"),):
+        for r in rows:
+            key = (r["name"], r["district_code"], r["kind"])
+            if r["status"] not in status_pass or key in existing:
+                continue
+            target = None
+            if r["standard_name"]:
+                target = next(n for (name, district, _), n in existing.items()
+                              if name == r["standard_name"] and district == r["district_code"])
+            row = PlaceName(name=r["name"], kind=r["kind"], status=r["status"], district_code=r["district_code"],
+                            replaced_by_id=target.id if target else None, illustrative=r["illustrative"],
+                            note=r["note"], created_at=utcnow())
+            session.add(row)
+            await session.flush()
+            existing[key] = row
+            created += 1
+    return created
+
+
 async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
     rows = source_rows(path)
     existing = set(await session.scalars(select(Division.code)))
-    new = [Division(**row) for row in rows if row["code"] not in existing]
-    session.add_all(new)
-    await session.flush()
-    return len(new)
+    new = [row for row in rows if row["code"] not in existing]
+    if new:
+        # Core executemany: thousands of rows in one statement batch, not one ORM object each.
+        await session.execute(insert(Division), [{c: row.get(c) for c in COLUMNS} for row in new])
+    return len(new) + await load_names(session)

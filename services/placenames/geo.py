@@ -1,0 +1,59 @@
+"""Geohash cells in plain columns: a portable spatial index for PostgreSQL and SQLite alike.
+
+A point's 9-character geohash (a cell of about 5 m × 5 m) is stored beside its coordinates. Points within a
+radius are found by the cells of a coarser precision that cover the circle (a B-tree prefix scan each),
+then filtered by true distance.
+"""
+
+from __future__ import annotations
+
+import math
+
+_BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
+STORED_PRECISION = 9
+EARTH_RADIUS_M = 6_371_008.8
+# Cell height and width in degrees at each precision (bits alternate, longitude first).
+_CELL = {p: (180 / 2 ** ((5 * p) // 2), 360 / 2 ** ((5 * p + 1) // 2)) for p in range(1, 13)}
+
+
+def encode(lat: float, lon: float, precision: int = STORED_PRECISION) -> str:
+    lat_lo, lat_hi, lon_lo, lon_hi = -90.0, 90.0, -180.0, 180.0
+    chars, bits, value, even = [], 0, 0, True
+    while len(chars) < precision:
+        if even:
+            mid = (lon_lo + lon_hi) / 2
+            value, lon_lo, lon_hi = (value * 2 + 1, mid, lon_hi) if lon >= mid else (value * 2, lon_lo, mid)
+        else:
+            mid = (lat_lo + lat_hi) / 2
+            value, lat_lo, lat_hi = (value * 2 + 1, mid, lat_hi) if lat >= mid else (value * 2, lat_lo, mid)
+        even = not even
+        bits += 1
+        if bits == 5:
+            chars.append(_BASE32[value])
+            bits, value = 0, 0
+    return "".join(chars)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def cells_covering(lat: float, lon: float, radius_m: float) -> list[str]:
+    """Geohash prefixes whose cells together cover the circle: the finest precision whose cell is at least
+    as large as the radius, and that cell's neighbours (at most nine prefixes)."""
+    dlat = radius_m / 111_320
+    dlon = radius_m / (111_320 * max(math.cos(math.radians(lat)), 0.01))
+    precision = 1
+    for p in range(STORED_PRECISION, 0, -1):
+        height, width = _CELL[p]
+        if height >= dlat and width >= dlon:
+            precision = p
+            break
+    height, width = _CELL[precision]
+    cells = {encode(max(min(lat + i * height, 89.999999), -89.999999), ((lon + j * width + 180) % 360) - 180, precision)
+             for i in (-1, 0, 1) for j in (-1, 0, 1)}
+    return sorted(cells)
