@@ -1,8 +1,11 @@
-"""Charity (慈善): the register of organisations now; projects, donations, trusts and needs to come."""
+"""Charity (慈善): organisations, projects and their disclosures, the donation ledger."""
 
 from fastapi import FastAPI
 
+from services.charity.donations.router import router as donations_router
+from services.charity.ledger.router import router as ledger_router
 from services.charity.organizations.router import router as organizations_router
+from services.charity.projects.router import router as projects_router
 from services.charity.settings import CharitySettings
 from shared.app import create_service_app
 
@@ -11,8 +14,9 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
     return create_service_app(
         settings or CharitySettings(),
         title="Charity service (慈善)",
-        description="Social organisations and charities (慈善组织): registration, public-fundraising "
-                    "qualification (公开募捐资格) and evaluation grade; later projects (慈善项目), fundraising and "
-                    "donations, charity trusts (慈善信托) and community charity funds.",
-        routers=[organizations_router],
+        description="人人慈善: social organisations and charities (慈善组织) with their public-fundraising "
+                    "qualification (公开募捐资格); projects (慈善项目) from draft to closing with their filing "
+                    "(备案) and disclosures (信息公开); money donations, refunds and disbursements kept in an "
+                    "append-only double-entry ledger that reconciles.",
+        routers=[organizations_router, projects_router, donations_router, ledger_router],
     )

@@ -2,3 +2,14 @@ from shared.scopes import scope
 
 ORGANIZATIONS_WRITE = scope("charity.organizations:write", "Register organisations and grant qualifications",
                             "staff")
+PROJECTS_READ = scope("charity.projects:read", "Read charity projects of one's area, drafts included, and the "
+                      "list of overdue disclosures", "staff", "auditor")
+PROJECTS_WRITE = scope("charity.projects:write", "Create charity projects, record their filing (备案), move them "
+                       "through their lifecycle and publish disclosures", "staff")
+DONATIONS_READ = scope("charity.donations:read", "Read donations, refunds and disbursements of one's area",
+                       "staff", "auditor")
+DONATIONS_WRITE = scope("charity.donations:write", "Record money donations reported by a payment channel",
+                        "staff", "partner", "service")
+FUNDS_WRITE = scope("charity.funds:write", "Refund donations and disburse project funds", "staff")
+LEDGER_READ = scope("charity.ledger:read", "Read ledger accounts and entries; run reconciliations",
+                    "staff", "auditor")

@@ -1,4 +1,8 @@
-import services.charity.organizations.models  # noqa: F401  (registers the tables on the metadata)
+# Importing the models registers their tables on the metadata.
+import services.charity.donations.models  # noqa: F401
+import services.charity.ledger.models  # noqa: F401
+import services.charity.organizations.models  # noqa: F401
+import services.charity.projects.models  # noqa: F401
 from services.charity.database import Base
 from shared.migrations import run_environment
 

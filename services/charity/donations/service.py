@@ -1,0 +1,279 @@
+"""Rules of money: donations (once per channel transaction), partial refunds, and disbursements.
+
+Money leaves a project only under the lock on its fund account (ledger.lock_project_fund), so the
+balance a refund or a disbursement checks is the balance it spends from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import uscc
+
+from services.charity.access import visible_or_404
+from services.charity.donations.models import Disbursement, Donation, Refund
+from services.charity.donations.schemas import (ANONYMOUS_NAME, DisbursementIn, DisbursementOut, DonationIn,
+                                                DonationOut, RefundIn, RefundOut)
+from services.charity.ledger import service as ledger
+from services.charity.projects import service as projects
+from services.charity.projects.models import BudgetLine, Project
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.idnumbers import mask_phone
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+SPENDING_STATUSES = ("fundraising", "executing")
+
+
+def donor_name(donation: Donation) -> str:
+    return donation.donor_name if donation.donor_kind != "anonymous" else ANONYMOUS_NAME
+
+
+def donation_out(donation: Donation, refunded_fen: int) -> DonationOut:
+    return DonationOut(
+        id=donation.id, project_id=donation.project_id, organization_id=donation.organization_id,
+        channel=donation.channel, channel_txn_id=donation.channel_txn_id, amount_fen=donation.amount_fen,
+        refunded_fen=refunded_fen, refundable_fen=donation.amount_fen - refunded_fen, donor_kind=donation.donor_kind,
+        donor_name=donor_name(donation),
+        donor_phone_masked=mask_phone(donation.donor_phone) if donation.donor_phone else None,
+        honour_opt_in=donation.honour_opt_in, donated_at=donation.donated_at,
+        ledger_group_id=donation.ledger_group_id, created_at=donation.created_at)
+
+
+async def refunded_of(session: AsyncSession, donation_ids: list[int]) -> dict[int, int]:
+    if not donation_ids:
+        return {}
+    rows = await session.execute(select(Refund.donation_id, func.sum(Refund.amount_fen))
+                                 .where(Refund.donation_id.in_(donation_ids)).group_by(Refund.donation_id))
+    found = {donation_id: int(total) for donation_id, total in rows}
+    return {donation_id: found.get(donation_id, 0) for donation_id in donation_ids}
+
+
+async def to_out(session: AsyncSession, donation: Donation) -> DonationOut:
+    return donation_out(donation, (await refunded_of(session, [donation.id]))[donation.id])
+
+
+def _donor_fields(data: DonationIn) -> dict:
+    donor = data.donor
+    if donor.kind == "anonymous":
+        if donor.name is not None or donor.phone is not None or donor.credit_code is not None:
+            raise InvalidInput("donor.name", "an anonymous donor gives no name, phone or credit code")
+        return dict(donor_kind="anonymous", donor_name=None, donor_phone=None, donor_credit_code=None)
+    if donor.name is None or not donor.name.strip():
+        raise InvalidInput("donor.name", f"a {donor.kind} donor has a name; choose kind anonymous to give none")
+    credit_code = None
+    if donor.kind == "company":
+        if donor.credit_code is None:
+            raise InvalidInput("donor.credit_code", "a company donor gives its 统一社会信用代码")
+        try:
+            credit_code = uscc.validate(donor.credit_code)
+        except stdnum_errors.ValidationError:
+            raise InvalidInput("donor.credit_code", "not a valid 统一社会信用代码 (GB 32100)") from None
+    elif donor.credit_code is not None:
+        raise InvalidInput("donor.credit_code", "only a company donor has a credit code")
+    return dict(donor_kind=donor.kind, donor_name=donor.name.strip(), donor_phone=donor.phone,
+                donor_credit_code=credit_code)
+
+
+def _replay(existing: Donation, data: DonationIn) -> Donation:
+    """The channel sent a transaction already recorded: the same one is answered with the first donation."""
+    if (existing.project_id, existing.amount_fen) != (data.project_id, data.amount_fen):
+        raise Conflict(f"{data.channel} transaction {data.channel_txn_id} is already recorded as donation "
+                       f"{existing.id} with another project or amount", resource=f"donations/{existing.id}")
+    return existing
+
+
+async def _by_channel_txn(session: AsyncSession, data: DonationIn) -> Donation | None:
+    return await session.scalar(select(Donation).where(Donation.channel == data.channel,
+                                                       Donation.channel_txn_id == data.channel_txn_id))
+
+
+async def _project_for(session: AsyncSession, principal: Principal, project_id: int) -> Project:
+    """The project a caller names: payment channels (partner, service) may name any; staff their area's."""
+    project = await session.get(Project, project_id)
+    if project is None or (principal.kind == "staff" and not principal.covers(project.district_code)):
+        raise InvalidInput("project_id", "no such project that you may record donations for")
+    return project
+
+
+async def donate(session: AsyncSession, principal: Principal, data: DonationIn) -> Donation:
+    existing = await _by_channel_txn(session, data)
+    if existing is not None:
+        return _replay(existing, data)
+    donor = _donor_fields(data)
+    project = await projects.lock_status(session, (await _project_for(session, principal, data.project_id)).id)
+    donated_at = data.donated_at or utcnow()
+    if donated_at > utcnow() + dt.timedelta(minutes=5):
+        raise InvalidInput("donated_at", "cannot be in the future")
+    if project.status != "fundraising":
+        raise Conflict(f"project {project.id} is {project.status}: donations are accepted only while it is "
+                       f"fundraising", resource=projects.resource(project.id))
+    day = donated_at.astimezone(clock.SHANGHAI).date()
+    if not project.starts_on <= day <= project.ends_on:
+        raise Conflict(f"the fundraising period is {project.starts_on.isoformat()} to {project.ends_on.isoformat()}",
+                       resource=projects.resource(project.id))
+    accounts = await ledger.accounts_of(session, project)
+    try:
+        # A savepoint around the group and the row: if a concurrent request with the same channel
+        # transaction commits first, the unique key refuses ours and we answer with theirs.
+        async with session.begin_nested():
+            group = await ledger.post(session, kind="donation", project=project, by=principal.subject,
+                                      memo=f"{data.channel} {data.channel_txn_id}",
+                                      lines=[(accounts["clearing"], -data.amount_fen),
+                                             (accounts["project"], data.amount_fen)])
+            donation = Donation(project_id=project.id, organization_id=project.organization_id, channel=data.channel,
+                                channel_txn_id=data.channel_txn_id, amount_fen=data.amount_fen, **donor,
+                                honour_opt_in=data.honour_opt_in, donated_at=donated_at, ledger_group_id=group.id,
+                                recorded_by=principal.subject, created_at=utcnow())
+            session.add(donation)
+            await session.flush()
+    except IntegrityError:
+        existing = await _by_channel_txn(session, data)
+        if existing is None:
+            raise
+        return _replay(existing, data)
+    return donation
+
+
+async def get_visible(session: AsyncSession, principal: Principal, donation_id: int) -> Donation:
+    row = (await session.execute(select(Donation, Project.district_code)
+                                 .join(Project, Project.id == Donation.project_id)
+                                 .where(Donation.id == donation_id))).first()
+    if row is None:
+        raise NotFound(f"no donation {donation_id} that you may see")
+    visible_or_404(principal, row[1], f"donation {donation_id}")
+    return row[0]
+
+
+async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
+                       project_id: int | None) -> list[DonationOut]:
+    if principal.kind != "staff" or not principal.area:
+        return []
+
+    query = (select(Donation).join(Project, Project.id == Donation.project_id)
+             .where(Project.district_code.startswith(area_prefix(principal.area)))
+             .order_by(Donation.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(Donation.id > int(page.after))
+    if project_id is not None:
+        query = query.where(Donation.project_id == project_id)
+    rows = list(await session.scalars(query))
+    refunded = await refunded_of(session, [d.id for d in rows])
+    return [donation_out(d, refunded[d.id]) for d in rows]
+
+
+# ---- refunds (退款): a new reversing group, never more than what remains ----
+
+def refund_out(refund: Refund, reverses_group_id: int) -> RefundOut:
+    return RefundOut(id=refund.id, donation_id=refund.donation_id, amount_fen=refund.amount_fen, reason=refund.reason,
+                     ledger_group_id=refund.ledger_group_id, reverses_group_id=reverses_group_id,
+                     created_at=refund.created_at)
+
+
+async def refund(session: AsyncSession, principal: Principal, donation_id: int, data: RefundIn) -> RefundOut:
+    donation = await get_visible(session, principal, donation_id)
+    # Locks in one order everywhere (project row, then its fund account), so movements never deadlock.
+    project = await projects.lock_status(session, donation.project_id)
+    if project.status not in SPENDING_STATUSES:
+        raise Conflict(f"project {project.id} is {project.status}: its money no longer moves",
+                       resource=projects.resource(project.id))
+    await ledger.lock_project_fund(session, donation.project_id)
+    # Read under the lock: a concurrent refund of the same donation has committed or not started.
+    refunded = (await refunded_of(session, [donation.id]))[donation.id]
+    remaining = donation.amount_fen - refunded
+    where = f"donations/{donation.id}"
+    if data.amount_fen > remaining:
+        raise Conflict(f"donation {donation.id} of {donation.amount_fen} fen has {remaining} fen left to refund "
+                       f"({refunded} fen refunded already)", resource=where)
+    balance = await ledger.project_balance(session, project.id)
+    if data.amount_fen > balance:
+        raise Conflict(f"project {project.id} holds {balance} fen; the rest has been disbursed",
+                       resource=projects.resource(project.id))
+    accounts = await ledger.accounts_of(session, project)
+    group = await ledger.post(session, kind="refund", project=project, by=principal.subject,
+                              memo=f"refund of donation {donation.id}", reverses_group_id=donation.ledger_group_id,
+                              lines=[(accounts["project"], -data.amount_fen), (accounts["clearing"], data.amount_fen)])
+    row = Refund(donation_id=donation.id, amount_fen=data.amount_fen, reason=data.reason, ledger_group_id=group.id,
+                 created_by=principal.subject, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return refund_out(row, donation.ledger_group_id)
+
+
+async def refunds_of(session: AsyncSession, principal: Principal, donation_id: int) -> list[RefundOut]:
+    donation = await get_visible(session, principal, donation_id)
+    rows = await session.scalars(select(Refund).where(Refund.donation_id == donation.id).order_by(Refund.id))
+    return [refund_out(r, donation.ledger_group_id) for r in rows]
+
+
+# ---- disbursements (拨付): never beyond the project's balance ----
+
+def disbursement_out(row: Disbursement) -> DisbursementOut:
+    return DisbursementOut(id=row.id, project_id=row.project_id, budget_line_id=row.budget_line_id,
+                           payee_kind=row.payee_kind, payee_name=row.payee_name, amount_fen=row.amount_fen,
+                           purpose=row.purpose, paid_on=row.paid_on, evidence=row.evidence,
+                           ledger_group_id=row.ledger_group_id, created_at=row.created_at)
+
+
+async def disburse(session: AsyncSession, principal: Principal, data: DisbursementIn) -> Disbursement:
+    try:
+        project = await projects.get_visible(session, principal, data.project_id)
+    except NotFound:
+        raise InvalidInput("project_id", "no such project that you may see") from None
+    line = await session.get(BudgetLine, data.budget_line_id)
+    if line is None or line.project_id != project.id:
+        raise InvalidInput("budget_line_id", f"not a budget line of project {project.id}")
+    paid_on = data.paid_on or clock.today()
+    if paid_on > clock.today():
+        raise InvalidInput("paid_on", "cannot be in the future")
+    project = await projects.lock_status(session, project.id)
+    if project.status not in SPENDING_STATUSES:
+        raise Conflict(f"project {project.id} is {project.status}: money is disbursed only while it is fundraising "
+                       f"or executing", resource=projects.resource(project.id))
+    await ledger.lock_project_fund(session, project.id)
+    balance = await ledger.project_balance(session, project.id)
+    if data.amount_fen > balance:
+        raise Conflict(f"project {project.id} holds {balance} fen, less than the {data.amount_fen} fen asked",
+                       resource=projects.resource(project.id))
+    accounts = await ledger.accounts_of(session, project)
+    group = await ledger.post(session, kind="disbursement", project=project, by=principal.subject,
+                              memo=f"{data.payee_kind}: {data.purpose}", budget_line_id=line.id,
+                              lines=[(accounts["project"], -data.amount_fen),
+                                     (accounts["disbursement"], data.amount_fen)])
+    row = Disbursement(project_id=project.id, budget_line_id=line.id, payee_kind=data.payee_kind,
+                       payee_name=data.payee_name, amount_fen=data.amount_fen, purpose=data.purpose, paid_on=paid_on,
+                       evidence=[e.model_dump() for e in data.evidence], ledger_group_id=group.id,
+                       created_by=principal.subject, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_disbursement(session: AsyncSession, principal: Principal, disbursement_id: int) -> Disbursement:
+    row = await session.get(Disbursement, disbursement_id)
+    if row is None:
+        raise NotFound(f"no disbursement {disbursement_id} that you may see")
+    await projects.get_visible(session, principal, row.project_id)
+    return row
+
+
+async def list_disbursements(session: AsyncSession, principal: Principal, page: PageParams, *,
+                             project_id: int | None) -> list[Disbursement]:
+    if principal.kind != "staff" or not principal.area:
+        return []
+
+    query = (select(Disbursement).join(Project, Project.id == Disbursement.project_id)
+             .where(Project.district_code.startswith(area_prefix(principal.area)))
+             .order_by(Disbursement.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(Disbursement.id > int(page.after))
+    if project_id is not None:
+        query = query.where(Disbursement.project_id == project_id)
+    return list(await session.scalars(query))

@@ -1,0 +1,292 @@
+"""Posting balanced groups, deriving balances, locking a project's fund, and reconciling."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from sqlalchemy import Select, and_, case, func, insert, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, LedgerSeal, Reconciliation
+from services.charity.organizations.models import Organization
+from services.charity.projects.models import Project
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+
+def account_key(kind: str, *, organization_id: int | None = None, project_id: int | None = None) -> str:
+    return f"project:{project_id}" if kind == "project" else f"{kind}:{organization_id}"
+
+
+async def open_accounts(session: AsyncSession, org: Organization, project: Project) -> None:
+    """The project's fund, and its organisation's clearing and disbursement accounts if not there yet.
+
+    INSERT ... ON CONFLICT DO NOTHING on the unique key: two projects of one organisation created at once
+    still leave one clearing account.
+    """
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    rows = [
+        dict(key=account_key("clearing", organization_id=org.id), kind="clearing", organization_id=org.id,
+             project_id=None, name=f"{org.name} 捐赠清算", created_at=now),
+        dict(key=account_key("disbursement", organization_id=org.id), kind="disbursement", organization_id=org.id,
+             project_id=None, name=f"{org.name} 拨付支出", created_at=now),
+        dict(key=account_key("project", project_id=project.id), kind="project", organization_id=org.id,
+             project_id=project.id, name=f"{project.title} 项目资金", created_at=now),
+    ]
+    await session.execute(insert_(LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+
+
+async def accounts_of(session: AsyncSession, project: Project) -> dict[str, int]:
+    keys = {account_key("project", project_id=project.id): "project",
+            account_key("clearing", organization_id=project.organization_id): "clearing",
+            account_key("disbursement", organization_id=project.organization_id): "disbursement"}
+    rows = await session.execute(select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(keys)))
+    return {keys[key]: account_id for key, account_id in rows}
+
+
+async def lock_project_fund(session: AsyncSession, project_id: int) -> None:
+    """Hold the project's fund account until commit: every movement that takes money out of a project
+    (refund, disbursement) takes this lock first, so the balance it reads cannot be spent twice.
+
+    PostgreSQL: SELECT ... FOR NO KEY UPDATE on the account row; a waiter reads the balance again after
+    the holder commits (READ COMMITTED takes a new snapshot per statement). NO KEY UPDATE rather than
+    UPDATE because donations only add to the fund: the KEY SHARE lock their entries' foreign key takes
+    does not conflict with it, so donations never queue behind a disbursement. SQLite: the clause is not
+    rendered, and BEGIN IMMEDIATE has already serialised the whole transaction.
+    """
+    await session.execute(select(LedgerAccount.id).where(LedgerAccount.project_id == project_id)
+                          .with_for_update(key_share=True))
+
+
+async def post(session: AsyncSession, *, kind: str, project: Project, lines: Sequence[tuple[int, int]], memo: str,
+               by: str, budget_line_id: int | None = None, reverses_group_id: int | None = None) -> LedgerGroup:
+    """Append one balanced group. `lines` are (account id, amount in fen: > 0 into the account, < 0 out)."""
+    if len(lines) < 2 or any(amount == 0 for _, amount in lines) or sum(amount for _, amount in lines) != 0:
+        raise ValueError(f"a ledger group must balance: {lines!r}")  # a bug in the caller, never user input
+    now = utcnow()
+    group = LedgerGroup(kind=kind, organization_id=project.organization_id, project_id=project.id,
+                        budget_line_id=budget_line_id, reverses_group_id=reverses_group_id, memo=memo[:300],
+                        created_by=by, created_at=now)
+    session.add(group)
+    await session.flush()
+    await session.execute(insert(LedgerEntry), [dict(group_id=group.id, account_id=account_id, amount_fen=amount)
+                                                for account_id, amount in lines])
+    # The seal's trigger checks the group balances in the database itself.
+    await session.execute(insert(LedgerSeal).values(group_id=group.id, entry_count=len(lines), sealed_at=now))
+    return group
+
+
+@dataclasses.dataclass
+class Totals:
+    donated_fen: int = 0
+    refunded_fen: int = 0
+    spent_fen: int = 0
+    balance_fen: int = 0
+
+    @property
+    def raised_fen(self) -> int:
+        return self.donated_fen - self.refunded_fen
+
+
+def _project_sums() -> Select:
+    amount = LedgerEntry.amount_fen
+    return (select(LedgerAccount.project_id,
+                   func.coalesce(func.sum(case((LedgerGroup.kind == "donation", amount), else_=0)), 0),
+                   func.coalesce(func.sum(case((LedgerGroup.kind == "refund", -amount), else_=0)), 0),
+                   func.coalesce(func.sum(case((LedgerGroup.kind == "disbursement", -amount), else_=0)), 0),
+                   func.coalesce(func.sum(amount), 0))
+            .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+            .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
+            .where(LedgerAccount.kind == "project")
+            .group_by(LedgerAccount.project_id))
+
+
+async def project_totals(session: AsyncSession, project_ids: Sequence[int]) -> dict[int, Totals]:
+    """Raised, refunded, spent and balance of projects, summed from their fund accounts' entries."""
+    if not project_ids:
+        return {}
+    rows = await session.execute(_project_sums().where(LedgerAccount.project_id.in_(project_ids)))
+    found = {pid: Totals(int(d), int(r), int(s), int(b)) for pid, d, r, s, b in rows}
+    return {pid: found.get(pid, Totals()) for pid in project_ids}
+
+
+async def project_balance(session: AsyncSession, project_id: int) -> int:
+    return int(await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerAccount.project_id == project_id)))
+
+
+async def spent_by_line(session: AsyncSession, project_id: int) -> dict[int, int]:
+    rows = await session.execute(
+        select(LedgerGroup.budget_line_id, func.sum(-LedgerEntry.amount_fen))
+        .join(LedgerEntry, LedgerEntry.group_id == LedgerGroup.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerGroup.project_id == project_id, LedgerGroup.kind == "disbursement",
+               LedgerAccount.kind == "project")
+        .group_by(LedgerGroup.budget_line_id))
+    return {line_id: int(spent) for line_id, spent in rows}
+
+
+# ---- reading the ledger (staff of the organisation's area) ----
+
+def _in_area(principal: Principal, organization_id_column) -> object:
+    prefix = area_prefix(principal.area) if principal.kind == "staff" and principal.area else None
+    if prefix is None:
+        return literal(False)
+    return organization_id_column.in_(select(Organization.id).where(Organization.district_code.startswith(prefix)))
+
+
+async def list_accounts(session: AsyncSession, principal: Principal, page: PageParams, *,
+                        organization_id: int | None, project_id: int | None, kind: str | None
+                        ) -> list[tuple[LedgerAccount, int, int, int]]:
+    """Accounts with their debits, credits and balance, summed from the entries."""
+    sums = (select(LedgerEntry.account_id,
+                   func.sum(case((LedgerEntry.amount_fen > 0, LedgerEntry.amount_fen), else_=0)).label("debits"),
+                   func.sum(case((LedgerEntry.amount_fen < 0, -LedgerEntry.amount_fen), else_=0)).label("credits"))
+            .group_by(LedgerEntry.account_id).subquery())
+    query = (select(LedgerAccount, func.coalesce(sums.c.debits, 0), func.coalesce(sums.c.credits, 0))
+             .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
+             .where(_in_area(principal, LedgerAccount.organization_id))
+             .order_by(LedgerAccount.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(LedgerAccount.id > int(page.after))
+    if organization_id is not None:
+        query = query.where(LedgerAccount.organization_id == organization_id)
+    if project_id is not None:
+        query = query.where(LedgerAccount.project_id == project_id)
+    if kind is not None:
+        query = query.where(LedgerAccount.kind == kind)
+    return [(account, int(d), int(c), int(d) - int(c)) for account, d, c in await session.execute(query)]
+
+
+async def list_entries(session: AsyncSession, principal: Principal, page: PageParams, *,
+                       account_id: int | None, group_id: int | None, project_id: int | None
+                       ) -> list[tuple[LedgerEntry, LedgerGroup, LedgerAccount]]:
+    query = (select(LedgerEntry, LedgerGroup, LedgerAccount)
+             .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
+             .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+             .where(_in_area(principal, LedgerGroup.organization_id))
+             .order_by(LedgerEntry.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(LedgerEntry.id > int(page.after))
+    if account_id is not None:
+        query = query.where(LedgerEntry.account_id == account_id)
+    if group_id is not None:
+        query = query.where(LedgerEntry.group_id == group_id)
+    if project_id is not None:
+        query = query.where(LedgerGroup.project_id == project_id)
+    return [tuple(row) for row in await session.execute(query)]
+
+
+# ---- reconciliation (对账) ----
+
+async def reconcile(session: AsyncSession, principal: Principal) -> Reconciliation:
+    """Check, for the organisations of the caller's area, that every group is sealed and balances, that every
+    donation, refund and disbursement matches its group, that no donation is refunded beyond its amount,
+    that no project fund or payout account is negative, and that each project's totals from the ledger equal
+    those of the business records. Every difference found is reported; nothing is corrected.
+    """
+    # Imported here: the donations module builds on this one.
+    from services.charity.donations.models import Disbursement, Donation, Refund
+
+    started = utcnow()
+    differences: list[dict] = []
+    in_area = _in_area(principal, LedgerGroup.organization_id)
+    entry_sums = (select(LedgerEntry.group_id, func.sum(LedgerEntry.amount_fen).label("total"),
+                         func.count().label("n")).group_by(LedgerEntry.group_id).subquery())
+    groups_checked = int(await session.scalar(select(func.count()).select_from(LedgerGroup).where(in_area)))
+    entries_checked = int(await session.scalar(
+        select(func.count()).select_from(LedgerEntry).join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
+        .where(in_area)))
+    bad_groups = await session.execute(
+        select(LedgerGroup.id, entry_sums.c.total, entry_sums.c.n, LedgerSeal.group_id)
+        .outerjoin(entry_sums, entry_sums.c.group_id == LedgerGroup.id)
+        .outerjoin(LedgerSeal, LedgerSeal.group_id == LedgerGroup.id)
+        .where(in_area, or_(entry_sums.c.total.is_(None), entry_sums.c.total != 0, entry_sums.c.n < 2,
+                            LedgerSeal.group_id.is_(None))))
+    for group_id, total, n, sealed in bad_groups:
+        differences.append(dict(kind="unbalanced_group", group_id=group_id, sum_fen=int(total or 0),
+                                entries=int(n or 0), sealed=sealed is not None))
+
+    # Each business record against the project-account leg of its group (a donation moves money in).
+    project_leg = (select(LedgerEntry.group_id, func.sum(LedgerEntry.amount_fen).label("amount"))
+                   .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+                   .where(LedgerAccount.kind == "project").group_by(LedgerEntry.group_id).subquery())
+    for model, kind, sign in ((Donation, "donation", 1), (Refund, "refund", -1), (Disbursement, "disbursement", -1)):
+        rows = await session.execute(
+            select(model.id, model.amount_fen, project_leg.c.amount)
+            .join(LedgerGroup, LedgerGroup.id == model.ledger_group_id)
+            .outerjoin(project_leg, project_leg.c.group_id == model.ledger_group_id)
+            .where(in_area, or_(project_leg.c.amount.is_(None), project_leg.c.amount != sign * model.amount_fen,
+                                LedgerGroup.kind != kind)))
+        for record_id, amount, leg in rows:
+            differences.append(dict(kind=f"{kind}_mismatch", record_id=record_id, record_fen=int(amount),
+                                    ledger_fen=None if leg is None else sign * int(leg)))
+
+    refunded = (select(Refund.donation_id, func.sum(Refund.amount_fen).label("refunded"))
+                .group_by(Refund.donation_id).subquery())
+    over = await session.execute(
+        select(Donation.id, Donation.amount_fen, refunded.c.refunded)
+        .join(refunded, refunded.c.donation_id == Donation.id)
+        .join(LedgerGroup, LedgerGroup.id == Donation.ledger_group_id)
+        .where(in_area, refunded.c.refunded > Donation.amount_fen))
+    for donation_id, amount, total in over:
+        differences.append(dict(kind="over_refunded", donation_id=donation_id, donation_fen=int(amount),
+                                refunded_fen=int(total)))
+
+    balances = await session.execute(
+        select(LedgerAccount.id, LedgerAccount.kind, func.sum(LedgerEntry.amount_fen))
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .where(_in_area(principal, LedgerAccount.organization_id))
+        .group_by(LedgerAccount.id, LedgerAccount.kind)
+        .having(or_(and_(LedgerAccount.kind != "clearing", func.sum(LedgerEntry.amount_fen) < 0),
+                    and_(LedgerAccount.kind == "clearing", func.sum(LedgerEntry.amount_fen) > 0))))
+    for account_id, kind, balance in balances:
+        differences.append(dict(kind="negative_balance", account_id=account_id, account_kind=kind,
+                                balance_fen=int(balance)))
+
+    # Project totals: ledger against the business records.
+    project_ids = list(await session.scalars(select(Project.id).where(_in_area(principal, Project.organization_id))))
+    ledger = await project_totals(session, project_ids)
+    records: dict[int, list[int]] = {pid: [0, 0, 0] for pid in project_ids}
+    for index, query in enumerate((
+        select(Donation.project_id, func.sum(Donation.amount_fen)).group_by(Donation.project_id),
+        select(Donation.project_id, func.sum(Refund.amount_fen)).join(Donation, Donation.id == Refund.donation_id)
+        .group_by(Donation.project_id),
+        select(Disbursement.project_id, func.sum(Disbursement.amount_fen)).group_by(Disbursement.project_id),
+    )):
+        for pid, total in await session.execute(query):
+            if pid in records:
+                records[pid][index] = int(total)
+    for pid in project_ids:
+        donated, refunded_total, spent = records[pid]
+        found = ledger[pid]
+        if (found.donated_fen, found.refunded_fen, found.spent_fen) != (donated, refunded_total, spent):
+            differences.append(dict(kind="project_totals", project_id=pid,
+                                    ledger=dict(donated_fen=found.donated_fen, refunded_fen=found.refunded_fen,
+                                                spent_fen=found.spent_fen),
+                                    records=dict(donated_fen=donated, refunded_fen=refunded_total, spent_fen=spent)))
+
+    run = Reconciliation(balanced=not differences, groups_checked=groups_checked, entries_checked=entries_checked,
+                         projects_checked=len(project_ids), differences=differences,
+                         area_code=principal.area or "", started_at=started, finished_at=utcnow(),
+                         run_by=principal.subject)
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def get_reconciliation(session: AsyncSession, principal: Principal, run_id: int) -> Reconciliation:
+    run = await session.get(Reconciliation, run_id)
+    if run is None or not principal.covers(run.area_code):
+        raise NotFound(f"no reconciliation {run_id} that you may see")
+    return run
