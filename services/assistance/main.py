@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.assistance.applications.router import router as applications_router
 from services.assistance.assessment.router import router as assessment_router
 from services.assistance.eligibility.router import router as eligibility_router
 from services.assistance.households.router import router as households_router
@@ -18,5 +19,6 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
         description="Households and members (救助家庭), family economic status assessment (家庭经济状况认定), dated "
                     "and cited policy parameters (低保标准, 低保边缘, 特困供养, 孤儿养育, 残疾人两项补贴), eligibility "
                     "that explains itself, and programme status lookups for other services.",
-        routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router],
+        routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router,
+                 applications_router],
     )

@@ -11,3 +11,7 @@ STATUS_READ = scope("assistance.status:read", "Look up a person's current assist
                     "(for other services, e.g. eldercare meal prices)", "service", "staff")
 ELIGIBILITY_CHECK = scope("assistance.eligibility:check", "Run eligibility checks (households in one's area or "
                           "given inline)", "staff")
+APPLICATIONS_READ = scope("assistance.applications:read", "Read applications, their audit trail and the reviews due "
+                          "in one's area", "staff", "auditor")
+APPLICATIONS_WRITE = scope("assistance.applications:write", "Take steps in the review chain (受理, 入户调查, 初审, 公示, "
+                           "审核确认) at one's own level and area", "staff")
