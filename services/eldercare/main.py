@@ -3,15 +3,18 @@
 from fastapi import FastAPI
 
 from services.eldercare.elders.router import router as elders_router
+from services.eldercare.meals.router import router as meals_router
+from services.eldercare.peers import with_peers
 from services.eldercare.settings import EldercareSettings
 from shared.app import create_service_app
 
 
 def create_app(settings: EldercareSettings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings or EldercareSettings(),
         title="Eldercare service (养老服务)",
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
-        routers=[elders_router],
+        routers=[elders_router, meals_router],
     )
+    return with_peers(app)

@@ -44,3 +44,15 @@ class ElderCarer(Base):
     elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(String(200))
     relation: Mapped[str] = mapped_column(String(20))
+
+
+class AssistanceStatus(Base):
+    """The last answer of the assistance service about one older person (低保/特困/…), kept so that meal
+    pricing can use it for a while when assistance does not answer."""
+
+    __tablename__ = "assistance_statuses"
+
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), primary_key=True)
+    programmes: Mapped[list] = mapped_column(JSON)  # [{"code": "dibao", "since": "2021-03-01"}, ...]
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +21,14 @@ MIN_AGE = 60
 ADVANCED_AGE = 80
 
 
+def age_of(elder: Elder, day: dt.date | None = None) -> int:
+    """Age in whole years on `day` (default: today in Asia/Shanghai)."""
+    day = day or clock.today()
+    return day.year - elder.birth_on.year - ((day.month, day.day) < (elder.birth_on.month, elder.birth_on.day))
+
+
 def to_out(elder: Elder) -> ElderOut:
-    today = clock.today()
-    age = today.year - elder.birth_on.year - ((today.month, today.day) < (elder.birth_on.month, elder.birth_on.day))
+    age = age_of(elder)
     return ElderOut(
         id=elder.id, id_number_masked=mask_id_number(elder.id_number), name=elder.name, sex=elder.sex,
         birth_on=elder.birth_on, age=age, is_advanced_age=age >= ADVANCED_AGE,

@@ -1,4 +1,5 @@
 import services.eldercare.elders.models  # noqa: F401  (registers the tables on the metadata)
+import services.eldercare.meals.models  # noqa: F401
 from services.eldercare.database import Base
 from shared.migrations import run_environment
 

@@ -1,0 +1,131 @@
+import datetime as dt
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.eldercare.database import Base
+from shared.db import UTCDateTime
+
+MEALS = ("breakfast", "lunch", "dinner")
+CANTEEN_KINDS = ("central_kitchen", "canteen", "meal_point")
+FULFILMENTS = ("dine_in", "pick_up", "delivery")
+SUBSIDY_TIERS = ("tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79", "disability")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Canteen(Base):
+    """A place that serves subsidised meals: 中央厨房, 老年食堂 (助餐服务中心) or 助餐点."""
+
+    __tablename__ = "canteens"
+    __table_args__ = (
+        CheckConstraint(_in("kind", CANTEEN_KINDS), name="kind_known"),
+        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
+        CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"),
+        Index("ix_canteens_area_code_id", "area_code", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    area_code: Mapped[str] = mapped_column(String(12))
+    address: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # Division codes the canteen delivers to (a code covers everything below it); empty: no delivery.
+    delivery_area_codes: Mapped[list] = mapped_column(JSON, default=list)
+    # Order cut-off per meal, in minutes from midnight (Asia/Shanghai) of the day served; negative for the
+    # day before (breakfast at 20:00 the evening before is -240).
+    cutoff_minutes: Mapped[dict] = mapped_column(JSON)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Menu(Base):
+    """What one canteen serves at one meal of one day, its price and how many places are left."""
+
+    __tablename__ = "menus"
+    __table_args__ = (
+        UniqueConstraint("canteen_id", "served_on", "meal"),
+        CheckConstraint(_in("meal", MEALS), name="meal_known"),
+        CheckConstraint("price_fen >= 0", name="price_not_negative"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        # The place count is the invariant: never below zero, never above the capacity.
+        CheckConstraint("remaining >= 0 AND remaining <= capacity", name="remaining_within_capacity"),
+        Index("ix_menus_served_on", "served_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    canteen_id: Mapped[int] = mapped_column(ForeignKey("canteens.id", ondelete="CASCADE"))
+    served_on: Mapped[dt.date] = mapped_column(Date)
+    meal: Mapped[str] = mapped_column(String(10))
+    dishes: Mapped[list] = mapped_column(JSON, default=list)
+    price_fen: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer)
+    cutoff_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MealSubsidyRate(Base):
+    """One dated version of the per-meal subsidy for a tier, city-wide (330200) or for one district.
+
+    Versions are only added, never rewritten, so an order can always say which version priced it.
+    """
+
+    __tablename__ = "meal_subsidy_rates"
+    __table_args__ = (
+        UniqueConstraint("tier", "district_code", "effective_on"),
+        CheckConstraint(_in("tier", SUBSIDY_TIERS), name="tier_known"),
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    district_code: Mapped[str] = mapped_column(String(6))
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    citation: Mapped[str] = mapped_column(Text)
+    is_assumption: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MealOrder(Base):
+    """An order for one meal: placed, then served or cancelled. The price is fixed when it is placed."""
+
+    __tablename__ = "meal_orders"
+    __table_args__ = (
+        CheckConstraint(_in("fulfilment", FULFILMENTS), name="fulfilment_known"),
+        CheckConstraint("status IN ('placed', 'cancelled')", name="status_known"),
+        CheckConstraint("quantity BETWEEN 1 AND 3", name="quantity_range"),
+        CheckConstraint("payable_fen >= 0 AND subsidy_fen >= 0", name="amounts_not_negative"),
+        CheckConstraint("pricing_basis IN ('live', 'fallback')", name="pricing_basis_known"),
+        # One live order per person per meal: a second one would draw the subsidy twice.
+        Index("uq_meal_orders_menu_id_elder_id_placed", "menu_id", "elder_id", unique=True,
+              sqlite_where=text("status = 'placed'"), postgresql_where=text("status = 'placed'")),
+        Index("ix_meal_orders_elder_id", "elder_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    menu_id: Mapped[int] = mapped_column(ForeignKey("menus.id"))
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"))
+    fulfilment: Mapped[str] = mapped_column(String(10))
+    delivery_address: Mapped[str | None] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(Integer)
+    subsidy_fen: Mapped[int] = mapped_column(Integer)
+    payable_fen: Mapped[int] = mapped_column(Integer)
+    subsidy_tier: Mapped[str | None] = mapped_column(String(20))
+    subsidy_rate_id: Mapped[int | None] = mapped_column(ForeignKey("meal_subsidy_rates.id"))
+    pricing_basis: Mapped[str] = mapped_column(String(10))
+    status_source: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(10), default="placed")
+    placed_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,332 @@
+"""Meal aid (老年助餐): canteens, menus with a place count, subsidised prices, orders and cancellations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.elders.models import Elder
+from services.eldercare.elders.service import age_of, get_visible, visible_to
+from services.eldercare.meals.models import Canteen, MealOrder, MealSubsidyRate, Menu
+from services.eldercare.meals.schemas import (CITY_CODE, DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff,
+                                              MealOrderIn, MealOrderOut, MenuIn, MenuOut, SubsidyRateIn,
+                                              SubsidyRateOut)
+from services.eldercare.peers import AssistanceFacts
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+# Programmes of the assistance service that put a person in a subsidy tier.
+PROGRAMME_TIERS = {"tekun": "tekun", "dibao": "dibao", "dibao_marginal": "dibao_marginal",
+                   "disability_living_subsidy": "disability", "disability_care_subsidy": "disability"}
+
+
+# ---- canteens and menus ----------------------------------------------------------------------------------
+
+def _minutes(cutoff: Cutoff) -> int:
+    return -cutoff.days_before * 1440 + cutoff.time.hour * 60 + cutoff.time.minute
+
+
+def _cutoff(minutes: int) -> Cutoff:
+    days_before, in_day = (-(minutes // 1440), minutes % 1440) if minutes < 0 else (0, minutes)
+    return Cutoff(days_before=days_before, time=dt.time(in_day // 60, in_day % 60))
+
+
+def cutoff_instant(served_on: dt.date, minutes: int) -> dt.datetime:
+    midnight = dt.datetime.combine(served_on, dt.time(0), tzinfo=clock.SHANGHAI)
+    return (midnight + dt.timedelta(minutes=minutes)).astimezone(dt.timezone.utc)
+
+
+def canteen_out(canteen: Canteen) -> CanteenOut:
+    return CanteenOut(
+        id=canteen.id, name=canteen.name, kind=canteen.kind, area_code=canteen.area_code, address=canteen.address,
+        latitude=canteen.latitude, longitude=canteen.longitude, phone=canteen.phone,
+        delivers=bool(canteen.delivery_area_codes), delivery_area_codes=canteen.delivery_area_codes,
+        cutoffs={meal: _cutoff(m) for meal, m in canteen.cutoff_minutes.items()}, is_active=canteen.is_active,
+        created_at=canteen.created_at)
+
+
+def menu_out(menu: Menu) -> MenuOut:
+    return MenuOut(id=menu.id, canteen_id=menu.canteen_id, served_on=menu.served_on, meal=menu.meal,
+                   dishes=menu.dishes, price_fen=menu.price_fen, capacity=menu.capacity, remaining=menu.remaining,
+                   cutoff_at=menu.cutoff_at, ordering_open=utcnow() < menu.cutoff_at and menu.remaining > 0)
+
+
+def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
+    if (latitude is None) != (longitude is None):
+        raise InvalidInput("longitude" if longitude is None else "latitude",
+                           "latitude and longitude are given together or not at all")
+
+
+async def create_canteen(session: AsyncSession, principal: Principal, data: CanteenIn) -> Canteen:
+    if not principal.covers(data.area_code):
+        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    _check_coordinates(data.latitude, data.longitude)
+    cutoffs = DEFAULT_CUTOFFS | data.cutoffs
+    canteen = Canteen(
+        name=data.name, kind=data.kind, area_code=data.area_code, address=data.address, latitude=data.latitude,
+        longitude=data.longitude, phone=data.phone, delivery_area_codes=sorted(set(data.delivery_area_codes)),
+        cutoff_minutes={meal: _minutes(c) for meal, c in cutoffs.items()}, is_active=True,
+        created_by=principal.subject, created_at=utcnow())
+    session.add(canteen)
+    await session.flush()
+    return canteen
+
+
+def _delivers_to(canteen: Canteen, area_code: str) -> bool:
+    return any(area_code.startswith(area_prefix(code)) for code in canteen.delivery_area_codes)
+
+
+async def list_canteens(session: AsyncSession, page: PageParams, *, area_code: str | None, kind: str | None,
+                        delivers_to: str | None) -> list[Canteen]:
+    """Canteens are public information: anyone with the read scope may browse all of them."""
+    query = select(Canteen).where(Canteen.is_active.is_(True)).order_by(Canteen.id)
+    if page.after is not None:
+        query = query.where(Canteen.id > int(page.after))
+    if area_code:
+        query = query.where(Canteen.area_code.startswith(area_prefix(area_code)))
+    if kind:
+        query = query.where(Canteen.kind == kind)
+    if delivers_to is None:
+        return list(await session.scalars(query.limit(page.limit + 1)))
+    # Delivery areas are a short JSON list per canteen; filtering them in Python keeps one query for both
+    # databases. Pages are filled by reading on until enough match.
+    found: list[Canteen] = []
+    async for canteen in await session.stream_scalars(query):
+        if _delivers_to(canteen, delivers_to):
+            found.append(canteen)
+            if len(found) > page.limit:
+                break
+    return found
+
+
+async def get_canteen(session: AsyncSession, canteen_id: int) -> Canteen:
+    canteen = await session.get(Canteen, canteen_id)
+    if canteen is None:
+        raise NotFound(f"no canteen {canteen_id}")
+    return canteen
+
+
+async def create_menu(session: AsyncSession, principal: Principal, canteen_id: int, data: MenuIn) -> Menu:
+    canteen = await get_canteen(session, canteen_id)
+    if not principal.covers(canteen.area_code):
+        raise Forbidden(f"canteen {canteen_id} is outside your area {principal.area}")
+    if data.served_on < clock.today():
+        raise InvalidInput("served_on", "menus are published for today or a later day")
+    if data.served_on > clock.today() + dt.timedelta(days=60):
+        raise InvalidInput("served_on", "menus are published at most 60 days ahead")
+    existing = await session.scalar(select(Menu.id).where(
+        Menu.canteen_id == canteen_id, Menu.served_on == data.served_on, Menu.meal == data.meal))
+    if existing is not None:
+        raise Conflict(f"canteen {canteen_id} already has a {data.meal} menu on {data.served_on.isoformat()}",
+                       resource=f"menus/{existing}")
+    menu = Menu(canteen_id=canteen_id, served_on=data.served_on, meal=data.meal, dishes=data.dishes,
+                price_fen=data.price_fen, capacity=data.capacity, remaining=data.capacity,
+                cutoff_at=cutoff_instant(data.served_on, canteen.cutoff_minutes[data.meal]), created_at=utcnow())
+    session.add(menu)
+    await session.flush()
+    return menu
+
+
+async def list_menus(session: AsyncSession, canteen_id: int, *, date_from: dt.date, date_to: dt.date,
+                     meal: str | None) -> list[Menu]:
+    await get_canteen(session, canteen_id)
+    query = (select(Menu).where(Menu.canteen_id == canteen_id, Menu.served_on >= date_from,
+                                Menu.served_on <= date_to)
+             .order_by(Menu.served_on, Menu.meal).limit(200))
+    if meal:
+        query = query.where(Menu.meal == meal)
+    return list(await session.scalars(query))
+
+
+# ---- subsidy rates ---------------------------------------------------------------------------------------
+
+def rate_out(rate: MealSubsidyRate) -> SubsidyRateOut:
+    return SubsidyRateOut(id=rate.id, tier=rate.tier, district_code=rate.district_code, amount_fen=rate.amount_fen,
+                          effective_on=rate.effective_on, citation=rate.citation, is_assumption=rate.is_assumption,
+                          created_at=rate.created_at)
+
+
+async def add_rate(session: AsyncSession, principal: Principal, data: SubsidyRateIn) -> MealSubsidyRate:
+    if principal.kind != "staff" or principal.area != CITY_CODE:
+        raise Forbidden("meal subsidy rates are set by city-level staff of the bureau (area 330200)")
+    existing = await session.scalar(select(MealSubsidyRate.id).where(
+        MealSubsidyRate.tier == data.tier, MealSubsidyRate.district_code == data.district_code,
+        MealSubsidyRate.effective_on == data.effective_on))
+    if existing is not None:
+        raise Conflict(f"the {data.tier} rate for {data.district_code} already has a version effective on "
+                       f"{data.effective_on.isoformat()}; versions are never rewritten: add one with another date",
+                       resource=f"meal-subsidy-rates/{existing}")
+    rate = MealSubsidyRate(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
+    session.add(rate)
+    await session.flush()
+    return rate
+
+
+async def rates_in_force(session: AsyncSession, *, as_of: dt.date, district_code: str) -> dict[str, MealSubsidyRate]:
+    """Per tier, the latest version on or before `as_of`: the district's own when it has one, else the city's."""
+    query = (select(MealSubsidyRate)
+             .where(MealSubsidyRate.effective_on <= as_of,
+                    MealSubsidyRate.district_code.in_({CITY_CODE, district_code}))
+             .order_by(MealSubsidyRate.effective_on))
+    own: dict[str, MealSubsidyRate] = {}
+    city: dict[str, MealSubsidyRate] = {}
+    for rate in await session.scalars(query):  # ascending dates: the last one seen is the one in force
+        (own if rate.district_code != CITY_CODE else city)[rate.tier] = rate
+    return city | own
+
+
+def tiers_of(age: int, facts: AssistanceFacts) -> list[str]:
+    tiers = sorted({PROGRAMME_TIERS[p] for p in facts.programmes if p in PROGRAMME_TIERS})
+    tiers.append("age_80_plus" if age >= 80 else "age_60_79")
+    return tiers
+
+
+def best_subsidy(rates: dict[str, MealSubsidyRate], tiers: list[str], price_fen: int
+                 ) -> tuple[MealSubsidyRate | None, int]:
+    """Tiers do not add up: the person gets the most generous one that applies, never more than the price."""
+    candidates = [rates[t] for t in tiers if t in rates]
+    if not candidates:
+        return None, 0
+    best = max(candidates, key=lambda r: r.amount_fen)
+    return best, min(best.amount_fen, price_fen)
+
+
+# ---- orders ----------------------------------------------------------------------------------------------
+
+def order_out(order: MealOrder, menu: Menu, canteen: Canteen) -> MealOrderOut:
+    return MealOrderOut(
+        id=order.id, menu_id=menu.id, canteen_id=canteen.id, canteen_name=canteen.name, served_on=menu.served_on,
+        meal=menu.meal, elder_id=order.elder_id, fulfilment=order.fulfilment, delivery_address=order.delivery_address,
+        quantity=order.quantity, unit_price_fen=order.unit_price_fen, subsidy_fen=order.subsidy_fen,
+        payable_fen=order.payable_fen, subsidy_tier=order.subsidy_tier, subsidy_rate_id=order.subsidy_rate_id,
+        pricing_basis=order.pricing_basis, status_source=order.status_source, status=order.status,
+        cutoff_at=menu.cutoff_at, created_at=order.created_at, cancelled_at=order.cancelled_at)
+
+
+async def _menu_and_canteen(session: AsyncSession, menu_id: int) -> tuple[Menu, Canteen]:
+    row = (await session.execute(select(Menu, Canteen).join(Canteen, Canteen.id == Menu.canteen_id)
+                                 .where(Menu.id == menu_id))).first()
+    if row is None:
+        raise NotFound(f"no menu {menu_id}")
+    return row[0], row[1]
+
+
+def _menu_label(menu: Menu) -> str:
+    return f"menu {menu.id} ({menu.meal} on {menu.served_on.isoformat()})"
+
+
+def _sold_out(menu: Menu, canteen: Canteen) -> Conflict:
+    return Conflict(f"{_menu_label(menu)} at canteen {canteen.id} is sold out", resource=f"menus/{menu.id}")
+
+
+async def place_order(session: AsyncSession, principal: Principal, data: MealOrderIn,
+                      facts: AssistanceFacts) -> tuple[MealOrder, Menu, Canteen]:
+    """Price the order, then take a place with one conditional update: the database refuses to go below zero.
+
+    `facts` were gathered before this transaction began (see peers.assistance_facts).
+    """
+    elder = await get_visible(session, principal, data.elder_id)
+    menu, canteen = await _menu_and_canteen(session, data.menu_id)
+    if not canteen.is_active:
+        raise Conflict(f"canteen {canteen.id} no longer takes orders", resource=f"canteens/{canteen.id}")
+    now = utcnow()
+    if now >= menu.cutoff_at:
+        raise BadRequest(f"ordering for {_menu_label(menu)} closed at {menu.cutoff_at.isoformat()}")
+    if menu.remaining < data.quantity:
+        # Already gone when read: answer at once instead of queueing for the menu row's lock. The conditional
+        # update below is what guarantees the count; this only spares the lock in a rush.
+        raise _sold_out(menu, canteen)
+    address = None
+    if data.fulfilment == "delivery":
+        if not _delivers_to(canteen, elder.area_code):
+            raise BadRequest(f"canteen {canteen.id} does not deliver to area {elder.area_code}")
+        address = data.delivery_address or elder.address
+    elif data.delivery_address is not None:
+        raise InvalidInput("delivery_address", "only a delivery order has a delivery address")
+    existing = await session.scalar(select(MealOrder.id).where(
+        MealOrder.menu_id == menu.id, MealOrder.elder_id == elder.id, MealOrder.status == "placed"))
+    if existing is not None:
+        raise Conflict(f"this person already has order {existing} for {_menu_label(menu)}",
+                       resource=f"meal-orders/{existing}")
+
+    rates = await rates_in_force(session, as_of=menu.served_on, district_code=elder.area_code[:6])
+    rate, subsidy = best_subsidy(rates, tiers_of(age_of(elder, menu.served_on), facts), menu.price_fen)
+    order = MealOrder(
+        menu_id=menu.id, elder_id=elder.id, fulfilment=data.fulfilment, delivery_address=address,
+        quantity=data.quantity, unit_price_fen=menu.price_fen, subsidy_fen=subsidy,
+        payable_fen=menu.price_fen * data.quantity - subsidy, subsidy_tier=rate.tier if rate else None,
+        subsidy_rate_id=rate.id if rate else None, pricing_basis="live" if facts.live else "fallback",
+        status_source=facts.source, status="placed", placed_by=principal.subject, created_at=now)
+    session.add(order)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another order for the same person and meal committed between the check above and this insert.
+        raise Conflict(f"this person already has an order for {_menu_label(menu)}",
+                       resource=f"menus/{menu.id}") from None
+    # Last statement before the commit, so the menu row stays locked for as short a time as possible.
+    taken = await session.execute(
+        update(Menu).where(Menu.id == menu.id, Menu.remaining >= data.quantity)
+        .values(remaining=Menu.remaining - data.quantity).execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
+        raise _sold_out(menu, canteen)
+    return order, menu, canteen
+
+
+def orders_visible_to(principal: Principal) -> Select:
+    """The orders of the people the caller may see (the elders' own rule, applied once)."""
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    return (select(MealOrder, Menu, Canteen).join(Menu, Menu.id == MealOrder.menu_id)
+            .join(Canteen, Canteen.id == Menu.canteen_id).where(MealOrder.elder_id.in_(elders)))
+
+
+async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> tuple[MealOrder, Menu, Canteen]:
+    row = (await session.execute(orders_visible_to(principal).where(MealOrder.id == order_id))).first()
+    if row is None:
+        raise NotFound(f"no meal order {order_id} that you may see")
+    return row[0], row[1], row[2]
+
+
+async def list_orders(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
+                      served_on: dt.date | None, canteen_id: int | None, status: str | None) -> list[tuple]:
+    query = orders_visible_to(principal).order_by(MealOrder.id.desc()).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(MealOrder.id < int(page.after))
+    if elder_id is not None:
+        query = query.where(MealOrder.elder_id == elder_id)
+    if served_on is not None:
+        query = query.where(Menu.served_on == served_on)
+    if canteen_id is not None:
+        query = query.where(Menu.canteen_id == canteen_id)
+    if status is not None:
+        query = query.where(MealOrder.status == status)
+    return [tuple(r) for r in (await session.execute(query)).all()]
+
+
+async def cancel_order(session: AsyncSession, principal: Principal, order_id: int
+                       ) -> tuple[MealOrder, Menu, Canteen]:
+    order, menu, canteen = await get_order(session, principal, order_id)
+    if order.status != "placed":
+        raise Conflict(f"meal order {order_id} is already {order.status}", resource=f"meal-orders/{order_id}")
+    now = utcnow()
+    if now >= menu.cutoff_at:
+        raise BadRequest(f"{_menu_label(menu)} closed at {menu.cutoff_at.isoformat()}; after the cut-off an "
+                         "order can no longer be cancelled")
+    # Conditional on the status, so two cancellations at once give the place back only once.
+    cancelled = await session.execute(
+        update(MealOrder).where(MealOrder.id == order_id, MealOrder.status == "placed")
+        .values(status="cancelled", cancelled_at=now).execution_options(synchronize_session=False))
+    if cancelled.rowcount != 1:
+        raise Conflict(f"meal order {order_id} is already cancelled", resource=f"meal-orders/{order_id}")
+    await session.execute(update(Menu).where(Menu.id == menu.id).values(remaining=Menu.remaining + order.quantity)
+                          .execution_options(synchronize_session=False))
+    await session.refresh(order)
+    await session.refresh(menu)
+    return order, menu, canteen

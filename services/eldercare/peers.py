@@ -1,0 +1,127 @@
+"""The services eldercare asks over HTTP, through the gateway, and what it does when they do not answer.
+
+Assistance (社会救助) knows whether a person is 特困, 低保, 低保边缘 or receives a disability subsidy. Meal prices
+and the bed waitlist depend on it, and neither may stop working when assistance is slow or down: every
+answer is cached per person, and an answer younger than `status_cache_hours` stands in for a live one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services.eldercare.elders.models import AssistanceStatus
+from services.eldercare.elders.service import get_visible
+from services.eldercare.settings import EldercareSettings
+from shared.db import Database, utcnow
+from shared.identity import Principal
+from shared.peer import PeerClient, PeerRejected, PeerUnavailable
+
+STATUS_LOOKUP_PATH = "/api/assistance/v1/status-lookups"
+PROGRAMME_CODES = frozenset({"dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered",
+                             "child_in_difficulty", "disability_living_subsidy", "disability_care_subsidy"})
+
+StatusSource = Literal["assistance", "cache", "none"]
+
+
+@dataclass(frozen=True)
+class AssistanceFacts:
+    """The assistance programmes a person is in, and where that knowledge came from."""
+
+    programmes: frozenset[str]
+    source: StatusSource  # "assistance": a live answer; "cache": a recent one; "none": nothing usable
+    as_of: dt.date | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.source == "assistance"
+
+
+def assistance_peer(settings: EldercareSettings) -> PeerClient:
+    return PeerClient("assistance", settings.gateway_url, timeout_s=settings.peer_timeout_s, retries=1,
+                      token_provider=lambda: settings.peer_token)
+
+
+def with_peers(app: FastAPI) -> FastAPI:
+    """Wrap the app's lifespan so that the peer clients (one pool and one breaker each) live with the app."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with inner(app_):
+            app_.state.assistance = assistance_peer(app_.state.settings)
+            try:
+                yield
+            finally:
+                await app_.state.assistance.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def assistance_of(request: Request) -> PeerClient:
+    return request.app.state.assistance
+
+
+def _parse(answer: object) -> tuple[frozenset[str], dt.date]:
+    """The programme codes of an answer; ValueError when it does not follow the contract."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("programmes"), list):
+        raise ValueError("answer without a programmes list")
+    codes = set()
+    for item in answer["programmes"]:
+        code = item.get("code") if isinstance(item, dict) else None
+        if code in PROGRAMME_CODES:  # a code added later by assistance is ignored, not an error
+            codes.add(code)
+    return frozenset(codes), dt.date.fromisoformat(str(answer.get("as_of")))
+
+
+async def _store(database: Database, elder_id: int, answer: dict, as_of: dt.date) -> None:
+    insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
+    values = dict(elder_id=elder_id, programmes=answer["programmes"], as_of=as_of, fetched_at=utcnow())
+    statement = insert(AssistanceStatus).values(**values)
+    statement = statement.on_conflict_do_update(index_elements=["elder_id"],
+                                                set_={k: statement.excluded[k] for k in values if k != "elder_id"})
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(statement)
+
+
+async def assistance_facts(database: Database, peer: PeerClient, *, elder_id: int, id_number: str,
+                           cache_hours: int) -> AssistanceFacts:
+    """Ask assistance (the ID number goes in the body, never in a URL); on no answer, use the cache.
+
+    Called with no transaction open, so a slow peer never holds a database connection or SQLite's write
+    lock; the cache is read and written in short transactions of its own.
+    """
+    try:
+        answer = await peer.post_json(STATUS_LOOKUP_PATH, {"id_number": id_number})
+        programmes, as_of = _parse(answer)
+    except (PeerUnavailable, PeerRejected, ValueError, TypeError):
+        pass
+    else:
+        await _store(database, elder_id, answer, as_of)
+        return AssistanceFacts(programmes, "assistance", as_of)
+    async with database.sessionmaker() as session, session.begin():
+        cached = await session.scalar(select(AssistanceStatus).where(
+            AssistanceStatus.elder_id == elder_id,
+            AssistanceStatus.fetched_at >= utcnow() - dt.timedelta(hours=cache_hours)))
+    if cached is not None:
+        codes = frozenset(p["code"] for p in cached.programmes if p.get("code") in PROGRAMME_CODES)
+        return AssistanceFacts(codes, "cache", cached.as_of)
+    return AssistanceFacts(frozenset(), "none")
+
+
+async def facts_for_elder(database: Database, peer: PeerClient, principal: Principal, elder_id: int, *,
+                          cache_hours: int) -> AssistanceFacts:
+    """Assistance facts about a person the caller may act for (404 otherwise, before asking anyone)."""
+    async with database.sessionmaker() as session, session.begin():
+        elder = await get_visible(session, principal, elder_id)
+        id_number = elder.id_number
+    return await assistance_facts(database, peer, elder_id=elder_id, id_number=id_number, cache_hours=cache_hours)

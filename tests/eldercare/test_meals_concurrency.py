@@ -1,0 +1,83 @@
+"""A lunchtime rush: many people order the last places at once. The menu is never oversold."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+
+import pytest
+from sqlalchemy import insert
+
+from services.eldercare.elders.models import Elder, ElderCarer
+from shared.db import utcnow
+from tests.conftest import resident
+from tests.eldercare.test_elders import id_number
+from tests.eldercare.test_meals import (API, CARER, ORDERS_READ, ORDERS_WRITE, YINZHOU, add_canteen, add_menu,
+                                        order, remaining)
+
+
+_serial = itertools.count()
+
+
+async def many_elders(client, count: int) -> list[int]:
+    """Set-up only: `count` registered people (bulk-inserted; registration itself is tested elsewhere)."""
+    births = [dt.date(1930, 1, 1) + dt.timedelta(days=next(_serial)) for _ in range(count)]
+    rows = [dict(id_number=id_number("330212", birth, "019"), name="老人", sex="male", birth_on=birth,
+                 address="百丈东路", area_code="330212001", lives_alone=False, emergency_contacts=[],
+                 registered_by="test", created_at=utcnow()) for birth in births]
+    async with client.app.state.database.sessionmaker() as session, session.begin():
+        ids = list(await session.scalars(insert(Elder).returning(Elder.id), rows))
+        await session.execute(insert(ElderCarer), [dict(elder_id=i, subject=CARER, relation="child") for i in ids])
+    return ids
+
+
+async def rush(client, orders: int, places: int):
+    canteen = await add_canteen(client)
+    menu = await add_menu(client, canteen["id"], capacity=places)
+    elders = await many_elders(client, orders)
+    responses = await asyncio.gather(*(order(client, menu["id"], e) for e in elders))
+    return canteen, menu, responses
+
+
+def assert_exactly(responses, places: int, menu_id: int):
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == places, sorted(set(statuses))
+    refused = [r for r in responses if r.status_code != 201]
+    assert all(r.status_code == 409 and r.json()["resource"] == f"menus/{menu_id}"
+               and "sold out" in r.json()["detail"] for r in refused), {r.text for r in refused[:3]}
+
+
+async def test_concurrent_orders_take_exactly_the_places_there_are(committed_client):
+    client = committed_client
+    canteen, menu, responses = await rush(client, orders=60, places=20)
+    assert_exactly(responses, 20, menu["id"])
+    assert await remaining(client, canteen["id"], menu["id"]) == 0
+
+
+@pytest.mark.postgresql_only
+async def test_five_hundred_orders_at_fifty_places(committed_client, assistance):
+    client = committed_client
+    # Assistance is down: prices fall back at once (the breaker opens), so the test measures the places, not
+    # the fake peer sharing this process's CPU.
+    await assistance.stop()
+    canteen, menu, responses = await rush(client, orders=500, places=50)
+    assert_exactly(responses, 50, menu["id"])
+    assert await remaining(client, canteen["id"], menu["id"]) == 0
+    placed = (await client.get(f"{API}/meal-orders", params={"limit": 100, "status": "placed"},
+                               headers=client.as_(YINZHOU))).json()["items"]
+    assert len(placed) == 50
+
+
+async def test_concurrent_cancellations_give_the_place_back_once(committed_client):
+    client = committed_client
+    canteen = await add_canteen(client)
+    menu = await add_menu(client, canteen["id"], capacity=5)
+    [elder_id] = await many_elders(client, 1)
+    placed = (await order(client, menu["id"], elder_id, quantity=2)).json()
+    carer = resident(CARER, ORDERS_READ, ORDERS_WRITE)
+    responses = await asyncio.gather(*(client.post(f"{API}/meal-orders/{placed['id']}/cancel",
+                                                   headers=client.as_(carer)) for _ in range(20)))
+    assert sorted({r.status_code for r in responses}) == [200, 409]
+    assert [r.status_code for r in responses].count(200) == 1
+    assert await remaining(client, canteen["id"], menu["id"]) == 5
