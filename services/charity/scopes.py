@@ -13,3 +13,4 @@ DONATIONS_WRITE = scope("charity.donations:write", "Record money donations repor
 FUNDS_WRITE = scope("charity.funds:write", "Refund donations and disburse project funds", "staff")
 LEDGER_READ = scope("charity.ledger:read", "Read ledger accounts and entries; run reconciliations",
                     "staff", "auditor")
+RECEIPTS_WRITE = scope("charity.receipts:write", "Issue donation receipts and record declined ones", "staff")

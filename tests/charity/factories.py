@@ -5,7 +5,9 @@ import itertools
 
 from stdnum.cn import uscc
 
+import services.charity.scopes  # noqa: F401  (declares the scopes)
 from shared import clock
+from shared.scopes import DECLARED
 from tests.conftest import staff
 
 API = "/api/charity/v1"
@@ -13,7 +15,7 @@ ORGS_WRITE = "charity.organizations:write"
 PROJECTS_READ, PROJECTS_WRITE = "charity.projects:read", "charity.projects:write"
 DONATIONS_READ, DONATIONS_WRITE = "charity.donations:read", "charity.donations:write"
 FUNDS_WRITE, LEDGER_READ = "charity.funds:write", "charity.ledger:read"
-ALL = (ORGS_WRITE, PROJECTS_READ, PROJECTS_WRITE, DONATIONS_READ, DONATIONS_WRITE, FUNDS_WRITE, LEDGER_READ)
+ALL = tuple(name for name in DECLARED if name.startswith("charity."))  # every scope the service declares
 YINZHOU = staff("330212", *ALL, subject="staff:yinzhou")
 HAISHU = staff("330203", *ALL, subject="staff:haishu")
 CITY = staff("330200", *ALL, subject="staff:city")

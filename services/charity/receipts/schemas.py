@@ -1,0 +1,52 @@
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ReceiptIn(BaseModel):
+    """A receipt for one money donation."""
+
+    model_config = ConfigDict(extra="forbid")
+    donation_id: int
+    handler: str = Field(min_length=1, max_length=50, description="经手人: who issues it for the organisation")
+
+
+class MergedReceiptIn(BaseModel):
+    """One receipt for a day's small or anonymous gifts to an organisation, under 爱心人士."""
+
+    model_config = ConfigDict(extra="forbid")
+    organization_id: int
+    day: dt.date = Field(description="The day (Asia/Shanghai) whose gifts are merged")
+    handler: str = Field(min_length=1, max_length=50)
+
+
+class DeclineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    donation_id: int
+    note: str | None = Field(None, max_length=300, description="How the donor declined (phone, in person…)")
+
+
+class ReceiptOut(BaseModel):
+    id: int
+    organization_id: int
+    receipt_no: str = Field(description="<year>-<number>, numbered per organisation and year without gaps",
+                            examples=["2026-000017"])
+    year: int
+    number: int
+    kind: Literal["individual", "merged"]
+    gift_kind: Literal["money", "in_kind"]
+    donor_name: str
+    donor_kind: str
+    amount_fen: int | None
+    quantity: str | None
+    handler: str
+    issued_on: dt.date
+    donation_ids: list[int]
+    created_at: dt.datetime
+
+
+class DeclineOut(BaseModel):
+    donation_id: int
+    declined_at: dt.datetime
+    note: str | None

@@ -1,0 +1,187 @@
+"""Receipts: gap-free numbers, the donor's right to decline, and merged receipts for small gifts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.charity.access import visible_or_404
+from services.charity.donations import service as donations
+from services.charity.donations.models import Donation
+from services.charity.donations.schemas import ANONYMOUS_NAME
+from services.charity.organizations import service as organizations
+from services.charity.organizations.models import Organization
+from services.charity.receipts.models import DonationReceipt, Receipt, ReceiptCounter
+from services.charity.receipts.schemas import DeclineIn, DeclineOut, MergedReceiptIn, ReceiptIn, ReceiptOut
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+MERGE_LIMIT_FEN = 5_000  # gifts of 50 yuan or less may share one receipt per day
+
+
+def receipt_out(receipt: Receipt, donation_ids: list[int]) -> ReceiptOut:
+    return ReceiptOut(id=receipt.id, organization_id=receipt.organization_id,
+                      receipt_no=f"{receipt.year}-{receipt.number:06d}", year=receipt.year, number=receipt.number,
+                      kind=receipt.kind, gift_kind=receipt.gift_kind, donor_name=receipt.donor_name,
+                      donor_kind=receipt.donor_kind, amount_fen=receipt.amount_fen, quantity=receipt.quantity,
+                      handler=receipt.handler, issued_on=receipt.issued_on, donation_ids=donation_ids,
+                      created_at=receipt.created_at)
+
+
+async def next_number(session: AsyncSession, organization_id: int, year: int) -> int:
+    """Take the organisation's next receipt number for the year.
+
+    The UPDATE locks the counter row until commit (PostgreSQL) or runs inside BEGIN IMMEDIATE (SQLite):
+    receipts of one organisation are issued one at a time, and a transaction that fails after taking a
+    number rolls the counter back with it, so the numbers have no gaps.
+    """
+    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert_(ReceiptCounter).values(organization_id=organization_id, year=year, last_number=0)
+                          .on_conflict_do_nothing(index_elements=["organization_id", "year"]))
+    return (await session.execute(
+        update(ReceiptCounter)
+        .where(ReceiptCounter.organization_id == organization_id, ReceiptCounter.year == year)
+        .values(last_number=ReceiptCounter.last_number + 1)
+        .returning(ReceiptCounter.last_number))).scalar_one()
+
+
+async def _outcome(session: AsyncSession, donation_id: int) -> DonationReceipt | None:
+    return await session.get(DonationReceipt, donation_id, populate_existing=True)
+
+
+def _already(row: DonationReceipt, donation_id: int) -> Conflict:
+    if row.receipt_id is not None:
+        return Conflict(f"donation {donation_id} already has receipt {row.receipt_id}",
+                        resource=f"receipts/{row.receipt_id}")
+    return Conflict(f"the donor of donation {donation_id} declined a receipt", resource=f"donations/{donation_id}")
+
+
+async def _issue(session: AsyncSession, principal: Principal, *, organization_id: int, kind: str, donor_name: str,
+                 donor_kind: str, amount_fen: int, handler: str, donation_ids: list[int], number: int,
+                 year: int, today: dt.date) -> Receipt:
+    receipt = Receipt(organization_id=organization_id, year=year, number=number, kind=kind, gift_kind="money",
+                      donor_name=donor_name, donor_kind=donor_kind, amount_fen=amount_fen, quantity=None,
+                      handler=handler, issued_on=today, issued_by=principal.subject, created_at=utcnow())
+    session.add(receipt)
+    await session.flush()
+    session.add_all(DonationReceipt(donation_id=d, receipt_id=receipt.id, recorded_by=principal.subject)
+                    for d in donation_ids)
+    await session.flush()
+    return receipt
+
+
+async def issue(session: AsyncSession, principal: Principal, data: ReceiptIn) -> ReceiptOut:
+    try:
+        donation = await donations.get_visible(session, principal, data.donation_id)
+    except NotFound:
+        raise InvalidInput("donation_id", "no donation that you may see") from None
+    today = clock.today()
+    # The number first: it serialises this organisation's receipts, so the checks below read settled state.
+    number = await next_number(session, donation.organization_id, today.year)
+    if (row := await _outcome(session, donation.id)) is not None:
+        raise _already(row, donation.id)
+    refunded = (await donations.refunded_of(session, [donation.id]))[donation.id]
+    if refunded >= donation.amount_fen:
+        raise Conflict(f"donation {donation.id} was refunded in full", resource=f"donations/{donation.id}")
+    receipt = await _issue(session, principal, organization_id=donation.organization_id, kind="individual",
+                           donor_name=donations.donor_name(donation), donor_kind=donation.donor_kind,
+                           amount_fen=donation.amount_fen - refunded, handler=data.handler,
+                           donation_ids=[donation.id], number=number, year=today.year, today=today)
+    return receipt_out(receipt, [donation.id])
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=clock.SHANGHAI)
+    return start, start + dt.timedelta(days=1)
+
+
+async def issue_merged(session: AsyncSession, principal: Principal, data: MergedReceiptIn) -> ReceiptOut:
+    """All of a day's gifts of 50 yuan or less, and anonymous ones, not yet receipted nor declined: one receipt
+    under 爱心人士 for their sum (less refunds)."""
+    try:
+        org = await organizations.get(session, data.organization_id)
+    except NotFound:
+        raise InvalidInput("organization_id", "no such organisation") from None
+    visible_or_404(principal, org.district_code, f"organisation {org.id}")
+    today = clock.today()
+    if data.day > today:
+        raise InvalidInput("day", "cannot be in the future")
+    number = await next_number(session, org.id, today.year)
+    start, end = _day_bounds(data.day)
+    candidates = list(await session.scalars(
+        select(Donation).outerjoin(DonationReceipt, DonationReceipt.donation_id == Donation.id)
+        .where(Donation.organization_id == org.id, Donation.donated_at >= start, Donation.donated_at < end,
+               DonationReceipt.donation_id.is_(None),
+               or_(Donation.amount_fen <= MERGE_LIMIT_FEN, Donation.donor_kind == "anonymous"))
+        .order_by(Donation.id)))
+    refunded = await donations.refunded_of(session, [d.id for d in candidates])
+    merged = [d for d in candidates if d.amount_fen > refunded[d.id]]
+    if not merged:
+        raise Conflict(f"no gifts of 50 yuan or less, or anonymous, left to receipt on {data.day.isoformat()}",
+                       resource=f"organizations/{org.id}")
+    receipt = await _issue(session, principal, organization_id=org.id, kind="merged", donor_name=ANONYMOUS_NAME,
+                           donor_kind="anonymous", amount_fen=sum(d.amount_fen - refunded[d.id] for d in merged),
+                           handler=data.handler, donation_ids=[d.id for d in merged], number=number,
+                           year=today.year, today=today)
+    return receipt_out(receipt, [d.id for d in merged])
+
+
+async def decline(session: AsyncSession, principal: Principal, data: DeclineIn) -> DeclineOut:
+    try:
+        donation = await donations.get_visible(session, principal, data.donation_id)
+    except NotFound:
+        raise InvalidInput("donation_id", "no donation that you may see") from None
+    if (row := await _outcome(session, donation.id)) is not None:
+        raise _already(row, donation.id)
+    row = DonationReceipt(donation_id=donation.id, receipt_id=None, declined_at=utcnow(), decline_note=data.note,
+                          recorded_by=principal.subject)
+    session.add(row)
+    await session.flush()  # the primary key refuses a concurrent receipt or decline of the same donation
+    return DeclineOut(donation_id=donation.id, declined_at=row.declined_at, note=row.decline_note)
+
+
+async def _donation_ids(session: AsyncSession, receipt_ids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {r: [] for r in receipt_ids}
+    if receipt_ids:
+        rows = await session.execute(select(DonationReceipt.receipt_id, DonationReceipt.donation_id)
+                                     .where(DonationReceipt.receipt_id.in_(receipt_ids))
+                                     .order_by(DonationReceipt.donation_id))
+        for receipt_id, donation_id in rows:
+            found[receipt_id].append(donation_id)
+    return found
+
+
+async def get_visible(session: AsyncSession, principal: Principal, receipt_id: int) -> ReceiptOut:
+    receipt = await session.get(Receipt, receipt_id)
+    if receipt is None:
+        raise NotFound(f"no receipt {receipt_id} that you may see")
+    org = await organizations.get(session, receipt.organization_id)
+    visible_or_404(principal, org.district_code, f"receipt {receipt_id}")
+    return receipt_out(receipt, (await _donation_ids(session, [receipt.id]))[receipt.id])
+
+
+async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
+                       organization_id: int | None, year: int | None) -> list[ReceiptOut]:
+    if principal.kind != "staff" or not principal.area:
+        return []
+
+    query = (select(Receipt).join(Organization, Organization.id == Receipt.organization_id)
+             .where(Organization.district_code.startswith(area_prefix(principal.area)))
+             .order_by(Receipt.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(Receipt.id > int(page.after))
+    if organization_id is not None:
+        query = query.where(Receipt.organization_id == organization_id)
+    if year is not None:
+        query = query.where(Receipt.year == year)
+    rows = list(await session.scalars(query))
+    ids = await _donation_ids(session, [r.id for r in rows])
+    return [receipt_out(r, ids[r.id]) for r in rows]
