@@ -26,10 +26,7 @@ case "${1:-serve}" in
         fi
         exec python -m "services.$SERVICE" ;;
     migrate)
-        if [ "$SERVICE" = gateway ]; then
-            echo "entrypoint: the gateway has no database to migrate" >&2
-            exit 64
-        fi
+        # The gateway has a database too (sign-in, clients, refresh tokens).
         exec python -m services.manage migrate "$SERVICE" ;;
     probe)
         # urllib: the slim image has no curl, and python is there anyway. Non-2xx raises, exit 1.

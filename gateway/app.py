@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.staticfiles import StaticFiles
 
+from gateway.auth.router import router as auth_router
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
 from gateway.proxy import Proxy, Upstream
 from gateway.settings import GatewaySettings
+from shared.db import Database
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.logs import RequestContextMiddleware
 
@@ -33,7 +35,7 @@ class DevTokenRequest(BaseModel):
         description="Which demo principal to act as")
 
 
-class TokenResponse(BaseModel):
+class DevTokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
@@ -47,7 +49,9 @@ class Gateway:
         self.upstreams: dict[str, Upstream] = {}
         self.proxy: Proxy | None = None
         self.openapi: MergedOpenAPI | None = None
-        self.local = RequestContextMiddleware(self._build_local_app())
+        self.local_app = self._build_local_app()
+        self.local = RequestContextMiddleware(self.local_app)
+        self.owns_database = False
 
     async def startup(self) -> None:
         s = self.settings
@@ -57,9 +61,15 @@ class Gateway:
                           for name, url in s.upstreams().items()}
         self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes)
         self.openapi = MergedOpenAPI(self.upstreams)
+        # Tests may hand the gateway a database bound to their own transaction before it starts.
+        if getattr(self.local_app.state, "database", None) is None:
+            self.local_app.state.database = Database(s.database_url, pool_size=s.db_pool_size)
+            self.owns_database = True
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+        if self.owns_database:
+            await self.local_app.state.database.dispose()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -106,7 +116,9 @@ class Gateway:
                                   "(社会救助), charity (慈善) and place names (地名地址). Authenticate with a bearer "
                                   "token; every response carries `X-Request-ID`.")
         app.state.settings = settings
+        app.state.authenticator = self.authenticator
         install_error_handlers(app)
+        app.include_router(auth_router)
         gateway = self
 
         @app.get("/healthz", summary="Liveness", tags=["health"])
@@ -118,8 +130,13 @@ class Gateway:
                              "with each service's state.")
         async def readyz():
             services = await gateway.readiness()
-            ready = all(s["status"] == "ready" for s in services.values())
-            return JSONResponse({"status": "ready" if ready else "degraded", "services": services},
+            try:
+                await asyncio.wait_for(app.state.database.ping(), 2)
+                own = {"status": "ready", "database": app.state.database.dialect}
+            except Exception:  # any failure to reach the sign-in database means sign-in is down
+                own = {"status": "unavailable", "database": "unreachable"}
+            ready = own["status"] == "ready" and all(s["status"] == "ready" for s in services.values())
+            return JSONResponse({"status": "ready" if ready else "degraded", "gateway": own, "services": services},
                                 status_code=200 if ready else 503)
 
         if not production:
@@ -136,16 +153,16 @@ class Gateway:
                                            swagger_css_url="/docs/static/swagger-ui.css",
                                            swagger_favicon_url="/docs/static/favicon.png")
 
-            @app.post("/api/auth/v1/dev-tokens", response_model=TokenResponse, tags=["auth"],
+            @app.post("/api/auth/v1/dev-tokens", response_model=DevTokenResponse, tags=["auth 身份认证"],
                       summary="Issue a token for a demo principal (dev and test only)",
                       description="Until real sign-in exists, dev and test environments issue tokens for four "
                                   "demo principals: a resident (家属), staff of 鄞州区 (330212), city-level staff "
                                   "(330200) and a partner department. Absent in production.",
                       responses=problem_responses(422))
-            async def dev_token(body: DevTokenRequest) -> TokenResponse:
+            async def dev_token(body: DevTokenRequest) -> DevTokenResponse:
                 principal = DEMO_PRINCIPALS[body.principal]
                 lifetime = settings.dev_token_lifetime_s
-                return TokenResponse(access_token=issue_token(principal, settings.token_secret, lifetime),
+                return DevTokenResponse(access_token=issue_token(principal, settings.token_secret, lifetime),
                                      expires_in=lifetime, principal=principal.claims())
 
         @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

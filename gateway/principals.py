@@ -17,8 +17,8 @@ TOKEN_ISSUER = "minzheng-gateway-tokens"
 TOKEN_AUDIENCE = "minzheng"
 
 # What each kind of caller may do comes from the services' own scope declarations.
-for _service in SERVICES:
-    importlib.import_module(f"services.{_service}.scopes")
+for _package in [*(f"services.{name}" for name in SERVICES), "gateway"]:
+    importlib.import_module(f"{_package}.scopes")
 
 STAFF_SCOPES = scopes_held_by("staff")
 CITY_STAFF_SCOPES = scopes_held_by("staff", "city_staff")

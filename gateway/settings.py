@@ -2,13 +2,22 @@ from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services import SERVICES
-from shared.settings import DEV_TOKEN_SECRET, CommonSettings
+from shared.settings import DEV_TOKEN_SECRET, CommonSettings, database_url_or_default
 
 
 class GatewaySettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     port: int = 8000
+    # The gateway's own database: staff accounts, residents, OAuth clients, refresh tokens, codes.
+    database_url: str = ""
+    db_pool_size: int = 5
+    access_token_lifetime_s: int = 15 * 60
+    refresh_token_lifetime_s: int = 30 * 24 * 3600
+    # A rotated client secret keeps working this long, so a partner can roll over without downtime.
+    secret_rotation_grace_s: int = 24 * 3600
+    staff_max_failed_sign_ins: int = 5
+    staff_lockout_s: int = 15 * 60
     # HMAC key of the bearer tokens the gateway issues; only the gateway holds it.
     token_secret: str = DEV_TOKEN_SECRET
     upstream_eldercare: str = ""
@@ -24,8 +33,10 @@ class GatewaySettings(CommonSettings):
     dev_token_lifetime_s: int = 12 * 3600
 
     @model_validator(mode="after")
-    def _default_upstreams(self):
+    def _defaults(self):
         import os
+
+        self.database_url = database_url_or_default(self.database_url, "gateway")
 
         for name, port in SERVICES.items():
             if not getattr(self, f"upstream_{name}"):

@@ -20,13 +20,21 @@ from shared import migrations
 from shared.db import Database
 
 
+# Every database of the suite: the four services' and the gateway's (sign-in, clients, tokens).
+DATABASES = [*SERVICES, "gateway"]
+
+
+def _package(name: str) -> str:
+    return "gateway" if name == "gateway" else f"services.{name}"
+
+
 def settings_of(service: str):
-    module = importlib.import_module(f"services.{service}.settings")
+    module = importlib.import_module(f"{_package(service)}.settings")
     return getattr(module, f"{service.capitalize()}Settings")()
 
 
 async def _seed(service: str) -> None:
-    seed = importlib.import_module(f"services.{service}.seed")
+    seed = importlib.import_module(f"{_package(service)}.seed")
     database = Database(settings_of(service).database_url)
     try:
         async with database.sessionmaker() as session, session.begin():
@@ -41,19 +49,19 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("migrate", "seed", "prepare"):
         p = sub.add_parser(name)
-        p.add_argument("services", nargs="*", metavar="SERVICE", help=f"default: all of {', '.join(SERVICES)}")
+        p.add_argument("services", nargs="*", metavar="DATABASE", help=f"default: all of {', '.join(DATABASES)}")
     p = sub.add_parser("downgrade")
-    p.add_argument("service", choices=SERVICES)
+    p.add_argument("service", choices=DATABASES)
     p.add_argument("revision")
     p = sub.add_parser("revision")
-    p.add_argument("service", choices=SERVICES)
+    p.add_argument("service", choices=DATABASES)
     p.add_argument("-m", "--message", required=True)
     args = parser.parse_args(argv)
     if args.command in ("migrate", "seed", "prepare"):
-        unknown = set(args.services) - set(SERVICES)
+        unknown = set(args.services) - set(DATABASES)
         if unknown:
-            parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
-        args.services = args.services or list(SERVICES)
+            parser.error(f"unknown database(s): {', '.join(sorted(unknown))}")
+        args.services = args.services or list(DATABASES)
 
     if args.command in ("migrate", "prepare"):
         for service in args.services:

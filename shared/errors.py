@@ -49,12 +49,15 @@ class DomainError(Exception):
     title = "Bad request"
 
     def __init__(self, detail: str, *, errors: list[FieldProblem] | None = None, resource: str | None = None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, keep_writes: bool = False):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.resource = resource
         self.headers = headers
+        # A refusal that must be remembered (a failed sign-in counts towards lock-out): the request's
+        # writes are committed before the error is answered, instead of rolled back.
+        self.keep_writes = keep_writes
 
 
 class BadRequest(DomainError):
@@ -73,8 +76,8 @@ class InvalidInput(DomainError):
 class Unauthorized(DomainError):
     status, slug, title = 401, "unauthorized", "Authentication required"
 
-    def __init__(self, detail: str = "a valid bearer token is required"):
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+    def __init__(self, detail: str = "a valid bearer token is required", *, keep_writes: bool = False):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, keep_writes=keep_writes)
 
 
 class Forbidden(DomainError):

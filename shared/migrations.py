@@ -1,4 +1,5 @@
-"""Alembic, one environment per service: `services/<name>/migrations`, version table `alembic_version_<name>`.
+"""Alembic, one environment per database: `services/<name>/migrations` (the gateway's: `gateway/migrations`),
+version table `alembic_version_<name>`.
 
 Each service's `migrations/env.py` calls `run_environment(metadata)`; the rest (URL from the service's
 settings, the async engine, batch mode for SQLite's ALTER TABLE) lives here once.
@@ -22,7 +23,8 @@ def alembic_config(service_name: str, database_url: str) -> Config:
     if database_url.startswith("sqlite"):
         Path(database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     config = Config()
-    config.set_main_option("script_location", str(ROOT / "services" / service_name / "migrations"))
+    home = ROOT / "gateway" if service_name == "gateway" else ROOT / "services" / service_name
+    config.set_main_option("script_location", str(home / "migrations"))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.attributes["service_name"] = service_name

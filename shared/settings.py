@@ -51,9 +51,15 @@ class ServiceSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _default_database(self):
-        if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{VAR_DIR / (self.service_name + '.db')}"
-        elif self.database_url.startswith(("postgresql://", "postgres://")):
-            # A plain PostgreSQL URL means asyncpg: operators paste the URL their database gives them.
-            self.database_url = "postgresql+asyncpg://" + self.database_url.split("://", 1)[1]
+        self.database_url = database_url_or_default(self.database_url, self.service_name)
         return self
+
+
+def database_url_or_default(url: str, name: str) -> str:
+    """The embedded SQLite file under var/ when no URL is set; a plain PostgreSQL URL means asyncpg
+    (operators paste the URL their database gives them)."""
+    if not url:
+        return f"sqlite+aiosqlite:///{VAR_DIR / (name + '.db')}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url

@@ -142,7 +142,8 @@ async def client(request, backend, db_dir) -> AsyncIterator[ServiceClient]:
 
 
 async def _empty_tables(service: str, database: ServiceDatabase) -> None:
-    metadata = importlib.import_module(f"services.{service}.database").Base.metadata
+    package = "gateway" if service == "gateway" else f"services.{service}"
+    metadata = importlib.import_module(f"{package}.database").Base.metadata
     tables = list(reversed(metadata.sorted_tables))
     async with database.engine.begin() as connection:
         if database.dialect == "postgresql":

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from gateway.seed import DEMO_PASSWORD
 from services import SERVICES
 from shared.settings import ROOT
 
@@ -109,7 +110,11 @@ BANNER = """
 {services}
   logs          {logs}/<name>.log (JSON lines, one per request, with the request id)
 
-Demo credentials (dev only): get a bearer token for a demo principal, then call any service through the gateway:
+Demo staff sign-in (dev only): yinzhou-demo (鄞州区), baizhang-demo (百丈街道), city-demo (宁波市), auditor-demo,
+all with the password {password}:
+  curl -s -X POST {gateway}/api/auth/v1/staff-sign-ins -H 'content-type: application/json' -d '{{"username": "city-demo", "password": "{password}"}}'
+
+Demo tokens (dev only): a bearer token for a demo principal, then call any service through the gateway:
   curl -s -X POST {gateway}/api/auth/v1/dev-tokens -H 'content-type: application/json' -d '{{"principal": "staff-yinzhou"}}'
   principals: resident (家属 of two demo elders), staff-yinzhou (鄞州区 330212), staff-city (宁波市 330200), partner
   curl -s {gateway}/api/eldercare/v1/elders -H "Authorization: Bearer <access_token>"
@@ -132,7 +137,8 @@ def main() -> None:
         suite.start_all()
         suite.wait_ready()
         services = "\n".join(f"  {name:<13} {suite.url(name)}" for name in SERVICES)
-        print(BANNER.format(gateway=suite.url(), services=services, logs=suite.log_dir), flush=True)
+        print(BANNER.format(gateway=suite.url(), services=services, logs=suite.log_dir, password=DEMO_PASSWORD),
+              flush=True)
         while stopping["signal"] is None:
             for name, process in list(suite.processes.items()):
                 if process.poll() is not None:

@@ -4,3 +4,5 @@ CREATE DATABASE eldercare;
 CREATE DATABASE assistance;
 CREATE DATABASE charity;
 CREATE DATABASE placenames;
+-- The gateway's own: staff accounts, OAuth clients, refresh tokens.
+CREATE DATABASE gateway;

@@ -23,6 +23,7 @@ def test_every_service_is_migrated_before_it_starts_and_has_a_health_check():
         assert compose[service]["depends_on"][f"{service}-migrate"]["condition"] == "service_completed_successfully"
         assert "readyz" in " ".join(compose[service]["healthcheck"]["test"])
         assert compose[service]["environment"][f"{service.upper()}_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert compose["gateway"]["depends_on"]["gateway-migrate"]["condition"] == "service_completed_successfully"
     gateway = compose["gateway"]
     assert all(gateway["depends_on"][s]["condition"] == "service_healthy"
                for s in ("eldercare", "assistance", "charity", "placenames"))

@@ -22,7 +22,8 @@ def free_ports(count: int) -> list[int]:
 
 def suite_env(tmp_path) -> dict[str, str]:
     ports = free_ports(len(SERVICES) + 1)
-    env = {"ENV": "dev", "GATEWAY_PORT": str(ports[-1]), "LOG_LEVEL": "INFO"}
+    env = {"ENV": "dev", "GATEWAY_PORT": str(ports[-1]), "LOG_LEVEL": "INFO",
+           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway'}.db"}
     for port, name in zip(ports, SERVICES):
         env[f"{name.upper()}_PORT"] = str(port)
         env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / name}.db"

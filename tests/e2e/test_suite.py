@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from services import SERVICES
+from services.manage import DATABASES
 from shared.settings import ROOT
 from tests.e2e.conftest import suite_env
 from tools.devserver import Suite
@@ -92,13 +93,27 @@ def test_dev_up_stops_every_process_it_started_on_sigterm(tmp_path):
         # Loading the demo data again adds nothing.
         again = subprocess.run([sys.executable, "-m", "services.manage", "seed"], cwd=ROOT, env=env, check=True,
                                capture_output=True, text=True).stdout
-        assert again.count("(0 new rows)") == len(SERVICES), again
+        assert again.count("(0 new rows)") == len(DATABASES), again
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert "is up" in output and "stopped." in output and "Demo credentials" in output
+    assert "is up" in output and "stopped." in output and "Demo staff sign-in" in output
     for name in [*SERVICES, "gateway"]:
         with pytest.raises(httpx.ConnectError):
             httpx.get(probe.url(name) + "/healthz", timeout=1)
+
+
+def test_staff_sign_in_through_the_gateway_reaches_the_services(suite):
+    from gateway.seed import DEMO_PASSWORD
+
+    signed_in = httpx.post(suite.url() + "/api/auth/v1/staff-sign-ins",
+                           json={"username": "yinzhou-demo", "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    headers = {"Authorization": "Bearer " + signed_in.json()["access_token"]}
+    elders = httpx.get(suite.url() + "/api/eldercare/v1/elders", headers=headers)
+    assert elders.status_code == 200 and all(e["area_code"].startswith("330212") for e in elders.json()["items"])
+    # A district member of staff may not set city-wide policy.
+    refused = httpx.post(suite.url() + "/api/assistance/v1/policies", headers=headers, json={})
+    assert refused.status_code in (403, 422)

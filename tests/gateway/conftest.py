@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import uvicorn
 
+from gateway import seed as gateway_seed
 from gateway.app import create_app
 from gateway.principals import DEMO_PRINCIPALS, issue_token
 from gateway.settings import GatewaySettings
 from services.eldercare.main import create_app as create_eldercare
+from shared.db import Database
 from tests.conftest import service_database, settings_for
 
 
@@ -61,20 +64,63 @@ async def black_hole():
     hole.close()
 
 
+async def gateway_client(database, **upstreams) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway on its own migrated database, inside an outer transaction rolled back afterwards."""
+    settings = GatewaySettings(env="test", database_url=database.url, upstream_read_timeout_s=0.5, **upstreams)
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        app = create_app(settings)
+        app.local_app.state.database = Database(database.url, bind=connection)
+        await app.startup()
+        async with app.local_app.state.database.sessionmaker() as session, session.begin():
+            await gateway_seed.load(session)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+            client.settings = settings
+            client.app = app
+            yield client
+        await app.shutdown()
+        await transaction.rollback()
+
+
 @pytest.fixture
-async def gateway(upstream_eldercare, black_hole):
+async def gateway(upstream_eldercare, black_hole, db_dir):
     """eldercare is real; assistance hangs (timeouts); charity and placenames point at closed ports."""
-    settings = GatewaySettings(env="test", upstream_eldercare=upstream_eldercare, upstream_assistance=black_hole,
-                               upstream_charity=f"http://127.0.0.1:{free_port()}",
-                               upstream_placenames=f"http://127.0.0.1:{free_port()}",
-                               upstream_read_timeout_s=0.5)
-    app = create_app(settings)
-    await app.startup()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-        client.settings = settings
+    database = await service_database("gateway", "sqlite", db_dir)
+    async for client in gateway_client(database, upstream_eldercare=upstream_eldercare,
+                                       upstream_assistance=black_hole,
+                                       upstream_charity=f"http://127.0.0.1:{free_port()}",
+                                       upstream_placenames=f"http://127.0.0.1:{free_port()}"):
         yield client
-    await app.shutdown()
+
+
+@pytest.fixture
+async def auth_gateway(backend, db_dir):
+    """The gateway's sign-in routes on each backend; no upstream is needed."""
+    database = await service_database("gateway", backend, db_dir)
+    async for client in gateway_client(database):
+        yield client
 
 
 def bearer(principal: str, settings: GatewaySettings, lifetime_s: int = 600) -> dict[str, str]:
     return {"Authorization": "Bearer " + issue_token(DEMO_PRINCIPALS[principal], settings.token_secret, lifetime_s)}
+
+
+@pytest.fixture
+async def committed_auth_gateway(backend, db_dir):
+    """The gateway on its own pool with real commits, for concurrency tests; tables emptied afterwards."""
+    from tests.conftest import _empty_tables
+
+    database = await service_database("gateway", backend, db_dir)
+    settings = GatewaySettings(env="test", database_url=database.url, db_pool_size=20)
+    app = create_app(settings)
+    await app.startup()
+    try:
+        async with app.local_app.state.database.sessionmaker() as session, session.begin():
+            await gateway_seed.load(session)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                     timeout=60) as client:
+            client.settings = settings
+            yield client
+    finally:
+        await app.shutdown()
+        await _empty_tables("gateway", database)

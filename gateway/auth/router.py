@@ -1,0 +1,136 @@
+"""Sign-in endpoints of the gateway (`/api/auth/v1`): the OAuth2 token endpoint, staff sign-in, clients."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Header, Request, Response
+
+from gateway.auth import service
+from gateway.auth.models import OAuthClient
+from gateway.auth.schemas import ClientIn, ClientOut, ClientWithSecret, SignOut, StaffSignIn, TokenResponse
+from gateway.principals import issue_token
+from gateway.scopes import CLIENTS_WRITE
+from shared.db import Session
+from shared.errors import Forbidden, InvalidInput, Unauthorized, problem_responses
+from shared.identity import Principal
+from shared.scopes import DECLARED
+
+router = APIRouter(prefix="/api/auth/v1", tags=["auth 身份认证"])
+
+
+def _tokens(request: Request, principal: Principal, refresh: service.IssuedRefresh | None = None) -> TokenResponse:
+    settings = request.app.state.settings
+    lifetime = settings.access_token_lifetime_s
+    return TokenResponse(access_token=issue_token(principal, settings.token_secret, lifetime), expires_in=lifetime,
+                         scope=" ".join(sorted(principal.scopes)), refresh_token=refresh.token if refresh else None)
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("invalid_client: malformed Basic credentials") from None
+    return client_id, secret
+
+
+@router.post("/token", response_model=TokenResponse, summary="OAuth2 token endpoint",
+             description="`grant_type=client_credentials` for partner departments and services (client id and "
+                         "secret by HTTP Basic or in the form); `grant_type=refresh_token` to spend a refresh token "
+                         "for a new pair (a spent token presented again revokes its whole family). Access tokens "
+                         "last 15 minutes.",
+             responses=problem_responses(401, 422))
+async def token(
+    request: Request,
+    session: Session,
+    grant_type: Annotated[Literal["client_credentials", "refresh_token"], Form()],
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> TokenResponse:
+    settings = request.app.state.settings
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise InvalidInput("refresh_token", "required with grant_type=refresh_token")
+        principal, refresh = await service.rotate_refresh(session, settings, refresh_token)
+        return _tokens(request, principal, refresh)
+    credentials = _basic_credentials(authorization) or (client_id, client_secret)
+    if not all(credentials):
+        raise Unauthorized("invalid_client: client_id and client_secret are required")
+    return _tokens(request, await service.authenticate_client(session, *credentials))
+
+
+@router.post("/staff-sign-ins", response_model=TokenResponse, summary="Staff sign-in (工作人员登录)",
+             description="Username and password. After repeated failures the account is locked for a while. "
+                         "Returns a 15-minute access token and a refresh token.",
+             responses=problem_responses(401, 422))
+async def staff_sign_in(request: Request, body: StaffSignIn, session: Session) -> TokenResponse:
+    principal = await service.sign_in_staff(session, request.app.state.settings, body.username, body.password)
+    refresh = await service.issue_refresh(session, principal, request.app.state.settings)
+    return _tokens(request, principal, refresh)
+
+
+@router.post("/sign-outs", status_code=204, summary="Sign out",
+             description="Revokes the refresh token and every token rotated from the same sign-in.",
+             responses=problem_responses(422))
+async def sign_out(body: SignOut, session: Session) -> Response:
+    await service.sign_out(session, body.refresh_token)
+    return Response(status_code=204)
+
+
+# Client administration ----------------------------------------------------------------------------
+
+def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The gateway's own routes authenticate the bearer token directly (there is no assertion to read)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized()
+    principal, _ = request.app.state.authenticator.principal(authorization[7:].strip())
+    if not principal.has(CLIENTS_WRITE):
+        raise Forbidden(f"this action needs the scope {CLIENTS_WRITE}")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(caller)]
+
+
+def client_out(client: OAuthClient) -> ClientOut:
+    until = client.previous_secret_valid_until
+    return ClientOut(client_id=client.client_id, name=client.name, kind=client.kind, scopes=client.scopes,
+                     revoked=client.revoked_at is not None,
+                     previous_secret_valid_until=until.isoformat() if until and until > dt.datetime.now(dt.UTC)
+                     else None)
+
+
+@router.post("/clients", status_code=201, response_model=ClientWithSecret, summary="Register a client",
+             description="A partner department (合作部门) or a service of the suite, with the scopes it may use. "
+                         "The secret is returned once and stored only as a digest.",
+             responses=problem_responses(401, 403, 409, 422))
+async def create_client(body: ClientIn, session: Session, admin: Admin) -> ClientWithSecret:
+    unknown = [s for s in body.scopes if s not in DECLARED]
+    if unknown:
+        raise InvalidInput("scopes", f"unknown scope(s): {', '.join(unknown)}")
+    client, secret = await service.create_client(session, admin, client_id=body.client_id, name=body.name,
+                                                 kind=body.kind, scopes=body.scopes)
+    return ClientWithSecret(client=client_out(client), client_secret=secret)
+
+
+@router.post("/clients/{client_id}/secret-rotations", response_model=ClientWithSecret, summary="Rotate a secret",
+             description="Issues a new secret; the previous one keeps working for a grace period (24 h by default).",
+             responses=problem_responses(401, 403, 404))
+async def rotate_secret(request: Request, client_id: str, session: Session, admin: Admin) -> ClientWithSecret:
+    grace = dt.timedelta(seconds=request.app.state.settings.secret_rotation_grace_s)
+    client, secret = await service.rotate_secret(session, client_id, grace)
+    return ClientWithSecret(client=client_out(client), client_secret=secret)
+
+
+@router.post("/clients/{client_id}/revocation", response_model=ClientOut, summary="Revoke a client",
+             description="The client can no longer get tokens; tokens already issued expire within 15 minutes.",
+             responses=problem_responses(401, 403, 404))
+async def revoke(client_id: str, session: Session, admin: Admin) -> ClientOut:
+    return client_out(await service.revoke_client(session, client_id))

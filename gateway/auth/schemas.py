@@ -1,0 +1,46 @@
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds the access token stays valid")
+    scope: str = Field(description="Space-separated scopes the token carries")
+    refresh_token: str | None = Field(None, description="For people only: spend it once for a new pair")
+
+
+class StaffSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class SignOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class ClientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$", examples=["medical-insurance"])
+    name: str = Field(min_length=1, max_length=100, examples=["市医疗保障局"])
+    kind: Literal["partner", "service"]
+    scopes: list[str] = Field(min_length=1, max_length=50)
+
+
+class ClientOut(BaseModel):
+    client_id: str
+    name: str
+    kind: str
+    scopes: list[str]
+    revoked: bool
+    previous_secret_valid_until: str | None = None
+
+
+class ClientWithSecret(BaseModel):
+    client: ClientOut
+    client_secret: str = Field(description="Shown once: store it in the partner's secret store")

@@ -1,0 +1,198 @@
+"""Sign-in rules: client credentials, staff passwords with lock-out, refresh tokens that rotate.
+
+Failures that must be remembered (a wrong password counts towards lock-out; a reused refresh token
+revokes its family) are written in the request's transaction and raised with `keep_writes=True`, so
+they are committed although the request is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.models import OAuthClient, RefreshToken, StaffUser
+from gateway.settings import GatewaySettings
+from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from shared.identity import Principal
+from shared.scopes import scopes_held_by
+
+PASSWORDS = PasswordHasher()  # Argon2id with the library's (RFC 9106 low-memory) parameters
+# Verified against when the username is unknown, so timing does not tell which usernames exist.
+_UNKNOWN_USER_HASH = PASSWORDS.hash(secrets.token_urlsafe(16))
+
+ROLE_HOLDERS = {"community_worker": ("staff",), "street": ("staff",), "district": ("staff",),
+                "city": ("staff", "city_staff"), "auditor": ("auditor",)}
+ROLE_AREA_LENGTHS = {"community_worker": 12, "street": 9, "district": 6, "city": 6, "auditor": 6}
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# Clients ------------------------------------------------------------------------------------------
+
+def client_principal(client: OAuthClient) -> Principal:
+    return Principal(subject=f"{client.kind}:{client.client_id}", kind=client.kind,
+                     scopes=frozenset(client.scopes), name=client.name)
+
+
+async def authenticate_client(session: AsyncSession, client_id: str, secret: str) -> Principal:
+    client = await session.get(OAuthClient, client_id)
+    presented = digest(secret)
+    now = utcnow()
+    valid = client is not None and client.revoked_at is None and (
+        hmac.compare_digest(presented, client.secret_hash)
+        or (client.previous_secret_hash is not None and client.previous_secret_valid_until is not None
+            and client.previous_secret_valid_until > now
+            and hmac.compare_digest(presented, client.previous_secret_hash)))
+    if not valid:
+        raise Unauthorized("invalid_client: unknown client, wrong secret, or revoked")
+    return client_principal(client)
+
+
+async def create_client(session: AsyncSession, actor: Principal, *, client_id: str, name: str, kind: str,
+                        scopes: list[str]) -> tuple[OAuthClient, str]:
+    if await session.get(OAuthClient, client_id) is not None:
+        raise Conflict(f"client {client_id} already exists", resource=f"clients/{client_id}")
+    secret = new_secret()
+    client = OAuthClient(client_id=client_id, name=name, kind=kind, scopes=sorted(set(scopes)),
+                         secret_hash=digest(secret), created_by=actor.subject, created_at=utcnow())
+    session.add(client)
+    await session.flush()
+    return client, secret
+
+
+async def _live_client(session: AsyncSession, client_id: str) -> OAuthClient:
+    client = await session.get(OAuthClient, client_id)
+    if client is None or client.revoked_at is not None:
+        raise NotFound(f"no active client {client_id}")
+    return client
+
+
+async def rotate_secret(session: AsyncSession, client_id: str, grace: dt.timedelta) -> tuple[OAuthClient, str]:
+    """A new secret; the old one keeps working for `grace` so the partner can roll over."""
+    client = await _live_client(session, client_id)
+    secret = new_secret()
+    client.previous_secret_hash = client.secret_hash
+    client.previous_secret_valid_until = utcnow() + grace
+    client.secret_hash = digest(secret)
+    await session.flush()
+    return client, secret
+
+
+async def revoke_client(session: AsyncSession, client_id: str) -> OAuthClient:
+    client = await _live_client(session, client_id)
+    client.revoked_at = utcnow()
+    await session.flush()
+    return client
+
+
+# Staff --------------------------------------------------------------------------------------------
+
+def staff_principal(user: StaffUser) -> Principal:
+    return Principal(subject=f"staff:{user.username}", kind="staff", area=user.area_code,
+                     scopes=scopes_held_by(*ROLE_HOLDERS[user.role]), name=user.display_name)
+
+
+def validate_staff_area(role: str, area_code: str) -> None:
+    if role not in ROLE_HOLDERS:
+        raise InvalidInput("role", f"one of {', '.join(ROLE_HOLDERS)}")
+    if len(area_code) != ROLE_AREA_LENGTHS[role] or not area_code.isdigit():
+        raise InvalidInput("area_code", f"a {role} works in a {ROLE_AREA_LENGTHS[role]}-digit division code")
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(PASSWORDS.hash, password)
+
+
+async def _password_matches(stored_hash: str, password: str) -> bool:
+    try:
+        # Argon2 is deliberately slow: off the event loop, so one sign-in never stalls other requests.
+        return await asyncio.to_thread(PASSWORDS.verify, stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def sign_in_staff(session: AsyncSession, settings: GatewaySettings, username: str, password: str) -> Principal:
+    user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+    matches = await _password_matches(user.password_hash if user else _UNKNOWN_USER_HASH, password)
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise Unauthorized("sign-in refused: too many failed attempts; try again later")
+    if user is None or not matches:
+        if user is not None:
+            await _count_failure(session, user.id, settings)
+        raise Unauthorized("invalid username or password", keep_writes=True)
+    await session.execute(update(StaffUser).where(StaffUser.id == user.id)
+                          .values(failed_sign_ins=0, locked_until=None))
+    return staff_principal(user)
+
+
+async def _count_failure(session: AsyncSession, user_id: int, settings: GatewaySettings) -> None:
+    lock_until = utcnow() + dt.timedelta(seconds=settings.staff_lockout_s)
+    # Increments in SQL, not in Python, so concurrent failures all count.
+    await session.execute(update(StaffUser).where(StaffUser.id == user_id).values(
+        failed_sign_ins=StaffUser.failed_sign_ins + 1))
+    await session.execute(update(StaffUser).where(
+        StaffUser.id == user_id, StaffUser.failed_sign_ins >= settings.staff_max_failed_sign_ins,
+    ).values(locked_until=lock_until, failed_sign_ins=0))
+
+
+# Refresh tokens -----------------------------------------------------------------------------------
+
+@dataclass
+class IssuedRefresh:
+    token: str
+    expires_at: dt.datetime
+
+
+async def issue_refresh(session: AsyncSession, principal: Principal, settings: GatewaySettings, *,
+                        family_id: str | None = None, parent_id: int | None = None) -> IssuedRefresh:
+    token = new_secret()
+    now = utcnow()
+    expires = now + dt.timedelta(seconds=settings.refresh_token_lifetime_s)
+    session.add(RefreshToken(token_hash=digest(token), family_id=family_id or secrets.token_hex(16),
+                             parent_id=parent_id, claims=principal.claims(), issued_at=now, expires_at=expires))
+    await session.flush()
+    return IssuedRefresh(token, expires)
+
+
+async def _revoke_family(session: AsyncSession, family_id: str) -> None:
+    await session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
+                                                     RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+
+
+async def rotate_refresh(session: AsyncSession, settings: GatewaySettings, token: str) -> tuple[Principal, IssuedRefresh]:
+    """Spend a refresh token for a new one in the same family. Presenting a spent one revokes the family."""
+    row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthorized("invalid_grant: the refresh token is not valid")
+    spent = await session.execute(update(RefreshToken).where(RefreshToken.id == row.id,
+                                                             RefreshToken.used_at.is_(None)).values(used_at=now))
+    if spent.rowcount != 1:
+        # Someone already used this token: either a thief or the owner; we cannot tell, so end them both.
+        await _revoke_family(session, row.family_id)
+        raise Unauthorized("invalid_grant: the refresh token was already used; sign in again", keep_writes=True)
+    principal = Principal.from_claims(row.claims)
+    return principal, await issue_refresh(session, principal, settings, family_id=row.family_id, parent_id=row.id)
+
+
+async def sign_out(session: AsyncSession, token: str) -> None:
+    row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
+    if row is not None:
+        await _revoke_family(session, row.family_id)

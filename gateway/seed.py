@@ -1,0 +1,45 @@
+"""Dev and test only: demo staff accounts and a client for each service. Nothing is seeded in production."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import service
+from gateway.auth.models import OAuthClient, StaffUser
+from gateway.settings import GatewaySettings
+from services import SERVICES
+from shared.db import utcnow
+from shared.scopes import scopes_held_by
+
+DEMO_PASSWORD = "demo-password-2022"
+DEMO_STAFF = [
+    ("yinzhou-demo", "鄞州区民政局 (demo)", "district", "330212"),
+    ("baizhang-demo", "百丈街道 (demo)", "street", "330212001"),
+    ("city-demo", "宁波市民政局 (demo)", "city", "330200"),
+    ("auditor-demo", "审计 (demo)", "auditor", "330200"),
+]
+
+
+def dev_client_secret(service_name: str) -> str:
+    """The secret each service uses in dev to get its own token (its <SERVICE>_CLIENT_SECRET default)."""
+    return f"dev-client-secret-{service_name}-change-me"
+
+
+async def load(session: AsyncSession) -> int:
+    if GatewaySettings().env == "production":
+        return 0
+    created = 0
+    for username, display_name, role, area in DEMO_STAFF:
+        if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is None:
+            session.add(StaffUser(username=username, display_name=display_name, role=role, area_code=area,
+                                  password_hash=await service.hash_password(DEMO_PASSWORD), failed_sign_ins=0,
+                                  created_at=utcnow()))
+            created += 1
+    for name in SERVICES:
+        if await session.get(OAuthClient, name) is None:
+            session.add(OAuthClient(client_id=name, name=f"{name} service", kind="service",
+                                    scopes=sorted(scopes_held_by("service")),
+                                    secret_hash=service.digest(dev_client_secret(name)), created_by="seed",
+                                    created_at=utcnow()))
+            created += 1
+    await session.flush()
+    return created
