@@ -3,9 +3,11 @@
 from fastapi import FastAPI
 
 from services.charity.donations.router import router as donations_router
+from services.charity.indicators.router import router as indicators_router
 from services.charity.ledger.router import router as ledger_router
 from services.charity.organizations.router import router as organizations_router
 from services.charity.projects.router import router as projects_router
+from services.charity.public.router import router as public_router
 from services.charity.receipts.router import router as receipts_router
 from services.charity.settings import CharitySettings
 from shared.app import create_service_app
@@ -19,5 +21,6 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                     "qualification (公开募捐资格); projects (慈善项目) from draft to closing with their filing "
                     "(备案) and disclosures (信息公开); money donations, refunds and disbursements kept in an "
                     "append-only double-entry ledger that reconciles.",
-        routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router],
+        routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
+                 public_router, indicators_router],
     )

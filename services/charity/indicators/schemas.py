@@ -1,0 +1,35 @@
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class Target(BaseModel):
+    value: int | float
+    target: int | float
+    met: bool
+
+
+class OrganizationIndicators(BaseModel):
+    registered: Target = Field(description="Registered social organisations (target: more than 100)")
+    new_this_year: Target = Field(description="Registered this year (target: 11)")
+    charities: int = Field(description="Recognised as charities (慈善组织)")
+    fundraising_qualified: int = Field(description="Holding the public-fundraising qualification")
+
+
+class MoneyIndicators(BaseModel):
+    donations: int
+    donated_fen: int
+    refunded_fen: int
+    raised_fen: int = Field(description="Donated less refunded")
+    spent_fen: int
+
+
+class Indicators(BaseModel):
+    """The charity part of the plan's indicators (民政数字驾驶舱), computed at request time."""
+
+    as_of: dt.date
+    district: str | None
+    organizations: OrganizationIndicators
+    projects_by_status: dict[str, int]
+    money_this_year: MoneyIndicators
+    money_all_time: MoneyIndicators

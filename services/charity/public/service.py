@@ -1,0 +1,140 @@
+"""What anyone may read without signing in: projects' money and disclosures, and the honour list.
+
+Nothing here carries a donor's personal data: donations appear as counts and sums; beneficiaries are
+never named; the honour list shows only donors who opted in, by the name they gave (爱心人士 if anonymous).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Select, String, case, cast, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.charity.donations.models import Disbursement, Donation, Refund
+from services.charity.donations.schemas import ANONYMOUS_NAME
+from services.charity.ledger import service as ledger
+from services.charity.organizations.models import Organization
+from services.charity.projects import service as projects
+from services.charity.projects.models import BudgetLine, Project
+from services.charity.public.schemas import (HonourEntry, HonourList, PublicLine, PublicPayment, PublicProject,
+                                             PublicProjectSummary)
+from shared import clock
+from shared.areas import area_prefix
+from shared.errors import InvalidInput, NotFound
+from shared.pagination import PageParams
+
+PUBLIC_STATUSES = ("filed", "fundraising", "executing", "closed")  # a draft is not public yet
+BENEFICIARY = "受益人"
+
+
+def _public_projects() -> Select:
+    return (select(Project, Organization.name).join(Organization, Organization.id == Project.organization_id)
+            .where(Project.status.in_(PUBLIC_STATUSES)))
+
+
+async def _donation_counts(session: AsyncSession, project_ids: list[int]) -> dict[int, int]:
+    if not project_ids:
+        return {}
+    rows = await session.execute(select(Donation.project_id, func.count()).where(Donation.project_id.in_(project_ids))
+                                 .group_by(Donation.project_id))
+    found = dict(rows.all())
+    return {pid: int(found.get(pid, 0)) for pid in project_ids}
+
+
+def _summary_fields(project: Project, org_name: str, totals: ledger.Totals, count: int) -> dict:
+    return dict(id=project.id, title=project.title, organization_id=project.organization_id,
+                organization_name=org_name, district_code=project.district_code, status=project.status,
+                public_fundraising=project.public_fundraising, emergency=project.emergency,
+                starts_on=project.starts_on, ends_on=project.ends_on, target_fen=project.target_fen,
+                raised_fen=totals.raised_fen, spent_fen=totals.spent_fen, balance_fen=totals.balance_fen,
+                donation_count=count)
+
+
+async def list_projects(session: AsyncSession, page: PageParams, *, status: str | None, district: str | None,
+                        organization_id: int | None) -> list[PublicProjectSummary]:
+    query = _public_projects().order_by(Project.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Project.id > int(page.after))
+    if status:
+        query = query.where(Project.status == status)
+    if district:
+        query = query.where(Project.district_code.startswith(area_prefix(district)))
+    if organization_id is not None:
+        query = query.where(Project.organization_id == organization_id)
+    rows = (await session.execute(query)).all()
+    ids = [p.id for p, _ in rows]
+    totals, counts = await ledger.project_totals(session, ids), await _donation_counts(session, ids)
+    return [PublicProjectSummary(**_summary_fields(p, name, totals[p.id], counts[p.id])) for p, name in rows]
+
+
+async def project(session: AsyncSession, project_id: int) -> PublicProject:
+    row = (await session.execute(_public_projects().where(Project.id == project_id))).first()
+    if row is None:
+        raise NotFound(f"no public project {project_id}")
+    found, org_name = row
+    totals = (await ledger.project_totals(session, [found.id]))[found.id]
+    spent = await ledger.spent_by_line(session, found.id)
+    lines = list(await session.scalars(select(BudgetLine).where(BudgetLine.project_id == found.id)
+                                       .order_by(BudgetLine.line_no)))
+    line_no = {line.id: line.line_no for line in lines}
+    payments = [PublicPayment(paid_on=d.paid_on, budget_line_no=line_no[d.budget_line_id],
+                              payee=d.payee_name if d.payee_kind == "supplier" else BENEFICIARY, purpose=d.purpose,
+                              amount_fen=d.amount_fen)
+                for d in await session.scalars(select(Disbursement).where(Disbursement.project_id == found.id)
+                                               .order_by(Disbursement.id))]
+    return PublicProject(
+        **_summary_fields(found, org_name, totals, (await _donation_counts(session, [found.id]))[found.id]),
+        summary=found.summary, beneficiaries=found.beneficiaries, filed_on=found.filed_on,
+        filing_number=found.filing_number, refunded_fen=totals.refunded_fen,
+        budget_lines=[PublicLine(line_no=l.line_no, name=l.name, budget_fen=l.amount_fen,
+                                 spent_fen=spent.get(l.id, 0)) for l in lines],
+        payments=payments, disclosures=await projects.disclosures_out(session, found.id))
+
+
+# ---- honour list (慈善榜) ----
+
+def _category():
+    """A company donor's credit code says who registered it: 9 is an enterprise (工商); others (5 civil affairs,
+    1 government bodies and institutions…) are organisations."""
+    return case((Donation.donor_kind == "anonymous", literal("anonymous")),
+                (Donation.donor_kind == "person", literal("person")),
+                (func.substr(Donation.donor_credit_code, 1, 1) == "9", literal("company")),
+                else_=literal("organization"))
+
+
+async def honour_list(session: AsyncSession, *, period_from: dt.date | None, period_to: dt.date | None,
+                      category: str | None, limit: int) -> HonourList:
+    today = clock.today()
+    period_from = period_from or today.replace(month=1, day=1)
+    period_to = period_to or today
+    if period_to < period_from:
+        raise InvalidInput("period_to", "must be on or after period_from", location="query")
+    start = dt.datetime.combine(period_from, dt.time(), tzinfo=clock.SHANGHAI)
+    end = dt.datetime.combine(period_to + dt.timedelta(days=1), dt.time(), tzinfo=clock.SHANGHAI)
+    refunded = select(Refund.donation_id, func.sum(Refund.amount_fen).label("refunded")) \
+        .group_by(Refund.donation_id).subquery()
+    net = Donation.amount_fen - func.coalesce(refunded.c.refunded, 0)
+    category_ = _category()
+    # One entry per donor: people by name and phone, companies and organisations by credit code; each
+    # anonymous gift stands alone (nothing ties two of them to one person).
+    donor_key = case((Donation.donor_kind == "anonymous", literal("a:") + cast(Donation.id, String)),
+                     (Donation.donor_kind == "person",
+                      literal("p:") + Donation.donor_name + ":" + func.coalesce(Donation.donor_phone, "")),
+                     else_=literal("c:") + Donation.donor_credit_code)
+    query = (select(donor_key.label("donor"), func.min(category_).label("category"),
+                    func.max(func.coalesce(Donation.donor_name, ANONYMOUS_NAME)).label("name"),
+                    func.sum(net).label("amount"), func.count().label("n"))
+             .outerjoin(refunded, refunded.c.donation_id == Donation.id)
+             .where(Donation.honour_opt_in.is_(True), Donation.donated_at >= start, Donation.donated_at < end)
+             .group_by(donor_key)
+             .having(func.sum(net) > 0)
+             .order_by(func.sum(net).desc(), func.min(Donation.id))
+             .limit(limit))
+    if category:
+        query = query.where(category_ == category)
+    rows = (await session.execute(query)).all()
+    entries = [HonourEntry(rank=n, name=row.name if row.category != "anonymous" else ANONYMOUS_NAME,
+                           category=row.category, amount_fen=int(row.amount), donations=int(row.n))
+               for n, row in enumerate(rows, start=1)]
+    return HonourList(period_from=period_from, period_to=period_to, category=category, entries=entries)
