@@ -11,8 +11,8 @@ import json
 import logging
 import re
 import sys
+import os
 import time
-import uuid
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -28,7 +28,7 @@ def accept_or_make_request_id(value: str | None) -> str:
     """Keep a caller's request id when it is a sane token; otherwise make one."""
     if value and _VALID_REQUEST_ID.match(value):
         return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as unique as uuid4, at a fraction of the cost on the hot path
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,6 +52,9 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
+    # Each record otherwise looks up its source file, thread and process: work no log line uses.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -14,7 +14,8 @@ SERVICE_KEEP_ALIVE_S = 75
 GRACEFUL_SHUTDOWN_S = 20
 
 
-def serve(app, *, name: str, port: int, log_level: str = "INFO") -> None:
+def serve(app, *, name: str, port: int, log_level: str = "INFO", front_door: bool = False) -> None:
+    """`front_door`: the gateway takes X-Forwarded-For from no one; services trust the gateway's."""
     configure_logging(name, log_level)
     uvicorn.run(
         app,
@@ -23,6 +24,7 @@ def serve(app, *, name: str, port: int, log_level: str = "INFO") -> None:
         loop="uvloop",
         http="httptools",
         log_config=None,
+        proxy_headers=not front_door,
         access_log=False,
         timeout_keep_alive=SERVICE_KEEP_ALIVE_S,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
