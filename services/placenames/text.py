@@ -44,7 +44,7 @@ def cn_to_int(text: str) -> int | None:
 def number_text(text: str) -> str:
     """A number as digits: '12' → '12', '十二' → '12', '０１' → '1' (leading zeros dropped); else unchanged."""
     if text.isascii() and text.isdigit():
-        return str(int(text))
+        return text if text[0] != "0" else str(int(text))
     value = cn_to_int(text)
     return str(value) if value is not None else text
 

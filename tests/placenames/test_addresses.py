@@ -138,3 +138,16 @@ async def test_concurrent_issuing_never_doubles_a_code_or_an_address(committed_c
     assert sorted(r.status_code for r in responses[12:]) == [201] + [409] * 5
     codes = [r.json()["code"] for r in responses if r.status_code == 201]
     assert len(codes) == len(set(codes)) == 13
+
+
+async def test_a_lost_counter_restarts_above_every_issued_code(demo):
+    from sqlalchemy import delete
+
+    from services.placenames.addresses.models import CodeCounter
+    road = await name_id(demo, "宁穿路", YINZHOU)
+    before = (await issue(demo, road_id=road, house_number="2")).json()["code"]
+    async with demo.app.state.database.sessionmaker() as session:
+        await session.execute(delete(CodeCounter))
+        await session.commit()
+    after = (await issue(demo, road_id=road, house_number="3")).json()["code"]
+    assert int(after[6:]) == int(before[6:]) + 1

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import BigInteger, cast, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames import geo
@@ -30,16 +31,32 @@ AREA_KINDS = ("residential_area", "building")
 CITY = "宁波市"
 
 
+# Where each series' numbers show in its codes: the counter is never below the highest number in use.
+_NUMBER_IN_CODE = {"address": (Address.code, 7), "plate": (DoorPlate.code, 5)}
+
+
 async def allocate(session: AsyncSession, series: str, count: int = 1) -> int:
-    """Reserve `count` consecutive numbers of a series; returns the first. Taken in the caller's transaction,
-    so numbers of a rolled-back transaction are given out again — but only ever to a first issue."""
-    result = await session.execute(update(CodeCounter).where(CodeCounter.series == series)
-                                   .values(next_value=CodeCounter.next_value + count)
-                                   .returning(CodeCounter.next_value))
-    after = result.scalar_one_or_none()
-    if after is None:
-        raise RuntimeError(f"code series {series} is missing: run the migrations")
-    return after - count
+    """Reserve `count` consecutive numbers of a series; returns the first.
+
+    The counter row is locked until the transaction ends, so concurrent issuers queue on it and never get
+    the same number. Should the row be missing (a wiped table), it is re-created above the highest number
+    found in issued codes, so even then no code is issued twice.
+    """
+    for _ in range(2):
+        result = await session.execute(update(CodeCounter).where(CodeCounter.series == series)
+                                       .values(next_value=CodeCounter.next_value + count)
+                                       .returning(CodeCounter.next_value))
+        after = result.scalar_one_or_none()
+        if after is not None:
+            return after - count
+        column, position = _NUMBER_IN_CODE[series]
+        highest = await session.scalar(select(func.max(cast(func.substr(column, position), BigInteger))))
+        try:
+            async with session.begin_nested():
+                session.add(CodeCounter(series=series, next_value=(highest or 0) + 1))
+        except IntegrityError:
+            pass  # another transaction re-created it first: take numbers from theirs
+    raise Conflict(f"the {series} code counter is busy; retry", resource=f"code-counters/{series}")
 
 
 def address_code(district_code: str, number: int) -> str:

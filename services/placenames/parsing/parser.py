@@ -1,0 +1,250 @@
+"""The address parser: free Chinese text → parts with spans, in memory, no database.
+
+One pass left to right. At each position the longest dictionary name wins (province, city, district,
+township, community, road, residential area or building; old and alias names included); where no name
+starts, compiled patterns read the number parts (house number, building, unit, floor, room) in their usual
+written forms. The dictionary is a hash of names with, per first character, the lengths to try, so a
+position costs a handful of lookups. Full-width forms are mapped one character to one character, so
+spans in the normalised text are spans in the caller's text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from services.placenames.text import NUMBER, WIDTH, number_text
+
+# Kinds of names in the dictionary, in the order the parts of an address come.
+PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, AREA = (
+    "province", "city", "district", "township", "community", "road", "area")
+NUMBER_PARTS = ("house_number", "building", "unit", "floor", "room")
+PARTS = (PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, "house_number", AREA, "building", "unit", "floor",
+         "room")
+
+SKIP = set(" \t\r\n,，、.。:：;；()（）[]【】\"'“”‘’/\\|·")
+
+
+@dataclass(slots=True, frozen=True)
+class Entry:
+    """A name the parser knows: its kind, and what it stands for.
+
+    `ref` is the division code (districts, townships, communities) or place-name id (roads, areas); for an
+    old or alias name, `standard_ref` and `standard_name` are what it resolves to today, `district` is the
+    district it lies in (for roads and areas) and `status` says whether the written name is standard.
+    """
+
+    kind: str
+    name: str
+    ref: str
+    standard_ref: str
+    standard_name: str
+    district: str | None
+    status: str = "standard"
+
+
+@dataclass(slots=True)
+class Part:
+    kind: str
+    text: str
+    start: int
+    end: int
+    value: str
+    entries: tuple[Entry, ...] = ()
+    chosen: Entry | None = None  # the entry the context points to (a district's 人民路, not another's)
+
+
+@dataclass(slots=True)
+class Parsed:
+    text: str
+    parts: dict[str, Part] = field(default_factory=dict)
+    unparsed: list[tuple[int, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    district_code: str | None = None  # given, or implied by the township, community or road
+
+
+class Dictionary:
+    """Names by spelling, and per first character the name lengths that start with it (longest first).
+
+    Each spelling keeps its entries grouped by kind in address order, so that a name that is both (a
+    township's short form and a community, say) fills the first part not yet read.
+    """
+
+    def __init__(self, entries: list[Entry]):
+        grouped: dict[str, dict[str, list[Entry]]] = {}
+        for entry in entries:
+            grouped.setdefault(entry.name, {}).setdefault(entry.kind, []).append(entry)
+        self.names: dict[str, tuple[tuple[str, tuple[Entry, ...]], ...]] = {
+            name: tuple((k, tuple(by_kind[k])) for k in PARTS if k in by_kind) for name, by_kind in grouped.items()}
+        lengths: dict[str, set[int]] = {}
+        for name in self.names:
+            lengths.setdefault(name[0], set()).add(len(name))
+        self.lengths = {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def longest(self, text: str, start: int):
+        """(spelling, ((kind, entries), ...)) of the longest name starting at `start`, or None."""
+        names = self.names
+        for length in self.lengths.get(text[start], ()):
+            found = names.get(text[start:start + length])
+            if found is not None:
+                return text[start:start + length], found
+        return None
+
+
+_N = NUMBER
+# Number parts as written after a road or an area. Alternatives are tried in order at one position.
+TAIL = re.compile(rf"""
+  (?P<tri_b>\d+)-(?P<tri_u>\d+)-(?P<tri_r>\d+)(?:室|号|房)?       # 12-3-1001 = 12幢3单元1001室
+| (?P<house>{_N}(?:-{_N})?)号(?!楼|院|幢|房)                     # 588号, 88-2号
+| (?P<building>{_N}|[A-Za-z])(?:号楼|号幢|号院|幢|栋|座|\#楼?|＃)   # 3号楼, 三幢, 12栋, A座, 5#
+| (?P<unit>{_N})单元
+| (?P<floor>{_N})(?:楼|层)
+| (?P<room>{_N})(?:室|房|号房)
+| (?P<pair_a>\d+)-(?P<pair_b>\d+)(?!-)
+| (?P<bare>\d+)
+""", re.X)
+# A residential area or building the dictionary does not know, recognised by how such names end.
+AREA_TEXT = re.compile(r"[\u4e00-\u9fff]{2,10}?(?:小区|花园|花苑|家园|公寓|新村|大厦|广场|中心|山庄|名苑|嘉园|雅苑|"
+                       r"公馆|大楼|宿舍|苑|府|城)")
+
+
+def _set(parsed: Parsed, kind: str, text: str, start: int, end: int, value: str,
+         entries: tuple[Entry, ...] = ()) -> bool:
+    if kind in parsed.parts:
+        return False
+    parsed.parts[kind] = Part(kind, text, start, end, value, entries)
+    return True
+
+
+def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
+    """Assign one matched number token to the part it means, given the parts already read."""
+    start, end, g, token = m.start(), m.end(), m.group, m.lastgroup
+    piece = raw[start:end]
+    parts = parsed.parts
+    if token == "tri_r":
+        _set(parsed, "building", piece, start, end, number_text(g("tri_b")))
+        _set(parsed, "unit", piece, start, end, number_text(g("tri_u")))
+        _set(parsed, "room", piece, start, end, number_text(g("tri_r")))
+        parsed.notes.append(f"{piece} read as building-unit-room")
+    elif token == "house":
+        value = g("house")
+        value = "-".join(number_text(p) for p in value.split("-")) if "-" in value else number_text(value)
+        if not _set(parsed, "house_number", piece, start, end, value):
+            _set(parsed, "building", piece, start, end, value)  # 588号3号: the second is a building
+    elif token in ("building", "unit", "room"):
+        _set(parsed, token, piece, start, end, number_text(g(token).upper()))
+    elif token == "floor":
+        # 3楼 before any building: people mean the building (3号楼).
+        _set(parsed, "floor" if "building" in parts or "unit" in parts else "building", piece, start, end,
+             number_text(g("floor")))
+    elif token == "pair_b":
+        a, b = number_text(g("pair_a")), number_text(g("pair_b"))
+        if ROAD in parts and "house_number" not in parts:
+            _set(parsed, "house_number", piece, start, end, f"{a}-{b}")
+        else:  # 12-1001 after a house number or an area: building and room
+            _set(parsed, "building", piece, start, end, a)
+            _set(parsed, "room", piece, start, end, b)
+    else:
+        value = number_text(g("bare"))
+        if ROAD in parts and "house_number" not in parts and AREA not in parts and "building" not in parts:
+            _set(parsed, "house_number", piece, start, end, value)
+        elif "building" in parts or "unit" in parts:
+            _set(parsed, "room", piece, start, end, value)
+        else:
+            _set(parsed, "building", piece, start, end, value)
+
+
+def parse(dictionary: Dictionary, raw: str) -> Parsed:
+    text = raw.translate(WIDTH)
+    parsed = Parsed(text=raw)
+    parts = parsed.parts
+    unparsed = parsed.unparsed
+    longest, tail, skip = dictionary.longest, TAIL.match, SKIP
+    anchored = False   # a road, area, township or community has been read: numbers may follow
+    in_numbers = False  # the building, unit or room has started: no more names
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] in skip:
+            i += 1
+            continue
+        hit = None if in_numbers else longest(text, i)
+        if hit is not None:
+            name, by_kind = hit
+            end = i + len(name)
+            for kind, entries in by_kind:
+                if kind not in parts:
+                    parts[kind] = Part(kind, raw[i:end], i, end, entries[0].standard_name, entries)
+                    anchored = anchored or kind in ANCHORS
+                    break
+            else:
+                if by_kind[0][0] not in (PROVINCE, CITY):
+                    parsed.notes.append(f"{name} ignored: a {by_kind[0][0]} was already read")
+            i = end
+            continue
+        if anchored:
+            m = tail(text, i)
+            if m is not None:
+                _number_tokens(parsed, raw, m)
+                in_numbers = not parts.keys().isdisjoint(AFTER_HOUSE)
+                i = m.end()
+                continue
+            if not in_numbers and AREA not in parts:
+                m = AREA_TEXT.match(text, i)
+                if m is not None:
+                    parts[AREA] = Part(AREA, raw[i:m.end()], i, m.end(), m.group())
+                    i = m.end()
+                    continue
+        # Nothing recognised here: extend the current run of unrecognised characters.
+        if unparsed and unparsed[-1][1] == i:
+            unparsed[-1] = (unparsed[-1][0], i + 1)
+        else:
+            unparsed.append((i, i + 1))
+        i += 1
+    _choose(parsed)
+    return parsed
+
+
+def _pick(part: Part | None, prefix: str | None) -> Entry | None:
+    """The entry of an ambiguous name that lies inside `prefix` (a division code), else the first."""
+    if part is None:
+        return None
+    if prefix:
+        for e in part.entries:
+            if (e.district or e.standard_ref).startswith(prefix) or e.standard_ref.startswith(prefix):
+                part.chosen = e
+                return e
+    part.chosen = part.entries[0] if part.entries else None
+    return part.chosen
+
+
+def _choose(parsed: Parsed) -> None:
+    """Settle ambiguous names from the context: the district given (or implied by the township or the road)
+    chooses among same-named townships, communities and roads."""
+    parts = parsed.parts
+    district = _pick(parts.get(DISTRICT), None)
+    district_code = district.standard_ref if district else None
+    township = _pick(parts.get(TOWNSHIP), district_code)
+    if district_code is None and township is not None:
+        district_code = township.district
+    community = _pick(parts.get(COMMUNITY), township.ref if township else district_code)
+    if district_code is None and community is not None:
+        district_code = community.district
+    road = parts.get(ROAD)
+    if road is not None:
+        chosen = _pick(road, district_code)
+        road.value = chosen.standard_name
+        if district_code is None and len({e.district for e in road.entries}) == 1:
+            district_code = chosen.district
+    area = parts.get(AREA)
+    if area is not None and area.entries:
+        area.value = _pick(area, district_code).standard_name
+    if district is None and district_code is not None:
+        parsed.notes.append(f"district {district_code} implied by the names given")
+    parsed.district_code = district_code
+
+
+AFTER_HOUSE = frozenset(("building", "unit", "floor", "room"))
+ANCHORS = frozenset((ROAD, AREA, TOWNSHIP, COMMUNITY))

@@ -1,0 +1,61 @@
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TEXT = 500
+MAX_BATCH = 1000
+Text = Field(min_length=1, max_length=MAX_TEXT, description=f"Free-text address, 1–{MAX_TEXT} characters",
+             examples=["宁波市江东区甬江路12号3幢2单元501室"])
+PartKind = Literal["province", "city", "district", "township", "community", "road", "house_number", "area",
+                   "building", "unit", "floor", "room"]
+
+
+class ParseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Text
+
+
+class ParsesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[str] = Field(min_length=1, max_length=MAX_BATCH, description=f"1–{MAX_BATCH} free-text addresses")
+
+
+class PartOut(BaseModel):
+    kind: PartKind
+    text: str = Field(description="The characters it came from, as written")
+    start: int = Field(description="Offset of the first character in the input")
+    end: int = Field(description="Offset after the last character")
+    value: str = Field(description="Normalised: today's standard name, or the number in digits")
+    ref: str | None = Field(None, description="Division code, or place-name id, of today's standard name")
+    written_status: Literal["standard", "alias", "historical"] | None = Field(
+        None, description="Whether the name as written is standard, an alias or an old name")
+
+
+class Span(BaseModel):
+    text: str
+    start: int
+    end: int
+
+
+class AddressMatch(BaseModel):
+    code: str
+    full_name: str
+    level: str
+    confidence: float = Field(ge=0, le=1)
+    reasons: list[str]
+
+
+class ParseOut(BaseModel):
+    text: str
+    parts: list[PartOut]
+    unparsed: list[Span] = Field(description="Stretches of text that were not understood")
+    district_code: str | None = Field(description="Given, or implied by the township, community or road")
+    match: AddressMatch | None = Field(description="The standard address, when one stands out")
+    candidates: list[AddressMatch] = Field(description="Ranked standard addresses when the text is ambiguous "
+                                           "(人民路5号 without a district), best first")
+    confidence: float = Field(ge=0, le=1, description="Of `match`; of the parse alone when nothing matched")
+    reasons: list[str]
+
+
+class ParsesOut(BaseModel):
+    results: list[ParseOut]

@@ -1,0 +1,141 @@
+"""The address parser and matcher: parts with spans, normalised forms, old and alias names, a match with
+its confidence and reasons, ranked candidates when ambiguous; accuracy on the labelled set."""
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.placenames.helpers import API, CITY_STAFF, YINZHOU_STAFF, load_demo, name_id
+
+PARSE, PARSES = f"{API}/parse", f"{API}/parses"
+LABELLED = Path(__file__).parent / "data" / "parse_set.csv"
+PARTS = ["province", "city", "district", "township", "community", "road", "house_number", "area", "building",
+         "unit", "floor", "room"]
+FLOOR = 0.97  # asserted per part and overall; the target is 0.98 (figures printed with -s)
+
+
+@pytest.fixture
+async def demo(client):
+    await load_demo(client)
+    return client
+
+
+async def parse(client, text: str):
+    response = await client.post(PARSE, json={"text": text}, headers=client.as_(YINZHOU_STAFF))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def parts_of(result) -> dict[str, str]:
+    return {p["kind"]: p["value"] for p in result["parts"]}
+
+
+async def test_per_part_accuracy_on_the_labelled_set(demo):
+    with LABELLED.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 300
+    results = []
+    for start in range(0, len(rows), 200):
+        response = await demo.post(PARSES, json={"texts": [r["text"] for r in rows[start:start + 200]]},
+                                   headers=demo.as_(YINZHOU_STAFF))
+        assert response.status_code == 200, response.text
+        results += response.json()["results"]
+    right, total, wrong = Counter(), Counter(), []
+    for row, result in zip(rows, results, strict=True):
+        got = parts_of(result)
+        for part in PARTS:
+            if row[part] or part in got:  # a part counts where it was written or where the parser saw one
+                total[part] += 1
+                if got.get(part, "") == row[part]:
+                    right[part] += 1
+                else:
+                    wrong.append((row["text"], part, row[part], got.get(part)))
+    print("\nper-part accuracy on", len(rows), "labelled addresses:")
+    for part in PARTS:
+        print(f"  {part:13} {right[part]:4}/{total[part]:<4} {right[part] / total[part]:.2%}")
+    overall = sum(right.values()) / sum(total.values())
+    print(f"  {'all parts':13} {sum(right.values()):4}/{sum(total.values()):<4} {overall:.2%}")
+    for miss in wrong[:15]:
+        print("  miss:", miss)
+    assert overall >= FLOOR
+    assert all(right[p] / total[p] >= FLOOR for p in PARTS if total[p]), wrong[:10]
+
+
+async def test_spans_point_into_the_text_as_written(demo):
+    text = "宁波市 江东区甬江路１２号３幢2单元501室"
+    result = await parse(demo, text)
+    for part in result["parts"]:
+        assert text[part["start"]:part["end"]] == part["text"]
+    got = {p["kind"]: (p["text"], p["value"]) for p in result["parts"]}
+    assert got["district"] == ("江东区", "鄞州区") and got["road"] == ("甬江路", "江东北路")
+    assert got["house_number"] == ("１２号", "12") and got["building"] == ("３幢", "3")
+    assert any("old" in r for r in result["reasons"])
+
+
+async def test_number_forms_are_normalised(demo):
+    same = ["鄞州区天童南路588号3幢2单元501室", "鄞州区天童南路五百八十八号三幢二单元五〇一室",
+            "鄞州区天童南路５８８号３号楼２单元５０１室", "鄞州区天童南路588号3栋2单元501", "鄞州区天童南路588号3-2-501"]
+    for text in same:
+        assert parts_of(await parse(demo, text)) == {"district": "鄞州区", "road": "天童南路", "house_number": "588",
+                                                   "building": "3", "unit": "2", "room": "501"}, text
+
+
+async def test_a_match_with_its_confidence_and_reasons(demo):
+    road = await name_id(demo, "天童南路", "330212")
+    address = (await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
+        "district_code": "330212", "road_id": road, "house_number": "588", "building": "3", "unit": "2",
+        "room": "501"})).json()
+    exact = await parse(demo, "浙江省宁波市鄞州区天童南路588号3幢2单元501室")
+    assert exact["match"]["code"] == address["code"] and exact["confidence"] == 1.0
+    alias = await parse(demo, "天童路五百八十八号3-2-501")  # an alias, no district, the dashed form
+    assert alias["match"]["code"] == address["code"]
+    assert 0.85 < alias["confidence"] < 1.0 and any("alias" in r for r in alias["reasons"])
+    # A room with no standard address of its own: the nearest level that exists, with less confidence.
+    house = (await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
+        "district_code": "330212", "road_id": road, "house_number": "600"})).json()
+    partial = await parse(demo, "鄞州区天童南路600号5幢1单元101室")
+    assert partial["match"]["code"] == house["code"] and partial["confidence"] < 0.7
+    assert any("house level" in r for r in partial["match"]["reasons"])
+
+
+async def test_an_ambiguous_text_gets_ranked_candidates_not_a_guess(demo):
+    codes = {}
+    for district in ("330205", "330281", "330282"):
+        road = await name_id(demo, "人民路", district)
+        response = await demo.post(f"{API}/addresses", headers=demo.as_(CITY_STAFF), json={
+            "district_code": district, "road_id": road, "house_number": "5"})
+        codes[district] = response.json()["code"]
+    vague = await parse(demo, "宁波市人民路5号")
+    assert vague["match"] is None and {c["code"] for c in vague["candidates"]} == set(codes.values())
+    assert any("ambiguous" in r for r in vague["reasons"])
+    precise = await parse(demo, "江北区人民路5号")
+    assert precise["match"]["code"] == codes["330205"] and precise["candidates"] == []
+
+
+async def test_bad_input_is_a_clear_answer(demo):
+    headers = demo.as_(YINZHOU_STAFF)
+    for body, field in (({"text": ""}, "text"), ({"text": "路" * 5000}, "text"), ({}, "text"),
+                        ({"texts": []}, "texts"), ({"texts": ["a"] * 1001}, "texts"),
+                        ({"texts": ["鄞州区", "", "x"]}, "texts.1")):
+        url = PARSES if "texts" in body else PARSE
+        response = await demo.post(url, json=body, headers=headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["errors"][0]["field"] == field
+    for text in ("😀😀😀", "   ", "12345", "Ningbo 天童南路 588 号 🏠", "ﾃｽﾄ 中山東路", "\u0000\u200b鄞州区"):
+        result = await parse(demo, text)
+        assert result["match"] is None and 0 <= result["confidence"] <= 1
+    mixed = await parse(demo, "Ningbo 天童南路 588 号 🏠")
+    assert parts_of(mixed)["road"] == "天童南路" and mixed["unparsed"][0]["text"] == "Ningbo"
+    assert (await demo.post(PARSE, json={"text": "天童南路"})).status_code == 401
+
+
+async def test_a_renamed_road_is_understood_at_once(demo):
+    road = await name_id(demo, "桑田路", "330212")
+    await parse(demo, "桑田路1号")  # the dictionary is built
+    await demo.post(f"{API}/names/{road}/events", headers=demo.as_(YINZHOU_STAFF), json={
+        "kind": "renaming", "new_name": "桑田东路", "decision_document": "甬政地名〔2026〕9号",
+        "decided_on": "2026-11-20"})
+    assert parts_of(await parse(demo, "桑田东路1号"))["road"] == "桑田东路"
+    assert parts_of(await parse(demo, "桑田路1号"))["road"] == "桑田东路"
