@@ -21,11 +21,12 @@ from starlette.staticfiles import StaticFiles
 from gateway.auth.router import router as auth_router
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
-from gateway.proxy import Proxy, Upstream
+from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
+from gateway.proxy import Proxy, Upstream, send_problem
 from gateway.settings import GatewaySettings
 from shared.db import Database
 from shared.errors import NotFound, install_error_handlers, problem_responses
-from shared.logs import RequestContextMiddleware
+from shared.logs import RequestContextMiddleware, accept_or_make_request_id
 
 SWAGGER_STATIC = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
 
@@ -59,7 +60,9 @@ class Gateway:
                                          connect_timeout_s=s.upstream_connect_timeout_s,
                                          read_timeout_s=s.upstream_read_timeout_s)
                           for name, url in s.upstreams().items()}
-        self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes)
+        self.buckets = RedisBuckets(s.redis_url) if s.redis_url else MemoryBuckets()
+        self.limits = s.limits()
+        self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes, self.buckets, self.limits)
         self.openapi = MergedOpenAPI(self.upstreams)
         # Tests may hand the gateway a database bound to their own transaction before it starts.
         if getattr(self.local_app.state, "database", None) is None:
@@ -68,6 +71,7 @@ class Gateway:
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(u.close() for u in self.upstreams.values()))
+        await self.buckets.close()
         if self.owns_database:
             await self.local_app.state.database.dispose()
 
@@ -78,10 +82,24 @@ class Gateway:
                 service = path[5:].split("/", 1)[0]
                 if service in self.upstreams:
                     return await self.proxy(scope, receive, send, service)
+                if service == "auth" and scope["method"] == "POST" and await self._sign_in_refused(scope, send):
+                    return
             return await self.local(scope, receive, send)
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
         raise RuntimeError(f"unsupported scope {scope['type']}")
+
+    async def _sign_in_refused(self, scope, send) -> bool:
+        """Sign-in routes are limited per address: a brake on guessing passwords and secrets."""
+        client = scope.get("client")
+        wait = await self.buckets.take(f"sign-in:{client[0] if client else '-'}", self.limits["sign-in"])
+        if not wait:
+            return False
+        await send_problem(send, 429, "rate-limited", "Too many requests",
+                           f"too many sign-in attempts from this address: retry in "
+                           f"{retry_after_header(wait).decode()} s",
+                           accept_or_make_request_id(None), [(b"retry-after", retry_after_header(wait))])
+        return True
 
     async def _lifespan(self, receive, send) -> None:
         while True:

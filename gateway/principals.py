@@ -54,7 +54,7 @@ class Authenticator:
         self.token_secret = token_secret
         self.identity_secret = identity_secret
         self._principals: dict[str, tuple[Principal, float]] = {}
-        self._assertions: dict[tuple[str, str], tuple[str, float, str]] = {}
+        self._assertions: dict[tuple[str, str], tuple[str, float, Principal]] = {}
 
     def principal(self, token: str) -> tuple[Principal, float]:
         """The token's principal and its expiry (epoch seconds), or Unauthorized."""
@@ -68,8 +68,8 @@ class Authenticator:
         self._principals[token] = entry
         return entry
 
-    def assertion(self, token: str, service: str) -> tuple[str, str]:
-        """(assertion for `service`, principal kind) for a bearer token, or Unauthorized."""
+    def assertion(self, token: str, service: str) -> tuple[str, Principal]:
+        """(assertion for `service`, principal) for a bearer token, or Unauthorized."""
         now = time.time()
         cached = self._assertions.get((token, service))
         if cached is not None and cached[1] > now:
@@ -79,8 +79,8 @@ class Authenticator:
         # Never reuse an assertion past the bearer token's own expiry.
         if len(self._assertions) >= self.MAX_ENTRIES:
             self._assertions.clear()
-        self._assertions[(token, service)] = (assertion, min(now + self.ASSERTION_REUSE_S, expires), principal.kind)
-        return assertion, principal.kind
+        self._assertions[(token, service)] = (assertion, min(now + self.ASSERTION_REUSE_S, expires), principal)
+        return assertion, principal
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -15,6 +15,7 @@ import time
 import aiohttp
 from multidict import CIMultiDict
 
+from gateway.limits import Buckets, Limit, retry_after_header
 from gateway.principals import Authenticator, bearer_token
 from shared.errors import DomainError
 from shared.logs import accept_or_make_request_id, request_id_var
@@ -85,10 +86,13 @@ class Upstream:
 
 
 class Proxy:
-    def __init__(self, upstreams: dict[str, Upstream], authenticator: Authenticator, max_body_bytes: int):
+    def __init__(self, upstreams: dict[str, Upstream], authenticator: Authenticator, max_body_bytes: int,
+                 buckets: Buckets, limits: dict[str, Limit]):
         self.upstreams = upstreams
         self.authenticator = authenticator
         self.max_body_bytes = max_body_bytes
+        self.buckets = buckets
+        self.limits = limits
 
     async def __call__(self, scope, receive, send, service: str) -> None:
         started = time.perf_counter()
@@ -128,11 +132,23 @@ class Proxy:
 
         try:
             bearer = bearer_token(authorization)
+            principal = None
             if bearer is not None:
-                assertion, status["kind"] = self.authenticator.assertion(bearer, service)
+                assertion, principal = self.authenticator.assertion(bearer, service)
+                status["kind"] = principal.kind
                 forwarded["x-identity-assertion"] = assertion
         except DomainError as exc:
             return await fail(exc.status, exc.slug, exc.title, exc.detail, [(b"www-authenticate", b"Bearer")])
+
+        client = scope.get("client")
+        if principal is not None:
+            wait = await self.buckets.take(f"{principal.kind}:{principal.subject}", self.limits[principal.kind])
+        else:
+            wait = await self.buckets.take(f"ip:{client[0] if client else '-'}", self.limits["anonymous"])
+        if wait:
+            return await fail(429, "rate-limited", "Too many requests",
+                              f"slow down: retry in {retry_after_header(wait).decode()} s",
+                              [(b"retry-after", retry_after_header(wait))])
 
         if content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body_bytes):
             return await fail(413, "payload-too-large", "Request body too large",
@@ -147,7 +163,6 @@ class Proxy:
             return
 
         forwarded["x-request-id"] = request_id
-        client = scope.get("client")
         if client:
             forwarded["x-forwarded-for"] = client[0]
         forwarded["x-forwarded-proto"] = scope.get("scheme", "http")

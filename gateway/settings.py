@@ -2,7 +2,8 @@ from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services import SERVICES
-from shared.settings import DEV_TOKEN_SECRET, CommonSettings, database_url_or_default
+from gateway.limits import Limit
+from shared.settings import DEV_TOKEN_SECRET, CommonSettings, database_url_or_default, suite_wide
 
 
 class GatewaySettings(CommonSettings):
@@ -31,6 +32,18 @@ class GatewaySettings(CommonSettings):
     upstream_keepalive_s: float = 30.0
     upstream_pool_size: int = 200
     dev_token_lifetime_s: int = 12 * 3600
+    # Rate limits as "requests per second/burst", per caller: by principal kind, by address when
+    # anonymous, and per address on the sign-in routes (a brake on password guessing).
+    redis_url: str = suite_wide("redis_url", "")
+    rate_limits: dict[str, str] = {"anonymous": "20/40", "resident": "10/30", "staff": "50/100",
+                                   "partner": "100/200", "service": "500/1000", "sign-in": "0.2/20"}
+
+    def limits(self) -> dict[str, Limit]:
+        parsed = {}
+        for kind, text in self.rate_limits.items():
+            rate, _, burst = text.partition("/")
+            parsed[kind] = Limit(rate=float(rate), burst=int(burst))
+        return parsed
 
     @model_validator(mode="after")
     def _defaults(self):

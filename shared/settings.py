@@ -19,7 +19,7 @@ PLACEHOLDER_MARKER = "change-me"
 Environment = Literal["dev", "test", "production"]
 
 
-def _suite_wide(name: str, default):
+def suite_wide(name: str, default):
     """A value read from the same unprefixed variable by every process (ENV, IDENTITY_SECRET, ...)."""
     return Field(default, validation_alias=AliasChoices(name.lower(), name.upper()))
 
@@ -27,10 +27,10 @@ def _suite_wide(name: str, default):
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    env: Environment = _suite_wide("env", "dev")
+    env: Environment = suite_wide("env", "dev")
     # HMAC key of the gateway's identity assertions; the gateway signs, every service verifies.
-    identity_secret: str = _suite_wide("identity_secret", DEV_IDENTITY_SECRET)
-    log_level: str = _suite_wide("log_level", "INFO")
+    identity_secret: str = suite_wide("identity_secret", DEV_IDENTITY_SECRET)
+    log_level: str = suite_wide("log_level", "INFO")
 
     @model_validator(mode="after")
     def _refuse_placeholders(self):
