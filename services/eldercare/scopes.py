@@ -13,3 +13,12 @@ MEAL_ORDERS_READ = scope("eldercare.meal_orders:read", "Read meal orders (staff:
                          "they care for)", "resident", "staff", "auditor")
 MEAL_ORDERS_WRITE = scope("eldercare.meal_orders:write", "Order and cancel meals for a person one may act for",
                           "resident", "staff")
+
+BEDS_READ = scope("eldercare.beds:read", "Browse institutions and beds and their availability",
+                  "resident", "staff", "auditor", "partner")
+BEDS_WRITE = scope("eldercare.beds:write", "Register institutions and beds in one's area; confirm holds, admit, "
+                   "discharge, settle the waitlist", "staff")
+BED_HOLDS_WRITE = scope("eldercare.bed_holds:write", "Hold or release a bed and join the waitlist for a person one "
+                        "may act for", "resident", "staff")
+ADMISSIONS_READ = scope("eldercare.admissions:read", "Read bed holds, admissions and waitlist entries of the people "
+                        "one may see (staff: also those at institutions in their area)", "resident", "staff", "auditor")

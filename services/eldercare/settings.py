@@ -19,3 +19,5 @@ class EldercareSettings(ServiceSettings):
     status_cache_hours: int = 24
     # Minutes a bed hold (预留) lasts when the caller does not say.
     bed_hold_minutes: int = 30
+    # Hours a person offered a bed from the waitlist has to accept it before it passes to the next.
+    bed_offer_hours: int = 48

@@ -81,3 +81,14 @@ async def test_concurrent_cancellations_give_the_place_back_once(committed_clien
     assert sorted({r.status_code for r in responses}) == [200, 409]
     assert [r.status_code for r in responses].count(200) == 1
     assert await remaining(client, canteen["id"], menu["id"]) == 5
+
+
+async def test_one_person_ordering_one_meal_from_many_devices_gets_one_order(committed_client):
+    client = committed_client
+    canteen = await add_canteen(client)
+    menu = await add_menu(client, canteen["id"], capacity=30)
+    [elder_id] = await many_elders(client, 1)
+    responses = await asyncio.gather(*(order(client, menu["id"], elder_id) for _ in range(15)))
+    assert [r.status_code for r in responses].count(201) == 1
+    assert {r.status_code for r in responses} == {201, 409}
+    assert await remaining(client, canteen["id"], menu["id"]) == 29

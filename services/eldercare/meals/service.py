@@ -265,12 +265,12 @@ async def place_order(session: AsyncSession, principal: Principal, data: MealOrd
         subsidy_rate_id=rate.id if rate else None, pricing_basis="live" if facts.live else "fallback",
         status_source=facts.source, status="placed", placed_by=principal.subject, created_at=now)
     session.add(order)
+    label, menu_id = _menu_label(menu), menu.id  # read now: a failed flush expires every loaded object
     try:
         await session.flush()
     except IntegrityError:
         # Another order for the same person and meal committed between the check above and this insert.
-        raise Conflict(f"this person already has an order for {_menu_label(menu)}",
-                       resource=f"menus/{menu.id}") from None
+        raise Conflict(f"this person already has an order for {label}", resource=f"menus/{menu_id}") from None
     # Last statement before the commit, so the menu row stays locked for as short a time as possible.
     taken = await session.execute(
         update(Menu).where(Menu.id == menu.id, Menu.remaining >= data.quantity)

@@ -1,0 +1,236 @@
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.eldercare.beds import service
+from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedIn, BedOut, BedType, DischargeIn, HoldIn,
+                                             HoldOut, InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
+from services.eldercare.database import IDEMPOTENCY_KEYS
+from services.eldercare.peers import assistance_of, facts_for_elder
+from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE
+from shared.areas import DIVISION_CODE_PATTERN
+from shared.db import Session, database_of
+from shared.errors import problem_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.identity import Principal, require
+from shared.pagination import Page, PageParams, page_of, page_params
+
+router = APIRouter(tags=["institution beds 机构床位"])
+
+AreaQuery = Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)]
+
+
+def _settings(request: Request):
+    return request.app.state.settings
+
+
+@router.post("/institutions", status_code=201, response_model=InstitutionOut, summary="Register an institution",
+             description="An elderly-care institution (养老机构), public (公办) or private (民办), with its star rating "
+                         "(星级), in the caller's area.",
+             responses=problem_responses(401, 403, 409, 422))
+async def create_institution(data: InstitutionIn, session: Session,
+                             principal: Annotated[Principal, require(BEDS_WRITE)]) -> InstitutionOut:
+    return service.institution_out(await service.create_institution(session, principal, data))
+
+
+@router.get("/institutions", response_model=Page[InstitutionOut], summary="Find institutions",
+            description="By area (district or street code), ownership and minimum star rating.",
+            responses=problem_responses(401, 403, 422))
+async def list_institutions(session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
+                            page: Annotated[PageParams, Depends(page_params)], area_code: AreaQuery = None,
+                            ownership: Literal["public", "private"] | None = None,
+                            min_stars: Annotated[int | None, Query(ge=1, le=5)] = None) -> Page[InstitutionOut]:
+    rows = await service.list_institutions(session, page, area_code=area_code, ownership=ownership,
+                                           min_stars=min_stars)
+    return page_of([service.institution_out(i) for i in rows], page, key=lambda i: i.id)
+
+
+@router.get("/institutions/{institution_id}", response_model=InstitutionOut, summary="One institution",
+            responses=problem_responses(401, 403, 404))
+async def get_institution(institution_id: int, session: Session,
+                          _principal: Annotated[Principal, require(BEDS_READ)]) -> InstitutionOut:
+    return service.institution_out(await service.get_institution(session, institution_id))
+
+
+@router.post("/beds", status_code=201, response_model=BedOut, summary="Add a bed",
+             description="A bed of an institution in the caller's area: general (普通), nursing-type (护理型) or "
+                         "dementia care (认知障碍照护).",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def create_bed(data: BedIn, session: Session, principal: Annotated[Principal, require(BEDS_WRITE)]) -> BedOut:
+    bed = await service.create_bed(session, principal, data)
+    return await service.get_bed(session, bed.id)
+
+
+@router.get("/beds", response_model=Page[BedOut], summary="Search beds and their availability",
+            description="Beds by type, district and institution, each with its occupancy now (free, held, occupied). "
+                        "`available_on` (or `free=true`) keeps only beds that can take a person: in service, not "
+                        "occupied, and not held (a hold past its deadline does not count).",
+            responses=problem_responses(401, 403, 422))
+async def search_beds(session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
+                      page: Annotated[PageParams, Depends(page_params)], bed_type: BedType | None = None,
+                      district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+                      institution_id: int | None = None, available_on: dt.date | None = None,
+                      free: bool = False) -> Page[BedOut]:
+    rows = await service.search_beds(session, page, bed_type=bed_type, district_code=district_code,
+                                     institution_id=institution_id, available_on=available_on, only_free=free)
+    return page_of(rows, page, key=lambda b: b.id)
+
+
+@router.get("/beds/{bed_id}", response_model=BedOut, summary="One bed", responses=problem_responses(401, 403, 404))
+async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal, require(BEDS_READ)]) -> BedOut:
+    return await service.get_bed(session, bed_id)
+
+
+@router.post("/bed-holds", status_code=201, response_model=HoldOut, summary="Hold a bed for a person",
+             description="Reserves a free bed (预留) for a person the caller may act for, for `minutes` (default 30). "
+                         "A hold past its deadline frees the bed by itself: the next claim marks it expired. One "
+                         "person per bed and one live hold or admission per person, held by the database: a 409 "
+                         "names the bed, or the person's existing hold or admission. A bed of a type people are "
+                         "waiting for is offered through the waitlist instead. Safe to retry with an "
+                         "`Idempotency-Key`.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def create_hold(data: HoldIn, request: Request, session: Session,
+                      principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
+                      idempotency_key: IdempotencyKeyHeader = None) -> HoldOut:
+    async def create() -> HoldOut:
+        hold = await service.create_hold(session, principal, data,
+                                         default_minutes=_settings(request).bed_hold_minutes)
+        return service.hold_out(hold)
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+
+
+@router.get("/bed-holds", response_model=Page[HoldOut], summary="Bed holds you may see",
+            description="Newest first; `active=true` keeps holds before their deadline.",
+            responses=problem_responses(401, 403, 422))
+async def list_holds(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
+                     page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
+                     bed_id: int | None = None, active: bool = False) -> Page[HoldOut]:
+    rows = await service.list_occupancies(session, principal, page, kind="hold", elder_id=elder_id, bed_id=bed_id,
+                                          active_only=active)
+    return page_of([service.hold_out(h) for h in rows], page, key=lambda h: h.id)
+
+
+@router.get("/bed-holds/{hold_id}", response_model=HoldOut, summary="One bed hold",
+            responses=problem_responses(401, 403, 404))
+async def get_hold(hold_id: int, session: Session,
+                   principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> HoldOut:
+    return service.hold_out(*await service.get_hold(session, principal, hold_id))
+
+
+@router.post("/bed-holds/{hold_id}/confirm", status_code=201, response_model=AdmissionOut,
+             summary="Confirm a hold: admit the person",
+             description="Staff of the institution's area turn a live hold into an admission (入住), in one "
+                         "transaction. A hold past its deadline, released or already confirmed is a 409.",
+             responses=problem_responses(401, 403, 404, 409))
+async def confirm_hold(hold_id: int, session: Session,
+                       principal: Annotated[Principal, require(BEDS_WRITE)]) -> AdmissionOut:
+    return service.admission_out(await service.confirm_hold(session, principal, hold_id))
+
+
+@router.post("/bed-holds/{hold_id}/release", response_model=HoldOut, summary="Release a hold",
+             description="Gives the bed up before the deadline. Releasing a waitlist offer declines it: the bed is "
+                         "offered to the next person waiting.",
+             responses=problem_responses(401, 403, 404, 409))
+async def release_hold(hold_id: int, request: Request, session: Session,
+                       principal: Annotated[Principal, require(BED_HOLDS_WRITE)]) -> HoldOut:
+    hold = await service.release_hold(session, principal, hold_id, offer_hours=_settings(request).bed_offer_hours)
+    return service.hold_out(hold)
+
+
+@router.post("/admissions", status_code=201, response_model=AdmissionOut, summary="Admit a person directly",
+             description="An admission without a hold first (e.g. an emergency placement), by staff of the "
+                         "institution's area. The same rules as a hold: one person per bed, one active admission per "
+                         "person, each a 409 naming what is in the way.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def admit(data: AdmissionIn, request: Request, session: Session,
+                principal: Annotated[Principal, require(BEDS_WRITE)],
+                idempotency_key: IdempotencyKeyHeader = None) -> AdmissionOut:
+    async def create() -> AdmissionOut:
+        return service.admission_out(await service.admit_directly(session, principal, data))
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+
+
+@router.get("/admissions", response_model=Page[AdmissionOut], summary="Admissions you may see",
+            description="Newest first; `active=true` keeps people still in their bed.",
+            responses=problem_responses(401, 403, 422))
+async def list_admissions(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
+                          page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
+                          bed_id: int | None = None, active: bool = False) -> Page[AdmissionOut]:
+    rows = await service.list_occupancies(session, principal, page, kind="admission", elder_id=elder_id,
+                                          bed_id=bed_id, active_only=active)
+    return page_of([service.admission_out(a) for a in rows], page, key=lambda a: a.id)
+
+
+@router.get("/admissions/{admission_id}", response_model=AdmissionOut, summary="One admission",
+            responses=problem_responses(401, 403, 404))
+async def get_admission(admission_id: int, session: Session,
+                        principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> AdmissionOut:
+    return service.admission_out(await service.get_admission(session, principal, admission_id))
+
+
+@router.post("/admissions/{admission_id}/discharge", response_model=AdmissionOut, summary="Discharge a person",
+             description="Ends the stay (退住) and frees the bed, which is offered at once to the first person "
+                         "waiting for its type (`next_offer_id`).",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def discharge(admission_id: int, data: DischargeIn, request: Request, session: Session,
+                    principal: Annotated[Principal, require(BEDS_WRITE)]) -> AdmissionOut:
+    admission, offer_id = await service.discharge(session, principal, admission_id, data.reason,
+                                                  offer_hours=_settings(request).bed_offer_hours)
+    return service.admission_out(admission, offer_id)
+
+
+@router.post("/waitlist", status_code=201, response_model=WaitlistOut, summary="Join the waitlist for a bed type",
+             description="Puts a person on the waitlist (轮候) for a bed type, optionally in one district. Priority: "
+                         "特困 first (from the assistance service; when it does not answer, a status it gave within "
+                         "24 h, and the entry says `priority_basis: fallback`), then the capability assessment level "
+                         "(more dependent first), then the date of the request. If a bed of the type is free, it is "
+                         "offered at once.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def join_waitlist(data: WaitlistIn, request: Request, session: Session,
+                        principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
+                        idempotency_key: IdempotencyKeyHeader = None) -> WaitlistOut:
+    async def create() -> WaitlistOut:
+        facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
+                                      cache_hours=_settings(request).status_cache_hours)
+        entry = await service.add_to_waitlist(session, principal, data, facts,
+                                              offer_hours=_settings(request).bed_offer_hours)
+        return await service.get_waitlist_entry(session, principal, entry.id)
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+
+
+@router.get("/waitlist", response_model=list[WaitlistOut], summary="The waitlist for a bed type",
+            description="Entries you may see, those waiting first in the order beds will be offered (`position`), "
+                        "then offered, admitted, lapsed and withdrawn ones. An offer past its deadline reads "
+                        "`lapsed` even before the settle job has passed the bed on.",
+            responses=problem_responses(401, 403, 422))
+async def list_waitlist(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
+                        bed_type: BedType, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[WaitlistOut]:
+    return await service.list_waitlist(session, principal, bed_type=bed_type, limit=limit)
+
+
+@router.get("/waitlist/{entry_id}", response_model=WaitlistOut, summary="One waitlist entry",
+            responses=problem_responses(401, 403, 404))
+async def get_waitlist_entry(entry_id: int, session: Session,
+                             principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> WaitlistOut:
+    return await service.get_waitlist_entry(session, principal, entry_id)
+
+
+@router.post("/waitlist/{entry_id}/withdraw", response_model=WaitlistOut, summary="Leave the waitlist",
+             responses=problem_responses(401, 403, 404, 409))
+async def withdraw(entry_id: int, session: Session,
+                   principal: Annotated[Principal, require(BED_HOLDS_WRITE)]) -> WaitlistOut:
+    return await service.withdraw(session, principal, entry_id)
+
+
+@router.post("/waitlist/settle", summary="Pass lapsed offers on (job)",
+             description="Marks offers past their deadline lapsed and offers every free bed to the next person "
+                         "waiting for its type. Discharges and releases already do this for their bed; this catches "
+                         "offers that lapsed with nobody touching the bed. Safe to run any number of times.",
+             responses=problem_responses(401, 403))
+async def settle(request: Request, session: Session,
+                 _principal: Annotated[Principal, require(BEDS_WRITE)]) -> dict:
+    return await service.settle_waitlist(session, offer_hours=_settings(request).bed_offer_hours)

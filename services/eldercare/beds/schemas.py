@@ -1,0 +1,126 @@
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.areas import AreaCode, DistrictCode
+
+BedType = Literal["general", "nursing", "dementia"]
+Occupancy = Literal["free", "held", "occupied", "out_of_service"]
+
+
+class InstitutionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=100, examples=["鄞州区社会福利中心"])
+    ownership: Literal["public", "private"] = Field(description="public 公办, private 民办")
+    star_rating: int | None = Field(None, ge=1, le=5, strict=True, description="星级 (1–5), if rated")
+    area_code: AreaCode
+    address: str = Field(min_length=2, max_length=200)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+
+class InstitutionOut(BaseModel):
+    id: int
+    name: str
+    ownership: Literal["public", "private"]
+    star_rating: int | None
+    area_code: str
+    district_code: str
+    address: str
+    latitude: float | None
+    longitude: float | None
+    created_at: dt.datetime
+
+
+class BedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    institution_id: int = Field(gt=0)
+    label: str = Field(min_length=1, max_length=30, description="Building-room-bed, unique in the institution",
+                       examples=["3-201-1"])
+    bed_type: BedType = Field(description="general 普通, nursing 护理型, dementia 认知障碍照护")
+    in_service: bool = True
+
+
+class BedOut(BaseModel):
+    id: int
+    institution_id: int
+    institution_name: str
+    district_code: str
+    label: str
+    bed_type: BedType
+    in_service: bool
+    occupancy: Occupancy = Field(description="Now: free, held (预留), occupied (入住) or out_of_service. A hold "
+                                 "past its deadline counts as free.")
+    held_until: dt.datetime | None
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bed_id: int = Field(gt=0)
+    elder_id: int = Field(gt=0)
+    minutes: int | None = Field(None, ge=1, le=7 * 24 * 60, strict=True,
+                                description="How long the hold lasts (default 30 minutes)")
+
+
+class HoldOut(BaseModel):
+    id: int
+    bed_id: int
+    elder_id: int
+    purpose: Literal["booking", "offer"]
+    status: Literal["active", "confirmed", "released", "expired"] = Field(
+        description="A hold past its deadline reads `expired` even before anything has touched it")
+    expires_at: dt.datetime
+    admission_id: int | None = None
+    created_at: dt.datetime
+
+
+class AdmissionIn(BaseModel):
+    """A direct admission (no hold first), e.g. an emergency placement by staff."""
+
+    model_config = ConfigDict(extra="forbid")
+    bed_id: int = Field(gt=0)
+    elder_id: int = Field(gt=0)
+
+
+class DischargeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500, examples=["转院", "回家养老", "去世"])
+
+
+class AdmissionOut(BaseModel):
+    id: int
+    bed_id: int
+    elder_id: int
+    status: Literal["active", "discharged"]
+    hold_id: int | None
+    admitted_on: dt.date
+    discharged_on: dt.date | None
+    discharge_reason: str | None
+    next_offer_id: int | None = Field(None, description="On discharge: the offer hold made to the first person "
+                                      "waiting for this bed type, if any")
+
+
+class WaitlistIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    elder_id: int = Field(gt=0)
+    bed_type: BedType
+    district_code: DistrictCode | None = Field(None, description="Only beds in this district, when given")
+    assessment_level: int | None = Field(None, ge=0, le=4, strict=True,
+                                         description="Capability level (0 能力完好 … 4 完全失能) of the person's latest "
+                                                     "assessment; a level recorded in this service takes precedence")
+
+
+class WaitlistOut(BaseModel):
+    id: int
+    elder_id: int
+    bed_type: BedType
+    district_code: str | None
+    is_tekun: bool = Field(description="特困: first in line")
+    assessment_level: int | None = Field(description="Latest capability assessment level (0–4); higher first")
+    priority_basis: Literal["live", "fallback"]
+    requested_at: dt.datetime
+    status: Literal["waiting", "offered", "admitted", "lapsed", "declined", "withdrawn"]
+    position: int | None = Field(description="1 = next to be offered a bed of this type; null when not waiting")
+    offer_id: int | None
+    offer_expires_at: dt.datetime | None

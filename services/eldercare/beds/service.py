@@ -1,0 +1,519 @@
+"""Institution beds (机构入住托养): availability, holds that lapse by themselves, admissions, discharge, and the
+waitlist (轮候) that is offered each bed that frees.
+
+The invariants live in bed_occupancies' partial unique indexes (see models.py); the code checks first only
+to give a readable 409, and turns the index's refusal under a race into the same 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.beds.models import Bed, BedOccupancy, Institution, WaitlistEntry
+from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedIn, BedOut, HoldIn, HoldOut,
+                                             InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
+from services.eldercare.elders.models import Elder
+from services.eldercare.elders.service import get_visible, visible_to
+from services.eldercare.peers import AssistanceFacts
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+
+# ---- institutions and beds -------------------------------------------------------------------------------
+
+def institution_out(i: Institution) -> InstitutionOut:
+    return InstitutionOut(id=i.id, name=i.name, ownership=i.ownership, star_rating=i.star_rating,
+                          area_code=i.area_code, district_code=i.area_code[:6], address=i.address,
+                          latitude=i.latitude, longitude=i.longitude, created_at=i.created_at)
+
+
+async def create_institution(session: AsyncSession, principal: Principal, data: InstitutionIn) -> Institution:
+    if not principal.covers(data.area_code):
+        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    if (data.latitude is None) != (data.longitude is None):
+        raise InvalidInput("longitude" if data.longitude is None else "latitude",
+                           "latitude and longitude are given together or not at all")
+    existing = await session.scalar(select(Institution.id).where(Institution.name == data.name))
+    if existing is not None:
+        raise Conflict(f"an institution named {data.name} exists", resource=f"institutions/{existing}")
+    institution = Institution(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
+    session.add(institution)
+    await session.flush()
+    return institution
+
+
+async def get_institution(session: AsyncSession, institution_id: int) -> Institution:
+    institution = await session.get(Institution, institution_id)
+    if institution is None:
+        raise NotFound(f"no institution {institution_id}")
+    return institution
+
+
+async def list_institutions(session: AsyncSession, page: PageParams, *, area_code: str | None,
+                            ownership: str | None, min_stars: int | None) -> list[Institution]:
+    query = select(Institution).order_by(Institution.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Institution.id > int(page.after))
+    if area_code:
+        query = query.where(Institution.area_code.startswith(area_prefix(area_code)))
+    if ownership:
+        query = query.where(Institution.ownership == ownership)
+    if min_stars:
+        query = query.where(Institution.star_rating >= min_stars)
+    return list(await session.scalars(query))
+
+
+def _live_now(now: dt.datetime):
+    """An occupancy that holds its bed right now: an admission, or a hold before its deadline."""
+    return and_(BedOccupancy.status == "active",
+                or_(BedOccupancy.kind == "admission", BedOccupancy.expires_at > now))
+
+
+async def create_bed(session: AsyncSession, principal: Principal, data: BedIn) -> Bed:
+    institution = await get_institution(session, data.institution_id)
+    if not principal.covers(institution.area_code):
+        raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
+    existing = await session.scalar(select(Bed.id).where(Bed.institution_id == institution.id,
+                                                         Bed.label == data.label))
+    if existing is not None:
+        raise Conflict(f"institution {institution.id} already has a bed {data.label}", resource=f"beds/{existing}")
+    bed = Bed(**data.model_dump(), created_at=utcnow())
+    session.add(bed)
+    await session.flush()
+    return bed
+
+
+def _beds_query(now: dt.datetime) -> Select:
+    live = (select(BedOccupancy.bed_id, BedOccupancy.kind, BedOccupancy.expires_at)
+            .where(_live_now(now)).subquery())
+    return (select(Bed, Institution, live.c.kind, live.c.expires_at)
+            .join(Institution, Institution.id == Bed.institution_id)
+            .outerjoin(live, live.c.bed_id == Bed.id))
+
+
+def bed_out(bed: Bed, institution: Institution, kind: str | None, expires_at: dt.datetime | None) -> BedOut:
+    if not bed.in_service:
+        occupancy = "out_of_service"
+    else:
+        occupancy = {"admission": "occupied", "hold": "held", None: "free"}[kind]
+    return BedOut(id=bed.id, institution_id=institution.id, institution_name=institution.name,
+                  district_code=institution.area_code[:6], label=bed.label, bed_type=bed.bed_type,
+                  in_service=bed.in_service, occupancy=occupancy, held_until=expires_at if kind == "hold" else None)
+
+
+async def get_bed(session: AsyncSession, bed_id: int) -> BedOut:
+    row = (await session.execute(_beds_query(utcnow()).where(Bed.id == bed_id))).first()
+    if row is None:
+        raise NotFound(f"no bed {bed_id}")
+    return bed_out(*row)
+
+
+async def search_beds(session: AsyncSession, page: PageParams, *, bed_type: str | None, district_code: str | None,
+                      institution_id: int | None, available_on: dt.date | None, only_free: bool) -> list[BedOut]:
+    """Beds by type, district and institution. `available_on`: free for admission on that day — as no stay has a
+    planned end, a bed free now (and in service) is the one available on any later day; a past day is refused."""
+    if available_on is not None and available_on < clock.today():
+        raise InvalidInput("available_on", "must be today or later", location="query")
+    now = utcnow()
+    query = _beds_query(now).order_by(Bed.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Bed.id > int(page.after))
+    if bed_type:
+        query = query.where(Bed.bed_type == bed_type)
+    if district_code:
+        query = query.where(Institution.area_code.startswith(area_prefix(district_code)))
+    if institution_id:
+        query = query.where(Bed.institution_id == institution_id)
+    if only_free or available_on is not None:
+        query = query.where(Bed.in_service.is_(True), ~exists().where(BedOccupancy.bed_id == Bed.id, _live_now(now)))
+    return [bed_out(*row) for row in (await session.execute(query)).all()]
+
+
+# ---- holds, admissions, discharge ------------------------------------------------------------------------
+
+def hold_status(hold: BedOccupancy, now: dt.datetime | None = None) -> str:
+    if hold.status == "active" and hold.expires_at <= (now or utcnow()):
+        return "expired"
+    return hold.status
+
+
+def hold_out(hold: BedOccupancy, admission_id: int | None = None) -> HoldOut:
+    return HoldOut(id=hold.id, bed_id=hold.bed_id, elder_id=hold.elder_id, purpose=hold.purpose,
+                   status=hold_status(hold), expires_at=hold.expires_at, admission_id=admission_id,
+                   created_at=hold.created_at)
+
+
+def admission_out(admission: BedOccupancy, next_offer_id: int | None = None) -> AdmissionOut:
+    return AdmissionOut(id=admission.id, bed_id=admission.bed_id, elder_id=admission.elder_id,
+                        status=admission.status, hold_id=admission.hold_id, admitted_on=admission.admitted_on,
+                        discharged_on=admission.discharged_on, discharge_reason=admission.discharge_reason,
+                        next_offer_id=next_offer_id)
+
+
+async def expire_lapsed_holds(session: AsyncSession, *, bed_ids: list[int] | None = None,
+                              elder_id: int | None = None, bed_type: str | None = None) -> list[int]:
+    """Mark the holds past their deadline (on these beds, of this person, or of a bed type) expired, and the
+    waitlist entries whose offer lapsed; return the beds freed. Conditional on status and deadline, so running
+    it twice, or from two requests at once, changes nothing more."""
+    now = utcnow()
+    criteria = [BedOccupancy.status == "active", BedOccupancy.kind == "hold", BedOccupancy.expires_at <= now]
+    scope = []
+    if bed_ids:
+        scope.append(BedOccupancy.bed_id.in_(bed_ids))
+    if elder_id is not None:
+        scope.append(BedOccupancy.elder_id == elder_id)
+    if bed_type is not None:
+        scope.append(BedOccupancy.bed_id.in_(select(Bed.id).where(Bed.bed_type == bed_type)))
+    if scope:
+        criteria.append(or_(*scope))
+    lapsed = (await session.execute(
+        update(BedOccupancy).where(*criteria).values(status="expired", ended_at=now)
+        .returning(BedOccupancy.id, BedOccupancy.bed_id).execution_options(synchronize_session=False))).all()
+    if lapsed:
+        await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id.in_([r.id for r in lapsed]),
+                                                          WaitlistEntry.status == "offered")
+                              .values(status="lapsed").execution_options(synchronize_session=False))
+    return [r.bed_id for r in lapsed]
+
+
+async def _bed_for_claim(session: AsyncSession, bed_id: int) -> tuple[Bed, Institution]:
+    row = (await session.execute(select(Bed, Institution).join(Institution, Institution.id == Bed.institution_id)
+                                 .where(Bed.id == bed_id))).first()
+    if row is None:
+        raise NotFound(f"no bed {bed_id}")
+    bed, institution = row
+    if not bed.in_service:
+        raise Conflict(f"bed {bed_id} is out of service", resource=f"beds/{bed_id}")
+    return bed, institution
+
+
+async def _claim(session: AsyncSession, principal: Principal, bed: Bed, elder: Elder, *, kind: str, purpose: str,
+                 expires_at: dt.datetime | None, hold_id: int | None = None) -> BedOccupancy:
+    """Put the person on the bed (a hold or an admission), or a 409 naming what is in the way."""
+    await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
+    now = utcnow()
+    blocking = await session.scalar(select(BedOccupancy).where(BedOccupancy.status == "active", or_(
+        BedOccupancy.bed_id == bed.id, BedOccupancy.elder_id == elder.id)).limit(1))
+    if blocking is not None:
+        if blocking.bed_id == bed.id and blocking.elder_id != elder.id:
+            what = "occupied" if blocking.kind == "admission" else f"held until {blocking.expires_at.isoformat()}"
+            raise Conflict(f"bed {bed.id} is {what}", resource=f"beds/{bed.id}")
+        noun = "admitted" if blocking.kind == "admission" else "holding a bed"
+        path = "admissions" if blocking.kind == "admission" else "bed-holds"
+        raise Conflict(f"this person is already {noun} ({path} {blocking.id}, bed {blocking.bed_id})",
+                       resource=f"{path}/{blocking.id}")
+    occupancy = BedOccupancy(bed_id=bed.id, elder_id=elder.id, kind=kind, purpose=purpose, status="active",
+                             expires_at=expires_at, hold_id=hold_id,
+                             admitted_on=clock.today() if kind == "admission" else None,
+                             created_by=principal.subject, created_at=now)
+    session.add(occupancy)
+    bed_id = bed.id  # read now: a failed flush expires every loaded object
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request took the bed (or put this person on another one) since the check above.
+        raise Conflict(f"bed {bed_id} was just taken, or this person was just placed elsewhere",
+                       resource=f"beds/{bed_id}") from None
+    return occupancy
+
+
+async def _waiting_for(session: AsyncSession, bed: Bed, institution: Institution) -> WaitlistEntry | None:
+    """The first person waiting for a bed like this one, who is not already holding or in a bed."""
+    query = (select(WaitlistEntry).where(
+        WaitlistEntry.status == "waiting", WaitlistEntry.bed_type == bed.bed_type,
+        or_(WaitlistEntry.district_code.is_(None), WaitlistEntry.district_code == institution.area_code[:6]),
+        ~exists().where(BedOccupancy.elder_id == WaitlistEntry.elder_id, BedOccupancy.status == "active"))
+        .order_by(*PRIORITY).limit(1))
+    return await session.scalar(query)
+
+
+async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, *, default_minutes: int
+                      ) -> BedOccupancy:
+    elder = await get_visible(session, principal, data.elder_id)
+    bed, institution = await _bed_for_claim(session, data.bed_id)
+    await expire_lapsed_holds(session, bed_ids=[bed.id])
+    waiting = await _waiting_for(session, bed, institution)
+    if waiting is not None and waiting.elder_id != elder.id:
+        # Beds of a type people are queueing for go through the waitlist, or a booking would jump the queue.
+        raise Conflict(f"people are waiting for a {bed.bed_type} bed; bed {bed.id} is offered through the "
+                       "waitlist (轮候)", resource=f"beds/{bed.id}")
+    minutes = data.minutes or default_minutes
+    return await _claim(session, principal, bed, elder, kind="hold", purpose="booking",
+                        expires_at=utcnow() + dt.timedelta(minutes=minutes))
+
+
+def occupancies_visible_to(principal: Principal) -> Select:
+    """Holds and admissions of people the caller may see, or (staff) at institutions in their area."""
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    query = select(BedOccupancy).join(Bed, Bed.id == BedOccupancy.bed_id).join(
+        Institution, Institution.id == Bed.institution_id)
+    condition = BedOccupancy.elder_id.in_(elders)
+    if principal.kind == "staff" and principal.area:
+        condition = or_(condition, Institution.area_code.startswith(area_prefix(principal.area)))
+    return query.where(condition)
+
+
+async def _get_occupancy(session: AsyncSession, principal: Principal, occupancy_id: int, kind: str
+                         ) -> BedOccupancy:
+    occupancy = await session.scalar(occupancies_visible_to(principal).where(
+        BedOccupancy.id == occupancy_id, BedOccupancy.kind == kind))
+    if occupancy is None:
+        noun = "bed hold" if kind == "hold" else "admission"
+        raise NotFound(f"no {noun} {occupancy_id} that you may see")
+    return occupancy
+
+
+async def get_hold(session: AsyncSession, principal: Principal, hold_id: int) -> tuple[BedOccupancy, int | None]:
+    hold = await _get_occupancy(session, principal, hold_id, "hold")
+    admission_id = await session.scalar(select(BedOccupancy.id).where(BedOccupancy.hold_id == hold.id))
+    return hold, admission_id
+
+
+async def _institution_staff(session: AsyncSession, principal: Principal, bed_id: int) -> tuple[Bed, Institution]:
+    bed, institution = (await session.execute(select(Bed, Institution).join(
+        Institution, Institution.id == Bed.institution_id).where(Bed.id == bed_id))).one()
+    if not principal.covers(institution.area_code):
+        raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
+    return bed, institution
+
+
+async def confirm_hold(session: AsyncSession, principal: Principal, hold_id: int) -> BedOccupancy:
+    """The hold becomes an admission (入住) in one transaction: the bed is never free in between."""
+    hold = await _get_occupancy(session, principal, hold_id, "hold")
+    await _institution_staff(session, principal, hold.bed_id)
+    status = hold_status(hold)
+    if status != "active":
+        raise Conflict(f"bed hold {hold_id} is {status}; it can no longer be confirmed", resource=f"bed-holds/{hold_id}")
+    now = utcnow()
+    confirmed = await session.execute(
+        update(BedOccupancy).where(BedOccupancy.id == hold_id, BedOccupancy.status == "active",
+                                   BedOccupancy.expires_at > now)
+        .values(status="confirmed", ended_at=now).execution_options(synchronize_session=False))
+    if confirmed.rowcount != 1:
+        raise Conflict(f"bed hold {hold_id} was just confirmed, released or lapsed", resource=f"bed-holds/{hold_id}")
+    admission = BedOccupancy(bed_id=hold.bed_id, elder_id=hold.elder_id, kind="admission", purpose=hold.purpose,
+                             status="active", hold_id=hold.id, admitted_on=clock.today(),
+                             created_by=principal.subject, created_at=now)
+    session.add(admission)
+    await session.flush()
+    await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id == hold.id)
+                          .values(status="admitted").execution_options(synchronize_session=False))
+    return admission
+
+
+async def release_hold(session: AsyncSession, principal: Principal, hold_id: int, *, offer_hours: int
+                       ) -> BedOccupancy:
+    """Give the bed up before the deadline (a declined offer passes to the next person waiting)."""
+    hold = await _get_occupancy(session, principal, hold_id, "hold")
+    status = hold_status(hold)
+    if status != "active":
+        raise Conflict(f"bed hold {hold_id} is already {status}", resource=f"bed-holds/{hold_id}")
+    now = utcnow()
+    released = await session.execute(
+        update(BedOccupancy).where(BedOccupancy.id == hold_id, BedOccupancy.status == "active")
+        .values(status="released", ended_at=now).execution_options(synchronize_session=False))
+    if released.rowcount != 1:
+        raise Conflict(f"bed hold {hold_id} was just confirmed or released", resource=f"bed-holds/{hold_id}")
+    await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id == hold.id,
+                                                      WaitlistEntry.status == "offered")
+                          .values(status="declined").execution_options(synchronize_session=False))
+    await offer_bed(session, hold.bed_id, offer_hours=offer_hours)
+    await session.refresh(hold)
+    return hold
+
+
+async def admit_directly(session: AsyncSession, principal: Principal, data: AdmissionIn) -> BedOccupancy:
+    elder = await session.scalar(select(Elder).where(Elder.id == data.elder_id))
+    if elder is None:
+        raise NotFound(f"no older person {data.elder_id}")
+    bed, institution = await _bed_for_claim(session, data.bed_id)
+    if not principal.covers(institution.area_code):
+        raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
+    return await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None)
+
+
+async def get_admission(session: AsyncSession, principal: Principal, admission_id: int) -> BedOccupancy:
+    return await _get_occupancy(session, principal, admission_id, "admission")
+
+
+async def list_occupancies(session: AsyncSession, principal: Principal, page: PageParams, *, kind: str,
+                           elder_id: int | None, bed_id: int | None, active_only: bool) -> list[BedOccupancy]:
+    query = (occupancies_visible_to(principal).where(BedOccupancy.kind == kind)
+             .order_by(BedOccupancy.id.desc()).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(BedOccupancy.id < int(page.after))
+    if elder_id is not None:
+        query = query.where(BedOccupancy.elder_id == elder_id)
+    if bed_id is not None:
+        query = query.where(BedOccupancy.bed_id == bed_id)
+    if active_only:
+        query = query.where(_live_now(utcnow()))
+    return list(await session.scalars(query))
+
+
+async def discharge(session: AsyncSession, principal: Principal, admission_id: int, reason: str, *,
+                    offer_hours: int) -> tuple[BedOccupancy, int | None]:
+    """Discharge (出院/退住) frees the bed, which is offered at once to the first person waiting for its type."""
+    admission = await _get_occupancy(session, principal, admission_id, "admission")
+    await _institution_staff(session, principal, admission.bed_id)
+    now = utcnow()
+    done = await session.execute(
+        update(BedOccupancy).where(BedOccupancy.id == admission_id, BedOccupancy.status == "active")
+        .values(status="discharged", discharged_on=clock.today(), discharge_reason=reason, ended_at=now)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"admission {admission_id} is already discharged", resource=f"admissions/{admission_id}")
+    offer = await offer_bed(session, admission.bed_id, offer_hours=offer_hours)
+    await session.refresh(admission)
+    return admission, offer.id if offer else None
+
+
+# ---- waitlist --------------------------------------------------------------------------------------------
+
+# 特困 first, then the more dependent (higher assessment level; none counts as 0), then first come.
+PRIORITY = (WaitlistEntry.is_tekun.desc(), func.coalesce(WaitlistEntry.assessment_level, 0).desc(),
+            WaitlistEntry.requested_at, WaitlistEntry.id)
+
+
+async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> BedOccupancy | None:
+    """Offer a free bed to the first eligible person waiting for its type: a hold with a deadline."""
+    bed, institution = (await session.execute(select(Bed, Institution).join(
+        Institution, Institution.id == Bed.institution_id).where(Bed.id == bed_id))).one()
+    if not bed.in_service:
+        return None
+    now = utcnow()
+    taken = await session.scalar(select(BedOccupancy.id).where(BedOccupancy.bed_id == bed_id, _live_now(now)))
+    if taken is not None:
+        return None
+    entry = await _waiting_for(session, bed, institution)
+    if entry is None:
+        return None
+    elder = await session.get(Elder, entry.elder_id)
+    try:
+        async with session.begin_nested():  # a race lost here skips this offer, not the caller's whole work
+            offer = await _claim(session, _SYSTEM, bed, elder, kind="hold", purpose="offer",
+                                 expires_at=now + dt.timedelta(hours=offer_hours))
+    except Conflict:
+        return None
+    await session.execute(update(WaitlistEntry).where(WaitlistEntry.id == entry.id, WaitlistEntry.status == "waiting")
+                          .values(status="offered", offer_id=offer.id).execution_options(synchronize_session=False))
+    return offer
+
+
+_SYSTEM = Principal(subject="system:waitlist", kind="service")
+
+
+async def settle_waitlist(session: AsyncSession, *, offer_hours: int, bed_type: str | None = None) -> dict:
+    """Lapse the offers past their deadline and offer every free bed to the next person waiting.
+
+    Safe to run at any time and any number of times (by a scheduler, or by staff): it only changes holds past
+    their deadline, and offers only beds that are free.
+    """
+    freed = await expire_lapsed_holds(session, bed_type=bed_type)
+    types = [bed_type] if bed_type else ["general", "nursing", "dementia"]
+    offers = 0
+    for kind in types:
+        if await session.scalar(select(WaitlistEntry.id).where(WaitlistEntry.status == "waiting",
+                                                               WaitlistEntry.bed_type == kind).limit(1)) is None:
+            continue
+        free_beds = await session.scalars(select(Bed.id).where(
+            Bed.bed_type == kind, Bed.in_service.is_(True),
+            ~exists().where(BedOccupancy.bed_id == Bed.id, BedOccupancy.status == "active")).order_by(Bed.id))
+        for bed_id in list(free_beds):
+            if await offer_bed(session, bed_id, offer_hours=offer_hours) is not None:
+                offers += 1
+    return {"holds_lapsed": len(freed), "offers_made": offers}
+
+
+def _entry_status(entry: WaitlistEntry, offer: BedOccupancy | None) -> str:
+    if entry.status == "offered" and offer is not None and hold_status(offer) == "expired":
+        return "lapsed"
+    return entry.status
+
+
+async def add_to_waitlist(session: AsyncSession, principal: Principal, data: WaitlistIn, facts: AssistanceFacts,
+                          *, offer_hours: int) -> WaitlistEntry:
+    elder = await get_visible(session, principal, data.elder_id)
+    existing = await session.scalar(select(WaitlistEntry.id).where(
+        WaitlistEntry.elder_id == elder.id, WaitlistEntry.bed_type == data.bed_type,
+        WaitlistEntry.status.in_(("waiting", "offered"))))
+    if existing is not None:
+        raise Conflict(f"this person is already waiting for a {data.bed_type} bed", resource=f"waitlist/{existing}")
+    entry = WaitlistEntry(elder_id=elder.id, bed_type=data.bed_type, district_code=data.district_code,
+                          is_tekun="tekun" in facts.programmes, assessment_level=data.assessment_level,
+                          priority_basis="live" if facts.live else "fallback", requested_at=utcnow(),
+                          status="waiting", created_by=principal.subject)
+    session.add(entry)
+    elder_id = elder.id
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"this person is already waiting for a {data.bed_type} bed",
+                       resource=f"elders/{elder_id}") from None
+    # A bed of that type may be free right now: offer it without waiting for the next discharge.
+    await settle_waitlist(session, offer_hours=offer_hours, bed_type=data.bed_type)
+    await session.refresh(entry)
+    return entry
+
+
+def _waitlist_query(principal: Principal) -> Select:
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    return (select(WaitlistEntry, BedOccupancy)
+            .outerjoin(BedOccupancy, BedOccupancy.id == WaitlistEntry.offer_id)
+            .where(WaitlistEntry.elder_id.in_(elders)))
+
+
+async def _positions(session: AsyncSession, bed_type: str) -> dict[int, int]:
+    ids = await session.scalars(select(WaitlistEntry.id).where(
+        WaitlistEntry.status == "waiting", WaitlistEntry.bed_type == bed_type).order_by(*PRIORITY))
+    return {entry_id: n for n, entry_id in enumerate(ids, start=1)}
+
+
+def waitlist_out(entry: WaitlistEntry, offer: BedOccupancy | None, positions: dict[int, int]) -> WaitlistOut:
+    status = _entry_status(entry, offer)
+    return WaitlistOut(id=entry.id, elder_id=entry.elder_id, bed_type=entry.bed_type,
+                       district_code=entry.district_code, is_tekun=entry.is_tekun,
+                       assessment_level=entry.assessment_level, priority_basis=entry.priority_basis,
+                       requested_at=entry.requested_at, status=status,
+                       position=positions.get(entry.id) if status == "waiting" else None,
+                       offer_id=entry.offer_id, offer_expires_at=offer.expires_at if offer else None)
+
+
+async def list_waitlist(session: AsyncSession, principal: Principal, *, bed_type: str, limit: int
+                        ) -> list[WaitlistOut]:
+    """In priority order: those waiting first (in the order beds will be offered), then the rest, newest first."""
+    positions = await _positions(session, bed_type)
+    rows = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.bed_type == bed_type)
+                                  .order_by(WaitlistEntry.status != "waiting", *PRIORITY).limit(limit))).all()
+    return [waitlist_out(entry, offer, positions) for entry, offer in rows]
+
+
+async def get_waitlist_entry(session: AsyncSession, principal: Principal, entry_id: int) -> WaitlistOut:
+    row = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.id == entry_id))).first()
+    if row is None:
+        raise NotFound(f"no waitlist entry {entry_id} that you may see")
+    entry, offer = row
+    return waitlist_out(entry, offer, await _positions(session, entry.bed_type))
+
+
+async def withdraw(session: AsyncSession, principal: Principal, entry_id: int) -> WaitlistOut:
+    row = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.id == entry_id))).first()
+    if row is None:
+        raise NotFound(f"no waitlist entry {entry_id} that you may see")
+    entry, _offer = row
+    done = await session.execute(update(WaitlistEntry).where(WaitlistEntry.id == entry_id,
+                                                             WaitlistEntry.status == "waiting")
+                                 .values(status="withdrawn").execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"waitlist entry {entry_id} is {entry.status}; only a waiting entry can be withdrawn "
+                       "(an offer is declined by releasing its hold)", resource=f"waitlist/{entry_id}")
+    await session.refresh(entry)
+    return await get_waitlist_entry(session, principal, entry_id)
