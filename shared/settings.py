@@ -15,6 +15,8 @@ VAR_DIR = ROOT / "var"
 DEV_IDENTITY_SECRET = "dev-identity-secret-change-me-0123456789abcdef"
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
 PLACEHOLDER_MARKER = "change-me"
+# Every process needs these; other secrets (a service's client secret) may be absent when unused.
+REQUIRED_SECRETS = frozenset({"identity_secret", "token_secret"})
 
 Environment = Literal["dev", "test", "production"]
 
@@ -36,7 +38,9 @@ class CommonSettings(BaseSettings):
     def _refuse_placeholders(self):
         if self.env == "production":
             for name, value in self.model_dump().items():
-                if name.endswith("secret") and (PLACEHOLDER_MARKER in str(value) or len(str(value)) < 32):
+                if not name.endswith("secret"):
+                    continue
+                if PLACEHOLDER_MARKER in value or len(value) < 32 and (value or name in REQUIRED_SECRETS):
                     raise ValueError(f"{name} must be a real secret of at least 32 characters in production")
         return self
 
@@ -48,6 +52,15 @@ class ServiceSettings(CommonSettings):
     port: int
     database_url: str = ""
     db_pool_size: int = 10
+    # Calls to peer services go through the gateway with the service's own client credentials.
+    gateway_url: str = "http://127.0.0.1:8000"
+    client_secret: str = ""
+
+    @property
+    def peer_client_secret(self) -> str:
+        """In dev and test the gateway seeds a client per service with a known secret (gateway/seed.py)."""
+        return self.client_secret or (f"dev-client-secret-{self.service_name}-change-me"
+                                      if self.env != "production" else "")
 
     @model_validator(mode="after")
     def _default_database(self):

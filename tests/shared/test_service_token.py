@@ -1,0 +1,62 @@
+"""A service's token from the gateway's client-credentials endpoint: fetched once, shared, renewed."""
+
+import asyncio
+
+import pytest
+
+from gateway import seed as gateway_seed
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from shared.peer import PeerUnavailable
+from shared.service_token import ClientCredentialsToken
+from tests.conftest import _empty_tables, service_database
+from tests.gateway.conftest import free_port, serve_in_background
+
+
+@pytest.fixture
+async def gateway_url(db_dir):
+    database = await service_database("gateway", "sqlite", db_dir)
+    port = free_port()
+    app = create_app(GatewaySettings(env="test", database_url=database.url))
+    server = await serve_in_background(app, port)
+    async with app.local_app.state.database.sessionmaker() as session, session.begin():
+        await gateway_seed.load(session)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await _empty_tables("gateway", database)
+
+
+async def test_the_token_is_fetched_once_and_shared_by_concurrent_callers(gateway_url):
+    provider = ClientCredentialsToken(gateway_url, "eldercare", gateway_seed.dev_client_secret("eldercare"))
+    tokens = await asyncio.gather(*(provider() for _ in range(20)))
+    assert len(set(tokens)) == 1 and provider.fetches == 1
+    assert await provider() == tokens[0] and provider.fetches == 1
+
+
+async def test_a_token_close_to_expiry_is_renewed(gateway_url):
+    # Renew when less than an hour is left: a 15-minute token is always "close", so each call fetches.
+    provider = ClientCredentialsToken(gateway_url, "eldercare", gateway_seed.dev_client_secret("eldercare"),
+                                      renew_before_s=3600)
+    await provider()
+    await provider()
+    assert provider.fetches == 2
+
+
+async def test_no_token_is_a_peer_failure_the_caller_can_fall_back_from(gateway_url):
+    with pytest.raises(PeerUnavailable, match="HTTP 401"):
+        await ClientCredentialsToken(gateway_url, "eldercare", "wrong-secret")()
+    with pytest.raises(PeerUnavailable):
+        await ClientCredentialsToken(f"http://127.0.0.1:{free_port()}", "eldercare", "x")()
+
+
+def test_production_needs_real_required_secrets_but_not_unused_ones():
+    from pydantic import ValidationError
+
+    from services.charity.settings import CharitySettings
+
+    real = "r" * 40
+    assert CharitySettings(env="production", identity_secret=real).client_secret == ""
+    with pytest.raises(ValidationError, match="identity_secret"):
+        CharitySettings(env="production", identity_secret="")
+    with pytest.raises(ValidationError, match="client_secret"):
+        CharitySettings(env="production", identity_secret=real, client_secret="short")
