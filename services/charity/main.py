@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.charity.campaigns.router import router as campaigns_router
 from services.charity.donations.router import router as donations_router
 from services.charity.indicators.router import router as indicators_router
 from services.charity.ledger.router import router as ledger_router
@@ -22,5 +23,5 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                     "(备案) and disclosures (信息公开); money donations, refunds and disbursements kept in an "
                     "append-only double-entry ledger that reconciles.",
         routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
-                 public_router, indicators_router],
+                 public_router, indicators_router, campaigns_router],
     )

@@ -14,3 +14,8 @@ FUNDS_WRITE = scope("charity.funds:write", "Refund donations and disburse projec
 LEDGER_READ = scope("charity.ledger:read", "Read ledger accounts and entries; run reconciliations",
                     "staff", "auditor")
 RECEIPTS_WRITE = scope("charity.receipts:write", "Issue donation receipts and record declined ones", "staff")
+CAMPAIGNS_READ = scope("charity.campaigns:read", "Read one-day donation campaigns, their units and participation",
+                       "staff", "auditor")
+CAMPAIGNS_WRITE = scope("charity.campaigns:write", "Run one-day donation campaigns (慈善一日捐) and enrol units",
+                        "staff")
+CAMPAIGNS_UPLOAD = scope("charity.campaigns:upload", "Upload a unit's payroll donation batch", "staff", "partner")

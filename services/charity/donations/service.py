@@ -107,8 +107,17 @@ async def donate(session: AsyncSession, principal: Principal, data: DonationIn) 
     existing = await _by_channel_txn(session, data)
     if existing is not None:
         return _replay(existing, data)
+    await _project_for(session, principal, data.project_id)
+    return await record(session, data, by=principal.subject)
+
+
+async def record(session: AsyncSession, data: DonationIn, *, by: str) -> Donation:
+    """The rules of every money donation, whoever reports it (a payment channel, a payroll batch): once per
+    channel transaction, to a fundraising project within its period, as one balanced ledger group."""
     donor = _donor_fields(data)
-    project = await projects.lock_status(session, (await _project_for(session, principal, data.project_id)).id)
+    if await session.get(Project, data.project_id) is None:
+        raise InvalidInput("project_id", "no such project")
+    project = await projects.lock_status(session, data.project_id)
     donated_at = data.donated_at or utcnow()
     if donated_at > utcnow() + dt.timedelta(minutes=5):
         raise InvalidInput("donated_at", "cannot be in the future")
@@ -124,14 +133,14 @@ async def donate(session: AsyncSession, principal: Principal, data: DonationIn) 
         # A savepoint around the group and the row: if a concurrent request with the same channel
         # transaction commits first, the unique key refuses ours and we answer with theirs.
         async with session.begin_nested():
-            group = await ledger.post(session, kind="donation", project=project, by=principal.subject,
+            group = await ledger.post(session, kind="donation", project=project, by=by,
                                       memo=f"{data.channel} {data.channel_txn_id}",
                                       lines=[(accounts["clearing"], -data.amount_fen),
                                              (accounts["project"], data.amount_fen)])
             donation = Donation(project_id=project.id, organization_id=project.organization_id, channel=data.channel,
                                 channel_txn_id=data.channel_txn_id, amount_fen=data.amount_fen, **donor,
                                 honour_opt_in=data.honour_opt_in, donated_at=donated_at, ledger_group_id=group.id,
-                                recorded_by=principal.subject, created_at=utcnow())
+                                recorded_by=by, created_at=utcnow())
             session.add(donation)
             await session.flush()
     except IntegrityError:

@@ -1,0 +1,87 @@
+"""The charity one-day donation campaign (慈善一日捐): government units donate through payroll batches."""
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.charity.database import Base
+from shared.db import UTCDateTime
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="period_ordered"),
+        CheckConstraint("participation_target_pct BETWEEN 1 AND 100", name="target_is_percent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    area_code: Mapped[str] = mapped_column(String(12))  # who runs it: the city bureau or a district's
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))  # the fundraising project receiving the money
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    participation_target_pct: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CampaignUnit(Base):
+    """A government unit (机关事业单位) taking part, with its headcount for the participation rate."""
+
+    __tablename__ = "campaign_units"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "credit_code"),
+        CheckConstraint("headcount > 0", name="headcount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18))
+    district_code: Mapped[str] = mapped_column(String(6))
+    headcount: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PayrollBatch(Base):
+    """An accepted payroll batch: all its rows or none. The same batch number, or the same file under another
+    number, is never accepted twice for a unit."""
+
+    __tablename__ = "payroll_batches"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "batch_no"),
+        UniqueConstraint("unit_id", "content_sha256"),
+        CheckConstraint("row_count > 0 AND total_fen > 0", name="totals_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("campaign_units.id"))
+    batch_no: Mapped[str] = mapped_column(String(60))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    row_count: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    donation_id: Mapped[int] = mapped_column(ForeignKey("donations.id"), unique=True)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class PayrollRow(Base):
+    """One employee's gift in a batch. Only the payroll number is kept, not the name (PIPL: the least data
+    that answers who took part)."""
+
+    __tablename__ = "payroll_rows"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "employee_no"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_payroll_rows_unit_id_employee_no", "unit_id", "employee_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payroll_batches.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("campaign_units.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    employee_no: Mapped[str] = mapped_column(String(40))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)

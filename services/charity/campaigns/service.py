@@ -1,0 +1,238 @@
+"""Campaign rules: units, payroll batches accepted whole or not at all, and participation."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import uscc
+
+from services.charity.campaigns.models import Campaign, CampaignUnit, PayrollBatch, PayrollRow
+from services.charity.campaigns.schemas import (BatchOut, CampaignIn, CampaignOut, Participation, UnitIn, UnitOut,
+                                                UnitParticipation)
+from services.charity.donations import service as donations
+from services.charity.donations.schemas import DonationIn, DonorIn
+from services.charity.projects.models import Project
+from shared.db import utcnow
+from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+
+MAX_ERRORS_REPORTED = 20
+AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")  # yuan, at most two decimals
+
+
+class BatchRejected(DomainError):
+    """The whole batch is refused: every problem found is listed, and nothing is written."""
+
+    status, slug, title = 422, "batch-rejected", "The batch was rejected as a whole"
+
+
+def campaign_out(c: Campaign) -> CampaignOut:
+    return CampaignOut(id=c.id, name=c.name, area_code=c.area_code, project_id=c.project_id, starts_on=c.starts_on,
+                       ends_on=c.ends_on, participation_target_pct=c.participation_target_pct, created_at=c.created_at)
+
+
+def unit_out(u: CampaignUnit) -> UnitOut:
+    return UnitOut(id=u.id, campaign_id=u.campaign_id, name=u.name, credit_code=u.credit_code,
+                   district_code=u.district_code, headcount=u.headcount)
+
+
+def batch_out(b: PayrollBatch) -> BatchOut:
+    return BatchOut(id=b.id, campaign_id=b.campaign_id, unit_id=b.unit_id, batch_no=b.batch_no, row_count=b.row_count,
+                    total_fen=b.total_fen, donation_id=b.donation_id, content_sha256=b.content_sha256,
+                    uploaded_at=b.uploaded_at)
+
+
+async def create(session: AsyncSession, principal: Principal, data: CampaignIn) -> Campaign:
+    if not principal.covers(data.area_code):
+        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    if data.ends_on < data.starts_on:
+        raise InvalidInput("ends_on", "must be on or after starts_on")
+    project = await session.get(Project, data.project_id)
+    if project is None or project.status != "fundraising":
+        raise InvalidInput("project_id", "the receiving project must exist and be fundraising (募捐中)")
+    campaign = Campaign(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def get(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    return campaign
+
+
+async def add_unit(session: AsyncSession, principal: Principal, campaign_id: int, data: UnitIn) -> CampaignUnit:
+    campaign = await get(session, campaign_id)
+    if not principal.covers(campaign.area_code) or not principal.covers(data.district_code):
+        raise Forbidden("the campaign or the unit's district is outside your area")
+    try:
+        code = uscc.validate(data.credit_code)
+    except stdnum_errors.ValidationError:
+        raise InvalidInput("credit_code", "not a valid 统一社会信用代码 (GB 32100)") from None
+    existing = await session.scalar(select(CampaignUnit.id).where(CampaignUnit.campaign_id == campaign.id,
+                                                                  CampaignUnit.credit_code == code))
+    if existing is not None:
+        raise Conflict("this unit already takes part in the campaign", resource=f"campaign-units/{existing}")
+    unit = CampaignUnit(campaign_id=campaign.id, name=data.name, credit_code=code, district_code=data.district_code,
+                        headcount=data.headcount, created_at=utcnow())
+    session.add(unit)
+    await session.flush()
+    return unit
+
+
+def _decode(content: bytes) -> str:
+    """Payroll systems export UTF-8 (with or without BOM) or GB18030 (Excel on Chinese Windows)."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise BatchRejected("the file is neither UTF-8 nor GB18030 text",
+                        errors=[FieldProblem(field="body", location="body", message="undecodable")])
+
+
+def parse_batch(content: bytes) -> list[tuple[int, str, int]]:
+    """(line number, payroll number, amount in fen) of each row, or BatchRejected listing every problem.
+
+    Columns by header: `employee_no` (工号) and `amount` (yuan, two decimals at most); others (a name) are
+    ignored and not kept.
+    """
+    reader = csv.reader(io.StringIO(_decode(content)))
+    header = [h.strip().lower() for h in next(reader, [])]
+    aliases = {"工号": "employee_no", "金额": "amount"}
+    header = [aliases.get(h, h) for h in header]
+    if "employee_no" not in header or "amount" not in header:
+        raise BatchRejected("the header must name the columns employee_no (工号) and amount (金额)",
+                            errors=[FieldProblem(field="header", location="body", message="missing columns")])
+    no_at, amount_at = header.index("employee_no"), header.index("amount")
+    rows, problems, seen = [], [], {}
+    for line_no, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        employee_no = cells[no_at].strip() if no_at < len(cells) else ""
+        amount = cells[amount_at].strip() if amount_at < len(cells) else ""
+        if not employee_no or len(employee_no) > 40:
+            problems.append(FieldProblem(field=f"line {line_no}.employee_no", location="body",
+                                         message="a payroll number of 1 to 40 characters is required"))
+        elif employee_no in seen:
+            problems.append(FieldProblem(field=f"line {line_no}.employee_no", location="body",
+                                         message=f"already on line {seen[employee_no]}"))
+        else:
+            seen[employee_no] = line_no
+        if not AMOUNT.match(amount) or (fen := _fen(amount)) <= 0:
+            problems.append(FieldProblem(field=f"line {line_no}.amount", location="body",
+                                         message="a positive amount in yuan with at most two decimals"))
+        elif employee_no:
+            rows.append((line_no, employee_no, fen))
+    if problems:
+        raise BatchRejected(f"{len(problems)} row problem(s); the batch was not imported",
+                            errors=problems[:MAX_ERRORS_REPORTED])
+    if not rows:
+        raise BatchRejected("the batch has no rows", errors=[FieldProblem(field="body", location="body",
+                                                                          message="empty")])
+    return rows
+
+
+def _fen(amount: str) -> int:
+    whole, _, cents = amount.partition(".")
+    return int(whole) * 100 + int((cents + "00")[:2])
+
+
+async def upload(session: AsyncSession, principal: Principal, campaign_id: int, unit_id: int, *, batch_no: str,
+                 control_rows: int, control_total_fen: int, content: bytes) -> tuple[PayrollBatch, bool]:
+    """Import a batch whole; returns it and whether it was new. Rows and control totals must agree."""
+    campaign = await get(session, campaign_id)
+    unit = await session.get(CampaignUnit, unit_id)
+    if unit is None or unit.campaign_id != campaign.id:
+        raise NotFound(f"no unit {unit_id} in campaign {campaign_id}")
+    if principal.kind == "staff" and not principal.covers(unit.district_code):
+        raise NotFound(f"no unit {unit_id} that you may upload for")
+    digest = hashlib.sha256(content).hexdigest()
+    same = await session.scalar(select(PayrollBatch).where(PayrollBatch.unit_id == unit.id,
+                                                           (PayrollBatch.batch_no == batch_no)
+                                                           | (PayrollBatch.content_sha256 == digest)))
+    if same is not None:
+        return _replayed(same, batch_no, digest), False
+    rows = parse_batch(content)
+    total = sum(fen for _, _, fen in rows)
+    mismatch = []
+    if len(rows) != control_rows:
+        mismatch.append(FieldProblem(field="control_rows", location="query",
+                                     message=f"the file has {len(rows)} rows, the control says {control_rows}"))
+    if total != control_total_fen:
+        mismatch.append(FieldProblem(field="control_total_fen", location="query",
+                                     message=f"the rows add up to {total} fen, the control says {control_total_fen}"))
+    if mismatch:
+        raise BatchRejected("the control totals do not match the file; the batch was not imported", errors=mismatch)
+    try:
+        async with session.begin_nested():
+            donation = await donations.record(session, DonationIn(
+                project_id=campaign.project_id, channel="bank", channel_txn_id=f"payroll-{unit.id}-{batch_no}"[:64],
+                amount_fen=total, donor=DonorIn(kind="company", name=unit.name, credit_code=unit.credit_code),
+                honour_opt_in=True), by=principal.subject)
+            batch = PayrollBatch(campaign_id=campaign.id, unit_id=unit.id, batch_no=batch_no, content_sha256=digest,
+                                 row_count=len(rows), total_fen=total, donation_id=donation.id,
+                                 uploaded_by=principal.subject, uploaded_at=utcnow())
+            session.add(batch)
+            await session.flush()
+            # One multi-row INSERT per chunk: a 100,000-row batch is a few round trips, not 100,000.
+            await session.execute(insert(PayrollRow), [
+                dict(batch_id=batch.id, unit_id=unit.id, line_no=line_no, employee_no=employee_no, amount_fen=fen)
+                for line_no, employee_no, fen in rows])
+    except IntegrityError:
+        # The same batch arrived concurrently and committed first: answer with it.
+        same = await session.scalar(select(PayrollBatch).where(PayrollBatch.unit_id == unit.id,
+                                                               (PayrollBatch.batch_no == batch_no)
+                                                               | (PayrollBatch.content_sha256 == digest)))
+        if same is None:
+            raise
+        return _replayed(same, batch_no, digest), False
+    return batch, True
+
+
+def _replayed(batch: PayrollBatch, batch_no: str, digest: str) -> PayrollBatch:
+    if batch.batch_no == batch_no and batch.content_sha256 == digest:
+        return batch  # the same batch again: nothing changes
+    if batch.batch_no == batch_no:
+        raise Conflict(f"batch {batch_no} was already imported with other content; give a new batch number",
+                       resource=f"payroll-batches/{batch.id}")
+    raise Conflict(f"this file was already imported as batch {batch.batch_no}", resource=f"payroll-batches/{batch.id}")
+
+
+async def participation(session: AsyncSession, principal: Principal, campaign_id: int) -> Participation:
+    campaign = await get(session, campaign_id)
+    units = list(await session.scalars(select(CampaignUnit).where(CampaignUnit.campaign_id == campaign.id)
+                                       .order_by(CampaignUnit.id)))
+    if principal.kind == "staff":
+        units = [u for u in units if principal.covers(u.district_code)]
+    people = dict((await session.execute(
+        select(PayrollRow.unit_id, func.count(func.distinct(PayrollRow.employee_no)))
+        .join(CampaignUnit, CampaignUnit.id == PayrollRow.unit_id)
+        .where(CampaignUnit.campaign_id == campaign.id).group_by(PayrollRow.unit_id))).all())
+    money = dict((await session.execute(
+        select(PayrollBatch.unit_id, func.sum(PayrollBatch.total_fen))
+        .where(PayrollBatch.campaign_id == campaign.id).group_by(PayrollBatch.unit_id))).all())
+    target = campaign.participation_target_pct
+
+    def rate(part: int, whole: int) -> float:
+        return round(100 * part / whole, 2) if whole else 0.0
+
+    lines = [UnitParticipation(unit_id=u.id, name=u.name, district_code=u.district_code, headcount=u.headcount,
+                               participants=int(people.get(u.id, 0)), rate_pct=rate(int(people.get(u.id, 0)),
+                                                                                    u.headcount),
+                               met=100 * int(people.get(u.id, 0)) >= target * u.headcount,
+                               donated_fen=int(money.get(u.id, 0))) for u in units]
+    headcount = sum(u.headcount for u in lines)
+    participants = sum(u.participants for u in lines)
+    return Participation(campaign_id=campaign.id, target_pct=target, headcount=headcount, participants=participants,
+                         rate_pct=rate(participants, headcount), met=headcount > 0 and 100 * participants >= target *
+                         headcount, donated_fen=sum(u.donated_fen for u in lines), units=lines)

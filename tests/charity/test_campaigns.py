@@ -1,0 +1,130 @@
+"""One-day donation campaigns: payroll batches accepted whole or not at all, once, and participation."""
+
+from stdnum.cn import uscc
+
+from tests.charity.factories import API, CITY, HAISHU, days, get_project, project
+from tests.conftest import Principal
+
+UNIT_PARTNER = Principal(subject="partner:yinzhou-finance", kind="partner",
+                         scopes=frozenset({"charity.campaigns:upload"}))
+
+
+def unit_code(n: int) -> str:
+    body = f"11330212MB{n:07d}"  # 1: a government body (机关)
+    return body + uscc.calc_check_digit(body)
+
+
+async def campaign_with_units(client, headcounts=(4, 3)):
+    created = await project(client, CITY)
+    response = await client.post(f"{API}/campaigns", headers=client.as_(CITY), json={
+        "name": "2026年慈善一日捐", "area_code": "330200", "project_id": created["id"], "starts_on": days(-1),
+        "ends_on": days(30)})
+    assert response.status_code == 201, response.text
+    campaign = response.json()
+    units = []
+    for n, headcount in enumerate(headcounts, start=1):
+        unit = await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=client.as_(CITY), json={
+            "name": f"鄞州区第{n}机关", "credit_code": unit_code(n), "district_code": "330212", "headcount": headcount})
+        assert unit.status_code == 201, unit.text
+        units.append(unit.json())
+    return created, campaign, units
+
+
+def csv_of(*rows, header="employee_no,name,amount") -> bytes:
+    return ("\n".join([header, *(",".join(r) for r in rows)]) + "\n").encode()
+
+
+async def upload(client, campaign, unit, content: bytes, batch_no="B1", rows=None, total=None, principal=CITY):
+    return await client.post(f"{API}/campaigns/{campaign['id']}/units/{unit['id']}/batches", content=content,
+                             params={"batch_no": batch_no, "control_rows": rows, "control_total_fen": total},
+                             headers=client.as_(principal) | {"content-type": "text/csv"})
+
+
+async def test_a_batch_with_matching_controls_is_one_donation_and_counts_participants(client):
+    created, campaign, (first, second) = await campaign_with_units(client)
+    content = csv_of(("E001", "张三", "100"), ("E002", "李四", "50.5"), ("E003", "王五", "0.01"))
+    response = await upload(client, campaign, first, content, rows=3, total=15_051)
+    assert response.status_code == 201, response.text
+    batch = response.json()
+    assert (batch["row_count"], batch["total_fen"]) == (3, 15_051)
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_051
+    donation = (await client.get(f"{API}/donations/{batch['donation_id']}", headers=client.as_(CITY))).json()
+    assert (donation["donor_kind"], donation["donor_name"], donation["amount_fen"]) == ("company", "鄞州区第1机关",
+                                                                                        15_051)
+    # A second batch from the same unit (one more person, one again), uploaded by the unit itself.
+    more = await upload(client, campaign, first, csv_of(("E004", "赵六", "20"), ("E001", "张三", "10")), "B2",
+                        rows=2, total=3_000, principal=UNIT_PARTNER)
+    assert more.status_code == 201, more.text
+    await upload(client, campaign, second, csv_of(("X1", "", "30"), ("X2", "", "30")), rows=2, total=6_000)
+    stats = (await client.get(f"{API}/campaigns/{campaign['id']}/participation", headers=client.as_(CITY))).json()
+    assert [(u["participants"], u["headcount"], u["rate_pct"], u["met"], u["donated_fen"]) for u in stats["units"]] \
+        == [(4, 4, 100.0, True, 18_051), (2, 3, 66.67, False, 6_000)]
+    assert (stats["participants"], stats["headcount"], stats["rate_pct"], stats["met"]) == (6, 7, 85.71, False)
+    assert stats["target_pct"] == 95 and stats["donated_fen"] == 24_051
+    assert (await client.get(f"{API}/campaigns/{campaign['id']}/participation",
+                             headers=client.as_(HAISHU))).json()["units"] == []
+
+
+async def test_a_batch_is_rejected_whole_and_nothing_is_written(client):
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    good = csv_of(("E001", "张三", "100"), ("E002", "李四", "50"))
+    wrong_total = await upload(client, campaign, unit, good, rows=2, total=15_001)
+    assert wrong_total.status_code == 422 and wrong_total.json()["type"] == "/problems/batch-rejected"
+    assert [e["field"] for e in wrong_total.json()["errors"]] == ["control_total_fen"]
+    wrong_rows = await upload(client, campaign, unit, good, rows=3, total=15_000)
+    assert [e["field"] for e in wrong_rows.json()["errors"]] == ["control_rows"]
+    bad_rows = csv_of(("E001", "张三", "100"), ("E001", "重复", "10"), ("E003", "", "1.234"), ("", "无工号", "5"),
+                      ("E005", "", "-3"))
+    response = await upload(client, campaign, unit, bad_rows, rows=5, total=11_500)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [
+        "line 3.employee_no", "line 4.amount", "line 5.employee_no", "line 6.amount"]
+    no_header = await upload(client, campaign, unit, b"E001,100\n", rows=1, total=10_000)
+    assert no_header.status_code == 422 and no_header.json()["errors"][0]["field"] == "header"
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 0
+    stats = (await client.get(f"{API}/campaigns/{campaign['id']}/participation", headers=client.as_(CITY))).json()
+    assert stats["participants"] == 0 and stats["donated_fen"] == 0
+    # After all that, the corrected batch goes in under the same number.
+    assert (await upload(client, campaign, unit, good, rows=2, total=15_000)).status_code == 201
+
+
+async def test_a_reupload_changes_nothing(client):
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    content = csv_of(("E001", "张三", "100"), ("E002", "李四", "50"))
+    first = await upload(client, campaign, unit, content, rows=2, total=15_000)
+    again = await upload(client, campaign, unit, content, rows=2, total=15_000)
+    assert first.status_code == 201 and again.status_code == 200 and again.json() == first.json()
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_000
+    other_file = await upload(client, campaign, unit, csv_of(("E009", "", "1")), rows=1, total=100)
+    assert other_file.status_code == 409 and other_file.json()["resource"] == f"payroll-batches/{first.json()['id']}"
+    renamed = await upload(client, campaign, unit, content, "B-renamed", rows=2, total=15_000)
+    assert renamed.status_code == 409 and "already imported as batch B1" in renamed.json()["detail"]
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_000
+
+
+async def test_gb18030_files_with_chinese_headers_are_read(client):
+    _, campaign, (unit, _) = await campaign_with_units(client)
+    content = "工号,姓名,金额\r\nE001,张三,200.00\r\n".encode("gb18030")
+    response = await upload(client, campaign, unit, content, rows=1, total=20_000)
+    assert response.status_code == 201, response.text
+
+
+async def test_campaigns_check_their_inputs(client):
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    again = await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=client.as_(CITY), json={
+        "name": "同一单位", "credit_code": unit["credit_code"], "district_code": "330212", "headcount": 5})
+    assert again.status_code == 409
+    code = unit_code(9)
+    wrong_check = code[:-1] + ("0" if code[-1] != "0" else "1")
+    bad_code = await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=client.as_(CITY), json={
+        "name": "某单位", "credit_code": wrong_check, "district_code": "330212", "headcount": 5})
+    assert bad_code.status_code == 422 and bad_code.json()["errors"][0]["field"] == "credit_code"
+    draft = await project(client, CITY, status="draft")
+    response = await client.post(f"{API}/campaigns", headers=client.as_(CITY), json={
+        "name": "x活动", "area_code": "330200", "project_id": draft["id"], "starts_on": days(0), "ends_on": days(1)})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "project_id"
+    outside = await client.post(f"{API}/campaigns", headers=client.as_(HAISHU), json={
+        "name": "x活动", "area_code": "330200", "project_id": created["id"], "starts_on": days(0), "ends_on": days(1)})
+    assert outside.status_code == 403
+    stranger = await upload(client, campaign, unit, csv_of(("E1", "", "1")), rows=1, total=100, principal=HAISHU)
+    assert stranger.status_code == 404
