@@ -51,6 +51,15 @@ class Gazetteer:
     division_names: dict[str, str]
     name_texts: dict[int, str]
     built_at: float
+    _name_index: object | None = None
+
+    @property
+    def name_index(self):
+        """The search-as-you-type index (pinyin included), built on the first search only."""
+        if self._name_index is None:
+            from services.placenames.search.index import NameIndex
+            self._name_index = NameIndex(self.dictionary)
+        return self._name_index
 
 
 def _short(name: str, level: str) -> str | None:

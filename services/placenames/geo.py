@@ -11,6 +11,7 @@ import math
 
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 STORED_PRECISION = 9
+CELL_PRECISIONS = (5, 6, 7)  # prefixes kept in their own indexed columns
 EARTH_RADIUS_M = 6_371_008.8
 # Cell height and width in degrees at each precision (bits alternate, longitude first).
 _CELL = {p: (180 / 2 ** ((5 * p) // 2), 360 / 2 ** ((5 * p + 1) // 2)) for p in range(1, 13)}
@@ -43,12 +44,12 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def cells_covering(lat: float, lon: float, radius_m: float) -> list[str]:
-    """Geohash prefixes whose cells together cover the circle: the finest precision whose cell is at least
-    as large as the radius, and that cell's neighbours (at most nine prefixes)."""
+    """Geohash prefixes whose cells together cover the circle: the finest stored precision whose cell is at
+    least as large as the radius, and that cell's neighbours (at most nine prefixes of one length)."""
     dlat = radius_m / 111_320
     dlon = radius_m / (111_320 * max(math.cos(math.radians(lat)), 0.01))
     precision = 1
-    for p in range(STORED_PRECISION, 0, -1):
+    for p in range(max(CELL_PRECISIONS), 0, -1):
         height, width = _CELL[p]
         if height >= dlat and width >= dlon:
             precision = p
@@ -57,3 +58,11 @@ def cells_covering(lat: float, lon: float, radius_m: float) -> list[str]:
     cells = {encode(max(min(lat + i * height, 89.999999), -89.999999), ((lon + j * width + 180) % 360) - 180, precision)
              for i in (-1, 0, 1) for j in (-1, 0, 1)}
     return sorted(cells)
+
+
+def cell_columns(lat: float | None, lon: float | None) -> dict[str, str | None]:
+    """The stored geohash and its indexed prefixes (`cell5`, `cell6`, `cell7`) of a point, or all None."""
+    if lat is None or lon is None:
+        return {"geohash": None} | {f"cell{p}": None for p in CELL_PRECISIONS}
+    full = encode(lat, lon)
+    return {"geohash": full} | {f"cell{p}": full[:p] for p in CELL_PRECISIONS}

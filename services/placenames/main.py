@@ -6,6 +6,7 @@ from services.placenames.addresses.router import router as addresses_router
 from services.placenames.divisions.router import router as divisions_router
 from services.placenames.names.router import router as names_router
 from services.placenames.parsing.router import router as parsing_router
+from services.placenames.search.router import router as search_router
 from services.placenames.settings import PlacenamesSettings
 from shared.app import create_service_app
 
@@ -17,5 +18,6 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
         description="Administrative divisions (行政区划) of Ningbo down to village and community, with their "
                     "history; standard place names (标准地名) with their naming and renaming decisions; standard "
                     "addresses (标准地名地址, 一址通) with stable codes and lineage; address parsing and matching.",
-        routers=[divisions_router, names_router, addresses_router, parsing_router],
+        # search first: /addresses/search must not be taken for /addresses/{code}
+        routers=[search_router, divisions_router, names_router, addresses_router, parsing_router],
     )

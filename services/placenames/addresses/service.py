@@ -153,8 +153,7 @@ async def _build(session: AsyncSession, principal: Principal, data: AddressIn) -
         township_code=data.township_code, community_code=data.community_code, road_id=data.road_id,
         area_id=data.area_id, house_number=house, building=building, unit=unit, room=room,
         latitude=data.latitude, longitude=data.longitude,
-        geohash=geo.encode(data.latitude, data.longitude) if data.latitude is not None else None,
-        created_at=utcnow())
+        created_at=utcnow(), **geo.cell_columns(data.latitude, data.longitude))
     await _refresh_text(session, address)
     return address
 

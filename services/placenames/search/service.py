@@ -1,0 +1,107 @@
+"""Search as you type, geocoding and reverse geocoding.
+
+Typing a name: in-memory suggestions (prefix, pinyin initials, one-character typo). Once a road or area is
+typed in full: its standard addresses from the database, through the road's index, filtered by what is
+typed of the number. Reverse geocoding looks up at most nine geohash cells of one precision (indexed
+equality), then keeps what lies within the radius, nearest first.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.placenames import geo
+from services.placenames.addresses.models import Address
+from services.placenames.gazetteer import Gazetteer
+from services.placenames.parsing.parser import AREA, ROAD, parse
+from services.placenames.parsing.service import _refs, match
+from services.placenames.search.schemas import GeocodeOut, NearbyAddress, ReverseOut, SearchItem, SearchOut
+from services.placenames.text import to_halfwidth
+
+LEVEL_RANK = {"house": 0, "building": 1, "unit": 2, "room": 3}
+
+
+async def _addresses_on(session: AsyncSession, parsed, limit: int) -> list[SearchItem]:
+    road, area = parsed.parts.get(ROAD), parsed.parts.get(AREA)
+    road_ids, area_ids = _refs(road, parsed.district_code), _refs(area, parsed.district_code)
+    if not road_ids and not area_ids:
+        return []
+    query = select(Address).where(Address.status == "current")
+    query = query.where(Address.road_id.in_(road_ids)) if road_ids else query.where(Address.area_id.in_(area_ids))
+    house = parsed.parts.get("house_number")
+    if house is not None:
+        query = query.where(Address.house_number.startswith(house.value, autoescape=True))
+    for field in ("building", "unit"):
+        if field in parsed.parts:
+            query = query.where(getattr(Address, field) == parsed.parts[field].value)
+    if "room" in parsed.parts:
+        query = query.where(Address.room.startswith(parsed.parts["room"].value, autoescape=True))
+    # Houses before their rooms, short numbers before long ones: 5号 before 51号 before 512号.
+    query = query.order_by(func.length(Address.match_key), Address.match_key).limit(limit)
+    items = []
+    for a in await session.scalars(query):
+        exact = house is None or a.house_number == house.value
+        score = (1.0 if exact else 0.9) - 0.02 * LEVEL_RANK[a.level]
+        items.append(SearchItem(kind="address", text=a.full_name, standard_name=a.full_name, ref=a.code,
+                                district_code=a.district_code, match="exact" if exact else "prefix",
+                                score=round(score, 3)))
+    items.sort(key=lambda i: -i.score)
+    return items
+
+
+async def search(session: AsyncSession, gazetteer: Gazetteer, q: str, limit: int) -> SearchOut:
+    text = "".join(to_halfwidth(q).split())
+    parsed = parse(gazetteer.dictionary, text)
+    items: list[SearchItem] = []
+    if ROAD in parsed.parts or AREA in parsed.parts:
+        items = await _addresses_on(session, parsed, limit)
+    if not items:
+        last_end = max((p.end for p in parsed.parts.values()), default=0)
+        fragment = text[last_end:] or text
+        district = parsed.district_code if fragment != text else None
+        for s in gazetteer.name_index.suggest(fragment, district=district, limit=limit):
+            e = s.entry
+            items.append(SearchItem(kind=e.kind, text=s.spelling, standard_name=e.standard_name, ref=e.standard_ref,
+                                    district_code=e.district, match=s.match, score=s.score))
+    return SearchOut(query=q, items=items[:limit])
+
+
+async def geocode(session: AsyncSession, gazetteer: Gazetteer, q: str) -> GeocodeOut:
+    result = await match(session, parse(gazetteer.dictionary, q))
+    out = dict(query=q, match=result.match, candidates=result.candidates, confidence=result.confidence,
+               reasons=list(result.reasons))
+    if result.match is None:
+        return GeocodeOut(**out, latitude=None, longitude=None, coordinate_level=None)
+    address = await session.scalar(select(Address).where(Address.code == result.match.code))
+    source = address
+    if address.latitude is None:
+        # A room or building without its own point takes its house's (same road and number).
+        source = await session.scalar(select(Address).where(
+            Address.status == "current", Address.road_id == address.road_id, Address.area_id == address.area_id,
+            Address.house_number == address.house_number, Address.latitude.is_not(None))
+            .order_by(func.length(Address.match_key)).limit(1)) if address.road_id or address.area_id else None
+        if source is not None:
+            out["reasons"].append(f"coordinates of {source.full_name}")
+    if source is None or source.latitude is None:
+        out["reasons"].append("the standard address has no coordinates yet")
+        return GeocodeOut(**out, latitude=None, longitude=None, coordinate_level=None)
+    return GeocodeOut(**out, latitude=source.latitude, longitude=source.longitude, coordinate_level=source.level)
+
+
+async def reverse(session: AsyncSession, lat: float, lon: float, radius_m: float, limit: int,
+                  level: str | None) -> ReverseOut:
+    cells = geo.cells_covering(lat, lon, radius_m)
+    column = getattr(Address, f"cell{len(cells[0])}")
+    query = select(Address.code, Address.full_name, Address.level, Address.latitude, Address.longitude).where(
+        column.in_(cells), Address.status == "current")
+    if level is not None:
+        query = query.where(Address.level == level)
+    nearby = []
+    for row in await session.execute(query.limit(20_000)):
+        d = geo.distance_m(lat, lon, row.latitude, row.longitude)
+        if d <= radius_m:
+            nearby.append(NearbyAddress(code=row.code, full_name=row.full_name, level=row.level,
+                                        latitude=row.latitude, longitude=row.longitude, distance_m=round(d, 1)))
+    nearby.sort(key=lambda a: (a.distance_m, LEVEL_RANK[a.level], a.code))
+    return ReverseOut(latitude=lat, longitude=lon, radius_m=radius_m, items=nearby[:limit])

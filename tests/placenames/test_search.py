@@ -1,0 +1,93 @@
+"""Search as you type (prefix, pinyin initials, typos; ranked), geocoding and reverse geocoding on geohash
+cells, on both backends."""
+
+import pytest
+
+from tests.placenames.helpers import API, YINZHOU_STAFF, load_demo, name_id
+
+SEARCH = f"{API}/addresses/search"
+YINZHOU = "330212"
+# Points along 天童南路 (about 29.84 N, 121.545 E) a few tens of metres apart.
+BASE_LAT, BASE_LON = 29.8400, 121.5450
+
+
+@pytest.fixture
+async def demo(client):
+    await load_demo(client)
+    road = await name_id(client, "天童南路", YINZHOU)
+    codes = {}
+    for i, number in enumerate(("5", "51", "512", "588")):
+        response = await client.post(f"{API}/addresses", headers=client.as_(YINZHOU_STAFF), json={
+            "district_code": YINZHOU, "road_id": road, "house_number": number,
+            "latitude": BASE_LAT + i * 0.0003, "longitude": BASE_LON})
+        assert response.status_code == 201, response.text
+        codes[number] = response.json()["code"]
+    room = await client.post(f"{API}/addresses", headers=client.as_(YINZHOU_STAFF), json={
+        "district_code": YINZHOU, "road_id": road, "house_number": "588", "building": "3", "unit": "2", "room": "501"})
+    codes["588-3-2-501"] = room.json()["code"]
+    client.codes = codes
+    return client
+
+
+async def items(client, q, **params):
+    response = await client.get(SEARCH, params={"q": q} | params)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def test_names_by_prefix_ranked_by_level(demo):
+    found = await items(demo, "天童")
+    assert [i["text"] for i in found[:2]] == ["天童北路", "天童南路"] or \
+        {i["text"] for i in found[:2]} == {"天童南路", "天童北路"}
+    assert all(i["match"] == "prefix" for i in found[:2]) and found[0]["kind"] == "road"
+    district_first = await items(demo, "鄞州")
+    assert district_first[0]["kind"] == "district" and district_first[0]["standard_name"] == "鄞州区"
+
+
+async def test_pinyin_initials_and_a_typo(demo):
+    by_initials = await items(demo, "ttnl")
+    assert by_initials[0]["text"] == "天童南路" and by_initials[0]["match"] == "pinyin"
+    typo = await items(demo, "天同南路")  # 同 typed for 童
+    assert typo[0]["standard_name"] == "天童南路" and typo[0]["match"] == "typo"
+    old = await items(demo, "甬江")
+    assert any(i["text"] == "甬江路" and i["standard_name"] == "江东北路" for i in old)
+
+
+async def test_addresses_once_the_road_is_typed(demo):
+    codes = demo.codes
+    typed = await items(demo, "天童南路5")
+    assert [i["ref"] for i in typed][:3] == [codes["5"], codes["51"], codes["512"]]
+    assert typed[0]["match"] == "exact" and typed[1]["match"] == "prefix"
+    exact = await items(demo, "鄞州区天童南路588号3幢")
+    assert [i["ref"] for i in exact] == [codes["588-3-2-501"]]
+
+
+async def test_geocode_and_reverse_geocode(demo):
+    codes = demo.codes
+    point = (await demo.get(f"{API}/geocode", params={"q": "宁波市鄞州区天童南路588号3幢2单元501室"})).json()
+    assert point["match"]["code"] == codes["588-3-2-501"]
+    assert (point["latitude"], point["longitude"], point["coordinate_level"]) == \
+        (pytest.approx(BASE_LAT + 0.0009), pytest.approx(BASE_LON), "house")
+    near = (await demo.get(f"{API}/reverse-geocode", params={"lat": BASE_LAT + 0.00031, "lon": BASE_LON,
+                                                              "radius_m": 20})).json()
+    assert [i["code"] for i in near["items"]] == [codes["51"]] and near["items"][0]["distance_m"] < 5
+    wider = (await demo.get(f"{API}/reverse-geocode", params={"lat": BASE_LAT, "lon": BASE_LON,
+                                                               "radius_m": 500, "limit": 10})).json()
+    assert [i["code"] for i in wider["items"]] == [codes[n] for n in ("5", "51", "512", "588")]
+    nowhere = (await demo.get(f"{API}/reverse-geocode", params={"lat": 0, "lon": 0})).json()
+    assert nowhere["items"] == []
+    unknown = (await demo.get(f"{API}/geocode", params={"q": "火星路1号"})).json()
+    assert unknown["match"] is None and unknown["latitude"] is None
+
+
+async def test_bad_queries_are_refused_by_field(demo):
+    for params, field in (({"lat": 91, "lon": 121}, "lat"), ({"lat": 29, "lon": -181}, "lon"),
+                          ({"lat": "nan", "lon": 121}, "lat"), ({"lat": 29, "lon": 121, "radius_m": 5000}, "radius_m"),
+                          ({"lon": 121}, "lat")):
+        response = await demo.get(f"{API}/reverse-geocode", params=params)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == field, params
+    for q in ("", "路" * 101):
+        response = await demo.get(SEARCH, params={"q": q})
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "q"
+    for q in ("😀", "!!!", "zzzzzz", "Ａ"):
+        assert (await demo.get(SEARCH, params={"q": q})).status_code == 200
