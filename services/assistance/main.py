@@ -1,24 +1,49 @@
-"""Assistance (社会救助): households, economic assessment, policy parameters, programme status lookups."""
+"""Assistance (社会救助): households, economic assessment, policy parameters, eligibility, applications,
+status lookups for other services, and proactive discovery (signals and whole-city screening)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from services.assistance.applications.router import router as applications_router
 from services.assistance.assessment.router import router as assessment_router
+from services.assistance.discovery.router import router as discovery_router
+from services.assistance.discovery.service import ScreeningRunner
 from services.assistance.eligibility.router import router as eligibility_router
 from services.assistance.households.router import router as households_router
-from services.assistance.programmes.router import router as programmes_router
 from services.assistance.policies.router import router as policies_router
+from services.assistance.programmes.router import router as programmes_router
 from services.assistance.settings import AssistanceSettings
 from shared.app import create_service_app
 
 
 def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or AssistanceSettings(),
+    settings = settings or AssistanceSettings()
+    app = create_service_app(
+        settings,
         title="Assistance service (社会救助)",
         description="Households and members (救助家庭), family economic status assessment (家庭经济状况认定), dated "
                     "and cited policy parameters (低保标准, 低保边缘, 特困供养, 孤儿养育, 残疾人两项补贴), eligibility "
-                    "that explains itself, and programme status lookups for other services.",
+                    "that explains itself, applications through the review chain, programme status lookups for "
+                    "other services, partner signals and whole-city screening (数据找人).",
         routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router,
-                 applications_router],
+                 applications_router, discovery_router],
     )
+    shared_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # After the shared lifespan made the database: take over screenings a previous process left unfinished.
+        async with shared_lifespan(app):
+            runner = ScreeningRunner(app.state.database, chunk=settings.screening_chunk,
+                                     stale_after_s=settings.screening_stale_after_s)
+            app.state.screenings = runner
+            await runner.resume_pending()
+            try:
+                yield
+            finally:
+                await runner.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

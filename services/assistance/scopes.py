@@ -15,3 +15,7 @@ APPLICATIONS_READ = scope("assistance.applications:read", "Read applications, th
                           "in one's area", "staff", "auditor")
 APPLICATIONS_WRITE = scope("assistance.applications:write", "Take steps in the review chain (受理, 入户调查, 初审, 公示, "
                            "审核确认) at one's own level and area", "staff")
+SCREENINGS_RUN = scope("assistance.screenings:run", "Start whole-city or area screenings and read their leads "
+                       "(数据找人)", "staff")
+SIGNALS_WRITE = scope("assistance.signals:write", "Send signals about people (large medical bill, job loss, "
+                      "disability record, disaster, housing change)", "partner")

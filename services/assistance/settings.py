@@ -8,3 +8,7 @@ class AssistanceSettings(ServiceSettings):
 
     service_name: str = "assistance"
     port: int = 8002
+
+    # A screening whose heartbeat is older than this is taken over (after a crash or a restart).
+    screening_stale_after_s: float = 30.0
+    screening_chunk: int = 5000

@@ -100,6 +100,12 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
 async def stored_facts(session: AsyncSession, household_id: int, as_of: dt.date,
                        principal: Principal) -> tuple[rules.HouseholdFacts, list[str]]:
     household = await households.get_visible(session, principal, household_id)
+    return await facts_of_household(session, household, as_of)
+
+
+async def facts_of_household(session: AsyncSession, household, as_of: dt.date
+                             ) -> tuple[rules.HouseholdFacts, list[str]]:
+    """The household's facts as recorded on `as_of` (no access check: callers have done it)."""
     members = await households.members_of(session, household.id)
     # Figures recorded for periods that began after the day asked about did not exist then.
     incomes = [i for i in await assessment.incomes_of(session, household.id) if i.period_from <= as_of]

@@ -1,0 +1,140 @@
+"""The set-based path of the eligibility rules: one SQL statement per chunk of households.
+
+It mirrors `eligibility.rules.evaluate` clause by clause (the agreement test holds them together on thousands of
+generated households at every threshold). Ages become birth-date cutoffs computed once in Python, and every
+comparison stays in integer fen, as in the rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.assessment.models import Asset, Income
+from services.assistance.eligibility import rules
+from services.assistance.households.membership import UP_TO_UNDERGRADUATE
+from services.assistance.households.models import Household, Member
+
+
+def cutoff(as_of: dt.date, years: int) -> dt.date:
+    """Born on or before this day ⇔ aged `years` or more on `as_of` (29 February falls back to the 28th)."""
+    try:
+        return as_of.replace(year=as_of.year - years)
+    except ValueError:
+        return dt.date(as_of.year - years, 2, 28)
+
+
+@dataclass(frozen=True)
+class Hit:
+    household_id: int
+    area_code: str
+    programme: str
+    member_id: int | None
+    figures: dict
+
+
+def _flag(condition) -> case:
+    return case((condition, 1), else_=0)
+
+
+async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str = "",
+                   after_id: int = 0, until_id: int | None = None, exclude_prefixes: tuple[str, ...] = ()
+                   ) -> list[Hit]:
+    """Every (household, programme[, member]) the rules find eligible, for households with after_id < id ≤ until_id
+    in the area (less the excluded areas, which have their own parameters)."""
+    p = {code: param.value for code, param in params.items()}
+    c16, c18, c60 = cutoff(as_of, 16), cutoff(as_of, 18), cutoff(as_of, 60)
+    in_range = [Household.id > after_id, Household.area_code.startswith(area_prefix)]
+    if until_id is not None:
+        in_range.append(Household.id <= until_id)
+    in_range += [~Household.area_code.startswith(prefix) for prefix in exclude_prefixes]
+
+    income = (select(Income.member_id,
+                     func.sum(case((Income.kind == "wages", Income.monthly_fen), else_=0)).label("wages"),
+                     func.sum(case((Income.kind != "wages", Income.monthly_fen), else_=0)).label("other"))
+              .join(Household, Household.id == Income.household_id)
+              .where(Income.exempt.is_(False), Income.period_from <= as_of, *in_range)
+              .group_by(Income.member_id).subquery("income"))
+    wages, other = func.coalesce(income.c.wages, 0), func.coalesce(income.c.other, 0)
+    adult = Member.birth_on <= c18
+    counted = and_(Member.exclusion.is_(None), or_(
+        Member.relationship.in_(("applicant", "spouse")),
+        and_(Member.relationship == "child", or_(
+            ~adult,
+            and_(Member.full_time_student.is_(True), Member.schooling.in_(sorted(UP_TO_UNDERGRADUATE))),
+            Member.labour_capacity == "none")),
+        and_(Member.relationship.not_in(("applicant", "spouse", "child")),
+             Member.legal_duty_of_support.is_(True), Member.lives_together.is_(True))))
+    deducted = case((wages < p["employment_cost_deduction"], wages), else_=p["employment_cost_deduction"])
+    able = and_(Member.exclusion.is_(None), Member.labour_capacity == "full", adult, Member.birth_on > c60)
+    people = (select(Member.id, Member.household_id, Member.birth_on, Member.exclusion, Member.disability_grade,
+                     Member.disability_kind, Member.parents, Member.in_institution,
+                     _flag(counted).label("counted"), _flag(able).label("able"),
+                     (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
+              .join(Household, Household.id == Member.household_id).where(*in_range)
+              .outerjoin(income, income.c.member_id == Member.id).subquery("people"))
+    assets = (select(Asset.household_id,
+                     func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
+                                   else_=0)).label("financial"),
+                     func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0)).label("vehicle"))
+              .join(Household, Household.id == Asset.household_id)
+              .where(Asset.source_on <= as_of, *in_range).group_by(Asset.household_id).subquery("assets"))
+    households = (select(Household.id, Household.area_code,
+                         func.sum(people.c.counted).label("n"),
+                         func.sum(people.c.counted * people.c.after_deduction).label("total"),
+                         func.sum(people.c.able).label("able"))
+                  .join(people, people.c.household_id == Household.id).where(*in_range)
+                  .group_by(Household.id, Household.area_code).subquery("households"))
+    n, total = households.c.n, households.c.total
+    financial, vehicle = func.coalesce(assets.c.financial, 0), func.coalesce(assets.c.vehicle, 0)
+    assets_ok = and_(financial <= p["dibao_financial_assets_limit"] * n, vehicle <= p["dibao_vehicle_value_limit"])
+    dibao = and_(n >= 1, total < p["dibao_standard"] * n, assets_ok)
+    marginal = and_(n >= 1, total >= p["dibao_standard"] * n,
+                    total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n, assets_ok)
+    household_rows = (await session.execute(
+        select(households.c.id, households.c.area_code, n, total, _flag(dibao).label("dibao"),
+               _flag(marginal).label("marginal"), households.c.able)
+        .outerjoin(assets, assets.c.household_id == households.c.id))).all()
+
+    hits: list[Hit] = []
+    poor: set[int] = set()
+    area_of: dict[int, str] = {}
+    for row in household_rows:
+        area_of[row.id] = row.area_code
+        figures = {"counted_members": int(row.n), "household_income_fen": int(row.total),
+                   "standard_fen": p["dibao_standard"]}
+        if row.dibao:
+            hits.append(Hit(row.id, row.area_code, "dibao", None, figures))
+        if row.marginal:
+            hits.append(Hit(row.id, row.area_code, "dibao_marginal", None, figures))
+        if row.dibao or row.marginal:
+            poor.add(row.id)
+
+    able_elsewhere = households.c.able - people.c.able
+    unable = or_(people.c.birth_on <= c60, people.c.birth_on > c16, people.c.disability_grade.in_((1, 2)),
+                 and_(people.c.disability_grade == 3, people.c.disability_kind.in_(sorted(rules.GRADE_3_KINDS))))
+    minor = people.c.birth_on > c18
+    person_rows = (await session.execute(
+        select(people.c.id, people.c.household_id, people.c.disability_grade,
+               _flag(and_(unable, people.c.own == 0, able_elsewhere == 0)).label("tekun"),
+               _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(True))).label("oi"),
+               _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(False))).label("os"),
+               _flag(and_(minor, people.c.parents == "unsupported")).label("cd"))
+        .join(households, households.c.id == people.c.household_id)
+        .where(people.c.exclusion.is_(None)))).all()
+    for row in person_rows:
+        area = area_of[row.household_id]
+        for code, flag in (("tekun", row.tekun), ("orphan_institution", row.oi), ("orphan_scattered", row.os),
+                           ("child_in_difficulty", row.cd)):
+            if flag:
+                hits.append(Hit(row.household_id, area, code, row.id, {}))
+        if row.disability_grade is not None and row.household_id in poor:
+            hits.append(Hit(row.household_id, area, "disability_living_subsidy", row.id, {}))
+        if row.disability_grade in (1, 2):
+            hits.append(Hit(row.household_id, area, "disability_care_subsidy", row.id, {}))
+    return hits
+
+

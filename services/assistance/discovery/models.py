@@ -1,0 +1,90 @@
+import datetime as dt
+
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.assistance.database import Base
+from services.assistance.programmes.models import PROGRAMMES
+from shared.db import UTCDateTime
+
+PROGRAMME_CHECK = "programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")"
+
+
+class Screening(Base):
+    """A whole-city (or one area's) screening run as a background job that survives a restart.
+
+    Progress is checkpointed after every chunk of households, in the same transaction as the chunk's leads, so a
+    resumed job continues after `last_household_id` and never writes a lead twice.
+    """
+
+    __tablename__ = "screenings"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state_known"),
+        CheckConstraint("processed_households <= total_households", name="progress_bounded"),
+        Index("ix_screenings_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    area_code: Mapped[str] = mapped_column(String(12))
+    until_household_id: Mapped[int] = mapped_column(Integer)  # households added later wait for the next run
+    total_households: Mapped[int] = mapped_column(Integer)
+    processed_households: Mapped[int] = mapped_column(Integer, default=0)
+    last_household_id: Mapped[int] = mapped_column(Integer, default=0)
+    leads_count: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Signal(Base):
+    """A signal from a partner department (医保, 人社, 残联, 应急管理, 住建), kept once per partner and signal id."""
+
+    __tablename__ = "signals"
+    __table_args__ = (
+        UniqueConstraint("partner", "signal_id"),
+        CheckConstraint("kind IN ('medical_bill', 'job_loss', 'disability_record', 'disaster', 'housing_change')",
+                        name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner: Mapped[str] = mapped_column(String(200))
+    signal_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    id_number: Mapped[str] = mapped_column(String(18))
+    occurred_on: Mapped[dt.date] = mapped_column(Date)
+    amount_fen: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Lead(Base):
+    """A household (or one of its members) that looks eligible for a programme it does not receive: a visit to make."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        CheckConstraint(PROGRAMME_CHECK, name="programme_known"),
+        CheckConstraint("state IN ('open', 'visited', 'closed')", name="state_known"),
+        CheckConstraint("(screening_id IS NULL) <> (signal_id IS NULL)", name="one_origin"),
+        # One lead per screening, household, programme and person (0 for household programmes: NULLs never clash).
+        Index("uq_leads_screening_target", "screening_id", "household_id", "programme",
+              text("coalesce(member_id, 0)"), unique=True),
+        Index("ix_leads_screening_id_area_code", "screening_id", "area_code", "id"),
+        Index("ix_leads_area_code_state", "area_code", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    screening_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id", ondelete="CASCADE"))
+    signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id", ondelete="CASCADE"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    area_code: Mapped[str] = mapped_column(String(12))
+    programme: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,70 @@
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.assistance.programmes.schemas import ProgrammeCode
+from shared.areas import AreaCode
+from shared.money import NonNegativeFen
+
+
+class ScreeningIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    area_code: AreaCode | None = Field(None, description="Screen this area (default: your whole area)")
+    as_of: dt.date | None = Field(None, description="Rules and figures as of this day (default today)")
+
+
+class ScreeningOut(BaseModel):
+    id: int
+    state: Literal["queued", "running", "done", "failed"]
+    as_of: dt.date
+    area_code: str
+    total_households: int
+    processed_households: int
+    progress_percent: float
+    leads_count: int
+    attempts: int = Field(description="Times a process took the job (more than 1 after a restart)")
+    error: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class LeadOut(BaseModel):
+    id: int
+    screening_id: int | None
+    signal_id: int | None
+    household_id: int
+    member_id: int | None
+    area_code: str
+    programme: ProgrammeCode
+    state: Literal["open", "visited", "closed"]
+    reasons: dict[str, Any] = Field(description="Why the household looks eligible: the figures and rules used")
+    created_at: dt.datetime
+
+
+SignalKind = Literal["medical_bill", "job_loss", "disability_record", "disaster", "housing_change"]
+
+
+class SignalIn(BaseModel):
+    """A partner department's signal about a person (医保 large bill, 人社 job loss, 残联 disability record,
+    应急管理 disaster, 住建 housing change)."""
+
+    model_config = ConfigDict(extra="forbid")
+    signal_id: str = Field(min_length=1, max_length=100, description="The partner's own id: a resend is not "
+                           "processed twice")
+    kind: SignalKind
+    id_number: str = Field(min_length=15, max_length=20)
+    occurred_on: dt.date
+    amount_fen: NonNegativeFen | None = Field(None, description="e.g. the out-of-pocket medical bill")
+    detail: str = Field("", max_length=1000)
+
+
+class SignalOut(BaseModel):
+    id: int
+    signal_id: str
+    kind: SignalKind
+    id_number_masked: str
+    occurred_on: dt.date
+    household_found: bool = Field(description="Whether the person is in a recorded household (re-evaluated)")
+    leads: list[LeadOut]
+    received_at: dt.datetime

@@ -1,0 +1,300 @@
+"""Proactive discovery (数据找人): whole-city screening as a restartable background job, and partner signals."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.discovery import batch
+from services.assistance.discovery.models import Lead, Screening, Signal
+from services.assistance.discovery.schemas import LeadOut, ScreeningIn, ScreeningOut, SignalIn, SignalOut
+from services.assistance.eligibility import rules
+from services.assistance.eligibility import service as eligibility
+from services.assistance.households.models import Household, Member
+from services.assistance.policies.models import PolicyVersion
+from services.assistance.policies.schemas import CITY_CODE
+from services.assistance.programmes.models import Enrolment
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import Database, utcnow
+from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.idnumbers import mask_id_number, parse_id_number
+from shared.pagination import PageParams
+
+log = logging.getLogger("assistance.screening")
+MAX_ATTEMPTS = 3
+HOUSEHOLD_PROGRAMMES = ("dibao", "dibao_marginal")
+
+
+def screening_out(s: Screening) -> ScreeningOut:
+    percent = 100.0 if s.total_households == 0 else round(100 * s.processed_households / s.total_households, 1)
+    return ScreeningOut(id=s.id, state=s.state, as_of=s.as_of, area_code=s.area_code,
+                        total_households=s.total_households, processed_households=s.processed_households,
+                        progress_percent=percent if s.state != "done" else 100.0, leads_count=s.leads_count,
+                        attempts=s.attempts, error=s.error, created_at=s.created_at, finished_at=s.finished_at)
+
+
+def lead_out(lead: Lead) -> LeadOut:
+    return LeadOut(id=lead.id, screening_id=lead.screening_id, signal_id=lead.signal_id,
+                   household_id=lead.household_id, member_id=lead.member_id, area_code=lead.area_code,
+                   programme=lead.programme, state=lead.state, reasons=lead.reasons, created_at=lead.created_at)
+
+
+async def create_screening(session: AsyncSession, principal: Principal, data: ScreeningIn) -> Screening:
+    area = data.area_code or principal.area
+    if not principal.covers(area):
+        raise Forbidden(f"area {area} is outside your area {principal.area}")
+    as_of = data.as_of or clock.today()
+    district = area[:6] if len(area_prefix(area)) >= 6 else CITY_CODE
+    await eligibility.parameters(session, district, as_of)  # a day before any rule: 422 now, not a failed job
+    prefix = area_prefix(area)
+    in_area = Household.area_code.startswith(prefix)
+    until = await session.scalar(select(func.max(Household.id)).where(in_area)) or 0
+    total = await session.scalar(select(func.count()).select_from(Household).where(in_area, Household.id <= until))
+    screening = Screening(state="queued", as_of=as_of, area_code=area, until_household_id=until,
+                          total_households=total, processed_households=0, last_household_id=0, leads_count=0,
+                          attempts=0, requested_by=principal.subject, created_at=utcnow())
+    session.add(screening)
+    await session.flush()
+    return screening
+
+
+async def get_screening(session: AsyncSession, principal: Principal, screening_id: int) -> Screening:
+    screening = await session.get(Screening, screening_id)
+    # Visible to staff above the screened area and to staff within it (a city screening's leads are worked by
+    # each district, street and community for its own part).
+    within = principal.kind == "staff" and bool(principal.area) and \
+        area_prefix(principal.area).startswith(area_prefix(screening.area_code)) if screening else False
+    if screening is None or not (principal.covers(screening.area_code) or within):
+        raise NotFound(f"no screening {screening_id} that you may see")
+    return screening
+
+
+async def list_leads(session: AsyncSession, principal: Principal, screening_id: int, page: PageParams, *,
+                     area_code: str | None) -> list[Lead]:
+    await get_screening(session, principal, screening_id)
+    query = (select(Lead).where(Lead.screening_id == screening_id,
+                                Lead.area_code.startswith(area_prefix(principal.area)))
+             .order_by(Lead.area_code, Lead.id).limit(page.limit + 1))
+    if area_code:
+        query = query.where(Lead.area_code.startswith(area_prefix(area_code)))
+    if page.after is not None:
+        after_area, after_id = page.after
+        query = query.where(or_(Lead.area_code > after_area, (Lead.area_code == after_area) & (Lead.id > after_id)))
+    return list(await session.scalars(query))
+
+
+async def _receiving(session: AsyncSession, household_ids: list[int], as_of: dt.date) -> set[tuple]:
+    """(household, programme) for household programmes and (member, programme) for the others, current on as_of."""
+    rows = await session.execute(
+        select(Member.household_id, Member.id, Enrolment.programme)
+        .join(Enrolment, Enrolment.id_number == Member.id_number)
+        .where(Member.household_id.in_(household_ids), Enrolment.since_on <= as_of,
+               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)))
+    found = set()
+    for household_id, member_id, programme in rows:
+        found.add(("h", household_id, programme) if programme in HOUSEHOLD_PROGRAMMES else ("m", member_id, programme))
+    return found
+
+
+def _is_received(hit: batch.Hit, receiving: set[tuple]) -> bool:
+    if hit.member_id is None:
+        return ("h", hit.household_id, hit.programme) in receiving
+    return ("m", hit.member_id, hit.programme) in receiving
+
+
+async def _district_parameters(session: AsyncSession, screening: Screening) -> list[tuple[str, tuple, dict]]:
+    """(prefix, excluded prefixes, parameters) to run: one set for the area, plus one per district with its own."""
+    prefix = area_prefix(screening.area_code)
+    own = sorted(d for d in await session.scalars(select(PolicyVersion.district_code).distinct().where(
+        PolicyVersion.district_code != CITY_CODE, PolicyVersion.effective_on <= screening.as_of))
+        if d.startswith(prefix) or prefix.startswith(d))
+    if len(prefix) >= 6:  # within one district: that district's parameters
+        return [(prefix, (), await eligibility.parameters(session, prefix[:6], screening.as_of))]
+    runs = [(prefix, tuple(own), await eligibility.parameters(session, CITY_CODE, screening.as_of))]
+    runs += [(d, (), await eligibility.parameters(session, d, screening.as_of)) for d in own]
+    return runs
+
+
+async def run_chunk(session: AsyncSession, screening: Screening, chunk: int) -> bool:
+    """Screen the next chunk of households and checkpoint; False when nothing was left."""
+    prefix = area_prefix(screening.area_code)
+    ids = list(await session.scalars(
+        select(Household.id).where(Household.id > screening.last_household_id,
+                                   Household.id <= screening.until_household_id,
+                                   Household.area_code.startswith(prefix)).order_by(Household.id).limit(chunk)))
+    if not ids:
+        return False
+    hits: list[batch.Hit] = []
+    for run_prefix, excluded, params in await _district_parameters(session, screening):
+        hits += await batch.eligible(session, params, screening.as_of, area_prefix=run_prefix,
+                                     after_id=screening.last_household_id, until_id=ids[-1],
+                                     exclude_prefixes=excluded)
+    receiving = await _receiving(session, ids, screening.as_of)
+    now = utcnow()
+    leads = [dict(screening_id=screening.id, signal_id=None, household_id=h.household_id, member_id=h.member_id,
+                  area_code=h.area_code, programme=h.programme, state="open",
+                  reasons={"rule": "eligibility.rules.evaluate", "as_of": screening.as_of.isoformat(), **h.figures},
+                  created_at=now)
+             for h in hits if not _is_received(h, receiving)]
+    if leads:
+        await session.execute(Lead.__table__.insert(), leads)
+    # The checkpoint moves only from where this process read it: a second runner loses here and rolls back.
+    moved = await session.execute(
+        update(Screening).where(Screening.id == screening.id,
+                                Screening.last_household_id == screening.last_household_id)
+        .values(last_household_id=ids[-1], processed_households=Screening.processed_households + len(ids),
+                leads_count=Screening.leads_count + len(leads), heartbeat_at=now)
+        .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise RuntimeError("another process advanced this screening")
+    return True
+
+
+async def claim(database: Database, screening_id: int, stale_after: dt.timedelta) -> bool:
+    """Take the job if it is queued, or running with a heartbeat older than `stale_after` (its process died)."""
+    now = utcnow()
+    async with database.sessionmaker() as session, session.begin():
+        taken = await session.execute(
+            update(Screening).where(Screening.id == screening_id, Screening.state.in_(("queued", "running")),
+                                    or_(Screening.heartbeat_at.is_(None), Screening.heartbeat_at < now - stale_after,
+                                        Screening.state == "queued"))
+            .values(state="running", heartbeat_at=now, attempts=Screening.attempts + 1)
+            .execution_options(synchronize_session=False))
+        return taken.rowcount == 1
+
+
+async def _finish(database: Database, screening_id: int, state: str, error: str | None = None) -> None:
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(update(Screening).where(Screening.id == screening_id).values(
+            state=state, error=error, finished_at=utcnow()).execution_options(synchronize_session=False))
+
+
+async def run(database: Database, screening_id: int, *, chunk: int, stale_after: dt.timedelta,
+              max_chunks: int | None = None) -> None:
+    """Run (or resume) one screening to the end; any error marks it failed with the reason, never lost."""
+    if not await claim(database, screening_id, stale_after):
+        return
+    if database.dialect == "postgresql":
+        # Fresh statistics first: without them (a newly loaded city) the planner picks nested loops over the
+        # grouped subqueries and a chunk takes seconds instead of milliseconds. ANALYZE samples, so it is cheap.
+        async with database.sessionmaker() as session, session.begin():
+            await session.execute(text("ANALYZE households, members, incomes, assets, enrolments"))
+    chunks = 0
+    try:
+        while True:
+            async with database.sessionmaker() as session, session.begin():
+                screening = await session.get(Screening, screening_id)
+                if screening.attempts > MAX_ATTEMPTS:
+                    raise RuntimeError(f"gave up after {MAX_ATTEMPTS} attempts")
+                more = await run_chunk(session, screening, chunk)
+            if not more:
+                await _finish(database, screening_id, "done")
+                return
+            chunks += 1
+            if max_chunks is not None and chunks >= max_chunks:
+                return  # tests: stop as a crashed process would, leaving the job running
+            await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        raise  # shutdown: the job stays running and is resumed by the next process
+    except Exception as exc:  # noqa: BLE001 - any failure is reported on the job, not swallowed
+        log.exception("screening %s failed", screening_id)
+        await _finish(database, screening_id, "failed", f"{type(exc).__name__}: {exc}"[:2000])
+
+
+class ScreeningRunner:
+    """Runs screenings in the service process; on start it takes over jobs a previous process left unfinished."""
+
+    def __init__(self, database: Database, *, chunk: int, stale_after_s: float):
+        self.database, self.chunk = database, chunk
+        self.stale_after = dt.timedelta(seconds=stale_after_s)
+        self.tasks: set[asyncio.Task] = set()
+
+    def start(self, screening_id: int) -> None:
+        task = asyncio.create_task(run(self.database, screening_id, chunk=self.chunk, stale_after=self.stale_after))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def resume_pending(self) -> None:
+        async with self.database.sessionmaker() as session:
+            pending = list(await session.scalars(select(Screening.id).where(
+                Screening.state.in_(("queued", "running"))).order_by(Screening.id)))
+        for screening_id in pending:
+            self.tasks.add(task := asyncio.create_task(self._resume_when_stale(screening_id)))
+            task.add_done_callback(self.tasks.discard)
+
+    async def _resume_when_stale(self, screening_id: int) -> None:
+        """A job may still be alive in another replica: wait for its heartbeat to go stale before taking it."""
+        while True:
+            await run(self.database, screening_id, chunk=self.chunk, stale_after=self.stale_after)
+            async with self.database.sessionmaker() as session:
+                state = await session.scalar(select(Screening.state).where(Screening.id == screening_id))
+            if state not in ("queued", "running"):
+                return
+            await asyncio.sleep(max(self.stale_after.total_seconds(), 0.05))
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+# --- signals ------------------------------------------------------------------------------------------------
+
+async def _signal_out(session: AsyncSession, signal: Signal) -> SignalOut:
+    leads = list(await session.scalars(select(Lead).where(Lead.signal_id == signal.id).order_by(Lead.id)))
+    return SignalOut(id=signal.id, signal_id=signal.signal_id, kind=signal.kind,
+                     id_number_masked=mask_id_number(signal.id_number), occurred_on=signal.occurred_on,
+                     household_found=signal.household_id is not None, leads=[lead_out(lead) for lead in leads],
+                     received_at=signal.received_at)
+
+
+async def receive_signal(session: AsyncSession, principal: Principal, data: SignalIn) -> tuple[SignalOut, bool]:
+    """Record the signal once per partner and signal id, re-evaluate the person's household and open leads for
+    programmes it looks eligible for but does not receive. Returns (result, replayed)."""
+    person = parse_id_number(data.id_number)
+    if data.occurred_on > clock.today():
+        raise InvalidInput("occurred_on", "a signal cannot be about the future")
+    existing = await session.scalar(select(Signal).where(Signal.partner == principal.subject,
+                                                         Signal.signal_id == data.signal_id))
+    if existing is not None:
+        return await _signal_out(session, existing), True
+    member = await session.scalar(select(Member).where(Member.id_number == person.value))
+    signal = Signal(partner=principal.subject, signal_id=data.signal_id, kind=data.kind, id_number=person.value,
+                    occurred_on=data.occurred_on, amount_fen=data.amount_fen, detail=data.detail,
+                    household_id=member.household_id if member else None, received_at=utcnow())
+    try:
+        async with session.begin_nested():
+            session.add(signal)
+            await session.flush()
+    except IntegrityError:
+        # The same signal arrived twice at once: the other request recorded it; answer with that one.
+        existing = await session.scalar(select(Signal).where(Signal.partner == principal.subject,
+                                                             Signal.signal_id == data.signal_id))
+        return await _signal_out(session, existing), True
+    if member is not None:
+        household = await session.get(Household, member.household_id)
+        today = clock.today()
+        facts, numbers = await eligibility.facts_of_household(session, household, today)
+        result = rules.evaluate(facts, await eligibility.parameters(session, household.area_code[:6], today), today)
+        receiving = await _receiving(session, [household.id], today)
+        for programme in result.programmes:
+            targets = ([(None, [c for c in programme.criteria])] if programme.persons is None and programme.eligible
+                       else [(int(p.key), p.criteria) for p in programme.persons or [] if p.eligible])
+            for member_id, criteria in targets:
+                hit = batch.Hit(household.id, household.area_code, programme.code, member_id, {})
+                if _is_received(hit, receiving):
+                    continue
+                session.add(Lead(signal_id=signal.id, household_id=household.id, member_id=member_id,
+                                 area_code=household.area_code, programme=programme.code, state="open",
+                                 reasons={"signal": data.kind, "as_of": today.isoformat(),
+                                          "criteria": [c.code for c in criteria if c.passed]},
+                                 created_at=utcnow()))
+        await session.flush()
+    return await _signal_out(session, signal), False

@@ -1,0 +1,149 @@
+"""Whole-city screening as a background job: progress, leads per area, resume after a restart, failure reported."""
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import delete, func, select
+
+from services.assistance import seed
+from services.assistance.discovery import batch
+from services.assistance.discovery import service as discovery
+from services.assistance.discovery.models import Lead, Screening
+from services.assistance.discovery.schemas import ScreeningIn
+from services.assistance.eligibility import service as eligibility
+from services.assistance.generate import generate
+from services.assistance.households.models import Member
+from services.assistance.main import create_app
+from services.assistance.policies.models import PolicyVersion
+from services.assistance.programmes import service as programmes
+from shared import clock
+from tests.conftest import settings_for, staff
+
+API = "/api/assistance/v1"
+RUN = "assistance.screenings:run"
+CITY = staff("330200", RUN, subject="staff:city")
+YINZHOU = staff("330212", RUN, subject="staff:yinzhou")
+HOUSEHOLDS = 400
+
+
+async def city(client, households=HOUSEHOLDS):
+    """A generated city with some eligible households already receiving their programme."""
+    database = client.app.state.database
+    today = clock.today()
+    async with database.sessionmaker() as session:
+        await seed.load_policies(session)
+        await generate(session, households, as_of=today, seed=3)
+        params = await eligibility.parameters(session, "330200", today)
+        hits = await batch.eligible(session, params, today)
+        receiving = [h for h in hits if h.programme == "dibao"][:20]
+        for hit in receiving:
+            applicant = await session.scalar(select(Member.id_number).where(
+                Member.household_id == hit.household_id, Member.relationship == "applicant"))
+            await programmes.enrol(session, id_number=applicant, household_id=hit.household_id, programme="dibao",
+                                   since_on=today - dt.timedelta(days=30), monthly_fen=1, basis="test")
+        await session.commit()
+    expected = {(h.household_id, h.programme, h.member_id) for h in hits} - {
+        (h.household_id, h.programme, h.member_id) for h in receiving}
+    return expected
+
+
+async def wait_done(client, screening_id, principal=CITY, timeout=30.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        body = (await client.get(f"{API}/screenings/{screening_id}", headers=client.as_(principal))).json()
+        if body["state"] in ("done", "failed") or asyncio.get_running_loop().time() > deadline:
+            return body
+        await asyncio.sleep(0.05)
+
+
+async def all_leads(client, screening_id, principal=CITY, **params):
+    leads, cursor = [], None
+    while True:
+        query = {"limit": 100, **params} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get(f"{API}/screenings/{screening_id}/leads", params=query,
+                                 headers=client.as_(principal))).json()
+        leads += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return leads
+
+
+async def test_a_city_screening_lists_those_eligible_but_not_receiving_per_area(committed_client):
+    client = committed_client
+    expected = await city(client)
+    started = await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))
+    assert started.status_code == 202, started.text
+    assert started.json()["total_households"] == HOUSEHOLDS
+    done = await wait_done(client, started.json()["id"])
+    assert (done["state"], done["progress_percent"], done["processed_households"]) == ("done", 100.0, HOUSEHOLDS)
+    leads = await all_leads(client, done["id"])
+    assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
+    assert done["leads_count"] == len(leads) == len(expected)
+    assert all(x["reasons"]["as_of"] == clock.today().isoformat() for x in leads)
+    # Per area: a district's staff see their own leads only; the `area` filter narrows further.
+    yinzhou = await all_leads(client, done["id"], YINZHOU)
+    assert yinzhou and all(x["area_code"].startswith("330212") for x in yinzhou)
+    assert len(yinzhou) == sum(1 for x in leads if x["area_code"].startswith("330212"))
+    street = yinzhou[0]["area_code"][:9]
+    narrowed = await all_leads(client, done["id"], YINZHOU, area=street)
+    assert narrowed and all(x["area_code"].startswith(street) for x in narrowed)
+    # A district screening covers its own households only, and another district cannot read it.
+    own = await client.post(f"{API}/screenings", json={}, headers=client.as_(YINZHOU))
+    done_own = await wait_done(client, own.json()["id"], YINZHOU)
+    assert done_own["leads_count"] == len(yinzhou)
+    haishu = staff("330203", RUN)
+    assert (await client.get(f"{API}/screenings/{own.json()['id']}", headers=client.as_(haishu))).status_code == 404
+    assert (await client.get(f"{API}/screenings/{own.json()['id']}/leads",
+                             headers=client.as_(haishu))).status_code == 404
+
+
+async def test_a_screening_interrupted_by_a_restart_resumes_without_duplicates(committed_client):
+    client = committed_client
+    expected = await city(client)
+    database = client.app.state.database
+    async with database.sessionmaker() as session:
+        screening = await discovery.create_screening(session, CITY, ScreeningIn())
+        await session.commit()
+    # The first process takes the job, screens one chunk and dies.
+    await discovery.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30), max_chunks=1)
+    half = (await client.get(f"{API}/screenings/{screening.id}", headers=client.as_(CITY))).json()
+    assert (half["state"], half["processed_households"], half["progress_percent"]) == ("running", 100, 25.0)
+    # A new process starts: it takes over the job once its heartbeat is stale, and finishes it.
+    settings = client.app.state.settings.model_copy(update={"screening_stale_after_s": 0.0, "screening_chunk": 100})
+    restarted = create_app(settings)
+    async with restarted.router.lifespan_context(restarted):
+        done = await wait_done(client, screening.id)
+    assert (done["state"], done["attempts"], done["processed_households"]) == ("done", 2, HOUSEHOLDS)
+    leads = await all_leads(client, screening.id)
+    assert len(leads) == len({(x["household_id"], x["programme"], x["member_id"]) for x in leads})
+    assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
+
+
+async def test_a_screening_that_cannot_finish_reports_failed(committed_client):
+    client = committed_client
+    await city(client, households=50)
+    database = client.app.state.database
+    async with database.sessionmaker() as session:
+        screening = await discovery.create_screening(session, CITY, ScreeningIn())
+        # The rules it needs disappear before it runs (a botched data repair): it must say so, not vanish.
+        await session.execute(delete(PolicyVersion).where(PolicyVersion.code == "dibao_standard"))
+        await session.commit()
+    await discovery.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30))
+    failed = (await client.get(f"{API}/screenings/{screening.id}", headers=client.as_(CITY))).json()
+    assert failed["state"] == "failed" and "dibao_standard" in failed["error"]
+    async with database.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Lead)) == 0
+        assert (await session.get(Screening, screening.id)).finished_at is not None
+
+
+async def test_bad_screenings(committed_client):
+    client = committed_client
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_policies(session)
+        await session.commit()
+    early = await client.post(f"{API}/screenings", json={"as_of": "2019-01-01"}, headers=client.as_(CITY))
+    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "as_of"
+    outside = await client.post(f"{API}/screenings", json={"area_code": "330203"}, headers=client.as_(YINZHOU))
+    assert outside.status_code == 403
+    assert (await client.post(f"{API}/screenings", json={}, headers=client.as_(staff("330200")))).status_code == 403
+    assert (await client.get(f"{API}/screenings/99999", headers=client.as_(CITY))).status_code == 404
