@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.staticfiles import StaticFiles
 
+from gateway.auth.codes import LoggingSender, NoSender
 from gateway.auth.router import router as auth_router
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
@@ -135,6 +136,7 @@ class Gateway:
                                   "token; every response carries `X-Request-ID`.")
         app.state.settings = settings
         app.state.authenticator = self.authenticator
+        app.state.code_sender = NoSender() if production else LoggingSender()
         install_error_handlers(app)
         app.include_router(auth_router)
         gateway = self

@@ -92,6 +92,13 @@ class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflicts with the current state"
 
 
+class TooManyRequests(DomainError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "service-unavailable", "Temporarily unavailable"
 

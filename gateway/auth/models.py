@@ -61,3 +61,28 @@ class RefreshToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Resident(Base):
+    """A resident account. The phone is kept only as a keyed digest (for lookup) and a masked form."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_index: Mapped[str] = mapped_column(String(64), unique=True)
+    phone_masked: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class OneTimeCode(Base):
+    __tablename__ = "one_time_codes"
+    __table_args__ = (Index("ix_one_time_codes_phone_index_created_at", "phone_index", "created_at"),
+                      CheckConstraint("attempts >= 0", name="attempts_not_negative"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_index: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    consumed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Form, Header, Request, Response
 
 from gateway.auth import service
 from gateway.auth.models import OAuthClient
-from gateway.auth.schemas import ClientIn, ClientOut, ClientWithSecret, SignOut, StaffSignIn, TokenResponse
+from gateway.auth.schemas import (ClientIn, ClientOut, ClientWithSecret, CodeRequest, CodeRequested, CodeSignIn,
+                                  SignOut, StaffSignIn, TokenResponse)
 from gateway.principals import issue_token
 from gateway.scopes import CLIENTS_WRITE
 from shared.db import Session
@@ -72,6 +73,28 @@ async def token(
              responses=problem_responses(401, 422))
 async def staff_sign_in(request: Request, body: StaffSignIn, session: Session) -> TokenResponse:
     principal = await service.sign_in_staff(session, request.app.state.settings, body.username, body.password)
+    refresh = await service.issue_refresh(session, principal, request.app.state.settings)
+    return _tokens(request, principal, refresh)
+
+
+@router.post("/code-requests", status_code=202, response_model=CodeRequested,
+             summary="Ask for a sign-in code by SMS (短信验证码)",
+             description="Residents sign in with their phone and a 6-digit code. A code lasts 5 minutes and allows "
+                         "5 tries; one code a minute and five an hour per phone, and sign-in requests are limited "
+                         "per address too.",
+             responses=problem_responses(422, 429, 503))
+async def request_code(request: Request, body: CodeRequest, session: Session) -> CodeRequested:
+    await service.request_code(session, request.app.state.settings, request.app.state.code_sender, body.phone)
+    return CodeRequested(expires_in=int(service.CODE_LIFETIME.total_seconds()),
+                         resend_after=int(service.CODE_RESEND_AFTER.total_seconds()))
+
+
+@router.post("/code-sign-ins", response_model=TokenResponse, summary="Resident sign-in with an SMS code",
+             description="Returns a 15-minute access token and a refresh token. The first sign-in creates the "
+                         "resident's account; the phone number is kept only as a keyed digest and a masked form.",
+             responses=problem_responses(401, 422))
+async def code_sign_in(request: Request, body: CodeSignIn, session: Session) -> TokenResponse:
+    principal = await service.sign_in_resident(session, request.app.state.settings, body.phone, body.code)
     refresh = await service.issue_refresh(session, principal, request.app.state.settings)
     return _tokens(request, principal, refresh)
 

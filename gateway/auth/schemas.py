@@ -2,6 +2,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.idnumbers import MobilePhone
+
 
 class TokenResponse(BaseModel):
     """RFC 6749 §5.1."""
@@ -17,6 +19,22 @@ class StaffSignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+
+
+class CodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone: MobilePhone
+
+
+class CodeRequested(BaseModel):
+    expires_in: int = Field(description="Seconds the code stays valid")
+    resend_after: int = Field(description="Seconds before another code may be asked for")
+
+
+class CodeSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone: MobilePhone
+    code: str = Field(pattern=r"^\d{6}$", description="The 6-digit code sent by SMS")
 
 
 class SignOut(BaseModel):

@@ -19,10 +19,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.models import OAuthClient, RefreshToken, StaffUser
+from gateway.auth.models import OAuthClient, OneTimeCode, RefreshToken, Resident, StaffUser
 from gateway.settings import GatewaySettings
 from shared.db import utcnow
-from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from shared.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from shared.idnumbers import mask_phone
 from shared.identity import Principal
 from shared.scopes import scopes_held_by
 
@@ -196,3 +197,64 @@ async def sign_out(session: AsyncSession, token: str) -> None:
     row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
     if row is not None:
         await _revoke_family(session, row.family_id)
+
+
+# Residents: phone and one-time code ---------------------------------------------------------------
+
+CODE_LIFETIME = dt.timedelta(minutes=5)
+CODE_MAX_ATTEMPTS = 5
+CODE_RESEND_AFTER = dt.timedelta(seconds=60)
+CODES_PER_HOUR = 5
+
+
+def keyed_digest(key: str, value: str) -> str:
+    """HMAC-SHA256: a phone number or a 6-digit code cannot be recovered by trying every value."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+async def request_code(session: AsyncSession, settings: GatewaySettings, sender, phone: str) -> None:
+    phone_index = keyed_digest(settings.token_secret, phone)
+    now = utcnow()
+    recent = list(await session.scalars(select(OneTimeCode.created_at).where(
+        OneTimeCode.phone_index == phone_index, OneTimeCode.created_at > now - dt.timedelta(hours=1))))
+    if recent and max(recent) > now - CODE_RESEND_AFTER:
+        raise TooManyRequests("a code was sent less than a minute ago; wait before asking again", retry_after=60)
+    if len(recent) >= CODES_PER_HOUR:
+        raise TooManyRequests("too many codes for this phone in the last hour", retry_after=3600)
+    code = f"{secrets.randbelow(10**6):06d}"
+    row = OneTimeCode(phone_index=phone_index, code_hash="", attempts=0, created_at=now,
+                      expires_at=now + CODE_LIFETIME)
+    session.add(row)
+    await session.flush()
+    row.code_hash = keyed_digest(settings.token_secret, f"{row.id}:{code}")
+    await session.flush()
+    await sender.send(phone, code)
+
+
+async def sign_in_resident(session: AsyncSession, settings: GatewaySettings, phone: str, code: str) -> Principal:
+    phone_index = keyed_digest(settings.token_secret, phone)
+    now = utcnow()
+    challenge = await session.scalar(
+        select(OneTimeCode).where(OneTimeCode.phone_index == phone_index, OneTimeCode.consumed_at.is_(None),
+                                  OneTimeCode.expires_at > now)
+        .order_by(OneTimeCode.created_at.desc()).limit(1))
+    refused = Unauthorized("the code is wrong or has expired; ask for a new one", keep_writes=True)
+    if challenge is None:
+        raise refused
+    # Count the try first, in SQL and only while tries remain, so parallel guesses cannot exceed five.
+    counted = await session.execute(update(OneTimeCode).where(
+        OneTimeCode.id == challenge.id, OneTimeCode.attempts < CODE_MAX_ATTEMPTS, OneTimeCode.consumed_at.is_(None),
+    ).values(attempts=OneTimeCode.attempts + 1))
+    if counted.rowcount != 1 or not hmac.compare_digest(
+            challenge.code_hash, keyed_digest(settings.token_secret, f"{challenge.id}:{code}")):
+        raise refused
+    consumed = await session.execute(update(OneTimeCode).where(
+        OneTimeCode.id == challenge.id, OneTimeCode.consumed_at.is_(None)).values(consumed_at=now))
+    if consumed.rowcount != 1:
+        raise refused
+    resident = await session.scalar(select(Resident).where(Resident.phone_index == phone_index))
+    if resident is None:
+        resident = Resident(phone_index=phone_index, phone_masked=mask_phone(phone), created_at=now)
+        session.add(resident)
+        await session.flush()
+    return Principal(subject=f"resident:{resident.id}", kind="resident", scopes=scopes_held_by("resident"))

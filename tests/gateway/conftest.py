@@ -111,7 +111,9 @@ async def committed_auth_gateway(backend, db_dir):
     from tests.conftest import _empty_tables
 
     database = await service_database("gateway", backend, db_dir)
-    settings = GatewaySettings(env="test", database_url=database.url, db_pool_size=20)
+    # A generous per-address brake: these tests go after the database's rules, not the brake.
+    settings = GatewaySettings(env="test", database_url=database.url, db_pool_size=20,
+                               rate_limits=GatewaySettings().rate_limits | {"sign-in": "100/1000"})
     app = create_app(settings)
     await app.startup()
     try:
@@ -120,6 +122,7 @@ async def committed_auth_gateway(backend, db_dir):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
                                      timeout=60) as client:
             client.settings = settings
+            client.app = app
             yield client
     finally:
         await app.shutdown()
