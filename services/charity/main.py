@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.charity.campaigns.router import router as campaigns_router
 from services.charity.donations.router import router as donations_router
 from services.charity.indicators.router import router as indicators_router
+from services.charity.inkind.router import router as inkind_router
 from services.charity.ledger.router import router as ledger_router
 from services.charity.organizations.router import router as organizations_router
 from services.charity.projects.router import router as projects_router
@@ -23,5 +24,5 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                     "(备案) and disclosures (信息公开); money donations, refunds and disbursements kept in an "
                     "append-only double-entry ledger that reconciles.",
         routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
-                 public_router, indicators_router, campaigns_router],
+                 public_router, indicators_router, campaigns_router, inkind_router],
     )

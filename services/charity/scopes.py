@@ -19,3 +19,6 @@ CAMPAIGNS_READ = scope("charity.campaigns:read", "Read one-day donation campaign
 CAMPAIGNS_WRITE = scope("charity.campaigns:write", "Run one-day donation campaigns (慈善一日捐) and enrol units",
                         "staff")
 CAMPAIGNS_UPLOAD = scope("charity.campaigns:upload", "Upload a unit's payroll donation batch", "staff", "partner")
+INKIND_READ = scope("charity.inkind:read", "Read the register of non-cash gifts of one's area", "staff", "auditor")
+INKIND_WRITE = scope("charity.inkind:write", "Record non-cash gifts, their use and disposal, and their receipts",
+                     "staff")

@@ -17,7 +17,7 @@ from stdnum.cn import uscc
 from services.charity.access import visible_or_404
 from services.charity.donations.models import Disbursement, Donation, Refund
 from services.charity.donations.schemas import (ANONYMOUS_NAME, DisbursementIn, DisbursementOut, DonationIn,
-                                                DonationOut, RefundIn, RefundOut)
+                                                DonationOut, DonorIn, RefundIn, RefundOut)
 from services.charity.ledger import service as ledger
 from services.charity.projects import service as projects
 from services.charity.projects.models import BudgetLine, Project
@@ -60,8 +60,9 @@ async def to_out(session: AsyncSession, donation: Donation) -> DonationOut:
     return donation_out(donation, (await refunded_of(session, [donation.id]))[donation.id])
 
 
-def _donor_fields(data: DonationIn) -> dict:
-    donor = data.donor
+def donor_fields(donor: DonorIn) -> dict:
+    """The donor columns of a gift, checked: anonymous gives nothing; people and companies a name; companies a
+    valid credit code."""
     if donor.kind == "anonymous":
         if donor.name is not None or donor.phone is not None or donor.credit_code is not None:
             raise InvalidInput("donor.name", "an anonymous donor gives no name, phone or credit code")
@@ -114,7 +115,7 @@ async def donate(session: AsyncSession, principal: Principal, data: DonationIn) 
 async def record(session: AsyncSession, data: DonationIn, *, by: str) -> Donation:
     """The rules of every money donation, whoever reports it (a payment channel, a payroll batch): once per
     channel transaction, to a fundraising project within its period, as one balanced ledger group."""
-    donor = _donor_fields(data)
+    donor = donor_fields(data.donor)
     if await session.get(Project, data.project_id) is None:
         raise InvalidInput("project_id", "no such project")
     project = await projects.lock_status(session, data.project_id)

@@ -1,6 +1,7 @@
 # Importing the models registers their tables on the metadata.
 import services.charity.campaigns.models  # noqa: F401
 import services.charity.donations.models  # noqa: F401
+import services.charity.inkind.models  # noqa: F401
 import services.charity.ledger.models  # noqa: F401
 import services.charity.organizations.models  # noqa: F401
 import services.charity.projects.models  # noqa: F401

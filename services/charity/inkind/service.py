@@ -1,0 +1,135 @@
+"""Non-cash gifts: valued on a stated basis, kept apart from cash, used or disposed of never beyond what came in."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.charity.access import visible_or_404
+from services.charity.donations.schemas import ANONYMOUS_NAME
+from services.charity.donations.service import donor_fields
+from services.charity.inkind.models import InKindDisposition, InKindDonation, InKindReceipt
+from services.charity.inkind.schemas import DispositionIn, DispositionOut, InKindIn, InKindOut, InKindReceiptIn
+from services.charity.organizations import service as organizations
+from services.charity.projects.models import Project
+from services.charity.receipts import service as receipts
+from services.charity.receipts.models import Receipt
+from services.charity.receipts.schemas import ReceiptOut
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+
+def disposition_out(d: InKindDisposition) -> DispositionOut:
+    return DispositionOut(id=d.id, gift_id=d.gift_id, action=d.action, quantity=d.quantity,
+                          proceeds_fen=d.proceeds_fen, occurred_on=d.occurred_on, note=d.note,
+                          created_at=d.created_at)
+
+
+async def to_out(session: AsyncSession, gift: InKindDonation) -> InKindOut:
+    dispositions = [disposition_out(d) for d in await session.scalars(
+        select(InKindDisposition).where(InKindDisposition.gift_id == gift.id).order_by(InKindDisposition.id))]
+    receipt_id = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
+    return InKindOut(
+        id=gift.id, organization_id=gift.organization_id, project_id=gift.project_id, kind=gift.kind,
+        description=gift.description, quantity=gift.quantity, unit=gift.unit,
+        remaining_quantity=gift.quantity - sum(d.quantity for d in dispositions), valuation_fen=gift.valuation_fen,
+        valuation_basis=gift.valuation_basis, basis_note=gift.basis_note, donor_kind=gift.donor_kind,
+        donor_name=gift.donor_name or ANONYMOUS_NAME, honour_opt_in=gift.honour_opt_in, received_on=gift.received_on,
+        receipt_id=receipt_id, dispositions=dispositions, created_at=gift.created_at)
+
+
+async def record(session: AsyncSession, principal: Principal, data: InKindIn) -> InKindDonation:
+    try:
+        org = await organizations.get(session, data.organization_id)
+    except NotFound:
+        raise InvalidInput("organization_id", "no such organisation") from None
+    visible_or_404(principal, org.district_code, f"organisation {org.id}")
+    if data.project_id is not None:
+        project = await session.get(Project, data.project_id)
+        if project is None or project.organization_id != org.id:
+            raise InvalidInput("project_id", f"not a project of organisation {org.id}")
+    if data.received_on > clock.today():
+        raise InvalidInput("received_on", "cannot be in the future")
+    donor = donor_fields(data.donor)
+    gift = InKindDonation(organization_id=org.id, district_code=org.district_code, project_id=data.project_id,
+                          kind=data.kind, description=data.description, quantity=data.quantity, unit=data.unit,
+                          valuation_fen=data.valuation_fen, valuation_basis=data.valuation_basis,
+                          basis_note=data.basis_note, donor_kind=donor["donor_kind"], donor_name=donor["donor_name"],
+                          donor_credit_code=donor["donor_credit_code"], honour_opt_in=data.honour_opt_in,
+                          received_on=data.received_on, recorded_by=principal.subject, created_at=utcnow())
+    session.add(gift)
+    await session.flush()
+    return gift
+
+
+async def get_visible(session: AsyncSession, principal: Principal, gift_id: int, *, lock: bool = False
+                      ) -> InKindDonation:
+    query = select(InKindDonation).where(InKindDonation.id == gift_id)
+    if lock:
+        # Dispositions of one gift are taken one at a time (FOR NO KEY UPDATE on PostgreSQL; SQLite's BEGIN
+        # IMMEDIATE already serialises), so what remains is read by the one that uses it.
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
+    gift = await session.scalar(query)
+    if gift is None:
+        raise NotFound(f"no non-cash gift {gift_id} that you may see")
+    visible_or_404(principal, gift.district_code, f"non-cash gift {gift_id}")
+    return gift
+
+
+async def dispose(session: AsyncSession, principal: Principal, gift_id: int, data: DispositionIn) -> DispositionOut:
+    gift = await get_visible(session, principal, gift_id, lock=True)
+    if data.occurred_on > clock.today() or data.occurred_on < gift.received_on:
+        raise InvalidInput("occurred_on", "between the day the gift was received and today")
+    if (data.proceeds_fen is not None) != (data.action in ("sold", "transferred")):
+        raise InvalidInput("proceeds_fen", "given for sold or transferred, and only then")
+    used = int(await session.scalar(select(func.coalesce(func.sum(InKindDisposition.quantity), 0))
+                                    .where(InKindDisposition.gift_id == gift.id)))
+    remaining = gift.quantity - used
+    if data.quantity > remaining:
+        raise Conflict(f"only {remaining} {gift.unit} of gift {gift.id} remain", resource=f"in-kind-donations/{gift.id}")
+    row = InKindDisposition(gift_id=gift.id, action=data.action, quantity=data.quantity,
+                            proceeds_fen=data.proceeds_fen, occurred_on=data.occurred_on, note=data.note,
+                            recorded_by=principal.subject, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return disposition_out(row)
+
+
+async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
+                       organization_id: int | None, kind: str | None) -> list[InKindDonation]:
+    if principal.kind != "staff" or not principal.area:
+        return []
+    query = (select(InKindDonation).where(InKindDonation.district_code.startswith(area_prefix(principal.area)))
+             .order_by(InKindDonation.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(InKindDonation.id > int(page.after))
+    if organization_id is not None:
+        query = query.where(InKindDonation.organization_id == organization_id)
+    if kind is not None:
+        query = query.where(InKindDonation.kind == kind)
+    return list(await session.scalars(query))
+
+
+async def issue_receipt(session: AsyncSession, principal: Principal, gift_id: int,
+                        data: InKindReceiptIn) -> ReceiptOut:
+    """A receipt stating the gift's kind and quantity (and its stated value in the description), numbered in
+    the organisation's one sequence with its money receipts."""
+    gift = await get_visible(session, principal, gift_id)
+    today = clock.today()
+    number = await receipts.next_number(session, gift.organization_id, today.year)
+    existing = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
+    if existing is not None:
+        raise Conflict(f"gift {gift.id} already has receipt {existing}", resource=f"receipts/{existing}")
+    receipt = Receipt(organization_id=gift.organization_id, year=today.year, number=number, kind="individual",
+                      gift_kind="in_kind", donor_name=gift.donor_name or ANONYMOUS_NAME, donor_kind=gift.donor_kind,
+                      amount_fen=None, quantity=f"{gift.description} {gift.quantity}{gift.unit}"[:200],
+                      handler=data.handler, issued_on=today, issued_by=principal.subject, created_at=utcnow())
+    session.add(receipt)
+    await session.flush()
+    session.add(InKindReceipt(gift_id=gift.id, receipt_id=receipt.id))
+    await session.flush()
+    return receipts.receipt_out(receipt, [])
