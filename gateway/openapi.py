@@ -43,10 +43,26 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
             if path.startswith(f"/api/{service}/"):  # the service's health routes stay its own business
                 merged["paths"][path] = item
         merged["tags"] += [{**t, "name": t["name"]} for t in doc.get("tags", [])]
+    _describe_scopes(merged)
     if unavailable:
         merged["info"] = {**merged["info"], "description": merged["info"].get("description", "") +
                           f"\n\nNot included (service unavailable when this was built): {', '.join(unavailable)}."}
     return merged
+
+
+def _describe_scopes(document: dict) -> None:
+    """Every route names its scopes; the security scheme says what each one allows."""
+    import importlib
+
+    from services import SERVICES
+    from shared.scopes import DECLARED
+
+    for package in [*(f"services.{name}" for name in SERVICES), "gateway"]:
+        importlib.import_module(f"{package}.scopes")
+    scheme = document["components"]["securitySchemes"].get("gateway")
+    if scheme:
+        scheme["flows"]["clientCredentials"]["scopes"] = {
+            name: f"{s.description} (held by: {', '.join(sorted(s.holders))})" for name, s in sorted(DECLARED.items())}
 
 
 class MergedOpenAPI:

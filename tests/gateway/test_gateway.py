@@ -98,6 +98,10 @@ async def test_openapi_is_merged_and_docs_work_offline(gateway):
     assert "/api/eldercare/v1/elders" in document["paths"]
     assert "/api/auth/v1/dev-tokens" in document["paths"]
     assert "charity" in document["info"]["description"]  # said to be missing, not silently absent
+    scopes = document["components"]["securitySchemes"]["gateway"]["flows"]["clientCredentials"]["scopes"]
+    assert "eldercare.elders:read" in scopes and "held by" in scopes["eldercare.elders:write"]
+    listing = document["paths"]["/api/eldercare/v1/elders"]["get"]
+    assert listing["security"] == [{"gateway": ["eldercare.elders:read"]}]
     docs = await gateway.get("/docs")
     assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()
