@@ -1,0 +1,158 @@
+"""Personal data at rest (PIPL): ID numbers, phones and incomes encrypted in the database.
+
+- `Encrypted(purpose)`: a column type that encrypts on write and decrypts on read with AES-256-GCM.
+  The stored text is `v1:<key id>:<base64(nonce | ciphertext | tag)>`; the purpose (e.g.
+  "elders.id_number") is bound in as associated data, so a value copied into another column does not
+  decrypt.
+- `blind_index(purpose, value)`: an HMAC-SHA256 digest to look a value up by equality (find an elder by
+  ID number) without storing it in the clear.
+- Keys come from the environment: `PII_KEYS` (JSON: key id -> base64 32-byte key), `PII_ACTIVE_KEY`
+  (the id new values are written with) and `PII_INDEX_KEY`. Every key id ever used stays in `PII_KEYS`
+  until `reencrypt` has moved all rows to the active key; then it may go.
+Dev and test use a fixed key that production refuses.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import String, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator
+
+FORMAT = "v1"
+_DEV_KEY = base64.b64encode(hashlib.sha256(b"minzheng dev pii key: change-me").digest()).decode()
+_DEV_INDEX_KEY = base64.b64encode(hashlib.sha256(b"minzheng dev pii index key: change-me").digest()).decode()
+
+
+class PiiKeyError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Keyring:
+    keys: dict[str, bytes]
+    active: str
+    index_key: bytes
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> "Keyring":
+        env = os.environ if environ is None else environ
+        production = env.get("ENV") == "production"
+        raw_keys = env.get("PII_KEYS")
+        if not raw_keys:
+            if production:
+                raise PiiKeyError("PII_KEYS must be set in production")
+            raw_keys = json.dumps({"dev": _DEV_KEY})
+        keys = {kid: base64.b64decode(value) for kid, value in json.loads(raw_keys).items()}
+        active = env.get("PII_ACTIVE_KEY") or (next(iter(keys)) if len(keys) == 1 else "")
+        index_key = env.get("PII_INDEX_KEY") or ("" if production else _DEV_INDEX_KEY)
+        ring = cls(keys=keys, active=active, index_key=base64.b64decode(index_key) if index_key else b"")
+        ring.check(production)
+        return ring
+
+    def check(self, production: bool) -> None:
+        if self.active not in self.keys:
+            raise PiiKeyError(f"PII_ACTIVE_KEY {self.active!r} is not one of PII_KEYS")
+        if any(len(k) != 32 for k in self.keys.values()) or len(self.index_key) != 32:
+            raise PiiKeyError("PII keys must be 32 bytes, base64-encoded")
+        if production and ("dev" in self.keys or self.index_key == base64.b64decode(_DEV_INDEX_KEY)):
+            raise PiiKeyError("the dev PII keys are refused in production")
+
+    def encrypt(self, purpose: str, plaintext: str) -> str:
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.keys[self.active]).encrypt(nonce, plaintext.encode(), purpose.encode())
+        return f"{FORMAT}:{self.active}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def key_id(self, stored: str) -> str:
+        return stored.split(":", 2)[1]
+
+    def decrypt(self, purpose: str, stored: str) -> str:
+        version, kid, body = stored.split(":", 2)
+        if version != FORMAT or kid not in self.keys:
+            raise PiiKeyError(f"cannot decrypt a {version} value under key {kid!r}: is it in PII_KEYS?")
+        raw = base64.b64decode(body)
+        try:
+            return AESGCM(self.keys[kid]).decrypt(raw[:12], raw[12:], purpose.encode()).decode()
+        except InvalidTag:
+            raise PiiKeyError(f"a {purpose} value failed authentication: tampered, or moved from another column") \
+                from None
+
+    def blind_index(self, purpose: str, value: str) -> str:
+        return hmac.new(self.index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+_keyring: Keyring | None = None
+
+
+def keyring() -> Keyring:
+    """The process's keyring, read from the environment on first use."""
+    global _keyring
+    if _keyring is None:
+        _keyring = Keyring.from_environment()
+    return _keyring
+
+
+def use_keyring(ring: Keyring | None) -> None:
+    """Replace the process's keyring (key rotation tooling and tests); None re-reads the environment."""
+    global _keyring
+    _keyring = ring
+
+
+def blind_index(purpose: str, value: str) -> str:
+    return keyring().blind_index(purpose, value)
+
+
+class Encrypted(TypeDecorator):
+    """A text column stored encrypted. `purpose` names the column, e.g. "elders.id_number"."""
+
+    impl = String(500)
+    cache_ok = True
+
+    def __init__(self, purpose: str, length: int = 500):
+        super().__init__(length)
+        self.purpose = purpose
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        return None if value is None else keyring().encrypt(self.purpose, value)
+
+    def process_result_value(self, value: str | None, dialect) -> str | None:
+        return None if value is None else keyring().decrypt(self.purpose, value)
+
+
+async def reencrypt(session: AsyncSession, table: Table, *, batch: int = 500) -> int:
+    """Re-encrypt every encrypted column of `table` under the active key; returns the rows changed.
+
+    Reads the stored text raw (no decryption by the column type) so rows already under the active
+    key are skipped cheaply, and the run can be stopped and repeated.
+    """
+    ring = keyring()
+    columns = [c for c in table.columns if isinstance(c.type, Encrypted)]
+    if not columns:
+        return 0
+    key = next(iter(table.primary_key.columns))
+    changed, last = 0, None
+    while True:
+        query = select(key, *[table.c[c.name].cast(String).label(c.name) for c in columns]).order_by(key).limit(batch)
+        if last is not None:
+            query = query.where(key > last)
+        rows = (await session.execute(query)).all()
+        if not rows:
+            return changed
+        for row in rows:
+            last = row[0]
+            values = {}
+            for column in columns:
+                stored = getattr(row, column.name)
+                if stored is not None and ring.key_id(stored) != ring.active:
+                    values[column.name] = ring.decrypt(column.type.purpose, stored)
+            if values:
+                await session.execute(update(table).where(key == row[0]).values(**values))
+                changed += 1
