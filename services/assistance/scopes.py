@@ -19,3 +19,9 @@ SCREENINGS_RUN = scope("assistance.screenings:run", "Start whole-city or area sc
                        "(数据找人)", "staff")
 SIGNALS_WRITE = scope("assistance.signals:write", "Send signals about people (large medical bill, job loss, "
                       "disability record, disaster, housing change)", "partner")
+CATALOGUE_WRITE = scope("assistance.catalogue:write", "Add services to the assistance service catalogue and match "
+                        "them to households in one's area (救助服务目录, 物质+服务)", "staff")
+CATALOGUE_READ = scope("assistance.catalogue:read", "Read the service catalogue and the matches in one's area",
+                       "staff", "auditor")
+INDICATORS_READ = scope("assistance.indicators:read", "Read assistance indicators for one's area (驾驶舱)",
+                        "staff", "city_staff", "auditor")

@@ -1,0 +1,183 @@
+"""The assistance service catalogue (救助服务目录) and matching services to households by need."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.catalogue.models import CatalogueService, ServiceMatch
+from services.assistance.catalogue.schemas import CatalogueServiceIn, CatalogueServiceOut, MatchOut, MatchRequest
+from services.assistance.discovery.models import Signal
+from services.assistance.households import service as households
+from services.assistance.households.membership import age_on
+from services.assistance.households.models import Member
+from services.assistance.programmes import service as programmes
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+LOW_INCOME_PROGRAMMES = frozenset({"dibao", "dibao_marginal", "tekun"})
+# Allowed moves of a match; anything else is a 409.
+TRANSITIONS = {"proposed": {"accepted", "declined"}, "accepted": {"delivered", "declined"}}
+
+
+def service_out(row: CatalogueService) -> CatalogueServiceOut:
+    return CatalogueServiceOut(id=row.id, name=row.name, category=row.category, provider=row.provider,
+                               area_code=row.area_code, needs=row.needs, description=row.description,
+                               active=row.active, created_at=row.created_at)
+
+
+def match_out(match: ServiceMatch, service_name: str) -> MatchOut:
+    return MatchOut(id=match.id, service_id=match.service_id, service_name=service_name,
+                    household_id=match.household_id, area_code=match.area_code, state=match.state,
+                    needs_met=match.needs_met, note=match.note, created_at=match.created_at,
+                    updated_at=match.updated_at)
+
+
+async def add_service(session: AsyncSession, principal: Principal, data: CatalogueServiceIn) -> CatalogueService:
+    if not principal.covers(data.area_code):
+        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    row = CatalogueService(**data.model_dump(), active=True, created_by=principal.subject, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def _ancestors(code: str) -> list[str]:
+    """The stored codes of the areas containing `code`: city 330200, district, street (as 6, 9, 12 digits)."""
+    prefix = area_prefix(code)
+    found = [prefix[:4] + "00"]
+    found += [prefix[:n] for n in (6, 9, 12) if len(prefix) >= n]
+    return found
+
+
+def _offered_in(code: str):
+    """Services whose area contains `code` or lies within it."""
+    return CatalogueService.area_code.in_(_ancestors(code)) | CatalogueService.area_code.startswith(area_prefix(code))
+
+
+async def list_services(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
+                        category: str | None) -> list[CatalogueService]:
+    """Services offered in the caller's area: those of an area above it (e.g. city-wide) or within it."""
+    if principal.kind != "staff" or not principal.area:
+        return []
+    query = (select(CatalogueService).where(_offered_in(principal.area))
+             .order_by(CatalogueService.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(CatalogueService.id > int(page.after))
+    if area_code:
+        query = query.where(_offered_in(area_code))
+    if category:
+        query = query.where(CatalogueService.category == category)
+    return list(await session.scalars(query))
+
+
+async def needs_of(session: AsyncSession, household_id: int, members: list[Member]) -> set[str]:
+    """The household's needs, derived from its members, its programmes and recent partner signals."""
+    today = clock.today()
+    ages = [age_on(m.birth_on, today) for m in members]
+    needs: set[str] = set()
+    if any(a >= 60 for a in ages):
+        needs.add("older_person")
+        if len(members) <= 2 and all(a >= 60 for a in ages):
+            needs.add("lives_alone_or_elderly_couple")
+    if any(m.disability_grade is not None for m in members):
+        needs.add("disability")
+    if any(m.disability_grade in (1, 2) for m in members):
+        needs.add("severe_disability")
+    if any(a < 18 for a in ages):
+        needs.add("child")
+    if any(m.full_time_student for m in members):
+        needs.add("student")
+    if any(m.labour_capacity == "none" and 18 <= a < 60 for m, a in zip(members, ages)):
+        needs.add("unable_to_work")
+    current = await programmes.current_of(session, [m.id_number for m in members], today)
+    if any(p & LOW_INCOME_PROGRAMMES for p in current.values()):
+        needs.add("low_income")
+    recent = await session.scalar(select(Signal.id).where(
+        Signal.household_id == household_id, Signal.kind.in_(("disaster", "housing_change")),
+        Signal.occurred_on >= today - dt.timedelta(days=365)).limit(1))
+    if recent is not None:
+        needs.add("housing")
+    return needs
+
+
+async def match(session: AsyncSession, principal: Principal, data: MatchRequest) -> list[tuple[ServiceMatch, str]]:
+    household = await households.get_visible(session, principal, data.household_id)
+    members = await households.members_of(session, household.id)
+    needs = await needs_of(session, household.id, members)
+    query = select(CatalogueService).where(CatalogueService.active.is_(True)).order_by(CatalogueService.id)
+    if data.service_id is not None:
+        query = query.where(CatalogueService.id == data.service_id)
+    candidates = [s for s in await session.scalars(query)
+                  if household.area_code.startswith(area_prefix(s.area_code))]
+    if data.service_id is not None and not candidates:
+        raise InvalidInput("service_id", f"no active service {data.service_id} offered in area {household.area_code}")
+    open_ones = set(await session.scalars(select(ServiceMatch.service_id).where(
+        ServiceMatch.household_id == household.id, ServiceMatch.state.in_(("proposed", "accepted")))))
+    created = []
+    now = utcnow()
+    for candidate in candidates:
+        met = sorted(needs & set(candidate.needs))
+        if not met:
+            if data.service_id is not None:
+                raise InvalidInput("service_id", f"the household has none of the needs the service answers "
+                                                 f"({', '.join(candidate.needs)}); its needs: "
+                                                 f"{', '.join(sorted(needs)) or 'none recorded'}")
+            continue
+        if candidate.id in open_ones:
+            if data.service_id is not None:
+                raise Conflict(f"the household already has an open match with service {candidate.id}",
+                               resource=f"households/{household.id}")
+            continue
+        row = ServiceMatch(service_id=candidate.id, household_id=household.id, area_code=household.area_code,
+                           state="proposed", needs_met=met, created_by=principal.subject, created_at=now,
+                           updated_at=now)
+        session.add(row)
+        created.append((row, candidate.name))
+    await session.flush()
+    return created
+
+
+async def _visible_match(session: AsyncSession, principal: Principal, match_id: int) -> tuple[ServiceMatch, str]:
+    row = (await session.execute(select(ServiceMatch, CatalogueService.name).join(
+        CatalogueService, CatalogueService.id == ServiceMatch.service_id).where(ServiceMatch.id == match_id))).first()
+    if row is None or not principal.covers(row[0].area_code):
+        raise NotFound(f"no service match {match_id} that you may see")
+    return row[0], row[1]
+
+
+async def move(session: AsyncSession, principal: Principal, match_id: int, state: str,
+               note: str | None) -> tuple[ServiceMatch, str]:
+    row, name = await _visible_match(session, principal, match_id)
+    if state not in TRANSITIONS.get(row.state, set()):
+        raise Conflict(f"a {row.state} match cannot become {state}", resource=f"service-matches/{row.id}")
+    moved = await session.execute(update(ServiceMatch).where(ServiceMatch.id == row.id, ServiceMatch.state == row.state)
+                                  .values(state=state, note=note, updated_at=utcnow())
+                                  .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise Conflict("the match was changed by someone else; reload it", resource=f"service-matches/{row.id}")
+    await session.refresh(row)
+    return row, name
+
+
+async def list_matches(session: AsyncSession, principal: Principal, page: PageParams, *,
+                       household_id: int | None, state: str | None) -> list[tuple[ServiceMatch, str]]:
+    if principal.kind != "staff" or not principal.area:
+        return []
+    query = (select(ServiceMatch, CatalogueService.name)
+             .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)
+             .where(ServiceMatch.area_code.startswith(area_prefix(principal.area)))
+             .order_by(ServiceMatch.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(ServiceMatch.id > int(page.after))
+    if household_id is not None:
+        query = query.where(ServiceMatch.household_id == household_id)
+    if state:
+        query = query.where(ServiceMatch.state == state)
+    return [(m, n) for m, n in await session.execute(query)]
