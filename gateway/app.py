@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.auth.codes import LoggingSender, NoSender
 from gateway.auth.router import router as auth_router
+from gateway.cockpit.router import install as install_cockpit
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
 from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
@@ -140,6 +141,7 @@ class Gateway:
         install_error_handlers(app)
         app.include_router(auth_router)
         gateway = self
+        install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all
 
         @app.get("/healthz", summary="Liveness", tags=["health"])
         async def healthz() -> dict:

@@ -1,0 +1,199 @@
+"""`/api/cockpit/v1/indicators` through the whole gateway app, against services on real loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.seed import DEMO_PASSWORD
+from shared.identity import ASSERTION_ISSUER, verify
+from tests.gateway.conftest import bearer
+
+URL = "/api/cockpit/v1/indicators"
+
+
+def panels(body: dict) -> dict[str, dict]:
+    return {p["service"]: p for p in body["panels"]}
+
+
+def indicators(panel: dict) -> dict[str, dict]:
+    return {i["code"]: i for i in panel["indicators"]}
+
+
+async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_progress(cockpit_gateway):
+    signed = await cockpit_gateway.post("/api/auth/v1/staff-sign-ins",
+                                        json={"username": "city-demo", "password": DEMO_PASSWORD})
+    token = signed.json()["access_token"]
+    response = await cockpit_gateway.get(URL, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["area_code"] == "330200" and body["area_name"] == "宁波市（全市）"
+    assert [p["service"] for p in body["panels"]] == ["eldercare", "assistance", "charity", "placenames"]
+    assert len(body["districts"]) == 10 and {"code": "330212", "name": "鄞州区"} in body["districts"]
+    got = panels(body)
+    assert all(p["available"] for p in got.values())
+
+    elder = indicators(got["eldercare"])
+    canteens = elder["eldercare.canteens"]
+    assert (canteens["label"], canteens["value"], canteens["unit"], canteens["target"]) == ("新增标准化老年食堂", 12,
+                                                                                          "个", 150)
+    assert canteens["target_met"] is False and canteens["progress"] == 0.08
+    assert elder["eldercare.beds_added"]["target_met"] is True and elder["eldercare.beds_added"]["progress"] == 1.0
+    assert elder["eldercare.nursing_share"]["value"] == 55.5 and elder["eldercare.nursing_share"]["target"] == 60
+    assert elder["eldercare.caregivers_per_10k"]["target_met"] is True
+    assert got["eldercare"]["charts"][0]["series"][0]["values"] == [320, 360]  # the daily trend
+
+    aid = indicators(got["assistance"])
+    assert aid["assistance.dibao"]["value"] == 3 and aid["assistance.dibao"]["note"] == "5 人"
+    assert aid["assistance.tekun"]["value"] == 1 and aid["assistance.orphan_scattered"]["value"] == 0
+    assert aid["assistance.monthly_grants"]["value"] == 4370.0  # fen → yuan
+    assert (aid["assistance.dibao_standard"]["value"], aid["assistance.dibao_standard"]["target_met"]) == (1100.0, True)
+    assert aid["assistance.leads_open"]["value"] == 7 and aid["assistance.reviews_overdue"]["value"] == 2
+    assert got["assistance"]["charts"][0]["categories"] == ["海曙区"]
+
+    charity = indicators(got["charity"])
+    organisations = charity["charity.organizations"]
+    assert (organisations["value"], organisations["target"], organisations["target_rule"],
+            organisations["target_met"]) == (120, 100, "more_than", True)
+    assert charity["charity.raised"]["value"] == 12340.0 and charity["charity.raised"]["unit"] == "元"
+
+    places = indicators(got["placenames"])
+    unified = places["placenames.unified_roads"]
+    assert (unified["value"], unified["target"], unified["progress"], unified["target_met"]) == (4, 16, 0.25, False)
+    assert places["placenames.standard_addresses"]["value"] == 5000
+
+
+async def test_services_are_asked_concurrently_as_the_caller_with_their_area(cockpit_gateway):
+    response = await cockpit_gateway.get(URL, params={"district": "330203"},
+                                         headers=bearer("staff-city", cockpit_gateway.settings))
+    assert response.status_code == 200 and response.json()["area_name"] == "海曙区"
+    asked = {(r["service"], r["path"]): r for r in cockpit_gateway.fake.requests}
+    assert asked[("assistance", "/indicators")]["params"] == {"area_code": "330203"}
+    assert asked[("assistance", "/policies")]["params"] == {"code": "dibao_standard", "district": "330203"}
+    assert asked[("charity", "/indicators")]["params"] == {"district": "330203"}
+    assert asked[("eldercare", "/indicators")]["params"] == {"district": "330203"}
+    secret = cockpit_gateway.settings.identity_secret
+    for (service, _), request in asked.items():
+        claims = verify(request["assertion"], secret, audience=service, issuer=ASSERTION_ISSUER)
+        assert claims["sub"] == "staff:city-demo" and claims["area"] == "330200"
+
+
+async def test_a_city_wide_target_has_no_progress_in_a_district_but_a_ratio_target_does(cockpit_gateway):
+    body = (await cockpit_gateway.get(URL, headers=bearer("staff-yinzhou", cockpit_gateway.settings))).json()
+    assert body["area_code"] == "330212" and body["area_name"] == "鄞州区"
+    assert body["districts"] == [{"code": "330212", "name": "鄞州区"}]
+    elder = indicators(panels(body)["eldercare"])
+    assert elder["eldercare.canteens"]["progress"] is None and elder["eldercare.canteens"]["target_met"] is None
+    assert "全市目标" in elder["eldercare.canteens"]["note"]
+    assert elder["eldercare.nursing_share"]["target_met"] is False  # 55.5% < 60% applies to every district
+    # placenames does not report by district: the panel says its figures are city-wide.
+    assert "全市口径" in panels(body)["placenames"]["area_note"]
+
+
+async def test_district_staff_get_403_for_another_district_and_city_staff_for_one_outside_the_city(cockpit_gateway):
+    yinzhou = bearer("staff-yinzhou", cockpit_gateway.settings)
+    assert (await cockpit_gateway.get(URL, params={"district": "330212"}, headers=yinzhou)).status_code == 200
+    refused = await cockpit_gateway.get(URL, params={"district": "330203"}, headers=yinzhou)
+    assert refused.status_code == 403 and "330203" in refused.json()["detail"]
+    city = bearer("staff-city", cockpit_gateway.settings)
+    assert (await cockpit_gateway.get(URL, params={"district": "330102"}, headers=city)).status_code == 403
+    bad = await cockpit_gateway.get(URL, params={"district": "33021"}, headers=city)
+    assert bad.status_code == 422 and "district" in bad.text
+    # Nothing was asked of any service for a refused or invalid request (only the one allowed above).
+    assert {r["params"].get("district") or r["params"].get("area_code") for r in cockpit_gateway.fake.requests} == {
+        "330212"}
+
+
+async def test_sign_in_is_required_and_only_staff_may_look(cockpit_gateway):
+    missing = await cockpit_gateway.get(URL)
+    assert missing.status_code == 401 and missing.headers["content-type"].startswith("application/problem+json")
+    forged = await cockpit_gateway.get(URL, headers={"Authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401
+    resident = await cockpit_gateway.get(URL, headers=bearer("resident", cockpit_gateway.settings))
+    assert resident.status_code == 403
+    partner = await cockpit_gateway.get(URL, headers=bearer("partner", cockpit_gateway.settings))
+    assert partner.status_code == 403
+    assert cockpit_gateway.fake.requests == []
+
+
+async def test_a_service_down_makes_only_its_panel_unavailable_in_words(cockpit_gateway_placenames_down):
+    gw = cockpit_gateway_placenames_down
+    response = await gw.get(URL, headers=bearer("staff-city", gw.settings))
+    assert response.status_code == 200
+    got = panels(response.json())
+    assert got["placenames"]["available"] is False and got["placenames"]["indicators"] == []
+    assert "地名地址数据暂不可用" in got["placenames"]["message"] and "无法连接" in got["placenames"]["message"]
+    assert all(got[s]["available"] for s in ("eldercare", "assistance", "charity"))
+
+
+async def test_a_service_answering_an_error_or_lacking_an_endpoint_says_so(cockpit_gateway):
+    del cockpit_gateway.fake.payloads["eldercare"]["/indicators"]   # not built yet: 404
+    del cockpit_gateway.fake.payloads["assistance"]["/policies"]    # an optional extra fails: one indicator
+    got = panels((await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))).json())
+    assert got["eldercare"]["available"] is False and "尚未提供指标接口" in got["eldercare"]["message"]
+    standard = indicators(got["assistance"])["assistance.dibao_standard"]
+    assert got["assistance"]["available"] is True
+    assert standard["available"] is False and standard["value"] is None and standard["note"] == "政策参数暂不可用"
+
+
+async def test_a_missing_indicator_is_marked_missing_and_the_rest_of_the_panel_shows(cockpit_gateway):
+    charity = cockpit_gateway.fake.payloads["charity"]["/indicators"]
+    del charity["organizations"]["registered"]
+    got = panels((await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))).json())
+    figures = indicators(got["charity"])
+    assert figures["charity.organizations"]["available"] is False
+    assert figures["charity.organizations"]["note"] == "服务未提供此指标"
+    assert figures["charity.organizations"]["target_met"] is None and figures["charity.organizations"]["target"] == 100
+    assert figures["charity.raised"]["available"] is True
+    assert got["charity"]["available"] is True and "项指标服务未提供" in got["charity"]["message"]
+
+
+async def test_a_reshaped_answer_costs_one_panel_not_the_page(cockpit_gateway):
+    cockpit_gateway.fake.payloads["assistance"]["/indicators"] = {"totals": "not an object"}
+    cockpit_gateway.fake.payloads["placenames"]["/indicators"] = {"something": "else"}
+    response = await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))
+    assert response.status_code == 200
+    got = panels(response.json())
+    assert got["placenames"]["available"] is False and got["placenames"]["message"] == "该服务未提供任何可识别的指标"
+    # Malformed totals are not shown as zeros: every figure from them says it is missing.
+    aid = indicators(got["assistance"])
+    assert all(not aid[c]["available"] for c in ("assistance.dibao", "assistance.monthly_grants",
+                                                  "assistance.leads_open"))
+    assert "项指标服务未提供" in got["assistance"]["message"]
+    assert got["charity"]["available"] is True
+
+
+async def test_an_empty_district_says_so_in_words(cockpit_gateway):
+    zeros = cockpit_gateway.fake.payloads["charity"]["/indicators"]
+    zeros["organizations"] = {"registered": {"value": 0}, "new_this_year": {"value": 0}}
+    zeros["money_this_year"] = {"raised_fen": 0, "spent_fen": 0}
+    zeros["trusts"] = {"count": 0}
+    zeros["one_day_donation"] = {"participation_percent": 0}
+    got = panels((await cockpit_gateway.get(URL, params={"district": "330225"},
+                                            headers=bearer("staff-city", cockpit_gateway.settings))).json())
+    assert got["charity"]["empty"] is True and got["charity"]["message"] == "象山县暂无慈善事业业务数据（各项均为 0）"
+
+
+async def test_answers_are_cached_briefly_and_concurrent_callers_share_one_gathering(cockpit_gateway):
+    headers = bearer("staff-city", cockpit_gateway.settings)
+    first, second = await asyncio.gather(cockpit_gateway.get(URL, headers=headers),
+                                         cockpit_gateway.get(URL, headers=headers))
+    third = await cockpit_gateway.get(URL, headers=headers)
+    assert [r.status_code for r in (first, second, third)] == [200, 200, 200]
+    assert sorted([first.json()["cached"], second.json()["cached"]]) == [False, True] and third.json()["cached"]
+    assert len([r for r in cockpit_gateway.fake.requests if r["service"] == "charity"]) == 1
+    # Another area is gathered on its own.
+    await cockpit_gateway.get(URL, params={"district": "330212"}, headers=headers)
+    assert len([r for r in cockpit_gateway.fake.requests if r["service"] == "charity"]) == 2
+    # Once the cache lapses, the services are asked again.
+    cockpit_gateway.app.local_app.state.cockpit._cache.clear()
+    await cockpit_gateway.get(URL, headers=headers)
+    assert len([r for r in cockpit_gateway.fake.requests if r["service"] == "charity"]) == 3
+
+
+async def test_the_page_and_its_charting_library_are_served_by_the_gateway(cockpit_gateway):
+    page = await cockpit_gateway.get("/cockpit")
+    assert page.status_code == 200 and "宁波市民政数字驾驶舱" in page.text
+    assert '<script src="/cockpit/static/vendor/echarts.min.js">' in page.text and "cdn" not in page.text.lower()
+    library = await cockpit_gateway.get("/cockpit/static/vendor/echarts.min.js")
+    assert library.status_code == 200 and len(library.content) > 500_000
+    assert (await cockpit_gateway.get("/cockpit/static/cockpit.js")).status_code == 200
