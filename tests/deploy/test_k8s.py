@@ -1,0 +1,130 @@
+"""The Kubernetes manifests: each overlay renders and validates strictly (offline, bundled schemas), and
+every process has what a zero-downtime, one-at-a-time upgrade needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy.k8s.render import dump, render
+from services import SERVICES
+from services.manage import DATABASES
+from shared.settings import ROOT
+
+KUBERNETES_VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
+OVERLAYS = ["dev", "prod"]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request) -> tuple[str, list[dict]]:
+    return request.param, render(ROOT / "deploy" / "k8s" / "overlays" / request.param)
+
+
+def find(objects: list[dict], kind: str, name: str) -> dict:
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
+    return matches[0]
+
+
+def selects(policy: dict, labels: dict) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def test_rendered_manifests_validate_strictly(overlay, tmp_path):
+    name, objects = overlay
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(dump(objects))
+    result = subprocess.run([str(KUBERNETES_VALIDATE), "--strict", "--quiet", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_strict_validation_rejects_a_misspelt_field(tmp_path):
+    """The check above would be worthless if unknown fields passed: one misspelling must fail it."""
+    objects = render(ROOT / "deploy" / "k8s" / "overlays" / "prod")
+    find(objects, "Deployment", "gateway")["spec"]["strategy"]["rollingUpdate"]["maxUnavailabel"] = 0
+    path = tmp_path / "bad.yaml"
+    path.write_text(dump(objects))
+    result = subprocess.run([str(KUBERNETES_VALIDATE), "--strict", "--quiet", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize("process", DATABASES)
+def test_every_process_has_probes_resources_drain_and_zero_downtime_rollout(overlay, process):
+    _, objects = overlay
+    deployment = find(objects, "Deployment", process)
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["image"].startswith(f"minzheng/{process}:")
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert "memory" in container["resources"]["limits"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert "sleep" in " ".join(container["lifecycle"]["preStop"]["exec"]["command"])
+    # The pause plus uvicorn's 20 s graceful shutdown must fit in the grace period.
+    assert pod["terminationGracePeriodSeconds"] >= 10 + 20
+
+    service = find(objects, "Service", process)
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert find(objects, "HorizontalPodAutoscaler", process)["spec"]["scaleTargetRef"]["name"] == process
+    budget = find(objects, "PodDisruptionBudget", process)
+    assert budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("process", DATABASES)
+def test_every_database_is_migrated_by_a_job_that_runs_before_the_rollout(overlay, process):
+    _, objects = overlay
+    job = find(objects, "Job", f"{process}-migrate")
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PreSync"
+    assert job["spec"]["parallelism"] == 1  # Alembic takes no lock: one migrator at a time
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["migrate"]
+    # The same image and settings as the process it migrates.
+    (served,) = find(objects, "Deployment", process)["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == served["image"] and container["envFrom"] == served["envFrom"]
+
+
+@pytest.mark.parametrize("process", DATABASES)
+def test_network_policies_admit_services_only_from_the_gateway_and_databases_only_from_their_service(
+        overlay, process):
+    _, objects = overlay
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    deny = find(objects, "NetworkPolicy", "default-deny-ingress")
+    assert deny["spec"]["podSelector"] == {} and "ingress" not in deny["spec"]
+
+    pod_labels = find(objects, "Deployment", process)["spec"]["template"]["metadata"]["labels"]
+    own = [p for p in policies if p["spec"]["podSelector"] != {} and selects(p, pod_labels)]
+    assert own, f"no NetworkPolicy selects {process}'s pods"
+    sources = [peer for p in own for rule in p["spec"]["ingress"] for peer in rule["from"]]
+    if process in SERVICES:
+        pods_allowed = [s["podSelector"]["matchLabels"] for s in sources if "podSelector" in s]
+        assert pods_allowed == [{"app.kubernetes.io/name": "gateway", "app.kubernetes.io/component": "api"}]
+        assert all(s["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+                   for s in sources if "podSelector" not in s)
+
+    database = find(objects, "NetworkPolicy", f"{process}-database-ingress")
+    assert database["spec"]["podSelector"]["matchLabels"] == {"minzheng/database": process}
+    (rule,) = database["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": process}}}]
+
+
+def test_no_secret_values_are_committed_and_the_ingress_leads_to_the_gateway(overlay):
+    name, objects = overlay
+    assert not [o for o in objects if o["kind"] == "Secret"]
+    for obj in objects:
+        for container in obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            assert all("value" not in e for e in container.get("env", [])), "secrets only by reference"
+    ingress = find(objects, "Ingress", "minzheng")
+    backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
+    assert backends == {"gateway"}
+    if name == "prod":
+        assert ingress["spec"]["tls"][0]["secretName"] == "minzheng-tls"
