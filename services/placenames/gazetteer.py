@@ -12,11 +12,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames.divisions.models import Division
 from services.placenames.names.models import PlaceName
+from shared import clock
 from services.placenames.parsing.parser import (AREA, CITY, COMMUNITY, DISTRICT, PROVINCE, ROAD, TOWNSHIP,
                                                 Dictionary, Entry)
 
@@ -127,7 +128,6 @@ def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow]) -> Gazette
 
 
 async def load(session: AsyncSession) -> Gazetteer:
-    from shared import clock
     today = clock.today()
     divisions = [DivisionRow(d.code, d.name, d.level,
                              (d.valid_from is None or d.valid_from <= today) and (d.valid_to is None or d.valid_to > today),
@@ -139,16 +139,37 @@ async def load(session: AsyncSession) -> Gazetteer:
 
 
 _lock = asyncio.Lock()
+# Dictionaries already built in this process, by the fingerprint of the registers they were built from, so
+# a second app in the process (or a rebuild that finds nothing changed) does not build again.
+_built: dict[tuple, Gazetteer] = {}
+
+
+async def _fingerprint(session: AsyncSession) -> tuple:
+    """Changes whenever a name, an event or a division is added or changes status (every change of status
+    comes with an event)."""
+    from services.placenames.names.models import NameEvent
+    names = (await session.execute(select(func.count(), func.max(PlaceName.id), func.max(PlaceName.created_at))
+                                   .select_from(PlaceName))).one()
+    events = (await session.execute(select(func.count(), func.max(NameEvent.id), func.max(NameEvent.created_at))
+                                    .select_from(NameEvent))).one()
+    divisions = await session.scalar(select(func.count()).select_from(Division))
+    return (*names, *events, divisions, clock.today())
 
 
 async def current(app, session: AsyncSession) -> Gazetteer:
-    """This process's dictionary, built on first use and again after `invalidate` or `MAX_AGE_S`."""
+    """This process's dictionary, checked against the registers after `invalidate` or `MAX_AGE_S`."""
     gazetteer = getattr(app.state, "gazetteer", None)
     if gazetteer is None or time.monotonic() - gazetteer.built_at > MAX_AGE_S:
         async with _lock:
-            gazetteer = getattr(app.state, "gazetteer", None)
-            if gazetteer is None or time.monotonic() - gazetteer.built_at > MAX_AGE_S:
-                gazetteer = app.state.gazetteer = await load(session)
+            fingerprint = await _fingerprint(session)
+            gazetteer = _built.get(fingerprint)
+            if gazetteer is None:
+                gazetteer = await load(session)
+                if len(_built) >= 4:
+                    _built.pop(next(iter(_built)))
+                _built[fingerprint] = gazetteer
+            gazetteer.built_at = time.monotonic()
+            app.state.gazetteer = gazetteer
     return gazetteer
 
 

@@ -3,9 +3,12 @@
 from fastapi import FastAPI
 
 from services.placenames.addresses.router import router as addresses_router
+from services.placenames.checks.router import router as checks_router
 from services.placenames.divisions.router import router as divisions_router
+from services.placenames.indicators.router import router as indicators_router
 from services.placenames.names.router import router as names_router
 from services.placenames.parsing.router import router as parsing_router
+from services.placenames.plates.router import router as plates_router
 from services.placenames.search.router import router as search_router
 from services.placenames.settings import PlacenamesSettings
 from shared.app import create_service_app
@@ -19,5 +22,6 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
                     "history; standard place names (标准地名) with their naming and renaming decisions; standard "
                     "addresses (标准地名地址, 一址通) with stable codes and lineage; address parsing and matching.",
         # search first: /addresses/search must not be taken for /addresses/{code}
-        routers=[search_router, divisions_router, names_router, addresses_router, parsing_router],
+        routers=[search_router, divisions_router, names_router, addresses_router, parsing_router, plates_router,
+                 checks_router, indicators_router],
     )

@@ -8,3 +8,5 @@ class PlacenamesSettings(ServiceSettings):
 
     service_name: str = "placenames"
     port: int = 8004
+    # The road-name unification plan (道路名称统一): 16 roads in 10 groups; the indicator counts against it.
+    unification_plan_roads: int = 16

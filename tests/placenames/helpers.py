@@ -1,6 +1,9 @@
 """What the placenames tests share: the demo data loaded into the test's transaction, and principals."""
 
+from sqlalchemy import func, select
+
 from services.placenames import seed
+from services.placenames.names.models import PlaceName
 from services.placenames.scopes import ADDRESSES_WRITE, NAMES_WRITE, PARSE
 from tests.conftest import staff
 
@@ -11,9 +14,11 @@ HAISHU_STAFF = staff("330203", NAMES_WRITE, ADDRESSES_WRITE, PARSE, subject="sta
 
 
 async def load_demo(client) -> None:
+    """The demo data, unless it is already there (conftest commits it before each test)."""
     async with client.app.state.database.sessionmaker() as session:
-        await seed.load(session)
-        await session.commit()
+        if not await session.scalar(select(func.count()).select_from(PlaceName)):
+            await seed.load(session)
+            await session.commit()
 
 
 async def name_id(client, name: str, district_code: str) -> int:

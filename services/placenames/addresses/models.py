@@ -114,6 +114,7 @@ class DoorPlate(Base):
     __table_args__ = (
         CheckConstraint("status IN ('issued', 'replaced', 'revoked')", name="status_known"),
         CheckConstraint("status <> 'replaced' OR replaced_by_id IS NOT NULL", name="replacement_named"),
+        CheckConstraint("(status = 'issued') = (ended_on IS NULL)", name="ended_dated"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,6 +123,7 @@ class DoorPlate(Base):
     status: Mapped[str] = mapped_column(String(10))
     issued_on: Mapped[dt.date] = mapped_column(Date)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("door_plates.id"))
+    ended_on: Mapped[dt.date | None] = mapped_column(Date, doc="Day it was replaced or revoked")
     what_is_there: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
