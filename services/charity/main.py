@@ -12,6 +12,7 @@ from services.charity.projects.router import router as projects_router
 from services.charity.public.router import router as public_router
 from services.charity.receipts.router import router as receipts_router
 from services.charity.settings import CharitySettings
+from services.charity.trusts.router import router as trusts_router
 from shared.app import create_service_app
 
 
@@ -24,5 +25,6 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                     "(备案) and disclosures (信息公开); money donations, refunds and disbursements kept in an "
                     "append-only double-entry ledger that reconciles.",
         routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
-                 public_router, indicators_router, campaigns_router, inkind_router],
+                 public_router, indicators_router, campaigns_router, inkind_router,
+                 trusts_router],
     )

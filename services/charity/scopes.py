@@ -22,3 +22,6 @@ CAMPAIGNS_UPLOAD = scope("charity.campaigns:upload", "Upload a unit's payroll do
 INKIND_READ = scope("charity.inkind:read", "Read the register of non-cash gifts of one's area", "staff", "auditor")
 INKIND_WRITE = scope("charity.inkind:write", "Record non-cash gifts, their use and disposal, and their receipts",
                      "staff")
+TRUSTS_READ = scope("charity.trusts:read", "Read trusts' overdue yearly reports of one's area", "staff", "auditor")
+TRUSTS_WRITE = scope("charity.trusts:write", "File charity trusts and their yearly reports; register community "
+                     "funds and state districts' numbers of communities", "staff")

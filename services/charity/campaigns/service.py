@@ -208,11 +208,12 @@ def _replayed(batch: PayrollBatch, batch_no: str, digest: str) -> PayrollBatch:
     raise Conflict(f"this file was already imported as batch {batch.batch_no}", resource=f"payroll-batches/{batch.id}")
 
 
-async def participation(session: AsyncSession, principal: Principal, campaign_id: int) -> Participation:
+async def participation(session: AsyncSession, principal: Principal | None, campaign_id: int) -> Participation:
+    """Per unit and overall; staff see their area's units, `None` (the indicators) every unit."""
     campaign = await get(session, campaign_id)
     units = list(await session.scalars(select(CampaignUnit).where(CampaignUnit.campaign_id == campaign.id)
                                        .order_by(CampaignUnit.id)))
-    if principal.kind == "staff":
+    if principal is not None and principal.kind == "staff":
         units = [u for u in units if principal.covers(u.district_code)]
     people = dict((await session.execute(
         select(PayrollRow.unit_id, func.count(func.distinct(PayrollRow.employee_no)))

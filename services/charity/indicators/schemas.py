@@ -24,6 +24,18 @@ class MoneyIndicators(BaseModel):
     spent_fen: int
 
 
+class TrustIndicators(BaseModel):
+    trusts: int
+    scale_fen: int
+    by_district: dict[str, int] = Field(description="Filed trusts per district (慈善信托)")
+
+
+class CampaignIndicator(BaseModel):
+    campaign_id: int
+    name: str
+    participation: Target = Field(description="Participation rate of its units, percent (target 95)")
+
+
 class Indicators(BaseModel):
     """The charity part of the plan's indicators (民政数字驾驶舱), computed at request time."""
 
@@ -33,3 +45,7 @@ class Indicators(BaseModel):
     projects_by_status: dict[str, int]
     money_this_year: MoneyIndicators
     money_all_time: MoneyIndicators
+    trusts: TrustIndicators
+    community_fund_coverage: Target = Field(description="Percent of communities with a fund, over the districts "
+                                            "whose number of communities is stated (target 90)")
+    campaigns: list[CampaignIndicator] = Field(description="Campaigns of this year and last")

@@ -8,7 +8,12 @@ from sqlalchemy import case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.donations.models import Donation
-from services.charity.indicators.schemas import Indicators, MoneyIndicators, OrganizationIndicators, Target
+from services.charity.campaigns import service as campaigns
+from services.charity.campaigns.models import Campaign
+from services.charity.indicators.schemas import (CampaignIndicator, Indicators, MoneyIndicators,
+                                                 OrganizationIndicators, Target, TrustIndicators)
+from services.charity.trusts import service as trusts
+from services.charity.trusts.models import Trust
 from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup
 from services.charity.organizations.models import Organization
 from services.charity.projects.models import Project
@@ -57,6 +62,20 @@ async def indicators(session: AsyncSession, district: str | None) -> Indicators:
                                            .where(_in_district(Project.district_code, district))
                                            .group_by(Project.status))).all())
     since = dt.datetime.combine(year_start, dt.time(), tzinfo=clock.SHANGHAI)
+    by_district = dict((await session.execute(select(Trust.district_code, func.count())
+                                              .where(_in_district(Trust.district_code, district))
+                                              .group_by(Trust.district_code))).all())
+    scale = await session.scalar(select(func.coalesce(func.sum(Trust.scale_fen), 0))
+                                 .where(_in_district(Trust.district_code, district)))
+    coverage = await trusts.coverage(session, area=district)
+    recent = await session.scalars(select(Campaign).where(Campaign.starts_on >= year_start.replace(year=today.year - 1),
+                                                          _in_district(Campaign.area_code, district))
+                                   .order_by(Campaign.id))
+    campaign_lines = []
+    for campaign in recent:
+        stats = await campaigns.participation(session, None, campaign.id)
+        campaign_lines.append(CampaignIndicator(campaign_id=campaign.id, name=campaign.name, participation=Target(
+            value=stats.rate_pct, target=stats.target_pct, met=stats.met)))
     return Indicators(
         as_of=today, district=district,
         organizations=OrganizationIndicators(
@@ -67,4 +86,9 @@ async def indicators(session: AsyncSession, district: str | None) -> Indicators:
                                                                  "closed")},
         money_this_year=await money(session, district, since),
         money_all_time=await money(session, district, None),
+        trusts=TrustIndicators(trusts=sum(by_district.values()), scale_fen=int(scale),
+                               by_district={d: int(n) for d, n in sorted(by_district.items())}),
+        community_fund_coverage=Target(value=coverage.coverage_pct or 0.0, target=coverage.target_pct,
+                                       met=coverage.met),
+        campaigns=campaign_lines,
     )

@@ -1,0 +1,200 @@
+"""Charity trusts (filing, yearly reports and their due dates) and community funds (coverage per district)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import uscc
+
+from services.charity.organizations.models import Organization
+from services.charity.trusts.models import CommunityCount, CommunityFund, Trust, TrustReport
+from services.charity.trusts.schemas import (CommunityCountIn, CommunityFundIn, CommunityFundOut, Coverage,
+                                             DistrictCoverage, OverdueReport, TrustIn, TrustOut, TrustReportIn,
+                                             TrustReportOut)
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+# A trustee reports each year's affairs and finances to the department it filed with (慈善信托管理办法
+# art. 44). Ningbo asks for the report by 31 March of the following year; we use that date.
+REPORT_DUE_MONTH, REPORT_DUE_DAY = 3, 31
+COVERAGE_TARGET_PCT = 90
+
+
+def report_due(year: int) -> dt.date:
+    return dt.date(year + 1, REPORT_DUE_MONTH, REPORT_DUE_DAY)
+
+
+def trust_out(trust: Trust, years: list[int]) -> TrustOut:
+    return TrustOut(id=trust.id, name=trust.name, record_number=trust.record_number,
+                    district_code=trust.district_code, trustee_kind=trust.trustee_kind,
+                    trustee_name=trust.trustee_name, trustee_credit_code=trust.trustee_credit_code,
+                    settlor_name=trust.settlor_name, scale_fen=trust.scale_fen, purpose=trust.purpose,
+                    established_on=trust.established_on, term_ends_on=trust.term_ends_on, reported_years=years)
+
+
+async def reported_years(session: AsyncSession, trust_ids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {t: [] for t in trust_ids}
+    if trust_ids:
+        for trust_id, year in await session.execute(select(TrustReport.trust_id, TrustReport.year)
+                                                    .where(TrustReport.trust_id.in_(trust_ids))
+                                                    .order_by(TrustReport.year)):
+            found[trust_id].append(year)
+    return found
+
+
+async def create_trust(session: AsyncSession, principal: Principal, data: TrustIn) -> Trust:
+    if not principal.covers(data.district_code):
+        raise Forbidden(f"district {data.district_code} is outside your area {principal.area}")
+    try:
+        code = uscc.validate(data.trustee_credit_code)
+    except stdnum_errors.ValidationError:
+        raise InvalidInput("trustee_credit_code", "not a valid 统一社会信用代码 (GB 32100)") from None
+    if data.established_on > clock.today():
+        raise InvalidInput("established_on", "cannot be in the future")
+    if data.term_ends_on is not None and data.term_ends_on <= data.established_on:
+        raise InvalidInput("term_ends_on", "must be after established_on")
+    existing = await session.scalar(select(Trust.id).where(Trust.record_number == data.record_number))
+    if existing is not None:
+        raise Conflict(f"record number {data.record_number} is already filed", resource=f"trusts/{existing}")
+    trust = Trust(**(data.model_dump() | {"trustee_credit_code": code}), created_by=principal.subject,
+                  created_at=utcnow())
+    session.add(trust)
+    await session.flush()
+    return trust
+
+
+async def get_trust(session: AsyncSession, trust_id: int) -> Trust:
+    trust = await session.get(Trust, trust_id)
+    if trust is None:
+        raise NotFound(f"no trust {trust_id}")
+    return trust
+
+
+async def list_trusts(session: AsyncSession, page: PageParams, *, district: str | None) -> list[TrustOut]:
+    query = select(Trust).order_by(Trust.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Trust.id > int(page.after))
+    if district:
+        query = query.where(Trust.district_code.startswith(area_prefix(district)))
+    rows = list(await session.scalars(query))
+    years = await reported_years(session, [t.id for t in rows])
+    return [trust_out(t, years[t.id]) for t in rows]
+
+
+async def add_report(session: AsyncSession, principal: Principal, trust_id: int, data: TrustReportIn
+                     ) -> TrustReportOut:
+    trust = await get_trust(session, trust_id)
+    if not principal.covers(trust.district_code):
+        raise NotFound(f"no trust {trust_id} that you may report for")
+    today = clock.today()
+    if not trust.established_on.year <= data.year < today.year:
+        raise InvalidInput("year", f"a finished year from {trust.established_on.year} on")
+    existing = await session.scalar(select(TrustReport.id).where(TrustReport.trust_id == trust.id,
+                                                                 TrustReport.year == data.year))
+    if existing is not None:
+        raise Conflict(f"the {data.year} report is already in", resource=f"trusts/{trust.id}/reports/{existing}")
+    report = TrustReport(trust_id=trust.id, **data.model_dump(), submitted_on=today, submitted_by=principal.subject)
+    session.add(report)
+    await session.flush()
+    return TrustReportOut(id=report.id, trust_id=trust.id, year=report.year,
+                          year_end_scale_fen=report.year_end_scale_fen, spent_fen=report.spent_fen,
+                          summary=report.summary, submitted_on=report.submitted_on)
+
+
+def missing_reports(trust: Trust, reported: set[int], today: dt.date) -> list[tuple[int, dt.date]]:
+    """Years the trust ran whose report is past due and not in."""
+    last_year = today.year - 1
+    if trust.term_ends_on is not None:
+        last_year = min(last_year, trust.term_ends_on.year)
+    return [(year, report_due(year)) for year in range(trust.established_on.year, last_year + 1)
+            if year not in reported and today > report_due(year)]
+
+
+async def overdue_reports(session: AsyncSession, principal: Principal) -> list[OverdueReport]:
+    if principal.kind != "staff" or not principal.area:
+        return []
+    today = clock.today()
+    trusts = list(await session.scalars(select(Trust).where(Trust.district_code.startswith(area_prefix(principal.area)))
+                                        .order_by(Trust.id)))
+    years = await reported_years(session, [t.id for t in trusts])
+    found = [OverdueReport(trust_id=t.id, name=t.name, district_code=t.district_code, year=year, due_on=due,
+                           days_overdue=(today - due).days)
+             for t in trusts for year, due in missing_reports(t, set(years[t.id]), today)]
+    return sorted(found, key=lambda o: (o.due_on, o.trust_id))
+
+
+# ---- community funds (社区慈善基金) ----
+
+def fund_out(fund: CommunityFund) -> CommunityFundOut:
+    return CommunityFundOut(id=fund.id, name=fund.name, community_code=fund.community_code,
+                            district_code=fund.district_code, host_organization_id=fund.host_organization_id,
+                            initial_scale_fen=fund.initial_scale_fen, established_on=fund.established_on)
+
+
+async def create_fund(session: AsyncSession, principal: Principal, data: CommunityFundIn) -> CommunityFund:
+    if not principal.covers(data.community_code):
+        raise Forbidden(f"community {data.community_code} is outside your area {principal.area}")
+    if data.host_organization_id is not None and await session.get(Organization, data.host_organization_id) is None:
+        raise InvalidInput("host_organization_id", "no such organisation")
+    if data.established_on > clock.today():
+        raise InvalidInput("established_on", "cannot be in the future")
+    existing = await session.scalar(select(CommunityFund.id).where(CommunityFund.community_code == data.community_code))
+    if existing is not None:
+        raise Conflict("this community already has a fund", resource=f"community-funds/{existing}")
+    fund = CommunityFund(**data.model_dump(), district_code=data.community_code[:6], created_by=principal.subject,
+                         created_at=utcnow())
+    session.add(fund)
+    await session.flush()
+    return fund
+
+
+async def list_funds(session: AsyncSession, page: PageParams, *, area: str | None) -> list[CommunityFund]:
+    query = select(CommunityFund).order_by(CommunityFund.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(CommunityFund.id > int(page.after))
+    if area:
+        query = query.where(CommunityFund.community_code.startswith(area_prefix(area)))
+    return list(await session.scalars(query))
+
+
+async def set_community_count(session: AsyncSession, principal: Principal, district: str,
+                              data: CommunityCountIn) -> None:
+    if not principal.covers(district):
+        raise Forbidden(f"district {district} is outside your area {principal.area}")
+    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = dict(communities=data.communities, as_of=data.as_of, source=data.source, set_by=principal.subject)
+    await session.execute(insert_(CommunityCount).values(district_code=district, **values)
+                          .on_conflict_do_update(index_elements=["district_code"], set_=values))
+
+
+async def coverage(session: AsyncSession, *, area: str | None) -> Coverage:
+    counts = {c.district_code: c.communities for c in await session.scalars(select(CommunityCount))}
+    funds = dict((await session.execute(select(CommunityFund.district_code, func.count())
+                                        .group_by(CommunityFund.district_code))).all())
+    districts = sorted(set(counts) | set(funds))
+    if area:
+        districts = [d for d in districts if d.startswith(area_prefix(area)) or area.startswith(d)]
+
+    def pct(part: int, whole: int | None) -> float | None:
+        return round(100 * part / whole, 2) if whole else None
+
+    lines = [DistrictCoverage(district_code=d, communities=counts.get(d), with_fund=int(funds.get(d, 0)),
+                              coverage_pct=pct(int(funds.get(d, 0)), counts.get(d)),
+                              met=bool(counts.get(d)) and 100 * int(funds.get(d, 0)) >= COVERAGE_TARGET_PCT *
+                              counts[d])
+             for d in districts]
+    counted = [line for line in lines if line.communities]
+    communities = sum(line.communities for line in counted)
+    with_fund = sum(line.with_fund for line in counted)
+    return Coverage(target_pct=COVERAGE_TARGET_PCT, communities=communities, with_fund=with_fund,
+                    coverage_pct=pct(with_fund, communities),
+                    met=communities > 0 and 100 * with_fund >= COVERAGE_TARGET_PCT * communities, districts=lines)
