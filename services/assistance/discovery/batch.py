@@ -75,7 +75,7 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
                      _flag(counted).label("counted"), _flag(able).label("able"),
                      (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
               .join(Household, Household.id == Member.household_id).where(*in_range)
-              .outerjoin(income, income.c.member_id == Member.id).subquery("people"))
+              .outerjoin(income, income.c.member_id == Member.id).cte("member_figures"))
     assets = (select(Asset.household_id,
                      func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
                                    else_=0)).label("financial"),
@@ -87,23 +87,22 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
                          func.sum(people.c.counted * people.c.after_deduction).label("total"),
                          func.sum(people.c.able).label("able"))
                   .join(people, people.c.household_id == Household.id).where(*in_range)
-                  .group_by(Household.id, Household.area_code).subquery("households"))
+                  .group_by(Household.id, Household.area_code).cte("household_totals"))
     n, total = households.c.n, households.c.total
     financial, vehicle = func.coalesce(assets.c.financial, 0), func.coalesce(assets.c.vehicle, 0)
     assets_ok = and_(financial <= p["dibao_financial_assets_limit"] * n, vehicle <= p["dibao_vehicle_value_limit"])
     dibao = and_(n >= 1, total < p["dibao_standard"] * n, assets_ok)
     marginal = and_(n >= 1, total >= p["dibao_standard"] * n,
                     total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n, assets_ok)
+    # Only households that qualify come back to Python: at city scale the rows, not the SQL, would cost most.
     household_rows = (await session.execute(
         select(households.c.id, households.c.area_code, n, total, _flag(dibao).label("dibao"),
-               _flag(marginal).label("marginal"), households.c.able)
-        .outerjoin(assets, assets.c.household_id == households.c.id))).all()
+               _flag(marginal).label("marginal"))
+        .outerjoin(assets, assets.c.household_id == households.c.id).where(or_(dibao, marginal)))).all()
 
     hits: list[Hit] = []
     poor: set[int] = set()
-    area_of: dict[int, str] = {}
     for row in household_rows:
-        area_of[row.id] = row.area_code
         figures = {"counted_members": int(row.n), "household_income_fen": int(row.total),
                    "standard_fen": p["dibao_standard"]}
         if row.dibao:
@@ -117,16 +116,18 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
     unable = or_(people.c.birth_on <= c60, people.c.birth_on > c16, people.c.disability_grade.in_((1, 2)),
                  and_(people.c.disability_grade == 3, people.c.disability_kind.in_(sorted(rules.GRADE_3_KINDS))))
     minor = people.c.birth_on > c18
+    tekun = and_(unable, people.c.own == 0, able_elsewhere == 0)
     person_rows = (await session.execute(
-        select(people.c.id, people.c.household_id, people.c.disability_grade,
-               _flag(and_(unable, people.c.own == 0, able_elsewhere == 0)).label("tekun"),
+        select(people.c.id, people.c.household_id, households.c.area_code, people.c.disability_grade,
+               _flag(tekun).label("tekun"),
                _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(True))).label("oi"),
                _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(False))).label("os"),
                _flag(and_(minor, people.c.parents == "unsupported")).label("cd"))
         .join(households, households.c.id == people.c.household_id)
-        .where(people.c.exclusion.is_(None)))).all()
+        .where(people.c.exclusion.is_(None),
+               or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None))))).all()
     for row in person_rows:
-        area = area_of[row.household_id]
+        area = row.area_code
         for code, flag in (("tekun", row.tekun), ("orphan_institution", row.oi), ("orphan_scattered", row.os),
                            ("child_in_difficulty", row.cd)):
             if flag:
