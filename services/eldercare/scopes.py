@@ -22,3 +22,20 @@ BED_HOLDS_WRITE = scope("eldercare.bed_holds:write", "Hold or release a bed and 
                         "may act for", "resident", "staff")
 ADMISSIONS_READ = scope("eldercare.admissions:read", "Read bed holds, admissions and waitlist entries of the people "
                         "one may see (staff: also those at institutions in their area)", "resident", "staff", "auditor")
+
+HOMECARE_READ = scope("eldercare.homecare:read", "Browse the home-visit catalogue, providers and caregivers",
+                      "resident", "staff", "auditor", "partner")
+HOMECARE_WRITE = scope("eldercare.homecare:write", "Keep the catalogue (city), providers and caregivers (own area)",
+                       "staff")
+VISITS_READ = scope("eldercare.visits:read", "Read home visits of the people one may see", "resident", "staff",
+                    "auditor")
+VISITS_WRITE = scope("eldercare.visits:write", "Order, cancel and rate home visits for a person one may act for",
+                     "resident", "staff")
+VISITS_OPERATE = scope("eldercare.visits:operate", "Schedule visits, check caregivers in and out, run the "
+                       "missed-visit job and correct visit records (audited)", "staff")
+SUBSIDIES_READ = scope("eldercare.subsidies:read", "Read home-care subsidy accounts and their ledger",
+                       "resident", "staff", "auditor")
+SUBSIDIES_WRITE = scope("eldercare.subsidies:write", "Open subsidy accounts, grant monthly allowances and adjust "
+                        "balances in one's area", "staff")
+ALLOWANCE_RATES_WRITE = scope("eldercare.allowance_rates:write", "Add a dated home-care allowance rate (city bureau)",
+                              "city_staff")

@@ -21,3 +21,5 @@ class EldercareSettings(ServiceSettings):
     bed_hold_minutes: int = 30
     # Hours a person offered a bed from the waitlist has to accept it before it passes to the next.
     bed_offer_hours: int = 48
+    # A check-in or check-out farther than this from the person's home (plus the GPS accuracy) is flagged.
+    visit_radius_m: float = 200.0

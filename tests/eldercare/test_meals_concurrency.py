@@ -24,7 +24,8 @@ async def many_elders(client, count: int) -> list[int]:
     """Set-up only: `count` registered people (bulk-inserted; registration itself is tested elsewhere)."""
     births = [dt.date(1930, 1, 1) + dt.timedelta(days=next(_serial)) for _ in range(count)]
     rows = [dict(id_number=id_number("330212", birth, "019"), name="老人", sex="male", birth_on=birth,
-                 address="百丈东路", area_code="330212001", lives_alone=False, emergency_contacts=[],
+                 address="百丈东路", area_code="330212001", latitude=29.87, longitude=121.56,
+                 lives_alone=False, emergency_contacts=[],
                  registered_by="test", created_at=utcnow()) for birth in births]
     async with client.app.state.database.sessionmaker() as session, session.begin():
         ids = list(await session.scalars(insert(Elder).returning(Elder.id), rows))

@@ -1,0 +1,124 @@
+import datetime as dt
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, SmallInteger,
+                        String, Text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.eldercare.database import Base
+from shared.db import UTCDateTime
+
+# Visit states in which the caregiver's time is taken: these may not overlap for one caregiver. Held by an
+# exclusion constraint on PostgreSQL and by triggers on SQLite (see the migration "home visits").
+BOOKED_STATES = ("scheduled", "checked_in", "checked_out", "verified", "flagged")
+VISIT_STATES = ("requested", *BOOKED_STATES, "missed", "cancelled")
+
+
+class HomeService(Base):
+    """An entry of the home-visit catalogue (居家上门服务目录): cleaning, bathing, meal delivery, escort, …"""
+
+    __tablename__ = "home_services"
+    __table_args__ = (
+        CheckConstraint("price_fen >= 0", name="price_not_negative"),
+        CheckConstraint("duration_minutes BETWEEN 10 AND 720", name="duration_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(40))
+    price_fen: Mapped[int] = mapped_column(Integer)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Provider(Base):
+    """A home-care provider (服务机构) working in an area."""
+
+    __tablename__ = "providers"
+    __table_args__ = (Index("ix_providers_area_code_id", "area_code", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)  # 统一社会信用代码
+    area_code: Mapped[str] = mapped_column(String(12))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Caregiver(Base):
+    """A caregiver (护理员) of a provider, with a certificate (养老护理员职业技能等级证书) that expires."""
+
+    __tablename__ = "caregivers"
+    __table_args__ = (
+        CheckConstraint("certificate_level IN ('junior', 'intermediate', 'senior', 'technician', 'senior_technician')",
+                        name="certificate_level_known"),
+        Index("ix_caregivers_provider_id", "provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    name: Mapped[str] = mapped_column(String(50))
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    certificate_no: Mapped[str] = mapped_column(String(50))
+    certificate_level: Mapped[str] = mapped_column(String(20))
+    certificate_expires_on: Mapped[dt.date] = mapped_column(Date)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Visit(Base):
+    """A home visit: ordered, scheduled to a caregiver, checked in and out on site, then verified or flagged."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in VISIT_STATES) + ")", name="status_known"),
+        CheckConstraint("caregiver_id IS NOT NULL OR status IN ('requested', 'cancelled')", name="booked_has_caregiver"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_visits_caregiver_id_starts_at", "caregiver_id", "starts_at"),
+        Index("ix_visits_status_starts_at", "status", "starts_at"),
+        Index("ix_visits_elder_id", "elder_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("home_services.id"))
+    caregiver_id: Mapped[int | None] = mapped_column(ForeignKey("caregivers.id"))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    price_fen: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12))
+    check_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    check_in_latitude: Mapped[float | None] = mapped_column(Float)
+    check_in_longitude: Mapped[float | None] = mapped_column(Float)
+    check_in_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    check_in_distance_m: Mapped[float | None] = mapped_column(Float)
+    check_out_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    check_out_latitude: Mapped[float | None] = mapped_column(Float)
+    check_out_longitude: Mapped[float | None] = mapped_column(Float)
+    check_out_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    check_out_distance_m: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    missed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    ordered_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class VisitCorrection(Base):
+    """An audited change to a visit record by staff: the only way to change one after it locks."""
+
+    __tablename__ = "visit_corrections"
+    __table_args__ = (Index("ix_visit_corrections_visit_id", "visit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict] = mapped_column(JSON)
+    after: Mapped[dict] = mapped_column(JSON)
+    corrected_by: Mapped[str] = mapped_column(String(200))
+    corrected_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

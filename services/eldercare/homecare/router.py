@@ -1,0 +1,183 @@
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from services.eldercare.database import IDEMPOTENCY_KEYS
+from services.eldercare.homecare import service
+from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut,
+                                                 HomeServiceIn, HomeServiceOut, MissedReport, Position, ProviderIn,
+                                                 ProviderOut, RatingIn, ScheduleIn, VisitIn, VisitOut, VisitStatus)
+from services.eldercare.scopes import HOMECARE_READ, HOMECARE_WRITE, VISITS_OPERATE, VISITS_READ, VISITS_WRITE
+from shared.areas import DIVISION_CODE_PATTERN
+from shared.db import Session
+from shared.errors import problem_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.identity import Principal, require
+from shared.pagination import Page, PageParams, page_of, page_params
+
+router = APIRouter(tags=["home visits 居家上门服务"])
+
+
+def _radius(request: Request) -> float:
+    return request.app.state.settings.visit_radius_m
+
+
+async def _out(session, visit) -> VisitOut:
+    return service.visit_out(visit, await service.drawn_for(session, visit.id))
+
+
+@router.post("/services", status_code=201, response_model=HomeServiceOut, summary="Add a catalogue service",
+             description="A home-visit service (助浴, 助洁, 送餐, 陪诊…) with its price and duration. City staff.",
+             responses=problem_responses(401, 403, 409, 422))
+async def create_service(data: HomeServiceIn, session: Session,
+                         principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> HomeServiceOut:
+    return service.service_out(await service.create_service(session, principal, data))
+
+
+@router.get("/services", response_model=list[HomeServiceOut], summary="The home-visit catalogue",
+            description="Active services (居家上门服务目录) with price (fen) and duration.",
+            responses=problem_responses(401, 403))
+async def list_services(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)]) -> list[HomeServiceOut]:
+    return [service.service_out(s) for s in await service.list_services(session)]
+
+
+@router.post("/providers", status_code=201, response_model=ProviderOut, summary="Register a provider",
+             description="A home-care provider (服务机构) in the caller's area, by its 统一社会信用代码.",
+             responses=problem_responses(401, 403, 409, 422))
+async def create_provider(data: ProviderIn, session: Session,
+                          principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> ProviderOut:
+    return service.provider_out(await service.create_provider(session, principal, data))
+
+
+@router.get("/providers", response_model=Page[ProviderOut], summary="Find providers",
+            responses=problem_responses(401, 403, 422))
+async def list_providers(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)],
+                         page: Annotated[PageParams, Depends(page_params)],
+                         area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None
+                         ) -> Page[ProviderOut]:
+    rows = await service.list_providers(session, page, area_code=area_code)
+    return page_of([service.provider_out(p) for p in rows], page, key=lambda p: p.id)
+
+
+@router.post("/caregivers", status_code=201, response_model=CaregiverOut, summary="Register a caregiver",
+             description="A caregiver (护理员) of a provider in the caller's area, with the number, level and expiry "
+                         "date of their certificate. An expired certificate blocks scheduling. The ID number is "
+                         "validated and masked in every answer.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def create_caregiver(data: CaregiverIn, session: Session,
+                           principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> CaregiverOut:
+    return service.caregiver_out(await service.create_caregiver(session, principal, data))
+
+
+@router.get("/caregivers", response_model=Page[CaregiverOut], summary="Find caregivers",
+            description="`certified_on`: only caregivers whose certificate is valid on that day.",
+            responses=problem_responses(401, 403, 422))
+async def list_caregivers(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)],
+                          page: Annotated[PageParams, Depends(page_params)], provider_id: int | None = None,
+                          certified_on: dt.date | None = None) -> Page[CaregiverOut]:
+    rows = await service.list_caregivers(session, page, provider_id=provider_id, certified_on=certified_on)
+    return page_of([service.caregiver_out(c) for c in rows], page, key=lambda c: c.id)
+
+
+@router.post("/visits", status_code=201, response_model=VisitOut, summary="Order a home visit",
+             description="A visit of a catalogue service to a person the caller may act for, at a time to come; it "
+                         "ends after the service's duration unless `ends_at` says otherwise. Staff may schedule it "
+                         "to a caregiver at once (`caregiver_id`). Safe to retry with an `Idempotency-Key`.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def order_visit(data: VisitIn, request: Request, session: Session,
+                      principal: Annotated[Principal, require(VISITS_WRITE)],
+                      idempotency_key: IdempotencyKeyHeader = None) -> VisitOut:
+    async def create() -> VisitOut:
+        return await _out(session, await service.order_visit(session, principal, data))
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+
+
+@router.get("/visits", response_model=Page[VisitOut], summary="Home visits you may see",
+            description="Latest start first; by person, caregiver, status or day (Asia/Shanghai).",
+            responses=problem_responses(401, 403, 422))
+async def list_visits(session: Session, principal: Annotated[Principal, require(VISITS_READ)],
+                      page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
+                      caregiver_id: int | None = None, status: VisitStatus | None = None,
+                      day: dt.date | None = None) -> Page[VisitOut]:
+    rows = await service.list_visits(session, principal, page, elder_id=elder_id, caregiver_id=caregiver_id,
+                                     status=status, day=day)
+    return page_of([await _out(session, v) for v in rows], page, key=lambda v: [v.starts_at.isoformat(), v.id])
+
+
+@router.get("/visits/{visit_id}", response_model=VisitOut, summary="One home visit",
+            responses=problem_responses(401, 403, 404))
+async def get_visit(visit_id: int, session: Session, principal: Annotated[Principal, require(VISITS_READ)]) -> VisitOut:
+    return await _out(session, await service.get_visit(session, principal, visit_id))
+
+
+@router.post("/visits/{visit_id}/schedule", response_model=VisitOut, summary="Schedule a visit to a caregiver",
+             description="Assigns a caregiver whose certificate is valid on the visit's day. A caregiver is never "
+                         "double-booked: an overlapping visit is a 409 naming it, and the database refuses an "
+                         "overlap even under a race (PostgreSQL exclusion constraint; SQLite trigger).",
+             responses=problem_responses(401, 403, 404, 409))
+async def schedule(visit_id: int, data: ScheduleIn, session: Session,
+                   principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
+    return await _out(session, await service.schedule(session, principal, visit_id, data.caregiver_id))
+
+
+@router.post("/visits/{visit_id}/cancel", response_model=VisitOut, summary="Cancel a visit not yet started",
+             responses=problem_responses(401, 403, 404, 409))
+async def cancel(visit_id: int, session: Session, principal: Annotated[Principal, require(VISITS_WRITE)]) -> VisitOut:
+    return await _out(session, await service.cancel(session, principal, visit_id))
+
+
+@router.post("/visits/{visit_id}/check-in", response_model=VisitOut, summary="Check in on site",
+             description="Time, latitude, longitude and GPS accuracy of the caregiver's phone. A check-in farther from "
+                         "the person's home than the radius (200 m) plus the accuracy is flagged (`far_from_home`).",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def check_in(visit_id: int, data: Position, request: Request, session: Session,
+                   principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
+    return await _out(session, await service.check_in(session, principal, visit_id, data, radius_m=_radius(request)))
+
+
+@router.post("/visits/{visit_id}/check-out", response_model=VisitOut, summary="Check out: verified or flagged",
+             description="Ends the visit. With no flag from check-in or check-out it is verified, and draws its price "
+                         "from the person's home-care subsidy as far as the balance goes (the rest is self-paid); "
+                         "otherwise it is flagged for review. Without a check-in it is a 409.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def check_out(visit_id: int, data: Position, request: Request, session: Session,
+                    principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
+    visit, drawn = await service.check_out(session, principal, visit_id, data, radius_m=_radius(request))
+    return service.visit_out(visit, drawn)
+
+
+@router.post("/visits/{visit_id}/rating", response_model=VisitOut, summary="Rate a visit",
+             description="1–5 and a comment, after check-out and before the record locks (30 days).",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def rate(visit_id: int, data: RatingIn, session: Session,
+               principal: Annotated[Principal, require(VISITS_WRITE)]) -> VisitOut:
+    return await _out(session, await service.rate(session, principal, visit_id, data.rating, data.comment))
+
+
+@router.post("/visits/missed-check", response_model=MissedReport, summary="Mark missed visits (job)",
+             description="Scheduled visits in the caller's area with no check-in 30 minutes after their start become "
+                         "`missed`. Safe to run any number of times: a visit is reported once.",
+             responses=problem_responses(401, 403))
+async def missed_check(session: Session, principal: Annotated[Principal, require(VISITS_OPERATE)]) -> MissedReport:
+    return MissedReport(marked_missed=await service.mark_missed(session, principal))
+
+
+@router.post("/visits/{visit_id}/corrections", status_code=201, response_model=CorrectionOut,
+             summary="Correct a visit record (audited)",
+             description="Staff change the status (verified/flagged) or the check-in/out times, with a reason; the "
+                         "values before and after are kept. After the 30-day lock this is the only way to change a "
+                         "record.",
+             responses=problem_responses(400, 401, 403, 404, 422))
+async def correct(visit_id: int, data: CorrectionIn, session: Session,
+                  principal: Annotated[Principal, require(VISITS_OPERATE)]) -> CorrectionOut:
+    correction, _visit, _drawn = await service.correct(session, principal, visit_id, data)
+    return service.correction_out(correction)
+
+
+@router.get("/visits/{visit_id}/corrections", response_model=list[CorrectionOut], summary="A visit's corrections",
+            responses=problem_responses(401, 403, 404))
+async def list_corrections(visit_id: int, session: Session,
+                           principal: Annotated[Principal, require(VISITS_READ)]) -> list[CorrectionOut]:
+    return [service.correction_out(c) for c in await service.corrections(session, principal, visit_id)]

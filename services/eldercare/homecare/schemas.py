@@ -1,0 +1,146 @@
+import datetime as dt
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.areas import AreaCode
+from shared.idnumbers import MobilePhone
+from shared.money import NonNegativeFen
+
+CertificateLevel = Literal["junior", "intermediate", "senior", "technician", "senior_technician"]
+VisitStatus = Literal["requested", "scheduled", "checked_in", "checked_out", "verified", "flagged", "missed",
+                      "cancelled"]
+
+
+class HomeServiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["bathing"])
+    name: str = Field(min_length=2, max_length=100, examples=["助浴"])
+    category: str = Field(min_length=2, max_length=40, examples=["personal_care"])
+    price_fen: NonNegativeFen
+    duration_minutes: int = Field(ge=10, le=720, strict=True)
+
+
+class HomeServiceOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    category: str
+    price_fen: int
+    duration_minutes: int
+    is_active: bool
+
+
+class ProviderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=100)
+    credit_code: str = Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$", description="统一社会信用代码 (18 characters)")
+    area_code: AreaCode
+    phone: MobilePhone | None = None
+
+
+class ProviderOut(BaseModel):
+    id: int
+    name: str
+    credit_code: str
+    area_code: str
+    phone: str | None
+    created_at: dt.datetime
+
+
+class CaregiverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider_id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=50)
+    id_number: str = Field(min_length=18, max_length=18, description="Resident ID number (GB 11643); masked in answers")
+    phone: MobilePhone | None = None
+    certificate_no: str = Field(min_length=4, max_length=50, description="养老护理员职业技能等级证书编号")
+    certificate_level: CertificateLevel
+    certificate_expires_on: dt.date
+
+
+class CaregiverOut(BaseModel):
+    id: int
+    provider_id: int
+    name: str
+    id_number_masked: str
+    phone_masked: str | None
+    certificate_no: str
+    certificate_level: CertificateLevel
+    certificate_expires_on: dt.date
+    certificate_valid: bool = Field(description="The certificate has not expired today")
+    is_active: bool
+
+
+class VisitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    elder_id: int = Field(gt=0)
+    service_id: int = Field(gt=0)
+    starts_at: AwareDatetime = Field(description="With a time zone, e.g. 2026-12-01T09:00:00+08:00")
+    ends_at: AwareDatetime | None = Field(None, description="Default: the start plus the service's duration")
+    caregiver_id: int | None = Field(None, gt=0, description="Schedule at once to this caregiver")
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    caregiver_id: int = Field(gt=0)
+
+
+class Position(BaseModel):
+    """Where and when the caregiver's phone says they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: AwareDatetime
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float = Field(ge=0, le=5000, description="GPS accuracy radius in metres")
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int = Field(ge=1, le=5, strict=True)
+    comment: str | None = Field(None, max_length=500)
+
+
+class CorrectionIn(BaseModel):
+    """Fields to change and why. Every correction is kept with the values before and after."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=4, max_length=1000)
+    status: Literal["verified", "flagged"] | None = None
+    check_in_at: AwareDatetime | None = None
+    check_out_at: AwareDatetime | None = None
+
+
+class CorrectionOut(BaseModel):
+    id: int
+    visit_id: int
+    reason: str
+    before: dict
+    after: dict
+    corrected_by: str
+    corrected_at: dt.datetime
+
+
+class VisitOut(BaseModel):
+    id: int
+    elder_id: int
+    service_id: int
+    caregiver_id: int | None
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    price_fen: int
+    status: VisitStatus
+    check_in_at: dt.datetime | None
+    check_in_distance_m: float | None = Field(description="From the person's home, in metres")
+    check_out_at: dt.datetime | None
+    check_out_distance_m: float | None
+    flags: list[str] = Field(description="Why the visit was flagged (far_from_home, …)")
+    rating: int | None
+    locked: bool = Field(description="30 days after check-out the record changes only by an audited correction")
+    subsidy_fen: int = Field(0, description="Drawn from the person's home-care subsidy (居家养老服务补助)")
+    self_paid_fen: int = Field(0, description="The rest of the price, paid by the person")
+
+
+class MissedReport(BaseModel):
+    marked_missed: list[int] = Field(description="Visits this run marked missed (none twice)")

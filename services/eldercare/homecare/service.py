@@ -1,0 +1,396 @@
+"""Home visits (居家上门服务): the catalogue, providers and caregivers, scheduling without double-booking,
+check-in and check-out on site, missed visits, and records that lock 30 days after check-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.elders.models import Elder
+from services.eldercare.elders.service import get_visible, visible_to
+from services.eldercare.homecare.models import BOOKED_STATES, Caregiver, HomeService, Provider, Visit, VisitCorrection
+from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut, HomeServiceIn,
+                                                 HomeServiceOut, Position, ProviderIn, ProviderOut, VisitIn, VisitOut)
+from services.eldercare.subsidies.models import SubsidyEntry
+from services.eldercare.subsidies.service import draw_for_visit
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+LOCK_AFTER = dt.timedelta(days=30)
+MISSED_AFTER = dt.timedelta(minutes=30)
+EARTH_RADIUS_M = 6_371_000
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+# ---- catalogue, providers, caregivers --------------------------------------------------------------------
+
+def service_out(s: HomeService) -> HomeServiceOut:
+    return HomeServiceOut(id=s.id, code=s.code, name=s.name, category=s.category, price_fen=s.price_fen,
+                          duration_minutes=s.duration_minutes, is_active=s.is_active)
+
+
+async def create_service(session: AsyncSession, principal: Principal, data: HomeServiceIn) -> HomeService:
+    if principal.kind != "staff" or principal.area != "330200":
+        raise Forbidden("the catalogue is kept by city-level staff (area 330200)")
+    existing = await session.scalar(select(HomeService.id).where(HomeService.code == data.code))
+    if existing is not None:
+        raise Conflict(f"a service with code {data.code} exists", resource=f"services/{existing}")
+    item = HomeService(**data.model_dump(), is_active=True, created_at=utcnow())
+    session.add(item)
+    await session.flush()
+    return item
+
+
+async def list_services(session: AsyncSession) -> list[HomeService]:
+    return list(await session.scalars(select(HomeService).where(HomeService.is_active.is_(True))
+                                      .order_by(HomeService.category, HomeService.id)))
+
+
+def provider_out(p: Provider) -> ProviderOut:
+    return ProviderOut(id=p.id, name=p.name, credit_code=p.credit_code, area_code=p.area_code, phone=p.phone,
+                       created_at=p.created_at)
+
+
+async def create_provider(session: AsyncSession, principal: Principal, data: ProviderIn) -> Provider:
+    if not principal.covers(data.area_code):
+        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    existing = await session.scalar(select(Provider.id).where(Provider.credit_code == data.credit_code))
+    if existing is not None:
+        raise Conflict("a provider with this credit code exists", resource=f"providers/{existing}")
+    provider = Provider(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
+    session.add(provider)
+    await session.flush()
+    return provider
+
+
+async def list_providers(session: AsyncSession, page: PageParams, *, area_code: str | None) -> list[Provider]:
+    query = select(Provider).order_by(Provider.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Provider.id > int(page.after))
+    if area_code:
+        query = query.where(Provider.area_code.startswith(area_prefix(area_code)))
+    return list(await session.scalars(query))
+
+
+async def _provider_of_staff(session: AsyncSession, principal: Principal, provider_id: int) -> Provider:
+    provider = await session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound(f"no provider {provider_id}")
+    if not principal.covers(provider.area_code):
+        raise Forbidden(f"provider {provider_id} is outside your area {principal.area}")
+    return provider
+
+
+def caregiver_out(c: Caregiver) -> CaregiverOut:
+    return CaregiverOut(id=c.id, provider_id=c.provider_id, name=c.name, id_number_masked=mask_id_number(c.id_number),
+                        phone_masked=mask_phone(c.phone) if c.phone else None, certificate_no=c.certificate_no,
+                        certificate_level=c.certificate_level, certificate_expires_on=c.certificate_expires_on,
+                        certificate_valid=c.certificate_expires_on >= clock.today(), is_active=c.is_active)
+
+
+async def create_caregiver(session: AsyncSession, principal: Principal, data: CaregiverIn) -> Caregiver:
+    await _provider_of_staff(session, principal, data.provider_id)
+    id_number = parse_id_number(data.id_number)
+    existing = await session.scalar(select(Caregiver.id).where(Caregiver.id_number == id_number.value))
+    if existing is not None:
+        raise Conflict("this caregiver is already registered", resource=f"caregivers/{existing}")
+    caregiver = Caregiver(**(data.model_dump() | {"id_number": id_number.value}), is_active=True, created_at=utcnow())
+    session.add(caregiver)
+    await session.flush()
+    return caregiver
+
+
+async def list_caregivers(session: AsyncSession, page: PageParams, *, provider_id: int | None,
+                          certified_on: dt.date | None) -> list[Caregiver]:
+    query = select(Caregiver).where(Caregiver.is_active.is_(True)).order_by(Caregiver.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Caregiver.id > int(page.after))
+    if provider_id is not None:
+        query = query.where(Caregiver.provider_id == provider_id)
+    if certified_on is not None:
+        query = query.where(Caregiver.certificate_expires_on >= certified_on)
+    return list(await session.scalars(query))
+
+
+# ---- visits ----------------------------------------------------------------------------------------------
+
+def is_locked(visit: Visit, now: dt.datetime | None = None) -> bool:
+    return visit.check_out_at is not None and (now or utcnow()) >= visit.check_out_at + LOCK_AFTER
+
+
+def visit_out(visit: Visit, drawn: int | None = None) -> VisitOut:
+    settled = visit.status == "verified" and drawn is not None
+    return VisitOut(
+        id=visit.id, elder_id=visit.elder_id, service_id=visit.service_id, caregiver_id=visit.caregiver_id,
+        starts_at=visit.starts_at, ends_at=visit.ends_at, price_fen=visit.price_fen, status=visit.status,
+        check_in_at=visit.check_in_at, check_in_distance_m=visit.check_in_distance_m,
+        check_out_at=visit.check_out_at, check_out_distance_m=visit.check_out_distance_m, flags=visit.flags or [],
+        rating=visit.rating, locked=is_locked(visit), subsidy_fen=drawn if settled else 0,
+        self_paid_fen=visit.price_fen - drawn if settled else 0)
+
+
+async def drawn_for(session: AsyncSession, visit_id: int) -> int | None:
+    amount = await session.scalar(select(SubsidyEntry.amount_fen).where(SubsidyEntry.visit_id == visit_id))
+    return None if amount is None else -amount
+
+
+def visits_visible_to(principal: Principal) -> Select:
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    return select(Visit).where(Visit.elder_id.in_(elders))
+
+
+async def get_visit(session: AsyncSession, principal: Principal, visit_id: int) -> Visit:
+    visit = await session.scalar(visits_visible_to(principal).where(Visit.id == visit_id)
+                                 .execution_options(populate_existing=True))
+    if visit is None:
+        raise NotFound(f"no visit {visit_id} that you may see")
+    return visit
+
+
+async def list_visits(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
+                      caregiver_id: int | None, status: str | None, day: dt.date | None) -> list[Visit]:
+    query = visits_visible_to(principal).order_by(Visit.starts_at.desc(), Visit.id.desc()).limit(page.limit + 1)
+    if page.after is not None:
+        after_start, after_id = page.after
+        start = dt.datetime.fromisoformat(after_start)
+        query = query.where((Visit.starts_at < start) | ((Visit.starts_at == start) & (Visit.id < after_id)))
+    if elder_id is not None:
+        query = query.where(Visit.elder_id == elder_id)
+    if caregiver_id is not None:
+        query = query.where(Visit.caregiver_id == caregiver_id)
+    if status is not None:
+        query = query.where(Visit.status == status)
+    if day is not None:
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=clock.SHANGHAI)
+        query = query.where(Visit.starts_at >= start, Visit.starts_at < start + dt.timedelta(days=1))
+    return list(await session.scalars(query))
+
+
+async def _check_caregiver(session: AsyncSession, caregiver_id: int, visit: Visit) -> Caregiver:
+    caregiver = await session.get(Caregiver, caregiver_id)
+    if caregiver is None or not caregiver.is_active:
+        raise NotFound(f"no active caregiver {caregiver_id}")
+    visit_day = visit.ends_at.astimezone(clock.SHANGHAI).date()
+    if caregiver.certificate_expires_on < visit_day:
+        raise Conflict(f"caregiver {caregiver_id}'s certificate expires on "
+                       f"{caregiver.certificate_expires_on.isoformat()}, before the visit on {visit_day.isoformat()}",
+                       resource=f"caregivers/{caregiver_id}")
+    overlapping = await session.scalar(select(Visit.id).where(
+        Visit.caregiver_id == caregiver_id, Visit.id != visit.id, Visit.status.in_(BOOKED_STATES),
+        Visit.starts_at < visit.ends_at, Visit.ends_at > visit.starts_at).limit(1))
+    if overlapping is not None:
+        raise Conflict(f"caregiver {caregiver_id} is booked for visit {overlapping} at that time",
+                       resource=f"visits/{overlapping}")
+    return caregiver
+
+
+async def _book(session: AsyncSession, visit: Visit, caregiver_id: int) -> None:
+    """Assign the caregiver; the database refuses an overlap that slipped past the check (a race)."""
+    await _check_caregiver(session, caregiver_id, visit)
+    visit.caregiver_id = caregiver_id
+    visit.status = "scheduled"
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"caregiver {caregiver_id} was just booked for an overlapping visit",
+                       resource=f"caregivers/{caregiver_id}") from None
+
+
+async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn) -> Visit:
+    elder = await get_visible(session, principal, data.elder_id)
+    item = await session.get(HomeService, data.service_id)
+    if item is None or not item.is_active:
+        raise NotFound(f"no service {data.service_id} in the catalogue")
+    ends_at = data.ends_at or data.starts_at + dt.timedelta(minutes=item.duration_minutes)
+    if ends_at <= data.starts_at:
+        raise InvalidInput("ends_at", "a visit ends after it starts")
+    if ends_at - data.starts_at > dt.timedelta(hours=12):
+        raise InvalidInput("ends_at", "a visit lasts at most 12 hours")
+    if data.starts_at < utcnow() - dt.timedelta(minutes=5):
+        raise InvalidInput("starts_at", "a visit is booked for a time to come")
+    visit = Visit(elder_id=elder.id, service_id=item.id, starts_at=data.starts_at, ends_at=ends_at,
+                  price_fen=item.price_fen, status="requested", flags=[], ordered_by=principal.subject,
+                  created_at=utcnow())
+    session.add(visit)
+    await session.flush()
+    if data.caregiver_id is not None:
+        if principal.kind != "staff":
+            raise Forbidden("caregivers are assigned by staff")
+        await _book(session, visit, data.caregiver_id)
+    return visit
+
+
+async def schedule(session: AsyncSession, principal: Principal, visit_id: int, caregiver_id: int) -> Visit:
+    visit = await get_visit(session, principal, visit_id)
+    if visit.status not in ("requested", "scheduled"):
+        raise Conflict(f"visit {visit_id} is {visit.status}; only a visit not yet started is (re)scheduled",
+                       resource=f"visits/{visit_id}")
+    await _book(session, visit, caregiver_id)
+    return visit
+
+
+async def cancel(session: AsyncSession, principal: Principal, visit_id: int) -> Visit:
+    visit = await get_visit(session, principal, visit_id)
+    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status.in_(("requested", "scheduled")))
+                                 .values(status="cancelled").execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"visit {visit_id} is {visit.status}; it can no longer be cancelled", resource=f"visits/{visit_id}")
+    return await get_visit(session, principal, visit_id)
+
+
+async def _home(session: AsyncSession, visit: Visit) -> tuple[float | None, float | None]:
+    row = (await session.execute(select(Elder.latitude, Elder.longitude).where(Elder.id == visit.elder_id))).one()
+    return row.latitude, row.longitude
+
+
+def _distance_flag(home: tuple[float | None, float | None], pos: Position, radius_m: float, label: str
+                   ) -> tuple[float | None, list[str]]:
+    """Flag a position farther from home than the radius plus the GPS accuracy (the phone may be that far off)."""
+    if home[0] is None:
+        return None, [f"{label}_home_unknown"]
+    distance = round(distance_m(home[0], home[1], pos.latitude, pos.longitude), 1)
+    return distance, [f"{label}_far_from_home"] if distance > radius_m + pos.accuracy_m else []
+
+
+def _check_time(pos: Position, field: str) -> None:
+    if pos.at > utcnow() + dt.timedelta(minutes=5):
+        raise InvalidInput(f"{field}.at" if field else "at", "is in the future")
+
+
+async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float
+                   ) -> Visit:
+    visit = await get_visit(session, principal, visit_id)
+    if visit.status != "scheduled":
+        raise Conflict(f"visit {visit_id} is {visit.status}; only a scheduled visit is checked in",
+                       resource=f"visits/{visit_id}")
+    _check_time(pos, "")
+    distance, flags = _distance_flag(await _home(session, visit), pos, radius_m, "check_in")
+    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "scheduled").values(
+        status="checked_in", check_in_at=pos.at, check_in_latitude=pos.latitude, check_in_longitude=pos.longitude,
+        check_in_accuracy_m=pos.accuracy_m, check_in_distance_m=distance, flags=flags)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"visit {visit_id} was just checked in or marked missed", resource=f"visits/{visit_id}")
+    return await get_visit(session, principal, visit_id)
+
+
+async def _settle(session: AsyncSession, visit: Visit, by: str) -> int | None:
+    """A verified visit draws from the person's subsidy once (one draw entry per visit)."""
+    if visit.status != "verified":
+        return None
+    existing = await drawn_for(session, visit.id)
+    if existing is not None:
+        return existing
+    return await draw_for_visit(session, elder_id=visit.elder_id, visit_id=visit.id, price_fen=visit.price_fen, by=by)
+
+
+async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float
+                    ) -> tuple[Visit, int | None]:
+    visit = await get_visit(session, principal, visit_id)
+    if visit.status != "checked_in":
+        raise Conflict(f"visit {visit_id} is {visit.status}: there is no check-in to check out from",
+                       resource=f"visits/{visit_id}")
+    _check_time(pos, "")
+    if pos.at <= visit.check_in_at:
+        raise InvalidInput("at", "check-out comes after the check-in")
+    distance, flags = _distance_flag(await _home(session, visit), pos, radius_m, "check_out")
+    flags = sorted(set(visit.flags or []) | set(flags))
+    status = "flagged" if flags else "verified"
+    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "checked_in").values(
+        status=status, check_out_at=pos.at, check_out_latitude=pos.latitude, check_out_longitude=pos.longitude,
+        check_out_accuracy_m=pos.accuracy_m, check_out_distance_m=distance, flags=flags)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"visit {visit_id} was just checked out", resource=f"visits/{visit_id}")
+    visit = await get_visit(session, principal, visit_id)
+    return visit, await _settle(session, visit, principal.subject)
+
+
+async def mark_missed(session: AsyncSession, principal: Principal) -> list[int]:
+    """Visits of the caller's area with no check-in 30 minutes after their start become missed. Conditional on
+    the status, so a second run (or two at once) marks nothing twice."""
+    now = utcnow()
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    marked = (await session.execute(
+        update(Visit).where(Visit.status == "scheduled", Visit.starts_at <= now - MISSED_AFTER,
+                            Visit.elder_id.in_(elders))
+        .values(status="missed", missed_at=now).returning(Visit.id).execution_options(synchronize_session=False)
+    )).scalars().all()
+    return sorted(marked)
+
+
+def _refuse_if_locked(visit: Visit) -> None:
+    if is_locked(visit):
+        raise Conflict(f"visit {visit.id} locked on {(visit.check_out_at + LOCK_AFTER).date().isoformat()}, 30 days "
+                       "after check-out; it changes only by a correction by staff", resource=f"visits/{visit.id}")
+
+
+async def rate(session: AsyncSession, principal: Principal, visit_id: int, rating: int, comment: str | None) -> Visit:
+    visit = await get_visit(session, principal, visit_id)
+    if visit.status not in ("verified", "flagged"):
+        raise Conflict(f"visit {visit_id} is {visit.status}; a visit is rated after check-out",
+                       resource=f"visits/{visit_id}")
+    _refuse_if_locked(visit)
+    visit.rating, visit.rating_comment = rating, comment
+    await session.flush()
+    return visit
+
+
+def _snapshot(visit: Visit, fields: list[str]) -> dict:
+    return {f: (v.isoformat() if isinstance(v := getattr(visit, f), dt.datetime) else v) for f in fields}
+
+
+async def correct(session: AsyncSession, principal: Principal, visit_id: int, data: CorrectionIn
+                  ) -> tuple[VisitCorrection, Visit, int | None]:
+    """Staff change a visit record; the values before and after are kept with who, when and why."""
+    if principal.kind != "staff":
+        raise Forbidden("visit records are corrected by staff")
+    visit = await get_visit(session, principal, visit_id)
+    changes = {k: v for k, v in data.model_dump(exclude={"reason"}).items() if v is not None}
+    if not changes:
+        raise InvalidInput("reason", "name at least one field to correct (status, check_in_at, check_out_at)")
+    if visit.check_in_at is None and ("check_out_at" in changes or "status" in changes):
+        raise BadRequest(f"visit {visit_id} was never checked in; a correction cannot invent a visit")
+    check_in = changes.get("check_in_at", visit.check_in_at)
+    check_out = changes.get("check_out_at", visit.check_out_at)
+    times_changed = "check_in_at" in changes or "check_out_at" in changes
+    if times_changed and check_in is not None and check_out is not None and check_out <= check_in:
+        raise InvalidInput("check_out_at", "check-out comes after the check-in")
+    fields = sorted(changes)
+    before = _snapshot(visit, fields)
+    for field, value in changes.items():
+        setattr(visit, field, value)
+    if changes.get("status") == "verified":
+        visit.flags = []
+    correction = VisitCorrection(visit_id=visit.id, reason=data.reason, before=before,
+                                 after=_snapshot(visit, fields), corrected_by=principal.subject, corrected_at=utcnow())
+    session.add(correction)
+    await session.flush()
+    return correction, visit, await _settle(session, visit, principal.subject)
+
+
+def correction_out(c: VisitCorrection) -> CorrectionOut:
+    return CorrectionOut(id=c.id, visit_id=c.visit_id, reason=c.reason, before=c.before, after=c.after,
+                         corrected_by=c.corrected_by, corrected_at=c.corrected_at)
+
+
+async def corrections(session: AsyncSession, principal: Principal, visit_id: int) -> list[VisitCorrection]:
+    await get_visit(session, principal, visit_id)
+    return list(await session.scalars(select(VisitCorrection).where(VisitCorrection.visit_id == visit_id)
+                                      .order_by(VisitCorrection.id)))

@@ -1,0 +1,77 @@
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.money import NonNegativeFen
+
+AllowanceTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79"]
+DistrictOrCity = Annotated[str, Field(pattern=r"^3302\d\d$", examples=["330200"],
+                                      description="330200 (city-wide) or a district of Ningbo")]
+
+
+class AllowanceRateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tier: AllowanceTier
+    level: int = Field(ge=0, le=4, strict=True, description="Capability level (0 能力完好 … 4 完全失能)")
+    district_code: DistrictOrCity = "330200"
+    amount_fen: NonNegativeFen = Field(description="Allowance per month, in fen")
+    effective_on: dt.date
+    citation: str = Field(min_length=2, max_length=2000)
+    is_assumption: bool = False
+
+
+class AllowanceRateOut(BaseModel):
+    id: int
+    tier: AllowanceTier
+    level: int
+    district_code: str
+    amount_fen: int
+    effective_on: dt.date
+    citation: str
+    is_assumption: bool
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    elder_id: int = Field(gt=0)
+    level: int | None = Field(None, ge=0, le=4, strict=True,
+                              description="Capability level; default: the person's latest recorded assessment")
+
+
+class AccountOut(BaseModel):
+    id: int
+    elder_id: int
+    tier: AllowanceTier
+    level: int
+    tier_basis: Literal["live", "fallback"]
+    balance_fen: int
+    opened_at: dt.datetime
+
+
+class EntryOut(BaseModel):
+    id: int
+    kind: Literal["allowance", "draw", "adjustment"]
+    amount_fen: int = Field(description="Signed: + credits, − draws")
+    balance_after_fen: int
+    month: str | None
+    visit_id: int | None
+    note: str | None
+    created_at: dt.datetime
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-12"])
+
+
+class GrantReport(BaseModel):
+    month: str
+    accounts_credited: int
+    total_fen: int
+
+
+class AdjustmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_fen: int = Field(strict=True, description="Signed fen; a debit larger than the balance is refused")
+    note: str = Field(min_length=4, max_length=500)

@@ -1,0 +1,225 @@
+"""Home-care subsidy (居家养老服务补助): a monthly allowance by tier and capability level, kept as ledger entries,
+drawn by verified visits. The balance never goes below zero: every debit is one conditional update on the
+account row, backed by a check constraint."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.elders.models import Elder
+from services.eldercare.elders.service import age_of, get_visible, visible_to
+from services.eldercare.peers import AssistanceFacts
+from services.eldercare.subsidies.models import AllowanceRate, SubsidyAccount, SubsidyEntry
+from services.eldercare.subsidies.schemas import (AccountIn, AccountOut, AllowanceRateIn, AllowanceRateOut,
+                                                  EntryOut, GrantReport)
+from shared import clock
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+CITY_CODE = "330200"
+# The first programme found decides the tier; without one, the age band does.
+TIER_ORDER = ("tekun", "dibao", "dibao_marginal")
+MAX_ATTEMPTS = 5
+
+
+def rate_out(r: AllowanceRate) -> AllowanceRateOut:
+    return AllowanceRateOut(id=r.id, tier=r.tier, level=r.level, district_code=r.district_code,
+                            amount_fen=r.amount_fen, effective_on=r.effective_on, citation=r.citation,
+                            is_assumption=r.is_assumption)
+
+
+def account_out(a: SubsidyAccount) -> AccountOut:
+    return AccountOut(id=a.id, elder_id=a.elder_id, tier=a.tier, level=a.level, tier_basis=a.tier_basis,
+                      balance_fen=a.balance_fen, opened_at=a.opened_at)
+
+
+def entry_out(e: SubsidyEntry) -> EntryOut:
+    return EntryOut(id=e.id, kind=e.kind, amount_fen=e.amount_fen, balance_after_fen=e.balance_after_fen,
+                    month=e.month, visit_id=e.visit_id, note=e.note, created_at=e.created_at)
+
+
+async def add_rate(session: AsyncSession, principal: Principal, data: AllowanceRateIn) -> AllowanceRate:
+    if principal.kind != "staff" or principal.area != CITY_CODE:
+        raise Forbidden("allowance rates are set by city-level staff of the bureau (area 330200)")
+    existing = await session.scalar(select(AllowanceRate.id).where(
+        AllowanceRate.tier == data.tier, AllowanceRate.level == data.level,
+        AllowanceRate.district_code == data.district_code, AllowanceRate.effective_on == data.effective_on))
+    if existing is not None:
+        raise Conflict("a version with this tier, level, district and date exists; add one with another date",
+                       resource=f"allowance-rates/{existing}")
+    rate = AllowanceRate(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
+    session.add(rate)
+    await session.flush()
+    return rate
+
+
+async def rate_for(session: AsyncSession, *, tier: str, level: int, district_code: str, on: dt.date
+                   ) -> AllowanceRate | None:
+    """The version in force on `on`: the district's own when it has one, else the city's."""
+    rows = list(await session.scalars(select(AllowanceRate).where(
+        AllowanceRate.tier == tier, AllowanceRate.level == level, AllowanceRate.effective_on <= on,
+        AllowanceRate.district_code.in_({CITY_CODE, district_code})).order_by(AllowanceRate.effective_on)))
+    own = [r for r in rows if r.district_code != CITY_CODE]
+    return (own or rows or [None])[-1]
+
+
+async def latest_level(session: AsyncSession, elder_id: int) -> int | None:
+    """The level of the person's latest capability assessment, once assessments are recorded here."""
+    return None
+
+
+def tier_of(elder: Elder, facts: AssistanceFacts, on: dt.date) -> str:
+    for tier in TIER_ORDER:
+        if tier in facts.programmes:
+            return tier
+    return "age_80_plus" if age_of(elder, on) >= 80 else "age_60_79"
+
+
+async def open_account(session: AsyncSession, principal: Principal, data: AccountIn, facts: AssistanceFacts,
+                       latest_level: int | None) -> SubsidyAccount:
+    elder = await get_visible(session, principal, data.elder_id)
+    if principal.kind != "staff":
+        raise Forbidden("subsidy accounts are opened by staff")
+    level = data.level if data.level is not None else latest_level
+    if level is None:
+        raise BadRequest("the person has no recorded capability assessment: give `level` or assess them first")
+    existing = await session.scalar(select(SubsidyAccount.id).where(SubsidyAccount.elder_id == elder.id))
+    if existing is not None:
+        raise Conflict("this person already has a subsidy account", resource=f"subsidy-accounts/{existing}")
+    today = clock.today()
+    tier = tier_of(elder, facts, today)
+    rate = await rate_for(session, tier=tier, level=level, district_code=elder.area_code[:6], on=today)
+    if rate is None or rate.amount_fen == 0:
+        raise BadRequest(f"no home-care allowance is in force for tier {tier} at level {level}: the person is not "
+                         "eligible")
+    account = SubsidyAccount(elder_id=elder.id, tier=tier, level=level, balance_fen=0,
+                             tier_basis="live" if facts.live else "fallback", opened_by=principal.subject,
+                             opened_at=utcnow())
+    session.add(account)
+    elder_id = elder.id
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("this person already has a subsidy account", resource=f"elders/{elder_id}") from None
+    return account
+
+
+def accounts_visible_to(principal: Principal) -> Select:
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    return select(SubsidyAccount).where(SubsidyAccount.elder_id.in_(elders))
+
+
+async def get_account(session: AsyncSession, principal: Principal, account_id: int) -> SubsidyAccount:
+    account = await session.scalar(accounts_visible_to(principal).where(SubsidyAccount.id == account_id)
+                                   .execution_options(populate_existing=True))
+    if account is None:
+        raise NotFound(f"no subsidy account {account_id} that you may see")
+    return account
+
+
+async def list_accounts(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None
+                        ) -> list[SubsidyAccount]:
+    query = accounts_visible_to(principal).order_by(SubsidyAccount.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(SubsidyAccount.id > int(page.after))
+    if elder_id is not None:
+        query = query.where(SubsidyAccount.elder_id == elder_id)
+    return list(await session.scalars(query))
+
+
+async def entries(session: AsyncSession, principal: Principal, account_id: int, page: PageParams
+                  ) -> list[SubsidyEntry]:
+    await get_account(session, principal, account_id)
+    query = (select(SubsidyEntry).where(SubsidyEntry.account_id == account_id).order_by(SubsidyEntry.id.desc())
+             .limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(SubsidyEntry.id < int(page.after))
+    return list(await session.scalars(query))
+
+
+async def _move(session: AsyncSession, account_id: int, delta: int) -> int | None:
+    """Add `delta` (negative: a debit) unless the balance would go below zero; the new balance, or None."""
+    new_balance = await session.scalar(
+        update(SubsidyAccount).where(SubsidyAccount.id == account_id, SubsidyAccount.balance_fen + delta >= 0)
+        .values(balance_fen=SubsidyAccount.balance_fen + delta).returning(SubsidyAccount.balance_fen)
+        .execution_options(synchronize_session=False))
+    return new_balance
+
+
+async def draw_for_visit(session: AsyncSession, *, elder_id: int, visit_id: int, price_fen: int,
+                         by: str) -> int:
+    """Pay what the balance allows of a verified visit's price; return the amount drawn (the rest is self-paid).
+
+    The amount is read, then taken only if the balance still covers it; a concurrent draw in between makes the
+    update miss, and the draw is recomputed from the new balance.
+    """
+    account = await session.scalar(select(SubsidyAccount).where(SubsidyAccount.elder_id == elder_id))
+    if account is None:
+        return 0
+    account_id = account.id
+    for _ in range(MAX_ATTEMPTS):
+        balance = await session.scalar(select(SubsidyAccount.balance_fen).where(SubsidyAccount.id == account_id))
+        amount = min(price_fen, balance)
+        new_balance = await _move(session, account_id, -amount)
+        if new_balance is not None:
+            session.add(SubsidyEntry(account_id=account_id, kind="draw", amount_fen=-amount,
+                                     balance_after_fen=new_balance, visit_id=visit_id, created_by=by,
+                                     created_at=utcnow()))
+            await session.flush()
+            return amount
+    raise Conflict("the subsidy account is being drawn by many visits at once; retry",
+                   resource=f"subsidy-accounts/{account_id}")
+
+
+async def adjust(session: AsyncSession, principal: Principal, account_id: int, amount_fen: int, note: str
+                 ) -> SubsidyEntry:
+    account = await get_account(session, principal, account_id)
+    if principal.kind != "staff":
+        raise Forbidden("adjustments are made by staff")
+    new_balance = await _move(session, account.id, amount_fen)
+    if new_balance is None:
+        raise Conflict(f"the balance of subsidy account {account_id} does not cover {-amount_fen} fen",
+                       resource=f"subsidy-accounts/{account_id}")
+    entry = SubsidyEntry(account_id=account.id, kind="adjustment", amount_fen=amount_fen,
+                         balance_after_fen=new_balance, note=note, created_by=principal.subject, created_at=utcnow())
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def grant_month(session: AsyncSession, principal: Principal, month: str) -> GrantReport:
+    """Credit each account in the caller's area with the month's allowance; a second run credits nothing."""
+    first_day = dt.date.fromisoformat(month + "-01")
+    if principal.kind != "staff" or not principal.area:
+        raise Forbidden("allowances are granted by staff")
+    query = (select(SubsidyAccount, Elder.area_code).join(Elder, Elder.id == SubsidyAccount.elder_id)
+             .where(Elder.area_code.startswith(area_prefix(principal.area)))
+             .where(~select(SubsidyEntry.id).where(SubsidyEntry.account_id == SubsidyAccount.id,
+                                                   SubsidyEntry.kind == "allowance",
+                                                   SubsidyEntry.month == month).exists()))
+    credited, total = 0, 0
+    for account, area_code in (await session.execute(query)).all():
+        rate = await rate_for(session, tier=account.tier, level=account.level, district_code=area_code[:6],
+                              on=first_day)
+        if rate is None:
+            continue
+        account_id, amount, rate_id = account.id, rate.amount_fen, rate.id
+        try:
+            async with session.begin_nested():  # a concurrent run that got here first: skip, keep the rest
+                new_balance = await _move(session, account_id, amount)
+                session.add(SubsidyEntry(account_id=account_id, kind="allowance", amount_fen=amount,
+                                         balance_after_fen=new_balance, month=month, rate_id=rate_id,
+                                         created_by=principal.subject, created_at=utcnow()))
+                await session.flush()
+        except IntegrityError:
+            continue
+        credited += 1
+        total += amount
+    return GrantReport(month=month, accounts_credited=credited, total_fen=total)
