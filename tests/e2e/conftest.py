@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -22,7 +23,10 @@ def free_ports(count: int) -> list[int]:
 
 def suite_env(tmp_path) -> dict[str, str]:
     ports = free_ports(len(SERVICES) + 1)
+    generous = {kind: "1000/2000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
     env = {"ENV": "dev", "GATEWAY_PORT": str(ports[-1]), "LOG_LEVEL": "INFO",
+           # These tests load the suite on purpose; the limits have tests of their own.
+           "GATEWAY_RATE_LIMITS": json.dumps(generous),
            "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway'}.db"}
     for port, name in zip(ports, SERVICES):
         env[f"{name.upper()}_PORT"] = str(port)
