@@ -174,10 +174,14 @@ class PeerClient:
             if response.status_code >= 500:
                 reason = f"HTTP {response.status_code}"
                 continue
-            if response.status_code >= 400:
+            if 400 <= response.status_code < 500:
                 # The peer is up and answered: the breaker counts it as alive.
                 self.breaker.record_success()
                 raise PeerRejected(self.name, response.status_code, response.text[:500])
+            if response.status_code >= 300:
+                # Redirects are not followed and their bodies are not believed (OWASP API10).
+                reason = f"HTTP {response.status_code}"
+                continue
             try:
                 body = response.json()
             except ValueError:
