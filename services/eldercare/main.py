@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.eldercare.assessment.router import router as assessment_router
 from services.eldercare.beds.router import router as beds_router
 from services.eldercare.elders.router import router as elders_router
 from services.eldercare.homecare.router import router as homecare_router
@@ -18,6 +19,6 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
         title="Eldercare service (养老服务)",
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
-        routers=[elders_router, meals_router, beds_router, homecare_router, subsidies_router],
+        routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router],
     )
     return with_peers(app)

@@ -39,3 +39,7 @@ SUBSIDIES_WRITE = scope("eldercare.subsidies:write", "Open subsidy accounts, gra
                         "balances in one's area", "staff")
 ALLOWANCE_RATES_WRITE = scope("eldercare.allowance_rates:write", "Add a dated home-care allowance rate (city bureau)",
                               "city_staff")
+
+ASSESSMENTS_READ = scope("eldercare.assessments:read", "Read capability assessments of the people one may see",
+                         "resident", "staff", "auditor")
+ASSESSMENTS_WRITE = scope("eldercare.assessments:write", "Record capability assessments in one's area", "staff")

@@ -13,6 +13,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.eldercare.assessment.service import latest_level
 from services.eldercare.beds.models import Bed, BedOccupancy, Institution, WaitlistEntry
 from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedIn, BedOut, HoldIn, HoldOut,
                                              InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
@@ -447,8 +448,10 @@ async def add_to_waitlist(session: AsyncSession, principal: Principal, data: Wai
         WaitlistEntry.status.in_(("waiting", "offered"))))
     if existing is not None:
         raise Conflict(f"this person is already waiting for a {data.bed_type} bed", resource=f"waitlist/{existing}")
+    recorded = await latest_level(session, elder.id)
     entry = WaitlistEntry(elder_id=elder.id, bed_type=data.bed_type, district_code=data.district_code,
-                          is_tekun="tekun" in facts.programmes, assessment_level=data.assessment_level,
+                          is_tekun="tekun" in facts.programmes,
+                          assessment_level=recorded if recorded is not None else data.assessment_level,
                           priority_basis="live" if facts.live else "fallback", requested_at=utcnow(),
                           status="waiting", created_by=principal.subject)
     session.add(entry)

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from services.eldercare.assessment.service import latest_level
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.peers import assistance_of, facts_for_elder
 from services.eldercare.scopes import ALLOWANCE_RATES_WRITE, SUBSIDIES_READ, SUBSIDIES_WRITE
@@ -39,7 +40,7 @@ async def open_account(data: AccountIn, request: Request, session: Session,
     async def create() -> AccountOut:
         facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
                                       cache_hours=request.app.state.settings.status_cache_hours)
-        level = await service.latest_level(session, data.elder_id)
+        level = await latest_level(session, data.elder_id)
         return service.account_out(await service.open_account(session, principal, data, facts, level))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)

@@ -70,11 +70,6 @@ async def rate_for(session: AsyncSession, *, tier: str, level: int, district_cod
     return (own or rows or [None])[-1]
 
 
-async def latest_level(session: AsyncSession, elder_id: int) -> int | None:
-    """The level of the person's latest capability assessment, once assessments are recorded here."""
-    return None
-
-
 def tier_of(elder: Elder, facts: AssistanceFacts, on: dt.date) -> str:
     for tier in TIER_ORDER:
         if tier in facts.programmes:
