@@ -7,6 +7,7 @@ from services.charity.donations.router import router as donations_router
 from services.charity.indicators.router import router as indicators_router
 from services.charity.inkind.router import router as inkind_router
 from services.charity.ledger.router import router as ledger_router
+from services.charity.needs.router import router as needs_router
 from services.charity.organizations.router import router as organizations_router
 from services.charity.projects.router import router as projects_router
 from services.charity.public.router import router as public_router
@@ -26,5 +27,5 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                     "append-only double-entry ledger that reconciles.",
         routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
                  public_router, indicators_router, campaigns_router, inkind_router,
-                 trusts_router],
+                 trusts_router, needs_router],
     )

@@ -25,3 +25,7 @@ INKIND_WRITE = scope("charity.inkind:write", "Record non-cash gifts, their use a
 TRUSTS_READ = scope("charity.trusts:read", "Read trusts' overdue yearly reports of one's area", "staff", "auditor")
 TRUSTS_WRITE = scope("charity.trusts:write", "File charity trusts and their yearly reports; register community "
                      "funds and state districts' numbers of communities", "staff")
+NEEDS_WRITE = scope("charity.needs:write", "Publish community needs (慈善需求)", "staff")
+OFFERS_WRITE = scope("charity.offers:write", "Offer resources and see one's offers (staff: those of their area)",
+                     "resident", "partner", "staff")
+MATCHES_WRITE = scope("charity.matches:write", "See proposed matches, confirm them and record deliveries", "staff")

@@ -3,6 +3,7 @@ import services.charity.campaigns.models  # noqa: F401
 import services.charity.donations.models  # noqa: F401
 import services.charity.inkind.models  # noqa: F401
 import services.charity.ledger.models  # noqa: F401
+import services.charity.needs.models  # noqa: F401
 import services.charity.organizations.models  # noqa: F401
 import services.charity.projects.models  # noqa: F401
 import services.charity.receipts.models  # noqa: F401
