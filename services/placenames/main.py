@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.placenames.addresses.router import router as addresses_router
+from services.placenames.batches.router import router as batches_router
 from services.placenames.checks.router import router as checks_router
 from services.placenames.divisions.router import router as divisions_router
 from services.placenames.indicators.router import router as indicators_router
@@ -23,5 +24,5 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
                     "addresses (标准地名地址, 一址通) with stable codes and lineage; address parsing and matching.",
         # search first: /addresses/search must not be taken for /addresses/{code}
         routers=[search_router, divisions_router, names_router, addresses_router, parsing_router, plates_router,
-                 checks_router, indicators_router],
+                 checks_router, indicators_router, batches_router],
     )

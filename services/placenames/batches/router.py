@@ -1,0 +1,111 @@
+import csv
+import io
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from services.placenames.batches import service
+from services.placenames.batches.models import BatchJob
+from services.placenames.batches.schemas import JobOut
+from services.placenames.scopes import PARSE
+from shared.app import api_prefix
+from shared.db import Session
+from shared.errors import DomainError, problem_responses
+from shared.identity import Principal, require
+
+router = APIRouter(prefix="/batch-standardizations", tags=["batch standardisation 批量标准化"])
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+RESULT_COLUMNS = ["line", "id", "input", "status", "code", "standard_address", "confidence", "district", "township",
+                  "community", "road", "house_number", "area", "building", "unit", "floor", "room", "reasons"]
+
+
+class PayloadTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+def _out(request: Request, job: BatchJob) -> JobOut:
+    done = job.status == "done"
+    return JobOut(id=job.id, status=job.status, encoding=job.encoding, total_lines=job.total_lines,
+                  processed_lines=job.processed_lines, percent=100 * job.processed_lines // max(job.total_lines, 1),
+                  matched_lines=job.matched_lines, bad_lines=job.bad_lines, created_at=job.created_at,
+                  finished_at=job.finished_at,
+                  result_url=f"{api_prefix(request.app.state.settings.service_name)}/batch-standardizations/"
+                             f"{job.id}/result" if done else None)
+
+
+@router.post("", status_code=202, response_model=JobOut, summary="Upload addresses to standardise",
+             description="批量标准化: the body is a CSV file (`text/csv`), UTF-8 or GBK, of up to 100,000 lines: one "
+                         "address per line, or a header naming an `address`/`地址` column and optionally an `id`/`编号` "
+                         "column. Returns a job id at once; poll the job for its progress and download the result "
+                         "when done. A line that cannot be read (broken quoting, empty, too long) is reported in the "
+                         "result with its reason; it never stops the batch.",
+             responses=problem_responses(401, 403, 413, 422),
+             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
+                 "type": "string", "format": "binary"}}}}})
+async def upload(request: Request, session: Session, principal: Annotated[Principal, require(PARSE)],
+                 encoding: Annotated[Literal["auto", "utf-8", "gbk"], Query(
+                     description="auto tries UTF-8, then GBK")] = "auto") -> JobOut:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > service.MAX_BYTES:
+        raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > service.MAX_BYTES:
+            raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
+    job = await service.create(session, principal, bytes(body), encoding)
+    # The worker reads the job from the database: it must be committed before the worker starts.
+    await session.commit()
+    service.start(request.app, job.id)
+    return _out(request, job)
+
+
+@router.get("/{job_id}", response_model=JobOut, summary="A batch's progress",
+            description="Progress in percent and counts. Only the partner who uploaded it sees it (404 for others). "
+                        "A batch whose worker stopped (a restarted process) is taken up again from where it was.",
+            responses=problem_responses(401, 403, 404, 422))
+async def status(job_id: JobId, request: Request, session: Session,
+                 principal: Annotated[Principal, require(PARSE)]) -> JobOut:
+    job = await service.get(session, principal, job_id)
+    if service.needs_worker(job):
+        service.start(request.app, job.id)
+    return _out(request, job)
+
+
+@router.get("/{job_id}/result", summary="Download a finished batch's result (CSV)",
+            description="UTF-8 CSV, one row per uploaded line in order: the line number, the partner's id, the input, "
+                        "status (matched, ambiguous, unmatched, bad), the standard code and address, the confidence, "
+                        "the parts and the reasons. 409 while the batch is still running.",
+            responses=problem_responses(401, 403, 404, 409, 422) | {200: {"content": {"text/csv": {}}}},
+            response_class=StreamingResponse)
+async def result(job_id: JobId, request: Request, session: Session,
+                 principal: Annotated[Principal, require(PARSE)]):
+    job = await service.get(session, principal, job_id)
+    service.require_done(job)
+    sessionmaker = request.app.state.database.sessionmaker
+
+    async def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(RESULT_COLUMNS)
+        after = 0
+        while True:
+            async with sessionmaker() as read:
+                chunk = await service.lines(read, job_id, after, 5000)
+            if not chunk:
+                break
+            for line in chunk:
+                parts = json.loads(line.parts) if line.parts else {}
+                writer.writerow([line.line_no, line.ref or "", line.text, line.status, line.code or "",
+                                 line.full_name or "", "" if line.confidence is None else line.confidence,
+                                 *(parts.get(k, "") for k in RESULT_COLUMNS[7:17]),
+                                 "; ".join(json.loads(line.reasons)) if line.reasons else ""])
+            after = chunk[-1].line_no
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'})
