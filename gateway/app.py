@@ -24,11 +24,12 @@ from gateway.cockpit.router import install as install_cockpit
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
 from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
-from gateway.proxy import Proxy, Upstream, send_problem
+from gateway.proxy import REQUESTS, UPSTREAM_ERRORS, Proxy, Upstream, send_problem
 from gateway.settings import GatewaySettings
 from shared.db import Database
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.logs import RequestContextMiddleware, accept_or_make_request_id
+from shared.metrics import install_metrics
 
 SWAGGER_STATIC = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
 
@@ -139,6 +140,8 @@ class Gateway:
         app.state.authenticator = self.authenticator
         app.state.code_sender = NoSender() if production else LoggingSender()
         install_error_handlers(app)
+        # /metrics: the gateway's own routes, plus what the proxy counts (REQUESTS, UPSTREAM_ERRORS).
+        install_metrics(app, "gateway", extra=(REQUESTS, UPSTREAM_ERRORS))
         app.include_router(auth_router)
         gateway = self
         install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all

@@ -19,6 +19,7 @@ from gateway.limits import Buckets, Limit, retry_after_header
 from gateway.principals import Authenticator, bearer_token
 from shared.errors import DomainError
 from shared.logs import accept_or_make_request_id, request_id_var
+from shared.metrics import LabelledCounts, RequestStats
 
 log = logging.getLogger("gateway.proxy")
 request_log = logging.getLogger("request")
@@ -31,6 +32,12 @@ STRIP_INBOUND = HOP_BY_HOP | {b"host", b"authorization", b"x-identity-assertion"
 STRIP_OUTBOUND = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
 SMALL_RESPONSE = 64 * 1024
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+# Served at the gateway's /metrics. Per request: one dict increment and one histogram observe.
+REQUESTS = RequestStats("gateway_requests", "gateway_request_duration_seconds", "Requests proxied to a service",
+                        ["upstream", "status"], ["upstream"])
+UPSTREAM_ERRORS = LabelledCounts("gateway_upstream_errors", "Upstream failures by kind: unreachable, timeout, "
+                                 "bad_response, cut_mid_response", ["upstream", "kind"])
 
 
 def problem_bytes(status: int, slug: str, title: str, detail: str, request_id: str, **extra) -> bytes:
@@ -116,9 +123,11 @@ class Proxy:
             await self._forward(scope, receive, send, service, request_id, authorization, content_length,
                                 forwarded, status)
         finally:
+            latency = time.perf_counter() - started
+            REQUESTS.observe((service, status["code"]), (service,), latency)
             request_log.info("request", extra={"fields": {
                 "method": scope["method"], "route": f"/api/{service}/*", "upstream": service,
-                "status": status["code"], "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                "status": status["code"], "latency_ms": round(latency * 1000, 2),
                 "principal_kind": status["kind"]}})
             request_id_var.reset(token)
 
@@ -179,17 +188,21 @@ class Proxy:
                 if started["response"]:
                     # Headers are gone already: all that is left is to cut the stream short, and log it.
                     log.warning("upstream %s failed mid-response: %s", service, type(exc).__name__)
+                    UPSTREAM_ERRORS.inc((service, "cut_mid_response"))
                     return
                 if isinstance(exc, aiohttp.ServerDisconnectedError) and attempt + 1 < attempts:
                     continue  # a pooled connection closed as we reused it: an idempotent call may go again
                 if isinstance(exc, aiohttp.ClientConnectorError):
+                    UPSTREAM_ERRORS.inc((service, "unreachable"))
                     return await fail(503, "service-unavailable", "Service unavailable",
                                       f"the {service} service is not reachable; retry shortly",
                                       [(b"retry-after", b"5")], service=service)
                 if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+                    UPSTREAM_ERRORS.inc((service, "timeout"))
                     return await fail(504, "gateway-timeout", "Upstream timed out",
                                       f"the {service} service did not answer in time", service=service)
                 log.warning("upstream error from %s: %s", service, type(exc).__name__)
+                UPSTREAM_ERRORS.inc((service, "bad_response"))
                 return await fail(502, "bad-gateway", "Bad gateway", f"the {service} service failed to answer",
                                   service=service)
 

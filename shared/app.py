@@ -11,6 +11,7 @@ from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.health import router as health_router
 from shared.logs import RequestContextMiddleware
+from shared.metrics import install_metrics
 from shared.settings import ServiceSettings
 
 
@@ -47,6 +48,7 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, api_prefix=prefix)
+    install_metrics(app, settings.service_name, api_prefix=prefix)  # GET /metrics, for Prometheus
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, prefix=prefix)

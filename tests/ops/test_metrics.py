@@ -1,0 +1,116 @@
+"""/metrics on real processes: a request made through the gateway is counted at the gateway (by upstream and
+status, with its latency) and at the service (by route template), the pool is reported, and an upstream
+that cannot be reached is counted as an upstream error."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from services import SERVICES
+from tests.e2e.conftest import free_ports
+from tools.devserver import Suite
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """placenames and the gateway; the other upstreams point at closed ports."""
+    tmp = tmp_path_factory.mktemp("metrics")
+    ports = dict(zip([*SERVICES, "gateway"], free_ports(len(SERVICES) + 1)))
+    env = {"ENV": "dev", "GATEWAY_PORT": str(ports["gateway"]),
+           "PLACENAMES_PORT": str(ports["placenames"]),
+           "PLACENAMES_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'placenames'}.db",
+           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway'}.db"}
+    for name in SERVICES:
+        env[f"GATEWAY_UPSTREAM_{name.upper()}"] = f"http://127.0.0.1:{ports[name]}"
+    suite = Suite(env, log_dir=tmp / "log")
+    suite.manage("migrate", "placenames", "gateway")
+    suite.start("placenames")
+    suite.start("gateway")
+    try:
+        suite.wait_ready("placenames")
+        # Not /readyz: the gateway is not ready while three of its upstreams are down, by design.
+        deadline = time.monotonic() + 60
+        while not _alive(suite):
+            assert time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.2)
+        yield suite
+    finally:
+        suite.stop_all()
+
+
+def _alive(suite: Suite) -> bool:
+    try:
+        return suite.get("/healthz")[0] == 200
+    except OSError:
+        return False
+
+
+def scrape(suite: Suite, name: str) -> dict[tuple[str, frozenset], float]:
+    with urllib.request.urlopen(suite.url(name) + "/metrics", timeout=5) as response:
+        assert response.headers["content-type"].startswith("text/plain")
+        text = response.read().decode()
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def call(suite: Suite, path: str) -> int:
+    try:
+        with urllib.request.urlopen(suite.url() + path, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.e2e
+def test_a_request_through_the_gateway_is_counted_at_the_gateway_and_at_the_service(suite):
+    route = "/api/placenames/v1/divisions/{code}"
+    gateway_before, service_before = scrape(suite, "gateway"), scrape(suite, "placenames")
+
+    status = call(suite, "/api/placenames/v1/divisions/330200")
+
+    gateway, service = scrape(suite, "gateway"), scrape(suite, "placenames")
+    assert value(gateway, "gateway_requests_total", upstream="placenames", status=str(status)) \
+        == value(gateway_before, "gateway_requests_total", upstream="placenames", status=str(status)) + 1
+    assert value(gateway, "gateway_request_duration_seconds_count", upstream="placenames") \
+        == value(gateway_before, "gateway_request_duration_seconds_count", upstream="placenames") + 1
+    assert value(gateway, "gateway_request_duration_seconds_bucket", upstream="placenames", le="+Inf") \
+        == value(gateway, "gateway_request_duration_seconds_count", upstream="placenames")
+    labels = {"service": "placenames", "method": "GET", "route": route}
+    # The service counts it under its route template: the division code never becomes a label.
+    assert value(service, "http_requests_total", **labels, status=str(status)) \
+        == value(service_before, "http_requests_total", **labels, status=str(status)) + 1
+    assert value(service, "http_request_duration_seconds_count", **labels) \
+        == value(service_before, "http_request_duration_seconds_count", **labels) + 1
+    assert not [key for key in service if "330200" in str(key)]
+    assert ("db_pool_connections_in_use", frozenset({("service", "placenames")})) in service
+    assert ("process_resident_memory_bytes", frozenset()) in service
+
+
+@pytest.mark.e2e
+def test_an_unreachable_upstream_is_counted_as_an_upstream_error(suite):
+    before = scrape(suite, "gateway")
+    assert call(suite, "/api/charity/v1/organizations") == 503
+    after = scrape(suite, "gateway")
+    assert value(after, "gateway_upstream_errors_total", upstream="charity", kind="unreachable") \
+        == value(before, "gateway_upstream_errors_total", upstream="charity", kind="unreachable") + 1
+    assert value(after, "gateway_requests_total", upstream="charity", status="503") \
+        == value(before, "gateway_requests_total", upstream="charity", status="503") + 1
+
+
+@pytest.mark.e2e
+def test_the_gateways_own_routes_are_counted_too(suite):
+    before = scrape(suite, "gateway")
+    assert call(suite, "/healthz") == 200
+    after = scrape(suite, "gateway")
+    labels = {"service": "gateway", "method": "GET", "route": "/healthz", "status": "200"}
+    assert value(after, "http_requests_total", **labels) == value(before, "http_requests_total", **labels) + 1
+    assert ("db_pool_connections_in_use", frozenset({("service", "gateway")})) in after
