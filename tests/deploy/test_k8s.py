@@ -126,5 +126,8 @@ def test_no_secret_values_are_committed_and_the_ingress_leads_to_the_gateway(ove
     ingress = find(objects, "Ingress", "minzheng")
     backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
     assert backends == {"gateway"}
+    # /metrics, /healthz and /readyz are for the cluster's eyes only.
+    public = [p["path"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+    assert "/api" in public and not [p for p in public if p in ("/", "/metrics", "/healthz", "/readyz")]
     if name == "prod":
         assert ingress["spec"]["tls"][0]["secretName"] == "minzheng-tls"
