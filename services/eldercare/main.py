@@ -4,8 +4,11 @@ from fastapi import FastAPI
 
 from services.eldercare.assessment.router import router as assessment_router
 from services.eldercare.beds.router import router as beds_router
+from services.eldercare.calls.router import router as calls_router
 from services.eldercare.elders.router import router as elders_router
+from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
+from services.eldercare.indicators.router import router as indicators_router
 from services.eldercare.meals.router import router as meals_router
 from services.eldercare.peers import with_peers
 from services.eldercare.settings import EldercareSettings
@@ -19,6 +22,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
         title="Eldercare service (养老服务)",
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
-        routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router],
+        routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
+                 family_beds_router, calls_router, indicators_router],
     )
     return with_peers(app)

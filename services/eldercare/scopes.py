@@ -43,3 +43,14 @@ ALLOWANCE_RATES_WRITE = scope("eldercare.allowance_rates:write", "Add a dated ho
 ASSESSMENTS_READ = scope("eldercare.assessments:read", "Read capability assessments of the people one may see",
                          "resident", "staff", "auditor")
 ASSESSMENTS_WRITE = scope("eldercare.assessments:write", "Record capability assessments in one's area", "staff")
+
+FAMILY_BEDS_READ = scope("eldercare.family_beds:read", "Read family care beds of the people one may see",
+                         "resident", "staff", "auditor")
+FAMILY_BEDS_WRITE = scope("eldercare.family_beds:write", "Set up and end family care beds in one's area", "staff")
+CALLS_READ = scope("eldercare.emergency_calls:read", "Read emergency calls (staff: their area; residents: the people "
+                   "they care for)", "resident", "staff", "auditor")
+CALLS_RAISE = scope("eldercare.emergency_calls:raise", "Log an emergency call for a person one may act for",
+                    "resident", "staff")
+CALLS_HANDLE = scope("eldercare.emergency_calls:handle", "Handle and close emergency calls in one's area", "staff")
+INDICATORS_READ = scope("eldercare.indicators:read", "Read the eldercare indicators against the plan's targets",
+                        "staff", "auditor", "partner")

@@ -1,0 +1,90 @@
+"""Emergency calls (为老呼叫): logged, handled step by step, closed with an outcome; open calls per area."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.calls.models import CallAction, EmergencyCall
+from services.eldercare.calls.schemas import ActionOut, CallIn, CallOut
+from services.eldercare.elders.models import Elder
+from services.eldercare.elders.service import get_visible, visible_to
+from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+
+async def to_out(session: AsyncSession, call: EmergencyCall) -> CallOut:
+    actions = await session.scalars(select(CallAction).where(CallAction.call_id == call.id).order_by(CallAction.id))
+    return CallOut(id=call.id, elder_id=call.elder_id, area_code=call.area_code, kind=call.kind,
+                   called_at=call.called_at, latitude=call.latitude, longitude=call.longitude, note=call.note,
+                   status=call.status, outcome=call.outcome, outcome_note=call.outcome_note, closed_at=call.closed_at,
+                   actions=[ActionOut(handler=a.handler, action=a.action, acted_at=a.acted_at) for a in actions])
+
+
+async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) -> EmergencyCall:
+    elder = await get_visible(session, principal, data.elder_id)
+    if (data.latitude is None) != (data.longitude is None):
+        raise InvalidInput("longitude" if data.longitude is None else "latitude",
+                           "latitude and longitude are given together or not at all")
+    now = utcnow()
+    if data.called_at is not None and data.called_at > now:
+        raise InvalidInput("called_at", "is in the future")
+    call = EmergencyCall(elder_id=elder.id, area_code=elder.area_code, kind=data.kind,
+                         called_at=data.called_at or now, latitude=data.latitude, longitude=data.longitude,
+                         note=data.note, status="open", raised_by=principal.subject, created_at=now)
+    session.add(call)
+    await session.flush()
+    return call
+
+
+async def get(session: AsyncSession, principal: Principal, call_id: int) -> EmergencyCall:
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    call = await session.scalar(select(EmergencyCall).where(EmergencyCall.id == call_id,
+                                                            EmergencyCall.elder_id.in_(elders))
+                                .execution_options(populate_existing=True))
+    if call is None:
+        raise NotFound(f"no emergency call {call_id} that you may see")
+    return call
+
+
+async def list_calls(session: AsyncSession, principal: Principal, page: PageParams, *, status: str | None,
+                     elder_id: int | None) -> list[EmergencyCall]:
+    """Newest first; `status=open` gives the calls still waiting for someone (open or being handled)."""
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    query = (select(EmergencyCall).where(EmergencyCall.elder_id.in_(elders))
+             .order_by(EmergencyCall.id.desc()).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(EmergencyCall.id < int(page.after))
+    if status == "open":
+        query = query.where(EmergencyCall.status.in_(("open", "handling")))
+    elif status is not None:
+        query = query.where(EmergencyCall.status == status)
+    if elder_id is not None:
+        query = query.where(EmergencyCall.elder_id == elder_id)
+    return list(await session.scalars(query))
+
+
+async def act(session: AsyncSession, principal: Principal, call_id: int, action: str) -> EmergencyCall:
+    call = await get(session, principal, call_id)
+    if call.status == "closed":
+        raise Conflict(f"emergency call {call_id} is closed", resource=f"emergency-calls/{call_id}")
+    session.add(CallAction(call_id=call.id, handler=principal.subject, action=action, acted_at=utcnow()))
+    await session.execute(update(EmergencyCall).where(EmergencyCall.id == call_id, EmergencyCall.status == "open")
+                          .values(status="handling").execution_options(synchronize_session=False))
+    await session.flush()
+    return await get(session, principal, call_id)
+
+
+async def close(session: AsyncSession, principal: Principal, call_id: int, outcome: str, note: str | None
+                ) -> EmergencyCall:
+    await get(session, principal, call_id)
+    done = await session.execute(
+        update(EmergencyCall).where(EmergencyCall.id == call_id, EmergencyCall.status == "handling")
+        .values(status="closed", outcome=outcome, outcome_note=note, closed_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"emergency call {call_id} is not being handled: log an action first, or it is already "
+                       "closed", resource=f"emergency-calls/{call_id}")
+    return await get(session, principal, call_id)
