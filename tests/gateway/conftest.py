@@ -74,7 +74,9 @@ async def gateway_client(database, **upstreams) -> AsyncIterator[httpx.AsyncClie
         await app.startup()
         async with app.local_app.state.database.sessionmaker() as session, session.begin():
             await gateway_seed.load(session)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        # A long timeout: Argon2 sign-ins on a loaded 2-core machine can take seconds.
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                     timeout=60) as client:
             client.settings = settings
             client.app = app
             yield client
