@@ -117,3 +117,29 @@ def test_staff_sign_in_through_the_gateway_reaches_the_services(suite):
     # A district member of staff may not set city-wide policy.
     refused = httpx.post(suite.url() + "/api/assistance/v1/policies", headers=headers, json={})
     assert refused.status_code in (403, 422)
+
+
+def test_no_personal_data_reaches_any_log(suite):
+    """ID numbers and phone numbers sent through the suite appear in no process's log."""
+    import datetime as dt
+    import re
+
+    from stdnum.cn import ric
+
+    base = f"330212{dt.date(1949, 9, 9):%Y%m%d}012"
+    id_number = base + ric.calc_check_digit(base + "0")
+    phone = "13700001234"
+    staff = token(suite, "staff-yinzhou")
+    registered = httpx.post(suite.url() + "/api/eldercare/v1/elders", headers=staff, json={
+        "id_number": id_number, "name": "日志测试", "phone": phone, "address": "鄞州区百丈街道2号",
+        "area_code": "330212001", "emergency_contacts": [{"name": "女儿", "phone": "13700005678", "relation": "女儿"}]})
+    assert registered.status_code in (201, 409), registered.text
+    # An invalid one too: validation errors must not echo it into a log either.
+    httpx.post(suite.url() + "/api/eldercare/v1/elders", headers=staff, json={"id_number": id_number[:-1] + "0"})
+    httpx.post(suite.url() + "/api/auth/v1/code-requests", json={"phone": phone})
+    time.sleep(0.5)
+    personal = re.compile(rf"{id_number[:-1]}|{phone}|13700005678|\b\d{{17}}[\dXx]\b")
+    for name in [*SERVICES, "gateway"]:
+        text = suite.log_path(name).read_text()
+        leaks = [line for line in text.splitlines() if personal.search(line)]
+        assert leaks == [], (name, leaks[:3])
