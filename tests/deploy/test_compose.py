@@ -28,3 +28,17 @@ def test_every_service_is_migrated_before_it_starts_and_has_a_health_check():
     assert all(gateway["depends_on"][s]["condition"] == "service_healthy"
                for s in ("eldercare", "assistance", "charity", "placenames"))
     assert all("ports" not in compose[s] for s in ("eldercare", "assistance", "charity", "placenames"))
+
+
+def test_each_service_can_be_rebuilt_and_restarted_alone():
+    """`docker compose up -d --build eldercare` touches eldercare and its migration job only: no service
+    depends on another, each job migrates with its own service's image, and everything restarts itself."""
+    compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())["services"]
+    processes = ("eldercare", "assistance", "charity", "placenames", "gateway")
+    for name in processes:
+        job = compose[f"{name}-migrate"]
+        assert job["image"] == compose[name]["image"] and job["command"] == ["migrate"]
+        assert job["restart"] == "no"
+        assert compose[name]["restart"] == "unless-stopped"
+        if name != "gateway":
+            assert not set(compose[name]["depends_on"]) & set(processes), f"{name} depends on another process"

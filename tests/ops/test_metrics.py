@@ -4,14 +4,18 @@ that cannot be reached is counted as an upstream error."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import time
 import urllib.error
 import urllib.request
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services import SERVICES
+from shared import migrations
 from tests.e2e.conftest import free_ports
 from tools.devserver import Suite
 
@@ -114,3 +118,24 @@ def test_the_gateways_own_routes_are_counted_too(suite):
     labels = {"service": "gateway", "method": "GET", "route": "/healthz", "status": "200"}
     assert value(after, "http_requests_total", **labels) == value(before, "http_requests_total", **labels) + 1
     assert ("db_pool_connections_in_use", frozenset({("service", "gateway")})) in after
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_service_serves_metrics(service, tmp_path):
+    """In process, for each of the four services: /metrics answers in the Prometheus text format with the
+    request counters and its own pool (the two real processes above show the rest end to end)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / service}.db"
+    await asyncio.to_thread(migrations.upgrade, service, url)  # startup work may read its tables
+    main = importlib.import_module(f"services.{service}.main")
+    settings = importlib.import_module(f"services.{service}.settings")
+    app = main.create_app(getattr(settings, f"{service.capitalize()}Settings")(env="test", database_url=url))
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        assert (await client.get("/healthz")).status_code == 200
+        response = await client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for family in text_string_to_metric_families(response.text) for s in family.samples}
+    labels = {"service": service, "method": "GET", "route": "/healthz", "status": "200"}
+    assert value(samples, "http_requests_total", **labels) >= 1
+    assert value(samples, "db_pool_connections_in_use", service=service) == 0  # nothing held between requests
