@@ -178,9 +178,13 @@ async def test_a_retried_registration_returns_the_first_result(client):
 async def test_seed_loads_valid_organisations_once(client):
     database = client.app.state.database
     async with database.sessionmaker() as session:
-        assert await seed.load(session) == len(seed.ORGANIZATIONS)
+        assert await seed.load(session) == len(seed.ORGANIZATIONS) + 1 + len(seed.DONATIONS)  # orgs, project, gifts
         assert await seed.load(session) == 0
         await session.commit()
     listed = (await client.get(URL, params={"qualified": True})).json()["items"]
     assert [o["name"] for o in listed] == ["宁波市慈善总会"]
     assert all(uscc.is_valid(o["unified_social_credit_code"]) for o in (await client.get(URL)).json()["items"])
+    # The demo project is public and fundraising, its money from the ledger.
+    projects = (await client.get("/api/charity/v1/public/projects", params={"status": "fundraising"})).json()["items"]
+    assert [(p["title"], p["raised_fen"], p["spent_fen"], p["donation_count"]) for p in projects] == \
+        [(seed.PROJECT_TITLE, 5_055_000, 1_200_000, 4)]
