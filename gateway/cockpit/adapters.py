@@ -88,7 +88,7 @@ def indicator(area: Area, code: str, label: str, value: float | int | None, unit
         met = value > target if rule == "more_than" else value >= target
         progress = round(min(value / target, 1.0), 4) if target else None
     elif target is not None:
-        note = note or "全市目标，区县未分解，不计进度"
+        note = "；".join(filter(None, ["全市目标，区县未分解，不计进度", note]))
     return Indicator(code=code, label=label, value=value, unit=unit, target=target,
                      target_rule=rule if target is not None else None,
                      target_scope=target_scope if target is not None else None,
@@ -112,49 +112,56 @@ class Adapter:
 
 # --- eldercare (养老服务) ----------------------------------------------------------------------------
 
+CANTEEN_KINDS = {"central_kitchen": "中央厨房", "canteen": "老年食堂", "meal_point": "助餐点"}
+BED_TYPES = {"general": "普通床位", "nursing": "护理型", "dementia": "认知障碍照护"}
+ALL_REGISTERED = "目标为 2022 年新增；数值为全部在册（尚无基准日）"
+
+
 def _eldercare_fetches(area: Area) -> list[Fetch]:
-    return [Fetch("/indicators", {"district": area.district} if area.district else {})]
+    return [Fetch("/indicators", {"area_code": area.code})]
 
 
 def _eldercare_build(area: Area, answers: list[Any]) -> Built:
-    d = answers[0]
+    # eldercare answers {area_code, as_of, items: [{code, label, value, unit, target, ...}]}; some values are
+    # breakdowns ({kind: count}) and the nursing share is a ratio.
+    items = {it.get("code"): it for it in pick(answers[0], "items") or [] if isinstance(it, dict)}
     i = lambda *a, **k: indicator(area, *a, **k)  # noqa: E731
-    share = number(d, "beds.nursing_share_percent", "beds.nursing_share", "nursing_share_percent", "nursing_share",
-                   "beds.nursing_type_share")
-    if share is not None and share <= 1 and pick(d, "beds.nursing_share_percent", "nursing_share_percent") is None:
-        share = round(share * 100, 1)  # a fraction, not a percentage
+
+    def breakdown(code: str) -> dict[str, int] | None:
+        value = items.get(code, {}).get("value")
+        return value if isinstance(value, dict) else None
+
+    def total(code: str) -> int | None:
+        parts = breakdown(code)
+        return sum(v for v in parts.values() if isinstance(v, (int, float))) if parts is not None else None
+
+    share = number(items.get("nursing_bed_share"), "value")
+    if share is not None and items["nursing_bed_share"].get("unit") == "ratio":
+        share = round(share * 100, 1)
+    visits = breakdown("visits")
+    caregivers = items.get("certified_caregivers_per_10k", {})
     indicators = [
-        i("eldercare.canteens", "新增标准化老年食堂", number(
-            d, "canteens.new_this_year", "canteens.added", "meals.canteens_new", "meals.canteens", "canteens_new",
-            "new_canteens", "canteens"), "个", target=150),
-        i("eldercare.beds_added", "新增养老床位", number(
-            d, "beds.added", "beds.added_this_year", "beds.new_this_year", "beds_added", "new_beds"), "张",
-          target=4000),
+        i("eldercare.canteens", "助餐服务点", total("canteens_by_kind"), "个", target=150, note=ALL_REGISTERED),
+        i("eldercare.beds", "养老机构床位", total("beds_by_type"), "张", target=4000, note=ALL_REGISTERED),
         i("eldercare.nursing_share", "护理型床位占比", share, "%", target=60, target_scope="area"),
-        i("eldercare.dementia_beds", "新增认知障碍照护床位", number(
-            d, "beds.dementia_added", "beds.dementia", "dementia_beds_added", "dementia_beds"), "张", target=960),
-        i("eldercare.family_beds", "家庭养老床位", number(
-            d, "family_beds.total", "family_beds.count", "family_beds", "beds.family"), "张", target=800),
-        i("eldercare.caregivers_per_10k", "每万名老年人持证护理员", number(
-            d, "caregivers.per_10k_elders", "caregivers.per_10k", "caregivers_per_10k", "caregivers_per_10000",
-            "homecare.caregivers_per_10k"), "人", target=27, target_scope="area"),
-        i("eldercare.meals_per_day", "日均助餐服务", number(
-            d, "meals.served_per_day", "meals.per_day", "meals.served_today", "meals_per_day", "meals_served_per_day"),
-          "份/日"),
-        i("eldercare.visits_per_day", "日均核验上门服务", number(
-            d, "visits.verified_per_day", "homecare.visits_verified_per_day", "visits.per_day",
-            "visits_verified_per_day", "visits_per_day"), "次/日"),
+        i("eldercare.dementia_beds", "认知障碍照护床位", number(items.get("dementia_beds"), "value"), "张", target=960,
+          note=ALL_REGISTERED),
+        i("eldercare.family_beds", "家庭养老床位", number(items.get("family_beds"), "value"), "张", target=800),
+        i("eldercare.caregivers_per_10k", "每万名老年人持证护理员", number(caregivers, "value"), "人", target=27,
+          target_scope="area", note="按本系统登记老年人计" if caregivers else None),
+        i("eldercare.meals_today", "当日助餐份数", number(items.get("meals_served"), "value"), "份"),
+        i("eldercare.visits_verified", "已核验上门服务", number(visits, "verified"), "次",
+          note=None if visits is None else f"异常标记 {visits.get('flagged', 0)} 次，漏服务 {visits.get('missed', 0)} 次"),
     ]
     charts = []
-    daily = pick(d, "meals.daily", "daily", "series.daily", "trend")
-    if isinstance(daily, list) and daily and isinstance(daily[0], dict):
-        days = [str(row.get("date") or row.get("day") or "") for row in daily]
-        series = [Series(name=label, values=[row.get(key) or 0 for row in daily])
-                  for key, label in (("meals", "助餐份数"), ("meals_served", "助餐份数"), ("visits", "上门服务次数"),
-                                     ("visits_verified", "上门服务次数")) if any(key in row for row in daily)]
-        if series:
-            charts.append(Chart(code="eldercare.daily", title="近期每日服务量", kind="line", unit="次",
-                                categories=days, series=series))
+    for code, title, unit, names in (("beds_by_type", "养老机构床位（按类型）", "张", BED_TYPES),
+                                     ("canteens_by_kind", "助餐服务点（按类型）", "个", CANTEEN_KINDS)):
+        parts = breakdown(code)
+        if parts:
+            charts.append(Chart(code=f"eldercare.{code}", title=title, kind="bar", unit=unit,
+                                categories=[names.get(k, k) for k in parts],
+                                series=[Series(name=title, values=[v if isinstance(v, (int, float)) else 0
+                                                                   for v in parts.values()])]))
     return Built(indicators, charts)
 
 
@@ -219,25 +226,33 @@ def _charity_fetches(area: Area) -> list[Fetch]:
     return [Fetch("/indicators", {"district": area.district} if area.district else {})]
 
 
+def _latest_campaign(d: Any) -> tuple[float | None, str | None]:
+    """The one-day donation participation (percent) of the latest campaign, and its name."""
+    campaigns = [c for c in pick(d, "campaigns") or [] if isinstance(c, dict)] if isinstance(
+        pick(d, "campaigns"), list) else []
+    if campaigns:
+        return number(campaigns[-1], "participation"), campaigns[-1].get("name")
+    return number(d, "one_day_donation.participation_percent", "campaigns.participation_percent",
+                  "participation_percent"), None
+
+
 def _charity_build(area: Area, answers: list[Any]) -> Built:
     d = answers[0]
     i = lambda *a, **k: indicator(area, *a, **k)  # noqa: E731
-    participation = number(d, "one_day_donation.participation_percent", "one_day_donation.participation",
-                           "campaigns.participation_percent", "campaigns.participation", "one_day_participation",
-                           "participation_percent", "participation")
-    if participation is not None and participation <= 1 and pick(
-            d, "one_day_donation.participation_percent", "campaigns.participation_percent",
-            "participation_percent") is None:
-        participation = round(participation * 100, 1)  # a fraction, not a percentage
+    participation, campaign = _latest_campaign(d)
     indicators = [
         i("charity.organizations", "登记社会组织", number(d, "organizations.registered"), "家", target=100,
           rule="more_than"),
         i("charity.new_organizations", "本年新登记社会组织", number(d, "organizations.new_this_year"), "家", target=11),
         i("charity.raised", "本年募集善款（净额）", fen_to_yuan(number(d, "money_this_year.raised_fen")), "元"),
         i("charity.spent", "本年善款支出", fen_to_yuan(number(d, "money_this_year.spent_fen")), "元"),
-        i("charity.trusts", "慈善信托", number(d, "trusts.count", "trusts.total", "trusts", "trusts_count"), "单"),
-        i("charity.one_day_participation", "慈善一日捐单位参与率", participation, "%", target=95,
+        i("charity.trusts", "慈善信托", number(d, "trusts.trusts", "trusts.count"), "单",
+          note=None if number(d, "trusts.scale_fen") is None else
+          f"规模 {fen_to_yuan(number(d, 'trusts.scale_fen')):,.2f} 元"),
+        i("charity.community_funds", "社区慈善基金覆盖率", number(d, "community_fund_coverage"), "%", target=90,
           target_scope="area"),
+        i("charity.one_day_participation", "慈善一日捐单位参与率", participation, "%", target=95,
+          target_scope="area", note=campaign or (None if participation is not None else "本年及上年无一日捐活动")),
     ]
     charts = []
     statuses = pick(d, "projects_by_status")
@@ -245,11 +260,11 @@ def _charity_build(area: Area, answers: list[Any]) -> Built:
         charts.append(Chart(code="charity.projects", title="慈善项目（按状态）", kind="bar", unit="个",
                             categories=[PROJECT_STATUSES.get(s, s) for s in statuses],
                             series=[Series(name="项目数", values=list(statuses.values()))]))
-    by_district = pick(d, "trusts.by_district", "trusts_by_district")
+    by_district = pick(d, "trusts.by_district")
     if isinstance(by_district, dict) and by_district:
         charts.append(Chart(code="charity.trusts_by_district", title="各区慈善信托", kind="bar", unit="单",
                             categories=[area_name(c) for c in by_district],
-                            series=[Series(name="信托数", values=[number(v, "count") if isinstance(v, dict) else v
+                            series=[Series(name="信托数", values=[v if isinstance(v, (int, float)) else 0
                                                                for v in by_district.values()])]))
     return Built(indicators, charts)
 
@@ -269,6 +284,7 @@ def _placenames_build(area: Area, answers: list[Any]) -> Built:
     target = number(d, "unification_plan_roads") or UNIFICATION_ROADS
     indicators = [
         i("placenames.standard_addresses", "标准地名地址", number(d, "standard_addresses"), "条"),
+        i("placenames.standard_names", "标准地名", number(d, "standard_names"), "个"),
         i("placenames.plates_issued", "在用门牌", number(d, "plates_issued"), "块"),
         i("placenames.unified_roads", "道路名称统一", number(d, "unified_roads"), "条", target=target),
         i("placenames.rectified_names", "不规范地名整治", number(d, "rectified_names"), "处"),

@@ -41,7 +41,7 @@ def _districts(principal: Principal) -> list[District]:
             summary="The plan's indicators of all four services, against their 2022 targets",
             description="For the cockpit page (民政数字驾驶舱). Staff sign-in required. City staff (330200) see the "
                         "whole city or any `district`; district staff see their own district (another is 403). "
-                        "Gathers eldercare, assistance, charity and placenames `/indicators` concurrently (3 s "
+                        "Gathers eldercare, assistance, charity and placenames `/indicators` concurrently (5 s "
                         "each) and caches the result for 15 s per area. A service that is down or lacks an "
                         "indicator makes only its panel (or that indicator) say so in words; the answer is still "
                         "200. Each indicator carries its value, unit, target, whether it is met, and progress.",

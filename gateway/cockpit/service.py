@@ -24,7 +24,7 @@ from shared.logs import request_id_var
 log = logging.getLogger("gateway.cockpit")
 
 CACHE_S = 15.0
-FETCH_TIMEOUT_S = 3.0
+FETCH_TIMEOUT_S = 5.0  # a slow service costs its panel, never the page; the cache absorbs the wait
 
 
 class Unavailable(Exception):
@@ -98,7 +98,7 @@ class Cockpit:
         elif empty:
             message = f"{area_name(area.code)}暂无{adapter.title}业务数据（各项均为 0）"
         return Panel(service=adapter.service, title=adapter.title, available=bool(values), empty=empty,
-                     message=message if message else (f"{missing} 项指标服务未提供" if missing else None),
+                     message=message if message else (f"{missing} 项指标暂无数据" if missing else None),
                      area_note=built.area_note, as_of=_as_of(first), indicators=built.indicators,
                      charts=built.charts)
 

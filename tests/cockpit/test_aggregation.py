@@ -33,14 +33,19 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
     assert all(p["available"] for p in got.values())
 
     elder = indicators(got["eldercare"])
-    canteens = elder["eldercare.canteens"]
-    assert (canteens["label"], canteens["value"], canteens["unit"], canteens["target"]) == ("新增标准化老年食堂", 12,
-                                                                                          "个", 150)
+    canteens = elder["eldercare.canteens"]  # the service's breakdown by kind, summed
+    assert (canteens["label"], canteens["value"], canteens["unit"], canteens["target"]) == ("助餐服务点", 12, "个", 150)
     assert canteens["target_met"] is False and canteens["progress"] == 0.08
-    assert elder["eldercare.beds_added"]["target_met"] is True and elder["eldercare.beds_added"]["progress"] == 1.0
-    assert elder["eldercare.nursing_share"]["value"] == 55.5 and elder["eldercare.nursing_share"]["target"] == 60
+    assert elder["eldercare.beds"]["value"] == 4100 and elder["eldercare.beds"]["target_met"] is True
+    assert elder["eldercare.beds"]["progress"] == 1.0
+    share = elder["eldercare.nursing_share"]  # a ratio from the service, a percentage on the page
+    assert (share["value"], share["unit"], share["target"], share["target_met"]) == (51.2, "%", 60, False)
     assert elder["eldercare.caregivers_per_10k"]["target_met"] is True
-    assert got["eldercare"]["charts"][0]["series"][0]["values"] == [320, 360]  # the daily trend
+    assert elder["eldercare.meals_today"]["value"] == 340 and elder["eldercare.visits_verified"]["value"] == 41
+    assert "异常标记 2 次" in elder["eldercare.visits_verified"]["note"]
+    beds_chart = next(c for c in got["eldercare"]["charts"] if c["code"] == "eldercare.beds_by_type")
+    assert beds_chart["categories"] == ["普通床位", "护理型", "认知障碍照护"]
+    assert beds_chart["series"][0]["values"] == [1900, 2100, 100]
 
     aid = indicators(got["assistance"])
     assert aid["assistance.dibao"]["value"] == 3 and aid["assistance.dibao"]["note"] == "5 人"
@@ -55,6 +60,12 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
     assert (organisations["value"], organisations["target"], organisations["target_rule"],
             organisations["target_met"]) == (120, 100, "more_than", True)
     assert charity["charity.raised"]["value"] == 12340.0 and charity["charity.raised"]["unit"] == "元"
+    assert charity["charity.trusts"]["value"] == 3 and charity["charity.community_funds"]["target_met"] is True
+    one_day = charity["charity.one_day_participation"]  # the latest campaign's
+    assert (one_day["value"], one_day["target"], one_day["target_met"], one_day["note"]) == (80.0, 95, False,
+                                                                                          "2026年慈善一日捐")
+    trusts_chart = next(c for c in got["charity"]["charts"] if c["code"] == "charity.trusts_by_district")
+    assert trusts_chart["categories"] == ["海曙区", "鄞州区"] and trusts_chart["series"][0]["values"] == [1, 2]
 
     places = indicators(got["placenames"])
     unified = places["placenames.unified_roads"]
@@ -70,7 +81,7 @@ async def test_services_are_asked_concurrently_as_the_caller_with_their_area(coc
     assert asked[("assistance", "/indicators")]["params"] == {"area_code": "330203"}
     assert asked[("assistance", "/policies")]["params"] == {"code": "dibao_standard", "district": "330203"}
     assert asked[("charity", "/indicators")]["params"] == {"district": "330203"}
-    assert asked[("eldercare", "/indicators")]["params"] == {"district": "330203"}
+    assert asked[("eldercare", "/indicators")]["params"] == {"area_code": "330203"}
     secret = cockpit_gateway.settings.identity_secret
     for (service, _), request in asked.items():
         claims = verify(request["assertion"], secret, audience=service, issuer=ASSERTION_ISSUER)
@@ -84,7 +95,7 @@ async def test_a_city_wide_target_has_no_progress_in_a_district_but_a_ratio_targ
     elder = indicators(panels(body)["eldercare"])
     assert elder["eldercare.canteens"]["progress"] is None and elder["eldercare.canteens"]["target_met"] is None
     assert "全市目标" in elder["eldercare.canteens"]["note"]
-    assert elder["eldercare.nursing_share"]["target_met"] is False  # 55.5% < 60% applies to every district
+    assert elder["eldercare.nursing_share"]["target_met"] is False  # 51.2% < 60% applies to every district
     # placenames does not report by district: the panel says its figures are city-wide.
     assert "全市口径" in panels(body)["placenames"]["area_note"]
 
@@ -144,7 +155,7 @@ async def test_a_missing_indicator_is_marked_missing_and_the_rest_of_the_panel_s
     assert figures["charity.organizations"]["note"] == "服务未提供此指标"
     assert figures["charity.organizations"]["target_met"] is None and figures["charity.organizations"]["target"] == 100
     assert figures["charity.raised"]["available"] is True
-    assert got["charity"]["available"] is True and "项指标服务未提供" in got["charity"]["message"]
+    assert got["charity"]["available"] is True and "项指标暂无数据" in got["charity"]["message"]
 
 
 async def test_a_reshaped_answer_costs_one_panel_not_the_page(cockpit_gateway):
@@ -158,7 +169,7 @@ async def test_a_reshaped_answer_costs_one_panel_not_the_page(cockpit_gateway):
     aid = indicators(got["assistance"])
     assert all(not aid[c]["available"] for c in ("assistance.dibao", "assistance.monthly_grants",
                                                   "assistance.leads_open"))
-    assert "项指标服务未提供" in got["assistance"]["message"]
+    assert "项指标暂无数据" in got["assistance"]["message"]
     assert got["charity"]["available"] is True
 
 
@@ -166,11 +177,14 @@ async def test_an_empty_district_says_so_in_words(cockpit_gateway):
     zeros = cockpit_gateway.fake.payloads["charity"]["/indicators"]
     zeros["organizations"] = {"registered": {"value": 0}, "new_this_year": {"value": 0}}
     zeros["money_this_year"] = {"raised_fen": 0, "spent_fen": 0}
-    zeros["trusts"] = {"count": 0}
-    zeros["one_day_donation"] = {"participation_percent": 0}
+    zeros["trusts"] = {"trusts": 0, "scale_fen": 0, "by_district": {}}
+    zeros["community_fund_coverage"] = {"value": 0.0, "target": 90, "met": False}
+    zeros["campaigns"] = []
     got = panels((await cockpit_gateway.get(URL, params={"district": "330225"},
                                             headers=bearer("staff-city", cockpit_gateway.settings))).json())
     assert got["charity"]["empty"] is True and got["charity"]["message"] == "象山县暂无慈善事业业务数据（各项均为 0）"
+    one_day = indicators(got["charity"])["charity.one_day_participation"]
+    assert one_day["available"] is False and one_day["note"] == "本年及上年无一日捐活动"
 
 
 async def test_answers_are_cached_briefly_and_concurrent_callers_share_one_gathering(cockpit_gateway):
@@ -197,3 +211,20 @@ async def test_the_page_and_its_charting_library_are_served_by_the_gateway(cockp
     library = await cockpit_gateway.get("/cockpit/static/vendor/echarts.min.js")
     assert library.status_code == 200 and len(library.content) > 500_000
     assert (await cockpit_gateway.get("/cockpit/static/cockpit.js")).status_code == 200
+
+
+async def test_the_adapters_read_what_the_real_services_answer(real_gateway):
+    """A contract check: each real service's `/indicators` (empty databases) fills its panel, no figure missing."""
+    response = await real_gateway.get(URL, params={"district": "330212"},
+                                      headers=bearer("staff-city", real_gateway.settings))
+    assert response.status_code == 200
+    got = panels(response.json())
+    # The policy table is empty without demo data, so the 低保 standard is the one figure allowed to be missing.
+    allowed_missing = {"assistance.dibao_standard", "charity.one_day_participation"}
+    for service in ("eldercare", "assistance", "charity", "placenames"):
+        assert got[service]["available"], got[service]
+        missing = {i["code"] for i in got[service]["indicators"] if not i["available"]} - allowed_missing
+        assert missing == set(), (service, missing)
+    assert got["eldercare"]["available"], got["eldercare"]
+    missing = {i["code"] for i in got["eldercare"]["indicators"] if not i["available"]}
+    assert missing == set(), missing

@@ -123,16 +123,17 @@
     var select = $("district");
     var chosen = data.area_code;
     select.textContent = "";
-    var mine = el("option", null, data.districts.length ? "全市" : data.area_name);
+    var many = data.districts.length > 1;  // city staff choose; district staff see their own only
+    var mine = el("option", null, many ? "全市" : data.area_name);
     mine.value = "";
     select.appendChild(mine);
-    data.districts.forEach(function (d) {
+    if (many) data.districts.forEach(function (d) {
       var option = el("option", null, d.name);
       option.value = d.code;
       if (d.code === chosen) option.selected = true;
       select.appendChild(option);
     });
-    select.disabled = data.districts.length === 0;
+    select.disabled = !many;
   }
 
   function render(data) {
