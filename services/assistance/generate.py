@@ -23,6 +23,7 @@ from stdnum.cn import ric
 from services.assistance.assessment.models import Asset, Income
 from services.assistance.assessment.schemas import EXEMPT_ITEMS
 from services.assistance.households.models import Household, Member
+from services.assistance.bulk import insert_rows
 from services.assistance.settings import AssistanceSettings
 from shared import clock
 from shared.db import Database, utcnow
@@ -86,7 +87,7 @@ class CityGenerator:
         age = self.rng.randint(lo, hi)
         edge = self.rng.random() < 0.2
         days = self.rng.choice((-1, 0, 1)) if edge else self.rng.randrange(365)
-        return _years_before(self.as_of, age, days)
+        return min(_years_before(self.as_of, age, days), self.as_of)  # nobody is born after the day
 
     def target_income(self, n: int) -> int:
         """A household total aimed at a threshold (± a fen) or spread across the range."""
@@ -187,38 +188,10 @@ class CityGenerator:
         return batch
 
 
-def _sqlite_value(value):
-    """What SQLAlchemy's SQLite types would store: ISO dates, naive-UTC datetimes with microseconds, 0/1."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 async def write(session: AsyncSession, batch: Batch) -> None:
-    """Bulk rows straight to the driver: COPY on PostgreSQL, executemany on SQLite.
-
-    SQLAlchemy's per-parameter processing costs more than the database itself at this volume, so the generator
-    (which only ever writes its own well-typed rows) goes around it.
-    """
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
     for model, rows in ((Household, batch.households), (Member, batch.members), (Income, batch.incomes),
                         (Asset, batch.assets)):
-        if not rows:
-            continue
-        columns = list(rows[0])
-        table = model.__tablename__
-        if connection.dialect.name == "postgresql":
-            await driver.copy_records_to_table(table, columns=columns,
-                                               records=[tuple(r[c] for c in columns) for r in rows])
-        else:
-            await driver.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [tuple(_sqlite_value(r[c]) for c in columns) for r in rows])
+        await insert_rows(session, model.__table__, rows)
 
 
 async def generate(session: AsyncSession, households: int, *, as_of: dt.date, seed: int = 2022,

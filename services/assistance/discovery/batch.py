@@ -52,11 +52,14 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
         in_range.append(Household.id <= until_id)
     in_range += [~Household.area_code.startswith(prefix) for prefix in exclude_prefixes]
 
+    def ids_between(column):
+        """The chunk's id range straight on the child table, so its household_id index serves the chunk."""
+        return [column > after_id] + ([column <= until_id] if until_id is not None else [])
+
     income = (select(Income.member_id,
                      func.sum(case((Income.kind == "wages", Income.monthly_fen), else_=0)).label("wages"),
                      func.sum(case((Income.kind != "wages", Income.monthly_fen), else_=0)).label("other"))
-              .join(Household, Household.id == Income.household_id)
-              .where(Income.exempt.is_(False), Income.period_from <= as_of, *in_range)
+              .where(Income.exempt.is_(False), Income.period_from <= as_of, *ids_between(Income.household_id))
               .group_by(Income.member_id).subquery("income"))
     wages, other = func.coalesce(income.c.wages, 0), func.coalesce(income.c.other, 0)
     adult = Member.birth_on <= c18
@@ -74,14 +77,13 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
                      Member.disability_kind, Member.parents, Member.in_institution,
                      _flag(counted).label("counted"), _flag(able).label("able"),
                      (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
-              .join(Household, Household.id == Member.household_id).where(*in_range)
+              .where(*ids_between(Member.household_id))
               .outerjoin(income, income.c.member_id == Member.id).cte("member_figures"))
     assets = (select(Asset.household_id,
                      func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
                                    else_=0)).label("financial"),
                      func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0)).label("vehicle"))
-              .join(Household, Household.id == Asset.household_id)
-              .where(Asset.source_on <= as_of, *in_range).group_by(Asset.household_id).subquery("assets"))
+              .where(Asset.source_on <= as_of, *ids_between(Asset.household_id)).group_by(Asset.household_id).subquery("assets"))
     households = (select(Household.id, Household.area_code,
                          func.sum(people.c.counted).label("n"),
                          func.sum(people.c.counted * people.c.after_deduction).label("total"),

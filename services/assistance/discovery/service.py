@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assistance.bulk import insert_rows
 from services.assistance.discovery import batch
 from services.assistance.discovery.models import Lead, Screening, Signal
 from services.assistance.discovery.schemas import LeadOut, ScreeningIn, ScreeningOut, SignalIn, SignalOut
@@ -90,12 +91,13 @@ async def list_leads(session: AsyncSession, principal: Principal, screening_id: 
     return list(await session.scalars(query))
 
 
-async def _receiving(session: AsyncSession, household_ids: list[int], as_of: dt.date) -> set[tuple]:
-    """(household, programme) for household programmes and (member, programme) for the others, current on as_of."""
+async def _receiving(session: AsyncSession, after_id: int, until_id: int, as_of: dt.date) -> set[tuple]:
+    """(household, programme) for household programmes and (member, programme) for the others, current on as_of,
+    for the households with after_id < id ≤ until_id (a range, not a list: a chunk is tens of thousands)."""
     rows = await session.execute(
         select(Member.household_id, Member.id, Enrolment.programme)
         .join(Enrolment, Enrolment.id_number == Member.id_number)
-        .where(Member.household_id.in_(household_ids), Enrolment.since_on <= as_of,
+        .where(Member.household_id > after_id, Member.household_id <= until_id, Enrolment.since_on <= as_of,
                or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)))
     found = set()
     for household_id, member_id, programme in rows:
@@ -136,15 +138,14 @@ async def run_chunk(session: AsyncSession, screening: Screening, chunk: int) -> 
         hits += await batch.eligible(session, params, screening.as_of, area_prefix=run_prefix,
                                      after_id=screening.last_household_id, until_id=ids[-1],
                                      exclude_prefixes=excluded)
-    receiving = await _receiving(session, ids, screening.as_of)
+    receiving = await _receiving(session, screening.last_household_id, ids[-1], screening.as_of)
     now = utcnow()
     leads = [dict(screening_id=screening.id, signal_id=None, household_id=h.household_id, member_id=h.member_id,
                   area_code=h.area_code, programme=h.programme, state="open",
                   reasons={"rule": "eligibility.rules.evaluate", "as_of": screening.as_of.isoformat(), **h.figures},
                   created_at=now)
              for h in hits if not _is_received(h, receiving)]
-    if leads:
-        await session.execute(Lead.__table__.insert(), leads)
+    await insert_rows(session, Lead.__table__, leads)
     # The checkpoint moves only from where this process read it: a second runner loses here and rolls back.
     moved = await session.execute(
         update(Screening).where(Screening.id == screening.id,
@@ -283,7 +284,7 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
         today = clock.today()
         facts, numbers = await eligibility.facts_of_household(session, household, today)
         result = rules.evaluate(facts, await eligibility.parameters(session, household.area_code[:6], today), today)
-        receiving = await _receiving(session, [household.id], today)
+        receiving = await _receiving(session, household.id - 1, household.id, today)
         for programme in result.programmes:
             targets = ([(None, [c for c in programme.criteria])] if programme.persons is None and programme.eligible
                        else [(int(p.key), p.criteria) for p in programme.persons or [] if p.eligible])

@@ -1,0 +1,194 @@
+"""Assistance at city scale: screening against a bare aggregate, and single checks and status lookups through
+the gateway.
+
+    ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 50000] [--database-url URL] [--reuse]
+
+1. builds a synthetic city in its own PostgreSQL database (default `assistance_bench` on 127.0.0.1:5432,
+   created when missing, wiped at the start) with the generator of `services.assistance.generate`;
+2. times a bare SQL aggregate over the same income rows (sum of counted incomes per household), then the whole
+   screening job exactly as the service runs it (chunks, checkpoints, leads), and prints their ratio
+   (targets: ≤ 30 s for 1 M households, ≤ 3× the aggregate);
+3. starts the assistance service and the gateway on loopback ports 18202 / 18200 and measures p50/p99 of single
+   eligibility checks and status lookups, one request at a time, with a demo token (target p99 ≤ 20 ms);
+4. stops what it started. It is a benchmark, not a test: it exits 0 when it ran, whatever the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy import text
+
+from services.assistance import seed
+from services.assistance.discovery import service as discovery
+from services.assistance.discovery.models import Screening
+from services.assistance.discovery.schemas import ScreeningIn
+from services.assistance.generate import generate
+from shared import clock, migrations
+from shared.db import Database
+from shared.identity import Principal
+from tools.devserver import Suite
+
+HOST = "127.0.0.1"
+GATEWAY_PORT, SERVICE_PORT = 18200, 18202
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/assistance_bench"
+CITY = Principal(subject="bench:city", kind="staff", scopes=frozenset({"assistance.screenings:run"}), area="330200")
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+async def fresh_database(url: str) -> None:
+    plain = url.replace("postgresql+asyncpg://", "postgresql://")
+    server, name = plain.rsplit("/", 1)
+    admin = await asyncpg.connect(f"{server}/postgres")
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    database = await asyncpg.connect(plain)
+    try:
+        await database.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await database.close()
+    await asyncio.to_thread(migrations.upgrade, "assistance", url)
+
+
+async def build_city(database: Database, households: int) -> None:
+    today = clock.today()
+    async with database.sessionmaker() as session, session.begin():
+        await seed.load(session)
+    chunk, done, started = 50_000, 0, time.perf_counter()
+    while done < households:
+        size = min(chunk, households - done)
+        async with database.sessionmaker() as session, session.begin():
+            await generate(session, size, as_of=today, seed=1000 + done)
+        done += size
+        say(f"  generated {done:,} households ({time.perf_counter() - started:.0f} s)")
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(text("ANALYZE"))
+        people = await session.scalar(text("SELECT count(*) FROM members"))
+    say(f"city: {households:,} households, {people:,} people, in {time.perf_counter() - started:.0f} s")
+
+
+async def bare_aggregate(database: Database) -> float:
+    async with database.sessionmaker() as session:
+        started = time.perf_counter()
+        await session.execute(text(
+            "SELECT household_id, sum(monthly_fen) FROM incomes WHERE NOT exempt GROUP BY household_id"))
+        return time.perf_counter() - started
+
+
+async def screening(database: Database, chunk: int) -> tuple[float, int]:
+    async with database.sessionmaker() as session, session.begin():
+        job = await discovery.create_screening(session, CITY, ScreeningIn())
+    started = time.perf_counter()
+    await discovery.run(database, job.id, chunk=chunk, stale_after=dt.timedelta(seconds=30))
+    elapsed = time.perf_counter() - started
+    async with database.sessionmaker() as session:
+        done = await session.get(Screening, job.id)
+        if done.state != "done":
+            raise RuntimeError(f"screening ended {done.state}: {done.error}")
+        return elapsed, done.leads_count
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+async def latencies(database: Database, suite: Suite, requests: int) -> dict[str, tuple[float, float]]:
+    async with database.sessionmaker() as session:
+        top = await session.scalar(text("SELECT max(id) FROM households"))
+        numbers = list(await session.scalars(text(
+            "SELECT id_number FROM members TABLESAMPLE SYSTEM (1) LIMIT :n"), {"n": requests}))
+    async with httpx.AsyncClient(base_url=suite.url(), timeout=10) as client:
+        token = (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        results = {}
+        for name, path, bodies in (
+                ("status lookup", "/api/assistance/v1/status-lookups",
+                 [{"id_number": numbers[i % len(numbers)]} for i in range(requests)]),
+                ("eligibility check", "/api/assistance/v1/eligibility-checks",
+                 [{"household_id": random.randint(1, top)} for _ in range(requests)])):
+            for body in bodies[:50]:  # warm-up
+                await client.post(path, json=body, headers=headers)
+            samples = []
+            for body in bodies:
+                started = time.perf_counter()
+                response = await client.post(path, json=body, headers=headers)
+                samples.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{name}: {response.status_code} {response.text[:200]}")
+            results[name] = percentiles(samples)
+    return results
+
+
+def start_suite(url: str, tmp: Path) -> Suite:
+    env = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "WARNING", "GATEWAY_PORT": str(GATEWAY_PORT),
+           "ASSISTANCE_PORT": str(SERVICE_PORT), "ASSISTANCE_DATABASE_URL": url,
+           "GATEWAY_UPSTREAM_ASSISTANCE": f"http://{HOST}:{SERVICE_PORT}"}
+    suite = Suite(env, log_dir=tmp / "log")
+    suite.start("assistance")
+    suite.start("gateway")
+    suite.wait_ready("assistance")
+    deadline = time.monotonic() + 30
+    while True:  # the gateway's /readyz waits for all four services; only assistance runs here
+        try:
+            if suite.get("/healthz")[0] == 200:
+                return suite
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("gateway did not start")
+        time.sleep(0.2)
+
+
+async def main(args: argparse.Namespace) -> None:
+    say(f"bench assistance: {args.households:,} households, database {args.database_url}")
+    if not args.reuse:
+        await fresh_database(args.database_url)
+    database = Database(args.database_url)
+    suite = None
+    try:
+        if args.reuse:
+            async with database.sessionmaker() as session:
+                await session.execute(text("DELETE FROM screenings"))  # their leads go with them
+                await session.commit()
+        else:
+            await build_city(database, args.households)
+        aggregate = min([await bare_aggregate(database) for _ in range(3)])
+        elapsed, leads = await screening(database, args.chunk)
+        say(f"bare aggregate over incomes: {aggregate:.2f} s")
+        say(f"screening: {elapsed:.2f} s for {args.households:,} households ({leads:,} leads)")
+        say(f"screening / bare aggregate: {elapsed / aggregate:.2f}x (target ≤ 3x); "
+            f"target ≤ 30 s for 1,000,000 households")
+        suite = start_suite(args.database_url, Path(tempfile.mkdtemp(prefix="bench-assistance-")))
+        for name, (p50, p99) in (await latencies(database, suite, args.requests)).items():
+            say(f"{name} through the gateway: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 ≤ 20 ms)")
+    finally:
+        if suite is not None:
+            suite.stop_all()
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="./dev bench assistance", description=__doc__.split("\n")[0])
+    parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--chunk", type=int, default=50_000)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--reuse", action="store_true", help="keep the city already in the database (no rebuild)")
+    asyncio.run(main(parser.parse_args(sys.argv[1:])))
