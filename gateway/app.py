@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.auth.codes import LoggingSender, NoSender
 from gateway.auth.router import router as auth_router
+from gateway.auth.wechat import provider_from as wechat_provider_from
 from gateway.cockpit.router import install as install_cockpit
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
@@ -139,6 +140,7 @@ class Gateway:
         app.state.settings = settings
         app.state.authenticator = self.authenticator
         app.state.code_sender = NoSender() if production else LoggingSender()
+        app.state.wechat = wechat_provider_from(settings)
         install_error_handlers(app)
         # /metrics: the gateway's own routes, plus what the proxy counts (REQUESTS, UPSTREAM_ERRORS).
         install_metrics(app, "gateway", extra=(REQUESTS, UPSTREAM_ERRORS))

@@ -32,6 +32,10 @@ class GatewaySettings(CommonSettings):
     upstream_keepalive_s: float = 30.0
     upstream_pool_size: int = 200
     dev_token_lifetime_s: int = 12 * 3600
+    # WeChat mini-program sign-in (jscode2session); unset means the deployment has no mini-program.
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_appid: str = ""
+    wechat_secret: str = ""
     # Rate limits as "requests per second/burst", per caller: by principal kind, by address when
     # anonymous, and per address on the sign-in routes (a brake on password guessing).
     redis_url: str = suite_wide("redis_url", "")

@@ -64,13 +64,16 @@ class RefreshToken(Base):
 
 
 class Resident(Base):
-    """A resident account. The phone is kept only as a keyed digest (for lookup) and a masked form."""
+    """A resident account, found by phone or by WeChat openid, each kept only as a keyed digest."""
 
     __tablename__ = "residents"
+    __table_args__ = (CheckConstraint("phone_index IS NOT NULL OR wechat_index IS NOT NULL",
+                                      name="has_a_sign_in"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone_index: Mapped[str] = mapped_column(String(64), unique=True)
-    phone_masked: Mapped[str] = mapped_column(String(20))
+    phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone_masked: Mapped[str | None] = mapped_column(String(20))
+    wechat_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from gateway.auth import service
 from gateway.auth.models import OAuthClient
 from gateway.auth.schemas import (ClientIn, ClientOut, ClientWithSecret, CodeRequest, CodeRequested, CodeSignIn,
-                                  SignOut, StaffSignIn, TokenResponse)
+                                  SignOut, StaffSignIn, TokenResponse, WeChatSignIn)
 from gateway.principals import issue_token
 from gateway.scopes import CLIENTS_WRITE
 from shared.db import Session
@@ -95,6 +95,18 @@ async def request_code(request: Request, body: CodeRequest, session: Session) ->
              responses=problem_responses(401, 422))
 async def code_sign_in(request: Request, body: CodeSignIn, session: Session) -> TokenResponse:
     principal = await service.sign_in_resident(session, request.app.state.settings, body.phone, body.code)
+    refresh = await service.issue_refresh(session, principal, request.app.state.settings)
+    return _tokens(request, principal, refresh)
+
+
+@router.post("/wechat-sign-ins", response_model=TokenResponse, summary="WeChat mini-program sign-in (微信小程序登录)",
+             description="Exchanges the code from `wx.login()` for the user's openid with WeChat, and signs the "
+                         "resident in (creating the account the first time). 503 when WeChat does not answer or "
+                         "the deployment has no mini-program.",
+             responses=problem_responses(401, 422, 503))
+async def wechat_sign_in(request: Request, body: WeChatSignIn, session: Session) -> TokenResponse:
+    principal = await service.sign_in_wechat(session, request.app.state.settings, request.app.state.wechat,
+                                             body.code)
     refresh = await service.issue_refresh(session, principal, request.app.state.settings)
     return _tokens(request, principal, refresh)
 

@@ -37,6 +37,11 @@ class CodeSignIn(BaseModel):
     code: str = Field(pattern=r"^\d{6}$", description="The 6-digit code sent by SMS")
 
 
+class WeChatSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128, description="The code from wx.login() in the mini-program")
+
+
 class SignOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     refresh_token: str = Field(min_length=1, max_length=200)

@@ -257,4 +257,20 @@ async def sign_in_resident(session: AsyncSession, settings: GatewaySettings, pho
         resident = Resident(phone_index=phone_index, phone_masked=mask_phone(phone), created_at=now)
         session.add(resident)
         await session.flush()
+    return resident_principal(resident)
+
+
+def resident_principal(resident: Resident) -> Principal:
+    # An opaque subject: no phone number or openid reaches tokens or other services' records.
     return Principal(subject=f"resident:{resident.id}", kind="resident", scopes=scopes_held_by("resident"))
+
+
+async def sign_in_wechat(session: AsyncSession, settings: GatewaySettings, provider, code: str) -> Principal:
+    openid = await provider.openid_for(code)
+    wechat_index = keyed_digest(settings.token_secret, f"wechat:{settings.wechat_appid}:{openid}")
+    resident = await session.scalar(select(Resident).where(Resident.wechat_index == wechat_index))
+    if resident is None:
+        resident = Resident(wechat_index=wechat_index, created_at=utcnow())
+        session.add(resident)
+        await session.flush()
+    return resident_principal(resident)
