@@ -31,6 +31,7 @@ async def create_campaign(data: CampaignIn, request: Request, session: Session,
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut, summary="One campaign",
+            description="A one-day donation campaign (慈善一日捐) and the project receiving its money.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_campaign(campaign_id: int, session: Session,
                        principal: Annotated[Principal, require(CAMPAIGNS_READ)]) -> CampaignOut:

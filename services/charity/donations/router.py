@@ -46,6 +46,8 @@ async def list_donations(session: Session, principal: Annotated[Principal, requi
 
 
 @router.get("/donations/{donation_id}", response_model=DonationOut, summary="One donation",
+            description="A donation to a project of your area, with what was refunded and what may still be; "
+                        "the donor's phone masked.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_donation(donation_id: int, session: Session,
                        principal: Annotated[Principal, require(DONATIONS_READ)]) -> DonationOut:
@@ -69,6 +71,7 @@ async def refund_donation(donation_id: int, data: RefundIn, request: Request, se
 
 
 @router.get("/donations/{donation_id}/refunds", response_model=list[RefundOut], summary="Refunds of a donation",
+            description="Each partial refund (退款) with the ledger group that reverses part of the donation's.",
             responses=problem_responses(401, 403, 404, 422))
 async def list_refunds(donation_id: int, session: Session,
                        principal: Annotated[Principal, require(DONATIONS_READ)]) -> list[RefundOut]:
@@ -91,6 +94,7 @@ async def disburse(data: DisbursementIn, request: Request, session: Session,
 
 
 @router.get("/disbursements", response_model=Page[DisbursementOut], summary="List disbursements of your area",
+            description="Payments (拨付) from projects of your area, oldest first, with their evidence.",
             responses=problem_responses(401, 403, 422))
 async def list_disbursements(session: Session, principal: Annotated[Principal, require(DONATIONS_READ)],
                              page: Annotated[PageParams, Depends(page_params)],
@@ -100,6 +104,7 @@ async def list_disbursements(session: Session, principal: Annotated[Principal, r
 
 
 @router.get("/disbursements/{disbursement_id}", response_model=DisbursementOut, summary="One disbursement",
+            description="A payment from a project of your area with its budget line and evidence.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_disbursement(disbursement_id: int, session: Session,
                            principal: Annotated[Principal, require(DONATIONS_READ)]) -> DisbursementOut:

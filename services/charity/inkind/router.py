@@ -32,6 +32,7 @@ async def record_gift(data: InKindIn, request: Request, session: Session,
 
 
 @router.get("", response_model=Page[InKindOut], summary="The register of non-cash gifts",
+            description="Non-cash gifts (非货币捐赠) of organisations in your area with what remains of each.",
             responses=problem_responses(401, 403, 422))
 async def list_gifts(session: Session, principal: Annotated[Principal, require(INKIND_READ)],
                      page: Annotated[PageParams, Depends(page_params)], organization_id: int | None = None,
@@ -41,6 +42,7 @@ async def list_gifts(session: Session, principal: Annotated[Principal, require(I
 
 
 @router.get("/{gift_id}", response_model=InKindOut, summary="One non-cash gift with its uses and disposals",
+            description="The gift, its stated value and basis, each use or disposal, and its receipt.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_gift(gift_id: int, session: Session, principal: Annotated[Principal, require(INKIND_READ)]) -> InKindOut:
     return await service.to_out(session, await service.get_visible(session, principal, gift_id))

@@ -66,6 +66,7 @@ async def run_reconciliation(session: Session,
 
 
 @router.get("/reconciliations/{run_id}", response_model=ReconciliationOut, summary="One reconciliation run",
+            description="A past run of the reconciliation (对账) with every difference it found.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_reconciliation(run_id: int, session: Session,
                              principal: Annotated[Principal, require(LEDGER_READ)]) -> ReconciliationOut:

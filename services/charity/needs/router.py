@@ -42,6 +42,7 @@ async def list_needs(session: Session, page: Annotated[PageParams, Depends(page_
 
 
 @router.get("/needs/{need_id}", response_model=NeedOut, summary="One need (public)",
+            description="No sign-in: a published need with what is matched and fulfilled so far.",
             responses=problem_responses(404, 422))
 async def get_need(need_id: int, session: Session) -> NeedOut:
     return service.need_out(await service.get_need(session, need_id))
@@ -81,6 +82,7 @@ async def list_offers(session: Session, principal: Annotated[Principal, require(
 
 
 @router.get("/resource-offers/{offer_id}", response_model=OfferOut, summary="One offer",
+            description="An offer you made, or one deliverable in your area (staff); the phone masked.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_offer(offer_id: int, session: Session,
                     principal: Annotated[Principal, require(OFFERS_WRITE)]) -> OfferOut:

@@ -54,6 +54,7 @@ async def decline_receipt(data: DeclineIn, session: Session,
 
 
 @router.get("", response_model=Page[ReceiptOut], summary="List receipts of your area",
+            description="Receipts (捐赠票据) of organisations in your area, by organisation and year.",
             responses=problem_responses(401, 403, 422))
 async def list_receipts(session: Session, principal: Annotated[Principal, require(DONATIONS_READ)],
                         page: Annotated[PageParams, Depends(page_params)], organization_id: int | None = None,
@@ -63,6 +64,7 @@ async def list_receipts(session: Session, principal: Annotated[Principal, requir
 
 
 @router.get("/{receipt_id}", response_model=ReceiptOut, summary="One receipt",
+            description="A receipt with the donations it covers (several for a merged receipt).",
             responses=problem_responses(401, 403, 404, 422))
 async def get_receipt(receipt_id: int, session: Session,
                       principal: Annotated[Principal, require(DONATIONS_READ)]) -> ReceiptOut:

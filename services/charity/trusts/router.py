@@ -48,6 +48,7 @@ async def overdue_reports(session: Session,
 
 
 @router.get("/trusts/{trust_id}", response_model=TrustOut, summary="One trust (public)",
+            description="No sign-in: a filed charity trust (慈善信托) and the years its reports are in.",
             responses=problem_responses(404, 422))
 async def get_trust(trust_id: int, session: Session) -> TrustOut:
     trust = await service.get_trust(session, trust_id)
@@ -73,6 +74,7 @@ async def create_fund(data: CommunityFundIn, session: Session,
 
 
 @router.get("/community-funds", response_model=Page[CommunityFundOut], summary="Community funds (public)",
+            description="No sign-in: community charity funds (社区慈善基金), filtered by area.",
             responses=problem_responses(422))
 async def list_funds(session: Session, page: Annotated[PageParams, Depends(page_params)],
                      area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None
