@@ -57,8 +57,11 @@ async def test_a_plain_utf8_list_and_refused_files(committed_client):
     client = committed_client
     await load_demo(client)
     headers = client.as_(PARTNER) | {"content-type": "text/csv"}
-    plain = await client.post(BATCHES, content="鄞州区天童南路1号\n江北区人民路5号\n".encode("utf-8-sig"), headers=headers)
+    plain_file = "鄞州区天童南路1号\n江北区人民路5号\n".encode("utf-8-sig")
+    plain = await client.post(BATCHES, content=plain_file, headers=headers | {"Idempotency-Key": "upload-1"})
     assert plain.status_code == 202 and plain.json()["encoding"] == "utf-8" and plain.json()["total_lines"] == 2
+    retried = await client.post(BATCHES, content=plain_file, headers=headers | {"Idempotency-Key": "upload-1"})
+    assert retried.status_code == 202 and retried.json()["id"] == plain.json()["id"]  # one job, not two
     running = await client.get(f"{BATCHES}/{plain.json()['id']}/result", headers=client.as_(PARTNER))
     assert running.status_code in (200, 409)  # 409 until done, never a half result
     await wait_done(client, plain.json()["id"])

@@ -141,3 +141,16 @@ async def test_indicators_count_the_registers(demo):
     assert after["unified_roads"] == before["unified_roads"] + 1
     assert after["unification_progress"] == pytest.approx(after["unified_roads"] / 16, abs=0.001)
     assert after["filings_missed"] == before["filings_missed"] + 1  # decided 30 days ago, never filed
+
+
+async def test_a_retried_plate_issue_prints_one_plate(demo):
+    road = await name_id(demo, "宁穿路", YINZHOU)
+    code = await issue_address(demo, road_id=road, house_number="13")
+    body = {"address_codes": [code], "issued_on": "2026-06-01"}
+    headers = demo.as_(YINZHOU_STAFF) | {"Idempotency-Key": "plate-13"}
+    first, again = [await demo.post(PLATES, headers=headers, json=body) for _ in range(2)]
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json()["code"] == first.json()["code"]
+    assert len((await demo.get(f"{API}/addresses/{code}")).json()["plates"]) == 1
+    other = await demo.post(PLATES, headers=headers, json=body | {"what_is_there": "便利店"})
+    assert other.status_code == 422

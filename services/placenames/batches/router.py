@@ -1,4 +1,5 @@
 import csv
+import hashlib
 import io
 import json
 from typing import Annotated, Literal
@@ -7,12 +8,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.placenames.batches import service
+from services.placenames.database import IDEMPOTENCY_KEYS
 from services.placenames.batches.models import BatchJob
 from services.placenames.batches.schemas import JobOut
 from services.placenames.scopes import PARSE
 from shared.app import api_prefix
 from shared.db import Session
 from shared.errors import DomainError, problem_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 
 router = APIRouter(prefix="/batch-standardizations", tags=["batch standardisation 批量标准化"])
@@ -40,13 +43,15 @@ def _out(request: Request, job: BatchJob) -> JobOut:
                          "address per line, or a header naming an `address`/`地址` column and optionally an `id`/`编号` "
                          "column. Returns a job id at once; poll the job for its progress and download the result "
                          "when done. A line that cannot be read (broken quoting, empty, too long) is reported in the "
-                         "result with its reason; it never stops the batch.",
-             responses=problem_responses(401, 403, 413, 422),
+                         "result with its reason; it never stops the batch. A retried upload with the same `Idempotency-Key` "
+                         "returns the first job instead of starting a second.",
+             responses=problem_responses(401, 403, 409, 413, 422),
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
                  "type": "string", "format": "binary"}}}}})
 async def upload(request: Request, session: Session, principal: Annotated[Principal, require(PARSE)],
                  encoding: Annotated[Literal["auto", "utf-8", "gbk"], Query(
-                     description="auto tries UTF-8, then GBK")] = "auto") -> JobOut:
+                     description="auto tries UTF-8, then GBK")] = "auto",
+                 idempotency_key: IdempotencyKeyHeader = None) -> JobOut:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > service.MAX_BYTES:
         raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
@@ -55,11 +60,15 @@ async def upload(request: Request, session: Session, principal: Annotated[Princi
         body += chunk
         if len(body) > service.MAX_BYTES:
             raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
-    job = await service.create(session, principal, bytes(body), encoding)
-    # The worker reads the job from the database: it must be committed before the worker starts.
-    await session.commit()
-    service.start(request.app, job.id)
-    return _out(request, job)
+    async def create() -> JobOut:
+        job = await service.create(session, principal, bytes(body), encoding)
+        # The worker reads the job from the database: it must be committed before the worker starts.
+        await session.commit()
+        service.start(request.app, job.id)
+        return _out(request, job)
+
+    fingerprint = {"sha256": hashlib.sha256(body).hexdigest(), "encoding": encoding}
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, fingerprint, create, status_code=202)
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="A batch's progress",

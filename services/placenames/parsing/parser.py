@@ -157,8 +157,12 @@ def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
             _set(parsed, "building", piece, start, end, value)
 
 
+_NEEDS_WIDTH = re.compile("[" + "".join(chr(c) for c in sorted(WIDTH)) .replace("-", "\\-") + "]")
+
+
 def parse(dictionary: Dictionary, raw: str) -> Parsed:
-    text = raw.translate(WIDTH)
+    # str.translate walks a dict per character: only pay for it when a full-width form is there.
+    text = raw.translate(WIDTH) if _NEEDS_WIDTH.search(raw) else raw
     parsed = Parsed(text=raw)
     parts = parsed.parts
     unparsed = parsed.unparsed
@@ -188,7 +192,7 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
             m = tail(text, i)
             if m is not None:
                 _number_tokens(parsed, raw, m)
-                in_numbers = not parts.keys().isdisjoint(AFTER_HOUSE)
+                in_numbers = in_numbers or m.lastgroup not in ("house", "pair_b", "bare") or "building" in parts
                 i = m.end()
                 continue
             if not in_numbers and AREA not in parts:

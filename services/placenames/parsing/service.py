@@ -50,7 +50,7 @@ def _name_reasons(parsed: Parsed) -> tuple[float, list[str]]:
     return confidence, reasons
 
 
-def _refs(part, district_code: str | None) -> list[int]:
+def name_refs(part, district_code: str | None) -> list[int]:
     """The standard place-name ids a road or area spelling may mean, in the district when one is known."""
     if part is None or not part.entries:
         return []
@@ -82,8 +82,8 @@ async def match(session: AsyncSession, parsed: Parsed) -> ParseOut:
     out = dict(text=parsed.text, parts=_parts_out(parsed),
                unparsed=[Span(text=parsed.text[a:b], start=a, end=b) for a, b in parsed.unparsed],
                district_code=parsed.district_code)
-    road_ids = _refs(parsed.parts.get(ROAD), parsed.district_code)
-    area_ids = _refs(parsed.parts.get(AREA), parsed.district_code)
+    road_ids = name_refs(parsed.parts.get(ROAD), parsed.district_code)
+    area_ids = name_refs(parsed.parts.get(AREA), parsed.district_code)
     if not road_ids and not area_ids:
         reasons.append("no road or residential area recognised: nothing to match")
         return ParseOut(**out, match=None, candidates=[], confidence=round(confidence * 0.5, 3), reasons=reasons)

@@ -1,12 +1,15 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
+
+from services.placenames.database import IDEMPOTENCY_KEYS
 
 from services.placenames.plates import service
 from services.placenames.plates.schemas import PLATE_CODE_PATTERN, PlateIn, PlateOut, ReplaceIn, RevokeIn
 from services.placenames.scopes import ADDRESSES_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 
 router = APIRouter(prefix="/door-plates", tags=["door plates 数字门牌"])
@@ -15,11 +18,16 @@ Code = Annotated[str, Path(pattern=PLATE_CODE_PATTERN, description="The plate's 
 
 @router.post("", status_code=201, response_model=PlateOut, summary="Issue a door plate",
              description="门牌: a plate with a new QR code carrying one or more current standard addresses (一号多址); "
-                         "an address may carry several plates (多号一址). Staff issue plates in their area.",
-             responses=problem_responses(401, 403, 422))
-async def issue_plate(data: PlateIn, session: Session,
-                      principal: Annotated[Principal, require(ADDRESSES_WRITE)]) -> PlateOut:
-    return await service.out(session, await service.issue(session, principal, data))
+                         "an address may carry several plates (多号一址). Staff issue plates in their area. A retry with the same `Idempotency-Key` returns the first "
+                         "plate instead of printing a second.",
+             responses=problem_responses(401, 403, 409, 422))
+async def issue_plate(data: PlateIn, request: Request, session: Session,
+                      principal: Annotated[Principal, require(ADDRESSES_WRITE)],
+                      idempotency_key: IdempotencyKeyHeader = None) -> PlateOut:
+    async def create() -> PlateOut:
+        return await service.out(session, await service.issue(session, principal, data))
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
 @router.get("/{code}", response_model=PlateOut, summary="What a plate's QR code stands for (public)",

@@ -15,7 +15,7 @@ from services.placenames import geo
 from services.placenames.addresses.models import Address
 from services.placenames.gazetteer import Gazetteer
 from services.placenames.parsing.parser import AREA, ROAD, parse
-from services.placenames.parsing.service import _refs, match
+from services.placenames.parsing.service import match, name_refs
 from services.placenames.search.schemas import GeocodeOut, NearbyAddress, ReverseOut, SearchItem, SearchOut
 from services.placenames.text import to_halfwidth
 
@@ -24,7 +24,7 @@ LEVEL_RANK = {"house": 0, "building": 1, "unit": 2, "room": 3}
 
 async def _addresses_on(session: AsyncSession, parsed, limit: int) -> list[SearchItem]:
     road, area = parsed.parts.get(ROAD), parsed.parts.get(AREA)
-    road_ids, area_ids = _refs(road, parsed.district_code), _refs(area, parsed.district_code)
+    road_ids, area_ids = name_refs(road, parsed.district_code), name_refs(area, parsed.district_code)
     if not road_ids and not area_ids:
         return []
     query = select(Address).where(Address.status == "current")
