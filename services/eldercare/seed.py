@@ -1,14 +1,26 @@
-"""Demo data: a few older people in Ningbo. Loading twice adds nothing (keyed by ID number)."""
+"""Demo data: older people, canteens with menus for today and tomorrow, subsidy rates, two institutions with
+beds, a home-visit catalogue, a provider and caregivers. Loading twice adds nothing (each row is keyed by a
+natural key: ID number, name, code or date)."""
+
+import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.eldercare.beds.models import Bed, Institution
 from services.eldercare.elders.models import Elder, ElderCarer
+from services.eldercare.homecare.models import Caregiver, HomeService, Provider
+from services.eldercare.meals.models import Canteen, MealSubsidyRate, Menu
+from services.eldercare.meals.schemas import DEFAULT_CUTOFFS
+from services.eldercare.meals.service import cutoff_instant, cutoff_minutes_of
+from services.eldercare.subsidies.models import AllowanceRate
+from shared import clock
 from shared.db import utcnow
 from shared.idnumbers import parse_id_number
 
 # The demo resident (13800000001 in the gateway's demo principals) cares for 王阿娣 and 陈根发.
 DEMO_RESIDENT = "resident:13800000001"
+ASSUMED = "演示数据：金额为假设值，未取自正式文件 (demo figure, not taken from a published document)"
 
 ELDERS = [
     dict(id_number="330203194503150022", name="王阿娣", phone="13805740101", address="海曙区鼓楼街道中山西路12号3幢201室",
@@ -21,18 +33,99 @@ ELDERS = [
          area_code="330205001", latitude=29.8911, longitude=121.5527, lives_alone=False, carers=[]),
 ]
 
+CANTEENS = [
+    dict(name="百丈街道老年食堂", kind="canteen", area_code="330212001", address="鄞州区百丈东路360号",
+         latitude=29.8679, longitude=121.5601, delivery_area_codes=["330212001"]),
+    dict(name="鼓楼街道中央厨房", kind="central_kitchen", area_code="330203001", address="海曙区中山西路20号",
+         latitude=29.8751, longitude=121.5480, delivery_area_codes=["330203"]),
+    dict(name="中马街道槐树路助餐点", kind="meal_point", area_code="330205001", address="江北区槐树路70号",
+         latitude=29.8905, longitude=121.5530, delivery_area_codes=[]),
+]
+MENUS = {"breakfast": (["白粥", "馒头", "咸蛋"], 500, 40), "lunch": (["红烧带鱼", "青菜香干", "米饭", "紫菜汤"], 1500, 80),
+         "dinner": (["肉末豆腐", "炒冬瓜", "米饭"], 1200, 60)}
+MEAL_RATES = [("tekun", 1000), ("dibao", 800), ("dibao_marginal", 500), ("disability", 500), ("age_80_plus", 400),
+              ("age_60_79", 200)]
+ALLOWANCES = [(tier, level, amount) for tier, base in (("tekun", 60000), ("dibao", 40000), ("dibao_marginal", 30000),
+                                                        ("age_80_plus", 20000)) for level, amount in
+              ((1, base // 2), (2, base), (3, base * 3 // 2), (4, base * 2))]
+
+INSTITUTIONS = [
+    dict(name="鄞州区社会福利中心", ownership="public", star_rating=4, area_code="330212004",
+         address="鄞州区天童南路1000号", latitude=29.8240, longitude=121.5470,
+         beds=[("nursing", 12), ("dementia", 4), ("general", 4)]),
+    dict(name="海曙区颐乐园养老院", ownership="private", star_rating=3, area_code="330203001",
+         address="海曙区望京路88号", latitude=29.8702, longitude=121.5390, beds=[("nursing", 6), ("general", 6)]),
+]
+SERVICES = [("bathing", "助浴", "personal_care", 6000, 60), ("cleaning", "助洁", "home", 4000, 90),
+            ("meal_delivery", "送餐", "meals", 500, 20), ("escort_hospital", "陪同就医", "health", 8000, 180)]
+CAREGIVERS = [("330212198305060020", "胡美华", "senior", 720), ("330212197911110011", "郑国平", "intermediate", 365),
+              ("330203198808080027", "陈丽", "junior", -30)]  # days until expiry: the last one has expired
+
+
+async def _get_or_add(session: AsyncSession, model, key: dict, **values):
+    found = await session.scalar(select(model).filter_by(**key))
+    if found is not None:
+        return found, False
+    row = model(**key, **values)
+    session.add(row)
+    await session.flush()
+    return row, True
+
 
 async def load(session: AsyncSession) -> int:
     created = 0
+    now, today = utcnow(), clock.today()
     for row in ELDERS:
         id_number = parse_id_number(row["id_number"])
-        if await session.scalar(select(Elder.id).where(Elder.id_number == id_number.value)) is not None:
-            continue
-        carers = row["carers"]
-        elder = Elder(**{k: v for k, v in row.items() if k != "carers"}, sex=id_number.sex,
-                      birth_on=id_number.birth_date, emergency_contacts=[], registered_by="seed", created_at=utcnow())
-        session.add(elder)
-        await session.flush()
-        session.add_all(ElderCarer(elder_id=elder.id, subject=s, relation=r) for s, r in carers)
-        created += 1
+        values = {k: v for k, v in row.items() if k not in ("carers", "id_number")}
+        elder, new = await _get_or_add(session, Elder, {"id_number": id_number.value}, **values, sex=id_number.sex,
+                                       birth_on=id_number.birth_date, emergency_contacts=[], registered_by="seed",
+                                       created_at=now)
+        if new:
+            session.add_all(ElderCarer(elder_id=elder.id, subject=s, relation=r) for s, r in row["carers"])
+            created += 1
+    for tier, amount in MEAL_RATES:
+        created += (await _get_or_add(session, MealSubsidyRate, {"tier": tier, "district_code": "330200",
+                                                                 "effective_on": dt.date(2022, 1, 1)},
+                                      amount_fen=amount, citation=ASSUMED, is_assumption=True, created_by="seed",
+                                      created_at=now))[1]
+    for tier, level, amount in ALLOWANCES:
+        created += (await _get_or_add(session, AllowanceRate, {"tier": tier, "level": level, "district_code": "330200",
+                                                               "effective_on": dt.date(2022, 1, 1)},
+                                      amount_fen=amount, citation=ASSUMED, is_assumption=True, created_by="seed",
+                                      created_at=now))[1]
+    cutoffs = {meal: cutoff_minutes_of(c) for meal, c in DEFAULT_CUTOFFS.items()}
+    for row in CANTEENS:
+        canteen, new = await _get_or_add(session, Canteen, {"name": row["name"]},
+                                         **{k: v for k, v in row.items() if k != "name"}, cutoff_minutes=cutoffs,
+                                         is_active=True, created_by="seed", created_at=now)
+        created += new
+        for day in (today, today + dt.timedelta(days=1)):
+            for meal, (dishes, price, capacity) in MENUS.items():
+                created += (await _get_or_add(session, Menu, {"canteen_id": canteen.id, "served_on": day, "meal": meal},
+                                              dishes=dishes, price_fen=price, capacity=capacity, remaining=capacity,
+                                              cutoff_at=cutoff_instant(day, cutoffs[meal]), created_at=now))[1]
+    for row in INSTITUTIONS:
+        institution, new = await _get_or_add(session, Institution, {"name": row["name"]},
+                                             **{k: v for k, v in row.items() if k not in ("name", "beds")},
+                                             created_by="seed", created_at=now)
+        created += new
+        for bed_type, count in row["beds"]:
+            for n in range(1, count + 1):
+                created += (await _get_or_add(session, Bed, {"institution_id": institution.id,
+                                                             "label": f"{bed_type[:1].upper()}-{n:03d}"},
+                                              bed_type=bed_type, in_service=True, created_at=now))[1]
+    for code, name, category, price, minutes in SERVICES:
+        created += (await _get_or_add(session, HomeService, {"code": code}, name=name, category=category,
+                                      price_fen=price, duration_minutes=minutes, is_active=True, created_at=now))[1]
+    provider, new = await _get_or_add(session, Provider, {"credit_code": "91330212MA2H00001X"},
+                                      name="鄞州颐乐居家养老服务中心", area_code="330212001", phone="13600574001",
+                                      created_by="seed", created_at=now)
+    created += new
+    for number, name, level, days in CAREGIVERS:
+        created += (await _get_or_add(session, Caregiver, {"id_number": parse_id_number(number).value},
+                                      provider_id=provider.id, name=name, phone=None,
+                                      certificate_no=f"NB-{number[-6:]}", certificate_level=level,
+                                      certificate_expires_on=today + dt.timedelta(days=days), is_active=True,
+                                      created_at=now))[1]
     return created

@@ -226,7 +226,8 @@ async def test_down_assistance_without_a_recent_status_prices_by_age(client, ass
     canteen = await add_canteen(client)
     lunch = await add_menu(client, canteen["id"])
     dinner = await add_menu(client, canteen["id"], meal="dinner")
-    breakfast = await add_menu(client, canteen["id"], meal="breakfast")
+    # Lunch two days ahead: tomorrow's breakfast closes at 20:00 today, which a test run may be past.
+    later = await add_menu(client, canteen["id"], served_on=(TOMORROW + dt.timedelta(days=1)).isoformat())
     assert (await order(client, lunch["id"], elder_id)).json()["status_source"] == "assistance"
     # The status on file is 25 hours old: too old to stand in for assistance.
     async with client.app.state.database.sessionmaker() as session, session.begin():
@@ -239,7 +240,7 @@ async def test_down_assistance_without_a_recent_status_prices_by_age(client, ass
     # A failing assistance (HTTP 503) is the same as a down one.
     await assistance.start()
     assistance.mode = "error"
-    placed = (await order(client, breakfast["id"], elder_id)).json()
+    placed = (await order(client, later["id"], elder_id)).json()
     assert (placed["pricing_basis"], placed["subsidy_tier"]) == ("fallback", "age_60_79")
 
 

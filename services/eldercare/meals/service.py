@@ -29,7 +29,7 @@ PROGRAMME_TIERS = {"tekun": "tekun", "dibao": "dibao", "dibao_marginal": "dibao_
 
 # ---- canteens and menus ----------------------------------------------------------------------------------
 
-def _minutes(cutoff: Cutoff) -> int:
+def cutoff_minutes_of(cutoff: Cutoff) -> int:
     return -cutoff.days_before * 1440 + cutoff.time.hour * 60 + cutoff.time.minute
 
 
@@ -72,7 +72,7 @@ async def create_canteen(session: AsyncSession, principal: Principal, data: Cant
     canteen = Canteen(
         name=data.name, kind=data.kind, area_code=data.area_code, address=data.address, latitude=data.latitude,
         longitude=data.longitude, phone=data.phone, delivery_area_codes=sorted(set(data.delivery_area_codes)),
-        cutoff_minutes={meal: _minutes(c) for meal, c in cutoffs.items()}, is_active=True,
+        cutoff_minutes={meal: cutoff_minutes_of(c) for meal, c in cutoffs.items()}, is_active=True,
         created_by=principal.subject, created_at=utcnow())
     session.add(canteen)
     await session.flush()
