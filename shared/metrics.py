@@ -96,6 +96,28 @@ class PoolCollector(Collector):
         yield size
 
 
+class BreakerCollector(Collector):
+    """The state of each peer client's circuit breaker found on the app's state (e.g. eldercare's
+    `app.state.assistance`): 1 for the state it is in, 0 for the others, so an alert can watch `open`."""
+
+    STATES = ("closed", "open", "half_open")
+
+    def __init__(self, service: str, state) -> None:
+        self.service, self.state = service, state
+
+    def collect(self) -> Iterable:
+        from shared.peer import PeerClient  # here: most processes scrape without ever needing it
+
+        family = GaugeMetricFamily("peer_circuit_breaker_state", "Circuit breaker of each peer client, by state",
+                                   labels=["service", "peer", "state"])
+        # Starlette's State keeps its attributes in `_state`; peers are found there, not declared twice.
+        for peer in [v for v in getattr(self.state, "_state", {}).values() if isinstance(v, PeerClient)]:
+            current = peer.breaker.state
+            for state in self.STATES:
+                family.add_metric([self.service, peer.name, state], 1 if state == current else 0)
+        yield family
+
+
 HTTP = RequestStats("http_requests", "http_request_duration_seconds", "Requests served, by route template",
                     ["service", "method", "route", "status"], ["service", "method", "route"])
 PROCESS = ProcessCollector(registry=None)
@@ -138,13 +160,13 @@ class MetricsMiddleware:
 
 def install_metrics(app: FastAPI, service: str, api_prefix: str = "", extra: Sequence[Collector] = ()) -> None:
     """Count `app`'s requests and serve `/metrics` (Prometheus text): these counts, the database pool of
-    `app.state.database`, the process (CPU, memory, open files) and any `extra` collectors."""
+    `app.state.database`, its peer clients' breakers, the process (CPU, memory, open files) and any `extra`."""
     app.add_middleware(MetricsMiddleware, service=service, api_prefix=api_prefix)
 
     async def metrics(request: Request) -> Response:
         registry = CollectorRegistry(auto_describe=False)
         for collector in (HTTP, PROCESS, PoolCollector(service, getattr(request.app.state, "database", None)),
-                          *extra):
+                          BreakerCollector(service, request.app.state), *extra):
             registry.register(collector)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -139,3 +139,28 @@ async def test_every_service_serves_metrics(service, tmp_path):
     labels = {"service": service, "method": "GET", "route": "/healthz", "status": "200"}
     assert value(samples, "http_requests_total", **labels) >= 1
     assert value(samples, "db_pool_connections_in_use", service=service) == 0  # nothing held between requests
+
+
+async def test_a_peer_breaker_is_reported_closed_then_open(tmp_path):
+    """eldercare prices meals through its assistance peer: the breaker's state is on /metrics."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'eldercare'}.db"
+    await asyncio.to_thread(migrations.upgrade, "eldercare", url)
+    from services.eldercare.main import create_app
+    from services.eldercare.settings import EldercareSettings
+    app = create_app(EldercareSettings(env="test", database_url=url))
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        def breaker(samples, state):
+            return value(samples, "peer_circuit_breaker_state", service="eldercare", peer="assistance", state=state)
+
+        samples = parse((await client.get("/metrics")).text)
+        assert breaker(samples, "closed") == 1 and breaker(samples, "open") == 0
+        for _ in range(app.state.assistance.breaker.failure_threshold):
+            app.state.assistance.breaker.record_failure()
+        samples = parse((await client.get("/metrics")).text)
+        assert breaker(samples, "open") == 1 and breaker(samples, "closed") == 0
+
+
+def parse(text: str) -> dict:
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
