@@ -207,7 +207,8 @@ def _assistance_build(area: Area, answers: list[Any]) -> Built:
     charts = []
     by_area = [a for a in pick(d, "by_area") or [] if isinstance(a, dict)]
     if by_area:
-        shown = [c for c in PROGRAMMES if any(p.get("programme") == c for a in by_area for p in a.get("programmes", []))]
+        present = {p.get("programme") for a in by_area for p in a.get("programmes", []) if isinstance(p, dict)}
+        shown = [c for c in PROGRAMMES if c in present]
         charts.append(Chart(
             code="assistance.by_area", title="分地区救助户数", kind="bar", unit="户",
             categories=[area_name(str(a.get("area_code", ""))) for a in by_area],

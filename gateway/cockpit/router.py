@@ -25,7 +25,8 @@ router = APIRouter(tags=["cockpit 数字驾驶舱"])
 def _staff(request: Request, authorization: str | None) -> tuple[str, Principal]:
     token = bearer_token(authorization)
     if token is None:
-        raise Unauthorized("sign in as staff (POST /api/auth/v1/staff-sign-ins) and send 'Authorization: Bearer <token>'")
+        raise Unauthorized("sign in as staff (POST /api/auth/v1/staff-sign-ins) and send "
+                           "'Authorization: Bearer <token>'")
     principal, _ = request.app.state.authenticator.principal(token)
     if principal.kind != "staff" or not principal.area:
         raise Forbidden("the cockpit is for staff of the civil-affairs bureaus (工作人员)")

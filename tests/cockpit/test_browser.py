@@ -180,4 +180,15 @@ async def test_district_staff_see_their_district_only(suite, browser):  # noqa: 
     await page.wait_for_selector("#status:has-text('鄞州区 · 数据时间')")
     assert await page.locator("#district option").all_inner_texts() == ["鄞州区"]
     assert await page.locator("#district").is_disabled()
+
+    # A screen left open past its 15-minute token renews it with the refresh token, without a sign-in.
+    await page.evaluate("sessionStorage.setItem('cockpit.token', 'expired-or-forged')")
+    await page.click("#refresh")
+    await page.wait_for_function("sessionStorage.getItem('cockpit.token') !== 'expired-or-forged'")
+    await page.wait_for_selector("#status:has-text('鄞州区 · 数据时间')")
+    assert await page.locator("#sign-in").is_hidden()
+    # With the refresh token gone too, the page asks for a sign-in in words.
+    await page.evaluate("sessionStorage.setItem('cockpit.token', 'x'); sessionStorage.removeItem('cockpit.refresh')")
+    await page.click("#refresh")
+    await page.wait_for_selector("#sign-in-error:has-text('登录已过期，请重新登录')")
     await page.close()

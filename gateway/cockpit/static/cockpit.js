@@ -2,7 +2,8 @@
 // Plain script, no build step. The access token lives in sessionStorage: it goes when the tab closes.
 (function () {
   "use strict";
-  var TOKEN_KEY = "cockpit.token", WHO_KEY = "cockpit.who", DISTRICT_KEY = "cockpit.district";
+  var TOKEN_KEY = "cockpit.token", REFRESH_KEY = "cockpit.refresh", WHO_KEY = "cockpit.who",
+      DISTRICT_KEY = "cockpit.district";
   var REFRESH_MS = 60000;
   var $ = function (id) { return document.getElementById(id); };
   var charts = [];
@@ -37,6 +38,7 @@
   function showSignIn(message) {
     stopTimer();
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(REFRESH_KEY);
     $("controls").hidden = true;
     $("panels").textContent = "";
     disposeCharts();
@@ -69,7 +71,7 @@
         return;
       }
       var body = await response.json();
-      sessionStorage.setItem(TOKEN_KEY, body.access_token);
+      keep(body);
       sessionStorage.setItem(WHO_KEY, $("username").value.trim());
       $("password").value = "";
       start();
@@ -77,6 +79,28 @@
       $("sign-in-error").textContent = "无法连接服务器，请检查网络后重试";
     } finally {
       $("sign-in-button").disabled = false;
+    }
+  }
+
+  function keep(tokens) {
+    sessionStorage.setItem(TOKEN_KEY, tokens.access_token);
+    if (tokens.refresh_token) sessionStorage.setItem(REFRESH_KEY, tokens.refresh_token);
+  }
+
+  // Access tokens last 15 minutes; a screen left open renews its own with the rotating refresh token.
+  async function renew() {
+    var refresh = sessionStorage.getItem(REFRESH_KEY);
+    if (!refresh) return false;
+    try {
+      var response = await fetch("/api/auth/v1/token", {
+        method: "POST", headers: {"content-type": "application/x-www-form-urlencoded"},
+        body: new URLSearchParams({grant_type: "refresh_token", refresh_token: refresh}).toString()
+      });
+      if (!response.ok) return false;
+      keep(await response.json());
+      return true;
+    } catch (e) {
+      return false;
     }
   }
 
@@ -92,22 +116,25 @@
     $("who").textContent = sessionStorage.getItem(WHO_KEY) || "";
     load();
     stopTimer();
-    timer = setInterval(load, REFRESH_MS);
+    timer = setInterval(function () { load(); }, REFRESH_MS);
   }
 
-  async function load() {
+  async function load(renewed) {
     var token = sessionStorage.getItem(TOKEN_KEY);
     if (!token) return showSignIn();
     var district = sessionStorage.getItem(DISTRICT_KEY) || "";
     status("正在加载指标…");
     var response;
     try {
-      response = await fetch("/api/cockpit/v1/indicators" + (district ? "?district=" + encodeURIComponent(district) : ""),
-                             {headers: {authorization: "Bearer " + token}});
+      var query = district ? "?district=" + encodeURIComponent(district) : "";
+      response = await fetch("/api/cockpit/v1/indicators" + query, {headers: {authorization: "Bearer " + token}});
     } catch (e) {
       return status("无法连接服务器，数据未更新；稍后将自动重试", true);
     }
-    if (response.status === 401) return showSignIn("登录已过期，请重新登录");
+    if (response.status === 401) {
+      if (!renewed && await renew()) return load(true);
+      return showSignIn("登录已过期，请重新登录");
+    }
     if (response.status === 403) {
       sessionStorage.removeItem(DISTRICT_KEY);
       var problem = {};
@@ -226,11 +253,13 @@
       title: {text: chart.title, left: 0, textStyle: {fontSize: 14}},
       tooltip: {trigger: "axis"},
       legend: {show: chart.series.length > 1, top: 22, type: "scroll"},
-      grid: {left: 40, right: 12, top: chart.series.length > 1 ? 56 : 36, bottom: 28, containLabel: true},
-      xAxis: {type: "category", data: chart.categories, axisLabel: {interval: 0, rotate: chart.categories.length > 5 ? 30 : 0}},
+      grid: {left: 40, right: 12, top: chart.series.length > 1 ? 64 : 52, bottom: 28, containLabel: true},
+      xAxis: {type: "category", data: chart.categories,
+              axisLabel: {interval: 0, rotate: chart.categories.length > 5 ? 30 : 0}},
       yAxis: {type: "value", name: chart.unit, minInterval: 1},
       series: chart.series.map(function (s) {
-        return {name: s.name, type: chart.kind, data: s.values, stack: chart.kind === "bar" && chart.series.length > 1 ? "all" : undefined,
+        var stacked = chart.kind === "bar" && chart.series.length > 1;  // programmes per district add up
+        return {name: s.name, type: chart.kind, data: s.values, stack: stacked ? "all" : undefined,
                 label: {show: chart.series.length === 1 && chart.kind === "bar", position: "top"}};
       })
     });
@@ -239,7 +268,7 @@
 
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
-  $("refresh").addEventListener("click", load);
+  $("refresh").addEventListener("click", function () { load(); });
   $("district").addEventListener("change", function (event) {
     sessionStorage.setItem(DISTRICT_KEY, event.target.value);
     load();
