@@ -73,7 +73,8 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
              Member.legal_duty_of_support.is_(True), Member.lives_together.is_(True))))
     deducted = case((wages < p["employment_cost_deduction"], wages), else_=p["employment_cost_deduction"])
     able = and_(Member.exclusion.is_(None), Member.labour_capacity == "full", adult, Member.birth_on > c60)
-    people = (select(Member.id, Member.household_id, Member.birth_on, Member.exclusion, Member.disability_grade,
+    people = (select(Member.id, Member.household_id, Member.relationship, Member.birth_on, Member.exclusion,
+                     Member.disability_grade,
                      Member.disability_kind, Member.parents, Member.in_institution,
                      _flag(counted).label("counted"), _flag(able).label("able"),
                      (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
@@ -96,45 +97,48 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
     dibao = and_(n >= 1, total < p["dibao_standard"] * n, assets_ok)
     marginal = and_(n >= 1, total >= p["dibao_standard"] * n,
                     total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n, assets_ok)
-    # Only households that qualify come back to Python: at city scale the rows, not the SQL, would cost most.
-    household_rows = (await session.execute(
-        select(households.c.id, households.c.area_code, n, total, _flag(dibao).label("dibao"),
-               _flag(marginal).label("marginal"))
-        .outerjoin(assets, assets.c.household_id == households.c.id).where(or_(dibao, marginal)))).all()
+    flags = (select(households.c.id, households.c.area_code, households.c.able, n.label("n"), total.label("total"),
+                    _flag(dibao).label("dibao"), _flag(marginal).label("marginal"))
+             .outerjoin(assets, assets.c.household_id == households.c.id).cte("household_flags"))
 
-    hits: list[Hit] = []
-    poor: set[int] = set()
-    for row in household_rows:
-        figures = {"counted_members": int(row.n), "household_income_fen": int(row.total),
-                   "standard_fen": p["dibao_standard"]}
-        if row.dibao:
-            hits.append(Hit(row.id, row.area_code, "dibao", None, figures))
-        if row.marginal:
-            hits.append(Hit(row.id, row.area_code, "dibao_marginal", None, figures))
-        if row.dibao or row.marginal:
-            poor.add(row.id)
-
-    able_elsewhere = households.c.able - people.c.able
+    # One pass over the chunk's people, household flags joined in: the household programmes come back on the
+    # applicant's row (one per household), the individual ones on each person's row. Only rows that qualify for
+    # something leave the database: at city scale the rows, not the SQL, would cost most.
+    able_elsewhere = flags.c.able - people.c.able
     unable = or_(people.c.birth_on <= c60, people.c.birth_on > c16, people.c.disability_grade.in_((1, 2)),
                  and_(people.c.disability_grade == 3, people.c.disability_kind.in_(sorted(rules.GRADE_3_KINDS))))
     minor = people.c.birth_on > c18
-    tekun = and_(unable, people.c.own == 0, able_elsewhere == 0)
-    person_rows = (await session.execute(
-        select(people.c.id, people.c.household_id, households.c.area_code, people.c.disability_grade,
+    tekun = and_(people.c.exclusion.is_(None), unable, people.c.own == 0, able_elsewhere == 0)
+    poor = or_(flags.c.dibao == 1, flags.c.marginal == 1)
+    individual = and_(people.c.exclusion.is_(None),
+                      or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None)))
+    rows = (await session.execute(
+        select(people.c.id, people.c.household_id, people.c.relationship, people.c.exclusion, flags.c.area_code,
+               flags.c.n, flags.c.total, flags.c.dibao, flags.c.marginal, people.c.disability_grade,
                _flag(tekun).label("tekun"),
                _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(True))).label("oi"),
                _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(False))).label("os"),
                _flag(and_(minor, people.c.parents == "unsupported")).label("cd"))
-        .join(households, households.c.id == people.c.household_id)
-        .where(people.c.exclusion.is_(None),
-               or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None))))).all()
-    for row in person_rows:
+        .join(flags, flags.c.id == people.c.household_id)
+        .where(or_(and_(people.c.relationship == "applicant", poor), individual)))).all()
+
+    hits: list[Hit] = []
+    for row in rows:
         area = row.area_code
+        if row.relationship == "applicant" and (row.dibao or row.marginal):
+            figures = {"counted_members": int(row.n), "household_income_fen": int(row.total),
+                       "standard_fen": p["dibao_standard"]}
+            if row.dibao:
+                hits.append(Hit(row.household_id, area, "dibao", None, figures))
+            if row.marginal:
+                hits.append(Hit(row.household_id, area, "dibao_marginal", None, figures))
+        if row.exclusion is not None:
+            continue
         for code, flag in (("tekun", row.tekun), ("orphan_institution", row.oi), ("orphan_scattered", row.os),
                            ("child_in_difficulty", row.cd)):
             if flag:
                 hits.append(Hit(row.household_id, area, code, row.id, {}))
-        if row.disability_grade is not None and row.household_id in poor:
+        if row.disability_grade is not None and (row.dibao or row.marginal):
             hits.append(Hit(row.household_id, area, "disability_living_subsidy", row.id, {}))
         if row.disability_grade in (1, 2):
             hits.append(Hit(row.household_id, area, "disability_care_subsidy", row.id, {}))
