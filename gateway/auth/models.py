@@ -1,10 +1,11 @@
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.database import Base
 from shared.db import UTCDateTime
+from shared.pii import Encrypted
 
 STAFF_ROLES = ("community_worker", "street", "district", "city", "auditor")
 
@@ -43,6 +44,11 @@ class StaffUser(Base):
     area_code: Mapped[str] = mapped_column(String(12))
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Optional second factor (RFC 6238). The shared secret is encrypted at rest; the last time step used
+    # is kept so that a code cannot be replayed within its window.
+    totp_secret: Mapped[str | None] = mapped_column(Encrypted("staff_users.totp_secret"))
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from gateway.auth import service
 from gateway.auth.models import OAuthClient
 from gateway.auth.schemas import (ClientIn, ClientOut, ClientWithSecret, CodeRequest, CodeRequested, CodeSignIn,
-                                  SignOut, StaffSignIn, TokenResponse, WeChatSignIn)
+                                  SignOut, StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment,
+                                  WeChatSignIn)
 from gateway.principals import issue_token
 from gateway.scopes import CLIENTS_WRITE
 from shared.db import Session
@@ -72,7 +73,8 @@ async def token(
                          "Returns a 15-minute access token and a refresh token.",
              responses=problem_responses(401, 422))
 async def staff_sign_in(request: Request, body: StaffSignIn, session: Session) -> TokenResponse:
-    principal = await service.sign_in_staff(session, request.app.state.settings, body.username, body.password)
+    principal = await service.sign_in_staff(session, request.app.state.settings, body.username, body.password,
+                                            body.totp)
     refresh = await service.issue_refresh(session, principal, request.app.state.settings)
     return _tokens(request, principal, refresh)
 
@@ -126,12 +128,33 @@ def caller(request: Request, authorization: Annotated[str | None, Header()] = No
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized()
     principal, _ = request.app.state.authenticator.principal(authorization[7:].strip())
+    return principal
+
+
+def client_admin(principal: Annotated[Principal, Depends(caller)]) -> Principal:
     if not principal.has(CLIENTS_WRITE):
         raise Forbidden(f"this action needs the scope {CLIENTS_WRITE}")
     return principal
 
 
-Admin = Annotated[Principal, Depends(caller)]
+Caller = Annotated[Principal, Depends(caller)]
+Admin = Annotated[Principal, Depends(client_admin)]
+
+
+@router.post("/staff/totp", response_model=TotpEnrollment, summary="Set up a second factor (TOTP)",
+             description="For the signed-in member of staff: a new authenticator secret, pending until confirmed "
+                         "with a first code. After confirmation, sign-in needs a code as well as the password.",
+             responses=problem_responses(401, 403))
+async def start_totp(session: Session, principal: Caller) -> TotpEnrollment:
+    secret, uri = await service.start_totp(session, principal)
+    return TotpEnrollment(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/staff/totp/confirmation", status_code=204, summary="Confirm the second factor",
+             responses=problem_responses(401, 403, 409, 422))
+async def confirm_totp(body: TotpConfirmation, session: Session, principal: Caller) -> Response:
+    await service.confirm_totp(session, principal, body.code)
+    return Response(status_code=204)
 
 
 def client_out(client: OAuthClient) -> ClientOut:

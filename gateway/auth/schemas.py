@@ -19,6 +19,17 @@ class StaffSignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+    totp: str | None = Field(None, pattern=r"^\d{6}$", description="Code from the authenticator app, when enabled")
+
+
+class TotpEnrollment(BaseModel):
+    secret: str = Field(description="Base32 secret, for typing into an authenticator app")
+    otpauth_uri: str = Field(description="The same as an otpauth:// URI, for a QR code")
+
+
+class TotpConfirmation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^\d{6}$")
 
 
 class CodeRequest(BaseModel):

@@ -14,6 +14,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+import time
+
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth.models import OAuthClient, OneTimeCode, RefreshToken, Resident, StaffUser
 from gateway.settings import GatewaySettings
 from shared.db import utcnow
-from shared.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
 from shared.scopes import scopes_held_by
@@ -128,7 +131,8 @@ async def _password_matches(stored_hash: str, password: str) -> bool:
         return False
 
 
-async def sign_in_staff(session: AsyncSession, settings: GatewaySettings, username: str, password: str) -> Principal:
+async def sign_in_staff(session: AsyncSession, settings: GatewaySettings, username: str, password: str,
+                        totp_code: str | None = None) -> Principal:
     user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
     matches = await _password_matches(user.password_hash if user else _UNKNOWN_USER_HASH, password)
     now = utcnow()
@@ -138,9 +142,60 @@ async def sign_in_staff(session: AsyncSession, settings: GatewaySettings, userna
         if user is not None:
             await _count_failure(session, user.id, settings)
         raise Unauthorized("invalid username or password", keep_writes=True)
+    if user.totp_enabled_at is not None:
+        if not totp_code:
+            raise Unauthorized("this account needs a TOTP code from its authenticator app")
+        step = _matching_step(user.totp_secret, totp_code)
+        spent = step is not None and (await session.execute(update(StaffUser).where(
+            StaffUser.id == user.id,
+            (StaffUser.totp_last_step.is_(None)) | (StaffUser.totp_last_step < step),
+        ).values(totp_last_step=step))).rowcount == 1
+        if not spent:  # wrong, or already used: both count towards lock-out
+            await _count_failure(session, user.id, settings)
+            raise Unauthorized("the TOTP code is wrong or was already used", keep_writes=True)
     await session.execute(update(StaffUser).where(StaffUser.id == user.id)
                           .values(failed_sign_ins=0, locked_until=None))
     return staff_principal(user)
+
+
+TOTP_ISSUER = "宁波市民政"
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    """The 30-second step the code belongs to, allowing one step of clock drift either way."""
+    totp = pyotp.TOTP(secret)
+    now_step = int(time.time()) // totp.interval
+    for step in (now_step - 1, now_step, now_step + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+async def _staff_user(session: AsyncSession, principal: Principal) -> StaffUser:
+    user = await session.scalar(select(StaffUser).where(StaffUser.username == principal.subject.removeprefix("staff:")))
+    if principal.kind != "staff" or user is None:
+        raise Forbidden("only a staff account can set up a second factor")
+    return user
+
+
+async def start_totp(session: AsyncSession, principal: Principal) -> tuple[str, str]:
+    """A new secret, pending until confirmed with a first code; replaces any earlier one."""
+    user = await _staff_user(session, principal)
+    secret = pyotp.random_base32()
+    user.totp_secret, user.totp_enabled_at, user.totp_last_step = secret, None, None
+    await session.flush()
+    return secret, pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+
+
+async def confirm_totp(session: AsyncSession, principal: Principal, code: str) -> None:
+    user = await _staff_user(session, principal)
+    if user.totp_secret is None or user.totp_enabled_at is not None:
+        raise Conflict("no second factor is waiting for confirmation; start one first", resource="staff/totp")
+    step = _matching_step(user.totp_secret, code)
+    if step is None:
+        raise InvalidInput("code", "does not match the authenticator app; check the phone's clock")
+    user.totp_enabled_at, user.totp_last_step = utcnow(), step
+    await session.flush()
 
 
 async def _count_failure(session: AsyncSession, user_id: int, settings: GatewaySettings) -> None:

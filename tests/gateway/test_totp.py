@@ -1,0 +1,66 @@
+"""Staff second factor (TOTP): set up, confirm, then required at sign-in; a code works once."""
+
+import time
+
+import pyotp
+from sqlalchemy import String, select
+
+from gateway.auth.models import StaffUser
+from gateway.seed import DEMO_PASSWORD
+
+SIGN_IN = "/api/auth/v1/staff-sign-ins"
+
+
+async def signed_in(gateway, username="city-demo", **extra):
+    return await gateway.post(SIGN_IN, json={"username": username, "password": DEMO_PASSWORD, **extra})
+
+
+async def enrol(gateway) -> pyotp.TOTP:
+    headers = {"Authorization": "Bearer " + (await signed_in(gateway)).json()["access_token"]}
+    started = await gateway.post("/api/auth/v1/staff/totp", headers=headers)
+    assert started.status_code == 200, started.text
+    assert started.json()["otpauth_uri"].startswith("otpauth://totp/")
+    totp = pyotp.TOTP(started.json()["secret"])
+    wrong = f"{(int(totp.now()) + 1) % 10**6:06d}"
+    assert (await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": wrong},
+                               headers=headers)).status_code == 422
+    confirmed = await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": totp.now()}, headers=headers)
+    assert confirmed.status_code == 204
+    return totp
+
+
+async def test_once_enabled_sign_in_needs_a_fresh_code(auth_gateway):
+    totp = await enrol(auth_gateway)
+    without = await signed_in(auth_gateway)
+    assert without.status_code == 401 and "TOTP" in without.json()["detail"]
+    # The confirmation spent the current step: the same code cannot be used again to sign in.
+    replayed = await signed_in(auth_gateway, totp=totp.now())
+    assert replayed.status_code == 401 and "already used" in replayed.json()["detail"]
+    next_code = totp.at(int(time.time()) + 30)  # the next step, within the allowed drift
+    assert (await signed_in(auth_gateway, totp=next_code)).status_code == 200
+    assert (await signed_in(auth_gateway, totp=next_code)).status_code == 401
+    # Others without a second factor sign in as before.
+    assert (await signed_in(auth_gateway, "yinzhou-demo")).status_code == 200
+
+
+async def test_wrong_codes_count_towards_lock_out(auth_gateway):
+    await enrol(auth_gateway)
+    for _ in range(5):
+        await signed_in(auth_gateway, totp="999999")
+    totp_user_locked = await signed_in(auth_gateway)
+    assert "try again later" in totp_user_locked.json()["detail"]
+
+
+async def test_the_secret_is_encrypted_at_rest(auth_gateway):
+    totp = await enrol(auth_gateway)
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
+        stored = await session.scalar(select(StaffUser.totp_secret.cast(String)).where(StaffUser.username == "city-demo"))
+    assert stored.startswith("v1:") and totp.secret not in stored
+
+
+async def test_only_staff_set_up_a_second_factor(auth_gateway):
+    from tests.gateway.conftest import bearer
+
+    resident = bearer("resident", auth_gateway.settings)
+    assert (await auth_gateway.post("/api/auth/v1/staff/totp", headers=resident)).status_code == 403
+    assert (await auth_gateway.post("/api/auth/v1/staff/totp")).status_code == 401
