@@ -1,7 +1,7 @@
 """The parser's dictionary of division and place names, built once per process from the database.
 
 Parsing must not query the database per part, so every name it can recognise is held in memory (about
-7,000 spellings for Ningbo: divisions with their short forms, roads, areas, aliases, old names). It is
+5,800 spellings for Ningbo: divisions with their short forms, roads, areas, aliases, old names; 2.2 MiB). It is
 rebuilt when this process records a name, and at most `MAX_AGE_S` after another process did.
 """
 
