@@ -3,4 +3,8 @@ from services.eldercare.settings import EldercareSettings
 from shared.serve import serve
 
 settings = EldercareSettings()
-serve(create_app(settings), name=settings.service_name, port=settings.port, log_level=settings.log_level)
+app = create_app(settings)
+# Build the OpenAPI document before serving: with ~75 routes it takes a second or more, longer than the
+# gateway waits when it first merges the services' documents.
+app.openapi()
+serve(app, name=settings.service_name, port=settings.port, log_level=settings.log_level)

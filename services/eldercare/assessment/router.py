@@ -57,6 +57,7 @@ async def history(elder_id: int, session: Session,
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="One assessment",
+            description="Answers, computed scores, level (等级) and adjustments, with the template version and the next due date.",
             responses=problem_responses(401, 403, 404))
 async def get(assessment_id: int, session: Session,
               principal: Annotated[Principal, require(ASSESSMENTS_READ)]) -> AssessmentOut:

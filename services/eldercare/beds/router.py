@@ -47,6 +47,7 @@ async def list_institutions(session: Session, _principal: Annotated[Principal, r
 
 
 @router.get("/institutions/{institution_id}", response_model=InstitutionOut, summary="One institution",
+            description="Ownership (公办/民办), star rating and district.",
             responses=problem_responses(401, 403, 404))
 async def get_institution(institution_id: int, session: Session,
                           _principal: Annotated[Principal, require(BEDS_READ)]) -> InstitutionOut:
@@ -77,7 +78,8 @@ async def search_beds(session: Session, _principal: Annotated[Principal, require
     return page_of(rows, page, key=lambda b: b.id)
 
 
-@router.get("/beds/{bed_id}", response_model=BedOut, summary="One bed", responses=problem_responses(401, 403, 404))
+@router.get("/beds/{bed_id}", response_model=BedOut, summary="One bed",
+            description="Type and occupancy now (free, held, occupied, out of service).", responses=problem_responses(401, 403, 404))
 async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal, require(BEDS_READ)]) -> BedOut:
     return await service.get_bed(session, bed_id)
 
@@ -113,6 +115,7 @@ async def list_holds(session: Session, principal: Annotated[Principal, require(A
 
 
 @router.get("/bed-holds/{hold_id}", response_model=HoldOut, summary="One bed hold",
+            description="Status (a hold past its deadline reads expired) and, once confirmed, its admission.",
             responses=problem_responses(401, 403, 404))
 async def get_hold(hold_id: int, session: Session,
                    principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> HoldOut:
@@ -165,6 +168,7 @@ async def list_admissions(session: Session, principal: Annotated[Principal, requ
 
 
 @router.get("/admissions/{admission_id}", response_model=AdmissionOut, summary="One admission",
+            description="Bed, dates and, after discharge, the reason.",
             responses=problem_responses(401, 403, 404))
 async def get_admission(admission_id: int, session: Session,
                         principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> AdmissionOut:
@@ -213,6 +217,7 @@ async def list_waitlist(session: Session, principal: Annotated[Principal, requir
 
 
 @router.get("/waitlist/{entry_id}", response_model=WaitlistOut, summary="One waitlist entry",
+            description="Priority facts, status, position while waiting, and the offer hold with its deadline.",
             responses=problem_responses(401, 403, 404))
 async def get_waitlist_entry(entry_id: int, session: Session,
                              principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> WaitlistOut:
@@ -220,6 +225,7 @@ async def get_waitlist_entry(entry_id: int, session: Session,
 
 
 @router.post("/waitlist/{entry_id}/withdraw", response_model=WaitlistOut, summary="Leave the waitlist",
+             description="Withdraws a waiting entry (轮候撤回); an offer is declined by releasing its hold instead.",
              responses=problem_responses(401, 403, 404, 409))
 async def withdraw(entry_id: int, session: Session,
                    principal: Annotated[Principal, require(BED_HOLDS_WRITE)]) -> WaitlistOut:

@@ -33,6 +33,7 @@ async def list_calls(session: Session, principal: Annotated[Principal, require(C
 
 
 @router.get("/{call_id}", response_model=CallOut, summary="One emergency call, with its handling log",
+            description="The call, each handling step (who, what, when) and the outcome.",
             responses=problem_responses(401, 403, 404))
 async def get(call_id: int, session: Session, principal: Annotated[Principal, require(CALLS_READ)]) -> CallOut:
     return await service.to_out(session, await service.get(session, principal, call_id))
@@ -48,6 +49,7 @@ async def act(call_id: int, data: ActionIn, session: Session,
 
 
 @router.post("/{call_id}/close", response_model=CallOut, summary="Close a call with its outcome",
+             description="After at least one handling step: the outcome (resolved on site, hospital, false alarm, referred, died).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def close(call_id: int, data: CloseIn, session: Session,
                 principal: Annotated[Principal, require(CALLS_HANDLE)]) -> CallOut:

@@ -48,6 +48,7 @@ async def list_elders(
 
 
 @router.get("/{elder_id}", response_model=ElderOut, summary="One older person",
+            description="The person with ID number and phone masked; another area's staff, or a resident not caring for them, get 404.",
             responses=problem_responses(401, 403, 404))
 async def get_elder(elder_id: int, session: Session, principal: Annotated[Principal, require(READ)]) -> ElderOut:
     return to_out(await service.get_visible(session, principal, elder_id))

@@ -91,6 +91,7 @@ async def create(data: FamilyBedIn, session: Session,
 
 
 @router.get("", response_model=Page[FamilyBedOut], summary="Family care beds you may see",
+            description="Staff: their area; residents: the people they care for. `active=true` keeps current ones.",
             responses=problem_responses(401, 403, 422))
 async def list_beds(session: Session, principal: Annotated[Principal, require(FAMILY_BEDS_READ)],
                     page: Annotated[PageParams, Depends(page_params)], active: bool = False) -> Page[FamilyBedOut]:
@@ -104,6 +105,7 @@ async def list_beds(session: Session, principal: Annotated[Principal, require(FA
 
 
 @router.get("/{bed_id}", response_model=FamilyBedOut, summary="One family care bed",
+            description="Provider, service package, visits per month and dates.",
             responses=problem_responses(401, 403, 404))
 async def get(bed_id: int, session: Session,
               principal: Annotated[Principal, require(FAMILY_BEDS_READ)]) -> FamilyBedOut:
@@ -111,6 +113,7 @@ async def get(bed_id: int, session: Session,
 
 
 @router.post("/{bed_id}/end", response_model=FamilyBedOut, summary="End a family care bed",
+             description="Ends an active family bed on a date not before its start; a second end is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def end(bed_id: int, data: EndIn, session: Session,
               principal: Annotated[Principal, require(FAMILY_BEDS_WRITE)]) -> FamilyBedOut:

@@ -51,6 +51,7 @@ async def create_provider(data: ProviderIn, session: Session,
 
 
 @router.get("/providers", response_model=Page[ProviderOut], summary="Find providers",
+            description="Home-care providers (服务机构), by area.",
             responses=problem_responses(401, 403, 422))
 async def list_providers(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)],
                          page: Annotated[PageParams, Depends(page_params)],
@@ -107,6 +108,7 @@ async def list_visits(session: Session, principal: Annotated[Principal, require(
 
 
 @router.get("/visits/{visit_id}", response_model=VisitOut, summary="One home visit",
+            description="Status, check-in/out distances, flags, lock and the subsidy split once verified.",
             responses=problem_responses(401, 403, 404))
 async def get_visit(visit_id: int, session: Session, principal: Annotated[Principal, require(VISITS_READ)]) -> VisitOut:
     return await _out(session, await service.get_visit(session, principal, visit_id))
@@ -123,6 +125,7 @@ async def schedule(visit_id: int, data: ScheduleIn, session: Session,
 
 
 @router.post("/visits/{visit_id}/cancel", response_model=VisitOut, summary="Cancel a visit not yet started",
+             description="A requested or scheduled visit is cancelled and frees the caregiver's time; later, a 409.",
              responses=problem_responses(401, 403, 404, 409))
 async def cancel(visit_id: int, session: Session, principal: Annotated[Principal, require(VISITS_WRITE)]) -> VisitOut:
     return await _out(session, await service.cancel(session, principal, visit_id))
@@ -177,6 +180,7 @@ async def correct(visit_id: int, data: CorrectionIn, session: Session,
 
 
 @router.get("/visits/{visit_id}/corrections", response_model=list[CorrectionOut], summary="A visit's corrections",
+            description="Every audited correction: who, when, why, values before and after.",
             responses=problem_responses(401, 403, 404))
 async def list_corrections(visit_id: int, session: Session,
                            principal: Annotated[Principal, require(VISITS_READ)]) -> list[CorrectionOut]:

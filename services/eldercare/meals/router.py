@@ -46,6 +46,7 @@ async def list_canteens(session: Session, _principal: Annotated[Principal, requi
 
 
 @router.get("/canteens/{canteen_id}", response_model=CanteenOut, summary="One canteen",
+            description="Kind, address, delivery areas (送餐范围) and the order cut-off of each meal.",
             responses=problem_responses(401, 403, 404))
 async def get_canteen(canteen_id: int, session: Session,
                       _principal: Annotated[Principal, require(CANTEENS_READ)]) -> CanteenOut:
@@ -137,6 +138,7 @@ async def list_orders(session: Session, principal: Annotated[Principal, require(
 
 
 @router.get("/meal-orders/{order_id}", response_model=MealOrderOut, summary="One meal order",
+            description="The order with its price, subsidy tier and pricing basis; 404 for orders of people you may not see.",
             responses=problem_responses(401, 403, 404))
 async def get_order(order_id: int, session: Session,
                     principal: Annotated[Principal, require(MEAL_ORDERS_READ)]) -> MealOrderOut:

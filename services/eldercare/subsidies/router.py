@@ -47,6 +47,7 @@ async def open_account(data: AccountIn, request: Request, session: Session,
 
 
 @router.get("/subsidy-accounts", response_model=Page[AccountOut], summary="Subsidy accounts you may see",
+            description="Staff: their area; residents: the people they care for.",
             responses=problem_responses(401, 403, 422))
 async def list_accounts(session: Session, principal: Annotated[Principal, require(SUBSIDIES_READ)],
                         page: Annotated[PageParams, Depends(page_params)],
@@ -56,6 +57,7 @@ async def list_accounts(session: Session, principal: Annotated[Principal, requir
 
 
 @router.get("/subsidy-accounts/{account_id}", response_model=AccountOut, summary="One subsidy account",
+            description="Tier, level, and the balance (never below zero).",
             responses=problem_responses(401, 403, 404))
 async def get_account(account_id: int, session: Session,
                       principal: Annotated[Principal, require(SUBSIDIES_READ)]) -> AccountOut:
