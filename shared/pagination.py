@@ -1,13 +1,20 @@
-"""Cursor pagination with a bounded limit: stable under inserts, cheap on large tables."""
+"""Cursor pagination with a bounded limit: stable under inserts, cheap on large tables.
+
+A cursor is the sort key of the last item seen, signed by the service and bound to the endpoint that
+issued it: a forged or edited cursor, or one from another endpoint, is a 422, so the queries only ever
+see keys of the shape they produced.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
-from pydantic import BaseModel, Field
+from fastapi import Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import InvalidInput
 
@@ -21,31 +28,58 @@ class Page(BaseModel, Generic[T]):
 
 
 class PageParams(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     limit: int
-    after: Any | None  # the sort key of the last item already seen
+    after: Any | None = None  # the sort key of the last item already seen
+    scope: str = ""           # the endpoint the cursor belongs to
+    signing_key: bytes = Field(b"", repr=False)
 
 
-def encode_cursor(key: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> Any:
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, scope: str, payload: bytes) -> bytes:
+    return hmac.new(key, scope.encode() + b"\x00" + payload, hashlib.sha256).digest()[:16]
+
+
+def encode_cursor(key: Any, *, signing_key: bytes, scope: str) -> str:
+    payload = json.dumps(key, separators=(",", ":")).encode()
+    return f"{_b64(payload)}.{_b64(_mac(signing_key, scope, payload))}"
+
+
+def decode_cursor(cursor: str, *, signing_key: bytes, scope: str) -> Any:
+    refused = InvalidInput("cursor", "not a cursor this endpoint returned", location="query")
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor", "not a cursor returned by this API", location="query") from None
+        payload_text, mac_text = cursor.split(".")
+        payload, mac = _unb64(payload_text), _unb64(mac_text)
+    except ValueError:
+        raise refused from None
+    if not hmac.compare_digest(mac, _mac(signing_key, scope, payload)):
+        raise refused
+    return json.loads(payload)
 
 
 def page_params(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1–{MAX_LIMIT})")] = 20,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")] = None,
 ) -> PageParams:
-    return PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None)
+    signing_key = request.app.state.settings.identity_secret.encode()
+    scope = request.url.path
+    after = decode_cursor(cursor, signing_key=signing_key, scope=scope) if cursor else None
+    return PageParams(limit=limit, after=after, scope=scope, signing_key=signing_key)
 
 
 def page_of(rows: list[T], params: PageParams, key) -> Page[T]:
     """Rows fetched with `limit + 1`: the extra row only tells that there is a next page."""
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
-    return Page(items=rows, next_cursor=encode_cursor(key(rows[-1])) if has_more and rows else None)
+    next_cursor = (encode_cursor(key(rows[-1]), signing_key=params.signing_key, scope=params.scope)
+                   if has_more and rows else None)
+    return Page(items=rows, next_cursor=next_cursor)

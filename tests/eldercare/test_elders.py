@@ -172,3 +172,23 @@ async def test_a_retried_registration_returns_the_first_result(client):
     assert (await client.post("/api/eldercare/v1/elders", json=elder_body(id_number=young), headers=key)).status_code == 422
     fixed = elder_body(id_number=id_number("330212", dt.date(1951, 2, 2), "061"))
     assert (await client.post("/api/eldercare/v1/elders", json=fixed, headers=key)).status_code == 201
+
+
+async def test_forged_or_borrowed_cursors_are_refused_not_a_500(client):
+    import base64
+    import json
+
+    headers = client.as_(YINZHOU_STAFF)
+    for serial in range(3):
+        body = elder_body(id_number=id_number("330212", dt.date(1951, 1, 1 + serial), f"{serial:02d}2"), carers=[])
+        await client.post("/api/eldercare/v1/elders", json=body, headers=headers)
+    page = (await client.get("/api/eldercare/v1/elders", params={"limit": 1}, headers=headers)).json()
+    payload, mac = page["next_cursor"].split(".")
+    forged = [base64.urlsafe_b64encode(json.dumps(k).encode()).decode().rstrip("=") + "." + mac
+              for k in ("abc", {"a": 1}, 1.5, [1, 2])]
+    for cursor in [*forged, "abc", "a.b.c", payload]:
+        response = await client.get("/api/eldercare/v1/elders", params={"cursor": cursor}, headers=headers)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "cursor", cursor
+    # A cursor is bound to the endpoint that issued it.
+    borrowed = await client.get("/api/eldercare/v1/elders/1", params={"cursor": page["next_cursor"]}, headers=headers)
+    assert borrowed.status_code in (200, 404)  # that endpoint takes no cursor; it is simply ignored there
