@@ -88,7 +88,7 @@ def indicator(area: Area, code: str, label: str, value: float | int | None, unit
         met = value > target if rule == "more_than" else value >= target
         progress = round(min(value / target, 1.0), 4) if target else None
     elif target is not None:
-        note = "；".join(filter(None, ["全市目标，区县未分解，不计进度", note]))
+        note = "；".join(filter(None, ["区县未分解，不计进度", note]))
     return Indicator(code=code, label=label, value=value, unit=unit, target=target,
                      target_rule=rule if target is not None else None,
                      target_scope=target_scope if target is not None else None,
@@ -114,7 +114,7 @@ class Adapter:
 
 CANTEEN_KINDS = {"central_kitchen": "中央厨房", "canteen": "老年食堂", "meal_point": "助餐点"}
 BED_TYPES = {"general": "普通床位", "nursing": "护理型", "dementia": "认知障碍照护"}
-ALL_REGISTERED = "目标为 2022 年新增；数值为全部在册（尚无基准日）"
+ALL_REGISTERED = "目标为新增数；此处为全部在册数"
 
 
 def _eldercare_fetches(area: Area) -> list[Fetch]:

@@ -94,7 +94,7 @@ async def test_a_city_wide_target_has_no_progress_in_a_district_but_a_ratio_targ
     assert body["districts"] == [{"code": "330212", "name": "鄞州区"}]
     elder = indicators(panels(body)["eldercare"])
     assert elder["eldercare.canteens"]["progress"] is None and elder["eldercare.canteens"]["target_met"] is None
-    assert "全市目标" in elder["eldercare.canteens"]["note"]
+    assert elder["eldercare.canteens"]["note"].startswith("区县未分解，不计进度")
     assert elder["eldercare.nursing_share"]["target_met"] is False  # 51.2% < 60% applies to every district
     # placenames does not report by district: the panel says its figures are city-wide.
     assert "全市口径" in panels(body)["placenames"]["area_note"]
@@ -228,3 +228,16 @@ async def test_the_adapters_read_what_the_real_services_answer(real_gateway):
     assert got["eldercare"]["available"], got["eldercare"]
     missing = {i["code"] for i in got["eldercare"]["indicators"] if not i["available"]}
     assert missing == set(), missing
+
+
+async def test_street_staff_see_their_street_and_not_their_whole_district(cockpit_gateway):
+    from gateway.principals import STAFF_SCOPES, issue_token
+    from shared.identity import Principal
+
+    street = Principal(subject="staff:baizhang-demo", kind="staff", scopes=STAFF_SCOPES, area="330212001")
+    headers = {"Authorization": "Bearer " + issue_token(street, cockpit_gateway.settings.token_secret, 600)}
+    own = await cockpit_gateway.get(URL, headers=headers)
+    assert own.status_code == 200 and own.json()["area_code"] == "330212001" and own.json()["districts"] == []
+    assert {r["params"].get("area_code") for r in cockpit_gateway.fake.requests if "area_code" in r["params"]} == {
+        "330212001"}
+    assert (await cockpit_gateway.get(URL, params={"district": "330212"}, headers=headers)).status_code == 403
