@@ -41,6 +41,9 @@ async def create_application(data: ApplicationIn, request: Request, session: Ses
 
 
 @router.get("/applications", response_model=Page[ApplicationOut], summary="Applications in your area",
+            description="Applications of households in your area and below, oldest first, with their audit trail; "
+                        "filter by `area_code` (a street or community) and `state` (accepted 受理, investigated 入户调查, "
+                        "reviewed 初审, publicised 公示, approved, rejected).",
             responses=problem_responses(401, 403, 422))
 async def list_applications(session: Session, principal: Annotated[Principal, require(READ)],
                             page: Annotated[PageParams, Depends(page_params)],

@@ -46,6 +46,8 @@ async def match(data: MatchRequest, session: Session, principal: Writer) -> list
 
 
 @router.get("/service-matches", response_model=Page[MatchOut], summary="Matches in your area",
+            description="Services matched to households in your area and below, with their state (proposed, "
+                        "accepted, delivered, declined); filter by household or state.",
             responses=problem_responses(401, 403, 422))
 async def list_matches(session: Session, principal: Reader, page: Annotated[PageParams, Depends(page_params)],
                        household_id: int | None = None, state: MatchState | None = None) -> Page[MatchOut]:
