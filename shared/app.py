@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -19,8 +19,14 @@ def api_prefix(service_name: str) -> str:
     return f"/api/{service_name}/v1"
 
 
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
 def create_service_app(settings: ServiceSettings, *, title: str, description: str,
-                       routers: Sequence[APIRouter], version: str = "1.0.0") -> FastAPI:
+                       routers: Sequence[APIRouter], version: str = "1.0.0",
+                       on_startup: Sequence[Hook] = (), on_shutdown: Sequence[Hook] = ()) -> FastAPI:
+    """`on_startup` hooks run once the database is ready (e.g. resuming background jobs a stopped process
+    left behind); `on_shutdown` hooks run before it is closed."""
     prefix = api_prefix(settings.service_name)
 
     @asynccontextmanager
@@ -30,8 +36,12 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
         if owns_database:
             app.state.database = Database(settings.database_url, pool_size=settings.db_pool_size)
         try:
+            for hook in on_startup:
+                await hook(app)
             yield
         finally:
+            for hook in on_shutdown:
+                await hook(app)
             if owns_database:
                 await app.state.database.dispose()
 

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.placenames.addresses.router import router as addresses_router
+from services.placenames.batches import service as batches
 from services.placenames.batches.router import router as batches_router
 from services.placenames.checks.router import router as checks_router
 from services.placenames.divisions.router import router as divisions_router
@@ -25,4 +26,6 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
         # search first: /addresses/search must not be taken for /addresses/{code}
         routers=[search_router, divisions_router, names_router, addresses_router, parsing_router, plates_router,
                  checks_router, indicators_router, batches_router],
+        on_startup=[batches.resume_abandoned],
+        on_shutdown=[batches.stop_workers],
     )

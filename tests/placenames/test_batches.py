@@ -101,3 +101,35 @@ async def test_a_batch_whose_worker_stopped_is_taken_up_again(committed_client):
     rows = list(csv.DictReader(io.StringIO(result.content.decode("utf-8"))))
     assert [int(r["line"]) for r in rows] == list(range(1, 701))  # every line once, in order
     assert all(r["status"] == "unmatched" and r["house_number"] for r in rows)
+
+
+async def test_a_restarted_service_finishes_an_abandoned_batch_without_being_asked(committed_client):
+    import datetime as dt
+
+    from sqlalchemy import select, update
+
+    from services.placenames.batches.models import BatchJob
+    from services.placenames.main import create_app
+
+    client = committed_client
+    await load_demo(client)
+    body = "\n".join(f"鄞州区天童南路{n}号" for n in range(1, 401)).encode()
+    job = (await client.post(BATCHES, content=body, headers=client.as_(PARTNER) | {"content-type": "text/csv"})).json()
+    task = client.app.state.batch_tasks[job["id"]]
+    task.cancel()  # the process dies before its worker is done
+    await asyncio.gather(task, return_exceptions=True)
+    async with client.app.state.database.sessionmaker() as session:
+        await session.execute(update(BatchJob).where(BatchJob.id == job["id"]).values(
+            lease_until=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), status="running"))
+        await session.commit()
+    # A new process starts on the same database; nobody polls the job.
+    restarted = create_app(client.app.state.settings)
+    async with restarted.router.lifespan_context(restarted):
+        for _ in range(1200):
+            async with restarted.state.database.sessionmaker() as session:
+                status, processed = (await session.execute(select(BatchJob.status, BatchJob.processed_lines)
+                                                           .where(BatchJob.id == job["id"]))).one()
+            if status == "done":
+                break
+            await asyncio.sleep(0.05)
+    assert (status, processed) == ("done", 400)

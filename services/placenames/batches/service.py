@@ -199,3 +199,22 @@ def require_done(job: BatchJob) -> None:
         percent = 100 * job.processed_lines // max(job.total_lines, 1)
         raise Conflict(f"batch {job.id} is still {job.status} ({percent}%); poll it until done",
                        resource=f"batch-standardizations/{job.id}", headers={"Retry-After": "2"})
+
+
+async def resume_abandoned(app) -> None:
+    """At startup: restart the workers of jobs a stopped process left behind (their lease has run out)."""
+    async with app.state.database.sessionmaker() as session:
+        job_ids = list(await session.scalars(select(BatchJob.id).where(
+            BatchJob.status != "done", or_(BatchJob.lease_until.is_(None), BatchJob.lease_until < utcnow()))))
+    for job_id in job_ids:
+        start(app, job_id)
+    if job_ids:
+        log.info("resumed %d batch job(s) left by a stopped process", len(job_ids))
+
+
+async def stop_workers(app) -> None:
+    """At shutdown: stop this process's workers; their leases run out and the next process resumes them."""
+    tasks = getattr(app.state, "batch_tasks", None) or {}
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
