@@ -7,10 +7,12 @@ becomes an indicator that says so in words, never a zero. The plan's 2022 target
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gateway.cockpit.schemas import Chart, Indicator, Series
+from shared import clock
 
 CITY_CODE = "330200"
 DISTRICTS = {
@@ -117,14 +119,24 @@ BED_TYPES = {"general": "普通床位", "nursing": "护理型", "dementia": "认
 ALL_REGISTERED = "目标为新增数；此处为全部在册数"
 
 
+TREND_DAYS = 7  # meals served is the one figure with a time axis (`day`): a week's trend, one call a day
+
+
 def _eldercare_fetches(area: Area) -> list[Fetch]:
-    return [Fetch("/indicators", {"area_code": area.code})]
+    today = clock.today()
+    return [Fetch("/indicators", {"area_code": area.code}), *(
+        Fetch("/indicators", {"area_code": area.code, "day": (today - dt.timedelta(days=n)).isoformat()})
+        for n in range(TREND_DAYS - 1, 0, -1))]
+
+
+def _items(answer: Any) -> dict[str, dict]:
+    return {it.get("code"): it for it in pick(answer, "items") or [] if isinstance(it, dict)}
 
 
 def _eldercare_build(area: Area, answers: list[Any]) -> Built:
     # eldercare answers {area_code, as_of, items: [{code, label, value, unit, target, ...}]}; some values are
     # breakdowns ({kind: count}) and the nursing share is a ratio.
-    items = {it.get("code"): it for it in pick(answers[0], "items") or [] if isinstance(it, dict)}
+    items = _items(answers[0])
     i = lambda *a, **k: indicator(area, *a, **k)  # noqa: E731
 
     def breakdown(code: str) -> dict[str, int] | None:
@@ -154,6 +166,12 @@ def _eldercare_build(area: Area, answers: list[Any]) -> Built:
           note=None if visits is None else f"异常标记 {visits.get('flagged', 0)} 次，漏服务 {visits.get('missed', 0)} 次"),
     ]
     charts = []
+    meals = [(str(a.get("as_of")), number(_items(a).get("meals_served"), "value")) for a in [*answers[1:], answers[0]]
+             if isinstance(a, dict)]
+    if len(meals) > 1 and all(v is not None for _, v in meals):
+        charts.append(Chart(code="eldercare.meals_trend", title=f"近{len(meals)}日助餐份数", kind="line", unit="份",
+                            categories=[day[5:] for day, _ in meals], series=[Series(name="助餐份数",
+                                                                                  values=[v for _, v in meals])]))
     for code, title, unit, names in (("beds_by_type", "养老机构床位（按类型）", "张", BED_TYPES),
                                      ("canteens_by_kind", "助餐服务点（按类型）", "个", CANTEEN_KINDS)):
         parts = breakdown(code)

@@ -74,6 +74,10 @@ class FakeServices:
             body = self.payloads.get(service, {}).get(f"/{path}")
             if body is None:
                 return JSONResponse({"status": 404}, status_code=404)
+            day = request.query_params.get("day")
+            if service == "eldercare" and day:  # an earlier day: its date, and 10 meals per day of the month
+                body = copy.deepcopy(body) | {"as_of": day}
+                next(i for i in body["items"] if i["code"] == "meals_served")["value"] = int(day[-2:]) * 10
             return body
 
     def reset(self):

@@ -43,6 +43,10 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
     assert elder["eldercare.caregivers_per_10k"]["target_met"] is True
     assert elder["eldercare.meals_today"]["value"] == 340 and elder["eldercare.visits_verified"]["value"] == 41
     assert "异常标记 2 次" in elder["eldercare.visits_verified"]["note"]
+    trend = next(c for c in got["eldercare"]["charts"] if c["code"] == "eldercare.meals_trend")
+    assert trend["kind"] == "line" and len(trend["categories"]) == 7 and trend["series"][0]["values"][-1] == 340
+    earlier = [int(day[-2:]) * 10 for day in trend["categories"][:-1]]
+    assert trend["series"][0]["values"][:-1] == earlier  # each day's own figure, oldest first
     beds_chart = next(c for c in got["eldercare"]["charts"] if c["code"] == "eldercare.beds_by_type")
     assert beds_chart["categories"] == ["普通床位", "护理型", "认知障碍照护"]
     assert beds_chart["series"][0]["values"] == [1900, 2100, 100]
@@ -81,7 +85,9 @@ async def test_services_are_asked_concurrently_as_the_caller_with_their_area(coc
     assert asked[("assistance", "/indicators")]["params"] == {"area_code": "330203"}
     assert asked[("assistance", "/policies")]["params"] == {"code": "dibao_standard", "district": "330203"}
     assert asked[("charity", "/indicators")]["params"] == {"district": "330203"}
-    assert asked[("eldercare", "/indicators")]["params"] == {"area_code": "330203"}
+    elder_days = [r["params"] for r in cockpit_gateway.fake.requests if r["service"] == "eldercare"]
+    assert len(elder_days) == 7 and all(p["area_code"] == "330203" for p in elder_days)
+    assert sum("day" not in p for p in elder_days) == 1  # today, then the six days before for the trend
     secret = cockpit_gateway.settings.identity_secret
     for (service, _), request in asked.items():
         claims = verify(request["assertion"], secret, audience=service, issuer=ASSERTION_ISSUER)
