@@ -49,7 +49,9 @@ def refuses_connections(port: int) -> bool:
 def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
-        data += sock.recv(65536) or b""
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before the response"
+        data += chunk
     head, body = data.split(b"\r\n\r\n", 1)
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
@@ -70,11 +72,18 @@ def test_sigterm_finishes_the_request_in_flight_refuses_new_ones_and_exits_0(ser
     pieces = [body[i:i + 8] for i in range(0, len(body), 8)]
 
     sock = socket.create_connection(("127.0.0.1", port), timeout=GRACEFUL_SHUTDOWN_S)
+    # Expect: 100-continue makes the server say when the app starts reading the body, so the signal below
+    # certainly arrives while the request is inside the application, even on a loaded machine.
     sock.sendall(b"POST /api/placenames/v1/parse HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\nX-Identity-Assertion: "
+                 b"Expect: 100-continue\r\nContent-Length: " + str(len(body)).encode() + b"\r\nX-Identity-Assertion: "
                  + mint_assertion(principal, audience=SERVICE, secret=DEV_IDENTITY_SECRET).encode() + b"\r\n\r\n")
+    interim = b""
+    while b"\r\n\r\n" not in interim:
+        byte = sock.recv(1)
+        assert byte, "the service closed the connection before reading the body"
+        interim += byte
+    assert interim.startswith(b"HTTP/1.1 100"), interim
     sock.sendall(pieces[0])
-    time.sleep(0.3)  # the request is now inside the process, its body unfinished
     process.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
 
