@@ -1,0 +1,81 @@
+"""Family care beds (家庭养老床位): a bed at home with a provider and a service package, one active per person."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.elders.models import Elder
+from services.eldercare.elders.service import get_visible, visible_to
+from services.eldercare.familybeds.models import FamilyBed
+from services.eldercare.familybeds.schemas import FamilyBedIn, FamilyBedOut
+from services.eldercare.homecare.models import Provider
+from shared import clock
+from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.pagination import PageParams
+
+
+def to_out(b: FamilyBed) -> FamilyBedOut:
+    return FamilyBedOut(id=b.id, elder_id=b.elder_id, provider_id=b.provider_id, package=b.package,
+                        visits_per_month=b.visits_per_month, started_on=b.started_on, ended_on=b.ended_on,
+                        status=b.status)
+
+
+def visible(principal: Principal) -> Select:
+    elders = visible_to(principal).with_only_columns(Elder.id)
+    return select(FamilyBed).where(FamilyBed.elder_id.in_(elders))
+
+
+async def get(session: AsyncSession, principal: Principal, bed_id: int) -> FamilyBed:
+    bed = await session.scalar(visible(principal).where(FamilyBed.id == bed_id)
+                               .execution_options(populate_existing=True))
+    if bed is None:
+        raise NotFound(f"no family bed {bed_id} that you may see")
+    return bed
+
+
+async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn) -> FamilyBed:
+    elder = await get_visible(session, principal, data.elder_id)
+    if await session.get(Provider, data.provider_id) is None:
+        raise NotFound(f"no provider {data.provider_id}")
+    if data.started_on > clock.today() + dt.timedelta(days=90):
+        raise InvalidInput("started_on", "at most 90 days ahead")
+    existing = await session.scalar(select(FamilyBed.id).where(FamilyBed.elder_id == elder.id,
+                                                               FamilyBed.status == "active"))
+    if existing is not None:
+        raise Conflict("this person already has an active family bed", resource=f"family-beds/{existing}")
+    bed = FamilyBed(**data.model_dump(), status="active", created_by=principal.subject, created_at=utcnow())
+    session.add(bed)
+    elder_id = elder.id
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("this person already has an active family bed", resource=f"elders/{elder_id}") from None
+    return bed
+
+
+async def list_beds(session: AsyncSession, principal: Principal, page: PageParams, *, active: bool
+                    ) -> list[FamilyBed]:
+    query = visible(principal).order_by(FamilyBed.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(FamilyBed.id > int(page.after))
+    if active:
+        query = query.where(FamilyBed.status == "active")
+    return list(await session.scalars(query))
+
+
+async def end(session: AsyncSession, principal: Principal, bed_id: int, ended_on: dt.date) -> FamilyBed:
+    bed = await get(session, principal, bed_id)
+    if ended_on < bed.started_on:
+        raise InvalidInput("ended_on", "must not be before the start")
+    done = await session.execute(update(FamilyBed).where(FamilyBed.id == bed_id, FamilyBed.status == "active")
+                                 .values(status="ended", ended_on=ended_on)
+                                 .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"family bed {bed_id} has already ended", resource=f"family-beds/{bed_id}")
+    return await get(session, principal, bed_id)
