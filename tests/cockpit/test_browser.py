@@ -16,7 +16,8 @@ import pytest
 
 from gateway.seed import DEMO_PASSWORD
 from shared.settings import ROOT
-from tests.e2e.conftest import suite  # noqa: F401  (the suite's processes, as the e2e tests start them)
+from tests.e2e.conftest import suite_env
+from tools.devserver import Suite
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +58,20 @@ def chromium() -> str:
     return str(CHROMIUM)
 
 
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """The suite's processes with demo data, as the e2e tests start them; stopped after this module."""
+    tmp = tmp_path_factory.mktemp("cockpit-suite")
+    running = Suite(suite_env(tmp), log_dir=tmp / "log")
+    running.prepare()
+    running.start_all()
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop_all()
+
+
 def _http(suite, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
     headers = {"content-type": "application/json"}
     if token:
@@ -87,7 +102,7 @@ def _shown(number: float | int) -> str:
     return f"{number:,.2f}".rstrip("0").rstrip(".")
 
 
-async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suite, browser):  # noqa: F811
+async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suite, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     token = _http(suite, "POST", "/api/auth/v1/staff-sign-ins",
                   {"username": "city-demo", "password": DEMO_PASSWORD})["access_token"]
@@ -171,7 +186,7 @@ async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suit
     assert errors == []
 
 
-async def test_district_staff_see_their_district_only(suite, browser):  # noqa: F811
+async def test_district_staff_see_their_district_only(suite, browser):
     page = await browser.new_page()
     await page.goto(suite.url() + "/cockpit")
     await page.fill("#username", "yinzhou-demo")
