@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.homecare.models import Visit
 from shared import clock
@@ -285,3 +287,22 @@ async def test_accounts_only_for_the_eligible_and_once(client):
     assert second.status_code == 409 and second.json()["resource"] == f"subsidy-accounts/{first.json()['id']}"
     assert (await client.get(f"{API}/subsidy-accounts/{first.json()['id']}",
                              headers=client.as_(HAISHU))).status_code == 404
+
+
+async def test_the_database_itself_refuses_a_double_booking(client):
+    """Past the service's own check (as a race would be): the exclusion constraint (PostgreSQL) or the trigger
+    (SQLite) refuses an overlapping visit of the same caregiver, and accepts one that only touches."""
+    item = await add_service(client)
+    caregiver = await add_caregiver(client)
+    elder_id, _ = await add_elder(client)
+    await scheduled_visit(client, elder_id, item["id"], caregiver["id"])
+    row = dict(elder_id=elder_id, service_id=item["id"], caregiver_id=caregiver["id"], price_fen=1, status="scheduled",
+               flags=[], ordered_by="test", created_at=utcnow())
+    async with client.app.state.database.sessionmaker() as session:
+        with pytest.raises(IntegrityError):
+            async with session.begin():
+                await session.execute(insert(Visit).values(**row, starts_at=TOMORROW_9 + dt.timedelta(minutes=59),
+                                                           ends_at=TOMORROW_9 + dt.timedelta(hours=2)))
+    async with client.app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(insert(Visit).values(**row, starts_at=TOMORROW_9 + dt.timedelta(hours=1),
+                                                   ends_at=TOMORROW_9 + dt.timedelta(hours=2)))
