@@ -246,13 +246,15 @@ def _charity_fetches(area: Area) -> list[Fetch]:
 
 
 def _latest_campaign(d: Any) -> tuple[float | None, str | None]:
-    """The one-day donation participation (percent) of the latest campaign, and its name."""
-    campaigns = [c for c in pick(d, "campaigns") or [] if isinstance(c, dict)] if isinstance(
-        pick(d, "campaigns"), list) else []
-    if campaigns:
-        return number(campaigns[-1], "participation"), campaigns[-1].get("name")
-    return number(d, "one_day_donation.participation_percent", "campaigns.participation_percent",
-                  "participation_percent"), None
+    """The latest one-day donation campaign's participation (percent) and its name, or why there is none."""
+    campaigns = pick(d, "campaigns")
+    if not isinstance(campaigns, list):
+        return None, None                      # the service did not say: the usual "not given" note
+    campaigns = [c for c in campaigns if isinstance(c, dict)]
+    if not campaigns:
+        return None, "本年及上年无一日捐活动"
+    value = number(campaigns[-1], "participation")
+    return value, campaigns[-1].get("name") if value is not None else None
 
 
 def _charity_build(area: Area, answers: list[Any]) -> Built:
@@ -265,13 +267,13 @@ def _charity_build(area: Area, answers: list[Any]) -> Built:
         i("charity.new_organizations", "本年新登记社会组织", number(d, "organizations.new_this_year"), "家", target=11),
         i("charity.raised", "本年募集善款（净额）", fen_to_yuan(number(d, "money_this_year.raised_fen")), "元"),
         i("charity.spent", "本年善款支出", fen_to_yuan(number(d, "money_this_year.spent_fen")), "元"),
-        i("charity.trusts", "慈善信托", number(d, "trusts.trusts", "trusts.count"), "单",
+        i("charity.trusts", "慈善信托", number(d, "trusts.trusts"), "单",
           note=None if number(d, "trusts.scale_fen") is None else
           f"规模 {fen_to_yuan(number(d, 'trusts.scale_fen')):,.2f} 元"),
         i("charity.community_funds", "社区慈善基金覆盖率", number(d, "community_fund_coverage"), "%", target=90,
           target_scope="area"),
         i("charity.one_day_participation", "慈善一日捐单位参与率", participation, "%", target=95,
-          target_scope="area", note=campaign or (None if participation is not None else "本年及上年无一日捐活动")),
+          target_scope="area", note=campaign),
     ]
     charts = []
     statuses = pick(d, "projects_by_status")
