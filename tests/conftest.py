@@ -150,8 +150,16 @@ async def _empty_tables(service: str, database: ServiceDatabase) -> None:
             names = ", ".join(f'"{t.name}"' for t in tables)
             await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
+            # Append-only tables refuse DELETE by trigger (PostgreSQL's TRUNCATE fires no row triggers):
+            # set the triggers aside, empty the tables, and put the very same triggers back.
+            triggers = (await connection.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))).all()
+            for name, _sql in triggers:
+                await connection.execute(text(f'DROP TRIGGER "{name}"'))
             for table in tables:
                 await connection.execute(table.delete())
+            for _name, sql in triggers:
+                await connection.execute(text(sql))
 
 
 @pytest.fixture

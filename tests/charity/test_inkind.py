@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 
 from tests.charity.factories import API, HAISHU, YINZHOU, days, donate, organisation, project
 
@@ -82,7 +81,6 @@ async def test_gift_receipts_share_the_organisations_sequence(client):
     assert (await client.get(f"{URL}/{gift['id']}", headers=client.as_(YINZHOU))).json()["receipt_id"] == body["id"]
 
 
-@pytest.mark.postgresql_only
 async def test_concurrent_disposals_take_only_what_remains(committed_client):
     client = committed_client
     org = await organisation(client)

@@ -1,19 +1,16 @@
-"""Concurrent money at one project on PostgreSQL: retried payments, refunds and disbursements together.
+"""Concurrent money at one project: retried payments, refunds and disbursements together.
 
 Afterwards every group balances, the project's totals equal the ledger, no donation is counted twice and
-no balance is negative. (Charity's ledger tables refuse DELETE by trigger, so these committed tests run on
-PostgreSQL only, where the harness empties tables with TRUNCATE; SQLite serialises writers anyway.)
+no balance is negative. On PostgreSQL the requests really run in parallel; on SQLite they queue.
 """
 
 import asyncio
 import random
 
-import pytest
 from sqlalchemy import text
 
 from tests.charity.factories import API, YINZHOU, disbursement_body, donation_body, get_project, project
 
-pytestmark = pytest.mark.postgresql_only
 
 
 async def scalar_rows(client, sql: str, **params) -> list:

@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 
 from tests.charity.factories import API, CITY, HAISHU, YINZHOU, days
 from tests.conftest import resident
@@ -97,7 +96,6 @@ async def test_needs_are_public_and_published_by_staff_of_the_area(client):
     assert (await client.get(f"{API}/resource-offers/{mine['id']}", headers=client.as_(CITY))).status_code == 200
 
 
-@pytest.mark.postgresql_only
 async def test_concurrent_confirmations_never_over_match(committed_client):
     client = committed_client
     need = await post(client, "needs", need_body(quantity=50))

@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 
 from shared import clock
 from tests.charity.factories import API, HAISHU, YINZHOU, donate, organisation, project
@@ -91,7 +90,6 @@ async def test_receipts_stay_in_their_area(client):
     assert merged.status_code == 404
 
 
-@pytest.mark.postgresql_only
 async def test_concurrent_receipts_take_consecutive_numbers(committed_client):
     client = committed_client
     created = await project(client)
