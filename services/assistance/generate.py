@@ -227,10 +227,15 @@ async def _main(households: int, seed: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.assistance.generate", description=__doc__.split("\n")[0])
-    parser.add_argument("households", type=int)
+    # `./dev seed assistance --households N` passes the flag; `python -m ... N` works as well.
+    parser.add_argument("count", type=int, nargs="?")
+    parser.add_argument("--households", type=int)
     parser.add_argument("--seed", type=int, default=2022)
     args = parser.parse_args(argv)
-    asyncio.run(_main(args.households, args.seed))
+    households = args.households or args.count
+    if not households or households < 1:
+        parser.error("how many households? (--households N)")
+    asyncio.run(_main(households, args.seed))
 
 
 if __name__ == "__main__":

@@ -117,11 +117,14 @@ async def generate(database: Database, count: int, seed_value: int = 1) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.placenames.generate", description=__doc__.split("\n")[0])
-    parser.add_argument("count", type=int, help="how many addresses to add")
+    # `./dev seed placenames --addresses N` passes the flag; `python -m ... N` works as well.
+    parser.add_argument("count", type=int, nargs="?", help="how many addresses to add")
+    parser.add_argument("--addresses", type=int)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("count must be at least 1")
+    args.count = args.addresses or args.count
+    if not args.count or args.count < 1:
+        parser.error("how many addresses? (--addresses N)")
 
     async def run() -> None:
         database = Database(PlacenamesSettings().database_url)
