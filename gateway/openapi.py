@@ -12,6 +12,8 @@ import aiohttp
 from gateway.proxy import Upstream
 
 CACHE_S = 30.0
+# A cold path: a service with many routes may take seconds to build its document the first time.
+FETCH_TIMEOUT_S = 15.0
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -74,7 +76,7 @@ class MergedOpenAPI:
     async def _fetch(self, name: str, upstream: Upstream) -> dict | None:
         try:
             async with upstream.session.get(f"{upstream.base_url}/api/{name}/v1/openapi.json",
-                                            timeout=aiohttp.ClientTimeout(total=3)) as response:
+                                            timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)) as response:
                 return await response.json() if response.status == 200 else None
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return None

@@ -64,9 +64,9 @@ async def black_hole():
     hole.close()
 
 
-async def gateway_client(database, **upstreams) -> AsyncIterator[httpx.AsyncClient]:
+async def gateway_client(database, **options) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway on its own migrated database, inside an outer transaction rolled back afterwards."""
-    settings = GatewaySettings(env="test", database_url=database.url, upstream_read_timeout_s=0.5, **upstreams)
+    settings = GatewaySettings(env="test", database_url=database.url, **options)
     async with database.engine.connect() as connection:
         transaction = await connection.begin()
         app = create_app(settings)
@@ -91,7 +91,8 @@ async def gateway(upstream_eldercare, black_hole, db_dir):
     async for client in gateway_client(database, upstream_eldercare=upstream_eldercare,
                                        upstream_assistance=black_hole,
                                        upstream_charity=f"http://127.0.0.1:{free_port()}",
-                                       upstream_placenames=f"http://127.0.0.1:{free_port()}"):
+                                       upstream_placenames=f"http://127.0.0.1:{free_port()}",
+                                       upstream_read_timeout_s=0.5):  # the hanging service times out fast
         yield client
 
 

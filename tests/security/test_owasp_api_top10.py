@@ -129,13 +129,25 @@ async def test_api6_unrestricted_access_to_sensitive_business_flows(front_door):
 async def test_api7_server_side_request_forgery(front_door):
     """No request field takes a URL, and the gateway only ever calls its configured upstreams."""
     document = (await front_door.get("/openapi.json")).json()
-    suspicious = [name for schema in document["components"]["schemas"].values()
-                  for name, prop in schema.get("properties", {}).items()
+    schemas = document["components"]["schemas"]
+    request_schemas = {ref.rsplit("/", 1)[1] for item in document["paths"].values() for operation in item.values()
+                       for ref in _refs(operation.get("requestBody", {}))}
+    assert request_schemas, "no request bodies found: the check would prove nothing"
+    suspicious = [f"{schema}.{name}" for schema in request_schemas
+                  for name, prop in schemas.get(schema, {}).get("properties", {}).items()
                   if prop.get("format") == "uri" or any(w in name.lower() for w in ("url", "uri", "callback", "webhook"))]
     assert suspicious == [], suspicious
     # A Host header or an absolute-form target does not steer the proxy elsewhere.
     response = await front_door.get(ELDERS, headers={"Host": "169.254.169.254"})
     assert response.status_code == 401  # reached eldercare (which wants a token), not the metadata address
+
+
+def _refs(node) -> list[str]:
+    if isinstance(node, dict):
+        return ([node["$ref"]] if "$ref" in node else []) + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
 
 
 async def test_api8_security_misconfiguration(front_door):
