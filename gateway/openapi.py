@@ -54,13 +54,10 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
 
 def _describe_scopes(document: dict) -> None:
     """Every route names its scopes; the security scheme says what each one allows."""
-    import importlib
-
-    from services import SERVICES
+    from gateway.scopes import load_all
     from shared.scopes import DECLARED
 
-    for package in [*(f"services.{name}" for name in SERVICES), "gateway"]:
-        importlib.import_module(f"{package}.scopes")
+    load_all()
     scheme = document["components"]["securitySchemes"].get("gateway")
     if scheme:
         scheme["flows"]["clientCredentials"]["scopes"] = {

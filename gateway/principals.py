@@ -5,10 +5,9 @@ Until real sign-in lands, dev and test environments issue tokens for four demo p
 
 from __future__ import annotations
 
-import importlib
 import time
 
-from services import SERVICES
+from gateway.scopes import load_all
 from shared.errors import Unauthorized
 from shared.identity import Principal, mint_assertion, sign, verify
 from shared.scopes import scopes_held_by
@@ -17,8 +16,7 @@ TOKEN_ISSUER = "minzheng-gateway-tokens"
 TOKEN_AUDIENCE = "minzheng"
 
 # What each kind of caller may do comes from the services' own scope declarations.
-for _package in [*(f"services.{name}" for name in SERVICES), "gateway"]:
-    importlib.import_module(f"{_package}.scopes")
+load_all()
 
 STAFF_SCOPES = scopes_held_by("staff")
 CITY_STAFF_SCOPES = scopes_held_by("staff", "city_staff")

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import service
 from gateway.auth.models import OAuthClient, StaffUser
+from gateway.scopes import load_all
 from gateway.settings import GatewaySettings
 from services import SERVICES
 from shared.db import utcnow
@@ -27,6 +28,8 @@ def dev_client_secret(service_name: str) -> str:
 async def load(session: AsyncSession) -> int:
     if GatewaySettings().env == "production":
         return 0
+    load_all()  # the scopes a service client holds come from every service's declarations
+    service_scopes = sorted(scopes_held_by("service"))
     created = 0
     for username, display_name, role, area in DEMO_STAFF:
         if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is None:
@@ -35,11 +38,13 @@ async def load(session: AsyncSession) -> int:
                                   created_at=utcnow()))
             created += 1
     for name in SERVICES:
-        if await session.get(OAuthClient, name) is None:
-            session.add(OAuthClient(client_id=name, name=f"{name} service", kind="service",
-                                    scopes=sorted(scopes_held_by("service")),
+        client = await session.get(OAuthClient, name)
+        if client is None:
+            session.add(OAuthClient(client_id=name, name=f"{name} service", kind="service", scopes=service_scopes,
                                     secret_hash=service.digest(dev_client_secret(name)), created_by="seed",
                                     created_at=utcnow()))
             created += 1
+        elif client.created_by == "seed" and client.scopes != service_scopes:
+            client.scopes = service_scopes  # dev: a scope declared since the last run reaches the services
     await session.flush()
     return created

@@ -145,8 +145,11 @@ class PeerClient:
         return headers
 
     async def _attempt(self, method: str, path: str, json: Any) -> httpx.Response:
+        # The deadline is for the peer's answer; getting our own token (cached, with its own timeout) is not
+        # counted against it, or the first call after each renewal would fall back.
+        headers = await self._headers()
         async with asyncio.timeout(self.timeout_s):
-            return await self._client().request(method, path, json=json, headers=await self._headers())
+            return await self._client().request(method, path, json=json, headers=headers)
 
     async def request_json(self, method: str, path: str, *, json: Any = None, idempotent: bool = True) -> Any:
         """The decoded JSON body of a 2xx answer; PeerRejected on a 4xx; PeerUnavailable otherwise.
@@ -162,6 +165,9 @@ class PeerClient:
                 await asyncio.sleep(random.uniform(0.01, 0.05))  # jitter: retries of many callers spread out
             try:
                 response = await self._attempt(method, path, json)
+            except PeerUnavailable as exc:  # no token for us: as unavailable as a peer that does not answer
+                reason = f"{exc.peer}: {exc.reason}"
+                continue
             except TimeoutError:
                 reason = f"no answer within {self.timeout_s * 1000:.0f} ms"
                 continue
@@ -175,8 +181,11 @@ class PeerClient:
                 reason = f"HTTP {response.status_code}"
                 continue
             if 400 <= response.status_code < 500:
-                # The peer is up and answered: the breaker counts it as alive.
+                # The peer is up and answered: the breaker counts it as alive. A refusal (401/403 above all)
+                # means a misconfiguration an operator must see, so it is logged.
                 self.breaker.record_success()
+                log.warning("peer refused the call", extra={"fields": {"peer": self.name, "path": path,
+                                                                       "status": response.status_code}})
                 raise PeerRejected(self.name, response.status_code, response.text[:500])
             if response.status_code >= 300:
                 # Redirects are not followed and their bodies are not believed (OWASP API10).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -52,8 +53,9 @@ class ServiceSettings(CommonSettings):
     port: int
     database_url: str = ""
     db_pool_size: int = 10
-    # Calls to peer services go through the gateway with the service's own client credentials.
-    gateway_url: str = "http://127.0.0.1:8000"
+    # Calls to peer services go through the gateway with the service's own client credentials. Unset: the
+    # gateway on this machine, on GATEWAY_PORT (as ./dev up and the end-to-end tests run it).
+    gateway_url: str = ""
     client_secret: str = ""
 
     @property
@@ -63,8 +65,10 @@ class ServiceSettings(CommonSettings):
                                       if self.env != "production" else "")
 
     @model_validator(mode="after")
-    def _default_database(self):
+    def _defaults(self):
         self.database_url = database_url_or_default(self.database_url, self.service_name)
+        if not self.gateway_url:
+            self.gateway_url = f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"
         return self
 
 

@@ -10,19 +10,20 @@ from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
 from services.eldercare.meals.router import router as meals_router
-from services.eldercare.peers import with_peers
+from services.eldercare.peers import close_peers, open_peers
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import create_service_app
 
 
 def create_app(settings: EldercareSettings | None = None) -> FastAPI:
-    app = create_service_app(
+    return create_service_app(
         settings or EldercareSettings(),
         title="Eldercare service (养老服务)",
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
         routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
                  family_beds_router, calls_router, indicators_router],
+        on_startup=[open_peers],
+        on_shutdown=[close_peers],
     )
-    return with_peers(app)

@@ -8,8 +8,6 @@ answer is cached per person, and an answer younger than `status_cache_hours` sta
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +22,7 @@ from services.eldercare.settings import EldercareSettings
 from shared.db import Database, utcnow
 from shared.identity import Principal
 from shared.peer import PeerClient, PeerRejected, PeerUnavailable
+from shared.service_token import ClientCredentialsToken
 
 STATUS_LOOKUP_PATH = "/api/assistance/v1/status-lookups"
 PROGRAMME_CODES = frozenset({"dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered",
@@ -46,25 +45,26 @@ class AssistanceFacts:
 
 
 def assistance_peer(settings: EldercareSettings) -> PeerClient:
+    """Assistance through the gateway, as this service: its own client-credentials token (a fixed
+    ELDERCARE_PEER_TOKEN, when an operator sets one, takes its place)."""
+    if settings.peer_token:
+        token_provider = lambda: settings.peer_token  # noqa: E731
+    elif settings.peer_client_secret:
+        token_provider = ClientCredentialsToken(settings.gateway_url, settings.service_name,
+                                                settings.peer_client_secret)
+    else:
+        token_provider = None  # no identity: lookups are refused and pricing falls back
     return PeerClient("assistance", settings.gateway_url, timeout_s=settings.peer_timeout_s, retries=1,
-                      token_provider=lambda: settings.peer_token)
+                      token_provider=token_provider)
 
 
-def with_peers(app: FastAPI) -> FastAPI:
-    """Wrap the app's lifespan so that the peer clients (one pool and one breaker each) live with the app."""
-    inner = app.router.lifespan_context
+async def open_peers(app: FastAPI) -> None:
+    """The peer clients (one pool and one breaker each) live as long as the app."""
+    app.state.assistance = assistance_peer(app.state.settings)
 
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with inner(app_):
-            app_.state.assistance = assistance_peer(app_.state.settings)
-            try:
-                yield
-            finally:
-                await app_.state.assistance.aclose()
 
-    app.router.lifespan_context = lifespan
-    return app
+async def close_peers(app: FastAPI) -> None:
+    await app.state.assistance.aclose()
 
 
 def assistance_of(request: Request) -> PeerClient:

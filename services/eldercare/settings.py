@@ -8,11 +8,8 @@ class EldercareSettings(ServiceSettings):
 
     service_name: str = "eldercare"
     port: int = 8001
-    # Peers are reached through the gateway's public paths, with this service's own identity.
-    gateway_url: str = "http://127.0.0.1:8000"
-    # The bearer token eldercare presents to the gateway. Until the gateway's client-credentials endpoint
-    # issues service tokens, an operator may set one here; without it, status lookups are refused and
-    # meal pricing falls back (cached status, else the age tier).
+    # Eldercare gets its own token from the gateway (client credentials: ELDERCARE_CLIENT_SECRET, a dev
+    # default in dev). An operator may instead set a fixed bearer token here.
     peer_token: str | None = None
     peer_timeout_s: float = 0.3
     # How long a status answered by assistance may stand in for it while it is down (hours).

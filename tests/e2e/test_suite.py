@@ -143,3 +143,24 @@ def test_no_personal_data_reaches_any_log(suite):
         text = suite.log_path(name).read_text()
         leaks = [line for line in text.splitlines() if personal.search(line)]
         assert leaks == [], (name, leaks[:3])
+
+
+def test_a_meal_is_priced_with_the_status_assistance_holds(suite):
+    """eldercare → gateway (its own client-credentials token) → assistance: 陈根发 is 特困 in the demo data."""
+    import datetime as dt
+
+    resident = token(suite, "resident")  # the family member who cares for 陈根发
+    elders = httpx.get(suite.url() + "/api/eldercare/v1/elders", headers=resident).json()["items"]
+    elder = next(e for e in elders if e["name"] == "陈根发")
+    canteens = httpx.get(suite.url() + "/api/eldercare/v1/canteens", headers=resident).json()["items"]
+    tomorrow = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() + dt.timedelta(days=1)).isoformat()
+    menus = httpx.get(suite.url() + f"/api/eldercare/v1/canteens/{canteens[0]['id']}/menus",
+                      params={"from": tomorrow, "to": tomorrow, "meal": "lunch"}, headers=resident).json()
+    lunch = next(m for m in menus if m["meal"] == "lunch")
+    order = httpx.post(suite.url() + "/api/eldercare/v1/meal-orders", timeout=10,
+                       headers=resident | {"Idempotency-Key": f"e2e-meal-{time.time_ns()}"},
+                       json={"menu_id": lunch["id"], "elder_id": elder["id"], "fulfilment": "dine_in"})
+    assert order.status_code == 201, order.text
+    priced = order.json()
+    assert (priced["pricing_basis"], priced["status_source"], priced["subsidy_tier"]) == ("live", "assistance", "tekun")
+    assert priced["payable_fen"] == priced["unit_price_fen"] - priced["subsidy_fen"] and priced["subsidy_fen"] > 0
