@@ -1,9 +1,6 @@
 """Assistance (社会救助): households, economic assessment, policy parameters, eligibility, applications,
 status lookups for other services, and proactive discovery (signals and whole-city screening)."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.assistance.applications.router import router as applications_router
@@ -21,9 +18,8 @@ from shared.app import create_service_app
 
 
 def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
-    settings = settings or AssistanceSettings()
-    app = create_service_app(
-        settings,
+    return create_service_app(
+        settings or AssistanceSettings(),
         title="Assistance service (社会救助)",
         description="Households and members (救助家庭), family economic status assessment (家庭经济状况认定), dated "
                     "and cited policy parameters (低保标准, 低保边缘, 特困供养, 孤儿养育, 残疾人两项补贴), eligibility "
@@ -31,21 +27,18 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
                     "other services, partner signals and whole-city screening (数据找人).",
         routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router,
                  applications_router, discovery_router, catalogue_router, indicators_router],
+        on_startup=[start_screenings],
+        on_shutdown=[stop_screenings],
     )
-    shared_lifespan = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # After the shared lifespan made the database: take over screenings a previous process left unfinished.
-        async with shared_lifespan(app):
-            runner = ScreeningRunner(app.state.database, chunk=settings.screening_chunk,
-                                     stale_after_s=settings.screening_stale_after_s)
-            app.state.screenings = runner
-            await runner.resume_pending()
-            try:
-                yield
-            finally:
-                await runner.stop()
 
-    app.router.lifespan_context = lifespan
-    return app
+async def start_screenings(app: FastAPI) -> None:
+    """Once the database is ready: take over screenings a previous process left unfinished."""
+    settings = app.state.settings
+    app.state.screenings = ScreeningRunner(app.state.database, chunk=settings.screening_chunk,
+                                           stale_after_s=settings.screening_stale_after_s)
+    await app.state.screenings.resume_pending()
+
+
+async def stop_screenings(app: FastAPI) -> None:
+    await app.state.screenings.stop()
