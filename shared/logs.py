@@ -70,6 +70,16 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 request_log = logging.getLogger("request")
 
 
+def route_template(scope, api_prefix: str) -> str:
+    """The matched route's template with the service's prefix (routers report theirs without it)."""
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        return "unmatched"
+    if api_prefix and scope["path"].startswith(api_prefix) and not route.startswith(api_prefix):
+        return api_prefix + route
+    return route
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: adopt the request id, echo it, and log one JSON line per request."""
 
@@ -102,14 +112,10 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = getattr(scope.get("route"), "path", None)
-            if route and self.api_prefix and scope["path"].startswith(self.api_prefix) \
-                    and not route.startswith(self.api_prefix):
-                route = self.api_prefix + route
             state = scope.get("state") or {}
             request_log.info("request", extra={"fields": {
                 "method": scope["method"],
-                "route": route or "unmatched",
+                "route": route_template(scope, self.api_prefix),
                 "status": status_holder["status"],
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),
                 "principal_kind": state.get("principal_kind"),

@@ -20,6 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 
+from shared.logs import route_template
+
 # Seconds. From a cached lookup (5 ms) to a slow report (10 s); the proxy's and the services' alike.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BOUNDS = [*(repr(b) for b in BUCKETS), "+Inf"]
@@ -121,16 +123,6 @@ class BreakerCollector(Collector):
 HTTP = RequestStats("http_requests", "http_request_duration_seconds", "Requests served, by route template",
                     ["service", "method", "route", "status"], ["service", "method", "route"])
 PROCESS = ProcessCollector(registry=None)
-
-
-def route_template(scope, api_prefix: str) -> str:
-    """The matched route's template with the service's prefix (routers report theirs without it)."""
-    route = getattr(scope.get("route"), "path", None)
-    if route is None:
-        return "unmatched"
-    if api_prefix and scope["path"].startswith(api_prefix) and not route.startswith(api_prefix):
-        return api_prefix + route
-    return route
 
 
 class MetricsMiddleware:
