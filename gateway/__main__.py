@@ -3,4 +3,4 @@ from gateway.settings import GatewaySettings
 from shared.serve import serve
 
 settings = GatewaySettings()
-serve(create_app(settings), name="gateway", port=settings.port, log_level=settings.log_level, front_door=True)
+serve(create_app(settings), name="gateway", port=settings.port, log_level=settings.log_level)

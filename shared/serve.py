@@ -14,8 +14,9 @@ SERVICE_KEEP_ALIVE_S = 75
 GRACEFUL_SHUTDOWN_S = 20
 
 
-def serve(app, *, name: str, port: int, log_level: str = "INFO", front_door: bool = False) -> None:
-    """`front_door`: the gateway takes X-Forwarded-For from no one; services trust the gateway's."""
+def serve(app, *, name: str, port: int, log_level: str = "INFO") -> None:
+    """X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS (uvicorn's setting; loopback by default):
+    behind an ingress, set it to the ingress's addresses so rate limits see the real client."""
     configure_logging(name, log_level)
     uvicorn.run(
         app,
@@ -24,7 +25,6 @@ def serve(app, *, name: str, port: int, log_level: str = "INFO", front_door: boo
         loop="uvloop",
         http="httptools",
         log_config=None,
-        proxy_headers=not front_door,
         access_log=False,
         timeout_keep_alive=SERVICE_KEEP_ALIVE_S,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
