@@ -6,6 +6,7 @@ it starts is stopped when it stops (Ctrl-C, SIGTERM, or the end of a test sessio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -48,8 +49,32 @@ class Suite:
         subprocess.run([sys.executable, "-m", "services.manage", *args], env=self.env, cwd=ROOT, check=True)
 
     def prepare(self) -> None:
-        """Migrate every database and load the demo data (both safe to repeat)."""
+        """Migrate every database and load the demo data (both safe to repeat), unless nothing changed.
+
+        Skipping matters: importing every service for the preparation costs more than the rest of a start.
+        """
+        stamp = self._preparation_stamp()
+        marker = self.log_dir.parent / ".prepared"
+        if marker.exists() and marker.read_text() == stamp:
+            return
         self.manage("prepare")  # one process: importing the libraries is most of the cost
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(stamp)
+
+    def _preparation_stamp(self) -> str:
+        """What the preparation depends on: migrations, seeds and their data, and which databases."""
+        digest = hashlib.sha256()
+        for pattern in ("services/*/migrations/versions/*.py", "gateway/migrations/versions/*.py",
+                        "services/*/seed.py", "gateway/seed.py", "services/*/data/*"):
+            for path in sorted(ROOT.glob(pattern)):
+                digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
+        for name in [*SERVICES, "gateway"]:
+            url = self.env.get(f"{name.upper()}_DATABASE_URL", "")
+            digest.update(url.encode())
+            database = Path(url.split("///", 1)[1]) if url.startswith("sqlite") else ROOT / "var" / f"{name}.db"
+            if url.startswith("sqlite") or not url:
+                digest.update(b"present" if database.exists() else b"missing")
+        return digest.hexdigest()
 
     def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
