@@ -89,7 +89,7 @@ class FakeServices:
 async def fake_services():
     fake = FakeServices()
     port = free_port()
-    server = await serve_in_background(fake.app, port)
+    server, _task = await serve_in_background(fake.app, port)
     fake.url = f"http://127.0.0.1:{port}"
     yield fake
     server.should_exit = True
@@ -131,7 +131,7 @@ async def real_services(db_dir):
         database = await service_database(name, "sqlite", db_dir)
         app = importlib.import_module(f"services.{name}.main").create_app(settings_for(name, database.url))
         port = free_port()
-        servers.append(await serve_in_background(app, port))
+        servers.append((await serve_in_background(app, port))[0])
         urls[f"upstream_{name}"] = f"http://127.0.0.1:{port}"
     yield urls
     for server in servers:

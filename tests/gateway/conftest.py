@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway import seed as gateway_seed
 from gateway.app import create_app
@@ -17,20 +15,7 @@ from gateway.settings import GatewaySettings
 from services.eldercare.main import create_app as create_eldercare
 from shared.db import Database
 from tests.conftest import service_database, settings_for
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def serve_in_background(app, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    return server
+from tests.shared.loopback import free_port, serve_in_background  # noqa: F401  (re-exported for other tests)
 
 
 class BlackHole:
@@ -51,7 +36,7 @@ class BlackHole:
 async def upstream_eldercare(db_dir):
     database = await service_database("eldercare", "sqlite", db_dir)
     port = free_port()
-    server = await serve_in_background(create_eldercare(settings_for("eldercare", database.url)), port)
+    server, _task = await serve_in_background(create_eldercare(settings_for("eldercare", database.url)), port)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
 

@@ -28,7 +28,7 @@ async def fake_wechat():
         return PlainTextResponse('{"errcode": 40029, "errmsg": "invalid code"}')
 
     port = free_port()
-    server = await serve_in_background(wechat, port)
+    server, _task = await serve_in_background(wechat, port)
     yield f"http://127.0.0.1:{port}", seen
     server.should_exit = True
 

@@ -15,7 +15,7 @@ async def eldercare_url(tmp_path_factory):
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('security') / 'eldercare.db'}"
     await asyncio.to_thread(migrations.upgrade, "eldercare", url)
     port = free_port()
-    server = await serve_in_background(create_eldercare(settings_for("eldercare", url)), port)
+    server, _task = await serve_in_background(create_eldercare(settings_for("eldercare", url)), port)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
 

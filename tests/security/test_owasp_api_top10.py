@@ -211,7 +211,7 @@ async def test_api10_unsafe_consumption_of_apis():
         return response
 
     port = free_port()
-    server = await serve_in_background(peer, port)
+    server, _task = await serve_in_background(peer, port)
     client = PeerClient("peer", f"http://127.0.0.1:{port}", timeout_s=1)
     try:
         with pytest.raises(PeerUnavailable, match="not JSON"):

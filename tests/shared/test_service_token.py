@@ -18,7 +18,7 @@ async def gateway_url(db_dir):
     database = await service_database("gateway", "sqlite", db_dir)
     port = free_port()
     app = create_app(GatewaySettings(env="test", database_url=database.url))
-    server = await serve_in_background(app, port)
+    server, _task = await serve_in_background(app, port)
     async with app.local_app.state.database.sessionmaker() as session, session.begin():
         await gateway_seed.load(session)
     yield f"http://127.0.0.1:{port}"
