@@ -189,6 +189,13 @@ async def test_forged_or_borrowed_cursors_are_refused_not_a_500(client):
     for cursor in [*forged, "abc", "a.b.c", payload]:
         response = await client.get("/api/eldercare/v1/elders", params={"cursor": cursor}, headers=headers)
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "cursor", cursor
-    # A cursor is bound to the endpoint that issued it.
-    borrowed = await client.get("/api/eldercare/v1/elders/1", params={"cursor": page["next_cursor"]}, headers=headers)
-    assert borrowed.status_code in (200, 404)  # that endpoint takes no cursor; it is simply ignored there
+    # A cursor is bound to the endpoint that issued it: the elders list's cursor is no good for canteens.
+    from services.eldercare.scopes import CANTEENS_READ
+
+    borrowed = await client.get("/api/eldercare/v1/canteens", params={"cursor": page["next_cursor"]},
+                                headers=client.as_(staff("330212", CANTEENS_READ)))
+    assert borrowed.status_code == 422 and borrowed.json()["errors"][0]["field"] == "cursor"
+    # And the genuine one still works where it came from.
+    following = await client.get("/api/eldercare/v1/elders", params={"limit": 1, "cursor": page["next_cursor"]},
+                                 headers=headers)
+    assert following.status_code == 200 and following.json()["items"][0]["id"] != page["items"][0]["id"]
