@@ -1,0 +1,149 @@
+"""Personal data in the clear: only with a scope and a stated purpose, and never without an audit record.
+
+Responses mask ID numbers, phone numbers and incomes. A caller holding the service's `<service>.pii:read`
+scope asks for one record's clear values with `POST .../{id}/pii-reads` and a purpose. The service writes
+who read what of whom, when, why and under which request id into its `pii_reads` table in the same
+transaction as the answer: if the record cannot be written, no clear value leaves. The table is
+append-only (each service's migration adds triggers that refuse UPDATE and DELETE).
+
+Auditors page through the records with `GET /pii-reads` (`<service>.pii_reads:read`); staff auditors see
+the reads about people in their area, a partner holding the scope (a supervising department) sees all.
+
+A service uses it in three steps: `PII_READS = pii_reads_table(Base.metadata)`; a route that checks the
+caller may see the record, then returns `await record_pii_read(...)`; and `pii_reads_router(PII_READS,
+scope=...)` in its app's routers. The migration that creates the table also adds the triggers, written
+out in the migration itself (a migration stays frozen): on PostgreSQL a `BEFORE UPDATE OR DELETE ... FOR EACH
+ROW` trigger raising SQLSTATE 23514, on SQLite `BEFORE UPDATE` and `BEFORE DELETE` triggers with
+`RAISE(ABORT, ...)`, as charity's ledger migration does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.areas import DIVISION_CODE_PATTERN, area_prefix
+from shared.db import Session, UTCDateTime, utcnow
+from shared.errors import problem_responses
+from shared.identity import Principal, require
+from shared.logs import current_request_id
+from shared.pagination import Page, PageParams, page_of, page_params
+
+TABLE = "pii_reads"
+
+
+def pii_reads_table(metadata: MetaData) -> Table:
+    """The audit of clear reads, kept in each service's own database next to the data it protects."""
+    return Table(
+        TABLE, metadata,
+        Column("id", Integer, primary_key=True),
+        Column("read_at", UTCDateTime(), nullable=False),
+        Column("reader", String(200), nullable=False, comment="the caller's subject"),
+        Column("reader_kind", String(20), nullable=False),
+        Column("reader_area", String(12)),
+        Column("subject_type", String(40), nullable=False, comment="e.g. elder, member, donor"),
+        Column("subject_id", String(64), nullable=False),
+        Column("subject_area", String(12), comment="division code of the person read about"),
+        Column("fields", String(300), nullable=False, comment="comma-separated field names read in the clear"),
+        Column("purpose", String(200), nullable=False),
+        Column("request_id", String(64)),
+        Index("ix_pii_reads_subject", "subject_type", "subject_id"),
+        Index("ix_pii_reads_reader", "reader"),
+    )
+
+
+class PiiReadIn(BaseModel):
+    purpose: str = Field(min_length=4, max_length=200, examples=["电话回访：核实助餐订单地址"],
+                         description="Why the clear values are needed; kept in the audit record for auditors")
+
+    @field_validator("purpose")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) < 4:
+            raise ValueError("state the purpose in at least 4 characters")
+        return value
+
+
+class PiiReadOut(BaseModel):
+    read_id: int = Field(description="The audit record written for this read")
+    read_at: dt.datetime
+    values: dict[str, str | None] = Field(description="The requested fields in the clear")
+
+
+class PiiReadRecord(BaseModel):
+    id: int
+    read_at: dt.datetime
+    reader: str
+    reader_kind: str
+    reader_area: str | None
+    subject_type: str
+    subject_id: str
+    subject_area: str | None
+    fields: list[str]
+    purpose: str
+    request_id: str | None
+
+
+async def record_pii_read(session: AsyncSession, table: Table, principal: Principal, *, subject_type: str,
+                          subject_id: int | str, subject_area: str | None, values: dict[str, str | None],
+                          purpose: str) -> PiiReadOut:
+    """Write the audit record, then hand back the values. Call it only after checking the caller may see
+    the record; the route's session commits both together."""
+    now = utcnow()
+    read_id = await session.scalar(insert(table).values(
+        read_at=now, reader=principal.subject, reader_kind=principal.kind, reader_area=principal.area,
+        subject_type=subject_type, subject_id=str(subject_id), subject_area=subject_area,
+        fields=",".join(values), purpose=purpose, request_id=current_request_id(),
+    ).returning(table.c.id))
+    return PiiReadOut(read_id=read_id, read_at=now, values=values)
+
+
+def pii_reads_router(table: Table, *, scope: str, tags: list[str] | None = None) -> APIRouter:
+    """`GET /pii-reads`: the audit of clear reads, newest first."""
+    router = APIRouter(prefix="/pii-reads", tags=tags or ["audit 审计"])
+
+    @router.get("", response_model=Page[PiiReadRecord], summary="Audit of personal data read in the clear",
+                description="Every clear read of ID numbers, phones or incomes: who, what, whose, when, why and the "
+                            "request id, newest first. Staff auditors see reads about people in their area.",
+                responses=problem_responses(401, 403, 422))
+    async def list_pii_reads(
+        session: Session,
+        principal: Annotated[Principal, require(scope)],
+        page: Annotated[PageParams, Depends(page_params)],
+        reader: Annotated[str | None, Query(max_length=200, description="Only reads by this subject")] = None,
+        subject_type: Annotated[str | None, Query(max_length=40)] = None,
+        subject_id: Annotated[str | None, Query(max_length=64)] = None,
+        subject_area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN,
+                                                  description="Only reads about people in this area")] = None,
+        since: Annotated[dt.datetime | None, Query(description="Reads at or after (timezone-aware)")] = None,
+        until: Annotated[dt.datetime | None, Query(description="Reads before (timezone-aware)")] = None,
+    ) -> Page[PiiReadRecord]:
+        query = select(table).order_by(table.c.id.desc()).limit(page.limit + 1)
+        if principal.kind == "staff":  # an auditor of a district sees the reads about that district's people
+            if not principal.area:
+                return Page(items=[], next_cursor=None)
+            query = query.where(table.c.subject_area.startswith(area_prefix(principal.area)))
+        if subject_area:
+            query = query.where(table.c.subject_area.startswith(area_prefix(subject_area)))
+        for column, value in ((table.c.reader, reader), (table.c.subject_type, subject_type),
+                              (table.c.subject_id, subject_id)):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(table.c.read_at >= since)
+        if until is not None:
+            query = query.where(table.c.read_at < until)
+        if page.after is not None:
+            query = query.where(table.c.id < page.after)
+        rows = (await session.execute(query)).mappings().all()
+        records = [PiiReadRecord(**{**row, "fields": row["fields"].split(",")}) for row in rows]
+        return page_of(records, page, key=lambda r: r.id)
+
+    return router
+
