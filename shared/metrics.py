@@ -18,6 +18,9 @@ from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 from starlette.responses import Response
 
 from shared.logs import route_template
@@ -120,6 +123,27 @@ class BreakerCollector(Collector):
         yield family
 
 
+EVENTS = LabelledCounts("business_events", "Domain events committed (meal orders, bed holds, donations, "
+                        "screenings, ...), by service, event and outcome", ["service", "event", "outcome"])
+_PENDING = "business_events_pending"
+
+
+def count_after_commit(session: AsyncSession, service: str, event_name: str, outcome: str = "ok") -> None:
+    """Count a domain event when `session`'s transaction commits; a rolled-back one is never counted."""
+    session.sync_session.info.setdefault(_PENDING, []).append((service, event_name, outcome))
+
+
+@event.listens_for(SyncSession, "after_commit")
+def _count_committed_events(session: SyncSession) -> None:
+    for key in session.info.pop(_PENDING, ()):
+        EVENTS.inc(key)
+
+
+@event.listens_for(SyncSession, "after_rollback")
+def _forget_rolled_back_events(session: SyncSession) -> None:
+    session.info.pop(_PENDING, None)
+
+
 HTTP = RequestStats("http_requests", "http_request_duration_seconds", "Requests served, by route template",
                     ["service", "method", "route", "status"], ["service", "method", "route"])
 PROCESS = ProcessCollector(registry=None)
@@ -152,12 +176,12 @@ class MetricsMiddleware:
 
 def install_metrics(app: FastAPI, service: str, api_prefix: str = "", extra: Sequence[Collector] = ()) -> None:
     """Count `app`'s requests and serve `/metrics` (Prometheus text): these counts, the database pool of
-    `app.state.database`, its peer clients' breakers, the process (CPU, memory, open files) and any `extra`."""
+    `app.state.database`, the business events, its peer clients' breakers, the process (CPU, memory, open files) and any `extra`."""
     app.add_middleware(MetricsMiddleware, service=service, api_prefix=api_prefix)
 
     async def metrics(request: Request) -> Response:
         registry = CollectorRegistry(auto_describe=False)
-        for collector in (HTTP, PROCESS, PoolCollector(service, getattr(request.app.state, "database", None)),
+        for collector in (HTTP, EVENTS, PROCESS, PoolCollector(service, getattr(request.app.state, "database", None)),
                           BreakerCollector(service, request.app.state), *extra):
             registry.register(collector)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
