@@ -4,11 +4,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.eldercare.beds import service
-from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedIn, BedOut, BedType, DischargeIn, HoldIn,
-                                             HoldOut, InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
+from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, BedType,
+                                             DischargeIn, HoldIn, HoldOut, InstitutionIn, InstitutionOut, WaitlistIn,
+                                             WaitlistOut)
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.peers import assistance_of, facts_for_elder
 from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE
+from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session, database_of
 from shared.errors import problem_responses
@@ -65,8 +67,10 @@ async def create_bed(data: BedIn, session: Session, principal: Annotated[Princip
 
 @router.get("/beds", response_model=Page[BedOut], summary="Search beds and their availability",
             description="Beds by type, district and institution, each with its occupancy now (free, held, occupied). "
-                        "`available_on` (or `free=true`) keeps only beds that can take a person: in service, not "
-                        "occupied, and not held (a hold past its deadline does not count).",
+                        "`free=true` keeps only beds that can take a person now: in service, not occupied, and not "
+                        "held (a hold past its deadline does not count). `available_on` keeps the beds available on "
+                        "that day by the rule of `GET /bed-availability` (a live hold blocks its bed up to the day "
+                        "of its deadline); that endpoint also answers for a range of days.",
             responses=problem_responses(401, 403, 422))
 async def search_beds(session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
                       page: Annotated[PageParams, Depends(page_params)], bed_type: BedType | None = None,
@@ -76,6 +80,41 @@ async def search_beds(session: Session, _principal: Annotated[Principal, require
     rows = await service.search_beds(session, page, bed_type=bed_type, district_code=district_code,
                                      institution_id=institution_id, available_on=available_on, only_free=free)
     return page_of(rows, page, key=lambda b: b.id)
+
+
+@router.get("/bed-availability", response_model=Page[BedAvailabilityOut], summary="Beds available on a date or range",
+            description="Beds of an institution, or in an area, that can take a person on every day from `date_from` "
+                        "to `date_to` (Asia/Shanghai dates; one day when `date_to` is left out), from today up to "
+                        f"{service.AVAILABILITY_HORIZON_DAYS} days ahead. The rule, from what the records hold: a bed "
+                        "out of service is never available; a bed with an admission (入住) is not available on any "
+                        "day, because no planned discharge date is recorded — a stay ends when its discharge is "
+                        "recorded, and from then on the bed is available; a live hold (预留, including a waitlist "
+                        "offer) blocks its bed up to and including the day its deadline falls on, and from the next "
+                        "day the bed counts as available if the hold lapses (`basis: if_hold_lapses`, with "
+                        "`held_until`: a confirmed hold becomes an admission); a hold past its deadline counts for "
+                        "nothing. With `whole_range=false` the answer also lists beds that become available within "
+                        "the range (`available_from` after `date_from`). A bed of a type people are waiting for is "
+                        "offered through the waitlist (轮候) rather than held directly. Dates in the past, a "
+                        "`date_to` before `date_from`, or beyond the horizon are a 422.",
+            responses=problem_responses(401, 403, 422))
+async def bed_availability(
+        session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
+        page: Annotated[PageParams, Depends(page_params)],
+        date_from: Annotated[dt.date | None, Query(description="First day (YYYY-MM-DD, default today)")] = None,
+        date_to: Annotated[dt.date | None, Query(description="Last day, inclusive (default: date_from)")] = None,
+        bed_type: BedType | None = None,
+        institution_id: Annotated[int | None, Query(gt=0, description="Only this institution's beds")] = None,
+        area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN,
+                                               description="Only institutions in this area (district or street "
+                                                           "code)")] = None,
+        whole_range: Annotated[bool, Query(description="true: only beds available on every day of the range; "
+                                                       "false: also those that become available within it")] = True,
+) -> Page[BedAvailabilityOut]:
+    first = date_from or clock.today()
+    rows = await service.bed_availability(session, page, date_from=first, date_to=date_to or first,
+                                          bed_type=bed_type, institution_id=institution_id, area_code=area_code,
+                                          whole_range=whole_range)
+    return page_of(rows, page, key=lambda b: b.bed_id)
 
 
 @router.get("/beds/{bed_id}", response_model=BedOut, summary="One bed",

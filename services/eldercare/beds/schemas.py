@@ -55,6 +55,24 @@ class BedOut(BaseModel):
     held_until: dt.datetime | None
 
 
+class BedAvailabilityOut(BaseModel):
+    """A bed that can take a person on the days asked for (see GET /bed-availability for the rule)."""
+
+    bed_id: int
+    institution_id: int
+    institution_name: str
+    district_code: str
+    label: str
+    bed_type: BedType
+    available_from: dt.date = Field(description="First day of the range from which the bed is available through "
+                                    "`date_to`: `date_from` itself, or the day after a live hold's deadline")
+    whole_range: bool = Field(description="Available on every day from `date_from` to `date_to`")
+    basis: Literal["free", "if_hold_lapses"] = Field(
+        description="free: nobody holds or occupies the bed; if_hold_lapses: a live hold (预留) blocks it until "
+                    "`held_until`, and it is available from `available_from` only if that hold is not confirmed")
+    held_until: dt.datetime | None = Field(description="Deadline of the live hold on the bed, if any")
+
+
 class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bed_id: int = Field(gt=0)

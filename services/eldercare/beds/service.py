@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.assessment.service import latest_level
 from services.eldercare.beds.models import Bed, BedOccupancy, Institution, WaitlistEntry
-from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedIn, BedOut, HoldIn, HoldOut,
-                                             InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
+from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, HoldIn,
+                                             HoldOut, InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.peers import AssistanceFacts
@@ -119,8 +119,9 @@ async def get_bed(session: AsyncSession, bed_id: int) -> BedOut:
 
 async def search_beds(session: AsyncSession, page: PageParams, *, bed_type: str | None, district_code: str | None,
                       institution_id: int | None, available_on: dt.date | None, only_free: bool) -> list[BedOut]:
-    """Beds by type, district and institution. `available_on`: free for admission on that day — as no stay has a
-    planned end, a bed free now (and in service) is the one available on any later day; a past day is refused."""
+    """Beds by type, district and institution. `available_on`: available for admission on that day, by the rule of
+    `bed_availability` (an admission blocks its bed on every day; a live hold up to its deadline's day); a past day
+    is refused."""
     if available_on is not None and available_on < clock.today():
         raise InvalidInput("available_on", "must be today or later", location="query")
     now = utcnow()
@@ -133,9 +134,69 @@ async def search_beds(session: AsyncSession, page: PageParams, *, bed_type: str 
         query = query.where(Institution.area_code.startswith(area_prefix(district_code)))
     if institution_id:
         query = query.where(Bed.institution_id == institution_id)
-    if only_free or available_on is not None:
+    if available_on is not None:
+        query = query.where(Bed.in_service.is_(True),
+                            ~exists().where(BedOccupancy.bed_id == Bed.id, _blocks_day(available_on, now)))
+    elif only_free:
         query = query.where(Bed.in_service.is_(True), ~exists().where(BedOccupancy.bed_id == Bed.id, _live_now(now)))
     return [bed_out(*row) for row in (await session.execute(query)).all()]
+
+
+AVAILABILITY_HORIZON_DAYS = 366
+
+
+def _shanghai_midnight(day: dt.date) -> dt.datetime:
+    """The instant a Shanghai civil day begins, in UTC."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=clock.SHANGHAI).astimezone(dt.timezone.utc)
+
+
+def _blocks_day(day: dt.date, now: dt.datetime):
+    """An occupancy that keeps its bed from taking a person on `day` (and so on every day before it): an
+    admission (no stay has a planned end), or a live hold whose deadline falls on that day or later."""
+    return and_(_live_now(now), or_(BedOccupancy.kind == "admission",
+                                    BedOccupancy.expires_at >= _shanghai_midnight(day)))
+
+
+async def bed_availability(session: AsyncSession, page: PageParams, *, date_from: dt.date, date_to: dt.date,
+                           bed_type: str | None, institution_id: int | None, area_code: str | None,
+                           whole_range: bool) -> list[BedAvailabilityOut]:
+    """Beds available on the days from `date_from` to `date_to` (Shanghai dates), by the rule the router states:
+    out of service or with an active admission: never (no stay has a planned end); with a live hold: from the day
+    after its deadline's day; else: every day."""
+    today = clock.today()
+    if date_from < today:
+        raise InvalidInput("date_from", "must be today or later", location="query")
+    if date_to < date_from:
+        raise InvalidInput("date_to", "must be on or after date_from", location="query")
+    if date_to > today + dt.timedelta(days=AVAILABILITY_HORIZON_DAYS):
+        raise InvalidInput("date_to", f"availability is answered at most {AVAILABILITY_HORIZON_DAYS} days ahead",
+                           location="query")
+    now = utcnow()
+    # The first day that must be free: date_from, or date_to when beds that free up within the range count.
+    blocking = _blocks_day(date_from if whole_range else date_to, now)
+    query = (_beds_query(now).where(Bed.in_service.is_(True), ~exists().where(BedOccupancy.bed_id == Bed.id,
+                                                                              blocking))
+             .order_by(Bed.id).limit(page.limit + 1))
+    if page.after is not None:
+        query = query.where(Bed.id > int(page.after))
+    if bed_type:
+        query = query.where(Bed.bed_type == bed_type)
+    if institution_id:
+        query = query.where(Bed.institution_id == institution_id)
+    if area_code:
+        query = query.where(Institution.area_code.startswith(area_prefix(area_code)))
+    found = []
+    for bed, institution, kind, expires_at in (await session.execute(query)).all():
+        held_until = expires_at if kind == "hold" else None
+        available_from = date_from
+        if held_until is not None:
+            available_from = max(date_from, held_until.astimezone(clock.SHANGHAI).date() + dt.timedelta(days=1))
+        found.append(BedAvailabilityOut(
+            bed_id=bed.id, institution_id=institution.id, institution_name=institution.name,
+            district_code=institution.area_code[:6], label=bed.label, bed_type=bed.bed_type,
+            available_from=available_from, whole_range=available_from == date_from,
+            basis="free" if held_until is None else "if_hold_lapses", held_until=held_until))
+    return found
 
 
 # ---- holds, admissions, discharge ------------------------------------------------------------------------
