@@ -25,11 +25,12 @@ from gateway.cockpit.router import install as install_cockpit
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
 from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
-from gateway.proxy import REQUESTS, UPSTREAM_ERRORS, Proxy, Upstream, send_problem
+from gateway.proxy import REQUESTS, UPSTREAM_ERRORS, Proxy, Upstream, UpstreamBreakers, send_problem
 from gateway.settings import GatewaySettings
 from shared.db import Database
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.logs import RequestContextMiddleware, accept_or_make_request_id
+from shared.peer import CircuitBreaker
 from shared.metrics import install_metrics
 
 SWAGGER_STATIC = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
@@ -62,7 +63,9 @@ class Gateway:
         s = self.settings
         self.upstreams = {name: Upstream(name, url, pool_size=s.upstream_pool_size, keepalive_s=s.upstream_keepalive_s,
                                          connect_timeout_s=s.upstream_connect_timeout_s,
-                                         read_timeout_s=s.upstream_read_timeout_s)
+                                         read_timeout_s=s.upstream_read_timeout_s,
+                                         breaker=CircuitBreaker(failure_threshold=s.upstream_breaker_failures,
+                                                                reset_after_s=s.upstream_breaker_pause_s))
                           for name, url in s.upstreams().items()}
         self.buckets = RedisBuckets(s.redis_url) if s.redis_url else MemoryBuckets()
         self.limits = s.limits()
@@ -142,10 +145,10 @@ class Gateway:
         app.state.code_sender = NoSender() if production else LoggingSender()
         app.state.wechat = wechat_provider_from(settings)
         install_error_handlers(app)
-        # /metrics: the gateway's own routes, plus what the proxy counts (REQUESTS, UPSTREAM_ERRORS).
-        install_metrics(app, "gateway", extra=(REQUESTS, UPSTREAM_ERRORS))
-        app.include_router(auth_router)
         gateway = self
+        # /metrics: the gateway's own routes, plus what the proxy counts and its breakers' states.
+        install_metrics(app, "gateway", extra=(REQUESTS, UPSTREAM_ERRORS, UpstreamBreakers(lambda: gateway.upstreams)))
+        app.include_router(auth_router)
         install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all
 
         @app.get("/healthz", summary="Liveness", tags=["health"])

@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
+from collections.abc import Callable, Iterable
 
 import aiohttp
 from multidict import CIMultiDict
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from gateway.limits import Buckets, Limit, retry_after_header
 from gateway.principals import Authenticator, bearer_token
 from shared.errors import DomainError
 from shared.logs import accept_or_make_request_id, request_id_var
 from shared.metrics import LabelledCounts, RequestStats
+from shared.peer import CircuitBreaker
 
 log = logging.getLogger("gateway.proxy")
 request_log = logging.getLogger("request")
@@ -37,7 +42,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 REQUESTS = RequestStats("gateway_requests", "gateway_request_duration_seconds", "Requests proxied to a service",
                         ["upstream", "status"], ["upstream"])
 UPSTREAM_ERRORS = LabelledCounts("gateway_upstream_errors", "Upstream failures by kind: unreachable, timeout, "
-                                 "bad_response, cut_mid_response", ["upstream", "kind"])
+                                 "bad_response, cut_mid_response, breaker_open (refused without calling)",
+                                 ["upstream", "kind"])
 
 
 def problem_bytes(status: int, slug: str, title: str, detail: str, request_id: str, **extra) -> bytes:
@@ -74,12 +80,13 @@ async def read_body(receive, limit: int) -> bytes:
 
 
 class Upstream:
-    """One service: its base URL and a pooled session that lives as long as the gateway."""
+    """One service: its base URL, a pooled session that lives as long as the gateway, and a breaker."""
 
     def __init__(self, name: str, base_url: str, *, pool_size: int, keepalive_s: float,
-                 connect_timeout_s: float, read_timeout_s: float):
+                 connect_timeout_s: float, read_timeout_s: float, breaker: CircuitBreaker | None = None):
         self.name = name
         self.base_url = base_url
+        self.breaker = breaker or CircuitBreaker()
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=keepalive_s, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=read_timeout_s),
@@ -90,6 +97,24 @@ class Upstream:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+class UpstreamBreakers(Collector):
+    """`gateway_circuit_breaker_state{upstream, state}`: 1 for the state each upstream's breaker is in."""
+
+    STATES = ("closed", "open", "half_open")
+
+    def __init__(self, upstreams: Callable[[], dict[str, Upstream]]):
+        self.upstreams = upstreams  # read at scrape time: the upstreams are made when the gateway starts
+
+    def collect(self) -> Iterable:
+        family = GaugeMetricFamily("gateway_circuit_breaker_state", "Circuit breaker of each upstream, by state",
+                                   labels=["upstream", "state"])
+        for name, upstream in self.upstreams().items():
+            current = upstream.breaker.state
+            for state in self.STATES:
+                family.add_metric([name, state], 1 if state == current else 0)
+        yield family
 
 
 class Proxy:
@@ -179,32 +204,57 @@ class Proxy:
         url = upstream.base_url + path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
         method = scope["method"]
 
+        breaker = upstream.breaker
+        if not breaker.allow():
+            UPSTREAM_ERRORS.inc((service, "breaker_open"))
+            pause = str(max(1, math.ceil(breaker.reset_after_s))).encode()
+            return await fail(503, "service-unavailable", "Service unavailable",
+                              f"the {service} service is failing; the gateway is not calling it for a moment",
+                              [(b"retry-after", pause)], service=service)
+        try:
+            answered = await self._attempts(upstream, method, url, forwarded, body, request_id, send, status, fail)
+        except BaseException:
+            breaker.abandon()  # e.g. the client went away: no verdict on the service, but free the trial
+            raise
+        if answered:
+            breaker.record_success()
+        else:
+            breaker.record_failure()
+
+    async def _attempts(self, upstream, method, url, forwarded, body, request_id, send, status, fail) -> bool:
+        """Forward once (twice for an idempotent method on a stale pooled connection); whether the
+        service answered, which is what the breaker counts: its 4xx and 5xx are answers too."""
+        service = upstream.name
         attempts = 2 if method in IDEMPOTENT_METHODS else 1
         for attempt in range(attempts):
             started = {"response": False}
             try:
-                return await self._exchange(upstream, method, url, forwarded, body, request_id, send, status, started)
+                await self._exchange(upstream, method, url, forwarded, body, request_id, send, status, started)
+                return True
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 if started["response"]:
                     # Headers are gone already: all that is left is to cut the stream short, and log it.
                     log.warning("upstream %s failed mid-response: %s", service, type(exc).__name__)
                     UPSTREAM_ERRORS.inc((service, "cut_mid_response"))
-                    return
+                    return False
                 if isinstance(exc, aiohttp.ServerDisconnectedError) and attempt + 1 < attempts:
                     continue  # a pooled connection closed as we reused it: an idempotent call may go again
                 if isinstance(exc, aiohttp.ClientConnectorError):
                     UPSTREAM_ERRORS.inc((service, "unreachable"))
-                    return await fail(503, "service-unavailable", "Service unavailable",
-                                      f"the {service} service is not reachable; retry shortly",
-                                      [(b"retry-after", b"5")], service=service)
-                if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+                    await fail(503, "service-unavailable", "Service unavailable",
+                               f"the {service} service is not reachable; retry shortly",
+                               [(b"retry-after", b"5")], service=service)
+                elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
                     UPSTREAM_ERRORS.inc((service, "timeout"))
-                    return await fail(504, "gateway-timeout", "Upstream timed out",
-                                      f"the {service} service did not answer in time", service=service)
-                log.warning("upstream error from %s: %s", service, type(exc).__name__)
-                UPSTREAM_ERRORS.inc((service, "bad_response"))
-                return await fail(502, "bad-gateway", "Bad gateway", f"the {service} service failed to answer",
-                                  service=service)
+                    await fail(504, "gateway-timeout", "Upstream timed out",
+                               f"the {service} service did not answer in time", service=service)
+                else:
+                    log.warning("upstream error from %s: %s", service, type(exc).__name__)
+                    UPSTREAM_ERRORS.inc((service, "bad_response"))
+                    await fail(502, "bad-gateway", "Bad gateway", f"the {service} service failed to answer",
+                               service=service)
+                return False
+        return False
 
     @staticmethod
     async def _exchange(upstream, method, url, forwarded, body, request_id, send, status, started) -> None:

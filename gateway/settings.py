@@ -31,6 +31,13 @@ class GatewaySettings(CommonSettings):
     # Shorter than the services' keep-alive (75 s), so the gateway never reuses a connection they closed.
     upstream_keepalive_s: float = 30.0
     upstream_pool_size: int = 200
+    # Circuit breaker per upstream: after this many transport failures in a row (unreachable, timed out,
+    # broken answer) the gateway stops calling the service and answers 503 at once; after the pause one
+    # trial request goes through and, if answered, closes the breaker. A short pause: a restarted service
+    # is served again within it, while a hung one no longer ties up a connection per request for the
+    # whole read timeout.
+    upstream_breaker_failures: int = 5
+    upstream_breaker_pause_s: float = 2.0
     dev_token_lifetime_s: int = 12 * 3600
     # WeChat mini-program sign-in (jscode2session); unset means the deployment has no mini-program.
     wechat_api_base: str = "https://api.weixin.qq.com"

@@ -96,6 +96,10 @@ class CircuitBreaker:
         self._opened_at = None
         self._trial_running = False
 
+    def abandon(self) -> None:
+        """A call ended with no verdict on the peer (cancelled): let the next trial go."""
+        self._trial_running = False
+
     def record_failure(self) -> None:
         self._trial_running = False
         self._failures += 1

@@ -1,12 +1,16 @@
 """The front door: forwarding, identity, request ids, limits, and failing upstreams as problem+json."""
 
+import asyncio
 import time
 
 import jwt
 
 from gateway.principals import DEMO_PRINCIPALS, TOKEN_AUDIENCE, TOKEN_ISSUER
+from gateway.proxy import UPSTREAM_ERRORS
+from services.charity.main import create_app as create_charity
 from shared.identity import mint_assertion
-from tests.gateway.conftest import bearer
+from tests.conftest import service_database, settings_for
+from tests.gateway.conftest import bearer, free_port, gateway_client, serve_in_background
 
 
 async def test_forwards_path_and_query_and_passes_the_identity(gateway):
@@ -145,3 +149,46 @@ def test_production_refuses_placeholder_secrets():
 
     with pytest.raises(ValidationError, match="token_secret"):
         GatewaySettings(env="production", identity_secret="i" * 40)
+
+
+async def test_a_failing_service_trips_the_breaker_and_a_trial_closes_it_when_it_is_back(upstream_eldercare,
+                                                                                         db_dir):
+    """Five failures in a row and the gateway stops calling the service (fast 503s that never reach it);
+    once it listens again, the first request after the pause is the trial that closes the breaker."""
+    port = free_port()
+    database = await service_database("gateway", "sqlite", db_dir)
+    async for gateway in gateway_client(database, upstream_eldercare=upstream_eldercare,
+                                        upstream_charity=f"http://127.0.0.1:{port}",
+                                        upstream_breaker_failures=5, upstream_breaker_pause_s=0.3):
+        upstream = gateway.app.upstreams["charity"]
+        unreachable = lambda: UPSTREAM_ERRORS.counts.get(("charity", "unreachable"), 0)  # noqa: E731
+        refused = lambda: UPSTREAM_ERRORS.counts.get(("charity", "breaker_open"), 0)  # noqa: E731
+        tried, skipped = unreachable(), refused()
+        for _ in range(5):
+            assert (await gateway.get("/api/charity/v1/organizations")).status_code == 503
+        assert upstream.breaker.state == "open" and unreachable() == tried + 5
+        fast = await gateway.get("/api/charity/v1/organizations")
+        assert fast.status_code == 503 and fast.json()["service"] == "charity" and fast.headers["retry-after"] == "1"
+        assert unreachable() == tried + 5 and refused() == skipped + 1  # refused without calling
+        # Other services are not affected by charity's breaker.
+        assert (await gateway.get("/api/eldercare/v1/elders")).status_code == 401
+
+        charity = await service_database("charity", "sqlite", db_dir)
+        server, task = await serve_in_background(create_charity(settings_for("charity", charity.url)), port)
+        try:
+            await asyncio.sleep(0.35)  # the pause ends: the next request is the trial
+            assert upstream.breaker.state == "half_open"
+            back = await gateway.get("/api/charity/v1/organizations")
+            assert back.status_code == 200  # answered by charity itself
+            assert upstream.breaker.state == "closed"
+        finally:
+            server.should_exit = True
+            await task
+
+
+async def test_the_breaker_state_of_each_upstream_is_on_the_metrics_page(gateway):
+    for _ in range(5):
+        await gateway.get("/api/charity/v1/organizations")
+    text = (await gateway.get("/metrics")).text
+    assert 'gateway_circuit_breaker_state{state="open",upstream="charity"} 1.0' in text
+    assert 'gateway_circuit_breaker_state{state="closed",upstream="eldercare"} 1.0' in text
