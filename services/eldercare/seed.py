@@ -1,6 +1,6 @@
 """Demo data: older people, canteens with menus for today and tomorrow, subsidy rates, two institutions with
 beds, a home-visit catalogue, a provider and caregivers. Loading twice adds nothing (each row is keyed by a
-natural key: ID number, name, code or date)."""
+natural key: the ID number's blind index, name, code or date)."""
 
 import datetime as dt
 
@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.beds.models import Bed, Institution
-from services.eldercare.elders.models import Elder, ElderCarer
-from services.eldercare.homecare.models import Caregiver, HomeService, Provider
+from services.eldercare.elders.models import Elder, ElderCarer, elder_id_number_index
+from services.eldercare.homecare.models import Caregiver, HomeService, Provider, caregiver_id_number_index
 from services.eldercare.meals.models import Canteen, MealSubsidyRate, Menu
 from services.eldercare.meals.schemas import DEFAULT_CUTOFFS
 from services.eldercare.meals.service import cutoff_instant, cutoff_minutes_of
@@ -78,7 +78,8 @@ async def load(session: AsyncSession) -> int:
     for row in ELDERS:
         id_number = parse_id_number(row["id_number"])
         values = {k: v for k, v in row.items() if k not in ("carers", "id_number")}
-        elder, new = await _get_or_add(session, Elder, {"id_number": id_number.value}, **values, sex=id_number.sex,
+        elder, new = await _get_or_add(session, Elder, {"id_number_index": elder_id_number_index(id_number.value)},
+                                       **values, id_number=id_number.value, sex=id_number.sex,
                                        birth_on=id_number.birth_date, emergency_contacts=[], registered_by="seed",
                                        created_at=now)
         if new:
@@ -123,8 +124,9 @@ async def load(session: AsyncSession) -> int:
                                       created_by="seed", created_at=now)
     created += new
     for number, name, level, days in CAREGIVERS:
-        created += (await _get_or_add(session, Caregiver, {"id_number": parse_id_number(number).value},
-                                      provider_id=provider.id, name=name, phone=None,
+        number = parse_id_number(number).value
+        created += (await _get_or_add(session, Caregiver, {"id_number_index": caregiver_id_number_index(number)},
+                                      id_number=number, provider_id=provider.id, name=name, phone=None,
                                       certificate_no=f"NB-{number[-6:]}", certificate_level=level,
                                       certificate_expires_on=today + dt.timedelta(days=days), is_active=True,
                                       created_at=now))[1]

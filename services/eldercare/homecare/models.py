@@ -5,7 +5,16 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
+from services.eldercare.elders.models import index_of
 from shared.db import UTCDateTime
+from shared.pii import Encrypted, blind_index
+
+CAREGIVER_ID_NUMBER = "caregivers.id_number"
+CAREGIVER_PHONE = "caregivers.phone"
+
+
+def caregiver_id_number_index(value: str) -> str:
+    return blind_index(CAREGIVER_ID_NUMBER, value)
 
 # Visit states in which the caregiver's time is taken: these may not overlap for one caregiver. Held by an
 # exclusion constraint on PostgreSQL and by triggers on SQLite (see the migration "home visits").
@@ -60,8 +69,10 @@ class Caregiver(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
     name: Mapped[str] = mapped_column(String(50))
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(20))
+    id_number: Mapped[str] = mapped_column(Encrypted(CAREGIVER_ID_NUMBER))
+    id_number_index: Mapped[str] = mapped_column(String(64), unique=True,
+                                                 default=index_of(CAREGIVER_ID_NUMBER, "id_number"))
+    phone: Mapped[str | None] = mapped_column(Encrypted(CAREGIVER_PHONE))
     certificate_no: Mapped[str] = mapped_column(String(50))
     certificate_level: Mapped[str] = mapped_column(String(20))
     certificate_expires_on: Mapped[dt.date] = mapped_column(Date)

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
-from services.eldercare.homecare.models import BOOKED_STATES, Caregiver, HomeService, Provider, Visit, VisitCorrection
+from services.eldercare.homecare.models import (BOOKED_STATES, Caregiver, HomeService, Provider, Visit, VisitCorrection,
+                                               caregiver_id_number_index)
 from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut, HomeServiceIn,
                                                  HomeServiceOut, Position, ProviderIn, ProviderOut, VisitIn, VisitOut)
 from services.eldercare.subsidies.models import SubsidyEntry
@@ -107,7 +108,8 @@ def caregiver_out(c: Caregiver) -> CaregiverOut:
 async def create_caregiver(session: AsyncSession, principal: Principal, data: CaregiverIn) -> Caregiver:
     await _provider_of_staff(session, principal, data.provider_id)
     id_number = parse_id_number(data.id_number)
-    existing = await session.scalar(select(Caregiver.id).where(Caregiver.id_number == id_number.value))
+    existing = await session.scalar(select(Caregiver.id).where(
+        Caregiver.id_number_index == caregiver_id_number_index(id_number.value)))
     if existing is not None:
         raise Conflict("this caregiver is already registered", resource=f"caregivers/{existing}")
     caregiver = Caregiver(**(data.model_dump() | {"id_number": id_number.value}), is_active=True, created_at=utcnow())
