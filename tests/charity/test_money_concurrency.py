@@ -135,3 +135,20 @@ async def test_a_payment_sent_under_many_keys_at_once_is_one_donation(committed_
     assert [r.status_code for r in responses] == [201] * 20
     assert len({r.json()["id"] for r in responses}) == 1
     assert (await get_project(client, created["id"]))["raised_fen"] == 8_800
+
+
+async def test_a_payment_retried_under_one_key_at_once_waits_for_the_first_and_replays_it(committed_client):
+    # The donation's key is written in its own transaction: a retry that arrives while the first still
+    # runs waits for it and replays its answer (no 409 to retry again), and the work is done once.
+    client = committed_client
+    created = await project(client)
+    body = donation_body(created["id"], "wx-same-key", 6_600)
+    headers = client.as_(YINZHOU) | {"Idempotency-Key": "one-key"}
+    responses = await asyncio.gather(*(client.post(f"{API}/donations", json=body, headers=headers)
+                                       for _ in range(12)))
+    assert [r.status_code for r in responses] == [201] * 12
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") != "true" for r in responses) == 1
+    keys = await scalar_rows(client, "SELECT state FROM idempotency_keys WHERE key = 'one-key'")
+    assert keys == [("done",)]
+    assert (await get_project(client, created["id"]))["raised_fen"] == 6_600

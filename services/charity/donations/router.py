@@ -6,6 +6,7 @@ from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.donations import service
 from services.charity.donations.schemas import (DisbursementIn, DisbursementOut, DonationIn, DonationOut, RefundIn,
                                                 RefundOut)
+from services.charity.idempotency import idempotent_in_transaction
 from services.charity.scopes import DONATIONS_READ, DONATIONS_WRITE, FUNDS_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
@@ -29,9 +30,11 @@ async def record_donation(data: DonationIn, request: Request, session: Session,
                           principal: Annotated[Principal, require(DONATIONS_WRITE)],
                           idempotency_key: IdempotencyKeyHeader = None) -> DonationOut:
     async def create() -> DonationOut:
-        return await service.to_out(session, await service.donate(session, principal, data))
+        donation, new = await service.donate(session, principal, data)
+        # A new donation has no refunds yet: its answer needs no further read.
+        return service.donation_out(donation, 0) if new else await service.to_out(session, donation)
 
-    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
 @router.get("/donations", response_model=Page[DonationOut], summary="List donations of your area",

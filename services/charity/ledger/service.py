@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from sqlalchemy import Select, and_, case, func, insert, literal, or_, select
+from sqlalchemy import BigInteger, Integer, Select, and_, case, column, func, insert, literal, or_, select, true, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, LedgerSeal, Reconciliation
 from services.charity.organizations.models import Organization
@@ -52,6 +53,30 @@ async def accounts_of(session: AsyncSession, project: Project) -> dict[str, int]
     return {keys[key]: account_id for key, account_id in rows}
 
 
+async def lock_for_donation(session: AsyncSession, project_id: int) -> tuple[Project, dict[str, int]] | None:
+    """The project re-read under the shared lock of `projects.lock_status`, with the ids of its fund and of
+    its organisation's clearing account, in one round trip (a donation's only read before it writes).
+
+    `FOR SHARE OF projects`: only the project row is locked; the accounts are read, not locked (the entries'
+    foreign keys take their KEY SHARE locks). None when there is no such project.
+    """
+    fund = aliased(LedgerAccount)
+    clearing = aliased(LedgerAccount)
+    row = (await session.execute(
+        select(Project, fund.id, clearing.id)
+        .outerjoin(fund, and_(fund.project_id == Project.id, fund.kind == "project"))
+        .outerjoin(clearing, and_(clearing.organization_id == Project.organization_id, clearing.kind == "clearing"))
+        .where(Project.id == project_id)
+        .with_for_update(read=True, of=Project)
+        .execution_options(populate_existing=True))).first()
+    if row is None:
+        return None
+    project, fund_id, clearing_id = row
+    if fund_id is None or clearing_id is None:
+        raise RuntimeError(f"project {project_id} has no ledger accounts")  # opened with the project: a bug
+    return project, {"project": fund_id, "clearing": clearing_id}
+
+
 async def lock_project_fund(session: AsyncSession, project_id: int) -> None:
     """Hold the project's fund account until commit: every movement that takes money out of a project
     (refund, disbursement) takes this lock first, so the balance it reads cannot be spent twice.
@@ -68,18 +93,34 @@ async def lock_project_fund(session: AsyncSession, project_id: int) -> None:
 
 async def post(session: AsyncSession, *, kind: str, project: Project, lines: Sequence[tuple[int, int]], memo: str,
                by: str, budget_line_id: int | None = None, reverses_group_id: int | None = None) -> LedgerGroup:
-    """Append one balanced group. `lines` are (account id, amount in fen: > 0 into the account, < 0 out)."""
+    """Append one balanced group. `lines` are (account id, amount in fen: > 0 into the account, < 0 out).
+
+    Then seal it: the seal's trigger checks, in the database itself, that the group's entries balance. On
+    PostgreSQL the group and its entries are one statement (the header inserted in a WITH clause, its id
+    fed to the entries), the seal a second: the seal must be its own statement, after the entries, for
+    its trigger to see them. SQLite has no INSERT in WITH: three statements.
+    """
     if len(lines) < 2 or any(amount == 0 for _, amount in lines) or sum(amount for _, amount in lines) != 0:
         raise ValueError(f"a ledger group must balance: {lines!r}")  # a bug in the caller, never user input
     now = utcnow()
-    group = LedgerGroup(kind=kind, organization_id=project.organization_id, project_id=project.id,
-                        budget_line_id=budget_line_id, reverses_group_id=reverses_group_id, memo=memo[:300],
-                        created_by=by, created_at=now)
-    session.add(group)
-    await session.flush()
-    await session.execute(insert(LedgerEntry), [dict(group_id=group.id, account_id=account_id, amount_fen=amount)
-                                                for account_id, amount in lines])
-    # The seal's trigger checks the group balances in the database itself.
+    header = dict(kind=kind, organization_id=project.organization_id, project_id=project.id,
+                  budget_line_id=budget_line_id, reverses_group_id=reverses_group_id, memo=memo[:300],
+                  created_by=by, created_at=now)
+    if session.get_bind().dialect.name == "postgresql":
+        new_group = insert(LedgerGroup).values(**header).returning(LedgerGroup.id).cte("new_group")
+        legs = values(column("account_id", Integer), column("amount_fen", BigInteger), name="legs").data(list(lines))
+        group_id = (await session.execute(
+            insert(LedgerEntry).from_select(["group_id", "account_id", "amount_fen"],
+                                            select(new_group.c.id, legs.c.account_id, legs.c.amount_fen)
+                                            .join_from(new_group, legs, true()))
+            .returning(LedgerEntry.group_id))).scalars().first()
+        group = LedgerGroup(id=group_id, **header)  # not added to the session: the row is written already
+    else:
+        group = LedgerGroup(**header)
+        session.add(group)
+        await session.flush()
+        await session.execute(insert(LedgerEntry), [dict(group_id=group.id, account_id=account_id,
+                                                         amount_fen=amount) for account_id, amount in lines])
     await session.execute(insert(LedgerSeal).values(group_id=group.id, entry_count=len(lines), sealed_at=now))
     return group
 
