@@ -24,6 +24,7 @@ from services.assistance.assessment.models import Asset, Income
 from services.assistance.assessment.schemas import EXEMPT_ITEMS
 from services.assistance.households.models import Household, Member
 from services.assistance.bulk import insert_rows
+from services.assistance.pii import encrypt_for, id_number_index
 from services.assistance.settings import AssistanceSettings
 from shared import clock
 from shared.db import Database, utcnow
@@ -68,18 +69,20 @@ class CityGenerator:
         self.t = thresholds or Thresholds()
         self.next_household = first_household_id
         self.next_member = first_member_id
-        self.used: set[str] = set()
+        self.used: set[str] = set()  # blind indexes of the ID numbers already given out (or in the database)
         self.now = utcnow()
         self.period = dt.date(as_of.year - 1 if as_of.month == 1 else as_of.year, (as_of.month - 2) % 12 + 1, 1)
 
-    def id_number(self, district: str, birth: dt.date) -> str:
+    def id_number(self, district: str, birth: dt.date) -> tuple[str, str]:
+        """A new valid ID number and its blind index."""
         serial = self.rng.randrange(1000)
         while True:
             base = f"{district}{birth:%Y%m%d}{serial:03d}"
             number = base + ric.calc_check_digit(base + "0")
-            if number not in self.used:
-                self.used.add(number)
-                return number
+            index = id_number_index(number)
+            if index not in self.used:
+                self.used.add(index)
+                return number, index
             serial = (serial + 1) % 1000
 
     def birth(self, lo: int, hi: int) -> dt.date:
@@ -153,8 +156,11 @@ class CityGenerator:
         grade = self.rng.choice((1, 2, 3, 4)) if r() < 0.08 else None
         student = relationship == "child" and r() < 0.4
         age_years = self.as_of.year - birth.year
+        number, index = self.id_number(district, birth)
         return dict(
-            id=mid, household_id=hid, id_number=self.id_number(district, birth), name=f"居民{mid}", birth_on=birth,
+            # Written around the ORM (bulk), so encrypted here as the column type would.
+            id=mid, household_id=hid, id_number_enc=encrypt_for("members.id_number", number), id_number_index=index,
+            name=f"居民{mid}", birth_on=birth,
             sex=self.rng.choice(("male", "female")), relationship=relationship,
             residence="resident" if r() < 0.1 else "registered",
             labour_capacity=self.rng.choice(("full", "full", "full", "partial", "none")),
@@ -199,7 +205,7 @@ async def generate(session: AsyncSession, households: int, *, as_of: dt.date, se
     first_household = (await session.scalar(select(func.max(Household.id))) or 0) + 1
     first_member = (await session.scalar(select(func.max(Member.id))) or 0) + 1
     generator = CityGenerator(as_of, seed=seed, first_household_id=first_household, first_member_id=first_member)
-    existing = await session.scalars(select(Member.id_number))
+    existing = await session.scalars(select(Member.id_number_index))
     generator.used.update(existing)
     done = 0
     while done < households:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.assistance.assessment.models import Income
 from services.assistance.households.models import Household, Member
 from services.assistance.policies.models import PolicyVersion
+from services.assistance.pii import id_number_index
 from services.assistance.programmes import service as programmes
 from services.assistance.policies.schemas import CATALOGUE, CITY_CODE
 from shared.db import utcnow
@@ -106,7 +107,8 @@ async def load_demo_households(session: AsyncSession) -> int:
     created = 0
     for row in DEMO_HOUSEHOLDS:
         person = parse_id_number(row["id_number"])
-        if await session.scalar(select(Member.id).where(Member.id_number == person.value)) is not None:
+        known = select(Member.id).where(Member.id_number_index == id_number_index(person.value))
+        if await session.scalar(known) is not None:
             continue
         household = Household(area_code=row["area_code"], address=row["address"], created_by="seed",
                               created_at=utcnow())

@@ -1,11 +1,13 @@
 import datetime as dt
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from services.assistance.database import Base
+from services.assistance.pii import id_number_index
 from services.assistance.programmes.models import PROGRAMMES
 from shared.db import UTCDateTime
+from shared.pii import Encrypted
 
 PROGRAMME_CHECK = "programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")"
 
@@ -47,6 +49,7 @@ class Signal(Base):
     __tablename__ = "signals"
     __table_args__ = (
         UniqueConstraint("partner", "signal_id"),
+        Index("ix_signals_id_number_index", "id_number_index"),
         CheckConstraint("kind IN ('medical_bill', 'job_loss', 'disability_record', 'disaster', 'housing_change')",
                         name="kind_known"),
     )
@@ -55,12 +58,18 @@ class Signal(Base):
     partner: Mapped[str] = mapped_column(String(200))
     signal_id: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
-    id_number: Mapped[str] = mapped_column(String(18))
+    id_number: Mapped[str] = mapped_column("id_number_enc", Encrypted("signals.id_number"))
+    id_number_index: Mapped[str] = mapped_column(String(64))
     occurred_on: Mapped[dt.date] = mapped_column(Date)
     amount_fen: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    @validates("id_number")
+    def _index_id_number(self, _key: str, value: str) -> str:
+        self.id_number_index = id_number_index(value)
+        return value
 
 
 class Lead(Base):

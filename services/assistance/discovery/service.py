@@ -17,6 +17,7 @@ from services.assistance.discovery.schemas import LeadOut, ScreeningIn, Screenin
 from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
 from services.assistance.households.models import Household, Member
+from services.assistance.pii import id_number_index
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.policies.schemas import CITY_CODE
 from services.assistance.programmes.models import Enrolment
@@ -96,7 +97,7 @@ async def _receiving(session: AsyncSession, after_id: int, until_id: int, as_of:
     for the households with after_id < id ≤ until_id (a range, not a list: a chunk is tens of thousands)."""
     rows = await session.execute(
         select(Member.household_id, Member.id, Enrolment.programme)
-        .join(Enrolment, Enrolment.id_number == Member.id_number)
+        .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
         .where(Member.household_id > after_id, Member.household_id <= until_id, Enrolment.since_on <= as_of,
                or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)))
     found = set()
@@ -266,7 +267,7 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
                                                          Signal.signal_id == data.signal_id))
     if existing is not None:
         return await _signal_out(session, existing), True
-    member = await session.scalar(select(Member).where(Member.id_number == person.value))
+    member = await session.scalar(select(Member).where(Member.id_number_index == id_number_index(person.value)))
     signal = Signal(partner=principal.subject, signal_id=data.signal_id, kind=data.kind, id_number=person.value,
                     occurred_on=data.occurred_on, amount_fen=data.amount_fen, detail=data.detail,
                     household_id=member.household_id if member else None, received_at=utcnow())

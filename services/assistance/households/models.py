@@ -1,10 +1,12 @@
 import datetime as dt
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from services.assistance.database import Base
+from services.assistance.pii import id_number_index
 from shared.db import UTCDateTime
+from shared.pii import Encrypted
 
 
 class Household(Base):
@@ -21,7 +23,8 @@ class Household(Base):
 
 
 class Member(Base):
-    """A person recorded in a household. A person (ID number) is in at most one household: a unique key."""
+    """A person recorded in a household. A person (ID number) is in at most one household: a unique key on the
+    blind index of the ID number, which is stored only encrypted."""
 
     __tablename__ = "members"
     __table_args__ = (
@@ -42,7 +45,8 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    id_number: Mapped[str] = mapped_column("id_number_enc", Encrypted("members.id_number"))
+    id_number_index: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(50))
     birth_on: Mapped[dt.date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(6))
@@ -59,3 +63,8 @@ class Member(Base):
     parents: Mapped[str] = mapped_column(String(12))  # for children: 孤儿 orphan, 事实无人抚养 unsupported
     in_institution: Mapped[bool] = mapped_column(Boolean)  # 集中供养 (lives in a welfare institution)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    @validates("id_number")
+    def _index_id_number(self, _key: str, value: str) -> str:
+        self.id_number_index = id_number_index(value)
+        return value

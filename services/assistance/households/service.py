@@ -71,13 +71,15 @@ def _check_member(data: MemberIn, field: str) -> Member:
 async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member]) -> None:
     """A person belongs to one household: name the household that already holds them (409).
 
-    The unique key on members.id_number holds the rule under concurrent writes; this check gives the clear answer.
+    The unique key on the blind index members.id_number_index holds the rule under concurrent writes; this check
+    gives the clear answer.
     """
-    found = (await session.execute(select(Member.id_number, Member.household_id).where(
-        Member.id_number.in_([m.id_number for m in members])))).first()
+    by_index = {m.id_number_index: m.id_number for m in members}
+    found = (await session.execute(select(Member.id_number_index, Member.household_id).where(
+        Member.id_number_index.in_(by_index)))).first()
     if found is not None:
-        raise Conflict(f"the person {mask_id_number(found.id_number)} is already a member of household "
-                       f"{found.household_id}; a person belongs to one household",
+        raise Conflict(f"the person {mask_id_number(by_index[found.id_number_index])} is already a member of "
+                       f"household {found.household_id}; a person belongs to one household",
                        resource=f"households/{found.household_id}")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.programmes.models import Enrolment
+from services.assistance.pii import id_number_index
 from services.assistance.programmes.schemas import ProgrammeStatus, StatusLookupOut
 from shared import clock
 from shared.db import utcnow
@@ -18,17 +19,21 @@ from shared.idnumbers import parse_id_number
 LOOKUP_CALLERS = ("service", "staff")
 
 
+def lookup_query(index: str, day: dt.date) -> Select:
+    """One probe of ix_enrolments_id_number_current by the blind index: the enrolments that have begun and not
+    ended. Nothing is decrypted: the answer needs only the programme and the day it began."""
+    return (select(Enrolment.programme, Enrolment.since_on)
+            .where(Enrolment.id_number_index == index, Enrolment.since_on <= day,
+                   or_(Enrolment.until_on.is_(None), Enrolment.until_on > day))
+            .order_by(Enrolment.programme))
+
+
 async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str) -> StatusLookupOut:
     if principal.kind not in LOOKUP_CALLERS:
         raise Forbidden("status lookups are for other services and staff, not for " + principal.kind + " callers")
     id_number = parse_id_number(raw_id_number)
     today = clock.today()
-    # One probe of ix_enrolments_id_number_current: the person's enrolments that have begun and not ended.
-    rows = await session.execute(
-        select(Enrolment.programme, Enrolment.since_on)
-        .where(Enrolment.id_number == id_number.value, Enrolment.since_on <= today,
-               or_(Enrolment.until_on.is_(None), Enrolment.until_on > today))
-        .order_by(Enrolment.programme))
+    rows = await session.execute(lookup_query(id_number_index(id_number.value), today))
     return StatusLookupOut(id_number_masked=id_number.masked, as_of=today,
                            programmes=[ProgrammeStatus(code=p, since=s) for p, s in rows])
 
@@ -46,11 +51,12 @@ async def enrol(session: AsyncSession, *, id_number: str, household_id: int | No
 
 async def current_of(session: AsyncSession, id_numbers: list[str], day: dt.date) -> dict[str, set[str]]:
     """Programmes each person receives on `day` (for eligibility results and screening leads)."""
+    by_index = {id_number_index(n): n for n in id_numbers}
     rows = await session.execute(
-        select(Enrolment.id_number, Enrolment.programme)
-        .where(Enrolment.id_number.in_(id_numbers), Enrolment.since_on <= day,
+        select(Enrolment.id_number_index, Enrolment.programme)
+        .where(Enrolment.id_number_index.in_(by_index), Enrolment.since_on <= day,
                or_(Enrolment.until_on.is_(None), Enrolment.until_on > day)))
     found: dict[str, set[str]] = {n: set() for n in id_numbers}
-    for number, programme in rows:
-        found[number].add(programme)
+    for index, programme in rows:
+        found[by_index[index]].add(programme)
     return found

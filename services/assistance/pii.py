@@ -1,0 +1,27 @@
+"""Personal data of the assistance service at rest (PIPL; issue 7 item 6).
+
+ID numbers are stored encrypted (`shared.pii.Encrypted`, one purpose per column so a ciphertext copied into
+another column does not decrypt) next to a keyed blind index. Every table indexes the *same* blind index
+purpose, `assistance.id_number`, so a person is found (status lookup, signals, one household per person) and
+joined across tables (members ⋈ enrolments in the screening) by equality on the index, never on clear text.
+
+Incomes stay in the clear at rest, on purpose: the set-based screening sums `monthly_fen` in SQL over every
+household of the city, and the raw `amount_fen` is `monthly_fen × months` to within a few fen, so encrypting
+one without the other would hide nothing. What identifies a person (the ID number) is what is encrypted.
+"""
+
+from __future__ import annotations
+
+from shared.pii import blind_index, keyring
+
+ID_NUMBER_INDEX = "assistance.id_number"
+
+
+def id_number_index(id_number: str) -> str:
+    """The blind index of a (validated, upper-case) ID number: equal numbers, equal indexes, in every table."""
+    return blind_index(ID_NUMBER_INDEX, id_number)
+
+
+def encrypt_for(purpose: str, value: str) -> str:
+    """The stored text of `value` for a column of `purpose`, for code that writes rows around the ORM (bulk)."""
+    return keyring().encrypt(purpose, value)
