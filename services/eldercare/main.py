@@ -5,15 +5,18 @@ from fastapi import FastAPI
 from services.eldercare.assessment.router import router as assessment_router
 from services.eldercare.beds.router import router as beds_router
 from services.eldercare.calls.router import router as calls_router
+from services.eldercare.database import PII_READS
 from services.eldercare.elders.router import router as elders_router
 from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
 from services.eldercare.meals.router import router as meals_router
 from services.eldercare.peers import close_peers, open_peers
+from services.eldercare.scopes import PII_READS_READ
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import create_service_app
+from shared.pii_reads import pii_reads_router
 
 
 def create_app(settings: EldercareSettings | None = None) -> FastAPI:
@@ -23,7 +26,8 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
         routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
-                 family_beds_router, calls_router, indicators_router],
+                 family_beds_router, calls_router, indicators_router,
+                 pii_reads_router(PII_READS, scope=PII_READS_READ)],
         on_startup=[open_peers],
         on_shutdown=[close_peers],
     )

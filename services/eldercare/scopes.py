@@ -54,3 +54,9 @@ CALLS_RAISE = scope("eldercare.emergency_calls:raise", "Log an emergency call fo
 CALLS_HANDLE = scope("eldercare.emergency_calls:handle", "Handle and close emergency calls in one's area", "staff")
 INDICATORS_READ = scope("eldercare.indicators:read", "Read the eldercare indicators against the plan's targets",
                         "staff", "auditor", "partner")
+
+PII_READ = scope("eldercare.pii:read", "Read ID numbers and phones in the clear, with a stated purpose (audited)",
+                 "staff")
+# Auditors are staff-kind principals whose role maps to the "auditor" holder: they see the reads about the
+# people of their area; a partner given the scope (a supervising department) sees all.
+PII_READS_READ = scope("eldercare.pii_reads:read", "Read the audit of personal data read in the clear", "auditor")

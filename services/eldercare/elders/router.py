@@ -2,17 +2,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.eldercare.database import IDEMPOTENCY_KEYS
+from services.eldercare.database import IDEMPOTENCY_KEYS, PII_READS
 from services.eldercare.elders import service
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from services.eldercare.elders.service import to_out
-from services.eldercare.scopes import ELDERS_READ, ELDERS_WRITE
+from services.eldercare.scopes import ELDERS_READ, ELDERS_WRITE, PII_READ
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
 
 router = APIRouter(prefix="/elders", tags=["elders 老年人"])
 
@@ -52,3 +53,18 @@ async def list_elders(
             responses=problem_responses(401, 403, 404))
 async def get_elder(elder_id: int, session: Session, principal: Annotated[Principal, require(READ)]) -> ElderOut:
     return to_out(await service.get_visible(session, principal, elder_id))
+
+
+@router.post("/{elder_id}/pii-reads", status_code=201, response_model=PiiReadOut,
+             summary="Read one person's ID number and phone in the clear (audited)",
+             description="For a stated purpose, the ID number and phone of a person you may see, in the clear. Each "
+                         "read writes an append-only audit record (who, whose, when, why, request id) in the same "
+                         "transaction: if it cannot be written, nothing is answered. Another area's person is 404.",
+             responses=problem_responses(401, 403, 404, 422))
+async def read_elder_pii(elder_id: int, data: PiiReadIn, session: Session,
+                         principal: Annotated[Principal, require(READ, PII_READ)]) -> PiiReadOut:
+    elder = await service.get_visible(session, principal, elder_id)
+    return await record_pii_read(session, PII_READS, principal, subject_type="elder", subject_id=elder.id,
+                                 subject_area=elder.area_code, values={"id_number": elder.id_number,
+                                                                       "phone": elder.phone},
+                                 purpose=data.purpose)
