@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.eldercare.assessment.router import router as assessment_router
 from services.eldercare.beds.router import router as beds_router
 from services.eldercare.calls.router import router as calls_router
+from services.eldercare.carelinks.router import router as care_links_router
 from services.eldercare.database import PII_READS
 from services.eldercare.elders.router import router as elders_router
 from services.eldercare.familybeds.router import router as family_beds_router
@@ -26,7 +27,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
         routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
-                 family_beds_router, calls_router, indicators_router,
+                 family_beds_router, calls_router, indicators_router, care_links_router,
                  pii_reads_router(PII_READS, scope=PII_READS_READ)],
         on_startup=[open_peers],
         on_shutdown=[close_peers],

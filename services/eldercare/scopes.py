@@ -60,3 +60,10 @@ PII_READ = scope("eldercare.pii:read", "Read ID numbers and phones in the clear,
 # Auditors are staff-kind principals whose role maps to the "auditor" holder: they see the reads about the
 # people of their area; a partner given the scope (a supervising department) sees all.
 PII_READS_READ = scope("eldercare.pii_reads:read", "Read the audit of personal data read in the clear", "auditor")
+
+CARE_LINKS_REQUEST = scope("eldercare.care_links:request", "Ask to act for an older person (verified by staff)",
+                           "resident")
+CARE_LINKS_READ = scope("eldercare.care_links:read", "Read care link requests (residents: their own; staff: about "
+                        "people of their area)", "resident", "staff", "auditor")
+CARE_LINKS_DECIDE = scope("eldercare.care_links:decide", "Approve or reject care link requests and end care links "
+                          "in one's area", "staff")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.eldercare.carelinks.models import CareLinkRequest
 from services.eldercare.elders.models import Elder, ElderCarer, elder_id_number_index
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from shared import clock
@@ -72,6 +73,10 @@ async def register(session: AsyncSession, principal: Principal, data: ElderIn) -
     )
     session.add(elder)
     await session.flush()
+    # Residents who asked to care for this person before they were registered: their requests now name them.
+    await session.execute(update(CareLinkRequest).where(
+        CareLinkRequest.id_number_index == elder.id_number_index, CareLinkRequest.elder_id.is_(None),
+        CareLinkRequest.status == "pending").values(elder_id=elder.id).execution_options(synchronize_session=False))
     session.add_all(ElderCarer(elder_id=elder.id, subject=c.subject, relation=c.relation) for c in data.carers)
     await session.flush()
     return elder
