@@ -34,12 +34,13 @@ def test_the_template_is_the_standard_s_shape():
     indicators = [i["name"] for i in TEMPLATE.raw["indicators"]]
     assert indicators == ["自理能力", "基础运动能力", "精神状态", "感知觉与社会参与"]
     assert len(TEMPLATE.items) == 26
+    assert sum(maximum for _indicator, maximum in TEMPLATE.items.values()) == 90
     assert [b["name"] for b in TEMPLATE.raw["levels"]] == ["能力完好", "轻度失能", "中度失能", "重度失能", "完全失能"]
 
 
 async def test_scores_and_level_are_computed_by_the_server(client):
     elder_id, _ = await add_elder(client)
-    cases = [(91, 0), (90, 0), (89, 1), (66, 1), (65, 2), (46, 2), (45, 3), (30, 3), (29, 4), (0, 4)]
+    cases = [(90, 0), (89, 1), (66, 1), (65, 2), (46, 2), (45, 3), (30, 3), (29, 4), (0, 4)]
     for total, level in cases:
         response = await assess(client, elder_id, total, total=999, level=0)  # the client's figures are ignored
         assert response.status_code == 201, response.text
@@ -47,14 +48,14 @@ async def test_scores_and_level_are_computed_by_the_server(client):
         assert (body["total"], body["level"], body["adjustments"]) == (total, level, []), total
         assert sum(body["indicator_scores"].values()) == total
     assert body["template_version"] == TEMPLATE.version and body["level_name"] == "完全失能"
-    first = (await assess(client, elder_id, 91)).json()
-    assert first["indicator_scores"] == {"self_care": 32, "basic_mobility": 16, "mental_state": 28,
+    first = (await assess(client, elder_id, 90)).json()
+    assert first["indicator_scores"] == {"self_care": 32, "basic_mobility": 15, "mental_state": 28,
                                          "perception_participation": 15}
 
 
 async def test_adjustments(client):
     elder_id, _ = await add_elder(client)
-    coma = (await assess(client, elder_id, 91, coma=True)).json()
+    coma = (await assess(client, elder_id, 90, coma=True)).json()
     assert (coma["raw_level"], coma["level"], coma["adjustments"]) == (0, 4, ["coma"])
     dementia = (await assess(client, elder_id, 70, dementia_or_mental_disorder=True)).json()
     assert (dementia["raw_level"], dementia["level"]) == (1, 2)
