@@ -53,6 +53,7 @@ class Gazetteer:
     name_texts: dict[int, str]
     built_at: float
     _name_index: object | None = None
+    _road_speller: object | None = None
 
     @property
     def name_index(self):
@@ -61,6 +62,14 @@ class Gazetteer:
             from services.placenames.search.index import NameIndex
             self._name_index = NameIndex(self.dictionary)
         return self._name_index
+
+    @property
+    def road_speller(self):
+        """Nearest recorded road names for a misspelt one, built on the first need only."""
+        if self._road_speller is None:
+            from services.placenames.parsing.spelling import RoadSpeller
+            self._road_speller = RoadSpeller(self.dictionary)
+        return self._road_speller
 
 
 def _short(name: str, level: str) -> str | None:

@@ -139,3 +139,54 @@ async def test_a_renamed_road_is_understood_at_once(demo):
         "decided_on": "2026-11-20"})
     assert parts_of(await parse(demo, "桑田东路1号"))["road"] == "桑田东路"
     assert parts_of(await parse(demo, "桑田路1号"))["road"] == "桑田东路"
+
+
+MISSPELT = Path(__file__).parent / "data" / "misspelt_roads.csv"
+
+
+async def test_misspelt_roads_get_ranked_proposals_never_a_replacement(demo):
+    """The labelled set of misspelt roads: the expected road ranks first (all of them, when several sound
+    the same), with the expected reason; the parse takes none of them and matches nothing."""
+    with MISSPELT.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 30
+    response = await demo.post(PARSES, json={"texts": [r["text"] for r in rows]}, headers=demo.as_(YINZHOU_STAFF))
+    assert response.status_code == 200, response.text
+    right = 0
+    for row, result in zip(rows, response.json()["results"], strict=True):
+        suggestions = result["road_suggestions"]
+        got = parts_of(result)
+        assert got.get("house_number", "") == row["house_number"], (row["text"], got)
+        if not row["expected"]:
+            assert suggestions == [], (row["text"], suggestions)
+            continue
+        expected = set(row["expected"].split("|"))
+        top = suggestions[:len(expected)]
+        assert "road" not in got and result["match"] is None and result["candidates"] == [], row["text"]
+        assert any("not a recorded road; not replaced" in r for r in result["reasons"]), result["reasons"]
+        assert [s["score"] for s in suggestions] == sorted((s["score"] for s in suggestions), reverse=True)
+        ok = {s["standard_name"] for s in top} == expected and all(
+            s["reason"].startswith(s["written"]) and _reason_kind(s["reason"]) == row["reason"]
+            and s["district_code"] == row["district_code"] for s in top)
+        assert ok, (row["text"], row["expected"], row["reason"], top)
+        assert result["text"][top[0]["start"]:top[0]["end"]] == top[0]["written"]
+        right += 1
+    print(f"\nmisspelt roads: {right} of {sum(1 for r in rows if r['expected'])} proposed first with the right reason")
+
+
+def _reason_kind(reason: str) -> str:
+    for phrase, kind in (("sounds the same as", "same sound"), ("sounds like", "similar sound"),
+                         ("in one character", "one character wrong"), ("left out", "one character missing"),
+                         ("too many", "one character too many")):
+        if phrase in reason:
+            return kind
+    return reason
+
+
+async def test_a_misspelt_road_is_proposed_in_batches_and_geocoding_too(demo):
+    point = (await demo.get(f"{API}/geocode", params={"q": "海曙区中山西陆5号"})).json()
+    assert point["match"] is None and point["latitude"] is None
+    assert any("中山西路 (中山西陆 sounds the same as 中山西路" in r for r in point["reasons"]), point["reasons"]
+    for text in ("中山西陆" * 125, "😀路5号", "Ｚ路1号", "路路路路5号"):  # long, emoji, mixed: an answer, never a 500
+        response = await demo.post(PARSE, json={"text": text}, headers=demo.as_(YINZHOU_STAFF))
+        assert response.status_code == 200, (text, response.text)

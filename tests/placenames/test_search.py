@@ -91,3 +91,22 @@ async def test_bad_queries_are_refused_by_field(demo):
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "q"
     for q in ("😀", "!!!", "zzzzzz", "Ａ"):
         assert (await demo.get(SEARCH, params={"q": q})).status_code == 200
+
+
+async def test_full_pinyin_with_or_without_spaces(demo):
+    for typed in ("zhongshanxilu", "zhong shan xi lu", "ZhongShanXiLu", "zhongshanx"):
+        found = await items(demo, typed)
+        assert found[0]["text"] == "中山西路" and found[0]["match"] == "pinyin", typed
+    partly = await items(demo, "tiantongn")
+    assert partly[0]["text"] == "天童南路"
+    assert (await items(demo, "ttnl"))[0]["text"] == "天童南路"  # initials as before
+    assert [i["text"] for i in await items(demo, "zhongshan")][:3] == ["中山路", "中山东路", "中山西路"] or \
+        {i["text"] for i in await items(demo, "zhongshan", limit=3)} == {"中山路", "中山东路", "中山西路"}
+
+
+def test_pinyin_keys_read_in_context_and_take_v_for_u():
+    from services.placenames.search.index import full_pinyin_keys, initials
+    assert full_pinyin_keys("重庆路") == {"chongqinglu"}  # 重 read chong before 庆
+    assert full_pinyin_keys("绿岛路") == {"lvdaolu", "ludaolu"}
+    assert initials("中山西路") == "zsxl"
+

@@ -145,7 +145,7 @@ async def _chunk(app, session: AsyncSession, job_id: str) -> bool:
     gaz = await gazetteer.current(app, session)
     matched = 0
     for line in lines:
-        result = await match(session, parse(gaz.dictionary, line.text))
+        result = await match(session, parse(gaz.dictionary, line.text), gaz.road_speller)
         best = result.match or (result.candidates[0] if result.candidates else None)
         line.status = "matched" if result.match else "ambiguous" if result.candidates else "unmatched"
         matched += result.match is not None

@@ -61,6 +61,9 @@ class Parsed:
     unparsed: list[tuple[int, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     district_code: str | None = None  # given, or implied by the township, community or road
+    # Where the text seems to name a road the dictionary does not know (Han characters right before a
+    # house number, or ending like a road at the end of the text): its span, also kept in `unparsed`.
+    unknown_road: tuple[int, int] | None = None
 
 
 class Dictionary:
@@ -142,14 +145,15 @@ def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
              number_text(g("floor")))
     elif token == "pair_b":
         a, b = number_text(g("pair_a")), number_text(g("pair_b"))
-        if ROAD in parts and "house_number" not in parts:
+        if (ROAD in parts or parsed.unknown_road) and "house_number" not in parts:
             _set(parsed, "house_number", piece, start, end, f"{a}-{b}")
         else:  # 12-1001 after a house number or an area: building and room
             _set(parsed, "building", piece, start, end, a)
             _set(parsed, "room", piece, start, end, b)
     else:
         value = number_text(g("bare"))
-        if ROAD in parts and "house_number" not in parts and AREA not in parts and "building" not in parts:
+        if (ROAD in parts or parsed.unknown_road) and "house_number" not in parts and AREA not in parts \
+                and "building" not in parts:
             _set(parsed, "house_number", piece, start, end, value)
         elif "building" in parts or "unit" in parts:
             _set(parsed, "room", piece, start, end, value)
@@ -188,6 +192,14 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
                     parsed.notes.append(f"{name} ignored: a {by_kind[0][0]} was already read")
             i = end
             continue
+        if text[i] in _NUMBER_START and unparsed and ROAD not in parts and AREA not in parts \
+                and parsed.unknown_road is None and not in_numbers:
+            run = _road_run(text, unparsed[-1], i, skip)
+            if run is not None:
+                m = tail(text, i)
+                if m is not None and m.lastgroup in ("house", "pair_b", "bare"):
+                    parsed.unknown_road = run  # numbers after it are read as on a road; no road is chosen
+                    anchored = True
         if anchored:
             m = tail(text, i)
             if m is not None:
@@ -207,8 +219,31 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
         else:
             unparsed.append((i, i + 1))
         i += 1
+    if unparsed and ROAD not in parts and AREA not in parts and parsed.unknown_road is None:
+        run = _road_run(text, unparsed[-1], n, skip)
+        if run is not None and text[run[1] - 1] in _ROAD_ENDINGS:
+            parsed.unknown_road = run  # typed so far: 天同南路
     _choose(parsed)
     return parsed
+
+
+_NUMBER_START = frozenset("0123456789" + "".join(c for c in "零〇○一二两三四五六七八九十百千"))
+_ROAD_ENDINGS = frozenset("路街巷弄道桥")
+_HAN = re.compile(r"[\u4e00-\u9fff]{2,12}")
+# Unknown text that ends like a residential area or a division is not taken for a road.
+_NOT_ROAD = re.compile(r".*(?:小区|花园|花苑|家园|公寓|新村|大厦|广场|中心|山庄|名苑|嘉园|雅苑|公馆|大楼|宿舍|苑|府|城|"
+                       r"社区|村|街道|镇|乡|区|县|市|省)$")
+
+
+def _road_run(text: str, run: tuple[int, int], at: int, skip) -> tuple[int, int] | None:
+    """The last run of unrecognised text, when it ends right before `at` (spaces and commas aside) and
+    could be a road's name: 2–12 Han characters not ending like an area or a division."""
+    a, b = run
+    if b > at or any(text[k] not in skip for k in range(b, at)):
+        return None
+    if not _HAN.fullmatch(text, a, b) or _NOT_ROAD.match(text[a:b]):
+        return None
+    return run
 
 
 def _pick(part: Part | None, prefix: str | None) -> Entry | None:

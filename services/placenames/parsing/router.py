@@ -19,7 +19,10 @@ router = APIRouter(tags=["parsing 地址解析"])
                          "(单元), floor and room (室), each with the span it came from, normalised (Chinese and "
                          "full-width numerals, 12-3-1001 = 12幢3单元1001室, 号楼/栋/幢, missing province or city, old "
                          "and alias names → today's names); then matches a standard address with a confidence and "
-                         "the reasons, or ranks candidates when the text is ambiguous.",
+                         "the reasons, or ranks candidates when the text is ambiguous. A road written that is not "
+                         "recorded (天同南路, 中山西陆, 天童南) is never replaced: `road_suggestions` ranks the nearest "
+                         "recorded roads, each with its reason (same sound 同音, similar sound 近音, one character "
+                         "wrong, left out or too many), for the caller to choose and parse again.",
              responses=problem_responses(401, 403, 422))
 async def parse_one(data: ParseIn, request: Request, session: Session,
                     _: Annotated[Principal, require(PARSE)]) -> ParseOut:

@@ -45,6 +45,20 @@ class AddressMatch(BaseModel):
     reasons: list[str]
 
 
+class RoadSuggestion(BaseModel):
+    """A recorded road the text may have meant, when the road as written is not recorded. Never applied."""
+    written: str = Field(description="The characters taken for a road name, as written")
+    start: int = Field(description="Offset of `written` in the input")
+    end: int
+    resembles: str = Field(description="The recorded name it is near (a standard, alias or old name)")
+    standard_name: str = Field(description="Today's standard name of that road")
+    ref: str = Field(description="Place-name id of today's standard name")
+    district_code: str | None
+    reason: str = Field(description="Why it is proposed: same sound (同音), similar sound (近音), one character "
+                                    "wrong, left out or too many")
+    score: float = Field(ge=0, le=1, description="Higher is nearer; ranked best first")
+
+
 class ParseOut(BaseModel):
     text: str
     parts: list[PartOut]
@@ -55,6 +69,10 @@ class ParseOut(BaseModel):
                                            "(人民路5号 without a district), best first")
     confidence: float = Field(ge=0, le=1, description="Of `match`; of the parse alone when nothing matched")
     reasons: list[str]
+    road_suggestions: list[RoadSuggestion] = Field(
+        default_factory=list, description="When the text names a road that is not recorded (天同南路): the "
+        "nearest recorded roads, best first, each with its reason. Proposals only: no part, match or candidate "
+        "is taken from them; parse again with the road you mean")
 
 
 class ParsesOut(BaseModel):

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.placenames.addresses.models import Address
 from services.placenames.gazetteer import Gazetteer
 from services.placenames.parsing.parser import AREA, DISTRICT, ROAD, Parsed, parse
-from services.placenames.parsing.schemas import AddressMatch, ParseOut, PartOut, Span
+from services.placenames.text import WIDTH
+from services.placenames.parsing.schemas import AddressMatch, ParseOut, PartOut, RoadSuggestion, Span
 
 NUMBER_FIELDS = ("house_number", "building", "unit", "room")
 MAX_CANDIDATES = 5
@@ -77,11 +78,42 @@ def _score(parsed: Parsed, address: Address) -> tuple[int, list[str]] | None:
     return agreed, missing
 
 
-async def match(session: AsyncSession, parsed: Parsed) -> ParseOut:
+def road_suggestions(parsed: Parsed, speller) -> list[RoadSuggestion]:
+    """Recorded roads near the one written, when the parser found text that seems to name an unknown road.
+
+    The text just before it may have been read as a name of its own (百丈 in 百丈东陆 is a street's short
+    name), so that name and the unknown text together are tried as well."""
+    if parsed.unknown_road is None or speller is None:
+        return []
+    a, b = parsed.unknown_road
+    text = parsed.text.translate(WIDTH)
+    tries = [a]
+    before = [p for p in parsed.parts.values() if p.end == a and p.kind not in NUMBER_FIELDS]
+    if before:
+        tries.append(before[0].start)
+    best: dict[str, tuple] = {}
+    for start in tries:
+        for g in speller.guesses(text[start:b], district=parsed.district_code):
+            at = b - len(g.written)
+            if g.entry.standard_ref not in best or best[g.entry.standard_ref][0].score < g.score:
+                best[g.entry.standard_ref] = (g, at)
+    ranked = sorted(best.values(), key=lambda t: (-t[0].score, t[0].entry.standard_name))[:MAX_CANDIDATES]
+    return [RoadSuggestion(written=parsed.text[at:b], start=at, end=b, resembles=g.spelling,
+                           standard_name=g.entry.standard_name, ref=g.entry.standard_ref,
+                           district_code=g.entry.district, reason=g.reason, score=g.score) for g, at in ranked]
+
+
+async def match(session: AsyncSession, parsed: Parsed, speller=None) -> ParseOut:
+    """`speller` (the gazetteer's road speller): when given, a road written that is not recorded gets the
+    nearest recorded ones proposed in `road_suggestions`, and named in the reasons, never applied."""
     confidence, reasons = _name_reasons(parsed)
+    suggestions = road_suggestions(parsed, speller)
+    if suggestions:
+        reasons.append(f"{suggestions[0].written} is not a recorded road; not replaced. Nearest: " + "; ".join(
+            f"{s.standard_name} ({s.reason})" for s in suggestions[:3]))
     out = dict(text=parsed.text, parts=_parts_out(parsed),
                unparsed=[Span(text=parsed.text[a:b], start=a, end=b) for a, b in parsed.unparsed],
-               district_code=parsed.district_code)
+               district_code=parsed.district_code, road_suggestions=suggestions)
     road_ids = name_refs(parsed.parts.get(ROAD), parsed.district_code)
     area_ids = name_refs(parsed.parts.get(AREA), parsed.district_code)
     if not road_ids and not area_ids:
@@ -126,4 +158,4 @@ async def match(session: AsyncSession, parsed: Parsed) -> ParseOut:
 
 
 async def parse_and_match(session: AsyncSession, gazetteer: Gazetteer, text: str) -> ParseOut:
-    return await match(session, parse(gazetteer.dictionary, text))
+    return await match(session, parse(gazetteer.dictionary, text), gazetteer.road_speller)

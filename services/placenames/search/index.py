@@ -1,8 +1,9 @@
-"""Names as you type: prefix, pinyin initials and one-character typos over the gazetteer, in memory.
+"""Names as you type: prefix, pinyin (initials or in full) and one-character typos over the gazetteer, in memory.
 
-Spellings are kept sorted, so a prefix is a bisect and a short scan; pinyin initials (天童南路 → ttnl) the
-same. A typo is looked for only when the prefix gave too little: one character replaced, missing or extra
-within the typed length.
+Spellings are kept sorted, so a prefix is a bisect and a short scan; pinyin initials (天童南路 → ttnl) and
+full pinyin (中山西路 → zhongshanxilu, typed with or without spaces) the same. ü is indexed both as `v` (how
+pinyin keyboards take it) and as `u`. A typo is looked for only when the prefix gave too little: one
+character replaced, missing or extra within the typed length.
 """
 
 from __future__ import annotations
@@ -19,9 +20,20 @@ SUGGESTED_KINDS = (DISTRICT, TOWNSHIP, ROAD, AREA, COMMUNITY)  # also the rankin
 MATCH_RANK = {"exact": 0, "prefix": 1, "pinyin": 2, "typo": 3}
 
 
-@lru_cache(maxsize=50_000)
 def initials(spelling: str) -> str:
-    return "".join(lazy_pinyin(spelling, style=Style.FIRST_LETTER, errors="ignore")).lower()
+    return "".join(s[0] for s in syllables(spelling))
+
+
+@lru_cache(maxsize=50_000)
+def syllables(spelling: str) -> tuple[str, ...]:
+    """Toneless pinyin, one syllable per character, read in context (重庆 chongqing, 银行 yinhang); ü as v."""
+    return tuple(s.lower() for s in lazy_pinyin(spelling, style=Style.NORMAL, errors="ignore"))
+
+
+def full_pinyin_keys(spelling: str) -> set[str]:
+    """The spelling's full pinyin run together: `zhongshanxilu`; with ü also as u (绿 lv and lu)."""
+    joined = "".join(syllables(spelling))
+    return {joined, joined.replace("v", "u")} if joined else set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +53,7 @@ class NameIndex:
                 self.entries[spelling] = kept
         self.spellings = sorted(self.entries)
         self.by_initials = sorted((initials(s), s) for s in self.spellings)
+        self.by_pinyin = sorted({(key, s) for s in self.spellings for key in full_pinyin_keys(s)})
         # Typo candidates: spellings sharing the first or the second character with what was typed.
         self.by_char: dict[tuple[int, str], list[str]] = {}
         for s in self.spellings:
@@ -61,9 +74,16 @@ class NameIndex:
         if not fragment or not self.spellings:
             return []
         hits: dict[str, str] = {}
+        untyped: dict[str, int] = {}  # characters of the spelling not typed yet: fewer ranks higher
         if fragment.isascii() and fragment.isalpha():
-            for s in self._prefixed(self.by_initials, fragment.lower(), lambda t: t[0]):
-                hits.setdefault(s, "pinyin")
+            typed = fragment.lower()
+            # Full pinyin first (zhongshan…), then initials (zsxl).
+            for s in self._prefixed(self.by_pinyin, typed, lambda t: t[0]):
+                if s not in hits:
+                    hits[s], untyped[s] = "pinyin", _syllables_left(s, len(typed))
+            for s in self._prefixed(self.by_initials, typed, lambda t: t[0]):
+                if s not in hits:
+                    hits[s], untyped[s] = "pinyin", max(len(s) - len(typed), 0)
         else:
             for s in self._prefixed(self.spellings, fragment, lambda s: s):
                 hits.setdefault(s, "exact" if s == fragment else "prefix")
@@ -74,14 +94,26 @@ class NameIndex:
                         hits[s] = "typo"
         ranked: list[Suggestion] = []
         for spelling, match in hits.items():
+            left = untyped.get(spelling, max(len(spelling) - len(fragment), 0))
             for e in self.entries[spelling]:
                 if district and e.district and e.district != district:
                     continue
                 score = (1.0 - 0.15 * MATCH_RANK[match] - 0.03 * SUGGESTED_KINDS.index(e.kind)
-                         - 0.005 * max(len(spelling) - len(fragment), 0) - (0.05 if e.status != "standard" else 0))
+                         - 0.005 * left - (0.05 if e.status != "standard" else 0))
                 ranked.append(Suggestion(spelling, e, match, round(max(score, 0.01), 3)))
         ranked.sort(key=lambda s: (-s.score, s.spelling))
         return ranked[:limit]
+
+
+def _syllables_left(spelling: str, letters: int) -> int:
+    """How many of the spelling's characters lie beyond the first `letters` letters of its full pinyin."""
+    done = 0
+    for syllable in syllables(spelling):
+        letters -= len(syllable)
+        if letters < 0:
+            break
+        done += 1
+    return len(spelling) - done
 
 
 def _one_typo(typed: str, spelling: str) -> bool:

@@ -13,7 +13,9 @@ router = APIRouter(tags=["search 检索与地理编码"])
 
 @router.get("/addresses/search", response_model=SearchOut, summary="Search as you type (public)",
             description="输入联想: while the name is being typed, districts, streets, communities, roads and "
-                        "residential areas by prefix, by pinyin initials (`ttnl` → 天童南路) and despite one wrong, "
+                        "residential areas by prefix, by pinyin initials (`ttnl` → 天童南路) or full pinyin, with or "
+                        "without spaces and partly typed (`zhongshanxilu`, `zhong shan xi lu`, `zhongshanx` → "
+                        "中山西路; ü as v or u), and despite one wrong, "
                         "missing or extra character, ranked by how they match and by level; once a road or area is "
                         "typed in full, its standard addresses filtered by the number typed so far.",
             responses=problem_responses(422))

@@ -68,7 +68,7 @@ async def search(session: AsyncSession, gazetteer: Gazetteer, q: str, limit: int
 
 
 async def geocode(session: AsyncSession, gazetteer: Gazetteer, q: str) -> GeocodeOut:
-    result = await match(session, parse(gazetteer.dictionary, q))
+    result = await match(session, parse(gazetteer.dictionary, q), gazetteer.road_speller)
     out = dict(query=q, match=result.match, candidates=result.candidates, confidence=result.confidence,
                reasons=list(result.reasons))
     if result.match is None:
