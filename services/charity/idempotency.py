@@ -17,12 +17,13 @@ so a key is one key per caller whichever route used it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
@@ -43,10 +44,16 @@ def _answer(row, fingerprint: str, key: str) -> JSONResponse:
     return JSONResponse(json.loads(row.response_body), status_code=row.status_code, headers={REPLAY_HEADER: "true"})
 
 
+@functools.cache
+def _statements(table: Table) -> tuple:
+    """The read and the write of a key, built once per table."""
+    read = (select(table.c.request_hash, table.c.state, table.c.status_code, table.c.response_body)
+            .where(table.c.owner == bindparam("owner"), table.c.key == bindparam("key")))
+    return read, insert(table)
+
+
 async def _stored(session: AsyncSession, table: Table, owner: str, key: str):
-    return (await session.execute(select(table.c.request_hash, table.c.state, table.c.status_code,
-                                         table.c.response_body)
-                                  .where(table.c.owner == owner, table.c.key == key))).first()
+    return (await session.execute(_statements(table)[0], {"owner": owner, "key": key})).first()
 
 
 async def idempotent_in_transaction(
@@ -79,7 +86,7 @@ async def idempotent_in_transaction(
     body = result.model_dump(mode="json")
     now = utcnow()
     try:
-        await session.execute(insert(table).values(
+        await session.execute(_statements(table)[1], dict(
             owner=owner, key=key, request_hash=fingerprint, state="done", status_code=status_code,
             response_body=json.dumps(body, ensure_ascii=False), created_at=now, completed_at=now))
     except IntegrityError:

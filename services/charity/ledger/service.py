@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Integer, Select, and_, case, column, func, insert, literal, or_, select, true, values
+from sqlalchemy import BigInteger, Integer, Select, and_, bindparam, case, func, insert, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +54,21 @@ async def accounts_of(session: AsyncSession, project: Project) -> dict[str, int]
     return {keys[key]: account_id for key, account_id in rows}
 
 
+def _lock_for_donation() -> Select:
+    fund = aliased(LedgerAccount)
+    clearing = aliased(LedgerAccount)
+    return (select(Project, fund.id, clearing.id)
+            .outerjoin(fund, and_(fund.project_id == Project.id, fund.kind == "project"))
+            .outerjoin(clearing, and_(clearing.organization_id == Project.organization_id, clearing.kind == "clearing"))
+            .where(Project.id == bindparam("project_id"))
+            .with_for_update(read=True, of=Project)
+            .execution_options(populate_existing=True))
+
+
+# Built once: the hot path of every donation spends no time assembling it.
+LOCK_FOR_DONATION = _lock_for_donation()
+
+
 async def lock_for_donation(session: AsyncSession, project_id: int) -> tuple[Project, dict[str, int]] | None:
     """The project re-read under the shared lock of `projects.lock_status`, with the ids of its fund and of
     its organisation's clearing account, in one round trip (a donation's only read before it writes).
@@ -60,15 +76,7 @@ async def lock_for_donation(session: AsyncSession, project_id: int) -> tuple[Pro
     `FOR SHARE OF projects`: only the project row is locked; the accounts are read, not locked (the entries'
     foreign keys take their KEY SHARE locks). None when there is no such project.
     """
-    fund = aliased(LedgerAccount)
-    clearing = aliased(LedgerAccount)
-    row = (await session.execute(
-        select(Project, fund.id, clearing.id)
-        .outerjoin(fund, and_(fund.project_id == Project.id, fund.kind == "project"))
-        .outerjoin(clearing, and_(clearing.organization_id == Project.organization_id, clearing.kind == "clearing"))
-        .where(Project.id == project_id)
-        .with_for_update(read=True, of=Project)
-        .execution_options(populate_existing=True))).first()
+    row = (await session.execute(LOCK_FOR_DONATION, {"project_id": project_id})).first()
     if row is None:
         return None
     project, fund_id, clearing_id = row
@@ -91,6 +99,25 @@ async def lock_project_fund(session: AsyncSession, project_id: int) -> None:
                           .with_for_update(key_share=True))
 
 
+def _group_with_entries():
+    """PostgreSQL: the header inserted in a WITH clause, its id fed to the entries; the legs as two arrays
+    unnested side by side. All bound parameters: compiled once and cached."""
+    columns = ("kind", "organization_id", "project_id", "budget_line_id", "reverses_group_id", "memo", "created_by",
+               "created_at")
+    groups, entries = LedgerGroup.__table__, LedgerEntry.__table__  # Core: no ORM bulk machinery
+    new_group = (insert(groups).values({name: bindparam(name) for name in columns})
+                 .returning(groups.c.id).cte("new_group"))
+    return (insert(entries).from_select(["group_id", "account_id", "amount_fen"], select(
+        new_group.c.id,
+        func.unnest(bindparam("account_ids", type_=ARRAY(Integer))),
+        func.unnest(bindparam("amounts", type_=ARRAY(BigInteger)))))
+        .returning(entries.c.group_id))
+
+
+GROUP_WITH_ENTRIES = _group_with_entries()
+SEAL = insert(LedgerSeal.__table__)
+
+
 async def post(session: AsyncSession, *, kind: str, project: Project, lines: Sequence[tuple[int, int]], memo: str,
                by: str, budget_line_id: int | None = None, reverses_group_id: int | None = None) -> LedgerGroup:
     """Append one balanced group. `lines` are (account id, amount in fen: > 0 into the account, < 0 out).
@@ -107,13 +134,9 @@ async def post(session: AsyncSession, *, kind: str, project: Project, lines: Seq
                   budget_line_id=budget_line_id, reverses_group_id=reverses_group_id, memo=memo[:300],
                   created_by=by, created_at=now)
     if session.get_bind().dialect.name == "postgresql":
-        new_group = insert(LedgerGroup).values(**header).returning(LedgerGroup.id).cte("new_group")
-        legs = values(column("account_id", Integer), column("amount_fen", BigInteger), name="legs").data(list(lines))
-        group_id = (await session.execute(
-            insert(LedgerEntry).from_select(["group_id", "account_id", "amount_fen"],
-                                            select(new_group.c.id, legs.c.account_id, legs.c.amount_fen)
-                                            .join_from(new_group, legs, true()))
-            .returning(LedgerEntry.group_id))).scalars().first()
+        group_id = (await session.execute(GROUP_WITH_ENTRIES, dict(
+            header, account_ids=[account for account, _ in lines], amounts=[amount for _, amount in lines]))
+        ).scalars().first()
         group = LedgerGroup(id=group_id, **header)  # not added to the session: the row is written already
     else:
         group = LedgerGroup(**header)
@@ -121,7 +144,7 @@ async def post(session: AsyncSession, *, kind: str, project: Project, lines: Seq
         await session.flush()
         await session.execute(insert(LedgerEntry), [dict(group_id=group.id, account_id=account_id,
                                                          amount_fen=amount) for account_id, amount in lines])
-    await session.execute(insert(LedgerSeal).values(group_id=group.id, entry_count=len(lines), sealed_at=now))
+    await session.execute(SEAL, dict(group_id=group.id, entry_count=len(lines), sealed_at=now))
     return group
 
 
