@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from gateway.limits import Buckets, Limit, retry_after_header
 from gateway.principals import Authenticator, bearer_token
+from shared import tracing
 from shared.errors import DomainError
 from shared.logs import accept_or_make_request_id, request_id_var
 from shared.metrics import LabelledCounts, RequestStats
@@ -143,6 +144,7 @@ class Proxy:
                 forwarded.add(name.decode("latin-1"), value.decode("latin-1"))
         request_id = accept_or_make_request_id(incoming_id)
         token = request_id_var.set(request_id)
+        tracing.note_request_id(request_id, scope)
         status = {"code": 502, "kind": None}
         try:
             await self._forward(scope, receive, send, service, request_id, authorization, content_length,

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from shared.errors import DomainError
@@ -79,6 +80,9 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    # Looked up on the module at each call, so that tracing (shared/tracing.py), which wraps it when a
+    # process starts with an OTLP endpoint, sees every engine made after that.
+    create_async_engine = sqlalchemy_asyncio.create_async_engine
     if is_sqlite(url):
         engine = create_async_engine(url, **kwargs)
         _prepare_sqlite(engine)

@@ -14,6 +14,8 @@ import sys
 import os
 import time
 
+from shared import tracing
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -45,6 +47,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": request_id_var.get(),
         }
+        trace_id = tracing.current_trace_id()
+        if trace_id:
+            line["trace_id"] = trace_id
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
@@ -98,6 +103,7 @@ class RequestContextMiddleware:
                 break
         request_id = accept_or_make_request_id(incoming)
         token = request_id_var.set(request_id)
+        tracing.note_request_id(request_id, scope)
         started = time.perf_counter()
         status_holder = {"status": 500}
 

@@ -6,6 +6,7 @@ import os
 
 import uvicorn
 
+from shared import tracing
 from shared.logs import configure_logging
 
 # Services keep idle connections longer than the gateway's pool does, so the gateway never
@@ -19,7 +20,7 @@ def serve(app, *, name: str, port: int, log_level: str = "INFO") -> None:
     behind an ingress, set it to the ingress's addresses so rate limits see the real client."""
     configure_logging(name, log_level)
     uvicorn.run(
-        app,
+        tracing.traced_app(app, name),  # the app itself unless OTEL_EXPORTER_OTLP_ENDPOINT is set
         host=os.environ.get("BIND_HOST", "127.0.0.1"),
         port=port,
         loop="uvloop",

@@ -12,6 +12,7 @@ import time
 
 import httpx
 
+from shared.logs import REQUEST_ID_HEADER, current_request_id
 from shared.peer import PeerUnavailable
 
 
@@ -39,8 +40,10 @@ class ClientCredentialsToken:
     async def _fetch(self) -> str:
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                request_id = current_request_id()  # the fetch is part of the request that needed it
                 response = await client.post(self.token_url, data={"grant_type": "client_credentials"},
-                                             auth=(self.client_id, self.client_secret))
+                                             auth=(self.client_id, self.client_secret),
+                                             headers={REQUEST_ID_HEADER: request_id} if request_id else None)
         except httpx.HTTPError as error:
             raise PeerUnavailable("gateway", f"no service token: {type(error).__name__}") from None
         if response.status_code != 200:

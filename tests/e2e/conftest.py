@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from services import SERVICES
 from tools.devserver import Suite
@@ -34,10 +38,66 @@ def suite_env(tmp_path) -> dict[str, str]:
     return env
 
 
+class Collector:
+    """A stand-in OpenTelemetry collector on loopback: takes OTLP/HTTP protobuf exports and keeps the spans
+    as dicts (service, trace and span ids, parent, name, attributes)."""
+
+    def __init__(self):
+        self.spans: list[dict] = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                collector.take(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def take(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            service = next(a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name")
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    attributes = {a.key: getattr(a.value, a.value.WhichOneof("value")) for a in span.attributes}
+                    with self.lock:
+                        self.spans.append({"service": service, "trace_id": span.trace_id.hex(),
+                                           "span_id": span.span_id.hex(), "parent": span.parent_span_id.hex(),
+                                           "name": span.name, "attributes": attributes})
+
+    def of_trace(self, trace_id: str) -> list[dict]:
+        with self.lock:
+            return [s for s in self.spans if s["trace_id"] == trace_id]
+
+    def close(self):
+        self.server.shutdown()
+
+
 @pytest.fixture(scope="session")
-def suite(tmp_path_factory):
+def collector():
+    collector = Collector()
+    yield collector
+    collector.close()
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory, collector):
+    """The suite as operators run it with tracing on: spans go to the stand-in collector."""
     tmp = tmp_path_factory.mktemp("suite")
-    suite = Suite(suite_env(tmp), log_dir=tmp / "log")
+    env = suite_env(tmp) | {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    suite = Suite(env, log_dir=tmp / "log")
     suite.prepare()
     suite.start_all()
     try:
