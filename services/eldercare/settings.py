@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -20,3 +21,13 @@ class EldercareSettings(ServiceSettings):
     bed_offer_hours: int = 48
     # A check-in or check-out farther than this from the person's home (plus the GPS accuracy) is flagged.
     visit_radius_m: float = 200.0
+    # Per-resident booking quotas (OWASP API6: one account cannot hold every meal or bed). Staff booking for
+    # people are not counted; exceeding one is a 409 `/problems/quota-reached` naming it (see quotas.py).
+    resident_meal_orders_per_day: int = Field(
+        6, ge=1, description="Live meal orders a resident may hold for one day, across all the people they act for "
+                             "(6: three meals for two people)")
+    resident_bed_holds: int = Field(
+        2, ge=1, description="Live bed holds a resident may hold at once, across all the people they act for")
+    resident_open_visits: int = Field(
+        4, ge=1, description="Home visits a resident may have open (requested, scheduled or under way) at once, "
+                             "across all the people they act for")

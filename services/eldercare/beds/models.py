@@ -79,6 +79,7 @@ class BedOccupancy(Base):
               postgresql_where=LIVE),
         Index("ix_bed_occupancies_elder_id", "elder_id"),
         Index("ix_bed_occupancies_bed_id", "bed_id"),
+        Index("ix_bed_occupancies_created_by", "created_by"),  # per-resident quota (quotas.py)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

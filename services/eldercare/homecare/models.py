@@ -91,6 +91,7 @@ class Visit(Base):
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_visits_caregiver_id_starts_at", "caregiver_id", "starts_at"),
         Index("ix_visits_status_starts_at", "status", "starts_at"),
+        Index("ix_visits_ordered_by", "ordered_by"),  # per-resident quota (quotas.py)
         Index("ix_visits_elder_id", "elder_id"),
     )
 

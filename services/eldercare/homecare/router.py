@@ -8,6 +8,7 @@ from services.eldercare.homecare import service
 from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut,
                                                  HomeServiceIn, HomeServiceOut, MissedReport, Position, ProviderIn,
                                                  ProviderOut, RatingIn, ScheduleIn, VisitIn, VisitOut, VisitStatus)
+from services.eldercare.quotas import check_open_visits
 from services.eldercare.scopes import HOMECARE_READ, HOMECARE_WRITE, VISITS_OPERATE, VISITS_READ, VISITS_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
@@ -90,6 +91,7 @@ async def order_visit(data: VisitIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(VISITS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> VisitOut:
     async def create() -> VisitOut:
+        await check_open_visits(session, principal, request.app.state.settings.resident_open_visits)
         return await _out(session, await service.order_visit(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)

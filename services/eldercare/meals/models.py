@@ -110,6 +110,7 @@ class MealOrder(Base):
         Index("uq_meal_orders_menu_id_elder_id_placed", "menu_id", "elder_id", unique=True,
               sqlite_where=text("status = 'placed'"), postgresql_where=text("status = 'placed'")),
         Index("ix_meal_orders_elder_id", "elder_id"),
+        Index("ix_meal_orders_placed_by", "placed_by"),  # per-resident quota (quotas.py)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,6 +9,7 @@ from services.eldercare.meals.schemas import (CITY_CODE, CanteenIn, CanteenKind,
                                               MealOrderOut, MenuIn, MenuOut, SubsidyRateIn, SubsidyRateOut,
                                               SubsidyRatesInForce)
 from services.eldercare.peers import assistance_of, facts_for_elder
+from services.eldercare.quotas import check_meal_orders
 from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
                                        MEAL_SUBSIDIES_WRITE)
 from shared import clock
@@ -119,6 +120,8 @@ async def place_order(data: MealOrderIn, request: Request, session: Session,
         # Ask assistance before the order's transaction begins: a slow peer must not hold the menu's lock.
         facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
                                       cache_hours=request.app.state.settings.status_cache_hours)
+        await check_meal_orders(session, principal, data.menu_id,
+                                request.app.state.settings.resident_meal_orders_per_day)
         return service.order_out(*await service.place_order(session, principal, data, facts))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)

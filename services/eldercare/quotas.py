@@ -1,0 +1,79 @@
+"""Per-resident booking quotas (OWASP API6, unrestricted access to sensitive business flows).
+
+A resident account may hold at most `resident_meal_orders_per_day` live meal orders for one day,
+`resident_bed_holds` live bed holds and `resident_open_visits` open home-visit orders, counted across all the
+people they act for (settings.py). Staff are not limited here: they book for people in their area.
+
+Over a quota the answer is **409** `/problems/quota-reached`, with `resource` naming the quota
+(`quotas/meal_orders_per_day`, ...), not 429: waiting does not help, cancelling a booking does, and 429 stays
+the gateway's rate limit with its `Retry-After`.
+
+Race-safe: the check runs in the booking's own transaction, after taking a lock per resident, so two bookings
+by one resident at once are counted one after the other. On PostgreSQL that is a transaction-scoped advisory
+lock on the resident's subject (there is no resident row in eldercare to lock); on SQLite every write
+transaction already begins with BEGIN IMMEDIATE and so runs alone.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.beds.models import BedOccupancy
+from services.eldercare.homecare.models import Visit
+from services.eldercare.meals.models import MealOrder, Menu
+from shared.db import utcnow
+from shared.errors import Conflict
+from shared.identity import Principal
+
+# The first key of the advisory lock: keeps these locks apart from any other use of advisory locks.
+LOCK_NAMESPACE = 730_001
+OPEN_VISIT_STATES = ("requested", "scheduled", "checked_in")
+
+
+class QuotaReached(Conflict):
+    slug, title = "quota-reached", "Booking quota reached"
+
+
+async def _lock_resident(session: AsyncSession, principal: Principal) -> None:
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, func.hashtext(principal.subject))))
+
+
+async def _refuse_over(session: AsyncSession, principal: Principal, count_query, limit: int, quota: str,
+                       what: str) -> None:
+    await _lock_resident(session, principal)
+    held = await session.scalar(count_query)
+    if held >= limit:
+        raise QuotaReached(f"you already hold {held} {what}; the limit is {limit} ({quota}). Cancel or release "
+                           "one first", resource=f"quotas/{quota}")
+
+
+async def check_meal_orders(session: AsyncSession, principal: Principal, menu_id: int, limit: int) -> None:
+    """Before a resident's meal order: their live orders for the menu's day stay under `limit`."""
+    if principal.kind != "resident":
+        return
+    day = select(Menu.served_on).where(Menu.id == menu_id).scalar_subquery()
+    count = (select(func.count()).select_from(MealOrder).join(Menu, Menu.id == MealOrder.menu_id)
+             .where(MealOrder.placed_by == principal.subject, MealOrder.status == "placed", Menu.served_on == day))
+    await _refuse_over(session, principal, count, limit, "meal_orders_per_day", "meal orders for that day")
+
+
+async def check_bed_holds(session: AsyncSession, principal: Principal, limit: int) -> None:
+    """Before a resident's bed hold: their live holds (active, before their deadline) stay under `limit`."""
+    if principal.kind != "resident":
+        return
+    count = select(func.count()).select_from(BedOccupancy).where(
+        BedOccupancy.created_by == principal.subject, BedOccupancy.kind == "hold", BedOccupancy.status == "active",
+        BedOccupancy.expires_at > utcnow())
+    await _refuse_over(session, principal, count, limit, "bed_holds", "live bed holds")
+
+
+async def check_open_visits(session: AsyncSession, principal: Principal, limit: int) -> None:
+    """Before a resident's home-visit order: their open visits stay under `limit`."""
+    if principal.kind != "resident":
+        return
+    count = select(func.count()).select_from(Visit).where(Visit.ordered_by == principal.subject,
+                                                         Visit.status.in_(OPEN_VISIT_STATES))
+    await _refuse_over(session, principal, count, limit, "open_visits", "open home-visit orders")
+
