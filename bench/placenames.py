@@ -1,7 +1,7 @@
 """Place names: the parser's speed and accuracy, the in-memory dictionary's size, search and reverse
-geocoding latency.
+geocoding latency through the gateway on PostgreSQL.
 
-    ./dev bench placenames [--addresses N] [--queries 500]
+    ./dev bench placenames [--addresses 1000000] [--queries 1000] [--database-url URL] [--reuse] [--skip-parser]
 
 1. Parse rate per core (CPU time of this one process, so other load on the machine counts less) of our
    parser over the labelled set (tests/placenames/data/parse_set.csv), and its per-part accuracy. cpca and
@@ -9,9 +9,16 @@ geocoding latency.
    the bench only: they are not dependencies of the service); otherwise the line says they were skipped.
 2. Memory of the in-memory dictionary (tracemalloc), per spelling. No address is held in memory: addresses
    are looked up in the database through indexes, so the per-address in-memory cost is 0 bytes.
-3. With --addresses N: a fresh SQLite database (or PLACENAMES_DATABASE_URL if set, e.g. PostgreSQL) gets N
-   synthetic addresses from the generator; then p50/p99 of search as you type and of reverse geocoding,
-   called in-process through the app (ASGI, no network, no gateway).
+3. With --addresses N: a scratch PostgreSQL database (default `placenames_bench` on 127.0.0.1, created when
+   missing and EMPTIED; --reuse keeps it when it already holds N addresses) is migrated and gets N synthetic
+   addresses from the generator (COPY), then ANALYZE. placenames and the gateway start on loopback ports
+   18404 / 18400 (the gateway's rate limits set out of reach, its other upstreams pointing nowhere). The
+   same requests (search as typed letter by letter: first characters, a whole road, a road and part of a
+   number, a house, partly typed full pinyin; reverse geocoding 100 m around points near real addresses)
+   go to the service straight and through the gateway, each request to both in alternating order, after a
+   warm-up. Printed: p50/p99 of each, the gateway/direct ratio measured side by side, the CPU time per
+   request of the service and of the gateway (which, unlike wall-clock time, does not grow with other load
+   on the machine), the service's RSS, and the load average. Everything started is stopped at the end.
 """
 
 from __future__ import annotations
@@ -113,57 +120,221 @@ def _compare(name: str, rows, texts) -> None:
         f"{lv} {right[lv] / total[lv]:.1%}" for lv in levels if total[lv]) + " (where written)")
 
 
-async def bench_queries(count: int, queries: int) -> None:
-    import httpx
+HOST = "127.0.0.1"  # loopback only
+GATEWAY_PORT, SERVICE_PORT = 18400, 18404
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/placenames_bench"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages (as `uptime` shows them): the machine is small and shared."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+
+
+async def fresh_database(url: str, count: int, reuse: bool) -> None:
+    """Create the scratch database when missing; unless `reuse` finds `count` addresses there already, empty
+    it, migrate it and generate `count` addresses (COPY on PostgreSQL)."""
+    from sqlalchemy import text
 
     from services.placenames.generate import generate
-    from services.placenames.main import create_app
-    from services.placenames.settings import PlacenamesSettings
     from shared import migrations
     from shared.db import Database
 
-    url = os.environ.get("PLACENAMES_DATABASE_URL") or \
-        f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='placenames-bench-')}/placenames.db"
+    if url.startswith("postgresql"):
+        import asyncpg
+        plain = url.replace("postgresql+asyncpg://", "postgresql://")
+        server, name = plain.rsplit("/", 1)
+        admin = await asyncpg.connect(f"{server}/postgres")
+        try:
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        if reuse:
+            connection = await asyncpg.connect(plain)
+            try:
+                have = await connection.fetchval("SELECT count(*) FROM addresses WHERE status = 'current'") \
+                    if await connection.fetchval("SELECT to_regclass('addresses') IS NOT NULL") else 0
+            finally:
+                await connection.close()
+            if have >= count:
+                say(f"reusing {have:,} addresses already in {name}")
+                await asyncio.to_thread(migrations.upgrade, "placenames", url)
+                return
+        connection = await asyncpg.connect(plain)
+        try:
+            await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        finally:
+            await connection.close()
     await asyncio.to_thread(migrations.upgrade, "placenames", url)
     database = Database(url)
     try:
+        started = time.perf_counter()
         await generate(database, count)
+        async with database.sessionmaker() as session:
+            if database.dialect == "postgresql":
+                await session.execute(text("ANALYZE"))
+            await session.commit()
+        say(f"seeded {count:,} addresses in {time.perf_counter() - started:.0f} s (load average {load_average()})")
     finally:
         await database.dispose()
-    app = create_app(PlacenamesSettings(database_url=url))
-    rng = random.Random(7)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://placenames") as client:
-        roads = [r["name"] for r in __import__("services.placenames.seed", fromlist=["x"]).name_rows()
-                 if r["kind"] == "road"]
-        await client.get("/api/placenames/v1/addresses/search", params={"q": "天童"})  # builds the dictionary
 
-        async def timed(path, params):
-            start = time.perf_counter()
-            response = await client.get(path, params=params)
-            assert response.status_code == 200, response.text
-            return (time.perf_counter() - start) * 1000
 
-        search = [await timed("/api/placenames/v1/addresses/search",
-                              {"q": rng.choice([r[:2], r, r + str(rng.randint(1, 30))]) if (r := rng.choice(roads))
-                               else r}) for _ in range(queries)]
-        reverse = [await timed("/api/placenames/v1/reverse-geocode",
-                               {"lat": 29.82 + rng.uniform(-0.03, 0.03), "lon": 121.56 + rng.uniform(-0.03, 0.03),
-                                "radius_m": 100}) for _ in range(queries)]
-    for label, samples in (("search as you type", search), ("reverse geocoding", reverse)):
-        q = statistics.quantiles(samples, n=100)
-        print(f"{label}: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms over {queries} calls "
-              f"({count:,} addresses, {url.split(':')[0]}, in-process)")
+def start_suite(url: str, tmp: Path):
+    """placenames and the gateway on loopback ports of their own; the other upstreams point nowhere."""
+    import json
+
+    from tools.devserver import Suite
+    never = {kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
+    env = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "WARNING", "GATEWAY_PORT": str(GATEWAY_PORT),
+           "PLACENAMES_PORT": str(SERVICE_PORT), "PLACENAMES_DATABASE_URL": url,
+           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}",
+           # The limiter stays on (its cost is part of the gateway's) with limits the bench never reaches.
+           "GATEWAY_RATE_LIMITS": json.dumps(never),
+           "GATEWAY_UPSTREAM_PLACENAMES": f"http://{HOST}:{SERVICE_PORT}"}
+    for i, other in enumerate(("eldercare", "assistance", "charity"), 1):
+        env[f"GATEWAY_UPSTREAM_{other.upper()}"] = f"http://{HOST}:{18400 + i}"  # nothing listens there
+    suite = Suite(env, log_dir=tmp / "log")
+    suite.start("placenames")
+    suite.start("gateway")
+    suite.wait_ready("placenames")
+    deadline = time.monotonic() + 60
+    while True:  # the gateway's /readyz waits for all four services; only placenames runs here
+        try:
+            if suite.get("/healthz")[0] == 200:
+                return suite
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("gateway did not start")
+        time.sleep(0.2)
+
+
+async def workload(url: str, queries: int, seed: int = 7) -> dict[str, list[tuple[str, dict]]]:
+    """The same requests for both targets: what people type, letter by letter, and points near addresses."""
+    import asyncpg
+
+    from services.placenames import seed as demo
+    from services.placenames.search.index import syllables
+    rng = random.Random(seed)
+    roads = [r["name"] for r in demo.name_rows() if r["kind"] == "road" and r["status"] == "standard"]
+    plain = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(plain)
+    try:
+        points = await connection.fetch(
+            "SELECT latitude, longitude FROM addresses TABLESAMPLE SYSTEM (2) REPEATABLE (7) "
+            "WHERE latitude IS NOT NULL LIMIT $1", queries)
+        houses = await connection.fetch(
+            "SELECT n.name, a.house_number FROM addresses a TABLESAMPLE SYSTEM (2) REPEATABLE (8) "
+            "JOIN place_names n ON n.id = a.road_id WHERE a.level = 'house' LIMIT $1", queries)
+    finally:
+        await connection.close()
+    search = []
+    for i in range(queries):
+        road = rng.choice(roads)
+        name, number = houses[i % len(houses)]
+        search.append(rng.choice([
+            road[:2],                                     # the first characters of a name
+            road,                                         # a road typed in full: its addresses
+            name + number[:max(1, len(number) - 1)],      # a road and part of a number
+            f"{name}{number}号",                           # a house
+            "".join(syllables(road))[:rng.randint(4, 12)],  # full pinyin, partly typed
+        ]))
+    metres = 1 / 111_320
+    reverse = [{"lat": round(lat + rng.uniform(-50, 50) * metres, 6), "lon": round(lon + rng.uniform(-50, 50) * metres, 6),
+                "radius_m": 100} for lat, lon in (points[i % len(points)] for i in range(queries))]
+    return {"search as you type": [("/api/placenames/v1/addresses/search", {"q": q}) for q in search],
+            "reverse geocoding": [("/api/placenames/v1/reverse-geocode", p) for p in reverse]}
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100)
+    return q[49], q[98]
+
+
+async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None:
+    import httpx
+
+    say(f"\nsearch and reverse geocoding: {count:,} addresses, {url.split('@')[-1]}, load average {load_average()}")
+    await fresh_database(url, count, reuse)
+    requests = await workload(url, queries)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-placenames-"))
+    suite = start_suite(url, tmp)
+    try:
+        direct = httpx.AsyncClient(base_url=suite.url("placenames"), timeout=10)
+        gateway = httpx.AsyncClient(base_url=suite.url("gateway"), timeout=10)
+        async with direct, gateway:
+            for client in (direct, gateway):  # warm-up: connections, the dictionary, the pinyin index, caches
+                for kind, calls in requests.items():
+                    for path, params in calls[:50]:
+                        await client.get(path, params=params)
+            results: dict[tuple[str, str], list[float]] = {}
+            hits: dict[str, int] = {}
+            cpu: dict[tuple[str, str], float] = {}
+            pids = {name: suite.processes[name].pid for name in ("placenames", "gateway")}
+            for kind, calls in requests.items():
+                before = {name: _cpu_s(pid) for name, pid in pids.items()}
+                for n, (path, params) in enumerate(calls):
+                    # Side by side: each request to both targets, in alternating order.
+                    pair = [("direct", direct), ("gateway", gateway)]
+                    for target, client in (pair if n % 2 == 0 else pair[::-1]):
+                        started = time.perf_counter()
+                        response = await client.get(path, params=params)
+                        elapsed = (time.perf_counter() - started) * 1000
+                        if response.status_code != 200:
+                            raise RuntimeError(f"{kind} {params}: {response.status_code} {response.text[:200]}")
+                        results.setdefault((kind, target), []).append(elapsed)
+                        if target == "direct":
+                            hits[kind] = hits.get(kind, 0) + bool(response.json()["items"])
+                # CPU time per request: the service serves every call twice (direct and via the gateway).
+                cpu[(kind, "placenames")] = (_cpu_s(pids["placenames"]) - before["placenames"]) / (2 * len(calls))
+                cpu[(kind, "gateway")] = (_cpu_s(pids["gateway"]) - before["gateway"]) / len(calls)
+        rss = _rss_kib(suite.processes["placenames"].pid)
+    finally:
+        suite.stop_all()
+    say(f"{'':22} {'direct p50':>10} {'p99':>8}   {'gateway p50':>11} {'p99':>8}   gateway/direct p50, p99   "
+        f"CPU per request: service, gateway")
+    for kind in requests:
+        d50, d99 = percentiles(results[(kind, "direct")])
+        g50, g99 = percentiles(results[(kind, "gateway")])
+        say(f"{kind:22} {d50:8.1f} ms {d99:5.1f} ms   {g50:8.1f} ms {g99:5.1f} ms   {g50 / d50:.2f}, {g99 / d99:.2f}"
+            f"{'':16}{cpu[(kind, 'placenames')] * 1000:.1f} ms, {cpu[(kind, 'gateway')] * 1000:.1f} ms"
+            f"   ({queries} calls each, {hits[kind]} with results)")
+    say(f"target: p99 ≤ 30 ms through the gateway. placenames process RSS after the run: {rss / 1024:.0f} MiB "
+        f"(no address is held in memory: 0 B per address). Load average {load_average()} on "
+        f"{os.cpu_count()} CPUs: wall-clock latencies include waiting for a CPU; CPU per request does not.")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by a process (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench placenames")
-    parser.add_argument("--addresses", type=int, default=0, help="generate N addresses and time search/reverse")
-    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--addresses", type=int, default=0,
+                        help="seed N addresses into a scratch PostgreSQL database and time search and reverse "
+                             "geocoding, straight to the service and through the gateway")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="a scratch PostgreSQL database (emptied)")
+    parser.add_argument("--reuse", action="store_true", help="keep the addresses already there if enough")
+    parser.add_argument("--skip-parser", action="store_true")
     args = parser.parse_args()
-    bench_parser()
+    if not args.skip_parser:
+        bench_parser()
     if args.addresses:
-        asyncio.run(bench_queries(args.addresses, args.queries))
+        asyncio.run(bench_queries(args.addresses, args.queries, args.database_url, args.reuse))
 
 
 if __name__ == "__main__":

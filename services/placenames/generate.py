@@ -5,8 +5,9 @@
 Loads the demo data if missing, then issues N addresses: along each real road, house numbers about 15 m
 apart from a point near its district's centre (the points are synthetic, not surveyed), and behind each
 house some buildings with units and rooms. Codes come from the same forward-only counter as the API's,
-taken a block at a time; rows go in with bulk inserts of 5,000, committed as they go. Running it again
-adds N more (house numbers continue after those already on each road).
+taken a block at a time; rows go in by blocks committed as they go: PostgreSQL's COPY (asyncpg's binary
+`copy_records_to_table`, 20,000 rows a block), SQLite's bulk INSERT (5,000 a block). Running it again adds N
+more (house numbers continue after those already on each road).
 """
 
 from __future__ import annotations
@@ -33,7 +34,17 @@ CENTRES = {"330203": (29.870, 121.540), "330205": (29.900, 121.545), "330206": (
            "330225": (29.480, 121.870), "330226": (29.290, 121.430), "330281": (30.040, 121.155),
            "330282": (30.170, 121.265)}
 PER_HOUSE = (1, 2, 2, 6)  # per house number: the house, 2 buildings × 2 units × 6 rooms = 1 + 2 + 4 + 24 rows
-CHUNK = 5000
+CHUNK = {"sqlite": 5000, "postgresql": 20_000}
+COLUMNS = ("code", "level", "status", "district_code", "township_code", "community_code", "road_id", "area_id",
+           "house_number", "building", "unit", "room", "match_key", "full_name", "search_key", "latitude",
+           "longitude", "geohash", "cell5", "cell6", "cell7", "created_at")
+
+
+async def _copy(session, rows: list[dict]) -> None:
+    """PostgreSQL's COPY of the rows, inside the session's transaction (the counter's lock is held)."""
+    connection = await (await session.connection()).get_raw_connection()
+    await connection.driver_connection.copy_records_to_table(
+        Address.__tablename__, columns=COLUMNS, records=[tuple(r[c] for c in COLUMNS) for r in rows])
 
 
 def _rows_for_house(road: PlaceName, district: str, number: int, lat: float, lon: float):
@@ -72,7 +83,10 @@ async def generate(database: Database, count: int, seed_value: int = 1) -> int:
             first = await allocate(session, "address", len(batch))
             for offset, row in enumerate(batch):
                 row["code"] = address_code(row["district_code"], first + offset)
-            await session.execute(insert(Address), batch)
+            if database.dialect == "postgresql":
+                await _copy(session, batch)
+            else:
+                await session.execute(insert(Address), batch)
             await session.commit()
         batch = []
 
@@ -103,7 +117,7 @@ async def generate(database: Database, count: int, seed_value: int = 1) -> int:
                     **geo.cell_columns(parts["latitude"], parts["longitude"])))
                 made_here += 1
                 created += 1
-                if len(batch) >= CHUNK:
+                if len(batch) >= CHUNK[database.dialect]:
                     await flush()
             number += 2
         if created >= count:

@@ -60,6 +60,17 @@ def cells_covering(lat: float, lon: float, radius_m: float) -> list[str]:
     return sorted(cells)
 
 
+def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(south, west, north, east) of a box holding the circle, a little wider than needed (never narrower).
+    Across the antimeridian west > east."""
+    dlat = radius_m / 110_000  # a degree of latitude is at least 110.5 km
+    dlon = radius_m / (110_000 * max(math.cos(math.radians(min(abs(lat) + dlat, 90))), 1e-6))
+    wrap = lambda x: ((x + 180) % 360) - 180  # noqa: E731
+    if dlon >= 180:
+        return max(lat - dlat, -90), -180.0, min(lat + dlat, 90), 180.0
+    return max(lat - dlat, -90), wrap(lon - dlon), min(lat + dlat, 90), wrap(lon + dlon)
+
+
 def cell_columns(lat: float | None, lon: float | None) -> dict[str, str | None]:
     """The stored geohash and its indexed prefixes (`cell5`, `cell6`, `cell7`) of a point, or all None."""
     if lat is None or lon is None:

@@ -3,7 +3,7 @@ cells, on both backends."""
 
 import pytest
 
-from tests.placenames.helpers import API, YINZHOU_STAFF, load_demo, name_id
+from tests.placenames.helpers import API, CITY_STAFF, YINZHOU_STAFF, load_demo, name_id
 
 SEARCH = f"{API}/addresses/search"
 YINZHOU = "330212"
@@ -110,3 +110,38 @@ def test_pinyin_keys_read_in_context_and_take_v_for_u():
     assert full_pinyin_keys("绿岛路") == {"lvdaolu", "ludaolu"}
     assert initials("中山西路") == "zsxl"
 
+
+async def test_addresses_of_a_road_name_shared_by_districts_come_in_order(demo):
+    ids = [await name_id(demo, "人民路", district) for district in ("330205", "330281")]
+    made = []
+    for road, district in zip(ids, ("330205", "330281")):
+        for number in ("7", "3"):
+            response = await demo.post(f"{API}/addresses", headers=demo.as_(CITY_STAFF), json={
+                "district_code": district, "road_id": road, "house_number": number})
+            assert response.status_code == 201, response.text
+            made.append(response.json()["code"])
+    found = await items(demo, "人民路")
+    assert [i["kind"] for i in found] == ["address"] * 4
+    assert [i["text"][-2:] for i in found] == ["3号", "3号", "7号", "7号"]
+
+
+async def test_reverse_geocoding_across_the_antimeridian(demo):
+    for lon in (179.9999, -179.9999):
+        response = await demo.get(f"{API}/reverse-geocode", params={"lat": 10, "lon": lon, "radius_m": 1000})
+        assert response.status_code == 200 and response.json()["items"] == []
+
+
+def test_bounding_box_holds_the_circle():
+    import math
+
+    from services.placenames import geo
+    for lat, lon, r in ((29.84, 121.545, 100), (29.84, 121.545, 1000), (89.99, 10, 1000), (0, 179.999, 500)):
+        south, west, north, east = geo.bounding_box(lat, lon, r)
+        for bearing in range(0, 360, 15):
+            dlat = r * math.cos(math.radians(bearing)) / 111_195
+            dlon = r * math.sin(math.radians(bearing)) / (111_195 * max(math.cos(math.radians(lat)), 1e-9))
+            p_lat, p_lon = lat + dlat, ((lon + dlon + 180) % 360) - 180
+            if abs(p_lat) > 90:
+                continue
+            assert south <= p_lat <= north
+            assert (west <= p_lon <= east) if west <= east else (p_lon >= west or p_lon <= east)
