@@ -2,6 +2,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from shared.db import new_metadata
 from shared.idempotency import idempotency_table
+from shared.pii_reads import pii_reads_table
 
 
 class Base(DeclarativeBase):
@@ -9,3 +10,4 @@ class Base(DeclarativeBase):
 
 
 IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
+PII_READS = pii_reads_table(Base.metadata)  # the audit of clear reads of donors' phones

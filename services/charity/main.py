@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.charity.campaigns.router import router as campaigns_router
+from services.charity.database import PII_READS
 from services.charity.donations.router import router as donations_router
 from services.charity.indicators.router import router as indicators_router
 from services.charity.inkind.router import router as inkind_router
@@ -12,9 +13,11 @@ from services.charity.organizations.router import router as organizations_router
 from services.charity.projects.router import router as projects_router
 from services.charity.public.router import router as public_router
 from services.charity.receipts.router import router as receipts_router
+from services.charity.scopes import PII_READS_READ
 from services.charity.settings import CharitySettings
 from services.charity.trusts.router import router as trusts_router
 from shared.app import create_service_app
+from shared.pii_reads import pii_reads_router
 
 
 def create_app(settings: CharitySettings | None = None) -> FastAPI:
@@ -27,5 +30,5 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                     "append-only double-entry ledger that reconciles.",
         routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
                  public_router, indicators_router, campaigns_router, inkind_router,
-                 trusts_router, needs_router],
+                 trusts_router, needs_router, pii_reads_router(PII_READS, scope=PII_READS_READ)],
     )

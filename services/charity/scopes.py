@@ -29,3 +29,5 @@ NEEDS_WRITE = scope("charity.needs:write", "Publish community needs (慈善需�
 OFFERS_WRITE = scope("charity.offers:write", "Offer resources and see one's offers (staff: those of their area)",
                      "resident", "partner", "staff")
 MATCHES_WRITE = scope("charity.matches:write", "See proposed matches, confirm them and record deliveries", "staff")
+PII_READ = scope("charity.pii:read", "Read a donor's phone in the clear, with a stated purpose (audited)", "staff")
+PII_READS_READ = scope("charity.pii_reads:read", "Read the audit of personal data read in the clear", "auditor")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
 from shared.db import UTCDateTime
+from shared.pii import Encrypted
 
 CHANNELS = ("wechat", "alipay", "unionpay", "bank", "cash")
 DONOR_KINDS = ("person", "anonymous", "company")
@@ -36,7 +37,10 @@ class Donation(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     donor_kind: Mapped[str] = mapped_column(String(16))
     donor_name: Mapped[str | None] = mapped_column(String(100))
-    donor_phone: Mapped[str | None] = mapped_column(String(20))
+    # Encrypted at rest (shared.pii); the blind index tells the same phone apart for the honour list.
+    donor_phone: Mapped[str | None] = mapped_column(
+        "donor_phone_enc", Encrypted("donations.donor_phone"), key="donor_phone")
+    donor_phone_index: Mapped[str | None] = mapped_column(String(64))
     donor_credit_code: Mapped[str | None] = mapped_column(String(18))  # companies: 统一社会信用代码
     honour_opt_in: Mapped[bool] = mapped_column(Boolean)
     donated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -2,17 +2,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from services.charity.database import IDEMPOTENCY_KEYS
+from services.charity.database import IDEMPOTENCY_KEYS, PII_READS
 from services.charity.donations import service
 from services.charity.donations.schemas import (DisbursementIn, DisbursementOut, DonationIn, DonationOut, RefundIn,
                                                 RefundOut)
 from services.charity.idempotency import idempotent_in_transaction
-from services.charity.scopes import DONATIONS_READ, DONATIONS_WRITE, FUNDS_WRITE
+from services.charity.scopes import DONATIONS_READ, DONATIONS_WRITE, FUNDS_WRITE, PII_READ
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
 
 router = APIRouter(tags=["donations 捐赠"])
 
@@ -55,6 +56,21 @@ async def list_donations(session: Session, principal: Annotated[Principal, requi
 async def get_donation(donation_id: int, session: Session,
                        principal: Annotated[Principal, require(DONATIONS_READ)]) -> DonationOut:
     return await service.to_out(session, await service.get_visible(session, principal, donation_id))
+
+
+@router.post("/donations/{donation_id}/pii-reads", status_code=201, response_model=PiiReadOut,
+             summary="Read a donor's phone in the clear (audited)",
+             description="For a stated purpose (a receipt to send, a refund to arrange), the phone of the donor of a "
+                         "donation you may see, in the clear. Each read writes an append-only audit record (who, "
+                         "whose, when, why, request id) in the same transaction: if it cannot be written, nothing is "
+                         "answered. A donation outside your area is 404, as when reading it.",
+             responses=problem_responses(401, 403, 404, 422))
+async def read_donor_pii(donation_id: int, data: PiiReadIn, session: Session,
+                         principal: Annotated[Principal, require(DONATIONS_READ, PII_READ)]) -> PiiReadOut:
+    donation, district_code = await service.get_visible_with_area(session, principal, donation_id)
+    return await record_pii_read(session, PII_READS, principal, subject_type="donor", subject_id=donation.id,
+                                 subject_area=district_code, values={"donor_phone": donation.donor_phone},
+                                 purpose=data.purpose)
 
 
 @router.post("/donations/{donation_id}/refunds", status_code=201, response_model=RefundOut,

@@ -29,8 +29,10 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
 from shared.pagination import PageParams
+from shared.pii import blind_index
 
 SPENDING_STATUSES = ("fundraising", "executing")
+PHONE_INDEX = "charity.donor_phone"  # the blind index's purpose: one donor's gifts are told apart by it
 
 
 def donor_name(donation: Donation) -> str:
@@ -67,7 +69,8 @@ def donor_fields(donor: DonorIn) -> dict:
     if donor.kind == "anonymous":
         if donor.name is not None or donor.phone is not None or donor.credit_code is not None:
             raise InvalidInput("donor.name", "an anonymous donor gives no name, phone or credit code")
-        return dict(donor_kind="anonymous", donor_name=None, donor_phone=None, donor_credit_code=None)
+        return dict(donor_kind="anonymous", donor_name=None, donor_phone=None, donor_phone_index=None,
+                    donor_credit_code=None)
     if donor.name is None or not donor.name.strip():
         raise InvalidInput("donor.name", f"a {donor.kind} donor has a name; choose kind anonymous to give none")
     credit_code = None
@@ -81,6 +84,7 @@ def donor_fields(donor: DonorIn) -> dict:
     elif donor.credit_code is not None:
         raise InvalidInput("donor.credit_code", "only a company donor has a credit code")
     return dict(donor_kind=donor.kind, donor_name=donor.name.strip(), donor_phone=donor.phone,
+                donor_phone_index=blind_index(PHONE_INDEX, donor.phone) if donor.phone else None,
                 donor_credit_code=credit_code)
 
 
@@ -164,14 +168,20 @@ async def _record(session: AsyncSession, data: DonationIn, *, by: str, principal
     return donation, True
 
 
-async def get_visible(session: AsyncSession, principal: Principal, donation_id: int) -> Donation:
+async def get_visible_with_area(session: AsyncSession, principal: Principal, donation_id: int
+                                ) -> tuple[Donation, str]:
+    """A donation the caller may see, with its project's district."""
     row = (await session.execute(select(Donation, Project.district_code)
                                  .join(Project, Project.id == Donation.project_id)
                                  .where(Donation.id == donation_id))).first()
     if row is None:
         raise NotFound(f"no donation {donation_id} that you may see")
     visible_or_404(principal, row[1], f"donation {donation_id}")
-    return row[0]
+    return row[0], row[1]
+
+
+async def get_visible(session: AsyncSession, principal: Principal, donation_id: int) -> Donation:
+    return (await get_visible_with_area(session, principal, donation_id))[0]
 
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
 from shared.db import UTCDateTime
+from shared.pii import Encrypted
 
 CATEGORIES = ("food", "clothing", "daily_goods", "medical", "education", "elderly_care", "disability", "housing",
               "volunteer_service", "other")
@@ -57,7 +58,8 @@ class ResourceOffer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     offerer_kind: Mapped[str] = mapped_column(String(16))
     offerer_name: Mapped[str] = mapped_column(String(100))
-    contact_phone: Mapped[str] = mapped_column(String(20))
+    contact_phone: Mapped[str] = mapped_column(
+        "contact_phone_enc", Encrypted("resource_offers.contact_phone"), key="contact_phone")
     subject: Mapped[str] = mapped_column(String(200))  # who offered it (their account), who may see it
     area_code: Mapped[str] = mapped_column(String(12))  # where it can be delivered: city, district, street…
     category: Mapped[str] = mapped_column(String(24))

@@ -116,11 +116,12 @@ async def honour_list(session: AsyncSession, *, period_from: dt.date | None, per
         .group_by(Refund.donation_id).subquery()
     net = Donation.amount_fen - func.coalesce(refunded.c.refunded, 0)
     category_ = _category()
-    # One entry per donor: people by name and phone, companies and organisations by credit code; each
-    # anonymous gift stands alone (nothing ties two of them to one person).
+    # One entry per donor: people by name and phone (its blind index: the phone itself is stored encrypted),
+    # companies and organisations by credit code; each anonymous gift stands alone (nothing ties two of them
+    # to one person).
     donor_key = case((Donation.donor_kind == "anonymous", literal("a:") + cast(Donation.id, String)),
                      (Donation.donor_kind == "person",
-                      literal("p:") + Donation.donor_name + ":" + func.coalesce(Donation.donor_phone, "")),
+                      literal("p:") + Donation.donor_name + ":" + func.coalesce(Donation.donor_phone_index, "")),
                      else_=literal("c:") + Donation.donor_credit_code)
     query = (select(donor_key.label("donor"), func.min(category_).label("category"),
                     func.max(func.coalesce(Donation.donor_name, ANONYMOUS_NAME)).label("name"),
