@@ -25,6 +25,7 @@ from shared.areas import area_prefix
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
+from shared.metrics import count_after_commit
 from shared.pagination import PageParams
 
 
@@ -239,6 +240,8 @@ async def expire_lapsed_holds(session: AsyncSession, *, bed_ids: list[int] | Non
     lapsed = (await session.execute(
         update(BedOccupancy).where(*criteria).values(status="expired", ended_at=now)
         .returning(BedOccupancy.id, BedOccupancy.bed_id).execution_options(synchronize_session=False))).all()
+    for _ in lapsed:
+        count_after_commit(session, "eldercare", "bed_hold_expired")
     if lapsed:
         await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id.in_([r.id for r in lapsed]),
                                                           WaitlistEntry.status == "offered")
@@ -308,8 +311,10 @@ async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn,
         raise Conflict(f"people are waiting for a {bed.bed_type} bed; bed {bed.id} is offered through the "
                        "waitlist (轮候)", resource=f"beds/{bed.id}")
     minutes = data.minutes or default_minutes
-    return await _claim(session, principal, bed, elder, kind="hold", purpose="booking",
+    hold = await _claim(session, principal, bed, elder, kind="hold", purpose="booking",
                         expires_at=utcnow() + dt.timedelta(minutes=minutes))
+    count_after_commit(session, "eldercare", "bed_hold_placed")
+    return hold
 
 
 def occupancies_visible_to(principal: Principal) -> Select:
@@ -384,6 +389,7 @@ async def release_hold(session: AsyncSession, principal: Principal, hold_id: int
         .values(status="released", ended_at=now).execution_options(synchronize_session=False))
     if released.rowcount != 1:
         raise Conflict(f"bed hold {hold_id} was just confirmed or released", resource=f"bed-holds/{hold_id}")
+    count_after_commit(session, "eldercare", "bed_hold_released")
     await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id == hold.id,
                                                       WaitlistEntry.status == "offered")
                           .values(status="declined").execution_options(synchronize_session=False))

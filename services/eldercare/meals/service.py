@@ -20,6 +20,7 @@ from shared.areas import area_prefix
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
+from shared.metrics import count_after_commit
 from shared.pagination import PageParams
 
 # Programmes of the assistance service that put a person in a subsidy tier.
@@ -277,6 +278,7 @@ async def place_order(session: AsyncSession, principal: Principal, data: MealOrd
         .values(remaining=Menu.remaining - data.quantity).execution_options(synchronize_session=False))
     if taken.rowcount != 1:
         raise _sold_out(menu, canteen)
+    count_after_commit(session, "eldercare", "meal_order_placed")
     return order, menu, canteen
 
 
@@ -327,6 +329,7 @@ async def cancel_order(session: AsyncSession, principal: Principal, order_id: in
         raise Conflict(f"meal order {order_id} is already cancelled", resource=f"meal-orders/{order_id}")
     await session.execute(update(Menu).where(Menu.id == menu.id).values(remaining=Menu.remaining + order.quantity)
                           .execution_options(synchronize_session=False))
+    count_after_commit(session, "eldercare", "meal_order_cancelled")
     await session.refresh(order)
     await session.refresh(menu)
     return order, menu, canteen
