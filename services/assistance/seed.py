@@ -67,6 +67,16 @@ VERSIONS = [
     dict(code="dibao_grant_rounding", value=100, effective_on=Y2022,
          citation="No source: the plan does not say how the 低保金 is rounded",
          note=NO_SOURCE + " The monthly grant is rounded up to whole yuan (100 fen), in the household's favour."),
+    # 支出型 (expenditure-type) hardship: the plan (第35-39行) asks for 精准救助 and wider 准入条件 but names no
+    # rule for rigid medical expenses; both parameters are assumptions, to be replaced by the bureau's figures.
+    dict(code="expenditure_medical_share", value=500, effective_on=Y2022,
+         citation=f"{PLAN}第39行：“适度放宽社会救助准入条件”（未给出支出型认定规则）",
+         note=NO_SOURCE + " Rigid medical expenses (out of pocket, averaged over the past 12 months) of at least "
+              "half (500‰) of the household's counted monthly income."),
+    dict(code="expenditure_income_multiplier", value=1000, effective_on=Y2022,
+         citation=f"{PLAN}第39行：“适度放宽社会救助准入条件”（未给出支出型认定规则）",
+         note=NO_SOURCE + " After deducting those expenses, the per-capita income is below 1× (1000‰) the 低保 "
+              "standard."),
 ]
 
 

@@ -65,3 +65,30 @@ class Asset(Base):
     source_on: Mapped[dt.date] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class MedicalExpense(Base):
+    """A rigid medical expense (刚性医疗支出) of a member: what the household paid itself after insurance, over a
+    period of whole months, with its source (医保 settlement data or the applicant's receipts). Feeds the
+    支出型 (expenditure-type) assessment: see `eligibility.rules.expenditure_type`."""
+
+    __tablename__ = "medical_expenses"
+    __table_args__ = (
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        CheckConstraint("months BETWEEN 1 AND 12", name="months_range"),
+        CheckConstraint(SOURCE_CHECK, name="source_kind_known"),
+        Index("ix_medical_expenses_household_id", "household_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    period_from: Mapped[dt.date] = mapped_column(Date)  # first day of the first month
+    months: Mapped[int] = mapped_column(SmallInteger)
+    description: Mapped[str] = mapped_column(String(200))
+    source_kind: Mapped[str] = mapped_column(String(12))
+    source_name: Mapped[str] = mapped_column(String(100))
+    source_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

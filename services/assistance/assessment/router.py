@@ -3,7 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from services.assistance.assessment import service
-from services.assistance.assessment.schemas import AssetIn, AssetOut, EconomicSummary, IncomeIn, IncomeOut
+from services.assistance.assessment.schemas import (AssetIn, AssetOut, EconomicSummary, IncomeIn, IncomeOut,
+                                                    MedicalExpenseIn, MedicalExpenseOut)
 from services.assistance.scopes import HOUSEHOLDS_READ, HOUSEHOLDS_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
@@ -32,6 +33,19 @@ async def add_income(household_id: int, data: IncomeIn, session: Session,
 async def add_asset(household_id: int, data: AssetIn, session: Session,
                     principal: Annotated[Principal, require(HOUSEHOLDS_WRITE)]) -> AssetOut:
     return service.asset_out(await service.add_asset(session, principal, household_id, data))
+
+
+@router.post("/medical-expenses", status_code=201, response_model=MedicalExpenseOut,
+             summary="Record a rigid medical expense of a member",
+             description="What the household paid itself for a member's treatment (个人自付, after medical insurance) "
+                         "over a period of whole months (YYYY-MM to YYYY-MM, at most 12, none in the future), with "
+                         "its source: 医保 settlement data (e.g. 市医疗保障局) or the applicant's receipts (申请人申报). "
+                         "The expenses of the past 12 months feed the 支出型 (expenditure-type) assessment of "
+                         "`POST /eligibility-checks`. Negative amounts and periods that make no sense are a 422.",
+             responses=problem_responses(401, 403, 404, 422))
+async def add_medical_expense(household_id: int, data: MedicalExpenseIn, session: Session,
+                              principal: Annotated[Principal, require(HOUSEHOLDS_WRITE)]) -> MedicalExpenseOut:
+    return service.medical_expense_out(await service.add_medical_expense(session, principal, household_id, data))
 
 
 @router.get("/economic-status", response_model=EconomicSummary, summary="The household's economic assessment",

@@ -93,6 +93,33 @@ class AssetOut(BaseModel):
     recorded_at: dt.datetime
 
 
+class MedicalExpenseIn(BaseModel):
+    """A rigid medical expense (刚性医疗支出): what the household itself paid, after medical insurance."""
+
+    model_config = ConfigDict(extra="forbid")
+    member_id: int = Field(description="The member treated")
+    amount_fen: NonNegativeFen = Field(description="Out of pocket over the period, in fen (个人自付)")
+    period_from: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2024-03"],
+                             description="First month of the treatment period (YYYY-MM)")
+    period_to: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2024-05"],
+                           description="Last month (YYYY-MM), at most 12 months after the first, not in the future")
+    description: str = Field("", max_length=200, examples=["住院（肾透析）"])
+    source: SourceIn
+
+
+class MedicalExpenseOut(BaseModel):
+    id: int
+    member_id: int
+    amount_fen: int
+    period_from: str
+    period_to: str
+    months: int
+    description: str
+    source: SourceOut
+    recorded_by: str
+    recorded_at: dt.datetime
+
+
 class EconomicSummary(BaseModel):
     """The household's assessment today: the figures eligibility uses, before any policy deduction."""
 
@@ -102,3 +129,6 @@ class EconomicSummary(BaseModel):
     counted_monthly_income_fen: int = Field(description="Sum of counted members' non-exempt monthly incomes, before "
                                             "the employment cost deduction")
     exempt_monthly_income_fen: int
+    medical_expenses: list[MedicalExpenseOut]
+    medical_expense_monthly_fen: int = Field(description="Counted members' rigid medical expenses of the past 12 "
+                                             "months, spread over 12 months (rounded down): the 支出型 figure")

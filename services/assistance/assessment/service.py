@@ -7,9 +7,10 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assistance.assessment.models import Asset, Income
+from services.assistance.assessment.models import Asset, Income, MedicalExpense
 from services.assistance.assessment.schemas import (EXEMPT_ITEMS, ITEMS_BY_KIND, AssetIn, AssetOut, EconomicSummary,
-                                                    IncomeIn, IncomeOut, SourceIn, SourceOut)
+                                                    IncomeIn, IncomeOut, MedicalExpenseIn, MedicalExpenseOut, SourceIn,
+                                                    SourceOut)
 from services.assistance.households import service as households
 from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
@@ -19,6 +20,7 @@ from shared.errors import InvalidInput
 from shared.identity import Principal
 
 MAX_MONTHS = 12
+MEDICAL_WINDOW_MONTHS = 12  # 支出型: the rigid expenses of the past year, spread over its months
 
 
 def _month(value: str) -> dt.date:
@@ -43,10 +45,28 @@ def _source_out(row: Income | Asset) -> SourceOut:
     return SourceOut(kind=row.source_kind, name=row.source_name, obtained_on=row.source_on)
 
 
-def income_out(row: Income) -> IncomeOut:
-    last = row.period_from
-    for _ in range(row.months - 1):
+def _last_month(first: dt.date, months: int) -> dt.date:
+    last = first
+    for _ in range(months - 1):
         last = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return last
+
+
+def _checked_period(period_from: str, period_to: str) -> tuple[dt.date, int]:
+    """A period of whole months: ordered, at most 12, none in the future (422 naming `period_to`)."""
+    first, last = _month(period_from), _month(period_to)
+    if last < first:
+        raise InvalidInput("period_to", "the period ends before it starts")
+    months = months_between(first, last)
+    if months > MAX_MONTHS:
+        raise InvalidInput("period_to", f"a period covers at most {MAX_MONTHS} months; this one covers {months}")
+    if last > clock.today().replace(day=1):
+        raise InvalidInput("period_to", "nothing can be recorded for a month that has not begun")
+    return first, months
+
+
+def income_out(row: Income) -> IncomeOut:
+    last = _last_month(row.period_from, row.months)
     return IncomeOut(id=row.id, member_id=row.member_id, kind=row.kind, item=row.item, amount_fen=row.amount_fen,
                      period_from=_month_text(row.period_from), period_to=_month_text(last), months=row.months,
                      monthly_fen=row.monthly_fen, exempt=row.exempt, source=_source_out(row),
@@ -71,14 +91,7 @@ async def add_income(session: AsyncSession, principal: Principal, household_id: 
     if data.item not in ITEMS_BY_KIND[data.kind]:
         raise InvalidInput("item", f"{data.item} is not an item of {data.kind} income; expected one of "
                                    f"{', '.join(sorted(ITEMS_BY_KIND[data.kind]))}")
-    first, last = _month(data.period_from), _month(data.period_to)
-    if last < first:
-        raise InvalidInput("period_to", "the period ends before it starts")
-    months = months_between(first, last)
-    if months > MAX_MONTHS:
-        raise InvalidInput("period_to", f"a period covers at most {MAX_MONTHS} months; this one covers {months}")
-    if last > clock.today().replace(day=1):
-        raise InvalidInput("period_to", "income cannot be recorded for a month that has not begun")
+    first, months = _checked_period(data.period_from, data.period_to)
     _check_source(data.source)
     await _member_of(session, household.id, data.member_id)
     income = Income(household_id=household.id, member_id=data.member_id, kind=data.kind, item=data.item,
@@ -104,6 +117,46 @@ async def add_asset(session: AsyncSession, principal: Principal, household_id: i
     return asset
 
 
+def medical_expense_out(row: MedicalExpense) -> MedicalExpenseOut:
+    return MedicalExpenseOut(id=row.id, member_id=row.member_id, amount_fen=row.amount_fen,
+                             period_from=_month_text(row.period_from),
+                             period_to=_month_text(_last_month(row.period_from, row.months)), months=row.months,
+                             description=row.description, source=_source_out(row), recorded_by=row.recorded_by,
+                             recorded_at=row.recorded_at)
+
+
+async def add_medical_expense(session: AsyncSession, principal: Principal, household_id: int,
+                              data: MedicalExpenseIn) -> MedicalExpense:
+    household = await households.get_visible(session, principal, household_id)
+    first, months = _checked_period(data.period_from, data.period_to)
+    _check_source(data.source)
+    await _member_of(session, household.id, data.member_id)
+    expense = MedicalExpense(household_id=household.id, member_id=data.member_id, amount_fen=data.amount_fen,
+                             period_from=first, months=months, description=data.description,
+                             source_kind=data.source.kind, source_name=data.source.name,
+                             source_on=data.source.obtained_on, recorded_by=principal.subject, recorded_at=utcnow())
+    session.add(expense)
+    await session.flush()
+    return expense
+
+
+async def medical_expenses_of(session: AsyncSession, household_id: int) -> list[MedicalExpense]:
+    return list(await session.scalars(select(MedicalExpense).where(MedicalExpense.household_id == household_id)
+                                      .order_by(MedicalExpense.id)))
+
+
+def in_medical_window(expense: MedicalExpense, as_of: dt.date) -> bool:
+    """Whether the expense began within the 12 months that end with `as_of`'s month."""
+    this_month = as_of.replace(day=1)
+    return 0 <= months_between(expense.period_from, this_month) - 1 < MEDICAL_WINDOW_MONTHS
+
+
+def medical_monthly(expenses: list[MedicalExpense], counted: set[int], as_of: dt.date) -> int:
+    """Counted members' rigid medical expenses of the past 12 months, spread over 12 months (rounded down)."""
+    return sum(e.amount_fen for e in expenses
+               if e.member_id in counted and in_medical_window(e, as_of)) // MEDICAL_WINDOW_MONTHS
+
+
 async def incomes_of(session: AsyncSession, household_id: int) -> list[Income]:
     return list(await session.scalars(select(Income).where(Income.household_id == household_id).order_by(Income.id)))
 
@@ -118,8 +171,11 @@ async def summary(session: AsyncSession, principal: Principal, household_id: int
     today = clock.today()
     counted = {m.id for m in members if membership(households.facts_of(m), today)[0]}
     incomes = await incomes_of(session, household.id)
+    expenses = await medical_expenses_of(session, household.id)
     return EconomicSummary(
         household_id=household.id, incomes=[income_out(i) for i in incomes],
         assets=[asset_out(a) for a in await assets_of(session, household.id)],
         counted_monthly_income_fen=sum(i.monthly_fen for i in incomes if not i.exempt and i.member_id in counted),
-        exempt_monthly_income_fen=sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted))
+        exempt_monthly_income_fen=sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted),
+        medical_expenses=[medical_expense_out(e) for e in expenses],
+        medical_expense_monthly_fen=medical_monthly(expenses, counted, today))

@@ -26,6 +26,8 @@ ADULT_AGE, CHILD_AGE_LIMIT, ELDER_AGE, WORKING_AGE_FROM = 18, 16, 60, 18
 SEVERE_GRADES = frozenset({1, 2})  # 一级、二级残疾 (重度)
 GRADE_3_KINDS = frozenset({"intellectual", "mental"})  # 三级智力、精神残疾 also count as no labour capacity (特困)
 FINANCIAL_ASSETS = frozenset({"deposit", "securities"})
+# 支出型 (expenditure-type) hardship: optional, decided only on a day both parameters are in force.
+EXPENDITURE_PARAMETERS = ("expenditure_medical_share", "expenditure_income_multiplier")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class HouseholdFacts:
     income_sources: tuple[str, ...] = ()
     asset_sources: tuple[str, ...] = ()
     member_source: str = "household register (members as recorded)"
+    medical_expense_fen: int = 0  # counted members' rigid medical expenses, per month (past 12 months / 12)
+    medical_sources: tuple[str, ...] = ()
 
 
 @dataclass
@@ -264,3 +268,49 @@ def evaluate(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) ->
                           care_subsidy_checks),
     ]
     return Evaluation(as_of, n, total, per_capita, programmes)
+
+
+@dataclass
+class ExpenditureResult:
+    """支出型: a household whose income is above the line, but not once its rigid medical expenses are paid."""
+
+    eligible: bool
+    criteria: list[Criterion]
+    medical_expense_fen: int
+    income_after_medical_fen: int
+    per_capita_after_medical_fen: int | None
+    income_type: bool  # already eligible for 低保 on income alone (收入型): 支出型 adds nothing
+
+
+def expenditure_type(facts: HouseholdFacts, params: dict[str, Param], evaluation: Evaluation
+                     ) -> ExpenditureResult | None:
+    """The 支出型 (expenditure-type) decision, or None on a day its parameters were not in force.
+
+    Criteria: counted members; rigid medical expenses (out of pocket, the past 12 months spread per month) of at
+    least `expenditure_medical_share` (‰) of the household's counted monthly income (any expense when there is no
+    income); the household income less those expenses, per counted member, below `expenditure_income_multiplier`
+    (‰) × the 低保 standard; and the 低保 asset limits. Exact integer comparisons, as everywhere."""
+    if any(code not in params for code in EXPENDITURE_PARAMETERS):
+        return None
+    n, total, medical = evaluation.counted_members, evaluation.household_income_fen, facts.medical_expense_fen
+    share, multiplier = params["expenditure_medical_share"], params["expenditure_income_multiplier"]
+    standard, deduction = params["dibao_standard"], params["employment_cost_deduction"]
+    after = total - medical
+    sources = list(facts.medical_sources)
+    criteria = [
+        _members_criterion(facts, n),
+        Criterion("medical_expenses_at_least_share_of_income", medical > 0 and medical * 1000 >= total * share.value,
+                  medical, total * share.value // 1000, "fen_per_month", [share, deduction],
+                  sources + list(facts.income_sources),
+                  "rigid medical expenses of the counted members (past 12 months / 12) against the share of the "
+                  "household's counted monthly income; threshold = income × share (‰ / 1000)"),
+        Criterion("per_capita_income_after_medical_below_line",
+                  n > 0 and after * 1000 < standard.value * multiplier.value * n, after // n if n else None,
+                  standard.value * multiplier.value // 1000, "fen_per_month", [standard, multiplier, deduction],
+                  sources + list(facts.income_sources),
+                  "(counted income − rigid medical expenses) per counted member; line = 低保 standard × multiplier"),
+        *_income_and_asset_criteria(facts, n, params),
+    ]
+    income_type = n > 0 and total < standard.value * n
+    return ExpenditureResult(all(c.passed for c in criteria), criteria, medical, after,
+                             after // n if n else None, income_type)

@@ -28,6 +28,13 @@ class InlineAsset(BaseModel):
     source: SourceIn | None = None
 
 
+class InlineMedicalExpense(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    monthly_fen: NonNegativeFen = Field(description="Rigid medical expenses out of pocket, per month (the past 12 "
+                                        "months' total / 12)")
+    source: SourceIn | None = None
+
+
 class InlineHousehold(BaseModel):
     """A household that is not (yet) recorded: for a consultation or a what-if."""
 
@@ -35,6 +42,8 @@ class InlineHousehold(BaseModel):
     area_code: AreaCode
     members: list[InlineMember] = Field(min_length=1, max_length=30)
     assets: list[InlineAsset] = Field(default_factory=list, max_length=50)
+    medical_expenses: list[InlineMedicalExpense] = Field(default_factory=list, max_length=50,
+                                                         description="Of counted members, for the 支出型 assessment")
 
 
 class EligibilityCheckIn(BaseModel):
@@ -85,6 +94,18 @@ class ProgrammeResultOut(BaseModel):
     amount_parameters: list[ParameterUsed]
 
 
+class ExpenditureTypeOut(BaseModel):
+    """支出型 (expenditure-type) hardship: the income is above the line, but not once rigid medical expenses are paid.
+    Not a programme of its own here: it explains whether the household would qualify on that ground."""
+
+    eligible: bool
+    income_type: bool = Field(description="Already below the 低保 standard on income alone (收入型)")
+    medical_expense_monthly_fen: int
+    household_income_after_medical_fen: int
+    per_capita_income_after_medical_fen: int | None
+    criteria: list[CriterionOut]
+
+
 class EligibilityOut(BaseModel):
     as_of: dt.date
     district_code: str
@@ -94,3 +115,5 @@ class EligibilityOut(BaseModel):
                                               "employment cost deduction")
     per_capita_monthly_income_fen: int | None
     programmes: list[ProgrammeResultOut]
+    expenditure_type: ExpenditureTypeOut | None = Field(
+        None, description="支出型 (rigid medical expenses): null on a day its parameters were not in force")

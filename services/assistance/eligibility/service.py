@@ -8,12 +8,14 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment import service as assessment
-from services.assistance.assessment.models import Asset, Income
+from services.assistance.assessment.models import Asset, Income, MedicalExpense
 from services.assistance.assessment.schemas import EXEMPT_ITEMS, ITEMS_BY_KIND
 from services.assistance.eligibility import rules
-from services.assistance.eligibility.schemas import (CriterionOut, EligibilityCheckIn, EligibilityOut, InlineHousehold,
-                                                     ParameterUsed, PersonResultOut, ProgrammeResultOut)
+from services.assistance.eligibility.schemas import (CriterionOut, EligibilityCheckIn, EligibilityOut,
+                                                     ExpenditureTypeOut, InlineHousehold, ParameterUsed,
+                                                     PersonResultOut, ProgrammeResultOut)
 from services.assistance.households import service as households
+from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
 from services.assistance.policies import service as policies
 from services.assistance.programmes import service as programmes
@@ -50,8 +52,11 @@ def person_of(member: Member, incomes: list[Income]) -> rules.Person:
 
 
 def facts_from_rows(district_code: str, members: list[Member], incomes: list[Income],
-                    assets: list[Asset]) -> rules.HouseholdFacts:
+                    assets: list[Asset], medical: tuple[int, list[MedicalExpense]] = (0, [])) -> rules.HouseholdFacts:
+    medical_fen, expenses = medical
     return rules.HouseholdFacts(
+        medical_expense_fen=medical_fen,
+        medical_sources=tuple(sorted({_source_text(e.source_kind, e.source_name, e.source_on) for e in expenses})),
         district_code=district_code, people=tuple(person_of(m, incomes) for m in members),
         financial_assets_fen=sum(a.value_fen for a in assets if a.kind in rules.FINANCIAL_ASSETS),
         vehicle_value_fen=sum(a.value_fen for a in assets if a.kind == "vehicle"),
@@ -88,7 +93,11 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
     for a in data.assets:
         asset_sources.add(_source_text(a.source.kind, a.source.name, a.source.obtained_on) if a.source
                           else "inline, no source given")
+    medical_sources = {_source_text(e.source.kind, e.source.name, e.source.obtained_on) if e.source
+                       else "inline, no source given" for e in data.medical_expenses}
     facts = rules.HouseholdFacts(
+        medical_expense_fen=sum(e.monthly_fen for e in data.medical_expenses),
+        medical_sources=tuple(sorted(medical_sources)),
         district_code=data.area_code[:6], people=tuple(people),
         financial_assets_fen=sum(a.value_fen for a in data.assets if a.kind in rules.FINANCIAL_ASSETS),
         vehicle_value_fen=sum(a.value_fen for a in data.assets if a.kind == "vehicle"),
@@ -110,7 +119,13 @@ async def facts_of_household(session: AsyncSession, household, as_of: dt.date
     # Figures recorded for periods that began after the day asked about did not exist then.
     incomes = [i for i in await assessment.incomes_of(session, household.id) if i.period_from <= as_of]
     assets = [a for a in await assessment.assets_of(session, household.id) if a.source_on <= as_of]
-    return facts_from_rows(household.area_code[:6], members, incomes, assets), [m.id_number for m in members]
+    # 支出型: the counted members' rigid medical expenses that began in the 12 months up to `as_of`.
+    counted = {m.id for m in members if membership(households.facts_of(m), as_of)[0]}
+    expenses = [e for e in await assessment.medical_expenses_of(session, household.id)
+                if e.member_id in counted and assessment.in_medical_window(e, as_of)]
+    medical = (assessment.medical_monthly(expenses, counted, as_of), expenses)
+    return (facts_from_rows(household.area_code[:6], members, incomes, assets, medical),
+            [m.id_number for m in members])
 
 
 def _param_out(p: rules.Param) -> ParameterUsed:
@@ -135,6 +150,7 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
         facts, numbers = await stored_facts(session, data.household_id, as_of, principal)
     params = await parameters(session, facts.district_code, as_of)
     result = rules.evaluate(facts, params, as_of)
+    expenditure = rules.expenditure_type(facts, params, result)
     receiving = set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers else set()
     wanted = set(data.programmes or rules.PROGRAMMES)
     return EligibilityOut(
@@ -149,4 +165,10 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
                                 criteria=[_criterion_out(c) for c in r.criteria]) for r in p.persons],
             amount_fen=p.amount_fen, amount_unit=p.amount_unit,
             amount_parameters=[_param_out(x) for x in p.amount_parameters])
-            for p in result.programmes if p.code in wanted])
+            for p in result.programmes if p.code in wanted],
+        expenditure_type=None if expenditure is None else ExpenditureTypeOut(
+            eligible=expenditure.eligible, income_type=expenditure.income_type,
+            medical_expense_monthly_fen=expenditure.medical_expense_fen,
+            household_income_after_medical_fen=expenditure.income_after_medical_fen,
+            per_capita_income_after_medical_fen=expenditure.per_capita_after_medical_fen,
+            criteria=[_criterion_out(c) for c in expenditure.criteria]))

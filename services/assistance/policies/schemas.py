@@ -11,6 +11,7 @@ PolicyCode = Literal[
     "orphan_institution_standard", "orphan_scattered_standard", "children_in_difficulty_standard",
     "disability_living_subsidy", "disability_care_subsidy",
     "dibao_financial_assets_limit", "dibao_vehicle_value_limit", "employment_cost_deduction", "dibao_grant_rounding",
+    "expenditure_medical_share", "expenditure_income_multiplier",
 ]
 DistrictCode = Annotated[str, Field(pattern=r"^3302\d\d$", description="330200 (city-wide) or a district of "
                                     "Ningbo, e.g. 330212 鄞州区", examples=["330200"])]
@@ -37,6 +38,10 @@ CATALOGUE: dict[str, ParameterKind] = {k.code: k for k in (
     ParameterKind(code="dibao_vehicle_value_limit", label="低保家庭机动车价值上限", unit="fen"),
     ParameterKind(code="employment_cost_deduction", label="就业成本扣减（每名就业成员每月）", unit="fen_per_month"),
     ParameterKind(code="dibao_grant_rounding", label="低保金取整单位（向上取整）", unit="fen"),
+    ParameterKind(code="expenditure_medical_share", label="支出型困难：刚性医疗支出占家庭收入比例下限",
+                  unit="permille"),
+    ParameterKind(code="expenditure_income_multiplier", label="支出型困难：扣除医疗支出后人均收入认定倍数（相对低保标准）",
+                  unit="permille"),
 )}
 
 
