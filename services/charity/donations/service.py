@@ -28,6 +28,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
+from shared.metrics import count_after_commit
 from shared.pagination import PageParams
 from shared.pii import blind_index
 
@@ -165,6 +166,7 @@ async def _record(session: AsyncSession, data: DonationIn, *, by: str, principal
         if existing is None:
             raise
         return _replay(existing, data), False
+    count_after_commit(session, "charity", "donation_recorded")  # a replay is not counted: it changed nothing
     return donation, True
 
 
@@ -236,6 +238,7 @@ async def refund(session: AsyncSession, principal: Principal, donation_id: int, 
                  created_by=principal.subject, created_at=utcnow())
     session.add(row)
     await session.flush()
+    count_after_commit(session, "charity", "donation_refunded")
     return refund_out(row, donation.ledger_group_id)
 
 
@@ -285,6 +288,7 @@ async def disburse(session: AsyncSession, principal: Principal, data: Disburseme
                        created_by=principal.subject, created_at=utcnow())
     session.add(row)
     await session.flush()
+    count_after_commit(session, "charity", "disbursement_made")
     return row
 
 
