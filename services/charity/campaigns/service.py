@@ -184,10 +184,7 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
                                  uploaded_by=principal.subject, uploaded_at=utcnow())
             session.add(batch)
             await session.flush()
-            # One multi-row INSERT per chunk: a 100,000-row batch is a few round trips, not 100,000.
-            await session.execute(insert(PayrollRow), [
-                dict(batch_id=batch.id, unit_id=unit.id, line_no=line_no, employee_no=employee_no, amount_fen=fen)
-                for line_no, employee_no, fen in rows])
+            await _insert_rows(session, batch.id, unit.id, rows)
     except IntegrityError:
         # The same batch arrived concurrently and committed first: answer with it.
         same = await session.scalar(select(PayrollBatch).where(PayrollBatch.unit_id == unit.id,
@@ -197,6 +194,24 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
             raise
         return _replayed(same, batch_no, digest), False
     return batch, True
+
+
+ROW_COLUMNS = ("batch_id", "unit_id", "line_no", "employee_no", "amount_fen")
+
+
+async def _insert_rows(session: AsyncSession, batch_id: int, unit_id: int, rows: list[tuple[int, str, int]]) -> None:
+    """The rows of a batch, in the batch's transaction. PostgreSQL: one COPY stream (a 100,000-row batch in
+    about a second, where parameter sets through the ORM took most of the import); SQLite: one executemany
+    of plain INSERTs. Duplicates were refused while parsing; the table's constraints hold all the same."""
+    if session.get_bind().dialect.name == "postgresql":
+        connection = await (await session.connection()).get_raw_connection()
+        await connection.driver_connection.copy_records_to_table(
+            PayrollRow.__tablename__, columns=ROW_COLUMNS,
+            records=[(batch_id, unit_id, line_no, employee_no, fen) for line_no, employee_no, fen in rows])
+        return
+    await session.execute(insert(PayrollRow.__table__), [
+        dict(batch_id=batch_id, unit_id=unit_id, line_no=line_no, employee_no=employee_no, amount_fen=fen)
+        for line_no, employee_no, fen in rows])
 
 
 def _replayed(batch: PayrollBatch, batch_no: str, digest: str) -> PayrollBatch:
