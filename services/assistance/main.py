@@ -11,6 +11,7 @@ from services.assistance.discovery.service import ScreeningRunner
 from services.assistance.eligibility.router import router as eligibility_router
 from services.assistance.households.router import router as households_router
 from services.assistance.indicators.router import router as indicators_router
+from services.assistance.leads.router import router as leads_router
 from services.assistance.policies.router import router as policies_router
 from services.assistance.programmes.router import router as programmes_router
 from services.assistance.settings import AssistanceSettings
@@ -26,7 +27,7 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
                     "that explains itself, applications through the review chain, programme status lookups for "
                     "other services, partner signals and whole-city screening (数据找人).",
         routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router,
-                 applications_router, discovery_router, catalogue_router, indicators_router],
+                 applications_router, discovery_router, leads_router, catalogue_router, indicators_router],
         on_startup=[start_screenings],
         on_shutdown=[stop_screenings],
     )

@@ -25,3 +25,8 @@ CATALOGUE_READ = scope("assistance.catalogue:read", "Read the service catalogue 
                        "staff", "auditor")
 INDICATORS_READ = scope("assistance.indicators:read", "Read assistance indicators for one's area (驾驶舱)",
                         "staff", "city_staff", "auditor")
+
+LEADS_READ = scope("assistance.leads:read", "Read the leads (数据找人 results and partner signals) of one's area and "
+                   "how they were closed", "staff", "auditor")
+LEADS_WRITE = scope("assistance.leads:write", "Close a lead of one's area after the visit: applied (with the "
+                    "application), not eligible, declined or duplicate, with the reason", "staff")

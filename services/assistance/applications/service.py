@@ -24,6 +24,7 @@ from shared.areas import area_prefix
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
+from shared.metrics import count_after_commit
 from shared.pagination import PageParams
 
 NOTICE_DAYS = 7
@@ -139,6 +140,7 @@ async def create(session: AsyncSession, principal: Principal, data: ApplicationI
     await session.flush()
     _audit(session, application.id, "accept", principal, programme=data.programme)
     await session.flush()
+    count_after_commit(session, "assistance", "application_submitted")
     return application
 
 
@@ -219,6 +221,7 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
         await _advance(session, application, "publicised", "rejected", "decide", reasons=data.reasons)
         _audit(session, application.id, "decide", principal, approve=False, reasons=data.reasons,
                objections=objections)
+        count_after_commit(session, "assistance", "application_decided", "rejected")
         return application
     check = await eligibility.check(session, principal, EligibilityCheckIn(
         household_id=application.household_id, as_of=today, programmes=[application.programme]))
@@ -257,6 +260,7 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
     _audit(session, application.id, "decide", principal, approve=True, reasons=data.reasons, objections=objections,
            monthly_grant_fen=grant, review_due_on=application.review_due_on.isoformat())
     await session.flush()
+    count_after_commit(session, "assistance", "application_decided", "approved")
     return application
 
 

@@ -85,6 +85,17 @@ class Lead(Base):
               text("coalesce(member_id, 0)"), unique=True),
         Index("ix_leads_screening_id_area_code", "screening_id", "area_code", "id"),
         Index("ix_leads_area_code_state", "area_code", "state"),
+        # Closing (services/assistance/leads): the outcome, by whom and when, together or not at all; an
+        # application is named exactly when the household applied.
+        CheckConstraint("outcome IS NULL OR outcome IN ('applied', 'not_eligible', 'declined', 'duplicate')",
+                        name="outcome_known"),
+        CheckConstraint("(state = 'closed') = (outcome IS NOT NULL AND closed_by IS NOT NULL AND closed_at IS NOT "
+                        "NULL AND closing_reason IS NOT NULL)", name="closed_with_outcome"),
+        CheckConstraint("(application_id IS NOT NULL) = (coalesce(outcome, '') = 'applied')",
+                        name="application_when_applied"),
+        # A screening skips what was closed for the same facts: found through this index.
+        Index("ix_leads_closed", "household_id", "programme", postgresql_where=text("state = 'closed'"),
+              sqlite_where=text("state = 'closed'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,3 +108,8 @@ class Lead(Base):
     state: Mapped[str] = mapped_column(String(8))
     reasons: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    closing_reason: Mapped[str | None] = mapped_column(Text)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id", ondelete="RESTRICT"))
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -112,6 +112,22 @@ def _is_received(hit: batch.Hit, receiving: set[tuple]) -> bool:
     return ("m", hit.member_id, hit.programme) in receiving
 
 
+def _facts(household_id: int, programme: str, member_id: int | None, figures: dict) -> tuple:
+    """What a lead rests on: the target and, for the household programmes, the counted members, counted income
+    and standard. A closed lead with the same facts is not raised again (services/assistance/leads)."""
+    if member_id is not None:
+        return household_id, programme, member_id, None
+    return (household_id, programme, None, tuple(figures.get(k) for k in
+                                                 ("counted_members", "household_income_fen", "standard_fen")))
+
+
+async def _closed_on_facts(session: AsyncSession, after_id: int, until_id: int) -> set[tuple]:
+    """The facts of the leads closed for the households with after_id < id ≤ until_id (few: read them whole)."""
+    rows = await session.execute(select(Lead.household_id, Lead.programme, Lead.member_id, Lead.reasons).where(
+        Lead.state == "closed", Lead.household_id > after_id, Lead.household_id <= until_id))
+    return {_facts(h, p, m, reasons or {}) for h, p, m, reasons in rows}
+
+
 async def _district_parameters(session: AsyncSession, screening: Screening) -> list[tuple[str, tuple, dict]]:
     """(prefix, excluded prefixes, parameters) to run: one set for the area, plus one per district with its own."""
     prefix = area_prefix(screening.area_code)
@@ -140,12 +156,14 @@ async def run_chunk(session: AsyncSession, screening: Screening, chunk: int) -> 
                                      after_id=screening.last_household_id, until_id=ids[-1],
                                      exclude_prefixes=excluded)
     receiving = await _receiving(session, screening.last_household_id, ids[-1], screening.as_of)
+    closed = await _closed_on_facts(session, screening.last_household_id, ids[-1])
     now = utcnow()
     leads = [dict(screening_id=screening.id, signal_id=None, household_id=h.household_id, member_id=h.member_id,
                   area_code=h.area_code, programme=h.programme, state="open",
                   reasons={"rule": "eligibility.rules.evaluate", "as_of": screening.as_of.isoformat(), **h.figures},
                   created_at=now)
-             for h in hits if not _is_received(h, receiving)]
+             for h in hits if not _is_received(h, receiving)
+             and _facts(h.household_id, h.programme, h.member_id, h.figures) not in closed]
     await insert_rows(session, Lead.__table__, leads)
     # The checkpoint moves only from where this process read it: a second runner loses here and rolls back.
     moved = await session.execute(

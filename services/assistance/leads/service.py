@@ -1,0 +1,88 @@
+"""Leads (数据找人) worked to an end: the community worker visits and closes the lead with its outcome.
+
+A lead is closed once: the UPDATE is conditional on the lead still being open, so two workers closing it at
+once leave one closure and a 409 for the other. A closed lead is not raised again by the next screening as
+long as the facts behind it are the same (`discovery.batch`: same household, programme and person, and for the
+household programmes the same counted members, counted income and 低保 standard).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.assistance.applications import service as applications
+from services.assistance.discovery.models import Lead
+from services.assistance.discovery.service import lead_out
+from services.assistance.leads.schemas import LeadClosureIn, LeadClosureOut, LeadDetailOut
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.identity import Principal
+from shared.metrics import count_after_commit
+from shared.pagination import PageParams
+
+OPEN_STATES = ("open", "visited")
+
+
+def detail_out(lead: Lead) -> LeadDetailOut:
+    closure = None if lead.state != "closed" else LeadClosureOut(
+        outcome=lead.outcome, reason=lead.closing_reason, application_id=lead.application_id,
+        closed_by=lead.closed_by, closed_at=lead.closed_at)
+    return LeadDetailOut(**lead_out(lead).model_dump(), closure=closure)
+
+
+def _visible(principal: Principal):
+    if principal.kind != "staff" or not principal.area:
+        return select(Lead).where(False)
+    return select(Lead).where(Lead.area_code.startswith(area_prefix(principal.area)))
+
+
+async def get_visible(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
+    lead = await session.scalar(_visible(principal).where(Lead.id == lead_id))
+    if lead is None:
+        raise NotFound(f"no lead {lead_id} that you may see")
+    return lead
+
+
+async def close(session: AsyncSession, principal: Principal, lead_id: int, data: LeadClosureIn) -> Lead:
+    lead = await get_visible(session, principal, lead_id)
+    if data.outcome == "applied":
+        if data.application_id is None:
+            raise InvalidInput("application_id", "a lead closed as applied names the application")
+        try:
+            application = await applications.get_visible(session, principal, data.application_id)
+        except NotFound:
+            raise InvalidInput("application_id", f"no application {data.application_id} that you may see") from None
+        if application.household_id != lead.household_id:
+            raise InvalidInput("application_id", f"application {application.id} is of household "
+                                                 f"{application.household_id}, not of the lead's {lead.household_id}")
+    elif data.application_id is not None:
+        raise InvalidInput("application_id", "only a lead closed as applied names an application")
+    if lead.state not in OPEN_STATES:
+        raise Conflict(f"lead {lead.id} is already closed ({lead.outcome})", resource=f"leads/{lead.id}")
+    closed = await session.execute(
+        update(Lead).where(Lead.id == lead.id, Lead.state.in_(OPEN_STATES))
+        .values(state="closed", outcome=data.outcome, closing_reason=data.reason.strip(),
+                application_id=data.application_id, closed_by=principal.subject, closed_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if closed.rowcount != 1:
+        raise Conflict(f"lead {lead.id} was closed by someone else meanwhile; reload it", resource=f"leads/{lead.id}")
+    await session.refresh(lead)
+    count_after_commit(session, "assistance", "lead_closed", data.outcome)
+    return lead
+
+
+async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
+                       state: str | None, outcome: str | None, programme: str | None, screening_id: int | None,
+                       household_id: int | None) -> list[Lead]:
+    query = _visible(principal).order_by(Lead.id).limit(page.limit + 1)
+    if area_code:
+        query = query.where(Lead.area_code.startswith(area_prefix(area_code)))
+    for column, value in ((Lead.state, state), (Lead.outcome, outcome), (Lead.programme, programme),
+                          (Lead.screening_id, screening_id), (Lead.household_id, household_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if page.after is not None:
+        query = query.where(Lead.id > int(page.after))
+    return list(await session.scalars(query))
