@@ -250,6 +250,9 @@ async def test_allowance_is_granted_once_a_month_and_visits_draw_it(client):
     month = clock.today().strftime("%Y-%m")
     again = await client.post(f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU), json={"month": month})
     assert again.json() == {"month": month, "accounts_credited": 0, "total_fen": 0}
+    for bad in ("0000-01", "2026-13", "2026-1"):  # year 0 once reached date() and was a 500 (found by the fuzz test)
+        refused = await client.post(f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU), json={"month": bad})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "month", bad
     item = await add_service(client, price=6000)
     caregiver = await add_caregiver(client)
     drawn = []

@@ -62,7 +62,8 @@ class EntryOut(BaseModel):
 
 class GrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-12"])
+    # Year 0000 matches \d{4} but is no date: the pattern starts years at 1000.
+    month: str = Field(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", examples=["2026-12"])
 
 
 class GrantReport(BaseModel):
