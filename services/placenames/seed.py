@@ -127,10 +127,22 @@ async def load_names(session: AsyncSession, path: Path = NAMES_PATH) -> int:
 
 
 async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
+    """Adds the divisions not yet in the register, and brings rows already there up to the file (a rebuilt
+    file may date or annotate a division it already had: the 2016 townships' valid_from, say). Returns how
+    many rows were added."""
     rows = source_rows(path)
     existing = set(await session.scalars(select(Division.code)))
     new = [row for row in rows if row["code"] not in existing]
     if new:
         # Core executemany: thousands of rows in one statement batch, not one ORM object each.
         await session.execute(insert(Division), [{c: row.get(c) for c in COLUMNS} for row in new])
+    if existing:
+        stored = {d.code: d for d in await session.scalars(select(Division))}
+        for row in rows:
+            division = stored.get(row["code"])
+            if division is not None:
+                for column in COLUMNS[1:]:
+                    if getattr(division, column) != row.get(column):
+                        setattr(division, column, row.get(column))
+        await session.flush()
     return len(new) + await load_names(session)

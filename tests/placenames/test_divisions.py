@@ -64,6 +64,26 @@ async def test_a_historical_division_names_what_succeeded_it(seeded):
     assert city["ancestors"] == []  # its parent, 浙江省 330000, is outside the register
 
 
+async def test_townships_of_the_2016_reorganisation_have_their_old_codes_and_successors(seeded):
+    """From the NBS 2016 and 2017 editions: 江东区's streets went to 鄞州区, nine of 鄞州区's towns and streets
+    to 海曙区, 奉化市's to 奉化区, each under a new statistical code, on the approval date."""
+    old = (await seeded.get(f"{URL}/330204001")).json()
+    assert (old["name"], old["level"], old["is_current"], old["valid_to"]) == ("百丈街道", "township", False,
+                                                                               "2016-09-14")
+    assert [a["code"] for a in old["ancestors"]] == ["330200", "330204"]  # under 江东区, itself historical
+    assert [(s["code"], s["name"], s["is_current"]) for s in old["successors"]] == [("330212008", "百丈街道", True)]
+    new = (await seeded.get(f"{URL}/330212008")).json()
+    assert new["valid_from"] == "2016-09-14" and new["is_current"] and new["successors"] == []
+    moved = (await seeded.get(f"{URL}/330212003")).json()  # 石碶街道, from 鄞州区 to 海曙区
+    assert moved["is_current"] is False and [s["code"] for s in moved["successors"]] == ["330203009"]
+    gap = (await seeded.get(f"{URL}/330283103")).json()  # 尚田镇: what it became later is not dated
+    assert gap["is_current"] is False and gap["successor_code"] is None and "gap" in gap["note"]
+    historical = await all_pages(seeded, parent="330204", include_historical=True)
+    assert len(historical) == 8 and not any(t["is_current"] for t in historical)
+    current = await all_pages(seeded, parent="330204")
+    assert current == []
+
+
 async def test_a_village_has_its_whole_parent_chain(seeded):
     if not seed.CSV_PATH.exists():
         pytest.skip("the built-in list has no townships or villages")
@@ -103,6 +123,19 @@ async def test_seed_loads_once_and_falls_back_to_the_built_in_list(client, tmp_p
     else:
         assert await load(client, tmp_path / "absent.csv") == len(seed.BUILT_IN) + len(seed.name_rows())
         assert await load(client, tmp_path / "absent.csv") == 0
+
+
+async def test_a_rebuilt_list_updates_the_rows_already_loaded(client, tmp_path):
+    if not seed.CSV_PATH.exists():
+        pytest.skip("no division list")
+    await load(client)
+    text = seed.CSV_PATH.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("330212008,"))
+    fields = line.split(",", 7)
+    rebuilt = tmp_path / "divisions.csv"
+    rebuilt.write_text(text.replace(line, ",".join(fields[:4] + ["2016-09-15"] + fields[5:])), encoding="utf-8")
+    assert await load(client, rebuilt) == 0  # nothing new
+    assert (await client.get(f"{URL}/330212008")).json()["valid_from"] == "2016-09-15"
 
 
 async def test_the_built_in_list_is_used_without_the_csv(client, tmp_path):

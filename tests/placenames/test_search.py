@@ -145,3 +145,8 @@ def test_bounding_box_holds_the_circle():
                 continue
             assert south <= p_lat <= north
             assert (west <= p_lon <= east) if west <= east else (p_lon >= west or p_lon <= east)
+
+
+async def test_a_township_of_today_and_its_2016_row_are_one_suggestion(demo):
+    found = [i for i in await items(demo, "百丈街道") if i["kind"] == "township"]
+    assert [(i["text"], i["ref"]) for i in found] == [("百丈街道", "330212008")]

@@ -102,7 +102,12 @@ class NameIndex:
                          - 0.005 * left - (0.05 if e.status != "standard" else 0))
                 ranked.append(Suggestion(spelling, e, match, round(max(score, 0.01), 3)))
         ranked.sort(key=lambda s: (-s.score, s.spelling))
-        return ranked[:limit]
+        # One line per spelling and what it means today: 百丈街道 of today and of 2016 (江东区's, now
+        # 鄞州区's) are one suggestion, the better scored.
+        seen: set[tuple[str, str, str]] = set()
+        unique = [s for s in ranked if (key := (s.spelling, s.entry.kind, s.entry.standard_ref)) not in seen
+                  and not seen.add(key)]
+        return unique[:limit]
 
 
 def _syllables_left(spelling: str, letters: int) -> int:
