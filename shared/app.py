@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -20,6 +21,35 @@ def api_prefix(service_name: str) -> str:
 
 
 Hook = Callable[[FastAPI], Awaitable[None]]
+
+# JSON Schema's "time" format is RFC 3339's full-time, which requires an offset; a menu's cut-off or a
+# visit window is a wall-clock time in Asia/Shanghai, which Pydantic writes without one ("20:00:00").
+WALL_CLOCK_TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$",
+                   "description": "Wall-clock time in Asia/Shanghai, HH:MM or HH:MM:SS"}
+
+
+def _wall_clock_times(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "time":
+            del node["format"]
+            node["pattern"] = WALL_CLOCK_TIME["pattern"]
+            node.setdefault("description", WALL_CLOCK_TIME["description"])
+        for value in node.values():
+            _wall_clock_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _wall_clock_times(value)
+
+
+def _document_times_as_wall_clock(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _wall_clock_times(build())  # build() caches the document on app.openapi_schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def create_service_app(settings: ServiceSettings, *, title: str, description: str,
@@ -62,4 +92,5 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, prefix=prefix)
+    _document_times_as_wall_clock(app)
     return app

@@ -7,6 +7,7 @@ number's check character); a rule of the domain that blocks an otherwise valid r
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -130,6 +131,46 @@ def _field_problems(exc: RequestValidationError) -> list[FieldProblem]:
     return problems
 
 
+# Numbers past what an INTEGER column holds (PostgreSQL's 4-byte integer; beyond 8 bytes nothing fits).
+_INT32 = 2**31 - 1
+
+
+def _large_numbers(request: Request) -> list[FieldProblem]:
+    """The fields of a request holding integers too large for a database column: path, query and JSON body."""
+    problems = []
+
+    def large(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT32
+
+    def as_int(text: str) -> Any:
+        try:
+            return int(text)
+        except ValueError:
+            return None
+
+    for location, items in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
+        problems += [FieldProblem(field=name, location=location, message="too large")
+                     for name, value in items if large(as_int(str(value)))]
+
+    def walk(value: Any, path: list[str]) -> None:
+        if large(value):
+            problems.append(FieldProblem(field=".".join(path) or "body", location="body", message="too large"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, [*path, str(key)])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, [*path, str(index)])
+
+    body = getattr(request, "_body", None)  # what the route read, kept by Starlette's Request
+    if body:
+        try:
+            walk(json.loads(body), [])
+        except ValueError:
+            pass
+    return problems
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
@@ -156,6 +197,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(409, "conflict", "Conflicts with the current state",
                                 "the request conflicts with existing data", request=request)
 
+    @app.exception_handler(OverflowError)  # SQLite: "Python int too large to convert to SQLite INTEGER"
+    @app.exception_handler(DBAPIError)     # PostgreSQL: "integer out of range", "value out of int32 range"
+    async def _out_of_range(request: Request, exc: Exception):
+        # The schema let a number through that no column can hold: the caller's mistake, and nothing written.
+        if isinstance(exc, DBAPIError) and not any(m in str(exc.orig) for m in ("out of range", "out of int")):
+            return await _unexpected(request, exc)
+        problems = _large_numbers(request)
+        named = ", ".join(p.field for p in problems) or "a number in the request"
+        return problem_response(422, "validation-failed", "The request has invalid fields",
+                                f"{named}: out of range", request=request, errors=problems)
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(OSError)
     async def _database_down(request: Request, exc: Exception):
@@ -164,7 +216,6 @@ def install_error_handlers(app: FastAPI) -> None:
                                 "the service's database is not answering; retry shortly", request=request,
                                 headers={"Retry-After": "5"})
 
-    @app.exception_handler(DBAPIError)
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error")

@@ -28,6 +28,7 @@ from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.areas import DIVISION_CODE_PATTERN, area_prefix
+from shared.clock import Instant
 from shared.db import Session, UTCDateTime, utcnow
 from shared.errors import problem_responses
 from shared.identity import Principal, require
@@ -114,15 +115,17 @@ def pii_reads_router(table: Table, *, scope: str, tags: list[str] | None = None)
                 responses=problem_responses(401, 403, 422))
     async def list_pii_reads(
         session: Session,
-        principal: Annotated[Principal, require(scope)],
         page: Annotated[PageParams, Depends(page_params)],
         reader: Annotated[str | None, Query(max_length=200, description="Only reads by this subject")] = None,
         subject_type: Annotated[str | None, Query(max_length=40)] = None,
         subject_id: Annotated[str | None, Query(max_length=64)] = None,
         subject_area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN,
                                                   description="Only reads about people in this area")] = None,
-        since: Annotated[dt.datetime | None, Query(description="Reads at or after (timezone-aware)")] = None,
-        until: Annotated[dt.datetime | None, Query(description="Reads before (timezone-aware)")] = None,
+        since: Annotated[Instant | None, Query(description="Reads at or after (ISO 8601 with offset)")] = None,
+        until: Annotated[Instant | None, Query(description="Reads before (ISO 8601 with offset)")] = None,
+        # A default, not `Annotated[..., require(scope)]`: under `from __future__ import annotations` FastAPI
+        # evaluates annotations in the module's globals, where the local `scope` does not exist.
+        principal: Principal = require(scope),
     ) -> Page[PiiReadRecord]:
         query = select(table).order_by(table.c.id.desc()).limit(page.limit + 1)
         if principal.kind == "staff":  # an auditor of a district sees the reads about that district's people

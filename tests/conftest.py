@@ -23,9 +23,10 @@ BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
 def postgres_url(service: str) -> str:
-    """CI creates one database per service: test_<service>."""
+    """CI creates one database per service: test_<service>. Two test runs at once on one server each need
+    their own (the run resets them as it starts): `TEST_DATABASE_PREFIX=other_` uses other_<service>."""
     base = POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/test_{service}"
+    return f"{base}/{os.environ.get('TEST_DATABASE_PREFIX', 'test_')}{service}"
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
