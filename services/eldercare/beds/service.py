@@ -260,17 +260,25 @@ async def _bed_for_claim(session: AsyncSession, bed_id: int) -> tuple[Bed, Insti
     return bed, institution
 
 
+def _bed_taken(bed_id: int, blocking: BedOccupancy) -> Conflict:
+    what = "occupied" if blocking.kind == "admission" else f"held until {blocking.expires_at.isoformat()}"
+    return Conflict(f"bed {bed_id} is {what}", resource=f"beds/{bed_id}")
+
+
 async def _claim(session: AsyncSession, principal: Principal, bed: Bed, elder: Elder, *, kind: str, purpose: str,
-                 expires_at: dt.datetime | None, hold_id: int | None = None) -> BedOccupancy:
-    """Put the person on the bed (a hold or an admission), or a 409 naming what is in the way."""
-    await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
+                 expires_at: dt.datetime | None, hold_id: int | None = None,
+                 lapsed_expired: bool = False) -> BedOccupancy:
+    """Put the person on the bed (a hold or an admission), or a 409 naming what is in the way.
+
+    `lapsed_expired`: the caller has just expired the lapsed holds on this bed and of this person."""
+    if not lapsed_expired:
+        await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
     now = utcnow()
     blocking = await session.scalar(select(BedOccupancy).where(BedOccupancy.status == "active", or_(
         BedOccupancy.bed_id == bed.id, BedOccupancy.elder_id == elder.id)).limit(1))
     if blocking is not None:
         if blocking.bed_id == bed.id and blocking.elder_id != elder.id:
-            what = "occupied" if blocking.kind == "admission" else f"held until {blocking.expires_at.isoformat()}"
-            raise Conflict(f"bed {bed.id} is {what}", resource=f"beds/{bed.id}")
+            raise _bed_taken(bed.id, blocking)
         noun = "admitted" if blocking.kind == "admission" else "holding a bed"
         path = "admissions" if blocking.kind == "admission" else "bed-holds"
         raise Conflict(f"this person is already {noun} ({path} {blocking.id}, bed {blocking.bed_id})",
@@ -304,7 +312,13 @@ async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn,
                       ) -> BedOccupancy:
     elder = await get_visible(session, principal, data.elder_id)
     bed, institution = await _bed_for_claim(session, data.bed_id)
-    await expire_lapsed_holds(session, bed_ids=[bed.id])
+    # Taken by someone else right now: the usual answer when many want the same bed, given after one read and
+    # before any write. The partial unique indexes, not this read, keep one person per bed.
+    taken = await session.scalar(select(BedOccupancy).where(
+        BedOccupancy.bed_id == bed.id, BedOccupancy.elder_id != elder.id, _live_now(utcnow())).limit(1))
+    if taken is not None:
+        raise _bed_taken(bed.id, taken)
+    await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
     waiting = await _waiting_for(session, bed, institution)
     if waiting is not None and waiting.elder_id != elder.id:
         # Beds of a type people are queueing for go through the waitlist, or a booking would jump the queue.
@@ -312,7 +326,7 @@ async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn,
                        "waitlist (轮候)", resource=f"beds/{bed.id}")
     minutes = data.minutes or default_minutes
     hold = await _claim(session, principal, bed, elder, kind="hold", purpose="booking",
-                        expires_at=utcnow() + dt.timedelta(minutes=minutes))
+                        expires_at=utcnow() + dt.timedelta(minutes=minutes), lapsed_expired=True)
     count_after_commit(session, "eldercare", "bed_hold_placed")
     return hold
 
