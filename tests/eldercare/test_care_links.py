@@ -119,7 +119,8 @@ async def test_concurrent_approvals_make_one_link(committed_client):
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1 and set(statuses) == {200, 409}, statuses
     async with client.app.state.database.sessionmaker() as session:
-        links = await session.scalar(select(func.count()).select_from(ElderCarer).where(ElderCarer.elder_id == elder_id))
+        links = await session.scalar(select(func.count()).select_from(ElderCarer)
+                                     .where(ElderCarer.elder_id == elder_id))
     assert links == 1
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 from sqlalchemy import String, select
 
 from services.eldercare.elders.models import Elder, elder_id_number_index
 from services.eldercare.homecare.models import Caregiver, caregiver_id_number_index
+from services.eldercare.pii import reencrypt_all
+from shared.pii import Keyring, keyring, use_keyring
 from tests.eldercare.test_elders import YINZHOU_STAFF, elder_body, id_number
 from tests.eldercare.test_homecare import add_caregiver
 
@@ -71,3 +74,34 @@ async def test_caregiver_id_number_and_phone_are_stored_encrypted(client):
     assert index == caregiver_id_number_index(number)
     assert caregiver["id_number_masked"].endswith(number[-4:]) and number not in str(caregiver)
 
+
+
+async def test_rotation_moves_every_value_to_the_new_key_contact_phones_included(client):
+    number = id_number("330212", dt.date(1947, 4, 4), "042")
+    body = elder_body(id_number=number, phone="13805749999",
+                      emergency_contacts=[{"name": "李明", "phone": CONTACT_PHONE, "relation": "儿子"},
+                                          {"name": "王芳", "phone": "13987654321", "relation": "女儿"}])
+    created = await client.post(f"{API}/elders", json=body, headers=client.as_(YINZHOU_STAFF))
+    assert created.status_code == 201, created.text
+    await add_caregiver(client)
+    old = keyring()
+    new = Keyring(keys={**old.keys, "k2": os.urandom(32)}, active="k2", index_key=old.index_key)
+    use_keyring(new)
+    try:
+        async with client.app.state.database.sessionmaker() as session, session.begin():
+            counts = await reencrypt_all(session)
+        assert counts == {"elders": 1, "caregivers": 1, "care_link_requests": 0, "elders.emergency_contacts": 1}
+        async with client.app.state.database.sessionmaker() as session, session.begin():
+            assert set((await reencrypt_all(session)).values()) == {0}  # a second run finds nothing to do
+        use_keyring(Keyring(keys={"k2": new.keys["k2"]}, active="k2", index_key=old.index_key))  # old key gone
+        [(raw_id, raw_phone, raw_contacts)] = await stored(client, Elder.id_number, Elder.phone,
+                                                           Elder.emergency_contacts)
+        assert all(v.startswith("v1:k2:") for v in (raw_id, raw_phone, *[c["phone"] for c in json.loads(raw_contacts)]))
+        async with client.app.state.database.sessionmaker() as session:
+            elder = await session.get(Elder, created.json()["id"])
+            assert (elder.id_number, elder.phone) == (number, "13805749999")
+            assert [c["phone"] for c in elder.emergency_contacts] == [CONTACT_PHONE, "13987654321"]
+            assert await session.scalar(select(Elder.id).where(
+                Elder.id_number_index == elder_id_number_index(number))) == elder.id
+    finally:
+        use_keyring(None)

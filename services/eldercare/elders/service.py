@@ -61,7 +61,8 @@ async def register(session: AsyncSession, principal: Principal, data: ElderIn) -
     age = id_number.age_on(clock.today())
     if age < MIN_AGE:
         raise InvalidInput("id_number", f"the person is {age}; eldercare registers people aged {MIN_AGE} or older")
-    existing = await session.scalar(select(Elder.id).where(Elder.id_number_index == elder_id_number_index(id_number.value)))
+    existing = await session.scalar(select(Elder.id).where(
+        Elder.id_number_index == elder_id_number_index(id_number.value)))
     if existing is not None:
         raise Conflict("this person is already registered", resource=f"elders/{existing}")
     elder = Elder(

@@ -126,7 +126,8 @@ def downgrade() -> None:
             batch_op.add_column(sa.Column('id_number_plain', sa.String(length=18), nullable=True))
             batch_op.add_column(sa.Column('phone_plain', sa.String(length=20), nullable=True))
         table = sa.table(name, sa.column('id'), sa.column('id_number'), sa.column('phone'),
-                         sa.column('id_number_plain'), sa.column('phone_plain'), sa.column('emergency_contacts', sa.JSON))
+                         sa.column('id_number_plain'), sa.column('phone_plain'),
+                         sa.column('emergency_contacts', sa.JSON))
         stored = ['id_number', 'phone'] + (['emergency_contacts'] if name == 'elders' else [])
         for rows in _rows(table, *stored):
             values = []
