@@ -129,8 +129,9 @@ async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal
                          "A hold past its deadline frees the bed by itself: the next claim marks it expired. One "
                          "person per bed and one live hold or admission per person, held by the database: a 409 "
                          "names the bed, or the person's existing hold or admission. A bed of a type people are "
-                         "waiting for is offered through the waitlist instead. Safe to retry with an "
-                         "`Idempotency-Key`.",
+                         "waiting for is offered through the waitlist instead. A resident holds at most a set number "
+                         "of beds at once (409 `/problems/quota-reached`, resource `quotas/bed_holds`). Safe to retry "
+                         "with an `Idempotency-Key`.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_hold(data: HoldIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(BED_HOLDS_WRITE)],

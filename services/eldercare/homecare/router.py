@@ -85,7 +85,9 @@ async def list_caregivers(session: Session, _p: Annotated[Principal, require(HOM
 @router.post("/visits", status_code=201, response_model=VisitOut, summary="Order a home visit",
              description="A visit of a catalogue service to a person the caller may act for, at a time to come; it "
                          "ends after the service's duration unless `ends_at` says otherwise. Staff may schedule it "
-                         "to a caregiver at once (`caregiver_id`). Safe to retry with an `Idempotency-Key`.",
+                         "to a caregiver at once (`caregiver_id`). A resident has at most a set number of visits open "
+                         "across the people they act for (409 `/problems/quota-reached`, resource "
+                         "`quotas/open_visits`). Safe to retry with an `Idempotency-Key`.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def order_visit(data: VisitIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(VISITS_WRITE)],

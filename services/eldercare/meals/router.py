@@ -111,7 +111,9 @@ async def add_rate(data: SubsidyRateIn, session: Session,
                          "the menu price minus the best subsidy tier that applies (特困, 低保, 低保边缘, disability "
                          "from the assistance service; else 80+ or 60–79). When assistance does not answer within "
                          "300 ms, a status it gave within 24 h is used, or else the age tier, and the order says "
-                         "`pricing_basis: fallback`. Safe to retry with an `Idempotency-Key`.",
+                         "`pricing_basis: fallback`. A resident holds at most a set number of live orders a day across "
+                         "the people they act for (409 `/problems/quota-reached`, resource "
+                         "`quotas/meal_orders_per_day`). Safe to retry with an `Idempotency-Key`.",
              responses=problem_responses(400, 401, 403, 404, 409, 422))
 async def place_order(data: MealOrderIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(MEAL_ORDERS_WRITE)],
