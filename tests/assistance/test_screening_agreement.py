@@ -8,10 +8,13 @@ from sqlalchemy import select
 from services.assistance import seed
 from services.assistance.assessment.models import Asset, Income
 from services.assistance.discovery import batch
+from services.assistance.discovery.models import Lead, Screening
 from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
 from services.assistance.generate import generate
 from services.assistance.households.models import Household, Member
+from services.assistance.programmes import service as programmes
+from shared.db import utcnow
 
 AS_OF = dt.date(2024, 2, 29)  # a leap day: birthdays on 29 February and age cutoffs are edge cases too
 HOUSEHOLDS = 10_000
@@ -85,3 +88,38 @@ async def test_batch_ranges_cover_every_household_once(client):
     key = lambda h: (h.household_id, h.programme, h.member_id or 0)  # noqa: E731
     assert sorted(whole, key=key) == sorted(pieces, key=key)
     assert {key(h) for h in area} == {key(h) for h in whole if h.area_code.startswith("330212")}
+
+
+async def test_the_leads_the_job_writes_are_the_batch_hits_with_their_figures(client):
+    """The screening job writes its leads in the database (INSERT … SELECT): the same targets as `eligible`, less
+    what is already received, with the figures `eligible` reports, chunk by chunk as the job runs."""
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_policies(session)
+        await generate(session, 1_500, as_of=AS_OF, seed=13)
+        params = await eligibility.parameters(session, "330212", AS_OF)
+        hits = await batch.eligible(session, params, AS_OF)
+        received = next(h for h in hits if h.programme == "dibao")
+        applicant = await session.scalar(select(Member.id_number).where(
+            Member.household_id == received.household_id, Member.relationship == "applicant"))
+        await programmes.enrol(session, id_number=applicant, household_id=received.household_id, programme="dibao",
+                               since_on=AS_OF - dt.timedelta(days=1), monthly_fen=1, basis="test")
+        screening = Screening(state="running", as_of=AS_OF, area_code="330200", until_household_id=0,
+                              total_households=0, processed_households=0, last_household_id=0, leads_count=0,
+                              attempts=1, requested_by="test", created_at=utcnow())
+        session.add(screening)
+        await session.flush()
+        ids = sorted(await session.scalars(select(Household.id)))
+        written = 0
+        for start in range(0, len(ids), 400):
+            chunk = ids[start:start + 400]
+            written += await batch.write_leads(session, screening.id, params, AS_OF, utcnow(), area_prefix="",
+                                               after_id=chunk[0] - 1, until_id=chunk[-1])
+        leads = list(await session.scalars(select(Lead).where(Lead.screening_id == screening.id)))
+    expected = {(h.household_id, h.programme, h.member_id): h for h in hits if h is not received}
+    assert written == len(leads) == len(expected)
+    assert {(x.household_id, x.programme, x.member_id) for x in leads} == set(expected)
+    for lead in leads:
+        hit = expected[(lead.household_id, lead.programme, lead.member_id)]
+        assert lead.reasons == {"rule": "eligibility.rules.evaluate", "as_of": AS_OF.isoformat(), **hit.figures}
+        assert (lead.area_code, lead.state) == (hit.area_code, "open")
+    assert any(lead.reasons.get("counted_members") for lead in leads)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import (BigInteger, Integer, Select, String, and_, case, cast, exists, func, literal, null, or_,
+                        select, text, union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import Asset, Income
+from services.assistance.discovery.models import Lead
 from services.assistance.eligibility import rules
 from services.assistance.households.membership import UP_TO_UNDERGRADUATE
 from services.assistance.households.models import Household, Member
+from services.assistance.programmes.models import Enrolment
 
 
 def cutoff(as_of: dt.date, years: int) -> dt.date:
@@ -40,11 +43,14 @@ def _flag(condition) -> case:
     return case((condition, 1), else_=0)
 
 
-async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str = "",
-                   after_id: int = 0, until_id: int | None = None, exclude_prefixes: tuple[str, ...] = ()
-                   ) -> list[Hit]:
-    """Every (household, programme[, member]) the rules find eligible, for households with after_id < id ≤ until_id
-    in the area (less the excluded areas, which have their own parameters)."""
+def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str, after_id: int,
+                until_id: int | None, exclude_prefixes: tuple[str, ...], unless_receiving: bool) -> Select:
+    """One row (household_id, member_id, area_code, programme, n, total) per eligible household programme
+    (member_id NULL, n and total its counted members and counted income) or person programme (n, total NULL).
+
+    With `unless_receiving`, programmes the household or person already receives on `as_of` are left out, as
+    `service._receiving` reads them (a member's ID number, by its blind index, enrolled in the programme), and so
+    are leads closed on the same facts."""
     p = {code: param.value for code, param in params.items()}
     c16, c18, c60 = cutoff(as_of, 16), cutoff(as_of, 18), cutoff(as_of, 60)
     in_range = [Household.id > after_id, Household.area_code.startswith(area_prefix)]
@@ -56,9 +62,13 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
         """The chunk's id range straight on the child table, so its household_id index serves the chunk."""
         return [column > after_id] + ([column <= until_id] if until_id is not None else [])
 
+    def whole(expression):
+        """Sums stay integers (PostgreSQL's sum of bigint is numeric, slower and no more exact here)."""
+        return cast(expression, BigInteger)
+
     income = (select(Income.member_id,
-                     func.sum(case((Income.kind == "wages", Income.monthly_fen), else_=0)).label("wages"),
-                     func.sum(case((Income.kind != "wages", Income.monthly_fen), else_=0)).label("other"))
+                     whole(func.sum(case((Income.kind == "wages", Income.monthly_fen), else_=0))).label("wages"),
+                     whole(func.sum(case((Income.kind != "wages", Income.monthly_fen), else_=0))).label("other"))
               .where(Income.exempt.is_(False), Income.period_from <= as_of, *ids_between(Income.household_id))
               .group_by(Income.member_id).subquery("income"))
     wages, other = func.coalesce(income.c.wages, 0), func.coalesce(income.c.other, 0)
@@ -81,14 +91,14 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
               .where(*ids_between(Member.household_id))
               .outerjoin(income, income.c.member_id == Member.id).cte("member_figures"))
     assets = (select(Asset.household_id,
-                     func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
-                                   else_=0)).label("financial"),
-                     func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0)).label("vehicle"))
+                     whole(func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
+                                         else_=0))).label("financial"),
+                     whole(func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0))).label("vehicle"))
               .where(Asset.source_on <= as_of, *ids_between(Asset.household_id)).group_by(Asset.household_id).subquery("assets"))
     households = (select(Household.id, Household.area_code,
-                         func.sum(people.c.counted).label("n"),
-                         func.sum(people.c.counted * people.c.after_deduction).label("total"),
-                         func.sum(people.c.able).label("able"))
+                         whole(func.sum(people.c.counted)).label("n"),
+                         whole(func.sum(people.c.counted * people.c.after_deduction)).label("total"),
+                         whole(func.sum(people.c.able)).label("able"))
                   .join(people, people.c.household_id == Household.id).where(*in_range)
                   .group_by(Household.id, Household.area_code).cte("household_totals"))
     n, total = households.c.n, households.c.total
@@ -101,9 +111,9 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
                     _flag(dibao).label("dibao"), _flag(marginal).label("marginal"))
              .outerjoin(assets, assets.c.household_id == households.c.id).cte("household_flags"))
 
-    # One pass over the chunk's people, household flags joined in: the household programmes come back on the
-    # applicant's row (one per household), the individual ones on each person's row. Only rows that qualify for
-    # something leave the database: at city scale the rows, not the SQL, would cost most.
+    # One pass over the chunk's people, household flags joined in: the household programmes come from the
+    # applicant's row (one per household), the individual ones from each person's row. Only rows that qualify
+    # for something go on to the programmes below.
     able_elsewhere = flags.c.able - people.c.able
     unable = or_(people.c.birth_on <= c60, people.c.birth_on > c16, people.c.disability_grade.in_((1, 2)),
                  and_(people.c.disability_grade == 3, people.c.disability_kind.in_(sorted(rules.GRADE_3_KINDS))))
@@ -112,36 +122,98 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
     poor = or_(flags.c.dibao == 1, flags.c.marginal == 1)
     individual = and_(people.c.exclusion.is_(None),
                       or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None)))
-    rows = (await session.execute(
-        select(people.c.id, people.c.household_id, people.c.relationship, people.c.exclusion, flags.c.area_code,
-               flags.c.n, flags.c.total, flags.c.dibao, flags.c.marginal, people.c.disability_grade,
-               _flag(tekun).label("tekun"),
-               _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(True))).label("oi"),
-               _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(False))).label("os"),
-               _flag(and_(minor, people.c.parents == "unsupported")).label("cd"))
-        .join(flags, flags.c.id == people.c.household_id)
-        .where(or_(and_(people.c.relationship == "applicant", poor), individual)))).all()
+    rows = (select(people.c.id, people.c.household_id, people.c.relationship, people.c.exclusion, flags.c.area_code,
+                   flags.c.n, flags.c.total, flags.c.dibao, flags.c.marginal, people.c.disability_grade,
+                   _flag(tekun).label("tekun"),
+                   _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(True))).label("oi"),
+                   _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(False))).label("os"),
+                   _flag(and_(minor, people.c.parents == "unsupported")).label("cd"))
+            .join(flags, flags.c.id == people.c.household_id)
+            .where(or_(and_(people.c.relationship == "applicant", poor), individual)).cte("candidates"))
 
-    hits: list[Hit] = []
-    for row in rows:
-        area = row.area_code
-        if row.relationship == "applicant" and (row.dibao or row.marginal):
-            figures = {"counted_members": int(row.n), "household_income_fen": int(row.total),
-                       "standard_fen": p["dibao_standard"]}
-            if row.dibao:
-                hits.append(Hit(row.household_id, area, "dibao", None, figures))
-            if row.marginal:
-                hits.append(Hit(row.household_id, area, "dibao_marginal", None, figures))
-        if row.exclusion is not None:
-            continue
-        for code, flag in (("tekun", row.tekun), ("orphan_institution", row.oi), ("orphan_scattered", row.os),
-                           ("child_in_difficulty", row.cd)):
-            if flag:
-                hits.append(Hit(row.household_id, area, code, row.id, {}))
-        if row.disability_grade is not None and (row.dibao or row.marginal):
-            hits.append(Hit(row.household_id, area, "disability_living_subsidy", row.id, {}))
-        if row.disability_grade in (1, 2):
-            hits.append(Hit(row.household_id, area, "disability_care_subsidy", row.id, {}))
-    return hits
+    receiving = None
+    if unless_receiving:
+        receiving = (select(Member.household_id, Member.id.label("member_id"), Enrolment.programme)
+                     .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
+                     .where(*ids_between(Member.household_id), Enrolment.since_on <= as_of,
+                            or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)).cte("receiving"))
+
+        # A lead for the same household, programme and person that was closed (services/assistance/leads) on the
+        # same facts is not raised again: for the household programmes the same counted members, counted income
+        # and standard. New facts (an income recorded, a member gone, a new standard) raise it again. Read once
+        # per chunk through ix_leads_closed (closed leads are few), not probed per candidate row.
+        closed = (select(Lead.household_id, Lead.member_id, Lead.programme,
+                         Lead.reasons["counted_members"].as_integer().label("n"),
+                         Lead.reasons["household_income_fen"].as_integer().label("total"),
+                         Lead.reasons["standard_fen"].as_integer().label("standard"))
+                  .where(Lead.state == "closed", *ids_between(Lead.household_id)).cte("closed"))
+
+    def programme(code: str, condition, *, household: bool) -> Select:
+        where = [condition]
+        if receiving is not None:
+            key = receiving.c.household_id == rows.c.household_id if household else receiving.c.member_id == rows.c.id
+            where.append(~exists().where(key, receiving.c.programme == code))
+            same = [closed.c.household_id == rows.c.household_id, closed.c.programme == code]
+            same += [closed.c.member_id.is_(None), closed.c.n == rows.c.n, closed.c.total == rows.c.total,
+                     closed.c.standard == p["dibao_standard"]] if household else [closed.c.member_id == rows.c.id]
+            where.append(~exists().where(*same))
+        return select(rows.c.household_id,
+                      cast(null(), Integer).label("member_id") if household else rows.c.id.label("member_id"),
+                      rows.c.area_code, literal(code, String).label("programme"),
+                      rows.c.n if household else cast(null(), BigInteger).label("n"),
+                      rows.c.total if household else cast(null(), BigInteger).label("total")).where(*where)
+
+    applicant, present = rows.c.relationship == "applicant", rows.c.exclusion.is_(None)
+    return union_all(
+        programme("dibao", and_(applicant, rows.c.dibao == 1), household=True),
+        programme("dibao_marginal", and_(applicant, rows.c.marginal == 1), household=True),
+        programme("tekun", and_(present, rows.c.tekun == 1), household=False),
+        programme("orphan_institution", and_(present, rows.c.oi == 1), household=False),
+        programme("orphan_scattered", and_(present, rows.c.os == 1), household=False),
+        programme("child_in_difficulty", and_(present, rows.c.cd == 1), household=False),
+        programme("disability_living_subsidy", and_(present, rows.c.disability_grade.is_not(None),
+                                                    or_(rows.c.dibao == 1, rows.c.marginal == 1)), household=False),
+        programme("disability_care_subsidy", and_(present, rows.c.disability_grade.in_((1, 2))), household=False))
 
 
+async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str = "",
+                   after_id: int = 0, until_id: int | None = None, exclude_prefixes: tuple[str, ...] = ()
+                   ) -> list[Hit]:
+    """Every (household, programme[, member]) the rules find eligible, for households with after_id < id ≤ until_id
+    in the area (less the excluded areas, which have their own parameters)."""
+    hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
+                 exclude_prefixes=exclude_prefixes, unless_receiving=False)
+    standard = params["dibao_standard"].value
+    return [Hit(row.household_id, row.area_code, row.programme, row.member_id,
+                {} if row.member_id is not None else
+                {"counted_members": int(row.n), "household_income_fen": int(row.total), "standard_fen": standard})
+            for row in await session.execute(hits)]
+
+
+async def write_leads(session: AsyncSession, screening_id: int, params: dict[str, rules.Param], as_of: dt.date,
+                      now: dt.datetime, *, area_prefix: str, after_id: int, until_id: int,
+                      exclude_prefixes: tuple[str, ...] = ()) -> int:
+    """Write the leads of one chunk in the database itself (INSERT … SELECT): every hit of `eligible` that the
+    household or person does not already receive, with the same reasons the API shows. Returns how many.
+
+    At city scale, turning hundreds of thousands of rows into Python objects and back into COPY records cost
+    more than evaluating the rules; here no row leaves the database."""
+    hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
+                 exclude_prefixes=exclude_prefixes, unless_receiving=True).subquery("hits")
+    dialect = (await session.connection()).dialect.name
+    json_object = func.json_build_object if dialect == "postgresql" else func.json_object
+    common = [literal("rule", String), literal("eligibility.rules.evaluate", String),
+              literal("as_of", String), literal(as_of.isoformat(), String)]
+    reasons = case((hits.c.member_id.is_(None), json_object(
+        *common, literal("counted_members", String), hits.c.n, literal("household_income_fen", String), hits.c.total,
+        literal("standard_fen", String), literal(params["dibao_standard"].value, BigInteger))),
+        else_=json_object(*common))
+    table = Lead.__table__
+    written = await session.execute(table.insert().from_select(
+        ["screening_id", "household_id", "member_id", "area_code", "programme", "state", "reasons", "created_at"],
+        select(literal(screening_id, Integer), hits.c.household_id, hits.c.member_id, hits.c.area_code,
+               hits.c.programme, literal("open", String), reasons, literal(now, table.c.created_at.type))))
+    if written.rowcount >= 0:
+        return written.rowcount
+    # Python's sqlite3 reports no row count for a statement that begins with WITH; SQLite itself knows.
+    return await session.scalar(text("SELECT changes()"))
