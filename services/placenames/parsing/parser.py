@@ -227,7 +227,7 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
     return parsed
 
 
-_NUMBER_START = frozenset("0123456789" + "".join(c for c in "零〇○一二两三四五六七八九十百千"))
+_NUMBER_START = frozenset("0123456789零〇○一二两三四五六七八九十百千")
 _ROAD_ENDINGS = frozenset("路街巷弄道桥")
 _HAN = re.compile(r"[\u4e00-\u9fff]{2,12}")
 # Unknown text that ends like a residential area or a division is not taken for a road.
