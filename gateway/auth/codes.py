@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from shared.errors import ServiceUnavailable
+from shared.errors import NotFound
 from shared.idnumbers import mask_phone
 
 log = logging.getLogger("gateway.codes")
@@ -26,4 +26,4 @@ class NoSender:
     """Production until an SMS provider is configured: sign-in by code is unavailable, and says so."""
 
     async def send(self, phone: str, code: str) -> None:
-        raise ServiceUnavailable("sign-in by SMS code is not configured on this deployment")
+        raise NotFound("sign-in by SMS code is not offered on this deployment (no SMS provider configured)")

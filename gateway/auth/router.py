@@ -84,7 +84,7 @@ async def staff_sign_in(request: Request, body: StaffSignIn, session: Session) -
              description="Residents sign in with their phone and a 6-digit code. A code lasts 5 minutes and allows "
                          "5 tries; one code a minute and five an hour per phone, and sign-in requests are limited "
                          "per address too.",
-             responses=problem_responses(422, 429, 503))
+             responses=problem_responses(404, 422, 429, 503))
 async def request_code(request: Request, body: CodeRequest, session: Session) -> CodeRequested:
     await service.request_code(session, request.app.state.settings, request.app.state.code_sender, body.phone)
     return CodeRequested(expires_in=int(service.CODE_LIFETIME.total_seconds()),
@@ -103,9 +103,9 @@ async def code_sign_in(request: Request, body: CodeSignIn, session: Session) -> 
 
 @router.post("/wechat-sign-ins", response_model=TokenResponse, summary="WeChat mini-program sign-in (微信小程序登录)",
              description="Exchanges the code from `wx.login()` for the user's openid with WeChat, and signs the "
-                         "resident in (creating the account the first time). 503 when WeChat does not answer or "
-                         "the deployment has no mini-program.",
-             responses=problem_responses(401, 422, 503))
+                         "resident in (creating the account the first time). 503 when WeChat does not answer; 404 "
+                         "when the deployment has no mini-program.",
+             responses=problem_responses(401, 404, 422, 503))
 async def wechat_sign_in(request: Request, body: WeChatSignIn, session: Session) -> TokenResponse:
     principal = await service.sign_in_wechat(session, request.app.state.settings, request.app.state.wechat,
                                              body.code)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import httpx
 
-from shared.errors import ServiceUnavailable, Unauthorized
+from shared.errors import NotFound, ServiceUnavailable, Unauthorized
 
 log = logging.getLogger("gateway.wechat")
 
@@ -26,7 +26,7 @@ class WeChatProvider(Protocol):
 
 class NotConfigured:
     async def openid_for(self, code: str) -> str:
-        raise ServiceUnavailable("WeChat sign-in is not configured on this deployment")
+        raise NotFound("WeChat sign-in is not offered on this deployment (no mini-program configured)")
 
 
 class JsCode2Session:

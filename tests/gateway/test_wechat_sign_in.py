@@ -72,5 +72,5 @@ async def test_an_invalid_code_is_401_and_wechat_trouble_is_503(auth_gateway, fa
 async def test_without_a_mini_program_it_says_so(auth_gateway):
     auth_gateway.app.local_app.state.wechat = NotConfigured()
     response = await sign_in(auth_gateway, "good-alice")
-    assert response.status_code == 503 and "not configured" in response.json()["detail"]
+    assert response.status_code == 404 and "not offered" in response.json()["detail"]
     assert (await auth_gateway.post("/api/auth/v1/wechat-sign-ins", json={"code": ""})).status_code == 422
