@@ -8,13 +8,20 @@ joined across tables (members ⋈ enrolments in the screening) by equality on th
 Incomes stay in the clear at rest, on purpose: the set-based screening sums `monthly_fen` in SQL over every
 household of the city, and the raw `amount_fen` is `monthly_fen × months` to within a few fen, so encrypting
 one without the other would hide nothing. What identifies a person (the ID number) is what is encrypted.
+The service records no phone numbers.
 """
 
 from __future__ import annotations
 
+from services.assistance.database import Base
 from shared.pii import blind_index, keyring
+from shared.pii_reads import pii_reads_table
 
 ID_NUMBER_INDEX = "assistance.id_number"
+
+# The audit of clear reads (a member's ID number, on request with a purpose) and of status lookups by ID
+# number (which programmes a person receives), append-only by trigger (migration 8c1e4b7f2a90).
+PII_READS = pii_reads_table(Base.metadata)
 
 
 def id_number_index(id_number: str) -> str:

@@ -5,13 +5,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from services.assistance.database import IDEMPOTENCY_KEYS
 from services.assistance.households import service
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
-from services.assistance.scopes import HOUSEHOLDS_READ, HOUSEHOLDS_WRITE
+from services.assistance.pii import PII_READS
+from services.assistance.scopes import HOUSEHOLDS_READ, HOUSEHOLDS_WRITE, PII_READ
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
 
 router = APIRouter(prefix="/households", tags=["households 救助家庭"])
 
@@ -71,3 +73,20 @@ async def remove_member(household_id: int, member_id: int, session: Session,
                         principal: Annotated[Principal, require(WRITE)]) -> Response:
     await service.remove_member(session, principal, household_id, member_id)
     return Response(status_code=204)
+
+
+@router.post("/{household_id}/members/{member_id}/pii-reads", status_code=201, response_model=PiiReadOut,
+             summary="Read a member's ID number in the clear (audited)",
+             description="For a stated purpose (e.g. 入户核查：核对身份证件), the ID number of a member of a household you "
+                         "may see, in the clear. Each read writes an append-only audit record (who, whose, when, why, "
+                         "request id) in the same transaction: if it cannot be written, nothing is answered. Needs "
+                         "`assistance.pii:read` besides `assistance.households:read`; a household outside your area "
+                         "is 404, as is a member not in the household. Incomes are not encrypted and are read with "
+                         "the household's economic status.",
+             responses=problem_responses(401, 403, 404, 422))
+async def read_member_pii(household_id: int, member_id: int, data: PiiReadIn, session: Session,
+                          principal: Annotated[Principal, require(READ, PII_READ)]) -> PiiReadOut:
+    household, member = await service.get_visible_member(session, principal, household_id, member_id)
+    return await record_pii_read(session, PII_READS, principal, subject_type="member", subject_id=member.id,
+                                 subject_area=household.area_code, values={"id_number": member.id_number},
+                                 purpose=data.purpose)

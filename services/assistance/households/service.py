@@ -135,6 +135,15 @@ async def add_member(session: AsyncSession, principal: Principal, household_id: 
     return member
 
 
+async def get_visible_member(session: AsyncSession, principal: Principal, household_id: int,
+                             member_id: int) -> tuple[Household, Member]:
+    household = await get_visible(session, principal, household_id)
+    member = await session.scalar(select(Member).where(Member.id == member_id, Member.household_id == household.id))
+    if member is None:
+        raise NotFound(f"no member {member_id} in household {household_id}")
+    return household, member
+
+
 async def remove_member(session: AsyncSession, principal: Principal, household_id: int, member_id: int) -> None:
     household = await get_visible(session, principal, household_id, for_update=True)
     member = await session.scalar(select(Member).where(Member.id == member_id, Member.household_id == household.id))

@@ -13,6 +13,9 @@ class StatusLookupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id_number: str = Field(min_length=15, max_length=20, description="18-character resident ID number (GB 11643)",
                            examples=["330203194503150022"])
+    purpose: str | None = Field(None, min_length=4, max_length=200, examples=["助餐补贴价格核定"],
+                                description="Why the caller asks; kept in the audit of lookups. Default: "
+                                            "`eligibility for <caller>`")
 
 
 class ProgrammeStatus(BaseModel):

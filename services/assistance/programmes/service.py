@@ -8,13 +8,15 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.programmes.models import Enrolment
-from services.assistance.pii import id_number_index
+from services.assistance.households.models import Household
+from services.assistance.pii import PII_READS, id_number_index
 from services.assistance.programmes.schemas import ProgrammeStatus, StatusLookupOut
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
 from shared.idnumbers import parse_id_number
+from shared.pii_reads import record_pii_read
 
 LOOKUP_CALLERS = ("service", "staff")
 
@@ -22,20 +24,33 @@ LOOKUP_CALLERS = ("service", "staff")
 def lookup_query(index: str, day: dt.date) -> Select:
     """One probe of ix_enrolments_id_number_current by the blind index: the enrolments that have begun and not
     ended. Nothing is decrypted: the answer needs only the programme and the day it began."""
-    return (select(Enrolment.programme, Enrolment.since_on)
+    return (select(Enrolment.programme, Enrolment.since_on, Household.area_code)
+            .outerjoin(Household, Household.id == Enrolment.household_id)
             .where(Enrolment.id_number_index == index, Enrolment.since_on <= day,
                    or_(Enrolment.until_on.is_(None), Enrolment.until_on > day))
             .order_by(Enrolment.programme))
 
 
-async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str) -> StatusLookupOut:
+async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str, *,
+                 purpose: str | None = None) -> StatusLookupOut:
+    """The person's current programmes, and an audit record of the lookup in the same transaction.
+
+    The record names the person by the blind index of the ID number (the audit holds no ID number either) and
+    the area of the household their enrolment belongs to, when they have one, so the district's auditors see
+    the lookups about their people; lookups about people with no programme carry no area (city-wide auditors
+    with a partner identity see them). Fields read: `programmes`.
+    """
     if principal.kind not in LOOKUP_CALLERS:
         raise Forbidden("status lookups are for other services and staff, not for " + principal.kind + " callers")
     id_number = parse_id_number(raw_id_number)
+    index = id_number_index(id_number.value)
     today = clock.today()
-    rows = await session.execute(lookup_query(id_number_index(id_number.value), today))
+    rows = (await session.execute(lookup_query(index, today))).all()
+    await record_pii_read(session, PII_READS, principal, subject_type="status_lookup", subject_id=index,
+                          subject_area=next((r.area_code for r in rows if r.area_code), None),
+                          values={"programmes": None}, purpose=purpose or f"eligibility for {principal.subject}")
     return StatusLookupOut(id_number_masked=id_number.masked, as_of=today,
-                           programmes=[ProgrammeStatus(code=p, since=s) for p, s in rows])
+                           programmes=[ProgrammeStatus(code=r.programme, since=r.since_on) for r in rows])
 
 
 async def enrol(session: AsyncSession, *, id_number: str, household_id: int | None, programme: str,
