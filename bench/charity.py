@@ -1,29 +1,45 @@
 """Charity: donation throughput, a large payroll batch, and a reconciliation over many ledger entries.
 
-    ./dev bench charity [--database-url URL] [--donations 2000] [--concurrency 20]
+    ./dev bench charity --database-url postgresql://postgres@127.0.0.1:5432/SCRATCH
+                        [--duration 10] [--concurrency 100] [--pool 10] [--rounds 2]
                         [--payroll-rows 100000] [--ledger-entries 1000000]
+    ./dev bench charity --through in-process [--donations 2000] [--concurrency 20] ...   (SQLite without a URL)
 
-In-process (the app through ASGI, no network, no gateway): this measures the service and its database,
-not the gateway's hop, which `./dev bench gateway` measures on its own.
-
-1. Donations: `--donations` POST /donations with Idempotency-Keys, `--concurrency` at a time; rate, p50, p99.
+1. Donations, on PostgreSQL through the gateway (the default with `--database-url`): the charity service and
+   the gateway run as their own processes on loopback (ports 18303 and 18300, a temp dir for the gateway's
+   database and the logs, rate limits on but out of reach), and wrk POSTs /api/charity/v1/donations with a
+   staff bearer token and a fresh Idempotency-Key and channel transaction each, `--concurrency` connections
+   for `--duration` seconds, after a warm-up: donations/s, p50, p99. In the same run, alternating with it,
+   a raw asyncpg loop does the same SQL work per donation (one transaction: the group, its two entries, its
+   seal through the balance trigger, the donation row) on as many connections as the service's pool may
+   open, and the ratio service/raw is printed. `--rounds` repeats the pair; medians are reported.
+   `--through in-process` instead sends `--donations` requests to the app through ASGI (no network, no
+   gateway): this is the mode on SQLite.
 2. Payroll: one CSV batch of `--payroll-rows` rows with control totals, timed end to end (target <= 10 s).
 3. Reconciliation: the ledger is filled to `--ledger-entries` entries (balanced, sealed donation groups and
    their donation rows, written in bulk by SQL), then POST /reconciliations is timed.
 
 The database is a fresh SQLite file in a temp dir unless `--database-url` names a PostgreSQL database,
-which the bench WIPES (DROP SCHEMA public CASCADE): give it a scratch database only.
-It is a benchmark, not a test: it exits 0 when it ran, whatever the figures.
+which the bench WIPES (DROP SCHEMA public CASCADE): give it a scratch database only. wrk is installed from
+Debian's packages when missing (as `./dev bench gateway` does). The load average is printed at the start
+and the end: the machine is small and shared. It is a benchmark, not a test: it exits 0 when it ran,
+whatever the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import socket
 import statistics
+import subprocess
 import tempfile
 import time
+from pathlib import Path
 
+import asyncpg
 import httpx
 from sqlalchemy import text
 
@@ -96,6 +112,207 @@ async def donations(client, headers, project_id: int, count: int, concurrency: i
     print(f"donations: {count} in {elapsed:.1f} s = {count / elapsed:.0f}/s, "
           f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms "
           f"(in-process, concurrency {concurrency})")
+
+
+# ---- donations through the gateway, next to raw asyncpg -----------------------------------------------
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+# One request per call: a fresh channel transaction and Idempotency-Key, unique across threads and runs.
+WRK_SCRIPT = r"""
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_no", threads)
+end
+function init(args)
+  run, project, token = args[1], args[2], args[3]
+  counter = 0
+end
+function request()
+  counter = counter + 1
+  local txn = string.format("%s-%d-%d", run, thread_no, counter)
+  local body = string.format('{"project_id": %s, "channel": "wechat", "channel_txn_id": "%s", '
+    .. '"amount_fen": %d, "donor": {"kind": "anonymous"}}', project, txn, 100 + counter % 900)
+  return wrk.format("POST", "/api/charity/v1/donations", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. token, ["Idempotency-Key"] = txn}, body)
+end
+"""
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} CPUs)"
+
+
+def ensure_wrk() -> str:
+    from bench.gateway import find_tool
+    if find_tool("wrk") is None:
+        if os.geteuid() != 0:
+            raise SystemExit("bench: wrk not found; install it first, e.g. `sudo apt-get install wrk`")
+        print("bench: wrk not found; installing it from Debian's packages …", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=True)
+    return find_tool("wrk")
+
+
+def start_suite(url: str, tmp: Path, pool: int):
+    """The charity service and the gateway on free loopback ports (other benches and tests run at once)."""
+    from tools.devserver import Suite
+    gateway_port, service_port = free_port(), free_port()
+    never = {kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
+    env = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "WARNING", "GATEWAY_PORT": str(gateway_port),
+           "CHARITY_PORT": str(service_port), "CHARITY_DATABASE_URL": url, "CHARITY_DB_POOL_SIZE": str(pool),
+           "GATEWAY_UPSTREAM_CHARITY": f"http://{HOST}:{service_port}",
+           # The rate limiter stays on (its cost is part of the figure) with limits no bench reaches.
+           "GATEWAY_RATE_LIMITS": json.dumps(never),
+           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}"}
+    migrations.upgrade("gateway", env["GATEWAY_DATABASE_URL"])  # its own, not the developer's var/gateway.db
+    suite = Suite(env, log_dir=tmp / "log")
+    suite.start("charity")
+    suite.start("gateway")
+    suite.wait_ready("charity")
+    deadline = time.monotonic() + 30
+    while True:  # the gateway's /readyz waits for all four services; only charity runs here
+        if suite.processes["gateway"].poll() is not None:
+            raise RuntimeError(f"the gateway exited; see {suite.log_path('gateway')}")
+        try:
+            if suite.get("/healthz")[0] == 200:
+                return suite
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("gateway did not start")
+        time.sleep(0.2)
+
+
+def wrk_donations(wrk: str, script: Path, gateway: str, run: str, project_id: int, token: str, seconds: float,
+                  connections: int, pids: dict[str, int] | None = None):
+    """wrk's result, with the CPU time per answered request of each process in `pids` (ms) as `cpu_ms`: on a
+    shared machine, what a donation costs is steadier than how many fit in a second."""
+    from bench.gateway import cpu_seconds, parse_wrk
+    before = {name: cpu_seconds([pid]) for name, pid in (pids or {}).items()}
+    command = [wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s", "-s", str(script),
+               f"{gateway}/api/charity/v1/donations", "--", run, str(project_id), token]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip()}")
+    parsed = parse_wrk(result.stdout)
+    answered = max(1, parsed.requests - parsed.non_2xx)
+    parsed.ok_rps = parsed.rps * (parsed.requests - parsed.non_2xx) / max(1, parsed.requests)  # 201s only
+    parsed.cpu_ms = {name: (cpu_seconds([pids[name]]) - spent) * 1000 / answered for name, spent in before.items()}
+    return parsed
+
+
+async def raw_donations(url: str, project_id: int, seconds: float, concurrency: int, connections: int,
+                        run: str) -> tuple[float, float, float, int, float]:
+    """The same SQL work per donation, by hand on asyncpg: one transaction with the group, its two entries,
+    its seal (the balance trigger runs) and the donation row. Returns (per second, p50 ms, p99 ms, count,
+    the client's CPU ms per donation)."""
+    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    pool = await asyncpg.create_pool(plain, min_size=1, max_size=connections)
+    try:
+        async with pool.acquire() as connection:
+            org_id = await connection.fetchval("SELECT organization_id FROM projects WHERE id = $1", project_id)
+            fund = await connection.fetchval("SELECT id FROM ledger_accounts WHERE project_id = $1", project_id)
+            clearing = await connection.fetchval(
+                "SELECT id FROM ledger_accounts WHERE kind = 'clearing' AND organization_id = $1", org_id)
+        latencies: list[float] = []
+        deadline = time.perf_counter() + seconds
+        counter = 0
+
+        async def worker() -> None:
+            nonlocal counter
+            while time.perf_counter() < deadline:
+                counter += 1
+                n = counter
+                started = time.perf_counter()
+                async with pool.acquire() as connection, connection.transaction():
+                    group = await connection.fetchval(
+                        "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
+                        "VALUES ('donation', $1, $2, $3, 'bench', now()) RETURNING id", org_id, project_id,
+                        f"wechat {run}-{n}")
+                    amount = 100 + n % 900
+                    await connection.execute(
+                        "INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES ($1, $2, $3), "
+                        "($1, $4, $5)", group, clearing, -amount, fund, amount)
+                    await connection.execute(
+                        "INSERT INTO ledger_seals (group_id, entry_count, sealed_at) VALUES ($1, 2, now())", group)
+                    await connection.fetchval(
+                        "INSERT INTO donations (project_id, organization_id, channel, channel_txn_id, amount_fen, "
+                        "donor_kind, honour_opt_in, donated_at, ledger_group_id, recorded_by, created_at) "
+                        "VALUES ($1, $2, 'wechat', $3, $4, 'anonymous', false, now(), $5, 'bench', now()) "
+                        "RETURNING id", project_id, org_id, f"{run}-{n}", amount, group)
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        await pool.close()
+    return (len(latencies) / elapsed, statistics.median(latencies), percentile(latencies, 0.99), len(latencies),
+            cpu * 1000 / max(1, len(latencies)))
+
+
+async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -> None:
+    wrk = ensure_wrk()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-charity-"))
+    script = tmp / "donate.lua"
+    script.write_text(WRK_SCRIPT)
+    suite = await asyncio.to_thread(start_suite, url, tmp, args.pool)
+    try:
+        gateway = suite.url()
+        async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+            token = (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).json()
+        token = token["access_token"]
+        connections = args.pool * 2  # the service's pool: pool_size plus as many overflow connections
+        pids = {name: suite.processes[name].pid for name in ("charity", "gateway")}
+        await asyncio.to_thread(wrk_donations, wrk, script, gateway, "warm", project_id, token, 3, args.concurrency)
+        await raw_donations(url, project_id, 2, args.concurrency, connections, "raw-warm")
+        service, raw = [], []
+        for n in range(args.rounds):
+            result = await asyncio.to_thread(wrk_donations, wrk, script, gateway, f"gw{n}", project_id, token,
+                                             args.duration, args.concurrency, pids)
+            if result.non_2xx or result.socket_errors:
+                print(f"  round {n + 1}: {result.non_2xx} non-2xx answers, {result.socket_errors} socket errors "
+                      f"(see {suite.log_dir})")
+            service.append(result)
+            raw.append(await raw_donations(url, project_id, args.duration, args.concurrency, connections, f"raw{n}"))
+            print(f"  round {n + 1}: gateway {result.ok_rps:.0f}/s (p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} "
+                  f"ms), raw asyncpg {raw[-1][0]:.0f}/s (p50 {raw[-1][1]:.1f} ms, p99 {raw[-1][2]:.1f} ms)",
+                  flush=True)
+    finally:
+        suite.stop_all()
+    engine = make_engine(url)
+    async with engine.connect() as connection:
+        recorded = (await connection.execute(text(
+            "SELECT count(*) FROM donations WHERE channel_txn_id LIKE 'gw%'"))).scalar_one()
+    await engine.dispose()
+    answered = sum(r.requests - r.non_2xx for r in service)
+    rate = statistics.median(r.ok_rps for r in service)
+    failed = sum(r.non_2xx + r.socket_errors for r in service)
+    raw_rate = statistics.median(r[0] for r in raw)
+    print(f"donations through the gateway: {rate:.0f}/s, p50 {statistics.median(r.p50_ms for r in service):.1f} ms, "
+          f"p99 {statistics.median(r.p99_ms for r in service):.1f} ms (median of {args.rounds} rounds of "
+          f"{args.duration:g} s, {args.concurrency} connections; target >= 1,000/s, p99 <= 100 ms)")
+    print(f"raw asyncpg, same inserts: {raw_rate:.0f}/s, p50 {statistics.median(r[1] for r in raw):.1f} ms, "
+          f"p99 {statistics.median(r[2] for r in raw):.1f} ms ({args.concurrency} tasks on {args.pool * 2} "
+          f"connections)")
+    print(f"service/raw ratio: {rate / raw_rate:.2f}")
+    if failed:
+        print(f"NOT ALL ANSWERED: {failed} non-2xx answers or socket errors (not counted in the rate; wrk's "
+              f"latencies include them); see {suite.log_dir}")
+    cpu = {name: statistics.median(r.cpu_ms[name] for r in service) for name in ("charity", "gateway")}
+    print(f"CPU per donation: charity service {cpu['charity']:.2f} ms, gateway {cpu['gateway']:.2f} ms; raw asyncpg "
+          f"client {statistics.median(r[4] for r in raw):.2f} ms (PostgreSQL's own CPU not counted in either)")
+    print(f"donations recorded by the service: {recorded} ({answered} answered 201 or replayed)")
 
 
 async def payroll(client, headers, project_id: int, rows: int) -> None:
@@ -172,9 +389,12 @@ async def fill_ledger(url: str, project_id: int, entries: int) -> None:
 async def run(args: argparse.Namespace) -> None:
     url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='bench-charity-')}/charity.db"
     url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    print(f"database: {url.split('@')[-1]}")
+    through = args.through or ("gateway" if url.startswith("postgresql") else "in-process")
+    if through == "gateway" and not url.startswith("postgresql"):
+        raise SystemExit("bench: --through gateway needs --database-url of a scratch PostgreSQL database")
+    print(f"database: {url.split('@')[-1]}; {load_average()}", flush=True)
     await reset(url)
-    settings = CharitySettings(database_url=url, env="test", db_pool_size=args.concurrency)
+    settings = CharitySettings(database_url=url, env="test", db_pool_size=args.pool)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://charity",
@@ -184,12 +404,21 @@ async def run(args: argparse.Namespace) -> None:
                                                                secret=settings.identity_secret)}
 
             project = await setup(client, headers())
-            await donations(client, headers, project["id"], args.donations, args.concurrency)
+            if through == "gateway":
+                await through_gateway(args, url, project["id"])
+            else:
+                await donations(client, headers, project["id"], args.donations, args.concurrency)
             await payroll(client, headers(), project["id"], args.payroll_rows)
-            have = args.donations * 2 + 2
+            async with app.state.database.sessionmaker() as session:
+                have = int(await session.scalar(text("SELECT count(*) FROM ledger_entries")))
             started = time.perf_counter()
             await fill_ledger(url, project["id"], max(0, args.ledger_entries - have))
-            print(f"ledger filled to about {args.ledger_entries} entries in {time.perf_counter() - started:.1f} s")
+            print(f"ledger filled to about {args.ledger_entries} entries in {time.perf_counter() - started:.1f} s",
+                  flush=True)
+            if url.startswith("postgresql"):
+                async with app.state.database.sessionmaker() as session:
+                    await session.execute(text("ANALYZE"))
+                    await session.commit()
             started = time.perf_counter()
             response = await client.post(f"{API}/reconciliations", headers=headers())
             elapsed = time.perf_counter() - started
@@ -197,14 +426,21 @@ async def run(args: argparse.Namespace) -> None:
             print(f"reconciliation: {run_['entries_checked']} entries, {run_['groups_checked']} groups in "
                   f"{elapsed:.1f} s, balanced={run_['balanced']} "
                   f"{sorted({d['kind'] for d in run_['differences']})}")
+    print(f"end: {load_average()}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev bench charity")
     parser.add_argument("--database-url", help="a scratch PostgreSQL database (it is wiped); default: SQLite in a "
                         "temp dir")
-    parser.add_argument("--donations", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--through", choices=("gateway", "in-process"),
+                        help="how donations are sent; default: gateway on PostgreSQL, in-process on SQLite")
+    parser.add_argument("--donations", type=int, default=2000, help="in-process: how many")
+    parser.add_argument("--duration", type=float, default=10, help="gateway: seconds per round")
+    parser.add_argument("--rounds", type=int, default=2, help="gateway: rounds of service then raw asyncpg")
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--pool", type=int, default=10, help="the service's pool size (as many again may "
+                        "overflow); the raw loop gets the same number of connections")
     parser.add_argument("--payroll-rows", type=int, default=100_000)
     parser.add_argument("--ledger-entries", type=int, default=1_000_000)
     asyncio.run(run(parser.parse_args(argv)))
