@@ -14,7 +14,7 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "minzheng.json"
 EXPORTED = {"http_requests_total", "http_request_duration_seconds_bucket", "db_pool_connections_in_use",
             "db_pool_size", "gateway_requests_total", "gateway_request_duration_seconds_bucket",
             "gateway_upstream_errors_total", "process_resident_memory_bytes", "process_cpu_seconds_total",
-            "peer_circuit_breaker_state"}
+            "peer_circuit_breaker_state", "gateway_circuit_breaker_state", "business_events_total"}
 FUNCTIONS = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "on", "group_left", "max"}
 
 
@@ -28,7 +28,7 @@ def test_every_metric_the_dashboard_reads_is_exported():
     for expr in expressions():
         bare = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\"[^\"]*\"", "", expr)  # drop selectors, ranges and strings
         names = set(re.findall(r"[a-z_][a-z0-9_]*", bare)) - FUNCTIONS
-        names -= {"service", "route", "upstream", "status", "kind", "instance", "peer"}  # grouping labels
+        names -= {"service", "route", "upstream", "status", "kind", "instance", "peer", "event"}  # grouping labels
         assert names <= EXPORTED, f"{expr}: unknown metrics {names - EXPORTED}"
 
 

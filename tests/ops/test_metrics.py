@@ -108,6 +108,8 @@ def test_an_unreachable_upstream_is_counted_as_an_upstream_error(suite):
         == value(before, "gateway_upstream_errors_total", upstream="charity", kind="unreachable") + 1
     assert value(after, "gateway_requests_total", upstream="charity", status="503") \
         == value(before, "gateway_requests_total", upstream="charity", status="503") + 1
+    # One failure does not open the gateway's breaker for charity (five in a row do).
+    assert value(after, "gateway_circuit_breaker_state", upstream="charity", state="closed") == 1
 
 
 @pytest.mark.e2e
