@@ -1,6 +1,6 @@
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
@@ -8,6 +8,8 @@ from shared.db import UTCDateTime
 
 CATEGORIES = ("care_visit", "psychological_support", "tutoring", "housing_repair", "employment_help", "other")
 MATCH_STATES = ("proposed", "accepted", "delivered", "declined")
+NEEDS = ("older_person", "lives_alone_or_elderly_couple", "disability", "severe_disability", "child", "student",
+         "low_income", "unable_to_work", "housing", "psychological", "daily_care", "employment")
 
 
 class CatalogueService(Base):
@@ -53,3 +55,21 @@ class ServiceMatch(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class HouseholdNeed(Base):
+    """A need a worker found on a visit (心理疏导, 日常照料, 就业帮扶, 危房…) that the register cannot show: recorded
+    once per household and need, with who recorded it and why; matching uses it with the derived needs."""
+
+    __tablename__ = "household_needs"
+    __table_args__ = (
+        UniqueConstraint("household_id", "need"),
+        CheckConstraint("need IN (" + ", ".join(f"'{n}'" for n in NEEDS) + ")", name="need_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    need: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -3,8 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from services.assistance.catalogue import service
-from services.assistance.catalogue.schemas import (Category, CatalogueServiceIn, CatalogueServiceOut, MatchOut,
-                                                   MatchRequest, MatchState, MatchStateIn)
+from services.assistance.catalogue.schemas import (Category, CatalogueServiceIn, CatalogueServiceOut,
+                                                   HouseholdNeedsOut, MatchOut, MatchRequest, MatchState, MatchStateIn,
+                                                   NeedIn)
 from services.assistance.scopes import CATALOGUE_READ, CATALOGUE_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
@@ -33,6 +34,34 @@ async def list_services(session: Session, principal: Reader, page: Annotated[Pag
                         category: Category | None = None) -> Page[CatalogueServiceOut]:
     rows = await service.list_services(session, principal, page, area_code=area_code, category=category)
     return page_of([service.service_out(r) for r in rows], page, key=lambda s: s.id)
+
+
+@router.post("/service-catalogue/{service_id}/withdrawal", response_model=CatalogueServiceOut,
+             summary="Withdraw a service from the catalogue",
+             description="The provider stopped offering it: it is proposed no more (`active: false`); matches "
+                         "already made keep their course. Staff whose area includes the service's only; a second "
+                         "withdrawal is a 409.", responses=problem_responses(401, 403, 404, 409))
+async def withdraw_service(service_id: int, session: Session, principal: Writer) -> CatalogueServiceOut:
+    return service.service_out(await service.deactivate(session, principal, service_id))
+
+
+@router.post("/households/{household_id}/needs", status_code=201, response_model=HouseholdNeedsOut,
+             summary="Record a need found on a visit",
+             description="Needs the register cannot show (心理疏导 psychological, 日常照料 daily_care, 就业帮扶 "
+                         "employment, a house in need of repair…), recorded by a worker of the household's area with "
+                         "what they saw. Matching (`POST /service-matches`) uses them with the derived needs. The "
+                         "same need twice is a 409.", responses=problem_responses(401, 403, 404, 409, 422))
+async def record_need(household_id: int, data: NeedIn, session: Session, principal: Writer) -> HouseholdNeedsOut:
+    await service.record_need(session, principal, household_id, data)
+    return await service.household_needs(session, principal, household_id)
+
+
+@router.get("/households/{household_id}/needs", response_model=HouseholdNeedsOut, summary="A household's needs",
+            description="Derived from the register (ages, disabilities, programmes, recent disaster or housing "
+                        "signals) and recorded by workers, each with its basis.",
+            responses=problem_responses(401, 403, 404))
+async def household_needs(household_id: int, session: Session, principal: Reader) -> HouseholdNeedsOut:
+    return await service.household_needs(session, principal, household_id)
 
 
 @router.post("/service-matches", status_code=201, response_model=list[MatchOut], summary="Match services to a "

@@ -7,7 +7,7 @@ from shared.areas import AreaCode
 
 Category = Literal["care_visit", "psychological_support", "tutoring", "housing_repair", "employment_help", "other"]
 Need = Literal["older_person", "lives_alone_or_elderly_couple", "disability", "severe_disability", "child",
-               "student", "low_income", "unable_to_work", "housing"]
+               "student", "low_income", "unable_to_work", "housing", "psychological", "daily_care", "employment"]
 MatchState = Literal["proposed", "accepted", "delivered", "declined"]
 
 
@@ -17,7 +17,7 @@ class CatalogueServiceIn(BaseModel):
     category: Category
     provider: str = Field(min_length=2, max_length=100, examples=["鄞州区阳光社工服务中心"])
     area_code: AreaCode = Field(description="Households in this area and below may be served")
-    needs: list[Need] = Field(min_length=1, max_length=9, description="The needs the service answers")
+    needs: list[Need] = Field(min_length=1, max_length=12, description="The needs the service answers")
     description: str = Field("", max_length=2000)
 
 
@@ -57,3 +57,25 @@ class MatchOut(BaseModel):
     note: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class NeedIn(BaseModel):
+    """A need found on a visit. Some needs are also derived from the register (older person, disability, …)."""
+
+    model_config = ConfigDict(extra="forbid")
+    need: Need = Field(description="e.g. psychological 心理疏导, daily_care 日常照料, employment 就业帮扶, housing 住房")
+    note: str = Field(min_length=2, max_length=1000, examples=["入户走访：丧偶后情绪低落，愿意接受心理疏导"])
+
+
+class NeedOut(BaseModel):
+    need: Need
+    basis: Literal["derived", "recorded"] = Field(description="derived from the register, programmes and signals, "
+                                                  "or recorded by a worker")
+    note: str | None
+    recorded_by: str | None
+    recorded_at: dt.datetime | None
+
+
+class HouseholdNeedsOut(BaseModel):
+    household_id: int
+    needs: list[NeedOut]

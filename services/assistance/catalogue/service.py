@@ -7,8 +7,9 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assistance.catalogue.models import CatalogueService, ServiceMatch
-from services.assistance.catalogue.schemas import CatalogueServiceIn, CatalogueServiceOut, MatchOut, MatchRequest
+from services.assistance.catalogue.models import CatalogueService, HouseholdNeed, ServiceMatch
+from services.assistance.catalogue.schemas import (CatalogueServiceIn, CatalogueServiceOut, HouseholdNeedsOut, MatchOut,
+                                                   MatchRequest, NeedIn, NeedOut)
 from services.assistance.discovery.models import Signal
 from services.assistance.households import service as households
 from services.assistance.households.membership import age_on
@@ -78,7 +79,14 @@ async def list_services(session: AsyncSession, principal: Principal, page: PageP
 
 
 async def needs_of(session: AsyncSession, household_id: int, members: list[Member]) -> set[str]:
-    """The household's needs, derived from its members, its programmes and recent partner signals."""
+    """The household's needs: derived from its members, its programmes and recent partner signals, and those a
+    worker recorded on a visit."""
+    return await derived_needs(session, household_id, members) | set(await session.scalars(
+        select(HouseholdNeed.need).where(HouseholdNeed.household_id == household_id)))
+
+
+async def derived_needs(session: AsyncSession, household_id: int, members: list[Member]) -> set[str]:
+    """The needs the register shows: members' ages and disabilities, programmes, recent partner signals."""
     today = clock.today()
     ages = [age_on(m.birth_on, today) for m in members]
     needs: set[str] = set()
@@ -181,3 +189,44 @@ async def list_matches(session: AsyncSession, principal: Principal, page: PagePa
     if state:
         query = query.where(ServiceMatch.state == state)
     return [(m, n) for m, n in await session.execute(query)]
+
+
+async def record_need(session: AsyncSession, principal: Principal, household_id: int, data: NeedIn) -> None:
+    """Record a need found on a visit; the same need twice is a 409 (the unique key holds it under races)."""
+    household = await households.get_visible(session, principal, household_id, for_update=True)
+    known = await session.scalar(select(HouseholdNeed.id).where(HouseholdNeed.household_id == household.id,
+                                                                HouseholdNeed.need == data.need))
+    if known is not None:
+        raise Conflict(f"the need {data.need} is already recorded for household {household.id}",
+                       resource=f"households/{household.id}/needs")
+    session.add(HouseholdNeed(household_id=household.id, need=data.need, note=data.note.strip(),
+                              recorded_by=principal.subject, recorded_at=utcnow()))
+    await session.flush()
+
+
+async def household_needs(session: AsyncSession, principal: Principal, household_id: int) -> HouseholdNeedsOut:
+    household = await households.get_visible(session, principal, household_id)
+    members = await households.members_of(session, household.id)
+    recorded = {n.need: n for n in await session.scalars(
+        select(HouseholdNeed).where(HouseholdNeed.household_id == household.id))}
+    derived = await derived_needs(session, household.id, members)
+    needs = [NeedOut(need=n, basis="derived", note=None, recorded_by=None, recorded_at=None)
+             for n in sorted(derived - set(recorded))]
+    needs += [NeedOut(need=n, basis="recorded", note=r.note, recorded_by=r.recorded_by, recorded_at=r.recorded_at)
+              for n, r in sorted(recorded.items())]
+    return HouseholdNeedsOut(household_id=household.id, needs=needs)
+
+
+async def deactivate(session: AsyncSession, principal: Principal, service_id: int) -> CatalogueService:
+    """Withdraw a service from the catalogue (the provider stopped offering it): it is proposed no more; matches
+    already made keep their course. Only staff whose area includes the service's may withdraw it."""
+    row = await session.get(CatalogueService, service_id)
+    if row is None or not principal.covers(row.area_code):
+        raise NotFound(f"no catalogue service {service_id} that you may withdraw")
+    changed = await session.execute(update(CatalogueService).where(CatalogueService.id == row.id,
+                                                                   CatalogueService.active.is_(True))
+                                    .values(active=False).execution_options(synchronize_session=False))
+    if changed.rowcount != 1:
+        raise Conflict(f"catalogue service {row.id} is already withdrawn", resource=f"service-catalogue/{row.id}")
+    await session.refresh(row)
+    return row
