@@ -2,7 +2,7 @@
 
 A resident account may hold at most `resident_meal_orders_per_day` live meal orders for one day,
 `resident_bed_holds` live bed holds and `resident_open_visits` open home-visit orders, counted across all the
-people they act for (settings.py). Staff are not limited here: they book for people in their area.
+people they act for, and `resident_pending_care_links` care link requests waiting for staff (settings.py). Staff are not limited here: they book for people in their area.
 
 Over a quota the answer is **409** `/problems/quota-reached`, with `resource` naming the quota
 (`quotas/meal_orders_per_day`, ...), not 429: waiting does not help, cancelling a booking does, and 429 stays
@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.beds.models import BedOccupancy
+from services.eldercare.carelinks.models import CareLinkRequest
 from services.eldercare.homecare.models import Visit
 from services.eldercare.meals.models import MealOrder, Menu
 from shared.db import utcnow
@@ -67,6 +68,15 @@ async def check_bed_holds(session: AsyncSession, principal: Principal, limit: in
         BedOccupancy.created_by == principal.subject, BedOccupancy.kind == "hold", BedOccupancy.status == "active",
         BedOccupancy.expires_at > utcnow())
     await _refuse_over(session, principal, count, limit, "bed_holds", "live bed holds")
+
+
+async def check_pending_care_links(session: AsyncSession, principal: Principal, limit: int) -> None:
+    """Before a resident's care link request: their requests waiting for staff stay under `limit`."""
+    if principal.kind != "resident":
+        return
+    count = select(func.count()).select_from(CareLinkRequest).where(CareLinkRequest.requester == principal.subject,
+                                                                   CareLinkRequest.status == "pending")
+    await _refuse_over(session, principal, count, limit, "pending_care_links", "care link requests waiting")
 
 
 async def check_open_visits(session: AsyncSession, principal: Principal, limit: int) -> None:

@@ -28,6 +28,8 @@ class EldercareSettings(ServiceSettings):
                              "(6: three meals for two people)")
     resident_bed_holds: int = Field(
         2, ge=1, description="Live bed holds a resident may hold at once, across all the people they act for")
+    resident_pending_care_links: int = Field(
+        5, ge=1, description="Care link requests a resident may have waiting for staff at once")
     resident_open_visits: int = Field(
         4, ge=1, description="Home visits a resident may have open (requested, scheduled or under way) at once, "
                              "across all the people they act for")

@@ -131,3 +131,12 @@ async def test_concurrent_requests_of_one_resident_for_one_person_leave_one_pend
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) == 1 and set(statuses) == {201, 409}, statuses
     assert len((await client.get(LINKS, headers=client.as_(FAMILY))).json()["items"]) == 1
+
+
+async def test_a_resident_has_a_bounded_number_of_requests_waiting(client):
+    client.app.state.settings.resident_pending_care_links = 2  # this test's own app
+    numbers = [id_number("330212", dt.date(1943, 3, n), "066") for n in (1, 2, 3)]
+    assert [(await ask(client, n)).status_code for n in numbers[:2]] == [201, 201]
+    refused = await ask(client, numbers[2])
+    assert refused.status_code == 409 and refused.json()["resource"] == "quotas/pending_care_links"
+    assert (await ask(client, numbers[2], who=STRANGER)).status_code == 201  # another resident's own quota

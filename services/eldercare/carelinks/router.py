@@ -1,9 +1,10 @@
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.eldercare.carelinks import service
 from services.eldercare.carelinks.schemas import CareLinkReceipt, CareLinkRequestIn, CareLinkRequestOut, DecisionIn
+from services.eldercare.quotas import check_pending_care_links
 from services.eldercare.scopes import CARE_LINKS_DECIDE, CARE_LINKS_READ, CARE_LINKS_REQUEST
 from shared.db import Session
 from shared.errors import problem_responses
@@ -17,10 +18,13 @@ router = APIRouter(tags=["care links 家属关联"])
              summary="Ask to act for an older person",
              description="A resident names the person by ID number and name and states the relation. The request "
                          "waits for staff of the person's area to verify it. The answer is the same whether or not "
-                         "the person is registered: only that the request was received.",
+                         "the person is registered: only that the request was received. A resident has at most a set "
+                         "number of requests waiting (409 `/problems/quota-reached`, resource "
+                         "`quotas/pending_care_links`).",
              responses=problem_responses(401, 403, 409, 422))
-async def request_link(data: CareLinkRequestIn, session: Session,
+async def request_link(data: CareLinkRequestIn, request: Request, session: Session,
                        principal: Annotated[Principal, require(CARE_LINKS_REQUEST)]) -> CareLinkReceipt:
+    await check_pending_care_links(session, principal, request.app.state.settings.resident_pending_care_links)
     return service.receipt(await service.request_link(session, principal, data))
 
 
