@@ -9,12 +9,18 @@ Incomes stay in the clear at rest, on purpose: the set-based screening sums `mon
 household of the city, and the raw `amount_fen` is `monthly_fen × months` to within a few fen, so encrypting
 one without the other would hide nothing. What identifies a person (the ID number) is what is encrypted.
 The service records no phone numbers.
+
+`reencrypt_all` is what a key-rotation command runs for this service: every ID number is rewritten under the
+active key (`PII_ACTIVE_KEY`); rows already under it are skipped, so a run can be stopped and repeated. The
+blind index key (`PII_INDEX_KEY`) is not rotated by this: the indexes stay valid.
 """
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.assistance.database import Base
-from shared.pii import blind_index, keyring
+from shared.pii import blind_index, keyring, reencrypt
 from shared.pii_reads import pii_reads_table
 
 ID_NUMBER_INDEX = "assistance.id_number"
@@ -32,3 +38,14 @@ def id_number_index(id_number: str) -> str:
 def encrypt_for(purpose: str, value: str) -> str:
     """The stored text of `value` for a column of `purpose`, for code that writes rows around the ORM (bulk)."""
     return keyring().encrypt(purpose, value)
+
+
+async def reencrypt_all(session: AsyncSession, *, batch: int = 500) -> dict[str, int]:
+    """Move every encrypted value of the service to the active key; returns the rows changed per table."""
+    # Imported here: the models import this module for the blind index.
+    from services.assistance.discovery.models import Signal
+    from services.assistance.households.models import Member
+    from services.assistance.programmes.models import Enrolment
+
+    return {model.__tablename__: await reencrypt(session, model.__table__, batch=batch)
+            for model in (Member, Enrolment, Signal)}

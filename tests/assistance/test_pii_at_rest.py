@@ -2,6 +2,7 @@
 migration that moved existing rows there (and back on downgrade)."""
 
 import asyncio
+import base64
 import datetime as dt
 import os
 
@@ -9,12 +10,13 @@ import pytest
 from sqlalchemy import text
 
 from services.assistance import seed
-from services.assistance.pii import id_number_index
+from services.assistance.pii import id_number_index, reencrypt_all
 from services.assistance.programmes import service as programmes
 from shared import clock, migrations
 from shared.db import make_engine
 from tests.assistance.helpers import household, member
 from shared.identity import Principal
+from shared.pii import Keyring, keyring, use_keyring
 from tests.conftest import POSTGRES_URL, staff
 
 API = "/api/assistance/v1"
@@ -138,3 +140,34 @@ def test_the_migration_encrypts_existing_rows_and_the_downgrade_restores_them(sc
         ("SELECT id_number FROM signals", {})))
     assert ([r[0] for r in members], [r[0] for r in enrolments], [r[0] for r in signals]) == (
         numbers, numbers[:1], numbers[1:])
+
+
+async def test_key_rotation_moves_every_id_number_to_the_new_key(client):
+    body = household(member(), member("spouse", age=38))
+    assert (await client.post(f"{API}/households", json=body,
+                              headers=client.as_(staff("330212", READ, WRITE)))).status_code == 201
+    number = body["members"][0]["id_number"]
+    old = keyring()
+    async with client.app.state.database.sessionmaker() as session:
+        await programmes.enrol(session, id_number=number, household_id=None, programme="tekun",
+                               since_on=clock.today(), monthly_fen=1, basis="test")
+        await session.commit()
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    # The old key stays readable during the move; the blind index key does not change.
+    use_keyring(Keyring(keys={**old.keys, "k2": base64.b64decode(new_key)}, active="k2", index_key=old.index_key))
+    try:
+        async with client.app.state.database.sessionmaker() as session:
+            assert await reencrypt_all(session, batch=1) == {"members": 2, "enrolments": 1, "signals": 0}
+            assert await reencrypt_all(session) == {"members": 0, "enrolments": 0, "signals": 0}
+            stored = [row[0] for table in ("members", "enrolments") for row in (await session.execute(
+                text(f"SELECT id_number_enc FROM {table}"))).all()]
+            await session.commit()
+        assert stored and all(s.startswith("v1:k2:") for s in stored)
+        use_keyring(Keyring(keys={"k2": base64.b64decode(new_key)}, active="k2", index_key=old.index_key))
+        lookup = await client.post(f"{API}/status-lookups", json={"id_number": number},
+                                   headers=client.as_(staff("330212", "assistance.status:read")))
+        assert lookup.json()["programmes"] == [{"code": "tekun", "since": clock.today().isoformat()}]
+        listed = await client.get(f"{API}/households", headers=client.as_(staff("330212", READ)))
+        assert listed.status_code == 200  # members decrypt under the new key alone
+    finally:
+        use_keyring(None)
