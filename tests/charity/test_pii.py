@@ -4,6 +4,7 @@ the scope and a stated purpose, each read audited in an append-only table; none 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import sqlite3
 
@@ -219,3 +220,32 @@ async def _plain(url: str, statement: str) -> None:
             await connection.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+async def test_a_key_rotation_rewrites_the_phones_and_donations_stay_append_only(client):
+    from services.charity.pii import reencrypt_all
+    from shared.pii import Keyring, use_keyring
+    created = await project(client)
+    donation = await donate(client, created["id"], "wx-pii-rotate")
+    response = await client.post(f"{API}/resource-offers", json=offer_body(), headers=client.as_(YINZHOU))
+    offer = response.json()
+    old = keyring()
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    rotated = Keyring(keys=old.keys | {"k2": base64.b64decode(new_key)}, active="k2", index_key=old.index_key)
+    use_keyring(rotated)
+    try:
+        async with client.app.state.database.sessionmaker() as session:
+            counts = await reencrypt_all(session)
+            await session.commit()
+        assert counts["donations"] >= 1 and counts["resource_offers"] >= 1
+        raw = await stored(client, Donation.donor_phone, Donation.id, donation["id"])
+        assert raw.startswith("v1:k2:")
+        assert (await stored(client, ResourceOffer.contact_phone, ResourceOffer.id, offer["id"])).startswith("v1:k2:")
+        read = await client.post(pii_reads(donation["id"]), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU))
+        assert read.json()["values"] == {"donor_phone": PHONE}
+        async with client.app.state.database.sessionmaker() as session:
+            with pytest.raises(IntegrityError, match="append-only"):
+                await session.execute(update(Donation).values(amount_fen=1).where(Donation.id == donation["id"]))
+            await session.rollback()
+    finally:
+        use_keyring(None)

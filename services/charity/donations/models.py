@@ -38,8 +38,7 @@ class Donation(Base):
     donor_kind: Mapped[str] = mapped_column(String(16))
     donor_name: Mapped[str | None] = mapped_column(String(100))
     # Encrypted at rest (shared.pii); the blind index tells the same phone apart for the honour list.
-    donor_phone: Mapped[str | None] = mapped_column(
-        "donor_phone_enc", Encrypted("donations.donor_phone"), key="donor_phone")
+    donor_phone: Mapped[str | None] = mapped_column("donor_phone_enc", Encrypted("donations.donor_phone"))
     donor_phone_index: Mapped[str | None] = mapped_column(String(64))
     donor_credit_code: Mapped[str | None] = mapped_column(String(18))  # companies: 统一社会信用代码
     honour_opt_in: Mapped[bool] = mapped_column(Boolean)

@@ -100,6 +100,7 @@ def _replay(existing: Donation, data: DonationIn) -> Donation:
 BY_CHANNEL_TXN = select(Donation).where(Donation.channel == bindparam("channel"),
                                        Donation.channel_txn_id == bindparam("channel_txn_id"))
 INSERT_DONATION = insert(Donation.__table__).returning(Donation.__table__.c.id)
+COLUMN_OF = {attribute.key: attribute.columns[0].name for attribute in Donation.__mapper__.column_attrs}
 
 
 async def _by_channel_txn(session: AsyncSession, data: DonationIn) -> Donation | None:
@@ -157,8 +158,10 @@ async def _record(session: AsyncSession, data: DonationIn, *, by: str, principal
                        channel_txn_id=data.channel_txn_id, amount_fen=data.amount_fen, **donor,
                        honour_opt_in=data.honour_opt_in, donated_at=donated_at, ledger_group_id=group.id,
                        recorded_by=by, created_at=utcnow())
-            # A plain INSERT (the row is never changed): no unit of work to flush on the hot path.
-            donation = Donation(id=(await session.execute(INSERT_DONATION, row)).scalar_one(), **row)
+            # A plain INSERT (the row is never changed): no unit of work to flush on the hot path. Its
+            # parameters are named by column (the phone's column is donor_phone_enc).
+            columns = {COLUMN_OF[name]: value for name, value in row.items()}
+            donation = Donation(id=(await session.execute(INSERT_DONATION, columns)).scalar_one(), **row)
     except IntegrityError:
         if not savepoint:
             await session.rollback()

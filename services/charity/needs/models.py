@@ -58,8 +58,7 @@ class ResourceOffer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     offerer_kind: Mapped[str] = mapped_column(String(16))
     offerer_name: Mapped[str] = mapped_column(String(100))
-    contact_phone: Mapped[str] = mapped_column(
-        "contact_phone_enc", Encrypted("resource_offers.contact_phone"), key="contact_phone")
+    contact_phone: Mapped[str] = mapped_column("contact_phone_enc", Encrypted("resource_offers.contact_phone"))
     subject: Mapped[str] = mapped_column(String(200))  # who offered it (their account), who may see it
     area_code: Mapped[str] = mapped_column(String(12))  # where it can be delivered: city, district, street…
     category: Mapped[str] = mapped_column(String(24))
