@@ -119,6 +119,11 @@ async def test_name_checks(demo):
     wrong_kind = await check(name="天童南桥", kind="road")
     assert any("通名" in r for r in wrong_kind["reasons"])
     assert any(f["name"] == "天童南路" for f in wrong_kind["standard_forms"])
+    misspelt = await check(name="中山西陆", kind="road")  # 陆 for 路: sounds the same
+    assert misspelt["status"] == "unregistered" and misspelt["standard_forms"][0]["name"] == "中山西路"
+    assert any("sounds the same as 中山西路" in r for r in misspelt["reasons"])
+    heard = await check(name="横山路", district_code="330206")  # two roads of 北仑区 sound heng shan lu
+    assert {f["name"] for f in heard["standard_forms"][:2]} == {"衡山路", "恒山路"}
     for body in ({"name": ""}, {"name": "x" * 101}, {"name": "a", "kind": "river"}):
         response = await demo.post(f"{API}/name-checks", headers=demo.as_(YINZHOU_STAFF), json=body)
         assert response.status_code == 422

@@ -4,7 +4,8 @@ Registered names answer from the register (an alias or an old name resolves to t
 name is checked against the rules of 《地名管理条例》 (2022) as commonly applied: no exaggerated words
 (大、洋、怪、重: 国际, 世界, 环球, 中央, 皇家, …), a generic part (通名) that fits the kind, no name already
 used for another place of the same kind in the city, no foreign-language name; and the nearest standard
-names are offered.
+names are offered: for a road, first those that sound the same or alike or are one character off, each with
+its reason (the parser's misspelt-road speller), then those that begin the same.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ GENERIC = {
     "building": ("大厦", "大楼", "中心", "广场", "楼", "馆", "座"),
 }
 LATIN = re.compile(r"[A-Za-z]{2,}")
+ROAD_KINDS = ("road", "street", "lane", "bridge")
 
 
 async def check(session: AsyncSession, gazetteer: Gazetteer, data: NameCheckIn) -> NameCheckOut:
@@ -66,8 +68,18 @@ async def check(session: AsyncSession, gazetteer: Gazetteer, data: NameCheckIn) 
     if data.kind and not data.name.endswith(GENERIC[data.kind]):
         reasons.append(f"the generic part (通名) does not fit a {data.kind}: expected an ending such as "
                        + "、".join(GENERIC[data.kind][:4]))
+    # A road name that sounds like a recorded one, or is one character off it (中山西陆, 解方北路): those
+    # first, each with its reason; then names that begin the same or differ by one typed character.
+    if data.kind is None or data.kind in ROAD_KINDS:
+        for g in gazetteer.road_speller.guesses(data.name, district=data.district_code):
+            forms.append(StandardForm(id=int(g.entry.standard_ref), name=g.entry.standard_name, kind=g.entry.kind,
+                                      district_code=g.entry.district))
+            reasons.append(g.reason)
     same_spelling = [s for s in gazetteer.name_index.suggest(data.name, limit=10) if s.match in ("prefix", "typo")]
+    listed = {(f.name, f.district_code) for f in forms}
     for s in same_spelling[:5]:
+        if (s.entry.standard_name, s.entry.district) in listed:
+            continue
         forms.append(StandardForm(id=int(s.entry.standard_ref) if s.entry.standard_ref.isdigit() else None,
                                   name=s.entry.standard_name, kind=s.entry.kind, district_code=s.entry.district))
     if forms:
