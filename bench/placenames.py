@@ -313,7 +313,7 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
             f"   ({queries} calls each, {hits[kind]} with results)")
     say(f"target: p99 ≤ 30 ms through the gateway. placenames process RSS after the run: {rss / 1024:.0f} MiB "
         f"(no address is held in memory: 0 B per address). Load average {load_average()} on "
-        f"{os.cpu_count()} CPUs: wall-clock latencies include waiting for a CPU; CPU per request does not.")
+        f"{os.cpu_count()} CPUs: wall-clock latencies include waiting for a CPU; CPU per request much less so.")
 
 
 def _cpu_s(pid: int) -> float:

@@ -150,3 +150,53 @@ def test_bounding_box_holds_the_circle():
 async def test_a_township_of_today_and_its_2016_row_are_one_suggestion(demo):
     found = [i for i in await items(demo, "百丈街道") if i["kind"] == "township"]
     assert [(i["text"], i["ref"]) for i in found] == [("百丈街道", "330212008")]
+
+
+async def test_reverse_geocoding_sends_only_the_nearest_and_stays_exact(demo):
+    """The database sorts by a flat distance and sends limit × 4 + 20 rows; the answer must be the exact
+    nearest anyway, also when the rows sent end in a tie (then everything in the box is measured)."""
+    road = await name_id(demo, "天童南路", YINZHOU)
+    lat0, lon0 = 29.9000, 121.6000  # away from the demo fixture's points
+    numbers = list(range(1000, 1030))
+    codes = {}
+    for n in (numbers[7::2] + numbers[::-1][:5] + numbers):  # not in distance order
+        if n in codes:
+            continue
+        step = (n - 1000) * 3 / 111_195  # 3 m apart going north
+        response = await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
+            "district_code": YINZHOU, "road_id": road, "house_number": str(n),
+            "latitude": lat0 + step, "longitude": lon0})
+        assert response.status_code == 201, response.text
+        codes[n] = response.json()["code"]
+    near = (await demo.get(f"{API}/reverse-geocode", params={"lat": lat0, "lon": lon0, "radius_m": 1000,
+                                                              "limit": 2})).json()["items"]
+    assert [i["code"] for i in near] == [codes[1000], codes[1001]]
+    # 30 addresses at one point: the 24 rows sent end in a tie, so all are measured; ties go by code.
+    same = []
+    for n in range(2000, 2030):
+        response = await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
+            "district_code": YINZHOU, "road_id": road, "house_number": str(n), "latitude": 29.95, "longitude": 121.65})
+        same.append(response.json()["code"])
+    tied = (await demo.get(f"{API}/reverse-geocode", params={"lat": 29.95, "lon": 121.65, "radius_m": 50,
+                                                              "limit": 1})).json()["items"]
+    assert [i["code"] for i in tied] == [min(same)]
+
+
+def test_the_cells_cover_every_point_of_the_circle():
+    import math
+    import random
+
+    from services.placenames import geo
+    rng = random.Random(3)
+    for _ in range(400):
+        lat, lon = rng.uniform(-85, 85), rng.choice([rng.uniform(-180, 180), 179.9995, -179.9995])
+        radius = rng.choice([10, 100, 300, 1000])
+        cells = geo.cells_covering(lat, lon, radius)
+        assert len({len(c) for c in cells}) == 1 and len(cells) <= geo.MAX_CELLS or len(cells[0]) == 5
+        for _ in range(10):
+            bearing, d = rng.uniform(0, 2 * math.pi), rng.uniform(0, radius)
+            p_lat = lat + d * math.cos(bearing) / 111_195
+            p_lon = ((lon + d * math.sin(bearing) / (111_195 * math.cos(math.radians(lat))) + 180) % 360) - 180
+            if geo.distance_m(lat, lon, p_lat, p_lon) <= radius:
+                assert geo.encode(p_lat, p_lon, len(cells[0])) in cells
+    assert len(geo.cells_covering(29.86, 121.53, 1000)[0]) == 6  # not 9 cells of 4.9 km

@@ -2,11 +2,14 @@
 
 Typing a name: in-memory suggestions (prefix, pinyin initials, one-character typo). Once a road or area is
 typed in full: its standard addresses from the database, through the road's index, filtered by what is
-typed of the number, in index order. Reverse geocoding looks up at most nine geohash cells of one precision
-(indexed equality) within the circle's bounding box, then keeps what lies within the radius, nearest first.
+typed of the number, in index order. Reverse geocoding looks up the geohash cells of one precision that
+cover the circle's bounding box (indexed equality), lets the database send the nearest few by a flat-earth
+distance, then measures them exactly and keeps what lies within the radius, nearest first.
 """
 
 from __future__ import annotations
+
+import math
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,17 +104,37 @@ async def reverse(session: AsyncSession, lat: float, lon: float, radius_m: float
                   level: str | None) -> ReverseOut:
     cells = geo.cells_covering(lat, lon, radius_m)
     column = getattr(Address, f"cell{len(cells[0])}")
-    # The cells (indexed equality) cover up to 3 × 3 cells around the point; the bounding box of the circle,
-    # checked on the rows the cells found, keeps about a fifth of them, so fewer rows travel and are measured.
+    # The cells (indexed equality) cover the circle's bounding box; the box itself, checked on the rows the
+    # cells found, keeps only those near enough to matter.
     south, west, north, east = geo.bounding_box(lat, lon, radius_m)
+    wraps = west > east
     query = select(Address.code, Address.full_name, Address.level, Address.latitude, Address.longitude).where(
         column.in_(cells), Address.status == "current", Address.latitude.between(south, north),
-        Address.longitude.between(west, east) if west <= east else or_(Address.longitude >= west,
-                                                                        Address.longitude <= east))
+        or_(Address.longitude >= west, Address.longitude <= east) if wraps else Address.longitude.between(west, east))
     if level is not None:
         query = query.where(Address.level == level)
+    if wraps:
+        return _nearest(lat, lon, radius_m, limit, await session.execute(query.limit(20_000)))
+    # The database sorts by a flat-earth distance (plain arithmetic, the same on both backends) and sends
+    # the nearest few; they are then measured exactly. Should the rows sent stop too near to be sure that
+    # nothing unsent is nearer than what is kept, everything in the box is measured instead.
+    scale = math.cos(math.radians(lat))
+    dy, dx = Address.latitude - lat, (Address.longitude - lon) * scale
+    fetch = limit * 4 + 20
+    rows = (await session.execute(query.order_by(dy * dy + dx * dx).limit(fetch))).all()
+    out = _nearest(lat, lon, radius_m, limit, rows)
+    if len(rows) == fetch:
+        last = rows[-1]
+        last_m = math.hypot(last.latitude - lat, (last.longitude - lon) * scale) * 111_195
+        needed = out.items[-1].distance_m if len(out.items) == limit else radius_m
+        if last_m <= needed * 1.01 + 1:
+            out = _nearest(lat, lon, radius_m, limit, await session.execute(query.limit(20_000)))
+    return out
+
+
+def _nearest(lat: float, lon: float, radius_m: float, limit: int, rows) -> ReverseOut:
     nearby = []
-    for row in await session.execute(query.limit(20_000)):
+    for row in rows:
         d = geo.distance_m(lat, lon, row.latitude, row.longitude)
         if d <= radius_m:
             nearby.append((round(d, 1), LEVEL_RANK[row.level], row.code, row))
