@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from services.assistance import seed
+from services.assistance.database import Base
 from services.assistance.pii import id_number_index, reencrypt_all
 from services.assistance.programmes import service as programmes
 from shared import clock, migrations
@@ -34,27 +35,31 @@ async def test_no_table_holds_an_id_number_in_the_clear(client):
         await seed.load_policies(session)
         await session.commit()
     body = household(member(), member("spouse", age=38))
-    created = await client.post(f"{API}/households", json=body, headers=client.as_(staff("330212", READ, WRITE)))
+    created = await client.post(f"{API}/households", json=body, headers=client.as_(staff("330212", READ, WRITE)) | {
+        "Idempotency-Key": "household-1"})
     assert created.status_code == 201, created.text
     number = body["members"][0]["id_number"]
     signal = await client.post(f"{API}/signals", headers=client.as_(PARTNER), json={
         "signal_id": "YB-1", "kind": "medical_bill", "id_number": number, "occurred_on": "2024-06-01",
         "amount_fen": 8_000_000})
     assert signal.status_code == 201 and signal.json()["household_found"], signal.text
+    lookup = await client.post(f"{API}/status-lookups", json={"id_number": number},
+                               headers=client.as_(staff("330212", "assistance.status:read")))
+    assert lookup.status_code == 200 and number not in lookup.text
     async with client.app.state.database.sessionmaker() as session:
         await programmes.enrol(session, id_number=number, household_id=created.json()["id"], programme="dibao",
                                since_on=clock.today(), monthly_fen=1, basis="test")
         await session.flush()
+        # Every table of the service, the idempotency keys and the audit of lookups included.
+        assert {"idempotency_keys", "pii_reads", "leads"} <= {t.name for t in Base.metadata.sorted_tables}
+        for table in Base.metadata.sorted_tables:
+            rows = await rows_of(session, table.name)
+            assert not any(number in value for row in rows for value in row), table.name
         for table in ("members", "enrolments", "signals"):
-            rows = await rows_of(session, table)
-            assert rows and not any(number in value for row in rows for value in row), table
             stored = (await session.execute(text(f"SELECT id_number_enc, id_number_index FROM {table} "
                                                  f"WHERE id_number_index = :i"), {"i": id_number_index(number)})).one()
             assert stored[0].startswith("v1:") and stored[1] == id_number_index(number)
         await session.rollback()
-    lookup = await client.post(f"{API}/status-lookups", json={"id_number": number},
-                               headers=client.as_(staff("330212", "assistance.status:read")))
-    assert lookup.status_code == 200 and number not in lookup.text
 
 
 async def test_a_person_is_refused_a_second_household_through_the_blind_index(client):
