@@ -200,6 +200,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)  # SQLite: "Python int too large to convert to SQLite INTEGER"
     @app.exception_handler(DBAPIError)     # PostgreSQL: "integer out of range", "value out of int32 range"
     async def _out_of_range(request: Request, exc: Exception):
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            # A pooled connection found dead (the database restarted or the network broke): the pool
+            # drops every connection of that age, so the next request connects afresh.
+            return await _database_down(request, exc)
         # The schema let a number through that no column can hold: the caller's mistake, and nothing written.
         if isinstance(exc, DBAPIError) and not any(m in str(exc.orig) for m in ("out of range", "out of int")):
             return await _unexpected(request, exc)

@@ -92,6 +92,26 @@ gateway_oauth = OAuth2(
 )
 
 
+# Assertions already verified, until they expire: the gateway reuses one assertion per caller for its
+# lifetime, so most requests skip the signature check. Keyed by audience and secret too, so an assertion
+# checked for one service (or under an old secret) is never taken for another.
+_VERIFIED: dict[tuple[str, str, str], tuple[Principal, int]] = {}
+_VERIFIED_MAX = 10_000
+
+
+def _verified_principal(token: str, secret: str, audience: str) -> Principal:
+    key = (token, audience, secret)
+    hit = _VERIFIED.get(key)
+    if hit is not None and hit[1] > time.time():
+        return hit[0]
+    claims = verify(token, secret, audience=audience, issuer=ASSERTION_ISSUER)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()  # crude but bounded: a full cache is rebuilt from the next requests
+    principal = Principal.from_claims(claims)
+    _VERIFIED[key] = (principal, int(claims["exp"]))
+    return principal
+
+
 def _principal_from_request(request: Request) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
@@ -100,8 +120,7 @@ def _principal_from_request(request: Request) -> Principal | None:
     if not token:
         return None
     settings = request.app.state.settings
-    claims = verify(token, settings.identity_secret, audience=settings.service_name, issuer=ASSERTION_ISSUER)
-    principal = Principal.from_claims(claims)
+    principal = _verified_principal(token, settings.identity_secret, settings.service_name)
     request.state.principal = principal
     request.state.principal_kind = principal.kind
     return principal

@@ -65,7 +65,7 @@ def decode_cursor(cursor: str, *, signing_key: bytes, scope: str) -> Any:
     return json.loads(payload)
 
 
-def page_params(
+async def page_params(  # async: a plain `def` dependency would run in a worker thread on every list call
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1–{MAX_LIMIT})")] = 20,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")] = None,
