@@ -1,10 +1,11 @@
-"""Operator commands for the services: migrate, revision, seed.
+"""Operator commands for the services: migrate, revision, seed, re-encrypt.
 
     python -m services.manage migrate [SERVICE ...]       upgrade each service's database to head
     python -m services.manage downgrade SERVICE REVISION
     python -m services.manage revision SERVICE -m MESSAGE  autogenerate a migration from the models
     python -m services.manage seed [SERVICE ...]           load demo data (idempotent)
     python -m services.manage prepare [SERVICE ...]        migrate, then load demo data, in one process
+    python -m services.manage reencrypt [SERVICE ...]      move personal data to PII_ACTIVE_KEY (key rotation)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import importlib
 from alembic import command
 
 from services import SERVICES
-from shared import migrations
+from shared import migrations, pii
 from shared.db import Database
 
 
@@ -44,10 +45,39 @@ async def _seed(service: str) -> None:
     print(f"{service}: demo data loaded ({created} new rows)")
 
 
+async def _reencrypt(service: str) -> None:
+    """Every encrypted value under the active key, in one transaction per database; safe to repeat.
+
+    A service with its own `pii.reencrypt_all` (values inside JSON, append-only tables) uses it; otherwise
+    every table of its models with an encrypted column is rewritten.
+    """
+    package = _package(service)
+    database = Database(settings_of(service).database_url)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            try:
+                reencrypt_all = importlib.import_module(f"{package}.pii").reencrypt_all
+            except ModuleNotFoundError:
+                counts = await _reencrypt_tables(session, package)
+            else:
+                counts = await reencrypt_all(session)
+    finally:
+        await database.dispose()
+    changed = ", ".join(f"{table} {n}" for table, n in counts.items() if n) or "nothing to move"
+    print(f"{service}: re-encrypted under key {pii.keyring().active!r} ({changed})")
+
+
+async def _reencrypt_tables(session, package: str) -> dict[str, int]:
+    importlib.import_module(f"{package}.main" if package != "gateway" else "gateway.app")  # every model loaded
+    metadata = importlib.import_module(f"{package}.database").Base.metadata
+    return {table.name: await pii.reencrypt(session, table) for table in metadata.sorted_tables
+            if any(isinstance(column.type, pii.Encrypted) for column in table.columns)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.manage")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("migrate", "seed", "prepare"):
+    for name in ("migrate", "seed", "prepare", "reencrypt"):
         p = sub.add_parser(name)
         p.add_argument("services", nargs="*", metavar="DATABASE", help=f"default: all of {', '.join(DATABASES)}")
     p = sub.add_parser("downgrade")
@@ -57,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("service", choices=DATABASES)
     p.add_argument("-m", "--message", required=True)
     args = parser.parse_args(argv)
-    if args.command in ("migrate", "seed", "prepare"):
+    if args.command in ("migrate", "seed", "prepare", "reencrypt"):
         unknown = set(args.services) - set(DATABASES)
         if unknown:
             parser.error(f"unknown database(s): {', '.join(sorted(unknown))}")
@@ -75,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("seed", "prepare"):
         for service in args.services:
             asyncio.run(_seed(service))
+    if args.command == "reencrypt":
+        for service in args.services:
+            asyncio.run(_reencrypt(service))
 
 
 if __name__ == "__main__":
