@@ -21,7 +21,16 @@ def test_a_cached_assertion_serves_only_its_audience_and_secret_until_it_expires
         identity._verified_principal(token, SECRET, "charity")
     with pytest.raises(Unauthorized):
         identity._verified_principal(token, "a-rotated-secret-for-this-test-only", "eldercare")
+    # Past its expiry the cache no longer answers: the signature check runs again (and, by then, refuses).
+    checked = []
+
+    def verify_again(*args, **kwargs):
+        checked.append(args)
+        raise Unauthorized("the token has expired")
+
     later = time.time() + identity.ASSERTION_LIFETIME_S + 1
     monkeypatch.setattr(identity.time, "time", lambda: later)
+    monkeypatch.setattr(identity, "verify", verify_again)
     with pytest.raises(Unauthorized, match="expired"):
         identity._verified_principal(token, SECRET, "eldercare")
+    assert checked
