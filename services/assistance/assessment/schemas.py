@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.money import NonNegativeFen
 
+MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM from year 1000: no year 0 for the date to refuse
 IncomeKind = Literal["wages", "business", "property", "transfer", "pension"]
 AssetKind = Literal["deposit", "securities", "vehicle", "housing"]
 IncomeItem = Literal[
@@ -50,9 +51,9 @@ class IncomeIn(BaseModel):
     kind: IncomeKind
     item: IncomeItem = Field(description="The item within the kind; exempt items are recorded but not counted")
     amount_fen: NonNegativeFen = Field(description="Total received over the period, in fen")
-    period_from: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="First month of the period (YYYY-MM)",
+    period_from: str = Field(pattern=MONTH_PATTERN, description="First month of the period (YYYY-MM)",
                              examples=["2024-01"])
-    period_to: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Last month of the period (YYYY-MM), "
+    period_to: str = Field(pattern=MONTH_PATTERN, description="Last month of the period (YYYY-MM), "
                            "at most 12 months after the first, not in the future", examples=["2024-06"])
     source: SourceIn
 
@@ -99,9 +100,9 @@ class MedicalExpenseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(description="The member treated")
     amount_fen: NonNegativeFen = Field(description="Out of pocket over the period, in fen (个人自付)")
-    period_from: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2024-03"],
+    period_from: str = Field(pattern=MONTH_PATTERN, examples=["2024-03"],
                              description="First month of the treatment period (YYYY-MM)")
-    period_to: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2024-05"],
+    period_to: str = Field(pattern=MONTH_PATTERN, examples=["2024-05"],
                            description="Last month (YYYY-MM), at most 12 months after the first, not in the future")
     description: str = Field("", max_length=200, examples=["住院（肾透析）"])
     source: SourceIn
