@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import FastAPI, Request
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services.eldercare.elders.models import AssistanceStatus
-from services.eldercare.elders.service import get_visible
+from services.eldercare.elders.models import AssistanceStatus, Elder
+from services.eldercare.elders.service import visible_to
 from services.eldercare.settings import EldercareSettings
 from shared.db import Database, utcnow
+from shared.errors import NotFound
 from shared.identity import Principal
 from shared.peer import PeerClient, PeerRejected, PeerUnavailable
 from shared.service_token import ClientCredentialsToken
@@ -93,6 +94,29 @@ async def _store(database: Database, elder_id: int, answer: dict, as_of: dt.date
         await session.execute(statement)
 
 
+async def _ask(database: Database, peer: PeerClient, elder_id: int, id_number: str) -> AssistanceFacts | None:
+    """A live answer from assistance (stored for later fallbacks), or None when there is none."""
+    try:
+        answer = await peer.post_json(STATUS_LOOKUP_PATH, {"id_number": id_number})
+        programmes, as_of = _parse(answer)
+    except (PeerUnavailable, PeerRejected, ValueError, TypeError):
+        return None
+    await _store(database, elder_id, answer, as_of)
+    return AssistanceFacts(programmes, "assistance", as_of)
+
+
+def _from_cache(cached: AssistanceStatus | None) -> AssistanceFacts:
+    if cached is not None:
+        codes = frozenset(p["code"] for p in cached.programmes if p.get("code") in PROGRAMME_CODES)
+        return AssistanceFacts(codes, "cache", cached.as_of)
+    return AssistanceFacts(frozenset(), "none")
+
+
+def _fresh_status(elder_id, cache_hours: int):
+    return and_(AssistanceStatus.elder_id == elder_id,
+                AssistanceStatus.fetched_at >= utcnow() - dt.timedelta(hours=cache_hours))
+
+
 async def assistance_facts(database: Database, peer: PeerClient, *, elder_id: int, id_number: str,
                            cache_hours: int) -> AssistanceFacts:
     """Ask assistance (the ID number goes in the body, never in a URL); on no answer, use the cache.
@@ -100,28 +124,35 @@ async def assistance_facts(database: Database, peer: PeerClient, *, elder_id: in
     Called with no transaction open, so a slow peer never holds a database connection or SQLite's write
     lock; the cache is read and written in short transactions of its own.
     """
-    try:
-        answer = await peer.post_json(STATUS_LOOKUP_PATH, {"id_number": id_number})
-        programmes, as_of = _parse(answer)
-    except (PeerUnavailable, PeerRejected, ValueError, TypeError):
-        pass
-    else:
-        await _store(database, elder_id, answer, as_of)
-        return AssistanceFacts(programmes, "assistance", as_of)
+    live = await _ask(database, peer, elder_id, id_number)
+    if live is not None:
+        return live
     async with database.sessionmaker() as session, session.begin():
-        cached = await session.scalar(select(AssistanceStatus).where(
-            AssistanceStatus.elder_id == elder_id,
-            AssistanceStatus.fetched_at >= utcnow() - dt.timedelta(hours=cache_hours)))
-    if cached is not None:
-        codes = frozenset(p["code"] for p in cached.programmes if p.get("code") in PROGRAMME_CODES)
-        return AssistanceFacts(codes, "cache", cached.as_of)
-    return AssistanceFacts(frozenset(), "none")
+        cached = await session.scalar(select(AssistanceStatus).where(_fresh_status(elder_id, cache_hours)))
+    return _from_cache(cached)
+
+
+async def elder_and_facts(database: Database, peer: PeerClient, principal: Principal, elder_id: int, *,
+                          cache_hours: int) -> tuple[Elder, AssistanceFacts]:
+    """A person the caller may act for (404 otherwise, before asking anyone) and their assistance facts.
+
+    One short transaction reads the person and their cached status together (one statement); it is over
+    before assistance is asked, so a slow peer holds no connection and no lock. When assistance does not
+    answer, the status read beforehand is the fallback. The person is returned, detached, so the caller's
+    own transaction need not read them again.
+    """
+    query = (visible_to(principal).where(Elder.id == elder_id).add_columns(AssistanceStatus)
+             .outerjoin(AssistanceStatus, _fresh_status(Elder.id, cache_hours)))
+    async with database.sessionmaker() as session, session.begin():
+        row = (await session.execute(query)).first()
+    if row is None:
+        raise NotFound(f"no older person {elder_id} that you may see")  # as elders.service.get_visible says
+    elder, cached = row
+    live = await _ask(database, peer, elder_id, elder.id_number)
+    return elder, live if live is not None else _from_cache(cached)
 
 
 async def facts_for_elder(database: Database, peer: PeerClient, principal: Principal, elder_id: int, *,
                           cache_hours: int) -> AssistanceFacts:
     """Assistance facts about a person the caller may act for (404 otherwise, before asking anyone)."""
-    async with database.sessionmaker() as session, session.begin():
-        elder = await get_visible(session, principal, elder_id)
-        id_number = elder.id_number
-    return await assistance_facts(database, peer, elder_id=elder_id, id_number=id_number, cache_hours=cache_hours)
+    return (await elder_and_facts(database, peer, principal, elder_id, cache_hours=cache_hours))[1]

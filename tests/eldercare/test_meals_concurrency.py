@@ -93,3 +93,49 @@ async def test_one_person_ordering_one_meal_from_many_devices_gets_one_order(com
     assert [r.status_code for r in responses].count(201) == 1
     assert {r.status_code for r in responses} == {201, 409}
     assert await remaining(client, canteen["id"], menu["id"]) == 29
+
+
+async def test_one_order_sent_many_times_with_one_key_is_placed_once_and_replayed(committed_client):
+    """The key is claimed in the order's own transaction: the copies wait for it and replay its answer."""
+    client = committed_client
+    canteen = await add_canteen(client)
+    menu = await add_menu(client, canteen["id"], capacity=30)
+    [elder_id] = await many_elders(client, 1)
+    key = {"Idempotency-Key": "one-order-many-sends"}
+    responses = await asyncio.gather(*(order(client, menu["id"], elder_id, headers=key) for _ in range(10)))
+    assert [r.status_code for r in responses] == [201] * 10, {r.text for r in responses}
+    assert len({r.text for r in responses}) == 1
+    assert [r.headers.get("Idempotent-Replayed") for r in responses].count("true") == 9
+    assert await remaining(client, canteen["id"], menu["id"]) == 29
+
+
+async def test_a_refused_order_leaves_its_key_free_for_a_retry(committed_client):
+    client = committed_client
+    canteen = await add_canteen(client)
+    menu = await add_menu(client, canteen["id"], capacity=1)
+    first, second = await many_elders(client, 2)
+    taken = await order(client, menu["id"], first)
+    key = {"Idempotency-Key": "retry-when-a-place-frees"}
+    refused = await order(client, menu["id"], second, headers=key)
+    assert refused.status_code == 409 and "sold out" in refused.json()["detail"]
+    cancelled = await client.post(f"{API}/meal-orders/{taken.json()['id']}/cancel", headers=client.as_(YINZHOU))
+    assert cancelled.status_code == 200
+    retried = await order(client, menu["id"], second, headers=key)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    assert await remaining(client, canteen["id"], menu["id"]) == 0
+
+
+async def test_no_connection_is_held_while_assistance_is_asked(committed_client, assistance):
+    client = committed_client
+    canteen = await add_canteen(client)
+    menu = await add_menu(client, canteen["id"])
+    [elder_id] = await many_elders(client, 1)
+    assistance.mode = "slow"
+    pending = asyncio.create_task(order(client, menu["id"], elder_id, headers={"Idempotency-Key": "slow-peer"}))
+    while not assistance.requests:  # the order is now waiting on assistance
+        await asyncio.sleep(0.005)
+    pool = client.app.state.database.engine.pool
+    assert pool.checkedout() == 0
+    response = await pending
+    assert response.status_code == 201, response.text
+    assert response.json()["pricing_basis"] == "fallback"

@@ -8,7 +8,7 @@ from services.eldercare.meals import service
 from services.eldercare.meals.schemas import (CITY_CODE, CanteenIn, CanteenKind, CanteenOut, Meal, MealOrderIn,
                                               MealOrderOut, MenuIn, MenuOut, SubsidyRateIn, SubsidyRateOut,
                                               SubsidyRatesInForce)
-from services.eldercare.peers import assistance_of, facts_for_elder
+from services.eldercare.peers import assistance_of, elder_and_facts
 from services.eldercare.quotas import check_meal_orders
 from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
                                        MEAL_SUBSIDIES_WRITE)
@@ -16,7 +16,7 @@ from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session, database_of
 from shared.errors import InvalidInput, problem_responses
-from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.idempotency import IdempotencyKeyHeader, idempotent_in_transaction
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
@@ -118,15 +118,19 @@ async def add_rate(data: SubsidyRateIn, session: Session,
 async def place_order(data: MealOrderIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(MEAL_ORDERS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> MealOrderOut:
+    # Before the order's transaction begins, in a short one of its own: the person (404 before asking anyone)
+    # and their cached status; then assistance, with no transaction open: a slow peer holds no connection and
+    # no lock. A retry with a used Idempotency-Key does this too before it is answered from the stored response.
+    elder, facts = await elder_and_facts(database_of(request), assistance_of(request), principal, data.elder_id,
+                                         cache_hours=request.app.state.settings.status_cache_hours)
+
     async def create() -> MealOrderOut:
-        # Ask assistance before the order's transaction begins: a slow peer must not hold the menu's lock.
-        facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
-                                      cache_hours=request.app.state.settings.status_cache_hours)
         await check_meal_orders(session, principal, data.menu_id,
                                 request.app.state.settings.resident_meal_orders_per_day)
-        return service.order_out(*await service.place_order(session, principal, data, facts))
+        return service.order_out(*await service.place_order(session, principal, data, elder, facts))
 
-    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    # Then one transaction: the key's claim, the quota, the order, the place taken and the stored response.
+    return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
 @router.get("/meal-orders", response_model=Page[MealOrderOut], summary="Meal orders you may see",

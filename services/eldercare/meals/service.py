@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.elders.models import Elder
-from services.eldercare.elders.service import age_of, get_visible, visible_to
+from services.eldercare.elders.service import age_of, visible_to
 from services.eldercare.meals.models import Canteen, MealOrder, MealSubsidyRate, Menu
 from services.eldercare.meals.schemas import (CITY_CODE, DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff,
                                               MealOrderIn, MealOrderOut, MenuIn, MenuOut, SubsidyRateIn,
@@ -211,12 +211,16 @@ def order_out(order: MealOrder, menu: Menu, canteen: Canteen) -> MealOrderOut:
         cutoff_at=menu.cutoff_at, created_at=order.created_at, cancelled_at=order.cancelled_at)
 
 
-async def _menu_and_canteen(session: AsyncSession, menu_id: int) -> tuple[Menu, Canteen]:
-    row = (await session.execute(select(Menu, Canteen).join(Canteen, Canteen.id == Menu.canteen_id)
+async def _menu_canteen_and_order_of(session: AsyncSession, menu_id: int, elder_id: int
+                                     ) -> tuple[Menu, Canteen, int | None]:
+    """The menu, its canteen and the person's live order for it (its id, or None), in one statement."""
+    live_order = (select(MealOrder.id).where(MealOrder.menu_id == Menu.id, MealOrder.elder_id == elder_id,
+                                             MealOrder.status == "placed").limit(1).scalar_subquery())
+    row = (await session.execute(select(Menu, Canteen, live_order).join(Canteen, Canteen.id == Menu.canteen_id)
                                  .where(Menu.id == menu_id))).first()
     if row is None:
         raise NotFound(f"no menu {menu_id}")
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 def _menu_label(menu: Menu) -> str:
@@ -227,14 +231,15 @@ def _sold_out(menu: Menu, canteen: Canteen) -> Conflict:
     return Conflict(f"{_menu_label(menu)} at canteen {canteen.id} is sold out", resource=f"menus/{menu.id}")
 
 
-async def place_order(session: AsyncSession, principal: Principal, data: MealOrderIn,
+async def place_order(session: AsyncSession, principal: Principal, data: MealOrderIn, elder: Elder,
                       facts: AssistanceFacts) -> tuple[MealOrder, Menu, Canteen]:
     """Price the order, then take a place with one conditional update: the database refuses to go below zero.
 
-    `facts` were gathered before this transaction began (see peers.assistance_facts).
+    `elder` (whom the caller may act for) and `facts` were read before this transaction began (see
+    peers.elder_and_facts); they are not read again. The statements: the menu with its canteen and the
+    person's live order for it, the subsidy rates, the order's insert and the place's conditional update.
     """
-    elder = await get_visible(session, principal, data.elder_id)
-    menu, canteen = await _menu_and_canteen(session, data.menu_id)
+    menu, canteen, existing = await _menu_canteen_and_order_of(session, data.menu_id, elder.id)
     if not canteen.is_active:
         raise Conflict(f"canteen {canteen.id} no longer takes orders", resource=f"canteens/{canteen.id}")
     now = utcnow()
@@ -251,8 +256,6 @@ async def place_order(session: AsyncSession, principal: Principal, data: MealOrd
         address = data.delivery_address or elder.address
     elif data.delivery_address is not None:
         raise InvalidInput("delivery_address", "only a delivery order has a delivery address")
-    existing = await session.scalar(select(MealOrder.id).where(
-        MealOrder.menu_id == menu.id, MealOrder.elder_id == elder.id, MealOrder.status == "placed"))
     if existing is not None:
         raise Conflict(f"this person already has order {existing} for {_menu_label(menu)}",
                        resource=f"meal-orders/{existing}")
