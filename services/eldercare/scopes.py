@@ -33,6 +33,9 @@ VISITS_WRITE = scope("eldercare.visits:write", "Order, cancel and rate home visi
                      "resident", "staff")
 VISITS_OPERATE = scope("eldercare.visits:operate", "Schedule visits, check caregivers in and out, run the "
                        "missed-visit job and correct visit records (audited)", "staff")
+VISITS_ATTEND = scope("eldercare.visits:attend", "Caregiver app: see, check in and check out of home visits; only "
+                      "ever the visits assigned to the caregiver whose record the caller's account is paired to (by "
+                      "a one-time code from the provider's staff), never anyone else's", "resident")
 SUBSIDIES_READ = scope("eldercare.subsidies:read", "Read home-care subsidy accounts and their ledger",
                        "resident", "staff", "auditor")
 SUBSIDIES_WRITE = scope("eldercare.subsidies:write", "Open subsidy accounts, grant monthly allowances and adjust "

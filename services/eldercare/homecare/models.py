@@ -64,6 +64,8 @@ class Caregiver(Base):
         CheckConstraint("certificate_level IN ('junior', 'intermediate', 'senior', 'technician', 'senior_technician')",
                         name="certificate_level_known"),
         Index("ix_caregivers_provider_id", "provider_id"),
+        # A signed-in account (the gateway's opaque subject) is paired to at most one caregiver.
+        Index("uq_caregivers_app_subject", "app_subject", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +80,42 @@ class Caregiver(Base):
     certificate_expires_on: Mapped[dt.date] = mapped_column(Date)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # The caregiver app: the account paired by a one-time code from staff (see caregiver_app.py).
+    app_subject: Mapped[str | None] = mapped_column(String(200))
+    app_paired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaregiverPairing(Base):
+    """A one-time code staff give a caregiver to pair their app account. Only a keyed hash of the code is kept;
+    it is used at most once (a conditional update), and not after it expires or a newer code replaces it."""
+
+    __tablename__ = "caregiver_pairings"
+    __table_args__ = (
+        Index("ix_caregiver_pairings_caregiver_id", "caregiver_id"),
+        CheckConstraint("expires_at > issued_at", name="expires_after_issue"),
+        CheckConstraint("(redeemed_at IS NULL) = (redeemed_by IS NULL)", name="redeemed_by_someone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caregiver_id: Mapped[int] = mapped_column(ForeignKey("caregivers.id"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    redeemed_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaregiverPairingFailure(Base):
+    """A wrong, expired or used code entered by a signed-in account: counted to limit guessing."""
+
+    __tablename__ = "caregiver_pairing_failures"
+    __table_args__ = (Index("ix_caregiver_pairing_failures_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class Visit(Base):

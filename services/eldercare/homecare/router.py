@@ -1,15 +1,18 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.eldercare.database import IDEMPOTENCY_KEYS
-from services.eldercare.homecare import service
+from services.eldercare.homecare import caregiver_app, service
 from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut,
-                                                 HomeServiceIn, HomeServiceOut, MissedReport, Position, ProviderIn,
-                                                 ProviderOut, RatingIn, ScheduleIn, VisitIn, VisitOut, VisitStatus)
+                                                 HomeServiceIn, HomeServiceOut, MissedReport, PairedCaregiverOut,
+                                                 PairingCodeOut, PairingIn, Position, ProviderIn, ProviderOut,
+                                                 RatingIn, ScheduleIn, VisitIn, VisitOut, VisitStatus)
 from services.eldercare.quotas import check_open_visits
-from services.eldercare.scopes import HOMECARE_READ, HOMECARE_WRITE, VISITS_OPERATE, VISITS_READ, VISITS_WRITE
+from services.eldercare.scopes import (HOMECARE_READ, HOMECARE_WRITE, VISITS_ATTEND, VISITS_OPERATE, VISITS_READ,
+                                      VISITS_WRITE)
+from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -189,3 +192,86 @@ async def correct(visit_id: int, data: CorrectionIn, session: Session,
 async def list_corrections(visit_id: int, session: Session,
                            principal: Annotated[Principal, require(VISITS_READ)]) -> list[CorrectionOut]:
     return [service.correction_out(c) for c in await service.corrections(session, principal, visit_id)]
+
+
+# ---- the caregiver app ---------------------------------------------------------------------------------------
+
+@router.post("/caregivers/{caregiver_id}/app-pairings", status_code=201, response_model=PairingCodeOut,
+             summary="Give a caregiver a pairing code for the app",
+             description="Staff of the provider's area get a one-time code (8 characters, no look-alikes) for the "
+                         "caregiver to enter in the app after signing in (`POST /caregiver-pairings`). It is shown "
+                         "only in this answer (only a keyed hash is stored), works once, for 24 hours (settings), and "
+                         "a newer code for the same caregiver replaces it. 404 for a caregiver who does not exist or "
+                         "is inactive; 403 outside the caller's area.",
+             responses=problem_responses(401, 403, 404))
+async def issue_pairing_code(caregiver_id: int, request: Request, response: Response, session: Session,
+                             principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> PairingCodeOut:
+    response.headers["Cache-Control"] = "no-store"
+    return await caregiver_app.issue_code(session, principal, caregiver_id,
+                                          hours=request.app.state.settings.caregiver_pairing_hours)
+
+
+@router.delete("/caregivers/{caregiver_id}/app-pairing", status_code=204, summary="Unpair a caregiver's app",
+               description="Staff of the provider's area: the account paired to the caregiver no longer acts for them "
+                           "and codes not yet used stop working. Safe to repeat (204 also when nothing was paired).",
+               responses=problem_responses(401, 403, 404))
+async def unpair_caregiver(caregiver_id: int, session: Session,
+                           principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> Response:
+    await caregiver_app.unpair(session, principal, caregiver_id)
+    return Response(status_code=204)
+
+
+@router.post("/caregiver-pairings", status_code=201, response_model=PairedCaregiverOut,
+             summary="Pair your account to your caregiver record",
+             description="A caregiver, signed in at the gateway (SMS code, like a resident), enters the code from "
+                         "the provider's staff; from then on `/my-visits` shows the visits assigned to them. A wrong, "
+                         "expired, used or replaced code is a 400 `/problems/pairing-code-refused`, the same for "
+                         "each; after a set number of those in an hour (5, settings) the account is refused with a "
+                         "429 for a while. An account paired to another caregiver moves to this one; the caregiver's "
+                         "previous account, if any, is replaced. Of two redemptions of one code, one wins.",
+             responses=problem_responses(400, 401, 403, 409, 422, 429))
+async def redeem_pairing_code(data: PairingIn, request: Request, session: Session,
+                              principal: Annotated[Principal, require(VISITS_ATTEND)]) -> PairedCaregiverOut:
+    return await caregiver_app.redeem(session, principal, data.code,
+                                      failures_per_hour=request.app.state.settings.caregiver_pairing_failures_per_hour)
+
+
+@router.get("/my-caregiver", response_model=PairedCaregiverOut, summary="The caregiver your account is paired to",
+            description="404 while the account is not paired (the app then asks for a pairing code).",
+            responses=problem_responses(401, 403, 404))
+async def my_caregiver(session: Session, principal: Annotated[Principal, require(VISITS_ATTEND)]) -> PairedCaregiverOut:
+    return caregiver_app.paired_out(await caregiver_app.me(session, principal))
+
+
+@router.get("/my-visits", response_model=list[VisitOut], summary="Your visits of a day (caregiver app)",
+            description="The visits assigned to the caregiver paired to your account that start on `date` "
+                        "(Asia/Shanghai; default today), earliest first, in every status. 404 while the account is "
+                        "not paired.",
+            responses=problem_responses(401, 403, 404, 422))
+async def my_visits(session: Session, principal: Annotated[Principal, require(VISITS_ATTEND)],
+                    date: Annotated[dt.date | None, Query(description="A day, e.g. 2026-12-01")] = None
+                    ) -> list[VisitOut]:
+    return [await _out(session, v) for v in await caregiver_app.my_visits(session, principal, date or clock.today())]
+
+
+@router.post("/my-visits/{visit_id}/check-in", response_model=VisitOut, summary="Check in on site (caregiver app)",
+             description="As `POST /visits/{visit_id}/check-in`, for a visit assigned to the caregiver paired to your "
+                         "account (404 for any other visit, and for an account not paired). The position is flagged "
+                         "(`far_from_home`) beyond the radius plus the GPS accuracy. A caregiver whose certificate "
+                         "has expired by the day of the check-in is refused (409); staff may still record the visit.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def my_check_in(visit_id: int, data: Position, request: Request, session: Session,
+                      principal: Annotated[Principal, require(VISITS_ATTEND)]) -> VisitOut:
+    return await _out(session, await caregiver_app.check_in(session, principal, visit_id, data,
+                                                            radius_m=_radius(request)))
+
+
+@router.post("/my-visits/{visit_id}/check-out", response_model=VisitOut, summary="Check out (caregiver app)",
+             description="As `POST /visits/{visit_id}/check-out`, for a visit assigned to the caregiver paired to "
+                         "your account (404 otherwise): verified, drawing from the person's subsidy, or flagged for "
+                         "review. Without a check-in it is a 409.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def my_check_out(visit_id: int, data: Position, request: Request, session: Session,
+                       principal: Annotated[Principal, require(VISITS_ATTEND)]) -> VisitOut:
+    visit, drawn = await caregiver_app.check_out(session, principal, visit_id, data, radius_m=_radius(request))
+    return service.visit_out(visit, drawn)

@@ -70,6 +70,8 @@ class CaregiverOut(BaseModel):
     certificate_expires_on: dt.date
     certificate_valid: bool = Field(description="The certificate has not expired today")
     is_active: bool
+    app_paired: bool = Field(False, description="An app account is paired to this caregiver (see "
+                                                "`POST /caregivers/{id}/app-pairings`)")
 
 
 class VisitIn(BaseModel):
@@ -144,3 +146,29 @@ class VisitOut(BaseModel):
 
 class MissedReport(BaseModel):
     marked_missed: list[int] = Field(description="Visits this run marked missed (none twice)")
+
+
+class PairingCodeOut(BaseModel):
+    """A one-time code for the caregiver to enter in the app; it is shown once and kept only as a keyed hash."""
+
+    caregiver_id: int
+    code: str = Field(description="8 characters without look-alikes (no 0/O, 1/I/L); case and spaces ignored",
+                      examples=["K7WQ-M3PA"])
+    expires_at: dt.datetime
+
+
+class PairingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=8, max_length=16, description="The code given by the provider's staff",
+                      examples=["K7WQ-M3PA"])
+
+
+class PairedCaregiverOut(BaseModel):
+    """The caregiver the caller's account is paired to."""
+
+    caregiver_id: int
+    provider_id: int
+    name: str
+    certificate_expires_on: dt.date
+    certificate_valid: bool = Field(description="The certificate has not expired today")
+    paired_at: dt.datetime

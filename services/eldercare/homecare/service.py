@@ -102,7 +102,8 @@ def caregiver_out(c: Caregiver) -> CaregiverOut:
     return CaregiverOut(id=c.id, provider_id=c.provider_id, name=c.name, id_number_masked=mask_id_number(c.id_number),
                         phone_masked=mask_phone(c.phone) if c.phone else None, certificate_no=c.certificate_no,
                         certificate_level=c.certificate_level, certificate_expires_on=c.certificate_expires_on,
-                        certificate_valid=c.certificate_expires_on >= clock.today(), is_active=c.is_active)
+                        certificate_valid=c.certificate_expires_on >= clock.today(), is_active=c.is_active,
+                        app_paired=c.app_subject is not None)
 
 
 async def create_caregiver(session: AsyncSession, principal: Principal, data: CaregiverIn) -> Caregiver:
@@ -157,12 +158,26 @@ def visits_visible_to(principal: Principal) -> Select:
     return select(Visit).where(Visit.elder_id.in_(elders))
 
 
-async def get_visit(session: AsyncSession, principal: Principal, visit_id: int) -> Visit:
-    visit = await session.scalar(visits_visible_to(principal).where(Visit.id == visit_id)
-                                 .execution_options(populate_existing=True))
+def visits_of_caregiver(caregiver_id: int) -> Select:
+    return select(Visit).where(Visit.caregiver_id == caregiver_id)
+
+
+def _acting_on(principal: Principal, caregiver_id: int | None) -> Select:
+    """The visits a check-in or check-out may touch: staff (and whoever holds the operate scope) those of the
+    people they may see; a caregiver through the app (`caregiver_id`) only those assigned to them."""
+    return visits_visible_to(principal) if caregiver_id is None else visits_of_caregiver(caregiver_id)
+
+
+async def _get(session: AsyncSession, visits: Select, visit_id: int, caregiver_id: int | None = None) -> Visit:
+    visit = await session.scalar(visits.where(Visit.id == visit_id).execution_options(populate_existing=True))
     if visit is None:
-        raise NotFound(f"no visit {visit_id} that you may see")
+        raise NotFound(f"no visit {visit_id} that you may see" if caregiver_id is None
+                       else f"no visit {visit_id} assigned to you")
     return visit
+
+
+async def get_visit(session: AsyncSession, principal: Principal, visit_id: int) -> Visit:
+    return await _get(session, visits_visible_to(principal), visit_id)
 
 
 async def list_visits(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
@@ -270,26 +285,35 @@ def _distance_flag(home: tuple[float | None, float | None], pos: Position, radiu
     return distance, [f"{label}_far_from_home"] if distance > radius_m + pos.accuracy_m else []
 
 
+def _assigned_to(caregiver_id: int | None) -> list:
+    return [] if caregiver_id is None else [Visit.caregiver_id == caregiver_id]
+
+
 def _check_time(pos: Position, field: str) -> None:
     if pos.at > utcnow() + dt.timedelta(minutes=5):
         raise InvalidInput(f"{field}.at" if field else "at", "is in the future")
 
 
-async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float
-                   ) -> Visit:
-    visit = await get_visit(session, principal, visit_id)
+async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float,
+                   caregiver_id: int | None = None) -> Visit:
+    """`caregiver_id`: the caller is that caregiver (the app); the visit must be assigned to them, also at the
+    moment of the conditional update (a visit rescheduled to someone else in between is not theirs)."""
+    visits = _acting_on(principal, caregiver_id)
+    visit = await _get(session, visits, visit_id, caregiver_id)
     if visit.status != "scheduled":
         raise Conflict(f"visit {visit_id} is {visit.status}; only a scheduled visit is checked in",
                        resource=f"visits/{visit_id}")
     _check_time(pos, "")
     distance, flags = _distance_flag(await _home(session, visit), pos, radius_m, "check_in")
-    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "scheduled").values(
+    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "scheduled",
+                                                     *_assigned_to(caregiver_id)).values(
         status="checked_in", check_in_at=pos.at, check_in_latitude=pos.latitude, check_in_longitude=pos.longitude,
         check_in_accuracy_m=pos.accuracy_m, check_in_distance_m=distance, flags=flags)
         .execution_options(synchronize_session=False))
     if done.rowcount != 1:
-        raise Conflict(f"visit {visit_id} was just checked in or marked missed", resource=f"visits/{visit_id}")
-    return await get_visit(session, principal, visit_id)
+        raise Conflict(f"visit {visit_id} was just checked in, marked missed or rescheduled",
+                       resource=f"visits/{visit_id}")
+    return await _get(session, visits, visit_id, caregiver_id)
 
 
 async def _settle(session: AsyncSession, visit: Visit, by: str) -> int | None:
@@ -302,9 +326,11 @@ async def _settle(session: AsyncSession, visit: Visit, by: str) -> int | None:
     return await draw_for_visit(session, elder_id=visit.elder_id, visit_id=visit.id, price_fen=visit.price_fen, by=by)
 
 
-async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float
-                    ) -> tuple[Visit, int | None]:
-    visit = await get_visit(session, principal, visit_id)
+async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float,
+                    caregiver_id: int | None = None) -> tuple[Visit, int | None]:
+    """`caregiver_id`: as for check_in."""
+    visits = _acting_on(principal, caregiver_id)
+    visit = await _get(session, visits, visit_id, caregiver_id)
     if visit.status != "checked_in":
         raise Conflict(f"visit {visit_id} is {visit.status}: there is no check-in to check out from",
                        resource=f"visits/{visit_id}")
@@ -314,13 +340,14 @@ async def check_out(session: AsyncSession, principal: Principal, visit_id: int, 
     distance, flags = _distance_flag(await _home(session, visit), pos, radius_m, "check_out")
     flags = sorted(set(visit.flags or []) | set(flags))
     status = "flagged" if flags else "verified"
-    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "checked_in").values(
+    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "checked_in",
+                                                     *_assigned_to(caregiver_id)).values(
         status=status, check_out_at=pos.at, check_out_latitude=pos.latitude, check_out_longitude=pos.longitude,
         check_out_accuracy_m=pos.accuracy_m, check_out_distance_m=distance, flags=flags)
         .execution_options(synchronize_session=False))
     if done.rowcount != 1:
         raise Conflict(f"visit {visit_id} was just checked out", resource=f"visits/{visit_id}")
-    visit = await get_visit(session, principal, visit_id)
+    visit = await _get(session, visits, visit_id, caregiver_id)
     return visit, await _settle(session, visit, principal.subject)
 
 

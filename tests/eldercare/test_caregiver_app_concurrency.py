@@ -1,0 +1,44 @@
+"""Racing for one pairing code, and one account pairing to two caregivers at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from services.eldercare.homecare.models import Caregiver, CaregiverPairing
+from tests.eldercare.test_caregiver_app import account, code_for, redeem
+from tests.eldercare.test_homecare import API, add_caregiver
+
+
+async def test_two_redemptions_of_one_code_one_wins(committed_client):
+    client = committed_client
+    caregiver = await add_caregiver(client)
+    for round_ in range(3):
+        code = await code_for(client, caregiver["id"])
+        accounts = [account(100 + 10 * round_ + n) for n in range(4)]
+        responses = await asyncio.gather(*(redeem(client, a, code) for a in accounts))
+        statuses = [r.status_code for r in responses]
+        assert sorted(statuses) == [201, 400, 400, 400], [r.text for r in responses]
+        winner = accounts[statuses.index(201)]
+        async with client.app.state.database.sessionmaker() as session:
+            subject = await session.scalar(select(Caregiver.app_subject).where(Caregiver.id == caregiver["id"]))
+            redeemed_by = await session.scalar(select(CaregiverPairing.redeemed_by).where(
+                CaregiverPairing.caregiver_id == caregiver["id"], CaregiverPairing.redeemed_at.is_not(None))
+                .order_by(CaregiverPairing.id.desc()).limit(1))
+        assert subject == winner.subject == redeemed_by
+
+
+async def test_one_account_redeeming_two_caregivers_codes_at_once_ends_paired_to_one(committed_client):
+    client = committed_client
+    caregivers = [await add_caregiver(client) for _ in range(3)]
+    codes = [await code_for(client, c["id"]) for c in caregivers]
+    me = account(200)
+    responses = await asyncio.gather(*(redeem(client, me, code) for code in codes))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}, [r.text for r in responses]
+    async with client.app.state.database.sessionmaker() as session:
+        paired = list(await session.scalars(select(Caregiver.id).where(Caregiver.app_subject == me.subject)))
+    assert len(paired) == 1
+    mine = (await client.get(f"{API}/my-caregiver", headers=client.as_(me))).json()
+    assert [mine["caregiver_id"]] == paired
