@@ -260,6 +260,23 @@ async def _bed_for_claim(session: AsyncSession, bed_id: int) -> tuple[Bed, Insti
     return bed, institution
 
 
+async def _bed_and_holder(session: AsyncSession, bed_id: int, elder_id: int
+                          ) -> tuple[Bed, Institution, BedOccupancy | None]:
+    """As `_bed_for_claim`, with what holds the bed for someone else right now (a live hold or an admission:
+    at most one, by the partial unique index on active occupancies), in one statement."""
+    row = (await session.execute(
+        select(Bed, Institution, BedOccupancy).join(Institution, Institution.id == Bed.institution_id)
+        .outerjoin(BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != elder_id,
+                                      _live_now(utcnow())))
+        .where(Bed.id == bed_id).limit(1))).first()
+    if row is None:
+        raise NotFound(f"no bed {bed_id}")
+    bed, institution, holder = row
+    if not bed.in_service:
+        raise Conflict(f"bed {bed_id} is out of service", resource=f"beds/{bed_id}")
+    return bed, institution, holder
+
+
 def _bed_taken(bed_id: int, blocking: BedOccupancy) -> Conflict:
     what = "occupied" if blocking.kind == "admission" else f"held until {blocking.expires_at.isoformat()}"
     return Conflict(f"bed {bed_id} is {what}", resource=f"beds/{bed_id}")
@@ -311,11 +328,10 @@ async def _waiting_for(session: AsyncSession, bed: Bed, institution: Institution
 async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, *, default_minutes: int
                       ) -> BedOccupancy:
     elder = await get_visible(session, principal, data.elder_id)
-    bed, institution = await _bed_for_claim(session, data.bed_id)
-    # Taken by someone else right now: the usual answer when many want the same bed, given after one read and
-    # before any write. The partial unique indexes, not this read, keep one person per bed.
-    taken = await session.scalar(select(BedOccupancy).where(
-        BedOccupancy.bed_id == bed.id, BedOccupancy.elder_id != elder.id, _live_now(utcnow())).limit(1))
+    # Taken by someone else right now: the usual answer when many want the same bed, given after two reads (the
+    # person; the bed with what holds it) and before any write. The partial unique indexes, not this read, keep
+    # one person per bed.
+    bed, institution, taken = await _bed_and_holder(session, data.bed_id, elder.id)
     if taken is not None:
         raise _bed_taken(bed.id, taken)
     await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
