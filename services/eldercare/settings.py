@@ -34,7 +34,7 @@ class EldercareSettings(ServiceSettings):
         4, ge=1, description="Home visits a resident may have open (requested, scheduled or under way) at once, "
                              "across all the people they act for")
     # The caregiver app (homecare/caregiver_app.py): how long a pairing code from staff stays valid, and how many
-    # wrong, expired or used codes one signed-in account may enter per hour before it is refused for a while.
+    # codes (right or wrong) one signed-in account may enter per hour before it is refused for the rest of it.
     caregiver_pairing_hours: int = Field(24, ge=1, le=168, description="Hours a caregiver's pairing code is valid")
-    caregiver_pairing_failures_per_hour: int = Field(
-        5, ge=1, description="Refused pairing codes one account may enter per hour (a brake on guessing)")
+    caregiver_pairing_attempts_per_hour: int = Field(
+        5, ge=1, description="Pairing codes one account may enter per hour (a brake on guessing)")

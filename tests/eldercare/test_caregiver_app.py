@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import update
 
-from services.eldercare.homecare.models import Caregiver, CaregiverPairing
+from services.eldercare.homecare.models import Caregiver, CaregiverPairing, CaregiverPairingAttempts
 from shared import clock
 from shared.db import utcnow
 from tests.conftest import resident
@@ -135,12 +135,17 @@ async def test_wrong_expired_and_replaced_codes_get_one_answer_and_guessing_is_b
     assert len({(a.json()["type"], a.json()["detail"]) for a in answers}) == 1
     assert (await client.get(f"{API}/my-caregiver", headers=client.as_(me))).status_code == 404
 
-    # A fifth refusal in the hour; then even the right code waits, and says for how long.
+    # A fifth code in the hour; then even the right one waits, and is told for how long.
     assert (await redeem(client, me, "ABCD-EFGJ")).status_code == 400
     braked = await redeem(client, me, new)
     assert braked.status_code == 429 and 0 < int(braked.headers["retry-after"]) <= 3600
-    # Another account is not braked by this one's guesses.
+    assert braked.json()["type"] == "/problems/rate-limited"
+    # Another account is not braked by this one's guesses; this one is again once its hour has passed.
     assert (await redeem(client, account(12), new)).status_code == 201
+    async with client.app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(update(CaregiverPairingAttempts).where(CaregiverPairingAttempts.subject == me.subject)
+                              .values(window_started_at=utcnow() - dt.timedelta(minutes=61)))
+    assert (await redeem(client, me, await code_for(client, second["id"]))).status_code == 201
     # Malformed bodies are 422, not counted.
     assert (await client.post(f"{API}/caregiver-pairings", headers=client.as_(account(13)),
                               json={"code": "short"})).status_code == 422

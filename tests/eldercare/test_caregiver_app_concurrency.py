@@ -1,4 +1,4 @@
-"""Racing for one pairing code, and one account pairing to two caregivers at once."""
+"""Racing for one pairing code, one account pairing to several caregivers at once, and a burst of guesses."""
 
 from __future__ import annotations
 
@@ -42,3 +42,13 @@ async def test_one_account_redeeming_two_caregivers_codes_at_once_ends_paired_to
     assert len(paired) == 1
     mine = (await client.get(f"{API}/my-caregiver", headers=client.as_(me))).json()
     assert [mine["caregiver_id"]] == paired
+
+
+async def test_a_burst_of_guesses_from_one_account_tries_no_more_than_the_limit(committed_client):
+    client = committed_client
+    guesser = account(300)
+    responses = await asyncio.gather(*(redeem(client, guesser, f"ABCD-{n:04d}".replace("0", "A").replace("1", "B"))
+                                       for n in range(12)))
+    statuses = sorted(r.status_code for r in responses)
+    limit = client.app.state.settings.caregiver_pairing_attempts_per_hour
+    assert statuses == [400] * limit + [429] * (12 - limit), [r.text for r in responses]

@@ -5,8 +5,9 @@ the visits assigned to them, by the same rules as staff (homecare/service.py doe
 Pairing codes: 8 characters from an alphabet without look-alikes (about 40 bits), kept only as a keyed hash
 (the blind-index key: a stolen table does not give the codes), valid for a set number of hours, used once
 (a conditional update: of two redemptions at once, one wins), replaced by a newer code for the same caregiver.
-A wrong, expired, used or replaced code gets one and the same answer (nothing to enumerate); each counts
-against the account, which may enter a set number of them per hour.
+A wrong, expired, used or replaced code gets one and the same answer (nothing to enumerate). An account may
+enter a set number of codes per hour (right or wrong), counted on a row of its own by a conditional update: of
+many guesses sent at once, no more than the limit are tried.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import math
 import re
 import secrets
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.homecare import service
-from services.eldercare.homecare.models import Caregiver, CaregiverPairing, CaregiverPairingFailure, Visit
+from services.eldercare.homecare.models import Caregiver, CaregiverPairing, CaregiverPairingAttempts, Visit
 from services.eldercare.homecare.schemas import PairedCaregiverOut, PairingCodeOut, Position
 from shared import clock
-from shared.db import utcnow
+from shared.db import UTCDateTime, utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
 from shared.identity import Principal
 from shared.pii import blind_index
@@ -32,12 +35,12 @@ from shared.pii import blind_index
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_LENGTH = 8
 CODE_PURPOSE = "caregiver_pairings.code"
-FAILURE_WINDOW = dt.timedelta(hours=1)
+ATTEMPTS_WINDOW = dt.timedelta(hours=1)
 
 
 class PairingCodeRefused(DomainError):
     """One answer for every code that does not pair (wrong, expired, used, replaced): nothing to enumerate. The
-    refusal is committed (it counts towards the account's limit)."""
+    attempt stays counted (the request's writes are committed)."""
 
     status, slug, title = 400, "pairing-code-refused", "The pairing code was not accepted"
 
@@ -106,24 +109,33 @@ async def unpair(session: AsyncSession, principal: Principal, caregiver_id: int)
                           .values(app_subject=None, app_paired_at=None).execution_options(synchronize_session=False))
 
 
-async def _refuse_if_guessing(session: AsyncSession, subject: str, limit: int, now: dt.datetime) -> None:
-    since = now - FAILURE_WINDOW
-    count, oldest = (await session.execute(
-        select(func.count(), func.min(CaregiverPairingFailure.at)).where(
-            CaregiverPairingFailure.subject == subject, CaregiverPairingFailure.at > since))).one()
-    if count >= limit:
-        retry = max(1, math.ceil((oldest + FAILURE_WINDOW - now).total_seconds()))
-        raise TooManyRequests(f"{count} pairing codes were refused for this account in the last hour; try again "
-                              "later", retry_after=retry)
+async def _take_attempt(session: AsyncSession, subject: str, limit: int, now: dt.datetime) -> None:
+    """Count one code entered by the account in its current hour, or refuse (429). The update locks the account's
+    row until the request ends, so its requests are counted one after another."""
+    table = CaregiverPairingAttempts
+    dialect_insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
+    await session.execute(dialect_insert(table).values(subject=subject, window_started_at=now, attempts=0)
+                          .on_conflict_do_nothing(index_elements=["subject"]))
+    stale = table.window_started_at <= now - ATTEMPTS_WINDOW
+    taken = await session.scalar(update(table).where(table.subject == subject, or_(table.attempts < limit, stale))
+                                 .values(attempts=case((stale, 1), else_=table.attempts + 1),
+                                         window_started_at=case((stale, literal(now, UTCDateTime())),
+                                                                else_=table.window_started_at))
+                                 .returning(table.attempts).execution_options(synchronize_session=False))
+    if taken is None:
+        started = await session.scalar(select(table.window_started_at).where(table.subject == subject))
+        retry = max(1, math.ceil((started + ATTEMPTS_WINDOW - now).total_seconds()))
+        raise TooManyRequests(f"this account entered {limit} pairing codes in the last hour; try again later",
+                              retry_after=retry)
 
 
-async def redeem(session: AsyncSession, principal: Principal, code: str, *, failures_per_hour: int
+async def redeem(session: AsyncSession, principal: Principal, code: str, *, attempts_per_hour: int
                  ) -> PairedCaregiverOut:
     """The signed-in caller becomes the caregiver's app account. The code is taken by a conditional update, so of
     two redemptions at once exactly one wins. An account already paired to another caregiver moves to this one
     (staff gave this code); a caregiver already paired to another account is re-paired to this one."""
     now = utcnow()
-    await _refuse_if_guessing(session, principal.subject, failures_per_hour, now)
+    await _take_attempt(session, principal.subject, attempts_per_hour, now)
     caregiver_id = (await session.execute(
         update(CaregiverPairing).where(
             CaregiverPairing.code_hash == code_hash(code), CaregiverPairing.redeemed_at.is_(None),
@@ -132,8 +144,6 @@ async def redeem(session: AsyncSession, principal: Principal, code: str, *, fail
         .values(redeemed_at=now, redeemed_by=principal.subject)
         .returning(CaregiverPairing.caregiver_id).execution_options(synchronize_session=False))).scalar_one_or_none()
     if caregiver_id is None:
-        session.add(CaregiverPairingFailure(subject=principal.subject, at=now))
-        await session.flush()
         raise PairingCodeRefused()
     await session.execute(update(Caregiver).where(Caregiver.app_subject == principal.subject,
                                                   Caregiver.id != caregiver_id)

@@ -107,15 +107,16 @@ class CaregiverPairing(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class CaregiverPairingFailure(Base):
-    """A wrong, expired or used code entered by a signed-in account: counted to limit guessing."""
+class CaregiverPairingAttempts(Base):
+    """Pairing codes one signed-in account entered in its current hour: a brake on guessing. Taken by a
+    conditional update that locks the row, so requests sent at once cannot all slip under the limit."""
 
-    __tablename__ = "caregiver_pairing_failures"
-    __table_args__ = (Index("ix_caregiver_pairing_failures_subject_at", "subject", "at"),)
+    __tablename__ = "caregiver_pairing_attempts"
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_not_negative"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(200))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
 
 
 class Visit(Base):

@@ -226,14 +226,14 @@ async def unpair_caregiver(caregiver_id: int, session: Session,
              description="A caregiver, signed in at the gateway (SMS code, like a resident), enters the code from "
                          "the provider's staff; from then on `/my-visits` shows the visits assigned to them. A wrong, "
                          "expired, used or replaced code is a 400 `/problems/pairing-code-refused`, the same for "
-                         "each; after a set number of those in an hour (5, settings) the account is refused with a "
-                         "429 for a while. An account paired to another caregiver moves to this one; the caregiver's "
+                         "each. An account may enter 5 codes an hour (settings), then gets a 429 with "
+                         "`Retry-After`. An account paired to another caregiver moves to this one; the caregiver's "
                          "previous account, if any, is replaced. Of two redemptions of one code, one wins.",
              responses=problem_responses(400, 401, 403, 409, 422, 429))
 async def redeem_pairing_code(data: PairingIn, request: Request, session: Session,
                               principal: Annotated[Principal, require(VISITS_ATTEND)]) -> PairedCaregiverOut:
     return await caregiver_app.redeem(session, principal, data.code,
-                                      failures_per_hour=request.app.state.settings.caregiver_pairing_failures_per_hour)
+                                      attempts_per_hour=request.app.state.settings.caregiver_pairing_attempts_per_hour)
 
 
 @router.get("/my-caregiver", response_model=PairedCaregiverOut, summary="The caregiver your account is paired to",

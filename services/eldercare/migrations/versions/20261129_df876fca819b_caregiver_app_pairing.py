@@ -1,7 +1,7 @@
 """caregiver app pairing
 
 A caregiver's app account (the gateway's opaque subject) on their record, unique; one-time pairing codes kept as
-keyed hashes, used at most once; refused codes per account, to limit guessing.
+keyed hashes, used at most once; codes entered per account and hour, to limit guessing.
 
 Revision ID: df876fca819b
 Revises: 72df3b090c6f
@@ -46,19 +46,17 @@ def upgrade() -> None:
     )
     op.create_index('ix_caregiver_pairings_caregiver_id', 'caregiver_pairings', ['caregiver_id'], unique=False)
 
-    op.create_table('caregiver_pairing_failures',
-    sa.Column('id', sa.Integer(), nullable=False),
+    op.create_table('caregiver_pairing_attempts',
     sa.Column('subject', sa.String(length=200), nullable=False),
-    sa.Column('at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_caregiver_pairing_failures'))
+    sa.Column('window_started_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.CheckConstraint('attempts >= 0', name=op.f('ck_caregiver_pairing_attempts_attempts_not_negative')),
+    sa.PrimaryKeyConstraint('subject', name=op.f('pk_caregiver_pairing_attempts'))
     )
-    op.create_index('ix_caregiver_pairing_failures_subject_at', 'caregiver_pairing_failures', ['subject', 'at'],
-                    unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_caregiver_pairing_failures_subject_at', table_name='caregiver_pairing_failures')
-    op.drop_table('caregiver_pairing_failures')
+    op.drop_table('caregiver_pairing_attempts')
     op.drop_index('ix_caregiver_pairings_caregiver_id', table_name='caregiver_pairings')
     op.drop_table('caregiver_pairings')
     with op.batch_alter_table('caregivers', schema=None) as batch_op:
