@@ -90,6 +90,9 @@ async def test_pair_then_see_and_attend_only_ones_own_visits(client):
     tomorrow = (clock.today() + dt.timedelta(days=1)).isoformat()
     day = (await client.get(f"{API}/my-visits", params={"date": tomorrow}, headers=client.as_(me))).json()
     assert [v["id"] for v in day] == [visit["id"]]
+    assert day[0]["elder_name"] == "测试老人" and day[0]["address"] == "鄞州区百丈街道1号"
+    assert (day[0]["home_latitude"], day[0]["home_longitude"]) == HOME and day[0]["service_name"] == "助浴"
+    assert not {"id_number", "id_number_masked", "phone"} & set(day[0])
     day = (await client.get(f"{API}/my-visits", params={"date": tomorrow}, headers=client.as_(colleague))).json()
     assert [v["id"] for v in day] == [others["id"]]
     assert (await client.get(f"{API}/my-visits", headers=client.as_(me))).json() == []  # today: nothing
@@ -119,6 +122,9 @@ async def test_pair_then_see_and_attend_only_ones_own_visits(client):
     assert out.status_code == 200 and out.json()["status"] == "verified"
     seen = await client.get(f"{API}/visits/{others['id']}", headers=client.as_(YINZHOU))
     assert seen.json()["status"] == "verified"
+    # Once done, the day's list no longer says where the person lives.
+    done = (await client.get(f"{API}/my-visits", params={"date": tomorrow}, headers=client.as_(colleague))).json()
+    assert done[0]["status"] == "verified" and done[0]["address"] is None and done[0]["elder_name"] is None
 
 
 async def test_wrong_expired_and_replaced_codes_get_one_answer_and_guessing_is_braked(client):

@@ -24,8 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.homecare import service
-from services.eldercare.homecare.models import Caregiver, CaregiverPairing, CaregiverPairingAttempts, Visit
-from services.eldercare.homecare.schemas import PairedCaregiverOut, PairingCodeOut, Position
+from services.eldercare.elders.models import Elder
+from services.eldercare.homecare.models import (Caregiver, CaregiverPairing, CaregiverPairingAttempts, HomeService,
+                                               Visit)
+from services.eldercare.homecare.schemas import MyVisitOut, PairedCaregiverOut, PairingCodeOut, Position
 from shared import clock
 from shared.db import UTCDateTime, utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
@@ -175,12 +177,28 @@ async def me(session: AsyncSession, principal: Principal) -> Caregiver:
     return caregiver
 
 
-async def my_visits(session: AsyncSession, principal: Principal, day: dt.date) -> list[Visit]:
+LIVE_STATES = ("scheduled", "checked_in")  # a caregiver sees where to go and for whom only while it is to be done
+
+
+async def my_visits(session: AsyncSession, principal: Principal, day: dt.date) -> list[MyVisitOut]:
     caregiver = await me(session, principal)
     start = dt.datetime.combine(day, dt.time(0), tzinfo=clock.SHANGHAI)
-    return list(await session.scalars(service.visits_of_caregiver(caregiver.id).where(
-        Visit.starts_at >= start, Visit.starts_at < start + dt.timedelta(days=1))
-        .order_by(Visit.starts_at, Visit.id)))
+    rows = (await session.execute(
+        select(Visit, HomeService.name.label("service_name"), Elder.name.label("elder_name"), Elder.address,
+               Elder.latitude, Elder.longitude)
+        .join(HomeService, HomeService.id == Visit.service_id).join(Elder, Elder.id == Visit.elder_id)
+        .where(Visit.caregiver_id == caregiver.id, Visit.starts_at >= start,
+               Visit.starts_at < start + dt.timedelta(days=1))
+        .order_by(Visit.starts_at, Visit.id))).all()
+    answers = []
+    for row in rows:
+        visit, live = row.Visit, row.Visit.status in LIVE_STATES
+        out = service.visit_out(visit, await service.drawn_for(session, visit.id))
+        answers.append(MyVisitOut(**out.model_dump(), service_name=row.service_name,
+                                  elder_name=row.elder_name if live else None, address=row.address if live else None,
+                                  home_latitude=row.latitude if live else None,
+                                  home_longitude=row.longitude if live else None))
+    return answers
 
 
 async def _mine(session: AsyncSession, principal: Principal, visit_id: int) -> Caregiver:

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.homecare import caregiver_app, service
 from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut,
-                                                 HomeServiceIn, HomeServiceOut, MissedReport, PairedCaregiverOut,
+                                                 HomeServiceIn, HomeServiceOut, MissedReport, MyVisitOut,
+                                                 PairedCaregiverOut,
                                                  PairingCodeOut, PairingIn, Position, ProviderIn, ProviderOut,
                                                  RatingIn, ScheduleIn, VisitIn, VisitOut, VisitStatus)
 from services.eldercare.quotas import check_open_visits
@@ -243,15 +244,16 @@ async def my_caregiver(session: Session, principal: Annotated[Principal, require
     return caregiver_app.paired_out(await caregiver_app.me(session, principal))
 
 
-@router.get("/my-visits", response_model=list[VisitOut], summary="Your visits of a day (caregiver app)",
+@router.get("/my-visits", response_model=list[MyVisitOut], summary="Your visits of a day (caregiver app)",
             description="The visits assigned to the caregiver paired to your account that start on `date` "
-                        "(Asia/Shanghai; default today), earliest first, in every status. 404 while the account is "
-                        "not paired.",
+                        "(Asia/Shanghai; default today), earliest first, in every status, with the service's name. "
+                        "The person's name, address and home coordinates are given only while a visit is scheduled "
+                        "or under way (no ID number or phone). 404 while the account is not paired.",
             responses=problem_responses(401, 403, 404, 422))
 async def my_visits(session: Session, principal: Annotated[Principal, require(VISITS_ATTEND)],
                     date: Annotated[dt.date | None, Query(description="A day, e.g. 2026-12-01")] = None
-                    ) -> list[VisitOut]:
-    return [await _out(session, v) for v in await caregiver_app.my_visits(session, principal, date or clock.today())]
+                    ) -> list[MyVisitOut]:
+    return await caregiver_app.my_visits(session, principal, date or clock.today())
 
 
 @router.post("/my-visits/{visit_id}/check-in", response_model=VisitOut, summary="Check in on site (caregiver app)",

@@ -172,3 +172,13 @@ class PairedCaregiverOut(BaseModel):
     certificate_expires_on: dt.date
     certificate_valid: bool = Field(description="The certificate has not expired today")
     paired_at: dt.datetime
+
+
+class MyVisitOut(VisitOut):
+    """A visit as its caregiver sees it in the app: where to go and for whom, only while it is to be done."""
+
+    service_name: str
+    elder_name: str | None = Field(description="While the visit is scheduled or under way; otherwise null")
+    address: str | None = Field(description="The person's home, while the visit is scheduled or under way")
+    home_latitude: float | None = Field(description="While the visit is scheduled or under way")
+    home_longitude: float | None = Field(description="While the visit is scheduled or under way")
