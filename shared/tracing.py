@@ -5,7 +5,8 @@ On when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) 
 processor (`OTEL_BSP_*`), the sampler (`OTEL_TRACES_SAMPLER`) and the resource (`OTEL_SERVICE_NAME`,
 `OTEL_RESOURCE_ATTRIBUTES`) read their own variables; the service name defaults to the process's name.
 
-What is traced: each HTTP request a process serves (ASGI), its SQL statements (SQLAlchemy, statements
+What is traced: each HTTP request a process serves (FastAPI's native telemetry in the services, the
+ASGI instrumentation around the gateway's raw proxy), its SQL statements (SQLAlchemy, statements
 without their parameters), and its outgoing HTTP calls (httpx for peer calls, aiohttp for the gateway's
 proxy), which carry W3C `traceparent` so one trace follows a request from the gateway through every
 service it touches. Every span carries the request id (`request.id`); query strings are cut from URL
@@ -51,12 +52,22 @@ def _span_processor():
             request_id = current_request_id()
             if request_id:
                 span.set_attribute("request.id", request_id)
-            for name in _URL_ATTRIBUTES:
-                value = (span.attributes or {}).get(name)
-                if isinstance(value, str) and (name == "url.query" or "?" in value):
-                    span.set_attribute(name, "" if name == "url.query" else value.split("?", 1)[0])
+            _cut_queries(span)
 
     return RequestIdAndNoQueries()
+
+
+def _cut_queries(span, request=None) -> None:
+    """Cut query strings from a span's URL attributes: as it starts, and again from the instrumentations'
+    hooks, since some set their URL attributes after the start."""
+    for name in _URL_ATTRIBUTES:
+        value = (getattr(span, "attributes", None) or {}).get(name)
+        if isinstance(value, str) and (name == "url.query" or "?" in value):
+            span.set_attribute(name, "" if name == "url.query" else value.split("?", 1)[0])
+
+
+async def _cut_queries_async(span, request=None) -> None:
+    _cut_queries(span, request)
 
 
 def start(service_name: str) -> bool:
@@ -78,8 +89,8 @@ def start(service_name: str) -> bool:
     provider.add_span_processor(_span_processor())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    HTTPXClientInstrumentor().instrument()
-    AioHttpClientInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument(request_hook=_cut_queries, async_request_hook=_cut_queries_async)
+    AioHttpClientInstrumentor().instrument(url_filter=lambda url: str(url.with_query(None)))
     # Wraps sqlalchemy.ext.asyncio.create_async_engine: engines made from here on (in each app's startup,
     # by shared.db.make_engine) trace their statements, without parameter values.
     # Its declared range stops below SQLAlchemy 2.1 (ours), but the engine events it listens to are
@@ -94,6 +105,7 @@ _SERVER_SPAN = "otel.server_span"  # where the ASGI scope carries the span servi
 
 def _keep_server_span(span, scope: dict) -> None:
     scope[_SERVER_SPAN] = span
+    _cut_queries(span)
 
 
 def traced_app(app: Any, service_name: str) -> Any:
@@ -105,6 +117,10 @@ def traced_app(app: Any, service_name: str) -> Any:
     """
     if not start(service_name):
         return app
+    from fastapi import FastAPI
+
+    if isinstance(app, FastAPI):
+        return app  # FastAPI serves its own request spans once a tracer provider is set (native telemetry)
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     return OpenTelemetryMiddleware(app, excluded_urls="/healthz,/readyz,/metrics", exclude_spans=["receive", "send"],

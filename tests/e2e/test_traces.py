@@ -50,3 +50,23 @@ def test_one_trace_follows_a_meal_order_through_every_service_it_touches(suite, 
     # And the log lines of that request name the trace.
     log = suite.log_path("eldercare").read_text()
     assert any(request_id in line and trace_id in line for line in log.splitlines())
+
+
+def test_query_strings_stay_out_of_spans(suite, collector):
+    """A query may hold a phone or an ID number: URL attributes are cut at the '?'."""
+    import httpx
+
+    from tests.e2e.test_suite import token
+
+    trace_id = secrets.token_hex(16)
+    listing = httpx.get(suite.url() + "/api/eldercare/v1/elders", params={"area_code": "330212001"},
+                        headers=token(suite, "staff-yinzhou") | {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    assert listing.status_code == 200
+    deadline = time.monotonic() + 20
+    while {"gateway", "eldercare"} - {s["service"] for s in collector.of_trace(trace_id)}:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(0.5)
+    spans = collector.of_trace(trace_id)
+    assert not [(s["service"], s["name"], k, v) for s in spans for k, v in s["attributes"].items()
+                if "330212001" in str(v)]
