@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.eldercare.homecare.models import Caregiver, CaregiverPairing
-from tests.eldercare.test_caregiver_app import account, code_for, redeem
+from tests.eldercare.test_caregiver_app import account, code_for, issue, redeem
 from tests.eldercare.test_homecare import API, add_caregiver
 
 
@@ -52,3 +52,19 @@ async def test_a_burst_of_guesses_from_one_account_tries_no_more_than_the_limit(
     statuses = sorted(r.status_code for r in responses)
     limit = client.app.state.settings.caregiver_pairing_attempts_per_hour
     assert statuses == [400] * limit + [429] * (12 - limit), [r.text for r in responses]
+
+
+async def test_codes_issued_at_once_leave_one_that_works(committed_client):
+    client = committed_client
+    caregiver = await add_caregiver(client)
+    responses = await asyncio.gather(*(issue(client, caregiver["id"]) for _ in range(6)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}, [r.text for r in responses]
+    async with client.app.state.database.sessionmaker() as session:
+        open_codes = await session.scalar(select(func.count()).select_from(CaregiverPairing).where(
+            CaregiverPairing.caregiver_id == caregiver["id"], CaregiverPairing.redeemed_at.is_(None),
+            CaregiverPairing.revoked_at.is_(None)))
+    assert open_codes == 1
+    answers = [await redeem(client, account(400 + n), r.json()["code"])
+               for n, r in enumerate(responses) if r.status_code == 201]
+    assert sorted(a.status_code for a in answers) == [201] + [400] * (len(answers) - 1)

@@ -76,9 +76,10 @@ async def _caregiver_of_staff(session: AsyncSession, principal: Principal, careg
 
 
 async def _revoke_open_codes(session: AsyncSession, caregiver_id: int, now: dt.datetime) -> None:
+    """Every code of the caregiver neither used nor replaced (expired ones too) is replaced now."""
     await session.execute(update(CaregiverPairing).where(
         CaregiverPairing.caregiver_id == caregiver_id, CaregiverPairing.redeemed_at.is_(None),
-        CaregiverPairing.revoked_at.is_(None), CaregiverPairing.expires_at > now)
+        CaregiverPairing.revoked_at.is_(None))
         .values(revoked_at=now).execution_options(synchronize_session=False))
 
 
@@ -97,7 +98,11 @@ async def issue_code(session: AsyncSession, principal: Principal, caregiver_id: 
     pairing = CaregiverPairing(caregiver_id=caregiver.id, code_hash=hashed, issued_by=principal.subject, issued_at=now,
                                expires_at=now + dt.timedelta(hours=hours))
     session.add(pairing)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # another code for this caregiver was issued at the same moment (one open at a time)
+        raise Conflict(f"a pairing code for caregiver {caregiver_id} was just issued by someone else; ask again to "
+                       "replace it", resource=f"caregivers/{caregiver_id}") from None
     return PairingCodeOut(caregiver_id=caregiver.id, code=display(code), expires_at=pairing.expires_at)
 
 

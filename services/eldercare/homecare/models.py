@@ -1,7 +1,7 @@
 import datetime as dt
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, SmallInteger,
-                        String, Text)
+                        String, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
@@ -92,6 +92,10 @@ class CaregiverPairing(Base):
     __tablename__ = "caregiver_pairings"
     __table_args__ = (
         Index("ix_caregiver_pairings_caregiver_id", "caregiver_id"),
+        # At most one code per caregiver neither used nor replaced: two staff issuing at once cannot leave two.
+        Index("uq_caregiver_pairings_caregiver_id_open", "caregiver_id", unique=True,
+              sqlite_where=text("redeemed_at IS NULL AND revoked_at IS NULL"),
+              postgresql_where=text("redeemed_at IS NULL AND revoked_at IS NULL")),
         CheckConstraint("expires_at > issued_at", name="expires_after_issue"),
         CheckConstraint("(redeemed_at IS NULL) = (redeemed_by IS NULL)", name="redeemed_by_someone"),
     )

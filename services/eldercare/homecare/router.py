@@ -202,9 +202,10 @@ async def list_corrections(visit_id: int, session: Session,
              description="Staff of the provider's area get a one-time code (8 characters, no look-alikes) for the "
                          "caregiver to enter in the app after signing in (`POST /caregiver-pairings`). It is shown "
                          "only in this answer (only a keyed hash is stored), works once, for 24 hours (settings), and "
-                         "a newer code for the same caregiver replaces it. 404 for a caregiver who does not exist or "
-                         "is inactive; 403 outside the caller's area.",
-             responses=problem_responses(401, 403, 404))
+                         "a newer code for the same caregiver replaces it (one open code per caregiver, held by the "
+                         "database: of two issued at the same moment, one may be a 409). 404 for a caregiver who does "
+                         "not exist or is inactive; 403 outside the caller's area.",
+             responses=problem_responses(401, 403, 404, 409))
 async def issue_pairing_code(caregiver_id: int, request: Request, response: Response, session: Session,
                              principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> PairingCodeOut:
     response.headers["Cache-Control"] = "no-store"

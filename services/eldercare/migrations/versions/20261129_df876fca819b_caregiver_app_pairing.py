@@ -1,7 +1,7 @@
 """caregiver app pairing
 
 A caregiver's app account (the gateway's opaque subject) on their record, unique; one-time pairing codes kept as
-keyed hashes, used at most once; codes entered per account and hour, to limit guessing.
+keyed hashes, used at most once, one open per caregiver; codes entered per account and hour, to limit guessing.
 
 Revision ID: df876fca819b
 Revises: 72df3b090c6f
@@ -18,6 +18,8 @@ revision: str = 'df876fca819b'
 down_revision: Union[str, Sequence[str], None] = '72df3b090c6f'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
+
+OPEN = "redeemed_at IS NULL AND revoked_at IS NULL"  # a code neither used nor replaced: one per caregiver
 
 
 def upgrade() -> None:
@@ -45,6 +47,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('code_hash', name=op.f('uq_caregiver_pairings_code_hash'))
     )
     op.create_index('ix_caregiver_pairings_caregiver_id', 'caregiver_pairings', ['caregiver_id'], unique=False)
+    op.create_index('uq_caregiver_pairings_caregiver_id_open', 'caregiver_pairings', ['caregiver_id'], unique=True,
+                    sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
 
     op.create_table('caregiver_pairing_attempts',
     sa.Column('subject', sa.String(length=200), nullable=False),
@@ -57,6 +61,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('caregiver_pairing_attempts')
+    op.drop_index('uq_caregiver_pairings_caregiver_id_open', table_name='caregiver_pairings',
+                  sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
     op.drop_index('ix_caregiver_pairings_caregiver_id', table_name='caregiver_pairings')
     op.drop_table('caregiver_pairings')
     with op.batch_alter_table('caregivers', schema=None) as batch_op:
