@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -43,6 +41,7 @@ import asyncpg
 import httpx
 from sqlalchemy import text
 
+from bench.common import behind_gateway, cpu_seconds, load_average, percentile
 from services.charity.main import create_app
 from services.charity.settings import CharitySettings
 from shared import clock, migrations
@@ -53,11 +52,6 @@ API = "/api/charity/v1"
 CLERK = Principal(subject="bench", kind="staff", area="330200", scopes=frozenset({
     "charity.organizations:write", "charity.projects:write", "charity.projects:read", "charity.donations:write",
     "charity.ledger:read", "charity.campaigns:write", "charity.campaigns:upload"}))
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def reset(url: str) -> None:
@@ -116,13 +110,6 @@ async def donations(client, headers, project_id: int, count: int, concurrency: i
 
 # ---- donations through the gateway, next to raw asyncpg -----------------------------------------------
 
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 # One request per call: a fresh channel transaction and Idempotency-Key, unique across threads and runs.
 WRK_SCRIPT = r"""
@@ -146,11 +133,6 @@ end
 """
 
 
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} CPUs)"
-
-
 def ensure_wrk() -> str:
     from bench.gateway import find_tool
     if find_tool("wrk") is None:
@@ -165,40 +147,15 @@ def ensure_wrk() -> str:
 
 def start_suite(url: str, tmp: Path, pool: int):
     """The charity service and the gateway on free loopback ports (other benches and tests run at once)."""
-    from tools.devserver import Suite
-    gateway_port, service_port = free_port(), free_port()
-    never = {kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
-    env = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "WARNING", "GATEWAY_PORT": str(gateway_port),
-           "CHARITY_PORT": str(service_port), "CHARITY_DATABASE_URL": url, "CHARITY_DB_POOL_SIZE": str(pool),
-           "GATEWAY_UPSTREAM_CHARITY": f"http://{HOST}:{service_port}",
-           # The rate limiter stays on (its cost is part of the figure) with limits no bench reaches.
-           "GATEWAY_RATE_LIMITS": json.dumps(never),
-           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}"}
-    migrations.upgrade("gateway", env["GATEWAY_DATABASE_URL"])  # its own, not the developer's var/gateway.db
-    suite = Suite(env, log_dir=tmp / "log")
-    suite.start("charity")
-    suite.start("gateway")
-    suite.wait_ready("charity")
-    deadline = time.monotonic() + 30
-    while True:  # the gateway's /readyz waits for all four services; only charity runs here
-        if suite.processes["gateway"].poll() is not None:
-            raise RuntimeError(f"the gateway exited; see {suite.log_path('gateway')}")
-        try:
-            if suite.get("/healthz")[0] == 200:
-                return suite
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("gateway did not start")
-        time.sleep(0.2)
+    return behind_gateway("charity", url, tmp, env={"CHARITY_DB_POOL_SIZE": str(pool)})
 
 
 def wrk_donations(wrk: str, script: Path, gateway: str, run: str, project_id: int, token: str, seconds: float,
                   connections: int, pids: dict[str, int] | None = None):
     """wrk's result, with the CPU time per answered request of each process in `pids` (ms) as `cpu_ms`: on a
     shared machine, what a donation costs is steadier than how many fit in a second."""
-    from bench.gateway import cpu_seconds, parse_wrk
-    before = {name: cpu_seconds([pid]) for name, pid in (pids or {}).items()}
+    from bench.gateway import parse_wrk
+    before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
     command = [wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s", "-s", str(script),
                f"{gateway}/api/charity/v1/donations", "--", run, str(project_id), token]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
@@ -207,7 +164,7 @@ def wrk_donations(wrk: str, script: Path, gateway: str, run: str, project_id: in
     parsed = parse_wrk(result.stdout)
     answered = max(1, parsed.requests - parsed.non_2xx)
     parsed.ok_rps = parsed.rps * (parsed.requests - parsed.non_2xx) / max(1, parsed.requests)  # 201s only
-    parsed.cpu_ms = {name: (cpu_seconds([pids[name]]) - spent) * 1000 / answered for name, spent in before.items()}
+    parsed.cpu_ms = {name: (cpu_seconds(pids[name]) - spent) * 1000 / answered for name, spent in before.items()}
     return parsed
 
 
@@ -392,7 +349,7 @@ async def run(args: argparse.Namespace) -> None:
     through = args.through or ("gateway" if url.startswith("postgresql") else "in-process")
     if through == "gateway" and not url.startswith("postgresql"):
         raise SystemExit("bench: --through gateway needs --database-url of a scratch PostgreSQL database")
-    print(f"database: {url.split('@')[-1]}; {load_average()}", flush=True)
+    print(f"database: {url.split('@')[-1]}; load average {load_average()}", flush=True)
     await reset(url)
     settings = CharitySettings(database_url=url, env="test", db_pool_size=args.pool)
     app = create_app(settings)
@@ -426,7 +383,7 @@ async def run(args: argparse.Namespace) -> None:
             print(f"reconciliation: {run_['entries_checked']} entries, {run_['groups_checked']} groups in "
                   f"{elapsed:.1f} s, balanced={run_['balanced']} "
                   f"{sorted({d['kind'] for d in run_['differences']})}")
-    print(f"end: {load_average()}")
+    print(f"end: load average {load_average()}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from bench.common import cpu_seconds, say
 from services import SERVICES
 from shared.settings import ROOT
 from tools.devserver import Suite
@@ -63,10 +64,6 @@ CPU_LAYOUTS = {
     "service-alone": "the service alone on one CPU; wrk and the proxy under test share the other",
     "none": "no pinning: the kernel places wrk, the service and the proxy",
 }
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
 
 
 # --------------------------------------------------------------------------------------------- tools
@@ -270,16 +267,6 @@ def parse_wrk(output: str) -> WrkResult:
                      socket_errors=sum(map(int, errors.groups())) if errors else 0)
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes (all their threads), from /proc/PID/stat."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def with_children(pid: int) -> list[int]:
     """A process and its direct children (nginx: the master and its workers)."""
     children: list[int] = []
@@ -316,10 +303,10 @@ class Wrk:
             command += ["-H", f"{name}: {value}"]
         command.append(target.url)
         proxy_pids = target.proxy_pids()
-        service_before, proxy_before = cpu_seconds(service_pids), cpu_seconds(proxy_pids)
+        service_before, proxy_before = cpu_seconds(*service_pids), cpu_seconds(*proxy_pids)
         with pinned(self.cpus):
             result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-        service_cpu, proxy_cpu = cpu_seconds(service_pids) - service_before, cpu_seconds(proxy_pids) - proxy_before
+        service_cpu, proxy_cpu = cpu_seconds(*service_pids) - service_before, cpu_seconds(*proxy_pids) - proxy_before
         with open(self.log, "a") as log:
             log.write(f"$ {' '.join(command)}\n{result.stdout}{result.stderr}\n")
         if result.returncode != 0:

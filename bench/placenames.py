@@ -28,11 +28,13 @@ import asyncio
 import csv
 import os
 import random
-import statistics
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+from bench import common
+from bench.common import behind_gateway, cpu_seconds, load_average, percentile, say
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "tests" / "placenames" / "data" / "parse_set.csv"
@@ -128,18 +130,8 @@ def _compare(name: str, rows, texts) -> None:
         f"{lv} {right[lv] / total[lv]:.1%}" for lv in levels if total[lv]) + " (where written)")
 
 
-HOST = "127.0.0.1"  # loopback only
-GATEWAY_PORT, SERVICE_PORT = 18400, 18404
+GATEWAY_PORT, SERVICE_PORT = 18400, 18404  # fixed: a run's figures name them
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/placenames_bench"
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def load_average() -> str:
-    """The 1-, 5- and 15-minute load averages (as `uptime` shows them): the machine is small and shared."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
 
 
 async def fresh_database(url: str, count: int, reuse: bool) -> None:
@@ -153,30 +145,19 @@ async def fresh_database(url: str, count: int, reuse: bool) -> None:
 
     if url.startswith("postgresql"):
         import asyncpg
-        plain = url.replace("postgresql+asyncpg://", "postgresql://")
-        server, name = plain.rsplit("/", 1)
-        admin = await asyncpg.connect(f"{server}/postgres")
-        try:
-            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        await common.ensure_database(url)
         if reuse:
-            connection = await asyncpg.connect(plain)
+            connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
             try:
                 have = await connection.fetchval("SELECT count(*) FROM addresses WHERE status = 'current'") \
                     if await connection.fetchval("SELECT to_regclass('addresses') IS NOT NULL") else 0
             finally:
                 await connection.close()
             if have >= count:
-                say(f"reusing {have:,} addresses already in {name}")
+                say(f"reusing {have:,} addresses already in {url.rsplit('/', 1)[1]}")
                 await asyncio.to_thread(migrations.upgrade, "placenames", url)
                 return
-        connection = await asyncpg.connect(plain)
-        try:
-            await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        finally:
-            await connection.close()
+        await common.fresh_database(url)
     await asyncio.to_thread(migrations.upgrade, "placenames", url)
     database = Database(url)
     try:
@@ -193,32 +174,7 @@ async def fresh_database(url: str, count: int, reuse: bool) -> None:
 
 def start_suite(url: str, tmp: Path):
     """placenames and the gateway on loopback ports of their own; the other upstreams point nowhere."""
-    import json
-
-    from tools.devserver import Suite
-    never = {kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
-    env = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "WARNING", "GATEWAY_PORT": str(GATEWAY_PORT),
-           "PLACENAMES_PORT": str(SERVICE_PORT), "PLACENAMES_DATABASE_URL": url,
-           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}",
-           # The limiter stays on (its cost is part of the gateway's) with limits the bench never reaches.
-           "GATEWAY_RATE_LIMITS": json.dumps(never),
-           "GATEWAY_UPSTREAM_PLACENAMES": f"http://{HOST}:{SERVICE_PORT}"}
-    for i, other in enumerate(("eldercare", "assistance", "charity"), 1):
-        env[f"GATEWAY_UPSTREAM_{other.upper()}"] = f"http://{HOST}:{18400 + i}"  # nothing listens there
-    suite = Suite(env, log_dir=tmp / "log")
-    suite.start("placenames")
-    suite.start("gateway")
-    suite.wait_ready("placenames")
-    deadline = time.monotonic() + 60
-    while True:  # the gateway's /readyz waits for all four services; only placenames runs here
-        try:
-            if suite.get("/healthz")[0] == 200:
-                return suite
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("gateway did not start")
-        time.sleep(0.2)
+    return behind_gateway("placenames", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT)
 
 
 async def workload(url: str, queries: int, seed: int = 7) -> dict[str, list[tuple[str, dict]]]:
@@ -259,8 +215,7 @@ async def workload(url: str, queries: int, seed: int = 7) -> dict[str, list[tupl
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(samples, n=100)
-    return q[49], q[98]
+    return percentile(samples, 0.50), percentile(samples, 0.99)
 
 
 async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None:
@@ -284,7 +239,7 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
             cpu: dict[tuple[str, str], float] = {}
             pids = {name: suite.processes[name].pid for name in ("placenames", "gateway")}
             for kind, calls in requests.items():
-                before = {name: _cpu_s(pid) for name, pid in pids.items()}
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 for n, (path, params) in enumerate(calls):
                     # Side by side: each request to both targets, in alternating order.
                     pair = [("direct", direct), ("gateway", gateway)]
@@ -298,8 +253,8 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
                         if target == "direct":
                             hits[kind] = hits.get(kind, 0) + bool(response.json()["items"])
                 # CPU time per request: the service serves every call twice (direct and via the gateway).
-                cpu[(kind, "placenames")] = (_cpu_s(pids["placenames"]) - before["placenames"]) / (2 * len(calls))
-                cpu[(kind, "gateway")] = (_cpu_s(pids["gateway"]) - before["gateway"]) / len(calls)
+                cpu[(kind, "placenames")] = (cpu_seconds(pids["placenames"]) - before["placenames"]) / (2 * len(calls))
+                cpu[(kind, "gateway")] = (cpu_seconds(pids["gateway"]) - before["gateway"]) / len(calls)
         rss = _rss_kib(suite.processes["placenames"].pid)
     finally:
         suite.stop_all()
@@ -314,12 +269,6 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
     say(f"target: p99 ≤ 30 ms through the gateway. placenames process RSS after the run: {rss / 1024:.0f} MiB "
         f"(no address is held in memory: 0 B per address). Load average {load_average()} on "
         f"{os.cpu_count()} CPUs: wall-clock latencies include waiting for a CPU; CPU per request much less so.")
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds used so far by a process (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kib(pid: int) -> int:
