@@ -217,6 +217,8 @@ async def main(args: argparse.Namespace) -> None:
     suite = None
     try:
         if args.reuse:
+            # A city built by an older revision is brought up to the code's schema first (its data stays).
+            await asyncio.to_thread(migrations.upgrade, "assistance", args.database_url)
             async with database.sessionmaker() as session:
                 await session.execute(text("DELETE FROM screenings"))  # their leads go with them
                 await session.commit()
@@ -240,7 +242,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--reuse", action="store_true", help="keep the city already in the database (no rebuild)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the city already in the database (no rebuild; migrations are applied)")
     parser.add_argument("--latencies-only", action="store_true",
                         help="skip the screening and the aggregate (with --reuse: single requests on a built city)")
     asyncio.run(main(parser.parse_args(sys.argv[1:])))
