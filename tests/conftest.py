@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -183,3 +183,34 @@ async def committed_client(request, backend, db_dir) -> AsyncIterator[ServiceCli
                 yield client
     finally:
         await _empty_tables(service, database)
+
+
+async def _postgres_admin(statement: str) -> None:
+    # CREATE/DROP DATABASE cannot run inside a transaction.
+    engine = make_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres",
+                         isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def scratch_database(backend, tmp_path) -> Iterator[Callable[[str], str]]:
+    """Empty databases of the test's own on its backend, for tests that run migrations from the start:
+    `scratch_database("name")` gives a URL. PostgreSQL ones are dropped afterwards."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp_path / name}.db"
+        database = f"{os.environ.get('TEST_DATABASE_PREFIX', 'test_')}scratch_{name}_{os.getpid()}"
+        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))  # a killed run's
+        asyncio.run(_postgres_admin(f'CREATE DATABASE "{database}"'))
+        made.append(database)
+        return POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{database}"
+
+    yield make
+    for database in made:
+        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))

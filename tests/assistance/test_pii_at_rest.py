@@ -18,7 +18,7 @@ from shared.db import make_engine
 from tests.assistance.helpers import household, member
 from shared.identity import Principal
 from shared.pii import Keyring, keyring, use_keyring
-from tests.conftest import POSTGRES_URL, staff
+from tests.conftest import staff
 
 API = "/api/assistance/v1"
 READ, WRITE = "assistance.households:read", "assistance.households:write"
@@ -73,27 +73,10 @@ async def test_a_person_is_refused_a_second_household_through_the_blind_index(cl
 
 # --- the migration -------------------------------------------------------------------------------------------
 
-async def _admin(statement: str) -> None:
-    engine = make_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres",
-                         isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
-def scratch(backend, tmp_path):
+def scratch(scratch_database) -> str:
     """An empty database of this test's own (the migration is run on it from the start)."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'assistance_pii.db'}"
-        return
-    name = f"assistance_pii_{os.getpid()}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return scratch_database("assistance_pii")
 
 
 async def _execute(url: str, *statements: tuple[str, dict]) -> list:

@@ -21,7 +21,7 @@ from shared.pii import keyring
 from tests.charity.factories import (API, DONATIONS_READ, DONATIONS_WRITE, HAISHU, YINZHOU, donate, organisation,
                                      project)
 from tests.charity.test_needs import offer_body
-from tests.conftest import POSTGRES_URL, staff
+from tests.conftest import staff
 
 PHONE = "13912345678"  # the factories' donor
 PURPOSE = "寄送捐赠票据：核实捐赠人电话"
@@ -138,27 +138,8 @@ BEFORE = "9b8ac4f16186"  # the revision before phones were encrypted
 
 
 @pytest.fixture
-def scratch_url(backend, tmp_path):
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'charity-pii.db'}"
-        return
-    name = f"charity_pii_{os.getpid()}"
-    admin = POSTGRES_URL.rstrip("/").replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres"
-
-    async def run(statement: str) -> None:
-        engine = make_engine(admin, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def scratch_url(scratch_database) -> str:
+    return scratch_database("charity_pii")
 
 
 async def _sql(url: str, *statements: str) -> list:

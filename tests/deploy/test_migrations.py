@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import pkgutil
 import re
-from collections.abc import Callable, Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import MetaData, inspect
 
 from services.manage import DATABASES
 from shared import migrations
 from shared.db import make_engine
 from shared.settings import ROOT
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").rstrip("/")
-BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 DATED = re.compile(r"^\d{8}_[0-9a-f]+_\w+\.py$")
 
 # SQLite cannot reflect expression-based indexes; PostgreSQL compares them, so nothing is lost.
@@ -53,35 +49,6 @@ def model_metadata(name: str) -> MetaData:
     return importlib.import_module(f"{package_of(name)}.database").Base.metadata
 
 
-async def _admin(statement: str) -> None:
-    # CREATE/DROP DATABASE cannot run inside a transaction.
-    engine = make_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres",
-                         isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def scratch_url(request, tmp_path) -> Iterator[Callable[[str], str]]:
-    """A fresh, empty database URL of this test's own on the given backend."""
-    def make(name: str) -> str:
-        if request.param == "sqlite":
-            return f"sqlite+aiosqlite:///{tmp_path / name}.db"
-        database = f"migcheck_{name}_{os.getpid()}"
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        asyncio.run(_admin(f'CREATE DATABASE "{database}"'))
-        made.append(database)
-        return POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{database}"
-
-    made: list[str] = []
-    yield make
-    for database in made:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-
-
 async def _tables_and_diff(url: str, name: str, metadata: MetaData) -> tuple[set[str], list]:
     engine = make_engine(url)
     try:
@@ -105,8 +72,8 @@ def test_migration_files_are_dated(name):
 
 
 @pytest.mark.parametrize("name", DATABASES)
-def test_upgrade_downgrade_upgrade_and_models_match(name, scratch_url):
-    url = scratch_url(name)
+def test_upgrade_downgrade_upgrade_and_models_match(name, scratch_database):
+    url = scratch_database(name)
     metadata = model_metadata(name)
 
     migrations.upgrade(name, url)

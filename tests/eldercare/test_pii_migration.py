@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +13,6 @@ from sqlalchemy import text
 from shared import migrations
 from shared.db import make_engine
 from shared.pii import blind_index, keyring
-from tests.conftest import POSTGRES_URL
 
 BEFORE, ENCRYPTED = "9557c3eb16b2", "47086fa941ff"
 ELDER, CAREGIVER = "330203194503150022", "330212198305060020"
@@ -36,26 +34,9 @@ ROWS = [
 ]
 
 
-async def _admin(statement: str) -> None:
-    engine = make_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres",
-                         isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
-def scratch(backend, tmp_path):
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'eldercare.db'}"
-        return
-    name = f"migcheck_eldercare_pii_{os.getpid()}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def scratch(scratch_database) -> str:
+    return scratch_database("eldercare_pii")
 
 
 async def _run(url: str, statements: list[str], **params) -> list:
