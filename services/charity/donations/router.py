@@ -6,11 +6,10 @@ from services.charity.database import IDEMPOTENCY_KEYS, PII_READS
 from services.charity.donations import service
 from services.charity.donations.schemas import (DisbursementIn, DisbursementOut, DonationIn, DonationOut, RefundIn,
                                                 RefundOut)
-from services.charity.idempotency import idempotent_in_transaction
 from services.charity.scopes import DONATIONS_READ, DONATIONS_WRITE, FUNDS_WRITE, PII_READ
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.idempotency import IdempotencyKeyHeader, idempotent, idempotent_in_transaction
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
