@@ -231,3 +231,23 @@ async def test_other_areas_and_missing_scope(client):
     inline = {"area_code": "330203001001", "members": [member()]}
     assert (await check(client, {"household": inline})).status_code == 403
     assert (await check(client, {"household": inline}, YINZHOU)).status_code == 403  # no check scope
+
+
+async def test_a_recorded_household_shows_what_its_members_receive(client):
+    """The recorded path reads enrolments with the household's figures in one statement: a member's programme
+    (陈根发, 特困 since 2021) shows as received, and only that one."""
+    from sqlalchemy import select
+
+    from services.assistance.households.models import Member
+    from services.assistance.pii import id_number_index
+
+    await load_policies(client)
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_demo_households(session)
+        await session.commit()
+        household_id = await session.scalar(select(Member.household_id).where(
+            Member.id_number_index == id_number_index("330212195207080032")))
+    headers = client.as_(staff("330212", CHECK, "assistance.households:read"))
+    now = await client.post(URL, json={"household_id": household_id, "as_of": "2024-07-15"}, headers=headers)
+    assert now.status_code == 200, now.text
+    assert {p["code"] for p in now.json()["programmes"] if p["receiving"]} == {"tekun"}

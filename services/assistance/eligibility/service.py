@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from types import SimpleNamespace
 
+from sqlalchemy import BigInteger, Boolean, Date, Integer, String, cast, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment import service as assessment
@@ -19,6 +21,7 @@ from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
 from services.assistance.policies import service as policies
 from services.assistance.programmes import service as programmes
+from services.assistance.programmes.models import Enrolment
 from shared import clock
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -107,25 +110,69 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
 
 
 async def stored_facts(session: AsyncSession, household_id: int, as_of: dt.date,
-                       principal: Principal) -> tuple[rules.HouseholdFacts, list[str]]:
+                       principal: Principal) -> tuple[rules.HouseholdFacts, set[str]]:
+    """A recorded household's facts on `as_of` and the programmes its members receive then: three statements
+    (the household, its members, then its figures and enrolments together), each a round trip."""
     household = await households.get_visible(session, principal, household_id)
-    return await facts_of_household(session, household, as_of)
+    members = await households.members_of(session, household.id)
+    rows = await _figures_and_enrolments(session, household.id, as_of)
+    facts = _facts_of(household, members, rows, as_of)
+    return facts, {row.kind for row in rows if row.tag == "enrolment"}
+
+
+def _figures_select(household_id: int, as_of: dt.date):
+    """One row per income, asset and medical expense of the household recorded on `as_of`, and per programme a
+    member receives on `as_of` (their ID number's blind index enrolled), tagged, in one statement: the same rows
+    `assessment.incomes_of`, `assets_of`, `medical_expenses_of` and `programmes.current_of` read one by one."""
+    def none(type_):
+        return cast(null(), type_)
+    return union_all(
+        # Figures recorded for periods that began after the day asked about did not exist then.
+        select(literal("income", String).label("tag"), Income.member_id.label("member_id"), Income.kind.label("kind"),
+               cast(Income.monthly_fen, BigInteger).label("amount"), Income.exempt.label("exempt"),
+               Income.period_from.label("period_from"), Income.source_kind.label("source_kind"),
+               Income.source_name.label("source_name"), Income.source_on.label("source_on"))
+        .where(Income.household_id == household_id, Income.period_from <= as_of),
+        select(literal("asset", String), none(Integer), Asset.kind, cast(Asset.value_fen, BigInteger), none(Boolean),
+               none(Date), Asset.source_kind, Asset.source_name, Asset.source_on)
+        .where(Asset.household_id == household_id, Asset.source_on <= as_of),
+        select(literal("medical", String), MedicalExpense.member_id, none(String),
+               cast(MedicalExpense.amount_fen, BigInteger), none(Boolean), MedicalExpense.period_from,
+               MedicalExpense.source_kind, MedicalExpense.source_name, MedicalExpense.source_on)
+        .where(MedicalExpense.household_id == household_id),
+        select(literal("enrolment", String), Member.id, Enrolment.programme, none(BigInteger), none(Boolean),
+               none(Date), none(String), none(String), none(Date))
+        .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
+        .where(Member.household_id == household_id, Enrolment.since_on <= as_of,
+               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)))
+
+
+async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_of: dt.date) -> list:
+    return list(await session.execute(_figures_select(household_id, as_of)))
+
+
+def _facts_of(household, members: list[Member], rows: list, as_of: dt.date) -> rules.HouseholdFacts:
+    def source(row) -> dict:
+        return {"source_kind": row.source_kind, "source_name": row.source_name, "source_on": row.source_on}
+    incomes = [SimpleNamespace(member_id=r.member_id, kind=r.kind, monthly_fen=r.amount, exempt=r.exempt,
+                               period_from=r.period_from, **source(r)) for r in rows if r.tag == "income"]
+    assets = [SimpleNamespace(kind=r.kind, value_fen=r.amount, **source(r)) for r in rows if r.tag == "asset"]
+    # 支出型: the counted members' rigid medical expenses that began in the 12 months up to `as_of`.
+    counted = {m.id for m in members if membership(households.facts_of(m), as_of)[0]}
+    expenses = [e for e in (SimpleNamespace(member_id=r.member_id, amount_fen=r.amount, period_from=r.period_from,
+                                            **source(r)) for r in rows if r.tag == "medical")
+                if e.member_id in counted and assessment.in_medical_window(e, as_of)]
+    medical = (assessment.medical_monthly(expenses, counted, as_of), expenses)
+    return facts_from_rows(household.area_code[:6], members, incomes, assets, medical)
 
 
 async def facts_of_household(session: AsyncSession, household, as_of: dt.date
                              ) -> tuple[rules.HouseholdFacts, list[str]]:
-    """The household's facts as recorded on `as_of` (no access check: callers have done it)."""
+    """The household's facts as recorded on `as_of` (no access check: callers have done it), and its members'
+    ID numbers."""
     members = await households.members_of(session, household.id)
-    # Figures recorded for periods that began after the day asked about did not exist then.
-    incomes = [i for i in await assessment.incomes_of(session, household.id) if i.period_from <= as_of]
-    assets = [a for a in await assessment.assets_of(session, household.id) if a.source_on <= as_of]
-    # 支出型: the counted members' rigid medical expenses that began in the 12 months up to `as_of`.
-    counted = {m.id for m in members if membership(households.facts_of(m), as_of)[0]}
-    expenses = [e for e in await assessment.medical_expenses_of(session, household.id)
-                if e.member_id in counted and assessment.in_medical_window(e, as_of)]
-    medical = (assessment.medical_monthly(expenses, counted, as_of), expenses)
-    return (facts_from_rows(household.area_code[:6], members, incomes, assets, medical),
-            [m.id_number for m in members])
+    rows = await _figures_and_enrolments(session, household.id, as_of)
+    return _facts_of(household, members, rows, as_of), [m.id_number for m in members]
 
 
 def _param_out(p: rules.Param) -> ParameterUsed:
@@ -146,12 +193,13 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
         if not principal.covers(data.household.area_code):
             raise Forbidden(f"area {data.household.area_code} is outside your area {principal.area}")
         facts, numbers = facts_inline(data.household)
+        receiving = (set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers
+                     else set())
     else:
-        facts, numbers = await stored_facts(session, data.household_id, as_of, principal)
+        facts, receiving = await stored_facts(session, data.household_id, as_of, principal)
     params = await parameters(session, facts.district_code, as_of)
     result = rules.evaluate(facts, params, as_of)
     expenditure = rules.expenditure_type(facts, params, result)
-    receiving = set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers else set()
     wanted = set(data.programmes or rules.PROGRAMMES)
     return EligibilityOut(
         as_of=as_of, district_code=facts.district_code, household_id=data.household_id,
