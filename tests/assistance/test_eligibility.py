@@ -251,3 +251,28 @@ async def test_a_recorded_household_shows_what_its_members_receive(client):
     now = await client.post(URL, json={"household_id": household_id, "as_of": "2024-07-15"}, headers=headers)
     assert now.status_code == 200, now.text
     assert {p["code"] for p in now.json()["programmes"] if p["receiving"]} == {"tekun"}
+
+
+async def test_a_recorded_household_is_checked_against_a_version_added_since_the_last_check(client):
+    """Parameters are cached per process for recorded households; a version added in between is used at once."""
+    await load_policies(client)
+    h = await create(client, household(member(age=45)), CHECKER)
+
+    def dibao(body):
+        result = next(p for p in body["programmes"] if p["code"] == "dibao")
+        rule = next(c for c in result["criteria"] if c["code"] == "per_capita_income_below_standard")
+        return rule["threshold"], rule["parameters"][0]["version_id"]
+
+    first = await check(client, {"household_id": h["id"], "as_of": "2024-07-15"})
+    again = await check(client, {"household_id": h["id"], "as_of": "2024-07-15"})
+    assert first.status_code == again.status_code == 200, first.text
+    assert dibao(first.json()) == dibao(again.json()) and dibao(first.json())[0] == STANDARD
+    city = staff("330200", "assistance.policies:write", "assistance.policies:read")
+    new = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
+        "code": "dibao_standard", "value": 120_000, "unit": "fen_per_month", "effective_on": "2024-07-01",
+        "citation": "测试：2024年7月起标准"})
+    assert new.status_code == 201, new.text
+    after = await check(client, {"household_id": h["id"], "as_of": "2024-07-15"})
+    assert dibao(after.json()) == (120_000, new.json()["id"])
+    earlier = await check(client, {"household_id": h["id"], "as_of": "2024-06-30"})
+    assert dibao(earlier.json()) == dibao(first.json())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import OrderedDict
 from types import SimpleNamespace
 
-from sqlalchemy import BigInteger, Boolean, Date, Integer, String, cast, literal, null, or_, select, union_all
+from sqlalchemy import BigInteger, Boolean, Date, Integer, String, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment import service as assessment
@@ -20,6 +21,7 @@ from services.assistance.households import service as households
 from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
 from services.assistance.policies import service as policies
+from services.assistance.policies.models import PolicyVersion
 from services.assistance.programmes import service as programmes
 from services.assistance.programmes.models import Enrolment
 from shared import clock
@@ -39,6 +41,30 @@ async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) 
     if missing:
         raise InvalidInput("as_of", f"no rule was in force on {as_of.isoformat()} for: {', '.join(missing)}")
     return found
+
+
+# Parameters in force per (policy table stamp, district, day), per process. Policy versions are only ever added
+# (no route updates or deletes one), so the table's stamp — its row count, highest id and sum of values, read in
+# the same statement as the household's figures — changes whenever a version is added, and a cached entry is
+# never served for a table that differs from the one it was read from. (A row edited by hand in the database
+# without changing its value would not be seen until the process restarts or another version is added.)
+_PARAMETERS: OrderedDict[tuple, dict[str, rules.Param]] = OrderedDict()
+_PARAMETERS_KEPT = 256
+
+
+async def parameters_for_stamp(session: AsyncSession, stamp: tuple, district_code: str, as_of: dt.date
+                               ) -> dict[str, rules.Param]:
+    """`parameters`, from this process's cache when the policy table's stamp is the one they were read under."""
+    key = (stamp, district_code, as_of)
+    found = _PARAMETERS.get(key)
+    if found is None:
+        found = await parameters(session, district_code, as_of)
+        _PARAMETERS[key] = found
+        if len(_PARAMETERS) > _PARAMETERS_KEPT:
+            _PARAMETERS.popitem(last=False)
+    else:
+        _PARAMETERS.move_to_end(key)
+    return dict(found)
 
 
 def _source_text(kind: str, name: str, on: dt.date) -> str:
@@ -110,14 +136,15 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
 
 
 async def stored_facts(session: AsyncSession, household_id: int, as_of: dt.date,
-                       principal: Principal) -> tuple[rules.HouseholdFacts, set[str]]:
-    """A recorded household's facts on `as_of` and the programmes its members receive then: three statements
-    (the household, its members, then its figures and enrolments together), each a round trip."""
+                       principal: Principal) -> tuple[rules.HouseholdFacts, set[str], tuple]:
+    """A recorded household's facts on `as_of`, the programmes its members receive then and the policy table's
+    stamp: three statements (the household, its members, then its figures, enrolments and the stamp together)."""
     household = await households.get_visible(session, principal, household_id)
     members = await households.members_of(session, household.id)
     rows = await _figures_and_enrolments(session, household.id, as_of)
     facts = _facts_of(household, members, rows, as_of)
-    return facts, {row.kind for row in rows if row.tag == "enrolment"}
+    stamp = next((r.member_id, r.amount, r.kind) for r in rows if r.tag == "policies")
+    return facts, {row.kind for row in rows if row.tag == "enrolment"}, stamp
 
 
 def _figures_select(household_id: int, as_of: dt.date):
@@ -144,7 +171,12 @@ def _figures_select(household_id: int, as_of: dt.date):
                none(Date), none(String), none(String), none(Date))
         .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
         .where(Member.household_id == household_id, Enrolment.since_on <= as_of,
-               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)))
+               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
+        # The policy table's stamp (see _PARAMETERS): row count, highest id, sum of values.
+        select(literal("policies", String), cast(func.count(PolicyVersion.id), Integer),
+               cast(func.coalesce(func.sum(PolicyVersion.value), 0), String),
+               cast(func.coalesce(func.max(PolicyVersion.id), 0), BigInteger), none(Boolean), none(Date),
+               none(String), none(String), none(Date)))
 
 
 async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_of: dt.date) -> list:
@@ -196,8 +228,9 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
         receiving = (set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers
                      else set())
     else:
-        facts, receiving = await stored_facts(session, data.household_id, as_of, principal)
-    params = await parameters(session, facts.district_code, as_of)
+        facts, receiving, stamp = await stored_facts(session, data.household_id, as_of, principal)
+    params = (await parameters(session, facts.district_code, as_of) if data.household is not None
+              else await parameters_for_stamp(session, stamp, facts.district_code, as_of))
     result = rules.evaluate(facts, params, as_of)
     expenditure = rules.expenditure_type(facts, params, result)
     wanted = set(data.programmes or rules.PROGRAMMES)
