@@ -139,3 +139,17 @@ async def test_no_connection_is_held_while_assistance_is_asked(committed_client,
     response = await pending
     assert response.status_code == 201, response.text
     assert response.json()["pricing_basis"] == "fallback"
+
+
+async def test_a_key_used_for_another_order_is_refused_and_writes_nothing(committed_client):
+    client = committed_client
+    canteen = await add_canteen(client)
+    lunch = await add_menu(client, canteen["id"], capacity=5)
+    dinner = await add_menu(client, canteen["id"], capacity=5, meal="dinner")
+    [elder_id] = await many_elders(client, 1)
+    key = {"Idempotency-Key": "one-key-two-orders"}
+    assert (await order(client, lunch["id"], elder_id, headers=key)).status_code == 201
+    other = await order(client, dinner["id"], elder_id, headers=key)
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert await remaining(client, canteen["id"], dinner["id"]) == 5
+    assert await remaining(client, canteen["id"], lunch["id"]) == 4
