@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.programmes.models import Enrolment
@@ -16,6 +16,7 @@ from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
 from shared.idnumbers import parse_id_number
+from shared.logs import current_request_id
 from shared.pii_reads import record_pii_read
 
 LOOKUP_CALLERS = ("service", "staff")
@@ -29,6 +30,26 @@ def lookup_query(index: str, day: dt.date) -> Select:
             .where(Enrolment.id_number_index == index, Enrolment.since_on <= day,
                    or_(Enrolment.until_on.is_(None), Enrolment.until_on > day))
             .order_by(Enrolment.programme))
+
+
+def _lookup_and_audit(index: str, day: dt.date, principal: Principal, purpose: str) -> Select:
+    """The lookup and its audit record in one statement (PostgreSQL: a data-modifying CTE runs to completion
+    whether or not the main query reads it), one round trip fewer than the probe then `record_pii_read`. The record
+    is the one `record_pii_read` writes: the area is that of the first programme (by code) with a household."""
+    found = lookup_query(index, day).cte("found")
+    area = (select(found.c.area_code).where(found.c.area_code.is_not(None), found.c.area_code != "")
+            .order_by(found.c.programme).limit(1).scalar_subquery())
+    audit = PII_READS.insert().from_select(
+        ["read_at", "reader", "reader_kind", "reader_area", "subject_type", "subject_id", "subject_area", "fields",
+         "purpose", "request_id"],
+        select(literal(utcnow(), PII_READS.c.read_at.type), literal(principal.subject, PII_READS.c.reader.type),
+               literal(principal.kind, PII_READS.c.reader_kind.type),
+               literal(principal.area, PII_READS.c.reader_area.type),
+               literal("status_lookup", PII_READS.c.subject_type.type), literal(index, PII_READS.c.subject_id.type),
+               area, literal("programmes", PII_READS.c.fields.type), literal(purpose, PII_READS.c.purpose.type),
+               literal(current_request_id(), PII_READS.c.request_id.type))).cte("audit")
+    return (select(found.c.programme, found.c.since_on, found.c.area_code).add_cte(audit)
+            .order_by(found.c.programme))
 
 
 async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str, *,
@@ -45,10 +66,14 @@ async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str
     id_number = parse_id_number(raw_id_number)
     index = id_number_index(id_number.value)
     today = clock.today()
-    rows = (await session.execute(lookup_query(index, today))).all()
-    await record_pii_read(session, PII_READS, principal, subject_type="status_lookup", subject_id=index,
-                          subject_area=next((r.area_code for r in rows if r.area_code), None),
-                          values={"programmes": None}, purpose=purpose or f"eligibility for {principal.subject}")
+    purpose = purpose or f"eligibility for {principal.subject}"
+    if (await session.connection()).dialect.name == "postgresql":
+        rows = (await session.execute(_lookup_and_audit(index, today, principal, purpose))).all()
+    else:
+        rows = (await session.execute(lookup_query(index, today))).all()
+        await record_pii_read(session, PII_READS, principal, subject_type="status_lookup", subject_id=index,
+                              subject_area=next((r.area_code for r in rows if r.area_code), None),
+                              values={"programmes": None}, purpose=purpose)
     return StatusLookupOut(id_number_masked=id_number.masked, as_of=today,
                            programmes=[ProgrammeStatus(code=r.programme, since=r.since_on) for r in rows])
 
