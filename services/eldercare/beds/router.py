@@ -15,7 +15,7 @@ from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session, database_of
 from shared.errors import problem_responses
-from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.idempotency import IdempotencyKeyHeader, idempotent, idempotent_in_transaction
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
@@ -142,7 +142,9 @@ async def create_hold(data: HoldIn, request: Request, session: Session,
                                          default_minutes=_settings(request).bed_hold_minutes)
         return service.hold_out(hold)
 
-    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a
+    # refused hold takes its key back with its rollback.
+    return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
 @router.get("/bed-holds", response_model=Page[HoldOut], summary="Bed holds you may see",
