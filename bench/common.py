@@ -73,7 +73,7 @@ async def fresh_database(url: str, service: str | None = None) -> None:
     finally:
         await database.close()
     if service:
-        await asyncio.to_thread(migrations.upgrade, service, url)
+        await asyncio.to_thread(migrations.upgrade, service, url.replace("postgresql://", "postgresql+asyncpg://", 1))
 
 
 def behind_gateway(service: str, url: str, tmp: Path, *, service_port: int | None = None,

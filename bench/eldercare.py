@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
@@ -44,7 +43,6 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,39 +54,16 @@ import aiohttp
 import asyncpg
 from stdnum.cn import ric
 
+from bench.common import (HOST, behind_gateway, cpu_seconds, free_port, fresh_database, load_average, percentile,
+                          say)
 from shared import clock
-from shared.settings import ROOT
 from tools.devserver import Suite
 
-HOST = "127.0.0.1"
 GATEWAY_PORT, SERVICE_PORT = 18300, 18301
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/eldercare_bench"
 API = "/api/eldercare/v1"
 AREA = "330212001"  # 百丈街道, 鄞州区: inside the demo staff token's area
 TARGET_P99_MS = 100.0
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def uptime() -> str:
-    with contextlib.suppress(OSError):
-        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    return "?"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (all its threads), from /proc/PID/stat."""
-    with contextlib.suppress(OSError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return 0.0
 
 
 def port_free(port: int) -> bool:
@@ -99,13 +74,6 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------------------------------ measurement
@@ -177,21 +145,6 @@ async def fire(name: str, jobs: list, clients: int, call, pids: dict[str, int] |
 
 
 # ------------------------------------------------------------------------------------------- database
-
-async def fresh_database(url: str) -> None:
-    server, name = url.rsplit("/", 1)
-    admin = await asyncpg.connect(f"{server}/postgres")
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    database = await asyncpg.connect(url)
-    try:
-        await database.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await database.close()
-
 
 # --------------------------------------------------------------------------------------------- the API
 
@@ -405,38 +358,10 @@ def summary(title: str, what: str, service: list[Run], raw: list[Run]) -> None:
 # ---------------------------------------------------------------------------------------------- the run
 
 def start_suite(url: str, tmp: Path, pool_size: int) -> Suite:
-    never = {kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
-    env = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "INFO", "GATEWAY_PORT": str(GATEWAY_PORT),
-           "ELDERCARE_PORT": str(SERVICE_PORT), "ELDERCARE_DATABASE_URL": url,
-           "ELDERCARE_DB_POOL_SIZE": str(pool_size),
-           "GATEWAY_UPSTREAM_ELDERCARE": f"http://{HOST}:{SERVICE_PORT}",
-           "GATEWAY_RATE_LIMITS": json.dumps(never),
-           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}",
-           # Assistance is not part of this bench: its address refuses connections, prices fall back at once.
-           "ELDERCARE_GATEWAY_URL": f"http://{HOST}:{closed_port()}"}
-    suite = Suite(env, log_dir=tmp / "log")
-    quiet = {"stdout": subprocess.DEVNULL}
-    for name in ("eldercare", "gateway"):
-        subprocess.run([sys.executable, "-m", "services.manage", "migrate", name], env=suite.env, cwd=ROOT,
-                       check=True, **quiet)
-    try:
-        suite.start("eldercare")
-        suite.start("gateway")
-        suite.wait_ready("eldercare")
-        deadline = time.monotonic() + 60
-        while True:  # the gateway's /readyz waits for all four services; only eldercare runs here
-            for name, process in suite.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; see {tmp / 'log'}")
-            with contextlib.suppress(OSError):
-                if suite.get("/healthz")[0] == 200:
-                    return suite
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gateway did not start; see {tmp / 'log'}")
-            time.sleep(0.2)
-    except BaseException:
-        suite.stop_all()  # nothing of this run may outlive it
-        raise
+    return behind_gateway("eldercare", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT, env={
+        "LOG_LEVEL": "INFO", "ELDERCARE_DB_POOL_SIZE": str(pool_size),
+        # Assistance is not part of this bench: its address refuses connections, prices fall back at once.
+        "ELDERCARE_GATEWAY_URL": f"http://{HOST}:{free_port()}"})
 
 
 async def bench(args: argparse.Namespace, suite: Suite) -> None:
@@ -528,8 +453,8 @@ async def main(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-eldercare-"))
     say(f"bench eldercare: database {args.database_url.split('@')[-1]} (wiped), files {tmp}")
     say(f"date     {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}")
-    say(f"machine  nproc {os.cpu_count()}; uptime: {uptime()}")
-    await fresh_database(args.database_url)
+    say(f"machine  nproc {os.cpu_count()}; load average {load_average()}")
+    await fresh_database(args.database_url, "eldercare")
     suite = None
     failed = True
     try:
@@ -540,7 +465,7 @@ async def main(args: argparse.Namespace) -> int:
         failed = False
     finally:
         say()
-        say(f"uptime at the end: {uptime()}")
+        say(f"load average at the end: {load_average()}")
         if suite is not None:
             suite.stop_all()
         if args.keep or failed:
