@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import os
 import random
 import statistics
@@ -29,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 from sqlalchemy import func, select, text
 
+from bench.common import behind_gateway, fresh_database, percentile, say
 from services.assistance import seed
 from services.assistance.discovery import batch
 from services.assistance.discovery import service as discovery
@@ -46,36 +45,14 @@ from shared.db import Database
 from shared.identity import Principal
 from tools.devserver import Suite
 
-HOST = "127.0.0.1"
 GATEWAY_PORT, SERVICE_PORT = 18200, 18202
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/assistance_bench"
 CITY = Principal(subject="bench:city", kind="staff", scopes=frozenset({"assistance.screenings:run"}), area="330200")
 
 
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
 def load() -> str:
     """The 1-minute load average: on a shared machine, figures mean little without it."""
     return f"load {os.getloadavg()[0]:.1f}"
-
-
-async def fresh_database(url: str) -> None:
-    plain = url.replace("postgresql+asyncpg://", "postgresql://")
-    server, name = plain.rsplit("/", 1)
-    admin = await asyncpg.connect(f"{server}/postgres")
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    database = await asyncpg.connect(plain)
-    try:
-        await database.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await database.close()
-    await asyncio.to_thread(migrations.upgrade, "assistance", url)
 
 
 async def build_city(database: Database, households: int) -> None:
@@ -134,8 +111,7 @@ async def screening(database: Database, chunk: int) -> tuple[float, int]:
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return statistics.median(samples) * 1000, percentile(samples, 0.99) * 1000
 
 
 async def latencies(database: Database, suite: Suite, requests: int) -> dict[str, tuple[float, float]]:
@@ -168,29 +144,7 @@ async def latencies(database: Database, suite: Suite, requests: int) -> dict[str
 
 
 def start_suite(url: str, tmp: Path) -> Suite:
-    # The rate limiter stays on (its cost per request is part of what is measured) with limits no benchmark
-    # reaches, as in bench/gateway.py: refused requests would be cheap 429s, not lookups.
-    never = {kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
-    env = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "WARNING", "GATEWAY_PORT": str(GATEWAY_PORT),
-           "ASSISTANCE_PORT": str(SERVICE_PORT), "ASSISTANCE_DATABASE_URL": url,
-           "GATEWAY_UPSTREAM_ASSISTANCE": f"http://{HOST}:{SERVICE_PORT}",
-           "GATEWAY_RATE_LIMITS": json.dumps(never),
-           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}"}
-    migrations.upgrade("gateway", env["GATEWAY_DATABASE_URL"])  # its own, not the developer's var/gateway.db
-    suite = Suite(env, log_dir=tmp / "log")
-    suite.start("assistance")
-    suite.start("gateway")
-    suite.wait_ready("assistance")
-    deadline = time.monotonic() + 30
-    while True:  # the gateway's /readyz waits for all four services; only assistance runs here
-        try:
-            if suite.get("/healthz")[0] == 200:
-                return suite
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("gateway did not start")
-        time.sleep(0.2)
+    return behind_gateway("assistance", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT)
 
 
 async def batch_figures(database: Database, args: argparse.Namespace) -> None:
@@ -212,7 +166,7 @@ async def batch_figures(database: Database, args: argparse.Namespace) -> None:
 async def main(args: argparse.Namespace) -> None:
     say(f"bench assistance: {args.households:,} households, database {args.database_url}")
     if not args.reuse:
-        await fresh_database(args.database_url)
+        await fresh_database(args.database_url, "assistance")
     database = Database(args.database_url)
     suite = None
     try:
