@@ -145,8 +145,9 @@ def test_no_personal_data_reaches_any_log(suite):
         assert leaks == [], (name, leaks[:3])
 
 
-def order_lunch_for_chen_genfa(suite, extra_headers: dict[str, str] | None = None) -> httpx.Response:
-    """The demo resident orders tomorrow's lunch for 陈根发 (特困 in the demo data) at the first canteen."""
+def order_for_chen_genfa(suite, meal: str, extra_headers: dict[str, str] | None = None) -> httpx.Response:
+    """The demo resident orders tomorrow's `meal` for 陈根发 (特困 in the demo data) at the first canteen. One
+    live order per person and meal: tests sharing the suite order different meals."""
     import datetime as dt
 
     # A first lookup in a freshly started assistance opens its pool and fills its caches; on a loaded
@@ -159,16 +160,16 @@ def order_lunch_for_chen_genfa(suite, extra_headers: dict[str, str] | None = Non
     canteens = httpx.get(suite.url() + "/api/eldercare/v1/canteens", headers=resident).json()["items"]
     tomorrow = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() + dt.timedelta(days=1)).isoformat()
     menus = httpx.get(suite.url() + f"/api/eldercare/v1/canteens/{canteens[0]['id']}/menus",
-                      params={"from": tomorrow, "to": tomorrow, "meal": "lunch"}, headers=resident).json()
-    lunch = next(m for m in menus if m["meal"] == "lunch")
+                      params={"from": tomorrow, "to": tomorrow, "meal": meal}, headers=resident).json()
+    menu = next(m for m in menus if m["meal"] == meal)
     return httpx.post(suite.url() + "/api/eldercare/v1/meal-orders", timeout=10,
                       headers=resident | {"Idempotency-Key": f"e2e-meal-{time.time_ns()}"} | (extra_headers or {}),
-                      json={"menu_id": lunch["id"], "elder_id": elder["id"], "fulfilment": "dine_in"})
+                      json={"menu_id": menu["id"], "elder_id": elder["id"], "fulfilment": "dine_in"})
 
 
 def test_a_meal_is_priced_with_the_status_assistance_holds(suite):
     """eldercare → gateway (its own client-credentials token) → assistance: 陈根发 is 特困 in the demo data."""
-    order = order_lunch_for_chen_genfa(suite)
+    order = order_for_chen_genfa(suite, "lunch")
     assert order.status_code == 201, order.text
     priced = order.json()
     assert (priced["pricing_basis"], priced["status_source"], priced["subsidy_tier"]) == ("live", "assistance", "tekun")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_suite import order_lunch_for_chen_genfa
+from tests.e2e.test_suite import order_for_chen_genfa
 
 pytestmark = pytest.mark.e2e
 
@@ -16,8 +16,8 @@ CHEN_GENFA_ID_NUMBER = "330212195207080032"  # demo data: must never appear in a
 def test_one_trace_follows_a_meal_order_through_every_service_it_touches(suite, collector):
     trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
     request_id = f"trace-{secrets.token_hex(6)}"
-    order = order_lunch_for_chen_genfa(suite, {"traceparent": f"00-{trace_id}-{caller_span}-01",
-                                               "X-Request-Id": request_id})
+    order = order_for_chen_genfa(suite, "dinner", {"traceparent": f"00-{trace_id}-{caller_span}-01",
+                                                   "X-Request-Id": request_id})
     assert order.status_code == 201, order.text
     assert order.json()["pricing_basis"] == "live"  # assistance was asked, so its spans must be there
 
