@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select, text
 
-from bench.common import behind_gateway, fresh_database, percentile, say
+from bench.common import behind_gateway, fresh_database, percentile, say, stop
 from services.assistance import seed
 from services.assistance.discovery import batch
 from services.assistance.discovery import service as discovery
@@ -186,7 +186,7 @@ async def main(args: argparse.Namespace) -> None:
             say(f"{name} through the gateway: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 ≤ 20 ms; {load()})")
     finally:
         if suite is not None:
-            suite.stop_all()
+            stop(suite)
         await database.dispose()
 
 

@@ -41,7 +41,7 @@ import asyncpg
 import httpx
 from sqlalchemy import text
 
-from bench.common import behind_gateway, cpu_seconds, load_average, percentile
+from bench.common import behind_gateway, cpu_seconds, load_average, percentile, stop
 from services.charity.main import create_app
 from services.charity.settings import CharitySettings
 from shared import clock, migrations
@@ -246,7 +246,7 @@ async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -
                   f"ms), raw asyncpg {raw[-1][0]:.0f}/s (p50 {raw[-1][1]:.1f} ms, p99 {raw[-1][2]:.1f} ms)",
                   flush=True)
     finally:
-        suite.stop_all()
+        stop(suite)
     engine = make_engine(url)
     async with engine.connect() as connection:
         recorded = (await connection.execute(text(

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -110,3 +111,9 @@ def behind_gateway(service: str, url: str, tmp: Path, *, service_port: int | Non
         if time.monotonic() > deadline:
             raise TimeoutError("the gateway did not start")
         time.sleep(0.2)
+
+
+def stop(suite) -> None:
+    """Stop what `behind_gateway` started and remove its temp dir (the gateway's database, the logs)."""
+    suite.stop_all()
+    shutil.rmtree(suite.log_dir.parent, ignore_errors=True)
