@@ -76,18 +76,27 @@ async def _claim(request: Request, table: Table, owner: str, key: str, fingerpri
     except IntegrityError:
         pass
     async with sessionmaker() as read_session, read_session.begin():
-        row = (await read_session.execute(select(table).where(table.c.owner == owner, table.c.key == key))).one()
+        return await _taken_key(read_session, table, owner, key, fingerprint)
+
+
+async def _taken_key(session: AsyncSession, table: Table, owner: str, key: str, fingerprint: str
+                     ) -> int | JSONResponse:
+    """A key someone claimed already: its stored response to replay, or its claim id when that claim was
+    abandoned (taken over); else a 422 for another request under the key, or a 409 while it still runs."""
+    row = (await session.execute(select(table).where(table.c.owner == owner, table.c.key == key))).first()
+    if row is not None:
         if row.request_hash != fingerprint:
             raise InvalidInput(HEADER, "this key was already used with a different request; use a new key",
                                location="header")
         if row.state == "done":
             return JSONResponse(json.loads(row.response_body), status_code=row.status_code,
                                 headers={REPLAY_HEADER: "true"})
-        taken = await read_session.execute(
+        taken = await session.execute(
             update(table).where(table.c.id == row.id, table.c.state == "in_flight",
                                 table.c.created_at < utcnow() - STALE_AFTER).values(created_at=utcnow()))
         if taken.rowcount == 1:
             return row.id
+    # No row: released by `idempotent` between our insert and this read, as good as still in flight.
     raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
                    resource=f"idempotency-key:{key}", headers={"Retry-After": "1"})
 
@@ -166,25 +175,12 @@ async def idempotent_in_transaction(
                                      created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["owner", "key"]).returning(table.c.id))
     if claimed is None:
-        row = (await session.execute(select(table).where(table.c.owner == owner, table.c.key == key))).first()
-        if row is None:  # released by `idempotent` between the two statements: as if still in flight
-            raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
-                           resource=f"idempotency-key:{key}", headers={"Retry-After": "1"})
-        if row.request_hash != fingerprint:
-            raise InvalidInput(HEADER, "this key was already used with a different request; use a new key",
-                               location="header")
-        if row.state == "done":
-            return JSONResponse(json.loads(row.response_body), status_code=row.status_code,
-                                headers={REPLAY_HEADER: "true"})
-        # Claimed in a transaction of its own by `idempotent` (another endpoint or an older process): taken over
-        # only once abandoned.
-        taken = await session.execute(
-            update(table).where(table.c.id == row.id, table.c.state == "in_flight",
-                                table.c.created_at < utcnow() - STALE_AFTER).values(created_at=utcnow()))
-        if taken.rowcount != 1:
-            raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
-                           resource=f"idempotency-key:{key}", headers={"Retry-After": "1"})
-        claimed = row.id
+        # Done (replayed), or claimed in a transaction of its own by `idempotent` (another endpoint or an older
+        # process) and taken over only once abandoned.
+        taken = await _taken_key(session, table, owner, key, fingerprint)
+        if isinstance(taken, JSONResponse):
+            return taken
+        claimed = taken
     try:
         result = await create()
     except DomainError:
