@@ -9,7 +9,6 @@ from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvail
                                              WaitlistOut)
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.peers import assistance_of, facts_for_elder
-from services.eldercare.quotas import check_bed_holds
 from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE
 from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
@@ -137,9 +136,8 @@ async def create_hold(data: HoldIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> HoldOut:
     async def create() -> HoldOut:
-        await check_bed_holds(session, principal, _settings(request).resident_bed_holds)
-        hold = await service.create_hold(session, principal, data,
-                                         default_minutes=_settings(request).bed_hold_minutes)
+        hold = await service.create_hold(session, principal, data, default_minutes=_settings(request).bed_hold_minutes,
+                                         hold_quota=_settings(request).resident_bed_holds)
         return service.hold_out(hold)
 
     # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a

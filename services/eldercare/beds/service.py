@@ -20,6 +20,7 @@ from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvail
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.peers import AssistanceFacts
+from services.eldercare.quotas import check_bed_holds
 from shared import clock
 from shared.areas import area_prefix
 from shared.db import utcnow
@@ -325,8 +326,9 @@ async def _waiting_for(session: AsyncSession, bed: Bed, institution: Institution
     return await session.scalar(query)
 
 
-async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, *, default_minutes: int
-                      ) -> BedOccupancy:
+async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, *, default_minutes: int,
+                      hold_quota: int) -> BedOccupancy:
+    await check_bed_holds(session, principal, hold_quota)
     elder = await get_visible(session, principal, data.elder_id)
     # Taken by someone else right now: the usual answer when many want the same bed, given after two reads (the
     # person; the bed with what holds it) and before any write. The partial unique indexes, not this read, keep

@@ -4,7 +4,6 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.eldercare.carelinks import service
 from services.eldercare.carelinks.schemas import CareLinkReceipt, CareLinkRequestIn, CareLinkRequestOut, DecisionIn
-from services.eldercare.quotas import check_pending_care_links
 from services.eldercare.scopes import CARE_LINKS_DECIDE, CARE_LINKS_READ, CARE_LINKS_REQUEST
 from shared.db import Session
 from shared.errors import problem_responses
@@ -24,8 +23,8 @@ router = APIRouter(tags=["care links 家属关联"])
              responses=problem_responses(401, 403, 409, 422))
 async def request_link(data: CareLinkRequestIn, request: Request, session: Session,
                        principal: Annotated[Principal, require(CARE_LINKS_REQUEST)]) -> CareLinkReceipt:
-    await check_pending_care_links(session, principal, request.app.state.settings.resident_pending_care_links)
-    return service.receipt(await service.request_link(session, principal, data))
+    return service.receipt(await service.request_link(
+        session, principal, data, pending_quota=request.app.state.settings.resident_pending_care_links))
 
 
 @router.get("/care-link-requests", response_model=Page[CareLinkRequestOut] | Page[CareLinkReceipt],

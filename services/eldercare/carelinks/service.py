@@ -16,6 +16,7 @@ from services.eldercare.carelinks.models import CareLinkRequest
 from services.eldercare.carelinks.schemas import CareLinkReceipt, CareLinkRequestIn, CareLinkRequestOut
 from services.eldercare.elders.models import Elder, ElderCarer, elder_id_number_index
 from services.eldercare.elders.service import get_visible, visible_to
+from services.eldercare.quotas import check_pending_care_links
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.identity import Principal
@@ -37,7 +38,9 @@ def staff_view(request: CareLinkRequest, elder: Elder | None) -> CareLinkRequest
                               decided_by=request.decided_by, decision_note=request.decision_note)
 
 
-async def request_link(session: AsyncSession, principal: Principal, data: CareLinkRequestIn) -> CareLinkRequest:
+async def request_link(session: AsyncSession, principal: Principal, data: CareLinkRequestIn, *, pending_quota: int
+                       ) -> CareLinkRequest:
+    await check_pending_care_links(session, principal, pending_quota)
     if principal.kind != "resident":
         raise Forbidden("care link requests are made by residents for themselves")
     number = parse_id_number(data.id_number).value

@@ -10,7 +10,6 @@ from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, Corr
                                                  PairedCaregiverOut,
                                                  PairingCodeOut, PairingIn, Position, ProviderIn, ProviderOut,
                                                  RatingIn, ScheduleIn, VisitIn, VisitOut, VisitStatus)
-from services.eldercare.quotas import check_open_visits
 from services.eldercare.scopes import (HOMECARE_READ, HOMECARE_WRITE, VISITS_ATTEND, VISITS_OPERATE, VISITS_READ,
                                       VISITS_WRITE)
 from shared import clock
@@ -97,8 +96,9 @@ async def order_visit(data: VisitIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(VISITS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> VisitOut:
     async def create() -> VisitOut:
-        await check_open_visits(session, principal, request.app.state.settings.resident_open_visits)
-        return await _out(session, await service.order_visit(session, principal, data))
+        visit = await service.order_visit(session, principal, data,
+                                          open_visit_quota=request.app.state.settings.resident_open_visits)
+        return await _out(session, visit)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 

@@ -18,6 +18,7 @@ from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, Corr
                                                  HomeServiceOut, Position, ProviderIn, ProviderOut, VisitIn, VisitOut)
 from services.eldercare.subsidies.models import SubsidyEntry
 from services.eldercare.subsidies.service import draw_for_visit
+from services.eldercare.quotas import check_open_visits
 from shared import clock
 from shared.areas import area_prefix
 from shared.db import utcnow
@@ -229,7 +230,8 @@ async def _book(session: AsyncSession, visit: Visit, caregiver_id: int) -> None:
                        resource=f"caregivers/{caregiver_id}") from None
 
 
-async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn) -> Visit:
+async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn, *, open_visit_quota: int) -> Visit:
+    await check_open_visits(session, principal, open_visit_quota)
     elder = await get_visible(session, principal, data.elder_id)
     item = await session.get(HomeService, data.service_id)
     if item is None or not item.is_active:

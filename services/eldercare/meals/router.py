@@ -9,7 +9,6 @@ from services.eldercare.meals.schemas import (CITY_CODE, CanteenIn, CanteenKind,
                                               MealOrderOut, MenuIn, MenuOut, SubsidyRateIn, SubsidyRateOut,
                                               SubsidyRatesInForce)
 from services.eldercare.peers import assistance_of, elder_and_facts
-from services.eldercare.quotas import check_meal_orders
 from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
                                        MEAL_SUBSIDIES_WRITE)
 from shared import clock
@@ -125,9 +124,8 @@ async def place_order(data: MealOrderIn, request: Request, session: Session,
                                          cache_hours=request.app.state.settings.status_cache_hours)
 
     async def create() -> MealOrderOut:
-        await check_meal_orders(session, principal, data.menu_id,
-                                request.app.state.settings.resident_meal_orders_per_day)
-        return service.order_out(*await service.place_order(session, principal, data, elder, facts))
+        return service.order_out(*await service.place_order(
+            session, principal, data, elder, facts, daily_quota=request.app.state.settings.resident_meal_orders_per_day))
 
     # Then one transaction: the key's claim, the quota, the order, the place taken and the stored response.
     return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)

@@ -15,6 +15,7 @@ from services.eldercare.meals.schemas import (CITY_CODE, DEFAULT_CUTOFFS, Cantee
                                               MealOrderIn, MealOrderOut, MenuIn, MenuOut, SubsidyRateIn,
                                               SubsidyRateOut)
 from services.eldercare.peers import AssistanceFacts
+from services.eldercare.quotas import check_meal_orders
 from shared import clock
 from shared.areas import area_prefix
 from shared.db import utcnow
@@ -232,13 +233,14 @@ def _sold_out(menu: Menu, canteen: Canteen) -> Conflict:
 
 
 async def place_order(session: AsyncSession, principal: Principal, data: MealOrderIn, elder: Elder,
-                      facts: AssistanceFacts) -> tuple[MealOrder, Menu, Canteen]:
+                      facts: AssistanceFacts, *, daily_quota: int) -> tuple[MealOrder, Menu, Canteen]:
     """Price the order, then take a place with one conditional update: the database refuses to go below zero.
 
     `elder` (whom the caller may act for) and `facts` were read before this transaction began (see
     peers.elder_and_facts); they are not read again. The statements: the menu with its canteen and the
     person's live order for it, the subsidy rates, the order's insert and the place's conditional update.
     """
+    await check_meal_orders(session, principal, data.menu_id, daily_quota)
     menu, canteen, existing = await _menu_canteen_and_order_of(session, data.menu_id, elder.id)
     if not canteen.is_active:
         raise Conflict(f"canteen {canteen.id} no longer takes orders", resource=f"canteens/{canteen.id}")
