@@ -24,16 +24,15 @@ Hook = Callable[[FastAPI], Awaitable[None]]
 
 # JSON Schema's "time" format is RFC 3339's full-time, which requires an offset; a menu's cut-off or a
 # visit window is a wall-clock time in Asia/Shanghai, which Pydantic writes without one ("20:00:00").
-WALL_CLOCK_TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$",
-                   "description": "Wall-clock time in Asia/Shanghai, HH:MM or HH:MM:SS"}
+WALL_CLOCK_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$"
 
 
 def _wall_clock_times(node: Any) -> None:
     if isinstance(node, dict):
         if node.get("type") == "string" and node.get("format") == "time":
             del node["format"]
-            node["pattern"] = WALL_CLOCK_TIME["pattern"]
-            node.setdefault("description", WALL_CLOCK_TIME["description"])
+            node["pattern"] = WALL_CLOCK_PATTERN
+            node.setdefault("description", "Wall-clock time in Asia/Shanghai, HH:MM or HH:MM:SS")
         for value in node.values():
             _wall_clock_times(value)
     elif isinstance(node, list):
