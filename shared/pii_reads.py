@@ -8,6 +8,9 @@ append-only (each service's migration adds triggers that refuse UPDATE and DELET
 
 Auditors page through the records with `GET /pii-reads` (`<service>.pii_reads:read`); staff auditors see
 the reads about people in their area, a partner holding the scope (a supervising department) sees all.
+An auditor who knows the person, not the service's row ids (a citizen asks who looked at their data), posts
+the person's ID number or phone to `POST /pii-reads/searches`: the service turns it into the audit subjects
+that are that person (its `SubjectFinder`, by blind index), so neither the audit nor a URL holds the number.
 
 A service uses it in three steps: `PII_READS = pii_reads_table(Base.metadata)`; a route that checks the
 caller may see the record, then returns `await record_pii_read(...)`; and `pii_reads_router(PII_READS,
@@ -20,18 +23,21 @@ ROW` trigger raising SQLSTATE 23514, on SQLite `BEFORE UPDATE` and `BEFORE DELET
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Index, Integer, MetaData, Select, String, Table, false, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.areas import DIVISION_CODE_PATTERN, area_prefix
 from shared.clock import Instant
 from shared.db import Session, UTCDateTime, utcnow
-from shared.errors import problem_responses
+from shared.errors import InvalidInput, problem_responses
 from shared.identity import Principal, require
+from shared.idnumbers import MobilePhone, parse_id_number
 from shared.logs import current_request_id
 from shared.pagination import Page, PageParams, page_of, page_params
 
@@ -105,8 +111,55 @@ async def record_pii_read(session: AsyncSession, table: Table, principal: Princi
     return PiiReadOut(read_id=read_id, read_at=now, values=values)
 
 
-def pii_reads_router(table: Table, *, scope: str, tags: list[str] | None = None) -> APIRouter:
-    """`GET /pii-reads`: the audit of clear reads, newest first."""
+Subject = tuple[str, str]  # (subject_type, subject_id) as the audit stores them
+
+
+@dataclass(frozen=True)
+class SubjectFinder:
+    """How a service names one person in its audit: `find(session, value)` returns every (subject_type,
+    subject_id) that is the person with this ID number (`field="id_number"`, validated before the call) or this
+    mobile phone (`field="phone"`), found by the service's blind index."""
+    field: Literal["id_number", "phone"]
+    find: Callable[[AsyncSession, str], Awaitable[list[Subject]]]
+
+
+class PiiReadSearch(BaseModel):
+    id_number: str | None = Field(None, max_length=30, examples=["330203195001011236"],
+                                  description="The person's ID number (services that hold ID numbers)")
+    phone: MobilePhone | None = Field(None, description="The person's mobile number (services that hold phones)")
+    since: Instant | None = Field(None, description="Reads at or after (ISO 8601 with offset)")
+    until: Instant | None = Field(None, description="Reads before (ISO 8601 with offset)")
+
+
+def _audit_query(table: Table, principal: Principal, page: PageParams, *, since: dt.datetime | None,
+                 until: dt.datetime | None) -> Select | None:
+    """The page of audit records the caller may see, newest first; None when it may see none."""
+    query = select(table).order_by(table.c.id.desc()).limit(page.limit + 1)
+    if principal.kind == "staff":  # an auditor of a district sees the reads about that district's people
+        if not principal.area:
+            return None
+        query = query.where(table.c.subject_area.startswith(area_prefix(principal.area)))
+    if since is not None:
+        query = query.where(table.c.read_at >= since)
+    if until is not None:
+        query = query.where(table.c.read_at < until)
+    if page.after is not None:
+        query = query.where(table.c.id < page.after)
+    return query
+
+
+async def _page(session: AsyncSession, query: Select | None, page: PageParams) -> Page[PiiReadRecord]:
+    if query is None:
+        return Page(items=[], next_cursor=None)
+    rows = (await session.execute(query)).mappings().all()
+    records = [PiiReadRecord(**{**row, "fields": row["fields"].split(",")}) for row in rows]
+    return page_of(records, page, key=lambda r: r.id)
+
+
+def pii_reads_router(table: Table, *, scope: str, subjects: SubjectFinder | None = None,
+                     tags: list[str] | None = None) -> APIRouter:
+    """`GET /pii-reads`: the audit of clear reads, newest first; with `subjects`, also `POST /pii-reads/searches`:
+    the same audit about one person, named by ID number or phone in the body."""
     router = APIRouter(prefix="/pii-reads", tags=tags or ["audit 审计"])
 
     @router.get("", response_model=Page[PiiReadRecord], summary="Audit of personal data read in the clear",
@@ -127,26 +180,43 @@ def pii_reads_router(table: Table, *, scope: str, tags: list[str] | None = None)
         # evaluates annotations in the module's globals, where the local `scope` does not exist.
         principal: Principal = require(scope),
     ) -> Page[PiiReadRecord]:
-        query = select(table).order_by(table.c.id.desc()).limit(page.limit + 1)
-        if principal.kind == "staff":  # an auditor of a district sees the reads about that district's people
-            if not principal.area:
-                return Page(items=[], next_cursor=None)
-            query = query.where(table.c.subject_area.startswith(area_prefix(principal.area)))
-        if subject_area:
-            query = query.where(table.c.subject_area.startswith(area_prefix(subject_area)))
-        for column, value in ((table.c.reader, reader), (table.c.subject_type, subject_type),
-                              (table.c.subject_id, subject_id)):
-            if value is not None:
-                query = query.where(column == value)
-        if since is not None:
-            query = query.where(table.c.read_at >= since)
-        if until is not None:
-            query = query.where(table.c.read_at < until)
-        if page.after is not None:
-            query = query.where(table.c.id < page.after)
-        rows = (await session.execute(query)).mappings().all()
-        records = [PiiReadRecord(**{**row, "fields": row["fields"].split(",")}) for row in rows]
-        return page_of(records, page, key=lambda r: r.id)
+        query = _audit_query(table, principal, page, since=since, until=until)
+        if query is not None:
+            if subject_area:
+                query = query.where(table.c.subject_area.startswith(area_prefix(subject_area)))
+            for column, value in ((table.c.reader, reader), (table.c.subject_type, subject_type),
+                                  (table.c.subject_id, subject_id)):
+                if value is not None:
+                    query = query.where(column == value)
+        return await _page(session, query, page)
+
+    if subjects is None:
+        return router
+    other = "phone" if subjects.field == "id_number" else "id_number"
+
+    @router.post("/searches", response_model=Page[PiiReadRecord], summary="Audit of reads about one person",
+                 description=f"The audit records about the person with this `{subjects.field}` (in the body, never "
+                             "in a URL), newest first, with the same area rule as the list. The service finds the "
+                             "person's records by blind index: the audit itself holds no number. Pages continue "
+                             "with `cursor` in the query and the same body.",
+                 responses=problem_responses(401, 403, 422))
+    async def search_pii_reads(
+        data: PiiReadSearch,
+        session: Session,
+        page: Annotated[PageParams, Depends(page_params)],
+        principal: Principal = require(scope),
+    ) -> Page[PiiReadRecord]:
+        if getattr(data, other) is not None:
+            raise InvalidInput(other, f"this service finds people by {subjects.field}, not by {other}")
+        value = getattr(data, subjects.field)
+        if value is None:
+            raise InvalidInput(subjects.field, "required")
+        if subjects.field == "id_number":
+            value = parse_id_number(value).value
+        query = _audit_query(table, principal, page, since=data.since, until=data.until)
+        if query is not None:
+            found = await subjects.find(session, value)
+            query = query.where(tuple_(table.c.subject_type, table.c.subject_id).in_(found) if found else false())
+        return await _page(session, query, page)
 
     return router
-

@@ -15,10 +15,11 @@ from services.assistance.leads.router import router as leads_router
 from services.assistance.policies.router import router as policies_router
 from services.assistance.pii import PII_READS
 from services.assistance.programmes.router import router as programmes_router
+from services.assistance.programmes.service import audit_subjects
 from services.assistance.scopes import PII_READS_READ
 from services.assistance.settings import AssistanceSettings
 from shared.app import create_service_app
-from shared.pii_reads import pii_reads_router
+from shared.pii_reads import SubjectFinder, pii_reads_router
 
 
 def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
@@ -31,7 +32,8 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
                     "other services, partner signals and whole-city screening (数据找人).",
         routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router,
                  applications_router, discovery_router, leads_router, catalogue_router, indicators_router,
-                 pii_reads_router(PII_READS, scope=PII_READS_READ)],
+                 pii_reads_router(PII_READS, scope=PII_READS_READ,
+                                  subjects=SubjectFinder("id_number", audit_subjects))],
         on_startup=[start_screenings],
         on_shutdown=[stop_screenings],
     )

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.charity.campaigns.router import router as campaigns_router
 from services.charity.database import PII_READS
 from services.charity.donations.router import router as donations_router
+from services.charity.donations.service import audit_subjects
 from services.charity.indicators.router import router as indicators_router
 from services.charity.inkind.router import router as inkind_router
 from services.charity.ledger.router import router as ledger_router
@@ -17,7 +18,7 @@ from services.charity.scopes import PII_READS_READ
 from services.charity.settings import CharitySettings
 from services.charity.trusts.router import router as trusts_router
 from shared.app import create_service_app
-from shared.pii_reads import pii_reads_router
+from shared.pii_reads import SubjectFinder, pii_reads_router
 
 
 def create_app(settings: CharitySettings | None = None) -> FastAPI:
@@ -30,5 +31,6 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                     "append-only double-entry ledger that reconciles.",
         routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
                  public_router, indicators_router, campaigns_router, inkind_router,
-                 trusts_router, needs_router, pii_reads_router(PII_READS, scope=PII_READS_READ)],
+                 trusts_router, needs_router,
+                 pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects))],
     )

@@ -7,6 +7,7 @@ from services.eldercare.beds.router import router as beds_router
 from services.eldercare.calls.router import router as calls_router
 from services.eldercare.carelinks.router import router as care_links_router
 from services.eldercare.database import PII_READS
+from services.eldercare.elders.service import audit_subjects
 from services.eldercare.elders.router import router as elders_router
 from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
@@ -17,7 +18,7 @@ from services.eldercare.scopes import PII_READS_READ
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import create_service_app
-from shared.pii_reads import pii_reads_router
+from shared.pii_reads import SubjectFinder, pii_reads_router
 
 
 def create_app(settings: EldercareSettings | None = None) -> FastAPI:
@@ -28,7 +29,8 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
         routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
                  family_beds_router, calls_router, indicators_router, care_links_router,
-                 pii_reads_router(PII_READS, scope=PII_READS_READ)],
+                 pii_reads_router(PII_READS, scope=PII_READS_READ,
+                                  subjects=SubjectFinder("id_number", audit_subjects))],
         on_startup=[open_peers],
         on_shutdown=[close_peers],
     )

@@ -101,6 +101,28 @@ async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(
     assert (await client.get(f"{API}/pii-reads", headers=client.as_(reader_only))).status_code == 403
 
 
+async def test_the_audit_about_one_donor_is_found_by_their_phone(client):
+    created = await project(client)
+    first = await donate(client, created["id"], "wx-pii-5")
+    other = await donate(client, created["id"], "wx-pii-6",
+                         donor={"kind": "person", "name": "李华", "phone": "13700000002"})
+    second = await donate(client, created["id"], "wx-pii-7")
+    for donation in (first, other, second):
+        read = await client.post(pii_reads(donation["id"]), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU))
+        assert read.status_code == 201, read.text
+
+    found = await client.post(f"{API}/pii-reads/searches", json={"phone": PHONE}, headers=client.as_(AUDITOR))
+    assert found.status_code == 200, found.text
+    assert [r["subject_id"] for r in found.json()["items"]] == [str(second["id"]), str(first["id"])]
+    assert PHONE not in found.text
+    assert (await client.post(f"{API}/pii-reads/searches", json={"phone": PHONE},
+                              headers=client.as_(HAISHU_AUDITOR))).json()["items"] == []
+    # This service knows donors by phone: an ID number is refused by name, a malformed phone too.
+    for body, field in (({"id_number": "330203195001011236"}, "id_number"), ({"phone": "1391234"}, "phone")):
+        refused = await client.post(f"{API}/pii-reads/searches", json=body, headers=client.as_(AUDITOR))
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"].endswith(field), refused.text
+
+
 @pytest.mark.parametrize("change", ["update", "delete"])
 async def test_the_audit_refuses_update_and_delete(client, change):
     created = await project(client)

@@ -174,3 +174,25 @@ def test_a_meal_is_priced_with_the_status_assistance_holds(suite):
     priced = order.json()
     assert (priced["pricing_basis"], priced["status_source"], priced["subsidy_tier"]) == ("live", "assistance", "tekun")
     assert priced["payable_fen"] == priced["unit_price_fen"] - priced["subsidy_fen"] and priced["subsidy_fen"] > 0
+
+
+def test_an_auditor_finds_who_looked_a_person_up_by_their_id_number(suite):
+    """A citizen asks who looked at their data: the city's auditor, signed in through the gateway, finds the
+    status lookup about them by ID number in the body, with no number in any URL or in the answer."""
+    from gateway.seed import DEMO_PASSWORD
+
+    wang = "330203194503150022"
+    purpose = f"e2e 审计查询 {time.time_ns()}"
+    looked_up = httpx.post(suite.url() + "/api/assistance/v1/status-lookups", headers=token(suite, "staff-city"),
+                           json={"id_number": wang, "purpose": purpose}, timeout=10)
+    assert looked_up.status_code == 200, looked_up.text
+    signed_in = httpx.post(suite.url() + "/api/auth/v1/staff-sign-ins",
+                           json={"username": "auditor-demo", "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    auditor = {"Authorization": "Bearer " + signed_in.json()["access_token"]}
+    found = httpx.post(suite.url() + "/api/assistance/v1/pii-reads/searches", headers=auditor,
+                       json={"id_number": wang})
+    assert found.status_code == 200, found.text
+    assert [(r["reader"], r["subject_type"]) for r in found.json()["items"] if r["purpose"] == purpose] == [
+        ("staff:city-demo", "status_lookup")]
+    assert wang not in found.text

@@ -71,6 +71,25 @@ async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(
     assert (await client.get(f"{API}/pii-reads", headers=client.as_(YINZHOU))).status_code == 403
 
 
+async def test_the_audit_about_one_person_is_found_by_their_id_number(client):
+    elder_id, number = await add_elder(client, who=YINZHOU)
+    neighbour_id, _ = await add_elder(client, who=YINZHOU, serial="023")
+    for read_id in (elder_id, neighbour_id, elder_id):
+        read = await client.post(pii_reads(read_id), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU))
+        assert read.status_code == 201, read.text
+
+    searches = f"{API}/pii-reads/searches"
+    found = await client.post(searches, json={"id_number": number}, headers=client.as_(YINZHOU_AUDITOR))
+    assert found.status_code == 200, found.text
+    assert [r["subject_id"] for r in found.json()["items"]] == [str(elder_id)] * 2
+    assert number not in found.text
+    assert (await client.post(searches, json={"id_number": number},
+                              headers=client.as_(HAISHU_AUDITOR))).json()["items"] == []
+    assert (await client.post(searches, json={"id_number": number}, headers=client.as_(YINZHOU))).status_code == 403
+    refused = await client.post(searches, json={"id_number": number[:-1]}, headers=client.as_(YINZHOU_AUDITOR))
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "id_number", refused.text
+
+
 @pytest.mark.parametrize("change", ["update", "delete"])
 async def test_the_audit_refuses_update_and_delete(client, change):
     elder_id, _ = await add_elder(client, who=YINZHOU)

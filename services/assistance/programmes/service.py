@@ -8,7 +8,7 @@ from sqlalchemy import Select, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.programmes.models import Enrolment
-from services.assistance.households.models import Household
+from services.assistance.households.models import Household, Member
 from services.assistance.pii import PII_READS, id_number_index
 from services.assistance.programmes.schemas import ProgrammeStatus, StatusLookupOut
 from shared import clock
@@ -76,6 +76,14 @@ async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str
                               values={"programmes": None}, purpose=purpose)
     return StatusLookupOut(id_number_masked=id_number.masked, as_of=today,
                            programmes=[ProgrammeStatus(code=r.programme, since=r.since_on) for r in rows])
+
+
+async def audit_subjects(session: AsyncSession, id_number: str) -> list[tuple[str, str]]:
+    """The audit subjects that are the person with this ID number: each member record (by blind index) and the
+    status lookups about them (recorded under the blind index itself)."""
+    index = id_number_index(id_number)
+    members = await session.scalars(select(Member.id).where(Member.id_number_index == index))
+    return [("member", str(member_id)) for member_id in members] + [("status_lookup", index)]
 
 
 async def enrol(session: AsyncSession, *, id_number: str, household_id: int | None, programme: str,

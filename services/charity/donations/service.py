@@ -36,6 +36,12 @@ SPENDING_STATUSES = ("fundraising", "executing")
 PHONE_INDEX = "charity.donor_phone"  # the blind index's purpose: one donor's gifts are told apart by it
 
 
+async def audit_subjects(session: AsyncSession, phone: str) -> list[tuple[str, str]]:
+    """The audit subjects that are the donor with this phone: each of their donations, found by blind index."""
+    ids = await session.scalars(select(Donation.id).where(Donation.donor_phone_index == blind_index(PHONE_INDEX, phone)))
+    return [("donor", str(donation_id)) for donation_id in ids]
+
+
 def donor_name(donation: Donation) -> str:
     return donation.donor_name if donation.donor_kind != "anonymous" else ANONYMOUS_NAME
 

@@ -22,6 +22,12 @@ MIN_AGE = 60
 ADVANCED_AGE = 80
 
 
+async def audit_subjects(session: AsyncSession, id_number: str) -> list[tuple[str, str]]:
+    """The audit subjects that are the person with this ID number: their elder record, found by blind index."""
+    ids = await session.scalars(select(Elder.id).where(Elder.id_number_index == elder_id_number_index(id_number)))
+    return [("elder", str(elder_id)) for elder_id in ids]
+
+
 def age_of(elder: Elder, day: dt.date | None = None) -> int:
     """Age in whole years on `day` (default: today in Asia/Shanghai)."""
     day = day or clock.today()
