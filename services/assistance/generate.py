@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import ric
 
-from services.assistance.assessment.models import Asset, Income
+from services.assistance.assessment.models import AMOUNT_PURPOSE, MONTHLY_PURPOSE, Asset, Income
 from services.assistance.assessment.schemas import EXEMPT_ITEMS
 from services.assistance.households.models import Household, Member
 from services.assistance.bulk import insert_rows
@@ -174,9 +174,10 @@ class CityGenerator:
             in_institution=r() < 0.3, created_at=self.now)
 
     def _income(self, batch: Batch, hid: int, mid: int, kind: str, item: str, amount: int, months: int) -> None:
-        batch.incomes.append(dict(
-            household_id=hid, member_id=mid, kind=kind, item=item, amount_fen=amount, months=months,
-            period_from=self.period, monthly_fen=amount // months, exempt=item in EXEMPT_ITEMS,
+        batch.incomes.append(dict(  # amounts encrypted as the column type would (written around the ORM)
+            household_id=hid, member_id=mid, kind=kind, item=item,
+            amount_fen_enc=encrypt_for(AMOUNT_PURPOSE, str(amount)), months=months, period_from=self.period,
+            monthly_fen_enc=encrypt_for(MONTHLY_PURPOSE, str(amount // months)), exempt=item in EXEMPT_ITEMS,
             source_kind=self.rng.choice(("department", "applicant")), source_name="生成数据",
             source_on=self.as_of - dt.timedelta(days=self.rng.randint(0, 60)), recorded_by="generator",
             recorded_at=self.now))

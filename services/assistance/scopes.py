@@ -31,8 +31,8 @@ LEADS_READ = scope("assistance.leads:read", "Read the leads (数据找人 result
 LEADS_WRITE = scope("assistance.leads:write", "Close a lead of one's area after the visit: applied (with the "
                     "application), not eligible, declined or duplicate, with the reason", "staff")
 
-PII_READ = scope("assistance.pii:read", "Read a member's ID number in the clear, with a stated purpose (audited)",
-                 "staff")
+PII_READ = scope("assistance.pii:read", "Read a member's ID number or an income's amounts in the clear, with a "
+                 "stated purpose (audited)", "staff")
 # Auditors are staff-kind principals whose role maps to the "auditor" holder: they see the reads about people of
 # their area; a partner given the scope (a supervising department) sees all.
 PII_READS_READ = scope("assistance.pii_reads:read", "Read the audit of personal data read in the clear and of "

@@ -7,6 +7,7 @@ from tests.assistance.helpers import household, member
 from tests.assistance.test_households import URL, YINZHOU, HAISHU, create
 from tests.conftest import staff
 
+READER = staff("330212", "assistance.households:read", "assistance.pii:read")
 SOURCE = {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-07-02"}
 
 
@@ -26,7 +27,14 @@ async def test_counted_income_leaves_out_exempt_items_and_uncounted_members(clie
     applicant, spouse, adult_child = (m["id"] for m in h["members"])
     wages = await post(client, h["id"], "incomes", income(applicant))
     assert wages.status_code == 201, wages.text
-    assert wages.json()["monthly_fen"] == 200_000 and wages.json()["months"] == 6
+    # Stored encrypted and masked in the answer; the clear amounts need the scope, a purpose, and are audited.
+    assert wages.json()["months"] == 6 and wages.json()["amounts_masked"] is True
+    assert wages.json()["amount_fen"] is None and wages.json()["monthly_fen"] is None
+    income_id = wages.json()["id"]
+    clear = await post(client, h["id"], f"incomes/{income_id}/pii-reads", {"purpose": "入户调查：核对收入"}, READER)
+    assert clear.status_code == 201, clear.text
+    assert clear.json()["values"] == {f"incomes.{income_id}.amount_fen": "1200000",
+                                      f"incomes.{income_id}.monthly_fen": "200000"}
     assert wages.json()["source"] == SOURCE and wages.json()["exempt"] is False
     declared = {"kind": "applicant", "name": "申请人申报", "obtained_on": "2024-07-01"}
     await post(client, h["id"], "incomes", income(spouse, kind="pension", item="residents_pension_basic",
@@ -44,9 +52,13 @@ async def test_counted_income_leaves_out_exempt_items_and_uncounted_members(clie
     summary = await client.get(f"{URL}/{h['id']}/economic-status", headers=client.as_(YINZHOU))
     assert summary.status_code == 200, summary.text
     body = summary.json()
+    assert (body["counted_monthly_income_fen"], body["exempt_monthly_income_fen"]) == (None, None)
+    assert body["incomes_masked"] and all(i["amount_fen"] is None for i in body["incomes"])
+    totals = await post(client, h["id"], "economic-status/pii-reads", {"purpose": "入户调查：核对收入"}, READER)
+    assert totals.status_code == 201, totals.text
     # 200,000 wages + 25,000 rent (100,001 over 4 months, rounded down); the pension and 抚恤金 are exempt.
-    assert body["counted_monthly_income_fen"] == 225_000
-    assert body["exempt_monthly_income_fen"] == 30_000 + 20_000
+    assert totals.json()["values"] == {"counted_monthly_income_fen": "225000",
+                                       "exempt_monthly_income_fen": str(30_000 + 20_000)}
     assert [i["exempt"] for i in body["incomes"]] == [False, True, True, False, False]
     assert [i["source"]["kind"] for i in body["incomes"]][:2] == ["department", "applicant"]
     assert [(a["kind"], a["member_id"]) for a in body["assets"]] == [("deposit", spouse), ("vehicle", None)]

@@ -11,13 +11,15 @@ from sqlalchemy import text
 
 from services.assistance import seed
 from services.assistance.database import Base
+from services.assistance.discovery import batch
+from services.assistance.eligibility import service as eligibility
 from services.assistance.pii import id_number_index, reencrypt_all
 from services.assistance.programmes import service as programmes
 from shared import clock, migrations
 from shared.db import make_engine
 from tests.assistance.helpers import household, member
 from shared.identity import Principal
-from shared.pii import Keyring, keyring, use_keyring
+from shared.pii import Keyring, PiiKeyError, keyring, use_keyring
 from tests.conftest import staff
 
 API = "/api/assistance/v1"
@@ -109,25 +111,31 @@ def test_the_migration_encrypts_existing_rows_and_the_downgrade_restores_them(sc
          {"n": numbers[1], "d": today, "now": now}),
         ("INSERT INTO incomes (household_id, member_id, kind, item, amount_fen, period_from, months, monthly_fen, "
          "exempt, source_kind, source_name, source_on, recorded_by, recorded_at) VALUES (1, 1, 'pension', "
-         "'pension', 80000, :d, 1, 80000, false, 'department', 'x', :d, 'test', :now)", {"d": today, "now": now})))
+         "'pension', 240000, :d, 3, 80000, false, 'department', 'x', :d, 'test', :now)", {"d": today, "now": now})))
 
     migrations.upgrade("assistance", scratch)
     members, enrolments, signals, incomes = asyncio.run(_execute(
         scratch, ("SELECT id_number_enc, id_number_index FROM members ORDER BY id", {}),
         ("SELECT id_number_enc, id_number_index FROM enrolments", {}),
-        ("SELECT id_number_enc, id_number_index FROM signals", {}), ("SELECT count(*) FROM incomes", {})))
-    # The table rebuilds on SQLite left the rows that reference members in place.
-    assert incomes == [(1,)]
+        ("SELECT id_number_enc, id_number_index FROM signals", {}),
+        ("SELECT amount_fen_enc, monthly_fen_enc FROM incomes", {})))
+    # The table rebuilds on SQLite left the rows that reference members in place, and the income's amounts are
+    # encrypted under their own purposes.
+    [(amount, monthly)] = incomes
+    assert "80000" not in amount + monthly
+    assert (keyring().decrypt("incomes.amount_fen", amount), keyring().decrypt("incomes.monthly_fen", monthly)) == (
+        "240000", "80000")
     for rows, expected in ((members, numbers), (enrolments, numbers[:1]), (signals, numbers[1:])):
         assert [r[1] for r in rows] == [id_number_index(n) for n in expected]
         assert all(r[0].startswith("v1:") and not any(n in r[0] for n in numbers) for r in rows)
 
     migrations.downgrade("assistance", scratch, BEFORE)
-    members, enrolments, signals = asyncio.run(_execute(
+    members, enrolments, signals, incomes = asyncio.run(_execute(
         scratch, ("SELECT id_number FROM members ORDER BY id", {}), ("SELECT id_number FROM enrolments", {}),
-        ("SELECT id_number FROM signals", {})))
+        ("SELECT id_number FROM signals", {}), ("SELECT amount_fen, monthly_fen FROM incomes", {})))
     assert ([r[0] for r in members], [r[0] for r in enrolments], [r[0] for r in signals]) == (
         numbers, numbers[:1], numbers[1:])
+    assert [tuple(r) for r in incomes] == [(240000, 80000)]
 
 
 async def test_key_rotation_moves_every_id_number_to_the_new_key(client):
@@ -145,8 +153,9 @@ async def test_key_rotation_moves_every_id_number_to_the_new_key(client):
     use_keyring(Keyring(keys={**old.keys, "k2": base64.b64decode(new_key)}, active="k2", index_key=old.index_key))
     try:
         async with client.app.state.database.sessionmaker() as session:
-            assert await reencrypt_all(session, batch=1) == {"members": 2, "enrolments": 1, "signals": 0}
-            assert await reencrypt_all(session) == {"members": 0, "enrolments": 0, "signals": 0}
+            assert await reencrypt_all(session, batch=1) == {"members": 2, "enrolments": 1, "signals": 0,
+                                                             "incomes": 0}
+            assert await reencrypt_all(session) == {"members": 0, "enrolments": 0, "signals": 0, "incomes": 0}
             stored = [row[0] for table in ("members", "enrolments") for row in (await session.execute(
                 text(f"SELECT id_number_enc FROM {table}"))).all()]
             await session.commit()
@@ -157,5 +166,91 @@ async def test_key_rotation_moves_every_id_number_to_the_new_key(client):
         assert lookup.json()["programmes"] == [{"code": "tekun", "since": clock.today().isoformat()}]
         listed = await client.get(f"{API}/households", headers=client.as_(staff("330212", READ)))
         assert listed.status_code == 200  # members decrypt under the new key alone
+    finally:
+        use_keyring(None)
+
+
+# --- incomes -------------------------------------------------------------------------------------------------
+
+INCOME_READ = "assistance.pii:read"
+CHECKER = staff("330212", READ, WRITE, INCOME_READ, "assistance.eligibility:check")
+# Amounts no other column of a test database holds by chance: 9,876,543 fen in one month, 8,642,097 over three.
+AMOUNTS = ((9_876_543, "2024-01", "2024-01", 9_876_543), (8_642_097, "2024-01", "2024-03", 2_880_699))
+
+
+async def household_with_incomes(client) -> tuple[int, list[int]]:
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_policies(session)
+        await session.commit()
+    created = await client.post(f"{API}/households", json=household(member(age=45), member("spouse", age=44)),
+                                headers=client.as_(CHECKER))
+    assert created.status_code == 201, created.text
+    applicant, spouse = (m["id"] for m in created.json()["members"])
+    ids = []
+    for member_id, (amount, first, last, _) in zip((applicant, spouse), AMOUNTS):
+        income = await client.post(f"{API}/households/{created.json()['id']}/incomes", headers=client.as_(CHECKER),
+                                   json={"member_id": member_id, "kind": "wages", "item": "wages", "amount_fen": amount,
+                                         "period_from": first, "period_to": last, "source": {
+                                             "kind": "department", "name": "市人力社保局", "obtained_on": "2024-04-02"}})
+        assert income.status_code == 201, income.text
+        assert income.json()["amount_fen"] is None and str(amount) not in income.text
+        ids.append(income.json()["id"])
+    return created.json()["id"], ids
+
+
+async def test_no_table_holds_an_income_amount_in_the_clear(client):
+    household_id, income_ids = await household_with_incomes(client)
+    check = await client.post(f"{API}/eligibility-checks", json={"household_id": household_id, "as_of": "2024-06-30"},
+                              headers=client.as_(CHECKER))
+    assert check.status_code == 200, check.text
+    # The check explains its decision with the household's counted income (see services/assistance/pii.py).
+    assert 12_000_000 < check.json()["household_monthly_income_fen"] < 9_876_543 + 2_880_699  # less deductions
+    status = await client.get(f"{API}/households/{household_id}/economic-status", headers=client.as_(CHECKER))
+    assert status.status_code == 200 and not any(str(a) in status.text for row in AMOUNTS for a in (row[0], row[3]))
+    async with client.app.state.database.sessionmaker() as session:
+        for table in Base.metadata.sorted_tables:
+            rows = await rows_of(session, table.name)
+            for amount, _, _, monthly in AMOUNTS:
+                assert not any(str(amount) in value or str(monthly) in value for row in rows for value in row), \
+                    table.name
+        stored = (await session.execute(text("SELECT id, amount_fen_enc, monthly_fen_enc FROM incomes ORDER BY id"))
+                  ).all()
+    assert [row[0] for row in stored] == income_ids
+    for (_, amount, monthly), (clear_amount, _, _, clear_monthly) in zip(stored, AMOUNTS):
+        assert amount.startswith("v1:") and monthly.startswith("v1:")
+        assert keyring().decrypt("incomes.amount_fen", amount) == str(clear_amount)
+        assert keyring().decrypt("incomes.monthly_fen", monthly) == str(clear_monthly)
+        with pytest.raises(PiiKeyError):  # moved into the other column, a ciphertext does not decrypt
+            keyring().decrypt("incomes.monthly_fen", amount)
+
+
+async def test_key_rotation_moves_every_income_and_the_eligibility_stays_the_same(client):
+    household_id, _ = await household_with_incomes(client)
+    body = {"household_id": household_id, "as_of": "2024-06-30"}
+    before = await client.post(f"{API}/eligibility-checks", json=body, headers=client.as_(CHECKER))
+    assert before.status_code == 200, before.text
+    old = keyring()
+    new_key = os.urandom(32)
+    use_keyring(Keyring(keys={**old.keys, "k3": new_key}, active="k3", index_key=old.index_key))
+    try:
+        async with client.app.state.database.sessionmaker() as session:
+            moved = await reencrypt_all(session, batch=1)
+            assert (moved["incomes"], moved["members"]) == (2, 2)
+            assert (await reencrypt_all(session))["incomes"] == 0
+            stored = [v for row in (await session.execute(text("SELECT amount_fen_enc, monthly_fen_enc FROM incomes")
+                                                           )).all() for v in row]
+            await session.commit()
+        assert len(stored) == 4 and all(s.startswith("v1:k3:") for s in stored)
+        # The old key gone: the single check and the screening's batch path read the same figures as before.
+        use_keyring(Keyring(keys={"k3": new_key}, active="k3", index_key=old.index_key))
+        after = await client.post(f"{API}/eligibility-checks", json=body, headers=client.as_(CHECKER))
+        assert after.status_code == 200 and after.json() == before.json()
+        async with client.app.state.database.sessionmaker() as session:
+            params = await eligibility.parameters(session, "330212", dt.date(2024, 6, 30))
+            assert await batch.load_incomes(session, dt.date(2024, 6, 30)) == 2
+            totals = (await session.execute(text("SELECT sum(wages), sum(other) FROM screening_member_incomes"))).one()
+            assert tuple(totals) == (9_876_543 + 2_880_699, 0)
+            await batch.eligible(session, params, dt.date(2024, 6, 30))
+            await session.rollback()
     finally:
         use_keyring(None)

@@ -132,3 +132,38 @@ async def test_a_committed_audit_record_survives_and_the_harness_still_empties_t
                                  headers=client.as_(YINZHOU))
     assert response.status_code == 201, response.text
     assert [r["id"] for r in await audit(client)] == [response.json()["read_id"]]
+
+
+async def test_an_income_is_read_in_the_clear_only_with_the_scope_and_audited_about_its_member(client):
+    household_id, spouse_id, _ = await add_household(client)
+    recorded = await client.post(f"{API}/households/{household_id}/incomes", headers=client.as_(YINZHOU), json={
+        "member_id": spouse_id, "kind": "pension", "item": "pension", "amount_fen": 360_000, "period_from": "2024-01",
+        "period_to": "2024-03", "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-04-02"}})
+    assert recorded.status_code == 201, recorded.text
+    income_id = recorded.json()["id"]
+    assert (recorded.json()["amount_fen"], recorded.json()["monthly_fen"]) == (None, None)
+    url = f"{API}/households/{household_id}/incomes/{income_id}/pii-reads"
+    totals_url = f"{API}/households/{household_id}/economic-status/pii-reads"
+    for address in (url, totals_url):
+        refused = await client.post(address, json={"purpose": PURPOSE}, headers=client.as_(staff("330212", READ)))
+        assert refused.status_code == 403
+        assert (await client.post(address, json={"purpose": PURPOSE}, headers=client.as_(HAISHU))).status_code == 404
+        assert (await client.post(address, json={"purpose": "看"}, headers=client.as_(YINZHOU))).status_code == 422
+    assert (await client.post(f"{API}/households/{household_id}/incomes/{income_id + 1000}/pii-reads",
+                              json={"purpose": PURPOSE}, headers=client.as_(YINZHOU))).status_code == 404
+    assert await audit(client, SUPERVISOR) == []  # no refused attempt left a record
+
+    clear = await client.post(url, json={"purpose": "入户调查：核对养老金"}, headers=client.as_(YINZHOU))
+    assert clear.status_code == 201, clear.text
+    assert clear.json()["values"] == {f"incomes.{income_id}.amount_fen": "360000",
+                                      f"incomes.{income_id}.monthly_fen": "120000"}
+    totals = await client.post(totals_url, json={"purpose": "入户调查：核对收入合计"}, headers=client.as_(YINZHOU))
+    assert totals.status_code == 201 and totals.json()["values"] == {
+        "counted_monthly_income_fen": "120000", "exempt_monthly_income_fen": "0"}
+    records = await audit(client)
+    assert [(r["subject_type"], r["subject_id"], r["subject_area"], r["fields"], r["purpose"]) for r in records] == [
+        ("household", str(household_id), "330212001001", ["counted_monthly_income_fen", "exempt_monthly_income_fen"],
+         "入户调查：核对收入合计"),
+        ("member", str(spouse_id), "330212001001",
+         [f"incomes.{income_id}.amount_fen", f"incomes.{income_id}.monthly_fen"], "入户调查：核对养老金")]
+    assert "360000" not in str(records) and "120000" not in str(records)

@@ -112,6 +112,7 @@ async def test_the_leads_the_job_writes_are_the_batch_hits_with_their_figures(cl
         written = 0
         for start in range(0, len(ids), 400):
             chunk = ids[start:start + 400]
+            await batch.load_incomes(session, AS_OF, after_id=chunk[0] - 1, until_id=chunk[-1])
             written += await batch.write_leads(session, screening.id, params, AS_OF, utcnow(), area_prefix="",
                                                after_id=chunk[0] - 1, until_id=chunk[-1])
         leads = list(await session.scalars(select(Lead).where(Lead.screening_id == screening.id)))

@@ -5,7 +5,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
 from shared.db import UTCDateTime
+from shared.pii import EncryptedInteger
 
+# The purposes bound into the incomes' ciphertexts (a value copied into the other column does not decrypt).
+AMOUNT_PURPOSE, MONTHLY_PURPOSE = "incomes.amount_fen", "incomes.monthly_fen"
 SOURCE_CHECK = "source_kind IN ('department', 'applicant')"
 
 
@@ -14,13 +17,16 @@ class Income(Base):
 
     `monthly_fen` (the amount spread over the months, rounded down) and `exempt` are fixed when the figure is
     recorded, so the single check and the set-based screening read the same numbers.
+
+    Both amounts are stored encrypted (`amount_fen_enc`, `monthly_fen_enc`; see services/assistance/pii.py): the
+    database can no longer check that they are not negative, so `IncomeIn` (a non-negative amount) and
+    `add_income` are what hold it. What is not an amount (kind, item, exemption, period, source) stays in the
+    clear for the screening to select rows by.
     """
 
     __tablename__ = "incomes"
     __table_args__ = (
-        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
         CheckConstraint("months BETWEEN 1 AND 12", name="months_range"),
-        CheckConstraint("monthly_fen >= 0", name="monthly_not_negative"),
         CheckConstraint("kind IN ('wages', 'business', 'property', 'transfer', 'pension')", name="kind_known"),
         CheckConstraint(SOURCE_CHECK, name="source_kind_known"),
         Index("ix_incomes_household_id", "household_id"),
@@ -31,10 +37,10 @@ class Income(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     item: Mapped[str] = mapped_column(String(32))
-    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column("amount_fen_enc", EncryptedInteger(AMOUNT_PURPOSE))
     period_from: Mapped[dt.date] = mapped_column(Date)  # first day of the first month
     months: Mapped[int] = mapped_column(SmallInteger)
-    monthly_fen: Mapped[int] = mapped_column(BigInteger)
+    monthly_fen: Mapped[int] = mapped_column("monthly_fen_enc", EncryptedInteger(MONTHLY_PURPOSE))
     exempt: Mapped[bool] = mapped_column(Boolean)
     source_kind: Mapped[str] = mapped_column(String(12))
     source_name: Mapped[str] = mapped_column(String(100))

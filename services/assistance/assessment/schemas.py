@@ -50,7 +50,9 @@ class IncomeIn(BaseModel):
     member_id: int = Field(description="The member whose income it is")
     kind: IncomeKind
     item: IncomeItem = Field(description="The item within the kind; exempt items are recorded but not counted")
-    amount_fen: NonNegativeFen = Field(description="Total received over the period, in fen")
+    # At most what the clear BIGINT column held: the encrypted one would take more, and the screening's sums
+    # are BIGINT still.
+    amount_fen: NonNegativeFen = Field(le=2**63 - 1, description="Total received over the period, in fen")
     period_from: str = Field(pattern=MONTH_PATTERN, description="First month of the period (YYYY-MM)",
                              examples=["2024-01"])
     period_to: str = Field(pattern=MONTH_PATTERN, description="Last month of the period (YYYY-MM), "
@@ -58,16 +60,22 @@ class IncomeIn(BaseModel):
     source: SourceIn
 
 
+MASKED = ("Masked (null) in every response: read it in the clear with `POST /households/{household_id}/incomes/"
+          "{income_id}/pii-reads` (`assistance.pii:read`, a stated purpose, audited)")
+
+
 class IncomeOut(BaseModel):
     id: int
     member_id: int
     kind: IncomeKind
     item: IncomeItem
-    amount_fen: int
+    amounts_masked: bool = Field(True, description="The amounts below are masked (null); see `amount_fen`")
+    amount_fen: int | None = Field(None, description=f"Total received over the period, in fen. {MASKED}")
     period_from: str
     period_to: str
     months: int
-    monthly_fen: int = Field(description="The amount spread over the months (rounded down to the fen)")
+    monthly_fen: int | None = Field(None, description="The amount spread over the months (rounded down to the fen). "
+                                    f"{MASKED}")
     exempt: bool = Field(description="Recorded but not counted (优待抚恤金, 奖学金, 基础养老金 …)")
     source: SourceOut
     recorded_by: str
@@ -127,9 +135,12 @@ class EconomicSummary(BaseModel):
     household_id: int
     incomes: list[IncomeOut]
     assets: list[AssetOut]
-    counted_monthly_income_fen: int = Field(description="Sum of counted members' non-exempt monthly incomes, before "
-                                            "the employment cost deduction")
-    exempt_monthly_income_fen: int
+    counted_monthly_income_fen: int | None = Field(
+        None, description="Sum of counted members' non-exempt monthly incomes, before the employment cost deduction. "
+        "Masked (null), as are the incomes: read the totals in the clear with `POST .../economic-status/pii-reads` "
+        "(audited); the eligibility check shows the household's counted income it decided on")
+    exempt_monthly_income_fen: int | None = Field(None, description="Masked (null), as above")
+    incomes_masked: bool = Field(True, description="The income figures of this summary are masked (null)")
     medical_expenses: list[MedicalExpenseOut]
     medical_expense_monthly_fen: int = Field(description="Counted members' rigid medical expenses of the past 12 "
                                              "months, spread over 12 months (rounded down): the 支出型 figure")

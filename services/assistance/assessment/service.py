@@ -14,10 +14,12 @@ from services.assistance.assessment.schemas import (EXEMPT_ITEMS, ITEMS_BY_KIND,
 from services.assistance.households import service as households
 from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
+from services.assistance.pii import PII_READS
 from shared import clock
 from shared.db import utcnow
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 from shared.identity import Principal
+from shared.pii_reads import PiiReadOut, record_pii_read
 
 MAX_MONTHS = 12
 MEDICAL_WINDOW_MONTHS = 12  # 支出型: the rigid expenses of the past year, spread over its months
@@ -67,9 +69,10 @@ def _checked_period(period_from: str, period_to: str) -> tuple[dt.date, int]:
 
 def income_out(row: Income) -> IncomeOut:
     last = _last_month(row.period_from, row.months)
-    return IncomeOut(id=row.id, member_id=row.member_id, kind=row.kind, item=row.item, amount_fen=row.amount_fen,
+    # The amounts stay masked (issue 7): they are read in the clear only through `read_income_amounts`.
+    return IncomeOut(id=row.id, member_id=row.member_id, kind=row.kind, item=row.item,
                      period_from=_month_text(row.period_from), period_to=_month_text(last), months=row.months,
-                     monthly_fen=row.monthly_fen, exempt=row.exempt, source=_source_out(row),
+                     exempt=row.exempt, source=_source_out(row),
                      recorded_by=row.recorded_by, recorded_at=row.recorded_at)
 
 
@@ -102,6 +105,20 @@ async def add_income(session: AsyncSession, principal: Principal, household_id: 
     session.add(income)
     await session.flush()
     return income
+
+
+async def read_income_amounts(session: AsyncSession, principal: Principal, household_id: int, income_id: int,
+                              purpose: str) -> PiiReadOut:
+    """An income's amounts in the clear, with the audit record written in the same transaction. The subject of
+    the record is the member whose income it is (a person's audit then lists it), the fields name the income."""
+    household = await households.get_visible(session, principal, household_id)
+    income = await session.scalar(select(Income).where(Income.id == income_id, Income.household_id == household.id))
+    if income is None:
+        raise NotFound(f"no income {income_id} in household {household_id} that you may see")
+    return await record_pii_read(session, PII_READS, principal, subject_type="member", subject_id=income.member_id,
+                                 subject_area=household.area_code, purpose=purpose,
+                                 values={f"incomes.{income.id}.amount_fen": str(income.amount_fen),
+                                         f"incomes.{income.id}.monthly_fen": str(income.monthly_fen)})
 
 
 async def add_asset(session: AsyncSession, principal: Principal, household_id: int, data: AssetIn) -> Asset:
@@ -165,6 +182,25 @@ async def assets_of(session: AsyncSession, household_id: int) -> list[Asset]:
     return list(await session.scalars(select(Asset).where(Asset.household_id == household_id).order_by(Asset.id)))
 
 
+def income_totals(incomes: list[Income], counted: set[int]) -> dict[str, int]:
+    """Counted members' monthly incomes today: counted (non-exempt) and exempt, before any policy deduction."""
+    return {"counted_monthly_income_fen": sum(i.monthly_fen for i in incomes if not i.exempt and i.member_id in counted),
+            "exempt_monthly_income_fen": sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted)}
+
+
+async def read_income_totals(session: AsyncSession, principal: Principal, household_id: int,
+                             purpose: str) -> PiiReadOut:
+    """The economic status' income totals in the clear, audited about the household (its figures, not one
+    person's)."""
+    household = await households.get_visible(session, principal, household_id)
+    members = await households.members_of(session, household.id)
+    counted = {m.id for m in members if membership(households.facts_of(m), clock.today())[0]}
+    totals = income_totals(await incomes_of(session, household.id), counted)
+    return await record_pii_read(session, PII_READS, principal, subject_type="household", subject_id=household.id,
+                                 subject_area=household.area_code, purpose=purpose,
+                                 values={k: str(v) for k, v in totals.items()})
+
+
 async def summary(session: AsyncSession, principal: Principal, household_id: int) -> EconomicSummary:
     household = await households.get_visible(session, principal, household_id)
     members = await households.members_of(session, household.id)
@@ -175,7 +211,5 @@ async def summary(session: AsyncSession, principal: Principal, household_id: int
     return EconomicSummary(
         household_id=household.id, incomes=[income_out(i) for i in incomes],
         assets=[asset_out(a) for a in await assets_of(session, household.id)],
-        counted_monthly_income_fen=sum(i.monthly_fen for i in incomes if not i.exempt and i.member_id in counted),
-        exempt_monthly_income_fen=sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted),
         medical_expenses=[medical_expense_out(e) for e in expenses],
         medical_expense_monthly_fen=medical_monthly(expenses, counted, today))

@@ -3,6 +3,11 @@
 It mirrors `eligibility.rules.evaluate` clause by clause (the agreement test holds them together on thousands of
 generated households at every threshold). Ages become birth-date cutoffs computed once in Python, and every
 comparison stays in integer fen, as in the rules.
+
+Incomes are stored encrypted (services/assistance/pii.py), so the database cannot add them up: `load_incomes`
+reads the chunk's counted income rows (member, kind, ciphertext), decrypts and sums them per member in Python and
+loads the sums into a temporary table, `MEMBER_INCOMES`, which the rules' statement joins where it used to
+aggregate the incomes itself. Everything else stays set-based.
 """
 
 from __future__ import annotations
@@ -10,16 +15,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import (BigInteger, Integer, Select, String, and_, case, cast, exists, func, literal, null, or_,
-                        select, text, union_all)
+from sqlalchemy import (BigInteger, Column, Integer, MetaData, Select, String, Table, and_, case, cast, exists, func,
+                        literal, null, or_, select, text, type_coerce, union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assistance.assessment.models import Asset, Income
+from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income
+from services.assistance.bulk import insert_rows
 from services.assistance.discovery.models import Lead
 from services.assistance.eligibility import rules
 from services.assistance.households.membership import UP_TO_UNDERGRADUATE
 from services.assistance.households.models import Household, Member
 from services.assistance.programmes.models import Enrolment
+from shared.pii import decrypt_integers
 
 
 def cutoff(as_of: dt.date, years: int) -> dt.date:
@@ -39,6 +46,51 @@ class Hit:
     figures: dict
 
 
+# The counted monthly income per member of the chunk being screened (non-exempt incomes of periods begun by the
+# day screened): wages apart, for the employment cost deduction. A temporary table lives in one connection, so
+# concurrent screenings on other connections never see each other's rows; its own metadata keeps it out of the
+# migrations.
+MEMBER_INCOMES = Table("screening_member_incomes", MetaData(), Column("member_id", Integer),
+                       Column("wages", BigInteger), Column("other", BigInteger), prefixes=["TEMPORARY"])
+_CREATE_MEMBER_INCOMES = ("CREATE TEMPORARY TABLE IF NOT EXISTS screening_member_incomes "
+                          "(member_id integer NOT NULL, wages bigint NOT NULL, other bigint NOT NULL)")
+
+
+def _ids_between(column, after_id: int, until_id: int | None) -> list:
+    """The chunk's id range straight on a child table, so its household_id index serves the chunk."""
+    return [column > after_id] + ([column <= until_id] if until_id is not None else [])
+
+
+async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
+                       ) -> int:
+    """Fill `MEMBER_INCOMES` for the households with after_id < id ≤ until_id, in the caller's transaction; returns
+    the income rows read. Call it before running `hits_select` (or `eligible`, `write_leads`) on the same range."""
+    connection = await session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    await session.execute(text(_CREATE_MEMBER_INCOMES))
+    await session.execute(text("TRUNCATE screening_member_incomes" if postgres
+                               else "DELETE FROM screening_member_incomes"))
+    rows = (await session.execute(
+        select(Income.member_id, Income.kind, type_coerce(Income.monthly_fen, String))  # the ciphertext, raw
+        .where(Income.exempt.is_(False), Income.period_from <= as_of,
+               *_ids_between(Income.household_id, after_id, until_id)))).all()
+    if not rows:
+        return 0
+    members, kinds, sealed = zip(*rows)
+    totals: dict[int, list[int]] = {}
+    for member_id, kind, amount in zip(members, kinds, decrypt_integers(MONTHLY_PURPOSE, sealed)):
+        figures = totals.get(member_id)
+        if figures is None:
+            figures = totals[member_id] = [0, 0]
+        figures[kind != "wages"] += amount
+    await insert_rows(session, MEMBER_INCOMES, [{"member_id": m, "wages": w, "other": o}
+                                                for m, (w, o) in totals.items()])
+    if postgres:
+        # A temporary table has no statistics until analysed: without them the planner guesses its size.
+        await session.execute(text("ANALYZE screening_member_incomes"))
+    return len(rows)
+
+
 def _flag(condition) -> case:
     return case((condition, 1), else_=0)
 
@@ -50,7 +102,10 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
 
     With `unless_receiving`, programmes the household or person already receives on `as_of` are left out, as
     `service._receiving` reads them (a member's ID number, by its blind index, enrolled in the programme), and so
-    are leads closed on the same facts."""
+    are leads closed on the same facts.
+
+    The members' incomes come from `MEMBER_INCOMES`: `load_incomes` must have filled it for the same range and
+    `as_of` in the same transaction."""
     p = {code: param.value for code, param in params.items()}
     c16, c18, c60 = cutoff(as_of, 16), cutoff(as_of, 18), cutoff(as_of, 60)
     in_range = [Household.id > after_id, Household.area_code.startswith(area_prefix)]
@@ -59,18 +114,13 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
     in_range += [~Household.area_code.startswith(prefix) for prefix in exclude_prefixes]
 
     def ids_between(column):
-        """The chunk's id range straight on the child table, so its household_id index serves the chunk."""
-        return [column > after_id] + ([column <= until_id] if until_id is not None else [])
+        return _ids_between(column, after_id, until_id)
 
     def whole(expression):
         """Sums stay integers (PostgreSQL's sum of bigint is numeric, slower and no more exact here)."""
         return cast(expression, BigInteger)
 
-    income = (select(Income.member_id,
-                     whole(func.sum(case((Income.kind == "wages", Income.monthly_fen), else_=0))).label("wages"),
-                     whole(func.sum(case((Income.kind != "wages", Income.monthly_fen), else_=0))).label("other"))
-              .where(Income.exempt.is_(False), Income.period_from <= as_of, *ids_between(Income.household_id))
-              .group_by(Income.member_id).subquery("income"))
+    income = MEMBER_INCOMES
     wages, other = func.coalesce(income.c.wages, 0), func.coalesce(income.c.other, 0)
     adult = Member.birth_on <= c18
     counted = and_(Member.exclusion.is_(None), or_(
@@ -181,6 +231,7 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
                    ) -> list[Hit]:
     """Every (household, programme[, member]) the rules find eligible, for households with after_id < id ≤ until_id
     in the area (less the excluded areas, which have their own parameters)."""
+    await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
     hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
                  exclude_prefixes=exclude_prefixes, unless_receiving=False)
     standard = params["dibao_standard"].value
@@ -197,7 +248,8 @@ async def write_leads(session: AsyncSession, screening_id: int, params: dict[str
     household or person does not already receive, with the same reasons the API shows. Returns how many.
 
     At city scale, turning hundreds of thousands of rows into Python objects and back into COPY records cost
-    more than evaluating the rules; here no row leaves the database."""
+    more than evaluating the rules; here no row leaves the database (but the incomes: `load_incomes` must have
+    filled `MEMBER_INCOMES` for the range first)."""
     hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
                  exclude_prefixes=exclude_prefixes, unless_receiving=True).subquery("hits")
     dialect = (await session.connection()).dialect.name

@@ -143,6 +143,8 @@ async def run_chunk(session: AsyncSession, screening: Screening, chunk: int) -> 
         # a 25,000-household chunk ran for minutes instead of about a second).
         await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    # The chunk's incomes, decrypted and summed per member, once for every district's run below.
+    await batch.load_incomes(session, screening.as_of, after_id=screening.last_household_id, until_id=last)
     for run_prefix, excluded, params in await _district_parameters(session, screening):
         written += await batch.write_leads(session, screening.id, params, screening.as_of, now,
                                            area_prefix=run_prefix, after_id=screening.last_household_id,

@@ -155,28 +155,30 @@ def _figures_select(household_id: int, as_of: dt.date):
         return cast(null(), type_)
     return union_all(
         # Figures recorded for periods that began after the day asked about did not exist then.
+        # An income's monthly figure is stored encrypted: it comes as its own column (`sealed`, decrypted by the
+        # column type as the rows are read), the other rows' figures as `amount`.
         select(literal("income", String).label("tag"), Income.member_id.label("member_id"), Income.kind.label("kind"),
-               cast(Income.monthly_fen, BigInteger).label("amount"), Income.exempt.label("exempt"),
+               none(BigInteger).label("amount"), Income.monthly_fen.label("sealed"), Income.exempt.label("exempt"),
                Income.period_from.label("period_from"), Income.source_kind.label("source_kind"),
                Income.source_name.label("source_name"), Income.source_on.label("source_on"))
         .where(Income.household_id == household_id, Income.period_from <= as_of),
-        select(literal("asset", String), none(Integer), Asset.kind, cast(Asset.value_fen, BigInteger), none(Boolean),
-               none(Date), Asset.source_kind, Asset.source_name, Asset.source_on)
+        select(literal("asset", String), none(Integer), Asset.kind, cast(Asset.value_fen, BigInteger), none(String),
+               none(Boolean), none(Date), Asset.source_kind, Asset.source_name, Asset.source_on)
         .where(Asset.household_id == household_id, Asset.source_on <= as_of),
         select(literal("medical", String), MedicalExpense.member_id, none(String),
-               cast(MedicalExpense.amount_fen, BigInteger), none(Boolean), MedicalExpense.period_from,
+               cast(MedicalExpense.amount_fen, BigInteger), none(String), none(Boolean), MedicalExpense.period_from,
                MedicalExpense.source_kind, MedicalExpense.source_name, MedicalExpense.source_on)
         .where(MedicalExpense.household_id == household_id),
-        select(literal("enrolment", String), Member.id, Enrolment.programme, none(BigInteger), none(Boolean),
-               none(Date), none(String), none(String), none(Date))
+        select(literal("enrolment", String), Member.id, Enrolment.programme, none(BigInteger), none(String),
+               none(Boolean), none(Date), none(String), none(String), none(Date))
         .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
         .where(Member.household_id == household_id, Enrolment.since_on <= as_of,
                or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
         # The policy table's stamp (see _PARAMETERS): row count, highest id, sum of values.
         select(literal("policies", String), cast(func.count(PolicyVersion.id), Integer),
                cast(func.coalesce(func.sum(PolicyVersion.value), 0), String),
-               cast(func.coalesce(func.max(PolicyVersion.id), 0), BigInteger), none(Boolean), none(Date),
-               none(String), none(String), none(Date)))
+               cast(func.coalesce(func.max(PolicyVersion.id), 0), BigInteger), none(String), none(Boolean),
+               none(Date), none(String), none(String), none(Date)))
 
 
 async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_of: dt.date) -> list:
@@ -186,7 +188,7 @@ async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_o
 def _facts_of(household, members: list[Member], rows: list, as_of: dt.date) -> rules.HouseholdFacts:
     def source(row) -> dict:
         return {"source_kind": row.source_kind, "source_name": row.source_name, "source_on": row.source_on}
-    incomes = [SimpleNamespace(member_id=r.member_id, kind=r.kind, monthly_fen=r.amount, exempt=r.exempt,
+    incomes = [SimpleNamespace(member_id=r.member_id, kind=r.kind, monthly_fen=r.sealed, exempt=r.exempt,
                                period_from=r.period_from, **source(r)) for r in rows if r.tag == "income"]
     assets = [SimpleNamespace(kind=r.kind, value_fen=r.amount, **source(r)) for r in rows if r.tag == "asset"]
     # 支出型: the counted members' rigid medical expenses that began in the 12 months up to `as_of`.

@@ -81,8 +81,8 @@ async def remove_member(household_id: int, member_id: int, session: Session,
                          "may see, in the clear. Each read writes an append-only audit record (who, whose, when, why, "
                          "request id) in the same transaction: if it cannot be written, nothing is answered. Needs "
                          "`assistance.pii:read` besides `assistance.households:read`; a household outside your area "
-                         "is 404, as is a member not in the household. Incomes are not encrypted and are read with "
-                         "the household's economic status.",
+                         "is 404, as is a member not in the household. A member's incomes are read in the clear one "
+                         "by one: `.../incomes/{income_id}/pii-reads`.",
              responses=problem_responses(401, 403, 404, 422))
 async def read_member_pii(household_id: int, member_id: int, data: PiiReadIn, session: Session,
                           principal: Annotated[Principal, require(READ, PII_READ)]) -> PiiReadOut:
