@@ -20,7 +20,6 @@ from sqlalchemy import (BigInteger, Column, Integer, MetaData, Select, String, T
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income
-from services.assistance.bulk import insert_rows
 from services.assistance.discovery.models import Lead
 from services.assistance.eligibility import rules
 from services.assistance.households.membership import UP_TO_UNDERGRADUATE
@@ -70,10 +69,19 @@ async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int =
     await session.execute(text(_CREATE_MEMBER_INCOMES))
     await session.execute(text("TRUNCATE screening_member_incomes" if postgres
                                else "DELETE FROM screening_member_incomes"))
-    rows = (await session.execute(
-        select(Income.member_id, Income.kind, type_coerce(Income.monthly_fen, String))  # the ciphertext, raw
-        .where(Income.exempt.is_(False), Income.period_from <= as_of,
-               *_ids_between(Income.household_id, after_id, until_id)))).all()
+    if postgres:
+        # Straight from the driver: at city scale SQLAlchemy's row handling cost as much as the decryption
+        # (10 against 5 µs a row, measured on a 20,000-household city).
+        driver = (await connection.get_raw_connection()).driver_connection
+        rows = await driver.fetch(
+            "SELECT member_id, kind, monthly_fen_enc FROM incomes WHERE NOT exempt AND period_from <= $1 "
+            "AND household_id > $2" + (" AND household_id <= $3" if until_id is not None else ""),
+            as_of, after_id, *([until_id] if until_id is not None else []))
+    else:
+        rows = (await session.execute(
+            select(Income.member_id, Income.kind, type_coerce(Income.monthly_fen, String))  # the ciphertext, raw
+            .where(Income.exempt.is_(False), Income.period_from <= as_of,
+                   *_ids_between(Income.household_id, after_id, until_id)))).all()
     if not rows:
         return 0
     members, kinds, sealed = zip(*rows)
@@ -83,11 +91,15 @@ async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int =
         if figures is None:
             figures = totals[member_id] = [0, 0]
         figures[kind != "wages"] += amount
-    await insert_rows(session, MEMBER_INCOMES, [{"member_id": m, "wages": w, "other": o}
-                                                for m, (w, o) in totals.items()])
+    records = [(member_id, wages, other) for member_id, (wages, other) in totals.items()]
     if postgres:
+        await driver.copy_records_to_table("screening_member_incomes", records=records,
+                                           columns=("member_id", "wages", "other"))
         # A temporary table has no statistics until analysed: without them the planner guesses its size.
         await session.execute(text("ANALYZE screening_member_incomes"))
+    else:
+        await session.execute(MEMBER_INCOMES.insert(), [{"member_id": m, "wages": w, "other": o}
+                                                        for m, w, o in records])
     return len(rows)
 
 
