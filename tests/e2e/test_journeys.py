@@ -6,7 +6,7 @@ it (a bed it admits someone to is freed again), so the tests run in any order be
 
 import datetime as dt
 import itertools
-import json
+import re
 import time
 from zoneinfo import ZoneInfo
 
@@ -373,14 +373,12 @@ def resident_signs_in(suite) -> dict[str, str]:
     asked = httpx.post(suite.url() + "/api/auth/v1/code-requests", json={"phone": phone},
                        headers={"X-Request-ID": request_id})
     assert asked.status_code == 202, asked.text
-    deadline, code = time.monotonic() + 10, None
-    while code is None:
-        for line in suite.log_path("gateway").read_text().splitlines():
-            if request_id in line and line.startswith("{") and "one-time code" in json.loads(line)["message"]:
-                code = json.loads(line)["message"].split(": ")[1].split()[0]
-        assert code or time.monotonic() < deadline, "no code in the gateway's log"
-        if code is None:
-            time.sleep(0.1)
+    sent = re.compile(r"one-time code for \S+: (\d{6})\b.*" + re.escape(request_id) + "\"")
+    deadline = time.monotonic() + 10
+    while not (codes := sent.findall(suite.log_path("gateway").read_text())):
+        assert time.monotonic() < deadline, "no code in the gateway's log"
+        time.sleep(0.1)
+    [code] = codes
     signed_in = httpx.post(suite.url() + "/api/auth/v1/code-sign-ins", json={"phone": phone, "code": code})
     assert signed_in.status_code == 200, signed_in.text
     return {"Authorization": "Bearer " + signed_in.json()["access_token"]}
