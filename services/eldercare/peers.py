@@ -8,13 +8,16 @@ answer is cached per person, and an answer younger than `status_cache_hours` sta
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import FastAPI, Request
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import visible_to
@@ -84,13 +87,33 @@ def _parse(answer: object) -> tuple[frozenset[str], dt.date]:
     return frozenset(codes), dt.date.fromisoformat(str(answer.get("as_of")))
 
 
+@asynccontextmanager
+async def one_statement(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session for a single statement that needs no transaction around it (a read, an upsert).
+
+    On PostgreSQL the statement runs in autocommit, so it costs one round trip instead of three (BEGIN, the
+    statement, COMMIT); the pool sets the connection back when it is returned. On SQLite, or when the database is
+    bound to a test's transaction, it runs in a short transaction of its own, as before.
+    """
+    if database.engine is None or database.dialect != "postgresql":
+        async with database.sessionmaker() as session, session.begin():
+            yield session
+        return
+    # Set on the connection, not through engine.execution_options(): a connection made by such an engine costs
+    # more CPU to check out than the statement itself.
+    async with database.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            yield session
+
+
 async def _store(database: Database, elder_id: int, answer: dict, as_of: dt.date) -> None:
     insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
     values = dict(elder_id=elder_id, programmes=answer["programmes"], as_of=as_of, fetched_at=utcnow())
     statement = insert(AssistanceStatus).values(**values)
     statement = statement.on_conflict_do_update(index_elements=["elder_id"],
                                                 set_={k: statement.excluded[k] for k in values if k != "elder_id"})
-    async with database.sessionmaker() as session, session.begin():
+    async with one_statement(database) as session:
         await session.execute(statement)
 
 
@@ -127,29 +150,72 @@ async def assistance_facts(database: Database, peer: PeerClient, *, elder_id: in
     live = await _ask(database, peer, elder_id, id_number)
     if live is not None:
         return live
-    async with database.sessionmaker() as session, session.begin():
+    async with one_statement(database) as session:
         cached = await session.scalar(select(AssistanceStatus).where(_fresh_status(elder_id, cache_hours)))
     return _from_cache(cached)
+
+
+class PerCaller:
+    """Statements built once per kind of caller and what they may see (a staff member's area, a resident's
+    subject) and kept: building a statement of several joins costs more CPU than running it. Values that vary per
+    request are named parameters, given when the statement runs."""
+
+    def __init__(self, build: Callable[..., Select], size: int = 1024):
+        self._build, self._size = build, size
+        self._statements: dict[tuple, Select] = {}
+
+    def __call__(self, principal: Principal, *variant) -> Select:
+        key = (principal.kind, principal.area, principal.subject if principal.kind == "resident" else None, *variant)
+        statement = self._statements.get(key)
+        if statement is None:
+            if len(self._statements) >= self._size:
+                self._statements.clear()
+            statement = self._statements[key] = self._build(principal, *variant)
+        return statement
+
+
+def _elder_with_status(principal: Principal) -> Select:
+    return (visible_to(principal).where(Elder.id == bindparam("elder_id")).add_columns(AssistanceStatus)
+            .outerjoin(AssistanceStatus, and_(AssistanceStatus.elder_id == Elder.id,
+                                              AssistanceStatus.fetched_at >= bindparam("status_since"))))
+
+
+# The person the caller may act for, with their recent cached status (or None), as a query a caller may add
+# columns to, so that what it needs before its transaction comes in the same statement. Its parameters:
+# `status_params`.
+elder_with_status = PerCaller(_elder_with_status)
+
+
+def status_params(elder_id: int, cache_hours: int) -> dict:
+    return {"elder_id": elder_id, "status_since": utcnow() - dt.timedelta(hours=cache_hours)}
+
+
+def no_such_elder(elder_id: int) -> NotFound:
+    return NotFound(f"no older person {elder_id} that you may see")  # as elders.service.get_visible says
+
+
+async def facts_of(database: Database, peer: PeerClient, elder: Elder, cached: AssistanceStatus | None
+                   ) -> AssistanceFacts:
+    """Assistance's live answer about a person already read, or else the cached status read with them."""
+    live = await _ask(database, peer, elder.id, elder.id_number)
+    return live if live is not None else _from_cache(cached)
 
 
 async def elder_and_facts(database: Database, peer: PeerClient, principal: Principal, elder_id: int, *,
                           cache_hours: int) -> tuple[Elder, AssistanceFacts]:
     """A person the caller may act for (404 otherwise, before asking anyone) and their assistance facts.
 
-    One short transaction reads the person and their cached status together (one statement); it is over
-    before assistance is asked, so a slow peer holds no connection and no lock. When assistance does not
-    answer, the status read beforehand is the fallback. The person is returned, detached, so the caller's
-    own transaction need not read them again.
+    One statement reads the person and their cached status together, outside any transaction of the
+    request (see `one_statement`); it is over before assistance is asked, so a slow peer holds no connection
+    and no lock. When assistance does not answer, the status read beforehand is the fallback. The person is
+    returned, detached, so the caller's own transaction need not read them again.
     """
-    query = (visible_to(principal).where(Elder.id == elder_id).add_columns(AssistanceStatus)
-             .outerjoin(AssistanceStatus, _fresh_status(Elder.id, cache_hours)))
-    async with database.sessionmaker() as session, session.begin():
-        row = (await session.execute(query)).first()
+    async with one_statement(database) as session:
+        row = (await session.execute(elder_with_status(principal), status_params(elder_id, cache_hours))).first()
     if row is None:
-        raise NotFound(f"no older person {elder_id} that you may see")  # as elders.service.get_visible says
+        raise no_such_elder(elder_id)
     elder, cached = row
-    live = await _ask(database, peer, elder_id, elder.id_number)
-    return elder, live if live is not None else _from_cache(cached)
+    return elder, await facts_of(database, peer, elder, cached)
 
 
 async def facts_for_elder(database: Database, peer: PeerClient, principal: Principal, elder_id: int, *,

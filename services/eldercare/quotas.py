@@ -16,8 +16,9 @@ transaction already begins with BEGIN IMMEDIATE and so runs alone.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.eldercare.beds.models import BedOccupancy
 from services.eldercare.carelinks.models import CareLinkRequest
@@ -50,24 +51,36 @@ async def _refuse_over(session: AsyncSession, principal: Principal, count_query,
                            "one first", resource=f"quotas/{quota}")
 
 
+def meal_orders_held(principal: Principal, day) -> Select:
+    """The count of a resident's live meal orders for `day` (a date, or a column of the outer query: the menus
+    are aliased here, so a `Menu.served_on` from outside stays the outer menu's)."""
+    menus = aliased(Menu)
+    return (select(func.count()).select_from(MealOrder).join(menus, menus.id == MealOrder.menu_id)
+            .where(MealOrder.placed_by == principal.subject, MealOrder.status == "placed", menus.served_on == day))
+
+
 async def check_meal_orders(session: AsyncSession, principal: Principal, menu_id: int, limit: int) -> None:
     """Before a resident's meal order: their live orders for the menu's day stay under `limit`."""
     if principal.kind != "resident":
         return
     day = select(Menu.served_on).where(Menu.id == menu_id).scalar_subquery()
-    count = (select(func.count()).select_from(MealOrder).join(Menu, Menu.id == MealOrder.menu_id)
-             .where(MealOrder.placed_by == principal.subject, MealOrder.status == "placed", Menu.served_on == day))
-    await _refuse_over(session, principal, count, limit, "meal_orders_per_day", "meal orders for that day")
+    await _refuse_over(session, principal, meal_orders_held(principal, day), limit, "meal_orders_per_day",
+                       "meal orders for that day")
+
+
+def bed_holds_held(principal: Principal, now) -> Select:
+    """The count of a resident's live bed holds at `now` (an instant, or a bound parameter). The occupancies are
+    aliased here, so the count can sit in a query that reads occupancies of its own."""
+    holds = aliased(BedOccupancy)
+    return select(func.count()).select_from(holds).where(
+        holds.created_by == principal.subject, holds.kind == "hold", holds.status == "active", holds.expires_at > now)
 
 
 async def check_bed_holds(session: AsyncSession, principal: Principal, limit: int) -> None:
     """Before a resident's bed hold: their live holds (active, before their deadline) stay under `limit`."""
     if principal.kind != "resident":
         return
-    count = select(func.count()).select_from(BedOccupancy).where(
-        BedOccupancy.created_by == principal.subject, BedOccupancy.kind == "hold", BedOccupancy.status == "active",
-        BedOccupancy.expires_at > utcnow())
-    await _refuse_over(session, principal, count, limit, "bed_holds", "live bed holds")
+    await _refuse_over(session, principal, bed_holds_held(principal, utcnow()), limit, "bed_holds", "live bed holds")
 
 
 async def check_pending_care_links(session: AsyncSession, principal: Principal, limit: int) -> None:

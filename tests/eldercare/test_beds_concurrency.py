@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.eldercare.test_beds import API, YINZHOU, add_beds, add_institution, bed, hold
-from tests.eldercare.test_meals_concurrency import many_elders
+from tests.eldercare.test_meals_concurrency import many_elders, statements_sent
 
 
 async def test_many_people_holding_one_bed_get_it_once(committed_client):
@@ -59,3 +59,15 @@ async def test_confirming_one_hold_twice_at_once_admits_once(committed_client):
     assert [r.status_code for r in responses].count(201) == 1
     active = (await client.get(f"{API}/admissions", params={"active": True}, headers=client.as_(YINZHOU))).json()
     assert len(active["items"]) == 1
+
+
+async def test_a_hold_on_a_taken_bed_is_refused_on_one_read(committed_client):
+    client = committed_client
+    institution = await add_institution(client)
+    [bed_id] = await add_beds(client, institution["id"], "nursing")
+    first, second = await many_elders(client, 2)
+    assert (await hold(client, bed_id, first)).status_code == 201
+    with statements_sent(client) as sent:
+        refused = await hold(client, bed_id, second)
+    assert refused.status_code == 409 and refused.json()["resource"] == f"beds/{bed_id}", refused.text
+    assert len(sent) == 1, sent  # the person, the bed and who holds it together; no transaction

@@ -201,6 +201,22 @@ async def test_the_most_generous_tier_applies_and_district_rates_win(client, ass
     assert (young["subsidy_tier"], young["payable_fen"]) == ("age_60_79", 800)
 
 
+async def test_a_rate_version_added_prices_the_next_order(client):
+    # The rates in force are kept per process between orders; a version added since is used at once.
+    await add_rates(client)
+    first_id, _ = await add_elder(client, birth=dt.date(1950, 5, 5), serial="051")
+    second_id, _ = await add_elder(client, birth=dt.date(1950, 6, 6), serial="061")
+    menu = await add_menu(client, (await add_canteen(client))["id"])
+    first = (await order(client, menu["id"], first_id)).json()
+    assert (first["subsidy_tier"], first["subsidy_fen"]) == ("age_60_79", 100)
+    added = await client.post(f"{API}/meal-subsidy-rates", headers=client.as_(CITY), json={
+        "tier": "age_60_79", "district_code": "330212", "amount_fen": 250, "effective_on": clock.today().isoformat(),
+        "citation": "test figures", "is_assumption": True})
+    assert added.status_code == 201, added.text
+    second = (await order(client, menu["id"], second_id)).json()
+    assert (second["subsidy_fen"], second["subsidy_rate_id"]) == (250, added.json()["id"])
+
+
 async def test_slow_assistance_falls_back_to_the_cached_status(client, assistance):
     await add_rates(client)
     elder_id, number = await add_elder(client)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from services.eldercare.elders.models import Elder, ElderCarer
 from shared.db import utcnow
@@ -31,6 +32,23 @@ async def many_elders(client, count: int) -> list[int]:
         ids = list(await session.scalars(insert(Elder).returning(Elder.id), rows))
         await session.execute(insert(ElderCarer), [dict(elder_id=i, subject=CARER, relation="child") for i in ids])
     return ids
+
+
+@contextlib.contextmanager
+def statements_sent(client):
+    """The SQL statements the app sends while the block runs (BEGIN left out: on SQLite it is a statement)."""
+    sent: list[str] = []
+    engine = client.app.state.database.engine.sync_engine
+
+    def note(_connection, _cursor, statement, *_args) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 async def rush(client, orders: int, places: int):
@@ -153,3 +171,18 @@ async def test_a_key_used_for_another_order_is_refused_and_writes_nothing(commit
     assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
     assert await remaining(client, canteen["id"], dinner["id"]) == 5
     assert await remaining(client, canteen["id"], lunch["id"]) == 4
+
+
+async def test_a_sold_out_order_is_refused_on_one_read_before_assistance_is_asked(committed_client, assistance):
+    client = committed_client
+    canteen = await add_canteen(client)
+    menu = await add_menu(client, canteen["id"], capacity=1)
+    first, second = await many_elders(client, 2)
+    assert (await order(client, menu["id"], first)).status_code == 201
+    assistance.requests.clear()
+    with statements_sent(client) as sent:
+        refused = await order(client, menu["id"], second, headers={"Idempotency-Key": "sold-out-on-read"})
+    assert refused.status_code == 409 and refused.json()["resource"] == f"menus/{menu['id']}", refused.text
+    assert len(sent) == 1, sent  # the person, the menu and the key together; no transaction, nothing written
+    assert not assistance.requests  # a refused order needs no price
+    assert await remaining(client, canteen["id"], menu["id"]) == 0

@@ -67,6 +67,31 @@ async def test_live_bed_holds(small_quotas, client):
     assert (await hold(client, beds[0], elders[0], who=BED_STAFF)).status_code == 201
 
 
+async def test_the_quota_answers_first_even_when_the_place_or_bed_is_gone(small_quotas, client):
+    # The refusals read before the transaction (sold out, bed taken) leave a resident at their quota to the quota.
+    elders = await people(client, 4)
+    canteen = await add_canteen(client)
+    lunch = await add_menu(client, canteen["id"])
+    dinner = await add_menu(client, canteen["id"], meal="dinner", capacity=1)
+    assert (await order(client, dinner["id"], elders[3], who=YINZHOU)).status_code == 201  # dinner is sold out
+    sold_out = await order(client, dinner["id"], elders[2], who=FAMILY)
+    assert sold_out.status_code == 409 and sold_out.json()["resource"] == f"menus/{dinner['id']}"
+    for elder_id in elders[:2]:
+        assert (await order(client, lunch["id"], elder_id, who=FAMILY)).status_code == 201
+    assert_quota(await order(client, dinner["id"], elders[2], who=FAMILY), "meal_orders_per_day")
+
+    institution = await add_institution(client)
+    beds = await add_beds(client, institution["id"], count=2)
+    assert (await hold(client, beds[1], elders[3], who=BED_STAFF)).status_code == 201  # bed 1 is taken
+    taken = await hold(client, beds[1], elders[1], who=FAMILY)
+    assert taken.status_code == 409 and taken.json()["resource"] == f"beds/{beds[1]}"
+    assert (await hold(client, beds[0], elders[0], who=FAMILY)).status_code == 201
+    assert_quota(await hold(client, beds[1], elders[1], who=FAMILY), "bed_holds")
+    # Someone the resident does not care for: the quota first, then the same 404 as ever.
+    stranger, _ = await add_elder(client, serial="201", carers=())
+    assert_quota(await hold(client, beds[1], stranger, who=FAMILY), "bed_holds")
+
+
 async def test_open_home_visits(small_quotas, client):
     elders = await people(client, 2)
     item = await add_service(client)

@@ -135,9 +135,15 @@ async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal
 async def create_hold(data: HoldIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> HoldOut:
+    settings = _settings(request)
+    # Before the transaction, in one statement outside any: the person, the bed and whoever holds it. A refusal (the
+    # bed is taken, above all, when many want the same beds) is answered from it at once.
+    context = await service.read_before_hold(database_of(request), principal, data, key=idempotency_key)
+    service.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
+
     async def create() -> HoldOut:
-        hold = await service.create_hold(session, principal, data, default_minutes=_settings(request).bed_hold_minutes,
-                                         hold_quota=_settings(request).resident_bed_holds)
+        hold = await service.create_hold(session, principal, data, default_minutes=settings.bed_hold_minutes,
+                                         hold_quota=settings.resident_bed_holds, context=context)
         return service.hold_out(hold)
 
     # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a

@@ -8,22 +8,25 @@ to give a readable 409, and turns the index's refusal under a race into the same
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from services.eldercare.assessment.service import latest_level
 from services.eldercare.beds.models import Bed, BedOccupancy, Institution, WaitlistEntry
 from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, HoldIn,
                                              HoldOut, InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
+from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
-from services.eldercare.peers import AssistanceFacts
-from services.eldercare.quotas import check_bed_holds
+from services.eldercare.peers import AssistanceFacts, PerCaller, no_such_elder, one_statement
+from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock
 from shared.areas import area_prefix
-from shared.db import utcnow
+from shared.db import Database, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.metrics import count_after_commit
@@ -261,6 +264,13 @@ async def _bed_for_claim(session: AsyncSession, bed_id: int) -> tuple[Bed, Insti
     return bed, institution
 
 
+def _claimable(bed_id: int, bed: Bed | None) -> None:
+    if bed is None:
+        raise NotFound(f"no bed {bed_id}")
+    if not bed.in_service:
+        raise Conflict(f"bed {bed_id} is out of service", resource=f"beds/{bed_id}")
+
+
 async def _bed_and_holder(session: AsyncSession, bed_id: int, elder_id: int
                           ) -> tuple[Bed, Institution, BedOccupancy | None]:
     """As `_bed_for_claim`, with what holds the bed for someone else right now (a live hold or an admission:
@@ -270,11 +280,8 @@ async def _bed_and_holder(session: AsyncSession, bed_id: int, elder_id: int
         .outerjoin(BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != elder_id,
                                       _live_now(utcnow())))
         .where(Bed.id == bed_id).limit(1))).first()
-    if row is None:
-        raise NotFound(f"no bed {bed_id}")
+    _claimable(bed_id, row[0] if row else None)
     bed, institution, holder = row
-    if not bed.in_service:
-        raise Conflict(f"bed {bed_id} is out of service", resource=f"beds/{bed_id}")
     return bed, institution, holder
 
 
@@ -326,14 +333,81 @@ async def _waiting_for(session: AsyncSession, bed: Bed, institution: Institution
     return await session.scalar(query)
 
 
+@dataclass(frozen=True)
+class HoldContext:
+    """What a hold needs, read in one statement before its transaction (`read_before_hold`)."""
+
+    elder: Elder
+    bed: Bed | None
+    institution: Institution | None
+    holder: BedOccupancy | None  # what holds the bed for someone else right now
+    key_used: bool  # the request's Idempotency-Key was claimed before
+    held: int | None  # a resident's live holds (read without the quota's lock)
+
+
+def _read_before_hold(principal: Principal, with_key: bool) -> Select:
+    now = bindparam("now", type_=BedOccupancy.expires_at.type)
+    key_used = (select(IDEMPOTENCY_KEYS.c.id).where(IDEMPOTENCY_KEYS.c.owner == bindparam("owner"),
+                                                    IDEMPOTENCY_KEYS.c.key == bindparam("key")).scalar_subquery()
+                if with_key else null())
+    held = bed_holds_held(principal, now).scalar_subquery() if principal.kind == "resident" else null()
+    return (visible_to(principal).where(Elder.id == bindparam("elder_id"))
+            .add_columns(Bed, Institution, BedOccupancy, key_used, held)
+            .outerjoin_from(Elder, Bed, Bed.id == bindparam("bed_id"))
+            .outerjoin_from(Bed, Institution, Institution.id == Bed.institution_id)
+            .outerjoin_from(Bed, BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != Elder.id,
+                                                    _live_now(now)))
+            .options(load_only(Elder.id))  # a hold needs only who the person is: nothing of theirs is decrypted
+            .limit(1))
+
+
+_before_hold = PerCaller(_read_before_hold)
+
+
+async def read_before_hold(database: Database, principal: Principal, data: HoldIn, *, key: str | None
+                           ) -> HoldContext | None:
+    """The person the caller may act for, the bed with its institution and whoever holds it now, whether the
+    Idempotency-Key was used and a resident's live holds: one statement, outside any transaction (see
+    peers.one_statement). None when the person is not one the caller may see and the caller is a resident: the
+    transaction answers then (the quota first, as always, then the 404)."""
+    params = {"elder_id": data.elder_id, "bed_id": data.bed_id, "now": utcnow()}
+    if key is not None:
+        params |= {"owner": principal.subject, "key": key}
+    async with one_statement(database) as session:
+        row = (await session.execute(_before_hold(principal, key is not None), params)).first()
+    if row is None:
+        if principal.kind == "resident":
+            return None
+        raise no_such_elder(data.elder_id)
+    elder, bed, institution, holder, key_id, held = row
+    return HoldContext(elder, bed, institution, holder, key_id is not None, held)
+
+
+def refuse_hold_early(context: HoldContext | None, data: HoldIn, *, hold_quota: int) -> None:
+    """Refuse a hold on what was read before its transaction (a bed someone else holds, above all, when many want
+    the same beds), with the answer the transaction would give. Left to the transaction: a request whose
+    Idempotency-Key was used, and a resident at their quota (the quota, counted under its lock, answers first)."""
+    if context is None or context.key_used or (context.held is not None and context.held >= hold_quota):
+        return
+    _claimable(data.bed_id, context.bed)
+    if context.holder is not None:
+        raise _bed_taken(data.bed_id, context.holder)
+
+
 async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, *, default_minutes: int,
-                      hold_quota: int) -> BedOccupancy:
+                      hold_quota: int, context: HoldContext | None = None) -> BedOccupancy:
+    """`context`: the person and the bed read before this transaction (`read_before_hold`), not read again; without
+    it, both are read here."""
     await check_bed_holds(session, principal, hold_quota)
-    elder = await get_visible(session, principal, data.elder_id)
-    # Taken by someone else right now: the usual answer when many want the same bed, given after two reads (the
-    # person; the bed with what holds it) and before any write. The partial unique indexes, not this read, keep
-    # one person per bed.
-    bed, institution, taken = await _bed_and_holder(session, data.bed_id, elder.id)
+    if context is None:
+        elder = await get_visible(session, principal, data.elder_id)
+        # Taken by someone else right now: the usual answer when many want the same bed, given after two reads (the
+        # person; the bed with what holds it) and before any write. The partial unique indexes, not this read, keep
+        # one person per bed.
+        bed, institution, taken = await _bed_and_holder(session, data.bed_id, elder.id)
+    else:
+        _claimable(data.bed_id, context.bed)
+        elder, bed, institution, taken = context.elder, context.bed, context.institution, context.holder
     if taken is not None:
         raise _bed_taken(bed.id, taken)
     await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)

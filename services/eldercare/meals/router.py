@@ -8,7 +8,7 @@ from services.eldercare.meals import service
 from services.eldercare.meals.schemas import (CITY_CODE, CanteenIn, CanteenKind, CanteenOut, Meal, MealOrderIn,
                                               MealOrderOut, MenuIn, MenuOut, SubsidyRateIn, SubsidyRateOut,
                                               SubsidyRatesInForce)
-from services.eldercare.peers import assistance_of, elder_and_facts
+from services.eldercare.peers import assistance_of, facts_of
 from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
                                        MEAL_SUBSIDIES_WRITE)
 from shared import clock
@@ -117,15 +117,20 @@ async def add_rate(data: SubsidyRateIn, session: Session,
 async def place_order(data: MealOrderIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(MEAL_ORDERS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> MealOrderOut:
-    # Before the order's transaction begins, in a short one of its own: the person (404 before asking anyone)
-    # and their cached status; then assistance, with no transaction open: a slow peer holds no connection and
-    # no lock. A retry with a used Idempotency-Key does this too before it is answered from the stored response.
-    elder, facts = await elder_and_facts(database_of(request), assistance_of(request), principal, data.elder_id,
-                                         cache_hours=request.app.state.settings.status_cache_hours)
+    # Before the order's transaction, in one statement outside any transaction: the person (404 before asking
+    # anyone), their cached status, the menu and what else decides a refusal. A refusal (sold out, above all, in a
+    # rush) is answered from it at once. Then assistance, with no transaction open: a slow peer holds no
+    # connection and no lock.
+    database, settings = database_of(request), request.app.state.settings
+    context = await service.read_before_order(database, principal, data, key=idempotency_key,
+                                              cache_hours=settings.status_cache_hours)
+    service.refuse_early(context, data, daily_quota=settings.resident_meal_orders_per_day)
+    facts = await facts_of(database, assistance_of(request), context.elder, context.cached_status)
 
     async def create() -> MealOrderOut:
         return service.order_out(*await service.place_order(
-            session, principal, data, elder, facts, daily_quota=request.app.state.settings.resident_meal_orders_per_day))
+            session, principal, data, context, facts, daily_quota=settings.resident_meal_orders_per_day,
+            database_url=database.url))
 
     # Then one transaction: the key's claim, the quota, the order, the place taken and the stored response.
     return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)

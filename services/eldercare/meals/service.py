@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, func, null, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
-from services.eldercare.elders.models import Elder
+from services.eldercare.database import IDEMPOTENCY_KEYS
+from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import age_of, visible_to
 from services.eldercare.meals.models import Canteen, MealOrder, MealSubsidyRate, Menu
 from services.eldercare.meals.schemas import (CITY_CODE, DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff,
                                               MealOrderIn, MealOrderOut, MenuIn, MenuOut, SubsidyRateIn,
                                               SubsidyRateOut)
-from services.eldercare.peers import AssistanceFacts
-from services.eldercare.quotas import check_meal_orders
+from services.eldercare.peers import (AssistanceFacts, PerCaller, elder_with_status, no_such_elder, one_statement,
+                                     status_params)
+from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
 from shared.areas import area_prefix
-from shared.db import utcnow
+from shared.db import Database, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.metrics import count_after_commit
@@ -212,16 +216,54 @@ def order_out(order: MealOrder, menu: Menu, canteen: Canteen) -> MealOrderOut:
         cutoff_at=menu.cutoff_at, created_at=order.created_at, cancelled_at=order.cancelled_at)
 
 
-async def _menu_canteen_and_order_of(session: AsyncSession, menu_id: int, elder_id: int
-                                     ) -> tuple[Menu, Canteen, int | None]:
-    """The menu, its canteen and the person's live order for it (its id, or None), in one statement."""
-    live_order = (select(MealOrder.id).where(MealOrder.menu_id == Menu.id, MealOrder.elder_id == elder_id,
+@dataclass(frozen=True)
+class OrderContext:
+    """What an order needs, read in one statement before its transaction (`read_before_order`)."""
+
+    elder: Elder
+    cached_status: AssistanceStatus | None  # the person's recent status, the fallback when assistance is down
+    menu: Menu | None
+    canteen: Canteen | None
+    existing: int | None  # the person's live order for the menu
+    key_used: bool  # the request's Idempotency-Key was claimed before
+    held: int | None  # a resident's live orders for the menu's day (read without the quota's lock)
+    rates_stamp: tuple  # changes whenever a subsidy rate is added (see `_rates_for`)
+
+
+def _read_before_order(principal: Principal, with_key: bool) -> Select:
+    live_order = (select(MealOrder.id).where(MealOrder.menu_id == Menu.id, MealOrder.elder_id == Elder.id,
                                              MealOrder.status == "placed").limit(1).scalar_subquery())
-    row = (await session.execute(select(Menu, Canteen, live_order).join(Canteen, Canteen.id == Menu.canteen_id)
-                                 .where(Menu.id == menu_id))).first()
+    rates = select(func.count().label("count"), func.max(MealSubsidyRate.id).label("last_id"),
+                   func.max(MealSubsidyRate.created_at).label("last_at")).subquery()
+    key_used = (select(IDEMPOTENCY_KEYS.c.id).where(IDEMPOTENCY_KEYS.c.owner == bindparam("owner"),
+                                                    IDEMPOTENCY_KEYS.c.key == bindparam("key")).scalar_subquery()
+                if with_key else null())
+    held = meal_orders_held(principal, Menu.served_on).scalar_subquery() if principal.kind == "resident" else null()
+    return (elder_with_status(principal)
+            .add_columns(Menu, Canteen, live_order, key_used, held, rates.c.count, rates.c.last_id, rates.c.last_at)
+            .outerjoin(Menu, Menu.id == bindparam("menu_id")).outerjoin(Canteen, Canteen.id == Menu.canteen_id)
+            .join(rates, true())
+            # What an order uses of the person: not their phone and contacts, which would be decrypted for nothing.
+            .options(load_only(Elder.id, Elder.id_number, Elder.birth_on, Elder.area_code, Elder.address)))
+
+
+_before_order = PerCaller(_read_before_order)
+
+
+async def read_before_order(database: Database, principal: Principal, data: MealOrderIn, *, key: str | None,
+                            cache_hours: int) -> OrderContext:
+    """The person the caller may act for (404 otherwise) with their cached status, the menu with its canteen, the
+    person's live order for it, whether the Idempotency-Key was used, a resident's orders for that day and the
+    stamp of the subsidy rates: one statement, outside any transaction (see peers.one_statement)."""
+    params = status_params(data.elder_id, cache_hours) | {"menu_id": data.menu_id}
+    if key is not None:
+        params |= {"owner": principal.subject, "key": key}
+    async with one_statement(database) as session:
+        row = (await session.execute(_before_order(principal, key is not None), params)).first()
     if row is None:
-        raise NotFound(f"no menu {menu_id}")
-    return row[0], row[1], row[2]
+        raise no_such_elder(data.elder_id)
+    elder, cached, menu, canteen, existing, key_id, held_count, *stamp = row
+    return OrderContext(elder, cached, menu, canteen, existing, key_id is not None, held_count, tuple(stamp))
 
 
 def _menu_label(menu: Menu) -> str:
@@ -232,24 +274,19 @@ def _sold_out(menu: Menu, canteen: Canteen) -> Conflict:
     return Conflict(f"{_menu_label(menu)} at canteen {canteen.id} is sold out", resource=f"menus/{menu.id}")
 
 
-async def place_order(session: AsyncSession, principal: Principal, data: MealOrderIn, elder: Elder,
-                      facts: AssistanceFacts, *, daily_quota: int) -> tuple[MealOrder, Menu, Canteen]:
-    """Price the order, then take a place with one conditional update: the database refuses to go below zero.
-
-    `elder` (whom the caller may act for) and `facts` were read before this transaction began (see
-    peers.elder_and_facts); they are not read again. The statements: the menu with its canteen and the
-    person's live order for it, the subsidy rates, the order's insert and the place's conditional update.
-    """
-    await check_meal_orders(session, principal, data.menu_id, daily_quota)
-    menu, canteen, existing = await _menu_canteen_and_order_of(session, data.menu_id, elder.id)
+def _check_order(context: OrderContext, data: MealOrderIn, now: dt.datetime) -> str | None:
+    """The order's rules on what was read, in the order they answer: no menu, a closed canteen, past the cut-off,
+    sold out, a delivery the canteen cannot make, a second order for the meal. Returns the delivery address."""
+    menu, canteen, elder = context.menu, context.canteen, context.elder
+    if menu is None:
+        raise NotFound(f"no menu {data.menu_id}")
     if not canteen.is_active:
         raise Conflict(f"canteen {canteen.id} no longer takes orders", resource=f"canteens/{canteen.id}")
-    now = utcnow()
     if now >= menu.cutoff_at:
         raise BadRequest(f"ordering for {_menu_label(menu)} closed at {menu.cutoff_at.isoformat()}")
     if menu.remaining < data.quantity:
         # Already gone when read: answer at once instead of queueing for the menu row's lock. The conditional
-        # update below is what guarantees the count; this only spares the lock in a rush.
+        # update in `place_order` is what guarantees the count; this only spares the lock in a rush.
         raise _sold_out(menu, canteen)
     address = None
     if data.fulfilment == "delivery":
@@ -258,11 +295,64 @@ async def place_order(session: AsyncSession, principal: Principal, data: MealOrd
         address = data.delivery_address or elder.address
     elif data.delivery_address is not None:
         raise InvalidInput("delivery_address", "only a delivery order has a delivery address")
-    if existing is not None:
-        raise Conflict(f"this person already has order {existing} for {_menu_label(menu)}",
-                       resource=f"meal-orders/{existing}")
+    if context.existing is not None:
+        raise Conflict(f"this person already has order {context.existing} for {_menu_label(menu)}",
+                       resource=f"meal-orders/{context.existing}")
+    return address
 
-    rates = await rates_in_force(session, as_of=menu.served_on, district_code=elder.area_code[:6])
+
+def refuse_early(context: OrderContext, data: MealOrderIn, *, daily_quota: int) -> None:
+    """Refuse an order on what was read before its transaction (sold out, above all, in a rush), with the answer
+    the transaction would give: nothing is written and a refused order's key is not kept either way.
+
+    Left to the transaction: a request whose Idempotency-Key was used (it replays or is refused as such), and a
+    resident at their quota (the quota, counted under its lock, answers first)."""
+    if context.key_used or (context.held is not None and context.held >= daily_quota):
+        return
+    _check_order(context, data, utcnow())
+
+
+# Subsidy rates in force per (database, day, district), with the stamp of the rates table they were read at.
+# Rates are only ever added (never rewritten), so a stamp of count, last id and last creation time changes with
+# every addition; a stale entry is read again.
+_RATES: dict[tuple[str, dt.date, str], tuple[tuple, dict[str, MealSubsidyRate]]] = {}
+_RATES_MAX = 1000
+
+
+async def _rates_for(session: AsyncSession, database_url: str, stamp: tuple, *, as_of: dt.date,
+                     district_code: str) -> dict[str, MealSubsidyRate]:
+    key = (database_url, as_of, district_code)
+    cached = _RATES.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    rates = await rates_in_force(session, as_of=as_of, district_code=district_code)
+    if len(_RATES) >= _RATES_MAX:
+        _RATES.clear()
+    _RATES[key] = (stamp, rates)
+    return rates
+
+
+_menus = Menu.__table__
+# Built once (a Core statement, so no ORM session synchronisation): never below zero, by the WHERE.
+_TAKE_PLACES = (update(_menus).where(_menus.c.id == bindparam("menu"), _menus.c.remaining >= bindparam("places"))
+                .values(remaining=_menus.c.remaining - bindparam("places")))
+
+
+async def place_order(session: AsyncSession, principal: Principal, data: MealOrderIn, context: OrderContext,
+                      facts: AssistanceFacts, *, daily_quota: int, database_url: str
+                      ) -> tuple[MealOrder, Menu, Canteen]:
+    """Price the order, then take a place with one conditional update: the database refuses to go below zero.
+
+    The person, the menu and its canteen were read before this transaction began (`read_before_order`); they are
+    not read again. The statements: a resident's quota (its lock and count), the subsidy rates when they changed
+    since this process last read them, the order's insert and the place's conditional update.
+    """
+    await check_meal_orders(session, principal, data.menu_id, daily_quota)
+    now = utcnow()
+    address = _check_order(context, data, now)
+    elder, menu, canteen = context.elder, context.menu, context.canteen
+    rates = await _rates_for(session, database_url, context.rates_stamp, as_of=menu.served_on,
+                             district_code=elder.area_code[:6])
     rate, subsidy = best_subsidy(rates, tiers_of(age_of(elder, menu.served_on), facts), menu.price_fen)
     order = MealOrder(
         menu_id=menu.id, elder_id=elder.id, fulfilment=data.fulfilment, delivery_address=address,
@@ -271,16 +361,14 @@ async def place_order(session: AsyncSession, principal: Principal, data: MealOrd
         subsidy_rate_id=rate.id if rate else None, pricing_basis="live" if facts.live else "fallback",
         status_source=facts.source, status="placed", placed_by=principal.subject, created_at=now)
     session.add(order)
-    label, menu_id = _menu_label(menu), menu.id  # read now: a failed flush expires every loaded object
     try:
         await session.flush()
     except IntegrityError:
-        # Another order for the same person and meal committed between the check above and this insert.
-        raise Conflict(f"this person already has an order for {label}", resource=f"menus/{menu_id}") from None
+        # Another order for the same person and meal committed between the read and this insert.
+        raise Conflict(f"this person already has an order for {_menu_label(menu)}",
+                       resource=f"menus/{menu.id}") from None
     # Last statement before the commit, so the menu row stays locked for as short a time as possible.
-    taken = await session.execute(
-        update(Menu).where(Menu.id == menu.id, Menu.remaining >= data.quantity)
-        .values(remaining=Menu.remaining - data.quantity).execution_options(synchronize_session=False))
+    taken = await session.execute(_TAKE_PLACES, {"menu": menu.id, "places": data.quantity})
     if taken.rowcount != 1:
         raise _sold_out(menu, canteen)
     count_after_commit(session, "eldercare", "meal_order_placed")
