@@ -12,7 +12,7 @@ from services.assistance.discovery.models import Lead, Screening
 from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
 from services.assistance.generate import generate
-from services.assistance.households.models import Member
+from services.assistance.households.models import Household, Member
 from services.assistance.main import create_app
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.programmes import service as programmes
@@ -147,3 +147,42 @@ async def test_bad_screenings(committed_client):
     assert outside.status_code == 403
     assert (await client.post(f"{API}/screenings", json={}, headers=client.as_(staff("330200")))).status_code == 403
     assert (await client.get(f"{API}/screenings/99999", headers=client.as_(CITY))).status_code == 404
+
+
+async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in_order(committed_client, monkeypatch):
+    """On PostgreSQL two chunks run at once (discovery.PARALLEL_CHUNKS); their checkpoints still move in order, and
+    a chunk that fails takes the chunk in flight after it down too: nothing beyond the checkpoint is kept."""
+    client = committed_client
+    expected = await city(client)
+    database = client.app.state.database
+    async with database.sessionmaker() as session:
+        whole = await discovery.create_screening(session, CITY, ScreeningIn())
+        broken = await discovery.create_screening(session, CITY, ScreeningIn())
+        await session.commit()
+    await discovery.run(database, whole.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    done = (await client.get(f"{API}/screenings/{whole.id}", headers=client.as_(CITY))).json()
+    assert (done["state"], done["processed_households"]) == ("done", HOUSEHOLDS), done
+    leads = await all_leads(client, whole.id)
+    assert len(leads) == len(expected) == done["leads_count"]
+    assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
+
+    # A fault in the fifth chunk (a crash of its transaction, not of the database).
+    async with database.sessionmaker() as session:
+        fifth_after = sorted(await session.scalars(select(Household.id)))[4 * 30 - 1]
+    load_incomes = batch.load_incomes
+
+    async def failing_fifth(session, as_of, *, after_id=0, until_id=None):
+        if after_id == fifth_after:
+            raise RuntimeError("chunk lost")
+        return await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
+
+    monkeypatch.setattr(batch, "load_incomes", failing_fifth)
+    await discovery.run(database, broken.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    async with database.sessionmaker() as session:
+        failed = await session.get(Screening, broken.id)
+        kept = list(await session.execute(select(Lead.household_id, Lead.programme, Lead.member_id)
+                                          .where(Lead.screening_id == broken.id)))
+    assert failed.state == "failed" and "chunk lost" in failed.error
+    assert failed.last_household_id == fifth_after  # four chunks checkpointed, in order, then none
+    assert failed.processed_households == 4 * 30 and failed.leads_count == len(kept)
+    assert {tuple(k) for k in kept} == {e for e in expected if e[0] <= failed.last_household_id}

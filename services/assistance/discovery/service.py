@@ -125,16 +125,20 @@ async def _district_parameters(session: AsyncSession, screening: Screening) -> l
     return runs
 
 
-async def run_chunk(session: AsyncSession, screening: Screening, chunk: int) -> bool:
-    """Screen the next chunk of households and checkpoint; False when nothing was left."""
-    prefix = area_prefix(screening.area_code)
-    following = (select(Household.id).where(Household.id > screening.last_household_id,
-                                            Household.id <= screening.until_household_id,
-                                            Household.area_code.startswith(prefix))
+async def next_chunk(session: AsyncSession, screening: Screening, after_id: int, chunk: int) -> tuple[int, int]:
+    """The next `chunk` households of the screening's area after `after_id`: (the last one's id, how many)."""
+    following = (select(Household.id).where(Household.id > after_id, Household.id <= screening.until_household_id,
+                                            Household.area_code.startswith(area_prefix(screening.area_code)))
                  .order_by(Household.id).limit(chunk).subquery())
     last, count = (await session.execute(select(func.max(following.c.id), func.count()))).one()
-    if not count:
-        return False
+    return last, count
+
+
+async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, last: int, count: int, *,
+                    before_checkpoint: asyncio.Future | None = None) -> None:
+    """Screen the households after_id < id ≤ last (`count` of them) and move the checkpoint from after_id to last,
+    in the caller's transaction. `before_checkpoint`, when given, is awaited before the checkpoint moves: the
+    chunk before this one, which must have committed its own (checkpoints move in order)."""
     now, written = utcnow(), 0
     if (await session.connection()).dialect.name == "postgresql":
         # The chunk's sorts and hashes fit in memory instead of spilling to temporary files (default 4 MB). And
@@ -144,21 +148,27 @@ async def run_chunk(session: AsyncSession, screening: Screening, chunk: int) -> 
         await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     # The chunk's incomes, decrypted and summed per member, once for every district's run below.
-    await batch.load_incomes(session, screening.as_of, after_id=screening.last_household_id, until_id=last)
+    await batch.load_incomes(session, screening.as_of, after_id=after_id, until_id=last)
     for run_prefix, excluded, params in await _district_parameters(session, screening):
         written += await batch.write_leads(session, screening.id, params, screening.as_of, now,
-                                           area_prefix=run_prefix, after_id=screening.last_household_id,
-                                           until_id=last, exclude_prefixes=excluded)
-    # The checkpoint moves only from where this process read it: a second runner loses here and rolls back.
+                                           area_prefix=run_prefix, after_id=after_id, until_id=last,
+                                           exclude_prefixes=excluded)
+    if before_checkpoint is not None:
+        await before_checkpoint
+    # The checkpoint moves only from where the chunk began: a second runner loses here and rolls back.
     moved = await session.execute(
-        update(Screening).where(Screening.id == screening.id,
-                                Screening.last_household_id == screening.last_household_id)
+        update(Screening).where(Screening.id == screening.id, Screening.last_household_id == after_id)
         .values(last_household_id=last, processed_households=Screening.processed_households + count,
                 leads_count=Screening.leads_count + written, heartbeat_at=now)
         .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
         raise RuntimeError("another process advanced this screening")
-    return True
+
+
+async def _chunk_job(database: Database, screening: Screening, after_id: int, last: int, count: int,
+                     before: asyncio.Task | None) -> None:
+    async with database.sessionmaker() as session, session.begin():
+        await run_chunk(session, screening, after_id, last, count, before_checkpoint=before)
 
 
 async def claim(database: Database, screening_id: int, stale_after: dt.timedelta) -> bool:
@@ -180,6 +190,13 @@ async def _finish(database: Database, screening_id: int, state: str, error: str 
             state=state, error=error, finished_at=utcnow()).execution_options(synchronize_session=False))
 
 
+# Chunks in flight at once on PostgreSQL, each on its own connection and in its own transaction: while one
+# chunk's statement runs in the database, the next chunk's incomes are read and decrypted in this process, and
+# its statement can run on the other core. Their checkpoints still move one after the other (`run_chunk`), so a
+# stop leaves every committed chunk behind one checkpoint and the rest to be redone. SQLite has one writer: 1.
+PARALLEL_CHUNKS = 2
+
+
 async def run(database: Database, screening_id: int, *, chunk: int, stale_after: dt.timedelta,
               max_chunks: int | None = None) -> None:
     """Run (or resume) one screening to the end; any error marks it failed with the reason, never lost."""
@@ -190,26 +207,44 @@ async def run(database: Database, screening_id: int, *, chunk: int, stale_after:
         # grouped subqueries and a chunk takes seconds instead of milliseconds. ANALYZE samples, so it is cheap.
         async with database.sessionmaker() as session, session.begin():
             await session.execute(text("ANALYZE households, members, incomes, assets, enrolments"))
-    chunks = 0
+    depth = PARALLEL_CHUNKS if database.dialect == "postgresql" else 1
+    in_flight: list[asyncio.Task] = []
     try:
-        while True:
-            async with database.sessionmaker() as session, session.begin():
-                screening = await session.get(Screening, screening_id)
-                if screening.attempts > MAX_ATTEMPTS:
-                    raise RuntimeError(f"gave up after {MAX_ATTEMPTS} attempts")
-                more = await run_chunk(session, screening, chunk)
-            if not more:
-                await _finish(database, screening_id, "done")
-                return
-            chunks += 1
-            if max_chunks is not None and chunks >= max_chunks:
-                return  # tests: stop as a crashed process would, leaving the job running
-            await asyncio.sleep(0)
+        async with database.sessionmaker() as session:
+            screening = await session.get(Screening, screening_id)
+            if screening.attempts > MAX_ATTEMPTS:
+                raise RuntimeError(f"gave up after {MAX_ATTEMPTS} attempts")
+            after = screening.last_household_id
+        started = 0
+        while max_chunks is None or started < max_chunks:
+            async with database.sessionmaker() as session:
+                last, count = await next_chunk(session, screening, after, chunk)
+            if not count:
+                break
+            before = in_flight[-1] if in_flight else None
+            in_flight.append(asyncio.create_task(_chunk_job(database, screening, after, last, count, before)))
+            started, after = started + 1, last
+            if len(in_flight) >= depth:
+                await in_flight.pop(0)
+        while in_flight:
+            await in_flight.pop(0)
+        if max_chunks is not None and started >= max_chunks:
+            return  # tests: stop as a crashed process would, leaving the job running
+        await _finish(database, screening_id, "done")
     except asyncio.CancelledError:
+        await _abandon(in_flight)
         raise  # shutdown: the job stays running and is resumed by the next process
     except Exception as exc:  # noqa: BLE001 - any failure is reported on the job, not swallowed
+        await _abandon(in_flight)
         log.exception("screening %s failed", screening_id)
         await _finish(database, screening_id, "failed", f"{type(exc).__name__}: {exc}"[:2000])
+
+
+async def _abandon(tasks: list[asyncio.Task]) -> None:
+    """Cancel the chunks still in flight and wait until their transactions have rolled back."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class ScreeningRunner:
