@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from shared.logs import current_request_id
+from shared.logs import current_request_id, request_id_of, request_id_var
 
 log = logging.getLogger("shared.errors")
 
@@ -222,10 +222,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error")
-        return problem_response(500, "internal-error", "Internal error",
-                                "an unexpected error occurred; quote the request id when reporting it",
-                                request=request)
+        # Starlette runs this handler outside every middleware: the request id is read back from the request, so
+        # the log line, the body and the header all carry the id the caller is asked to quote.
+        request_id = request_id_of(request.scope)
+        token = request_id_var.set(request_id)
+        try:
+            log.exception("unhandled error")
+            return problem_response(500, "internal-error", "Internal error",
+                                    "an unexpected error occurred; quote the request id when reporting it",
+                                    request=request,
+                                    headers={"X-Request-ID": request_id} if request_id else None)
+        finally:
+            request_id_var.reset(token)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

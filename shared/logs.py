@@ -26,6 +26,12 @@ def current_request_id() -> str | None:
     return request_id_var.get()
 
 
+def request_id_of(scope) -> str | None:
+    """The request id `RequestContextMiddleware` gave this request, read from the request itself: Starlette's
+    last-resort handler of unexpected errors answers outside every middleware, after the context is reset."""
+    return (scope.get("state") or {}).get("request_id")
+
+
 def accept_or_make_request_id(value: str | None) -> str:
     """Keep a caller's request id when it is a sane token; otherwise make one."""
     if value and _VALID_REQUEST_ID.match(value):
@@ -103,6 +109,7 @@ class RequestContextMiddleware:
                 break
         request_id = accept_or_make_request_id(incoming)
         token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id  # for `request_id_of`
         tracing.note_request_id(request_id, scope)
         started = time.perf_counter()
         status_holder = {"status": 500}
