@@ -91,7 +91,8 @@ def _group_with_entries(record: Table | None = None):
     values = {column: bindparam(f"record_{column.name}", type_=column.type)
               for column in record.c if column.name not in ("id", "ledger_group_id")}
     values[record.c.ledger_group_id] = select(new_group.c.id).scalar_subquery()
-    return insert(record).values(values).add_cte(legs.cte("new_entries")).returning(record.c.id, record.c.ledger_group_id)
+    return (insert(record).values(values).add_cte(legs.cte("new_entries"))
+            .returning(record.c.id, record.c.ledger_group_id))
 
 
 GROUP_WITH_ENTRIES = _group_with_entries()
