@@ -60,16 +60,13 @@ def _ids_between(column, after_id: int, until_id: int | None) -> list:
     return [column > after_id] + ([column <= until_id] if until_id is not None else [])
 
 
-async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
-                       ) -> int:
-    """Fill `MEMBER_INCOMES` for the households with after_id < id ≤ until_id, in the caller's transaction; returns
-    the income rows read. Call it before running `hits_select` (or `eligible`, `write_leads`) on the same range."""
+async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
+                         ) -> tuple[dict[int, list[int]], int]:
+    """The counted monthly income per member ([wages, other]) of the households with after_id < id ≤ until_id, as
+    the rules count it (non-exempt incomes of periods begun by `as_of`), decrypted and summed here; and the
+    income rows read."""
     connection = await session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    await session.execute(text(_CREATE_MEMBER_INCOMES))
-    await session.execute(text("TRUNCATE screening_member_incomes" if postgres
-                               else "DELETE FROM screening_member_incomes"))
-    if postgres:
+    if connection.dialect.name == "postgresql":
         # Straight from the driver: at city scale SQLAlchemy's row handling cost as much as the decryption
         # (10 against 5 µs a row, measured on a 20,000-household city).
         driver = (await connection.get_raw_connection()).driver_connection
@@ -82,17 +79,34 @@ async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int =
             select(Income.member_id, Income.kind, type_coerce(Income.monthly_fen, String))  # the ciphertext, raw
             .where(Income.exempt.is_(False), Income.period_from <= as_of,
                    *_ids_between(Income.household_id, after_id, until_id)))).all()
-    if not rows:
-        return 0
-    members, kinds, sealed = zip(*rows)
     totals: dict[int, list[int]] = {}
+    if not rows:
+        return totals, 0
+    members, kinds, sealed = zip(*rows)
     for member_id, kind, amount in zip(members, kinds, decrypt_integers(MONTHLY_PURPOSE, sealed)):
         figures = totals.get(member_id)
         if figures is None:
             figures = totals[member_id] = [0, 0]
         figures[kind != "wages"] += amount
+    return totals, len(rows)
+
+
+async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
+                       ) -> int:
+    """Fill `MEMBER_INCOMES` with `member_incomes` for the households with after_id < id ≤ until_id, in the
+    caller's transaction; returns the income rows read. Call it before running `hits_select` (or `eligible`,
+    `write_leads`) on the same range."""
+    connection = await session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    await session.execute(text(_CREATE_MEMBER_INCOMES))
+    await session.execute(text("TRUNCATE screening_member_incomes" if postgres
+                               else "DELETE FROM screening_member_incomes"))
+    totals, read = await member_incomes(session, as_of, after_id=after_id, until_id=until_id)
+    if not totals:
+        return read
     records = [(member_id, wages, other) for member_id, (wages, other) in totals.items()]
     if postgres:
+        driver = (await connection.get_raw_connection()).driver_connection
         await driver.copy_records_to_table("screening_member_incomes", records=records,
                                            columns=("member_id", "wages", "other"))
         # A temporary table has no statistics until analysed: without them the planner guesses its size.
@@ -100,7 +114,7 @@ async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int =
     else:
         await session.execute(MEMBER_INCOMES.insert(), [{"member_id": m, "wages": w, "other": o}
                                                         for m, w, o in records])
-    return len(rows)
+    return read
 
 
 def _flag(condition) -> case:
