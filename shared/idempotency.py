@@ -10,16 +10,16 @@ after `STALE_AFTER`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Request
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, UniqueConstraint, delete, insert, select, update
+from sqlalchemy import (Column, Integer, MetaData, String, Table, Text, UniqueConstraint, bindparam, delete, insert,
+                        select, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -141,6 +141,22 @@ async def idempotent(
     return JSONResponse(body, status_code=status_code)
 
 
+@functools.cache
+def _in_transaction_statements(table: Table, dialect: str) -> tuple[Any, Any]:
+    """The claim and the completion of `idempotent_in_transaction`, built once per table and dialect: building
+    them per request cost more CPU than running them (measured on charity's donations: about 1.1-1.7 ms per
+    request built each time through the session, about 0.5 ms built once and run on its connection)."""
+    dialect_insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    claim = (dialect_insert(table)
+             .values(owner=bindparam("p_owner"), key=bindparam("p_key"), request_hash=bindparam("p_hash"),
+                     state="in_flight", created_at=bindparam("p_now", type_=table.c.created_at.type))
+             .on_conflict_do_nothing(index_elements=["owner", "key"]).returning(table.c.id))
+    done = (update(table).where(table.c.id == bindparam("p_claim"))
+            .values(state="done", status_code=bindparam("p_status"), response_body=bindparam("p_body"),
+                    completed_at=bindparam("p_now", type_=table.c.completed_at.type)))
+    return claim, done
+
+
 async def idempotent_in_transaction(
     request: Request,
     session: AsyncSession,
@@ -169,11 +185,11 @@ async def idempotent_in_transaction(
         raise InvalidInput(HEADER, "must be 1 to 255 characters", location="header")
     owner = principal.subject if principal else "anonymous"
     fingerprint = _fingerprint(request, payload)
-    dialect_insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
-    claimed = await session.scalar(
-        dialect_insert(table).values(owner=owner, key=key, request_hash=fingerprint, state="in_flight",
-                                     created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["owner", "key"]).returning(table.c.id))
+    claim, done = _in_transaction_statements(table, session.bind.dialect.name)
+    # Core statements on the session's connection (its transaction): the ORM session adds nothing here but CPU.
+    connection = await session.connection()
+    claimed = (await connection.execute(claim, {"p_owner": owner, "p_key": key, "p_hash": fingerprint,
+                                                "p_now": utcnow()})).scalar()
     if claimed is None:
         # Done (replayed), or claimed in a transaction of its own by `idempotent` (another endpoint or an older
         # process) and taken over only once abandoned.
@@ -188,7 +204,9 @@ async def idempotent_in_transaction(
         await session.rollback()
         raise
     body: dict[str, Any] = result.model_dump(mode="json")
-    await session.execute(update(table).where(table.c.id == claimed).values(
-        state="done", status_code=status_code, response_body=json.dumps(body, ensure_ascii=False),
-        completed_at=utcnow()))
+    # Asked again: `create` may have rolled back to recover from a race (charity's duplicate channel transaction),
+    # which hands the session a new connection.
+    connection = await session.connection()
+    await connection.execute(done, {"p_claim": claimed, "p_status": status_code,
+                                    "p_body": json.dumps(body, ensure_ascii=False), "p_now": utcnow()})
     return JSONResponse(body, status_code=status_code)
