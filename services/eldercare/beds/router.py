@@ -1,4 +1,6 @@
+import asyncio
 import datetime as dt
+import weakref
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -136,19 +138,29 @@ async def create_hold(data: HoldIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> HoldOut:
     settings = _settings(request)
-    # Before the transaction, in one statement outside any: the person, the bed and whoever holds it. A refusal (the
-    # bed is taken, above all, when many want the same beds) is answered from it at once.
-    context = await service.read_before_hold(database_of(request), principal, data, key=idempotency_key)
-    service.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
+    # Holds on one bed take turns in this process, up to their commit: when many want the same bed at once, the
+    # ones after the winner see it taken in their first read instead of each running a transaction that the
+    # unique index refuses at its end. Only a shortcut: other processes, and the database, are not waited for.
+    async with _bed_turns.setdefault(data.bed_id, asyncio.Lock()):
+        # Before the transaction, in one statement outside any: the person, the bed and whoever holds it. A
+        # refusal (the bed is taken, above all) is answered from it at once.
+        context = await service.read_before_hold(database_of(request), principal, data, key=idempotency_key)
+        service.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
 
-    async def create() -> HoldOut:
-        hold = await service.create_hold(session, principal, data, default_minutes=settings.bed_hold_minutes,
-                                         hold_quota=settings.resident_bed_holds, context=context)
-        return service.hold_out(hold)
+        async def create() -> HoldOut:
+            hold = await service.create_hold(session, principal, data, default_minutes=settings.bed_hold_minutes,
+                                             hold_quota=settings.resident_bed_holds, context=context)
+            return service.hold_out(hold)
 
-    # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a
-    # refused hold takes its key back with its rollback.
-    return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+        # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a
+        # refused hold takes its key back with its rollback.
+        response = await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+        await session.commit()  # inside the turn (the request's session would commit it just after, the same way)
+        return response
+
+
+# One lock per bed somebody is holding right now; a lock nobody waits on any more goes away by itself.
+_bed_turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 @router.get("/bed-holds", response_model=Page[HoldOut], summary="Bed holds you may see",
