@@ -12,7 +12,7 @@ class GatewaySettings(CommonSettings):
     port: int = 8000
     # The gateway's own database: staff accounts, residents, OAuth clients, refresh tokens, codes.
     database_url: str = ""
-    db_pool_size: int = 5
+    db_pool_size: int = 10
     access_token_lifetime_s: int = 15 * 60
     refresh_token_lifetime_s: int = 30 * 24 * 3600
     # A rotated client secret keeps working this long, so a partner can roll over without downtime.

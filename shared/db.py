@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -79,7 +79,7 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
     # Looked up on the module at each call, so that tracing (shared/tracing.py), which wraps it when a
     # process starts with an OTLP endpoint, sees every engine made after that.
     create_async_engine = sqlalchemy_asyncio.create_async_engine
@@ -90,13 +90,24 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
     # No pre-ping: it cost a round trip on every checkout (a fifth of a simple request's time). A connection
     # that died with the database fails its first statement instead; that request answers 503 and the pool
     # drops all connections of that age at once (tests/resilience/test_database_outage.py).
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, **kwargs)
+    # No overflow: overflow connections are closed when they come back, so every burst opened (and prepared
+    # its statements on) new ones; `pool_size` connections at most, kept open once made.
+    if _on_loopback(url):
+        # asyncpg tries TLS first by default (sslmode=prefer), building a TLS context per new connection, for a
+        # database that is on this machine; a URL that names ssl or sslmode keeps its own choice.
+        kwargs.setdefault("connect_args", {}).setdefault("ssl", False)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=3600, **kwargs)
+
+
+def _on_loopback(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.host in ("127.0.0.1", "localhost", "::1") and not {"ssl", "sslmode"} & set(parsed.query)
 
 
 class Database:
     """An engine and its session factory: one per service process, kept on `app.state.database`."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, bind: AsyncEngine | AsyncConnection | None = None):
+    def __init__(self, url: str, *, pool_size: int = 20, bind: AsyncEngine | AsyncConnection | None = None):
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size) if bind is None else None
         session_options: dict[str, Any] = {"expire_on_commit": False}

@@ -52,7 +52,7 @@ class ServiceSettings(CommonSettings):
     service_name: str
     port: int
     database_url: str = ""
-    db_pool_size: int = 10
+    db_pool_size: int = 20  # connections to the database at most, kept open once made
     # Calls to peer services go through the gateway with the service's own client credentials. Unset: the
     # gateway on this machine, on GATEWAY_PORT (as ./dev up and the end-to-end tests run it).
     gateway_url: str = ""
