@@ -8,6 +8,7 @@ rules that PostgreSQL holds with row locks and conditional updates hold there by
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -62,6 +63,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_sha256_hex(value: str | bytes | None) -> str | None:
+    """`sha256_hex(x)` on SQLite: the lower-case hex SHA-256 of a text (as UTF-8) or blob, as PostgreSQL's
+    `encode(sha256(convert_to(x, 'UTF8')), 'hex')` computes it; NULL stays NULL."""
+    if value is None:
+        return None
+    return hashlib.sha256(value.encode() if isinstance(value, str) else bytes(value)).hexdigest()
+
+
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -73,6 +82,8 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.close()
+        # SQLite has no SHA-256: a statement that hashes in SQL on PostgreSQL calls this one on SQLite.
+        dbapi_connection.create_function("sha256_hex", 1, sqlite_sha256_hex, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
