@@ -22,8 +22,16 @@ exception, decided on purpose: an **eligibility check** of a recorded household 
 monthly income, per capita, and the criterion values it compared with the thresholds. That answer is the
 explanation of a decision about the household (issue 4: every criterion with the value used), it is only given to
 staff holding `assistance.eligibility:check` for a household of their area, and it shows aggregates after the
-policy's deductions, not the recorded incomes one by one. Leads written by the screening keep the household's
-counted income in their reasons for the same reason (the visit they ask for is about that figure).
+policy's deductions, not the recorded incomes one by one.
+
+**Leads** keep no income. A 低保 / 低保边缘 lead of the screening keeps in its reasons the rule, the day, the counted
+members and the 低保 standard, and a **facts digest** (`discovery.facts`): `sha256(key || members:income:standard)`
+under a subkey derived from the blind index key, computed inside the screening's INSERT … SELECT (PostgreSQL's
+`sha256`, the same function registered on SQLite connections), so the screening still tells a lead closed on the
+same facts by equality without the figure. Staff who visit get the counted income from an eligibility check of the
+household (above). A partner signal's 低保 / 低保边缘 leads keep the same figures and digest (computed in Python with
+`hashlib`, equal to the SQL one), besides the signal kind and the criteria passed. Migration c6e1f0a9d2b4 rewrote
+the leads written before.
 
 The service records no phone numbers.
 

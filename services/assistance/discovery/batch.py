@@ -20,6 +20,7 @@ from sqlalchemy import (BigInteger, Column, Integer, MetaData, Select, String, T
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income
+from services.assistance.discovery.facts import facts_digest, facts_digest_sql, facts_key
 from services.assistance.discovery.models import Lead
 from services.assistance.eligibility import rules
 from services.assistance.households.membership import UP_TO_UNDERGRADUATE
@@ -128,7 +129,7 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
 
     With `unless_receiving`, programmes the household or person already receives on `as_of` are left out, as
     `service._receiving` reads them (a member's ID number, by its blind index, enrolled in the programme), and so
-    are leads closed on the same facts.
+    are leads closed on the same facts (compared by their facts digest, `discovery.facts`, computed in SQL).
 
     The members' incomes come from `MEMBER_INCOMES`: `load_incomes` must have filled it for the same range and
     `as_of` in the same transaction."""
@@ -216,13 +217,13 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
 
         # A lead for the same household, programme and person that was closed (services/assistance/leads) on the
         # same facts is not raised again: for the household programmes the same counted members, counted income
-        # and standard. New facts (an income recorded, a member gone, a new standard) raise it again. Read once
-        # per chunk through ix_leads_closed (closed leads are few), not probed per candidate row.
+        # and standard, told by the lead's facts digest (the income itself is not kept, discovery/facts.py). New
+        # facts (an income recorded, a member gone, a new standard) give another digest and raise it again. Read
+        # once per chunk through ix_leads_closed (closed leads are few), not probed per candidate row.
         closed = (select(Lead.household_id, Lead.member_id, Lead.programme,
-                         Lead.reasons["counted_members"].as_integer().label("n"),
-                         Lead.reasons["household_income_fen"].as_integer().label("total"),
-                         Lead.reasons["standard_fen"].as_integer().label("standard"))
+                         Lead.reasons["facts_digest"].as_string().label("facts"))
                   .where(Lead.state == "closed", *ids_between(Lead.household_id)).cte("closed"))
+        digest_key = facts_key()
 
     def programme(code: str, condition, *, household: bool) -> Select:
         where = [condition]
@@ -230,8 +231,10 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
             key = receiving.c.household_id == rows.c.household_id if household else receiving.c.member_id == rows.c.id
             where.append(~exists().where(key, receiving.c.programme == code))
             same = [closed.c.household_id == rows.c.household_id, closed.c.programme == code]
-            same += [closed.c.member_id.is_(None), closed.c.n == rows.c.n, closed.c.total == rows.c.total,
-                     closed.c.standard == p["dibao_standard"]] if household else [closed.c.member_id == rows.c.id]
+            same += [closed.c.member_id.is_(None),
+                     closed.c.facts == facts_digest_sql(rows.c.n, rows.c.total, p["dibao_standard"],
+                                                       key=digest_key)
+                     ] if household else [closed.c.member_id == rows.c.id]
             where.append(~exists().where(*same))
         return select(rows.c.household_id,
                       cast(null(), Integer).label("member_id") if household else rows.c.id.label("member_id"),
@@ -260,10 +263,12 @@ async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of:
     await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
     hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
                  exclude_prefixes=exclude_prefixes, unless_receiving=False)
-    standard = params["dibao_standard"].value
+    standard, key = params["dibao_standard"].value, facts_key()
+    # The figures a lead keeps (`write_leads`): the counted income only inside the facts digest.
     return [Hit(row.household_id, row.area_code, row.programme, row.member_id,
                 {} if row.member_id is not None else
-                {"counted_members": int(row.n), "household_income_fen": int(row.total), "standard_fen": standard})
+                {"counted_members": int(row.n), "standard_fen": standard,
+                 "facts_digest": facts_digest(row.n, row.total, standard, key=key)})
             for row in await session.execute(hits)]
 
 
@@ -271,20 +276,24 @@ async def write_leads(session: AsyncSession, screening_id: int, params: dict[str
                       now: dt.datetime, *, area_prefix: str, after_id: int, until_id: int,
                       exclude_prefixes: tuple[str, ...] = ()) -> int:
     """Write the leads of one chunk in the database itself (INSERT … SELECT): every hit of `eligible` that the
-    household or person does not already receive, with the same reasons the API shows. Returns how many.
+    household or person does not already receive, with the same reasons the API shows (for a household programme
+    the counted members, the standard and the facts digest; never the counted income). Returns how many.
 
     At city scale, turning hundreds of thousands of rows into Python objects and back into COPY records cost
     more than evaluating the rules; here no row leaves the database (but the incomes: `load_incomes` must have
     filled `MEMBER_INCOMES` for the range first)."""
     hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
-                 exclude_prefixes=exclude_prefixes, unless_receiving=True).subquery("hits")
+                       exclude_prefixes=exclude_prefixes, unless_receiving=True).subquery("hits")
     dialect = (await session.connection()).dialect.name
+    standard = params["dibao_standard"].value
     json_object = func.json_build_object if dialect == "postgresql" else func.json_object
     common = [literal("rule", String), literal("eligibility.rules.evaluate", String),
               literal("as_of", String), literal(as_of.isoformat(), String)]
+    # No counted income in the clear (issue 7): the facts digest stands for it (discovery/facts.py).
     reasons = case((hits.c.member_id.is_(None), json_object(
-        *common, literal("counted_members", String), hits.c.n, literal("household_income_fen", String), hits.c.total,
-        literal("standard_fen", String), literal(params["dibao_standard"].value, BigInteger))),
+        *common, literal("counted_members", String), hits.c.n,
+        literal("standard_fen", String), literal(standard, BigInteger),
+        literal("facts_digest", String), facts_digest_sql(hits.c.n, hits.c.total, standard))),
         else_=json_object(*common))
     table = Lead.__table__
     written = await session.execute(table.insert().from_select(

@@ -38,7 +38,16 @@ class LeadOut(BaseModel):
     area_code: str
     programme: ProgrammeCode
     state: Literal["open", "visited", "closed"]
-    reasons: dict[str, Any] = Field(description="Why the household looks eligible: the figures and rules used")
+    reasons: dict[str, Any] = Field(description=(
+        "Why the household looks eligible: the rule and the day (`rule`, `as_of`); for 低保 and 低保边缘 leads of a "
+        "screening the counted members (`counted_members`), the 低保 standard (`standard_fen`) and `facts_digest`, a "
+        "keyed digest of the counted members, counted income and standard that tells whether a closed lead's facts "
+        "have changed; for a signal's leads the signal kind and the criteria passed. A lead never shows an income: "
+        "staff who work it get the household's counted income from an eligibility check of the household "
+        "(`POST /eligibility-checks` with its `household_id`, scope `assistance.eligibility:check`), which explains the decision with "
+        "every figure used."),
+        examples=[{"rule": "eligibility.rules.evaluate", "as_of": "2026-11-01", "counted_members": 2,
+                   "standard_fen": 118_500, "facts_digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}])
     created_at: dt.datetime
 
 

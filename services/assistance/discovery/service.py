@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.discovery import batch
+from services.assistance.discovery.facts import facts_digest
 from services.assistance.discovery.models import Lead, Screening, Signal
 from services.assistance.discovery.schemas import LeadOut, ScreeningIn, ScreeningOut, SignalIn, SignalOut
 from services.assistance.eligibility import rules
@@ -321,7 +322,14 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
         household = await session.get(Household, member.household_id)
         today = clock.today()
         facts, numbers = await eligibility.facts_of_household(session, household, today)
-        result = rules.evaluate(facts, await eligibility.parameters(session, household.area_code[:6], today), today)
+        params = await eligibility.parameters(session, household.area_code[:6], today)
+        result = rules.evaluate(facts, params, today)
+        standard = params["dibao_standard"].value
+        # A household lead keeps the facts digest the screening computes in SQL (never the income itself), so a
+        # lead closed on the same facts is not raised again by the next screening, whichever raised it first.
+        household_facts = {"counted_members": result.counted_members, "standard_fen": standard,
+                           "facts_digest": facts_digest(result.counted_members, result.household_income_fen,
+                                                        standard)}
         receiving = await _receiving(session, household.id - 1, household.id, today)
         for programme in result.programmes:
             targets = ([(None, [c for c in programme.criteria])] if programme.persons is None and programme.eligible
@@ -333,7 +341,8 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
                 session.add(Lead(signal_id=signal.id, household_id=household.id, member_id=member_id,
                                  area_code=household.area_code, programme=programme.code, state="open",
                                  reasons={"signal": data.kind, "as_of": today.isoformat(),
-                                          "criteria": [c.code for c in criteria if c.passed]},
+                                          "criteria": [c.code for c in criteria if c.passed],
+                                          **(household_facts if member_id is None else {})},
                                  created_at=utcnow()))
         await session.flush()
     return await _signal_out(session, signal), False

@@ -18,7 +18,10 @@ router = APIRouter(prefix="/leads", tags=["discovery 数据找人"])
 @router.get("", response_model=Page[LeadDetailOut], summary="Leads of your area",
             description="Leads from screenings and partner signals in your area and below, oldest first, each with "
                         "how it was closed. Filter by `area` (a street or community), `state` (open, visited, "
-                        "closed), `outcome`, `programme`, `screening_id` or `household_id`.",
+                        "closed), `outcome`, `programme`, `screening_id` or `household_id`. A lead shows no income "
+                        "(issue 7): for the figure behind a 低保 lead, run an eligibility check of the household "
+                        "(`POST /eligibility-checks` with `household_id`), which explains the decision with the "
+                        "counted income, per capita, and every criterion.",
             responses=problem_responses(401, 403, 422))
 async def list_leads(session: Session, principal: Annotated[Principal, require(LEADS_READ)],
                      page: Annotated[PageParams, Depends(page_params)],
@@ -43,7 +46,8 @@ async def get_lead(lead_id: int, session: Session,
                          "household's application), `not_eligible`, `declined` or `duplicate`. A lead is closed "
                          "once: a second closure, even at the same moment, is a 409 naming the lead. The next "
                          "screening does not raise a closed lead again while its facts are the same (household, "
-                         "programme, person; for 低保 and 低保边缘 the counted members, income and standard).",
+                         "programme, person; for 低保 and 低保边缘 the counted members, income and standard, compared by the "
+                         "lead's `facts_digest`, since the lead does not keep the income).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def close_lead(lead_id: int, data: LeadClosureIn, session: Session,
                      principal: Annotated[Principal, require(LEADS_WRITE)]) -> LeadDetailOut:

@@ -3,7 +3,8 @@
 A lead is closed once: the UPDATE is conditional on the lead still being open, so two workers closing it at
 once leave one closure and a 409 for the other. A closed lead is not raised again by the next screening as
 long as the facts behind it are the same (`discovery.batch`: same household, programme and person, and for the
-household programmes the same counted members, counted income and 低保 standard).
+household programmes the same counted members, counted income and 低保 standard, told apart by the lead's
+facts digest, `discovery.facts`: the lead does not keep the income itself).
 """
 
 from __future__ import annotations
