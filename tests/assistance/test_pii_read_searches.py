@@ -21,12 +21,17 @@ async def test_the_audit_about_one_person_is_found_by_their_id_number(client):
     lookup = await client.post(f"{API}/status-lookups", json={"id_number": spouse_number, "purpose": "助餐补贴价格核定"},
                                headers=client.as_(YINZHOU))
     assert lookup.status_code == 200, lookup.text
+    totals = await client.post(f"{API}/households/{household_id}/economic-status/pii-reads",
+                               json={"purpose": "入户调查：核对家庭收入"}, headers=client.as_(YINZHOU))
+    assert totals.status_code == 201, totals.text
 
     found = await client.post(SEARCHES, json={"id_number": spouse_number.lower()}, headers=client.as_(SUPERVISOR))
     assert found.status_code == 200, found.text
     records = found.json()["items"]
     assert [(r["subject_type"], r["purpose"]) for r in records] == [
-        ("status_lookup", "助餐补贴价格核定"), ("member", PURPOSE), ("member", PURPOSE)]
+        ("household", "入户调查：核对家庭收入"), ("status_lookup", "助餐补贴价格核定"), ("member", PURPOSE),
+        ("member", PURPOSE)]
+    assert records[0]["subject_id"] == str(household_id)
     assert {r["subject_id"] for r in records if r["subject_type"] == "member"} == {str(spouse_id)}
     assert spouse_number not in found.text
 
@@ -39,7 +44,8 @@ async def test_the_audit_about_one_person_is_found_by_their_id_number(client):
     assert rest["next_cursor"] is None
     in_area = (await client.post(SEARCHES, json={"id_number": spouse_number},
                                  headers=client.as_(YINZHOU_AUDITOR))).json()["items"]
-    assert [r["subject_type"] for r in in_area] == ["member", "member"]  # the lookup found no household: no area
+    # The lookup found no programme, so no household's area: the district's auditor sees the rest.
+    assert [r["subject_type"] for r in in_area] == ["household", "member", "member"]
     assert (await client.post(SEARCHES, json={"id_number": spouse_number},
                               headers=client.as_(HAISHU_AUDITOR))).json()["items"] == []
 

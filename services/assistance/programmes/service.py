@@ -79,11 +79,14 @@ async def lookup(session: AsyncSession, principal: Principal, raw_id_number: str
 
 
 async def audit_subjects(session: AsyncSession, id_number: str) -> list[tuple[str, str]]:
-    """The audit subjects that are the person with this ID number: each member record (by blind index) and the
-    status lookups about them (recorded under the blind index itself)."""
+    """The audit subjects that are the person with this ID number: each member record (by blind index; its ID
+    number and incomes are read under it), the household it belongs to (its income totals are read under that)
+    and the status lookups about them (recorded under the blind index itself)."""
     index = id_number_index(id_number)
-    members = await session.scalars(select(Member.id).where(Member.id_number_index == index))
-    return [("member", str(member_id)) for member_id in members] + [("status_lookup", index)]
+    rows = (await session.execute(select(Member.id, Member.household_id).where(Member.id_number_index == index))).all()
+    return ([("member", str(member_id)) for member_id, _ in rows]
+            + [("household", str(household_id)) for household_id in {h for _, h in rows}]
+            + [("status_lookup", index)])
 
 
 async def enrol(session: AsyncSession, *, id_number: str, household_id: int | None, programme: str,
