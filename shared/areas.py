@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
+from sqlalchemy import ColumnElement, and_, true
 
 DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 DISTRICT_CODE_PATTERN = r"^\d{6}$"
@@ -28,3 +29,21 @@ def area_prefix(code: str) -> str:
         if set(code[length:]) <= {"0"}:
             return code[:length]
     return code
+
+
+def within_area(column, code: str) -> ColumnElement[bool]:
+    """`column` holds a division code inside the area `code`, as a range on its significant prefix
+    (prefix <= column < the next prefix of the same length).
+
+    Not `column LIKE 'prefix%'`: PostgreSQL serves a LIKE from a B-tree index only under the C collation or with
+    pattern operators, and these databases use C.UTF-8, so a LIKE reads every row. Digits sort alike under every
+    collation, so the range is served by a plain index on the column (or one that begins with it after equality
+    columns).
+    """
+    prefix = area_prefix(code)
+    if not prefix:
+        return true()
+    following = str(int(prefix) + 1).zfill(len(prefix))
+    if len(following) > len(prefix):  # 99…9: nothing comes after it at this length
+        return column >= prefix
+    return and_(column >= prefix, column < following)
