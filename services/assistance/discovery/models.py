@@ -83,8 +83,10 @@ class Lead(Base):
         # One lead per screening, household, programme and person (0 for household programmes: NULLs never clash).
         Index("uq_leads_screening_target", "screening_id", "household_id", "programme",
               text("coalesce(member_id, 0)"), unique=True),
+        # A screening's leads by area, in the order staff page through them (`shared.areas.within_area` turns an
+        # area into a range this index serves). No index leads with area_code: the screening writes a city's leads
+        # in a few statements and every index is paid per row; the area lists across screenings read the table.
         Index("ix_leads_screening_id_area_code", "screening_id", "area_code", "id"),
-        Index("ix_leads_area_code_state", "area_code", "state"),
         # Closing (services/assistance/leads): the outcome, by whom and when, together or not at all; an
         # application is named exactly when the household applied.
         CheckConstraint("outcome IS NULL OR outcome IN ('applied', 'not_eligible', 'declined', 'duplicate')",

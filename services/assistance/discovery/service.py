@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from services.assistance.policies.models import PolicyVersion
 from services.assistance.policies.schemas import CITY_CODE
 from services.assistance.programmes.models import Enrolment
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import area_prefix, within_area
 from shared.db import Database, utcnow
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -56,8 +56,7 @@ async def create_screening(session: AsyncSession, principal: Principal, data: Sc
     as_of = data.as_of or clock.today()
     district = area[:6] if len(area_prefix(area)) >= 6 else CITY_CODE
     await eligibility.parameters(session, district, as_of)  # a day before any rule: 422 now, not a failed job
-    prefix = area_prefix(area)
-    in_area = Household.area_code.startswith(prefix)
+    in_area = within_area(Household.area_code, area)
     until = await session.scalar(select(func.max(Household.id)).where(in_area)) or 0
     total = await session.scalar(select(func.count()).select_from(Household).where(in_area, Household.id <= until))
     screening = Screening(state="queued", as_of=as_of, area_code=area, until_household_id=until,
@@ -83,13 +82,13 @@ async def list_leads(session: AsyncSession, principal: Principal, screening_id: 
                      area_code: str | None) -> list[Lead]:
     await get_screening(session, principal, screening_id)
     query = (select(Lead).where(Lead.screening_id == screening_id,
-                                Lead.area_code.startswith(area_prefix(principal.area)))
+                                within_area(Lead.area_code, principal.area))
              .order_by(Lead.area_code, Lead.id).limit(page.limit + 1))
     if area_code:
-        query = query.where(Lead.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Lead.area_code, area_code))
     if page.after is not None:
         after_area, after_id = page.after
-        query = query.where(or_(Lead.area_code > after_area, (Lead.area_code == after_area) & (Lead.id > after_id)))
+        query = query.where(tuple_(Lead.area_code, Lead.id) > tuple_(after_area, after_id))
     return list(await session.scalars(query))
 
 
@@ -129,7 +128,7 @@ async def _district_parameters(session: AsyncSession, screening: Screening) -> l
 async def next_chunk(session: AsyncSession, screening: Screening, after_id: int, chunk: int) -> tuple[int, int]:
     """The next `chunk` households of the screening's area after `after_id`: (the last one's id, how many)."""
     following = (select(Household.id).where(Household.id > after_id, Household.id <= screening.until_household_id,
-                                            Household.area_code.startswith(area_prefix(screening.area_code)))
+                                            within_area(Household.area_code, screening.area_code))
                  .order_by(Household.id).limit(chunk).subquery())
     last, count = (await session.execute(select(func.max(following.c.id), func.count()))).one()
     return last, count

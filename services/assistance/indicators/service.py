@@ -13,7 +13,7 @@ from services.assistance.discovery.models import Lead
 from services.assistance.households.models import Household
 from services.assistance.programmes.models import Enrolment
 from services.assistance.programmes.schemas import ProgrammeCode
-from shared.areas import area_prefix
+from shared.areas import area_prefix, within_area
 from shared.errors import Forbidden
 from shared.identity import Principal
 
@@ -55,13 +55,13 @@ async def indicators(session: AsyncSession, principal: Principal, area_code: str
         select(group, Enrolment.programme, func.count(distinct(Enrolment.household_id)), func.count(),
                func.coalesce(func.sum(Enrolment.monthly_fen), 0))
         .join(Household, Household.id == Enrolment.household_id)
-        .where(Household.area_code.startswith(prefix), *current).group_by(group, Enrolment.programme))
+        .where(within_area(Household.area_code, area), *current).group_by(group, Enrolment.programme))
     lead_group = func.substr(Lead.area_code, 1, level).label("area")
     leads = dict((await session.execute(select(lead_group, func.count()).where(
-        Lead.area_code.startswith(prefix), Lead.state == "open").group_by(lead_group))).all())
+        within_area(Lead.area_code, area), Lead.state == "open").group_by(lead_group))).all())
     review_group = func.substr(Application.area_code, 1, level).label("area")
     overdue = dict((await session.execute(select(review_group, func.count()).where(
-        Application.area_code.startswith(prefix), Application.state == "approved",
+        within_area(Application.area_code, area), Application.state == "approved",
         Application.review_due_on < today).group_by(review_group))).all())
     by_area: dict[str, list[ProgrammeFigures]] = {}
     for code, programme, households, persons, grants in enrolled:

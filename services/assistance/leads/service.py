@@ -16,7 +16,7 @@ from services.assistance.applications import service as applications
 from services.assistance.discovery.models import Lead
 from services.assistance.discovery.service import lead_out
 from services.assistance.leads.schemas import LeadClosureIn, LeadClosureOut, LeadDetailOut
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
@@ -36,7 +36,7 @@ def detail_out(lead: Lead) -> LeadDetailOut:
 def _visible(principal: Principal):
     if principal.kind != "staff" or not principal.area:
         return select(Lead).where(False)
-    return select(Lead).where(Lead.area_code.startswith(area_prefix(principal.area)))
+    return select(Lead).where(within_area(Lead.area_code, principal.area))
 
 
 async def get_visible(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
@@ -79,7 +79,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
                        household_id: int | None) -> list[Lead]:
     query = _visible(principal).order_by(Lead.id).limit(page.limit + 1)
     if area_code:
-        query = query.where(Lead.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Lead.area_code, area_code))
     for column, value in ((Lead.state, state), (Lead.outcome, outcome), (Lead.programme, programme),
                           (Lead.screening_id, screening_id), (Lead.household_id, household_id)):
         if value is not None:
