@@ -150,8 +150,8 @@ async def test_bad_screenings(committed_client):
 
 
 async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in_order(committed_client, monkeypatch):
-    """On PostgreSQL two chunks run at once (discovery.PARALLEL_CHUNKS); their checkpoints still move in order, and
-    a chunk that fails takes the chunk in flight after it down too: nothing beyond the checkpoint is kept."""
+    """On PostgreSQL several chunks run at once (discovery.PARALLEL_CHUNKS); their checkpoints still move in order, and
+    a chunk that fails takes the chunks in flight after it down too: nothing beyond the checkpoint is kept."""
     client = committed_client
     expected = await city(client)
     database = client.app.state.database

@@ -190,11 +190,14 @@ async def _finish(database: Database, screening_id: int, state: str, error: str 
             state=state, error=error, finished_at=utcnow()).execution_options(synchronize_session=False))
 
 
-# Chunks in flight at once on PostgreSQL, each on its own connection and in its own transaction: while one
-# chunk's statement runs in the database, the next chunk's incomes are read and decrypted in this process, and
-# its statement can run on the other core. Their checkpoints still move one after the other (`run_chunk`), so a
-# stop leaves every committed chunk behind one checkpoint and the rest to be redone. SQLite has one writer: 1.
-PARALLEL_CHUNKS = 2
+# Chunks in flight at once on PostgreSQL, each on its own connection and in its own transaction: while the
+# database runs two chunks' statements (one per core), the next chunk's incomes are read and decrypted in this
+# process. With two in flight the cores sat idle whenever both chunks were in this process at once (decrypting,
+# or waiting for the one before to commit): 1 M households took 25.6-33.5 s with 4.4-15.4 s of idle CPU, against
+# 25.3-26.3 s with 4.4-7.4 s idle with three (docs/benchmarks/assistance.md). Their checkpoints still move one
+# after the other (`run_chunk`), so a stop leaves every committed chunk behind one checkpoint and the rest to be
+# redone. SQLite has one writer: 1.
+PARALLEL_CHUNKS = 3
 
 
 async def run(database: Database, screening_id: int, *, chunk: int, stale_after: dt.timedelta,
