@@ -208,6 +208,11 @@ async def main(args: argparse.Namespace) -> None:
             async with database.sessionmaker() as session:
                 await session.execute(text("DELETE FROM screenings"))  # their leads go with them
                 await session.commit()
+            # And their space back: the screening below would otherwise write its 1.3 M leads into a table and
+            # indexes full of the last run's dead rows, measuring the bench's own history rather than a city.
+            async with database.engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(text("VACUUM ANALYZE leads"))
         else:
             await build_city(database, args.households)
         if not args.latencies_only:
