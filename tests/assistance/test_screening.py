@@ -79,7 +79,14 @@ async def test_a_city_screening_lists_those_eligible_but_not_receiving_per_area(
     leads = await all_leads(client, done["id"])
     assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
     assert done["leads_count"] == len(leads) == len(expected)
-    assert all(x["reasons"]["as_of"] == clock.today().isoformat() for x in leads)
+    # The reasons: which rule on which day; for a household programme also the counted members, the standard and
+    # the facts digest (never the income, issue 7).
+    rule = {"rule": "eligibility.rules.evaluate", "as_of": clock.today().isoformat()}
+    assert all(x["reasons"] == rule for x in leads if x["member_id"] is not None)
+    households = [x["reasons"] for x in leads if x["member_id"] is None]
+    assert households and all(list(r) == [*rule, "counted_members", "standard_fen", "facts_digest"] for r in households)
+    assert all({k: r[k] for k in rule} == rule and r["counted_members"] >= 1 and r["standard_fen"] > 0
+               and len(r["facts_digest"]) == 64 for r in households)
     # Per area: a district's staff see their own leads only; the `area` filter narrows further.
     yinzhou = await all_leads(client, done["id"], YINZHOU)
     assert yinzhou and all(x["area_code"].startswith("330212") for x in yinzhou)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from dataclasses import dataclass
 
-from sqlalchemy import (BigInteger, Column, Integer, MetaData, Select, String, Table, and_, case, cast, exists, func,
+from sqlalchemy import (JSON, BigInteger, Column, Integer, MetaData, Select, String, Table, and_, case, cast, exists, func,
                         literal, null, or_, select, text, type_coerce, union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -294,15 +295,18 @@ async def write_leads(session: AsyncSession, screening_id: int, params: dict[str
                        exclude_prefixes=exclude_prefixes, unless_receiving=True).subquery("hits")
     dialect = (await session.connection()).dialect.name
     standard = params["dibao_standard"].value
-    json_object = func.json_build_object if dialect == "postgresql" else func.json_object
-    common = [literal("rule", String), literal("eligibility.rules.evaluate", String),
-              literal("as_of", String), literal(as_of.isoformat(), String)]
-    # No counted income in the clear (issue 7): the facts digest stands for it (discovery/facts.py).
-    reasons = case((hits.c.member_id.is_(None), json_object(
-        *common, literal("counted_members", String), hits.c.n,
-        literal("standard_fen", String), literal(standard, BigInteger),
-        literal("facts_digest", String), facts_digest_sql(hits.c.n, hits.c.total, standard))),
-        else_=json_object(*common))
+    # The reasons are JSON text put together by concatenation, not json_build_object: its dispatch on every
+    # argument's type was a fifth of writing a city's leads (0.28 s of 1.43 s per 50,000 households, measured by
+    # leaving the reasons out). A person's lead has the same reasons throughout the screening: one constant. The
+    # keys and their order are those the API has always shown. No counted income in the clear (issue 7): the facts
+    # digest stands for it (discovery/facts.py); the digest is hex and the counts integers, so nothing needs escaping.
+    common = json.dumps({"rule": "eligibility.rules.evaluate", "as_of": as_of.isoformat()})
+    household_reasons = (literal(common[:-1] + ', "counted_members": ', String) + cast(hits.c.n, String)
+                         + literal(f', "standard_fen": {int(standard)}, "facts_digest": "', String)
+                         + facts_digest_sql(hits.c.n, hits.c.total, standard) + literal('"}', String))
+    reasons = case((hits.c.member_id.is_(None), household_reasons), else_=literal(common, String))
+    if dialect == "postgresql":
+        reasons = cast(reasons, JSON)  # PostgreSQL has no implicit cast from text to json; SQLite stores the text
     table = Lead.__table__
     written = await session.execute(table.insert().from_select(
         ["screening_id", "household_id", "member_id", "area_code", "programme", "state", "reasons", "created_at"],
