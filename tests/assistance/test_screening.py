@@ -193,3 +193,44 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in
     assert failed.last_household_id == fifth_after  # four chunks checkpointed, in order, then none
     assert failed.processed_households == 4 * 30 and failed.leads_count == len(kept)
     assert {tuple(k) for k in kept} == {e for e in expected if e[0] <= failed.last_household_id}
+
+
+async def test_chunks_in_flight_take_turns_decrypting_and_writing(committed_client, monkeypatch):
+    """One chunk at a time reads and decrypts its incomes (this process's work), at most WRITING_CHUNKS write
+    leads (the database's), and the next chunk decrypts while others write: the pipeline that keeps both cores
+    busy. On SQLite one chunk runs at a time."""
+    client = committed_client
+    expected = await city(client)
+    database = client.app.state.database
+    busy = {"load_incomes": 0, "write_leads": 0}
+    most = dict(busy)
+    overlapped = []
+
+    def counted(name):
+        original = getattr(batch, name)
+
+        async def wrapper(*args, **kwargs):
+            busy[name] += 1
+            most[name] = max(most[name], busy[name])
+            overlapped.append(busy["load_incomes"] and busy["write_leads"])
+            try:
+                if name == "write_leads":
+                    await asyncio.sleep(0.02)  # a write that takes a while, as at city scale
+                return await original(*args, **kwargs)
+            finally:
+                busy[name] -= 1
+        monkeypatch.setattr(batch, name, wrapper)
+
+    counted("load_incomes")
+    counted("write_leads")
+    async with database.sessionmaker() as session:
+        job = await discovery.create_screening(session, CITY, ScreeningIn())
+        await session.commit()
+    await discovery.run(database, job.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    leads = await all_leads(client, job.id)
+    assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
+    assert most["load_incomes"] == 1
+    if database.dialect == "postgresql":
+        assert most["write_leads"] == discovery.WRITING_CHUNKS and any(overlapped)
+    else:
+        assert most["write_leads"] == 1 and not any(overlapped)

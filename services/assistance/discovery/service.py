@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -134,11 +136,22 @@ async def next_chunk(session: AsyncSession, screening: Screening, after_id: int,
     return last, count
 
 
+@dataclass(frozen=True)
+class Turns:
+    """What the chunks in flight take turns at. Reading and decrypting a chunk's incomes is this process's work
+    and holds the GIL: one chunk at a time. Writing a chunk's leads is the database's work: as many at once as it
+    has cores for it. Without turns the chunks in flight moved in step (all decrypting while the database idled,
+    then all writing at once) and the cores sat idle for 5-10 s of a 25 s city screening."""
+    load: asyncio.Semaphore
+    write: asyncio.Semaphore
+
+
 async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, last: int, count: int, *,
-                    before_checkpoint: asyncio.Future | None = None) -> None:
+                    before_checkpoint: asyncio.Future | None = None, turns: Turns | None = None) -> None:
     """Screen the households after_id < id ≤ last (`count` of them) and move the checkpoint from after_id to last,
     in the caller's transaction. `before_checkpoint`, when given, is awaited before the checkpoint moves: the
-    chunk before this one, which must have committed its own (checkpoints move in order)."""
+    chunk before this one, which must have committed its own (checkpoints move in order). `turns`, when given, is
+    shared by the chunks in flight (`Turns`)."""
     now, written = utcnow(), 0
     if (await session.connection()).dialect.name == "postgresql":
         # The chunk's sorts and hashes fit in memory instead of spilling to temporary files (default 4 MB). And
@@ -148,11 +161,13 @@ async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, 
         await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     # The chunk's incomes, decrypted and summed per member, once for every district's run below.
-    await batch.load_incomes(session, screening.as_of, after_id=after_id, until_id=last)
-    for run_prefix, excluded, params in await _district_parameters(session, screening):
-        written += await batch.write_leads(session, screening.id, params, screening.as_of, now,
-                                           area_prefix=run_prefix, after_id=after_id, until_id=last,
-                                           exclude_prefixes=excluded)
+    async with turns.load if turns else contextlib.nullcontext():
+        await batch.load_incomes(session, screening.as_of, after_id=after_id, until_id=last)
+    async with turns.write if turns else contextlib.nullcontext():
+        for run_prefix, excluded, params in await _district_parameters(session, screening):
+            written += await batch.write_leads(session, screening.id, params, screening.as_of, now,
+                                               area_prefix=run_prefix, after_id=after_id, until_id=last,
+                                               exclude_prefixes=excluded)
     if before_checkpoint is not None:
         await before_checkpoint
     # The checkpoint moves only from where the chunk began: a second runner loses here and rolls back.
@@ -166,9 +181,9 @@ async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, 
 
 
 async def _chunk_job(database: Database, screening: Screening, after_id: int, last: int, count: int,
-                     before: asyncio.Task | None) -> None:
+                     before: asyncio.Task | None, turns: Turns) -> None:
     async with database.sessionmaker() as session, session.begin():
-        await run_chunk(session, screening, after_id, last, count, before_checkpoint=before)
+        await run_chunk(session, screening, after_id, last, count, before_checkpoint=before, turns=turns)
 
 
 async def claim(database: Database, screening_id: int, stale_after: dt.timedelta) -> bool:
@@ -191,13 +206,12 @@ async def _finish(database: Database, screening_id: int, state: str, error: str 
 
 
 # Chunks in flight at once on PostgreSQL, each on its own connection and in its own transaction: while the
-# database runs two chunks' statements (one per core), the next chunk's incomes are read and decrypted in this
-# process. With two in flight the cores sat idle whenever both chunks were in this process at once (decrypting,
-# or waiting for the one before to commit): 1 M households took 25.6-33.5 s with 4.4-15.4 s of idle CPU, against
-# 25.3-26.3 s with 4.4-7.4 s idle with three (docs/benchmarks/assistance.md). Their checkpoints still move one
-# after the other (`run_chunk`), so a stop leaves every committed chunk behind one checkpoint and the rest to be
-# redone. SQLite has one writer: 1.
-PARALLEL_CHUNKS = 3
+# database writes the leads of up to WRITING_CHUNKS of them (one per core of the machine this was measured on),
+# the next chunk's incomes are read and decrypted in this process, and one more waits its turn to write (`Turns`).
+# Their checkpoints still move one after the other (`run_chunk`), so a stop leaves every committed chunk behind
+# one checkpoint and the rest to be redone. SQLite has one writer: one chunk at a time, no turns.
+PARALLEL_CHUNKS = 4
+WRITING_CHUNKS = 2
 
 
 async def run(database: Database, screening_id: int, *, chunk: int, stale_after: dt.timedelta,
@@ -211,6 +225,7 @@ async def run(database: Database, screening_id: int, *, chunk: int, stale_after:
         async with database.sessionmaker() as session, session.begin():
             await session.execute(text("ANALYZE households, members, incomes, assets, enrolments"))
     depth = PARALLEL_CHUNKS if database.dialect == "postgresql" else 1
+    turns = Turns(load=asyncio.Semaphore(1), write=asyncio.Semaphore(WRITING_CHUNKS))
     in_flight: list[asyncio.Task] = []
     try:
         async with database.sessionmaker() as session:
@@ -225,7 +240,7 @@ async def run(database: Database, screening_id: int, *, chunk: int, stale_after:
             if not count:
                 break
             before = in_flight[-1] if in_flight else None
-            in_flight.append(asyncio.create_task(_chunk_job(database, screening, after, last, count, before)))
+            in_flight.append(asyncio.create_task(_chunk_job(database, screening, after, last, count, before, turns)))
             started, after = started + 1, last
             if len(in_flight) >= depth:
                 await in_flight.pop(0)
