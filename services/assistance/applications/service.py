@@ -20,7 +20,7 @@ from services.assistance.households.membership import age_on, membership
 from services.assistance.households.models import Member
 from services.assistance.programmes import service as programmes
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -268,12 +268,12 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
                        state: str | None) -> list[Application]:
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(Application).where(Application.area_code.startswith(area_prefix(principal.area)))
+    query = (select(Application).where(within_area(Application.area_code, principal.area))
              .order_by(Application.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(Application.id > int(page.after))
     if area_code:
-        query = query.where(Application.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Application.area_code, area_code))
     if state:
         query = query.where(Application.state == state)
     return list(await session.scalars(query))
@@ -285,10 +285,10 @@ async def reviews_due(session: AsyncSession, principal: Principal, page: PagePar
     if principal.kind != "staff" or not principal.area:
         return []
     query = (select(Application).where(Application.state == "approved", Application.review_due_on <= due_by,
-                                       Application.area_code.startswith(area_prefix(principal.area)))
+                                       within_area(Application.area_code, principal.area))
              .order_by(Application.review_due_on, Application.id).limit(page.limit + 1))
     if area_code:
-        query = query.where(Application.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Application.area_code, area_code))
     if page.after is not None:
         after_day, after_id = page.after
         query = query.where(tuple_(Application.review_due_on, Application.id) >

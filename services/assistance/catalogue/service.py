@@ -16,7 +16,7 @@ from services.assistance.households.membership import age_on
 from services.assistance.households.models import Member
 from services.assistance.programmes import service as programmes
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -59,7 +59,7 @@ def _ancestors(code: str) -> list[str]:
 
 def _offered_in(code: str):
     """Services whose area contains `code` or lies within it."""
-    return CatalogueService.area_code.in_(_ancestors(code)) | CatalogueService.area_code.startswith(area_prefix(code))
+    return CatalogueService.area_code.in_(_ancestors(code)) | within_area(CatalogueService.area_code, code)
 
 
 async def list_services(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
@@ -180,7 +180,7 @@ async def list_matches(session: AsyncSession, principal: Principal, page: PagePa
         return []
     query = (select(ServiceMatch, CatalogueService.name)
              .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)
-             .where(ServiceMatch.area_code.startswith(area_prefix(principal.area)))
+             .where(within_area(ServiceMatch.area_code, principal.area))
              .order_by(ServiceMatch.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(ServiceMatch.id > int(page.after))

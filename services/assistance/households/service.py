@@ -9,7 +9,7 @@ from services.assistance.households.membership import MemberFacts, age_on, membe
 from services.assistance.households.models import Household, Member
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -48,7 +48,7 @@ def visible_to(principal: Principal) -> Select:
     """Staff see households in their area and below; nobody else reads the register directly."""
     query = select(Household)
     if principal.kind == "staff" and principal.area:
-        return query.where(Household.area_code.startswith(area_prefix(principal.area)))
+        return query.where(within_area(Household.area_code, principal.area))
     return query.where(False)
 
 
@@ -161,7 +161,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
     if page.after is not None:
         query = query.where(Household.id > int(page.after))
     if area_code:
-        query = query.where(Household.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Household.area_code, area_code))
     households = list(await session.scalars(query))
     by_household: dict[int, list[Member]] = {h.id: [] for h in households}
     if households:
