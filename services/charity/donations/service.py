@@ -26,7 +26,7 @@ from services.charity.ledger.models import LedgerAccount
 from services.charity.projects import service as projects
 from services.charity.projects.models import BudgetLine, Project
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
@@ -234,7 +234,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
         return []
 
     query = (select(Donation).join(Project, Project.id == Donation.project_id)
-             .where(Project.district_code.startswith(area_prefix(principal.area)))
+             .where(within_area(Project.district_code, principal.area))
              .order_by(Donation.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(Donation.id > int(page.after))
@@ -348,7 +348,7 @@ async def list_disbursements(session: AsyncSession, principal: Principal, page: 
         return []
 
     query = (select(Disbursement).join(Project, Project.id == Disbursement.project_id)
-             .where(Project.district_code.startswith(area_prefix(principal.area)))
+             .where(within_area(Project.district_code, principal.area))
              .order_by(Disbursement.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(Disbursement.id > int(page.after))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import case, func, select, true
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.donations.models import Donation
@@ -18,14 +18,14 @@ from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGro
 from services.charity.organizations.models import Organization
 from services.charity.projects.models import Project
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 
 REGISTERED_TARGET = 100  # more than 100 organisations
 NEW_PER_YEAR_TARGET = 11
 
 
 def _in_district(column, district: str | None):
-    return column.startswith(area_prefix(district)) if district else true()
+    return within_area(column, district or "")
 
 
 async def money(session: AsyncSession, district: str | None, since: dt.datetime | None) -> MoneyIndicators:

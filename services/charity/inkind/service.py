@@ -16,7 +16,7 @@ from services.charity.receipts import service as receipts
 from services.charity.receipts.models import Receipt
 from services.charity.receipts.schemas import ReceiptOut
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
@@ -103,7 +103,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
                        organization_id: int | None, kind: str | None) -> list[InKindDonation]:
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(InKindDonation).where(InKindDonation.district_code.startswith(area_prefix(principal.area)))
+    query = (select(InKindDonation).where(within_area(InKindDonation.district_code, principal.area))
              .order_by(InKindDonation.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(InKindDonation.id > int(page.after))

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, LedgerSeal, Reconciliation
 from services.charity.organizations.models import Organization
 from services.charity.projects.models import Project
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import NotFound
 from shared.identity import Principal
@@ -227,10 +227,10 @@ async def spent_by_line(session: AsyncSession, project_id: int) -> dict[int, int
 # ---- reading the ledger (staff of the organisation's area) ----
 
 def _in_area(principal: Principal, organization_id_column) -> object:
-    prefix = area_prefix(principal.area) if principal.kind == "staff" and principal.area else None
-    if prefix is None:
+    if principal.kind != "staff" or not principal.area:
         return literal(False)
-    return organization_id_column.in_(select(Organization.id).where(Organization.district_code.startswith(prefix)))
+    return organization_id_column.in_(select(Organization.id).where(within_area(Organization.district_code,
+                                                                                principal.area)))
 
 
 async def list_accounts(session: AsyncSession, principal: Principal, page: PageParams, *,

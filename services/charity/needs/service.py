@@ -11,7 +11,7 @@ from services.charity.needs.models import Match, Need, ResourceOffer
 from services.charity.needs.schemas import (DeliveryIn, MatchIn, MatchOut, NeedIn, NeedOut, OfferIn, OfferOut,
                                             Proposal)
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
@@ -73,7 +73,7 @@ async def list_needs(session: AsyncSession, page: PageParams, *, area: str | Non
     if page.after is not None:
         query = query.where(Need.id > int(page.after))
     if area:
-        query = query.where(Need.area_code.startswith(area_prefix(area)))
+        query = query.where(within_area(Need.area_code, area))
     if category:
         query = query.where(Need.category == category)
     if open_only:
@@ -108,7 +108,7 @@ async def list_offers(session: AsyncSession, principal: Principal, page: PagePar
     if page.after is not None:
         query = query.where(ResourceOffer.id > int(page.after))
     if principal.kind == "staff" and principal.area:
-        query = query.where(or_(ResourceOffer.area_code.startswith(area_prefix(principal.area)),
+        query = query.where(or_(within_area(ResourceOffer.area_code, principal.area),
                                 ResourceOffer.area_code.in_(ancestors(principal.area))))
     else:
         query = query.where(ResourceOffer.subject == principal.subject)

@@ -15,7 +15,7 @@ from services.charity.projects.models import BudgetLine, Disclosure, Project
 from services.charity.projects.schemas import (BudgetLineOut, DisclosureIn, DisclosureOut, FilingIn,
                                                OverdueDisclosure, ProjectIn, ProjectOut)
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
@@ -122,7 +122,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
                        organization_id: int | None) -> list[Project]:
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(Project).where(Project.district_code.startswith(area_prefix(principal.area)))
+    query = (select(Project).where(within_area(Project.district_code, principal.area))
              .order_by(Project.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(Project.id > int(page.after))
@@ -253,7 +253,7 @@ async def overdue(session: AsyncSession, principal: Principal) -> list[OverdueDi
         select(Project, last.c.last_on, finals.c.project_id)
         .outerjoin(last, last.c.project_id == Project.id)
         .outerjoin(finals, finals.c.project_id == Project.id)
-        .where(Project.district_code.startswith(area_prefix(principal.area)),
+        .where(within_area(Project.district_code, principal.area),
                Project.status.in_(("fundraising", "executing", "closed")))
         .order_by(Project.id))
     found = []

@@ -20,7 +20,7 @@ from services.charity.projects.models import BudgetLine, Project
 from services.charity.public.schemas import (HonourEntry, HonourList, PublicLine, PublicPayment, PublicProject,
                                              PublicProjectSummary)
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.errors import InvalidInput, NotFound
 from shared.pagination import PageParams
 
@@ -59,7 +59,7 @@ async def list_projects(session: AsyncSession, page: PageParams, *, status: str 
     if status:
         query = query.where(Project.status == status)
     if district:
-        query = query.where(Project.district_code.startswith(area_prefix(district)))
+        query = query.where(within_area(Project.district_code, district))
     if organization_id is not None:
         query = query.where(Project.organization_id == organization_id)
     rows = (await session.execute(query)).all()

@@ -18,7 +18,7 @@ from services.charity.organizations.models import Organization
 from services.charity.receipts.models import DonationReceipt, Receipt, ReceiptCounter
 from services.charity.receipts.schemas import DeclineIn, DeclineOut, MergedReceiptIn, ReceiptIn, ReceiptOut
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
@@ -174,7 +174,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
         return []
 
     query = (select(Receipt).join(Organization, Organization.id == Receipt.organization_id)
-             .where(Organization.district_code.startswith(area_prefix(principal.area)))
+             .where(within_area(Organization.district_code, principal.area))
              .order_by(Receipt.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(Receipt.id > int(page.after))

@@ -17,7 +17,7 @@ from services.charity.trusts.schemas import (CommunityCountIn, CommunityFundIn, 
                                              DistrictCoverage, OverdueReport, TrustIn, TrustOut, TrustReportIn,
                                              TrustReportOut)
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -84,7 +84,7 @@ async def list_trusts(session: AsyncSession, page: PageParams, *, district: str 
     if page.after is not None:
         query = query.where(Trust.id > int(page.after))
     if district:
-        query = query.where(Trust.district_code.startswith(area_prefix(district)))
+        query = query.where(within_area(Trust.district_code, district))
     rows = list(await session.scalars(query))
     years = await reported_years(session, [t.id for t in rows])
     return [trust_out(t, years[t.id]) for t in rows]
@@ -123,7 +123,7 @@ async def overdue_reports(session: AsyncSession, principal: Principal) -> list[O
     if principal.kind != "staff" or not principal.area:
         return []
     today = clock.today()
-    trusts = list(await session.scalars(select(Trust).where(Trust.district_code.startswith(area_prefix(principal.area)))
+    trusts = list(await session.scalars(select(Trust).where(within_area(Trust.district_code, principal.area))
                                         .order_by(Trust.id)))
     years = await reported_years(session, [t.id for t in trusts])
     found = [OverdueReport(trust_id=t.id, name=t.name, district_code=t.district_code, year=year, due_on=due,
@@ -162,7 +162,7 @@ async def list_funds(session: AsyncSession, page: PageParams, *, area: str | Non
     if page.after is not None:
         query = query.where(CommunityFund.id > int(page.after))
     if area:
-        query = query.where(CommunityFund.community_code.startswith(area_prefix(area)))
+        query = query.where(within_area(CommunityFund.community_code, area))
     return list(await session.scalars(query))
 
 

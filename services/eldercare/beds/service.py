@@ -25,7 +25,7 @@ from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.peers import AssistanceFacts, PerCaller, no_such_elder, one_statement
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import Database, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -69,7 +69,7 @@ async def list_institutions(session: AsyncSession, page: PageParams, *, area_cod
     if page.after is not None:
         query = query.where(Institution.id > int(page.after))
     if area_code:
-        query = query.where(Institution.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Institution.area_code, area_code))
     if ownership:
         query = query.where(Institution.ownership == ownership)
     if min_stars:
@@ -136,7 +136,7 @@ async def search_beds(session: AsyncSession, page: PageParams, *, bed_type: str 
     if bed_type:
         query = query.where(Bed.bed_type == bed_type)
     if district_code:
-        query = query.where(Institution.area_code.startswith(area_prefix(district_code)))
+        query = query.where(within_area(Institution.area_code, district_code))
     if institution_id:
         query = query.where(Bed.institution_id == institution_id)
     if available_on is not None:
@@ -189,7 +189,7 @@ async def bed_availability(session: AsyncSession, page: PageParams, *, date_from
     if institution_id:
         query = query.where(Bed.institution_id == institution_id)
     if area_code:
-        query = query.where(Institution.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Institution.area_code, area_code))
     found = []
     for bed, institution, kind, expires_at in (await session.execute(query)).all():
         held_until = expires_at if kind == "hold" else None
@@ -430,7 +430,7 @@ def occupancies_visible_to(principal: Principal) -> Select:
         Institution, Institution.id == Bed.institution_id)
     condition = BedOccupancy.elder_id.in_(elders)
     if principal.kind == "staff" and principal.area:
-        condition = or_(condition, Institution.area_code.startswith(area_prefix(principal.area)))
+        condition = or_(condition, within_area(Institution.area_code, principal.area))
     return query.where(condition)
 
 

@@ -14,7 +14,7 @@ from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.identity import Principal
 from shared.pagination import PageParams
 
@@ -50,7 +50,7 @@ def visible_to(principal: Principal) -> Select:
     """The elders a caller may see: staff their area and below; residents themself and those they care for."""
     query = select(Elder)
     if principal.kind == "staff" and principal.area:
-        return query.where(Elder.area_code.startswith(area_prefix(principal.area)))
+        return query.where(within_area(Elder.area_code, principal.area))
     if principal.kind == "resident":
         return query.where(exists().where(ElderCarer.elder_id == Elder.id, ElderCarer.subject == principal.subject))
     # Partners and services see older people only through purpose-built endpoints, not the register.
@@ -103,7 +103,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
     if page.after is not None:
         query = query.where(Elder.id > int(page.after))
     if area_code:
-        query = query.where(Elder.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Elder.area_code, area_code))
     if lives_alone is not None:
         query = query.where(Elder.lives_alone == lives_alone)
     return list(await session.scalars(query))

@@ -20,7 +20,7 @@ from services.eldercare.subsidies.models import SubsidyEntry
 from services.eldercare.subsidies.service import draw_for_visit
 from services.eldercare.quotas import check_open_visits
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
@@ -86,7 +86,7 @@ async def list_providers(session: AsyncSession, page: PageParams, *, area_code: 
     if page.after is not None:
         query = query.where(Provider.id > int(page.after))
     if area_code:
-        query = query.where(Provider.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Provider.area_code, area_code))
     return list(await session.scalars(query))
 
 

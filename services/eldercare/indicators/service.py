@@ -18,7 +18,7 @@ from services.eldercare.elders.models import Elder
 from services.eldercare.familybeds.models import FamilyBed
 from services.eldercare.homecare.models import Caregiver, Provider, Visit
 from services.eldercare.meals.models import Canteen, MealOrder, Menu
-from shared.areas import area_prefix
+from shared.areas import within_area
 
 PLAN = "宁波市民政局2022年工作要点"
 
@@ -41,38 +41,34 @@ class Indicators(BaseModel):
     items: list[Indicator]
 
 
-def _in_area(column, area_code: str):
-    return column.startswith(area_prefix(area_code))
-
-
 async def _count(session: AsyncSession, query) -> int:
     return int(await session.scalar(query) or 0)
 
 
 async def compute(session: AsyncSession, *, area_code: str, day: dt.date) -> Indicators:
     kinds = dict((await session.execute(select(Canteen.kind, func.count()).where(
-        Canteen.is_active.is_(True), _in_area(Canteen.area_code, area_code)).group_by(Canteen.kind))).all())
+        Canteen.is_active.is_(True), within_area(Canteen.area_code, area_code)).group_by(Canteen.kind))).all())
     canteens = {k: int(kinds.get(k, 0)) for k in ("central_kitchen", "canteen", "meal_point")}
     meals = await _count(session, select(func.sum(MealOrder.quantity)).join(Menu, Menu.id == MealOrder.menu_id)
                          .join(Canteen, Canteen.id == Menu.canteen_id)
                          .where(MealOrder.status == "placed", Menu.served_on == day,
-                                _in_area(Canteen.area_code, area_code)))
+                                within_area(Canteen.area_code, area_code)))
     by_type = dict((await session.execute(select(Bed.bed_type, func.count()).join(
         Institution, Institution.id == Bed.institution_id).where(
-        Bed.in_service.is_(True), _in_area(Institution.area_code, area_code)).group_by(Bed.bed_type))).all())
+        Bed.in_service.is_(True), within_area(Institution.area_code, area_code)).group_by(Bed.bed_type))).all())
     beds = {k: int(by_type.get(k, 0)) for k in ("general", "nursing", "dementia")}
     total_beds = sum(beds.values())
     nursing_share = round(beds["nursing"] / total_beds, 4) if total_beds else 0.0
     family_beds = await _count(session, select(func.count()).select_from(FamilyBed).join(
-        Elder, Elder.id == FamilyBed.elder_id).where(FamilyBed.status == "active", _in_area(Elder.area_code, area_code)))
-    elders = await _count(session, select(func.count()).select_from(Elder).where(_in_area(Elder.area_code, area_code)))
+        Elder, Elder.id == FamilyBed.elder_id).where(FamilyBed.status == "active", within_area(Elder.area_code, area_code)))
+    elders = await _count(session, select(func.count()).select_from(Elder).where(within_area(Elder.area_code, area_code)))
     certified = await _count(session, select(func.count()).select_from(Caregiver).join(
         Provider, Provider.id == Caregiver.provider_id).where(
-        Caregiver.is_active.is_(True), Caregiver.certificate_expires_on >= day, _in_area(Provider.area_code, area_code)))
+        Caregiver.is_active.is_(True), Caregiver.certificate_expires_on >= day, within_area(Provider.area_code, area_code)))
     per_10k = round(certified * 10_000 / elders, 2) if elders else 0.0
     visit_counts = dict((await session.execute(select(Visit.status, func.count()).join(
         Elder, Elder.id == Visit.elder_id).where(Visit.status.in_(("verified", "flagged", "missed")),
-                                                 _in_area(Elder.area_code, area_code)).group_by(Visit.status))).all())
+                                                 within_area(Elder.area_code, area_code)).group_by(Visit.status))).all())
     new_note = "target is for new ones in 2022; the value counts all registered"
     return Indicators(area_code=area_code, as_of=day, items=[
         Indicator(code="canteens_by_kind", label="助餐服务点（按类型）", value=canteens, unit="count", target=150,

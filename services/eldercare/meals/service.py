@@ -21,7 +21,7 @@ from services.eldercare.peers import (AssistanceFacts, PerCaller, elder_with_sta
                                      status_params)
 from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import area_prefix, within_area
 from shared.db import Database, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -96,7 +96,7 @@ async def list_canteens(session: AsyncSession, page: PageParams, *, area_code: s
     if page.after is not None:
         query = query.where(Canteen.id > int(page.after))
     if area_code:
-        query = query.where(Canteen.area_code.startswith(area_prefix(area_code)))
+        query = query.where(within_area(Canteen.area_code, area_code))
     if kind:
         query = query.where(Canteen.kind == kind)
     if delivers_to is None:

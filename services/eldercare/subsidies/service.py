@@ -17,7 +17,7 @@ from services.eldercare.subsidies.models import AllowanceRate, SubsidyAccount, S
 from services.eldercare.subsidies.schemas import (AccountIn, AccountOut, AllowanceRateIn, AllowanceRateOut,
                                                   EntryOut, GrantReport)
 from shared import clock
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.identity import Principal
@@ -195,7 +195,7 @@ async def grant_month(session: AsyncSession, principal: Principal, month: str) -
     if principal.kind != "staff" or not principal.area:
         raise Forbidden("allowances are granted by staff")
     query = (select(SubsidyAccount, Elder.area_code).join(Elder, Elder.id == SubsidyAccount.elder_id)
-             .where(Elder.area_code.startswith(area_prefix(principal.area)))
+             .where(within_area(Elder.area_code, principal.area))
              .where(~select(SubsidyEntry.id).where(SubsidyEntry.account_id == SubsidyAccount.id,
                                                    SubsidyEntry.kind == "allowance",
                                                    SubsidyEntry.month == month).exists()))
