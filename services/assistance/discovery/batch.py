@@ -17,8 +17,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import (JSON, BigInteger, Column, Integer, MetaData, Select, String, Table, and_, case, cast, exists, func,
-                        literal, null, or_, select, text, type_coerce, union_all)
+from sqlalchemy import (JSON, BigInteger, Column, Integer, MetaData, Select, String, Table, and_, case, cast, exists,
+                        func, literal, null, or_, select, text, type_coerce, union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income

@@ -59,16 +59,18 @@ async def compute(session: AsyncSession, *, area_code: str, day: dt.date) -> Ind
     beds = {k: int(by_type.get(k, 0)) for k in ("general", "nursing", "dementia")}
     total_beds = sum(beds.values())
     nursing_share = round(beds["nursing"] / total_beds, 4) if total_beds else 0.0
+    elders_in_area = within_area(Elder.area_code, area_code)
     family_beds = await _count(session, select(func.count()).select_from(FamilyBed).join(
-        Elder, Elder.id == FamilyBed.elder_id).where(FamilyBed.status == "active", within_area(Elder.area_code, area_code)))
-    elders = await _count(session, select(func.count()).select_from(Elder).where(within_area(Elder.area_code, area_code)))
+        Elder, Elder.id == FamilyBed.elder_id).where(FamilyBed.status == "active", elders_in_area))
+    elders = await _count(session, select(func.count()).select_from(Elder).where(elders_in_area))
     certified = await _count(session, select(func.count()).select_from(Caregiver).join(
         Provider, Provider.id == Caregiver.provider_id).where(
-        Caregiver.is_active.is_(True), Caregiver.certificate_expires_on >= day, within_area(Provider.area_code, area_code)))
+        Caregiver.is_active.is_(True), Caregiver.certificate_expires_on >= day,
+        within_area(Provider.area_code, area_code)))
     per_10k = round(certified * 10_000 / elders, 2) if elders else 0.0
     visit_counts = dict((await session.execute(select(Visit.status, func.count()).join(
         Elder, Elder.id == Visit.elder_id).where(Visit.status.in_(("verified", "flagged", "missed")),
-                                                 within_area(Elder.area_code, area_code)).group_by(Visit.status))).all())
+                                                 elders_in_area).group_by(Visit.status))).all())
     new_note = "target is for new ones in 2022; the value counts all registered"
     return Indicators(area_code=area_code, as_of=day, items=[
         Indicator(code="canteens_by_kind", label="助餐服务点（按类型）", value=canteens, unit="count", target=150,
