@@ -1,7 +1,7 @@
 """Assistance at city scale: screening against a bare aggregate, and single checks and status lookups through
 the gateway.
 
-    ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 50000] [--database-url URL] [--reuse]
+    ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 20000] [--database-url URL] [--reuse]
 
 1. builds a synthetic city in its own PostgreSQL database (default `assistance_bench` on 127.0.0.1:5432,
    created when missing, wiped at the start) with the generator of `services.assistance.generate`;
@@ -43,6 +43,7 @@ from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
 from services.assistance.generate import generate
 from services.assistance.households.models import Member
+from services.assistance.settings import AssistanceSettings
 from shared import clock, migrations
 from shared.db import Database
 from shared.identity import Principal
@@ -231,7 +232,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="./dev bench assistance", description=__doc__.split("\n")[0])
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--chunk", type=int, default=50_000)
+    parser.add_argument("--chunk", type=int, default=AssistanceSettings().screening_chunk)  # as the service runs
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--reuse", action="store_true",
                         help="keep the city already in the database (no rebuild; migrations are applied)")
