@@ -96,7 +96,7 @@ async def decrypt_floor(database: Database, chunk: int) -> tuple[float, int]:
         top = await session.scalar(text("SELECT max(id) FROM households")) or 0
         started = time.perf_counter()
         for after in range(0, top, chunk):
-            rows_read += (await batch.member_incomes(session, today, after_id=after, until_id=after + chunk))[1]
+            rows_read += (await batch.member_incomes(session, today, after_id=after, until_id=after + chunk))[2]
         return time.perf_counter() - started, rows_read
 
 
@@ -138,7 +138,10 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples) * 1000, percentile(samples, 0.99) * 1000
 
 
-async def latencies(database: Database, suite: Suite, requests: int) -> dict[str, tuple[float, float]]:
+async def latencies(database: Database, suite: Suite, requests: int, *, during_screening: bool = False
+                    ) -> dict[str, tuple[float, float]]:
+    """p50/p99 of single requests, one at a time. With `during_screening`, a city screening is started through the
+    API first and runs in the same service process meanwhile (the name of each figure then says how far it got)."""
     async with database.sessionmaker() as session:
         top = await session.scalar(text("SELECT max(id) FROM households"))
         # ID numbers are stored encrypted: read a random sample of members through the model, which decrypts.
@@ -151,7 +154,15 @@ async def latencies(database: Database, suite: Suite, requests: int) -> dict[str
     async with httpx.AsyncClient(base_url=suite.url(), timeout=10) as client:
         token = (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
-        results = {}
+        results, screening = {}, None
+        if during_screening:
+            started = await client.post("/api/assistance/v1/screenings", json={}, headers=headers)
+            if started.status_code != 202:
+                raise RuntimeError(f"screening: {started.status_code} {started.text[:200]}")
+            screening = f"/api/assistance/v1/screenings/{started.json()['id']}"
+
+        async def progress() -> str:
+            return f"{(await client.get(screening, headers=headers)).json()['progress_percent']:.0f} %"
         for name, path, bodies in (
                 ("status lookup", "/api/assistance/v1/status-lookups",
                  [{"id_number": numbers[i % len(numbers)]} for i in range(requests)]),
@@ -159,13 +170,15 @@ async def latencies(database: Database, suite: Suite, requests: int) -> dict[str
                  [{"household_id": random.randint(1, top)} for _ in range(requests)])):
             for body in bodies[:50]:  # warm-up
                 await client.post(path, json=body, headers=headers)
-            samples = []
+            samples, begun = [], await progress() if screening else ""
             for body in bodies:
                 started = time.perf_counter()
                 response = await client.post(path, json=body, headers=headers)
                 samples.append(time.perf_counter() - started)
                 if response.status_code != 200:
                     raise RuntimeError(f"{name}: {response.status_code} {response.text[:200]}")
+            if screening:
+                name += f" while a screening runs (from {begun} to {await progress()} done)"
             results[name] = percentiles(samples)
     return results
 
@@ -220,7 +233,8 @@ async def main(args: argparse.Namespace) -> None:
             await batch_figures(database, args)
         suite = await asyncio.to_thread(start_suite, args.database_url,
                                         Path(tempfile.mkdtemp(prefix="bench-assistance-")))
-        for name, (p50, p99) in (await latencies(database, suite, args.requests)).items():
+        for name, (p50, p99) in (await latencies(database, suite, args.requests,
+                                                 during_screening=args.during_screening)).items():
             say(f"{name} through the gateway: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 ≤ 20 ms; {load()})")
     finally:
         if suite is not None:
@@ -238,6 +252,8 @@ if __name__ == "__main__":
                         help="keep the city already in the database (no rebuild; migrations are applied)")
     parser.add_argument("--parallel-chunks", type=int, default=discovery.PARALLEL_CHUNKS,
                         help="chunks the screening runs at once on PostgreSQL (1: one after the other)")
+    parser.add_argument("--during-screening", action="store_true",
+                        help="measure the single requests while a city screening runs in the same service")
     parser.add_argument("--latencies-only", action="store_true",
                         help="skip the screening and the aggregate (with --reuse: single requests on a built city)")
     asyncio.run(main(parser.parse_args(sys.argv[1:])))

@@ -64,40 +64,42 @@ def _ids_between(column, after_id: int, until_id: int | None) -> list:
 
 
 async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
-                         ) -> tuple[dict[int, list[int]], int]:
-    """The counted monthly income per member ([wages, other]) of the households with after_id < id ≤ until_id, as
-    the rules count it (non-exempt incomes of periods begun by `as_of`), decrypted and summed here; and the
-    income rows read."""
+                         ) -> tuple[dict[int, int], dict[int, int], int]:
+    """The counted monthly income per member of the households with after_id < id ≤ until_id, as the rules count
+    it (non-exempt incomes of periods begun by `as_of`), decrypted and summed here: (wages per member, other
+    incomes per member, income rows read)."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        # Straight from the driver: at city scale SQLAlchemy's row handling cost as much as the decryption
-        # (10 against 5 µs a row, measured on a 20,000-household city).
+        # Straight from the driver (at city scale SQLAlchemy's row handling cost as much as the decryption), and as
+        # three arrays rather than a row per income: tens of thousands of row objects per chunk kept the garbage
+        # collector's full collections coming, 9 s of a 22 s city screening, up to 0.2 s each, during which the
+        # service answered no request (measured with gc.callbacks).
         driver = (await connection.get_raw_connection()).driver_connection
-        rows = await driver.fetch(
-            "SELECT member_id, kind, monthly_fen_enc FROM incomes WHERE NOT exempt AND period_from <= $1 "
-            "AND household_id > $2" + (" AND household_id <= $3" if until_id is not None else ""),
+        members, wages, sealed = await driver.fetchrow(
+            "SELECT array_agg(member_id), array_agg(kind = 'wages'), array_agg(monthly_fen_enc) FROM incomes "
+            "WHERE NOT exempt AND period_from <= $1 AND household_id > $2"
+            + (" AND household_id <= $3" if until_id is not None else ""),
             as_of, after_id, *([until_id] if until_id is not None else []))
     else:
         rows = (await session.execute(
-            select(Income.member_id, Income.kind, type_coerce(Income.monthly_fen, String))  # the ciphertext, raw
+            select(Income.member_id, Income.kind == "wages", type_coerce(Income.monthly_fen, String))  # raw text
             .where(Income.exempt.is_(False), Income.period_from <= as_of,
                    *_ids_between(Income.household_id, after_id, until_id)))).all()
-    if not rows:
-        return {}, 0
-    # A 50,000-household chunk of the generated city has some 95,000 counted incomes, about a quarter of a second
-    # of CPU to decrypt (2.6 µs a value, docs/benchmarks/assistance.md): in a thread, so that the event loop, which
+        members, wages, sealed = zip(*rows) if rows else (None, None, None)
+    if not members:
+        return {}, {}, 0
+    # A 20,000-household chunk of the generated city has some 38,000 counted incomes, a tenth of a second of CPU to
+    # decrypt (1.3-2.6 µs a value, docs/benchmarks/assistance.md): in a thread, so that the event loop, which
     # answers requests beside the screening job, gets its turns meanwhile.
-    return await asyncio.to_thread(_sum_per_member, rows), len(rows)
+    return *await asyncio.to_thread(_sum_per_member, members, wages, sealed), len(members)
 
 
-def _sum_per_member(rows) -> dict[int, list[int]]:
-    totals: dict[int, list[int]] = {}
-    members, kinds, sealed = zip(*rows)
-    for member_id, kind, amount in zip(members, kinds, decrypt_integers(MONTHLY_PURPOSE, sealed)):
-        figures = totals.get(member_id)
-        if figures is None:
-            figures = totals[member_id] = [0, 0]
-        figures[kind != "wages"] += amount
+def _sum_per_member(members, wages, sealed) -> tuple[dict[int, int], dict[int, int]]:
+    """(wages per member, other incomes per member): plain ints in two dicts, no container per member."""
+    totals: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    for member_id, is_wages, amount in zip(members, wages, decrypt_integers(MONTHLY_PURPOSE, sealed)):
+        kind = totals[0] if is_wages else totals[1]
+        kind[member_id] = kind.get(member_id, 0) + amount
     return totals
 
 
@@ -111,10 +113,11 @@ async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int =
     await session.execute(text(_CREATE_MEMBER_INCOMES))
     await session.execute(text("TRUNCATE screening_member_incomes" if postgres
                                else "DELETE FROM screening_member_incomes"))
-    totals, read = await member_incomes(session, as_of, after_id=after_id, until_id=until_id)
-    if not totals:
+    wages, other, read = await member_incomes(session, as_of, after_id=after_id, until_id=until_id)
+    if not read:
         return read
-    records = [(member_id, wages, other) for member_id, (wages, other) in totals.items()]
+    # One record at a time, each gone before the next (a generator, not a list of tuples): see member_incomes.
+    records = ((member_id, wages.get(member_id, 0), other.get(member_id, 0)) for member_id in wages.keys() | other)
     if postgres:
         driver = (await connection.get_raw_connection()).driver_connection
         await driver.copy_records_to_table("screening_member_incomes", records=records,
