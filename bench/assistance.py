@@ -14,7 +14,8 @@ the gateway.
    which loading the chunks' incomes), to show how the time splits between evaluating and writing leads;
 3. starts the assistance service and the gateway on loopback ports 18202 / 18200 (the gateway's rate limits
    out of reach, its own throw-away database) and measures p50/p99 of single eligibility checks and status
-   lookups, one request at a time, with a demo token (target p99 ≤ 20 ms);
+   lookups, one request at a time, with a demo token (target p99 ≤ 20 ms); with `--during-screening`, while a city
+   screening started through the API runs in the same service;
 4. stops what it started. It is a benchmark, not a test: it exits 0 when it ran, whatever the figures.
 """
 
