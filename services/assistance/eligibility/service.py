@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import OrderedDict
 from types import SimpleNamespace
 
 from sqlalchemy import BigInteger, Boolean, Date, Integer, String, cast, func, literal, null, or_, select, union_all
@@ -28,6 +27,7 @@ from shared import clock
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
+from shared.stamped import StampedCache
 
 
 async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) -> dict[str, rules.Param]:
@@ -43,27 +43,16 @@ async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) 
     return found
 
 
-# Parameters in force per (policy table stamp, district, day), per process. Policy versions are only ever added
-# (no route updates or deletes one), so the table's stamp — its row count, highest id and sum of values, read in
-# the same statement as the household's figures — changes whenever a version is added, and a cached entry is
-# never served for a table that differs from the one it was read from. (A row edited by hand in the database
-# without changing its value would not be seen until the process restarts or another version is added.)
-_PARAMETERS: OrderedDict[tuple, dict[str, rules.Param]] = OrderedDict()
-_PARAMETERS_KEPT = 256
+# Parameters in force per (district, day), kept under the policy table's stamp (its row count, highest id and sum
+# of values, read in the same statement as the household's figures; versions are only ever added, no route updates
+# or deletes one): see shared.stamped.
+_PARAMETERS: StampedCache[dict[str, rules.Param]] = StampedCache(256)
 
 
 async def parameters_for_stamp(session: AsyncSession, stamp: tuple, district_code: str, as_of: dt.date
                                ) -> dict[str, rules.Param]:
     """`parameters`, from this process's cache when the policy table's stamp is the one they were read under."""
-    key = (stamp, district_code, as_of)
-    found = _PARAMETERS.get(key)
-    if found is None:
-        found = await parameters(session, district_code, as_of)
-        _PARAMETERS[key] = found
-        if len(_PARAMETERS) > _PARAMETERS_KEPT:
-            _PARAMETERS.popitem(last=False)
-    else:
-        _PARAMETERS.move_to_end(key)
+    found = await _PARAMETERS.get((district_code, as_of), stamp, lambda: parameters(session, district_code, as_of))
     return dict(found)
 
 

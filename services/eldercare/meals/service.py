@@ -27,6 +27,7 @@ from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFoun
 from shared.identity import Principal
 from shared.metrics import count_after_commit
 from shared.pagination import PageParams
+from shared.stamped import StampedCache
 
 # Programmes of the assistance service that put a person in a subsidy tier.
 PROGRAMME_TIERS = {"tekun": "tekun", "dibao": "dibao", "dibao_marginal": "dibao_marginal",
@@ -312,24 +313,15 @@ def refuse_early(context: OrderContext, data: MealOrderIn, *, daily_quota: int) 
     _check_order(context, data, utcnow())
 
 
-# Subsidy rates in force per (database, day, district), with the stamp of the rates table they were read at.
-# Rates are only ever added (never rewritten), so a stamp of count, last id and last creation time changes with
-# every addition; a stale entry is read again.
-_RATES: dict[tuple[str, dt.date, str], tuple[tuple, dict[str, MealSubsidyRate]]] = {}
-_RATES_MAX = 1000
+# Subsidy rates in force per (database, day, district), kept under the stamp of the rates table (count, last id,
+# last creation time; rates are only ever added): see shared.stamped.
+_RATES: StampedCache[dict[str, MealSubsidyRate]] = StampedCache(1000)
 
 
 async def _rates_for(session: AsyncSession, database_url: str, stamp: tuple, *, as_of: dt.date,
                      district_code: str) -> dict[str, MealSubsidyRate]:
-    key = (database_url, as_of, district_code)
-    cached = _RATES.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    rates = await rates_in_force(session, as_of=as_of, district_code=district_code)
-    if len(_RATES) >= _RATES_MAX:
-        _RATES.clear()
-    _RATES[key] = (stamp, rates)
-    return rates
+    return await _RATES.get((database_url, as_of, district_code), stamp,
+                            lambda: rates_in_force(session, as_of=as_of, district_code=district_code))
 
 
 _menus = Menu.__table__
