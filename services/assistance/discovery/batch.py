@@ -72,8 +72,8 @@ async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int
     if connection.dialect.name == "postgresql":
         # Straight from the driver (at city scale SQLAlchemy's row handling cost as much as the decryption), and as
         # three arrays rather than a row per income: tens of thousands of row objects per chunk kept the garbage
-        # collector's full collections coming, 9 s of a 22 s city screening, up to 0.2 s each, during which the
-        # service answered no request (measured with gc.callbacks).
+        # collector's full collections coming, 11.6 s of a 22.7 s city screening, up to 0.26 s each, during which
+        # the service answered no request (`./dev bench assistance` prints them; docs/benchmarks/assistance.md).
         driver = (await connection.get_raw_connection()).driver_connection
         members, wages, sealed = await driver.fetchrow(
             "SELECT array_agg(member_id), array_agg(kind = 'wages'), array_agg(monthly_fen_enc) FROM incomes "
