@@ -12,9 +12,8 @@ from sqlalchemy import BigInteger, select, text
 
 from services.assistance.discovery.facts import facts_digest, facts_digest_sql, facts_key
 from shared import migrations
-from tests.assistance.helpers import household, member
-from tests.assistance.test_leads import (API, COMMUNITY, closure, household_with_leads, load_policies,
-                                         screening_leads)
+from tests.assistance.test_leads import (API, COMMUNITY, add_income, closure, household_with_leads, load_policies,
+                                         screening_leads, working_couple)
 from tests.assistance.test_pii_at_rest import _execute
 from tests.conftest import staff
 
@@ -44,14 +43,8 @@ async def test_sql_and_python_compute_the_same_digest(client):
 
 async def test_leads_hold_no_income_figure_at_rest_nor_in_responses(committed_client):
     client = committed_client
-    await load_policies(client)
-    body = household(member(age=45), member("spouse", age=44))
-    created = await client.post(f"{API}/households", json=body, headers=client.as_(COMMUNITY))
-    household_id, applicant = created.json()["id"], created.json()["members"][0]["id"]
-    added = await client.post(f"{API}/households/{household_id}/incomes", headers=client.as_(COMMUNITY), json={
-        "member_id": applicant, "kind": "pension", "item": "pension", "amount_fen": 123_457, "period_from": "2024-01",
-        "period_to": "2024-01", "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-02-01"}})
-    assert added.status_code == 201, added.text
+    household_id, applicant = await working_couple(client)
+    await add_income(client, household_id, applicant, "pension", 123_457)
     assert (household_id, "dibao", None) in await screening_leads(client)
 
     checked = await client.post(f"{API}/eligibility-checks", json={"household_id": household_id},
@@ -79,10 +72,7 @@ async def test_leads_hold_no_income_figure_at_rest_nor_in_responses(committed_cl
                                headers=client.as_(COMMUNITY))
     assert closed.status_code == 200, closed.text
     assert (household_id, "dibao", None) not in await screening_leads(client)
-    added = await client.post(f"{API}/households/{household_id}/incomes", headers=client.as_(COMMUNITY), json={
-        "member_id": applicant, "kind": "pension", "item": "pension", "amount_fen": 1_000, "period_from": "2024-01",
-        "period_to": "2024-01", "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-02-01"}})
-    assert added.status_code == 201, added.text
+    await add_income(client, household_id, applicant, "pension", 1_000)
     assert (household_id, "dibao", None) in await screening_leads(client)
 
 

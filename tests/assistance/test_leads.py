@@ -143,18 +143,29 @@ async def screening_leads(client, principal=COMMUNITY) -> set[tuple]:
     return {(lead["household_id"], lead["programme"], lead["member_id"]) for lead in listed.json()["items"]}
 
 
+async def working_couple(client) -> tuple[int, int]:
+    """The policies, and a household of two people of working age with no income yet: (household, applicant)."""
+    await load_policies(client)
+    created = await client.post(f"{API}/households", json=household(member(age=45), member("spouse", age=44)),
+                                headers=client.as_(COMMUNITY))
+    assert created.status_code == 201, created.text
+    return created.json()["id"], created.json()["members"][0]["id"]
+
+
+async def add_income(client, household_id: int, member_id: int, kind: str, fen: int) -> None:
+    """A month's income of `kind` (also its item), from the human resources department."""
+    added = await client.post(f"{API}/households/{household_id}/incomes", headers=client.as_(COMMUNITY), json={
+        "member_id": member_id, "kind": kind, "item": kind, "amount_fen": fen, "period_from": "2024-01",
+        "period_to": "2024-01", "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-02-01"}})
+    assert added.status_code == 201, added.text
+
+
 async def test_a_closed_lead_is_not_raised_again_on_the_same_facts(committed_client):
     client = committed_client
-    await load_policies(client)
-    body = household(member(age=45), member("spouse", age=44))
-    created = await client.post(f"{API}/households", json=body, headers=client.as_(COMMUNITY))
-    household_id, applicant = created.json()["id"], created.json()["members"][0]["id"]
+    household_id, applicant = await working_couple(client)
 
     async def add_wages(fen: int):
-        added = await client.post(f"{API}/households/{household_id}/incomes", headers=client.as_(COMMUNITY), json={
-            "member_id": applicant, "kind": "wages", "item": "wages", "amount_fen": fen, "period_from": "2024-01",
-            "period_to": "2024-01", "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-02-01"}})
-        assert added.status_code == 201, added.text
+        await add_income(client, household_id, applicant, "wages", fen)
 
     await add_wages(100_000)  # 1,000 yuan for two: under the 低保 standard
     first = await screening_leads(client)
