@@ -15,33 +15,41 @@ import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.staticfiles import StaticFiles
 
 from gateway.auth.codes import LoggingSender, NoSender
 from gateway.auth.router import router as auth_router
 from gateway.auth.wechat import provider_from as wechat_provider_from
 from gateway.cockpit.router import install as install_cockpit
+from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
-from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
-from gateway.proxy import REQUESTS, UPSTREAM_ERRORS, Proxy, Upstream, UpstreamBreakers, send_problem
+from gateway.proxy import (
+    REQUESTS,
+    UPSTREAM_ERRORS,
+    Proxy,
+    Upstream,
+    UpstreamBreakers,
+    send_problem,
+)
 from gateway.settings import GatewaySettings
 from shared.db import Database
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.logs import RequestContextMiddleware, accept_or_make_request_id
-from shared.peer import CircuitBreaker
 from shared.metrics import install_metrics
+from shared.peer import CircuitBreaker
+from shared.schemas import Schema
 
 SWAGGER_STATIC = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
 
 
-class DevTokenRequest(BaseModel):
+class DevTokenRequest(Schema):
     principal: Literal["resident", "staff-yinzhou", "staff-city", "partner"] = Field(
         description="Which demo principal to act as")
 
 
-class DevTokenResponse(BaseModel):
+class DevTokenResponse(Schema):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int

@@ -17,9 +17,20 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Header, Request
-from pydantic import BaseModel
-from sqlalchemy import (Column, Integer, MetaData, String, Table, Text, UniqueConstraint, bindparam, delete, insert,
-                        select, update)
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +40,7 @@ from starlette.responses import JSONResponse
 from shared.db import UTCDateTime, database_of, utcnow
 from shared.errors import Conflict, DomainError, InvalidInput
 from shared.identity import Principal
+from shared.schemas import Schema
 
 HEADER = "Idempotency-Key"
 STALE_AFTER = dt.timedelta(seconds=60)
@@ -59,8 +71,8 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
-def _fingerprint(request: Request, payload: BaseModel | dict | None) -> str:
-    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+def _fingerprint(request: Request, payload: Schema | dict | None) -> str:
+    body = payload.model_dump(mode="json") if isinstance(payload, Schema) else payload
     canonical = json.dumps([request.method, request.url.path, body], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -111,8 +123,8 @@ async def idempotent(
     session: AsyncSession,
     table: Table,
     principal: Principal | None,
-    payload: BaseModel | dict | None,
-    create: Callable[[], Awaitable[BaseModel]],
+    payload: Schema | dict | None,
+    create: Callable[[], Awaitable[Schema]],
     *,
     status_code: int = 201,
 ) -> JSONResponse:
@@ -160,7 +172,7 @@ def _key_of(request: Request) -> str | None:
     return key
 
 
-async def _complete(session: AsyncSession, table: Table, claimed: int, result: BaseModel,
+async def _complete(session: AsyncSession, table: Table, claimed: int, result: Schema,
                     status_code: int) -> JSONResponse:
     """Store the response under the claim, in the request's transaction, and answer it."""
     body: dict[str, Any] = result.model_dump(mode="json")
@@ -178,8 +190,8 @@ async def idempotent_in_transaction(
     session: AsyncSession,
     table: Table,
     principal: Principal | None,
-    payload: BaseModel | dict | None,
-    create: Callable[[], Awaitable[BaseModel]],
+    payload: Schema | dict | None,
+    create: Callable[[], Awaitable[Schema]],
     *,
     status_code: int = 201,
 ) -> JSONResponse:

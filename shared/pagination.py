@@ -14,20 +14,21 @@ import json
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.errors import InvalidInput
+from shared.schemas import Schema
 
 MAX_LIMIT = 100
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
+class Page(Schema, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last page")
 
 
-class PageParams(BaseModel):
+class PageParams(Schema):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     limit: int

@@ -28,8 +28,20 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Column, Index, Integer, MetaData, Select, String, Table, false, insert, select, tuple_
+from pydantic import Field, field_validator
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    false,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.areas import DIVISION_CODE_PATTERN, area_prefix
@@ -40,6 +52,7 @@ from shared.identity import Principal, require
 from shared.idnumbers import MobilePhone, parse_id_number
 from shared.logs import current_request_id
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.schemas import Schema
 
 TABLE = "pii_reads"
 
@@ -64,7 +77,7 @@ def pii_reads_table(metadata: MetaData) -> Table:
     )
 
 
-class PiiReadIn(BaseModel):
+class PiiReadIn(Schema):
     purpose: str = Field(min_length=4, max_length=200, examples=["电话回访：核实助餐订单地址"],
                          description="Why the clear values are needed; kept in the audit record for auditors")
 
@@ -77,13 +90,13 @@ class PiiReadIn(BaseModel):
         return value
 
 
-class PiiReadOut(BaseModel):
+class PiiReadOut(Schema):
     read_id: int = Field(description="The audit record written for this read")
     read_at: dt.datetime
     values: dict[str, str | None] = Field(description="The requested fields in the clear")
 
 
-class PiiReadRecord(BaseModel):
+class PiiReadRecord(Schema):
     id: int
     read_at: dt.datetime
     reader: str
@@ -123,7 +136,7 @@ class SubjectFinder:
     find: Callable[[AsyncSession, str], Awaitable[list[Subject]]]
 
 
-class PiiReadSearch(BaseModel):
+class PiiReadSearch(Schema):
     id_number: str | None = Field(None, max_length=30, examples=["330203195001011236"],
                                   description="The person's ID number (services that hold ID numbers)")
     phone: MobilePhone | None = Field(None, description="The person's mobile number (services that hold phones)")

@@ -1,11 +1,12 @@
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.idnumbers import MobilePhone
+from shared.schemas import Schema
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(Schema):
     """RFC 6749 §5.1."""
 
     access_token: str
@@ -15,50 +16,50 @@ class TokenResponse(BaseModel):
     refresh_token: str | None = Field(None, description="For people only: spend it once for a new pair")
 
 
-class StaffSignIn(BaseModel):
+class StaffSignIn(Schema):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
     totp: str | None = Field(None, pattern=r"^\d{6}$", description="Code from the authenticator app, when enabled")
 
 
-class TotpEnrollment(BaseModel):
+class TotpEnrollment(Schema):
     secret: str = Field(description="Base32 secret, for typing into an authenticator app")
     otpauth_uri: str = Field(description="The same as an otpauth:// URI, for a QR code")
 
 
-class TotpConfirmation(BaseModel):
+class TotpConfirmation(Schema):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^\d{6}$")
 
 
-class CodeRequest(BaseModel):
+class CodeRequest(Schema):
     model_config = ConfigDict(extra="forbid")
     phone: MobilePhone
 
 
-class CodeRequested(BaseModel):
+class CodeRequested(Schema):
     expires_in: int = Field(description="Seconds the code stays valid")
     resend_after: int = Field(description="Seconds before another code may be asked for")
 
 
-class CodeSignIn(BaseModel):
+class CodeSignIn(Schema):
     model_config = ConfigDict(extra="forbid")
     phone: MobilePhone
     code: str = Field(pattern=r"^\d{6}$", description="The 6-digit code sent by SMS")
 
 
-class WeChatSignIn(BaseModel):
+class WeChatSignIn(Schema):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=128, description="The code from wx.login() in the mini-program")
 
 
-class SignOut(BaseModel):
+class SignOut(Schema):
     model_config = ConfigDict(extra="forbid")
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
-class ClientIn(BaseModel):
+class ClientIn(Schema):
     model_config = ConfigDict(extra="forbid")
     client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$", examples=["medical-insurance"])
     name: str = Field(min_length=1, max_length=100, examples=["市医疗保障局"])
@@ -66,7 +67,7 @@ class ClientIn(BaseModel):
     scopes: list[str] = Field(min_length=1, max_length=50)
 
 
-class ClientOut(BaseModel):
+class ClientOut(Schema):
     client_id: str
     name: str
     kind: str
@@ -75,6 +76,6 @@ class ClientOut(BaseModel):
     previous_secret_valid_until: str | None = None
 
 
-class ClientWithSecret(BaseModel):
+class ClientWithSecret(Schema):
     client: ClientOut
     client_secret: str = Field(description="Shown once: store it in the partner's secret store")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.schemas import Schema
 
 
-class Indicator(BaseModel):
+class Indicator(Schema):
     code: str = Field(description="Stable code of the indicator, e.g. `eldercare.canteens`")
     label: str = Field(description="Chinese label shown on the page")
     value: float | int | None = Field(description="The figure, or null when the service did not give it")
@@ -24,12 +26,12 @@ class Indicator(BaseModel):
     note: str | None = Field(None, description="Why a figure is missing, or what it counts (Chinese)")
 
 
-class Series(BaseModel):
+class Series(Schema):
     name: str
     values: list[float | int]
 
 
-class Chart(BaseModel):
+class Chart(Schema):
     code: str
     title: str
     kind: Literal["bar", "line"]
@@ -38,7 +40,7 @@ class Chart(BaseModel):
     series: list[Series]
 
 
-class Panel(BaseModel):
+class Panel(Schema):
     service: Literal["eldercare", "assistance", "charity", "placenames"]
     title: str = Field(description="Chinese title of the panel")
     available: bool
@@ -50,12 +52,12 @@ class Panel(BaseModel):
     charts: list[Chart] = []
 
 
-class District(BaseModel):
+class District(Schema):
     code: str
     name: str
 
 
-class CockpitOut(BaseModel):
+class CockpitOut(Schema):
     area_code: str = Field(description="330200 for the whole city, else the district asked for")
     area_name: str
     generated_at: dt.datetime = Field(description="When the figures were gathered (they are cached briefly)")

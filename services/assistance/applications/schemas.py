@@ -1,15 +1,16 @@
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from services.assistance.programmes.schemas import ProgrammeCode
+from shared.schemas import Schema
 
 State = Literal["accepted", "investigated", "reviewed", "publicised", "approved", "rejected"]
 Reasons = Field(min_length=2, max_length=2000)
 
 
-class ApplicationIn(BaseModel):
+class ApplicationIn(Schema):
     """受理: the application is accepted for a household (and, for individual programmes, one member)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -19,7 +20,7 @@ class ApplicationIn(BaseModel):
                                   "困境儿童, 残疾人补贴); absent for 低保 and 低保边缘")
 
 
-class InvestigationIn(BaseModel):
+class InvestigationIn(Schema):
     """入户调查: the home visit."""
 
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +29,7 @@ class InvestigationIn(BaseModel):
     income_irregular: bool = Field(False, description="Income varies month to month (reviews every 6 months)")
 
 
-class PreliminaryReviewIn(BaseModel):
+class PreliminaryReviewIn(Schema):
     """初审 by the township/street."""
 
     model_config = ConfigDict(extra="forbid")
@@ -36,19 +37,19 @@ class PreliminaryReviewIn(BaseModel):
     reasons: str = Reasons
 
 
-class PublicNoticeIn(BaseModel):
+class PublicNoticeIn(Schema):
     """公示: 7 days in the community, during which anyone may object."""
 
     model_config = ConfigDict(extra="forbid")
     starts_on: dt.date | None = Field(None, description="Default today; not in the past")
 
 
-class ObjectionIn(BaseModel):
+class ObjectionIn(Schema):
     model_config = ConfigDict(extra="forbid")
     text: str = Reasons
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Schema):
     """审核确认 by the district: approve or reject, always with reasons."""
 
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +57,7 @@ class DecisionIn(BaseModel):
     reasons: str = Reasons
 
 
-class EventOut(BaseModel):
+class EventOut(Schema):
     step: str
     actor: str
     actor_area: str | None
@@ -64,7 +65,7 @@ class EventOut(BaseModel):
     detail: dict[str, Any]
 
 
-class ApplicationOut(BaseModel):
+class ApplicationOut(Schema):
     id: int
     household_id: int
     member_id: int | None
@@ -84,7 +85,7 @@ class ApplicationOut(BaseModel):
     updated_at: dt.datetime
 
 
-class ReviewDueOut(BaseModel):
+class ReviewDueOut(Schema):
     application_id: int
     household_id: int
     area_code: str

@@ -1,9 +1,10 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.money import NonNegativeFen
+from shared.schemas import Schema
 
 MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM from year 1000: no year 0 for the date to refuse
 IncomeKind = Literal["wages", "business", "property", "transfer", "pension"]
@@ -29,7 +30,7 @@ EXEMPT_ITEMS = frozenset({"special_care_pension", "family_planning_reward", "sch
                           "government_assistance", "residents_pension_basic"})
 
 
-class SourceIn(BaseModel):
+class SourceIn(Schema):
     """Where a figure comes from: a department's data exchange or the applicant's declaration, and when."""
 
     model_config = ConfigDict(extra="forbid")
@@ -39,13 +40,13 @@ class SourceIn(BaseModel):
     obtained_on: dt.date = Field(description="The day the figure was obtained (not in the future)")
 
 
-class SourceOut(BaseModel):
+class SourceOut(Schema):
     kind: Literal["department", "applicant"]
     name: str
     obtained_on: dt.date
 
 
-class IncomeIn(BaseModel):
+class IncomeIn(Schema):
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(description="The member whose income it is")
     kind: IncomeKind
@@ -64,7 +65,7 @@ MASKED = ("Masked (null) in every response: read it in the clear with `POST /hou
           "{income_id}/pii-reads` (`assistance.pii:read`, a stated purpose, audited)")
 
 
-class IncomeOut(BaseModel):
+class IncomeOut(Schema):
     id: int
     member_id: int
     kind: IncomeKind
@@ -82,7 +83,7 @@ class IncomeOut(BaseModel):
     recorded_at: dt.datetime
 
 
-class AssetIn(BaseModel):
+class AssetIn(Schema):
     model_config = ConfigDict(extra="forbid")
     member_id: int | None = Field(None, description="The owner, or null for the household as a whole")
     kind: AssetKind = Field(description="deposit 存款, securities 有价证券, vehicle 机动车, housing 房产")
@@ -91,7 +92,7 @@ class AssetIn(BaseModel):
     source: SourceIn
 
 
-class AssetOut(BaseModel):
+class AssetOut(Schema):
     id: int
     member_id: int | None
     kind: AssetKind
@@ -102,7 +103,7 @@ class AssetOut(BaseModel):
     recorded_at: dt.datetime
 
 
-class MedicalExpenseIn(BaseModel):
+class MedicalExpenseIn(Schema):
     """A rigid medical expense (刚性医疗支出): what the household itself paid, after medical insurance."""
 
     model_config = ConfigDict(extra="forbid")
@@ -116,7 +117,7 @@ class MedicalExpenseIn(BaseModel):
     source: SourceIn
 
 
-class MedicalExpenseOut(BaseModel):
+class MedicalExpenseOut(Schema):
     id: int
     member_id: int
     amount_fen: int
@@ -129,7 +130,7 @@ class MedicalExpenseOut(BaseModel):
     recorded_at: dt.datetime
 
 
-class EconomicSummary(BaseModel):
+class EconomicSummary(Schema):
     """The household's assessment today: the figures eligibility uses, before any policy deduction."""
 
     household_id: int

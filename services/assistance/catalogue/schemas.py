@@ -1,9 +1,10 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import AreaCode
+from shared.schemas import Schema
 
 Category = Literal["care_visit", "psychological_support", "tutoring", "housing_repair", "employment_help", "other"]
 Need = Literal["older_person", "lives_alone_or_elderly_couple", "disability", "severe_disability", "child",
@@ -11,7 +12,7 @@ Need = Literal["older_person", "lives_alone_or_elderly_couple", "disability", "s
 MatchState = Literal["proposed", "accepted", "delivered", "declined"]
 
 
-class CatalogueServiceIn(BaseModel):
+class CatalogueServiceIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["助残上门护理"])
     category: Category
@@ -21,7 +22,7 @@ class CatalogueServiceIn(BaseModel):
     description: str = Field("", max_length=2000)
 
 
-class CatalogueServiceOut(BaseModel):
+class CatalogueServiceOut(Schema):
     id: int
     name: str
     category: Category
@@ -33,20 +34,20 @@ class CatalogueServiceOut(BaseModel):
     created_at: dt.datetime
 
 
-class MatchRequest(BaseModel):
+class MatchRequest(Schema):
     model_config = ConfigDict(extra="forbid")
     household_id: int
     service_id: int | None = Field(None, description="A given service; without it every suitable service in the "
                                    "household's area is proposed")
 
 
-class MatchStateIn(BaseModel):
+class MatchStateIn(Schema):
     model_config = ConfigDict(extra="forbid")
     state: Literal["accepted", "delivered", "declined"]
     note: str | None = Field(None, max_length=1000)
 
 
-class MatchOut(BaseModel):
+class MatchOut(Schema):
     id: int
     service_id: int
     service_name: str
@@ -59,7 +60,7 @@ class MatchOut(BaseModel):
     updated_at: dt.datetime
 
 
-class NeedIn(BaseModel):
+class NeedIn(Schema):
     """A need found on a visit. Some needs are also derived from the register (older person, disability, …)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -67,7 +68,7 @@ class NeedIn(BaseModel):
     note: str = Field(min_length=2, max_length=1000, examples=["入户走访：丧偶后情绪低落，愿意接受心理疏导"])
 
 
-class NeedOut(BaseModel):
+class NeedOut(Schema):
     need: Need
     basis: Literal["derived", "recorded"] = Field(description="derived from the register, programmes and signals, "
                                                   "or recorded by a worker")
@@ -76,6 +77,6 @@ class NeedOut(BaseModel):
     recorded_at: dt.datetime | None
 
 
-class HouseholdNeedsOut(BaseModel):
+class HouseholdNeedsOut(Schema):
     household_id: int
     needs: list[NeedOut]

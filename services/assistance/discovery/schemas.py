@@ -1,20 +1,21 @@
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import AreaCode
 from shared.money import NonNegativeFen
+from shared.schemas import Schema
 
 
-class ScreeningIn(BaseModel):
+class ScreeningIn(Schema):
     model_config = ConfigDict(extra="forbid")
     area_code: AreaCode | None = Field(None, description="Screen this area (default: your whole area)")
     as_of: dt.date | None = Field(None, description="Rules and figures as of this day (default today)")
 
 
-class ScreeningOut(BaseModel):
+class ScreeningOut(Schema):
     id: int
     state: Literal["queued", "running", "done", "failed"]
     as_of: dt.date
@@ -29,7 +30,7 @@ class ScreeningOut(BaseModel):
     finished_at: dt.datetime | None
 
 
-class LeadOut(BaseModel):
+class LeadOut(Schema):
     id: int
     screening_id: int | None
     signal_id: int | None
@@ -54,7 +55,7 @@ class LeadOut(BaseModel):
 SignalKind = Literal["medical_bill", "job_loss", "disability_record", "disaster", "housing_change"]
 
 
-class SignalIn(BaseModel):
+class SignalIn(Schema):
     """A partner department's signal about a person (医保 large bill, 人社 job loss, 残联 disability record,
     应急管理 disaster, 住建 housing change)."""
 
@@ -68,7 +69,7 @@ class SignalIn(BaseModel):
     detail: str = Field("", max_length=1000)
 
 
-class SignalOut(BaseModel):
+class SignalOut(Schema):
     id: int
     signal_id: str
     kind: SignalKind

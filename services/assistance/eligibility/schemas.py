@@ -1,15 +1,21 @@
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from services.assistance.assessment.schemas import AssetKind, IncomeItem, IncomeKind, SourceIn
+from services.assistance.assessment.schemas import (
+    AssetKind,
+    IncomeItem,
+    IncomeKind,
+    SourceIn,
+)
 from services.assistance.households.schemas import MemberIn
 from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import AreaCode
 from shared.money import NonNegativeFen
+from shared.schemas import Schema
 
 
-class InlineIncome(BaseModel):
+class InlineIncome(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: IncomeKind
     item: IncomeItem
@@ -21,21 +27,21 @@ class InlineMember(MemberIn):
     incomes: list[InlineIncome] = Field(default_factory=list, max_length=20)
 
 
-class InlineAsset(BaseModel):
+class InlineAsset(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: AssetKind
     value_fen: NonNegativeFen
     source: SourceIn | None = None
 
 
-class InlineMedicalExpense(BaseModel):
+class InlineMedicalExpense(Schema):
     model_config = ConfigDict(extra="forbid")
     monthly_fen: NonNegativeFen = Field(description="Rigid medical expenses out of pocket, per month (the past 12 "
                                         "months' total / 12)")
     source: SourceIn | None = None
 
 
-class InlineHousehold(BaseModel):
+class InlineHousehold(Schema):
     """A household that is not (yet) recorded: for a consultation or a what-if."""
 
     model_config = ConfigDict(extra="forbid")
@@ -46,7 +52,7 @@ class InlineHousehold(BaseModel):
                                                          description="Of counted members, for the 支出型 assessment")
 
 
-class EligibilityCheckIn(BaseModel):
+class EligibilityCheckIn(Schema):
     model_config = ConfigDict(extra="forbid")
     household_id: int | None = Field(None, description="A recorded household in your area")
     household: InlineHousehold | None = Field(None, description="Or a household given inline")
@@ -55,7 +61,7 @@ class EligibilityCheckIn(BaseModel):
     programmes: list[ProgrammeCode] | None = Field(None, description="Only these programmes (default all)")
 
 
-class ParameterUsed(BaseModel):
+class ParameterUsed(Schema):
     code: str
     version_id: int = Field(description="The policy version (GET /policies/{code}/versions)")
     value: int
@@ -64,7 +70,7 @@ class ParameterUsed(BaseModel):
     is_assumption: bool
 
 
-class CriterionOut(BaseModel):
+class CriterionOut(Schema):
     code: str
     passed: bool
     value: int | None = Field(description="The value used (fen, persons, years, grade as the unit says)")
@@ -75,14 +81,14 @@ class CriterionOut(BaseModel):
     note: str
 
 
-class PersonResultOut(BaseModel):
+class PersonResultOut(Schema):
     member: str = Field(description="Member id (recorded household) or position in the inline list")
     id_number_masked: str
     eligible: bool
     criteria: list[CriterionOut]
 
 
-class ProgrammeResultOut(BaseModel):
+class ProgrammeResultOut(Schema):
     code: ProgrammeCode
     eligible: bool
     receiving: bool = Field(description="Someone in the household already receives it today")
@@ -94,7 +100,7 @@ class ProgrammeResultOut(BaseModel):
     amount_parameters: list[ParameterUsed]
 
 
-class ExpenditureTypeOut(BaseModel):
+class ExpenditureTypeOut(Schema):
     """支出型 (expenditure-type) hardship: the income is above the line, but not once rigid medical expenses are paid.
     Not a programme of its own here: it explains whether the household would qualify on that ground."""
 
@@ -106,7 +112,7 @@ class ExpenditureTypeOut(BaseModel):
     criteria: list[CriterionOut]
 
 
-class EligibilityOut(BaseModel):
+class EligibilityOut(Schema):
     as_of: dt.date
     district_code: str
     household_id: int | None

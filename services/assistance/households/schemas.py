@@ -1,17 +1,23 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from services.assistance.households.membership import Exclusion, LabourCapacity, Relationship, Schooling
+from services.assistance.households.membership import (
+    Exclusion,
+    LabourCapacity,
+    Relationship,
+    Schooling,
+)
 from shared.areas import AreaCode
+from shared.schemas import Schema
 
 DisabilityKind = Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
 Residence = Literal["registered", "resident"]
 Parents = Literal["present", "orphan", "unsupported"]
 
 
-class MemberIn(BaseModel):
+class MemberIn(Schema):
     """A person in the household. Birth date and sex come from the ID number."""
 
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +41,7 @@ class MemberIn(BaseModel):
     in_institution: bool = Field(False, description="Lives in a welfare institution (集中供养)")
 
 
-class HouseholdIn(BaseModel):
+class HouseholdIn(Schema):
     model_config = ConfigDict(extra="forbid")
     area_code: AreaCode = Field(description="Community (12 digits) or street (9) where the household lives")
     address: str = Field(min_length=2, max_length=200)
@@ -43,7 +49,7 @@ class HouseholdIn(BaseModel):
                                     "`applicant`")
 
 
-class MemberOut(BaseModel):
+class MemberOut(Schema):
     """A member as callers see them: ID number masked; whether they count, and why."""
 
     id: int
@@ -68,7 +74,7 @@ class MemberOut(BaseModel):
     membership_basis: str = Field(description="Why the person counts or not")
 
 
-class HouseholdOut(BaseModel):
+class HouseholdOut(Schema):
     id: int
     area_code: str
     address: str

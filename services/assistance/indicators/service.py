@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,26 +16,27 @@ from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import area_prefix, within_area
 from shared.errors import Forbidden
 from shared.identity import Principal
+from shared.schemas import Schema
 
 # The level the figures are broken down by, one below the asked area: city → district → street → community.
 NEXT_LEVEL = {4: 6, 6: 9, 9: 12, 12: 12}
 
 
-class ProgrammeFigures(BaseModel):
+class ProgrammeFigures(Schema):
     programme: ProgrammeCode
     households: int
     persons: int
     monthly_grants_fen: int = Field(description="Sum of the current monthly grants (低保金, 特困供养金, 补贴)")
 
 
-class AreaFigures(BaseModel):
+class AreaFigures(Schema):
     area_code: str = Field(description="The area (or its code prefix, one level below the one asked)")
     programmes: list[ProgrammeFigures]
     leads_open: int
     reviews_overdue: int
 
 
-class Indicators(BaseModel):
+class Indicators(Schema):
     as_of: dt.date
     area_code: str
     totals: AreaFigures

@@ -1,15 +1,16 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from services.assistance.discovery.schemas import LeadOut
+from shared.schemas import Schema
 
 Outcome = Literal["applied", "not_eligible", "declined", "duplicate"]
 LeadState = Literal["open", "visited", "closed"]
 
 
-class LeadClosureIn(BaseModel):
+class LeadClosureIn(Schema):
     """How the visit ended: the household applied (name the application), was found not eligible, declined, or
     the lead repeats another one."""
 
@@ -21,7 +22,7 @@ class LeadClosureIn(BaseModel):
                                        "only): of the same household, visible to you")
 
 
-class LeadClosureOut(BaseModel):
+class LeadClosureOut(Schema):
     outcome: Outcome
     reason: str
     application_id: int | None

@@ -1,7 +1,9 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Schema
 
 CITY_CODE = "330200"
 
@@ -17,7 +19,7 @@ DistrictCode = Annotated[str, Field(pattern=r"^3302\d\d$", description="330200 (
                                     "Ningbo, e.g. 330212 鄞州区", examples=["330200"])]
 
 
-class ParameterKind(BaseModel):
+class ParameterKind(Schema):
     code: PolicyCode
     label: str
     unit: Unit
@@ -45,7 +47,7 @@ CATALOGUE: dict[str, ParameterKind] = {k.code: k for k in (
 )}
 
 
-class PolicyVersionIn(BaseModel):
+class PolicyVersionIn(Schema):
     """A new version of a policy parameter. It never changes an earlier one."""
 
     model_config = ConfigDict(extra="forbid")
@@ -60,7 +62,7 @@ class PolicyVersionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
-class PolicyVersionOut(BaseModel):
+class PolicyVersionOut(Schema):
     id: int = Field(description="Version id: decisions name the version they used")
     code: PolicyCode
     label: str
@@ -75,7 +77,7 @@ class PolicyVersionOut(BaseModel):
     created_at: dt.datetime
 
 
-class PoliciesInForce(BaseModel):
+class PoliciesInForce(Schema):
     """The version of each parameter in force on `as_of` for `district` (its own, else the city-wide one)."""
 
     as_of: dt.date

@@ -1,13 +1,15 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Schema
 
 ProgrammeCode = Literal["dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered",
                         "child_in_difficulty", "disability_living_subsidy", "disability_care_subsidy"]
 
 
-class StatusLookupIn(BaseModel):
+class StatusLookupIn(Schema):
     """The ID number goes in the body, never in a URL, so it stays out of logs and caches."""
 
     model_config = ConfigDict(extra="forbid")
@@ -18,14 +20,14 @@ class StatusLookupIn(BaseModel):
                                             "`eligibility for <caller>`")
 
 
-class ProgrammeStatus(BaseModel):
+class ProgrammeStatus(Schema):
     code: ProgrammeCode = Field(description="dibao 低保, dibao_marginal 低保边缘, tekun 特困, orphan_institution 集中供养"
                                 "孤儿, orphan_scattered 散居孤儿, child_in_difficulty 困境儿童, disability_living_subsidy "
                                 "困难残疾人生活补贴, disability_care_subsidy 重度残疾人护理补贴")
     since: dt.date
 
 
-class StatusLookupOut(BaseModel):
+class StatusLookupOut(Schema):
     id_number_masked: str = Field(examples=["330203********0022"])
     as_of: dt.date
     programmes: list[ProgrammeStatus] = Field(description="Current programmes; empty when the person receives none")

@@ -1,11 +1,12 @@
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import AreaCode, DistrictCode
+from shared.schemas import Schema
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=200, examples=["2026年宁波市慈善一日捐"])
     area_code: AreaCode = Field(description="The area whose bureau runs the campaign")
@@ -15,7 +16,7 @@ class CampaignIn(BaseModel):
     participation_target_pct: int = Field(95, ge=1, le=100)
 
 
-class CampaignOut(BaseModel):
+class CampaignOut(Schema):
     id: int
     name: str
     area_code: str
@@ -26,7 +27,7 @@ class CampaignOut(BaseModel):
     created_at: dt.datetime
 
 
-class UnitIn(BaseModel):
+class UnitIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=200, examples=["宁波市鄞州区民政局"])
     credit_code: str = Field(min_length=18, max_length=30, description="The unit's 统一社会信用代码 (validated)")
@@ -34,7 +35,7 @@ class UnitIn(BaseModel):
     headcount: int = Field(ge=1, le=1_000_000, description="在编在岗人数: the base of the participation rate")
 
 
-class UnitOut(BaseModel):
+class UnitOut(Schema):
     id: int
     campaign_id: int
     name: str
@@ -43,7 +44,7 @@ class UnitOut(BaseModel):
     headcount: int
 
 
-class BatchOut(BaseModel):
+class BatchOut(Schema):
     id: int
     campaign_id: int
     unit_id: int
@@ -55,7 +56,7 @@ class BatchOut(BaseModel):
     uploaded_at: dt.datetime
 
 
-class UnitParticipation(BaseModel):
+class UnitParticipation(Schema):
     unit_id: int
     name: str
     district_code: str
@@ -66,7 +67,7 @@ class UnitParticipation(BaseModel):
     donated_fen: int
 
 
-class Participation(BaseModel):
+class Participation(Schema):
     campaign_id: int
     target_pct: int
     headcount: int

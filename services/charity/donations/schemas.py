@@ -1,17 +1,18 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared.idnumbers import MobilePhone
 from shared.money import PositiveFen
+from shared.schemas import Schema
 
 Channel = Literal["wechat", "alipay", "unionpay", "bank", "cash"]
 DonorKind = Literal["person", "anonymous", "company"]
 ANONYMOUS_NAME = "爱心人士"  # how an anonymous donor is shown everywhere
 
 
-class DonorIn(BaseModel):
+class DonorIn(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: DonorKind = Field(description="person (个人), company (企业), or anonymous (匿名: no name, no phone)")
     name: str | None = Field(None, min_length=1, max_length=100, description="Required unless anonymous")
@@ -19,7 +20,7 @@ class DonorIn(BaseModel):
     credit_code: str | None = Field(None, max_length=30, description="A company's 统一社会信用代码 (validated)")
 
 
-class DonationIn(BaseModel):
+class DonationIn(Schema):
     """A money donation as the payment channel reported it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -33,7 +34,7 @@ class DonationIn(BaseModel):
     donated_at: AwareDatetime | None = Field(None, description="When the channel took the payment; default now")
 
 
-class DonationOut(BaseModel):
+class DonationOut(Schema):
     id: int
     project_id: int
     organization_id: int
@@ -51,13 +52,13 @@ class DonationOut(BaseModel):
     created_at: dt.datetime
 
 
-class RefundIn(BaseModel):
+class RefundIn(Schema):
     model_config = ConfigDict(extra="forbid")
     amount_fen: PositiveFen
     reason: str = Field(min_length=1, max_length=300)
 
 
-class RefundOut(BaseModel):
+class RefundOut(Schema):
     id: int
     donation_id: int
     amount_fen: int
@@ -70,7 +71,7 @@ class RefundOut(BaseModel):
 EvidenceKind = Literal["invoice", "receipt", "contract", "sign_off", "bank_slip", "photo", "other"]
 
 
-class EvidenceIn(BaseModel):
+class EvidenceIn(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: EvidenceKind = Field(description="invoice (发票), receipt (收据), contract (合同), sign_off (受益人签收), "
                                "bank_slip (银行回单), photo, other")
@@ -78,7 +79,7 @@ class EvidenceIn(BaseModel):
     description: str | None = Field(None, max_length=300)
 
 
-class DisbursementIn(BaseModel):
+class DisbursementIn(Schema):
     """Money paid from a project's fund to a beneficiary or a supplier (拨付)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -92,7 +93,7 @@ class DisbursementIn(BaseModel):
     evidence: list[EvidenceIn] = Field(min_length=1, max_length=20, description="At least one document")
 
 
-class DisbursementOut(BaseModel):
+class DisbursementOut(Schema):
     id: int
     project_id: int
     budget_line_id: int

@@ -1,22 +1,24 @@
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.schemas import Schema
 
 
-class Target(BaseModel):
+class Target(Schema):
     value: int | float
     target: int | float
     met: bool
 
 
-class OrganizationIndicators(BaseModel):
+class OrganizationIndicators(Schema):
     registered: Target = Field(description="Registered social organisations (target: more than 100)")
     new_this_year: Target = Field(description="Registered this year (target: 11)")
     charities: int = Field(description="Recognised as charities (慈善组织)")
     fundraising_qualified: int = Field(description="Holding the public-fundraising qualification")
 
 
-class MoneyIndicators(BaseModel):
+class MoneyIndicators(Schema):
     donations: int
     donated_fen: int
     refunded_fen: int
@@ -24,19 +26,19 @@ class MoneyIndicators(BaseModel):
     spent_fen: int
 
 
-class TrustIndicators(BaseModel):
+class TrustIndicators(Schema):
     trusts: int
     scale_fen: int
     by_district: dict[str, int] = Field(description="Filed trusts per district (慈善信托)")
 
 
-class CampaignIndicator(BaseModel):
+class CampaignIndicator(Schema):
     campaign_id: int
     name: str
     participation: Target = Field(description="Participation rate of its units, percent (target 95)")
 
 
-class Indicators(BaseModel):
+class Indicators(Schema):
     """The charity part of the plan's indicators (民政数字驾驶舱), computed at request time."""
 
     as_of: dt.date

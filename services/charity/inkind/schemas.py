@@ -1,17 +1,18 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from services.charity.donations.schemas import DonorIn
 from shared.money import PositiveFen
+from shared.schemas import Schema
 
 Kind = Literal["goods", "intellectual_property", "technology", "equity", "securities"]
 Basis = Literal["invoice", "market_price", "appraisal", "agreement"]
 Action = Literal["distributed", "used", "sold", "transferred", "scrapped"]
 
 
-class InKindIn(BaseModel):
+class InKindIn(Schema):
     model_config = ConfigDict(extra="forbid")
     organization_id: int
     project_id: int | None = Field(None, description="The project the gift is for, if any")
@@ -29,7 +30,7 @@ class InKindIn(BaseModel):
     received_on: dt.date
 
 
-class DispositionIn(BaseModel):
+class DispositionIn(Schema):
     model_config = ConfigDict(extra="forbid")
     action: Action = Field(description="distributed (发放), used (使用), sold (变卖), transferred (转让), scrapped (报废)")
     quantity: int = Field(ge=1, le=10**15)
@@ -38,7 +39,7 @@ class DispositionIn(BaseModel):
     note: str = Field(min_length=1, max_length=300)
 
 
-class DispositionOut(BaseModel):
+class DispositionOut(Schema):
     id: int
     gift_id: int
     action: Action
@@ -49,7 +50,7 @@ class DispositionOut(BaseModel):
     created_at: dt.datetime
 
 
-class InKindOut(BaseModel):
+class InKindOut(Schema):
     id: int
     organization_id: int
     project_id: int | None
@@ -70,6 +71,6 @@ class InKindOut(BaseModel):
     created_at: dt.datetime
 
 
-class InKindReceiptIn(BaseModel):
+class InKindReceiptIn(Schema):
     model_config = ConfigDict(extra="forbid")
     handler: str = Field(min_length=1, max_length=50)

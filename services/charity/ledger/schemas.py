@@ -1,12 +1,14 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.schemas import Schema
 
 AccountKind = Literal["clearing", "project", "disbursement"]
 
 
-class AccountOut(BaseModel):
+class AccountOut(Schema):
     id: int
     key: str
     kind: AccountKind
@@ -18,7 +20,7 @@ class AccountOut(BaseModel):
     balance_fen: int = Field(description="debits − credits; a clearing account's is minus what donors gave")
 
 
-class EntryOut(BaseModel):
+class EntryOut(Schema):
     id: int
     group_id: int
     group_kind: Literal["donation", "refund", "disbursement"]
@@ -32,13 +34,13 @@ class EntryOut(BaseModel):
     created_at: dt.datetime
 
 
-class Difference(BaseModel):
+class Difference(Schema):
     kind: str = Field(description="unbalanced_group, donation_mismatch, refund_mismatch, disbursement_mismatch, "
                       "over_refunded, negative_balance, project_totals")
     model_config = {"extra": "allow"}
 
 
-class ReconciliationOut(BaseModel):
+class ReconciliationOut(Schema):
     id: int
     balanced: bool = Field(description="True when no difference was found")
     area_code: str

@@ -1,17 +1,18 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone
+from shared.schemas import Schema
 
 Category = Literal["food", "clothing", "daily_goods", "medical", "education", "elderly_care", "disability",
                    "housing", "volunteer_service", "other"]
 Urgency = Literal["low", "medium", "high", "critical"]
 
 
-class NeedIn(BaseModel):
+class NeedIn(Schema):
     model_config = ConfigDict(extra="forbid")
     area_code: AreaCode = Field(description="The community (12 digits) or street (9) publishing the need")
     category: Category
@@ -23,7 +24,7 @@ class NeedIn(BaseModel):
     deadline: dt.date
 
 
-class NeedOut(BaseModel):
+class NeedOut(Schema):
     id: int
     area_code: str
     category: Category
@@ -39,7 +40,7 @@ class NeedOut(BaseModel):
     created_at: dt.datetime
 
 
-class OfferIn(BaseModel):
+class OfferIn(Schema):
     model_config = ConfigDict(extra="forbid")
     offerer_kind: Literal["person", "company", "organization"]
     offerer_name: str = Field(min_length=1, max_length=100)
@@ -53,7 +54,7 @@ class OfferIn(BaseModel):
     available_until: dt.date
 
 
-class OfferOut(BaseModel):
+class OfferOut(Schema):
     id: int
     offerer_kind: str
     offerer_name: str
@@ -68,7 +69,7 @@ class OfferOut(BaseModel):
     remaining_quantity: int
 
 
-class Proposal(BaseModel):
+class Proposal(Schema):
     offer: OfferOut
     score: int = Field(description="Higher is better: nearer area first, then an offer that covers the whole "
                        "remaining need, then the one that expires soonest")
@@ -76,14 +77,14 @@ class Proposal(BaseModel):
     reasons: list[str]
 
 
-class MatchIn(BaseModel):
+class MatchIn(Schema):
     model_config = ConfigDict(extra="forbid")
     need_id: int
     offer_id: int
     quantity: int = Field(ge=1, le=10**9)
 
 
-class MatchOut(BaseModel):
+class MatchOut(Schema):
     id: int
     need_id: int
     offer_id: int
@@ -92,6 +93,6 @@ class MatchOut(BaseModel):
     confirmed_at: dt.datetime
 
 
-class DeliveryIn(BaseModel):
+class DeliveryIn(Schema):
     model_config = ConfigDict(extra="forbid")
     quantity: int = Field(ge=1, le=10**9)

@@ -1,15 +1,16 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import DistrictCode
 from shared.idnumbers import MobilePhone as Phone
+from shared.schemas import Schema
 
 Grade = Literal["1A", "2A", "3A", "4A", "5A"]
 
 
-class OrganizationIn(BaseModel):
+class OrganizationIn(Schema):
     """Registration of a social organisation (社会组织) in the bureau's register."""
 
     model_config = ConfigDict(extra="forbid")
@@ -28,12 +29,12 @@ class OrganizationIn(BaseModel):
     contact_phone: Phone
 
 
-class FundraisingGrantIn(BaseModel):
+class FundraisingGrantIn(Schema):
     model_config = ConfigDict(extra="forbid")
     granted_on: dt.date | None = Field(None, description="Date of the grant; default today (Asia/Shanghai)")
 
 
-class OrganizationOut(BaseModel):
+class OrganizationOut(Schema):
     """An organisation as anyone may see it: the contact phone is always masked."""
 
     id: int

@@ -1,21 +1,22 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.money import NonNegativeFen, PositiveFen
+from shared.schemas import Schema
 
 Status = Literal["draft", "filed", "fundraising", "executing", "closed"]
 DisclosureKind = Literal["plan", "progress", "final", "correction"]
 
 
-class BudgetLineIn(BaseModel):
+class BudgetLineIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, examples=["助学金发放"])
     amount_fen: PositiveFen
 
 
-class ProjectIn(BaseModel):
+class ProjectIn(Schema):
     """A project plan (慈善项目方案) as an organisation submits it; it starts as a draft."""
 
     model_config = ConfigDict(extra="forbid")
@@ -36,7 +37,7 @@ class ProjectIn(BaseModel):
                                              "up to the target")
 
 
-class FilingIn(BaseModel):
+class FilingIn(Schema):
     """The record of the fundraising plan's filing with the civil-affairs department (募捐方案备案)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -45,7 +46,7 @@ class FilingIn(BaseModel):
                                       "charity platform (慈善中国), when given")
 
 
-class BudgetLineOut(BaseModel):
+class BudgetLineOut(Schema):
     id: int
     line_no: int
     name: str
@@ -53,7 +54,7 @@ class BudgetLineOut(BaseModel):
     spent_fen: int = Field(description="Disbursed against this line, from the ledger")
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(Schema):
     id: int
     organization_id: int
     district_code: str
@@ -78,7 +79,7 @@ class ProjectOut(BaseModel):
     status_changed_at: dt.datetime
 
 
-class DisclosureIn(BaseModel):
+class DisclosureIn(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: DisclosureKind = Field(description="plan (方案), progress (进展, at least every 3 months for projects "
                                  "longer than 6 months), final (结项, within 3 months after the end), or correction "
@@ -90,7 +91,7 @@ class DisclosureIn(BaseModel):
     corrects_id: int | None = Field(None, description="For a correction: the disclosure it corrects")
 
 
-class DisclosureOut(BaseModel):
+class DisclosureOut(Schema):
     id: int
     project_id: int
     kind: DisclosureKind
@@ -104,7 +105,7 @@ class DisclosureOut(BaseModel):
     created_at: dt.datetime
 
 
-class OverdueDisclosure(BaseModel):
+class OverdueDisclosure(Schema):
     project_id: int
     organization_id: int
     district_code: str

@@ -1,22 +1,23 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.charity.projects.schemas import DisclosureOut
+from shared.schemas import Schema
 
 PublicStatus = Literal["filed", "fundraising", "executing", "closed"]
 HonourCategory = Literal["person", "company", "organization"]
 
 
-class PublicLine(BaseModel):
+class PublicLine(Schema):
     line_no: int
     name: str
     budget_fen: int
     spent_fen: int = Field(description="Disbursed under this line, from the ledger")
 
 
-class PublicPayment(BaseModel):
+class PublicPayment(Schema):
     """A disbursement as the public sees it: beneficiaries are never named."""
 
     paid_on: dt.date
@@ -26,7 +27,7 @@ class PublicPayment(BaseModel):
     amount_fen: int
 
 
-class PublicProjectSummary(BaseModel):
+class PublicProjectSummary(Schema):
     id: int
     title: str
     organization_id: int
@@ -55,7 +56,7 @@ class PublicProject(PublicProjectSummary):
     disclosures: list[DisclosureOut]
 
 
-class HonourEntry(BaseModel):
+class HonourEntry(Schema):
     rank: int
     name: str = Field(description="The donor's name as they agreed to show it; 爱心人士 when anonymous")
     category: HonourCategory | Literal["anonymous"]
@@ -63,7 +64,7 @@ class HonourEntry(BaseModel):
     donations: int
 
 
-class HonourList(BaseModel):
+class HonourList(Schema):
     period_from: dt.date
     period_to: dt.date
     category: HonourCategory | None

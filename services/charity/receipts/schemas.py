@@ -1,10 +1,12 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Schema
 
 
-class ReceiptIn(BaseModel):
+class ReceiptIn(Schema):
     """A receipt for one money donation."""
 
     model_config = ConfigDict(extra="forbid")
@@ -12,7 +14,7 @@ class ReceiptIn(BaseModel):
     handler: str = Field(min_length=1, max_length=50, description="经手人: who issues it for the organisation")
 
 
-class MergedReceiptIn(BaseModel):
+class MergedReceiptIn(Schema):
     """One receipt for a day's small or anonymous gifts to an organisation, under 爱心人士."""
 
     model_config = ConfigDict(extra="forbid")
@@ -21,13 +23,13 @@ class MergedReceiptIn(BaseModel):
     handler: str = Field(min_length=1, max_length=50)
 
 
-class DeclineIn(BaseModel):
+class DeclineIn(Schema):
     model_config = ConfigDict(extra="forbid")
     donation_id: int
     note: str | None = Field(None, max_length=300, description="How the donor declined (phone, in person…)")
 
 
-class ReceiptOut(BaseModel):
+class ReceiptOut(Schema):
     id: int
     organization_id: int
     receipt_no: str = Field(description="<year>-<number>, numbered per organisation and year without gaps",
@@ -46,7 +48,7 @@ class ReceiptOut(BaseModel):
     created_at: dt.datetime
 
 
-class DeclineOut(BaseModel):
+class DeclineOut(Schema):
     donation_id: int
     declined_at: dt.datetime
     note: str | None

@@ -1,13 +1,14 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import DistrictCode
 from shared.money import NonNegativeFen, PositiveFen
+from shared.schemas import Schema
 
 
-class TrustIn(BaseModel):
+class TrustIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=200, examples=["光大·宁波市慈善总会乡村振兴慈善信托"])
     record_number: str = Field(min_length=1, max_length=60, description="备案编号")
@@ -22,7 +23,7 @@ class TrustIn(BaseModel):
     term_ends_on: dt.date | None = Field(None, description="Null for a perpetual trust")
 
 
-class TrustOut(BaseModel):
+class TrustOut(Schema):
     id: int
     name: str
     record_number: str
@@ -38,7 +39,7 @@ class TrustOut(BaseModel):
     reported_years: list[int]
 
 
-class TrustReportIn(BaseModel):
+class TrustReportIn(Schema):
     model_config = ConfigDict(extra="forbid")
     year: int = Field(ge=2016, le=2100)
     year_end_scale_fen: NonNegativeFen
@@ -46,7 +47,7 @@ class TrustReportIn(BaseModel):
     summary: str = Field(min_length=1, max_length=10000)
 
 
-class TrustReportOut(BaseModel):
+class TrustReportOut(Schema):
     id: int
     trust_id: int
     year: int
@@ -56,7 +57,7 @@ class TrustReportOut(BaseModel):
     submitted_on: dt.date
 
 
-class OverdueReport(BaseModel):
+class OverdueReport(Schema):
     trust_id: int
     name: str
     district_code: str
@@ -65,7 +66,7 @@ class OverdueReport(BaseModel):
     days_overdue: int
 
 
-class CommunityFundIn(BaseModel):
+class CommunityFundIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=200, examples=["百丈街道划船社区慈善基金"])
     community_code: str = Field(pattern=r"^\d{12}$", description="The community's 12-digit division code")
@@ -74,7 +75,7 @@ class CommunityFundIn(BaseModel):
     established_on: dt.date
 
 
-class CommunityFundOut(BaseModel):
+class CommunityFundOut(Schema):
     id: int
     name: str
     community_code: str
@@ -84,14 +85,14 @@ class CommunityFundOut(BaseModel):
     established_on: dt.date
 
 
-class CommunityCountIn(BaseModel):
+class CommunityCountIn(Schema):
     model_config = ConfigDict(extra="forbid")
     communities: int = Field(ge=1, le=100_000, description="Villages and communities (村、社区) in the district")
     as_of: dt.date
     source: str = Field(min_length=1, max_length=200, description="Where the number comes from")
 
 
-class DistrictCoverage(BaseModel):
+class DistrictCoverage(Schema):
     district_code: str
     communities: int | None = Field(description="Null until staff state the district's number of communities")
     with_fund: int
@@ -99,7 +100,7 @@ class DistrictCoverage(BaseModel):
     met: bool
 
 
-class Coverage(BaseModel):
+class Coverage(Schema):
     target_pct: int
     communities: int
     with_fund: int

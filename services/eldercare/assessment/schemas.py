@@ -1,12 +1,14 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Schema
 
 LEVEL_NAMES = {0: "能力完好", 1: "轻度失能", 2: "中度失能", 3: "重度失能", 4: "完全失能"}
 
 
-class AssessmentIn(BaseModel):
+class AssessmentIn(Schema):
     """The item answers and the facts for the adjustments. Scores, total and level are computed by the server:
     `total` or `level` sent by a client are accepted and ignored."""
 
@@ -25,7 +27,7 @@ class AssessmentIn(BaseModel):
     level: int | None = Field(None, description="Ignored: the server computes it")
 
 
-class AssessmentOut(BaseModel):
+class AssessmentOut(Schema):
     id: int
     elder_id: int
     template_version: str
@@ -43,7 +45,7 @@ class AssessmentOut(BaseModel):
     created_at: dt.datetime
 
 
-class DueOut(BaseModel):
+class DueOut(Schema):
     elder_id: int
     last_assessment_id: int
     last_assessed_on: dt.date

@@ -1,15 +1,16 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import AreaCode, DistrictCode
+from shared.schemas import Schema
 
 BedType = Literal["general", "nursing", "dementia"]
 Occupancy = Literal["free", "held", "occupied", "out_of_service"]
 
 
-class InstitutionIn(BaseModel):
+class InstitutionIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["鄞州区社会福利中心"])
     ownership: Literal["public", "private"] = Field(description="public 公办, private 民办")
@@ -20,7 +21,7 @@ class InstitutionIn(BaseModel):
     longitude: float | None = Field(None, ge=-180, le=180)
 
 
-class InstitutionOut(BaseModel):
+class InstitutionOut(Schema):
     id: int
     name: str
     ownership: Literal["public", "private"]
@@ -33,7 +34,7 @@ class InstitutionOut(BaseModel):
     created_at: dt.datetime
 
 
-class BedIn(BaseModel):
+class BedIn(Schema):
     model_config = ConfigDict(extra="forbid")
     institution_id: int = Field(gt=0)
     label: str = Field(min_length=1, max_length=30, description="Building-room-bed, unique in the institution",
@@ -42,7 +43,7 @@ class BedIn(BaseModel):
     in_service: bool = True
 
 
-class BedOut(BaseModel):
+class BedOut(Schema):
     id: int
     institution_id: int
     institution_name: str
@@ -55,7 +56,7 @@ class BedOut(BaseModel):
     held_until: dt.datetime | None
 
 
-class BedAvailabilityOut(BaseModel):
+class BedAvailabilityOut(Schema):
     """A bed that can take a person on the days asked for (see GET /bed-availability for the rule)."""
 
     bed_id: int
@@ -73,7 +74,7 @@ class BedAvailabilityOut(BaseModel):
     held_until: dt.datetime | None = Field(description="Deadline of the live hold on the bed, if any")
 
 
-class HoldIn(BaseModel):
+class HoldIn(Schema):
     model_config = ConfigDict(extra="forbid")
     bed_id: int = Field(gt=0)
     elder_id: int = Field(gt=0)
@@ -81,7 +82,7 @@ class HoldIn(BaseModel):
                                 description="How long the hold lasts (default 30 minutes)")
 
 
-class HoldOut(BaseModel):
+class HoldOut(Schema):
     id: int
     bed_id: int
     elder_id: int
@@ -93,7 +94,7 @@ class HoldOut(BaseModel):
     created_at: dt.datetime
 
 
-class AdmissionIn(BaseModel):
+class AdmissionIn(Schema):
     """A direct admission (no hold first), e.g. an emergency placement by staff."""
 
     model_config = ConfigDict(extra="forbid")
@@ -101,12 +102,12 @@ class AdmissionIn(BaseModel):
     elder_id: int = Field(gt=0)
 
 
-class DischargeIn(BaseModel):
+class DischargeIn(Schema):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=2, max_length=500, examples=["转院", "回家养老", "去世"])
 
 
-class AdmissionOut(BaseModel):
+class AdmissionOut(Schema):
     id: int
     bed_id: int
     elder_id: int
@@ -119,7 +120,7 @@ class AdmissionOut(BaseModel):
                                       "waiting for this bed type, if any")
 
 
-class WaitlistIn(BaseModel):
+class WaitlistIn(Schema):
     model_config = ConfigDict(extra="forbid")
     elder_id: int = Field(gt=0)
     bed_type: BedType
@@ -129,7 +130,7 @@ class WaitlistIn(BaseModel):
                                                      "assessment; a level recorded in this service takes precedence")
 
 
-class WaitlistOut(BaseModel):
+class WaitlistOut(Schema):
     id: int
     elder_id: int
     bed_type: BedType

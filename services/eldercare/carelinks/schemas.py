@@ -1,12 +1,13 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from services.eldercare.elders.schemas import Relation
+from shared.schemas import Schema
 
 
-class CareLinkRequestIn(BaseModel):
+class CareLinkRequestIn(Schema):
     """A resident's request to act for an older person, naming them by ID number and name."""
 
     model_config = ConfigDict(extra="forbid")
@@ -15,7 +16,7 @@ class CareLinkRequestIn(BaseModel):
     relation: Relation
 
 
-class CareLinkReceipt(BaseModel):
+class CareLinkReceipt(Schema):
     """What a resident learns: the request was received. Nothing says whether the person is registered."""
 
     id: int
@@ -39,6 +40,6 @@ class CareLinkRequestOut(CareLinkReceipt):
     decision_note: str | None
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Schema):
     model_config = ConfigDict(extra="forbid")
     note: str | None = Field(None, max_length=200, description="How the relation was verified, or why it was not")

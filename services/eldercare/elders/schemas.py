@@ -1,28 +1,29 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone as Phone
+from shared.schemas import Schema
 
 Relation = Literal["self", "spouse", "child", "grandchild", "other_relative", "guardian"]
 
 
-class EmergencyContact(BaseModel):
+class EmergencyContact(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50)
     phone: Phone
     relation: str = Field(min_length=1, max_length=20, description="e.g. 儿子, 女儿, 邻居")
 
 
-class CarerIn(BaseModel):
+class CarerIn(Schema):
     model_config = ConfigDict(extra="forbid")
     subject: str = Field(min_length=1, max_length=200, description="The resident account that may act for the person")
     relation: Relation
 
 
-class ElderIn(BaseModel):
+class ElderIn(Schema):
     """Registration of an older person. Age, sex and birth date come from the ID number."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +41,7 @@ class ElderIn(BaseModel):
                                   description="Resident accounts that may act for the person (the person, family)")
 
 
-class ElderOut(BaseModel):
+class ElderOut(Schema):
     """An older person as callers see them: ID number and phone masked."""
 
     id: int

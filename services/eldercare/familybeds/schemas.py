@@ -1,12 +1,14 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Schema
 
 Package = Literal["basic", "standard", "intensive"]
 
 
-class FamilyBedIn(BaseModel):
+class FamilyBedIn(Schema):
     model_config = ConfigDict(extra="forbid")
     elder_id: int = Field(gt=0)
     provider_id: int = Field(gt=0)
@@ -15,12 +17,12 @@ class FamilyBedIn(BaseModel):
     started_on: dt.date
 
 
-class EndIn(BaseModel):
+class EndIn(Schema):
     model_config = ConfigDict(extra="forbid")
     ended_on: dt.date
 
 
-class FamilyBedOut(BaseModel):
+class FamilyBedOut(Schema):
     id: int
     elder_id: int
     provider_id: int

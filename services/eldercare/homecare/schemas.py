@@ -1,18 +1,19 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone
 from shared.money import NonNegativeFen
+from shared.schemas import Schema
 
 CertificateLevel = Literal["junior", "intermediate", "senior", "technician", "senior_technician"]
 VisitStatus = Literal["requested", "scheduled", "checked_in", "checked_out", "verified", "flagged", "missed",
                       "cancelled"]
 
 
-class HomeServiceIn(BaseModel):
+class HomeServiceIn(Schema):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["bathing"])
     name: str = Field(min_length=2, max_length=100, examples=["助浴"])
@@ -21,7 +22,7 @@ class HomeServiceIn(BaseModel):
     duration_minutes: int = Field(ge=10, le=720, strict=True)
 
 
-class HomeServiceOut(BaseModel):
+class HomeServiceOut(Schema):
     id: int
     code: str
     name: str
@@ -31,7 +32,7 @@ class HomeServiceOut(BaseModel):
     is_active: bool
 
 
-class ProviderIn(BaseModel):
+class ProviderIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100)
     credit_code: str = Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$", description="统一社会信用代码 (18 characters)")
@@ -39,7 +40,7 @@ class ProviderIn(BaseModel):
     phone: MobilePhone | None = None
 
 
-class ProviderOut(BaseModel):
+class ProviderOut(Schema):
     id: int
     name: str
     credit_code: str
@@ -48,7 +49,7 @@ class ProviderOut(BaseModel):
     created_at: dt.datetime
 
 
-class CaregiverIn(BaseModel):
+class CaregiverIn(Schema):
     model_config = ConfigDict(extra="forbid")
     provider_id: int = Field(gt=0)
     name: str = Field(min_length=1, max_length=50)
@@ -59,7 +60,7 @@ class CaregiverIn(BaseModel):
     certificate_expires_on: dt.date
 
 
-class CaregiverOut(BaseModel):
+class CaregiverOut(Schema):
     id: int
     provider_id: int
     name: str
@@ -74,7 +75,7 @@ class CaregiverOut(BaseModel):
                                                 "`POST /caregivers/{id}/app-pairings`)")
 
 
-class VisitIn(BaseModel):
+class VisitIn(Schema):
     model_config = ConfigDict(extra="forbid")
     elder_id: int = Field(gt=0)
     service_id: int = Field(gt=0)
@@ -83,12 +84,12 @@ class VisitIn(BaseModel):
     caregiver_id: int | None = Field(None, gt=0, description="Schedule at once to this caregiver")
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
     caregiver_id: int = Field(gt=0)
 
 
-class Position(BaseModel):
+class Position(Schema):
     """Where and when the caregiver's phone says they are."""
 
     model_config = ConfigDict(extra="forbid")
@@ -98,13 +99,13 @@ class Position(BaseModel):
     accuracy_m: float = Field(ge=0, le=5000, description="GPS accuracy radius in metres")
 
 
-class RatingIn(BaseModel):
+class RatingIn(Schema):
     model_config = ConfigDict(extra="forbid")
     rating: int = Field(ge=1, le=5, strict=True)
     comment: str | None = Field(None, max_length=500)
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(Schema):
     """Fields to change and why. Every correction is kept with the values before and after."""
 
     model_config = ConfigDict(extra="forbid")
@@ -114,7 +115,7 @@ class CorrectionIn(BaseModel):
     check_out_at: AwareDatetime | None = None
 
 
-class CorrectionOut(BaseModel):
+class CorrectionOut(Schema):
     id: int
     visit_id: int
     reason: str
@@ -124,7 +125,7 @@ class CorrectionOut(BaseModel):
     corrected_at: dt.datetime
 
 
-class VisitOut(BaseModel):
+class VisitOut(Schema):
     id: int
     elder_id: int
     service_id: int
@@ -144,11 +145,11 @@ class VisitOut(BaseModel):
     self_paid_fen: int = Field(0, description="The rest of the price, paid by the person")
 
 
-class MissedReport(BaseModel):
+class MissedReport(Schema):
     marked_missed: list[int] = Field(description="Visits this run marked missed (none twice)")
 
 
-class PairingCodeOut(BaseModel):
+class PairingCodeOut(Schema):
     """A one-time code for the caregiver to enter in the app; it is shown once and kept only as a keyed hash."""
 
     caregiver_id: int
@@ -157,13 +158,13 @@ class PairingCodeOut(BaseModel):
     expires_at: dt.datetime
 
 
-class PairingIn(BaseModel):
+class PairingIn(Schema):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=8, max_length=16, description="The code given by the provider's staff",
                       examples=["K7WQ-M3PA"])
 
 
-class PairedCaregiverOut(BaseModel):
+class PairedCaregiverOut(Schema):
     """The caregiver the caller's account is paired to."""
 
     caregiver_id: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,11 +19,12 @@ from services.eldercare.familybeds.models import FamilyBed
 from services.eldercare.homecare.models import Caregiver, Provider, Visit
 from services.eldercare.meals.models import Canteen, MealOrder, Menu
 from shared.areas import within_area
+from shared.schemas import Schema
 
 PLAN = "宁波市民政局2022年工作要点"
 
 
-class Indicator(BaseModel):
+class Indicator(Schema):
     code: str
     label: str
     value: float | int | dict[str, int]
@@ -34,7 +35,7 @@ class Indicator(BaseModel):
     note: str | None = None
 
 
-class Indicators(BaseModel):
+class Indicators(Schema):
     area_code: str
     as_of: dt.date
     source_of_targets: str = PLAN

@@ -1,11 +1,12 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone
 from shared.money import NonNegativeFen
+from shared.schemas import Schema
 
 Meal = Literal["breakfast", "lunch", "dinner"]
 CanteenKind = Literal["central_kitchen", "canteen", "meal_point"]
@@ -16,7 +17,7 @@ DistrictOrCity = Annotated[str, Field(pattern=r"^3302\d\d$", description="330200
                                       "Ningbo, e.g. 330212 鄞州区", examples=["330200"])]
 
 
-class Cutoff(BaseModel):
+class Cutoff(Schema):
     """When ordering for a meal closes: `time` (Asia/Shanghai) on the day served, or `days_before` it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +39,7 @@ DEFAULT_CUTOFFS: dict[str, Cutoff] = {
 }
 
 
-class CanteenIn(BaseModel):
+class CanteenIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["百丈街道老年食堂"])
     kind: CanteenKind = Field(description="central_kitchen 中央厨房, canteen 老年食堂/助餐服务中心, meal_point 助餐点")
@@ -54,7 +55,7 @@ class CanteenIn(BaseModel):
                                         "dinner 15:00)")
 
 
-class CanteenOut(BaseModel):
+class CanteenOut(Schema):
     id: int
     name: str
     kind: CanteenKind
@@ -70,7 +71,7 @@ class CanteenOut(BaseModel):
     created_at: dt.datetime
 
 
-class MenuIn(BaseModel):
+class MenuIn(Schema):
     model_config = ConfigDict(extra="forbid")
     served_on: dt.date = Field(description="The day the meal is served (Asia/Shanghai); today or later")
     meal: Meal
@@ -80,7 +81,7 @@ class MenuIn(BaseModel):
     capacity: int = Field(gt=0, le=10_000, strict=True, description="Portions the canteen can serve (每日份数)")
 
 
-class MenuOut(BaseModel):
+class MenuOut(Schema):
     id: int
     canteen_id: int
     served_on: dt.date
@@ -93,7 +94,7 @@ class MenuOut(BaseModel):
     ordering_open: bool
 
 
-class SubsidyRateIn(BaseModel):
+class SubsidyRateIn(Schema):
     """A new dated version of the per-meal subsidy for one tier. It never changes an earlier one."""
 
     model_config = ConfigDict(extra="forbid")
@@ -105,7 +106,7 @@ class SubsidyRateIn(BaseModel):
     is_assumption: bool = Field(False, description="True when no source gives the amount")
 
 
-class SubsidyRateOut(BaseModel):
+class SubsidyRateOut(Schema):
     id: int
     tier: SubsidyTier
     district_code: str
@@ -116,13 +117,13 @@ class SubsidyRateOut(BaseModel):
     created_at: dt.datetime
 
 
-class SubsidyRatesInForce(BaseModel):
+class SubsidyRatesInForce(Schema):
     as_of: dt.date
     district_code: str
     items: list[SubsidyRateOut]
 
 
-class MealOrderIn(BaseModel):
+class MealOrderIn(Schema):
     model_config = ConfigDict(extra="forbid")
     menu_id: int = Field(gt=0)
     elder_id: int = Field(gt=0, description="The older person the meal is for")
@@ -133,7 +134,7 @@ class MealOrderIn(BaseModel):
                                          description="For delivery; default: the person's home address")
 
 
-class MealOrderOut(BaseModel):
+class MealOrderOut(Schema):
     id: int
     menu_id: int
     canteen_id: int

@@ -1,16 +1,17 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.money import NonNegativeFen
+from shared.schemas import Schema
 
 AllowanceTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79"]
 DistrictOrCity = Annotated[str, Field(pattern=r"^3302\d\d$", examples=["330200"],
                                       description="330200 (city-wide) or a district of Ningbo")]
 
 
-class AllowanceRateIn(BaseModel):
+class AllowanceRateIn(Schema):
     model_config = ConfigDict(extra="forbid")
     tier: AllowanceTier
     level: int = Field(ge=0, le=4, strict=True, description="Capability level (0 能力完好 … 4 完全失能)")
@@ -21,7 +22,7 @@ class AllowanceRateIn(BaseModel):
     is_assumption: bool = False
 
 
-class AllowanceRateOut(BaseModel):
+class AllowanceRateOut(Schema):
     id: int
     tier: AllowanceTier
     level: int
@@ -32,14 +33,14 @@ class AllowanceRateOut(BaseModel):
     is_assumption: bool
 
 
-class AccountIn(BaseModel):
+class AccountIn(Schema):
     model_config = ConfigDict(extra="forbid")
     elder_id: int = Field(gt=0)
     level: int | None = Field(None, ge=0, le=4, strict=True,
                               description="Capability level; default: the person's latest recorded assessment")
 
 
-class AccountOut(BaseModel):
+class AccountOut(Schema):
     id: int
     elder_id: int
     tier: AllowanceTier
@@ -49,7 +50,7 @@ class AccountOut(BaseModel):
     opened_at: dt.datetime
 
 
-class EntryOut(BaseModel):
+class EntryOut(Schema):
     id: int
     kind: Literal["allowance", "draw", "adjustment"]
     amount_fen: int = Field(description="Signed: + credits, − draws")
@@ -60,19 +61,19 @@ class EntryOut(BaseModel):
     created_at: dt.datetime
 
 
-class GrantIn(BaseModel):
+class GrantIn(Schema):
     model_config = ConfigDict(extra="forbid")
     # Year 0000 matches \d{4} but is no date: the pattern starts years at 1000.
     month: str = Field(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", examples=["2026-12"])
 
 
-class GrantReport(BaseModel):
+class GrantReport(Schema):
     month: str
     accounts_credited: int
     total_fen: int
 
 
-class AdjustmentIn(BaseModel):
+class AdjustmentIn(Schema):
     model_config = ConfigDict(extra="forbid")
     amount_fen: int = Field(strict=True, description="Signed fen; a debit larger than the balance is refused")
     note: str = Field(min_length=4, max_length=500)

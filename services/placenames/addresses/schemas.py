@@ -1,15 +1,16 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.areas import AreaCode, DistrictCode
+from shared.schemas import Schema
 
 Level = Literal["house", "building", "unit", "room"]
 PART = dict(max_length=20, pattern=r"^[0-9０-９A-Za-zＡ-Ｚａ-ｚ\-－\u3007\u4e00-\u9fff]+$")
 
 
-class AddressIn(BaseModel):
+class AddressIn(Schema):
     """The parts of a standard address. Numbers may be written '588', '588号', '５８８' or '五百八十八'."""
 
     model_config = ConfigDict(extra="forbid")
@@ -26,7 +27,7 @@ class AddressIn(BaseModel):
     longitude: float | None = Field(None, ge=-180, le=180)
 
 
-class AddressOut(BaseModel):
+class AddressOut(Schema):
     code: str = Field(description="Stable code: issued once, never changed, never reused")
     level: Level
     status: Literal["current", "retired"]
@@ -45,7 +46,7 @@ class AddressOut(BaseModel):
     retired_on: dt.date | None
 
 
-class LineageOut(BaseModel):
+class LineageOut(Schema):
     kind: Literal["split", "merge", "rename", "retire"]
     from_code: str
     to_code: str | None
@@ -54,7 +55,7 @@ class LineageOut(BaseModel):
     note: str | None
 
 
-class PlateRef(BaseModel):
+class PlateRef(Schema):
     code: str
     plate_text: str
     status: Literal["issued", "replaced", "revoked"]
@@ -65,7 +66,7 @@ class AddressDetail(AddressOut):
     plates: list[PlateRef] = Field(description="Door plates carrying this address (多号一址: possibly several)")
 
 
-class ChangeIn(BaseModel):
+class ChangeIn(Schema):
     model_config = ConfigDict(extra="forbid")
     decided_on: dt.date
     note: str | None = Field(None, max_length=1000)
@@ -80,6 +81,6 @@ class MergeIn(ChangeIn):
     into: AddressIn
 
 
-class ChangeOut(BaseModel):
+class ChangeOut(Schema):
     retired: list[str]
     issued: list[AddressOut]

@@ -1,10 +1,12 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from shared.schemas import Schema
 
 
-class JobOut(BaseModel):
+class JobOut(Schema):
     id: str
     status: Literal["queued", "running", "done"]
     encoding: Literal["utf-8", "gbk"] = Field(description="How the upload was read")

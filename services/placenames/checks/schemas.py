@@ -1,26 +1,27 @@
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from services.placenames.names.schemas import Kind
 from shared.areas import DistrictCode
+from shared.schemas import Schema
 
 
-class NameCheckIn(BaseModel):
+class NameCheckIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, examples=["天童路"])
     kind: Kind | None = Field(None, description="What the name is for, when known")
     district_code: DistrictCode | None = None
 
 
-class StandardForm(BaseModel):
+class StandardForm(Schema):
     id: int | None
     name: str
     kind: str
     district_code: str | None
 
 
-class NameCheckOut(BaseModel):
+class NameCheckOut(Schema):
     name: str
     status: Literal["standard", "alias", "historical", "unregistered"]
     is_standard: bool

@@ -1,9 +1,10 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.areas import AreaCode
+from shared.schemas import Schema
 
 Level = Literal["city", "district", "township", "village"]
 LEVEL_LABELS = {"city": "市", "district": "区县（市）", "township": "乡镇（街道）", "village": "村（社区）"}
@@ -11,7 +12,7 @@ LEVEL_LABELS = {"city": "市", "district": "区县（市）", "township": "乡�
 DivisionCode = AreaCode
 
 
-class DivisionOut(BaseModel):
+class DivisionOut(Schema):
     code: str = Field(examples=["330212"])
     name: str = Field(examples=["鄞州区"])
     level: Level = Field(description="city 市, district 区县（市）, township 乡镇（街道）, village 村（社区）")

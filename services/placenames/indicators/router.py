@@ -3,7 +3,7 @@
 import datetime as dt
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import func, select
 
 from services.placenames.addresses.models import Address, DoorPlate
@@ -12,11 +12,12 @@ from services.placenames.names.service import FILING_DAYS, filing_missed
 from shared import clock
 from shared.db import Session
 from shared.errors import problem_responses
+from shared.schemas import Schema
 
 router = APIRouter(tags=["indicators 指标"])
 
 
-class IndicatorsOut(BaseModel):
+class IndicatorsOut(Schema):
     standard_addresses: int = Field(description="Current standard addresses (标准地址数)")
     plates_issued: int = Field(description="Door plates in use (在用门牌数)")
     standard_names: int

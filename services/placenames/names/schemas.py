@@ -1,9 +1,10 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from shared.areas import DistrictCode
+from shared.schemas import Schema
 
 Kind = Literal["road", "street", "lane", "bridge", "residential_area", "building"]
 Status = Literal["standard", "alias", "historical"]
@@ -12,7 +13,7 @@ NAME_PATTERN = r"^[\u3400-\u9fffA-Za-z0-9·()（）\-]+$"
 NAME_DESCRIPTION = "The name as written: Chinese characters, Latin letters, digits, ·, brackets, hyphens"
 
 
-class Decision(BaseModel):
+class Decision(Schema):
     model_config = ConfigDict(extra="forbid")
     decision_document: str = Field(min_length=1, max_length=200, description="批复文号, e.g. 甬政地名〔2024〕12号",
                                    examples=["甬政地名〔2024〕12号"])
@@ -27,7 +28,7 @@ class Decision(BaseModel):
         return self
 
 
-class NameIn(BaseModel):
+class NameIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN, description=NAME_DESCRIPTION,
                       examples=["天童南路"])
@@ -49,7 +50,7 @@ class EventIn(Decision):
     unification_group: str | None = Field(None, max_length=50, description="For a unification: the plan's group")
 
 
-class NameOut(BaseModel):
+class NameOut(Schema):
     id: int
     name: str
     kind: Kind
@@ -60,7 +61,7 @@ class NameOut(BaseModel):
     note: str | None
 
 
-class StandardOut(BaseModel):
+class StandardOut(Schema):
     id: int
     name: str
     district_code: str
@@ -72,7 +73,7 @@ class NameDetail(NameOut):
     chain: list[StandardOut] = Field(description="The names passed through, from this one to today's standard name")
 
 
-class EventOut(BaseModel):
+class EventOut(Schema):
     id: int
     name_id: int
     result_id: int | None
@@ -88,6 +89,6 @@ class EventOut(BaseModel):
     created_at: dt.datetime
 
 
-class FilingIn(BaseModel):
+class FilingIn(Schema):
     model_config = ConfigDict(extra="forbid")
     filed_on: dt.date

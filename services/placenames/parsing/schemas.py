@@ -1,6 +1,8 @@
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from shared.schemas import Schema
 
 MAX_TEXT = 500
 MAX_BATCH = 1000
@@ -10,17 +12,17 @@ PartKind = Literal["province", "city", "district", "township", "community", "roa
                    "building", "unit", "floor", "room"]
 
 
-class ParseIn(BaseModel):
+class ParseIn(Schema):
     model_config = ConfigDict(extra="forbid")
     text: str = Text
 
 
-class ParsesIn(BaseModel):
+class ParsesIn(Schema):
     model_config = ConfigDict(extra="forbid")
     texts: list[str] = Field(min_length=1, max_length=MAX_BATCH, description=f"1–{MAX_BATCH} free-text addresses")
 
 
-class PartOut(BaseModel):
+class PartOut(Schema):
     kind: PartKind
     text: str = Field(description="The characters it came from, as written")
     start: int = Field(description="Offset of the first character in the input")
@@ -31,13 +33,13 @@ class PartOut(BaseModel):
         None, description="Whether the name as written is standard, an alias or an old name")
 
 
-class Span(BaseModel):
+class Span(Schema):
     text: str
     start: int
     end: int
 
 
-class AddressMatch(BaseModel):
+class AddressMatch(Schema):
     code: str
     full_name: str
     level: str
@@ -45,7 +47,7 @@ class AddressMatch(BaseModel):
     reasons: list[str]
 
 
-class RoadSuggestion(BaseModel):
+class RoadSuggestion(Schema):
     """A recorded road the text may have meant, when the road as written is not recorded. Never applied."""
     written: str = Field(description="The characters taken for a road name, as written")
     start: int = Field(description="Offset of `written` in the input")
@@ -59,7 +61,7 @@ class RoadSuggestion(BaseModel):
     score: float = Field(ge=0, le=1, description="Higher is nearer; ranked best first")
 
 
-class ParseOut(BaseModel):
+class ParseOut(Schema):
     text: str
     parts: list[PartOut]
     unparsed: list[Span] = Field(description="Stretches of text that were not understood")
@@ -75,5 +77,5 @@ class ParseOut(BaseModel):
         "is taken from them; parse again with the road you mean")
 
 
-class ParsesOut(BaseModel):
+class ParsesOut(Schema):
     results: list[ParseOut]

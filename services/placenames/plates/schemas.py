@@ -1,14 +1,15 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from services.placenames.addresses.schemas import AddressOut
+from shared.schemas import Schema
 
 PLATE_CODE_PATTERN = r"^NBMP\d{8}$"
 
 
-class PlateIn(BaseModel):
+class PlateIn(Schema):
     model_config = ConfigDict(extra="forbid")
     address_codes: list[str] = Field(min_length=1, max_length=50, description="The standard addresses the plate "
                                      "carries (一号多址: several)")
@@ -18,18 +19,18 @@ class PlateIn(BaseModel):
     issued_on: dt.date
 
 
-class ReplaceIn(BaseModel):
+class ReplaceIn(Schema):
     model_config = ConfigDict(extra="forbid")
     issued_on: dt.date
     plate_text: str | None = Field(None, min_length=1, max_length=100)
 
 
-class RevokeIn(BaseModel):
+class RevokeIn(Schema):
     model_config = ConfigDict(extra="forbid")
     revoked_on: dt.date
 
 
-class PlateOut(BaseModel):
+class PlateOut(Schema):
     code: str = Field(description="The code on the plate's QR code (数字门牌)", examples=["NBMP00000001"])
     plate_text: str
     status: Literal["issued", "replaced", "revoked"]

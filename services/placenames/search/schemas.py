@@ -1,13 +1,14 @@
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.placenames.parsing.schemas import AddressMatch
+from shared.schemas import Schema
 
 ItemKind = Literal["address", "district", "township", "community", "road", "area"]
 
 
-class SearchItem(BaseModel):
+class SearchItem(Schema):
     kind: ItemKind
     text: str = Field(description="What to show: the standard address, or the name as matched")
     standard_name: str = Field(description="Today's standard form (an alias or old name shows what it means now)")
@@ -17,12 +18,12 @@ class SearchItem(BaseModel):
     score: float
 
 
-class SearchOut(BaseModel):
+class SearchOut(Schema):
     query: str
     items: list[SearchItem]
 
 
-class GeocodeOut(BaseModel):
+class GeocodeOut(Schema):
     query: str
     match: AddressMatch | None
     candidates: list[AddressMatch]
@@ -34,7 +35,7 @@ class GeocodeOut(BaseModel):
     reasons: list[str]
 
 
-class NearbyAddress(BaseModel):
+class NearbyAddress(Schema):
     code: str
     full_name: str
     level: str
@@ -43,7 +44,7 @@ class NearbyAddress(BaseModel):
     distance_m: float
 
 
-class ReverseOut(BaseModel):
+class ReverseOut(Schema):
     latitude: float
     longitude: float
     radius_m: float

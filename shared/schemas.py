@@ -1,0 +1,100 @@
+"""The one base of every request and response model: text and dates are checked here, once, for all fields.
+
+- Text refuses control characters (C0, DEL and C1, e.g. NUL, which PostgreSQL cannot store in `text` and
+  which has no business in a name or an address). Tab, line feed and carriage return stay allowed: notes
+  and descriptions have several lines.
+- Dates and times are strict ISO 8601 strings. Pydantic on its own also takes a number as Unix time, so
+  `0` would be 1 January 1970: a family bed started in 1970, an address retired in 1970.
+
+Each refusal is a validation error on the field it was found in, so the caller gets a 422 that names it.
+Query and path parameters get the same checks from `shared.params` (`IsoDate`) and the app's middleware
+(`shared.app`), since they are not models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import types
+import typing
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+# C0 controls except tab, LF and CR; DEL; C1 controls.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE)
+
+
+def refuse_control_characters(value: Any) -> None:
+    """Raise a field error when `value`, or a string anywhere inside it, holds a control character."""
+    if isinstance(value, str):
+        found = CONTROL_CHARACTERS.search(value)
+        if found:
+            raise PydanticCustomError("control_character", "must not contain control characters (found U+{code})",
+                                      {"code": f"{ord(found.group()):04X}"})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_control_characters(key)
+            refuse_control_characters(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            refuse_control_characters(item)
+
+
+def iso_date(value: Any) -> Any:
+    """Before-validator of a date: an ISO string (YYYY-MM-DD) or an already made date, nothing else."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        return value
+    raise PydanticCustomError("iso_date", "must be a date written YYYY-MM-DD")
+
+
+def iso_datetime(value: Any) -> Any:
+    """Before-validator of a date-time: an ISO 8601 string or an already made datetime, nothing else."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and ISO_DATETIME.fullmatch(value):
+        return value
+    raise PydanticCustomError("iso_datetime", "must be a date and time in ISO 8601, e.g. 2026-12-01T08:30:00+08:00")
+
+
+def _temporal_kind(annotation: Any) -> type | None:
+    """dt.date or dt.datetime when the field holds one (optional or not), else None."""
+    if annotation in (dt.date, dt.datetime):
+        return annotation
+    if annotation is AwareDatetime:
+        return dt.datetime
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _temporal_kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_temporal_kind(arg) for arg in typing.get_args(annotation)} - {None}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
+
+
+class Schema(BaseModel):
+    """Base of the API's models (see the module's docstring)."""
+
+    _temporal_fields: ClassVar[dict[str, type]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._temporal_fields = {name: kind for name, field in cls.model_fields.items()
+                                if (kind := _temporal_kind(field.annotation)) is not None}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_text_and_iso_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = cls._temporal_fields.get(info.field_name or "")
+        if kind is dt.datetime and value is not None:
+            return iso_datetime(value)
+        if kind is dt.date and value is not None:
+            return iso_date(value)
+        refuse_control_characters(value)
+        return value
