@@ -14,8 +14,8 @@ from services.eldercare.elders.models import Elder, ElderCarer
 from shared.db import utcnow
 from tests.conftest import resident
 from tests.eldercare.test_elders import id_number
-from tests.eldercare.test_meals import (API, CARER, ORDERS_READ, ORDERS_WRITE, YINZHOU, add_canteen, add_menu,
-                                        order, remaining)
+from tests.eldercare.test_meals import (API, CARER, HAISHU, ORDERS_READ, ORDERS_WRITE, YINZHOU, add_canteen,
+                                        add_elder, add_menu, add_rates, order, remaining)
 
 
 _serial = itertools.count()
@@ -186,3 +186,36 @@ async def test_a_sold_out_order_is_refused_on_one_read_before_assistance_is_aske
     assert len(sent) == 1, sent  # the person, the menu and the key together; no transaction, nothing written
     assert not assistance.requests  # a refused order needs no price
     assert await remaining(client, canteen["id"], menu["id"]) == 0
+
+
+async def test_an_order_refused_after_pricing_leaves_the_next_order_of_its_district_working(
+        committed_client, monkeypatch):
+    """Two people of two districts race for the last lunch: the loser's transaction is rolled back after its
+    district's subsidy rates were read. The next order from that district (dinner, same day) is priced as usual."""
+    client = committed_client
+    await add_rates(client)
+    canteen = await add_canteen(client)
+    lunch = await add_menu(client, canteen["id"], capacity=1)
+    dinner = await add_menu(client, canteen["id"], capacity=10, meal="dinner")
+    yinzhou = [(await add_elder(client, serial=f"0{n}1"))[0] for n in range(2)]
+    haishu = [(await add_elder(client, serial=f"0{n}3", area="330203001", who=HAISHU))[0] for n in range(2)]
+    # Both orders wait at assistance until both have read the menu (one place left), so both reach the
+    # transaction and the loser is refused by the conditional update, after its rates were read.
+    both_read = asyncio.Barrier(2)
+    peer = client.app.state.assistance
+    ask = peer.post_json
+
+    async def ask_when_both_read(*args, **kwargs):
+        await both_read.wait()
+        return await ask(*args, **kwargs)
+
+    monkeypatch.setattr(peer, "post_json", ask_when_both_read)
+    race = await asyncio.gather(order(client, lunch["id"], yinzhou[0]),
+                                order(client, lunch["id"], haishu[0], who=HAISHU))
+    assert sorted(r.status_code for r in race) == [201, 409], [r.text for r in race]
+    assert "sold out" in next(r for r in race if r.status_code == 409).json()["detail"]
+    monkeypatch.setattr(peer, "post_json", ask)
+    for elder_id, who in ((yinzhou[1], YINZHOU), (haishu[1], HAISHU)):
+        dinner_order = await order(client, dinner["id"], elder_id, who=who)
+        assert dinner_order.status_code == 201, dinner_order.text
+        assert dinner_order.json()["subsidy_tier"] == "age_60_79" and dinner_order.json()["subsidy_fen"] == 100

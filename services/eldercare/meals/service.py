@@ -195,10 +195,18 @@ def tiers_of(age: int, facts: AssistanceFacts) -> list[str]:
     return tiers
 
 
-def best_subsidy(rates: dict[str, MealSubsidyRate], tiers: list[str], price_fen: int
-                 ) -> tuple[MealSubsidyRate | None, int]:
+@dataclass(frozen=True)
+class PricingRate:
+    """What pricing uses of a rate version in force: plain values, so they may be kept across requests."""
+
+    id: int
+    tier: str
+    amount_fen: int
+
+
+def best_subsidy(rates: tuple[PricingRate, ...], tiers: list[str], price_fen: int) -> tuple[PricingRate | None, int]:
     """Tiers do not add up: the person gets the most generous one that applies, never more than the price."""
-    candidates = [rates[t] for t in tiers if t in rates]
+    candidates = [r for r in rates if r.tier in tiers]
     if not candidates:
         return None, 0
     best = max(candidates, key=lambda r: r.amount_fen)
@@ -314,14 +322,19 @@ def refuse_early(context: OrderContext, data: MealOrderIn, *, daily_quota: int) 
 
 
 # Subsidy rates in force per (database, day, district), kept under the stamp of the rates table (count, last id,
-# last creation time; rates are only ever added): see shared.stamped.
-_RATES: StampedCache[dict[str, MealSubsidyRate]] = StampedCache(1000)
+# last creation time; rates are only ever added): see shared.stamped. Kept as PricingRate values, never as the
+# ORM rows: those belong to the session of the request that read them, and would be expired with it when it is
+# rolled back (sold out at the conditional update), breaking every later order for that day and district.
+_RATES: StampedCache[tuple[PricingRate, ...]] = StampedCache(1000)
 
 
 async def _rates_for(session: AsyncSession, database_url: str, stamp: tuple, *, as_of: dt.date,
-                     district_code: str) -> dict[str, MealSubsidyRate]:
-    return await _RATES.get((database_url, as_of, district_code), stamp,
-                            lambda: rates_in_force(session, as_of=as_of, district_code=district_code))
+                     district_code: str) -> tuple[PricingRate, ...]:
+    async def load() -> tuple[PricingRate, ...]:
+        rates = await rates_in_force(session, as_of=as_of, district_code=district_code)
+        return tuple(PricingRate(r.id, r.tier, r.amount_fen) for r in rates.values())
+
+    return await _RATES.get((database_url, as_of, district_code), stamp, load)
 
 
 _menus = Menu.__table__
