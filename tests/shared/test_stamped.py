@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.meals.models import MealSubsidyRate
 from shared.stamped import StampedCache
 
 
@@ -36,3 +42,27 @@ async def test_the_least_recently_used_entries_go_beyond_the_size():
     await cache.get("c", 1, lambda: value("c"))
     assert await cache.get("a", 1, lambda: value("a again")) == "a"
     assert await cache.get("b", 1, lambda: value("b again")) == "b again"
+
+
+@dataclass(frozen=True)
+class Priced:
+    tier: str
+    rate: object
+
+
+async def test_orm_instances_and_sessions_are_refused_however_they_are_wrapped():
+    """An ORM row is expired with its request's session when that request is rolled back; kept, it would break
+    every later request served from the cache. Refused at once, and nothing is kept."""
+    cache: StampedCache[object] = StampedCache(size=8)
+    rate = MealSubsidyRate(id=1, tier="tekun", district_code="330200", amount_fen=800)
+
+    async def value(v):
+        return v
+
+    wrapped = [rate, (rate,), {"tekun": rate}, {"tekun": (1, rate)}, Priced("tekun", rate), [Priced("x", rate)],
+               frozenset({("tekun", AsyncSession())})]
+    for v in wrapped:
+        with pytest.raises(TypeError, match="MealSubsidyRate|AsyncSession"):
+            await cache.get("330212", (1,), lambda: value(v))
+    plain = (Priced("tekun", 800), ("dibao", 600))
+    assert await cache.get("330212", (1,), lambda: value(plain)) is plain  # nothing refused was kept
