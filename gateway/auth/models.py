@@ -95,3 +95,21 @@ class OneTimeCode(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     consumed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Grant(Base):
+    """Append-only audit of every change to who may do what: clients registered, re-keyed, re-scoped or
+    revoked; staff accounts created or given another role or area. Auditors read it (`auth.grants:read`)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_target", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(30))
+    target: Mapped[str] = mapped_column(String(200))
+    # What the target holds after the change (empty once revoked), and for staff their area.
+    scopes: Mapped[list] = mapped_column(JSON)
+    area_code: Mapped[str | None] = mapped_column(String(12))
+    request_id: Mapped[str | None] = mapped_column(String(128))

@@ -7,18 +7,19 @@ import binascii
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Header, Request, Response
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 
-from gateway.auth import service
-from gateway.auth.models import OAuthClient
-from gateway.auth.schemas import (ClientIn, ClientOut, ClientWithSecret, CodeRequest, CodeRequested, CodeSignIn,
-                                  SignOut, StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment,
-                                  WeChatSignIn)
+from gateway.auth import grants, service
+from gateway.auth.models import OAuthClient, StaffUser
+from gateway.auth.schemas import (ClientIn, ClientOut, ClientScopesIn, ClientWithSecret, CodeRequest, CodeRequested,
+                                  CodeSignIn, GrantOut, SignOut, StaffAccountChange, StaffAccountIn, StaffAccountOut,
+                                  StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment, WeChatSignIn)
 from gateway.principals import issue_token
-from gateway.scopes import CLIENTS_WRITE
+from gateway.scopes import CLIENTS_WRITE, GRANTS_READ, STAFF_WRITE
 from shared.db import Session
 from shared.errors import Forbidden, InvalidInput, Unauthorized, problem_responses
 from shared.identity import Principal
+from shared.pagination import Page, PageParams, page_of, page_params
 from shared.scopes import DECLARED
 
 router = APIRouter(prefix="/api/auth/v1", tags=["auth 身份认证"])
@@ -131,14 +132,19 @@ def caller(request: Request, authorization: Annotated[str | None, Header()] = No
     return principal
 
 
-def client_admin(principal: Annotated[Principal, Depends(caller)]) -> Principal:
-    if not principal.has(CLIENTS_WRITE):
-        raise Forbidden(f"this action needs the scope {CLIENTS_WRITE}")
-    return principal
+def holding(scope: str):
+    """Dependency: the caller, who must hold `scope` (403 otherwise)."""
+    def dependency(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+        if not principal.has(scope):
+            raise Forbidden(f"this action needs the scope {scope}")
+        return principal
+    return Depends(dependency)
 
 
 Caller = Annotated[Principal, Depends(caller)]
-Admin = Annotated[Principal, Depends(client_admin)]
+Admin = Annotated[Principal, holding(CLIENTS_WRITE)]
+StaffAdmin = Annotated[Principal, holding(STAFF_WRITE)]
+Auditor = Annotated[Principal, holding(GRANTS_READ)]
 
 
 @router.post("/staff/totp", response_model=TotpEnrollment, summary="Set up a second factor (TOTP)",
@@ -165,30 +171,88 @@ def client_out(client: OAuthClient) -> ClientOut:
                      else None)
 
 
-@router.post("/clients", status_code=201, response_model=ClientWithSecret, summary="Register a client",
-             description="A partner department (合作部门) or a service of the suite, with the scopes it may use. "
-                         "The secret is returned once and stored only as a digest.",
-             responses=problem_responses(401, 403, 409, 422))
-async def create_client(body: ClientIn, session: Session, admin: Admin) -> ClientWithSecret:
-    unknown = [s for s in body.scopes if s not in DECLARED]
+def known_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s not in DECLARED]
     if unknown:
         raise InvalidInput("scopes", f"unknown scope(s): {', '.join(unknown)}")
+    return scopes
+
+
+GRANT_RULE = ("You may grant only scopes you hold yourself (403 otherwise, and nothing is written); every grant is "
+              "recorded for auditors (`GET /api/auth/v1/grants`).")
+
+
+@router.post("/clients", status_code=201, response_model=ClientWithSecret, summary="Register a client",
+             description="A partner department (合作部门) or a service of the suite, with the scopes it may use. "
+                         "The secret is returned once and stored only as a digest. " + GRANT_RULE,
+             responses=problem_responses(401, 403, 409, 422))
+async def create_client(body: ClientIn, session: Session, admin: Admin) -> ClientWithSecret:
+    known_scopes(body.scopes)
     client, secret = await service.create_client(session, admin, client_id=body.client_id, name=body.name,
                                                  kind=body.kind, scopes=body.scopes)
     return ClientWithSecret(client=client_out(client), client_secret=secret)
 
 
 @router.post("/clients/{client_id}/secret-rotations", response_model=ClientWithSecret, summary="Rotate a secret",
-             description="Issues a new secret; the previous one keeps working for a grace period (24 h by default).",
+             description="Issues a new secret; the previous one keeps working for a grace period (24 h by default). "
+                         "The new secret carries the client's scopes, so you must hold them all. " + GRANT_RULE,
              responses=problem_responses(401, 403, 404))
 async def rotate_secret(request: Request, client_id: str, session: Session, admin: Admin) -> ClientWithSecret:
     grace = dt.timedelta(seconds=request.app.state.settings.secret_rotation_grace_s)
-    client, secret = await service.rotate_secret(session, client_id, grace)
+    client, secret = await service.rotate_secret(session, admin, client_id, grace)
     return ClientWithSecret(client=client_out(client), client_secret=secret)
 
 
+@router.put("/clients/{client_id}/scopes", response_model=ClientOut, summary="Change a client's scopes",
+            description="Replaces the scopes; any scope added must be one you hold. Tokens already issued keep the "
+                        "old scopes until they expire (15 minutes). " + GRANT_RULE,
+            responses=problem_responses(401, 403, 404, 422))
+async def set_scopes(client_id: str, body: ClientScopesIn, session: Session, admin: Admin) -> ClientOut:
+    return client_out(await service.set_client_scopes(session, admin, client_id, known_scopes(body.scopes)))
+
+
 @router.post("/clients/{client_id}/revocation", response_model=ClientOut, summary="Revoke a client",
-             description="The client can no longer get tokens; tokens already issued expire within 15 minutes.",
+             description="The client can no longer get tokens; tokens already issued expire within 15 minutes. "
+                         "Recorded for auditors.",
              responses=problem_responses(401, 403, 404))
 async def revoke(client_id: str, session: Session, admin: Admin) -> ClientOut:
-    return client_out(await service.revoke_client(session, client_id))
+    return client_out(await service.revoke_client(session, admin, client_id))
+
+
+# Staff accounts -----------------------------------------------------------------------------------
+
+def staff_out(user: StaffUser) -> StaffAccountOut:
+    return StaffAccountOut(username=user.username, display_name=user.display_name, role=user.role,
+                           area_code=user.area_code)
+
+
+@router.post("/staff-accounts", status_code=201, response_model=StaffAccountOut, summary="Create a staff account",
+             description="A member of staff (工作人员) with a role and the division they work for. The role's scopes "
+                         "must all be yours and the area within yours. " + GRANT_RULE,
+             responses=problem_responses(401, 403, 409, 422))
+async def create_staff(body: StaffAccountIn, session: Session, admin: StaffAdmin) -> StaffAccountOut:
+    return staff_out(await service.create_staff(session, admin, username=body.username,
+                                                display_name=body.display_name, password=body.password,
+                                                role=body.role, area_code=body.area_code))
+
+
+@router.patch("/staff-accounts/{username}", response_model=StaffAccountOut, summary="Change a staff role or area",
+              description="The account must be within your area and its role's scopes yours, before and after the "
+                          "change. Tokens already issued keep the old rights until they expire (15 minutes); a "
+                          "refresh reads the account again. " + GRANT_RULE,
+              responses=problem_responses(401, 403, 404, 422))
+async def change_staff(username: str, body: StaffAccountChange, session: Session,
+                       admin: StaffAdmin) -> StaffAccountOut:
+    return staff_out(await service.change_staff(session, admin, username, role=body.role,
+                                                area_code=body.area_code))
+
+
+@router.get("/grants", response_model=Page[GrantOut], summary="Audit of rights granted (auditors)",
+            description="Every client registered, rotated, re-scoped or revoked and every staff account created or "
+                        "changed: who did it, when, in which request, and what the target holds afterwards. Newest "
+                        "first; `target` narrows to one client (`client:<id>`) or account (`staff:<username>`).",
+            responses=problem_responses(401, 403, 422))
+async def list_grants(session: Session, auditor: Auditor, page: Annotated[PageParams, Depends(page_params)],
+                      target: Annotated[str | None, Query(max_length=200)] = None) -> Page[GrantOut]:
+    rows = await grants.list_grants(session, page, target=target)
+    return page_of([GrantOut.model_validate(r, from_attributes=True) for r in rows], page, key=lambda g: g.id)

@@ -1,3 +1,4 @@
+import datetime as dt
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -79,3 +80,47 @@ class ClientOut(Schema):
 class ClientWithSecret(Schema):
     client: ClientOut
     client_secret: str = Field(description="Shown once: store it in the partner's secret store")
+
+
+class ClientScopesIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    scopes: list[str] = Field(min_length=1, max_length=50)
+
+
+StaffRole = Literal["community_worker", "street", "district", "city", "auditor"]
+
+
+class StaffAccountIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$", examples=["haishu-li"])
+    display_name: str = Field(min_length=1, max_length=100, examples=["海曙区民政局 李"])
+    password: str = Field(min_length=12, max_length=200)
+    role: StaffRole
+    area_code: str = Field(pattern=r"^\d{6,12}$", description="The division the person works for")
+
+
+class StaffAccountChange(Schema):
+    model_config = ConfigDict(extra="forbid")
+    role: StaffRole | None = None
+    area_code: str | None = Field(None, pattern=r"^\d{6,12}$")
+
+
+class StaffAccountOut(Schema):
+    username: str
+    display_name: str
+    role: str
+    area_code: str
+
+
+class GrantOut(Schema):
+    """One grant: who changed whose rights, to what, when, in which request."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    action: Literal["client.create", "client.rotate", "client.scopes", "client.revoke", "staff.create",
+                    "staff.change"]
+    target: str = Field(description="`client:<id>` or `staff:<username>`")
+    scopes: list[str] = Field(description="What the target holds after the change (none once revoked)")
+    area_code: str | None
+    request_id: str | None

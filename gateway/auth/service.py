@@ -23,6 +23,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth import grants
+from gateway.auth.grants import check_grantable
 from gateway.auth.models import OAuthClient, OneTimeCode, RefreshToken, Resident, StaffUser
 from gateway.settings import GatewaySettings
 from shared.db import utcnow
@@ -76,6 +78,7 @@ async def authenticate_client(session: AsyncSession, client_id: str, secret: str
 
 async def create_client(session: AsyncSession, actor: Principal, *, client_id: str, name: str, kind: str,
                         scopes: list[str]) -> tuple[OAuthClient, str]:
+    check_grantable(actor, scopes)  # a client's rights are not bound to an area: the scopes are all of it
     if await session.get(OAuthClient, client_id) is not None:
         raise Conflict(f"client {client_id} already exists", resource=f"clients/{client_id}")
     secret = new_secret()
@@ -83,6 +86,7 @@ async def create_client(session: AsyncSession, actor: Principal, *, client_id: s
                          secret_hash=digest(secret), created_by=actor.subject, created_at=utcnow())
     session.add(client)
     await session.flush()
+    await grants.record(session, actor, "client.create", f"client:{client_id}", client.scopes)
     return client, secret
 
 
@@ -93,21 +97,36 @@ async def _live_client(session: AsyncSession, client_id: str) -> OAuthClient:
     return client
 
 
-async def rotate_secret(session: AsyncSession, client_id: str, grace: dt.timedelta) -> tuple[OAuthClient, str]:
+async def rotate_secret(session: AsyncSession, actor: Principal, client_id: str,
+                        grace: dt.timedelta) -> tuple[OAuthClient, str]:
     """A new secret; the old one keeps working for `grace` so the partner can roll over."""
     client = await _live_client(session, client_id)
+    check_grantable(actor, client.scopes)  # whoever holds the new secret holds the client's scopes
     secret = new_secret()
     client.previous_secret_hash = client.secret_hash
     client.previous_secret_valid_until = utcnow() + grace
     client.secret_hash = digest(secret)
     await session.flush()
+    await grants.record(session, actor, "client.rotate", f"client:{client_id}", client.scopes)
     return client, secret
 
 
-async def revoke_client(session: AsyncSession, client_id: str) -> OAuthClient:
+async def set_client_scopes(session: AsyncSession, actor: Principal, client_id: str,
+                            scopes: list[str]) -> OAuthClient:
+    """Only the scopes added must be the actor's own: taking away one it does not hold widens nothing."""
+    client = await _live_client(session, client_id)
+    check_grantable(actor, set(scopes) - set(client.scopes))
+    client.scopes = sorted(set(scopes))
+    await session.flush()
+    await grants.record(session, actor, "client.scopes", f"client:{client_id}", client.scopes)
+    return client
+
+
+async def revoke_client(session: AsyncSession, actor: Principal, client_id: str) -> OAuthClient:
     client = await _live_client(session, client_id)
     client.revoked_at = utcnow()
     await session.flush()
+    await grants.record(session, actor, "client.revoke", f"client:{client_id}", [])
     return client
 
 
@@ -118,11 +137,50 @@ def staff_principal(user: StaffUser) -> Principal:
                      scopes=scopes_held_by(*ROLE_HOLDERS[user.role]), name=user.display_name)
 
 
+def role_scopes(role: str) -> frozenset[str]:
+    return scopes_held_by(*ROLE_HOLDERS[role])
+
+
 def validate_staff_area(role: str, area_code: str) -> None:
     if role not in ROLE_HOLDERS:
         raise InvalidInput("role", f"one of {', '.join(ROLE_HOLDERS)}")
     if len(area_code) != ROLE_AREA_LENGTHS[role] or not area_code.isdigit():
         raise InvalidInput("area_code", f"a {role} works in a {ROLE_AREA_LENGTHS[role]}-digit division code")
+
+
+def _check_staff_grant(actor: Principal, role: str, area_code: str) -> None:
+    validate_staff_area(role, area_code)
+    check_grantable(actor, role_scopes(role), area=area_code)
+
+
+async def create_staff(session: AsyncSession, actor: Principal, *, username: str, display_name: str, password: str,
+                       role: str, area_code: str) -> StaffUser:
+    _check_staff_grant(actor, role, area_code)
+    if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise Conflict(f"staff account {username} already exists", resource=f"staff-accounts/{username}")
+    user = StaffUser(username=username, display_name=display_name, password_hash=await hash_password(password),
+                     role=role, area_code=area_code, failed_sign_ins=0, created_at=utcnow())
+    session.add(user)
+    await session.flush()
+    await grants.record(session, actor, "staff.create", f"staff:{username}", role_scopes(role), area_code)
+    return user
+
+
+async def change_staff(session: AsyncSession, actor: Principal, username: str, *, role: str | None,
+                       area_code: str | None) -> StaffUser:
+    """Another role or area. The actor must reach the account as it is (no moving a superior away) and as
+    it will be. Tokens already issued keep the old rights until they expire (15 minutes); refreshing them
+    reads the account again."""
+    user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None or not actor.covers(user.area_code):
+        raise NotFound(f"no staff account {username} in your area")
+    check_grantable(actor, role_scopes(user.role))
+    role, area_code = role or user.role, area_code or user.area_code
+    _check_staff_grant(actor, role, area_code)
+    user.role, user.area_code = role, area_code
+    await session.flush()
+    await grants.record(session, actor, "staff.change", f"staff:{username}", role_scopes(user.role), user.area_code)
+    return user
 
 
 async def hash_password(password: str) -> str:
@@ -250,8 +308,22 @@ async def rotate_refresh(session: AsyncSession, settings: GatewaySettings, token
         # Someone already used this token: either a thief or the owner; we cannot tell, so end them both.
         await _revoke_family(session, row.family_id)
         raise Unauthorized("invalid_grant: the refresh token was already used; sign in again", keep_writes=True)
-    principal = Principal.from_claims(row.claims)
+    principal = await _current_principal(session, Principal.from_claims(row.claims))
     return principal, await issue_refresh(session, principal, settings, family_id=row.family_id, parent_id=row.id)
+
+
+async def _current_principal(session: AsyncSession, signed_in: Principal) -> Principal:
+    """The rights the account has now, not those it had when it signed in: a refresh never carries a
+    withdrawn role or area forward."""
+    if signed_in.kind == "staff":
+        user = await session.scalar(select(StaffUser).where(
+            StaffUser.username == signed_in.subject.removeprefix("staff:")))
+        if user is None:
+            raise Unauthorized("invalid_grant: the account no longer exists", keep_writes=True)
+        return staff_principal(user)
+    if signed_in.kind == "resident":
+        return Principal(subject=signed_in.subject, kind="resident", scopes=scopes_held_by("resident"))
+    raise Unauthorized("invalid_grant: only people refresh their tokens", keep_writes=True)
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

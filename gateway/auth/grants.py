@@ -1,0 +1,46 @@
+"""Who may hand out rights, and the record of every right handed out.
+
+One rule for every grant (a client's scopes, a secret that carries them, a staff account's role and area):
+a principal may grant only scopes it holds, and an area only within its own. A refused grant writes nothing;
+an accepted one writes a `Grant` row in the same transaction, with the actor, the request id and what the
+target holds afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.models import Grant
+from shared.db import utcnow
+from shared.errors import Forbidden
+from shared.identity import Principal
+from shared.logs import current_request_id
+from shared.pagination import PageParams
+
+
+def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | None = None) -> None:
+    """Forbidden unless `grantor` holds every one of `scopes` and its area covers `area` (when given)."""
+    missing = sorted(set(scopes) - grantor.scopes)
+    if missing:
+        raise Forbidden(f"you may grant only scopes you hold; you do not hold: {', '.join(missing)}")
+    if area is not None and not grantor.covers(area):
+        raise Forbidden(f"area {area} is outside your area {grantor.area}")
+
+
+async def record(session: AsyncSession, actor: Principal, action: str, target: str, scopes: Iterable[str],
+                 area_code: str | None = None) -> None:
+    session.add(Grant(at=utcnow(), actor=actor.subject, action=action, target=target, scopes=sorted(set(scopes)),
+                      area_code=area_code, request_id=current_request_id()))
+    await session.flush()
+
+
+async def list_grants(session: AsyncSession, page: PageParams, *, target: str | None) -> list[Grant]:
+    query = select(Grant).order_by(Grant.id.desc()).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Grant.id < int(page.after))
+    if target is not None:
+        query = query.where(Grant.target == target)
+    return list(await session.scalars(query))

@@ -1,0 +1,169 @@
+"""Granting rights: a principal grants only the scopes it holds, and areas within its own; every grant is
+recorded for auditors; a refused grant writes nothing."""
+
+from sqlalchemy import func, select
+
+from gateway.auth.models import Grant, OAuthClient, StaffUser
+from gateway.auth.service import digest
+from gateway.principals import STAFF_SCOPES, issue_token
+from gateway.scopes import STAFF_WRITE
+from shared.db import utcnow
+from shared.identity import Principal
+from tests.gateway.test_auth import TOKEN, bearer, client_token, staff_tokens
+
+CLIENTS = "/api/auth/v1/clients"
+STAFF = "/api/auth/v1/staff-accounts"
+GRANTS = "/api/auth/v1/grants"
+PII_AUDIT = "eldercare.pii_reads:read"  # an auditor's scope: city staff do not hold it
+PARTNER = {"client_id": "medical-insurance", "name": "市医疗保障局", "kind": "partner"}
+
+
+async def count(gateway, model, *where) -> int:
+    async with gateway.app.local_app.state.database.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+async def grants_seen_by_auditor(gateway, target: str) -> list[dict]:
+    auditor = bearer(await staff_tokens(gateway, "auditor-demo"))
+    response = await gateway.get(GRANTS, params={"target": target}, headers=auditor)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def refused(response) -> bool:
+    return response.status_code == 403 and response.headers["content-type"] == "application/problem+json"
+
+
+async def test_staff_cannot_register_a_client_with_a_scope_they_do_not_hold(auth_gateway):
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    escalation = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": [PII_AUDIT]}, headers=city)
+    assert refused(escalation) and PII_AUDIT in escalation.json()["detail"]
+    mixed = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read", PII_AUDIT]},
+                                    headers=city)
+    assert refused(mixed)
+    assert await count(auth_gateway, OAuthClient, OAuthClient.client_id == "medical-insurance") == 0
+    assert await count(auth_gateway, Grant) == 0
+
+    created = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]},
+                                      headers=city | {"X-Request-ID": "register-medical-insurance"})
+    assert created.status_code == 201, created.text
+    token = await client_token(auth_gateway, "medical-insurance", created.json()["client_secret"])
+    assert token.json()["scope"] == "assistance.policies:read"
+    [grant] = await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")
+    assert {k: grant[k] for k in ("actor", "action", "scopes", "request_id")} == {
+        "actor": "staff:city-demo", "action": "client.create", "scopes": ["assistance.policies:read"],
+        "request_id": "register-medical-insurance"}
+    assert grant["at"]
+
+
+async def test_a_secret_is_rotated_only_by_someone_holding_all_the_clients_scopes(auth_gateway):
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    # A supervising department reads the audit of personal data reads, which city staff may not: a new
+    # secret for it would hand that right to whoever asked for the secret.
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        session.add(OAuthClient(client_id="audit-office", name="审计局", kind="partner", scopes=[PII_AUDIT],
+                                secret_hash=digest("audit-office-secret"), created_by="seed", created_at=utcnow()))
+    escalation = await auth_gateway.post(f"{CLIENTS}/audit-office/secret-rotations", headers=city)
+    assert refused(escalation)
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
+        assert (await session.get(OAuthClient, "audit-office")).previous_secret_hash is None
+    assert (await client_token(auth_gateway, "audit-office", "audit-office-secret")).status_code == 200
+
+    await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]}, headers=city)
+    rotated = await auth_gateway.post(f"{CLIENTS}/medical-insurance/secret-rotations", headers=city)
+    assert rotated.status_code == 200
+    revoked = await auth_gateway.post(f"{CLIENTS}/medical-insurance/revocation", headers=city)
+    assert revoked.status_code == 200
+    actions = [g["action"] for g in await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")]
+    assert actions == ["client.revoke", "client.rotate", "client.create"]
+    assert await count(auth_gateway, Grant, Grant.target == "client:audit-office") == 0
+
+
+async def test_a_client_gains_only_scopes_the_changer_holds(auth_gateway):
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]}, headers=city)
+    widened = await auth_gateway.put(f"{CLIENTS}/medical-insurance/scopes",
+                                     json={"scopes": ["assistance.policies:read", PII_AUDIT]}, headers=city)
+    assert refused(widened)
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
+        assert (await session.get(OAuthClient, "medical-insurance")).scopes == ["assistance.policies:read"]
+
+    changed = await auth_gateway.put(f"{CLIENTS}/medical-insurance/scopes",
+                                     json={"scopes": ["eldercare.indicators:read"]}, headers=city)
+    assert changed.status_code == 200 and changed.json()["scopes"] == ["eldercare.indicators:read"]
+    [latest, _] = await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")
+    assert latest["action"] == "client.scopes" and latest["scopes"] == ["eldercare.indicators:read"]
+    unknown = await auth_gateway.put(f"{CLIENTS}/medical-insurance/scopes", json={"scopes": ["x:y"]}, headers=city)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "scopes"
+
+
+async def test_only_auditors_read_the_grants(auth_gateway):
+    for username in ("city-demo", "yinzhou-demo"):
+        assert refused(await auth_gateway.get(GRANTS, headers=bearer(await staff_tokens(auth_gateway, username))))
+    assert (await auth_gateway.get(GRANTS)).status_code == 401
+
+
+def district_staff_admin(gateway) -> dict[str, str]:
+    """Staff of 鄞州区 who may administer staff accounts: only within 330212 and their own scopes."""
+    principal = Principal(subject="staff:yinzhou-admin", kind="staff", area="330212",
+                          scopes=STAFF_SCOPES | {STAFF_WRITE})
+    return {"Authorization": "Bearer " + issue_token(principal, gateway.settings.token_secret, 600)}
+
+
+def account(username: str, role: str, area: str) -> dict:
+    return {"username": username, "display_name": username, "password": "a-long-password-1", "role": role,
+            "area_code": area}
+
+
+async def test_staff_accounts_get_only_roles_and_areas_within_the_creators_own(auth_gateway):
+    admin = district_staff_admin(auth_gateway)
+    for body in (account("haishu-street", "street", "330203001"),   # another district
+                 account("yinzhou-city", "city", "330200"),          # above the creator's area
+                 account("yinzhou-auditor", "auditor", "330212")):   # an auditor's scopes are not theirs
+        assert refused(await auth_gateway.post(STAFF, json=body, headers=admin)), body
+    assert (await auth_gateway.post(STAFF, json=account("x-street", "street", "330212001"),
+                                    headers=bearer(await staff_tokens(auth_gateway, "yinzhou-demo")))
+            ).status_code == 403  # no staff administration scope at all
+    assert await count(auth_gateway, StaffUser, StaffUser.created_at.is_not(None)) == 4  # the demo accounts only
+    assert await count(auth_gateway, Grant) == 0
+
+    created = await auth_gateway.post(STAFF, json=account("baizhang-li", "street", "330212001"), headers=admin)
+    assert created.status_code == 201, created.text
+    signed_in = await staff_tokens(auth_gateway, "baizhang-li", "a-long-password-1")
+    principal, _ = auth_gateway.app.authenticator.principal(signed_in.json()["access_token"])
+    assert principal.area == "330212001" and STAFF_WRITE not in principal.scopes
+    [grant] = await grants_seen_by_auditor(auth_gateway, "staff:baizhang-li")
+    assert grant["action"] == "staff.create" and grant["area_code"] == "330212001"
+    assert grant["actor"] == "staff:yinzhou-admin"
+
+
+async def test_staff_roles_and_areas_change_only_within_the_changers_reach(auth_gateway):
+    admin = district_staff_admin(auth_gateway)
+    moved_out = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"area_code": "330203001"}, headers=admin)
+    promoted = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"role": "city", "area_code": "330200"},
+                                        headers=admin)
+    assert refused(moved_out) and refused(promoted)
+    # An account above the changer's area is out of reach altogether (no demoting one's superiors).
+    assert (await auth_gateway.patch(f"{STAFF}/city-demo", json={"area_code": "330212"},
+                                     headers=admin)).status_code == 404
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
+        users = {u.username: (u.role, u.area_code) for u in await session.scalars(select(StaffUser))}
+    assert users["baizhang-demo"] == ("street", "330212001") and users["city-demo"] == ("city", "330200")
+
+    changed = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"role": "district", "area_code": "330212"},
+                                       headers=admin)
+    assert changed.status_code == 200 and changed.json()["area_code"] == "330212"
+    assert [g["action"] for g in await grants_seen_by_auditor(auth_gateway, "staff:baizhang-demo")] == [
+        "staff.change"]
+
+
+async def test_a_refresh_carries_the_accounts_rights_of_now_not_of_the_sign_in(auth_gateway):
+    refresh = (await staff_tokens(auth_gateway, "yinzhou-demo")).json()["refresh_token"]
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    narrowed = await auth_gateway.patch(f"{STAFF}/yinzhou-demo", json={"role": "street", "area_code": "330212001"},
+                                        headers=city)
+    assert narrowed.status_code == 200, narrowed.text
+    renewed = await auth_gateway.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": refresh})
+    assert renewed.status_code == 200
+    principal, _ = auth_gateway.app.authenticator.principal(renewed.json()["access_token"])
+    assert principal.area == "330212001"
