@@ -2,7 +2,9 @@
 
 A service that needs a peer (eldercare asking assistance whether a person is 低保) must keep working when
 the peer is slow or down: every failure surfaces as `PeerUnavailable`, which the caller turns into its
-stated fallback. The breaker stops a dead peer from costing every request its full deadline: after
+stated fallback. `timeout_s` is the whole call's deadline: a retry (after a quick failure: a refused
+connection, a 5xx) only gets what the first attempt left, so a caller waits at most `timeout_s` for its answer
+or its fallback, whatever the number of attempts. The breaker stops a dead peer from costing every request its full deadline: after
 `failure_threshold` failed calls in a row it opens and calls fail at once; after `reset_after_s` one trial
 call is let through (half-open) and its outcome closes or re-opens it.
 
@@ -124,7 +126,7 @@ class PeerClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            # The overall deadline per attempt is enforced with asyncio.timeout; httpx's timeouts are a backstop.
+            # The call's deadline is enforced with asyncio.timeout_at; httpx's timeouts are a backstop.
             self._http = httpx.AsyncClient(
                 base_url=self._base_url, timeout=httpx.Timeout(self.timeout_s), verify=_ssl_context(),
                 limits=httpx.Limits(max_connections=self._max_connections,
@@ -148,11 +150,10 @@ class PeerClient:
                 headers["authorization"] = f"Bearer {token}"
         return headers
 
-    async def _attempt(self, method: str, path: str, json: Any) -> httpx.Response:
-        # The deadline is for the peer's answer; getting our own token (cached, with its own timeout) is not
-        # counted against it, or the first call after each renewal would fall back.
-        headers = await self._headers()
-        async with asyncio.timeout(self.timeout_s):
+    async def _attempt(self, method: str, path: str, json: Any, headers: dict[str, str],
+                       deadline: float) -> httpx.Response:
+        """One try, cut off at `deadline` (the event loop's clock): what is left of the call's budget."""
+        async with asyncio.timeout_at(deadline):
             return await self._client().request(method, path, json=json, headers=headers)
 
     async def request_json(self, method: str, path: str, *, json: Any = None, idempotent: bool = True) -> Any:
@@ -164,18 +165,23 @@ class PeerClient:
             raise PeerUnavailable(self.name, "circuit open")
         attempts = 1 + (self.retries if idempotent else 0)
         reason = "no attempt"
+        try:
+            # The budget is for the peer's answer; getting our own token (cached, with its own timeout) is not
+            # counted against it, or the first call after each renewal would fall back.
+            headers = await self._headers()
+        except PeerUnavailable as exc:  # no token for us: as unavailable as a peer that does not answer
+            attempts, reason = 0, f"{exc.peer}: {exc.reason}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s  # one budget for every attempt of this call
         for attempt in range(attempts):
             if attempt:
-                await asyncio.sleep(random.uniform(0.01, 0.05))  # jitter: retries of many callers spread out
+                pause = random.uniform(0.01, 0.05)  # jitter: retries of many callers spread out
+                if loop.time() + pause >= deadline:
+                    break  # nothing left for a retry
+                await asyncio.sleep(pause)
             try:
-                response = await self._attempt(method, path, json)
-            except PeerUnavailable as exc:  # no token for us: as unavailable as a peer that does not answer
-                reason = f"{exc.peer}: {exc.reason}"
-                continue
-            except TimeoutError:
-                reason = f"no answer within {self.timeout_s * 1000:.0f} ms"
-                continue
-            except httpx.TimeoutException:
+                response = await self._attempt(method, path, json, headers, deadline)
+            except (TimeoutError, httpx.TimeoutException):
                 reason = f"no answer within {self.timeout_s * 1000:.0f} ms"
                 continue
             except httpx.TransportError as exc:

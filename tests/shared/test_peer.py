@@ -32,6 +32,10 @@ class Peer:
             self.last_body = await request.json() if request.method == "POST" else None
             if name == "slow":
                 await asyncio.sleep(1.0)
+            if name == "slow-error-then-slow-ok":
+                await asyncio.sleep(0.6)
+                if self.calls[name] == 1:
+                    return JSONResponse({"detail": "busy"}, 502)
             if name == "error":
                 return JSONResponse({"detail": "boom"}, 503)
             if name == "reject":
@@ -87,7 +91,7 @@ async def test_an_async_token_provider_is_awaited(peer):
     assert state.last_headers["authorization"] == "Bearer async-token"
 
 
-async def test_a_slow_peer_fails_within_the_deadline_after_one_retry(peer):
+async def test_a_slow_peer_costs_the_caller_one_deadline_not_one_per_attempt(peer):
     state, url = peer
     client = PeerClient("test", url, timeout_s=0.3)
     started = time.perf_counter()
@@ -96,9 +100,50 @@ async def test_a_slow_peer_fails_within_the_deadline_after_one_retry(peer):
             await client.post_json("/slow", {})
     finally:
         await client.aclose()
-    elapsed = time.perf_counter() - started
-    assert state.calls["slow"] == 2  # the first try and one retry
-    assert 0.6 <= elapsed < 0.9, elapsed
+    assert state.calls["slow"] == 1  # the first try used the whole budget: nothing was left for a retry
+    assert time.perf_counter() - started < 0.9  # the peer takes 1 s: the caller did not wait for it
+
+
+async def test_a_retry_gets_only_what_the_first_attempt_left(peer):
+    # 1 s in all: the first answer (a 502) comes after 0.6 s, so the retry, which would need another 0.6 s,
+    # runs out of time. With a fresh second in each attempt it would have succeeded, 1.2 s after the call.
+    state, url = peer
+    client = PeerClient("test", url, timeout_s=1.0)
+    try:
+        with pytest.raises(PeerUnavailable, match="1000 ms"):
+            await client.post_json("/slow-error-then-slow-ok", {})
+    finally:
+        await client.aclose()
+    assert state.calls["slow-error-then-slow-ok"] == 2
+
+
+class DeadlinesSeen(PeerClient):
+    """The peer client, noting the deadline each attempt was given."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadlines: list[float] = []
+
+    async def _attempt(self, method, path, json, headers, deadline):
+        self.deadlines.append(deadline)
+        return await super()._attempt(method, path, json, headers, deadline)
+
+
+async def test_every_attempt_of_a_call_shares_one_deadline_set_when_the_call_starts(peer):
+    state, url = peer
+    client = DeadlinesSeen("test", url, timeout_s=0.3)
+    loop = asyncio.get_running_loop()
+    try:
+        before = loop.time()
+        with pytest.raises(PeerUnavailable, match="HTTP 503"):
+            await client.post_json("/error", {})
+        after = loop.time()
+    finally:
+        await client.aclose()
+    assert state.calls["error"] == 2
+    [first, retry] = client.deadlines
+    assert first == retry  # the retry had no budget of its own
+    assert before + 0.3 <= first <= after + 0.3
 
 
 async def test_5xx_is_retried_once_and_a_second_success_counts(peer):

@@ -108,8 +108,9 @@ async def add_rate(data: SubsidyRateIn, session: Session,
                          "act for, before the menu's cut-off. The place is taken with a conditional update, so a "
                          "menu is never oversold: when none is left the answer is 409 naming the menu. The price is "
                          "the menu price minus the best subsidy tier that applies (特困, 低保, 低保边缘, disability "
-                         "from the assistance service; else 80+ or 60–79). When assistance does not answer within "
-                         "300 ms, a status it gave within 24 h is used, or else the age tier, and the order says "
+                         "from the assistance service; else 80+ or 60–79). When assistance has not answered within "
+                         "300 ms in all (a failed try is retried once within that time, never beyond it), a status it "
+                         "gave within 24 h is used, or else the age tier, and the order says "
                          "`pricing_basis: fallback`. A resident holds at most a set number of live orders a day across "
                          "the people they act for (409 `/problems/quota-reached`, resource "
                          "`quotas/meal_orders_per_day`). Safe to retry with an `Idempotency-Key`.",
