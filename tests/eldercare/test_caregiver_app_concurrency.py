@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from services.eldercare.homecare.models import Caregiver, CaregiverPairing
 from tests.eldercare.test_caregiver_app import account, code_for, issue, redeem
 from tests.eldercare.test_homecare import API, add_caregiver
+from tests.races import next_request_succeeds
 
 
 async def test_two_redemptions_of_one_code_one_wins(committed_client):
@@ -27,6 +28,10 @@ async def test_two_redemptions_of_one_code_one_wins(committed_client):
                 CaregiverPairing.caregiver_id == caregiver["id"], CaregiverPairing.redeemed_at.is_not(None))
                 .order_by(CaregiverPairing.id.desc()).limit(1))
         assert subject == winner.subject == redeemed_by
+    # One who lost pairs with another caregiver by that caregiver's own code.
+    loser = accounts[statuses.index(400)]
+    other = await add_caregiver(client)
+    await next_request_succeeds(redeem(client, loser, await code_for(client, other["id"])))
 
 
 async def test_one_account_redeeming_two_caregivers_codes_at_once_ends_paired_to_one(committed_client):
@@ -42,6 +47,9 @@ async def test_one_account_redeeming_two_caregivers_codes_at_once_ends_paired_to
     assert len(paired) == 1
     mine = (await client.get(f"{API}/my-caregiver", headers=client.as_(me))).json()
     assert [mine["caregiver_id"]] == paired
+    # A caregiver left unpaired by the race pairs with another account.
+    unpaired = next(c["id"] for c in caregivers if c["id"] not in paired)
+    await next_request_succeeds(redeem(client, account(201), await code_for(client, unpaired)))
 
 
 async def test_a_burst_of_guesses_from_one_account_tries_no_more_than_the_limit(committed_client):
@@ -52,6 +60,8 @@ async def test_a_burst_of_guesses_from_one_account_tries_no_more_than_the_limit(
     statuses = sorted(r.status_code for r in responses)
     limit = client.app.state.settings.caregiver_pairing_attempts_per_hour
     assert statuses == [400] * limit + [429] * (12 - limit), [r.text for r in responses]
+    caregiver = await add_caregiver(client)
+    await next_request_succeeds(redeem(client, account(301), await code_for(client, caregiver["id"])))
 
 
 async def test_codes_issued_at_once_leave_one_that_works(committed_client):

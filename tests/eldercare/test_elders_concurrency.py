@@ -5,6 +5,7 @@ import datetime as dt
 
 from tests.conftest import staff
 from tests.eldercare.test_elders import WRITE, READ, elder_body, id_number
+from tests.races import next_request_succeeds
 
 
 async def test_concurrent_registrations_of_one_person_make_one_record(committed_client):
@@ -17,6 +18,8 @@ async def test_concurrent_registrations_of_one_person_make_one_record(committed_
     assert statuses.count(201) == 1 and set(statuses) == {201, 409}, statuses
     listed = await client.get("/api/eldercare/v1/elders", headers=headers)
     assert len(listed.json()["items"]) == 1
+    another = elder_body(id_number=id_number("330212", dt.date(1946, 6, 7), "012"), carers=[])
+    await next_request_succeeds(client.post("/api/eldercare/v1/elders", json=another, headers=headers))
 
 
 async def test_concurrent_retries_with_one_key_run_the_work_once(committed_client):
@@ -33,3 +36,6 @@ async def test_concurrent_retries_with_one_key_run_the_work_once(committed_clien
     assert len({r.json()["id"] for r in created}) == 1
     listed = await client.get("/api/eldercare/v1/elders", headers=client.as_(staff("330212", READ)))
     assert len(listed.json()["items"]) == 1
+    another = elder_body(id_number=id_number("330212", dt.date(1947, 7, 8), "012"), carers=[])
+    await next_request_succeeds(client.post("/api/eldercare/v1/elders", json=another,
+                                            headers=headers | {"Idempotency-Key": "flaky-network-2"}))

@@ -9,6 +9,7 @@ from shared.db import utcnow
 from tests.eldercare.test_homecare import (API, TOMORROW_9, YINZHOU, add_caregiver, add_service, funded_account,
                                            order_visit, position, scheduled_visit)
 from tests.eldercare.test_meals_concurrency import many_elders
+from tests.races import next_request_succeeds
 
 
 async def test_concurrent_scheduling_books_a_caregiver_once_per_slot(committed_client):
@@ -27,6 +28,10 @@ async def test_concurrent_scheduling_books_a_caregiver_once_per_slot(committed_c
     spans = sorted((dt.datetime.fromisoformat(v["starts_at"]), dt.datetime.fromisoformat(v["ends_at"])) for v in booked)
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:])), spans
     assert len(booked) == statuses.count(201)
+    # One who lost books the same caregiver for the afternoon, clear of every hour of the race.
+    loser = next(e for e, r in zip(elders, responses) if r.status_code == 409)
+    await next_request_succeeds(order_visit(client, loser, item["id"], TOMORROW_9 + dt.timedelta(hours=5),
+                                            caregiver_id=caregiver["id"]))
 
 
 async def test_concurrent_verified_visits_never_overdraw_the_subsidy(committed_client):
@@ -34,15 +39,22 @@ async def test_concurrent_verified_visits_never_overdraw_the_subsidy(committed_c
     [elder_id] = await many_elders(client, 1)
     account = await funded_account(client, elder_id, amount=10000, tier="age_80_plus")  # many_elders are 80+
     item = await add_service(client, price=3000)
-    caregivers = [await add_caregiver(client) for _ in range(6)]
-    visits = [await scheduled_visit(client, elder_id, item["id"], c["id"]) for c in caregivers]
-    for visit in visits:
+    caregivers = [await add_caregiver(client) for _ in range(7)]
+    *visits, after = [await scheduled_visit(client, elder_id, item["id"], c["id"]) for c in caregivers]
+    for visit in [*visits, after]:
         await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position())
-    responses = await asyncio.gather(*(client.post(f"{API}/visits/{v['id']}/check-out", headers=client.as_(YINZHOU),
-                                                   json=position(at=utcnow() + dt.timedelta(minutes=1)))
-                                       for v in visits))
+
+    def check_out(visit):
+        return client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU),
+                           json=position(at=utcnow() + dt.timedelta(minutes=1)))
+
+    responses = await asyncio.gather(*(check_out(v) for v in visits))
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     drawn = sorted(r.json()["subsidy_fen"] for r in responses)
     assert sum(drawn) == 10000 and drawn == [0, 0, 1000, 3000, 3000, 3000]
     balance = (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()
     assert balance["balance_fen"] == 0
+    # Then the account is topped up and the next verified visit draws from it as usual.
+    await next_request_succeeds(client.post(f"{API}/subsidy-accounts/{account['id']}/adjustments",
+                                            headers=client.as_(YINZHOU), json={"amount_fen": 5000, "note": "补发测试"}))
+    assert (await next_request_succeeds(check_out(after), status=200))["subsidy_fen"] == 3000

@@ -16,6 +16,7 @@ from tests.conftest import resident
 from tests.eldercare.test_elders import id_number
 from tests.eldercare.test_meals import (API, CARER, HAISHU, ORDERS_READ, ORDERS_WRITE, YINZHOU, add_canteen,
                                         add_elder, add_menu, add_rates, order, remaining)
+from tests.races import next_request_succeeds
 
 
 _serial = itertools.count()
@@ -51,12 +52,30 @@ def statements_sent(client):
         event.remove(engine, "before_cursor_execute", note)
 
 
+async def canteen_with_rates(client) -> dict:
+    """A canteen, with the subsidy rates in force, so that every order of a race is priced from them."""
+    await add_rates(client)
+    return await add_canteen(client)
+
+
 async def rush(client, orders: int, places: int):
-    canteen = await add_canteen(client)
+    canteen = await canteen_with_rates(client)
     menu = await add_menu(client, canteen["id"], capacity=places)
     elders = await many_elders(client, orders)
     responses = await asyncio.gather(*(order(client, menu["id"], e) for e in elders))
-    return canteen, menu, responses
+    return canteen, menu, elders, responses
+
+
+async def orders_dinner_after_the_race(client, canteen: dict, elder_id: int) -> None:
+    """The next ordinary order: dinner on the race's day, for one of its people (the losers' day and district, so
+    priced from what the race read), at the age tier of many_elders' people."""
+    dinner = await add_menu(client, canteen["id"], meal="dinner")
+    placed = await next_request_succeeds(order(client, dinner["id"], elder_id))
+    assert (placed["subsidy_tier"], placed["subsidy_fen"]) == ("age_80_plus", 300)
+
+
+def a_loser(elders: list[int], responses) -> int:
+    return next(e for e, r in zip(elders, responses) if r.status_code != 201)
 
 
 def assert_exactly(responses, places: int, menu_id: int):
@@ -69,9 +88,10 @@ def assert_exactly(responses, places: int, menu_id: int):
 
 async def test_concurrent_orders_take_exactly_the_places_there_are(committed_client):
     client = committed_client
-    canteen, menu, responses = await rush(client, orders=60, places=20)
+    canteen, menu, elders, responses = await rush(client, orders=60, places=20)
     assert_exactly(responses, 20, menu["id"])
     assert await remaining(client, canteen["id"], menu["id"]) == 0
+    await orders_dinner_after_the_race(client, canteen, a_loser(elders, responses))
 
 
 @pytest.mark.postgresql_only
@@ -80,17 +100,18 @@ async def test_five_hundred_orders_at_fifty_places(committed_client, assistance)
     # Assistance is down: prices fall back at once (the breaker opens), so the test measures the places, not
     # the fake peer sharing this process's CPU.
     await assistance.stop()
-    canteen, menu, responses = await rush(client, orders=500, places=50)
+    canteen, menu, elders, responses = await rush(client, orders=500, places=50)
     assert_exactly(responses, 50, menu["id"])
     assert await remaining(client, canteen["id"], menu["id"]) == 0
     placed = (await client.get(f"{API}/meal-orders", params={"limit": 100, "status": "placed"},
                                headers=client.as_(YINZHOU))).json()["items"]
     assert len(placed) == 50
+    await orders_dinner_after_the_race(client, canteen, a_loser(elders, responses))
 
 
 async def test_concurrent_cancellations_give_the_place_back_once(committed_client):
     client = committed_client
-    canteen = await add_canteen(client)
+    canteen = await canteen_with_rates(client)
     menu = await add_menu(client, canteen["id"], capacity=5)
     [elder_id] = await many_elders(client, 1)
     placed = (await order(client, menu["id"], elder_id, quantity=2)).json()
@@ -100,23 +121,26 @@ async def test_concurrent_cancellations_give_the_place_back_once(committed_clien
     assert sorted({r.status_code for r in responses}) == [200, 409]
     assert [r.status_code for r in responses].count(200) == 1
     assert await remaining(client, canteen["id"], menu["id"]) == 5
+    await next_request_succeeds(order(client, menu["id"], elder_id))  # the person orders the meal again
+    assert await remaining(client, canteen["id"], menu["id"]) == 4
 
 
 async def test_one_person_ordering_one_meal_from_many_devices_gets_one_order(committed_client):
     client = committed_client
-    canteen = await add_canteen(client)
+    canteen = await canteen_with_rates(client)
     menu = await add_menu(client, canteen["id"], capacity=30)
     [elder_id] = await many_elders(client, 1)
     responses = await asyncio.gather(*(order(client, menu["id"], elder_id) for _ in range(15)))
     assert [r.status_code for r in responses].count(201) == 1
     assert {r.status_code for r in responses} == {201, 409}
     assert await remaining(client, canteen["id"], menu["id"]) == 29
+    await orders_dinner_after_the_race(client, canteen, elder_id)
 
 
 async def test_one_order_sent_many_times_with_one_key_is_placed_once_and_replayed(committed_client):
     """The key is claimed in the order's own transaction: the copies wait for it and replay its answer."""
     client = committed_client
-    canteen = await add_canteen(client)
+    canteen = await canteen_with_rates(client)
     menu = await add_menu(client, canteen["id"], capacity=30)
     [elder_id] = await many_elders(client, 1)
     key = {"Idempotency-Key": "one-order-many-sends"}
@@ -125,6 +149,7 @@ async def test_one_order_sent_many_times_with_one_key_is_placed_once_and_replaye
     assert len({r.text for r in responses}) == 1
     assert [r.headers.get("Idempotent-Replayed") for r in responses].count("true") == 9
     assert await remaining(client, canteen["id"], menu["id"]) == 29
+    await orders_dinner_after_the_race(client, canteen, elder_id)
 
 
 async def test_a_refused_order_leaves_its_key_free_for_a_retry(committed_client):
