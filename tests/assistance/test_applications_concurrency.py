@@ -5,6 +5,7 @@ import datetime as dt
 
 from tests.assistance.test_applications import (API, COMMUNITY, DISTRICT, act, dibao_household, load_policies,
                                                 through_notice, today)  # noqa: F401  (fixture)
+from tests.races import next_request_succeeds
 
 
 async def test_concurrent_decisions_approve_once(committed_client, today):  # noqa: F811
@@ -24,6 +25,15 @@ async def test_concurrent_decisions_approve_once(committed_client, today):  # no
     lookup = await client.post(f"{API}/status-lookups", json={"id_number": h["id_numbers"][0]},
                                headers=client.as_(DISTRICT))
     assert lookup.json()["programmes"] == [{"code": "dibao", "since": "2024-07-23"}]
+    # The next household's application goes through its notice and is decided as usual.
+    other = await dibao_household(client)
+    app = await act(client, COMMUNITY, "/applications", {"household_id": other["id"], "programme": "dibao"}, 201)
+    await through_notice(client, app["id"])
+    today["day"] = dt.date(2024, 8, 1)
+    decided = await next_request_succeeds(client.post(f"{API}/applications/{app['id']}/decision",
+                                                      json={"approve": True, "reasons": "同意"},
+                                                      headers=client.as_(DISTRICT)), status=200)
+    assert decided["state"] == "approved"
 
 
 async def test_concurrent_applications_leave_one_open(committed_client, today):  # noqa: F811
@@ -36,3 +46,6 @@ async def test_concurrent_applications_leave_one_open(committed_client, today): 
     assert statuses.count(201) == 1 and set(statuses) == {201, 409}, statuses
     listed = await client.get(f"{API}/applications", headers=client.as_(DISTRICT))
     assert len(listed.json()["items"]) == 1
+    other = await dibao_household(client)
+    await next_request_succeeds(client.post(f"{API}/applications", headers=client.as_(COMMUNITY),
+                                            json={"household_id": other["id"], "programme": "dibao"}))

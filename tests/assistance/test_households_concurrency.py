@@ -5,6 +5,7 @@ import asyncio
 from tests.assistance.helpers import household, member
 from tests.assistance.test_households import READ, URL, WRITE
 from tests.conftest import staff
+from tests.races import next_request_succeeds
 
 
 async def test_concurrent_households_claiming_one_person_leave_one(committed_client):
@@ -18,3 +19,5 @@ async def test_concurrent_households_claiming_one_person_leave_one(committed_cli
     listed = await client.get(URL, params={"limit": 100}, headers=headers)
     # Nothing half-written: the losers left neither a household nor their applicant behind.
     assert len(listed.json()["items"]) == 1
+    await next_request_succeeds(client.post(URL, json=household(member(age=52), member("spouse", age=50)),
+                                            headers=headers))

@@ -10,12 +10,23 @@ import random
 from sqlalchemy import text
 
 from tests.charity.factories import API, YINZHOU, disbursement_body, donation_body, get_project, project
-
+from tests.races import next_request_succeeds
 
 
 async def scalar_rows(client, sql: str, **params) -> list:
     async with client.app.state.database.sessionmaker() as session:
         return list((await session.execute(text(sql), params)).all())
+
+
+async def the_books_take_the_next_donation_refund_and_disbursement(client, created: dict, txn: str) -> None:
+    """After the race, the project's ordinary money requests are answered as usual."""
+    headers = client.as_(YINZHOU)
+    donation = await next_request_succeeds(client.post(f"{API}/donations", headers=headers,
+                                                       json=donation_body(created["id"], txn, 20_000)))
+    await next_request_succeeds(client.post(f"{API}/donations/{donation['id']}/refunds", headers=headers,
+                                            json={"amount_fen": 5_000, "reason": "捐赠人申请退款"}))
+    await next_request_succeeds(client.post(f"{API}/disbursements", headers=headers,
+                                            json=disbursement_body(created, 10_000)))
 
 
 async def test_concurrent_donations_refunds_and_disbursements_keep_the_books(committed_client):
@@ -92,6 +103,7 @@ async def test_concurrent_donations_refunds_and_disbursements_keep_the_books(com
         SELECT a.id FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id WHERE a.kind <> 'clearing'
         GROUP BY a.id HAVING sum(e.amount_fen) < 0""")
     assert negative == []
+    await the_books_take_the_next_donation_refund_and_disbursement(client, created, "wx-after-the-race")
     run = await client.post(f"{API}/reconciliations", headers=headers)
     assert run.json()["balanced"] is True, run.json()["differences"]
 
@@ -109,6 +121,7 @@ async def test_concurrent_disbursements_spend_the_balance_exactly_once(committed
     assert all("holds" in r.json()["detail"] for r in payouts if r.status_code == 409)
     final = await get_project(client, created["id"])
     assert (final["raised_fen"], final["spent_fen"], final["balance_fen"]) == (100_000, 100_000, 0)
+    await the_books_take_the_next_donation_refund_and_disbursement(client, created, "wx-after-the-race")
 
 
 async def test_concurrent_refunds_of_one_donation_never_exceed_it(committed_client):
@@ -123,6 +136,8 @@ async def test_concurrent_refunds_of_one_donation_never_exceed_it(committed_clie
     assert sorted(r.status_code for r in attempts) == [201] * 3 + [409] * 9
     fetched = (await client.get(f"{API}/donations/{donation['id']}", headers=headers)).json()
     assert (fetched["refunded_fen"], fetched["refundable_fen"]) == (9_000, 1_000)
+    await next_request_succeeds(client.post(f"{API}/donations/{donation['id']}/refunds", headers=headers,
+                                            json={"amount_fen": 1_000, "reason": "重复支付"}))  # what is left
 
 
 async def test_a_payment_sent_under_many_keys_at_once_is_one_donation(committed_client):
@@ -135,6 +150,7 @@ async def test_a_payment_sent_under_many_keys_at_once_is_one_donation(committed_
     assert [r.status_code for r in responses] == [201] * 20
     assert len({r.json()["id"] for r in responses}) == 1
     assert (await get_project(client, created["id"]))["raised_fen"] == 8_800
+    await the_books_take_the_next_donation_refund_and_disbursement(client, created, "wx-after-the-storm")
 
 
 async def test_a_payment_retried_under_one_key_at_once_waits_for_the_first_and_replays_it(committed_client):
@@ -152,3 +168,5 @@ async def test_a_payment_retried_under_one_key_at_once_waits_for_the_first_and_r
     keys = await scalar_rows(client, "SELECT state FROM idempotency_keys WHERE key = 'one-key'")
     assert keys == [("done",)]
     assert (await get_project(client, created["id"]))["raised_fen"] == 6_600
+    await next_request_succeeds(client.post(f"{API}/donations", json=donation_body(created["id"], "wx-next", 1_000),
+                                            headers=client.as_(YINZHOU) | {"Idempotency-Key": "another-key"}))
