@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from shared.db import Database
-from shared.errors import install_error_handlers
+from shared.errors import PROBLEM_MEDIA_TYPE, Problem, install_error_handlers
 from shared.health import router as health_router
 from shared.logs import RequestContextMiddleware
 from shared.metrics import install_metrics
+from shared.params import refuse_control_characters
 from shared.settings import ServiceSettings
 
 
@@ -40,12 +41,46 @@ def _wall_clock_times(node: Any) -> None:
             _wall_clock_times(value)
 
 
-def _document_times_as_wall_clock(app: FastAPI) -> None:
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+INVALID_FIELDS = ("Invalid fields (`/problems/validation-failed`): each of `errors` names one, in the body, the "
+                  "query, the path or a header; a body that is not JSON is named `body`")
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def document_problems(document: dict[str, Any]) -> None:
+    """Every 4xx/5xx answer of the document as what it is: problem+json, a `Problem`. And a 422 on every
+    operation: any request can carry an invalid field (a control character in the query string, a body that is
+    not JSON), not only those FastAPI finds parameters in.
+
+    FastAPI on its own documents a 422 as `application/json` with its `HTTPValidationError`, which no answer of
+    ours has ever been; the gateway runs this on its own routes' document too."""
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            invalid = responses.setdefault("422", {})
+            if invalid.get("description") in (None, "Validation Error"):
+                invalid["description"] = INVALID_FIELDS
+            for status, response in responses.items():
+                if status[:1] in ("4", "5"):
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, schema in {**problem.pop("$defs", {}), "Problem": problem}.items():
+        schemas.setdefault(name, schema)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+
+
+def _customise_openapi(app: FastAPI) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _wall_clock_times(build())  # build() caches the document on app.openapi_schema
+            document = build()  # build() caches the document on app.openapi_schema
+            _wall_clock_times(document)
+            document_problems(document)
         return app.openapi_schema
 
     app.openapi = openapi
@@ -83,6 +118,8 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
         docs_url=None if production else f"{prefix}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # Before every route: no control character in a query or path parameter or a stored header.
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -91,5 +128,5 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
     app.include_router(health_router)
     for router in routers:
         app.include_router(router, prefix=prefix)
-    _document_times_as_wall_clock(app)
+    _customise_openapi(app)
     return app

@@ -125,10 +125,17 @@ def problem_response(status: int, slug: str, title: str, detail: str, *, request
 def _field_problems(exc: RequestValidationError) -> list[FieldProblem]:
     problems = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":  # FastAPI's location is ("body", offset): the body is what failed
+            problems.append(FieldProblem(field="body", location="body", message=_NOT_JSON))
+            continue
         location, *path = error.get("loc", ("body",))
         problems.append(FieldProblem(field=".".join(str(p) for p in path) or str(location),
                                      location=str(location), message=error.get("msg", "invalid")))
     return problems
+
+
+_NOT_JSON = "must be JSON in UTF-8"
+_UNPARSABLE_BODY = "There was an error parsing the body"  # FastAPI's detail, its only 400
 
 
 # Numbers past what an INTEGER column holds (PostgreSQL's 4-byte integer; beyond 8 bytes nothing fits).
@@ -186,6 +193,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+            # FastAPI's answer to a body it could not decode (not UTF-8, say): invalid input like any other.
+            return problem_response(422, "validation-failed", "The request has invalid fields", f"body: {_NOT_JSON}",
+                                    request=request, errors=[FieldProblem(field="body", location="body",
+                                                                          message=_NOT_JSON)])
         slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         return problem_response(exc.status_code, slug, title, str(exc.detail), request=request,
                                 headers=getattr(exc, "headers", None))

@@ -77,20 +77,34 @@ def _temporal_kind(annotation: Any) -> type | None:
     return None
 
 
+def _holds_model(annotation: Any) -> bool:
+    """True when a field's value is, or holds, a model (`Member`, `list[Income]`, `Source | None`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_model(arg) for arg in typing.get_args(annotation))
+
+
 class Schema(BaseModel):
     """Base of the API's models (see the module's docstring)."""
 
     _temporal_fields: ClassVar[dict[str, type]] = {}
+    _model_fields: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         cls._temporal_fields = {name: kind for name, field in cls.model_fields.items()
                                 if (kind := _temporal_kind(field.annotation)) is not None}
+        cls._model_fields = frozenset(name for name, field in cls.model_fields.items()
+                                      if _holds_model(field.annotation))
 
     @field_validator("*", mode="before")
     @classmethod
     def _plain_text_and_iso_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in cls._model_fields:
+            # The nested model checks its own fields, and its error names the one at fault
+            # (`household.members.0.name`) where this check would name only the outer field (`household`).
+            return value
         kind = cls._temporal_fields.get(info.field_name or "")
         if kind is dt.datetime and value is not None:
             return iso_datetime(value)
