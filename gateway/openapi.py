@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from gateway.proxy import Upstream
+from shared.app import document_problems
 
 CACHE_S = 30.0
 # A cold path: a service with many routes may take seconds to build its document the first time.
@@ -46,6 +47,7 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
                 merged["paths"][path] = item
         merged["tags"] += [{**t, "name": t["name"]} for t in doc.get("tags", [])]
     _describe_scopes(merged)
+    document_problems(merged, every_operation=False)  # the gateway's own routes: problems as problem+json
     if unavailable:
         merged["info"] = {**merged["info"], "description": merged["info"].get("description", "") +
                           f"\n\nNot included (service unavailable when this was built): {', '.join(unavailable)}."}

@@ -5,9 +5,13 @@ stored header. And a body that is not JSON is a 422 naming `body`, as the OpenAP
 from __future__ import annotations
 
 import importlib
+import json
 
 import pytest
 
+from gateway.app import create_app as create_gateway
+from gateway.openapi import merge
+from gateway.settings import GatewaySettings
 from services import SERVICES
 from shared.scopes import DECLARED
 from tests.conftest import client_for, service_database, settings_for, staff
@@ -130,16 +134,30 @@ async def test_a_body_that_is_not_json_is_a_422_naming_the_body(backend, db_dir,
         assert response.json()["errors"] == [{"field": "body", "location": "body", "message": "must be JSON in UTF-8"}]
 
 
+def service_document(service: str) -> dict:
+    return importlib.import_module(f"services.{service}.main").create_app(settings_for(service, "sqlite://")).openapi()
+
+
+def problems_not_as_problem_json(document: dict) -> list[str]:
+    return [f"{method} {template} {status}" for template, item in document["paths"].items()
+            for method, operation in item.items() for status, response in operation["responses"].items()
+            if status[0] in "45" and response.get("content") != {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}]
+
+
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_the_openapi_documents_every_problem_as_problem_json_and_a_422_on_every_operation(service):
-    app = importlib.import_module(f"services.{service}.main").create_app(settings_for(service, "sqlite://"))
-    document = app.openapi()
-    for template, item in document["paths"].items():
-        for method, operation in item.items():
-            responses = operation["responses"]
-            assert "422" in responses, f"{method} {template}"
-            for status, response in responses.items():
-                if status[0] in "45":
-                    assert response["content"] == {"application/problem+json": {
-                        "schema": {"$ref": "#/components/schemas/Problem"}}}, f"{method} {template} {status}"
-    assert "HTTPValidationError" not in document["components"]["schemas"]
+    document = service_document(service)
+    assert problems_not_as_problem_json(document) == []
+    assert [f"{m} {t}" for t, item in document["paths"].items() for m, op in item.items()
+            if "422" not in op["responses"]] == []
+    assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_the_gateways_merged_openapi_documents_every_problem_as_problem_json():
+    gateway = create_gateway(GatewaySettings(env="test", database_url="sqlite://",
+                                             **{f"upstream_{s}": "http://127.0.0.1:9" for s in SERVICES}))
+    merged = merge(gateway.local_app.openapi(), {service: service_document(service) for service in SERVICES})
+    assert any(path.startswith("/api/auth/") for path in merged["paths"])
+    assert problems_not_as_problem_json(merged) == []
+    assert "HTTPValidationError" not in json.dumps(merged)
