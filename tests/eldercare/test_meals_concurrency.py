@@ -231,7 +231,7 @@ async def test_an_order_refused_after_pricing_leaves_the_next_order_of_its_distr
     ask = peer.post_json
 
     async def ask_when_both_read(*args, **kwargs):
-        await both_read.wait()
+        await asyncio.wait_for(both_read.wait(), 60)  # a bound, so that an order lost on the way fails, not hangs
         return await ask(*args, **kwargs)
 
     monkeypatch.setattr(peer, "post_json", ask_when_both_read)
