@@ -1,4 +1,3 @@
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,6 +15,7 @@ from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.params import IsoDate
 
 router = APIRouter(tags=["applications 救助申请审核"])
 READ, WRITE = APPLICATIONS_READ, APPLICATIONS_WRITE
@@ -108,6 +108,6 @@ async def decision(application_id: int, data: DecisionIn, session: Session, prin
 async def reviews_due(session: Session, principal: Annotated[Principal, require(READ)],
                       page: Annotated[PageParams, Depends(page_params)],
                       area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
-                      due_by: dt.date | None = None) -> Page[ReviewDueOut]:
+                      due_by: IsoDate | None = None) -> Page[ReviewDueOut]:
     rows = await service.reviews_due(session, principal, page, area_code=area_code, due_by=due_by or clock.today())
     return page_of(rows, page, key=lambda r: [r.review_due_on.isoformat(), r.application_id])

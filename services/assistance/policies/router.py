@@ -1,4 +1,3 @@
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from shared import clock
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.identity import Principal, require
+from shared.params import IsoDate
 
 router = APIRouter(prefix="/policies", tags=["policies 救助政策参数"])
 
@@ -30,7 +30,7 @@ DistrictQuery = Annotated[str, Query(pattern=r"^3302\d\d$", description="330200 
 async def list_in_force(
     session: Session,
     _principal: Annotated[Principal, require(READ)],
-    as_of: Annotated[dt.date | None, Query(description="The day asked about (YYYY-MM-DD)")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="The day asked about (YYYY-MM-DD)")] = None,
     district: DistrictQuery = CITY_CODE,
     code: Annotated[PolicyCode | None, Query(description="Only this parameter")] = None,
 ) -> PoliciesInForce:

@@ -1,4 +1,3 @@
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +9,7 @@ from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.params import IsoDate
 
 router = APIRouter(tags=["public 信息公开"])
 
@@ -41,7 +41,7 @@ async def public_project(project_id: int, session: Session) -> PublicProject:
                         "refunds: people, companies (enterprise credit codes) and organisations; anonymous gifts "
                         "appear as 爱心人士. Default period: this year to today.",
             responses=problem_responses(422))
-async def honour_list(session: Session, period_from: dt.date | None = None, period_to: dt.date | None = None,
+async def honour_list(session: Session, period_from: IsoDate | None = None, period_to: IsoDate | None = None,
                       category: Annotated[HonourCategory | None, Query()] = None,
                       limit: Annotated[int, Query(ge=1, le=100)] = 50) -> HonourList:
     return await service.honour_list(session, period_from=period_from, period_to=period_to, category=category,

@@ -1,5 +1,4 @@
 import asyncio
-import datetime as dt
 import weakref
 from typing import Annotated, Literal
 
@@ -19,6 +18,7 @@ from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent, idempotent_in_transaction
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.params import IsoDate
 
 router = APIRouter(tags=["institution beds 机构床位"])
 
@@ -77,7 +77,7 @@ async def create_bed(data: BedIn, session: Session, principal: Annotated[Princip
 async def search_beds(session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
                       page: Annotated[PageParams, Depends(page_params)], bed_type: BedType | None = None,
                       district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-                      institution_id: int | None = None, available_on: dt.date | None = None,
+                      institution_id: int | None = None, available_on: IsoDate | None = None,
                       free: bool = False) -> Page[BedOut]:
     rows = await service.search_beds(session, page, bed_type=bed_type, district_code=district_code,
                                      institution_id=institution_id, available_on=available_on, only_free=free)
@@ -102,8 +102,8 @@ async def search_beds(session: Session, _principal: Annotated[Principal, require
 async def bed_availability(
         session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
         page: Annotated[PageParams, Depends(page_params)],
-        date_from: Annotated[dt.date | None, Query(description="First day (YYYY-MM-DD, default today)")] = None,
-        date_to: Annotated[dt.date | None, Query(description="Last day, inclusive (default: date_from)")] = None,
+        date_from: Annotated[IsoDate | None, Query(description="First day (YYYY-MM-DD, default today)")] = None,
+        date_to: Annotated[IsoDate | None, Query(description="Last day, inclusive (default: date_from)")] = None,
         bed_type: BedType | None = None,
         institution_id: Annotated[int | None, Query(gt=0, description="Only this institution's beds")] = None,
         area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN,

@@ -1,4 +1,3 @@
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -19,6 +18,7 @@ from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.params import IsoDate
 
 router = APIRouter(tags=["home visits 居家上门服务"])
 
@@ -80,7 +80,7 @@ async def create_caregiver(data: CaregiverIn, session: Session,
             responses=problem_responses(401, 403, 422))
 async def list_caregivers(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)],
                           page: Annotated[PageParams, Depends(page_params)], provider_id: int | None = None,
-                          certified_on: dt.date | None = None) -> Page[CaregiverOut]:
+                          certified_on: IsoDate | None = None) -> Page[CaregiverOut]:
     rows = await service.list_caregivers(session, page, provider_id=provider_id, certified_on=certified_on)
     return page_of([service.caregiver_out(c) for c in rows], page, key=lambda c: c.id)
 
@@ -109,7 +109,7 @@ async def order_visit(data: VisitIn, request: Request, session: Session,
 async def list_visits(session: Session, principal: Annotated[Principal, require(VISITS_READ)],
                       page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
                       caregiver_id: int | None = None, status: VisitStatus | None = None,
-                      day: dt.date | None = None) -> Page[VisitOut]:
+                      day: IsoDate | None = None) -> Page[VisitOut]:
     rows = await service.list_visits(session, principal, page, elder_id=elder_id, caregiver_id=caregiver_id,
                                      status=status, day=day)
     return page_of([await _out(session, v) for v in rows], page, key=lambda v: [v.starts_at.isoformat(), v.id])
@@ -252,7 +252,7 @@ async def my_caregiver(session: Session, principal: Annotated[Principal, require
                         "or under way (no ID number or phone). 404 while the account is not paired.",
             responses=problem_responses(401, 403, 404, 422))
 async def my_visits(session: Session, principal: Annotated[Principal, require(VISITS_ATTEND)],
-                    date: Annotated[dt.date | None, Query(description="A day, e.g. 2026-12-01")] = None
+                    date: Annotated[IsoDate | None, Query(description="A day, e.g. 2026-12-01")] = None
                     ) -> list[MyVisitOut]:
     return await caregiver_app.my_visits(session, principal, date or clock.today())
 

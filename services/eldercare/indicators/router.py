@@ -1,4 +1,3 @@
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import Forbidden, problem_responses
 from shared.identity import Principal, require
+from shared.params import IsoDate
 
 router = APIRouter(tags=["indicators 指标"])
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["indicators 指标"])
             responses=problem_responses(401, 403, 422))
 async def indicators(session: Session, principal: Annotated[Principal, require(INDICATORS_READ)],
                      area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
-                     day: dt.date | None = None) -> Indicators:
+                     day: IsoDate | None = None) -> Indicators:
     area = area_code or principal.area or "330200"
     if principal.kind == "staff" and not principal.covers(area):
         raise Forbidden(f"area {area} is outside your area {principal.area}")

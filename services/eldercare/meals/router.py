@@ -18,6 +18,7 @@ from shared.errors import InvalidInput, problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_in_transaction
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.params import IsoDate
 
 router = APIRouter(tags=["meal aid 老年助餐"])
 
@@ -68,8 +69,8 @@ async def create_menu(canteen_id: int, data: MenuIn, session: Session,
                         "places left and whether ordering is still open. At most 200.",
             responses=problem_responses(401, 403, 404, 422))
 async def list_menus(canteen_id: int, session: Session, _principal: Annotated[Principal, require(CANTEENS_READ)],
-                     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
-                     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+                     date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+                     date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
                      meal: Meal | None = None) -> list[MenuOut]:
     start = date_from or clock.today()
     end = date_to or start + dt.timedelta(days=1)
@@ -85,7 +86,7 @@ async def list_menus(canteen_id: int, session: Session, _principal: Annotated[Pr
                         "the district's own version when it has one, else the city-wide (330200) one.",
             responses=problem_responses(401, 403, 422))
 async def rates_in_force(session: Session, _principal: Annotated[Principal, require(CANTEENS_READ)],
-                         as_of: dt.date | None = None,
+                         as_of: IsoDate | None = None,
                          district: Annotated[str, Query(pattern=r"^3302\d\d$")] = CITY_CODE) -> SubsidyRatesInForce:
     day = as_of or clock.today()
     rates = await service.rates_in_force(session, as_of=day, district_code=district)
@@ -143,7 +144,7 @@ async def place_order(data: MealOrderIn, request: Request, session: Session,
             responses=problem_responses(401, 403, 422))
 async def list_orders(session: Session, principal: Annotated[Principal, require(MEAL_ORDERS_READ)],
                       page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
-                      served_on: dt.date | None = None, canteen_id: int | None = None,
+                      served_on: IsoDate | None = None, canteen_id: int | None = None,
                       status: Literal["placed", "cancelled"] | None = None) -> Page[MealOrderOut]:
     rows = await service.list_orders(session, principal, page, elder_id=elder_id, served_on=served_on,
                                      canteen_id=canteen_id, status=status)
