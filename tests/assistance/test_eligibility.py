@@ -78,6 +78,40 @@ def test_employment_cost_deduction_and_rounding_rule():
     assert programme(rules.evaluate(odd, params(), AS_OF), "dibao").amount_fen == 100
 
 
+# 110,000 fen × 1.15 is 126,499.999… in floating point: a rule computed as `standard × multiplier / 1000` in floats
+# would refuse 低保边缘 to a household exactly at its limit. The rules compare integers: total × 1000 ≤ limit × n.
+@pytest.mark.parametrize(("per_capita", "dibao", "marginal", "grant"), [
+    (STANDARD - 1, True, False, 100),  # one fen under the standard: 低保, the 2 fen missing round up to a yuan
+    (STANDARD, False, True, 0),  # exactly the standard
+    (126_500, False, True, 0),  # exactly 1.15 × the standard
+    (126_501, False, False, 0),  # one fen over
+])
+def test_the_marginal_limit_is_exact_at_a_multiplier_floats_cannot_hold(per_capita, dibao, marginal, grant):
+    household = facts(person(other_income_fen=per_capita), person("spouse", other_income_fen=per_capita))
+    result = rules.evaluate(household, params(dibao_marginal_multiplier=1150), AS_OF)
+    assert (programme(result, "dibao").eligible, programme(result, "dibao").amount_fen) == (dibao, grant)
+    assert programme(result, "dibao_marginal").eligible is marginal
+    limit = next(c for c in programme(result, "dibao_marginal").criteria
+                 if c.code == "per_capita_income_within_marginal_limit")
+    assert limit.threshold == 126_500 and limit.value == per_capita
+
+
+TOP_MONTHLY_FEN = 1_000_000_000  # 10 million yuan a month: the largest monthly income the schemas take
+
+
+def test_incomes_at_their_bound_are_summed_and_decided_exactly():
+    household = facts(person(wages_fen=TOP_MONTHLY_FEN, other_income_fen=TOP_MONTHLY_FEN),
+                      person("spouse", wages_fen=TOP_MONTHLY_FEN), person("child", years=10, other_income_fen=1))
+    total = 3 * TOP_MONTHLY_FEN + 1 - 2 * 30_000  # two wages, each less the employment cost deduction
+    for standard in (total // 3, total // 3 + 1):  # the total 1 fen over 3 × the standard, then 2 fen under it
+        result = rules.evaluate(household, params(dibao_standard=standard), AS_OF)
+        assert (result.household_income_fen, result.per_capita_income_fen) == (total, total // 3)
+        assert type(result.household_income_fen) is int and type(result.per_capita_income_fen) is int
+        gap = 3 * standard - total
+        assert programme(result, "dibao").eligible is (gap > 0)
+        assert programme(result, "dibao").amount_fen == (100 if gap > 0 else 0)
+
+
 def test_assets_over_the_limit_fail_dibao_with_the_criterion_named():
     result = rules.evaluate(facts(person(), financial_assets_fen=2_640_001), params(), AS_OF)
     dibao = programme(result, "dibao")
@@ -276,3 +310,30 @@ async def test_a_recorded_household_is_checked_against_a_version_added_since_the
     assert dibao(after.json()) == (120_000, new.json()["id"])
     earlier = await check(client, {"household_id": h["id"], "as_of": "2024-06-30"})
     assert dibao(earlier.json()) == dibao(first.json())
+
+
+async def test_a_check_answers_exact_integers_at_the_bounds_and_the_limits(client):
+    """Through the API: figures at their bound come back to the fen, and a household exactly at a limit set by a
+    multiplier no float holds (1.15) is inside it, one fen more is not."""
+    await load_policies(client)
+    city = staff("330200", "assistance.policies:write", "assistance.policies:read")
+    added = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
+        "code": "dibao_marginal_multiplier", "value": 1150, "unit": "permille", "effective_on": "2024-07-01",
+        "citation": "测试：1.15倍"})
+    assert added.status_code == 201, added.text
+
+    async def marginal(*monthly: int) -> tuple[dict, dict]:
+        members = [member("applicant" if i == 0 else "spouse", age=50, incomes=[
+            {"kind": "pension", "item": "pension", "monthly_fen": amount}]) for i, amount in enumerate(monthly)]
+        response = await check(client, {"household": {"area_code": "330212001001", "members": members},
+                                        "as_of": "2024-07-15", "programmes": ["dibao_marginal"]})
+        assert response.status_code == 200, response.text
+        return response.json(), response.json()["programmes"][0]
+
+    body, at_limit = await marginal(126_500, 126_500)
+    assert at_limit["eligible"] is True
+    assert [c["threshold"] for c in at_limit["criteria"] if c["code"].endswith("marginal_limit")] == [126_500]
+    assert (await marginal(126_500, 126_501))[1]["eligible"] is False
+    body, _ = await marginal(TOP_MONTHLY_FEN, TOP_MONTHLY_FEN - 1)
+    assert body["household_monthly_income_fen"] == 2 * TOP_MONTHLY_FEN - 1
+    assert body["per_capita_monthly_income_fen"] == TOP_MONTHLY_FEN - 1
