@@ -7,8 +7,8 @@
   `0` would be 1 January 1970: a family bed started in 1970, an address retired in 1970.
 
 Each refusal is a validation error on the field it was found in, so the caller gets a 422 that names it.
-Query and path parameters get the same checks from `shared.params` (`IsoDate`) and the app's middleware
-(`shared.app`), since they are not models.
+Query and path parameters and stored headers are not models: they get the same checks from `shared.params`
+(`IsoDate` for dates, and `refuse_control_characters`, which the app factory runs before every route).
 """
 
 from __future__ import annotations
