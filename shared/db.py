@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import CheckConstraint, DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,6 +28,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def bounded(column: str, minimum: int | float, maximum: int | float) -> CheckConstraint:
+    """The CHECK of a number's domain bound (its schema has the same one): `ck_<table>_<column>_bounded`.
+    A NULL passes, as in every CHECK: a column that may be empty says so itself."""
+    return CheckConstraint(f"{column} BETWEEN {minimum} AND {maximum}", name=f"{column}_bounded")
 
 
 def new_metadata() -> MetaData:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Connection
 
 from shared.db import make_engine
@@ -47,12 +47,35 @@ def _run_sync(connection: Connection, metadata: MetaData, version_table: str) ->
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
+    sqlite = connection.dialect.name == "sqlite"
     with context.begin_transaction():
+        # Foreign keys are off while the migrations run on SQLite (see _run_async): they are checked at the end,
+        # and the run refused if it left a row pointing nowhere that was not there before.
+        dangling = _dangling(connection) if sqlite else set()
         context.run_migrations()
+        if sqlite:
+            broken = _dangling(connection) - dangling
+            if broken:
+                raise RuntimeError(f"the migrations left rows whose foreign keys point nowhere: {sorted(broken)[:5]}")
+
+
+def _dangling(connection: Connection) -> set[tuple]:
+    """(table, rowid, referred table) of each row whose foreign key points nowhere (SQLite)."""
+    return {tuple(row[:3]) for row in connection.exec_driver_sql("PRAGMA foreign_key_check")}
 
 
 async def _run_async(url: str, metadata: MetaData, version_table: str) -> None:
     engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        # SQLite's way to change a table (batch mode: build a new one, drop the old, rename) drops a table other
+        # rows refer to, which foreign keys refuse; and the pragma is ignored inside a transaction. So, as SQLite's
+        # ALTER TABLE documentation says, they are off for the run and checked before it commits (_run_sync).
+        @event.listens_for(engine.sync_engine, "connect")
+        def _foreign_keys_off(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys = OFF")
+            cursor.close()
+
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync, metadata, version_table)
@@ -70,3 +93,35 @@ def run_environment(metadata: MetaData) -> None:
         _run_sync(connection, metadata, version_table)
         return
     asyncio.run(_run_async(config.get_main_option("sqlalchemy.url"), metadata, version_table))
+
+
+def add_checks(checks: dict[str, dict[str, str]]) -> None:
+    """Add CHECK constraints, `{table: {name: condition}}` (full names, as the naming convention makes them).
+
+    PostgreSQL adds each to its table, checking the rows there. SQLite cannot add a constraint to a table: batch
+    mode rebuilds it (foreign keys are off for a run on SQLite, see _run_async), with every trigger set aside
+    meanwhile, since renaming the rebuilt table breaks a trigger that names it."""
+    _alter_checks(checks, add=True)
+
+
+def drop_checks(checks: dict[str, dict[str, str]]) -> None:
+    """The downgrade of `add_checks(checks)`."""
+    _alter_checks(checks, add=False)
+
+
+def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    triggers = []
+    if sqlite:
+        triggers = op.get_bind().execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        for name, _sql in triggers:
+            op.execute(f'DROP TRIGGER "{name}"')
+    for table, constraints in checks.items():
+        with op.batch_alter_table(table) as batch:
+            for name, condition in constraints.items():
+                if add:
+                    batch.create_check_constraint(op.f(name), condition)
+                else:
+                    batch.drop_constraint(op.f(name), type_="check")
+    for _name, sql in triggers:
+        op.execute(sql)
