@@ -13,7 +13,7 @@ whether it is exempt, the period and the source. The price is the city-wide scre
 add incomes up, so each chunk reads its counted income rows, decrypts them in Python (`shared.pii.decrypt_integers`,
 one cipher object per key) and loads the sums per member into a temporary table the rules' statement joins
 (`discovery.batch.load_incomes`). Nothing else that adds incomes up runs in SQL. The non-negative CHECKs moved from
-the database to the API's validation (`IncomeIn.amount_fen` is a `NonNegativeFen`).
+the database to the API's validation (`IncomeIn.amount_fen` is bounded by `shared.money.fen`).
 
 **Responses** mask incomes by default: an income's amounts and the economic status' income totals are null
 (`amounts_masked` / `incomes_masked`). The clear amounts come from `POST /households/{id}/incomes/{income_id}/

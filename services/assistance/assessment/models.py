@@ -4,7 +4,8 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_ASSET_FEN, MAX_PERIOD_INCOME_FEN
 from shared.pii import EncryptedInteger
 
 # The purposes bound into the incomes' ciphertexts (a value copied into the other column does not decrypt).
@@ -54,6 +55,7 @@ class Asset(Base):
 
     __tablename__ = "assets"
     __table_args__ = (
+        bounded("value_fen", 0, MAX_ASSET_FEN),
         CheckConstraint("value_fen >= 0", name="value_not_negative"),
         CheckConstraint("kind IN ('deposit', 'securities', 'vehicle', 'housing')", name="kind_known"),
         CheckConstraint(SOURCE_CHECK, name="source_kind_known"),
@@ -80,6 +82,7 @@ class MedicalExpense(Base):
 
     __tablename__ = "medical_expenses"
     __table_args__ = (
+        bounded("amount_fen", 0, MAX_PERIOD_INCOME_FEN),
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
         CheckConstraint("months BETWEEN 1 AND 12", name="months_range"),
         CheckConstraint(SOURCE_CHECK, name="source_kind_known"),

@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from shared.money import NonNegativeFen
+from shared.money import MAX_ASSET_FEN, MAX_PERIOD_INCOME_FEN, fen
 from shared.schemas import Schema
 
 MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM from year 1000: no year 0 for the date to refuse
@@ -51,9 +51,10 @@ class IncomeIn(Schema):
     member_id: int = Field(description="The member whose income it is")
     kind: IncomeKind
     item: IncomeItem = Field(description="The item within the kind; exempt items are recorded but not counted")
-    # At most what the clear BIGINT column held: the encrypted one would take more, and the screening's sums
-    # are BIGINT still.
-    amount_fen: NonNegativeFen = Field(le=2**63 - 1, description="Total received over the period, in fen")
+    # Encrypted at rest, so no CHECK can see it: this bound is the only one (10 million yuan a month, for up to
+    # 12 months), and it keeps the screening's sums far inside BIGINT.
+    amount_fen: int = fen("Total received over the period (up to 10 million yuan a month over 12 months)",
+                          maximum=MAX_PERIOD_INCOME_FEN)
     period_from: str = Field(pattern=MONTH_PATTERN, description="First month of the period (YYYY-MM)",
                              examples=["2024-01"])
     period_to: str = Field(pattern=MONTH_PATTERN, description="Last month of the period (YYYY-MM), "
@@ -87,7 +88,7 @@ class AssetIn(Schema):
     model_config = ConfigDict(extra="forbid")
     member_id: int | None = Field(None, description="The owner, or null for the household as a whole")
     kind: AssetKind = Field(description="deposit 存款, securities 有价证券, vehicle 机动车, housing 房产")
-    value_fen: NonNegativeFen
+    value_fen: int = fen("The asset's value", maximum=MAX_ASSET_FEN)
     description: str = Field("", max_length=200)
     source: SourceIn
 
@@ -108,7 +109,7 @@ class MedicalExpenseIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(description="The member treated")
-    amount_fen: NonNegativeFen = Field(description="Out of pocket over the period, in fen (个人自付)")
+    amount_fen: int = fen("Out of pocket over the period (个人自付)", maximum=MAX_PERIOD_INCOME_FEN)
     period_from: str = Field(pattern=MONTH_PATTERN, examples=["2024-03"],
                              description="First month of the treatment period (YYYY-MM)")
     period_to: str = Field(pattern=MONTH_PATTERN, examples=["2024-05"],

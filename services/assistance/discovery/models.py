@@ -6,7 +6,8 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 from services.assistance.database import Base
 from services.assistance.pii import id_number_index
 from services.assistance.programmes.models import PROGRAMMES
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_BILL_FEN
 from shared.pii import Encrypted
 
 PROGRAMME_CHECK = "programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")"
@@ -48,6 +49,7 @@ class Signal(Base):
 
     __tablename__ = "signals"
     __table_args__ = (
+        bounded("amount_fen", 0, MAX_BILL_FEN),
         UniqueConstraint("partner", "signal_id"),
         Index("ix_signals_id_number_index", "id_number_index"),
         CheckConstraint("kind IN ('medical_bill', 'job_loss', 'disability_record', 'disaster', 'housing_change')",

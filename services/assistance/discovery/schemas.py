@@ -5,7 +5,7 @@ from pydantic import ConfigDict, Field
 
 from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import AreaCode
-from shared.money import NonNegativeFen
+from shared.money import MAX_BILL_FEN, fen
 from shared.schemas import Schema
 
 
@@ -65,7 +65,7 @@ class SignalIn(Schema):
     kind: SignalKind
     id_number: str = Field(min_length=15, max_length=20)
     occurred_on: dt.date
-    amount_fen: NonNegativeFen | None = Field(None, description="e.g. the out-of-pocket medical bill")
+    amount_fen: int | None = fen("e.g. the out-of-pocket medical bill", maximum=MAX_BILL_FEN, default=None)
     detail: str = Field("", max_length=1000)
 
 

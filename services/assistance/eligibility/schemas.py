@@ -11,7 +11,7 @@ from services.assistance.assessment.schemas import (
 from services.assistance.households.schemas import MemberIn
 from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import AreaCode
-from shared.money import NonNegativeFen
+from shared.money import MAX_ASSET_FEN, MAX_MONTHLY_INCOME_FEN, fen
 from shared.schemas import Schema
 
 
@@ -19,7 +19,7 @@ class InlineIncome(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: IncomeKind
     item: IncomeItem
-    monthly_fen: NonNegativeFen
+    monthly_fen: int = fen("The income per month", maximum=MAX_MONTHLY_INCOME_FEN)
     source: SourceIn | None = None
 
 
@@ -30,14 +30,14 @@ class InlineMember(MemberIn):
 class InlineAsset(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: AssetKind
-    value_fen: NonNegativeFen
+    value_fen: int = fen("The asset's value", maximum=MAX_ASSET_FEN)
     source: SourceIn | None = None
 
 
 class InlineMedicalExpense(Schema):
     model_config = ConfigDict(extra="forbid")
-    monthly_fen: NonNegativeFen = Field(description="Rigid medical expenses out of pocket, per month (the past 12 "
-                                        "months' total / 12)")
+    monthly_fen: int = fen("Rigid medical expenses out of pocket, per month (the past 12 months' total / 12)",
+                           maximum=MAX_MONTHLY_INCOME_FEN)
     source: SourceIn | None = None
 
 

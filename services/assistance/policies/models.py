@@ -4,7 +4,8 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_ASSET_FEN
 
 
 class PolicyVersion(Base):
@@ -15,6 +16,7 @@ class PolicyVersion(Base):
 
     __tablename__ = "policy_versions"
     __table_args__ = (
+        bounded("value", 0, MAX_ASSET_FEN),
         UniqueConstraint("code", "district_code", "effective_on"),
         CheckConstraint("value >= 0", name="value_not_negative"),
         CheckConstraint("unit IN ('fen', 'fen_per_month', 'fen_per_year', 'permille')", name="unit_known"),

@@ -3,6 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.money import MAX_ASSET_FEN
 from shared.schemas import Schema
 
 CITY_CODE = "330200"
@@ -53,8 +54,10 @@ class PolicyVersionIn(Schema):
     model_config = ConfigDict(extra="forbid")
     code: PolicyCode
     district_code: DistrictCode = CITY_CODE
-    value: int = Field(strict=True, ge=0, description="Integer value: fen (分) for money, permille (‰) for ratios "
-                       "(2000 = 2×)", examples=[110000])
+    value: int = Field(strict=True, ge=0, le=MAX_ASSET_FEN, examples=[110000],
+                       description="Integer value: fen (分) for money, permille (‰) for ratios (2000 = 2×). "
+                                   f"0 to {MAX_ASSET_FEN:,} (an asset's bound in fen: the largest line a rule "
+                                   "compares with)")
     unit: Unit = Field(description="Must be the parameter's unit (see the catalogue); guards against yuan for fen")
     effective_on: dt.date = Field(description="First day the version is in force (生效日期)")
     citation: str = Field(min_length=2, max_length=2000, description="The document and sentence that set the value")

@@ -6,7 +6,8 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Int
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_PAYMENT_FEN
 
 
 class Campaign(Base):
@@ -32,6 +33,7 @@ class CampaignUnit(Base):
 
     __tablename__ = "campaign_units"
     __table_args__ = (
+        bounded("headcount", 1, 1_000_000),
         UniqueConstraint("campaign_id", "credit_code"),
         CheckConstraint("headcount > 0", name="headcount_positive"),
     )
@@ -51,6 +53,8 @@ class PayrollBatch(Base):
 
     __tablename__ = "payroll_batches"
     __table_args__ = (
+        bounded("row_count", 1, 1_000_000),
+        bounded("total_fen", 1, MAX_PAYMENT_FEN),
         UniqueConstraint("unit_id", "batch_no"),
         UniqueConstraint("unit_id", "content_sha256"),
         CheckConstraint("row_count > 0 AND total_fen > 0", name="totals_positive"),
@@ -74,6 +78,7 @@ class PayrollRow(Base):
 
     __tablename__ = "payroll_rows"
     __table_args__ = (
+        bounded("amount_fen", 1, MAX_PAYMENT_FEN),
         UniqueConstraint("batch_id", "employee_no"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         Index("ix_payroll_rows_unit_id_employee_no", "unit_id", "employee_no"),

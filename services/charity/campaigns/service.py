@@ -19,9 +19,11 @@ from services.charity.campaigns.schemas import (BatchOut, CampaignIn, CampaignOu
 from services.charity.donations import service as donations
 from services.charity.donations.schemas import DonationIn, DonorIn
 from services.charity.projects.models import Project
+from services.charity.settings import LIMITS
 from shared.db import utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
+from shared.money import MAX_PAYMENT_FEN, format_yuan
 
 MAX_ERRORS_REPORTED = 20
 AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")  # yuan, at most two decimals
@@ -128,9 +130,10 @@ def parse_batch(content: bytes) -> list[tuple[int, str, int]]:
                                          message=f"already on line {seen[employee_no]}"))
         else:
             seen[employee_no] = line_no
-        if not AMOUNT.match(amount) or (fen := _fen(amount)) <= 0:
+        if not AMOUNT.match(amount) or not 0 < (fen := _fen(amount)) <= MAX_PAYMENT_FEN:
             problems.append(FieldProblem(field=f"line {line_no}.amount", location="body",
-                                         message="a positive amount in yuan with at most two decimals"))
+                                         message="a positive amount in yuan with at most two decimals, at most "
+                                                 f"{format_yuan(MAX_PAYMENT_FEN)}"))
         elif employee_no:
             rows.append((line_no, employee_no, fen))
     if problems:
@@ -173,6 +176,10 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
                                      message=f"the rows add up to {total} fen, the control says {control_total_fen}"))
     if mismatch:
         raise BatchRejected("the control totals do not match the file; the batch was not imported", errors=mismatch)
+    if total > LIMITS.max_donation_fen:  # the batch is recorded as one donation of the unit
+        raise BatchRejected(f"the batch adds up to {format_yuan(total)}, more than one donation may be "
+                            f"({format_yuan(LIMITS.max_donation_fen)}); split it into batches",
+                            errors=[FieldProblem(field="control_total_fen", location="query", message="too large")])
     try:
         async with session.begin_nested():
             donation = await donations.record(session, DonationIn(

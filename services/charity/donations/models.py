@@ -10,7 +10,8 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Foreign
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_FUND_FEN, MAX_PAYMENT_FEN
 from shared.pii import Encrypted
 
 CHANNELS = ("wechat", "alipay", "unionpay", "bank", "cash")
@@ -20,6 +21,7 @@ DONOR_KINDS = ("person", "anonymous", "company")
 class Donation(Base):
     __tablename__ = "donations"
     __table_args__ = (
+        bounded("amount_fen", 1, MAX_PAYMENT_FEN),
         # A payment channel's transaction is one donation, whatever the Idempotency-Key of its retries.
         UniqueConstraint("channel", "channel_txn_id"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
@@ -50,7 +52,10 @@ class Donation(Base):
 
 class Refund(Base):
     __tablename__ = "donation_refunds"
-    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
+    __table_args__ = (
+        bounded("amount_fen", 1, MAX_PAYMENT_FEN),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     donation_id: Mapped[int] = mapped_column(ForeignKey("donations.id"), index=True)
@@ -66,6 +71,7 @@ class Disbursement(Base):
 
     __tablename__ = "disbursements"
     __table_args__ = (
+        bounded("amount_fen", 1, MAX_FUND_FEN),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("payee_kind IN ('beneficiary', 'supplier')", name="payee_kind_known"),
         Index("ix_disbursements_project_id_id", "project_id", "id"),

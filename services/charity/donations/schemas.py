@@ -4,7 +4,8 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared.idnumbers import MobilePhone
-from shared.money import PositiveFen
+from services.charity.settings import LIMITS
+from shared.money import MAX_FUND_FEN, MAX_PAYMENT_FEN, fen
 from shared.schemas import Schema
 
 Channel = Literal["wechat", "alipay", "unionpay", "bank", "cash"]
@@ -28,7 +29,8 @@ class DonationIn(Schema):
     channel: Channel
     channel_txn_id: str = Field(min_length=1, max_length=64, description="The channel's transaction id (交易流水号); "
                                 "the same one again is the same donation")
-    amount_fen: PositiveFen
+    amount_fen: int = fen("The amount given; the most one donation may be is a setting "
+                          "(CHARITY_MAX_DONATION_FEN, an assumption)", minimum=1, maximum=LIMITS.max_donation_fen)
     donor: DonorIn
     honour_opt_in: bool = Field(False, description="The donor agrees to appear on the honour list (慈善榜)")
     donated_at: AwareDatetime | None = Field(None, description="When the channel took the payment; default now")
@@ -54,7 +56,7 @@ class DonationOut(Schema):
 
 class RefundIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    amount_fen: PositiveFen
+    amount_fen: int = fen("The part of the donation returned", minimum=1, maximum=MAX_PAYMENT_FEN)
     reason: str = Field(min_length=1, max_length=300)
 
 
@@ -87,7 +89,7 @@ class DisbursementIn(Schema):
     budget_line_id: int = Field(description="The budget line the payment is spent under")
     payee_kind: Literal["beneficiary", "supplier"]
     payee_name: str = Field(min_length=1, max_length=100)
-    amount_fen: PositiveFen
+    amount_fen: int = fen("The payment", minimum=1, maximum=MAX_FUND_FEN)
     purpose: str = Field(min_length=1, max_length=300)
     paid_on: dt.date | None = Field(None, description="Default today (Asia/Shanghai)")
     evidence: list[EvidenceIn] = Field(min_length=1, max_length=20, description="At least one document")

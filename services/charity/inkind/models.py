@@ -6,7 +6,8 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_COUNT, MAX_FUND_FEN
 
 KINDS = ("goods", "intellectual_property", "technology", "equity", "securities")
 BASES = ("invoice", "market_price", "appraisal", "agreement")
@@ -16,6 +17,8 @@ ACTIONS = ("distributed", "used", "sold", "transferred", "scrapped")
 class InKindDonation(Base):
     __tablename__ = "in_kind_donations"
     __table_args__ = (
+        bounded("quantity", 1, MAX_COUNT),
+        bounded("valuation_fen", 1, MAX_FUND_FEN),
         CheckConstraint("kind IN ('goods', 'intellectual_property', 'technology', 'equity', 'securities')",
                         name="kind_known"),
         CheckConstraint("valuation_basis IN ('invoice', 'market_price', 'appraisal', 'agreement')",
@@ -51,6 +54,8 @@ class InKindDisposition(Base):
 
     __tablename__ = "in_kind_dispositions"
     __table_args__ = (
+        bounded("quantity", 1, MAX_COUNT),
+        bounded("proceeds_fen", 0, MAX_FUND_FEN),
         CheckConstraint("action IN ('distributed', 'used', 'sold', 'transferred', 'scrapped')", name="action_known"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("proceeds_fen IS NULL OR proceeds_fen >= 0", name="proceeds_non_negative"),

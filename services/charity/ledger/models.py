@@ -15,7 +15,8 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_FUND_FEN
 
 ACCOUNT_KINDS = ("clearing", "project", "disbursement")
 GROUP_KINDS = ("donation", "refund", "disbursement")
@@ -63,6 +64,7 @@ class LedgerGroup(Base):
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
+        bounded("amount_fen", -MAX_FUND_FEN, MAX_FUND_FEN),
         CheckConstraint("amount_fen <> 0", name="amount_nonzero"),
         # Balances are SUM(amount_fen) per account: an index-only scan.
         Index("ix_ledger_entries_account_id_amount_fen", "account_id", "amount_fen"),

@@ -10,7 +10,8 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Str
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_COUNT
 from shared.pii import Encrypted
 
 CATEGORIES = ("food", "clothing", "daily_goods", "medical", "education", "elderly_care", "disability", "housing",
@@ -21,6 +22,7 @@ _CATEGORY_CHECK = "category IN (" + ", ".join(f"'{c}'" for c in CATEGORIES) + ")
 class Need(Base):
     __tablename__ = "needs"
     __table_args__ = (
+        bounded("quantity", 1, MAX_COUNT),
         CheckConstraint(_CATEGORY_CHECK, name="category_known"),
         CheckConstraint("urgency IN ('low', 'medium', 'high', 'critical')", name="urgency_known"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -48,6 +50,7 @@ class Need(Base):
 class ResourceOffer(Base):
     __tablename__ = "resource_offers"
     __table_args__ = (
+        bounded("quantity", 1, MAX_COUNT),
         CheckConstraint(_CATEGORY_CHECK, name="category_known"),
         CheckConstraint("offerer_kind IN ('person', 'company', 'organization')", name="offerer_kind_known"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -73,6 +76,7 @@ class ResourceOffer(Base):
 class Match(Base):
     __tablename__ = "matches"
     __table_args__ = (
+        bounded("quantity", 1, MAX_COUNT),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("delivered_quantity >= 0 AND delivered_quantity <= quantity", name="delivered_within_match"),
     )

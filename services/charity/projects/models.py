@@ -5,7 +5,8 @@ from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, ForeignKey, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_FUND_FEN
 
 STATUSES = ("draft", "filed", "fundraising", "executing", "closed")
 
@@ -15,6 +16,8 @@ class Project(Base):
 
     __tablename__ = "projects"
     __table_args__ = (
+        bounded("target_fen", 1, MAX_FUND_FEN),
+        bounded("beneficiary_count", 1, 100_000_000),
         CheckConstraint("status IN ('draft', 'filed', 'fundraising', 'executing', 'closed')", name="status_known"),
         CheckConstraint("target_fen > 0", name="target_positive"),
         CheckConstraint("ends_on >= starts_on", name="period_ordered"),
@@ -48,6 +51,7 @@ class BudgetLine(Base):
 
     __tablename__ = "project_budget_lines"
     __table_args__ = (
+        bounded("amount_fen", 1, MAX_FUND_FEN),
         UniqueConstraint("project_id", "line_no"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
     )

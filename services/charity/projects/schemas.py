@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from shared.money import NonNegativeFen, PositiveFen
+from shared.money import MAX_FUND_FEN, count, fen
 from shared.schemas import Schema
 
 Status = Literal["draft", "filed", "fundraising", "executing", "closed"]
@@ -13,7 +13,7 @@ DisclosureKind = Literal["plan", "progress", "final", "correction"]
 class BudgetLineIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, examples=["助学金发放"])
-    amount_fen: PositiveFen
+    amount_fen: int = fen("The line's amount", minimum=1, maximum=MAX_FUND_FEN)
 
 
 class ProjectIn(Schema):
@@ -25,12 +25,13 @@ class ProjectIn(Schema):
     summary: str = Field(min_length=1, max_length=5000)
     beneficiaries: str = Field(min_length=1, max_length=2000, description="Who benefits (受益人) and how they are "
                                "chosen")
-    beneficiary_count: int | None = Field(None, ge=1, le=100_000_000)
+    beneficiary_count: int | None = count("People the project means to reach, when stated", minimum=1,
+                                          maximum=100_000_000, default=None)
     public_fundraising: bool = Field(description="公开募捐: only for organisations holding the qualification; "
                                      "false for a directed fundraising (定向募捐) among known donors")
     emergency: bool = Field(False, description="An emergency public fundraising (重大突发事件): its plan may be filed "
                             "within 10 days after it starts instead of 10 days before")
-    target_fen: PositiveFen
+    target_fen: int = fen("The fundraising target (募捐目标)", minimum=1, maximum=MAX_FUND_FEN)
     starts_on: dt.date
     ends_on: dt.date
     budget_lines: list[BudgetLineIn] = Field(min_length=1, max_length=50, description="The budget; its lines add "
@@ -70,7 +71,7 @@ class ProjectOut(Schema):
     ends_on: dt.date
     filed_on: dt.date | None
     filing_number: str | None
-    raised_fen: NonNegativeFen = Field(description="Donated less refunded, summed from the ledger")
+    raised_fen: int = Field(description="Donated less refunded, summed from the ledger")
     refunded_fen: int
     spent_fen: int
     balance_fen: int

@@ -6,12 +6,14 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Int
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_FUND_FEN
 
 
 class Trust(Base):
     __tablename__ = "trusts"
     __table_args__ = (
+        bounded("scale_fen", 1, MAX_FUND_FEN),
         CheckConstraint("trustee_kind IN ('trust_company', 'charity')", name="trustee_kind_known"),
         CheckConstraint("scale_fen > 0", name="scale_positive"),
         CheckConstraint("term_ends_on IS NULL OR term_ends_on > established_on", name="term_after_start"),
@@ -38,8 +40,12 @@ class TrustReport(Base):
     """The trustee's yearly report (年度报告) on the trust's affairs and finances."""
 
     __tablename__ = "trust_reports"
-    __table_args__ = (UniqueConstraint("trust_id", "year"),
-                      CheckConstraint("year_end_scale_fen >= 0 AND spent_fen >= 0", name="amounts_non_negative"))
+    __table_args__ = (
+        bounded("year_end_scale_fen", 0, MAX_FUND_FEN),
+        bounded("spent_fen", 0, MAX_FUND_FEN),
+        UniqueConstraint("trust_id", "year"),
+        CheckConstraint("year_end_scale_fen >= 0 AND spent_fen >= 0", name="amounts_non_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trust_id: Mapped[int] = mapped_column(ForeignKey("trusts.id"))
@@ -54,6 +60,7 @@ class TrustReport(Base):
 class CommunityFund(Base):
     __tablename__ = "community_funds"
     __table_args__ = (
+        bounded("initial_scale_fen", 0, MAX_FUND_FEN),
         CheckConstraint("initial_scale_fen >= 0", name="scale_non_negative"),
         Index("ix_community_funds_district_code", "district_code"),
     )
@@ -73,7 +80,10 @@ class CommunityCount(Base):
     """How many communities (村/社区) a district has: the base of fund coverage, stated by staff with its source."""
 
     __tablename__ = "district_community_counts"
-    __table_args__ = (CheckConstraint("communities > 0", name="communities_positive"),)
+    __table_args__ = (
+        bounded("communities", 1, 100_000),
+        CheckConstraint("communities > 0", name="communities_positive"),
+    )
 
     district_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     communities: Mapped[int] = mapped_column(Integer)

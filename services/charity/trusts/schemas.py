@@ -4,7 +4,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from shared.areas import DistrictCode
-from shared.money import NonNegativeFen, PositiveFen
+from shared.money import MAX_FUND_FEN, fen
 from shared.schemas import Schema
 
 
@@ -17,7 +17,7 @@ class TrustIn(Schema):
     trustee_name: str = Field(min_length=2, max_length=200)
     trustee_credit_code: str = Field(min_length=18, max_length=30)
     settlor_name: str = Field(min_length=1, max_length=200, description="委托人")
-    scale_fen: PositiveFen = Field(description="Trust property at establishment (信托规模)")
+    scale_fen: int = fen("Trust property at establishment (信托规模)", minimum=1, maximum=MAX_FUND_FEN)
     purpose: str = Field(min_length=1, max_length=2000)
     established_on: dt.date
     term_ends_on: dt.date | None = Field(None, description="Null for a perpetual trust")
@@ -42,8 +42,8 @@ class TrustOut(Schema):
 class TrustReportIn(Schema):
     model_config = ConfigDict(extra="forbid")
     year: int = Field(ge=2016, le=2100)
-    year_end_scale_fen: NonNegativeFen
-    spent_fen: NonNegativeFen
+    year_end_scale_fen: int = fen("Trust property at the year's end", maximum=MAX_FUND_FEN)
+    spent_fen: int = fen("Spent on charity in the year", maximum=MAX_FUND_FEN)
     summary: str = Field(min_length=1, max_length=10000)
 
 
@@ -71,7 +71,7 @@ class CommunityFundIn(Schema):
     name: str = Field(min_length=2, max_length=200, examples=["百丈街道划船社区慈善基金"])
     community_code: str = Field(pattern=r"^\d{12}$", description="The community's 12-digit division code")
     host_organization_id: int | None = Field(None, description="The charity that holds the fund, if any")
-    initial_scale_fen: NonNegativeFen
+    initial_scale_fen: int = fen("The fund's property when established", maximum=MAX_FUND_FEN)
     established_on: dt.date
 
 

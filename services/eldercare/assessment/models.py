@@ -4,7 +4,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
 
 
 class Assessment(Base):
@@ -13,6 +13,7 @@ class Assessment(Base):
 
     __tablename__ = "assessments"
     __table_args__ = (
+        bounded("care_risk_events_30d", 0, 100),
         CheckConstraint("level BETWEEN 0 AND 4 AND raw_level BETWEEN 0 AND 4", name="level_range"),
         CheckConstraint("assessor_1 <> assessor_2", name="two_assessors"),
         CheckConstraint("reason IN ('initial', 'periodic', 'change', 'review')", name="reason_known"),

@@ -6,7 +6,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
 from services.eldercare.elders.models import index_of
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_PRICE_FEN
 from shared.pii import Encrypted, blind_index
 
 CAREGIVER_ID_NUMBER = "caregivers.id_number"
@@ -27,6 +28,7 @@ class HomeService(Base):
 
     __tablename__ = "home_services"
     __table_args__ = (
+        bounded("price_fen", 0, MAX_PRICE_FEN),
         CheckConstraint("price_fen >= 0", name="price_not_negative"),
         CheckConstraint("duration_minutes BETWEEN 10 AND 720", name="duration_range"),
     )
@@ -128,6 +130,7 @@ class Visit(Base):
 
     __tablename__ = "visits"
     __table_args__ = (
+        bounded("price_fen", 0, MAX_PRICE_FEN),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in VISIT_STATES) + ")", name="status_known"),
         CheckConstraint("caregiver_id IS NOT NULL OR status IN ('requested', 'cancelled')", name="booked_has_caregiver"),

@@ -5,7 +5,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone
-from shared.money import NonNegativeFen
+from shared.money import MAX_PRICE_FEN, fen
 from shared.schemas import Schema
 
 CertificateLevel = Literal["junior", "intermediate", "senior", "technician", "senior_technician"]
@@ -18,7 +18,7 @@ class HomeServiceIn(Schema):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["bathing"])
     name: str = Field(min_length=2, max_length=100, examples=["助浴"])
     category: str = Field(min_length=2, max_length=40, examples=["personal_care"])
-    price_fen: NonNegativeFen
+    price_fen: int = fen("Price of one visit of the service", maximum=MAX_PRICE_FEN)
     duration_minutes: int = Field(ge=10, le=720, strict=True)
 
 

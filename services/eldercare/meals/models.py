@@ -5,11 +5,16 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import YUAN
 
 MEALS = ("breakfast", "lunch", "dinner")
 CANTEEN_KINDS = ("central_kitchen", "canteen", "meal_point")
 FULFILMENTS = ("dine_in", "pick_up", "delivery")
+# A canteen meal for older people costs tens of yuan; a few hundred is far past any menu (助餐 price and subsidy).
+MAX_MEAL_PRICE_FEN = 500 * YUAN
+MAX_PORTIONS = 10_000  # a menu's capacity: portions one canteen serves at one meal
+MAX_ORDER_PORTIONS = 3
 SUBSIDY_TIERS = ("tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79", "disability")
 
 
@@ -51,6 +56,8 @@ class Menu(Base):
 
     __tablename__ = "menus"
     __table_args__ = (
+        bounded("price_fen", 0, MAX_MEAL_PRICE_FEN),
+        bounded("capacity", 1, MAX_PORTIONS),
         UniqueConstraint("canteen_id", "served_on", "meal"),
         CheckConstraint(_in("meal", MEALS), name="meal_known"),
         CheckConstraint("price_fen >= 0", name="price_not_negative"),
@@ -80,6 +87,7 @@ class MealSubsidyRate(Base):
 
     __tablename__ = "meal_subsidy_rates"
     __table_args__ = (
+        bounded("amount_fen", 0, MAX_MEAL_PRICE_FEN),
         UniqueConstraint("tier", "district_code", "effective_on"),
         CheckConstraint(_in("tier", SUBSIDY_TIERS), name="tier_known"),
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
@@ -101,6 +109,9 @@ class MealOrder(Base):
 
     __tablename__ = "meal_orders"
     __table_args__ = (
+        bounded("unit_price_fen", 0, MAX_MEAL_PRICE_FEN),
+        bounded("subsidy_fen", 0, MAX_ORDER_PORTIONS * MAX_MEAL_PRICE_FEN),
+        bounded("payable_fen", 0, MAX_ORDER_PORTIONS * MAX_MEAL_PRICE_FEN),
         CheckConstraint(_in("fulfilment", FULFILMENTS), name="fulfilment_known"),
         CheckConstraint("status IN ('placed', 'cancelled')", name="status_known"),
         CheckConstraint("quantity BETWEEN 1 AND 3", name="quantity_range"),

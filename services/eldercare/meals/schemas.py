@@ -5,7 +5,8 @@ from pydantic import ConfigDict, Field, field_validator
 
 from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone
-from shared.money import NonNegativeFen
+from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_PORTIONS
+from shared.money import count, fen
 from shared.schemas import Schema
 
 Meal = Literal["breakfast", "lunch", "dinner"]
@@ -77,8 +78,8 @@ class MenuIn(Schema):
     meal: Meal
     dishes: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(min_length=1, max_length=20,
                                                                              examples=[["红烧鱼", "青菜", "米饭"]])
-    price_fen: NonNegativeFen = Field(description="Full price of one portion, before subsidy", examples=[1500])
-    capacity: int = Field(gt=0, le=10_000, strict=True, description="Portions the canteen can serve (每日份数)")
+    price_fen: int = fen("Full price of one portion, before subsidy", maximum=MAX_MEAL_PRICE_FEN, examples=[1500])
+    capacity: int = count("Portions the canteen can serve (每日份数)", minimum=1, maximum=MAX_PORTIONS)
 
 
 class MenuOut(Schema):
@@ -100,7 +101,7 @@ class SubsidyRateIn(Schema):
     model_config = ConfigDict(extra="forbid")
     tier: SubsidyTier
     district_code: DistrictOrCity = CITY_CODE
-    amount_fen: NonNegativeFen = Field(description="Subsidy per meal (one portion), in fen", examples=[500])
+    amount_fen: int = fen("Subsidy per meal (one portion)", maximum=MAX_MEAL_PRICE_FEN, examples=[500])
     effective_on: dt.date
     citation: str = Field(min_length=2, max_length=2000, description="The document that sets the amount")
     is_assumption: bool = Field(False, description="True when no source gives the amount")

@@ -4,7 +4,8 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN
 
 ALLOWANCE_TIERS = ("tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79")
 
@@ -15,6 +16,7 @@ class AllowanceRate(Base):
 
     __tablename__ = "allowance_rates"
     __table_args__ = (
+        bounded("amount_fen", 0, MAX_BENEFIT_FEN),
         Index("uq_allowance_rates_tier_level_district_effective", "tier", "level", "district_code", "effective_on",
               unique=True),
         CheckConstraint("tier IN (" + ", ".join(f"'{t}'" for t in ALLOWANCE_TIERS) + ")", name="tier_known"),
@@ -39,7 +41,10 @@ class SubsidyAccount(Base):
     a draw is one conditional update; the check constraint makes a negative balance impossible."""
 
     __tablename__ = "subsidy_accounts"
-    __table_args__ = (CheckConstraint("balance_fen >= 0", name="balance_not_negative"),)
+    __table_args__ = (
+        bounded("balance_fen", 0, MAX_BALANCE_FEN),
+        CheckConstraint("balance_fen >= 0", name="balance_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"), unique=True)
@@ -56,6 +61,8 @@ class SubsidyEntry(Base):
 
     __tablename__ = "subsidy_entries"
     __table_args__ = (
+        bounded("amount_fen", -MAX_BALANCE_FEN, MAX_BALANCE_FEN),
+        bounded("balance_after_fen", 0, MAX_BALANCE_FEN),
         CheckConstraint("kind IN ('allowance', 'draw', 'adjustment')", name="kind_known"),
         CheckConstraint("(kind = 'allowance' AND amount_fen >= 0) OR (kind = 'draw' AND amount_fen <= 0) "
                         "OR kind = 'adjustment'", name="sign_by_kind"),

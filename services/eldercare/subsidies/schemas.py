@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from shared.money import NonNegativeFen
+from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN, fen
 from shared.schemas import Schema
 
 AllowanceTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79"]
@@ -16,7 +16,7 @@ class AllowanceRateIn(Schema):
     tier: AllowanceTier
     level: int = Field(ge=0, le=4, strict=True, description="Capability level (0 能力完好 … 4 完全失能)")
     district_code: DistrictOrCity = "330200"
-    amount_fen: NonNegativeFen = Field(description="Allowance per month, in fen")
+    amount_fen: int = fen("Allowance per month", maximum=MAX_BENEFIT_FEN)
     effective_on: dt.date
     citation: str = Field(min_length=2, max_length=2000)
     is_assumption: bool = False
@@ -75,5 +75,7 @@ class GrantReport(Schema):
 
 class AdjustmentIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    amount_fen: int = Field(strict=True, description="Signed fen; a debit larger than the balance is refused")
+    amount_fen: int = fen("Signed: + credits, − debits; a debit larger than the balance is refused, and so is a "
+                          "credit that would take the balance past its bound (the same as this one's)",
+                          minimum=-MAX_BALANCE_FEN, maximum=MAX_BALANCE_FEN)
     note: str = Field(min_length=4, max_length=500)

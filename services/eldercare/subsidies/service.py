@@ -21,6 +21,7 @@ from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.identity import Principal
+from shared.money import MAX_BALANCE_FEN, format_yuan
 from shared.pagination import PageParams
 
 CITY_CODE = "330200"
@@ -140,9 +141,11 @@ async def entries(session: AsyncSession, principal: Principal, account_id: int, 
 
 
 async def _move(session: AsyncSession, account_id: int, delta: int) -> int | None:
-    """Add `delta` (negative: a debit) unless the balance would go below zero; the new balance, or None."""
+    """Add `delta` (negative: a debit) unless the balance would go below zero or past its bound (MAX_BALANCE_FEN,
+    so that no sum of bounded amounts overflows the column); the new balance, or None."""
     new_balance = await session.scalar(
-        update(SubsidyAccount).where(SubsidyAccount.id == account_id, SubsidyAccount.balance_fen + delta >= 0)
+        update(SubsidyAccount).where(SubsidyAccount.id == account_id,
+                                     (SubsidyAccount.balance_fen + delta).between(0, MAX_BALANCE_FEN))
         .values(balance_fen=SubsidyAccount.balance_fen + delta).returning(SubsidyAccount.balance_fen)
         .execution_options(synchronize_session=False))
     return new_balance
@@ -179,6 +182,9 @@ async def adjust(session: AsyncSession, principal: Principal, account_id: int, a
     if principal.kind != "staff":
         raise Forbidden("adjustments are made by staff")
     new_balance = await _move(session, account.id, amount_fen)
+    if new_balance is None and amount_fen > 0:
+        raise Conflict(f"subsidy account {account_id} would hold more than {format_yuan(MAX_BALANCE_FEN)}, the bound "
+                       f"of a balance", resource=f"subsidy-accounts/{account_id}")
     if new_balance is None:
         raise Conflict(f"the balance of subsidy account {account_id} does not cover {-amount_fen} fen",
                        resource=f"subsidy-accounts/{account_id}")
@@ -209,6 +215,8 @@ async def grant_month(session: AsyncSession, principal: Principal, month: str) -
         try:
             async with session.begin_nested():  # a concurrent run that got here first: skip, keep the rest
                 new_balance = await _move(session, account_id, amount)
+                if new_balance is None:  # the balance is at its bound: this month's allowance would pass it
+                    continue
                 session.add(SubsidyEntry(account_id=account_id, kind="allowance", amount_fen=amount,
                                          balance_after_fen=new_balance, month=month, rate_id=rate_id,
                                          created_by=principal.subject, created_at=utcnow()))

@@ -1,0 +1,48 @@
+"""Amounts have domain bounds: a subsidy account's balance can never be pushed past what its column holds, and a
+meal costs at most a few hundred yuan."""
+
+from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN
+from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN
+from tests.eldercare.test_homecare import CITY, YINZHOU, add_allowance, funded_account
+from tests.eldercare.test_meals import API, add_canteen, add_elder, add_menu
+from tests.eldercare.test_meals import YINZHOU as CANTEEN_STAFF
+
+
+async def adjust(client, account_id: int, amount_fen: int):
+    return await client.post(f"{API}/subsidy-accounts/{account_id}/adjustments", headers=client.as_(YINZHOU),
+                             json={"amount_fen": amount_fen, "note": "测试调整"})
+
+
+async def test_a_subsidy_adjustment_past_the_bound_is_refused_and_the_account_keeps_working(client):
+    elder_id, _ = await add_elder(client)
+    account = await funded_account(client, elder_id, amount=10_000)
+    for huge in (9_223_372_036_854_775_807, MAX_BALANCE_FEN + 1, -MAX_BALANCE_FEN - 1):
+        refused = await adjust(client, account["id"], huge)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["amount_fen"]
+    # Within the bound for one adjustment, but the balance would pass it: a conflict naming the account.
+    filled = await adjust(client, account["id"], MAX_BALANCE_FEN - 10_000)
+    assert filled.status_code == 201 and filled.json()["balance_after_fen"] == MAX_BALANCE_FEN, filled.text
+    past = await adjust(client, account["id"], 1)
+    assert past.status_code == 409 and past.json()["resource"] == f"subsidy-accounts/{account['id']}", past.text
+    # The next ordinary requests still succeed.
+    assert (await adjust(client, account["id"], -1)).status_code == 201
+    fetched = await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))
+    assert fetched.status_code == 200 and fetched.json()["balance_fen"] == MAX_BALANCE_FEN - 1
+    entries = await client.get(f"{API}/subsidy-accounts/{account['id']}/entries", headers=client.as_(YINZHOU))
+    assert entries.status_code == 200 and len(entries.json()["items"]) == 3
+
+
+async def test_rates_prices_and_capacities_have_bounds(client):
+    too_much = await client.post(f"{API}/allowance-rates", headers=client.as_(CITY), json={
+        "tier": "age_60_79", "level": 3, "amount_fen": MAX_BENEFIT_FEN + 1, "effective_on": "2022-01-01",
+        "citation": "test figures"})
+    assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount_fen", too_much.text
+    assert (await add_allowance(client, amount=MAX_BENEFIT_FEN))["amount_fen"] == MAX_BENEFIT_FEN
+    canteen = await add_canteen(client)
+    assert (await add_menu(client, canteen["id"], price_fen=MAX_MEAL_PRICE_FEN, capacity=10_000))["capacity"] == 10_000
+    for field, value in (("price_fen", MAX_MEAL_PRICE_FEN + 1), ("capacity", 10_001), ("price_fen", 2**63)):
+        response = await client.post(f"{API}/canteens/{canteen['id']}/menus", headers=client.as_(CANTEEN_STAFF), json={
+            "served_on": "2099-01-01", "meal": "dinner", "dishes": ["米饭"], "price_fen": 1500, "capacity": 50,
+            field: value})
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == field, response.text
