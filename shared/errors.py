@@ -7,14 +7,17 @@ number's check character); a rule of the domain that blocks an otherwise valid r
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
-from typing import Any
+import socket
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -178,6 +181,55 @@ def _large_numbers(request: Request) -> list[FieldProblem]:
     return problems
 
 
+# PostgreSQL's SQLSTATEs of a database that is not answering (class 08: the connection; 57P01-57P03: shut down or
+# starting; 53: out of connections or resources) or that gave up waiting (57014: statement timeout; 55P03: lock
+# timeout). 22003 is a number out of its column's range.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53", "57014", "55P03")
+# SQLite's: busy or locked past busy_timeout, the file gone or unreadable.
+_UNAVAILABLE_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PROTOCOL")
+_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
+                   errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN}
+_DRIVERS = ("asyncpg", "aiosqlite", "sqlite3", "sqlalchemy")
+
+
+def _raised_in_driver(exc: BaseException) -> bool:
+    traceback = exc.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_globals.get("__name__", "").startswith(_DRIVERS):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def database_failure(exc: BaseException) -> Literal["unavailable", "out-of-range", "other"]:
+    """What a database error means for the caller: the database is not answering (lost connection, refused,
+    timed out: 503, retry), a number out of a column's range (the caller's, when the request holds it: 422), or
+    anything else (our error: 500)."""
+    if isinstance(exc, OverflowError):
+        return "out-of-range"
+    if isinstance(exc, SQLAlchemyTimeoutError):
+        return "unavailable"
+    if isinstance(exc, OSError):  # ConnectionRefusedError, a reset, TimeoutError, a name that does not resolve
+        network = (isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)) or exc.errno in _NETWORK_ERRNOS)
+        return "unavailable" if network or _raised_in_driver(exc) else "other"
+    if not isinstance(exc, DBAPIError):
+        return "other"
+    if exc.connection_invalidated:
+        return "unavailable"
+    orig = exc.orig
+    message = str(orig)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or ""
+    sqlite_error = getattr(orig, "sqlite_errorname", None) or ""
+    if sqlstate.startswith(_UNAVAILABLE_SQLSTATES) or sqlite_error.startswith(_UNAVAILABLE_SQLITE):
+        return "unavailable"
+    if "connection is closed" in message or "connection was closed" in message:
+        return "unavailable"  # asyncpg, between statements
+    # PostgreSQL's 22003; asyncpg refusing a parameter ("value out of int64 range"); SQLite's SUM past 64 bits.
+    if sqlstate == "22003" or any(words in message for words in ("out of int", "out of range", "integer overflow")):
+        return "out-of-range"
+    return "other"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
@@ -210,27 +262,28 @@ def install_error_handlers(app: FastAPI) -> None:
                                 "the request conflicts with existing data", request=request)
 
     @app.exception_handler(OverflowError)  # SQLite: "Python int too large to convert to SQLite INTEGER"
-    @app.exception_handler(DBAPIError)     # PostgreSQL: "integer out of range", "value out of int32 range"
-    async def _out_of_range(request: Request, exc: Exception):
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            # A pooled connection found dead (the database restarted or the network broke): the pool
-            # drops every connection of that age, so the next request connects afresh.
-            return await _database_down(request, exc)
-        # The schema let a number through that no column can hold: the caller's mistake, and nothing written.
-        if isinstance(exc, DBAPIError) and not any(m in str(exc.orig) for m in ("out of range", "out of int")):
+    @app.exception_handler(DBAPIError)     # every error of the database's driver but a broken constraint
+    @app.exception_handler(SQLAlchemyTimeoutError)  # no pooled connection came free in time
+    @app.exception_handler(OSError)        # a connection to the database refused, reset or timed out
+    async def _database_error(request: Request, exc: Exception):
+        kind = database_failure(exc)
+        if kind == "unavailable":
+            # Lost, refused or timed out: the caller may retry. A pooled connection found dead (the database
+            # restarted, the network broke) makes the pool drop every connection of its age, so the next request
+            # connects afresh.
+            log.error("database unavailable: %s", type(exc).__name__)
+            return problem_response(503, "service-unavailable", "Temporarily unavailable",
+                                    "the service's database is not answering; retry shortly", request=request,
+                                    headers={"Retry-After": "5"})
+        problems = _large_numbers(request) if kind == "out-of-range" else []
+        if not problems:
+            # Not the caller's number (a sum over stored rows, a bug, a broken query): the database answered, so
+            # this is our error, logged with the request id, never "not answering" (which sends clients to retry).
             return await _unexpected(request, exc)
-        problems = _large_numbers(request)
-        named = ", ".join(p.field for p in problems) or "a number in the request"
+        # The schema let a number through that no column can hold: the caller's mistake, and nothing written.
+        named = ", ".join(p.field for p in problems)
         return problem_response(422, "validation-failed", "The request has invalid fields",
                                 f"{named}: out of range", request=request, errors=problems)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(OSError)
-    async def _database_down(request: Request, exc: Exception):
-        log.error("database unavailable: %s", type(exc).__name__)
-        return problem_response(503, "service-unavailable", "Temporarily unavailable",
-                                "the service's database is not answering; retry shortly", request=request,
-                                headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
