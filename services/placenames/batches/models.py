@@ -4,7 +4,9 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.placenames.database import Base
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, bounded
+
+MAX_LINES = 100_000  # lines of one uploaded batch
 
 
 class BatchJob(Base):
@@ -16,6 +18,9 @@ class BatchJob(Base):
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'running', 'done')", name="status_known"),
         CheckConstraint("processed_lines BETWEEN 0 AND total_lines", name="progress_in_range"),
+        bounded("total_lines", 0, MAX_LINES),
+        bounded("matched_lines", 0, MAX_LINES),
+        bounded("bad_lines", 0, MAX_LINES),
         Index("ix_batch_jobs_owner_created_at", "owner", "created_at"),
     )
 

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames import gazetteer
-from services.placenames.batches.models import BatchJob, BatchLine
+from services.placenames.batches.models import MAX_LINES, BatchJob, BatchLine
 from services.placenames.parsing.parser import parse
 from services.placenames.parsing.schemas import MAX_TEXT
 from services.placenames.parsing.service import match
@@ -29,7 +29,6 @@ from shared.identity import Principal
 
 log = logging.getLogger("placenames.batches")
 
-MAX_LINES = 100_000
 MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 500
 LEASE = dt.timedelta(seconds=60)
