@@ -140,3 +140,23 @@ async def test_a_resident_has_a_bounded_number_of_requests_waiting(client):
     refused = await ask(client, numbers[2])
     assert refused.status_code == 409 and refused.json()["resource"] == "quotas/pending_care_links"
     assert (await ask(client, numbers[2], who=STRANGER)).status_code == 201  # another resident's own quota
+
+
+async def test_only_staff_whose_area_covers_the_person_approve_and_never_the_requester(client):
+    elder_id, number = await add_elder(client, carers=())  # an elder of 百丈街道 (330212001)
+    request = (await ask(client, number)).json()
+    approval = f"{LINKS}/{request['id']}/approval"
+    # A resident whose token carries the staff's scope still cannot approve their own request.
+    own = await client.post(approval, headers=client.as_(resident(FAMILY.subject, ELDERS_READ, READ, DECIDE)))
+    assert own.status_code == 403 and own.headers["content-type"] == "application/problem+json"
+    # Staff of another street of the same district do not see the request at all.
+    other_street = staff("330212002", ELDERS_READ, READ, DECIDE, subject="staff:other-street")
+    assert (await client.post(approval, headers=client.as_(other_street))).status_code == 404
+    [pending] = (await client.get(LINKS, headers=client.as_(YINZHOU))).json()["items"]
+    assert pending["status"] == "pending" and await visible_elders(client, FAMILY) == []
+
+    # City staff cover every district: their approval stands.
+    city = staff("330200", ELDERS_READ, READ, DECIDE, subject="staff:city")
+    approved = await client.post(approval, headers=client.as_(city))
+    assert approved.status_code == 200 and approved.json()["decided_by"] == "staff:city"
+    assert await visible_elders(client, FAMILY) == [elder_id]

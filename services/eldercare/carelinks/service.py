@@ -92,7 +92,13 @@ async def get_for_staff(session: AsyncSession, principal: Principal,
 
 async def decide(session: AsyncSession, principal: Principal, request_id: int, *, approve: bool,
                  note: str | None) -> tuple[CareLinkRequest, Elder]:
+    # Approving grants the requester the person's records: only staff whose area covers the person decide
+    # (get_for_staff finds nothing outside it), whatever scopes a token carries, and never on their own request.
+    if principal.kind != "staff":
+        raise Forbidden("care link requests are decided by staff of the person's area")
     request, elder = await get_for_staff(session, principal, request_id)
+    if request.requester == principal.subject:
+        raise Forbidden("no one decides their own care link request")
     status = "approved" if approve else "rejected"
     # Conditional on `pending`: of two decisions at once, one changes the row and the other is told so.
     decided = await session.execute(
