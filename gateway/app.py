@@ -69,12 +69,15 @@ class Gateway:
 
     async def startup(self) -> None:
         s = self.settings
-        self.upstreams = {name: Upstream(name, url, pool_size=s.upstream_pool_size, keepalive_s=s.upstream_keepalive_s,
-                                         connect_timeout_s=s.upstream_connect_timeout_s,
-                                         read_timeout_s=s.upstream_read_timeout_s,
-                                         breaker=CircuitBreaker(failure_threshold=s.upstream_breaker_failures,
-                                                                reset_after_s=s.upstream_breaker_pause_s))
-                          for name, url in s.upstreams().items()}
+        self.upstreams = {}
+        for name, url in s.upstreams().items():
+            read_timeout_s, read_timeouts = s.read_deadlines(name)
+            self.upstreams[name] = Upstream(
+                name, url, pool_size=s.upstream_pool_size, queue_size=s.upstream_queue_size,
+                keepalive_s=s.upstream_keepalive_s, connect_timeout_s=s.upstream_connect_timeout_s,
+                read_timeout_s=read_timeout_s, read_timeouts=read_timeouts,
+                breaker=CircuitBreaker(failure_threshold=s.upstream_breaker_failures,
+                                       reset_after_s=s.upstream_breaker_pause_s))
         self.buckets = RedisBuckets(s.redis_url) if s.redis_url else MemoryBuckets()
         self.limits = s.limits()
         self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes, self.buckets, self.limits)

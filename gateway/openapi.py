@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.proxy import Upstream
+from gateway.proxy import PROXY_PROBLEMS, Upstream
 from shared.app import document_problems
 
 CACHE_S = 30.0
@@ -44,7 +44,7 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
         merged["components"]["securitySchemes"].update(doc.get("components", {}).get("securitySchemes", {}))
         for path, item in doc.get("paths", {}).items():
             if path.startswith(f"/api/{service}/"):  # the service's health routes stay its own business
-                merged["paths"][path] = item
+                merged["paths"][path] = _with_proxy_problems(item)
         merged["tags"] += [{**t, "name": t["name"]} for t in doc.get("tags", [])]
     _describe_scopes(merged)
     document_problems(merged, every_operation=False)  # the gateway's own routes: problems as problem+json
@@ -52,6 +52,25 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
         merged["info"] = {**merged["info"], "description": merged["info"].get("description", "") +
                           f"\n\nNot included (service unavailable when this was built): {', '.join(unavailable)}."}
     return merged
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _with_proxy_problems(item: dict) -> dict:
+    """Every proxied operation may also get the gateway's own problems (busy, timed out, ...): say so."""
+    item = dict(item)
+    for method in HTTP_METHODS:
+        if method not in item:
+            continue
+        operation = item[method] = dict(item[method])
+        responses = operation["responses"] = dict(operation.get("responses", {}))
+        for status, text in PROXY_PROBLEMS.items():
+            own = responses.get(status)
+            description = f"{own['description']}. From the gateway: {text}" if own else f"From the gateway: {text}"
+            responses[status] = {**(own or {}), "description": description,
+                                 "content": (own or {}).get("content") or {"application/problem+json": {}}}
+    return item
 
 
 def _describe_scopes(document: dict) -> None:

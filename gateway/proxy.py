@@ -38,12 +38,27 @@ STRIP_INBOUND = HOP_BY_HOP | {b"host", b"authorization", b"x-identity-assertion"
 STRIP_OUTBOUND = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
 SMALL_RESPONSE = 64 * 1024
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+BUSY_RETRY_AFTER = b"1"
+
+# The problems the gateway itself answers on any service's route (documented in the merged OpenAPI).
+PROXY_PROBLEMS = {
+    "413": "`/problems/payload-too-large`: the body is over the gateway's limit (1 MiB by default).",
+    "429": "`/problems/rate-limited`: over the caller's rate limit; `Retry-After` says when to try again.",
+    "502": "`/problems/bad-gateway`: the service's answer was broken or cut short.",
+    "503": "`/problems/service-unavailable`: the service is unreachable, or failing and its circuit breaker is "
+           "open (answered at once, without calling it). `/problems/busy`: every connection to the service is in "
+           "use and the queue for one is full; the request was not sent, so it is safe to repeat after "
+           "`Retry-After`. Both carry `service` and `Retry-After`.",
+    "504": "`/problems/gateway-timeout`: the service did not answer within the route's read deadline (the request "
+           "may have been carried out).",
+}
 
 # Served at the gateway's /metrics. Per request: one dict increment and one histogram observe.
 REQUESTS = RequestStats("gateway_requests", "gateway_request_duration_seconds", "Requests proxied to a service",
                         ["upstream", "status"], ["upstream"])
 UPSTREAM_ERRORS = LabelledCounts("gateway_upstream_errors", "Upstream failures by kind: unreachable, timeout, "
-                                 "bad_response, cut_mid_response, breaker_open (refused without calling)",
+                                 "bad_response, cut_mid_response, breaker_open and busy (both refused without "
+                                 "calling)",
                                  ["upstream", "kind"])
 
 
@@ -81,20 +96,60 @@ async def read_body(receive, limit: int) -> bytes:
 
 
 class Upstream:
-    """One service: its base URL, a pooled session that lives as long as the gateway, and a breaker."""
+    """One service: its base URL, a pooled session that lives as long as the gateway, a breaker, and the
+    admission to the pool.
+
+    At most `pool_size` requests are in flight to the service, and at most `queue_size` more wait for a
+    free connection; beyond that the answer is 503 `busy` at once. Waiting for a connection is never timed
+    out as if the service were slow: the deadlines cover only the TCP connect and the service's answer, so
+    a 504 and the breaker's count mean the service itself did not answer.
+    """
 
     def __init__(self, name: str, base_url: str, *, pool_size: int, keepalive_s: float,
-                 connect_timeout_s: float, read_timeout_s: float, breaker: CircuitBreaker | None = None):
+                 connect_timeout_s: float, read_timeout_s: float, queue_size: int = 0,
+                 read_timeouts: dict[str, float] | None = None, breaker: CircuitBreaker | None = None):
         self.name = name
         self.base_url = base_url
         self.breaker = breaker or CircuitBreaker()
+        self.pool_size, self.queue_size = pool_size, queue_size
+        self.slots = asyncio.Semaphore(pool_size)
+        self.waiting = 0
+
+        def deadline(read_s: float) -> tuple[float, aiohttp.ClientTimeout]:
+            return read_s, aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect_timeout_s,
+                                                 sock_read=read_s)
+
+        self.default_deadline = deadline(read_timeout_s)
+        # Per path prefix, longest first, so the most specific prefix wins.
+        self.deadlines = [(prefix, deadline(s)) for prefix, s in
+                          sorted((read_timeouts or {}).items(), key=lambda item: -len(item[0]))]
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=keepalive_s, ttl_dns_cache=300),
-            timeout=aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=read_timeout_s),
+            timeout=self.default_deadline[1],
             cookie_jar=aiohttp.DummyCookieJar(),  # never carry one caller's cookies into another's request
             auto_decompress=False,                # pass encoded bodies through untouched
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
         )
+
+    def deadline_for(self, path: str) -> tuple[float, aiohttp.ClientTimeout]:
+        for prefix, deadline in self.deadlines:
+            if path.startswith(prefix):
+                return deadline
+        return self.default_deadline
+
+    async def admit(self) -> bool:
+        """Take a connection slot, queueing for one if the queue has room; False when it has none."""
+        if self.slots.locked():
+            if self.waiting >= self.queue_size:
+                return False
+            self.waiting += 1
+            try:
+                await self.slots.acquire()
+            finally:
+                self.waiting -= 1
+        else:
+            await self.slots.acquire()  # free: returns at once
+        return True
 
     async def close(self) -> None:
         await self.session.close()
@@ -207,31 +262,50 @@ class Proxy:
         method = scope["method"]
 
         breaker = upstream.breaker
-        if not breaker.allow():
+
+        async def breaker_open() -> None:
             UPSTREAM_ERRORS.inc((service, "breaker_open"))
             pause = str(max(1, math.ceil(breaker.reset_after_s))).encode()
-            return await fail(503, "service-unavailable", "Service unavailable",
-                              f"the {service} service is failing; the gateway is not calling it for a moment",
-                              [(b"retry-after", pause)], service=service)
-        try:
-            answered = await self._attempts(upstream, method, url, forwarded, body, request_id, send, status, fail)
-        except BaseException:
-            breaker.abandon()  # e.g. the client went away: no verdict on the service, but free the trial
-            raise
-        if answered:
-            breaker.record_success()
-        else:
-            breaker.record_failure()
+            await fail(503, "service-unavailable", "Service unavailable",
+                       f"the {service} service is failing; the gateway is not calling it for a moment",
+                       [(b"retry-after", pause)], service=service)
 
-    async def _attempts(self, upstream, method, url, forwarded, body, request_id, send, status, fail) -> bool:
+        if breaker.state == "open":
+            return await breaker_open()  # no point queueing for a service the gateway is not calling
+        if not await upstream.admit():
+            UPSTREAM_ERRORS.inc((service, "busy"))
+            return await fail(503, "busy", "Service busy",
+                              f"all {upstream.pool_size} connections to the {service} service are in use and "
+                              f"{upstream.queue_size} requests are waiting for one; the request was not sent. "
+                              "Retry shortly", [(b"retry-after", BUSY_RETRY_AFTER)], service=service)
+        try:
+            # Asked after the wait in the queue: the breaker may have opened meanwhile.
+            if not breaker.allow():
+                return await breaker_open()
+            try:
+                answered = await self._attempts(upstream, method, url, path, forwarded, body, request_id, send,
+                                                status, fail)
+            except BaseException:
+                breaker.abandon()  # e.g. the client went away: no verdict on the service, but free the trial
+                raise
+            if answered:
+                breaker.record_success()
+            else:
+                breaker.record_failure()
+        finally:
+            upstream.slots.release()
+
+    async def _attempts(self, upstream, method, url, path, forwarded, body, request_id, send, status, fail) -> bool:
         """Forward once (twice for an idempotent method on a stale pooled connection); whether the
         service answered, which is what the breaker counts: its 4xx and 5xx are answers too."""
         service = upstream.name
+        deadline_s, timeout = upstream.deadline_for(path)
         attempts = 2 if method in IDEMPOTENT_METHODS else 1
         for attempt in range(attempts):
             started = {"response": False}
             try:
-                await self._exchange(upstream, method, url, forwarded, body, request_id, send, status, started)
+                await self._exchange(upstream, method, url, timeout, forwarded, body, request_id, send, status,
+                                     started)
                 return True
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 if started["response"]:
@@ -248,8 +322,11 @@ class Proxy:
                                [(b"retry-after", b"5")], service=service)
                 elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
                     UPSTREAM_ERRORS.inc((service, "timeout"))
-                    await fail(504, "gateway-timeout", "Upstream timed out",
-                               f"the {service} service did not answer in time", service=service)
+                    what = (f"did not accept a connection within {timeout.sock_connect:g} s"
+                            if isinstance(exc, aiohttp.ConnectionTimeoutError)
+                            else f"did not answer within {deadline_s:g} s")
+                    await fail(504, "gateway-timeout", "Upstream timed out", f"the {service} service {what}",
+                               service=service)
                 else:
                     log.warning("upstream error from %s: %s", service, type(exc).__name__)
                     UPSTREAM_ERRORS.inc((service, "bad_response"))
@@ -259,8 +336,8 @@ class Proxy:
         return False
 
     @staticmethod
-    async def _exchange(upstream, method, url, forwarded, body, request_id, send, status, started) -> None:
-        async with upstream.session.request(method, url, headers=forwarded, data=body or None,
+    async def _exchange(upstream, method, url, timeout, forwarded, body, request_id, send, status, started) -> None:
+        async with upstream.session.request(method, url, headers=forwarded, data=body or None, timeout=timeout,
                                             allow_redirects=False) as response:
             status["code"] = response.status
             headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in STRIP_OUTBOUND]

@@ -26,11 +26,22 @@ class GatewaySettings(CommonSettings):
     upstream_charity: str = ""
     upstream_placenames: str = ""
     max_body_bytes: int = 1024 * 1024
+    # The TCP connect to a service only: waiting for a free pooled connection is the queue's business.
     upstream_connect_timeout_s: float = 1.0
-    upstream_read_timeout_s: float = 15.0
+    # Read deadline: how long the gateway waits for a service's answer before 504 `gateway-timeout`. Each such
+    # timeout counts towards the breaker, so the deadline must be well under what callers wait, or they give
+    # up first and a hung service is never noticed (at 15 s, a 16 s hang never opened the breaker).
+    # Overrides per service ("placenames") or per path prefix ("/api/placenames/v1/batches"); the longest
+    # matching prefix wins, then the service's own, then the default.
+    upstream_read_timeout_s: float = 10.0
+    upstream_read_timeouts: dict[str, float] = {}
     # Shorter than the services' keep-alive (75 s), so the gateway never reuses a connection they closed.
     upstream_keepalive_s: float = 30.0
+    # Requests in flight to one service at most, and how many more may wait for a free connection; beyond
+    # that the answer is 503 `busy` with Retry-After, at once and without calling the service. The queue
+    # waits at most about one read deadline when the service is healthy.
     upstream_pool_size: int = 200
+    upstream_queue_size: int = 200
     # Circuit breaker per upstream: after this many transport failures in a row (unreachable, timed out,
     # broken answer) the gateway stops calling the service and answers 503 at once; after the pause one
     # trial request goes through and, if answered, closes the breaker. A short pause: a restarted service
@@ -66,7 +77,17 @@ class GatewaySettings(CommonSettings):
             if not getattr(self, f"upstream_{name}"):
                 service_port = os.environ.get(f"{name.upper()}_PORT", port)
                 setattr(self, f"upstream_{name}", f"http://127.0.0.1:{service_port}")
+        for key, seconds in self.upstream_read_timeouts.items():
+            if key not in SERVICES and not any(key.startswith(f"/api/{name}/") for name in SERVICES):
+                raise ValueError(f"upstream_read_timeouts: {key!r} is neither a service nor /api/<service>/...")
+            if not seconds > 0:
+                raise ValueError(f"upstream_read_timeouts: {key!r} needs a positive number of seconds")
         return self
+
+    def read_deadlines(self, service: str) -> tuple[float, dict[str, float]]:
+        """(the service's default read deadline, its per-prefix overrides)."""
+        own = {k: v for k, v in self.upstream_read_timeouts.items() if k.startswith(f"/api/{service}/")}
+        return self.upstream_read_timeouts.get(service, self.upstream_read_timeout_s), own
 
     def upstreams(self) -> dict[str, str]:
         return {name: getattr(self, f"upstream_{name}").rstrip("/") for name in SERVICES}

@@ -106,6 +106,9 @@ async def test_openapi_is_merged_and_docs_work_offline(gateway):
     assert "eldercare.elders:read" in scopes and "held by" in scopes["eldercare.elders:write"]
     listing = document["paths"]["/api/eldercare/v1/elders"]["get"]
     assert listing["security"] == [{"gateway": ["eldercare.elders:read"]}]
+    # The gateway's own problems on every service's route: busy (not sent) apart from timed out.
+    assert "/problems/busy" in listing["responses"]["503"]["description"]
+    assert "/problems/gateway-timeout" in listing["responses"]["504"]["description"]
     docs = await gateway.get("/docs")
     assert docs.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()
