@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.models import Grant
+from shared.areas import area_prefix
 from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
@@ -21,13 +22,18 @@ from shared.logs import current_request_id
 from shared.pagination import PageParams
 
 
-def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | None = None) -> None:
-    """Forbidden unless `grantor` holds every one of `scopes` and its area covers `area` (when given)."""
+def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | None = None,
+                    citywide: bool = False) -> None:
+    """Forbidden unless `grantor` holds every one of `scopes` and its area covers `area` (when given), or the
+    whole city when the rights are not bound to an area at all (`citywide`: a client's scopes)."""
     missing = sorted(set(scopes) - grantor.scopes)
     if missing:
         raise Forbidden(f"you may grant only scopes you hold; you do not hold: {', '.join(missing)}")
     if area is not None and not grantor.covers(area):
         raise Forbidden(f"area {area} is outside your area {grantor.area}")
+    # A city's code has a 4-digit prefix (330200 -> 3302); a district's or a street's is longer.
+    if citywide and grantor.area is not None and len(area_prefix(grantor.area)) > 4:
+        raise Forbidden(f"a client's rights reach the whole city, beyond your area {grantor.area}")
 
 
 async def record(session: AsyncSession, actor: Principal, action: str, target: str, scopes: Iterable[str],

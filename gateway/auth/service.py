@@ -78,7 +78,7 @@ async def authenticate_client(session: AsyncSession, client_id: str, secret: str
 
 async def create_client(session: AsyncSession, actor: Principal, *, client_id: str, name: str, kind: str,
                         scopes: list[str]) -> tuple[OAuthClient, str]:
-    check_grantable(actor, scopes)  # a client's rights are not bound to an area: the scopes are all of it
+    check_grantable(actor, scopes, citywide=True)  # a client's rights are not bound to an area
     if await session.get(OAuthClient, client_id) is not None:
         raise Conflict(f"client {client_id} already exists", resource=f"clients/{client_id}")
     secret = new_secret()
@@ -101,7 +101,7 @@ async def rotate_secret(session: AsyncSession, actor: Principal, client_id: str,
                         grace: dt.timedelta) -> tuple[OAuthClient, str]:
     """A new secret; the old one keeps working for `grace` so the partner can roll over."""
     client = await _live_client(session, client_id)
-    check_grantable(actor, client.scopes)  # whoever holds the new secret holds the client's scopes
+    check_grantable(actor, client.scopes, citywide=True)  # the new secret's holder holds the scopes
     secret = new_secret()
     client.previous_secret_hash = client.secret_hash
     client.previous_secret_valid_until = utcnow() + grace
@@ -115,7 +115,7 @@ async def set_client_scopes(session: AsyncSession, actor: Principal, client_id: 
                             scopes: list[str]) -> OAuthClient:
     """Only the scopes added must be the actor's own: taking away one it does not hold widens nothing."""
     client = await _live_client(session, client_id)
-    check_grantable(actor, set(scopes) - set(client.scopes))
+    check_grantable(actor, set(scopes) - set(client.scopes), citywide=True)
     client.scopes = sorted(set(scopes))
     await session.flush()
     await grants.record(session, actor, "client.scopes", f"client:{client_id}", client.scopes)

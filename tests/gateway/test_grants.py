@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from gateway.auth.models import Grant, OAuthClient, StaffUser
 from gateway.auth.service import digest
 from gateway.principals import STAFF_SCOPES, issue_token
-from gateway.scopes import STAFF_WRITE
+from gateway.scopes import CLIENTS_WRITE, STAFF_WRITE
 from shared.db import utcnow
 from shared.identity import Principal
 from tests.gateway.test_auth import TOKEN, bearer, client_token, staff_tokens
@@ -95,6 +95,16 @@ async def test_a_client_gains_only_scopes_the_changer_holds(auth_gateway):
     assert latest["action"] == "client.scopes" and latest["scopes"] == ["eldercare.indicators:read"]
     unknown = await auth_gateway.put(f"{CLIENTS}/medical-insurance/scopes", json={"scopes": ["x:y"]}, headers=city)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "scopes"
+
+
+async def test_district_staff_cannot_register_a_client_whose_rights_reach_the_whole_city(auth_gateway):
+    principal = Principal(subject="staff:yinzhou-admin", kind="staff", area="330212",
+                          scopes=STAFF_SCOPES | {CLIENTS_WRITE})
+    district = {"Authorization": "Bearer " + issue_token(principal, auth_gateway.settings.token_secret, 600)}
+    assert "eldercare.elders:read" in principal.scopes
+    response = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["eldercare.elders:read"]}, headers=district)
+    assert refused(response) and "whole city" in response.json()["detail"]
+    assert await count(auth_gateway, OAuthClient, OAuthClient.client_id == "medical-insurance") == 0
 
 
 async def test_only_auditors_read_the_grants(auth_gateway):
