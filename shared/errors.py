@@ -185,6 +185,8 @@ def _large_numbers(request: Request) -> list[FieldProblem]:
 # starting; 53: out of connections or resources) or that gave up waiting (57014: statement timeout; 55P03: lock
 # timeout). 22003 is a number out of its column's range.
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53", "57014", "55P03")
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction was rolled back for another one.
+_CONTENTION_SQLSTATES = ("40001", "40P01")
 # SQLite's: busy or locked past busy_timeout, the file gone or unreadable.
 _UNAVAILABLE_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 _NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
@@ -201,10 +203,11 @@ def _raised_in_driver(exc: BaseException) -> bool:
     return False
 
 
-def database_failure(exc: BaseException) -> Literal["unavailable", "out-of-range", "other"]:
+def database_failure(exc: BaseException) -> Literal["unavailable", "contention", "out-of-range", "other"]:
     """What a database error means for the caller: the database is not answering (lost connection, refused,
-    timed out: 503, retry), a number out of a column's range (the caller's, when the request holds it: 422), or
-    anything else (our error: 500)."""
+    timed out: 503, retry), the transaction lost to a concurrent one (a deadlock or a serialization failure:
+    nothing was written, 503, retry at once), a number out of a column's range (the caller's, when the request
+    holds it: 422), or anything else (our error: 500)."""
     if isinstance(exc, OverflowError):
         return "out-of-range"
     if isinstance(exc, SQLAlchemyTimeoutError):
@@ -222,6 +225,8 @@ def database_failure(exc: BaseException) -> Literal["unavailable", "out-of-range
     sqlite_error = getattr(orig, "sqlite_errorname", None) or ""
     if sqlstate.startswith(_UNAVAILABLE_SQLSTATES) or sqlite_error.startswith(_UNAVAILABLE_SQLITE):
         return "unavailable"
+    if sqlstate in _CONTENTION_SQLSTATES:
+        return "contention"
     if "connection is closed" in message or "connection was closed" in message:
         return "unavailable"  # asyncpg, between statements
     # PostgreSQL's 22003; asyncpg refusing a parameter ("value out of int64 range"); SQLite's SUM past 64 bits.
@@ -275,6 +280,11 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(503, "service-unavailable", "Temporarily unavailable",
                                     "the service's database is not answering; retry shortly", request=request,
                                     headers={"Retry-After": "5"})
+        if kind == "contention":
+            log.warning("transaction rolled back for a concurrent one: %s", type(exc).__name__)
+            return problem_response(503, "service-unavailable", "Temporarily unavailable",
+                                    "the request collided with a concurrent change and nothing was written; retry",
+                                    request=request, headers={"Retry-After": "1"})
         problems = _large_numbers(request) if kind == "out-of-range" else []
         if not problems:
             # Not the caller's number (a sum over stored rows, a bug, a broken query): the database answered, so

@@ -104,6 +104,23 @@ async def test_a_statement_past_its_timeout_is_a_503(backend, db_dir):
         assert response.status_code == 503 and response.headers["retry-after"], response.text
 
 
+@pytest.mark.postgresql_only
+async def test_a_transaction_that_lost_to_a_concurrent_one_is_a_503_to_retry_at_once(backend, db_dir):
+    """A deadlock or a serialization failure rolled the transaction back: nothing was written, and the same
+    request may well succeed now. Neither a 500 (our bug) nor "not answering" (wait and retry later)."""
+    async for client in client_for("charity", await service_database("charity", backend, db_dir)):
+        for sqlstate in ("40001", "40P01"):
+            _route(client, f"/lost-{sqlstate}",
+                    f"DO $$ BEGIN RAISE EXCEPTION 'lost' USING ERRCODE = '{sqlstate}'; END $$")
+        async with _raw(client) as raw:
+            for sqlstate in ("40001", "40P01"):
+                response = await raw.get(f"/lost-{sqlstate}")
+                assert response.status_code == 503, response.text
+                assert response.headers["retry-after"] == "1"
+                assert "concurrent change" in response.json()["detail"]
+                assert "not answering" not in response.text
+
+
 # ---- the bounds the schemas state are the database's ---------------------------------------------------------------
 
 @pytest.mark.parametrize("service", ["eldercare", "assistance", "charity", "placenames"])
