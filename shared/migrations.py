@@ -98,8 +98,8 @@ def run_environment(metadata: MetaData) -> None:
 def add_checks(checks: dict[str, dict[str, str]]) -> None:
     """Add CHECK constraints, `{table: {name: condition}}` (full names, as the naming convention makes them).
 
-    PostgreSQL adds each to its table, checking the rows there. SQLite cannot add a constraint to a table: batch
-    mode rebuilds it (foreign keys are off for a run on SQLite, see _run_async), with every trigger set aside
+    PostgreSQL adds each to its table NOT VALID: new rows are checked, the rows already there are not (an
+    upgrade must not fail on old data). SQLite cannot add a constraint to a table: batch mode rebuilds it (foreign keys are off for a run on SQLite, see _run_async), with every trigger set aside
     meanwhile, since renaming the rebuilt table breaks a trigger that names it."""
     _alter_checks(checks, add=True)
 
@@ -117,6 +117,13 @@ def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
         for name, _sql in triggers:
             op.execute(f'DROP TRIGGER "{name}"')
     for table, constraints in checks.items():
+        if add and not sqlite:
+            # NOT VALID: rows written from now on are checked, rows already there are not, so an upgrade never
+            # fails on old data (docs/operations.md, "Tightening"). A later release VALIDATEs them once the
+            # rows they name are corrected.
+            for name, condition in constraints.items():
+                op.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{op.f(name)}" CHECK ({condition}) NOT VALID')
+            continue
         with op.batch_alter_table(table) as batch:
             for name, condition in constraints.items():
                 if add:

@@ -17,7 +17,8 @@ import re
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from services.manage import DATABASES
 from shared import migrations
@@ -90,3 +91,27 @@ def test_upgrade_downgrade_upgrade_and_models_match(name, scratch_database):
     migrations.upgrade(name, url)
     tables, diff = asyncio.run(_tables_and_diff(url, name, metadata))
     assert set(metadata.tables) <= tables and diff == []
+
+
+@pytest.mark.postgresql_only
+def test_bounds_added_to_a_database_that_already_holds_rows_past_them_do_not_stop_the_upgrade(backend, scratch_database):
+    """docs/operations.md: an upgrade must never fail on old data. A row written before the bounds (a subsidy
+    rate of 10 million yuan) stays, the upgrade goes through, and a new row past the bound is refused."""
+    url = scratch_database("eldercare")
+    migrations.upgrade("eldercare", url, "df876fca819b")  # the revision before the bounds
+    insert = ("INSERT INTO meal_subsidy_rates (tier, district_code, effective_on, amount_fen, citation, is_assumption, "
+              "created_by, created_at) "
+              "VALUES ('dibao', :district, '2026-01-01', 1000000000, 'test', false, 'test', now())")
+
+    async def write(district: str) -> None:
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(insert), {"district": district})
+        finally:
+            await engine.dispose()
+
+    asyncio.run(write("330212"))
+    migrations.upgrade("eldercare", url)
+    with pytest.raises(IntegrityError, match="ck_meal_subsidy_rates_amount_fen_bounded"):
+        asyncio.run(write("330203"))
