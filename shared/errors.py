@@ -150,7 +150,9 @@ def _large_numbers(request: Request) -> list[FieldProblem]:
     problems = []
 
     def large(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT32
+        # A whole float (13377718844.0) is an integer to the schema too.
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        return whole and not isinstance(value, bool) and abs(value) > _INT32
 
     def as_int(text: str) -> Any:
         try:

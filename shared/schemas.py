@@ -3,8 +3,8 @@
 - Text refuses control characters (C0, DEL and C1, e.g. NUL, which PostgreSQL cannot store in `text` and
   which has no business in a name or an address). Tab, line feed and carriage return stay allowed: notes
   and descriptions have several lines.
-- Dates and times are strict ISO 8601 strings. Pydantic on its own also takes a number as Unix time, so
-  `0` would be 1 January 1970: a family bed started in 1970, an address retired in 1970.
+- Dates and times are strict ISO 8601 strings, in the years 1900 to 2199. Pydantic on its own also takes a
+  number as Unix time, so `0` would be 1 January 1970: a family bed started in 1970, an address retired in 1970.
 
 Each refusal is a validation error on the field it was found in, so the caller gets a 422 that names it.
 Query and path parameters and stored headers are not models: they get the same checks from `shared.params`
@@ -44,12 +44,24 @@ def refuse_control_characters(value: Any) -> None:
             refuse_control_characters(item)
 
 
+# The years any date of the suite can fall in: births of the oldest residents, plans decades ahead. A visit
+# checked in in the year 385 is a typing slip, and past 9999 no date can even be stored.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def _within_years(text: str) -> str:
+    if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
+        raise PydanticCustomError("date_out_of_range", "must fall between the years {first} and {last}",
+                                  {"first": FIRST_YEAR, "last": LAST_YEAR})
+    return text
+
+
 def iso_date(value: Any) -> Any:
     """Before-validator of a date: an ISO string (YYYY-MM-DD) or an already made date, nothing else."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if isinstance(value, str) and ISO_DATE.fullmatch(value):
-        return value
+        return _within_years(value)
     raise PydanticCustomError("iso_date", "must be a date written YYYY-MM-DD")
 
 
@@ -58,7 +70,7 @@ def iso_datetime(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, str) and ISO_DATETIME.fullmatch(value):
-        return value
+        return _within_years(value)
     raise PydanticCustomError("iso_datetime", "must be a date and time in ISO 8601, e.g. 2026-12-01T08:30:00+08:00")
 
 

@@ -19,6 +19,8 @@ from tests.shared.test_control_characters import all_scopes, path_of
 
 TEMPORAL = (dt.date, dt.datetime, AwareDatetime)
 STRICT_VALIDATORS = {typing.get_args(t)[1].func for t in (IsoDate, Instant)}
+# A number read as Unix time, and an ISO date outside the years any date of the suite falls in.
+NOT_A_DATE = {"date": ("0", "0385-07-16"), "date-time": ("0", "0385-07-16T14:02:33Z")}
 
 
 def plain_temporal(annotation) -> bool:
@@ -64,7 +66,7 @@ def test_the_walk_tells_a_plain_date_from_a_strict_one():
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
-async def test_a_number_for_a_date_parameter_is_a_422_naming_it(service, backend, db_dir):
+async def test_a_number_or_a_year_out_of_range_for_a_date_parameter_is_a_422_naming_it(service, backend, db_dir):
     checked, failures = 0, []
     async for client in client_for(service, await service_database(service, backend, db_dir)):
         document = (await client.get(f"/api/{service}/v1/openapi.json")).json()
@@ -77,11 +79,23 @@ async def test_a_number_for_a_date_parameter_is_a_422_naming_it(service, backend
                     if parameter["in"] != "query" or not formats & {"date", "date-time"}:
                         continue
                     checked += 1
-                    response = await client.request(method.upper(), path_of(template, operation["parameters"]),
-                                                    params={parameter["name"]: "0"}, headers=headers)
-                    errors = response.json().get("errors") or [] if response.status_code == 422 else []
-                    if not any(e["field"] == parameter["name"] and e["location"] == "query" for e in errors):
-                        failures.append(f"{method.upper()} {template}?{parameter['name']}=0: "
-                                        f"{response.status_code} {response.text[:200]}")
+                    for value in NOT_A_DATE["date-time" if "date-time" in formats else "date"]:
+                        response = await client.request(method.upper(), path_of(template, operation["parameters"]),
+                                                        params={parameter["name"]: value}, headers=headers)
+                        errors = response.json().get("errors") or [] if response.status_code == 422 else []
+                        if not any(e["field"] == parameter["name"] and e["location"] == "query" for e in errors):
+                            failures.append(f"{method.upper()} {template}?{parameter['name']}={value}: "
+                                            f"{response.status_code} {response.text[:200]}")
     assert checked >= (2 if service != "placenames" else 0)
     assert not failures, "\n".join(failures)
+
+
+async def test_a_visit_corrected_to_a_check_in_in_the_year_385_is_a_422_naming_the_field(backend, db_dir):
+    """Dates in bodies hold the same years: the outside fuzzing sent one and got an undocumented 409."""
+    async for client in client_for("eldercare", await service_database("eldercare", backend, db_dir)):
+        response = await client.post("/api/eldercare/v1/visits/1/corrections",
+                                     json={"check_in_at": "0385-07-16T14:02:33Z", "reason": "typing slip"},
+                                     headers=client.as_(all_scopes("eldercare")))
+        assert response.status_code == 422, response.text
+        assert [(e["field"], e["location"]) for e in response.json()["errors"]] == [("check_in_at", "body")]
+        assert "between the years 1900 and 2199" in response.json()["detail"]

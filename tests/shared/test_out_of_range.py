@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import CheckConstraint, inspect, text
 
 from shared.db import Session, make_engine
+from shared.schemas import Schema
 from tests.conftest import client_for, service_database, staff
 from tests.shared.loopback import free_port
 
@@ -72,6 +73,25 @@ async def test_a_number_out_of_range_that_the_caller_sent_is_a_422_naming_it(bac
             response = await raw.get("/echo", params={"number": str(2**64)})
         assert response.status_code == 422, response.text
         assert response.json()["errors"] == [{"field": "number", "location": "query", "message": "too large"}]
+
+
+@pytest.mark.postgresql_only
+async def test_an_id_sent_as_a_whole_float_too_large_for_its_column_is_a_422_naming_it(backend, db_dir):
+    """JSON has one number type: 13377718844.0 is a valid integer to the schema, and past an INTEGER column."""
+    async for client in client_for("charity", await service_database("charity", backend, db_dir)):
+        class Body(Schema):
+            elder_id: int
+
+        async def find(body: Body, session: Session):
+            await session.execute(text("SELECT CAST(:n AS INTEGER)"), {"n": body.elder_id})
+            return {}
+
+        client.app.add_api_route("/find", find, methods=["POST"])
+        async with _raw(client) as raw:
+            response = await raw.post("/find", content=b'{"elder_id": 13377718844.0}',
+                                      headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"] == [{"field": "elder_id", "location": "body", "message": "too large"}]
 
 
 async def test_a_database_that_refuses_connections_is_a_503(db_dir):
