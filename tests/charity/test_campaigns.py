@@ -91,6 +91,15 @@ async def test_a_batch_is_rejected_whole_and_nothing_is_written(client):
     assert (await upload(client, campaign, unit, good, rows=2, total=15_000)).status_code == 201
 
 
+async def test_a_payroll_number_with_a_control_character_is_refused_naming_its_line(client):
+    """PostgreSQL cannot store a NUL in text: the batch is refused as bad input, not answered with a 500."""
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    response = await upload(client, campaign, unit, csv_of(("E0\x0001", "张三", "100")), rows=1, total=10_000)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["line 2.employee_no"]
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 0
+
+
 async def test_a_reupload_changes_nothing(client):
     created, campaign, (unit, _) = await campaign_with_units(client)
     content = csv_of(("E001", "张三", "100"), ("E002", "李四", "50"))

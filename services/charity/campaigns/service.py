@@ -24,6 +24,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.money import MAX_PAYMENT_FEN, format_yuan
+from shared.schemas import CONTROL_CHARACTERS
 
 MAX_ERRORS_REPORTED = 20
 AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")  # yuan, at most two decimals
@@ -122,9 +123,10 @@ def parse_batch(content: bytes) -> list[tuple[int, str, int]]:
             continue
         employee_no = cells[no_at].strip() if no_at < len(cells) else ""
         amount = cells[amount_at].strip() if amount_at < len(cells) else ""
-        if not employee_no or len(employee_no) > 40:
+        if not employee_no or len(employee_no) > 40 or CONTROL_CHARACTERS.search(employee_no):
             problems.append(FieldProblem(field=f"line {line_no}.employee_no", location="body",
-                                         message="a payroll number of 1 to 40 characters is required"))
+                                         message="a payroll number of 1 to 40 characters, none of them a control "
+                                                 "character, is required"))
         elif employee_no in seen:
             problems.append(FieldProblem(field=f"line {line_no}.employee_no", location="body",
                                          message=f"already on line {seen[employee_no]}"))
