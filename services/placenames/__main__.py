@@ -1,6 +1,14 @@
+import gc
+
 from services.placenames.main import create_app
 from services.placenames.settings import PlacenamesSettings
 from shared.serve import serve
 
 settings = PlacenamesSettings()
-serve(create_app(settings), name=settings.service_name, port=settings.port, log_level=settings.log_level)
+app = create_app(settings)
+# A full garbage collection walks every tracked object and answers no request meanwhile: with the 110,000 of
+# the imports and the app, 50–250 ms each while batches were parsed (measured on the loaded 2-core dev machine).
+# They live as long as the process, so they are set aside: a full collection then walks only what requests
+# made (about 6 ms).
+gc.freeze()
+serve(app, name=settings.service_name, port=settings.port, log_level=settings.log_level)

@@ -54,6 +54,7 @@ class Gazetteer:
     built_at: float
     _name_index: object | None = None
     _road_speller: object | None = None
+    shipped: tuple[str, bytes] | None = None  # the dictionary pickled for worker processes (parsing/pool.py)
 
     @property
     def name_index(self):

@@ -9,6 +9,7 @@ from services.placenames.checks.router import router as checks_router
 from services.placenames.divisions.router import router as divisions_router
 from services.placenames.indicators.router import router as indicators_router
 from services.placenames.names.router import router as names_router
+from services.placenames.parsing import pool as parse_pool
 from services.placenames.parsing.router import router as parsing_router
 from services.placenames.plates.router import router as plates_router
 from services.placenames.search.router import router as search_router
@@ -26,6 +27,6 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
         # search first: /addresses/search must not be taken for /addresses/{code}
         routers=[search_router, divisions_router, names_router, addresses_router, parsing_router, plates_router,
                  checks_router, indicators_router, batches_router],
-        on_startup=[batches.resume_abandoned],
-        on_shutdown=[batches.stop_workers],
+        on_startup=[parse_pool.start, batches.resume_abandoned],
+        on_shutdown=[batches.stop_workers, parse_pool.stop],
     )

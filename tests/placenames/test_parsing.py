@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from services.placenames.parsing.schemas import MAX_BATCH_CHARS, MAX_TEXT
 from tests.placenames.helpers import API, CITY_STAFF, YINZHOU_STAFF, load_demo, name_id
 
 PARSE, PARSES = f"{API}/parse", f"{API}/parses"
@@ -129,6 +130,18 @@ async def test_bad_input_is_a_clear_answer(demo):
     mixed = await parse(demo, "Ningbo 天童南路 588 号 🏠")
     assert parts_of(mixed)["road"] == "天童南路" and mixed["unparsed"][0]["text"] == "Ningbo"
     assert (await demo.post(PARSE, json={"text": "天童南路"})).status_code == 401
+
+
+async def test_a_batch_longer_in_all_than_allowed_is_refused_by_field(demo):
+    """One request may not hold the service: MAX_BATCH_CHARS in all, each text within MAX_TEXT."""
+    text = ("宁波市鄞州区天童南路588号" * 50)[:MAX_TEXT]
+    count = MAX_BATCH_CHARS // MAX_TEXT
+    allowed = await demo.post(PARSES, json={"texts": [text] * count}, headers=demo.as_(YINZHOU_STAFF))
+    assert allowed.status_code == 200 and len(allowed.json()["results"]) == count
+    refused = await demo.post(PARSES, json={"texts": [text] * count + ["鄞州区"]}, headers=demo.as_(YINZHOU_STAFF))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "texts"
+    assert f"{MAX_BATCH_CHARS:,}" in refused.json()["errors"][0]["message"]
 
 
 async def test_a_renamed_road_is_understood_at_once(demo):

@@ -18,11 +18,9 @@ import uuid
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.placenames import gazetteer
 from services.placenames.batches.models import MAX_LINES, BatchJob, BatchLine
-from services.placenames.parsing.parser import parse
+from services.placenames.parsing import pool
 from services.placenames.parsing.schemas import MAX_TEXT
-from services.placenames.parsing.service import match
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
@@ -31,6 +29,7 @@ log = logging.getLogger("placenames.batches")
 
 MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 500
+INSERT_BLOCK = 1000
 LEASE = dt.timedelta(seconds=60)
 HEADER_ADDRESS = {"address", "地址", "text", "addr"}
 HEADER_ID = {"id", "编号", "ref", "序号"}
@@ -48,67 +47,73 @@ def decode(body: bytes, encoding: str) -> tuple[str, str]:
                        location="query")
 
 
-def split(text: str) -> list[dict]:
-    """One dict per line: its number, the partner's id, the address text, and a reason when the line is bad.
-
-    Each physical line is read on its own, so one broken line (an unclosed quote, a NUL) is reported and the
-    others go on. Quoted fields spanning lines are not supported: each line is one address.
-    """
-    lines = text.splitlines()
-    if lines and not lines[-1].strip():
-        lines = lines[:-1]
-    address_col, id_col, start = 0, None, 0
+def columns(lines: list[str]) -> tuple[int, int | None, int]:
+    """(address column, id column or None, index of the first data line), from the header when there is one."""
     if lines:
         try:
             header = [c.strip().lower() for c in next(csv.reader([lines[0]]))]
         except csv.Error:
             header = []
         if HEADER_ADDRESS & set(header):
-            address_col = next(i for i, c in enumerate(header) if c in HEADER_ADDRESS)
-            id_col = next((i for i, c in enumerate(header) if c in HEADER_ID), None)
-            start = 1
-    rows = []
-    for number, line in enumerate(lines[start:], start=start + 1):
-        row = {"line_no": number, "ref": None, "text": line[:MAX_TEXT * 2], "reason": None}
-        try:
-            cells = next(csv.reader([line], strict=True)) if line.strip() else []
-        except csv.Error as error:
-            if id_col is not None:  # the partner's id still helps them find the line
-                row["ref"] = (line.split(",")[id_col] if line.count(",") >= id_col else "")[:100] or None
-            rows.append(row | {"reason": f"broken CSV line: {error}"})
-            continue
-        if id_col is not None and id_col < len(cells):
-            row["ref"] = cells[id_col][:100]
-        address = cells[address_col].strip() if address_col < len(cells) else ""
-        if not address:
-            row["reason"] = "no address on this line"
-        elif len(address) > MAX_TEXT:
-            row["reason"] = f"the address is longer than {MAX_TEXT} characters"
-        else:
-            row["text"] = address
-        rows.append(row)
-    return rows
+            return (next(i for i, c in enumerate(header) if c in HEADER_ADDRESS),
+                    next((i for i, c in enumerate(header) if c in HEADER_ID), None), 1)
+    return 0, None, 0
+
+
+def split_line(number: int, line: str, address_col: int, id_col: int | None) -> dict:
+    """One line: its number, the partner's id, the address text, and a reason when the line is bad.
+
+    Each physical line is read on its own, so one broken line (an unclosed quote, a NUL) is reported and the
+    others go on. Quoted fields spanning lines are not supported: each line is one address.
+    """
+    row = {"line_no": number, "ref": None, "text": line[:MAX_TEXT * 2], "reason": None}
+    try:
+        cells = next(csv.reader([line], strict=True)) if line.strip() else []
+    except csv.Error as error:
+        if id_col is not None:  # the partner's id still helps them find the line
+            row["ref"] = (line.split(",")[id_col] if line.count(",") >= id_col else "")[:100] or None
+        return row | {"reason": f"broken CSV line: {error}"}
+    if id_col is not None and id_col < len(cells):
+        row["ref"] = cells[id_col][:100]
+    address = cells[address_col].strip() if address_col < len(cells) else ""
+    if not address:
+        row["reason"] = "no address on this line"
+    elif len(address) > MAX_TEXT:
+        row["reason"] = f"the address is longer than {MAX_TEXT} characters"
+    else:
+        row["text"] = address
+    return row
 
 
 async def create(session: AsyncSession, principal: Principal, body: bytes, encoding: str) -> BatchJob:
     if not body.strip():
         raise InvalidInput("body", "the file is empty")
     text, used = decode(body, encoding)
-    rows = split(text)
-    if not rows:
+    lines = text.splitlines()
+    if lines and not lines[-1].strip():
+        lines = lines[:-1]
+    address_col, id_col, start = columns(lines)
+    count = len(lines) - start
+    if not count:
         raise InvalidInput("body", "the file has no lines after its header")
-    if len(rows) > MAX_LINES:
-        raise InvalidInput("body", f"{len(rows):,} lines; at most {MAX_LINES:,} per batch")
-    bad = sum(1 for r in rows if r["reason"])
+    if count > MAX_LINES:
+        raise InvalidInput("body", f"{count:,} lines; at most {MAX_LINES:,} per batch")
     job = BatchJob(id=uuid.uuid4().hex, owner=principal.subject, status="queued", encoding=used,
-                   total_lines=len(rows), processed_lines=bad, matched_lines=0, bad_lines=bad, created_at=utcnow())
+                   total_lines=count, processed_lines=0, matched_lines=0, bad_lines=0, created_at=utcnow())
     session.add(job)
     await session.flush()
-    values = [{"job_id": job.id, "line_no": r["line_no"], "ref": r["ref"], "text": r["text"],
-               "status": "bad" if r["reason"] else "pending",
-               "reasons": json.dumps([r["reason"]], ensure_ascii=False) if r["reason"] else None} for r in rows]
-    for start in range(0, len(values), 5000):
-        await session.execute(BatchLine.__table__.insert(), values[start:start + 5000])
+    # Read and stored a block of lines at a time: 100,000 lines read at once held the event loop for about half
+    # a second (CSV reading is pure Python); between blocks, the database call lets other requests in.
+    bad = 0
+    for at in range(start, len(lines), INSERT_BLOCK):
+        rows = [split_line(n, line, address_col, id_col)
+                for n, line in enumerate(lines[at:at + INSERT_BLOCK], start=at + 1)]
+        bad += sum(1 for r in rows if r["reason"])
+        await session.execute(BatchLine.__table__.insert(), [
+            {"job_id": job.id, "line_no": r["line_no"], "ref": r["ref"], "text": r["text"],
+             "status": "bad" if r["reason"] else "pending",
+             "reasons": json.dumps([r["reason"]], ensure_ascii=False) if r["reason"] else None} for r in rows])
+    job.processed_lines = job.bad_lines = bad
     return job
 
 
@@ -132,34 +137,35 @@ async def _claim(session: AsyncSession, job_id: str) -> bool:
     return result.rowcount == 1
 
 
-async def _chunk(app, session: AsyncSession, job_id: str) -> bool:
-    """Standardise the next chunk of pending lines; False when none was left (the job is then done)."""
-    lines = list(await session.scalars(select(BatchLine).where(BatchLine.job_id == job_id,
-                                                                BatchLine.status == "pending")
-                                       .order_by(BatchLine.line_no).limit(CHUNK)))
-    if not lines:
+async def _chunk(app, job_id: str) -> bool:
+    """Standardise the next chunk of pending lines; False when none was left (the job is then done).
+
+    Read, then written, in two short transactions: none is open while the lines are parsed in the worker
+    processes of /parses (parsing/pool.py), so no connection is held meanwhile (and on SQLite no lock)."""
+    sessionmaker = app.state.database.sessionmaker
+    async with sessionmaker() as session:
+        lines = (await session.execute(select(BatchLine.id, BatchLine.text).where(
+            BatchLine.job_id == job_id, BatchLine.status == "pending").order_by(BatchLine.line_no).limit(CHUNK))).all()
+        if not lines:
+            await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
+                status="done", finished_at=utcnow(), lease_until=None))
+            await session.commit()
+            return False
+    results = await pool.batch_lines(app, [text for _, text in lines])
+    keys = ("status", "code", "full_name", "confidence", "parts", "reasons")
+    async with sessionmaker() as session:
+        await session.execute(update(BatchLine), [{"id": line_id, **dict(zip(keys, result))}
+                                                  for (line_id, _), result in zip(lines, results, strict=True)])
         await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
-            status="done", finished_at=utcnow(), lease_until=None))
-        return False
-    gaz = await gazetteer.current(app, session)
-    matched = 0
-    for line in lines:
-        result = await match(session, parse(gaz.dictionary, line.text), gaz.road_speller)
-        best = result.match or (result.candidates[0] if result.candidates else None)
-        line.status = "matched" if result.match else "ambiguous" if result.candidates else "unmatched"
-        matched += result.match is not None
-        line.code, line.full_name = (best.code, best.full_name) if best else (None, None)
-        line.confidence = result.confidence
-        line.parts = json.dumps({p.kind: p.value for p in result.parts}, ensure_ascii=False)
-        line.reasons = json.dumps(best.reasons if best else result.reasons, ensure_ascii=False)
-    await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
-        processed_lines=BatchJob.processed_lines + len(lines), matched_lines=BatchJob.matched_lines + matched,
-        lease_until=utcnow() + LEASE))
+            processed_lines=BatchJob.processed_lines + len(lines),
+            matched_lines=BatchJob.matched_lines + sum(1 for r in results if r[0] == "matched"),
+            lease_until=utcnow() + LEASE))
+        await session.commit()
     return True
 
 
 async def run(app, job_id: str) -> None:
-    """The worker: claim the job, then one committed transaction per chunk until no line is pending."""
+    """The worker: claim the job, then chunk after chunk until no line is pending."""
     sessionmaker = app.state.database.sessionmaker
     try:
         async with sessionmaker() as session:
@@ -168,10 +174,7 @@ async def run(app, job_id: str) -> None:
         if not claimed:
             return
         while True:
-            async with sessionmaker() as session:
-                more = await _chunk(app, session, job_id)
-                await session.commit()
-            if not more:
+            if not await _chunk(app, job_id):
                 return
             await asyncio.sleep(0)  # let requests in between chunks
     except Exception:

@@ -1,10 +1,17 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from services.placenames import gazetteer
-from services.placenames.parsing import service
-from services.placenames.parsing.schemas import MAX_BATCH, MAX_TEXT, ParseIn, ParseOut, ParsesIn, ParsesOut
+from services.placenames.parsing import pool, schemas, service
+from services.placenames.parsing.schemas import (
+    MAX_BATCH,
+    MAX_TEXT,
+    ParseIn,
+    ParseOut,
+    ParsesIn,
+    ParsesOut,
+)
 from services.placenames.scopes import PARSE
 from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
@@ -32,12 +39,16 @@ async def parse_one(data: ParseIn, request: Request, session: Session,
 
 @router.post("/parses", response_model=ParsesOut, summary="Parse and match up to 1,000 addresses",
              description=f"The same as `/parse` for 1–{MAX_BATCH} texts at once; results in the same order. A text "
-                         f"longer than {MAX_TEXT} characters or empty is refused by its index (`texts.N`).",
+                         f"longer than {MAX_TEXT} characters or empty is refused by its index (`texts.N`); texts of "
+                         f"more than {schemas.MAX_BATCH_CHARS:,} characters in all are refused (`texts`): split them into "
+                         "several requests, or upload them as a batch standardisation (批量标准化).",
              responses=problem_responses(401, 403, 422))
-async def parse_many(data: ParsesIn, request: Request, session: Session,
-                     _: Annotated[Principal, require(PARSE)]) -> ParsesOut:
+async def parse_many(data: ParsesIn, request: Request, _: Annotated[Principal, require(PARSE)]) -> ParsesOut:
     for index, text in enumerate(data.texts):
         if not 1 <= len(text) <= MAX_TEXT:
             raise InvalidInput(f"texts.{index}", f"must be 1 to {MAX_TEXT} characters")
-    gaz = await gazetteer.current(request.app, session)
-    return ParsesOut(results=[await service.parse_and_match(session, gaz, t) for t in data.texts])
+    if (total := sum(map(len, data.texts))) > schemas.MAX_BATCH_CHARS:
+        raise InvalidInput("texts", f"{total:,} characters in all; at most {schemas.MAX_BATCH_CHARS:,} per request")
+    # Parsed in worker processes, looked up in short transactions (parsing/pool.py); the response comes back as
+    # JSON, not built here.
+    return Response(await pool.parse_and_match(request.app, data.texts), media_type="application/json")

@@ -6,6 +6,9 @@ from shared.schemas import Schema
 
 MAX_TEXT = 500
 MAX_BATCH = 1000
+# All the texts of one /parses together: 1,000 addresses of 100 characters (real ones are 20–60). Bounds the work
+# one request may ask (docs/benchmarks/placenames.md), and keeps the body within the gateway's 1 MiB.
+MAX_BATCH_CHARS = 100_000
 Text = Field(min_length=1, max_length=MAX_TEXT, description=f"Free-text address, 1–{MAX_TEXT} characters",
              examples=["宁波市江东区甬江路12号3幢2单元501室"])
 PartKind = Literal["province", "city", "district", "township", "community", "road", "house_number", "area",
@@ -19,7 +22,8 @@ class ParseIn(Schema):
 
 class ParsesIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    texts: list[str] = Field(min_length=1, max_length=MAX_BATCH, description=f"1–{MAX_BATCH} free-text addresses")
+    texts: list[str] = Field(min_length=1, max_length=MAX_BATCH, description=f"1–{MAX_BATCH} free-text addresses, "
+                             f"each of 1–{MAX_TEXT} characters, {MAX_BATCH_CHARS:,} characters in all at most")
 
 
 class PartOut(Schema):
