@@ -31,19 +31,19 @@ async def test_a_gbk_file_with_bad_lines_comes_back_whole(committed_client):
     address = (await client.post(f"{API}/addresses", headers=client.as_(YINZHOU_STAFF), json={
         "district_code": "330212", "road_id": road, "house_number": "588"})).json()
     lines = ["编号,地址", "a1,宁波市鄞州区天童南路588号", 'a2,"鄞州区天童路五百八十八号"', 'a3,"broken quote',
-             "a4,", "a5,火星路1号", "a6," + "路" * 600, "a7,海曙区柳汀街23号"]
+             "a4,", "a5,火星路1号", "a6," + "路" * 600, "a7,海曙区柳汀街23号", "a8,海曙区\x00柳汀街"]
     body = ("\r\n".join(lines) + "\r\n").encode("gbk")
     response = await client.post(BATCHES, content=body, headers=client.as_(PARTNER) | {"content-type": "text/csv"})
     assert response.status_code == 202, response.text
     job = response.json()
-    assert job["encoding"] == "gbk" and job["total_lines"] == 7 and job["bad_lines"] == 3
+    assert job["encoding"] == "gbk" and job["total_lines"] == 8 and job["bad_lines"] == 4
     done = await wait_done(client, job["id"])
-    assert done["percent"] == 100 and done["processed_lines"] == 7 and done["matched_lines"] == 2
+    assert done["percent"] == 100 and done["processed_lines"] == 8 and done["matched_lines"] == 2
     assert (await client.get(f"{BATCHES}/{job['id']}", headers=client.as_(OTHER))).status_code == 404
     result = await client.get(done["result_url"], headers=client.as_(PARTNER))
     assert result.status_code == 200 and result.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(result.content.decode("utf-8"))))
-    assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4", "a5", "a6", "a7"]
+    assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
     by_id = {r["id"]: r for r in rows}
     assert by_id["a1"]["status"] == "matched" and by_id["a1"]["code"] == address["code"]
     assert by_id["a2"]["code"] == address["code"] and by_id["a2"]["road"] == "天童南路"
@@ -51,6 +51,7 @@ async def test_a_gbk_file_with_bad_lines_comes_back_whole(committed_client):
     assert by_id["a4"]["status"] == "bad" and by_id["a6"]["status"] == "bad"
     assert by_id["a5"]["status"] == "unmatched"
     assert by_id["a7"]["status"] == "unmatched" and by_id["a7"]["house_number"] == "23"
+    assert by_id["a8"]["status"] == "bad" and "control character" in by_id["a8"]["reasons"]
 
 
 async def test_a_plain_utf8_list_and_refused_files(committed_client):

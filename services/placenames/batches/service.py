@@ -24,6 +24,7 @@ from services.placenames.parsing.schemas import MAX_TEXT
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
+from shared.schemas import CONTROL_CHARACTERS
 
 log = logging.getLogger("placenames.batches")
 
@@ -66,6 +67,9 @@ def split_line(number: int, line: str, address_col: int, id_col: int | None) -> 
     Each physical line is read on its own, so one broken line (an unclosed quote, a NUL) is reported and the
     others go on. Quoted fields spanning lines are not supported: each line is one address.
     """
+    # No address holds a control character, and PostgreSQL cannot store a NUL: each is kept as U+FFFD, so the
+    # partner still finds the line, and the line comes back marked.
+    line, controls = CONTROL_CHARACTERS.subn("\ufffd", line)
     row = {"line_no": number, "ref": None, "text": line[:MAX_TEXT * 2], "reason": None}
     try:
         cells = next(csv.reader([line], strict=True)) if line.strip() else []
@@ -76,7 +80,9 @@ def split_line(number: int, line: str, address_col: int, id_col: int | None) -> 
     if id_col is not None and id_col < len(cells):
         row["ref"] = cells[id_col][:100]
     address = cells[address_col].strip() if address_col < len(cells) else ""
-    if not address:
+    if controls:
+        row["reason"] = "a control character on this line"
+    elif not address:
         row["reason"] = "no address on this line"
     elif len(address) > MAX_TEXT:
         row["reason"] = f"the address is longer than {MAX_TEXT} characters"
