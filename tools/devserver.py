@@ -15,6 +15,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gateway.seed import DEMO_PASSWORD
@@ -101,6 +103,17 @@ class Suite:
     def stop_all(self) -> None:
         for name in reversed(list(self.processes)):
             self.stop(name)
+
+    @contextmanager
+    def running(self) -> Iterator[Suite]:
+        """Prepared, started and ready; stopped on the way out, whatever happens (the tests' fixtures)."""
+        self.prepare()
+        self.start_all()
+        try:
+            self.wait_ready()
+            yield self
+        finally:
+            self.stop_all()
 
     def get(self, path: str, name: str = "gateway", timeout: float = 2) -> tuple[int, dict]:
         try:

@@ -62,14 +62,8 @@ def chromium() -> str:
 def suite(tmp_path_factory):
     """The suite's processes with demo data, as the e2e tests start them; stopped after this module."""
     tmp = tmp_path_factory.mktemp("cockpit-suite")
-    running = Suite(suite_env(tmp), log_dir=tmp / "log")
-    running.prepare()
-    running.start_all()
-    try:
-        running.wait_ready()
+    with Suite(suite_env(tmp), log_dir=tmp / "log").running() as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def _http(suite, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:

@@ -97,11 +97,5 @@ def suite(tmp_path_factory, collector):
     """The suite as operators run it with tracing on: spans go to the stand-in collector."""
     tmp = tmp_path_factory.mktemp("suite")
     env = suite_env(tmp) | {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-    suite = Suite(env, log_dir=tmp / "log")
-    suite.prepare()
-    suite.start_all()
-    try:
-        suite.wait_ready()
+    with Suite(env, log_dir=tmp / "log").running() as suite:
         yield suite
-    finally:
-        suite.stop_all()

@@ -76,14 +76,8 @@ def suite(tmp_path_factory):
         prefix = os.environ.get("TEST_DATABASE_PREFIX", "test_") + "fuzz_"
         for name, url in _fresh_postgres_databases(prefix).items():
             env[f"{name.upper()}_DATABASE_URL"] = url
-    suite = Suite(env, log_dir=tmp / "log")
-    suite.prepare()
-    suite.start_all()
-    try:
-        suite.wait_ready()
+    with Suite(env, log_dir=tmp / "log").running() as suite:
         yield suite
-    finally:
-        suite.stop_all()
 
 
 def _token(suite: Suite, principal: str) -> str:
