@@ -100,6 +100,17 @@ async def test_a_payroll_number_with_a_control_character_is_refused_naming_its_l
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 0
 
 
+async def test_a_file_that_is_not_csv_is_refused_naming_its_line(client):
+    """A lone carriage return, or a field past what csv reads, is bad input: a 422, never a 500."""
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    lone_cr = await upload(client, campaign, unit, b"\r7\x15", rows=1, total=2)
+    assert lone_cr.status_code == 422 and lone_cr.json()["errors"][0]["field"] == "header", lone_cr.text
+    huge_field = await upload(client, campaign, unit, csv_of(("E001", "x" * 200_000, "100")), rows=1, total=10_000)
+    assert huge_field.status_code == 422, huge_field.text
+    assert huge_field.json()["errors"][0]["field"] == "line 2"
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 0
+
+
 async def test_a_reupload_changes_nothing(client):
     created, campaign, (unit, _) = await campaign_with_units(client)
     content = csv_of(("E001", "张三", "100"), ("E002", "李四", "50"))
