@@ -22,6 +22,7 @@ from sqlalchemy import (JSON, BigInteger, Column, Integer, MetaData, Select, Str
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income
+from services.assistance.discovery.exclusions import live_applications
 from services.assistance.discovery.facts import facts_digest, facts_digest_sql, facts_key
 from services.assistance.discovery.models import Lead
 from services.assistance.eligibility import rules
@@ -222,10 +223,12 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
 
     receiving = None
     if unless_receiving:
-        receiving = (select(Member.household_id, Member.id.label("member_id"), Enrolment.programme)
-                     .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
-                     .where(*ids_between(Member.household_id), Enrolment.since_on <= as_of,
-                            or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)).cte("receiving"))
+        # Received, or applied for: an application under way leaves its programme out too (discovery/exclusions.py).
+        receiving = union_all(select(Member.household_id, Member.id.label("member_id"), Enrolment.programme)
+                              .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
+                              .where(*ids_between(Member.household_id), Enrolment.since_on <= as_of,
+                                     or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
+                              live_applications(after_id=after_id, until_id=until_id)).cte("receiving")
 
         # A lead for the same household, programme and person that was closed (services/assistance/leads) on the
         # same facts is not raised again: for the household programmes the same counted members, counted income
