@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import Income
 from services.assistance.households.models import Household, Member
-from services.assistance.policies.models import PolicyVersion
 from services.assistance.pii import id_number_index
-from services.assistance.programmes import service as programmes
+from services.assistance.policies.models import PolicyVersion
 from services.assistance.policies.schemas import CATALOGUE, CITY_CODE
+from services.assistance.programmes import service as programmes
 from shared.db import utcnow
 from shared.idnumbers import parse_id_number
 from shared.money import yuan_to_fen
@@ -61,9 +61,13 @@ VERSIONS = [
     dict(code="dibao_vehicle_value_limit", value=yuan_to_fen(50000), effective_on=Y2022,
          citation=f"{PLAN}第39行提到修订“社会救助家庭经济状况认定”政策，但未给出资产上限",
          note=NO_SOURCE),
-    dict(code="employment_cost_deduction", value=yuan_to_fen(300), effective_on=Y2022,
+    # No source gives an amount, so the neutral default is none: an invented deduction would change who is
+    # eligible (300 yuan made a household above the 低保边缘 limit eligible). A district that has a cited figure
+    # adds its own version (POST /policies with its district code and the citation).
+    dict(code="employment_cost_deduction", value=0, effective_on=Y2022,
          citation="民发〔2021〕57号第十一条：“就业成本”可从工资性收入中扣减；《全市民政工作要点2022》未给出金额",
-         note=NO_SOURCE + " 300 yuan per employed member per month, never more than the member's wages."),
+         note="Assumed: no source gives an amount, so no deduction (0), the neutral default; a district with a "
+              "cited figure adds its own version."),
     dict(code="dibao_grant_rounding", value=100, effective_on=Y2022,
          citation="No source: the plan does not say how the 低保金 is rounded",
          note=NO_SOURCE + " The monthly grant is rounded up to whole yuan (100 fen), in the household's favour."),

@@ -77,8 +77,8 @@ async def test_the_whole_chain_approves_with_grant_enrolment_audit_and_review(cl
     assert late.status_code == 409
     approved = await act(client, DISTRICT, f"/applications/{app['id']}/decision",
                          {"approve": True, "reasons": "经核实异议不成立，符合条件"})
-    # Wages 1,000 − 300 deduction = 700 for two people: (1,100 − 350) × 2 = 1,500 yuan a month.
-    assert approved["state"] == "approved" and approved["monthly_grant_fen"] == 150_000
+    # Wages 1,000 (no employment cost deduction by default) for two people: (1,100 − 500) × 2 = 1,200 yuan a month.
+    assert approved["state"] == "approved" and approved["monthly_grant_fen"] == 120_000
     # A working-age member who can work: reviewed every 6 months.
     assert (approved["review_interval_months"], approved["review_due_on"]) == (6, "2025-01-22")
     assert approved["evaluation"]["programmes"][0]["eligible"] is True
@@ -142,7 +142,7 @@ async def test_steps_need_the_right_level_and_order(client, today):
 
 async def test_approval_is_refused_when_the_rules_say_no_and_rejection_needs_reasons(client, today):
     await load_policies(client)
-    h = await dibao_household(client, wages_fen=400_000)  # 4,000 − 300 for two: well above the standard
+    h = await dibao_household(client, wages_fen=400_000)  # 4,000 for two: well above the standard
     app = await act(client, COMMUNITY, "/applications", {"household_id": h["id"], "programme": "dibao"}, 201)
     await through_notice(client, app["id"])
     today["day"] = dt.date(2024, 7, 23)

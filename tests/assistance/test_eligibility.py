@@ -9,7 +9,7 @@ from services.assistance import seed
 from services.assistance.eligibility import rules
 from tests.assistance.helpers import household, member
 from tests.assistance.test_assessment import SOURCE, income, post
-from tests.assistance.test_households import YINZHOU, HAISHU, create
+from tests.assistance.test_households import HAISHU, YINZHOU, create
 from tests.conftest import staff
 
 URL = "/api/assistance/v1/eligibility-checks"
@@ -180,12 +180,12 @@ async def test_a_recorded_household_is_explained_with_versions_citations_and_sou
     response = await check(client, {"household_id": h["id"], "as_of": "2024-07-15"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["counted_members"] == 2 and body["household_monthly_income_fen"] == 120_000  # 1,500 − 300
-    assert body["per_capita_monthly_income_fen"] == 60_000
+    assert body["counted_members"] == 2 and body["household_monthly_income_fen"] == 150_000  # no deduction
+    assert body["per_capita_monthly_income_fen"] == 75_000
     dibao = next(p for p in body["programmes"] if p["code"] == "dibao")
-    assert dibao["eligible"] is True and dibao["amount_fen"] == 2 * 110_000 - 120_000
+    assert dibao["eligible"] is True and dibao["amount_fen"] == 2 * 110_000 - 150_000
     income_rule = next(c for c in dibao["criteria"] if c["code"] == "per_capita_income_below_standard")
-    assert (income_rule["passed"], income_rule["value"], income_rule["threshold"]) == (True, 60_000, 110_000)
+    assert (income_rule["passed"], income_rule["value"], income_rule["threshold"]) == (True, 75_000, 110_000)
     [standard, deduction] = income_rule["parameters"]
     assert standard["code"] == "dibao_standard" and "1100元/月以上" in standard["citation"]
     assert deduction["code"] == "employment_cost_deduction" and deduction["is_assumption"] is True
@@ -337,3 +337,44 @@ async def test_a_check_answers_exact_integers_at_the_bounds_and_the_limits(clien
     body, _ = await marginal(TOP_MONTHLY_FEN, TOP_MONTHLY_FEN - 1)
     assert body["household_monthly_income_fen"] == 2 * TOP_MONTHLY_FEN - 1
     assert body["per_capita_monthly_income_fen"] == TOP_MONTHLY_FEN - 1
+
+
+def wages(monthly_fen):
+    return [{"kind": "wages", "item": "wages", "monthly_fen": monthly_fen}]
+
+
+async def test_wages_count_in_full_unless_a_district_enters_a_cited_employment_cost_deduction(client):
+    """No source gives an employment cost deduction (就业成本), so by default there is none: a family of three on
+    2,400 yuan of wages (800 a head) gets (1,100 − 800) × 3 = 900 yuan, and 2,201 yuan for one person is above
+    the 低保边缘 limit of 2 × 1,100. A district that enters a cited figure gets it, and only that district."""
+    await load_policies(client)
+    three = {"area_code": "330212001001", "members": [member(age=40, incomes=wages(240_000)), member("spouse"),
+                                                       member("child", age=10)]}
+    body = (await check(client, {"household": three, "as_of": "2022-06-01"})).json()
+    assert body["household_monthly_income_fen"] == 240_000 and body["per_capita_monthly_income_fen"] == 80_000
+    dibao = next(p for p in body["programmes"] if p["code"] == "dibao")
+    assert (dibao["eligible"], dibao["amount_fen"]) == (True, 90_000)
+
+    def marginal(monthly_fen, area_code="330212001001"):
+        inline = {"area_code": area_code, "members": [member(age=40, incomes=wages(monthly_fen))]}
+        return check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao_marginal"]})
+
+    at_limit, above = (await marginal(220_000)).json(), (await marginal(220_100)).json()
+    assert at_limit["programmes"][0]["eligible"] is True
+    assert above["programmes"][0]["eligible"] is False and above["household_monthly_income_fen"] == 220_100
+    deduction = next(p for c in above["programmes"][0]["criteria"] for p in c["parameters"]
+                     if p["code"] == "employment_cost_deduction")
+    assert (deduction["value"], deduction["is_assumption"]) == (0, True)
+
+    city = staff("330200", "assistance.policies:write", "assistance.policies:read")
+    added = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
+        "code": "employment_cost_deduction", "district_code": "330212", "value": 20_000, "unit": "fen_per_month",
+        "effective_on": "2022-03-01", "citation": "鄞州区就业成本扣减办法（测试）"})
+    assert added.status_code == 201, added.text
+    yinzhou = (await marginal(220_100)).json()
+    assert yinzhou["household_monthly_income_fen"] == 200_100 and yinzhou["programmes"][0]["eligible"] is True
+    haishu = staff("330203", CHECK)
+    other = await check(client, {"household": {"area_code": "330203001001", "members": [
+        member(age=40, incomes=wages(220_100))]}, "as_of": "2022-06-01", "programmes": ["dibao_marginal"]}, haishu)
+    assert other.json()["household_monthly_income_fen"] == 220_100
+    assert other.json()["programmes"][0]["eligible"] is False

@@ -1,6 +1,7 @@
 """The set-based screening and the single-household rules agree on a generated city, edge cases included."""
 
 import collections
+import dataclasses
 import datetime as dt
 
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from services.assistance.discovery import batch
 from services.assistance.discovery.models import Lead, Screening
 from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
-from services.assistance.generate import generate
+from services.assistance.generate import Thresholds, generate
 from services.assistance.households.models import Household, Member
 from services.assistance.programmes import service as programmes
 from shared.db import utcnow
@@ -70,6 +71,28 @@ async def test_batch_and_single_paths_agree_on_ten_thousand_households(client):
     counted = collections.Counter(m.household_id for m in members)
     on_edge = sum(1 for hid, total in totals.items() if abs(total - standard * counted[hid]) <= 30_001)
     assert on_edge > 100
+
+
+async def test_batch_and_single_paths_agree_with_a_district_employment_cost_deduction(client):
+    """The seed has no deduction (no source gives one); a district may enter a cited one, and both paths apply it."""
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_policies(session)
+        await generate(session, 2_000, as_of=AS_OF, seed=17, thresholds=Thresholds(deduction=30_000))
+        params = await eligibility.parameters(session, "330212", AS_OF)
+        assert params["employment_cost_deduction"].value == 0
+        params["employment_cost_deduction"] = dataclasses.replace(params["employment_cost_deduction"], value=30_000)
+        batch_hits = {(h.household_id, h.programme, h.member_id)
+                      for h in await batch.eligible(session, params, AS_OF)}
+        households = list(await session.scalars(select(Household)))
+        members = list(await session.scalars(select(Member)))
+        incomes = list(await session.scalars(select(Income)))
+        assets = list(await session.scalars(select(Asset)))
+    single_hits = single_path_hits(households, members, incomes, assets, params)
+    assert batch_hits == single_hits, (sorted(batch_hits - single_hits)[:5], sorted(single_hits - batch_hits)[:5])
+    without = single_path_hits(households, members, incomes, assets,
+                               params | {"employment_cost_deduction": dataclasses.replace(
+                                   params["employment_cost_deduction"], value=0)})
+    assert without != single_hits  # the deduction really decides some households here
 
 
 async def test_batch_ranges_cover_every_household_once(client):
