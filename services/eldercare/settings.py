@@ -19,8 +19,25 @@ class EldercareSettings(ServiceSettings):
     bed_hold_minutes: int = 30
     # Hours a person offered a bed from the waitlist has to accept it before it passes to the next.
     bed_offer_hours: int = 48
-    # A check-in or check-out farther than this from the person's home (plus the GPS accuracy) is flagged.
-    visit_radius_m: float = 200.0
+    # Electronic visit verification (EVV) of home visits (homecare/service.py): a visit is verified, and draws from
+    # the person's home-care subsidy, only if its check-in, duration and positions are all within these; otherwise
+    # it is flagged for review and draws nothing until staff correct it to verified. None of these figures is in
+    # the domain brief or the seed: each is an assumption, a neutral default for the bureau to set.
+    visit_radius_m: float = Field(
+        200.0, gt=0, le=5000, description="Assumption (not from the bureau): a check-in or check-out farther than "
+                                          "this many metres from the person's home, plus the phone's GPS accuracy, "
+                                          "is flagged (`check_in_far_from_home`, `check_out_far_from_home`)")
+    visit_check_in_early_minutes: int = Field(
+        30, ge=0, le=720, description="Assumption (not from the bureau): a check-in more than this many minutes "
+                                      "before the scheduled start is flagged (`check_in_early`)")
+    visit_check_in_late_minutes: int = Field(
+        30, ge=0, le=720, description="Assumption (not from the bureau): a check-in more than this many minutes "
+                                      "after the scheduled start is flagged (`check_in_late`); 30 matches when a "
+                                      "visit with no check-in is marked missed")
+    visit_min_duration_share: float = Field(
+        0.5, gt=0, le=1, description="Assumption (not from the bureau): a visit whose time from check-in to "
+                                     "check-out is less than this share of its scheduled duration is flagged "
+                                     "(`too_short`)")
     # Per-resident booking quotas (OWASP API6: one account cannot hold every meal or bed). Staff booking for
     # people are not counted; exceeding one is a 409 `/problems/quota-reached` naming it (see quotas.py).
     resident_meal_orders_per_day: int = Field(

@@ -12,8 +12,9 @@ from services.eldercare.homecare.models import Caregiver, CaregiverPairing, Care
 from shared import clock
 from shared.db import utcnow
 from tests.conftest import resident
-from tests.eldercare.test_homecare import (API, HAISHU, HC_READ, HOME, TOMORROW_9, V_READ, YINZHOU, add_caregiver,
-                                           add_service, position, scheduled_visit)
+from tests.eldercare.test_homecare import (API, HAISHU, HC_READ, HOME, PASSED, TOMORROW_9, V_READ, YINZHOU,
+                                           add_caregiver, add_service, end_of, funded_account, move_back, position,
+                                           scheduled_visit, start_of)
 from tests.eldercare.test_meals import add_elder
 
 V_ATTEND = "eldercare.visits:attend"
@@ -104,26 +105,29 @@ async def test_pair_then_see_and_attend_only_ones_own_visits(client):
             assert response.status_code == 404, response.text
             assert response.json()["detail"] == f"no visit {visit_id} assigned to you"
 
-    # The staff path's rules: no check-out without a check-in; far from home is flagged.
+    # The staff path's rules: no check-out without a check-in; far from home is flagged. The clock passes both
+    # visits, which are attended on time.
+    visit, others = await move_back(client, visit), await move_back(client, others)
     no_check_in = await app_visit(client, me, visit["id"], "check-out")
     assert no_check_in.status_code == 409 and no_check_in.json()["resource"] == f"visits/{visit['id']}"
-    checked_in = await app_visit(client, me, visit["id"], "check-in")
+    checked_in = await app_visit(client, me, visit["id"], "check-in", at=start_of(visit))
     assert checked_in.status_code == 200 and checked_in.json()["status"] == "checked_in"
     assert checked_in.json()["check_in_distance_m"] == 0.0
     assert (await app_visit(client, me, visit["id"], "check-in")).status_code == 409
-    out = await app_visit(client, me, visit["id"], "check-out", lat=HOME[0] + 0.01,
-                          at=utcnow() + dt.timedelta(minutes=1))
+    out = await app_visit(client, me, visit["id"], "check-out", lat=HOME[0] + 0.01, at=end_of(visit))
     assert out.status_code == 200 and out.json()["status"] == "flagged"
     assert out.json()["flags"] == ["check_out_far_from_home"]
 
     # The colleague's visit, verified through the app; staff still see both.
-    assert (await app_visit(client, colleague, others["id"], "check-in", accuracy=30)).status_code == 200
-    out = await app_visit(client, colleague, others["id"], "check-out", at=utcnow() + dt.timedelta(minutes=1))
+    assert (await app_visit(client, colleague, others["id"], "check-in", accuracy=30,
+                            at=start_of(others))).status_code == 200
+    out = await app_visit(client, colleague, others["id"], "check-out", at=end_of(others))
     assert out.status_code == 200 and out.json()["status"] == "verified"
     seen = await client.get(f"{API}/visits/{others['id']}", headers=client.as_(YINZHOU))
     assert seen.json()["status"] == "verified"
     # Once done, the day's list no longer says where the person lives.
-    done = (await client.get(f"{API}/my-visits", params={"date": tomorrow}, headers=client.as_(colleague))).json()
+    that_day = (clock.today() + dt.timedelta(days=1) - PASSED).isoformat()
+    done = (await client.get(f"{API}/my-visits", params={"date": that_day}, headers=client.as_(colleague))).json()
     assert done[0]["status"] == "verified" and done[0]["address"] is None and done[0]["elder_name"] is None
 
 
@@ -197,10 +201,12 @@ async def test_an_expired_certificate_blocks_checking_in_through_the_app_but_not
     blocked = await app_visit(client, me, visit["id"], "check-in")
     assert blocked.status_code == 409 and blocked.json()["resource"] == f"caregivers/{caregiver['id']}"
     assert (await client.get(f"{API}/my-caregiver", headers=client.as_(me))).json()["certificate_valid"] is False
-    staff = await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position())
+    visit = await move_back(client, visit)  # the clock passes the visit
+    staff = await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU),
+                              json=position(at=start_of(visit)))
     assert staff.status_code == 200 and staff.json()["status"] == "checked_in"
     # Checking out what staff checked in stays possible through the app.
-    out = await app_visit(client, me, visit["id"], "check-out", at=utcnow() + dt.timedelta(minutes=1))
+    out = await app_visit(client, me, visit["id"], "check-out", at=end_of(visit))
     assert out.status_code == 200 and out.json()["status"] == "verified"
 
 
@@ -215,3 +221,23 @@ async def test_a_visit_rescheduled_away_is_no_longer_the_caregivers(client):
                               json={"caregiver_id": second["id"]})
     assert moved.status_code == 200, moved.text
     assert (await app_visit(client, me, visit["id"], "check-in")).status_code == 404
+
+
+async def test_an_app_check_in_hours_early_and_a_fifty_second_visit_go_to_review_and_draw_nothing(client):
+    """What an outside tester did: checked in through the app 3 hours before the start and out 50 seconds later."""
+    item = await add_service(client, price=6000)
+    elder_id, _ = await add_elder(client)
+    caregiver = await add_caregiver(client)
+    account_ = await funded_account(client, elder_id, amount=10000)
+    visit = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"]))
+    me = account(51)
+    await paired(client, me, caregiver["id"])
+    early = start_of(visit) - dt.timedelta(hours=3)
+    checked_in = await app_visit(client, me, visit["id"], "check-in", at=early)
+    assert checked_in.status_code == 200 and checked_in.json()["flags"] == ["check_in_early"]
+    out = await app_visit(client, me, visit["id"], "check-out", at=early + dt.timedelta(seconds=50))
+    assert out.status_code == 200
+    assert (out.json()["status"], out.json()["flags"], out.json()["subsidy_fen"]) == (
+        "flagged", ["check_in_early", "too_short"], 0)
+    balance = await client.get(f"{API}/subsidy-accounts/{account_['id']}", headers=client.as_(YINZHOU))
+    assert balance.json()["balance_fen"] == 10000

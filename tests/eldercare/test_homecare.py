@@ -70,6 +70,42 @@ async def scheduled_visit(client, elder_id, service_id, caregiver_id, starts_at=
     return response.json()
 
 
+# The API books only times to come and takes no check-in or check-out time in the future: for a visit to be
+# attended, the clock must pass it. The visit is moved back by the same span every time (no new overlap).
+PASSED = dt.timedelta(days=2)
+
+
+async def move_back(client, visit: dict, span: dt.timedelta = PASSED) -> dict:
+    """The visit as if booked `span` earlier (its scheduled start and end moved back in the database)."""
+    starts = dt.datetime.fromisoformat(visit["starts_at"]) - span
+    ends = dt.datetime.fromisoformat(visit["ends_at"]) - span
+    async with client.app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(update(Visit).where(Visit.id == visit["id"]).values(starts_at=starts, ends_at=ends))
+    return visit | {"starts_at": starts.isoformat(), "ends_at": ends.isoformat()}
+
+
+def start_of(visit: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(visit["starts_at"])
+
+
+def end_of(visit: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(visit["ends_at"])
+
+
+async def attend(client, visit: dict, *, arrive=dt.timedelta(0), stay=None, who=YINZHOU, **where) -> dict:
+    """Check the (past) visit in at its start plus `arrive` and out `stay` later (default: as long as booked),
+    at the person's home unless `where` says otherwise; the answer to the check-out."""
+    check_in_at = start_of(visit) + arrive
+    stay = end_of(visit) - start_of(visit) if stay is None else stay
+    checked_in = await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(who),
+                                   json=position(at=check_in_at, **where))
+    assert checked_in.status_code == 200, checked_in.text
+    out = await client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(who),
+                            json=position(at=check_in_at + stay, **where))
+    assert out.status_code == 200, out.text
+    return out.json()
+
+
 async def test_catalogue_providers_and_caregivers(client):
     item = await add_service(client)
     assert (await client.post(f"{API}/services", headers=client.as_(YINZHOU), json={
@@ -139,27 +175,28 @@ async def test_check_in_near_home_verifies_and_far_away_is_flagged(client):
     item = await add_service(client)
     caregiver = await add_caregiver(client)
     elder_id, _ = await add_elder(client)
-    near = await scheduled_visit(client, elder_id, item["id"], caregiver["id"])
+    near = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"]))
     premature = await client.post(f"{API}/visits/{near['id']}/check-out", headers=client.as_(YINZHOU),
                                   json=position())
     assert premature.status_code == 409 and "check-in" in premature.json()["detail"]
     checked_in = await client.post(f"{API}/visits/{near['id']}/check-in", headers=client.as_(YINZHOU),
-                                   json=position(lat=HOME[0] + 0.001, accuracy=30))  # ~111 m away
+                                   json=position(lat=HOME[0] + 0.001, accuracy=30, at=start_of(near)))  # ~111 m away
     assert checked_in.status_code == 200 and checked_in.json()["flags"] == []
     assert 100 < checked_in.json()["check_in_distance_m"] < 120
     again = await client.post(f"{API}/visits/{near['id']}/check-in", headers=client.as_(YINZHOU), json=position())
     assert again.status_code == 409
     out = await client.post(f"{API}/visits/{near['id']}/check-out", headers=client.as_(YINZHOU),
-                            json=position(at=utcnow() + dt.timedelta(minutes=1)))
+                            json=position(at=end_of(near)))
     assert out.status_code == 200 and out.json()["status"] == "verified", out.text
 
-    far = await scheduled_visit(client, elder_id, item["id"], caregiver["id"], TOMORROW_9 + dt.timedelta(hours=2))
+    far = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"],
+                                                        TOMORROW_9 + dt.timedelta(hours=2)))
     # ~330 m away with 100 m accuracy: beyond 200 m + 100 m.
     flagged = await client.post(f"{API}/visits/{far['id']}/check-in", headers=client.as_(YINZHOU),
-                                json=position(lat=HOME[0] + 0.003, accuracy=100))
+                                json=position(lat=HOME[0] + 0.003, accuracy=100, at=start_of(far)))
     assert flagged.json()["flags"] == ["check_in_far_from_home"]
     out = await client.post(f"{API}/visits/{far['id']}/check-out", headers=client.as_(YINZHOU),
-                            json=position(at=utcnow() + dt.timedelta(minutes=1)))
+                            json=position(at=end_of(far)))
     assert out.json()["status"] == "flagged" and out.json()["subsidy_fen"] == 0
     for field, value in (("latitude", 91), ("accuracy_m", -1), ("at", "yesterday")):
         bad = await client.post(f"{API}/visits/{near['id']}/check-in", headers=client.as_(YINZHOU),
@@ -258,9 +295,7 @@ async def test_allowance_is_granted_once_a_month_and_visits_draw_it(client):
     drawn = []
     for hour in (0, 2):
         visit = await scheduled_visit(client, elder_id, item["id"], caregiver["id"], TOMORROW_9 + dt.timedelta(hours=hour))
-        await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position())
-        out = (await client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU),
-                                 json=position(at=utcnow() + dt.timedelta(minutes=1)))).json()
+        out = await attend(client, await move_back(client, visit))
         drawn.append((out["subsidy_fen"], out["self_paid_fen"]))
     assert drawn == [(6000, 0), (4000, 2000)]  # the second visit takes what is left; the rest is self-paid
     balance = (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()
@@ -309,3 +344,106 @@ async def test_the_database_itself_refuses_a_double_booking(client):
     async with client.app.state.database.sessionmaker() as session, session.begin():
         await session.execute(insert(Visit).values(**row, starts_at=TOMORROW_9 + dt.timedelta(hours=1),
                                                    ends_at=TOMORROW_9 + dt.timedelta(hours=2)))
+
+
+# ---- electronic visit verification (EVV): what a visit must show before it draws the subsidy --------------
+
+async def reviewable(client, minutes=60) -> tuple[dict, dict, int]:
+    """A person with 100 yuan of subsidy, a 60-yuan visit the clock has passed, and the service's id."""
+    item = await add_service(client, price=6000, minutes=minutes)
+    caregiver = await add_caregiver(client)
+    elder_id, _ = await add_elder(client)
+    account = await funded_account(client, elder_id, amount=10000)
+    visit = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"]))
+    return account, visit, item["id"]
+
+
+async def balance_of(client, account) -> int:
+    return (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()["balance_fen"]
+
+
+async def test_a_check_in_hours_before_the_start_goes_to_review_and_draws_nothing(client):
+    account, visit, _ = await reviewable(client)
+    out = await attend(client, visit, arrive=-dt.timedelta(hours=3))
+    assert (out["status"], out["flags"], out["subsidy_fen"]) == ("flagged", ["check_in_early"], 0)
+    assert await balance_of(client, account) == 10000
+
+
+async def test_a_check_in_long_after_the_start_goes_to_review_and_draws_nothing(client):
+    account, visit, _ = await reviewable(client)
+    out = await attend(client, visit, arrive=dt.timedelta(minutes=45), stay=dt.timedelta(minutes=60))
+    assert (out["status"], out["flags"], out["subsidy_fen"]) == ("flagged", ["check_in_late"], 0)
+    assert await balance_of(client, account) == 10000
+
+
+async def test_the_check_in_window_is_a_setting(client):
+    account, visit, _ = await reviewable(client)
+    client.app.state.settings.visit_check_in_early_minutes = 10  # this test's own app
+    out = await attend(client, visit, arrive=-dt.timedelta(minutes=20))  # within the default 30 minutes
+    assert (out["status"], out["flags"]) == ("flagged", ["check_in_early"])
+    assert await balance_of(client, account) == 10000
+
+
+async def test_a_visit_much_shorter_than_booked_goes_to_review_and_draws_nothing(client):
+    account, visit, _ = await reviewable(client)
+    out = await attend(client, visit, stay=dt.timedelta(seconds=50))
+    assert (out["status"], out["flags"], out["subsidy_fen"]) == ("flagged", ["too_short"], 0)
+    assert await balance_of(client, account) == 10000
+
+
+async def test_a_check_out_outside_the_geofence_goes_to_review_and_draws_nothing(client):
+    account, visit, _ = await reviewable(client)
+    out = await attend(client, visit, lat=HOME[0] + 0.005, accuracy=20)  # ~556 m from home: beyond 200 m + 20 m
+    assert (out["status"], out["flags"], out["subsidy_fen"]) == (
+        "flagged", ["check_in_far_from_home", "check_out_far_from_home"], 0)
+    assert await balance_of(client, account) == 10000
+
+
+async def test_a_visit_within_every_rule_is_verified_and_draws(client):
+    """At the edges: checked in 30 minutes early, 150 m from home, for half the booked hour."""
+    account, visit, _ = await reviewable(client)
+    out = await attend(client, visit, arrive=-dt.timedelta(minutes=30), stay=dt.timedelta(minutes=30),
+                       lat=HOME[0] + 0.00135, accuracy=0)
+    assert (out["status"], out["flags"], out["subsidy_fen"], out["self_paid_fen"]) == ("verified", [], 6000, 0)
+    assert await balance_of(client, account) == 4000
+
+
+async def test_staff_confirming_a_reviewed_visit_draws_once(client):
+    account, visit, _ = await reviewable(client)
+    assert (await attend(client, visit, stay=dt.timedelta(seconds=50)))["status"] == "flagged"
+    for _ in range(2):  # a repeated confirmation draws nothing more
+        confirmed = await client.post(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU), json={
+            "reason": "回访老人确认服务已完成，签退延误", "status": "verified"})
+        assert confirmed.status_code == 201, confirmed.text
+        current = (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()
+        assert (current["status"], current["flags"], current["subsidy_fen"]) == ("verified", [], 6000)
+        assert await balance_of(client, account) == 4000
+    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries",
+                               headers=client.as_(YINZHOU))).json()["items"]
+    assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -6000), ("allowance", 10000)]
+
+
+async def test_a_visit_past_its_thirty_day_lock_is_not_checked_in_or_out(client):
+    account, visit, service_id = await reviewable(client)
+    stale = await move_back(client, visit, dt.timedelta(days=31))  # scheduled 33 days ago, never attended
+    refused = await client.post(f"{API}/visits/{stale['id']}/check-in", headers=client.as_(YINZHOU),
+                                json=position(at=start_of(stale)))
+    assert refused.status_code == 409 and refused.json()["resource"] == f"visits/{stale['id']}"
+    assert f"visit {stale['id']} locked on" in refused.json()["detail"]
+    current = (await client.get(f"{API}/visits/{stale['id']}", headers=client.as_(YINZHOU))).json()
+    assert (current["status"], current["locked"]) == ("scheduled", True)
+
+    # One checked in on time and left open until 31 days after its scheduled end: its check-out is refused too.
+    elder_id = visit["elder_id"]
+    caregiver_id = visit["caregiver_id"]
+    open_visit = await move_back(client, await scheduled_visit(client, elder_id, service_id, caregiver_id,
+                                                               TOMORROW_9 + dt.timedelta(hours=2)))
+    checked_in = await client.post(f"{API}/visits/{open_visit['id']}/check-in", headers=client.as_(YINZHOU),
+                                   json=position(at=start_of(open_visit)))
+    assert checked_in.status_code == 200
+    open_visit = await move_back(client, open_visit, dt.timedelta(days=31))
+    late = await client.post(f"{API}/visits/{open_visit['id']}/check-out", headers=client.as_(YINZHOU),
+                             json=position())
+    assert late.status_code == 409 and late.json()["resource"] == f"visits/{open_visit['id']}"
+    assert f"visit {open_visit['id']} locked on" in late.json()["detail"]
+    assert await balance_of(client, account) == 10000

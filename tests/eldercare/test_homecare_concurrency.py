@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from shared.db import utcnow
-from tests.eldercare.test_homecare import (API, TOMORROW_9, YINZHOU, add_caregiver, add_service, funded_account,
-                                           order_visit, position, scheduled_visit)
+from tests.eldercare.test_homecare import (API, TOMORROW_9, YINZHOU, add_caregiver, add_service, end_of,
+                                           funded_account, move_back, order_visit, position, scheduled_visit,
+                                           start_of)
 from tests.eldercare.test_meals_concurrency import many_elders
 from tests.races import next_request_succeeds
 
@@ -40,13 +40,15 @@ async def test_concurrent_verified_visits_never_overdraw_the_subsidy(committed_c
     account = await funded_account(client, elder_id, amount=10000, tier="age_80_plus")  # many_elders are 80+
     item = await add_service(client, price=3000)
     caregivers = [await add_caregiver(client) for _ in range(7)]
-    *visits, after = [await scheduled_visit(client, elder_id, item["id"], c["id"]) for c in caregivers]
+    *visits, after = [await move_back(client, await scheduled_visit(client, elder_id, item["id"], c["id"]))
+                      for c in caregivers]
     for visit in [*visits, after]:
-        await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position())
+        await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU),
+                          json=position(at=start_of(visit)))
 
     def check_out(visit):
         return client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU),
-                           json=position(at=utcnow() + dt.timedelta(minutes=1)))
+                           json=position(at=end_of(visit)))
 
     responses = await asyncio.gather(*(check_out(v) for v in visits))
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]

@@ -215,7 +215,7 @@ async def _mine(session: AsyncSession, principal: Principal, visit_id: int) -> C
     return caregiver
 
 
-async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float
+async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: service.Evv
                    ) -> Visit:
     """As staff check in, plus: a caregiver whose certificate has expired by the day of the check-in may not
     check in through the app (scheduling already refuses such a caregiver for that day; staff may still record
@@ -225,10 +225,10 @@ async def check_in(session: AsyncSession, principal: Principal, visit_id: int, p
     if caregiver.certificate_expires_on < day:
         raise Conflict(f"your certificate expired on {caregiver.certificate_expires_on.isoformat()}; a visit on "
                        f"{day.isoformat()} cannot be checked in through the app", resource=f"caregivers/{caregiver.id}")
-    return await service.check_in(session, principal, visit_id, pos, radius_m=radius_m, caregiver_id=caregiver.id)
+    return await service.check_in(session, principal, visit_id, pos, evv=evv, caregiver_id=caregiver.id)
 
 
-async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float
+async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: service.Evv
                     ) -> tuple[Visit, int | None]:
     caregiver = await _mine(session, principal, visit_id)
-    return await service.check_out(session, principal, visit_id, pos, radius_m=radius_m, caregiver_id=caregiver.id)
+    return await service.check_out(session, principal, visit_id, pos, evv=evv, caregiver_id=caregiver.id)

@@ -23,8 +23,8 @@ from shared.params import IsoDate
 router = APIRouter(tags=["home visits 居家上门服务"])
 
 
-def _radius(request: Request) -> float:
-    return request.app.state.settings.visit_radius_m
+def _evv(request: Request) -> service.Evv:
+    return service.Evv.of(request.app.state.settings)
 
 
 async def _out(session, visit) -> VisitOut:
@@ -141,21 +141,28 @@ async def cancel(visit_id: int, session: Session, principal: Annotated[Principal
 
 @router.post("/visits/{visit_id}/check-in", response_model=VisitOut, summary="Check in on site",
              description="Time, latitude, longitude and GPS accuracy of the caregiver's phone. A check-in farther from "
-                         "the person's home than the radius (200 m) plus the accuracy is flagged (`far_from_home`).",
+                         "the person's home than the radius (200 m, settings) plus the accuracy is flagged "
+                         "(`check_in_far_from_home`); one more than 30 minutes (settings) before or after the "
+                         "scheduled start is flagged (`check_in_early`, `check_in_late`). A flag does not stop the "
+                         "visit: it sends it to review at check-out. A visit whose scheduled end is more than 30 days "
+                         "past is locked: a 409 naming it.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def check_in(visit_id: int, data: Position, request: Request, session: Session,
                    principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
-    return await _out(session, await service.check_in(session, principal, visit_id, data, radius_m=_radius(request)))
+    return await _out(session, await service.check_in(session, principal, visit_id, data, evv=_evv(request)))
 
 
 @router.post("/visits/{visit_id}/check-out", response_model=VisitOut, summary="Check out: verified or flagged",
              description="Ends the visit. With no flag from check-in or check-out it is verified, and draws its price "
                          "from the person's home-care subsidy as far as the balance goes (the rest is self-paid); "
-                         "otherwise it is flagged for review. Without a check-in it is a 409.",
+                         "otherwise it is flagged for review and draws nothing until staff correct it to verified. "
+                         "Check-out is flagged far from home (`check_out_far_from_home`) or when the visit lasted "
+                         "less than half (settings) of its scheduled duration (`too_short`). Without a check-in, or "
+                         "for a visit locked 30 days after its scheduled end, it is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def check_out(visit_id: int, data: Position, request: Request, session: Session,
                     principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
-    visit, drawn = await service.check_out(session, principal, visit_id, data, radius_m=_radius(request))
+    visit, drawn = await service.check_out(session, principal, visit_id, data, evv=_evv(request))
     return service.visit_out(visit, drawn)
 
 
@@ -178,8 +185,9 @@ async def missed_check(session: Session, principal: Annotated[Principal, require
 @router.post("/visits/{visit_id}/corrections", status_code=201, response_model=CorrectionOut,
              summary="Correct a visit record (audited)",
              description="Staff change the status (verified/flagged) or the check-in/out times, with a reason; the "
-                         "values before and after are kept. After the 30-day lock this is the only way to change a "
-                         "record.",
+                         "values before and after are kept. A flagged visit confirmed as verified draws from the "
+                         "person's subsidy then, once (a repeated confirmation draws nothing more). After the 30-day "
+                         "lock this is the only way to change a record.",
              responses=problem_responses(400, 401, 403, 404, 422))
 async def correct(visit_id: int, data: CorrectionIn, session: Session,
                   principal: Annotated[Principal, require(VISITS_OPERATE)]) -> CorrectionOut:
@@ -266,7 +274,7 @@ async def my_visits(session: Session, principal: Annotated[Principal, require(VI
 async def my_check_in(visit_id: int, data: Position, request: Request, session: Session,
                       principal: Annotated[Principal, require(VISITS_ATTEND)]) -> VisitOut:
     return await _out(session, await caregiver_app.check_in(session, principal, visit_id, data,
-                                                            radius_m=_radius(request)))
+                                                            evv=_evv(request)))
 
 
 @router.post("/my-visits/{visit_id}/check-out", response_model=VisitOut, summary="Check out (caregiver app)",
@@ -276,5 +284,5 @@ async def my_check_in(visit_id: int, data: Position, request: Request, session: 
              responses=problem_responses(401, 403, 404, 409, 422))
 async def my_check_out(visit_id: int, data: Position, request: Request, session: Session,
                        principal: Annotated[Principal, require(VISITS_ATTEND)]) -> VisitOut:
-    visit, drawn = await caregiver_app.check_out(session, principal, visit_id, data, radius_m=_radius(request))
+    visit, drawn = await caregiver_app.check_out(session, principal, visit_id, data, evv=_evv(request))
     return service.visit_out(visit, drawn)

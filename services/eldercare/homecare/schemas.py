@@ -138,9 +138,12 @@ class VisitOut(Schema):
     check_in_distance_m: float | None = Field(description="From the person's home, in metres")
     check_out_at: dt.datetime | None
     check_out_distance_m: float | None
-    flags: list[str] = Field(description="Why the visit was flagged (far_from_home, …)")
+    flags: list[str] = Field(description="Why the visit was flagged for review: check_in_far_from_home, "
+                                         "check_out_far_from_home, check_in_early, check_in_late, too_short, "
+                                         "check_in_home_unknown, check_out_home_unknown")
     rating: int | None
-    locked: bool = Field(description="30 days after check-out the record changes only by an audited correction")
+    locked: bool = Field(description="30 days after check-out (or, never checked out, after the scheduled end) the "
+                                     "record changes only by an audited correction")
     subsidy_fen: int = Field(0, description="Drawn from the person's home-care subsidy (居家养老服务补助)")
     self_paid_fen: int = Field(0, description="The rest of the price, paid by the person")
 

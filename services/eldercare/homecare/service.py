@@ -1,10 +1,16 @@
 """Home visits (居家上门服务): the catalogue, providers and caregivers, scheduling without double-booking,
-check-in and check-out on site, missed visits, and records that lock 30 days after check-out."""
+check-in and check-out on site, missed visits, and records that lock 30 days after check-out.
+
+Electronic visit verification (EVV): a visit is verified, and draws from the person's home-care subsidy, only if
+it was checked in near its scheduled start, lasted at least a share of its scheduled duration, and was checked in
+and out near the person's home (`Evv`, from settings). Outside any of these it is flagged for review and draws
+nothing until staff correct it to verified (`correct`), which draws once."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +36,22 @@ from shared.pagination import PageParams
 LOCK_AFTER = dt.timedelta(days=30)
 MISSED_AFTER = dt.timedelta(minutes=30)
 EARTH_RADIUS_M = 6_371_000
+
+
+@dataclass(frozen=True)
+class Evv:
+    """What a visit must meet to be verified; each figure is a setting (settings.py says why these defaults)."""
+
+    radius_m: float = 200.0
+    early: dt.timedelta = dt.timedelta(minutes=30)
+    late: dt.timedelta = dt.timedelta(minutes=30)
+    min_duration_share: float = 0.5
+
+    @classmethod
+    def of(cls, settings) -> Evv:
+        return cls(radius_m=settings.visit_radius_m, early=dt.timedelta(minutes=settings.visit_check_in_early_minutes),
+                   late=dt.timedelta(minutes=settings.visit_check_in_late_minutes),
+                   min_duration_share=settings.visit_min_duration_share)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -134,8 +156,14 @@ async def list_caregivers(session: AsyncSession, page: PageParams, *, provider_i
 
 # ---- visits ----------------------------------------------------------------------------------------------
 
+def locks_at(visit: Visit) -> dt.datetime:
+    """A record locks 30 days after its check-out; one never checked out, 30 days after its scheduled end (else a
+    visit left open could still be checked in and out, and draw, months later)."""
+    return (visit.check_out_at or visit.ends_at) + LOCK_AFTER
+
+
 def is_locked(visit: Visit, now: dt.datetime | None = None) -> bool:
-    return visit.check_out_at is not None and (now or utcnow()) >= visit.check_out_at + LOCK_AFTER
+    return (now or utcnow()) >= locks_at(visit)
 
 
 def visit_out(visit: Visit, drawn: int | None = None) -> VisitOut:
@@ -296,7 +324,22 @@ def _check_time(pos: Position, field: str) -> None:
         raise InvalidInput(f"{field}.at" if field else "at", "is in the future")
 
 
-async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float,
+def _timing_flags(visit: Visit, at: dt.datetime, evv: Evv) -> list[str]:
+    """A check-in outside the window around the scheduled start (a caregiver checking in hours ahead, or long
+    after, has not shown the visit took place as booked)."""
+    if at < visit.starts_at - evv.early:
+        return ["check_in_early"]
+    if at > visit.starts_at + evv.late:
+        return ["check_in_late"]
+    return []
+
+
+def _duration_flags(visit: Visit, at: dt.datetime, evv: Evv) -> list[str]:
+    """A visit much shorter than booked (a 50-second bath) is not verified as the service paid for."""
+    return ["too_short"] if at - visit.check_in_at < (visit.ends_at - visit.starts_at) * evv.min_duration_share else []
+
+
+async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: Evv,
                    caregiver_id: int | None = None) -> Visit:
     """`caregiver_id`: the caller is that caregiver (the app); the visit must be assigned to them, also at the
     moment of the conditional update (a visit rescheduled to someone else in between is not theirs)."""
@@ -305,8 +348,10 @@ async def check_in(session: AsyncSession, principal: Principal, visit_id: int, p
     if visit.status != "scheduled":
         raise Conflict(f"visit {visit_id} is {visit.status}; only a scheduled visit is checked in",
                        resource=f"visits/{visit_id}")
+    _refuse_if_locked(visit)
     _check_time(pos, "")
-    distance, flags = _distance_flag(await _home(session, visit), pos, radius_m, "check_in")
+    distance, flags = _distance_flag(await _home(session, visit), pos, evv.radius_m, "check_in")
+    flags = sorted(flags + _timing_flags(visit, pos.at, evv))
     done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "scheduled",
                                                      *_assigned_to(caregiver_id)).values(
         status="checked_in", check_in_at=pos.at, check_in_latitude=pos.latitude, check_in_longitude=pos.longitude,
@@ -328,7 +373,7 @@ async def _settle(session: AsyncSession, visit: Visit, by: str) -> int | None:
     return await draw_for_visit(session, elder_id=visit.elder_id, visit_id=visit.id, price_fen=visit.price_fen, by=by)
 
 
-async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, radius_m: float,
+async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: Evv,
                     caregiver_id: int | None = None) -> tuple[Visit, int | None]:
     """`caregiver_id`: as for check_in."""
     visits = _acting_on(principal, caregiver_id)
@@ -336,11 +381,12 @@ async def check_out(session: AsyncSession, principal: Principal, visit_id: int, 
     if visit.status != "checked_in":
         raise Conflict(f"visit {visit_id} is {visit.status}: there is no check-in to check out from",
                        resource=f"visits/{visit_id}")
+    _refuse_if_locked(visit)
     _check_time(pos, "")
     if pos.at <= visit.check_in_at:
         raise InvalidInput("at", "check-out comes after the check-in")
-    distance, flags = _distance_flag(await _home(session, visit), pos, radius_m, "check_out")
-    flags = sorted(set(visit.flags or []) | set(flags))
+    distance, flags = _distance_flag(await _home(session, visit), pos, evv.radius_m, "check_out")
+    flags = sorted(set(visit.flags or []) | set(flags) | set(_duration_flags(visit, pos.at, evv)))
     status = "flagged" if flags else "verified"
     done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "checked_in",
                                                      *_assigned_to(caregiver_id)).values(
@@ -368,8 +414,9 @@ async def mark_missed(session: AsyncSession, principal: Principal) -> list[int]:
 
 def _refuse_if_locked(visit: Visit) -> None:
     if is_locked(visit):
-        raise Conflict(f"visit {visit.id} locked on {(visit.check_out_at + LOCK_AFTER).date().isoformat()}, 30 days "
-                       "after check-out; it changes only by a correction by staff", resource=f"visits/{visit.id}")
+        after = "check-out" if visit.check_out_at else "its scheduled end (never checked out)"
+        raise Conflict(f"visit {visit.id} locked on {locks_at(visit).date().isoformat()}, 30 days after {after}; it "
+                       "changes only by a correction by staff", resource=f"visits/{visit.id}")
 
 
 async def rate(session: AsyncSession, principal: Principal, visit_id: int, rating: int, comment: str | None) -> Visit:
