@@ -60,3 +60,31 @@ async def test_concurrent_verified_visits_never_overdraw_the_subsidy(committed_c
     await next_request_succeeds(client.post(f"{API}/subsidy-accounts/{account['id']}/adjustments",
                                             headers=client.as_(YINZHOU), json={"amount_fen": 5000, "note": "补发测试"}))
     assert (await next_request_succeeds(check_out(after), status=200))["subsidy_fen"] == 3000
+
+
+async def test_staff_confirming_one_reviewed_visit_at_once_draw_it_once(committed_client):
+    """Two staff confirm the same flagged visit at the same moment: the person's subsidy pays for it once."""
+    client = committed_client
+    [elder_id] = await many_elders(client, 1)
+    account = await funded_account(client, elder_id, amount=10000, tier="age_80_plus")
+    item = await add_service(client, price=3000)
+    caregiver = await add_caregiver(client)
+    visit = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"]))
+    await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU),
+                      json=position(at=start_of(visit)))
+    out = await client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU),
+                            json=position(at=start_of(visit) + dt.timedelta(seconds=50)))
+    assert out.json()["status"] == "flagged"
+
+    def confirm():
+        return client.post(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU),
+                           json={"reason": "回访确认服务已完成", "status": "verified"})
+
+    responses = await asyncio.gather(*(confirm() for _ in range(4)))
+    assert {r.status_code for r in responses} <= {201, 409} and 201 in {r.status_code for r in responses}, \
+        [r.text for r in responses]
+    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries",
+                               headers=client.as_(YINZHOU))).json()["items"]
+    assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -3000), ("allowance", 10000)]
+    await next_request_succeeds(confirm())
+    assert (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()["subsidy_fen"] == 3000
