@@ -1,9 +1,12 @@
 """One-day donation campaigns: payroll batches accepted whole or not at all, once, and participation."""
 
+import asyncio
+
 from stdnum.cn import uscc
 
 from tests.charity.factories import API, CITY, HAISHU, days, get_project, project
 from tests.conftest import Principal
+from tests.races import next_request_succeeds
 
 UNIT_PARTNER = Principal(subject="partner:yinzhou-finance", kind="partner",
                          scopes=frozenset({"charity.campaigns:upload"}))
@@ -34,9 +37,11 @@ def csv_of(*rows, header="employee_no,name,amount") -> bytes:
     return ("\n".join([header, *(",".join(r) for r in rows)]) + "\n").encode()
 
 
-async def upload(client, campaign, unit, content: bytes, batch_no="B1", rows=None, total=None, principal=CITY):
+async def upload(client, campaign, unit, content: bytes, batch_no="B1", rows=None, total=None, principal=CITY,
+                 replaces=None):
+    params = {"batch_no": batch_no, "control_rows": rows, "control_total_fen": total}
     return await client.post(f"{API}/campaigns/{campaign['id']}/units/{unit['id']}/batches", content=content,
-                             params={"batch_no": batch_no, "control_rows": rows, "control_total_fen": total},
+                             params=params | ({"replaces": replaces} if replaces else {}),
                              headers=client.as_(principal) | {"content-type": "text/csv"})
 
 
@@ -151,3 +156,73 @@ async def test_campaigns_check_their_inputs(client):
     assert outside.status_code == 403
     stranger = await upload(client, campaign, unit, csv_of(("E1", "", "1")), rows=1, total=100, principal=HAISHU)
     assert stranger.status_code == 404
+
+
+async def test_the_same_payroll_resent_in_gbk_under_a_new_batch_number_is_refused_naming_the_first(client):
+    """Another encoding, header language, line ends and row order: the same rows, so the same payroll."""
+    created, campaign, (unit, other_unit) = await campaign_with_units(client)
+    first = await upload(client, campaign, unit, csv_of(("E001", "张三", "100"), ("E002", "李四", "50.50")),
+                         "2026-12-A", rows=2, total=15_050)
+    assert first.status_code == 201, first.text
+    resent = "工号,姓名,金额\r\nE002,李四,50.5\r\nE001,张三,100.00\r\n".encode("gbk")
+    again = await upload(client, campaign, unit, resent, "2026-12-B", rows=2, total=15_050)
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert again.json()["resource"] == f"payroll-batches/{first.json()['id']}"
+    assert "batch 2026-12-A" in again.json()["detail"]
+    # Under its own number it is the same batch again: nothing changes.
+    same_number = await upload(client, campaign, unit, resent, "2026-12-A", rows=2, total=15_050)
+    assert same_number.status_code == 200 and same_number.json() == first.json()
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_050
+    # Another unit may well give the same amounts under the same payroll numbers.
+    assert (await upload(client, campaign, other_unit, resent, "2026-12-B", rows=2, total=15_050)).status_code == 201
+
+
+async def test_a_correction_replaces_the_batch_it_names_refunding_it_in_the_same_transaction(client):
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    wrong = (await upload(client, campaign, unit, csv_of(("E001", "张三", "100"), ("E002", "李四", "500")), "B1",
+                          rows=2, total=60_000)).json()
+    fixed = csv_of(("E001", "张三", "100"), ("E002", "李四", "50"))
+    by_partner = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, principal=UNIT_PARTNER,
+                              replaces="B1")
+    assert by_partner.status_code == 403, by_partner.text
+    unknown = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, replaces="B9")
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "replaces"
+    same_rows = await upload(client, campaign, unit, csv_of(("E002", "", "500"), ("E001", "", "100")), "B1-fix",
+                             rows=2, total=60_000, replaces="B1")
+    assert same_rows.status_code == 409 and same_rows.json()["resource"] == f"payroll-batches/{wrong['id']}"
+
+    response = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, replaces="B1")
+    assert response.status_code == 201, response.text
+    correction = response.json()
+    assert correction["replaces_id"] == wrong["id"]
+    totals = await get_project(client, created["id"], CITY)
+    assert (totals["raised_fen"], totals["refunded_fen"]) == (15_000, 60_000)
+    refunds = (await client.get(f"{API}/donations/{wrong['donation_id']}/refunds", headers=client.as_(CITY))).json()
+    assert [r["amount_fen"] for r in refunds] == [60_000]
+    stats = (await client.get(f"{API}/campaigns/{campaign['id']}/participation", headers=client.as_(CITY))).json()
+    assert (stats["units"][0]["participants"], stats["units"][0]["donated_fen"]) == (2, 15_000)
+    # The same correction sent again changes nothing; a second correction of B1 is refused, naming the first.
+    replay = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, replaces="B1")
+    assert replay.status_code == 200 and replay.json() == correction
+    twice = await upload(client, campaign, unit, csv_of(("E001", "张三", "10")), "B1-fix2", rows=1, total=1_000,
+                         replaces="B1")
+    assert twice.status_code == 409 and twice.json()["resource"] == f"payroll-batches/{correction['id']}"
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_000
+
+
+async def test_the_same_payroll_sent_twice_at_once_under_two_numbers_is_imported_once(committed_client):
+    client = committed_client
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    rows = [(f"E{n:04d}", "", "10") for n in range(300)]
+    utf8 = csv_of(*rows)
+    gbk = csv_of(*rows, header="工号,姓名,金额").decode().replace("\n", "\r\n").encode("gbk")
+    responses = await asyncio.gather(upload(client, campaign, unit, utf8, "B-utf8", rows=300, total=300_000),
+                                     upload(client, campaign, unit, gbk, "B-gbk", rows=300, total=300_000))
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    imported = next(r.json() for r in responses if r.status_code == 201)
+    assert all(r.json()["resource"] == f"payroll-batches/{imported['id']}" for r in responses if r.status_code == 409)
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 300_000
+    await next_request_succeeds(upload(client, campaign, unit, csv_of(("E9999", "", "1")), "B-next", rows=1,
+                                       total=100))
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 300_100

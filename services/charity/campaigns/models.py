@@ -48,8 +48,9 @@ class CampaignUnit(Base):
 
 
 class PayrollBatch(Base):
-    """An accepted payroll batch: all its rows or none. The same batch number, or the same file under another
-    number, is never accepted twice for a unit."""
+    """An accepted payroll batch: all its rows or none. The same batch number, or the same rows (whatever the
+    file's encoding) under another number, is never accepted twice for a unit. A correction names the batch it
+    replaces: that one's donation is refunded, and it no longer counts."""
 
     __tablename__ = "payroll_batches"
     __table_args__ = (
@@ -57,6 +58,7 @@ class PayrollBatch(Base):
         bounded("total_fen", 1, MAX_PAYMENT_FEN),
         UniqueConstraint("unit_id", "batch_no"),
         UniqueConstraint("unit_id", "content_sha256"),
+        UniqueConstraint("unit_id", "rows_sha256"),
         CheckConstraint("row_count > 0 AND total_fen > 0", name="totals_positive"),
     )
 
@@ -64,7 +66,12 @@ class PayrollBatch(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("campaign_units.id"))
     batch_no: Mapped[str] = mapped_column(String(60))
-    content_sha256: Mapped[str] = mapped_column(String(64))
+    content_sha256: Mapped[str] = mapped_column(String(64))  # of the file's bytes
+    # Of the rows, normalised (campaigns.service.rows_digest): a file sent again in another encoding is the same.
+    # NULL only for a batch that repeated an earlier one's rows before this key existed (its migration).
+    rows_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The batch this one corrects (its donation refunded, its rows no longer counted): each at most once.
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("payroll_batches.id"), unique=True)
     row_count: Mapped[int] = mapped_column(Integer)
     total_fen: Mapped[int] = mapped_column(BigInteger)
     donation_id: Mapped[int] = mapped_column(ForeignKey("donations.id"), unique=True)

@@ -55,8 +55,11 @@ async def add_unit(campaign_id: int, data: UnitIn, session: Session,
                          "system: if they do not match the file, or any row is invalid, the whole batch is rejected "
                          "(422 listing the problems) and nothing is written. An accepted batch is one donation of "
                          "the unit to the campaign's project. Uploading the same batch again changes nothing "
-                         "(200 with the first result); the same number with another file, or the same file under "
-                         "another number, is a 409.",
+                         "(200 with the first result); the same number with other rows, or the same rows (in any "
+                         "encoding, order or layout) under another number, is a 409 naming the earlier batch. A "
+                         "correction names the batch it replaces (`replaces`, staff only): in one transaction that "
+                         "batch's donation is refunded through the ledger and this one imported; the replaced "
+                         "batch no longer counts.",
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
                  "type": "string", "example": "employee_no,name,amount\nE001,张三,100.00\nE002,李四,50.00\n"}}}}},
              responses={200: {"model": BatchOut, "description": "The same batch, already imported"},
@@ -65,13 +68,16 @@ async def upload_batch(campaign_id: int, unit_id: int, request: Request, session
                        principal: Annotated[Principal, require(CAMPAIGNS_UPLOAD)],
                        batch_no: Annotated[str, Query(min_length=1, max_length=60, description="批次号")],
                        control_rows: Annotated[int, Query(ge=1, le=1_000_000, description="控制行数")],
-                       control_total_fen: Annotated[int, Query(ge=1, description="控制总额 (fen)")]) -> JSONResponse:
+                       control_total_fen: Annotated[int, Query(ge=1, description="控制总额 (fen)")],
+                       replaces: Annotated[str | None, Query(min_length=1, max_length=60,
+                                                             description="The batch number this batch corrects")]
+                       = None) -> JSONResponse:
     content = await request.body()
     if len(content) > MAX_BATCH_BYTES:
         raise InvalidInput("body", f"at most {MAX_BATCH_BYTES // (1024 * 1024)} MB")
     batch, created = await service.upload(session, principal, campaign_id, unit_id, batch_no=batch_no,
                                           control_rows=control_rows, control_total_fen=control_total_fen,
-                                          content=content)
+                                          content=content, replaces=replaces)
     return JSONResponse(service.batch_out(batch).model_dump(mode="json"), status_code=201 if created else 200)
 
 

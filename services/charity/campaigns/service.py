@@ -11,6 +11,7 @@ import re
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc
 
@@ -18,7 +19,7 @@ from services.charity.campaigns.models import Campaign, CampaignUnit, PayrollBat
 from services.charity.campaigns.schemas import (BatchOut, CampaignIn, CampaignOut, Participation, UnitIn, UnitOut,
                                                 UnitParticipation)
 from services.charity.donations import service as donations
-from services.charity.donations.schemas import DonationIn, DonorIn
+from services.charity.donations.schemas import DonationIn, DonorIn, RefundIn
 from services.charity.projects.models import Project
 from services.charity.settings import LIMITS
 from shared.db import utcnow
@@ -28,6 +29,7 @@ from shared.money import MAX_PAYMENT_FEN, format_yuan
 from shared.schemas import CONTROL_CHARACTERS
 
 MAX_ERRORS_REPORTED = 20
+Replacement = aliased(PayrollBatch)  # a later batch naming the one it replaces
 ROWS_AT_ONCE = 1000  # rows read or written between two turns of the event loop
 AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")  # yuan, at most two decimals
 
@@ -51,7 +53,7 @@ def unit_out(u: CampaignUnit) -> UnitOut:
 def batch_out(b: PayrollBatch) -> BatchOut:
     return BatchOut(id=b.id, campaign_id=b.campaign_id, unit_id=b.unit_id, batch_no=b.batch_no, row_count=b.row_count,
                     total_fen=b.total_fen, donation_id=b.donation_id, content_sha256=b.content_sha256,
-                    uploaded_at=b.uploaded_at)
+                    rows_sha256=b.rows_sha256, replaces_id=b.replaces_id, uploaded_at=b.uploaded_at)
 
 
 async def create(session: AsyncSession, principal: Principal, data: CampaignIn) -> Campaign:
@@ -168,9 +170,20 @@ def _fen(amount: str) -> int:
     return int(whole) * 100 + int((cents + "00")[:2])
 
 
+def rows_digest(rows: list[tuple[int, str, int]]) -> str:
+    """The SHA-256 of a batch's rows, whatever file carried them: `payroll number<TAB>amount in fen` lines sorted
+    by payroll number (neither holds a tab or a line end). The same payroll sent again as GBK, with other
+    columns, line ends or row order, has the same digest."""
+    lines = sorted(f"{employee_no}\t{fen}" for _, employee_no, fen in rows)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 async def upload(session: AsyncSession, principal: Principal, campaign_id: int, unit_id: int, *, batch_no: str,
-                 control_rows: int, control_total_fen: int, content: bytes) -> tuple[PayrollBatch, bool]:
-    """Import a batch whole; returns it and whether it was new. Rows and control totals must agree."""
+                 control_rows: int, control_total_fen: int, content: bytes,
+                 replaces: str | None = None) -> tuple[PayrollBatch, bool]:
+    """Import a batch whole; returns it and whether it was new. Rows and control totals must agree. With
+    `replaces`, the batch corrects an earlier one of the unit, in the same transaction: the earlier one's
+    donation is refunded through the ledger and its rows no longer count."""
     campaign = await get(session, campaign_id)
     unit = await session.get(CampaignUnit, unit_id)
     if unit is None or unit.campaign_id != campaign.id:
@@ -178,12 +191,11 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
     if principal.kind == "staff" and not principal.covers(unit.district_code):
         raise NotFound(f"no unit {unit_id} that you may upload for")
     digest = hashlib.sha256(content).hexdigest()
-    same = await session.scalar(select(PayrollBatch).where(PayrollBatch.unit_id == unit.id,
-                                                           (PayrollBatch.batch_no == batch_no)
-                                                           | (PayrollBatch.content_sha256 == digest)))
-    if same is not None:
-        return _replayed(same, batch_no, digest), False
     rows = await parse_batch(content)
+    same_rows = rows_digest(rows)
+    same = await _same(session, unit.id, batch_no, same_rows)
+    if same:
+        return _replayed(same, batch_no, same_rows), False
     total = sum(fen for _, _, fen in rows)
     mismatch = []
     if len(rows) != control_rows:
@@ -198,27 +210,64 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
         raise BatchRejected(f"the batch adds up to {format_yuan(total)}, more than one donation may be "
                             f"({format_yuan(LIMITS.max_donation_fen)}); split it into batches",
                             errors=[FieldProblem(field="control_total_fen", location="query", message="too large")])
+    earlier = None if replaces is None else await _replaceable(session, principal, unit, replaces)
     try:
         async with session.begin_nested():
+            if earlier is not None:
+                await _reverse(session, principal, earlier, batch_no)
             donation = await donations.record(session, DonationIn(
                 project_id=campaign.project_id, channel="bank", channel_txn_id=f"payroll-{unit.id}-{batch_no}"[:64],
                 amount_fen=total, donor=DonorIn(kind="company", name=unit.name, credit_code=unit.credit_code),
                 honour_opt_in=True), by=principal.subject)
             batch = PayrollBatch(campaign_id=campaign.id, unit_id=unit.id, batch_no=batch_no, content_sha256=digest,
+                                 rows_sha256=same_rows, replaces_id=earlier.id if earlier else None,
                                  row_count=len(rows), total_fen=total, donation_id=donation.id,
                                  uploaded_by=principal.subject, uploaded_at=utcnow())
             session.add(batch)
             await session.flush()
             await _insert_rows(session, batch.id, unit.id, rows)
     except IntegrityError:
-        # The same batch arrived concurrently and committed first: answer with it.
-        same = await session.scalar(select(PayrollBatch).where(PayrollBatch.unit_id == unit.id,
-                                                               (PayrollBatch.batch_no == batch_no)
-                                                               | (PayrollBatch.content_sha256 == digest)))
-        if same is None:
+        # The same batch (number or rows) arrived concurrently and committed first: answer with it.
+        same = await _same(session, unit.id, batch_no, same_rows)
+        if not same:
+            if earlier is not None:  # another correction of the same batch committed first
+                raise Conflict(f"batch {earlier.batch_no} has been replaced already",
+                               resource=f"payroll-batches/{earlier.id}") from None
             raise
-        return _replayed(same, batch_no, digest), False
+        return _replayed(same, batch_no, same_rows), False
     return batch, True
+
+
+async def _same(session: AsyncSession, unit_id: int, batch_no: str, rows_sha256: str) -> list[PayrollBatch]:
+    """The unit's batches with this number or these rows (two at most)."""
+    return list(await session.scalars(select(PayrollBatch).where(
+        PayrollBatch.unit_id == unit_id, (PayrollBatch.batch_no == batch_no) | (PayrollBatch.rows_sha256 == rows_sha256))
+        .order_by(PayrollBatch.id)))
+
+
+async def _replaceable(session: AsyncSession, principal: Principal, unit: CampaignUnit, batch_no: str
+                       ) -> PayrollBatch:
+    """The unit's batch `batch_no`, locked, that a correction may replace: not replaced yet."""
+    if principal.kind != "staff":
+        raise Forbidden("a correction refunds money already received: staff of the unit's area replace a batch")
+    earlier = await session.scalar(select(PayrollBatch).where(PayrollBatch.unit_id == unit.id,
+                                                              PayrollBatch.batch_no == batch_no)
+                                   .with_for_update().execution_options(populate_existing=True))
+    if earlier is None:
+        raise InvalidInput("replaces", f"unit {unit.id} has no batch {batch_no}")
+    later = await session.scalar(select(PayrollBatch).where(PayrollBatch.replaces_id == earlier.id))
+    if later is not None:
+        raise Conflict(f"batch {batch_no} was replaced by batch {later.batch_no} already",
+                       resource=f"payroll-batches/{later.id}")
+    return earlier
+
+
+async def _reverse(session: AsyncSession, principal: Principal, earlier: PayrollBatch, batch_no: str) -> None:
+    """Refund what is left of the earlier batch's donation, as a refund of it (a reversing ledger group)."""
+    left = earlier.total_fen - (await donations.refunded_of(session, [earlier.donation_id]))[earlier.donation_id]
+    if left > 0:
+        await donations.refund(session, principal, earlier.donation_id, RefundIn(
+            amount_fen=left, reason=f"payroll batch {earlier.batch_no} replaced by batch {batch_no}"[:300]))
 
 
 ROW_COLUMNS = ("batch_id", "unit_id", "line_no", "employee_no", "amount_fen")
@@ -245,13 +294,18 @@ async def _insert_rows(session: AsyncSession, batch_id: int, unit_id: int, rows:
             for line_no, employee_no, fen in rows[at:at + ROWS_AT_ONCE]])
 
 
-def _replayed(batch: PayrollBatch, batch_no: str, digest: str) -> PayrollBatch:
-    if batch.batch_no == batch_no and batch.content_sha256 == digest:
-        return batch  # the same batch again: nothing changes
-    if batch.batch_no == batch_no:
-        raise Conflict(f"batch {batch_no} was already imported with other content; give a new batch number",
-                       resource=f"payroll-batches/{batch.id}")
-    raise Conflict(f"this file was already imported as batch {batch.batch_no}", resource=f"payroll-batches/{batch.id}")
+def _replayed(same: list[PayrollBatch], batch_no: str, rows_sha256: str) -> PayrollBatch:
+    """The answer to a batch whose number or rows the unit has sent already."""
+    for batch in same:
+        if batch.batch_no == batch_no and batch.rows_sha256 == rows_sha256:
+            return batch  # the same batch again: nothing changes
+    for batch in same:
+        if batch.rows_sha256 == rows_sha256:
+            raise Conflict(f"these rows were already imported as batch {batch.batch_no}; to correct a batch, "
+                           f"name the one it replaces", resource=f"payroll-batches/{batch.id}")
+    batch = same[0]
+    raise Conflict(f"batch {batch_no} was already imported with other content; give a new batch number",
+                   resource=f"payroll-batches/{batch.id}")
 
 
 async def participation(session: AsyncSession, principal: Principal | None, campaign_id: int) -> Participation:
@@ -261,13 +315,16 @@ async def participation(session: AsyncSession, principal: Principal | None, camp
                                        .order_by(CampaignUnit.id)))
     if principal is not None and principal.kind == "staff":
         units = [u for u in units if principal.covers(u.district_code)]
+    # A replaced batch no longer counts: its correction does.
+    counted = (select(PayrollBatch.id, PayrollBatch.unit_id, PayrollBatch.total_fen)
+               .where(PayrollBatch.campaign_id == campaign.id,
+                      ~select(Replacement.id).where(Replacement.replaces_id == PayrollBatch.id).exists())
+               .subquery())
     people = dict((await session.execute(
         select(PayrollRow.unit_id, func.count(func.distinct(PayrollRow.employee_no)))
-        .join(CampaignUnit, CampaignUnit.id == PayrollRow.unit_id)
-        .where(CampaignUnit.campaign_id == campaign.id).group_by(PayrollRow.unit_id))).all())
+        .join(counted, counted.c.id == PayrollRow.batch_id).group_by(PayrollRow.unit_id))).all())
     money = dict((await session.execute(
-        select(PayrollBatch.unit_id, func.sum(PayrollBatch.total_fen))
-        .where(PayrollBatch.campaign_id == campaign.id).group_by(PayrollBatch.unit_id))).all())
+        select(counted.c.unit_id, func.sum(counted.c.total_fen)).group_by(counted.c.unit_id))).all())
     target = campaign.participation_target_pct
 
     def rate(part: int, whole: int) -> float:
