@@ -4,10 +4,13 @@ the next screening while the facts behind them are the same."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from services.assistance import seed
+from services.assistance.programmes import service as programmes
 from shared.identity import Principal
 from tests.assistance.helpers import household, member
+from tests.assistance.test_screening import in_public_notice
 from tests.conftest import staff
 
 API = "/api/assistance/v1"
@@ -180,3 +183,39 @@ async def test_a_closed_lead_is_not_raised_again_on_the_same_facts(committed_cli
     assert (household_id, "dibao", None) not in await screening_leads(client)
     await add_wages(20_000)  # new facts: the household's income changed, still under the standard
     assert (household_id, "dibao", None) in await screening_leads(client)
+
+
+async def test_a_household_in_public_notice_gets_no_signal_lead_for_it_and_staff_see_why(client):
+    await load_policies(client)
+    body = household(member(age=72, labour_capacity="none"),
+                     member("spouse", age=70, labour_capacity="none", disability_grade=1, disability_kind="physical"))
+    created = await client.post(f"{API}/households", json=body, headers=client.as_(COMMUNITY))
+    household_id, (husband, wife) = created.json()["id"], [m["id"] for m in created.json()["members"]]
+    noticed = await in_public_notice(client, household_id, "dibao")
+    async with client.app.state.database.sessionmaker() as session:
+        await programmes.enrol(session, id_number=body["members"][1]["id_number"], household_id=household_id,
+                               programme="disability_care_subsidy", since_on=dt.date(2024, 1, 1), monthly_fen=10_000,
+                               basis="test")
+        await session.commit()
+
+    sent = await client.post(f"{API}/signals", headers=client.as_(YIBAO), json={
+        "signal_id": "YB-NOTICE", "kind": "medical_bill", "id_number": body["members"][0]["id_number"],
+        "occurred_on": "2024-06-01", "amount_fen": 8_000_000})
+    assert sent.status_code == 201, sent.text
+    raised = {(x["programme"], x["member_id"]) for x in sent.json()["leads"]}
+    # In 公示 for 低保 and receiving the care subsidy: no lead for either; 特困 for both is still a visit to make.
+    assert ("dibao", None) not in raised and ("disability_care_subsidy", wife) not in raised
+    assert {("tekun", husband), ("tekun", wife)} <= raised
+
+    status = await client.get(f"{API}/leads/households/{household_id}", headers=client.as_(COMMUNITY))
+    assert status.status_code == 200, status.text
+    assert status.json()["open_leads"] == len(raised)
+    assert status.json()["excluded"] == [
+        {"programme": "dibao", "member_id": None, "reason": "applying", "application_id": noticed["id"],
+         "application_state": "publicised", "since_on": None},
+        {"programme": "disability_care_subsidy", "member_id": wife, "reason": "receiving", "application_id": None,
+         "application_state": None, "since_on": "2024-01-01"}]
+    assert (await client.get(f"{API}/leads/households/{household_id}",
+                             headers=client.as_(HAISHU))).status_code == 404
+    assert (await client.get(f"{API}/leads/households/{household_id}",
+                             headers=client.as_(staff("330212", *HOUSEHOLDS)))).status_code == 403

@@ -8,11 +8,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, text, tuple_, update
+from sqlalchemy import func, or_, select, text, tuple_, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.discovery import batch
+from services.assistance.discovery.exclusions import live_applications
 from services.assistance.discovery.facts import facts_digest
 from services.assistance.discovery.models import Lead, Screening, Signal
 from services.assistance.discovery.schemas import LeadOut, ScreeningIn, ScreeningOut, SignalIn, SignalOut
@@ -95,13 +96,15 @@ async def list_leads(session: AsyncSession, principal: Principal, screening_id: 
 
 
 async def _receiving(session: AsyncSession, after_id: int, until_id: int, as_of: dt.date) -> set[tuple]:
-    """(household, programme) for household programmes and (member, programme) for the others, current on as_of,
-    for the households with after_id < id ≤ until_id (a range, not a list: a chunk is tens of thousands)."""
-    rows = await session.execute(
+    """(household, programme) for household programmes and (member, programme) for the others, current on as_of
+    or applied for (an application under way, `exclusions`), for the households with after_id < id ≤ until_id (a
+    range, not a list: a chunk is tens of thousands)."""
+    rows = await session.execute(union_all(
         select(Member.household_id, Member.id, Enrolment.programme)
         .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
         .where(Member.household_id > after_id, Member.household_id <= until_id, Enrolment.since_on <= as_of,
-               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)))
+               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
+        live_applications(after_id=after_id, until_id=until_id)))
     found = set()
     for household_id, member_id, programme in rows:
         found.add(("h", household_id, programme) if programme in HOUSEHOLD_PROGRAMMES else ("m", member_id, programme))

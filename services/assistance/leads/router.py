@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from services.assistance.leads import service
-from services.assistance.leads.schemas import LeadClosureIn, LeadDetailOut, LeadState, Outcome
+from services.assistance.leads.schemas import HouseholdLeadsOut, LeadClosureIn, LeadDetailOut, LeadState, Outcome
 from services.assistance.programmes.schemas import ProgrammeCode
 from services.assistance.scopes import LEADS_READ, LEADS_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
@@ -32,6 +32,17 @@ async def list_leads(session: Session, principal: Annotated[Principal, require(L
     rows = await service.list_visible(session, principal, page, area_code=area, state=state, outcome=outcome,
                                       programme=programme, screening_id=screening_id, household_id=household_id)
     return page_of([service.detail_out(r) for r in rows], page, key=lambda lead: lead.id)
+
+
+@router.get("/households/{household_id}", response_model=HouseholdLeadsOut, summary="A household's leads status",
+            description="How many leads of the household are open, and each programme (and person) that screenings "
+                        "and partner signals raise no lead for, with the reason: an application under way (受理, "
+                        "入户调查, 初审 or 公示: its id and state), or the programme received already (since when). "
+                        "For a household that looks eligible but has no lead.",
+            responses=problem_responses(401, 403, 404))
+async def household_leads(household_id: int, session: Session,
+                          principal: Annotated[Principal, require(LEADS_READ)]) -> HouseholdLeadsOut:
+    return await service.of_household(session, principal, household_id)
 
 
 @router.get("/{lead_id}", response_model=LeadDetailOut, summary="One lead",

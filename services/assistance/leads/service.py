@@ -9,13 +9,17 @@ facts digest, `discovery.facts`: the lead does not keep the income itself).
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.applications import service as applications
+from services.assistance.discovery.exclusions import household_exclusions
 from services.assistance.discovery.models import Lead
 from services.assistance.discovery.service import lead_out
-from services.assistance.leads.schemas import LeadClosureIn, LeadClosureOut, LeadDetailOut
+from services.assistance.households import service as households
+from services.assistance.leads.schemas import (ExclusionOut, HouseholdLeadsOut, LeadClosureIn, LeadClosureOut,
+                                               LeadDetailOut)
+from shared import clock
 from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -87,3 +91,15 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
     if page.after is not None:
         query = query.where(Lead.id > int(page.after))
     return list(await session.scalars(query))
+
+
+async def of_household(session: AsyncSession, principal: Principal, household_id: int) -> HouseholdLeadsOut:
+    """The household's open leads, and the programmes no lead is raised for today with the reason: staff who find
+    no lead for a household that looks eligible see that it has applied (and how far it got) or receives it."""
+    household = await households.get_visible(session, principal, household_id)
+    today = clock.today()
+    open_leads = await session.scalar(select(func.count()).select_from(Lead).where(
+        Lead.household_id == household.id, Lead.state.in_(OPEN_STATES)))
+    return HouseholdLeadsOut(household_id=household.id, as_of=today, open_leads=open_leads,
+                             excluded=[ExclusionOut(**x) for x in await household_exclusions(session, household.id,
+                                                                                              today)])
