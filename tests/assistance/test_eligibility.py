@@ -142,6 +142,34 @@ def test_tekun_needs_no_labour_capacity_no_income_and_no_able_supporter():
     assert not programme(rules.evaluate(facts(grade3_physical), params(), AS_OF), "tekun").eligible
 
 
+def test_tekun_takes_a_stated_lack_of_labour_capacity_between_16_and_59_and_only_the_listed_disabilities():
+    """特困人员认定办法 第七条: the listed disabilities count whatever the stated capacity; anyone else of 16–59 counts
+    when staff recorded no labour capacity (the province's other situations, e.g. a serious illness)."""
+    def tekun(p):
+        return programme(rules.evaluate(facts(p), params(), AS_OF), "tekun").persons[0]
+
+    ill = tekun(person(years=45, labour_capacity="none"))
+    assert ill.eligible and "recorded as having no labour capacity" in ill.criteria[0].note
+    for capacity in ("full", "partial"):
+        assert not tekun(person(years=45, labour_capacity=capacity)).eligible
+    for kind, grade in (("visual", 1), ("physical", 2), ("intellectual", 3), ("mental", 3)):
+        assert tekun(person(years=45, disability_grade=grade, disability_kind=kind)).eligible, (kind, grade)
+    for kind, grade in (("visual", 2), ("hearing", 1), ("speech", 1), ("physical", 3)):  # not listed
+        assert not tekun(person(years=45, disability_grade=grade, disability_kind=kind)).eligible, (kind, grade)
+        assert tekun(person(years=45, disability_grade=grade, disability_kind=kind, labour_capacity="none")).eligible
+
+
+async def test_a_recorded_member_of_working_age_with_no_labour_capacity_is_tekun(client):
+    await load_policies(client)
+    h = await create(client, household(member(age=45, labour_capacity="none"), member("spouse", age=44,
+                                                                                      labour_capacity="partial")),
+                     CHECKER)
+    body = (await check(client, {"household_id": h["id"], "as_of": "2024-07-15", "programmes": ["tekun"]})).json()
+    [ill, partial] = body["programmes"][0]["persons"]
+    assert ill["eligible"] is True and partial["eligible"] is False
+    assert [c["code"] for c in partial["criteria"] if not c["passed"]] == ["no_labour_capacity"]
+
+
 def test_children_and_disability_programmes():
     orphan = person("grandchild", years=10, parents="orphan", legal_duty_of_support=True)
     result = rules.evaluate(facts(person(years=65), orphan), params(), AS_OF)

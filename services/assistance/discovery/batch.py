@@ -174,8 +174,8 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
     deducted = case((wages < p["employment_cost_deduction"], wages), else_=p["employment_cost_deduction"])
     able = and_(Member.exclusion.is_(None), Member.labour_capacity == "full", adult, Member.birth_on > c60)
     people = (select(Member.id, Member.household_id, Member.relationship, Member.birth_on, Member.exclusion,
-                     Member.disability_grade,
-                     Member.disability_kind, Member.parents, Member.in_institution,
+                     Member.disability_grade, Member.disability_kind, Member.labour_capacity, Member.parents,
+                     Member.in_institution,
                      _flag(counted).label("counted"), _flag(able).label("able"),
                      (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
               .where(*ids_between(Member.household_id))
@@ -205,8 +205,9 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
     # applicant's row (one per household), the individual ones from each person's row. Only rows that qualify
     # for something go on to the programmes below.
     able_elsewhere = flags.c.able - people.c.able
-    unable = or_(people.c.birth_on <= c60, people.c.birth_on > c16, people.c.disability_grade.in_((1, 2)),
-                 and_(people.c.disability_grade == 3, people.c.disability_kind.in_(sorted(rules.GRADE_3_KINDS))))
+    unable = or_(people.c.birth_on <= c60, people.c.birth_on > c16, people.c.labour_capacity == "none",
+                 *(and_(people.c.disability_kind == kind, people.c.disability_grade <= grade)
+                   for kind, grade in rules.NO_LABOUR_CAPACITY_GRADES.items()))
     minor = people.c.birth_on > c18
     tekun = and_(people.c.exclusion.is_(None), unable, people.c.own == 0, able_elsewhere == 0)
     poor = or_(flags.c.dibao == 1, flags.c.marginal == 1)

@@ -23,8 +23,11 @@ REQUIRED_PARAMETERS = ("dibao_standard", "dibao_marginal_multiplier", "tekun_sup
                        "dibao_vehicle_value_limit", "employment_cost_deduction", "dibao_grant_rounding")
 
 ADULT_AGE, CHILD_AGE_LIMIT, ELDER_AGE, WORKING_AGE_FROM = 18, 16, 60, 18
-SEVERE_GRADES = frozenset({1, 2})  # 一级、二级残疾 (重度)
-GRADE_3_KINDS = frozenset({"intellectual", "mental"})  # 三级智力、精神残疾 also count as no labour capacity (特困)
+SEVERE_GRADES = frozenset({1, 2})  # 一级、二级残疾 (重度): the care subsidy
+# 无劳动能力 for 特困 (特困人员认定办法, 民发〔2021〕43号, 第七条): aged 60 or over; under 16; disabled of a listed kind
+# up to the listed grade (一、二、三级智力、精神残疾, 一、二级肢体残疾, 一级视力残疾); and "other situations the
+# province sets" (such as a serious illness), which staff record as the member's labour capacity `none`.
+NO_LABOUR_CAPACITY_GRADES = {"intellectual": 3, "mental": 3, "physical": 2, "visual": 1}  # kind: least severe grade
 FINANCIAL_ASSETS = frozenset({"deposit", "securities"})
 # 支出型 (expenditure-type) hardship: optional, decided only on a day both parameters are in force.
 EXPENDITURE_PARAMETERS = ("expenditure_medical_share", "expenditure_income_multiplier")
@@ -128,11 +131,16 @@ def no_labour_capacity(person: Person, as_of: dt.date) -> tuple[bool, str]:
         return True, f"aged {age} (60 or over)"
     if age < CHILD_AGE_LIMIT:
         return True, f"aged {age} (under 16)"
-    if person.disability_grade in SEVERE_GRADES:
-        return True, f"disability grade {person.disability_grade}"
-    if person.disability_grade == 3 and person.disability_kind in GRADE_3_KINDS:
-        return True, f"grade 3 {person.disability_kind} disability"
-    return False, f"aged {age}, no listed disability"
+    if listed_disability(person):
+        return True, f"grade {person.disability_grade} {person.disability_kind} disability (listed, 第七条(三))"
+    if person.labour_capacity == "none":
+        return True, f"aged {age}, recorded as having no labour capacity (第七条(四), evidence on file)"
+    return False, f"aged {age}, labour capacity {person.labour_capacity}, no listed disability"
+
+
+def listed_disability(person: Person) -> bool:
+    listed = NO_LABOUR_CAPACITY_GRADES.get(person.disability_kind or "")
+    return listed is not None and person.disability_grade is not None and person.disability_grade <= listed
 
 
 def able_supporters(person: Person, people: tuple[Person, ...], as_of: dt.date) -> int:

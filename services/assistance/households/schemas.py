@@ -27,8 +27,16 @@ class MemberIn(Schema):
     relationship: Relationship = Field(description="Relationship to the applicant (与申请人关系)")
     residence: Residence = Field("registered", description="户籍 registered or 常住 resident (non-registered residents "
                                  "can receive special assistance)")
-    labour_capacity: LabourCapacity = Field("full", description="劳动能力: full, partial or none")
-    disability_grade: int | None = Field(None, ge=1, le=4, description="残疾等级 1 (most severe) to 4")
+    labour_capacity: LabourCapacity = Field(
+        "full", description="劳动能力: full, partial or none, as staff have verified it. For 特困 (特困人员认定办法 "
+        "第七条) people aged 60 or over or under 16, and people with a listed disability (一、二、三级智力或精神, "
+        "一、二级肢体, 一级视力残疾, shown by `disability_grade` and `disability_kind`), have no labour capacity "
+        "whatever this says; for anyone else, `none` is the evidence of the province's other situations (a serious "
+        "illness, an assessed complete loss of labour capacity), taken as recorded, with the proof kept on file. "
+        "`none` also keeps an adult child counted as unable to live independently; `full` (18–59) makes a member "
+        "able to support the others.")
+    disability_grade: int | None = Field(None, ge=1, le=4, description="残疾等级 1 (most severe) to 4, from the "
+                                         "disability certificate (残疾人证)")
     disability_kind: DisabilityKind | None = Field(None, description="残疾类别; given together with the grade")
     schooling: Schooling = "none"
     full_time_student: bool = Field(False, description="在校全日制学生")
