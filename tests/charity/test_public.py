@@ -1,7 +1,7 @@
 """What anyone reads without signing in: project money and disclosures, the honour list, the indicators."""
 
 from shared import clock
-from tests.charity.factories import API, HAISHU, YINZHOU, disbursement_body, donate, organisation, project
+from tests.charity.factories import API, HAISHU, YINZHOU, days, disbursement_body, donate, organisation, project
 
 DONOR_SECRETS = ("王小明", "13912345678", "139****5678", "李同学")
 
@@ -72,6 +72,34 @@ async def test_the_honour_list_shows_only_consenting_donors_net_of_refunds(clien
     assert old.json()["entries"] == []
     bad = await client.get(f"{API}/honour-list", params={"period_from": "2026-02-01", "period_to": "2026-01-01"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "period_to"
+
+
+async def test_in_kind_donors_who_opt_in_are_on_the_honour_list_at_their_stated_value(client):
+    created = await project(client)
+    company = {"kind": "company", "name": "宁波某某服饰有限公司", "credit_code": "91330212MA2AAAAA10"}
+    await donate(client, created["id"], "k1", 50_000, donor=company)
+
+    async def gift(valuation_fen: int, donor: dict, honour_opt_in: bool = True) -> None:
+        response = await client.post(f"{API}/in-kind-donations", headers=client.as_(YINZHOU), json={
+            "organization_id": created["organization_id"], "kind": "goods", "description": "儿童羽绒服",
+            "quantity": 100, "unit": "件", "valuation_fen": valuation_fen, "valuation_basis": "invoice",
+            "basis_note": "增值税发票", "donor": donor, "honour_opt_in": honour_opt_in, "received_on": days(0)})
+        assert response.status_code == 201, response.text
+
+    await gift(1_990_000, company)  # the same company: one entry, money and goods together
+    await gift(300_000, {"kind": "person", "name": "陈静"})
+    await gift(500_000, {"kind": "anonymous"})
+    await gift(9_000_000, {"kind": "person", "name": "不愿具名者"}, honour_opt_in=False)
+    board = (await client.get(f"{API}/honour-list")).json()
+    assert [(e["name"], e["category"], e["amount_fen"], e["donations"]) for e in board["entries"]] == [
+        ("宁波某某服饰有限公司", "company", 2_040_000, 2), ("爱心人士", "anonymous", 500_000, 1),
+        ("陈静", "person", 300_000, 1)]
+    people = (await client.get(f"{API}/honour-list", params={"category": "person"})).json()["entries"]
+    assert [e["name"] for e in people] == ["陈静"]
+    last_year = clock.today().year - 1
+    old = await client.get(f"{API}/honour-list", params={"period_from": f"{last_year}-01-01",
+                                                         "period_to": f"{last_year}-12-31"})
+    assert old.json()["entries"] == []
 
 
 async def test_indicators_count_organisations_and_money_from_the_ledger(client):

@@ -38,8 +38,9 @@ async def public_project(project_id: int, session: Session) -> PublicProject:
 
 @router.get("/honour-list", response_model=HonourList, summary="Honour list (慈善榜)",
             description="No sign-in. Donors who agreed to be listed, ranked by what they gave in the period less "
-                        "refunds: people, companies (enterprise credit codes) and organisations; anonymous gifts "
-                        "appear as 爱心人士. Default period: this year to today.",
+                        "refunds, non-cash gifts (非货币捐赠) at their stated value: people, companies (enterprise credit "
+                        "codes) and organisations; anonymous gifts appear as 爱心人士. Default period: this year to "
+                        "today.",
             responses=problem_responses(422))
 async def honour_list(session: Session, period_from: IsoDate | None = None, period_to: IsoDate | None = None,
                       category: Annotated[HonourCategory | None, Query()] = None,

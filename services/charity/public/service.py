@@ -1,18 +1,20 @@
 """What anyone may read without signing in: projects' money and disclosures, and the honour list.
 
 Nothing here carries a donor's personal data: donations appear as counts and sums; beneficiaries are
-never named; the honour list shows only donors who opted in, by the name they gave (爱心人士 if anonymous).
+never named; the honour list shows only donors who opted in, by the name they gave (爱心人士 if anonymous),
+with money and non-cash gifts (at their stated value) alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, String, case, cast, func, literal, select
+from sqlalchemy import Select, String, case, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.donations.models import Disbursement, Donation, Refund
 from services.charity.donations.schemas import ANONYMOUS_NAME
+from services.charity.inkind.models import InKindDonation
 from services.charity.ledger import service as ledger
 from services.charity.organizations.models import Organization
 from services.charity.projects import service as projects
@@ -94,12 +96,30 @@ async def project(session: AsyncSession, project_id: int) -> PublicProject:
 
 # ---- honour list (慈善榜) ----
 
-def _category():
+def _gifts(start: dt.datetime, end: dt.datetime, period_from: dt.date, period_to: dt.date):
+    """Every gift of the period whose donor agreed to be listed: money (less its refunds) and non-cash gifts at
+    their stated value (valuation_fen), one row each with what the list reads of its donor."""
+    refunded = select(Refund.donation_id, func.sum(Refund.amount_fen).label("refunded")) \
+        .group_by(Refund.donation_id).subquery()
+    money = (select(literal("d").label("source"), Donation.id, Donation.donor_kind, Donation.donor_name,
+                    Donation.donor_phone_index.label("phone_index"), Donation.donor_credit_code,
+                    (Donation.amount_fen - func.coalesce(refunded.c.refunded, 0)).label("net"))
+             .outerjoin(refunded, refunded.c.donation_id == Donation.id)
+             .where(Donation.honour_opt_in.is_(True), Donation.donated_at >= start, Donation.donated_at < end))
+    in_kind = (select(literal("k").label("source"), InKindDonation.id, InKindDonation.donor_kind,
+                      InKindDonation.donor_name, cast(literal(None), String).label("phone_index"),
+                      InKindDonation.donor_credit_code, InKindDonation.valuation_fen.label("net"))
+               .where(InKindDonation.honour_opt_in.is_(True), InKindDonation.received_on >= period_from,
+                      InKindDonation.received_on <= period_to))
+    return union_all(money, in_kind).subquery()
+
+
+def _category(gift):
     """A company donor's credit code says who registered it: 9 is an enterprise (工商); others (5 civil affairs,
     1 government bodies and institutions…) are organisations."""
-    return case((Donation.donor_kind == "anonymous", literal("anonymous")),
-                (Donation.donor_kind == "person", literal("person")),
-                (func.substr(Donation.donor_credit_code, 1, 1) == "9", literal("company")),
+    return case((gift.c.donor_kind == "anonymous", literal("anonymous")),
+                (gift.c.donor_kind == "person", literal("person")),
+                (func.substr(gift.c.donor_credit_code, 1, 1) == "9", literal("company")),
                 else_=literal("organization"))
 
 
@@ -112,25 +132,21 @@ async def honour_list(session: AsyncSession, *, period_from: dt.date | None, per
         raise InvalidInput("period_to", "must be on or after period_from", location="query")
     start = dt.datetime.combine(period_from, dt.time(), tzinfo=clock.SHANGHAI)
     end = dt.datetime.combine(period_to + dt.timedelta(days=1), dt.time(), tzinfo=clock.SHANGHAI)
-    refunded = select(Refund.donation_id, func.sum(Refund.amount_fen).label("refunded")) \
-        .group_by(Refund.donation_id).subquery()
-    net = Donation.amount_fen - func.coalesce(refunded.c.refunded, 0)
-    category_ = _category()
-    # One entry per donor: people by name and phone (its blind index: the phone itself is stored encrypted),
-    # companies and organisations by credit code; each anonymous gift stands alone (nothing ties two of them
-    # to one person).
-    donor_key = case((Donation.donor_kind == "anonymous", literal("a:") + cast(Donation.id, String)),
-                     (Donation.donor_kind == "person",
-                      literal("p:") + Donation.donor_name + ":" + func.coalesce(Donation.donor_phone_index, "")),
-                     else_=literal("c:") + Donation.donor_credit_code)
+    gift = _gifts(start, end, period_from, period_to)
+    category_ = _category(gift)
+    # One entry per donor: people by name and phone (its blind index: the phone itself is stored encrypted; a
+    # non-cash gift has none), companies and organisations by credit code, whatever they gave; each anonymous
+    # gift stands alone (nothing ties two of them to one person).
+    donor_key = case((gift.c.donor_kind == "anonymous", gift.c.source + ":" + cast(gift.c.id, String)),
+                     (gift.c.donor_kind == "person",
+                      literal("p:") + gift.c.donor_name + ":" + func.coalesce(gift.c.phone_index, "")),
+                     else_=literal("c:") + gift.c.donor_credit_code)
     query = (select(donor_key.label("donor"), func.min(category_).label("category"),
-                    func.max(func.coalesce(Donation.donor_name, ANONYMOUS_NAME)).label("name"),
-                    func.sum(net).label("amount"), func.count().label("n"))
-             .outerjoin(refunded, refunded.c.donation_id == Donation.id)
-             .where(Donation.honour_opt_in.is_(True), Donation.donated_at >= start, Donation.donated_at < end)
+                    func.max(func.coalesce(gift.c.donor_name, ANONYMOUS_NAME)).label("name"),
+                    func.sum(gift.c.net).label("amount"), func.count().label("n"))
              .group_by(donor_key)
-             .having(func.sum(net) > 0)
-             .order_by(func.sum(net).desc(), func.min(Donation.id))
+             .having(func.sum(gift.c.net) > 0)
+             .order_by(func.sum(gift.c.net).desc(), func.min(gift.c.id), donor_key)
              .limit(limit))
     if category:
         query = query.where(category_ == category)
