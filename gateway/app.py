@@ -12,7 +12,7 @@ from typing import Literal
 
 import aiohttp
 import fastapi_offline
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from pydantic import Field
@@ -38,6 +38,7 @@ from shared.db import Database
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.logs import RequestContextMiddleware, accept_or_make_request_id
 from shared.metrics import install_metrics
+from shared.params import refuse_control_characters
 from shared.peer import CircuitBreaker
 from shared.schemas import Schema
 
@@ -147,7 +148,7 @@ class Gateway:
         settings = self.settings
         production = settings.env == "production"
         app = FastAPI(title="宁波市民政 service suite (gateway)", version="1.0.0", openapi_url=None, docs_url=None,
-                      redoc_url=None,
+                      redoc_url=None, dependencies=[Depends(refuse_control_characters)],
                       description="The one front door of the civil-affairs suite: eldercare (养老服务), assistance "
                                   "(社会救助), charity (慈善) and place names (地名地址). Authenticate with a bearer "
                                   "token; every response carries `X-Request-ID`.")

@@ -47,7 +47,7 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
                 merged["paths"][path] = _with_proxy_problems(item)
         merged["tags"] += [{**t, "name": t["name"]} for t in doc.get("tags", [])]
     _describe_scopes(merged)
-    document_problems(merged, every_operation=False)  # the gateway's own routes: problems as problem+json
+    document_problems(merged)  # the gateway's own routes too: problems as problem+json, a 422 on each
     if unavailable:
         merged["info"] = {**merged["info"], "description": merged["info"].get("description", "") +
                           f"\n\nNot included (service unavailable when this was built): {', '.join(unavailable)}."}

@@ -53,8 +53,8 @@ def document_problems(document: dict[str, Any], *, every_operation: bool = True)
     character in the query string, a body that is not JSON), not only those FastAPI finds parameters in.
 
     FastAPI on its own documents a 422 as `application/json` with its `HTTPValidationError`, which no answer of
-    ours has ever been; the gateway runs this on the merged document too (its own routes do not run the
-    services' check of every query string, hence not every one of them has a 422)."""
+    ours has ever been; the gateway runs this on the merged document too (its own routes run the same check of
+    every query string)."""
     for item in document.get("paths", {}).values():
         for method, operation in item.items():
             if method not in HTTP_METHODS:

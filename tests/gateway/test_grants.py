@@ -177,3 +177,12 @@ async def test_a_refresh_carries_the_accounts_rights_of_now_not_of_the_sign_in(a
     assert renewed.status_code == 200
     principal, _ = auth_gateway.app.authenticator.principal(renewed.json()["access_token"])
     assert principal.area == "330212001"
+
+
+async def test_a_control_character_in_a_query_parameter_of_the_gateways_own_routes_is_a_422_naming_it(auth_gateway):
+    """The gateway's routes keep the services' rule: PostgreSQL cannot compare a NUL, and no name holds one."""
+    auditor = bearer(await staff_tokens(auth_gateway, "auditor-demo"))
+    response = await auth_gateway.get(f"{GRANTS}?target=client%00x", headers=auditor)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [(e["field"], e["location"]) for e in response.json()["errors"]] == [("target", "query")]
