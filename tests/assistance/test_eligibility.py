@@ -406,3 +406,26 @@ async def test_wages_count_in_full_unless_a_district_enters_a_cited_employment_c
         member(age=40, incomes=wages(220_100))]}, "as_of": "2022-06-01", "programmes": ["dibao_marginal"]}, haishu)
     assert other.json()["household_monthly_income_fen"] == 220_100
     assert other.json()["programmes"][0]["eligible"] is False
+
+
+async def test_a_full_time_student_sent_without_a_school_level_is_refused_not_left_out(client):
+    """A 19-year-old child in full-time education counts up to undergraduate: without the level the check cannot
+    tell, so it says so (a 422 naming the field) instead of deciding as if the child lived on their own."""
+    await load_policies(client)
+    parent = member(age=45)
+    student = member("child", age=19, full_time_student=True)
+    inline = {"area_code": "330212001001", "members": [parent, student]}
+    response = await check(client, {"household": inline})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "household.members.1.schooling"
+    recorded = await client.post("/api/assistance/v1/households", json=household(parent, student),
+                                 headers=client.as_(CHECKER))
+    assert recorded.status_code == 422 and recorded.json()["errors"][0]["field"] == "members.1.schooling"
+    student["schooling"] = "undergraduate"
+    counted = await check(client, {"household": inline, "programmes": ["dibao"]})
+    assert counted.status_code == 200 and counted.json()["counted_members"] == 2
+    assert counted.json()["programmes"][0]["eligible"] is True
+    half = {"area_code": "330212001001", "members": [member(age=45, disability_grade=2)]}
+    no_kind = await check(client, {"household": half})
+    assert no_kind.status_code == 422 and no_kind.json()["errors"][0]["field"] == "household.members.0.disability_kind"

@@ -88,6 +88,7 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
         raise InvalidInput("household.members", "exactly one member is the applicant (申请人)")
     for index, m in enumerate(data.members):
         id_number = parse_id_number(m.id_number, field=f"household.members.{index}.id_number")
+        households.check_member_facts(m, f"household.members.{index}")
         wages = other = 0
         for j, income in enumerate(m.incomes):
             if income.item not in ITEMS_BY_KIND[income.kind]:

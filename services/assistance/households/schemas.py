@@ -38,8 +38,9 @@ class MemberIn(Schema):
     disability_grade: int | None = Field(None, ge=1, le=4, description="残疾等级 1 (most severe) to 4, from the "
                                          "disability certificate (残疾人证)")
     disability_kind: DisabilityKind | None = Field(None, description="残疾类别; given together with the grade")
-    schooling: Schooling = "none"
-    full_time_student: bool = Field(False, description="在校全日制学生")
+    schooling: Schooling = Field("none", description="School level (受教育阶段); required with `full_time_student`: "
+                                 "an adult child in full-time education counts up to undergraduate (本科及以下)")
+    full_time_student: bool = Field(False, description="在校全日制学生; give `schooling` too (a 422 without it)")
     lives_together: bool = Field(True, description="长期共同居住")
     legal_duty_of_support: bool = Field(False, description="法定赡养、扶养、抚养义务 towards the applicant (for "
                                         "parents, grandparents, grandchildren, siblings, others)")

@@ -52,13 +52,21 @@ def visible_to(principal: Principal) -> Select:
     return query.where(False)
 
 
-def _check_member(data: MemberIn, field: str) -> Member:
-    """Validate one member's fields beyond the schema and build the row (without its household)."""
-    id_number = parse_id_number(data.id_number, field=f"{field}.id_number")
+def check_member_facts(data: MemberIn, field: str) -> None:
+    """Facts that decide who counts and what they may receive must be whole: a full-time student without a school
+    level (an adult child counts only up to undergraduate) or a disability grade without its kind would otherwise
+    be decided as if absent. Both the recorded household and an inline eligibility check go through here."""
     if (data.disability_grade is None) != (data.disability_kind is None):
         raise InvalidInput(f"{field}.disability_kind", "the disability grade and kind are given together")
     if data.full_time_student and data.schooling == "none":
-        raise InvalidInput(f"{field}.schooling", "a full-time student needs a schooling level")
+        raise InvalidInput(f"{field}.schooling", "a full-time student needs a schooling level (an adult child in "
+                           "full-time education counts up to undergraduate, not beyond)")
+
+
+def _check_member(data: MemberIn, field: str) -> Member:
+    """Validate one member's fields beyond the schema and build the row (without its household)."""
+    id_number = parse_id_number(data.id_number, field=f"{field}.id_number")
+    check_member_facts(data, field)
     return Member(id_number=id_number.value, name=data.name, birth_on=id_number.birth_date, sex=id_number.sex,
                   relationship=data.relationship, residence=data.residence, labour_capacity=data.labour_capacity,
                   disability_grade=data.disability_grade, disability_kind=data.disability_kind,
