@@ -42,10 +42,10 @@ EARTH_RADIUS_M = 6_371_000
 class Evv:
     """What a visit must meet to be verified; each figure is a setting (settings.py says why these defaults)."""
 
-    radius_m: float = 200.0
-    early: dt.timedelta = dt.timedelta(minutes=30)
-    late: dt.timedelta = dt.timedelta(minutes=30)
-    min_duration_share: float = 0.5
+    radius_m: float
+    early: dt.timedelta
+    late: dt.timedelta
+    min_duration_share: float
 
     @classmethod
     def of(cls, settings) -> Evv:
