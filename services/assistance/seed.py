@@ -28,9 +28,12 @@ LINE_39_MARGINAL = (f"{PLAN}第39行：“将低保边缘家庭人均月收入�
 LINE_47 = f"{PLAN}第47行：“全市集中供养孤儿养育标准达35000元以上、散居孤儿和困境儿童保障标准达29000元以上”"
 LINE_49 = f"{PLAN}第49行：“修订出台*市困难残疾人生活补贴和重度残疾人护理补贴办法”（未给出金额）"
 
-Y2022 = dt.date(2022, 1, 1)
+Y2021, Y2022 = dt.date(2021, 1, 1), dt.date(2022, 1, 1)
 DATE_ASSUMED = ("The effective date is assumed: the plan sets the figure for 2022 but gives no date "
-                "(1 January 2022 used). The value itself is from the plan (a floor: “以上”).")
+                "(1 January 2022 used; the copy of the plan is dated 2022-05-09, a publication date, not an "
+                "effective one). The value itself is from the plan (a floor: “以上”). The plan gives no figure "
+                "for 2021 or before, so there is no earlier version: a day before 2022 is not decided (422) "
+                "until a cited version is added.")
 NO_SOURCE = "Assumed: no source gives this value; placeholder until the bureau's own figure is entered."
 
 VERSIONS = [
@@ -38,9 +41,11 @@ VERSIONS = [
          note=DATE_ASSUMED),
     dict(code="dibao_standard_annual_target", value=yuan_to_fen(14000), effective_on=Y2022, citation=LINE_19,
          note=DATE_ASSUMED + " A target for the year; 1,100 yuan × 12 = 13,200 is below it."),
-    dict(code="dibao_marginal_multiplier", value=1500, effective_on=dt.date(2020, 1, 1), citation=LINE_39_MARGINAL,
-         note="The 1.5× before the 2022 change. The effective date is assumed (1 January 2020): the plan gives "
-              "none for the earlier rule."),
+    # The history the plan gives: 1.5× before its 2022 change, 2× after. The plan names the 2021 rule but no
+    # 2021 低保 standard, so a day of 2021 still cannot be decided until a cited standard is added.
+    dict(code="dibao_marginal_multiplier", value=1500, effective_on=Y2021, citation=LINE_39_MARGINAL,
+         note="The 1.5× in force before the 2022 change. The plan gives no date for either rule: this history "
+              "begins on 1 January 2021 (assumed), and the change is taken as 1 January 2022 (assumed)."),
     dict(code="dibao_marginal_multiplier", value=2000, effective_on=Y2022, citation=LINE_39_MARGINAL,
          note=DATE_ASSUMED),
     dict(code="tekun_support_standard", value=yuan_to_fen(1870), effective_on=Y2022, citation=LINE_39_TEKUN,

@@ -429,3 +429,27 @@ async def test_a_full_time_student_sent_without_a_school_level_is_refused_not_le
     half = {"area_code": "330212001001", "members": [member(age=45, disability_grade=2)]}
     no_kind = await check(client, {"household": half})
     assert no_kind.status_code == 422 and no_kind.json()["errors"][0]["field"] == "household.members.0.disability_kind"
+
+
+async def test_a_day_of_2021_uses_the_one_and_a_half_times_rule_and_is_refused_for_want_of_a_2021_standard(client):
+    """The plan gives the 2022 standard and the 1.5× 低保边缘 rule it replaced with 2×, but no 2021 standard: an
+    appeal about 2021 is a 422 naming as_of and saying which figure is missing and why, never a made-up figure."""
+    await load_policies(client)
+    reader = staff("330200", "assistance.policies:read")
+
+    async def multiplier(day):
+        response = await client.get("/api/assistance/v1/policies", headers=client.as_(reader),
+                                    params={"as_of": day, "code": "dibao_marginal_multiplier"})
+        return response.json()["items"][0]["value"]
+
+    assert (await multiplier("2021-06-01"), await multiplier("2021-12-31"), await multiplier("2022-01-01")) == (
+        1500, 1500, 2000)
+    inline = {"area_code": "330212001001", "members": [member(age=50)]}
+    response = await check(client, {"household": inline, "as_of": "2021-06-01"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "as_of"
+    detail = response.json()["detail"]
+    assert "no rule was in force on 2021-06-01" in detail
+    assert "dibao_standard (first version on record effective 2022-01-01" in detail and "1100元/月以上" in detail
+    assert "dibao_marginal_multiplier" not in detail  # the 2021 rule is on record
+    assert "110000" not in detail

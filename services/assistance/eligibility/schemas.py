@@ -57,7 +57,9 @@ class EligibilityCheckIn(Schema):
     household_id: int | None = Field(None, description="A recorded household in your area")
     household: InlineHousehold | None = Field(None, description="Or a household given inline")
     as_of: dt.date | None = Field(None, description="The day the decision is about (default today); an earlier day "
-                                  "uses the rules in force then (appeals)")
+                                  "uses the rules in force then (appeals). A day no version of a rule covers (the "
+                                  "plan gives its standards from 2022, the 1.5× 低保边缘 rule for 2021) is a 422 on "
+                                  "`as_of` naming each missing parameter and its first version on record")
     programmes: list[ProgrammeCode] | None = Field(None, description="Only these programmes (default all)")
 
 

@@ -39,7 +39,14 @@ async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) 
     found = {v.code: rules.Param(v.code, v.value, v.unit, v.id, v.citation, v.is_assumption) for v in versions}
     missing = [c for c in rules.REQUIRED_PARAMETERS if c not in found]
     if missing:
-        raise InvalidInput("as_of", f"no rule was in force on {as_of.isoformat()} for: {', '.join(missing)}")
+        # Say why for each: a figure no source gives for that day is never made up (seed.py ships the years the
+        # plan gives), so name the first version on record and where it comes from.
+        first = await policies.first_versions(session, missing, district_code)
+        why = [f"{code} (first version on record effective {first[code].effective_on.isoformat()}, from "
+               f"{first[code].citation}; no source on record gives a figure before that day)" if code in first
+               else f"{code} (no version on record)" for code in missing]
+        raise InvalidInput("as_of", f"no rule was in force on {as_of.isoformat()} for: {'; '.join(why)}. Add a "
+                                    "version with its citation (POST /policies) to decide that day")
     return found
 
 

@@ -50,6 +50,15 @@ async def in_force(session: AsyncSession, *, as_of: dt.date, district_code: str 
     return list(chosen.values())
 
 
+async def first_versions(session: AsyncSession, codes: list[str], district_code: str = CITY_CODE
+                         ) -> dict[str, PolicyVersion]:
+    """The earliest version of each parameter that applies to the district (its own or the city-wide one)."""
+    query = (select(PolicyVersion).where(PolicyVersion.code.in_(codes),
+                                         PolicyVersion.district_code.in_({CITY_CODE, district_code}))
+             .order_by(PolicyVersion.effective_on.desc()))
+    return {version.code: version for version in await session.scalars(query)}  # the earliest is seen last
+
+
 async def history(session: AsyncSession, code: str, *, district_code: str | None = None) -> list[PolicyVersion]:
     if code not in CATALOGUE:
         raise NotFound(f"no policy parameter {code}")
