@@ -1,6 +1,7 @@
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from services.assistance.database import Base
@@ -54,6 +55,11 @@ class Signal(Base):
         Index("ix_signals_id_number_index", "id_number_index"),
         CheckConstraint("kind IN ('medical_bill', 'job_loss', 'disability_record', 'disaster', 'housing_change')",
                         name="kind_known"),
+        # A disability record (残联) gives the grade with the kind, as a member's are recorded; no other kind gives
+        # them. (SignalIn requires them of a disability record; those received before it did have none.)
+        CheckConstraint("(disability_grade IS NULL) = (disability_kind IS NULL)", name="disability_grade_with_kind"),
+        CheckConstraint("disability_grade IS NULL OR kind = 'disability_record'", name="disability_of_a_record"),
+        bounded("disability_grade", 1, 4),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +71,8 @@ class Signal(Base):
     occurred_on: Mapped[dt.date] = mapped_column(Date)
     amount_fen: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text)
+    disability_grade: Mapped[int | None] = mapped_column(SmallInteger)
+    disability_kind: Mapped[str | None] = mapped_column(String(16))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

@@ -3,6 +3,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from services.assistance.households.schemas import DisabilityKind
 from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import AreaCode
 from shared.money import MAX_BILL_FEN, fen
@@ -43,7 +44,13 @@ class LeadOut(Schema):
         "Why the household looks eligible: the rule and the day (`rule`, `as_of`); for 低保 and 低保边缘 leads of a "
         "screening the counted members (`counted_members`), the 低保 standard (`standard_fen`) and `facts_digest`, a "
         "keyed digest of the counted members, counted income and standard that tells whether a closed lead's facts "
-        "have changed; for a signal's leads the signal kind and the criteria passed. A lead never shows an income: "
+        "have changed; for a signal's leads the signal kind (`signal`) and the criteria passed, and when the signal's "
+        "content fed the re-evaluation `signal_fact`: what was applied (`medical_expense`: the bill counted as a "
+        "rigid medical expense; `wages_stopped`: a job loss; `disability`: a disability record; `shock`: a "
+        "disaster), about which member, its source (the department) and the partner's `partner_signal_id`. "
+        "`expenditure_type: true` marks a 低保 lead that is 支出型 (the criteria are then the 支出型 ones); `review` "
+        "a 低保 lead raised by a disaster for staff to assess the loss, which has no figure. A lead never shows an "
+        "income or an amount: "
         "staff who work it get the household's counted income from an eligibility check of the household "
         "(`POST /eligibility-checks` with its `household_id`, scope `assistance.eligibility:check`), which explains the decision with "
         "every figure used."),
@@ -65,7 +72,14 @@ class SignalIn(Schema):
     kind: SignalKind
     id_number: str = Field(min_length=15, max_length=20)
     occurred_on: dt.date
-    amount_fen: int | None = fen("e.g. the out-of-pocket medical bill", maximum=MAX_BILL_FEN, default=None)
+    amount_fen: int | None = fen("medical_bill: the out-of-pocket bill, counted as a rigid medical expense of the "
+                                 "month it occurred (支出型); job_loss: the monthly unemployment benefit (失业保险金) "
+                                 "now paid, if any. Other kinds: kept, not used (a disaster's loss is assessed on the "
+                                 "visit)",
+                                 maximum=MAX_BILL_FEN, default=None)
+    disability_grade: int | None = Field(None, ge=1, le=4, description="disability_record only, required there: "
+                                         "残疾等级 1 (most severe) to 4")
+    disability_kind: DisabilityKind | None = Field(None, description="disability_record only, required there: 残疾类别")
     detail: str = Field("", max_length=1000)
 
 

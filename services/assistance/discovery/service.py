@@ -12,7 +12,8 @@ from sqlalchemy import func, or_, select, text, tuple_, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assistance.discovery import batch
+from services.assistance.assessment import service as assessment
+from services.assistance.discovery import batch, signals
 from services.assistance.discovery.exclusions import live_applications
 from services.assistance.discovery.facts import facts_digest
 from services.assistance.discovery.models import Lead, Screening, Signal
@@ -316,11 +317,20 @@ async def _signal_out(session: AsyncSession, signal: Signal) -> SignalOut:
 
 
 async def receive_signal(session: AsyncSession, principal: Principal, data: SignalIn) -> tuple[SignalOut, bool]:
-    """Record the signal once per partner and signal id, re-evaluate the person's household and open leads for
-    programmes it looks eligible for but does not receive. Returns (result, replayed)."""
+    """Record the signal once per partner and signal id, re-evaluate the person's household with what the signal
+    says (`signals.apply`) and open leads for programmes it looks eligible for but neither receives nor has
+    applied for. Returns (result, replayed)."""
     person = parse_id_number(data.id_number)
     if data.occurred_on > clock.today():
         raise InvalidInput("occurred_on", "a signal cannot be about the future")
+    if data.kind == "disability_record":
+        for field in ("disability_grade", "disability_kind"):
+            if getattr(data, field) is None:
+                raise InvalidInput(field, "a disability record gives the grade and the kind (残疾等级, 残疾类别)")
+    else:
+        for field in ("disability_grade", "disability_kind"):
+            if getattr(data, field) is not None:
+                raise InvalidInput(field, "only a disability record (kind disability_record) gives a disability")
     existing = await session.scalar(select(Signal).where(Signal.partner == principal.subject,
                                                          Signal.signal_id == data.signal_id))
     if existing is not None:
@@ -328,6 +338,7 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
     member = await session.scalar(select(Member).where(Member.id_number_index == id_number_index(person.value)))
     signal = Signal(partner=principal.subject, signal_id=data.signal_id, kind=data.kind, id_number=person.value,
                     occurred_on=data.occurred_on, amount_fen=data.amount_fen, detail=data.detail,
+                    disability_grade=data.disability_grade, disability_kind=data.disability_kind,
                     household_id=member.household_id if member else None, received_at=utcnow())
     try:
         async with session.begin_nested():
@@ -339,30 +350,48 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
                                                              Signal.signal_id == data.signal_id))
         return await _signal_out(session, existing), True
     if member is not None:
-        household = await session.get(Household, member.household_id)
-        today = clock.today()
-        facts, numbers = await eligibility.facts_of_household(session, household, today)
-        params = await eligibility.parameters(session, household.area_code[:6], today)
-        result = rules.evaluate(facts, params, today)
-        standard = params["dibao_standard"].value
-        # A household lead keeps the facts digest the screening computes in SQL (never the income itself), so a
-        # lead closed on the same facts is not raised again by the next screening, whichever raised it first.
-        household_facts = {"counted_members": result.counted_members, "standard_fen": standard,
-                           "facts_digest": facts_digest(result.counted_members, result.household_income_fen,
-                                                        standard)}
-        receiving = await _receiving(session, household.id - 1, household.id, today)
-        for programme in result.programmes:
-            targets = ([(None, [c for c in programme.criteria])] if programme.persons is None and programme.eligible
-                       else [(int(p.key), p.criteria) for p in programme.persons or [] if p.eligible])
-            for member_id, criteria in targets:
-                hit = batch.Hit(household.id, household.area_code, programme.code, member_id, {})
-                if _is_received(hit, receiving):
-                    continue
-                session.add(Lead(signal_id=signal.id, household_id=household.id, member_id=member_id,
-                                 area_code=household.area_code, programme=programme.code, state="open",
-                                 reasons={"signal": data.kind, "as_of": today.isoformat(),
-                                          "criteria": [c.code for c in criteria if c.passed],
-                                          **(household_facts if member_id is None else {})},
-                                 created_at=utcnow()))
-        await session.flush()
+        await _open_leads(session, signal, member, principal.name or principal.subject)
     return await _signal_out(session, signal), False
+
+
+SHOCK_REVIEW = ("a disaster's loss has no figure: assess it on the visit (the 低保 criteria listed passed on the "
+                "recorded facts)")
+
+
+async def _open_leads(session: AsyncSession, signal: Signal, member: Member, department: str) -> None:
+    """The leads of a signal about `member`: its household re-evaluated today with the signal applied."""
+    household = await session.get(Household, member.household_id)
+    today = clock.today()
+    recorded, _numbers = await eligibility.facts_of_household(session, household, today)
+    expenses = await assessment.medical_expenses_of(session, household.id) if signal.kind == "medical_bill" else []
+    applied = signals.apply(signal, department, member.id, recorded, expenses, today)
+    params = await eligibility.parameters(session, household.area_code[:6], today)
+    result = rules.evaluate(applied.facts, params, today)
+    expenditure = rules.expenditure_type(applied.facts, params, result)
+    standard = params["dibao_standard"].value
+    # A household lead keeps the facts digest the screening computes in SQL (never the income itself), so a
+    # lead closed on the same facts is not raised again by the next screening, whichever raised it first.
+    household_facts = {"counted_members": result.counted_members, "standard_fen": standard,
+                       "facts_digest": facts_digest(result.counted_members, result.household_income_fen, standard)}
+    said = {"signal_fact": applied.fact} if applied.fact else {}
+    receiving = await _receiving(session, household.id - 1, household.id, today)
+    for programme in result.programmes:
+        targets = [(int(p.key), p.criteria, {}) for p in programme.persons or [] if p.eligible]
+        if programme.persons is None and programme.eligible:
+            targets = [(None, programme.criteria, {})]
+        elif programme.code == "dibao" and expenditure is not None and expenditure.eligible:
+            # 支出型: the income is above the line, but not once the rigid medical expenses are paid.
+            targets = [(None, expenditure.criteria, {"expenditure_type": True})]
+        elif programme.code == "dibao" and applied.shock:
+            targets = [(None, programme.criteria, {"review": SHOCK_REVIEW})]
+        for member_id, criteria, why in targets:
+            hit = batch.Hit(household.id, household.area_code, programme.code, member_id, {})
+            if _is_received(hit, receiving):
+                continue
+            session.add(Lead(signal_id=signal.id, household_id=household.id, member_id=member_id,
+                             area_code=household.area_code, programme=programme.code, state="open",
+                             reasons={"signal": signal.kind, "as_of": today.isoformat(),
+                                      "criteria": [c.code for c in criteria if c.passed],
+                                      **(household_facts if member_id is None else {}), **said, **why},
+                             created_at=utcnow()))
+    await session.flush()
