@@ -204,7 +204,7 @@ async def test_no_table_holds_an_income_amount_in_the_clear(client):
                               headers=client.as_(CHECKER))
     assert check.status_code == 200, check.text
     # The check explains its decision with the household's counted income (see services/assistance/pii.py).
-    assert 12_000_000 < check.json()["household_monthly_income_fen"] < 9_876_543 + 2_880_699  # less deductions
+    assert 12_000_000 < check.json()["household_monthly_income_fen"] <= 9_876_543 + 2_880_699  # any deduction taken
     status = await client.get(f"{API}/households/{household_id}/economic-status", headers=client.as_(CHECKER))
     assert status.status_code == 200 and not any(str(a) in status.text for row in AMOUNTS for a in (row[0], row[3]))
     async with client.app.state.database.sessionmaker() as session:
