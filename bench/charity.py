@@ -76,12 +76,11 @@ async def setup(client: httpx.AsyncClient, headers: dict) -> dict:
     today = clock.today()
     project = (await client.post(f"{API}/projects", headers=headers, json={
         "organization_id": org["id"], "title": "基准项目", "summary": "bench", "beneficiaries": "bench",
-        "public_fundraising": True, "target_fen": 10**12, "starts_on": (today.replace(day=1)).isoformat(),
+        # Directed (定向募捐): filed today, the day it is created, with no 10-day filing clock before it starts.
+        "public_fundraising": False, "target_fen": 10**12, "starts_on": (today.replace(day=1)).isoformat(),
         "ends_on": today.replace(year=today.year + 1).isoformat(),
         "budget_lines": [{"name": "全部", "amount_fen": 10**12}]})).json()
-    filed_on = today.replace(day=1).toordinal() - 20
-    await client.post(f"{API}/projects/{project['id']}/filing", headers=headers,
-                      json={"filed_on": type(today).fromordinal(filed_on).isoformat()})
+    await client.post(f"{API}/projects/{project['id']}/filing", headers=headers, json={})
     await client.post(f"{API}/projects/{project['id']}/start-fundraising", headers=headers)
     return project
 

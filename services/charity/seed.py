@@ -79,7 +79,8 @@ async def _load_project(session: AsyncSession) -> int:
             target_fen=200_000_000, starts_on=today - dt.timedelta(days=30), ends_on=today + dt.timedelta(days=150),
             budget_lines=[BudgetLineIn(name="取暖补贴", amount_fen=120_000_000),
                           BudgetLineIn(name="生活物资", amount_fen=70_000_000),
-                          BudgetLineIn(name="项目执行", amount_fen=10_000_000)]))
+                          BudgetLineIn(name="项目执行", amount_fen=10_000_000)]),
+            created_at=dt.datetime.combine(today - dt.timedelta(days=45), dt.time(), tzinfo=clock.SHANGHAI))
         await projects.file(session, SEED_CLERK, project.id, FilingIn(filed_on=today - dt.timedelta(days=45),
                                                                       filing_number="53330200MJ1234567X-2026-001"))
         await projects.start_fundraising(session, SEED_CLERK, project.id)

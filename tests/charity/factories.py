@@ -3,9 +3,11 @@
 import datetime as dt
 import itertools
 
+from sqlalchemy import update
 from stdnum.cn import uscc
 
 import services.charity.scopes  # noqa: F401  (declares the scopes)
+from services.charity.projects.models import Project
 from shared import clock
 from shared.scopes import DECLARED
 from tests.conftest import staff
@@ -62,7 +64,10 @@ async def project(client, principal=YINZHOU, *, org=None, status="fundraising", 
                                  headers=client.as_(principal))
     assert response.status_code == 201, response.text
     created = response.json()
-    steps = [("filed", "filing", {"filed_on": filed_on or days(-20)}), ("fundraising", "start-fundraising", None),
+    filed_on = filed_on or days(-20)
+    if status != "draft":
+        await entered_on(client, created["id"], filed_on)
+    steps = [("filed", "filing", {"filed_on": filed_on}), ("fundraising", "start-fundraising", None),
              ("executing", "start-execution", None), ("closed", "close", None)]
     for to, action, body in steps:
         if created["status"] == status:
@@ -73,6 +78,16 @@ async def project(client, principal=YINZHOU, *, org=None, status="fundraising", 
         created = moved.json()
     assert created["status"] == status
     return created
+
+
+async def entered_on(client, project_id: int, day: str) -> None:
+    """Make the project's record as old as `day` (Shanghai): a plan is filed on or after the day its project was
+    created, and a test's project filed weeks ago was created no later. Straight in the database: the API
+    creates projects today only."""
+    at = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), tzinfo=clock.SHANGHAI)
+    async with client.app.state.database.sessionmaker() as session:
+        await session.execute(update(Project).where(Project.id == project_id).values(created_at=at))
+        await session.commit()
 
 
 def donation_body(project_id: int, txn: str, amount_fen: int = 10_000, **overrides) -> dict:

@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from services.charity.projects.models import Project
 from services.charity.projects.service import add_months, disclosure_due
 from shared import clock
-from tests.charity.factories import (API, CITY, HAISHU, YINZHOU, days, get_project, organisation, project,
-                                     project_body)
+from tests.charity.factories import (API, CITY, HAISHU, YINZHOU, days, entered_on, get_project, organisation,
+                                     project, project_body)
 from tests.conftest import staff
 
 URL = f"{API}/projects"
@@ -28,6 +28,7 @@ async def test_a_project_goes_from_draft_to_closed_and_nowhere_else(client):
         early = await client.post(f"{URL}/{pid}/{action}", headers=headers)
         assert early.status_code == 409 and early.json()["resource"] == f"projects/{pid}", action
         assert "draft" in early.json()["detail"]
+    await entered_on(client, pid, days(-20))
     filed = await client.post(f"{URL}/{pid}/filing", json={"filed_on": days(-20), "filing_number": "53330212MJ-001"},
                               headers=headers)
     assert filed.status_code == 200 and filed.json()["status"] == "filed"
@@ -73,6 +74,31 @@ async def test_an_emergency_fundraising_may_file_within_ten_days_after_it_starts
     assert (await client.post(f"{URL}/{directed['id']}/filing", headers=client.as_(YINZHOU))).status_code == 200
 
 
+async def test_a_filing_dated_before_the_project_was_created_is_refused(client):
+    org = await organisation(client)
+    draft = await project(client, org=org, status="draft", public_fundraising=False, starts_on=days(-5))
+    created_on = dt.datetime.fromisoformat(draft["created_at"]).astimezone(clock.SHANGHAI).date()
+    day_before = (created_on - dt.timedelta(days=1)).isoformat()
+    early = await client.post(f"{URL}/{draft['id']}/filing", json={"filed_on": day_before},
+                              headers=client.as_(YINZHOU))
+    assert early.status_code == 422, early.text
+    assert early.json()["errors"][0]["field"] == "filed_on" and created_on.isoformat() in early.json()["detail"]
+    assert (await get_project(client, draft["id"]))["status"] == "draft"
+    # The database itself refuses such a filing, written around the service.
+    async with client.app.state.database.sessionmaker() as session:
+        try:
+            async with session.begin_nested():
+                await session.execute(text("UPDATE projects SET status = 'filed', filed_on = :day WHERE id = :id"),
+                                      {"day": dt.date.fromisoformat(day_before), "id": draft["id"]})
+            raise AssertionError("a filing before the project's creation was stored")
+        except IntegrityError as refused:
+            assert "filed_after_created" in str(refused)
+    # Filed the day it was created (in Shanghai), it is accepted.
+    on_the_day = await client.post(f"{URL}/{draft['id']}/filing", json={"filed_on": created_on.isoformat()},
+                                   headers=client.as_(YINZHOU))
+    assert on_the_day.status_code == 200, on_the_day.text
+
+
 async def test_only_qualified_organisations_fundraise_publicly(client):
     unqualified = await organisation(client, qualified=False, name="鄞州区邻里互助会")
     response = await client.post(URL, json=project_body(unqualified["id"]), headers=client.as_(YINZHOU))
@@ -85,6 +111,7 @@ async def test_only_qualified_organisations_fundraise_publicly(client):
     # Qualified since 2017: a plan filed (on paper) before that date is refused.
     org = await organisation(client)
     draft = await project(client, org=org, status="draft", starts_on="2016-12-20", ends_on=days(30))
+    await entered_on(client, draft["id"], "2016-11-01")
     before = await client.post(f"{URL}/{draft['id']}/filing", json={"filed_on": "2016-12-01"},
                                headers=client.as_(YINZHOU))
     assert before.status_code == 409 and before.json()["resource"] == f"organizations/{org['id']}"

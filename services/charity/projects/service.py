@@ -67,7 +67,10 @@ def _qualified_on(org, day: dt.date) -> bool:
     return org.fundraising_qualified_on is not None and org.fundraising_qualified_on <= day
 
 
-async def create(session: AsyncSession, principal: Principal, data: ProjectIn) -> Project:
+async def create(session: AsyncSession, principal: Principal, data: ProjectIn, *,
+                 created_at: dt.datetime | None = None) -> Project:
+    """A draft project. `created_at`, never from a request: when the record is older than this database (the
+    seed's demo history), since a plan is filed on or after the day its project was created."""
     try:
         org = await organizations.get(session, data.organization_id)
     except NotFound:
@@ -83,7 +86,7 @@ async def create(session: AsyncSession, principal: Principal, data: ProjectIn) -
     if data.public_fundraising and not _qualified_on(org, clock.today()):
         raise Conflict("only an organisation holding the public-fundraising qualification (公开募捐资格) may run a "
                        "public fundraising", resource=f"organizations/{org.id}")
-    now = utcnow()
+    now = created_at or utcnow()
     project = Project(**data.model_dump(exclude={"budget_lines"}), district_code=org.district_code, status="draft",
                       created_by=principal.subject, created_at=now, status_changed_at=now)
     session.add(project)
@@ -156,6 +159,10 @@ async def file(session: AsyncSession, principal: Principal, project_id: int, dat
     filed_on = data.filed_on or today
     if filed_on > today:
         raise InvalidInput("filed_on", "cannot be in the future")
+    created_on = project.created_at.astimezone(clock.SHANGHAI).date()
+    if filed_on < created_on:
+        raise InvalidInput("filed_on", f"cannot be before the project was created ({created_on.isoformat()}): a "
+                                       f"plan is filed once it exists")
     if project.public_fundraising:
         org = await organizations.get(session, project.organization_id)
         if not _qualified_on(org, filed_on):
