@@ -129,7 +129,7 @@ def test_tekun_needs_no_labour_capacity_no_income_and_no_able_supporter():
     assert not elder_result.eligible
     assert [c.code for c in elder_result.criteria if not c.passed] == ["no_supporter_able_to_support"]
     assert not son_result.eligible
-    assert not programme(rules.evaluate(facts(person(years=74, other_income_fen=1)), params(), AS_OF),
+    assert not programme(rules.evaluate(facts(person(years=74, other_income_fen=STANDARD)), params(), AS_OF),
                          "tekun").eligible
     assert not programme(rules.evaluate(facts(person(years=59)), params(), AS_OF), "tekun").eligible
     assert programme(rules.evaluate(facts(person(years=59)), params(), dt.date(2024, 6, 4) + dt.timedelta(days=365)),
@@ -140,6 +140,17 @@ def test_tekun_needs_no_labour_capacity_no_income_and_no_able_supporter():
     assert programme(rules.evaluate(facts(grade3), params(), AS_OF), "tekun").eligible
     grade3_physical = dataclasses.replace(grade3, disability_kind="physical")
     assert not programme(rules.evaluate(facts(grade3_physical), params(), AS_OF), "tekun").eligible
+
+
+def test_tekun_counts_an_income_below_the_dibao_standard_as_no_means_of_living():
+    """无生活来源 (特困人员认定办法 第八条) is an income below the 低保 standard, not no income at all: an elder alone on
+    a 500-yuan pension is 特困; on the standard itself, not."""
+    def tekun(income):
+        return programme(rules.evaluate(facts(person(years=74, other_income_fen=income)), params(), AS_OF), "tekun")
+
+    assert tekun(50_000).eligible and tekun(STANDARD - 1).eligible and not tekun(STANDARD).eligible
+    rule = next(c for c in tekun(50_000).persons[0].criteria if c.code == "no_income_source")
+    assert (rule.value, rule.threshold, rule.parameters[0].code) == (50_000, STANDARD, "dibao_standard")
 
 
 def test_tekun_takes_a_stated_lack_of_labour_capacity_between_16_and_59_and_only_the_listed_disabilities():

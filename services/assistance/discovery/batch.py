@@ -209,7 +209,7 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
                  *(and_(people.c.disability_kind == kind, people.c.disability_grade <= grade)
                    for kind, grade in rules.NO_LABOUR_CAPACITY_GRADES.items()))
     minor = people.c.birth_on > c18
-    tekun = and_(people.c.exclusion.is_(None), unable, people.c.own == 0, able_elsewhere == 0)
+    tekun = and_(people.c.exclusion.is_(None), unable, people.c.own < p["dibao_standard"], able_elsewhere == 0)
     poor = or_(flags.c.dibao == 1, flags.c.marginal == 1)
     individual = and_(people.c.exclusion.is_(None),
                       or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None)))

@@ -224,7 +224,10 @@ def evaluate(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) ->
         supporters = able_supporters(person, facts.people, as_of)
         return [Criterion("no_labour_capacity", unable, age_on(person.birth_on, as_of), None, "years", [],
                           member_source, why),
-                Criterion("no_income_source", own == 0, own, 0, "fen_per_month", [], income_sources),
+                # 无生活来源 (特困人员认定办法 第八条): income below the local 低保 standard. Its property condition is
+                # the city's to set (特困人员财产状况规定) and none is on record, so none is applied.
+                Criterion("no_income_source", own < standard.value, own, standard.value, "fen_per_month",
+                          [standard], income_sources, "own monthly income below the 低保 standard (无生活来源)"),
                 Criterion("no_supporter_able_to_support", supporters == 0, supporters, 0, "persons", [],
                           member_source, "other people of the household aged 18–59 with full labour capacity")]
 
