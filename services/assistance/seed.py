@@ -60,12 +60,9 @@ VERSIONS = [
          note=NO_SOURCE + " 330 yuan/month = 30% of the 1,100 yuan 低保标准."),
     dict(code="disability_care_subsidy", value=yuan_to_fen(330), effective_on=Y2022, citation=LINE_49,
          note=NO_SOURCE + " 330 yuan/month = 30% of the 1,100 yuan 低保标准."),
-    dict(code="dibao_financial_assets_limit", value=yuan_to_fen(26400), effective_on=Y2022,
-         citation=f"{PLAN}第39行提到修订“社会救助家庭经济状况认定”政策，但未给出资产上限",
-         note=NO_SOURCE + " 26,400 yuan per person = 24 months of the 1,100 yuan standard."),
-    dict(code="dibao_vehicle_value_limit", value=yuan_to_fen(50000), effective_on=Y2022,
-         citation=f"{PLAN}第39行提到修订“社会救助家庭经济状况认定”政策，但未给出资产上限",
-         note=NO_SOURCE),
+    # No asset limits (dibao_financial_assets_limit, dibao_vehicle_value_limit): the plan (第39行) announces a new
+    # 家庭经济状况认定 policy but gives no limit, and an invented one would decide who is eligible. Until the
+    # bureau adds cited versions, the asset criteria say that no limit was applied (eligibility/rules.py).
     # No source gives an amount, so the neutral default is none: an invented deduction would change who is
     # eligible (300 yuan made a household above the 低保边缘 limit eligible). A district that has a cited figure
     # adds its own version (POST /policies with its district code and the citation).

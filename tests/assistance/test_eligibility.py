@@ -464,3 +464,26 @@ async def test_a_day_of_2021_uses_the_one_and_a_half_times_rule_and_is_refused_f
     assert "dibao_standard (first version on record effective 2022-01-01" in detail and "1100元/月以上" in detail
     assert "dibao_marginal_multiplier" not in detail  # the 2021 rule is on record
     assert "110000" not in detail
+
+
+async def test_no_invented_asset_limit_decides_until_a_cited_one_is_entered(client):
+    """No source gives the asset limits: by default a household is decided on its income, and the asset criteria
+    say no limit was applied. A cited limit entered for a district applies there."""
+    await load_policies(client)
+    inline = {"area_code": "330212001001", "members": [member(age=50)],
+              "assets": [{"kind": "deposit", "value_fen": 5_000_000}, {"kind": "vehicle", "value_fen": 6_000_000}]}
+    body = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
+    dibao = body["programmes"][0]
+    assert dibao["eligible"] is True
+    limits = {c["code"]: c for c in dibao["criteria"] if c["code"].endswith("within_limit")}
+    assert all(c["passed"] and c["threshold"] is None and c["parameters"] == [] and "no limit on record" in c["note"]
+               for c in limits.values()) and len(limits) == 2
+    city = staff("330200", "assistance.policies:write", "assistance.policies:read")
+    for code, value in (("dibao_financial_assets_limit", 2_640_000), ("dibao_vehicle_value_limit", 5_000_000)):
+        added = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
+            "code": code, "district_code": "330212", "value": value, "unit": "fen", "effective_on": "2022-01-01",
+            "citation": "鄞州区低保家庭财产认定办法（测试）"})
+        assert added.status_code == 201, added.text
+    limited = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
+    failed = [c["code"] for c in limited["programmes"][0]["criteria"] if not c["passed"]]
+    assert failed == ["financial_assets_per_capita_within_limit", "vehicle_value_within_limit"]

@@ -73,14 +73,17 @@ async def test_batch_and_single_paths_agree_on_ten_thousand_households(client):
     assert on_edge > 100
 
 
-async def test_batch_and_single_paths_agree_with_a_district_employment_cost_deduction(client):
-    """The seed has no deduction (no source gives one); a district may enter a cited one, and both paths apply it."""
+async def test_batch_and_single_paths_agree_with_a_district_deduction_and_asset_limits(client):
+    """The seed has no employment cost deduction and no asset limits (no source gives them); a district may enter
+    cited ones, and both paths apply them."""
     async with client.app.state.database.sessionmaker() as session:
         await seed.load_policies(session)
         await generate(session, 2_000, as_of=AS_OF, seed=17, thresholds=Thresholds(deduction=30_000))
         params = await eligibility.parameters(session, "330212", AS_OF)
-        assert params["employment_cost_deduction"].value == 0
+        assert params["employment_cost_deduction"].value == 0 and not set(rules.ASSET_LIMITS) & set(params)
         params["employment_cost_deduction"] = dataclasses.replace(params["employment_cost_deduction"], value=30_000)
+        params |= {code: rules.Param(code, value, "fen", 0, "a district's cited limit (test)")
+                   for code, value in zip(rules.ASSET_LIMITS, (Thresholds.assets_limit, Thresholds.vehicle_limit))}
         batch_hits = {(h.household_id, h.programme, h.member_id)
                       for h in await batch.eligible(session, params, AS_OF)}
         households = list(await session.scalars(select(Household)))
@@ -93,6 +96,9 @@ async def test_batch_and_single_paths_agree_with_a_district_employment_cost_dedu
                                params | {"employment_cost_deduction": dataclasses.replace(
                                    params["employment_cost_deduction"], value=0)})
     assert without != single_hits  # the deduction really decides some households here
+    unlimited = single_path_hits(households, members, incomes, assets,
+                                 {c: p for c, p in params.items() if c not in rules.ASSET_LIMITS})
+    assert unlimited > single_hits  # and the limits some others
 
 
 async def test_batch_ranges_cover_every_household_once(client):

@@ -193,10 +193,12 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
                   .group_by(Household.id, Household.area_code).cte("household_totals"))
     n, total = households.c.n, households.c.total
     financial, vehicle = func.coalesce(assets.c.financial, 0), func.coalesce(assets.c.vehicle, 0)
-    assets_ok = and_(financial <= p["dibao_financial_assets_limit"] * n, vehicle <= p["dibao_vehicle_value_limit"])
-    dibao = and_(n >= 1, total < p["dibao_standard"] * n, assets_ok)
+    # Asset limits apply only where one is on record (rules.ASSET_LIMITS).
+    assets_ok = ([financial <= p["dibao_financial_assets_limit"] * n] if "dibao_financial_assets_limit" in p else []) \
+        + ([vehicle <= p["dibao_vehicle_value_limit"]] if "dibao_vehicle_value_limit" in p else [])
+    dibao = and_(n >= 1, total < p["dibao_standard"] * n, *assets_ok)
     marginal = and_(n >= 1, total >= p["dibao_standard"] * n,
-                    total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n, assets_ok)
+                    total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n, *assets_ok)
     flags = (select(households.c.id, households.c.area_code, households.c.able, n.label("n"), total.label("total"),
                     _flag(dibao).label("dibao"), _flag(marginal).label("marginal"))
              .outerjoin(assets, assets.c.household_id == households.c.id).cte("household_flags"))

@@ -19,8 +19,12 @@ PROGRAMMES = ("dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_
 # The parameters the rules read; an `as_of` on which any of them has no version in force cannot be decided.
 REQUIRED_PARAMETERS = ("dibao_standard", "dibao_marginal_multiplier", "tekun_support_standard",
                        "orphan_institution_standard", "orphan_scattered_standard", "children_in_difficulty_standard",
-                       "disability_living_subsidy", "disability_care_subsidy", "dibao_financial_assets_limit",
-                       "dibao_vehicle_value_limit", "employment_cost_deduction", "dibao_grant_rounding")
+                       "disability_living_subsidy", "disability_care_subsidy", "employment_cost_deduction",
+                       "dibao_grant_rounding")
+# Asset limits are the city's to set and no source gives them: applied only where a version is on record (a cited
+# one), never an invented figure that would decide who is eligible. The criterion says when none was applied.
+ASSET_LIMITS = ("dibao_financial_assets_limit", "dibao_vehicle_value_limit")
+NO_LIMIT_ON_RECORD = "no limit on record (no source gives one): not applied"
 
 ADULT_AGE, CHILD_AGE_LIMIT, ELDER_AGE, WORKING_AGE_FROM = 18, 16, 60, 18
 SEVERE_GRADES = frozenset({1, 2})  # 一级、二级残疾 (重度): the care subsidy
@@ -151,14 +155,18 @@ def able_supporters(person: Person, people: tuple[Person, ...], as_of: dt.date) 
 
 
 def _income_and_asset_criteria(facts: HouseholdFacts, n: int, params: dict[str, Param]) -> list[Criterion]:
-    assets_limit, vehicle_limit = params["dibao_financial_assets_limit"], params["dibao_vehicle_value_limit"]
+    assets_limit, vehicle_limit = params.get("dibao_financial_assets_limit"), params.get("dibao_vehicle_value_limit")
+    financial_note = "deposits and securities of the household, per counted member"
     return [
         Criterion("financial_assets_per_capita_within_limit",
-                  n > 0 and facts.financial_assets_fen <= assets_limit.value * n,
-                  facts.financial_assets_fen // n if n else None, assets_limit.value, "fen", [assets_limit],
-                  list(facts.asset_sources), "deposits and securities of the household, per counted member"),
-        Criterion("vehicle_value_within_limit", facts.vehicle_value_fen <= vehicle_limit.value,
-                  facts.vehicle_value_fen, vehicle_limit.value, "fen", [vehicle_limit], list(facts.asset_sources)),
+                  n > 0 and (assets_limit is None or facts.financial_assets_fen <= assets_limit.value * n),
+                  facts.financial_assets_fen // n if n else None, assets_limit and assets_limit.value, "fen",
+                  [assets_limit] if assets_limit else [], list(facts.asset_sources),
+                  financial_note if assets_limit else f"{financial_note}; {NO_LIMIT_ON_RECORD}"),
+        Criterion("vehicle_value_within_limit", vehicle_limit is None or facts.vehicle_value_fen <= vehicle_limit.value,
+                  facts.vehicle_value_fen, vehicle_limit and vehicle_limit.value, "fen",
+                  [vehicle_limit] if vehicle_limit else [], list(facts.asset_sources),
+                  "" if vehicle_limit else NO_LIMIT_ON_RECORD),
     ]
 
 
