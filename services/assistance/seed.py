@@ -70,9 +70,10 @@ VERSIONS = [
          citation="民发〔2021〕57号第十一条：“就业成本”可从工资性收入中扣减；《全市民政工作要点2022》未给出金额",
          note="Assumed: no source gives an amount, so no deduction (0), the neutral default; a district with a "
               "cited figure adds its own version."),
-    dict(code="dibao_grant_rounding", value=100, effective_on=Y2022,
+    dict(code="dibao_grant_rounding", value=1, effective_on=Y2022,
          citation="No source: the plan does not say how the 低保金 is rounded",
-         note=NO_SOURCE + " The monthly grant is rounded up to whole yuan (100 fen), in the household's favour."),
+         note="Assumed: no source says how the grant is rounded, so it is not (1 fen), the neutral default; a "
+              "cited rule (e.g. up to whole yuan, 100) is added as a new version."),
     # 支出型 (expenditure-type) hardship: the plan (第35-39行) asks for 精准救助 and wider 准入条件 but names no
     # rule for rigid medical expenses; both parameters are assumptions, to be replaced by the bureau's figures.
     dict(code="expenditure_medical_share", value=500, effective_on=Y2022,

@@ -487,3 +487,12 @@ async def test_no_invented_asset_limit_decides_until_a_cited_one_is_entered(clie
     limited = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
     failed = [c["code"] for c in limited["programmes"][0]["criteria"] if not c["passed"]]
     assert failed == ["financial_assets_per_capita_within_limit", "vehicle_value_within_limit"]
+
+
+async def test_the_grant_is_the_exact_gap_unless_a_rounding_rule_is_on_record(client):
+    """No source says how the 低保金 is rounded, so by default it is the exact gap, to the fen."""
+    await load_policies(client)
+    inline = {"area_code": "330212001001", "members": [member(age=50, incomes=[
+        {"kind": "pension", "item": "pension", "monthly_fen": 100_050}])]}
+    body = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
+    assert body["programmes"][0]["amount_fen"] == 110_000 - 100_050
