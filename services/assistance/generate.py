@@ -41,7 +41,8 @@ SCHOOLING = ("primary", "junior_secondary", "senior_secondary", "vocational", "u
 
 @dataclass
 class Thresholds:
-    """The figures the generator aims at (fen); defaults are the 2022 parameters in the seed."""
+    """The figures the generator aims at (fen): the 2022 parameters in the seed, and for what the seed has no
+    figure (asset limits) the values a test enters as a district's own (no source gives one)."""
 
     standard: int = 110_000
     multiplier: int = 2000
