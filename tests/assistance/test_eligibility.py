@@ -496,3 +496,18 @@ async def test_the_grant_is_the_exact_gap_unless_a_rounding_rule_is_on_record(cl
         {"kind": "pension", "item": "pension", "monthly_fen": 100_050}])]}
     body = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
     assert body["programmes"][0]["amount_fen"] == 110_000 - 100_050
+
+
+async def test_a_relative_sent_without_a_duty_of_support_is_refused_not_left_out(client):
+    """A parent living with the applicant counts only with a legal duty of support (法定赡养、扶养、抚养义务): not
+    presumed either way, so a check without it is a 422 naming the field, and with it the parent counts."""
+    await load_policies(client)
+    parent = member("parent", age=70)
+    inline = {"area_code": "330212001001", "members": [member(age=45), parent]}
+    response = await check(client, {"household": inline})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "household.members.1.legal_duty_of_support"
+    parent["legal_duty_of_support"] = True
+    assert (await check(client, {"household": inline})).json()["counted_members"] == 2
+    parent["legal_duty_of_support"] = False
+    assert (await check(client, {"household": inline})).json()["counted_members"] == 1

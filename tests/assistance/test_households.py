@@ -81,7 +81,8 @@ async def test_household_with_counted_and_uncounted_members_masks_id_numbers(cli
 async def test_a_person_in_another_household_is_a_conflict_naming_it_and_nothing_is_written(client):
     shared_person = member("spouse", age=30)
     first = await create(client, household(member(age=31), shared_person))
-    again = await client.post(URL, json=household(member(age=33), shared_person | {"relationship": "sibling"}),
+    again = await client.post(URL, json=household(member(age=33), shared_person | {"relationship": "sibling",
+                                                                                "legal_duty_of_support": False}),
                               headers=client.as_(YINZHOU))
     assert again.status_code == 409, again.text
     assert again.json()["resource"] == f"households/{first['id']}"
@@ -116,6 +117,7 @@ async def test_the_same_person_twice_in_one_request_names_the_field(client):
     (lambda b: b["members"][0].update(disability_grade=5, disability_kind="visual"), "members.0.disability_grade"),
     (lambda b: b["members"][0].update(disability_grade=2), "members.0.disability_kind"),
     (lambda b: b["members"][0].update(full_time_student=True), "members.0.schooling"),
+    (lambda b: b["members"].append(member("parent", age=70)), "members.1.legal_duty_of_support"),
     (lambda b: b["members"][0].update(exclusion="abroad"), "members.0.exclusion"),
     (lambda b: b.update(area_code="33021200"), "area_code"),
     (lambda b: b.update(members=[]), "members"),

@@ -113,7 +113,7 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
         people.append(rules.Person(
             birth_on=id_number.birth_date, relationship=m.relationship, schooling=m.schooling,
             full_time_student=m.full_time_student, labour_capacity=m.labour_capacity, lives_together=m.lives_together,
-            legal_duty_of_support=m.legal_duty_of_support, exclusion=m.exclusion, key=str(index),
+            legal_duty_of_support=bool(m.legal_duty_of_support), exclusion=m.exclusion, key=str(index),
             id_number_masked=id_number.masked, disability_grade=m.disability_grade, disability_kind=m.disability_kind,
             parents=m.parents, in_institution=m.in_institution, wages_fen=wages, other_income_fen=other))
     for a in data.assets:

@@ -42,8 +42,10 @@ class MemberIn(Schema):
                                  "an adult child in full-time education counts up to undergraduate (本科及以下)")
     full_time_student: bool = Field(False, description="在校全日制学生; give `schooling` too (a 422 without it)")
     lives_together: bool = Field(True, description="长期共同居住")
-    legal_duty_of_support: bool = Field(False, description="法定赡养、扶养、抚养义务 towards the applicant (for "
-                                        "parents, grandparents, grandchildren, siblings, others)")
+    legal_duty_of_support: bool | None = Field(
+        None, description="法定赡养、扶养、抚养义务 towards the applicant. Required for a parent, grandparent, grandchild, "
+        "sibling or other (a 422 without it): whether they count depends on it, and it is not presumed either way. "
+        "Not needed for the applicant, a spouse or a child (they count by their relationship).")
     exclusion: Exclusion | None = Field(None, description="服刑 in prison, 宣告失踪 declared missing, 宗教教职人员 "
                                         "away 3+ years: recorded but not counted")
     parents: Parents = Field("present", description="For children: orphan (孤儿) or unsupported (事实无人抚养)")

@@ -52,12 +52,19 @@ def visible_to(principal: Principal) -> Select:
     return query.where(False)
 
 
+# Who counts by relationship alone (membership.py); anyone else counts only with a legal duty of support.
+COUNTED_BY_RELATIONSHIP = frozenset({"applicant", "spouse", "child"})
+
+
 def check_member_facts(data: MemberIn, field: str) -> None:
     """Facts that decide who counts and what they may receive must be whole: a full-time student without a school
-    level (an adult child counts only up to undergraduate) or a disability grade without its kind would otherwise
-    be decided as if absent. Both the recorded household and an inline eligibility check go through here."""
+    level (an adult child counts only up to undergraduate), a relative without a stated duty of support, or a
+    disability grade without its kind would otherwise be decided as if absent. Both the recorded household and an inline eligibility check go through here."""
     if (data.disability_grade is None) != (data.disability_kind is None):
         raise InvalidInput(f"{field}.disability_kind", "the disability grade and kind are given together")
+    if data.relationship not in COUNTED_BY_RELATIONSHIP and data.legal_duty_of_support is None:
+        raise InvalidInput(f"{field}.legal_duty_of_support", f"say whether this {data.relationship} has a legal duty "
+                           "of support towards the applicant (法定赡养、扶养、抚养义务): they count only if so")
     if data.full_time_student and data.schooling == "none":
         raise InvalidInput(f"{field}.schooling", "a full-time student needs a schooling level (an adult child in "
                            "full-time education counts up to undergraduate, not beyond)")
@@ -71,7 +78,7 @@ def _check_member(data: MemberIn, field: str) -> Member:
                   relationship=data.relationship, residence=data.residence, labour_capacity=data.labour_capacity,
                   disability_grade=data.disability_grade, disability_kind=data.disability_kind,
                   schooling=data.schooling, full_time_student=data.full_time_student,
-                  lives_together=data.lives_together, legal_duty_of_support=data.legal_duty_of_support,
+                  lives_together=data.lives_together, legal_duty_of_support=bool(data.legal_duty_of_support),
                   exclusion=data.exclusion, parents=data.parents, in_institution=data.in_institution,
                   created_at=utcnow())
 
