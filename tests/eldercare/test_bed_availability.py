@@ -112,7 +112,7 @@ async def test_bad_dates_and_filters_are_422_problems(client):
             ({"date_from": (TODAY + dt.timedelta(days=5)).isoformat(),
               "date_to": (TODAY + dt.timedelta(days=4)).isoformat()}, "date_to"),
             ({"date_to": (horizon + dt.timedelta(days=1)).isoformat()}, "date_to"),
-            ({"date_from": "9999-12-31"}, "date_to"),
+            ({"date_from": "9999-12-31"}, "date_from"),
             ({"date_from": "2026-02-30"}, "date_from"),
             ({"date_to": "tomorrow"}, "date_to"),
             ({"area_code": "33021"}, "area_code"),
