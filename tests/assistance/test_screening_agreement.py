@@ -45,17 +45,19 @@ def single_path_hits(households, members, incomes, assets, params):
     return hits
 
 
+async def batch_hits_and_rows(session, params):
+    """The screening's hits, and the rows the single path reads, from one session."""
+    batch_hits = {(h.household_id, h.programme, h.member_id) for h in await batch.eligible(session, params, AS_OF)}
+    rows = [list(await session.scalars(select(model))) for model in (Household, Member, Income, Asset)]
+    return batch_hits, rows
+
+
 async def test_batch_and_single_paths_agree_on_ten_thousand_households(client):
     async with client.app.state.database.sessionmaker() as session:
         await seed.load_policies(session)
         await generate(session, HOUSEHOLDS, as_of=AS_OF, seed=7)
         params = await eligibility.parameters(session, "330212", AS_OF)
-        batch_hits = {(h.household_id, h.programme, h.member_id)
-                      for h in await batch.eligible(session, params, AS_OF)}
-        households = list(await session.scalars(select(Household)))
-        members = list(await session.scalars(select(Member)))
-        incomes = list(await session.scalars(select(Income)))
-        assets = list(await session.scalars(select(Asset)))
+        batch_hits, (households, members, incomes, assets) = await batch_hits_and_rows(session, params)
     assert len(households) == HOUSEHOLDS
     single_hits = single_path_hits(households, members, incomes, assets, params)
     assert batch_hits == single_hits, (sorted(batch_hits - single_hits)[:5], sorted(single_hits - batch_hits)[:5])
@@ -84,12 +86,7 @@ async def test_batch_and_single_paths_agree_with_a_district_deduction_and_asset_
         params["employment_cost_deduction"] = dataclasses.replace(params["employment_cost_deduction"], value=30_000)
         params |= {code: rules.Param(code, value, "fen", 0, "a district's cited limit (test)")
                    for code, value in zip(rules.ASSET_LIMITS, (Thresholds.assets_limit, Thresholds.vehicle_limit))}
-        batch_hits = {(h.household_id, h.programme, h.member_id)
-                      for h in await batch.eligible(session, params, AS_OF)}
-        households = list(await session.scalars(select(Household)))
-        members = list(await session.scalars(select(Member)))
-        incomes = list(await session.scalars(select(Income)))
-        assets = list(await session.scalars(select(Asset)))
+        batch_hits, (households, members, incomes, assets) = await batch_hits_and_rows(session, params)
     single_hits = single_path_hits(households, members, incomes, assets, params)
     assert batch_hits == single_hits, (sorted(batch_hits - single_hits)[:5], sorted(single_hits - batch_hits)[:5])
     without = single_path_hits(households, members, incomes, assets,
