@@ -47,10 +47,10 @@ INVALID_FIELDS = ("Invalid fields (`/problems/validation-failed`): each of `erro
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
-def document_problems(document: dict[str, Any], *, every_operation: bool = True) -> None:
-    """Every 4xx/5xx answer of the document as what it is: problem+json, a `Problem`. And, with
-    `every_operation`, a 422 on every operation: in a service any request can carry an invalid field (a control
-    character in the query string, a body that is not JSON), not only those FastAPI finds parameters in.
+def document_problems(document: dict[str, Any]) -> None:
+    """Every 4xx/5xx answer of the document as what it is: problem+json, a `Problem`; and a 422 on every operation:
+    any request can carry an invalid field (a control character in the query string, a body that is not JSON), not
+    only those FastAPI finds parameters in.
 
     FastAPI on its own documents a 422 as `application/json` with its `HTTPValidationError`, which no answer of
     ours has ever been; the gateway runs this on the merged document too (its own routes run the same check of
@@ -60,10 +60,8 @@ def document_problems(document: dict[str, Any], *, every_operation: bool = True)
             if method not in HTTP_METHODS:
                 continue
             responses = operation.setdefault("responses", {})
-            if every_operation:
-                responses.setdefault("422", {})
-            invalid = responses.get("422")
-            if invalid is not None and invalid.get("description") in (None, "Validation Error"):
+            invalid = responses.setdefault("422", {})
+            if invalid.get("description") in (None, "Validation Error"):
                 invalid["description"] = INVALID_FIELDS
             for status, response in responses.items():
                 if status[:1] in ("4", "5"):
