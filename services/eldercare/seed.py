@@ -33,13 +33,14 @@ ELDERS = [
          area_code="330205001", latitude=29.8911, longitude=121.5527, lives_alone=False, carers=[]),
 ]
 
+# Suppliers first: the kitchen supplies the canteen and the point (中央厨房 → 老年食堂, 助餐点), named by `supplied_by`.
 CANTEENS = [
-    dict(name="百丈街道老年食堂", kind="canteen", area_code="330212001", address="鄞州区百丈东路360号",
-         latitude=29.8679, longitude=121.5601, delivery_area_codes=["330212001"]),
     dict(name="鼓楼街道中央厨房", kind="central_kitchen", area_code="330203001", address="海曙区中山西路20号",
          latitude=29.8751, longitude=121.5480, delivery_area_codes=["330203"]),
+    dict(name="百丈街道老年食堂", kind="canteen", area_code="330212001", address="鄞州区百丈东路360号",
+         latitude=29.8679, longitude=121.5601, delivery_area_codes=["330212001"], supplied_by="鼓楼街道中央厨房"),
     dict(name="中马街道槐树路助餐点", kind="meal_point", area_code="330205001", address="江北区槐树路70号",
-         latitude=29.8905, longitude=121.5530, delivery_area_codes=[]),
+         latitude=29.8905, longitude=121.5530, delivery_area_codes=[], supplied_by="鼓楼街道中央厨房"),
 ]
 MENUS = {"breakfast": (["白粥", "馒头", "咸蛋"], 500, 40), "lunch": (["红烧带鱼", "青菜香干", "米饭", "紫菜汤"], 1500, 80),
          "dinner": (["肉末豆腐", "炒冬瓜", "米饭"], 1200, 60)}
@@ -96,10 +97,15 @@ async def load(session: AsyncSession) -> int:
                                       amount_fen=amount, citation=ASSUMED, is_assumption=True, created_by="seed",
                                       created_at=now))[1]
     cutoffs = {meal: cutoff_minutes_of(c) for meal, c in DEFAULT_CUTOFFS.items()}
+    canteens: dict[str, Canteen] = {}
     for row in CANTEENS:
+        supplier = canteens.get(row.get("supplied_by", ""))
         canteen, new = await _get_or_add(session, Canteen, {"name": row["name"]},
-                                         **{k: v for k, v in row.items() if k != "name"}, cutoff_minutes=cutoffs,
+                                         **{k: v for k, v in row.items() if k not in ("name", "supplied_by")},
+                                         supplied_by_id=supplier.id if supplier else None,
+                                         supplier_kind=supplier.kind if supplier else None, cutoff_minutes=cutoffs,
                                          is_active=True, created_by="seed", created_at=now)
+        canteens[canteen.name] = canteen
         created += new
         for day in (today, today + dt.timedelta(days=1)):
             for meal, (dishes, price, capacity) in MENUS.items():

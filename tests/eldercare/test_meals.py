@@ -89,7 +89,8 @@ async def test_canteen_keeps_kind_delivery_areas_and_cutoffs(client):
     assert canteen["cutoffs"] == {"breakfast": {"days_before": 1, "time": "20:00:00"},
                                   "lunch": {"days_before": 0, "time": "10:00:00"},
                                   "dinner": {"days_before": 0, "time": "14:30:00"}}
-    await add_canteen(client, name="钟公庙助餐点", kind="meal_point", area_code="330212004", delivery_area_codes=[])
+    await add_canteen(client, name="钟公庙助餐点", kind="meal_point", area_code="330212004", delivery_area_codes=[],
+                      supplied_by=canteen["id"])
     found = (await client.get(f"{API}/canteens", params={"delivers_to": "330212001005"},
                               headers=client.as_(YINZHOU))).json()["items"]
     assert [c["id"] for c in found] == [canteen["id"]]

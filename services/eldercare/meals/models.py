@@ -1,7 +1,7 @@
 import datetime as dt
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, text)
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, ForeignKeyConstraint, Index,
+                        Integer, String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
@@ -10,6 +10,8 @@ from shared.money import YUAN
 
 MEALS = ("breakfast", "lunch", "dinner")
 CANTEEN_KINDS = ("central_kitchen", "canteen", "meal_point")
+# Who may supply whom (中央厨房 → 老年食堂 → 助餐点): a supplier is always of a higher level.
+SUPPLIER_KINDS = {"central_kitchen": (), "canteen": ("central_kitchen",), "meal_point": ("central_kitchen", "canteen")}
 FULFILMENTS = ("dine_in", "pick_up", "delivery")
 # A canteen meal for older people costs tens of yuan; a few hundred is far past any menu (助餐 price and subsidy).
 MAX_MEAL_PRICE_FEN = 500 * YUAN
@@ -31,11 +33,25 @@ class Canteen(Base):
         CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
         CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"),
         Index("ix_canteens_area_code_id", "area_code", "id"),
+        # The supplier's kind is kept beside its id and the pair is the foreign key, so the database itself knows
+        # the supplier's level and the CHECK below can refuse a supplier of the same or a lower level.
+        UniqueConstraint("id", "kind"),
+        ForeignKeyConstraint(["supplied_by_id", "supplier_kind"], ["canteens.id", "canteens.kind"],
+                             name="fk_canteens_supplied_by_id_canteens"),
+        CheckConstraint("(supplied_by_id IS NULL AND supplier_kind IS NULL) OR (supplied_by_id IS NOT NULL AND ("
+                        "(kind = 'canteen' AND supplier_kind = 'central_kitchen') OR "
+                        "(kind = 'meal_point' AND supplier_kind IN ('central_kitchen', 'canteen'))))",
+                        name="supplier_of_higher_level"),  # so a central kitchen has none
+        CheckConstraint("kind <> 'meal_point' OR supplied_by_id IS NOT NULL", name="meal_point_supplied"),
+        Index("ix_canteens_supplied_by_id", "supplied_by_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
+    # The kitchen or canteen whose meals it serves; none for a central kitchen (and for a canteen that cooks).
+    supplied_by_id: Mapped[int | None] = mapped_column(Integer)
+    supplier_kind: Mapped[str | None] = mapped_column(String(20))
     area_code: Mapped[str] = mapped_column(String(12))
     address: Mapped[str] = mapped_column(String(200))
     latitude: Mapped[float | None] = mapped_column(Float)

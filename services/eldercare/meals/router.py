@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.meals import service
 from services.eldercare.meals.schemas import (CITY_CODE, CanteenIn, CanteenKind, CanteenOut, Meal, MealOrderIn,
-                                              MealOrderOut, MenuIn, MenuOut, SubsidyRateIn, SubsidyRateOut,
-                                              SubsidyRatesInForce)
+                                              MealOrderOut, MenuIn, MenuOut, MenuPublishedOut, SubsidyRateIn,
+                                              SubsidyRateOut, SubsidyRatesInForce)
 from services.eldercare.peers import assistance_of, facts_of
 from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
                                        MEAL_SUBSIDIES_WRITE)
@@ -47,21 +47,26 @@ async def list_canteens(session: Session, _principal: Annotated[Principal, requi
 
 
 @router.get("/canteens/{canteen_id}", response_model=CanteenOut, summary="One canteen",
-            description="Kind, address, delivery areas (送餐范围) and the order cut-off of each meal.",
+            description="Kind, supplier (供餐单位), address, delivery areas (送餐范围) and the order cut-off of each meal.",
             responses=problem_responses(401, 403, 404))
 async def get_canteen(canteen_id: int, session: Session,
                       _principal: Annotated[Principal, require(CANTEENS_READ)]) -> CanteenOut:
     return service.canteen_out(await service.get_canteen(session, canteen_id))
 
 
-@router.post("/canteens/{canteen_id}/menus", status_code=201, response_model=MenuOut, summary="Publish a menu",
+@router.post("/canteens/{canteen_id}/menus", status_code=201, response_model=MenuPublishedOut,
+             summary="Publish a menu",
              description="The dishes, price (fen, before subsidy) and daily capacity (每日份数) of one meal on one "
                          "day. The order cut-off comes from the canteen's rule for that meal. One menu per canteen, "
-                         "day and meal: a second is a 409 naming the first.",
+                         "day and meal: a second is a 409 naming the first. A central kitchen (中央厨房) or canteen "
+                         "(老年食堂) may publish the same menu at the canteens and meal points (助餐点) it supplies "
+                         "(`points`), all or none: each gets a menu of its own with its own capacity (default: this "
+                         "one's) and cut-off, so orders at a point stop at that point's capacity.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_menu(canteen_id: int, data: MenuIn, session: Session,
-                      principal: Annotated[Principal, require(CANTEENS_WRITE)]) -> MenuOut:
-    return service.menu_out(await service.create_menu(session, principal, canteen_id, data))
+                      principal: Annotated[Principal, require(CANTEENS_WRITE)]) -> MenuPublishedOut:
+    menu, point_menus = await service.create_menu(session, principal, canteen_id, data)
+    return MenuPublishedOut(**service.menu_out(menu).model_dump(), points=[service.menu_out(m) for m in point_menus])
 
 
 @router.get("/canteens/{canteen_id}/menus", response_model=list[MenuOut], summary="A canteen's menus",

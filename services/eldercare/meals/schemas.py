@@ -44,6 +44,10 @@ class CanteenIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["百丈街道老年食堂"])
     kind: CanteenKind = Field(description="central_kitchen 中央厨房, canteen 老年食堂/助餐服务中心, meal_point 助餐点")
+    supplied_by: int | None = Field(None, gt=0, description="The kitchen or canteen whose meals it serves (供餐单位), "
+                                    "always of a higher level: a meal point (助餐点) has one, a central kitchen "
+                                    "(中央厨房) or a canteen (老年食堂); a canteen may have a central kitchen; a central "
+                                    "kitchen has none")
     area_code: AreaCode = Field(description="Where the canteen is (street or community code)")
     address: str = Field(min_length=2, max_length=200)
     latitude: float | None = Field(None, ge=-90, le=90)
@@ -59,7 +63,8 @@ class CanteenIn(Schema):
 class CanteenOut(Schema):
     id: int
     name: str
-    kind: CanteenKind
+    kind: CanteenKind = Field(description="central_kitchen 中央厨房, canteen 老年食堂/助餐服务中心, meal_point 助餐点")
+    supplied_by: int | None = Field(description="The kitchen or canteen whose meals it serves; none: it cooks")
     area_code: str
     address: str
     latitude: float | None
@@ -72,6 +77,13 @@ class CanteenOut(Schema):
     created_at: dt.datetime
 
 
+class PointMenuIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    canteen_id: int = Field(gt=0, description="A canteen or meal point supplied by the one publishing the menu")
+    capacity: int | None = count("Portions this point can serve (每日份数); default: the supplier's capacity",
+                                 minimum=1, maximum=MAX_PORTIONS, default=None)
+
+
 class MenuIn(Schema):
     model_config = ConfigDict(extra="forbid")
     served_on: dt.date = Field(description="The day the meal is served (Asia/Shanghai); today or later")
@@ -80,6 +92,9 @@ class MenuIn(Schema):
                                                                              examples=[["红烧鱼", "青菜", "米饭"]])
     price_fen: int = fen("Full price of one portion, before subsidy", maximum=MAX_MEAL_PRICE_FEN, examples=[1500])
     capacity: int = count("Portions the canteen can serve (每日份数)", minimum=1, maximum=MAX_PORTIONS)
+    points: list[PointMenuIn] = Field(default_factory=list, max_length=50, description="Canteens and meal points "
+                                      "this one supplies (their `supplied_by`) that serve the same menu: each gets "
+                                      "its own menu, with its own capacity and its own cut-off, in the same request")
 
 
 class MenuOut(Schema):
@@ -93,6 +108,10 @@ class MenuOut(Schema):
     remaining: int = Field(description="Places still free")
     cutoff_at: dt.datetime = Field(description="Orders and cancellations are accepted until this instant")
     ordering_open: bool
+
+
+class MenuPublishedOut(MenuOut):
+    points: list[MenuOut] = Field(description="The same menu at the points it was published to")
 
 
 class SubsidyRateIn(Schema):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import load_only
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import age_of, visible_to
-from services.eldercare.meals.models import Canteen, MealOrder, MealSubsidyRate, Menu
+from services.eldercare.meals.models import SUPPLIER_KINDS, Canteen, MealOrder, MealSubsidyRate, Menu
 from services.eldercare.meals.schemas import (CITY_CODE, DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff,
                                               MealOrderIn, MealOrderOut, MenuIn, MenuOut, SubsidyRateIn,
                                               SubsidyRateOut)
@@ -52,7 +52,8 @@ def cutoff_instant(served_on: dt.date, minutes: int) -> dt.datetime:
 
 def canteen_out(canteen: Canteen) -> CanteenOut:
     return CanteenOut(
-        id=canteen.id, name=canteen.name, kind=canteen.kind, area_code=canteen.area_code, address=canteen.address,
+        id=canteen.id, name=canteen.name, kind=canteen.kind, supplied_by=canteen.supplied_by_id,
+        area_code=canteen.area_code, address=canteen.address,
         latitude=canteen.latitude, longitude=canteen.longitude, phone=canteen.phone,
         delivers=bool(canteen.delivery_area_codes), delivery_area_codes=canteen.delivery_area_codes,
         cutoffs={meal: _cutoff(m) for meal, m in canteen.cutoff_minutes.items()}, is_active=canteen.is_active,
@@ -71,14 +72,36 @@ def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
                            "latitude and longitude are given together or not at all")
 
 
+async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None:
+    """The kitchen or canteen that supplies a new one: always of a higher level (中央厨房 → 老年食堂 → 助餐点)."""
+    allowed = SUPPLIER_KINDS[data.kind]
+    if data.supplied_by is None:
+        if data.kind == "meal_point":
+            raise InvalidInput("supplied_by", "a meal point (助餐点) serves the meals of a central kitchen or a "
+                                              "canteen: give the id of the one that supplies it")
+        return None
+    if not allowed:
+        raise InvalidInput("supplied_by", "a central kitchen (中央厨房) cooks its own meals and has no supplier")
+    supplier = await session.get(Canteen, data.supplied_by)
+    if supplier is None or not supplier.is_active:
+        raise InvalidInput("supplied_by", f"no active canteen {data.supplied_by}")
+    if supplier.kind not in allowed:
+        raise InvalidInput("supplied_by", f"a {data.kind} is supplied by a {' or a '.join(allowed)}, not by a "
+                                          f"{supplier.kind} (canteen {supplier.id})")
+    return supplier
+
+
 async def create_canteen(session: AsyncSession, principal: Principal, data: CanteenIn) -> Canteen:
     if not principal.covers(data.area_code):
         raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
     _check_coordinates(data.latitude, data.longitude)
+    supplier = await _supplier_of(session, data)
     cutoffs = DEFAULT_CUTOFFS | data.cutoffs
     canteen = Canteen(
-        name=data.name, kind=data.kind, area_code=data.area_code, address=data.address, latitude=data.latitude,
-        longitude=data.longitude, phone=data.phone, delivery_area_codes=sorted(set(data.delivery_area_codes)),
+        name=data.name, kind=data.kind, supplied_by_id=supplier.id if supplier else None,
+        supplier_kind=supplier.kind if supplier else None, area_code=data.area_code, address=data.address,
+        latitude=data.latitude, longitude=data.longitude, phone=data.phone,
+        delivery_area_codes=sorted(set(data.delivery_area_codes)),
         cutoff_minutes={meal: cutoff_minutes_of(c) for meal, c in cutoffs.items()}, is_active=True,
         created_by=principal.subject, created_at=utcnow())
     session.add(canteen)
@@ -120,7 +143,24 @@ async def get_canteen(session: AsyncSession, canteen_id: int) -> Canteen:
     return canteen
 
 
-async def create_menu(session: AsyncSession, principal: Principal, canteen_id: int, data: MenuIn) -> Menu:
+def _menu_of(canteen: Canteen, data: MenuIn, capacity: int) -> Menu:
+    return Menu(canteen_id=canteen.id, served_on=data.served_on, meal=data.meal, dishes=data.dishes,
+                price_fen=data.price_fen, capacity=capacity, remaining=capacity,
+                cutoff_at=cutoff_instant(data.served_on, canteen.cutoff_minutes[data.meal]), created_at=utcnow())
+
+
+async def _no_menu_yet(session: AsyncSession, canteen_id: int, data: MenuIn) -> None:
+    existing = await session.scalar(select(Menu.id).where(
+        Menu.canteen_id == canteen_id, Menu.served_on == data.served_on, Menu.meal == data.meal))
+    if existing is not None:
+        raise Conflict(f"canteen {canteen_id} already has a {data.meal} menu on {data.served_on.isoformat()}",
+                       resource=f"menus/{existing}")
+
+
+async def create_menu(session: AsyncSession, principal: Principal, canteen_id: int, data: MenuIn
+                      ) -> tuple[Menu, list[Menu]]:
+    """The canteen's menu and, in the same transaction, the same menu at each point it supplies that is named
+    (`points`): each a menu of its own, with its own places, so orders at a point stop at that point's capacity."""
     canteen = await get_canteen(session, canteen_id)
     if not principal.covers(canteen.area_code):
         raise Forbidden(f"canteen {canteen_id} is outside your area {principal.area}")
@@ -128,17 +168,29 @@ async def create_menu(session: AsyncSession, principal: Principal, canteen_id: i
         raise InvalidInput("served_on", "menus are published for today or a later day")
     if data.served_on > clock.today() + dt.timedelta(days=60):
         raise InvalidInput("served_on", "menus are published at most 60 days ahead")
-    existing = await session.scalar(select(Menu.id).where(
-        Menu.canteen_id == canteen_id, Menu.served_on == data.served_on, Menu.meal == data.meal))
-    if existing is not None:
-        raise Conflict(f"canteen {canteen_id} already has a {data.meal} menu on {data.served_on.isoformat()}",
-                       resource=f"menus/{existing}")
-    menu = Menu(canteen_id=canteen_id, served_on=data.served_on, meal=data.meal, dishes=data.dishes,
-                price_fen=data.price_fen, capacity=data.capacity, remaining=data.capacity,
-                cutoff_at=cutoff_instant(data.served_on, canteen.cutoff_minutes[data.meal]), created_at=utcnow())
-    session.add(menu)
-    await session.flush()
-    return menu
+    await _no_menu_yet(session, canteen_id, data)
+    menus = [_menu_of(canteen, data, data.capacity)]
+    seen: set[int] = set()
+    for i, point_in in enumerate(data.points):
+        field = f"points.{i}.canteen_id"
+        if point_in.canteen_id in seen:
+            raise InvalidInput(field, f"canteen {point_in.canteen_id} is named twice")
+        seen.add(point_in.canteen_id)
+        point = await session.get(Canteen, point_in.canteen_id)
+        if point is None or not point.is_active or point.supplied_by_id != canteen_id:
+            raise InvalidInput(field, f"canteen {point_in.canteen_id} is not an active canteen or meal point "
+                                      f"supplied by canteen {canteen_id}")
+        if not principal.covers(point.area_code):
+            raise Forbidden(f"canteen {point.id} is outside your area {principal.area}")
+        await _no_menu_yet(session, point.id, data)
+        menus.append(_menu_of(point, data, point_in.capacity or data.capacity))
+    session.add_all(menus)
+    try:
+        await session.flush()
+    except IntegrityError:  # a menu for the same canteen, day and meal committed since the check above
+        raise Conflict(f"a {data.meal} menu on {data.served_on.isoformat()} was published meanwhile at one of "
+                       "these canteens") from None
+    return menus[0], menus[1:]
 
 
 async def list_menus(session: AsyncSession, canteen_id: int, *, date_from: dt.date, date_to: dt.date,

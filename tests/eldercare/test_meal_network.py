@@ -1,0 +1,106 @@
+"""The meal network (老年助餐): central kitchens (中央厨房) supply canteens (老年食堂) and meal points (助餐点); a menu
+published at a supplier reaches its points, each with its own places."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from services.eldercare.meals.models import Canteen
+from tests.eldercare.test_meals import API, YINZHOU, add_canteen, add_elder, add_menu, order, remaining
+
+
+async def network(client) -> tuple[dict, dict, dict, dict]:
+    kitchen = await add_canteen(client, name="鄞州中央厨房", kind="central_kitchen")
+    canteen = await add_canteen(client, name="百丈街道老年食堂", supplied_by=kitchen["id"])
+    first = await add_canteen(client, name="东柳助餐点", kind="meal_point", supplied_by=kitchen["id"])
+    second = await add_canteen(client, name="钟公庙助餐点", kind="meal_point", area_code="330212004",
+                               supplied_by=canteen["id"])
+    return kitchen, canteen, first, second
+
+
+async def test_canteens_say_who_supplies_them(client):
+    kitchen, canteen, first, second = await network(client)
+    assert kitchen["supplied_by"] is None and canteen["supplied_by"] == kitchen["id"]
+    assert first["supplied_by"] == kitchen["id"] and second["supplied_by"] == canteen["id"]
+    got = (await client.get(f"{API}/canteens/{second['id']}", headers=client.as_(YINZHOU))).json()
+    assert got["kind"] == "meal_point" and got["supplied_by"] == canteen["id"]
+
+
+async def test_supplier_must_exist_and_be_of_a_higher_level(client):
+    kitchen, canteen, first, _ = await network(client)
+    headers = client.as_(YINZHOU)
+    base = {"name": "某助餐点", "area_code": "330212001", "address": "某路1号"}
+    for kind, supplied_by in (("meal_point", None),  # a meal point has a supplier
+                              ("meal_point", first["id"]),  # not another meal point
+                              ("canteen", canteen["id"]),  # a canteen only from a central kitchen
+                              ("canteen", first["id"]),
+                              ("central_kitchen", kitchen["id"]),  # a central kitchen has none
+                              ("meal_point", 999_999)):  # a supplier that exists
+        response = await client.post(f"{API}/canteens", headers=headers,
+                                     json=base | {"kind": kind, "supplied_by": supplied_by})
+        assert response.status_code == 422, (kind, supplied_by, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == ["supplied_by"]
+
+
+async def test_database_refuses_a_supplier_of_the_same_level_or_a_meal_point_without_one(client):
+    kitchen, canteen, first, _ = await network(client)
+    for values in ({"supplied_by_id": first["id"], "supplier_kind": "meal_point"},  # the kind is the supplier's...
+                   {"supplied_by_id": canteen["id"], "supplier_kind": "central_kitchen"},  # ...and must be true
+                   {"supplied_by_id": None, "supplier_kind": None}):
+        with pytest.raises(IntegrityError):
+            async with client.app.state.database.sessionmaker() as session, session.begin():
+                await session.execute(update(Canteen).where(Canteen.id == first["id"]).values(**values))
+    with pytest.raises(IntegrityError):  # a central kitchen has no supplier
+        async with client.app.state.database.sessionmaker() as session, session.begin():
+            await session.execute(update(Canteen).where(Canteen.id == kitchen["id"])
+                                  .values(supplied_by_id=canteen["id"], supplier_kind="canteen"))
+
+
+async def test_menu_published_from_a_kitchen_reaches_its_points_each_with_its_own_capacity(client):
+    kitchen, canteen, first, second = await network(client)
+    menu = await add_menu(client, kitchen["id"], capacity=40,
+                          points=[{"canteen_id": first["id"], "capacity": 1}, {"canteen_id": canteen["id"]}])
+    assert menu["canteen_id"] == kitchen["id"] and menu["capacity"] == 40
+    assert [(m["canteen_id"], m["capacity"], m["remaining"]) for m in menu["points"]] == [
+        (first["id"], 1, 1), (canteen["id"], 40, 40)]
+    assert {m["dishes"] == menu["dishes"] and m["price_fen"] == menu["price_fen"] for m in menu["points"]} == {True}
+    at_point = (await client.get(f"{API}/canteens/{first['id']}/menus", headers=client.as_(YINZHOU),
+                                 params={"to": menu["served_on"]})).json()
+    assert [m["id"] for m in at_point] == [menu["points"][0]["id"]]
+    # Orders at the point stop at the point's capacity, whatever is left at the kitchen.
+    point_menu = menu["points"][0]["id"]
+    one, _ = await add_elder(client, serial="021")
+    two, _ = await add_elder(client, serial="031")
+    assert (await order(client, point_menu, one)).status_code == 201
+    refused = await order(client, point_menu, two)
+    assert refused.status_code == 409, refused.text
+    assert await remaining(client, first["id"], point_menu) == 0
+    assert await remaining(client, kitchen["id"], menu["id"]) == 40
+    # A canteen publishes to the points it supplies too.
+    dinner = await add_menu(client, canteen["id"], meal="dinner", capacity=30,
+                            points=[{"canteen_id": second["id"], "capacity": 12}])
+    assert [(m["canteen_id"], m["capacity"]) for m in dinner["points"]] == [(second["id"], 12)]
+
+
+async def test_menu_is_published_only_to_points_the_canteen_supplies_and_all_or_none(client):
+    kitchen, canteen, first, second = await network(client)
+    headers = client.as_(YINZHOU)
+    body = {"served_on": (await add_menu(client, first["id"], meal="dinner"))["served_on"], "meal": "lunch",
+            "dishes": ["米饭"], "price_fen": 1200, "capacity": 20}
+    for points in ([{"canteen_id": second["id"]}],  # supplied by the canteen, not the kitchen
+                   [{"canteen_id": first["id"]}, {"canteen_id": first["id"]}],  # named twice
+                   [{"canteen_id": first["id"], "capacity": 0}]):
+        response = await client.post(f"{API}/canteens/{kitchen['id']}/menus", headers=headers,
+                                     json=body | {"points": points})
+        assert response.status_code == 422, (points, response.text)
+        assert response.json()["errors"][0]["field"].startswith("points.")
+    # The point already has this meal's menu: a 409, and the kitchen's menu is not published either.
+    await add_menu(client, first["id"])
+    response = await client.post(f"{API}/canteens/{kitchen['id']}/menus", headers=headers,
+                                 json=body | {"points": [{"canteen_id": first["id"]}]})
+    assert response.status_code == 409, response.text
+    menus = (await client.get(f"{API}/canteens/{kitchen['id']}/menus", headers=headers,
+                              params={"to": body["served_on"]})).json()
+    assert menus == []
