@@ -1,5 +1,5 @@
 """The meal network (老年助餐): central kitchens (中央厨房) supply canteens (老年食堂) and meal points (助餐点); a menu
-published at a supplier reaches its points, each with its own places."""
+published at a supplier reaches its points, each with its own places; the indicators count each level."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.meals.models import Canteen
+from tests.conftest import staff
 from tests.eldercare.test_meals import API, YINZHOU, add_canteen, add_elder, add_menu, order, remaining
 
 
@@ -104,3 +105,16 @@ async def test_menu_is_published_only_to_points_the_canteen_supplies_and_all_or_
     menus = (await client.get(f"{API}/canteens/{kitchen['id']}/menus", headers=headers,
                               params={"to": body["served_on"]})).json()
     assert menus == []
+
+
+async def test_indicators_count_kitchens_canteens_and_meal_points_separately(client):
+    await network(client)
+    viewer = staff("330212", "eldercare.indicators:read", subject="staff:yinzhou-indicators")
+    response = await client.get(f"{API}/indicators", headers=client.as_(viewer))
+    assert response.status_code == 200, response.text
+    items = {i["code"]: i for i in response.json()["items"]}
+    # The plan's target (标准化老年食堂 150) counts canteens only, not kitchens or meal points.
+    assert items["standardised_canteens"]["value"] == 1 and items["standardised_canteens"]["target"] == 150
+    assert items["meal_points"]["value"] == 2 and items["meal_points"]["target"] is None
+    assert items["central_kitchens"]["value"] == 1
+    assert items["canteens_by_kind"]["value"] == {"central_kitchen": 1, "canteen": 1, "meal_point": 2}

@@ -15,7 +15,8 @@ router = APIRouter(tags=["indicators 指标"])
 
 
 @router.get("/indicators", response_model=Indicators, summary="Eldercare indicators against the plan's targets",
-            description="Canteens by kind, meals served on a day, beds by type, the share of nursing-type beds "
+            description="Canteens by kind, 标准化老年食堂 (target: 150 new), 助餐点 and 中央厨房 each counted on its own, "
+                        "meals served on a day, beds by type, the share of nursing-type beds "
                         "(target ≥ 60%), dementia-care beds (+960), family care beds (800), certified caregivers per "
                         "10,000 older people (≥ 27), and visits verified, flagged and missed — for an area (default: "
                         "the caller's; partners and auditors: the city).",

@@ -74,9 +74,16 @@ async def compute(session: AsyncSession, *, area_code: str, day: dt.date) -> Ind
                                                  elders_in_area).group_by(Visit.status))).all())
     new_note = "target is for new ones in 2022; the value counts all registered"
     return Indicators(area_code=area_code, as_of=day, items=[
-        Indicator(code="canteens_by_kind", label="助餐服务点（按类型）", value=canteens, unit="count", target=150,
-                  target_kind="new_in_year", meets_target=sum(canteens.values()) >= 150,
+        Indicator(code="canteens_by_kind", label="助餐服务点（按类型）", value=canteens, unit="count",
+                  note="every level of the meal network; the plan's target counts 老年食堂 only: standardised_canteens"),
+        # The plan counts each level on its own: its 150 are 标准化老年食堂, not the kitchens or the points they supply.
+        Indicator(code="standardised_canteens", label="标准化老年食堂", value=canteens["canteen"], unit="count",
+                  target=150, target_kind="new_in_year", meets_target=canteens["canteen"] >= 150,
                   note="target: 150 new standardised canteens (标准化老年食堂); " + new_note),
+        Indicator(code="meal_points", label="助餐点", value=canteens["meal_point"], unit="count",
+                  note="meal points served by a kitchen or canteen; no target of their own in the plan"),
+        Indicator(code="central_kitchens", label="中央厨房", value=canteens["central_kitchen"], unit="count",
+                  note="no target of their own in the plan"),
         Indicator(code="meals_served", label="当日助餐份数", value=meals, unit="portions",
                   note=f"portions ordered and not cancelled for {day.isoformat()}"),
         Indicator(code="beds_by_type", label="养老机构床位（按类型）", value=beds, unit="count", target=4000,
