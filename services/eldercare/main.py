@@ -13,6 +13,7 @@ from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
 from services.eldercare.meals.router import router as meals_router
+from services.eldercare.overrides.router import router as overrides_router
 from services.eldercare.peers import close_peers, open_peers
 from services.eldercare.scopes import PII_READS_READ
 from services.eldercare.settings import EldercareSettings
@@ -28,7 +29,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
                     "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
         routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
-                 family_beds_router, calls_router, indicators_router, care_links_router,
+                 family_beds_router, calls_router, indicators_router, care_links_router, overrides_router,
                  pii_reads_router(PII_READS, scope=PII_READS_READ,
                                   subjects=SubjectFinder("id_number", audit_subjects))],
         on_startup=[open_peers],

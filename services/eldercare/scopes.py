@@ -70,3 +70,7 @@ CARE_LINKS_READ = scope("eldercare.care_links:read", "Read care link requests (r
                         "people of their area)", "resident", "staff", "auditor")
 CARE_LINKS_DECIDE = scope("eldercare.care_links:decide", "Approve or reject care link requests and end care links "
                           "in one's area", "staff")
+
+OVERRIDES_WRITE = scope("eldercare.overrides:write", "Override a conflict where the domain allows it (an emergency "
+                        "admission over another person's bed hold), with a stated reason (audited)", "staff")
+OVERRIDES_READ = scope("eldercare.overrides:read", "Read the audit of overridden conflicts", "auditor")

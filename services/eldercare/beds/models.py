@@ -96,6 +96,9 @@ class BedOccupancy(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # A hold staff released to admit someone else in an emergency: the audit row (overrides.id) and its reason.
+    override_id: Mapped[int | None] = mapped_column(Integer)
+    override_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 WAITING = text("status IN ('waiting', 'offered')")

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.eldercare.beds import service
 from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, BedType,
-                                             DischargeIn, HoldIn, HoldOut, InstitutionIn, InstitutionOut, WaitlistIn,
-                                             WaitlistOut)
+                                             DischargeIn, EmergencyAdmissionIn, HoldIn, HoldOut, InstitutionIn,
+                                             InstitutionOut, WaitlistIn, WaitlistOut)
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.peers import assistance_of, facts_for_elder
-from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE
+from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE, OVERRIDES_WRITE
 from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session, database_of
@@ -212,6 +212,25 @@ async def admit(data: AdmissionIn, request: Request, session: Session,
                 idempotency_key: IdempotencyKeyHeader = None) -> AdmissionOut:
     async def create() -> AdmissionOut:
         return service.admission_out(await service.admit_directly(session, principal, data))
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+
+
+@router.post("/emergency-admissions", status_code=201, response_model=AdmissionOut,
+             summary="Admit a person in an emergency, over another person's hold",
+             description="Staff of the institution's area holding `eldercare.overrides:write` admit a person to a bed "
+                         "another person holds (预留), with a mandatory `override_reason`: the hold is released and "
+                         "records the override and its reason (`override_id`, `override_reason`), a waitlist offer "
+                         "taken away puts its person back to waiting, and the override is audited (`GET "
+                         "/overrides`), all in one transaction. Only a hold gives way: a bed with someone admitted, "
+                         "or a person already holding or in a bed, is a 409 as for `POST /admissions`; of two "
+                         "overrides of one bed at once, one admits and the other is a 409. Never a resident (403).",
+             responses=problem_responses(401, 403, 404, 409, 422))
+async def admit_in_emergency(data: EmergencyAdmissionIn, request: Request, session: Session,
+                             principal: Annotated[Principal, require(OVERRIDES_WRITE)],
+                             idempotency_key: IdempotencyKeyHeader = None) -> AdmissionOut:
+    async def create() -> AdmissionOut:
+        return service.admission_out(await service.admit_over_hold(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 

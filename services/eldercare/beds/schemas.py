@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from services.eldercare.overrides.service import OverrideReason
 from shared.areas import AreaCode, DistrictCode
 from shared.schemas import Schema
 
@@ -92,6 +93,9 @@ class HoldOut(Schema):
     expires_at: dt.datetime
     admission_id: int | None = None
     created_at: dt.datetime
+    override_id: int | None = Field(None, description="Released by staff to admit someone else in an emergency: "
+                                    "the override's audit record (`GET /overrides`)")
+    override_reason: str | None = None
 
 
 class AdmissionIn(Schema):
@@ -100,6 +104,12 @@ class AdmissionIn(Schema):
     model_config = ConfigDict(extra="forbid")
     bed_id: int = Field(gt=0)
     elder_id: int = Field(gt=0)
+
+
+class EmergencyAdmissionIn(AdmissionIn):
+    """An admission that may go past another person's live hold on the bed, with a stated reason."""
+
+    override_reason: OverrideReason
 
 
 class DischargeIn(Schema):

@@ -17,11 +17,13 @@ from sqlalchemy.orm import load_only
 
 from services.eldercare.assessment.service import latest_level
 from services.eldercare.beds.models import Bed, BedOccupancy, Institution, WaitlistEntry
-from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, HoldIn,
-                                             HoldOut, InstitutionIn, InstitutionOut, WaitlistIn, WaitlistOut)
+from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut,
+                                             EmergencyAdmissionIn, HoldIn, HoldOut, InstitutionIn, InstitutionOut,
+                                             WaitlistIn, WaitlistOut)
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
+from services.eldercare.overrides import service as overrides
 from services.eldercare.peers import AssistanceFacts, PerCaller, no_such_elder, one_statement
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock
@@ -215,7 +217,7 @@ def hold_status(hold: BedOccupancy, now: dt.datetime | None = None) -> str:
 def hold_out(hold: BedOccupancy, admission_id: int | None = None) -> HoldOut:
     return HoldOut(id=hold.id, bed_id=hold.bed_id, elder_id=hold.elder_id, purpose=hold.purpose,
                    status=hold_status(hold), expires_at=hold.expires_at, admission_id=admission_id,
-                   created_at=hold.created_at)
+                   created_at=hold.created_at, override_id=hold.override_id, override_reason=hold.override_reason)
 
 
 def admission_out(admission: BedOccupancy, next_offer_id: int | None = None) -> AdmissionOut:
@@ -512,6 +514,46 @@ async def admit_directly(session: AsyncSession, principal: Principal, data: Admi
     if not principal.covers(institution.area_code):
         raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
     return await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None)
+
+
+async def admit_over_hold(session: AsyncSession, principal: Principal, data: EmergencyAdmissionIn) -> BedOccupancy:
+    """An emergency admission (紧急入住) that may go past another person's live hold on the bed: the hold is
+    released, says it was overridden and why, and the override is audited, all in one transaction. Only a hold
+    gives way: a bed with someone admitted, or a person already holding or in a bed, is still a 409, and the
+    unique index on live occupancies still refuses a second one on the bed if two overrides race."""
+    elder = await session.scalar(select(Elder).where(Elder.id == data.elder_id))
+    if elder is None:
+        raise NotFound(f"no older person {data.elder_id}")
+    bed, institution = await _bed_for_claim(session, data.bed_id)
+    overrides.may_override(principal, institution.area_code)
+    await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
+    holder = await session.scalar(select(BedOccupancy).where(
+        BedOccupancy.bed_id == bed.id, BedOccupancy.status == "active", BedOccupancy.kind == "hold",
+        BedOccupancy.elder_id != elder.id))
+    if holder is None:  # nothing to override: an ordinary admission, with its ordinary refusals
+        return await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None,
+                            lapsed_expired=True)
+    hold_id, conflict_detail = holder.id, _bed_taken(bed.id, holder).detail
+    released = await session.execute(
+        update(BedOccupancy).where(BedOccupancy.id == hold_id, BedOccupancy.status == "active")
+        .values(status="released", ended_at=utcnow(), override_reason=data.override_reason)
+        .execution_options(synchronize_session=False))
+    if released.rowcount != 1:
+        raise Conflict(f"bed hold {hold_id} was just confirmed, released or overridden", resource=f"beds/{bed.id}")
+    # A waitlist offer taken away is no fault of the person offered: they wait again in their place.
+    await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id == hold_id,
+                                                      WaitlistEntry.status == "offered")
+                          .values(status="waiting", offer_id=None).execution_options(synchronize_session=False))
+    admission = await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None,
+                             lapsed_expired=True)
+    audit = await overrides.record(session, principal, action="emergency_admission",
+                                   resource=f"admissions/{admission.id}", conflict=f"bed-holds/{hold_id}",
+                                   conflict_detail=conflict_detail, reason=data.override_reason,
+                                   area_code=institution.area_code)
+    await session.execute(update(BedOccupancy).where(BedOccupancy.id == hold_id).values(override_id=audit.id)
+                          .execution_options(synchronize_session=False))
+    count_after_commit(session, "eldercare", "bed_hold_overridden")
+    return admission
 
 
 async def get_admission(session: AsyncSession, principal: Principal, admission_id: int) -> BedOccupancy:

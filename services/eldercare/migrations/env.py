@@ -7,6 +7,7 @@ import services.eldercare.assessment.models  # noqa: F401
 import services.eldercare.familybeds.models  # noqa: F401
 import services.eldercare.calls.models  # noqa: F401
 import services.eldercare.carelinks.models  # noqa: F401
+import services.eldercare.overrides.models  # noqa: F401
 from services.eldercare.database import Base
 from shared.migrations import run_environment
 

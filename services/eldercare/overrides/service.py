@@ -1,0 +1,85 @@
+"""Overrides: staff holding `eldercare.overrides:write` go past a conflict where the domain allows it, with a
+stated reason, and every override writes an audit row in the same transaction as what it did."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eldercare.overrides.models import Override
+from shared.areas import area_prefix
+from shared.db import utcnow
+from shared.errors import Forbidden
+from shared.identity import Principal
+from shared.logs import current_request_id
+from shared.pagination import PageParams
+from shared.schemas import Schema
+
+
+def _stated(value: str) -> str:
+    value = value.strip()
+    if len(value) < 4:
+        raise ValueError("state the reason for the override in at least 4 characters")
+    return value
+
+
+OverrideReason = Annotated[str, Field(min_length=4, max_length=500, examples=["急诊转入，原预留人家属同意改期"],
+                                      description="Why the conflict is overridden; kept in the audit"),
+                           AfterValidator(_stated)]
+
+
+class OverrideOut(Schema):
+    id: int
+    at: dt.datetime
+    actor: str
+    actor_area: str | None
+    action: str
+    resource: str
+    conflict: str
+    conflict_detail: str
+    reason: str
+    area_code: str
+    request_id: str | None
+
+
+def out(o: Override) -> OverrideOut:
+    return OverrideOut.model_validate(o, from_attributes=True)
+
+
+def may_override(principal: Principal, area_code: str) -> None:
+    """Only staff of the place, never a resident, whatever scopes a token carries."""
+    if principal.kind != "staff" or not principal.covers(area_code):
+        raise Forbidden(f"only staff of area {area_code} may override this conflict")
+
+
+async def record(session: AsyncSession, principal: Principal, *, action: str, resource: str, conflict: str,
+                 conflict_detail: str, reason: str, area_code: str) -> Override:
+    row = Override(at=utcnow(), actor=principal.subject, actor_area=principal.area, action=action,
+                   resource=resource, conflict=conflict, conflict_detail=conflict_detail[:500], reason=reason,
+                   area_code=area_code, request_id=current_request_id())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def list_overrides(session: AsyncSession, principal: Principal, page: PageParams, *,
+                         action: str | None, actor: str | None) -> list[Override]:
+    """Newest first; a staff auditor sees the overrides in their area, a partner holding the scope all."""
+    query = select(Override).order_by(Override.id.desc()).limit(page.limit + 1)
+    if principal.kind == "staff":
+        if not principal.area:
+            return []
+        query = query.where(Override.area_code.startswith(area_prefix(principal.area)))
+    elif principal.kind != "partner":
+        return []
+    if action:
+        query = query.where(Override.action == action)
+    if actor:
+        query = query.where(Override.actor == actor)
+    if page.after is not None:
+        query = query.where(Override.id < int(page.after))
+    return list(await session.scalars(query))
