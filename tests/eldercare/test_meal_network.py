@@ -3,11 +3,15 @@ published at a supplier reaches its points, each with its own places; the indica
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.meals.models import Canteen
+from shared import migrations
+from shared.db import make_engine
 from tests.conftest import staff
 from tests.eldercare.test_meals import API, YINZHOU, add_canteen, add_elder, add_menu, order, remaining
 
@@ -118,3 +122,32 @@ async def test_indicators_count_kitchens_canteens_and_meal_points_separately(cli
     assert items["meal_points"]["value"] == 2 and items["meal_points"]["target"] is None
     assert items["central_kitchens"]["value"] == 1
     assert items["canteens_by_kind"]["value"] == {"central_kitchen": 1, "canteen": 1, "meal_point": 2}
+
+
+MEAL_POINT = ("INSERT INTO canteens (name, kind, area_code, address, delivery_area_codes, cutoff_minutes, is_active, "
+              "created_by, created_at) VALUES (:name, 'meal_point', '330212001', '某路1号', '[]', '{}', true, 'seed', "
+              "'2026-01-01 00:00:00')")
+
+
+async def _execute(url: str, statement: str, **params) -> list | None:
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), params)
+            return [tuple(r) for r in result.all()] if result.returns_rows else None
+    finally:
+        await engine.dispose()
+
+
+def test_upgrade_keeps_a_meal_point_registered_without_a_supplier_and_refuses_new_ones(scratch_database):
+    # Synchronous on purpose: alembic runs its own event loop. A scratch database of this test's own.
+    url = scratch_database("eldercare_meal_network")
+    migrations.upgrade("eldercare", url, "5663f0df0229")
+    asyncio.run(_execute(url, MEAL_POINT, name="旧助餐点"))
+    migrations.upgrade("eldercare", url, "aa3c5b9f18a2")
+    assert asyncio.run(_execute(url, "SELECT kind, supplied_by_id, supplier_kind FROM canteens")) == [
+        ("meal_point", None, None)]
+    with pytest.raises(IntegrityError):
+        asyncio.run(_execute(url, MEAL_POINT, name="新助餐点"))
+    migrations.downgrade("eldercare", url, "5663f0df0229")
+    assert asyncio.run(_execute(url, "SELECT name FROM canteens")) == [("旧助餐点",)]
