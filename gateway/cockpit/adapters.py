@@ -153,7 +153,9 @@ def _eldercare_build(area: Area, answers: list[Any]) -> Built:
     visits = breakdown("visits")
     caregivers = items.get("certified_caregivers_per_10k", {})
     indicators = [
-        i("eldercare.canteens", "助餐服务点", total("canteens_by_kind"), "个", target=150, note=ALL_REGISTERED),
+        # The plan's 150 are 标准化老年食堂: the canteen level, not the kitchens or the meal points they supply.
+        i("eldercare.canteens", "标准化老年食堂", number(items.get("standardised_canteens"), "value"), "个", target=150,
+          note=ALL_REGISTERED),
         i("eldercare.beds", "养老机构床位", total("beds_by_type"), "张", target=4000, note=ALL_REGISTERED),
         i("eldercare.nursing_share", "护理型床位占比", share, "%", target=60, target_scope="area"),
         i("eldercare.dementia_beds", "认知障碍照护床位", number(items.get("dementia_beds"), "value"), "张", target=960,

@@ -17,6 +17,7 @@ PAYLOADS = {
         "area_code": "330200", "as_of": "2026-11-29", "source_of_targets": "宁波市民政局2022年工作要点", "items": [
             {"code": "canteens_by_kind", "label": "助餐服务点（按类型）", "unit": "count", "target": 150,
              "value": {"central_kitchen": 2, "canteen": 7, "meal_point": 3}},
+            {"code": "standardised_canteens", "label": "标准化老年食堂", "unit": "count", "target": 150, "value": 7},
             {"code": "meals_served", "label": "当日助餐份数", "value": 340, "unit": "portions"},
             {"code": "beds_by_type", "label": "养老机构床位（按类型）", "unit": "count", "target": 4000,
              "value": {"general": 1900, "nursing": 2100, "dementia": 100}},

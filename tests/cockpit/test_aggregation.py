@@ -33,9 +33,9 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
     assert all(p["available"] for p in got.values())
 
     elder = indicators(got["eldercare"])
-    canteens = elder["eldercare.canteens"]  # the service's breakdown by kind, summed
-    assert (canteens["label"], canteens["value"], canteens["unit"], canteens["target"]) == ("助餐服务点", 12, "个", 150)
-    assert canteens["target_met"] is False and canteens["progress"] == 0.08
+    canteens = elder["eldercare.canteens"]  # the canteen level alone: the plan's 150 count no kitchen or meal point
+    assert (canteens["label"], canteens["value"], canteens["unit"], canteens["target"]) == ("标准化老年食堂", 7, "个", 150)
+    assert canteens["target_met"] is False and canteens["progress"] == round(7 / 150, 4)
     assert elder["eldercare.beds"]["value"] == 4100 and elder["eldercare.beds"]["target_met"] is True
     assert elder["eldercare.beds"]["progress"] == 1.0
     share = elder["eldercare.nursing_share"]  # a ratio from the service, a percentage on the page

@@ -147,7 +147,7 @@ async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suit
     assert dibao["households"] >= 1 and (await value("assistance.dibao")).startswith(_shown(dibao["households"]))
     assert (await value("assistance.dibao_standard")).startswith("1,100")  # the demo policy: 1,100 yuan a month
 
-    canteens = sum(eldercare["canteens_by_kind"]["value"].values())
+    canteens = eldercare["standardised_canteens"]["value"]
     assert (await value("eldercare.canteens")).startswith(_shown(canteens))
     assert (await value("eldercare.family_beds")).startswith(_shown(eldercare["family_beds"]["value"]))
     share = await page.inner_text("[data-code='eldercare.nursing_share']")
