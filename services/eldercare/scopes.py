@@ -72,5 +72,6 @@ CARE_LINKS_DECIDE = scope("eldercare.care_links:decide", "Approve or reject care
                           "in one's area", "staff")
 
 OVERRIDES_WRITE = scope("eldercare.overrides:write", "Override a conflict where the domain allows it (an emergency "
-                        "admission over another person's bed hold), with a stated reason (audited)", "staff")
+                        "admission over another person's bed hold, a caregiver from outside the person's area), "
+                        "with a stated reason (audited)", "staff")
 OVERRIDES_READ = scope("eldercare.overrides:read", "Read the audit of overridden conflicts", "auditor")

@@ -125,11 +125,14 @@ async def get_visit(visit_id: int, session: Session, principal: Annotated[Princi
 @router.post("/visits/{visit_id}/schedule", response_model=VisitOut, summary="Schedule a visit to a caregiver",
              description="Assigns a caregiver whose certificate is valid on the visit's day. A caregiver is never "
                          "double-booked: an overlapping visit is a 409 naming it, and the database refuses an "
-                         "overlap even under a race (PostgreSQL exclusion constraint; SQLite trigger).",
+                         "overlap even under a race (PostgreSQL exclusion constraint; SQLite trigger). A caregiver "
+                         "whose provider works outside the person's area is a 409 naming the caregiver, unless staff "
+                         "holding `eldercare.overrides:write` give an `override_reason` (audited, `GET /overrides`).",
              responses=problem_responses(401, 403, 404, 409))
 async def schedule(visit_id: int, data: ScheduleIn, session: Session,
                    principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
-    return await _out(session, await service.schedule(session, principal, visit_id, data.caregiver_id))
+    return await _out(session, await service.schedule(session, principal, visit_id, data.caregiver_id,
+                                                      data.override_reason))
 
 
 @router.post("/visits/{visit_id}/cancel", response_model=VisitOut, summary="Cancel a visit not yet started",

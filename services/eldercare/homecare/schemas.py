@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
+from services.eldercare.overrides.service import OverrideReason
 from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone
 from shared.money import MAX_PRICE_FEN, fen
@@ -82,11 +83,17 @@ class VisitIn(Schema):
     starts_at: AwareDatetime = Field(description="With a time zone, e.g. 2026-12-01T09:00:00+08:00")
     ends_at: AwareDatetime | None = Field(None, description="Default: the start plus the service's duration")
     caregiver_id: int | None = Field(None, gt=0, description="Schedule at once to this caregiver")
+    override_reason: OverrideReason | None = Field(
+        None, description="Staff holding `eldercare.overrides:write`: book a caregiver whose provider works outside "
+                          "the person's area anyway, for this reason (audited, `GET /overrides`)")
 
 
 class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
     caregiver_id: int = Field(gt=0)
+    override_reason: OverrideReason | None = Field(
+        None, description="Staff holding `eldercare.overrides:write`: book a caregiver whose provider works outside "
+                          "the person's area anyway, for this reason (audited, `GET /overrides`)")
 
 
 class Position(Schema):

@@ -22,11 +22,13 @@ from services.eldercare.homecare.models import (BOOKED_STATES, Caregiver, HomeSe
                                                caregiver_id_number_index)
 from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut, HomeServiceIn,
                                                  HomeServiceOut, Position, ProviderIn, ProviderOut, VisitIn, VisitOut)
+from services.eldercare.overrides import service as overrides
 from services.eldercare.subsidies.models import SubsidyEntry
 from services.eldercare.subsidies.service import draw_for_visit
 from services.eldercare.quotas import check_open_visits
+from services.eldercare.scopes import OVERRIDES_WRITE
 from shared import clock
-from shared.areas import within_area
+from shared.areas import area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
@@ -246,9 +248,29 @@ async def _check_caregiver(session: AsyncSession, caregiver_id: int, visit: Visi
     return caregiver
 
 
-async def _book(session: AsyncSession, visit: Visit, caregiver_id: int) -> None:
-    """Assign the caregiver; the database refuses an overlap that slipped past the check (a race)."""
-    await _check_caregiver(session, caregiver_id, visit)
+async def _outside_area(session: AsyncSession, caregiver: Caregiver, visit: Visit) -> tuple[Conflict | None, str]:
+    """A 409 when the caregiver's provider works outside the person's area (their usual area), and that area."""
+    provider_area, elder_area = (await session.execute(select(
+        select(Provider.area_code).where(Provider.id == caregiver.provider_id).scalar_subquery(),
+        select(Elder.area_code).where(Elder.id == visit.elder_id).scalar_subquery()))).one()
+    if elder_area.startswith(area_prefix(provider_area)):
+        return None, elder_area
+    return Conflict(f"caregiver {caregiver.id} works in area {provider_area} (provider {caregiver.provider_id}), "
+                    f"outside the person's area {elder_area}", resource=f"caregivers/{caregiver.id}"), elder_area
+
+
+async def _book(session: AsyncSession, principal: Principal, visit: Visit, caregiver_id: int,
+                override_reason: str | None) -> None:
+    """Assign the caregiver; the database refuses an overlap that slipped past the check (a race). A caregiver
+    from outside the person's area is a 409, unless staff with the override scope give a reason (audited)."""
+    caregiver = await _check_caregiver(session, caregiver_id, visit)
+    outside, elder_area = await _outside_area(session, caregiver, visit)
+    if outside is not None:
+        if override_reason is None:
+            raise outside
+        if not principal.has(OVERRIDES_WRITE):
+            raise Forbidden(f"booking a caregiver from outside the person's area needs {OVERRIDES_WRITE}")
+        overrides.may_override(principal, elder_area)
     visit.caregiver_id = caregiver_id
     visit.status = "scheduled"
     try:
@@ -256,6 +278,10 @@ async def _book(session: AsyncSession, visit: Visit, caregiver_id: int) -> None:
     except IntegrityError:
         raise Conflict(f"caregiver {caregiver_id} was just booked for an overlapping visit",
                        resource=f"caregivers/{caregiver_id}") from None
+    if outside is not None:
+        await overrides.record(session, principal, action="home_visit_outside_area", resource=f"visits/{visit.id}",
+                               conflict=outside.resource, conflict_detail=outside.detail, reason=override_reason,
+                               area_code=elder_area)
 
 
 async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn, *, open_visit_quota: int) -> Visit:
@@ -279,16 +305,17 @@ async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn
     if data.caregiver_id is not None:
         if principal.kind != "staff":
             raise Forbidden("caregivers are assigned by staff")
-        await _book(session, visit, data.caregiver_id)
+        await _book(session, principal, visit, data.caregiver_id, data.override_reason)
     return visit
 
 
-async def schedule(session: AsyncSession, principal: Principal, visit_id: int, caregiver_id: int) -> Visit:
+async def schedule(session: AsyncSession, principal: Principal, visit_id: int, caregiver_id: int,
+                   override_reason: str | None = None) -> Visit:
     visit = await get_visit(session, principal, visit_id)
     if visit.status not in ("requested", "scheduled"):
         raise Conflict(f"visit {visit_id} is {visit.status}; only a visit not yet started is (re)scheduled",
                        resource=f"visits/{visit_id}")
-    await _book(session, visit, caregiver_id)
+    await _book(session, principal, visit, caregiver_id, override_reason)
     return visit
 
 
