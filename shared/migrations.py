@@ -132,3 +132,30 @@ def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
                     batch.drop_constraint(op.f(name), type_="check")
     for _name, sql in triggers:
         op.execute(sql)
+
+
+def make_append_only(table: str, *, prefix: str) -> None:
+    """Refuse UPDATE and DELETE on an audit table, on both backends (a constraint failure: PostgreSQL's 23514,
+    SQLite's RAISE(ABORT) reported as an IntegrityError). `prefix` keeps PostgreSQL's function name unique to the
+    service. TRUNCATE fires no row trigger: the test harness empties tables with it, and only the owner may."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"""CREATE FUNCTION {prefix}_{table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '{table} is append-only: % refused', TG_OP USING ERRCODE = '23514';
+END $$""")
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION {prefix}_{table}_append_only()")
+    else:
+        for action in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+
+
+def drop_append_only(table: str, *, prefix: str) -> None:
+    """The downgrade of `make_append_only`."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
+        op.execute(f"DROP FUNCTION {prefix}_{table}_append_only()")
+    else:
+        op.execute(f"DROP TRIGGER {table}_no_update")
+        op.execute(f"DROP TRIGGER {table}_no_delete")

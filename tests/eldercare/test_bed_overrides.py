@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
 from tests.conftest import resident, staff
 from tests.eldercare.test_beds import ALL, API, CARER_P, HAISHU, YINZHOU, add_beds, add_institution, bed, hold
 from tests.eldercare.test_meals_concurrency import many_elders
@@ -120,3 +124,17 @@ async def test_two_overrides_of_one_held_bed_at_once_admit_one_person(committed_
     [other_holder] = await many_elders(client, 1)
     assert (await hold(client, other_bed, other_holder, who=CARER_P)).status_code == 201
     await next_request_succeeds(emergency(client, other_bed, loser))
+
+
+@pytest.mark.parametrize("change", ["update", "delete"])
+async def test_the_override_audit_refuses_update_and_delete(client, change):
+    """Whoever can write to the database still cannot quietly rewrite or remove why a hold was overridden."""
+    bed_id, _held, urgent = await held_bed(client)
+    assert (await emergency(client, bed_id, urgent)).status_code == 201
+    statement = "UPDATE overrides SET reason = 'nothing to see'" if change == "update" else "DELETE FROM overrides"
+    async with client.app.state.database.sessionmaker() as session:
+        with pytest.raises(IntegrityError, match="append-only"):
+            await session.execute(text(statement))
+        await session.rollback()
+    [record] = (await client.get(f"{API}/overrides", headers=client.as_(YINZHOU_AUDITOR))).json()["items"]
+    assert record["reason"] == REASON

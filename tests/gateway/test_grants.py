@@ -1,7 +1,9 @@
 """Granting rights: a principal grants only the scopes it holds, and areas within its own; every grant is
 recorded for auditors; a refused grant writes nothing."""
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from gateway.auth.models import Grant, OAuthClient, StaffUser
 from gateway.auth.service import digest
@@ -186,3 +188,17 @@ async def test_a_control_character_in_a_query_parameter_of_the_gateways_own_rout
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert [(e["field"], e["location"]) for e in response.json()["errors"]] == [("target", "query")]
+
+
+@pytest.mark.parametrize("change", ["update", "delete"])
+async def test_the_grants_audit_refuses_update_and_delete(auth_gateway, change):
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    created = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]}, headers=city)
+    assert created.status_code == 201, created.text
+    statement = "UPDATE grants SET actor = 'nobody'" if change == "update" else "DELETE FROM grants"
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
+        with pytest.raises(IntegrityError, match="append-only"):
+            await session.execute(text(statement))
+        await session.rollback()
+    [grant] = await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")
+    assert grant["actor"] == "staff:city-demo"
