@@ -31,6 +31,11 @@ def area_prefix(code: str) -> str:
     return code
 
 
+def covers(area: str, code: str) -> bool:
+    """Whether the division `code` lies inside the area `area` (the area itself or one below it)."""
+    return code.startswith(area_prefix(area))
+
+
 def within_area(column, code: str) -> ColumnElement[bool]:
     """`column` holds a division code inside the area `code`, as a range on its significant prefix
     (prefix <= column < the next prefix of the same length).

@@ -18,7 +18,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from fastapi import Security
 
-from shared.areas import area_prefix
+from shared.areas import covers
 from shared.errors import Forbidden, Unauthorized
 
 ASSERTION_HEADER = "x-identity-assertion"
@@ -43,7 +43,7 @@ class Principal:
         """Whether a staff member's area includes `area_code` (their division or one below it)."""
         if self.kind != "staff" or not self.area or not area_code:
             return False
-        return area_code.startswith(area_prefix(self.area))
+        return covers(self.area, area_code)
 
     def claims(self) -> dict:
         claims = {"sub": self.subject, "kind": self.kind, "scope": " ".join(sorted(self.scopes))}

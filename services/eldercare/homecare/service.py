@@ -28,7 +28,7 @@ from services.eldercare.subsidies.service import draw_for_visit
 from services.eldercare.quotas import check_open_visits
 from services.eldercare.scopes import OVERRIDES_WRITE
 from shared import clock
-from shared.areas import area_prefix, within_area
+from shared.areas import covers, within_area
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
@@ -253,7 +253,7 @@ async def _outside_area(session: AsyncSession, caregiver: Caregiver, visit: Visi
     provider_area, elder_area = (await session.execute(select(
         select(Provider.area_code).where(Provider.id == caregiver.provider_id).scalar_subquery(),
         select(Elder.area_code).where(Elder.id == visit.elder_id).scalar_subquery()))).one()
-    if elder_area.startswith(area_prefix(provider_area)):
+    if covers(provider_area, elder_area):
         return None, elder_area
     return Conflict(f"caregiver {caregiver.id} works in area {provider_area} (provider {caregiver.provider_id}), "
                     f"outside the person's area {elder_area}", resource=f"caregivers/{caregiver.id}"), elder_area

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.overrides.models import Override
-from shared.areas import area_prefix
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
@@ -73,7 +73,7 @@ async def list_overrides(session: AsyncSession, principal: Principal, page: Page
     if principal.kind == "staff":
         if not principal.area:
             return []
-        query = query.where(Override.area_code.startswith(area_prefix(principal.area)))
+        query = query.where(within_area(Override.area_code, principal.area))
     elif principal.kind != "partner":
         return []
     if action:
