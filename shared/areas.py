@@ -7,6 +7,9 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import ColumnElement, and_, true
 
+# The city this deployment serves (宁波市); its staff see every district.
+CITY_CODE = "330200"
+
 DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 DISTRICT_CODE_PATTERN = r"^\d{6}$"
 

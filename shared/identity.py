@@ -18,7 +18,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from fastapi import Security
 
-from shared.areas import covers
+from shared.areas import CITY_CODE, covers
 from shared.errors import Forbidden, Unauthorized
 
 ASSERTION_HEADER = "x-identity-assertion"
@@ -44,6 +44,11 @@ class Principal:
         if self.kind != "staff" or not self.area or not area_code:
             return False
         return covers(self.area, area_code)
+
+    @property
+    def is_city_staff(self) -> bool:
+        """Staff whose area is the whole city: they set city-wide policy and rates."""
+        return self.kind == "staff" and self.area == CITY_CODE
 
     def claims(self) -> dict:
         claims = {"sub": self.subject, "kind": self.kind, "scope": " ".join(sorted(self.scopes))}

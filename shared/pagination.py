@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
 from pydantic import ConfigDict, Field
+from sqlalchemy import Select
 
 from shared.errors import InvalidInput
 from shared.schemas import Schema
@@ -75,6 +76,18 @@ async def page_params(  # async: a plain `def` dependency would run in a worker 
     scope = request.url.path
     after = decode_cursor(cursor, signing_key=signing_key, scope=scope) if cursor else None
     return PageParams(limit=limit, after=after, scope=scope, signing_key=signing_key)
+
+
+def keyset(query: Select, column, page: PageParams, *, cast=int) -> Select:
+    """`query` ordered by the unique `column`, from just after the page's cursor, one row more than the page.
+
+    Fetch it and pass the rows to `page_of`: the extra row only tells that there is a next page. `cast`
+    turns the cursor's key back into the column's type (the key was signed, so it has the shape we issued).
+    """
+    query = query.order_by(column).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(column > cast(page.after))
+    return query
 
 
 def page_of(rows: list[T], params: PageParams, key) -> Page[T]:
