@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from services.charity.ledger import service
+from services.charity.ledger import reconciliation, service
 from services.charity.ledger.models import Reconciliation
 from services.charity.ledger.schemas import AccountKind, AccountOut, EntryOut, ReconciliationOut
 from services.charity.scopes import LEDGER_READ
@@ -62,7 +62,7 @@ async def list_entries(session: Session, principal: Annotated[Principal, require
              responses=problem_responses(401, 403))
 async def run_reconciliation(session: Session,
                              principal: Annotated[Principal, require(LEDGER_READ)]) -> ReconciliationOut:
-    return reconciliation_out(await service.reconcile(session, principal))
+    return reconciliation_out(await reconciliation.reconcile(session, principal))
 
 
 @router.get("/reconciliations/{run_id}", response_model=ReconciliationOut, summary="One reconciliation run",
@@ -70,4 +70,4 @@ async def run_reconciliation(session: Session,
             responses=problem_responses(401, 403, 404, 422))
 async def get_reconciliation(run_id: int, session: Session,
                              principal: Annotated[Principal, require(LEDGER_READ)]) -> ReconciliationOut:
-    return reconciliation_out(await service.get_reconciliation(session, principal, run_id))
+    return reconciliation_out(await reconciliation.get_reconciliation(session, principal, run_id))

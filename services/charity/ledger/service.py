@@ -1,4 +1,6 @@
-"""Posting balanced groups, deriving balances, locking a project's fund, and reconciling."""
+"""Posting balanced groups, deriving balances, locking a project's fund, and reading the ledger.
+
+The reconciliation (对账) is in `reconciliation.py`."""
 
 from __future__ import annotations
 
@@ -6,18 +8,17 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Integer, Select, Table, and_, bindparam, case, func, insert, literal, or_, select
+from sqlalchemy import BigInteger, Integer, Select, Table, bindparam, case, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, LedgerSeal, Reconciliation
+from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, LedgerSeal
 from services.charity.organizations.models import Organization
 from services.charity.projects.models import Project
 from shared.areas import within_area
 from shared.db import utcnow
-from shared.errors import NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams
 
@@ -226,7 +227,8 @@ async def spent_by_line(session: AsyncSession, project_id: int) -> dict[int, int
 
 # ---- reading the ledger (staff of the organisation's area) ----
 
-def _in_area(principal: Principal, organization_id_column) -> object:
+def in_area(principal: Principal, organization_id_column) -> object:
+    """Rows of organisations in the staff member's area; nothing for anyone else."""
     if principal.kind != "staff" or not principal.area:
         return literal(False)
     return organization_id_column.in_(select(Organization.id).where(within_area(Organization.district_code,
@@ -243,7 +245,7 @@ async def list_accounts(session: AsyncSession, principal: Principal, page: PageP
             .group_by(LedgerEntry.account_id).subquery())
     query = (select(LedgerAccount, func.coalesce(sums.c.debits, 0), func.coalesce(sums.c.credits, 0))
              .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
-             .where(_in_area(principal, LedgerAccount.organization_id))
+             .where(in_area(principal, LedgerAccount.organization_id))
              .order_by(LedgerAccount.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(LedgerAccount.id > int(page.after))
@@ -262,7 +264,7 @@ async def list_entries(session: AsyncSession, principal: Principal, page: PagePa
     query = (select(LedgerEntry, LedgerGroup, LedgerAccount)
              .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
              .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-             .where(_in_area(principal, LedgerGroup.organization_id))
+             .where(in_area(principal, LedgerGroup.organization_id))
              .order_by(LedgerEntry.id).limit(page.limit + 1))
     if page.after is not None:
         query = query.where(LedgerEntry.id > int(page.after))
@@ -273,108 +275,3 @@ async def list_entries(session: AsyncSession, principal: Principal, page: PagePa
     if project_id is not None:
         query = query.where(LedgerGroup.project_id == project_id)
     return [tuple(row) for row in await session.execute(query)]
-
-
-# ---- reconciliation (对账) ----
-
-async def reconcile(session: AsyncSession, principal: Principal) -> Reconciliation:
-    """Check, for the organisations of the caller's area, that every group is sealed and balances, that every
-    donation, refund and disbursement matches its group, that no donation is refunded beyond its amount,
-    that no project fund or payout account is negative, and that each project's totals from the ledger equal
-    those of the business records. Every difference found is reported; nothing is corrected.
-    """
-    # Imported here: the donations module builds on this one.
-    from services.charity.donations.models import Disbursement, Donation, Refund
-
-    started = utcnow()
-    differences: list[dict] = []
-    in_area = _in_area(principal, LedgerGroup.organization_id)
-    entry_sums = (select(LedgerEntry.group_id, func.sum(LedgerEntry.amount_fen).label("total"),
-                         func.count().label("n")).group_by(LedgerEntry.group_id).subquery())
-    groups_checked = int(await session.scalar(select(func.count()).select_from(LedgerGroup).where(in_area)))
-    entries_checked = int(await session.scalar(
-        select(func.count()).select_from(LedgerEntry).join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
-        .where(in_area)))
-    bad_groups = await session.execute(
-        select(LedgerGroup.id, entry_sums.c.total, entry_sums.c.n, LedgerSeal.group_id)
-        .outerjoin(entry_sums, entry_sums.c.group_id == LedgerGroup.id)
-        .outerjoin(LedgerSeal, LedgerSeal.group_id == LedgerGroup.id)
-        .where(in_area, or_(entry_sums.c.total.is_(None), entry_sums.c.total != 0, entry_sums.c.n < 2,
-                            LedgerSeal.group_id.is_(None))))
-    for group_id, total, n, sealed in bad_groups:
-        differences.append(dict(kind="unbalanced_group", group_id=group_id, sum_fen=int(total or 0),
-                                entries=int(n or 0), sealed=sealed is not None))
-
-    # Each business record against the project-account leg of its group (a donation moves money in).
-    project_leg = (select(LedgerEntry.group_id, func.sum(LedgerEntry.amount_fen).label("amount"))
-                   .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-                   .where(LedgerAccount.kind == "project").group_by(LedgerEntry.group_id).subquery())
-    for model, kind, sign in ((Donation, "donation", 1), (Refund, "refund", -1), (Disbursement, "disbursement", -1)):
-        rows = await session.execute(
-            select(model.id, model.amount_fen, project_leg.c.amount)
-            .join(LedgerGroup, LedgerGroup.id == model.ledger_group_id)
-            .outerjoin(project_leg, project_leg.c.group_id == model.ledger_group_id)
-            .where(in_area, or_(project_leg.c.amount.is_(None), project_leg.c.amount != sign * model.amount_fen,
-                                LedgerGroup.kind != kind)))
-        for record_id, amount, leg in rows:
-            differences.append(dict(kind=f"{kind}_mismatch", record_id=record_id, record_fen=int(amount),
-                                    ledger_fen=None if leg is None else sign * int(leg)))
-
-    refunded = (select(Refund.donation_id, func.sum(Refund.amount_fen).label("refunded"))
-                .group_by(Refund.donation_id).subquery())
-    over = await session.execute(
-        select(Donation.id, Donation.amount_fen, refunded.c.refunded)
-        .join(refunded, refunded.c.donation_id == Donation.id)
-        .join(LedgerGroup, LedgerGroup.id == Donation.ledger_group_id)
-        .where(in_area, refunded.c.refunded > Donation.amount_fen))
-    for donation_id, amount, total in over:
-        differences.append(dict(kind="over_refunded", donation_id=donation_id, donation_fen=int(amount),
-                                refunded_fen=int(total)))
-
-    balances = await session.execute(
-        select(LedgerAccount.id, LedgerAccount.kind, func.sum(LedgerEntry.amount_fen))
-        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
-        .where(_in_area(principal, LedgerAccount.organization_id))
-        .group_by(LedgerAccount.id, LedgerAccount.kind)
-        .having(or_(and_(LedgerAccount.kind != "clearing", func.sum(LedgerEntry.amount_fen) < 0),
-                    and_(LedgerAccount.kind == "clearing", func.sum(LedgerEntry.amount_fen) > 0))))
-    for account_id, kind, balance in balances:
-        differences.append(dict(kind="negative_balance", account_id=account_id, account_kind=kind,
-                                balance_fen=int(balance)))
-
-    # Project totals: ledger against the business records.
-    project_ids = list(await session.scalars(select(Project.id).where(_in_area(principal, Project.organization_id))))
-    ledger = await project_totals(session, project_ids)
-    records: dict[int, list[int]] = {pid: [0, 0, 0] for pid in project_ids}
-    for index, query in enumerate((
-        select(Donation.project_id, func.sum(Donation.amount_fen)).group_by(Donation.project_id),
-        select(Donation.project_id, func.sum(Refund.amount_fen)).join(Donation, Donation.id == Refund.donation_id)
-        .group_by(Donation.project_id),
-        select(Disbursement.project_id, func.sum(Disbursement.amount_fen)).group_by(Disbursement.project_id),
-    )):
-        for pid, total in await session.execute(query):
-            if pid in records:
-                records[pid][index] = int(total)
-    for pid in project_ids:
-        donated, refunded_total, spent = records[pid]
-        found = ledger[pid]
-        if (found.donated_fen, found.refunded_fen, found.spent_fen) != (donated, refunded_total, spent):
-            differences.append(dict(kind="project_totals", project_id=pid,
-                                    ledger=dict(donated_fen=found.donated_fen, refunded_fen=found.refunded_fen,
-                                                spent_fen=found.spent_fen),
-                                    records=dict(donated_fen=donated, refunded_fen=refunded_total, spent_fen=spent)))
-
-    run = Reconciliation(balanced=not differences, groups_checked=groups_checked, entries_checked=entries_checked,
-                         projects_checked=len(project_ids), differences=differences,
-                         area_code=principal.area or "", started_at=started, finished_at=utcnow(),
-                         run_by=principal.subject)
-    session.add(run)
-    await session.flush()
-    return run
-
-
-async def get_reconciliation(session: AsyncSession, principal: Principal, run_id: int) -> Reconciliation:
-    run = await session.get(Reconciliation, run_id)
-    if run is None or not principal.covers(run.area_code):
-        raise NotFound(f"no reconciliation {run_id} that you may see")
-    return run
