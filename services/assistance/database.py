@@ -2,6 +2,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from shared.db import new_metadata
 from shared.idempotency import idempotency_table
+from shared.jobs import jobs_table
 
 
 class Base(DeclarativeBase):
@@ -9,3 +10,4 @@ class Base(DeclarativeBase):
 
 
 IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
+JOBS = jobs_table(Base.metadata)  # the queue of its worker processes (shared/jobs.py)

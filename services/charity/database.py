@@ -2,6 +2,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from shared.db import new_metadata
 from shared.idempotency import idempotency_table
+from shared.jobs import jobs_table
 from shared.pii_reads import pii_reads_table
 
 
@@ -11,3 +12,4 @@ class Base(DeclarativeBase):
 
 IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
 PII_READS = pii_reads_table(Base.metadata)  # the audit of clear reads of donors' phones
+JOBS = jobs_table(Base.metadata)  # the queue of its worker processes (shared/jobs.py)

@@ -1,0 +1,44 @@
+"""A service's worker process: `python -m services.<name>.worker [--once]` runs its jobs (shared/jobs.py).
+
+It runs the due schedules and claims jobs until SIGTERM or SIGINT, then finishes the job in hand and exits;
+a job cut short by a harder stop is resumed by another worker when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+
+from shared.db import Database
+from shared.jobs import Tasks, Worker
+from shared.logs import configure_logging
+from shared.settings import ServiceSettings
+
+
+async def _serve(settings: ServiceSettings, tasks: Tasks, *, once: bool) -> None:
+    database = Database(settings.database_url, pool_size=4)
+    worker = Worker(database, tasks, name=f"{settings.service_name}@{socket.gethostname()}:{os.getpid()}")
+    try:
+        if once:
+            for task, status in await worker.run_until_idle():
+                logging.getLogger("jobs").info("%s: %s", task, status)
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await worker.run(stop)
+    finally:
+        await database.dispose()
+
+
+def main(settings: ServiceSettings, tasks: Tasks) -> None:
+    parser = argparse.ArgumentParser(description=f"The {settings.service_name} worker: runs its jobs and schedules")
+    parser.add_argument("--once", action="store_true", help="run what is due, then exit")
+    arguments = parser.parse_args()
+    configure_logging(f"{settings.service_name}-worker", settings.log_level)
+    asyncio.run(_serve(settings, tasks, once=arguments.once))
