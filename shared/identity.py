@@ -64,6 +64,11 @@ class Principal:
                    area=claims.get("area"), name=claims.get("name"))
 
 
+def system_principal(service: str, *scopes: str) -> Principal:
+    """Who a service's scheduled jobs act as: city-wide staff named for the worker, holding only `scopes`."""
+    return Principal(subject=f"system:{service}-worker", kind="staff", scopes=frozenset(scopes), area=CITY_CODE)
+
+
 def sign(claims: dict, secret: str, *, audience: str, issuer: str, lifetime_s: int) -> str:
     now = int(time.time())
     return jwt.encode({**claims, "aud": audience, "iss": issuer, "iat": now, "exp": now + lifetime_s},
