@@ -38,8 +38,7 @@ from sqlalchemy import func, select, text
 
 from bench.common import behind_gateway, fresh_database, percentile, say, stop
 from services.assistance import seed
-from services.assistance.discovery import batch
-from services.assistance.discovery import service as discovery
+from services.assistance.discovery import batch, runner, screenings
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
@@ -110,7 +109,7 @@ async def rules_only(database: Database, chunk: int) -> tuple[float, float]:
     async with database.sessionmaker() as session, session.begin():
         params = await eligibility.parameters(session, "330200", today)
         top = await session.scalar(text("SELECT max(id) FROM households")) or 0
-        await session.execute(text(f"SET LOCAL work_mem = '{discovery.WORK_MEM}'"))
+        await session.execute(text(f"SET LOCAL work_mem = '{screenings.WORK_MEM}'"))
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         started, loading = time.perf_counter(), 0.0
         for after in range(0, top, chunk):
@@ -169,9 +168,9 @@ class JobWatch:
 async def screening(database: Database, chunk: int) -> tuple[float, int, float, JobWatch]:
     """The job as the service runs it: (time, leads, the process's CPU, what it cost the process)."""
     async with database.sessionmaker() as session, session.begin():
-        job = await discovery.create_screening(session, CITY, ScreeningIn())
+        job = await screenings.create_screening(session, CITY, ScreeningIn())
     watch = JobWatch()
-    elapsed, cpu = await watch.run(discovery.run(database, job.id, chunk=chunk, stale_after=dt.timedelta(seconds=30)))
+    elapsed, cpu = await watch.run(runner.run(database, job.id, chunk=chunk, stale_after=dt.timedelta(seconds=30)))
     async with database.sessionmaker() as session:
         done = await session.get(Screening, job.id)
         if done.state != "done":
@@ -256,7 +255,7 @@ async def batch_figures(database: Database, args: argparse.Namespace) -> None:
 async def main(args: argparse.Namespace) -> None:
     say(f"bench assistance: {args.households:,} households, database {args.database_url}, "
         f"{args.parallel_chunks} chunk(s) at once")
-    discovery.PARALLEL_CHUNKS = args.parallel_chunks
+    runner.PARALLEL_CHUNKS = args.parallel_chunks
     if not args.reuse:
         await fresh_database(args.database_url, "assistance")
     database = Database(args.database_url)
@@ -296,7 +295,7 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--reuse", action="store_true",
                         help="keep the city already in the database (no rebuild; migrations are applied)")
-    parser.add_argument("--parallel-chunks", type=int, default=discovery.PARALLEL_CHUNKS,
+    parser.add_argument("--parallel-chunks", type=int, default=runner.PARALLEL_CHUNKS,
                         help="chunks the screening runs at once on PostgreSQL (1: one after the other)")
     parser.add_argument("--during-screening", action="store_true",
                         help="measure the single requests while a city screening runs in the same service")

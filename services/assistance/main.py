@@ -7,7 +7,7 @@ from services.assistance.applications.router import router as applications_route
 from services.assistance.assessment.router import router as assessment_router
 from services.assistance.catalogue.router import router as catalogue_router
 from services.assistance.discovery.router import router as discovery_router
-from services.assistance.discovery.service import ScreeningRunner
+from services.assistance.discovery.runner import ScreeningRunner
 from services.assistance.eligibility.router import router as eligibility_router
 from services.assistance.households.router import router as households_router
 from services.assistance.indicators.router import router as indicators_router

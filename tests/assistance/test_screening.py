@@ -6,13 +6,13 @@ import datetime as dt
 from sqlalchemy import delete, func, select
 
 from services.assistance import seed
-from services.assistance.discovery import batch
-from services.assistance.discovery import service as discovery
-from services.assistance.discovery.models import Lead, Screening
+from services.assistance.discovery import batch, runner, screenings
+from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
 from services.assistance.generate import generate
 from services.assistance.households.models import Household, Member
+from services.assistance.leads.models import Lead
 from services.assistance.main import create_app
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.programmes import service as programmes
@@ -110,10 +110,10 @@ async def test_a_screening_interrupted_by_a_restart_resumes_without_duplicates(c
     expected = await city(client)
     database = client.app.state.database
     async with database.sessionmaker() as session:
-        screening = await discovery.create_screening(session, CITY, ScreeningIn())
+        screening = await screenings.create_screening(session, CITY, ScreeningIn())
         await session.commit()
     # The first process takes the job, screens one chunk and dies.
-    await discovery.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30), max_chunks=1)
+    await runner.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30), max_chunks=1)
     half = (await client.get(f"{API}/screenings/{screening.id}", headers=client.as_(CITY))).json()
     assert (half["state"], half["processed_households"], half["progress_percent"]) == ("running", 100, 25.0)
     # A new process starts: it takes over the job once its heartbeat is stale, and finishes it.
@@ -132,11 +132,11 @@ async def test_a_screening_that_cannot_finish_reports_failed(committed_client):
     await city(client, households=50)
     database = client.app.state.database
     async with database.sessionmaker() as session:
-        screening = await discovery.create_screening(session, CITY, ScreeningIn())
+        screening = await screenings.create_screening(session, CITY, ScreeningIn())
         # The rules it needs disappear before it runs (a botched data repair): it must say so, not vanish.
         await session.execute(delete(PolicyVersion).where(PolicyVersion.code == "dibao_standard"))
         await session.commit()
-    await discovery.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30))
+    await runner.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30))
     failed = (await client.get(f"{API}/screenings/{screening.id}", headers=client.as_(CITY))).json()
     assert failed["state"] == "failed" and "dibao_standard" in failed["error"]
     async with database.sessionmaker() as session:
@@ -158,16 +158,16 @@ async def test_bad_screenings(committed_client):
 
 
 async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in_order(committed_client, monkeypatch):
-    """On PostgreSQL several chunks run at once (discovery.PARALLEL_CHUNKS); their checkpoints still move in order, and
+    """On PostgreSQL several chunks run at once (runner.PARALLEL_CHUNKS); their checkpoints still move in order, and
     a chunk that fails takes the chunks in flight after it down too: nothing beyond the checkpoint is kept."""
     client = committed_client
     expected = await city(client)
     database = client.app.state.database
     async with database.sessionmaker() as session:
-        whole = await discovery.create_screening(session, CITY, ScreeningIn())
-        broken = await discovery.create_screening(session, CITY, ScreeningIn())
+        whole = await screenings.create_screening(session, CITY, ScreeningIn())
+        broken = await screenings.create_screening(session, CITY, ScreeningIn())
         await session.commit()
-    await discovery.run(database, whole.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    await runner.run(database, whole.id, chunk=30, stale_after=dt.timedelta(seconds=30))
     done = (await client.get(f"{API}/screenings/{whole.id}", headers=client.as_(CITY))).json()
     assert (done["state"], done["processed_households"]) == ("done", HOUSEHOLDS), done
     leads = await all_leads(client, whole.id)
@@ -185,7 +185,7 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in
         return await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
 
     monkeypatch.setattr(batch, "load_incomes", failing_fifth)
-    await discovery.run(database, broken.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    await runner.run(database, broken.id, chunk=30, stale_after=dt.timedelta(seconds=30))
     async with database.sessionmaker() as session:
         failed = await session.get(Screening, broken.id)
         kept = list(await session.execute(select(Lead.household_id, Lead.programme, Lead.member_id)
@@ -225,14 +225,14 @@ async def test_chunks_in_flight_take_turns_decrypting_and_writing(committed_clie
     counted("load_incomes")
     counted("write_leads")
     async with database.sessionmaker() as session:
-        job = await discovery.create_screening(session, CITY, ScreeningIn())
+        job = await screenings.create_screening(session, CITY, ScreeningIn())
         await session.commit()
-    await discovery.run(database, job.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    await runner.run(database, job.id, chunk=30, stale_after=dt.timedelta(seconds=30))
     leads = await all_leads(client, job.id)
     assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
     assert most["load_incomes"] == 1
     if database.dialect == "postgresql":
-        assert most["write_leads"] == discovery.WRITING_CHUNKS and any(overlapped)
+        assert most["write_leads"] == runner.WRITING_CHUNKS and any(overlapped)
     else:
         assert most["write_leads"] == 1 and not any(overlapped)
 

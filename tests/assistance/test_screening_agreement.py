@@ -9,7 +9,8 @@ from sqlalchemy import select
 from services.assistance import seed
 from services.assistance.assessment.models import Asset, Income
 from services.assistance.discovery import batch
-from services.assistance.discovery.models import Lead, Screening
+from services.assistance.discovery.models import Screening
+from services.assistance.leads.models import Lead
 from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
 from services.assistance.generate import Thresholds, generate

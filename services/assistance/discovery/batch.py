@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income
 from services.assistance.discovery.exclusions import live_applications
 from services.assistance.discovery.facts import facts_digest, facts_digest_sql, facts_key
-from services.assistance.discovery.models import Lead
 from services.assistance.eligibility import rules
 from services.assistance.households.membership import UP_TO_UNDERGRADUATE
 from services.assistance.households.models import Household, Member
+from services.assistance.leads.models import Lead
 from services.assistance.programmes.models import Enrolment
 from shared.pii import decrypt_integers
 

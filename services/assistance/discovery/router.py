@@ -3,12 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse
 
-from services.assistance.discovery import service
-from services.assistance.discovery.schemas import LeadOut, ScreeningIn, ScreeningOut, SignalIn, SignalOut
+from services.assistance.discovery import flows, screenings, signals
+from services.assistance.discovery.schemas import ScreeningIn, ScreeningOut, SignalIn, SignalOut
+from services.assistance.leads.schemas import LeadOut
 from services.assistance.scopes import SCREENINGS_RUN, SIGNALS_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
-from shared.errors import Forbidden, problem_responses
+from shared.errors import problem_responses
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
@@ -24,19 +25,16 @@ Runner = Annotated[Principal, require(SCREENINGS_RUN)]
                          "service (it resumes, or reports `failed` with the reason).",
              responses=problem_responses(401, 403, 422))
 async def start_screening(data: ScreeningIn, request: Request, session: Session, principal: Runner) -> JSONResponse:
-    screening = await service.create_screening(session, principal, data)
-    out = service.screening_out(screening)
-    await session.commit()  # the job row must exist before the job starts
-    request.app.state.screenings.start(screening.id)
+    out = await flows.start_screening(session, request.app.state.screenings, principal, data)
     return JSONResponse(out.model_dump(mode="json"), status_code=202,
-                        headers={"Location": f"{request.url.path}/{screening.id}"})
+                        headers={"Location": f"{request.url.path}/{out.id}"})
 
 
 @router.get("/screenings/{screening_id}", response_model=ScreeningOut, summary="A screening's progress",
             description="State (queued, running, done, failed), progress in percent, leads found so far.",
             responses=problem_responses(401, 403, 404))
 async def get_screening(screening_id: int, session: Session, principal: Runner) -> ScreeningOut:
-    return service.screening_out(await service.get_screening(session, principal, screening_id))
+    return screenings.screening_out(await screenings.get_screening(session, principal, screening_id))
 
 
 @router.get("/screenings/{screening_id}/leads", response_model=Page[LeadOut], summary="Leads of a screening",
@@ -46,8 +44,8 @@ async def get_screening(screening_id: int, session: Session, principal: Runner) 
 async def screening_leads(screening_id: int, session: Session, principal: Runner,
                           page: Annotated[PageParams, Depends(page_params)],
                           area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None) -> Page[LeadOut]:
-    rows = await service.list_leads(session, principal, screening_id, page, area_code=area)
-    return page_of([service.lead_out(r) for r in rows], page, key=lambda lead: [lead.area_code, lead.id])
+    rows = await screenings.list_leads(session, principal, screening_id, page, area_code=area)
+    return page_of([LeadOut.model_validate(r) for r in rows], page, key=lambda lead: [lead.area_code, lead.id])
 
 
 @router.post("/signals", status_code=201, response_model=SignalOut, summary="Receive a partner's signal",
@@ -59,8 +57,6 @@ async def screening_leads(screening_id: int, session: Session, principal: Runner
                          "true`) and opens nothing new.", responses=problem_responses(401, 403, 422))
 async def receive_signal(data: SignalIn, session: Session,
                          principal: Annotated[Principal, require(SIGNALS_WRITE)]) -> JSONResponse:
-    if principal.kind != "partner":
-        raise Forbidden("signals come from partner departments")
-    out, replayed = await service.receive_signal(session, principal, data)
+    out, replayed = await signals.receive_signal(session, principal, data)
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if replayed else 201,
                         headers={"Idempotent-Replayed": "true"} if replayed else {})

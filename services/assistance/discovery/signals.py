@@ -1,4 +1,7 @@
-"""What a partner's signal says, applied to the household's recorded facts before the rules re-evaluate them.
+"""Partner signals (数据找人): a partner department's word about one event, received once, and the leads it opens.
+
+`receive_signal` records the signal once per partner and signal id and re-evaluates the person's household with
+what the signal says applied to its recorded facts (`apply`):
 
 - `medical_bill` (医保): the out-of-pocket amount is a rigid medical expense of the person in the month it occurred,
   counted as recorded ones are (a counted member's, begun in the past 12 months, spread over 12): it can make the
@@ -22,10 +25,27 @@ import dataclasses
 import datetime as dt
 from types import SimpleNamespace
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.assistance.assessment import service as assessment
 from services.assistance.assessment.models import MedicalExpense
+from services.assistance.discovery.exclusions import excluded_targets, is_excluded
+from services.assistance.discovery.facts import facts_digest
 from services.assistance.discovery.models import Signal
+from services.assistance.discovery.schemas import SignalIn, SignalOut
 from services.assistance.eligibility import rules
+from services.assistance.eligibility import service as eligibility
+from services.assistance.households.models import Household, Member
+from services.assistance.leads.models import Lead
+from services.assistance.leads.schemas import LeadOut
+from services.assistance.pii import id_number_index
+from shared import clock
+from shared.db import utcnow
+from shared.errors import Forbidden, InvalidInput
+from shared.identity import Principal
+from shared.idnumbers import mask_id_number, parse_id_number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,3 +94,93 @@ def apply(signal: Signal, department: str, member_id: int, facts: rules.Househol
     if signal.kind == "disaster":
         return Applied(facts, fact | {"applied": "shock"}, shock=True)
     return Applied(facts, None)
+
+
+async def _signal_out(session: AsyncSession, signal: Signal) -> SignalOut:
+    leads = list(await session.scalars(select(Lead).where(Lead.signal_id == signal.id).order_by(Lead.id)))
+    return SignalOut(id=signal.id, signal_id=signal.signal_id, kind=signal.kind,
+                     id_number_masked=mask_id_number(signal.id_number), occurred_on=signal.occurred_on,
+                     household_found=signal.household_id is not None,
+                     leads=[LeadOut.model_validate(lead) for lead in leads], received_at=signal.received_at)
+
+
+async def receive_signal(session: AsyncSession, principal: Principal, data: SignalIn) -> tuple[SignalOut, bool]:
+    """Record the signal once per partner and signal id, re-evaluate the person's household with what the signal
+    says (`apply`) and open leads for programmes it looks eligible for but neither receives nor has applied for.
+    Returns (result, replayed)."""
+    if principal.kind != "partner":
+        raise Forbidden("signals come from partner departments")
+    person = parse_id_number(data.id_number)
+    if data.occurred_on > clock.today():
+        raise InvalidInput("occurred_on", "a signal cannot be about the future")
+    if data.kind == "disability_record":
+        for field in ("disability_grade", "disability_kind"):
+            if getattr(data, field) is None:
+                raise InvalidInput(field, "a disability record gives the grade and the kind (残疾等级, 残疾类别)")
+    else:
+        for field in ("disability_grade", "disability_kind"):
+            if getattr(data, field) is not None:
+                raise InvalidInput(field, "only a disability record (kind disability_record) gives a disability")
+    existing = await session.scalar(select(Signal).where(Signal.partner == principal.subject,
+                                                         Signal.signal_id == data.signal_id))
+    if existing is not None:
+        return await _signal_out(session, existing), True
+    member = await session.scalar(select(Member).where(Member.id_number_index == id_number_index(person.value)))
+    signal = Signal(partner=principal.subject, signal_id=data.signal_id, kind=data.kind, id_number=person.value,
+                    occurred_on=data.occurred_on, amount_fen=data.amount_fen, detail=data.detail,
+                    disability_grade=data.disability_grade, disability_kind=data.disability_kind,
+                    household_id=member.household_id if member else None, received_at=utcnow())
+    try:
+        async with session.begin_nested():
+            session.add(signal)
+            await session.flush()
+    except IntegrityError:
+        # The same signal arrived twice at once: the other request recorded it; answer with that one.
+        existing = await session.scalar(select(Signal).where(Signal.partner == principal.subject,
+                                                             Signal.signal_id == data.signal_id))
+        return await _signal_out(session, existing), True
+    if member is not None:
+        await _open_leads(session, signal, member, principal.name or principal.subject)
+    return await _signal_out(session, signal), False
+
+
+SHOCK_REVIEW = ("a disaster's loss has no figure: assess it on the visit (the 低保 criteria listed passed on the "
+                "recorded facts)")
+
+
+async def _open_leads(session: AsyncSession, signal: Signal, member: Member, department: str) -> None:
+    """The leads of a signal about `member`: its household re-evaluated today with the signal applied."""
+    household = await session.get(Household, member.household_id)
+    today = clock.today()
+    recorded, _numbers = await eligibility.facts_of_household(session, household, today)
+    expenses = await assessment.medical_expenses_of(session, household.id) if signal.kind == "medical_bill" else []
+    applied = apply(signal, department, member.id, recorded, expenses, today)
+    params = await eligibility.parameters(session, household.area_code[:6], today)
+    result = rules.evaluate(applied.facts, params, today)
+    expenditure = rules.expenditure_type(applied.facts, params, result)
+    standard = params["dibao_standard"].value
+    # A household lead keeps the facts digest the screening computes in SQL (never the income itself), so a
+    # lead closed on the same facts is not raised again by the next screening, whichever raised it first.
+    household_facts = {"counted_members": result.counted_members, "standard_fen": standard,
+                       "facts_digest": facts_digest(result.counted_members, result.household_income_fen, standard)}
+    said = {"signal_fact": applied.fact} if applied.fact else {}
+    excluded = await excluded_targets(session, today, after_id=household.id - 1, until_id=household.id)
+    for programme in result.programmes:
+        targets = [(int(p.key), p.criteria, {}) for p in programme.persons or [] if p.eligible]
+        if programme.persons is None and programme.eligible:
+            targets = [(None, programme.criteria, {})]
+        elif programme.code == "dibao" and expenditure is not None and expenditure.eligible:
+            # 支出型: the income is above the line, but not once the rigid medical expenses are paid.
+            targets = [(None, expenditure.criteria, {"expenditure_type": True})]
+        elif programme.code == "dibao" and applied.shock:
+            targets = [(None, programme.criteria, {"review": SHOCK_REVIEW})]
+        for member_id, criteria, why in targets:
+            if is_excluded(excluded, household.id, programme.code, member_id):
+                continue
+            session.add(Lead(signal_id=signal.id, household_id=household.id, member_id=member_id,
+                             area_code=household.area_code, programme=programme.code, state="open",
+                             reasons={"signal": signal.kind, "as_of": today.isoformat(),
+                                      "criteria": [c.code for c in criteria if c.passed],
+                                      **(household_facts if member_id is None else {}), **said, **why},
+                             created_at=utcnow()))
+    await session.flush()

@@ -9,8 +9,8 @@ from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.applications.models import Application
-from services.assistance.discovery.models import Lead
 from services.assistance.households.models import Household
+from services.assistance.leads.models import Lead
 from services.assistance.programmes.models import Enrolment
 from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import area_prefix, within_area

@@ -1,14 +1,42 @@
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from services.assistance.discovery.schemas import LeadOut
 from services.assistance.programmes.schemas import ProgrammeCode
 from shared.schemas import Schema
 
 Outcome = Literal["applied", "not_eligible", "declined", "duplicate"]
 LeadState = Literal["open", "visited", "closed"]
+
+
+class LeadOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    screening_id: int | None
+    signal_id: int | None
+    household_id: int
+    member_id: int | None
+    area_code: str
+    programme: ProgrammeCode
+    state: LeadState
+    reasons: dict[str, Any] = Field(description=(
+        "Why the household looks eligible: the rule and the day (`rule`, `as_of`); for 低保 and 低保边缘 leads of a "
+        "screening the counted members (`counted_members`), the 低保 standard (`standard_fen`) and `facts_digest`, a "
+        "keyed digest of the counted members, counted income and standard that tells whether a closed lead's facts "
+        "have changed; for a signal's leads the signal kind (`signal`) and the criteria passed, and when the signal's "
+        "content fed the re-evaluation `signal_fact`: what was applied (`medical_expense`: the bill counted as a "
+        "rigid medical expense; `wages_stopped`: a job loss; `disability`: a disability record; `shock`: a "
+        "disaster), about which member, its source (the department) and the partner's `partner_signal_id`. "
+        "`expenditure_type: true` marks a 低保 lead that is 支出型 (the criteria are then the 支出型 ones); `review` "
+        "a 低保 lead raised by a disaster for staff to assess the loss, which has no figure. A lead never shows an "
+        "income or an amount: "
+        "staff who work it get the household's counted income from an eligibility check of the household "
+        "(`POST /eligibility-checks` with its `household_id`, scope `assistance.eligibility:check`), which explains the decision with "
+        "every figure used."),
+        examples=[{"rule": "eligibility.rules.evaluate", "as_of": "2026-11-01", "counted_members": 2,
+                   "standard_fen": 118_500, "facts_digest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}])
+    created_at: dt.datetime
 
 
 class LeadClosureIn(Schema):

@@ -14,11 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.applications import service as applications
 from services.assistance.discovery.exclusions import household_exclusions
-from services.assistance.discovery.models import Lead
-from services.assistance.discovery.service import lead_out
 from services.assistance.households import service as households
+from services.assistance.leads.models import Lead
 from services.assistance.leads.schemas import (ExclusionOut, HouseholdLeadsOut, LeadClosureIn, LeadClosureOut,
-                                               LeadDetailOut)
+                                               LeadDetailOut, LeadOut)
 from shared import clock
 from shared.areas import within_area
 from shared.db import utcnow
@@ -34,7 +33,7 @@ def detail_out(lead: Lead) -> LeadDetailOut:
     closure = None if lead.state != "closed" else LeadClosureOut(
         outcome=lead.outcome, reason=lead.closing_reason, application_id=lead.application_id,
         closed_by=lead.closed_by, closed_at=lead.closed_at)
-    return LeadDetailOut(**lead_out(lead).model_dump(), closure=closure)
+    return LeadDetailOut(**LeadOut.model_validate(lead).model_dump(), closure=closure)
 
 
 def _visible(principal: Principal):
