@@ -2,7 +2,9 @@
 # Entrypoint of every image of the suite. SERVICE (set at build time) says which process this is.
 #   entrypoint.sh [serve]        run the process (the default)
 #   entrypoint.sh migrate        upgrade this service's database to head, then exit
+#   entrypoint.sh worker         run this service's worker process (its jobs and schedules; not the gateway)
 #   entrypoint.sh probe PATH     exit 0 if GET PATH on this process answers 2xx (health checks)
+#   entrypoint.sh probe-worker   exit 0 if the worker's heartbeat file was touched in the last 90 s
 #   entrypoint.sh CMD [ARG...]   run anything else, e.g. python -m services.manage seed eldercare
 set -eu
 
@@ -25,6 +27,19 @@ case "${1:-serve}" in
             exec python -m gateway
         fi
         exec python -m "services.$SERVICE" ;;
+    worker)
+        exec python -m "services.$SERVICE.worker" ;;
+    probe-worker)
+        # The worker touches the file at each turn of its loop and at each lease renewal of a running job.
+        exec python -c '
+import os, sys, time
+path = os.environ.get("WORKER_HEARTBEAT_FILE", "/tmp/worker-heartbeat")
+try:
+    age = time.time() - os.stat(path).st_mtime
+except OSError as exc:
+    sys.exit(f"no heartbeat: {exc}")
+sys.exit(0 if age < 90 else f"heartbeat {age:.0f} s old")
+' ;;
     migrate)
         # The gateway has a database too (sign-in, clients, refresh tokens).
         exec python -m services.manage migrate "$SERVICE" ;;

@@ -241,6 +241,7 @@ class Worker:
         self.name, self.lease, self.poll_s = name, lease, poll_s
         self._enqueued_slots: dict[str, dt.datetime] = {}  # task -> the last slot this worker enqueued
         self._stopped: dict[int, type[Exception]] = {}  # job -> why the heartbeat stopped its handler
+        self._alive: Callable[[], None] = lambda: None
 
     async def schedule(self) -> None:
         """Enqueue the current slot of every scheduled task that has not been enqueued yet."""
@@ -294,6 +295,7 @@ class Worker:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
                 await self.renew(job_id)
+                self._alive()
             except (Cancelled, LeaseLost) as reason:
                 self._stopped[job_id] = type(reason)
                 work.cancel()
@@ -352,9 +354,12 @@ class Worker:
             ran.append((job["task"], await self.run_one(job)))
         return ran
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """The worker process's loop: schedules, then claim and run, pausing `poll_s` when nothing is due."""
+    async def run(self, stop: asyncio.Event, *, alive: Callable[[], None] = lambda: None) -> None:
+        """The worker process's loop: schedules, then claim and run, pausing `poll_s` when nothing is due.
+        `alive` is called at each turn and at each lease renewal (the liveness probe reads what it leaves)."""
+        self._alive = alive
         while not stop.is_set():
+            alive()
             try:
                 await self.schedule()
                 job = await self.claim()

@@ -2,6 +2,11 @@
 
 It runs the due schedules and claims jobs until SIGTERM or SIGINT, then finishes the job in hand and exits;
 a job cut short by a harder stop is resumed by another worker when its lease runs out.
+
+A worker serves no HTTP: it touches WORKER_HEARTBEAT_FILE at each turn of its loop, and its liveness
+probe (`deploy/entrypoint.sh probe-worker`) checks that the file is fresh. While a long job runs, each
+renewal of its lease touches it too; a job that blocks the event loop stops both, which is what the probe
+is there to catch.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import os
 import signal
 import socket
+from pathlib import Path
 
 from shared.db import Database
 from shared.jobs import Tasks, Worker
@@ -31,7 +37,8 @@ async def _serve(settings: ServiceSettings, tasks: Tasks, *, once: bool) -> None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await worker.run(stop)
+        heartbeat = Path(os.environ.get("WORKER_HEARTBEAT_FILE", "/tmp/worker-heartbeat"))
+        await worker.run(stop, alive=heartbeat.touch)
     finally:
         await database.dispose()
 

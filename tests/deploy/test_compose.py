@@ -42,3 +42,13 @@ def test_each_service_can_be_rebuilt_and_restarted_alone():
         assert compose[name]["restart"] == "unless-stopped"
         if name != "gateway":
             assert not set(compose[name]["depends_on"]) & set(processes), f"{name} depends on another process"
+
+
+def test_every_service_has_a_worker_with_its_image_and_settings_after_its_migration():
+    compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())["services"]
+    for service in ("eldercare", "assistance", "charity", "placenames"):
+        worker = compose[f"{service}-worker"]
+        assert worker["command"] == ["worker"] and worker["image"] == compose[service]["image"]
+        assert worker["environment"] == compose[service]["environment"]
+        assert worker["depends_on"][f"{service}-migrate"]["condition"] == "service_completed_successfully"
+        assert "probe-worker" in worker["healthcheck"]["test"] and "ports" not in worker

@@ -131,3 +131,29 @@ def test_no_secret_values_are_committed_and_the_ingress_leads_to_the_gateway(ove
     assert "/api" in public and not [p for p in public if p in ("/", "/metrics", "/healthz", "/readyz")]
     if name == "prod":
         assert ingress["spec"]["tls"][0]["secretName"] == "minzheng-tls"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_a_worker_deployment_with_its_image_settings_and_a_liveness_probe(overlay, service):
+    """Jobs run in worker pods, never in API pods: one Deployment per service, the same image and settings
+    as the API, no Service in front of it, and a liveness probe that sees a stuck loop."""
+    _, objects = overlay
+    worker = find(objects, "Deployment", f"{service}-worker")
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    (served,) = find(objects, "Deployment", service)["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["worker"]
+    assert container["image"] == served["image"] and container["envFrom"] == served["envFrom"]
+    assert container["livenessProbe"]["exec"]["command"][-1] == "probe-worker"
+    assert worker["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    labels = worker["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "worker"
+    assert not any(o["kind"] == "Service" and selects_service(o, labels) for o in objects)
+    # It reaches its own database: the database's policy admits every pod of the service.
+    database = find(objects, "NetworkPolicy", f"{service}-database-ingress")
+    assert all(labels.get(k) == v for rule in database["spec"]["ingress"] for peer in rule["from"]
+               for k, v in peer["podSelector"]["matchLabels"].items())
+
+
+def selects_service(service: dict, labels: dict) -> bool:
+    wanted = service["spec"].get("selector", {})
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
