@@ -13,12 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames import geo
-from services.placenames.addresses.models import Address, AddressLineage, CodeCounter, DoorPlate, PlateAddress
+from services.placenames.addresses.models import Address, AddressLineage, CodeCounter
 from services.placenames.addresses.schemas import (AddressDetail, AddressIn, AddressOut, ChangeIn, LineageOut,
                                                    MergeIn, PlateRef, SplitIn)
 from services.placenames.divisions.models import Division
 from services.placenames.divisions.service import is_current
 from services.placenames.names.models import PlaceName
+from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.text import canonical_part
 from shared import clock
 from shared.db import utcnow

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from sqlalchemy import func, select
 
-from services.placenames.addresses.models import Address, DoorPlate
+from services.placenames.addresses.models import Address
 from services.placenames.names.models import NameEvent, PlaceName
+from services.placenames.plates.models import DoorPlate
 from services.placenames.names.service import FILING_DAYS, filing_missed
 from shared import clock
 from shared.db import Session

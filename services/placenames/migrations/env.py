@@ -2,6 +2,7 @@ import services.placenames.addresses.models  # noqa: F401  (registers the tables
 import services.placenames.batches.models  # noqa: F401
 import services.placenames.divisions.models  # noqa: F401
 import services.placenames.names.models  # noqa: F401
+import services.placenames.plates.models  # noqa: F401
 from services.placenames.database import Base
 from shared.migrations import run_environment
 

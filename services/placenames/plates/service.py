@@ -9,9 +9,10 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.placenames.addresses.models import Address, DoorPlate, PlateAddress
+from services.placenames.addresses.models import Address
 from services.placenames.addresses.service import allocate, to_out
 from services.placenames.names.models import PlaceName
+from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.plates.schemas import PlateIn, PlateOut, ReplaceIn, RevokeIn
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
