@@ -1,16 +1,13 @@
-import csv
 import hashlib
-import io
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.placenames.batches import service
-from services.placenames.database import IDEMPOTENCY_KEYS
+from services.placenames.batches import export, flows, service
 from services.placenames.batches.models import BatchJob
 from services.placenames.batches.schemas import JobOut
+from services.placenames.database import IDEMPOTENCY_KEYS
 from services.placenames.scopes import PARSE
 from shared.app import api_prefix
 from shared.db import Session
@@ -20,8 +17,6 @@ from shared.identity import Principal, require
 
 router = APIRouter(prefix="/batch-standardizations", tags=["batch standardisation 批量标准化"])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
-RESULT_COLUMNS = ["line", "id", "input", "status", "code", "standard_address", "confidence", "district", "township",
-                  "community", "road", "house_number", "area", "building", "unit", "floor", "room", "reasons"]
 
 
 class PayloadTooLarge(DomainError):
@@ -61,11 +56,7 @@ async def upload(request: Request, session: Session, principal: Annotated[Princi
         if len(body) > service.MAX_BYTES:
             raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
     async def create() -> JobOut:
-        job = await service.create(session, principal, bytes(body), encoding)
-        # The worker reads the job from the database: it must be committed before the worker starts.
-        await session.commit()
-        service.start(request.app, job.id)
-        return _out(request, job)
+        return _out(request, await flows.upload(request.app, session, principal, bytes(body), encoding))
 
     fingerprint = {"sha256": hashlib.sha256(body).hexdigest(), "encoding": encoding}
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, fingerprint, create, status_code=202)
@@ -77,10 +68,7 @@ async def upload(request: Request, session: Session, principal: Annotated[Princi
             responses=problem_responses(401, 403, 404, 422))
 async def status(job_id: JobId, request: Request, session: Session,
                  principal: Annotated[Principal, require(PARSE)]) -> JobOut:
-    job = await service.get(session, principal, job_id)
-    if service.needs_worker(job):
-        service.start(request.app, job.id)
-    return _out(request, job)
+    return _out(request, await flows.progress(request.app, session, principal, job_id))
 
 
 @router.get("/{job_id}/result", summary="Download a finished batch's result (CSV)",
@@ -93,28 +81,6 @@ async def result(job_id: JobId, request: Request, session: Session,
                  principal: Annotated[Principal, require(PARSE)]):
     job = await service.get(session, principal, job_id)
     service.require_done(job)
-    sessionmaker = request.app.state.database.sessionmaker
-
-    async def rows():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(RESULT_COLUMNS)
-        after = 0
-        while True:
-            async with sessionmaker() as read:
-                chunk = await service.lines(read, job_id, after, 5000)
-            if not chunk:
-                break
-            for line in chunk:
-                parts = json.loads(line.parts) if line.parts else {}
-                writer.writerow([line.line_no, line.ref or "", line.text, line.status, line.code or "",
-                                 line.full_name or "", "" if line.confidence is None else line.confidence,
-                                 *(parts.get(k, "") for k in RESULT_COLUMNS[7:17]),
-                                 "; ".join(json.loads(line.reasons)) if line.reasons else ""])
-            after = chunk[-1].line_no
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-
-    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(export.result_csv(request.app.state.database.sessionmaker, job_id),
+                             media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'})

@@ -197,11 +197,6 @@ def start(app, job_id: str) -> None:
     tasks[job_id] = asyncio.get_running_loop().create_task(run(app, job_id))
 
 
-async def lines(session: AsyncSession, job_id: str, after: int, limit: int) -> list[BatchLine]:
-    return list(await session.scalars(select(BatchLine).where(BatchLine.job_id == job_id, BatchLine.line_no > after)
-                                      .order_by(BatchLine.line_no).limit(limit)))
-
-
 def require_done(job: BatchJob) -> None:
     if job.status != "done":
         percent = 100 * job.processed_lines // max(job.total_lines, 1)
