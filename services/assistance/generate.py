@@ -28,8 +28,9 @@ from services.assistance.assessment.models import (
 )
 from services.assistance.assessment.schemas import EXEMPT_ITEMS
 from services.assistance.bulk import insert_rows
+from services.assistance.database import id_number_index
 from services.assistance.households.models import Household, Member
-from services.assistance.pii import encrypt_for, id_number_index
+from services.assistance.pii import encrypt_for
 from services.assistance.settings import AssistanceSettings
 from shared import clock
 from shared.db import Database, utcnow

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from services.assistance.applications.router import router as applications_router
 from services.assistance.assessment.router import router as assessment_router
 from services.assistance.catalogue.router import router as catalogue_router
+from services.assistance.database import PII_READS
 from services.assistance.discovery.router import router as discovery_router
 from services.assistance.discovery.runner import ScreeningRunner
 from services.assistance.eligibility.router import router as eligibility_router
@@ -13,7 +14,6 @@ from services.assistance.households.router import router as households_router
 from services.assistance.indicators.router import router as indicators_router
 from services.assistance.leads.router import router as leads_router
 from services.assistance.policies.router import router as policies_router
-from services.assistance.pii import PII_READS
 from services.assistance.programmes.router import router as programmes_router
 from services.assistance.programmes.service import audit_subjects
 from services.assistance.scopes import PII_READS_READ

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import Income
+from services.assistance.database import id_number_index
 from services.assistance.households.models import Household, Member
-from services.assistance.pii import id_number_index
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.policies.schemas import CATALOGUE, CITY_CODE
 from services.assistance.programmes import service as programmes

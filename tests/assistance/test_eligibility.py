@@ -312,7 +312,7 @@ async def test_a_recorded_household_shows_what_its_members_receive(client):
     from sqlalchemy import select
 
     from services.assistance.households.models import Member
-    from services.assistance.pii import id_number_index
+    from services.assistance.database import id_number_index
 
     await load_policies(client)
     async with client.app.state.database.sessionmaker() as session:

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from services.assistance import seed
-from services.assistance.database import Base
+from services.assistance.database import Base, id_number_index
 from services.assistance.discovery import batch
 from services.assistance.eligibility import service as eligibility
-from services.assistance.pii import id_number_index, reencrypt_all
+from services.assistance.pii import reencrypt_all
 from services.assistance.programmes import service as programmes
 from shared import clock, migrations
 from shared.db import make_engine

@@ -8,7 +8,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from services.assistance import seed
-from services.assistance.pii import PII_READS, id_number_index
+from services.assistance.database import PII_READS, id_number_index
 from shared.identity import Principal
 from tests.assistance.helpers import household, member
 from tests.conftest import resident, staff

@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import text
 
 from services.assistance import seed
-from services.assistance.pii import id_number_index
+from services.assistance.database import id_number_index
 from services.assistance.programmes import service as programmes
 from shared import clock
 from shared.identity import Principal

@@ -11,10 +11,10 @@ from services.assistance.assessment.models import Asset, Income, MedicalExpense
 from services.assistance.assessment.schemas import (EXEMPT_ITEMS, ITEMS_BY_KIND, AssetIn, AssetOut, EconomicSummary,
                                                     IncomeIn, IncomeOut, MedicalExpenseIn, MedicalExpenseOut, SourceIn,
                                                     SourceOut)
+from services.assistance.database import PII_READS
 from services.assistance.households import service as households
 from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
-from services.assistance.pii import PII_READS
 from shared import clock
 from shared.db import utcnow
 from shared.errors import InvalidInput, NotFound

@@ -3,8 +3,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from services.assistance.database import Base
-from services.assistance.pii import id_number_index
+from services.assistance.database import Base, id_number_index
 from shared.db import UTCDateTime, bounded
 from shared.money import MAX_BILL_FEN
 from shared.pii import Encrypted

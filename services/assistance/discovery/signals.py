@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment import service as assessment
 from services.assistance.assessment.models import MedicalExpense
+from services.assistance.database import id_number_index
 from services.assistance.discovery.exclusions import excluded_targets, is_excluded
 from services.assistance.discovery.facts import facts_digest
 from services.assistance.discovery.models import Signal
@@ -40,7 +41,6 @@ from services.assistance.eligibility import service as eligibility
 from services.assistance.households.models import Household, Member
 from services.assistance.leads.models import Lead
 from services.assistance.leads.schemas import LeadOut
-from services.assistance.pii import id_number_index
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Forbidden, InvalidInput

@@ -3,8 +3,7 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from services.assistance.database import Base
-from services.assistance.pii import id_number_index
+from services.assistance.database import Base, id_number_index
 from shared.db import UTCDateTime
 from shared.pii import Encrypted
 

@@ -2,10 +2,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.assistance.database import IDEMPOTENCY_KEYS
+from services.assistance.database import IDEMPOTENCY_KEYS, PII_READS
 from services.assistance.households import service
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
-from services.assistance.pii import PII_READS
 from services.assistance.scopes import HOUSEHOLDS_READ, HOUSEHOLDS_WRITE, PII_READ
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session

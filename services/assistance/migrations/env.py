@@ -6,7 +6,6 @@ import services.assistance.applications.models  # noqa: F401
 import services.assistance.discovery.models  # noqa: F401
 import services.assistance.leads.models  # noqa: F401
 import services.assistance.catalogue.models  # noqa: F401
-import services.assistance.pii  # noqa: F401  (the pii_reads audit table)
 from services.assistance.database import Base
 from shared.migrations import run_environment
 

@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import Select, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assistance.programmes.models import Enrolment
+from services.assistance.database import PII_READS, id_number_index
 from services.assistance.households.models import Household, Member
-from services.assistance.pii import PII_READS, id_number_index
+from services.assistance.programmes.models import Enrolment
 from services.assistance.programmes.schemas import ProgrammeStatus, StatusLookupOut
 from shared import clock
 from shared.db import utcnow
