@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
-from gateway.cockpit.adapters import DISTRICTS, Area
+from gateway.cockpit.layout import DISTRICTS, Area
 from gateway.cockpit.schemas import CockpitOut, District
 from gateway.cockpit.service import Cockpit
 from gateway.principals import bearer_token

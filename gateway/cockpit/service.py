@@ -1,4 +1,6 @@
-"""Gathering the four services' indicators: concurrently, with a deadline each, and a short cache.
+"""Gathering the four services' `/indicators`: concurrently, with a deadline each, and a short cache.
+
+Each answer becomes its panel by the layout (`gateway/cockpit/layout.py`, `gateway/cockpit/panels.py`).
 
 The calls go straight to each service over the gateway's own pooled upstream sessions, carrying an identity
 assertion minted from the caller's own bearer token (as the proxy does). So each service applies its own
@@ -13,12 +15,14 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from typing import Any
 
 import aiohttp
 
-from gateway.cockpit.adapters import ADAPTERS, Adapter, Area, area_name
+from gateway.cockpit import layout
+from gateway.cockpit.layout import PANELS, Area, area_name
+from gateway.cockpit.panels import build
 from gateway.cockpit.schemas import CockpitOut, District, Panel
+from shared import clock
 from shared.logs import request_id_var
 
 log = logging.getLogger("gateway.cockpit")
@@ -65,44 +69,37 @@ class Cockpit:
         return result.model_copy(update={"cached": True}) if joined else result
 
     async def _gather(self, key: tuple, token: str, area: Area, districts: list[District]) -> CockpitOut:
-        panels = await asyncio.gather(*(self._panel(adapter, token, area) for adapter in ADAPTERS))
+        panels = await asyncio.gather(*(self._panel(spec, token, area) for spec in PANELS))
         result = CockpitOut(area_code=area.code, area_name=area_name(area.code), cached=False,
                             generated_at=dt.datetime.now(dt.timezone.utc), panels=list(panels), districts=districts)
         self._cache[key] = (time.monotonic() + self.cache_s, result)
         return result
 
-    async def _panel(self, adapter: Adapter, token: str, area: Area) -> Panel:
-        fetches = adapter.fetches(area)
-        answers = await asyncio.gather(*(self._get(adapter.service, token, f) for f in fetches),
-                                       return_exceptions=True)
+    async def _panel(self, spec: layout.Panel, token: str, area: Area) -> Panel:
+        params = {spec.area_param: area.code} if spec.area_param == "area_code" else (
+            {"district": area.district} if area.district else {})
+        # A trend asks for the days before today one call each (`day`); today is the panel's own answer.
+        days = max((c.days for c in spec.charts if c.by == "day"), default=1)
+        today = clock.today()
+        fetches = [params, *({**params, "day": (today - dt.timedelta(days=n)).isoformat()}
+                             for n in range(days - 1, 0, -1))]
+        answers = await asyncio.gather(*(self._get(spec.service, token, f) for f in fetches), return_exceptions=True)
         first = answers[0]
         if isinstance(first, BaseException):
             message = str(first) if isinstance(first, Unavailable) else "服务暂时不可用"
             if not isinstance(first, Unavailable):
-                log.warning("cockpit fetch failed", extra={"fields": {"service": adapter.service,
+                log.warning("cockpit fetch failed", extra={"fields": {"service": spec.service,
                                                                       "error": repr(first)}})
-            return Panel(service=adapter.service, title=adapter.title, available=False,
-                         message=f"{adapter.title}数据暂不可用：{message}。其余板块不受影响。")
+            return Panel(service=spec.service, title=spec.title, available=False,
+                         message=f"{spec.title}数据暂不可用：{message}。其余板块不受影响。")
         try:
-            built = adapter.build(area, [None if isinstance(a, BaseException) else a for a in answers])
-        except Exception:  # a reshaped answer must cost one panel, never the page
-            log.exception("cockpit adapter failed", extra={"fields": {"service": adapter.service}})
-            return Panel(service=adapter.service, title=adapter.title, available=False,
-                         message=f"{adapter.title}数据格式无法识别，暂不可用。其余板块不受影响。")
-        values = [i.value for i in built.indicators if i.available]
-        empty = bool(values) and all(not v for v in values) and not area.is_city
-        missing = sum(not i.available for i in built.indicators)
-        message = None
-        if not values:
-            message = "该服务未提供任何可识别的指标"
-        elif empty:
-            message = f"{area_name(area.code)}暂无{adapter.title}业务数据（各项均为 0）"
-        return Panel(service=adapter.service, title=adapter.title, available=bool(values), empty=empty,
-                     message=message if message else (f"{missing} 项指标暂无数据" if missing else None),
-                     area_note=built.area_note, as_of=_as_of(first), indicators=built.indicators,
-                     charts=built.charts)
+            return build(spec, first, [None if isinstance(a, BaseException) else a for a in answers[1:]], area)
+        except Exception:  # a bug or a surprise in an answer must cost one panel, never the page
+            log.exception("cockpit panel failed", extra={"fields": {"service": spec.service}})
+            return Panel(service=spec.service, title=spec.title, available=False,
+                         message=f"{spec.title}数据格式无法识别，暂不可用。其余板块不受影响。")
 
-    async def _get(self, service: str, token: str, fetch) -> Any:
+    async def _get(self, service: str, token: str, params: dict[str, str]) -> dict:
         upstream = self.gateway.upstreams.get(service)
         if upstream is None:
             raise Unavailable("未配置该服务")
@@ -111,9 +108,9 @@ class Cockpit:
         request_id = request_id_var.get(None)
         if request_id:
             headers["x-request-id"] = request_id
-        url = f"{upstream.base_url}/api/{service}/v1{fetch.path}"
+        url = f"{upstream.base_url}/api/{service}/v1/indicators"
         try:
-            async with upstream.session.get(url, params=fetch.params, headers=headers,
+            async with upstream.session.get(url, params=params, headers=headers,
                                             timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as response:
                 if response.status != 200:
                     raise Unavailable(_problem_words(response.status))
@@ -127,10 +124,3 @@ class Cockpit:
         if not isinstance(body, dict):
             raise Unavailable("服务返回了无法识别的内容")
         return body
-
-
-def _as_of(answer: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(answer.get("as_of")) if isinstance(answer, dict) and answer.get("as_of") else None
-    except (TypeError, ValueError):
-        return None

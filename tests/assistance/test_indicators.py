@@ -1,4 +1,5 @@
-"""Indicators: households and persons per programme and area, grants, open leads, overdue reviews."""
+"""Indicators: households and persons per programme and area, grants, the 低保 standard, open leads, overdue
+reviews, in the suite's one indicators shape."""
 
 import datetime as dt
 
@@ -6,6 +7,7 @@ from services.assistance import seed
 from services.assistance.programmes import service as programmes
 from shared import clock
 from tests.conftest import staff
+from tests.indicators import cells, item, value
 
 API = "/api/assistance/v1/indicators"
 READ = "assistance.indicators:read"
@@ -20,14 +22,31 @@ async def test_indicators_by_area(client):
     city = await client.get(API, headers=client.as_(staff("330200", READ)))
     assert city.status_code == 200, city.text
     body = city.json()
-    totals = {p["programme"]: p for p in body["totals"]["programmes"]}
-    assert totals["dibao"] == {"programme": "dibao", "households": 1, "persons": 1, "monthly_grants_fen": 30_000}
-    assert totals["tekun"]["monthly_grants_fen"] == 187_000
-    assert [a["area_code"] for a in body["by_area"]] == ["330203", "330212"]
+    whole = {"area": "330200"}
+    assert (value(body, "households", **whole, programme="dibao"), value(body, "persons", **whole, programme="dibao"),
+            value(body, "monthly_grants", **whole, programme="dibao")) == (1, 1, 30_000)
+    assert value(body, "monthly_grants", **whole, programme="tekun") == 187_000
+    assert value(body, "households", **whole, programme="orphan_scattered") == 0  # every programme, zeros too
+    assert item(body, "monthly_grants", **whole)["unit"] == "fen"
+    assert value(body, "monthly_grants", **whole) == sum(cells(body, "monthly_grants", "programme", **whole).values())
+    assert sorted({i["area"] for i in body["items"]} - {"330200"}) == ["330203", "330212"]
+    assert cells(body, "households", "programme", area="330203") == {"dibao": 1}
+    assert {i["as_of"] for i in body["items"]} == {clock.today().isoformat()}
     yinzhou = (await client.get(API, headers=client.as_(staff("330212", READ)))).json()
-    assert [p["programme"] for p in yinzhou["totals"]["programmes"]] == ["tekun"]
-    assert [a["area_code"] for a in yinzhou["by_area"]] == ["330212001"]
-    assert yinzhou["totals"]["leads_open"] == 0 and yinzhou["totals"]["reviews_overdue"] == 0
+    assert {p: n for p, n in cells(yinzhou, "households", "programme", area="330212").items() if n} == {"tekun": 1}
+    assert {i["area"] for i in yinzhou["items"]} == {"330212", "330212001"}
+    assert value(yinzhou, "leads_open", area="330212") == 0 and value(yinzhou, "reviews_overdue", area="330212") == 0
     outside = await client.get(API, params={"area_code": "330203"}, headers=client.as_(staff("330212", READ)))
     assert outside.status_code == 403
     assert (await client.get(API, headers=client.as_(staff("330212")))).status_code == 403
+
+
+async def test_the_dibao_standard_in_force_against_the_plan_s_floor(client):
+    reader = client.as_(staff("330200", READ))
+    assert [i for i in (await client.get(API, headers=reader)).json()["items"] if i["code"] == "dibao_standard"] == []
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load(session)
+        await session.commit()
+    standard = item((await client.get(API, headers=reader)).json(), "dibao_standard")
+    assert standard["unit"] == "fen_per_month" and standard["target"]["value"] == 110_000
+    assert standard["target"]["met"] is (standard["value"] >= 110_000) and standard["target"]["scope"] == "area"

@@ -66,9 +66,10 @@ async def test_a_batch_with_matching_controls_is_one_donation_and_counts_partici
         == [(4, 4, 100.0, True, 18_051), (2, 3, 66.67, False, 6_000)]
     assert (stats["participants"], stats["headcount"], stats["rate_pct"], stats["met"]) == (6, 7, 85.71, False)
     assert stats["target_pct"] == 95 and stats["donated_fen"] == 24_051
-    indicators = (await client.get(f"{API}/indicators")).json()["campaigns"]
-    assert indicators == [{"campaign_id": campaign["id"], "name": "2026年慈善一日捐",
-                           "participation": {"value": 85.71, "target": 95, "met": False}}]
+    indicators = [i for i in (await client.get(f"{API}/indicators")).json()["items"]
+                  if i["code"] == "campaign_participation"]
+    assert [(i["dimensions"], i["value"], i["unit"], i["target"]["value"], i["target"]["met"]) for i in indicators] \
+        == [({"campaign_id": str(campaign["id"]), "campaign_name": "2026年慈善一日捐"}, 85.71, "percent", 95, False)]
     assert (await client.get(f"{API}/campaigns/{campaign['id']}/participation",
                              headers=client.as_(HAISHU))).json()["units"] == []
 

@@ -2,6 +2,7 @@
 
 from shared import clock
 from tests.charity.factories import API, HAISHU, YINZHOU, days, disbursement_body, donate, organisation, project
+from tests.indicators import item, value
 
 DONOR_SECRETS = ("王小明", "13912345678", "139****5678", "李同学")
 
@@ -109,13 +110,16 @@ async def test_indicators_count_organisations_and_money_from_the_ledger(client):
     await donate(client, created["id"], "i1", 10_000)
     await client.post(f"{API}/disbursements", json=disbursement_body(created, 4_000), headers=client.as_(YINZHOU))
     city = (await client.get(f"{API}/indicators")).json()
-    assert city["organizations"]["registered"]["value"] == before["organizations"]["registered"]["value"] + 2
-    assert city["organizations"]["registered"]["target"] == 100
-    assert city["organizations"]["new_this_year"]["target"] == 11
-    assert city["projects_by_status"]["fundraising"] == before["projects_by_status"]["fundraising"] + 1
-    money = city["money_this_year"]
-    assert (money["donated_fen"] - before["money_this_year"]["donated_fen"],
-            money["spent_fen"] - before["money_this_year"]["spent_fen"]) == (10_000, 4_000)
+    registered = item(city, "organizations_registered")
+    assert registered["value"] == value(before, "organizations_registered") + 2
+    assert (registered["target"]["value"], registered["target"]["rule"]) == (100, "more_than")
+    assert item(city, "organizations_new_this_year")["target"]["value"] == 11
+    assert value(city, "projects", status="fundraising") == value(before, "projects", status="fundraising") + 1
+    year = dict(period="this_year")
+    assert (value(city, "donated", **year) - value(before, "donated", **year),
+            value(city, "spent", **year) - value(before, "spent", **year)) == (10_000, 4_000)
+    assert item(city, "raised", **year)["unit"] == "fen"
     haishu = (await client.get(f"{API}/indicators", params={"district": "330203"})).json()
-    assert haishu["money_all_time"]["donated_fen"] == 0 and haishu["organizations"]["fundraising_qualified"] == 0
+    assert {i["area"] for i in haishu["items"]} == {"330203"}
+    assert value(haishu, "donated", period="all_time") == 0 and value(haishu, "fundraising_qualified") == 0
     assert (await client.get(f"{API}/indicators", params={"district": "33"})).status_code == 422

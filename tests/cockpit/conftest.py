@@ -11,53 +11,76 @@ from fastapi.responses import JSONResponse
 from tests.conftest import service_database
 from tests.gateway.conftest import free_port, gateway_client, serve_in_background
 
-# Each service's `/indicators` in the shape the service really answers (eldercare: the shape its adapter reads).
+AS_OF = "2026-11-29"
+
+
+def fig(code: str, value, unit: str = "count", *, area: str = "330200", target: dict | None = None, **dimensions):
+    """One figure of `/indicators` (shared/indicators.py), as a service answers it."""
+    return {"code": code, "value": value, "unit": unit, "area": area, "as_of": AS_OF,
+            "dimensions": {k: str(v) for k, v in dimensions.items()}, "target": target, "note": None}
+
+
+def goal(value, met: bool, *, scope: str = "city", rule: str = "at_least", new_in_year: bool = False) -> dict:
+    return {"value": value, "rule": rule, "scope": scope, "new_in_year": new_in_year, "met": met,
+            "source": "宁波市民政局2022年工作要点", "note": None}
+
+
+# Each service's `/indicators` in the one shape all four answer, with the figures the cockpit shows.
 PAYLOADS = {
-    "eldercare": {"/indicators": {
-        "area_code": "330200", "as_of": "2026-11-29", "source_of_targets": "宁波市民政局2022年工作要点", "items": [
-            {"code": "canteens_by_kind", "label": "助餐服务点（按类型）", "unit": "count", "target": 150,
-             "value": {"central_kitchen": 2, "canteen": 7, "meal_point": 3}},
-            {"code": "standardised_canteens", "label": "标准化老年食堂", "unit": "count", "target": 150, "value": 7},
-            {"code": "meals_served", "label": "当日助餐份数", "value": 340, "unit": "portions"},
-            {"code": "beds_by_type", "label": "养老机构床位（按类型）", "unit": "count", "target": 4000,
-             "value": {"general": 1900, "nursing": 2100, "dementia": 100}},
-            {"code": "nursing_bed_share", "label": "护理型床位占比", "value": 0.5122, "unit": "ratio", "target": 0.6},
-            {"code": "dementia_beds", "label": "认知障碍照护床位", "value": 100, "unit": "count", "target": 960},
-            {"code": "family_beds", "label": "家庭养老床位", "value": 800, "unit": "count", "target": 800},
-            {"code": "certified_caregivers_per_10k", "label": "每万名老年人持证护理员", "value": 30.2,
-             "unit": "per 10,000 older people", "target": 27},
-            {"code": "visits", "label": "上门服务", "unit": "count",
-             "value": {"verified": 41, "flagged": 2, "missed": 1}}]}},
-    "assistance": {
-        "/indicators": {"as_of": "2026-11-29", "area_code": "330200", "totals": {
-            "area_code": "330200", "leads_open": 7, "reviews_overdue": 2, "programmes": [
-                {"programme": "dibao", "households": 3, "persons": 5, "monthly_grants_fen": 250000},
-                {"programme": "tekun", "households": 1, "persons": 1, "monthly_grants_fen": 187000}]},
-            "by_area": [{"area_code": "330203", "leads_open": 7, "reviews_overdue": 2, "programmes": [
-                {"programme": "dibao", "households": 3, "persons": 5, "monthly_grants_fen": 250000}]}]},
-        "/policies": {"as_of": "2026-11-29", "district_code": "330200", "items": [
-            {"code": "dibao_standard", "value": 110000, "unit": "fen_per_month"}]}},
-    "charity": {"/indicators": {
-        "as_of": "2026-11-29", "district": None,
-        "organizations": {"registered": {"value": 120, "target": 100, "met": True},
-                          "new_this_year": {"value": 3, "target": 11, "met": False},
-                          "charities": 10, "fundraising_qualified": 4},
-        "projects_by_status": {"draft": 1, "filed": 0, "fundraising": 2, "executing": 1, "closed": 0},
-        "money_this_year": {"donations": 5, "donated_fen": 1234500, "refunded_fen": 500, "raised_fen": 1234000,
-                            "spent_fen": 100000},
-        "money_all_time": {"donations": 5, "donated_fen": 1234500, "refunded_fen": 500, "raised_fen": 1234000,
-                           "spent_fen": 100000},
-        "trusts": {"trusts": 3, "scale_fen": 500000000, "by_district": {"330203": 1, "330212": 2}},
-        "community_fund_coverage": {"value": 92.5, "target": 90, "met": True},
-        "campaigns": [{"campaign_id": 1, "name": "2025年慈善一日捐", "participation": {"value": 97.0, "target": 95,
-                                                                                   "met": True}},
-                      {"campaign_id": 2, "name": "2026年慈善一日捐", "participation": {"value": 80.0, "target": 95,
-                                                                                   "met": False}}]}},
-    "placenames": {"/indicators": {
-        "standard_addresses": 5000, "plates_issued": 4200, "standard_names": 270, "naming_events": 3,
-        "renaming_events": 2, "unified_roads": 4, "unification_plan_roads": 16, "unification_progress": 0.25,
-        "rectified_names": 9, "filings_missed": 0}},
+    "eldercare": {"/indicators": {"items": [
+        fig("canteens", 2, kind="central_kitchen"),
+        fig("canteens", 7, kind="canteen", target=goal(150, False, new_in_year=True)),
+        fig("canteens", 3, kind="meal_point"),
+        fig("meals_served", 340),
+        fig("beds", 4100, target=goal(4000, True, new_in_year=True)),
+        fig("beds", 1900, bed_type="general"), fig("beds", 2100, bed_type="nursing"),
+        fig("beds", 100, bed_type="dementia", target=goal(960, False, new_in_year=True)),
+        fig("nursing_bed_share", 0.5122, "ratio", target=goal(0.6, False, scope="area")),
+        fig("family_beds", 800, target=goal(800, True)),
+        fig("certified_caregivers_per_10k", 30.2, "per_10k", target=goal(27, True, scope="area")),
+        fig("visits", 41, status="verified"), fig("visits", 2, status="flagged"), fig("visits", 1, status="missed"),
+    ]}},
+    "assistance": {"/indicators": {"items": [
+        *(fig(code, n, unit, programme=p) for p in ("dibao_marginal", "orphan_institution", "orphan_scattered",
+                                                    "child_in_difficulty", "disability_living_subsidy",
+                                                    "disability_care_subsidy")
+          for code, n, unit in (("households", 0, "count"), ("persons", 0, "count"), ("monthly_grants", 0, "fen"))),
+        fig("households", 3, programme="dibao"), fig("persons", 5, programme="dibao"),
+        fig("monthly_grants", 250000, "fen", programme="dibao"),
+        fig("households", 1, programme="tekun"), fig("persons", 1, programme="tekun"),
+        fig("monthly_grants", 187000, "fen", programme="tekun"),
+        fig("monthly_grants", 437000, "fen"), fig("leads_open", 7), fig("reviews_overdue", 2),
+        fig("dibao_standard", 110000, "fen_per_month", target=goal(110000, True, scope="area")),
+        fig("households", 3, area="330203", programme="dibao"), fig("persons", 5, area="330203", programme="dibao"),
+        fig("monthly_grants", 250000, "fen", area="330203", programme="dibao"),
+        fig("leads_open", 7, area="330203"), fig("reviews_overdue", 2, area="330203"),
+    ]}},
+    "charity": {"/indicators": {"items": [
+        fig("organizations_registered", 120, target=goal(100, True, rule="more_than")),
+        fig("organizations_new_this_year", 3, target=goal(11, False)),
+        fig("charities", 10), fig("fundraising_qualified", 4),
+        *(fig("projects", n, status=s) for s, n in (("draft", 1), ("filed", 0), ("fundraising", 2),
+                                                    ("executing", 1), ("closed", 0))),
+        *(f for period in ("this_year", "all_time") for f in (
+            fig("donations", 5, period=period), fig("donated", 1234500, "fen", period=period),
+            fig("refunded", 500, "fen", period=period), fig("raised", 1234000, "fen", period=period),
+            fig("spent", 100000, "fen", period=period))),
+        fig("trusts", 3), fig("trust_scale", 500000000, "fen"),
+        fig("trusts", 1, area="330203"), fig("trusts", 2, area="330212"),
+        fig("community_fund_coverage", 92.5, "percent", target=goal(90, True, scope="area")),
+        fig("campaign_participation", 97.0, "percent", target=goal(95, True, scope="area"), campaign_id=1,
+            campaign_name="2025年慈善一日捐"),
+        fig("campaign_participation", 80.0, "percent", target=goal(95, False, scope="area"), campaign_id=2,
+            campaign_name="2026年慈善一日捐"),
+    ]}},
+    "placenames": {"/indicators": {"items": [
+        fig("standard_addresses", 5000), fig("plates_issued", 4200), fig("standard_names", 270),
+        fig("naming_events", 3), fig("renaming_events", 2), fig("unified_roads", 4, target=goal(16, False)),
+        fig("unification_progress", 0.25, "ratio"), fig("rectified_names", 9), fig("filings_missed", 0),
+    ]}},
 }
+# The services that narrow their figures to the area asked, and how they are asked (placenames does not).
+AREA_PARAMS = {"eldercare": "area_code", "assistance": "area_code", "charity": "district"}
 
 
 class FakeServices:
@@ -75,9 +98,15 @@ class FakeServices:
             body = self.payloads.get(service, {}).get(f"/{path}")
             if body is None:
                 return JSONResponse({"status": 404}, status_code=404)
+            body = copy.deepcopy(body)
+            asked = request.query_params.get(AREA_PARAMS.get(service, ""))
+            for item in body.get("items", []) if isinstance(body.get("items"), list) else []:
+                if asked and isinstance(item, dict) and item.get("area") == "330200":  # the whole: the area asked
+                    item["area"] = asked
             day = request.query_params.get("day")
             if service == "eldercare" and day:  # an earlier day: its date, and 10 meals per day of the month
-                body = copy.deepcopy(body) | {"as_of": day}
+                for item in body["items"]:
+                    item["as_of"] = day
                 next(i for i in body["items"] if i["code"] == "meals_served")["value"] = int(day[-2:]) * 10
             return body
 

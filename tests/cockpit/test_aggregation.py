@@ -83,7 +83,7 @@ async def test_services_are_asked_concurrently_as_the_caller_with_their_area(coc
     assert response.status_code == 200 and response.json()["area_name"] == "海曙区"
     asked = {(r["service"], r["path"]): r for r in cockpit_gateway.fake.requests}
     assert asked[("assistance", "/indicators")]["params"] == {"area_code": "330203"}
-    assert asked[("assistance", "/policies")]["params"] == {"code": "dibao_standard", "district": "330203"}
+    assert {path for _, path in asked} == {"/indicators"}  # everything is in the one answer of each service
     assert asked[("charity", "/indicators")]["params"] == {"district": "330203"}
     elder_days = [r["params"] for r in cockpit_gateway.fake.requests if r["service"] == "eldercare"]
     assert len(elder_days) == 7 and all(p["area_code"] == "330203" for p in elder_days)
@@ -144,48 +144,52 @@ async def test_a_service_down_makes_only_its_panel_unavailable_in_words(cockpit_
 
 async def test_a_service_answering_an_error_or_lacking_an_endpoint_says_so(cockpit_gateway):
     del cockpit_gateway.fake.payloads["eldercare"]["/indicators"]   # not built yet: 404
-    del cockpit_gateway.fake.payloads["assistance"]["/policies"]    # an optional extra fails: one indicator
+    assistance = cockpit_gateway.fake.payloads["assistance"]["/indicators"]  # no 低保 standard on record
+    assistance["items"] = [i for i in assistance["items"] if i["code"] != "dibao_standard"]
     got = panels((await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))).json())
     assert got["eldercare"]["available"] is False and "尚未提供指标接口" in got["eldercare"]["message"]
     standard = indicators(got["assistance"])["assistance.dibao_standard"]
     assert got["assistance"]["available"] is True
-    assert standard["available"] is False and standard["value"] is None and standard["note"] == "政策参数暂不可用"
+    assert standard["available"] is False and standard["value"] is None and standard["note"] == "服务未提供此指标"
 
 
 async def test_a_missing_indicator_is_marked_missing_and_the_rest_of_the_panel_shows(cockpit_gateway):
     charity = cockpit_gateway.fake.payloads["charity"]["/indicators"]
-    del charity["organizations"]["registered"]
+    charity["items"] = [i for i in charity["items"] if i["code"] != "organizations_registered"]
     got = panels((await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))).json())
     figures = indicators(got["charity"])
     assert figures["charity.organizations"]["available"] is False
     assert figures["charity.organizations"]["note"] == "服务未提供此指标"
-    assert figures["charity.organizations"]["target_met"] is None and figures["charity.organizations"]["target"] == 100
+    assert figures["charity.organizations"]["target_met"] is None and figures["charity.organizations"]["target"] is None
     assert figures["charity.raised"]["available"] is True
     assert got["charity"]["available"] is True and "项指标暂无数据" in got["charity"]["message"]
 
 
 async def test_a_reshaped_answer_costs_one_panel_not_the_page(cockpit_gateway):
-    cockpit_gateway.fake.payloads["assistance"]["/indicators"] = {"totals": "not an object"}
+    assistance = cockpit_gateway.fake.payloads["assistance"]["/indicators"]
+    for item in assistance["items"]:
+        if item["code"] in ("monthly_grants", "leads_open") and not item["dimensions"]:
+            item["value"] = "not a number"
+    assistance["items"].append({"code": "households", "value": 1})  # no unit, area or day: out of contract
     cockpit_gateway.fake.payloads["placenames"]["/indicators"] = {"something": "else"}
+    cockpit_gateway.fake.payloads["charity"]["/indicators"] = {"items": "not a list"}
     response = await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))
     assert response.status_code == 200
     got = panels(response.json())
-    assert got["placenames"]["available"] is False and got["placenames"]["message"] == "该服务未提供任何可识别的指标"
-    # Malformed totals are not shown as zeros: every figure from them says it is missing.
+    for service in ("placenames", "charity"):
+        assert got[service]["available"] is False and got[service]["message"] == "该服务未提供任何可识别的指标"
+    # A malformed figure is not shown as a zero: it says it is missing, and the rest of its panel shows.
     aid = indicators(got["assistance"])
-    assert all(not aid[c]["available"] for c in ("assistance.dibao", "assistance.monthly_grants",
-                                                  "assistance.leads_open"))
-    assert "项指标暂无数据" in got["assistance"]["message"]
-    assert got["charity"]["available"] is True
+    assert not aid["assistance.monthly_grants"]["available"] and not aid["assistance.leads_open"]["available"]
+    assert aid["assistance.dibao"]["value"] == 3
+    assert got["assistance"]["message"] == "2 项指标暂无数据"
+    assert got["eldercare"]["available"] is True
 
 
 async def test_an_empty_district_says_so_in_words(cockpit_gateway):
     zeros = cockpit_gateway.fake.payloads["charity"]["/indicators"]
-    zeros["organizations"] = {"registered": {"value": 0}, "new_this_year": {"value": 0}}
-    zeros["money_this_year"] = {"raised_fen": 0, "spent_fen": 0}
-    zeros["trusts"] = {"trusts": 0, "scale_fen": 0, "by_district": {}}
-    zeros["community_fund_coverage"] = {"value": 0.0, "target": 90, "met": False}
-    zeros["campaigns"] = []
+    zeros["items"] = [i | {"value": 0} for i in zeros["items"] if i["code"] != "campaign_participation"
+                      and i["area"] == "330200"]
     got = panels((await cockpit_gateway.get(URL, params={"district": "330225"},
                                             headers=bearer("staff-city", cockpit_gateway.settings))).json())
     assert got["charity"]["empty"] is True and got["charity"]["message"] == "象山县暂无慈善事业业务数据（各项均为 0）"

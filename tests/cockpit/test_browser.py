@@ -17,6 +17,7 @@ import pytest
 from gateway.seed import DEMO_PASSWORD
 from shared.settings import ROOT
 from tests.e2e.conftest import suite_env
+from tests.indicators import value as value_of
 from tools.devserver import Suite
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +105,7 @@ async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suit
     charity = _http(suite, "GET", "/api/charity/v1/indicators", token=token)
     places = _http(suite, "GET", "/api/placenames/v1/indicators", token=token)
     assistance = _http(suite, "GET", "/api/assistance/v1/indicators", token=token)
-    eldercare = {i["code"]: i for i in _http(suite, "GET", "/api/eldercare/v1/indicators", token=token)["items"]}
+    eldercare = _http(suite, "GET", "/api/eldercare/v1/indicators", token=token)
 
     page = await browser.new_page()
     errors: list[str] = []
@@ -132,24 +133,24 @@ async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suit
     async def value(code: str) -> str:
         return await page.inner_text(f"[data-code='{code}'] .value")
 
-    registered = charity["organizations"]["registered"]["value"]
+    registered = value_of(charity, "organizations_registered")
     assert (await value("charity.organizations")).startswith(_shown(registered))
     organisations = await page.inner_text("[data-code='charity.organizations']")
     assert "全市目标 > 100 家" in organisations and ("已达标" if registered > 100 else "未达标") in organisations
-    assert (await value("placenames.standard_addresses")).startswith(_shown(places["standard_addresses"]))
+    assert (await value("placenames.standard_addresses")).startswith(_shown(value_of(places, "standard_addresses")))
     # The demo data's gazetteer of real Ningbo names, and its two assisted households: real figures, not zeros.
-    assert places["standard_names"] > 0 and charity["organizations"]["registered"]["value"] > 0
-    assert (await value("placenames.standard_names")).startswith(_shown(places["standard_names"]))
+    assert value_of(places, "standard_names") > 0 and registered > 0
+    assert (await value("placenames.standard_names")).startswith(_shown(value_of(places, "standard_names")))
     unified = await page.inner_text("[data-code='placenames.unified_roads']")
     assert unified.startswith("道路名称统一") and "全市目标 ≥ 16 条" in unified
-    assert _shown(places["unified_roads"]) in unified
-    dibao = next((p for p in assistance["totals"]["programmes"] if p["programme"] == "dibao"), {"households": 0})
-    assert dibao["households"] >= 1 and (await value("assistance.dibao")).startswith(_shown(dibao["households"]))
+    assert _shown(value_of(places, "unified_roads")) in unified
+    dibao = value_of(assistance, "households", area="330200", programme="dibao")
+    assert dibao >= 1 and (await value("assistance.dibao")).startswith(_shown(dibao))
     assert (await value("assistance.dibao_standard")).startswith("1,100")  # the demo policy: 1,100 yuan a month
 
-    canteens = eldercare["standardised_canteens"]["value"]
+    canteens = value_of(eldercare, "canteens", kind="canteen")
     assert (await value("eldercare.canteens")).startswith(_shown(canteens))
-    assert (await value("eldercare.family_beds")).startswith(_shown(eldercare["family_beds"]["value"]))
+    assert (await value("eldercare.family_beds")).startswith(_shown(value_of(eldercare, "family_beds")))
     share = await page.inner_text("[data-code='eldercare.nursing_share']")
     assert share.startswith("护理型床位占比") and "目标 ≥ 60 %" in share
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 from shared import clock
 from tests.conftest import resident, staff
+from tests.indicators import cells, item, value
 from tests.eldercare.test_beds import add_beds, add_institution
 from tests.eldercare.test_homecare import add_caregiver
 from tests.eldercare.test_meals import (API, CARER, ELDERS_READ, ELDERS_WRITE, add_canteen,
@@ -94,16 +95,21 @@ async def test_indicators_count_this_service_s_data_against_the_plan(client):
     await family_bed(client, elder_id, caregiver["provider_id"])
     response = await client.get(f"{API}/indicators", params={"day": menu["served_on"]}, headers=client.as_(YINZHOU))
     assert response.status_code == 200, response.text
-    items = {i["code"]: i for i in response.json()["items"]}
-    assert items["beds_by_type"]["value"] == {"general": 1, "nursing": 3, "dementia": 1}
-    assert items["nursing_bed_share"]["value"] == 0.6 and items["nursing_bed_share"]["meets_target"] is True
-    assert items["nursing_bed_share"]["target"] == 0.6
-    assert items["dementia_beds"]["target"] == 960 and items["family_beds"]["value"] == 1
-    assert items["meals_served"]["value"] == 2
-    assert items["canteens_by_kind"]["value"]["canteen"] == 1
+    body = response.json()
+    assert {i["as_of"] for i in body["items"]} == {menu["served_on"]} and {i["area"] for i in body["items"]} == {
+        "330212"}
+    assert cells(body, "beds", "bed_type") == {"general": 1, "nursing": 3, "dementia": 1}
+    assert item(body, "beds")["value"] == 5 and item(body, "beds")["target"]["value"] == 4000
+    share = item(body, "nursing_bed_share")
+    assert (share["value"], share["unit"], share["target"]["value"], share["target"]["met"]) == (0.6, "ratio", 0.6,
+                                                                                                 True)
+    assert item(body, "beds", bed_type="dementia")["target"]["value"] == 960 and value(body, "family_beds") == 1
+    assert value(body, "meals_served") == 2 and value(body, "canteens", kind="canteen") == 1
     # One certified caregiver for one older person: 10,000 per 10,000.
-    assert items["certified_caregivers_per_10k"]["value"] == 10000 and items["certified_caregivers_per_10k"]["target"] == 27
+    caregivers = item(body, "certified_caregivers_per_10k")
+    assert caregivers["value"] == 10000 and caregivers["unit"] == "per_10k" and caregivers["target"]["value"] == 27
+    assert cells(body, "visits", "status") == {"verified": 0, "flagged": 0, "missed": 0}
     other = (await client.get(f"{API}/indicators", headers=client.as_(HAISHU))).json()
-    assert {i["code"]: i["value"] for i in other["items"]}["family_beds"] == 0
+    assert value(other, "family_beds") == 0 and {i["area"] for i in other["items"]} == {"330203"}
     assert (await client.get(f"{API}/indicators", params={"area_code": "330212"},
                              headers=client.as_(HAISHU))).status_code == 403

@@ -13,6 +13,7 @@ from services.eldercare.meals.models import Canteen
 from shared import migrations
 from shared.db import make_engine
 from tests.conftest import staff
+from tests.indicators import cells, item
 from tests.eldercare.test_meals import API, YINZHOU, add_canteen, add_elder, add_menu, order, remaining
 
 
@@ -116,12 +117,14 @@ async def test_indicators_count_kitchens_canteens_and_meal_points_separately(cli
     viewer = staff("330212", "eldercare.indicators:read", subject="staff:yinzhou-indicators")
     response = await client.get(f"{API}/indicators", headers=client.as_(viewer))
     assert response.status_code == 200, response.text
-    items = {i["code"]: i for i in response.json()["items"]}
+    body = response.json()
     # The plan's target (标准化老年食堂 150) counts canteens only, not kitchens or meal points.
-    assert items["standardised_canteens"]["value"] == 1 and items["standardised_canteens"]["target"] == 150
-    assert items["meal_points"]["value"] == 2 and items["meal_points"]["target"] is None
-    assert items["central_kitchens"]["value"] == 1
-    assert items["canteens_by_kind"]["value"] == {"central_kitchen": 1, "canteen": 1, "meal_point": 2}
+    canteens = item(body, "canteens", kind="canteen")
+    assert canteens["value"] == 1 and canteens["target"]["value"] == 150 and canteens["target"]["new_in_year"]
+    assert item(body, "canteens", kind="meal_point")["value"] == 2
+    assert item(body, "canteens", kind="meal_point")["target"] is None
+    assert cells(body, "canteens", "kind") == {"central_kitchen": 1, "canteen": 1, "meal_point": 2}
+    assert [i for i in body["items"] if i["code"] == "canteens" and not i["dimensions"]] == []  # no sum of levels
 
 
 MEAL_POINT = ("INSERT INTO canteens (name, kind, area_code, address, delivery_area_codes, cutoff_minutes, is_active, "

@@ -2,14 +2,13 @@
 
 Targets, from the bureau's 2022 work plan: 标准化老年食堂 150 (new), 养老床位 +4,000, 护理型床位占比 ≥ 60%,
 认知障碍照护床位 +960, 家庭养老床位 800 (pilot), 每万名老年人持证护理员 ≥ 27. "New" targets are compared here
-with everything registered, which overstates progress until a baseline date is recorded (stated per item).
+with everything registered, which overstates progress until a baseline date is recorded (`new_in_year`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,27 +18,11 @@ from services.eldercare.familybeds.models import FamilyBed
 from services.eldercare.homecare.models import Caregiver, Provider, Visit
 from services.eldercare.meals.models import Canteen, MealOrder, Menu
 from shared.areas import within_area
-from shared.schemas import Schema
+from shared.indicators import Figures, Indicators, target
 
-PLAN = "宁波市民政局2022年工作要点"
-
-
-class Indicator(Schema):
-    code: str
-    label: str
-    value: float | int | dict[str, int]
-    unit: str
-    target: float | int | None = None
-    target_kind: str | None = Field(None, description="at_least, or new_in_year (compared with all registered)")
-    meets_target: bool | None = None
-    note: str | None = None
-
-
-class Indicators(Schema):
-    area_code: str
-    as_of: dt.date
-    source_of_targets: str = PLAN
-    items: list[Indicator]
+CANTEEN_KINDS = ("central_kitchen", "canteen", "meal_point")
+BED_TYPES = ("general", "nursing", "dementia")
+VISIT_STATUSES = ("verified", "flagged", "missed")
 
 
 async def _count(session: AsyncSession, query) -> int:
@@ -49,7 +32,7 @@ async def _count(session: AsyncSession, query) -> int:
 async def compute(session: AsyncSession, *, area_code: str, day: dt.date) -> Indicators:
     kinds = dict((await session.execute(select(Canteen.kind, func.count()).where(
         Canteen.is_active.is_(True), within_area(Canteen.area_code, area_code)).group_by(Canteen.kind))).all())
-    canteens = {k: int(kinds.get(k, 0)) for k in ("central_kitchen", "canteen", "meal_point")}
+    canteens = {k: int(kinds.get(k, 0)) for k in CANTEEN_KINDS}
     meals = await _count(session, select(func.sum(MealOrder.quantity)).join(Menu, Menu.id == MealOrder.menu_id)
                          .join(Canteen, Canteen.id == Menu.canteen_id)
                          .where(MealOrder.status == "placed", Menu.served_on == day,
@@ -57,7 +40,7 @@ async def compute(session: AsyncSession, *, area_code: str, day: dt.date) -> Ind
     by_type = dict((await session.execute(select(Bed.bed_type, func.count()).join(
         Institution, Institution.id == Bed.institution_id).where(
         Bed.in_service.is_(True), within_area(Institution.area_code, area_code)).group_by(Bed.bed_type))).all())
-    beds = {k: int(by_type.get(k, 0)) for k in ("general", "nursing", "dementia")}
+    beds = {k: int(by_type.get(k, 0)) for k in BED_TYPES}
     total_beds = sum(beds.values())
     nursing_share = round(beds["nursing"] / total_beds, 4) if total_beds else 0.0
     elders_in_area = within_area(Elder.area_code, area_code)
@@ -70,34 +53,30 @@ async def compute(session: AsyncSession, *, area_code: str, day: dt.date) -> Ind
         within_area(Provider.area_code, area_code)))
     per_10k = round(certified * 10_000 / elders, 2) if elders else 0.0
     visit_counts = dict((await session.execute(select(Visit.status, func.count()).join(
-        Elder, Elder.id == Visit.elder_id).where(Visit.status.in_(("verified", "flagged", "missed")),
+        Elder, Elder.id == Visit.elder_id).where(Visit.status.in_(VISIT_STATUSES),
                                                  elders_in_area).group_by(Visit.status))).all())
-    new_note = "target is for new ones in 2022; the value counts all registered"
-    return Indicators(area_code=area_code, as_of=day, items=[
-        Indicator(code="canteens_by_kind", label="助餐服务点（按类型）", value=canteens, unit="count",
-                  note="every level of the meal network; the plan's target counts 老年食堂 only: standardised_canteens"),
-        # The plan counts each level on its own: its 150 are 标准化老年食堂, not the kitchens or the points they supply.
-        Indicator(code="standardised_canteens", label="标准化老年食堂", value=canteens["canteen"], unit="count",
-                  target=150, target_kind="new_in_year", meets_target=canteens["canteen"] >= 150,
-                  note="target: 150 new standardised canteens (标准化老年食堂); " + new_note),
-        Indicator(code="meal_points", label="助餐点", value=canteens["meal_point"], unit="count",
-                  note="meal points served by a kitchen or canteen; no target of their own in the plan"),
-        Indicator(code="central_kitchens", label="中央厨房", value=canteens["central_kitchen"], unit="count",
-                  note="no target of their own in the plan"),
-        Indicator(code="meals_served", label="当日助餐份数", value=meals, unit="portions",
-                  note=f"portions ordered and not cancelled for {day.isoformat()}"),
-        Indicator(code="beds_by_type", label="养老机构床位（按类型）", value=beds, unit="count", target=4000,
-                  target_kind="new_in_year", meets_target=total_beds >= 4000, note="target: +4,000 beds; " + new_note),
-        Indicator(code="nursing_bed_share", label="护理型床位占比", value=nursing_share, unit="ratio", target=0.6,
-                  target_kind="at_least", meets_target=total_beds > 0 and nursing_share >= 0.6),
-        Indicator(code="dementia_beds", label="认知障碍照护床位", value=beds["dementia"], unit="count", target=960,
-                  target_kind="new_in_year", meets_target=beds["dementia"] >= 960, note="target: +960; " + new_note),
-        Indicator(code="family_beds", label="家庭养老床位", value=family_beds, unit="count", target=800,
-                  target_kind="at_least", meets_target=family_beds >= 800, note="active family care beds"),
-        Indicator(code="certified_caregivers_per_10k", label="每万名老年人持证护理员", value=per_10k,
-                  unit="per 10,000 older people", target=27, target_kind="at_least", meets_target=per_10k >= 27,
-                  note=f"{certified} caregivers with a valid certificate / {elders} older people registered in this "
-                       "service (not the census population)"),
-        Indicator(code="visits", label="上门服务（已核验/已标记/漏服务）", unit="count",
-                  value={s: int(visit_counts.get(s, 0)) for s in ("verified", "flagged", "missed")}),
-    ])
+
+    figures = Figures(area_code, day)
+    # Each level of the meal network on its own: the plan's 150 are 标准化老年食堂, not the kitchens or the points
+    # they supply, and no total of the levels is given.
+    for kind, count in canteens.items():
+        figures.add("canteens", count, "count", kind=kind, target=target(
+            150, count, scope="city", new_in_year=True,
+            note="150 new standardised canteens (标准化老年食堂)") if kind == "canteen" else None)
+    figures.add("meals_served", meals, "count", note=f"portions ordered and not cancelled for {day.isoformat()}")
+    figures.add("beds", total_beds, "count", note="beds in service in institutions",
+                target=target(4000, total_beds, scope="city", new_in_year=True, note="+4,000 beds"))
+    for bed_type, count in beds.items():
+        figures.add("beds", count, "count", bed_type=bed_type, target=target(
+            960, count, scope="city", new_in_year=True, note="+960 dementia-care beds (认知障碍照护床位)")
+            if bed_type == "dementia" else None)
+    figures.add("nursing_bed_share", nursing_share, "ratio", note="nursing-type beds (护理型) / beds in service",
+                target=target(0.6, nursing_share, scope="area", met=total_beds > 0 and nursing_share >= 0.6))
+    figures.add("family_beds", family_beds, "count", note="active family care beds",
+                target=target(800, family_beds, scope="city"))
+    figures.add("certified_caregivers_per_10k", per_10k, "per_10k", target=target(27, per_10k, scope="area"),
+                note=f"{certified} caregivers with a valid certificate / {elders} older people registered in this "
+                     "service (not the census population)")
+    for status in VISIT_STATUSES:
+        figures.add("visits", int(visit_counts.get(status, 0)), "count", status=status)
+    return figures.answer()
