@@ -71,6 +71,18 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
+def key_used(table: Table):
+    """Whether the caller's Idempotency-Key was claimed before, as a scalar subquery (the claim's id, or NULL) for a
+    read made before the request's transaction; its parameters: `key_params`."""
+    return select(table.c.id).where(table.c.owner == bindparam("owner"), table.c.key == bindparam("key")
+                                    ).scalar_subquery()
+
+
+def key_params(principal: Principal, key: str) -> dict:
+    """The parameters of `key_used` for this caller's key."""
+    return {"owner": principal.subject, "key": key}
+
+
 def _fingerprint(request: Request, payload: Schema | dict | None) -> str:
     body = payload.model_dump(mode="json") if isinstance(payload, Schema) else payload
     canonical = json.dumps([request.method, request.url.path, body], sort_keys=True, ensure_ascii=False)

@@ -8,8 +8,6 @@ answer is cached per person, and an answer younger than `status_cache_hours` sta
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,20 +15,18 @@ from fastapi import FastAPI, Request
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import visible_to
 from services.eldercare.settings import EldercareSettings
-from shared.db import Database, utcnow
+from shared.db import Database, PerCaller, one_statement, utcnow
 from shared.errors import NotFound
 from shared.identity import Principal
 from shared.peer import PeerClient, PeerRejected, PeerUnavailable
+from shared.programmes import PROGRAMMES
 from shared.service_token import ClientCredentialsToken
 
 STATUS_LOOKUP_PATH = "/api/assistance/v1/status-lookups"
-PROGRAMME_CODES = frozenset({"dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered",
-                             "child_in_difficulty", "disability_living_subsidy", "disability_care_subsidy"})
 
 StatusSource = Literal["assistance", "cache", "none"]
 
@@ -82,29 +78,9 @@ def _parse(answer: object) -> tuple[frozenset[str], dt.date]:
     codes = set()
     for item in answer["programmes"]:
         code = item.get("code") if isinstance(item, dict) else None
-        if code in PROGRAMME_CODES:  # a code added later by assistance is ignored, not an error
+        if code in PROGRAMMES:  # a code added later by assistance is ignored, not an error
             codes.add(code)
     return frozenset(codes), dt.date.fromisoformat(str(answer.get("as_of")))
-
-
-@asynccontextmanager
-async def one_statement(database: Database) -> AsyncIterator[AsyncSession]:
-    """A session for a single statement that needs no transaction around it (a read, an upsert).
-
-    On PostgreSQL the statement runs in autocommit, so it costs one round trip instead of three (BEGIN, the
-    statement, COMMIT); the pool sets the connection back when it is returned. On SQLite, or when the database is
-    bound to a test's transaction, it runs in a short transaction of its own, as before.
-    """
-    if database.engine is None or database.dialect != "postgresql":
-        async with database.sessionmaker() as session, session.begin():
-            yield session
-        return
-    # Set on the connection, not through engine.execution_options(): a connection made by such an engine costs
-    # more CPU to check out than the statement itself.
-    async with database.engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
-            yield session
 
 
 async def _store(database: Database, elder_id: int, answer: dict, as_of: dt.date) -> None:
@@ -130,7 +106,7 @@ async def _ask(database: Database, peer: PeerClient, elder_id: int, id_number: s
 
 def _from_cache(cached: AssistanceStatus | None) -> AssistanceFacts:
     if cached is not None:
-        codes = frozenset(p["code"] for p in cached.programmes if p.get("code") in PROGRAMME_CODES)
+        codes = frozenset(p["code"] for p in cached.programmes if p.get("code") in PROGRAMMES)
         return AssistanceFacts(codes, "cache", cached.as_of)
     return AssistanceFacts(frozenset(), "none")
 
@@ -153,25 +129,6 @@ async def assistance_facts(database: Database, peer: PeerClient, *, elder_id: in
     async with one_statement(database) as session:
         cached = await session.scalar(select(AssistanceStatus).where(_fresh_status(elder_id, cache_hours)))
     return _from_cache(cached)
-
-
-class PerCaller:
-    """Statements built once per kind of caller and what they may see (a staff member's area, a resident's
-    subject) and kept: building a statement of several joins costs more CPU than running it. Values that vary per
-    request are named parameters, given when the statement runs."""
-
-    def __init__(self, build: Callable[..., Select], size: int = 1024):
-        self._build, self._size = build, size
-        self._statements: dict[tuple, Select] = {}
-
-    def __call__(self, principal: Principal, *variant) -> Select:
-        key = (principal.kind, principal.area, principal.subject if principal.kind == "resident" else None, *variant)
-        statement = self._statements.get(key)
-        if statement is None:
-            if len(self._statements) >= self._size:
-                self._statements.clear()
-            statement = self._statements[key] = self._build(principal, *variant)
-        return statement
 
 
 def _elder_with_status(principal: Principal) -> Select:
@@ -206,7 +163,7 @@ async def elder_and_facts(database: Database, peer: PeerClient, principal: Princ
     """A person the caller may act for (404 otherwise, before asking anyone) and their assistance facts.
 
     One statement reads the person and their cached status together, outside any transaction of the
-    request (see `one_statement`); it is over before assistance is asked, so a slow peer holds no connection
+    request (see `shared.db.one_statement`); it is over before assistance is asked, so a slow peer holds no connection
     and no lock. When assistance does not answer, the status read beforehand is the fallback. The person is
     returned, detached, so the caller's own transaction need not read them again.
     """

@@ -15,6 +15,7 @@ from services.eldercare.meals.schemas import DEFAULT_CUTOFFS
 from services.eldercare.meals.service import cutoff_instant, cutoff_minutes_of
 from services.eldercare.subsidies.models import AllowanceRate
 from shared import clock
+from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.idnumbers import parse_id_number
 
@@ -87,12 +88,12 @@ async def load(session: AsyncSession) -> int:
             session.add_all(ElderCarer(elder_id=elder.id, subject=s, relation=r) for s, r in row["carers"])
             created += 1
     for tier, amount in MEAL_RATES:
-        created += (await _get_or_add(session, MealSubsidyRate, {"tier": tier, "district_code": "330200",
+        created += (await _get_or_add(session, MealSubsidyRate, {"tier": tier, "district_code": CITY_CODE,
                                                                  "effective_on": dt.date(2022, 1, 1)},
                                       amount_fen=amount, citation=ASSUMED, is_assumption=True, created_by="seed",
                                       created_at=now))[1]
     for tier, level, amount in ALLOWANCES:
-        created += (await _get_or_add(session, AllowanceRate, {"tier": tier, "level": level, "district_code": "330200",
+        created += (await _get_or_add(session, AllowanceRate, {"tier": tier, "level": level, "district_code": CITY_CODE,
                                                                "effective_on": dt.date(2022, 1, 1)},
                                       amount_fen=amount, citation=ASSUMED, is_assumption=True, created_by="seed",
                                       created_at=now))[1]

@@ -24,12 +24,13 @@ from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.overrides import service as overrides
-from services.eldercare.peers import AssistanceFacts, PerCaller, no_such_elder, one_statement
+from services.eldercare.peers import AssistanceFacts, no_such_elder
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock
 from shared.areas import within_area
-from shared.db import Database, utcnow
+from shared.db import Database, PerCaller, one_statement, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
 from shared.pagination import PageParams
@@ -349,12 +350,10 @@ class HoldContext:
 
 def _read_before_hold(principal: Principal, with_key: bool) -> Select:
     now = bindparam("now", type_=BedOccupancy.expires_at.type)
-    key_used = (select(IDEMPOTENCY_KEYS.c.id).where(IDEMPOTENCY_KEYS.c.owner == bindparam("owner"),
-                                                    IDEMPOTENCY_KEYS.c.key == bindparam("key")).scalar_subquery()
-                if with_key else null())
+    claimed = key_used(IDEMPOTENCY_KEYS) if with_key else null()
     held = bed_holds_held(principal, now).scalar_subquery() if principal.kind == "resident" else null()
     return (visible_to(principal).where(Elder.id == bindparam("elder_id"))
-            .add_columns(Bed, Institution, BedOccupancy, key_used, held)
+            .add_columns(Bed, Institution, BedOccupancy, claimed, held)
             .outerjoin_from(Elder, Bed, Bed.id == bindparam("bed_id"))
             .outerjoin_from(Bed, Institution, Institution.id == Bed.institution_id)
             .outerjoin_from(Bed, BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != Elder.id,
@@ -370,11 +369,11 @@ async def read_before_hold(database: Database, principal: Principal, data: HoldI
                            ) -> HoldContext | None:
     """The person the caller may act for, the bed with its institution and whoever holds it now, whether the
     Idempotency-Key was used and a resident's live holds: one statement, outside any transaction (see
-    peers.one_statement). None when the person is not one the caller may see and the caller is a resident: the
+    shared.db.one_statement). None when the person is not one the caller may see and the caller is a resident: the
     transaction answers then (the quota first, as always, then the 404)."""
     params = {"elder_id": data.elder_id, "bed_id": data.bed_id, "now": utcnow()}
     if key is not None:
-        params |= {"owner": principal.subject, "key": key}
+        params |= key_params(principal, key)
     async with one_statement(database) as session:
         row = (await session.execute(_before_hold(principal, key is not None), params)).first()
     if row is None:

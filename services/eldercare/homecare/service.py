@@ -72,7 +72,7 @@ def service_out(s: HomeService) -> HomeServiceOut:
 
 
 async def create_service(session: AsyncSession, principal: Principal, data: HomeServiceIn) -> HomeService:
-    if principal.kind != "staff" or principal.area != "330200":
+    if not principal.is_city_staff:
         raise Forbidden("the catalogue is kept by city-level staff (area 330200)")
     existing = await session.scalar(select(HomeService.id).where(HomeService.code == data.code))
     if existing is not None:

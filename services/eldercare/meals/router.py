@@ -5,14 +5,14 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.meals import service
-from services.eldercare.meals.schemas import (CITY_CODE, CanteenIn, CanteenKind, CanteenOut, Meal, MealOrderIn,
+from services.eldercare.meals.schemas import (CanteenIn, CanteenKind, CanteenOut, Meal, MealOrderIn,
                                               MealOrderOut, MenuIn, MenuOut, MenuPublishedOut, SubsidyRateIn,
                                               SubsidyRateOut, SubsidyRatesInForce)
 from services.eldercare.peers import assistance_of, facts_of
 from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
                                        MEAL_SUBSIDIES_WRITE)
 from shared import clock
-from shared.areas import DIVISION_CODE_PATTERN
+from shared.areas import CITY_CODE, DIVISION_CODE_PATTERN
 from shared.db import Session, database_of
 from shared.errors import InvalidInput, problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent_in_transaction

@@ -14,23 +14,23 @@ from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import age_of, visible_to
 from services.eldercare.meals.models import SUPPLIER_KINDS, Canteen, MealOrder, MealSubsidyRate, Menu
-from services.eldercare.meals.schemas import (CITY_CODE, DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff,
-                                              MealOrderIn, MealOrderOut, MenuIn, MenuOut, SubsidyRateIn,
-                                              SubsidyRateOut)
-from services.eldercare.peers import (AssistanceFacts, PerCaller, elder_with_status, no_such_elder, one_statement,
-                                     status_params)
+from services.eldercare.meals.schemas import (DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff, MealOrderIn,
+                                              MealOrderOut, MenuIn, MenuOut, SubsidyRateIn, SubsidyRateOut)
+from services.eldercare.peers import AssistanceFacts, elder_with_status, no_such_elder, status_params
 from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
-from shared.areas import area_prefix, within_area
-from shared.db import Database, utcnow
+from shared.areas import CITY_CODE, area_prefix, within_area
+from shared.db import Database, PerCaller, one_statement, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
 from shared.pagination import PageParams
+from shared.programmes import ProgrammeCode
 from shared.stamped import StampedCache
 
 # Programmes of the assistance service that put a person in a subsidy tier.
-PROGRAMME_TIERS = {"tekun": "tekun", "dibao": "dibao", "dibao_marginal": "dibao_marginal",
+PROGRAMME_TIERS: dict[ProgrammeCode, str] = {"tekun": "tekun", "dibao": "dibao", "dibao_marginal": "dibao_marginal",
                    "disability_living_subsidy": "disability", "disability_care_subsidy": "disability"}
 
 
@@ -213,7 +213,7 @@ def rate_out(rate: MealSubsidyRate) -> SubsidyRateOut:
 
 
 async def add_rate(session: AsyncSession, principal: Principal, data: SubsidyRateIn) -> MealSubsidyRate:
-    if principal.kind != "staff" or principal.area != CITY_CODE:
+    if not principal.is_city_staff:
         raise Forbidden("meal subsidy rates are set by city-level staff of the bureau (area 330200)")
     existing = await session.scalar(select(MealSubsidyRate.id).where(
         MealSubsidyRate.tier == data.tier, MealSubsidyRate.district_code == data.district_code,
@@ -296,12 +296,10 @@ def _read_before_order(principal: Principal, with_key: bool) -> Select:
                                              MealOrder.status == "placed").limit(1).scalar_subquery())
     rates = select(func.count().label("count"), func.max(MealSubsidyRate.id).label("last_id"),
                    func.max(MealSubsidyRate.created_at).label("last_at")).subquery()
-    key_used = (select(IDEMPOTENCY_KEYS.c.id).where(IDEMPOTENCY_KEYS.c.owner == bindparam("owner"),
-                                                    IDEMPOTENCY_KEYS.c.key == bindparam("key")).scalar_subquery()
-                if with_key else null())
+    claimed = key_used(IDEMPOTENCY_KEYS) if with_key else null()
     held = meal_orders_held(principal, Menu.served_on).scalar_subquery() if principal.kind == "resident" else null()
     return (elder_with_status(principal)
-            .add_columns(Menu, Canteen, live_order, key_used, held, rates.c.count, rates.c.last_id, rates.c.last_at)
+            .add_columns(Menu, Canteen, live_order, claimed, held, rates.c.count, rates.c.last_id, rates.c.last_at)
             .outerjoin(Menu, Menu.id == bindparam("menu_id")).outerjoin(Canteen, Canteen.id == Menu.canteen_id)
             .join(rates, true())
             # What an order uses of the person: not their phone and contacts, which would be decrypted for nothing.
@@ -315,10 +313,10 @@ async def read_before_order(database: Database, principal: Principal, data: Meal
                             cache_hours: int) -> OrderContext:
     """The person the caller may act for (404 otherwise) with their cached status, the menu with its canteen, the
     person's live order for it, whether the Idempotency-Key was used, a resident's orders for that day and the
-    stamp of the subsidy rates: one statement, outside any transaction (see peers.one_statement)."""
+    stamp of the subsidy rates: one statement, outside any transaction (see shared.db.one_statement)."""
     params = status_params(data.elder_id, cache_hours) | {"menu_id": data.menu_id}
     if key is not None:
-        params |= {"owner": principal.subject, "key": key}
+        params |= key_params(principal, key)
     async with one_statement(database) as session:
         row = (await session.execute(_before_order(principal, key is not None), params)).first()
     if row is None:

@@ -3,6 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.areas import CITY_CODE
 from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN, fen
 from shared.schemas import Schema
 
@@ -15,7 +16,7 @@ class AllowanceRateIn(Schema):
     model_config = ConfigDict(extra="forbid")
     tier: AllowanceTier
     level: int = Field(ge=0, le=4, strict=True, description="Capability level (0 能力完好 … 4 完全失能)")
-    district_code: DistrictOrCity = "330200"
+    district_code: DistrictOrCity = CITY_CODE
     amount_fen: int = fen("Allowance per month", maximum=MAX_BENEFIT_FEN)
     effective_on: dt.date
     citation: str = Field(min_length=2, max_length=2000)

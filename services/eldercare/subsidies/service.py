@@ -17,16 +17,16 @@ from services.eldercare.subsidies.models import AllowanceRate, SubsidyAccount, S
 from services.eldercare.subsidies.schemas import (AccountIn, AccountOut, AllowanceRateIn, AllowanceRateOut,
                                                   EntryOut, GrantReport)
 from shared import clock
-from shared.areas import within_area
+from shared.areas import CITY_CODE, within_area
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.identity import Principal
 from shared.money import MAX_BALANCE_FEN, format_yuan
 from shared.pagination import PageParams
+from shared.programmes import ProgrammeCode
 
-CITY_CODE = "330200"
-# The first programme found decides the tier; without one, the age band does.
-TIER_ORDER = ("tekun", "dibao", "dibao_marginal")
+# The programmes that are tiers of their own, the first one found deciding; without one, the age band does.
+TIER_ORDER: tuple[ProgrammeCode, ...] = ("tekun", "dibao", "dibao_marginal")
 MAX_ATTEMPTS = 5
 
 
@@ -47,7 +47,7 @@ def entry_out(e: SubsidyEntry) -> EntryOut:
 
 
 async def add_rate(session: AsyncSession, principal: Principal, data: AllowanceRateIn) -> AllowanceRate:
-    if principal.kind != "staff" or principal.area != CITY_CODE:
+    if not principal.is_city_staff:
         raise Forbidden("allowance rates are set by city-level staff of the bureau (area 330200)")
     existing = await session.scalar(select(AllowanceRate.id).where(
         AllowanceRate.tier == data.tier, AllowanceRate.level == data.level,
