@@ -1,7 +1,7 @@
 import datetime as dt
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, text)
+                        UniqueConstraint, func, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
@@ -59,7 +59,7 @@ class Bed(Base):
 # lapses; an admission until discharge. Two partial unique indexes on live rows are the whole invariant:
 # one live occupancy per bed (one person per bed, whether held or admitted) and one per person (one active
 # admission, and no hoarding of holds). A hold past its deadline still reads 'active' until someone needs
-# the bed or the person: that claim first marks it expired (see service.expire_lapsed_holds), so no
+# the bed or the person: that claim first marks it expired (see occupancy.expire_lapsed_holds), so no
 # background job has to be running for a bed to free itself.
 LIVE = text("status = 'active'")
 
@@ -130,3 +130,9 @@ class WaitlistEntry(Base):
     status: Mapped[str] = mapped_column(String(10))
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("bed_occupancies.id"))
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+# The order beds are offered in: 特困 first, then the more dependent (higher assessment level; none counts as 0),
+# then first come.
+PRIORITY = (WaitlistEntry.is_tekun.desc(), func.coalesce(WaitlistEntry.assessment_level, 0).desc(),
+            WaitlistEntry.requested_at, WaitlistEntry.id)

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.eldercare.beds import service
+from services.eldercare.beds import institutions, occupancy, waitlist
 from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, BedType,
                                              DischargeIn, EmergencyAdmissionIn, HoldIn, HoldOut, InstitutionIn,
                                              InstitutionOut, WaitlistIn, WaitlistOut)
@@ -35,7 +35,7 @@ def _settings(request: Request):
              responses=problem_responses(401, 403, 409, 422))
 async def create_institution(data: InstitutionIn, session: Session,
                              principal: Annotated[Principal, require(BEDS_WRITE)]) -> InstitutionOut:
-    return service.institution_out(await service.create_institution(session, principal, data))
+    return institutions.institution_out(await institutions.create_institution(session, principal, data))
 
 
 @router.get("/institutions", response_model=Page[InstitutionOut], summary="Find institutions",
@@ -45,9 +45,9 @@ async def list_institutions(session: Session, _principal: Annotated[Principal, r
                             page: Annotated[PageParams, Depends(page_params)], area_code: AreaQuery = None,
                             ownership: Literal["public", "private"] | None = None,
                             min_stars: Annotated[int | None, Query(ge=1, le=5)] = None) -> Page[InstitutionOut]:
-    rows = await service.list_institutions(session, page, area_code=area_code, ownership=ownership,
+    rows = await institutions.list_institutions(session, page, area_code=area_code, ownership=ownership,
                                            min_stars=min_stars)
-    return page_of([service.institution_out(i) for i in rows], page, key=lambda i: i.id)
+    return page_of([institutions.institution_out(i) for i in rows], page, key=lambda i: i.id)
 
 
 @router.get("/institutions/{institution_id}", response_model=InstitutionOut, summary="One institution",
@@ -55,7 +55,7 @@ async def list_institutions(session: Session, _principal: Annotated[Principal, r
             responses=problem_responses(401, 403, 404))
 async def get_institution(institution_id: int, session: Session,
                           _principal: Annotated[Principal, require(BEDS_READ)]) -> InstitutionOut:
-    return service.institution_out(await service.get_institution(session, institution_id))
+    return institutions.institution_out(await institutions.get_institution(session, institution_id))
 
 
 @router.post("/beds", status_code=201, response_model=BedOut, summary="Add a bed",
@@ -63,8 +63,8 @@ async def get_institution(institution_id: int, session: Session,
                          "dementia care (认知障碍照护).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_bed(data: BedIn, session: Session, principal: Annotated[Principal, require(BEDS_WRITE)]) -> BedOut:
-    bed = await service.create_bed(session, principal, data)
-    return await service.get_bed(session, bed.id)
+    bed = await institutions.create_bed(session, principal, data)
+    return await institutions.get_bed(session, bed.id)
 
 
 @router.get("/beds", response_model=Page[BedOut], summary="Search beds and their availability",
@@ -79,7 +79,7 @@ async def search_beds(session: Session, _principal: Annotated[Principal, require
                       district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
                       institution_id: int | None = None, available_on: IsoDate | None = None,
                       free: bool = False) -> Page[BedOut]:
-    rows = await service.search_beds(session, page, bed_type=bed_type, district_code=district_code,
+    rows = await institutions.search_beds(session, page, bed_type=bed_type, district_code=district_code,
                                      institution_id=institution_id, available_on=available_on, only_free=free)
     return page_of(rows, page, key=lambda b: b.id)
 
@@ -87,8 +87,8 @@ async def search_beds(session: Session, _principal: Annotated[Principal, require
 @router.get("/bed-availability", response_model=Page[BedAvailabilityOut], summary="Beds available on a date or range",
             description="Beds of an institution, or in an area, that can take a person on every day from `date_from` "
                         "to `date_to` (Asia/Shanghai dates; one day when `date_to` is left out), from today up to "
-                        f"{service.AVAILABILITY_HORIZON_DAYS} days ahead. The rule, from what the records hold: a bed "
-                        "out of service is never available; a bed with an admission (入住) is not available on any "
+                        f"{institutions.AVAILABILITY_HORIZON_DAYS} days ahead. The rule, from what the records hold: "
+                        "a bed out of service is never available; a bed with an admission (入住) is not available on any "
                         "day, because no planned discharge date is recorded — a stay ends when its discharge is "
                         "recorded, and from then on the bed is available; a live hold (预留, including a waitlist "
                         "offer) blocks its bed up to and including the day its deadline falls on, and from the next "
@@ -113,7 +113,7 @@ async def bed_availability(
                                                        "false: also those that become available within it")] = True,
 ) -> Page[BedAvailabilityOut]:
     first = date_from or clock.today()
-    rows = await service.bed_availability(session, page, date_from=first, date_to=date_to or first,
+    rows = await institutions.bed_availability(session, page, date_from=first, date_to=date_to or first,
                                           bed_type=bed_type, institution_id=institution_id, area_code=area_code,
                                           whole_range=whole_range)
     return page_of(rows, page, key=lambda b: b.bed_id)
@@ -122,7 +122,7 @@ async def bed_availability(
 @router.get("/beds/{bed_id}", response_model=BedOut, summary="One bed",
             description="Type and occupancy now (free, held, occupied, out of service).", responses=problem_responses(401, 403, 404))
 async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal, require(BEDS_READ)]) -> BedOut:
-    return await service.get_bed(session, bed_id)
+    return await institutions.get_bed(session, bed_id)
 
 
 @router.post("/bed-holds", status_code=201, response_model=HoldOut, summary="Hold a bed for a person",
@@ -144,13 +144,13 @@ async def create_hold(data: HoldIn, request: Request, session: Session,
     async with _bed_turns.setdefault(data.bed_id, asyncio.Lock()):
         # Before the transaction, in one statement outside any: the person, the bed and whoever holds it. A
         # refusal (the bed is taken, above all) is answered from it at once.
-        context = await service.read_before_hold(database_of(request), principal, data, key=idempotency_key)
-        service.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
+        context = await occupancy.read_before_hold(database_of(request), principal, data, key=idempotency_key)
+        occupancy.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
 
         async def create() -> HoldOut:
-            hold = await service.create_hold(session, principal, data, default_minutes=settings.bed_hold_minutes,
+            hold = await occupancy.create_hold(session, principal, data, default_minutes=settings.bed_hold_minutes,
                                              hold_quota=settings.resident_bed_holds, context=context)
-            return service.hold_out(hold)
+            return occupancy.hold_out(hold)
 
         # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a
         # refused hold takes its key back with its rollback.
@@ -169,9 +169,9 @@ _bed_turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDi
 async def list_holds(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
                      page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
                      bed_id: int | None = None, active: bool = False) -> Page[HoldOut]:
-    rows = await service.list_occupancies(session, principal, page, kind="hold", elder_id=elder_id, bed_id=bed_id,
+    rows = await occupancy.list_occupancies(session, principal, page, kind="hold", elder_id=elder_id, bed_id=bed_id,
                                           active_only=active)
-    return page_of([service.hold_out(h) for h in rows], page, key=lambda h: h.id)
+    return page_of([occupancy.hold_out(h) for h in rows], page, key=lambda h: h.id)
 
 
 @router.get("/bed-holds/{hold_id}", response_model=HoldOut, summary="One bed hold",
@@ -179,7 +179,7 @@ async def list_holds(session: Session, principal: Annotated[Principal, require(A
             responses=problem_responses(401, 403, 404))
 async def get_hold(hold_id: int, session: Session,
                    principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> HoldOut:
-    return service.hold_out(*await service.get_hold(session, principal, hold_id))
+    return occupancy.hold_out(*await occupancy.get_hold(session, principal, hold_id))
 
 
 @router.post("/bed-holds/{hold_id}/confirm", status_code=201, response_model=AdmissionOut,
@@ -189,7 +189,7 @@ async def get_hold(hold_id: int, session: Session,
              responses=problem_responses(401, 403, 404, 409))
 async def confirm_hold(hold_id: int, session: Session,
                        principal: Annotated[Principal, require(BEDS_WRITE)]) -> AdmissionOut:
-    return service.admission_out(await service.confirm_hold(session, principal, hold_id))
+    return occupancy.admission_out(await occupancy.confirm_hold(session, principal, hold_id))
 
 
 @router.post("/bed-holds/{hold_id}/release", response_model=HoldOut, summary="Release a hold",
@@ -198,8 +198,8 @@ async def confirm_hold(hold_id: int, session: Session,
              responses=problem_responses(401, 403, 404, 409))
 async def release_hold(hold_id: int, request: Request, session: Session,
                        principal: Annotated[Principal, require(BED_HOLDS_WRITE)]) -> HoldOut:
-    hold = await service.release_hold(session, principal, hold_id, offer_hours=_settings(request).bed_offer_hours)
-    return service.hold_out(hold)
+    hold = await occupancy.release_hold(session, principal, hold_id, offer_hours=_settings(request).bed_offer_hours)
+    return occupancy.hold_out(hold)
 
 
 @router.post("/admissions", status_code=201, response_model=AdmissionOut, summary="Admit a person directly",
@@ -211,7 +211,7 @@ async def admit(data: AdmissionIn, request: Request, session: Session,
                 principal: Annotated[Principal, require(BEDS_WRITE)],
                 idempotency_key: IdempotencyKeyHeader = None) -> AdmissionOut:
     async def create() -> AdmissionOut:
-        return service.admission_out(await service.admit_directly(session, principal, data))
+        return occupancy.admission_out(await occupancy.admit_directly(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -230,7 +230,7 @@ async def admit_in_emergency(data: EmergencyAdmissionIn, request: Request, sessi
                              principal: Annotated[Principal, require(OVERRIDES_WRITE)],
                              idempotency_key: IdempotencyKeyHeader = None) -> AdmissionOut:
     async def create() -> AdmissionOut:
-        return service.admission_out(await service.admit_over_hold(session, principal, data))
+        return occupancy.admission_out(await occupancy.admit_over_hold(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -241,9 +241,9 @@ async def admit_in_emergency(data: EmergencyAdmissionIn, request: Request, sessi
 async def list_admissions(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
                           page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
                           bed_id: int | None = None, active: bool = False) -> Page[AdmissionOut]:
-    rows = await service.list_occupancies(session, principal, page, kind="admission", elder_id=elder_id,
+    rows = await occupancy.list_occupancies(session, principal, page, kind="admission", elder_id=elder_id,
                                           bed_id=bed_id, active_only=active)
-    return page_of([service.admission_out(a) for a in rows], page, key=lambda a: a.id)
+    return page_of([occupancy.admission_out(a) for a in rows], page, key=lambda a: a.id)
 
 
 @router.get("/admissions/{admission_id}", response_model=AdmissionOut, summary="One admission",
@@ -251,7 +251,7 @@ async def list_admissions(session: Session, principal: Annotated[Principal, requ
             responses=problem_responses(401, 403, 404))
 async def get_admission(admission_id: int, session: Session,
                         principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> AdmissionOut:
-    return service.admission_out(await service.get_admission(session, principal, admission_id))
+    return occupancy.admission_out(await occupancy.get_admission(session, principal, admission_id))
 
 
 @router.post("/admissions/{admission_id}/discharge", response_model=AdmissionOut, summary="Discharge a person",
@@ -260,9 +260,9 @@ async def get_admission(admission_id: int, session: Session,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def discharge(admission_id: int, data: DischargeIn, request: Request, session: Session,
                     principal: Annotated[Principal, require(BEDS_WRITE)]) -> AdmissionOut:
-    admission, offer_id = await service.discharge(session, principal, admission_id, data.reason,
+    admission, offer_id = await occupancy.discharge(session, principal, admission_id, data.reason,
                                                   offer_hours=_settings(request).bed_offer_hours)
-    return service.admission_out(admission, offer_id)
+    return occupancy.admission_out(admission, offer_id)
 
 
 @router.post("/waitlist", status_code=201, response_model=WaitlistOut, summary="Join the waitlist for a bed type",
@@ -278,9 +278,9 @@ async def join_waitlist(data: WaitlistIn, request: Request, session: Session,
     async def create() -> WaitlistOut:
         facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
                                       cache_hours=_settings(request).status_cache_hours)
-        entry = await service.add_to_waitlist(session, principal, data, facts,
+        entry = await waitlist.add_to_waitlist(session, principal, data, facts,
                                               offer_hours=_settings(request).bed_offer_hours)
-        return await service.get_waitlist_entry(session, principal, entry.id)
+        return await waitlist.get_waitlist_entry(session, principal, entry.id)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -292,7 +292,7 @@ async def join_waitlist(data: WaitlistIn, request: Request, session: Session,
             responses=problem_responses(401, 403, 422))
 async def list_waitlist(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
                         bed_type: BedType, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[WaitlistOut]:
-    return await service.list_waitlist(session, principal, bed_type=bed_type, limit=limit)
+    return await waitlist.list_waitlist(session, principal, bed_type=bed_type, limit=limit)
 
 
 @router.get("/waitlist/{entry_id}", response_model=WaitlistOut, summary="One waitlist entry",
@@ -300,7 +300,7 @@ async def list_waitlist(session: Session, principal: Annotated[Principal, requir
             responses=problem_responses(401, 403, 404))
 async def get_waitlist_entry(entry_id: int, session: Session,
                              principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> WaitlistOut:
-    return await service.get_waitlist_entry(session, principal, entry_id)
+    return await waitlist.get_waitlist_entry(session, principal, entry_id)
 
 
 @router.post("/waitlist/{entry_id}/withdraw", response_model=WaitlistOut, summary="Leave the waitlist",
@@ -308,7 +308,7 @@ async def get_waitlist_entry(entry_id: int, session: Session,
              responses=problem_responses(401, 403, 404, 409))
 async def withdraw(entry_id: int, session: Session,
                    principal: Annotated[Principal, require(BED_HOLDS_WRITE)]) -> WaitlistOut:
-    return await service.withdraw(session, principal, entry_id)
+    return await waitlist.withdraw(session, principal, entry_id)
 
 
 @router.post("/waitlist/settle", summary="Pass lapsed offers on (job)",
@@ -318,4 +318,4 @@ async def withdraw(entry_id: int, session: Session,
              responses=problem_responses(401, 403))
 async def settle(request: Request, session: Session,
                  _principal: Annotated[Principal, require(BEDS_WRITE)]) -> dict:
-    return await service.settle_waitlist(session, offer_hours=_settings(request).bed_offer_hours)
+    return await waitlist.settle_waitlist(session, offer_hours=_settings(request).bed_offer_hours)

@@ -1,5 +1,5 @@
-"""Institution beds (机构入住托养): availability, holds that lapse by themselves, admissions, discharge, and the
-waitlist (轮候) that is offered each bed that frees.
+"""Holds (预留, with a deadline that lapses by itself) and admissions (入住) of a person to a bed, discharge, and the
+offer of a freed bed to the first person waiting for it (an offer is a hold made for them).
 
 The invariants live in bed_occupancies' partial unique indexes (see models.py); the code checks first only
 to give a readable 409, and turns the index's refusal under a race into the same 409.
@@ -10,204 +10,35 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, bindparam, exists, func, null, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from services.eldercare.assessment.service import latest_level
-from services.eldercare.beds.models import Bed, BedOccupancy, Institution, WaitlistEntry
-from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut,
-                                             EmergencyAdmissionIn, HoldIn, HoldOut, InstitutionIn, InstitutionOut,
-                                             WaitlistIn, WaitlistOut)
+from services.eldercare.beds.models import PRIORITY, Bed, BedOccupancy, Institution, WaitlistEntry
+from services.eldercare.beds.schemas import AdmissionIn, AdmissionOut, EmergencyAdmissionIn, HoldIn, HoldOut
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.overrides import service as overrides
-from services.eldercare.peers import AssistanceFacts, no_such_elder
+from services.eldercare.peers import no_such_elder
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock
 from shared.areas import within_area
 from shared.db import Database, PerCaller, one_statement, utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
 from shared.pagination import PageParams
 
 
-# ---- institutions and beds -------------------------------------------------------------------------------
-
-def institution_out(i: Institution) -> InstitutionOut:
-    return InstitutionOut(id=i.id, name=i.name, ownership=i.ownership, star_rating=i.star_rating,
-                          area_code=i.area_code, district_code=i.area_code[:6], address=i.address,
-                          latitude=i.latitude, longitude=i.longitude, created_at=i.created_at)
-
-
-async def create_institution(session: AsyncSession, principal: Principal, data: InstitutionIn) -> Institution:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
-    if (data.latitude is None) != (data.longitude is None):
-        raise InvalidInput("longitude" if data.longitude is None else "latitude",
-                           "latitude and longitude are given together or not at all")
-    existing = await session.scalar(select(Institution.id).where(Institution.name == data.name))
-    if existing is not None:
-        raise Conflict(f"an institution named {data.name} exists", resource=f"institutions/{existing}")
-    institution = Institution(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
-    session.add(institution)
-    await session.flush()
-    return institution
-
-
-async def get_institution(session: AsyncSession, institution_id: int) -> Institution:
-    institution = await session.get(Institution, institution_id)
-    if institution is None:
-        raise NotFound(f"no institution {institution_id}")
-    return institution
-
-
-async def list_institutions(session: AsyncSession, page: PageParams, *, area_code: str | None,
-                            ownership: str | None, min_stars: int | None) -> list[Institution]:
-    query = select(Institution).order_by(Institution.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Institution.id > int(page.after))
-    if area_code:
-        query = query.where(within_area(Institution.area_code, area_code))
-    if ownership:
-        query = query.where(Institution.ownership == ownership)
-    if min_stars:
-        query = query.where(Institution.star_rating >= min_stars)
-    return list(await session.scalars(query))
-
-
-def _live_now(now: dt.datetime):
+def live_now(now: dt.datetime):
     """An occupancy that holds its bed right now: an admission, or a hold before its deadline."""
     return and_(BedOccupancy.status == "active",
                 or_(BedOccupancy.kind == "admission", BedOccupancy.expires_at > now))
 
 
-async def create_bed(session: AsyncSession, principal: Principal, data: BedIn) -> Bed:
-    institution = await get_institution(session, data.institution_id)
-    if not principal.covers(institution.area_code):
-        raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
-    existing = await session.scalar(select(Bed.id).where(Bed.institution_id == institution.id,
-                                                         Bed.label == data.label))
-    if existing is not None:
-        raise Conflict(f"institution {institution.id} already has a bed {data.label}", resource=f"beds/{existing}")
-    bed = Bed(**data.model_dump(), created_at=utcnow())
-    session.add(bed)
-    await session.flush()
-    return bed
-
-
-def _beds_query(now: dt.datetime) -> Select:
-    live = (select(BedOccupancy.bed_id, BedOccupancy.kind, BedOccupancy.expires_at)
-            .where(_live_now(now)).subquery())
-    return (select(Bed, Institution, live.c.kind, live.c.expires_at)
-            .join(Institution, Institution.id == Bed.institution_id)
-            .outerjoin(live, live.c.bed_id == Bed.id))
-
-
-def bed_out(bed: Bed, institution: Institution, kind: str | None, expires_at: dt.datetime | None) -> BedOut:
-    if not bed.in_service:
-        occupancy = "out_of_service"
-    else:
-        occupancy = {"admission": "occupied", "hold": "held", None: "free"}[kind]
-    return BedOut(id=bed.id, institution_id=institution.id, institution_name=institution.name,
-                  district_code=institution.area_code[:6], label=bed.label, bed_type=bed.bed_type,
-                  in_service=bed.in_service, occupancy=occupancy, held_until=expires_at if kind == "hold" else None)
-
-
-async def get_bed(session: AsyncSession, bed_id: int) -> BedOut:
-    row = (await session.execute(_beds_query(utcnow()).where(Bed.id == bed_id))).first()
-    if row is None:
-        raise NotFound(f"no bed {bed_id}")
-    return bed_out(*row)
-
-
-async def search_beds(session: AsyncSession, page: PageParams, *, bed_type: str | None, district_code: str | None,
-                      institution_id: int | None, available_on: dt.date | None, only_free: bool) -> list[BedOut]:
-    """Beds by type, district and institution. `available_on`: available for admission on that day, by the rule of
-    `bed_availability` (an admission blocks its bed on every day; a live hold up to its deadline's day); a past day
-    is refused."""
-    if available_on is not None and available_on < clock.today():
-        raise InvalidInput("available_on", "must be today or later", location="query")
-    now = utcnow()
-    query = _beds_query(now).order_by(Bed.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Bed.id > int(page.after))
-    if bed_type:
-        query = query.where(Bed.bed_type == bed_type)
-    if district_code:
-        query = query.where(within_area(Institution.area_code, district_code))
-    if institution_id:
-        query = query.where(Bed.institution_id == institution_id)
-    if available_on is not None:
-        query = query.where(Bed.in_service.is_(True),
-                            ~exists().where(BedOccupancy.bed_id == Bed.id, _blocks_day(available_on, now)))
-    elif only_free:
-        query = query.where(Bed.in_service.is_(True), ~exists().where(BedOccupancy.bed_id == Bed.id, _live_now(now)))
-    return [bed_out(*row) for row in (await session.execute(query)).all()]
-
-
-AVAILABILITY_HORIZON_DAYS = 366
-
-
-def _shanghai_midnight(day: dt.date) -> dt.datetime:
-    """The instant a Shanghai civil day begins, in UTC."""
-    return dt.datetime.combine(day, dt.time(0), tzinfo=clock.SHANGHAI).astimezone(dt.timezone.utc)
-
-
-def _blocks_day(day: dt.date, now: dt.datetime):
-    """An occupancy that keeps its bed from taking a person on `day` (and so on every day before it): an
-    admission (no stay has a planned end), or a live hold whose deadline falls on that day or later."""
-    return and_(_live_now(now), or_(BedOccupancy.kind == "admission",
-                                    BedOccupancy.expires_at >= _shanghai_midnight(day)))
-
-
-async def bed_availability(session: AsyncSession, page: PageParams, *, date_from: dt.date, date_to: dt.date,
-                           bed_type: str | None, institution_id: int | None, area_code: str | None,
-                           whole_range: bool) -> list[BedAvailabilityOut]:
-    """Beds available on the days from `date_from` to `date_to` (Shanghai dates), by the rule the router states:
-    out of service or with an active admission: never (no stay has a planned end); with a live hold: from the day
-    after its deadline's day; else: every day."""
-    today = clock.today()
-    if date_from < today:
-        raise InvalidInput("date_from", "must be today or later", location="query")
-    if date_to < date_from:
-        raise InvalidInput("date_to", "must be on or after date_from", location="query")
-    if date_to > today + dt.timedelta(days=AVAILABILITY_HORIZON_DAYS):
-        raise InvalidInput("date_to", f"availability is answered at most {AVAILABILITY_HORIZON_DAYS} days ahead",
-                           location="query")
-    now = utcnow()
-    # The first day that must be free: date_from, or date_to when beds that free up within the range count.
-    blocking = _blocks_day(date_from if whole_range else date_to, now)
-    query = (_beds_query(now).where(Bed.in_service.is_(True), ~exists().where(BedOccupancy.bed_id == Bed.id,
-                                                                              blocking))
-             .order_by(Bed.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(Bed.id > int(page.after))
-    if bed_type:
-        query = query.where(Bed.bed_type == bed_type)
-    if institution_id:
-        query = query.where(Bed.institution_id == institution_id)
-    if area_code:
-        query = query.where(within_area(Institution.area_code, area_code))
-    found = []
-    for bed, institution, kind, expires_at in (await session.execute(query)).all():
-        held_until = expires_at if kind == "hold" else None
-        available_from = date_from
-        if held_until is not None:
-            available_from = max(date_from, held_until.astimezone(clock.SHANGHAI).date() + dt.timedelta(days=1))
-        found.append(BedAvailabilityOut(
-            bed_id=bed.id, institution_id=institution.id, institution_name=institution.name,
-            district_code=institution.area_code[:6], label=bed.label, bed_type=bed.bed_type,
-            available_from=available_from, whole_range=available_from == date_from,
-            basis="free" if held_until is None else "if_hold_lapses", held_until=held_until))
-    return found
-
-
-# ---- holds, admissions, discharge ------------------------------------------------------------------------
 
 def hold_status(hold: BedOccupancy, now: dt.datetime | None = None) -> str:
     if hold.status == "active" and hold.expires_at <= (now or utcnow()):
@@ -281,7 +112,7 @@ async def _bed_and_holder(session: AsyncSession, bed_id: int, elder_id: int
     row = (await session.execute(
         select(Bed, Institution, BedOccupancy).join(Institution, Institution.id == Bed.institution_id)
         .outerjoin(BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != elder_id,
-                                      _live_now(utcnow())))
+                                      live_now(utcnow())))
         .where(Bed.id == bed_id).limit(1))).first()
     _claimable(bed_id, row[0] if row else None)
     bed, institution, holder = row
@@ -357,7 +188,7 @@ def _read_before_hold(principal: Principal, with_key: bool) -> Select:
             .outerjoin_from(Elder, Bed, Bed.id == bindparam("bed_id"))
             .outerjoin_from(Bed, Institution, Institution.id == Bed.institution_id)
             .outerjoin_from(Bed, BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != Elder.id,
-                                                    _live_now(now)))
+                                                    live_now(now)))
             .options(load_only(Elder.id))  # a hold needs only who the person is: nothing of theirs is decrypted
             .limit(1))
 
@@ -570,7 +401,7 @@ async def list_occupancies(session: AsyncSession, principal: Principal, page: Pa
     if bed_id is not None:
         query = query.where(BedOccupancy.bed_id == bed_id)
     if active_only:
-        query = query.where(_live_now(utcnow()))
+        query = query.where(live_now(utcnow()))
     return list(await session.scalars(query))
 
 
@@ -591,13 +422,6 @@ async def discharge(session: AsyncSession, principal: Principal, admission_id: i
     return admission, offer.id if offer else None
 
 
-# ---- waitlist --------------------------------------------------------------------------------------------
-
-# 特困 first, then the more dependent (higher assessment level; none counts as 0), then first come.
-PRIORITY = (WaitlistEntry.is_tekun.desc(), func.coalesce(WaitlistEntry.assessment_level, 0).desc(),
-            WaitlistEntry.requested_at, WaitlistEntry.id)
-
-
 async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> BedOccupancy | None:
     """Offer a free bed to the first eligible person waiting for its type: a hold with a deadline."""
     bed, institution = (await session.execute(select(Bed, Institution).join(
@@ -605,7 +429,7 @@ async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> 
     if not bed.in_service:
         return None
     now = utcnow()
-    taken = await session.scalar(select(BedOccupancy.id).where(BedOccupancy.bed_id == bed_id, _live_now(now)))
+    taken = await session.scalar(select(BedOccupancy.id).where(BedOccupancy.bed_id == bed_id, live_now(now)))
     if taken is not None:
         return None
     entry = await _waiting_for(session, bed, institution)
@@ -624,113 +448,3 @@ async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> 
 
 
 _SYSTEM = Principal(subject="system:waitlist", kind="service")
-
-
-async def settle_waitlist(session: AsyncSession, *, offer_hours: int, bed_type: str | None = None) -> dict:
-    """Lapse the offers past their deadline and offer every free bed to the next person waiting.
-
-    Safe to run at any time and any number of times (by a scheduler, or by staff): it only changes holds past
-    their deadline, and offers only beds that are free.
-    """
-    freed = await expire_lapsed_holds(session, bed_type=bed_type)
-    types = [bed_type] if bed_type else ["general", "nursing", "dementia"]
-    offers = 0
-    for kind in types:
-        if await session.scalar(select(WaitlistEntry.id).where(WaitlistEntry.status == "waiting",
-                                                               WaitlistEntry.bed_type == kind).limit(1)) is None:
-            continue
-        free_beds = await session.scalars(select(Bed.id).where(
-            Bed.bed_type == kind, Bed.in_service.is_(True),
-            ~exists().where(BedOccupancy.bed_id == Bed.id, BedOccupancy.status == "active")).order_by(Bed.id))
-        for bed_id in list(free_beds):
-            if await offer_bed(session, bed_id, offer_hours=offer_hours) is not None:
-                offers += 1
-    return {"holds_lapsed": len(freed), "offers_made": offers}
-
-
-def _entry_status(entry: WaitlistEntry, offer: BedOccupancy | None) -> str:
-    if entry.status == "offered" and offer is not None and hold_status(offer) == "expired":
-        return "lapsed"
-    return entry.status
-
-
-async def add_to_waitlist(session: AsyncSession, principal: Principal, data: WaitlistIn, facts: AssistanceFacts,
-                          *, offer_hours: int) -> WaitlistEntry:
-    elder = await get_visible(session, principal, data.elder_id)
-    existing = await session.scalar(select(WaitlistEntry.id).where(
-        WaitlistEntry.elder_id == elder.id, WaitlistEntry.bed_type == data.bed_type,
-        WaitlistEntry.status.in_(("waiting", "offered"))))
-    if existing is not None:
-        raise Conflict(f"this person is already waiting for a {data.bed_type} bed", resource=f"waitlist/{existing}")
-    recorded = await latest_level(session, elder.id)
-    entry = WaitlistEntry(elder_id=elder.id, bed_type=data.bed_type, district_code=data.district_code,
-                          is_tekun="tekun" in facts.programmes,
-                          assessment_level=recorded if recorded is not None else data.assessment_level,
-                          priority_basis="live" if facts.live else "fallback", requested_at=utcnow(),
-                          status="waiting", created_by=principal.subject)
-    session.add(entry)
-    elder_id = elder.id
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"this person is already waiting for a {data.bed_type} bed",
-                       resource=f"elders/{elder_id}") from None
-    # A bed of that type may be free right now: offer it without waiting for the next discharge.
-    await settle_waitlist(session, offer_hours=offer_hours, bed_type=data.bed_type)
-    await session.refresh(entry)
-    return entry
-
-
-def _waitlist_query(principal: Principal) -> Select:
-    elders = visible_to(principal).with_only_columns(Elder.id)
-    return (select(WaitlistEntry, BedOccupancy)
-            .outerjoin(BedOccupancy, BedOccupancy.id == WaitlistEntry.offer_id)
-            .where(WaitlistEntry.elder_id.in_(elders)))
-
-
-async def _positions(session: AsyncSession, bed_type: str) -> dict[int, int]:
-    ids = await session.scalars(select(WaitlistEntry.id).where(
-        WaitlistEntry.status == "waiting", WaitlistEntry.bed_type == bed_type).order_by(*PRIORITY))
-    return {entry_id: n for n, entry_id in enumerate(ids, start=1)}
-
-
-def waitlist_out(entry: WaitlistEntry, offer: BedOccupancy | None, positions: dict[int, int]) -> WaitlistOut:
-    status = _entry_status(entry, offer)
-    return WaitlistOut(id=entry.id, elder_id=entry.elder_id, bed_type=entry.bed_type,
-                       district_code=entry.district_code, is_tekun=entry.is_tekun,
-                       assessment_level=entry.assessment_level, priority_basis=entry.priority_basis,
-                       requested_at=entry.requested_at, status=status,
-                       position=positions.get(entry.id) if status == "waiting" else None,
-                       offer_id=entry.offer_id, offer_expires_at=offer.expires_at if offer else None)
-
-
-async def list_waitlist(session: AsyncSession, principal: Principal, *, bed_type: str, limit: int
-                        ) -> list[WaitlistOut]:
-    """In priority order: those waiting first (in the order beds will be offered), then the rest, newest first."""
-    positions = await _positions(session, bed_type)
-    rows = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.bed_type == bed_type)
-                                  .order_by(WaitlistEntry.status != "waiting", *PRIORITY).limit(limit))).all()
-    return [waitlist_out(entry, offer, positions) for entry, offer in rows]
-
-
-async def get_waitlist_entry(session: AsyncSession, principal: Principal, entry_id: int) -> WaitlistOut:
-    row = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.id == entry_id))).first()
-    if row is None:
-        raise NotFound(f"no waitlist entry {entry_id} that you may see")
-    entry, offer = row
-    return waitlist_out(entry, offer, await _positions(session, entry.bed_type))
-
-
-async def withdraw(session: AsyncSession, principal: Principal, entry_id: int) -> WaitlistOut:
-    row = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.id == entry_id))).first()
-    if row is None:
-        raise NotFound(f"no waitlist entry {entry_id} that you may see")
-    entry, _offer = row
-    done = await session.execute(update(WaitlistEntry).where(WaitlistEntry.id == entry_id,
-                                                             WaitlistEntry.status == "waiting")
-                                 .values(status="withdrawn").execution_options(synchronize_session=False))
-    if done.rowcount != 1:
-        raise Conflict(f"waitlist entry {entry_id} is {entry.status}; only a waiting entry can be withdrawn "
-                       "(an offer is declined by releasing its hold)", resource=f"waitlist/{entry_id}")
-    await session.refresh(entry)
-    return await get_waitlist_entry(session, principal, entry_id)
