@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import Select, and_, bindparam, exists, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -167,6 +168,17 @@ async def _waiting_for(session: AsyncSession, bed: Bed, institution: Institution
     return await session.scalar(query)
 
 
+class Unread(Enum):
+    """Why `read_before_hold` has nothing to go on."""
+
+    # A resident named a person they may not act for. The hold's transaction reads the person again and answers as
+    # it always does: the resident's quota first, then the 404.
+    PERSON_HIDDEN_FROM_RESIDENT = "person hidden from resident"
+
+
+PERSON_HIDDEN_FROM_RESIDENT = Unread.PERSON_HIDDEN_FROM_RESIDENT
+
+
 @dataclass(frozen=True)
 class HoldContext:
     """What a hold needs, read in one statement before its transaction (`read_before_hold`)."""
@@ -197,11 +209,11 @@ _before_hold = PerCaller(_read_before_hold)
 
 
 async def read_before_hold(database: Database, principal: Principal, data: HoldIn, *, key: str | None
-                           ) -> HoldContext | None:
+                           ) -> HoldContext | Unread:
     """The person the caller may act for, the bed with its institution and whoever holds it now, whether the
     Idempotency-Key was used and a resident's live holds: one statement, outside any transaction (see
-    shared.db.one_statement). None when the person is not one the caller may see and the caller is a resident: the
-    transaction answers then (the quota first, as always, then the 404)."""
+    shared.db.one_statement). A person the caller may not see is a 404 at once for staff, and
+    `PERSON_HIDDEN_FROM_RESIDENT` for a resident."""
     params = {"elder_id": data.elder_id, "bed_id": data.bed_id, "now": utcnow()}
     if key is not None:
         params |= key_params(principal, key)
@@ -209,29 +221,31 @@ async def read_before_hold(database: Database, principal: Principal, data: HoldI
         row = (await session.execute(_before_hold(principal, key is not None), params)).first()
     if row is None:
         if principal.kind == "resident":
-            return None
+            return PERSON_HIDDEN_FROM_RESIDENT
         raise no_such_elder(data.elder_id)
     elder, bed, institution, holder, key_id, held = row
     return HoldContext(elder, bed, institution, holder, key_id is not None, held)
 
 
-def refuse_hold_early(context: HoldContext | None, data: HoldIn, *, hold_quota: int) -> None:
+def refuse_hold_early(context: HoldContext | Unread, data: HoldIn, *, hold_quota: int) -> None:
     """Refuse a hold on what was read before its transaction (a bed someone else holds, above all, when many want
     the same beds), with the answer the transaction would give. Left to the transaction: a request whose
     Idempotency-Key was used, and a resident at their quota (the quota, counted under its lock, answers first)."""
-    if context is None or context.key_used or (context.held is not None and context.held >= hold_quota):
+    if context is PERSON_HIDDEN_FROM_RESIDENT:
+        return
+    if context.key_used or (context.held is not None and context.held >= hold_quota):
         return
     _claimable(data.bed_id, context.bed)
     if context.holder is not None:
         raise _bed_taken(data.bed_id, context.holder)
 
 
-async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, *, default_minutes: int,
-                      hold_quota: int, context: HoldContext | None = None) -> BedOccupancy:
-    """`context`: the person and the bed read before this transaction (`read_before_hold`), not read again; without
-    it, both are read here."""
+async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, context: HoldContext | Unread, *,
+                      default_minutes: int, hold_quota: int) -> BedOccupancy:
+    """`context`: the person and the bed read before this transaction (`read_before_hold`), not read again; when that
+    read had nothing to go on, both are read here."""
     await check_bed_holds(session, principal, hold_quota)
-    if context is None:
+    if context is PERSON_HIDDEN_FROM_RESIDENT:
         elder = await get_visible(session, principal, data.elder_id)
         # Taken by someone else right now: the usual answer when many want the same bed, given after two reads (the
         # person; the bed with what holds it) and before any write. The partial unique indexes, not this read, keep

@@ -1,21 +1,18 @@
-import asyncio
-import weakref
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.eldercare.beds import institutions, occupancy, waitlist
+from services.eldercare.beds import flows, institutions, occupancy, waitlist
 from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, BedType,
                                              DischargeIn, EmergencyAdmissionIn, HoldIn, HoldOut, InstitutionIn,
                                              InstitutionOut, WaitlistIn, WaitlistOut)
 from services.eldercare.database import IDEMPOTENCY_KEYS
-from services.eldercare.peers import assistance_of, facts_for_elder
 from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE, OVERRIDES_WRITE
 from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
-from shared.db import Session, database_of
+from shared.db import Session
 from shared.errors import problem_responses
-from shared.idempotency import IdempotencyKeyHeader, idempotent, idempotent_in_transaction
+from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.params import IsoDate
@@ -137,30 +134,7 @@ async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal
 async def create_hold(data: HoldIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> HoldOut:
-    settings = _settings(request)
-    # Holds on one bed take turns in this process, up to their commit: when many want the same bed at once, the
-    # ones after the winner see it taken in their first read instead of each running a transaction that the
-    # unique index refuses at its end. Only a shortcut: other processes, and the database, are not waited for.
-    async with _bed_turns.setdefault(data.bed_id, asyncio.Lock()):
-        # Before the transaction, in one statement outside any: the person, the bed and whoever holds it. A
-        # refusal (the bed is taken, above all) is answered from it at once.
-        context = await occupancy.read_before_hold(database_of(request), principal, data, key=idempotency_key)
-        occupancy.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
-
-        async def create() -> HoldOut:
-            hold = await occupancy.create_hold(session, principal, data, default_minutes=settings.bed_hold_minutes,
-                                             hold_quota=settings.resident_bed_holds, context=context)
-            return occupancy.hold_out(hold)
-
-        # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a
-        # refused hold takes its key back with its rollback.
-        response = await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
-        await session.commit()  # inside the turn (the request's session would commit it just after, the same way)
-        return response
-
-
-# One lock per bed somebody is holding right now; a lock nobody waits on any more goes away by itself.
-_bed_turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+    return await flows.place_hold(request, session, principal, data, key=idempotency_key)
 
 
 @router.get("/bed-holds", response_model=Page[HoldOut], summary="Bed holds you may see",
@@ -275,14 +249,7 @@ async def discharge(admission_id: int, data: DischargeIn, request: Request, sess
 async def join_waitlist(data: WaitlistIn, request: Request, session: Session,
                         principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
                         idempotency_key: IdempotencyKeyHeader = None) -> WaitlistOut:
-    async def create() -> WaitlistOut:
-        facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
-                                      cache_hours=_settings(request).status_cache_hours)
-        entry = await waitlist.add_to_waitlist(session, principal, data, facts,
-                                              offer_hours=_settings(request).bed_offer_hours)
-        return await waitlist.get_waitlist_entry(session, principal, entry.id)
-
-    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    return await flows.join_waitlist(request, session, principal, data)
 
 
 @router.get("/waitlist", response_model=list[WaitlistOut], summary="The waitlist for a bed type",

@@ -3,19 +3,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from services.eldercare.database import IDEMPOTENCY_KEYS
-from services.eldercare.meals import service
+from services.eldercare.meals import flows, service
 from services.eldercare.meals.schemas import (CanteenIn, CanteenKind, CanteenOut, Meal, MealOrderIn,
                                               MealOrderOut, MenuIn, MenuOut, MenuPublishedOut, SubsidyRateIn,
                                               SubsidyRateOut, SubsidyRatesInForce)
-from services.eldercare.peers import assistance_of, facts_of
 from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
                                        MEAL_SUBSIDIES_WRITE)
 from shared import clock
 from shared.areas import CITY_CODE, DIVISION_CODE_PATTERN
-from shared.db import Session, database_of
+from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
-from shared.idempotency import IdempotencyKeyHeader, idempotent_in_transaction
+from shared.idempotency import IdempotencyKeyHeader
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.params import IsoDate
@@ -124,23 +122,7 @@ async def add_rate(data: SubsidyRateIn, session: Session,
 async def place_order(data: MealOrderIn, request: Request, session: Session,
                       principal: Annotated[Principal, require(MEAL_ORDERS_WRITE)],
                       idempotency_key: IdempotencyKeyHeader = None) -> MealOrderOut:
-    # Before the order's transaction, in one statement outside any transaction: the person (404 before asking
-    # anyone), their cached status, the menu and what else decides a refusal. A refusal (sold out, above all, in a
-    # rush) is answered from it at once. Then assistance, with no transaction open: a slow peer holds no
-    # connection and no lock.
-    database, settings = database_of(request), request.app.state.settings
-    context = await service.read_before_order(database, principal, data, key=idempotency_key,
-                                              cache_hours=settings.status_cache_hours)
-    service.refuse_early(context, data, daily_quota=settings.resident_meal_orders_per_day)
-    facts = await facts_of(database, assistance_of(request), context.elder, context.cached_status)
-
-    async def create() -> MealOrderOut:
-        return service.order_out(*await service.place_order(
-            session, principal, data, context, facts, daily_quota=settings.resident_meal_orders_per_day,
-            database_url=database.url))
-
-    # Then one transaction: the key's claim, the quota, the order, the place taken and the stored response.
-    return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    return await flows.order_meal(request, session, principal, data, key=idempotency_key)
 
 
 @router.get("/meal-orders", response_model=Page[MealOrderOut], summary="Meal orders you may see",

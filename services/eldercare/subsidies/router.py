@@ -2,16 +2,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from services.eldercare.assessment.service import latest_level
-from services.eldercare.database import IDEMPOTENCY_KEYS
-from services.eldercare.peers import assistance_of, facts_for_elder
 from services.eldercare.scopes import ALLOWANCE_RATES_WRITE, SUBSIDIES_READ, SUBSIDIES_WRITE
-from services.eldercare.subsidies import service
+from services.eldercare.subsidies import flows, service
 from services.eldercare.subsidies.schemas import (AccountIn, AccountOut, AdjustmentIn, AllowanceRateIn,
                                                   AllowanceRateOut, EntryOut, GrantIn, GrantReport)
-from shared.db import Session, database_of
+from shared.db import Session
 from shared.errors import problem_responses
-from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.idempotency import IdempotencyKeyHeader
 from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
@@ -36,13 +33,7 @@ async def add_rate(data: AllowanceRateIn, session: Session,
 async def open_account(data: AccountIn, request: Request, session: Session,
                        principal: Annotated[Principal, require(SUBSIDIES_WRITE)],
                        idempotency_key: IdempotencyKeyHeader = None) -> AccountOut:
-    async def create() -> AccountOut:
-        facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
-                                      cache_hours=request.app.state.settings.status_cache_hours)
-        level = await latest_level(session, data.elder_id)
-        return service.account_out(await service.open_account(session, principal, data, facts, level))
-
-    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    return await flows.open_account(request, session, principal, data)
 
 
 @router.get("/subsidy-accounts", response_model=Page[AccountOut], summary="Subsidy accounts you may see",
