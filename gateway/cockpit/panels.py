@@ -84,7 +84,7 @@ def _tile(tile: layout.Tile, figures: list[IndicatorFigure], area: Area) -> Indi
     if tile.latest:
         cells = [f for f in figures if f.code == tile.figure and tile.latest in f.dimensions
                  and covers(f.area, area.code)]
-        figure = max(cells, key=lambda f: int(f.dimensions[tile.latest]), default=None)
+        figure = max(cells, key=lambda f: int(v) if (v := f.dimensions[tile.latest]).isdigit() else -1, default=None)
         none_note = tile.none_note
     else:
         figure = _pick(figures, tile.figure, tile.cell, area)
@@ -141,10 +141,10 @@ def _chart(chart: layout.Chart, figures: list[IndicatorFigure], trend: list[list
         categories = sorted({c for c, _, _ in cells})
         labels = [area_name(c) for c in categories]
     else:
-        whole = _pick(figures, chart.figure, {}, area)
-        where = whole.area if whole is not None else area.code
-        cells = [(f.dimensions[chart.by], None, f) for f in figures if f.code == chart.figure
-                 and set(f.dimensions) == {chart.by} and f.area == where]
+        mine = [f for f in figures if f.code == chart.figure and set(f.dimensions) == {chart.by}
+                and covers(f.area, area.code)]
+        nearest = max((len(area_prefix(f.area)) for f in mine), default=0)  # the area, else the nearest wider one
+        cells = [(f.dimensions[chart.by], None, f) for f in mine if len(area_prefix(f.area)) == nearest]
         categories = _ordered({c for c, _, _ in cells}, chart.names, [c for c, _, _ in cells])
         labels = [chart.names.get(c, c) for c in categories]
     if not categories:

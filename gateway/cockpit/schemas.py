@@ -1,4 +1,4 @@
-"""The one shape the cockpit page reads, whatever shape each service's `/indicators` has."""
+"""What the cockpit page reads: panels of tiles and charts, built from the services' figures by the layout."""
 
 from __future__ import annotations
 

@@ -223,7 +223,7 @@ async def test_the_page_and_its_charting_library_are_served_by_the_gateway(cockp
     assert (await cockpit_gateway.get("/cockpit/static/cockpit.js")).status_code == 200
 
 
-async def test_the_adapters_read_what_the_real_services_answer(real_gateway):
+async def test_the_layout_reads_what_the_real_services_answer(real_gateway):
     """A contract check: each real service's `/indicators` (empty databases) fills its panel, no figure missing."""
     response = await real_gateway.get(URL, params={"district": "330212"},
                                       headers=bearer("staff-city", real_gateway.settings))
@@ -251,3 +251,13 @@ async def test_street_staff_see_their_street_and_not_their_whole_district(cockpi
     assert {r["params"].get("area_code") for r in cockpit_gateway.fake.requests if "area_code" in r["params"]} == {
         "330212001"}
     assert (await cockpit_gateway.get(URL, params={"district": "330212"}, headers=headers)).status_code == 403
+
+
+async def test_a_breakdown_cell_the_layout_does_not_know_is_charted_by_its_code(cockpit_gateway):
+    from tests.cockpit.conftest import fig
+
+    cockpit_gateway.fake.payloads["eldercare"]["/indicators"]["items"].append(fig("canteens", 4, kind="mobile"))
+    got = panels((await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))).json())
+    chart = next(c for c in got["eldercare"]["charts"] if c["code"] == "eldercare.canteens_by_kind")
+    assert chart["categories"] == ["中央厨房", "老年食堂", "助餐点", "mobile"]
+    assert chart["series"][0]["values"] == [2, 7, 3, 4]
