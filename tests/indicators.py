@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from shared.indicators import Indicators
+
+
+def checked(body: dict) -> dict:
+    """The answer, once checked against the contract: the shared model, and no two items naming one figure."""
+    Indicators.model_validate(body)
+    names = [(i["code"], i["area"], tuple(sorted(i["dimensions"].items()))) for i in body["items"]]
+    assert len(names) == len(set(names)), [n for n in names if names.count(n) > 1]
+    return body
+
 
 def item(body: dict, code: str, *, area: str | None = None, **dimensions) -> dict:
     """The one item with this code, exactly these dimensions and (when given) this area."""

@@ -7,7 +7,7 @@ from services.assistance import seed
 from services.assistance.programmes import service as programmes
 from shared import clock
 from tests.conftest import staff
-from tests.indicators import cells, item, value
+from tests.indicators import cells, checked, item, value
 
 API = "/api/assistance/v1/indicators"
 READ = "assistance.indicators:read"
@@ -21,7 +21,7 @@ async def test_indicators_by_area(client):
         await session.commit()
     city = await client.get(API, headers=client.as_(staff("330200", READ)))
     assert city.status_code == 200, city.text
-    body = city.json()
+    body = checked(city.json())
     whole = {"area": "330200"}
     assert (value(body, "households", **whole, programme="dibao"), value(body, "persons", **whole, programme="dibao"),
             value(body, "monthly_grants", **whole, programme="dibao")) == (1, 1, 30_000)
@@ -32,7 +32,7 @@ async def test_indicators_by_area(client):
     assert sorted({i["area"] for i in body["items"]} - {"330200"}) == ["330203", "330212"]
     assert cells(body, "households", "programme", area="330203") == {"dibao": 1}
     assert {i["as_of"] for i in body["items"]} == {clock.today().isoformat()}
-    yinzhou = (await client.get(API, headers=client.as_(staff("330212", READ)))).json()
+    yinzhou = checked((await client.get(API, headers=client.as_(staff("330212", READ)))).json())
     assert {p: n for p, n in cells(yinzhou, "households", "programme", area="330212").items() if n} == {"tekun": 1}
     assert {i["area"] for i in yinzhou["items"]} == {"330212", "330212001"}
     assert value(yinzhou, "leads_open", area="330212") == 0 and value(yinzhou, "reviews_overdue", area="330212") == 0

@@ -2,7 +2,7 @@
 
 from shared import clock
 from tests.charity.factories import API, HAISHU, YINZHOU, days, disbursement_body, donate, organisation, project
-from tests.indicators import item, value
+from tests.indicators import checked, item, value
 
 DONOR_SECRETS = ("王小明", "13912345678", "139****5678", "李同学")
 
@@ -109,7 +109,7 @@ async def test_indicators_count_organisations_and_money_from_the_ledger(client):
     await organisation(client, HAISHU, qualified=False, district="330203", name="海曙区志愿者协会")
     await donate(client, created["id"], "i1", 10_000)
     await client.post(f"{API}/disbursements", json=disbursement_body(created, 4_000), headers=client.as_(YINZHOU))
-    city = (await client.get(f"{API}/indicators")).json()
+    city = checked((await client.get(f"{API}/indicators")).json())
     registered = item(city, "organizations_registered")
     assert registered["value"] == value(before, "organizations_registered") + 2
     assert (registered["target"]["value"], registered["target"]["rule"]) == (100, "more_than")

@@ -8,7 +8,7 @@ from services.charity.trusts.models import Trust
 from services.charity.trusts.service import missing_reports
 from shared import clock
 from tests.charity.factories import API, CITY, HAISHU, YINZHOU, organisation
-from tests.indicators import item, value
+from tests.indicators import checked, item, value
 
 TRUST_COMPANY = "91330200MA2AAAAA1"
 TRUST_COMPANY += uscc.calc_check_digit(TRUST_COMPANY)
@@ -38,10 +38,12 @@ async def test_trusts_are_filed_once_and_public(client):
     public = await client.get(f"{API}/trusts", params={"district": "330212"})
     assert public.status_code == 200 and [t["id"] for t in public.json()["items"]] == [trust["id"]]
     assert (await client.get(f"{API}/trusts/{trust['id']}")).json()["scale_fen"] == 100_000_000
-    indicators = (await client.get(f"{API}/indicators")).json()
+    indicators = checked((await client.get(f"{API}/indicators")).json())
     assert (value(indicators, "trusts", area="330200"), value(indicators, "trust_scale")) == (1, 100_000_000)
     assert [(i["area"], i["value"]) for i in indicators["items"] if i["code"] == "trusts"] == [("330200", 1),
                                                                                              ("330212", 1)]
+    yinzhou = checked((await client.get(f"{API}/indicators", params={"district": "330212"})).json())
+    assert [(i["area"], i["value"]) for i in yinzhou["items"] if i["code"] == "trusts"] == [("330212", 1)]
 
 
 async def test_yearly_reports_are_due_by_the_end_of_march(client):

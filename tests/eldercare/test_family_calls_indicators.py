@@ -6,7 +6,7 @@ import datetime as dt
 
 from shared import clock
 from tests.conftest import resident, staff
-from tests.indicators import cells, item, value
+from tests.indicators import cells, checked, item, value
 from tests.eldercare.test_beds import add_beds, add_institution
 from tests.eldercare.test_homecare import add_caregiver
 from tests.eldercare.test_meals import (API, CARER, ELDERS_READ, ELDERS_WRITE, add_canteen,
@@ -95,7 +95,7 @@ async def test_indicators_count_this_service_s_data_against_the_plan(client):
     await family_bed(client, elder_id, caregiver["provider_id"])
     response = await client.get(f"{API}/indicators", params={"day": menu["served_on"]}, headers=client.as_(YINZHOU))
     assert response.status_code == 200, response.text
-    body = response.json()
+    body = checked(response.json())
     assert {i["as_of"] for i in body["items"]} == {menu["served_on"]} and {i["area"] for i in body["items"]} == {
         "330212"}
     assert cells(body, "beds", "bed_type") == {"general": 1, "nursing": 3, "dementia": 1}

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from shared import clock
-from tests.indicators import item, value
+from tests.indicators import checked, item, value
 from tests.placenames.helpers import API, HAISHU_STAFF, YINZHOU_STAFF, load_demo, name_id
 
 PLATES = f"{API}/door-plates"
@@ -142,7 +142,7 @@ async def test_indicators_count_the_registers(demo):
     await demo.post(f"{API}/names/{await name_id(demo, '百丈路', YINZHOU)}/events", headers=demo.as_(YINZHOU_STAFF),
                     json={"kind": "unification", "into_id": await name_id(demo, "百丈东路", YINZHOU),
                           "decision_document": "甬政地名〔2026〕1号", "decided_on": old_day})
-    after = (await demo.get(f"{API}/indicators")).json()
+    after = checked((await demo.get(f"{API}/indicators")).json())
     for code in ("standard_addresses", "plates_issued", "unified_roads"):
         assert value(after, code) == value(before, code) + 1, code
     assert value(after, "unification_progress") == pytest.approx(value(after, "unified_roads") / 16, abs=0.001)
