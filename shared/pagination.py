@@ -78,15 +78,17 @@ async def page_params(  # async: a plain `def` dependency would run in a worker 
     return PageParams(limit=limit, after=after, scope=scope, signing_key=signing_key)
 
 
-def keyset(query: Select, column, page: PageParams, *, cast=int) -> Select:
+def keyset(query: Select, column, page: PageParams, *, cast=int, descending: bool = False) -> Select:
     """`query` ordered by the unique `column`, from just after the page's cursor, one row more than the page.
 
     Fetch it and pass the rows to `page_of`: the extra row only tells that there is a next page. `cast`
     turns the cursor's key back into the column's type (the key was signed, so it has the shape we issued).
+    `descending`: largest first (newest first, for an id), each page going on below the cursor.
     """
-    query = query.order_by(column).limit(page.limit + 1)
+    query = query.order_by(column.desc() if descending else column).limit(page.limit + 1)
     if page.after is not None:
-        query = query.where(column > cast(page.after))
+        after = cast(page.after)
+        query = query.where(column < after if descending else column > after)
     return query
 
 

@@ -3,14 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.eldercare.assessment import service
+from services.eldercare.assessment.auth import AssessmentsReader, AssessmentsWriter
 from services.eldercare.assessment.schemas import AssessmentIn, AssessmentOut, DueOut
 from services.eldercare.assessment.template import load
 from services.eldercare.database import IDEMPOTENCY_KEYS
-from services.eldercare.scopes import ASSESSMENTS_READ, ASSESSMENTS_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 
 router = APIRouter(tags=["capability assessment 老年人能力评估"])
 
@@ -20,7 +19,7 @@ router = APIRouter(tags=["capability assessment 老年人能力评估"])
                         "感知觉与社会参与), 26 items with their maxima, the level bands (0 能力完好 … 4 完全失能), the "
                         "adjustments, and the source with what could and could not be verified.",
             responses=problem_responses(401, 403))
-async def template(_p: Annotated[Principal, require(ASSESSMENTS_READ)]) -> dict:
+async def template(_p: AssessmentsReader) -> dict:
     return load().raw
 
 
@@ -31,7 +30,7 @@ async def template(_p: Annotated[Principal, require(ASSESSMENTS_READ)]) -> dict:
                          "ignored. Two different assessors are required.",
              responses=problem_responses(401, 403, 404, 422))
 async def record(data: AssessmentIn, request: Request, session: Session,
-                 principal: Annotated[Principal, require(ASSESSMENTS_WRITE)],
+                 principal: AssessmentsWriter,
                  idempotency_key: IdempotencyKeyHeader = None) -> AssessmentOut:
     async def create() -> AssessmentOut:
         return service.to_out(await service.record(session, principal, data))
@@ -43,7 +42,7 @@ async def record(data: AssessmentIn, request: Request, session: Session,
             description="People whose latest assessment turns 6 months old within `within_days` (default 30), or "
                         "already has (`overdue`), oldest first.",
             responses=problem_responses(401, 403, 422))
-async def due(session: Session, principal: Annotated[Principal, require(ASSESSMENTS_READ)],
+async def due(session: Session, principal: AssessmentsReader,
               within_days: Annotated[int, Query(ge=0, le=366)] = 30,
               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DueOut]:
     return await service.due(session, principal, within_days=within_days, limit=limit)
@@ -52,7 +51,7 @@ async def due(session: Session, principal: Annotated[Principal, require(ASSESSME
 @router.get("/assessments", response_model=list[AssessmentOut], summary="A person's assessments",
             description="Newest first.", responses=problem_responses(401, 403, 404, 422))
 async def history(elder_id: int, session: Session,
-                  principal: Annotated[Principal, require(ASSESSMENTS_READ)]) -> list[AssessmentOut]:
+                  principal: AssessmentsReader) -> list[AssessmentOut]:
     return [service.to_out(a) for a in await service.history(session, principal, elder_id)]
 
 
@@ -60,5 +59,5 @@ async def history(elder_id: int, session: Session,
             description="Answers, computed scores, level (等级) and adjustments, with the template version and the next due date.",
             responses=problem_responses(401, 403, 404))
 async def get(assessment_id: int, session: Session,
-              principal: Annotated[Principal, require(ASSESSMENTS_READ)]) -> AssessmentOut:
+              principal: AssessmentsReader) -> AssessmentOut:
     return service.to_out(await service.get(session, principal, assessment_id))

@@ -37,6 +37,7 @@ def _invalid(problems: list[tuple[str, str]]) -> InvalidInput:
 
 
 def to_out(a: Assessment, template: Template | None = None) -> AssessmentOut:
+    """Not a 1:1 mapping: adds the level's name and the date the next assessment is due."""
     months = (template or load()).reassessment_months
     return AssessmentOut(id=a.id, elder_id=a.elder_id, template_version=a.template_version, assessed_on=a.assessed_on,
                          reason=a.reason, answers=a.answers, indicator_scores=a.indicator_scores, total=a.total,

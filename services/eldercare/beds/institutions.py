@@ -18,10 +18,11 @@ from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 
 def institution_out(i: Institution) -> InstitutionOut:
+    """Not a 1:1 mapping: adds the district of the area code."""
     return InstitutionOut(id=i.id, name=i.name, ownership=i.ownership, star_rating=i.star_rating,
                           area_code=i.area_code, district_code=i.area_code[:6], address=i.address,
                           latitude=i.latitude, longitude=i.longitude, created_at=i.created_at)
@@ -51,9 +52,7 @@ async def get_institution(session: AsyncSession, institution_id: int) -> Institu
 
 async def list_institutions(session: AsyncSession, page: PageParams, *, area_code: str | None,
                             ownership: str | None, min_stars: int | None) -> list[Institution]:
-    query = select(Institution).order_by(Institution.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Institution.id > int(page.after))
+    query = keyset(select(Institution), Institution.id, page)
     if area_code:
         query = query.where(within_area(Institution.area_code, area_code))
     if ownership:
@@ -86,6 +85,7 @@ def _beds_query(now: dt.datetime) -> Select:
 
 
 def bed_out(bed: Bed, institution: Institution, kind: str | None, expires_at: dt.datetime | None) -> BedOut:
+    """Not a 1:1 mapping: joins the bed with its institution and tells its occupancy now."""
     if not bed.in_service:
         occupancy = "out_of_service"
     else:
@@ -110,9 +110,7 @@ async def search_beds(session: AsyncSession, page: PageParams, *, bed_type: str 
     if available_on is not None and available_on < clock.today():
         raise InvalidInput("available_on", "must be today or later", location="query")
     now = utcnow()
-    query = _beds_query(now).order_by(Bed.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Bed.id > int(page.after))
+    query = keyset(_beds_query(now), Bed.id, page)
     if bed_type:
         query = query.where(Bed.bed_type == bed_type)
     if district_code:
@@ -159,11 +157,8 @@ async def bed_availability(session: AsyncSession, page: PageParams, *, date_from
     now = utcnow()
     # The first day that must be free: date_from, or date_to when beds that free up within the range count.
     blocking = _blocks_day(date_from if whole_range else date_to, now)
-    query = (_beds_query(now).where(Bed.in_service.is_(True), ~exists().where(BedOccupancy.bed_id == Bed.id,
-                                                                              blocking))
-             .order_by(Bed.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(Bed.id > int(page.after))
+    query = keyset(_beds_query(now).where(Bed.in_service.is_(True),
+                                          ~exists().where(BedOccupancy.bed_id == Bed.id, blocking)), Bed.id, page)
     if bed_type:
         query = query.where(Bed.bed_type == bed_type)
     if institution_id:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
 from services.eldercare.beds.models import PRIORITY, Bed, BedOccupancy, Institution, WaitlistEntry
-from services.eldercare.beds.schemas import AdmissionIn, AdmissionOut, EmergencyAdmissionIn, HoldIn, HoldOut
+from services.eldercare.beds.schemas import AdmissionIn, EmergencyAdmissionIn, HoldIn, HoldOut
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
@@ -31,7 +31,7 @@ from shared.errors import Conflict, Forbidden, NotFound
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 
 def live_now(now: dt.datetime):
@@ -48,16 +48,10 @@ def hold_status(hold: BedOccupancy, now: dt.datetime | None = None) -> str:
 
 
 def hold_out(hold: BedOccupancy, admission_id: int | None = None) -> HoldOut:
+    """Not a 1:1 mapping: reads a hold past its deadline as expired, and adds the admission it became."""
     return HoldOut(id=hold.id, bed_id=hold.bed_id, elder_id=hold.elder_id, purpose=hold.purpose,
                    status=hold_status(hold), expires_at=hold.expires_at, admission_id=admission_id,
                    created_at=hold.created_at, override_id=hold.override_id, override_reason=hold.override_reason)
-
-
-def admission_out(admission: BedOccupancy, next_offer_id: int | None = None) -> AdmissionOut:
-    return AdmissionOut(id=admission.id, bed_id=admission.bed_id, elder_id=admission.elder_id,
-                        status=admission.status, hold_id=admission.hold_id, admitted_on=admission.admitted_on,
-                        discharged_on=admission.discharged_on, discharge_reason=admission.discharge_reason,
-                        next_offer_id=next_offer_id)
 
 
 async def expire_lapsed_holds(session: AsyncSession, *, bed_ids: list[int] | None = None,
@@ -310,7 +304,8 @@ async def confirm_hold(session: AsyncSession, principal: Principal, hold_id: int
     await _institution_staff(session, principal, hold.bed_id)
     status = hold_status(hold)
     if status != "active":
-        raise Conflict(f"bed hold {hold_id} is {status}; it can no longer be confirmed", resource=f"bed-holds/{hold_id}")
+        raise Conflict(f"bed hold {hold_id} is {status}; it can no longer be confirmed",
+                       resource=f"bed-holds/{hold_id}")
     now = utcnow()
     confirmed = await session.execute(
         update(BedOccupancy).where(BedOccupancy.id == hold_id, BedOccupancy.status == "active",
@@ -406,10 +401,8 @@ async def get_admission(session: AsyncSession, principal: Principal, admission_i
 
 async def list_occupancies(session: AsyncSession, principal: Principal, page: PageParams, *, kind: str,
                            elder_id: int | None, bed_id: int | None, active_only: bool) -> list[BedOccupancy]:
-    query = (occupancies_visible_to(principal).where(BedOccupancy.kind == kind)
-             .order_by(BedOccupancy.id.desc()).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(BedOccupancy.id < int(page.after))
+    query = keyset(occupancies_visible_to(principal).where(BedOccupancy.kind == kind), BedOccupancy.id, page,
+                   descending=True)
     if elder_id is not None:
         query = query.where(BedOccupancy.elder_id == elder_id)
     if bed_id is not None:

@@ -3,17 +3,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.eldercare.beds import flows, institutions, occupancy, waitlist
+from services.eldercare.beds.auth import AdmissionsReader, BedHoldsWriter, BedsReader, BedsWriter, OverridesWriter
 from services.eldercare.beds.schemas import (AdmissionIn, AdmissionOut, BedAvailabilityOut, BedIn, BedOut, BedType,
                                              DischargeIn, EmergencyAdmissionIn, HoldIn, HoldOut, InstitutionIn,
                                              InstitutionOut, WaitlistIn, WaitlistOut)
 from services.eldercare.database import IDEMPOTENCY_KEYS
-from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE, OVERRIDES_WRITE
 from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.params import IsoDate
 
@@ -31,19 +30,19 @@ def _settings(request: Request):
                          "(星级), in the caller's area.",
              responses=problem_responses(401, 403, 409, 422))
 async def create_institution(data: InstitutionIn, session: Session,
-                             principal: Annotated[Principal, require(BEDS_WRITE)]) -> InstitutionOut:
+                             principal: BedsWriter) -> InstitutionOut:
     return institutions.institution_out(await institutions.create_institution(session, principal, data))
 
 
 @router.get("/institutions", response_model=Page[InstitutionOut], summary="Find institutions",
             description="By area (district or street code), ownership and minimum star rating.",
             responses=problem_responses(401, 403, 422))
-async def list_institutions(session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
+async def list_institutions(session: Session, _principal: BedsReader,
                             page: Annotated[PageParams, Depends(page_params)], area_code: AreaQuery = None,
                             ownership: Literal["public", "private"] | None = None,
                             min_stars: Annotated[int | None, Query(ge=1, le=5)] = None) -> Page[InstitutionOut]:
     rows = await institutions.list_institutions(session, page, area_code=area_code, ownership=ownership,
-                                           min_stars=min_stars)
+                                                min_stars=min_stars)
     return page_of([institutions.institution_out(i) for i in rows], page, key=lambda i: i.id)
 
 
@@ -51,7 +50,7 @@ async def list_institutions(session: Session, _principal: Annotated[Principal, r
             description="Ownership (公办/民办), star rating and district.",
             responses=problem_responses(401, 403, 404))
 async def get_institution(institution_id: int, session: Session,
-                          _principal: Annotated[Principal, require(BEDS_READ)]) -> InstitutionOut:
+                          _principal: BedsReader) -> InstitutionOut:
     return institutions.institution_out(await institutions.get_institution(session, institution_id))
 
 
@@ -59,7 +58,7 @@ async def get_institution(institution_id: int, session: Session,
              description="A bed of an institution in the caller's area: general (普通), nursing-type (护理型) or "
                          "dementia care (认知障碍照护).",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def create_bed(data: BedIn, session: Session, principal: Annotated[Principal, require(BEDS_WRITE)]) -> BedOut:
+async def create_bed(data: BedIn, session: Session, principal: BedsWriter) -> BedOut:
     bed = await institutions.create_bed(session, principal, data)
     return await institutions.get_bed(session, bed.id)
 
@@ -71,13 +70,13 @@ async def create_bed(data: BedIn, session: Session, principal: Annotated[Princip
                         "that day by the rule of `GET /bed-availability` (a live hold blocks its bed up to the day "
                         "of its deadline); that endpoint also answers for a range of days.",
             responses=problem_responses(401, 403, 422))
-async def search_beds(session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
+async def search_beds(session: Session, _principal: BedsReader,
                       page: Annotated[PageParams, Depends(page_params)], bed_type: BedType | None = None,
                       district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
                       institution_id: int | None = None, available_on: IsoDate | None = None,
                       free: bool = False) -> Page[BedOut]:
     rows = await institutions.search_beds(session, page, bed_type=bed_type, district_code=district_code,
-                                     institution_id=institution_id, available_on=available_on, only_free=free)
+                                          institution_id=institution_id, available_on=available_on, only_free=free)
     return page_of(rows, page, key=lambda b: b.id)
 
 
@@ -97,7 +96,7 @@ async def search_beds(session: Session, _principal: Annotated[Principal, require
                         "`date_to` before `date_from`, or beyond the horizon are a 422.",
             responses=problem_responses(401, 403, 422))
 async def bed_availability(
-        session: Session, _principal: Annotated[Principal, require(BEDS_READ)],
+        session: Session, _principal: BedsReader,
         page: Annotated[PageParams, Depends(page_params)],
         date_from: Annotated[IsoDate | None, Query(description="First day (YYYY-MM-DD, default today)")] = None,
         date_to: Annotated[IsoDate | None, Query(description="Last day, inclusive (default: date_from)")] = None,
@@ -111,14 +110,14 @@ async def bed_availability(
 ) -> Page[BedAvailabilityOut]:
     first = date_from or clock.today()
     rows = await institutions.bed_availability(session, page, date_from=first, date_to=date_to or first,
-                                          bed_type=bed_type, institution_id=institution_id, area_code=area_code,
-                                          whole_range=whole_range)
+                                               bed_type=bed_type, institution_id=institution_id, area_code=area_code,
+                                               whole_range=whole_range)
     return page_of(rows, page, key=lambda b: b.bed_id)
 
 
 @router.get("/beds/{bed_id}", response_model=BedOut, summary="One bed",
             description="Type and occupancy now (free, held, occupied, out of service).", responses=problem_responses(401, 403, 404))
-async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal, require(BEDS_READ)]) -> BedOut:
+async def get_bed(bed_id: int, session: Session, _principal: BedsReader) -> BedOut:
     return await institutions.get_bed(session, bed_id)
 
 
@@ -132,7 +131,7 @@ async def get_bed(bed_id: int, session: Session, _principal: Annotated[Principal
                          "with an `Idempotency-Key`.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_hold(data: HoldIn, request: Request, session: Session,
-                      principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
+                      principal: BedHoldsWriter,
                       idempotency_key: IdempotencyKeyHeader = None) -> HoldOut:
     return await flows.place_hold(request, session, principal, data, key=idempotency_key)
 
@@ -140,11 +139,11 @@ async def create_hold(data: HoldIn, request: Request, session: Session,
 @router.get("/bed-holds", response_model=Page[HoldOut], summary="Bed holds you may see",
             description="Newest first; `active=true` keeps holds before their deadline.",
             responses=problem_responses(401, 403, 422))
-async def list_holds(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
+async def list_holds(session: Session, principal: AdmissionsReader,
                      page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
                      bed_id: int | None = None, active: bool = False) -> Page[HoldOut]:
     rows = await occupancy.list_occupancies(session, principal, page, kind="hold", elder_id=elder_id, bed_id=bed_id,
-                                          active_only=active)
+                                            active_only=active)
     return page_of([occupancy.hold_out(h) for h in rows], page, key=lambda h: h.id)
 
 
@@ -152,7 +151,7 @@ async def list_holds(session: Session, principal: Annotated[Principal, require(A
             description="Status (a hold past its deadline reads expired) and, once confirmed, its admission.",
             responses=problem_responses(401, 403, 404))
 async def get_hold(hold_id: int, session: Session,
-                   principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> HoldOut:
+                   principal: AdmissionsReader) -> HoldOut:
     return occupancy.hold_out(*await occupancy.get_hold(session, principal, hold_id))
 
 
@@ -162,8 +161,8 @@ async def get_hold(hold_id: int, session: Session,
                          "transaction. A hold past its deadline, released or already confirmed is a 409.",
              responses=problem_responses(401, 403, 404, 409))
 async def confirm_hold(hold_id: int, session: Session,
-                       principal: Annotated[Principal, require(BEDS_WRITE)]) -> AdmissionOut:
-    return occupancy.admission_out(await occupancy.confirm_hold(session, principal, hold_id))
+                       principal: BedsWriter) -> AdmissionOut:
+    return AdmissionOut.model_validate(await occupancy.confirm_hold(session, principal, hold_id))
 
 
 @router.post("/bed-holds/{hold_id}/release", response_model=HoldOut, summary="Release a hold",
@@ -171,7 +170,7 @@ async def confirm_hold(hold_id: int, session: Session,
                          "offered to the next person waiting.",
              responses=problem_responses(401, 403, 404, 409))
 async def release_hold(hold_id: int, request: Request, session: Session,
-                       principal: Annotated[Principal, require(BED_HOLDS_WRITE)]) -> HoldOut:
+                       principal: BedHoldsWriter) -> HoldOut:
     hold = await occupancy.release_hold(session, principal, hold_id, offer_hours=_settings(request).bed_offer_hours)
     return occupancy.hold_out(hold)
 
@@ -182,10 +181,10 @@ async def release_hold(hold_id: int, request: Request, session: Session,
                          "person, each a 409 naming what is in the way.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def admit(data: AdmissionIn, request: Request, session: Session,
-                principal: Annotated[Principal, require(BEDS_WRITE)],
+                principal: BedsWriter,
                 idempotency_key: IdempotencyKeyHeader = None) -> AdmissionOut:
     async def create() -> AdmissionOut:
-        return occupancy.admission_out(await occupancy.admit_directly(session, principal, data))
+        return AdmissionOut.model_validate(await occupancy.admit_directly(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -201,10 +200,10 @@ async def admit(data: AdmissionIn, request: Request, session: Session,
                          "overrides of one bed at once, one admits and the other is a 409. Never a resident (403).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def admit_in_emergency(data: EmergencyAdmissionIn, request: Request, session: Session,
-                             principal: Annotated[Principal, require(OVERRIDES_WRITE)],
+                             principal: OverridesWriter,
                              idempotency_key: IdempotencyKeyHeader = None) -> AdmissionOut:
     async def create() -> AdmissionOut:
-        return occupancy.admission_out(await occupancy.admit_over_hold(session, principal, data))
+        return AdmissionOut.model_validate(await occupancy.admit_over_hold(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -212,20 +211,20 @@ async def admit_in_emergency(data: EmergencyAdmissionIn, request: Request, sessi
 @router.get("/admissions", response_model=Page[AdmissionOut], summary="Admissions you may see",
             description="Newest first; `active=true` keeps people still in their bed.",
             responses=problem_responses(401, 403, 422))
-async def list_admissions(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
+async def list_admissions(session: Session, principal: AdmissionsReader,
                           page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
                           bed_id: int | None = None, active: bool = False) -> Page[AdmissionOut]:
     rows = await occupancy.list_occupancies(session, principal, page, kind="admission", elder_id=elder_id,
-                                          bed_id=bed_id, active_only=active)
-    return page_of([occupancy.admission_out(a) for a in rows], page, key=lambda a: a.id)
+                                            bed_id=bed_id, active_only=active)
+    return page_of([AdmissionOut.model_validate(a) for a in rows], page, key=lambda a: a.id)
 
 
 @router.get("/admissions/{admission_id}", response_model=AdmissionOut, summary="One admission",
             description="Bed, dates and, after discharge, the reason.",
             responses=problem_responses(401, 403, 404))
 async def get_admission(admission_id: int, session: Session,
-                        principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> AdmissionOut:
-    return occupancy.admission_out(await occupancy.get_admission(session, principal, admission_id))
+                        principal: AdmissionsReader) -> AdmissionOut:
+    return AdmissionOut.model_validate(await occupancy.get_admission(session, principal, admission_id))
 
 
 @router.post("/admissions/{admission_id}/discharge", response_model=AdmissionOut, summary="Discharge a person",
@@ -233,10 +232,10 @@ async def get_admission(admission_id: int, session: Session,
                          "waiting for its type (`next_offer_id`).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def discharge(admission_id: int, data: DischargeIn, request: Request, session: Session,
-                    principal: Annotated[Principal, require(BEDS_WRITE)]) -> AdmissionOut:
+                    principal: BedsWriter) -> AdmissionOut:
     admission, offer_id = await occupancy.discharge(session, principal, admission_id, data.reason,
-                                                  offer_hours=_settings(request).bed_offer_hours)
-    return occupancy.admission_out(admission, offer_id)
+                                                    offer_hours=_settings(request).bed_offer_hours)
+    return AdmissionOut.model_validate(admission).model_copy(update={"next_offer_id": offer_id})
 
 
 @router.post("/waitlist", status_code=201, response_model=WaitlistOut, summary="Join the waitlist for a bed type",
@@ -247,7 +246,7 @@ async def discharge(admission_id: int, data: DischargeIn, request: Request, sess
                          "offered at once.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def join_waitlist(data: WaitlistIn, request: Request, session: Session,
-                        principal: Annotated[Principal, require(BED_HOLDS_WRITE)],
+                        principal: BedHoldsWriter,
                         idempotency_key: IdempotencyKeyHeader = None) -> WaitlistOut:
     return await flows.join_waitlist(request, session, principal, data)
 
@@ -257,7 +256,7 @@ async def join_waitlist(data: WaitlistIn, request: Request, session: Session,
                         "then offered, admitted, lapsed and withdrawn ones. An offer past its deadline reads "
                         "`lapsed` even before the settle job has passed the bed on.",
             responses=problem_responses(401, 403, 422))
-async def list_waitlist(session: Session, principal: Annotated[Principal, require(ADMISSIONS_READ)],
+async def list_waitlist(session: Session, principal: AdmissionsReader,
                         bed_type: BedType, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[WaitlistOut]:
     return await waitlist.list_waitlist(session, principal, bed_type=bed_type, limit=limit)
 
@@ -266,7 +265,7 @@ async def list_waitlist(session: Session, principal: Annotated[Principal, requir
             description="Priority facts, status, position while waiting, and the offer hold with its deadline.",
             responses=problem_responses(401, 403, 404))
 async def get_waitlist_entry(entry_id: int, session: Session,
-                             principal: Annotated[Principal, require(ADMISSIONS_READ)]) -> WaitlistOut:
+                             principal: AdmissionsReader) -> WaitlistOut:
     return await waitlist.get_waitlist_entry(session, principal, entry_id)
 
 
@@ -274,7 +273,7 @@ async def get_waitlist_entry(entry_id: int, session: Session,
              description="Withdraws a waiting entry (轮候撤回); an offer is declined by releasing its hold instead.",
              responses=problem_responses(401, 403, 404, 409))
 async def withdraw(entry_id: int, session: Session,
-                   principal: Annotated[Principal, require(BED_HOLDS_WRITE)]) -> WaitlistOut:
+                   principal: BedHoldsWriter) -> WaitlistOut:
     return await waitlist.withdraw(session, principal, entry_id)
 
 
@@ -284,5 +283,5 @@ async def withdraw(entry_id: int, session: Session,
                          "offers that lapsed with nobody touching the bed. Safe to run any number of times.",
              responses=problem_responses(401, 403))
 async def settle(request: Request, session: Session,
-                 _principal: Annotated[Principal, require(BEDS_WRITE)]) -> dict:
+                 _principal: BedsWriter) -> dict:
     return await waitlist.settle_waitlist(session, offer_hours=_settings(request).bed_offer_hours)

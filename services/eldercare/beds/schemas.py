@@ -118,6 +118,7 @@ class DischargeIn(Schema):
 
 
 class AdmissionOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     bed_id: int
     elder_id: int

@@ -88,6 +88,7 @@ async def _positions(session: AsyncSession, bed_type: str) -> dict[int, int]:
 
 
 def waitlist_out(entry: WaitlistEntry, offer: BedOccupancy | None, positions: dict[int, int]) -> WaitlistOut:
+    """Not a 1:1 mapping: adds the position in the queue, and reads an offer past its deadline as lapsed."""
     status = _entry_status(entry, offer)
     return WaitlistOut(id=entry.id, elder_id=entry.elder_id, bed_type=entry.bed_type,
                        district_code=entry.district_code, is_tekun=entry.is_tekun,

@@ -3,11 +3,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 
 from services.eldercare.calls import service
+from services.eldercare.calls.auth import CallHandler, CallRaiser, CallsReader
 from services.eldercare.calls.schemas import ActionIn, CallIn, CallOut, CloseIn
-from services.eldercare.scopes import CALLS_HANDLE, CALLS_RAISE, CALLS_READ
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/emergency-calls", tags=["emergency calls 为老呼叫"])
@@ -16,7 +15,7 @@ router = APIRouter(prefix="/emergency-calls", tags=["emergency calls 为老呼�
 @router.post("", status_code=201, response_model=CallOut, summary="Log an emergency call",
              description="A call for help (为老呼叫) for a person the caller may act for: kind, time and location.",
              responses=problem_responses(401, 403, 404, 422))
-async def raise_call(data: CallIn, session: Session, principal: Annotated[Principal, require(CALLS_RAISE)]) -> CallOut:
+async def raise_call(data: CallIn, session: Session, principal: CallRaiser) -> CallOut:
     return await service.to_out(session, await service.raise_call(session, principal, data))
 
 
@@ -24,7 +23,7 @@ async def raise_call(data: CallIn, session: Session, principal: Annotated[Princi
             description="Newest first. `status=open` lists the calls still waiting (open or being handled) in the "
                         "caller's area.",
             responses=problem_responses(401, 403, 422))
-async def list_calls(session: Session, principal: Annotated[Principal, require(CALLS_READ)],
+async def list_calls(session: Session, principal: CallsReader,
                      page: Annotated[PageParams, Depends(page_params)],
                      status: Literal["open", "handling", "closed"] | None = None,
                      elder_id: int | None = None) -> Page[CallOut]:
@@ -35,7 +34,7 @@ async def list_calls(session: Session, principal: Annotated[Principal, require(C
 @router.get("/{call_id}", response_model=CallOut, summary="One emergency call, with its handling log",
             description="The call, each handling step (who, what, when) and the outcome.",
             responses=problem_responses(401, 403, 404))
-async def get(call_id: int, session: Session, principal: Annotated[Principal, require(CALLS_READ)]) -> CallOut:
+async def get(call_id: int, session: Session, principal: CallsReader) -> CallOut:
     return await service.to_out(session, await service.get(session, principal, call_id))
 
 
@@ -44,7 +43,7 @@ async def get(call_id: int, session: Session, principal: Annotated[Principal, re
                          "call to `handling`.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def act(call_id: int, data: ActionIn, session: Session,
-              principal: Annotated[Principal, require(CALLS_HANDLE)]) -> CallOut:
+              principal: CallHandler) -> CallOut:
     return await service.to_out(session, await service.act(session, principal, call_id, data.action))
 
 
@@ -52,5 +51,5 @@ async def act(call_id: int, data: ActionIn, session: Session,
              description="After at least one handling step: the outcome (resolved on site, hospital, false alarm, referred, died).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def close(call_id: int, data: CloseIn, session: Session,
-                principal: Annotated[Principal, require(CALLS_HANDLE)]) -> CallOut:
+                principal: CallHandler) -> CallOut:
     return await service.to_out(session, await service.close(session, principal, call_id, data.outcome, data.note))

@@ -31,6 +31,7 @@ class CloseIn(Schema):
 
 
 class ActionOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     handler: str
     action: str
     acted_at: dt.datetime

@@ -12,15 +12,16 @@ from services.eldercare.elders.service import get_visible, visible_to
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 
 async def to_out(session: AsyncSession, call: EmergencyCall) -> CallOut:
+    """Not a 1:1 mapping: reads the actions taken on the call."""
     actions = await session.scalars(select(CallAction).where(CallAction.call_id == call.id).order_by(CallAction.id))
     return CallOut(id=call.id, elder_id=call.elder_id, area_code=call.area_code, kind=call.kind,
                    called_at=call.called_at, latitude=call.latitude, longitude=call.longitude, note=call.note,
                    status=call.status, outcome=call.outcome, outcome_note=call.outcome_note, closed_at=call.closed_at,
-                   actions=[ActionOut(handler=a.handler, action=a.action, acted_at=a.acted_at) for a in actions])
+                   actions=[ActionOut.model_validate(a) for a in actions])
 
 
 async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) -> EmergencyCall:
@@ -53,10 +54,8 @@ async def list_calls(session: AsyncSession, principal: Principal, page: PagePara
                      elder_id: int | None) -> list[EmergencyCall]:
     """Newest first; `status=open` gives the calls still waiting for someone (open or being handled)."""
     elders = visible_to(principal).with_only_columns(Elder.id)
-    query = (select(EmergencyCall).where(EmergencyCall.elder_id.in_(elders))
-             .order_by(EmergencyCall.id.desc()).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(EmergencyCall.id < int(page.after))
+    query = keyset(select(EmergencyCall).where(EmergencyCall.elder_id.in_(elders)), EmergencyCall.id, page,
+                   descending=True)
     if status == "open":
         query = query.where(EmergencyCall.status.in_(("open", "handling")))
     elif status is not None:

@@ -3,11 +3,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.eldercare.carelinks import service
+from services.eldercare.carelinks.auth import CareLinkRequester, CareLinksDecider, CareLinksReader
 from services.eldercare.carelinks.schemas import CareLinkReceipt, CareLinkRequestIn, CareLinkRequestOut, DecisionIn
-from services.eldercare.scopes import CARE_LINKS_DECIDE, CARE_LINKS_READ, CARE_LINKS_REQUEST
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["care links 家属关联"])
@@ -22,7 +21,7 @@ router = APIRouter(tags=["care links 家属关联"])
                          "`quotas/pending_care_links`).",
              responses=problem_responses(401, 403, 409, 422))
 async def request_link(data: CareLinkRequestIn, request: Request, session: Session,
-                       principal: Annotated[Principal, require(CARE_LINKS_REQUEST)]) -> CareLinkReceipt:
+                       principal: CareLinkRequester) -> CareLinkReceipt:
     return service.receipt(await service.request_link(
         session, principal, data, pending_quota=request.app.state.settings.resident_pending_care_links))
 
@@ -32,7 +31,7 @@ async def request_link(data: CareLinkRequestIn, request: Request, session: Sessi
             description="A resident sees their own requests (the person's record only once approved); staff see the "
                         "requests about people of their area. Newest first.",
             responses=problem_responses(401, 403, 422))
-async def list_requests(session: Session, principal: Annotated[Principal, require(CARE_LINKS_READ)],
+async def list_requests(session: Session, principal: CareLinksReader,
                         page: Annotated[PageParams, Depends(page_params)],
                         status: Literal["pending", "approved", "rejected"] | None = None):
     rows = await service.list_requests(session, principal, page, status=status)
@@ -46,7 +45,7 @@ async def list_requests(session: Session, principal: Annotated[Principal, requir
              description="Staff of the person's area, having verified the relation, approve: the resident may then "
                          "act for the person. A request already decided is 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def approve(request_id: int, session: Session, principal: Annotated[Principal, require(CARE_LINKS_DECIDE)],
+async def approve(request_id: int, session: Session, principal: CareLinksDecider,
                   data: DecisionIn | None = None) -> CareLinkRequestOut:
     request, elder = await service.decide(session, principal, request_id, approve=True,
                                           note=data.note if data else None)
@@ -58,7 +57,7 @@ async def approve(request_id: int, session: Session, principal: Annotated[Princi
              description="Staff of the person's area reject a relation they could not verify. A request already "
                          "decided is 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def reject(request_id: int, session: Session, principal: Annotated[Principal, require(CARE_LINKS_DECIDE)],
+async def reject(request_id: int, session: Session, principal: CareLinksDecider,
                  data: DecisionIn | None = None) -> CareLinkRequestOut:
     request, elder = await service.decide(session, principal, request_id, approve=False,
                                           note=data.note if data else None)
@@ -69,6 +68,6 @@ async def reject(request_id: int, session: Session, principal: Annotated[Princip
                description="Staff of the person's area end a resident's right to act for the person.",
                responses=problem_responses(401, 403, 404))
 async def end_link(elder_id: int, subject: Annotated[str, Path(min_length=1, max_length=200)], session: Session,
-                   principal: Annotated[Principal, require(CARE_LINKS_DECIDE)]) -> Response:
+                   principal: CareLinksDecider) -> Response:
     await service.end_link(session, principal, elder_id, subject)
     return Response(status_code=204)

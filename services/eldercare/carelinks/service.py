@@ -21,7 +21,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 
 def receipt(request: CareLinkRequest) -> CareLinkReceipt:
@@ -74,9 +74,7 @@ def _visible_requests(principal: Principal):
 
 async def list_requests(session: AsyncSession, principal: Principal, page: PageParams, *,
                         status: str | None) -> list[tuple[CareLinkRequest, Elder | None]]:
-    query = _visible_requests(principal).order_by(CareLinkRequest.id.desc()).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(CareLinkRequest.id < int(page.after))
+    query = keyset(_visible_requests(principal), CareLinkRequest.id, page, descending=True)
     if status is not None:
         query = query.where(CareLinkRequest.status == status)
     return [tuple(row) for row in (await session.execute(query)).all()]

@@ -4,21 +4,17 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.eldercare.database import IDEMPOTENCY_KEYS, PII_READS
 from services.eldercare.elders import service
+from services.eldercare.elders.auth import ElderPiiReader, EldersReader, EldersWriter
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from services.eldercare.elders.service import to_out
-from services.eldercare.scopes import ELDERS_READ, ELDERS_WRITE, PII_READ
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
 
 router = APIRouter(prefix="/elders", tags=["elders 老年人"])
-
-READ, WRITE = ELDERS_READ, ELDERS_WRITE
-
 
 @router.post("", status_code=201, response_model=ElderOut, summary="Register an older person",
              description="Registers a person aged 60 or more by resident ID number (validated; birth date, sex and "
@@ -26,7 +22,7 @@ READ, WRITE = ELDERS_READ, ELDERS_WRITE
                          "`Idempotency-Key` returns the first result.",
              responses=problem_responses(401, 403, 409, 422))
 async def register_elder(data: ElderIn, request: Request, session: Session,
-                         principal: Annotated[Principal, require(WRITE)],
+                         principal: EldersWriter,
                          idempotency_key: IdempotencyKeyHeader = None) -> ElderOut:
     async def create() -> ElderOut:
         return to_out(await service.register(session, principal, data))
@@ -39,7 +35,7 @@ async def register_elder(data: ElderIn, request: Request, session: Session,
             responses=problem_responses(401, 403))
 async def list_elders(
     session: Session,
-    principal: Annotated[Principal, require(READ)],
+    principal: EldersReader,
     page: Annotated[PageParams, Depends(page_params)],
     area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
     lives_alone: bool | None = None,
@@ -51,7 +47,7 @@ async def list_elders(
 @router.get("/{elder_id}", response_model=ElderOut, summary="One older person",
             description="The person with ID number and phone masked; another area's staff, or a resident not caring for them, get 404.",
             responses=problem_responses(401, 403, 404))
-async def get_elder(elder_id: int, session: Session, principal: Annotated[Principal, require(READ)]) -> ElderOut:
+async def get_elder(elder_id: int, session: Session, principal: EldersReader) -> ElderOut:
     return to_out(await service.get_visible(session, principal, elder_id))
 
 
@@ -62,7 +58,7 @@ async def get_elder(elder_id: int, session: Session, principal: Annotated[Princi
                          "transaction: if it cannot be written, nothing is answered. Another area's person is 404.",
              responses=problem_responses(401, 403, 404, 422))
 async def read_elder_pii(elder_id: int, data: PiiReadIn, session: Session,
-                         principal: Annotated[Principal, require(READ, PII_READ)]) -> PiiReadOut:
+                         principal: ElderPiiReader) -> PiiReadOut:
     elder = await service.get_visible(session, principal, elder_id)
     return await record_pii_read(session, PII_READS, principal, subject_type="elder", subject_id=elder.id,
                                  subject_area=elder.area_code, values={"id_number": elder.id_number,

@@ -16,7 +16,7 @@ from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.areas import within_area
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 MIN_AGE = 60
 ADVANCED_AGE = 80
@@ -35,6 +35,7 @@ def age_of(elder: Elder, day: dt.date | None = None) -> int:
 
 
 def to_out(elder: Elder) -> ElderOut:
+    """Not a 1:1 mapping: masks the ID number and phone, and computes the age."""
     age = age_of(elder)
     return ElderOut(
         id=elder.id, id_number_masked=mask_id_number(elder.id_number), name=elder.name, sex=elder.sex,
@@ -99,9 +100,7 @@ async def get_visible(session: AsyncSession, principal: Principal, elder_id: int
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
                        area_code: str | None, lives_alone: bool | None) -> list[Elder]:
-    query = visible_to(principal).order_by(Elder.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Elder.id > int(page.after))
+    query = keyset(visible_to(principal), Elder.id, page)
     if area_code:
         query = query.where(within_area(Elder.area_code, area_code))
     if lives_alone is not None:

@@ -3,11 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from services.eldercare.familybeds import service
+from services.eldercare.familybeds.auth import FamilyBedsReader, FamilyBedsWriter
 from services.eldercare.familybeds.schemas import EndIn, FamilyBedIn, FamilyBedOut
-from services.eldercare.scopes import FAMILY_BEDS_READ, FAMILY_BEDS_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/family-beds", tags=["family care beds 家庭养老床位"])
@@ -18,30 +17,30 @@ router = APIRouter(prefix="/family-beds", tags=["family care beds 家庭养老�
                          "service package. One active family bed per person (409 naming it).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create(data: FamilyBedIn, session: Session,
-                 principal: Annotated[Principal, require(FAMILY_BEDS_WRITE)]) -> FamilyBedOut:
-    return service.to_out(await service.create(session, principal, data))
+                 principal: FamilyBedsWriter) -> FamilyBedOut:
+    return FamilyBedOut.model_validate(await service.create(session, principal, data))
 
 
 @router.get("", response_model=Page[FamilyBedOut], summary="Family care beds you may see",
             description="Staff: their area; residents: the people they care for. `active=true` keeps current ones.",
             responses=problem_responses(401, 403, 422))
-async def list_beds(session: Session, principal: Annotated[Principal, require(FAMILY_BEDS_READ)],
+async def list_beds(session: Session, principal: FamilyBedsReader,
                     page: Annotated[PageParams, Depends(page_params)], active: bool = False) -> Page[FamilyBedOut]:
     rows = await service.list_beds(session, principal, page, active=active)
-    return page_of([service.to_out(b) for b in rows], page, key=lambda b: b.id)
+    return page_of([FamilyBedOut.model_validate(b) for b in rows], page, key=lambda b: b.id)
 
 
 @router.get("/{bed_id}", response_model=FamilyBedOut, summary="One family care bed",
             description="Provider, service package, visits per month and dates.",
             responses=problem_responses(401, 403, 404))
 async def get(bed_id: int, session: Session,
-              principal: Annotated[Principal, require(FAMILY_BEDS_READ)]) -> FamilyBedOut:
-    return service.to_out(await service.get(session, principal, bed_id))
+              principal: FamilyBedsReader) -> FamilyBedOut:
+    return FamilyBedOut.model_validate(await service.get(session, principal, bed_id))
 
 
 @router.post("/{bed_id}/end", response_model=FamilyBedOut, summary="End a family care bed",
              description="Ends an active family bed on a date not before its start; a second end is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def end(bed_id: int, data: EndIn, session: Session,
-              principal: Annotated[Principal, require(FAMILY_BEDS_WRITE)]) -> FamilyBedOut:
-    return service.to_out(await service.end(session, principal, bed_id, data.ended_on))
+              principal: FamilyBedsWriter) -> FamilyBedOut:
+    return FamilyBedOut.model_validate(await service.end(session, principal, bed_id, data.ended_on))

@@ -23,6 +23,7 @@ class EndIn(Schema):
 
 
 class FamilyBedOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     elder_id: int
     provider_id: int

@@ -11,19 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.familybeds.models import FamilyBed
-from services.eldercare.familybeds.schemas import FamilyBedIn, FamilyBedOut
+from services.eldercare.familybeds.schemas import FamilyBedIn
 from services.eldercare.homecare.models import Provider
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
-
-
-def to_out(b: FamilyBed) -> FamilyBedOut:
-    return FamilyBedOut(id=b.id, elder_id=b.elder_id, provider_id=b.provider_id, package=b.package,
-                        visits_per_month=b.visits_per_month, started_on=b.started_on, ended_on=b.ended_on,
-                        status=b.status)
+from shared.pagination import PageParams, keyset
 
 
 def visible(principal: Principal) -> Select:
@@ -61,9 +55,7 @@ async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn)
 
 async def list_beds(session: AsyncSession, principal: Principal, page: PageParams, *, active: bool
                     ) -> list[FamilyBed]:
-    query = visible(principal).order_by(FamilyBed.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(FamilyBed.id > int(page.after))
+    query = keyset(visible(principal), FamilyBed.id, page)
     if active:
         query = query.where(FamilyBed.status == "active")
     return list(await session.scalars(query))

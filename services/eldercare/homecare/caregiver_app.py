@@ -165,6 +165,7 @@ async def redeem(session: AsyncSession, principal: Principal, code: str, *, atte
 
 
 def paired_out(c: Caregiver) -> PairedCaregiverOut:
+    """Not a 1:1 mapping: tells whether the certificate is valid today."""
     return PairedCaregiverOut(caregiver_id=c.id, provider_id=c.provider_id, name=c.name,
                               certificate_expires_on=c.certificate_expires_on,
                               certificate_valid=c.certificate_expires_on >= clock.today(), paired_at=c.app_paired_at)

@@ -4,19 +4,18 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.homecare import caregiver_app, service
+from services.eldercare.homecare.auth import (HomecareReader, HomecareWriter, VisitsAttendant, VisitsOperator,
+                                              VisitsReader, VisitsWriter)
 from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut,
                                                  HomeServiceIn, HomeServiceOut, MissedReport, MyVisitOut,
                                                  PairedCaregiverOut,
                                                  PairingCodeOut, PairingIn, Position, ProviderIn, ProviderOut,
                                                  RatingIn, ScheduleIn, VisitIn, VisitOut, VisitStatus)
-from services.eldercare.scopes import (HOMECARE_READ, HOMECARE_WRITE, VISITS_ATTEND, VISITS_OPERATE, VISITS_READ,
-                                      VISITS_WRITE)
 from shared import clock
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.params import IsoDate
 
@@ -35,34 +34,34 @@ async def _out(session, visit) -> VisitOut:
              description="A home-visit service (助浴, 助洁, 送餐, 陪诊…) with its price and duration. City staff.",
              responses=problem_responses(401, 403, 409, 422))
 async def create_service(data: HomeServiceIn, session: Session,
-                         principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> HomeServiceOut:
-    return service.service_out(await service.create_service(session, principal, data))
+                         principal: HomecareWriter) -> HomeServiceOut:
+    return HomeServiceOut.model_validate(await service.create_service(session, principal, data))
 
 
 @router.get("/services", response_model=list[HomeServiceOut], summary="The home-visit catalogue",
             description="Active services (居家上门服务目录) with price (fen) and duration.",
             responses=problem_responses(401, 403))
-async def list_services(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)]) -> list[HomeServiceOut]:
-    return [service.service_out(s) for s in await service.list_services(session)]
+async def list_services(session: Session, _p: HomecareReader) -> list[HomeServiceOut]:
+    return [HomeServiceOut.model_validate(s) for s in await service.list_services(session)]
 
 
 @router.post("/providers", status_code=201, response_model=ProviderOut, summary="Register a provider",
              description="A home-care provider (服务机构) in the caller's area, by its 统一社会信用代码.",
              responses=problem_responses(401, 403, 409, 422))
 async def create_provider(data: ProviderIn, session: Session,
-                          principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> ProviderOut:
-    return service.provider_out(await service.create_provider(session, principal, data))
+                          principal: HomecareWriter) -> ProviderOut:
+    return ProviderOut.model_validate(await service.create_provider(session, principal, data))
 
 
 @router.get("/providers", response_model=Page[ProviderOut], summary="Find providers",
             description="Home-care providers (服务机构), by area.",
             responses=problem_responses(401, 403, 422))
-async def list_providers(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)],
+async def list_providers(session: Session, _p: HomecareReader,
                          page: Annotated[PageParams, Depends(page_params)],
                          area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None
                          ) -> Page[ProviderOut]:
     rows = await service.list_providers(session, page, area_code=area_code)
-    return page_of([service.provider_out(p) for p in rows], page, key=lambda p: p.id)
+    return page_of([ProviderOut.model_validate(p) for p in rows], page, key=lambda p: p.id)
 
 
 @router.post("/caregivers", status_code=201, response_model=CaregiverOut, summary="Register a caregiver",
@@ -71,14 +70,14 @@ async def list_providers(session: Session, _p: Annotated[Principal, require(HOME
                          "validated and masked in every answer.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_caregiver(data: CaregiverIn, session: Session,
-                           principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> CaregiverOut:
+                           principal: HomecareWriter) -> CaregiverOut:
     return service.caregiver_out(await service.create_caregiver(session, principal, data))
 
 
 @router.get("/caregivers", response_model=Page[CaregiverOut], summary="Find caregivers",
             description="`certified_on`: only caregivers whose certificate is valid on that day.",
             responses=problem_responses(401, 403, 422))
-async def list_caregivers(session: Session, _p: Annotated[Principal, require(HOMECARE_READ)],
+async def list_caregivers(session: Session, _p: HomecareReader,
                           page: Annotated[PageParams, Depends(page_params)], provider_id: int | None = None,
                           certified_on: IsoDate | None = None) -> Page[CaregiverOut]:
     rows = await service.list_caregivers(session, page, provider_id=provider_id, certified_on=certified_on)
@@ -93,7 +92,7 @@ async def list_caregivers(session: Session, _p: Annotated[Principal, require(HOM
                          "`quotas/open_visits`). Safe to retry with an `Idempotency-Key`.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def order_visit(data: VisitIn, request: Request, session: Session,
-                      principal: Annotated[Principal, require(VISITS_WRITE)],
+                      principal: VisitsWriter,
                       idempotency_key: IdempotencyKeyHeader = None) -> VisitOut:
     async def create() -> VisitOut:
         visit = await service.order_visit(session, principal, data,
@@ -106,7 +105,7 @@ async def order_visit(data: VisitIn, request: Request, session: Session,
 @router.get("/visits", response_model=Page[VisitOut], summary="Home visits you may see",
             description="Latest start first; by person, caregiver, status or day (Asia/Shanghai).",
             responses=problem_responses(401, 403, 422))
-async def list_visits(session: Session, principal: Annotated[Principal, require(VISITS_READ)],
+async def list_visits(session: Session, principal: VisitsReader,
                       page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
                       caregiver_id: int | None = None, status: VisitStatus | None = None,
                       day: IsoDate | None = None) -> Page[VisitOut]:
@@ -118,7 +117,7 @@ async def list_visits(session: Session, principal: Annotated[Principal, require(
 @router.get("/visits/{visit_id}", response_model=VisitOut, summary="One home visit",
             description="Status, check-in/out distances, flags, lock and the subsidy split once verified.",
             responses=problem_responses(401, 403, 404))
-async def get_visit(visit_id: int, session: Session, principal: Annotated[Principal, require(VISITS_READ)]) -> VisitOut:
+async def get_visit(visit_id: int, session: Session, principal: VisitsReader) -> VisitOut:
     return await _out(session, await service.get_visit(session, principal, visit_id))
 
 
@@ -130,7 +129,7 @@ async def get_visit(visit_id: int, session: Session, principal: Annotated[Princi
                          "holding `eldercare.overrides:write` give an `override_reason` (audited, `GET /overrides`).",
              responses=problem_responses(401, 403, 404, 409))
 async def schedule(visit_id: int, data: ScheduleIn, session: Session,
-                   principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
+                   principal: VisitsOperator) -> VisitOut:
     return await _out(session, await service.schedule(session, principal, visit_id, data.caregiver_id,
                                                       data.override_reason))
 
@@ -138,7 +137,7 @@ async def schedule(visit_id: int, data: ScheduleIn, session: Session,
 @router.post("/visits/{visit_id}/cancel", response_model=VisitOut, summary="Cancel a visit not yet started",
              description="A requested or scheduled visit is cancelled and frees the caregiver's time; later, a 409.",
              responses=problem_responses(401, 403, 404, 409))
-async def cancel(visit_id: int, session: Session, principal: Annotated[Principal, require(VISITS_WRITE)]) -> VisitOut:
+async def cancel(visit_id: int, session: Session, principal: VisitsWriter) -> VisitOut:
     return await _out(session, await service.cancel(session, principal, visit_id))
 
 
@@ -151,7 +150,7 @@ async def cancel(visit_id: int, session: Session, principal: Annotated[Principal
                          "past is locked: a 409 naming it.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def check_in(visit_id: int, data: Position, request: Request, session: Session,
-                   principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
+                   principal: VisitsOperator) -> VisitOut:
     return await _out(session, await service.check_in(session, principal, visit_id, data, evv=_evv(request)))
 
 
@@ -164,7 +163,7 @@ async def check_in(visit_id: int, data: Position, request: Request, session: Ses
                          "for a visit locked 30 days after its scheduled end, it is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def check_out(visit_id: int, data: Position, request: Request, session: Session,
-                    principal: Annotated[Principal, require(VISITS_OPERATE)]) -> VisitOut:
+                    principal: VisitsOperator) -> VisitOut:
     visit, drawn = await service.check_out(session, principal, visit_id, data, evv=_evv(request))
     return service.visit_out(visit, drawn)
 
@@ -173,7 +172,7 @@ async def check_out(visit_id: int, data: Position, request: Request, session: Se
              description="1–5 and a comment, after check-out and before the record locks (30 days).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def rate(visit_id: int, data: RatingIn, session: Session,
-               principal: Annotated[Principal, require(VISITS_WRITE)]) -> VisitOut:
+               principal: VisitsWriter) -> VisitOut:
     return await _out(session, await service.rate(session, principal, visit_id, data.rating, data.comment))
 
 
@@ -181,7 +180,7 @@ async def rate(visit_id: int, data: RatingIn, session: Session,
              description="Scheduled visits in the caller's area with no check-in 30 minutes after their start become "
                          "`missed`. Safe to run any number of times: a visit is reported once.",
              responses=problem_responses(401, 403))
-async def missed_check(session: Session, principal: Annotated[Principal, require(VISITS_OPERATE)]) -> MissedReport:
+async def missed_check(session: Session, principal: VisitsOperator) -> MissedReport:
     return MissedReport(marked_missed=await service.mark_missed(session, principal))
 
 
@@ -193,17 +192,17 @@ async def missed_check(session: Session, principal: Annotated[Principal, require
                          "lock this is the only way to change a record.",
              responses=problem_responses(400, 401, 403, 404, 422))
 async def correct(visit_id: int, data: CorrectionIn, session: Session,
-                  principal: Annotated[Principal, require(VISITS_OPERATE)]) -> CorrectionOut:
+                  principal: VisitsOperator) -> CorrectionOut:
     correction, _visit, _drawn = await service.correct(session, principal, visit_id, data)
-    return service.correction_out(correction)
+    return CorrectionOut.model_validate(correction)
 
 
 @router.get("/visits/{visit_id}/corrections", response_model=list[CorrectionOut], summary="A visit's corrections",
             description="Every audited correction: who, when, why, values before and after.",
             responses=problem_responses(401, 403, 404))
 async def list_corrections(visit_id: int, session: Session,
-                           principal: Annotated[Principal, require(VISITS_READ)]) -> list[CorrectionOut]:
-    return [service.correction_out(c) for c in await service.corrections(session, principal, visit_id)]
+                           principal: VisitsReader) -> list[CorrectionOut]:
+    return [CorrectionOut.model_validate(c) for c in await service.corrections(session, principal, visit_id)]
 
 
 # ---- the caregiver app ---------------------------------------------------------------------------------------
@@ -218,7 +217,7 @@ async def list_corrections(visit_id: int, session: Session,
                          "not exist or is inactive; 403 outside the caller's area.",
              responses=problem_responses(401, 403, 404, 409))
 async def issue_pairing_code(caregiver_id: int, request: Request, response: Response, session: Session,
-                             principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> PairingCodeOut:
+                             principal: HomecareWriter) -> PairingCodeOut:
     response.headers["Cache-Control"] = "no-store"
     return await caregiver_app.issue_code(session, principal, caregiver_id,
                                           hours=request.app.state.settings.caregiver_pairing_hours)
@@ -229,7 +228,7 @@ async def issue_pairing_code(caregiver_id: int, request: Request, response: Resp
                            "and codes not yet used stop working. Safe to repeat (204 also when nothing was paired).",
                responses=problem_responses(401, 403, 404))
 async def unpair_caregiver(caregiver_id: int, session: Session,
-                           principal: Annotated[Principal, require(HOMECARE_WRITE)]) -> Response:
+                           principal: HomecareWriter) -> Response:
     await caregiver_app.unpair(session, principal, caregiver_id)
     return Response(status_code=204)
 
@@ -244,7 +243,7 @@ async def unpair_caregiver(caregiver_id: int, session: Session,
                          "previous account, if any, is replaced. Of two redemptions of one code, one wins.",
              responses=problem_responses(400, 401, 403, 409, 422, 429))
 async def redeem_pairing_code(data: PairingIn, request: Request, session: Session,
-                              principal: Annotated[Principal, require(VISITS_ATTEND)]) -> PairedCaregiverOut:
+                              principal: VisitsAttendant) -> PairedCaregiverOut:
     return await caregiver_app.redeem(session, principal, data.code,
                                       attempts_per_hour=request.app.state.settings.caregiver_pairing_attempts_per_hour)
 
@@ -252,7 +251,7 @@ async def redeem_pairing_code(data: PairingIn, request: Request, session: Sessio
 @router.get("/my-caregiver", response_model=PairedCaregiverOut, summary="The caregiver your account is paired to",
             description="404 while the account is not paired (the app then asks for a pairing code).",
             responses=problem_responses(401, 403, 404))
-async def my_caregiver(session: Session, principal: Annotated[Principal, require(VISITS_ATTEND)]) -> PairedCaregiverOut:
+async def my_caregiver(session: Session, principal: VisitsAttendant) -> PairedCaregiverOut:
     return caregiver_app.paired_out(await caregiver_app.me(session, principal))
 
 
@@ -262,7 +261,7 @@ async def my_caregiver(session: Session, principal: Annotated[Principal, require
                         "The person's name, address and home coordinates are given only while a visit is scheduled "
                         "or under way (no ID number or phone). 404 while the account is not paired.",
             responses=problem_responses(401, 403, 404, 422))
-async def my_visits(session: Session, principal: Annotated[Principal, require(VISITS_ATTEND)],
+async def my_visits(session: Session, principal: VisitsAttendant,
                     date: Annotated[IsoDate | None, Query(description="A day, e.g. 2026-12-01")] = None
                     ) -> list[MyVisitOut]:
     return await caregiver_app.my_visits(session, principal, date or clock.today())
@@ -275,7 +274,7 @@ async def my_visits(session: Session, principal: Annotated[Principal, require(VI
                          "has expired by the day of the check-in is refused (409); staff may still record the visit.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def my_check_in(visit_id: int, data: Position, request: Request, session: Session,
-                      principal: Annotated[Principal, require(VISITS_ATTEND)]) -> VisitOut:
+                      principal: VisitsAttendant) -> VisitOut:
     return await _out(session, await caregiver_app.check_in(session, principal, visit_id, data,
                                                             evv=_evv(request)))
 
@@ -286,6 +285,6 @@ async def my_check_in(visit_id: int, data: Position, request: Request, session: 
                          "review. Without a check-in it is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def my_check_out(visit_id: int, data: Position, request: Request, session: Session,
-                       principal: Annotated[Principal, require(VISITS_ATTEND)]) -> VisitOut:
+                       principal: VisitsAttendant) -> VisitOut:
     visit, drawn = await caregiver_app.check_out(session, principal, visit_id, data, evv=_evv(request))
     return service.visit_out(visit, drawn)

@@ -24,6 +24,7 @@ class HomeServiceIn(Schema):
 
 
 class HomeServiceOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     code: str
     name: str
@@ -42,6 +43,7 @@ class ProviderIn(Schema):
 
 
 class ProviderOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     credit_code: str
@@ -123,6 +125,7 @@ class CorrectionIn(Schema):
 
 
 class CorrectionOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     visit_id: int
     reason: str

@@ -20,8 +20,8 @@ from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.homecare.models import (BOOKED_STATES, Caregiver, HomeService, Provider, Visit, VisitCorrection,
                                                caregiver_id_number_index)
-from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, CorrectionOut, HomeServiceIn,
-                                                 HomeServiceOut, Position, ProviderIn, ProviderOut, VisitIn, VisitOut)
+from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, HomeServiceIn, Position,
+                                                 ProviderIn, VisitIn, VisitOut)
 from services.eldercare.overrides import service as overrides
 from services.eldercare.subsidies.models import SubsidyEntry
 from services.eldercare.subsidies.service import draw_for_visit
@@ -33,7 +33,7 @@ from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 LOCK_AFTER = dt.timedelta(days=30)
 MISSED_AFTER = dt.timedelta(minutes=30)
@@ -66,11 +66,6 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 # ---- catalogue, providers, caregivers --------------------------------------------------------------------
 
-def service_out(s: HomeService) -> HomeServiceOut:
-    return HomeServiceOut(id=s.id, code=s.code, name=s.name, category=s.category, price_fen=s.price_fen,
-                          duration_minutes=s.duration_minutes, is_active=s.is_active)
-
-
 async def create_service(session: AsyncSession, principal: Principal, data: HomeServiceIn) -> HomeService:
     if not principal.is_city_staff:
         raise Forbidden("the catalogue is kept by city-level staff (area 330200)")
@@ -88,11 +83,6 @@ async def list_services(session: AsyncSession) -> list[HomeService]:
                                       .order_by(HomeService.category, HomeService.id)))
 
 
-def provider_out(p: Provider) -> ProviderOut:
-    return ProviderOut(id=p.id, name=p.name, credit_code=p.credit_code, area_code=p.area_code, phone=p.phone,
-                       created_at=p.created_at)
-
-
 async def create_provider(session: AsyncSession, principal: Principal, data: ProviderIn) -> Provider:
     if not principal.covers(data.area_code):
         raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
@@ -106,9 +96,7 @@ async def create_provider(session: AsyncSession, principal: Principal, data: Pro
 
 
 async def list_providers(session: AsyncSession, page: PageParams, *, area_code: str | None) -> list[Provider]:
-    query = select(Provider).order_by(Provider.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Provider.id > int(page.after))
+    query = keyset(select(Provider), Provider.id, page)
     if area_code:
         query = query.where(within_area(Provider.area_code, area_code))
     return list(await session.scalars(query))
@@ -124,6 +112,7 @@ async def _provider_of_staff(session: AsyncSession, principal: Principal, provid
 
 
 def caregiver_out(c: Caregiver) -> CaregiverOut:
+    """Not a 1:1 mapping: masks the ID number and phone, and tells whether the certificate is valid today."""
     return CaregiverOut(id=c.id, provider_id=c.provider_id, name=c.name, id_number_masked=mask_id_number(c.id_number),
                         phone_masked=mask_phone(c.phone) if c.phone else None, certificate_no=c.certificate_no,
                         certificate_level=c.certificate_level, certificate_expires_on=c.certificate_expires_on,
@@ -146,9 +135,7 @@ async def create_caregiver(session: AsyncSession, principal: Principal, data: Ca
 
 async def list_caregivers(session: AsyncSession, page: PageParams, *, provider_id: int | None,
                           certified_on: dt.date | None) -> list[Caregiver]:
-    query = select(Caregiver).where(Caregiver.is_active.is_(True)).order_by(Caregiver.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Caregiver.id > int(page.after))
+    query = keyset(select(Caregiver).where(Caregiver.is_active.is_(True)), Caregiver.id, page)
     if provider_id is not None:
         query = query.where(Caregiver.provider_id == provider_id)
     if certified_on is not None:
@@ -169,6 +156,7 @@ def is_locked(visit: Visit, now: dt.datetime | None = None) -> bool:
 
 
 def visit_out(visit: Visit, drawn: int | None = None) -> VisitOut:
+    """Not a 1:1 mapping: adds what the subsidy paid of a verified visit and what was self-paid, and the lock."""
     settled = visit.status == "verified" and drawn is not None
     return VisitOut(
         id=visit.id, elder_id=visit.elder_id, service_id=visit.service_id, caregiver_id=visit.caregiver_id,
@@ -213,6 +201,7 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: int) 
 
 async def list_visits(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
                       caregiver_id: int | None, status: str | None, day: dt.date | None) -> list[Visit]:
+    # Paged on two columns (the start, then the id, for visits that start together): not one `keyset` can order by.
     query = visits_visible_to(principal).order_by(Visit.starts_at.desc(), Visit.id.desc()).limit(page.limit + 1)
     if page.after is not None:
         after_start, after_id = page.after
@@ -488,11 +477,6 @@ async def correct(session: AsyncSession, principal: Principal, visit_id: int, da
     session.add(correction)
     await session.flush()
     return correction, visit, await _settle(session, visit, principal.subject)
-
-
-def correction_out(c: VisitCorrection) -> CorrectionOut:
-    return CorrectionOut(id=c.id, visit_id=c.visit_id, reason=c.reason, before=c.before, after=c.after,
-                         corrected_by=c.corrected_by, corrected_at=c.corrected_at)
 
 
 async def corrections(session: AsyncSession, principal: Principal, visit_id: int) -> list[VisitCorrection]:

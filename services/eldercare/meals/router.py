@@ -4,17 +4,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.eldercare.meals import flows, service
+from services.eldercare.meals.auth import (CanteensReader, CanteensWriter, MealOrdersReader, MealOrdersWriter,
+                                           MealSubsidiesWriter)
 from services.eldercare.meals.schemas import (CanteenIn, CanteenKind, CanteenOut, Meal, MealOrderIn,
                                               MealOrderOut, MenuIn, MenuOut, MenuPublishedOut, SubsidyRateIn,
                                               SubsidyRateOut, SubsidyRatesInForce)
-from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
-                                       MEAL_SUBSIDIES_WRITE)
 from shared import clock
 from shared.areas import CITY_CODE, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
 from shared.idempotency import IdempotencyKeyHeader
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.params import IsoDate
 
@@ -29,7 +28,7 @@ AreaQuery = Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)]
                          "meal.",
              responses=problem_responses(401, 403, 422))
 async def create_canteen(data: CanteenIn, session: Session,
-                         principal: Annotated[Principal, require(CANTEENS_WRITE)]) -> CanteenOut:
+                         principal: CanteensWriter) -> CanteenOut:
     return service.canteen_out(await service.create_canteen(session, principal, data))
 
 
@@ -37,7 +36,7 @@ async def create_canteen(data: CanteenIn, session: Session,
             description="Active canteens, filtered by area (a district or street code), kind, or an area they "
                         "deliver to (`delivers_to`: the person's street or community code).",
             responses=problem_responses(401, 403, 422))
-async def list_canteens(session: Session, _principal: Annotated[Principal, require(CANTEENS_READ)],
+async def list_canteens(session: Session, _principal: CanteensReader,
                         page: Annotated[PageParams, Depends(page_params)], area_code: AreaQuery = None,
                         kind: CanteenKind | None = None, delivers_to: AreaQuery = None) -> Page[CanteenOut]:
     rows = await service.list_canteens(session, page, area_code=area_code, kind=kind, delivers_to=delivers_to)
@@ -48,7 +47,7 @@ async def list_canteens(session: Session, _principal: Annotated[Principal, requi
             description="Kind, supplier (供餐单位), address, delivery areas (送餐范围) and the order cut-off of each meal.",
             responses=problem_responses(401, 403, 404))
 async def get_canteen(canteen_id: int, session: Session,
-                      _principal: Annotated[Principal, require(CANTEENS_READ)]) -> CanteenOut:
+                      _principal: CanteensReader) -> CanteenOut:
     return service.canteen_out(await service.get_canteen(session, canteen_id))
 
 
@@ -62,7 +61,7 @@ async def get_canteen(canteen_id: int, session: Session,
                          "one's) and cut-off, so orders at a point stop at that point's capacity.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_menu(canteen_id: int, data: MenuIn, session: Session,
-                      principal: Annotated[Principal, require(CANTEENS_WRITE)]) -> MenuPublishedOut:
+                      principal: CanteensWriter) -> MenuPublishedOut:
     menu, point_menus = await service.create_menu(session, principal, canteen_id, data)
     return MenuPublishedOut(**service.menu_out(menu).model_dump(), points=[service.menu_out(m) for m in point_menus])
 
@@ -71,7 +70,7 @@ async def create_menu(canteen_id: int, data: MenuIn, session: Session,
             description="Menus between `from` and `to` (default: today and tomorrow, Asia/Shanghai), with the "
                         "places left and whether ordering is still open. At most 200.",
             responses=problem_responses(401, 403, 404, 422))
-async def list_menus(canteen_id: int, session: Session, _principal: Annotated[Principal, require(CANTEENS_READ)],
+async def list_menus(canteen_id: int, session: Session, _principal: CanteensReader,
                      date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
                      date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
                      meal: Meal | None = None) -> list[MenuOut]:
@@ -88,13 +87,13 @@ async def list_menus(canteen_id: int, session: Session, _principal: Annotated[Pr
                         "残疾 disability), the subsidy per meal in force on `as_of` (default today) in `district`: "
                         "the district's own version when it has one, else the city-wide (330200) one.",
             responses=problem_responses(401, 403, 422))
-async def rates_in_force(session: Session, _principal: Annotated[Principal, require(CANTEENS_READ)],
+async def rates_in_force(session: Session, _principal: CanteensReader,
                          as_of: IsoDate | None = None,
                          district: Annotated[str, Query(pattern=r"^3302\d\d$")] = CITY_CODE) -> SubsidyRatesInForce:
     day = as_of or clock.today()
     rates = await service.rates_in_force(session, as_of=day, district_code=district)
-    return SubsidyRatesInForce(as_of=day, district_code=district,
-                               items=[service.rate_out(r) for r in sorted(rates.values(), key=lambda r: r.tier)])
+    items = [SubsidyRateOut.model_validate(r) for r in sorted(rates.values(), key=lambda r: r.tier)]
+    return SubsidyRatesInForce(as_of=day, district_code=district, items=items)
 
 
 @router.post("/meal-subsidy-rates", status_code=201, response_model=SubsidyRateOut,
@@ -103,8 +102,8 @@ async def rates_in_force(session: Session, _principal: Annotated[Principal, requ
                          "every order names the version that priced it. City-level staff (330200) only.",
              responses=problem_responses(401, 403, 409, 422))
 async def add_rate(data: SubsidyRateIn, session: Session,
-                   principal: Annotated[Principal, require(MEAL_SUBSIDIES_WRITE)]) -> SubsidyRateOut:
-    return service.rate_out(await service.add_rate(session, principal, data))
+                   principal: MealSubsidiesWriter) -> SubsidyRateOut:
+    return SubsidyRateOut.model_validate(await service.add_rate(session, principal, data))
 
 
 @router.post("/meal-orders", status_code=201, response_model=MealOrderOut, summary="Order a meal",
@@ -120,7 +119,7 @@ async def add_rate(data: SubsidyRateIn, session: Session,
                          "`quotas/meal_orders_per_day`). Safe to retry with an `Idempotency-Key`.",
              responses=problem_responses(400, 401, 403, 404, 409, 422))
 async def place_order(data: MealOrderIn, request: Request, session: Session,
-                      principal: Annotated[Principal, require(MEAL_ORDERS_WRITE)],
+                      principal: MealOrdersWriter,
                       idempotency_key: IdempotencyKeyHeader = None) -> MealOrderOut:
     return await flows.order_meal(request, session, principal, data, key=idempotency_key)
 
@@ -129,7 +128,7 @@ async def place_order(data: MealOrderIn, request: Request, session: Session,
             description="Newest first. Staff see orders of people in their area; residents those of the people "
                         "they care for.",
             responses=problem_responses(401, 403, 422))
-async def list_orders(session: Session, principal: Annotated[Principal, require(MEAL_ORDERS_READ)],
+async def list_orders(session: Session, principal: MealOrdersReader,
                       page: Annotated[PageParams, Depends(page_params)], elder_id: int | None = None,
                       served_on: IsoDate | None = None, canteen_id: int | None = None,
                       status: Literal["placed", "cancelled"] | None = None) -> Page[MealOrderOut]:
@@ -142,7 +141,7 @@ async def list_orders(session: Session, principal: Annotated[Principal, require(
             description="The order with its price, subsidy tier and pricing basis; 404 for orders of people you may not see.",
             responses=problem_responses(401, 403, 404))
 async def get_order(order_id: int, session: Session,
-                    principal: Annotated[Principal, require(MEAL_ORDERS_READ)]) -> MealOrderOut:
+                    principal: MealOrdersReader) -> MealOrderOut:
     return service.order_out(*await service.get_order(session, principal, order_id))
 
 
@@ -151,5 +150,5 @@ async def get_order(order_id: int, session: Session,
                          "it is a 400; a second cancellation is a 409.",
              responses=problem_responses(400, 401, 403, 404, 409))
 async def cancel_order(order_id: int, session: Session,
-                       principal: Annotated[Principal, require(MEAL_ORDERS_WRITE)]) -> MealOrderOut:
+                       principal: MealOrdersWriter) -> MealOrderOut:
     return service.order_out(*await service.cancel_order(session, principal, order_id))

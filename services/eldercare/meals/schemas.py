@@ -126,6 +126,7 @@ class SubsidyRateIn(Schema):
 
 
 class SubsidyRateOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     tier: SubsidyTier
     district_code: str

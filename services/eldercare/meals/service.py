@@ -15,7 +15,7 @@ from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import age_of, visible_to
 from services.eldercare.meals.models import SUPPLIER_KINDS, Canteen, MealOrder, MealSubsidyRate, Menu
 from services.eldercare.meals.schemas import (DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff, MealOrderIn,
-                                              MealOrderOut, MenuIn, MenuOut, SubsidyRateIn, SubsidyRateOut)
+                                              MealOrderOut, MenuIn, MenuOut, SubsidyRateIn)
 from services.eldercare.peers import AssistanceFacts, elder_with_status, no_such_elder, status_params
 from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
@@ -25,7 +25,7 @@ from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFoun
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 from shared.programmes import ProgrammeCode
 from shared.stamped import StampedCache
 
@@ -51,6 +51,7 @@ def cutoff_instant(served_on: dt.date, minutes: int) -> dt.datetime:
 
 
 def canteen_out(canteen: Canteen) -> CanteenOut:
+    """Not a 1:1 mapping: turns the stored minutes back into cut-offs, and tells whether the canteen delivers."""
     return CanteenOut(
         id=canteen.id, name=canteen.name, kind=canteen.kind, supplied_by=canteen.supplied_by_id,
         area_code=canteen.area_code, address=canteen.address,
@@ -61,6 +62,7 @@ def canteen_out(canteen: Canteen) -> CanteenOut:
 
 
 def menu_out(menu: Menu) -> MenuOut:
+    """Not a 1:1 mapping: tells whether ordering is still open now."""
     return MenuOut(id=menu.id, canteen_id=menu.canteen_id, served_on=menu.served_on, meal=menu.meal,
                    dishes=menu.dishes, price_fen=menu.price_fen, capacity=menu.capacity, remaining=menu.remaining,
                    cutoff_at=menu.cutoff_at, ordering_open=utcnow() < menu.cutoff_at and menu.remaining > 0)
@@ -116,19 +118,17 @@ def _delivers_to(canteen: Canteen, area_code: str) -> bool:
 async def list_canteens(session: AsyncSession, page: PageParams, *, area_code: str | None, kind: str | None,
                         delivers_to: str | None) -> list[Canteen]:
     """Canteens are public information: anyone with the read scope may browse all of them."""
-    query = select(Canteen).where(Canteen.is_active.is_(True)).order_by(Canteen.id)
-    if page.after is not None:
-        query = query.where(Canteen.id > int(page.after))
+    query = keyset(select(Canteen).where(Canteen.is_active.is_(True)), Canteen.id, page)
     if area_code:
         query = query.where(within_area(Canteen.area_code, area_code))
     if kind:
         query = query.where(Canteen.kind == kind)
     if delivers_to is None:
-        return list(await session.scalars(query.limit(page.limit + 1)))
+        return list(await session.scalars(query))
     # Delivery areas are a short JSON list per canteen; filtering them in Python keeps one query for both
-    # databases. Pages are filled by reading on until enough match.
+    # databases. Pages are filled by reading on (no limit) until enough match.
     found: list[Canteen] = []
-    async for canteen in await session.stream_scalars(query):
+    async for canteen in await session.stream_scalars(query.limit(None)):
         if _delivers_to(canteen, delivers_to):
             found.append(canteen)
             if len(found) > page.limit:
@@ -206,12 +206,6 @@ async def list_menus(session: AsyncSession, canteen_id: int, *, date_from: dt.da
 
 # ---- subsidy rates ---------------------------------------------------------------------------------------
 
-def rate_out(rate: MealSubsidyRate) -> SubsidyRateOut:
-    return SubsidyRateOut(id=rate.id, tier=rate.tier, district_code=rate.district_code, amount_fen=rate.amount_fen,
-                          effective_on=rate.effective_on, citation=rate.citation, is_assumption=rate.is_assumption,
-                          created_at=rate.created_at)
-
-
 async def add_rate(session: AsyncSession, principal: Principal, data: SubsidyRateIn) -> MealSubsidyRate:
     if not principal.is_city_staff:
         raise Forbidden("meal subsidy rates are set by city-level staff of the bureau (area 330200)")
@@ -268,6 +262,7 @@ def best_subsidy(rates: tuple[PricingRate, ...], tiers: list[str], price_fen: in
 # ---- orders ----------------------------------------------------------------------------------------------
 
 def order_out(order: MealOrder, menu: Menu, canteen: Canteen) -> MealOrderOut:
+    """Not a 1:1 mapping: joins the order with its menu and canteen."""
     return MealOrderOut(
         id=order.id, menu_id=menu.id, canteen_id=canteen.id, canteen_name=canteen.name, served_on=menu.served_on,
         meal=menu.meal, elder_id=order.elder_id, fulfilment=order.fulfilment, delivery_address=order.delivery_address,
@@ -446,9 +441,7 @@ async def get_order(session: AsyncSession, principal: Principal, order_id: int) 
 
 async def list_orders(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
                       served_on: dt.date | None, canteen_id: int | None, status: str | None) -> list[tuple]:
-    query = orders_visible_to(principal).order_by(MealOrder.id.desc()).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(MealOrder.id < int(page.after))
+    query = keyset(orders_visible_to(principal), MealOrder.id, page, descending=True)
     if elder_id is not None:
         query = query.where(MealOrder.elder_id == elder_id)
     if served_on is not None:

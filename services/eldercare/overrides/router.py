@@ -3,11 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from services.eldercare.overrides import service
+from services.eldercare.overrides.auth import OverridesReader
 from services.eldercare.overrides.service import OverrideOut
-from services.eldercare.scopes import OVERRIDES_READ
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["audit 审计"])
@@ -18,9 +17,9 @@ router = APIRouter(tags=["audit 审计"])
                         "hold): who, when, what it produced, what was in the way, the reason and the request id, "
                         "newest first. Staff auditors see the overrides in their area.",
             responses=problem_responses(401, 403, 422))
-async def list_overrides(session: Session, principal: Annotated[Principal, require(OVERRIDES_READ)],
+async def list_overrides(session: Session, principal: OverridesReader,
                          page: Annotated[PageParams, Depends(page_params)],
                          action: Annotated[str | None, Query(max_length=40)] = None,
                          actor: Annotated[str | None, Query(max_length=200)] = None) -> Page[OverrideOut]:
     rows = await service.list_overrides(session, principal, page, action=action, actor=actor)
-    return page_of([service.out(o) for o in rows], page, key=lambda o: o.id)
+    return page_of([OverrideOut.model_validate(o) for o in rows], page, key=lambda o: o.id)

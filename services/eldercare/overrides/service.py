@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
 from shared.logs import current_request_id
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 from shared.schemas import Schema
 
 
@@ -33,6 +33,7 @@ OverrideReason = Annotated[str, Field(min_length=4, max_length=500, examples=["æ
 
 
 class OverrideOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     at: dt.datetime
     actor: str
@@ -44,10 +45,6 @@ class OverrideOut(Schema):
     reason: str
     area_code: str
     request_id: str | None
-
-
-def out(o: Override) -> OverrideOut:
-    return OverrideOut.model_validate(o, from_attributes=True)
 
 
 def may_override(principal: Principal, area_code: str) -> None:
@@ -69,7 +66,7 @@ async def record(session: AsyncSession, principal: Principal, *, action: str, re
 async def list_overrides(session: AsyncSession, principal: Principal, page: PageParams, *,
                          action: str | None, actor: str | None) -> list[Override]:
     """Newest first; a staff auditor sees the overrides in their area, a partner holding the scope all."""
-    query = select(Override).order_by(Override.id.desc()).limit(page.limit + 1)
+    query = keyset(select(Override), Override.id, page, descending=True)
     if principal.kind == "staff":
         if not principal.area:
             return []
@@ -80,6 +77,4 @@ async def list_overrides(session: AsyncSession, principal: Principal, page: Page
         query = query.where(Override.action == action)
     if actor:
         query = query.where(Override.actor == actor)
-    if page.after is not None:
-        query = query.where(Override.id < int(page.after))
     return list(await session.scalars(query))

@@ -25,6 +25,6 @@ async def open_account(request: Request, session: AsyncSession, principal: Princ
         facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
                                       cache_hours=request.app.state.settings.status_cache_hours)
         level = await latest_level(session, data.elder_id)
-        return service.account_out(await service.open_account(session, principal, data, facts, level))
+        return AccountOut.model_validate(await service.open_account(session, principal, data, facts, level))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)

@@ -2,14 +2,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from services.eldercare.scopes import ALLOWANCE_RATES_WRITE, SUBSIDIES_READ, SUBSIDIES_WRITE
 from services.eldercare.subsidies import flows, service
+from services.eldercare.subsidies.auth import AllowanceRatesWriter, SubsidiesReader, SubsidiesWriter
 from services.eldercare.subsidies.schemas import (AccountIn, AccountOut, AdjustmentIn, AllowanceRateIn,
                                                   AllowanceRateOut, EntryOut, GrantIn, GrantReport)
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["home-care subsidy 居家养老服务补助"])
@@ -21,8 +20,8 @@ router = APIRouter(tags=["home-care subsidy 居家养老服务补助"])
                          "level, city-wide or for a district, from a date. City staff; versions are never changed.",
              responses=problem_responses(401, 403, 409, 422))
 async def add_rate(data: AllowanceRateIn, session: Session,
-                   principal: Annotated[Principal, require(ALLOWANCE_RATES_WRITE)]) -> AllowanceRateOut:
-    return service.rate_out(await service.add_rate(session, principal, data))
+                   principal: AllowanceRatesWriter) -> AllowanceRateOut:
+    return AllowanceRateOut.model_validate(await service.add_rate(session, principal, data))
 
 
 @router.post("/subsidy-accounts", status_code=201, response_model=AccountOut, summary="Open a subsidy account",
@@ -31,7 +30,7 @@ async def add_rate(data: AllowanceRateIn, session: Session,
                          "capability assessment (or `level`). Refused (400) when no allowance is in force for them.",
              responses=problem_responses(400, 401, 403, 404, 409, 422))
 async def open_account(data: AccountIn, request: Request, session: Session,
-                       principal: Annotated[Principal, require(SUBSIDIES_WRITE)],
+                       principal: SubsidiesWriter,
                        idempotency_key: IdempotencyKeyHeader = None) -> AccountOut:
     return await flows.open_account(request, session, principal, data)
 
@@ -39,29 +38,29 @@ async def open_account(data: AccountIn, request: Request, session: Session,
 @router.get("/subsidy-accounts", response_model=Page[AccountOut], summary="Subsidy accounts you may see",
             description="Staff: their area; residents: the people they care for.",
             responses=problem_responses(401, 403, 422))
-async def list_accounts(session: Session, principal: Annotated[Principal, require(SUBSIDIES_READ)],
+async def list_accounts(session: Session, principal: SubsidiesReader,
                         page: Annotated[PageParams, Depends(page_params)],
                         elder_id: int | None = None) -> Page[AccountOut]:
     rows = await service.list_accounts(session, principal, page, elder_id=elder_id)
-    return page_of([service.account_out(a) for a in rows], page, key=lambda a: a.id)
+    return page_of([AccountOut.model_validate(a) for a in rows], page, key=lambda a: a.id)
 
 
 @router.get("/subsidy-accounts/{account_id}", response_model=AccountOut, summary="One subsidy account",
             description="Tier, level, and the balance (never below zero).",
             responses=problem_responses(401, 403, 404))
 async def get_account(account_id: int, session: Session,
-                      principal: Annotated[Principal, require(SUBSIDIES_READ)]) -> AccountOut:
-    return service.account_out(await service.get_account(session, principal, account_id))
+                      principal: SubsidiesReader) -> AccountOut:
+    return AccountOut.model_validate(await service.get_account(session, principal, account_id))
 
 
 @router.get("/subsidy-accounts/{account_id}/entries", response_model=Page[EntryOut], summary="The account's ledger",
             description="Newest first: monthly allowances (+), draws by verified visits (−), adjustments (±), each "
                         "with the balance after it.",
             responses=problem_responses(401, 403, 404, 422))
-async def list_entries(account_id: int, session: Session, principal: Annotated[Principal, require(SUBSIDIES_READ)],
+async def list_entries(account_id: int, session: Session, principal: SubsidiesReader,
                        page: Annotated[PageParams, Depends(page_params)]) -> Page[EntryOut]:
     rows = await service.entries(session, principal, account_id, page)
-    return page_of([service.entry_out(e) for e in rows], page, key=lambda e: e.id)
+    return page_of([EntryOut.model_validate(e) for e in rows], page, key=lambda e: e.id)
 
 
 @router.post("/subsidy-accounts/{account_id}/adjustments", status_code=201, response_model=EntryOut,
@@ -70,8 +69,8 @@ async def list_entries(account_id: int, session: Session, principal: Annotated[P
                          "balance never goes below zero.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def adjust(account_id: int, data: AdjustmentIn, session: Session,
-                 principal: Annotated[Principal, require(SUBSIDIES_WRITE)]) -> EntryOut:
-    return service.entry_out(await service.adjust(session, principal, account_id, data.amount_fen, data.note))
+                 principal: SubsidiesWriter) -> EntryOut:
+    return EntryOut.model_validate(await service.adjust(session, principal, account_id, data.amount_fen, data.note))
 
 
 @router.post("/subsidy-accounts/grants", response_model=GrantReport, summary="Grant a month's allowances (job)",
@@ -79,5 +78,5 @@ async def adjust(account_id: int, data: AdjustmentIn, session: Session,
                          "`month`. One allowance per account and month: running it again credits nothing.",
              responses=problem_responses(401, 403, 422))
 async def grant(data: GrantIn, session: Session,
-                principal: Annotated[Principal, require(SUBSIDIES_WRITE)]) -> GrantReport:
+                principal: SubsidiesWriter) -> GrantReport:
     return await service.grant_month(session, principal, data.month)

@@ -24,6 +24,7 @@ class AllowanceRateIn(Schema):
 
 
 class AllowanceRateOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     tier: AllowanceTier
     level: int
@@ -42,6 +43,7 @@ class AccountIn(Schema):
 
 
 class AccountOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     elder_id: int
     tier: AllowanceTier
@@ -52,6 +54,7 @@ class AccountOut(Schema):
 
 
 class EntryOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     kind: Literal["allowance", "draw", "adjustment"]
     amount_fen: int = Field(description="Signed: + credits, − draws")

@@ -14,36 +14,19 @@ from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import age_of, get_visible, visible_to
 from services.eldercare.peers import AssistanceFacts
 from services.eldercare.subsidies.models import AllowanceRate, SubsidyAccount, SubsidyEntry
-from services.eldercare.subsidies.schemas import (AccountIn, AccountOut, AllowanceRateIn, AllowanceRateOut,
-                                                  EntryOut, GrantReport)
+from services.eldercare.subsidies.schemas import AccountIn, AllowanceRateIn, GrantReport
 from shared import clock
 from shared.areas import CITY_CODE, within_area
 from shared.db import utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.identity import Principal
 from shared.money import MAX_BALANCE_FEN, format_yuan
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 from shared.programmes import ProgrammeCode
 
 # The programmes that are tiers of their own, the first one found deciding; without one, the age band does.
 TIER_ORDER: tuple[ProgrammeCode, ...] = ("tekun", "dibao", "dibao_marginal")
 MAX_ATTEMPTS = 5
-
-
-def rate_out(r: AllowanceRate) -> AllowanceRateOut:
-    return AllowanceRateOut(id=r.id, tier=r.tier, level=r.level, district_code=r.district_code,
-                            amount_fen=r.amount_fen, effective_on=r.effective_on, citation=r.citation,
-                            is_assumption=r.is_assumption)
-
-
-def account_out(a: SubsidyAccount) -> AccountOut:
-    return AccountOut(id=a.id, elder_id=a.elder_id, tier=a.tier, level=a.level, tier_basis=a.tier_basis,
-                      balance_fen=a.balance_fen, opened_at=a.opened_at)
-
-
-def entry_out(e: SubsidyEntry) -> EntryOut:
-    return EntryOut(id=e.id, kind=e.kind, amount_fen=e.amount_fen, balance_after_fen=e.balance_after_fen,
-                    month=e.month, visit_id=e.visit_id, note=e.note, created_at=e.created_at)
 
 
 async def add_rate(session: AsyncSession, principal: Principal, data: AllowanceRateIn) -> AllowanceRate:
@@ -122,9 +105,7 @@ async def get_account(session: AsyncSession, principal: Principal, account_id: i
 
 async def list_accounts(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None
                         ) -> list[SubsidyAccount]:
-    query = accounts_visible_to(principal).order_by(SubsidyAccount.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(SubsidyAccount.id > int(page.after))
+    query = keyset(accounts_visible_to(principal), SubsidyAccount.id, page)
     if elder_id is not None:
         query = query.where(SubsidyAccount.elder_id == elder_id)
     return list(await session.scalars(query))
@@ -133,10 +114,8 @@ async def list_accounts(session: AsyncSession, principal: Principal, page: PageP
 async def entries(session: AsyncSession, principal: Principal, account_id: int, page: PageParams
                   ) -> list[SubsidyEntry]:
     await get_account(session, principal, account_id)
-    query = (select(SubsidyEntry).where(SubsidyEntry.account_id == account_id).order_by(SubsidyEntry.id.desc())
-             .limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(SubsidyEntry.id < int(page.after))
+    query = keyset(select(SubsidyEntry).where(SubsidyEntry.account_id == account_id), SubsidyEntry.id, page,
+                   descending=True)
     return list(await session.scalars(query))
 
 
