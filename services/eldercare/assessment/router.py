@@ -50,14 +50,12 @@ async def due(session: Session, principal: AssessmentsReader,
 
 @router.get("/assessments", response_model=list[AssessmentOut], summary="A person's assessments",
             description="Newest first.", responses=problem_responses(401, 403, 404, 422))
-async def history(elder_id: int, session: Session,
-                  principal: AssessmentsReader) -> list[AssessmentOut]:
+async def history(elder_id: int, session: Session, principal: AssessmentsReader) -> list[AssessmentOut]:
     return [service.to_out(a) for a in await service.history(session, principal, elder_id)]
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut, summary="One assessment",
             description="Answers, computed scores, level (等级) and adjustments, with the template version and the next due date.",
             responses=problem_responses(401, 403, 404))
-async def get(assessment_id: int, session: Session,
-              principal: AssessmentsReader) -> AssessmentOut:
+async def get(assessment_id: int, session: Session, principal: AssessmentsReader) -> AssessmentOut:
     return service.to_out(await service.get(session, principal, assessment_id))

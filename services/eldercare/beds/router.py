@@ -29,8 +29,7 @@ def _settings(request: Request):
              description="An elderly-care institution (养老机构), public (公办) or private (民办), with its star rating "
                          "(星级), in the caller's area.",
              responses=problem_responses(401, 403, 409, 422))
-async def create_institution(data: InstitutionIn, session: Session,
-                             principal: BedsWriter) -> InstitutionOut:
+async def create_institution(data: InstitutionIn, session: Session, principal: BedsWriter) -> InstitutionOut:
     return institutions.institution_out(await institutions.create_institution(session, principal, data))
 
 
@@ -49,8 +48,7 @@ async def list_institutions(session: Session, _principal: BedsReader,
 @router.get("/institutions/{institution_id}", response_model=InstitutionOut, summary="One institution",
             description="Ownership (公办/民办), star rating and district.",
             responses=problem_responses(401, 403, 404))
-async def get_institution(institution_id: int, session: Session,
-                          _principal: BedsReader) -> InstitutionOut:
+async def get_institution(institution_id: int, session: Session, _principal: BedsReader) -> InstitutionOut:
     return institutions.institution_out(await institutions.get_institution(session, institution_id))
 
 
@@ -150,8 +148,7 @@ async def list_holds(session: Session, principal: AdmissionsReader,
 @router.get("/bed-holds/{hold_id}", response_model=HoldOut, summary="One bed hold",
             description="Status (a hold past its deadline reads expired) and, once confirmed, its admission.",
             responses=problem_responses(401, 403, 404))
-async def get_hold(hold_id: int, session: Session,
-                   principal: AdmissionsReader) -> HoldOut:
+async def get_hold(hold_id: int, session: Session, principal: AdmissionsReader) -> HoldOut:
     return occupancy.hold_out(*await occupancy.get_hold(session, principal, hold_id))
 
 
@@ -160,8 +157,7 @@ async def get_hold(hold_id: int, session: Session,
              description="Staff of the institution's area turn a live hold into an admission (入住), in one "
                          "transaction. A hold past its deadline, released or already confirmed is a 409.",
              responses=problem_responses(401, 403, 404, 409))
-async def confirm_hold(hold_id: int, session: Session,
-                       principal: BedsWriter) -> AdmissionOut:
+async def confirm_hold(hold_id: int, session: Session, principal: BedsWriter) -> AdmissionOut:
     return AdmissionOut.model_validate(await occupancy.confirm_hold(session, principal, hold_id))
 
 
@@ -169,8 +165,7 @@ async def confirm_hold(hold_id: int, session: Session,
              description="Gives the bed up before the deadline. Releasing a waitlist offer declines it: the bed is "
                          "offered to the next person waiting.",
              responses=problem_responses(401, 403, 404, 409))
-async def release_hold(hold_id: int, request: Request, session: Session,
-                       principal: BedHoldsWriter) -> HoldOut:
+async def release_hold(hold_id: int, request: Request, session: Session, principal: BedHoldsWriter) -> HoldOut:
     hold = await occupancy.release_hold(session, principal, hold_id, offer_hours=_settings(request).bed_offer_hours)
     return occupancy.hold_out(hold)
 
@@ -222,8 +217,7 @@ async def list_admissions(session: Session, principal: AdmissionsReader,
 @router.get("/admissions/{admission_id}", response_model=AdmissionOut, summary="One admission",
             description="Bed, dates and, after discharge, the reason.",
             responses=problem_responses(401, 403, 404))
-async def get_admission(admission_id: int, session: Session,
-                        principal: AdmissionsReader) -> AdmissionOut:
+async def get_admission(admission_id: int, session: Session, principal: AdmissionsReader) -> AdmissionOut:
     return AdmissionOut.model_validate(await occupancy.get_admission(session, principal, admission_id))
 
 
@@ -264,16 +258,14 @@ async def list_waitlist(session: Session, principal: AdmissionsReader,
 @router.get("/waitlist/{entry_id}", response_model=WaitlistOut, summary="One waitlist entry",
             description="Priority facts, status, position while waiting, and the offer hold with its deadline.",
             responses=problem_responses(401, 403, 404))
-async def get_waitlist_entry(entry_id: int, session: Session,
-                             principal: AdmissionsReader) -> WaitlistOut:
+async def get_waitlist_entry(entry_id: int, session: Session, principal: AdmissionsReader) -> WaitlistOut:
     return await waitlist.get_waitlist_entry(session, principal, entry_id)
 
 
 @router.post("/waitlist/{entry_id}/withdraw", response_model=WaitlistOut, summary="Leave the waitlist",
              description="Withdraws a waiting entry (轮候撤回); an offer is declined by releasing its hold instead.",
              responses=problem_responses(401, 403, 404, 409))
-async def withdraw(entry_id: int, session: Session,
-                   principal: BedHoldsWriter) -> WaitlistOut:
+async def withdraw(entry_id: int, session: Session, principal: BedHoldsWriter) -> WaitlistOut:
     return await waitlist.withdraw(session, principal, entry_id)
 
 
@@ -282,6 +274,5 @@ async def withdraw(entry_id: int, session: Session,
                          "waiting for its type. Discharges and releases already do this for their bed; this catches "
                          "offers that lapsed with nobody touching the bed. Safe to run any number of times.",
              responses=problem_responses(401, 403))
-async def settle(request: Request, session: Session,
-                 _principal: BedsWriter) -> dict:
+async def settle(request: Request, session: Session, _principal: BedsWriter) -> dict:
     return await waitlist.settle_waitlist(session, offer_hours=_settings(request).bed_offer_hours)

@@ -42,14 +42,12 @@ async def get(call_id: int, session: Session, principal: CallsReader) -> CallOut
              description="Who did what and when (phoned the family, sent the grid worker…); the first step moves the "
                          "call to `handling`.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def act(call_id: int, data: ActionIn, session: Session,
-              principal: CallHandler) -> CallOut:
+async def act(call_id: int, data: ActionIn, session: Session, principal: CallHandler) -> CallOut:
     return await service.to_out(session, await service.act(session, principal, call_id, data.action))
 
 
 @router.post("/{call_id}/close", response_model=CallOut, summary="Close a call with its outcome",
              description="After at least one handling step: the outcome (resolved on site, hospital, false alarm, referred, died).",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def close(call_id: int, data: CloseIn, session: Session,
-                principal: CallHandler) -> CallOut:
+async def close(call_id: int, data: CloseIn, session: Session, principal: CallHandler) -> CallOut:
     return await service.to_out(session, await service.close(session, principal, call_id, data.outcome, data.note))

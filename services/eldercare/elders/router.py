@@ -57,8 +57,7 @@ async def get_elder(elder_id: int, session: Session, principal: EldersReader) ->
                          "read writes an append-only audit record (who, whose, when, why, request id) in the same "
                          "transaction: if it cannot be written, nothing is answered. Another area's person is 404.",
              responses=problem_responses(401, 403, 404, 422))
-async def read_elder_pii(elder_id: int, data: PiiReadIn, session: Session,
-                         principal: ElderPiiReader) -> PiiReadOut:
+async def read_elder_pii(elder_id: int, data: PiiReadIn, session: Session, principal: ElderPiiReader) -> PiiReadOut:
     elder = await service.get_visible(session, principal, elder_id)
     return await record_pii_read(session, PII_READS, principal, subject_type="elder", subject_id=elder.id,
                                  subject_area=elder.area_code, values={"id_number": elder.id_number,

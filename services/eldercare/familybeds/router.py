@@ -16,8 +16,7 @@ router = APIRouter(prefix="/family-beds", tags=["family care beds 家庭养老�
              description="A bed at home (家庭养老床位) for a person in the caller's area, served by a provider with a "
                          "service package. One active family bed per person (409 naming it).",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def create(data: FamilyBedIn, session: Session,
-                 principal: FamilyBedsWriter) -> FamilyBedOut:
+async def create(data: FamilyBedIn, session: Session, principal: FamilyBedsWriter) -> FamilyBedOut:
     return FamilyBedOut.model_validate(await service.create(session, principal, data))
 
 
@@ -33,14 +32,12 @@ async def list_beds(session: Session, principal: FamilyBedsReader,
 @router.get("/{bed_id}", response_model=FamilyBedOut, summary="One family care bed",
             description="Provider, service package, visits per month and dates.",
             responses=problem_responses(401, 403, 404))
-async def get(bed_id: int, session: Session,
-              principal: FamilyBedsReader) -> FamilyBedOut:
+async def get(bed_id: int, session: Session, principal: FamilyBedsReader) -> FamilyBedOut:
     return FamilyBedOut.model_validate(await service.get(session, principal, bed_id))
 
 
 @router.post("/{bed_id}/end", response_model=FamilyBedOut, summary="End a family care bed",
              description="Ends an active family bed on a date not before its start; a second end is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def end(bed_id: int, data: EndIn, session: Session,
-              principal: FamilyBedsWriter) -> FamilyBedOut:
+async def end(bed_id: int, data: EndIn, session: Session, principal: FamilyBedsWriter) -> FamilyBedOut:
     return FamilyBedOut.model_validate(await service.end(session, principal, bed_id, data.ended_on))

@@ -33,8 +33,7 @@ async def _out(session, visit) -> VisitOut:
 @router.post("/services", status_code=201, response_model=HomeServiceOut, summary="Add a catalogue service",
              description="A home-visit service (助浴, 助洁, 送餐, 陪诊…) with its price and duration. City staff.",
              responses=problem_responses(401, 403, 409, 422))
-async def create_service(data: HomeServiceIn, session: Session,
-                         principal: HomecareWriter) -> HomeServiceOut:
+async def create_service(data: HomeServiceIn, session: Session, principal: HomecareWriter) -> HomeServiceOut:
     return HomeServiceOut.model_validate(await service.create_service(session, principal, data))
 
 
@@ -48,8 +47,7 @@ async def list_services(session: Session, _p: HomecareReader) -> list[HomeServic
 @router.post("/providers", status_code=201, response_model=ProviderOut, summary="Register a provider",
              description="A home-care provider (服务机构) in the caller's area, by its 统一社会信用代码.",
              responses=problem_responses(401, 403, 409, 422))
-async def create_provider(data: ProviderIn, session: Session,
-                          principal: HomecareWriter) -> ProviderOut:
+async def create_provider(data: ProviderIn, session: Session, principal: HomecareWriter) -> ProviderOut:
     return ProviderOut.model_validate(await service.create_provider(session, principal, data))
 
 
@@ -69,8 +67,7 @@ async def list_providers(session: Session, _p: HomecareReader,
                          "date of their certificate. An expired certificate blocks scheduling. The ID number is "
                          "validated and masked in every answer.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def create_caregiver(data: CaregiverIn, session: Session,
-                           principal: HomecareWriter) -> CaregiverOut:
+async def create_caregiver(data: CaregiverIn, session: Session, principal: HomecareWriter) -> CaregiverOut:
     return service.caregiver_out(await service.create_caregiver(session, principal, data))
 
 
@@ -128,8 +125,7 @@ async def get_visit(visit_id: int, session: Session, principal: VisitsReader) ->
                          "whose provider works outside the person's area is a 409 naming the caregiver, unless staff "
                          "holding `eldercare.overrides:write` give an `override_reason` (audited, `GET /overrides`).",
              responses=problem_responses(401, 403, 404, 409))
-async def schedule(visit_id: int, data: ScheduleIn, session: Session,
-                   principal: VisitsOperator) -> VisitOut:
+async def schedule(visit_id: int, data: ScheduleIn, session: Session, principal: VisitsOperator) -> VisitOut:
     return await _out(session, await service.schedule(session, principal, visit_id, data.caregiver_id,
                                                       data.override_reason))
 
@@ -171,8 +167,7 @@ async def check_out(visit_id: int, data: Position, request: Request, session: Se
 @router.post("/visits/{visit_id}/rating", response_model=VisitOut, summary="Rate a visit",
              description="1–5 and a comment, after check-out and before the record locks (30 days).",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def rate(visit_id: int, data: RatingIn, session: Session,
-               principal: VisitsWriter) -> VisitOut:
+async def rate(visit_id: int, data: RatingIn, session: Session, principal: VisitsWriter) -> VisitOut:
     return await _out(session, await service.rate(session, principal, visit_id, data.rating, data.comment))
 
 
@@ -191,8 +186,7 @@ async def missed_check(session: Session, principal: VisitsOperator) -> MissedRep
                          "person's subsidy then, once (a repeated confirmation draws nothing more). After the 30-day "
                          "lock this is the only way to change a record.",
              responses=problem_responses(400, 401, 403, 404, 422))
-async def correct(visit_id: int, data: CorrectionIn, session: Session,
-                  principal: VisitsOperator) -> CorrectionOut:
+async def correct(visit_id: int, data: CorrectionIn, session: Session, principal: VisitsOperator) -> CorrectionOut:
     correction, _visit, _drawn = await service.correct(session, principal, visit_id, data)
     return CorrectionOut.model_validate(correction)
 
@@ -200,8 +194,7 @@ async def correct(visit_id: int, data: CorrectionIn, session: Session,
 @router.get("/visits/{visit_id}/corrections", response_model=list[CorrectionOut], summary="A visit's corrections",
             description="Every audited correction: who, when, why, values before and after.",
             responses=problem_responses(401, 403, 404))
-async def list_corrections(visit_id: int, session: Session,
-                           principal: VisitsReader) -> list[CorrectionOut]:
+async def list_corrections(visit_id: int, session: Session, principal: VisitsReader) -> list[CorrectionOut]:
     return [CorrectionOut.model_validate(c) for c in await service.corrections(session, principal, visit_id)]
 
 
@@ -227,8 +220,7 @@ async def issue_pairing_code(caregiver_id: int, request: Request, response: Resp
                description="Staff of the provider's area: the account paired to the caregiver no longer acts for them "
                            "and codes not yet used stop working. Safe to repeat (204 also when nothing was paired).",
                responses=problem_responses(401, 403, 404))
-async def unpair_caregiver(caregiver_id: int, session: Session,
-                           principal: HomecareWriter) -> Response:
+async def unpair_caregiver(caregiver_id: int, session: Session, principal: HomecareWriter) -> Response:
     await caregiver_app.unpair(session, principal, caregiver_id)
     return Response(status_code=204)
 

@@ -27,8 +27,7 @@ AreaQuery = Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)]
                          "the caller's area, with the areas it delivers to (送餐范围) and the order cut-off of each "
                          "meal.",
              responses=problem_responses(401, 403, 422))
-async def create_canteen(data: CanteenIn, session: Session,
-                         principal: CanteensWriter) -> CanteenOut:
+async def create_canteen(data: CanteenIn, session: Session, principal: CanteensWriter) -> CanteenOut:
     return service.canteen_out(await service.create_canteen(session, principal, data))
 
 
@@ -46,8 +45,7 @@ async def list_canteens(session: Session, _principal: CanteensReader,
 @router.get("/canteens/{canteen_id}", response_model=CanteenOut, summary="One canteen",
             description="Kind, supplier (供餐单位), address, delivery areas (送餐范围) and the order cut-off of each meal.",
             responses=problem_responses(401, 403, 404))
-async def get_canteen(canteen_id: int, session: Session,
-                      _principal: CanteensReader) -> CanteenOut:
+async def get_canteen(canteen_id: int, session: Session, _principal: CanteensReader) -> CanteenOut:
     return service.canteen_out(await service.get_canteen(session, canteen_id))
 
 
@@ -60,8 +58,7 @@ async def get_canteen(canteen_id: int, session: Session,
                          "(`points`), all or none: each gets a menu of its own with its own capacity (default: this "
                          "one's) and cut-off, so orders at a point stop at that point's capacity.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def create_menu(canteen_id: int, data: MenuIn, session: Session,
-                      principal: CanteensWriter) -> MenuPublishedOut:
+async def create_menu(canteen_id: int, data: MenuIn, session: Session, principal: CanteensWriter) -> MenuPublishedOut:
     menu, point_menus = await service.create_menu(session, principal, canteen_id, data)
     return MenuPublishedOut(**service.menu_out(menu).model_dump(), points=[service.menu_out(m) for m in point_menus])
 
@@ -101,8 +98,7 @@ async def rates_in_force(session: Session, _principal: CanteensReader,
              description="A new dated version, city-wide or for one district; earlier versions are never changed, so "
                          "every order names the version that priced it. City-level staff (330200) only.",
              responses=problem_responses(401, 403, 409, 422))
-async def add_rate(data: SubsidyRateIn, session: Session,
-                   principal: MealSubsidiesWriter) -> SubsidyRateOut:
+async def add_rate(data: SubsidyRateIn, session: Session, principal: MealSubsidiesWriter) -> SubsidyRateOut:
     return SubsidyRateOut.model_validate(await service.add_rate(session, principal, data))
 
 
@@ -140,8 +136,7 @@ async def list_orders(session: Session, principal: MealOrdersReader,
 @router.get("/meal-orders/{order_id}", response_model=MealOrderOut, summary="One meal order",
             description="The order with its price, subsidy tier and pricing basis; 404 for orders of people you may not see.",
             responses=problem_responses(401, 403, 404))
-async def get_order(order_id: int, session: Session,
-                    principal: MealOrdersReader) -> MealOrderOut:
+async def get_order(order_id: int, session: Session, principal: MealOrdersReader) -> MealOrderOut:
     return service.order_out(*await service.get_order(session, principal, order_id))
 
 
@@ -149,6 +144,5 @@ async def get_order(order_id: int, session: Session,
              description="Before the menu's cut-off, cancels the order and gives its place back. After the cut-off "
                          "it is a 400; a second cancellation is a 409.",
              responses=problem_responses(400, 401, 403, 404, 409))
-async def cancel_order(order_id: int, session: Session,
-                       principal: MealOrdersWriter) -> MealOrderOut:
+async def cancel_order(order_id: int, session: Session, principal: MealOrdersWriter) -> MealOrderOut:
     return service.order_out(*await service.cancel_order(session, principal, order_id))

@@ -19,8 +19,7 @@ router = APIRouter(tags=["home-care subsidy 居家养老服务补助"])
              description="The monthly home-care allowance for a tier (特困, 低保, 低保边缘, 80+, 60–79) and capability "
                          "level, city-wide or for a district, from a date. City staff; versions are never changed.",
              responses=problem_responses(401, 403, 409, 422))
-async def add_rate(data: AllowanceRateIn, session: Session,
-                   principal: AllowanceRatesWriter) -> AllowanceRateOut:
+async def add_rate(data: AllowanceRateIn, session: Session, principal: AllowanceRatesWriter) -> AllowanceRateOut:
     return AllowanceRateOut.model_validate(await service.add_rate(session, principal, data))
 
 
@@ -48,8 +47,7 @@ async def list_accounts(session: Session, principal: SubsidiesReader,
 @router.get("/subsidy-accounts/{account_id}", response_model=AccountOut, summary="One subsidy account",
             description="Tier, level, and the balance (never below zero).",
             responses=problem_responses(401, 403, 404))
-async def get_account(account_id: int, session: Session,
-                      principal: SubsidiesReader) -> AccountOut:
+async def get_account(account_id: int, session: Session, principal: SubsidiesReader) -> AccountOut:
     return AccountOut.model_validate(await service.get_account(session, principal, account_id))
 
 
@@ -68,8 +66,7 @@ async def list_entries(account_id: int, session: Session, principal: SubsidiesRe
              description="A signed correction by staff, with a note. A debit the balance does not cover is a 409: the "
                          "balance never goes below zero.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def adjust(account_id: int, data: AdjustmentIn, session: Session,
-                 principal: SubsidiesWriter) -> EntryOut:
+async def adjust(account_id: int, data: AdjustmentIn, session: Session, principal: SubsidiesWriter) -> EntryOut:
     return EntryOut.model_validate(await service.adjust(session, principal, account_id, data.amount_fen, data.note))
 
 
@@ -77,6 +74,5 @@ async def adjust(account_id: int, data: AdjustmentIn, session: Session,
              description="Credits every account in the caller's area with the allowance in force on the first day of "
                          "`month`. One allowance per account and month: running it again credits nothing.",
              responses=problem_responses(401, 403, 422))
-async def grant(data: GrantIn, session: Session,
-                principal: SubsidiesWriter) -> GrantReport:
+async def grant(data: GrantIn, session: Session, principal: SubsidiesWriter) -> GrantReport:
     return await service.grant_month(session, principal, data.month)
