@@ -3,7 +3,8 @@
 Every service mounts the same three routes at `/jobs`, each with its own read and cancel scopes.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the routes' parameters are annotated with the `reader` and `canceller`
+# given to jobs_router, which FastAPI could not resolve from strings (they are not module globals).
 
 import datetime as dt
 from typing import Annotated, Any
@@ -19,7 +20,8 @@ from shared.pagination import Page, PageParams, keyset, page_of, page_params
 from shared.schemas import Schema
 
 
-class JobOut(Schema):
+# Not `JobOut`: placenames' import batches already publish a schema of that name in the merged OpenAPI.
+class BackgroundJob(Schema):
     """A job of the service's worker processes (后台任务)."""
 
     id: int
@@ -36,10 +38,11 @@ class JobOut(Schema):
     result: dict[str, Any] | None
 
 
-def job_out(row: dict) -> JobOut:
+def job_out(row: dict) -> BackgroundJob:
     # The last line of a traceback says what went wrong; the whole one stays in the database and the logs.
     error = row["last_error"].strip().splitlines()[-1] if row["last_error"] else None
-    return JobOut(**{**{k: row[k] for k in JobOut.model_fields if k != "last_error"}, "last_error": error})
+    fields = {k: row[k] for k in BackgroundJob.model_fields if k != "last_error"}
+    return BackgroundJob(**fields, last_error=error)
 
 
 def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
@@ -47,11 +50,11 @@ def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
     router = APIRouter(prefix="/jobs", tags=["jobs 后台任务"])
     jobs = tasks.table
 
-    @router.get("", response_model=Page[JobOut], summary="List jobs",
+    @router.get("", response_model=Page[BackgroundJob], summary="List jobs",
                 description="The service's background jobs in the order they were enqueued, by task and status.", responses=problem_responses(401, 403, 422))
     async def list_jobs(session: Session, _p: reader, page: Annotated[PageParams, Depends(page_params)],
                         task: Annotated[str | None, Query(max_length=80)] = None,
-                        status: Annotated[JobStatus | None, Query()] = None) -> Page[JobOut]:
+                        status: Annotated[JobStatus | None, Query()] = None) -> Page[BackgroundJob]:
         query = select(jobs)
         if task:
             query = query.where(jobs.c.task == task)
@@ -60,19 +63,19 @@ def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
         rows = (await session.execute(keyset(query, jobs.c.id, page))).mappings().all()
         return page_of([job_out(dict(r)) for r in rows], page, key=lambda j: j.id)
 
-    @router.get("/{job_id}", response_model=JobOut, summary="Follow a job",
+    @router.get("/{job_id}", response_model=BackgroundJob, summary="Follow a job",
                 description="Status, progress in percent, attempts and the last error of one job.",
                 responses=problem_responses(401, 403, 404, 422))
     async def get_job(session: Session, _p: reader,
-                      job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> JobOut:
+                      job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BackgroundJob:
         return job_out(await tasks.get(session, job_id))
 
-    @router.post("/{job_id}/cancel", response_model=JobOut, summary="Cancel a job",
+    @router.post("/{job_id}/cancel", response_model=BackgroundJob, summary="Cancel a job",
                  description="A queued job is cancelled at once; a running one stops at its next step "
                              "(`cancel_requested` is true until then). A finished job is a 409.",
                  responses=problem_responses(401, 403, 404, 409, 422))
     async def cancel_job(session: Session, _p: canceller,
-                         job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> JobOut:
+                         job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BackgroundJob:
         return job_out(await tasks.cancel(session, job_id))
 
     return router
