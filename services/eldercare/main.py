@@ -1,5 +1,7 @@
 """Eldercare (养老服务): older people, meal aid, home visits, beds, assessment, emergency calls."""
 
+from typing import Annotated
+
 from fastapi import FastAPI
 
 from services.eldercare.assessment.router import router as assessment_router
@@ -12,13 +14,16 @@ from services.eldercare.elders.router import router as elders_router
 from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
+from services.eldercare.jobs import tasks
 from services.eldercare.meals.router import router as meals_router
 from services.eldercare.overrides.router import router as overrides_router
 from services.eldercare.peers import close_peers, open_peers
-from services.eldercare.scopes import PII_READS_READ
+from services.eldercare.scopes import JOBS_READ, JOBS_WRITE, PII_READS_READ
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import create_service_app
+from shared.identity import Principal, require
+from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 
 
@@ -31,7 +36,9 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
         routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
                  family_beds_router, calls_router, indicators_router, care_links_router, overrides_router,
                  pii_reads_router(PII_READS, scope=PII_READS_READ,
-                                  subjects=SubjectFinder("id_number", audit_subjects))],
+                                  subjects=SubjectFinder("id_number", audit_subjects)),
+                 jobs_router(tasks, reader=Annotated[Principal, require(JOBS_READ)],
+                             canceller=Annotated[Principal, require(JOBS_WRITE)])],
         on_startup=[open_peers],
         on_shutdown=[close_peers],
     )

@@ -75,3 +75,7 @@ OVERRIDES_WRITE = scope("eldercare.overrides:write", "Override a conflict where 
                         "admission over another person's bed hold, a caregiver from outside the person's area), "
                         "with a stated reason (audited)", "staff")
 OVERRIDES_READ = scope("eldercare.overrides:read", "Read the audit of overridden conflicts", "auditor")
+
+JOBS_READ = scope("eldercare.jobs:read", "Follow eldercare's background jobs (waitlist offers passed on, missed "
+                  "visits, the monthly allowances): status, progress and the last error", "city_staff", "auditor")
+JOBS_WRITE = scope("eldercare.jobs:write", "Cancel one of eldercare's background jobs", "city_staff")
