@@ -10,11 +10,11 @@ from services.assistance import seed
 from services.assistance.assessment.models import Asset, Income
 from services.assistance.discovery import batch
 from services.assistance.discovery.models import Screening
-from services.assistance.leads.models import Lead
 from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
 from services.assistance.generate import Thresholds, generate
 from services.assistance.households.models import Household, Member
+from services.assistance.leads.models import Lead
 from services.assistance.programmes import service as programmes
 from shared.db import utcnow
 

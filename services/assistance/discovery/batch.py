@@ -17,8 +17,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import (JSON, BigInteger, Column, Integer, MetaData, Select, String, Table, and_, case, cast, exists,
-                        func, literal, null, or_, select, text, type_coerce, union_all)
+from sqlalchemy import (CTE, JSON, BigInteger, Column, Integer, MetaData, Select, String, Subquery, Table, and_, case,
+                        cast, exists, func, literal, null, or_, select, text, type_coerce, union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income
@@ -135,34 +135,18 @@ def _flag(condition) -> case:
     return case((condition, 1), else_=0)
 
 
-def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str, after_id: int,
-                until_id: int | None, exclude_prefixes: tuple[str, ...], unless_receiving: bool) -> Select:
-    """One row (household_id, member_id, area_code, programme, n, total) per eligible household programme
-    (member_id NULL, n and total its counted members and counted income) or person programme (n, total NULL).
+def _whole(expression):
+    """Sums stay integers (PostgreSQL's sum of bigint is numeric, slower and no more exact here)."""
+    return cast(expression, BigInteger)
 
-    With `unless_receiving`, programmes the household or person already receives on `as_of` are left out, as
-    `service._receiving` reads them (a member's ID number, by its blind index, enrolled in the programme), and so
-    are leads closed on the same facts (compared by their facts digest, `discovery.facts`, computed in SQL).
 
-    The members' incomes come from `MEMBER_INCOMES`: `load_incomes` must have filled it for the same range and
-    `as_of` in the same transaction."""
-    p = {code: param.value for code, param in params.items()}
-    c16, c18, c60 = cutoff(as_of, 16), cutoff(as_of, 18), cutoff(as_of, 60)
-    in_range = [Household.id > after_id, Household.area_code.startswith(area_prefix)]
-    if until_id is not None:
-        in_range.append(Household.id <= until_id)
-    in_range += [~Household.area_code.startswith(prefix) for prefix in exclude_prefixes]
-
-    def ids_between(column):
-        return _ids_between(column, after_id, until_id)
-
-    def whole(expression):
-        """Sums stay integers (PostgreSQL's sum of bigint is numeric, slower and no more exact here)."""
-        return cast(expression, BigInteger)
-
+def _member_figures(p: dict[str, int], as_of: dt.date, in_chunk: list) -> CTE:
+    """Per member of the chunk: whether the member counts (`counted`, as `membership` decides), whether of
+    working age with full labour capacity (`able`), the monthly income after the employment cost deduction
+    (`after_deduction`) and before it (`own`). The incomes come from `MEMBER_INCOMES`."""
     income = MEMBER_INCOMES
     wages, other = func.coalesce(income.c.wages, 0), func.coalesce(income.c.other, 0)
-    adult = Member.birth_on <= c18
+    adult = Member.birth_on <= cutoff(as_of, 18)
     counted = and_(Member.exclusion.is_(None), or_(
         Member.relationship.in_(("applicant", "spouse")),
         and_(Member.relationship == "child", or_(
@@ -172,25 +156,39 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
         and_(Member.relationship.not_in(("applicant", "spouse", "child")),
              Member.legal_duty_of_support.is_(True), Member.lives_together.is_(True))))
     deducted = case((wages < p["employment_cost_deduction"], wages), else_=p["employment_cost_deduction"])
-    able = and_(Member.exclusion.is_(None), Member.labour_capacity == "full", adult, Member.birth_on > c60)
-    people = (select(Member.id, Member.household_id, Member.relationship, Member.birth_on, Member.exclusion,
-                     Member.disability_grade, Member.disability_kind, Member.labour_capacity, Member.parents,
-                     Member.in_institution,
-                     _flag(counted).label("counted"), _flag(able).label("able"),
-                     (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
-              .where(*ids_between(Member.household_id))
-              .outerjoin(income, income.c.member_id == Member.id).cte("member_figures"))
-    assets = (select(Asset.household_id,
-                     whole(func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
-                                         else_=0))).label("financial"),
-                     whole(func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0))).label("vehicle"))
-              .where(Asset.source_on <= as_of, *ids_between(Asset.household_id)).group_by(Asset.household_id).subquery("assets"))
-    households = (select(Household.id, Household.area_code,
-                         whole(func.sum(people.c.counted)).label("n"),
-                         whole(func.sum(people.c.counted * people.c.after_deduction)).label("total"),
-                         whole(func.sum(people.c.able)).label("able"))
-                  .join(people, people.c.household_id == Household.id).where(*in_range)
-                  .group_by(Household.id, Household.area_code).cte("household_totals"))
+    able = and_(Member.exclusion.is_(None), Member.labour_capacity == "full", adult,
+                Member.birth_on > cutoff(as_of, 60))
+    return (select(Member.id, Member.household_id, Member.relationship, Member.birth_on, Member.exclusion,
+                   Member.disability_grade, Member.disability_kind, Member.labour_capacity, Member.parents,
+                   Member.in_institution,
+                   _flag(counted).label("counted"), _flag(able).label("able"),
+                   (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
+            .where(*in_chunk)
+            .outerjoin(income, income.c.member_id == Member.id).cte("member_figures"))
+
+
+def _household_assets(as_of: dt.date, in_chunk: list) -> Subquery:
+    """Per household of the chunk with assets on record by `as_of`: its financial assets and its vehicles' value."""
+    return (select(Asset.household_id,
+                   _whole(func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
+                                        else_=0))).label("financial"),
+                   _whole(func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0))).label("vehicle"))
+            .where(Asset.source_on <= as_of, *in_chunk).group_by(Asset.household_id).subquery("assets"))
+
+
+def _household_totals(people: CTE, in_area: list) -> CTE:
+    """Per household of the chunk and area: its counted members (`n`), their counted income (`total`) and how
+    many of its people are able to work (`able`)."""
+    return (select(Household.id, Household.area_code,
+                   _whole(func.sum(people.c.counted)).label("n"),
+                   _whole(func.sum(people.c.counted * people.c.after_deduction)).label("total"),
+                   _whole(func.sum(people.c.able)).label("able"))
+            .join(people, people.c.household_id == Household.id).where(*in_area)
+            .group_by(Household.id, Household.area_code).cte("household_totals"))
+
+
+def _household_flags(p: dict[str, int], households: CTE, assets: Subquery) -> CTE:
+    """`household_totals` with whether the household is eligible for 低保 (`dibao`) and for 低保边缘 (`marginal`)."""
     n, total = households.c.n, households.c.total
     financial, vehicle = func.coalesce(assets.c.financial, 0), func.coalesce(assets.c.vehicle, 0)
     # Asset limits apply only where one is on record (rules.ASSET_LIMITS).
@@ -199,78 +197,121 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
     dibao = and_(n >= 1, total < p["dibao_standard"] * n, *assets_ok)
     marginal = and_(n >= 1, total >= p["dibao_standard"] * n,
                     total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n, *assets_ok)
-    flags = (select(households.c.id, households.c.area_code, households.c.able, n.label("n"), total.label("total"),
-                    _flag(dibao).label("dibao"), _flag(marginal).label("marginal"))
-             .outerjoin(assets, assets.c.household_id == households.c.id).cte("household_flags"))
+    return (select(households.c.id, households.c.area_code, households.c.able, n.label("n"), total.label("total"),
+                   _flag(dibao).label("dibao"), _flag(marginal).label("marginal"))
+            .outerjoin(assets, assets.c.household_id == households.c.id).cte("household_flags"))
 
-    # One pass over the chunk's people, household flags joined in: the household programmes come from the
-    # applicant's row (one per household), the individual ones from each person's row. Only rows that qualify
-    # for something go on to the programmes below.
+
+def _candidates(p: dict[str, int], as_of: dt.date, people: CTE, flags: CTE) -> CTE:
+    """The people who qualify for something, with their household's flags and their own: the household
+    programmes come from the applicant's row (one per household), the individual ones from each person's row.
+
+    One pass over the chunk's people, household flags joined in; only rows that qualify for something go on to
+    the programmes (`_programme_hits`)."""
     able_elsewhere = flags.c.able - people.c.able
-    unable = or_(people.c.birth_on <= c60, people.c.birth_on > c16, people.c.labour_capacity == "none",
+    unable = or_(people.c.birth_on <= cutoff(as_of, 60), people.c.birth_on > cutoff(as_of, 16),
+                 people.c.labour_capacity == "none",
                  *(and_(people.c.disability_kind == kind, people.c.disability_grade <= grade)
                    for kind, grade in rules.NO_LABOUR_CAPACITY_GRADES.items()))
-    minor = people.c.birth_on > c18
+    minor = people.c.birth_on > cutoff(as_of, 18)
+    orphan = and_(minor, people.c.parents == "orphan")
     tekun = and_(people.c.exclusion.is_(None), unable, people.c.own < p["dibao_standard"], able_elsewhere == 0)
     poor = or_(flags.c.dibao == 1, flags.c.marginal == 1)
     individual = and_(people.c.exclusion.is_(None),
                       or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None)))
-    rows = (select(people.c.id, people.c.household_id, people.c.relationship, people.c.exclusion, flags.c.area_code,
+    return (select(people.c.id, people.c.household_id, people.c.relationship, people.c.exclusion, flags.c.area_code,
                    flags.c.n, flags.c.total, flags.c.dibao, flags.c.marginal, people.c.disability_grade,
                    _flag(tekun).label("tekun"),
-                   _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(True))).label("oi"),
-                   _flag(and_(minor, people.c.parents == "orphan", people.c.in_institution.is_(False))).label("os"),
-                   _flag(and_(minor, people.c.parents == "unsupported")).label("cd"))
+                   _flag(and_(orphan, people.c.in_institution.is_(True))).label("orphan_institution"),
+                   _flag(and_(orphan, people.c.in_institution.is_(False))).label("orphan_scattered"),
+                   _flag(and_(minor, people.c.parents == "unsupported")).label("child_in_difficulty"))
             .join(flags, flags.c.id == people.c.household_id)
             .where(or_(and_(people.c.relationship == "applicant", poor), individual)).cte("candidates"))
 
-    receiving = None
-    if unless_receiving:
-        # Received, or applied for: an application under way leaves its programme out too (discovery/exclusions.py).
-        receiving = union_all(select(Member.household_id, Member.id.label("member_id"), Enrolment.programme)
-                              .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
-                              .where(*ids_between(Member.household_id), Enrolment.since_on <= as_of,
-                                     or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
-                              live_applications(after_id=after_id, until_id=until_id)).cte("receiving")
 
-        # A lead for the same household, programme and person that was closed (services/assistance/leads) on the
-        # same facts is not raised again: for the household programmes the same counted members, counted income
-        # and standard, told by the lead's facts digest (the income itself is not kept, discovery/facts.py). New
-        # facts (an income recorded, a member gone, a new standard) give another digest and raise it again. Read
-        # once per chunk through ix_leads_closed (closed leads are few), not probed per candidate row.
-        closed = (select(Lead.household_id, Lead.member_id, Lead.programme,
-                         Lead.reasons["facts_digest"].as_string().label("facts"))
-                  .where(Lead.state == "closed", *ids_between(Lead.household_id)).cte("closed"))
-        digest_key = facts_key()
+def _received_or_applied(as_of: dt.date, after_id: int, until_id: int | None) -> CTE:
+    """(household_id, member_id, programme) received on `as_of` or applied for: an application under way leaves
+    its programme out too (discovery/exclusions.py)."""
+    return union_all(select(Member.household_id, Member.id.label("member_id"), Enrolment.programme)
+                     .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
+                     .where(*_ids_between(Member.household_id, after_id, until_id), Enrolment.since_on <= as_of,
+                            or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
+                     live_applications(after_id=after_id, until_id=until_id)).cte("receiving")
 
-    def programme(code: str, condition, *, household: bool) -> Select:
-        where = [condition]
-        if receiving is not None:
-            key = receiving.c.household_id == rows.c.household_id if household else receiving.c.member_id == rows.c.id
-            where.append(~exists().where(key, receiving.c.programme == code))
-            same = [closed.c.household_id == rows.c.household_id, closed.c.programme == code]
-            same += [closed.c.member_id.is_(None),
-                     closed.c.facts == facts_digest_sql(rows.c.n, rows.c.total, p["dibao_standard"],
-                                                       key=digest_key)
-                     ] if household else [closed.c.member_id == rows.c.id]
-            where.append(~exists().where(*same))
-        return select(rows.c.household_id,
-                      cast(null(), Integer).label("member_id") if household else rows.c.id.label("member_id"),
-                      rows.c.area_code, literal(code, String).label("programme"),
-                      rows.c.n if household else cast(null(), BigInteger).label("n"),
-                      rows.c.total if household else cast(null(), BigInteger).label("total")).where(*where)
+
+def _closed_leads(after_id: int, until_id: int | None) -> CTE:
+    """The chunk's closed leads, with the facts digest they were closed on.
+
+    A lead for the same household, programme and person that was closed (services/assistance/leads) on the same
+    facts is not raised again: for the household programmes the same counted members, counted income and
+    standard, told by the lead's facts digest (the income itself is not kept, discovery/facts.py). New facts (an
+    income recorded, a member gone, a new standard) give another digest and raise it again. Read once per chunk
+    through ix_leads_closed (closed leads are few), not probed per candidate row."""
+    return (select(Lead.household_id, Lead.member_id, Lead.programme,
+                   Lead.reasons["facts_digest"].as_string().label("facts"))
+            .where(Lead.state == "closed", *_ids_between(Lead.household_id, after_id, until_id)).cte("closed"))
+
+
+def _programme_hits(code: str, condition, rows: CTE, *, household: bool, standard: int,
+                    excluded: tuple[CTE, CTE] | None) -> Select:
+    """The rows of `candidates` eligible for programme `code`, in the shape of `hits_select`. With `excluded`
+    (`_received_or_applied`, `_closed_leads`), those received, applied for or closed on the same facts are left
+    out."""
+    where = [condition]
+    if excluded is not None:
+        receiving, closed = excluded
+        key = receiving.c.household_id == rows.c.household_id if household else receiving.c.member_id == rows.c.id
+        where.append(~exists().where(key, receiving.c.programme == code))
+        same = [closed.c.household_id == rows.c.household_id, closed.c.programme == code]
+        same += ([closed.c.member_id.is_(None), closed.c.facts == facts_digest_sql(rows.c.n, rows.c.total, standard)]
+                 if household else [closed.c.member_id == rows.c.id])
+        where.append(~exists().where(*same))
+    return select(rows.c.household_id,
+                  cast(null(), Integer).label("member_id") if household else rows.c.id.label("member_id"),
+                  rows.c.area_code, literal(code, String).label("programme"),
+                  rows.c.n if household else cast(null(), BigInteger).label("n"),
+                  rows.c.total if household else cast(null(), BigInteger).label("total")).where(*where)
+
+
+def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str, after_id: int,
+                until_id: int | None, exclude_prefixes: tuple[str, ...], unless_receiving: bool) -> Select:
+    """One row (household_id, member_id, area_code, programme, n, total) per eligible household programme
+    (member_id NULL, n and total its counted members and counted income) or person programme (n, total NULL).
+
+    With `unless_receiving`, programmes the household or person already receives on `as_of` or has applied for
+    are left out, as `exclusions.excluded_targets` reads them (a member's ID number, by its blind index, enrolled
+    in the programme), and so are leads closed on the same facts (compared by their facts digest,
+    `discovery.facts`, computed in SQL).
+
+    The members' incomes come from `MEMBER_INCOMES`: `load_incomes` must have filled it for the same range and
+    `as_of` in the same transaction."""
+    p = {code: param.value for code, param in params.items()}
+    in_area = [Household.id > after_id, Household.area_code.startswith(area_prefix)]
+    if until_id is not None:
+        in_area.append(Household.id <= until_id)
+    in_area += [~Household.area_code.startswith(prefix) for prefix in exclude_prefixes]
+
+    people = _member_figures(p, as_of, _ids_between(Member.household_id, after_id, until_id))
+    assets = _household_assets(as_of, _ids_between(Asset.household_id, after_id, until_id))
+    flags = _household_flags(p, _household_totals(people, in_area), assets)
+    rows = _candidates(p, as_of, people, flags)
+    excluded = ((_received_or_applied(as_of, after_id, until_id), _closed_leads(after_id, until_id))
+                if unless_receiving else None)
+
+    def hits(code: str, condition, *, household: bool) -> Select:
+        return _programme_hits(code, condition, rows, household=household, standard=p["dibao_standard"],
+                               excluded=excluded)
 
     applicant, present = rows.c.relationship == "applicant", rows.c.exclusion.is_(None)
+    person_programmes = ("tekun", "orphan_institution", "orphan_scattered", "child_in_difficulty")
     return union_all(
-        programme("dibao", and_(applicant, rows.c.dibao == 1), household=True),
-        programme("dibao_marginal", and_(applicant, rows.c.marginal == 1), household=True),
-        programme("tekun", and_(present, rows.c.tekun == 1), household=False),
-        programme("orphan_institution", and_(present, rows.c.oi == 1), household=False),
-        programme("orphan_scattered", and_(present, rows.c.os == 1), household=False),
-        programme("child_in_difficulty", and_(present, rows.c.cd == 1), household=False),
-        programme("disability_living_subsidy", and_(present, rows.c.disability_grade.is_not(None),
-                                                    or_(rows.c.dibao == 1, rows.c.marginal == 1)), household=False),
-        programme("disability_care_subsidy", and_(present, rows.c.disability_grade.in_((1, 2))), household=False))
+        hits("dibao", and_(applicant, rows.c.dibao == 1), household=True),
+        hits("dibao_marginal", and_(applicant, rows.c.marginal == 1), household=True),
+        *(hits(code, and_(present, rows.c[code] == 1), household=False) for code in person_programmes),
+        hits("disability_living_subsidy", and_(present, rows.c.disability_grade.is_not(None),
+                                               or_(rows.c.dibao == 1, rows.c.marginal == 1)), household=False),
+        hits("disability_care_subsidy", and_(present, rows.c.disability_grade.in_(sorted(rules.SEVERE_GRADES))),
+             household=False))
 
 
 async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str = "",
