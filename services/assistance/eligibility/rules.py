@@ -189,44 +189,46 @@ def _person_programme(code: str, facts: HouseholdFacts, as_of: dt.date, amount: 
     return ProgrammeResult(code, any(p.eligible for p in persons), [], persons, amount.value, amount.unit, [amount])
 
 
-def evaluate(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> Evaluation:
-    people = counted_people(facts, as_of)
-    n = len(people)
+def _per_capita(total: int, n: int) -> int | None:
+    return total // n if n else None
+
+
+def _dibao(facts: HouseholdFacts, params: dict[str, Param], n: int, total: int) -> ProgrammeResult:
+    """低保: per-capita income below the standard; grant = (standard − per-capita income) × members."""
+    standard, rounding = params["dibao_standard"], params["dibao_grant_rounding"]
     deduction = params["employment_cost_deduction"]
-    total = household_income(people, deduction.value)
-    income_sources = list(facts.income_sources)
-    standard, multiplier = params["dibao_standard"], params["dibao_marginal_multiplier"]
-    rounding = params["dibao_grant_rounding"]
-    per_capita = total // n if n else None
-    common = _income_and_asset_criteria(facts, n, params)
-
-    # 低保: per-capita income below the standard; grant = (standard − per-capita income) × members.
-    below = Criterion("per_capita_income_below_standard", n > 0 and total < standard.value * n, per_capita,
-                      standard.value, "fen_per_month", [standard, deduction], income_sources,
+    below = Criterion("per_capita_income_below_standard", n > 0 and total < standard.value * n,
+                      _per_capita(total, n), standard.value, "fen_per_month", [standard, deduction],
+                      list(facts.income_sources),
                       "counted monthly income after the employment cost deduction, per counted member")
-    dibao_criteria = [_members_criterion(facts, n), below, *common]
-    dibao_ok = all(c.passed for c in dibao_criteria)
-    grant = ceil_to(standard.value * n - total, rounding.value) if dibao_ok else 0
-    dibao = ProgrammeResult("dibao", dibao_ok, dibao_criteria, None, grant, "fen_per_month", [standard, rounding])
+    criteria = [_members_criterion(facts, n), below, *_income_and_asset_criteria(facts, n, params)]
+    eligible = all(c.passed for c in criteria)
+    grant = ceil_to(standard.value * n - total, rounding.value) if eligible else 0
+    return ProgrammeResult("dibao", eligible, criteria, None, grant, "fen_per_month", [standard, rounding])
 
-    # 低保边缘: income from the standard up to the multiplier (‰) times the standard.
+
+def _dibao_marginal(facts: HouseholdFacts, params: dict[str, Param], n: int, total: int) -> ProgrammeResult:
+    """低保边缘: income from the standard up to the multiplier (‰) times the standard."""
+    standard, multiplier = params["dibao_standard"], params["dibao_marginal_multiplier"]
+    deduction, income_sources = params["employment_cost_deduction"], list(facts.income_sources)
     limit_total = standard.value * multiplier.value * n  # in fen × 1000
-    marginal_criteria = [
+    criteria = [
         _members_criterion(facts, n),
-        Criterion("per_capita_income_not_below_standard", n > 0 and total >= standard.value * n, per_capita,
-                  standard.value, "fen_per_month", [standard, deduction], income_sources),
-        Criterion("per_capita_income_within_marginal_limit", n > 0 and total * 1000 <= limit_total, per_capita,
-                  standard.value * multiplier.value // 1000, "fen_per_month", [standard, multiplier, deduction],
-                  income_sources, "limit = standard × multiplier (‰ / 1000)"),
-        *common,
+        Criterion("per_capita_income_not_below_standard", n > 0 and total >= standard.value * n,
+                  _per_capita(total, n), standard.value, "fen_per_month", [standard, deduction], income_sources),
+        Criterion("per_capita_income_within_marginal_limit", n > 0 and total * 1000 <= limit_total,
+                  _per_capita(total, n), standard.value * multiplier.value // 1000, "fen_per_month",
+                  [standard, multiplier, deduction], income_sources, "limit = standard × multiplier (‰ / 1000)"),
+        *_income_and_asset_criteria(facts, n, params),
     ]
-    marginal_ok = all(c.passed for c in marginal_criteria)
-    marginal = ProgrammeResult("dibao_marginal", marginal_ok, marginal_criteria)
+    return ProgrammeResult("dibao_marginal", all(c.passed for c in criteria), criteria)
 
-    member_source = [facts.member_source]
-    tekun_standard = params["tekun_support_standard"]
 
-    def tekun_checks(person: Person):
+def _tekun(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> ProgrammeResult:
+    """特困供养: a person with no labour capacity, no income source and no one able to support them."""
+    standard, member_source = params["dibao_standard"], [facts.member_source]
+
+    def checks(person: Person) -> list[Criterion]:
         unable, why = no_labour_capacity(person, as_of)
         own = person.wages_fen + person.other_income_fen
         supporters = able_supporters(person, facts.people, as_of)
@@ -235,58 +237,86 @@ def evaluate(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) ->
                 # 无生活来源 (特困人员认定办法 第八条): income below the local 低保 standard. Its property condition is
                 # the city's to set (特困人员财产状况规定) and none is on record, so none is applied.
                 Criterion("no_income_source", own < standard.value, own, standard.value, "fen_per_month",
-                          [standard], income_sources, "own monthly income below the 低保 standard (无生活来源)"),
+                          [standard], list(facts.income_sources), "own monthly income below the 低保 standard (无生活来源)"),
                 Criterion("no_supporter_able_to_support", supporters == 0, supporters, 0, "persons", [],
                           member_source, "other people of the household aged 18–59 with full labour capacity")]
 
-    def minor(person: Person) -> Criterion:
-        age = age_on(person.birth_on, as_of)
-        return Criterion("under_18", age < ADULT_AGE, age, ADULT_AGE, "years", [], member_source)
+    return _person_programme("tekun", facts, as_of, params["tekun_support_standard"], checks)
 
-    def orphan_checks(in_institution: bool):
-        def checks(person: Person):
-            if person.parents != "orphan":
-                return None
-            return [minor(person),
-                    Criterion("orphan", True, None, None, "", [], member_source, "孤儿: both parents dead or missing"),
-                    Criterion("lives_in_institution" if in_institution else "lives_outside_institution",
-                              person.in_institution == in_institution, None, None, "", [], member_source)]
-        return checks
 
-    def difficulty_checks(person: Person):
+def _under_18(facts: HouseholdFacts, person: Person, as_of: dt.date) -> Criterion:
+    age = age_on(person.birth_on, as_of)
+    return Criterion("under_18", age < ADULT_AGE, age, ADULT_AGE, "years", [], [facts.member_source])
+
+
+def _orphan(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *, in_institution: bool
+            ) -> ProgrammeResult:
+    """集中供养孤儿 (`in_institution`) or 散居孤儿: a minor whose parents are both dead or missing."""
+    code = "orphan_institution" if in_institution else "orphan_scattered"
+    member_source = [facts.member_source]
+
+    def checks(person: Person) -> list[Criterion] | None:
+        if person.parents != "orphan":
+            return None
+        return [_under_18(facts, person, as_of),
+                Criterion("orphan", True, None, None, "", [], member_source, "孤儿: both parents dead or missing"),
+                Criterion("lives_in_institution" if in_institution else "lives_outside_institution",
+                          person.in_institution == in_institution, None, None, "", [], member_source)]
+
+    return _person_programme(code, facts, as_of, params[f"{code}_standard"], checks)
+
+
+def _child_in_difficulty(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> ProgrammeResult:
+    """困境儿童: a minor de facto unsupported (事实无人抚养)."""
+    def checks(person: Person) -> list[Criterion] | None:
         if person.parents != "unsupported":
             return None
-        return [minor(person), Criterion("de_facto_unsupported", True, None, None, "", [], member_source,
-                                         "事实无人抚养儿童")]
+        return [_under_18(facts, person, as_of), Criterion("de_facto_unsupported", True, None, None, "", [],
+                                                           [facts.member_source], "事实无人抚养儿童")]
 
-    def living_subsidy_checks(person: Person):
+    return _person_programme("child_in_difficulty", facts, as_of, params["children_in_difficulty_standard"], checks)
+
+
+def _disability_living_subsidy(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *,
+                               dibao_or_marginal: bool) -> ProgrammeResult:
+    """困难残疾人生活补贴: a disabled person in a 低保 or 低保边缘 household."""
+    def checks(person: Person) -> list[Criterion] | None:
         if person.disability_grade is None:
             return None
         return [Criterion("has_disability_certificate", True, person.disability_grade, None, "grade", [],
-                          member_source),
-                Criterion("household_dibao_or_marginal", dibao_ok or marginal_ok, None, None, "", [],
-                          income_sources, "困难残疾人: in a 低保 or 低保边缘 household")]
+                          [facts.member_source]),
+                Criterion("household_dibao_or_marginal", dibao_or_marginal, None, None, "", [],
+                          list(facts.income_sources), "困难残疾人: in a 低保 or 低保边缘 household")]
 
-    def care_subsidy_checks(person: Person):
+    return _person_programme("disability_living_subsidy", facts, as_of, params["disability_living_subsidy"], checks)
+
+
+def _disability_care_subsidy(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> ProgrammeResult:
+    """重度残疾人护理补贴: a severely disabled person (grade 1 or 2)."""
+    def checks(person: Person) -> list[Criterion] | None:
         if person.disability_grade is None:
             return None
         return [Criterion("severe_disability", person.disability_grade in SEVERE_GRADES, person.disability_grade, 2,
-                          "grade", [], member_source, "重度残疾: grade 1 or 2")]
+                          "grade", [], [facts.member_source], "重度残疾: grade 1 or 2")]
 
+    return _person_programme("disability_care_subsidy", facts, as_of, params["disability_care_subsidy"], checks)
+
+
+def evaluate(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> Evaluation:
+    people = counted_people(facts, as_of)
+    n = len(people)
+    total = household_income(people, params["employment_cost_deduction"].value)
+    dibao, marginal = _dibao(facts, params, n, total), _dibao_marginal(facts, params, n, total)
     programmes = [
         dibao, marginal,
-        _person_programme("tekun", facts, as_of, tekun_standard, tekun_checks),
-        _person_programme("orphan_institution", facts, as_of, params["orphan_institution_standard"],
-                          orphan_checks(True)),
-        _person_programme("orphan_scattered", facts, as_of, params["orphan_scattered_standard"], orphan_checks(False)),
-        _person_programme("child_in_difficulty", facts, as_of, params["children_in_difficulty_standard"],
-                          difficulty_checks),
-        _person_programme("disability_living_subsidy", facts, as_of, params["disability_living_subsidy"],
-                          living_subsidy_checks),
-        _person_programme("disability_care_subsidy", facts, as_of, params["disability_care_subsidy"],
-                          care_subsidy_checks),
+        _tekun(facts, params, as_of),
+        _orphan(facts, params, as_of, in_institution=True),
+        _orphan(facts, params, as_of, in_institution=False),
+        _child_in_difficulty(facts, params, as_of),
+        _disability_living_subsidy(facts, params, as_of, dibao_or_marginal=dibao.eligible or marginal.eligible),
+        _disability_care_subsidy(facts, params, as_of),
     ]
-    return Evaluation(as_of, n, total, per_capita, programmes)
+    return Evaluation(as_of, n, total, _per_capita(total, n), programmes)
 
 
 @dataclass
