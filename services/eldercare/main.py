@@ -26,6 +26,9 @@ from shared.identity import Principal, require
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 
+# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
+JobsReader = Annotated[Principal, require(JOBS_READ)]
+JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
 
 def create_app(settings: EldercareSettings | None = None) -> FastAPI:
     return create_service_app(
@@ -37,8 +40,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
                  family_beds_router, calls_router, indicators_router, care_links_router, overrides_router,
                  pii_reads_router(PII_READS, scope=PII_READS_READ,
                                   subjects=SubjectFinder("id_number", audit_subjects)),
-                 jobs_router(tasks, reader=Annotated[Principal, require(JOBS_READ)],
-                             canceller=Annotated[Principal, require(JOBS_WRITE)])],
+                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
         on_startup=[open_peers],
         on_shutdown=[close_peers],
     )
