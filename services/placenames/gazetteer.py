@@ -170,16 +170,21 @@ async def current(app, session: AsyncSession) -> Gazetteer:
     """This process's dictionary, checked against the registers after `invalidate` or `MAX_AGE_S`."""
     gazetteer = getattr(app.state, "gazetteer", None)
     if gazetteer is None or time.monotonic() - gazetteer.built_at > MAX_AGE_S:
-        async with _lock:
-            fingerprint = await _fingerprint(session)
-            gazetteer = _built.get(fingerprint)
-            if gazetteer is None:
-                gazetteer = await load(session)
-                if len(_built) >= 4:
-                    _built.pop(next(iter(_built)))
-                _built[fingerprint] = gazetteer
-            gazetteer.built_at = time.monotonic()
-            app.state.gazetteer = gazetteer
+        gazetteer = app.state.gazetteer = await latest(session)
+    return gazetteer
+
+
+async def latest(session: AsyncSession) -> Gazetteer:
+    """The dictionary of the registers as they are now: built again only when they changed."""
+    async with _lock:
+        fingerprint = await _fingerprint(session)
+        gazetteer = _built.get(fingerprint)
+        if gazetteer is None:
+            gazetteer = await load(session)
+            if len(_built) >= 4:
+                _built.pop(next(iter(_built)))
+            _built[fingerprint] = gazetteer
+        gazetteer.built_at = time.monotonic()
     return gazetteer
 
 

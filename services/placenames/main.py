@@ -1,20 +1,25 @@
 """Place names (地名地址): divisions, standard names and their history, standard addresses, parsing."""
 
+from typing import Annotated
+
 from fastapi import FastAPI
 
 from services.placenames.addresses.router import router as addresses_router
-from services.placenames.batches import service as batches
 from services.placenames.batches.router import router as batches_router
 from services.placenames.checks.router import router as checks_router
 from services.placenames.divisions.router import router as divisions_router
 from services.placenames.indicators.router import router as indicators_router
+from services.placenames.jobs import tasks
 from services.placenames.names.router import router as names_router
 from services.placenames.parsing import pool as parse_pool
 from services.placenames.parsing.router import router as parsing_router
 from services.placenames.plates.router import router as plates_router
+from services.placenames.scopes import JOBS_READ, JOBS_WRITE
 from services.placenames.search.router import router as search_router
 from services.placenames.settings import PlacenamesSettings
 from shared.app import create_service_app
+from shared.identity import Principal, require
+from shared.jobs_api import jobs_router
 
 
 def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
@@ -26,7 +31,9 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
                     "addresses (标准地名地址, 一址通) with stable codes and lineage; address parsing and matching.",
         # search first: /addresses/search must not be taken for /addresses/{code}
         routers=[search_router, divisions_router, names_router, addresses_router, parsing_router, plates_router,
-                 checks_router, indicators_router, batches_router],
-        on_startup=[parse_pool.start, batches.resume_abandoned],
-        on_shutdown=[batches.stop_workers, parse_pool.stop],
+                 checks_router, indicators_router, batches_router,
+                 jobs_router(tasks, reader=Annotated[Principal, require(JOBS_READ)],
+                             canceller=Annotated[Principal, require(JOBS_WRITE)])],
+        on_startup=[parse_pool.start],
+        on_shutdown=[parse_pool.stop],
     )

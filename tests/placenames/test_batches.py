@@ -1,27 +1,44 @@
-"""Batch standardisation: a GBK or UTF-8 CSV becomes a job with progress; every line comes back in the
-result, a broken one with its reason; another partner cannot see the job; bad files are refused by field."""
+"""Batch standardisation: a GBK or UTF-8 CSV becomes a batch with progress, worked through by the
+`batch.standardise` job of the worker processes; every line comes back in the result, a broken one with its
+reason; another partner cannot see the batch; bad files are refused by field; a batch whose worker died is
+taken up again from its first pending line."""
 
-import asyncio
 import csv
+import datetime as dt
 import io
 
-from services.placenames.scopes import PARSE
+import pytest
+
+from services.placenames.batches import service
+from services.placenames.jobs import tasks
+from services.placenames.scopes import JOBS_READ, JOBS_WRITE, PARSE
+from shared import clock
+from shared.jobs import Worker
 from tests.conftest import staff
+from tests.jobs import run_jobs
 from tests.placenames.helpers import API, YINZHOU_STAFF, load_demo, name_id
 
 BATCHES = f"{API}/batch-standardizations"
+JOBS = f"{API}/jobs"
 PARTNER = staff("330200", PARSE, subject="partner:market-regulation")
 OTHER = staff("330200", PARSE, subject="partner:post")
+CITY = staff("330200", JOBS_READ, JOBS_WRITE, subject="staff:city")
+
+
+@pytest.fixture
+def moved_clock():
+    try:
+        yield clock
+    finally:
+        clock.reset()
 
 
 async def wait_done(client, job_id: str, principal=PARTNER) -> dict:
-    for _ in range(1200):
-        job = (await client.get(f"{BATCHES}/{job_id}", headers=client.as_(principal))).json()
-        assert 0 <= job["percent"] <= 100
-        if job["status"] == "done":
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"batch {job_id} did not finish: {job}")
+    """Run the worker until nothing is due, then the batch is done."""
+    assert await run_jobs(client.app, tasks) == [("batch.standardise", "succeeded")]
+    job = (await client.get(f"{BATCHES}/{job_id}", headers=client.as_(principal))).json()
+    assert job["status"] == "done" and job["percent"] == 100, job
+    return job
 
 
 async def test_a_gbk_file_with_bad_lines_comes_back_whole(committed_client):
@@ -63,9 +80,9 @@ async def test_a_plain_utf8_list_and_refused_files(committed_client):
     assert plain.status_code == 202 and plain.json()["encoding"] == "utf-8" and plain.json()["total_lines"] == 2
     retried = await client.post(BATCHES, content=plain_file, headers=headers | {"Idempotency-Key": "upload-1"})
     assert retried.status_code == 202 and retried.json()["id"] == plain.json()["id"]  # one job, not two
-    running = await client.get(f"{BATCHES}/{plain.json()['id']}/result", headers=client.as_(PARTNER))
-    assert running.status_code in (200, 409)  # 409 until done, never a half result
-    await wait_done(client, plain.json()["id"])
+    queued = await client.get(f"{BATCHES}/{plain.json()['id']}/result", headers=client.as_(PARTNER))
+    assert queued.status_code == 409  # 409 until done, never a half result
+    await wait_done(client, plain.json()["id"])  # one job for the two uploads
     for body, params, field in ((b"", {}, "body"), (b"\xff\xfe\x00\x81\xff", {}, "encoding"),
                                 ("鄞州区".encode("gbk"), {"encoding": "utf-8"}, "encoding"),
                                 (b"a\n" * 100_001, {}, "body"), (b"address\n", {}, "body")):
@@ -79,58 +96,46 @@ async def test_a_plain_utf8_list_and_refused_files(committed_client):
     assert (await client.post(BATCHES, content=b"x\n")).status_code == 401
 
 
-async def test_a_batch_whose_worker_stopped_is_taken_up_again(committed_client):
-    import datetime as dt
-
-    from sqlalchemy import update
-
-    from services.placenames.batches.models import BatchJob
+async def test_a_batch_whose_worker_died_is_taken_up_again_from_its_first_pending_line(committed_client, moved_clock):
     client = committed_client
     await load_demo(client)
     body = "\n".join(f"鄞州区天童南路{n}号" for n in range(1, 701)).encode()  # two chunks
     job = (await client.post(BATCHES, content=body, headers=client.as_(PARTNER) | {"content-type": "text/csv"})).json()
-    task = client.app.state.batch_tasks[job["id"]]
-    task.cancel()  # the process "stops" before or during its first chunk
-    await asyncio.gather(task, return_exceptions=True)
-    async with client.app.state.database.sessionmaker() as session:  # its lease runs out
-        await session.execute(update(BatchJob).where(BatchJob.id == job["id"]).values(
-            lease_until=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)))
-        await session.commit()
-    done = await wait_done(client, job["id"])  # polling starts a new worker
-    assert done["processed_lines"] == 700 and done["percent"] == 100
+    # A worker claims the job, does its first chunk and dies.
+    dead = Worker(client.app.state.database, tasks, name="dead-worker", lease=dt.timedelta(seconds=60))
+    claimed = await dead.claim()
+    assert claimed["task"] == "batch.standardise" and claimed["args"] == {"batch_id": job["id"]}
+    assert await service.standardise_next(client.app.state.database, job["id"]) == 71
+    half = (await client.get(f"{BATCHES}/{job['id']}", headers=client.as_(PARTNER))).json()
+    assert (half["status"], half["processed_lines"], half["percent"]) == ("running", 500, 71)
+    assert await run_jobs(client.app, tasks) == []  # its lease still holds
+    moved_clock.advance(dt.timedelta(minutes=2))  # its lease runs out
+    done = await wait_done(client, job["id"])
+    assert done["processed_lines"] == 700
     result = await client.get(done["result_url"], headers=client.as_(PARTNER))
     rows = list(csv.DictReader(io.StringIO(result.content.decode("utf-8"))))
     assert [int(r["line"]) for r in rows] == list(range(1, 701))  # every line once, in order
     assert all(r["status"] == "unmatched" and r["house_number"] for r in rows)
+    followed = (await client.get(f"{JOBS}/{claimed['id']}", headers=client.as_(CITY))).json()
+    assert (followed["status"], followed["progress"], followed["attempts"]) == ("succeeded", 100, 2)
+    assert followed["result"] == {"batch_id": job["id"]}
 
 
-async def test_a_restarted_service_finishes_an_abandoned_batch_without_being_asked(committed_client):
-    import datetime as dt
-
-    from sqlalchemy import select, update
-
-    from services.placenames.batches.models import BatchJob
-    from services.placenames.main import create_app
-
+async def test_city_staff_follow_and_cancel_batch_jobs_and_partners_do_not(committed_client):
     client = committed_client
     await load_demo(client)
-    body = "\n".join(f"鄞州区天童南路{n}号" for n in range(1, 401)).encode()
-    job = (await client.post(BATCHES, content=body, headers=client.as_(PARTNER) | {"content-type": "text/csv"})).json()
-    task = client.app.state.batch_tasks[job["id"]]
-    task.cancel()  # the process dies before its worker is done
-    await asyncio.gather(task, return_exceptions=True)
-    async with client.app.state.database.sessionmaker() as session:
-        await session.execute(update(BatchJob).where(BatchJob.id == job["id"]).values(
-            lease_until=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), status="running"))
-        await session.commit()
-    # A new process starts on the same database; nobody polls the job.
-    restarted = create_app(client.app.state.settings)
-    async with restarted.router.lifespan_context(restarted):
-        for _ in range(1200):
-            async with restarted.state.database.sessionmaker() as session:
-                status, processed = (await session.execute(select(BatchJob.status, BatchJob.processed_lines)
-                                                           .where(BatchJob.id == job["id"]))).one()
-            if status == "done":
-                break
-            await asyncio.sleep(0.05)
-    assert (status, processed) == ("done", 400)
+    headers = client.as_(PARTNER) | {"content-type": "text/csv"}
+    first = (await client.post(BATCHES, content="鄞州区天童南路1号\n".encode(), headers=headers)).json()
+    second = (await client.post(BATCHES, content="江北区人民路5号\n".encode(), headers=headers)).json()
+    listed = (await client.get(JOBS, params={"task": "batch.standardise"}, headers=client.as_(CITY))).json()["items"]
+    assert [(j["status"], j["progress"]) for j in listed] == [("queued", 0), ("queued", 0)]
+    cancelled = await client.post(f"{JOBS}/{listed[1]['id']}/cancel", headers=client.as_(CITY))
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert await run_jobs(client.app, tasks) == [("batch.standardise", "succeeded")]
+    assert (await client.get(f"{BATCHES}/{first['id']}", headers=client.as_(PARTNER))).json()["status"] == "done"
+    assert (await client.get(f"{BATCHES}/{second['id']}", headers=client.as_(PARTNER))).json()["status"] == "queued"
+    finished = await client.post(f"{JOBS}/{listed[0]['id']}/cancel", headers=client.as_(CITY))
+    assert finished.status_code == 409
+    assert (await client.get(JOBS, headers=client.as_(PARTNER))).status_code == 403
+    assert (await client.post(f"{JOBS}/{listed[0]['id']}/cancel",
+                              headers=client.as_(staff("330200", JOBS_READ)))).status_code == 403

@@ -10,9 +10,9 @@ MAX_LINES = 100_000  # lines of one uploaded batch
 
 
 class BatchJob(Base):
-    """A batch standardisation (批量标准化) a partner uploaded: its lines are stored with the job, and a worker
-    holding the job's lease (`lease_until`) works through them in chunks, committing progress as it goes, so
-    a job outlives the process that started it."""
+    """A batch standardisation (批量标准化) a partner uploaded: its lines are stored with the job, and the
+    `batch.standardise` job of the worker processes (jobs.py) works through them in chunks, committing
+    progress as it goes, so a batch outlives the worker that started it."""
 
     __tablename__ = "batch_jobs"
     __table_args__ = (
@@ -32,7 +32,6 @@ class BatchJob(Base):
     processed_lines: Mapped[int] = mapped_column(Integer, default=0)
     matched_lines: Mapped[int] = mapped_column(Integer, default=0)
     bad_lines: Mapped[int] = mapped_column(Integer, default=0)
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 

@@ -56,7 +56,7 @@ async def upload(request: Request, session: Session, principal: Annotated[Princi
         if len(body) > service.MAX_BYTES:
             raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
     async def create() -> JobOut:
-        return _out(request, await flows.upload(request.app, session, principal, bytes(body), encoding))
+        return _out(request, await flows.upload(session, principal, bytes(body), encoding))
 
     fingerprint = {"sha256": hashlib.sha256(body).hexdigest(), "encoding": encoding}
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, fingerprint, create, status_code=202)
@@ -64,11 +64,11 @@ async def upload(request: Request, session: Session, principal: Annotated[Princi
 
 @router.get("/{job_id}", response_model=JobOut, summary="A batch's progress",
             description="Progress in percent and counts. Only the partner who uploaded it sees it (404 for others). "
-                        "A batch whose worker stopped (a restarted process) is taken up again from where it was.",
+                        "A batch whose worker stopped is taken up again by another worker from where it was.",
             responses=problem_responses(401, 403, 404, 422))
 async def status(job_id: JobId, request: Request, session: Session,
                  principal: Annotated[Principal, require(PARSE)]) -> JobOut:
-    return _out(request, await flows.progress(request.app, session, principal, job_id))
+    return _out(request, await service.get(session, principal, job_id))
 
 
 @router.get("/{job_id}/result", summary="Download a finished batch's result (CSV)",

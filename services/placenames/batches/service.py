@@ -1,37 +1,30 @@
 """Batch standardisation: decode and split the upload (UTF-8 or GBK; a broken line is kept and reported),
-store the job and its lines, and work through them in the background in chunks.
-
-The worker holds the job by a lease (`lease_until`, renewed each chunk). A job whose lease ran out (its
-process stopped) is taken up again by the next process that is asked about it, from the first line not yet
-done: lines are done in the database, chunk by chunk, never twice.
+store the job and its lines; the `batch.standardise` job (jobs.py) works through them in chunks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import datetime as dt
 import json
-import logging
 import uuid
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.placenames import gazetteer
 from services.placenames.batches.models import MAX_LINES, BatchJob, BatchLine
-from services.placenames.parsing import pool
+from services.placenames.gazetteer import Gazetteer
+from services.placenames.parsing import service as parsing
+from services.placenames.parsing.parser import parse
 from services.placenames.parsing.schemas import MAX_TEXT
-from shared.db import utcnow
+from shared.db import Database, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.schemas import CONTROL_CHARACTERS
 
-log = logging.getLogger("placenames.batches")
-
 MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 500
 INSERT_BLOCK = 1000
-LEASE = dt.timedelta(seconds=60)
 HEADER_ADDRESS = {"address", "地址", "text", "addr"}
 HEADER_ID = {"id", "编号", "ref", "序号"}
 
@@ -130,71 +123,48 @@ async def get(session: AsyncSession, principal: Principal, job_id: str) -> Batch
     return job
 
 
-def needs_worker(job: BatchJob) -> bool:
-    return job.status != "done" and (job.lease_until is None or job.lease_until < utcnow())
+async def standardise_next(database: Database, job_id: str) -> int | None:
+    """Standardise the job's next chunk of pending lines; returns the percent done, or None when no line was
+    left (the job is then done). Lines are done in the database chunk by chunk, so a worker that takes the
+    job over starts again from the first pending line and no line is done twice.
 
-
-async def _claim(session: AsyncSession, job_id: str) -> bool:
-    now = utcnow()
-    result = await session.execute(update(BatchJob).where(
-        BatchJob.id == job_id, BatchJob.status != "done",
-        or_(BatchJob.lease_until.is_(None), BatchJob.lease_until < now)).values(
-        status="running", lease_until=now + LEASE).execution_options(synchronize_session=False))
-    return result.rowcount == 1
-
-
-async def _chunk(app, job_id: str) -> bool:
-    """Standardise the next chunk of pending lines; False when none was left (the job is then done).
-
-    Read, then written, in two short transactions: none is open while the lines are parsed in the worker
-    processes of /parses (parsing/pool.py), so no connection is held meanwhile (and on SQLite no lock)."""
-    sessionmaker = app.state.database.sessionmaker
-    async with sessionmaker() as session:
+    Read, then written, in two short transactions: none is open while the lines are parsed, so no connection
+    is held meanwhile (and on SQLite no lock). They are parsed here, in the job worker's process: it answers
+    no requests, so unlike the API process (parsing/pool.py) it has no event loop to keep free."""
+    async with database.sessionmaker() as session, session.begin():
         lines = (await session.execute(select(BatchLine.id, BatchLine.text).where(
             BatchLine.job_id == job_id, BatchLine.status == "pending").order_by(BatchLine.line_no).limit(CHUNK))).all()
         if not lines:
             await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
-                status="done", finished_at=utcnow(), lease_until=None))
-            await session.commit()
-            return False
-    results = await pool.batch_lines(app, [text for _, text in lines])
+                status="done", finished_at=utcnow()))
+            return None
+        gaz = await gazetteer.latest(session)
+    results = await _standardised(database, gaz, [text for _, text in lines])
     keys = ("status", "code", "full_name", "confidence", "parts", "reasons")
-    async with sessionmaker() as session:
+    async with database.sessionmaker() as session, session.begin():
         await session.execute(update(BatchLine), [{"id": line_id, **dict(zip(keys, result))}
                                                   for (line_id, _), result in zip(lines, results, strict=True)])
-        await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
-            processed_lines=BatchJob.processed_lines + len(lines),
-            matched_lines=BatchJob.matched_lines + sum(1 for r in results if r[0] == "matched"),
-            lease_until=utcnow() + LEASE))
-        await session.commit()
-    return True
+        job = (await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
+            status="running", processed_lines=BatchJob.processed_lines + len(lines),
+            matched_lines=BatchJob.matched_lines + sum(1 for r in results if r[0] == "matched"))
+            .returning(BatchJob.processed_lines, BatchJob.total_lines))).one()
+    return 100 * job.processed_lines // max(job.total_lines, 1)
 
 
-async def run(app, job_id: str) -> None:
-    """The worker: claim the job, then chunk after chunk until no line is pending."""
-    sessionmaker = app.state.database.sessionmaker
-    try:
-        async with sessionmaker() as session:
-            claimed = await _claim(session, job_id)
-            await session.commit()
-        if not claimed:
-            return
-        while True:
-            if not await _chunk(app, job_id):
-                return
-            await asyncio.sleep(0)  # let requests in between chunks
-    except Exception:
-        # The lease runs out and the next status request starts a new worker from the first pending line.
-        log.exception("batch %s stopped", job_id)
-
-
-def start(app, job_id: str) -> None:
-    """Run the worker in this process unless one already runs here for this job."""
-    tasks: dict = getattr(app.state, "batch_tasks", None) or {}
-    app.state.batch_tasks = tasks
-    if job_id in tasks and not tasks[job_id].done():
-        return
-    tasks[job_id] = asyncio.get_running_loop().create_task(run(app, job_id))
+async def _standardised(database: Database, gaz: Gazetteer, texts: list[str]) -> list[tuple]:
+    """Per text: (status, code, full name, confidence, parts as JSON, reasons as JSON), a line's values."""
+    plans = [parsing.reading(parse(gaz.dictionary, text), gaz.road_speller) for text in texts]
+    async with database.sessionmaker() as session:
+        rows = await parsing.fetch_many(session, [plan.query for plan in plans])
+    values = []
+    for plan, found in zip(plans, rows, strict=True):
+        result = parsing.decide(plan, found)
+        best = result.match or (result.candidates[0] if result.candidates else None)
+        values.append(("matched" if result.match else "ambiguous" if result.candidates else "unmatched",
+                       best.code if best else None, best.full_name if best else None, result.confidence,
+                       json.dumps({p.kind: p.value for p in result.parts}, ensure_ascii=False),
+                       json.dumps(best.reasons if best else result.reasons, ensure_ascii=False)))
+    return values
 
 
 def require_done(job: BatchJob) -> None:
@@ -202,22 +172,3 @@ def require_done(job: BatchJob) -> None:
         percent = 100 * job.processed_lines // max(job.total_lines, 1)
         raise Conflict(f"batch {job.id} is still {job.status} ({percent}%); poll it until done",
                        resource=f"batch-standardizations/{job.id}", headers={"Retry-After": "2"})
-
-
-async def resume_abandoned(app) -> None:
-    """At startup: restart the workers of jobs a stopped process left behind (their lease has run out)."""
-    async with app.state.database.sessionmaker() as session:
-        job_ids = list(await session.scalars(select(BatchJob.id).where(
-            BatchJob.status != "done", or_(BatchJob.lease_until.is_(None), BatchJob.lease_until < utcnow()))))
-    for job_id in job_ids:
-        start(app, job_id)
-    if job_ids:
-        log.info("resumed %d batch job(s) left by a stopped process", len(job_ids))
-
-
-async def stop_workers(app) -> None:
-    """At shutdown: stop this process's workers; their leases run out and the next process resumes them."""
-    tasks = getattr(app.state, "batch_tasks", None) or {}
-    for task in tasks.values():
-        task.cancel()
-    await asyncio.gather(*tasks.values(), return_exceptions=True)

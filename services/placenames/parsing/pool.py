@@ -10,8 +10,10 @@ which stay on the loop (they are I/O), in short transactions of their own:
 1. `_read`: parse each text and say what it asks of the database (`service.Query`, a few numbers and
    strings); the readings themselves come back pickled, as bytes the loop only passes on;
 2. the loop fetches the candidate addresses of all the texts (`service.fetch_many`), as plain tuples;
-3. `_decide_*`: the match of each text among its rows, as the JSON of the response (or the values of a
-   batch job's lines), so that no large object is built or unpickled in the service process.
+3. `_decide_response`: the match of each text among its rows, as the JSON of the response, so that no large
+   object is built or unpickled in the service process.
+
+Batch standardisations are not parsed here: the job worker process parses them itself (batches/service.py).
 
 A worker gets the parser's dictionary pickled with each call (made once per gazetteer: about 0.5 MB, 20 ms)
 and keeps the last one it unpickled, with its road speller, until the gazetteer changes.
@@ -20,7 +22,6 @@ and keeps the last one it unpickled, with its road speller, until the gazetteer 
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import os
 import pickle
@@ -89,19 +90,6 @@ def _decide_response(plans: bytes, rows: list[list[tuple]]) -> bytes:
     return ParsesOut(results=results).model_dump_json().encode()
 
 
-def _decide_lines(plans: bytes, rows: list[list[tuple]]) -> list[tuple]:
-    """Per text: (status, code, full name, confidence, parts as JSON, reasons as JSON), a batch job's line."""
-    lines = []
-    for plan, found in zip(pickle.loads(plans), rows, strict=True):
-        result = service.decide(plan, found)
-        best = result.match or (result.candidates[0] if result.candidates else None)
-        lines.append(("matched" if result.match else "ambiguous" if result.candidates else "unmatched",
-                      best.code if best else None, best.full_name if best else None, result.confidence,
-                      json.dumps({p.kind: p.value for p in result.parts}, ensure_ascii=False),
-                      json.dumps(best.reasons if best else result.reasons, ensure_ascii=False)))
-    return lines
-
-
 async def _in_worker(app, function, *args):
     pool = app.state.parse_pool
     try:
@@ -130,8 +118,3 @@ async def _matched(app, texts: list[str], decide):
 async def parse_and_match(app, texts: list[str]) -> bytes:
     """`ParsesOut` of the texts, as JSON."""
     return await _matched(app, texts, _decide_response)
-
-
-async def batch_lines(app, texts: list[str]) -> list[tuple]:
-    """What `_decide_lines` says of each text."""
-    return await _matched(app, texts, _decide_lines)
