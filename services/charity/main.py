@@ -1,5 +1,7 @@
 """Charity (慈善): organisations, projects and their disclosures, the donation ledger."""
 
+from typing import Annotated
+
 from fastapi import FastAPI
 
 from services.charity.campaigns.router import router as campaigns_router
@@ -8,16 +10,19 @@ from services.charity.donations.router import router as donations_router
 from services.charity.donations.service import audit_subjects
 from services.charity.indicators.router import router as indicators_router
 from services.charity.inkind.router import router as inkind_router
+from services.charity.jobs import tasks
 from services.charity.ledger.router import router as ledger_router
 from services.charity.needs.router import router as needs_router
 from services.charity.organizations.router import router as organizations_router
 from services.charity.projects.router import router as projects_router
 from services.charity.public.router import router as public_router
 from services.charity.receipts.router import router as receipts_router
-from services.charity.scopes import PII_READS_READ
+from services.charity.scopes import JOBS_READ, JOBS_WRITE, PII_READS_READ
 from services.charity.settings import CharitySettings
 from services.charity.trusts.router import router as trusts_router
 from shared.app import create_service_app
+from shared.identity import Principal, require
+from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 
 
@@ -32,5 +37,7 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
         routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
                  public_router, indicators_router, campaigns_router, inkind_router,
                  trusts_router, needs_router,
-                 pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects))],
+                 pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects)),
+                 jobs_router(tasks, reader=Annotated[Principal, require(JOBS_READ)],
+                             canceller=Annotated[Principal, require(JOBS_WRITE)])],
     )

@@ -6,6 +6,7 @@ Each check reads the organisations of the caller's area and returns its findings
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import and_, func, or_, select
@@ -136,6 +137,15 @@ async def reconcile(session: AsyncSession, principal: Principal) -> Reconciliati
     session.add(run)
     await session.flush()
     return run
+
+
+async def nightly(session: AsyncSession, principal: Principal, night: dt.datetime) -> Reconciliation:
+    """The night's run (the scheduled `ledger.reconcile`, jobs.py): the one `principal` kept since the night's
+    slot began, when its job is taken over after the worker died, or else a new one."""
+    kept = await session.scalar(select(Reconciliation).where(
+        Reconciliation.run_by == principal.subject, Reconciliation.started_at >= night)
+        .order_by(Reconciliation.id).limit(1))
+    return kept or await reconcile(session, principal)
 
 
 async def get_reconciliation(session: AsyncSession, principal: Principal, run_id: int) -> Reconciliation:

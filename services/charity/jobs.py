@@ -1,0 +1,22 @@
+"""The charity service's jobs, run by its worker processes (`python -m services.charity.worker`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.charity.database import JOBS
+from services.charity.ledger import reconciliation
+from services.charity.scopes import LEDGER_READ
+from shared.identity import system_principal
+from shared.jobs import Daily, JobContext, Tasks
+
+tasks = Tasks(JOBS)
+
+
+@tasks.task("ledger.reconcile", schedule=Daily(dt.time(2, 0)))
+async def reconcile_ledger(ctx: JobContext) -> dict:
+    """The nightly reconciliation (对账) of the whole city's ledger, kept like a run of POST /reconciliations."""
+    async with ctx.database.sessionmaker() as session, session.begin():
+        run = await reconciliation.nightly(session, system_principal("charity", LEDGER_READ),
+                                           dt.datetime.fromisoformat(ctx.args["slot"]))
+    return {"reconciliation_id": run.id, "balanced": run.balanced, "differences": len(run.differences)}
