@@ -25,6 +25,10 @@ from shared.identity import Principal, require
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 
+# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
+JobsReader = Annotated[Principal, require(JOBS_READ)]
+JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
+
 
 def create_app(settings: CharitySettings | None = None) -> FastAPI:
     return create_service_app(
@@ -38,6 +42,5 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
                  public_router, indicators_router, campaigns_router, inkind_router,
                  trusts_router, needs_router,
                  pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects)),
-                 jobs_router(tasks, reader=Annotated[Principal, require(JOBS_READ)],
-                             canceller=Annotated[Principal, require(JOBS_WRITE)])],
+                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
     )

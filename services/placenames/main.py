@@ -21,6 +21,10 @@ from shared.app import create_service_app
 from shared.identity import Principal, require
 from shared.jobs_api import jobs_router
 
+# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
+JobsReader = Annotated[Principal, require(JOBS_READ)]
+JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
+
 
 def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
     return create_service_app(
@@ -32,8 +36,7 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
         # search first: /addresses/search must not be taken for /addresses/{code}
         routers=[search_router, divisions_router, names_router, addresses_router, parsing_router, plates_router,
                  checks_router, indicators_router, batches_router,
-                 jobs_router(tasks, reader=Annotated[Principal, require(JOBS_READ)],
-                             canceller=Annotated[Principal, require(JOBS_WRITE)])],
+                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
         on_startup=[parse_pool.start],
         on_shutdown=[parse_pool.stop],
     )
