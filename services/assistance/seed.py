@@ -14,8 +14,9 @@ from services.assistance.assessment.models import Income
 from services.assistance.database import id_number_index
 from services.assistance.households.models import Household, Member
 from services.assistance.policies.models import PolicyVersion
-from services.assistance.policies.schemas import CATALOGUE, CITY_CODE
+from services.assistance.policies.schemas import CATALOGUE
 from services.assistance.programmes import service as programmes
+from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.idnumbers import parse_id_number
 from shared.money import yuan_to_fen

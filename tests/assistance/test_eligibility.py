@@ -7,6 +7,7 @@ import pytest
 
 from services.assistance import seed
 from services.assistance.eligibility import rules
+from shared.programmes import PROGRAMMES
 from tests.assistance.helpers import household, member
 from tests.assistance.test_assessment import SOURCE, income, post
 from tests.assistance.test_households import HAISHU, YINZHOU, create
@@ -229,7 +230,7 @@ async def test_a_recorded_household_is_explained_with_versions_citations_and_sou
     assert standard["code"] == "dibao_standard" and "1100元/月以上" in standard["citation"]
     assert deduction["code"] == "employment_cost_deduction" and deduction["is_assumption"] is True
     assert income_rule["sources"] == ["department: 市人力社保局, 2024-07-02"]
-    assert [p["code"] for p in body["programmes"]] == list(rules.PROGRAMMES)
+    assert [p["code"] for p in body["programmes"]] == list(PROGRAMMES)
     assert all(p["receiving"] is False for p in body["programmes"])
     tekun = next(p for p in body["programmes"] if p["code"] == "tekun")
     assert [p["member"] for p in tekun["persons"]] == [str(m["id"]) for m in h["members"]]

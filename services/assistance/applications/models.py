@@ -4,7 +4,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Foreign
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
-from services.assistance.programmes.models import PROGRAMMES
+from services.assistance.programmes.models import PROGRAMME_CHECK
 from shared.db import UTCDateTime
 
 STATES = ("accepted", "investigated", "reviewed", "publicised", "approved", "rejected")
@@ -21,7 +21,7 @@ class Application(Base):
     __tablename__ = "applications"
     __table_args__ = (
         CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in STATES) + ")", name="state_known"),
-        CheckConstraint("programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")", name="programme_known"),
+        CheckConstraint(PROGRAMME_CHECK, name="programme_known"),
         CheckConstraint("monthly_grant_fen IS NULL OR monthly_grant_fen >= 0", name="grant_not_negative"),
         CheckConstraint("notice_ends_on IS NULL OR notice_ends_on > notice_starts_on", name="notice_ordered"),
         Index("uq_applications_open", "household_id", "programme", unique=True,

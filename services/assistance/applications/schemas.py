@@ -3,7 +3,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from services.assistance.programmes.schemas import ProgrammeCode
+from shared.programmes import ProgrammeCode
 from shared.schemas import Schema
 
 State = Literal["accepted", "investigated", "reviewed", "publicised", "approved", "rejected"]
@@ -58,6 +58,7 @@ class DecisionIn(Schema):
 
 
 class EventOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     step: str
     actor: str
     actor_area: str | None

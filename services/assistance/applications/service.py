@@ -25,10 +25,10 @@ from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.metrics import count_after_commit
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
+from shared.programmes import HOUSEHOLD_PROGRAMMES
 
 NOTICE_DAYS = 7
-HOUSEHOLD_PROGRAMMES = frozenset({"dibao", "dibao_marginal"})
 STABLE_REVIEW_MONTHS, UNSTABLE_REVIEW_MONTHS = 12, 6
 
 # Division levels by the significant length of the staff member's area code.
@@ -76,8 +76,7 @@ def to_out(application: Application, events: list[ApplicationEvent]) -> Applicat
         reasons=application.reasons, monthly_grant_fen=application.monthly_grant_fen,
         review_interval_months=application.review_interval_months, review_due_on=application.review_due_on,
         evaluation=application.evaluation,
-        events=[EventOut(step=e.step, actor=e.actor, actor_area=e.actor_area, at=e.at, detail=e.detail)
-                for e in events],
+        events=[EventOut.model_validate(e) for e in events],
         created_at=application.created_at, updated_at=application.updated_at)
 
 
@@ -268,10 +267,8 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
                        state: str | None) -> list[Application]:
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(Application).where(within_area(Application.area_code, principal.area))
-             .order_by(Application.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(Application.id > int(page.after))
+    query = keyset(select(Application).where(within_area(Application.area_code, principal.area)), Application.id,
+                   page)
     if area_code:
         query = query.where(within_area(Application.area_code, area_code))
     if state:

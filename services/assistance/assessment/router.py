@@ -1,14 +1,11 @@
-from typing import Annotated
-
 from fastapi import APIRouter
 
 from services.assistance.assessment import service
 from services.assistance.assessment.schemas import (AssetIn, AssetOut, EconomicSummary, IncomeIn, IncomeOut,
                                                     MedicalExpenseIn, MedicalExpenseOut)
-from services.assistance.scopes import HOUSEHOLDS_READ, HOUSEHOLDS_WRITE, PII_READ
+from services.assistance.households.auth import HouseholdsPiiReader, HouseholdsReader, HouseholdsWriter
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pii_reads import PiiReadIn, PiiReadOut
 
 router = APIRouter(prefix="/households/{household_id}", tags=["assessment 家庭经济状况认定"])
@@ -24,7 +21,7 @@ router = APIRouter(prefix="/households/{household_id}", tags=["assessment 家庭
                          "encrypted and masked (null) in the answer: see `.../incomes/{income_id}/pii-reads`.",
              responses=problem_responses(401, 403, 404, 422))
 async def add_income(household_id: int, data: IncomeIn, session: Session,
-                     principal: Annotated[Principal, require(HOUSEHOLDS_WRITE)]) -> IncomeOut:
+                     principal: HouseholdsWriter) -> IncomeOut:
     return service.income_out(await service.add_income(session, principal, household_id, data))
 
 
@@ -38,7 +35,7 @@ async def add_income(household_id: int, data: IncomeIn, session: Session,
                          "household outside your area is 404, as is an income not in the household.",
              responses=problem_responses(401, 403, 404, 422))
 async def read_income_amounts(household_id: int, income_id: int, data: PiiReadIn, session: Session,
-                              principal: Annotated[Principal, require(HOUSEHOLDS_READ, PII_READ)]) -> PiiReadOut:
+                              principal: HouseholdsPiiReader) -> PiiReadOut:
     return await service.read_income_amounts(session, principal, household_id, income_id, data.purpose)
 
 
@@ -47,7 +44,7 @@ async def read_income_amounts(household_id: int, income_id: int, data: PiiReadIn
                          "one member, valued in fen, with its source and date.",
              responses=problem_responses(401, 403, 404, 422))
 async def add_asset(household_id: int, data: AssetIn, session: Session,
-                    principal: Annotated[Principal, require(HOUSEHOLDS_WRITE)]) -> AssetOut:
+                    principal: HouseholdsWriter) -> AssetOut:
     return service.asset_out(await service.add_asset(session, principal, household_id, data))
 
 
@@ -60,7 +57,7 @@ async def add_asset(household_id: int, data: AssetIn, session: Session,
                          "`POST /eligibility-checks`. Negative amounts and periods that make no sense are a 422.",
              responses=problem_responses(401, 403, 404, 422))
 async def add_medical_expense(household_id: int, data: MedicalExpenseIn, session: Session,
-                              principal: Annotated[Principal, require(HOUSEHOLDS_WRITE)]) -> MedicalExpenseOut:
+                              principal: HouseholdsWriter) -> MedicalExpenseOut:
     return service.medical_expense_out(await service.add_medical_expense(session, principal, household_id, data))
 
 
@@ -71,7 +68,7 @@ async def add_medical_expense(household_id: int, data: MedicalExpenseIn, session
                         "items left out, the employment cost deduction in force on its date).",
             responses=problem_responses(401, 403, 404))
 async def economic_status(household_id: int, session: Session,
-                          principal: Annotated[Principal, require(HOUSEHOLDS_READ)]) -> EconomicSummary:
+                          principal: HouseholdsReader) -> EconomicSummary:
     return await service.summary(session, principal, household_id)
 
 
@@ -83,5 +80,5 @@ async def economic_status(household_id: int, session: Session,
                          "`assistance.households:read`; a household outside your area is 404.",
              responses=problem_responses(401, 403, 404, 422))
 async def read_income_totals(household_id: int, data: PiiReadIn, session: Session,
-                             principal: Annotated[Principal, require(HOUSEHOLDS_READ, PII_READ)]) -> PiiReadOut:
+                             principal: HouseholdsPiiReader) -> PiiReadOut:
     return await service.read_income_totals(session, principal, household_id, data.purpose)

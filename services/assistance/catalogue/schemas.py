@@ -23,6 +23,7 @@ class CatalogueServiceIn(Schema):
 
 
 class CatalogueServiceOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     category: Category

@@ -8,8 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.catalogue.models import CatalogueService, HouseholdNeed, ServiceMatch
-from services.assistance.catalogue.schemas import (CatalogueServiceIn, CatalogueServiceOut, HouseholdNeedsOut, MatchOut,
-                                                   MatchRequest, NeedIn, NeedOut)
+from services.assistance.catalogue.schemas import (CatalogueServiceIn, HouseholdNeedsOut, MatchOut, MatchRequest,
+                                                   NeedIn, NeedOut)
 from services.assistance.discovery.models import Signal
 from services.assistance.households import service as households
 from services.assistance.households.membership import age_on
@@ -20,17 +20,11 @@ from shared.areas import area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 LOW_INCOME_PROGRAMMES = frozenset({"dibao", "dibao_marginal", "tekun"})
 # Allowed moves of a match; anything else is a 409.
 TRANSITIONS = {"proposed": {"accepted", "declined"}, "accepted": {"delivered", "declined"}}
-
-
-def service_out(row: CatalogueService) -> CatalogueServiceOut:
-    return CatalogueServiceOut(id=row.id, name=row.name, category=row.category, provider=row.provider,
-                               area_code=row.area_code, needs=row.needs, description=row.description,
-                               active=row.active, created_at=row.created_at)
 
 
 def match_out(match: ServiceMatch, service_name: str) -> MatchOut:
@@ -67,10 +61,7 @@ async def list_services(session: AsyncSession, principal: Principal, page: PageP
     """Services offered in the caller's area: those of an area above it (e.g. city-wide) or within it."""
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(CatalogueService).where(_offered_in(principal.area))
-             .order_by(CatalogueService.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(CatalogueService.id > int(page.after))
+    query = keyset(select(CatalogueService).where(_offered_in(principal.area)), CatalogueService.id, page)
     if area_code:
         query = query.where(_offered_in(area_code))
     if category:
@@ -178,12 +169,9 @@ async def list_matches(session: AsyncSession, principal: Principal, page: PagePa
                        household_id: int | None, state: str | None) -> list[tuple[ServiceMatch, str]]:
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(ServiceMatch, CatalogueService.name)
-             .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)
-             .where(within_area(ServiceMatch.area_code, principal.area))
-             .order_by(ServiceMatch.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(ServiceMatch.id > int(page.after))
+    query = keyset(select(ServiceMatch, CatalogueService.name)
+                   .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)
+                   .where(within_area(ServiceMatch.area_code, principal.area)), ServiceMatch.id, page)
     if household_id is not None:
         query = query.where(ServiceMatch.household_id == household_id)
     if state:

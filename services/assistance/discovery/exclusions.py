@@ -13,9 +13,9 @@ from sqlalchemy import Select, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.applications.models import OPEN_STATES, Application
-from services.assistance.applications.service import HOUSEHOLD_PROGRAMMES
 from services.assistance.households.models import Member
 from services.assistance.programmes.models import Enrolment
+from shared.programmes import HOUSEHOLD_PROGRAMMES
 
 
 def live_applications(*, after_id: int, until_id: int | None) -> Select:

@@ -4,17 +4,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse
 
 from services.assistance.discovery import flows, screenings, signals
+from services.assistance.discovery.auth import Screener, SignalsWriter
 from services.assistance.discovery.schemas import ScreeningIn, ScreeningOut, SignalIn, SignalOut
 from services.assistance.leads.schemas import LeadOut
-from services.assistance.scopes import SCREENINGS_RUN, SIGNALS_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["discovery 数据找人"])
-Runner = Annotated[Principal, require(SCREENINGS_RUN)]
 
 
 @router.post("/screenings", status_code=202, response_model=ScreeningOut, summary="Start a screening",
@@ -24,7 +22,7 @@ Runner = Annotated[Principal, require(SCREENINGS_RUN)]
                          "/screenings/{id}`. The job checkpoints after every chunk and survives a restart of the "
                          "service (it resumes, or reports `failed` with the reason).",
              responses=problem_responses(401, 403, 422))
-async def start_screening(data: ScreeningIn, request: Request, session: Session, principal: Runner) -> JSONResponse:
+async def start_screening(data: ScreeningIn, request: Request, session: Session, principal: Screener) -> JSONResponse:
     out = await flows.start_screening(session, request.app.state.screenings, principal, data)
     return JSONResponse(out.model_dump(mode="json"), status_code=202,
                         headers={"Location": f"{request.url.path}/{out.id}"})
@@ -33,7 +31,7 @@ async def start_screening(data: ScreeningIn, request: Request, session: Session,
 @router.get("/screenings/{screening_id}", response_model=ScreeningOut, summary="A screening's progress",
             description="State (queued, running, done, failed), progress in percent, leads found so far.",
             responses=problem_responses(401, 403, 404))
-async def get_screening(screening_id: int, session: Session, principal: Runner) -> ScreeningOut:
+async def get_screening(screening_id: int, session: Session, principal: Screener) -> ScreeningOut:
     return screenings.screening_out(await screenings.get_screening(session, principal, screening_id))
 
 
@@ -41,7 +39,7 @@ async def get_screening(screening_id: int, session: Session, principal: Runner) 
             description="Households (or members) who look eligible for a programme they do not receive, by area "
                         "(`area` narrows to a street or community) for community workers to visit, with the figures "
                         "behind each.", responses=problem_responses(401, 403, 404, 422))
-async def screening_leads(screening_id: int, session: Session, principal: Runner,
+async def screening_leads(screening_id: int, session: Session, principal: Screener,
                           page: Annotated[PageParams, Depends(page_params)],
                           area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None) -> Page[LeadOut]:
     rows = await screenings.list_leads(session, principal, screening_id, page, area_code=area)
@@ -56,7 +54,7 @@ async def screening_leads(screening_id: int, session: Session, principal: Runner
                          "partner's `signal_id`: a resend returns the first result (200, `Idempotent-Replayed: "
                          "true`) and opens nothing new.", responses=problem_responses(401, 403, 422))
 async def receive_signal(data: SignalIn, session: Session,
-                         principal: Annotated[Principal, require(SIGNALS_WRITE)]) -> JSONResponse:
+                         principal: SignalsWriter) -> JSONResponse:
     out, replayed = await signals.receive_signal(session, principal, data)
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if replayed else 201,
                         headers={"Idempotent-Replayed": "true"} if replayed else {})

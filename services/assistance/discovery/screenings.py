@@ -20,9 +20,8 @@ from services.assistance.eligibility import service as eligibility
 from services.assistance.households.models import Household
 from services.assistance.leads.models import Lead
 from services.assistance.policies.models import PolicyVersion
-from services.assistance.policies.schemas import CITY_CODE
 from shared import clock
-from shared.areas import area_prefix, within_area
+from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity import Principal

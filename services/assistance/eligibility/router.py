@@ -1,13 +1,10 @@
-from typing import Annotated
-
 from fastapi import APIRouter
 
 from services.assistance.eligibility import service
+from services.assistance.eligibility.auth import EligibilityChecker
 from services.assistance.eligibility.schemas import EligibilityCheckIn, EligibilityOut
-from services.assistance.scopes import ELIGIBILITY_CHECK
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 
 router = APIRouter(tags=["eligibility 资格认定"])
 
@@ -23,5 +20,5 @@ router = APIRouter(tags=["eligibility 资格认定"])
                          "written.",
              responses=problem_responses(401, 403, 404, 422))
 async def eligibility_check(data: EligibilityCheckIn, session: Session,
-                            principal: Annotated[Principal, require(ELIGIBILITY_CHECK)]) -> EligibilityOut:
+                            principal: EligibilityChecker) -> EligibilityOut:
     return await service.check(session, principal, data)

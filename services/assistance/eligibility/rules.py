@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 
 from services.assistance.households.membership import MemberFacts, age_on, membership
 
-PROGRAMMES = ("dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered", "child_in_difficulty",
-              "disability_living_subsidy", "disability_care_subsidy")
 # The parameters the rules read; an `as_of` on which any of them has no version in force cannot be decided.
 REQUIRED_PARAMETERS = ("dibao_standard", "dibao_marginal_multiplier", "tekun_support_standard",
                        "orphan_institution_standard", "orphan_scattered_standard", "children_in_difficulty_standard",

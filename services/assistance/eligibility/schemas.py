@@ -9,9 +9,9 @@ from services.assistance.assessment.schemas import (
     SourceIn,
 )
 from services.assistance.households.schemas import MemberIn
-from services.assistance.programmes.schemas import ProgrammeCode
 from shared.areas import AreaCode
 from shared.money import MAX_ASSET_FEN, MAX_MONTHLY_INCOME_FEN, fen
+from shared.programmes import ProgrammeCode
 from shared.schemas import Schema
 
 
@@ -64,6 +64,7 @@ class EligibilityCheckIn(Schema):
 
 
 class ParameterUsed(Schema):
+    model_config = ConfigDict(from_attributes=True)
     code: str
     version_id: int = Field(description="The policy version (GET /policies/{code}/versions)")
     value: int
@@ -73,6 +74,7 @@ class ParameterUsed(Schema):
 
 
 class CriterionOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     code: str
     passed: bool
     value: int | None = Field(description="The value used (fen, persons, years, grade as the unit says)")

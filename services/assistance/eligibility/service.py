@@ -27,6 +27,7 @@ from shared import clock
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
+from shared.programmes import PROGRAMMES
 from shared.stamped import StampedCache
 
 
@@ -206,16 +207,6 @@ async def facts_of_household(session: AsyncSession, household, as_of: dt.date
     return _facts_of(household, members, rows, as_of), [m.id_number for m in members]
 
 
-def _param_out(p: rules.Param) -> ParameterUsed:
-    return ParameterUsed(code=p.code, version_id=p.version_id, value=p.value, unit=p.unit, citation=p.citation,
-                         is_assumption=p.is_assumption)
-
-
-def _criterion_out(c: rules.Criterion) -> CriterionOut:
-    return CriterionOut(code=c.code, passed=c.passed, value=c.value, threshold=c.threshold, unit=c.unit,
-                        parameters=[_param_out(p) for p in c.parameters], sources=c.sources, note=c.note)
-
-
 async def check(session: AsyncSession, principal: Principal, data: EligibilityCheckIn) -> EligibilityOut:
     if (data.household_id is None) == (data.household is None):
         raise InvalidInput("household_id", "give either household_id (a recorded household) or household (inline)")
@@ -232,23 +223,23 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
               else await parameters_for_stamp(session, stamp, facts.district_code, as_of))
     result = rules.evaluate(facts, params, as_of)
     expenditure = rules.expenditure_type(facts, params, result)
-    wanted = set(data.programmes or rules.PROGRAMMES)
+    wanted = set(data.programmes or PROGRAMMES)
     return EligibilityOut(
         as_of=as_of, district_code=facts.district_code, household_id=data.household_id,
         counted_members=result.counted_members, household_monthly_income_fen=result.household_income_fen,
         per_capita_monthly_income_fen=result.per_capita_income_fen,
         programmes=[ProgrammeResultOut(
             code=p.code, eligible=p.eligible, receiving=p.code in receiving,
-            criteria=[_criterion_out(c) for c in p.criteria],
+            criteria=[CriterionOut.model_validate(c) for c in p.criteria],
             persons=None if p.persons is None else [
                 PersonResultOut(member=r.key, id_number_masked=r.id_number_masked, eligible=r.eligible,
-                                criteria=[_criterion_out(c) for c in r.criteria]) for r in p.persons],
+                                criteria=[CriterionOut.model_validate(c) for c in r.criteria]) for r in p.persons],
             amount_fen=p.amount_fen, amount_unit=p.amount_unit,
-            amount_parameters=[_param_out(x) for x in p.amount_parameters])
+            amount_parameters=[ParameterUsed.model_validate(x) for x in p.amount_parameters])
             for p in result.programmes if p.code in wanted],
         expenditure_type=None if expenditure is None else ExpenditureTypeOut(
             eligible=expenditure.eligible, income_type=expenditure.income_type,
             medical_expense_monthly_fen=expenditure.medical_expense_fen,
             household_income_after_medical_fen=expenditure.income_after_medical_fen,
             per_capita_income_after_medical_fen=expenditure.per_capita_after_medical_fen,
-            criteria=[_criterion_out(c) for c in expenditure.criteria]))
+            criteria=[CriterionOut.model_validate(c) for c in expenditure.criteria]))

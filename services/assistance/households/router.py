@@ -4,19 +4,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.assistance.database import IDEMPOTENCY_KEYS, PII_READS
 from services.assistance.households import service
+from services.assistance.households.auth import HouseholdsPiiReader, HouseholdsReader, HouseholdsWriter
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
-from services.assistance.scopes import HOUSEHOLDS_READ, HOUSEHOLDS_WRITE, PII_READ
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
 
 router = APIRouter(prefix="/households", tags=["households 救助家庭"])
 
-READ, WRITE = HOUSEHOLDS_READ, HOUSEHOLDS_WRITE
 
 
 @router.post("", status_code=201, response_model=HouseholdOut, summary="Record a household and its members",
@@ -28,7 +26,7 @@ READ, WRITE = HOUSEHOLDS_READ, HOUSEHOLDS_WRITE
                          "household is a 409 naming it. Retries with the same `Idempotency-Key` are safe.",
              responses=problem_responses(401, 403, 409, 422))
 async def create_household(data: HouseholdIn, request: Request, session: Session,
-                           principal: Annotated[Principal, require(WRITE)],
+                           principal: HouseholdsWriter,
                            idempotency_key: IdempotencyKeyHeader = None) -> HouseholdOut:
     async def create() -> HouseholdOut:
         return service.to_out(*await service.create(session, principal, data))
@@ -39,7 +37,7 @@ async def create_household(data: HouseholdIn, request: Request, session: Session
 @router.get("", response_model=Page[HouseholdOut], summary="List households you may see",
             description="Staff see households in their area and below (社区 → 街道 → 区县 → 市).",
             responses=problem_responses(401, 403, 422))
-async def list_households(session: Session, principal: Annotated[Principal, require(READ)],
+async def list_households(session: Session, principal: HouseholdsReader,
                           page: Annotated[PageParams, Depends(page_params)],
                           area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None
                           ) -> Page[HouseholdOut]:
@@ -51,7 +49,7 @@ async def list_households(session: Session, principal: Annotated[Principal, requ
             description="The household and its members; 404 when it does not exist or is outside your area.",
             responses=problem_responses(401, 403, 404))
 async def get_household(household_id: int, session: Session,
-                        principal: Annotated[Principal, require(READ)]) -> HouseholdOut:
+                        principal: HouseholdsReader) -> HouseholdOut:
     household = await service.get_visible(session, principal, household_id)
     return service.to_out(household, await service.members_of(session, household.id))
 
@@ -61,7 +59,7 @@ async def get_household(household_id: int, session: Session,
                          "another household is a 409 naming it: remove them there first.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def add_member(household_id: int, data: MemberIn, session: Session,
-                     principal: Annotated[Principal, require(WRITE)]) -> MemberOut:
+                     principal: HouseholdsWriter) -> MemberOut:
     return service.member_out(await service.add_member(session, principal, household_id, data))
 
 
@@ -69,7 +67,7 @@ async def add_member(household_id: int, data: MemberIn, session: Session,
                description="Removes a person who left the household (moved out, died). The applicant stays.",
                responses=problem_responses(401, 403, 404, 409))
 async def remove_member(household_id: int, member_id: int, session: Session,
-                        principal: Annotated[Principal, require(WRITE)]) -> Response:
+                        principal: HouseholdsWriter) -> Response:
     await service.remove_member(session, principal, household_id, member_id)
     return Response(status_code=204)
 
@@ -84,7 +82,7 @@ async def remove_member(household_id: int, member_id: int, session: Session,
                          "by one: `.../incomes/{income_id}/pii-reads`.",
              responses=problem_responses(401, 403, 404, 422))
 async def read_member_pii(household_id: int, member_id: int, data: PiiReadIn, session: Session,
-                          principal: Annotated[Principal, require(READ, PII_READ)]) -> PiiReadOut:
+                          principal: HouseholdsPiiReader) -> PiiReadOut:
     household, member = await service.get_visible_member(session, principal, household_id, member_id)
     return await record_pii_read(session, PII_READS, principal, subject_type="member", subject_id=member.id,
                                  subject_area=household.area_code, values={"id_number": member.id_number},

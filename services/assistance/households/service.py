@@ -14,7 +14,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 
 def facts_of(member: Member) -> MemberFacts:
@@ -172,9 +172,7 @@ async def remove_member(session: AsyncSession, principal: Principal, household_i
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
                        area_code: str | None) -> list[tuple[Household, list[Member]]]:
-    query = visible_to(principal).order_by(Household.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Household.id > int(page.after))
+    query = keyset(visible_to(principal), Household.id, page)
     if area_code:
         query = query.where(within_area(Household.area_code, area_code))
     households = list(await session.scalars(query))

@@ -4,10 +4,8 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
-from services.assistance.programmes.models import PROGRAMMES
+from services.assistance.programmes.models import PROGRAMME_CHECK
 from shared.db import UTCDateTime
-
-PROGRAMME_CHECK = "programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")"
 
 
 class Lead(Base):

@@ -3,14 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from services.assistance.leads import service
+from services.assistance.leads.auth import LeadsReader, LeadsWriter
 from services.assistance.leads.schemas import HouseholdLeadsOut, LeadClosureIn, LeadDetailOut, LeadState, Outcome
-from services.assistance.programmes.schemas import ProgrammeCode
-from services.assistance.scopes import LEADS_READ, LEADS_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.programmes import ProgrammeCode
 
 router = APIRouter(prefix="/leads", tags=["discovery 数据找人"])
 
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/leads", tags=["discovery 数据找人"])
                         "(`POST /eligibility-checks` with `household_id`), which explains the decision with the "
                         "counted income, per capita, and every criterion.",
             responses=problem_responses(401, 403, 422))
-async def list_leads(session: Session, principal: Annotated[Principal, require(LEADS_READ)],
+async def list_leads(session: Session, principal: LeadsReader,
                      page: Annotated[PageParams, Depends(page_params)],
                      area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
                      state: LeadState | None = None, outcome: Outcome | None = None,
@@ -41,14 +40,14 @@ async def list_leads(session: Session, principal: Annotated[Principal, require(L
                         "For a household that looks eligible but has no lead.",
             responses=problem_responses(401, 403, 404))
 async def household_leads(household_id: int, session: Session,
-                          principal: Annotated[Principal, require(LEADS_READ)]) -> HouseholdLeadsOut:
+                          principal: LeadsReader) -> HouseholdLeadsOut:
     return await service.of_household(session, principal, household_id)
 
 
 @router.get("/{lead_id}", response_model=LeadDetailOut, summary="One lead",
             responses=problem_responses(401, 403, 404))
 async def get_lead(lead_id: int, session: Session,
-                   principal: Annotated[Principal, require(LEADS_READ)]) -> LeadDetailOut:
+                   principal: LeadsReader) -> LeadDetailOut:
     return service.detail_out(await service.get_visible(session, principal, lead_id))
 
 
@@ -61,5 +60,5 @@ async def get_lead(lead_id: int, session: Session,
                          "lead's `facts_digest`, since the lead does not keep the income).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def close_lead(lead_id: int, data: LeadClosureIn, session: Session,
-                     principal: Annotated[Principal, require(LEADS_WRITE)]) -> LeadDetailOut:
+                     principal: LeadsWriter) -> LeadDetailOut:
     return service.detail_out(await service.close(session, principal, lead_id, data))

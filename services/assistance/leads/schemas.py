@@ -3,7 +3,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from services.assistance.programmes.schemas import ProgrammeCode
+from shared.programmes import ProgrammeCode
 from shared.schemas import Schema
 
 Outcome = Literal["applied", "not_eligible", "declined", "duplicate"]

@@ -24,7 +24,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.metrics import count_after_commit
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 OPEN_STATES = ("open", "visited")
 
@@ -80,15 +80,13 @@ async def close(session: AsyncSession, principal: Principal, lead_id: int, data:
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
                        state: str | None, outcome: str | None, programme: str | None, screening_id: int | None,
                        household_id: int | None) -> list[Lead]:
-    query = _visible(principal).order_by(Lead.id).limit(page.limit + 1)
+    query = keyset(_visible(principal), Lead.id, page)
     if area_code:
         query = query.where(within_area(Lead.area_code, area_code))
     for column, value in ((Lead.state, state), (Lead.outcome, outcome), (Lead.programme, programme),
                           (Lead.screening_id, screening_id), (Lead.household_id, household_id)):
         if value is not None:
             query = query.where(column == value)
-    if page.after is not None:
-        query = query.where(Lead.id > int(page.after))
     return list(await session.scalars(query))
 
 

@@ -3,19 +3,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.assistance.policies import service
-from services.assistance.scopes import POLICIES_READ, POLICIES_WRITE
-from services.assistance.policies.schemas import (CITY_CODE, PoliciesInForce, PolicyCode, PolicyVersionIn,
-                                                  PolicyVersionOut)
+from services.assistance.policies.auth import PoliciesReader, PoliciesWriter
+from services.assistance.policies.schemas import PoliciesInForce, PolicyCode, PolicyVersionIn, PolicyVersionOut
 from services.assistance.policies.service import to_out
 from shared import clock
+from shared.areas import CITY_CODE
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.params import IsoDate
 
 router = APIRouter(prefix="/policies", tags=["policies 救助政策参数"])
 
-READ, WRITE = POLICIES_READ, POLICIES_WRITE
 
 DistrictQuery = Annotated[str, Query(pattern=r"^3302\d\d$", description="330200 (city-wide) or a district code")]
 
@@ -29,7 +27,7 @@ DistrictQuery = Annotated[str, Query(pattern=r"^3302\d\d$", description="330200 
             responses=problem_responses(401, 403, 404, 422))
 async def list_in_force(
     session: Session,
-    _principal: Annotated[Principal, require(READ)],
+    _principal: PoliciesReader,
     as_of: Annotated[IsoDate | None, Query(description="The day asked about (YYYY-MM-DD)")] = None,
     district: DistrictQuery = CITY_CODE,
     code: Annotated[PolicyCode | None, Query(description="Only this parameter")] = None,
@@ -43,7 +41,7 @@ async def list_in_force(
             description="Every version of the parameter, by district (330200 city-wide first) then effective "
                         "date. Versions are never rewritten, so this is the full record of what applied when.",
             responses=problem_responses(401, 403, 404, 422))
-async def list_versions(code: str, session: Session, _principal: Annotated[Principal, require(READ)],
+async def list_versions(code: str, session: Session, _principal: PoliciesReader,
                         district: Annotated[str | None, Query(pattern=r"^3302\d\d$")] = None
                         ) -> list[PolicyVersionOut]:
     return [to_out(v) for v in await service.history(session, code, district_code=district)]
@@ -56,5 +54,5 @@ async def list_versions(code: str, session: Session, _principal: Annotated[Princ
                          "existing one.",
              responses=problem_responses(401, 403, 409, 422))
 async def add_version(data: PolicyVersionIn, session: Session,
-                      principal: Annotated[Principal, require(WRITE)]) -> PolicyVersionOut:
+                      principal: PoliciesWriter) -> PolicyVersionOut:
     return to_out(await service.add_version(session, principal, data))

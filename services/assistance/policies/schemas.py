@@ -3,10 +3,9 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.areas import CITY_CODE
 from shared.money import MAX_ASSET_FEN
 from shared.schemas import Schema
-
-CITY_CODE = "330200"
 
 Unit = Literal["fen", "fen_per_month", "fen_per_year", "permille"]
 PolicyCode = Literal[

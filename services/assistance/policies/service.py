@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.policies.models import PolicyVersion
-from services.assistance.policies.schemas import CATALOGUE, CITY_CODE, PolicyVersionIn, PolicyVersionOut
+from services.assistance.policies.schemas import CATALOGUE, PolicyVersionIn, PolicyVersionOut
+from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -70,7 +71,7 @@ async def history(session: AsyncSession, code: str, *, district_code: str | None
 
 
 async def add_version(session: AsyncSession, principal: Principal, data: PolicyVersionIn) -> PolicyVersion:
-    if principal.kind != "staff" or principal.area != CITY_CODE:
+    if not principal.is_city_staff:
         raise Forbidden("policy parameters are set by city-level staff of the bureau (area 330200)")
     expected = CATALOGUE[data.code].unit
     if data.unit != expected:

@@ -6,9 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 from services.assistance.database import Base, id_number_index
 from shared.db import UTCDateTime
 from shared.pii import Encrypted
+from shared.programmes import PROGRAMMES
 
-PROGRAMMES = ("dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered", "child_in_difficulty",
-              "disability_living_subsidy", "disability_care_subsidy")
+# The CHECK of every table with a programme column (enrolments, applications, leads).
+PROGRAMME_CHECK = "programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")"
 
 
 class Enrolment(Base):
@@ -21,7 +22,7 @@ class Enrolment(Base):
 
     __tablename__ = "enrolments"
     __table_args__ = (
-        CheckConstraint("programme IN (" + ", ".join(f"'{p}'" for p in PROGRAMMES) + ")", name="programme_known"),
+        CheckConstraint(PROGRAMME_CHECK, name="programme_known"),
         CheckConstraint("until_on IS NULL OR until_on > since_on", name="period_ordered"),
         CheckConstraint("monthly_fen >= 0", name="monthly_not_negative"),
         Index("uq_enrolments_current", "id_number_index", "programme", unique=True,

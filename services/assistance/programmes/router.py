@@ -1,13 +1,10 @@
-from typing import Annotated
-
 from fastapi import APIRouter
 
 from services.assistance.programmes import service
+from services.assistance.programmes.auth import StatusReader
 from services.assistance.programmes.schemas import StatusLookupIn, StatusLookupOut
-from services.assistance.scopes import STATUS_READ
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 
 router = APIRouter(tags=["status 救助身份查询"])
 
@@ -23,5 +20,5 @@ router = APIRouter(tags=["status 救助身份查询"])
                          "when, why (`purpose`, default `eligibility for <caller>`) and the request id.",
              responses=problem_responses(401, 403, 422))
 async def status_lookup(data: StatusLookupIn, session: Session,
-                        principal: Annotated[Principal, require(STATUS_READ)]) -> StatusLookupOut:
+                        principal: StatusReader) -> StatusLookupOut:
     return await service.lookup(session, principal, data.id_number, purpose=data.purpose)

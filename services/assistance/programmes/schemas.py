@@ -1,12 +1,9 @@
 import datetime as dt
-from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.programmes import ProgrammeCode
 from shared.schemas import Schema
-
-ProgrammeCode = Literal["dibao", "dibao_marginal", "tekun", "orphan_institution", "orphan_scattered",
-                        "child_in_difficulty", "disability_living_subsidy", "disability_care_subsidy"]
 
 
 class StatusLookupIn(Schema):
