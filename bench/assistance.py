@@ -4,7 +4,7 @@ the gateway.
     ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 20000] [--database-url URL] [--reuse]
 
 1. builds a synthetic city in its own PostgreSQL database (default `assistance_bench` on 127.0.0.1:5432,
-   created when missing, wiped at the start) with the generator of `services.assistance.generate`;
+   created when missing, wiped at the start) with the generator of `tools.data.assistance_generate`;
 2. times what can be done over the same income rows without the rules, then the whole screening job exactly as
    the service runs it (chunks, checkpoints, leads), and prints its ratio to each (targets: ≤ 30 s for 1 M
    households, ≤ 3× the bare aggregate). Incomes are stored encrypted, so no SQL can sum them any more; the two
@@ -42,12 +42,12 @@ from services.assistance.discovery import batch, runner, screenings
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
-from services.assistance.generate import generate
 from services.assistance.households.models import Member
 from services.assistance.settings import AssistanceSettings
 from shared import clock, migrations
 from shared.db import Database
 from shared.identity import Principal
+from tools.data.assistance_generate import generate
 from tools.devserver import Suite
 
 GATEWAY_PORT, SERVICE_PORT = 18200, 18202

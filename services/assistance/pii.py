@@ -49,12 +49,7 @@ from services.assistance.assessment.models import Income
 from services.assistance.discovery.models import Signal
 from services.assistance.households.models import Member
 from services.assistance.programmes.models import Enrolment
-from shared.pii import keyring, reencrypt
-
-
-def encrypt_for(purpose: str, value: str) -> str:
-    """The stored text of `value` for a column of `purpose`, for code that writes rows around the ORM (bulk)."""
-    return keyring().encrypt(purpose, value)
+from shared.pii import reencrypt
 
 
 async def reencrypt_all(session: AsyncSession, *, batch: int = 500) -> dict[str, int]:

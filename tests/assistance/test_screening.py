@@ -10,7 +10,6 @@ from services.assistance.discovery import batch, runner, screenings
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
-from services.assistance.generate import generate
 from services.assistance.households.models import Household, Member
 from services.assistance.leads.models import Lead
 from services.assistance.main import create_app
@@ -19,6 +18,7 @@ from services.assistance.programmes import service as programmes
 from shared import clock
 from tests.assistance.helpers import household, member
 from tests.conftest import settings_for, staff
+from tools.data.assistance_generate import generate
 
 API = "/api/assistance/v1"
 RUN = "assistance.screenings:run"

@@ -12,12 +12,12 @@ from services.assistance.discovery import batch
 from services.assistance.discovery.models import Screening
 from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
-from services.assistance.generate import Thresholds, generate
 from services.assistance.households.models import Household, Member
 from services.assistance.leads.models import Lead
 from services.assistance.programmes import service as programmes
 from shared.db import utcnow
 from shared.programmes import PROGRAMMES
+from tools.data.assistance_generate import Thresholds, generate
 
 AS_OF = dt.date(2024, 2, 29)  # a leap day: birthdays on 29 February and age cutoffs are edge cases too
 HOUSEHOLDS = 10_000

@@ -2,10 +2,12 @@
 near every threshold of the rules (the 低保 standard, 2× for 低保边缘, the asset and vehicle limits, the ages 16, 18
 and 60), disabilities, orphans, students and exclusions.
 
-    python -m services.assistance.generate N [--seed S]   add N households to the service's database
+    ./dev seed assistance --households N [--seed S]   add N households to the service's database
+    python -m tools.data.assistance_generate N [--seed S]
 
 Rows are built as plain dicts and written with executemany, so a million households take minutes, not hours.
-The same generator feeds the agreement test (batch path vs single path) and bench/assistance.py.
+The same generator feeds the agreement test (batch path vs single path) and bench/assistance.py. It builds data
+for tests and benchmarks, so it lives beside them rather than in the service's package.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from services.assistance.assessment.models import (
     Income,
 )
 from services.assistance.assessment.schemas import EXEMPT_ITEMS
-from services.assistance.bulk import insert_rows
 from services.assistance.database import id_number_index
 from services.assistance.households.models import Household, Member
-from services.assistance.pii import encrypt_for
 from services.assistance.settings import AssistanceSettings
 from shared import clock
 from shared.db import Database, utcnow
+from shared.pii import keyring
+from tools.data.bulk import insert_rows
 
 DISTRICTS = ("330203", "330205", "330206", "330211", "330212", "330213", "330225", "330226", "330281", "330282")
 SIZES = (1, 1, 2, 2, 2, 3, 3, 3, 4, 5)  # one- and two-person households dominate among applicants
@@ -166,7 +168,7 @@ class CityGenerator:
         number, index = self.id_number(district, birth)
         return dict(
             # Written around the ORM (bulk), so encrypted here as the column type would.
-            id=mid, household_id=hid, id_number_enc=encrypt_for("members.id_number", number), id_number_index=index,
+            id=mid, household_id=hid, id_number_enc=keyring().encrypt("members.id_number", number), id_number_index=index,
             name=f"居民{mid}", birth_on=birth,
             sex=self.rng.choice(("male", "female")), relationship=relationship,
             residence="resident" if r() < 0.1 else "registered",
@@ -183,8 +185,8 @@ class CityGenerator:
     def _income(self, batch: Batch, hid: int, mid: int, kind: str, item: str, amount: int, months: int) -> None:
         batch.incomes.append(dict(  # amounts encrypted as the column type would (written around the ORM)
             household_id=hid, member_id=mid, kind=kind, item=item,
-            amount_fen_enc=encrypt_for(AMOUNT_PURPOSE, str(amount)), months=months, period_from=self.period,
-            monthly_fen_enc=encrypt_for(MONTHLY_PURPOSE, str(amount // months)), exempt=item in EXEMPT_ITEMS,
+            amount_fen_enc=keyring().encrypt(AMOUNT_PURPOSE, str(amount)), months=months, period_from=self.period,
+            monthly_fen_enc=keyring().encrypt(MONTHLY_PURPOSE, str(amount // months)), exempt=item in EXEMPT_ITEMS,
             source_kind=self.rng.choice(("department", "applicant")), source_name="生成数据",
             source_on=self.as_of - dt.timedelta(days=self.rng.randint(0, 60)), recorded_by="generator",
             recorded_at=self.now))
@@ -241,7 +243,7 @@ async def _main(households: int, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m services.assistance.generate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.data.assistance_generate", description=__doc__.split("\n")[0])
     # `./dev seed assistance --households N` passes the flag; `python -m ... N` works as well.
     parser.add_argument("count", type=int, nargs="?")
     parser.add_argument("--households", type=int)

@@ -1,7 +1,7 @@
 """Bulk rows straight to the driver: COPY on PostgreSQL, executemany on SQLite.
 
 At city scale SQLAlchemy's per-parameter processing costs more than the database itself, so code that writes
-many of its own well-typed rows (the generator, the screening's leads) goes around it. Values must already be
+many of its own well-typed rows (the synthetic-data generators) goes around it. Values must already be
 what the column stores: ints, strs, dates, aware datetimes, bools, and dicts/lists for JSON columns.
 """
 
