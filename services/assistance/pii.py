@@ -1,4 +1,4 @@
-"""Personal data of the assistance service at rest (PIPL; issue 7 item 6): what is encrypted, and why.
+"""Personal data of the assistance service at rest (PIPL): what is encrypted, and why.
 
 **ID numbers** are stored encrypted (`shared.pii.Encrypted`, one purpose per column so a ciphertext copied into
 another column does not decrypt) next to a keyed blind index. Every table indexes the *same* blind index purpose,
@@ -20,7 +20,7 @@ the database to the API's validation (`IncomeIn.amount_fen` is bounded by `share
 pii-reads` with `assistance.pii:read` and a stated purpose, audited under the member whose income it is. One
 exception, decided on purpose: an **eligibility check** of a recorded household shows the household's counted
 monthly income, per capita, and the criterion values it compared with the thresholds. That answer is the
-explanation of a decision about the household (issue 4: every criterion with the value used), it is only given to
+explanation of a decision about the household (every criterion with the value used), it is only given to
 staff holding `assistance.eligibility:check` for a household of their area, and it shows aggregates after the
 policy's deductions, not the recorded incomes one by one.
 

@@ -69,7 +69,7 @@ def _checked_period(period_from: str, period_to: str) -> tuple[dt.date, int]:
 
 def income_out(row: Income) -> IncomeOut:
     last = _last_month(row.period_from, row.months)
-    # The amounts stay masked (issue 7): they are read in the clear only through `read_income_amounts`.
+    # The amounts stay masked: they are read in the clear only through `read_income_amounts`.
     return IncomeOut(id=row.id, member_id=row.member_id, kind=row.kind, item=row.item,
                      period_from=_month_text(row.period_from), period_to=_month_text(last), months=row.months,
                      exempt=row.exempt, source=_source_out(row),

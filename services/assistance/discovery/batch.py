@@ -73,8 +73,8 @@ async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int
     if connection.dialect.name == "postgresql":
         # Straight from the driver (at city scale SQLAlchemy's row handling cost as much as the decryption), and as
         # three arrays rather than a row per income: tens of thousands of row objects per chunk kept the garbage
-        # collector's full collections coming, 11.6 s of a 22.7 s city screening, up to 0.26 s each, during which
-        # the service answered no request (`./dev bench assistance` prints them; docs/benchmarks/assistance.md).
+        # collector's full collections coming, and the service answered no request during each of them
+        # (`./dev bench assistance` prints them; docs/benchmarks/assistance.md).
         driver = (await connection.get_raw_connection()).driver_connection
         members, wages, sealed = await driver.fetchrow(
             "SELECT array_agg(member_id), array_agg(kind = 'wages'), array_agg(monthly_fen_enc) FROM incomes "
@@ -89,9 +89,8 @@ async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int
         members, wages, sealed = zip(*rows) if rows else (None, None, None)
     if not members:
         return {}, {}, 0
-    # A 20,000-household chunk of the generated city has some 38,000 counted incomes, a tenth of a second of CPU to
-    # decrypt (1.3-2.6 µs a value, docs/benchmarks/assistance.md): in a thread, so that the event loop, which
-    # answers requests beside the screening job, gets its turns meanwhile.
+    # Decrypting a chunk's incomes is CPU work of this process (docs/benchmarks/assistance.md): in a thread, so that
+    # the event loop, which answers requests beside the screening job, gets its turns meanwhile.
     return *await asyncio.to_thread(_sum_per_member, members, wages, sealed), len(members)
 
 
@@ -346,10 +345,10 @@ async def write_leads(session: AsyncSession, screening_id: int, params: dict[str
     dialect = (await session.connection()).dialect.name
     standard = params["dibao_standard"].value
     # The reasons are JSON text put together by concatenation, not json_build_object: its dispatch on every
-    # argument's type was a fifth of writing a city's leads (0.28 s of 1.43 s per 50,000 households, measured by
-    # leaving the reasons out). A person's lead has the same reasons throughout the screening: one constant. The
-    # keys and their order are those the API has always shown. No counted income in the clear (issue 7): the facts
-    # digest stands for it (discovery/facts.py); the digest is hex and the counts integers, so nothing needs escaping.
+    # argument's type was a large part of writing a city's leads (docs/benchmarks/assistance.md). A person's lead
+    # has the same reasons throughout the screening: one constant. The keys and their order are those the API has
+    # always shown. No counted income in the clear: the facts digest stands for it (discovery/facts.py); the digest
+    # is hex and the counts integers, so nothing needs escaping.
     common = json.dumps({"rule": "eligibility.rules.evaluate", "as_of": as_of.isoformat()})
     household_reasons = (literal(common[:-1] + ', "counted_members": ', String) + cast(hits.c.n, String)
                          + literal(f', "standard_fen": {int(standard)}, "facts_digest": "', String)

@@ -2,7 +2,7 @@
 
 A lead for 低保 or 低保边缘 was raised on the household's counted members, counted monthly income and the 低保
 standard. The screening must not raise it again once it was closed on those same facts, so the lead has to keep
-something that tells them apart; but the counted income is not kept in the clear (issue 7, see
+something that tells them apart; but the counted income is not kept in the clear (see
 services/assistance/pii.py). The lead keeps `sha256(key || "members:income:standard")` instead, hex, under a
 secret key: equal facts give equal digests, and without the key a digest cannot be checked against guessed
 incomes (there are only so many).

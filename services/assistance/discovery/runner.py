@@ -44,7 +44,7 @@ async def _finish(database: Database, screening_id: int, state: str, error: str 
 
 
 # Chunks in flight at once on PostgreSQL, each on its own connection and in its own transaction: while the
-# database writes the leads of up to WRITING_CHUNKS of them (one per core of the machine this was measured on),
+# database writes the leads of up to WRITING_CHUNKS of them (about one per core the database has for it),
 # the next chunk's incomes are read and decrypted in this process, and one more waits its turn to write (`Turns`).
 # Their checkpoints still move one after the other (`run_chunk`), so a stop leaves every committed chunk behind
 # one checkpoint and the rest to be redone. SQLite has one writer: one chunk at a time, no turns.

@@ -110,7 +110,7 @@ class Turns:
     """What the chunks in flight take turns at. Reading and decrypting a chunk's incomes is this process's work
     and holds the GIL: one chunk at a time. Writing a chunk's leads is the database's work: as many at once as it
     has cores for it. Without turns the chunks in flight moved in step (all decrypting while the database idled,
-    then all writing at once) and the cores sat idle for 5-10 s of a 25 s city screening."""
+    then all writing at once) and the cores sat idle for a good part of a city screening."""
     load: asyncio.Semaphore
     write: asyncio.Semaphore
 
@@ -125,8 +125,8 @@ async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, 
     if (await session.connection()).dialect.name == "postgresql":
         # The chunk's sorts and hashes fit in memory instead of spilling to temporary files (default 4 MB). And
         # every chunk is planned for its own id range: asyncpg prepares the statement, and from its sixth run
-        # PostgreSQL may switch to a generic plan that ignores the range (nested loops over whole CTEs, measured:
-        # a 25,000-household chunk ran for minutes instead of about a second).
+        # PostgreSQL may switch to a generic plan that ignores the range (nested loops over whole CTEs: a chunk ran
+        # for minutes instead of about a second).
         await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     # The chunk's incomes, decrypted and summed per member, once for every district's run below.

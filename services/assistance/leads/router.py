@@ -18,7 +18,7 @@ router = APIRouter(prefix="/leads", tags=["discovery 数据找人"])
             description="Leads from screenings and partner signals in your area and below, oldest first, each with "
                         "how it was closed. Filter by `area` (a street or community), `state` (open, visited, "
                         "closed), `outcome`, `programme`, `screening_id` or `household_id`. A lead shows no income "
-                        "(issue 7): for the figure behind a 低保 lead, run an eligibility check of the household "
+                        "(personal data): for the figure behind a 低保 lead, run an eligibility check of the household "
                         "(`POST /eligibility-checks` with `household_id`), which explains the decision with the "
                         "counted income, per capita, and every criterion.",
             responses=problem_responses(401, 403, 422))
