@@ -272,7 +272,8 @@ async def withdraw(entry_id: int, session: Session, principal: BedHoldsWriter) -
 @router.post("/waitlist/settle", summary="Pass lapsed offers on (job)",
              description="Marks offers past their deadline lapsed and offers every free bed to the next person "
                          "waiting for its type. Discharges and releases already do this for their bed; this catches "
-                         "offers that lapsed with nobody touching the bed. Safe to run any number of times.",
+                         "offers that lapsed with nobody touching the bed. The worker runs it for the whole city "
+                         "every 5 minutes (job `waitlist.settle`); this runs it now. Safe to run any number of times.",
              responses=problem_responses(401, 403))
 async def settle(request: Request, session: Session, _principal: BedsWriter) -> dict:
     return await waitlist.settle_waitlist(session, offer_hours=_settings(request).bed_offer_hours)

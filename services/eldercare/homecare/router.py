@@ -173,7 +173,9 @@ async def rate(visit_id: int, data: RatingIn, session: Session, principal: Visit
 
 @router.post("/visits/missed-check", response_model=MissedReport, summary="Mark missed visits (job)",
              description="Scheduled visits in the caller's area with no check-in 30 minutes after their start become "
-                         "`missed`. Safe to run any number of times: a visit is reported once.",
+                         "`missed`. The worker does this for the whole city every 5 minutes (job "
+                         "`visits.mark_missed`); this runs it now. Safe to run any number of times: a visit is "
+                         "reported once.",
              responses=problem_responses(401, 403))
 async def missed_check(session: Session, principal: VisitsOperator) -> MissedReport:
     return MissedReport(marked_missed=await service.mark_missed(session, principal))

@@ -72,7 +72,9 @@ async def adjust(account_id: int, data: AdjustmentIn, session: Session, principa
 
 @router.post("/subsidy-accounts/grants", response_model=GrantReport, summary="Grant a month's allowances (job)",
              description="Credits every account in the caller's area with the allowance in force on the first day of "
-                         "`month`. One allowance per account and month: running it again credits nothing.",
+                         "`month`. The worker grants the month for the whole city on its 1st at 00:30 (job "
+                         "`subsidies.grant_month`). One allowance per account and month: running it again credits "
+                         "nothing.",
              responses=problem_responses(401, 403, 422))
 async def grant(data: GrantIn, session: Session, principal: SubsidiesWriter) -> GrantReport:
     return await service.grant_month(session, principal, data.month)
