@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.auth.codes import LoggingSender, NoSender
 from gateway.auth.router import router as auth_router
+from gateway.auth.router import token_router
 from gateway.auth.wechat import provider_from as wechat_provider_from
 from gateway.cockpit.router import install as install_cockpit
 from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
@@ -148,6 +149,7 @@ class Gateway:
         settings = self.settings
         production = settings.env == "production"
         app = FastAPI(title="宁波市民政 service suite (gateway)", version="1.0.0", openapi_url=None, docs_url=None,
+                      redirect_slashes=False,  # a redirect would be a guess; a 404 says what to use
                       redoc_url=None, dependencies=[Depends(refuse_control_characters)],
                       description="The one front door of the civil-affairs suite: eldercare (养老服务), assistance "
                                   "(社会救助), charity (慈善) and place names (地名地址). Authenticate with a bearer "
@@ -160,6 +162,7 @@ class Gateway:
         gateway = self
         # /metrics: the gateway's own routes, plus what the proxy counts and its breakers' states.
         install_metrics(app, "gateway", extra=(REQUESTS, UPSTREAM_ERRORS, UpstreamBreakers(lambda: gateway.upstreams)))
+        app.include_router(token_router)
         app.include_router(auth_router)
         install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all
 

@@ -64,7 +64,7 @@ def document_problems(document: dict[str, Any]) -> None:
             if invalid.get("description") in (None, "Validation Error"):
                 invalid["description"] = INVALID_FIELDS
             for status, response in responses.items():
-                if status[:1] in ("4", "5"):
+                if status[:1] in ("4", "5") and not _declares_its_own_error(response):
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}}
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -72,6 +72,12 @@ def document_problems(document: dict[str, Any]) -> None:
         schemas.setdefault(name, schema)
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+
+
+def _declares_its_own_error(response: dict[str, Any]) -> bool:
+    """An error answer documented with a model of its own (the token endpoint's RFC 6749 errors), not a problem."""
+    ref = next(iter(response.get("content", {}).values()), {}).get("schema", {}).get("$ref", "")
+    return bool(ref) and not ref.endswith(("/Problem", "/HTTPValidationError"))
 
 
 def _customise_openapi(app: FastAPI) -> None:
@@ -121,6 +127,9 @@ def create_service_app(settings: ServiceSettings, *, title: str, description: st
         lifespan=lifespan,
         # Before every route: no control character in a query or path parameter or a stored header.
         dependencies=[Depends(refuse_control_characters)],
+        # A redirect to the path without its trailing slash would name this process's own address, which
+        # callers behind the gateway must never see: a 404 that says the path to use instead.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -258,7 +258,10 @@ def install_error_handlers(app: FastAPI) -> None:
                                     request=request, errors=[FieldProblem(field="body", location="body",
                                                                           message=_NOT_JSON)])
         slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
-        return problem_response(exc.status_code, slug, title, str(exc.detail), request=request,
+        detail = str(exc.detail)
+        if exc.status_code == 404 and request.url.path.endswith("/") and request.url.path != "/":
+            detail = f"no route at {request.url.path}; paths take no trailing slash: {request.url.path.rstrip('/')}"
+        return problem_response(exc.status_code, slug, title, detail, request=request,
                                 headers=getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)

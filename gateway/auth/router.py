@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 
 from gateway.auth import grants, service
 from gateway.auth.models import OAuthClient, StaffUser
+from gateway.auth import oauth
+from gateway.auth.oauth import OAuthError, OAuthRoute, from_refusal
 from gateway.auth.schemas import (ClientIn, ClientOut, ClientScopesIn, ClientWithSecret, CodeRequest, CodeRequested,
                                   CodeSignIn, GrantOut, SignOut, StaffAccountChange, StaffAccountIn, StaffAccountOut,
                                   StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment, WeChatSignIn)
@@ -23,6 +25,8 @@ from shared.pagination import Page, PageParams, page_of, page_params
 from shared.scopes import DECLARED
 
 router = APIRouter(prefix="/api/auth/v1", tags=["auth 身份认证"])
+# The token endpoint answers in RFC 6749's words (gateway/auth/oauth.py), not problem+json.
+token_router = APIRouter(prefix="/api/auth/v1", tags=["auth 身份认证"], route_class=OAuthRoute)
 
 
 def _tokens(request: Request, principal: Principal, refresh: service.IssuedRefresh | None = None) -> TokenResponse:
@@ -38,16 +42,18 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     try:
         client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("invalid_client: malformed Basic credentials") from None
+        raise OAuthError("invalid_client", "malformed Basic credentials") from None
     return client_id, secret
 
 
-@router.post("/token", response_model=TokenResponse, summary="OAuth2 token endpoint",
+@token_router.post("/token", response_model=TokenResponse, summary="OAuth2 token endpoint",
              description="`grant_type=client_credentials` for partner departments and services (client id and "
                          "secret by HTTP Basic or in the form); `grant_type=refresh_token` to spend a refresh token "
                          "for a new pair (a spent token presented again revokes its whole family). Access tokens "
-                         "last 15 minutes.",
-             responses=problem_responses(401, 422))
+                         "last 15 minutes. Refusals follow RFC 6749 §5.2 (`{\"error\": \"invalid_client\", "
+                         "\"error_description\": …}`, 400, or 401 for `invalid_client`), not problem+json, so "
+                         "that ordinary OAuth2 client libraries read them.",
+             responses=oauth.RESPONSES)
 async def token(
     request: Request,
     session: Session,
@@ -58,15 +64,18 @@ async def token(
     authorization: Annotated[str | None, Header()] = None,
 ) -> TokenResponse:
     settings = request.app.state.settings
-    if grant_type == "refresh_token":
-        if not refresh_token:
-            raise InvalidInput("refresh_token", "required with grant_type=refresh_token")
-        principal, refresh = await service.rotate_refresh(session, settings, refresh_token)
-        return _tokens(request, principal, refresh)
-    credentials = _basic_credentials(authorization) or (client_id, client_secret)
-    if not all(credentials):
-        raise Unauthorized("invalid_client: client_id and client_secret are required")
-    return _tokens(request, await service.authenticate_client(session, *credentials))
+    try:
+        if grant_type == "refresh_token":
+            if not refresh_token:
+                raise OAuthError("invalid_request", "refresh_token is required with grant_type=refresh_token")
+            principal, refresh = await service.rotate_refresh(session, settings, refresh_token)
+            return _tokens(request, principal, refresh)
+        credentials = _basic_credentials(authorization) or (client_id, client_secret)
+        if not all(credentials):
+            raise OAuthError("invalid_client", "client_id and client_secret are required")
+        return _tokens(request, await service.authenticate_client(session, *credentials))
+    except (Unauthorized, Forbidden) as refusal:
+        raise from_refusal(refusal) from None
 
 
 @router.post("/staff-sign-ins", response_model=TokenResponse, summary="Staff sign-in (工作人员登录)",

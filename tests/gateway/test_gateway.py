@@ -195,3 +195,16 @@ async def test_the_breaker_state_of_each_upstream_is_on_the_metrics_page(gateway
     text = (await gateway.get("/metrics")).text
     assert 'gateway_circuit_breaker_state{state="open",upstream="charity"} 1.0' in text
     assert 'gateway_circuit_breaker_state{state="closed",upstream="eldercare"} 1.0' in text
+
+
+async def test_a_trailing_slash_is_a_404_that_names_the_path_and_never_an_internal_address(gateway):
+    """A service's redirect would point at its own loopback address, behind the gateway."""
+    headers = bearer("staff-yinzhou", gateway.settings)
+    for path in ("/api/eldercare/v1/elders/", "/api/auth/v1/token/"):
+        response = await gateway.get(path, headers=headers)
+        assert response.status_code == 404, (path, response.text)
+        assert "location" not in response.headers
+        assert "127.0.0.1" not in response.text
+    slashed = await gateway.get("/api/eldercare/v1/elders/", headers=headers)
+    assert "/api/eldercare/v1/elders" in slashed.json()["detail"] and "trailing slash" in slashed.json()["detail"]
+    assert (await gateway.get("/api/eldercare/v1/elders", headers=headers)).status_code == 200
