@@ -31,6 +31,6 @@ OFFERS_WRITE = scope("charity.offers:write", "Offer resources and see one's offe
 MATCHES_WRITE = scope("charity.matches:write", "See proposed matches, confirm them and record deliveries", "staff")
 PII_READ = scope("charity.pii:read", "Read a donor's phone in the clear, with a stated purpose (audited)", "staff")
 PII_READS_READ = scope("charity.pii_reads:read", "Read the audit of personal data read in the clear", "auditor")
-JOBS_READ = scope("charity.jobs:read", "Follow the service's background jobs (the nightly reconciliation)",
-                  "city_staff", "auditor")
-JOBS_WRITE = scope("charity.jobs:write", "Cancel the service's background jobs", "city_staff")
+JOBS_READ = scope("charity.jobs:read", "Follow charity's background jobs (the nightly reconciliation): status, "
+                  "progress and the last error", "city_staff", "auditor")
+JOBS_WRITE = scope("charity.jobs:write", "Cancel one of charity's background jobs", "city_staff")

@@ -7,6 +7,6 @@ ADDRESSES_WRITE = scope("placenames.addresses:write", "Issue, split, merge and r
                         "plates (staff: their area)", "staff", "city_staff")
 PARSE = scope("placenames.parse:use", "Parse and match free-text addresses, one or in batches",
               "staff", "city_staff", "partner", "service", "auditor")
-JOBS_READ = scope("placenames.jobs:read", "Follow the service's background jobs (batch standardisations)",
-                  "city_staff", "auditor")
-JOBS_WRITE = scope("placenames.jobs:write", "Cancel the service's background jobs", "city_staff")
+JOBS_READ = scope("placenames.jobs:read", "Follow placenames' background jobs (batch standardisations): status, "
+                  "progress and the last error", "city_staff", "auditor")
+JOBS_WRITE = scope("placenames.jobs:write", "Cancel one of placenames' background jobs", "city_staff")
