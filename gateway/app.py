@@ -138,10 +138,12 @@ class Gateway:
                 async with upstream.session.get(f"{upstream.base_url}/readyz",
                                                 timeout=aiohttp.ClientTimeout(total=2)) as response:
                     body = await response.json(content_type=None)
-                    return name, {"status": body.get("status", "unknown") if response.status == 200 else "unavailable",
-                                  "database": body.get("database")}
+                    state = {"status": body.get("status", "unknown") if response.status == 200 else "unavailable",
+                             "database": body.get("database")}
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                return name, {"status": "unreachable"}
+                state = {"status": "unreachable"}
+            upstream.ready = state["status"] == "ready"
+            return name, state
 
         return dict(await asyncio.gather(*(check(n, u) for n, u in self.upstreams.items())))
 
@@ -170,9 +172,12 @@ class Gateway:
         async def healthz() -> dict:
             return {"status": "ok", "service": "gateway"}
 
-        @app.get("/readyz", summary="Readiness of every service", tags=["health"],
-                 description="Ready when all four services say their database answers; 503 otherwise, "
-                             "with each service's state.")
+        @app.get("/readyz", summary="Readiness of the gateway, and each service's state", tags=["health"],
+                 description="200 while the gateway itself can serve (its sign-in database answers): `status` is "
+                             "`ready` when all four services are, `degraded` when some are not, each service's "
+                             "state beside it. 503 only when the gateway's own database does not answer. One "
+                             "service down must not take the gateway out of rotation: the other three still "
+                             "serve through it.")
         async def readyz():
             services = await gateway.readiness()
             try:
@@ -180,9 +185,10 @@ class Gateway:
                 own = {"status": "ready", "database": app.state.database.dialect}
             except Exception:  # any failure to reach the sign-in database means sign-in is down
                 own = {"status": "unavailable", "database": "unreachable"}
-            ready = own["status"] == "ready" and all(s["status"] == "ready" for s in services.values())
-            return JSONResponse({"status": "ready" if ready else "degraded", "gateway": own, "services": services},
-                                status_code=200 if ready else 503)
+            all_ready = all(s["status"] == "ready" for s in services.values())
+            status = "unavailable" if own["status"] != "ready" else "ready" if all_ready else "degraded"
+            return JSONResponse({"status": status, "gateway": own, "services": services},
+                                status_code=503 if status == "unavailable" else 200)
 
         if not production:
             @app.get("/openapi.json", include_in_schema=False)

@@ -111,6 +111,7 @@ class Upstream:
         self.name = name
         self.base_url = base_url
         self.breaker = breaker or CircuitBreaker()
+        self.ready: bool | None = None  # what its /readyz said at the gateway's last readiness check
         self.pool_size, self.queue_size = pool_size, queue_size
         self.slots = asyncio.Semaphore(pool_size)
         self.waiting = 0
@@ -156,7 +157,8 @@ class Upstream:
 
 
 class UpstreamBreakers(Collector):
-    """`gateway_circuit_breaker_state{upstream, state}`: 1 for the state each upstream's breaker is in."""
+    """`gateway_circuit_breaker_state{upstream, state}`: 1 for the state each upstream's breaker is in; and
+    `gateway_upstream_ready{upstream}`, as the last readiness check found it."""
 
     STATES = ("closed", "open", "half_open")
 
@@ -171,6 +173,12 @@ class UpstreamBreakers(Collector):
             for state in self.STATES:
                 family.add_metric([name, state], 1 if state == current else 0)
         yield family
+        ready = GaugeMetricFamily("gateway_upstream_ready", "1 when the upstream's /readyz answered ready at the "
+                                  "gateway's last readiness check, 0 when not", labels=["upstream"])
+        for name, upstream in self.upstreams().items():
+            if upstream.ready is not None:
+                ready.add_metric([name], 1 if upstream.ready else 0)
+        yield ready
 
 
 class Proxy:

@@ -123,7 +123,7 @@ class Suite:
             return error.code, json.loads(error.read() or b"{}")
 
     def wait_ready(self, name: str = "gateway", timeout: float = 60) -> dict:
-        """Wait until `name`'s /readyz says ready (for the gateway: all four services)."""
+        """Wait until `name`'s /readyz says ready (for the gateway: all four services ready behind it)."""
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:
@@ -132,7 +132,7 @@ class Suite:
                     raise RuntimeError(f"{process_name} exited with {process.returncode}; see {self.log_path(process_name)}")
             try:
                 status, body = self.get("/readyz", name)
-                if status == 200:
+                if status == 200 and body.get("status") == "ready":
                     return body
                 last = body
             except (OSError, ValueError) as error:

@@ -35,7 +35,7 @@ PROBES = {
 
 def test_all_four_services_are_ready_behind_the_gateway(suite):
     status, body = suite.get("/readyz")
-    assert status == 200
+    assert status == 200 and body["status"] == "ready"
     assert {name: s["status"] for name, s in body["services"].items()} == {name: "ready" for name in SERVICES}
 
 
@@ -74,8 +74,9 @@ def test_stopping_one_service_fails_only_its_prefix_until_it_returns(suite):
             path, principal = PROBES[service]
             ok = httpx.get(suite.url() + path, headers=token(suite, principal) if principal else {})
             assert ok.status_code == 200, service
-        status, body = suite.get("/readyz")
-        assert status == 503 and body["services"]["charity"]["status"] == "unreachable"
+        status, body = suite.get("/readyz")  # the gateway stays in rotation; charity's state is in the body
+        assert status == 200 and body["status"] == "degraded"
+        assert body["services"]["charity"]["status"] == "unreachable"
     finally:
         suite.start("charity")
         suite.wait_ready()
