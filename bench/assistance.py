@@ -170,7 +170,7 @@ async def screening(database: Database, chunk: int) -> tuple[float, int, float, 
     async with database.sessionmaker() as session, session.begin():
         job = await screenings.create_screening(session, CITY, ScreeningIn())
     watch = JobWatch()
-    elapsed, cpu = await watch.run(runner.run(database, job.id, chunk=chunk, stale_after=dt.timedelta(seconds=30)))
+    elapsed, cpu = await watch.run(runner.run(database, job.id, chunk=chunk))
     async with database.sessionmaker() as session:
         done = await session.get(Screening, job.id)
         if done.state != "done":

@@ -1,6 +1,8 @@
 """Assistance (社会救助): households, economic assessment, policy parameters, eligibility, applications,
 status lookups for other services, and proactive discovery (signals and whole-city screening)."""
 
+from typing import Annotated
+
 from fastapi import FastAPI
 
 from services.assistance.applications.router import router as applications_router
@@ -8,18 +10,24 @@ from services.assistance.assessment.router import router as assessment_router
 from services.assistance.catalogue.router import router as catalogue_router
 from services.assistance.database import PII_READS
 from services.assistance.discovery.router import router as discovery_router
-from services.assistance.discovery.runner import ScreeningRunner
 from services.assistance.eligibility.router import router as eligibility_router
 from services.assistance.households.router import router as households_router
 from services.assistance.indicators.router import router as indicators_router
+from services.assistance.jobs import tasks
 from services.assistance.leads.router import router as leads_router
 from services.assistance.policies.router import router as policies_router
 from services.assistance.programmes.router import router as programmes_router
 from services.assistance.programmes.service import audit_subjects
-from services.assistance.scopes import PII_READS_READ
+from services.assistance.scopes import JOBS_READ, JOBS_WRITE, PII_READS_READ
 from services.assistance.settings import AssistanceSettings
 from shared.app import create_service_app
+from shared.identity import Principal, require
+from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
+
+# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
+JobsReader = Annotated[Principal, require(JOBS_READ)]
+JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
 
 
 def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
@@ -33,19 +41,7 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
         routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router,
                  applications_router, discovery_router, leads_router, catalogue_router, indicators_router,
                  pii_reads_router(PII_READS, scope=PII_READS_READ,
-                                  subjects=SubjectFinder("id_number", audit_subjects))],
-        on_startup=[start_screenings],
-        on_shutdown=[stop_screenings],
+                                  subjects=SubjectFinder("id_number", audit_subjects)),
+                 # The jobs of its worker process (`python -m services.assistance.worker`): this one only enqueues.
+                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
     )
-
-
-async def start_screenings(app: FastAPI) -> None:
-    """Once the database is ready: take over screenings a previous process left unfinished."""
-    settings = app.state.settings
-    app.state.screenings = ScreeningRunner(app.state.database, chunk=settings.screening_chunk,
-                                           stale_after_s=settings.screening_stale_after_s)
-    await app.state.screenings.resume_pending()
-
-
-async def stop_screenings(app: FastAPI) -> None:
-    await app.state.screenings.stop()

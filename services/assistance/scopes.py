@@ -37,3 +37,7 @@ PII_READ = scope("assistance.pii:read", "Read a member's ID number or an income'
 # their area; a partner given the scope (a supervising department) sees all.
 PII_READS_READ = scope("assistance.pii_reads:read", "Read the audit of personal data read in the clear and of "
                        "status lookups by ID number", "auditor")
+
+JOBS_READ = scope("assistance.jobs:read", "Follow the assistance worker's jobs (screenings, reviews due): status, "
+                  "progress, errors", "city_staff", "auditor")
+JOBS_WRITE = scope("assistance.jobs:write", "Cancel a job of the assistance worker", "city_staff")

@@ -9,9 +9,7 @@ class AssistanceSettings(ServiceSettings):
     service_name: str = "assistance"
     port: int = 8002
 
-    # A screening whose heartbeat is older than this is taken over (after a crash or a restart).
-    screening_stale_after_s: float = 30.0
-    # Households per chunk of a screening: a chunk is one transaction and one checkpoint, so progress moves and a
-    # resumed job redoes at most this many. Too small a chunk pays the fixed cost of its statements too often
-    # (docs/benchmarks/assistance.md).
+    # Households per chunk of a screening, read by the worker process that runs it: a chunk is one transaction and
+    # one checkpoint, so progress moves and a resumed job redoes at most this many. Too small a chunk pays the fixed
+    # cost of its statements too often (docs/benchmarks/assistance.md).
     screening_chunk: int = 20_000

@@ -1,30 +1,44 @@
-"""Whole-city screening as a background job: progress, leads per area, resume after a restart, failure reported."""
+"""Whole-city screening as a job of the worker process: enqueued by the API, progress, leads per area, resume after
+a dead worker, failure reported, cancel."""
 
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import delete, func, select
 
 from services.assistance import seed
-from services.assistance.discovery import batch, runner, screenings
+from services.assistance.discovery import batch, flows, runner, screenings
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
 from services.assistance.households.models import Household, Member
+from services.assistance.jobs import tasks
 from services.assistance.leads.models import Lead
-from services.assistance.main import create_app
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.programmes import service as programmes
 from shared import clock
+from shared.jobs import Worker
 from tests.assistance.helpers import household, member
-from tests.conftest import settings_for, staff
+from tests.conftest import staff
+from tests.jobs import run_jobs
 from tools.data.assistance_generate import generate
 
 API = "/api/assistance/v1"
 RUN = "assistance.screenings:run"
 CITY = staff("330200", RUN, subject="staff:city")
 YINZHOU = staff("330212", RUN, subject="staff:yinzhou")
+JOBS = staff("330200", "assistance.jobs:read", "assistance.jobs:write", subject="staff:city-jobs")
 HOUSEHOLDS = 400
+
+
+@pytest.fixture
+def moved_clock():
+    """`clock.advance` for the test; the real time again afterwards."""
+    try:
+        yield clock.advance
+    finally:
+        clock.reset()
 
 
 async def city(client, households=HOUSEHOLDS):
@@ -48,13 +62,18 @@ async def city(client, households=HOUSEHOLDS):
     return expected
 
 
-async def wait_done(client, screening_id, principal=CITY, timeout=30.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        body = (await client.get(f"{API}/screenings/{screening_id}", headers=client.as_(principal))).json()
-        if body["state"] in ("done", "failed") or asyncio.get_running_loop().time() > deadline:
-            return body
-        await asyncio.sleep(0.05)
+async def screened(client, screening_id, principal=CITY) -> dict:
+    """The worker runs what is due (as `python -m services.assistance.worker` does); then the screening, read."""
+    await run_jobs(client.app, tasks)
+    return await screening_of(client, screening_id, principal)
+
+
+async def screening_of(client, screening_id, principal=CITY) -> dict:
+    return (await client.get(f"{API}/screenings/{screening_id}", headers=client.as_(principal))).json()
+
+
+async def job_of(client, job_id) -> dict:
+    return (await client.get(f"{API}/jobs/{job_id}", headers=client.as_(JOBS))).json()
 
 
 async def all_leads(client, screening_id, principal=CITY, **params):
@@ -75,7 +94,7 @@ async def test_a_city_screening_lists_those_eligible_but_not_receiving_per_area(
     started = await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))
     assert started.status_code == 202, started.text
     assert started.json()["total_households"] == HOUSEHOLDS
-    done = await wait_done(client, started.json()["id"])
+    done = await screened(client, started.json()["id"])
     assert (done["state"], done["progress_percent"], done["processed_households"]) == ("done", 100.0, HOUSEHOLDS)
     leads = await all_leads(client, done["id"])
     assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
@@ -97,7 +116,7 @@ async def test_a_city_screening_lists_those_eligible_but_not_receiving_per_area(
     assert narrowed and all(x["area_code"].startswith(street) for x in narrowed)
     # A district screening covers its own households only, and another district cannot read it.
     own = await client.post(f"{API}/screenings", json={}, headers=client.as_(YINZHOU))
-    done_own = await wait_done(client, own.json()["id"], YINZHOU)
+    done_own = await screened(client, own.json()["id"], YINZHOU)
     assert done_own["leads_count"] == len(yinzhou)
     haishu = staff("330203", RUN)
     assert (await client.get(f"{API}/screenings/{own.json()['id']}", headers=client.as_(haishu))).status_code == 404
@@ -105,43 +124,120 @@ async def test_a_city_screening_lists_those_eligible_but_not_receiving_per_area(
                              headers=client.as_(haishu))).status_code == 404
 
 
-async def test_a_screening_interrupted_by_a_restart_resumes_without_duplicates(committed_client):
+async def test_the_api_only_enqueues_the_screening_and_a_worker_runs_it(committed_client, monkeypatch):
     client = committed_client
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "100")
     expected = await city(client)
-    database = client.app.state.database
-    async with database.sessionmaker() as session:
-        screening = await screenings.create_screening(session, CITY, ScreeningIn())
-        await session.commit()
-    # The first process takes the job, screens one chunk and dies.
-    await runner.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30), max_chunks=1)
-    half = (await client.get(f"{API}/screenings/{screening.id}", headers=client.as_(CITY))).json()
+    started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
+    await asyncio.sleep(0.2)  # were anything started in this process, it would have begun by now
+    queued = await screening_of(client, started["id"])
+    assert (queued["state"], queued["processed_households"], queued["attempts"]) == ("queued", 0, 0)
+    job = await job_of(client, started["job_id"])
+    assert (job["task"], job["status"], job["progress"], job["attempts"]) == ("screening.run", "queued", 0, 0)
+    assert ("screening.run", "succeeded") in await run_jobs(client.app, tasks)
+    done = await screening_of(client, started["id"])
+    assert (done["state"], done["processed_households"], done["attempts"]) == ("done", HOUSEHOLDS, 1)
+    assert done["leads_count"] == len(expected)
+    job = await job_of(client, started["job_id"])
+    assert (job["status"], job["progress"], job["result"]) == ("succeeded", 100, {"screening_id": started["id"]})
+
+
+class KilledAfterItsFirstChunk(Worker):
+    """A worker process killed as it reports the progress of its job's first committed chunk."""
+
+    async def renew(self, job_id, *, progress=None):
+        await super().renew(job_id, progress=progress)
+        if progress is not None:
+            raise asyncio.CancelledError  # what stopping the process does to the job in hand
+
+
+async def test_a_screening_whose_worker_died_is_resumed_by_another_without_duplicates(committed_client, monkeypatch,
+                                                                                      moved_clock):
+    client = committed_client
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "100")
+    monkeypatch.setattr(runner, "PARALLEL_CHUNKS", 1)  # on PostgreSQL too: the dead worker committed one chunk
+    expected = await city(client)
+    started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
+    dying = KilledAfterItsFirstChunk(client.app.state.database, tasks, name="dying", lease=dt.timedelta(minutes=1))
+    job = await dying.claim()
+    with pytest.raises(asyncio.CancelledError):
+        await dying.run_one(job)
+    half = await screening_of(client, started["id"])
     assert (half["state"], half["processed_households"], half["progress_percent"]) == ("running", 100, 25.0)
-    # A new process starts: it takes over the job once its heartbeat is stale, and finishes it.
-    settings = client.app.state.settings.model_copy(update={"screening_stale_after_s": 0.0, "screening_chunk": 100})
-    restarted = create_app(settings)
-    async with restarted.router.lifespan_context(restarted):
-        done = await wait_done(client, screening.id)
+    running = await job_of(client, started["job_id"])
+    assert (running["status"], running["progress"], running["attempts"]) == ("running", 25, 1)
+    # Nobody takes the job while its lease holds; once it has run out, the next worker resumes it.
+    assert "screening.run" not in [task for task, _ in await run_jobs(client.app, tasks)]
+    moved_clock(dt.timedelta(minutes=2))
+    done = await screened(client, started["id"])
     assert (done["state"], done["attempts"], done["processed_households"]) == ("done", 2, HOUSEHOLDS)
-    leads = await all_leads(client, screening.id)
-    assert len(leads) == len({(x["household_id"], x["programme"], x["member_id"]) for x in leads})
+    assert (await job_of(client, started["job_id"]))["status"] == "succeeded"
+    leads = await all_leads(client, started["id"])
+    found = {(x["household_id"], x["programme"], x["member_id"]) for x in leads}
+    assert len(leads) == len(found) == done["leads_count"]
     assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
 
 
-async def test_a_screening_that_cannot_finish_reports_failed(committed_client):
+async def test_a_running_screening_cancelled_stops_after_its_chunk_and_says_so(committed_client, monkeypatch):
+    client = committed_client
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "50")
+    await city(client)
+    started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
+    asked = []
+
+    class CancelledWhileRunning(Worker):
+        """Staff cancel the job through the API once its first chunk is committed."""
+
+        async def renew(self, job_id, *, progress=None):
+            if progress is not None and not asked:
+                asked.append(await client.post(f"{API}/jobs/{job_id}/cancel", headers=client.as_(JOBS)))
+            await super().renew(job_id, progress=progress)
+
+    worker = CancelledWhileRunning(client.app.state.database, tasks, name="w", lease=dt.timedelta(minutes=10))
+    assert await worker.run_one(await worker.claim()) == "cancelled"
+    assert (asked[0].json()["status"], asked[0].json()["cancel_requested"]) == ("running", True)
+    stopped = await screening_of(client, started["id"])
+    assert (stopped["state"], stopped["error"]) == ("failed", screenings.CANCELLED)
+    assert 0 < stopped["processed_households"] < HOUSEHOLDS and stopped["finished_at"] is not None
+    assert stopped["leads_count"] == len(await all_leads(client, started["id"]))
+    assert (await job_of(client, started["job_id"]))["status"] == "cancelled"
+    assert "screening.run" not in [task for task, _ in await run_jobs(client.app, tasks)]  # nothing resumes it
+
+
+async def test_a_queued_screening_cancelled_never_runs_and_says_so(committed_client):
+    client = committed_client
+    await city(client, households=50)
+    started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
+    cancelled = await client.post(f"{API}/jobs/{started['job_id']}/cancel", headers=client.as_(JOBS))
+    assert cancelled.json()["status"] == "cancelled"
+    assert not [task for task, _ in await run_jobs(client.app, tasks) if task == "screening.run"]
+    stopped = await screening_of(client, started["id"])
+    assert (stopped["state"], stopped["error"], stopped["processed_households"]) == ("failed", screenings.CANCELLED, 0)
+    # District staff, who may start screenings, may not cancel the worker's jobs.
+    again = await client.post(f"{API}/jobs/{started['job_id']}/cancel", headers=client.as_(YINZHOU))
+    assert again.status_code == 403
+
+
+async def test_a_screening_that_cannot_finish_is_retried_then_reports_failed(committed_client, moved_clock):
     client = committed_client
     await city(client, households=50)
     database = client.app.state.database
     async with database.sessionmaker() as session:
-        screening = await screenings.create_screening(session, CITY, ScreeningIn())
+        started = await flows.start_screening(session, CITY, ScreeningIn())
         # The rules it needs disappear before it runs (a botched data repair): it must say so, not vanish.
         await session.execute(delete(PolicyVersion).where(PolicyVersion.code == "dibao_standard"))
         await session.commit()
-    await runner.run(database, screening.id, chunk=100, stale_after=dt.timedelta(seconds=30))
-    failed = (await client.get(f"{API}/screenings/{screening.id}", headers=client.as_(CITY))).json()
-    assert failed["state"] == "failed" and "dibao_standard" in failed["error"]
+    for attempt in (1, 2):
+        retried = await screened(client, started.id)
+        assert (retried["state"], retried["attempts"]) == ("queued", attempt) and "dibao_standard" in retried["error"]
+        moved_clock(dt.timedelta(minutes=1))  # past the pause before the next attempt
+    failed = await screened(client, started.id)
+    assert (failed["state"], failed["attempts"]) == ("failed", 3) and "dibao_standard" in failed["error"]
+    job = await job_of(client, started.job_id)
+    assert job["status"] == "failed" and "dibao_standard" in job["last_error"]
     async with database.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Lead)) == 0
-        assert (await session.get(Screening, screening.id)).finished_at is not None
+        assert (await session.get(Screening, started.id)).finished_at is not None
 
 
 async def test_bad_screenings(committed_client):
@@ -167,7 +263,7 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in
         whole = await screenings.create_screening(session, CITY, ScreeningIn())
         broken = await screenings.create_screening(session, CITY, ScreeningIn())
         await session.commit()
-    await runner.run(database, whole.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    await runner.run(database, whole.id, chunk=30)
     done = (await client.get(f"{API}/screenings/{whole.id}", headers=client.as_(CITY))).json()
     assert (done["state"], done["processed_households"]) == ("done", HOUSEHOLDS), done
     leads = await all_leads(client, whole.id)
@@ -185,7 +281,8 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in
         return await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
 
     monkeypatch.setattr(batch, "load_incomes", failing_fifth)
-    await runner.run(database, broken.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    with pytest.raises(RuntimeError, match="chunk lost"):
+        await runner.run(database, broken.id, chunk=30)
     async with database.sessionmaker() as session:
         failed = await session.get(Screening, broken.id)
         kept = list(await session.execute(select(Lead.household_id, Lead.programme, Lead.member_id)
@@ -227,7 +324,7 @@ async def test_chunks_in_flight_take_turns_decrypting_and_writing(committed_clie
     async with database.sessionmaker() as session:
         job = await screenings.create_screening(session, CITY, ScreeningIn())
         await session.commit()
-    await runner.run(database, job.id, chunk=30, stale_after=dt.timedelta(seconds=30))
+    await runner.run(database, job.id, chunk=30)
     leads = await all_leads(client, job.id)
     assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
     assert most["load_incomes"] == 1
@@ -278,7 +375,7 @@ async def test_a_household_whose_application_is_in_public_notice_is_not_listed_b
 
     started = await client.post(f"{API}/screenings", json={}, headers=client.as_(BAIZHANG_COMMUNITY))
     assert started.status_code == 202, started.text
-    done = await wait_done(client, started.json()["id"], BAIZHANG_COMMUNITY)
+    done = await screened(client, started.json()["id"], BAIZHANG_COMMUNITY)
     assert done["state"] == "done", done
     found = {(x["household_id"], x["programme"], x["member_id"])
              for x in await all_leads(client, done["id"], BAIZHANG_COMMUNITY)}

@@ -10,10 +10,10 @@ from shared.pii import Encrypted
 
 
 class Screening(Base):
-    """A whole-city (or one area's) screening run as a background job that survives a restart.
+    """A whole-city (or one area's) screening, run by a worker as the job `job_id` (`screening.run`).
 
     Progress is checkpointed after every chunk of households, in the same transaction as the chunk's leads, so a
-    resumed job continues after `last_household_id` and never writes a lead twice.
+    job resumed by another worker continues after `last_household_id` and never writes a lead twice.
     """
 
     __tablename__ = "screenings"
@@ -36,7 +36,9 @@ class Screening(Base):
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The row of `jobs` that runs it (none for a screening older than the worker processes): no foreign key, the
+    # queue is the workers' bookkeeping and may be pruned without touching the screenings.
+    job_id: Mapped[int | None] = mapped_column(Integer)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 

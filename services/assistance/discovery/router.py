@@ -18,21 +18,22 @@ router = APIRouter(tags=["discovery 数据找人"])
 @router.post("/screenings", status_code=202, response_model=ScreeningOut, summary="Start a screening",
              description="Evaluates every household of the area (default: your whole area; the city bureau's is the "
                          "whole city) with the set-based form of the eligibility rules, and lists those who look "
-                         "eligible for a programme they do not receive. Runs as a background job: poll `GET "
-                         "/screenings/{id}`. The job checkpoints after every chunk and survives a restart of the "
-                         "service (it resumes, or reports `failed` with the reason).",
+                         "eligible for a programme they do not receive. Runs as a background job in a worker process: "
+                         "poll `GET /screenings/{id}`. The job checkpoints after every chunk and survives a restart "
+                         "of its worker (another resumes it, or it reports `failed` with the reason).",
              responses=problem_responses(401, 403, 422))
 async def start_screening(data: ScreeningIn, request: Request, session: Session, principal: Screener) -> JSONResponse:
-    out = await flows.start_screening(session, request.app.state.screenings, principal, data)
+    out = await flows.start_screening(session, principal, data)
     return JSONResponse(out.model_dump(mode="json"), status_code=202,
                         headers={"Location": f"{request.url.path}/{out.id}"})
 
 
 @router.get("/screenings/{screening_id}", response_model=ScreeningOut, summary="A screening's progress",
-            description="State (queued, running, done, failed), progress in percent, leads found so far.",
+            description="State (queued, running, done, failed: with the reason, a cancelled job's included), "
+                        "progress in percent, leads found so far, and the worker job that runs it.",
             responses=problem_responses(401, 403, 404))
 async def get_screening(screening_id: int, session: Session, principal: Screener) -> ScreeningOut:
-    return screenings.screening_out(await screenings.get_screening(session, principal, screening_id))
+    return await screenings.read_screening(session, principal, screening_id)
 
 
 @router.get("/screenings/{screening_id}/leads", response_model=Page[LeadOut], summary="Leads of a screening",

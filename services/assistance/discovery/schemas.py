@@ -29,6 +29,7 @@ class ScreeningOut(Schema):
     error: str | None
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    job_id: int | None = Field(description="The worker job that runs it: follow or cancel it at `/jobs/{job_id}`")
 
 
 SignalKind = Literal["medical_bill", "job_loss", "disability_record", "disaster", "housing_change"]

@@ -1,18 +1,21 @@
 """Whole-city screening (数据找人): the screening jobs as staff start and read them, and one chunk of a screening.
 
 A screening evaluates every household of an area with the set-based form of the rules (`batch`), a chunk of
-households at a time; `runner` runs the chunks of a job in the background.
+households at a time; `runner` runs the chunks of one in a worker process (the job `screening.run`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assistance.database import JOBS
 from services.assistance.discovery import batch
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn, ScreeningOut
@@ -27,15 +30,26 @@ from shared.errors import Forbidden, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams
 
+LIVE = ("queued", "running")
+CANCELLED = "cancelled: its job was cancelled"
 WORK_MEM = "64MB"  # per sort or hash of a chunk's statement, for the job's own transactions only
 
 
-def screening_out(s: Screening) -> ScreeningOut:
+def screening_out(s: Screening, job: Mapping[str, Any] | None = None) -> ScreeningOut:
+    """The screening as staff see it. `job`, its row of `jobs` when read, speaks for a screening still queued or
+    running whose job has ended: cancelled before a worker took it, or given up after its workers kept dying,
+    when no handler was there to say so on the screening."""
+    state, error, finished_at = s.state, s.error, s.finished_at
+    if state in LIVE and job is not None and job["status"] in ("cancelled", "failed"):
+        state, finished_at = "failed", job["finished_at"]
+        # A traceback's last line says what went wrong (as GET /jobs/{id} shows it).
+        error = CANCELLED if job["status"] == "cancelled" else (job["last_error"] or "failed").strip().splitlines()[-1]
     percent = 100.0 if s.total_households == 0 else round(100 * s.processed_households / s.total_households, 1)
-    return ScreeningOut(id=s.id, state=s.state, as_of=s.as_of, area_code=s.area_code,
+    return ScreeningOut(id=s.id, state=state, as_of=s.as_of, area_code=s.area_code,
                         total_households=s.total_households, processed_households=s.processed_households,
-                        progress_percent=percent if s.state != "done" else 100.0, leads_count=s.leads_count,
-                        attempts=s.attempts, error=s.error, created_at=s.created_at, finished_at=s.finished_at)
+                        progress_percent=percent if state != "done" else 100.0, leads_count=s.leads_count,
+                        attempts=s.attempts, error=error, created_at=s.created_at, finished_at=finished_at,
+                        job_id=s.job_id)
 
 
 async def create_screening(session: AsyncSession, principal: Principal, data: ScreeningIn) -> Screening:
@@ -65,6 +79,14 @@ async def get_screening(session: AsyncSession, principal: Principal, screening_i
     if screening is None or not (principal.covers(screening.area_code) or within):
         raise NotFound(f"no screening {screening_id} that you may see")
     return screening
+
+
+async def read_screening(session: AsyncSession, principal: Principal, screening_id: int) -> ScreeningOut:
+    screening = await get_screening(session, principal, screening_id)
+    job = None
+    if screening.job_id is not None and screening.state in LIVE:
+        job = (await session.execute(select(JOBS).where(JOBS.c.id == screening.job_id))).mappings().first()
+    return screening_out(screening, job)
 
 
 async def list_leads(session: AsyncSession, principal: Principal, screening_id: int, page: PageParams, *,
@@ -139,11 +161,12 @@ async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, 
                                                exclude_prefixes=excluded)
     if before_checkpoint is not None:
         await before_checkpoint
-    # The checkpoint moves only from where the chunk began: a second runner loses here and rolls back.
+    # The checkpoint moves only from where the chunk began: a worker that lost the job's lease to another
+    # (shared/jobs.py) and still ran this chunk loses here and rolls back.
     moved = await session.execute(
         update(Screening).where(Screening.id == screening.id, Screening.last_household_id == after_id)
         .values(last_household_id=last, processed_households=Screening.processed_households + count,
-                leads_count=Screening.leads_count + written, heartbeat_at=now)
+                leads_count=Screening.leads_count + written)
         .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
         raise RuntimeError("another process advanced this screening")
