@@ -1,14 +1,19 @@
-"""The assistance worker's tasks (shared/jobs.py): a screening started by staff.
+"""The assistance worker's tasks (shared/jobs.py): a screening started by staff, and the daily reviews due.
 
-Each handler opens its own sessions and calls the domain code (`discovery.runner`).
+Each handler opens its own sessions and calls the domain code: `discovery.runner` and `applications.service`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
+from services.assistance.applications import service as applications
 from services.assistance.database import JOBS
 from services.assistance.discovery import runner
+from services.assistance.scopes import APPLICATIONS_READ
 from services.assistance.settings import AssistanceSettings
-from shared.jobs import JobContext, Tasks
+from shared.identity import system_principal
+from shared.jobs import Daily, JobContext, Tasks
 
 tasks = Tasks(JOBS)
 
@@ -20,3 +25,13 @@ async def run_screening(ctx: JobContext) -> dict:
     await runner.run(ctx.database, screening_id, chunk=AssistanceSettings().screening_chunk, progress=ctx.progress,
                      last_attempt=ctx.attempt >= runner.MAX_ATTEMPTS)
     return {"screening_id": screening_id}
+
+
+@tasks.task("reviews.remind", schedule=Daily(dt.time(6, 0)))
+async def remind_reviews(ctx: JobContext) -> dict:
+    """Each morning, record that the periodic reviews (定期复核) due by today fell due, once per application."""
+    due_by = dt.datetime.fromisoformat(ctx.args["slot"]).date()  # the slot's own day, Asia/Shanghai
+    async with ctx.database.sessionmaker() as session, session.begin():
+        reminded = await applications.remind_reviews_due(
+            session, system_principal("assistance", APPLICATIONS_READ), due_by=due_by)
+    return {"due_by": due_by.isoformat(), "reminded": reminded}

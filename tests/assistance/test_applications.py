@@ -4,12 +4,17 @@ import datetime as dt
 
 import pytest
 
+from sqlalchemy import select, update
+
 from services.assistance import seed
+from services.assistance.applications.models import Application, ReviewReminder
+from services.assistance.jobs import tasks
 from shared import clock
 from tests.assistance.helpers import household, member
 from tests.assistance.test_assessment import income
 from tests.assistance.test_households import create
 from tests.conftest import staff
+from tests.jobs import run_jobs
 
 API = "/api/assistance/v1"
 SCOPES = ("assistance.applications:read", "assistance.applications:write", "assistance.households:read",
@@ -18,6 +23,7 @@ COMMUNITY = staff("330212001001", *SCOPES, subject="staff:community")
 STREET = staff("330212001", *SCOPES, subject="staff:street")
 DISTRICT = staff("330212", *SCOPES, subject="staff:district")
 OTHER_DISTRICT = staff("330203", *SCOPES, subject="staff:haishu")
+JOBS = staff("330200", "assistance.jobs:read", subject="staff:city-jobs")
 START = dt.date(2024, 7, 15)
 
 
@@ -197,3 +203,41 @@ async def test_a_notice_cannot_start_in_the_past_and_bad_bodies_name_the_field(c
     unknown = await client.post(f"{API}/applications", json={"household_id": h["id"], "programme": "lottery"},
                                 headers=client.as_(COMMUNITY))
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "programme"
+
+
+@pytest.fixture
+def moved_clock():
+    """`clock.advance` for the test; the real time again afterwards."""
+    try:
+        yield clock.advance
+    finally:
+        clock.reset()
+
+
+async def test_each_morning_the_reviews_falling_due_are_recorded_once(client, today, moved_clock):
+    """The worker's daily `reviews.remind` (06:00, Asia/Shanghai) records each review that fell due, once."""
+    await load_policies(client)
+    app = await act(client, COMMUNITY, "/applications",
+                    {"household_id": (await dibao_household(client))["id"], "programme": "dibao"}, 201)
+    await through_notice(client, app["id"])
+    today["day"] = dt.date(2024, 7, 22)
+    await act(client, DISTRICT, f"/applications/{app['id']}/decision", {"approve": True, "reasons": "符合条件"})
+    # Its review falls due tomorrow (the worker's clock is the real one; the decision above was back in 2024).
+    tomorrow = clock.now().astimezone(clock.SHANGHAI).date() + dt.timedelta(days=1)
+    async with client.app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(update(Application).where(Application.id == app["id"]).values(review_due_on=tomorrow))
+
+    async def reminded() -> tuple[dict, list]:
+        assert ("reviews.remind", "succeeded") in await run_jobs(client.app, tasks)
+        jobs = (await client.get(f"{API}/jobs", params={"task": "reviews.remind"}, headers=client.as_(JOBS))).json()
+        async with client.app.state.database.sessionmaker() as session:
+            rows = list(await session.execute(select(ReviewReminder.application_id, ReviewReminder.due_on)))
+        return jobs["items"][-1]["result"], [tuple(r) for r in rows]
+
+    slot = tasks["reviews.remind"].schedule.slot(clock.now())  # this morning's 06:00, or yesterday's before it
+    assert await reminded() == ({"due_by": slot.date().isoformat(), "reminded": 0}, [])
+    moved_clock(dt.datetime.combine(tomorrow, dt.time(6, 1), tzinfo=clock.SHANGHAI) - clock.now())
+    assert await reminded() == ({"due_by": tomorrow.isoformat(), "reminded": 1}, [(app["id"], tomorrow)])
+    moved_clock(dt.timedelta(days=1))  # still due the next morning: already recorded
+    assert await reminded() == ({"due_by": (tomorrow + dt.timedelta(days=1)).isoformat(), "reminded": 0},
+                                [(app["id"], tomorrow)])

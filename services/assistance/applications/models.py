@@ -1,6 +1,7 @@
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, Text, text
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
@@ -63,3 +64,16 @@ class ApplicationEvent(Base):
     actor_area: Mapped[str | None] = mapped_column(String(12))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     detail: Mapped[dict] = mapped_column(JSON)
+
+
+class ReviewReminder(Base):
+    """That an approved application's periodic review (定期复核) fell due: recorded once per application and due
+    date by the daily job `reviews.remind`, for a notification outbox to pick up."""
+
+    __tablename__ = "review_reminders"
+    __table_args__ = (UniqueConstraint("application_id", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    reminded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

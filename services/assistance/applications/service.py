@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import exists, insert, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assistance.applications.models import Application, ApplicationEvent
+from services.assistance.applications.models import Application, ApplicationEvent, ReviewReminder
 from services.assistance.applications.schemas import (ApplicationIn, ApplicationOut, DecisionIn, EventOut,
                                                       InvestigationIn, ObjectionIn, PreliminaryReviewIn,
                                                       PublicNoticeIn, ReviewDueOut)
@@ -297,3 +297,16 @@ async def reviews_due(session: AsyncSession, principal: Principal, page: PagePar
             for a in await session.scalars(query)]
 
 
+async def remind_reviews_due(session: AsyncSession, principal: Principal, *, due_by: dt.date) -> int:
+    """Record that the periodic review of each approved application of the principal's area fell due by `due_by`,
+    once per application and due date (a later run adds only the new ones): what a notification outbox sends.
+    Returns how many were recorded."""
+    reminded = exists().where(ReviewReminder.application_id == Application.id,
+                              ReviewReminder.due_on == Application.review_due_on)
+    now = literal(utcnow(), ReviewReminder.reminded_at.type)
+    due = select(Application.id, Application.review_due_on, now).where(
+        Application.state == "approved", Application.review_due_on <= due_by,
+        within_area(Application.area_code, principal.area), ~reminded)
+    added = await session.execute(insert(ReviewReminder).from_select(
+        ["application_id", "due_on", "reminded_at"], due))
+    return added.rowcount
