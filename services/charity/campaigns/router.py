@@ -4,13 +4,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.charity.campaigns import service
+from services.charity.campaigns.auth import CampaignsReader, CampaignsWriter, PayrollUploader
 from services.charity.campaigns.schemas import BatchOut, CampaignIn, CampaignOut, Participation, UnitIn, UnitOut
 from services.charity.database import IDEMPOTENCY_KEYS
-from services.charity.scopes import CAMPAIGNS_READ, CAMPAIGNS_UPLOAD, CAMPAIGNS_WRITE
 from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns 慈善一日捐"])
 
@@ -22,7 +21,7 @@ MAX_BATCH_BYTES = 32 * 1024 * 1024  # a 100,000-row payroll file is about 3 MB
                          "(募捐中). Participation target 95% by default.",
              responses=problem_responses(401, 403, 409, 422))
 async def create_campaign(data: CampaignIn, request: Request, session: Session,
-                          principal: Annotated[Principal, require(CAMPAIGNS_WRITE)],
+                          principal: CampaignsWriter,
                           idempotency_key: IdempotencyKeyHeader = None) -> CampaignOut:
     async def create() -> CampaignOut:
         return service.campaign_out(await service.create(session, principal, data))
@@ -34,7 +33,7 @@ async def create_campaign(data: CampaignIn, request: Request, session: Session,
             description="A one-day donation campaign (慈善一日捐) and the project receiving its money.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_campaign(campaign_id: int, session: Session,
-                       principal: Annotated[Principal, require(CAMPAIGNS_READ)]) -> CampaignOut:
+                       principal: CampaignsReader) -> CampaignOut:
     return service.campaign_out(await service.get(session, campaign_id))
 
 
@@ -43,7 +42,7 @@ async def get_campaign(campaign_id: int, session: Session,
                          "of its participation rate. A unit enrolled twice is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def add_unit(campaign_id: int, data: UnitIn, session: Session,
-                   principal: Annotated[Principal, require(CAMPAIGNS_WRITE)]) -> UnitOut:
+                   principal: CampaignsWriter) -> UnitOut:
     return service.unit_out(await service.add_unit(session, principal, campaign_id, data))
 
 
@@ -65,7 +64,7 @@ async def add_unit(campaign_id: int, data: UnitIn, session: Session,
              responses={200: {"model": BatchOut, "description": "The same batch, already imported"},
                         **problem_responses(401, 403, 404, 409, 422)})
 async def upload_batch(campaign_id: int, unit_id: int, request: Request, session: Session,
-                       principal: Annotated[Principal, require(CAMPAIGNS_UPLOAD)],
+                       principal: PayrollUploader,
                        batch_no: Annotated[str, Query(min_length=1, max_length=60, description="批次号")],
                        control_rows: Annotated[int, Query(ge=1, le=1_000_000, description="控制行数")],
                        control_total_fen: Annotated[int, Query(ge=1, description="控制总额 (fen)")],
@@ -86,5 +85,5 @@ async def upload_batch(campaign_id: int, unit_id: int, request: Request, session
                         "(95%); and overall. Staff see the units of their area.",
             responses=problem_responses(401, 403, 404, 422))
 async def participation(campaign_id: int, session: Session,
-                        principal: Annotated[Principal, require(CAMPAIGNS_READ)]) -> Participation:
+                        principal: CampaignsReader) -> Participation:
     return await service.participation(session, principal, campaign_id)

@@ -4,13 +4,12 @@ from fastapi import APIRouter, Depends, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS, PII_READS
 from services.charity.donations import service
+from services.charity.donations.auth import DonationsReader, DonationsWriter, DonorPhoneReader, FundsWriter
 from services.charity.donations.schemas import (DisbursementIn, DisbursementOut, DonationIn, DonationOut, RefundIn,
                                                 RefundOut)
-from services.charity.scopes import DONATIONS_READ, DONATIONS_WRITE, FUNDS_WRITE, PII_READ
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent, idempotent_in_transaction
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
 
@@ -27,7 +26,7 @@ router = APIRouter(tags=["donations 捐赠"])
                          "(企业, with a valid credit code) or anonymous (匿名, shown as 爱心人士).",
              responses=problem_responses(401, 403, 409, 422))
 async def record_donation(data: DonationIn, request: Request, session: Session,
-                          principal: Annotated[Principal, require(DONATIONS_WRITE)],
+                          principal: DonationsWriter,
                           idempotency_key: IdempotencyKeyHeader = None) -> DonationOut:
     async def create() -> DonationOut:
         donation, new = await service.donate(session, principal, data)
@@ -41,7 +40,7 @@ async def record_donation(data: DonationIn, request: Request, session: Session,
             description="Donations to projects of organisations in your area; phones masked; refunded and still "
                         "refundable amounts from the refunds recorded.",
             responses=problem_responses(401, 403, 422))
-async def list_donations(session: Session, principal: Annotated[Principal, require(DONATIONS_READ)],
+async def list_donations(session: Session, principal: DonationsReader,
                          page: Annotated[PageParams, Depends(page_params)],
                          project_id: int | None = None) -> Page[DonationOut]:
     rows = await service.list_visible(session, principal, page, project_id=project_id)
@@ -53,7 +52,7 @@ async def list_donations(session: Session, principal: Annotated[Principal, requi
                         "the donor's phone masked.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_donation(donation_id: int, session: Session,
-                       principal: Annotated[Principal, require(DONATIONS_READ)]) -> DonationOut:
+                       principal: DonationsReader) -> DonationOut:
     return await service.to_out(session, await service.get_visible(session, principal, donation_id))
 
 
@@ -65,7 +64,7 @@ async def get_donation(donation_id: int, session: Session,
                          "answered. A donation outside your area is 404, as when reading it.",
              responses=problem_responses(401, 403, 404, 422))
 async def read_donor_pii(donation_id: int, data: PiiReadIn, session: Session,
-                         principal: Annotated[Principal, require(DONATIONS_READ, PII_READ)]) -> PiiReadOut:
+                         principal: DonorPhoneReader) -> PiiReadOut:
     donation, district_code = await service.get_visible_with_area(session, principal, donation_id)
     return await record_pii_read(session, PII_READS, principal, subject_type="donor", subject_id=donation.id,
                                  subject_area=district_code, values={"donor_phone": donation.donor_phone},
@@ -80,7 +79,7 @@ async def read_donor_pii(donation_id: int, data: PiiReadIn, session: Session,
                          "amounts). Concurrent refunds are serialised on the project's fund account.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def refund_donation(donation_id: int, data: RefundIn, request: Request, session: Session,
-                          principal: Annotated[Principal, require(FUNDS_WRITE)],
+                          principal: FundsWriter,
                           idempotency_key: IdempotencyKeyHeader = None) -> RefundOut:
     async def create() -> RefundOut:
         return await service.refund(session, principal, donation_id, data)
@@ -92,7 +91,7 @@ async def refund_donation(donation_id: int, data: RefundIn, request: Request, se
             description="Each partial refund (退款) with the ledger group that reverses part of the donation's.",
             responses=problem_responses(401, 403, 404, 422))
 async def list_refunds(donation_id: int, session: Session,
-                       principal: Annotated[Principal, require(DONATIONS_READ)]) -> list[RefundOut]:
+                       principal: DonationsReader) -> list[RefundOut]:
     return await service.refunds_of(session, principal, donation_id)
 
 
@@ -103,7 +102,7 @@ async def list_refunds(donation_id: int, session: Session,
                          "balance is read and the group posted, so concurrent disbursements cannot overdraw it.",
              responses=problem_responses(401, 403, 409, 422))
 async def disburse(data: DisbursementIn, request: Request, session: Session,
-                   principal: Annotated[Principal, require(FUNDS_WRITE)],
+                   principal: FundsWriter,
                    idempotency_key: IdempotencyKeyHeader = None) -> DisbursementOut:
     async def create() -> DisbursementOut:
         return service.disbursement_out(await service.disburse(session, principal, data))
@@ -114,7 +113,7 @@ async def disburse(data: DisbursementIn, request: Request, session: Session,
 @router.get("/disbursements", response_model=Page[DisbursementOut], summary="List disbursements of your area",
             description="Payments (拨付) from projects of your area, oldest first, with their evidence.",
             responses=problem_responses(401, 403, 422))
-async def list_disbursements(session: Session, principal: Annotated[Principal, require(DONATIONS_READ)],
+async def list_disbursements(session: Session, principal: DonationsReader,
                              page: Annotated[PageParams, Depends(page_params)],
                              project_id: int | None = None) -> Page[DisbursementOut]:
     rows = await service.list_disbursements(session, principal, page, project_id=project_id)
@@ -125,5 +124,5 @@ async def list_disbursements(session: Session, principal: Annotated[Principal, r
             description="A payment from a project of your area with its budget line and evidence.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_disbursement(disbursement_id: int, session: Session,
-                           principal: Annotated[Principal, require(DONATIONS_READ)]) -> DisbursementOut:
+                           principal: DonationsReader) -> DisbursementOut:
     return service.disbursement_out(await service.get_disbursement(session, principal, disbursement_id))

@@ -4,13 +4,12 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.inkind import service
+from services.charity.inkind.auth import InKindReader, InKindWriter
 from services.charity.inkind.schemas import DispositionIn, DispositionOut, InKindIn, InKindOut, InKindReceiptIn, Kind
 from services.charity.receipts.schemas import ReceiptOut
-from services.charity.scopes import INKIND_READ, INKIND_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/in-kind-donations", tags=["in-kind donations 非货币捐赠"])
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/in-kind-donations", tags=["in-kind donations 非货�
                          "same `Idempotency-Key` returns the first result.",
              responses=problem_responses(401, 403, 404, 422))
 async def record_gift(data: InKindIn, request: Request, session: Session,
-                      principal: Annotated[Principal, require(INKIND_WRITE)],
+                      principal: InKindWriter,
                       idempotency_key: IdempotencyKeyHeader = None) -> InKindOut:
     async def create() -> InKindOut:
         return await service.to_out(session, await service.record(session, principal, data))
@@ -34,7 +33,7 @@ async def record_gift(data: InKindIn, request: Request, session: Session,
 @router.get("", response_model=Page[InKindOut], summary="The register of non-cash gifts",
             description="Non-cash gifts (非货币捐赠) of organisations in your area with what remains of each.",
             responses=problem_responses(401, 403, 422))
-async def list_gifts(session: Session, principal: Annotated[Principal, require(INKIND_READ)],
+async def list_gifts(session: Session, principal: InKindReader,
                      page: Annotated[PageParams, Depends(page_params)], organization_id: int | None = None,
                      kind: Annotated[Kind | None, Query()] = None) -> Page[InKindOut]:
     rows = await service.list_visible(session, principal, page, organization_id=organization_id, kind=kind)
@@ -44,7 +43,7 @@ async def list_gifts(session: Session, principal: Annotated[Principal, require(I
 @router.get("/{gift_id}", response_model=InKindOut, summary="One non-cash gift with its uses and disposals",
             description="The gift, its stated value and basis, each use or disposal, and its receipt.",
             responses=problem_responses(401, 403, 404, 422))
-async def get_gift(gift_id: int, session: Session, principal: Annotated[Principal, require(INKIND_READ)]) -> InKindOut:
+async def get_gift(gift_id: int, session: Session, principal: InKindReader) -> InKindOut:
     return await service.to_out(session, await service.get_visible(session, principal, gift_id))
 
 
@@ -55,7 +54,7 @@ async def get_gift(gift_id: int, session: Session, principal: Annotated[Principa
                          "are taken one at a time.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def dispose(gift_id: int, data: DispositionIn, request: Request, session: Session,
-                  principal: Annotated[Principal, require(INKIND_WRITE)],
+                  principal: InKindWriter,
                   idempotency_key: IdempotencyKeyHeader = None) -> DispositionOut:
     async def create() -> DispositionOut:
         return await service.dispose(session, principal, gift_id, data)
@@ -68,5 +67,5 @@ async def dispose(gift_id: int, data: DispositionIn, request: Request, session: 
                          "with its money receipts (no gaps). One per gift.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def issue_receipt(gift_id: int, data: InKindReceiptIn, session: Session,
-                        principal: Annotated[Principal, require(INKIND_WRITE)]) -> ReceiptOut:
+                        principal: InKindWriter) -> ReceiptOut:
     return await service.issue_receipt(session, principal, gift_id, data)

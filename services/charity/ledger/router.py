@@ -3,12 +3,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from services.charity.ledger import reconciliation, service
+from services.charity.ledger.auth import LedgerReader
 from services.charity.ledger.models import Reconciliation
 from services.charity.ledger.schemas import AccountKind, AccountOut, EntryOut, ReconciliationOut
-from services.charity.scopes import LEDGER_READ
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["ledger 账本"])
@@ -26,7 +25,7 @@ def reconciliation_out(run: Reconciliation) -> ReconciliationOut:
                         "and disbursement (拨付). Debits, credits and balance are summed from the entries at read "
                         "time; nothing is stored as a counter.",
             responses=problem_responses(401, 403, 422))
-async def list_accounts(session: Session, principal: Annotated[Principal, require(LEDGER_READ)],
+async def list_accounts(session: Session, principal: LedgerReader,
                         page: Annotated[PageParams, Depends(page_params)],
                         organization_id: int | None = None, project_id: int | None = None,
                         kind: Annotated[AccountKind | None, Query()] = None) -> Page[AccountOut]:
@@ -41,7 +40,7 @@ async def list_accounts(session: Session, principal: Annotated[Principal, requir
             description="The append-only journal (分录) of organisations in your area, oldest first; filter by "
                         "account, group or project. Each group's entries balance.",
             responses=problem_responses(401, 403, 422))
-async def list_entries(session: Session, principal: Annotated[Principal, require(LEDGER_READ)],
+async def list_entries(session: Session, principal: LedgerReader,
                        page: Annotated[PageParams, Depends(page_params)], account_id: int | None = None,
                        group_id: int | None = None, project_id: int | None = None) -> Page[EntryOut]:
     rows = await service.list_entries(session, principal, page, account_id=account_id, group_id=group_id,
@@ -61,7 +60,7 @@ async def list_entries(session: Session, principal: Annotated[Principal, require
                          "corrects nothing. The run is kept.",
              responses=problem_responses(401, 403))
 async def run_reconciliation(session: Session,
-                             principal: Annotated[Principal, require(LEDGER_READ)]) -> ReconciliationOut:
+                             principal: LedgerReader) -> ReconciliationOut:
     return reconciliation_out(await reconciliation.reconcile(session, principal))
 
 
@@ -69,5 +68,5 @@ async def run_reconciliation(session: Session,
             description="A past run of the reconciliation (对账) with every difference it found.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_reconciliation(run_id: int, session: Session,
-                             principal: Annotated[Principal, require(LEDGER_READ)]) -> ReconciliationOut:
+                             principal: LedgerReader) -> ReconciliationOut:
     return reconciliation_out(await reconciliation.get_reconciliation(session, principal, run_id))

@@ -4,14 +4,13 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.needs import service
+from services.charity.needs.auth import MatchesWriter, NeedsWriter, OffersWriter
 from services.charity.needs.schemas import (Category, DeliveryIn, MatchIn, MatchOut, NeedIn, NeedOut, OfferIn,
                                             OfferOut, Proposal)
-from services.charity.scopes import MATCHES_WRITE, NEEDS_WRITE, OFFERS_WRITE
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["needs and resources 慈善需求与资源对接"])
@@ -21,7 +20,7 @@ router = APIRouter(tags=["needs and resources 慈善需求与资源对接"])
              description="慈善需求发布: category, area (a community of your area), quantity, urgency, deadline.",
              responses=problem_responses(401, 403, 422))
 async def publish_need(data: NeedIn, request: Request, session: Session,
-                       principal: Annotated[Principal, require(NEEDS_WRITE)],
+                       principal: NeedsWriter,
                        idempotency_key: IdempotencyKeyHeader = None) -> NeedOut:
     async def create() -> NeedOut:
         return service.need_out(await service.publish(session, principal, data))
@@ -54,7 +53,7 @@ async def get_need(need_id: int, session: Session) -> NeedOut:
                         "remaining quantity, then those expiring soonest; each with its reasons. Staff of the need's "
                         "area confirm them with `POST /matches`.",
             responses=problem_responses(401, 403, 404, 422))
-async def match_proposals(need_id: int, session: Session, principal: Annotated[Principal, require(MATCHES_WRITE)],
+async def match_proposals(need_id: int, session: Session, principal: MatchesWriter,
                           limit: Annotated[int, Query(ge=1, le=50)] = 10) -> list[Proposal]:
     return await service.proposals(session, principal, need_id, limit)
 
@@ -64,7 +63,7 @@ async def match_proposals(need_id: int, session: Session, principal: Annotated[P
                          "an area, until a date. The contact phone is never shown unmasked.",
              responses=problem_responses(401, 403, 422))
 async def offer_resource(data: OfferIn, request: Request, session: Session,
-                         principal: Annotated[Principal, require(OFFERS_WRITE)],
+                         principal: OffersWriter,
                          idempotency_key: IdempotencyKeyHeader = None) -> OfferOut:
     async def create() -> OfferOut:
         return service.offer_out(await service.offer(session, principal, data))
@@ -75,7 +74,7 @@ async def offer_resource(data: OfferIn, request: Request, session: Session,
 @router.get("/resource-offers", response_model=Page[OfferOut], summary="Offers you may see",
             description="Staff: offers deliverable in their area; others: their own offers.",
             responses=problem_responses(401, 403, 422))
-async def list_offers(session: Session, principal: Annotated[Principal, require(OFFERS_WRITE)],
+async def list_offers(session: Session, principal: OffersWriter,
                       page: Annotated[PageParams, Depends(page_params)]) -> Page[OfferOut]:
     rows = await service.list_offers(session, principal, page)
     return page_of([service.offer_out(o) for o in rows], page, key=lambda o: o.id)
@@ -85,7 +84,7 @@ async def list_offers(session: Session, principal: Annotated[Principal, require(
             description="An offer you made, or one deliverable in your area (staff); the phone masked.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_offer(offer_id: int, session: Session,
-                    principal: Annotated[Principal, require(OFFERS_WRITE)]) -> OfferOut:
+                    principal: OffersWriter) -> OfferOut:
     return service.offer_out(await service.get_offer(session, principal, offer_id))
 
 
@@ -95,7 +94,7 @@ async def get_offer(offer_id: int, session: Session,
                          "fit succeed (409 naming the side that ran out).",
              responses=problem_responses(401, 403, 409, 422))
 async def confirm_match(data: MatchIn, request: Request, session: Session,
-                        principal: Annotated[Principal, require(MATCHES_WRITE)],
+                        principal: MatchesWriter,
                         idempotency_key: IdempotencyKeyHeader = None) -> MatchOut:
     async def create() -> MatchOut:
         return service.match_out(await service.confirm(session, principal, data))
@@ -107,5 +106,5 @@ async def confirm_match(data: MatchIn, request: Request, session: Session,
              description="Counts a quantity delivered to the need (fulfilled), never more than the match.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def deliver(match_id: int, data: DeliveryIn, session: Session,
-                  principal: Annotated[Principal, require(MATCHES_WRITE)]) -> MatchOut:
+                  principal: MatchesWriter) -> MatchOut:
     return service.match_out(await service.deliver(session, principal, match_id, data))

@@ -4,19 +4,16 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.organizations import service
-from services.charity.scopes import ORGANIZATIONS_WRITE
+from services.charity.organizations.auth import OrganizationsWriter
 from services.charity.organizations.schemas import FundraisingGrantIn, OrganizationIn, OrganizationOut
 from services.charity.organizations.service import to_out
 from shared.areas import DISTRICT_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/organizations", tags=["organizations 慈善组织"])
-
-WRITE = ORGANIZATIONS_WRITE
 
 
 @router.post("", status_code=201, response_model=OrganizationOut, summary="Register a social organisation",
@@ -27,7 +24,7 @@ WRITE = ORGANIZATIONS_WRITE
                          "organisation. A retry with the same `Idempotency-Key` returns the first result.",
              responses=problem_responses(401, 403, 409, 422))
 async def register_organization(data: OrganizationIn, request: Request, session: Session,
-                                principal: Annotated[Principal, require(WRITE)],
+                                principal: OrganizationsWriter,
                                 idempotency_key: IdempotencyKeyHeader = None) -> OrganizationOut:
     async def create() -> OrganizationOut:
         return to_out(await service.register(session, principal, data))
@@ -65,6 +62,6 @@ async def get_organization(org_id: int, session: Session) -> OrganizationOut:
                          "holds the qualification, a 409 with the reason. Staff of the organisation's area only.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def grant_fundraising_qualification(org_id: int, session: Session,
-                                          principal: Annotated[Principal, require(WRITE)],
+                                          principal: OrganizationsWriter,
                                           data: FundraisingGrantIn | None = None) -> OrganizationOut:
     return to_out(await service.grant_fundraising(session, principal, org_id, data or FundraisingGrantIn()))

@@ -4,18 +4,15 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.projects import service
+from services.charity.projects.auth import ProjectsReader, ProjectsWriter
 from services.charity.projects.schemas import (DisclosureIn, DisclosureOut, FilingIn, OverdueDisclosure, ProjectIn,
                                                ProjectOut, Status)
-from services.charity.scopes import PROJECTS_READ, PROJECTS_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/projects", tags=["projects 慈善项目"])
-
-READ, WRITE = PROJECTS_READ, PROJECTS_WRITE
 
 
 @router.post("", status_code=201, response_model=ProjectOut, summary="Create a project (draft)",
@@ -26,7 +23,7 @@ READ, WRITE = PROJECTS_READ, PROJECTS_WRITE
                          "the first result.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def create_project(data: ProjectIn, request: Request, session: Session,
-                         principal: Annotated[Principal, require(WRITE)],
+                         principal: ProjectsWriter,
                          idempotency_key: IdempotencyKeyHeader = None) -> ProjectOut:
     async def create() -> ProjectOut:
         return await service.to_out(session, await service.create(session, principal, data))
@@ -38,7 +35,7 @@ async def create_project(data: ProjectIn, request: Request, session: Session,
             description="Staff see the projects of organisations in their area and below, drafts included; "
                         "raised, spent and balance come from the ledger.",
             responses=problem_responses(401, 403, 422))
-async def list_projects(session: Session, principal: Annotated[Principal, require(READ)],
+async def list_projects(session: Session, principal: ProjectsReader,
                         page: Annotated[PageParams, Depends(page_params)],
                         status: Annotated[Status | None, Query(description="Lifecycle status")] = None,
                         organization_id: int | None = None) -> Page[ProjectOut]:
@@ -52,7 +49,7 @@ async def list_projects(session: Session, principal: Annotated[Principal, requir
                         "due within 3 months after the end (慈善法 art. 76). Oldest due first.",
             responses=problem_responses(401, 403))
 async def overdue_disclosures(session: Session,
-                              principal: Annotated[Principal, require(READ)]) -> list[OverdueDisclosure]:
+                              principal: ProjectsReader) -> list[OverdueDisclosure]:
     return await service.overdue(session, principal)
 
 
@@ -60,7 +57,7 @@ async def overdue_disclosures(session: Session,
             description="A project of your area with its budget lines and its ledger totals.",
             responses=problem_responses(401, 403, 404, 422))
 async def get_project(project_id: int, session: Session,
-                      principal: Annotated[Principal, require(READ)]) -> ProjectOut:
+                      principal: ProjectsReader) -> ProjectOut:
     return await service.to_out(session, await service.get_visible(session, principal, project_id))
 
 
@@ -70,7 +67,7 @@ async def get_project(project_id: int, session: Session,
                          "must hold the public-fundraising qualification on the filing date. Otherwise a 409 "
                          "with the rule and the last allowed date.",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def file_project(project_id: int, session: Session, principal: Annotated[Principal, require(WRITE)],
+async def file_project(project_id: int, session: Session, principal: ProjectsWriter,
                        data: FilingIn | None = None) -> ProjectOut:
     project = await service.file(session, principal, project_id, data or FilingIn())
     return await service.to_out(session, project)
@@ -81,7 +78,7 @@ async def file_project(project_id: int, session: Session, principal: Annotated[P
                          "while a project is fundraising.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def start_fundraising(project_id: int, session: Session,
-                            principal: Annotated[Principal, require(WRITE)]) -> ProjectOut:
+                            principal: ProjectsWriter) -> ProjectOut:
     return await service.to_out(session, await service.start_fundraising(session, principal, project_id))
 
 
@@ -90,7 +87,7 @@ async def start_fundraising(project_id: int, session: Session,
                          "and suppliers.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def start_execution(project_id: int, session: Session,
-                          principal: Annotated[Principal, require(WRITE)]) -> ProjectOut:
+                          principal: ProjectsWriter) -> ProjectOut:
     return await service.to_out(session, await service.start_execution(session, principal, project_id))
 
 
@@ -99,7 +96,7 @@ async def start_execution(project_id: int, session: Session,
                          "after the end of the period.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def close_project(project_id: int, session: Session,
-                        principal: Annotated[Principal, require(WRITE)]) -> ProjectOut:
+                        principal: ProjectsWriter) -> ProjectOut:
     return await service.to_out(session, await service.close(session, principal, project_id))
 
 
@@ -110,7 +107,7 @@ async def close_project(project_id: int, session: Session,
                          "its correction.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def publish_disclosure(project_id: int, data: DisclosureIn, request: Request, session: Session,
-                             principal: Annotated[Principal, require(WRITE)],
+                             principal: ProjectsWriter,
                              idempotency_key: IdempotencyKeyHeader = None) -> DisclosureOut:
     async def create() -> DisclosureOut:
         row = await service.disclose(session, principal, project_id, data)
@@ -124,6 +121,6 @@ async def publish_disclosure(project_id: int, data: DisclosureIn, request: Reque
                         "corrections that followed it. The public reads them under `/public/projects/{id}`.",
             responses=problem_responses(401, 403, 404, 422))
 async def list_disclosures(project_id: int, session: Session,
-                           principal: Annotated[Principal, require(READ)]) -> list[DisclosureOut]:
+                           principal: ProjectsReader) -> list[DisclosureOut]:
     await service.get_visible(session, principal, project_id)
     return await service.disclosures_out(session, project_id)

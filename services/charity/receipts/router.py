@@ -4,12 +4,11 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.receipts import service
+from services.charity.receipts.auth import ReceiptsReader, ReceiptsWriter
 from services.charity.receipts.schemas import DeclineIn, DeclineOut, MergedReceiptIn, ReceiptIn, ReceiptOut
-from services.charity.scopes import DONATIONS_READ, RECEIPTS_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/receipts", tags=["receipts 捐赠票据"])
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/receipts", tags=["receipts 捐赠票据"])
                          "what remains after refunds.",
              responses=problem_responses(401, 403, 409, 422))
 async def issue_receipt(data: ReceiptIn, request: Request, session: Session,
-                        principal: Annotated[Principal, require(RECEIPTS_WRITE)],
+                        principal: ReceiptsWriter,
                         idempotency_key: IdempotencyKeyHeader = None) -> ReceiptOut:
     async def create() -> ReceiptOut:
         return await service.issue(session, principal, data)
@@ -36,7 +35,7 @@ async def issue_receipt(data: ReceiptIn, request: Request, session: Session,
                          "is none left.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def issue_merged_receipt(data: MergedReceiptIn, request: Request, session: Session,
-                               principal: Annotated[Principal, require(RECEIPTS_WRITE)],
+                               principal: ReceiptsWriter,
                                idempotency_key: IdempotencyKeyHeader = None) -> ReceiptOut:
     async def create() -> ReceiptOut:
         return await service.issue_merged(session, principal, data)
@@ -49,14 +48,14 @@ async def issue_merged_receipt(data: MergedReceiptIn, request: Request, session:
                          "receipted nor merged. A 409 if it already has a receipt or a decline.",
              responses=problem_responses(401, 403, 409, 422))
 async def decline_receipt(data: DeclineIn, session: Session,
-                          principal: Annotated[Principal, require(RECEIPTS_WRITE)]) -> DeclineOut:
+                          principal: ReceiptsWriter) -> DeclineOut:
     return await service.decline(session, principal, data)
 
 
 @router.get("", response_model=Page[ReceiptOut], summary="List receipts of your area",
             description="Receipts (捐赠票据) of organisations in your area, by organisation and year.",
             responses=problem_responses(401, 403, 422))
-async def list_receipts(session: Session, principal: Annotated[Principal, require(DONATIONS_READ)],
+async def list_receipts(session: Session, principal: ReceiptsReader,
                         page: Annotated[PageParams, Depends(page_params)], organization_id: int | None = None,
                         year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Page[ReceiptOut]:
     rows = await service.list_visible(session, principal, page, organization_id=organization_id, year=year)
@@ -67,5 +66,5 @@ async def list_receipts(session: Session, principal: Annotated[Principal, requir
             description="A receipt with the donations it covers (several for a merged receipt).",
             responses=problem_responses(401, 403, 404, 422))
 async def get_receipt(receipt_id: int, session: Session,
-                      principal: Annotated[Principal, require(DONATIONS_READ)]) -> ReceiptOut:
+                      principal: ReceiptsReader) -> ReceiptOut:
     return await service.get_visible(session, principal, receipt_id)

@@ -3,15 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
-from services.charity.scopes import TRUSTS_READ, TRUSTS_WRITE
 from services.charity.trusts import service
+from services.charity.trusts.auth import TrustsReader, TrustsWriter
 from services.charity.trusts.schemas import (CommunityCountIn, CommunityFundIn, CommunityFundOut, Coverage,
                                              OverdueReport, TrustIn, TrustOut, TrustReportIn, TrustReportOut)
 from shared.areas import DISTRICT_CODE_PATTERN, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["trusts and community funds 慈善信托与社区慈善基金"])
@@ -22,7 +21,7 @@ router = APIRouter(tags=["trusts and community funds 慈善信托与社区慈善
                          "purpose and term. The record number is unique (409). Staff of the filing district.",
              responses=problem_responses(401, 403, 409, 422))
 async def create_trust(data: TrustIn, request: Request, session: Session,
-                       principal: Annotated[Principal, require(TRUSTS_WRITE)],
+                       principal: TrustsWriter,
                        idempotency_key: IdempotencyKeyHeader = None) -> TrustOut:
     async def create() -> TrustOut:
         return service.trust_out(await service.create_trust(session, principal, data), [])
@@ -43,7 +42,7 @@ async def list_trusts(session: Session, page: Annotated[PageParams, Depends(page
                         "following year) and not in. Oldest first.",
             responses=problem_responses(401, 403))
 async def overdue_reports(session: Session,
-                          principal: Annotated[Principal, require(TRUSTS_READ)]) -> list[OverdueReport]:
+                          principal: TrustsReader) -> list[OverdueReport]:
     return await service.overdue_reports(session, principal)
 
 
@@ -60,7 +59,7 @@ async def get_trust(trust_id: int, session: Session) -> TrustOut:
              description="One report per finished year since the trust was established; a second is a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def add_report(trust_id: int, data: TrustReportIn, session: Session,
-                     principal: Annotated[Principal, require(TRUSTS_WRITE)]) -> TrustReportOut:
+                     principal: TrustsWriter) -> TrustReportOut:
     return await service.add_report(session, principal, trust_id, data)
 
 
@@ -69,7 +68,7 @@ async def add_report(trust_id: int, data: TrustReportIn, session: Session,
              description="社区慈善基金 of one community (12-digit code, one fund per community: 409 otherwise).",
              responses=problem_responses(401, 403, 409, 422))
 async def create_fund(data: CommunityFundIn, session: Session,
-                      principal: Annotated[Principal, require(TRUSTS_WRITE)]) -> CommunityFundOut:
+                      principal: TrustsWriter) -> CommunityFundOut:
     return service.fund_out(await service.create_fund(session, principal, data))
 
 
@@ -90,7 +89,7 @@ async def list_funds(session: Session, page: Annotated[PageParams, Depends(page_
             responses=problem_responses(401, 403, 422))
 async def set_community_count(district_code: Annotated[str, Path(pattern=DISTRICT_CODE_PATTERN)],
                               data: CommunityCountIn, session: Session,
-                              principal: Annotated[Principal, require(TRUSTS_WRITE)]) -> None:
+                              principal: TrustsWriter) -> None:
     await service.set_community_count(session, principal, district_code, data)
 
 

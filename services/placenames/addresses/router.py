@@ -3,13 +3,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from services.placenames.addresses import service
+from services.placenames.addresses.auth import AddressesWriter
 from services.placenames.addresses.schemas import AddressDetail, AddressIn, AddressOut, ChangeIn, ChangeOut, MergeIn, SplitIn
 from services.placenames.addresses.service import to_out
-from services.placenames.scopes import ADDRESSES_WRITE
 from shared.areas import DISTRICT_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["addresses 标准地址"])
@@ -23,7 +22,7 @@ Code = Annotated[str, Path(pattern=r"^\d{16}$", description="16-digit standard a
                          "current address with the same parts is a 409 naming it.",
              responses=problem_responses(401, 403, 409, 422))
 async def issue_address(data: AddressIn, session: Session,
-                        principal: Annotated[Principal, require(ADDRESSES_WRITE)]) -> AddressOut:
+                        principal: AddressesWriter) -> AddressOut:
     return to_out(await service.issue(session, principal, data))
 
 
@@ -49,7 +48,7 @@ async def get_address(code: Code, session: Session) -> AddressDetail:
              description="注销: the address stays readable with status retired; its code is never issued again.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def retire_address(code: Code, data: ChangeIn, session: Session,
-                         principal: Annotated[Principal, require(ADDRESSES_WRITE)]) -> AddressOut:
+                         principal: AddressesWriter) -> AddressOut:
     return to_out(await service.retire(session, principal, code, data))
 
 
@@ -57,7 +56,7 @@ async def retire_address(code: Code, data: ChangeIn, session: Session,
              description="拆分: the address is retired and each part gets a new code, linked by lineage.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def split_address(code: Code, data: SplitIn, session: Session,
-                        principal: Annotated[Principal, require(ADDRESSES_WRITE)]) -> ChangeOut:
+                        principal: AddressesWriter) -> ChangeOut:
     retired, issued = await service.split(session, principal, code, data)
     return ChangeOut(retired=retired, issued=[to_out(a) for a in issued])
 
@@ -66,6 +65,6 @@ async def split_address(code: Code, data: SplitIn, session: Session,
              description="合并: the listed current addresses are retired and one new address issued, linked by lineage.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def merge_addresses(data: MergeIn, session: Session,
-                          principal: Annotated[Principal, require(ADDRESSES_WRITE)]) -> ChangeOut:
+                          principal: AddressesWriter) -> ChangeOut:
     retired, issued = await service.merge(session, principal, data)
     return ChangeOut(retired=retired, issued=[to_out(a) for a in issued])

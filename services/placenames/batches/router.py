@@ -5,15 +5,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.placenames.batches import export, flows, service
+from services.placenames.batches.auth import ParseUser
 from services.placenames.batches.models import BatchJob
 from services.placenames.batches.schemas import JobOut
 from services.placenames.database import IDEMPOTENCY_KEYS
-from services.placenames.scopes import PARSE
 from shared.app import api_prefix
 from shared.db import Session
 from shared.errors import DomainError, problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 
 router = APIRouter(prefix="/batch-standardizations", tags=["batch standardisation 批量标准化"])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -43,7 +42,7 @@ def _out(request: Request, job: BatchJob) -> JobOut:
              responses=problem_responses(401, 403, 409, 413, 422),
              openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
                  "type": "string", "format": "binary"}}}}})
-async def upload(request: Request, session: Session, principal: Annotated[Principal, require(PARSE)],
+async def upload(request: Request, session: Session, principal: ParseUser,
                  encoding: Annotated[Literal["auto", "utf-8", "gbk"], Query(
                      description="auto tries UTF-8, then GBK")] = "auto",
                  idempotency_key: IdempotencyKeyHeader = None) -> JobOut:
@@ -67,7 +66,7 @@ async def upload(request: Request, session: Session, principal: Annotated[Princi
                         "A batch whose worker stopped is taken up again by another worker from where it was.",
             responses=problem_responses(401, 403, 404, 422))
 async def status(job_id: JobId, request: Request, session: Session,
-                 principal: Annotated[Principal, require(PARSE)]) -> JobOut:
+                 principal: ParseUser) -> JobOut:
     return _out(request, await service.get(session, principal, job_id))
 
 
@@ -78,7 +77,7 @@ async def status(job_id: JobId, request: Request, session: Session,
             responses=problem_responses(401, 403, 404, 409, 422) | {200: {"content": {"text/csv": {}}}},
             response_class=StreamingResponse)
 async def result(job_id: JobId, request: Request, session: Session,
-                 principal: Annotated[Principal, require(PARSE)]):
+                 principal: ParseUser):
     job = await service.get(session, principal, job_id)
     service.require_done(job)
     return StreamingResponse(export.result_csv(request.app.state.database.sessionmaker, job_id),

@@ -1,14 +1,11 @@
-from typing import Annotated
-
 from fastapi import APIRouter, Request
 
 from services.placenames import gazetteer
 from services.placenames.checks import service
+from services.placenames.checks.auth import ParseUser
 from services.placenames.checks.schemas import NameCheckIn, NameCheckOut
-from services.placenames.scopes import PARSE
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 
 router = APIRouter(tags=["name checks 地名核验"])
 
@@ -21,6 +18,6 @@ router = APIRouter(tags=["name checks 地名核验"])
                          "off (中山西陆 → 中山西路, same sound), each with its reason.",
              responses=problem_responses(401, 403, 422))
 async def check_name(data: NameCheckIn, request: Request, session: Session,
-                     _: Annotated[Principal, require(PARSE)]) -> NameCheckOut:
+                     _: ParseUser) -> NameCheckOut:
     gaz = await gazetteer.current(request.app, session)
     return await service.check(session, gaz, data)

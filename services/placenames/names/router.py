@@ -4,13 +4,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.placenames import gazetteer
 from services.placenames.names import service
+from services.placenames.names.auth import NamesWriter
 from services.placenames.names.schemas import EventIn, EventOut, FilingIn, Kind, NameDetail, NameIn, NameOut, Status
 from services.placenames.names.service import event_out, to_out
-from services.placenames.scopes import NAMES_WRITE
 from shared.areas import DISTRICT_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.identity import Principal, require
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["names 标准地名"])
@@ -23,7 +22,7 @@ NameId = Annotated[int, Path(ge=1, le=2**31 - 1)]
                          "(历史名称) pointing at the name it stands for. Staff record names in their own area.",
              responses=problem_responses(401, 403, 409, 422))
 async def create_name(data: NameIn, request: Request, session: Session,
-                      principal: Annotated[Principal, require(NAMES_WRITE)]) -> NameOut:
+                      principal: NamesWriter) -> NameOut:
     row = await service.create(session, principal, data)
     gazetteer.invalidate(request.app)
     return to_out(row)
@@ -69,7 +68,7 @@ async def get_name(name_id: NameId, session: Session) -> NameDetail:
                          "Two decisions racing on one name: the second gets a 409.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def add_event(name_id: NameId, data: EventIn, request: Request, session: Session,
-                    principal: Annotated[Principal, require(NAMES_WRITE)]) -> EventOut:
+                    principal: NamesWriter) -> EventOut:
     event = await service.add_event(session, principal, name_id, data)
     gazetteer.invalidate(request.app)
     return event_out(event)
@@ -86,5 +85,5 @@ async def list_events(name_id: NameId, session: Session) -> list[EventOut]:
              description="备案: the date the decision was filed. Once only (a second filing is a 409).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def record_filing(event_id: Annotated[int, Path(ge=1, le=2**31 - 1)], data: FilingIn, session: Session,
-                        principal: Annotated[Principal, require(NAMES_WRITE)]) -> EventOut:
+                        principal: NamesWriter) -> EventOut:
     return event_out(await service.record_filing(session, principal, event_id, data.filed_on))

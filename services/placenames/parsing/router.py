@@ -1,9 +1,8 @@
-from typing import Annotated
-
 from fastapi import APIRouter, Request, Response
 
 from services.placenames import gazetteer
 from services.placenames.parsing import pool, schemas, service
+from services.placenames.parsing.auth import ParseUser
 from services.placenames.parsing.schemas import (
     MAX_BATCH,
     MAX_TEXT,
@@ -12,10 +11,8 @@ from services.placenames.parsing.schemas import (
     ParsesIn,
     ParsesOut,
 )
-from services.placenames.scopes import PARSE
 from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
-from shared.identity import Principal, require
 
 router = APIRouter(tags=["parsing 地址解析"])
 
@@ -32,7 +29,7 @@ router = APIRouter(tags=["parsing 地址解析"])
                          "wrong, left out or too many), for the caller to choose and parse again.",
              responses=problem_responses(401, 403, 422))
 async def parse_one(data: ParseIn, request: Request, session: Session,
-                    _: Annotated[Principal, require(PARSE)]) -> ParseOut:
+                    _: ParseUser) -> ParseOut:
     gaz = await gazetteer.current(request.app, session)
     return await service.parse_and_match(session, gaz, data.text)
 
@@ -43,7 +40,7 @@ async def parse_one(data: ParseIn, request: Request, session: Session,
                          f"more than {schemas.MAX_BATCH_CHARS:,} characters in all are refused (`texts`): split them into "
                          "several requests, or upload them as a batch standardisation (批量标准化).",
              responses=problem_responses(401, 403, 422))
-async def parse_many(data: ParsesIn, request: Request, _: Annotated[Principal, require(PARSE)]) -> ParsesOut:
+async def parse_many(data: ParsesIn, request: Request, _: ParseUser) -> ParsesOut:
     for index, text in enumerate(data.texts):
         if not 1 <= len(text) <= MAX_TEXT:
             raise InvalidInput(f"texts.{index}", f"must be 1 to {MAX_TEXT} characters")

@@ -3,14 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 
 from services.placenames.database import IDEMPOTENCY_KEYS
+from services.placenames.plates.auth import PlatesWriter
 
 from services.placenames.plates import service
 from services.placenames.plates.schemas import PLATE_CODE_PATTERN, PlateIn, PlateOut, ReplaceIn, RevokeIn
-from services.placenames.scopes import ADDRESSES_WRITE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
-from shared.identity import Principal, require
 
 router = APIRouter(prefix="/door-plates", tags=["door plates 数字门牌"])
 Code = Annotated[str, Path(pattern=PLATE_CODE_PATTERN, description="The plate's QR code, NBMP + 8 digits")]
@@ -22,7 +21,7 @@ Code = Annotated[str, Path(pattern=PLATE_CODE_PATTERN, description="The plate's 
                          "plate instead of printing a second.",
              responses=problem_responses(401, 403, 409, 422))
 async def issue_plate(data: PlateIn, request: Request, session: Session,
-                      principal: Annotated[Principal, require(ADDRESSES_WRITE)],
+                      principal: PlatesWriter,
                       idempotency_key: IdempotencyKeyHeader = None) -> PlateOut:
     async def create() -> PlateOut:
         return await service.out(session, await service.issue(session, principal, data))
@@ -43,7 +42,7 @@ async def get_plate(code: Code, session: Session) -> PlateOut:
                          "names the new. Once only (409 after).",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def replace_plate(code: Code, data: ReplaceIn, session: Session,
-                        principal: Annotated[Principal, require(ADDRESSES_WRITE)]) -> PlateOut:
+                        principal: PlatesWriter) -> PlateOut:
     return await service.out(session, await service.replace(session, principal, code, data))
 
 
@@ -51,5 +50,5 @@ async def replace_plate(code: Code, data: ReplaceIn, session: Session,
              description="注销: the plate reads revoked; its addresses stay.",
              responses=problem_responses(401, 403, 404, 409, 422))
 async def revoke_plate(code: Code, data: RevokeIn, session: Session,
-                       principal: Annotated[Principal, require(ADDRESSES_WRITE)]) -> PlateOut:
+                       principal: PlatesWriter) -> PlateOut:
     return await service.out(session, await service.revoke(session, principal, code, data))
