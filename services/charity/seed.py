@@ -21,15 +21,16 @@ from services.charity.projects.models import Project
 from services.charity.projects.schemas import BudgetLineIn, DisclosureIn, FilingIn, ProjectIn
 from services.charity.scopes import PROJECTS_WRITE
 from shared import clock
+from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.identity import Principal
 
 ORGANIZATIONS = [
     dict(name="宁波市慈善总会", unified_social_credit_code="51330200MJ1234567X", registered_on=dt.date(1995, 3, 18),
-         district_code="330200", is_charity=True, recognised_on=dt.date(2016, 12, 20), evaluation_grade="5A",
+         district_code=CITY_CODE, is_charity=True, recognised_on=dt.date(2016, 12, 20), evaluation_grade="5A",
          fundraising_qualified_on=dt.date(2017, 3, 1), contact_name="陈敏", contact_phone="13805740001"),
     dict(name="宁波市善园公益基金会", unified_social_credit_code="53330200MJ9000001T",
-         registered_on=dt.date(2014, 6, 5), district_code="330200", is_charity=True,
+         registered_on=dt.date(2014, 6, 5), district_code=CITY_CODE, is_charity=True,
          recognised_on=dt.date(2017, 5, 10), evaluation_grade="4A", fundraising_qualified_on=None,
          contact_name="张晓燕", contact_phone="13905740002"),
     dict(name="鄞州区邻里守望社会工作服务中心", unified_social_credit_code="52330212MJ8712345X",
@@ -44,7 +45,7 @@ ORGANIZATIONS = [
 
 PROJECT_TITLE = "2026“情暖甬城”困难家庭冬季救助"
 # The project goes through the service's own rules (filing clock, qualification, ledger), as a city clerk would.
-SEED_CLERK = Principal(subject="seed", kind="staff", area="330200", scopes=frozenset({PROJECTS_WRITE}))
+SEED_CLERK = Principal(subject="seed", kind="staff", area=CITY_CODE, scopes=frozenset({PROJECTS_WRITE}))
 DONATIONS = [  # channel transaction, amount in fen, donor, on the honour list
     ("seed-wx-0001", 50_000, DonorIn(kind="person", name="林晓", phone="13805740011"), True),
     ("seed-wx-0002", 2_000, DonorIn(kind="anonymous"), True),

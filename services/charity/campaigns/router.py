@@ -24,7 +24,7 @@ async def create_campaign(data: CampaignIn, request: Request, session: Session,
                           principal: CampaignsWriter,
                           idempotency_key: IdempotencyKeyHeader = None) -> CampaignOut:
     async def create() -> CampaignOut:
-        return service.campaign_out(await service.create(session, principal, data))
+        return CampaignOut.model_validate(await service.create(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -34,7 +34,7 @@ async def create_campaign(data: CampaignIn, request: Request, session: Session,
             responses=problem_responses(401, 403, 404, 422))
 async def get_campaign(campaign_id: int, session: Session,
                        principal: CampaignsReader) -> CampaignOut:
-    return service.campaign_out(await service.get(session, campaign_id))
+    return CampaignOut.model_validate(await service.get(session, campaign_id))
 
 
 @router.post("/{campaign_id}/units", status_code=201, response_model=UnitOut, summary="Enrol a unit",
@@ -43,7 +43,7 @@ async def get_campaign(campaign_id: int, session: Session,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def add_unit(campaign_id: int, data: UnitIn, session: Session,
                    principal: CampaignsWriter) -> UnitOut:
-    return service.unit_out(await service.add_unit(session, principal, campaign_id, data))
+    return UnitOut.model_validate(await service.add_unit(session, principal, campaign_id, data))
 
 
 @router.post("/{campaign_id}/units/{unit_id}/batches", status_code=201, response_model=BatchOut,
@@ -77,7 +77,7 @@ async def upload_batch(campaign_id: int, unit_id: int, request: Request, session
     batch, created = await service.upload(session, principal, campaign_id, unit_id, batch_no=batch_no,
                                           control_rows=control_rows, control_total_fen=control_total_fen,
                                           content=content, replaces=replaces)
-    return JSONResponse(service.batch_out(batch).model_dump(mode="json"), status_code=201 if created else 200)
+    return JSONResponse(BatchOut.model_validate(batch).model_dump(mode="json"), status_code=201 if created else 200)
 
 
 @router.get("/{campaign_id}/participation", response_model=Participation, summary="Participation per unit",

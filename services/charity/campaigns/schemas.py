@@ -17,6 +17,7 @@ class CampaignIn(Schema):
 
 
 class CampaignOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     area_code: str
@@ -36,6 +37,7 @@ class UnitIn(Schema):
 
 
 class UnitOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     campaign_id: int
     name: str
@@ -45,6 +47,7 @@ class UnitOut(Schema):
 
 
 class BatchOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     campaign_id: int
     unit_id: int

@@ -16,8 +16,7 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc
 
 from services.charity.campaigns.models import Campaign, CampaignUnit, PayrollBatch, PayrollRow
-from services.charity.campaigns.schemas import (BatchOut, CampaignIn, CampaignOut, Participation, UnitIn, UnitOut,
-                                                UnitParticipation)
+from services.charity.campaigns.schemas import CampaignIn, Participation, UnitIn, UnitParticipation
 from services.charity.donations import service as donations
 from services.charity.donations.schemas import DonationIn, DonorIn, RefundIn
 from services.charity.projects.models import Project
@@ -38,22 +37,6 @@ class BatchRejected(DomainError):
     """The whole batch is refused: every problem found is listed, and nothing is written."""
 
     status, slug, title = 422, "batch-rejected", "The batch was rejected as a whole"
-
-
-def campaign_out(c: Campaign) -> CampaignOut:
-    return CampaignOut(id=c.id, name=c.name, area_code=c.area_code, project_id=c.project_id, starts_on=c.starts_on,
-                       ends_on=c.ends_on, participation_target_pct=c.participation_target_pct, created_at=c.created_at)
-
-
-def unit_out(u: CampaignUnit) -> UnitOut:
-    return UnitOut(id=u.id, campaign_id=u.campaign_id, name=u.name, credit_code=u.credit_code,
-                   district_code=u.district_code, headcount=u.headcount)
-
-
-def batch_out(b: PayrollBatch) -> BatchOut:
-    return BatchOut(id=b.id, campaign_id=b.campaign_id, unit_id=b.unit_id, batch_no=b.batch_no, row_count=b.row_count,
-                    total_fen=b.total_fen, donation_id=b.donation_id, content_sha256=b.content_sha256,
-                    rows_sha256=b.rows_sha256, replaces_id=b.replaces_id, uploaded_at=b.uploaded_at)
 
 
 async def create(session: AsyncSession, principal: Principal, data: CampaignIn) -> Campaign:

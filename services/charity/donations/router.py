@@ -105,7 +105,7 @@ async def disburse(data: DisbursementIn, request: Request, session: Session,
                    principal: FundsWriter,
                    idempotency_key: IdempotencyKeyHeader = None) -> DisbursementOut:
     async def create() -> DisbursementOut:
-        return service.disbursement_out(await service.disburse(session, principal, data))
+        return DisbursementOut.model_validate(await service.disburse(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -117,7 +117,7 @@ async def list_disbursements(session: Session, principal: DonationsReader,
                              page: Annotated[PageParams, Depends(page_params)],
                              project_id: int | None = None) -> Page[DisbursementOut]:
     rows = await service.list_disbursements(session, principal, page, project_id=project_id)
-    return page_of([service.disbursement_out(r) for r in rows], page, key=lambda d: d.id)
+    return page_of([DisbursementOut.model_validate(r) for r in rows], page, key=lambda d: d.id)
 
 
 @router.get("/disbursements/{disbursement_id}", response_model=DisbursementOut, summary="One disbursement",
@@ -125,4 +125,4 @@ async def list_disbursements(session: Session, principal: DonationsReader,
             responses=problem_responses(401, 403, 404, 422))
 async def get_disbursement(disbursement_id: int, session: Session,
                            principal: DonationsReader) -> DisbursementOut:
-    return service.disbursement_out(await service.get_disbursement(session, principal, disbursement_id))
+    return DisbursementOut.model_validate(await service.get_disbursement(session, principal, disbursement_id))

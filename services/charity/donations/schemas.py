@@ -96,6 +96,7 @@ class DisbursementIn(Schema):
 
 
 class DisbursementOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     project_id: int
     budget_line_id: int

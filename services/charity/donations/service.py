@@ -19,8 +19,8 @@ from stdnum.cn import uscc
 
 from services.charity.access import visible_or_404
 from services.charity.donations.models import Disbursement, Donation, Refund
-from services.charity.donations.schemas import (ANONYMOUS_NAME, DisbursementIn, DisbursementOut, DonationIn,
-                                                DonationOut, DonorIn, RefundIn, RefundOut)
+from services.charity.donations.schemas import (ANONYMOUS_NAME, DisbursementIn, DonationIn, DonationOut, DonorIn,
+                                                RefundIn, RefundOut)
 from services.charity.ledger import service as ledger
 from services.charity.ledger.models import LedgerAccount
 from services.charity.projects import service as projects
@@ -32,7 +32,7 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
 from shared.metrics import count_after_commit
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 from shared.pii import blind_index
 
 SPENDING_STATUSES = ("fundraising", "executing")
@@ -50,6 +50,7 @@ def donor_name(donation: Donation | SimpleNamespace) -> str:
 
 
 def donation_out(donation: Donation | SimpleNamespace, refunded_fen: int) -> DonationOut:
+    """Computed: what is still refundable, the name shown for the donor, and the phone masked."""
     return DonationOut(
         id=donation.id, project_id=donation.project_id, organization_id=donation.organization_id,
         channel=donation.channel, channel_txn_id=donation.channel_txn_id, amount_fen=donation.amount_fen,
@@ -233,11 +234,8 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
     if principal.kind != "staff" or not principal.area:
         return []
 
-    query = (select(Donation).join(Project, Project.id == Donation.project_id)
-             .where(within_area(Project.district_code, principal.area))
-             .order_by(Donation.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(Donation.id > int(page.after))
+    query = keyset(select(Donation).join(Project, Project.id == Donation.project_id)
+                   .where(within_area(Project.district_code, principal.area)), Donation.id, page)
     if project_id is not None:
         query = query.where(Donation.project_id == project_id)
     rows = list(await session.scalars(query))
@@ -248,6 +246,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
 # ---- refunds (退款): a new reversing group, never more than what remains ----
 
 def refund_out(refund: Refund, reverses_group_id: int) -> RefundOut:
+    """Not 1:1: adds the ledger group the refund reverses (the donation's)."""
     return RefundOut(id=refund.id, donation_id=refund.donation_id, amount_fen=refund.amount_fen, reason=refund.reason,
                      ledger_group_id=refund.ledger_group_id, reverses_group_id=reverses_group_id,
                      created_at=refund.created_at)
@@ -291,14 +290,6 @@ async def refunds_of(session: AsyncSession, principal: Principal, donation_id: i
 
 
 # ---- disbursements (拨付): never beyond the project's balance ----
-
-def disbursement_out(row: Disbursement) -> DisbursementOut:
-    return DisbursementOut(id=row.id, project_id=row.project_id, budget_line_id=row.budget_line_id,
-                           payee_kind=row.payee_kind, payee_name=row.payee_name, amount_fen=row.amount_fen,
-                           purpose=row.purpose, paid_on=row.paid_on, evidence=row.evidence,
-                           ledger_group_id=row.ledger_group_id, created_at=row.created_at)
-
-
 async def disburse(session: AsyncSession, principal: Principal, data: DisbursementIn) -> Disbursement:
     try:
         project = await projects.get_visible(session, principal, data.project_id)
@@ -347,11 +338,8 @@ async def list_disbursements(session: AsyncSession, principal: Principal, page: 
     if principal.kind != "staff" or not principal.area:
         return []
 
-    query = (select(Disbursement).join(Project, Project.id == Disbursement.project_id)
-             .where(within_area(Project.district_code, principal.area))
-             .order_by(Disbursement.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(Disbursement.id > int(page.after))
+    query = keyset(select(Disbursement).join(Project, Project.id == Disbursement.project_id)
+                   .where(within_area(Project.district_code, principal.area)), Disbursement.id, page)
     if project_id is not None:
         query = query.where(Disbursement.project_id == project_id)
     return list(await session.scalars(query))

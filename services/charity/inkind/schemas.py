@@ -41,6 +41,7 @@ class DispositionIn(Schema):
 
 
 class DispositionOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     gift_id: int
     action: Action

@@ -20,17 +20,12 @@ from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
-
-
-def disposition_out(d: InKindDisposition) -> DispositionOut:
-    return DispositionOut(id=d.id, gift_id=d.gift_id, action=d.action, quantity=d.quantity,
-                          proceeds_fen=d.proceeds_fen, occurred_on=d.occurred_on, note=d.note,
-                          created_at=d.created_at)
+from shared.pagination import PageParams, keyset
 
 
 async def to_out(session: AsyncSession, gift: InKindDonation) -> InKindOut:
-    dispositions = [disposition_out(d) for d in await session.scalars(
+    """Computed: what remains after the dispositions, the receipt, and the name shown for an anonymous donor."""
+    dispositions = [DispositionOut.model_validate(d) for d in await session.scalars(
         select(InKindDisposition).where(InKindDisposition.gift_id == gift.id).order_by(InKindDisposition.id))]
     receipt_id = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
     return InKindOut(
@@ -96,17 +91,15 @@ async def dispose(session: AsyncSession, principal: Principal, gift_id: int, dat
                             recorded_by=principal.subject, created_at=utcnow())
     session.add(row)
     await session.flush()
-    return disposition_out(row)
+    return DispositionOut.model_validate(row)
 
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
                        organization_id: int | None, kind: str | None) -> list[InKindDonation]:
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(InKindDonation).where(within_area(InKindDonation.district_code, principal.area))
-             .order_by(InKindDonation.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(InKindDonation.id > int(page.after))
+    query = keyset(select(InKindDonation).where(within_area(InKindDonation.district_code, principal.area)),
+                   InKindDonation.id, page)
     if organization_id is not None:
         query = query.where(InKindDonation.organization_id == organization_id)
     if kind is not None:

@@ -4,21 +4,13 @@ from fastapi import APIRouter, Depends, Query
 
 from services.charity.ledger import reconciliation, service
 from services.charity.ledger.auth import LedgerReader
-from services.charity.ledger.models import Reconciliation
+
 from services.charity.ledger.schemas import AccountKind, AccountOut, EntryOut, ReconciliationOut
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["ledger 账本"])
-
-
-def reconciliation_out(run: Reconciliation) -> ReconciliationOut:
-    return ReconciliationOut(id=run.id, balanced=run.balanced, area_code=run.area_code,
-                             groups_checked=run.groups_checked, entries_checked=run.entries_checked,
-                             projects_checked=run.projects_checked, differences=run.differences,
-                             started_at=run.started_at, finished_at=run.finished_at)
-
 
 @router.get("/ledger/accounts", response_model=Page[AccountOut], summary="Ledger accounts with balances",
             description="Accounts of organisations in your area: clearing (捐赠清算, donor-facing), project (项目资金) "
@@ -61,7 +53,7 @@ async def list_entries(session: Session, principal: LedgerReader,
              responses=problem_responses(401, 403))
 async def run_reconciliation(session: Session,
                              principal: LedgerReader) -> ReconciliationOut:
-    return reconciliation_out(await reconciliation.reconcile(session, principal))
+    return ReconciliationOut.model_validate(await reconciliation.reconcile(session, principal))
 
 
 @router.get("/reconciliations/{run_id}", response_model=ReconciliationOut, summary="One reconciliation run",
@@ -69,4 +61,4 @@ async def run_reconciliation(session: Session,
             responses=problem_responses(401, 403, 404, 422))
 async def get_reconciliation(run_id: int, session: Session,
                              principal: LedgerReader) -> ReconciliationOut:
-    return reconciliation_out(await reconciliation.get_reconciliation(session, principal, run_id))
+    return ReconciliationOut.model_validate(await reconciliation.get_reconciliation(session, principal, run_id))

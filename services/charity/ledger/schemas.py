@@ -1,7 +1,7 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from shared.schemas import Schema
 
@@ -41,6 +41,7 @@ class Difference(Schema):
 
 
 class ReconciliationOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     balanced: bool = Field(description="True when no difference was found")
     area_code: str

@@ -20,7 +20,7 @@ from services.charity.projects.models import Project
 from shared.areas import within_area
 from shared.db import utcnow
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 
 def account_key(kind: str, *, organization_id: int | None = None, project_id: int | None = None) -> str:
@@ -243,12 +243,9 @@ async def list_accounts(session: AsyncSession, principal: Principal, page: PageP
                    func.sum(case((LedgerEntry.amount_fen > 0, LedgerEntry.amount_fen), else_=0)).label("debits"),
                    func.sum(case((LedgerEntry.amount_fen < 0, -LedgerEntry.amount_fen), else_=0)).label("credits"))
             .group_by(LedgerEntry.account_id).subquery())
-    query = (select(LedgerAccount, func.coalesce(sums.c.debits, 0), func.coalesce(sums.c.credits, 0))
-             .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
-             .where(in_area(principal, LedgerAccount.organization_id))
-             .order_by(LedgerAccount.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(LedgerAccount.id > int(page.after))
+    query = keyset(select(LedgerAccount, func.coalesce(sums.c.debits, 0), func.coalesce(sums.c.credits, 0))
+                   .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
+                   .where(in_area(principal, LedgerAccount.organization_id)), LedgerAccount.id, page)
     if organization_id is not None:
         query = query.where(LedgerAccount.organization_id == organization_id)
     if project_id is not None:
@@ -261,13 +258,10 @@ async def list_accounts(session: AsyncSession, principal: Principal, page: PageP
 async def list_entries(session: AsyncSession, principal: Principal, page: PageParams, *,
                        account_id: int | None, group_id: int | None, project_id: int | None
                        ) -> list[tuple[LedgerEntry, LedgerGroup, LedgerAccount]]:
-    query = (select(LedgerEntry, LedgerGroup, LedgerAccount)
-             .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
-             .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-             .where(in_area(principal, LedgerGroup.organization_id))
-             .order_by(LedgerEntry.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(LedgerEntry.id > int(page.after))
+    query = keyset(select(LedgerEntry, LedgerGroup, LedgerAccount)
+                   .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
+                   .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+                   .where(in_area(principal, LedgerGroup.organization_id)), LedgerEntry.id, page)
     if account_id is not None:
         query = query.where(LedgerEntry.account_id == account_id)
     if group_id is not None:

@@ -97,7 +97,7 @@ async def confirm_match(data: MatchIn, request: Request, session: Session,
                         principal: MatchesWriter,
                         idempotency_key: IdempotencyKeyHeader = None) -> MatchOut:
     async def create() -> MatchOut:
-        return service.match_out(await service.confirm(session, principal, data))
+        return MatchOut.model_validate(await service.confirm(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -107,4 +107,4 @@ async def confirm_match(data: MatchIn, request: Request, session: Session,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def deliver(match_id: int, data: DeliveryIn, session: Session,
                   principal: MatchesWriter) -> MatchOut:
-    return service.match_out(await service.deliver(session, principal, match_id, data))
+    return MatchOut.model_validate(await service.deliver(session, principal, match_id, data))

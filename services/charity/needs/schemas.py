@@ -85,6 +85,7 @@ class MatchIn(Schema):
 
 
 class MatchOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     need_id: int
     offer_id: int

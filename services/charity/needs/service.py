@@ -8,20 +8,20 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.needs.models import Match, Need, ResourceOffer
-from services.charity.needs.schemas import (DeliveryIn, MatchIn, MatchOut, NeedIn, NeedOut, OfferIn, OfferOut,
-                                            Proposal)
+from services.charity.needs.schemas import DeliveryIn, MatchIn, NeedIn, NeedOut, OfferIn, OfferOut, Proposal
 from shared import clock
 from shared.areas import area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 AREA_LEVELS = {2: "province", 4: "city", 6: "district", 9: "street", 12: "community"}
 
 
 def need_out(need: Need, today: dt.date | None = None) -> NeedOut:
+    """Computed: the status, from the quantities and the deadline."""
     today = today or clock.today()
     if need.fulfilled_quantity >= need.quantity:
         status = "fulfilled"
@@ -36,17 +36,12 @@ def need_out(need: Need, today: dt.date | None = None) -> NeedOut:
 
 
 def offer_out(offer: ResourceOffer) -> OfferOut:
+    """Computed: the contact phone masked and the quantity still free."""
     return OfferOut(id=offer.id, offerer_kind=offer.offerer_kind, offerer_name=offer.offerer_name,
                     contact_phone_masked=mask_phone(offer.contact_phone), area_code=offer.area_code,
                     category=offer.category, description=offer.description, quantity=offer.quantity, unit=offer.unit,
                     available_until=offer.available_until, allocated_quantity=offer.allocated_quantity,
                     remaining_quantity=offer.quantity - offer.allocated_quantity)
-
-
-def match_out(match: Match) -> MatchOut:
-    return MatchOut(id=match.id, need_id=match.need_id, offer_id=match.offer_id, quantity=match.quantity,
-                    delivered_quantity=match.delivered_quantity, confirmed_at=match.confirmed_at)
-
 
 async def publish(session: AsyncSession, principal: Principal, data: NeedIn) -> Need:
     if not principal.covers(data.area_code):
@@ -69,9 +64,7 @@ async def get_need(session: AsyncSession, need_id: int) -> Need:
 
 async def list_needs(session: AsyncSession, page: PageParams, *, area: str | None, category: str | None,
                      open_only: bool) -> list[Need]:
-    query = select(Need).order_by(Need.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Need.id > int(page.after))
+    query = keyset(select(Need), Need.id, page)
     if area:
         query = query.where(within_area(Need.area_code, area))
     if category:
@@ -104,9 +97,7 @@ async def get_offer(session: AsyncSession, principal: Principal, offer_id: int) 
 
 async def list_offers(session: AsyncSession, principal: Principal, page: PageParams) -> list[ResourceOffer]:
     """Staff see offers deliverable in their area (within it, or covering it); others their own offers."""
-    query = select(ResourceOffer).order_by(ResourceOffer.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(ResourceOffer.id > int(page.after))
+    query = keyset(select(ResourceOffer), ResourceOffer.id, page)
     if principal.kind == "staff" and principal.area:
         query = query.where(or_(within_area(ResourceOffer.area_code, principal.area),
                                 ResourceOffer.area_code.in_(ancestors(principal.area))))

@@ -16,13 +16,14 @@ from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 CIVIL_AFFAIRS_AUTHORITY = "5"  # GB 32100 registering authority code of civil affairs (民政)
 QUALIFYING_YEARS = 1  # 慈善法 (2023 amendment) art. 22: registered for at least one year
 
 
 def to_out(org: Organization) -> OrganizationOut:
+    """Computed: the qualification flag from its date, and the contact phone masked."""
     return OrganizationOut(
         id=org.id, name=org.name, unified_social_credit_code=org.unified_social_credit_code,
         registered_on=org.registered_on, district_code=org.district_code, is_charity=org.is_charity,
@@ -125,9 +126,7 @@ async def grant_fundraising(session: AsyncSession, principal: Principal, org_id:
 
 async def list_page(session: AsyncSession, page: PageParams, *, district: str | None, is_charity: bool | None,
                     qualified: bool | None) -> list[Organization]:
-    query = select(Organization).order_by(Organization.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Organization.id > int(page.after))
+    query = keyset(select(Organization), Organization.id, page)
     if district:
         query = query.where(Organization.district_code == district)
     if is_charity is not None:

@@ -19,7 +19,7 @@ from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 FILING_LEAD_DAYS = 10  # 慈善法 art. 24: a public fundraising plan is filed 10 days before it starts
 EMERGENCY_FILING_DAYS = 10  # 慈善法 art. 24/71: an emergency fundraising files within 10 days after it starts
@@ -48,6 +48,7 @@ async def _lines(session: AsyncSession, project_id: int) -> list[BudgetLine]:
 
 
 async def to_out(session: AsyncSession, project: Project) -> ProjectOut:
+    """Computed: the totals and each budget line's spending, summed from the ledger."""
     totals = (await ledger.project_totals(session, [project.id]))[project.id]
     spent = await ledger.spent_by_line(session, project.id)
     lines = [BudgetLineOut(id=line.id, line_no=line.line_no, name=line.name, amount_fen=line.amount_fen,
@@ -125,10 +126,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
                        organization_id: int | None) -> list[Project]:
     if principal.kind != "staff" or not principal.area:
         return []
-    query = (select(Project).where(within_area(Project.district_code, principal.area))
-             .order_by(Project.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(Project.id > int(page.after))
+    query = keyset(select(Project).where(within_area(Project.district_code, principal.area)), Project.id, page)
     if status:
         query = query.where(Project.status == status)
     if organization_id is not None:
@@ -204,6 +202,7 @@ async def close(session: AsyncSession, principal: Principal, project_id: int) ->
 # ---- disclosures (信息公开): append-only ----
 
 async def disclosures_out(session: AsyncSession, project_id: int) -> list[DisclosureOut]:
+    """Computed: each disclosure's `corrected_by`, from the corrections that name it."""
     rows = list(await session.scalars(select(Disclosure).where(Disclosure.project_id == project_id)
                                       .order_by(Disclosure.id)))
     corrected: dict[int, list[int]] = {}

@@ -24,7 +24,7 @@ from services.charity.public.schemas import (HonourEntry, HonourList, PublicLine
 from shared import clock
 from shared.areas import within_area
 from shared.errors import InvalidInput, NotFound
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 PUBLIC_STATUSES = ("filed", "fundraising", "executing", "closed")  # a draft is not public yet
 BENEFICIARY = "受益人"
@@ -55,9 +55,7 @@ def _summary_fields(project: Project, org_name: str, totals: ledger.Totals, coun
 
 async def list_projects(session: AsyncSession, page: PageParams, *, status: str | None, district: str | None,
                         organization_id: int | None) -> list[PublicProjectSummary]:
-    query = _public_projects().order_by(Project.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Project.id > int(page.after))
+    query = keyset(_public_projects(), Project.id, page)
     if status:
         query = query.where(Project.status == status)
     if district:

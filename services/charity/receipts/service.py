@@ -22,12 +22,13 @@ from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 MERGE_LIMIT_FEN = 5_000  # gifts of 50 yuan or less may share one receipt per day
 
 
 def receipt_out(receipt: Receipt, donation_ids: list[int]) -> ReceiptOut:
+    """Computed: the receipt number as printed; adds the donations it covers."""
     return ReceiptOut(id=receipt.id, organization_id=receipt.organization_id,
                       receipt_no=f"{receipt.year}-{receipt.number:06d}", year=receipt.year, number=receipt.number,
                       kind=receipt.kind, gift_kind=receipt.gift_kind, donor_name=receipt.donor_name,
@@ -173,11 +174,8 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
     if principal.kind != "staff" or not principal.area:
         return []
 
-    query = (select(Receipt).join(Organization, Organization.id == Receipt.organization_id)
-             .where(within_area(Organization.district_code, principal.area))
-             .order_by(Receipt.id).limit(page.limit + 1))
-    if page.after is not None:
-        query = query.where(Receipt.id > int(page.after))
+    query = keyset(select(Receipt).join(Organization, Organization.id == Receipt.organization_id)
+                   .where(within_area(Organization.district_code, principal.area)), Receipt.id, page)
     if organization_id is not None:
         query = query.where(Receipt.organization_id == organization_id)
     if year is not None:

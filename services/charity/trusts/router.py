@@ -69,7 +69,7 @@ async def add_report(trust_id: int, data: TrustReportIn, session: Session,
              responses=problem_responses(401, 403, 409, 422))
 async def create_fund(data: CommunityFundIn, session: Session,
                       principal: TrustsWriter) -> CommunityFundOut:
-    return service.fund_out(await service.create_fund(session, principal, data))
+    return CommunityFundOut.model_validate(await service.create_fund(session, principal, data))
 
 
 @router.get("/community-funds", response_model=Page[CommunityFundOut], summary="Community funds (public)",
@@ -79,7 +79,7 @@ async def list_funds(session: Session, page: Annotated[PageParams, Depends(page_
                      area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None
                      ) -> Page[CommunityFundOut]:
     rows = await service.list_funds(session, page, area=area)
-    return page_of([service.fund_out(f) for f in rows], page, key=lambda f: f.id)
+    return page_of([CommunityFundOut.model_validate(f) for f in rows], page, key=lambda f: f.id)
 
 
 @router.put("/community-funds/coverage-base/{district_code}", status_code=204,

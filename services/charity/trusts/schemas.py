@@ -48,6 +48,7 @@ class TrustReportIn(Schema):
 
 
 class TrustReportOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     trust_id: int
     year: int
@@ -76,6 +77,7 @@ class CommunityFundIn(Schema):
 
 
 class CommunityFundOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     community_code: str

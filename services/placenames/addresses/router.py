@@ -5,7 +5,6 @@ from fastapi import APIRouter, Depends, Path, Query
 from services.placenames.addresses import service
 from services.placenames.addresses.auth import AddressesWriter
 from services.placenames.addresses.schemas import AddressDetail, AddressIn, AddressOut, ChangeIn, ChangeOut, MergeIn, SplitIn
-from services.placenames.addresses.service import to_out
 from shared.areas import DISTRICT_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -23,7 +22,7 @@ Code = Annotated[str, Path(pattern=r"^\d{16}$", description="16-digit standard a
              responses=problem_responses(401, 403, 409, 422))
 async def issue_address(data: AddressIn, session: Session,
                         principal: AddressesWriter) -> AddressOut:
-    return to_out(await service.issue(session, principal, data))
+    return AddressOut.model_validate(await service.issue(session, principal, data))
 
 
 @router.get("/addresses", response_model=Page[AddressOut], summary="List standard addresses (public)",
@@ -34,7 +33,7 @@ async def list_addresses(session: Session, page: Annotated[PageParams, Depends(p
                          include_retired: bool = False) -> Page[AddressOut]:
     rows = await service.list_page(session, page, district_code=district_code, road_id=road_id,
                                    include_retired=include_retired)
-    return page_of([to_out(r) for r in rows], page, key=lambda a: a.code)
+    return page_of([AddressOut.model_validate(r) for r in rows], page, key=lambda a: a.code)
 
 
 @router.get("/addresses/{code}", response_model=AddressDetail, summary="One standard address (public)",
@@ -49,7 +48,7 @@ async def get_address(code: Code, session: Session) -> AddressDetail:
              responses=problem_responses(401, 403, 404, 409, 422))
 async def retire_address(code: Code, data: ChangeIn, session: Session,
                          principal: AddressesWriter) -> AddressOut:
-    return to_out(await service.retire(session, principal, code, data))
+    return AddressOut.model_validate(await service.retire(session, principal, code, data))
 
 
 @router.post("/addresses/{code}/split", status_code=201, response_model=ChangeOut, summary="Split an address",
@@ -58,7 +57,7 @@ async def retire_address(code: Code, data: ChangeIn, session: Session,
 async def split_address(code: Code, data: SplitIn, session: Session,
                         principal: AddressesWriter) -> ChangeOut:
     retired, issued = await service.split(session, principal, code, data)
-    return ChangeOut(retired=retired, issued=[to_out(a) for a in issued])
+    return ChangeOut(retired=retired, issued=[AddressOut.model_validate(a) for a in issued])
 
 
 @router.post("/address-merges", status_code=201, response_model=ChangeOut, summary="Merge addresses",
@@ -67,4 +66,4 @@ async def split_address(code: Code, data: SplitIn, session: Session,
 async def merge_addresses(data: MergeIn, session: Session,
                           principal: AddressesWriter) -> ChangeOut:
     retired, issued = await service.merge(session, principal, data)
-    return ChangeOut(retired=retired, issued=[to_out(a) for a in issued])
+    return ChangeOut(retired=retired, issued=[AddressOut.model_validate(a) for a in issued])

@@ -28,6 +28,7 @@ class AddressIn(Schema):
 
 
 class AddressOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     code: str = Field(description="Stable code: issued once, never changed, never reused")
     level: Level
     status: Literal["current", "retired"]

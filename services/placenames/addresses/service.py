@@ -25,7 +25,7 @@ from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 ROAD_KINDS = ("road", "street", "lane", "bridge")
 AREA_KINDS = ("residential_area", "building")
@@ -88,13 +88,6 @@ def render(district: str, road: str | None, house: str | None, area: str | None,
 
 def level_of(building: str | None, unit: str | None, room: str | None) -> str:
     return "room" if room else "unit" if unit else "building" if building else "house"
-
-
-def to_out(a: Address) -> AddressOut:
-    return AddressOut(code=a.code, level=a.level, status=a.status, full_name=a.full_name, district_code=a.district_code,
-                      township_code=a.township_code, community_code=a.community_code, road_id=a.road_id,
-                      area_id=a.area_id, house_number=a.house_number, building=a.building, unit=a.unit, room=a.room,
-                      latitude=a.latitude, longitude=a.longitude, retired_on=a.retired_on)
 
 
 async def _division(session: AsyncSession, code: str, field: str, level: str, inside: str) -> Division:
@@ -200,7 +193,7 @@ async def detail(session: AsyncSession, code: str) -> AddressDetail:
     plates = (await session.scalars(select(DoorPlate).join(PlateAddress, PlateAddress.plate_id == DoorPlate.id)
                                     .where(PlateAddress.address_id == a.id).order_by(DoorPlate.id))).all()
     return AddressDetail(
-        **to_out(a).model_dump(),
+        **AddressOut.model_validate(a).model_dump(),
         lineage=[LineageOut(kind=r.kind, from_code=codes[r.from_id], to_code=codes.get(r.to_id),
                             old_full_name=r.old_full_name, decided_on=r.decided_on, note=r.note) for r in rows],
         plates=[PlateRef(code=p.code, plate_text=p.plate_text, status=p.status) for p in plates])
@@ -266,9 +259,7 @@ async def follow_renaming(session: AsyncSession, old_name_id: int, new_name_id: 
 
 async def list_page(session: AsyncSession, page: PageParams, *, district_code: str | None, road_id: int | None,
                     include_retired: bool) -> list[Address]:
-    query = select(Address).order_by(Address.code).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Address.code > str(page.after))
+    query = keyset(select(Address), Address.code, page, cast=str)
     if district_code:
         query = query.where(Address.district_code == district_code)
     if road_id:

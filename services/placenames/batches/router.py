@@ -23,6 +23,7 @@ class PayloadTooLarge(DomainError):
 
 
 def _out(request: Request, job: BatchJob) -> JobOut:
+    """Computed: the percent done and, once done, where to download the result."""
     done = job.status == "done"
     return JobOut(id=job.id, status=job.status, encoding=job.encoding, total_lines=job.total_lines,
                   processed_lines=job.processed_lines, percent=100 * job.processed_lines // max(job.total_lines, 1),

@@ -11,7 +11,7 @@ from services.placenames.divisions.models import Division
 from services.placenames.divisions.schemas import DivisionDetail, DivisionOut
 from shared import clock
 from shared.errors import NotFound
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 MAX_CHAIN = 10  # deeper than any real chain: guards against a cycle in the data
 
@@ -22,6 +22,7 @@ def is_current(division: Division, day: dt.date) -> bool:
 
 
 def to_out(division: Division, day: dt.date | None = None) -> DivisionOut:
+    """Computed: whether the division is current on the day."""
     return DivisionOut(
         code=division.code, name=division.name, level=division.level, parent_code=division.parent_code,
         valid_from=division.valid_from, valid_to=division.valid_to,
@@ -32,9 +33,7 @@ def to_out(division: Division, day: dt.date | None = None) -> DivisionOut:
 
 async def list_page(session: AsyncSession, page: PageParams, *, parent: str | None, level: str | None,
                     include_historical: bool) -> list[Division]:
-    query = select(Division).order_by(Division.code).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Division.code > str(page.after))
+    query = keyset(select(Division), Division.code, page, cast=str)
     if parent is not None:
         query = query.where(Division.parent_code == parent)
     if level is not None:

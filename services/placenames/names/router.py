@@ -6,7 +6,7 @@ from services.placenames import gazetteer
 from services.placenames.names import service
 from services.placenames.names.auth import NamesWriter
 from services.placenames.names.schemas import EventIn, EventOut, FilingIn, Kind, NameDetail, NameIn, NameOut, Status
-from services.placenames.names.service import event_out, to_out
+from services.placenames.names.service import event_out
 from shared.areas import DISTRICT_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -25,7 +25,7 @@ async def create_name(data: NameIn, request: Request, session: Session,
                       principal: NamesWriter) -> NameOut:
     row = await service.create(session, principal, data)
     gazetteer.invalidate(request.app)
-    return to_out(row)
+    return NameOut.model_validate(row)
 
 
 @router.get("/names", response_model=Page[NameOut], summary="List place names (public)",
@@ -38,7 +38,7 @@ async def list_names(
     district_code: Annotated[str | None, Query(pattern=DISTRICT_CODE_PATTERN)] = None,
 ) -> Page[NameOut]:
     rows = await service.list_page(session, page, q=q, kind=kind, status=status, district_code=district_code)
-    return page_of([to_out(r) for r in rows], page, key=lambda n: n.id)
+    return page_of([NameOut.model_validate(r) for r in rows], page, key=lambda n: n.id)
 
 
 @router.get("/names/resolve", response_model=list[NameDetail], summary="Today's standard name for a name (public)",

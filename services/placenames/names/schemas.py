@@ -51,6 +51,7 @@ class EventIn(Decision):
 
 
 class NameOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     kind: Kind
@@ -62,6 +63,7 @@ class NameOut(Schema):
 
 
 class StandardOut(Schema):
+    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     district_code: str

@@ -18,7 +18,7 @@ from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 FILING_DAYS = 15
 MAX_CHAIN = 20  # far longer than any real chain of renamings: a guard against cycles in imported data
@@ -33,22 +33,14 @@ def filing_missed(event: NameEvent, today: dt.date) -> bool:
     return event.filed_on > deadline if event.filed_on is not None else today > deadline
 
 
-def to_out(name: PlaceName) -> NameOut:
-    return NameOut(id=name.id, name=name.name, kind=name.kind, status=name.status, district_code=name.district_code,
-                   replaced_by_id=name.replaced_by_id, illustrative=name.illustrative, note=name.note)
-
-
 def event_out(event: NameEvent, today: dt.date | None = None) -> EventOut:
+    """Computed: the filing deadline and whether it was missed."""
     return EventOut(id=event.id, name_id=event.name_id, result_id=event.result_id, kind=event.kind,
                     decision_document=event.decision_document, decided_on=event.decided_on, filed_on=event.filed_on,
                     filing_deadline=filing_deadline(event.decided_on),
                     filing_missed=filing_missed(event, today or clock.today()),
                     unification_group=event.unification_group, illustrative=event.illustrative, note=event.note,
                     created_at=event.created_at)
-
-
-def _standard(name: PlaceName) -> StandardOut:
-    return StandardOut(id=name.id, name=name.name, district_code=name.district_code)
 
 
 async def resolve_chain(session: AsyncSession, name: PlaceName) -> list[PlaceName]:
@@ -67,8 +59,9 @@ async def detail(session: AsyncSession, name_id: int) -> NameDetail:
     name = await get(session, name_id)
     chain = await resolve_chain(session, name)
     standard = chain[-1] if chain[-1].status == "standard" else None
-    return NameDetail(**to_out(name).model_dump(), standard=_standard(standard) if standard else None,
-                      chain=[_standard(n) for n in chain])
+    return NameDetail(**NameOut.model_validate(name).model_dump(),
+                      standard=StandardOut.model_validate(standard) if standard else None,
+                      chain=[StandardOut.model_validate(n) for n in chain])
 
 
 async def get(session: AsyncSession, name_id: int) -> PlaceName:
@@ -182,9 +175,7 @@ async def add_event(session: AsyncSession, principal: Principal, name_id: int, d
 
 async def list_page(session: AsyncSession, page: PageParams, *, q: str | None, kind: str | None,
                     status: str | None, district_code: str | None) -> list[PlaceName]:
-    query = select(PlaceName).order_by(PlaceName.id).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(PlaceName.id > int(page.after))
+    query = keyset(select(PlaceName), PlaceName.id, page)
     if q:
         query = query.where(PlaceName.name.startswith(q, autoescape=True))
     if kind:

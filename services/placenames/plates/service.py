@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames.addresses.models import Address
-from services.placenames.addresses.service import allocate, to_out
+from services.placenames.addresses.schemas import AddressOut
+from services.placenames.addresses.service import allocate
 from services.placenames.names.models import PlaceName
 from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.plates.schemas import PlateIn, PlateOut, ReplaceIn, RevokeIn
@@ -36,12 +37,13 @@ async def _addresses(session: AsyncSession, plate_id: int) -> list[Address]:
 
 
 async def out(session: AsyncSession, plate: DoorPlate) -> PlateOut:
+    """Not 1:1: the successor's code and the addresses the plate carries, read apart."""
     replaced_by = await session.scalar(select(DoorPlate.code).where(DoorPlate.id == plate.replaced_by_id)) \
         if plate.replaced_by_id else None
     return PlateOut(code=plate.code, plate_text=plate.plate_text, status=plate.status, issued_on=plate.issued_on,
                     ended_on=plate.ended_on,
                     replaced_by=replaced_by, what_is_there=plate.what_is_there,
-                    addresses=[to_out(a) for a in await _addresses(session, plate.id)])
+                    addresses=[AddressOut.model_validate(a) for a in await _addresses(session, plate.id)])
 
 
 async def _default_text(session: AsyncSession, address: Address) -> str:
