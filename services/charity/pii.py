@@ -1,4 +1,4 @@
-"""Personal data of the charity service at rest (PIPL; issue 7 item 6).
+"""Personal data of the charity service at rest (PIPL).
 
 Donors' phones (`donations.donor_phone_enc`, with a keyed blind index for the honour list) and the contact
 phones of resource offers (`resource_offers.contact_phone_enc`) are stored with `shared.pii.Encrypted`.

@@ -6,9 +6,8 @@ from shared.serve import serve
 
 settings = PlacenamesSettings()
 app = create_app(settings)
-# A full garbage collection walks every tracked object and answers no request meanwhile: with the 110,000 of
-# the imports and the app, 50–250 ms each while batches were parsed (measured on the loaded 2-core dev machine).
-# They live as long as the process, so they are set aside: a full collection then walks only what requests
-# made (about 6 ms).
+# A full garbage collection walks every tracked object and answers no request meanwhile, and most of them come
+# from the imports and the app. They live as long as the process, so they are set aside: a full collection then
+# walks only what requests made.
 gc.freeze()
 serve(app, name=settings.service_name, port=settings.port, log_level=settings.log_level)

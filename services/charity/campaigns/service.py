@@ -94,10 +94,9 @@ async def parse_batch(content: bytes) -> list[tuple[int, str, int]]:
     """(line number, payroll number, amount in fen) of each row, or BatchRejected listing every problem.
 
     Columns by header: `employee_no` (工号) and `amount` (yuan, two decimals at most); others (a name) are
-    ignored and not kept. Reading is pure Python, 0.3 s of CPU for 100,000 rows (measured): a file of 1,000,000
-    rows (what the 32 MB a request may carry holds) would hold the event loop about 3 s at once, so it lets
-    other requests in every ROWS_AT_ONCE rows (in a thread it would still take the GIL from the loop, as
-    measured for placenames' parser in docs/benchmarks/placenames.md).
+    ignored and not kept. Reading is pure Python, and the largest file a request may carry, read at once,
+    would hold the event loop for seconds: it lets other requests in every ROWS_AT_ONCE rows (in a thread it
+    would still take the GIL from the loop, as placenames' parser does).
     """
     # newline="": csv reads line ends itself, so a lone carriage return ends a line instead of failing the read.
     reader = csv.reader(io.StringIO(_decode(content), newline=""))
@@ -257,9 +256,9 @@ ROW_COLUMNS = ("batch_id", "unit_id", "line_no", "employee_no", "amount_fen")
 
 
 async def _insert_rows(session: AsyncSession, batch_id: int, unit_id: int, rows: list[tuple[int, str, int]]) -> None:
-    """The rows of a batch, in the batch's transaction. PostgreSQL: one COPY stream (a 100,000-row batch in
-    about a second, where parameter sets through the ORM took most of the import); SQLite: one executemany
-    of plain INSERTs. Duplicates were refused while parsing; the table's constraints hold all the same."""
+    """The rows of a batch, in the batch's transaction. PostgreSQL: one COPY stream (parameter sets through
+    the ORM took most of the import's time); SQLite: one executemany of plain INSERTs. Duplicates were
+    refused while parsing; the table's constraints hold all the same."""
     if session.get_bind().dialect.name == "postgresql":
         async def records():  # made as COPY asks for them, letting other requests in between blocks
             for at in range(0, len(rows), ROWS_AT_ONCE):

@@ -147,9 +147,9 @@ async def post_with_record(connection: AsyncConnection, *, kind: str, project, l
     table behind the group, pointing at it; returns (the record's id, the group's id).
 
     On PostgreSQL the group, its entries and the record are one statement and the seal a second: two round
-    trips where `post` and an INSERT of the record took three. Plain Core on the session's connection (the
-    rows are never changed, so there is nothing for the ORM to track): the ORM session's `execute` costs
-    about 0.2 ms of CPU more per statement. `project` needs only `id` and `organization_id`. The rules are
+    trips where `post` and an INSERT of the record took three. Plain Core on the session's connection: the
+    rows are never changed, so the ORM session's `execute` would only add its own CPU to each statement for
+    rows it has nothing to track. `project` needs only `id` and `organization_id`. The rules are
     the database's as with `post`: the seal's trigger refuses an unbalanced group, and the record's own
     constraints (a unique key) refuse it with the rest of the statement.
     """

@@ -101,8 +101,8 @@ async def create(session: AsyncSession, principal: Principal, body: bytes, encod
                    total_lines=count, processed_lines=0, matched_lines=0, bad_lines=0, created_at=utcnow())
     session.add(job)
     await session.flush()
-    # Read and stored a block of lines at a time: 100,000 lines read at once held the event loop for about half
-    # a second (CSV reading is pure Python); between blocks, the database call lets other requests in.
+    # Read and stored a block of lines at a time: a whole upload read at once would hold the event loop (CSV
+    # reading is pure Python); between blocks, the database call lets other requests in.
     bad = 0
     for at in range(start, len(lines), INSERT_BLOCK):
         rows = [split_line(n, line, address_col, id_col)

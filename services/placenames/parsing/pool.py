@@ -1,11 +1,10 @@
 """Parsing many texts in a worker process, so that the event loop keeps answering meanwhile.
 
-The parser is pure Python and holds the GIL while it works. Measured with three batches of 1,000 texts at once
-(`./dev bench event_loop`, docs/benchmarks/placenames.md): with the work on the event loop, between the
-database calls, /healthz answered in 0.15–0.42 s at p99; moved to a thread (asyncio.to_thread) it was worse,
-2.95 s, as the thread and the loop took turns at the GIL; in a process of its own the loop stays free. So a
-batch is parsed in a small pool of processes made in the lifespan, in two steps around the database lookups,
-which stay on the loop (they are I/O), in short transactions of their own:
+The parser is pure Python and holds the GIL while it works. On the event loop, between the database calls, it
+keeps every other request waiting; in a thread (asyncio.to_thread) it is worse, as the thread and the loop take
+turns at the GIL (`./dev bench event_loop`); in a process of its own the loop stays free. So a batch is parsed
+in a small pool of processes made in the lifespan, in two steps around the database lookups, which stay on the
+loop (they are I/O), in short transactions of their own:
 
 1. `_read`: parse each text and say what it asks of the database (`service.Query`, a few numbers and
    strings); the readings themselves come back pickled, as bytes the loop only passes on;
@@ -15,8 +14,8 @@ which stay on the loop (they are I/O), in short transactions of their own:
 
 Batch standardisations are not parsed here: the job worker process parses them itself (batches/service.py).
 
-A worker gets the parser's dictionary pickled with each call (made once per gazetteer: about 0.5 MB, 20 ms)
-and keeps the last one it unpickled, with its road speller, until the gazetteer changes.
+A worker gets the parser's dictionary pickled with each call (pickled once per gazetteer) and keeps the last
+one it unpickled, with its road speller, until the gazetteer changes.
 """
 
 from __future__ import annotations
@@ -35,15 +34,15 @@ from services.placenames.parsing import service
 from services.placenames.parsing.parser import parse
 from services.placenames.parsing.schemas import ParsesOut
 
-# One process: the lookups on the loop, one batch at a time, are the slower step, and a second worker only
-# made the machine (2 cores) busier, the event loop's thread waiting longer for a core.
+# One process: the lookups on the loop, one batch at a time, are the slower step, so a second worker only
+# makes the machine busier, the event loop's thread waiting longer for a core.
 WORKERS = 1
 NICENESS = 10  # the worker yields the CPU to the service process (below)
 
 
 async def start(app) -> None:
-    # One batch's database lookups at a time: each costs the event loop about a millisecond of CPU, and with
-    # several batches' at once, every other request waited behind one of each.
+    # One batch's database lookups at a time: each costs the event loop CPU, and with several batches' at
+    # once, every other request would wait behind one of each.
     app.state.parse_lookups = asyncio.Semaphore(1)
     # spawn, not fork: the service process has threads (the event loop's, the database driver's).
     app.state.parse_pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),

@@ -167,7 +167,7 @@ def reading(parsed: Parsed, speller=None) -> Plan:
 
 
 MAX_ROWS = 500  # candidate addresses per text at most
-LOOKUP_BLOCK = 50  # texts per statement: each statement costs the event loop some 8 ms of CPU, at one go
+LOOKUP_BLOCK = 50  # texts per statement: a larger block holds the event loop longer at one go
 
 
 def _lookup(by: str, rows: list[tuple]):
@@ -193,8 +193,8 @@ def _lookup(by: str, rows: list[tuple]):
 
 async def fetch_many(session: AsyncSession, queries: list[Query]) -> list[list[tuple]]:
     """For each query, the current standard addresses its parts may mean (the first MAX_ROWS by id), as plain
-    tuples (see `Candidate`). Two statements for up to LOOKUP_BLOCK texts, not one per text: a statement costs
-    the event loop about 0.7 ms of CPU, whatever it fetches."""
+    tuples (see `Candidate`). Two statements for up to LOOKUP_BLOCK texts, not one per text: each statement
+    has a cost to the event loop of its own, whatever it fetches."""
     found: list[dict[int, tuple]] = [{} for _ in queries]
     for start in range(0, len(queries), LOOKUP_BLOCK):
         block = list(enumerate(queries[start:start + LOOKUP_BLOCK], start))

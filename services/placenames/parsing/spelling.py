@@ -12,9 +12,9 @@ A road in another district than the one written ranks lower; a name of three cha
 proposed only for its sound (one wrong character of two that carry the name is too far).
 
 The road names are the parser's dictionary's (standard, alias and old names, each resolving to today's
-standard name), about 500 for Ningbo's demo data; a lookup compares the written name with those of a
-similar length, and with the ones that sound the same through a hash of their pinyin, in well under a
-millisecond. An edit distance of one by hand is a few lines; no fuzzy-matching library is needed for it.
+standard name), a few hundred in a city; a lookup compares the written name with those of a similar length,
+and with the ones that sound the same through a hash of their pinyin, so it stays cheap. An edit distance of
+one by hand is a few lines; no fuzzy-matching library is needed for it.
 """
 
 from __future__ import annotations
