@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import CheckConstraint, DateTime, MetaData, Select, event, text
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.types import TypeDecorator
 
 from shared import clock
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 
 if TYPE_CHECKING:
     from shared.identity import Principal
@@ -68,6 +68,17 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> dt.datetime:
     return clock.now()
+
+
+Row = TypeVar("Row")
+
+
+async def get_or_404(session: AsyncSession, model: type[Row], key: Any, detail: str, **options: Any) -> Row:
+    """The row of `model` with the primary key `key`, or NotFound saying `detail` ("no project 12")."""
+    row = await session.get(model, key, **options)
+    if row is None:
+        raise NotFound(detail)
+    return row
 
 
 def is_sqlite(url: str) -> bool:

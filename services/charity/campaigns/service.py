@@ -21,7 +21,7 @@ from services.charity.donations import service as donations
 from services.charity.donations.schemas import DonationIn, DonorIn, RefundIn
 from services.charity.projects.models import Project
 from services.charity.settings import LIMITS
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.money import MAX_PAYMENT_FEN, format_yuan
@@ -54,9 +54,7 @@ async def create(session: AsyncSession, principal: Principal, data: CampaignIn) 
 
 
 async def get(session: AsyncSession, campaign_id: int) -> Campaign:
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"no campaign {campaign_id}")
+    campaign = await get_or_404(session, Campaign, campaign_id, f"no campaign {campaign_id}")
     return campaign
 
 

@@ -27,7 +27,7 @@ from services.charity.projects import service as projects
 from services.charity.projects.models import BudgetLine, Project
 from shared import clock
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
@@ -326,9 +326,8 @@ async def disburse(session: AsyncSession, principal: Principal, data: Disburseme
 
 
 async def get_disbursement(session: AsyncSession, principal: Principal, disbursement_id: int) -> Disbursement:
-    row = await session.get(Disbursement, disbursement_id)
-    if row is None:
-        raise NotFound(f"no disbursement {disbursement_id} that you may see")
+    row = await get_or_404(session, Disbursement, disbursement_id,
+                           f"no disbursement {disbursement_id} that you may see")
     await projects.get_visible(session, principal, row.project_id)
     return row
 

@@ -11,7 +11,7 @@ from services.charity.needs.models import Match, Need, ResourceOffer
 from services.charity.needs.schemas import DeliveryIn, MatchIn, NeedIn, NeedOut, OfferIn, OfferOut, Proposal
 from shared import clock
 from shared.areas import area_prefix, within_area
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
@@ -56,9 +56,7 @@ async def publish(session: AsyncSession, principal: Principal, data: NeedIn) -> 
 
 
 async def get_need(session: AsyncSession, need_id: int) -> Need:
-    need = await session.get(Need, need_id, populate_existing=True)
-    if need is None:
-        raise NotFound(f"no need {need_id}")
+    need = await get_or_404(session, Need, need_id, f"no need {need_id}", populate_existing=True)
     return need
 
 
@@ -188,9 +186,7 @@ async def confirm(session: AsyncSession, principal: Principal, data: MatchIn) ->
 
 
 async def deliver(session: AsyncSession, principal: Principal, match_id: int, data: DeliveryIn) -> Match:
-    match = await session.get(Match, match_id)
-    if match is None:
-        raise NotFound(f"no match {match_id}")
+    match = await get_or_404(session, Match, match_id, f"no match {match_id}")
     need = await get_need(session, match.need_id)
     if not principal.covers(need.area_code):
         raise NotFound(f"no match {match_id} of your area")

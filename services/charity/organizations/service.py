@@ -12,8 +12,8 @@ from stdnum.cn import uscc
 from services.charity.organizations.models import Organization
 from services.charity.organizations.schemas import FundraisingGrantIn, OrganizationIn, OrganizationOut
 from shared import clock
-from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.db import get_or_404, utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -86,9 +86,7 @@ async def register(session: AsyncSession, principal: Principal, data: Organizati
 
 
 async def get(session: AsyncSession, org_id: int) -> Organization:
-    org = await session.get(Organization, org_id)
-    if org is None:
-        raise NotFound(f"no organisation {org_id}")
+    org = await get_or_404(session, Organization, org_id, f"no organisation {org_id}")
     return org
 
 

@@ -16,7 +16,7 @@ from services.charity.projects.schemas import (BudgetLineOut, DisclosureIn, Disc
                                                OverdueDisclosure, ProjectIn, ProjectOut)
 from shared import clock
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -100,9 +100,7 @@ async def create(session: AsyncSession, principal: Principal, data: ProjectIn, *
 
 
 async def get(session: AsyncSession, project_id: int) -> Project:
-    project = await session.get(Project, project_id)
-    if project is None:
-        raise NotFound(f"no project {project_id}")
+    project = await get_or_404(session, Project, project_id, f"no project {project_id}")
     return project
 
 
@@ -115,9 +113,7 @@ async def lock_status(session: AsyncSession, project_id: int) -> Project:
 
 
 async def get_visible(session: AsyncSession, principal: Principal, project_id: int) -> Project:
-    project = await session.get(Project, project_id)
-    if project is None:
-        raise NotFound(f"no project {project_id} that you may see")
+    project = await get_or_404(session, Project, project_id, f"no project {project_id} that you may see")
     visible_or_404(principal, project.district_code, f"project {project_id}")
     return project
 

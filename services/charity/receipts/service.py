@@ -19,7 +19,7 @@ from services.charity.receipts.models import DonationReceipt, Receipt, ReceiptCo
 from services.charity.receipts.schemas import DeclineIn, DeclineOut, MergedReceiptIn, ReceiptIn, ReceiptOut
 from shared import clock
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -161,9 +161,7 @@ async def _donation_ids(session: AsyncSession, receipt_ids: list[int]) -> dict[i
 
 
 async def get_visible(session: AsyncSession, principal: Principal, receipt_id: int) -> ReceiptOut:
-    receipt = await session.get(Receipt, receipt_id)
-    if receipt is None:
-        raise NotFound(f"no receipt {receipt_id} that you may see")
+    receipt = await get_or_404(session, Receipt, receipt_id, f"no receipt {receipt_id} that you may see")
     org = await organizations.get(session, receipt.organization_id)
     visible_or_404(principal, org.district_code, f"receipt {receipt_id}")
     return receipt_out(receipt, (await _donation_ids(session, [receipt.id]))[receipt.id])

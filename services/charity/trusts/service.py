@@ -17,7 +17,7 @@ from services.charity.trusts.schemas import (CommunityCountIn, CommunityFundIn, 
                                              OverdueReport, TrustIn, TrustOut, TrustReportIn, TrustReportOut)
 from shared import clock
 from shared.areas import area_prefix, within_area
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -73,9 +73,7 @@ async def create_trust(session: AsyncSession, principal: Principal, data: TrustI
 
 
 async def get_trust(session: AsyncSession, trust_id: int) -> Trust:
-    trust = await session.get(Trust, trust_id)
-    if trust is None:
-        raise NotFound(f"no trust {trust_id}")
+    trust = await get_or_404(session, Trust, trust_id, f"no trust {trust_id}")
     return trust
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.placenames.divisions.models import Division
 from services.placenames.divisions.schemas import DivisionDetail, DivisionOut
 from shared import clock
-from shared.errors import NotFound
+from shared.db import get_or_404
 from shared.pagination import PageParams, keyset
 
 MAX_CHAIN = 10  # deeper than any real chain: guards against a cycle in the data
@@ -58,9 +58,7 @@ async def _chain(session: AsyncSession, start: str | None, step) -> list[Divisio
 
 
 async def detail(session: AsyncSession, code: str) -> DivisionDetail:
-    division = await session.get(Division, code)
-    if division is None:
-        raise NotFound(f"no division with code {code}")
+    division = await get_or_404(session, Division, code, f"no division with code {code}")
     today = clock.today()
     ancestors = await _chain(session, division.parent_code, lambda d: d.parent_code)
     successors = [] if is_current(division, today) else \

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.placenames.names.models import NameEvent, PlaceName
 from services.placenames.names.schemas import EventIn, EventOut, NameDetail, NameIn, NameOut, StandardOut
 from shared import clock
-from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.db import get_or_404, utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -65,9 +65,7 @@ async def detail(session: AsyncSession, name_id: int) -> NameDetail:
 
 
 async def get(session: AsyncSession, name_id: int) -> PlaceName:
-    name = await session.get(PlaceName, name_id)
-    if name is None:
-        raise NotFound(f"no place name {name_id}")
+    name = await get_or_404(session, PlaceName, name_id, f"no place name {name_id}")
     return name
 
 
@@ -195,9 +193,7 @@ async def events_of(session: AsyncSession, name_id: int) -> list[NameEvent]:
 
 
 async def record_filing(session: AsyncSession, principal: Principal, event_id: int, filed_on: dt.date) -> NameEvent:
-    event = await session.get(NameEvent, event_id)
-    if event is None:
-        raise NotFound(f"no name event {event_id}")
+    event = await get_or_404(session, NameEvent, event_id, f"no name event {event_id}")
     name = await get(session, event.name_id)
     _check_area(principal, name.district_code)
     if filed_on < event.decided_on:
