@@ -5,7 +5,6 @@ from typing import Annotated
 from services.charity.scopes import CAMPAIGNS_READ, CAMPAIGNS_UPLOAD, CAMPAIGNS_WRITE
 from shared.identity import Principal, require
 
-
 CampaignsReader = Annotated[Principal, require(CAMPAIGNS_READ)]
 CampaignsWriter = Annotated[Principal, require(CAMPAIGNS_WRITE)]
 PayrollUploader = Annotated[Principal, require(CAMPAIGNS_UPLOAD)]

@@ -5,6 +5,5 @@ from typing import Annotated
 from services.charity.scopes import INKIND_READ, INKIND_WRITE
 from shared.identity import Principal, require
 
-
 InKindReader = Annotated[Principal, require(INKIND_READ)]
 InKindWriter = Annotated[Principal, require(INKIND_WRITE)]

@@ -4,13 +4,13 @@ from fastapi import APIRouter, Depends, Query
 
 from services.charity.ledger import reconciliation, service
 from services.charity.ledger.auth import LedgerReader
-
 from services.charity.ledger.schemas import AccountKind, AccountOut, EntryOut, ReconciliationOut
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["ledger 账本"])
+
 
 @router.get("/ledger/accounts", response_model=Page[AccountOut], summary="Ledger accounts with balances",
             description="Accounts of organisations in your area: clearing (捐赠清算, donor-facing), project (项目资金) "

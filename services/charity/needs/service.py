@@ -43,6 +43,7 @@ def offer_out(offer: ResourceOffer) -> OfferOut:
                     available_until=offer.available_until, allocated_quantity=offer.allocated_quantity,
                     remaining_quantity=offer.quantity - offer.allocated_quantity)
 
+
 async def publish(session: AsyncSession, principal: Principal, data: NeedIn) -> Need:
     if not principal.covers(data.area_code):
         raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")

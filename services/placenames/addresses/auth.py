@@ -5,5 +5,4 @@ from typing import Annotated
 from services.placenames.scopes import ADDRESSES_WRITE
 from shared.identity import Principal, require
 
-
 AddressesWriter = Annotated[Principal, require(ADDRESSES_WRITE)]

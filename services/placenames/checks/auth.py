@@ -5,5 +5,4 @@ from typing import Annotated
 from services.placenames.scopes import PARSE
 from shared.identity import Principal, require
 
-
 ParseUser = Annotated[Principal, require(PARSE)]

@@ -5,5 +5,4 @@ from typing import Annotated
 from services.placenames.scopes import NAMES_WRITE
 from shared.identity import Principal, require
 
-
 NamesWriter = Annotated[Principal, require(NAMES_WRITE)]

@@ -3,9 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 
 from services.placenames.database import IDEMPOTENCY_KEYS
-from services.placenames.plates.auth import PlatesWriter
-
 from services.placenames.plates import service
+from services.placenames.plates.auth import PlatesWriter
 from services.placenames.plates.schemas import PLATE_CODE_PATTERN, PlateIn, PlateOut, ReplaceIn, RevokeIn
 from shared.db import Session
 from shared.errors import problem_responses
