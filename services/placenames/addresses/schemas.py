@@ -57,6 +57,7 @@ class LineageOut(Schema):
 
 
 class PlateRef(Schema):
+    model_config = ConfigDict(from_attributes=True)
     code: str
     plate_text: str
     status: Literal["issued", "replaced", "revoked"]

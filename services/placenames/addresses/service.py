@@ -196,7 +196,7 @@ async def detail(session: AsyncSession, code: str) -> AddressDetail:
         **AddressOut.model_validate(a).model_dump(),
         lineage=[LineageOut(kind=r.kind, from_code=codes[r.from_id], to_code=codes.get(r.to_id),
                             old_full_name=r.old_full_name, decided_on=r.decided_on, note=r.note) for r in rows],
-        plates=[PlateRef(code=p.code, plate_text=p.plate_text, status=p.status) for p in plates])
+        plates=[PlateRef.model_validate(p) for p in plates])
 
 
 async def _retire(session: AsyncSession, principal: Principal, a: Address, on: dt.date) -> None:
