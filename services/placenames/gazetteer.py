@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.placenames.divisions.models import Division
+from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.names.models import PlaceName
 from shared import clock
 from services.placenames.parsing.parser import (AREA, CITY, COMMUNITY, DISTRICT, PROVINCE, ROAD, TOWNSHIP,
@@ -81,16 +81,20 @@ def _short(name: str, level: str) -> str | None:
 
 
 def _community_forms(name: str) -> list[str]:
-    """长丰社区居委会 → 长丰社区居委会, 长丰社区; 大河村村委会? NBS writes 大河村委会 → 大河村委会, 大河村."""
+    """The committee's name and the place's: 长丰社区居委会 → 长丰社区; 大河村委会 → 大河村; 东光村村委会 → 东光村
+    (the village's name already ends in 村, and the committee is 村委会)."""
     forms = [name]
     for suffix, short in (("社区居委会", "社区"), ("居委会", "社区"), ("村民委员会", "村"), ("村委会", "村")):
         if name.endswith(suffix) and len(name) > len(suffix):
-            forms.append(name[: -len(suffix)] + short)
+            base = name[: -len(suffix)]
+            forms.append(base if base.endswith(short) else base + short)
             break
     return forms
 
 
-def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow]) -> Gazetteer:
+def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow],
+          former_names: Iterable[tuple[str, str]] = ()) -> Gazetteer:
+    """`former_names`: (code, name) of names a division had before (中马街道 for 330205001, now 外滩街道)."""
     divisions = {d.code: d for d in divisions}
     names = {n.id: n for n in names}
 
@@ -124,7 +128,20 @@ def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow]) -> Gazette
             forms.append(short)
             short_current.add(short)
         district = now.code[:6] if d.level != "city" else None
-        entries += [Entry(kind, f, d.code, now.code, now.name, district, status) for f in forms]
+        entries += [Entry(kind, f, d.code, now.code, now.name, district, status, short_form=f == short)
+                    for f in forms]
+    for code, name in former_names:
+        if code not in divisions:
+            continue
+        d, now = divisions[code], current_division(code)
+        kind = {"city": CITY, "district": DISTRICT, "township": TOWNSHIP, "village": COMMUNITY}[d.level]
+        forms = [name]
+        short = _short(name, d.level)
+        if short and short not in short_current:
+            forms.append(short)
+            short_current.add(short)
+        entries += [Entry(kind, f, code, now.code, now.name, now.code[:6], "historical", short_form=f == short)
+                    for f in forms]
     for n in names.values():
         if n.status == "historical" and n.replaced_by_id is None:
             continue  # retired with no successor: nothing to resolve to
@@ -145,7 +162,8 @@ async def load(session: AsyncSession) -> Gazetteer:
                  for d in await session.scalars(select(Division))]
     names = [NameRow(n.id, n.name, n.kind, n.status, n.district_code, n.replaced_by_id)
              for n in await session.scalars(select(PlaceName))]
-    return build(divisions, names)
+    former = [(f.code, f.name) for f in await session.scalars(select(DivisionFormerName))]
+    return build(divisions, names, former)
 
 
 _lock = asyncio.Lock()
@@ -163,7 +181,8 @@ async def _fingerprint(session: AsyncSession) -> tuple:
     events = (await session.execute(select(func.count(), func.max(NameEvent.id), func.max(NameEvent.created_at))
                                     .select_from(NameEvent))).one()
     divisions = await session.scalar(select(func.count()).select_from(Division))
-    return (*names, *events, divisions, clock.today())
+    former = await session.scalar(select(func.count()).select_from(DivisionFormerName))
+    return (*names, *events, divisions, former, clock.today())
 
 
 async def current(app, session: AsyncSession) -> Gazetteer:

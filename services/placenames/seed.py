@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.placenames.divisions.models import Division
+from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.names.models import PlaceName
 from shared.db import utcnow
 
@@ -22,6 +22,7 @@ log = logging.getLogger("placenames.seed")
 
 CSV_PATH = Path(__file__).parent / "data" / "divisions.csv"
 NAMES_PATH = Path(__file__).parent / "data" / "names.csv"
+FORMER_NAMES_PATH = Path(__file__).parent / "data" / "division_former_names.csv"
 NAME_COLUMNS = ["name", "kind", "district_code", "status", "standard_name", "illustrative", "note"]
 COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to", "successor_code", "source", "note"]
 
@@ -145,4 +146,21 @@ async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
                     if getattr(division, column) != row.get(column):
                         setattr(division, column, row.get(column))
         await session.flush()
-    return len(new) + await load_names(session)
+    return len(new) + await load_former_names(session, {r["code"] for r in rows}) + await load_names(session)
+
+
+async def load_former_names(session: AsyncSession, codes: set[str], path: Path = FORMER_NAMES_PATH) -> int:
+    """Former names of divisions (data/division_former_names.csv), each under a code of the register."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [{k: (v or None) for k, v in r.items()} for r in csv.DictReader(f)]
+    existing = {(n.code, n.name) for n in await session.scalars(select(DivisionFormerName))}
+    new = []
+    for row in rows:
+        if row["code"] not in codes:
+            raise ValueError(f"former name {row['name']}: division {row['code']} is not in the list")
+        if (row["code"], row["name"]) not in existing:
+            new.append(DivisionFormerName(code=row["code"], name=row["name"], source=row["source"], note=row["note"],
+                                          valid_to=dt.date.fromisoformat(row["valid_to"]) if row["valid_to"] else None))
+    session.add_all(new)
+    await session.flush()
+    return len(new)

@@ -159,7 +159,8 @@ MISSPELT = Path(__file__).parent / "data" / "misspelt_roads.csv"
 
 async def test_misspelt_roads_get_ranked_proposals_never_a_replacement(demo):
     """The labelled set of misspelt roads: the expected road ranks first (all of them, when several sound
-    the same), with the expected reason; the parse takes none of them and matches nothing."""
+    the same), with the expected reason; the parse keeps the road as written, takes none of them and matches
+    nothing."""
     with MISSPELT.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) >= 30
@@ -175,7 +176,10 @@ async def test_misspelt_roads_get_ranked_proposals_never_a_replacement(demo):
             continue
         expected = set(row["expected"].split("|"))
         top = suggestions[:len(expected)]
-        assert "road" not in got and result["match"] is None and result["candidates"] == [], row["text"]
+        # The road as written is kept, marked unknown to the registry, never replaced by a proposal.
+        [road] = [p for p in result["parts"] if p["kind"] == "road"]
+        assert (road["written_status"], road["ref"], road["value"]) == ("unknown", None, road["text"]), row["text"]
+        assert result["match"] is None and result["candidates"] == [], row["text"]
         assert any("not a recorded road; not replaced" in r for r in result["reasons"]), result["reasons"]
         assert [s["score"] for s in suggestions] == sorted((s["score"] for s in suggestions), reverse=True)
         ok = {s["standard_name"] for s in top} == expected and all(

@@ -33,3 +33,17 @@ class Division(Base):
     successor_code: Mapped[str | None] = mapped_column(String(12))
     source: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class DivisionFormerName(Base):
+    """A name a division had before, under the code it keeps (中马街道 is 外滩街道's former name, same code), or
+    the name of one merged into it that has no row of its own. The parser reads it as an old name of `code`."""
+
+    __tablename__ = "division_former_names"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # When the name stopped being used; an upper bound when the source brackets the change (its note says so).
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -18,9 +18,10 @@ from services.placenames.text import NUMBER, WIDTH, number_text
 # Kinds of names in the dictionary, in the order the parts of an address come.
 PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, AREA = (
     "province", "city", "district", "township", "community", "road", "area")
-NUMBER_PARTS = ("house_number", "building", "unit", "floor", "room")
-PARTS = (PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, "house_number", AREA, "building", "unit", "floor",
-         "room")
+NUMBER_PARTS = ("lane", "house_number", "building", "unit", "floor", "room")
+# A lane (弄) is numbered along its road, and its houses along the lane: 洪塘中路500弄3号.
+PARTS = (PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, "lane", "house_number", AREA, "building", "unit",
+         "floor", "room")
 
 SKIP = set(" \t\r\n,，、.。:：;；()（）[]【】\"'“”‘’/\\|·")
 
@@ -41,6 +42,7 @@ class Entry:
     standard_name: str
     district: str | None
     status: str = "standard"
+    short_form: bool = False  # a division's name without its suffix (东柳 for 东柳街道)
 
 
 @dataclass(slots=True)
@@ -61,9 +63,12 @@ class Parsed:
     unparsed: list[tuple[int, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     district_code: str | None = None  # given, or implied by the township, community or road
-    # Where the text seems to name a road the dictionary does not know (Han characters right before a
-    # house number, or ending like a road at the end of the text): its span, also kept in `unparsed`.
+    # Where the text names a road the dictionary does not know, recognised by its form (Han characters right
+    # before a lane or house number, or ending like a road at the end of the text): its span. It is kept as
+    # the road part, as written, with no entries (unknown to the registry).
     unknown_road: tuple[int, int] | None = None
+    # (the district as written, the code of the district its township lies in today) when they disagree
+    moved_district: tuple[str, str] | None = None
 
 
 class Dictionary:
@@ -101,6 +106,7 @@ _N = NUMBER
 # Number parts as written after a road or an area. Alternatives are tried in order at one position.
 TAIL = re.compile(rf"""
   (?P<tri_b>\d+)-(?P<tri_u>\d+)-(?P<tri_r>\d+)(?:室|号|房)?       # 12-3-1001 = 12幢3单元1001室
+| (?P<lane>{_N})弄                                               # 500弄
 | (?P<house>{_N}(?:-{_N})?)号(?!楼|院|幢|房)                     # 588号, 88-2号
 | (?P<building>{_N}|[A-Za-z])(?:号楼|号幢|号院|幢|栋|座|\#楼?|＃)   # 3号楼, 三幢, 12栋, A座, 5#
 | (?P<unit>{_N})单元
@@ -110,8 +116,9 @@ TAIL = re.compile(rf"""
 | (?P<bare>\d+)
 """, re.X)
 # A residential area or building the dictionary does not know, recognised by how such names end.
-AREA_TEXT = re.compile(r"[\u4e00-\u9fff]{2,10}?(?:小区|花园|花苑|家园|公寓|新村|大厦|广场|中心|山庄|名苑|嘉园|雅苑|"
-                       r"公馆|大楼|宿舍|苑|府|城)")
+AREA_ENDINGS = ("小区|花园|花苑|家园|公寓|新村|大厦|广场|中心|山庄|名苑|嘉园|雅苑|公馆|大楼|宿舍|苑|府|城|"
+                "大学|学院|医院|中学|小学|学校|幼儿园|园区|工业园|市场")
+AREA_TEXT = re.compile(rf"[\u4e00-\u9fff]{{2,10}}?(?:{AREA_ENDINGS})")
 
 
 def _set(parsed: Parsed, kind: str, text: str, start: int, end: int, value: str,
@@ -127,7 +134,9 @@ def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
     start, end, g, token = m.start(), m.end(), m.group, m.lastgroup
     piece = raw[start:end]
     parts = parsed.parts
-    if token == "tri_r":
+    if token == "lane":
+        _set(parsed, "lane", piece, start, end, number_text(g("lane")))
+    elif token == "tri_r":
         _set(parsed, "building", piece, start, end, number_text(g("tri_b")))
         _set(parsed, "unit", piece, start, end, number_text(g("tri_u")))
         _set(parsed, "room", piece, start, end, number_text(g("tri_r")))
@@ -179,6 +188,24 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
             i += 1
             continue
         hit = None if in_numbers else longest(text, i)
+        if hit is not None and _starts_a_road(hit, text, i):
+            # A division's short form that begins an unknown road's name (东柳 of 东柳路): the road it is.
+            road_end = _ROAD_AFTER.match(text, i + len(hit[0])).end()
+            if unparsed and unparsed[-1][1] == i:
+                unparsed[-1] = (unparsed[-1][0], road_end)
+            else:
+                unparsed.append((i, road_end))
+            i = road_end
+            continue
+        if hit is not None and anchored and not in_numbers and AREA not in parts and all(
+                kind in parts or (kind in (PROVINCE, CITY) and "house_number" in parts) for kind, _entries in hit[1]):
+            # A name that fills nothing new (宁波 in 宁波大学 once the city was read), or a province or city after
+            # the house number (浙江 in 浙江万里学院), may begin an area's name.
+            m = AREA_TEXT.match(text, i)
+            if m is not None:
+                parts[AREA] = Part(AREA, raw[i:m.end()], i, m.end(), m.group())
+                i = m.end()
+                continue
         if hit is not None:
             name, by_kind = hit
             end = i + len(name)
@@ -197,14 +224,14 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
             run = _road_run(text, unparsed[-1], i, skip)
             if run is not None:
                 m = tail(text, i)
-                if m is not None and m.lastgroup in ("house", "pair_b", "bare"):
+                if m is not None and m.lastgroup in _NUMBERS:
                     parsed.unknown_road = run  # numbers after it are read as on a road; no road is chosen
                     anchored = True
         if anchored:
             m = tail(text, i)
             if m is not None:
                 _number_tokens(parsed, raw, m)
-                in_numbers = in_numbers or m.lastgroup not in ("house", "pair_b", "bare") or "building" in parts
+                in_numbers = in_numbers or m.lastgroup not in _NUMBERS or "building" in parts
                 i = m.end()
                 continue
             if not in_numbers and AREA not in parts:
@@ -223,16 +250,28 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
         run = _road_run(text, unparsed[-1], n, skip)
         if run is not None and text[run[1] - 1] in _ROAD_ENDINGS:
             parsed.unknown_road = run  # typed so far: 天同南路
+    if parsed.unknown_road is not None and ROAD not in parts:
+        a, b = parsed.unknown_road
+        unparsed.remove(parsed.unknown_road)
+        parts[ROAD] = Part(ROAD, raw[a:b], a, b, text[a:b])
     _choose(parsed)
     return parsed
+
+
+def _starts_a_road(hit, text: str, i: int) -> bool:
+    name, by_kind = hit
+    return (all(e.short_form for _kind, entries in by_kind for e in entries)
+            and _ROAD_AFTER.match(text, i + len(name)) is not None)
 
 
 _NUMBER_START = frozenset("0123456789零〇○一二两三四五六七八九十百千")
 _ROAD_ENDINGS = frozenset("路街巷弄道桥")
 _HAN = re.compile(r"[\u4e00-\u9fff]{2,12}")
 # Unknown text that ends like a residential area or a division is not taken for a road.
-_NOT_ROAD = re.compile(r".*(?:小区|花园|花苑|家园|公寓|新村|大厦|广场|中心|山庄|名苑|嘉园|雅苑|公馆|大楼|宿舍|苑|府|城|"
-                       r"社区|村|街道|镇|乡|区|县|市|省)$")
+_NOT_ROAD = re.compile(rf".*(?:{AREA_ENDINGS}|社区|村|街道|镇|乡|区|县|市|省)$")
+# What follows a name when it is the start of a road's name instead: 东柳 in 东柳路, 东柳中路, 东柳大道.
+_ROAD_AFTER = re.compile(r"[东西南北中]?(?:路|街|大道|巷|弄)")
+_NUMBERS = frozenset(("lane", "house", "pair_b", "bare"))  # tokens that may follow a road directly
 
 
 def _road_run(text: str, run: tuple[int, int], at: int, skip) -> tuple[int, int] | None:
@@ -266,13 +305,21 @@ def _choose(parsed: Parsed) -> None:
     district = _pick(parts.get(DISTRICT), None)
     district_code = district.standard_ref if district else None
     township = _pick(parts.get(TOWNSHIP), district_code)
+    if township is not None and district_code is not None and township.district != district_code \
+            and not any(e.district == district_code for e in parts[TOWNSHIP].entries):
+        # A township written under the district it left (集士港镇 under 鄞州区, before 2016): where it lies
+        # today wins, and the reading says so.
+        parsed.notes.append(f"{parts[TOWNSHIP].text} lies in {township.district} today, not in "
+                            f"{parts[DISTRICT].text} as written")
+        parsed.moved_district = (parts[DISTRICT].text, township.district)
+        district_code = township.district
     if district_code is None and township is not None:
         district_code = township.district
     community = _pick(parts.get(COMMUNITY), township.ref if township else district_code)
     if district_code is None and community is not None:
         district_code = community.district
     road = parts.get(ROAD)
-    if road is not None:
+    if road is not None and road.entries:
         chosen = _pick(road, district_code)
         road.value = chosen.standard_name
         if district_code is None and len({e.district for e in road.entries}) == 1:

@@ -11,7 +11,7 @@ MAX_BATCH = 1000
 MAX_BATCH_CHARS = 100_000
 Text = Field(min_length=1, max_length=MAX_TEXT, description=f"Free-text address, 1–{MAX_TEXT} characters",
              examples=["宁波市江东区甬江路12号3幢2单元501室"])
-PartKind = Literal["province", "city", "district", "township", "community", "road", "house_number", "area",
+PartKind = Literal["province", "city", "district", "township", "community", "road", "lane", "house_number", "area",
                    "building", "unit", "floor", "room"]
 
 
@@ -33,8 +33,9 @@ class PartOut(Schema):
     end: int = Field(description="Offset after the last character")
     value: str = Field(description="Normalised: today's standard name, or the number in digits")
     ref: str | None = Field(None, description="Division code, or place-name id, of today's standard name")
-    written_status: Literal["standard", "alias", "historical"] | None = Field(
-        None, description="Whether the name as written is standard, an alias or an old name")
+    written_status: Literal["standard", "alias", "historical", "unknown"] | None = Field(
+        None, description="Whether the name as written is standard, an alias or an old name; `unknown`: a road "
+                          "the registry does not know, recognised by its form (kept as written, no `ref`)")
 
 
 class Span(Schema):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames.addresses.models import Address
 from services.placenames.gazetteer import Gazetteer
-from services.placenames.parsing.parser import AREA, DISTRICT, ROAD, Parsed, parse
+from services.placenames.parsing.parser import AREA, DISTRICT, ROAD, TOWNSHIP, Parsed, parse
 from services.placenames.parsing.schemas import (
     AddressMatch,
     ParseOut,
@@ -33,7 +33,7 @@ def _parts_out(parsed: Parsed) -> list[PartOut]:
         out.append(PartOut(kind=p.kind, text=p.text, start=p.start, end=p.end,
                            value=chosen.standard_name if chosen else p.value,
                            ref=chosen.standard_ref if chosen else None,
-                           written_status=chosen.status if chosen else None))
+                           written_status=chosen.status if chosen else "unknown" if p.kind == ROAD else None))
     return out
 
 
@@ -50,7 +50,15 @@ def _name_reasons(parsed: Parsed) -> tuple[float, list[str]]:
     if DISTRICT not in parsed.parts:
         confidence *= 0.97
         reasons.append("no district given" + (f"; implied: {parsed.district_code}" if parsed.district_code else ""))
+    if parsed.moved_district is not None:
+        written, today = parsed.moved_district
+        confidence *= 0.95
+        reasons.append(f"{parsed.parts[TOWNSHIP].text} lies in district {today} today; {written} as written "
+                       "is not where it is")
     road = parsed.parts.get(ROAD)
+    if road is not None and not road.entries:
+        confidence *= 0.9
+        reasons.append(f"{road.text} is unknown to the registry: read as a road by its form, kept as written")
     if road is not None and parsed.district_code and road.chosen and road.chosen.district != parsed.district_code:
         confidence *= 0.7
         reasons.append(f"{road.text} is not recorded in district {parsed.district_code}")
@@ -161,6 +169,10 @@ def reading(parsed: Parsed, speller=None) -> Plan:
                unparsed=[Span(text=parsed.text[a:b], start=a, end=b) for a, b in parsed.unparsed],
                district_code=parsed.district_code, road_suggestions=suggestions)
     numbers = tuple(parsed.parts[f].value if f in parsed.parts else None for f in NUMBER_FIELDS)
+    if "lane" in parsed.parts:  # the registry numbers a house in a lane as 500弄3
+        house = parsed.parts["house_number"].value if "house_number" in parsed.parts else None
+        numbers = (f"{parsed.parts['lane'].value}弄{house}" if house else f"{parsed.parts['lane'].value}弄",
+                   *numbers[1:])
     return Plan(parsed, confidence, reasons, out, Query(
         tuple(name_refs(parsed.parts.get(ROAD), parsed.district_code)),
         tuple(name_refs(parsed.parts.get(AREA), parsed.district_code)), numbers))
