@@ -156,8 +156,10 @@ async def load_former_names(session: AsyncSession, codes: set[str], path: Path =
     existing = {(n.code, n.name) for n in await session.scalars(select(DivisionFormerName))}
     new = []
     for row in rows:
-        if row["code"] not in codes:
-            raise ValueError(f"former name {row['name']}: division {row['code']} is not in the list")
+        if row["code"] not in codes:  # the built-in list (no CSV) is a few districts only
+            log.warning("%s: %s names division %s, which is not in the register; skipped", path.name, row["name"],
+                        row["code"])
+            continue
         if (row["code"], row["name"]) not in existing:
             new.append(DivisionFormerName(code=row["code"], name=row["name"], source=row["source"], note=row["note"],
                                           valid_to=dt.date.fromisoformat(row["valid_to"]) if row["valid_to"] else None))
