@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames import seed
-from services.placenames.divisions.models import Division
+from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.names.models import PlaceName
 from tests.conftest import service_database
 
@@ -23,6 +23,7 @@ async def _demo_data(request, backend, db_dir):
         if request.module.__name__ in EMPTY_MODULES:
             if loaded or await session.scalar(select(func.count()).select_from(Division)):
                 await session.execute(delete(PlaceName))
+                await session.execute(delete(DivisionFormerName))
                 await session.execute(delete(Division))
         elif not loaded:
             await seed.load(session)
