@@ -1,7 +1,7 @@
 """division former names: names a division had before under the code it keeps (中马街道 of 330205001)
 
 Revision ID: a4e8c6f0b1d2
-Revises: f3d5b8c12e05
+Revises: bc0991930ac1
 Create Date: 2026-12-06 21:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a4e8c6f0b1d2'
-down_revision = 'f3d5b8c12e05'
+down_revision = 'bc0991930ac1'
 branch_labels = None
 depends_on = None
 
