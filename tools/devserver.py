@@ -1,4 +1,4 @@
-"""Run the whole suite on one machine: migrate, load demo data, start four services and the gateway.
+"""Run the whole suite on one machine: migrate, load demo data, start four services, their workers and the gateway.
 
 `./dev up` uses this; so do the end-to-end tests, with their own ports and databases. Every process
 it starts is stopped when it stops (Ctrl-C, SIGTERM, or the end of a test session).
@@ -24,10 +24,14 @@ from services import SERVICES
 from shared.settings import ROOT
 
 GATEWAY_PORT = 8000
-PROCESSES = [*SERVICES, "gateway"]
+# Each service's worker runs its jobs and schedules (shared/jobs.py); the API processes only enqueue.
+WORKERS = [f"{name}-worker" for name in SERVICES]
+PROCESSES = [*SERVICES, *WORKERS, "gateway"]
 
 
 def module_of(name: str) -> str:
+    if name.endswith("-worker"):
+        return f"services.{name.removesuffix('-worker')}.worker"
     return "gateway" if name == "gateway" else f"services.{name}"
 
 
@@ -81,7 +85,9 @@ class Suite:
     def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path(name), "ab")
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", module_of(name)], env=self.env, cwd=ROOT,
+        env = self.env | ({"WORKER_HEARTBEAT_FILE": str(self.log_dir / f"{name}.heartbeat")}
+                          if name in WORKERS else {})
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", module_of(name)], env=env, cwd=ROOT,
                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
@@ -146,6 +152,7 @@ BANNER = """
 
   gateway       {gateway}        (API docs: {gateway}/docs, readiness: {gateway}/readyz)
 {services}
+  workers       {workers} (jobs and schedules: docs/jobs.md)
   logs          {logs}/<name>.log (JSON lines, one per request, with the request id)
 
 Demo staff sign-in (dev only): yinzhou-demo (鄞州区), baizhang-demo (百丈街道), city-demo (宁波市), auditor-demo,
@@ -175,8 +182,8 @@ def main() -> None:
         suite.start_all()
         suite.wait_ready()
         services = "\n".join(f"  {name:<13} {suite.url(name)}" for name in SERVICES)
-        print(BANNER.format(gateway=suite.url(), services=services, logs=suite.log_dir, password=DEMO_PASSWORD),
-              flush=True)
+        print(BANNER.format(gateway=suite.url(), services=services, workers=", ".join(WORKERS), logs=suite.log_dir,
+                            password=DEMO_PASSWORD), flush=True)
         while stopping["signal"] is None:
             for name, process in list(suite.processes.items()):
                 if process.poll() is not None:

@@ -197,3 +197,19 @@ def test_an_auditor_finds_who_looked_a_person_up_by_their_id_number(suite):
     assert [(r["reader"], r["subject_type"]) for r in found.json()["items"] if r["purpose"] == purpose] == [
         ("staff:city-demo", "status_lookup")]
     assert wang not in found.text
+
+
+def test_a_batch_uploaded_through_the_gateway_is_standardised_by_the_placenames_worker_process(suite):
+    """The API process only enqueues; the worker process `./dev up` started runs the job."""
+    headers = token(suite, "partner") | {"content-type": "text/csv"}
+    body = "编号,地址\r\nw1,海曙区柳汀街59号\r\nw2,宁波市江北区风华路818号\r\n".encode()
+    upload = httpx.post(suite.url() + "/api/placenames/v1/batch-standardizations", content=body, headers=headers)
+    assert upload.status_code == 202, upload.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        batch = httpx.get(suite.url() + f"/api/placenames/v1/batch-standardizations/{upload.json()['id']}",
+                          headers=token(suite, "partner")).json()
+        if batch["status"] == "done":
+            break
+        time.sleep(0.5)
+    assert batch["status"] == "done" and batch["processed_lines"] == 2, batch
