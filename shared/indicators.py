@@ -75,6 +75,8 @@ class IndicatorFigure(Schema):
         default_factory=dict, description="The breakdown cell, e.g. {\"programme\": \"dibao\"}; empty for the whole")
     target: IndicatorTarget | None = Field(None, description="The plan's target, where it sets one")
     note: str | None = Field(None, description="What the figure counts, where its code does not say it all")
+    alert: bool = Field(False, description="True when the figure needs staff's attention now (a reconciliation "
+                                           "that found differences, say); the cockpit shows it as an alert")
 
 
 class Indicators(Schema):
@@ -92,10 +94,12 @@ class Figures:
         self.items: list[IndicatorFigure] = []
 
     def add(self, code: str, value: float, unit: Unit, *, area: str | None = None,
-            target: IndicatorTarget | None = None, note: str | None = None, **dimensions: str | int) -> None:
-        self.items.append(IndicatorFigure(code=code, value=value, unit=unit, area=area or self.area, as_of=self.as_of,
+            target: IndicatorTarget | None = None, note: str | None = None, alert: bool = False,
+            as_of: dt.date | None = None, **dimensions: str | int) -> None:
+        self.items.append(IndicatorFigure(code=code, value=value, unit=unit, area=area or self.area,
+                                          as_of=as_of or self.as_of,
                                           dimensions={k: str(v) for k, v in dimensions.items()}, target=target,
-                                          note=note))
+                                          note=note, alert=alert))
 
     def answer(self) -> Indicators:
         return Indicators(items=self.items)

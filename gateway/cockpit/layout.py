@@ -127,6 +127,8 @@ PANELS = (
         Tile("charity.raised", "raised", "本年募集善款（净额）", "元", {"period": "this_year"}),
         Tile("charity.spent", "spent", "本年善款支出", "元", {"period": "this_year"}),
         Tile("charity.trusts", "trusts", "慈善信托", "单", parts=(Part("trust_scale", "规模 {} 元"),)),
+        Tile("charity.ledger_differences", "ledger_differences", "最近一次对账差异", "处",
+             none_note="尚无本区域的对账记录"),
         Tile("charity.community_funds", "community_fund_coverage", "社区慈善基金覆盖率", "%"),
         Tile("charity.one_day_participation", "campaign_participation", "慈善一日捐单位参与率", "%",
              latest="campaign_id", note_from="campaign_name", none_note="本年及上年无一日捐活动"),

@@ -112,7 +112,8 @@ def _tile(tile: layout.Tile, figures: list[IndicatorFigure], area: Area) -> Indi
         notes.append(figure.dimensions.get(tile.note_from))
     return Indicator(code=tile.code, label=tile.label, value=value, unit=tile.unit, target=target_value,
                      target_rule=target.rule if target else None, target_scope=target.scope if target else None,
-                     target_met=met, progress=progress, note="；".join(n for n in notes if n) or None)
+                     target_met=met, progress=progress, note="；".join(n for n in notes if n) or None,
+                     alert=figure.alert)
 
 
 def _quoted(figure: IndicatorFigure) -> str:

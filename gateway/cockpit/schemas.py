@@ -24,6 +24,7 @@ class Indicator(Schema):
     progress: float | None = Field(None, description="value / target, capped at 1; null without a comparable target")
     available: bool = Field(True, description="False when the service answered but this indicator was missing")
     note: str | None = Field(None, description="Why a figure is missing, or what it counts (Chinese)")
+    alert: bool = Field(False, description="The service flags the figure for staff's attention now (e.g. 对账差异)")
 
 
 class Series(Schema):

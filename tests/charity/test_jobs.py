@@ -72,3 +72,29 @@ async def test_jobs_are_followed_with_their_read_scope_and_cancelled_with_their_
     assert (job["status"], job["progress"], job["attempts"]) == ("succeeded", 100, 1)
     assert (await client.post(f"{JOBS}/{job['id']}/cancel", headers=client.as_(auditor))).status_code == 403
     assert (await client.post(f"{JOBS}/{job['id']}/cancel", headers=client.as_(CITY))).status_code == 409
+
+
+async def test_differences_found_by_the_nightly_run_are_an_alert_in_the_citys_indicators(client, moved_clock):
+    created = await project(client)
+    donation = await donate(client, created["id"], "wx-alert", 1_000)
+    assert await run_jobs(client.app, tasks) == [("ledger.reconcile", "succeeded")]
+    [quiet] = [i for i in (await client.get(f"{API}/indicators")).json()["items"] if i["code"] == "ledger_differences"]
+    assert (quiet["value"], quiet["alert"], quiet["area"]) == (0, False, "330200")
+    async with client.app.state.database.sessionmaker() as session:
+        account = (await session.execute(text("SELECT account_id FROM ledger_entries WHERE group_id = :g"),
+                                         dict(g=donation["ledger_group_id"]))).scalars().first()
+        group = (await session.execute(text(
+            "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
+            "VALUES ('donation', :o, :p, 'hand-typed', 'test', CURRENT_TIMESTAMP) RETURNING id"),
+            dict(o=created["organization_id"], p=created["id"]))).scalar_one()
+        await session.execute(text("INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES (:g, :a, 9)"),
+                              dict(g=group, a=account))
+        await session.commit()
+    night = Daily(dt.time(2, 0)).slot(clock.now()) + dt.timedelta(days=1)
+    moved_clock.advance(night - clock.now() + dt.timedelta(minutes=1))
+    assert await run_jobs(client.app, tasks) == [("ledger.reconcile", "succeeded")]
+    [alert] = [i for i in (await client.get(f"{API}/indicators")).json()["items"] if i["code"] == "ledger_differences"]
+    assert (alert["value"], alert["alert"]) == (1, True)
+    # A district's indicators carry only its own runs' findings (the nightly run is the city's).
+    district = (await client.get(f"{API}/indicators", params={"district": "330203"})).json()["items"]
+    assert not [i for i in district if i["code"] == "ledger_differences"]

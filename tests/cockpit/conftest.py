@@ -67,6 +67,7 @@ PAYLOADS = {
             fig("spent", 100000, "fen", period=period))),
         fig("trusts", 3), fig("trust_scale", 500000000, "fen"),
         fig("trusts", 1, area="330203"), fig("trusts", 2, area="330212"),
+        {**fig("ledger_differences", 2), "alert": True},
         fig("community_fund_coverage", 92.5, "percent", target=goal(90, True, scope="area")),
         fig("campaign_participation", 97.0, "percent", target=goal(95, True, scope="area"), campaign_id=1,
             campaign_name="2025年慈善一日捐"),

@@ -65,6 +65,10 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
             organisations["target_met"]) == (120, 100, "more_than", True)
     assert charity["charity.raised"]["value"] == 12340.0 and charity["charity.raised"]["unit"] == "元"
     assert charity["charity.trusts"]["value"] == 3 and charity["charity.community_funds"]["target_met"] is True
+    # The nightly reconciliation found differences: the page raises it.
+    differences = charity["charity.ledger_differences"]
+    assert (differences["value"], differences["alert"], differences["label"]) == (2, True, "最近一次对账差异")
+    assert charity["charity.trusts"]["alert"] is False
     one_day = charity["charity.one_day_participation"]  # the latest campaign's
     assert (one_day["value"], one_day["target"], one_day["target_met"], one_day["note"]) == (80.0, 95, False,
                                                                                           "2026年慈善一日捐")
@@ -229,8 +233,9 @@ async def test_the_layout_reads_what_the_real_services_answer(real_gateway):
                                       headers=bearer("staff-city", real_gateway.settings))
     assert response.status_code == 200
     got = panels(response.json())
-    # The policy table is empty without demo data, so the 低保 standard is the one figure allowed to be missing.
-    allowed_missing = {"assistance.dibao_standard", "charity.one_day_participation"}
+    # Without demo data the policy table is empty (no 低保 standard), no campaign ran and no reconciliation
+    # either: those figures alone may be missing.
+    allowed_missing = {"assistance.dibao_standard", "charity.one_day_participation", "charity.ledger_differences"}
     for service in ("eldercare", "assistance", "charity", "placenames"):
         assert got[service]["available"], got[service]
         missing = {i["code"] for i in got[service]["indicators"] if not i["available"]} - allowed_missing

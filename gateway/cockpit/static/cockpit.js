@@ -211,6 +211,11 @@
       value.appendChild(el("span", "unit", ind.unit === "元" && Math.abs(ind.value) >= 10000 ? "元" : ind.unit));
     }
     box.appendChild(value);
+    if (ind.alert) {
+      box.classList.add("alert");
+      box.setAttribute("role", "alert");
+      box.appendChild(el("div", "target", "")).appendChild(el("span", "badge unmet", "需处理"));
+    }
     var target = targetText(ind);
     if (target) {
       var line = el("div", "target", target);

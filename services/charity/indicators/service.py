@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.charity.campaigns import service as campaigns
 from services.charity.campaigns.models import Campaign
 from services.charity.donations.models import Donation
-from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup
+from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, Reconciliation
 from services.charity.organizations.models import Organization
 from services.charity.projects.models import Project
 from services.charity.trusts import service as trusts
@@ -105,4 +105,18 @@ async def indicators(session: AsyncSession, district: str | None) -> Indicators:
                     campaign_name=campaign.name, note="units' participation in the one-day donation campaign",
                     target=target(stats.target_pct, stats.rate_pct, scope="area", met=stats.met,
                                   note="95% of government units take part"))
+    await reconciliation(session, figures)
     return figures.answer()
+
+
+async def reconciliation(session: AsyncSession, figures: Figures) -> None:
+    """The differences the latest reconciliation (对账) of this very area found: an alert while there are any.
+    The nightly run covers the whole city, so the city's figure is the nightly one; a district's is its own run."""
+    run = await session.scalar(select(Reconciliation).where(Reconciliation.area_code == figures.area)
+                               .order_by(Reconciliation.id.desc()).limit(1))
+    if run is None:
+        return
+    found = len(run.differences)
+    figures.add("ledger_differences", found, "count", alert=found > 0,
+                as_of=run.finished_at.astimezone(clock.SHANGHAI).date(),
+                note=f"differences found by reconciliation run {run.id}, the latest of this area")
