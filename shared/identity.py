@@ -41,9 +41,14 @@ class Principal:
 
     def covers(self, area_code: str | None) -> bool:
         """Whether a staff member's area includes `area_code` (their division or one below it)."""
-        if self.kind != "staff" or not self.area or not area_code:
+        if not self.is_area_staff or not area_code:
             return False
         return covers(self.area, area_code)
+
+    @property
+    def is_area_staff(self) -> bool:
+        """Staff with an area: the only callers whose access runs by division (`covers`, `within_area`)."""
+        return self.kind == "staff" and bool(self.area)
 
     @property
     def is_city_staff(self) -> bool:

@@ -51,7 +51,7 @@ from shared.errors import InvalidInput, problem_responses
 from shared.identity import Principal, require
 from shared.idnumbers import MobilePhone, parse_id_number
 from shared.logs import current_request_id
-from shared.pagination import Page, PageParams, page_of, page_params
+from shared.pagination import Page, PageParams, keyset, page_of, page_params
 from shared.schemas import Schema
 
 TABLE = "pii_reads"
@@ -147,17 +147,15 @@ class PiiReadSearch(Schema):
 def _audit_query(table: Table, principal: Principal, page: PageParams, *, since: dt.datetime | None,
                  until: dt.datetime | None) -> Select | None:
     """The page of audit records the caller may see, newest first; None when it may see none."""
-    query = select(table).order_by(table.c.id.desc()).limit(page.limit + 1)
-    if principal.kind == "staff":  # an auditor of a district sees the reads about that district's people
-        if not principal.area:
-            return None
+    query = keyset(select(table), table.c.id, page, descending=True)
+    if principal.is_area_staff:  # an auditor of a district sees the reads about that district's people
         query = query.where(table.c.subject_area.startswith(area_prefix(principal.area)))
+    elif principal.kind == "staff":
+        return None
     if since is not None:
         query = query.where(table.c.read_at >= since)
     if until is not None:
         query = query.where(table.c.read_at < until)
-    if page.after is not None:
-        query = query.where(table.c.id < page.after)
     return query
 
 

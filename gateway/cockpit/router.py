@@ -28,7 +28,7 @@ def _staff(request: Request, authorization: str | None) -> tuple[str, Principal]
         raise Unauthorized("sign in as staff (POST /api/auth/v1/staff-sign-ins) and send "
                            "'Authorization: Bearer <token>'")
     principal, _ = request.app.state.authenticator.principal(token)
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         raise Forbidden("the cockpit is for staff of the civil-affairs bureaus (工作人员)")
     return token, principal
 

@@ -43,7 +43,7 @@ STEP_LEVELS = {
 
 
 def level_of(principal: Principal) -> str | None:
-    return LEVELS.get(len(area_prefix(principal.area))) if principal.kind == "staff" and principal.area else None
+    return LEVELS.get(len(area_prefix(principal.area))) if principal.is_area_staff else None
 
 
 def _require_level(principal: Principal, step: str) -> None:
@@ -265,7 +265,7 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
                        state: str | None) -> list[Application]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     query = keyset(select(Application).where(within_area(Application.area_code, principal.area)), Application.id,
                    page)
@@ -279,7 +279,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
 async def reviews_due(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
                       due_by: dt.date) -> list[ReviewDueOut]:
     """Approved applications whose periodic review (定期复核) falls on or before `due_by`, soonest first."""
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     query = (select(Application).where(Application.state == "approved", Application.review_due_on <= due_by,
                                        within_area(Application.area_code, principal.area))

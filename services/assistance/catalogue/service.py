@@ -59,7 +59,7 @@ def _offered_in(code: str):
 async def list_services(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
                         category: str | None) -> list[CatalogueService]:
     """Services offered in the caller's area: those of an area above it (e.g. city-wide) or within it."""
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     query = keyset(select(CatalogueService).where(_offered_in(principal.area)), CatalogueService.id, page)
     if area_code:
@@ -167,7 +167,7 @@ async def move(session: AsyncSession, principal: Principal, match_id: int, state
 
 async def list_matches(session: AsyncSession, principal: Principal, page: PageParams, *,
                        household_id: int | None, state: str | None) -> list[tuple[ServiceMatch, str]]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     query = keyset(select(ServiceMatch, CatalogueService.name)
                    .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)

@@ -74,8 +74,8 @@ async def get_screening(session: AsyncSession, principal: Principal, screening_i
     screening = await session.get(Screening, screening_id)
     # Visible to staff above the screened area and to staff within it (a city screening's leads are worked by
     # each district, street and community for its own part).
-    within = principal.kind == "staff" and bool(principal.area) and \
-        area_prefix(principal.area).startswith(area_prefix(screening.area_code)) if screening else False
+    within = screening is not None and principal.is_area_staff and \
+        area_prefix(principal.area).startswith(area_prefix(screening.area_code))
     if screening is None or not (principal.covers(screening.area_code) or within):
         raise NotFound(f"no screening {screening_id} that you may see")
     return screening

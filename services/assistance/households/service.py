@@ -47,7 +47,7 @@ def to_out(household: Household, members: list[Member]) -> HouseholdOut:
 def visible_to(principal: Principal) -> Select:
     """Staff see households in their area and below; nobody else reads the register directly."""
     query = select(Household)
-    if principal.kind == "staff" and principal.area:
+    if principal.is_area_staff:
         return query.where(within_area(Household.area_code, principal.area))
     return query.where(False)
 

@@ -37,7 +37,7 @@ def detail_out(lead: Lead) -> LeadDetailOut:
 
 
 def _visible(principal: Principal):
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return select(Lead).where(False)
     return select(Lead).where(within_area(Lead.area_code, principal.area))
 

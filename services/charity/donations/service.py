@@ -231,7 +231,7 @@ async def get_visible(session: AsyncSession, principal: Principal, donation_id: 
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
                        project_id: int | None) -> list[DonationOut]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
 
     query = keyset(select(Donation).join(Project, Project.id == Donation.project_id)
@@ -334,7 +334,7 @@ async def get_disbursement(session: AsyncSession, principal: Principal, disburse
 
 async def list_disbursements(session: AsyncSession, principal: Principal, page: PageParams, *,
                              project_id: int | None) -> list[Disbursement]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
 
     query = keyset(select(Disbursement).join(Project, Project.id == Disbursement.project_id)

@@ -96,7 +96,7 @@ async def dispose(session: AsyncSession, principal: Principal, gift_id: int, dat
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
                        organization_id: int | None, kind: str | None) -> list[InKindDonation]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     query = keyset(select(InKindDonation).where(within_area(InKindDonation.district_code, principal.area)),
                    InKindDonation.id, page)

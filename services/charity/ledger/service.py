@@ -229,7 +229,7 @@ async def spent_by_line(session: AsyncSession, project_id: int) -> dict[int, int
 
 def in_area(principal: Principal, organization_id_column) -> object:
     """Rows of organisations in the staff member's area; nothing for anyone else."""
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return literal(False)
     return organization_id_column.in_(select(Organization.id).where(within_area(Organization.district_code,
                                                                                 principal.area)))

@@ -84,7 +84,7 @@ async def offer(session: AsyncSession, principal: Principal, data: OfferIn) -> R
 
 def _may_see_offer(principal: Principal, offer: ResourceOffer) -> bool:
     return offer.subject == principal.subject or principal.covers(offer.area_code) or (
-        principal.kind == "staff" and principal.area is not None and offer.area_code in ancestors(principal.area))
+        principal.is_area_staff and offer.area_code in ancestors(principal.area))
 
 
 async def get_offer(session: AsyncSession, principal: Principal, offer_id: int) -> ResourceOffer:
@@ -97,7 +97,7 @@ async def get_offer(session: AsyncSession, principal: Principal, offer_id: int) 
 async def list_offers(session: AsyncSession, principal: Principal, page: PageParams) -> list[ResourceOffer]:
     """Staff see offers deliverable in their area (within it, or covering it); others their own offers."""
     query = keyset(select(ResourceOffer), ResourceOffer.id, page)
-    if principal.kind == "staff" and principal.area:
+    if principal.is_area_staff:
         query = query.where(or_(within_area(ResourceOffer.area_code, principal.area),
                                 ResourceOffer.area_code.in_(ancestors(principal.area))))
     else:

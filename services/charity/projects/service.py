@@ -120,7 +120,7 @@ async def get_visible(session: AsyncSession, principal: Principal, project_id: i
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *, status: str | None,
                        organization_id: int | None) -> list[Project]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     query = keyset(select(Project).where(within_area(Project.district_code, principal.area)), Project.id, page)
     if status:
@@ -245,7 +245,7 @@ def disclosure_due(project: Project, last_published_on: dt.date | None, final_pu
 
 async def overdue(session: AsyncSession, principal: Principal) -> list[OverdueDisclosure]:
     """Started projects of the caller's area whose progress or final disclosure is overdue, oldest first."""
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     today = clock.today()
     last = (select(Disclosure.project_id, func.max(Disclosure.published_on).label("last_on"))

@@ -169,7 +169,7 @@ async def get_visible(session: AsyncSession, principal: Principal, receipt_id: i
 
 async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
                        organization_id: int | None, year: int | None) -> list[ReceiptOut]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
 
     query = keyset(select(Receipt).join(Organization, Organization.id == Receipt.organization_id)

@@ -114,7 +114,7 @@ def missing_reports(trust: Trust, reported: set[int], today: dt.date) -> list[tu
 
 
 async def overdue_reports(session: AsyncSession, principal: Principal) -> list[OverdueReport]:
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         return []
     today = clock.today()
     trusts = list(await session.scalars(select(Trust).where(within_area(Trust.district_code, principal.area))

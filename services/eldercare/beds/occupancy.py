@@ -269,7 +269,7 @@ def occupancies_visible_to(principal: Principal) -> Select:
     query = select(BedOccupancy).join(Bed, Bed.id == BedOccupancy.bed_id).join(
         Institution, Institution.id == Bed.institution_id)
     condition = BedOccupancy.elder_id.in_(elders)
-    if principal.kind == "staff" and principal.area:
+    if principal.is_area_staff:
         condition = or_(condition, within_area(Institution.area_code, principal.area))
     return query.where(condition)
 

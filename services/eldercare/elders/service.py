@@ -50,7 +50,7 @@ def to_out(elder: Elder) -> ElderOut:
 def visible_to(principal: Principal) -> Select:
     """The elders a caller may see: staff their area and below; residents themself and those they care for."""
     query = select(Elder)
-    if principal.kind == "staff" and principal.area:
+    if principal.is_area_staff:
         return query.where(within_area(Elder.area_code, principal.area))
     if principal.kind == "resident":
         return query.where(exists().where(ElderCarer.elder_id == Elder.id, ElderCarer.subject == principal.subject))

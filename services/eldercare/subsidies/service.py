@@ -177,7 +177,7 @@ async def adjust(session: AsyncSession, principal: Principal, account_id: int, a
 async def grant_month(session: AsyncSession, principal: Principal, month: str) -> GrantReport:
     """Credit each account in the caller's area with the month's allowance; a second run credits nothing."""
     first_day = dt.date.fromisoformat(month + "-01")
-    if principal.kind != "staff" or not principal.area:
+    if not principal.is_area_staff:
         raise Forbidden("allowances are granted by staff")
     query = (select(SubsidyAccount, Elder.area_code).join(Elder, Elder.id == SubsidyAccount.elder_id)
              .where(within_area(Elder.area_code, principal.area))
