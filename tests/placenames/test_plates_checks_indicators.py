@@ -160,3 +160,25 @@ async def test_a_retried_plate_issue_prints_one_plate(demo):
     assert len((await demo.get(f"{API}/addresses/{code}")).json()["plates"]) == 1
     other = await demo.post(PLATES, headers=headers, json=body | {"what_is_there": "便利店"})
     assert other.status_code == 422
+
+
+async def test_a_plate_carries_the_successors_of_a_split_or_merged_address_never_the_retired_one(demo):
+    road = await name_id(demo, "宁穿路", YINZHOU)
+    whole = await issue_address(demo, road_id=road, house_number="358")
+    plate = (await demo.post(PLATES, headers=demo.as_(YINZHOU_STAFF), json={
+        "address_codes": [whole], "issued_on": "2026-11-01"})).json()
+    split = await demo.post(f"{API}/addresses/{whole}/split", headers=demo.as_(YINZHOU_STAFF), json={
+        "decided_on": "2026-11-10", "into": [{"district_code": YINZHOU, "road_id": road, "house_number": "358-1"},
+                                             {"district_code": YINZHOU, "road_id": road, "house_number": "358-2"}]})
+    assert split.status_code == 201, split.text
+    parts = sorted(a["code"] for a in split.json()["issued"])
+    scanned = (await demo.get(f"{PLATES}/{plate['code']}")).json()
+    assert [a["code"] for a in scanned["addresses"]] == parts
+    assert all(a["status"] == "current" for a in scanned["addresses"])
+    assert (await demo.get(f"{API}/addresses/{whole}")).json()["plates"] == []
+    merged = await demo.post(f"{API}/address-merges", headers=demo.as_(YINZHOU_STAFF), json={
+        "decided_on": "2026-11-20", "codes": parts,
+        "into": {"district_code": YINZHOU, "road_id": road, "house_number": "358"}})
+    assert merged.status_code == 201, merged.text
+    [new] = merged.json()["issued"]
+    assert [a["code"] for a in (await demo.get(f"{PLATES}/{plate['code']}")).json()["addresses"]] == [new["code"]]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, cast, func, or_, select, update
+from sqlalchemy import BigInteger, cast, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -222,11 +222,29 @@ async def retire(session: AsyncSession, principal: Principal, code: str, data: C
     return a
 
 
+async def _plates_follow(session: AsyncSession, olds: list[Address], new: list[Address]) -> None:
+    """A door plate stays on its door when the addresses behind it are split or merged: the issued plates of
+    the retired addresses now carry their successors instead (the lineage keeps the old ones)."""
+    old_ids = [a.id for a in olds]
+    plates = set(await session.scalars(select(PlateAddress.plate_id).join(DoorPlate, DoorPlate.id == PlateAddress.plate_id)
+                                       .where(PlateAddress.address_id.in_(old_ids), DoorPlate.status == "issued")))
+    if not plates:
+        return
+    carried = set((await session.execute(select(PlateAddress.plate_id, PlateAddress.address_id)
+                                         .where(PlateAddress.plate_id.in_(plates)))).all())
+    await session.execute(delete(PlateAddress).where(PlateAddress.plate_id.in_(plates),
+                                                     PlateAddress.address_id.in_(old_ids)))
+    session.add_all(PlateAddress(plate_id=p, address_id=a.id) for p in sorted(plates) for a in new
+                    if (p, a.id) not in carried)
+    await session.flush()
+
+
 async def split(session: AsyncSession, principal: Principal, code: str, data: SplitIn) -> tuple[list[str], list[Address]]:
     old = await get(session, code)
     await _retire(session, principal, old, data.decided_on)
     new = await _issue(session, [await _build(session, principal, part) for part in data.into])
     session.add_all(_lineage("split", old, n, data) for n in new)
+    await _plates_follow(session, [old], new)
     await session.flush()
     return [old.code], new
 
@@ -239,6 +257,7 @@ async def merge(session: AsyncSession, principal: Principal, data: MergeIn) -> t
         await _retire(session, principal, old, data.decided_on)
     [new] = await _issue(session, [await _build(session, principal, data.into)])
     session.add_all(_lineage("merge", old, new, data) for old in olds)
+    await _plates_follow(session, olds, [new])
     await session.flush()
     return data.codes, [new]
 
