@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build services/placenames/data/divisions.csv: Ningbo's (宁波市, 330200) division tree.
+"""Build shared/data/divisions.csv: Ningbo's (宁波市, 330200) division tree.
 
 Sources (all three are third-party redistributions of official tables; none is the official
 publication itself):
@@ -71,7 +71,7 @@ from pathlib import Path
 
 CITY = "330200"
 REPO = Path(__file__).resolve().parent.parent
-OUT = REPO / "services" / "placenames" / "data" / "divisions.csv"
+OUT = REPO / "shared" / "data" / "divisions.csv"
 COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to",
            "successor_code", "source", "note"]
 

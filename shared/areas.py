@@ -7,16 +7,18 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import ColumnElement, and_, true
 
-# The city this deployment serves (宁波市); its staff see every district.
-CITY_CODE = "330200"
+from shared.divisions import city_code, division_code
+
+# The city this deployment serves (宁波市), from the division tree; its staff see every district.
+CITY_CODE = city_code()
 
 DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 DISTRICT_CODE_PATTERN = r"^\d{6}$"
 
-AreaCode = Annotated[str, Field(pattern=DIVISION_CODE_PATTERN, examples=["330212001"],
+AreaCode = Annotated[str, Field(pattern=DIVISION_CODE_PATTERN, examples=[division_code("下应街道")],
                                 description="Division code: 6 (district), 9 (township/street) or 12 "
                                             "(village/community) digits")]
-DistrictCode = Annotated[str, Field(pattern=DISTRICT_CODE_PATTERN, examples=["330212"],
+DistrictCode = Annotated[str, Field(pattern=DISTRICT_CODE_PATTERN, examples=[division_code("鄞州区")],
                                     description="District-level (区县市) division code")]
 
 # Levels: province 2, city 4, district 6, township/street 9, village/community 12 digits.

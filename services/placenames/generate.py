@@ -27,12 +27,13 @@ from services.placenames.divisions.models import Division
 from services.placenames.names.models import PlaceName
 from services.placenames.settings import PlacenamesSettings
 from shared.db import Database, utcnow
+from shared.divisions import division_code
 
 # Approximate centres of the districts' built-up areas (WGS-84), to spread synthetic points plausibly.
-CENTRES = {"330203": (29.870, 121.540), "330205": (29.900, 121.545), "330206": (29.900, 121.845),
-           "330211": (29.950, 121.715), "330212": (29.820, 121.560), "330213": (29.660, 121.410),
-           "330225": (29.480, 121.870), "330226": (29.290, 121.430), "330281": (30.040, 121.155),
-           "330282": (30.170, 121.265)}
+CENTRES = {division_code(name): centre for name, centre in {
+    "海曙区": (29.870, 121.540), "江北区": (29.900, 121.545), "北仑区": (29.900, 121.845), "镇海区": (29.950, 121.715),
+    "鄞州区": (29.820, 121.560), "奉化区": (29.660, 121.410), "象山县": (29.480, 121.870), "宁海县": (29.290, 121.430),
+    "余姚市": (30.040, 121.155), "慈溪市": (30.170, 121.265)}.items()}
 PER_HOUSE = (1, 2, 2, 6)  # per house number: the house, 2 buildings × 2 units × 6 rooms = 1 + 2 + 4 + 24 rows
 CHUNK = {"sqlite": 5000, "postgresql": 20_000}
 COLUMNS = ("code", "level", "status", "district_code", "township_code", "community_code", "road_id", "area_id",

@@ -1,7 +1,7 @@
 """Ningbo's administrative divisions and place names. Loading twice adds nothing (keyed by code / name).
 
-When `data/divisions.csv` exists (built by `scripts/build_divisions.py`, sources in `data/DIVISIONS.md`) it
-is loaded; otherwise a short built-in list of the city, its ten districts and three abolished ones.
+The divisions come from `shared/data/divisions.csv` (built by `scripts/build_divisions.py`, sources in
+`shared/data/DIVISIONS.md`), the one tree the other services and the gateway read through `shared.divisions`.
 """
 
 from __future__ import annotations
@@ -17,38 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.names.models import PlaceName
 from shared.db import utcnow
+from shared.divisions import DIVISIONS_CSV, FORMER_NAMES_CSV
 
 log = logging.getLogger("placenames.seed")
 
-CSV_PATH = Path(__file__).parent / "data" / "divisions.csv"
+CSV_PATH = DIVISIONS_CSV
 NAMES_PATH = Path(__file__).parent / "data" / "names.csv"
-FORMER_NAMES_PATH = Path(__file__).parent / "data" / "division_former_names.csv"
+FORMER_NAMES_PATH = FORMER_NAMES_CSV
 NAME_COLUMNS = ["name", "kind", "district_code", "status", "standard_name", "illustrative", "note"]
 COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to", "successor_code", "source", "note"]
-
-_2016 = "国函〔2016〕158号 (State Council approval dated 2016-09-14)"
-BUILT_IN = [
-    dict(code="330200", name="宁波市", level="city", parent_code="330000"),
-    dict(code="330203", name="海曙区", level="district", parent_code="330200"),
-    dict(code="330205", name="江北区", level="district", parent_code="330200"),
-    dict(code="330206", name="北仑区", level="district", parent_code="330200"),
-    dict(code="330211", name="镇海区", level="district", parent_code="330200"),
-    dict(code="330212", name="鄞州区", level="district", parent_code="330200", valid_from=dt.date(2002, 4, 19),
-         note="Set up in place of 鄞县 330227 (2002-04-19, press report)."),
-    dict(code="330213", name="奉化区", level="district", parent_code="330200", valid_from=dt.date(2016, 9, 14),
-         note=f"Set up in place of 奉化市 330283: {_2016}."),
-    dict(code="330225", name="象山县", level="district", parent_code="330200"),
-    dict(code="330226", name="宁海县", level="district", parent_code="330200"),
-    dict(code="330281", name="余姚市", level="district", parent_code="330200"),
-    dict(code="330282", name="慈溪市", level="district", parent_code="330200"),
-    dict(code="330204", name="江东区", level="district", parent_code="330200", valid_to=dt.date(2016, 9, 14),
-         successor_code="330212", note=f"Abolished; its area went to 鄞州区: {_2016}."),
-    dict(code="330283", name="奉化市", level="district", parent_code="330200", valid_to=dt.date(2016, 9, 14),
-         successor_code="330213", note=f"Became 奉化区: {_2016}."),
-    dict(code="330227", name="鄞县", level="district", parent_code="330200", valid_to=dt.date(2002, 4, 19),
-         successor_code="330212", note="Became 鄞州区 (2002-04-19, press report)."),
-]
-
 
 def _csv_rows(path: Path) -> list[dict]:
     rows = []
@@ -70,8 +47,7 @@ def _csv_rows(path: Path) -> list[dict]:
 
 def source_rows(path: Path = CSV_PATH) -> list[dict]:
     """The rows to load, with every parent and successor reference checked (the city's parent excepted)."""
-    rows = _csv_rows(path) if path.exists() else [{"source": "built-in list (services/placenames/seed.py)"} | r
-                                                 for r in BUILT_IN]
+    rows = _csv_rows(path)
     codes = {r["code"] for r in rows}
     for row in rows:
         if row.get("parent_code") and row["parent_code"] not in codes and row["level"] != "city":
@@ -150,13 +126,13 @@ async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
 
 
 async def load_former_names(session: AsyncSession, codes: set[str], path: Path = FORMER_NAMES_PATH) -> int:
-    """Former names of divisions (data/division_former_names.csv), each under a code of the register."""
+    """Former names of divisions (shared/data/division_former_names.csv), each under a code of the register."""
     with path.open(encoding="utf-8", newline="") as f:
         rows = [{k: (v or None) for k, v in r.items()} for r in csv.DictReader(f)]
     existing = {(n.code, n.name) for n in await session.scalars(select(DivisionFormerName))}
     new = []
     for row in rows:
-        if row["code"] not in codes:  # the built-in list (no CSV) is a few districts only
+        if row["code"] not in codes:  # a trimmed division list (tests) may lack it
             log.warning("%s: %s names division %s, which is not in the register; skipped", path.name, row["name"],
                         row["code"])
             continue

@@ -86,8 +86,6 @@ async def test_townships_of_the_2016_reorganisation_have_their_old_codes_and_suc
 
 
 async def test_a_village_has_its_whole_parent_chain(seeded):
-    if not seed.CSV_PATH.exists():
-        pytest.skip("the built-in list has no townships or villages")
     [township] = (await seeded.get(URL, params={"parent": "330203", "level": "township", "limit": 1})).json()["items"]
     [village] = (await seeded.get(URL, params={"parent": township["code"], "limit": 1})).json()["items"]
     assert village["level"] == "village" and village["code"].startswith(township["code"])
@@ -115,22 +113,16 @@ async def test_unknown_and_malformed_codes(seeded):
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == next(iter(params))
 
 
-async def test_seed_loads_once_and_falls_back_to_the_built_in_list(client, tmp_path):
-    if seed.CSV_PATH.exists():
-        rows = seed.source_rows()
-        assert all(r["code"] for r in rows)  # rows without a code are skipped, not loaded half-keyed
-        former = sum(1 for _ in csv.DictReader(seed.FORMER_NAMES_PATH.open(encoding="utf-8")))
-        # The place names and the divisions' former names come with them.
-        assert await load(client) == len(rows) + former + len(seed.name_rows())
-        assert await load(client) == 0
-    else:
-        assert await load(client, tmp_path / "absent.csv") == len(seed.BUILT_IN) + len(seed.name_rows())
-        assert await load(client, tmp_path / "absent.csv") == 0
+async def test_seed_loads_once(client):
+    rows = seed.source_rows()
+    assert all(r["code"] for r in rows)  # rows without a code are skipped, not loaded half-keyed
+    former = sum(1 for _ in csv.DictReader(seed.FORMER_NAMES_PATH.open(encoding="utf-8")))
+    # The place names and the divisions' former names come with them.
+    assert await load(client) == len(rows) + former + len(seed.name_rows())
+    assert await load(client) == 0
 
 
 async def test_a_rebuilt_list_updates_the_rows_already_loaded(client, tmp_path):
-    if not seed.CSV_PATH.exists():
-        pytest.skip("no division list")
     await load(client)
     text = seed.CSV_PATH.read_text(encoding="utf-8")
     line = next(x for x in text.splitlines() if x.startswith("330212008,"))
@@ -141,11 +133,11 @@ async def test_a_rebuilt_list_updates_the_rows_already_loaded(client, tmp_path):
     assert (await client.get(f"{URL}/330212008")).json()["valid_from"] == "2016-09-15"
 
 
-async def test_the_built_in_list_is_used_without_the_csv(client, tmp_path):
-    assert await load(client, tmp_path / "absent.csv") == len(seed.BUILT_IN) + len(seed.name_rows())
-    districts = await all_pages(client, level="district")
-    assert {d["code"] for d in districts} == set(DISTRICTS)
-    assert (await client.get(f"{URL}/330204")).json()["successors"][0]["name"] == "鄞州区"
+def test_the_register_and_the_shared_tree_read_one_file():
+    from shared import divisions
+    assert seed.CSV_PATH == divisions.DIVISIONS_CSV and seed.FORMER_NAMES_PATH == divisions.FORMER_NAMES_CSV
+    assert {d.code: d.name for d in divisions.districts()} == DISTRICTS
+    assert {code: divisions.division(code).successor for code in HISTORICAL} == HISTORICAL
 
 
 def test_a_list_with_a_dangling_reference_is_refused(tmp_path):

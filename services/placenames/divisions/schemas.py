@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from shared.areas import AreaCode
+from shared.divisions import division_code
 from shared.schemas import Schema
 
 Level = Literal["city", "district", "township", "village"]
@@ -13,7 +14,7 @@ DivisionCode = AreaCode
 
 
 class DivisionOut(Schema):
-    code: str = Field(examples=["330212"])
+    code: str = Field(examples=[division_code("鄞州区")])
     name: str = Field(examples=["鄞州区"])
     level: Level = Field(description="city 市, district 区县（市）, township 乡镇（街道）, village 村（社区）")
     parent_code: str | None
