@@ -23,6 +23,21 @@ def moved_clock():
         clock.reset()
 
 
+async def hand_typed_group(client, created: dict, donation: dict, amount_fen: int) -> int:
+    """A ledger group written past the service, unsealed and unbalanced: what a reconciliation must find."""
+    async with client.app.state.database.sessionmaker() as session:
+        account = (await session.execute(text("SELECT account_id FROM ledger_entries WHERE group_id = :g"),
+                                         dict(g=donation["ledger_group_id"]))).scalars().first()
+        group = (await session.execute(text(
+            "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
+            "VALUES ('donation', :o, :p, 'hand-typed', 'test', CURRENT_TIMESTAMP) RETURNING id"),
+            dict(o=created["organization_id"], p=created["id"]))).scalar_one()
+        await session.execute(text("INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES (:g, :a, :n)"),
+                              dict(g=group, a=account, n=amount_fen))
+        await session.commit()
+    return group
+
+
 async def nightly_runs(client) -> list[dict]:
     listed = await client.get(JOBS, params={"task": "ledger.reconcile"}, headers=client.as_(CITY))
     assert listed.status_code == 200, listed.text
@@ -36,16 +51,7 @@ async def test_the_ledger_is_reconciled_city_wide_every_night_at_two(client, mov
     [last_night] = await nightly_runs(client)
     assert last_night["balanced"] is True
     # A group typed in by hand, unsealed and unbalanced, is found the next night, not before.
-    async with client.app.state.database.sessionmaker() as session:
-        account = (await session.execute(text("SELECT account_id FROM ledger_entries WHERE group_id = :g"),
-                                         dict(g=donation["ledger_group_id"]))).scalars().first()
-        group = (await session.execute(text(
-            "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
-            "VALUES ('donation', :o, :p, 'hand-typed', 'test', CURRENT_TIMESTAMP) RETURNING id"),
-            dict(o=created["organization_id"], p=created["id"]))).scalar_one()
-        await session.execute(text("INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES (:g, :a, 700)"),
-                              dict(g=group, a=account))
-        await session.commit()
+    group = await hand_typed_group(client, created, donation, 700)
     assert await run_jobs(client.app, tasks) == []  # once a night
     night = Daily(dt.time(2, 0)).slot(clock.now()) + dt.timedelta(days=1)
     moved_clock.advance(night - clock.now() + dt.timedelta(minutes=1))
@@ -80,16 +86,7 @@ async def test_differences_found_by_the_nightly_run_are_an_alert_in_the_citys_in
     assert await run_jobs(client.app, tasks) == [("ledger.reconcile", "succeeded")]
     [quiet] = [i for i in (await client.get(f"{API}/indicators")).json()["items"] if i["code"] == "ledger_differences"]
     assert (quiet["value"], quiet["alert"], quiet["area"]) == (0, False, "330200")
-    async with client.app.state.database.sessionmaker() as session:
-        account = (await session.execute(text("SELECT account_id FROM ledger_entries WHERE group_id = :g"),
-                                         dict(g=donation["ledger_group_id"]))).scalars().first()
-        group = (await session.execute(text(
-            "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
-            "VALUES ('donation', :o, :p, 'hand-typed', 'test', CURRENT_TIMESTAMP) RETURNING id"),
-            dict(o=created["organization_id"], p=created["id"]))).scalar_one()
-        await session.execute(text("INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES (:g, :a, 9)"),
-                              dict(g=group, a=account))
-        await session.commit()
+    await hand_typed_group(client, created, donation, 9)
     night = Daily(dt.time(2, 0)).slot(clock.now()) + dt.timedelta(days=1)
     moved_clock.advance(night - clock.now() + dt.timedelta(minutes=1))
     assert await run_jobs(client.app, tasks) == [("ledger.reconcile", "succeeded")]
