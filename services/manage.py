@@ -6,13 +6,19 @@
     python -m services.manage seed [SERVICE ...]           load demo data (idempotent)
     python -m services.manage prepare [SERVICE ...]        migrate, then load demo data, in one process
     python -m services.manage reencrypt [SERVICE ...]      move personal data to PII_ACTIVE_KEY (key rotation)
+    python -m services.manage bootstrap --admin USERNAME [--secrets-file PATH] [--k8s-secret NAME]
+                                 the first city administrator and each service's client (idempotent)
+    python -m services.manage rotate-client-secret CLIENT [--grace SECONDS] [--secrets-file PATH] [--k8s-secret NAME]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import importlib
+import os
+import sys
 
 from alembic import command
 
@@ -74,6 +80,48 @@ async def _reencrypt_tables(session, package: str) -> dict[str, int]:
             if any(isinstance(column.type, pii.Encrypted) for column in table.columns)}
 
 
+async def _grant(args) -> None:
+    """bootstrap or rotate-client-secret on the gateway's database. New secrets go to the operator's file
+    (written before the commit, so a failed write writes nothing) or, after the commit, to stdout: once,
+    and never to a log."""
+    from gateway import bootstrap
+
+    settings = settings_of("gateway")
+    database = Database(settings.database_url)
+    written = False
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            if args.command == "bootstrap":
+                outcome = await bootstrap.bootstrap(session, admin=args.admin, env=settings.env)
+            else:
+                outcome = await bootstrap.rotate(session, args.client, dt.timedelta(seconds=args.grace))
+            if outcome.secrets and args.secrets_file:
+                bootstrap.write_private(args.secrets_file, bootstrap.render(outcome.secrets, args.k8s_secret))
+                written = True
+    except BaseException:
+        if written:
+            os.unlink(args.secrets_file)
+        raise
+    finally:
+        await database.dispose()
+    if not outcome.created:
+        print("already bootstrapped: " + "; ".join(outcome.existing) + " (nothing changed)")
+        return
+    # With a manifest on stdout (to pipe into kubectl apply -f -), the report goes to stderr.
+    report = sys.stderr if outcome.secrets and args.k8s_secret and not args.secrets_file else sys.stdout
+    for line in outcome.created:
+        print(line, file=report)
+    if not outcome.secrets:
+        return
+    if written:
+        print(f"secrets written to {args.secrets_file} (mode 0600): {', '.join(outcome.secrets)}", file=report)
+    elif args.k8s_secret:
+        print(bootstrap.render(outcome.secrets, args.k8s_secret), end="")
+    else:
+        print("# Shown once, never stored in the clear: keep them in your secret store now.")
+        print(bootstrap.render(outcome.secrets, None), end="")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.manage")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,7 +134,25 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("revision")
     p.add_argument("service", choices=DATABASES)
     p.add_argument("-m", "--message", required=True)
+    p = sub.add_parser("bootstrap", help="the first city administrator and a client for each service")
+    p.add_argument("--admin", default=os.environ.get("BOOTSTRAP_ADMIN"),
+                   help="username of the first administrator (default: $BOOTSTRAP_ADMIN)")
+    p = sub.add_parser("rotate-client-secret", help="a new secret for a client (e.g. a service)")
+    p.add_argument("client")
+    p.add_argument("--grace", type=int, default=None, metavar="SECONDS",
+                   help="how long the old secret keeps working (default: GATEWAY_SECRET_ROTATION_GRACE_S, 24 h)")
+    for p in (sub.choices["bootstrap"], sub.choices["rotate-client-secret"]):
+        p.add_argument("--secrets-file", metavar="PATH",
+                       help="write new secrets to PATH (created 0600; must not exist)")
+        p.add_argument("--k8s-secret", metavar="NAME", help="as a Kubernetes Secret manifest named NAME (YAML)")
     args = parser.parse_args(argv)
+    if args.command in ("bootstrap", "rotate-client-secret"):
+        if args.secrets_file and os.path.exists(args.secrets_file):
+            parser.error(f"--secrets-file {args.secrets_file} exists; name a new file")
+        if args.command == "rotate-client-secret" and args.grace is None:
+            args.grace = settings_of("gateway").secret_rotation_grace_s
+        asyncio.run(_grant(args))
+        return
     if args.command in ("migrate", "seed", "prepare", "reencrypt"):
         unknown = set(args.services) - set(DATABASES)
         if unknown:

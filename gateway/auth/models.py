@@ -1,6 +1,6 @@
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.database import Base
@@ -49,6 +49,9 @@ class StaffUser(Base):
     totp_secret: Mapped[str | None] = mapped_column(Encrypted("staff_users.totp_secret"))
     totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Set on an account made with a one-time password (the first administrator, by `manage bootstrap`): until
+    # its holder has confirmed a second factor and chosen a new password, its tokens carry no scope.
+    must_set_credentials: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

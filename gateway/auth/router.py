@@ -14,8 +14,9 @@ from gateway.auth.models import OAuthClient, StaffUser
 from gateway.auth import oauth
 from gateway.auth.oauth import OAuthError, OAuthRoute, from_refusal
 from gateway.auth.schemas import (ClientIn, ClientOut, ClientScopesIn, ClientWithSecret, CodeRequest, CodeRequested,
-                                  CodeSignIn, GrantOut, SignOut, StaffAccountChange, StaffAccountIn, StaffAccountOut,
-                                  StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment, WeChatSignIn)
+                                  CodeSignIn, GrantOut, PasswordChange, SignOut, StaffAccountChange, StaffAccountIn,
+                                  StaffAccountOut, StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment,
+                                  WeChatSignIn)
 from gateway.principals import issue_token
 from gateway.scopes import CLIENTS_WRITE, GRANTS_READ, STAFF_WRITE
 from shared.db import Session
@@ -80,7 +81,10 @@ async def token(
 
 @router.post("/staff-sign-ins", response_model=TokenResponse, summary="Staff sign-in (工作人员登录)",
              description="Username and password. After repeated failures the account is locked for a while. "
-                         "Returns a 15-minute access token and a refresh token.",
+                         "Returns a 15-minute access token and a refresh token. An account made with a one-time "
+                         "password (the first administrator, by `manage bootstrap`) gets a token with no scope "
+                         "until its holder has set up a second factor (`POST /staff/totp`, then its confirmation) "
+                         "and chosen a new password (`POST /staff/password`); then they sign in again.",
              responses=problem_responses(401, 422))
 async def staff_sign_in(request: Request, body: StaffSignIn, session: Session) -> TokenResponse:
     principal = await service.sign_in_staff(session, request.app.state.settings, body.username, body.password,
@@ -169,6 +173,18 @@ async def start_totp(session: Session, principal: Caller) -> TotpEnrollment:
              responses=problem_responses(401, 403, 409, 422))
 async def confirm_totp(body: TotpConfirmation, session: Session, principal: Caller) -> Response:
     await service.confirm_totp(session, principal, body.code)
+    return Response(status_code=204)
+
+
+@router.post("/staff/password", status_code=204, summary="Change one's own password",
+             description="For the signed-in member of staff: the current password and a new one (12 characters at "
+                         "least). A wrong current password (422) counts towards lock-out. An account still on its "
+                         "one-time password must confirm a second factor first (409 otherwise); after this call it "
+                         "signs in with the new password and its code, and its tokens carry its role's scopes.",
+             responses=problem_responses(401, 403, 409, 422))
+async def change_password(request: Request, body: PasswordChange, session: Session, principal: Caller) -> Response:
+    await service.change_password(session, request.app.state.settings, principal, body.current_password,
+                                  body.new_password)
     return Response(status_code=204)
 
 

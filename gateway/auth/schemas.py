@@ -34,6 +34,12 @@ class TotpConfirmation(Schema):
     code: str = Field(pattern=r"^\d{6}$")
 
 
+class PasswordChange(Schema):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=12, max_length=200)
+
+
 class CodeRequest(Schema):
     model_config = ConfigDict(extra="forbid")
     phone: MobilePhone

@@ -133,8 +133,11 @@ async def revoke_client(session: AsyncSession, actor: Principal, client_id: str)
 # Staff --------------------------------------------------------------------------------------------
 
 def staff_principal(user: StaffUser) -> Principal:
-    return Principal(subject=f"staff:{user.username}", kind="staff", area=user.area_code,
-                     scopes=scopes_held_by(*ROLE_HOLDERS[user.role]), name=user.display_name)
+    # An account still on its one-time password gets no scope: its token serves only to set up the second
+    # factor and the new password (the /staff routes read the account, not the token's scopes).
+    scopes = frozenset() if user.must_set_credentials else scopes_held_by(*ROLE_HOLDERS[user.role])
+    return Principal(subject=f"staff:{user.username}", kind="staff", area=user.area_code, scopes=scopes,
+                     name=user.display_name)
 
 
 def role_scopes(role: str) -> frozenset[str]:
@@ -259,6 +262,25 @@ async def confirm_totp(session: AsyncSession, principal: Principal, code: str) -
     if step is None:
         raise InvalidInput("code", "does not match the authenticator app; check the phone's clock")
     user.totp_enabled_at, user.totp_last_step = utcnow(), step
+    await session.flush()
+
+
+async def change_password(session: AsyncSession, settings: GatewaySettings, principal: Principal, current: str,
+                          new: str) -> None:
+    """The signed-in member of staff's own password. An account on its one-time password must confirm a second
+    factor first; choosing the new password then gives it its role's scopes at the next sign-in."""
+    user = await _staff_user(session, principal)
+    if not await _password_matches(user.password_hash, current):
+        await _count_failure(session, user.id, settings)
+        wrong = InvalidInput("current_password", "is not your current password")
+        wrong.keep_writes = True  # the failure counts although the request is refused
+        raise wrong
+    if user.must_set_credentials and user.totp_enabled_at is None:
+        raise Conflict("set up and confirm a second factor (POST /api/auth/v1/staff/totp) before the new password",
+                       resource="staff/password")
+    if new == current:
+        raise InvalidInput("new_password", "must differ from the current password")
+    user.password_hash, user.must_set_credentials = await hash_password(new), False
     await session.flush()
 
 

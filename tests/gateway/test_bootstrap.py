@@ -1,0 +1,203 @@
+"""`manage bootstrap` on an empty gateway database: the first city administrator, who must set up a second factor
+and a new password before their tokens carry any scope, and a client per service whose secret gets it a token;
+a second run changes nothing; `manage rotate-client-secret` ends the old secret."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import secrets
+import stat
+import subprocess
+import sys
+import time
+
+import pyotp
+import pytest
+import yaml
+from sqlalchemy import delete, func, select
+
+from gateway import bootstrap
+from gateway.app import create_app
+from gateway.auth.models import Grant, OAuthClient, StaffUser
+from gateway.scopes import CLIENTS_WRITE, STAFF_WRITE, load_all
+from gateway.settings import GatewaySettings
+from services import SERVICES
+from shared.peer import PeerUnavailable
+from shared.scopes import scopes_held_by
+from shared.service_token import ClientCredentialsToken
+from shared.settings import ROOT
+from tests.shared.loopback import free_port, serve_in_background
+
+SIGN_IN = "/api/auth/v1/staff-sign-ins"
+TOKEN = "/api/auth/v1/token"
+OPERATOR_SECRET = secrets.token_urlsafe(32)
+ADMIN_PASSWORD = "first-sign-in-only-2026"
+
+
+async def _run(gateway, **env) -> bootstrap.Outcome:
+    async with gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        return await bootstrap.bootstrap(session, admin="ops-admin", **env)
+
+
+@pytest.fixture
+async def empty_gateway(auth_gateway, monkeypatch):
+    """The gateway with no staff account and no client (the demo rows go, inside the test's transaction)."""
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(delete(StaffUser))
+        await session.execute(delete(OAuthClient))
+    monkeypatch.setenv("ELDERCARE_CLIENT_SECRET", OPERATOR_SECRET)  # one the operator made; the others are new
+    monkeypatch.setenv("BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    for name in SERVICES:
+        if name != "eldercare":
+            monkeypatch.delenv(bootstrap.secret_variable(name), raising=False)
+    return auth_gateway
+
+
+async def test_bootstrap_registers_each_service_whose_secret_gets_a_token_and_a_second_run_changes_nothing(
+        empty_gateway):
+    outcome = await _run(empty_gateway, env="production")
+    assert set(outcome.secrets) == {bootstrap.secret_variable(n) for n in SERVICES if n != "eldercare"}
+    secrets_of = outcome.secrets | {"ELDERCARE_CLIENT_SECRET": OPERATOR_SECRET}
+    load_all()
+    for name in SERVICES:
+        token = await empty_gateway.post(TOKEN, data={"grant_type": "client_credentials"},
+                                         auth=(name, secrets_of[bootstrap.secret_variable(name)]))
+        assert token.status_code == 200, token.text
+        # The service scopes each service holds in dev (gateway/seed.py gives them the same).
+        assert set(token.json()["scope"].split()) == scopes_held_by("service")
+
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session:
+        count = select(func.count()).select_from
+        before = [await session.scalar(count(t)) for t in (StaffUser, OAuthClient, Grant)]
+    again = await _run(empty_gateway, env="production")
+    assert again.created == [] and again.secrets == {}
+    assert "staff accounts (first: ops-admin)" in again.existing and "client charity" in again.existing
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session:
+        assert [await session.scalar(count(t)) for t in (StaffUser, OAuthClient, Grant)] == before
+        audited = set(await session.scalars(select(Grant.target).where(Grant.actor == "operator:manage bootstrap")))
+    assert audited == {"staff:ops-admin", *(f"client:{n}" for n in SERVICES)}
+
+
+async def test_production_refuses_a_placeholder_or_short_operator_secret(empty_gateway, monkeypatch):
+    monkeypatch.setenv("CHARITY_CLIENT_SECRET", "dev-client-secret-charity-change-me-0123456789")
+    with pytest.raises(SystemExit, match="CHARITY_CLIENT_SECRET must be a real secret"):
+        await _run(empty_gateway, env="production")
+    with pytest.raises(SystemExit, match="--admin"):
+        async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+            await bootstrap.bootstrap(session, admin=None, env="test")
+
+
+async def test_the_administrator_must_set_a_second_factor_and_a_new_password_before_anything_else(empty_gateway):
+    await _run(empty_gateway, env="production")
+    first = await empty_gateway.post(SIGN_IN, json={"username": "ops-admin", "password": ADMIN_PASSWORD})
+    assert first.status_code == 200, first.text
+    assert first.json()["scope"] == ""  # a token that serves nothing but the set-up
+    headers = {"Authorization": "Bearer " + first.json()["access_token"]}
+    refused = await empty_gateway.post("/api/auth/v1/clients", headers=headers, json={
+        "client_id": "medical-insurance", "name": "市医疗保障局", "kind": "partner", "scopes": [CLIENTS_WRITE]})
+    assert refused.status_code == 403
+    # A refresh reads the account again: still nothing.
+    refreshed = await empty_gateway.post(TOKEN, data={"grant_type": "refresh_token",
+                                                      "refresh_token": first.json()["refresh_token"]})
+    assert refreshed.status_code == 200 and refreshed.json()["scope"] == ""
+
+    new_password = "chosen-by-the-administrator"
+    change = {"current_password": ADMIN_PASSWORD, "new_password": new_password}
+    early = await empty_gateway.post("/api/auth/v1/staff/password", headers=headers, json=change)
+    assert early.status_code == 409 and "second factor" in early.json()["detail"]
+
+    started = await empty_gateway.post("/api/auth/v1/staff/totp", headers=headers)
+    totp = pyotp.TOTP(started.json()["secret"])
+    confirmed = await empty_gateway.post("/api/auth/v1/staff/totp/confirmation", headers=headers,
+                                         json={"code": totp.now()})
+    assert confirmed.status_code == 204
+    wrong = await empty_gateway.post("/api/auth/v1/staff/password", headers=headers,
+                                     json=change | {"current_password": "not-the-password"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "current_password"
+    same = await empty_gateway.post("/api/auth/v1/staff/password", headers=headers,
+                                    json=change | {"new_password": ADMIN_PASSWORD})
+    assert same.status_code == 422 and same.json()["errors"][0]["field"] == "new_password"
+    assert (await empty_gateway.post("/api/auth/v1/staff/password", headers=headers, json=change)).status_code == 204
+
+    next_code = totp.at(int(time.time()) + 30)  # the confirmation spent the current step
+    old = await empty_gateway.post(SIGN_IN, json={"username": "ops-admin", "password": ADMIN_PASSWORD,
+                                                  "totp": next_code})
+    assert old.status_code == 401
+    without_code = await empty_gateway.post(SIGN_IN, json={"username": "ops-admin", "password": new_password})
+    assert without_code.status_code == 401
+    signed_in = await empty_gateway.post(SIGN_IN, json={"username": "ops-admin", "password": new_password,
+                                                        "totp": next_code})
+    assert signed_in.status_code == 200, signed_in.text
+    assert {CLIENTS_WRITE, STAFF_WRITE} <= set(signed_in.json()["scope"].split())
+    headers = {"Authorization": "Bearer " + signed_in.json()["access_token"]}
+    staff = await empty_gateway.post("/api/auth/v1/staff-accounts", headers=headers, json={
+        "username": "haishu-li", "display_name": "海曙区民政局 李", "password": "a-first-password-1",
+        "role": "district", "area_code": "330203"})
+    assert staff.status_code == 201, staff.text
+
+
+# As an operator runs it: a subprocess on a fresh database, ENV=production -------------------------------------
+
+def _production_env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_CLIENT_SECRET") and not k.startswith("BOOTSTRAP_")}
+    return env | {"ENV": "production", "GATEWAY_DATABASE_URL": url, "IDENTITY_SECRET": secrets.token_hex(32),
+                  "GATEWAY_TOKEN_SECRET": secrets.token_hex(32),
+                  "PII_KEYS": json.dumps({"k1": base64.b64encode(os.urandom(32)).decode()}),
+                  "PII_ACTIVE_KEY": "k1", "PII_INDEX_KEY": secrets.token_hex(32)}
+
+
+def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "services.manage", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+async def _tokens(url: str, credentials: dict[str, str]) -> dict[str, str | None]:
+    """What each service's own token provider gets from the gateway (on this database) with these secrets."""
+    app = create_app(GatewaySettings(env="test", database_url=url))
+    server, task = await serve_in_background(app, port := free_port())
+    try:
+        got = {}
+        for client_id, secret in credentials.items():
+            try:
+                got[client_id] = await ClientCredentialsToken(f"http://127.0.0.1:{port}", client_id, secret)()
+            except PeerUnavailable:
+                got[client_id] = None
+        return got
+    finally:
+        server.should_exit = True
+        await task
+
+
+def test_bootstrap_and_rotation_as_commands_in_production(scratch_database, tmp_path):
+    url = scratch_database("gateway")
+    env = _production_env(url)
+    _manage(env, "migrate", "gateway")
+    secrets_file = tmp_path / "bootstrap.env"
+    first = _manage(env, "bootstrap", "--admin", "ops-admin", "--secrets-file", str(secrets_file))
+    assert "created the city administrator ops-admin" in first.stdout
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    written = dict(line.split("=", 1) for line in secrets_file.read_text().splitlines())
+    assert set(written) == {"BOOTSTRAP_ADMIN_PASSWORD", *(bootstrap.secret_variable(n) for n in SERVICES)}
+    for value in written.values():  # named in the report, never shown there
+        assert value not in first.stdout + first.stderr
+
+    second = _manage(env, "bootstrap", "--admin", "someone-else", "--secrets-file", str(tmp_path / "again.env"))
+    assert second.stdout.startswith("already bootstrapped: ") and "nothing changed" in second.stdout
+    assert not (tmp_path / "again.env").exists()
+
+    client_secrets = {n: written[bootstrap.secret_variable(n)] for n in SERVICES}
+    assert all(asyncio.run(_tokens(url, client_secrets)).values())
+
+    rotated = _manage(env, "rotate-client-secret", "eldercare", "--grace", "0", "--k8s-secret", "eldercare-client")
+    manifest = yaml.safe_load(rotated.stdout)
+    assert manifest["kind"] == "Secret" and manifest["metadata"]["name"] == "eldercare-client"
+    new_secret = manifest["stringData"]["ELDERCARE_CLIENT_SECRET"]
+    assert "stops working now" in rotated.stderr
+    got = asyncio.run(_tokens(url, {"eldercare": client_secrets["eldercare"], "charity": client_secrets["charity"]}))
+    assert got == {"eldercare": None, "charity": got["charity"]} and got["charity"]
+    assert asyncio.run(_tokens(url, {"eldercare": new_secret}))["eldercare"]
