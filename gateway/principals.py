@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from gateway.scopes import load_all
+from shared.demo import DEMO_RESIDENT_SUBJECT
 from shared.errors import Unauthorized
 from shared.identity import Principal, mint_assertion, sign, verify
 from shared.scopes import scopes_held_by
@@ -24,7 +25,8 @@ RESIDENT_SCOPES = scopes_held_by("resident")
 PARTNER_SCOPES = scopes_held_by("partner")
 
 DEMO_PRINCIPALS: dict[str, Principal] = {
-    "resident": Principal(subject="resident:13800000001", kind="resident", scopes=RESIDENT_SCOPES,
+    # The same subject as the demo phone's account (gateway/seed.py): one person, by dev token or by SMS.
+    "resident": Principal(subject=DEMO_RESIDENT_SUBJECT, kind="resident", scopes=RESIDENT_SCOPES,
                           name="demo resident (家属)"),
     "staff-yinzhou": Principal(subject="staff:yinzhou-demo", kind="staff", scopes=STAFF_SCOPES, area="330212",
                                name="鄞州区民政局 demo staff"),

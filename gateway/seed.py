@@ -1,14 +1,16 @@
-"""Dev and test only: demo staff accounts and a client for each service. Nothing is seeded in production."""
+"""Dev and test only: demo staff accounts, a client for each service and the demo resident's account. Nothing is
+seeded in production."""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import service
-from gateway.auth.models import OAuthClient, StaffUser
+from gateway.auth.models import OAuthClient, Resident, StaffUser
 from gateway.scopes import load_all
 from gateway.settings import GatewaySettings
 from services import SERVICES
 from shared.db import utcnow
+from shared.demo import DEMO_RESIDENT_PHONE, DEMO_RESIDENT_SUBJECT
 from shared.scopes import scopes_held_by
 
 DEMO_PASSWORD = "demo-password-2022"
@@ -26,7 +28,8 @@ def dev_client_secret(service_name: str) -> str:
 
 
 async def load(session: AsyncSession) -> int:
-    if GatewaySettings().env == "production":
+    settings = GatewaySettings()
+    if settings.env == "production":
         return 0
     load_all()  # the scopes a service client holds come from every service's declarations
     service_scopes = sorted(scopes_held_by("service"))
@@ -46,5 +49,14 @@ async def load(session: AsyncSession) -> int:
             created += 1
         elif client.created_by == "seed" and client.scopes != service_scopes:
             client.scopes = service_scopes  # dev: a scope declared since the last run reaches the services
+    # The demo phone's account carries the subject the services' demo data name (also one made by signing in
+    # before this ran), so the demo resident signing in by SMS sees their elders.
+    demo = await session.scalar(select(Resident).where(
+        Resident.phone_index == service.keyed_digest(settings.token_secret, DEMO_RESIDENT_PHONE)))
+    if demo is None:
+        await service.resident_with_phone(session, settings, DEMO_RESIDENT_PHONE, subject=DEMO_RESIDENT_SUBJECT)
+        created += 1
+    else:
+        demo.subject = DEMO_RESIDENT_SUBJECT
     await session.flush()
     return created

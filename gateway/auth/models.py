@@ -73,13 +73,17 @@ class RefreshToken(Base):
 
 
 class Resident(Base):
-    """A resident account, found by phone or by WeChat openid, each kept only as a keyed digest."""
+    """A resident account, found by phone or by WeChat openid, each kept only as a keyed digest.
+
+    `subject` is the person's one identity in tokens and in the services' records (care links, orders),
+    whichever way they sign in: opaque and random, so it tells neither the phone nor how many accounts exist."""
 
     __tablename__ = "residents"
     __table_args__ = (CheckConstraint("phone_index IS NOT NULL OR wechat_index IS NOT NULL",
                                       name="has_a_sign_in"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), unique=True)
     phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone_masked: Mapped[str | None] = mapped_column(String(20))
     wechat_index: Mapped[str | None] = mapped_column(String(64), unique=True)

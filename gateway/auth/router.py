@@ -117,12 +117,17 @@ async def code_sign_in(request: Request, body: CodeSignIn, session: Session) -> 
 
 @router.post("/wechat-sign-ins", response_model=TokenResponse, summary="WeChat mini-program sign-in (微信小程序登录)",
              description="Exchanges the code from `wx.login()` for the user's openid with WeChat, and signs the "
-                         "resident in (creating the account the first time). 503 when WeChat does not answer; 404 "
-                         "when the deployment has no mini-program.",
-             responses=problem_responses(401, 404, 422, 503))
+                         "resident in (creating the account the first time). With `phone` and `sms_code` the WeChat "
+                         "account is linked to that phone's account, so that signing in by SMS or by WeChat is the "
+                         "same resident with the same records (409 when either is already linked to another "
+                         "account). 503 when WeChat does not answer; 404 when the deployment has no mini-program.",
+             responses=problem_responses(401, 404, 409, 422, 503))
 async def wechat_sign_in(request: Request, body: WeChatSignIn, session: Session) -> TokenResponse:
+    if (body.phone is None) != (body.sms_code is None):
+        given, missing = ("phone", "sms_code") if body.sms_code is None else ("sms_code", "phone")
+        raise InvalidInput(missing, f"is required with {given}: the code sent by SMS proves the phone is yours")
     principal = await service.sign_in_wechat(session, request.app.state.settings, request.app.state.wechat,
-                                             body.code)
+                                             body.code, body.phone, body.sms_code)
     refresh = await service.issue_refresh(session, principal, request.app.state.settings)
     return _tokens(request, principal, refresh)
 

@@ -59,6 +59,11 @@ class CodeSignIn(Schema):
 class WeChatSignIn(Schema):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=128, description="The code from wx.login() in the mini-program")
+    phone: MobilePhone | None = Field(None, description="With `sms_code`: links this WeChat account to the "
+                                                        "phone's resident account, so both ways of signing in are "
+                                                        "the same person")
+    sms_code: str | None = Field(None, pattern=r"^\d{6}$", description="The 6-digit code sent to `phone` by SMS "
+                                                                        "(`POST /api/auth/v1/code-requests`)")
 
 
 class SignOut(Schema):

@@ -386,7 +386,8 @@ async def request_code(session: AsyncSession, settings: GatewaySettings, sender,
     await sender.send(phone, code)
 
 
-async def sign_in_resident(session: AsyncSession, settings: GatewaySettings, phone: str, code: str) -> Principal:
+async def _spend_code(session: AsyncSession, settings: GatewaySettings, phone: str, code: str) -> str:
+    """Spend the phone's latest code; its keyed digest once the code is right, 401 otherwise."""
     phone_index = keyed_digest(settings.token_secret, phone)
     now = utcnow()
     challenge = await session.scalar(
@@ -407,25 +408,61 @@ async def sign_in_resident(session: AsyncSession, settings: GatewaySettings, pho
         OneTimeCode.id == challenge.id, OneTimeCode.consumed_at.is_(None)).values(consumed_at=now))
     if consumed.rowcount != 1:
         raise refused
+    return phone_index
+
+
+def new_resident_subject() -> str:
+    return f"resident:{secrets.token_hex(16)}"
+
+
+async def resident_with_phone(session: AsyncSession, settings: GatewaySettings, phone: str,
+                              subject: str | None = None) -> Resident:
+    """The account of a phone, made the first time (with `subject`, or a new random one)."""
+    phone_index = keyed_digest(settings.token_secret, phone)
     resident = await session.scalar(select(Resident).where(Resident.phone_index == phone_index))
     if resident is None:
-        resident = Resident(phone_index=phone_index, phone_masked=mask_phone(phone), created_at=now)
+        resident = Resident(subject=subject or new_resident_subject(), phone_index=phone_index,
+                            phone_masked=mask_phone(phone), created_at=utcnow())
         session.add(resident)
         await session.flush()
-    return resident_principal(resident)
+    return resident
+
+
+async def sign_in_resident(session: AsyncSession, settings: GatewaySettings, phone: str, code: str) -> Principal:
+    await _spend_code(session, settings, phone, code)
+    return resident_principal(await resident_with_phone(session, settings, phone))
 
 
 def resident_principal(resident: Resident) -> Principal:
-    # An opaque subject: no phone number or openid reaches tokens or other services' records.
-    return Principal(subject=f"resident:{resident.id}", kind="resident", scopes=scopes_held_by("resident"))
+    # The account's own subject, the same by SMS and by WeChat: no phone number or openid reaches tokens or
+    # other services' records.
+    return Principal(subject=resident.subject, kind="resident", scopes=scopes_held_by("resident"))
 
 
-async def sign_in_wechat(session: AsyncSession, settings: GatewaySettings, provider, code: str) -> Principal:
+async def sign_in_wechat(session: AsyncSession, settings: GatewaySettings, provider, code: str,
+                         phone: str | None = None, sms_code: str | None = None) -> Principal:
+    """By the openid alone once it is known. With a phone and its SMS code, the WeChat account is linked to the
+    phone's account (made if new), so the person has one subject whichever way they sign in."""
     openid = await provider.openid_for(code)
     wechat_index = keyed_digest(settings.token_secret, f"wechat:{settings.wechat_appid}:{openid}")
-    resident = await session.scalar(select(Resident).where(Resident.wechat_index == wechat_index))
+    by_wechat = await session.scalar(select(Resident).where(Resident.wechat_index == wechat_index))
+    if phone is None or sms_code is None:
+        if by_wechat is None:
+            by_wechat = Resident(subject=new_resident_subject(), wechat_index=wechat_index, created_at=utcnow())
+            session.add(by_wechat)
+            await session.flush()
+        return resident_principal(by_wechat)
+    phone_index = await _spend_code(session, settings, phone, sms_code)
+    by_phone = await session.scalar(select(Resident).where(Resident.phone_index == phone_index))
+    # Refused before anything is written: the request rolls back, and the code may be used again.
+    if by_wechat is not None and by_phone is not None and by_wechat.id != by_phone.id:
+        raise Conflict("this WeChat account is already linked to another resident account")
+    if by_phone is not None and by_phone.wechat_index not in (None, wechat_index):
+        raise Conflict("this phone is already linked to another WeChat account")
+    resident = by_phone or by_wechat
     if resident is None:
-        resident = Resident(wechat_index=wechat_index, created_at=utcnow())
+        resident = Resident(subject=new_resident_subject(), created_at=utcnow())
         session.add(resident)
-        await session.flush()
+    resident.phone_index, resident.phone_masked, resident.wechat_index = phone_index, mask_phone(phone), wechat_index
+    await session.flush()
     return resident_principal(resident)

@@ -4,7 +4,7 @@ natural key: the ID number's blind index, name, code or date)."""
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.beds.models import Bed, Institution
@@ -17,10 +17,13 @@ from services.eldercare.subsidies.models import AllowanceRate
 from shared import clock
 from shared.areas import CITY_CODE
 from shared.db import utcnow
+from shared.demo import DEMO_RESIDENT_SUBJECT
 from shared.idnumbers import parse_id_number
 
-# The demo resident (13800000001 in the gateway's demo principals) cares for 王阿娣 and 陈根发.
-DEMO_RESIDENT = "resident:13800000001"
+# The demo resident (the gateway's demo phone 13800000001, or its dev token) cares for 王阿娣 and 陈根发.
+DEMO_RESIDENT = DEMO_RESIDENT_SUBJECT
+# The subject earlier demo data gave them: a dev database seeded before keeps its care links, renamed.
+FORMER_DEMO_RESIDENT = "resident:13800000001"
 ASSUMED = "演示数据：金额为假设值，未取自正式文件 (demo figure, not taken from a published document)"
 
 ELDERS = [
@@ -77,6 +80,8 @@ async def _get_or_add(session: AsyncSession, model, key: dict, **values):
 async def load(session: AsyncSession) -> int:
     created = 0
     now, today = utcnow(), clock.today()
+    await session.execute(update(ElderCarer).where(ElderCarer.subject == FORMER_DEMO_RESIDENT)
+                          .values(subject=DEMO_RESIDENT))
     for row in ELDERS:
         id_number = parse_id_number(row["id_number"])
         values = {k: v for k, v in row.items() if k not in ("carers", "id_number")}
