@@ -2,6 +2,8 @@
 # Entrypoint of every image of the suite. SERVICE (set at build time) says which process this is.
 #   entrypoint.sh [serve]        run the process (the default)
 #   entrypoint.sh migrate        upgrade this service's database to head, then exit
+#   entrypoint.sh bootstrap [..] (gateway) the first city administrator and each service's client, once
+#                                (python -m services.manage bootstrap; deploy/README.md)
 #   entrypoint.sh worker         run this service's worker process (its jobs and schedules; not the gateway)
 #   entrypoint.sh probe PATH     exit 0 if GET PATH on this process answers 2xx (health checks)
 #   entrypoint.sh probe-worker   exit 0 if the worker's heartbeat file was touched in the last 90 s
@@ -43,6 +45,13 @@ sys.exit(0 if age < 90 else f"heartbeat {age:.0f} s old")
     migrate)
         # The gateway has a database too (sign-in, clients, refresh tokens).
         exec python -m services.manage migrate "$SERVICE" ;;
+    bootstrap)
+        if [ "$SERVICE" != gateway ]; then
+            echo "entrypoint: bootstrap runs in the gateway's image (it writes the gateway's database)" >&2
+            exit 64
+        fi
+        shift
+        exec python -m services.manage bootstrap "$@" ;;
     probe)
         # urllib: the slim image has no curl, and python is there anyway. Non-2xx raises, exit 1.
         exec python -c '

@@ -46,10 +46,13 @@ def secret_variable(client_id: str) -> str:
     return f"{client_id.upper().replace('-', '_')}_CLIENT_SECRET"
 
 
-def operator_secret(variable: str, env: str, minimum: int) -> str | None:
-    """A secret the operator provides in the environment, held to what production accepts."""
+def operator_secret(variable: str, env: str, minimum: int, *, from_env: bool) -> str | None:
+    """A secret the operator provides in the environment, held to what production accepts. With `from_env`
+    (a job whose output is logged) it must be there: none is made to be printed."""
     value = os.environ.get(variable)
     if not value:
+        if from_env:
+            raise SystemExit(f"{variable} is not set (--from-env: every secret comes from the environment)")
         return None
     if env == "production" and (len(value) < minimum or PLACEHOLDER_MARKER in value):
         raise SystemExit(f"{variable} must be a real secret of at least {minimum} characters in production")
@@ -63,7 +66,7 @@ class Outcome:
     secrets: dict[str, str] = field(default_factory=dict)  # variable -> value, the new ones only
 
 
-async def bootstrap(session: AsyncSession, *, admin: str | None, env: str) -> Outcome:
+async def bootstrap(session: AsyncSession, *, admin: str | None, env: str, from_env: bool = False) -> Outcome:
     """Creates what is missing: the administrator (only while no staff account exists at all) and each
     service's client. Nothing else is touched."""
     by = actor("bootstrap")
@@ -75,7 +78,7 @@ async def bootstrap(session: AsyncSession, *, admin: str | None, env: str) -> Ou
         if not admin or not ADMIN_USERNAME.fullmatch(admin):
             raise SystemExit("name the first administrator with --admin USERNAME (or BOOTSTRAP_ADMIN): 3 to 64 of "
                              "a-z, 0-9, '.', '_', '-', beginning with a letter or digit")
-        password = operator_secret("BOOTSTRAP_ADMIN_PASSWORD", env, MIN_PASSWORD_LENGTH)
+        password = operator_secret("BOOTSTRAP_ADMIN_PASSWORD", env, MIN_PASSWORD_LENGTH, from_env=from_env)
         if password is None:
             password = outcome.secrets["BOOTSTRAP_ADMIN_PASSWORD"] = service.new_secret()
         service.validate_staff_area(ADMIN_ROLE, CITY_CODE)
@@ -93,7 +96,7 @@ async def bootstrap(session: AsyncSession, *, admin: str | None, env: str) -> Ou
             outcome.existing.append(f"client {name}")
             continue
         variable = secret_variable(name)
-        secret = operator_secret(variable, env, MIN_SECRET_LENGTH)
+        secret = operator_secret(variable, env, MIN_SECRET_LENGTH, from_env=from_env)
         if secret is None:
             secret = outcome.secrets[variable] = service.new_secret()
         session.add(OAuthClient(client_id=name, name=f"{name} service", kind="service", scopes=service_scopes,

@@ -6,7 +6,7 @@
     python -m services.manage seed [SERVICE ...]           load demo data (idempotent)
     python -m services.manage prepare [SERVICE ...]        migrate, then load demo data, in one process
     python -m services.manage reencrypt [SERVICE ...]      move personal data to PII_ACTIVE_KEY (key rotation)
-    python -m services.manage bootstrap --admin USERNAME [--secrets-file PATH] [--k8s-secret NAME]
+    python -m services.manage bootstrap --admin USERNAME [--from-env] [--secrets-file PATH] [--k8s-secret NAME]
                                  the first city administrator and each service's client (idempotent)
     python -m services.manage rotate-client-secret CLIENT [--grace SECONDS] [--secrets-file PATH] [--k8s-secret NAME]
 """
@@ -92,7 +92,8 @@ async def _grant(args) -> None:
     try:
         async with database.sessionmaker() as session, session.begin():
             if args.command == "bootstrap":
-                outcome = await bootstrap.bootstrap(session, admin=args.admin, env=settings.env)
+                outcome = await bootstrap.bootstrap(session, admin=args.admin, env=settings.env,
+                                                    from_env=args.from_env)
             else:
                 outcome = await bootstrap.rotate(session, args.client, dt.timedelta(seconds=args.grace))
             if outcome.secrets and args.secrets_file:
@@ -137,6 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("bootstrap", help="the first city administrator and a client for each service")
     p.add_argument("--admin", default=os.environ.get("BOOTSTRAP_ADMIN"),
                    help="username of the first administrator (default: $BOOTSTRAP_ADMIN)")
+    p.add_argument("--from-env", action="store_true",
+                   help="take the administrator's one-time password and every client secret from the environment "
+                        "(BOOTSTRAP_ADMIN_PASSWORD, <SERVICE>_CLIENT_SECRET) and make none: for jobs, whose output "
+                        "is logged")
     p = sub.add_parser("rotate-client-secret", help="a new secret for a client (e.g. a service)")
     p.add_argument("client")
     p.add_argument("--grace", type=int, default=None, metavar="SECONDS",

@@ -52,3 +52,18 @@ def test_every_service_has_a_worker_with_its_image_and_settings_after_its_migrat
         assert worker["environment"] == compose[service]["environment"]
         assert worker["depends_on"][f"{service}-migrate"]["condition"] == "service_completed_successfully"
         assert "probe-worker" in worker["healthcheck"]["test"] and "ports" not in worker
+
+
+def test_bootstrap_runs_once_after_the_gateway_migration_and_the_services_get_their_client_secrets():
+    compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())["services"]
+    job = compose["bootstrap"]
+    assert job["image"] == compose["gateway"]["image"] and job["restart"] == "no"
+    assert job["command"] == ["bootstrap", "--from-env"]  # never a secret made and printed to the log
+    assert job["depends_on"]["gateway-migrate"]["condition"] == "service_completed_successfully"
+    assert compose["gateway"]["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
+    assert job["environment"]["GATEWAY_DATABASE_URL"] == compose["gateway"]["environment"]["GATEWAY_DATABASE_URL"]
+    for service in ("eldercare", "assistance", "charity", "placenames"):
+        variable = f"{service.upper()}_CLIENT_SECRET"
+        required = f"${{{variable}:?set {variable}}}"
+        assert compose[service]["environment"][variable] == job["environment"][variable] == required
+        assert compose[service]["environment"][f"{service.upper()}_GATEWAY_URL"] == "http://gateway:8000"

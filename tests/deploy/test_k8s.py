@@ -157,3 +157,24 @@ def test_every_service_has_a_worker_deployment_with_its_image_settings_and_a_liv
 def selects_service(service: dict, labels: dict) -> bool:
     wanted = service["spec"].get("selector", {})
     return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def test_bootstrap_runs_after_the_gateway_migration_with_every_secret_by_reference(overlay):
+    """The first administrator and the services' clients: the gateway's image and settings, in the wave after
+    its migration, with each service's client secret read from the Secret that service's pods read."""
+    _, objects = overlay
+    job = find(objects, "Job", "gateway-bootstrap")
+    migrate = find(objects, "Job", "gateway-migrate")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == migrate["metadata"]["annotations"]["argocd.argoproj.io/hook"]
+    assert int(annotations["argocd.argoproj.io/sync-wave"]) > int(
+        migrate["metadata"]["annotations"].get("argocd.argoproj.io/sync-wave", 0))
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["bootstrap", "--from-env"]  # never a secret made and printed to the log
+    (served,) = find(objects, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == served["image"] and container["envFrom"] == served["envFrom"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    for name in SERVICES:
+        variable = f"{name.upper()}_CLIENT_SECRET"
+        assert refs[variable] == {"name": f"{name}-secrets", "key": variable}
+    assert refs["BOOTSTRAP_ADMIN_PASSWORD"]["optional"] is True  # deleted once the administrator has signed in

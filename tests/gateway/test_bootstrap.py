@@ -81,10 +81,13 @@ async def test_bootstrap_registers_each_service_whose_secret_gets_a_token_and_a_
     assert audited == {"staff:ops-admin", *(f"client:{n}" for n in SERVICES)}
 
 
-async def test_production_refuses_a_placeholder_or_short_operator_secret(empty_gateway, monkeypatch):
+async def test_production_refuses_a_placeholder_secret_and_a_job_makes_none(empty_gateway, monkeypatch):
     monkeypatch.setenv("CHARITY_CLIENT_SECRET", "dev-client-secret-charity-change-me-0123456789")
     with pytest.raises(SystemExit, match="CHARITY_CLIENT_SECRET must be a real secret"):
         await _run(empty_gateway, env="production")
+    with pytest.raises(SystemExit, match="ASSISTANCE_CLIENT_SECRET is not set"):  # a job makes none to print
+        async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+            await bootstrap.bootstrap(session, admin="ops-admin", env="production", from_env=True)
     with pytest.raises(SystemExit, match="--admin"):
         async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
             await bootstrap.bootstrap(session, admin=None, env="test")
