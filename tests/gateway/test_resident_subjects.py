@@ -142,7 +142,7 @@ async def test_the_dev_token_resident_sees_the_demo_elders(demo_suite):
     assert await elders_seen(demo_suite, token) == DEMO_ELDERS
 
 
-BEFORE = "c3f5a7b9d1e2"  # the gateway's revision before residents stored their subject
+BEFORE = "b7d2e4f6a8c1"  # the gateway's revision before residents stored their subject
 
 
 def test_accounts_made_before_keep_the_subject_the_services_records_name(scratch_database):

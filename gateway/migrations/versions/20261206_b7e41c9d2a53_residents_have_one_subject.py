@@ -1,7 +1,7 @@
 """residents have one subject, stored with the account
 
 Revision ID: b7e41c9d2a53
-Revises: c3f5a7b9d1e2
+Revises: b7d2e4f6a8c1
 Create Date: 2026-12-06 21:40:00
 
 Accounts made before keep the subject they were given (`resident:<id>`), so the services' records naming
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision: str = 'b7e41c9d2a53'
-down_revision: Union[str, Sequence[str], None] = 'c3f5a7b9d1e2'
+down_revision: Union[str, Sequence[str], None] = 'b7d2e4f6a8c1'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
