@@ -15,7 +15,7 @@ from services.eldercare.beds.occupancy import live_now
 from services.eldercare.beds.schemas import BedAvailabilityOut, BedIn, BedOut, InstitutionIn, InstitutionOut
 from shared import clock
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -44,10 +44,7 @@ async def create_institution(session: AsyncSession, principal: Principal, data: 
 
 
 async def get_institution(session: AsyncSession, institution_id: int) -> Institution:
-    institution = await session.get(Institution, institution_id)
-    if institution is None:
-        raise NotFound(f"no institution {institution_id}")
-    return institution
+    return await get_or_404(session, Institution, institution_id, f"no institution {institution_id}")
 
 
 async def list_institutions(session: AsyncSession, page: PageParams, *, area_code: str | None,

@@ -26,7 +26,7 @@ from services.eldercare.peers import no_such_elder
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock
 from shared.areas import within_area
-from shared.db import Database, PerCaller, one_statement, utcnow
+from shared.db import Database, PerCaller, get_or_404, one_statement, utcnow
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
@@ -346,9 +346,7 @@ async def release_hold(session: AsyncSession, principal: Principal, hold_id: int
 
 
 async def admit_directly(session: AsyncSession, principal: Principal, data: AdmissionIn) -> BedOccupancy:
-    elder = await session.scalar(select(Elder).where(Elder.id == data.elder_id))
-    if elder is None:
-        raise NotFound(f"no older person {data.elder_id}")
+    elder = await get_or_404(session, Elder, data.elder_id, f"no older person {data.elder_id}")
     bed, institution = await _bed_for_claim(session, data.bed_id)
     if not principal.covers(institution.area_code):
         raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
@@ -360,9 +358,7 @@ async def admit_over_hold(session: AsyncSession, principal: Principal, data: Eme
     released, says it was overridden and why, and the override is audited, all in one transaction. Only a hold
     gives way: a bed with someone admitted, or a person already holding or in a bed, is still a 409, and the
     unique index on live occupancies still refuses a second one on the bed if two overrides race."""
-    elder = await session.scalar(select(Elder).where(Elder.id == data.elder_id))
-    if elder is None:
-        raise NotFound(f"no older person {data.elder_id}")
+    elder = await get_or_404(session, Elder, data.elder_id, f"no older person {data.elder_id}")
     bed, institution = await _bed_for_claim(session, data.bed_id)
     overrides.may_override(principal, institution.area_code)
     await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)

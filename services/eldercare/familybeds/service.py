@@ -14,7 +14,7 @@ from services.eldercare.familybeds.models import FamilyBed
 from services.eldercare.familybeds.schemas import FamilyBedIn
 from services.eldercare.homecare.models import Provider
 from shared import clock
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -35,8 +35,7 @@ async def get(session: AsyncSession, principal: Principal, bed_id: int) -> Famil
 
 async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn) -> FamilyBed:
     elder = await get_visible(session, principal, data.elder_id)
-    if await session.get(Provider, data.provider_id) is None:
-        raise NotFound(f"no provider {data.provider_id}")
+    await get_or_404(session, Provider, data.provider_id, f"no provider {data.provider_id}")
     if data.started_on > clock.today() + dt.timedelta(days=90):
         raise InvalidInput("started_on", "at most 90 days ahead")
     existing = await session.scalar(select(FamilyBed.id).where(FamilyBed.elder_id == elder.id,

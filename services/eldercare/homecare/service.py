@@ -29,7 +29,7 @@ from services.eldercare.quotas import check_open_visits
 from services.eldercare.scopes import OVERRIDES_WRITE
 from shared import clock
 from shared.areas import covers, within_area
-from shared.db import utcnow
+from shared.db import get_or_404, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.identity import Principal
@@ -103,9 +103,7 @@ async def list_providers(session: AsyncSession, page: PageParams, *, area_code: 
 
 
 async def _provider_of_staff(session: AsyncSession, principal: Principal, provider_id: int) -> Provider:
-    provider = await session.get(Provider, provider_id)
-    if provider is None:
-        raise NotFound(f"no provider {provider_id}")
+    provider = await get_or_404(session, Provider, provider_id, f"no provider {provider_id}")
     if not principal.covers(provider.area_code):
         raise Forbidden(f"provider {provider_id} is outside your area {principal.area}")
     return provider

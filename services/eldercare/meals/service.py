@@ -20,7 +20,7 @@ from services.eldercare.peers import AssistanceFacts, elder_with_status, no_such
 from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
 from shared.areas import CITY_CODE, area_prefix, within_area
-from shared.db import Database, PerCaller, one_statement, utcnow
+from shared.db import Database, PerCaller, get_or_404, one_statement, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
@@ -137,10 +137,7 @@ async def list_canteens(session: AsyncSession, page: PageParams, *, area_code: s
 
 
 async def get_canteen(session: AsyncSession, canteen_id: int) -> Canteen:
-    canteen = await session.get(Canteen, canteen_id)
-    if canteen is None:
-        raise NotFound(f"no canteen {canteen_id}")
-    return canteen
+    return await get_or_404(session, Canteen, canteen_id, f"no canteen {canteen_id}")
 
 
 def _menu_of(canteen: Canteen, data: MenuIn, capacity: int) -> Menu:
