@@ -15,7 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request
 from pydantic import ConfigDict, Field
-from sqlalchemy import Select
+from sqlalchemy import Select, literal, tuple_
 
 from shared.errors import InvalidInput
 from shared.schemas import Schema
@@ -84,11 +84,25 @@ def keyset(query: Select, column, page: PageParams, *, cast=int, descending: boo
     Fetch it and pass the rows to `page_of`: the extra row only tells that there is a next page. `cast`
     turns the cursor's key back into the column's type (the key was signed, so it has the shape we issued).
     `descending`: largest first (newest first, for an id), each page going on below the cursor.
+
+    `column` may also be a pair, `(sort_column, unique_column)`, for an order that one column cannot make unique
+    (a day, then the id): the cursor's key is then the pair, and `cast` a pair of functions, one for each.
     """
+    if isinstance(column, tuple):
+        return _keyset_pair(query, column, page, cast, descending)
     query = query.order_by(column.desc() if descending else column).limit(page.limit + 1)
     if page.after is not None:
         after = cast(page.after)
         query = query.where(column < after if descending else column > after)
+    return query
+
+
+def _keyset_pair(query: Select, columns: tuple, page: PageParams, casts: tuple, descending: bool) -> Select:
+    query = query.order_by(*(c.desc() if descending else c for c in columns)).limit(page.limit + 1)
+    if page.after is not None:
+        # Typed as their columns, so that each value is bound as its column binds it (a UTC instant on SQLite).
+        after = tuple_(*(literal(cast(value), c.type) for cast, value, c in zip(casts, page.after, columns)))
+        query = query.where(tuple_(*columns) < after if descending else tuple_(*columns) > after)
     return query
 
 

@@ -19,7 +19,7 @@ from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
 from shared.logs import current_request_id
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 
 def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | None = None,
@@ -44,9 +44,7 @@ async def record(session: AsyncSession, actor: Principal, action: str, target: s
 
 
 async def list_grants(session: AsyncSession, page: PageParams, *, target: str | None) -> list[Grant]:
-    query = select(Grant).order_by(Grant.id.desc()).limit(page.limit + 1)
-    if page.after is not None:
-        query = query.where(Grant.id < int(page.after))
+    query = keyset(select(Grant), Grant.id, page, descending=True)
     if target is not None:
         query = query.where(Grant.target == target)
     return list(await session.scalars(query))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import exists, insert, literal, select, tuple_, update
+from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.applications.models import Application, ApplicationEvent, ReviewReminder
@@ -281,15 +281,11 @@ async def reviews_due(session: AsyncSession, principal: Principal, page: PagePar
     """Approved applications whose periodic review (定期复核) falls on or before `due_by`, soonest first."""
     if not principal.is_area_staff:
         return []
-    query = (select(Application).where(Application.state == "approved", Application.review_due_on <= due_by,
-                                       within_area(Application.area_code, principal.area))
-             .order_by(Application.review_due_on, Application.id).limit(page.limit + 1))
+    query = keyset(select(Application).where(Application.state == "approved", Application.review_due_on <= due_by,
+                                             within_area(Application.area_code, principal.area)),
+                   (Application.review_due_on, Application.id), page, cast=(dt.date.fromisoformat, int))
     if area_code:
         query = query.where(within_area(Application.area_code, area_code))
-    if page.after is not None:
-        after_day, after_id = page.after
-        query = query.where(tuple_(Application.review_due_on, Application.id) >
-                            tuple_(dt.date.fromisoformat(after_day), after_id))
     today = clock.today()
     return [ReviewDueOut(application_id=a.id, household_id=a.household_id, area_code=a.area_code,
                          programme=a.programme, review_due_on=a.review_due_on,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.database import JOBS
@@ -28,7 +28,7 @@ from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
 from shared.identity import Principal
-from shared.pagination import PageParams
+from shared.pagination import PageParams, keyset
 
 LIVE = ("queued", "running")
 CANCELLED = "cancelled: its job was cancelled"
@@ -92,14 +92,10 @@ async def read_screening(session: AsyncSession, principal: Principal, screening_
 async def list_leads(session: AsyncSession, principal: Principal, screening_id: int, page: PageParams, *,
                      area_code: str | None) -> list[Lead]:
     await get_screening(session, principal, screening_id)
-    query = (select(Lead).where(Lead.screening_id == screening_id,
-                                within_area(Lead.area_code, principal.area))
-             .order_by(Lead.area_code, Lead.id).limit(page.limit + 1))
+    query = keyset(select(Lead).where(Lead.screening_id == screening_id, within_area(Lead.area_code, principal.area)),
+                   (Lead.area_code, Lead.id), page, cast=(str, int))
     if area_code:
         query = query.where(within_area(Lead.area_code, area_code))
-    if page.after is not None:
-        after_area, after_id = page.after
-        query = query.where(tuple_(Lead.area_code, Lead.id) > tuple_(after_area, after_id))
     return list(await session.scalars(query))
 
 

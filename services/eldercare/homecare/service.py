@@ -199,12 +199,9 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: int) 
 
 async def list_visits(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
                       caregiver_id: int | None, status: str | None, day: dt.date | None) -> list[Visit]:
-    # Paged on two columns (the start, then the id, for visits that start together): not one `keyset` can order by.
-    query = visits_visible_to(principal).order_by(Visit.starts_at.desc(), Visit.id.desc()).limit(page.limit + 1)
-    if page.after is not None:
-        after_start, after_id = page.after
-        start = dt.datetime.fromisoformat(after_start)
-        query = query.where((Visit.starts_at < start) | ((Visit.starts_at == start) & (Visit.id < after_id)))
+    # The start, then the id for visits that start together.
+    query = keyset(visits_visible_to(principal), (Visit.starts_at, Visit.id), page,
+                   cast=(dt.datetime.fromisoformat, int), descending=True)
     if elder_id is not None:
         query = query.where(Visit.elder_id == elder_id)
     if caregiver_id is not None:
