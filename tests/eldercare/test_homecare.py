@@ -447,3 +447,23 @@ async def test_a_visit_past_its_thirty_day_lock_is_not_checked_in_or_out(client)
     assert late.status_code == 409 and late.json()["resource"] == f"visits/{open_visit['id']}"
     assert f"visit {open_visit['id']} locked on" in late.json()["detail"]
     assert await balance_of(client, account) == 10000
+
+
+async def test_visits_page_newest_first_through_visits_that_start_together(client):
+    """Paged on the start, then the id: visits that start at one time are neither skipped nor repeated."""
+    item = await add_service(client)
+    booked = []
+    for serial, starts_at in enumerate((TOMORROW_9, TOMORROW_9, TOMORROW_9 - dt.timedelta(hours=2), TOMORROW_9)):
+        elder_id, _ = await add_elder(client, serial=f"{serial + 21:03d}")
+        response = await order_visit(client, elder_id, item["id"], starts_at)
+        assert response.status_code == 201, response.text
+        booked.append(response.json())
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get(f"{API}/visits", params=params, headers=client.as_(YINZHOU))).json()
+        seen += [v["id"] for v in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [v["id"] for v in sorted(booked, key=lambda v: (start_of(v), v["id"]), reverse=True)]
