@@ -1,12 +1,11 @@
 """Assistance (社会救助): households, economic assessment, policy parameters, eligibility, applications,
 status lookups for other services, and proactive discovery (signals and whole-city screening)."""
 
-from typing import Annotated
-
 from fastapi import FastAPI
 
 from services.assistance.applications.router import router as applications_router
 from services.assistance.assessment.router import router as assessment_router
+from services.assistance.auth import JobsCanceller, JobsReader
 from services.assistance.catalogue.router import router as catalogue_router
 from services.assistance.database import PII_READS
 from services.assistance.discovery.router import router as discovery_router
@@ -18,16 +17,11 @@ from services.assistance.leads.router import router as leads_router
 from services.assistance.policies.router import router as policies_router
 from services.assistance.programmes.router import router as programmes_router
 from services.assistance.programmes.service import audit_subjects
-from services.assistance.scopes import JOBS_READ, JOBS_WRITE, PII_READS_READ
+from services.assistance.scopes import PII_READS_READ
 from services.assistance.settings import AssistanceSettings
 from shared.app import create_service_app
-from shared.identity import Principal, require
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
-
-# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
-JobsReader = Annotated[Principal, require(JOBS_READ)]
-JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
 
 
 def create_app(settings: AssistanceSettings | None = None) -> FastAPI:

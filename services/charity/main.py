@@ -1,9 +1,8 @@
 """Charity (慈善): organisations, projects and their disclosures, the donation ledger."""
 
-from typing import Annotated
-
 from fastapi import FastAPI
 
+from services.charity.auth import JobsCanceller, JobsReader
 from services.charity.campaigns.router import router as campaigns_router
 from services.charity.database import PII_READS
 from services.charity.donations.router import router as donations_router
@@ -17,17 +16,12 @@ from services.charity.organizations.router import router as organizations_router
 from services.charity.projects.router import router as projects_router
 from services.charity.public.router import router as public_router
 from services.charity.receipts.router import router as receipts_router
-from services.charity.scopes import JOBS_READ, JOBS_WRITE, PII_READS_READ
+from services.charity.scopes import PII_READS_READ
 from services.charity.settings import CharitySettings
 from services.charity.trusts.router import router as trusts_router
 from shared.app import create_service_app
-from shared.identity import Principal, require
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
-
-# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
-JobsReader = Annotated[Principal, require(JOBS_READ)]
-JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
 
 
 def create_app(settings: CharitySettings | None = None) -> FastAPI:

@@ -1,10 +1,9 @@
 """Eldercare (养老服务): older people, meal aid, home visits, beds, assessment, emergency calls."""
 
-from typing import Annotated
-
 from fastapi import FastAPI
 
 from services.eldercare.assessment.router import router as assessment_router
+from services.eldercare.auth import JobsCanceller, JobsReader
 from services.eldercare.beds.router import router as beds_router
 from services.eldercare.calls.router import router as calls_router
 from services.eldercare.carelinks.router import router as care_links_router
@@ -18,17 +17,13 @@ from services.eldercare.jobs import tasks
 from services.eldercare.meals.router import router as meals_router
 from services.eldercare.overrides.router import router as overrides_router
 from services.eldercare.peers import close_peers, open_peers
-from services.eldercare.scopes import JOBS_READ, JOBS_WRITE, PII_READS_READ
+from services.eldercare.scopes import PII_READS_READ
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import create_service_app
-from shared.identity import Principal, require
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 
-# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
-JobsReader = Annotated[Principal, require(JOBS_READ)]
-JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
 
 def create_app(settings: EldercareSettings | None = None) -> FastAPI:
     return create_service_app(

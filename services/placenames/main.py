@@ -1,10 +1,9 @@
 """Place names (地名地址): divisions, standard names and their history, standard addresses, parsing."""
 
-from typing import Annotated
-
 from fastapi import FastAPI
 
 from services.placenames.addresses.router import router as addresses_router
+from services.placenames.auth import JobsCanceller, JobsReader
 from services.placenames.batches.router import router as batches_router
 from services.placenames.checks.router import router as checks_router
 from services.placenames.divisions.router import router as divisions_router
@@ -14,16 +13,10 @@ from services.placenames.names.router import router as names_router
 from services.placenames.parsing import pool as parse_pool
 from services.placenames.parsing.router import router as parsing_router
 from services.placenames.plates.router import router as plates_router
-from services.placenames.scopes import JOBS_READ, JOBS_WRITE
 from services.placenames.search.router import router as search_router
 from services.placenames.settings import PlacenamesSettings
 from shared.app import create_service_app
-from shared.identity import Principal, require
 from shared.jobs_api import jobs_router
-
-# Who may follow and cancel the worker's jobs (/jobs): one dependency per scope.
-JobsReader = Annotated[Principal, require(JOBS_READ)]
-JobsCanceller = Annotated[Principal, require(JOBS_WRITE)]
 
 
 def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
