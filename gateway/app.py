@@ -14,7 +14,7 @@ import aiohttp
 import fastapi_offline
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import Field
 from starlette.staticfiles import StaticFiles
 
@@ -25,8 +25,9 @@ from gateway.auth.wechat import provider_from as wechat_provider_from
 from gateway.cockpit.router import install as install_cockpit
 from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
 from gateway.openapi import MergedOpenAPI
-from gateway.principals import DEMO_PRINCIPALS, Authenticator, issue_token
+from gateway.principals import DEMO_PRINCIPALS, Authenticator, bearer_token, issue_token
 from gateway.proxy import (
+    DESCRIPTION_FOR_TOKENS,
     REQUESTS,
     UPSTREAM_ERRORS,
     Proxy,
@@ -36,7 +37,7 @@ from gateway.proxy import (
 )
 from gateway.settings import GatewaySettings
 from shared.db import Database
-from shared.errors import NotFound, install_error_handlers, problem_responses
+from shared.errors import NotFound, Unauthorized, install_error_handlers, problem_responses
 from shared.logs import RequestContextMiddleware, accept_or_make_request_id
 from shared.metrics import install_metrics
 from shared.params import refuse_control_characters
@@ -82,7 +83,8 @@ class Gateway:
                                        reset_after_s=s.upstream_breaker_pause_s))
         self.buckets = RedisBuckets(s.redis_url) if s.redis_url else MemoryBuckets()
         self.limits = s.limits()
-        self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes, self.buckets, self.limits)
+        self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes, self.buckets, self.limits,
+                           public_descriptions=s.env != "production")
         self.openapi = MergedOpenAPI(self.upstreams)
         # Tests may hand the gateway a database bound to their own transaction before it starts.
         if getattr(self.local_app.state, "database", None) is None:
@@ -190,11 +192,26 @@ class Gateway:
             return JSONResponse({"status": status, "gateway": own, "services": services},
                                 status_code=503 if status == "unavailable" else 200)
 
-        if not production:
-            @app.get("/openapi.json", include_in_schema=False)
-            async def openapi_document():
-                return await gateway.openapi.document(app.openapi())
+        async def described_to(request: Request) -> None:
+            """The API description's rule: anyone outside production; in production a valid bearer token."""
+            if production:
+                token = bearer_token(request.headers.get("authorization"))
+                if token is None:
+                    raise Unauthorized(DESCRIPTION_FOR_TOKENS)
+                gateway.authenticator.principal(token)  # Unauthorized when expired, forged, ...
 
+        @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(described_to)])
+        async def openapi_document():
+            return await gateway.openapi.document(app.openapi())
+
+        @app.get("/", include_in_schema=False)
+        async def landing():
+            if not production:
+                return RedirectResponse("/docs", status_code=307)  # relative: never this process's address
+            return {"title": app.title, "api": "/api/<service>/v1/", "services": list(gateway.settings.upstreams()),
+                    "sign_in": "/api/auth/v1/", "openapi": "/openapi.json (with a bearer token)"}
+
+        if not production:
             app.mount("/docs/static", StaticFiles(directory=SWAGGER_STATIC), name="swagger-static")
 
             @app.get("/docs", include_in_schema=False)

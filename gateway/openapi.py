@@ -47,6 +47,7 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
                 merged["paths"][path] = _with_proxy_problems(item)
         merged["tags"] += [{**t, "name": t["name"]} for t in doc.get("tags", [])]
     _describe_scopes(merged)
+    _accept_pasted_tokens(merged)
     document_problems(merged)  # the gateway's own routes too: problems as problem+json, a 422 on each
     if unavailable:
         merged["info"] = {**merged["info"], "description": merged["info"].get("description", "") +
@@ -83,6 +84,19 @@ def _describe_scopes(document: dict) -> None:
     if scheme:
         scheme["flows"]["clientCredentials"]["scopes"] = {
             name: f"{s.description} (held by: {', '.join(sorted(s.holders))})" for name, s in sorted(DECLARED.items())}
+
+
+def _accept_pasted_tokens(document: dict) -> None:
+    """The `bearer` scheme as an alternative on every secured operation: the client-credentials flow alone leaves a
+    person with a token from a sign-in nothing to paste it into (Swagger UI's Authorize)."""
+    if "bearer" not in document["components"]["securitySchemes"]:
+        return  # the gateway's own document defines it (gateway.principals.bearer_scheme)
+    for path, item in document["paths"].items():
+        item = document["paths"][path] = dict(item)  # copies: the gateway's own document is cached by FastAPI
+        for method in HTTP_METHODS:
+            security = item.get(method, {}).get("security")
+            if security and {"bearer": []} not in security:
+                item[method] = {**item[method], "security": [*security, {"bearer": []}]}
 
 
 class MergedOpenAPI:

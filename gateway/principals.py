@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from fastapi.security import HTTPBearer
+
 from gateway.scopes import load_all
 from shared.demo import DEMO_RESIDENT_SUBJECT
 from shared.errors import Unauthorized
@@ -15,6 +17,15 @@ from shared.scopes import scopes_held_by
 
 TOKEN_ISSUER = "minzheng-gateway-tokens"
 TOKEN_AUDIENCE = "minzheng"
+
+# The OpenAPI's `bearer` scheme, so that /docs' Authorize takes a token pasted as it is. The gateway's own routes
+# name it (they read the header themselves; this only documents it) and the merged document offers it beside
+# the client-credentials flow on every service's route (gateway/openapi.py).
+bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="bearer", bearerFormat="JWT",
+    description="An access token pasted as it is: from `POST /api/auth/v1/dev-tokens` (dev only), a staff or "
+                "resident sign-in, or a client's `POST /api/auth/v1/token`. The scopes an operation names "
+                "still apply.")
 
 # What each kind of caller may do comes from the services' own scope declarations.
 load_all()

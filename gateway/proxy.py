@@ -39,6 +39,9 @@ STRIP_OUTBOUND = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
 SMALL_RESPONSE = 64 * 1024
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BUSY_RETRY_AFTER = b"1"
+# The rule for API descriptions in production (docs/security.md), for the merged one and each service's.
+DESCRIPTION_FOR_TOKENS = ("in production the API description is served to authenticated callers only: "
+                          "send 'Authorization: Bearer <token>' (a staff sign-in or a client's token)")
 
 # The problems the gateway itself answers on any service's route (documented in the merged OpenAPI).
 PROXY_PROBLEMS = {
@@ -183,8 +186,10 @@ class UpstreamBreakers(Collector):
 
 class Proxy:
     def __init__(self, upstreams: dict[str, Upstream], authenticator: Authenticator, max_body_bytes: int,
-                 buckets: Buckets, limits: dict[str, Limit]):
+                 buckets: Buckets, limits: dict[str, Limit], public_descriptions: bool = True):
         self.upstreams = upstreams
+        # Off in production: a service's OpenAPI document then goes to callers with a valid token only.
+        self.public_descriptions = public_descriptions
         self.authenticator = authenticator
         self.max_body_bytes = max_body_bytes
         self.buckets = buckets
@@ -238,6 +243,10 @@ class Proxy:
                 forwarded["x-identity-assertion"] = assertion
         except DomainError as exc:
             return await fail(exc.status, exc.slug, exc.title, exc.detail, [(b"www-authenticate", b"Bearer")])
+        # The decoded path, as the service will route it (an escaped `openapi%2Ejson` is the same document).
+        if principal is None and not self.public_descriptions and scope["path"] == f"/api/{service}/v1/openapi.json":
+            return await fail(401, "unauthorized", "Authentication required", DESCRIPTION_FOR_TOKENS,
+                              [(b"www-authenticate", b"Bearer")])
 
         client = scope.get("client")
         if principal is not None:

@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, Security
 
 from gateway.auth import grants, service
 from gateway.auth.models import OAuthClient, StaffUser
@@ -17,7 +17,7 @@ from gateway.auth.schemas import (ClientIn, ClientOut, ClientScopesIn, ClientWit
                                   CodeSignIn, GrantOut, PasswordChange, SignOut, StaffAccountChange, StaffAccountIn,
                                   StaffAccountOut, StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment,
                                   WeChatSignIn)
-from gateway.principals import issue_token
+from gateway.principals import bearer_scheme, issue_token
 from gateway.scopes import CLIENTS_WRITE, GRANTS_READ, STAFF_WRITE
 from shared.db import Session
 from shared.errors import Forbidden, InvalidInput, Unauthorized, problem_responses
@@ -142,7 +142,8 @@ async def sign_out(body: SignOut, session: Session) -> Response:
 
 # Client administration ----------------------------------------------------------------------------
 
-def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+def caller(request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+           _doc: Annotated[object, Security(bearer_scheme)] = None) -> Principal:
     """The gateway's own routes authenticate the bearer token directly (there is no assertion to read)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request, Security
 from fastapi.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from gateway.cockpit.layout import DISTRICTS, Area
 from gateway.cockpit.schemas import CockpitOut, District
 from gateway.cockpit.service import Cockpit
-from gateway.principals import bearer_token
+from gateway.principals import bearer_scheme, bearer_token
 from shared.areas import DISTRICT_CODE_PATTERN
 from shared.errors import Forbidden, Unauthorized, problem_responses
 from shared.identity import Principal
@@ -53,6 +53,7 @@ async def cockpit_indicators(
                                           description="A district code such as 330212; omit for your whole area")]
     = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    _doc: Annotated[object, Security(bearer_scheme)] = None,
 ) -> CockpitOut:
     token, principal = _staff(request, authorization)
     code = district or principal.area

@@ -5,7 +5,7 @@ import time
 
 import jwt
 
-from gateway.principals import DEMO_PRINCIPALS, TOKEN_AUDIENCE, TOKEN_ISSUER
+from gateway.principals import DEMO_PRINCIPALS, TOKEN_AUDIENCE, TOKEN_ISSUER, issue_token
 from gateway.proxy import UPSTREAM_ERRORS
 from services.charity.main import create_app as create_charity
 from shared.identity import mint_assertion
@@ -110,7 +110,7 @@ async def test_openapi_is_merged_and_docs_work_offline(gateway):
     scopes = document["components"]["securitySchemes"]["gateway"]["flows"]["clientCredentials"]["scopes"]
     assert "eldercare.elders:read" in scopes and "held by" in scopes["eldercare.elders:write"]
     listing = document["paths"]["/api/eldercare/v1/elders"]["get"]
-    assert listing["security"] == [{"gateway": ["eldercare.elders:read"]}]
+    assert listing["security"][0] == {"gateway": ["eldercare.elders:read"]}
     # The gateway's own problems on every service's route: busy (not sent) apart from timed out.
     assert "/problems/busy" in listing["responses"]["503"]["description"]
     assert "/problems/gateway-timeout" in listing["responses"]["504"]["description"]
@@ -131,22 +131,65 @@ async def test_dev_tokens_carry_the_demo_principal(gateway):
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "principal"
 
 
-async def test_production_has_no_dev_tokens_and_no_docs():
+async def test_production_has_no_dev_tokens_nor_docs_and_describes_its_api_to_token_holders_only(upstream_eldercare):
+    """The rule (docs/security.md): in production the API description, merged or a service's own through the
+    gateway, is served to callers with a valid bearer token only; Swagger UI and dev tokens are not there."""
     import httpx
 
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
 
-    settings = GatewaySettings(env="production", token_secret="t" * 40, identity_secret="i" * 40)
+    settings = GatewaySettings(env="production", token_secret="t" * 40, identity_secret="i" * 40,
+                               upstream_eldercare=upstream_eldercare)
     app = create_app(settings)
     await app.startup()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
             assert (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).status_code == 404
-            for path in ("/docs", "/openapi.json"):
+            for path in ("/docs", "/docs/static/swagger-ui-bundle.js"):
                 assert (await client.get(path)).status_code == 404
+            valid = bearer("partner", settings)
+            forged = {"Authorization": "Bearer " + issue_token(DEMO_PRINCIPALS["partner"], "f" * 40, 600)}
+            # An escaped dot is the same document to the service, so it is the same rule at the gateway.
+            for path in ("/openapi.json", "/api/eldercare/v1/openapi.json", "/api/eldercare/v1/openapi%2Ejson"):
+                for headers in ({}, forged, {"Authorization": "Basic dXNlcjpwYXNz"}):
+                    refused = await client.get(path, headers=headers)
+                    assert refused.status_code == 401, (path, headers)
+                    assert refused.headers["content-type"] == "application/problem+json"
+                    assert refused.headers["www-authenticate"] == "Bearer"
+                assert "authenticated callers only" in (await client.get(path)).json()["detail"]
+                described = await client.get(path, headers=valid)
+                assert described.status_code == 200, described.text
+                assert "/api/eldercare/v1/elders" in described.json()["paths"]
+            merged = (await client.get("/openapi.json", headers=valid)).json()
+            assert "/api/auth/v1/dev-tokens" not in merged["paths"]
+            landing = await client.get("/")
+            assert landing.status_code == 200 and landing.json()["api"] == "/api/<service>/v1/"
+            assert "eldercare" in landing.json()["services"]
     finally:
         await app.shutdown()
+
+
+async def test_outside_production_anyone_reads_the_descriptions_and_the_root_leads_to_the_docs(gateway):
+    for path in ("/openapi.json", "/api/eldercare/v1/openapi.json"):
+        assert (await gateway.get(path)).status_code == 200
+    root = await gateway.get("/")
+    assert root.status_code == 307 and root.headers["location"] == "/docs"  # relative: no internal address
+
+
+async def test_the_merged_document_takes_a_pasted_bearer_token_on_every_secured_operation(gateway):
+    document = (await gateway.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    secured = [(path, method, operation["security"]) for path, item in document["paths"].items()
+               for method, operation in item.items() if isinstance(operation, dict) and "security" in operation]
+    assert len(secured) > 20
+    for path, method, security in secured:
+        assert security[-1] == {"bearer": []} and security.count({"bearer": []}) == 1, (path, method)
+    listing = document["paths"]["/api/eldercare/v1/elders"]["get"]
+    assert listing["security"] == [{"gateway": ["eldercare.elders:read"]}, {"bearer": []}]
+    assert document["paths"]["/api/auth/v1/grants"]["get"]["security"][-1] == {"bearer": []}
+    again = (await gateway.get("/openapi.json")).json()  # built twice: still one alternative each
+    assert again["paths"]["/api/auth/v1/grants"]["get"]["security"].count({"bearer": []}) == 1
 
 
 def test_production_refuses_placeholder_secrets():
