@@ -6,7 +6,7 @@ from stdnum.cn import uscc
 
 from services.charity.trusts.models import Trust
 from services.charity.trusts.service import missing_reports
-from shared import clock
+from shared import clock, divisions
 from tests.charity.factories import API, CITY, HAISHU, YINZHOU, organisation
 from tests.indicators import checked, item, value
 
@@ -74,18 +74,26 @@ def test_missing_reports_stop_with_the_term():
     assert missing_reports(trust, set(), dt.date(2021, 3, 31)) == []  # due today: not yet late
 
 
+def communities(within: str) -> list[str]:
+    """Today's communities and villages below `within`, from the one division tree, in code order."""
+    return sorted(d.code for d in divisions.tree().by_code.values()
+                  if d.level == "village" and d.current and d.code.startswith(within))
+
+
 async def test_community_fund_coverage_per_district(client):
     host = await organisation(client)
-    for n in range(1, 10):
+    yinzhou = communities("330212")[:9]
+    for n, code in enumerate(yinzhou, start=1):
         response = await client.post(f"{API}/community-funds", headers=client.as_(YINZHOU), json={
-            "name": f"社区慈善基金{n}", "community_code": f"330212001{n:03d}", "host_organization_id": host["id"],
+            "name": f"社区慈善基金{n}", "community_code": code, "host_organization_id": host["id"],
             "initial_scale_fen": 5_000_000, "established_on": "2025-01-01"})
         assert response.status_code == 201, response.text
     twice = await client.post(f"{API}/community-funds", headers=client.as_(YINZHOU), json={
-        "name": "重复", "community_code": "330212001001", "initial_scale_fen": 0, "established_on": "2025-01-01"})
+        "name": "重复", "community_code": yinzhou[0], "initial_scale_fen": 0, "established_on": "2025-01-01"})
     assert twice.status_code == 409
     outside = await client.post(f"{API}/community-funds", headers=client.as_(YINZHOU), json={
-        "name": "海曙", "community_code": "330203001001", "initial_scale_fen": 0, "established_on": "2025-01-01"})
+        "name": "海曙", "community_code": communities("330203")[0], "initial_scale_fen": 0,
+        "established_on": "2025-01-01"})
     assert outside.status_code == 403
     before = (await client.get(f"{API}/community-funds/coverage")).json()
     assert before["districts"] == [{"district_code": "330212", "communities": None, "with_fund": 9,
@@ -104,6 +112,20 @@ async def test_community_fund_coverage_per_district(client):
     indicator = item((await client.get(f"{API}/indicators")).json(), "community_fund_coverage")
     assert (indicator["value"], indicator["unit"], indicator["target"]["value"], indicator["target"]["met"]) == (
         64.29, "percent", 90, False)
+    street = yinzhou[0][:9]
     assert [f["community_code"] for f in (await client.get(f"{API}/community-funds",
-                                                           params={"area": "330212001"})).json()["items"]][:2] == \
-        ["330212001001", "330212001002"]
+                                                           params={"area": street})).json()["items"]] == \
+        [c for c in yinzhou if c.startswith(street)]
+
+
+async def test_a_community_fund_names_a_community_of_todays_division_tree(client):
+    """A code that is no community (a made-up one, a street's, one of another level) is refused, naming the field."""
+    for code in ("330212001999", "330212001000"):
+        refused = await client.post(f"{API}/community-funds", headers=client.as_(YINZHOU), json={
+            "name": "不存在", "community_code": code, "initial_scale_fen": 0, "established_on": "2025-01-01"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "community_code"
+    real = communities("330212")[0]
+    assert (await client.post(f"{API}/community-funds", headers=client.as_(YINZHOU), json={
+        "name": "真实社区", "community_code": real, "initial_scale_fen": 0, "established_on": "2025-01-01"})
+    ).status_code == 201

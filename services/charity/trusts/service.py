@@ -15,7 +15,7 @@ from services.charity.organizations.models import Organization
 from services.charity.trusts.models import CommunityCount, CommunityFund, Trust, TrustReport
 from services.charity.trusts.schemas import (CommunityCountIn, CommunityFundIn, Coverage, DistrictCoverage,
                                              OverdueReport, TrustIn, TrustOut, TrustReportIn, TrustReportOut)
-from shared import clock
+from shared import clock, divisions
 from shared.areas import area_prefix, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -127,9 +127,21 @@ async def overdue_reports(session: AsyncSession, principal: Principal) -> list[O
 
 
 # ---- community funds (社区慈善基金) ----
+def _community(code: str) -> None:
+    """A community fund is for a community (社区) or village (村) of the city as the division tree has it today."""
+    found = divisions.division(code)
+    if found is None or found.level != "village":
+        raise InvalidInput("community_code", "not a community or village of the city's division tree")
+    if not found.current:
+        today = divisions.current(code)
+        raise InvalidInput("community_code", f"{found.name} is no longer a division"
+                           + (f"; today: {today.name} {today.code}" if today else ""))
+
+
 async def create_fund(session: AsyncSession, principal: Principal, data: CommunityFundIn) -> CommunityFund:
     if not principal.covers(data.community_code):
         raise Forbidden(f"community {data.community_code} is outside your area {principal.area}")
+    _community(data.community_code)
     if data.host_organization_id is not None and await session.get(Organization, data.host_organization_id) is None:
         raise InvalidInput("host_organization_id", "no such organisation")
     if data.established_on > clock.today():
