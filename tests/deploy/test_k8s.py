@@ -127,8 +127,13 @@ def test_no_secret_values_are_committed_and_the_ingress_leads_to_the_gateway(ove
     backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
     assert backends == {"gateway"}
     # /metrics, /healthz and /readyz are for the cluster's eyes only.
-    public = [p["path"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
-    assert "/api" in public and not [p for p in public if p in ("/", "/metrics", "/healthz", "/readyz")]
+    paths = [p for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
+    public = [p["path"] for p in paths]
+    assert "/api" in public and not [p for p in public if p in ("/metrics", "/healthz", "/readyz")]
+    # The landing answer and the API description (token holders only in production, the gateway's rule),
+    # each exactly that path: never a catch-all that would publish the cluster-only routes.
+    assert {(p["path"], p["pathType"]) for p in paths if p["path"] in ("/", "/openapi.json")} == {
+        ("/", "Exact"), ("/openapi.json", "Exact")}
     if name == "prod":
         assert ingress["spec"]["tls"][0]["secretName"] == "minzheng-tls"
 
