@@ -2,7 +2,7 @@
 has confirmed a second factor and chosen a new password
 
 Revision ID: b7d2e4f6a8c1
-Revises: b7e41c9d2a53
+Revises: c3f5a7b9d1e2
 Create Date: 2026-12-06 21:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7d2e4f6a8c1'
-down_revision = 'b7e41c9d2a53'
+down_revision = 'c3f5a7b9d1e2'
 branch_labels = None
 depends_on = None
 
