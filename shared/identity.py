@@ -45,6 +45,11 @@ class Principal:
             return False
         return covers(self.area, area_code)
 
+    def check_covers(self, area_code: str) -> None:
+        """Forbidden unless the caller's area includes `area_code` (see `covers`)."""
+        if not self.covers(area_code):
+            raise Forbidden(f"area {area_code} is outside your area {self.area}")
+
     @property
     def is_area_staff(self) -> bool:
         """Staff with an area: the only callers whose access runs by division (`covers`, `within_area`)."""

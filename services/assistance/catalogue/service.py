@@ -18,7 +18,7 @@ from services.assistance.programmes import service as programmes
 from shared import clock
 from shared.areas import area_prefix, within_area
 from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -35,8 +35,7 @@ def match_out(match: ServiceMatch, service_name: str) -> MatchOut:
 
 
 async def add_service(session: AsyncSession, principal: Principal, data: CatalogueServiceIn) -> CatalogueService:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    principal.check_covers(data.area_code)
     row = CatalogueService(**data.model_dump(), active=True, created_by=principal.subject, created_at=utcnow())
     session.add(row)
     await session.flush()

@@ -26,7 +26,7 @@ from services.assistance.policies.models import PolicyVersion
 from shared import clock
 from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import utcnow
-from shared.errors import Forbidden, NotFound
+from shared.errors import NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -54,8 +54,7 @@ def screening_out(s: Screening, job: Mapping[str, Any] | None = None) -> Screeni
 
 async def create_screening(session: AsyncSession, principal: Principal, data: ScreeningIn) -> Screening:
     area = data.area_code or principal.area
-    if not principal.covers(area):
-        raise Forbidden(f"area {area} is outside your area {principal.area}")
+    principal.check_covers(area)
     as_of = data.as_of or clock.today()
     district = area[:6] if len(area_prefix(area)) >= 6 else CITY_CODE
     await eligibility.parameters(session, district, as_of)  # a day before any rule: 422 now, not a failed job

@@ -24,7 +24,7 @@ from services.assistance.policies.models import PolicyVersion
 from services.assistance.programmes import service as programmes
 from services.assistance.programmes.models import Enrolment
 from shared import clock
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
 from shared.programmes import PROGRAMMES
@@ -212,8 +212,7 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
         raise InvalidInput("household_id", "give either household_id (a recorded household) or household (inline)")
     as_of = data.as_of or clock.today()
     if data.household is not None:
-        if not principal.covers(data.household.area_code):
-            raise Forbidden(f"area {data.household.area_code} is outside your area {principal.area}")
+        principal.check_covers(data.household.area_code)
         facts, numbers = facts_inline(data.household)
         receiving = (set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers
                      else set())

@@ -11,7 +11,7 @@ from services.assistance.households.schemas import HouseholdIn, HouseholdOut, Me
 from shared import clock
 from shared.areas import within_area
 from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
 from shared.pagination import PageParams, keyset
@@ -99,8 +99,7 @@ async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member])
 
 
 async def create(session: AsyncSession, principal: Principal, data: HouseholdIn) -> tuple[Household, list[Member]]:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    principal.check_covers(data.area_code)
     applicants = [i for i, m in enumerate(data.members) if m.relationship == "applicant"]
     if len(applicants) != 1:
         raise InvalidInput("members", f"exactly one member is the applicant (申请人); found {len(applicants)}")

@@ -13,7 +13,7 @@ from services.assistance.leads.models import Lead
 from services.assistance.policies import service as policies
 from services.assistance.programmes.models import Enrolment
 from shared.areas import area_prefix, within_area
-from shared.errors import Forbidden, NotFound
+from shared.errors import NotFound
 from shared.identity import Principal
 from shared.indicators import Figures, Indicators, target
 from shared.programmes import PROGRAMMES
@@ -26,8 +26,7 @@ DIBAO_STANDARD_FLOOR_FEN = 110_000  # the plan: 低保标准 at least 1,100 yuan
 async def indicators(session: AsyncSession, principal: Principal, area_code: str | None,
                      today: dt.date) -> Indicators:
     area = area_code or principal.area
-    if not principal.covers(area):
-        raise Forbidden(f"area {area} is outside your area {principal.area}")
+    principal.check_covers(area)
     prefix = area_prefix(area)
     level = NEXT_LEVEL.get(len(prefix), 12)
     group = func.substr(Household.area_code, 1, level).label("area")

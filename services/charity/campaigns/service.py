@@ -40,8 +40,7 @@ class BatchRejected(DomainError):
 
 
 async def create(session: AsyncSession, principal: Principal, data: CampaignIn) -> Campaign:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    principal.check_covers(data.area_code)
     if data.ends_on < data.starts_on:
         raise InvalidInput("ends_on", "must be on or after starts_on")
     project = await session.get(Project, data.project_id)

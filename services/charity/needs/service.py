@@ -12,7 +12,7 @@ from services.charity.needs.schemas import DeliveryIn, MatchIn, NeedIn, NeedOut,
 from shared import clock
 from shared.areas import area_prefix, within_area
 from shared.db import get_or_404, utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -45,8 +45,7 @@ def offer_out(offer: ResourceOffer) -> OfferOut:
 
 
 async def publish(session: AsyncSession, principal: Principal, data: NeedIn) -> Need:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    principal.check_covers(data.area_code)
     if data.deadline < clock.today():
         raise InvalidInput("deadline", "cannot be in the past")
     need = Need(**data.model_dump(), matched_quantity=0, fulfilled_quantity=0, published_by=principal.subject,

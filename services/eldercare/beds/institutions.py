@@ -17,6 +17,7 @@ from shared import clock
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -29,11 +30,8 @@ def institution_out(i: Institution) -> InstitutionOut:
 
 
 async def create_institution(session: AsyncSession, principal: Principal, data: InstitutionIn) -> Institution:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
-    if (data.latitude is None) != (data.longitude is None):
-        raise InvalidInput("longitude" if data.longitude is None else "latitude",
-                           "latitude and longitude are given together or not at all")
+    principal.check_covers(data.area_code)
+    check_coordinates(data.latitude, data.longitude)
     existing = await session.scalar(select(Institution.id).where(Institution.name == data.name))
     if existing is not None:
         raise Conflict(f"an institution named {data.name} exists", resource=f"institutions/{existing}")

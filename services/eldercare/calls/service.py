@@ -11,6 +11,7 @@ from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -26,9 +27,7 @@ async def to_out(session: AsyncSession, call: EmergencyCall) -> CallOut:
 
 async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) -> EmergencyCall:
     elder = await get_visible(session, principal, data.elder_id)
-    if (data.latitude is None) != (data.longitude is None):
-        raise InvalidInput("longitude" if data.longitude is None else "latitude",
-                           "latitude and longitude are given together or not at all")
+    check_coordinates(data.latitude, data.longitude)
     now = utcnow()
     if data.called_at is not None and data.called_at > now:
         raise InvalidInput("called_at", "is in the future")

@@ -12,7 +12,8 @@ from services.eldercare.elders.models import Elder, ElderCarer, elder_id_number_
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from shared import clock
 from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.geo import check_coordinates
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.areas import within_area
 from shared.identity import Principal
@@ -59,11 +60,8 @@ def visible_to(principal: Principal) -> Select:
 
 
 async def register(session: AsyncSession, principal: Principal, data: ElderIn) -> Elder:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
-    if (data.latitude is None) != (data.longitude is None):
-        raise InvalidInput("longitude" if data.longitude is None else "latitude",
-                           "latitude and longitude are given together or not at all")
+    principal.check_covers(data.area_code)
+    check_coordinates(data.latitude, data.longitude)
     id_number = parse_id_number(data.id_number)
     age = id_number.age_on(clock.today())
     if age < MIN_AGE:

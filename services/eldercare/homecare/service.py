@@ -84,8 +84,7 @@ async def list_services(session: AsyncSession) -> list[HomeService]:
 
 
 async def create_provider(session: AsyncSession, principal: Principal, data: ProviderIn) -> Provider:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
+    principal.check_covers(data.area_code)
     existing = await session.scalar(select(Provider.id).where(Provider.credit_code == data.credit_code))
     if existing is not None:
         raise Conflict("a provider with this credit code exists", resource=f"providers/{existing}")

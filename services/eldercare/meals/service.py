@@ -22,6 +22,7 @@ from shared import clock
 from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import Database, PerCaller, get_or_404, one_statement, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from shared.geo import check_coordinates
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
@@ -68,12 +69,6 @@ def menu_out(menu: Menu) -> MenuOut:
                    cutoff_at=menu.cutoff_at, ordering_open=utcnow() < menu.cutoff_at and menu.remaining > 0)
 
 
-def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
-    if (latitude is None) != (longitude is None):
-        raise InvalidInput("longitude" if longitude is None else "latitude",
-                           "latitude and longitude are given together or not at all")
-
-
 async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None:
     """The kitchen or canteen that supplies a new one: always of a higher level (中央厨房 → 老年食堂 → 助餐点)."""
     allowed = SUPPLIER_KINDS[data.kind]
@@ -94,9 +89,8 @@ async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None
 
 
 async def create_canteen(session: AsyncSession, principal: Principal, data: CanteenIn) -> Canteen:
-    if not principal.covers(data.area_code):
-        raise Forbidden(f"area {data.area_code} is outside your area {principal.area}")
-    _check_coordinates(data.latitude, data.longitude)
+    principal.check_covers(data.area_code)
+    check_coordinates(data.latitude, data.longitude)
     supplier = await _supplier_of(session, data)
     cutoffs = DEFAULT_CUTOFFS | data.cutoffs
     canteen = Canteen(

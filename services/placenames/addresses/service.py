@@ -24,6 +24,7 @@ from services.placenames.text import canonical_part
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -136,9 +137,7 @@ async def _build(session: AsyncSession, principal: Principal, data: AddressIn) -
         await _standard_name(session, data.road_id, "road_id", ROAD_KINDS)
     if data.area_id is not None:
         await _standard_name(session, data.area_id, "area_id", AREA_KINDS)
-    if (data.latitude is None) != (data.longitude is None):
-        raise InvalidInput("longitude" if data.longitude is None else "latitude",
-                           "latitude and longitude are given together or not at all")
+    check_coordinates(data.latitude, data.longitude)
     house, building, unit, room = (canonical_part(v) for v in (data.house_number, data.building, data.unit, data.room))
     if house and data.road_id is None:
         raise InvalidInput("house_number", "a house number (门牌号) is a number on a road: give road_id")
