@@ -59,13 +59,14 @@ class Suite:
 
         Skipping matters: importing every service for the preparation costs more than the rest of a start.
         """
-        stamp = self._preparation_stamp()
         marker = self.log_dir.parent / ".prepared"
-        if marker.exists() and marker.read_text() == stamp:
+        if marker.exists() and marker.read_text() == self._preparation_stamp():
             return
         self.manage("prepare")  # one process: importing the libraries is most of the cost
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(stamp)
+        # Taken after the preparation, which creates the SQLite files the stamp looks for: taken before, the
+        # next start would find them "present" where the stamp says "missing" and prepare all over again.
+        marker.write_text(self._preparation_stamp())
 
     def _preparation_stamp(self) -> str:
         """What the preparation depends on: migrations, seeds and their data, and which databases."""

@@ -35,8 +35,9 @@ def _csv_rows(path: Path) -> list[dict]:
             raise ValueError(f"{path}: expected columns {','.join(COLUMNS)}, got {reader.fieldnames}")
         for line, raw in enumerate(reader, start=2):
             if not raw["code"]:
-                # A division no source gives a code for (see DIVISIONS.md): it cannot be keyed, so it waits.
-                log.warning("%s line %d: %s has no code; skipped", path.name, line, raw["name"])
+                # A division no source gives a code for (see DIVISIONS.md): it cannot be keyed, so it waits. Known
+                # and documented, so not a warning on every load.
+                log.info("%s line %d: %s has no code; skipped", path.name, line, raw["name"])
                 continue
             row: dict = {k: (v or None) for k, v in raw.items()}
             for key in ("valid_from", "valid_to"):
