@@ -7,6 +7,7 @@ to test-artifacts/ (cockpit.png at 1280×720, cockpit-phone.png at 390 px) and c
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.request
@@ -39,21 +40,30 @@ def _missing_packages() -> list[str]:
     return missing
 
 
+def install_or_skip(missing: list[str]) -> None:
+    """apt-get needs root: CI runs as root and installs what is missing; anyone else gets a skip that says why
+    and what to install, never a failed `apt-get` nor a prompt for a password."""
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        pytest.skip(f"the browser test needs {', '.join(missing)} ({CHROMIUM}); installing them takes root, "
+                    f"and this runs as uid {os.geteuid()}: sudo apt-get install {' '.join(missing)}")
+    if not shutil.which("apt-get"):
+        pytest.fail(f"{', '.join(missing)} missing and apt-get is not available: install Chromium at {CHROMIUM}")
+    steps = [["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True,
+                              env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        if done.returncode != 0:
+            pytest.fail(f"could not install {', '.join(missing)} for the browser test ({' '.join(step)} exited "
+                        f"{done.returncode}; network access to the Debian mirror is needed):\n"
+                        f"{done.stderr[-2000:]}")
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's Chromium (and a CJK font), installed with apt-get when missing; a clear failure if it cannot be."""
-    missing = _missing_packages() if shutil.which("dpkg-query") else ([] if CHROMIUM.exists() else APT_PACKAGES)
-    if missing:
-        if not shutil.which("apt-get"):
-            pytest.fail(f"{', '.join(missing)} missing and apt-get is not available: install Chromium at {CHROMIUM}")
-        steps = [["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]]
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True,
-                                  env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
-            if done.returncode != 0:
-                pytest.fail(f"could not install {', '.join(missing)} for the browser test ({' '.join(step)} exited "
-                            f"{done.returncode}; root and network access to the Debian mirror are needed):\n"
-                            f"{done.stderr[-2000:]}")
+    """Debian's Chromium (and a CJK font), installed with apt-get when missing and running as root (CI)."""
+    install_or_skip(_missing_packages() if shutil.which("dpkg-query") else ([] if CHROMIUM.exists() else APT_PACKAGES))
     if not CHROMIUM.exists():
         pytest.fail(f"apt-get installed chromium but {CHROMIUM} is missing")
     return str(CHROMIUM)

@@ -30,7 +30,8 @@ async def test_the_readmes_demo_credentials_are_those_the_seed_makes(auth_gatewa
     template = re.search(r"the secret `(dev-client-secret-<service>[^`]*)`", README).group(1)
     for name in SERVICES:
         answer = await auth_gateway.post("/api/auth/v1/token", data={
-            "grant_type": "client_credentials", "client_id": name, "client_secret": template.replace("<service>", name)})
+            "grant_type": "client_credentials", "client_id": name,
+            "client_secret": template.replace("<service>", name)})
         assert answer.status_code == 200, (name, answer.text)
     staff = await auth_gateway.post("/api/auth/v1/staff-sign-ins",
                                     json={"username": "city-demo", "password": DEMO_PASSWORD})
