@@ -41,7 +41,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -55,7 +54,7 @@ import asyncpg
 from stdnum.cn import ric
 
 from bench.common import (HOST, behind_gateway, cpu_seconds, free_port, fresh_database, load_average, percentile,
-                          say)
+                          port_free, say)
 from shared import clock
 from tools.devserver import Suite
 
@@ -64,16 +63,6 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/eldercare_bench"
 API = "/api/eldercare/v1"
 AREA = "330212001"  # 百丈街道, 鄞州区: inside the demo staff token's area
 TARGET_P99_MS = 100.0
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 # ------------------------------------------------------------------------------------------ measurement

@@ -29,7 +29,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench.common import cpu_seconds, say
+from bench.common import cpu_seconds, port_free, say
 from services import SERVICES
 from shared.settings import ROOT
 from tools.devserver import Suite
@@ -109,16 +108,6 @@ def machine() -> dict[str, str]:
                 break
     return {"nproc": str(os.cpu_count()), "cpus usable": ",".join(map(str, sorted(os.sched_getaffinity(0)))),
             "cpu": model, "kernel": platform.release(), "python": platform.python_version()}
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 @contextlib.contextmanager
