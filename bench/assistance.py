@@ -45,6 +45,7 @@ from services.assistance.eligibility import service as eligibility
 from services.assistance.households.models import Member
 from services.assistance.settings import AssistanceSettings
 from shared import clock, migrations
+from shared.areas import CITY_CODE
 from shared.db import Database
 from shared.identity import Principal
 from tools.data.assistance_generate import generate
@@ -52,7 +53,7 @@ from tools.devserver import Suite
 
 GATEWAY_PORT, SERVICE_PORT = 18200, 18202
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/assistance_bench"
-CITY = Principal(subject="bench:city", kind="staff", scopes=frozenset({"assistance.screenings:run"}), area="330200")
+CITY = Principal(subject="bench:city", kind="staff", scopes=frozenset({"assistance.screenings:run"}), area=CITY_CODE)
 
 
 def load() -> str:
@@ -107,7 +108,7 @@ async def rules_only(database: Database, chunk: int) -> tuple[float, float]:
     the part of it spent loading the chunks' incomes (read, decrypt, sum, temporary table)."""
     today = clock.today()
     async with database.sessionmaker() as session, session.begin():
-        params = await eligibility.parameters(session, "330200", today)
+        params = await eligibility.parameters(session, CITY_CODE, today)
         top = await session.scalar(text("SELECT max(id) FROM households")) or 0
         await session.execute(text(f"SET LOCAL work_mem = '{screenings.WORK_MEM}'"))
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))

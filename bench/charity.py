@@ -45,11 +45,12 @@ from bench.common import behind_gateway, cpu_seconds, load_average, percentile, 
 from services.charity.main import create_app
 from services.charity.settings import CharitySettings
 from shared import clock, migrations
+from shared.areas import CITY_CODE
 from shared.db import make_engine
 from shared.identity import Principal, mint_assertion
 
 API = "/api/charity/v1"
-CLERK = Principal(subject="bench", kind="staff", area="330200", scopes=frozenset({
+CLERK = Principal(subject="bench", kind="staff", area=CITY_CODE, scopes=frozenset({
     "charity.organizations:write", "charity.projects:write", "charity.projects:read", "charity.donations:write",
     "charity.ledger:read", "charity.campaigns:write", "charity.campaigns:upload"}))
 
@@ -69,7 +70,7 @@ async def setup(client: httpx.AsyncClient, headers: dict) -> dict:
     body = "51330200MJ7777777"
     org = (await client.post(f"{API}/organizations", headers=headers, json={
         "name": "基准测试慈善会", "unified_social_credit_code": body + uscc.calc_check_digit(body),
-        "registered_on": "2010-01-01", "district_code": "330200", "is_charity": True, "recognised_on": "2011-01-01",
+        "registered_on": "2010-01-01", "district_code": CITY_CODE, "is_charity": True, "recognised_on": "2011-01-01",
         "contact_name": "测试", "contact_phone": "13800000000"})).json()
     await client.post(f"{API}/organizations/{org['id']}/fundraising-qualification", headers=headers,
                       json={"granted_on": "2012-01-01"})
@@ -274,12 +275,12 @@ async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -
 async def payroll(client, headers, project_id: int, rows: int) -> None:
     today = clock.today()
     campaign = (await client.post(f"{API}/campaigns", headers=headers, json={
-        "name": "基准一日捐", "area_code": "330200", "project_id": project_id, "starts_on": today.isoformat(),
+        "name": "基准一日捐", "area_code": CITY_CODE, "project_id": project_id, "starts_on": today.isoformat(),
         "ends_on": today.isoformat()})).json()
     from stdnum.cn import uscc
     body = "11330200MB0000001"
     unit = (await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=headers, json={
-        "name": "基准单位", "credit_code": body + uscc.calc_check_digit(body), "district_code": "330200",
+        "name": "基准单位", "credit_code": body + uscc.calc_check_digit(body), "district_code": CITY_CODE,
         "headcount": rows})).json()
     lines = ["employee_no,name,amount"] + [f"E{n:07d},,{(n % 500) + 1}.00" for n in range(rows)]
     total = sum(((n % 500) + 1) * 100 for n in range(rows))

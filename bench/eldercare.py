@@ -56,12 +56,14 @@ from stdnum.cn import ric
 from bench.common import (HOST, behind_gateway, cpu_seconds, free_port, fresh_database, load_average, percentile,
                           port_free, say)
 from shared import clock
+from shared.divisions import division_code
 from tools.devserver import Suite
 
 GATEWAY_PORT, SERVICE_PORT = 18300, 18301
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/eldercare_bench"
 API = "/api/eldercare/v1"
-AREA = "330212001"  # 百丈街道, 鄞州区: inside the demo staff token's area
+YINZHOU = division_code("鄞州区")
+AREA = division_code("百丈街道")  # in 鄞州区: inside the demo staff token's area
 TARGET_P99_MS = 100.0
 
 
@@ -158,7 +160,7 @@ class Api:
 def id_number(serial: int) -> str:
     """A valid 18-character ID number of someone born in 鄞州区 between 1935 and 1960 (all 60+)."""
     birth = dt.date(1935, 1, 1) + dt.timedelta(days=serial % 9000)
-    base = f"330212{birth:%Y%m%d}{(serial // 9000) % 1000:03d}"
+    base = f"{YINZHOU}{birth:%Y%m%d}{(serial // 9000) % 1000:03d}"
     return base + ric.calc_check_digit(base + "0")
 
 

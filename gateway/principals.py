@@ -10,7 +10,9 @@ import time
 from fastapi.security import HTTPBearer
 
 from gateway.scopes import load_all
+from shared.areas import CITY_CODE
 from shared.demo import DEMO_RESIDENT_SUBJECT
+from shared.divisions import division_code
 from shared.errors import Unauthorized
 from shared.identity import Principal, mint_assertion, sign, verify
 from shared.scopes import scopes_held_by
@@ -39,9 +41,9 @@ DEMO_PRINCIPALS: dict[str, Principal] = {
     # The same subject as the demo phone's account (gateway/seed.py): one person, by dev token or by SMS.
     "resident": Principal(subject=DEMO_RESIDENT_SUBJECT, kind="resident", scopes=RESIDENT_SCOPES,
                           name="demo resident (家属)"),
-    "staff-yinzhou": Principal(subject="staff:yinzhou-demo", kind="staff", scopes=STAFF_SCOPES, area="330212",
-                               name="鄞州区民政局 demo staff"),
-    "staff-city": Principal(subject="staff:city-demo", kind="staff", scopes=CITY_STAFF_SCOPES, area="330200",
+    "staff-yinzhou": Principal(subject="staff:yinzhou-demo", kind="staff", scopes=STAFF_SCOPES,
+                               area=division_code("鄞州区"), name="鄞州区民政局 demo staff"),
+    "staff-city": Principal(subject="staff:city-demo", kind="staff", scopes=CITY_STAFF_SCOPES, area=CITY_CODE,
                             name="宁波市民政局 demo staff"),
     "partner": Principal(subject="partner:medical-insurance", kind="partner", scopes=PARTNER_SCOPES,
                          name="市医疗保障局 (demo partner department)"),

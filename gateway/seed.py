@@ -9,16 +9,18 @@ from gateway.auth.models import OAuthClient, Resident, StaffUser
 from gateway.scopes import load_all
 from gateway.settings import GatewaySettings
 from services import SERVICES
+from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.demo import DEMO_RESIDENT_PHONE, DEMO_RESIDENT_SUBJECT
+from shared.divisions import division_code
 from shared.scopes import scopes_held_by
 
 DEMO_PASSWORD = "demo-password-2022"
 DEMO_STAFF = [
-    ("yinzhou-demo", "鄞州区民政局 (demo)", "district", "330212"),
-    ("baizhang-demo", "百丈街道 (demo)", "street", "330212001"),
-    ("city-demo", "宁波市民政局 (demo)", "city", "330200"),
-    ("auditor-demo", "审计 (demo)", "auditor", "330200"),
+    ("yinzhou-demo", "鄞州区民政局 (demo)", "district", division_code("鄞州区")),
+    ("baizhang-demo", "百丈街道 (demo)", "street", division_code("百丈街道")),
+    ("city-demo", "宁波市民政局 (demo)", "city", CITY_CODE),
+    ("auditor-demo", "审计 (demo)", "auditor", CITY_CODE),
 ]
 
 

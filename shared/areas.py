@@ -57,3 +57,7 @@ def within_area(column, code: str) -> ColumnElement[bool]:
     if len(following) > len(prefix):  # 99…9: nothing comes after it at this length
         return column >= prefix
     return and_(column >= prefix, column < following)
+
+
+# The city itself or one of its districts (330200 or 3302xx): where city-wide rates and policy versions apply.
+DISTRICT_OR_CITY_PATTERN = rf"^{area_prefix(CITY_CODE)}\d\d$"

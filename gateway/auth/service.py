@@ -28,6 +28,7 @@ from gateway.auth.grants import check_grantable
 from gateway.auth.models import OAuthClient, OneTimeCode, RefreshToken, Resident, StaffUser
 from gateway.settings import GatewaySettings
 from shared.db import utcnow
+from shared.divisions import is_current
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from shared.idnumbers import mask_phone
 from shared.identity import Principal
@@ -149,6 +150,10 @@ def validate_staff_area(role: str, area_code: str) -> None:
         raise InvalidInput("role", f"one of {', '.join(ROLE_HOLDERS)}")
     if len(area_code) != ROLE_AREA_LENGTHS[role] or not area_code.isdigit():
         raise InvalidInput("area_code", f"a {role} works in a {ROLE_AREA_LENGTHS[role]}-digit division code")
+    if not is_current(area_code):
+        # An area the tree does not hold (or no longer does, 江东区 say) would match no record: the account
+        # would see nothing, and the people of its real area would have no one.
+        raise InvalidInput("area_code", f"{area_code} is not a current division of the city")
 
 
 def _check_staff_grant(actor: Principal, role: str, area_code: str) -> None:

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.areas import CITY_CODE
+from shared.divisions import districts
 from shared.programmes import LABELS as PROGRAMME_LABELS
 
-DISTRICTS = {
-    "330203": "海曙区", "330205": "江北区", "330206": "北仑区", "330211": "镇海区", "330212": "鄞州区",
-    "330213": "奉化区", "330225": "象山县", "330226": "宁海县", "330281": "余姚市", "330282": "慈溪市",
-}
+# The city's current districts, in code order, from the one division tree.
+DISTRICTS = {district.code: district.name for district in districts()}
 
 
 def area_name(code: str) -> str:

@@ -18,6 +18,7 @@ from services.assistance.policies.schemas import CATALOGUE
 from services.assistance.programmes import service as programmes
 from shared.areas import CITY_CODE
 from shared.db import utcnow
+from shared.divisions import division_code
 from shared.idnumbers import parse_id_number
 from shared.money import yuan_to_fen
 
@@ -111,11 +112,14 @@ async def load_policies(session: AsyncSession) -> int:
 # Two of eldercare's demo elders (services/eldercare/seed.py) receive assistance, so the suite's demo shows
 # subsidised meal prices: 王阿娣 lives alone on a small pension (低保: 1,100 − 800 = 300 yuan a month) and
 # 陈根发, 74, has no income and no one to support him (特困). The other demo elders receive nothing.
+# Their communities, by name in the division tree: 中山社区 of 鼓楼街道 and 潜龙社区 of 百丈街道 (330212008).
+GULOU_ZHONGSHAN = division_code("中山社区", within=division_code("鼓楼街道"))
+BAIZHANG_QIANLONG = division_code("潜龙社区", within=division_code("百丈街道"))
 DEMO_HOUSEHOLDS = [
-    dict(id_number="330203194503150022", name="王阿娣", area_code="330203001001", programme="dibao",
+    dict(id_number="330203194503150022", name="王阿娣", area_code=GULOU_ZHONGSHAN, programme="dibao",
          address="海曙区鼓楼街道中山西路12号3幢201室", since_on=dt.date(2022, 3, 1), pension_fen=yuan_to_fen(800),
          monthly_fen=yuan_to_fen(300)),
-    dict(id_number="330212195207080032", name="陈根发", area_code="330212001001", programme="tekun",
+    dict(id_number="330212195207080032", name="陈根发", area_code=BAIZHANG_QIANLONG, programme="tekun",
          address="鄞州区百丈街道百丈东路358弄5号", since_on=dt.date(2021, 7, 1), pension_fen=0,
          monthly_fen=yuan_to_fen(1870)),
 ]

@@ -23,6 +23,7 @@ from services.charity.scopes import PROJECTS_WRITE
 from shared import clock
 from shared.areas import CITY_CODE
 from shared.db import utcnow
+from shared.divisions import division_code
 from shared.identity import Principal
 
 ORGANIZATIONS = [
@@ -34,10 +35,10 @@ ORGANIZATIONS = [
          recognised_on=dt.date(2017, 5, 10), evaluation_grade="4A", fundraising_qualified_on=None,
          contact_name="张晓燕", contact_phone="13905740002"),
     dict(name="鄞州区邻里守望社会工作服务中心", unified_social_credit_code="52330212MJ8712345X",
-         registered_on=dt.date(2019, 9, 1), district_code="330212", is_charity=False, recognised_on=None,
+         registered_on=dt.date(2019, 9, 1), district_code=division_code("鄞州区"), is_charity=False, recognised_on=None,
          evaluation_grade="3A", fundraising_qualified_on=None, contact_name="李建国", contact_phone="13705740003"),
     dict(name="余姚市阳光助残公益基金会", unified_social_credit_code="53330281MJ98765432",
-         registered_on=dt.date(2021, 4, 12), district_code="330281", is_charity=True,
+         registered_on=dt.date(2021, 4, 12), district_code=division_code("余姚市"), is_charity=True,
          recognised_on=dt.date(2021, 4, 12), evaluation_grade=None, fundraising_qualified_on=None,
          contact_name="王丽", contact_phone="13605740004"),
 ]

@@ -18,6 +18,7 @@ from shared import clock
 from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.demo import DEMO_RESIDENT_SUBJECT
+from shared.divisions import division_code
 from shared.idnumbers import parse_id_number
 
 # The demo resident (the gateway's demo phone 13800000001, or its dev token) cares for 王阿娣 and 陈根发.
@@ -26,24 +27,29 @@ DEMO_RESIDENT = DEMO_RESIDENT_SUBJECT
 FORMER_DEMO_RESIDENT = "resident:13800000001"
 ASSUMED = "演示数据：金额为假设值，未取自正式文件 (demo figure, not taken from a published document)"
 
+# Areas by the names the division tree gives them (placenames' register), never by a code written here.
+GULOU, NANMEN, HAISHU = division_code("鼓楼街道"), division_code("南门街道"), division_code("海曙区")
+BAIZHANG, ZHONGGONGMIAO = division_code("百丈街道"), division_code("钟公庙街道")
+ZHONGMA = division_code("中马街道")  # 外滩街道 since 2021: the code kept, the name changed
+
 ELDERS = [
     dict(id_number="330203194503150022", name="王阿娣", phone="13805740101", address="海曙区鼓楼街道中山西路12号3幢201室",
-         area_code="330203001", latitude=29.8746, longitude=121.5495, lives_alone=True, carers=[(DEMO_RESIDENT, "child")]),
+         area_code=GULOU, latitude=29.8746, longitude=121.5495, lives_alone=True, carers=[(DEMO_RESIDENT, "child")]),
     dict(id_number="330212195207080032", name="陈根发", phone="13905740202", address="鄞州区百丈街道百丈东路358弄5号",
-         area_code="330212001", latitude=29.8681, longitude=121.5612, lives_alone=False, carers=[(DEMO_RESIDENT, "child")]),
+         area_code=BAIZHANG, latitude=29.8681, longitude=121.5612, lives_alone=False, carers=[(DEMO_RESIDENT, "child")]),
     dict(id_number="330212194001220031", name="李永康", phone=None, address="鄞州区钟公庙街道天童南路1088号",
-         area_code="330212004", latitude=29.8262, longitude=121.5468, lives_alone=True, carers=[]),
+         area_code=ZHONGGONGMIAO, latitude=29.8262, longitude=121.5468, lives_alone=True, carers=[]),
     dict(id_number="330205195809110047", name="周秀英", phone="13705740404", address="江北区中马街道槐树路77号",
-         area_code="330205001", latitude=29.8911, longitude=121.5527, lives_alone=False, carers=[]),
+         area_code=ZHONGMA, latitude=29.8911, longitude=121.5527, lives_alone=False, carers=[]),
 ]
 
 # Suppliers first: the kitchen supplies the canteen and the point (中央厨房 → 老年食堂, 助餐点), named by `supplied_by`.
 CANTEENS = [
-    dict(name="鼓楼街道中央厨房", kind="central_kitchen", area_code="330203001", address="海曙区中山西路20号",
-         latitude=29.8751, longitude=121.5480, delivery_area_codes=["330203"]),
-    dict(name="百丈街道老年食堂", kind="canteen", area_code="330212001", address="鄞州区百丈东路360号",
-         latitude=29.8679, longitude=121.5601, delivery_area_codes=["330212001"], supplied_by="鼓楼街道中央厨房"),
-    dict(name="中马街道槐树路助餐点", kind="meal_point", area_code="330205001", address="江北区槐树路70号",
+    dict(name="鼓楼街道中央厨房", kind="central_kitchen", area_code=GULOU, address="海曙区中山西路20号",
+         latitude=29.8751, longitude=121.5480, delivery_area_codes=[HAISHU]),
+    dict(name="百丈街道老年食堂", kind="canteen", area_code=BAIZHANG, address="鄞州区百丈东路360号",
+         latitude=29.8679, longitude=121.5601, delivery_area_codes=[BAIZHANG], supplied_by="鼓楼街道中央厨房"),
+    dict(name="中马街道槐树路助餐点", kind="meal_point", area_code=ZHONGMA, address="江北区槐树路70号",
          latitude=29.8905, longitude=121.5530, delivery_area_codes=[], supplied_by="鼓楼街道中央厨房"),
 ]
 MENUS = {"breakfast": (["白粥", "馒头", "咸蛋"], 500, 40), "lunch": (["红烧带鱼", "青菜香干", "米饭", "紫菜汤"], 1500, 80),
@@ -55,10 +61,10 @@ ALLOWANCES = [(tier, level, amount) for tier, base in (("tekun", 60000), ("dibao
               ((1, base // 2), (2, base), (3, base * 3 // 2), (4, base * 2))]
 
 INSTITUTIONS = [
-    dict(name="鄞州区社会福利中心", ownership="public", star_rating=4, area_code="330212004",
+    dict(name="鄞州区社会福利中心", ownership="public", star_rating=4, area_code=ZHONGGONGMIAO,
          address="鄞州区天童南路1000号", latitude=29.8240, longitude=121.5470,
          beds=[("nursing", 12), ("dementia", 4), ("general", 4)]),
-    dict(name="海曙区颐乐园养老院", ownership="private", star_rating=3, area_code="330203001",
+    dict(name="海曙区颐乐园养老院", ownership="private", star_rating=3, area_code=NANMEN,
          address="海曙区望京路88号", latitude=29.8702, longitude=121.5390, beds=[("nursing", 6), ("general", 6)]),
 ]
 SERVICES = [("bathing", "助浴", "personal_care", 6000, 60), ("cleaning", "助洁", "home", 4000, 90),
@@ -132,7 +138,7 @@ async def load(session: AsyncSession) -> int:
         created += (await _get_or_add(session, HomeService, {"code": code}, name=name, category=category,
                                       price_fen=price, duration_minutes=minutes, is_active=True, created_at=now))[1]
     provider, new = await _get_or_add(session, Provider, {"credit_code": "91330212MA2H00001X"},
-                                      name="鄞州颐乐居家养老服务中心", area_code="330212001", phone="13600574001",
+                                      name="鄞州颐乐居家养老服务中心", area_code=BAIZHANG, phone="13600574001",
                                       created_by="seed", created_at=now)
     created += new
     for number, name, level, days in CAREGIVERS:

@@ -34,7 +34,7 @@ async def test_indicators_by_area(client):
     assert {i["as_of"] for i in body["items"]} == {clock.today().isoformat()}
     yinzhou = checked((await client.get(API, headers=client.as_(staff("330212", READ)))).json())
     assert {p: n for p, n in cells(yinzhou, "households", "programme", area="330212").items() if n} == {"tekun": 1}
-    assert {i["area"] for i in yinzhou["items"]} == {"330212", "330212001"}
+    assert {i["area"] for i in yinzhou["items"]} == {"330212", "330212008"}  # 陈根发 in 百丈街道
     assert value(yinzhou, "leads_open", area="330212") == 0 and value(yinzhou, "reviews_overdue", area="330212") == 0
     outside = await client.get(API, params={"area_code": "330203"}, headers=client.as_(staff("330212", READ)))
     assert outside.status_code == 403

@@ -101,7 +101,7 @@ async def test_every_status_lookup_is_audited_without_the_id_number(client):
     everything = await audit(client, SUPERVISOR, subject_type="status_lookup")
     assert [(r["reader"], r["subject_id"], r["subject_area"], r["fields"], r["purpose"]) for r in everything] == [
         ("staff:yinzhou", id_number_index(stranger), None, ["programmes"], "助餐补贴价格核定"),
-        ("service:eldercare", id_number_index(wang), "330203001001", ["programmes"],
+        ("service:eldercare", id_number_index(wang), "330203005005", ["programmes"],
          "eligibility for service:eldercare")]
     text = str(everything)
     assert wang not in text and stranger not in text

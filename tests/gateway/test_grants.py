@@ -149,6 +149,20 @@ async def test_staff_accounts_get_only_roles_and_areas_within_the_creators_own(a
     assert grant["actor"] == "staff:yinzhou-admin"
 
 
+async def test_a_staff_area_is_a_current_division_of_the_city(auth_gateway):
+    admin = district_staff_admin(auth_gateway)
+    for area in ("330212099", "330212008999"):  # within the creator's district, but no division has that code
+        role = "street" if len(area) == 9 else "community_worker"
+        response = await auth_gateway.post(STAFF, json=account(f"nowhere-{len(area)}", role, area), headers=admin)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "area_code", area
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    retired = await auth_gateway.post(STAFF, json=account("jiangdong", "district", "330204"), headers=city)  # 江东区
+    assert retired.status_code == 422 and "330204" in retired.json()["errors"][0]["message"]
+    moved = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"area_code": "330204001"}, headers=city)
+    assert moved.status_code == 422  # 江东区's 百丈街道 before 2016: today's is 330212008
+    assert await count(auth_gateway, Grant) == 0
+
+
 async def test_staff_roles_and_areas_change_only_within_the_changers_reach(auth_gateway):
     admin = district_staff_admin(auth_gateway)
     moved_out = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"area_code": "330203001"}, headers=admin)
@@ -160,7 +174,7 @@ async def test_staff_roles_and_areas_change_only_within_the_changers_reach(auth_
                                      headers=admin)).status_code == 404
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
         users = {u.username: (u.role, u.area_code) for u in await session.scalars(select(StaffUser))}
-    assert users["baizhang-demo"] == ("street", "330212001") and users["city-demo"] == ("city", "330200")
+    assert users["baizhang-demo"] == ("street", "330212008") and users["city-demo"] == ("city", "330200")
 
     changed = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"role": "district", "area_code": "330212"},
                                        headers=admin)

@@ -34,10 +34,11 @@ from services.assistance.households.models import Household, Member
 from services.assistance.settings import AssistanceSettings
 from shared import clock
 from shared.db import Database, utcnow
+from shared.divisions import districts
 from shared.pii import keyring
 from tools.data.bulk import insert_rows
 
-DISTRICTS = ("330203", "330205", "330206", "330211", "330212", "330213", "330225", "330226", "330281", "330282")
+DISTRICTS = tuple(district.code for district in districts())  # the current ten, in code order
 SIZES = (1, 1, 2, 2, 2, 3, 3, 3, 4, 5)  # one- and two-person households dominate among applicants
 SCHOOLING = ("primary", "junior_secondary", "senior_secondary", "vocational", "undergraduate", "postgraduate")
 

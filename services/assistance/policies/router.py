@@ -7,7 +7,7 @@ from services.assistance.policies.auth import PoliciesReader, PoliciesWriter
 from services.assistance.policies.schemas import PoliciesInForce, PolicyCode, PolicyVersionIn, PolicyVersionOut
 from services.assistance.policies.service import to_out
 from shared import clock
-from shared.areas import CITY_CODE
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.params import IsoDate
@@ -15,7 +15,8 @@ from shared.params import IsoDate
 router = APIRouter(prefix="/policies", tags=["policies 救助政策参数"])
 
 
-DistrictQuery = Annotated[str, Query(pattern=r"^3302\d\d$", description="330200 (city-wide) or a district code")]
+DistrictQuery = Annotated[str, Query(pattern=DISTRICT_OR_CITY_PATTERN,
+                                     description="330200 (city-wide) or a district code")]
 
 
 @router.get("", response_model=PoliciesInForce, summary="Policy parameters in force on a date",
@@ -42,7 +43,7 @@ async def list_in_force(
                         "date. Versions are never rewritten, so this is the full record of what applied when.",
             responses=problem_responses(401, 403, 404, 422))
 async def list_versions(code: str, session: Session, _principal: PoliciesReader,
-                        district: Annotated[str | None, Query(pattern=r"^3302\d\d$")] = None
+                        district: Annotated[str | None, Query(pattern=DISTRICT_OR_CITY_PATTERN)] = None
                         ) -> list[PolicyVersionOut]:
     return [to_out(v) for v in await service.history(session, code, district_code=district)]
 

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from shared.areas import CITY_CODE
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN
 from shared.money import MAX_ASSET_FEN
 from shared.schemas import Schema
 
@@ -15,8 +15,8 @@ PolicyCode = Literal[
     "dibao_financial_assets_limit", "dibao_vehicle_value_limit", "employment_cost_deduction", "dibao_grant_rounding",
     "expenditure_medical_share", "expenditure_income_multiplier",
 ]
-DistrictCode = Annotated[str, Field(pattern=r"^3302\d\d$", description="330200 (city-wide) or a district of "
-                                    "Ningbo, e.g. 330212 鄞州区", examples=["330200"])]
+DistrictCode = Annotated[str, Field(pattern=DISTRICT_OR_CITY_PATTERN, examples=[CITY_CODE],
+                                    description="330200 (city-wide) or a district of Ningbo, e.g. 330212 鄞州区")]
 
 
 class ParameterKind(Schema):

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 from services.eldercare.indicators.service import compute
 from services.eldercare.scopes import INDICATORS_READ
 from shared import clock
-from shared.areas import DIVISION_CODE_PATTERN
+from shared.areas import CITY_CODE, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import Forbidden, problem_responses
 from shared.identity import Principal, require
@@ -28,7 +28,7 @@ router = APIRouter(tags=["indicators 指标"])
 async def indicators(session: Session, principal: Annotated[Principal, require(INDICATORS_READ)],
                      area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
                      day: IsoDate | None = None) -> Indicators:
-    area = area_code or principal.area or "330200"
+    area = area_code or principal.area or CITY_CODE
     if principal.kind == "staff" and not principal.covers(area):
         raise Forbidden(f"area {area} is outside your area {principal.area}")
     return await compute(session, area_code=area, day=day or clock.today())

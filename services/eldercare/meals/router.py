@@ -10,7 +10,7 @@ from services.eldercare.meals.schemas import (CanteenIn, CanteenKind, CanteenOut
                                               MealOrderOut, MenuIn, MenuOut, MenuPublishedOut, SubsidyRateIn,
                                               SubsidyRateOut, SubsidyRatesInForce)
 from shared import clock
-from shared.areas import CITY_CODE, DIVISION_CODE_PATTERN
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
 from shared.idempotency import IdempotencyKeyHeader
@@ -86,7 +86,8 @@ async def list_menus(canteen_id: int, session: Session, _principal: CanteensRead
             responses=problem_responses(401, 403, 422))
 async def rates_in_force(session: Session, _principal: CanteensReader,
                          as_of: IsoDate | None = None,
-                         district: Annotated[str, Query(pattern=r"^3302\d\d$")] = CITY_CODE) -> SubsidyRatesInForce:
+                         district: Annotated[str, Query(pattern=DISTRICT_OR_CITY_PATTERN)] = CITY_CODE,
+                         ) -> SubsidyRatesInForce:
     day = as_of or clock.today()
     rates = await service.rates_in_force(session, as_of=day, district_code=district)
     items = [SubsidyRateOut.model_validate(r) for r in sorted(rates.values(), key=lambda r: r.tier)]

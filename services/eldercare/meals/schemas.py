@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from shared.areas import CITY_CODE, AreaCode
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, AreaCode
 from shared.idnumbers import MobilePhone
 from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_PORTIONS
 from shared.money import count, fen
@@ -13,8 +13,8 @@ Meal = Literal["breakfast", "lunch", "dinner"]
 CanteenKind = Literal["central_kitchen", "canteen", "meal_point"]
 Fulfilment = Literal["dine_in", "pick_up", "delivery"]
 SubsidyTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79", "disability"]
-DistrictOrCity = Annotated[str, Field(pattern=r"^3302\d\d$", description="330200 (city-wide) or a district of "
-                                      "Ningbo, e.g. 330212 鄞州区", examples=["330200"])]
+DistrictOrCity = Annotated[str, Field(pattern=DISTRICT_OR_CITY_PATTERN, examples=[CITY_CODE],
+                                      description="330200 (city-wide) or a district of Ningbo, e.g. 330212 鄞州区")]
 
 
 class Cutoff(Schema):
