@@ -167,7 +167,8 @@ async def test_api8_security_misconfiguration(front_door):
 
 
 async def test_api9_improper_inventory_management():
-    """Production exposes no docs, no schema and no dev-token route, at the gateway or at a service."""
+    """Production exposes no docs and no dev-token route, at the gateway or at a service, and its API description
+    to token holders only."""
     import httpx
 
     from gateway.app import create_app
@@ -180,8 +181,10 @@ async def test_api9_improper_inventory_management():
                                          database_url="sqlite+aiosqlite:///:memory:"))
     service = create_eldercare(EldercareSettings(env="production", **secrets))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.local_app), base_url="http://g") as g:
-        for path in ("/docs", "/openapi.json", "/redoc"):
+        for path in ("/docs", "/redoc"):
             assert (await g.get(path)).status_code == 404
+        # The API description goes to token holders only (docs/security.md; tests/gateway/test_gateway.py).
+        assert (await g.get("/openapi.json")).status_code == 401
         assert (await g.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).status_code == 404
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service), base_url="http://s") as s:
         assert (await s.get("/api/eldercare/v1/docs")).status_code == 404
