@@ -1,4 +1,4 @@
--- One database per service (each service owns its data; see design.md).
+-- One database per service (each service owns its data, and no service reads another's).
 -- Run by the postgres image once, on an empty data directory only; the migrate jobs create the tables.
 CREATE DATABASE eldercare;
 CREATE DATABASE assistance;
