@@ -16,8 +16,8 @@ from services.assistance.households import service as households
 from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
 from shared import clock
-from shared.db import utcnow
-from shared.errors import InvalidInput, NotFound
+from shared.db import one_or_404, utcnow
+from shared.errors import InvalidInput
 from shared.identity import Principal
 from shared.pii_reads import PiiReadOut, record_pii_read
 
@@ -112,9 +112,9 @@ async def read_income_amounts(session: AsyncSession, principal: Principal, house
     """An income's amounts in the clear, with the audit record written in the same transaction. The subject of
     the record is the member whose income it is (a person's audit then lists it), the fields name the income."""
     household = await households.get_visible(session, principal, household_id)
-    income = await session.scalar(select(Income).where(Income.id == income_id, Income.household_id == household.id))
-    if income is None:
-        raise NotFound(f"no income {income_id} in household {household_id} that you may see")
+    income = await one_or_404(session, select(Income).where(Income.id == income_id,
+                                                            Income.household_id == household.id),
+                              f"no income {income_id} in household {household_id} that you may see")
     return await record_pii_read(session, PII_READS, principal, subject_type="member", subject_id=income.member_id,
                                  subject_area=household.area_code, purpose=purpose,
                                  values={f"incomes.{income.id}.amount_fen": str(income.amount_fen),

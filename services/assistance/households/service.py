@@ -10,7 +10,7 @@ from services.assistance.households.models import Household, Member
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from shared import clock
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import one_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
@@ -149,20 +149,21 @@ async def add_member(session: AsyncSession, principal: Principal, household_id: 
     return member
 
 
+async def _member_of(session: AsyncSession, household: Household, member_id: int) -> Member:
+    return await one_or_404(session, select(Member).where(Member.id == member_id, Member.household_id == household.id),
+                            f"no member {member_id} in household {household.id}")
+
+
 async def get_visible_member(session: AsyncSession, principal: Principal, household_id: int,
                              member_id: int) -> tuple[Household, Member]:
     household = await get_visible(session, principal, household_id)
-    member = await session.scalar(select(Member).where(Member.id == member_id, Member.household_id == household.id))
-    if member is None:
-        raise NotFound(f"no member {member_id} in household {household_id}")
+    member = await _member_of(session, household, member_id)
     return household, member
 
 
 async def remove_member(session: AsyncSession, principal: Principal, household_id: int, member_id: int) -> None:
     household = await get_visible(session, principal, household_id, for_update=True)
-    member = await session.scalar(select(Member).where(Member.id == member_id, Member.household_id == household.id))
-    if member is None:
-        raise NotFound(f"no member {member_id} in household {household_id}")
+    member = await _member_of(session, household, member_id)
     if member.relationship == "applicant":
         raise Conflict("the applicant cannot be removed; record a new household instead",
                        resource=f"households/{household_id}/members/{member_id}")

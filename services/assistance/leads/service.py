@@ -20,7 +20,7 @@ from services.assistance.leads.schemas import (ExclusionOut, HouseholdLeadsOut, 
                                                LeadDetailOut, LeadOut)
 from shared import clock
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import one_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.metrics import count_after_commit
@@ -43,10 +43,8 @@ def _visible(principal: Principal):
 
 
 async def get_visible(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
-    lead = await session.scalar(_visible(principal).where(Lead.id == lead_id))
-    if lead is None:
-        raise NotFound(f"no lead {lead_id} that you may see")
-    return lead
+    return await one_or_404(session, _visible(principal).where(Lead.id == lead_id),
+                            f"no lead {lead_id} that you may see")
 
 
 async def close(session: AsyncSession, principal: Principal, lead_id: int, data: LeadClosureIn) -> Lead:

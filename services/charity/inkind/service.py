@@ -17,7 +17,7 @@ from services.charity.receipts.models import Receipt
 from services.charity.receipts.schemas import ReceiptOut
 from shared import clock
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import one_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -68,9 +68,7 @@ async def get_visible(session: AsyncSession, principal: Principal, gift_id: int,
         # Dispositions of one gift are taken one at a time (FOR NO KEY UPDATE on PostgreSQL; SQLite's BEGIN
         # IMMEDIATE already serialises), so what remains is read by the one that uses it.
         query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
-    gift = await session.scalar(query)
-    if gift is None:
-        raise NotFound(f"no non-cash gift {gift_id} that you may see")
+    gift = await one_or_404(session, query, f"no non-cash gift {gift_id} that you may see")
     visible_or_404(principal, gift.district_code, f"non-cash gift {gift_id}")
     return gift
 

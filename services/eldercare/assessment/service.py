@@ -13,8 +13,8 @@ from services.eldercare.assessment.template import Template, load
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from shared import clock
-from shared.db import utcnow
-from shared.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from shared.db import one_or_404, utcnow
+from shared.errors import FieldProblem, Forbidden, InvalidInput
 from shared.identity import Principal
 
 
@@ -74,11 +74,9 @@ async def record(session: AsyncSession, principal: Principal, data: AssessmentIn
 
 async def get(session: AsyncSession, principal: Principal, assessment_id: int) -> Assessment:
     elders = visible_to(principal).with_only_columns(Elder.id)
-    found = await session.scalar(select(Assessment).where(Assessment.id == assessment_id,
-                                                          Assessment.elder_id.in_(elders)))
-    if found is None:
-        raise NotFound(f"no assessment {assessment_id} that you may see")
-    return found
+    return await one_or_404(session, select(Assessment).where(Assessment.id == assessment_id,
+                                                             Assessment.elder_id.in_(elders)),
+                            f"no assessment {assessment_id} that you may see")
 
 
 async def history(session: AsyncSession, principal: Principal, elder_id: int) -> list[Assessment]:

@@ -9,8 +9,8 @@ from services.eldercare.calls.models import CallAction, EmergencyCall
 from services.eldercare.calls.schemas import ActionOut, CallIn, CallOut
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
-from shared.db import utcnow
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.db import one_or_404, utcnow
+from shared.errors import Conflict, InvalidInput
 from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -41,12 +41,10 @@ async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) 
 
 async def get(session: AsyncSession, principal: Principal, call_id: int) -> EmergencyCall:
     elders = visible_to(principal).with_only_columns(Elder.id)
-    call = await session.scalar(select(EmergencyCall).where(EmergencyCall.id == call_id,
-                                                            EmergencyCall.elder_id.in_(elders))
-                                .execution_options(populate_existing=True))
-    if call is None:
-        raise NotFound(f"no emergency call {call_id} that you may see")
-    return call
+    return await one_or_404(session, select(EmergencyCall).where(EmergencyCall.id == call_id,
+                                                                EmergencyCall.elder_id.in_(elders))
+                            .execution_options(populate_existing=True),
+                            f"no emergency call {call_id} that you may see")
 
 
 async def list_calls(session: AsyncSession, principal: Principal, page: PageParams, *, status: str | None,

@@ -14,8 +14,8 @@ from services.eldercare.familybeds.models import FamilyBed
 from services.eldercare.familybeds.schemas import FamilyBedIn
 from services.eldercare.homecare.models import Provider
 from shared import clock
-from shared.db import get_or_404, utcnow
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.db import get_or_404, one_or_404, utcnow
+from shared.errors import Conflict, InvalidInput
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -26,11 +26,9 @@ def visible(principal: Principal) -> Select:
 
 
 async def get(session: AsyncSession, principal: Principal, bed_id: int) -> FamilyBed:
-    bed = await session.scalar(visible(principal).where(FamilyBed.id == bed_id)
-                               .execution_options(populate_existing=True))
-    if bed is None:
-        raise NotFound(f"no family bed {bed_id} that you may see")
-    return bed
+    return await one_or_404(session, visible(principal).where(FamilyBed.id == bed_id)
+                            .execution_options(populate_existing=True),
+                            f"no family bed {bed_id} that you may see")
 
 
 async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn) -> FamilyBed:

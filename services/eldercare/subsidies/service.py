@@ -17,8 +17,8 @@ from services.eldercare.subsidies.models import AllowanceRate, SubsidyAccount, S
 from services.eldercare.subsidies.schemas import AccountIn, AllowanceRateIn, GrantReport
 from shared import clock
 from shared.areas import CITY_CODE, within_area
-from shared.db import utcnow
-from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.db import one_or_404, utcnow
+from shared.errors import BadRequest, Conflict, Forbidden
 from shared.identity import Principal
 from shared.money import MAX_BALANCE_FEN, format_yuan
 from shared.pagination import PageParams, keyset
@@ -96,11 +96,9 @@ def accounts_visible_to(principal: Principal) -> Select:
 
 
 async def get_account(session: AsyncSession, principal: Principal, account_id: int) -> SubsidyAccount:
-    account = await session.scalar(accounts_visible_to(principal).where(SubsidyAccount.id == account_id)
-                                   .execution_options(populate_existing=True))
-    if account is None:
-        raise NotFound(f"no subsidy account {account_id} that you may see")
-    return account
+    return await one_or_404(session, accounts_visible_to(principal).where(SubsidyAccount.id == account_id)
+                            .execution_options(populate_existing=True),
+                            f"no subsidy account {account_id} that you may see")
 
 
 async def list_accounts(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None

@@ -22,8 +22,8 @@ from services.placenames.names.models import PlaceName
 from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.text import canonical_part
 from shared import clock
-from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.db import one_or_404, utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -176,10 +176,8 @@ async def issue(session: AsyncSession, principal: Principal, data: AddressIn) ->
 
 
 async def get(session: AsyncSession, code: str) -> Address:
-    address = await session.scalar(select(Address).where(Address.code == code))
-    if address is None:
-        raise NotFound(f"no standard address with code {code}")
-    return address
+    return await one_or_404(session, select(Address).where(Address.code == code),
+                            f"no standard address with code {code}")
 
 
 async def detail(session: AsyncSession, code: str) -> AddressDetail:

@@ -15,8 +15,8 @@ from services.placenames.addresses.service import allocate
 from services.placenames.names.models import PlaceName
 from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.plates.schemas import PlateIn, PlateOut, ReplaceIn, RevokeIn
-from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.db import one_or_404, utcnow
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.identity import Principal
 
 
@@ -25,10 +25,8 @@ def plate_code(number: int) -> str:
 
 
 async def _get(session: AsyncSession, code: str) -> DoorPlate:
-    plate = await session.scalar(select(DoorPlate).where(DoorPlate.code == code))
-    if plate is None:
-        raise NotFound(f"no door plate with code {code}")
-    return plate
+    return await one_or_404(session, select(DoorPlate).where(DoorPlate.code == code),
+                            f"no door plate with code {code}")
 
 
 async def _addresses(session: AsyncSession, plate_id: int) -> list[Address]:
