@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared import migrations
+from shared import clock, migrations
 from shared.db import Database, make_engine
 from shared.identity import Principal, mint_assertion
 
@@ -27,6 +27,15 @@ def postgres_url(service: str) -> str:
     their own (the run resets them as it starts): `TEST_DATABASE_PREFIX=other_` uses other_<service>."""
     base = POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
     return f"{base}/{os.environ.get('TEST_DATABASE_PREFIX', 'test_')}{service}"
+
+
+@pytest.fixture
+def moved_clock():
+    """`clock.advance` for the test (the suite's one clock, shared/clock.py); the real time again afterwards."""
+    try:
+        yield clock.advance
+    finally:
+        clock.reset()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

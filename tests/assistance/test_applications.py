@@ -205,15 +205,6 @@ async def test_a_notice_cannot_start_in_the_past_and_bad_bodies_name_the_field(c
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "programme"
 
 
-@pytest.fixture
-def moved_clock():
-    """`clock.advance` for the test; the real time again afterwards."""
-    try:
-        yield clock.advance
-    finally:
-        clock.reset()
-
-
 async def test_each_morning_the_reviews_falling_due_are_recorded_once(client, today, moved_clock):
     """The worker's daily `reviews.remind` (06:00, Asia/Shanghai) records each review that fell due, once."""
     await load_policies(client)

@@ -32,15 +32,6 @@ JOBS = staff("330200", "assistance.jobs:read", "assistance.jobs:write", subject=
 HOUSEHOLDS = 400
 
 
-@pytest.fixture
-def moved_clock():
-    """`clock.advance` for the test; the real time again afterwards."""
-    try:
-        yield clock.advance
-    finally:
-        clock.reset()
-
-
 async def city(client, households=HOUSEHOLDS):
     """A generated city with some eligible households already receiving their programme."""
     database = client.app.state.database

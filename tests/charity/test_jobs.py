@@ -2,7 +2,6 @@
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import text
 
 from services.charity.jobs import tasks
@@ -13,14 +12,6 @@ from tests.conftest import staff
 from tests.jobs import run_jobs
 
 JOBS = f"{API}/jobs"
-
-
-@pytest.fixture
-def moved_clock():
-    try:
-        yield clock
-    finally:
-        clock.reset()
 
 
 async def hand_typed_group(client, created: dict, donation: dict, amount_fen: int) -> int:
@@ -54,7 +45,7 @@ async def test_the_ledger_is_reconciled_city_wide_every_night_at_two(client, mov
     group = await hand_typed_group(client, created, donation, 700)
     assert await run_jobs(client.app, tasks) == []  # once a night
     night = Daily(dt.time(2, 0)).slot(clock.now()) + dt.timedelta(days=1)
-    moved_clock.advance(night - clock.now() + dt.timedelta(minutes=1))
+    moved_clock(night - clock.now() + dt.timedelta(minutes=1))
     assert await run_jobs(client.app, tasks) == [("ledger.reconcile", "succeeded")]
     tonight = (await nightly_runs(client))[1]
     assert (tonight["balanced"], tonight["differences"]) == (False, 1)
@@ -88,7 +79,7 @@ async def test_differences_found_by_the_nightly_run_are_an_alert_in_the_citys_in
     assert (quiet["value"], quiet["alert"], quiet["area"]) == (0, False, "330200")
     await hand_typed_group(client, created, donation, 9)
     night = Daily(dt.time(2, 0)).slot(clock.now()) + dt.timedelta(days=1)
-    moved_clock.advance(night - clock.now() + dt.timedelta(minutes=1))
+    moved_clock(night - clock.now() + dt.timedelta(minutes=1))
     assert await run_jobs(client.app, tasks) == [("ledger.reconcile", "succeeded")]
     [alert] = [i for i in (await client.get(f"{API}/indicators")).json()["items"] if i["code"] == "ledger_differences"]
     assert (alert["value"], alert["alert"]) == (1, True)

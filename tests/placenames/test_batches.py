@@ -7,12 +7,9 @@ import csv
 import datetime as dt
 import io
 
-import pytest
-
 from services.placenames.batches import service
 from services.placenames.jobs import tasks
 from services.placenames.scopes import JOBS_READ, JOBS_WRITE, PARSE
-from shared import clock
 from shared.jobs import Worker
 from tests.conftest import staff
 from tests.jobs import run_jobs
@@ -23,14 +20,6 @@ JOBS = f"{API}/jobs"
 PARTNER = staff("330200", PARSE, subject="partner:market-regulation")
 OTHER = staff("330200", PARSE, subject="partner:post")
 CITY = staff("330200", JOBS_READ, JOBS_WRITE, subject="staff:city")
-
-
-@pytest.fixture
-def moved_clock():
-    try:
-        yield clock
-    finally:
-        clock.reset()
 
 
 async def wait_done(client, job_id: str, principal=PARTNER) -> dict:
@@ -109,7 +98,7 @@ async def test_a_batch_whose_worker_died_is_taken_up_again_from_its_first_pendin
     half = (await client.get(f"{BATCHES}/{job['id']}", headers=client.as_(PARTNER))).json()
     assert (half["status"], half["processed_lines"], half["percent"]) == ("running", 500, 71)
     assert await run_jobs(client.app, tasks) == []  # its lease still holds
-    moved_clock.advance(dt.timedelta(minutes=2))  # its lease runs out
+    moved_clock(dt.timedelta(minutes=2))  # its lease runs out
     done = await wait_done(client, job["id"])
     assert done["processed_lines"] == 700
     result = await client.get(done["result_url"], headers=client.as_(PARTNER))
