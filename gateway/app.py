@@ -38,10 +38,11 @@ from gateway.proxy import (
 from gateway.settings import GatewaySettings
 from shared.db import Database
 from shared.errors import NotFound, Unauthorized, install_error_handlers, problem_responses
-from shared.logs import RequestContextMiddleware, accept_or_make_request_id
+from shared.logs import RequestContextMiddleware
 from shared.metrics import install_metrics
 from shared.params import refuse_control_characters
 from shared.peer import CircuitBreaker
+from shared.request_id import accept_or_make_request_id
 from shared.schemas import Schema
 
 SWAGGER_STATIC = os.path.join(os.path.dirname(fastapi_offline.__file__), "static")

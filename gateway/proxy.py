@@ -23,7 +23,7 @@ from gateway.limits import Buckets, Limit, retry_after_header
 from gateway.principals import Authenticator, bearer_token
 from shared import tracing
 from shared.errors import DomainError
-from shared.logs import accept_or_make_request_id, request_id_var
+from shared.request_id import accept_or_make_request_id, request_id_var
 from shared.metrics import LabelledCounts, RequestStats
 from shared.peer import CircuitBreaker
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from shared.logs import current_request_id, request_id_of, request_id_var
+from shared.request_id import current_request_id, request_id_of, request_id_var
 
 log = logging.getLogger("shared.errors")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from shared.logs import REQUEST_ID_HEADER, current_request_id
+from shared.request_id import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("shared.peer")
 

@@ -50,8 +50,8 @@ from shared.db import Session, UTCDateTime, utcnow
 from shared.errors import InvalidInput, problem_responses
 from shared.identity import Principal, require
 from shared.idnumbers import MobilePhone, parse_id_number
-from shared.logs import current_request_id
 from shared.pagination import Page, PageParams, keyset, page_of, page_params
+from shared.request_id import current_request_id
 from shared.schemas import Schema
 
 TABLE = "pii_reads"

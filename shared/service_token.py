@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from shared.logs import REQUEST_ID_HEADER, current_request_id
+from shared.request_id import REQUEST_ID_HEADER, current_request_id
 from shared.peer import PeerUnavailable
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from shared.request_id import current_request_id
+
 _enabled = False
 
 
@@ -42,8 +44,6 @@ _URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.query")
 
 def _span_processor():
     from opentelemetry.sdk.trace import SpanProcessor
-
-    from shared.logs import current_request_id
 
     class RequestIdAndNoQueries(SpanProcessor):
         """Adds the request id to every span as it starts, and cuts query strings from URL attributes."""

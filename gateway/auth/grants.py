@@ -18,8 +18,8 @@ from shared.areas import area_prefix
 from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
-from shared.logs import current_request_id
 from shared.pagination import PageParams, keyset
+from shared.request_id import current_request_id
 
 
 def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | None = None,

@@ -23,7 +23,7 @@ from gateway.cockpit.layout import PANELS, Area, area_name
 from gateway.cockpit.panels import build
 from gateway.cockpit.schemas import CockpitOut, District, Panel
 from shared import clock
-from shared.logs import request_id_var
+from shared.request_id import request_id_var
 
 log = logging.getLogger("gateway.cockpit")
 

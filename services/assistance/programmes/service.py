@@ -16,7 +16,7 @@ from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
 from shared.idnumbers import parse_id_number
-from shared.logs import current_request_id
+from shared.request_id import current_request_id
 from shared.pii_reads import record_pii_read
 
 LOOKUP_CALLERS = ("service", "staff")

@@ -15,8 +15,8 @@ from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
-from shared.logs import current_request_id
 from shared.pagination import PageParams, keyset
+from shared.request_id import current_request_id
 from shared.schemas import Schema
 
 
