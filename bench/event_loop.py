@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from bench.common import free_port, fresh_database, load_average, percentile, say
+from bench.common import HOST, free_port, fresh_database, load_average, percentile, say
 from services.placenames.addresses.models import Address
 from services.placenames.parsing.schemas import MAX_BATCH, MAX_BATCH_CHARS, MAX_TEXT
 from services.placenames.scopes import PARSE
@@ -89,7 +89,7 @@ def prepare(url: str, addresses: int) -> list[str]:
 
 
 def start(source: Path, url: str, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "ENV": "dev", "LOG_LEVEL": "WARNING", "BIND_HOST": "127.0.0.1",
+    env = {**os.environ, "ENV": "dev", "LOG_LEVEL": "WARNING", "BIND_HOST": HOST,
            "PLACENAMES_PORT": str(port), "PLACENAMES_DATABASE_URL": url, "PYTHONPATH": str(source)}
     with log.open("ab") as out:
         process = subprocess.Popen([sys.executable, "-m", "services.placenames"], cwd=source, env=env, stdout=out,
@@ -99,7 +99,7 @@ def start(source: Path, url: str, port: int, log: Path) -> subprocess.Popen:
         if process.poll() is not None:
             raise RuntimeError(f"placenames exited; see {log}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"http://{HOST}:{port}/readyz", timeout=2).status_code == 200:
                 return process
         time.sleep(0.2)
     raise TimeoutError("placenames did not start")
@@ -182,7 +182,7 @@ async def measure(port: int, batches: list[list[str]], seconds: float) -> dict[s
             sent += 1
         return sent
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=120, limits=limits) as client:
         # Warm-up: the dictionary and the road speller are built on first use, worker processes started on
         # demand; that is not what is measured. Then the probes with nothing else running: the machine's floor.
         await asyncio.gather(*(parse(json.dumps({"texts": b[:50]}).encode()) for b in batches))

@@ -40,12 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench.common import cpu_seconds, port_free, say
+from bench.common import HOST, cpu_seconds, port_free, say
 from services import SERVICES
 from shared.settings import ROOT
 from tools.devserver import Suite
 
-HOST = "127.0.0.1"  # loopback only, always
 GATEWAY_PORT = 18000
 SERVICE_PORTS = {name: 18000 + default - 8000 for name, default in SERVICES.items()}  # 18001..18004
 NGINX_PORT = 18080
