@@ -36,6 +36,7 @@ from gateway.proxy import (
     send_problem,
 )
 from gateway.settings import GatewaySettings
+from shared.areas import CITY_CODE
 from shared.db import Database
 from shared.errors import NotFound, Unauthorized, install_error_handlers, problem_responses
 from shared.logs import RequestContextMiddleware
@@ -226,7 +227,7 @@ class Gateway:
                       summary="Issue a token for a demo principal (dev and test only)",
                       description="Until real sign-in exists, dev and test environments issue tokens for four "
                                   "demo principals: a resident (家属), staff of 鄞州区 (330212), city-level staff "
-                                  "(330200) and a partner department. Absent in production.",
+                                  f"({CITY_CODE}) and a partner department. Absent in production.",
                       responses=problem_responses(422))
             async def dev_token(body: DevTokenRequest) -> DevTokenResponse:
                 principal = DEMO_PRINCIPALS[body.principal]

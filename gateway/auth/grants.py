@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.models import Grant
-from shared.areas import area_prefix
+from shared.areas import CITY_CODE, covers
 from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
@@ -31,8 +31,7 @@ def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | No
         raise Forbidden(f"you may grant only scopes you hold; you do not hold: {', '.join(missing)}")
     if area is not None and not grantor.covers(area):
         raise Forbidden(f"area {area} is outside your area {grantor.area}")
-    # A city's code has a 4-digit prefix (330200 -> 3302); a district's or a street's is longer.
-    if citywide and grantor.area is not None and len(area_prefix(grantor.area)) > 4:
+    if citywide and grantor.area is not None and not covers(grantor.area, CITY_CODE):
         raise Forbidden(f"a client's rights reach the whole city, beyond your area {grantor.area}")
 
 

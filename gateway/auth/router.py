@@ -7,9 +7,10 @@ import binascii
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 
 from gateway.auth import grants, service
+from gateway.auth.dependencies import Caller, ClientsWrite, GrantsRead, StaffWrite
 from gateway.auth.models import OAuthClient, StaffUser
 from gateway.auth import oauth
 from gateway.auth.oauth import OAuthError, OAuthRoute, from_refusal
@@ -17,8 +18,7 @@ from gateway.auth.schemas import (ClientIn, ClientOut, ClientScopesIn, ClientWit
                                   CodeSignIn, GrantOut, PasswordChange, SignOut, StaffAccountChange, StaffAccountIn,
                                   StaffAccountOut, StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment,
                                   WeChatSignIn)
-from gateway.principals import bearer_scheme, issue_token
-from gateway.scopes import CLIENTS_WRITE, GRANTS_READ, STAFF_WRITE
+from gateway.principals import issue_token
 from shared.db import Session
 from shared.errors import Forbidden, InvalidInput, Unauthorized, problem_responses
 from shared.identity import Principal
@@ -140,32 +140,6 @@ async def sign_out(body: SignOut, session: Session) -> Response:
     return Response(status_code=204)
 
 
-# Client administration ----------------------------------------------------------------------------
-
-def caller(request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-           _doc: Annotated[object, Security(bearer_scheme)] = None) -> Principal:
-    """The gateway's own routes authenticate the bearer token directly (there is no assertion to read)."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Unauthorized()
-    principal, _ = request.app.state.authenticator.principal(authorization[7:].strip())
-    return principal
-
-
-def holding(scope: str):
-    """Dependency: the caller, who must hold `scope` (403 otherwise)."""
-    def dependency(principal: Annotated[Principal, Depends(caller)]) -> Principal:
-        if not principal.has(scope):
-            raise Forbidden(f"this action needs the scope {scope}")
-        return principal
-    return Depends(dependency)
-
-
-Caller = Annotated[Principal, Depends(caller)]
-Admin = Annotated[Principal, holding(CLIENTS_WRITE)]
-StaffAdmin = Annotated[Principal, holding(STAFF_WRITE)]
-Auditor = Annotated[Principal, holding(GRANTS_READ)]
-
-
 @router.post("/staff/totp", response_model=TotpEnrollment, summary="Set up a second factor (TOTP)",
              description="For the signed-in member of staff: a new authenticator secret, pending until confirmed "
                          "with a first code. After confirmation, sign-in needs a code as well as the password.",
@@ -193,6 +167,7 @@ async def change_password(request: Request, body: PasswordChange, session: Sessi
                                   body.new_password)
     return Response(status_code=204)
 
+# Client administration ----------------------------------------------------------------------------
 
 def client_out(client: OAuthClient) -> ClientOut:
     until = client.previous_secret_valid_until
@@ -217,7 +192,7 @@ GRANT_RULE = ("You may grant only scopes you hold yourself (403 otherwise, and n
              description="A partner department (合作部门) or a service of the suite, with the scopes it may use. "
                          "The secret is returned once and stored only as a digest. " + GRANT_RULE,
              responses=problem_responses(401, 403, 409, 422))
-async def create_client(body: ClientIn, session: Session, admin: Admin) -> ClientWithSecret:
+async def create_client(body: ClientIn, session: Session, admin: ClientsWrite) -> ClientWithSecret:
     known_scopes(body.scopes)
     client, secret = await service.create_client(session, admin, client_id=body.client_id, name=body.name,
                                                  kind=body.kind, scopes=body.scopes)
@@ -228,7 +203,7 @@ async def create_client(body: ClientIn, session: Session, admin: Admin) -> Clien
              description="Issues a new secret; the previous one keeps working for a grace period (24 h by default). "
                          "The new secret carries the client's scopes, so you must hold them all. " + GRANT_RULE,
              responses=problem_responses(401, 403, 404))
-async def rotate_secret(request: Request, client_id: str, session: Session, admin: Admin) -> ClientWithSecret:
+async def rotate_secret(request: Request, client_id: str, session: Session, admin: ClientsWrite) -> ClientWithSecret:
     grace = dt.timedelta(seconds=request.app.state.settings.secret_rotation_grace_s)
     client, secret = await service.rotate_secret(session, admin, client_id, grace)
     return ClientWithSecret(client=client_out(client), client_secret=secret)
@@ -238,7 +213,7 @@ async def rotate_secret(request: Request, client_id: str, session: Session, admi
             description="Replaces the scopes; any scope added must be one you hold. Tokens already issued keep the "
                         "old scopes until they expire (15 minutes). " + GRANT_RULE,
             responses=problem_responses(401, 403, 404, 422))
-async def set_scopes(client_id: str, body: ClientScopesIn, session: Session, admin: Admin) -> ClientOut:
+async def set_scopes(client_id: str, body: ClientScopesIn, session: Session, admin: ClientsWrite) -> ClientOut:
     return client_out(await service.set_client_scopes(session, admin, client_id, known_scopes(body.scopes)))
 
 
@@ -246,7 +221,7 @@ async def set_scopes(client_id: str, body: ClientScopesIn, session: Session, adm
              description="The client can no longer get tokens; tokens already issued expire within 15 minutes. "
                          "Recorded for auditors.",
              responses=problem_responses(401, 403, 404))
-async def revoke(client_id: str, session: Session, admin: Admin) -> ClientOut:
+async def revoke(client_id: str, session: Session, admin: ClientsWrite) -> ClientOut:
     return client_out(await service.revoke_client(session, admin, client_id))
 
 
@@ -261,7 +236,7 @@ def staff_out(user: StaffUser) -> StaffAccountOut:
              description="A member of staff (工作人员) with a role and the division they work for. The role's scopes "
                          "must all be yours and the area within yours. " + GRANT_RULE,
              responses=problem_responses(401, 403, 409, 422))
-async def create_staff(body: StaffAccountIn, session: Session, admin: StaffAdmin) -> StaffAccountOut:
+async def create_staff(body: StaffAccountIn, session: Session, admin: StaffWrite) -> StaffAccountOut:
     return staff_out(await service.create_staff(session, admin, username=body.username,
                                                 display_name=body.display_name, password=body.password,
                                                 role=body.role, area_code=body.area_code))
@@ -273,7 +248,7 @@ async def create_staff(body: StaffAccountIn, session: Session, admin: StaffAdmin
                           "refresh reads the account again. " + GRANT_RULE,
               responses=problem_responses(401, 403, 404, 422))
 async def change_staff(username: str, body: StaffAccountChange, session: Session,
-                       admin: StaffAdmin) -> StaffAccountOut:
+                       admin: StaffWrite) -> StaffAccountOut:
     return staff_out(await service.change_staff(session, admin, username, role=body.role,
                                                 area_code=body.area_code))
 
@@ -283,7 +258,7 @@ async def change_staff(username: str, body: StaffAccountChange, session: Session
                         "changed: who did it, when, in which request, and what the target holds afterwards. Newest "
                         "first; `target` narrows to one client (`client:<id>`) or account (`staff:<username>`).",
             responses=problem_responses(401, 403, 422))
-async def list_grants(session: Session, auditor: Auditor, page: Annotated[PageParams, Depends(page_params)],
+async def list_grants(session: Session, auditor: GrantsRead, page: Annotated[PageParams, Depends(page_params)],
                       target: Annotated[str | None, Query(max_length=200)] = None) -> Page[GrantOut]:
     rows = await grants.list_grants(session, page, target=target)
     return page_of([GrantOut.model_validate(r, from_attributes=True) for r in rows], page, key=lambda g: g.id)
