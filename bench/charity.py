@@ -242,8 +242,9 @@ async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -
                       f"(see {suite.log_dir})")
             service.append(result)
             raw.append(await raw_donations(url, project_id, args.duration, args.concurrency, connections, f"raw{n}"))
-            print(f"  round {n + 1}: gateway {result.ok_rps:.0f}/s (p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} "
-                  f"ms), raw asyncpg {raw[-1][0]:.0f}/s (p50 {raw[-1][1]:.1f} ms, p99 {raw[-1][2]:.1f} ms)",
+            print(f"  round {n + 1}: gateway {result.ok_rps:.0f}/s (p50 {result.p50_ms:.1f} ms, "
+                  f"p99 {result.p99_ms:.1f} ms), raw asyncpg {raw[-1][0]:.0f}/s (p50 {raw[-1][1]:.1f} ms, "
+                  f"p99 {raw[-1][2]:.1f} ms)",
                   flush=True)
     finally:
         stop(suite)
@@ -353,36 +354,36 @@ async def run(args: argparse.Namespace) -> None:
     await reset(url)
     settings = CharitySettings(database_url=url, env="test", db_pool_size=args.pool)
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://charity",
-                                     timeout=600) as client:
-            def headers() -> dict:  # the identity assertion lives 60 s: a fresh one per request
-                return {"X-Identity-Assertion": mint_assertion(CLERK, audience="charity",
-                                                               secret=settings.identity_secret)}
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://charity",
+                                  timeout=600) as client):
+        def headers() -> dict:  # the identity assertion lives 60 s: a fresh one per request
+            return {"X-Identity-Assertion": mint_assertion(CLERK, audience="charity",
+                                                           secret=settings.identity_secret)}
 
-            project = await setup(client, headers())
-            if through == "gateway":
-                await through_gateway(args, url, project["id"])
-            else:
-                await donations(client, headers, project["id"], args.donations, args.concurrency)
-            await payroll(client, headers(), project["id"], args.payroll_rows)
+        project = await setup(client, headers())
+        if through == "gateway":
+            await through_gateway(args, url, project["id"])
+        else:
+            await donations(client, headers, project["id"], args.donations, args.concurrency)
+        await payroll(client, headers(), project["id"], args.payroll_rows)
+        async with app.state.database.sessionmaker() as session:
+            have = int(await session.scalar(text("SELECT count(*) FROM ledger_entries")))
+        started = time.perf_counter()
+        await fill_ledger(url, project["id"], max(0, args.ledger_entries - have))
+        print(f"ledger filled to about {args.ledger_entries} entries in {time.perf_counter() - started:.1f} s",
+              flush=True)
+        if url.startswith("postgresql"):
             async with app.state.database.sessionmaker() as session:
-                have = int(await session.scalar(text("SELECT count(*) FROM ledger_entries")))
-            started = time.perf_counter()
-            await fill_ledger(url, project["id"], max(0, args.ledger_entries - have))
-            print(f"ledger filled to about {args.ledger_entries} entries in {time.perf_counter() - started:.1f} s",
-                  flush=True)
-            if url.startswith("postgresql"):
-                async with app.state.database.sessionmaker() as session:
-                    await session.execute(text("ANALYZE"))
-                    await session.commit()
-            started = time.perf_counter()
-            response = await client.post(f"{API}/reconciliations", headers=headers())
-            elapsed = time.perf_counter() - started
-            run_ = response.json()
-            print(f"reconciliation: {run_['entries_checked']} entries, {run_['groups_checked']} groups in "
-                  f"{elapsed:.1f} s, balanced={run_['balanced']} "
-                  f"{sorted({d['kind'] for d in run_['differences']})}")
+                await session.execute(text("ANALYZE"))
+                await session.commit()
+        started = time.perf_counter()
+        response = await client.post(f"{API}/reconciliations", headers=headers())
+        elapsed = time.perf_counter() - started
+        run_ = response.json()
+        print(f"reconciliation: {run_['entries_checked']} entries, {run_['groups_checked']} groups in "
+              f"{elapsed:.1f} s, balanced={run_['balanced']} "
+              f"{sorted({d['kind'] for d in run_['differences']})}")
     print(f"end: load average {load_average()}")
 
 

@@ -53,8 +53,17 @@ import aiohttp
 import asyncpg
 from stdnum.cn import ric
 
-from bench.common import (HOST, behind_gateway, cpu_seconds, free_port, fresh_database, load_average, percentile,
-                          port_free, say)
+from bench.common import (
+    HOST,
+    behind_gateway,
+    cpu_seconds,
+    free_port,
+    fresh_database,
+    load_average,
+    percentile,
+    port_free,
+    say,
+)
 from shared import clock
 from shared.divisions import division_code
 from tools.devserver import Suite
@@ -443,7 +452,7 @@ async def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"bench: ports already in use on {HOST}: {busy} (another bench running?)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-eldercare-"))
     say(f"bench eldercare: database {args.database_url.split('@')[-1]} (wiped), files {tmp}")
-    say(f"date     {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}")
+    say(f"date     {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
     say(f"machine  nproc {os.cpu_count()}; load average {load_average()}")
     await fresh_database(args.database_url, "eldercare")
     suite = None

@@ -36,11 +36,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from bench.common import HOST, cpu_seconds, port_free, say
+from bench.common import HOST, UNREACHABLE_LIMITS, cpu_seconds, port_free, say
 from services import SERVICES
 from shared.settings import ROOT
 from tools.devserver import Suite
@@ -201,10 +201,9 @@ class Nginx:
         check = subprocess.run(self.command("-t", "-q"), capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"nginx config {self.conf} refused:\n{check.stderr}")
-        log = open(self.dir / "nginx.out", "ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        log.close()
+        with open(self.dir / "nginx.out", "ab") as log:
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -316,11 +315,8 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
         self.service: str | None = None
         self.nginx: Nginx | None = None
-        # The rate limiter stays on (its cost per request is part of what is measured) with limits no
-        # benchmark reaches: refused requests would be cheap 429s, not proxying.
-        never = {kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
         env = {"ENV": "dev", "GATEWAY_PORT": str(GATEWAY_PORT), "BIND_HOST": HOST, "LOG_LEVEL": "INFO",
-               "GATEWAY_RATE_LIMITS": json.dumps(never),
+               "GATEWAY_RATE_LIMITS": json.dumps(UNREACHABLE_LIMITS),
                "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{self.tmp / 'gateway.db'}"}
         for name, port in SERVICE_PORTS.items():
             env[f"{name.upper()}_PORT"] = str(port)

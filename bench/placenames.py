@@ -43,7 +43,8 @@ PARTS = ["province", "city", "district", "township", "community", "road", "house
 
 
 def _gazetteer():
-    from services.placenames import gazetteer as G, seed
+    from services.placenames import gazetteer as G
+    from services.placenames import seed
     divisions = [G.DivisionRow(r["code"], r["name"], r["level"], r["valid_to"] is None, r["successor_code"])
                  for r in seed.source_rows()]
     rows = seed.name_rows()
@@ -68,7 +69,7 @@ def _gazetteer():
 
 def _accuracy(rows, got_parts) -> tuple[float, dict[str, float]]:
     right, total = {p: 0 for p in PARTS}, {p: 0 for p in PARTS}
-    for row, got in zip(rows, got_parts):
+    for row, got in zip(rows, got_parts, strict=True):
         for p in PARTS:
             if row[p] or p in got:
                 total[p] += 1
@@ -124,7 +125,7 @@ def _compare(name: str, rows, texts) -> None:
         got = [{"province": r.get("province") or "", "city": r.get("city") or "", "district": r.get("county") or "",
                 "township": r.get("town") or ""} for r in results]
     levels = list(got[0])
-    right = {lv: sum(g[lv] == r[lv] for g, r in zip(got, rows) if r[lv]) for lv in levels}
+    right = {lv: sum(g[lv] == r[lv] for g, r in zip(got, rows, strict=True) if r[lv]) for lv in levels}
     total = {lv: sum(1 for r in rows if r[lv]) for lv in levels}
     print(f"{name}: {rate:,.0f} addresses/s per core; " + ", ".join(
         f"{lv} {right[lv] / total[lv]:.1%}" for lv in levels if total[lv]) + " (where written)")
@@ -212,8 +213,9 @@ async def workload(url: str, queries: int, seed: int = 7) -> dict[str, list[tupl
             "".join(syllables(road))[:rng.randint(4, 12)],  # full pinyin, partly typed
         ]))
     metres = 1 / 111_320
-    reverse = [{"lat": round(lat + rng.uniform(-50, 50) * metres, 6), "lon": round(lon + rng.uniform(-50, 50) * metres, 6),
-                "radius_m": 100} for lat, lon in (points[i % len(points)] for i in range(queries))]
+    reverse = [{"lat": round(lat + rng.uniform(-50, 50) * metres, 6),
+                "lon": round(lon + rng.uniform(-50, 50) * metres, 6), "radius_m": 100}
+               for lat, lon in (points[i % len(points)] for i in range(queries))]
     return {"search as you type": [("/api/placenames/v1/addresses/search", {"q": q}) for q in search],
             "reverse geocoding": [("/api/placenames/v1/reverse-geocode", p) for p in reverse]}
 
@@ -235,7 +237,7 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
         gateway = httpx.AsyncClient(base_url=suite.url("gateway"), timeout=10)
         async with direct, gateway:
             for client in (direct, gateway):  # warm-up: connections, the dictionary, the pinyin index, caches
-                for kind, calls in requests.items():
+                for calls in requests.values():
                     for path, params in calls[:50]:
                         await client.get(path, params=params)
             results: dict[tuple[str, str], list[float]] = {}

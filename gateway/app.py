@@ -144,7 +144,7 @@ class Gateway:
                     body = await response.json(content_type=None)
                     state = {"status": body.get("status", "unknown") if response.status == 200 else "unavailable",
                              "database": body.get("database")}
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            except (TimeoutError, aiohttp.ClientError, ValueError):
                 state = {"status": "unreachable"}
             upstream.ready = state["status"] == "ready"
             return name, state

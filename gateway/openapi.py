@@ -110,7 +110,7 @@ class MergedOpenAPI:
             async with upstream.session.get(f"{upstream.base_url}/api/{name}/v1/openapi.json",
                                             timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)) as response:
                 return await response.json() if response.status == 200 else None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return None
 
     async def document(self, gateway_doc: dict) -> dict:
@@ -119,7 +119,7 @@ class MergedOpenAPI:
                 return self._cached[1]
             names = list(self.upstreams)
             docs = await asyncio.gather(*(self._fetch(n, self.upstreams[n]) for n in names))
-            merged = merge(gateway_doc, dict(zip(names, docs)))
+            merged = merge(gateway_doc, dict(zip(names, docs, strict=True)))
             # A partial document is cached briefly only, so a service that comes back shows up soon.
             lifetime = CACHE_S if all(d is not None for d in docs) else 2.0
             self._cached = (time.monotonic() + lifetime, merged)

@@ -23,9 +23,9 @@ from gateway.limits import Buckets, Limit, retry_after_header
 from gateway.principals import Authenticator, bearer_token
 from shared import tracing
 from shared.errors import DomainError
-from shared.request_id import accept_or_make_request_id, request_id_var
 from shared.metrics import LabelledCounts, RequestStats
 from shared.peer import CircuitBreaker
+from shared.request_id import accept_or_make_request_id, request_id_var
 
 log = logging.getLogger("gateway.proxy")
 request_log = logging.getLogger("request")
@@ -275,7 +275,8 @@ class Proxy:
             forwarded["x-forwarded-for"] = client[0]
         forwarded["x-forwarded-proto"] = scope.get("scheme", "http")
         path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
-        url = upstream.base_url + path + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+        query = scope["query_string"]
+        url = upstream.base_url + path + ("?" + query.decode("latin-1") if query else "")
         method = scope["method"]
 
         breaker = upstream.breaker
@@ -324,7 +325,7 @@ class Proxy:
                 await self._exchange(upstream, method, url, timeout, forwarded, body, request_id, send, status,
                                      started)
                 return True
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 if started["response"]:
                     # Headers are gone already: all that is left is to cut the stream short, and log it.
                     log.warning("upstream %s failed mid-response: %s", service, type(exc).__name__)

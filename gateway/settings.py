@@ -1,8 +1,8 @@
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services import SERVICES
 from gateway.limits import Limit
+from services import SERVICES
 from shared.settings import DEV_TOKEN_SECRET, CommonSettings, database_url_or_default, suite_wide
 
 
@@ -34,7 +34,7 @@ class GatewaySettings(CommonSettings):
     # Overrides per service ("placenames") or per path prefix ("/api/placenames/v1/batches"); the longest
     # matching prefix wins, then the service's own, then the default.
     upstream_read_timeout_s: float = 10.0
-    upstream_read_timeouts: dict[str, float] = {}
+    upstream_read_timeouts: dict[str, float] = Field(default_factory=dict)
     # Shorter than the services' keep-alive (75 s), so the gateway never reuses a connection they closed.
     upstream_keepalive_s: float = 30.0
     # Requests in flight to one service at most, and how many more may wait for a free connection; beyond
@@ -57,8 +57,9 @@ class GatewaySettings(CommonSettings):
     # Rate limits as "requests per second/burst", per caller: by principal kind, by address when
     # anonymous, and per address on the sign-in routes (a brake on password guessing).
     redis_url: str = suite_wide("redis_url", "")
-    rate_limits: dict[str, str] = {"anonymous": "20/40", "resident": "10/30", "staff": "50/100",
-                                   "partner": "100/200", "service": "500/1000", "sign-in": "0.2/20"}
+    rate_limits: dict[str, str] = Field(default_factory=lambda: {
+        "anonymous": "20/40", "resident": "10/30", "staff": "50/100", "partner": "100/200", "service": "500/1000",
+        "sign-in": "0.2/20"})
 
     def limits(self) -> dict[str, Limit]:
         parsed = {}

@@ -77,7 +77,7 @@ async def _reencrypt_tables(session, package: str) -> dict[str, int]:
     importlib.import_module(f"{package}.main" if package != "gateway" else "gateway.app")  # every model loaded
     metadata = importlib.import_module(f"{package}.database").Base.metadata
     return {table.name: await pii.reencrypt(session, table) for table in metadata.sorted_tables
-            if any(isinstance(column.type, pii.Encrypted) for column in table.columns)}
+            if any(isinstance(column.type, pii.EncryptedColumn) for column in table.columns)}
 
 
 async def _grant(args) -> None:

@@ -76,7 +76,8 @@ def document_problems(document: dict[str, Any]) -> None:
 
 def _declares_its_own_error(response: dict[str, Any]) -> bool:
     """An error answer documented with a model of its own (the token endpoint's RFC 6749 errors), not a problem."""
-    ref = next(iter(response.get("content", {}).values()), {}).get("schema", {}).get("$ref", "")
+    media: dict[str, Any] = next(iter(response.get("content", {}).values()), {})
+    ref: str = media.get("schema", {}).get("$ref", "")
     return bool(ref) and not ref.endswith(("/Problem", "/HTTPValidationError"))
 
 
@@ -84,13 +85,14 @@ def _customise_openapi(app: FastAPI) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()  # build() caches the document on app.openapi_schema
-            _wall_clock_times(document)
-            document_problems(document)
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()  # build() caches the document on app.openapi_schema
+        _wall_clock_times(document)
+        document_problems(document)
+        return document
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its document
 
 
 def create_service_app(settings: ServiceSettings, *, title: str, description: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, true
 
 from shared.divisions import city_code, division_code
 
@@ -41,7 +41,7 @@ def covers(area: str, code: str) -> bool:
     return code.startswith(area_prefix(area))
 
 
-def within_area(column, code: str) -> ColumnElement[bool]:
+def within_area(column: SQLColumnExpression[str], code: str) -> ColumnElement[bool]:
     """`column` holds a division code inside the area `code`, as a range on its significant prefix
     (prefix <= column < the next prefix of the same length).
 

@@ -18,7 +18,7 @@ _offset = dt.timedelta(0)
 
 def now() -> dt.datetime:
     """The current instant, timezone-aware, in UTC (the suite's one clock: shared.db.utcnow reads it)."""
-    return dt.datetime.now(dt.timezone.utc) + _offset
+    return dt.datetime.now(dt.UTC) + _offset
 
 
 def today() -> dt.date:

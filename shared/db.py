@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import CheckConstraint, DateTime, MetaData, Select, event, text
+from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, Select, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -46,24 +46,24 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware instant, stored in UTC. SQLite keeps no zone, so it is attached on the way out."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are refused: pass a timezone-aware value")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:
@@ -103,7 +103,7 @@ def sqlite_sha256_hex(value: str | bytes | None) -> str | None:
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:  # the driver's own connection
         # Let SQLAlchemy, not the driver, open transactions, so BEGIN IMMEDIATE and savepoints work.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -171,7 +171,8 @@ class Database:
 
 
 def database_of(request: Request) -> Database:
-    return request.app.state.database
+    database: Database = request.app.state.database
+    return database
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -220,11 +221,11 @@ class PerCaller:
     subject) and kept: building a statement of several joins costs more CPU than running it. Values that vary per
     request are named parameters, given when the statement runs."""
 
-    def __init__(self, build: Callable[..., Select], size: int = 1024):
+    def __init__(self, build: Callable[..., Select[*tuple[Any, ...]]], size: int = 1024):
         self._build, self._size = build, size
-        self._statements: dict[tuple, Select] = {}
+        self._statements: dict[tuple[Hashable, ...], Select[*tuple[Any, ...]]] = {}
 
-    def __call__(self, principal: Principal, *variant) -> Select:
+    def __call__(self, principal: Principal, *variant: Hashable) -> Select[*tuple[Any, ...]]:
         key = (principal.kind, principal.area, principal.subject if principal.kind == "resident" else None, *variant)
         statement = self._statements.get(key)
         if statement is None:

@@ -7,6 +7,7 @@ number's check character); a rule of the domain that blocks an otherwise valid r
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -176,10 +177,8 @@ def _large_numbers(request: Request) -> list[FieldProblem]:
 
     body = getattr(request, "_body", None)  # what the route read, kept by Starlette's Request
     if body:
-        try:
+        with contextlib.suppress(ValueError):
             walk(json.loads(body), [])
-        except ValueError:
-            pass
     return problems
 
 
@@ -239,19 +238,19 @@ def database_failure(exc: BaseException) -> Literal["unavailable", "contention",
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError):
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return problem_response(exc.status, exc.slug, exc.title, exc.detail, request=request, errors=exc.errors,
                                 resource=exc.resource, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = _field_problems(exc)
         detail = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
         return problem_response(422, "validation-failed", "The request has invalid fields", detail,
                                 request=request, errors=problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
             # FastAPI's answer to a body it could not decode (not UTF-8, say): invalid input like any other.
             return problem_response(422, "validation-failed", "The request has invalid fields", f"body: {_NOT_JSON}",
@@ -265,7 +264,7 @@ def install_error_handlers(app: FastAPI) -> None:
                                 headers=getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(request: Request, exc: IntegrityError):
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         # A constraint caught what the service did not check first: still a conflict, never a 500.
         log.warning("integrity error reached the handler: %s", type(exc.orig).__name__)
         return problem_response(409, "conflict", "Conflicts with the current state",
@@ -275,7 +274,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)     # every error of the database's driver but a broken constraint
     @app.exception_handler(SQLAlchemyTimeoutError)  # no pooled connection came free in time
     @app.exception_handler(OSError)        # a connection to the database refused, reset or timed out
-    async def _database_error(request: Request, exc: Exception):
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         kind = database_failure(exc)
         if kind == "unavailable":
             # Lost, refused or timed out: the caller may retry. A pooled connection found dead (the database
@@ -301,7 +300,7 @@ def install_error_handlers(app: FastAPI) -> None:
                                 f"{named}: out of range", request=request, errors=problems)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette runs this handler outside every middleware: the request id is read back from the request, so
         # the log line, the body and the header all carry the id the caller is asked to quote.
         request_id = request_id_of(request.scope)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
@@ -14,13 +15,13 @@ READY_TIMEOUT_S = 2.0
 
 
 @router.get("/healthz", summary="Liveness", description="The process is up. Touches no database.")
-async def healthz(request: Request) -> dict:
+async def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "service": request.app.state.settings.service_name}
 
 
 @router.get("/readyz", summary="Readiness", description="The service's database answers a query within 2 s.",
-            responses={503: {"description": "The database does not answer"}})
-async def readyz(request: Request):
+            responses={503: {"description": "The database does not answer"}}, response_model=None)
+async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     service = request.app.state.settings.service_name
     try:
         await asyncio.wait_for(request.app.state.database.ping(), READY_TIMEOUT_S)

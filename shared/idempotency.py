@@ -14,17 +14,21 @@ import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Header, Request
 from sqlalchemy import (
     Column,
+    CursorResult,
+    Executable,
     Integer,
     MetaData,
+    ScalarSelect,
     String,
     Table,
     Text,
     UniqueConstraint,
+    Update,
     bindparam,
     delete,
     insert,
@@ -71,19 +75,19 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
-def key_used(table: Table):
+def key_used(table: Table) -> ScalarSelect[int]:
     """Whether the caller's Idempotency-Key was claimed before, as a scalar subquery (the claim's id, or NULL) for a
     read made before the request's transaction; its parameters: `key_params`."""
     return select(table.c.id).where(table.c.owner == bindparam("owner"), table.c.key == bindparam("key")
                                     ).scalar_subquery()
 
 
-def key_params(principal: Principal, key: str) -> dict:
+def key_params(principal: Principal, key: str) -> dict[str, str]:
     """The parameters of `key_used` for this caller's key."""
     return {"owner": principal.subject, "key": key}
 
 
-def _fingerprint(request: Request, payload: Schema | dict | None) -> str:
+def _fingerprint(request: Request, payload: Schema | dict[str, Any] | None) -> str:
     body = payload.model_dump(mode="json") if isinstance(payload, Schema) else payload
     canonical = json.dumps([request.method, request.url.path, body], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -96,7 +100,8 @@ async def _claim(request: Request, table: Table, owner: str, key: str, fingerpri
         async with sessionmaker() as claim_session, claim_session.begin():
             result = await claim_session.execute(insert(table).values(
                 owner=owner, key=key, request_hash=fingerprint, state="in_flight", created_at=utcnow()))
-            return result.inserted_primary_key[0]
+            claim_id: int = result.inserted_primary_key[0]
+            return claim_id
     except IntegrityError:
         pass
     async with sessionmaker() as read_session, read_session.begin():
@@ -115,11 +120,12 @@ async def _taken_key(session: AsyncSession, table: Table, owner: str, key: str, 
         if row.state == "done":
             return JSONResponse(json.loads(row.response_body), status_code=row.status_code,
                                 headers={REPLAY_HEADER: "true"})
-        taken = await session.execute(
+        taken = cast(CursorResult[Any], await session.execute(
             update(table).where(table.c.id == row.id, table.c.state == "in_flight",
-                                table.c.created_at < utcnow() - STALE_AFTER).values(created_at=utcnow()))
+                                table.c.created_at < utcnow() - STALE_AFTER).values(created_at=utcnow())))
         if taken.rowcount == 1:
-            return row.id
+            taken_id: int = row.id
+            return taken_id
     # No row: released by `idempotent` between our insert and this read, as good as still in flight.
     raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
                    resource=f"idempotency-key:{key}", headers={"Retry-After": "1"})
@@ -135,7 +141,7 @@ async def idempotent(
     session: AsyncSession,
     table: Table,
     principal: Principal | None,
-    payload: Schema | dict | None,
+    payload: Schema | dict[str, Any] | None,
     create: Callable[[], Awaitable[Schema]],
     *,
     status_code: int = 201,
@@ -162,7 +168,7 @@ async def idempotent(
 # Built once per table (and dialect), run with bound values: building a statement per request cost more CPU
 # than running it (a profile of charity's donations), and the ORM session adds nothing to these Core statements.
 @functools.cache
-def _claim_statement(table: Table, dialect: str):
+def _claim_statement(table: Table, dialect: str) -> Executable:
     dialect_insert = sqlite_insert if dialect == "sqlite" else pg_insert
     return (dialect_insert(table)
             .values(owner=bindparam("p_owner"), key=bindparam("p_key"), request_hash=bindparam("p_hash"),
@@ -171,7 +177,7 @@ def _claim_statement(table: Table, dialect: str):
 
 
 @functools.cache
-def _done_statement(table: Table):
+def _done_statement(table: Table) -> Update:
     return (update(table).where(table.c.id == bindparam("p_claim"))
             .values(state="done", status_code=bindparam("p_status"), response_body=bindparam("p_body"),
                     completed_at=bindparam("p_now", type_=table.c.completed_at.type)))
@@ -202,7 +208,7 @@ async def idempotent_in_transaction(
     session: AsyncSession,
     table: Table,
     principal: Principal | None,
-    payload: Schema | dict | None,
+    payload: Schema | dict[str, Any] | None,
     create: Callable[[], Awaitable[Schema]],
     *,
     status_code: int = 201,
@@ -224,7 +230,7 @@ async def idempotent_in_transaction(
     owner = principal.subject if principal else "anonymous"
     fingerprint = _fingerprint(request, payload)
     connection = await session.connection()
-    claim = _claim_statement(table, session.bind.dialect.name)
+    claim = _claim_statement(table, connection.dialect.name)
     claimed = (await connection.execute(claim, {"p_owner": owner, "p_key": key, "p_hash": fingerprint,
                                                 "p_now": utcnow()})).scalar()
     if claimed is None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
-from fastapi import Security
 
 from shared.areas import CITY_CODE, covers
 from shared.errors import Forbidden, Unauthorized
@@ -41,7 +40,7 @@ class Principal:
 
     def covers(self, area_code: str | None) -> bool:
         """Whether a staff member's area includes `area_code` (their division or one below it)."""
-        if not self.is_area_staff or not area_code:
+        if not self.is_area_staff or self.area is None or not area_code:
             return False
         return covers(self.area, area_code)
 
@@ -60,8 +59,8 @@ class Principal:
         """Staff whose area is the whole city: they set city-wide policy and rates."""
         return self.kind == "staff" and self.area == CITY_CODE
 
-    def claims(self) -> dict:
-        claims = {"sub": self.subject, "kind": self.kind, "scope": " ".join(sorted(self.scopes))}
+    def claims(self) -> dict[str, Any]:
+        claims: dict[str, Any] = {"sub": self.subject, "kind": self.kind, "scope": " ".join(sorted(self.scopes))}
         if self.area:
             claims["area"] = self.area
         if self.name:
@@ -69,7 +68,7 @@ class Principal:
         return claims
 
     @classmethod
-    def from_claims(cls, claims: dict) -> "Principal":
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
         return cls(subject=claims["sub"], kind=claims["kind"], scopes=frozenset(claims.get("scope", "").split()),
                    area=claims.get("area"), name=claims.get("name"))
 
@@ -79,21 +78,22 @@ def system_principal(service: str, *scopes: str) -> Principal:
     return Principal(subject=f"system:{service}-worker", kind="staff", scopes=frozenset(scopes), area=CITY_CODE)
 
 
-def sign(claims: dict, secret: str, *, audience: str, issuer: str, lifetime_s: int) -> str:
+def sign(claims: dict[str, Any], secret: str, *, audience: str, issuer: str, lifetime_s: int) -> str:
     now = int(time.time())
     return jwt.encode({**claims, "aud": audience, "iss": issuer, "iat": now, "exp": now + lifetime_s},
                       secret, algorithm=ALGORITHM)
 
 
-def verify(token: str, secret: str, *, audience: str, issuer: str) -> dict:
+def verify(token: str, secret: str, *, audience: str, issuer: str) -> dict[str, Any]:
     """Claims of a valid token, or Unauthorized. Only HS256 is accepted (no `none`, no key confusion)."""
     try:
-        return jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience, issuer=issuer,
-                          options={"require": ["exp", "iat", "sub", "aud", "iss"]})
+        claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience,
+                                            issuer=issuer, options={"require": ["exp", "iat", "sub", "aud", "iss"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired") from None
     except jwt.PyJWTError:
         raise Unauthorized("the token is not valid") from None
+    return claims
 
 
 def mint_assertion(principal: Principal, *, audience: str, secret: str, request_id: str | None = None) -> str:
@@ -133,7 +133,7 @@ def _verified_principal(token: str, secret: str, audience: str) -> Principal:
 
 
 def _principal_from_request(request: Request) -> Principal | None:
-    cached = getattr(request.state, "principal", None)
+    cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     token = request.headers.get(ASSERTION_HEADER)
@@ -162,7 +162,7 @@ async def _required_principal(security_scopes: SecurityScopes, request: Request,
     return principal
 
 
-def require(*scopes: str):
+def require(*scopes: str) -> Any:
     """Dependency: a verified caller holding every one of `scopes` (401 without one, 403 without a scope)."""
     return Security(_required_principal, scopes=list(scopes))
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import datetime as dt
 import logging
 import traceback
@@ -28,8 +29,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Index, Integer, MetaData, String, Table, Text, and_, func,
-                        or_, select, text, update)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,17 +162,17 @@ class JobContext:
     """What a handler gets: its job, the database, and the way to report progress (and hear a cancel)."""
 
     job_id: int
-    args: dict
+    args: dict[str, Any]
     attempt: int
     database: Database
-    runner: "Worker"
+    runner: Worker
 
     async def progress(self, percent: int) -> None:
         """Record progress and renew the lease; raises Cancelled when the job was asked to stop."""
         await self.runner.renew(self.job_id, progress=max(0, min(100, int(percent))))
 
 
-Handler = Callable[[JobContext], Awaitable[dict | None]]
+Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
 
 
 @dataclass(frozen=True)
@@ -166,7 +182,7 @@ class Task:
     max_attempts: int = 3
     singleton: bool = False
     schedule: Schedule | None = None
-    args: dict = field(default_factory=dict)  # a scheduled job's arguments
+    args: dict[str, Any] = field(default_factory=dict)  # a scheduled job's arguments
 
 
 class Tasks:
@@ -188,33 +204,34 @@ class Tasks:
     def __getitem__(self, name: str) -> Task:
         return self.by_name[name]
 
-    async def enqueue(self, session: AsyncSession, name: str, args: dict | None = None, *,
-                      run_after: dt.datetime | None = None, slot: str | None = None) -> int:
+    async def enqueue(self, session: AsyncSession, name: str, args: dict[str, Any] | None = None, *,
+                      run_after: dt.datetime | None = None, slot: str | None = None) -> int | None:
         """Add a job in the caller's transaction; returns its id. For a singleton task with a live job,
-        returns that job's id and adds nothing."""
+        returns that job's id and adds nothing (None when that job ended in the meantime)."""
         task = self.by_name[name]
         now = utcnow()
         values = dict(task=name, args=args or {}, status="queued", progress=0, attempts=0,
                       max_attempts=task.max_attempts, run_after=run_after or now, cancel_requested=False,
                       singleton=name if task.singleton else None, slot=slot, created_at=now)
-        dialect = session.bind.dialect.name
+        dialect = session.get_bind().dialect.name
         insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(self.table).values(**values)
         if task.singleton or slot is not None:
             insert = insert.on_conflict_do_nothing()
-        job_id = await session.scalar(insert.returning(self.table.c.id))
+        job_id: int | None = await session.scalar(insert.returning(self.table.c.id))
         if job_id is not None:
             return job_id
         existing = self.table.c.slot == slot if slot is not None else and_(
             self.table.c.singleton == name, self.table.c.status.in_(LIVE))
-        return await session.scalar(select(self.table.c.id).where(existing))
+        existing_id: int | None = await session.scalar(select(self.table.c.id).where(existing))
+        return existing_id
 
-    async def get(self, session: AsyncSession, job_id: int) -> dict:
+    async def get(self, session: AsyncSession, job_id: int) -> dict[str, Any]:
         row = (await session.execute(select(self.table).where(self.table.c.id == job_id))).mappings().first()
         if row is None:
             raise NotFound(f"no job {job_id}")
         return dict(row)
 
-    async def cancel(self, session: AsyncSession, job_id: int) -> dict:
+    async def cancel(self, session: AsyncSession, job_id: int) -> dict[str, Any]:
         """A queued job is cancelled at once; a running one at its handler's next step."""
         jobs = self.table
         job = await self.get(session, job_id)
@@ -257,7 +274,7 @@ class Worker:
                                          slot=f"{task.name}@{start.isoformat()}")
             self._enqueued_slots[task.name] = start
 
-    async def claim(self) -> dict | None:
+    async def claim(self) -> dict[str, Any] | None:
         jobs, now = self.table, utcnow()
         claimable = (select(jobs.c.id).where(or_(
             and_(jobs.c.status == "queued", jobs.c.run_after <= now),
@@ -289,7 +306,7 @@ class Worker:
             await session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.worker == self.name,
                                                      jobs.c.status == "running").values(lease_until=None, **values))
 
-    async def _heartbeat(self, job_id: int, work: asyncio.Task) -> None:
+    async def _heartbeat(self, job_id: int, work: asyncio.Task[Any]) -> None:
         """Renew the lease while the handler awaits something long; stop the handler on a cancel or a lost lease."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
@@ -301,7 +318,7 @@ class Worker:
                 work.cancel()
                 return
 
-    async def run_one(self, job: dict) -> str:
+    async def run_one(self, job: dict[str, Any]) -> str:
         """Run a claimed job to its end; returns the status it ended in."""
         task = self.tasks.by_name.get(job["task"])
         if task is None:
@@ -369,7 +386,5 @@ class Worker:
             if job is not None:
                 await self.run_one(job)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
-            except TimeoutError:
-                pass

@@ -38,7 +38,7 @@ class BackgroundJob(Schema):
     result: dict[str, Any] | None
 
 
-def job_out(row: dict) -> BackgroundJob:
+def job_out(row: dict[str, Any]) -> BackgroundJob:
     # The last line of a traceback says what went wrong; the whole one stays in the database and the logs.
     error = row["last_error"].strip().splitlines()[-1] if row["last_error"] else None
     fields = {k: row[k] for k in BackgroundJob.model_fields if k != "last_error"}
@@ -51,7 +51,8 @@ def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
     jobs = tasks.table
 
     @router.get("", response_model=Page[BackgroundJob], summary="List jobs",
-                description="The service's background jobs in the order they were enqueued, by task and status.", responses=problem_responses(401, 403, 422))
+                description="The service's background jobs in the order they were enqueued, by task and status.",
+                responses=problem_responses(401, 403, 422))
     async def list_jobs(session: Session, _p: reader, page: Annotated[PageParams, Depends(page_params)],
                         task: Annotated[str | None, Query(max_length=80)] = None,
                         status: Annotated[JobStatus | None, Query()] = None) -> Page[BackgroundJob]:

@@ -11,6 +11,8 @@ import logging
 import sys
 import time
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from shared import tracing
 from shared.request_id import accept_or_make_request_id, request_id_var
 
@@ -57,12 +59,13 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 request_log = logging.getLogger("request")
 
 
-def route_template(scope, api_prefix: str) -> str:
+def route_template(scope: Scope, api_prefix: str) -> str:
     """The matched route's template with the service's prefix (routers report theirs without it)."""
-    route = getattr(scope.get("route"), "path", None)
+    route: str | None = getattr(scope.get("route"), "path", None)
     if route is None:
         return "unmatched"
-    if api_prefix and scope["path"].startswith(api_prefix) and not route.startswith(api_prefix):
+    path: str = scope["path"]
+    if api_prefix and path.startswith(api_prefix) and not route.startswith(api_prefix):
         return api_prefix + route
     return route
 
@@ -70,12 +73,12 @@ def route_template(scope, api_prefix: str) -> str:
 class RequestContextMiddleware:
     """Pure ASGI middleware: adopt the request id, echo it, and log one JSON line per request."""
 
-    def __init__(self, app, api_prefix: str = ""):
+    def __init__(self, app: ASGIApp, api_prefix: str = ""):
         self.app = app
         # Routes included under a prefix report their path without it; the log names the full template.
         self.api_prefix = api_prefix
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         incoming = None
@@ -90,7 +93,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
-        async def send_with_id(message):
+        async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 
 from fastapi import FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as SyncSession
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import route_template
 
 # Seconds. From a cached lookup (5 ms) to a slow report (10 s); the proxy's and the services' alike.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BOUNDS = [*(repr(b) for b in BUCKETS), "+Inf"]
+
+Labels = tuple[object, ...]  # label values, in the order of the family's label names
 
 
 class RequestStats(Collector):
@@ -37,11 +40,11 @@ class RequestStats(Collector):
                  count_labels: Sequence[str], latency_labels: Sequence[str]):
         self.name, self.latency_name, self.documentation = name, latency_name, documentation
         self.count_labels, self.latency_labels = list(count_labels), list(latency_labels)
-        self.counts: dict[tuple, int] = {}
+        self.counts: dict[Labels, int] = {}
         # Per key: one non-cumulative count per bucket (the last is +Inf), then the sum of seconds.
-        self.histograms: dict[tuple, list] = {}
+        self.histograms: dict[Labels, list[float]] = {}
 
-    def observe(self, count_key: tuple, latency_key: tuple, seconds: float) -> None:
+    def observe(self, count_key: Labels, latency_key: Labels, seconds: float) -> None:
         self.counts[count_key] = self.counts.get(count_key, 0) + 1
         histogram = self.histograms.get(latency_key)
         if histogram is None:
@@ -49,7 +52,7 @@ class RequestStats(Collector):
         histogram[bisect_left(BUCKETS, seconds)] += 1
         histogram[-1] += seconds
 
-    def collect(self) -> Iterable:
+    def collect(self) -> Iterator[Metric]:
         counter = CounterMetricFamily(self.name, self.documentation, labels=self.count_labels)
         for key, value in list(self.counts.items()):
             counter.add_metric([str(v) for v in key], value)
@@ -57,8 +60,8 @@ class RequestStats(Collector):
         histogram = HistogramMetricFamily(self.latency_name, f"Latency: {self.documentation.lower()}",
                                           labels=self.latency_labels)
         for key, values in list(self.histograms.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip(_BOUNDS, values):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip(_BOUNDS, values, strict=False):
                 cumulative += count
                 buckets.append((bound, cumulative))
             histogram.add_metric([str(v) for v in key], buckets, sum_value=values[-1])
@@ -70,12 +73,12 @@ class LabelledCounts(Collector):
 
     def __init__(self, name: str, documentation: str, labels: Sequence[str]):
         self.name, self.documentation, self.labels = name, documentation, list(labels)
-        self.counts: dict[tuple, int] = {}
+        self.counts: dict[Labels, int] = {}
 
-    def inc(self, key: tuple) -> None:
+    def inc(self, key: Labels) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
-    def collect(self) -> Iterable:
+    def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
         for key, value in list(self.counts.items()):
             family.add_metric([str(v) for v in key], value)
@@ -85,10 +88,10 @@ class LabelledCounts(Collector):
 class PoolCollector(Collector):
     """Connections of the process's database pool checked out right now, and the pool's size."""
 
-    def __init__(self, service: str, database) -> None:
+    def __init__(self, service: str, database: object) -> None:
         self.service, self.database = service, database
 
-    def collect(self) -> Iterable:
+    def collect(self) -> Iterator[Metric]:
         in_use = GaugeMetricFamily("db_pool_connections_in_use", "Database connections checked out of the pool",
                                    labels=["service"])
         size = GaugeMetricFamily("db_pool_size", "Connections the pool keeps open", labels=["service"])
@@ -107,10 +110,10 @@ class BreakerCollector(Collector):
 
     STATES = ("closed", "open", "half_open")
 
-    def __init__(self, service: str, state) -> None:
+    def __init__(self, service: str, state: object) -> None:
         self.service, self.state = service, state
 
-    def collect(self) -> Iterable:
+    def collect(self) -> Iterator[Metric]:
         from shared.peer import PeerClient  # here: most processes scrape without ever needing it
 
         family = GaugeMetricFamily("peer_circuit_breaker_state", "Circuit breaker of each peer client, by state",
@@ -152,16 +155,16 @@ PROCESS = ProcessCollector(registry=None)
 class MetricsMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware): counts each HTTP request and observes its latency."""
 
-    def __init__(self, app, service: str, api_prefix: str = ""):
+    def __init__(self, app: ASGIApp, service: str, api_prefix: str = ""):
         self.app, self.service, self.api_prefix = app, service, api_prefix
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status = [500]  # what the client gets when the app raises before answering
 
-        async def send_and_note(message):
+        async def send_and_note(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)
@@ -176,7 +179,8 @@ class MetricsMiddleware:
 
 def install_metrics(app: FastAPI, service: str, api_prefix: str = "", extra: Sequence[Collector] = ()) -> None:
     """Count `app`'s requests and serve `/metrics` (Prometheus text): these counts, the database pool of
-    `app.state.database`, the business events, its peer clients' breakers, the process (CPU, memory, open files) and any `extra`."""
+    `app.state.database`, the business events, its peer clients' breakers, the process (CPU, memory, open
+    files) and any `extra`."""
     app.add_middleware(MetricsMiddleware, service=service, api_prefix=api_prefix)
 
     async def metrics(request: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context, op
 from alembic.config import Config
@@ -60,7 +61,7 @@ def _run_sync(connection: Connection, metadata: MetaData, version_table: str) ->
                 raise RuntimeError(f"the migrations left rows whose foreign keys point nowhere: {sorted(broken)[:5]}")
 
 
-def _dangling(connection: Connection) -> set[tuple]:
+def _dangling(connection: Connection) -> set[tuple[Any, ...]]:
     """(table, rowid, referred table) of each row whose foreign key points nowhere (SQLite)."""
     return {tuple(row[:3]) for row in connection.exec_driver_sql("PRAGMA foreign_key_check")}
 
@@ -72,7 +73,7 @@ async def _run_async(url: str, metadata: MetaData, version_table: str) -> None:
         # rows refer to, which foreign keys refuse; and the pragma is ignored inside a transaction. So, as SQLite's
         # ALTER TABLE documentation says, they are off for the run and checked before it commits (_run_sync).
         @event.listens_for(engine.sync_engine, "connect")
-        def _foreign_keys_off(dbapi_connection, _record) -> None:
+        def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:  # the driver's own connection
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys = OFF")
             cursor.close()
@@ -93,15 +94,19 @@ def run_environment(metadata: MetaData) -> None:
     if connection is not None:  # handed in by a caller that already holds a connection
         _run_sync(connection, metadata, version_table)
         return
-    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url"), metadata, version_table))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic's configuration names no sqlalchemy.url to migrate")
+    asyncio.run(_run_async(url, metadata, version_table))
 
 
 def add_checks(checks: dict[str, dict[str, str]]) -> None:
     """Add CHECK constraints, `{table: {name: condition}}` (full names, as the naming convention makes them).
 
     PostgreSQL adds each to its table NOT VALID: new rows are checked, the rows already there are not (an
-    upgrade must not fail on old data). SQLite cannot add a constraint to a table: batch mode rebuilds it (foreign keys are off for a run on SQLite, see _run_async), with every trigger set aside
-    meanwhile, since renaming the rebuilt table breaks a trigger that names it."""
+    upgrade must not fail on old data). SQLite cannot add a constraint to a table: batch mode rebuilds it
+    (foreign keys are off for a run on SQLite, see _run_async), with every trigger set aside meanwhile, since
+    renaming the rebuilt table breaks a trigger that names it."""
     _alter_checks(checks, add=True)
 
 
@@ -112,9 +117,10 @@ def drop_checks(checks: dict[str, dict[str, str]]) -> None:
 
 def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    triggers = []
+    triggers: list[tuple[str, str]] = []
     if sqlite:
-        triggers = op.get_bind().execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        rows = op.get_bind().execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+        triggers = [(name, sql) for name, sql in rows]
         for name, _sql in triggers:
             op.execute(f'DROP TRIGGER "{name}"')
     for table, constraints in checks.items():

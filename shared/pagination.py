@@ -11,17 +11,20 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple
 
 from fastapi import Query, Request
 from pydantic import ConfigDict, Field
-from sqlalchemy import Select, literal, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy.orm import QueryableAttribute
 
 from shared.errors import InvalidInput
 from shared.schemas import Schema
 
 MAX_LIMIT = 100
 T = TypeVar("T")
+Columns = TypeVarTuple("Columns")
 
 
 class Page(Schema, Generic[T]):
@@ -78,7 +81,12 @@ async def page_params(  # async: a plain `def` dependency would run in a worker 
     return PageParams(limit=limit, after=after, scope=scope, signing_key=signing_key)
 
 
-def keyset(query: Select, column, page: PageParams, *, cast=int, descending: bool = False) -> Select:
+Cast = Callable[[Any], Any]
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def keyset(query: Select[*Columns], column: Column | tuple[Column, Column], page: PageParams, *,
+           cast: Cast | tuple[Cast, Cast] = int, descending: bool = False) -> Select[*Columns]:
     """`query` ordered by the unique `column`, from just after the page's cursor, one row more than the page.
 
     Fetch it and pass the rows to `page_of`: the extra row only tells that there is a next page. `cast`
@@ -89,7 +97,9 @@ def keyset(query: Select, column, page: PageParams, *, cast=int, descending: boo
     (a day, then the id): the cursor's key is then the pair, and `cast` a pair of functions, one for each.
     """
     if isinstance(column, tuple):
+        assert isinstance(cast, tuple), "a pair of columns takes a pair of casts"
         return _keyset_pair(query, column, page, cast, descending)
+    assert not isinstance(cast, tuple), "one column takes one cast"
     query = query.order_by(column.desc() if descending else column).limit(page.limit + 1)
     if page.after is not None:
         after = cast(page.after)
@@ -97,16 +107,18 @@ def keyset(query: Select, column, page: PageParams, *, cast=int, descending: boo
     return query
 
 
-def _keyset_pair(query: Select, columns: tuple, page: PageParams, casts: tuple, descending: bool) -> Select:
+def _keyset_pair(query: Select[*Columns], columns: tuple[Column, Column], page: PageParams, casts: tuple[Cast, Cast],
+                 descending: bool) -> Select[*Columns]:
     query = query.order_by(*(c.desc() if descending else c for c in columns)).limit(page.limit + 1)
     if page.after is not None:
         # Typed as their columns, so that each value is bound as its column binds it (a UTC instant on SQLite).
-        after = tuple_(*(literal(cast(value), c.type) for cast, value, c in zip(casts, page.after, columns)))
+        values = zip(casts, page.after, columns, strict=True)
+        after = tuple_(*(literal(cast(value), c.type) for cast, value, c in values))
         query = query.where(tuple_(*columns) < after if descending else tuple_(*columns) > after)
     return query
 
 
-def page_of(rows: list[T], params: PageParams, key) -> Page[T]:
+def page_of(rows: list[T], params: PageParams, key: Callable[[T], Any]) -> Page[T]:
     """Rows fetched with `limit + 1`: the extra row only tells that there is a next page."""
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Request
@@ -26,7 +27,7 @@ IsoDate = Annotated[dt.date, BeforeValidator(iso_date)]
 STORED_HEADERS = (IDEMPOTENCY_KEY,)
 
 
-def _refuse(location: str, items) -> None:
+def _refuse(location: str, items: Iterable[tuple[str, str]]) -> None:
     for name, value in items:
         found = CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value)
         if found:

@@ -4,9 +4,9 @@ A service that needs a peer (eldercare asking assistance whether a person is 低
 the peer is slow or down: every failure surfaces as `PeerUnavailable`, which the caller turns into its
 stated fallback. `timeout_s` is the whole call's deadline: a retry (after a quick failure: a refused
 connection, a 5xx) only gets what the first attempt left, so a caller waits at most `timeout_s` for its answer
-or its fallback, whatever the number of attempts. The breaker stops a dead peer from costing every request its full deadline: after
-`failure_threshold` failed calls in a row it opens and calls fail at once; after `reset_after_s` one trial
-call is let through (half-open) and its outcome closes or re-opens it.
+or its fallback, whatever the number of attempts. The breaker stops a dead peer from costing every request
+its full deadline: after `failure_threshold` failed calls in a row it opens and calls fail at once; after
+`reset_after_s` one trial call is let through (half-open) and its outcome closes or re-opens it.
 
 One `PeerClient` per peer per process (made in the lifespan or lazily), so its connection pool and its
 breaker are shared by all requests.
@@ -29,7 +29,7 @@ from shared.request_id import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("shared.peer")
 
-TokenProvider = Callable[[], "str | None | Awaitable[str | None]"]
+TokenProvider = Callable[[], "str | Awaitable[str | None] | None"]
 
 
 _SSL: ssl.SSLContext | None = None

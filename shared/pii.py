@@ -21,12 +21,15 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String, Table, select, update
+from sqlalchemy import Dialect, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
+
+_Value = TypeVar("_Value")
 
 FORMAT = "v1"
 _DEV_KEY = base64.b64encode(hashlib.sha256(b"minzheng dev pii key: change-me").digest()).decode()
@@ -44,7 +47,7 @@ class Keyring:
     index_key: bytes
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> "Keyring":
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Keyring:
         env = os.environ if environ is None else environ
         production = env.get("ENV") == "production"
         raw_keys = env.get("PII_KEYS")
@@ -111,20 +114,30 @@ def blind_index(purpose: str, value: str) -> str:
     return keyring().blind_index(purpose, value)
 
 
-class Encrypted(TypeDecorator):
+class EncryptedColumn(TypeDecorator[_Value]):
+    """A column stored encrypted, as text: what `reencrypt` rotates. `purpose` names the column."""
+
+    impl = String(500)
+    cache_ok = True
+
+    def __init__(self, purpose: str, length: int):
+        super().__init__(length)
+        self.purpose = purpose
+
+
+class Encrypted(EncryptedColumn[str]):
     """A text column stored encrypted. `purpose` names the column, e.g. "elders.id_number"."""
 
     impl = String(500)
     cache_ok = True
 
     def __init__(self, purpose: str, length: int = 500):
-        super().__init__(length)
-        self.purpose = purpose
+        super().__init__(purpose, length)
 
-    def process_bind_param(self, value: str | None, dialect) -> str | None:
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else keyring().encrypt(self.purpose, value)
 
-    def process_result_value(self, value: str | None, dialect) -> str | None:
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else keyring().decrypt(self.purpose, value)
 
 
@@ -135,13 +148,13 @@ async def reencrypt(session: AsyncSession, table: Table, *, batch: int = 500) ->
     key are skipped cheaply, and the run can be stopped and repeated.
     """
     ring = keyring()
-    columns = [c for c in table.columns if isinstance(c.type, Encrypted)]
-    if not columns:
+    purposes = {c.name: c.type.purpose for c in table.columns if isinstance(c.type, EncryptedColumn)}
+    if not purposes:
         return 0
     key = next(iter(table.primary_key.columns))
     changed, last = 0, None
     while True:
-        query = select(key, *[table.c[c.name].cast(String).label(c.name) for c in columns]).order_by(key).limit(batch)
+        query = select(key, *[table.c[name].cast(String).label(name) for name in purposes]).order_by(key).limit(batch)
         if last is not None:
             query = query.where(key > last)
         rows = (await session.execute(query)).all()
@@ -150,16 +163,16 @@ async def reencrypt(session: AsyncSession, table: Table, *, batch: int = 500) ->
         for row in rows:
             last = row[0]
             values = {}
-            for column in columns:
-                stored = getattr(row, column.name)
+            for name, purpose in purposes.items():
+                stored = getattr(row, name)
                 if stored is not None and ring.key_id(stored) != ring.active:
-                    values[column.name] = ring.decrypt(column.type.purpose, stored)
+                    values[name] = ring.decrypt(purpose, stored)
             if values:
                 await session.execute(update(table).where(key == row[0]).values(**values))
                 changed += 1
 
 
-class EncryptedInteger(Encrypted):
+class EncryptedInteger(EncryptedColumn[int]):
     """An integer column stored encrypted (e.g. an income in fen): the ciphertext of its decimal text, in the
     same format as `Encrypted`, so `reencrypt` rotates it too. Order and sums are lost in the database: code
     that adds such figures up reads them and adds them in Python (see `decrypt_integers`)."""
@@ -170,11 +183,11 @@ class EncryptedInteger(Encrypted):
     def __init__(self, purpose: str, length: int = 200):
         super().__init__(purpose, length)
 
-    def process_bind_param(self, value: int | str | None, dialect) -> str | None:
+    def process_bind_param(self, value: int | str | None, dialect: Dialect) -> str | None:
         # A str is accepted as `reencrypt` hands back decrypted text; int() refuses anything not a whole number.
         return None if value is None else keyring().encrypt(self.purpose, str(int(value)))
 
-    def process_result_value(self, value: str | None, dialect) -> int | None:
+    def process_result_value(self, value: str | None, dialect: Dialect) -> int | None:
         return None if value is None else int(keyring().decrypt(self.purpose, value))
 
 
@@ -187,9 +200,10 @@ def decrypt_integers(purpose: str, stored: list[str]) -> list[int]:
     ring, aad = keyring(), purpose.encode()
     ciphers: dict[str, tuple[str, AESGCM]] = {}  # key id -> (its prefix, its cipher)
     a2b, out = binascii.a2b_base64, []
-    prefix, cipher = None, None
+    prefix: str | None = None
+    cipher: AESGCM | None = None
     for text in stored:
-        if prefix is None or not text.startswith(prefix):
+        if prefix is None or cipher is None or not text.startswith(prefix):
             version, kid, _ = text.split(":", 2)
             if version != FORMAT or kid not in ring.keys:
                 raise PiiKeyError(f"cannot decrypt a {version} value under key {kid!r}: is it in PII_KEYS?")

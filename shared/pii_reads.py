@@ -25,7 +25,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from enum import Enum
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field, field_validator
@@ -145,10 +146,10 @@ class PiiReadSearch(Schema):
 
 
 def _audit_query(table: Table, principal: Principal, page: PageParams, *, since: dt.datetime | None,
-                 until: dt.datetime | None) -> Select | None:
+                 until: dt.datetime | None) -> Select[*tuple[Any, ...]] | None:
     """The page of audit records the caller may see, newest first; None when it may see none."""
     query = keyset(select(table), table.c.id, page, descending=True)
-    if principal.is_area_staff:  # an auditor of a district sees the reads about that district's people
+    if principal.is_area_staff and principal.area is not None:  # an auditor of a district sees its people's reads
         query = query.where(table.c.subject_area.startswith(area_prefix(principal.area)))
     elif principal.kind == "staff":
         return None
@@ -159,7 +160,8 @@ def _audit_query(table: Table, principal: Principal, page: PageParams, *, since:
     return query
 
 
-async def _page(session: AsyncSession, query: Select | None, page: PageParams) -> Page[PiiReadRecord]:
+async def _page(session: AsyncSession, query: Select[*tuple[Any, ...]] | None,
+                page: PageParams) -> Page[PiiReadRecord]:
     if query is None:
         return Page(items=[], next_cursor=None)
     rows = (await session.execute(query)).mappings().all()
@@ -168,7 +170,7 @@ async def _page(session: AsyncSession, query: Select | None, page: PageParams) -
 
 
 def pii_reads_router(table: Table, *, scope: str, subjects: SubjectFinder | None = None,
-                     tags: list[str] | None = None) -> APIRouter:
+                     tags: list[str | Enum] | None = None) -> APIRouter:
     """`GET /pii-reads`: the audit of clear reads, newest first; with `subjects`, also `POST /pii-reads/searches`:
     the same audit about one person, named by ID number or phone in the body."""
     router = APIRouter(prefix="/pii-reads", tags=tags or ["audit 审计"])

@@ -76,9 +76,9 @@ def iso_datetime(value: Any) -> Any:
 
 def _temporal_kind(annotation: Any) -> type | None:
     """dt.date or dt.datetime when the field holds one (optional or not), else None."""
-    if annotation in (dt.date, dt.datetime):
-        return annotation
-    if annotation is AwareDatetime:
+    if annotation is dt.date:
+        return dt.date
+    if annotation is dt.datetime or annotation is AwareDatetime:
         return dt.datetime
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:

@@ -19,7 +19,7 @@ class Scope:
     description: str
     holders: frozenset[Holder] = field(default_factory=frozenset)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         unknown = set(self.holders) - HOLDERS
         if unknown:
             raise ValueError(f"{self.name}: unknown holders {unknown}")

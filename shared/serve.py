@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from shared import tracing
 from shared.logs import configure_logging
@@ -15,7 +16,7 @@ SERVICE_KEEP_ALIVE_S = 75
 GRACEFUL_SHUTDOWN_S = 20
 
 
-def serve(app, *, name: str, port: int, log_level: str = "INFO") -> None:
+def serve(app: ASGIApp, *, name: str, port: int, log_level: str = "INFO") -> None:
     """X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS (uvicorn's setting; loopback by default):
     behind an ingress, set it to the ingress's addresses so rate limits see the real client."""
     configure_logging(name, log_level)

@@ -12,8 +12,8 @@ import time
 
 import httpx
 
-from shared.request_id import REQUEST_ID_HEADER, current_request_id
 from shared.peer import PeerUnavailable
+from shared.request_id import REQUEST_ID_HEADER, current_request_id
 
 
 class ClientCredentialsToken:

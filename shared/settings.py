@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +22,7 @@ REQUIRED_SECRETS = frozenset({"identity_secret", "token_secret"})
 Environment = Literal["dev", "test", "production"]
 
 
-def suite_wide(name: str, default):
+def suite_wide(name: str, default: Any) -> Any:
     """A value read from the same unprefixed variable by every process (ENV, IDENTITY_SECRET, ...)."""
     return Field(default, validation_alias=AliasChoices(name.lower(), name.upper()))
 
@@ -36,12 +36,12 @@ class CommonSettings(BaseSettings):
     log_level: str = suite_wide("log_level", "INFO")
 
     @model_validator(mode="after")
-    def _refuse_placeholders(self):
+    def _refuse_placeholders(self) -> Self:
         if self.env == "production":
             for name, value in self.model_dump().items():
                 if not name.endswith("secret"):
                     continue
-                if PLACEHOLDER_MARKER in value or len(value) < 32 and (value or name in REQUIRED_SECRETS):
+                if PLACEHOLDER_MARKER in value or (len(value) < 32 and (value or name in REQUIRED_SECRETS)):
                     raise ValueError(f"{name} must be a real secret of at least 32 characters in production")
         return self
 
@@ -65,7 +65,7 @@ class ServiceSettings(CommonSettings):
                                       if self.env != "production" else "")
 
     @model_validator(mode="after")
-    def _defaults(self):
+    def _defaults(self) -> Self:
         self.database_url = database_url_or_default(self.database_url, self.service_name)
         if not self.gateway_url:
             self.gateway_url = f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 from sqlalchemy import inspect
@@ -29,6 +29,7 @@ def session_bound(value: object) -> object | None:
     """The first ORM instance or session found in `value`, through tuples, lists, sets, dicts and dataclasses."""
     if isinstance(value, (Session, AsyncSession)) or isinstance(inspect(value, raiseerr=False), InstanceState):
         return value
+    parts: Iterable[object]
     if isinstance(value, dict):
         parts = [*value.keys(), *value.values()]
     elif isinstance(value, (tuple, list, set, frozenset)):
@@ -45,7 +46,7 @@ class StampedCache(Generic[V]):
 
     def __init__(self, size: int):
         self._size = size
-        self._entries: OrderedDict[tuple, V] = OrderedDict()
+        self._entries: OrderedDict[tuple[Hashable, Hashable], V] = OrderedDict()
 
     async def get(self, key: Hashable, stamp: Hashable, load: Callable[[], Awaitable[V]]) -> V:
         """The value kept for `key` under `stamp`, or `load()`'s, kept from now on."""

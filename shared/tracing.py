@@ -18,9 +18,16 @@ Off, none of this is imported or installed: no middleware, no hook, no cost.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from shared.request_id import current_request_id
+
+if TYPE_CHECKING:  # imported where used: with tracing off, none of OpenTelemetry is loaded
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import Span as SdkSpan
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.trace import Span
 
 _enabled = False
 
@@ -42,13 +49,13 @@ def enabled() -> bool:
 _URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.query")
 
 
-def _span_processor():
+def _span_processor() -> SpanProcessor:
     from opentelemetry.sdk.trace import SpanProcessor
 
     class RequestIdAndNoQueries(SpanProcessor):
         """Adds the request id to every span as it starts, and cuts query strings from URL attributes."""
 
-        def on_start(self, span, parent_context=None) -> None:
+        def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
             request_id = current_request_id()
             if request_id:
                 span.set_attribute("request.id", request_id)
@@ -57,7 +64,7 @@ def _span_processor():
     return RequestIdAndNoQueries()
 
 
-def _cut_queries(span, request=None) -> None:
+def _cut_queries(span: Span, request: object = None) -> None:
     """Cut query strings from a span's URL attributes: as it starts, and again from the instrumentations'
     hooks, since some set their URL attributes after the start."""
     for name in _URL_ATTRIBUTES:
@@ -66,7 +73,7 @@ def _cut_queries(span, request=None) -> None:
             span.set_attribute(name, "" if name == "url.query" else value.split("?", 1)[0])
 
 
-async def _cut_queries_async(span, request=None) -> None:
+async def _cut_queries_async(span: Span, request: object = None) -> None:
     _cut_queries(span, request)
 
 
@@ -103,7 +110,7 @@ def start(service_name: str) -> bool:
 _SERVER_SPAN = "otel.server_span"  # where the ASGI scope carries the span serving the request
 
 
-def _keep_server_span(span, scope: dict) -> None:
+def _keep_server_span(span: Span, scope: MutableMapping[str, Any]) -> None:
     scope[_SERVER_SPAN] = span
     _cut_queries(span)
 
@@ -127,7 +134,7 @@ def traced_app(app: Any, service_name: str) -> Any:
                                    server_request_hook=_keep_server_span)
 
 
-def note_request_id(request_id: str, scope: dict) -> None:
+def note_request_id(request_id: str, scope: MutableMapping[str, Any]) -> None:
     """Put the request id on the span serving the request (a no-op when tracing is off)."""
     if _enabled:
         from opentelemetry import trace

@@ -85,12 +85,11 @@ class Suite:
 
     def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path(name), "ab")
         env = self.env | ({"WORKER_HEARTBEAT_FILE": str(self.log_dir / f"{name}.heartbeat")}
                           if name in WORKERS else {})
-        self.processes[name] = subprocess.Popen([sys.executable, "-m", module_of(name)], env=env, cwd=ROOT,
-                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        with open(self.log_path(name), "ab") as log:
+            self.processes[name] = subprocess.Popen([sys.executable, "-m", module_of(name)], env=env, cwd=ROOT,
+                                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self, name: str, timeout: float = 15) -> None:
         process = self.processes.pop(name, None)
@@ -136,7 +135,8 @@ class Suite:
         while time.monotonic() < deadline:
             for process_name, process in self.processes.items():
                 if process.poll() is not None:
-                    raise RuntimeError(f"{process_name} exited with {process.returncode}; see {self.log_path(process_name)}")
+                    raise RuntimeError(f"{process_name} exited with {process.returncode}; "
+                                       f"see {self.log_path(process_name)}")
             try:
                 status, body = self.get("/readyz", name)
                 if status == 200 and body.get("status") == "ready":
@@ -158,10 +158,12 @@ BANNER = """
 
 Demo staff sign-in (dev only): yinzhou-demo (鄞州区), baizhang-demo (百丈街道), city-demo (宁波市), auditor-demo,
 all with the password {password}:
-  curl -s -X POST {gateway}/api/auth/v1/staff-sign-ins -H 'content-type: application/json' -d '{{"username": "city-demo", "password": "{password}"}}'
+  curl -s -X POST {gateway}/api/auth/v1/staff-sign-ins -H 'content-type: application/json' \\
+    -d '{{"username": "city-demo", "password": "{password}"}}'
 
 Demo tokens (dev only): a bearer token for a demo principal, then call any service through the gateway:
-  curl -s -X POST {gateway}/api/auth/v1/dev-tokens -H 'content-type: application/json' -d '{{"principal": "staff-yinzhou"}}'
+  curl -s -X POST {gateway}/api/auth/v1/dev-tokens -H 'content-type: application/json' \\
+    -d '{{"principal": "staff-yinzhou"}}'
   principals: resident (家属 of two demo elders), staff-yinzhou (鄞州区 330212), staff-city (宁波市 330200), partner
   curl -s {gateway}/api/eldercare/v1/elders -H "Authorization: Bearer <access_token>"
 

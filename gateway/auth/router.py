@@ -9,15 +9,30 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 
-from gateway.auth import grants, service
+from gateway.auth import grants, oauth, service
 from gateway.auth.dependencies import Caller, ClientsWrite, GrantsRead, StaffWrite
 from gateway.auth.models import OAuthClient, StaffUser
-from gateway.auth import oauth
 from gateway.auth.oauth import OAuthError, OAuthRoute, from_refusal
-from gateway.auth.schemas import (ClientIn, ClientOut, ClientScopesIn, ClientWithSecret, CodeRequest, CodeRequested,
-                                  CodeSignIn, GrantOut, PasswordChange, SignOut, StaffAccountChange, StaffAccountIn,
-                                  StaffAccountOut, StaffSignIn, TokenResponse, TotpConfirmation, TotpEnrollment,
-                                  WeChatSignIn)
+from gateway.auth.schemas import (
+    ClientIn,
+    ClientOut,
+    ClientScopesIn,
+    ClientWithSecret,
+    CodeRequest,
+    CodeRequested,
+    CodeSignIn,
+    GrantOut,
+    PasswordChange,
+    SignOut,
+    StaffAccountChange,
+    StaffAccountIn,
+    StaffAccountOut,
+    StaffSignIn,
+    TokenResponse,
+    TotpConfirmation,
+    TotpEnrollment,
+    WeChatSignIn,
+)
 from gateway.principals import issue_token
 from shared.db import Session
 from shared.errors import Forbidden, InvalidInput, Unauthorized, problem_responses

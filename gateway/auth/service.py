@@ -13,9 +13,8 @@ import functools
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-
 import time
+from dataclasses import dataclass
 
 import pyotp
 from argon2 import PasswordHasher
@@ -30,8 +29,8 @@ from gateway.settings import GatewaySettings
 from shared.db import utcnow
 from shared.divisions import is_current
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
-from shared.idnumbers import mask_phone
 from shared.identity import Principal
+from shared.idnumbers import mask_phone
 from shared.scopes import scopes_held_by
 
 PASSWORDS = PasswordHasher()  # Argon2id with the library's (RFC 9106 low-memory) parameters
@@ -323,7 +322,8 @@ async def _revoke_family(session: AsyncSession, family_id: str) -> None:
                                                      RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
-async def rotate_refresh(session: AsyncSession, settings: GatewaySettings, token: str) -> tuple[Principal, IssuedRefresh]:
+async def rotate_refresh(session: AsyncSession, settings: GatewaySettings,
+                         token: str) -> tuple[Principal, IssuedRefresh]:
     """Spend a refresh token for a new one in the same family. Presenting a spent one revokes the family."""
     row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
     now = utcnow()

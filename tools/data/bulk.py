@@ -19,7 +19,7 @@ def _sqlite_value(value):
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (dict, list)):

@@ -16,8 +16,8 @@ from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Principal
 from shared.idnumbers import parse_id_number
-from shared.request_id import current_request_id
 from shared.pii_reads import record_pii_read
+from shared.request_id import current_request_id
 
 LOOKUP_CALLERS = ("service", "staff")
 
