@@ -50,15 +50,19 @@ SWAGGER_STATIC = os.path.join(os.path.dirname(fastapi_offline.__file__), "static
 
 
 class DevTokenRequest(Schema):
+    """Which demo principal to issue a token for (dev and test only)."""
+
     principal: Literal["resident", "staff-yinzhou", "staff-city", "partner"] = Field(
         description="Which demo principal to act as")
 
 
 class DevTokenResponse(Schema):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int
-    principal: dict
+    """A token for a demo principal, and what it carries."""
+
+    access_token: str = Field(description="Bearer token for the `Authorization` header")
+    token_type: Literal["bearer"] = Field("bearer", description="Always `bearer`")
+    expires_in: int = Field(description="Seconds the token stays valid")
+    principal: dict = Field(description="The principal's claims: subject, kind, scopes, area and name")
 
 
 class Gateway:
@@ -172,7 +176,8 @@ class Gateway:
         app.include_router(auth_router)
         install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all
 
-        @app.get("/healthz", summary="Liveness", tags=["health"])
+        @app.get("/healthz", summary="Liveness", tags=["health"],
+                 description="The gateway process is up. Asks no service and touches no database.")
         async def healthz() -> dict:
             return {"status": "ok", "service": "gateway"}
 

@@ -30,21 +30,23 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 class FieldProblem(BaseModel):
+    """One field of the request that was refused, and why."""
+
     field: str = Field(description="Dotted path of the offending field, e.g. `id_number` or `members.0.income_fen`")
     location: str = Field(description="Where the field was: body, query, path or header")
-    message: str
+    message: str = Field(description="What is wrong with it, in words a person can act on")
 
 
 class Problem(BaseModel):
     """A problem detail (RFC 9457)."""
 
     type: str = Field(description="Stable identifier of the kind of problem, e.g. `/problems/not-found`")
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldProblem] | None = None
+    title: str = Field(description="A short summary of the kind of problem, the same for every occurrence")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong with this request, for a person to read")
+    instance: str | None = Field(None, description="The path of the request")
+    request_id: str | None = Field(None, description="The request's id, as in the logs: quote it when reporting")
+    errors: list[FieldProblem] | None = Field(None, description="For 422: each offending field")
     resource: str | None = Field(None, description="For 409: the resource that blocked the request")
 
 

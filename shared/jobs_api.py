@@ -24,18 +24,18 @@ from shared.schemas import Schema
 class BackgroundJob(Schema):
     """A job of the service's worker processes (后台任务)."""
 
-    id: int
-    task: str
-    status: JobStatus
+    id: int = Field(description="The job's id, in the order jobs were enqueued")
+    task: str = Field(description="The task it runs")
+    status: JobStatus = Field(description="queued, running, or how it ended")
     progress: int = Field(ge=0, le=100, description="Percent done")
-    attempts: int
-    max_attempts: int
-    run_after: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-    cancel_requested: bool
-    last_error: str | None
-    result: dict[str, Any] | None
+    attempts: int = Field(description="Runs started so far (a worker that died mid-run counts)")
+    max_attempts: int = Field(description="Runs allowed before the job fails for good")
+    run_after: dt.datetime = Field(description="Not run before this instant")
+    started_at: dt.datetime | None = Field(description="When its first run started")
+    finished_at: dt.datetime | None = Field(description="When it ended")
+    cancel_requested: bool = Field(description="A cancel was asked for; a running job stops at its next step")
+    last_error: str | None = Field(description="The last line of the last error, when a run failed")
+    result: dict[str, Any] | None = Field(description="What the task reported when it succeeded")
 
 
 def job_out(row: dict[str, Any]) -> BackgroundJob:

@@ -28,7 +28,9 @@ Columns = TypeVarTuple("Columns")
 
 
 class Page(Schema, Generic[T]):
-    items: list[T]
+    """One page of a list, in a stable order, and the cursor of the next page."""
+
+    items: list[T] = Field(description="The items of this page")
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last page")
 
 

@@ -79,6 +79,8 @@ def pii_reads_table(metadata: MetaData) -> Table:
 
 
 class PiiReadIn(Schema):
+    """A request for one record's personal data in the clear, and why."""
+
     purpose: str = Field(min_length=4, max_length=200, examples=["电话回访：核实助餐订单地址"],
                          description="Why the clear values are needed; kept in the audit record for auditors")
 
@@ -92,23 +94,27 @@ class PiiReadIn(Schema):
 
 
 class PiiReadOut(Schema):
+    """The clear values, and the audit record written for the read."""
+
     read_id: int = Field(description="The audit record written for this read")
-    read_at: dt.datetime
+    read_at: dt.datetime = Field(description="When the values were read")
     values: dict[str, str | None] = Field(description="The requested fields in the clear")
 
 
 class PiiReadRecord(Schema):
-    id: int
-    read_at: dt.datetime
-    reader: str
-    reader_kind: str
-    reader_area: str | None
-    subject_type: str
-    subject_id: str
-    subject_area: str | None
-    fields: list[str]
-    purpose: str
-    request_id: str | None
+    """One clear read of personal data: who read what of whom, when, why and in which request."""
+
+    id: int = Field(description="The audit record's id")
+    read_at: dt.datetime = Field(description="When the values were read")
+    reader: str = Field(description="Who read them (the caller's subject)")
+    reader_kind: str = Field(description="The reader's kind: staff, partner or service")
+    reader_area: str | None = Field(description="The reader's area (staff)")
+    subject_type: str = Field(description="What kind of record was read, e.g. `elder` or `member`")
+    subject_id: str = Field(description="The id of the record read")
+    subject_area: str | None = Field(description="The division the person belongs to")
+    fields: list[str] = Field(description="The fields read in the clear")
+    purpose: str = Field(description="The purpose the reader gave")
+    request_id: str | None = Field(description="The request of the read, as in the logs")
 
 
 async def record_pii_read(session: AsyncSession, table: Table, principal: Principal, *, subject_type: str,
@@ -138,6 +144,8 @@ class SubjectFinder:
 
 
 class PiiReadSearch(Schema):
+    """The person whose reads an auditor looks for, by ID number or phone, and an optional time window."""
+
     id_number: str | None = Field(None, max_length=30, examples=["330203195001011236"],
                                   description="The person's ID number (services that hold ID numbers)")
     phone: MobilePhone | None = Field(None, description="The person's mobile number (services that hold phones)")

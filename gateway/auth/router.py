@@ -73,10 +73,14 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 async def token(
     request: Request,
     session: Session,
-    grant_type: Annotated[Literal["client_credentials", "refresh_token"], Form()],
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    grant_type: Annotated[Literal["client_credentials", "refresh_token"],
+                          Form(description="`client_credentials` for clients, `refresh_token` for people")],
+    client_id: Annotated[str | None, Form(max_length=64, description="The client's id, when not sent by HTTP "
+                                                                     "Basic")] = None,
+    client_secret: Annotated[str | None, Form(max_length=200, description="The client's secret, when not sent by "
+                                                                          "HTTP Basic")] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200, description="With `grant_type=refresh_token`: the "
+                                                                          "refresh token to spend")] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> TokenResponse:
     settings = request.app.state.settings
@@ -165,6 +169,9 @@ async def start_totp(session: Session, principal: Caller) -> TotpEnrollment:
 
 
 @router.post("/staff/totp/confirmation", status_code=204, summary="Confirm the second factor",
+             description="The first code of the authenticator app turns the second factor on: from then on, "
+                         "sign-in needs a code as well as the password. 409 when no set-up is waiting; 422 when "
+                         "the code does not match.",
              responses=problem_responses(401, 403, 409, 422))
 async def confirm_totp(body: TotpConfirmation, session: Session, principal: Caller) -> Response:
     await service.confirm_totp(session, principal, body.code)
