@@ -30,7 +30,7 @@ class GatewaySettings(CommonSettings):
     upstream_connect_timeout_s: float = 1.0
     # Read deadline: how long the gateway waits for a service's answer before 504 `gateway-timeout`. Each such
     # timeout counts towards the breaker, so the deadline must be well under what callers wait, or they give
-    # up first and a hung service is never noticed (at 15 s, a 16 s hang never opened the breaker).
+    # up first and a hung service is never noticed: its hangs never open the breaker.
     # Overrides per service ("placenames") or per path prefix ("/api/placenames/v1/batches"); the longest
     # matching prefix wins, then the service's own, then the default.
     upstream_read_timeout_s: float = 10.0

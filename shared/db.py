@@ -128,7 +128,7 @@ def make_engine(url: str, *, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         _prepare_sqlite(engine)
         return engine
-    # No pre-ping: it cost a round trip on every checkout (a fifth of a simple request's time). A connection
+    # No pre-ping: it costs a round trip on every checkout, a large share of a simple request. A connection
     # that died with the database fails its first statement instead; that request answers 503 and the pool
     # drops all connections of that age at once (tests/resilience/test_database_outage.py).
     # No overflow: overflow connections are closed when they come back, so every burst opened (and prepared

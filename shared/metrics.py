@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import route_template
 
-# Seconds. From a cached lookup (5 ms) to a slow report (10 s); the proxy's and the services' alike.
+# Seconds: from a cached lookup to a slow report; the proxy's and the services' alike.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BOUNDS = [*(repr(b) for b in BUCKETS), "+Inf"]
 

@@ -36,7 +36,7 @@ _SSL: ssl.SSLContext | None = None
 
 
 def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context per process: building one (loading the CA bundle) costs ~0.1 s."""
+    """One verifying TLS context per process: building one loads the CA bundle, too slow to do per client."""
     global _SSL
     if _SSL is None:
         _SSL = ssl.create_default_context()

@@ -194,9 +194,9 @@ class EncryptedInteger(EncryptedColumn[int]):
 def decrypt_integers(purpose: str, stored: list[str]) -> list[int]:
     """Many stored values of one `EncryptedInteger` purpose at once, for batch code (a city's incomes).
 
-    The same checks as `Keyring.decrypt` (the GCM tag authenticates every value), about twice as fast per value:
-    one AES-GCM object per key id instead of one per value (building one expands the key schedule), the
-    `v1:<key id>:` prefix matched rather than split, and base64 decoded by `binascii` directly."""
+    The same checks as `Keyring.decrypt` (the GCM tag authenticates every value), with less work per value: one
+    AES-GCM object per key id instead of one per value (building one expands the key schedule), the `v1:<key id>:`
+    prefix matched rather than split, and base64 decoded by `binascii` directly (docs/benchmarks/assistance.md)."""
     ring, aad = keyring(), purpose.encode()
     ciphers: dict[str, tuple[str, AESGCM]] = {}  # key id -> (its prefix, its cipher)
     a2b, out = binascii.a2b_base64, []

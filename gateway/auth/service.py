@@ -39,7 +39,8 @@ PASSWORDS = PasswordHasher()  # Argon2id with the library's (RFC 9106 low-memory
 @functools.cache
 def _unknown_user_hash() -> str:
     """Verified against when the username is unknown, so timing does not tell which usernames exist.
-    Made on first use: hashing at import cost every process that imports this module ~0.15 s."""
+    Made on first use: Argon2 is slow by design, and hashing at import slowed the start of every process that
+    imports this module."""
     return PASSWORDS.hash(secrets.token_urlsafe(16))
 
 ROLE_HOLDERS = {"community_worker": ("staff",), "street": ("staff",), "district": ("staff",),
