@@ -169,7 +169,8 @@ class CityGenerator:
         number, index = self.id_number(district, birth)
         return dict(
             # Written around the ORM (bulk), so encrypted here as the column type would.
-            id=mid, household_id=hid, id_number_enc=keyring().encrypt("members.id_number", number), id_number_index=index,
+            id=mid, household_id=hid, id_number_enc=keyring().encrypt("members.id_number", number),
+            id_number_index=index,
             name=f"居民{mid}", birth_on=birth,
             sex=self.rng.choice(("male", "female")), relationship=relationship,
             residence="resident" if r() < 0.1 else "registered",
@@ -244,7 +245,8 @@ async def _main(households: int, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.data.assistance_generate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.data.assistance_generate",
+                                     description=__doc__.split("\n")[0])
     # `./dev seed assistance --households N` passes the flag; `python -m ... N` works as well.
     parser.add_argument("count", type=int, nargs="?")
     parser.add_argument("--households", type=int)
