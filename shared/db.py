@@ -81,7 +81,7 @@ async def get_or_404(session: AsyncSession, model: type[Row], key: Any, detail: 
     return row
 
 
-async def one_or_404(session: AsyncSession, query: Select, detail: str) -> Any:
+async def one_or_404(session: AsyncSession, query: Select[*tuple[Any, ...]], detail: str) -> Any:
     """The one row `query` selects, or NotFound saying `detail` ("no lead 12 that you may see")."""
     row = await session.scalar(query)
     if row is None:
