@@ -83,9 +83,13 @@ async def bare_aggregate(database: Database) -> float:
     many counted incomes each household has."""
     async with database.sessionmaker() as session:
         started = time.perf_counter()
-        await session.execute(text(
-            "SELECT household_id, count(*) FROM incomes WHERE NOT exempt AND period_from <= :today "
-            "GROUP BY household_id"), {"today": clock.today()})
+        await session.execute(
+            text(
+                "SELECT household_id, count(*) FROM incomes WHERE NOT exempt AND period_from <= :today "
+                "GROUP BY household_id"
+            ),
+            {"today": clock.today()},
+        )
         return time.perf_counter() - started
 
 
@@ -117,8 +121,15 @@ async def rules_only(database: Database, chunk: int) -> tuple[float, float]:
             loading -= time.perf_counter()
             await batch.load_incomes(session, today, after_id=after, until_id=after + chunk)
             loading += time.perf_counter()
-            hits = batch.hits_select(params, today, area_prefix="", after_id=after, until_id=after + chunk,
-                                     exclude_prefixes=(), unless_receiving=True).subquery()
+            hits = batch.hits_select(
+                params,
+                today,
+                area_prefix="",
+                after_id=after,
+                until_id=after + chunk,
+                exclude_prefixes=(),
+                unless_receiving=True,
+            ).subquery()
             await session.scalar(select(func.count()).select_from(hits))
         return time.perf_counter() - started, loading
 
@@ -161,9 +172,11 @@ class JobWatch:
 
     def summary(self) -> str:
         lags = sorted(self.lags) or [0.0]
-        return (f"{len(self.full_collections)} full garbage collections taking {sum(self.full_collections):.2f} s "
-                f"(longest {max(self.full_collections, default=0) * 1000:.0f} ms); event loop lag p99 "
-                f"{percentile(lags, 0.99) * 1000:.1f} ms, longest {lags[-1] * 1000:.0f} ms")
+        return (
+            f"{len(self.full_collections)} full garbage collections taking {sum(self.full_collections):.2f} s "
+            f"(longest {max(self.full_collections, default=0) * 1000:.0f} ms); event loop lag p99 "
+            f"{percentile(lags, 0.99) * 1000:.1f} ms, longest {lags[-1] * 1000:.0f} ms"
+        )
 
 
 async def screening(database: Database, chunk: int) -> tuple[float, int, float, JobWatch]:
@@ -183,8 +196,9 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples) * 1000, percentile(samples, 0.99) * 1000
 
 
-async def latencies(database: Database, suite: Suite, requests: int, *, during_screening: bool = False
-                    ) -> dict[str, tuple[float, float]]:
+async def latencies(
+    database: Database, suite: Suite, requests: int, *, during_screening: bool = False
+) -> dict[str, tuple[float, float]]:
     """p50/p99 of single requests, one at a time. With `during_screening`, a city screening is started through the
     API first and runs in the same service process meanwhile (the name of each figure then says how far it got)."""
     async with database.sessionmaker() as session:
@@ -194,8 +208,13 @@ async def latencies(database: Database, suite: Suite, requests: int, *, during_s
         sample = random.sample(range(1, last_member + 1), min(requests, last_member))
         # Not people born in the last two days: shared.idnumbers checks a birth date against the machine's date,
         # which is a day behind Asia/Shanghai's from 16:00 UTC, so a number of someone born "today" is refused.
-        numbers = list(await session.scalars(select(Member.id_number).where(
-            Member.id.in_(sample), Member.birth_on < clock.today() - dt.timedelta(days=2))))
+        numbers = list(
+            await session.scalars(
+                select(Member.id_number).where(
+                    Member.id.in_(sample), Member.birth_on < clock.today() - dt.timedelta(days=2)
+                )
+            )
+        )
     async with httpx.AsyncClient(base_url=suite.url(), timeout=10) as client:
         token = (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -208,11 +227,19 @@ async def latencies(database: Database, suite: Suite, requests: int, *, during_s
 
         async def progress() -> str:
             return f"{(await client.get(screening, headers=headers)).json()['progress_percent']:.0f} %"
+
         for name, path, bodies in (
-                ("status lookup", "/api/assistance/v1/status-lookups",
-                 [{"id_number": numbers[i % len(numbers)]} for i in range(requests)]),
-                ("eligibility check", "/api/assistance/v1/eligibility-checks",
-                 [{"household_id": random.randint(1, top)} for _ in range(requests)])):
+            (
+                "status lookup",
+                "/api/assistance/v1/status-lookups",
+                [{"id_number": numbers[i % len(numbers)]} for i in range(requests)],
+            ),
+            (
+                "eligibility check",
+                "/api/assistance/v1/eligibility-checks",
+                [{"household_id": random.randint(1, top)} for _ in range(requests)],
+            ),
+        ):
             for body in bodies[:50]:  # warm-up
                 await client.post(path, json=body, headers=headers)
             samples, begun = [], await progress() if screening else ""
@@ -242,20 +269,28 @@ async def batch_figures(database: Database, args: argparse.Namespace) -> None:
     say(f"screening done ({load()})")
     rules, loading = await rules_only(database, args.chunk)
     say(f"rules alone done ({load()})")
-    say(f"bare SQL aggregate over the same income rows (count per household; no SQL can sum ciphertexts): "
-        f"{aggregate:.2f} s")
+    say(
+        f"bare SQL aggregate over the same income rows (count per household; no SQL can sum ciphertexts): "
+        f"{aggregate:.2f} s"
+    )
     say(f"read {rows_read:,} ciphertexts + decrypt + sum per member in Python, chunk {args.chunk:,}: {floor:.2f} s")
     say(f"screening: {elapsed:.2f} s for {args.households:,} households ({leads:,} leads)")
     say(f"in the process that ran it: {cpu:.1f} s of CPU; {watch.summary()}")
-    say(f"screening / bare aggregate: {elapsed / aggregate:.2f}x (target ≤ 3x); "
-        f"screening / read + decrypt + sum: {elapsed / floor:.2f}x; target ≤ 30 s for 1,000,000 households")
-    say(f"of which the rules alone (hits counted, no leads written): {rules:.2f} s, "
-        f"{rules / aggregate:.2f}x the bare aggregate; loading the incomes in it: {loading:.2f} s")
+    say(
+        f"screening / bare aggregate: {elapsed / aggregate:.2f}x (target ≤ 3x); "
+        f"screening / read + decrypt + sum: {elapsed / floor:.2f}x; target ≤ 30 s for 1,000,000 households"
+    )
+    say(
+        f"of which the rules alone (hits counted, no leads written): {rules:.2f} s, "
+        f"{rules / aggregate:.2f}x the bare aggregate; loading the incomes in it: {loading:.2f} s"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
-    say(f"bench assistance: {args.households:,} households, database {args.database_url}, "
-        f"{args.parallel_chunks} chunk(s) at once")
+    say(
+        f"bench assistance: {args.households:,} households, database {args.database_url}, "
+        f"{args.parallel_chunks} chunk(s) at once"
+    )
     runner.PARALLEL_CHUNKS = args.parallel_chunks
     if not args.reuse:
         await fresh_database(args.database_url, "assistance")
@@ -277,10 +312,12 @@ async def main(args: argparse.Namespace) -> None:
             await build_city(database, args.households)
         if not args.latencies_only:
             await batch_figures(database, args)
-        suite = await asyncio.to_thread(start_suite, args.database_url,
-                                        Path(tempfile.mkdtemp(prefix="bench-assistance-")))
-        for name, (p50, p99) in (await latencies(database, suite, args.requests,
-                                                 during_screening=args.during_screening)).items():
+        suite = await asyncio.to_thread(
+            start_suite, args.database_url, Path(tempfile.mkdtemp(prefix="bench-assistance-"))
+        )
+        for name, (p50, p99) in (
+            await latencies(database, suite, args.requests, during_screening=args.during_screening)
+        ).items():
             say(f"{name} through the gateway: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 ≤ 20 ms; {load()})")
     finally:
         if suite is not None:
@@ -294,12 +331,25 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--chunk", type=int, default=AssistanceSettings().screening_chunk)  # as the service runs
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the city already in the database (no rebuild; migrations are applied)")
-    parser.add_argument("--parallel-chunks", type=int, default=runner.PARALLEL_CHUNKS,
-                        help="chunks the screening runs at once on PostgreSQL (1: one after the other)")
-    parser.add_argument("--during-screening", action="store_true",
-                        help="measure the single requests while a city screening runs in the same service")
-    parser.add_argument("--latencies-only", action="store_true",
-                        help="skip the screening and the aggregate (with --reuse: single requests on a built city)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the city already in the database (no rebuild; migrations are applied)",
+    )
+    parser.add_argument(
+        "--parallel-chunks",
+        type=int,
+        default=runner.PARALLEL_CHUNKS,
+        help="chunks the screening runs at once on PostgreSQL (1: one after the other)",
+    )
+    parser.add_argument(
+        "--during-screening",
+        action="store_true",
+        help="measure the single requests while a city screening runs in the same service",
+    )
+    parser.add_argument(
+        "--latencies-only",
+        action="store_true",
+        help="skip the screening and the aggregate (with --reuse: single requests on a built city)",
+    )
     asyncio.run(main(parser.parse_args(sys.argv[1:])))

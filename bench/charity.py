@@ -50,9 +50,22 @@ from shared.db import make_engine
 from shared.identity import Principal, mint_assertion
 
 API = "/api/charity/v1"
-CLERK = Principal(subject="bench", kind="staff", area=CITY_CODE, scopes=frozenset({
-    "charity.organizations:write", "charity.projects:write", "charity.projects:read", "charity.donations:write",
-    "charity.ledger:read", "charity.campaigns:write", "charity.campaigns:upload"}))
+CLERK = Principal(
+    subject="bench",
+    kind="staff",
+    area=CITY_CODE,
+    scopes=frozenset(
+        {
+            "charity.organizations:write",
+            "charity.projects:write",
+            "charity.projects:read",
+            "charity.donations:write",
+            "charity.ledger:read",
+            "charity.campaigns:write",
+            "charity.campaigns:upload",
+        }
+    ),
+)
 
 
 async def reset(url: str) -> None:
@@ -67,20 +80,46 @@ async def reset(url: str) -> None:
 
 async def setup(client: httpx.AsyncClient, headers: dict) -> dict:
     from stdnum.cn import uscc
+
     body = "51330200MJ7777777"
-    org = (await client.post(f"{API}/organizations", headers=headers, json={
-        "name": "基准测试慈善会", "unified_social_credit_code": body + uscc.calc_check_digit(body),
-        "registered_on": "2010-01-01", "district_code": CITY_CODE, "is_charity": True, "recognised_on": "2011-01-01",
-        "contact_name": "测试", "contact_phone": "13800000000"})).json()
-    await client.post(f"{API}/organizations/{org['id']}/fundraising-qualification", headers=headers,
-                      json={"granted_on": "2012-01-01"})
+    org = (
+        await client.post(
+            f"{API}/organizations",
+            headers=headers,
+            json={
+                "name": "基准测试慈善会",
+                "unified_social_credit_code": body + uscc.calc_check_digit(body),
+                "registered_on": "2010-01-01",
+                "district_code": CITY_CODE,
+                "is_charity": True,
+                "recognised_on": "2011-01-01",
+                "contact_name": "测试",
+                "contact_phone": "13800000000",
+            },
+        )
+    ).json()
+    await client.post(
+        f"{API}/organizations/{org['id']}/fundraising-qualification", headers=headers, json={"granted_on": "2012-01-01"}
+    )
     today = clock.today()
-    project = (await client.post(f"{API}/projects", headers=headers, json={
-        "organization_id": org["id"], "title": "基准项目", "summary": "bench", "beneficiaries": "bench",
-        # Directed (定向募捐): filed today, the day it is created, with no 10-day filing clock before it starts.
-        "public_fundraising": False, "target_fen": 10**12, "starts_on": (today.replace(day=1)).isoformat(),
-        "ends_on": today.replace(year=today.year + 1).isoformat(),
-        "budget_lines": [{"name": "全部", "amount_fen": 10**12}]})).json()
+    project = (
+        await client.post(
+            f"{API}/projects",
+            headers=headers,
+            json={
+                "organization_id": org["id"],
+                "title": "基准项目",
+                "summary": "bench",
+                "beneficiaries": "bench",
+                # Directed (定向募捐): filed today, the day it is created, with no 10-day filing clock before it starts.
+                "public_fundraising": False,
+                "target_fen": 10**12,
+                "starts_on": (today.replace(day=1)).isoformat(),
+                "ends_on": today.replace(year=today.year + 1).isoformat(),
+                "budget_lines": [{"name": "全部", "amount_fen": 10**12}],
+            },
+        )
+    ).json()
     await client.post(f"{API}/projects/{project['id']}/filing", headers=headers, json={})
     await client.post(f"{API}/projects/{project['id']}/start-fundraising", headers=headers)
     return project
@@ -93,19 +132,28 @@ async def donations(client, headers, project_id: int, count: int, concurrency: i
     async def one(n: int) -> None:
         async with gate:
             started = time.perf_counter()
-            response = await client.post(f"{API}/donations", headers=headers() | {"Idempotency-Key": f"bench-{n}"},
-                                         json={"project_id": project_id, "channel": "wechat",
-                                               "channel_txn_id": f"bench-{n}", "amount_fen": 100 + n % 900,
-                                               "donor": {"kind": "anonymous"}})
+            response = await client.post(
+                f"{API}/donations",
+                headers=headers() | {"Idempotency-Key": f"bench-{n}"},
+                json={
+                    "project_id": project_id,
+                    "channel": "wechat",
+                    "channel_txn_id": f"bench-{n}",
+                    "amount_fen": 100 + n % 900,
+                    "donor": {"kind": "anonymous"},
+                },
+            )
             assert response.status_code == 201, response.text
             latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
     await asyncio.gather(*(one(n) for n in range(count)))
     elapsed = time.perf_counter() - started
-    print(f"donations: {count} in {elapsed:.1f} s = {count / elapsed:.0f}/s, "
-          f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms "
-          f"(in-process, concurrency {concurrency})")
+    print(
+        f"donations: {count} in {elapsed:.1f} s = {count / elapsed:.0f}/s, "
+        f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms "
+        f"(in-process, concurrency {concurrency})"
+    )
 
 
 # ---- donations through the gateway, next to raw asyncpg -----------------------------------------------
@@ -135,6 +183,7 @@ end
 
 def ensure_wrk() -> str:
     from bench.gateway import find_tool
+
     if find_tool("wrk") is None:
         if os.geteuid() != 0:
             raise SystemExit("bench: wrk not found; install it first, e.g. `sudo apt-get install wrk`")
@@ -150,14 +199,38 @@ def start_suite(url: str, tmp: Path, pool: int):
     return behind_gateway("charity", url, tmp, env={"CHARITY_DB_POOL_SIZE": str(pool)})
 
 
-def wrk_donations(wrk: str, script: Path, gateway: str, run: str, project_id: int, token: str, seconds: float,
-                  connections: int, pids: dict[str, int] | None = None):
+def wrk_donations(
+    wrk: str,
+    script: Path,
+    gateway: str,
+    run: str,
+    project_id: int,
+    token: str,
+    seconds: float,
+    connections: int,
+    pids: dict[str, int] | None = None,
+):
     """wrk's result, with the CPU time per answered request of each process in `pids` (ms) as `cpu_ms`: on a
     shared machine, what a donation costs is steadier than how many fit in a second."""
     from bench.gateway import parse_wrk
+
     before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
-    command = [wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s", "-s", str(script),
-               f"{gateway}/api/charity/v1/donations", "--", run, str(project_id), token]
+    command = [
+        wrk,
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        f"{gateway}/api/charity/v1/donations",
+        "--",
+        run,
+        str(project_id),
+        token,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip()}")
@@ -168,8 +241,9 @@ def wrk_donations(wrk: str, script: Path, gateway: str, run: str, project_id: in
     return parsed
 
 
-async def raw_donations(url: str, project_id: int, seconds: float, concurrency: int, connections: int,
-                        run: str) -> tuple[float, float, float, int, float]:
+async def raw_donations(
+    url: str, project_id: int, seconds: float, concurrency: int, connections: int, run: str
+) -> tuple[float, float, float, int, float]:
     """The same SQL work per donation, by hand on asyncpg: one transaction with the group, its two entries,
     its seal (the balance trigger runs) and the donation row. Returns (per second, p50 ms, p99 ms, count,
     the client's CPU ms per donation)."""
@@ -180,7 +254,8 @@ async def raw_donations(url: str, project_id: int, seconds: float, concurrency: 
             org_id = await connection.fetchval("SELECT organization_id FROM projects WHERE id = $1", project_id)
             fund = await connection.fetchval("SELECT id FROM ledger_accounts WHERE project_id = $1", project_id)
             clearing = await connection.fetchval(
-                "SELECT id FROM ledger_accounts WHERE kind = 'clearing' AND organization_id = $1", org_id)
+                "SELECT id FROM ledger_accounts WHERE kind = 'clearing' AND organization_id = $1", org_id
+            )
         latencies: list[float] = []
         deadline = time.perf_counter() + seconds
         counter = 0
@@ -194,19 +269,35 @@ async def raw_donations(url: str, project_id: int, seconds: float, concurrency: 
                 async with pool.acquire() as connection, connection.transaction():
                     group = await connection.fetchval(
                         "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
-                        "VALUES ('donation', $1, $2, $3, 'bench', now()) RETURNING id", org_id, project_id,
-                        f"wechat {run}-{n}")
+                        "VALUES ('donation', $1, $2, $3, 'bench', now()) RETURNING id",
+                        org_id,
+                        project_id,
+                        f"wechat {run}-{n}",
+                    )
                     amount = 100 + n % 900
                     await connection.execute(
                         "INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES ($1, $2, $3), "
-                        "($1, $4, $5)", group, clearing, -amount, fund, amount)
+                        "($1, $4, $5)",
+                        group,
+                        clearing,
+                        -amount,
+                        fund,
+                        amount,
+                    )
                     await connection.execute(
-                        "INSERT INTO ledger_seals (group_id, entry_count, sealed_at) VALUES ($1, 2, now())", group)
+                        "INSERT INTO ledger_seals (group_id, entry_count, sealed_at) VALUES ($1, 2, now())", group
+                    )
                     await connection.fetchval(
                         "INSERT INTO donations (project_id, organization_id, channel, channel_txn_id, amount_fen, "
                         "donor_kind, honour_opt_in, donated_at, ledger_group_id, recorded_by, created_at) "
                         "VALUES ($1, $2, 'wechat', $3, $4, 'anonymous', false, now(), $5, 'bench', now()) "
-                        "RETURNING id", project_id, org_id, f"{run}-{n}", amount, group)
+                        "RETURNING id",
+                        project_id,
+                        org_id,
+                        f"{run}-{n}",
+                        amount,
+                        group,
+                    )
                 latencies.append((time.perf_counter() - started) * 1000)
 
         started, cpu = time.perf_counter(), time.process_time()
@@ -214,8 +305,13 @@ async def raw_donations(url: str, project_id: int, seconds: float, concurrency: 
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await pool.close()
-    return (len(latencies) / elapsed, statistics.median(latencies), percentile(latencies, 0.99), len(latencies),
-            cpu * 1000 / max(1, len(latencies)))
+    return (
+        len(latencies) / elapsed,
+        statistics.median(latencies),
+        percentile(latencies, 0.99),
+        len(latencies),
+        cpu * 1000 / max(1, len(latencies)),
+    )
 
 
 async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -> None:
@@ -235,61 +331,97 @@ async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -
         await raw_donations(url, project_id, 2, args.concurrency, connections, "raw-warm")
         service, raw = [], []
         for n in range(args.rounds):
-            result = await asyncio.to_thread(wrk_donations, wrk, script, gateway, f"gw{n}", project_id, token,
-                                             args.duration, args.concurrency, pids)
+            result = await asyncio.to_thread(
+                wrk_donations, wrk, script, gateway, f"gw{n}", project_id, token, args.duration, args.concurrency, pids
+            )
             if result.non_2xx or result.socket_errors:
-                print(f"  round {n + 1}: {result.non_2xx} non-2xx answers, {result.socket_errors} socket errors "
-                      f"(see {suite.log_dir})")
+                print(
+                    f"  round {n + 1}: {result.non_2xx} non-2xx answers, {result.socket_errors} socket errors "
+                    f"(see {suite.log_dir})"
+                )
             service.append(result)
             raw.append(await raw_donations(url, project_id, args.duration, args.concurrency, connections, f"raw{n}"))
-            print(f"  round {n + 1}: gateway {result.ok_rps:.0f}/s (p50 {result.p50_ms:.1f} ms, "
-                  f"p99 {result.p99_ms:.1f} ms), raw asyncpg {raw[-1][0]:.0f}/s (p50 {raw[-1][1]:.1f} ms, "
-                  f"p99 {raw[-1][2]:.1f} ms)",
-                  flush=True)
+            print(
+                f"  round {n + 1}: gateway {result.ok_rps:.0f}/s (p50 {result.p50_ms:.1f} ms, "
+                f"p99 {result.p99_ms:.1f} ms), raw asyncpg {raw[-1][0]:.0f}/s (p50 {raw[-1][1]:.1f} ms, "
+                f"p99 {raw[-1][2]:.1f} ms)",
+                flush=True,
+            )
     finally:
         stop(suite)
     engine = make_engine(url)
     async with engine.connect() as connection:
-        recorded = (await connection.execute(text(
-            "SELECT count(*) FROM donations WHERE channel_txn_id LIKE 'gw%'"))).scalar_one()
+        recorded = (
+            await connection.execute(text("SELECT count(*) FROM donations WHERE channel_txn_id LIKE 'gw%'"))
+        ).scalar_one()
     await engine.dispose()
     answered = sum(r.requests - r.non_2xx for r in service)
     rate = statistics.median(r.ok_rps for r in service)
     failed = sum(r.non_2xx + r.socket_errors for r in service)
     raw_rate = statistics.median(r[0] for r in raw)
-    print(f"donations through the gateway: {rate:.0f}/s, p50 {statistics.median(r.p50_ms for r in service):.1f} ms, "
-          f"p99 {statistics.median(r.p99_ms for r in service):.1f} ms (median of {args.rounds} rounds of "
-          f"{args.duration:g} s, {args.concurrency} connections; target >= 1,000/s, p99 <= 100 ms)")
-    print(f"raw asyncpg, same inserts: {raw_rate:.0f}/s, p50 {statistics.median(r[1] for r in raw):.1f} ms, "
-          f"p99 {statistics.median(r[2] for r in raw):.1f} ms ({args.concurrency} tasks on {args.pool * 2} "
-          f"connections)")
+    print(
+        f"donations through the gateway: {rate:.0f}/s, p50 {statistics.median(r.p50_ms for r in service):.1f} ms, "
+        f"p99 {statistics.median(r.p99_ms for r in service):.1f} ms (median of {args.rounds} rounds of "
+        f"{args.duration:g} s, {args.concurrency} connections; target >= 1,000/s, p99 <= 100 ms)"
+    )
+    print(
+        f"raw asyncpg, same inserts: {raw_rate:.0f}/s, p50 {statistics.median(r[1] for r in raw):.1f} ms, "
+        f"p99 {statistics.median(r[2] for r in raw):.1f} ms ({args.concurrency} tasks on {args.pool * 2} "
+        f"connections)"
+    )
     print(f"service/raw ratio: {rate / raw_rate:.2f}")
     if failed:
-        print(f"NOT ALL ANSWERED: {failed} non-2xx answers or socket errors (not counted in the rate; wrk's "
-              f"latencies include them); see {suite.log_dir}")
+        print(
+            f"NOT ALL ANSWERED: {failed} non-2xx answers or socket errors (not counted in the rate; wrk's "
+            f"latencies include them); see {suite.log_dir}"
+        )
     cpu = {name: statistics.median(r.cpu_ms[name] for r in service) for name in ("charity", "gateway")}
-    print(f"CPU per donation: charity service {cpu['charity']:.2f} ms, gateway {cpu['gateway']:.2f} ms; raw asyncpg "
-          f"client {statistics.median(r[4] for r in raw):.2f} ms (PostgreSQL's own CPU not counted in either)")
+    print(
+        f"CPU per donation: charity service {cpu['charity']:.2f} ms, gateway {cpu['gateway']:.2f} ms; raw asyncpg "
+        f"client {statistics.median(r[4] for r in raw):.2f} ms (PostgreSQL's own CPU not counted in either)"
+    )
     print(f"donations recorded by the service: {recorded} ({answered} answered 201 or replayed)")
 
 
 async def payroll(client, headers, project_id: int, rows: int) -> None:
     today = clock.today()
-    campaign = (await client.post(f"{API}/campaigns", headers=headers, json={
-        "name": "基准一日捐", "area_code": CITY_CODE, "project_id": project_id, "starts_on": today.isoformat(),
-        "ends_on": today.isoformat()})).json()
+    campaign = (
+        await client.post(
+            f"{API}/campaigns",
+            headers=headers,
+            json={
+                "name": "基准一日捐",
+                "area_code": CITY_CODE,
+                "project_id": project_id,
+                "starts_on": today.isoformat(),
+                "ends_on": today.isoformat(),
+            },
+        )
+    ).json()
     from stdnum.cn import uscc
+
     body = "11330200MB0000001"
-    unit = (await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=headers, json={
-        "name": "基准单位", "credit_code": body + uscc.calc_check_digit(body), "district_code": CITY_CODE,
-        "headcount": rows})).json()
+    unit = (
+        await client.post(
+            f"{API}/campaigns/{campaign['id']}/units",
+            headers=headers,
+            json={
+                "name": "基准单位",
+                "credit_code": body + uscc.calc_check_digit(body),
+                "district_code": CITY_CODE,
+                "headcount": rows,
+            },
+        )
+    ).json()
     lines = ["employee_no,name,amount"] + [f"E{n:07d},,{(n % 500) + 1}.00" for n in range(rows)]
     total = sum(((n % 500) + 1) * 100 for n in range(rows))
     started = time.perf_counter()
-    response = await client.post(f"{API}/campaigns/{campaign['id']}/units/{unit['id']}/batches",
-                                 content=("\n".join(lines) + "\n").encode(),
-                                 params={"batch_no": "B1", "control_rows": rows, "control_total_fen": total},
-                                 headers=headers | {"content-type": "text/csv"})
+    response = await client.post(
+        f"{API}/campaigns/{campaign['id']}/units/{unit['id']}/batches",
+        content=("\n".join(lines) + "\n").encode(),
+        params={"batch_no": "B1", "control_rows": rows, "control_total_fen": total},
+        headers=headers | {"content-type": "text/csv"},
+    )
     elapsed = time.perf_counter() - started
     assert response.status_code == 201, response.text[:500]
     print(f"payroll batch: {rows} rows imported in {elapsed:.1f} s (target <= 10 s)")
@@ -300,47 +432,81 @@ async def fill_ledger(url: str, project_id: int, entries: int) -> None:
     engine = make_engine(url)
     groups = entries // 2
     async with engine.begin() as connection:
-        accounts = dict((await connection.execute(text(
-            "SELECT kind, id FROM ledger_accounts WHERE project_id = :p OR (kind = 'clearing' AND organization_id = "
-            "(SELECT organization_id FROM projects WHERE id = :p))"), {"p": project_id})).all())
-        org_id = (await connection.execute(text("SELECT organization_id FROM projects WHERE id = :p"),
-                                           {"p": project_id})).scalar_one()
+        accounts = dict(
+            (
+                await connection.execute(
+                    text(
+                        "SELECT kind, id FROM ledger_accounts WHERE project_id = :p OR (kind = 'clearing' AND organization_id = "
+                        "(SELECT organization_id FROM projects WHERE id = :p))"
+                    ),
+                    {"p": project_id},
+                )
+            ).all()
+        )
+        org_id = (
+            await connection.execute(text("SELECT organization_id FROM projects WHERE id = :p"), {"p": project_id})
+        ).scalar_one()
         first = (await connection.execute(text("SELECT coalesce(max(id), 0) FROM ledger_groups"))).scalar_one()
         if url.startswith("postgresql"):
-            await connection.execute(text(
-                "INSERT INTO ledger_groups (id, kind, organization_id, project_id, memo, created_by, created_at) "
-                "SELECT :f + g, 'donation', :o, :p, 'bench', 'bench', now() FROM generate_series(1, :n) g"),
-                {"f": first, "o": org_id, "p": project_id, "n": groups})
-            await connection.execute(text("SELECT setval(pg_get_serial_sequence('ledger_groups', 'id'), :m)"),
-                                     {"m": first + groups})
-            await connection.execute(text(
-                "INSERT INTO ledger_entries (group_id, account_id, amount_fen) "
-                "SELECT :f + g, a.account, a.sign * 100 FROM generate_series(1, :n) g, "
-                "(VALUES (CAST(:c AS integer), -1), (CAST(:pa AS integer), 1)) AS a(account, sign)"),
-                {"f": first, "n": groups, "c": accounts["clearing"], "pa": accounts["project"]})
-            await connection.execute(text(
-                "INSERT INTO ledger_seals (group_id, entry_count, sealed_at) "
-                "SELECT :f + g, 2, now() FROM generate_series(1, :n) g"), {"f": first, "n": groups})
+            await connection.execute(
+                text(
+                    "INSERT INTO ledger_groups (id, kind, organization_id, project_id, memo, created_by, created_at) "
+                    "SELECT :f + g, 'donation', :o, :p, 'bench', 'bench', now() FROM generate_series(1, :n) g"
+                ),
+                {"f": first, "o": org_id, "p": project_id, "n": groups},
+            )
+            await connection.execute(
+                text("SELECT setval(pg_get_serial_sequence('ledger_groups', 'id'), :m)"), {"m": first + groups}
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO ledger_entries (group_id, account_id, amount_fen) "
+                    "SELECT :f + g, a.account, a.sign * 100 FROM generate_series(1, :n) g, "
+                    "(VALUES (CAST(:c AS integer), -1), (CAST(:pa AS integer), 1)) AS a(account, sign)"
+                ),
+                {"f": first, "n": groups, "c": accounts["clearing"], "pa": accounts["project"]},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO ledger_seals (group_id, entry_count, sealed_at) "
+                    "SELECT :f + g, 2, now() FROM generate_series(1, :n) g"
+                ),
+                {"f": first, "n": groups},
+            )
         else:
-            await connection.execute(text(
-                "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :n) "
-                "INSERT INTO ledger_groups (id, kind, organization_id, project_id, memo, created_by, created_at) "
-                "SELECT :f + n, 'donation', :o, :p, 'bench', 'bench', CURRENT_TIMESTAMP FROM g"),
-                {"f": first, "o": org_id, "p": project_id, "n": groups})
-            await connection.execute(text(
-                "INSERT INTO ledger_entries (group_id, account_id, amount_fen) "
-                "SELECT id, :c, -100 FROM ledger_groups WHERE id > :f UNION ALL "
-                "SELECT id, :pa, 100 FROM ledger_groups WHERE id > :f"),
-                {"f": first, "c": accounts["clearing"], "pa": accounts["project"]})
-            await connection.execute(text(
-                "INSERT INTO ledger_seals (group_id, entry_count, sealed_at) "
-                "SELECT id, 2, CURRENT_TIMESTAMP FROM ledger_groups WHERE id > :f"), {"f": first})
+            await connection.execute(
+                text(
+                    "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :n) "
+                    "INSERT INTO ledger_groups (id, kind, organization_id, project_id, memo, created_by, created_at) "
+                    "SELECT :f + n, 'donation', :o, :p, 'bench', 'bench', CURRENT_TIMESTAMP FROM g"
+                ),
+                {"f": first, "o": org_id, "p": project_id, "n": groups},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO ledger_entries (group_id, account_id, amount_fen) "
+                    "SELECT id, :c, -100 FROM ledger_groups WHERE id > :f UNION ALL "
+                    "SELECT id, :pa, 100 FROM ledger_groups WHERE id > :f"
+                ),
+                {"f": first, "c": accounts["clearing"], "pa": accounts["project"]},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO ledger_seals (group_id, entry_count, sealed_at) "
+                    "SELECT id, 2, CURRENT_TIMESTAMP FROM ledger_groups WHERE id > :f"
+                ),
+                {"f": first},
+            )
         # The business records behind the groups, so the reconciliation compares like with like.
-        await connection.execute(text(
-            "INSERT INTO donations (project_id, organization_id, channel, channel_txn_id, amount_fen, donor_kind, "
-            "honour_opt_in, donated_at, ledger_group_id, recorded_by, created_at) "
-            "SELECT :p, :o, 'bank', 'bench-fill-' || id, 100, 'anonymous', false, created_at, id, 'bench', created_at "
-            "FROM ledger_groups WHERE id > :f"), {"p": project_id, "o": org_id, "f": first})
+        await connection.execute(
+            text(
+                "INSERT INTO donations (project_id, organization_id, channel, channel_txn_id, amount_fen, donor_kind, "
+                "honour_opt_in, donated_at, ledger_group_id, recorded_by, created_at) "
+                "SELECT :p, :o, 'bank', 'bench-fill-' || id, 100, 'anonymous', false, created_at, id, 'bench', created_at "
+                "FROM ledger_groups WHERE id > :f"
+            ),
+            {"p": project_id, "o": org_id, "f": first},
+        )
     await engine.dispose()
 
 
@@ -354,12 +520,13 @@ async def run(args: argparse.Namespace) -> None:
     await reset(url)
     settings = CharitySettings(database_url=url, env="test", db_pool_size=args.pool)
     app = create_app(settings)
-    async with (app.router.lifespan_context(app),
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://charity",
-                                  timeout=600) as client):
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://charity", timeout=600) as client,
+    ):
+
         def headers() -> dict:  # the identity assertion lives 60 s: a fresh one per request
-            return {"X-Identity-Assertion": mint_assertion(CLERK, audience="charity",
-                                                           secret=settings.identity_secret)}
+            return {"X-Identity-Assertion": mint_assertion(CLERK, audience="charity", secret=settings.identity_secret)}
 
         project = await setup(client, headers())
         if through == "gateway":
@@ -371,8 +538,9 @@ async def run(args: argparse.Namespace) -> None:
             have = int(await session.scalar(text("SELECT count(*) FROM ledger_entries")))
         started = time.perf_counter()
         await fill_ledger(url, project["id"], max(0, args.ledger_entries - have))
-        print(f"ledger filled to about {args.ledger_entries} entries in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(
+            f"ledger filled to about {args.ledger_entries} entries in {time.perf_counter() - started:.1f} s", flush=True
+        )
         if url.startswith("postgresql"):
             async with app.state.database.sessionmaker() as session:
                 await session.execute(text("ANALYZE"))
@@ -381,24 +549,34 @@ async def run(args: argparse.Namespace) -> None:
         response = await client.post(f"{API}/reconciliations", headers=headers())
         elapsed = time.perf_counter() - started
         run_ = response.json()
-        print(f"reconciliation: {run_['entries_checked']} entries, {run_['groups_checked']} groups in "
-              f"{elapsed:.1f} s, balanced={run_['balanced']} "
-              f"{sorted({d['kind'] for d in run_['differences']})}")
+        print(
+            f"reconciliation: {run_['entries_checked']} entries, {run_['groups_checked']} groups in "
+            f"{elapsed:.1f} s, balanced={run_['balanced']} "
+            f"{sorted({d['kind'] for d in run_['differences']})}"
+        )
     print(f"end: load average {load_average()}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./dev bench charity")
-    parser.add_argument("--database-url", help="a scratch PostgreSQL database (it is wiped); default: SQLite in a "
-                        "temp dir")
-    parser.add_argument("--through", choices=("gateway", "in-process"),
-                        help="how donations are sent; default: gateway on PostgreSQL, in-process on SQLite")
+    parser.add_argument(
+        "--database-url", help="a scratch PostgreSQL database (it is wiped); default: SQLite in a temp dir"
+    )
+    parser.add_argument(
+        "--through",
+        choices=("gateway", "in-process"),
+        help="how donations are sent; default: gateway on PostgreSQL, in-process on SQLite",
+    )
     parser.add_argument("--donations", type=int, default=2000, help="in-process: how many")
     parser.add_argument("--duration", type=float, default=10, help="gateway: seconds per round")
     parser.add_argument("--rounds", type=int, default=2, help="gateway: rounds of service then raw asyncpg")
     parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--pool", type=int, default=10, help="the service's pool size (as many again may "
-                        "overflow); the raw loop gets the same number of connections")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=10,
+        help="the service's pool size (as many again may overflow); the raw loop gets the same number of connections",
+    )
     parser.add_argument("--payroll-rows", type=int, default=100_000)
     parser.add_argument("--ledger-entries", type=int, default=1_000_000)
     asyncio.run(run(parser.parse_args(argv)))

@@ -20,8 +20,9 @@ from shared import migrations
 HOST = "127.0.0.1"  # loopback only
 # The rate limiter stays on (its cost per request is part of what is measured) with limits no benchmark
 # reaches: refused requests would be cheap 429s, not the work being measured.
-UNREACHABLE_LIMITS = {kind: "1000000/1000000"
-                      for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
+UNREACHABLE_LIMITS = {
+    kind: "1000000/1000000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")
+}
 
 
 def say(message: str = "") -> None:
@@ -87,18 +88,32 @@ async def fresh_database(url: str, service: str | None = None) -> None:
         await asyncio.to_thread(migrations.upgrade, service, url.replace("postgresql://", "postgresql+asyncpg://", 1))
 
 
-def behind_gateway(service: str, url: str, tmp: Path, *, service_port: int | None = None,
-                   gateway_port: int | None = None, env: dict[str, str] | None = None):
+def behind_gateway(
+    service: str,
+    url: str,
+    tmp: Path,
+    *,
+    service_port: int | None = None,
+    gateway_port: int | None = None,
+    env: dict[str, str] | None = None,
+):
     """`service` on `url` and the gateway in front of it, as processes on loopback; the gateway on a throw-away
     database of its own, the other upstreams pointing at closed ports. Returns the running `Suite`."""
     from tools.devserver import Suite  # here: a bench that only reads figures needs none of it
 
     service_port, gateway_port = service_port or free_port(), gateway_port or free_port()
-    settings = {"ENV": "dev", "BIND_HOST": HOST, "LOG_LEVEL": "WARNING", "GATEWAY_PORT": str(gateway_port),
-                f"{service.upper()}_PORT": str(service_port), f"{service.upper()}_DATABASE_URL": url,
-                "GATEWAY_RATE_LIMITS": json.dumps(UNREACHABLE_LIMITS),
-                "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}"}
+    settings = {
+        "ENV": "dev",
+        "BIND_HOST": HOST,
+        "LOG_LEVEL": "WARNING",
+        "GATEWAY_PORT": str(gateway_port),
+        f"{service.upper()}_PORT": str(service_port),
+        f"{service.upper()}_DATABASE_URL": url,
+        "GATEWAY_RATE_LIMITS": json.dumps(UNREACHABLE_LIMITS),
+        "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gateway.db'}",
+    }
     from services import SERVICES
+
     for other in SERVICES:
         port = service_port if other == service else free_port()  # nothing listens on the others'
         settings[f"GATEWAY_UPSTREAM_{other.upper()}"] = f"http://{HOST}:{port}"

@@ -78,6 +78,7 @@ TARGET_P99_MS = 100.0
 
 # ------------------------------------------------------------------------------------------ measurement
 
+
 @dataclass
 class Run:
     """One batch of requests fired together: latencies (ms) and answers."""
@@ -98,8 +99,9 @@ class Run:
         return len(self.won_ms)
 
 
-async def fire(name: str, jobs: list, clients: int, call, pids: dict[str, int] | None = None,
-               rate: float | None = None) -> Run:
+async def fire(
+    name: str, jobs: list, clients: int, call, pids: dict[str, int] | None = None, rate: float | None = None
+) -> Run:
     """Run `call(job)` for every job with at most `clients` in flight; `call` returns a status.
 
     Closed loop (no `rate`): all clients start together and each sends its next request when its last one is
@@ -148,6 +150,7 @@ async def fire(name: str, jobs: list, clients: int, call, pids: dict[str, int] |
 
 # --------------------------------------------------------------------------------------------- the API
 
+
 class Api:
     def __init__(self, session: aiohttp.ClientSession, base: str, token: str):
         self.session = session
@@ -155,8 +158,9 @@ class Api:
         self.headers = {"authorization": f"Bearer {token}"}
 
     async def post(self, path: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict]:
-        async with self.session.post(self.base + API + path, json=body,
-                                     headers=self.headers | (headers or {})) as response:
+        async with self.session.post(
+            self.base + API + path, json=body, headers=self.headers | (headers or {})
+        ) as response:
             return response.status, await response.json(content_type=None)
 
     async def created(self, path: str, body: dict) -> dict:
@@ -184,9 +188,20 @@ async def gather_limited(coroutines, limit: int = 20) -> list:
 
 
 async def register_elders(api: Api, count: int) -> list[int]:
-    elders = await gather_limited(api.created("/elders", {
-        "id_number": id_number(n), "name": "基准老人", "address": "百丈东路100号", "area_code": AREA,
-        "latitude": 29.868, "longitude": 121.561}) for n in range(count))
+    elders = await gather_limited(
+        api.created(
+            "/elders",
+            {
+                "id_number": id_number(n),
+                "name": "基准老人",
+                "address": "百丈东路100号",
+                "area_code": AREA,
+                "latitude": 29.868,
+                "longitude": 121.561,
+            },
+        )
+        for n in range(count)
+    )
     return [e["id"] for e in elders]
 
 
@@ -195,35 +210,71 @@ async def canteens_with_menus(api: Api, count: int, places: int, label: str) -> 
     served_on = (clock.today() + dt.timedelta(days=1)).isoformat()
     menus = []
     for n in range(count):
-        canteen = await api.created("/canteens", {
-            "name": f"基准食堂 {label}-{n}", "kind": "canteen", "area_code": AREA, "address": "百丈东路100号",
-            "latitude": 29.868, "longitude": 121.561, "delivery_area_codes": [AREA]})
-        menu = await api.created(f"/canteens/{canteen['id']}/menus", {
-            "served_on": served_on, "meal": "lunch", "dishes": ["红烧鱼", "青菜", "米饭"], "price_fen": 1500,
-            "capacity": places})
+        canteen = await api.created(
+            "/canteens",
+            {
+                "name": f"基准食堂 {label}-{n}",
+                "kind": "canteen",
+                "area_code": AREA,
+                "address": "百丈东路100号",
+                "latitude": 29.868,
+                "longitude": 121.561,
+                "delivery_area_codes": [AREA],
+            },
+        )
+        menu = await api.created(
+            f"/canteens/{canteen['id']}/menus",
+            {
+                "served_on": served_on,
+                "meal": "lunch",
+                "dishes": ["红烧鱼", "青菜", "米饭"],
+                "price_fen": 1500,
+                "capacity": places,
+            },
+        )
         menus.append(menu["id"])
     return menus
 
 
 async def institution_with_beds(api: Api, beds: int, label: str) -> list[int]:
-    institution = await api.created("/institutions", {
-        "name": f"基准养老院 {label}", "ownership": "public", "star_rating": 3, "area_code": AREA,
-        "address": "鄞州区天童南路1号", "latitude": 29.82, "longitude": 121.55})
-    return [(await api.created("/beds", {"institution_id": institution["id"], "label": f"1-{n:03d}",
-                                         "bed_type": "nursing"}))["id"] for n in range(beds)]
+    institution = await api.created(
+        "/institutions",
+        {
+            "name": f"基准养老院 {label}",
+            "ownership": "public",
+            "star_rating": 3,
+            "area_code": AREA,
+            "address": "鄞州区天童南路1号",
+            "latitude": 29.82,
+            "longitude": 121.55,
+        },
+    )
+    return [
+        (
+            await api.created(
+                "/beds", {"institution_id": institution["id"], "label": f"1-{n:03d}", "bed_type": "nursing"}
+            )
+        )["id"]
+        for n in range(beds)
+    ]
 
 
 # ---------------------------------------------------------------------------------------- the two sides
 
-async def meal_rush_service(api: Api, elders: list[int], menus: list[int], clients: int, pids,
-                            rate: float | None = None) -> Run:
+
+async def meal_rush_service(
+    api: Api, elders: list[int], menus: list[int], clients: int, pids, rate: float | None = None
+) -> Run:
     jobs = [(elder, menus[n % len(menus)]) for n, elder in enumerate(elders)]
     random.shuffle(jobs)
 
     async def call(job) -> int:
         elder, menu = job
-        status, _ = await api.post("/meal-orders", {"menu_id": menu, "elder_id": elder, "fulfilment": "dine_in"},
-                                   {"idempotency-key": str(uuid.uuid4())})
+        status, _ = await api.post(
+            "/meal-orders",
+            {"menu_id": menu, "elder_id": elder, "fulfilment": "dine_in"},
+            {"idempotency-key": str(uuid.uuid4())},
+        )
         return status
 
     return await fire("service", jobs, clients, call, pids, rate)
@@ -237,8 +288,9 @@ VALUES ($1, $2, 'dine_in', 1, $3, 0, $3, NULL, 'fallback', 'none', 'placed', 'be
 TAKE_PLACE = "UPDATE menus SET remaining = remaining - 1 WHERE id = $1 AND remaining >= 1"
 
 
-async def meal_rush_raw(pool: asyncpg.Pool, elders: list[int], menus: list[int], clients: int, pids,
-                        rate: float | None = None) -> Run:
+async def meal_rush_raw(
+    pool: asyncpg.Pool, elders: list[int], menus: list[int], clients: int, pids, rate: float | None = None
+) -> Run:
     jobs = [(elder, menus[n % len(menus)]) for n, elder in enumerate(elders)]
     random.shuffle(jobs)
 
@@ -278,8 +330,10 @@ async def holds_service(api: Api, elders: list[int], beds: list[int], pids) -> t
     return await fire("service", jobs, len(jobs), call, pids), won
 
 
-HOLD_EXPIRE = ("UPDATE bed_occupancies SET status = 'expired', ended_at = now() "
-               "WHERE bed_id = $1 AND status = 'active' AND kind = 'hold' AND expires_at <= now()")
+HOLD_EXPIRE = (
+    "UPDATE bed_occupancies SET status = 'expired', ended_at = now() "
+    "WHERE bed_id = $1 AND status = 'active' AND kind = 'hold' AND expires_at <= now()"
+)
 HOLD_INSERT = """
 INSERT INTO bed_occupancies (bed_id, elder_id, kind, purpose, status, expires_at, created_by, created_at)
 VALUES ($1, $2, 'hold', 'booking', 'active', now() + interval '30 minutes', 'bench:raw', now())
@@ -300,6 +354,7 @@ async def holds_raw(pool: asyncpg.Pool, elders: list[int], beds: list[int], pids
 
 
 # -------------------------------------------------------------------------------------------- checks
+
 
 async def oversells(connection: asyncpg.Connection) -> tuple[int, int, int]:
     """(menus checked, places sold beyond capacity in total, menus whose remaining count disagrees)."""
@@ -324,6 +379,7 @@ async def double_holds(connection: asyncpg.Connection) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------------------ reporting
 
+
 def line(run: Run, what: str) -> str:
     rate = run.requests / run.elapsed_s
     won_rate = run.won / run.elapsed_s
@@ -331,9 +387,11 @@ def line(run: Run, what: str) -> str:
     cpu = ""
     if run.cpu_s:
         cpu = "  CPU/req " + ", ".join(f"{k} {v * 1e6 / run.requests:.0f} µs" for k, v in run.cpu_s.items())
-    return (f"{run.name:<8} {run.requests:>5} requests in {run.elapsed_s:6.2f} s = {rate:7.1f} req/s, "
-            f"{run.won:>4} {what} = {won_rate:6.1f}/s, p50 {statistics.median(run.latencies_ms):7.1f} ms, "
-            f"p99 {percentile(run.latencies_ms, 0.99):7.1f} ms [{statuses}]{cpu}")
+    return (
+        f"{run.name:<8} {run.requests:>5} requests in {run.elapsed_s:6.2f} s = {rate:7.1f} req/s, "
+        f"{run.won:>4} {what} = {won_rate:6.1f}/s, p50 {statistics.median(run.latencies_ms):7.1f} ms, "
+        f"p99 {percentile(run.latencies_ms, 0.99):7.1f} ms [{statuses}]{cpu}"
+    )
 
 
 def summary(title: str, what: str, service: list[Run], raw: list[Run]) -> None:
@@ -341,8 +399,13 @@ def summary(title: str, what: str, service: list[Run], raw: list[Run]) -> None:
         latencies = [x for r in runs for x in r.latencies_ms]
         won = [x for r in runs for x in r.won_ms]
         rate = statistics.median(r.requests / r.elapsed_s for r in runs)
-        return rate, statistics.median(latencies), percentile(latencies, 0.99), \
-            statistics.median(won) if won else float("nan"), percentile(won, 0.99)
+        return (
+            rate,
+            statistics.median(latencies),
+            percentile(latencies, 0.99),
+            statistics.median(won) if won else float("nan"),
+            percentile(won, 0.99),
+        )
 
     s, r = pooled(service), pooled(raw)
     say()
@@ -350,31 +413,48 @@ def summary(title: str, what: str, service: list[Run], raw: list[Run]) -> None:
     pad = " " * (len(title) - 2)
     for label, f in (("service via gateway", s), ("raw asyncpg", r)):
         say(f"  {label:<19}{pad}{f[0]:>8.1f} {f[1]:>8.1f} {f[2]:>8.1f} {f[3]:>14.1f} {f[4]:>14.1f}")
-    say(f"  service/raw ratio: throughput {s[0] / r[0]:.2f}, p50 {s[1] / r[1]:.1f}x, p99 {s[2] / r[2]:.1f}x "
+    say(
+        f"  service/raw ratio: throughput {s[0] / r[0]:.2f}, p50 {s[1] / r[1]:.1f}x, p99 {s[2] / r[2]:.1f}x "
         f"(req/s: median of rounds; p50/p99 over all rounds' requests); service p99 target ≤ {TARGET_P99_MS:.0f} ms: "
-        f"{'met' if s[2] <= TARGET_P99_MS else 'NOT met'}")
+        f"{'met' if s[2] <= TARGET_P99_MS else 'NOT met'}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the run
 
+
 def start_suite(url: str, tmp: Path, pool_size: int) -> Suite:
-    return behind_gateway("eldercare", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT, env={
-        "LOG_LEVEL": "INFO", "ELDERCARE_DB_POOL_SIZE": str(pool_size),
-        # Assistance is not part of this bench: its address refuses connections, prices fall back at once.
-        "ELDERCARE_GATEWAY_URL": f"http://{HOST}:{free_port()}"})
+    return behind_gateway(
+        "eldercare",
+        url,
+        tmp,
+        service_port=SERVICE_PORT,
+        gateway_port=GATEWAY_PORT,
+        env={
+            "LOG_LEVEL": "INFO",
+            "ELDERCARE_DB_POOL_SIZE": str(pool_size),
+            # Assistance is not part of this bench: its address refuses connections, prices fall back at once.
+            "ELDERCARE_GATEWAY_URL": f"http://{HOST}:{free_port()}",
+        },
+    )
 
 
 async def bench(args: argparse.Namespace, suite: Suite) -> None:
     url = args.database_url
     # CPU time per request of each process; "client" is this process (the load generator, and the raw side's
     # asyncpg work). PostgreSQL's own CPU is not counted: other sessions may be using the same server.
-    pids = {"eldercare": suite.processes["eldercare"].pid, "gateway": suite.processes["gateway"].pid,
-            "client": os.getpid()}
+    pids = {
+        "eldercare": suite.processes["eldercare"].pid,
+        "gateway": suite.processes["gateway"].pid,
+        "client": os.getpid(),
+    }
     connector = aiohttp.TCPConnector(limit=args.clients + 10, limit_per_host=args.clients + 10)
     timeout = aiohttp.ClientTimeout(total=120)
     raw_pool_size = 2 * args.pool_size  # the service's engine: pool_size plus as many overflow connections
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session, \
-            asyncpg.create_pool(url, min_size=raw_pool_size, max_size=raw_pool_size) as pool:
+    async with (
+        aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
+        asyncpg.create_pool(url, min_size=raw_pool_size, max_size=raw_pool_size) as pool,
+    ):
         async with session.post(suite.url() + "/api/auth/v1/dev-tokens", json={"principal": "staff-yinzhou"}) as r:
             token = (await r.json())["access_token"]
         api = Api(session, suite.url(), token)
@@ -390,16 +470,21 @@ async def bench(args: argparse.Namespace, suite: Suite) -> None:
         await meal_rush_raw(pool, elders[:50], warm, 20, None)
 
         say()
-        load = (f"open loop: {args.rate:g} orders/s arriving, at most {args.clients} in flight" if args.rate
-                else f"closed loop: {args.clients} clients at once")
-        say(f"meal rush: {args.elders} orders per side and round, {args.canteens} canteens × {args.places} places "
-            f"= {args.canteens * args.places} places, {load}, {args.rounds} rounds")
+        load = (
+            f"open loop: {args.rate:g} orders/s arriving, at most {args.clients} in flight"
+            if args.rate
+            else f"closed loop: {args.clients} clients at once"
+        )
+        say(
+            f"meal rush: {args.elders} orders per side and round, {args.canteens} canteens × {args.places} places "
+            f"= {args.canteens * args.places} places, {load}, {args.rounds} rounds"
+        )
         service_runs, raw_runs = [], []
         for n in range(args.rounds):
             menus_service = await canteens_with_menus(api, args.canteens, args.places, f"s{n}")
             menus_raw = await canteens_with_menus(api, args.canteens, args.places, f"r{n}")
             sides = [("service", menus_service), ("raw", menus_raw)]
-            for side, menus in (sides if n % 2 == 0 else sides[::-1]):
+            for side, menus in sides if n % 2 == 0 else sides[::-1]:
                 if side == "service":
                     run = await meal_rush_service(api, elders, menus, args.clients, pids, args.rate)
                     service_runs.append(run)
@@ -412,10 +497,12 @@ async def bench(args: argparse.Namespace, suite: Suite) -> None:
 
         beds_service = await institution_with_beds(api, args.beds, "service")
         beds_raw = await institution_with_beds(api, args.beds, "raw")
-        people = elders[:args.clients]
+        people = elders[: args.clients]
         say()
-        say(f"bed holds: {args.clients} people at once each hold one of {args.beds} beds, {args.hold_rounds} rounds "
-            f"per side; the holds won are released between rounds")
+        say(
+            f"bed holds: {args.clients} people at once each hold one of {args.beds} beds, {args.hold_rounds} rounds "
+            f"per side; the holds won are released between rounds"
+        )
         service_holds, raw_holds = [], []
         for n in range(args.hold_rounds):
             run, won = await holds_service(api, people, beds_service, pids)
@@ -428,8 +515,10 @@ async def bench(args: argparse.Namespace, suite: Suite) -> None:
             run = await holds_raw(pool, people, beds_raw, pids)
             raw_holds.append(run)
             say(f"round {n + 1}  {line(run, 'held')}")
-            await pool.execute("UPDATE bed_occupancies SET status = 'released', ended_at = now() "
-                               "WHERE status = 'active' AND created_by = 'bench:raw'")
+            await pool.execute(
+                "UPDATE bed_occupancies SET status = 'released', ended_at = now() "
+                "WHERE status = 'active' AND created_by = 'bench:raw'"
+            )
             await asyncio.sleep(args.pause)
         summary("bed holds", "held", service_holds, raw_holds)
 
@@ -438,11 +527,15 @@ async def bench(args: argparse.Namespace, suite: Suite) -> None:
             occupancies, doubles = await double_holds(connection)
         held = {"service": sum(r.won for r in service_holds), "raw": sum(r.won for r in raw_holds)}
         say()
-        say(f"oversells: {over} places sold beyond capacity over {menus} menus "
-            f"({disagree} menus whose remaining count disagrees with their orders)")
-        say(f"double holds: {doubles} pairs of overlapping holds or admissions on one bed over {occupancies} "
+        say(
+            f"oversells: {over} places sold beyond capacity over {menus} menus "
+            f"({disagree} menus whose remaining count disagrees with their orders)"
+        )
+        say(
+            f"double holds: {doubles} pairs of overlapping holds or admissions on one bed over {occupancies} "
             f"({held['service']} holds won through the service in {args.hold_rounds} rounds of {args.beds} beds, "
-            f"{held['raw']} raw)")
+            f"{held['raw']} raw)"
+        )
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -459,8 +552,10 @@ async def main(args: argparse.Namespace) -> int:
     failed = True
     try:
         suite = await asyncio.to_thread(start_suite, args.database_url, tmp, args.pool_size)
-        say(f"processes eldercare :{SERVICE_PORT} (pool {args.pool_size} + {args.pool_size} overflow), "
-            f"gateway :{GATEWAY_PORT} (rate limits out of reach), LOG_LEVEL INFO")
+        say(
+            f"processes eldercare :{SERVICE_PORT} (pool {args.pool_size} + {args.pool_size} overflow), "
+            f"gateway :{GATEWAY_PORT} (rate limits out of reach), LOG_LEVEL INFO"
+        )
         await bench(args, suite)
         failed = False
     finally:
@@ -482,13 +577,21 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--canteens", type=int, default=4, help="canteens (one lunch menu each) per side and round")
     parser.add_argument("--places", type=int, default=100, help="places per menu (100)")
     parser.add_argument("--rounds", type=int, default=3, help="meal-rush rounds per side (3)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="meal rush as an open loop: orders arriving per second (default: closed loop, all "
-                             "--clients sending back to back)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="meal rush as an open loop: orders arriving per second (default: closed loop, all "
+        "--clients sending back to back)",
+    )
     parser.add_argument("--beds", type=int, default=5, help="beds contended for (5)")
     parser.add_argument("--hold-rounds", type=int, default=5, help="bed-hold rounds per side (5)")
-    parser.add_argument("--pool-size", type=int, default=10,
-                        help="eldercare's pool (ELDERCARE_DB_POOL_SIZE; as many overflow); the raw pool gets both")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=10,
+        help="eldercare's pool (ELDERCARE_DB_POOL_SIZE; as many overflow); the raw pool gets both",
+    )
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between runs (1)")
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a scratch PostgreSQL database (it is wiped)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, the gateway's database)")
@@ -499,6 +602,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+
     def on_sigterm(_signum, _frame):
         raise KeyboardInterrupt
 

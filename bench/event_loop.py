@@ -62,7 +62,7 @@ def texts(addresses: list[str], count: int, length: int, seed: int) -> list[str]
     lines = [r["text"] for r in csv.DictReader(LABELLED.open(encoding="utf-8"))]
     out = []
     for _ in range(count):
-        text = rng.choice(addresses)[rng.choice((0, 0, 3, 6)):]
+        text = rng.choice(addresses)[rng.choice((0, 0, 3, 6)) :]
         while len(text) < length:
             text += " " + rng.choice(lines)
         out.append(text[:length])
@@ -85,15 +85,29 @@ def prepare(url: str, addresses: int) -> list[str]:
                 return list(await session.scalars(select(Address.full_name).order_by(Address.id).limit(20_000)))
         finally:
             await database.dispose()
+
     return asyncio.run(names())
 
 
 def start(source: Path, url: str, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "ENV": "dev", "LOG_LEVEL": "WARNING", "BIND_HOST": HOST,
-           "PLACENAMES_PORT": str(port), "PLACENAMES_DATABASE_URL": url, "PYTHONPATH": str(source)}
+    env = {
+        **os.environ,
+        "ENV": "dev",
+        "LOG_LEVEL": "WARNING",
+        "BIND_HOST": HOST,
+        "PLACENAMES_PORT": str(port),
+        "PLACENAMES_DATABASE_URL": url,
+        "PYTHONPATH": str(source),
+    }
     with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "services.placenames"], cwd=source, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.placenames"],
+            cwd=source,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -158,13 +172,20 @@ async def probing(client: httpx.AsyncClient, until: asyncio.Future) -> dict:
     await asyncio.gather(*probes)
     lagging.cancel()
     await until
-    return {"wall": wall, "health": health, "ready": ready, "client lag": lags,
-            "steal": (after[1] - before[1]) / max(after[0] - before[0], 1)}
+    return {
+        "wall": wall,
+        "health": health,
+        "ready": ready,
+        "client lag": lags,
+        "steal": (after[1] - before[1]) / max(after[0] - before[0], 1),
+    }
 
 
 async def measure(port: int, batches: list[list[str]], seconds: float) -> dict[str, dict]:
-    headers = {"X-Identity-Assertion": mint_assertion(PARTNER, audience="placenames", secret=DEV_IDENTITY_SECRET),
-               "Content-Type": "application/json"}
+    headers = {
+        "X-Identity-Assertion": mint_assertion(PARTNER, audience="placenames", secret=DEV_IDENTITY_SECRET),
+        "Content-Type": "application/json",
+    }
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
     # Encoded before the clock starts: this process's own event loop must stay free to send the probes.
     bodies = [json.dumps({"texts": b}, ensure_ascii=False).encode() for b in batches]
@@ -197,10 +218,12 @@ async def measure(port: int, batches: list[list[str]], seconds: float) -> dict[s
 def report(name: str, result: dict) -> str:
     health, ready = sorted(result["health"]), result["ready"]
     not_ready = sum(1 for s in ready if s != 200)
-    return (f"{name:20} {result['wall']:6.2f} s {percentile(health, 0.5):7.1f} ms {percentile(health, 0.99):7.1f} ms "
-            f"{health[-1]:7.1f} ms {len(health):6}   {not_ready:3} of {len(ready):<3} not 200  "
-            f"{percentile(sorted(result['client lag']), 0.99):6.1f} ms {result['steal']:6.1%}"
-            + (f"   {result['answered']} batches answered" if "answered" in result else ""))
+    return (
+        f"{name:20} {result['wall']:6.2f} s {percentile(health, 0.5):7.1f} ms {percentile(health, 0.99):7.1f} ms "
+        f"{health[-1]:7.1f} ms {len(health):6}   {not_ready:3} of {len(ready):<3} not 200  "
+        f"{percentile(sorted(result['client lag']), 0.99):6.1f} ms {result['steal']:6.1%}"
+        + (f"   {result['answered']} batches answered" if "answered" in result else "")
+    )
 
 
 def worktree(rev: str, into: Path) -> Path:
@@ -212,8 +235,12 @@ def worktree(rev: str, into: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench event_loop")
     parser.add_argument("--batches", type=int, default=3, help="biggest allowed /parses batches sent at once")
-    parser.add_argument("--seconds", type=float, default=20, help="each batch sent again as soon as it is answered, "
-                        "for this long (the last one answered after it)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=20,
+        help="each batch sent again as soon as it is answered, for this long (the last one answered after it)",
+    )
     parser.add_argument("--database-url", default="", help="a scratch PostgreSQL database (EMPTIED); default SQLite")
     parser.add_argument("--baseline", metavar="REV", help="also run the code of this git revision, first")
     parser.add_argument("--addresses", type=int, default=100_000, help="synthetic standard addresses to match")
@@ -227,10 +254,12 @@ def main() -> None:
             sources = {args.baseline[:10]: worktree(args.baseline, tmp), **sources}
         length = min(MAX_TEXT, MAX_BATCH_CHARS // MAX_BATCH)
         batches = [texts(addresses, MAX_BATCH, length, seed) for seed in range(args.batches)]
-        say(f"{args.batches} batches at once of {MAX_BATCH} texts × {length} characters, each sent again when "
+        say(
+            f"{args.batches} batches at once of {MAX_BATCH} texts × {length} characters, each sent again when "
             f"answered, for {args.seconds:.0f} s; /healthz every "
             f"{HEALTH_EVERY_S * 1000:.0f} ms, /readyz every {READY_EVERY_S * 1000:.0f} ms; "
-            f"{'PostgreSQL' if url.startswith('postgresql') else 'SQLite'}")
+            f"{'PostgreSQL' if url.startswith('postgresql') else 'SQLite'}"
+        )
         results = {}
         for name, source in sources.items():
             port = free_port()
@@ -241,17 +270,20 @@ def main() -> None:
                 say(f"{name}: load average {load} before, {load_average()} after")
             finally:
                 stop(process)
-        say(f"{'code, while':20} {'for':>8} {'healthz p50':>10} {'p99':>10} {'longest':>10} {'probes':>6}   "
-            f"{'readyz':21} {'client lag p99':>14} {'steal':>6}")
+        say(
+            f"{'code, while':20} {'for':>8} {'healthz p50':>10} {'p99':>10} {'longest':>10} {'probes':>6}   "
+            f"{'readyz':21} {'client lag p99':>14} {'steal':>6}"
+        )
         for name, result in results.items():
             for phase, figures in result.items():
                 say(report(f"{name}, {phase}", figures))
-        say("target: /healthz p99 ≤ 50 ms while the batches run. `idle` is the same probing with nothing else "
-            "running: the floor this machine allows; `steal` is the share of CPU time the host took.")
+        say(
+            "target: /healthz p99 ≤ 50 ms while the batches run. `idle` is the same probing with nothing else "
+            "running: the floor this machine allows; `steal` is the share of CPU time the host took."
+        )
     finally:
         if args.baseline:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "baseline")], cwd=ROOT,
-                           check=False)
+            subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "baseline")], cwd=ROOT, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -66,6 +66,7 @@ CPU_LAYOUTS = {
 
 # --------------------------------------------------------------------------------------------- tools
 
+
 def find_tool(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
 
@@ -75,10 +76,14 @@ def ensure_tools() -> tuple[str, str]:
     missing = [name for name in ("nginx", "wrk") if find_tool(name) is None]
     if missing:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            raise SystemExit(f"bench: {' and '.join(missing)} not found; install them first, e.g. "
-                             f"`sudo apt-get install nginx-light wrk`")
-        say(f"bench: {' and '.join(missing)} not found; installing from Debian's packages "
-            f"(apt-get update; apt-get install -y nginx-light wrk) …")
+            raise SystemExit(
+                f"bench: {' and '.join(missing)} not found; install them first, e.g. "
+                f"`sudo apt-get install nginx-light wrk`"
+            )
+        say(
+            f"bench: {' and '.join(missing)} not found; installing from Debian's packages "
+            f"(apt-get update; apt-get install -y nginx-light wrk) …"
+        )
         # RUNLEVEL=1 keeps the package's init script from starting a system nginx on port 80.
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=True)
@@ -105,8 +110,13 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"nproc": str(os.cpu_count()), "cpus usable": ",".join(map(str, sorted(os.sched_getaffinity(0)))),
-            "cpu": model, "kernel": platform.release(), "python": platform.python_version()}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpus usable": ",".join(map(str, sorted(os.sched_getaffinity(0)))),
+        "cpu": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
 
 
 @contextlib.contextmanager
@@ -123,11 +133,13 @@ def pinned(cpus: set[int] | None):
         os.sched_setaffinity(0, before)
 
 
-def http(method: str, url: str, body: dict | None = None, headers: dict | None = None,
-         timeout: float = 3) -> tuple[int, bytes]:
+def http(
+    method: str, url: str, body: dict | None = None, headers: dict | None = None, timeout: float = 3
+) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"content-type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -189,21 +201,31 @@ class Nginx:
         self.dir = tmp / "nginx"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.conf = self.dir / "nginx.conf"
-        self.conf.write_text(NGINX_CONF.format(workers=workers, tmp=self.dir, service_port=service_port,
-                                               port=NGINX_PORT))
+        self.conf.write_text(
+            NGINX_CONF.format(workers=workers, tmp=self.dir, service_port=service_port, port=NGINX_PORT)
+        )
         self.process: subprocess.Popen | None = None
 
     def command(self, *extra: str) -> list[str]:
-        return [self.binary, "-p", f"{self.dir}/", "-e", str(self.dir / "nginx-error.log"), "-c", str(self.conf),
-                *extra]
+        return [
+            self.binary,
+            "-p",
+            f"{self.dir}/",
+            "-e",
+            str(self.dir / "nginx-error.log"),
+            "-c",
+            str(self.conf),
+            *extra,
+        ]
 
     def start(self) -> None:
         check = subprocess.run(self.command("-t", "-q"), capture_output=True, text=True)
         if check.returncode != 0:
             raise RuntimeError(f"nginx config {self.conf} refused:\n{check.stderr}")
         with open(self.dir / "nginx.out", "ab") as log:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -217,6 +239,7 @@ class Nginx:
 
 
 # ----------------------------------------------------------------------------------------------- wrk
+
 
 @dataclass
 class WrkResult:
@@ -249,9 +272,14 @@ def parse_wrk(output: str) -> WrkResult:
         raise ValueError(f"could not read wrk's output:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return WrkResult(rps=float(rps.group(1)), p50_ms=_ms(p50.group(1)), p99_ms=_ms(p99.group(1)),
-                     requests=int(total.group(1)), non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-                     socket_errors=sum(map(int, errors.groups())) if errors else 0)
+    return WrkResult(
+        rps=float(rps.group(1)),
+        p50_ms=_ms(p50.group(1)),
+        p99_ms=_ms(p99.group(1)),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(map(int, errors.groups())) if errors else 0,
+    )
 
 
 def with_children(pid: int) -> list[int]:
@@ -284,8 +312,15 @@ class Wrk:
         self.log = log_dir / "wrk.log"
 
     def run(self, target: Target, seconds: float, service_pids: list[int]) -> WrkResult:
-        command = [self.binary, f"-t{self.threads}", f"-c{self.connections}", f"-d{seconds:g}s", "--latency",
-                   "--timeout", "5s"]
+        command = [
+            self.binary,
+            f"-t{self.threads}",
+            f"-c{self.connections}",
+            f"-d{seconds:g}s",
+            "--latency",
+            "--timeout",
+            "5s",
+        ]
         for name, value in target.headers.items():
             command += ["-H", f"{name}: {value}"]
         command.append(target.url)
@@ -307,6 +342,7 @@ class Wrk:
 
 # -------------------------------------------------------------------------------------------- the run
 
+
 class Bench:
     def __init__(self, args: argparse.Namespace, nginx_binary: str, wrk_binary: str):
         self.args = args
@@ -315,9 +351,14 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
         self.service: str | None = None
         self.nginx: Nginx | None = None
-        env = {"ENV": "dev", "GATEWAY_PORT": str(GATEWAY_PORT), "BIND_HOST": HOST, "LOG_LEVEL": "INFO",
-               "GATEWAY_RATE_LIMITS": json.dumps(UNREACHABLE_LIMITS),
-               "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{self.tmp / 'gateway.db'}"}
+        env = {
+            "ENV": "dev",
+            "GATEWAY_PORT": str(GATEWAY_PORT),
+            "BIND_HOST": HOST,
+            "LOG_LEVEL": "INFO",
+            "GATEWAY_RATE_LIMITS": json.dumps(UNREACHABLE_LIMITS),
+            "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{self.tmp / 'gateway.db'}",
+        }
         for name, port in SERVICE_PORTS.items():
             env[f"{name.upper()}_PORT"] = str(port)
             env[f"GATEWAY_UPSTREAM_{name.upper()}"] = f"http://{HOST}:{port}"
@@ -363,11 +404,21 @@ class Bench:
             raise RuntimeError(f"services/{name}/main.py does not exist yet")
         say(f"bench: migrating {name} into {self.tmp} …")
         quiet = {"stdout": subprocess.DEVNULL}
-        subprocess.run([sys.executable, "-m", "services.manage", "migrate", name], env=self.suite.env, cwd=ROOT,
-                       check=True, **quiet)
+        subprocess.run(
+            [sys.executable, "-m", "services.manage", "migrate", name],
+            env=self.suite.env,
+            cwd=ROOT,
+            check=True,
+            **quiet,
+        )
         if (ROOT / "services" / name / "seed.py").exists():
-            subprocess.run([sys.executable, "-m", "services.manage", "seed", name], env=self.suite.env, cwd=ROOT,
-                           check=True, **quiet)
+            subprocess.run(
+                [sys.executable, "-m", "services.manage", "seed", name],
+                env=self.suite.env,
+                cwd=ROOT,
+                check=True,
+                **quiet,
+            )
         with pinned(self.cpus["service"]):
             self.suite.start(name)
         self.suite.wait_ready(name, timeout=60)
@@ -387,8 +438,7 @@ class Bench:
                 self.suite.stop(name)
                 if name == candidates[-1]:
                     raise
-                say(f"bench: {name} is not usable ({str(error).splitlines()[0]}); falling back to "
-                    f"{candidates[-1]}")
+                say(f"bench: {name} is not usable ({str(error).splitlines()[0]}); falling back to {candidates[-1]}")
 
     def start_proxies(self) -> None:
         with pinned(self.cpus["proxy"]):
@@ -399,8 +449,9 @@ class Bench:
         with pinned(self.cpus["proxy"]):
             self.nginx.start()
         path, expected = ENDPOINTS[self.service]
-        self._wait_until("nginx", lambda: http("GET", f"http://{HOST}:{NGINX_PORT}{path}")[0] == expected,
-                         [self.nginx.process])
+        self._wait_until(
+            "nginx", lambda: http("GET", f"http://{HOST}:{NGINX_PORT}{path}")[0] == expected, [self.nginx.process]
+        )
         status, body = http("GET", self.suite.url() + path)
         if status != expected:
             raise RuntimeError(f"gateway: GET {path} answered {status}, expected {expected}: {body[:200]!r}")
@@ -426,23 +477,33 @@ class Bench:
             Target("direct", f"http://{HOST}:{SERVICE_PORTS[self.service]}{path}"),
             Target("nginx", f"http://{HOST}:{NGINX_PORT}{path}", proxy_pids=nginx_pids),
             Target("gateway", f"http://{HOST}:{GATEWAY_PORT}{path}", proxy_pids=gateway_pids),
-            Target("gateway(auth)", f"http://{HOST}:{GATEWAY_PORT}{path}", {"Authorization": f"Bearer {token}"},
-                   proxy_pids=gateway_pids),
+            Target(
+                "gateway(auth)",
+                f"http://{HOST}:{GATEWAY_PORT}{path}",
+                {"Authorization": f"Bearer {token}"},
+                proxy_pids=gateway_pids,
+            ),
         ]
         wrk = Wrk(self.wrk_binary, args.threads, args.connections, self.cpus["wrk"], self.tmp)
 
         info = machine()
         say()
         say(f"date     {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
-        say(f"machine  nproc {info['nproc']} (usable {info['cpus usable']}), {info['cpu']}, kernel {info['kernel']}, "
-            f"Python {info['python']}")
+        say(
+            f"machine  nproc {info['nproc']} (usable {info['cpus usable']}), {info['cpu']}, kernel {info['kernel']}, "
+            f"Python {info['python']}"
+        )
         say(f"tools    {tool_version([self.nginx_binary, '-v'])}; {tool_version([self.wrk_binary, '-v'])}")
         say(f"endpoint GET {path} on {self.service} ({ENDPOINTS[self.service][1]}; with the token: {status})")
-        say(f"load     wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
-            f"{args.warmup:g} s warm-up per target, {args.rounds} rounds, targets rotated each round")
-        say(f"cpus     {args.cpu_layout}: {CPU_LAYOUTS[args.cpu_layout]} "
+        say(
+            f"load     wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
+            f"{args.warmup:g} s warm-up per target, {args.rounds} rounds, targets rotated each round"
+        )
+        say(
+            f"cpus     {args.cpu_layout}: {CPU_LAYOUTS[args.cpu_layout]} "
             f"(wrk {fmt_cpus(self.cpus['wrk'])}, service {fmt_cpus(self.cpus['service'])}, "
-            f"proxy {fmt_cpus(self.cpus['proxy'])}); nginx worker_processes {args.nginx_workers}")
+            f"proxy {fmt_cpus(self.cpus['proxy'])}); nginx worker_processes {args.nginx_workers}"
+        )
         say(f"files    {self.tmp}")
         say()
 
@@ -454,11 +515,13 @@ class Bench:
             for target in targets[shift:] + targets[:shift]:
                 result = wrk.run(target, args.duration, service_pids)
                 target.runs.append(result)
-                say(f"round {round_number + 1}/{args.rounds}  {target.name:<14} {result.rps:>9.1f} req/s  "
+                say(
+                    f"round {round_number + 1}/{args.rounds}  {target.name:<14} {result.rps:>9.1f} req/s  "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
                     f"CPU/req service {result.service_cpu_us:5.0f} µs, proxy {result.proxy_cpu_us:5.0f} µs"
                     + (f"  non-2xx {result.non_2xx}" if result.non_2xx else "")
-                    + (f"  socket errors {result.socket_errors}" if result.socket_errors else ""))
+                    + (f"  socket errors {result.socket_errors}" if result.socket_errors else "")
+                )
                 time.sleep(args.pause)
         report(targets, self.service)
 
@@ -479,28 +542,36 @@ def fmt_cpus(cpus: set[int] | None) -> str:
 def report(targets: list[Target], service: str) -> None:
     by_name = {target.name: target for target in targets}
     say()
-    say(f"{'target':<15} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'svc µs/req':>11} {'proxy µs/req':>13}"
-        f"   req/s per round")
+    say(
+        f"{'target':<15} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'svc µs/req':>11} {'proxy µs/req':>13}"
+        f"   req/s per round"
+    )
     for target in targets:
         rounds = " ".join(f"{run.rps:.0f}" for run in target.runs)
         proxy = f"{target.median('proxy_cpu_us'):>13.0f}" if target.name != "direct" else f"{'-':>13}"
-        say(f"{target.name:<15} {target.median('rps'):>9.1f} {target.median('p50_ms'):>8.2f} "
-            f"{target.median('p99_ms'):>8.2f} {target.median('service_cpu_us'):>11.0f} {proxy}   {rounds}")
+        say(
+            f"{target.name:<15} {target.median('rps'):>9.1f} {target.median('p50_ms'):>8.2f} "
+            f"{target.median('p99_ms'):>8.2f} {target.median('service_cpu_us'):>11.0f} {proxy}   {rounds}"
+        )
     say("(medians over the rounds; µs/req = CPU time, user + system, of the service and of the proxy per request)")
     errors = {t.name: sum(r.socket_errors for r in t.runs) for t in targets if any(r.socket_errors for r in t.runs)}
     if errors:
         say(f"socket errors: {errors}")
     if service == "eldercare":
-        say("note: eldercare's endpoint answers 401 without a token (counted by wrk as non-2xx, as intended); "
-            "with the token it lists elders from the database, so the auth row is a heavier request")
+        say(
+            "note: eldercare's endpoint answers 401 without a token (counted by wrk as non-2xx, as intended); "
+            "with the token it lists elders from the database, so the auth row is a heavier request"
+        )
     say()
     nginx_rps = by_name["nginx"].median("rps")
     ratio = by_name["gateway"].median("rps") / nginx_rps
     auth_ratio = by_name["gateway(auth)"].median("rps") / nginx_rps
     say(f"gateway/nginx throughput ratio: {ratio:.2f}")
     say(f"  target ≥ {TARGET_RATIO:.2f}: {'met' if ratio >= TARGET_RATIO else 'NOT met'}")
-    say(f"gateway(auth)/nginx throughput ratio: {auth_ratio:.2f}  (target ≥ {TARGET_RATIO:.2f}: "
-        f"{'met' if auth_ratio >= TARGET_RATIO else 'NOT met'})")
+    say(
+        f"gateway(auth)/nginx throughput ratio: {auth_ratio:.2f}  (target ≥ {TARGET_RATIO:.2f}: "
+        f"{'met' if auth_ratio >= TARGET_RATIO else 'NOT met'})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,10 +582,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     parser.add_argument("--pause", type=float, default=1, help="seconds between runs (1)")
-    parser.add_argument("--service", choices=["auto", *ENDPOINTS], default="auto",
-                        help="service behind the proxies (auto: placenames, else eldercare)")
-    parser.add_argument("--cpu-layout", choices=list(CPU_LAYOUTS), default="split",
-                        help="; ".join(f"{k}: {v}" for k, v in CPU_LAYOUTS.items()) + " (split)")
+    parser.add_argument(
+        "--service",
+        choices=["auto", *ENDPOINTS],
+        default="auto",
+        help="service behind the proxies (auto: placenames, else eldercare)",
+    )
+    parser.add_argument(
+        "--cpu-layout",
+        choices=list(CPU_LAYOUTS),
+        default="split",
+        help="; ".join(f"{k}: {v}" for k, v in CPU_LAYOUTS.items()) + " (split)",
+    )
     parser.add_argument("--nginx-workers", default="1", help="nginx worker_processes (1, like the one gateway process)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, databases, nginx config)")
     args = parser.parse_args(argv)

@@ -38,20 +38,43 @@ from bench.common import behind_gateway, cpu_seconds, load_average, percentile, 
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "tests" / "placenames" / "data" / "parse_set.csv"
-PARTS = ["province", "city", "district", "township", "community", "road", "house_number", "area", "building",
-         "unit", "floor", "room"]
+PARTS = [
+    "province",
+    "city",
+    "district",
+    "township",
+    "community",
+    "road",
+    "house_number",
+    "area",
+    "building",
+    "unit",
+    "floor",
+    "room",
+]
 
 
 def _gazetteer():
     from services.placenames import gazetteer as G
     from services.placenames import seed
-    divisions = [G.DivisionRow(r["code"], r["name"], r["level"], r["valid_to"] is None, r["successor_code"])
-                 for r in seed.source_rows()]
+
+    divisions = [
+        G.DivisionRow(r["code"], r["name"], r["level"], r["valid_to"] is None, r["successor_code"])
+        for r in seed.source_rows()
+    ]
     rows = seed.name_rows()
     ids = {(r["name"], r["district_code"]): i for i, r in enumerate(rows, 1)}
-    names = [G.NameRow(i, r["name"], r["kind"], r["status"], r["district_code"],
-                       ids.get((r["standard_name"], r["district_code"])) if r["standard_name"] else None)
-             for i, r in enumerate(rows, 1)]
+    names = [
+        G.NameRow(
+            i,
+            r["name"],
+            r["kind"],
+            r["status"],
+            r["district_code"],
+            ids.get((r["standard_name"], r["district_code"])) if r["standard_name"] else None,
+        )
+        for i, r in enumerate(rows, 1)
+    ]
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     built = G.build(divisions, names)
@@ -80,6 +103,7 @@ def _accuracy(rows, got_parts) -> tuple[float, dict[str, float]]:
 
 def bench_parser(rounds: int = 20) -> None:
     from services.placenames.parsing.parser import parse
+
     rows = list(csv.DictReader(LABELLED.open(encoding="utf-8")))
     texts = [r["text"] for r in rows]
     gaz, size = _gazetteer()
@@ -90,12 +114,16 @@ def bench_parser(rounds: int = 20) -> None:
         for t in texts:
             parse(gaz.dictionary, t)
     rate = rounds * len(texts) / (time.process_time() - start)
-    print(f"ours:  {rate:,.0f} addresses/s per core (CPU time), {len(texts)} labelled lines × {rounds}; "
-          f"parts right {overall:.2%}")
+    print(
+        f"ours:  {rate:,.0f} addresses/s per core (CPU time), {len(texts)} labelled lines × {rounds}; "
+        f"parts right {overall:.2%}"
+    )
     print("       per part: " + ", ".join(f"{p} {v:.1%}" for p, v in per_part.items()))
-    print(f"dictionary: {len(gaz.dictionary):,} spellings, {size / 2**20:.1f} MiB "
-          f"({size / len(gaz.dictionary):.0f} B per spelling); search and speller indexes built from it: "
-          f"{gaz.indexes_size / 2**20:.1f} MiB; addresses held in memory: none (0 B per address)")
+    print(
+        f"dictionary: {len(gaz.dictionary):,} spellings, {size / 2**20:.1f} MiB "
+        f"({size / len(gaz.dictionary):.0f} B per spelling); search and speller indexes built from it: "
+        f"{gaz.indexes_size / 2**20:.1f} MiB; addresses held in memory: none (0 B per address)"
+    )
     for name in ("cpca", "jionlp"):
         try:
             __import__(name)
@@ -109,26 +137,39 @@ def _compare(name: str, rows, texts) -> None:
     """cpca and JioNLP cover province/city/district (and JioNLP township/village); compare those levels."""
     if name == "cpca":
         import cpca
+
         run = lambda batch: cpca.transform(batch)  # noqa: E731
         run(texts[:5])  # loads its data: not part of the rate
         start = time.process_time()
         frame = run(texts)
         rate = len(texts) / (time.process_time() - start)
-        got = [{"province": r["省"] or "", "city": r["市"] or "", "district": r["区"] or ""}
-               for _, r in frame.iterrows()]
+        got = [
+            {"province": r["省"] or "", "city": r["市"] or "", "district": r["区"] or ""} for _, r in frame.iterrows()
+        ]
     else:
         import jionlp
+
         jionlp.parse_location(texts[0], town_village=True)  # loads its data: not part of the rate
         start = time.process_time()
         results = [jionlp.parse_location(t, town_village=True) for t in texts]
         rate = len(texts) / (time.process_time() - start)
-        got = [{"province": r.get("province") or "", "city": r.get("city") or "", "district": r.get("county") or "",
-                "township": r.get("town") or ""} for r in results]
+        got = [
+            {
+                "province": r.get("province") or "",
+                "city": r.get("city") or "",
+                "district": r.get("county") or "",
+                "township": r.get("town") or "",
+            }
+            for r in results
+        ]
     levels = list(got[0])
     right = {lv: sum(g[lv] == r[lv] for g, r in zip(got, rows, strict=True) if r[lv]) for lv in levels}
     total = {lv: sum(1 for r in rows if r[lv]) for lv in levels}
-    print(f"{name}: {rate:,.0f} addresses/s per core; " + ", ".join(
-        f"{lv} {right[lv] / total[lv]:.1%}" for lv in levels if total[lv]) + " (where written)")
+    print(
+        f"{name}: {rate:,.0f} addresses/s per core; "
+        + ", ".join(f"{lv} {right[lv] / total[lv]:.1%}" for lv in levels if total[lv])
+        + " (where written)"
+    )
 
 
 GATEWAY_PORT, SERVICE_PORT = 18400, 18404  # fixed: a run's figures name them
@@ -146,12 +187,16 @@ async def fresh_database(url: str, count: int, reuse: bool) -> None:
 
     if url.startswith("postgresql"):
         import asyncpg
+
         await common.ensure_database(url)
         if reuse:
             connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
             try:
-                have = await connection.fetchval("SELECT count(*) FROM addresses WHERE status = 'current'") \
-                    if await connection.fetchval("SELECT to_regclass('addresses') IS NOT NULL") else 0
+                have = (
+                    await connection.fetchval("SELECT count(*) FROM addresses WHERE status = 'current'")
+                    if await connection.fetchval("SELECT to_regclass('addresses') IS NOT NULL")
+                    else 0
+                )
             finally:
                 await connection.close()
             if have >= count:
@@ -184,6 +229,7 @@ async def workload(url: str, queries: int, seed: int = 7) -> dict[str, list[tupl
 
     from services.placenames import seed as demo
     from services.placenames.search.index import syllables
+
     rng = random.Random(seed)
     roads = [r["name"] for r in demo.name_rows() if r["kind"] == "road" and r["status"] == "standard"]
     plain = url.replace("postgresql+asyncpg://", "postgresql://")
@@ -195,29 +241,43 @@ async def workload(url: str, queries: int, seed: int = 7) -> dict[str, list[tupl
             sample = "TABLESAMPLE SYSTEM (2) REPEATABLE ({})" if sampled else ""
             points = points or await connection.fetch(
                 f"SELECT latitude, longitude FROM addresses {sample.format(7)} WHERE latitude IS NOT NULL LIMIT $1",
-                queries)
+                queries,
+            )
             houses = houses or await connection.fetch(
                 f"SELECT n.name, a.house_number FROM addresses a {sample.format(8)} "
-                "JOIN place_names n ON n.id = a.road_id WHERE a.level = 'house' LIMIT $1", queries)
+                "JOIN place_names n ON n.id = a.road_id WHERE a.level = 'house' LIMIT $1",
+                queries,
+            )
     finally:
         await connection.close()
     search = []
     for i in range(queries):
         road = rng.choice(roads)
         name, number = houses[i % len(houses)]
-        search.append(rng.choice([
-            road[:2],                                     # the first characters of a name
-            road,                                         # a road typed in full: its addresses
-            name + number[:max(1, len(number) - 1)],      # a road and part of a number
-            f"{name}{number}号",                           # a house
-            "".join(syllables(road))[:rng.randint(4, 12)],  # full pinyin, partly typed
-        ]))
+        search.append(
+            rng.choice(
+                [
+                    road[:2],  # the first characters of a name
+                    road,  # a road typed in full: its addresses
+                    name + number[: max(1, len(number) - 1)],  # a road and part of a number
+                    f"{name}{number}号",  # a house
+                    "".join(syllables(road))[: rng.randint(4, 12)],  # full pinyin, partly typed
+                ]
+            )
+        )
     metres = 1 / 111_320
-    reverse = [{"lat": round(lat + rng.uniform(-50, 50) * metres, 6),
-                "lon": round(lon + rng.uniform(-50, 50) * metres, 6), "radius_m": 100}
-               for lat, lon in (points[i % len(points)] for i in range(queries))]
-    return {"search as you type": [("/api/placenames/v1/addresses/search", {"q": q}) for q in search],
-            "reverse geocoding": [("/api/placenames/v1/reverse-geocode", p) for p in reverse]}
+    reverse = [
+        {
+            "lat": round(lat + rng.uniform(-50, 50) * metres, 6),
+            "lon": round(lon + rng.uniform(-50, 50) * metres, 6),
+            "radius_m": 100,
+        }
+        for lat, lon in (points[i % len(points)] for i in range(queries))
+    ]
+    return {
+        "search as you type": [("/api/placenames/v1/addresses/search", {"q": q}) for q in search],
+        "reverse geocoding": [("/api/placenames/v1/reverse-geocode", p) for p in reverse],
+    }
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -249,7 +309,7 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
                 for n, (path, params) in enumerate(calls):
                     # Side by side: each request to both targets, in alternating order.
                     pair = [("direct", direct), ("gateway", gateway)]
-                    for target, client in (pair if n % 2 == 0 else pair[::-1]):
+                    for target, client in pair if n % 2 == 0 else pair[::-1]:
                         started = time.perf_counter()
                         response = await client.get(path, params=params)
                         elapsed = (time.perf_counter() - started) * 1000
@@ -264,17 +324,23 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
         rss = _rss_kib(suite.processes["placenames"].pid)
     finally:
         stop(suite)
-    say(f"{'':22} {'direct p50':>10} {'p99':>8}   {'gateway p50':>11} {'p99':>8}   gateway/direct p50, p99   "
-        f"CPU per request: service, gateway")
+    say(
+        f"{'':22} {'direct p50':>10} {'p99':>8}   {'gateway p50':>11} {'p99':>8}   gateway/direct p50, p99   "
+        f"CPU per request: service, gateway"
+    )
     for kind in requests:
         d50, d99 = percentiles(results[(kind, "direct")])
         g50, g99 = percentiles(results[(kind, "gateway")])
-        say(f"{kind:22} {d50:8.1f} ms {d99:5.1f} ms   {g50:8.1f} ms {g99:5.1f} ms   {g50 / d50:.2f}, {g99 / d99:.2f}"
+        say(
+            f"{kind:22} {d50:8.1f} ms {d99:5.1f} ms   {g50:8.1f} ms {g99:5.1f} ms   {g50 / d50:.2f}, {g99 / d99:.2f}"
             f"{'':16}{cpu[(kind, 'placenames')] * 1000:.1f} ms, {cpu[(kind, 'gateway')] * 1000:.1f} ms"
-            f"   ({queries} calls each, {hits[kind]} with results)")
-    say(f"target: p99 ≤ 30 ms through the gateway. placenames process RSS after the run: {rss / 1024:.0f} MiB "
+            f"   ({queries} calls each, {hits[kind]} with results)"
+        )
+    say(
+        f"target: p99 ≤ 30 ms through the gateway. placenames process RSS after the run: {rss / 1024:.0f} MiB "
         f"(no address is held in memory: 0 B per address). Load average {load_average()} on "
-        f"{os.cpu_count()} CPUs: wall-clock latencies include waiting for a CPU; CPU per request much less so.")
+        f"{os.cpu_count()} CPUs: wall-clock latencies include waiting for a CPU; CPU per request much less so."
+    )
 
 
 def _rss_kib(pid: int) -> int:
@@ -286,9 +352,13 @@ def _rss_kib(pid: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench placenames")
-    parser.add_argument("--addresses", type=int, default=0,
-                        help="seed N addresses into a scratch PostgreSQL database and time search and reverse "
-                             "geocoding, straight to the service and through the gateway")
+    parser.add_argument(
+        "--addresses",
+        type=int,
+        default=0,
+        help="seed N addresses into a scratch PostgreSQL database and time search and reverse "
+        "geocoding, straight to the service and through the gateway",
+    )
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a scratch PostgreSQL database (emptied)")
     parser.add_argument("--reuse", action="store_true", help="keep the addresses already there if enough")

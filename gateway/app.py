@@ -53,7 +53,8 @@ class DevTokenRequest(Schema):
     """Which demo principal to issue a token for (dev and test only)."""
 
     principal: Literal["resident", "staff-yinzhou", "staff-city", "partner"] = Field(
-        description="Which demo principal to act as")
+        description="Which demo principal to act as"
+    )
 
 
 class DevTokenResponse(Schema):
@@ -82,15 +83,28 @@ class Gateway:
         for name, url in s.upstreams().items():
             read_timeout_s, read_timeouts = s.read_deadlines(name)
             self.upstreams[name] = Upstream(
-                name, url, pool_size=s.upstream_pool_size, queue_size=s.upstream_queue_size,
-                keepalive_s=s.upstream_keepalive_s, connect_timeout_s=s.upstream_connect_timeout_s,
-                read_timeout_s=read_timeout_s, read_timeouts=read_timeouts,
-                breaker=CircuitBreaker(failure_threshold=s.upstream_breaker_failures,
-                                       reset_after_s=s.upstream_breaker_pause_s))
+                name,
+                url,
+                pool_size=s.upstream_pool_size,
+                queue_size=s.upstream_queue_size,
+                keepalive_s=s.upstream_keepalive_s,
+                connect_timeout_s=s.upstream_connect_timeout_s,
+                read_timeout_s=read_timeout_s,
+                read_timeouts=read_timeouts,
+                breaker=CircuitBreaker(
+                    failure_threshold=s.upstream_breaker_failures, reset_after_s=s.upstream_breaker_pause_s
+                ),
+            )
         self.buckets = RedisBuckets(s.redis_url) if s.redis_url else MemoryBuckets()
         self.limits = s.limits()
-        self.proxy = Proxy(self.upstreams, self.authenticator, s.max_body_bytes, self.buckets, self.limits,
-                           public_descriptions=s.env != "production")
+        self.proxy = Proxy(
+            self.upstreams,
+            self.authenticator,
+            s.max_body_bytes,
+            self.buckets,
+            self.limits,
+            public_descriptions=s.env != "production",
+        )
         self.openapi = MergedOpenAPI(self.upstreams)
         # Tests may hand the gateway a database bound to their own transaction before it starts.
         if getattr(self.local_app.state, "database", None) is None:
@@ -123,10 +137,15 @@ class Gateway:
         wait = await self.buckets.take(f"sign-in:{client[0] if client else '-'}", self.limits["sign-in"])
         if not wait:
             return False
-        await send_problem(send, 429, "rate-limited", "Too many requests",
-                           f"too many sign-in attempts from this address: retry in "
-                           f"{retry_after_header(wait).decode()} s",
-                           accept_or_make_request_id(None), [(b"retry-after", retry_after_header(wait))])
+        await send_problem(
+            send,
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"too many sign-in attempts from this address: retry in {retry_after_header(wait).decode()} s",
+            accept_or_make_request_id(None),
+            [(b"retry-after", retry_after_header(wait))],
+        )
         return True
 
     async def _lifespan(self, receive, send) -> None:
@@ -143,11 +162,14 @@ class Gateway:
     async def readiness(self) -> dict[str, dict]:
         async def check(name: str, upstream: Upstream) -> tuple[str, dict]:
             try:
-                async with upstream.session.get(f"{upstream.base_url}/readyz",
-                                                timeout=aiohttp.ClientTimeout(total=2)) as response:
+                async with upstream.session.get(
+                    f"{upstream.base_url}/readyz", timeout=aiohttp.ClientTimeout(total=2)
+                ) as response:
                     body = await response.json(content_type=None)
-                    state = {"status": body.get("status", "unknown") if response.status == 200 else "unavailable",
-                             "database": body.get("database")}
+                    state = {
+                        "status": body.get("status", "unknown") if response.status == 200 else "unavailable",
+                        "database": body.get("database"),
+                    }
             except (TimeoutError, aiohttp.ClientError, ValueError):
                 state = {"status": "unreachable"}
             upstream.ready = state["status"] == "ready"
@@ -158,12 +180,18 @@ class Gateway:
     def _build_local_app(self) -> FastAPI:
         settings = self.settings
         production = settings.env == "production"
-        app = FastAPI(title="宁波市民政 service suite (gateway)", version="1.0.0", openapi_url=None, docs_url=None,
-                      redirect_slashes=False,  # a redirect would be a guess; a 404 says what to use
-                      redoc_url=None, dependencies=[Depends(refuse_control_characters)],
-                      description="The one front door of the civil-affairs suite: eldercare (养老服务), assistance "
-                                  "(社会救助), charity (慈善) and place names (地名地址). Authenticate with a bearer "
-                                  "token; every response carries `X-Request-ID`.")
+        app = FastAPI(
+            title="宁波市民政 service suite (gateway)",
+            version="1.0.0",
+            openapi_url=None,
+            docs_url=None,
+            redirect_slashes=False,  # a redirect would be a guess; a 404 says what to use
+            redoc_url=None,
+            dependencies=[Depends(refuse_control_characters)],
+            description="The one front door of the civil-affairs suite: eldercare (养老服务), assistance "
+            "(社会救助), charity (慈善) and place names (地名地址). Authenticate with a bearer "
+            "token; every response carries `X-Request-ID`.",
+        )
         app.state.settings = settings
         app.state.authenticator = self.authenticator
         app.state.code_sender = NoSender() if production else LoggingSender()
@@ -176,17 +204,25 @@ class Gateway:
         app.include_router(auth_router)
         install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all
 
-        @app.get("/healthz", summary="Liveness", tags=["health"],
-                 description="The gateway process is up. Asks no service and touches no database.")
+        @app.get(
+            "/healthz",
+            summary="Liveness",
+            tags=["health"],
+            description="The gateway process is up. Asks no service and touches no database.",
+        )
         async def healthz() -> dict:
             return {"status": "ok", "service": "gateway"}
 
-        @app.get("/readyz", summary="Readiness of the gateway, and each service's state", tags=["health"],
-                 description="200 while the gateway itself can serve (its sign-in database answers): `status` is "
-                             "`ready` when all four services are, `degraded` when some are not, each service's "
-                             "state beside it. 503 only when the gateway's own database does not answer. One "
-                             "service down must not take the gateway out of rotation: the other three still "
-                             "serve through it.")
+        @app.get(
+            "/readyz",
+            summary="Readiness of the gateway, and each service's state",
+            tags=["health"],
+            description="200 while the gateway itself can serve (its sign-in database answers): `status` is "
+            "`ready` when all four services are, `degraded` when some are not, each service's "
+            "state beside it. 503 only when the gateway's own database does not answer. One "
+            "service down must not take the gateway out of rotation: the other three still "
+            "serve through it.",
+        )
         async def readyz():
             services = await gateway.readiness()
             try:
@@ -196,8 +232,10 @@ class Gateway:
                 own = {"status": "unavailable", "database": "unreachable"}
             all_ready = all(s["status"] == "ready" for s in services.values())
             status = "unavailable" if own["status"] != "ready" else "ready" if all_ready else "degraded"
-            return JSONResponse({"status": status, "gateway": own, "services": services},
-                                status_code=503 if status == "unavailable" else 200)
+            return JSONResponse(
+                {"status": status, "gateway": own, "services": services},
+                status_code=503 if status == "unavailable" else 200,
+            )
 
         async def described_to(request: Request) -> None:
             """The API description's rule: anyone outside production; in production a valid bearer token."""
@@ -215,30 +253,45 @@ class Gateway:
         async def landing():
             if not production:
                 return RedirectResponse("/docs", status_code=307)  # relative: never this process's address
-            return {"title": app.title, "api": "/api/<service>/v1/", "services": list(gateway.settings.upstreams()),
-                    "sign_in": "/api/auth/v1/", "openapi": "/openapi.json (with a bearer token)"}
+            return {
+                "title": app.title,
+                "api": "/api/<service>/v1/",
+                "services": list(gateway.settings.upstreams()),
+                "sign_in": "/api/auth/v1/",
+                "openapi": "/openapi.json (with a bearer token)",
+            }
 
         if not production:
             app.mount("/docs/static", StaticFiles(directory=SWAGGER_STATIC), name="swagger-static")
 
             @app.get("/docs", include_in_schema=False)
             async def docs():
-                return get_swagger_ui_html(openapi_url="/openapi.json", title="民政 suite API",
-                                           swagger_js_url="/docs/static/swagger-ui-bundle.js",
-                                           swagger_css_url="/docs/static/swagger-ui.css",
-                                           swagger_favicon_url="/docs/static/favicon.png")
+                return get_swagger_ui_html(
+                    openapi_url="/openapi.json",
+                    title="民政 suite API",
+                    swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                    swagger_css_url="/docs/static/swagger-ui.css",
+                    swagger_favicon_url="/docs/static/favicon.png",
+                )
 
-            @app.post("/api/auth/v1/dev-tokens", response_model=DevTokenResponse, tags=["auth 身份认证"],
-                      summary="Issue a token for a demo principal (dev and test only)",
-                      description="Until real sign-in exists, dev and test environments issue tokens for four "
-                                  "demo principals: a resident (家属), staff of 鄞州区 (330212), city-level staff "
-                                  f"({CITY_CODE}) and a partner department. Absent in production.",
-                      responses=problem_responses(422))
+            @app.post(
+                "/api/auth/v1/dev-tokens",
+                response_model=DevTokenResponse,
+                tags=["auth 身份认证"],
+                summary="Issue a token for a demo principal (dev and test only)",
+                description="Until real sign-in exists, dev and test environments issue tokens for four "
+                "demo principals: a resident (家属), staff of 鄞州区 (330212), city-level staff "
+                f"({CITY_CODE}) and a partner department. Absent in production.",
+                responses=problem_responses(422),
+            )
             async def dev_token(body: DevTokenRequest) -> DevTokenResponse:
                 principal = DEMO_PRINCIPALS[body.principal]
                 lifetime = settings.dev_token_lifetime_s
-                return DevTokenResponse(access_token=issue_token(principal, settings.token_secret, lifetime),
-                                     expires_in=lifetime, principal=principal.claims())
+                return DevTokenResponse(
+                    access_token=issue_token(principal, settings.token_secret, lifetime),
+                    expires_in=lifetime,
+                    principal=principal.claims(),
+                )
 
         @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
         async def unknown_api(request: Request, rest: str):

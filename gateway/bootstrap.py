@@ -76,20 +76,32 @@ async def bootstrap(session: AsyncSession, *, admin: str | None, env: str, from_
         outcome.existing.append(f"staff accounts (first: {any_staff})")
     else:
         if not admin or not ADMIN_USERNAME.fullmatch(admin):
-            raise SystemExit("name the first administrator with --admin USERNAME (or BOOTSTRAP_ADMIN): 3 to 64 of "
-                             "a-z, 0-9, '.', '_', '-', beginning with a letter or digit")
+            raise SystemExit(
+                "name the first administrator with --admin USERNAME (or BOOTSTRAP_ADMIN): 3 to 64 of "
+                "a-z, 0-9, '.', '_', '-', beginning with a letter or digit"
+            )
         password = operator_secret("BOOTSTRAP_ADMIN_PASSWORD", env, MIN_PASSWORD_LENGTH, from_env=from_env)
         if password is None:
             password = outcome.secrets["BOOTSTRAP_ADMIN_PASSWORD"] = service.new_secret()
         service.validate_staff_area(ADMIN_ROLE, CITY_CODE)
-        session.add(StaffUser(username=admin, display_name=f"{admin} (city administrator)",
-                              password_hash=await service.hash_password(password), role=ADMIN_ROLE,
-                              area_code=CITY_CODE, failed_sign_ins=0, must_set_credentials=True,
-                              created_at=utcnow()))
+        session.add(
+            StaffUser(
+                username=admin,
+                display_name=f"{admin} (city administrator)",
+                password_hash=await service.hash_password(password),
+                role=ADMIN_ROLE,
+                area_code=CITY_CODE,
+                failed_sign_ins=0,
+                must_set_credentials=True,
+                created_at=utcnow(),
+            )
+        )
         await session.flush()
         await grants.record(session, by, "staff.create", f"staff:{admin}", service.role_scopes(ADMIN_ROLE), CITY_CODE)
-        outcome.created.append(f"created the city administrator {admin} (one-time password: a second factor and a "
-                               "new password are required at first sign-in)")
+        outcome.created.append(
+            f"created the city administrator {admin} (one-time password: a second factor and a "
+            "new password are required at first sign-in)"
+        )
     service_scopes = sorted(scopes_held_by("service"))
     for name in SERVICES:
         if await session.get(OAuthClient, name) is not None:
@@ -99,8 +111,17 @@ async def bootstrap(session: AsyncSession, *, admin: str | None, env: str, from_
         secret = operator_secret(variable, env, MIN_SECRET_LENGTH, from_env=from_env)
         if secret is None:
             secret = outcome.secrets[variable] = service.new_secret()
-        session.add(OAuthClient(client_id=name, name=f"{name} service", kind="service", scopes=service_scopes,
-                                secret_hash=service.digest(secret), created_by=by.subject, created_at=utcnow()))
+        session.add(
+            OAuthClient(
+                client_id=name,
+                name=f"{name} service",
+                kind="service",
+                scopes=service_scopes,
+                secret_hash=service.digest(secret),
+                created_by=by.subject,
+                created_at=utcnow(),
+            )
+        )
         await session.flush()
         await grants.record(session, by, "client.create", f"client:{name}", service_scopes)
         source = "a new secret" if variable in outcome.secrets else f"the secret in {variable}"
@@ -115,15 +136,25 @@ async def rotate(session: AsyncSession, client_id: str, grace: dt.timedelta) -> 
     except NotFound as missing:
         raise SystemExit(missing.detail) from None
     ends = "now" if grace <= dt.timedelta(0) else f"at {client.previous_secret_valid_until.isoformat()}"
-    return Outcome(created=[f"rotated the secret of client {client_id}; the previous one stops working {ends}"],
-                   secrets={secret_variable(client_id): secret})
+    return Outcome(
+        created=[f"rotated the secret of client {client_id}; the previous one stops working {ends}"],
+        secrets={secret_variable(client_id): secret},
+    )
 
 
 def render(secrets: dict[str, str], k8s_secret: str | None) -> str:
     """An env file (KEY=value lines, as compose's .env reads them), or a Kubernetes Secret manifest."""
     if k8s_secret:
-        return yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": k8s_secret},
-                               "type": "Opaque", "stringData": dict(secrets)}, sort_keys=False)
+        return yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": k8s_secret},
+                "type": "Opaque",
+                "stringData": dict(secrets),
+            },
+            sort_keys=False,
+        )
     return "".join(f"{key}={value}\n" for key, value in secrets.items())
 
 

@@ -17,8 +17,8 @@ import redis.asyncio as redis
 
 @dataclass(frozen=True)
 class Limit:
-    rate: float   # tokens added per second
-    burst: int    # bucket size
+    rate: float  # tokens added per second
+    burst: int  # bucket size
 
 
 class Buckets(Protocol):

@@ -26,18 +26,26 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
 
 def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
     """Paths are disjoint by prefix; a schema name two services define differently gets a service prefix."""
-    merged = {**gateway_doc, "paths": dict(gateway_doc.get("paths", {})),
-              "components": {"schemas": dict(gateway_doc.get("components", {}).get("schemas", {})),
-                             "securitySchemes": dict(gateway_doc.get("components", {}).get("securitySchemes", {}))},
-              "tags": list(gateway_doc.get("tags", []))}
+    merged = {
+        **gateway_doc,
+        "paths": dict(gateway_doc.get("paths", {})),
+        "components": {
+            "schemas": dict(gateway_doc.get("components", {}).get("schemas", {})),
+            "securitySchemes": dict(gateway_doc.get("components", {}).get("securitySchemes", {})),
+        },
+        "tags": list(gateway_doc.get("tags", [])),
+    }
     unavailable = []
     for service, doc in service_docs.items():
         if doc is None:
             unavailable.append(service)
             continue
         schemas = doc.get("components", {}).get("schemas", {})
-        renames = {name: f"{service}__{name}" for name, schema in schemas.items()
-                   if name in merged["components"]["schemas"] and merged["components"]["schemas"][name] != schema}
+        renames = {
+            name: f"{service}__{name}"
+            for name, schema in schemas.items()
+            if name in merged["components"]["schemas"] and merged["components"]["schemas"][name] != schema
+        }
         doc = _rename_refs(doc, renames) if renames else doc
         for name, schema in doc.get("components", {}).get("schemas", {}).items():
             merged["components"]["schemas"][renames.get(name, name)] = schema
@@ -50,8 +58,11 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
     _accept_pasted_tokens(merged)
     document_problems(merged)  # the gateway's own routes too: problems as problem+json, a 422 on each
     if unavailable:
-        merged["info"] = {**merged["info"], "description": merged["info"].get("description", "") +
-                          f"\n\nNot included (service unavailable when this was built): {', '.join(unavailable)}."}
+        merged["info"] = {
+            **merged["info"],
+            "description": merged["info"].get("description", "")
+            + f"\n\nNot included (service unavailable when this was built): {', '.join(unavailable)}.",
+        }
     return merged
 
 
@@ -69,8 +80,11 @@ def _with_proxy_problems(item: dict) -> dict:
         for status, text in PROXY_PROBLEMS.items():
             own = responses.get(status)
             description = f"{own['description']}. From the gateway: {text}" if own else f"From the gateway: {text}"
-            responses[status] = {**(own or {}), "description": description,
-                                 "content": (own or {}).get("content") or {"application/problem+json": {}}}
+            responses[status] = {
+                **(own or {}),
+                "description": description,
+                "content": (own or {}).get("content") or {"application/problem+json": {}},
+            }
     return item
 
 
@@ -83,7 +97,8 @@ def _describe_scopes(document: dict) -> None:
     scheme = document["components"]["securitySchemes"].get("gateway")
     if scheme:
         scheme["flows"]["clientCredentials"]["scopes"] = {
-            name: f"{s.description} (held by: {', '.join(sorted(s.holders))})" for name, s in sorted(DECLARED.items())}
+            name: f"{s.description} (held by: {', '.join(sorted(s.holders))})" for name, s in sorted(DECLARED.items())
+        }
 
 
 def _accept_pasted_tokens(document: dict) -> None:
@@ -107,8 +122,9 @@ class MergedOpenAPI:
 
     async def _fetch(self, name: str, upstream: Upstream) -> dict | None:
         try:
-            async with upstream.session.get(f"{upstream.base_url}/api/{name}/v1/openapi.json",
-                                            timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)) as response:
+            async with upstream.session.get(
+                f"{upstream.base_url}/api/{name}/v1/openapi.json", timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)
+            ) as response:
                 return await response.json() if response.status == 200 else None
         except (TimeoutError, aiohttp.ClientError):
             return None

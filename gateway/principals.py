@@ -24,10 +24,13 @@ TOKEN_AUDIENCE = "minzheng"
 # name it (they read the header themselves; this only documents it) and the merged document offers it beside
 # the client-credentials flow on every service's route (gateway/openapi.py).
 bearer_scheme = HTTPBearer(
-    auto_error=False, scheme_name="bearer", bearerFormat="JWT",
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
     description="An access token pasted as it is: from `POST /api/auth/v1/dev-tokens` (dev only), a staff or "
-                "resident sign-in, or a client's `POST /api/auth/v1/token`. The scopes an operation names "
-                "still apply.")
+    "resident sign-in, or a client's `POST /api/auth/v1/token`. The scopes an operation names "
+    "still apply.",
+)
 
 # What each kind of caller may do comes from the services' own scope declarations.
 load_all()
@@ -39,14 +42,29 @@ PARTNER_SCOPES = scopes_held_by("partner")
 
 DEMO_PRINCIPALS: dict[str, Principal] = {
     # The same subject as the demo phone's account (gateway/seed.py): one person, by dev token or by SMS.
-    "resident": Principal(subject=DEMO_RESIDENT_SUBJECT, kind="resident", scopes=RESIDENT_SCOPES,
-                          name="demo resident (家属)"),
-    "staff-yinzhou": Principal(subject="staff:yinzhou-demo", kind="staff", scopes=STAFF_SCOPES,
-                               area=division_code("鄞州区"), name="鄞州区民政局 demo staff"),
-    "staff-city": Principal(subject="staff:city-demo", kind="staff", scopes=CITY_STAFF_SCOPES, area=CITY_CODE,
-                            name="宁波市民政局 demo staff"),
-    "partner": Principal(subject="partner:medical-insurance", kind="partner", scopes=PARTNER_SCOPES,
-                         name="市医疗保障局 (demo partner department)"),
+    "resident": Principal(
+        subject=DEMO_RESIDENT_SUBJECT, kind="resident", scopes=RESIDENT_SCOPES, name="demo resident (家属)"
+    ),
+    "staff-yinzhou": Principal(
+        subject="staff:yinzhou-demo",
+        kind="staff",
+        scopes=STAFF_SCOPES,
+        area=division_code("鄞州区"),
+        name="鄞州区民政局 demo staff",
+    ),
+    "staff-city": Principal(
+        subject="staff:city-demo",
+        kind="staff",
+        scopes=CITY_STAFF_SCOPES,
+        area=CITY_CODE,
+        name="宁波市民政局 demo staff",
+    ),
+    "partner": Principal(
+        subject="partner:medical-insurance",
+        kind="partner",
+        scopes=PARTNER_SCOPES,
+        name="市医疗保障局 (demo partner department)",
+    ),
 }
 
 

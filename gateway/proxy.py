@@ -31,17 +31,37 @@ log = logging.getLogger("gateway.proxy")
 request_log = logging.getLogger("request")
 
 # RFC 9110 §7.6.1 hop-by-hop fields, plus what the gateway itself owns on the way in.
-HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-                        b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection"})
-STRIP_INBOUND = HOP_BY_HOP | {b"host", b"authorization", b"x-identity-assertion", b"x-request-id",
-                              b"content-length", b"x-forwarded-for", b"x-forwarded-proto"}
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-connection",
+    }
+)
+STRIP_INBOUND = HOP_BY_HOP | {
+    b"host",
+    b"authorization",
+    b"x-identity-assertion",
+    b"x-request-id",
+    b"content-length",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+}
 STRIP_OUTBOUND = HOP_BY_HOP | {b"x-request-id", b"server", b"date"}
 SMALL_RESPONSE = 64 * 1024
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BUSY_RETRY_AFTER = b"1"
 # The rule for API descriptions in production (docs/security.md), for the merged one and each service's.
-DESCRIPTION_FOR_TOKENS = ("in production the API description is served to authenticated callers only: "
-                          "send 'Authorization: Bearer <token>' (a staff sign-in or a client's token)")
+DESCRIPTION_FOR_TOKENS = (
+    "in production the API description is served to authenticated callers only: "
+    "send 'Authorization: Bearer <token>' (a staff sign-in or a client's token)"
+)
 
 # The problems the gateway itself answers on any service's route (documented in the merged OpenAPI).
 PROXY_PROBLEMS = {
@@ -49,33 +69,67 @@ PROXY_PROBLEMS = {
     "429": "`/problems/rate-limited`: over the caller's rate limit; `Retry-After` says when to try again.",
     "502": "`/problems/bad-gateway`: the service's answer was broken or cut short.",
     "503": "`/problems/service-unavailable`: the service is unreachable, or failing and its circuit breaker is "
-           "open (answered at once, without calling it). `/problems/busy`: every connection to the service is in "
-           "use and the queue for one is full; the request was not sent, so it is safe to repeat after "
-           "`Retry-After`. Both carry `service` and `Retry-After`.",
+    "open (answered at once, without calling it). `/problems/busy`: every connection to the service is in "
+    "use and the queue for one is full; the request was not sent, so it is safe to repeat after "
+    "`Retry-After`. Both carry `service` and `Retry-After`.",
     "504": "`/problems/gateway-timeout`: the service did not answer within the route's read deadline (the request "
-           "may have been carried out).",
+    "may have been carried out).",
 }
 
 # Served at the gateway's /metrics. Per request: one dict increment and one histogram observe.
-REQUESTS = RequestStats("gateway_requests", "gateway_request_duration_seconds", "Requests proxied to a service",
-                        ["upstream", "status"], ["upstream"])
-UPSTREAM_ERRORS = LabelledCounts("gateway_upstream_errors", "Upstream failures by kind: unreachable, timeout, "
-                                 "bad_response, cut_mid_response, breaker_open and busy (both refused without "
-                                 "calling)",
-                                 ["upstream", "kind"])
+REQUESTS = RequestStats(
+    "gateway_requests",
+    "gateway_request_duration_seconds",
+    "Requests proxied to a service",
+    ["upstream", "status"],
+    ["upstream"],
+)
+UPSTREAM_ERRORS = LabelledCounts(
+    "gateway_upstream_errors",
+    "Upstream failures by kind: unreachable, timeout, "
+    "bad_response, cut_mid_response, breaker_open and busy (both refused without "
+    "calling)",
+    ["upstream", "kind"],
+)
 
 
 def problem_bytes(status: int, slug: str, title: str, detail: str, request_id: str, **extra) -> bytes:
-    return json.dumps({"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
-                       "request_id": request_id, **extra}, ensure_ascii=False).encode()
+    return json.dumps(
+        {
+            "type": f"/problems/{slug}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "request_id": request_id,
+            **extra,
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
-async def send_problem(send, status: int, slug: str, title: str, detail: str, request_id: str,
-                       headers: list[tuple[bytes, bytes]] | None = None, **extra) -> None:
+async def send_problem(
+    send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    request_id: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    **extra,
+) -> None:
     body = problem_bytes(status, slug, title, detail, request_id, **extra)
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -108,9 +162,19 @@ class Upstream:
     a 504 and the breaker's count mean the service itself did not answer.
     """
 
-    def __init__(self, name: str, base_url: str, *, pool_size: int, keepalive_s: float,
-                 connect_timeout_s: float, read_timeout_s: float, queue_size: int = 0,
-                 read_timeouts: dict[str, float] | None = None, breaker: CircuitBreaker | None = None):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        pool_size: int,
+        keepalive_s: float,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+        queue_size: int = 0,
+        read_timeouts: dict[str, float] | None = None,
+        breaker: CircuitBreaker | None = None,
+    ):
         self.name = name
         self.base_url = base_url
         self.breaker = breaker or CircuitBreaker()
@@ -120,18 +184,20 @@ class Upstream:
         self.waiting = 0
 
         def deadline(read_s: float) -> tuple[float, aiohttp.ClientTimeout]:
-            return read_s, aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect_timeout_s,
-                                                 sock_read=read_s)
+            return read_s, aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=connect_timeout_s, sock_read=read_s
+            )
 
         self.default_deadline = deadline(read_timeout_s)
         # Per path prefix, longest first, so the most specific prefix wins.
-        self.deadlines = [(prefix, deadline(s)) for prefix, s in
-                          sorted((read_timeouts or {}).items(), key=lambda item: -len(item[0]))]
+        self.deadlines = [
+            (prefix, deadline(s)) for prefix, s in sorted((read_timeouts or {}).items(), key=lambda item: -len(item[0]))
+        ]
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=keepalive_s, ttl_dns_cache=300),
             timeout=self.default_deadline[1],
             cookie_jar=aiohttp.DummyCookieJar(),  # never carry one caller's cookies into another's request
-            auto_decompress=False,                # pass encoded bodies through untouched
+            auto_decompress=False,  # pass encoded bodies through untouched
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
         )
 
@@ -169,15 +235,19 @@ class UpstreamBreakers(Collector):
         self.upstreams = upstreams  # read at scrape time: the upstreams are made when the gateway starts
 
     def collect(self) -> Iterable:
-        family = GaugeMetricFamily("gateway_circuit_breaker_state", "Circuit breaker of each upstream, by state",
-                                   labels=["upstream", "state"])
+        family = GaugeMetricFamily(
+            "gateway_circuit_breaker_state", "Circuit breaker of each upstream, by state", labels=["upstream", "state"]
+        )
         for name, upstream in self.upstreams().items():
             current = upstream.breaker.state
             for state in self.STATES:
                 family.add_metric([name, state], 1 if state == current else 0)
         yield family
-        ready = GaugeMetricFamily("gateway_upstream_ready", "1 when the upstream's /readyz answered ready at the "
-                                  "gateway's last readiness check, 0 when not", labels=["upstream"])
+        ready = GaugeMetricFamily(
+            "gateway_upstream_ready",
+            "1 when the upstream's /readyz answered ready at the gateway's last readiness check, 0 when not",
+            labels=["upstream"],
+        )
         for name, upstream in self.upstreams().items():
             if upstream.ready is not None:
                 ready.add_metric([name], 1 if upstream.ready else 0)
@@ -185,8 +255,15 @@ class UpstreamBreakers(Collector):
 
 
 class Proxy:
-    def __init__(self, upstreams: dict[str, Upstream], authenticator: Authenticator, max_body_bytes: int,
-                 buckets: Buckets, limits: dict[str, Limit], public_descriptions: bool = True):
+    def __init__(
+        self,
+        upstreams: dict[str, Upstream],
+        authenticator: Authenticator,
+        max_body_bytes: int,
+        buckets: Buckets,
+        limits: dict[str, Limit],
+        public_descriptions: bool = True,
+    ):
         self.upstreams = upstreams
         # Off in production: a service's OpenAPI document then goes to callers with a valid token only.
         self.public_descriptions = public_descriptions
@@ -215,19 +292,30 @@ class Proxy:
         tracing.note_request_id(request_id, scope)
         status = {"code": 502, "kind": None}
         try:
-            await self._forward(scope, receive, send, service, request_id, authorization, content_length,
-                                forwarded, status)
+            await self._forward(
+                scope, receive, send, service, request_id, authorization, content_length, forwarded, status
+            )
         finally:
             latency = time.perf_counter() - started
             REQUESTS.observe((service, status["code"]), (service,), latency)
-            request_log.info("request", extra={"fields": {
-                "method": scope["method"], "route": f"/api/{service}/*", "upstream": service,
-                "status": status["code"], "latency_ms": round(latency * 1000, 2),
-                "principal_kind": status["kind"]}})
+            request_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "route": f"/api/{service}/*",
+                        "upstream": service,
+                        "status": status["code"],
+                        "latency_ms": round(latency * 1000, 2),
+                        "principal_kind": status["kind"],
+                    }
+                },
+            )
             request_id_var.reset(token)
 
-    async def _forward(self, scope, receive, send, service, request_id, authorization, content_length,
-                       forwarded, status) -> None:
+    async def _forward(
+        self, scope, receive, send, service, request_id, authorization, content_length, forwarded, status
+    ) -> None:
         upstream = self.upstreams[service]
 
         async def fail(code: int, slug: str, title: str, detail: str, headers=None, **extra) -> None:
@@ -245,8 +333,13 @@ class Proxy:
             return await fail(exc.status, exc.slug, exc.title, exc.detail, [(b"www-authenticate", b"Bearer")])
         # The decoded path, as the service will route it (an escaped `openapi%2Ejson` is the same document).
         if principal is None and not self.public_descriptions and scope["path"] == f"/api/{service}/v1/openapi.json":
-            return await fail(401, "unauthorized", "Authentication required", DESCRIPTION_FOR_TOKENS,
-                              [(b"www-authenticate", b"Bearer")])
+            return await fail(
+                401,
+                "unauthorized",
+                "Authentication required",
+                DESCRIPTION_FOR_TOKENS,
+                [(b"www-authenticate", b"Bearer")],
+            )
 
         client = scope.get("client")
         if principal is not None:
@@ -254,18 +347,30 @@ class Proxy:
         else:
             wait = await self.buckets.take(f"ip:{client[0] if client else '-'}", self.limits["anonymous"])
         if wait:
-            return await fail(429, "rate-limited", "Too many requests",
-                              f"slow down: retry in {retry_after_header(wait).decode()} s",
-                              [(b"retry-after", retry_after_header(wait))])
+            return await fail(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"slow down: retry in {retry_after_header(wait).decode()} s",
+                [(b"retry-after", retry_after_header(wait))],
+            )
 
         if content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body_bytes):
-            return await fail(413, "payload-too-large", "Request body too large",
-                              f"request bodies are limited to {self.max_body_bytes} bytes")
+            return await fail(
+                413,
+                "payload-too-large",
+                "Request body too large",
+                f"request bodies are limited to {self.max_body_bytes} bytes",
+            )
         try:
             body = await read_body(receive, self.max_body_bytes)
         except BodyTooLarge:
-            return await fail(413, "payload-too-large", "Request body too large",
-                              f"request bodies are limited to {self.max_body_bytes} bytes")
+            return await fail(
+                413,
+                "payload-too-large",
+                "Request body too large",
+                f"request bodies are limited to {self.max_body_bytes} bytes",
+            )
         except ConnectionResetError:
             status["code"] = 499
             return
@@ -284,25 +389,37 @@ class Proxy:
         async def breaker_open() -> None:
             UPSTREAM_ERRORS.inc((service, "breaker_open"))
             pause = str(max(1, math.ceil(breaker.reset_after_s))).encode()
-            await fail(503, "service-unavailable", "Service unavailable",
-                       f"the {service} service is failing; the gateway is not calling it for a moment",
-                       [(b"retry-after", pause)], service=service)
+            await fail(
+                503,
+                "service-unavailable",
+                "Service unavailable",
+                f"the {service} service is failing; the gateway is not calling it for a moment",
+                [(b"retry-after", pause)],
+                service=service,
+            )
 
         if breaker.state == "open":
             return await breaker_open()  # no point queueing for a service the gateway is not calling
         if not await upstream.admit():
             UPSTREAM_ERRORS.inc((service, "busy"))
-            return await fail(503, "busy", "Service busy",
-                              f"all {upstream.pool_size} connections to the {service} service are in use and "
-                              f"{upstream.queue_size} requests are waiting for one; the request was not sent. "
-                              "Retry shortly", [(b"retry-after", BUSY_RETRY_AFTER)], service=service)
+            return await fail(
+                503,
+                "busy",
+                "Service busy",
+                f"all {upstream.pool_size} connections to the {service} service are in use and "
+                f"{upstream.queue_size} requests are waiting for one; the request was not sent. "
+                "Retry shortly",
+                [(b"retry-after", BUSY_RETRY_AFTER)],
+                service=service,
+            )
         try:
             # Asked after the wait in the queue: the breaker may have opened meanwhile.
             if not breaker.allow():
                 return await breaker_open()
             try:
-                answered = await self._attempts(upstream, method, url, path, forwarded, body, request_id, send,
-                                                status, fail)
+                answered = await self._attempts(
+                    upstream, method, url, path, forwarded, body, request_id, send, status, fail
+                )
             except BaseException:
                 breaker.abandon()  # e.g. the client went away: no verdict on the service, but free the trial
                 raise
@@ -322,8 +439,7 @@ class Proxy:
         for attempt in range(attempts):
             started = {"response": False}
             try:
-                await self._exchange(upstream, method, url, timeout, forwarded, body, request_id, send, status,
-                                     started)
+                await self._exchange(upstream, method, url, timeout, forwarded, body, request_id, send, status, started)
                 return True
             except (TimeoutError, aiohttp.ClientError) as exc:
                 if started["response"]:
@@ -335,28 +451,38 @@ class Proxy:
                     continue  # a pooled connection closed as we reused it: an idempotent call may go again
                 if isinstance(exc, aiohttp.ClientConnectorError):
                     UPSTREAM_ERRORS.inc((service, "unreachable"))
-                    await fail(503, "service-unavailable", "Service unavailable",
-                               f"the {service} service is not reachable; retry shortly",
-                               [(b"retry-after", b"5")], service=service)
+                    await fail(
+                        503,
+                        "service-unavailable",
+                        "Service unavailable",
+                        f"the {service} service is not reachable; retry shortly",
+                        [(b"retry-after", b"5")],
+                        service=service,
+                    )
                 elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
                     UPSTREAM_ERRORS.inc((service, "timeout"))
-                    what = (f"did not accept a connection within {timeout.sock_connect:g} s"
-                            if isinstance(exc, aiohttp.ConnectionTimeoutError)
-                            else f"did not answer within {deadline_s:g} s")
-                    await fail(504, "gateway-timeout", "Upstream timed out", f"the {service} service {what}",
-                               service=service)
+                    what = (
+                        f"did not accept a connection within {timeout.sock_connect:g} s"
+                        if isinstance(exc, aiohttp.ConnectionTimeoutError)
+                        else f"did not answer within {deadline_s:g} s"
+                    )
+                    await fail(
+                        504, "gateway-timeout", "Upstream timed out", f"the {service} service {what}", service=service
+                    )
                 else:
                     log.warning("upstream error from %s: %s", service, type(exc).__name__)
                     UPSTREAM_ERRORS.inc((service, "bad_response"))
-                    await fail(502, "bad-gateway", "Bad gateway", f"the {service} service failed to answer",
-                               service=service)
+                    await fail(
+                        502, "bad-gateway", "Bad gateway", f"the {service} service failed to answer", service=service
+                    )
                 return False
         return False
 
     @staticmethod
     async def _exchange(upstream, method, url, timeout, forwarded, body, request_id, send, status, started) -> None:
-        async with upstream.session.request(method, url, headers=forwarded, data=body or None, timeout=timeout,
-                                            allow_redirects=False) as response:
+        async with upstream.session.request(
+            method, url, headers=forwarded, data=body or None, timeout=timeout, allow_redirects=False
+        ) as response:
             status["code"] = response.status
             headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in STRIP_OUTBOUND]
             headers.append((b"x-request-id", request_id.encode()))

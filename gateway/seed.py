@@ -38,23 +38,40 @@ async def load(session: AsyncSession) -> int:
     created = 0
     for username, display_name, role, area in DEMO_STAFF:
         if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is None:
-            session.add(StaffUser(username=username, display_name=display_name, role=role, area_code=area,
-                                  password_hash=await service.hash_password(DEMO_PASSWORD), failed_sign_ins=0,
-                                  created_at=utcnow()))
+            session.add(
+                StaffUser(
+                    username=username,
+                    display_name=display_name,
+                    role=role,
+                    area_code=area,
+                    password_hash=await service.hash_password(DEMO_PASSWORD),
+                    failed_sign_ins=0,
+                    created_at=utcnow(),
+                )
+            )
             created += 1
     for name in SERVICES:
         client = await session.get(OAuthClient, name)
         if client is None:
-            session.add(OAuthClient(client_id=name, name=f"{name} service", kind="service", scopes=service_scopes,
-                                    secret_hash=service.digest(dev_client_secret(name)), created_by="seed",
-                                    created_at=utcnow()))
+            session.add(
+                OAuthClient(
+                    client_id=name,
+                    name=f"{name} service",
+                    kind="service",
+                    scopes=service_scopes,
+                    secret_hash=service.digest(dev_client_secret(name)),
+                    created_by="seed",
+                    created_at=utcnow(),
+                )
+            )
             created += 1
         elif client.created_by == "seed" and client.scopes != service_scopes:
             client.scopes = service_scopes  # dev: a scope declared since the last run reaches the services
     # The demo phone's account carries the subject the services' demo data name (also one made by signing in
     # before this ran), so the demo resident signing in by SMS sees their elders.
-    demo = await session.scalar(select(Resident).where(
-        Resident.phone_index == service.keyed_digest(settings.token_secret, DEMO_RESIDENT_PHONE)))
+    demo = await session.scalar(
+        select(Resident).where(Resident.phone_index == service.keyed_digest(settings.token_secret, DEMO_RESIDENT_PHONE))
+    )
     if demo is None:
         await service.resident_with_phone(session, settings, DEMO_RESIDENT_PHONE, subject=DEMO_RESIDENT_SUBJECT)
         created += 1

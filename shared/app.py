@@ -42,8 +42,10 @@ def _wall_clock_times(node: Any) -> None:
 
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-INVALID_FIELDS = ("Invalid fields (`/problems/validation-failed`): each of `errors` names one, in the body, the "
-                  "query, the path or a header; a body that is not JSON is named `body`")
+INVALID_FIELDS = (
+    "Invalid fields (`/problems/validation-failed`): each of `errors` names one, in the body, the "
+    "query, the path or a header; a body that is not JSON is named `body`"
+)
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -95,9 +97,16 @@ def _customise_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its document
 
 
-def create_service_app(settings: ServiceSettings, *, title: str, description: str,
-                       routers: Sequence[APIRouter], version: str = "1.0.0",
-                       on_startup: Sequence[Hook] = (), on_shutdown: Sequence[Hook] = ()) -> FastAPI:
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    version: str = "1.0.0",
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
     """`on_startup` hooks run once the database is ready (e.g. resuming background jobs a stopped process
     left behind); `on_shutdown` hooks run before it is closed."""
     prefix = api_prefix(settings.service_name)

@@ -15,11 +15,22 @@ CITY_CODE = city_code()
 DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 DISTRICT_CODE_PATTERN = r"^\d{6}$"
 
-AreaCode = Annotated[str, Field(pattern=DIVISION_CODE_PATTERN, examples=[division_code("下应街道")],
-                                description="Division code: 6 (district), 9 (township/street) or 12 "
-                                            "(village/community) digits")]
-DistrictCode = Annotated[str, Field(pattern=DISTRICT_CODE_PATTERN, examples=[division_code("鄞州区")],
-                                    description="District-level (区县市) division code")]
+AreaCode = Annotated[
+    str,
+    Field(
+        pattern=DIVISION_CODE_PATTERN,
+        examples=[division_code("下应街道")],
+        description="Division code: 6 (district), 9 (township/street) or 12 (village/community) digits",
+    ),
+]
+DistrictCode = Annotated[
+    str,
+    Field(
+        pattern=DISTRICT_CODE_PATTERN,
+        examples=[division_code("鄞州区")],
+        description="District-level (区县市) division code",
+    ),
+]
 
 # Levels: province 2, city 4, district 6, township/street 9, village/community 12 digits.
 _LEVEL_LENGTHS = (2, 4, 6, 9)

@@ -44,15 +44,22 @@ def tree() -> Tree:
         for row in csv.DictReader(f):
             if not row["code"]:  # a division no source gives a code for (see DIVISIONS.md)
                 continue
-            by_code[row["code"]] = Division(row["code"], row["name"], row["level"], row["parent_code"] or None,
-                                            not row["valid_to"], row["successor_code"] or None)
+            by_code[row["code"]] = Division(
+                row["code"],
+                row["name"],
+                row["level"],
+                row["parent_code"] or None,
+                not row["valid_to"],
+                row["successor_code"] or None,
+            )
             by_name.setdefault(row["name"], []).append(row["code"])
     with FORMER_NAMES_CSV.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             by_name.setdefault(row["name"], []).append(row["code"])
     [city] = [d.code for d in by_code.values() if d.level == "city"]
-    districts = tuple(sorted((d for d in by_code.values() if d.level == "district" and d.current),
-                             key=lambda d: d.code))
+    districts = tuple(
+        sorted((d for d in by_code.values() if d.level == "district" and d.current), key=lambda d: d.code)
+    )
     return Tree(by_code, city, districts, {name: tuple(codes) for name, codes in by_name.items()})
 
 
@@ -87,8 +94,11 @@ def division_code(name: str, within: str | None = None) -> str:
     """The code of the division in force called `name` (or formerly called so: 中马街道 → 外滩街道's code),
     optionally below the division `within`. A name that fits none, or more than one, is a programming error
     in the caller: demo data and defaults name their divisions so that one fits."""
-    codes = {d.code for code in tree().by_name.get(name, ()) if (d := current(code)) is not None
-             and (within is None or d.code.startswith(within))}
+    codes = {
+        d.code
+        for code in tree().by_name.get(name, ())
+        if (d := current(code)) is not None and (within is None or d.code.startswith(within))
+    }
     if len(codes) != 1:
         raise LookupError(f"{name!r}{f' within {within}' if within else ''} names {len(codes)} current divisions")
     return codes.pop()

@@ -55,8 +55,15 @@ class DomainError(Exception):
     slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[FieldProblem] | None = None, resource: str | None = None,
-                 headers: dict[str, str] | None = None, keep_writes: bool = False):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldProblem] | None = None,
+        resource: str | None = None,
+        headers: dict[str, str] | None = None,
+        keep_writes: bool = False,
+    ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -110,15 +117,32 @@ class ServiceUnavailable(DomainError):
     status, slug, title = 503, "service-unavailable", "Temporarily unavailable"
 
 
-_STATUS_SLUGS = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed"),
-                 413: ("payload-too-large", "Request body too large"), 429: ("rate-limited", "Too many requests")}
+_STATUS_SLUGS = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Request body too large"),
+    429: ("rate-limited", "Too many requests"),
+}
 
 
-def problem_response(status: int, slug: str, title: str, detail: str, *, request: Request | None = None,
-                     errors: list[FieldProblem] | None = None, resource: str | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
-                            "request_id": current_request_id()}
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    request: Request | None = None,
+    errors: list[FieldProblem] | None = None,
+    resource: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": current_request_id(),
+    }
     if request is not None:
         body["instance"] = request.url.path
     if errors:
@@ -135,8 +159,13 @@ def _field_problems(exc: RequestValidationError) -> list[FieldProblem]:
             problems.append(FieldProblem(field="body", location="body", message=_NOT_JSON))
             continue
         location, *path = error.get("loc", ("body",))
-        problems.append(FieldProblem(field=".".join(str(p) for p in path) or str(location),
-                                     location=str(location), message=error.get("msg", "invalid")))
+        problems.append(
+            FieldProblem(
+                field=".".join(str(p) for p in path) or str(location),
+                location=str(location),
+                message=error.get("msg", "invalid"),
+            )
+        )
     return problems
 
 
@@ -164,8 +193,11 @@ def _large_numbers(request: Request) -> list[FieldProblem]:
             return None
 
     for location, items in (("path", request.path_params.items()), ("query", request.query_params.multi_items())):
-        problems += [FieldProblem(field=name, location=location, message="too large")
-                     for name, value in items if large(as_int(str(value)))]
+        problems += [
+            FieldProblem(field=name, location=location, message="too large")
+            for name, value in items
+            if large(as_int(str(value)))
+        ]
 
     def walk(value: Any, path: list[str]) -> None:
         if large(value):
@@ -192,8 +224,17 @@ _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53", "57014", "55P03
 _CONTENTION_SQLSTATES = ("40001", "40P01")
 # SQLite's: busy or locked past busy_timeout, the file gone or unreadable.
 _UNAVAILABLE_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PROTOCOL")
-_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
-                   errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN}
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.ETIMEDOUT,
+    errno.EPIPE,
+    errno.ENETUNREACH,
+    errno.ENETDOWN,
+    errno.EHOSTUNREACH,
+    errno.EHOSTDOWN,
+}
 _DRIVERS = ("asyncpg", "aiosqlite", "sqlite3", "sqlalchemy")
 
 
@@ -216,7 +257,7 @@ def database_failure(exc: BaseException) -> Literal["unavailable", "contention",
     if isinstance(exc, SQLAlchemyTimeoutError):
         return "unavailable"
     if isinstance(exc, OSError):  # ConnectionRefusedError, a reset, TimeoutError, a name that does not resolve
-        network = (isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)) or exc.errno in _NETWORK_ERRNOS)
+        network = isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)) or exc.errno in _NETWORK_ERRNOS
         return "unavailable" if network or _raised_in_driver(exc) else "other"
     if not isinstance(exc, DBAPIError):
         return "other"
@@ -241,41 +282,61 @@ def database_failure(exc: BaseException) -> Literal["unavailable", "contention",
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail, request=request, errors=exc.errors,
-                                resource=exc.resource, headers=exc.headers)
+        return problem_response(
+            exc.status,
+            exc.slug,
+            exc.title,
+            exc.detail,
+            request=request,
+            errors=exc.errors,
+            resource=exc.resource,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = _field_problems(exc)
         detail = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
-        return problem_response(422, "validation-failed", "The request has invalid fields", detail,
-                                request=request, errors=problems)
+        return problem_response(
+            422, "validation-failed", "The request has invalid fields", detail, request=request, errors=problems
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
             # FastAPI's answer to a body it could not decode (not UTF-8, say): invalid input like any other.
-            return problem_response(422, "validation-failed", "The request has invalid fields", f"body: {_NOT_JSON}",
-                                    request=request, errors=[FieldProblem(field="body", location="body",
-                                                                          message=_NOT_JSON)])
+            return problem_response(
+                422,
+                "validation-failed",
+                "The request has invalid fields",
+                f"body: {_NOT_JSON}",
+                request=request,
+                errors=[FieldProblem(field="body", location="body", message=_NOT_JSON)],
+            )
         slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         detail = str(exc.detail)
         if exc.status_code == 404 and request.url.path.endswith("/") and request.url.path != "/":
             detail = f"no route at {request.url.path}; paths take no trailing slash: {request.url.path.rstrip('/')}"
-        return problem_response(exc.status_code, slug, title, detail, request=request,
-                                headers=getattr(exc, "headers", None))
+        return problem_response(
+            exc.status_code, slug, title, detail, request=request, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         # A constraint caught what the service did not check first: still a conflict, never a 500.
         log.warning("integrity error reached the handler: %s", type(exc.orig).__name__)
-        return problem_response(409, "conflict", "Conflicts with the current state",
-                                "the request conflicts with existing data", request=request)
+        return problem_response(
+            409,
+            "conflict",
+            "Conflicts with the current state",
+            "the request conflicts with existing data",
+            request=request,
+        )
 
     @app.exception_handler(OverflowError)  # SQLite: "Python int too large to convert to SQLite INTEGER"
-    @app.exception_handler(DBAPIError)     # every error of the database's driver but a broken constraint
+    @app.exception_handler(DBAPIError)  # every error of the database's driver but a broken constraint
     @app.exception_handler(SQLAlchemyTimeoutError)  # no pooled connection came free in time
-    @app.exception_handler(OSError)        # a connection to the database refused, reset or timed out
+    @app.exception_handler(OSError)  # a connection to the database refused, reset or timed out
     async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         kind = database_failure(exc)
         if kind == "unavailable":
@@ -283,14 +344,24 @@ def install_error_handlers(app: FastAPI) -> None:
             # restarted, the network broke) makes the pool drop every connection of its age, so the next request
             # connects afresh.
             log.error("database unavailable: %s", type(exc).__name__)
-            return problem_response(503, "service-unavailable", "Temporarily unavailable",
-                                    "the service's database is not answering; retry shortly", request=request,
-                                    headers={"Retry-After": "5"})
+            return problem_response(
+                503,
+                "service-unavailable",
+                "Temporarily unavailable",
+                "the service's database is not answering; retry shortly",
+                request=request,
+                headers={"Retry-After": "5"},
+            )
         if kind == "contention":
             log.warning("transaction rolled back for a concurrent one: %s", type(exc).__name__)
-            return problem_response(503, "service-unavailable", "Temporarily unavailable",
-                                    "the request collided with a concurrent change and nothing was written; retry",
-                                    request=request, headers={"Retry-After": "1"})
+            return problem_response(
+                503,
+                "service-unavailable",
+                "Temporarily unavailable",
+                "the request collided with a concurrent change and nothing was written; retry",
+                request=request,
+                headers={"Retry-After": "1"},
+            )
         problems = _large_numbers(request) if kind == "out-of-range" else []
         if not problems:
             # Not the caller's number (a sum over stored rows, a bug, a broken query): the database answered, so
@@ -298,8 +369,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return await _unexpected(request, exc)
         # The schema let a number through that no column can hold: the caller's mistake, and nothing written.
         named = ", ".join(p.field for p in problems)
-        return problem_response(422, "validation-failed", "The request has invalid fields",
-                                f"{named}: out of range", request=request, errors=problems)
+        return problem_response(
+            422,
+            "validation-failed",
+            "The request has invalid fields",
+            f"{named}: out of range",
+            request=request,
+            errors=problems,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -309,18 +386,30 @@ def install_error_handlers(app: FastAPI) -> None:
         token = request_id_var.set(request_id)
         try:
             log.exception("unhandled error")
-            return problem_response(500, "internal-error", "Internal error",
-                                    "an unexpected error occurred; quote the request id when reporting it",
-                                    request=request,
-                                    headers={"X-Request-ID": request_id} if request_id else None)
+            return problem_response(
+                500,
+                "internal-error",
+                "Internal error",
+                "an unexpected error occurred; quote the request id when reporting it",
+                request=request,
+                headers={"X-Request-ID": request_id} if request_id else None,
+            )
         finally:
             request_id_var.reset(token)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries documenting the problem+json errors a route can return."""
-    descriptions = {400: "Rule violated", 401: "Missing or invalid credentials", 403: "Not allowed",
-                    404: "Not found", 409: "Conflicts with the current state",
-                    422: "Invalid fields", 503: "Temporarily unavailable"}
-    return {s: {"model": Problem, "description": descriptions.get(s, "Problem"),
-                "content": {PROBLEM_MEDIA_TYPE: {}}} for s in statuses}
+    descriptions = {
+        400: "Rule violated",
+        401: "Missing or invalid credentials",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflicts with the current state",
+        422: "Invalid fields",
+        503: "Temporarily unavailable",
+    }
+    return {
+        s: {"model": Problem, "description": descriptions.get(s, "Problem"), "content": {PROBLEM_MEDIA_TYPE: {}}}
+        for s in statuses
+    }

@@ -19,8 +19,13 @@ async def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "service": request.app.state.settings.service_name}
 
 
-@router.get("/readyz", summary="Readiness", description="The service's database answers a query within 2 s.",
-            responses={503: {"description": "The database does not answer"}}, response_model=None)
+@router.get(
+    "/readyz",
+    summary="Readiness",
+    description="The service's database answers a query within 2 s.",
+    responses={503: {"description": "The database does not answer"}},
+    response_model=None,
+)
 async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     service = request.app.state.settings.service_name
     try:

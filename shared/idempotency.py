@@ -51,17 +51,24 @@ STALE_AFTER = dt.timedelta(seconds=60)
 REPLAY_HEADER = "Idempotent-Replayed"
 
 # Declared on a route so the OpenAPI documents the header; `idempotent` reads it from the request.
-IdempotencyKeyHeader = Annotated[str | None, Header(
-    alias=HEADER, min_length=1, max_length=255,
-    description="Makes a retry safe: the same key and body return the first result (header "
-                "`Idempotent-Replayed: true`); the same key with another body is a 422; while the first "
-                "request still runs, a 409.")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=255,
+        description="Makes a retry safe: the same key and body return the first result (header "
+        "`Idempotent-Replayed: true`); the same key with another body is a 422; while the first "
+        "request still runs, a 409.",
+    ),
+]
 
 
 def idempotency_table(metadata: MetaData) -> Table:
     """Each service keeps its keys in its own database, next to the rows they protect."""
     return Table(
-        "idempotency_keys", metadata,
+        "idempotency_keys",
+        metadata,
         Column("id", Integer, primary_key=True),
         Column("owner", String(200), nullable=False),
         Column("key", String(255), nullable=False),
@@ -78,8 +85,9 @@ def idempotency_table(metadata: MetaData) -> Table:
 def key_used(table: Table) -> ScalarSelect[int]:
     """Whether the caller's Idempotency-Key was claimed before, as a scalar subquery (the claim's id, or NULL) for a
     read made before the request's transaction; its parameters: `key_params`."""
-    return select(table.c.id).where(table.c.owner == bindparam("owner"), table.c.key == bindparam("key")
-                                    ).scalar_subquery()
+    return (
+        select(table.c.id).where(table.c.owner == bindparam("owner"), table.c.key == bindparam("key")).scalar_subquery()
+    )
 
 
 def key_params(principal: Principal, key: str) -> dict[str, str]:
@@ -98,8 +106,11 @@ async def _claim(request: Request, table: Table, owner: str, key: str, fingerpri
     sessionmaker = database_of(request).sessionmaker
     try:
         async with sessionmaker() as claim_session, claim_session.begin():
-            result = await claim_session.execute(insert(table).values(
-                owner=owner, key=key, request_hash=fingerprint, state="in_flight", created_at=utcnow()))
+            result = await claim_session.execute(
+                insert(table).values(
+                    owner=owner, key=key, request_hash=fingerprint, state="in_flight", created_at=utcnow()
+                )
+            )
             claim_id: int = result.inserted_primary_key[0]
             return claim_id
     except IntegrityError:
@@ -108,27 +119,36 @@ async def _claim(request: Request, table: Table, owner: str, key: str, fingerpri
         return await _taken_key(read_session, table, owner, key, fingerprint)
 
 
-async def _taken_key(session: AsyncSession, table: Table, owner: str, key: str, fingerprint: str
-                     ) -> int | JSONResponse:
+async def _taken_key(session: AsyncSession, table: Table, owner: str, key: str, fingerprint: str) -> int | JSONResponse:
     """A key someone claimed already: its stored response to replay, or its claim id when that claim was
     abandoned (taken over); else a 422 for another request under the key, or a 409 while it still runs."""
     row = (await session.execute(select(table).where(table.c.owner == owner, table.c.key == key))).first()
     if row is not None:
         if row.request_hash != fingerprint:
-            raise InvalidInput(HEADER, "this key was already used with a different request; use a new key",
-                               location="header")
+            raise InvalidInput(
+                HEADER, "this key was already used with a different request; use a new key", location="header"
+            )
         if row.state == "done":
-            return JSONResponse(json.loads(row.response_body), status_code=row.status_code,
-                                headers={REPLAY_HEADER: "true"})
-        taken = cast(CursorResult[Any], await session.execute(
-            update(table).where(table.c.id == row.id, table.c.state == "in_flight",
-                                table.c.created_at < utcnow() - STALE_AFTER).values(created_at=utcnow())))
+            return JSONResponse(
+                json.loads(row.response_body), status_code=row.status_code, headers={REPLAY_HEADER: "true"}
+            )
+        taken = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(table)
+                .where(table.c.id == row.id, table.c.state == "in_flight", table.c.created_at < utcnow() - STALE_AFTER)
+                .values(created_at=utcnow())
+            ),
+        )
         if taken.rowcount == 1:
             taken_id: int = row.id
             return taken_id
     # No row: released by `idempotent` between our insert and this read, as good as still in flight.
-    raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly",
-                   resource=f"idempotency-key:{key}", headers={"Retry-After": "1"})
+    raise Conflict(
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+        resource=f"idempotency-key:{key}",
+        headers={"Retry-After": "1"},
+    )
 
 
 async def _release(request: Request, table: Table, claim_id: int) -> None:
@@ -170,17 +190,32 @@ async def idempotent(
 @functools.cache
 def _claim_statement(table: Table, dialect: str) -> Executable:
     dialect_insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    return (dialect_insert(table)
-            .values(owner=bindparam("p_owner"), key=bindparam("p_key"), request_hash=bindparam("p_hash"),
-                    state="in_flight", created_at=bindparam("p_now", type_=table.c.created_at.type))
-            .on_conflict_do_nothing(index_elements=["owner", "key"]).returning(table.c.id))
+    return (
+        dialect_insert(table)
+        .values(
+            owner=bindparam("p_owner"),
+            key=bindparam("p_key"),
+            request_hash=bindparam("p_hash"),
+            state="in_flight",
+            created_at=bindparam("p_now", type_=table.c.created_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["owner", "key"])
+        .returning(table.c.id)
+    )
 
 
 @functools.cache
 def _done_statement(table: Table) -> Update:
-    return (update(table).where(table.c.id == bindparam("p_claim"))
-            .values(state="done", status_code=bindparam("p_status"), response_body=bindparam("p_body"),
-                    completed_at=bindparam("p_now", type_=table.c.completed_at.type)))
+    return (
+        update(table)
+        .where(table.c.id == bindparam("p_claim"))
+        .values(
+            state="done",
+            status_code=bindparam("p_status"),
+            response_body=bindparam("p_body"),
+            completed_at=bindparam("p_now", type_=table.c.completed_at.type),
+        )
+    )
 
 
 def _key_of(request: Request) -> str | None:
@@ -190,16 +225,23 @@ def _key_of(request: Request) -> str | None:
     return key
 
 
-async def _complete(session: AsyncSession, table: Table, claimed: int, result: Schema,
-                    status_code: int) -> JSONResponse:
+async def _complete(
+    session: AsyncSession, table: Table, claimed: int, result: Schema, status_code: int
+) -> JSONResponse:
     """Store the response under the claim, in the request's transaction, and answer it."""
     body: dict[str, Any] = result.model_dump(mode="json")
     # The connection is asked for here, not kept from the claim: `create` may have rolled back to recover from a
     # race (charity's duplicate channel transaction), which hands the session a new one.
     connection = await session.connection()
-    await connection.execute(_done_statement(table), {"p_claim": claimed, "p_status": status_code,
-                                                      "p_body": json.dumps(body, ensure_ascii=False),
-                                                      "p_now": utcnow()})
+    await connection.execute(
+        _done_statement(table),
+        {
+            "p_claim": claimed,
+            "p_status": status_code,
+            "p_body": json.dumps(body, ensure_ascii=False),
+            "p_now": utcnow(),
+        },
+    )
     return JSONResponse(body, status_code=status_code)
 
 
@@ -231,8 +273,9 @@ async def idempotent_in_transaction(
     fingerprint = _fingerprint(request, payload)
     connection = await session.connection()
     claim = _claim_statement(table, connection.dialect.name)
-    claimed = (await connection.execute(claim, {"p_owner": owner, "p_key": key, "p_hash": fingerprint,
-                                                "p_now": utcnow()})).scalar()
+    claimed = (
+        await connection.execute(claim, {"p_owner": owner, "p_key": key, "p_hash": fingerprint, "p_now": utcnow()})
+    ).scalar()
     if claimed is None:
         # Done (replayed), or claimed in a transaction of its own by `idempotent` (another endpoint or an older
         # process) and taken over only once abandoned.

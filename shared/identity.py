@@ -27,6 +27,7 @@ ALGORITHM = "HS256"
 
 PrincipalKind = Literal["resident", "staff", "partner", "service"]
 
+
 @dataclass(frozen=True)
 class Principal:
     subject: str
@@ -69,8 +70,13 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
-        return cls(subject=claims["sub"], kind=claims["kind"], scopes=frozenset(claims.get("scope", "").split()),
-                   area=claims.get("area"), name=claims.get("name"))
+        return cls(
+            subject=claims["sub"],
+            kind=claims["kind"],
+            scopes=frozenset(claims.get("scope", "").split()),
+            area=claims.get("area"),
+            name=claims.get("name"),
+        )
 
 
 def system_principal(service: str, *scopes: str) -> Principal:
@@ -80,15 +86,22 @@ def system_principal(service: str, *scopes: str) -> Principal:
 
 def sign(claims: dict[str, Any], secret: str, *, audience: str, issuer: str, lifetime_s: int) -> str:
     now = int(time.time())
-    return jwt.encode({**claims, "aud": audience, "iss": issuer, "iat": now, "exp": now + lifetime_s},
-                      secret, algorithm=ALGORITHM)
+    return jwt.encode(
+        {**claims, "aud": audience, "iss": issuer, "iat": now, "exp": now + lifetime_s}, secret, algorithm=ALGORITHM
+    )
 
 
 def verify(token: str, secret: str, *, audience: str, issuer: str) -> dict[str, Any]:
     """Claims of a valid token, or Unauthorized. Only HS256 is accepted (no `none`, no key confusion)."""
     try:
-        claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience,
-                                            issuer=issuer, options={"require": ["exp", "iat", "sub", "aud", "iss"]})
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired") from None
     except jwt.PyJWTError:
@@ -146,13 +159,15 @@ def _principal_from_request(request: Request) -> Principal | None:
     return principal
 
 
-async def optional_principal(request: Request, _doc: Annotated[str | None, Depends(gateway_oauth)] = None
-                             ) -> Principal | None:
+async def optional_principal(
+    request: Request, _doc: Annotated[str | None, Depends(gateway_oauth)] = None
+) -> Principal | None:
     return _principal_from_request(request)
 
 
-async def _required_principal(security_scopes: SecurityScopes, request: Request,
-                              _doc: Annotated[str | None, Security(gateway_oauth)] = None) -> Principal:
+async def _required_principal(
+    security_scopes: SecurityScopes, request: Request, _doc: Annotated[str | None, Security(gateway_oauth)] = None
+) -> Principal:
     principal = _principal_from_request(request)
     if principal is None:
         raise Unauthorized()

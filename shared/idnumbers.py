@@ -19,7 +19,7 @@ Sex = Literal["male", "female"]
 
 @dataclass(frozen=True)
 class IdNumber:
-    value: str          # compact, upper-case check character
+    value: str  # compact, upper-case check character
     birth_date: dt.date
     sex: Sex
     division_code: str  # the 6-digit code of the place of first registration
@@ -69,8 +69,9 @@ def mask_id_number(value: str) -> str:
     return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
 
 
-MobilePhone = Annotated[str, Field(pattern=r"^1\d{10}$", description="Mainland mobile number",
-                                   examples=["13805741234"])]
+MobilePhone = Annotated[
+    str, Field(pattern=r"^1\d{10}$", description="Mainland mobile number", examples=["13805741234"])
+]
 
 
 def mask_phone(value: str) -> str:

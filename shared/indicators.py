@@ -51,13 +51,17 @@ class IndicatorTarget(Schema):
 
     value: int | float = Field(description="The target, in the figure's unit")
     rule: Literal["at_least", "more_than"] = Field(
-        "at_least", description="How the figure is compared with it: ≥ (`at_least`) or > (`more_than`)")
+        "at_least", description="How the figure is compared with it: ≥ (`at_least`) or > (`more_than`)"
+    )
     scope: Literal["city", "area"] = Field(
         description="`city`: one figure for the whole city, not broken down by district, so it says nothing of a "
-                    "district's own figure; `area`: it applies to every area (a share, a rate, a standard)")
+        "district's own figure; `area`: it applies to every area (a share, a rate, a standard)"
+    )
     new_in_year: bool = Field(
-        False, description="The plan counts new ones in its year while the figure counts all registered, which "
-                           "overstates progress until a baseline date is recorded")
+        False,
+        description="The plan counts new ones in its year while the figure counts all registered, which "
+        "overstates progress until a baseline date is recorded",
+    )
     met: bool = Field(description="Whether the figure meets the target (compared as the service counts it)")
     source: str = Field(PLAN, description="Where the target comes from")
     note: str | None = Field(None, description="What exactly the target counts, where that needs saying")
@@ -72,11 +76,15 @@ class IndicatorFigure(Schema):
     area: str = Field(description="The division code the figure covers (330200: the whole city)")
     as_of: dt.date = Field(description="The day (Asia/Shanghai) the figure describes; counted at request time")
     dimensions: dict[str, str] = Field(
-        default_factory=dict, description="The breakdown cell, e.g. {\"programme\": \"dibao\"}; empty for the whole")
+        default_factory=dict, description='The breakdown cell, e.g. {"programme": "dibao"}; empty for the whole'
+    )
     target: IndicatorTarget | None = Field(None, description="The plan's target, where it sets one")
     note: str | None = Field(None, description="What the figure counts, where its code does not say it all")
-    alert: bool = Field(False, description="True when the figure needs staff's attention now (a reconciliation "
-                                           "that found differences, say); the cockpit shows it as an alert")
+    alert: bool = Field(
+        False,
+        description="True when the figure needs staff's attention now (a reconciliation "
+        "that found differences, say); the cockpit shows it as an alert",
+    )
 
 
 class Indicators(Schema):
@@ -93,21 +101,47 @@ class Figures:
         self.as_of = as_of
         self.items: list[IndicatorFigure] = []
 
-    def add(self, code: str, value: float, unit: Unit, *, area: str | None = None,
-            target: IndicatorTarget | None = None, note: str | None = None, alert: bool = False,
-            as_of: dt.date | None = None, **dimensions: str | int) -> None:
-        self.items.append(IndicatorFigure(code=code, value=value, unit=unit, area=area or self.area,
-                                          as_of=as_of or self.as_of,
-                                          dimensions={k: str(v) for k, v in dimensions.items()}, target=target,
-                                          note=note, alert=alert))
+    def add(
+        self,
+        code: str,
+        value: float,
+        unit: Unit,
+        *,
+        area: str | None = None,
+        target: IndicatorTarget | None = None,
+        note: str | None = None,
+        alert: bool = False,
+        as_of: dt.date | None = None,
+        **dimensions: str | int,
+    ) -> None:
+        self.items.append(
+            IndicatorFigure(
+                code=code,
+                value=value,
+                unit=unit,
+                area=area or self.area,
+                as_of=as_of or self.as_of,
+                dimensions={k: str(v) for k, v in dimensions.items()},
+                target=target,
+                note=note,
+                alert=alert,
+            )
+        )
 
     def answer(self) -> Indicators:
         return Indicators(items=self.items)
 
 
-def target(value: float, figure: float, *, scope: Literal["city", "area"],
-           rule: Literal["at_least", "more_than"] = "at_least", met: bool | None = None, new_in_year: bool = False,
-           note: str | None = None) -> IndicatorTarget:
+def target(
+    value: float,
+    figure: float,
+    *,
+    scope: Literal["city", "area"],
+    rule: Literal["at_least", "more_than"] = "at_least",
+    met: bool | None = None,
+    new_in_year: bool = False,
+    note: str | None = None,
+) -> IndicatorTarget:
     """The plan's target `value` for `figure`; `met` is compared by `rule` unless the service counts it itself."""
     if met is None:
         met = figure > value if rule == "more_than" else figure >= value

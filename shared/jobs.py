@@ -66,7 +66,8 @@ MAX_ERROR_CHARS = 4000
 def jobs_table(metadata: MetaData) -> Table:
     """Each service keeps its jobs in its own database, next to the rows they work on."""
     return Table(
-        "jobs", metadata,
+        "jobs",
+        metadata,
         Column("id", Integer, primary_key=True),
         Column("task", String(80), nullable=False),
         Column("args", JSON, nullable=False),
@@ -91,13 +92,18 @@ def jobs_table(metadata: MetaData) -> Table:
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress_bounded"),
         CheckConstraint("attempts >= 0 AND max_attempts BETWEEN 1 AND 100", name="attempts_bounded"),
         Index("ix_jobs_claimable", "status", "run_after"),
-        Index("uq_jobs_live_singleton", "singleton", unique=True,
-              postgresql_where=text("status IN ('queued', 'running')"),
-              sqlite_where=text("status IN ('queued', 'running')")),
+        Index(
+            "uq_jobs_live_singleton",
+            "singleton",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
     )
 
 
 # --- schedules -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Every:
@@ -149,6 +155,7 @@ Schedule = Every | Daily | Monthly
 
 # --- tasks ---------------------------------------------------------------------------------------------
 
+
 class Cancelled(Exception):
     """Raised inside a handler at its next step once someone asked to cancel its job."""
 
@@ -192,27 +199,46 @@ class Tasks:
         self.table = table
         self.by_name: dict[str, Task] = {}
 
-    def task(self, name: str, *, max_attempts: int = 3, singleton: bool = False,
-             schedule: Schedule | None = None) -> Callable[[Handler], Handler]:
+    def task(
+        self, name: str, *, max_attempts: int = 3, singleton: bool = False, schedule: Schedule | None = None
+    ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             if name in self.by_name:
                 raise ValueError(f"task {name!r} is registered twice")
             self.by_name[name] = Task(name, handler, max_attempts, singleton, schedule)
             return handler
+
         return register
 
     def __getitem__(self, name: str) -> Task:
         return self.by_name[name]
 
-    async def enqueue(self, session: AsyncSession, name: str, args: dict[str, Any] | None = None, *,
-                      run_after: dt.datetime | None = None, slot: str | None = None) -> int | None:
+    async def enqueue(
+        self,
+        session: AsyncSession,
+        name: str,
+        args: dict[str, Any] | None = None,
+        *,
+        run_after: dt.datetime | None = None,
+        slot: str | None = None,
+    ) -> int | None:
         """Add a job in the caller's transaction; returns its id. For a singleton task with a live job,
         returns that job's id and adds nothing (None when that job ended in the meantime)."""
         task = self.by_name[name]
         now = utcnow()
-        values = dict(task=name, args=args or {}, status="queued", progress=0, attempts=0,
-                      max_attempts=task.max_attempts, run_after=run_after or now, cancel_requested=False,
-                      singleton=name if task.singleton else None, slot=slot, created_at=now)
+        values = dict(
+            task=name,
+            args=args or {},
+            status="queued",
+            progress=0,
+            attempts=0,
+            max_attempts=task.max_attempts,
+            run_after=run_after or now,
+            cancel_requested=False,
+            singleton=name if task.singleton else None,
+            slot=slot,
+            created_at=now,
+        )
         dialect = session.get_bind().dialect.name
         insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(self.table).values(**values)
         if task.singleton or slot is not None:
@@ -220,8 +246,11 @@ class Tasks:
         job_id: int | None = await session.scalar(insert.returning(self.table.c.id))
         if job_id is not None:
             return job_id
-        existing = self.table.c.slot == slot if slot is not None else and_(
-            self.table.c.singleton == name, self.table.c.status.in_(LIVE))
+        existing = (
+            self.table.c.slot == slot
+            if slot is not None
+            else and_(self.table.c.singleton == name, self.table.c.status.in_(LIVE))
+        )
         existing_id: int | None = await session.scalar(select(self.table.c.id).where(existing))
         return existing_id
 
@@ -237,10 +266,14 @@ class Tasks:
         job = await self.get(session, job_id)
         if job["status"] not in LIVE:
             raise Conflict(f"job {job_id} is already {job['status']}")
-        await session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued").values(
-            status="cancelled", finished_at=utcnow()))
-        await session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "running").values(
-            cancel_requested=True))
+        await session.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == "queued")
+            .values(status="cancelled", finished_at=utcnow())
+        )
+        await session.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.status == "running").values(cancel_requested=True)
+        )
         return await self.get(session, job_id)
 
 
@@ -252,8 +285,15 @@ def backoff(attempt: int) -> dt.timedelta:
 class Worker:
     """Claims and runs one job at a time; `run` loops until stopped, `run_until_idle` serves tests."""
 
-    def __init__(self, database: Database, tasks: Tasks, *, name: str, lease: dt.timedelta = dt.timedelta(seconds=60),
-                 poll_s: float = 1.0):
+    def __init__(
+        self,
+        database: Database,
+        tasks: Tasks,
+        *,
+        name: str,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+        poll_s: float = 1.0,
+    ):
         self.database, self.tasks, self.table = database, tasks, tasks.table
         self.name, self.lease, self.poll_s = name, lease, poll_s
         self._enqueued_slots: dict[str, dt.datetime] = {}  # task -> the last slot this worker enqueued
@@ -270,20 +310,45 @@ class Worker:
             if self._enqueued_slots.get(task.name) == start:
                 continue  # already done by this worker: no write transaction each poll
             async with self.database.sessionmaker() as session, session.begin():
-                await self.tasks.enqueue(session, task.name, dict(task.args, slot=start.isoformat()),
-                                         slot=f"{task.name}@{start.isoformat()}")
+                await self.tasks.enqueue(
+                    session, task.name, dict(task.args, slot=start.isoformat()), slot=f"{task.name}@{start.isoformat()}"
+                )
             self._enqueued_slots[task.name] = start
 
     async def claim(self) -> dict[str, Any] | None:
         jobs, now = self.table, utcnow()
-        claimable = (select(jobs.c.id).where(or_(
-            and_(jobs.c.status == "queued", jobs.c.run_after <= now),
-            and_(jobs.c.status == "running", jobs.c.lease_until < now)))
-            .order_by(jobs.c.run_after, jobs.c.id).limit(1).with_for_update(skip_locked=True).scalar_subquery())
+        claimable = (
+            select(jobs.c.id)
+            .where(
+                or_(
+                    and_(jobs.c.status == "queued", jobs.c.run_after <= now),
+                    and_(jobs.c.status == "running", jobs.c.lease_until < now),
+                )
+            )
+            .order_by(jobs.c.run_after, jobs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         async with self.database.sessionmaker() as session, session.begin():
-            row = (await session.execute(update(jobs).where(jobs.c.id == claimable).values(
-                status="running", worker=self.name, lease_until=now + self.lease, attempts=jobs.c.attempts + 1,
-                started_at=func.coalesce(jobs.c.started_at, now)).returning(*jobs.c))).mappings().first()
+            row = (
+                (
+                    await session.execute(
+                        update(jobs)
+                        .where(jobs.c.id == claimable)
+                        .values(
+                            status="running",
+                            worker=self.name,
+                            lease_until=now + self.lease,
+                            attempts=jobs.c.attempts + 1,
+                            started_at=func.coalesce(jobs.c.started_at, now),
+                        )
+                        .returning(*jobs.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return dict(row) if row is not None else None
 
     async def renew(self, job_id: int, *, progress: int | None = None) -> None:
@@ -292,9 +357,14 @@ class Worker:
         if progress is not None:
             values["progress"] = progress
         async with self.database.sessionmaker() as session, session.begin():
-            row = (await session.execute(update(jobs).where(
-                jobs.c.id == job_id, jobs.c.worker == self.name, jobs.c.status == "running").values(**values)
-                .returning(jobs.c.cancel_requested))).first()
+            row = (
+                await session.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id, jobs.c.worker == self.name, jobs.c.status == "running")
+                    .values(**values)
+                    .returning(jobs.c.cancel_requested)
+                )
+            ).first()
         if row is None:
             raise LeaseLost(f"job {job_id} is no longer held by {self.name}")
         if row.cancel_requested:
@@ -303,8 +373,11 @@ class Worker:
     async def _finish(self, job_id: int, **values: Any) -> None:
         jobs = self.table
         async with self.database.sessionmaker() as session, session.begin():
-            await session.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.worker == self.name,
-                                                     jobs.c.status == "running").values(lease_until=None, **values))
+            await session.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.worker == self.name, jobs.c.status == "running")
+                .values(lease_until=None, **values)
+            )
 
     async def _heartbeat(self, job_id: int, work: asyncio.Task[Any]) -> None:
         """Renew the lease while the handler awaits something long; stop the handler on a cancel or a lost lease."""
@@ -322,12 +395,17 @@ class Worker:
         """Run a claimed job to its end; returns the status it ended in."""
         task = self.tasks.by_name.get(job["task"])
         if task is None:
-            await self._finish(job["id"], status="failed", finished_at=utcnow(),
-                               last_error=f"no task {job['task']!r} in this worker")
+            await self._finish(
+                job["id"], status="failed", finished_at=utcnow(), last_error=f"no task {job['task']!r} in this worker"
+            )
             return "failed"
         if job["attempts"] > job["max_attempts"]:  # its workers kept dying
-            await self._finish(job["id"], status="failed", finished_at=utcnow(),
-                               last_error=(job["last_error"] or "") + "\nabandoned by its worker too many times")
+            await self._finish(
+                job["id"],
+                status="failed",
+                finished_at=utcnow(),
+                last_error=(job["last_error"] or "") + "\nabandoned by its worker too many times",
+            )
             return "failed"
         context = JobContext(job["id"], dict(job["args"]), job["attempts"], self.database, self)
         work = asyncio.ensure_future(task.handler(context))
@@ -351,15 +429,15 @@ class Worker:
             error = traceback.format_exc()[-MAX_ERROR_CHARS:]
             log.warning("job %s (%s) attempt %s failed", job["id"], job["task"], job["attempts"], exc_info=True)
             if job["attempts"] < job["max_attempts"]:
-                await self._finish(job["id"], status="queued", last_error=error,
-                                   run_after=utcnow() + backoff(job["attempts"]))
+                await self._finish(
+                    job["id"], status="queued", last_error=error, run_after=utcnow() + backoff(job["attempts"])
+                )
                 return "queued"
             await self._finish(job["id"], status="failed", finished_at=utcnow(), last_error=error)
             return "failed"
         finally:
             heartbeat.cancel()
-        await self._finish(job["id"], status="succeeded", progress=100, finished_at=utcnow(),
-                           result=result)
+        await self._finish(job["id"], status="succeeded", progress=100, finished_at=utcnow(), result=result)
         return "succeeded"
 
     async def run_until_idle(self, *, max_jobs: int = 1000) -> list[tuple[str, str]]:

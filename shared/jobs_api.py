@@ -50,12 +50,20 @@ def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
     router = APIRouter(prefix="/jobs", tags=["jobs 后台任务"])
     jobs = tasks.table
 
-    @router.get("", response_model=Page[BackgroundJob], summary="List jobs",
-                description="The service's background jobs in the order they were enqueued, by task and status.",
-                responses=problem_responses(401, 403, 422))
-    async def list_jobs(session: Session, _p: reader, page: Annotated[PageParams, Depends(page_params)],
-                        task: Annotated[str | None, Query(max_length=80)] = None,
-                        status: Annotated[JobStatus | None, Query()] = None) -> Page[BackgroundJob]:
+    @router.get(
+        "",
+        response_model=Page[BackgroundJob],
+        summary="List jobs",
+        description="The service's background jobs in the order they were enqueued, by task and status.",
+        responses=problem_responses(401, 403, 422),
+    )
+    async def list_jobs(
+        session: Session,
+        _p: reader,
+        page: Annotated[PageParams, Depends(page_params)],
+        task: Annotated[str | None, Query(max_length=80)] = None,
+        status: Annotated[JobStatus | None, Query()] = None,
+    ) -> Page[BackgroundJob]:
         query = select(jobs)
         if task:
             query = query.where(jobs.c.task == task)
@@ -64,19 +72,27 @@ def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
         rows = (await session.execute(keyset(query, jobs.c.id, page))).mappings().all()
         return page_of([job_out(dict(r)) for r in rows], page, key=lambda j: j.id)
 
-    @router.get("/{job_id}", response_model=BackgroundJob, summary="Follow a job",
-                description="Status, progress in percent, attempts and the last error of one job.",
-                responses=problem_responses(401, 403, 404, 422))
-    async def get_job(session: Session, _p: reader,
-                      job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BackgroundJob:
+    @router.get(
+        "/{job_id}",
+        response_model=BackgroundJob,
+        summary="Follow a job",
+        description="Status, progress in percent, attempts and the last error of one job.",
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def get_job(session: Session, _p: reader, job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BackgroundJob:
         return job_out(await tasks.get(session, job_id))
 
-    @router.post("/{job_id}/cancel", response_model=BackgroundJob, summary="Cancel a job",
-                 description="A queued job is cancelled at once; a running one stops at its next step "
-                             "(`cancel_requested` is true until then). A finished job is a 409.",
-                 responses=problem_responses(401, 403, 404, 409, 422))
-    async def cancel_job(session: Session, _p: canceller,
-                         job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BackgroundJob:
+    @router.post(
+        "/{job_id}/cancel",
+        response_model=BackgroundJob,
+        summary="Cancel a job",
+        description="A queued job is cancelled at once; a running one stops at its next step "
+        "(`cancel_requested` is true until then). A finished job is a 409.",
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def cancel_job(
+        session: Session, _p: canceller, job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    ) -> BackgroundJob:
         return job_out(await tasks.cancel(session, job_id))
 
     return router

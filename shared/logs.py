@@ -105,11 +105,16 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             state = scope.get("state") or {}
-            request_log.info("request", extra={"fields": {
-                "method": scope["method"],
-                "route": route_template(scope, self.api_prefix),
-                "status": status_holder["status"],
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                "principal_kind": state.get("principal_kind"),
-            }})
+            request_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "route": route_template(scope, self.api_prefix),
+                        "status": status_holder["status"],
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "principal_kind": state.get("principal_kind"),
+                    }
+                },
+            )
             request_id_var.reset(token)

@@ -36,8 +36,14 @@ Labels = tuple[object, ...]  # label values, in the order of the family's label 
 class RequestStats(Collector):
     """A counter `<name>_total{count_labels}` and a histogram `<latency_name>{latency_labels}`."""
 
-    def __init__(self, name: str, latency_name: str, documentation: str,
-                 count_labels: Sequence[str], latency_labels: Sequence[str]):
+    def __init__(
+        self,
+        name: str,
+        latency_name: str,
+        documentation: str,
+        count_labels: Sequence[str],
+        latency_labels: Sequence[str],
+    ):
         self.name, self.latency_name, self.documentation = name, latency_name, documentation
         self.count_labels, self.latency_labels = list(count_labels), list(latency_labels)
         self.counts: dict[Labels, int] = {}
@@ -57,8 +63,9 @@ class RequestStats(Collector):
         for key, value in list(self.counts.items()):
             counter.add_metric([str(v) for v in key], value)
         yield counter
-        histogram = HistogramMetricFamily(self.latency_name, f"Latency: {self.documentation.lower()}",
-                                          labels=self.latency_labels)
+        histogram = HistogramMetricFamily(
+            self.latency_name, f"Latency: {self.documentation.lower()}", labels=self.latency_labels
+        )
         for key, values in list(self.histograms.items()):
             cumulative, buckets = 0.0, []
             for bound, count in zip(_BOUNDS, values, strict=False):
@@ -92,8 +99,9 @@ class PoolCollector(Collector):
         self.service, self.database = service, database
 
     def collect(self) -> Iterator[Metric]:
-        in_use = GaugeMetricFamily("db_pool_connections_in_use", "Database connections checked out of the pool",
-                                   labels=["service"])
+        in_use = GaugeMetricFamily(
+            "db_pool_connections_in_use", "Database connections checked out of the pool", labels=["service"]
+        )
         size = GaugeMetricFamily("db_pool_size", "Connections the pool keeps open", labels=["service"])
         engine = getattr(self.database, "engine", None)
         pool = engine.sync_engine.pool if engine is not None else None
@@ -116,8 +124,11 @@ class BreakerCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         from shared.peer import PeerClient  # here: most processes scrape without ever needing it
 
-        family = GaugeMetricFamily("peer_circuit_breaker_state", "Circuit breaker of each peer client, by state",
-                                   labels=["service", "peer", "state"])
+        family = GaugeMetricFamily(
+            "peer_circuit_breaker_state",
+            "Circuit breaker of each peer client, by state",
+            labels=["service", "peer", "state"],
+        )
         # Starlette's State keeps its attributes in `_state`; peers are found there, not declared twice.
         for peer in [v for v in getattr(self.state, "_state", {}).values() if isinstance(v, PeerClient)]:
             current = peer.breaker.state
@@ -126,8 +137,11 @@ class BreakerCollector(Collector):
         yield family
 
 
-EVENTS = LabelledCounts("business_events", "Domain events committed (meal orders, bed holds, donations, "
-                        "screenings, ...), by service, event and outcome", ["service", "event", "outcome"])
+EVENTS = LabelledCounts(
+    "business_events",
+    "Domain events committed (meal orders, bed holds, donations, screenings, ...), by service, event and outcome",
+    ["service", "event", "outcome"],
+)
 _PENDING = "business_events_pending"
 
 
@@ -147,8 +161,13 @@ def _forget_rolled_back_events(session: SyncSession) -> None:
     session.info.pop(_PENDING, None)
 
 
-HTTP = RequestStats("http_requests", "http_request_duration_seconds", "Requests served, by route template",
-                    ["service", "method", "route", "status"], ["service", "method", "route"])
+HTTP = RequestStats(
+    "http_requests",
+    "http_request_duration_seconds",
+    "Requests served, by route template",
+    ["service", "method", "route", "status"],
+    ["service", "method", "route"],
+)
 PROCESS = ProcessCollector(registry=None)
 
 
@@ -173,8 +192,11 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             route = route_template(scope, self.api_prefix)
-            HTTP.observe((self.service, scope["method"], route, status[0]), (self.service, scope["method"], route),
-                         time.perf_counter() - started)
+            HTTP.observe(
+                (self.service, scope["method"], route, status[0]),
+                (self.service, scope["method"], route),
+                time.perf_counter() - started,
+            )
 
 
 def install_metrics(app: FastAPI, service: str, api_prefix: str = "", extra: Sequence[Collector] = ()) -> None:
@@ -185,8 +207,14 @@ def install_metrics(app: FastAPI, service: str, api_prefix: str = "", extra: Seq
 
     async def metrics(request: Request) -> Response:
         registry = CollectorRegistry(auto_describe=False)
-        for collector in (HTTP, EVENTS, PROCESS, PoolCollector(service, getattr(request.app.state, "database", None)),
-                          BreakerCollector(service, request.app.state), *extra):
+        for collector in (
+            HTTP,
+            EVENTS,
+            PROCESS,
+            PoolCollector(service, getattr(request.app.state, "database", None)),
+            BreakerCollector(service, request.app.state),
+            *extra,
+        ):
             registry.register(collector)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -17,26 +17,26 @@ from pydantic import Field
 YUAN = 100  # fen
 
 # One payment or gift: a donation, a refund of one, one line of a payroll batch.
-MAX_PAYMENT_FEN = 100_000_000 * YUAN            # 100 million yuan
+MAX_PAYMENT_FEN = 100_000_000 * YUAN  # 100 million yuan
 # A fund or a plan: a project's target and budget lines, a disbursement, a trust's or community fund's scale,
 # an in-kind gift's value (equity and securities may be large).
-MAX_FUND_FEN = 100_000_000_000 * YUAN           # 100 billion yuan
+MAX_FUND_FEN = 100_000_000_000 * YUAN  # 100 billion yuan
 # A person's or household's monthly income (or monthly expense), as assessed for assistance.
-MAX_MONTHLY_INCOME_FEN = 10_000_000 * YUAN      # 10 million yuan a month
+MAX_MONTHLY_INCOME_FEN = 10_000_000 * YUAN  # 10 million yuan a month
 # An income received, or medical expenses paid, over a period of up to 12 months.
 MAX_PERIOD_INCOME_FEN = 12 * MAX_MONTHLY_INCOME_FEN
 # One bill a partner department reports (a medical bill): a 4-byte integer column holds it.
-MAX_BILL_FEN = 10_000_000 * YUAN                # 10 million yuan
+MAX_BILL_FEN = 10_000_000 * YUAN  # 10 million yuan
 # One asset's value (deposits, securities, a vehicle, property): assets only make a household ineligible
 # above a line, so a generous bound refuses no real household.
-MAX_ASSET_FEN = 10_000_000_000 * YUAN           # 10 billion yuan
+MAX_ASSET_FEN = 10_000_000_000 * YUAN  # 10 billion yuan
 # A price of one item of a service (a home visit, a meal), or a subsidy of one.
-MAX_PRICE_FEN = 10_000 * YUAN                   # 10,000 yuan
+MAX_PRICE_FEN = 10_000 * YUAN  # 10,000 yuan
 # A benefit per month to one person or household: an allowance, a grant (低保 for a large household included).
-MAX_BENEFIT_FEN = 100_000 * YUAN                # 100,000 yuan a month
+MAX_BENEFIT_FEN = 100_000 * YUAN  # 100,000 yuan a month
 # The running balance of a person's benefit account (eldercare's subsidy account), and one adjustment of it:
 # 83 years of the largest benefit. A total kept on a row is bounded, so adding to it never overflows.
-MAX_BALANCE_FEN = MAX_PAYMENT_FEN               # 100 million yuan
+MAX_BALANCE_FEN = MAX_PAYMENT_FEN  # 100 million yuan
 # Counts of people or things (beneficiaries, quantities of goods): a city of 10 million, a hundred times over.
 MAX_COUNT = 1_000_000_000
 
@@ -51,14 +51,20 @@ def format_yuan(fen: int) -> str:
 def fen(description: str, *, maximum: int, minimum: int = 0, **field: Any) -> Any:
     """The Field of an amount in fen within [minimum, maximum], its bound stated in its description."""
     bound = f"{minimum:,} to {maximum:,} fen" + (f" (at most {format_yuan(maximum)})" if maximum >= YUAN else "")
-    return Field(strict=True, ge=minimum, le=maximum, description=f"{description.rstrip('. ')}. In fen (分): {bound}.",
-                 **field)
+    return Field(
+        strict=True, ge=minimum, le=maximum, description=f"{description.rstrip('. ')}. In fen (分): {bound}.", **field
+    )
 
 
 def count(description: str, *, maximum: int, minimum: int = 0, **field: Any) -> Any:
     """The Field of a count (people, items, places) within [minimum, maximum], its bound in its description."""
-    return Field(strict=True, ge=minimum, le=maximum,
-                 description=f"{description.rstrip('. ')}. {minimum:,} to {maximum:,}.", **field)
+    return Field(
+        strict=True,
+        ge=minimum,
+        le=maximum,
+        description=f"{description.rstrip('. ')}. {minimum:,} to {maximum:,}.",
+        **field,
+    )
 
 
 Fen = Annotated[int, Field(strict=True, description="Amount in fen (分): 1 yuan = 100 fen")]

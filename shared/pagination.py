@@ -39,7 +39,7 @@ class PageParams(Schema):
 
     limit: int
     after: Any | None = None  # the sort key of the last item already seen
-    scope: str = ""           # the endpoint the cursor belongs to
+    scope: str = ""  # the endpoint the cursor belongs to
     signing_key: bytes = Field(b"", repr=False)
 
 
@@ -87,8 +87,14 @@ Cast = Callable[[Any], Any]
 Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 
-def keyset(query: Select[*Columns], column: Column | tuple[Column, Column], page: PageParams, *,
-           cast: Cast | tuple[Cast, Cast] = int, descending: bool = False) -> Select[*Columns]:
+def keyset(
+    query: Select[*Columns],
+    column: Column | tuple[Column, Column],
+    page: PageParams,
+    *,
+    cast: Cast | tuple[Cast, Cast] = int,
+    descending: bool = False,
+) -> Select[*Columns]:
     """`query` ordered by the unique `column`, from just after the page's cursor, one row more than the page.
 
     Fetch it and pass the rows to `page_of`: the extra row only tells that there is a next page. `cast`
@@ -109,8 +115,13 @@ def keyset(query: Select[*Columns], column: Column | tuple[Column, Column], page
     return query
 
 
-def _keyset_pair(query: Select[*Columns], columns: tuple[Column, Column], page: PageParams, casts: tuple[Cast, Cast],
-                 descending: bool) -> Select[*Columns]:
+def _keyset_pair(
+    query: Select[*Columns],
+    columns: tuple[Column, Column],
+    page: PageParams,
+    casts: tuple[Cast, Cast],
+    descending: bool,
+) -> Select[*Columns]:
     query = query.order_by(*(c.desc() if descending else c for c in columns)).limit(page.limit + 1)
     if page.after is not None:
         # Typed as their columns, so that each value is bound as its column binds it (a UTC instant on SQLite).
@@ -124,6 +135,7 @@ def page_of(rows: list[T], params: PageParams, key: Callable[[T], Any]) -> Page[
     """Rows fetched with `limit + 1`: the extra row only tells that there is a next page."""
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
-    next_cursor = (encode_cursor(key(rows[-1]), signing_key=params.signing_key, scope=params.scope)
-                   if has_more and rows else None)
+    next_cursor = (
+        encode_cursor(key(rows[-1]), signing_key=params.signing_key, scope=params.scope) if has_more and rows else None
+    )
     return Page(items=rows, next_cursor=next_cursor)

@@ -31,8 +31,9 @@ def _refuse(location: str, items: Iterable[tuple[str, str]]) -> None:
     for name, value in items:
         found = CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value)
         if found:
-            raise InvalidInput(name, f"must not contain control characters (found U+{ord(found.group()):04X})",
-                               location=location)
+            raise InvalidInput(
+                name, f"must not contain control characters (found U+{ord(found.group()):04X})", location=location
+            )
 
 
 async def refuse_control_characters(request: Request) -> None:

@@ -69,8 +69,9 @@ class CircuitBreaker:
     at the moment the pause ends) is harmless.
     """
 
-    def __init__(self, *, failure_threshold: int = 5, reset_after_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, *, failure_threshold: int = 5, reset_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.failure_threshold = failure_threshold
         self.reset_after_s = reset_after_s
         self._clock = clock
@@ -112,9 +113,17 @@ class CircuitBreaker:
 class PeerClient:
     """JSON over HTTP to one peer (usually the gateway, with the service's own bearer token)."""
 
-    def __init__(self, name: str, base_url: str, *, timeout_s: float = 0.3, retries: int = 1,
-                 token_provider: TokenProvider | None = None, breaker: CircuitBreaker | None = None,
-                 max_connections: int = 100):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        timeout_s: float = 0.3,
+        retries: int = 1,
+        token_provider: TokenProvider | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_connections: int = 100,
+    ):
         self.name = name
         self.timeout_s = timeout_s
         self.retries = retries
@@ -128,9 +137,13 @@ class PeerClient:
         if self._http is None:
             # The call's deadline is enforced with asyncio.timeout_at; httpx's timeouts are a backstop.
             self._http = httpx.AsyncClient(
-                base_url=self._base_url, timeout=httpx.Timeout(self.timeout_s), verify=_ssl_context(),
-                limits=httpx.Limits(max_connections=self._max_connections,
-                                    max_keepalive_connections=self._max_connections // 2))
+                base_url=self._base_url,
+                timeout=httpx.Timeout(self.timeout_s),
+                verify=_ssl_context(),
+                limits=httpx.Limits(
+                    max_connections=self._max_connections, max_keepalive_connections=self._max_connections // 2
+                ),
+            )
         return self._http
 
     @property
@@ -150,8 +163,9 @@ class PeerClient:
                 headers["authorization"] = f"Bearer {token}"
         return headers
 
-    async def _attempt(self, method: str, path: str, json: Any, headers: dict[str, str],
-                       deadline: float) -> httpx.Response:
+    async def _attempt(
+        self, method: str, path: str, json: Any, headers: dict[str, str], deadline: float
+    ) -> httpx.Response:
         """One try, cut off at `deadline` (the event loop's clock): what is left of the call's budget."""
         async with asyncio.timeout_at(deadline):
             return await self._client().request(method, path, json=json, headers=headers)
@@ -194,8 +208,10 @@ class PeerClient:
                 # The peer is up and answered: the breaker counts it as alive. A refusal (401/403 above all)
                 # means a misconfiguration an operator must see, so it is logged.
                 self.breaker.record_success()
-                log.warning("peer refused the call", extra={"fields": {"peer": self.name, "path": path,
-                                                                       "status": response.status_code}})
+                log.warning(
+                    "peer refused the call",
+                    extra={"fields": {"peer": self.name, "path": path, "status": response.status_code}},
+                )
                 raise PeerRejected(self.name, response.status_code, response.text[:500])
             if response.status_code >= 300:
                 # Redirects are not followed and their bodies are not believed (OWASP API10).
@@ -209,8 +225,9 @@ class PeerClient:
             self.breaker.record_success()
             return body
         self.breaker.record_failure()
-        log.warning("peer unavailable", extra={"fields": {"peer": self.name, "reason": reason,
-                                                          "breaker": self.breaker.state}})
+        log.warning(
+            "peer unavailable", extra={"fields": {"peer": self.name, "reason": reason, "breaker": self.breaker.state}}
+        )
         raise PeerUnavailable(self.name, reason)
 
     async def post_json(self, path: str, json: Any, *, idempotent: bool = True) -> Any:

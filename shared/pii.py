@@ -86,8 +86,9 @@ class Keyring:
         try:
             return AESGCM(self.keys[kid]).decrypt(raw[:12], raw[12:], purpose.encode()).decode()
         except InvalidTag:
-            raise PiiKeyError(f"a {purpose} value failed authentication: tampered, or moved from another column") \
-                from None
+            raise PiiKeyError(
+                f"a {purpose} value failed authentication: tampered, or moved from another column"
+            ) from None
 
     def blind_index(self, purpose: str, value: str) -> str:
         return hmac.new(self.index_key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
@@ -210,10 +211,11 @@ def decrypt_integers(purpose: str, stored: list[str]) -> list[int]:
             if kid not in ciphers:
                 ciphers[kid] = (f"{FORMAT}:{kid}:", AESGCM(ring.keys[kid]))
             prefix, cipher = ciphers[kid]
-        raw = a2b(text[len(prefix):])
+        raw = a2b(text[len(prefix) :])
         try:
             out.append(int(cipher.decrypt(raw[:12], raw[12:], aad)))
         except InvalidTag:
-            raise PiiKeyError(f"a {purpose} value failed authentication: tampered, or moved from another column") \
-                from None
+            raise PiiKeyError(
+                f"a {purpose} value failed authentication: tampered, or moved from another column"
+            ) from None
     return out

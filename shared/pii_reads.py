@@ -61,7 +61,8 @@ TABLE = "pii_reads"
 def pii_reads_table(metadata: MetaData) -> Table:
     """The audit of clear reads, kept in each service's own database next to the data it protects."""
     return Table(
-        TABLE, metadata,
+        TABLE,
+        metadata,
         Column("id", Integer, primary_key=True),
         Column("read_at", UTCDateTime(), nullable=False),
         Column("reader", String(200), nullable=False, comment="the caller's subject"),
@@ -81,8 +82,12 @@ def pii_reads_table(metadata: MetaData) -> Table:
 class PiiReadIn(Schema):
     """A request for one record's personal data in the clear, and why."""
 
-    purpose: str = Field(min_length=4, max_length=200, examples=["电话回访：核实助餐订单地址"],
-                         description="Why the clear values are needed; kept in the audit record for auditors")
+    purpose: str = Field(
+        min_length=4,
+        max_length=200,
+        examples=["电话回访：核实助餐订单地址"],
+        description="Why the clear values are needed; kept in the audit record for auditors",
+    )
 
     @field_validator("purpose")
     @classmethod
@@ -117,17 +122,36 @@ class PiiReadRecord(Schema):
     request_id: str | None = Field(description="The request of the read, as in the logs")
 
 
-async def record_pii_read(session: AsyncSession, table: Table, principal: Principal, *, subject_type: str,
-                          subject_id: int | str, subject_area: str | None, values: dict[str, str | None],
-                          purpose: str) -> PiiReadOut:
+async def record_pii_read(
+    session: AsyncSession,
+    table: Table,
+    principal: Principal,
+    *,
+    subject_type: str,
+    subject_id: int | str,
+    subject_area: str | None,
+    values: dict[str, str | None],
+    purpose: str,
+) -> PiiReadOut:
     """Write the audit record, then hand back the values. Call it only after checking the caller may see
     the record; the route's session commits both together."""
     now = utcnow()
-    read_id = await session.scalar(insert(table).values(
-        read_at=now, reader=principal.subject, reader_kind=principal.kind, reader_area=principal.area,
-        subject_type=subject_type, subject_id=str(subject_id), subject_area=subject_area,
-        fields=",".join(values), purpose=purpose, request_id=current_request_id(),
-    ).returning(table.c.id))
+    read_id = await session.scalar(
+        insert(table)
+        .values(
+            read_at=now,
+            reader=principal.subject,
+            reader_kind=principal.kind,
+            reader_area=principal.area,
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            subject_area=subject_area,
+            fields=",".join(values),
+            purpose=purpose,
+            request_id=current_request_id(),
+        )
+        .returning(table.c.id)
+    )
     return PiiReadOut(read_id=read_id, read_at=now, values=values)
 
 
@@ -139,6 +163,7 @@ class SubjectFinder:
     """How a service names one person in its audit: `find(session, value)` returns every (subject_type,
     subject_id) that is the person with this ID number (`field="id_number"`, validated before the call) or this
     mobile phone (`field="phone"`), found by the service's blind index."""
+
     field: Literal["id_number", "phone"]
     find: Callable[[AsyncSession, str], Awaitable[list[Subject]]]
 
@@ -146,15 +171,20 @@ class SubjectFinder:
 class PiiReadSearch(Schema):
     """The person whose reads an auditor looks for, by ID number or phone, and an optional time window."""
 
-    id_number: str | None = Field(None, max_length=30, examples=["330203195001011236"],
-                                  description="The person's ID number (services that hold ID numbers)")
+    id_number: str | None = Field(
+        None,
+        max_length=30,
+        examples=["330203195001011236"],
+        description="The person's ID number (services that hold ID numbers)",
+    )
     phone: MobilePhone | None = Field(None, description="The person's mobile number (services that hold phones)")
     since: Instant | None = Field(None, description="Reads at or after (ISO 8601 with offset)")
     until: Instant | None = Field(None, description="Reads before (ISO 8601 with offset)")
 
 
-def _audit_query(table: Table, principal: Principal, page: PageParams, *, since: dt.datetime | None,
-                 until: dt.datetime | None) -> Select[*tuple[Any, ...]] | None:
+def _audit_query(
+    table: Table, principal: Principal, page: PageParams, *, since: dt.datetime | None, until: dt.datetime | None
+) -> Select[*tuple[Any, ...]] | None:
     """The page of audit records the caller may see, newest first; None when it may see none."""
     query = keyset(select(table), table.c.id, page, descending=True)
     if principal.is_area_staff and principal.area is not None:  # an auditor of a district sees its people's reads
@@ -168,8 +198,7 @@ def _audit_query(table: Table, principal: Principal, page: PageParams, *, since:
     return query
 
 
-async def _page(session: AsyncSession, query: Select[*tuple[Any, ...]] | None,
-                page: PageParams) -> Page[PiiReadRecord]:
+async def _page(session: AsyncSession, query: Select[*tuple[Any, ...]] | None, page: PageParams) -> Page[PiiReadRecord]:
     if query is None:
         return Page(items=[], next_cursor=None)
     rows = (await session.execute(query)).mappings().all()
@@ -177,24 +206,30 @@ async def _page(session: AsyncSession, query: Select[*tuple[Any, ...]] | None,
     return page_of(records, page, key=lambda r: r.id)
 
 
-def pii_reads_router(table: Table, *, scope: str, subjects: SubjectFinder | None = None,
-                     tags: list[str | Enum] | None = None) -> APIRouter:
+def pii_reads_router(
+    table: Table, *, scope: str, subjects: SubjectFinder | None = None, tags: list[str | Enum] | None = None
+) -> APIRouter:
     """`GET /pii-reads`: the audit of clear reads, newest first; with `subjects`, also `POST /pii-reads/searches`:
     the same audit about one person, named by ID number or phone in the body."""
     router = APIRouter(prefix="/pii-reads", tags=tags or ["audit 审计"])
 
-    @router.get("", response_model=Page[PiiReadRecord], summary="Audit of personal data read in the clear",
-                description="Every clear read of ID numbers, phones or incomes: who, what, whose, when, why and the "
-                            "request id, newest first. Staff auditors see reads about people in their area.",
-                responses=problem_responses(401, 403, 422))
+    @router.get(
+        "",
+        response_model=Page[PiiReadRecord],
+        summary="Audit of personal data read in the clear",
+        description="Every clear read of ID numbers, phones or incomes: who, what, whose, when, why and the "
+        "request id, newest first. Staff auditors see reads about people in their area.",
+        responses=problem_responses(401, 403, 422),
+    )
     async def list_pii_reads(
         session: Session,
         page: Annotated[PageParams, Depends(page_params)],
         reader: Annotated[str | None, Query(max_length=200, description="Only reads by this subject")] = None,
         subject_type: Annotated[str | None, Query(max_length=40)] = None,
         subject_id: Annotated[str | None, Query(max_length=64)] = None,
-        subject_area: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN,
-                                                  description="Only reads about people in this area")] = None,
+        subject_area: Annotated[
+            str | None, Query(pattern=DIVISION_CODE_PATTERN, description="Only reads about people in this area")
+        ] = None,
         since: Annotated[Instant | None, Query(description="Reads at or after (ISO 8601 with offset)")] = None,
         until: Annotated[Instant | None, Query(description="Reads before (ISO 8601 with offset)")] = None,
         # A default, not `Annotated[..., require(scope)]`: under `from __future__ import annotations` FastAPI
@@ -205,8 +240,11 @@ def pii_reads_router(table: Table, *, scope: str, subjects: SubjectFinder | None
         if query is not None:
             if subject_area:
                 query = query.where(table.c.subject_area.startswith(area_prefix(subject_area)))
-            for column, value in ((table.c.reader, reader), (table.c.subject_type, subject_type),
-                                  (table.c.subject_id, subject_id)):
+            for column, value in (
+                (table.c.reader, reader),
+                (table.c.subject_type, subject_type),
+                (table.c.subject_id, subject_id),
+            ):
                 if value is not None:
                     query = query.where(column == value)
         return await _page(session, query, page)
@@ -215,12 +253,16 @@ def pii_reads_router(table: Table, *, scope: str, subjects: SubjectFinder | None
         return router
     other = "phone" if subjects.field == "id_number" else "id_number"
 
-    @router.post("/searches", response_model=Page[PiiReadRecord], summary="Audit of reads about one person",
-                 description=f"The audit records about the person with this `{subjects.field}` (in the body, never "
-                             "in a URL), newest first, with the same area rule as the list. The service finds the "
-                             "person's records by blind index: the audit itself holds no number. Pages continue "
-                             "with `cursor` in the query and the same body.",
-                 responses=problem_responses(401, 403, 422))
+    @router.post(
+        "/searches",
+        response_model=Page[PiiReadRecord],
+        summary="Audit of reads about one person",
+        description=f"The audit records about the person with this `{subjects.field}` (in the body, never "
+        "in a URL), newest first, with the same area rule as the list. The service finds the "
+        "person's records by blind index: the audit itself holds no number. Pages continue "
+        "with `cursor` in the query and the same body.",
+        responses=problem_responses(401, 403, 422),
+    )
     async def search_pii_reads(
         data: PiiReadSearch,
         session: Session,

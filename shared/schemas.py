@@ -33,8 +33,11 @@ def refuse_control_characters(value: Any) -> None:
     if isinstance(value, str):
         found = CONTROL_CHARACTERS.search(value)
         if found:
-            raise PydanticCustomError("control_character", "must not contain control characters (found U+{code})",
-                                      {"code": f"{ord(found.group()):04X}"})
+            raise PydanticCustomError(
+                "control_character",
+                "must not contain control characters (found U+{code})",
+                {"code": f"{ord(found.group()):04X}"},
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             refuse_control_characters(key)
@@ -51,8 +54,11 @@ FIRST_YEAR, LAST_YEAR = 1900, 2199
 
 def _within_years(text: str) -> str:
     if not FIRST_YEAR <= int(text[:4]) <= LAST_YEAR:
-        raise PydanticCustomError("date_out_of_range", "must fall between the years {first} and {last}",
-                                  {"first": FIRST_YEAR, "last": LAST_YEAR})
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "must fall between the years {first} and {last}",
+            {"first": FIRST_YEAR, "last": LAST_YEAR},
+        )
     return text
 
 
@@ -105,10 +111,14 @@ class Schema(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        cls._temporal_fields = {name: kind for name, field in cls.model_fields.items()
-                                if (kind := _temporal_kind(field.annotation)) is not None}
-        cls._model_fields = frozenset(name for name, field in cls.model_fields.items()
-                                      if _holds_model(field.annotation))
+        cls._temporal_fields = {
+            name: kind
+            for name, field in cls.model_fields.items()
+            if (kind := _temporal_kind(field.annotation)) is not None
+        }
+        cls._model_fields = frozenset(
+            name for name, field in cls.model_fields.items() if _holds_model(field.annotation)
+        )
 
     @field_validator("*", mode="before")
     @classmethod

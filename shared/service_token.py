@@ -17,8 +17,15 @@ from shared.request_id import REQUEST_ID_HEADER, current_request_id
 
 
 class ClientCredentialsToken:
-    def __init__(self, gateway_url: str, client_id: str, client_secret: str, *, renew_before_s: float = 60,
-                 timeout_s: float = 2.0):
+    def __init__(
+        self,
+        gateway_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        renew_before_s: float = 60,
+        timeout_s: float = 2.0,
+    ):
         self.token_url = gateway_url.rstrip("/") + "/api/auth/v1/token"
         self.client_id = client_id
         self.client_secret = client_secret
@@ -41,9 +48,12 @@ class ClientCredentialsToken:
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as client:
                 request_id = current_request_id()  # the fetch is part of the request that needed it
-                response = await client.post(self.token_url, data={"grant_type": "client_credentials"},
-                                             auth=(self.client_id, self.client_secret),
-                                             headers={REQUEST_ID_HEADER: request_id} if request_id else None)
+                response = await client.post(
+                    self.token_url,
+                    data={"grant_type": "client_credentials"},
+                    auth=(self.client_id, self.client_secret),
+                    headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+                )
         except httpx.HTTPError as error:
             raise PeerUnavailable("gateway", f"no service token: {type(error).__name__}") from None
         if response.status_code != 200:

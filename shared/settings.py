@@ -61,8 +61,9 @@ class ServiceSettings(CommonSettings):
     @property
     def peer_client_secret(self) -> str:
         """In dev and test the gateway seeds a client per service with a known secret (gateway/seed.py)."""
-        return self.client_secret or (f"dev-client-secret-{self.service_name}-change-me"
-                                      if self.env != "production" else "")
+        return self.client_secret or (
+            f"dev-client-secret-{self.service_name}-change-me" if self.env != "production" else ""
+        )
 
     @model_validator(mode="after")
     def _defaults(self) -> Self:

@@ -56,8 +56,10 @@ class StampedCache(Generic[V]):
             return self._entries[entry]
         value = await load()
         if (bound := session_bound(value)) is not None:
-            raise TypeError(f"a {type(bound).__name__} belongs to one request's session and must not be kept "
-                            "across requests: keep plain values (tuples, frozen dataclasses)")
+            raise TypeError(
+                f"a {type(bound).__name__} belongs to one request's session and must not be kept "
+                "across requests: keep plain values (tuples, frozen dataclasses)"
+            )
         self._entries[entry] = value
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)

@@ -130,8 +130,12 @@ def traced_app(app: Any, service_name: str) -> Any:
         return app  # FastAPI serves its own request spans once a tracer provider is set (native telemetry)
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-    return OpenTelemetryMiddleware(app, excluded_urls="/healthz,/readyz,/metrics", exclude_spans=["receive", "send"],
-                                   server_request_hook=_keep_server_span)
+    return OpenTelemetryMiddleware(
+        app,
+        excluded_urls="/healthz,/readyz,/metrics",
+        exclude_spans=["receive", "send"],
+        server_request_hook=_keep_server_span,
+    )
 
 
 def note_request_id(request_id: str, scope: MutableMapping[str, Any]) -> None:

@@ -124,13 +124,14 @@ async def client_for(service: str, database: ServiceDatabase) -> AsyncIterator[S
         transaction = await connection.begin()
         app = app_module.create_app(settings)
         app.state.database = Database(database.url, bind=connection)
-        async with app.router.lifespan_context(app):
-            async with ServiceClient(transport=httpx.ASGITransport(app=app),
-                                     base_url=f"http://{service}") as client:
-                client.service = service
-                client.app = app
-                client.identity_secret = settings.identity_secret
-                yield client
+        async with (
+            app.router.lifespan_context(app),
+            ServiceClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}") as client,
+        ):
+            client.service = service
+            client.app = app
+            client.identity_secret = settings.identity_secret
+            yield client
         await transaction.rollback()
 
 
@@ -162,8 +163,9 @@ async def _empty_tables(service: str, database: ServiceDatabase) -> None:
         else:
             # Append-only tables refuse DELETE by trigger (PostgreSQL's TRUNCATE fires no row triggers):
             # set the triggers aside, empty the tables, and put the very same triggers back.
-            triggers = (await connection.execute(text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))).all()
+            triggers = (
+                await connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+            ).all()
             for name, _sql in triggers:
                 await connection.execute(text(f'DROP TRIGGER "{name}"'))
             for table in tables:
@@ -185,19 +187,21 @@ async def committed_client(request, backend, db_dir) -> AsyncIterator[ServiceCli
     settings = settings_for(service, database.url)
     app = app_module.create_app(settings)
     try:
-        async with app.router.lifespan_context(app):
-            async with ServiceClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}",
-                                     timeout=60) as client:
-                client.service, client.identity_secret, client.app = service, settings.identity_secret, app
-                yield client
+        async with (
+            app.router.lifespan_context(app),
+            ServiceClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}", timeout=60) as client,
+        ):
+            client.service, client.identity_secret, client.app = service, settings.identity_secret, app
+            yield client
     finally:
         await _empty_tables(service, database)
 
 
 async def _postgres_admin(statement: str) -> None:
     # CREATE/DROP DATABASE cannot run inside a transaction.
-    engine = make_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres",
-                         isolation_level="AUTOCOMMIT")
+    engine = make_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres", isolation_level="AUTOCOMMIT"
+    )
     try:
         async with engine.connect() as connection:
             await connection.execute(text(statement))

@@ -16,8 +16,11 @@ def checked(body: dict) -> dict:
 def item(body: dict, code: str, *, area: str | None = None, **dimensions) -> dict:
     """The one item with this code, exactly these dimensions and (when given) this area."""
     cell = {k: str(v) for k, v in dimensions.items()}
-    found = [i for i in body["items"] if i["code"] == code and i["dimensions"] == cell
-             and (area is None or i["area"] == area)]
+    found = [
+        i
+        for i in body["items"]
+        if i["code"] == code and i["dimensions"] == cell and (area is None or i["area"] == area)
+    ]
     assert len(found) == 1, (code, area, cell, found)
     return found[0]
 
@@ -28,5 +31,8 @@ def value(body: dict, code: str, *, area: str | None = None, **dimensions) -> in
 
 def cells(body: dict, code: str, dimension: str, *, area: str | None = None) -> dict[str, int | float]:
     """A breakdown: each value of `dimension` → its figure (items with that one dimension)."""
-    return {i["dimensions"][dimension]: i["value"] for i in body["items"]
-            if i["code"] == code and set(i["dimensions"]) == {dimension} and (area is None or i["area"] == area)}
+    return {
+        i["dimensions"][dimension]: i["value"]
+        for i in body["items"]
+        if i["code"] == code and set(i["dimensions"]) == {dimension} and (area is None or i["area"] == area)
+    }

@@ -71,8 +71,13 @@ class Suite:
     def _preparation_stamp(self) -> str:
         """What the preparation depends on: migrations, seeds and their data, and which databases."""
         digest = hashlib.sha256()
-        for pattern in ("services/*/migrations/versions/*.py", "gateway/migrations/versions/*.py",
-                        "services/*/seed.py", "gateway/seed.py", "services/*/data/*"):
+        for pattern in (
+            "services/*/migrations/versions/*.py",
+            "gateway/migrations/versions/*.py",
+            "services/*/seed.py",
+            "gateway/seed.py",
+            "services/*/data/*",
+        ):
             for path in sorted(ROOT.glob(pattern)):
                 digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
         for name in [*SERVICES, "gateway"]:
@@ -85,11 +90,16 @@ class Suite:
 
     def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = self.env | ({"WORKER_HEARTBEAT_FILE": str(self.log_dir / f"{name}.heartbeat")}
-                          if name in WORKERS else {})
+        env = self.env | ({"WORKER_HEARTBEAT_FILE": str(self.log_dir / f"{name}.heartbeat")} if name in WORKERS else {})
         with open(self.log_path(name), "ab") as log:
-            self.processes[name] = subprocess.Popen([sys.executable, "-m", module_of(name)], env=env, cwd=ROOT,
-                                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", module_of(name)],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def stop(self, name: str, timeout: float = 15) -> None:
         process = self.processes.pop(name, None)
@@ -135,8 +145,9 @@ class Suite:
         while time.monotonic() < deadline:
             for process_name, process in self.processes.items():
                 if process.poll() is not None:
-                    raise RuntimeError(f"{process_name} exited with {process.returncode}; "
-                                       f"see {self.log_path(process_name)}")
+                    raise RuntimeError(
+                        f"{process_name} exited with {process.returncode}; see {self.log_path(process_name)}"
+                    )
             try:
                 status, body = self.get("/readyz", name)
                 if status == 200 and body.get("status") == "ready":
@@ -185,8 +196,16 @@ def main() -> None:
         suite.start_all()
         suite.wait_ready()
         services = "\n".join(f"  {name:<13} {suite.url(name)}" for name in SERVICES)
-        print(BANNER.format(gateway=suite.url(), services=services, workers=", ".join(WORKERS), logs=suite.log_dir,
-                            password=DEMO_PASSWORD), flush=True)
+        print(
+            BANNER.format(
+                gateway=suite.url(),
+                services=services,
+                workers=", ".join(WORKERS),
+                logs=suite.log_dir,
+                password=DEMO_PASSWORD,
+            ),
+            flush=True,
+        )
         while stopping["signal"] is None:
             for name, process in list(suite.processes.items()):
                 if process.poll() is not None:

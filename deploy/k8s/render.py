@@ -21,8 +21,16 @@ from pathlib import Path
 import yaml
 
 SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
-                  "CustomResourceDefinition", "IngressClass", "PriorityClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PersistentVolume",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "IngressClass",
+    "PriorityClass",
+}
 
 
 def render(directory: str | Path) -> list[dict]:

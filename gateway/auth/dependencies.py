@@ -17,8 +17,11 @@ from shared.errors import Forbidden, Unauthorized
 from shared.identity import Principal
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-           _doc: Annotated[object, Security(bearer_scheme)] = None) -> Principal:
+def caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    _doc: Annotated[object, Security(bearer_scheme)] = None,
+) -> Principal:
     """The principal of the request's bearer token (401 without a valid one)."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized()
@@ -28,10 +31,12 @@ def caller(request: Request, authorization: Annotated[str | None, Header(include
 
 def holding(scope: str) -> Any:
     """Dependency: the caller, who must hold `scope` (403 otherwise)."""
+
     def dependency(principal: Annotated[Principal, Depends(caller)]) -> Principal:
         if not principal.has(scope):
             raise Forbidden(f"this action needs the scope {scope}")
         return principal
+
     return Depends(dependency)
 
 

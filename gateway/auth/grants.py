@@ -22,8 +22,9 @@ from shared.pagination import PageParams, keyset
 from shared.request_id import current_request_id
 
 
-def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | None = None,
-                    citywide: bool = False) -> None:
+def check_grantable(
+    grantor: Principal, scopes: Iterable[str], *, area: str | None = None, citywide: bool = False
+) -> None:
     """Forbidden unless `grantor` holds every one of `scopes` and its area covers `area` (when given), or the
     whole city when the rights are not bound to an area at all (`citywide`: a client's scopes)."""
     missing = sorted(set(scopes) - grantor.scopes)
@@ -35,10 +36,25 @@ def check_grantable(grantor: Principal, scopes: Iterable[str], *, area: str | No
         raise Forbidden(f"a client's rights reach the whole city, beyond your area {grantor.area}")
 
 
-async def record(session: AsyncSession, actor: Principal, action: str, target: str, scopes: Iterable[str],
-                 area_code: str | None = None) -> None:
-    session.add(Grant(at=utcnow(), actor=actor.subject, action=action, target=target, scopes=sorted(set(scopes)),
-                      area_code=area_code, request_id=current_request_id()))
+async def record(
+    session: AsyncSession,
+    actor: Principal,
+    action: str,
+    target: str,
+    scopes: Iterable[str],
+    area_code: str | None = None,
+) -> None:
+    session.add(
+        Grant(
+            at=utcnow(),
+            actor=actor.subject,
+            action=action,
+            target=target,
+            scopes=sorted(set(scopes)),
+            area_code=area_code,
+            request_id=current_request_id(),
+        )
+    )
     await session.flush()
 
 

@@ -79,8 +79,7 @@ class Resident(Base):
     whichever way they sign in: opaque and random, so it tells neither the phone nor how many accounts exist."""
 
     __tablename__ = "residents"
-    __table_args__ = (CheckConstraint("phone_index IS NOT NULL OR wechat_index IS NOT NULL",
-                                      name="has_a_sign_in"),)
+    __table_args__ = (CheckConstraint("phone_index IS NOT NULL OR wechat_index IS NOT NULL", name="has_a_sign_in"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(64), unique=True)
@@ -92,8 +91,10 @@ class Resident(Base):
 
 class OneTimeCode(Base):
     __tablename__ = "one_time_codes"
-    __table_args__ = (Index("ix_one_time_codes_phone_index_created_at", "phone_index", "created_at"),
-                      CheckConstraint("attempts >= 0", name="attempts_not_negative"))
+    __table_args__ = (
+        Index("ix_one_time_codes_phone_index_created_at", "phone_index", "created_at"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_index: Mapped[str] = mapped_column(String(64))

@@ -49,8 +49,9 @@ class OAuthError(DomainError):
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="minzheng"'
-        return JSONResponse({"error": self.error, "error_description": self.detail}, status_code=self.status,
-                            headers=headers)
+        return JSONResponse(
+            {"error": self.error, "error_description": self.detail}, status_code=self.status, headers=headers
+        )
 
 
 def from_refusal(refusal: DomainError) -> OAuthError:
@@ -64,8 +65,10 @@ def from_refusal(refusal: DomainError) -> OAuthError:
 def from_validation(request: Request, exc: RequestValidationError) -> OAuthError:
     content_type = request.headers.get("content-type", "").split(";")[0].strip() or "none"
     if content_type != FORM:
-        return OAuthError("invalid_request", f"the token endpoint takes {FORM} (RFC 6749 §4.4); "
-                                             f"the request's content type is {content_type}")
+        return OAuthError(
+            "invalid_request",
+            f"the token endpoint takes {FORM} (RFC 6749 §4.4); the request's content type is {content_type}",
+        )
     for error in exc.errors():
         field = str(error["loc"][-1])
         if field == "grant_type" and error["type"] != "missing":
@@ -87,4 +90,5 @@ class OAuthRoute(APIRoute):
                 return from_validation(request, exc).response()
             except OAuthError as exc:
                 return exc.response()
+
         return oauth_handler

@@ -73,11 +73,17 @@ class WeChatSignIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=128, description="The code from wx.login() in the mini-program")
-    phone: MobilePhone | None = Field(None, description="With `sms_code`: links this WeChat account to the "
-                                                        "phone's resident account, so both ways of signing in are "
-                                                        "the same person")
-    sms_code: str | None = Field(None, pattern=r"^\d{6}$", description="The 6-digit code sent to `phone` by SMS "
-                                                                        "(`POST /api/auth/v1/code-requests`)")
+    phone: MobilePhone | None = Field(
+        None,
+        description="With `sms_code`: links this WeChat account to the "
+        "phone's resident account, so both ways of signing in are "
+        "the same person",
+    )
+    sms_code: str | None = Field(
+        None,
+        pattern=r"^\d{6}$",
+        description="The 6-digit code sent to `phone` by SMS (`POST /api/auth/v1/code-requests`)",
+    )
 
 
 class SignOut(Schema):
@@ -91,8 +97,11 @@ class ClientIn(Schema):
     """A client to register: a partner department or a service of the suite, and the scopes it may use."""
 
     model_config = ConfigDict(extra="forbid")
-    client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$", examples=["medical-insurance"],
-                           description="The client's id in `client_credentials` requests")
+    client_id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{2,63}$",
+        examples=["medical-insurance"],
+        description="The client's id in `client_credentials` requests",
+    )
     name: str = Field(min_length=1, max_length=100, examples=["市医疗保障局"], description="Who the client is")
     kind: Literal["partner", "service"] = Field(description="A partner department, or a service of the suite")
     scopes: list[str] = Field(min_length=1, max_length=50, description="The scopes its tokens carry")
@@ -107,7 +116,8 @@ class ClientOut(Schema):
     scopes: list[str] = Field(description="The scopes its tokens carry")
     revoked: bool = Field(description="Revoked clients get no tokens")
     previous_secret_valid_until: str | None = Field(
-        None, description="Until when the secret replaced by the last rotation still works; null once it does not")
+        None, description="Until when the secret replaced by the last rotation still works; null once it does not"
+    )
 
 
 class ClientWithSecret(Schema):
@@ -131,10 +141,12 @@ class StaffAccountIn(Schema):
     """A staff account to create: who, their first password, their role and the division they work for."""
 
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$", examples=["haishu-li"],
-                          description="The username they sign in with")
-    display_name: str = Field(min_length=1, max_length=100, examples=["海曙区民政局 李"],
-                              description="The name shown for them")
+    username: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$", examples=["haishu-li"], description="The username they sign in with"
+    )
+    display_name: str = Field(
+        min_length=1, max_length=100, examples=["海曙区民政局 李"], description="The name shown for them"
+    )
     password: str = Field(min_length=12, max_length=200, description="Their first password (at least 12 characters)")
     role: StaffRole = Field(description="What they do, which sets their scopes and the length of their area code")
     area_code: str = Field(pattern=r"^\d{6,12}$", description="The division the person works for")
@@ -163,8 +175,9 @@ class GrantOut(Schema):
     id: int = Field(description="The grant's id, in the order grants were made")
     at: dt.datetime = Field(description="When it was made")
     actor: str = Field(description="Who made it (their subject)")
-    action: Literal["client.create", "client.rotate", "client.scopes", "client.revoke", "staff.create",
-                    "staff.change"] = Field(description="What was done")
+    action: Literal[
+        "client.create", "client.rotate", "client.scopes", "client.revoke", "staff.create", "staff.change"
+    ] = Field(description="What was done")
     target: str = Field(description="`client:<id>` or `staff:<username>`")
     scopes: list[str] = Field(description="What the target holds after the change (none once revoked)")
     area_code: str | None = Field(description="The staff account's area after the change (staff only)")

@@ -43,8 +43,14 @@ def _unknown_user_hash() -> str:
     imports this module."""
     return PASSWORDS.hash(secrets.token_urlsafe(16))
 
-ROLE_HOLDERS = {"community_worker": ("staff",), "street": ("staff",), "district": ("staff",),
-                "city": ("staff", "city_staff"), "auditor": ("auditor",)}
+
+ROLE_HOLDERS = {
+    "community_worker": ("staff",),
+    "street": ("staff",),
+    "district": ("staff",),
+    "city": ("staff", "city_staff"),
+    "auditor": ("auditor",),
+}
 ROLE_AREA_LENGTHS = {"community_worker": 12, "street": 9, "district": 6, "city": 6, "auditor": 6}
 
 
@@ -58,33 +64,51 @@ def new_secret() -> str:
 
 # Clients ------------------------------------------------------------------------------------------
 
+
 def client_principal(client: OAuthClient) -> Principal:
-    return Principal(subject=f"{client.kind}:{client.client_id}", kind=client.kind,
-                     scopes=frozenset(client.scopes), name=client.name)
+    return Principal(
+        subject=f"{client.kind}:{client.client_id}", kind=client.kind, scopes=frozenset(client.scopes), name=client.name
+    )
 
 
 async def authenticate_client(session: AsyncSession, client_id: str, secret: str) -> Principal:
     client = await session.get(OAuthClient, client_id)
     presented = digest(secret)
     now = utcnow()
-    valid = client is not None and client.revoked_at is None and (
-        hmac.compare_digest(presented, client.secret_hash)
-        or (client.previous_secret_hash is not None and client.previous_secret_valid_until is not None
-            and client.previous_secret_valid_until > now
-            and hmac.compare_digest(presented, client.previous_secret_hash)))
+    valid = (
+        client is not None
+        and client.revoked_at is None
+        and (
+            hmac.compare_digest(presented, client.secret_hash)
+            or (
+                client.previous_secret_hash is not None
+                and client.previous_secret_valid_until is not None
+                and client.previous_secret_valid_until > now
+                and hmac.compare_digest(presented, client.previous_secret_hash)
+            )
+        )
+    )
     if not valid:
         raise Unauthorized("invalid_client: unknown client, wrong secret, or revoked")
     return client_principal(client)
 
 
-async def create_client(session: AsyncSession, actor: Principal, *, client_id: str, name: str, kind: str,
-                        scopes: list[str]) -> tuple[OAuthClient, str]:
+async def create_client(
+    session: AsyncSession, actor: Principal, *, client_id: str, name: str, kind: str, scopes: list[str]
+) -> tuple[OAuthClient, str]:
     check_grantable(actor, scopes, citywide=True)  # a client's rights are not bound to an area
     if await session.get(OAuthClient, client_id) is not None:
         raise Conflict(f"client {client_id} already exists", resource=f"clients/{client_id}")
     secret = new_secret()
-    client = OAuthClient(client_id=client_id, name=name, kind=kind, scopes=sorted(set(scopes)),
-                         secret_hash=digest(secret), created_by=actor.subject, created_at=utcnow())
+    client = OAuthClient(
+        client_id=client_id,
+        name=name,
+        kind=kind,
+        scopes=sorted(set(scopes)),
+        secret_hash=digest(secret),
+        created_by=actor.subject,
+        created_at=utcnow(),
+    )
     session.add(client)
     await session.flush()
     await grants.record(session, actor, "client.create", f"client:{client_id}", client.scopes)
@@ -98,8 +122,9 @@ async def _live_client(session: AsyncSession, client_id: str) -> OAuthClient:
     return client
 
 
-async def rotate_secret(session: AsyncSession, actor: Principal, client_id: str,
-                        grace: dt.timedelta) -> tuple[OAuthClient, str]:
+async def rotate_secret(
+    session: AsyncSession, actor: Principal, client_id: str, grace: dt.timedelta
+) -> tuple[OAuthClient, str]:
     """A new secret; the old one keeps working for `grace` so the partner can roll over."""
     client = await _live_client(session, client_id)
     check_grantable(actor, client.scopes, citywide=True)  # the new secret's holder holds the scopes
@@ -112,8 +137,7 @@ async def rotate_secret(session: AsyncSession, actor: Principal, client_id: str,
     return client, secret
 
 
-async def set_client_scopes(session: AsyncSession, actor: Principal, client_id: str,
-                            scopes: list[str]) -> OAuthClient:
+async def set_client_scopes(session: AsyncSession, actor: Principal, client_id: str, scopes: list[str]) -> OAuthClient:
     """Only the scopes added must be the actor's own: taking away one it does not hold widens nothing."""
     client = await _live_client(session, client_id)
     check_grantable(actor, set(scopes) - set(client.scopes), citywide=True)
@@ -133,12 +157,14 @@ async def revoke_client(session: AsyncSession, actor: Principal, client_id: str)
 
 # Staff --------------------------------------------------------------------------------------------
 
+
 def staff_principal(user: StaffUser) -> Principal:
     # An account still on its one-time password gets no scope: its token serves only to set up the second
     # factor and the new password (the /staff routes read the account, not the token's scopes).
     scopes = frozenset() if user.must_set_credentials else scopes_held_by(*ROLE_HOLDERS[user.role])
-    return Principal(subject=f"staff:{user.username}", kind="staff", area=user.area_code, scopes=scopes,
-                     name=user.display_name)
+    return Principal(
+        subject=f"staff:{user.username}", kind="staff", area=user.area_code, scopes=scopes, name=user.display_name
+    )
 
 
 def role_scopes(role: str) -> frozenset[str]:
@@ -161,21 +187,37 @@ def _check_staff_grant(actor: Principal, role: str, area_code: str) -> None:
     check_grantable(actor, role_scopes(role), area=area_code)
 
 
-async def create_staff(session: AsyncSession, actor: Principal, *, username: str, display_name: str, password: str,
-                       role: str, area_code: str) -> StaffUser:
+async def create_staff(
+    session: AsyncSession,
+    actor: Principal,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    role: str,
+    area_code: str,
+) -> StaffUser:
     _check_staff_grant(actor, role, area_code)
     if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise Conflict(f"staff account {username} already exists", resource=f"staff-accounts/{username}")
-    user = StaffUser(username=username, display_name=display_name, password_hash=await hash_password(password),
-                     role=role, area_code=area_code, failed_sign_ins=0, created_at=utcnow())
+    user = StaffUser(
+        username=username,
+        display_name=display_name,
+        password_hash=await hash_password(password),
+        role=role,
+        area_code=area_code,
+        failed_sign_ins=0,
+        created_at=utcnow(),
+    )
     session.add(user)
     await session.flush()
     await grants.record(session, actor, "staff.create", f"staff:{username}", role_scopes(role), area_code)
     return user
 
 
-async def change_staff(session: AsyncSession, actor: Principal, username: str, *, role: str | None,
-                       area_code: str | None) -> StaffUser:
+async def change_staff(
+    session: AsyncSession, actor: Principal, username: str, *, role: str | None, area_code: str | None
+) -> StaffUser:
     """Another role or area. The actor must reach the account as it is (no moving a superior away) and as
     it will be. Tokens already issued keep the old rights until they expire (15 minutes); refreshing them
     reads the account again."""
@@ -203,8 +245,9 @@ async def _password_matches(stored_hash: str, password: str) -> bool:
         return False
 
 
-async def sign_in_staff(session: AsyncSession, settings: GatewaySettings, username: str, password: str,
-                        totp_code: str | None = None) -> Principal:
+async def sign_in_staff(
+    session: AsyncSession, settings: GatewaySettings, username: str, password: str, totp_code: str | None = None
+) -> Principal:
     user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
     matches = await _password_matches(user.password_hash if user else _unknown_user_hash(), password)
     now = utcnow()
@@ -218,15 +261,24 @@ async def sign_in_staff(session: AsyncSession, settings: GatewaySettings, userna
         if not totp_code:
             raise Unauthorized("this account needs a TOTP code from its authenticator app")
         step = _matching_step(user.totp_secret, totp_code)
-        spent = step is not None and (await session.execute(update(StaffUser).where(
-            StaffUser.id == user.id,
-            (StaffUser.totp_last_step.is_(None)) | (StaffUser.totp_last_step < step),
-        ).values(totp_last_step=step))).rowcount == 1
+        spent = (
+            step is not None
+            and (
+                await session.execute(
+                    update(StaffUser)
+                    .where(
+                        StaffUser.id == user.id,
+                        (StaffUser.totp_last_step.is_(None)) | (StaffUser.totp_last_step < step),
+                    )
+                    .values(totp_last_step=step)
+                )
+            ).rowcount
+            == 1
+        )
         if not spent:  # wrong, or already used: both count towards lock-out
             await _count_failure(session, user.id, settings)
             raise Unauthorized("the TOTP code is wrong or was already used", keep_writes=True)
-    await session.execute(update(StaffUser).where(StaffUser.id == user.id)
-                          .values(failed_sign_ins=0, locked_until=None))
+    await session.execute(update(StaffUser).where(StaffUser.id == user.id).values(failed_sign_ins=0, locked_until=None))
     return staff_principal(user)
 
 
@@ -270,8 +322,9 @@ async def confirm_totp(session: AsyncSession, principal: Principal, code: str) -
     await session.flush()
 
 
-async def change_password(session: AsyncSession, settings: GatewaySettings, principal: Principal, current: str,
-                          new: str) -> None:
+async def change_password(
+    session: AsyncSession, settings: GatewaySettings, principal: Principal, current: str, new: str
+) -> None:
     """The signed-in member of staff's own password. An account on its one-time password must confirm a second
     factor first; choosing the new password then gives it its role's scopes at the next sign-in."""
     user = await _staff_user(session, principal)
@@ -281,8 +334,10 @@ async def change_password(session: AsyncSession, settings: GatewaySettings, prin
         wrong.keep_writes = True  # the failure counts although the request is refused
         raise wrong
     if user.must_set_credentials and user.totp_enabled_at is None:
-        raise Conflict("set up and confirm a second factor (POST /api/auth/v1/staff/totp) before the new password",
-                       resource="staff/password")
+        raise Conflict(
+            "set up and confirm a second factor (POST /api/auth/v1/staff/totp) before the new password",
+            resource="staff/password",
+        )
     if new == current:
         raise InvalidInput("new_password", "must differ from the current password")
     user.password_hash, user.must_set_credentials = await hash_password(new), False
@@ -292,14 +347,21 @@ async def change_password(session: AsyncSession, settings: GatewaySettings, prin
 async def _count_failure(session: AsyncSession, user_id: int, settings: GatewaySettings) -> None:
     lock_until = utcnow() + dt.timedelta(seconds=settings.staff_lockout_s)
     # Increments in SQL, not in Python, so concurrent failures all count.
-    await session.execute(update(StaffUser).where(StaffUser.id == user_id).values(
-        failed_sign_ins=StaffUser.failed_sign_ins + 1))
-    await session.execute(update(StaffUser).where(
-        StaffUser.id == user_id, StaffUser.failed_sign_ins >= settings.staff_max_failed_sign_ins,
-    ).values(locked_until=lock_until, failed_sign_ins=0))
+    await session.execute(
+        update(StaffUser).where(StaffUser.id == user_id).values(failed_sign_ins=StaffUser.failed_sign_ins + 1)
+    )
+    await session.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user_id,
+            StaffUser.failed_sign_ins >= settings.staff_max_failed_sign_ins,
+        )
+        .values(locked_until=lock_until, failed_sign_ins=0)
+    )
 
 
 # Refresh tokens -----------------------------------------------------------------------------------
+
 
 @dataclass
 class IssuedRefresh:
@@ -307,31 +369,50 @@ class IssuedRefresh:
     expires_at: dt.datetime
 
 
-async def issue_refresh(session: AsyncSession, principal: Principal, settings: GatewaySettings, *,
-                        family_id: str | None = None, parent_id: int | None = None) -> IssuedRefresh:
+async def issue_refresh(
+    session: AsyncSession,
+    principal: Principal,
+    settings: GatewaySettings,
+    *,
+    family_id: str | None = None,
+    parent_id: int | None = None,
+) -> IssuedRefresh:
     token = new_secret()
     now = utcnow()
     expires = now + dt.timedelta(seconds=settings.refresh_token_lifetime_s)
-    session.add(RefreshToken(token_hash=digest(token), family_id=family_id or secrets.token_hex(16),
-                             parent_id=parent_id, claims=principal.claims(), issued_at=now, expires_at=expires))
+    session.add(
+        RefreshToken(
+            token_hash=digest(token),
+            family_id=family_id or secrets.token_hex(16),
+            parent_id=parent_id,
+            claims=principal.claims(),
+            issued_at=now,
+            expires_at=expires,
+        )
+    )
     await session.flush()
     return IssuedRefresh(token, expires)
 
 
 async def _revoke_family(session: AsyncSession, family_id: str) -> None:
-    await session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
-                                                     RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
-async def rotate_refresh(session: AsyncSession, settings: GatewaySettings,
-                         token: str) -> tuple[Principal, IssuedRefresh]:
+async def rotate_refresh(
+    session: AsyncSession, settings: GatewaySettings, token: str
+) -> tuple[Principal, IssuedRefresh]:
     """Spend a refresh token for a new one in the same family. Presenting a spent one revokes the family."""
     row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(token)))
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("invalid_grant: the refresh token is not valid")
-    spent = await session.execute(update(RefreshToken).where(RefreshToken.id == row.id,
-                                                             RefreshToken.used_at.is_(None)).values(used_at=now))
+    spent = await session.execute(
+        update(RefreshToken).where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None)).values(used_at=now)
+    )
     if spent.rowcount != 1:
         # Someone already used this token: either a thief or the owner; we cannot tell, so end them both.
         await _revoke_family(session, row.family_id)
@@ -344,8 +425,9 @@ async def _current_principal(session: AsyncSession, signed_in: Principal) -> Pri
     """The rights the account has now, not those it had when it signed in: a refresh never carries a
     withdrawn role or area forward."""
     if signed_in.kind == "staff":
-        user = await session.scalar(select(StaffUser).where(
-            StaffUser.username == signed_in.subject.removeprefix("staff:")))
+        user = await session.scalar(
+            select(StaffUser).where(StaffUser.username == signed_in.subject.removeprefix("staff:"))
+        )
         if user is None:
             raise Unauthorized("invalid_grant: the account no longer exists", keep_writes=True)
         return staff_principal(user)
@@ -376,15 +458,19 @@ def keyed_digest(key: str, value: str) -> str:
 async def request_code(session: AsyncSession, settings: GatewaySettings, sender, phone: str) -> None:
     phone_index = keyed_digest(settings.token_secret, phone)
     now = utcnow()
-    recent = list(await session.scalars(select(OneTimeCode.created_at).where(
-        OneTimeCode.phone_index == phone_index, OneTimeCode.created_at > now - dt.timedelta(hours=1))))
+    recent = list(
+        await session.scalars(
+            select(OneTimeCode.created_at).where(
+                OneTimeCode.phone_index == phone_index, OneTimeCode.created_at > now - dt.timedelta(hours=1)
+            )
+        )
+    )
     if recent and max(recent) > now - CODE_RESEND_AFTER:
         raise TooManyRequests("a code was sent less than a minute ago; wait before asking again", retry_after=60)
     if len(recent) >= CODES_PER_HOUR:
         raise TooManyRequests("too many codes for this phone in the last hour", retry_after=3600)
     code = f"{secrets.randbelow(10**6):06d}"
-    row = OneTimeCode(phone_index=phone_index, code_hash="", attempts=0, created_at=now,
-                      expires_at=now + CODE_LIFETIME)
+    row = OneTimeCode(phone_index=phone_index, code_hash="", attempts=0, created_at=now, expires_at=now + CODE_LIFETIME)
     session.add(row)
     await session.flush()
     row.code_hash = keyed_digest(settings.token_secret, f"{row.id}:{code}")
@@ -397,21 +483,33 @@ async def _spend_code(session: AsyncSession, settings: GatewaySettings, phone: s
     phone_index = keyed_digest(settings.token_secret, phone)
     now = utcnow()
     challenge = await session.scalar(
-        select(OneTimeCode).where(OneTimeCode.phone_index == phone_index, OneTimeCode.consumed_at.is_(None),
-                                  OneTimeCode.expires_at > now)
-        .order_by(OneTimeCode.created_at.desc()).limit(1))
+        select(OneTimeCode)
+        .where(OneTimeCode.phone_index == phone_index, OneTimeCode.consumed_at.is_(None), OneTimeCode.expires_at > now)
+        .order_by(OneTimeCode.created_at.desc())
+        .limit(1)
+    )
     refused = Unauthorized("the code is wrong or has expired; ask for a new one", keep_writes=True)
     if challenge is None:
         raise refused
     # Count the try first, in SQL and only while tries remain, so parallel guesses cannot exceed five.
-    counted = await session.execute(update(OneTimeCode).where(
-        OneTimeCode.id == challenge.id, OneTimeCode.attempts < CODE_MAX_ATTEMPTS, OneTimeCode.consumed_at.is_(None),
-    ).values(attempts=OneTimeCode.attempts + 1))
+    counted = await session.execute(
+        update(OneTimeCode)
+        .where(
+            OneTimeCode.id == challenge.id,
+            OneTimeCode.attempts < CODE_MAX_ATTEMPTS,
+            OneTimeCode.consumed_at.is_(None),
+        )
+        .values(attempts=OneTimeCode.attempts + 1)
+    )
     if counted.rowcount != 1 or not hmac.compare_digest(
-            challenge.code_hash, keyed_digest(settings.token_secret, f"{challenge.id}:{code}")):
+        challenge.code_hash, keyed_digest(settings.token_secret, f"{challenge.id}:{code}")
+    ):
         raise refused
-    consumed = await session.execute(update(OneTimeCode).where(
-        OneTimeCode.id == challenge.id, OneTimeCode.consumed_at.is_(None)).values(consumed_at=now))
+    consumed = await session.execute(
+        update(OneTimeCode)
+        .where(OneTimeCode.id == challenge.id, OneTimeCode.consumed_at.is_(None))
+        .values(consumed_at=now)
+    )
     if consumed.rowcount != 1:
         raise refused
     return phone_index
@@ -421,14 +519,19 @@ def new_resident_subject() -> str:
     return f"resident:{secrets.token_hex(16)}"
 
 
-async def resident_with_phone(session: AsyncSession, settings: GatewaySettings, phone: str,
-                              subject: str | None = None) -> Resident:
+async def resident_with_phone(
+    session: AsyncSession, settings: GatewaySettings, phone: str, subject: str | None = None
+) -> Resident:
     """The account of a phone, made the first time (with `subject`, or a new random one)."""
     phone_index = keyed_digest(settings.token_secret, phone)
     resident = await session.scalar(select(Resident).where(Resident.phone_index == phone_index))
     if resident is None:
-        resident = Resident(subject=subject or new_resident_subject(), phone_index=phone_index,
-                            phone_masked=mask_phone(phone), created_at=utcnow())
+        resident = Resident(
+            subject=subject or new_resident_subject(),
+            phone_index=phone_index,
+            phone_masked=mask_phone(phone),
+            created_at=utcnow(),
+        )
         session.add(resident)
         await session.flush()
     return resident
@@ -445,8 +548,14 @@ def resident_principal(resident: Resident) -> Principal:
     return Principal(subject=resident.subject, kind="resident", scopes=scopes_held_by("resident"))
 
 
-async def sign_in_wechat(session: AsyncSession, settings: GatewaySettings, provider, code: str,
-                         phone: str | None = None, sms_code: str | None = None) -> Principal:
+async def sign_in_wechat(
+    session: AsyncSession,
+    settings: GatewaySettings,
+    provider,
+    code: str,
+    phone: str | None = None,
+    sms_code: str | None = None,
+) -> Principal:
     """By the openid alone once it is known. With a phone and its SMS code, the WeChat account is linked to the
     phone's account (made if new), so the person has one subject whichever way they sign in."""
     openid = await provider.openid_for(code)

@@ -37,16 +37,26 @@ def build(spec: layout.Panel, answer: dict, trend: list[dict | None], area: Area
         message = "该服务未提供任何可识别的指标"
     elif empty:
         message = f"{area_name(area.code)}暂无{spec.title}业务数据（各项均为 0）"
-    wider = {f.area for tile in spec.tiles if (f := _pick(figures, tile.figure, tile.cell, area)) is not None
-             and f.area != area.code}
+    wider = {
+        f.area
+        for tile in spec.tiles
+        if (f := _pick(figures, tile.figure, tile.cell, area)) is not None and f.area != area.code
+    }
     area_note = None
     if wider:  # the service could not narrow its figures to the area asked
         where = "、".join("全市" if code == CITY_CODE else area_name(code) for code in sorted(wider))
         area_note = f"{spec.title}指标为{where}口径（服务未按区县提供）"
-    return Panel(service=spec.service, title=spec.title, available=bool(values), empty=empty,
-                 message=message if message else (f"{missing} 项指标暂无数据" if missing else None),
-                 area_note=area_note, as_of=max((f.as_of for f in figures), default=None),
-                 indicators=indicators, charts=charts)
+    return Panel(
+        service=spec.service,
+        title=spec.title,
+        available=bool(values),
+        empty=empty,
+        message=message if message else (f"{missing} 项指标暂无数据" if missing else None),
+        area_note=area_note,
+        as_of=max((f.as_of for f in figures), default=None),
+        indicators=indicators,
+        charts=charts,
+    )
 
 
 def _figures(service: str, answer: dict) -> list[IndicatorFigure]:
@@ -60,8 +70,9 @@ def _figures(service: str, answer: dict) -> list[IndicatorFigure]:
         try:
             figures.append(IndicatorFigure.model_validate(item))
         except ValidationError as error:
-            log.warning("cockpit: a figure out of contract", extra={"fields": {"service": service,
-                                                                               "error": str(error)[:500]}})
+            log.warning(
+                "cockpit: a figure out of contract", extra={"fields": {"service": service, "error": str(error)[:500]}}
+            )
     return figures
 
 
@@ -82,16 +93,18 @@ def _shown(value: float, unit: str) -> float | int:
 
 def _tile(tile: layout.Tile, figures: list[IndicatorFigure], area: Area) -> Indicator:
     if tile.latest:
-        cells = [f for f in figures if f.code == tile.figure and tile.latest in f.dimensions
-                 and covers(f.area, area.code)]
+        cells = [
+            f for f in figures if f.code == tile.figure and tile.latest in f.dimensions and covers(f.area, area.code)
+        ]
         figure = max(cells, key=lambda f: int(v) if (v := f.dimensions[tile.latest]).isdigit() else -1, default=None)
         none_note = tile.none_note
     else:
         figure = _pick(figures, tile.figure, tile.cell, area)
         none_note = None
     if figure is None:
-        return Indicator(code=tile.code, label=tile.label, value=None, unit=tile.unit, available=False,
-                         note=none_note or MISSING)
+        return Indicator(
+            code=tile.code, label=tile.label, value=None, unit=tile.unit, available=False, note=none_note or MISSING
+        )
     value = _shown(figure.value, figure.unit)
     notes: list[str | None] = []
     target = figure.target
@@ -110,10 +123,19 @@ def _tile(tile: layout.Tile, figures: list[IndicatorFigure], area: Area) -> Indi
     notes.append("，".join(p.text.format(_quoted(f)) for p, f in parts if f is not None) or None)
     if tile.note_from:
         notes.append(figure.dimensions.get(tile.note_from))
-    return Indicator(code=tile.code, label=tile.label, value=value, unit=tile.unit, target=target_value,
-                     target_rule=target.rule if target else None, target_scope=target.scope if target else None,
-                     target_met=met, progress=progress, note="；".join(n for n in notes if n) or None,
-                     alert=figure.alert)
+    return Indicator(
+        code=tile.code,
+        label=tile.label,
+        value=value,
+        unit=tile.unit,
+        target=target_value,
+        target_rule=target.rule if target else None,
+        target_scope=target.scope if target else None,
+        target_met=met,
+        progress=progress,
+        note="；".join(n for n in notes if n) or None,
+        alert=figure.alert,
+    )
 
 
 def _quoted(figure: IndicatorFigure) -> str:
@@ -121,17 +143,23 @@ def _quoted(figure: IndicatorFigure) -> str:
     return f"{value:,.2f}" if figure.unit in ("fen", "fen_per_month") else f"{value}"
 
 
-def _chart(chart: layout.Chart, figures: list[IndicatorFigure], trend: list[list[IndicatorFigure] | None],
-           area: Area) -> Chart | None:
+def _chart(
+    chart: layout.Chart, figures: list[IndicatorFigure], trend: list[list[IndicatorFigure] | None], area: Area
+) -> Chart | None:
     if chart.by == "day":
         days = [_pick(answer or [], chart.figure, {}, area) for answer in trend] + [
-            _pick(figures, chart.figure, {}, area)]
+            _pick(figures, chart.figure, {}, area)
+        ]
         if len(days) < 2 or any(d is None for d in days):
             return None  # a trend with a hole would mislead: none at all
-        return Chart(code=chart.code, title=chart.title.format(days=len(days)), kind=chart.kind, unit=chart.unit,
-                     categories=[d.as_of.isoformat()[5:] for d in days],
-                     series=[Series(name=chart.series_name or chart.title,
-                                    values=[_shown(d.value, d.unit) for d in days])])
+        return Chart(
+            code=chart.code,
+            title=chart.title.format(days=len(days)),
+            kind=chart.kind,
+            unit=chart.unit,
+            categories=[d.as_of.isoformat()[5:] for d in days],
+            series=[Series(name=chart.series_name or chart.title, values=[_shown(d.value, d.unit) for d in days])],
+        )
     cell_keys = {chart.series} if chart.series else set()
     if chart.by == "area":
         mine = [f for f in figures if f.code == chart.figure and set(f.dimensions) == cell_keys]
@@ -142,8 +170,11 @@ def _chart(chart: layout.Chart, figures: list[IndicatorFigure], trend: list[list
         categories = sorted({c for c, _, _ in cells})
         labels = [area_name(c) for c in categories]
     else:
-        mine = [f for f in figures if f.code == chart.figure and set(f.dimensions) == {chart.by}
-                and covers(f.area, area.code)]
+        mine = [
+            f
+            for f in figures
+            if f.code == chart.figure and set(f.dimensions) == {chart.by} and covers(f.area, area.code)
+        ]
         nearest = max((len(area_prefix(f.area)) for f in mine), default=0)  # the area, else the nearest wider one
         cells = [(f.dimensions[chart.by], None, f) for f in mine if len(area_prefix(f.area)) == nearest]
         categories = _ordered({c for c, _, _ in cells}, chart.names, [c for c, _, _ in cells])
@@ -154,12 +185,10 @@ def _chart(chart: layout.Chart, figures: list[IndicatorFigure], trend: list[list
     if chart.series:
         present = {s for c, s, f in cells if f.value}
         names = _ordered(present, chart.names, [s for _, s, _ in cells])
-        series = [Series(name=chart.names.get(s, s), values=[at.get((c, s), 0) for c in categories])
-                  for s in names]
+        series = [Series(name=chart.names.get(s, s), values=[at.get((c, s), 0) for c in categories]) for s in names]
     else:
         series = [Series(name=chart.series_name or chart.title, values=[at[(c, None)] for c in categories])]
-    return Chart(code=chart.code, title=chart.title, kind=chart.kind, unit=chart.unit, categories=labels,
-                 series=series)
+    return Chart(code=chart.code, title=chart.title, kind=chart.kind, unit=chart.unit, categories=labels, series=series)
 
 
 def _ordered(values: set, known: dict[str, str], seen: list) -> list:

@@ -25,8 +25,9 @@ router = APIRouter(tags=["cockpit 数字驾驶舱"])
 def _staff(request: Request, authorization: str | None) -> tuple[str, Principal]:
     token = bearer_token(authorization)
     if token is None:
-        raise Unauthorized("sign in as staff (POST /api/auth/v1/staff-sign-ins) and send "
-                           "'Authorization: Bearer <token>'")
+        raise Unauthorized(
+            "sign in as staff (POST /api/auth/v1/staff-sign-ins) and send 'Authorization: Bearer <token>'"
+        )
     principal, _ = request.app.state.authenticator.principal(token)
     if not principal.is_area_staff:
         raise Forbidden("the cockpit is for staff of the civil-affairs bureaus (工作人员)")
@@ -38,20 +39,24 @@ def _districts(principal: Principal) -> list[District]:
     return [District(code=c, name=n) for c, n in DISTRICTS.items() if principal.covers(c)]
 
 
-@router.get("/api/cockpit/v1/indicators", response_model=CockpitOut,
-            summary="The plan's indicators of all four services, against their 2022 targets",
-            description="For the cockpit page (民政数字驾驶舱). Staff sign-in required. City staff (330200) see the "
-                        "whole city or any `district`; district staff see their own district (another is 403). "
-                        "Gathers eldercare, assistance, charity and placenames `/indicators` concurrently (5 s "
-                        "each) and caches the result for 15 s per area. A service that is down or lacks an "
-                        "indicator makes only its panel (or that indicator) say so in words; the answer is still "
-                        "200. Each indicator carries its value, unit, target, whether it is met, and progress.",
-            responses=problem_responses(401, 403, 422))
+@router.get(
+    "/api/cockpit/v1/indicators",
+    response_model=CockpitOut,
+    summary="The plan's indicators of all four services, against their 2022 targets",
+    description="For the cockpit page (民政数字驾驶舱). Staff sign-in required. City staff (330200) see the "
+    "whole city or any `district`; district staff see their own district (another is 403). "
+    "Gathers eldercare, assistance, charity and placenames `/indicators` concurrently (5 s "
+    "each) and caches the result for 15 s per area. A service that is down or lacks an "
+    "indicator makes only its panel (or that indicator) say so in words; the answer is still "
+    "200. Each indicator carries its value, unit, target, whether it is met, and progress.",
+    responses=problem_responses(401, 403, 422),
+)
 async def cockpit_indicators(
     request: Request,
-    district: Annotated[str | None, Query(pattern=DISTRICT_CODE_PATTERN,
-                                          description="A district code such as 330212; omit for your whole area")]
-    = None,
+    district: Annotated[
+        str | None,
+        Query(pattern=DISTRICT_CODE_PATTERN, description="A district code such as 330212; omit for your whole area"),
+    ] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     _doc: Annotated[object, Security(bearer_scheme)] = None,
 ) -> CockpitOut:

@@ -17,9 +17,11 @@ class Indicator(Schema):
     unit: str = Field(description="个, 张, %, 元, 户 …")
     target: float | int | None = Field(None, description="The plan's 2022 target, when it sets one")
     target_rule: Literal["at_least", "more_than"] | None = Field(
-        None, description="How the value is compared with the target: ≥ (at_least) or > (more_than)")
+        None, description="How the value is compared with the target: ≥ (at_least) or > (more_than)"
+    )
     target_scope: Literal["area", "city"] | None = Field(
-        None, description="`city`: an absolute city-wide target, shown without progress for a district")
+        None, description="`city`: an absolute city-wide target, shown without progress for a district"
+    )
     target_met: bool | None = Field(None, description="Null when there is no target or no value to compare")
     progress: float | None = Field(None, description="value / target, capped at 1; null without a comparable target")
     available: bool = Field(True, description="False when the service answered but this indicator was missing")
@@ -49,8 +51,9 @@ class Panel(Schema):
     empty: bool = Field(False, description="The service answered but has no records for this area")
     area_note: str | None = Field(None, description="When the service only reports city-wide figures")
     as_of: dt.date | None = None
-    indicators: list[Indicator] = []
-    charts: list[Chart] = []
+    # pydantic copies a field's default for each instance, so a literal [] is safe here (and documented as such).
+    indicators: list[Indicator] = []  # noqa: RUF012
+    charts: list[Chart] = []  # noqa: RUF012
 
 
 class District(Schema):

@@ -51,8 +51,7 @@ class Cockpit:
         self._cache: dict[tuple, tuple[float, CockpitOut]] = {}
         self._inflight: dict[tuple, asyncio.Future] = {}
 
-    async def indicators(self, token: str, scopes: frozenset[str], area: Area,
-                         districts: list[District]) -> CockpitOut:
+    async def indicators(self, token: str, scopes: frozenset[str], area: Area, districts: list[District]) -> CockpitOut:
         key = (area.code, scopes)
         hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
@@ -70,34 +69,52 @@ class Cockpit:
 
     async def _gather(self, key: tuple, token: str, area: Area, districts: list[District]) -> CockpitOut:
         panels = await asyncio.gather(*(self._panel(spec, token, area) for spec in PANELS))
-        result = CockpitOut(area_code=area.code, area_name=area_name(area.code), cached=False,
-                            generated_at=dt.datetime.now(dt.timezone.utc), panels=list(panels), districts=districts)
+        result = CockpitOut(
+            area_code=area.code,
+            area_name=area_name(area.code),
+            cached=False,
+            generated_at=dt.datetime.now(dt.UTC),
+            panels=list(panels),
+            districts=districts,
+        )
         self._cache[key] = (time.monotonic() + self.cache_s, result)
         return result
 
     async def _panel(self, spec: layout.Panel, token: str, area: Area) -> Panel:
-        params = {spec.area_param: area.code} if spec.area_param == "area_code" else (
-            {"district": area.district} if area.district else {})
+        params = (
+            {spec.area_param: area.code}
+            if spec.area_param == "area_code"
+            else ({"district": area.district} if area.district else {})
+        )
         # A trend asks for the days before today one call each (`day`); today is the panel's own answer.
         days = max((c.days for c in spec.charts if c.by == "day"), default=1)
         today = clock.today()
-        fetches = [params, *({**params, "day": (today - dt.timedelta(days=n)).isoformat()}
-                             for n in range(days - 1, 0, -1))]
+        fetches = [
+            params,
+            *({**params, "day": (today - dt.timedelta(days=n)).isoformat()} for n in range(days - 1, 0, -1)),
+        ]
         answers = await asyncio.gather(*(self._get(spec.service, token, f) for f in fetches), return_exceptions=True)
         first = answers[0]
         if isinstance(first, BaseException):
             message = str(first) if isinstance(first, Unavailable) else "服务暂时不可用"
             if not isinstance(first, Unavailable):
-                log.warning("cockpit fetch failed", extra={"fields": {"service": spec.service,
-                                                                      "error": repr(first)}})
-            return Panel(service=spec.service, title=spec.title, available=False,
-                         message=f"{spec.title}数据暂不可用：{message}。其余板块不受影响。")
+                log.warning("cockpit fetch failed", extra={"fields": {"service": spec.service, "error": repr(first)}})
+            return Panel(
+                service=spec.service,
+                title=spec.title,
+                available=False,
+                message=f"{spec.title}数据暂不可用：{message}。其余板块不受影响。",
+            )
         try:
             return build(spec, first, [None if isinstance(a, BaseException) else a for a in answers[1:]], area)
         except Exception:  # a bug or a surprise in an answer must cost one panel, never the page
             log.exception("cockpit panel failed", extra={"fields": {"service": spec.service}})
-            return Panel(service=spec.service, title=spec.title, available=False,
-                         message=f"{spec.title}数据格式无法识别，暂不可用。其余板块不受影响。")
+            return Panel(
+                service=spec.service,
+                title=spec.title,
+                available=False,
+                message=f"{spec.title}数据格式无法识别，暂不可用。其余板块不受影响。",
+            )
 
     async def _get(self, service: str, token: str, params: dict[str, str]) -> dict:
         upstream = self.gateway.upstreams.get(service)
@@ -110,12 +127,13 @@ class Cockpit:
             headers["x-request-id"] = request_id
         url = f"{upstream.base_url}/api/{service}/v1/indicators"
         try:
-            async with upstream.session.get(url, params=params, headers=headers,
-                                            timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as response:
+            async with upstream.session.get(
+                url, params=params, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+            ) as response:
                 if response.status != 200:
                     raise Unavailable(_problem_words(response.status))
                 body = await response.json(content_type=None)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Unavailable(f"服务 {self.timeout_s:g} 秒内无响应") from None
         except aiohttp.ClientConnectionError:
             raise Unavailable("无法连接到服务") from None

@@ -22,8 +22,13 @@ tasks = Tasks(JOBS)
 async def run_screening(ctx: JobContext) -> dict:
     """Screen the area of `screening_id` a chunk at a time (enqueued by POST /screenings)."""
     screening_id = ctx.args["screening_id"]
-    await runner.run(ctx.database, screening_id, chunk=AssistanceSettings().screening_chunk, progress=ctx.progress,
-                     last_attempt=ctx.attempt >= runner.MAX_ATTEMPTS)
+    await runner.run(
+        ctx.database,
+        screening_id,
+        chunk=AssistanceSettings().screening_chunk,
+        progress=ctx.progress,
+        last_attempt=ctx.attempt >= runner.MAX_ATTEMPTS,
+    )
     return {"screening_id": screening_id}
 
 
@@ -33,5 +38,6 @@ async def remind_reviews(ctx: JobContext) -> dict:
     due_by = dt.datetime.fromisoformat(ctx.args["slot"]).date()  # the slot's own day, Asia/Shanghai
     async with ctx.database.sessionmaker() as session, session.begin():
         reminded = await applications.remind_reviews_due(
-            session, system_principal("assistance", APPLICATIONS_READ), due_by=due_by)
+            session, system_principal("assistance", APPLICATIONS_READ), due_by=due_by
+        )
     return {"due_by": due_by.isoformat(), "reminded": reminded}

@@ -29,13 +29,22 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
         settings or AssistanceSettings(),
         title="Assistance service (社会救助)",
         description="Households and members (救助家庭), family economic status assessment (家庭经济状况认定), dated "
-                    "and cited policy parameters (低保标准, 低保边缘, 特困供养, 孤儿养育, 残疾人两项补贴), eligibility "
-                    "that explains itself, applications through the review chain, programme status lookups for "
-                    "other services, partner signals and whole-city screening (数据找人).",
-        routers=[policies_router, households_router, assessment_router, programmes_router, eligibility_router,
-                 applications_router, discovery_router, leads_router, catalogue_router, indicators_router,
-                 pii_reads_router(PII_READS, scope=PII_READS_READ,
-                                  subjects=SubjectFinder("id_number", audit_subjects)),
-                 # The jobs of its worker process (`python -m services.assistance.worker`): this one only enqueues.
-                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
+        "and cited policy parameters (低保标准, 低保边缘, 特困供养, 孤儿养育, 残疾人两项补贴), eligibility "
+        "that explains itself, applications through the review chain, programme status lookups for "
+        "other services, partner signals and whole-city screening (数据找人).",
+        routers=[
+            policies_router,
+            households_router,
+            assessment_router,
+            programmes_router,
+            eligibility_router,
+            applications_router,
+            discovery_router,
+            leads_router,
+            catalogue_router,
+            indicators_router,
+            pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("id_number", audit_subjects)),
+            # The jobs of its worker process (`python -m services.assistance.worker`): this one only enqueues.
+            jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
+        ],
     )

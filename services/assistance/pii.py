@@ -2,7 +2,8 @@
 
 **ID numbers** are stored encrypted (`shared.pii.Encrypted`, one purpose per column so a ciphertext copied into
 another column does not decrypt) next to a keyed blind index. Every table indexes the *same* blind index purpose,
-`assistance.id_number` (`database.id_number_index`), so a person is found (status lookup, signals, one household per person) and joined across
+`assistance.id_number` (`database.id_number_index`), so a person is found (status lookup, signals, one household
+per person) and joined across
 tables (members ⋈ enrolments in the screening) by equality on the index, never on clear text.
 
 **Incomes** (`incomes.amount_fen`, `incomes.monthly_fen`) are stored encrypted too (`shared.pii.EncryptedInteger`,
@@ -54,5 +55,7 @@ from shared.pii import reencrypt
 
 async def reencrypt_all(session: AsyncSession, *, batch: int = 500) -> dict[str, int]:
     """Move every encrypted value of the service to the active key; returns the rows changed per table."""
-    return {model.__tablename__: await reencrypt(session, model.__table__, batch=batch)
-            for model in (Member, Enrolment, Signal, Income)}
+    return {
+        model.__tablename__: await reencrypt(session, model.__table__, batch=batch)
+        for model in (Member, Enrolment, Signal, Income)
+    }

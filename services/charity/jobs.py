@@ -17,6 +17,7 @@ tasks = Tasks(JOBS)
 async def reconcile_ledger(ctx: JobContext) -> dict:
     """The nightly reconciliation (对账) of the whole city's ledger, kept like a run of POST /reconciliations."""
     async with ctx.database.sessionmaker() as session, session.begin():
-        run = await reconciliation.nightly(session, system_principal("charity", LEDGER_READ),
-                                           dt.datetime.fromisoformat(ctx.args["slot"]))
+        run = await reconciliation.nightly(
+            session, system_principal("charity", LEDGER_READ), dt.datetime.fromisoformat(ctx.args["slot"])
+        )
     return {"reconciliation_id": run.id, "balanced": run.balanced, "differences": len(run.differences)}

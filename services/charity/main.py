@@ -29,12 +29,22 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
         settings or CharitySettings(),
         title="Charity service (慈善)",
         description="人人慈善: social organisations and charities (慈善组织) with their public-fundraising "
-                    "qualification (公开募捐资格); projects (慈善项目) from draft to closing with their filing "
-                    "(备案) and disclosures (信息公开); money donations, refunds and disbursements kept in an "
-                    "append-only double-entry ledger that reconciles.",
-        routers=[organizations_router, projects_router, donations_router, ledger_router, receipts_router,
-                 public_router, indicators_router, campaigns_router, inkind_router,
-                 trusts_router, needs_router,
-                 pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects)),
-                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
+        "qualification (公开募捐资格); projects (慈善项目) from draft to closing with their filing "
+        "(备案) and disclosures (信息公开); money donations, refunds and disbursements kept in an "
+        "append-only double-entry ledger that reconciles.",
+        routers=[
+            organizations_router,
+            projects_router,
+            donations_router,
+            ledger_router,
+            receipts_router,
+            public_router,
+            indicators_router,
+            campaigns_router,
+            inkind_router,
+            trusts_router,
+            needs_router,
+            pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects)),
+            jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
+        ],
     )

@@ -22,17 +22,25 @@ from services.charity.needs.models import ResourceOffer
 from shared.pii import reencrypt
 
 # As the migrations create them (20261129_badd9a528752 on PostgreSQL, the same name pattern on SQLite).
-_SQLITE_NO_UPDATE = ("CREATE TRIGGER donations_no_update BEFORE UPDATE ON donations "
-                     "BEGIN SELECT RAISE(ABORT, 'donations is append-only'); END")
+_SQLITE_NO_UPDATE = (
+    "CREATE TRIGGER donations_no_update BEFORE UPDATE ON donations "
+    "BEGIN SELECT RAISE(ABORT, 'donations is append-only'); END"
+)
 
 
 async def reencrypt_all(session: AsyncSession, *, batch: int = 500) -> dict[str, int]:
     """Rewrite every encrypted value of the service under the active key; rows changed, per table."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    await session.execute(text("DROP TRIGGER donations_no_update" if sqlite
-                               else "ALTER TABLE donations DISABLE TRIGGER donations_append_only"))
+    await session.execute(
+        text(
+            "DROP TRIGGER donations_no_update"
+            if sqlite
+            else "ALTER TABLE donations DISABLE TRIGGER donations_append_only"
+        )
+    )
     counts = {"donations": await reencrypt(session, Donation.__table__, batch=batch)}
-    await session.execute(text(_SQLITE_NO_UPDATE if sqlite
-                               else "ALTER TABLE donations ENABLE TRIGGER donations_append_only"))
+    await session.execute(
+        text(_SQLITE_NO_UPDATE if sqlite else "ALTER TABLE donations ENABLE TRIGGER donations_append_only")
+    )
     counts["resource_offers"] = await reencrypt(session, ResourceOffer.__table__, batch=batch)
     return counts

@@ -15,9 +15,12 @@ class DonationLimits(BaseSettings):
     # forged amount out of the ledger; it is neutral (the same for every donor and channel) and generous
     # (100 million yuan: a larger gift is a matter for a bank transfer recorded in parts, or for raising this).
     max_donation_fen: int = Field(
-        MAX_PAYMENT_FEN, ge=1, le=MAX_PAYMENT_FEN,
+        MAX_PAYMENT_FEN,
+        ge=1,
+        le=MAX_PAYMENT_FEN,
         description="The largest single donation recorded, in fen (assumption, default 100 million yuan; "
-                    f"at most {MAX_PAYMENT_FEN:,}, the bound of the amount's column)")
+        f"at most {MAX_PAYMENT_FEN:,}, the bound of the amount's column)",
+    )
 
 
 LIMITS = DonationLimits()

@@ -8,8 +8,8 @@ from services.eldercare.beds.router import router as beds_router
 from services.eldercare.calls.router import router as calls_router
 from services.eldercare.carelinks.router import router as care_links_router
 from services.eldercare.database import PII_READS
-from services.eldercare.elders.service import audit_subjects
 from services.eldercare.elders.router import router as elders_router
+from services.eldercare.elders.service import audit_subjects
 from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
@@ -30,12 +30,22 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
         settings or EldercareSettings(),
         title="Eldercare service (养老服务)",
         description="Older people's profiles, meal aid (老年助餐), home visits (居家上门服务), institution and "
-                    "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
-        routers=[elders_router, assessment_router, meals_router, beds_router, homecare_router, subsidies_router,
-                 family_beds_router, calls_router, indicators_router, care_links_router, overrides_router,
-                 pii_reads_router(PII_READS, scope=PII_READS_READ,
-                                  subjects=SubjectFinder("id_number", audit_subjects)),
-                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
+        "family beds, capability assessment (老年人能力评估) and emergency calls (为老呼叫).",
+        routers=[
+            elders_router,
+            assessment_router,
+            meals_router,
+            beds_router,
+            homecare_router,
+            subsidies_router,
+            family_beds_router,
+            calls_router,
+            indicators_router,
+            care_links_router,
+            overrides_router,
+            pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("id_number", audit_subjects)),
+            jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
+        ],
         on_startup=[open_peers],
         on_shutdown=[close_peers],
     )

@@ -50,12 +50,14 @@ def assistance_peer(settings: EldercareSettings) -> PeerClient:
     if settings.peer_token:
         token_provider = lambda: settings.peer_token  # noqa: E731
     elif settings.peer_client_secret:
-        token_provider = ClientCredentialsToken(settings.gateway_url, settings.service_name,
-                                                settings.peer_client_secret)
+        token_provider = ClientCredentialsToken(
+            settings.gateway_url, settings.service_name, settings.peer_client_secret
+        )
     else:
         token_provider = None  # no identity: lookups are refused and pricing falls back
-    return PeerClient("assistance", settings.gateway_url, timeout_s=settings.peer_timeout_s, retries=1,
-                      token_provider=token_provider)
+    return PeerClient(
+        "assistance", settings.gateway_url, timeout_s=settings.peer_timeout_s, retries=1, token_provider=token_provider
+    )
 
 
 async def open_peers(app: FastAPI) -> None:
@@ -87,8 +89,9 @@ async def _store(database: Database, elder_id: int, answer: dict, as_of: dt.date
     insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
     values = dict(elder_id=elder_id, programmes=answer["programmes"], as_of=as_of, fetched_at=utcnow())
     statement = insert(AssistanceStatus).values(**values)
-    statement = statement.on_conflict_do_update(index_elements=["elder_id"],
-                                                set_={k: statement.excluded[k] for k in values if k != "elder_id"})
+    statement = statement.on_conflict_do_update(
+        index_elements=["elder_id"], set_={k: statement.excluded[k] for k in values if k != "elder_id"}
+    )
     async with one_statement(database) as session:
         await session.execute(statement)
 
@@ -112,12 +115,14 @@ def _from_cache(cached: AssistanceStatus | None) -> AssistanceFacts:
 
 
 def _fresh_status(elder_id, cache_hours: int):
-    return and_(AssistanceStatus.elder_id == elder_id,
-                AssistanceStatus.fetched_at >= utcnow() - dt.timedelta(hours=cache_hours))
+    return and_(
+        AssistanceStatus.elder_id == elder_id, AssistanceStatus.fetched_at >= utcnow() - dt.timedelta(hours=cache_hours)
+    )
 
 
-async def assistance_facts(database: Database, peer: PeerClient, *, elder_id: int, id_number: str,
-                           cache_hours: int) -> AssistanceFacts:
+async def assistance_facts(
+    database: Database, peer: PeerClient, *, elder_id: int, id_number: str, cache_hours: int
+) -> AssistanceFacts:
     """Ask assistance (the ID number goes in the body, never in a URL); on no answer, use the cache.
 
     Called with no transaction open, so a slow peer never holds a database connection or SQLite's write
@@ -132,9 +137,15 @@ async def assistance_facts(database: Database, peer: PeerClient, *, elder_id: in
 
 
 def _elder_with_status(principal: Principal) -> Select:
-    return (visible_to(principal).where(Elder.id == bindparam("elder_id")).add_columns(AssistanceStatus)
-            .outerjoin(AssistanceStatus, and_(AssistanceStatus.elder_id == Elder.id,
-                                              AssistanceStatus.fetched_at >= bindparam("status_since"))))
+    return (
+        visible_to(principal)
+        .where(Elder.id == bindparam("elder_id"))
+        .add_columns(AssistanceStatus)
+        .outerjoin(
+            AssistanceStatus,
+            and_(AssistanceStatus.elder_id == Elder.id, AssistanceStatus.fetched_at >= bindparam("status_since")),
+        )
+    )
 
 
 # The person the caller may act for, with their recent cached status (or None), as a query a caller may add
@@ -151,15 +162,17 @@ def no_such_elder(elder_id: int) -> NotFound:
     return NotFound(f"no older person {elder_id} that you may see")  # as elders.service.get_visible says
 
 
-async def facts_of(database: Database, peer: PeerClient, elder: Elder, cached: AssistanceStatus | None
-                   ) -> AssistanceFacts:
+async def facts_of(
+    database: Database, peer: PeerClient, elder: Elder, cached: AssistanceStatus | None
+) -> AssistanceFacts:
     """Assistance's live answer about a person already read, or else the cached status read with them."""
     live = await _ask(database, peer, elder.id, elder.id_number)
     return live if live is not None else _from_cache(cached)
 
 
-async def elder_and_facts(database: Database, peer: PeerClient, principal: Principal, elder_id: int, *,
-                          cache_hours: int) -> tuple[Elder, AssistanceFacts]:
+async def elder_and_facts(
+    database: Database, peer: PeerClient, principal: Principal, elder_id: int, *, cache_hours: int
+) -> tuple[Elder, AssistanceFacts]:
     """A person the caller may act for (404 otherwise, before asking anyone) and their assistance facts.
 
     One statement reads the person and their cached status together, outside any transaction of the
@@ -175,7 +188,8 @@ async def elder_and_facts(database: Database, peer: PeerClient, principal: Princ
     return elder, await facts_of(database, peer, elder, cached)
 
 
-async def facts_for_elder(database: Database, peer: PeerClient, principal: Principal, elder_id: int, *,
-                          cache_hours: int) -> AssistanceFacts:
+async def facts_for_elder(
+    database: Database, peer: PeerClient, principal: Principal, elder_id: int, *, cache_hours: int
+) -> AssistanceFacts:
     """Assistance facts about a person the caller may act for (404 otherwise, before asking anyone)."""
     return (await elder_and_facts(database, peer, principal, elder_id, cache_hours=cache_hours))[1]

@@ -31,8 +31,9 @@ async def reencrypt_contact_phones(session: AsyncSession, *, batch: int = 500) -
     raw = type_coerce(table.c.emergency_contacts, JSON).label("contacts")  # the stored JSON, phones still sealed
     changed, last = 0, 0
     while True:
-        rows = (await session.execute(select(table.c.id, raw).where(table.c.id > last).order_by(table.c.id)
-                                      .limit(batch))).all()
+        rows = (
+            await session.execute(select(table.c.id, raw).where(table.c.id > last).order_by(table.c.id).limit(batch))
+        ).all()
         if not rows:
             return changed
         for row in rows:
@@ -40,8 +41,7 @@ async def reencrypt_contact_phones(session: AsyncSession, *, batch: int = 500) -
             contacts = row.contacts or []
             if all(not c.get("phone") or ring.key_id(c["phone"]) == ring.active for c in contacts):
                 continue
-            clear = [c | {"phone": ring.decrypt(CONTACT_PHONE, c["phone"])} if c.get("phone") else c
-                     for c in contacts]
+            clear = [c | {"phone": ring.decrypt(CONTACT_PHONE, c["phone"])} if c.get("phone") else c for c in contacts]
             # Written through the column type, which seals each phone under the active key.
             await session.execute(update(table).where(table.c.id == row.id).values(emergency_contacts=clear))
             changed += 1

@@ -2,7 +2,8 @@
 
 A resident account may hold at most `resident_meal_orders_per_day` live meal orders for one day,
 `resident_bed_holds` live bed holds and `resident_open_visits` open home-visit orders, counted across all the
-people they act for, and `resident_pending_care_links` care link requests waiting for staff (settings.py). Staff are not limited here: they book for people in their area.
+people they act for, and `resident_pending_care_links` care link requests waiting for staff (settings.py).
+Staff are not limited here: they book for people in their area.
 
 Over a quota the answer is **409** `/problems/quota-reached`, with `resource` naming the quota
 (`quotas/meal_orders_per_day`, ...), not 429: waiting does not help, cancelling a booking does, and 429 stays
@@ -42,21 +43,28 @@ async def _lock_resident(session: AsyncSession, principal: Principal) -> None:
         await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, func.hashtext(principal.subject))))
 
 
-async def _refuse_over(session: AsyncSession, principal: Principal, count_query, limit: int, quota: str,
-                       what: str) -> None:
+async def _refuse_over(
+    session: AsyncSession, principal: Principal, count_query, limit: int, quota: str, what: str
+) -> None:
     await _lock_resident(session, principal)
     held = await session.scalar(count_query)
     if held >= limit:
-        raise QuotaReached(f"you already hold {held} {what}; the limit is {limit} ({quota}). Cancel or release "
-                           "one first", resource=f"quotas/{quota}")
+        raise QuotaReached(
+            f"you already hold {held} {what}; the limit is {limit} ({quota}). Cancel or release one first",
+            resource=f"quotas/{quota}",
+        )
 
 
 def meal_orders_held(principal: Principal, day) -> Select:
     """The count of a resident's live meal orders for `day` (a date, or a column of the outer query: the menus
     are aliased here, so a `Menu.served_on` from outside stays the outer menu's)."""
     menus = aliased(Menu)
-    return (select(func.count()).select_from(MealOrder).join(menus, menus.id == MealOrder.menu_id)
-            .where(MealOrder.placed_by == principal.subject, MealOrder.status == "placed", menus.served_on == day))
+    return (
+        select(func.count())
+        .select_from(MealOrder)
+        .join(menus, menus.id == MealOrder.menu_id)
+        .where(MealOrder.placed_by == principal.subject, MealOrder.status == "placed", menus.served_on == day)
+    )
 
 
 async def check_meal_orders(session: AsyncSession, principal: Principal, menu_id: int, limit: int) -> None:
@@ -64,16 +72,25 @@ async def check_meal_orders(session: AsyncSession, principal: Principal, menu_id
     if principal.kind != "resident":
         return
     day = select(Menu.served_on).where(Menu.id == menu_id).scalar_subquery()
-    await _refuse_over(session, principal, meal_orders_held(principal, day), limit, "meal_orders_per_day",
-                       "meal orders for that day")
+    await _refuse_over(
+        session, principal, meal_orders_held(principal, day), limit, "meal_orders_per_day", "meal orders for that day"
+    )
 
 
 def bed_holds_held(principal: Principal, now) -> Select:
     """The count of a resident's live bed holds at `now` (an instant, or a bound parameter). The occupancies are
     aliased here, so the count can sit in a query that reads occupancies of its own."""
     holds = aliased(BedOccupancy)
-    return select(func.count()).select_from(holds).where(
-        holds.created_by == principal.subject, holds.kind == "hold", holds.status == "active", holds.expires_at > now)
+    return (
+        select(func.count())
+        .select_from(holds)
+        .where(
+            holds.created_by == principal.subject,
+            holds.kind == "hold",
+            holds.status == "active",
+            holds.expires_at > now,
+        )
+    )
 
 
 async def check_bed_holds(session: AsyncSession, principal: Principal, limit: int) -> None:
@@ -87,8 +104,11 @@ async def check_pending_care_links(session: AsyncSession, principal: Principal, 
     """Before a resident's care link request: their requests waiting for staff stay under `limit`."""
     if principal.kind != "resident":
         return
-    count = select(func.count()).select_from(CareLinkRequest).where(CareLinkRequest.requester == principal.subject,
-                                                                   CareLinkRequest.status == "pending")
+    count = (
+        select(func.count())
+        .select_from(CareLinkRequest)
+        .where(CareLinkRequest.requester == principal.subject, CareLinkRequest.status == "pending")
+    )
     await _refuse_over(session, principal, count, limit, "pending_care_links", "care link requests waiting")
 
 
@@ -96,7 +116,9 @@ async def check_open_visits(session: AsyncSession, principal: Principal, limit: 
     """Before a resident's home-visit order: their open visits stay under `limit`."""
     if principal.kind != "resident":
         return
-    count = select(func.count()).select_from(Visit).where(Visit.ordered_by == principal.subject,
-                                                         Visit.status.in_(OPEN_VISIT_STATES))
+    count = (
+        select(func.count())
+        .select_from(Visit)
+        .where(Visit.ordered_by == principal.subject, Visit.status.in_(OPEN_VISIT_STATES))
+    )
     await _refuse_over(session, principal, count, limit, "open_visits", "open home-visit orders")
-

@@ -24,34 +24,59 @@ class EldercareSettings(ServiceSettings):
     # it is flagged for review and draws nothing until staff correct it to verified. None of these figures is in
     # the domain brief or the seed: each is an assumption, a neutral default for the bureau to set.
     visit_radius_m: float = Field(
-        200.0, gt=0, le=5000, description="Assumption (not from the bureau): a check-in or check-out farther than "
-                                          "this many metres from the person's home, plus the phone's GPS accuracy, "
-                                          "is flagged (`check_in_far_from_home`, `check_out_far_from_home`)")
+        200.0,
+        gt=0,
+        le=5000,
+        description="Assumption (not from the bureau): a check-in or check-out farther than "
+        "this many metres from the person's home, plus the phone's GPS accuracy, "
+        "is flagged (`check_in_far_from_home`, `check_out_far_from_home`)",
+    )
     visit_check_in_early_minutes: int = Field(
-        30, ge=0, le=720, description="Assumption (not from the bureau): a check-in more than this many minutes "
-                                      "before the scheduled start is flagged (`check_in_early`)")
+        30,
+        ge=0,
+        le=720,
+        description="Assumption (not from the bureau): a check-in more than this many minutes "
+        "before the scheduled start is flagged (`check_in_early`)",
+    )
     visit_check_in_late_minutes: int = Field(
-        30, ge=0, le=720, description="Assumption (not from the bureau): a check-in more than this many minutes "
-                                      "after the scheduled start is flagged (`check_in_late`); 30 matches when a "
-                                      "visit with no check-in is marked missed")
+        30,
+        ge=0,
+        le=720,
+        description="Assumption (not from the bureau): a check-in more than this many minutes "
+        "after the scheduled start is flagged (`check_in_late`); 30 matches when a "
+        "visit with no check-in is marked missed",
+    )
     visit_min_duration_share: float = Field(
-        0.5, gt=0, le=1, description="Assumption (not from the bureau): a visit whose time from check-in to "
-                                     "check-out is less than this share of its scheduled duration is flagged "
-                                     "(`too_short`)")
+        0.5,
+        gt=0,
+        le=1,
+        description="Assumption (not from the bureau): a visit whose time from check-in to "
+        "check-out is less than this share of its scheduled duration is flagged "
+        "(`too_short`)",
+    )
     # Per-resident booking quotas (OWASP API6: one account cannot hold every meal or bed). Staff booking for
     # people are not counted; exceeding one is a 409 `/problems/quota-reached` naming it (see quotas.py).
     resident_meal_orders_per_day: int = Field(
-        6, ge=1, description="Live meal orders a resident may hold for one day, across all the people they act for "
-                             "(6: three meals for two people)")
+        6,
+        ge=1,
+        description="Live meal orders a resident may hold for one day, across all the people they act for "
+        "(6: three meals for two people)",
+    )
     resident_bed_holds: int = Field(
-        2, ge=1, description="Live bed holds a resident may hold at once, across all the people they act for")
+        2, ge=1, description="Live bed holds a resident may hold at once, across all the people they act for"
+    )
     resident_pending_care_links: int = Field(
-        5, ge=1, description="Care link requests a resident may have waiting for staff at once")
+        5, ge=1, description="Care link requests a resident may have waiting for staff at once"
+    )
     resident_open_visits: int = Field(
-        4, ge=1, description="Home visits a resident may have open (requested, scheduled or under way) at once, "
-                             "across all the people they act for")
+        4,
+        ge=1,
+        description="Home visits a resident may have open (requested, scheduled or under way) at once, "
+        "across all the people they act for",
+    )
     # The caregiver app (homecare/caregiver_app.py): how long a pairing code from staff stays valid, and how many
     # codes (right or wrong) one signed-in account may enter per hour before it is refused for the rest of it.
     caregiver_pairing_hours: int = Field(24, ge=1, le=168, description="Hours a caregiver's pairing code is valid")
     caregiver_pairing_attempts_per_hour: int = Field(
-        5, ge=1, description="Pairing codes one account may enter per hour (a brake on guessing)")
+        5, ge=1, description="Pairing codes one account may enter per hour (a brake on guessing)"
+    )

@@ -17,9 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.names.models import PlaceName
+from services.placenames.parsing.parser import (
+    AREA,
+    CITY,
+    COMMUNITY,
+    DISTRICT,
+    PROVINCE,
+    ROAD,
+    TOWNSHIP,
+    Dictionary,
+    Entry,
+)
 from shared import clock
-from services.placenames.parsing.parser import (AREA, CITY, COMMUNITY, DISTRICT, PROVINCE, ROAD, TOWNSHIP,
-                                                Dictionary, Entry)
 
 MAX_AGE_S = 60.0
 MAX_CHAIN = 20
@@ -61,6 +70,7 @@ class Gazetteer:
         """The search-as-you-type index (pinyin included), built on the first search only."""
         if self._name_index is None:
             from services.placenames.search.index import NameIndex
+
             self._name_index = NameIndex(self.dictionary)
         return self._name_index
 
@@ -69,6 +79,7 @@ class Gazetteer:
         """Nearest recorded road names for a misspelt one, built on the first need only."""
         if self._road_speller is None:
             from services.placenames.parsing.spelling import RoadSpeller
+
             self._road_speller = RoadSpeller(self.dictionary)
         return self._road_speller
 
@@ -92,8 +103,9 @@ def _community_forms(name: str) -> list[str]:
     return forms
 
 
-def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow],
-          former_names: Iterable[tuple[str, str]] = ()) -> Gazetteer:
+def build(
+    divisions: Iterable[DivisionRow], names: Iterable[NameRow], former_names: Iterable[tuple[str, str]] = ()
+) -> Gazetteer:
     """`former_names`: (code, name) of names a division had before (中马街道 for 330205001, now 外滩街道)."""
     divisions = {d.code: d for d in divisions}
     names = {n.id: n for n in names}
@@ -128,8 +140,7 @@ def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow],
             forms.append(short)
             short_current.add(short)
         district = now.code[:6] if d.level != "city" else None
-        entries += [Entry(kind, f, d.code, now.code, now.name, district, status, short_form=f == short)
-                    for f in forms]
+        entries += [Entry(kind, f, d.code, now.code, now.name, district, status, short_form=f == short) for f in forms]
     for code, name in former_names:
         if code not in divisions:
             continue
@@ -140,8 +151,9 @@ def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow],
         if short and short not in short_current:
             forms.append(short)
             short_current.add(short)
-        entries += [Entry(kind, f, code, now.code, now.name, now.code[:6], "historical", short_form=f == short)
-                    for f in forms]
+        entries += [
+            Entry(kind, f, code, now.code, now.name, now.code[:6], "historical", short_form=f == short) for f in forms
+        ]
     for n in names.values():
         if n.status == "historical" and n.replaced_by_id is None:
             continue  # retired with no successor: nothing to resolve to
@@ -150,18 +162,30 @@ def build(divisions: Iterable[DivisionRow], names: Iterable[NameRow],
             continue
         kind = ROAD if n.kind in ROAD_KINDS else AREA
         entries.append(Entry(kind, n.name, str(n.id), str(today.id), today.name, today.district_code, n.status))
-    return Gazetteer(Dictionary(entries), {d.code: d.name for d in divisions.values()},
-                     {n.id: n.name for n in names.values()}, time.monotonic())
+    return Gazetteer(
+        Dictionary(entries),
+        {d.code: d.name for d in divisions.values()},
+        {n.id: n.name for n in names.values()},
+        time.monotonic(),
+    )
 
 
 async def load(session: AsyncSession) -> Gazetteer:
     today = clock.today()
-    divisions = [DivisionRow(d.code, d.name, d.level,
-                             (d.valid_from is None or d.valid_from <= today) and (d.valid_to is None or d.valid_to > today),
-                             d.successor_code)
-                 for d in await session.scalars(select(Division))]
-    names = [NameRow(n.id, n.name, n.kind, n.status, n.district_code, n.replaced_by_id)
-             for n in await session.scalars(select(PlaceName))]
+    divisions = [
+        DivisionRow(
+            d.code,
+            d.name,
+            d.level,
+            (d.valid_from is None or d.valid_from <= today) and (d.valid_to is None or d.valid_to > today),
+            d.successor_code,
+        )
+        for d in await session.scalars(select(Division))
+    ]
+    names = [
+        NameRow(n.id, n.name, n.kind, n.status, n.district_code, n.replaced_by_id)
+        for n in await session.scalars(select(PlaceName))
+    ]
     former = [(f.code, f.name) for f in await session.scalars(select(DivisionFormerName))]
     return build(divisions, names, former)
 
@@ -176,10 +200,17 @@ async def _fingerprint(session: AsyncSession) -> tuple:
     """Changes whenever a name, an event or a division is added or changes status (every change of status
     comes with an event)."""
     from services.placenames.names.models import NameEvent
-    names = (await session.execute(select(func.count(), func.max(PlaceName.id), func.max(PlaceName.created_at))
-                                   .select_from(PlaceName))).one()
-    events = (await session.execute(select(func.count(), func.max(NameEvent.id), func.max(NameEvent.created_at))
-                                    .select_from(NameEvent))).one()
+
+    names = (
+        await session.execute(
+            select(func.count(), func.max(PlaceName.id), func.max(PlaceName.created_at)).select_from(PlaceName)
+        )
+    ).one()
+    events = (
+        await session.execute(
+            select(func.count(), func.max(NameEvent.id), func.max(NameEvent.created_at)).select_from(NameEvent)
+        )
+    ).one()
     divisions = await session.scalar(select(func.count()).select_from(Division))
     former = await session.scalar(select(func.count()).select_from(DivisionFormerName))
     return (*names, *events, divisions, former, clock.today())

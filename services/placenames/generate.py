@@ -30,22 +30,55 @@ from shared.db import Database, utcnow
 from shared.divisions import division_code
 
 # Approximate centres of the districts' built-up areas (WGS-84), to spread synthetic points plausibly.
-CENTRES = {division_code(name): centre for name, centre in {
-    "海曙区": (29.870, 121.540), "江北区": (29.900, 121.545), "北仑区": (29.900, 121.845), "镇海区": (29.950, 121.715),
-    "鄞州区": (29.820, 121.560), "奉化区": (29.660, 121.410), "象山县": (29.480, 121.870), "宁海县": (29.290, 121.430),
-    "余姚市": (30.040, 121.155), "慈溪市": (30.170, 121.265)}.items()}
+CENTRES = {
+    division_code(name): centre
+    for name, centre in {
+        "海曙区": (29.870, 121.540),
+        "江北区": (29.900, 121.545),
+        "北仑区": (29.900, 121.845),
+        "镇海区": (29.950, 121.715),
+        "鄞州区": (29.820, 121.560),
+        "奉化区": (29.660, 121.410),
+        "象山县": (29.480, 121.870),
+        "宁海县": (29.290, 121.430),
+        "余姚市": (30.040, 121.155),
+        "慈溪市": (30.170, 121.265),
+    }.items()
+}
 PER_HOUSE = (1, 2, 2, 6)  # per house number: the house, 2 buildings × 2 units × 6 rooms = 1 + 2 + 4 + 24 rows
 CHUNK = {"sqlite": 5000, "postgresql": 20_000}
-COLUMNS = ("code", "level", "status", "district_code", "township_code", "community_code", "road_id", "area_id",
-           "house_number", "building", "unit", "room", "match_key", "full_name", "search_key", "latitude",
-           "longitude", "geohash", "cell5", "cell6", "cell7", "created_at")
+COLUMNS = (
+    "code",
+    "level",
+    "status",
+    "district_code",
+    "township_code",
+    "community_code",
+    "road_id",
+    "area_id",
+    "house_number",
+    "building",
+    "unit",
+    "room",
+    "match_key",
+    "full_name",
+    "search_key",
+    "latitude",
+    "longitude",
+    "geohash",
+    "cell5",
+    "cell6",
+    "cell7",
+    "created_at",
+)
 
 
 async def _copy(session, rows: list[dict]) -> None:
     """PostgreSQL's COPY of the rows, inside the session's transaction (the counter's lock is held)."""
     connection = await (await session.connection()).get_raw_connection()
     await connection.driver_connection.copy_records_to_table(
-        Address.__tablename__, columns=COLUMNS, records=[tuple(r[c] for c in COLUMNS) for r in rows])
+        Address.__tablename__, columns=COLUMNS, records=[tuple(r[c] for c in COLUMNS) for r in rows]
+    )
 
 
 def _rows_for_house(road: PlaceName, district: str, number: int, lat: float, lon: float):
@@ -54,12 +87,17 @@ def _rows_for_house(road: PlaceName, district: str, number: int, lat: float, lon
         blat, blon = lat + 0.00008 * b, lon + 0.00005 * b
         yield dict(house_number=str(number), building=str(b), unit=None, room=None, latitude=blat, longitude=blon)
         for u in range(1, PER_HOUSE[2] + 1):
-            yield dict(house_number=str(number), building=str(b), unit=str(u), room=None, latitude=None,
-                       longitude=None)
+            yield dict(house_number=str(number), building=str(b), unit=str(u), room=None, latitude=None, longitude=None)
             for floor in range(1, PER_HOUSE[3] // 2 + 1):
                 for door in (1, 2):
-                    yield dict(house_number=str(number), building=str(b), unit=str(u), room=f"{floor}0{door}",
-                               latitude=None, longitude=None)
+                    yield dict(
+                        house_number=str(number),
+                        building=str(b),
+                        unit=str(u),
+                        room=f"{floor}0{door}",
+                        latitude=None,
+                        longitude=None,
+                    )
 
 
 async def generate(database: Database, count: int, seed_value: int = 1) -> int:
@@ -67,11 +105,23 @@ async def generate(database: Database, count: int, seed_value: int = 1) -> int:
     async with database.sessionmaker() as session:
         await seed.load(session)
         await session.commit()
-        roads = list(await session.scalars(select(PlaceName).where(
-            PlaceName.status == "standard", PlaceName.kind.in_(("road", "street"))).order_by(PlaceName.id)))
-        districts = {d.code: d.name for d in await session.scalars(select(Division).where(Division.level == "district"))}
-        used = dict((await session.execute(select(Address.road_id, func.count()).where(
-            Address.level == "house").group_by(Address.road_id))).all())
+        roads = list(
+            await session.scalars(
+                select(PlaceName)
+                .where(PlaceName.status == "standard", PlaceName.kind.in_(("road", "street")))
+                .order_by(PlaceName.id)
+            )
+        )
+        districts = {
+            d.code: d.name for d in await session.scalars(select(Division).where(Division.level == "district"))
+        }
+        used = dict(
+            (
+                await session.execute(
+                    select(Address.road_id, func.count()).where(Address.level == "house").group_by(Address.road_id)
+                )
+            ).all()
+        )
     per_road = math.ceil(count / len(roads))
     created, started = 0, time.perf_counter()
     batch: list[dict] = []
@@ -105,17 +155,39 @@ async def generate(database: Database, count: int, seed_value: int = 1) -> int:
             for parts in _rows_for_house(road, district, number, lat, lon):
                 if made_here >= per_road or created >= count:
                     break
-                full = render(districts[district], road.name, parts["house_number"], None, parts["building"],
-                              parts["unit"], parts["room"])
-                batch.append(dict(
-                    level=level_of(parts["building"], parts["unit"], parts["room"]), status="current",
-                    district_code=district, road_id=road.id, area_id=None, township_code=None, community_code=None,
-                    house_number=parts["house_number"], building=parts["building"], unit=parts["unit"],
-                    room=parts["room"], full_name=full, search_key=full.removeprefix(CITY),
-                    match_key=match_key(road.id, parts["house_number"], None, parts["building"], parts["unit"],
-                                        parts["room"]),
-                    latitude=parts["latitude"], longitude=parts["longitude"], created_at=utcnow(),
-                    **geo.cell_columns(parts["latitude"], parts["longitude"])))
+                full = render(
+                    districts[district],
+                    road.name,
+                    parts["house_number"],
+                    None,
+                    parts["building"],
+                    parts["unit"],
+                    parts["room"],
+                )
+                batch.append(
+                    dict(
+                        level=level_of(parts["building"], parts["unit"], parts["room"]),
+                        status="current",
+                        district_code=district,
+                        road_id=road.id,
+                        area_id=None,
+                        township_code=None,
+                        community_code=None,
+                        house_number=parts["house_number"],
+                        building=parts["building"],
+                        unit=parts["unit"],
+                        room=parts["room"],
+                        full_name=full,
+                        search_key=full.removeprefix(CITY),
+                        match_key=match_key(
+                            road.id, parts["house_number"], None, parts["building"], parts["unit"], parts["room"]
+                        ),
+                        latitude=parts["latitude"],
+                        longitude=parts["longitude"],
+                        created_at=utcnow(),
+                        **geo.cell_columns(parts["latitude"], parts["longitude"]),
+                    )
+                )
                 made_here += 1
                 created += 1
                 if len(batch) >= CHUNK[database.dialect]:
@@ -125,8 +197,10 @@ async def generate(database: Database, count: int, seed_value: int = 1) -> int:
             break
     await flush()
     elapsed = time.perf_counter() - started
-    print(f"placenames: {created:,} synthetic standard addresses on {len(roads)} real roads "
-          f"in {elapsed:.1f} s ({created / max(elapsed, 1e-9):,.0f}/s)")
+    print(
+        f"placenames: {created:,} synthetic standard addresses on {len(roads)} real roads "
+        f"in {elapsed:.1f} s ({created / max(elapsed, 1e-9):,.0f}/s)"
+    )
     return created
 
 

@@ -24,12 +24,21 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
         settings or PlacenamesSettings(),
         title="Place names service (地名地址)",
         description="Administrative divisions (行政区划) of Ningbo down to village and community, with their "
-                    "history; standard place names (标准地名) with their naming and renaming decisions; standard "
-                    "addresses (标准地名地址, 一址通) with stable codes and lineage; address parsing and matching.",
+        "history; standard place names (标准地名) with their naming and renaming decisions; standard "
+        "addresses (标准地名地址, 一址通) with stable codes and lineage; address parsing and matching.",
         # search first: /addresses/search must not be taken for /addresses/{code}
-        routers=[search_router, divisions_router, names_router, addresses_router, parsing_router, plates_router,
-                 checks_router, indicators_router, batches_router,
-                 jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller)],
+        routers=[
+            search_router,
+            divisions_router,
+            names_router,
+            addresses_router,
+            parsing_router,
+            plates_router,
+            checks_router,
+            indicators_router,
+            batches_router,
+            jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
+        ],
         on_startup=[parse_pool.start],
         on_shutdown=[parse_pool.stop],
     )

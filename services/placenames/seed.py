@@ -27,6 +27,7 @@ FORMER_NAMES_PATH = FORMER_NAMES_CSV
 NAME_COLUMNS = ["name", "kind", "district_code", "status", "standard_name", "illustrative", "note"]
 COLUMNS = ["code", "name", "level", "parent_code", "valid_from", "valid_to", "successor_code", "source", "note"]
 
+
 def _csv_rows(path: Path) -> list[dict]:
     rows = []
     with path.open(encoding="utf-8", newline="") as f:
@@ -78,9 +79,19 @@ async def load_names(session: AsyncSession, path: Path = NAMES_PATH) -> int:
     rows = name_rows(path)
     existing = {(n.name, n.district_code, n.kind): n for n in await session.scalars(select(PlaceName))}
     created = 0
-    standard = [PlaceName(name=r["name"], kind=r["kind"], status="standard", district_code=r["district_code"],
-                          illustrative=r["illustrative"], note=r["note"], created_at=utcnow())
-                for r in rows if r["status"] == "standard" and (r["name"], r["district_code"], r["kind"]) not in existing]
+    standard = [
+        PlaceName(
+            name=r["name"],
+            kind=r["kind"],
+            status="standard",
+            district_code=r["district_code"],
+            illustrative=r["illustrative"],
+            note=r["note"],
+            created_at=utcnow(),
+        )
+        for r in rows
+        if r["status"] == "standard" and (r["name"], r["district_code"], r["kind"]) not in existing
+    ]
     session.add_all(standard)
     await session.flush()  # one batched INSERT
     existing |= {(n.name, n.district_code, n.kind): n for n in standard}
@@ -92,11 +103,21 @@ async def load_names(session: AsyncSession, path: Path = NAMES_PATH) -> int:
                 continue
             target = None
             if r["standard_name"]:
-                target = next(n for (name, district, _), n in existing.items()
-                              if name == r["standard_name"] and district == r["district_code"])
-            row = PlaceName(name=r["name"], kind=r["kind"], status=r["status"], district_code=r["district_code"],
-                            replaced_by_id=target.id if target else None, illustrative=r["illustrative"],
-                            note=r["note"], created_at=utcnow())
+                target = next(
+                    n
+                    for (name, district, _), n in existing.items()
+                    if name == r["standard_name"] and district == r["district_code"]
+                )
+            row = PlaceName(
+                name=r["name"],
+                kind=r["kind"],
+                status=r["status"],
+                district_code=r["district_code"],
+                replaced_by_id=target.id if target else None,
+                illustrative=r["illustrative"],
+                note=r["note"],
+                created_at=utcnow(),
+            )
             session.add(row)
             await session.flush()
             existing[key] = row
@@ -134,12 +155,20 @@ async def load_former_names(session: AsyncSession, codes: set[str], path: Path =
     new = []
     for row in rows:
         if row["code"] not in codes:  # a trimmed division list (tests) may lack it
-            log.warning("%s: %s names division %s, which is not in the register; skipped", path.name, row["name"],
-                        row["code"])
+            log.warning(
+                "%s: %s names division %s, which is not in the register; skipped", path.name, row["name"], row["code"]
+            )
             continue
         if (row["code"], row["name"]) not in existing:
-            new.append(DivisionFormerName(code=row["code"], name=row["name"], source=row["source"], note=row["note"],
-                                          valid_to=dt.date.fromisoformat(row["valid_to"]) if row["valid_to"] else None))
+            new.append(
+                DivisionFormerName(
+                    code=row["code"],
+                    name=row["name"],
+                    source=row["source"],
+                    note=row["note"],
+                    valid_to=dt.date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
+                )
+            )
     session.add_all(new)
     await session.flush()
     return len(new)

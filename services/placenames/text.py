@@ -14,8 +14,21 @@ WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # Dashes people type between numbers: hyphen-minus, hyphen, en dash, em dash, minus, Chinese 之 is not one.
 WIDTH |= {ord(c): ord("-") for c in "‐‑‒–—―−－"}
 
-CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-             "八": 8, "九": 9}
+CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "○": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_NUMERAL_CHARS = "".join(CN_DIGITS) + "".join(CN_UNITS)
 NUMBER = rf"(?:\d+|[{CN_NUMERAL_CHARS}]+)"

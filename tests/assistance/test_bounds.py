@@ -18,8 +18,12 @@ TOO_LARGE = 2**63  # past any column
 async def test_incomes_and_assets_at_their_bound_are_recorded_and_past_it_refused_naming_the_field(client):
     h = await create(client, household(member(age=45)))
     applicant = h["members"][0]["id"]
-    at_bound = await post(client, h["id"], "incomes", income(applicant, amount_fen=MAX_PERIOD_INCOME_FEN,
-                                                               period_from="2024-01", period_to="2024-12"))
+    at_bound = await post(
+        client,
+        h["id"],
+        "incomes",
+        income(applicant, amount_fen=MAX_PERIOD_INCOME_FEN, period_from="2024-01", period_to="2024-12"),
+    )
     assert at_bound.status_code == 201, at_bound.text
     for amount in (MAX_PERIOD_INCOME_FEN + 1, TOO_LARGE):
         refused = await post(client, h["id"], "incomes", income(applicant, amount_fen=amount))
@@ -33,8 +37,7 @@ async def test_incomes_and_assets_at_their_bound_are_recorded_and_past_it_refuse
     refused = await post(client, h["id"], "medical-expenses", expense | {"amount_fen": MAX_PERIOD_INCOME_FEN + 1})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "amount_fen", refused.text
     # The household's assessment still answers, with the sums of amounts at their bound.
-    status = await client.get(f"/api/assistance/v1/households/{h['id']}/economic-status",
-                              headers=client.as_(YINZHOU))
+    status = await client.get(f"/api/assistance/v1/households/{h['id']}/economic-status", headers=client.as_(YINZHOU))
     assert status.status_code == 200, status.text
 
 
@@ -42,8 +45,13 @@ async def test_an_inline_household_takes_incomes_up_to_the_bound(client):
     await load_policies(client)
 
     def inline(monthly_fen):
-        return {"household": {"area_code": "330212001001", "members": [member(age=50, incomes=[
-            {"kind": "wages", "item": "wages", "monthly_fen": monthly_fen}])]}}
+        return {
+            "household": {
+                "area_code": "330212001001",
+                "members": [member(age=50, incomes=[{"kind": "wages", "item": "wages", "monthly_fen": monthly_fen}])],
+            }
+        }
+
     assert (await check(client, inline(MAX_MONTHLY_INCOME_FEN))).status_code == 200
     refused = await check(client, inline(MAX_MONTHLY_INCOME_FEN + 1))
     assert refused.status_code == 422, refused.text
@@ -65,7 +73,12 @@ async def test_the_database_refuses_an_asset_past_its_bound(client):
     h = await create(client, household(member(age=45)))
     async with client.app.state.database.sessionmaker() as session:
         with pytest.raises(IntegrityError, match="value_fen_bounded"):
-            await session.execute(text("INSERT INTO assets (household_id, member_id, kind, value_fen, description, "
-                                       "source_kind, source_name, source_on, recorded_by, recorded_at) VALUES "
-                                       "(:h, NULL, 'deposit', :v, '', 'department', 'x', '2024-01-01', 't', "
-                                       "CURRENT_TIMESTAMP)"), {"h": h["id"], "v": MAX_ASSET_FEN + 1})
+            await session.execute(
+                text(
+                    "INSERT INTO assets (household_id, member_id, kind, value_fen, description, "
+                    "source_kind, source_name, source_on, recorded_by, recorded_at) VALUES "
+                    "(:h, NULL, 'deposit', :v, '', 'department', 'x', '2024-01-01', 't', "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"h": h["id"], "v": MAX_ASSET_FEN + 1},
+            )

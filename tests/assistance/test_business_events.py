@@ -4,8 +4,14 @@ decided, leads closed; counted when the transaction commits, not for a refused r
 import datetime as dt
 
 from shared.metrics import EVENTS
-from tests.assistance.test_applications import (COMMUNITY, DISTRICT, act, dibao_household, load_policies,
-                                                 through_notice, today)  # noqa: F401  (today is a fixture)
+from tests.assistance.test_applications import (
+    COMMUNITY,
+    DISTRICT,
+    act,
+    dibao_household,
+    load_policies,
+    through_notice,
+)
 from tests.assistance.test_leads import LEADS, closure, household_with_leads
 from tests.conftest import staff
 
@@ -14,15 +20,20 @@ def counted(event: str, outcome: str = "ok") -> int:
     return EVENTS.counts.get(("assistance", event, outcome), 0)
 
 
-async def test_applications_and_lead_closures_are_counted_once_committed(committed_client, today):  # noqa: F811
+async def test_applications_and_lead_closures_are_counted_once_committed(committed_client, today):
     client = committed_client
     await load_policies(client)
-    submitted, approved, rejected = (counted("application_submitted"), counted("application_decided", "approved"),
-                                     counted("application_decided", "rejected"))
+    submitted, approved, rejected = (
+        counted("application_submitted"),
+        counted("application_decided", "approved"),
+        counted("application_decided", "rejected"),
+    )
     h = await dibao_household(client)
-    refused = await client.post("/api/assistance/v1/applications", json={"household_id": h["id"],
-                                "programme": "dibao", "member_id": h["members"][0]["id"]},
-                                headers=client.as_(COMMUNITY))
+    refused = await client.post(
+        "/api/assistance/v1/applications",
+        json={"household_id": h["id"], "programme": "dibao", "member_id": h["members"][0]["id"]},
+        headers=client.as_(COMMUNITY),
+    )
     assert refused.status_code == 422 and counted("application_submitted") == submitted
     app = await act(client, COMMUNITY, "/applications", {"household_id": h["id"], "programme": "dibao"}, expect=201)
     assert counted("application_submitted") == submitted + 1
@@ -35,8 +46,10 @@ async def test_applications_and_lead_closures_are_counted_once_committed(committ
     closed = counted("lead_closed", "declined")
     _, leads = await household_with_leads(client)
     worker = client.as_(staff("330212001001", *LEADS))
-    assert (await client.post(closure(leads[0]["id"]), json={"outcome": "declined", "reason": "本人拒绝"},
-                              headers=worker)).status_code == 200
-    assert (await client.post(closure(leads[0]["id"]), json={"outcome": "declined", "reason": "本人拒绝"},
-                              headers=worker)).status_code == 409
+    assert (
+        await client.post(closure(leads[0]["id"]), json={"outcome": "declined", "reason": "本人拒绝"}, headers=worker)
+    ).status_code == 200
+    assert (
+        await client.post(closure(leads[0]["id"]), json={"outcome": "declined", "reason": "本人拒绝"}, headers=worker)
+    ).status_code == 409
     assert counted("lead_closed", "declined") == closed + 1

@@ -21,18 +21,28 @@ STANDARD = 110_000
 
 
 def params(**values) -> dict[str, rules.Param]:
-    base = {"dibao_standard": STANDARD, "dibao_marginal_multiplier": 2000, "tekun_support_standard": 187_000,
-            "orphan_institution_standard": 3_500_000, "orphan_scattered_standard": 2_900_000,
-            "children_in_difficulty_standard": 2_900_000, "disability_living_subsidy": 33_000,
-            "disability_care_subsidy": 33_000, "dibao_financial_assets_limit": 2_640_000,
-            "dibao_vehicle_value_limit": 5_000_000, "employment_cost_deduction": 30_000, "dibao_grant_rounding": 100}
+    base = {
+        "dibao_standard": STANDARD,
+        "dibao_marginal_multiplier": 2000,
+        "tekun_support_standard": 187_000,
+        "orphan_institution_standard": 3_500_000,
+        "orphan_scattered_standard": 2_900_000,
+        "children_in_difficulty_standard": 2_900_000,
+        "disability_living_subsidy": 33_000,
+        "disability_care_subsidy": 33_000,
+        "dibao_financial_assets_limit": 2_640_000,
+        "dibao_vehicle_value_limit": 5_000_000,
+        "employment_cost_deduction": 30_000,
+        "dibao_grant_rounding": 100,
+    }
     base |= values
     return {code: rules.Param(code, value, "fen", i, f"cite {code}") for i, (code, value) in enumerate(base.items())}
 
 
 def person(relationship="applicant", years=45, **kw) -> rules.Person:
-    return rules.Person(birth_on=AS_OF.replace(year=AS_OF.year - years) - dt.timedelta(days=3),
-                        relationship=relationship, **kw)
+    return rules.Person(
+        birth_on=AS_OF.replace(year=AS_OF.year - years) - dt.timedelta(days=3), relationship=relationship, **kw
+    )
 
 
 def facts(*people, **kw) -> rules.HouseholdFacts:
@@ -43,14 +53,17 @@ def programme(evaluation, code):
     return next(p for p in evaluation.programmes if p.code == code)
 
 
-@pytest.mark.parametrize(("other_income", "dibao", "marginal", "grant"), [
-    (0, True, False, 2 * STANDARD),
-    (2 * STANDARD - 1, True, False, 100),  # 1 fen below the standard: the grant rounds up to one yuan
-    (2 * STANDARD - 150, True, False, 200),
-    (2 * STANDARD, False, True, 0),  # exactly the standard: not 低保, but 低保边缘
-    (4 * STANDARD, False, True, 0),  # exactly 2× the standard: still 低保边缘
-    (4 * STANDARD + 1, False, False, 0),
-])
+@pytest.mark.parametrize(
+    ("other_income", "dibao", "marginal", "grant"),
+    [
+        (0, True, False, 2 * STANDARD),
+        (2 * STANDARD - 1, True, False, 100),  # 1 fen below the standard: the grant rounds up to one yuan
+        (2 * STANDARD - 150, True, False, 200),
+        (2 * STANDARD, False, True, 0),  # exactly the standard: not 低保, but 低保边缘
+        (4 * STANDARD, False, True, 0),  # exactly 2× the standard: still 低保边缘
+        (4 * STANDARD + 1, False, False, 0),
+    ],
+)
 def test_income_thresholds_are_exact(other_income, dibao, marginal, grant):
     result = rules.evaluate(facts(person(other_income_fen=other_income), person("spouse")), params(), AS_OF)
     assert programme(result, "dibao").eligible is dibao
@@ -61,8 +74,9 @@ def test_income_thresholds_are_exact(other_income, dibao, marginal, grant):
 def test_the_marginal_multiplier_in_force_decides():
     household = facts(person(other_income_fen=int(STANDARD * 1.8)))
     assert programme(rules.evaluate(household, params(), AS_OF), "dibao_marginal").eligible
-    assert not programme(rules.evaluate(household, params(dibao_marginal_multiplier=1500), AS_OF),
-                         "dibao_marginal").eligible
+    assert not programme(
+        rules.evaluate(household, params(dibao_marginal_multiplier=1500), AS_OF), "dibao_marginal"
+    ).eligible
 
 
 def test_employment_cost_deduction_and_rounding_rule():
@@ -81,19 +95,23 @@ def test_employment_cost_deduction_and_rounding_rule():
 
 # 110,000 fen × 1.15 is 126,499.999… in floating point: a rule computed as `standard × multiplier / 1000` in floats
 # would refuse 低保边缘 to a household exactly at its limit. The rules compare integers: total × 1000 ≤ limit × n.
-@pytest.mark.parametrize(("per_capita", "dibao", "marginal", "grant"), [
-    (STANDARD - 1, True, False, 100),  # one fen under the standard: 低保, the 2 fen missing round up to a yuan
-    (STANDARD, False, True, 0),  # exactly the standard
-    (126_500, False, True, 0),  # exactly 1.15 × the standard
-    (126_501, False, False, 0),  # one fen over
-])
+@pytest.mark.parametrize(
+    ("per_capita", "dibao", "marginal", "grant"),
+    [
+        (STANDARD - 1, True, False, 100),  # one fen under the standard: 低保, the 2 fen missing round up to a yuan
+        (STANDARD, False, True, 0),  # exactly the standard
+        (126_500, False, True, 0),  # exactly 1.15 × the standard
+        (126_501, False, False, 0),  # one fen over
+    ],
+)
 def test_the_marginal_limit_is_exact_at_a_multiplier_floats_cannot_hold(per_capita, dibao, marginal, grant):
     household = facts(person(other_income_fen=per_capita), person("spouse", other_income_fen=per_capita))
     result = rules.evaluate(household, params(dibao_marginal_multiplier=1150), AS_OF)
     assert (programme(result, "dibao").eligible, programme(result, "dibao").amount_fen) == (dibao, grant)
     assert programme(result, "dibao_marginal").eligible is marginal
-    limit = next(c for c in programme(result, "dibao_marginal").criteria
-                 if c.code == "per_capita_income_within_marginal_limit")
+    limit = next(
+        c for c in programme(result, "dibao_marginal").criteria if c.code == "per_capita_income_within_marginal_limit"
+    )
     assert limit.threshold == 126_500 and limit.value == per_capita
 
 
@@ -101,8 +119,11 @@ TOP_MONTHLY_FEN = 1_000_000_000  # 10 million yuan a month: the largest monthly 
 
 
 def test_incomes_at_their_bound_are_summed_and_decided_exactly():
-    household = facts(person(wages_fen=TOP_MONTHLY_FEN, other_income_fen=TOP_MONTHLY_FEN),
-                      person("spouse", wages_fen=TOP_MONTHLY_FEN), person("child", years=10, other_income_fen=1))
+    household = facts(
+        person(wages_fen=TOP_MONTHLY_FEN, other_income_fen=TOP_MONTHLY_FEN),
+        person("spouse", wages_fen=TOP_MONTHLY_FEN),
+        person("child", years=10, other_income_fen=1),
+    )
     total = 3 * TOP_MONTHLY_FEN + 1 - 2 * 30_000  # two wages, each less the employment cost deduction
     for standard in (total // 3, total // 3 + 1):  # the total 1 fen over 3 × the standard, then 2 fen under it
         result = rules.evaluate(household, params(dibao_standard=standard), AS_OF)
@@ -130,11 +151,13 @@ def test_tekun_needs_no_labour_capacity_no_income_and_no_able_supporter():
     assert not elder_result.eligible
     assert [c.code for c in elder_result.criteria if not c.passed] == ["no_supporter_able_to_support"]
     assert not son_result.eligible
-    assert not programme(rules.evaluate(facts(person(years=74, other_income_fen=STANDARD)), params(), AS_OF),
-                         "tekun").eligible
+    assert not programme(
+        rules.evaluate(facts(person(years=74, other_income_fen=STANDARD)), params(), AS_OF), "tekun"
+    ).eligible
     assert not programme(rules.evaluate(facts(person(years=59)), params(), AS_OF), "tekun").eligible
-    assert programme(rules.evaluate(facts(person(years=59)), params(), dt.date(2024, 6, 4) + dt.timedelta(days=365)),
-                     "tekun").eligible  # turns 60
+    assert programme(
+        rules.evaluate(facts(person(years=59)), params(), dt.date(2024, 6, 4) + dt.timedelta(days=365)), "tekun"
+    ).eligible  # turns 60
     severe = person(years=45, disability_grade=2, disability_kind="physical")
     assert programme(rules.evaluate(facts(severe), params(), AS_OF), "tekun").eligible
     grade3 = person(years=45, disability_grade=3, disability_kind="mental")
@@ -146,6 +169,7 @@ def test_tekun_needs_no_labour_capacity_no_income_and_no_able_supporter():
 def test_tekun_counts_an_income_below_the_dibao_standard_as_no_means_of_living():
     """无生活来源 (特困人员认定办法 第八条) is an income below the 低保 standard, not no income at all: an elder alone on
     a 500-yuan pension is 特困; on the standard itself, not."""
+
     def tekun(income):
         return programme(rules.evaluate(facts(person(years=74, other_income_fen=income)), params(), AS_OF), "tekun")
 
@@ -157,6 +181,7 @@ def test_tekun_counts_an_income_below_the_dibao_standard_as_no_means_of_living()
 def test_tekun_takes_a_stated_lack_of_labour_capacity_between_16_and_59_and_only_the_listed_disabilities():
     """特困人员认定办法 第七条: the listed disabilities count whatever the stated capacity; anyone else of 16–59 counts
     when staff recorded no labour capacity (the province's other situations, e.g. a serious illness)."""
+
     def tekun(p):
         return programme(rules.evaluate(facts(p), params(), AS_OF), "tekun").persons[0]
 
@@ -173,9 +198,11 @@ def test_tekun_takes_a_stated_lack_of_labour_capacity_between_16_and_59_and_only
 
 async def test_a_recorded_member_of_working_age_with_no_labour_capacity_is_tekun(client):
     await load_policies(client)
-    h = await create(client, household(member(age=45, labour_capacity="none"), member("spouse", age=44,
-                                                                                      labour_capacity="partial")),
-                     CHECKER)
+    h = await create(
+        client,
+        household(member(age=45, labour_capacity="none"), member("spouse", age=44, labour_capacity="partial")),
+        CHECKER,
+    )
     body = (await check(client, {"household_id": h["id"], "as_of": "2024-07-15", "programmes": ["tekun"]})).json()
     [ill, partial] = body["programmes"][0]["persons"]
     assert ill["eligible"] is True and partial["eligible"] is False
@@ -214,8 +241,9 @@ async def test_a_recorded_household_is_explained_with_versions_citations_and_sou
     h = await create(client, household(member(age=45), member("child", age=10)), CHECKER)
     applicant = h["members"][0]["id"]
     await post(client, h["id"], "incomes", income(applicant, amount_fen=6 * 150_000), CHECKER)  # 1,500 wages
-    await post(client, h["id"], "incomes", income(applicant, kind="transfer", item="scholarship", amount_fen=600_000),
-               CHECKER)
+    await post(
+        client, h["id"], "incomes", income(applicant, kind="transfer", item="scholarship", amount_fen=600_000), CHECKER
+    )
     await post(client, h["id"], "assets", {"kind": "deposit", "value_fen": 1_000_000, "source": SOURCE}, CHECKER)
     response = await check(client, {"household_id": h["id"], "as_of": "2024-07-15"})
     assert response.status_code == 200, response.text
@@ -242,12 +270,22 @@ async def test_a_recorded_household_is_explained_with_versions_citations_and_sou
 async def test_an_earlier_as_of_uses_the_rules_in_force_then(client):
     await load_policies(client)
     city = staff("330200", "assistance.policies:write", "assistance.policies:read")
-    new = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
-        "code": "dibao_standard", "value": 120_000, "unit": "fen_per_month", "effective_on": "2024-01-01",
-        "citation": "测试：2024年标准"})
+    new = await client.post(
+        "/api/assistance/v1/policies",
+        headers=client.as_(city),
+        json={
+            "code": "dibao_standard",
+            "value": 120_000,
+            "unit": "fen_per_month",
+            "effective_on": "2024-01-01",
+            "citation": "测试：2024年标准",
+        },
+    )
     assert new.status_code == 201
-    inline = {"area_code": "330212001001", "members": [member(age=50, incomes=[
-        {"kind": "pension", "item": "pension", "monthly_fen": 115_000}])]}
+    inline = {
+        "area_code": "330212001001",
+        "members": [member(age=50, incomes=[{"kind": "pension", "item": "pension", "monthly_fen": 115_000}])],
+    }
     before = (await check(client, {"household": inline, "as_of": "2023-12-31"})).json()
     after = (await check(client, {"household": inline, "as_of": "2024-01-01"})).json()
 
@@ -269,8 +307,7 @@ async def test_an_inline_household_with_a_person_already_receiving(client):
     async with client.app.state.database.sessionmaker() as session:
         await seed.load_demo_households(session)
         await session.commit()
-    chen = {"id_number": "330212195207080032", "name": "陈根发", "relationship": "applicant",
-            "labour_capacity": "none"}
+    chen = {"id_number": "330212195207080032", "name": "陈根发", "relationship": "applicant", "labour_capacity": "none"}
     response = await check(client, {"household": {"area_code": "330212001001", "members": [chen]}})
     assert response.status_code == 200, response.text
     tekun = next(p for p in response.json()["programmes"] if p["code"] == "tekun")
@@ -278,19 +315,38 @@ async def test_an_inline_household_with_a_person_already_receiving(client):
     assert "330212195207080032" not in response.text
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "household_id"),
-    ({"household_id": 1, "household": {"area_code": "330212001", "members": [member()]}}, "household_id"),
-    ({"household": {"area_code": "330212001", "members": [member(relationship="spouse")]}}, "household.members"),
-    ({"household": {"area_code": "330212001", "members": [member(id_number="330212198001010011")]}},
-     "household.members.0.id_number"),
-    ({"household": {"area_code": "330212001", "members": [member(incomes=[
-        {"kind": "wages", "item": "wages", "monthly_fen": -1}])]}}, "household.members.0.incomes.0.monthly_fen"),
-    ({"household": {"area_code": "330212001", "members": [member(incomes=[
-        {"kind": "wages", "item": "rent", "monthly_fen": 1}])]}}, "household.members.0.incomes.0.item"),
-    ({"household": {"area_code": "330212001", "members": [member()]}, "programmes": ["lottery"]}, "programmes.0"),
-    ({"household": {"area_code": "330212001", "members": [member()]}, "as_of": "2024-02-30"}, "as_of"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "household_id"),
+        ({"household_id": 1, "household": {"area_code": "330212001", "members": [member()]}}, "household_id"),
+        ({"household": {"area_code": "330212001", "members": [member(relationship="spouse")]}}, "household.members"),
+        (
+            {"household": {"area_code": "330212001", "members": [member(id_number="330212198001010011")]}},
+            "household.members.0.id_number",
+        ),
+        (
+            {
+                "household": {
+                    "area_code": "330212001",
+                    "members": [member(incomes=[{"kind": "wages", "item": "wages", "monthly_fen": -1}])],
+                }
+            },
+            "household.members.0.incomes.0.monthly_fen",
+        ),
+        (
+            {
+                "household": {
+                    "area_code": "330212001",
+                    "members": [member(incomes=[{"kind": "wages", "item": "rent", "monthly_fen": 1}])],
+                }
+            },
+            "household.members.0.incomes.0.item",
+        ),
+        ({"household": {"area_code": "330212001", "members": [member()]}, "programmes": ["lottery"]}, "programmes.0"),
+        ({"household": {"area_code": "330212001", "members": [member()]}, "as_of": "2024-02-30"}, "as_of"),
+    ],
+)
 async def test_bad_checks_name_the_field(client, body, field):
     await load_policies(client)
     response = await check(client, body)
@@ -312,15 +368,16 @@ async def test_a_recorded_household_shows_what_its_members_receive(client):
     (陈根发, 特困 since 2021) shows as received, and only that one."""
     from sqlalchemy import select
 
-    from services.assistance.households.models import Member
     from services.assistance.database import id_number_index
+    from services.assistance.households.models import Member
 
     await load_policies(client)
     async with client.app.state.database.sessionmaker() as session:
         await seed.load_demo_households(session)
         await session.commit()
-        household_id = await session.scalar(select(Member.household_id).where(
-            Member.id_number_index == id_number_index("330212195207080032")))
+        household_id = await session.scalar(
+            select(Member.household_id).where(Member.id_number_index == id_number_index("330212195207080032"))
+        )
     headers = client.as_(staff("330212", CHECK, "assistance.households:read"))
     now = await client.post(URL, json={"household_id": household_id, "as_of": "2024-07-15"}, headers=headers)
     assert now.status_code == 200, now.text
@@ -342,9 +399,17 @@ async def test_a_recorded_household_is_checked_against_a_version_added_since_the
     assert first.status_code == again.status_code == 200, first.text
     assert dibao(first.json()) == dibao(again.json()) and dibao(first.json())[0] == STANDARD
     city = staff("330200", "assistance.policies:write", "assistance.policies:read")
-    new = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
-        "code": "dibao_standard", "value": 120_000, "unit": "fen_per_month", "effective_on": "2024-07-01",
-        "citation": "测试：2024年7月起标准"})
+    new = await client.post(
+        "/api/assistance/v1/policies",
+        headers=client.as_(city),
+        json={
+            "code": "dibao_standard",
+            "value": 120_000,
+            "unit": "fen_per_month",
+            "effective_on": "2024-07-01",
+            "citation": "测试：2024年7月起标准",
+        },
+    )
     assert new.status_code == 201, new.text
     after = await check(client, {"household_id": h["id"], "as_of": "2024-07-15"})
     assert dibao(after.json()) == (120_000, new.json()["id"])
@@ -357,16 +422,36 @@ async def test_a_check_answers_exact_integers_at_the_bounds_and_the_limits(clien
     multiplier no float holds (1.15) is inside it, one fen more is not."""
     await load_policies(client)
     city = staff("330200", "assistance.policies:write", "assistance.policies:read")
-    added = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
-        "code": "dibao_marginal_multiplier", "value": 1150, "unit": "permille", "effective_on": "2024-07-01",
-        "citation": "测试：1.15倍"})
+    added = await client.post(
+        "/api/assistance/v1/policies",
+        headers=client.as_(city),
+        json={
+            "code": "dibao_marginal_multiplier",
+            "value": 1150,
+            "unit": "permille",
+            "effective_on": "2024-07-01",
+            "citation": "测试：1.15倍",
+        },
+    )
     assert added.status_code == 201, added.text
 
     async def marginal(*monthly: int) -> tuple[dict, dict]:
-        members = [member("applicant" if i == 0 else "spouse", age=50, incomes=[
-            {"kind": "pension", "item": "pension", "monthly_fen": amount}]) for i, amount in enumerate(monthly)]
-        response = await check(client, {"household": {"area_code": "330212001001", "members": members},
-                                        "as_of": "2024-07-15", "programmes": ["dibao_marginal"]})
+        members = [
+            member(
+                "applicant" if i == 0 else "spouse",
+                age=50,
+                incomes=[{"kind": "pension", "item": "pension", "monthly_fen": amount}],
+            )
+            for i, amount in enumerate(monthly)
+        ]
+        response = await check(
+            client,
+            {
+                "household": {"area_code": "330212001001", "members": members},
+                "as_of": "2024-07-15",
+                "programmes": ["dibao_marginal"],
+            },
+        )
         assert response.status_code == 200, response.text
         return response.json(), response.json()["programmes"][0]
 
@@ -388,8 +473,10 @@ async def test_wages_count_in_full_unless_a_district_enters_a_cited_employment_c
     2,400 yuan of wages (800 a head) gets (1,100 − 800) × 3 = 900 yuan, and 2,201 yuan for one person is above
     the 低保边缘 limit of 2 × 1,100. A district that enters a cited figure gets it, and only that district."""
     await load_policies(client)
-    three = {"area_code": "330212001001", "members": [member(age=40, incomes=wages(240_000)), member("spouse"),
-                                                       member("child", age=10)]}
+    three = {
+        "area_code": "330212001001",
+        "members": [member(age=40, incomes=wages(240_000)), member("spouse"), member("child", age=10)],
+    }
     body = (await check(client, {"household": three, "as_of": "2022-06-01"})).json()
     assert body["household_monthly_income_fen"] == 240_000 and body["per_capita_monthly_income_fen"] == 80_000
     dibao = next(p for p in body["programmes"] if p["code"] == "dibao")
@@ -402,20 +489,40 @@ async def test_wages_count_in_full_unless_a_district_enters_a_cited_employment_c
     at_limit, above = (await marginal(220_000)).json(), (await marginal(220_100)).json()
     assert at_limit["programmes"][0]["eligible"] is True
     assert above["programmes"][0]["eligible"] is False and above["household_monthly_income_fen"] == 220_100
-    deduction = next(p for c in above["programmes"][0]["criteria"] for p in c["parameters"]
-                     if p["code"] == "employment_cost_deduction")
+    deduction = next(
+        p
+        for c in above["programmes"][0]["criteria"]
+        for p in c["parameters"]
+        if p["code"] == "employment_cost_deduction"
+    )
     assert (deduction["value"], deduction["is_assumption"]) == (0, True)
 
     city = staff("330200", "assistance.policies:write", "assistance.policies:read")
-    added = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
-        "code": "employment_cost_deduction", "district_code": "330212", "value": 20_000, "unit": "fen_per_month",
-        "effective_on": "2022-03-01", "citation": "鄞州区就业成本扣减办法（测试）"})
+    added = await client.post(
+        "/api/assistance/v1/policies",
+        headers=client.as_(city),
+        json={
+            "code": "employment_cost_deduction",
+            "district_code": "330212",
+            "value": 20_000,
+            "unit": "fen_per_month",
+            "effective_on": "2022-03-01",
+            "citation": "鄞州区就业成本扣减办法（测试）",
+        },
+    )
     assert added.status_code == 201, added.text
     yinzhou = (await marginal(220_100)).json()
     assert yinzhou["household_monthly_income_fen"] == 200_100 and yinzhou["programmes"][0]["eligible"] is True
     haishu = staff("330203", CHECK)
-    other = await check(client, {"household": {"area_code": "330203001001", "members": [
-        member(age=40, incomes=wages(220_100))]}, "as_of": "2022-06-01", "programmes": ["dibao_marginal"]}, haishu)
+    other = await check(
+        client,
+        {
+            "household": {"area_code": "330203001001", "members": [member(age=40, incomes=wages(220_100))]},
+            "as_of": "2022-06-01",
+            "programmes": ["dibao_marginal"],
+        },
+        haishu,
+    )
     assert other.json()["household_monthly_income_fen"] == 220_100
     assert other.json()["programmes"][0]["eligible"] is False
 
@@ -431,8 +538,9 @@ async def test_a_full_time_student_sent_without_a_school_level_is_refused_not_le
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"] == "household.members.1.schooling"
-    recorded = await client.post("/api/assistance/v1/households", json=household(parent, student),
-                                 headers=client.as_(CHECKER))
+    recorded = await client.post(
+        "/api/assistance/v1/households", json=household(parent, student), headers=client.as_(CHECKER)
+    )
     assert recorded.status_code == 422 and recorded.json()["errors"][0]["field"] == "members.1.schooling"
     student["schooling"] = "undergraduate"
     counted = await check(client, {"household": inline, "programmes": ["dibao"]})
@@ -450,12 +558,18 @@ async def test_a_day_of_2021_uses_the_one_and_a_half_times_rule_and_is_refused_f
     reader = staff("330200", "assistance.policies:read")
 
     async def multiplier(day):
-        response = await client.get("/api/assistance/v1/policies", headers=client.as_(reader),
-                                    params={"as_of": day, "code": "dibao_marginal_multiplier"})
+        response = await client.get(
+            "/api/assistance/v1/policies",
+            headers=client.as_(reader),
+            params={"as_of": day, "code": "dibao_marginal_multiplier"},
+        )
         return response.json()["items"][0]["value"]
 
     assert (await multiplier("2021-06-01"), await multiplier("2021-12-31"), await multiplier("2022-01-01")) == (
-        1500, 1500, 2000)
+        1500,
+        1500,
+        2000,
+    )
     inline = {"area_code": "330212001001", "members": [member(age=50)]}
     response = await check(client, {"household": inline, "as_of": "2021-06-01"})
     assert response.status_code == 422, response.text
@@ -471,19 +585,36 @@ async def test_no_invented_asset_limit_decides_until_a_cited_one_is_entered(clie
     """No source gives the asset limits: by default a household is decided on its income, and the asset criteria
     say no limit was applied. A cited limit entered for a district applies there."""
     await load_policies(client)
-    inline = {"area_code": "330212001001", "members": [member(age=50)],
-              "assets": [{"kind": "deposit", "value_fen": 5_000_000}, {"kind": "vehicle", "value_fen": 6_000_000}]}
+    inline = {
+        "area_code": "330212001001",
+        "members": [member(age=50)],
+        "assets": [{"kind": "deposit", "value_fen": 5_000_000}, {"kind": "vehicle", "value_fen": 6_000_000}],
+    }
     body = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
     dibao = body["programmes"][0]
     assert dibao["eligible"] is True
     limits = {c["code"]: c for c in dibao["criteria"] if c["code"].endswith("within_limit")}
-    assert all(c["passed"] and c["threshold"] is None and c["parameters"] == [] and "no limit on record" in c["note"]
-               for c in limits.values()) and len(limits) == 2
+    assert (
+        all(
+            c["passed"] and c["threshold"] is None and c["parameters"] == [] and "no limit on record" in c["note"]
+            for c in limits.values()
+        )
+        and len(limits) == 2
+    )
     city = staff("330200", "assistance.policies:write", "assistance.policies:read")
     for code, value in (("dibao_financial_assets_limit", 2_640_000), ("dibao_vehicle_value_limit", 5_000_000)):
-        added = await client.post("/api/assistance/v1/policies", headers=client.as_(city), json={
-            "code": code, "district_code": "330212", "value": value, "unit": "fen", "effective_on": "2022-01-01",
-            "citation": "鄞州区低保家庭财产认定办法（测试）"})
+        added = await client.post(
+            "/api/assistance/v1/policies",
+            headers=client.as_(city),
+            json={
+                "code": code,
+                "district_code": "330212",
+                "value": value,
+                "unit": "fen",
+                "effective_on": "2022-01-01",
+                "citation": "鄞州区低保家庭财产认定办法（测试）",
+            },
+        )
         assert added.status_code == 201, added.text
     limited = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
     failed = [c["code"] for c in limited["programmes"][0]["criteria"] if not c["passed"]]
@@ -493,8 +624,10 @@ async def test_no_invented_asset_limit_decides_until_a_cited_one_is_entered(clie
 async def test_the_grant_is_the_exact_gap_unless_a_rounding_rule_is_on_record(client):
     """No source says how the 低保金 is rounded, so by default it is the exact gap, to the fen."""
     await load_policies(client)
-    inline = {"area_code": "330212001001", "members": [member(age=50, incomes=[
-        {"kind": "pension", "item": "pension", "monthly_fen": 100_050}])]}
+    inline = {
+        "area_code": "330212001001",
+        "members": [member(age=50, incomes=[{"kind": "pension", "item": "pension", "monthly_fen": 100_050}])],
+    }
     body = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
     assert body["programmes"][0]["amount_fen"] == 110_000 - 100_050
 

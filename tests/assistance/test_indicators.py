@@ -16,15 +16,25 @@ READ = "assistance.indicators:read"
 async def test_indicators_by_area(client):
     async with client.app.state.database.sessionmaker() as session:
         await seed.load(session)  # 王阿娣 (海曙, 低保 300 yuan) and 陈根发 (鄞州, 特困 1,870 yuan)
-        await programmes.enrol(session, id_number="330212194001220031", household_id=None, programme="dibao",
-                               since_on=clock.today() - dt.timedelta(days=1), monthly_fen=99, basis="test")
+        await programmes.enrol(
+            session,
+            id_number="330212194001220031",
+            household_id=None,
+            programme="dibao",
+            since_on=clock.today() - dt.timedelta(days=1),
+            monthly_fen=99,
+            basis="test",
+        )
         await session.commit()
     city = await client.get(API, headers=client.as_(staff("330200", READ)))
     assert city.status_code == 200, city.text
     body = checked(city.json())
     whole = {"area": "330200"}
-    assert (value(body, "households", **whole, programme="dibao"), value(body, "persons", **whole, programme="dibao"),
-            value(body, "monthly_grants", **whole, programme="dibao")) == (1, 1, 30_000)
+    assert (
+        value(body, "households", **whole, programme="dibao"),
+        value(body, "persons", **whole, programme="dibao"),
+        value(body, "monthly_grants", **whole, programme="dibao"),
+    ) == (1, 1, 30_000)
     assert value(body, "monthly_grants", **whole, programme="tekun") == 187_000
     assert value(body, "households", **whole, programme="orphan_scattered") == 0  # every programme, zeros too
     assert item(body, "monthly_grants", **whole)["unit"] == "fen"

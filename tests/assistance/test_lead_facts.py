@@ -12,8 +12,16 @@ from sqlalchemy import BigInteger, select, text
 
 from services.assistance.discovery.facts import facts_digest, facts_digest_sql, facts_key
 from shared import migrations
-from tests.assistance.test_leads import (API, COMMUNITY, add_income, closure, household_with_leads, load_policies,
-                                         screening_leads, working_couple)
+from tests.assistance.test_leads import (
+    API,
+    COMMUNITY,
+    add_income,
+    closure,
+    household_with_leads,
+    load_policies,
+    screening_leads,
+    working_couple,
+)
 from tests.assistance.test_pii_at_rest import _execute
 from tests.conftest import staff
 
@@ -27,13 +35,25 @@ async def test_sql_and_python_compute_the_same_digest(client):
             in_sql = await session.scalar(select(facts_digest_sql(n, income, standard)))
             assert in_sql == facts_digest(n, income, standard)
         # Over columns as the screening computes it (integers from a table, not parameters).
-        rows = " UNION ALL ".join(f"SELECT {n} AS n, {income} AS total, {standard} AS standard"
-                                  for n, income, standard in FACTS)
-        figures = text(f"SELECT * FROM ({rows}) AS f").columns(n=BigInteger, total=BigInteger, standard=BigInteger).subquery()
-        computed = (await session.execute(select(figures.c.n, figures.c.total, figures.c.standard, facts_digest_sql(
-            figures.c.n, figures.c.total, figures.c.standard)))).all()
+        rows = " UNION ALL ".join(
+            f"SELECT {n} AS n, {income} AS total, {standard} AS standard" for n, income, standard in FACTS
+        )
+        figures = (
+            text(f"SELECT * FROM ({rows}) AS f").columns(n=BigInteger, total=BigInteger, standard=BigInteger).subquery()
+        )
+        computed = (
+            await session.execute(
+                select(
+                    figures.c.n,
+                    figures.c.total,
+                    figures.c.standard,
+                    facts_digest_sql(figures.c.n, figures.c.total, figures.c.standard),
+                )
+            )
+        ).all()
     assert sorted((n, t, s, d) for n, t, s, d in computed) == sorted(
-        (n, t, s, facts_digest(n, t, s)) for n, t, s in FACTS)
+        (n, t, s, facts_digest(n, t, s)) for n, t, s in FACTS
+    )
     # Each fact counts, and the key is the service's: a digest under another key differs.
     digests = {facts_digest(*f) for f in FACTS} | {facts_digest(2, 80_001, 118_500), facts_digest(2, 80_000, 118_501)}
     assert len(digests) == len(FACTS) + 2
@@ -47,14 +67,18 @@ async def test_leads_hold_no_income_figure_at_rest_nor_in_responses(committed_cl
     await add_income(client, household_id, applicant, "pension", 123_457)
     assert (household_id, "dibao", None) in await screening_leads(client)
 
-    checked = await client.post(f"{API}/eligibility-checks", json={"household_id": household_id},
-                                headers=client.as_(CHECKER))
+    checked = await client.post(
+        f"{API}/eligibility-checks", json={"household_id": household_id}, headers=client.as_(CHECKER)
+    )
     assert checked.status_code == 200, checked.text
     income = checked.json()["household_monthly_income_fen"]
     assert income == 123_457  # a figure no other fact of the household happens to equal
     async with client.app.state.database.sessionmaker() as session:
-        stored = (await session.execute(text("SELECT member_id, reasons FROM leads WHERE household_id = :h"),
-                                        {"h": household_id})).all()
+        stored = (
+            await session.execute(
+                text("SELECT member_id, reasons FROM leads WHERE household_id = :h"), {"h": household_id}
+            )
+        ).all()
     assert stored
     for member_id, raw in stored:
         raw = raw if isinstance(raw, str) else json.dumps(raw)
@@ -68,8 +92,9 @@ async def test_leads_hold_no_income_figure_at_rest_nor_in_responses(committed_cl
 
     # Closed on these facts: not raised again; a new income (new facts) raises it again.
     [lead] = [x for x in listed.json()["items"] if x["programme"] == "dibao" and x["member_id"] is None][:1]
-    closed = await client.post(closure(lead["id"]), json={"outcome": "declined", "reason": "本人不愿申请"},
-                               headers=client.as_(COMMUNITY))
+    closed = await client.post(
+        closure(lead["id"]), json={"outcome": "declined", "reason": "本人不愿申请"}, headers=client.as_(COMMUNITY)
+    )
     assert closed.status_code == 200, closed.text
     assert (household_id, "dibao", None) not in await screening_leads(client)
     await add_income(client, household_id, applicant, "pension", 1_000)
@@ -84,8 +109,9 @@ async def test_a_signal_lead_closed_is_not_raised_again_by_a_screening_on_the_sa
     [dibao] = [x for x in leads if x["programme"] == "dibao"]
     assert set(dibao["reasons"]) == {"signal", "as_of", "criteria", "counted_members", "standard_fen", "facts_digest"}
     assert not any("income" in key for lead in leads for key in lead["reasons"])  # criteria codes name it, no more
-    closed = await client.post(closure(dibao["id"]), json={"outcome": "declined", "reason": "本人不愿申请"},
-                               headers=client.as_(COMMUNITY))
+    closed = await client.post(
+        closure(dibao["id"]), json={"outcome": "declined", "reason": "本人不愿申请"}, headers=client.as_(COMMUNITY)
+    )
     assert closed.status_code == 200, closed.text
     found = await screening_leads(client)
     assert (household_id, "dibao", None) not in found
@@ -108,30 +134,55 @@ def _reasons(value) -> dict:
 
 def test_the_migration_replaces_the_stored_income_by_the_digest(scratch):
     migrations.upgrade("assistance", scratch, BEFORE)
-    now = dt.datetime.now(dt.timezone.utc)
-    old = {"rule": "eligibility.rules.evaluate", "as_of": "2024-06-01", "counted_members": 2,
-           "household_income_fen": 80_000, "standard_fen": 118_500}
+    now = dt.datetime.now(dt.UTC)
+    old = {
+        "rule": "eligibility.rules.evaluate",
+        "as_of": "2024-06-01",
+        "counted_members": 2,
+        "household_income_fen": 80_000,
+        "standard_fen": 118_500,
+    }
     person = {"rule": "eligibility.rules.evaluate", "as_of": "2024-06-01"}
-    lead = ("INSERT INTO leads (id, screening_id, household_id, member_id, area_code, programme, state, reasons, "
-            "created_at) VALUES (:id, 1, 1, :m, '330212001001', :p, 'open', :r, :now)")
-    asyncio.run(_execute(scratch, (
-        "INSERT INTO screenings (id, state, as_of, area_code, until_household_id, total_households, "
-        "processed_households, last_household_id, leads_count, attempts, requested_by, created_at) "
-        "VALUES (1, 'done', :d, '330200', 1, 1, 1, 1, 2, 1, 'test', :now)", {"d": dt.date(2024, 6, 1), "now": now}),
-        ("INSERT INTO households (id, area_code, address, created_by, created_at) "
-         "VALUES (1, '330212001001', 'x', 'test', :now)", {"now": now}),
-        ("INSERT INTO members (id, household_id, id_number_enc, id_number_index, name, birth_on, sex, relationship, "
-         "residence, labour_capacity, schooling, full_time_student, lives_together, legal_duty_of_support, parents, "
-         "in_institution, created_at) VALUES (1, 1, 'x', 'x', '某', :b, 'female', 'applicant', 'registered', "
-         "'none', 'none', false, true, false, 'present', false, :now)", {"b": dt.date(1950, 1, 1), "now": now}),
-        (lead, {"id": 1, "m": None, "p": "dibao", "r": json.dumps(old), "now": now}),
-        (lead, {"id": 2, "m": 1, "p": "tekun", "r": json.dumps(person), "now": now})))
+    lead = (
+        "INSERT INTO leads (id, screening_id, household_id, member_id, area_code, programme, state, reasons, "
+        "created_at) VALUES (:id, 1, 1, :m, '330212001001', :p, 'open', :r, :now)"
+    )
+    asyncio.run(
+        _execute(
+            scratch,
+            (
+                "INSERT INTO screenings (id, state, as_of, area_code, until_household_id, total_households, "
+                "processed_households, last_household_id, leads_count, attempts, requested_by, created_at) "
+                "VALUES (1, 'done', :d, '330200', 1, 1, 1, 1, 2, 1, 'test', :now)",
+                {"d": dt.date(2024, 6, 1), "now": now},
+            ),
+            (
+                "INSERT INTO households (id, area_code, address, created_by, created_at) "
+                "VALUES (1, '330212001001', 'x', 'test', :now)",
+                {"now": now},
+            ),
+            (
+                "INSERT INTO members (id, household_id, id_number_enc, id_number_index, name, birth_on, sex, relationship, "
+                "residence, labour_capacity, schooling, full_time_student, lives_together, legal_duty_of_support, parents, "
+                "in_institution, created_at) VALUES (1, 1, 'x', 'x', '某', :b, 'female', 'applicant', 'registered', "
+                "'none', 'none', false, true, false, 'present', false, :now)",
+                {"b": dt.date(1950, 1, 1), "now": now},
+            ),
+            (lead, {"id": 1, "m": None, "p": "dibao", "r": json.dumps(old), "now": now}),
+            (lead, {"id": 2, "m": 1, "p": "tekun", "r": json.dumps(person), "now": now}),
+        )
+    )
 
     migrations.upgrade("assistance", scratch)
     rows = asyncio.run(_execute(scratch, ("SELECT id, reasons FROM leads ORDER BY id", {})))[0]
     household_lead, person_lead = (_reasons(r[1]) for r in rows)
-    assert household_lead == {"rule": "eligibility.rules.evaluate", "as_of": "2024-06-01", "counted_members": 2,
-                              "standard_fen": 118_500, "facts_digest": facts_digest(2, 80_000, 118_500)}
+    assert household_lead == {
+        "rule": "eligibility.rules.evaluate",
+        "as_of": "2024-06-01",
+        "counted_members": 2,
+        "standard_fen": 118_500,
+        "facts_digest": facts_digest(2, 80_000, 118_500),
+    }
     assert person_lead == person
 
     migrations.downgrade("assistance", scratch, BEFORE)

@@ -55,13 +55,16 @@ async def test_a_clear_read_needs_the_scope_a_purpose_and_the_area(client):
         response = await client.post(url, json=body, headers=client.as_(YINZHOU))
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "purpose", body
     other_area = await client.post(url, json={"purpose": PURPOSE}, headers=client.as_(HAISHU))
-    missing = await client.post(pii_reads(household_id + 1000, member_id), json={"purpose": PURPOSE},
-                                headers=client.as_(HAISHU))
-    not_a_member = await client.post(pii_reads(household_id, member_id + 1000), json={"purpose": PURPOSE},
-                                     headers=client.as_(YINZHOU))
+    missing = await client.post(
+        pii_reads(household_id + 1000, member_id), json={"purpose": PURPOSE}, headers=client.as_(HAISHU)
+    )
+    not_a_member = await client.post(
+        pii_reads(household_id, member_id + 1000), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU)
+    )
     assert other_area.status_code == missing.status_code == not_a_member.status_code == 404
     assert other_area.json()["detail"].replace(str(household_id), "N") == missing.json()["detail"].replace(
-        str(household_id + 1000), "N")
+        str(household_id + 1000), "N"
+    )
     assert await audit(client, SUPERVISOR) == []  # no refused attempt left a record
 
 
@@ -70,18 +73,40 @@ async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(
     masked = await client.get(f"{API}/households/{household_id}", headers=client.as_(YINZHOU))
     assert number not in masked.text
 
-    response = await client.post(pii_reads(household_id, member_id), json={"purpose": PURPOSE},
-                                 headers=client.as_(YINZHOU) | {"X-Request-ID": "req-assistance-pii-1"})
+    response = await client.post(
+        pii_reads(household_id, member_id),
+        json={"purpose": PURPOSE},
+        headers=client.as_(YINZHOU) | {"X-Request-ID": "req-assistance-pii-1"},
+    )
     assert response.status_code == 201, response.text
     assert response.json()["values"] == {"id_number": number}
 
     [record] = await audit(client)
     assert record["id"] == response.json()["read_id"]
-    assert {k: record[k] for k in ("reader", "reader_kind", "reader_area", "subject_type", "subject_id",
-                                   "subject_area", "fields", "purpose", "request_id")} == {
-        "reader": "staff:yinzhou", "reader_kind": "staff", "reader_area": "330212", "subject_type": "member",
-        "subject_id": str(member_id), "subject_area": "330212001001", "fields": ["id_number"], "purpose": PURPOSE,
-        "request_id": "req-assistance-pii-1"}
+    assert {
+        k: record[k]
+        for k in (
+            "reader",
+            "reader_kind",
+            "reader_area",
+            "subject_type",
+            "subject_id",
+            "subject_area",
+            "fields",
+            "purpose",
+            "request_id",
+        )
+    } == {
+        "reader": "staff:yinzhou",
+        "reader_kind": "staff",
+        "reader_area": "330212",
+        "subject_type": "member",
+        "subject_id": str(member_id),
+        "subject_area": "330212001001",
+        "fields": ["id_number"],
+        "purpose": PURPOSE,
+        "request_id": "req-assistance-pii-1",
+    }
     assert await audit(client, HAISHU_AUDITOR) == []
     assert (await client.get(f"{API}/pii-reads", headers=client.as_(YINZHOU))).status_code == 403
 
@@ -92,17 +117,29 @@ async def test_every_status_lookup_is_audited_without_the_id_number(client):
         await session.commit()
     wang, stranger = "330203194503150022", "330212194001220031"
     first = await client.post(f"{API}/status-lookups", json={"id_number": wang}, headers=client.as_(ELDERCARE))
-    second = await client.post(f"{API}/status-lookups", json={"id_number": stranger, "purpose": "助餐补贴价格核定"},
-                               headers=client.as_(YINZHOU))
+    second = await client.post(
+        f"{API}/status-lookups",
+        json={"id_number": stranger, "purpose": "助餐补贴价格核定"},
+        headers=client.as_(YINZHOU),
+    )
     assert first.status_code == second.status_code == 200, (first.text, second.text)
-    assert (await client.post(f"{API}/status-lookups", json={"id_number": wang, "purpose": "x"},
-                              headers=client.as_(ELDERCARE))).status_code == 422
+    assert (
+        await client.post(
+            f"{API}/status-lookups", json={"id_number": wang, "purpose": "x"}, headers=client.as_(ELDERCARE)
+        )
+    ).status_code == 422
 
     everything = await audit(client, SUPERVISOR, subject_type="status_lookup")
     assert [(r["reader"], r["subject_id"], r["subject_area"], r["fields"], r["purpose"]) for r in everything] == [
         ("staff:yinzhou", id_number_index(stranger), None, ["programmes"], "助餐补贴价格核定"),
-        ("service:eldercare", id_number_index(wang), "330203005005", ["programmes"],
-         "eligibility for service:eldercare")]
+        (
+            "service:eldercare",
+            id_number_index(wang),
+            "330203005005",
+            ["programmes"],
+            "eligibility for service:eldercare",
+        ),
+    ]
     text = str(everything)
     assert wang not in text and stranger not in text
     # 王阿娣's household is in 海曙区: that district's auditor sees the lookup about her, 鄞州区's does not.
@@ -113,8 +150,9 @@ async def test_every_status_lookup_is_audited_without_the_id_number(client):
 @pytest.mark.parametrize("change", ["update", "delete"])
 async def test_the_audit_refuses_update_and_delete(client, change):
     household_id, member_id, _ = await add_household(client)
-    response = await client.post(pii_reads(household_id, member_id), json={"purpose": PURPOSE},
-                                 headers=client.as_(YINZHOU))
+    response = await client.post(
+        pii_reads(household_id, member_id), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU)
+    )
     assert response.status_code == 201, response.text
     statement = update(PII_READS).values(purpose="nothing to see") if change == "update" else delete(PII_READS)
     async with client.app.state.database.sessionmaker() as session:
@@ -128,17 +166,28 @@ async def test_the_audit_refuses_update_and_delete(client, change):
 async def test_a_committed_audit_record_survives_and_the_harness_still_empties_the_table(committed_client):
     client = committed_client
     household_id, member_id, _ = await add_household(client)
-    response = await client.post(pii_reads(household_id, member_id), json={"purpose": PURPOSE},
-                                 headers=client.as_(YINZHOU))
+    response = await client.post(
+        pii_reads(household_id, member_id), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU)
+    )
     assert response.status_code == 201, response.text
     assert [r["id"] for r in await audit(client)] == [response.json()["read_id"]]
 
 
 async def test_an_income_is_read_in_the_clear_only_with_the_scope_and_audited_about_its_member(client):
     household_id, spouse_id, _ = await add_household(client)
-    recorded = await client.post(f"{API}/households/{household_id}/incomes", headers=client.as_(YINZHOU), json={
-        "member_id": spouse_id, "kind": "pension", "item": "pension", "amount_fen": 360_000, "period_from": "2024-01",
-        "period_to": "2024-03", "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-04-02"}})
+    recorded = await client.post(
+        f"{API}/households/{household_id}/incomes",
+        headers=client.as_(YINZHOU),
+        json={
+            "member_id": spouse_id,
+            "kind": "pension",
+            "item": "pension",
+            "amount_fen": 360_000,
+            "period_from": "2024-01",
+            "period_to": "2024-03",
+            "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-04-02"},
+        },
+    )
     assert recorded.status_code == 201, recorded.text
     income_id = recorded.json()["id"]
     assert (recorded.json()["amount_fen"], recorded.json()["monthly_fen"]) == (None, None)
@@ -149,21 +198,41 @@ async def test_an_income_is_read_in_the_clear_only_with_the_scope_and_audited_ab
         assert refused.status_code == 403
         assert (await client.post(address, json={"purpose": PURPOSE}, headers=client.as_(HAISHU))).status_code == 404
         assert (await client.post(address, json={"purpose": "看"}, headers=client.as_(YINZHOU))).status_code == 422
-    assert (await client.post(f"{API}/households/{household_id}/incomes/{income_id + 1000}/pii-reads",
-                              json={"purpose": PURPOSE}, headers=client.as_(YINZHOU))).status_code == 404
+    assert (
+        await client.post(
+            f"{API}/households/{household_id}/incomes/{income_id + 1000}/pii-reads",
+            json={"purpose": PURPOSE},
+            headers=client.as_(YINZHOU),
+        )
+    ).status_code == 404
     assert await audit(client, SUPERVISOR) == []  # no refused attempt left a record
 
     clear = await client.post(url, json={"purpose": "入户调查：核对养老金"}, headers=client.as_(YINZHOU))
     assert clear.status_code == 201, clear.text
-    assert clear.json()["values"] == {f"incomes.{income_id}.amount_fen": "360000",
-                                      f"incomes.{income_id}.monthly_fen": "120000"}
+    assert clear.json()["values"] == {
+        f"incomes.{income_id}.amount_fen": "360000",
+        f"incomes.{income_id}.monthly_fen": "120000",
+    }
     totals = await client.post(totals_url, json={"purpose": "入户调查：核对收入合计"}, headers=client.as_(YINZHOU))
     assert totals.status_code == 201 and totals.json()["values"] == {
-        "counted_monthly_income_fen": "120000", "exempt_monthly_income_fen": "0"}
+        "counted_monthly_income_fen": "120000",
+        "exempt_monthly_income_fen": "0",
+    }
     records = await audit(client)
     assert [(r["subject_type"], r["subject_id"], r["subject_area"], r["fields"], r["purpose"]) for r in records] == [
-        ("household", str(household_id), "330212001001", ["counted_monthly_income_fen", "exempt_monthly_income_fen"],
-         "入户调查：核对收入合计"),
-        ("member", str(spouse_id), "330212001001",
-         [f"incomes.{income_id}.amount_fen", f"incomes.{income_id}.monthly_fen"], "入户调查：核对养老金")]
+        (
+            "household",
+            str(household_id),
+            "330212001001",
+            ["counted_monthly_income_fen", "exempt_monthly_income_fen"],
+            "入户调查：核对收入合计",
+        ),
+        (
+            "member",
+            str(spouse_id),
+            "330212001001",
+            [f"incomes.{income_id}.amount_fen", f"incomes.{income_id}.monthly_fen"],
+            "入户调查：核对养老金",
+        ),
+    ]
     assert "360000" not in str(records) and "120000" not in str(records)

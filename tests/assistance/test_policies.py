@@ -13,8 +13,14 @@ READER = resident("resident:13800000001", READ)
 
 
 def version(**overrides):
-    body = {"code": "dibao_standard", "district_code": "330200", "value": 120000, "unit": "fen_per_month",
-            "effective_on": "2023-01-01", "citation": "甬民发〔2022〕99号（测试）"}
+    body = {
+        "code": "dibao_standard",
+        "district_code": "330200",
+        "value": 120000,
+        "unit": "fen_per_month",
+        "effective_on": "2023-01-01",
+        "citation": "甬民发〔2022〕99号（测试）",
+    }
     return body | overrides
 
 
@@ -92,9 +98,11 @@ async def test_history_lists_every_version_in_order(client):
     await add(client, value=115000, effective_on="2022-07-01", district_code="330212")
     response = await client.get(f"{URL}/dibao_standard/versions", headers=client.as_(READER))
     assert [(v["district_code"], v["effective_on"]) for v in response.json()] == [
-        ("330200", "2022-01-01"), ("330200", "2023-01-01"), ("330212", "2022-07-01")]
-    only = await client.get(f"{URL}/dibao_standard/versions", params={"district": "330212"},
-                            headers=client.as_(READER))
+        ("330200", "2022-01-01"),
+        ("330200", "2023-01-01"),
+        ("330212", "2022-07-01"),
+    ]
+    only = await client.get(f"{URL}/dibao_standard/versions", params={"district": "330212"}, headers=client.as_(READER))
     assert [v["value"] for v in only.json()] == [115000]
     assert (await client.get(f"{URL}/no_such_rule/versions", headers=client.as_(READER))).status_code == 404
 
@@ -115,8 +123,15 @@ async def test_only_city_staff_with_the_scope_add_versions(client):
 
 async def test_bad_versions_name_the_field(client):
     headers = client.as_(CITY)
-    cases = [("unit", "fen_per_year"), ("value", 1100.5), ("value", -1), ("value", "110000"),
-             ("district_code", "310101"), ("code", "made_up"), ("effective_on", "2022-13-01")]
+    cases = [
+        ("unit", "fen_per_year"),
+        ("value", 1100.5),
+        ("value", -1),
+        ("value", "110000"),
+        ("district_code", "310101"),
+        ("code", "made_up"),
+        ("effective_on", "2022-13-01"),
+    ]
     for field, value in cases:
         response = await client.post(URL, json=version(**{field: value}), headers=headers)
         assert response.status_code == 422, (field, value, response.text)

@@ -43,13 +43,24 @@ async def city(client, households=HOUSEHOLDS):
         hits = await batch.eligible(session, params, today)
         receiving = [h for h in hits if h.programme == "dibao"][:20]
         for hit in receiving:
-            applicant = await session.scalar(select(Member.id_number).where(
-                Member.household_id == hit.household_id, Member.relationship == "applicant"))
-            await programmes.enrol(session, id_number=applicant, household_id=hit.household_id, programme="dibao",
-                                   since_on=today - dt.timedelta(days=30), monthly_fen=1, basis="test")
+            applicant = await session.scalar(
+                select(Member.id_number).where(
+                    Member.household_id == hit.household_id, Member.relationship == "applicant"
+                )
+            )
+            await programmes.enrol(
+                session,
+                id_number=applicant,
+                household_id=hit.household_id,
+                programme="dibao",
+                since_on=today - dt.timedelta(days=30),
+                monthly_fen=1,
+                basis="test",
+            )
         await session.commit()
     expected = {(h.household_id, h.programme, h.member_id) for h in hits} - {
-        (h.household_id, h.programme, h.member_id) for h in receiving}
+        (h.household_id, h.programme, h.member_id) for h in receiving
+    }
     return expected
 
 
@@ -71,8 +82,9 @@ async def all_leads(client, screening_id, principal=CITY, **params):
     leads, cursor = [], None
     while True:
         query = {"limit": 100, **params} | ({"cursor": cursor} if cursor else {})
-        page = (await client.get(f"{API}/screenings/{screening_id}/leads", params=query,
-                                 headers=client.as_(principal))).json()
+        page = (
+            await client.get(f"{API}/screenings/{screening_id}/leads", params=query, headers=client.as_(principal))
+        ).json()
         leads += page["items"]
         cursor = page["next_cursor"]
         if not cursor:
@@ -96,8 +108,13 @@ async def test_a_city_screening_lists_those_eligible_but_not_receiving_per_area(
     assert all(x["reasons"] == rule for x in leads if x["member_id"] is not None)
     households = [x["reasons"] for x in leads if x["member_id"] is None]
     assert households and all(list(r) == [*rule, "counted_members", "standard_fen", "facts_digest"] for r in households)
-    assert all({k: r[k] for k in rule} == rule and r["counted_members"] >= 1 and r["standard_fen"] > 0
-               and len(r["facts_digest"]) == 64 for r in households)
+    assert all(
+        {k: r[k] for k in rule} == rule
+        and r["counted_members"] >= 1
+        and r["standard_fen"] > 0
+        and len(r["facts_digest"]) == 64
+        for r in households
+    )
     # Per area: a district's staff see their own leads only; the `area` filter narrows further.
     yinzhou = await all_leads(client, done["id"], YINZHOU)
     assert yinzhou and all(x["area_code"].startswith("330212") for x in yinzhou)
@@ -111,8 +128,9 @@ async def test_a_city_screening_lists_those_eligible_but_not_receiving_per_area(
     assert done_own["leads_count"] == len(yinzhou)
     haishu = staff("330203", RUN)
     assert (await client.get(f"{API}/screenings/{own.json()['id']}", headers=client.as_(haishu))).status_code == 404
-    assert (await client.get(f"{API}/screenings/{own.json()['id']}/leads",
-                             headers=client.as_(haishu))).status_code == 404
+    assert (
+        await client.get(f"{API}/screenings/{own.json()['id']}/leads", headers=client.as_(haishu))
+    ).status_code == 404
 
 
 async def test_the_api_only_enqueues_the_screening_and_a_worker_runs_it(committed_client, monkeypatch):
@@ -142,8 +160,9 @@ class KilledAfterItsFirstChunk(Worker):
             raise asyncio.CancelledError  # what stopping the process does to the job in hand
 
 
-async def test_a_screening_whose_worker_died_is_resumed_by_another_without_duplicates(committed_client, monkeypatch,
-                                                                                      moved_clock):
+async def test_a_screening_whose_worker_died_is_resumed_by_another_without_duplicates(
+    committed_client, monkeypatch, moved_clock
+):
     client = committed_client
     monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "100")
     monkeypatch.setattr(runner, "PARALLEL_CHUNKS", 1)  # on PostgreSQL too: the dead worker committed one chunk
@@ -276,8 +295,11 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_checkpoint_in
         await runner.run(database, broken.id, chunk=30)
     async with database.sessionmaker() as session:
         failed = await session.get(Screening, broken.id)
-        kept = list(await session.execute(select(Lead.household_id, Lead.programme, Lead.member_id)
-                                          .where(Lead.screening_id == broken.id)))
+        kept = list(
+            await session.execute(
+                select(Lead.household_id, Lead.programme, Lead.member_id).where(Lead.screening_id == broken.id)
+            )
+        )
     assert failed.state == "failed" and "chunk lost" in failed.error
     assert failed.last_household_id == fifth_after  # four chunks checkpointed, in order, then none
     assert failed.processed_households == 4 * 30 and failed.leads_count == len(kept)
@@ -308,6 +330,7 @@ async def test_chunks_in_flight_take_turns_decrypting_and_writing(committed_clie
                 return await original(*args, **kwargs)
             finally:
                 busy[name] -= 1
+
         monkeypatch.setattr(batch, name, wrapper)
 
     counted("load_incomes")
@@ -325,24 +348,39 @@ async def test_chunks_in_flight_take_turns_decrypting_and_writing(committed_clie
         assert most["write_leads"] == 1 and not any(overlapped)
 
 
-APPLYING = ("assistance.households:read", "assistance.households:write", "assistance.applications:read",
-            "assistance.applications:write")
+APPLYING = (
+    "assistance.households:read",
+    "assistance.households:write",
+    "assistance.applications:read",
+    "assistance.applications:write",
+)
 BAIZHANG_COMMUNITY = staff("330212001001", *APPLYING, RUN, subject="staff:baizhang-sq")
 BAIZHANG_STREET = staff("330212001", *APPLYING, subject="staff:baizhang")
 
 
 async def in_public_notice(client, household_id: int, programme: str, member_id: int | None = None) -> dict:
     """An application taken through 受理, 入户调查 and 初审 into 公示 by the community and the street."""
+
     async def act(principal, path, body):
         response = await client.post(f"{API}{path}", json=body, headers=client.as_(principal))
         assert response.status_code in (200, 201), response.text
         return response.json()
-    application = await act(BAIZHANG_COMMUNITY, "/applications",
-                            {"household_id": household_id, "programme": programme, "member_id": member_id})
-    await act(BAIZHANG_COMMUNITY, f"/applications/{application['id']}/investigation",
-              {"visited_on": clock.today().isoformat(), "findings": "入户核实，无收入"})
-    await act(BAIZHANG_STREET, f"/applications/{application['id']}/preliminary-review",
-              {"passed": True, "reasons": "符合条件"})
+
+    application = await act(
+        BAIZHANG_COMMUNITY,
+        "/applications",
+        {"household_id": household_id, "programme": programme, "member_id": member_id},
+    )
+    await act(
+        BAIZHANG_COMMUNITY,
+        f"/applications/{application['id']}/investigation",
+        {"visited_on": clock.today().isoformat(), "findings": "入户核实，无收入"},
+    )
+    await act(
+        BAIZHANG_STREET,
+        f"/applications/{application['id']}/preliminary-review",
+        {"passed": True, "reasons": "符合条件"},
+    )
     noticed = await act(BAIZHANG_STREET, f"/applications/{application['id']}/public-notice", {})
     assert noticed["state"] == "publicised"
     return noticed
@@ -353,9 +391,13 @@ async def test_a_household_whose_application_is_in_public_notice_is_not_listed_b
     async with client.app.state.database.sessionmaker() as session:
         await seed.load_policies(session)
         await session.commit()
+
     async def elderly_couple():
-        created = await client.post(f"{API}/households", headers=client.as_(BAIZHANG_COMMUNITY), json=household(
-            member(age=75, labour_capacity="none"), member("spouse", age=72, labour_capacity="none")))
+        created = await client.post(
+            f"{API}/households",
+            headers=client.as_(BAIZHANG_COMMUNITY),
+            json=household(member(age=75, labour_capacity="none"), member("spouse", age=72, labour_capacity="none")),
+        )
         assert created.status_code == 201, created.text
         return created.json()["id"], [m["id"] for m in created.json()["members"]]
 
@@ -368,8 +410,10 @@ async def test_a_household_whose_application_is_in_public_notice_is_not_listed_b
     assert started.status_code == 202, started.text
     done = await screened(client, started.json()["id"], BAIZHANG_COMMUNITY)
     assert done["state"] == "done", done
-    found = {(x["household_id"], x["programme"], x["member_id"])
-             for x in await all_leads(client, done["id"], BAIZHANG_COMMUNITY)}
+    found = {
+        (x["household_id"], x["programme"], x["member_id"])
+        for x in await all_leads(client, done["id"], BAIZHANG_COMMUNITY)
+    }
     # No income, both over 60: 低保 and 特困 for each. The household in 公示 for 低保, and the husband for 特困, are
     # in the review chain already: no lead for those. His wife has not applied for 特困: she is still a lead.
     assert (applied, "dibao", None) not in found and (applied, "tekun", husband) not in found

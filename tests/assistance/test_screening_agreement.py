@@ -86,17 +86,26 @@ async def test_batch_and_single_paths_agree_with_a_district_deduction_and_asset_
         params = await eligibility.parameters(session, "330212", AS_OF)
         assert params["employment_cost_deduction"].value == 0 and not set(rules.ASSET_LIMITS) & set(params)
         params["employment_cost_deduction"] = dataclasses.replace(params["employment_cost_deduction"], value=30_000)
-        params |= {code: rules.Param(code, value, "fen", 0, "a district's cited limit (test)")
-                   for code, value in zip(rules.ASSET_LIMITS, (Thresholds.assets_limit, Thresholds.vehicle_limit))}
+        params |= {
+            code: rules.Param(code, value, "fen", 0, "a district's cited limit (test)")
+            for code, value in zip(
+                rules.ASSET_LIMITS, (Thresholds.assets_limit, Thresholds.vehicle_limit), strict=False
+            )
+        }
         batch_hits, (households, members, incomes, assets) = await batch_hits_and_rows(session, params)
     single_hits = single_path_hits(households, members, incomes, assets, params)
     assert batch_hits == single_hits, (sorted(batch_hits - single_hits)[:5], sorted(single_hits - batch_hits)[:5])
-    without = single_path_hits(households, members, incomes, assets,
-                               params | {"employment_cost_deduction": dataclasses.replace(
-                                   params["employment_cost_deduction"], value=0)})
+    without = single_path_hits(
+        households,
+        members,
+        incomes,
+        assets,
+        params | {"employment_cost_deduction": dataclasses.replace(params["employment_cost_deduction"], value=0)},
+    )
     assert without != single_hits  # the deduction really decides some households here
-    unlimited = single_path_hits(households, members, incomes, assets,
-                                 {c: p for c, p in params.items() if c not in rules.ASSET_LIMITS})
+    unlimited = single_path_hits(
+        households, members, incomes, assets, {c: p for c, p in params.items() if c not in rules.ASSET_LIMITS}
+    )
     assert unlimited > single_hits  # and the limits some others
 
 
@@ -110,7 +119,7 @@ async def test_batch_ranges_cover_every_household_once(client):
         ids = sorted(await session.scalars(select(Household.id)))
         pieces = []
         for start in range(0, len(ids), 250):
-            chunk = ids[start:start + 250]
+            chunk = ids[start : start + 250]
             pieces += await batch.eligible(session, params, AS_OF, after_id=chunk[0] - 1, until_id=chunk[-1])
         area = await batch.eligible(session, params, AS_OF, area_prefix="330212")
     key = lambda h: (h.household_id, h.programme, h.member_id or 0)  # noqa: E731
@@ -127,22 +136,50 @@ async def test_the_leads_the_job_writes_are_the_batch_hits_with_their_figures(cl
         params = await eligibility.parameters(session, "330212", AS_OF)
         hits = await batch.eligible(session, params, AS_OF)
         received = next(h for h in hits if h.programme == "dibao")
-        applicant = await session.scalar(select(Member.id_number).where(
-            Member.household_id == received.household_id, Member.relationship == "applicant"))
-        await programmes.enrol(session, id_number=applicant, household_id=received.household_id, programme="dibao",
-                               since_on=AS_OF - dt.timedelta(days=1), monthly_fen=1, basis="test")
-        screening = Screening(state="running", as_of=AS_OF, area_code="330200", until_household_id=0,
-                              total_households=0, processed_households=0, last_household_id=0, leads_count=0,
-                              attempts=1, requested_by="test", created_at=utcnow())
+        applicant = await session.scalar(
+            select(Member.id_number).where(
+                Member.household_id == received.household_id, Member.relationship == "applicant"
+            )
+        )
+        await programmes.enrol(
+            session,
+            id_number=applicant,
+            household_id=received.household_id,
+            programme="dibao",
+            since_on=AS_OF - dt.timedelta(days=1),
+            monthly_fen=1,
+            basis="test",
+        )
+        screening = Screening(
+            state="running",
+            as_of=AS_OF,
+            area_code="330200",
+            until_household_id=0,
+            total_households=0,
+            processed_households=0,
+            last_household_id=0,
+            leads_count=0,
+            attempts=1,
+            requested_by="test",
+            created_at=utcnow(),
+        )
         session.add(screening)
         await session.flush()
         ids = sorted(await session.scalars(select(Household.id)))
         written = 0
         for start in range(0, len(ids), 400):
-            chunk = ids[start:start + 400]
+            chunk = ids[start : start + 400]
             await batch.load_incomes(session, AS_OF, after_id=chunk[0] - 1, until_id=chunk[-1])
-            written += await batch.write_leads(session, screening.id, params, AS_OF, utcnow(), area_prefix="",
-                                               after_id=chunk[0] - 1, until_id=chunk[-1])
+            written += await batch.write_leads(
+                session,
+                screening.id,
+                params,
+                AS_OF,
+                utcnow(),
+                area_prefix="",
+                after_id=chunk[0] - 1,
+                until_id=chunk[-1],
+            )
         leads = list(await session.scalars(select(Lead).where(Lead.screening_id == screening.id)))
     expected = {(h.household_id, h.programme, h.member_id): h for h in hits if h is not received}
     assert written == len(leads) == len(expected)

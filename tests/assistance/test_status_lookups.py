@@ -33,8 +33,11 @@ async def test_the_eldercare_demo_elders_have_their_programmes(client):
     await load_seed(client)
     wang = await lookup(client, WANG)
     assert wang.status_code == 200, wang.text
-    assert wang.json() == {"id_number_masked": "330203********0022", "as_of": clock.today().isoformat(),
-                           "programmes": [{"code": "dibao", "since": "2022-03-01"}]}
+    assert wang.json() == {
+        "id_number_masked": "330203********0022",
+        "as_of": clock.today().isoformat(),
+        "programmes": [{"code": "dibao", "since": "2022-03-01"}],
+    }
     chen = (await lookup(client, CHEN, staff("330203", SCOPE))).json()
     assert chen["programmes"] == [{"code": "tekun", "since": "2021-07-01"}]
     # Someone the service has never heard of: an empty list, not a 404.
@@ -47,28 +50,59 @@ async def test_only_current_enrolments_count(client):
     person = id_number(born_years_ago(70))
     today = clock.today()
     async with client.app.state.database.sessionmaker() as session:
-        ended = await programmes.enrol(session, id_number=person, household_id=None, programme="dibao",
-                                       since_on=today - dt.timedelta(days=400), monthly_fen=1, basis="test")
+        ended = await programmes.enrol(
+            session,
+            id_number=person,
+            household_id=None,
+            programme="dibao",
+            since_on=today - dt.timedelta(days=400),
+            monthly_fen=1,
+            basis="test",
+        )
         ended.until_on = today
-        await programmes.enrol(session, id_number=person, household_id=None, programme="disability_care_subsidy",
-                               since_on=today + dt.timedelta(days=1), monthly_fen=1, basis="test")  # not yet
-        await programmes.enrol(session, id_number=person, household_id=None, programme="dibao",
-                               since_on=today - dt.timedelta(days=30), monthly_fen=1, basis="test")
-        await programmes.enrol(session, id_number=person, household_id=None, programme="disability_living_subsidy",
-                               since_on=today, monthly_fen=1, basis="test")
+        await programmes.enrol(
+            session,
+            id_number=person,
+            household_id=None,
+            programme="disability_care_subsidy",
+            since_on=today + dt.timedelta(days=1),
+            monthly_fen=1,
+            basis="test",
+        )  # not yet
+        await programmes.enrol(
+            session,
+            id_number=person,
+            household_id=None,
+            programme="dibao",
+            since_on=today - dt.timedelta(days=30),
+            monthly_fen=1,
+            basis="test",
+        )
+        await programmes.enrol(
+            session,
+            id_number=person,
+            household_id=None,
+            programme="disability_living_subsidy",
+            since_on=today,
+            monthly_fen=1,
+            basis="test",
+        )
         await session.commit()
     response = await lookup(client, person)
     assert response.json()["programmes"] == [
         {"code": "dibao", "since": (today - dt.timedelta(days=30)).isoformat()},
-        {"code": "disability_living_subsidy", "since": today.isoformat()}]
+        {"code": "disability_living_subsidy", "since": today.isoformat()},
+    ]
 
 
 async def test_only_services_and_staff_with_the_scope_may_look_up(client):
     assert (await client.post(URL, json={"id_number": WANG})).status_code == 401
     no_scope = await lookup(client, WANG, Principal(subject="service:x", kind="service"))
     assert no_scope.status_code == 403 and SCOPE in no_scope.json()["detail"]
-    for principal in (resident("resident:13800000001", SCOPE),
-                      Principal(subject="partner:yibao", kind="partner", scopes=frozenset({SCOPE}))):
+    for principal in (
+        resident("resident:13800000001", SCOPE),
+        Principal(subject="partner:yibao", kind="partner", scopes=frozenset({SCOPE})),
+    ):
         response = await lookup(client, WANG, principal)
         assert response.status_code == 403, principal.kind
 
@@ -104,8 +138,15 @@ async def test_one_current_enrolment_per_person_and_programme(committed_client):
     async def try_enrol():
         async with database.sessionmaker() as session:
             try:
-                await programmes.enrol(session, id_number=person, household_id=None, programme="tekun",
-                                       since_on=clock.today(), monthly_fen=187000, basis="test")
+                await programmes.enrol(
+                    session,
+                    id_number=person,
+                    household_id=None,
+                    programme="tekun",
+                    since_on=clock.today(),
+                    monthly_fen=187000,
+                    basis="test",
+                )
                 await session.commit()
                 return True
             except Exception:

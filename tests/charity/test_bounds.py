@@ -10,8 +10,14 @@ HUGE = 6_917_529_027_641_081_856  # two of these overflow a 64-bit sum
 
 async def pages_answer(client, project_id: int) -> None:
     """What a sum over the ledger feeds: the project pages, accounts, reconciliation and indicators."""
-    for path in (f"/projects/{project_id}", "/projects", "/ledger/accounts", "/indicators", "/public/projects",
-                 f"/public/projects/{project_id}"):
+    for path in (
+        f"/projects/{project_id}",
+        "/projects",
+        "/ledger/accounts",
+        "/indicators",
+        "/public/projects",
+        f"/public/projects/{project_id}",
+    ):
         response = await client.get(API + path, headers=client.as_(YINZHOU))
         assert response.status_code == 200, (path, response.text)
     run = await client.post(f"{API}/reconciliations", headers=client.as_(YINZHOU))
@@ -22,13 +28,15 @@ async def test_donations_too_large_for_any_sum_are_refused_naming_the_amount_and
     created = await project(client)
     await donate(client, created["id"], "wx-small", 10_000)
     for txn in ("wx-huge-1", "wx-huge-2"):
-        response = await client.post(f"{API}/donations", json=donation_body(created["id"], txn, HUGE),
-                                     headers=client.as_(YINZHOU))
+        response = await client.post(
+            f"{API}/donations", json=donation_body(created["id"], txn, HUGE), headers=client.as_(YINZHOU)
+        )
         assert response.status_code == 422, response.text
         assert [e["field"] for e in response.json()["errors"]] == ["amount_fen"]
     await pages_answer(client, created["id"])
-    assert (await client.get(f"{API}/projects/{created['id']}", headers=client.as_(YINZHOU))).json()["raised_fen"] \
-        == 10_000
+    assert (await client.get(f"{API}/projects/{created['id']}", headers=client.as_(YINZHOU))).json()[
+        "raised_fen"
+    ] == 10_000
 
 
 async def test_the_largest_donation_is_accepted_twice_and_one_fen_more_is_not(client):
@@ -36,8 +44,11 @@ async def test_the_largest_donation_is_accepted_twice_and_one_fen_more_is_not(cl
     created = await project(client)
     for txn in ("wx-max-1", "wx-max-2"):
         await donate(client, created["id"], txn, LIMITS.max_donation_fen)
-    over = await client.post(f"{API}/donations", json=donation_body(created["id"], "wx-over", MAX_PAYMENT_FEN + 1),
-                             headers=client.as_(YINZHOU))
+    over = await client.post(
+        f"{API}/donations",
+        json=donation_body(created["id"], "wx-over", MAX_PAYMENT_FEN + 1),
+        headers=client.as_(YINZHOU),
+    )
     assert over.status_code == 422 and over.json()["errors"][0]["field"] == "amount_fen"
     assert "10000000000" in over.json()["errors"][0]["message"]
     documented = client.app.openapi()["components"]["schemas"]["DonationIn"]["properties"]["amount_fen"]

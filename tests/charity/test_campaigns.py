@@ -8,8 +8,9 @@ from tests.charity.factories import API, CITY, HAISHU, days, get_project, projec
 from tests.conftest import Principal
 from tests.races import next_request_succeeds
 
-UNIT_PARTNER = Principal(subject="partner:yinzhou-finance", kind="partner",
-                         scopes=frozenset({"charity.campaigns:upload"}))
+UNIT_PARTNER = Principal(
+    subject="partner:yinzhou-finance", kind="partner", scopes=frozenset({"charity.campaigns:upload"})
+)
 
 
 def unit_code(n: int) -> str:
@@ -19,15 +20,31 @@ def unit_code(n: int) -> str:
 
 async def campaign_with_units(client, headcounts=(4, 3)):
     created = await project(client, CITY)
-    response = await client.post(f"{API}/campaigns", headers=client.as_(CITY), json={
-        "name": "2026年慈善一日捐", "area_code": "330200", "project_id": created["id"], "starts_on": days(-1),
-        "ends_on": days(30)})
+    response = await client.post(
+        f"{API}/campaigns",
+        headers=client.as_(CITY),
+        json={
+            "name": "2026年慈善一日捐",
+            "area_code": "330200",
+            "project_id": created["id"],
+            "starts_on": days(-1),
+            "ends_on": days(30),
+        },
+    )
     assert response.status_code == 201, response.text
     campaign = response.json()
     units = []
     for n, headcount in enumerate(headcounts, start=1):
-        unit = await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=client.as_(CITY), json={
-            "name": f"鄞州区第{n}机关", "credit_code": unit_code(n), "district_code": "330212", "headcount": headcount})
+        unit = await client.post(
+            f"{API}/campaigns/{campaign['id']}/units",
+            headers=client.as_(CITY),
+            json={
+                "name": f"鄞州区第{n}机关",
+                "credit_code": unit_code(n),
+                "district_code": "330212",
+                "headcount": headcount,
+            },
+        )
         assert unit.status_code == 201, unit.text
         units.append(unit.json())
     return created, campaign, units
@@ -37,12 +54,16 @@ def csv_of(*rows, header="employee_no,name,amount") -> bytes:
     return ("\n".join([header, *(",".join(r) for r in rows)]) + "\n").encode()
 
 
-async def upload(client, campaign, unit, content: bytes, batch_no="B1", rows=None, total=None, principal=CITY,
-                 replaces=None):
+async def upload(
+    client, campaign, unit, content: bytes, batch_no="B1", rows=None, total=None, principal=CITY, replaces=None
+):
     params = {"batch_no": batch_no, "control_rows": rows, "control_total_fen": total}
-    return await client.post(f"{API}/campaigns/{campaign['id']}/units/{unit['id']}/batches", content=content,
-                             params=params | ({"replaces": replaces} if replaces else {}),
-                             headers=client.as_(principal) | {"content-type": "text/csv"})
+    return await client.post(
+        f"{API}/campaigns/{campaign['id']}/units/{unit['id']}/batches",
+        content=content,
+        params=params | ({"replaces": replaces} if replaces else {}),
+        headers=client.as_(principal) | {"content-type": "text/csv"},
+    )
 
 
 async def test_a_batch_with_matching_controls_is_one_donation_and_counts_participants(client):
@@ -54,24 +75,40 @@ async def test_a_batch_with_matching_controls_is_one_donation_and_counts_partici
     assert (batch["row_count"], batch["total_fen"]) == (3, 15_051)
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_051
     donation = (await client.get(f"{API}/donations/{batch['donation_id']}", headers=client.as_(CITY))).json()
-    assert (donation["donor_kind"], donation["donor_name"], donation["amount_fen"]) == ("company", "鄞州区第1机关",
-                                                                                        15_051)
+    assert (donation["donor_kind"], donation["donor_name"], donation["amount_fen"]) == (
+        "company",
+        "鄞州区第1机关",
+        15_051,
+    )
     # A second batch from the same unit (one more person, one again), uploaded by the unit itself.
-    more = await upload(client, campaign, first, csv_of(("E004", "赵六", "20"), ("E001", "张三", "10")), "B2",
-                        rows=2, total=3_000, principal=UNIT_PARTNER)
+    more = await upload(
+        client,
+        campaign,
+        first,
+        csv_of(("E004", "赵六", "20"), ("E001", "张三", "10")),
+        "B2",
+        rows=2,
+        total=3_000,
+        principal=UNIT_PARTNER,
+    )
     assert more.status_code == 201, more.text
     await upload(client, campaign, second, csv_of(("X1", "", "30"), ("X2", "", "30")), rows=2, total=6_000)
     stats = (await client.get(f"{API}/campaigns/{campaign['id']}/participation", headers=client.as_(CITY))).json()
-    assert [(u["participants"], u["headcount"], u["rate_pct"], u["met"], u["donated_fen"]) for u in stats["units"]] \
-        == [(4, 4, 100.0, True, 18_051), (2, 3, 66.67, False, 6_000)]
+    assert [(u["participants"], u["headcount"], u["rate_pct"], u["met"], u["donated_fen"]) for u in stats["units"]] == [
+        (4, 4, 100.0, True, 18_051),
+        (2, 3, 66.67, False, 6_000),
+    ]
     assert (stats["participants"], stats["headcount"], stats["rate_pct"], stats["met"]) == (6, 7, 85.71, False)
     assert stats["target_pct"] == 95 and stats["donated_fen"] == 24_051
-    indicators = [i for i in (await client.get(f"{API}/indicators")).json()["items"]
-                  if i["code"] == "campaign_participation"]
-    assert [(i["dimensions"], i["value"], i["unit"], i["target"]["value"], i["target"]["met"]) for i in indicators] \
-        == [({"campaign_id": str(campaign["id"]), "campaign_name": "2026年慈善一日捐"}, 85.71, "percent", 95, False)]
-    assert (await client.get(f"{API}/campaigns/{campaign['id']}/participation",
-                             headers=client.as_(HAISHU))).json()["units"] == []
+    indicators = [
+        i for i in (await client.get(f"{API}/indicators")).json()["items"] if i["code"] == "campaign_participation"
+    ]
+    assert [(i["dimensions"], i["value"], i["unit"], i["target"]["value"], i["target"]["met"]) for i in indicators] == [
+        ({"campaign_id": str(campaign["id"]), "campaign_name": "2026年慈善一日捐"}, 85.71, "percent", 95, False)
+    ]
+    assert (await client.get(f"{API}/campaigns/{campaign['id']}/participation", headers=client.as_(HAISHU))).json()[
+        "units"
+    ] == []
 
 
 async def test_a_batch_is_rejected_whole_and_nothing_is_written(client):
@@ -82,12 +119,17 @@ async def test_a_batch_is_rejected_whole_and_nothing_is_written(client):
     assert [e["field"] for e in wrong_total.json()["errors"]] == ["control_total_fen"]
     wrong_rows = await upload(client, campaign, unit, good, rows=3, total=15_000)
     assert [e["field"] for e in wrong_rows.json()["errors"]] == ["control_rows"]
-    bad_rows = csv_of(("E001", "张三", "100"), ("E001", "重复", "10"), ("E003", "", "1.234"), ("", "无工号", "5"),
-                      ("E005", "", "-3"))
+    bad_rows = csv_of(
+        ("E001", "张三", "100"), ("E001", "重复", "10"), ("E003", "", "1.234"), ("", "无工号", "5"), ("E005", "", "-3")
+    )
     response = await upload(client, campaign, unit, bad_rows, rows=5, total=11_500)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == [
-        "line 3.employee_no", "line 4.amount", "line 5.employee_no", "line 6.amount"]
+        "line 3.employee_no",
+        "line 4.amount",
+        "line 5.employee_no",
+        "line 6.amount",
+    ]
     no_header = await upload(client, campaign, unit, b"E001,100\n", rows=1, total=10_000)
     assert no_header.status_code == 422 and no_header.json()["errors"][0]["field"] == "header"
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 0
@@ -140,20 +182,44 @@ async def test_gb18030_files_with_chinese_headers_are_read(client):
 
 async def test_campaigns_check_their_inputs(client):
     created, campaign, (unit, _) = await campaign_with_units(client)
-    again = await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=client.as_(CITY), json={
-        "name": "同一单位", "credit_code": unit["credit_code"], "district_code": "330212", "headcount": 5})
+    again = await client.post(
+        f"{API}/campaigns/{campaign['id']}/units",
+        headers=client.as_(CITY),
+        json={"name": "同一单位", "credit_code": unit["credit_code"], "district_code": "330212", "headcount": 5},
+    )
     assert again.status_code == 409
     code = unit_code(9)
     wrong_check = code[:-1] + ("0" if code[-1] != "0" else "1")
-    bad_code = await client.post(f"{API}/campaigns/{campaign['id']}/units", headers=client.as_(CITY), json={
-        "name": "某单位", "credit_code": wrong_check, "district_code": "330212", "headcount": 5})
+    bad_code = await client.post(
+        f"{API}/campaigns/{campaign['id']}/units",
+        headers=client.as_(CITY),
+        json={"name": "某单位", "credit_code": wrong_check, "district_code": "330212", "headcount": 5},
+    )
     assert bad_code.status_code == 422 and bad_code.json()["errors"][0]["field"] == "credit_code"
     draft = await project(client, CITY, status="draft")
-    response = await client.post(f"{API}/campaigns", headers=client.as_(CITY), json={
-        "name": "x活动", "area_code": "330200", "project_id": draft["id"], "starts_on": days(0), "ends_on": days(1)})
+    response = await client.post(
+        f"{API}/campaigns",
+        headers=client.as_(CITY),
+        json={
+            "name": "x活动",
+            "area_code": "330200",
+            "project_id": draft["id"],
+            "starts_on": days(0),
+            "ends_on": days(1),
+        },
+    )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "project_id"
-    outside = await client.post(f"{API}/campaigns", headers=client.as_(HAISHU), json={
-        "name": "x活动", "area_code": "330200", "project_id": created["id"], "starts_on": days(0), "ends_on": days(1)})
+    outside = await client.post(
+        f"{API}/campaigns",
+        headers=client.as_(HAISHU),
+        json={
+            "name": "x活动",
+            "area_code": "330200",
+            "project_id": created["id"],
+            "starts_on": days(0),
+            "ends_on": days(1),
+        },
+    )
     assert outside.status_code == 403
     stranger = await upload(client, campaign, unit, csv_of(("E1", "", "1")), rows=1, total=100, principal=HAISHU)
     assert stranger.status_code == 404
@@ -162,8 +228,15 @@ async def test_campaigns_check_their_inputs(client):
 async def test_the_same_payroll_resent_in_gbk_under_a_new_batch_number_is_refused_naming_the_first(client):
     """Another encoding, header language, line ends and row order: the same rows, so the same payroll."""
     created, campaign, (unit, other_unit) = await campaign_with_units(client)
-    first = await upload(client, campaign, unit, csv_of(("E001", "张三", "100"), ("E002", "李四", "50.50")),
-                         "2026-12-A", rows=2, total=15_050)
+    first = await upload(
+        client,
+        campaign,
+        unit,
+        csv_of(("E001", "张三", "100"), ("E002", "李四", "50.50")),
+        "2026-12-A",
+        rows=2,
+        total=15_050,
+    )
     assert first.status_code == 201, first.text
     resent = "工号,姓名,金额\r\nE002,李四,50.5\r\nE001,张三,100.00\r\n".encode("gbk")
     again = await upload(client, campaign, unit, resent, "2026-12-B", rows=2, total=15_050)
@@ -181,16 +254,28 @@ async def test_the_same_payroll_resent_in_gbk_under_a_new_batch_number_is_refuse
 
 async def test_a_correction_replaces_the_batch_it_names_refunding_it_in_the_same_transaction(client):
     created, campaign, (unit, _) = await campaign_with_units(client)
-    wrong = (await upload(client, campaign, unit, csv_of(("E001", "张三", "100"), ("E002", "李四", "500")), "B1",
-                          rows=2, total=60_000)).json()
+    wrong = (
+        await upload(
+            client, campaign, unit, csv_of(("E001", "张三", "100"), ("E002", "李四", "500")), "B1", rows=2, total=60_000
+        )
+    ).json()
     fixed = csv_of(("E001", "张三", "100"), ("E002", "李四", "50"))
-    by_partner = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, principal=UNIT_PARTNER,
-                              replaces="B1")
+    by_partner = await upload(
+        client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, principal=UNIT_PARTNER, replaces="B1"
+    )
     assert by_partner.status_code == 403, by_partner.text
     unknown = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, replaces="B9")
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "replaces"
-    same_rows = await upload(client, campaign, unit, csv_of(("E002", "", "500"), ("E001", "", "100")), "B1-fix",
-                             rows=2, total=60_000, replaces="B1")
+    same_rows = await upload(
+        client,
+        campaign,
+        unit,
+        csv_of(("E002", "", "500"), ("E001", "", "100")),
+        "B1-fix",
+        rows=2,
+        total=60_000,
+        replaces="B1",
+    )
     assert same_rows.status_code == 409 and same_rows.json()["resource"] == f"payroll-batches/{wrong['id']}"
 
     response = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, replaces="B1")
@@ -206,8 +291,9 @@ async def test_a_correction_replaces_the_batch_it_names_refunding_it_in_the_same
     # The same correction sent again changes nothing; a second correction of B1 is refused, naming the first.
     replay = await upload(client, campaign, unit, fixed, "B1-fix", rows=2, total=15_000, replaces="B1")
     assert replay.status_code == 200 and replay.json() == correction
-    twice = await upload(client, campaign, unit, csv_of(("E001", "张三", "10")), "B1-fix2", rows=1, total=1_000,
-                         replaces="B1")
+    twice = await upload(
+        client, campaign, unit, csv_of(("E001", "张三", "10")), "B1-fix2", rows=1, total=1_000, replaces="B1"
+    )
     assert twice.status_code == 409 and twice.json()["resource"] == f"payroll-batches/{correction['id']}"
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_000
 
@@ -218,12 +304,13 @@ async def test_the_same_payroll_sent_twice_at_once_under_two_numbers_is_imported
     rows = [(f"E{n:04d}", "", "10") for n in range(300)]
     utf8 = csv_of(*rows)
     gbk = csv_of(*rows, header="工号,姓名,金额").decode().replace("\n", "\r\n").encode("gbk")
-    responses = await asyncio.gather(upload(client, campaign, unit, utf8, "B-utf8", rows=300, total=300_000),
-                                     upload(client, campaign, unit, gbk, "B-gbk", rows=300, total=300_000))
+    responses = await asyncio.gather(
+        upload(client, campaign, unit, utf8, "B-utf8", rows=300, total=300_000),
+        upload(client, campaign, unit, gbk, "B-gbk", rows=300, total=300_000),
+    )
     assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
     imported = next(r.json() for r in responses if r.status_code == 201)
     assert all(r.json()["resource"] == f"payroll-batches/{imported['id']}" for r in responses if r.status_code == 409)
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 300_000
-    await next_request_succeeds(upload(client, campaign, unit, csv_of(("E9999", "", "1")), "B-next", rows=1,
-                                       total=100))
+    await next_request_succeeds(upload(client, campaign, unit, csv_of(("E9999", "", "1")), "B-next", rows=1, total=100))
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 300_100

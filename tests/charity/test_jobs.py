@@ -17,14 +17,29 @@ JOBS = f"{API}/jobs"
 async def hand_typed_group(client, created: dict, donation: dict, amount_fen: int) -> int:
     """A ledger group written past the service, unsealed and unbalanced: what a reconciliation must find."""
     async with client.app.state.database.sessionmaker() as session:
-        account = (await session.execute(text("SELECT account_id FROM ledger_entries WHERE group_id = :g"),
-                                         dict(g=donation["ledger_group_id"]))).scalars().first()
-        group = (await session.execute(text(
-            "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
-            "VALUES ('donation', :o, :p, 'hand-typed', 'test', CURRENT_TIMESTAMP) RETURNING id"),
-            dict(o=created["organization_id"], p=created["id"]))).scalar_one()
-        await session.execute(text("INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES (:g, :a, :n)"),
-                              dict(g=group, a=account, n=amount_fen))
+        account = (
+            (
+                await session.execute(
+                    text("SELECT account_id FROM ledger_entries WHERE group_id = :g"),
+                    dict(g=donation["ledger_group_id"]),
+                )
+            )
+            .scalars()
+            .first()
+        )
+        group = (
+            await session.execute(
+                text(
+                    "INSERT INTO ledger_groups (kind, organization_id, project_id, memo, created_by, created_at) "
+                    "VALUES ('donation', :o, :p, 'hand-typed', 'test', CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                dict(o=created["organization_id"], p=created["id"]),
+            )
+        ).scalar_one()
+        await session.execute(
+            text("INSERT INTO ledger_entries (group_id, account_id, amount_fen) VALUES (:g, :a, :n)"),
+            dict(g=group, a=account, n=amount_fen),
+        )
         await session.commit()
     return group
 
@@ -53,8 +68,9 @@ async def test_the_ledger_is_reconciled_city_wide_every_night_at_two(client, mov
     assert run.status_code == 200, run.text
     kept = run.json()
     assert (kept["area_code"], kept["balanced"]) == ("330200", False)
-    assert [(d["kind"], d["group_id"], d["sum_fen"], d["sealed"]) for d in kept["differences"]] == \
-        [("unbalanced_group", group, 700, False)]
+    assert [(d["kind"], d["group_id"], d["sum_fen"], d["sealed"]) for d in kept["differences"]] == [
+        ("unbalanced_group", group, 700, False)
+    ]
     # A city-wide run: a district's staff do not see it.
     assert (await client.get(f"{API}/reconciliations/{kept['id']}", headers=client.as_(HAISHU))).status_code == 404
 

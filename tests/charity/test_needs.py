@@ -2,7 +2,6 @@
 
 import asyncio
 
-
 from tests.charity.factories import API, CITY, HAISHU, YINZHOU, days
 from tests.conftest import resident
 
@@ -10,16 +9,31 @@ DONOR = resident("resident:13900000001", "charity.offers:write")
 
 
 def need_body(**overrides) -> dict:
-    body = {"area_code": "330212001001", "category": "daily_goods", "title": "独居老人冬季棉被",
-            "description": "为社区 40 位独居老人准备棉被", "quantity": 40, "unit": "床", "urgency": "high",
-            "deadline": days(20)}
+    body = {
+        "area_code": "330212001001",
+        "category": "daily_goods",
+        "title": "独居老人冬季棉被",
+        "description": "为社区 40 位独居老人准备棉被",
+        "quantity": 40,
+        "unit": "床",
+        "urgency": "high",
+        "deadline": days(20),
+    }
     return body | overrides
 
 
 def offer_body(**overrides) -> dict:
-    body = {"offerer_kind": "company", "offerer_name": "宁波某某家纺有限公司", "contact_phone": "13905748888",
-            "area_code": "330212", "category": "daily_goods", "description": "全新棉被", "quantity": 30,
-            "unit": "床", "available_until": days(60)}
+    body = {
+        "offerer_kind": "company",
+        "offerer_name": "宁波某某家纺有限公司",
+        "contact_phone": "13905748888",
+        "area_code": "330212",
+        "category": "daily_goods",
+        "description": "全新棉被",
+        "quantity": 30,
+        "unit": "床",
+        "available_until": days(60),
+    }
     return body | overrides
 
 
@@ -32,8 +46,12 @@ async def post(client, path, body, principal=YINZHOU):
 async def test_proposals_rank_nearer_and_fuller_offers_first(client):
     need = await post(client, "needs", need_body())
     district = await post(client, "resource-offers", offer_body(), DONOR)
-    community = await post(client, "resource-offers", offer_body(area_code="330212001001", quantity=10,
-                                                                 offerer_kind="person", offerer_name="周先生"), DONOR)
+    community = await post(
+        client,
+        "resource-offers",
+        offer_body(area_code="330212001001", quantity=10, offerer_kind="person", offerer_name="周先生"),
+        DONOR,
+    )
     city_full = await post(client, "resource-offers", offer_body(area_code="330200", quantity=100))
     await post(client, "resource-offers", offer_body(area_code="330203"))  # another district: cannot reach
     await post(client, "resource-offers", offer_body(category="food"))  # another category
@@ -46,10 +64,14 @@ async def test_proposals_rank_nearer_and_fuller_offers_first(client):
     assert street_expiring["offer"]["area_code"] == "330212001"
     assert [p["offer"]["id"] for p in proposals][2:] == [district["id"], city_full["id"]]
     assert proposals[0]["proposed_quantity"] == 10 and proposals[-1]["proposed_quantity"] == 40
-    assert "covers all 40 床" in proposals[-1]["reasons"] and proposals[0]["offer"]["contact_phone_masked"] == \
-        "139****8888"
+    assert (
+        "covers all 40 床" in proposals[-1]["reasons"]
+        and proposals[0]["offer"]["contact_phone_masked"] == "139****8888"
+    )
     assert "13905748888" not in response.text
-    assert (await client.get(f"{API}/needs/{need['id']}/match-proposals", headers=client.as_(HAISHU))).status_code == 404
+    assert (
+        await client.get(f"{API}/needs/{need['id']}/match-proposals", headers=client.as_(HAISHU))
+    ).status_code == 404
 
 
 async def test_confirmed_matches_and_deliveries_are_tracked_and_never_exceed_either_side(client):
@@ -57,35 +79,47 @@ async def test_confirmed_matches_and_deliveries_are_tracked_and_never_exceed_eit
     offer = await post(client, "resource-offers", offer_body(), DONOR)
     big = await post(client, "resource-offers", offer_body(quantity=100), DONOR)
     match = await post(client, "matches", {"need_id": need["id"], "offer_id": offer["id"], "quantity": 30})
-    too_much = await client.post(f"{API}/matches", json={"need_id": need["id"], "offer_id": offer["id"],
-                                                         "quantity": 1}, headers=client.as_(YINZHOU))
+    too_much = await client.post(
+        f"{API}/matches",
+        json={"need_id": need["id"], "offer_id": offer["id"], "quantity": 1},
+        headers=client.as_(YINZHOU),
+    )
     assert too_much.status_code == 409 and too_much.json()["resource"] == f"resource-offers/{offer['id']}"
-    over_need = await client.post(f"{API}/matches", json={"need_id": need["id"], "offer_id": big["id"],
-                                                          "quantity": 11}, headers=client.as_(YINZHOU))
+    over_need = await client.post(
+        f"{API}/matches",
+        json={"need_id": need["id"], "offer_id": big["id"], "quantity": 11},
+        headers=client.as_(YINZHOU),
+    )
     assert over_need.status_code == 409 and over_need.json()["resource"] == f"needs/{need['id']}"
     await post(client, "matches", {"need_id": need["id"], "offer_id": big["id"], "quantity": 10})
     fetched = (await client.get(f"{API}/needs/{need['id']}")).json()
     assert (fetched["matched_quantity"], fetched["fulfilled_quantity"], fetched["status"]) == (40, 0, "matched")
     assert (await client.get(f"{API}/needs/{need['id']}/match-proposals", headers=client.as_(YINZHOU))).json() == []
-    delivered = await client.post(f"{API}/matches/{match['id']}/deliveries", json={"quantity": 30},
-                                  headers=client.as_(YINZHOU))
+    delivered = await client.post(
+        f"{API}/matches/{match['id']}/deliveries", json={"quantity": 30}, headers=client.as_(YINZHOU)
+    )
     assert delivered.status_code == 200 and delivered.json()["delivered_quantity"] == 30
-    again = await client.post(f"{API}/matches/{match['id']}/deliveries", json={"quantity": 1},
-                              headers=client.as_(YINZHOU))
+    again = await client.post(
+        f"{API}/matches/{match['id']}/deliveries", json={"quantity": 1}, headers=client.as_(YINZHOU)
+    )
     assert again.status_code == 409
     assert (await client.get(f"{API}/needs/{need['id']}")).json()["fulfilled_quantity"] == 30
     offers = (await client.get(f"{API}/resource-offers", headers=client.as_(DONOR))).json()["items"]
     assert [(o["id"], o["remaining_quantity"]) for o in offers] == [(offer["id"], 0), (big["id"], 90)]
     wrong_area = await post(client, "resource-offers", offer_body(area_code="330203"), DONOR)
-    response = await client.post(f"{API}/matches", json={"need_id": need["id"], "offer_id": wrong_area["id"],
-                                                         "quantity": 1}, headers=client.as_(YINZHOU))
+    response = await client.post(
+        f"{API}/matches",
+        json={"need_id": need["id"], "offer_id": wrong_area["id"], "quantity": 1},
+        headers=client.as_(YINZHOU),
+    )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "offer_id"
 
 
 async def test_needs_are_public_and_published_by_staff_of_the_area(client):
     await post(client, "needs", need_body())
-    assert (await client.post(f"{API}/needs", json=need_body(area_code="330203001001"),
-                              headers=client.as_(YINZHOU))).status_code == 403
+    assert (
+        await client.post(f"{API}/needs", json=need_body(area_code="330203001001"), headers=client.as_(YINZHOU))
+    ).status_code == 403
     past = await client.post(f"{API}/needs", json=need_body(deadline=days(-1)), headers=client.as_(YINZHOU))
     assert past.status_code == 422 and past.json()["errors"][0]["field"] == "deadline"
     public = await client.get(f"{API}/needs", params={"area": "330212", "open": True})
@@ -100,8 +134,15 @@ async def test_concurrent_confirmations_never_over_match(committed_client):
     client = committed_client
     need = await post(client, "needs", need_body(quantity=50))
     offers = [await post(client, "resource-offers", offer_body(quantity=20), DONOR) for _ in range(4)]
-    attempts = [client.post(f"{API}/matches", json={"need_id": need["id"], "offer_id": o["id"], "quantity": 7},
-                            headers=client.as_(YINZHOU)) for o in offers for _ in range(4)]
+    attempts = [
+        client.post(
+            f"{API}/matches",
+            json={"need_id": need["id"], "offer_id": o["id"], "quantity": 7},
+            headers=client.as_(YINZHOU),
+        )
+        for o in offers
+        for _ in range(4)
+    ]
     responses = await asyncio.gather(*attempts)
     assert {r.status_code for r in responses} <= {201, 409}
     created = [r.json() for r in responses if r.status_code == 201]

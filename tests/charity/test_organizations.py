@@ -25,10 +25,17 @@ def years_ago(years: int, days: int = 0) -> dt.date:
 
 
 def org_body(**overrides):
-    body = {"name": "鄞州区百丈街道慈善促进会", "unified_social_credit_code": credit_code("51330212MJ0000001"),
-            "registered_on": "2018-05-01", "district_code": "330212", "is_charity": True,
-            "recognised_on": "2019-01-10", "evaluation_grade": "4A", "contact_name": "周海波",
-            "contact_phone": "13805741234"}
+    body = {
+        "name": "鄞州区百丈街道慈善促进会",
+        "unified_social_credit_code": credit_code("51330212MJ0000001"),
+        "registered_on": "2018-05-01",
+        "district_code": "330212",
+        "is_charity": True,
+        "recognised_on": "2019-01-10",
+        "evaluation_grade": "4A",
+        "contact_name": "周海波",
+        "contact_phone": "13805741234",
+    }
     return body | overrides
 
 
@@ -39,8 +46,9 @@ async def register(client, principal=YINZHOU, **overrides):
 
 
 async def grant(client, org_id, principal=YINZHOU, **body):
-    return await client.post(f"{URL}/{org_id}/fundraising-qualification", json=body or None,
-                             headers=client.as_(principal))
+    return await client.post(
+        f"{URL}/{org_id}/fundraising-qualification", json=body or None, headers=client.as_(principal)
+    )
 
 
 async def test_registration_is_public_and_never_shows_the_phone(client):
@@ -75,8 +83,12 @@ async def test_a_code_registered_twice_is_a_conflict_naming_the_organisation(cli
 
 
 async def test_recognition_dates_are_checked(client):
-    cases = [dict(is_charity=True, recognised_on=None), dict(is_charity=False),
-             dict(recognised_on="2017-01-01"), dict(recognised_on=(clock.today() + dt.timedelta(days=1)).isoformat())]
+    cases = [
+        dict(is_charity=True, recognised_on=None),
+        dict(is_charity=False),
+        dict(recognised_on="2017-01-01"),
+        dict(recognised_on=(clock.today() + dt.timedelta(days=1)).isoformat()),
+    ]
     for overrides in cases:
         response = await client.post(URL, json=org_body(**overrides), headers=client.as_(YINZHOU))
         assert response.status_code == 422, overrides
@@ -98,15 +110,22 @@ async def test_registering_needs_the_scope_and_the_area(client):
 
 
 async def test_qualification_needs_a_charity_registered_a_year_before_the_grant(client):
-    young = await register(client, unified_social_credit_code=credit_code("53330212MJ0000002"),
-                           registered_on=years_ago(1, days=-1).isoformat(),
-                           recognised_on=years_ago(1, days=-1).isoformat())
+    young = await register(
+        client,
+        unified_social_credit_code=credit_code("53330212MJ0000002"),
+        registered_on=years_ago(1, days=-1).isoformat(),
+        recognised_on=years_ago(1, days=-1).isoformat(),
+    )
     response = await grant(client, young["id"])
     assert response.status_code == 409 and "at least 1 year" in response.json()["detail"]
     assert response.json()["resource"] == f"organizations/{young['id']}"
     # Registered one day short of a year before the grant date: refused; exactly one year: granted.
-    dated = await register(client, unified_social_credit_code=credit_code("53330212MJ0000003"),
-                           registered_on="2020-03-10", recognised_on="2020-03-10")
+    dated = await register(
+        client,
+        unified_social_credit_code=credit_code("53330212MJ0000003"),
+        registered_on="2020-03-10",
+        recognised_on="2020-03-10",
+    )
     assert (await grant(client, dated["id"], granted_on="2021-03-09")).status_code == 409
     granted = await grant(client, dated["id"], granted_on="2021-03-10")
     assert granted.status_code == 200, granted.text
@@ -121,8 +140,12 @@ async def test_only_recognised_charities_are_qualified(client):
     response = await grant(client, plain["id"])
     assert response.status_code == 409 and "慈善组织" in response.json()["detail"]
     # Recognised only after the asked grant date: not a charity on that day.
-    late = await register(client, unified_social_credit_code=credit_code("53330212MJ0000004"),
-                          registered_on="2015-01-01", recognised_on="2020-06-01")
+    late = await register(
+        client,
+        unified_social_credit_code=credit_code("53330212MJ0000004"),
+        registered_on="2015-01-01",
+        recognised_on="2020-06-01",
+    )
     assert (await grant(client, late["id"], granted_on="2020-05-31")).status_code == 409
     assert (await grant(client, late["id"], granted_on="2020-06-01")).status_code == 200
 
@@ -141,12 +164,17 @@ async def test_granting_is_for_staff_of_the_area(client):
 async def test_filters_and_pages(client):
     ids = []
     for n in range(5):
-        org = await register(client, unified_social_credit_code=credit_code(f"52330212MJ000010{n}"),
-                             is_charity=n % 2 == 0, recognised_on="2019-01-10" if n % 2 == 0 else None)
+        org = await register(
+            client,
+            unified_social_credit_code=credit_code(f"52330212MJ000010{n}"),
+            is_charity=n % 2 == 0,
+            recognised_on="2019-01-10" if n % 2 == 0 else None,
+        )
         ids.append(org["id"])
     await grant(client, ids[0])
-    haishu = await register(client, HAISHU, unified_social_credit_code=credit_code("52330203MJ0000201"),
-                            district_code="330203")
+    haishu = await register(
+        client, HAISHU, unified_social_credit_code=credit_code("52330203MJ0000201"), district_code="330203"
+    )
 
     async def all_pages(**params):
         seen, cursor = [], None
@@ -186,5 +214,6 @@ async def test_seed_loads_valid_organisations_once(client):
     assert all(uscc.is_valid(o["unified_social_credit_code"]) for o in (await client.get(URL)).json()["items"])
     # The demo project is public and fundraising, its money from the ledger.
     projects = (await client.get("/api/charity/v1/public/projects", params={"status": "fundraising"})).json()["items"]
-    assert [(p["title"], p["raised_fen"], p["spent_fen"], p["donation_count"]) for p in projects] == \
-        [(seed.PROJECT_TITLE, 5_055_000, 1_200_000, 4)]
+    assert [(p["title"], p["raised_fen"], p["spent_fen"], p["donation_count"]) for p in projects] == [
+        (seed.PROJECT_TITLE, 5_055_000, 1_200_000, 4)
+    ]

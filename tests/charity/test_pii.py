@@ -18,8 +18,7 @@ from services.charity.needs.models import ResourceOffer
 from shared import migrations
 from shared.db import make_engine
 from shared.pii import keyring
-from tests.charity.factories import (API, DONATIONS_READ, DONATIONS_WRITE, HAISHU, YINZHOU, donate, organisation,
-                                     project)
+from tests.charity.factories import API, DONATIONS_READ, DONATIONS_WRITE, HAISHU, YINZHOU, donate, organisation, project
 from tests.charity.test_needs import offer_body
 from tests.conftest import staff
 
@@ -62,15 +61,13 @@ async def test_a_clear_read_needs_the_scope_a_purpose_and_the_area(client):
     created = await project(client)
     donation = await donate(client, created["id"], "wx-pii-2")
     without_scope = staff("330212", DONATIONS_READ, DONATIONS_WRITE)
-    refused = await client.post(pii_reads(donation["id"]), json={"purpose": PURPOSE},
-                                headers=client.as_(without_scope))
+    refused = await client.post(pii_reads(donation["id"]), json={"purpose": PURPOSE}, headers=client.as_(without_scope))
     assert refused.status_code == 403
     for body in ({}, {"purpose": "  "}, {"purpose": "看看"}):
         response = await client.post(pii_reads(donation["id"]), json=body, headers=client.as_(YINZHOU))
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "purpose", body
     other_area = await client.post(pii_reads(donation["id"]), json={"purpose": PURPOSE}, headers=client.as_(HAISHU))
-    missing = await client.post(pii_reads(donation["id"] + 1000), json={"purpose": PURPOSE},
-                                headers=client.as_(HAISHU))
+    missing = await client.post(pii_reads(donation["id"] + 1000), json={"purpose": PURPOSE}, headers=client.as_(HAISHU))
     assert other_area.status_code == missing.status_code == 404
     listed = await client.get(f"{API}/pii-reads", headers=client.as_(AUDITOR))
     assert listed.status_code == 200 and listed.json()["items"] == [], listed.text
@@ -79,8 +76,11 @@ async def test_a_clear_read_needs_the_scope_a_purpose_and_the_area(client):
 async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(client):
     created = await project(client)
     donation = await donate(client, created["id"], "wx-pii-3")
-    response = await client.post(pii_reads(donation["id"]), json={"purpose": PURPOSE},
-                                 headers=client.as_(YINZHOU) | {"X-Request-ID": "req-charity-pii-1"})
+    response = await client.post(
+        pii_reads(donation["id"]),
+        json={"purpose": PURPOSE},
+        headers=client.as_(YINZHOU) | {"X-Request-ID": "req-charity-pii-1"},
+    )
     assert response.status_code == 201, response.text
     answer = response.json()
     assert answer["values"] == {"donor_phone": PHONE}
@@ -89,11 +89,28 @@ async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(
     assert listed.status_code == 200, listed.text
     [record] = listed.json()["items"]
     assert record["id"] == answer["read_id"]
-    assert {k: record[k] for k in ("reader", "reader_kind", "subject_type", "subject_id", "subject_area", "fields",
-                                   "purpose", "request_id")} == {
-        "reader": "staff:yinzhou", "reader_kind": "staff", "subject_type": "donor",
-        "subject_id": str(donation["id"]), "subject_area": created["district_code"], "fields": ["donor_phone"],
-        "purpose": PURPOSE, "request_id": "req-charity-pii-1"}
+    assert {
+        k: record[k]
+        for k in (
+            "reader",
+            "reader_kind",
+            "subject_type",
+            "subject_id",
+            "subject_area",
+            "fields",
+            "purpose",
+            "request_id",
+        )
+    } == {
+        "reader": "staff:yinzhou",
+        "reader_kind": "staff",
+        "subject_type": "donor",
+        "subject_id": str(donation["id"]),
+        "subject_area": created["district_code"],
+        "fields": ["donor_phone"],
+        "purpose": PURPOSE,
+        "request_id": "req-charity-pii-1",
+    }
     assert PHONE not in listed.text  # the audit says what was read, not the value
     assert (await client.get(f"{API}/pii-reads", headers=client.as_(HAISHU_AUDITOR))).json()["items"] == []
     # Reading the audit takes the auditor's scope; the reader's scope is not it.
@@ -104,8 +121,9 @@ async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(
 async def test_the_audit_about_one_donor_is_found_by_their_phone(client):
     created = await project(client)
     first = await donate(client, created["id"], "wx-pii-5")
-    other = await donate(client, created["id"], "wx-pii-6",
-                         donor={"kind": "person", "name": "李华", "phone": "13700000002"})
+    other = await donate(
+        client, created["id"], "wx-pii-6", donor={"kind": "person", "name": "李华", "phone": "13700000002"}
+    )
     second = await donate(client, created["id"], "wx-pii-7")
     for donation in (first, other, second):
         read = await client.post(pii_reads(donation["id"]), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU))
@@ -115,8 +133,9 @@ async def test_the_audit_about_one_donor_is_found_by_their_phone(client):
     assert found.status_code == 200, found.text
     assert [r["subject_id"] for r in found.json()["items"]] == [str(second["id"]), str(first["id"])]
     assert PHONE not in found.text
-    assert (await client.post(f"{API}/pii-reads/searches", json={"phone": PHONE},
-                              headers=client.as_(HAISHU_AUDITOR))).json()["items"] == []
+    assert (
+        await client.post(f"{API}/pii-reads/searches", json={"phone": PHONE}, headers=client.as_(HAISHU_AUDITOR))
+    ).json()["items"] == []
     # This service knows donors by phone: an ID number is refused by name, a malformed phone too.
     for body, field in (({"id_number": "330203195001011236"}, "id_number"), ({"phone": "1391234"}, "phone")):
         refused = await client.post(f"{API}/pii-reads/searches", json=body, headers=client.as_(AUDITOR))
@@ -143,8 +162,9 @@ async def test_public_disclosure_shows_no_donor_data_and_the_honour_list_still_k
     created = await project(client, org=org)
     await donate(client, created["id"], "wx-pii-h1", 30_000)
     await donate(client, created["id"], "wx-pii-h2", 20_000)  # the same person (name and phone) again
-    await donate(client, created["id"], "wx-pii-h3", 10_000,
-                 donor={"kind": "person", "name": "王小明", "phone": "13800001111"})  # a namesake
+    await donate(
+        client, created["id"], "wx-pii-h3", 10_000, donor={"kind": "person", "name": "王小明", "phone": "13800001111"}
+    )  # a namesake
     honour = await client.get(f"{API}/honour-list")
     assert honour.status_code == 200, honour.text
     people = [(e["name"], e["amount_fen"], e["donations"]) for e in honour.json()["entries"]]
@@ -189,15 +209,19 @@ async def _sql(url: str, *statements: str) -> list:
 def test_the_migration_encrypts_existing_phones_and_its_downgrade_restores_them(scratch_url, backend):
     url = scratch_url
     migrations.upgrade("charity", url, BEFORE)
-    asyncio.run(_sql(url,
-        "INSERT INTO donations (id, project_id, organization_id, channel, channel_txn_id, amount_fen, donor_kind, "
-        "donor_name, donor_phone, honour_opt_in, donated_at, ledger_group_id, recorded_by, created_at) VALUES "
-        "(1, 1, 1, 'wechat', 'm-1', 100, 'person', '王小明', '13912345678', true, CURRENT_TIMESTAMP, 1, 't', "
-        "CURRENT_TIMESTAMP), (2, 1, 1, 'wechat', 'm-2', 100, 'anonymous', NULL, NULL, false, CURRENT_TIMESTAMP, 2, "
-        "'t', CURRENT_TIMESTAMP)",
-        "INSERT INTO resource_offers (id, offerer_kind, offerer_name, contact_phone, subject, area_code, category, "
-        "description, quantity, unit, available_until, allocated_quantity, created_at) VALUES (1, 'company', '某公司', "
-        "'13905748888', 's', '330212', 'food', 'd', 10, '箱', '2030-01-01', 0, CURRENT_TIMESTAMP)"))
+    asyncio.run(
+        _sql(
+            url,
+            "INSERT INTO donations (id, project_id, organization_id, channel, channel_txn_id, amount_fen, donor_kind, "
+            "donor_name, donor_phone, honour_opt_in, donated_at, ledger_group_id, recorded_by, created_at) VALUES "
+            "(1, 1, 1, 'wechat', 'm-1', 100, 'person', '王小明', '13912345678', true, CURRENT_TIMESTAMP, 1, 't', "
+            "CURRENT_TIMESTAMP), (2, 1, 1, 'wechat', 'm-2', 100, 'anonymous', NULL, NULL, false, CURRENT_TIMESTAMP, 2, "
+            "'t', CURRENT_TIMESTAMP)",
+            "INSERT INTO resource_offers (id, offerer_kind, offerer_name, contact_phone, subject, area_code, category, "
+            "description, quantity, unit, available_until, allocated_quantity, created_at) VALUES (1, 'company', '某公司', "
+            "'13905748888', 's', '330212', 'food', 'd', 10, '箱', '2030-01-01', 0, CURRENT_TIMESTAMP)",
+        )
+    )
     migrations.upgrade("charity", url)
     donations = asyncio.run(_sql(url, "SELECT id, donor_phone_enc, donor_phone_index FROM donations ORDER BY id"))
     (_, enc, index), (_, none, no_index) = donations
@@ -212,8 +236,11 @@ def test_the_migration_encrypts_existing_phones_and_its_downgrade_restores_them(
     assert asyncio.run(_sql(url, "SELECT contact_phone FROM resource_offers")) == [("13905748888",)]
     # donations is append-only again after the backfill set its trigger aside.
     with pytest.raises(Exception, match="append-only"):
-        asyncio.run(_sql(url, "UPDATE donations SET amount_fen = 1") if backend == "sqlite" else
-                    _plain(url, "UPDATE donations SET amount_fen = 1"))
+        asyncio.run(
+            _sql(url, "UPDATE donations SET amount_fen = 1")
+            if backend == "sqlite"
+            else _plain(url, "UPDATE donations SET amount_fen = 1")
+        )
 
 
 async def _plain(url: str, statement: str) -> None:
@@ -228,6 +255,7 @@ async def _plain(url: str, statement: str) -> None:
 async def test_a_key_rotation_rewrites_the_phones_and_donations_stay_append_only(client):
     from services.charity.pii import reencrypt_all
     from shared.pii import Keyring, use_keyring
+
     created = await project(client)
     donation = await donate(client, created["id"], "wx-pii-rotate")
     response = await client.post(f"{API}/resource-offers", json=offer_body(), headers=client.as_(YINZHOU))

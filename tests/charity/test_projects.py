@@ -8,8 +8,18 @@ from sqlalchemy.exc import IntegrityError
 from services.charity.projects.models import Project
 from services.charity.projects.service import add_months, disclosure_due
 from shared import clock
-from tests.charity.factories import (API, CITY, HAISHU, YINZHOU, days, entered_on, get_project, organisation,
-                                     project, project_body)
+from tests.charity.factories import (
+    API,
+    CITY,
+    HAISHU,
+    YINZHOU,
+    days,
+    entered_on,
+    get_project,
+    organisation,
+    project,
+    project_body,
+)
 from tests.conftest import staff
 
 URL = f"{API}/projects"
@@ -19,8 +29,10 @@ async def test_a_project_goes_from_draft_to_closed_and_nowhere_else(client):
     org = await organisation(client)
     created = await project(client, org=org, status="draft")
     assert created["status"] == "draft" and created["filed_on"] is None
-    assert [(l["line_no"], l["name"], l["amount_fen"], l["spent_fen"]) for l in created["budget_lines"]] == \
-        [(1, "助学金", 900_000, 0), (2, "执行费用", 100_000, 0)]
+    assert [(b["line_no"], b["name"], b["amount_fen"], b["spent_fen"]) for b in created["budget_lines"]] == [
+        (1, "助学金", 900_000, 0),
+        (2, "执行费用", 100_000, 0),
+    ]
     assert (created["raised_fen"], created["spent_fen"], created["balance_fen"]) == (0, 0, 0)
     headers = client.as_(YINZHOU)
     pid = created["id"]
@@ -29,8 +41,9 @@ async def test_a_project_goes_from_draft_to_closed_and_nowhere_else(client):
         assert early.status_code == 409 and early.json()["resource"] == f"projects/{pid}", action
         assert "draft" in early.json()["detail"]
     await entered_on(client, pid, days(-20))
-    filed = await client.post(f"{URL}/{pid}/filing", json={"filed_on": days(-20), "filing_number": "53330212MJ-001"},
-                              headers=headers)
+    filed = await client.post(
+        f"{URL}/{pid}/filing", json={"filed_on": days(-20), "filing_number": "53330212MJ-001"}, headers=headers
+    )
     assert filed.status_code == 200 and filed.json()["status"] == "filed"
     assert filed.json()["filing_number"] == "53330212MJ-001"
     assert (await client.post(f"{URL}/{pid}/filing", json={"filed_on": days(-20)}, headers=headers)).status_code == 409
@@ -67,8 +80,9 @@ async def test_an_emergency_fundraising_may_file_within_ten_days_after_it_starts
     in_time = await project(client, org=org, status="draft", emergency=True, starts_on=days(-10), ends_on=days(30))
     response = await client.post(f"{URL}/{in_time['id']}/filing", headers=client.as_(YINZHOU))
     assert response.status_code == 200 and response.json()["filed_on"] == clock.today().isoformat()
-    assert (await client.post(f"{URL}/{in_time['id']}/start-fundraising",
-                              headers=client.as_(YINZHOU))).json()["status"] == "fundraising"
+    assert (await client.post(f"{URL}/{in_time['id']}/start-fundraising", headers=client.as_(YINZHOU))).json()[
+        "status"
+    ] == "fundraising"
     # A directed (non-public) fundraising has no filing clock.
     directed = await project(client, org=org, status="draft", public_fundraising=False, starts_on=days(1))
     assert (await client.post(f"{URL}/{directed['id']}/filing", headers=client.as_(YINZHOU))).status_code == 200
@@ -79,8 +93,7 @@ async def test_a_filing_dated_before_the_project_was_created_is_refused(client):
     draft = await project(client, org=org, status="draft", public_fundraising=False, starts_on=days(-5))
     created_on = dt.datetime.fromisoformat(draft["created_at"]).astimezone(clock.SHANGHAI).date()
     day_before = (created_on - dt.timedelta(days=1)).isoformat()
-    early = await client.post(f"{URL}/{draft['id']}/filing", json={"filed_on": day_before},
-                              headers=client.as_(YINZHOU))
+    early = await client.post(f"{URL}/{draft['id']}/filing", json={"filed_on": day_before}, headers=client.as_(YINZHOU))
     assert early.status_code == 422, early.text
     assert early.json()["errors"][0]["field"] == "filed_on" and created_on.isoformat() in early.json()["detail"]
     assert (await get_project(client, draft["id"]))["status"] == "draft"
@@ -88,14 +101,17 @@ async def test_a_filing_dated_before_the_project_was_created_is_refused(client):
     async with client.app.state.database.sessionmaker() as session:
         try:
             async with session.begin_nested():
-                await session.execute(text("UPDATE projects SET status = 'filed', filed_on = :day WHERE id = :id"),
-                                      {"day": dt.date.fromisoformat(day_before), "id": draft["id"]})
+                await session.execute(
+                    text("UPDATE projects SET status = 'filed', filed_on = :day WHERE id = :id"),
+                    {"day": dt.date.fromisoformat(day_before), "id": draft["id"]},
+                )
             raise AssertionError("a filing before the project's creation was stored")
         except IntegrityError as refused:
             assert "filed_after_created" in str(refused)
     # Filed the day it was created (in Shanghai), it is accepted.
-    on_the_day = await client.post(f"{URL}/{draft['id']}/filing", json={"filed_on": created_on.isoformat()},
-                                   headers=client.as_(YINZHOU))
+    on_the_day = await client.post(
+        f"{URL}/{draft['id']}/filing", json={"filed_on": created_on.isoformat()}, headers=client.as_(YINZHOU)
+    )
     assert on_the_day.status_code == 200, on_the_day.text
 
 
@@ -112,8 +128,9 @@ async def test_only_qualified_organisations_fundraise_publicly(client):
     org = await organisation(client)
     draft = await project(client, org=org, status="draft", starts_on="2016-12-20", ends_on=days(30))
     await entered_on(client, draft["id"], "2016-11-01")
-    before = await client.post(f"{URL}/{draft['id']}/filing", json={"filed_on": "2016-12-01"},
-                               headers=client.as_(YINZHOU))
+    before = await client.post(
+        f"{URL}/{draft['id']}/filing", json={"filed_on": "2016-12-01"}, headers=client.as_(YINZHOU)
+    )
     assert before.status_code == 409 and before.json()["resource"] == f"organizations/{org['id']}"
 
 
@@ -155,25 +172,44 @@ async def test_disclosures_are_append_only_and_corrections_name_the_original(cli
     created = await project(client)
     url = f"{URL}/{created['id']}/disclosures"
     headers = client.as_(YINZHOU)
-    first = await client.post(url, json={"kind": "progress", "title": "第一季度进展", "content": "已募集 5,000 元",
-                                         "period_from": days(-5), "period_to": days(0)}, headers=headers)
+    first = await client.post(
+        url,
+        json={
+            "kind": "progress",
+            "title": "第一季度进展",
+            "content": "已募集 5,000 元",
+            "period_from": days(-5),
+            "period_to": days(0),
+        },
+        headers=headers,
+    )
     assert first.status_code == 201, first.text
-    wrong = await client.post(url, json={"kind": "correction", "title": "更正", "content": "应为 5,500 元"},
-                              headers=headers)
+    wrong = await client.post(
+        url, json={"kind": "correction", "title": "更正", "content": "应为 5,500 元"}, headers=headers
+    )
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "corrects_id"
-    fix = await client.post(url, json={"kind": "correction", "title": "更正", "content": "应为 5,500 元",
-                                       "corrects_id": first.json()["id"]}, headers=headers)
+    fix = await client.post(
+        url,
+        json={"kind": "correction", "title": "更正", "content": "应为 5,500 元", "corrects_id": first.json()["id"]},
+        headers=headers,
+    )
     assert fix.status_code == 201 and fix.json()["corrects_id"] == first.json()["id"]
     listed = (await client.get(url, headers=headers)).json()
     assert [d["id"] for d in listed] == [first.json()["id"], fix.json()["id"]]
     assert listed[0]["content"] == "已募集 5,000 元" and listed[0]["corrected_by"] == [fix.json()["id"]]
     other = await project(client, org=None)
-    foreign = await client.post(f"{URL}/{other['id']}/disclosures", headers=headers, json={
-        "kind": "correction", "title": "x", "content": "y", "corrects_id": first.json()["id"]})
+    foreign = await client.post(
+        f"{URL}/{other['id']}/disclosures",
+        headers=headers,
+        json={"kind": "correction", "title": "x", "content": "y", "corrects_id": first.json()["id"]},
+    )
     assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "corrects_id"
     draft = await project(client, status="draft")
-    assert (await client.post(f"{URL}/{draft['id']}/disclosures", headers=headers,
-                              json={"kind": "plan", "title": "x", "content": "y"})).status_code == 409
+    assert (
+        await client.post(
+            f"{URL}/{draft['id']}/disclosures", headers=headers, json={"kind": "plan", "title": "x", "content": "y"}
+        )
+    ).status_code == 409
     # The database itself refuses to rewrite or remove a disclosure.
     async with client.app.state.database.sessionmaker() as session:
         for statement in ("UPDATE project_disclosures SET content = 'x'", "DELETE FROM project_disclosures"):
@@ -197,8 +233,11 @@ async def test_long_projects_without_a_recent_disclosure_are_listed_as_overdue(c
     assert items[0]["due"] == "progress" and items[0]["due_on"] == due_on.isoformat()
     assert items[0]["days_overdue"] == (clock.today() - due_on).days and items[0]["last_published_on"] is None
     assert (await client.get(f"{URL}/overdue-disclosures", headers=client.as_(HAISHU))).json() == []
-    published = await client.post(f"{URL}/{long_running['id']}/disclosures", headers=client.as_(YINZHOU),
-                                  json={"kind": "progress", "title": "进展", "content": "..."})
+    published = await client.post(
+        f"{URL}/{long_running['id']}/disclosures",
+        headers=client.as_(YINZHOU),
+        json={"kind": "progress", "title": "进展", "content": "..."},
+    )
     assert published.status_code == 201
     assert (await client.get(f"{URL}/overdue-disclosures", headers=client.as_(YINZHOU))).json() == []
     assert short["status"] == "fundraising"

@@ -2,7 +2,6 @@
 
 import asyncio
 
-
 from shared import clock
 from tests.charity.factories import API, HAISHU, YINZHOU, donate, organisation, project
 
@@ -21,21 +20,30 @@ async def test_receipts_are_numbered_without_gaps_and_one_per_donation(client):
     assert one.status_code == 201, one.text
     body = one.json()
     assert (body["receipt_no"], body["number"], body["year"]) == (f"{year}-000001", 1, year)
-    assert (body["donor_name"], body["amount_fen"], body["handler"], body["kind"]) == ("王小明", 10_000, "陈会计",
-                                                                                       "individual")
+    assert (body["donor_name"], body["amount_fen"], body["handler"], body["kind"]) == (
+        "王小明",
+        10_000,
+        "陈会计",
+        "individual",
+    )
     assert body["issued_on"] == clock.today().isoformat() and body["donation_ids"] == [first["id"]]
     again = await issue(client, first["id"])
     assert again.status_code == 409 and again.json()["resource"] == f"receipts/{body['id']}"
-    declined = await client.post(f"{URL}/declines", json={"donation_id": second["id"], "note": "电话告知不需要"},
-                                 headers=client.as_(YINZHOU))
+    declined = await client.post(
+        f"{URL}/declines", json={"donation_id": second["id"], "note": "电话告知不需要"}, headers=client.as_(YINZHOU)
+    )
     assert declined.status_code == 201 and declined.json()["note"] == "电话告知不需要"
     refused = await issue(client, second["id"])
     assert refused.status_code == 409 and "declined" in refused.json()["detail"]
-    assert (await client.post(f"{URL}/declines", json={"donation_id": first["id"]},
-                              headers=client.as_(YINZHOU))).status_code == 409
+    assert (
+        await client.post(f"{URL}/declines", json={"donation_id": first["id"]}, headers=client.as_(YINZHOU))
+    ).status_code == 409
     # Refused attempts took no number: the next receipt is 2.
-    partly_refunded = await client.post(f"{API}/donations/{third['id']}/refunds", headers=client.as_(YINZHOU),
-                                        json={"amount_fen": 5_000, "reason": "部分退款"})
+    partly_refunded = await client.post(
+        f"{API}/donations/{third['id']}/refunds",
+        headers=client.as_(YINZHOU),
+        json={"amount_fen": 5_000, "reason": "部分退款"},
+    )
     assert partly_refunded.status_code == 201
     two = (await issue(client, third["id"])).json()
     assert (two["number"], two["amount_fen"]) == (2, 25_000)
@@ -43,8 +51,11 @@ async def test_receipts_are_numbered_without_gaps_and_one_per_donation(client):
     other = await project(client, org=await organisation(client, name="鄞州区红十字会"))
     theirs = (await issue(client, (await donate(client, other["id"], "wx-other"))["id"])).json()
     assert theirs["number"] == 1 and theirs["organization_id"] != body["organization_id"]
-    listed = (await client.get(URL, params={"organization_id": body["organization_id"], "year": year},
-                               headers=client.as_(YINZHOU))).json()["items"]
+    listed = (
+        await client.get(
+            URL, params={"organization_id": body["organization_id"], "year": year}, headers=client.as_(YINZHOU)
+        )
+    ).json()["items"]
     assert [r["number"] for r in listed] == [1, 2]
 
 
@@ -58,10 +69,16 @@ async def test_a_days_small_and_anonymous_gifts_merge_under_one_name(client):
     refunded = await donate(client, created["id"], "wx-refunded", 1_000)
     await client.post(f"{URL}/declines", json={"donation_id": declined["id"]}, headers=client.as_(YINZHOU))
     assert (await issue(client, receipted["id"])).status_code == 201
-    await client.post(f"{API}/donations/{refunded['id']}/refunds", json={"amount_fen": 1_000, "reason": "x"},
-                      headers=client.as_(YINZHOU))
-    await client.post(f"{API}/donations/{small[0]['id']}/refunds", json={"amount_fen": 500, "reason": "x"},
-                      headers=client.as_(YINZHOU))
+    await client.post(
+        f"{API}/donations/{refunded['id']}/refunds",
+        json={"amount_fen": 1_000, "reason": "x"},
+        headers=client.as_(YINZHOU),
+    )
+    await client.post(
+        f"{API}/donations/{small[0]['id']}/refunds",
+        json={"amount_fen": 500, "reason": "x"},
+        headers=client.as_(YINZHOU),
+    )
     body = {"organization_id": created["organization_id"], "day": clock.today().isoformat(), "handler": "陈会计"}
     merged = await client.post(f"{URL}/merged", json=body, headers=client.as_(YINZHOU))
     assert merged.status_code == 201, merged.text
@@ -85,8 +102,11 @@ async def test_receipts_stay_in_their_area(client):
     mine = (await issue(client, donation["id"])).json()
     assert (await client.get(f"{URL}/{mine['id']}", headers=client.as_(HAISHU))).status_code == 404
     assert (await client.get(URL, headers=client.as_(HAISHU))).json()["items"] == []
-    merged = await client.post(f"{URL}/merged", headers=client.as_(HAISHU), json={
-        "organization_id": created["organization_id"], "day": clock.today().isoformat(), "handler": "x"})
+    merged = await client.post(
+        f"{URL}/merged",
+        headers=client.as_(HAISHU),
+        json={"organization_id": created["organization_id"], "day": clock.today().isoformat(), "handler": "x"},
+    )
     assert merged.status_code == 404
 
 

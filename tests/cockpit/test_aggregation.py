@@ -20,8 +20,9 @@ def indicators(panel: dict) -> dict[str, dict]:
 
 
 async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_progress(cockpit_gateway):
-    signed = await cockpit_gateway.post("/api/auth/v1/staff-sign-ins",
-                                        json={"username": "city-demo", "password": DEMO_PASSWORD})
+    signed = await cockpit_gateway.post(
+        "/api/auth/v1/staff-sign-ins", json={"username": "city-demo", "password": DEMO_PASSWORD}
+    )
     token = signed.json()["access_token"]
     response = await cockpit_gateway.get(URL, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
@@ -34,7 +35,12 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
 
     elder = indicators(got["eldercare"])
     canteens = elder["eldercare.canteens"]  # the canteen level alone: the plan's 150 count no kitchen or meal point
-    assert (canteens["label"], canteens["value"], canteens["unit"], canteens["target"]) == ("标准化老年食堂", 7, "个", 150)
+    assert (canteens["label"], canteens["value"], canteens["unit"], canteens["target"]) == (
+        "标准化老年食堂",
+        7,
+        "个",
+        150,
+    )
     assert canteens["target_met"] is False and canteens["progress"] == round(7 / 150, 4)
     assert elder["eldercare.beds"]["value"] == 4100 and elder["eldercare.beds"]["target_met"] is True
     assert elder["eldercare.beds"]["progress"] == 1.0
@@ -61,8 +67,12 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
 
     charity = indicators(got["charity"])
     organisations = charity["charity.organizations"]
-    assert (organisations["value"], organisations["target"], organisations["target_rule"],
-            organisations["target_met"]) == (120, 100, "more_than", True)
+    assert (
+        organisations["value"],
+        organisations["target"],
+        organisations["target_rule"],
+        organisations["target_met"],
+    ) == (120, 100, "more_than", True)
     assert charity["charity.raised"]["value"] == 12340.0 and charity["charity.raised"]["unit"] == "元"
     assert charity["charity.trusts"]["value"] == 3 and charity["charity.community_funds"]["target_met"] is True
     # The nightly reconciliation found differences: the page raises it.
@@ -70,8 +80,12 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
     assert (differences["value"], differences["alert"], differences["label"]) == (2, True, "最近一次对账差异")
     assert charity["charity.trusts"]["alert"] is False
     one_day = charity["charity.one_day_participation"]  # the latest campaign's
-    assert (one_day["value"], one_day["target"], one_day["target_met"], one_day["note"]) == (80.0, 95, False,
-                                                                                          "2026年慈善一日捐")
+    assert (one_day["value"], one_day["target"], one_day["target_met"], one_day["note"]) == (
+        80.0,
+        95,
+        False,
+        "2026年慈善一日捐",
+    )
     trusts_chart = next(c for c in got["charity"]["charts"] if c["code"] == "charity.trusts_by_district")
     assert trusts_chart["categories"] == ["海曙区", "鄞州区"] and trusts_chart["series"][0]["values"] == [1, 2]
 
@@ -82,8 +96,9 @@ async def test_staff_sign_in_then_every_panel_in_one_shape_with_targets_and_prog
 
 
 async def test_services_are_asked_concurrently_as_the_caller_with_their_area(cockpit_gateway):
-    response = await cockpit_gateway.get(URL, params={"district": "330203"},
-                                         headers=bearer("staff-city", cockpit_gateway.settings))
+    response = await cockpit_gateway.get(
+        URL, params={"district": "330203"}, headers=bearer("staff-city", cockpit_gateway.settings)
+    )
     assert response.status_code == 200 and response.json()["area_name"] == "海曙区"
     asked = {(r["service"], r["path"]): r for r in cockpit_gateway.fake.requests}
     assert asked[("assistance", "/indicators")]["params"] == {"area_code": "330203"}
@@ -121,7 +136,8 @@ async def test_district_staff_get_403_for_another_district_and_city_staff_for_on
     assert bad.status_code == 422 and "district" in bad.text
     # Nothing was asked of any service for a refused or invalid request (only the one allowed above).
     assert {r["params"].get("district") or r["params"].get("area_code") for r in cockpit_gateway.fake.requests} == {
-        "330212"}
+        "330212"
+    }
 
 
 async def test_sign_in_is_required_and_only_staff_may_look(cockpit_gateway):
@@ -147,7 +163,7 @@ async def test_a_service_down_makes_only_its_panel_unavailable_in_words(cockpit_
 
 
 async def test_a_service_answering_an_error_or_lacking_an_endpoint_says_so(cockpit_gateway):
-    del cockpit_gateway.fake.payloads["eldercare"]["/indicators"]   # not built yet: 404
+    del cockpit_gateway.fake.payloads["eldercare"]["/indicators"]  # not built yet: 404
     assistance = cockpit_gateway.fake.payloads["assistance"]["/indicators"]  # no 低保 standard on record
     assistance["items"] = [i for i in assistance["items"] if i["code"] != "dibao_standard"]
     got = panels((await cockpit_gateway.get(URL, headers=bearer("staff-city", cockpit_gateway.settings))).json())
@@ -192,10 +208,16 @@ async def test_a_reshaped_answer_costs_one_panel_not_the_page(cockpit_gateway):
 
 async def test_an_empty_district_says_so_in_words(cockpit_gateway):
     zeros = cockpit_gateway.fake.payloads["charity"]["/indicators"]
-    zeros["items"] = [i | {"value": 0} for i in zeros["items"] if i["code"] != "campaign_participation"
-                      and i["area"] == "330200"]
-    got = panels((await cockpit_gateway.get(URL, params={"district": "330225"},
-                                            headers=bearer("staff-city", cockpit_gateway.settings))).json())
+    zeros["items"] = [
+        i | {"value": 0} for i in zeros["items"] if i["code"] != "campaign_participation" and i["area"] == "330200"
+    ]
+    got = panels(
+        (
+            await cockpit_gateway.get(
+                URL, params={"district": "330225"}, headers=bearer("staff-city", cockpit_gateway.settings)
+            )
+        ).json()
+    )
     assert got["charity"]["empty"] is True and got["charity"]["message"] == "象山县暂无慈善事业业务数据（各项均为 0）"
     one_day = indicators(got["charity"])["charity.one_day_participation"]
     assert one_day["available"] is False and one_day["note"] == "本年及上年无一日捐活动"
@@ -203,8 +225,9 @@ async def test_an_empty_district_says_so_in_words(cockpit_gateway):
 
 async def test_answers_are_cached_briefly_and_concurrent_callers_share_one_gathering(cockpit_gateway):
     headers = bearer("staff-city", cockpit_gateway.settings)
-    first, second = await asyncio.gather(cockpit_gateway.get(URL, headers=headers),
-                                         cockpit_gateway.get(URL, headers=headers))
+    first, second = await asyncio.gather(
+        cockpit_gateway.get(URL, headers=headers), cockpit_gateway.get(URL, headers=headers)
+    )
     third = await cockpit_gateway.get(URL, headers=headers)
     assert [r.status_code for r in (first, second, third)] == [200, 200, 200]
     assert sorted([first.json()["cached"], second.json()["cached"]]) == [False, True] and third.json()["cached"]
@@ -229,8 +252,9 @@ async def test_the_page_and_its_charting_library_are_served_by_the_gateway(cockp
 
 async def test_the_layout_reads_what_the_real_services_answer(real_gateway):
     """A contract check: each real service's `/indicators` (empty databases) fills its panel, no figure missing."""
-    response = await real_gateway.get(URL, params={"district": "330212"},
-                                      headers=bearer("staff-city", real_gateway.settings))
+    response = await real_gateway.get(
+        URL, params={"district": "330212"}, headers=bearer("staff-city", real_gateway.settings)
+    )
     assert response.status_code == 200
     got = panels(response.json())
     # Without demo data the policy table is empty (no 低保 standard), no campaign ran and no reconciliation
@@ -254,7 +278,8 @@ async def test_street_staff_see_their_street_and_not_their_whole_district(cockpi
     own = await cockpit_gateway.get(URL, headers=headers)
     assert own.status_code == 200 and own.json()["area_code"] == "330212001" and own.json()["districts"] == []
     assert {r["params"].get("area_code") for r in cockpit_gateway.fake.requests if "area_code" in r["params"]} == {
-        "330212001"}
+        "330212001"
+    }
     assert (await cockpit_gateway.get(URL, params={"district": "330212"}, headers=headers)).status_code == 403
 
 

@@ -26,8 +26,15 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = Path("/usr/bin/chromium")
 # A CJK font, or the Chinese page renders as empty boxes in the screenshot.
 APT_PACKAGES = ["chromium", "fonts-wqy-microhei"]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -46,18 +53,26 @@ def install_or_skip(missing: list[str]) -> None:
     if not missing:
         return
     if os.geteuid() != 0:
-        pytest.skip(f"the browser test needs {', '.join(missing)} ({CHROMIUM}); installing them takes root, "
-                    f"and this runs as uid {os.geteuid()}: sudo apt-get install {' '.join(missing)}")
+        pytest.skip(
+            f"the browser test needs {', '.join(missing)} ({CHROMIUM}); installing them takes root, "
+            f"and this runs as uid {os.geteuid()}: sudo apt-get install {' '.join(missing)}"
+        )
     if not shutil.which("apt-get"):
         pytest.fail(f"{', '.join(missing)} missing and apt-get is not available: install Chromium at {CHROMIUM}")
     steps = [["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]]
     for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True,
-                              env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        done = subprocess.run(
+            step,
+            capture_output=True,
+            text=True,
+            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
         if done.returncode != 0:
-            pytest.fail(f"could not install {', '.join(missing)} for the browser test ({' '.join(step)} exited "
-                        f"{done.returncode}; network access to the Debian mirror is needed):\n"
-                        f"{done.stderr[-2000:]}")
+            pytest.fail(
+                f"could not install {', '.join(missing)} for the browser test ({' '.join(step)} exited "
+                f"{done.returncode}; network access to the Debian mirror is needed):\n"
+                f"{done.stderr[-2000:]}"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +96,9 @@ def _http(suite, method: str, path: str, body: dict | None = None, token: str | 
     headers = {"content-type": "application/json"}
     if token:
         headers["authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(suite.url() + path, method=method, headers=headers,
-                                     data=json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(
+        suite.url() + path, method=method, headers=headers, data=json.dumps(body).encode() if body is not None else None
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -93,9 +109,14 @@ async def browser(chromium, tmp_path_factory):
 
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=chromium, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 720}, locale="zh-CN",
-            timezone_id="Asia/Shanghai")
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 720},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
         try:
             yield context
         finally:
@@ -109,8 +130,9 @@ def _shown(number: float | int) -> str:
 
 async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suite, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    token = _http(suite, "POST", "/api/auth/v1/staff-sign-ins",
-                  {"username": "city-demo", "password": DEMO_PASSWORD})["access_token"]
+    token = _http(suite, "POST", "/api/auth/v1/staff-sign-ins", {"username": "city-demo", "password": DEMO_PASSWORD})[
+        "access_token"
+    ]
     # What the services themselves report, read past the cockpit: the page must show the same figures.
     charity = _http(suite, "GET", "/api/charity/v1/indicators", token=token)
     places = _http(suite, "GET", "/api/placenames/v1/indicators", token=token)
@@ -138,7 +160,12 @@ async def test_city_staff_sign_in_and_see_every_panel_with_the_demo_figures(suit
     assert status.startswith("宁波市（全市） · 数据时间")
 
     titles = await page.locator("article.panel h2").all_inner_texts()
-    assert [t.split("\n")[0].split("截至")[0].strip() for t in titles] == ["养老服务", "社会救助", "慈善事业", "地名地址"]
+    assert [t.split("\n")[0].split("截至")[0].strip() for t in titles] == [
+        "养老服务",
+        "社会救助",
+        "慈善事业",
+        "地名地址",
+    ]
 
     async def value(code: str) -> str:
         return await page.inner_text(f"[data-code='{code}'] .value")

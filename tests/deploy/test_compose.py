@@ -12,8 +12,11 @@ CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 
 
 def test_compose_file_validates_against_the_compose_spec():
-    result = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec",
-                             str(ROOT / "docker-compose.yml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -25,8 +28,10 @@ def test_every_service_is_migrated_before_it_starts_and_has_a_health_check():
         assert compose[service]["environment"][f"{service.upper()}_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert compose["gateway"]["depends_on"]["gateway-migrate"]["condition"] == "service_completed_successfully"
     gateway = compose["gateway"]
-    assert all(gateway["depends_on"][s]["condition"] == "service_healthy"
-               for s in ("eldercare", "assistance", "charity", "placenames"))
+    assert all(
+        gateway["depends_on"][s]["condition"] == "service_healthy"
+        for s in ("eldercare", "assistance", "charity", "placenames")
+    )
     assert all("ports" not in compose[s] for s in ("eldercare", "assistance", "charity", "placenames"))
 
 

@@ -11,10 +11,20 @@ from shared.settings import ROOT
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "minzheng.json"
 # What shared/metrics.py and gateway/proxy.py export (tests/ops/test_metrics.py scrapes them for real).
-EXPORTED = {"http_requests_total", "http_request_duration_seconds_bucket", "db_pool_connections_in_use",
-            "db_pool_size", "gateway_requests_total", "gateway_request_duration_seconds_bucket",
-            "gateway_upstream_errors_total", "process_resident_memory_bytes", "process_cpu_seconds_total",
-            "peer_circuit_breaker_state", "gateway_circuit_breaker_state", "business_events_total"}
+EXPORTED = {
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "db_pool_connections_in_use",
+    "db_pool_size",
+    "gateway_requests_total",
+    "gateway_request_duration_seconds_bucket",
+    "gateway_upstream_errors_total",
+    "process_resident_memory_bytes",
+    "process_cpu_seconds_total",
+    "peer_circuit_breaker_state",
+    "gateway_circuit_breaker_state",
+    "business_events_total",
+}
 FUNCTIONS = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "on", "group_left", "max"}
 
 

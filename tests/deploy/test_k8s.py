@@ -38,8 +38,9 @@ def test_rendered_manifests_validate_strictly(overlay, tmp_path):
     name, objects = overlay
     path = tmp_path / f"{name}.yaml"
     path.write_text(dump(objects))
-    result = subprocess.run([str(KUBERNETES_VALIDATE), "--strict", "--quiet", str(path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(KUBERNETES_VALIDATE), "--strict", "--quiet", str(path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
@@ -49,8 +50,9 @@ def test_strict_validation_rejects_a_misspelt_field(tmp_path):
     find(objects, "Deployment", "gateway")["spec"]["strategy"]["rollingUpdate"]["maxUnavailabel"] = 0
     path = tmp_path / "bad.yaml"
     path.write_text(dump(objects))
-    result = subprocess.run([str(KUBERNETES_VALIDATE), "--strict", "--quiet", str(path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(KUBERNETES_VALIDATE), "--strict", "--quiet", str(path)], capture_output=True, text=True
+    )
     assert result.returncode != 0
 
 
@@ -94,8 +96,7 @@ def test_every_database_is_migrated_by_a_job_that_runs_before_the_rollout(overla
 
 
 @pytest.mark.parametrize("process", DATABASES)
-def test_network_policies_admit_services_only_from_the_gateway_and_databases_only_from_their_service(
-        overlay, process):
+def test_network_policies_admit_services_only_from_the_gateway_and_databases_only_from_their_service(overlay, process):
     _, objects = overlay
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     deny = find(objects, "NetworkPolicy", "default-deny-ingress")
@@ -108,8 +109,11 @@ def test_network_policies_admit_services_only_from_the_gateway_and_databases_onl
     if process in SERVICES:
         pods_allowed = [s["podSelector"]["matchLabels"] for s in sources if "podSelector" in s]
         assert pods_allowed == [{"app.kubernetes.io/name": "gateway", "app.kubernetes.io/component": "api"}]
-        assert all(s["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
-                   for s in sources if "podSelector" not in s)
+        assert all(
+            s["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+            for s in sources
+            if "podSelector" not in s
+        )
 
     database = find(objects, "NetworkPolicy", f"{process}-database-ingress")
     assert database["spec"]["podSelector"]["matchLabels"] == {"minzheng/database": process}
@@ -133,7 +137,9 @@ def test_no_secret_values_are_committed_and_the_ingress_leads_to_the_gateway(ove
     # The landing answer and the API description (token holders only in production, the gateway's rule),
     # each exactly that path: never a catch-all that would publish the cluster-only routes.
     assert {(p["path"], p["pathType"]) for p in paths if p["path"] in ("/", "/openapi.json")} == {
-        ("/", "Exact"), ("/openapi.json", "Exact")}
+        ("/", "Exact"),
+        ("/openapi.json", "Exact"),
+    }
     if name == "prod":
         assert ingress["spec"]["tls"][0]["secretName"] == "minzheng-tls"
 
@@ -155,8 +161,12 @@ def test_every_service_has_a_worker_deployment_with_its_image_settings_and_a_liv
     assert not any(o["kind"] == "Service" and selects_service(o, labels) for o in objects)
     # It reaches its own database: the database's policy admits every pod of the service.
     database = find(objects, "NetworkPolicy", f"{service}-database-ingress")
-    assert all(labels.get(k) == v for rule in database["spec"]["ingress"] for peer in rule["from"]
-               for k, v in peer["podSelector"]["matchLabels"].items())
+    assert all(
+        labels.get(k) == v
+        for rule in database["spec"]["ingress"]
+        for peer in rule["from"]
+        for k, v in peer["podSelector"]["matchLabels"].items()
+    )
 
 
 def selects_service(service: dict, labels: dict) -> bool:
@@ -173,7 +183,8 @@ def test_bootstrap_runs_after_the_gateway_migration_with_every_secret_by_referen
     annotations = job["metadata"]["annotations"]
     assert annotations["argocd.argoproj.io/hook"] == migrate["metadata"]["annotations"]["argocd.argoproj.io/hook"]
     assert int(annotations["argocd.argoproj.io/sync-wave"]) > int(
-        migrate["metadata"]["annotations"].get("argocd.argoproj.io/sync-wave", 0))
+        migrate["metadata"]["annotations"].get("argocd.argoproj.io/sync-wave", 0)
+    )
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["bootstrap", "--from-env"]  # never a secret made and printed to the log
     (served,) = find(objects, "Deployment", "gateway")["spec"]["template"]["spec"]["containers"]

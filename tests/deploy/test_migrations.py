@@ -28,8 +28,10 @@ from shared.settings import ROOT
 DATED = re.compile(r"^\d{8}_[0-9a-f]+_\w+\.py$")
 
 # SQLite cannot reflect expression-based indexes; PostgreSQL compares them, so nothing is lost.
-pytestmark = [pytest.mark.filterwarnings("ignore:.*expression-based index:UserWarning"),
-              pytest.mark.filterwarnings("ignore:.*expression-based index:sqlalchemy.exc.SAWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*expression-based index:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*expression-based index:sqlalchemy.exc.SAWarning"),
+]
 
 
 def package_of(name: str) -> str:
@@ -54,11 +56,14 @@ async def _tables_and_diff(url: str, name: str, metadata: MetaData) -> tuple[set
     engine = make_engine(url)
     try:
         async with engine.connect() as connection:
+
             def inspect_and_compare(sync_connection):
                 tables = set(inspect(sync_connection).get_table_names())
-                context = MigrationContext.configure(sync_connection, opts={
-                    "version_table": f"alembic_version_{name}", "compare_type": True})
+                context = MigrationContext.configure(
+                    sync_connection, opts={"version_table": f"alembic_version_{name}", "compare_type": True}
+                )
                 return tables, compare_metadata(context, metadata)
+
             return await connection.run_sync(inspect_and_compare)
     finally:
         await engine.dispose()
@@ -94,14 +99,18 @@ def test_upgrade_downgrade_upgrade_and_models_match(name, scratch_database):
 
 
 @pytest.mark.postgresql_only
-def test_bounds_added_to_a_database_that_already_holds_rows_past_them_do_not_stop_the_upgrade(backend, scratch_database):
+def test_bounds_added_to_a_database_that_already_holds_rows_past_them_do_not_stop_the_upgrade(
+    backend, scratch_database
+):
     """docs/operations.md: an upgrade must never fail on old data. A row written before the bounds (a subsidy
     rate of 10 million yuan) stays, the upgrade goes through, and a new row past the bound is refused."""
     url = scratch_database("eldercare")
     migrations.upgrade("eldercare", url, "df876fca819b")  # the revision before the bounds
-    insert = ("INSERT INTO meal_subsidy_rates (tier, district_code, effective_on, amount_fen, citation, is_assumption, "
-              "created_by, created_at) "
-              "VALUES ('dibao', :district, '2026-01-01', 1000000000, 'test', false, 'test', now())")
+    insert = (
+        "INSERT INTO meal_subsidy_rates (tier, district_code, effective_on, amount_fen, citation, is_assumption, "
+        "created_by, created_at) "
+        "VALUES ('dibao', :district, '2026-01-01', 1000000000, 'test', false, 'test', now())"
+    )
 
     async def write(district: str) -> None:
         engine = make_engine(url)

@@ -28,11 +28,15 @@ def free_ports(count: int) -> list[int]:
 def suite_env(tmp_path) -> dict[str, str]:
     ports = free_ports(len(SERVICES) + 1)
     generous = {kind: "1000/2000" for kind in ("anonymous", "resident", "staff", "partner", "service", "sign-in")}
-    env = {"ENV": "dev", "GATEWAY_PORT": str(ports[-1]), "LOG_LEVEL": "INFO",
-           # These tests load the suite on purpose; the limits have tests of their own.
-           "GATEWAY_RATE_LIMITS": json.dumps(generous),
-           "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway'}.db"}
-    for port, name in zip(ports, SERVICES):
+    env = {
+        "ENV": "dev",
+        "GATEWAY_PORT": str(ports[-1]),
+        "LOG_LEVEL": "INFO",
+        # These tests load the suite on purpose; the limits have tests of their own.
+        "GATEWAY_RATE_LIMITS": json.dumps(generous),
+        "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway'}.db",
+    }
+    for port, name in zip(ports, SERVICES, strict=False):
         env[f"{name.upper()}_PORT"] = str(port)
         env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / name}.db"
     return env
@@ -73,9 +77,16 @@ class Collector:
                 for span in scope_spans.spans:
                     attributes = {a.key: getattr(a.value, a.value.WhichOneof("value")) for a in span.attributes}
                     with self.lock:
-                        self.spans.append({"service": service, "trace_id": span.trace_id.hex(),
-                                           "span_id": span.span_id.hex(), "parent": span.parent_span_id.hex(),
-                                           "name": span.name, "attributes": attributes})
+                        self.spans.append(
+                            {
+                                "service": service,
+                                "trace_id": span.trace_id.hex(),
+                                "span_id": span.span_id.hex(),
+                                "parent": span.parent_span_id.hex(),
+                                "name": span.name,
+                                "attributes": attributes,
+                            }
+                        )
 
     def of_trace(self, trace_id: str) -> list[dict]:
         with self.lock:

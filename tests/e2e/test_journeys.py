@@ -44,8 +44,9 @@ def staff(suite, username: str) -> dict[str, str]:
     """A demo member of staff signed in with their password, as they would at the counter."""
     from gateway.seed import DEMO_PASSWORD
 
-    signed_in = httpx.post(suite.url() + "/api/auth/v1/staff-sign-ins",
-                           json={"username": username, "password": DEMO_PASSWORD})
+    signed_in = httpx.post(
+        suite.url() + "/api/auth/v1/staff-sign-ins", json={"username": username, "password": DEMO_PASSWORD}
+    )
     assert signed_in.status_code == 200, signed_in.text
     return {"Authorization": "Bearer " + signed_in.json()["access_token"]}
 
@@ -61,8 +62,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict:
 def all_pages(suite, path: str, headers: dict[str, str], **params) -> list[dict]:
     items, cursor = [], None
     while True:
-        page = httpx.get(suite.url() + path, headers=headers,
-                         params=params | {"limit": 100} | ({"cursor": cursor} if cursor else {}))
+        page = httpx.get(
+            suite.url() + path, headers=headers, params=params | {"limit": 100} | ({"cursor": cursor} if cursor else {})
+        )
         assert page.status_code == 200, page.text
         items += page.json()["items"]
         cursor = page.json()["next_cursor"]
@@ -90,8 +92,14 @@ def test_a_donation_counted_once_refunded_in_part_and_reconciled(suite):
 
     run = unique()
     donor_name, donor_phone = f"捐赠人{run % 100000:05d}", f"139{run % 10**8:08d}"
-    body = {"project_id": project["id"], "channel": "wechat", "channel_txn_id": f"ej-wx-{run}", "amount_fen": 8_800,
-            "donor": {"kind": "person", "name": donor_name, "phone": donor_phone}, "honour_opt_in": False}
+    body = {
+        "project_id": project["id"],
+        "channel": "wechat",
+        "channel_txn_id": f"ej-wx-{run}",
+        "amount_fen": 8_800,
+        "donor": {"kind": "person", "name": donor_name, "phone": donor_phone},
+        "honour_opt_in": False,
+    }
     key = {"Idempotency-Key": f"ej-donation-{run}"}
     first = httpx.post(f"{url}/donations", headers=clerk | key, json=body)
     assert first.status_code == 201, first.text
@@ -108,8 +116,9 @@ def test_a_donation_counted_once_refunded_in_part_and_reconciled(suite):
     assert_problem(httpx.post(f"{url}/donations", headers=clerk | key, json=body | {"amount_fen": 9_900}), 422)
     # The channel reporting the same transaction again under a new key: still the one donation; with another
     # amount, a conflict naming it.
-    reported_again = httpx.post(f"{url}/donations", headers=clerk | {"Idempotency-Key": f"ej-donation-{run}-2"},
-                                json=body)
+    reported_again = httpx.post(
+        f"{url}/donations", headers=clerk | {"Idempotency-Key": f"ej-donation-{run}-2"}, json=body
+    )
     assert reported_again.status_code in (200, 201) and reported_again.json()["id"] == donation["id"]
     changed = httpx.post(f"{url}/donations", headers=clerk, json=body | {"amount_fen": 9_900})
     assert assert_problem(changed, 409)["resource"] == f"donations/{donation['id']}"
@@ -121,8 +130,9 @@ def test_a_donation_counted_once_refunded_in_part_and_reconciled(suite):
     assert refund.json()["reverses_group_id"] == donation["ledger_group_id"]
     again = httpx.post(f"{url}/donations/{donation['id']}/refunds", headers=clerk | refund_key, json=refund_body)
     assert again.headers.get("idempotent-replayed") == "true" and again.json()["id"] == refund.json()["id"]
-    too_much = httpx.post(f"{url}/donations/{donation['id']}/refunds", headers=clerk,
-                          json={"amount_fen": 5_801, "reason": "超过剩余金额"})
+    too_much = httpx.post(
+        f"{url}/donations/{donation['id']}/refunds", headers=clerk, json={"amount_fen": 5_801, "reason": "超过剩余金额"}
+    )
     assert assert_problem(too_much, 409)["resource"] == f"donations/{donation['id']}"
     refunded = httpx.get(f"{url}/donations/{donation['id']}", headers=clerk).json()
     assert (refunded["refunded_fen"], refunded["refundable_fen"]) == (3_000, 5_800)
@@ -137,8 +147,9 @@ def test_a_donation_counted_once_refunded_in_part_and_reconciled(suite):
     entries = all_pages(suite, f"{CHARITY}/ledger/entries", clerk, project_id=project["id"])
     groups: dict[int, int] = {}
     for e in entries:
-        groups[e["group_id"]] = groups.get(e["group_id"], 0) + (e["amount_fen"] if e["side"] == "debit"
-                                                                else -e["amount_fen"])
+        groups[e["group_id"]] = groups.get(e["group_id"], 0) + (
+            e["amount_fen"] if e["side"] == "debit" else -e["amount_fen"]
+        )
     assert set(groups.values()) == {0}, "every ledger group balances"
     on_fund = [e for e in entries if e["account_kind"] == "project"]
 
@@ -148,11 +159,15 @@ def test_a_donation_counted_once_refunded_in_part_and_reconciled(suite):
     assert fund("refund", "credit") == after["refunded_fen"]
     assert fund("donation", "debit") - fund("refund", "credit") == after["raised_fen"]
     assert fund("disbursement", "credit") == after["spent_fen"]
-    [account] = httpx.get(f"{url}/ledger/accounts", headers=clerk,
-                          params={"project_id": project["id"], "kind": "project"}).json()["items"]
+    [account] = httpx.get(
+        f"{url}/ledger/accounts", headers=clerk, params={"project_id": project["id"], "kind": "project"}
+    ).json()["items"]
     assert account["balance_fen"] == account["debits_fen"] - account["credits_fen"] == after["balance_fen"]
-    assert [e["group_id"] for e in entries if e["group_kind"] == "refund" and e["reverses_group_id"]
-            == donation["ledger_group_id"]] == [refund.json()["ledger_group_id"]] * 2
+    assert [
+        e["group_id"]
+        for e in entries
+        if e["group_kind"] == "refund" and e["reverses_group_id"] == donation["ledger_group_id"]
+    ] == [refund.json()["ledger_group_id"]] * 2
     records = all_pages(suite, f"{CHARITY}/donations", clerk, project_id=project["id"])
     assert sum(d["amount_fen"] - d["refunded_fen"] for d in records) == after["raised_fen"]
     assert [d["id"] for d in records].count(donation["id"]) == 1
@@ -161,7 +176,10 @@ def test_a_donation_counted_once_refunded_in_part_and_reconciled(suite):
     public = httpx.get(f"{url}/public/projects/{project['id']}")
     assert public.status_code == 200
     assert (public.json()["raised_fen"], public.json()["refunded_fen"], public.json()["balance_fen"]) == (
-        after["raised_fen"], after["refunded_fen"], after["balance_fen"])
+        after["raised_fen"],
+        after["refunded_fen"],
+        after["balance_fen"],
+    )
     honour = httpx.get(f"{url}/honour-list")
     assert honour.status_code == 200
     for text in (public.text, honour.text):
@@ -193,17 +211,38 @@ def test_an_address_is_parsed_searched_as_typed_and_found_near_its_point(suite):
     number = str(1000 + run % 9000)
     # A point in Ningbo of this run's own, about 110 m from those of other runs.
     lat, lon = 29.80 + (run // 1000 % 100) * 0.001, 121.5450
-    house = httpx.post(f"{url}/addresses", headers=yinzhou, json={
-        "district_code": "330212", "road_id": road["id"], "house_number": number, "latitude": lat, "longitude": lon})
+    house = httpx.post(
+        f"{url}/addresses",
+        headers=yinzhou,
+        json={
+            "district_code": "330212",
+            "road_id": road["id"],
+            "house_number": number,
+            "latitude": lat,
+            "longitude": lon,
+        },
+    )
     assert house.status_code == 201, house.text
-    room = httpx.post(f"{url}/addresses", headers=yinzhou, json={
-        "district_code": "330212", "road_id": road["id"], "house_number": number, "building": "3", "unit": "2",
-        "room": "501"})
+    room = httpx.post(
+        f"{url}/addresses",
+        headers=yinzhou,
+        json={
+            "district_code": "330212",
+            "road_id": road["id"],
+            "house_number": number,
+            "building": "3",
+            "unit": "2",
+            "room": "501",
+        },
+    )
     assert room.status_code == 201, room.text
     house, room = house.json(), room.json()
     assert room["full_name"] == f"宁波市鄞州区天童南路{number}号3幢2单元501室" and room["level"] == "room"
-    twice = httpx.post(f"{url}/addresses", headers=yinzhou, json={
-        "district_code": "330212", "road_id": road["id"], "house_number": number})
+    twice = httpx.post(
+        f"{url}/addresses",
+        headers=yinzhou,
+        json={"district_code": "330212", "road_id": road["id"], "house_number": number},
+    )
     assert house["code"] in assert_problem(twice, 409)["resource"]
 
     # Parsing: 江东区 was merged into 鄞州区 in 2016; the digits are full-width; 3-2-501 means 3幢2单元501室.
@@ -213,10 +252,13 @@ def test_an_address_is_parsed_searched_as_typed_and_found_near_its_point(suite):
     parsed = parsed.json()
     parts = {p["kind"]: p for p in parsed["parts"]}
     assert (parts["district"]["value"], parts["district"]["ref"], parts["district"]["written_status"]) == (
-        "鄞州区", "330212", "historical")
+        "鄞州区",
+        "330212",
+        "historical",
+    )
     assert (parts["road"]["value"], parts["road"]["ref"]) == ("天童南路", str(road["id"]))
     assert [parts[k]["value"] for k in ("house_number", "building", "unit", "room")] == [number, "3", "2", "501"]
-    assert text[parts["road"]["start"]:parts["road"]["end"]] == "天童南路"
+    assert text[parts["road"]["start"] : parts["road"]["end"]] == "天童南路"
     assert parsed["unparsed"] == [] and parsed["match"]["code"] == room["code"]
     assert any("江东区" in reason for reason in parsed["match"]["reasons"])
     assert httpx.post(f"{url}/parse", json={"text": text}).status_code == 401  # parsing needs a caller
@@ -256,12 +298,23 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     parent, child = id_number(1978, female=True), id_number(2016, female=False)
     run = unique()
     wages = 100_000  # fen a month
-    source = {"kind": "department", "name": "市人力社保局",
-              "obtained_on": (shanghai_today() - dt.timedelta(days=3)).isoformat()}
-    inline = {"area_code": "330212001001", "members": [
-        {"id_number": parent, "name": f"申请人{run % 10000:04d}", "relationship": "applicant",
-         "incomes": [{"kind": "wages", "item": "wages", "monthly_fen": wages, "source": source}]},
-        {"id_number": child, "name": "子女", "relationship": "child"}]}
+    source = {
+        "kind": "department",
+        "name": "市人力社保局",
+        "obtained_on": (shanghai_today() - dt.timedelta(days=3)).isoformat(),
+    }
+    inline = {
+        "area_code": "330212001001",
+        "members": [
+            {
+                "id_number": parent,
+                "name": f"申请人{run % 10000:04d}",
+                "relationship": "applicant",
+                "incomes": [{"kind": "wages", "item": "wages", "monthly_fen": wages, "source": source}],
+            },
+            {"id_number": child, "name": "子女", "relationship": "child"},
+        ],
+    }
     days = {shanghai_today().isoformat()}
     checked = httpx.post(f"{url}/eligibility-checks", headers=district, json={"household": inline})
     days.add(shanghai_today().isoformat())  # the check may straddle midnight in Shanghai
@@ -281,13 +334,15 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     assert rule["sources"] == [f"department: 市人力社保局, {source['obtained_on']}"]
     assert "低保标准" in used["dibao_standard"]["citation"] and used["employment_cost_deduction"]["citation"]
     # The versions cited are those the policy register has in force for the district on that day.
-    register = httpx.get(f"{url}/policies", headers=district,
-                         params={"as_of": result["as_of"], "district": "330212"})
+    register = httpx.get(f"{url}/policies", headers=district, params={"as_of": result["as_of"], "district": "330212"})
     assert register.status_code == 200, register.text
     in_force = {v["code"]: v for v in register.json()["items"]}
     for code, cited in used.items():
         assert (cited["version_id"], cited["value"], cited["citation"]) == (
-            in_force[code]["id"], in_force[code]["value"], in_force[code]["citation"]), code
+            in_force[code]["id"],
+            in_force[code]["value"],
+            in_force[code]["citation"],
+        ), code
     rounding = next(p["value"] for p in dibao["amount_parameters"] if p["code"] == "dibao_grant_rounding")
     gap = 2 * standard - household_income
     assert dibao["amount_fen"] == -(-gap // rounding) * rounding
@@ -295,20 +350,37 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     assert tekun["eligible"] is False  # working age, able to work
 
     # The street records the family and its wages for the last six months, from the department's data.
-    recorded = httpx.post(f"{url}/households", headers=street, json={
-        "area_code": "330212001001", "address": f"鄞州区百丈街道某小区{run % 90 + 1}幢101室",
-        "members": [{k: v for k, v in m.items() if k != "incomes"} for m in inline["members"]]})
+    recorded = httpx.post(
+        f"{url}/households",
+        headers=street,
+        json={
+            "area_code": "330212001001",
+            "address": f"鄞州区百丈街道某小区{run % 90 + 1}幢101室",
+            "members": [{k: v for k, v in m.items() if k != "incomes"} for m in inline["members"]],
+        },
+    )
     assert recorded.status_code == 201, recorded.text
     household = recorded.json()
     assert [m["counted"] for m in household["members"]] == [True, True]
     last_month = shanghai_today().replace(day=1) - dt.timedelta(days=1)
     first_month = dt.date(last_month.year - (last_month.month <= 5), (last_month.month - 6) % 12 + 1, 1)
-    income = httpx.post(f"{url}/households/{household['id']}/incomes", headers=street, json={
-        "member_id": household["members"][0]["id"], "kind": "wages", "item": "wages", "amount_fen": 6 * wages,
-        "period_from": f"{first_month:%Y-%m}", "period_to": f"{last_month:%Y-%m}", "source": source})
+    income = httpx.post(
+        f"{url}/households/{household['id']}/incomes",
+        headers=street,
+        json={
+            "member_id": household["members"][0]["id"],
+            "kind": "wages",
+            "item": "wages",
+            "amount_fen": 6 * wages,
+            "period_from": f"{first_month:%Y-%m}",
+            "period_to": f"{last_month:%Y-%m}",
+            "source": source,
+        },
+    )
     assert income.status_code == 201, income.text
-    stored = httpx.post(f"{url}/eligibility-checks", headers=district,
-                        json={"household_id": household["id"], "programmes": ["dibao"]})
+    stored = httpx.post(
+        f"{url}/eligibility-checks", headers=district, json={"household_id": household["id"], "programmes": ["dibao"]}
+    )
     assert stored.status_code == 200, stored.text
     assert stored.json()["programmes"][0]["eligible"] is True
     assert stored.json()["programmes"][0]["amount_fen"] == dibao["amount_fen"]
@@ -327,14 +399,25 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     assert assert_problem(second, 409)["resource"] == f"applications/{application['id']}"
 
     path = f"{url}/applications/{application['id']}"
-    visited = httpx.post(f"{path}/investigation", headers=street, json={
-        "visited_on": (shanghai_today() - dt.timedelta(days=1)).isoformat(), "findings": "母子二人同住，申请人打零工"})
+    visited = httpx.post(
+        f"{path}/investigation",
+        headers=street,
+        json={
+            "visited_on": (shanghai_today() - dt.timedelta(days=1)).isoformat(),
+            "findings": "母子二人同住，申请人打零工",
+        },
+    )
     assert visited.status_code == 200 and visited.json()["state"] == "investigated", visited.text
     # 初审 belongs to the street: the district may not take it.
-    assert_problem(httpx.post(f"{path}/preliminary-review", headers=district,
-                              json={"passed": True, "reasons": "收入低于低保标准"}), 403)
-    reviewed = httpx.post(f"{path}/preliminary-review", headers=street,
-                          json={"passed": True, "reasons": "收入低于低保标准"})
+    assert_problem(
+        httpx.post(
+            f"{path}/preliminary-review", headers=district, json={"passed": True, "reasons": "收入低于低保标准"}
+        ),
+        403,
+    )
+    reviewed = httpx.post(
+        f"{path}/preliminary-review", headers=street, json={"passed": True, "reasons": "收入低于低保标准"}
+    )
     assert reviewed.status_code == 200 and reviewed.json()["state"] == "reviewed", reviewed.text
     noticed = httpx.post(f"{path}/public-notice", headers=street, json={})
     assert noticed.status_code == 200 and noticed.json()["state"] == "publicised", noticed.text
@@ -350,9 +433,12 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     trail = httpx.get(path, headers=district).json()
     assert trail["state"] == "publicised" and trail["monthly_grant_fen"] is None
     assert [(e["step"], e["actor"], e["actor_area"]) for e in trail["events"]] == [
-        ("accept", "staff:baizhang-demo", "330212001"), ("investigate", "staff:baizhang-demo", "330212001"),
+        ("accept", "staff:baizhang-demo", "330212001"),
+        ("investigate", "staff:baizhang-demo", "330212001"),
         ("preliminary_review", "staff:baizhang-demo", "330212001"),
-        ("public_notice", "staff:baizhang-demo", "330212001"), ("objection", "staff:yinzhou-demo", "330212")]
+        ("public_notice", "staff:baizhang-demo", "330212001"),
+        ("objection", "staff:yinzhou-demo", "330212"),
+    ]
     listed = all_pages(suite, f"{ASSISTANCE}/applications", street, state="publicised")
     assert application["id"] in {a["id"] for a in listed}
     # Nobody in the family receives 低保 yet.
@@ -370,10 +456,11 @@ def resident_signs_in(suite) -> dict[str, str]:
     in dev, found there by the request id)."""
     phone = f"136{unique() % 10**8:08d}"
     request_id = f"ej-code-{unique()}"
-    asked = httpx.post(suite.url() + "/api/auth/v1/code-requests", json={"phone": phone},
-                       headers={"X-Request-ID": request_id})
+    asked = httpx.post(
+        suite.url() + "/api/auth/v1/code-requests", json={"phone": phone}, headers={"X-Request-ID": request_id}
+    )
     assert asked.status_code == 202, asked.text
-    sent = re.compile(r"one-time code for \S+: (\d{6})\b.*" + re.escape(request_id) + "\"")
+    sent = re.compile(r"one-time code for \S+: (\d{6})\b.*" + re.escape(request_id) + '"')
     deadline = time.monotonic() + 10
     while not (codes := sent.findall(suite.log_path("gateway").read_text())):
         assert time.monotonic() < deadline, "no code in the gateway's log"
@@ -392,24 +479,35 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
     officer = staff(suite, "yinzhou-demo")
     run = unique()
     mother_id, mother_name = id_number(1941, female=True), f"孙阿婆{run % 1000:03d}"
-    registered = httpx.post(f"{url}/elders", headers=officer, json={
-        "id_number": mother_id, "name": mother_name, "address": "鄞州区百丈街道百丈东路100号",
-        "area_code": "330212001"})
+    registered = httpx.post(
+        f"{url}/elders",
+        headers=officer,
+        json={
+            "id_number": mother_id,
+            "name": mother_name,
+            "address": "鄞州区百丈街道百丈东路100号",
+            "area_code": "330212001",
+        },
+    )
     assert registered.status_code == 201, registered.text
     mother = registered.json()
     assert mother_id not in registered.text and mother["sex"] == "female"
 
     daughter = resident_signs_in(suite)
     assert httpx.get(f"{url}/elders/{mother['id']}", headers=daughter).status_code == 404  # not linked yet
-    asked = httpx.post(f"{url}/care-link-requests", headers=daughter,
-                       json={"id_number": mother_id, "name": mother_name, "relation": "child"})
+    asked = httpx.post(
+        f"{url}/care-link-requests",
+        headers=daughter,
+        json={"id_number": mother_id, "name": mother_name, "relation": "child"},
+    )
     assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
     assert asked.json()["elder_id"] is None  # a resident learns nothing about who is registered
     pending = all_pages(suite, f"{ELDERCARE}/care-link-requests", officer)
     seen = next(r for r in pending if r["id"] == asked.json()["id"])
     assert (seen["elder_id"], seen["name_matches"]) == (mother["id"], True)
-    approved = httpx.post(f"{url}/care-link-requests/{seen['id']}/approval", headers=officer,
-                          json={"note": "户口本核验亲属关系"})
+    approved = httpx.post(
+        f"{url}/care-link-requests/{seen['id']}/approval", headers=officer, json={"note": "户口本核验亲属关系"}
+    )
     assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.text
     assert [e["id"] for e in httpx.get(f"{url}/elders", headers=daughter).json()["items"]] == [mother["id"]]
 
@@ -425,7 +523,11 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
     admission = None
     try:
         assert (hold["status"], hold["bed_id"], hold["elder_id"], hold["purpose"]) == (
-            "active", bed["id"], mother["id"], "booking")
+            "active",
+            bed["id"],
+            mother["id"],
+            "booking",
+        )
         assert dt.datetime.fromisoformat(hold["expires_at"]) > dt.datetime.fromisoformat(hold["created_at"])
         again = httpx.post(f"{url}/bed-holds", headers=daughter | key, json=body)
         assert again.headers.get("idempotent-replayed") == "true" and again.json()["id"] == hold["id"]
@@ -436,14 +538,23 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
         assert now["occupancy"] == "held" and now["held_until"] == hold["expires_at"]
 
         # Someone else, for another person: the bed is taken (409 naming it); a bad duration is a 422 by field.
-        neighbour = httpx.post(f"{url}/elders", headers=officer, json={
-            "id_number": id_number(1943, female=False), "name": f"周阿公{run % 1000:03d}",
-            "address": "鄞州区百丈街道百丈东路102号", "area_code": "330212001"}).json()
+        neighbour = httpx.post(
+            f"{url}/elders",
+            headers=officer,
+            json={
+                "id_number": id_number(1943, female=False),
+                "name": f"周阿公{run % 1000:03d}",
+                "address": "鄞州区百丈街道百丈东路102号",
+                "area_code": "330212001",
+            },
+        ).json()
         taken = httpx.post(f"{url}/bed-holds", headers=officer, json={"bed_id": bed["id"], "elder_id": neighbour["id"]})
         assert assert_problem(taken, 409)["resource"] == f"beds/{bed['id']}"
         # The daughter may not book for a person she does not care for: the same 404 as for nobody.
-        assert_problem(httpx.post(f"{url}/bed-holds", headers=daughter,
-                                  json={"bed_id": bed["id"], "elder_id": neighbour["id"]}), 404)
+        assert_problem(
+            httpx.post(f"{url}/bed-holds", headers=daughter, json={"bed_id": bed["id"], "elder_id": neighbour["id"]}),
+            404,
+        )
         bad = httpx.post(f"{url}/bed-holds", headers=daughter, json=body | {"minutes": 0})
         assert [e["field"] for e in assert_problem(bad, 422)["errors"]] == ["minutes"]
 
@@ -453,8 +564,9 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
         assert (admission["status"], admission["bed_id"], admission["hold_id"]) == ("active", bed["id"], hold["id"])
         mine = httpx.get(f"{url}/admissions", headers=daughter, params={"elder_id": mother["id"], "active": "true"})
         assert [a["id"] for a in mine.json()["items"]] == [admission["id"]]
-        occupied = httpx.post(f"{url}/bed-holds", headers=officer, json={"bed_id": bed["id"],
-                                                                          "elder_id": neighbour["id"]})
+        occupied = httpx.post(
+            f"{url}/bed-holds", headers=officer, json={"bed_id": bed["id"], "elder_id": neighbour["id"]}
+        )
         assert "occupied" in assert_problem(occupied, 409)["detail"]
     finally:
         # Leave the demo bed as found, whatever failed above.

@@ -48,7 +48,9 @@ def test_each_service_answers_through_the_gateway_and_logs_the_same_request_id(s
         assert response.headers["x-request-id"] == request_id
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            lines = [json.loads(line) for line in suite.log_path(service).read_text().splitlines() if line.startswith("{")]
+            lines = [
+                json.loads(line) for line in suite.log_path(service).read_text().splitlines() if line.startswith("{")
+            ]
             logged = [line for line in lines if line.get("request_id") == request_id]
             if logged:
                 break
@@ -86,14 +88,26 @@ def test_stopping_one_service_fails_only_its_prefix_until_it_returns(suite):
 def test_dev_up_stops_every_process_it_started_on_sigterm(tmp_path):
     ports_and_databases = suite_env(tmp_path)
     env = os.environ | ports_and_databases
-    process = subprocess.Popen([sys.executable, "-m", "tools.devserver"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.devserver"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     probe = Suite(ports_and_databases)
     try:
         probe.wait_ready(timeout=90)
         # Loading the demo data again adds nothing.
-        again = subprocess.run([sys.executable, "-m", "services.manage", "seed"], cwd=ROOT, env=env, check=True,
-                               capture_output=True, text=True).stdout
+        again = subprocess.run(
+            [sys.executable, "-m", "services.manage", "seed"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         assert again.count("(0 new rows)") == len(DATABASES), again
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
@@ -109,8 +123,9 @@ def test_dev_up_stops_every_process_it_started_on_sigterm(tmp_path):
 def test_staff_sign_in_through_the_gateway_reaches_the_services(suite):
     from gateway.seed import DEMO_PASSWORD
 
-    signed_in = httpx.post(suite.url() + "/api/auth/v1/staff-sign-ins",
-                           json={"username": "yinzhou-demo", "password": DEMO_PASSWORD})
+    signed_in = httpx.post(
+        suite.url() + "/api/auth/v1/staff-sign-ins", json={"username": "yinzhou-demo", "password": DEMO_PASSWORD}
+    )
     assert signed_in.status_code == 200, signed_in.text
     headers = {"Authorization": "Bearer " + signed_in.json()["access_token"]}
     elders = httpx.get(suite.url() + "/api/eldercare/v1/elders", headers=headers)
@@ -131,9 +146,18 @@ def test_no_personal_data_reaches_any_log(suite):
     id_number = base + ric.calc_check_digit(base + "0")
     phone = "13700001234"
     staff = token(suite, "staff-yinzhou")
-    registered = httpx.post(suite.url() + "/api/eldercare/v1/elders", headers=staff, json={
-        "id_number": id_number, "name": "日志测试", "phone": phone, "address": "鄞州区百丈街道2号",
-        "area_code": "330212001", "emergency_contacts": [{"name": "女儿", "phone": "13700005678", "relation": "女儿"}]})
+    registered = httpx.post(
+        suite.url() + "/api/eldercare/v1/elders",
+        headers=staff,
+        json={
+            "id_number": id_number,
+            "name": "日志测试",
+            "phone": phone,
+            "address": "鄞州区百丈街道2号",
+            "area_code": "330212001",
+            "emergency_contacts": [{"name": "女儿", "phone": "13700005678", "relation": "女儿"}],
+        },
+    )
     assert registered.status_code in (201, 409), registered.text
     # An invalid one too: validation errors must not echo it into a log either.
     httpx.post(suite.url() + "/api/eldercare/v1/elders", headers=staff, json={"id_number": id_number[:-1] + "0"})
@@ -153,19 +177,29 @@ def order_for_chen_genfa(suite, meal: str, extra_headers: dict[str, str] | None 
 
     # A first lookup in a freshly started assistance opens its pool and fills its caches; on a loaded
     # 2-core machine that alone can pass eldercare's 300 ms budget, which the fallback tests cover.
-    httpx.post(suite.url() + "/api/assistance/v1/status-lookups", headers=token(suite, "staff-city"), timeout=10,
-               json={"id_number": "330203194503150022"})
+    httpx.post(
+        suite.url() + "/api/assistance/v1/status-lookups",
+        headers=token(suite, "staff-city"),
+        timeout=10,
+        json={"id_number": "330203194503150022"},
+    )
     resident = token(suite, "resident")  # the family member who cares for 陈根发
     elders = httpx.get(suite.url() + "/api/eldercare/v1/elders", headers=resident).json()["items"]
     elder = next(e for e in elders if e["name"] == "陈根发")
     canteens = httpx.get(suite.url() + "/api/eldercare/v1/canteens", headers=resident).json()["items"]
     tomorrow = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() + dt.timedelta(days=1)).isoformat()
-    menus = httpx.get(suite.url() + f"/api/eldercare/v1/canteens/{canteens[0]['id']}/menus",
-                      params={"from": tomorrow, "to": tomorrow, "meal": meal}, headers=resident).json()
+    menus = httpx.get(
+        suite.url() + f"/api/eldercare/v1/canteens/{canteens[0]['id']}/menus",
+        params={"from": tomorrow, "to": tomorrow, "meal": meal},
+        headers=resident,
+    ).json()
     menu = next(m for m in menus if m["meal"] == meal)
-    return httpx.post(suite.url() + "/api/eldercare/v1/meal-orders", timeout=10,
-                      headers=resident | {"Idempotency-Key": f"e2e-meal-{time.time_ns()}"} | (extra_headers or {}),
-                      json={"menu_id": menu["id"], "elder_id": elder["id"], "fulfilment": "dine_in"})
+    return httpx.post(
+        suite.url() + "/api/eldercare/v1/meal-orders",
+        timeout=10,
+        headers=resident | {"Idempotency-Key": f"e2e-meal-{time.time_ns()}"} | (extra_headers or {}),
+        json={"menu_id": menu["id"], "elder_id": elder["id"], "fulfilment": "dine_in"},
+    )
 
 
 def test_a_meal_is_priced_with_the_status_assistance_holds(suite):
@@ -184,18 +218,23 @@ def test_an_auditor_finds_who_looked_a_person_up_by_their_id_number(suite):
 
     wang = "330203194503150022"
     purpose = f"e2e 审计查询 {time.time_ns()}"
-    looked_up = httpx.post(suite.url() + "/api/assistance/v1/status-lookups", headers=token(suite, "staff-city"),
-                           json={"id_number": wang, "purpose": purpose}, timeout=10)
+    looked_up = httpx.post(
+        suite.url() + "/api/assistance/v1/status-lookups",
+        headers=token(suite, "staff-city"),
+        json={"id_number": wang, "purpose": purpose},
+        timeout=10,
+    )
     assert looked_up.status_code == 200, looked_up.text
-    signed_in = httpx.post(suite.url() + "/api/auth/v1/staff-sign-ins",
-                           json={"username": "auditor-demo", "password": DEMO_PASSWORD})
+    signed_in = httpx.post(
+        suite.url() + "/api/auth/v1/staff-sign-ins", json={"username": "auditor-demo", "password": DEMO_PASSWORD}
+    )
     assert signed_in.status_code == 200, signed_in.text
     auditor = {"Authorization": "Bearer " + signed_in.json()["access_token"]}
-    found = httpx.post(suite.url() + "/api/assistance/v1/pii-reads/searches", headers=auditor,
-                       json={"id_number": wang})
+    found = httpx.post(suite.url() + "/api/assistance/v1/pii-reads/searches", headers=auditor, json={"id_number": wang})
     assert found.status_code == 200, found.text
     assert [(r["reader"], r["subject_type"]) for r in found.json()["items"] if r["purpose"] == purpose] == [
-        ("staff:city-demo", "status_lookup")]
+        ("staff:city-demo", "status_lookup")
+    ]
     assert wang not in found.text
 
 
@@ -207,8 +246,10 @@ def test_a_batch_uploaded_through_the_gateway_is_standardised_by_the_placenames_
     assert upload.status_code == 202, upload.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        batch = httpx.get(suite.url() + f"/api/placenames/v1/batch-standardizations/{upload.json()['id']}",
-                          headers=token(suite, "partner")).json()
+        batch = httpx.get(
+            suite.url() + f"/api/placenames/v1/batch-standardizations/{upload.json()['id']}",
+            headers=token(suite, "partner"),
+        ).json()
         if batch["status"] == "done":
             break
         time.sleep(0.5)

@@ -41,16 +41,21 @@ class FakeAssistance:
     def app(self) -> Starlette:
         async def lookup(request: Request):
             body = await request.json()
-            self.requests.append({"url": str(request.url), "body": body,
-                                  "authorization": request.headers.get("authorization")})
+            self.requests.append(
+                {"url": str(request.url), "body": body, "authorization": request.headers.get("authorization")}
+            )
             if self.mode == "slow":
                 await asyncio.sleep(1.0)
             if self.mode == "error":
                 return JSONResponse({"detail": "database down"}, 503)
             codes = self.programmes.get(body["id_number"], [])
-            return JSONResponse({"id_number_masked": mask_id_number(body["id_number"]),
-                                 "as_of": clock.today().isoformat(),
-                                 "programmes": [{"code": c, "since": "2021-01-01"} for c in codes]})
+            return JSONResponse(
+                {
+                    "id_number_masked": mask_id_number(body["id_number"]),
+                    "as_of": clock.today().isoformat(),
+                    "programmes": [{"code": c, "since": "2021-01-01"} for c in codes],
+                }
+            )
 
         return Starlette(routes=[Route("/api/assistance/v1/status-lookups", lookup, methods=["POST"])])
 

@@ -25,8 +25,12 @@ def answers(total: int) -> dict[str, int]:
 
 
 async def assess(client, elder_id, score=None, who=YINZHOU, **extra):
-    body = {"elder_id": elder_id, "assessed_on": clock.today().isoformat(), "answers": answers(score or 0),
-            "assessors": ["评估员甲", "评估员乙"]} | extra
+    body = {
+        "elder_id": elder_id,
+        "assessed_on": clock.today().isoformat(),
+        "answers": answers(score or 0),
+        "assessors": ["评估员甲", "评估员乙"],
+    } | extra
     return await client.post(f"{API}/assessments", headers=client.as_(who), json=body)
 
 
@@ -49,8 +53,12 @@ async def test_scores_and_level_are_computed_by_the_server(client):
         assert sum(body["indicator_scores"].values()) == total
     assert body["template_version"] == TEMPLATE.version and body["level_name"] == "完全失能"
     first = (await assess(client, elder_id, 90)).json()
-    assert first["indicator_scores"] == {"self_care": 32, "basic_mobility": 15, "mental_state": 28,
-                                         "perception_participation": 15}
+    assert first["indicator_scores"] == {
+        "self_care": 32,
+        "basic_mobility": 15,
+        "mental_state": 28,
+        "perception_participation": 15,
+    }
 
 
 async def test_adjustments(client):
@@ -108,7 +116,8 @@ async def test_reassessment_due_every_six_months(client):
 
 async def test_the_latest_level_feeds_the_subsidy_and_the_waitlist(client):
     from tests.eldercare.test_beds import YINZHOU as BEDS_STAFF
-    from tests.eldercare.test_homecare import YINZHOU as HC_STAFF, add_allowance
+    from tests.eldercare.test_homecare import YINZHOU as HC_STAFF
+    from tests.eldercare.test_homecare import add_allowance
 
     elder_id, _ = await add_elder(client)
     await assess(client, elder_id, 40)  # 重度失能: level 3
@@ -116,6 +125,9 @@ async def test_the_latest_level_feeds_the_subsidy_and_the_waitlist(client):
     account = await client.post(f"{API}/subsidy-accounts", headers=client.as_(HC_STAFF), json={"elder_id": elder_id})
     assert account.status_code == 201, account.text
     assert account.json()["level"] == 3
-    entry = await client.post(f"{API}/waitlist", headers=client.as_(BEDS_STAFF),
-                              json={"elder_id": elder_id, "bed_type": "nursing", "assessment_level": 0})
+    entry = await client.post(
+        f"{API}/waitlist",
+        headers=client.as_(BEDS_STAFF),
+        json={"elder_id": elder_id, "bed_type": "nursing", "assessment_level": 0},
+    )
     assert entry.json()["assessment_level"] == 3  # the recorded level wins over a level typed in

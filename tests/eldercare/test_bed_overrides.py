@@ -34,14 +34,18 @@ async def held_bed(client) -> tuple[int, dict, int]:
 
 
 def emergency(client, bed_id, elder_id, who=ON_DUTY, **body):
-    return client.post(f"{API}/emergency-admissions", headers=client.as_(who),
-                       json={"bed_id": bed_id, "elder_id": elder_id, "override_reason": REASON} | body)
+    return client.post(
+        f"{API}/emergency-admissions",
+        headers=client.as_(who),
+        json={"bed_id": bed_id, "elder_id": elder_id, "override_reason": REASON} | body,
+    )
 
 
 async def test_staff_with_the_override_scope_admit_over_a_hold_which_records_why(client):
     bed_id, held, urgent = await held_bed(client)
-    ordinary = await client.post(f"{API}/admissions", headers=client.as_(YINZHOU),
-                                 json={"bed_id": bed_id, "elder_id": urgent})
+    ordinary = await client.post(
+        f"{API}/admissions", headers=client.as_(YINZHOU), json={"bed_id": bed_id, "elder_id": urgent}
+    )
     assert ordinary.status_code == 409 and ordinary.json()["resource"] == f"beds/{bed_id}"
     response = await emergency(client, bed_id, urgent)
     assert response.status_code == 201, response.text
@@ -52,9 +56,19 @@ async def test_staff_with_the_override_scope_admit_over_a_hold_which_records_why
     assert the_hold["status"] == "released" and the_hold["override_reason"] == REASON
     assert the_hold["override_id"] is not None
     audit = (await client.get(f"{API}/overrides", headers=client.as_(YINZHOU_AUDITOR))).json()["items"]
-    assert [(o["id"], o["actor"], o["action"], o["resource"], o["conflict"], o["reason"], o["area_code"])
-            for o in audit] == [(the_hold["override_id"], "staff:yinzhou-duty", "emergency_admission",
-                                 f"admissions/{admission['id']}", f"bed-holds/{held['id']}", REASON, "330212001")]
+    assert [
+        (o["id"], o["actor"], o["action"], o["resource"], o["conflict"], o["reason"], o["area_code"]) for o in audit
+    ] == [
+        (
+            the_hold["override_id"],
+            "staff:yinzhou-duty",
+            "emergency_admission",
+            f"admissions/{admission['id']}",
+            f"bed-holds/{held['id']}",
+            REASON,
+            "330212001",
+        )
+    ]
     assert f"bed {bed_id} is held until" in audit[0]["conflict_detail"] and audit[0]["at"]
 
 
@@ -78,7 +92,7 @@ async def test_staff_without_the_override_scope_or_of_another_area_are_refused(c
 
 
 async def test_a_resident_never_overrides_even_with_the_scope(client):
-    bed_id, held, urgent = await held_bed(client)
+    bed_id, _held, urgent = await held_bed(client)
     carer = resident(CARER_P.subject, *CARER_P.scopes, OVERRIDES_WRITE)
     for who in (CARER_P, carer):
         assert (await emergency(client, bed_id, urgent, who=who)).status_code == 403
@@ -90,8 +104,9 @@ async def test_an_override_without_a_reason_is_a_422_naming_it(client):
     for body in ({"override_reason": None}, {"override_reason": "   "}, {"override_reason": "x" * 501}):
         response = await emergency(client, bed_id, urgent, **body)
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "override_reason", body
-    missing = await client.post(f"{API}/emergency-admissions", headers=client.as_(ON_DUTY),
-                                json={"bed_id": bed_id, "elder_id": urgent})
+    missing = await client.post(
+        f"{API}/emergency-admissions", headers=client.as_(ON_DUTY), json={"bed_id": bed_id, "elder_id": urgent}
+    )
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "override_reason"
     assert (await bed(client, bed_id))["occupancy"] == "held"
 
@@ -112,13 +127,14 @@ async def test_two_overrides_of_one_held_bed_at_once_admit_one_person(committed_
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) == 1 and set(statuses) == {201, 409}, [r.text for r in responses]
     assert all(r.json()["resource"] == f"beds/{bed_id}" for r in responses if r.status_code == 409)
-    active = (await client.get(f"{API}/admissions", params={"active": True, "bed_id": bed_id},
-                               headers=client.as_(YINZHOU))).json()["items"]
+    active = (
+        await client.get(f"{API}/admissions", params={"active": True, "bed_id": bed_id}, headers=client.as_(YINZHOU))
+    ).json()["items"]
     assert len(active) == 1
     audit = (await client.get(f"{API}/overrides", headers=client.as_(YINZHOU_AUDITOR))).json()["items"]
     assert len(audit) == 1 and audit[0]["conflict"] == f"bed-holds/{held['id']}"
     # The losers' path still serves: another held bed, overridden for one of them.
-    loser = next(e for e, r in zip(urgent, responses) if r.status_code == 409)
+    loser = next(e for e, r in zip(urgent, responses, strict=False) if r.status_code == 409)
     institution = await add_institution(client, name="鄞州区第二福利院")
     [other_bed] = await add_beds(client, institution["id"], "nursing", prefix="2-20")
     [other_holder] = await many_elders(client, 1)

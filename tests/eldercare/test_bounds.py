@@ -9,8 +9,11 @@ from tests.eldercare.test_meals import YINZHOU as CANTEEN_STAFF
 
 
 async def adjust(client, account_id: int, amount_fen: int):
-    return await client.post(f"{API}/subsidy-accounts/{account_id}/adjustments", headers=client.as_(YINZHOU),
-                             json={"amount_fen": amount_fen, "note": "测试调整"})
+    return await client.post(
+        f"{API}/subsidy-accounts/{account_id}/adjustments",
+        headers=client.as_(YINZHOU),
+        json={"amount_fen": amount_fen, "note": "测试调整"},
+    )
 
 
 async def test_a_subsidy_adjustment_past_the_bound_is_refused_and_the_account_keeps_working(client):
@@ -34,15 +37,32 @@ async def test_a_subsidy_adjustment_past_the_bound_is_refused_and_the_account_ke
 
 
 async def test_rates_prices_and_capacities_have_bounds(client):
-    too_much = await client.post(f"{API}/allowance-rates", headers=client.as_(CITY), json={
-        "tier": "age_60_79", "level": 3, "amount_fen": MAX_BENEFIT_FEN + 1, "effective_on": "2022-01-01",
-        "citation": "test figures"})
+    too_much = await client.post(
+        f"{API}/allowance-rates",
+        headers=client.as_(CITY),
+        json={
+            "tier": "age_60_79",
+            "level": 3,
+            "amount_fen": MAX_BENEFIT_FEN + 1,
+            "effective_on": "2022-01-01",
+            "citation": "test figures",
+        },
+    )
     assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount_fen", too_much.text
     assert (await add_allowance(client, amount=MAX_BENEFIT_FEN))["amount_fen"] == MAX_BENEFIT_FEN
     canteen = await add_canteen(client)
     assert (await add_menu(client, canteen["id"], price_fen=MAX_MEAL_PRICE_FEN, capacity=10_000))["capacity"] == 10_000
     for field, value in (("price_fen", MAX_MEAL_PRICE_FEN + 1), ("capacity", 10_001), ("price_fen", 2**63)):
-        response = await client.post(f"{API}/canteens/{canteen['id']}/menus", headers=client.as_(CANTEEN_STAFF), json={
-            "served_on": "2099-01-01", "meal": "dinner", "dishes": ["米饭"], "price_fen": 1500, "capacity": 50,
-            field: value})
+        response = await client.post(
+            f"{API}/canteens/{canteen['id']}/menus",
+            headers=client.as_(CANTEEN_STAFF),
+            json={
+                "served_on": "2099-01-01",
+                "meal": "dinner",
+                "dishes": ["米饭"],
+                "price_fen": 1500,
+                "capacity": 50,
+                field: value,
+            },
+        )
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == field, response.text

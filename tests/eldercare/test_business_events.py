@@ -6,8 +6,10 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import staff
-from tests.eldercare.test_beds import YINZHOU as BEDS_STAFF, add_beds, add_institution, hold, lapse
-from tests.eldercare.test_meals import YINZHOU as MEALS_STAFF, API, add_canteen, add_elder, add_menu, order
+from tests.eldercare.test_beds import YINZHOU as BEDS_STAFF
+from tests.eldercare.test_beds import add_beds, add_institution, hold, lapse
+from tests.eldercare.test_meals import API, add_canteen, add_elder, add_menu, order
+from tests.eldercare.test_meals import YINZHOU as MEALS_STAFF
 
 STAFF = staff("330212", *MEALS_STAFF.scopes, *BEDS_STAFF.scopes, subject="staff:yinzhou")
 
@@ -15,10 +17,15 @@ STAFF = staff("330212", *MEALS_STAFF.scopes, *BEDS_STAFF.scopes, subject="staff:
 async def events(client) -> dict[str, float]:
     response = await client.get("/metrics")
     assert response.status_code == 200
-    return {sample.labels["event"]: sample.value
-            for family in text_string_to_metric_families(response.text) if family.name == "business_events"
-            for sample in family.samples if sample.name == "business_events_total"
-            and sample.labels["service"] == "eldercare" and sample.labels["outcome"] == "ok"}
+    return {
+        sample.labels["event"]: sample.value
+        for family in text_string_to_metric_families(response.text)
+        if family.name == "business_events"
+        for sample in family.samples
+        if sample.name == "business_events_total"
+        and sample.labels["service"] == "eldercare"
+        and sample.labels["outcome"] == "ok"
+    }
 
 
 async def test_meal_orders_and_bed_holds_are_counted_when_committed(committed_client):
@@ -33,12 +40,15 @@ async def test_meal_orders_and_bed_holds_are_counted_when_committed(committed_cl
     assert placed.status_code == 201, placed.text
     assert (await order(client, menu["id"], other_id)).status_code == 409  # sold out: rolled back, not counted
     text = (await client.get("/metrics")).text
-    assert any(line.startswith("business_events_total{") and 'event="meal_order_placed"' in line
-               and 'service="eldercare"' in line for line in text.splitlines()), text
+    assert any(
+        line.startswith("business_events_total{")
+        and 'event="meal_order_placed"' in line
+        and 'service="eldercare"' in line
+        for line in text.splitlines()
+    ), text
     after_order = await events(client)
     assert after_order["meal_order_placed"] - before.get("meal_order_placed", 0) == 1
-    cancelled = await client.post(f"{API}/meal-orders/{placed.json()['id']}/cancel",
-                                  headers=client.as_(STAFF))
+    cancelled = await client.post(f"{API}/meal-orders/{placed.json()['id']}/cancel", headers=client.as_(STAFF))
     assert cancelled.status_code == 200, cancelled.text
 
     institution = await add_institution(client)
@@ -51,8 +61,19 @@ async def test_meal_orders_and_bed_holds_are_counted_when_committed(committed_cl
 
     after = await events(client)
     delta = {event: after.get(event, 0) - before.get(event, 0) for event in after}
-    assert {k: delta[k] for k in ("meal_order_placed", "meal_order_cancelled", "bed_hold_placed",
-                                  "bed_hold_released", "bed_hold_expired")} == {
-        "meal_order_placed": 1, "meal_order_cancelled": 1, "bed_hold_placed": 3, "bed_hold_released": 1,
-        "bed_hold_expired": 1}
-
+    assert {
+        k: delta[k]
+        for k in (
+            "meal_order_placed",
+            "meal_order_cancelled",
+            "bed_hold_placed",
+            "bed_hold_released",
+            "bed_hold_expired",
+        )
+    } == {
+        "meal_order_placed": 1,
+        "meal_order_cancelled": 1,
+        "bed_hold_placed": 3,
+        "bed_hold_released": 1,
+        "bed_hold_expired": 1,
+    }

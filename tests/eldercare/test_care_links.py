@@ -22,8 +22,9 @@ LINKS = f"{API}/care-link-requests"
 
 
 async def ask(client, number: str, who=FAMILY, name="测试老人", relation="child"):
-    return await client.post(LINKS, json={"id_number": number, "name": name, "relation": relation},
-                             headers=client.as_(who))
+    return await client.post(
+        LINKS, json={"id_number": number, "name": name, "relation": relation}, headers=client.as_(who)
+    )
 
 
 async def visible_elders(client, who) -> list[int]:
@@ -41,8 +42,11 @@ async def test_the_answer_does_not_say_whether_the_person_is_registered(client):
     unknown = id_number("330212", dt.date(1941, 1, 1), "077")
     known_answer, unknown_answer = await ask(client, registered), await ask(client, unknown)
     assert known_answer.status_code == unknown_answer.status_code == 201
-    assert shape(known_answer) == shape(unknown_answer) == {
-        "status": "pending", "relation": "child", "stated_name": "测试老人", "decided_at": None, "elder_id": None}
+    assert (
+        shape(known_answer)
+        == shape(unknown_answer)
+        == {"status": "pending", "relation": "child", "stated_name": "测试老人", "decided_at": None, "elder_id": None}
+    )
     assert registered not in known_answer.text
     mine = (await client.get(LINKS, headers=client.as_(FAMILY))).json()["items"]
     assert len(mine) == 2 and {tuple(sorted(r)) for r in mine} == {tuple(sorted(known_answer.json()))}
@@ -62,13 +66,16 @@ async def test_staff_of_the_area_approve_and_the_resident_then_sees_the_person(c
     # Staff see the requests about people of their area, with the registered name to compare.
     listed = (await client.get(LINKS, params={"status": "pending"}, headers=client.as_(YINZHOU))).json()["items"]
     assert {(r["requester"], r["elder_id"], r["name_matches"]) for r in listed} == {
-        (FAMILY.subject, elder_id, True), (STRANGER.subject, elder_id, False)}
+        (FAMILY.subject, elder_id, True),
+        (STRANGER.subject, elder_id, False),
+    }
     assert (await client.get(LINKS, headers=client.as_(HAISHU))).json()["items"] == []
     assert (await client.post(f"{LINKS}/{request['id']}/approval", headers=client.as_(HAISHU))).status_code == 404
     assert (await client.post(f"{LINKS}/{request['id']}/approval", headers=client.as_(FAMILY))).status_code == 403
 
-    approved = await client.post(f"{LINKS}/{request['id']}/approval", json={"note": "户口簿核实"},
-                                 headers=client.as_(YINZHOU))
+    approved = await client.post(
+        f"{LINKS}/{request['id']}/approval", json={"note": "户口簿核实"}, headers=client.as_(YINZHOU)
+    )
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "approved" and approved.json()["decided_by"] == "staff:yinzhou"
     assert await visible_elders(client, FAMILY) == [elder_id]
@@ -78,8 +85,9 @@ async def test_staff_of_the_area_approve_and_the_resident_then_sees_the_person(c
     again = await client.post(f"{LINKS}/{request['id']}/rejection", headers=client.as_(YINZHOU))
     assert again.status_code == 409 and "already approved" in again.json()["detail"]
 
-    rejected = await client.post(f"{LINKS}/{other.json()['id']}/rejection", json={"note": "姓名不符"},
-                                 headers=client.as_(YINZHOU))
+    rejected = await client.post(
+        f"{LINKS}/{other.json()['id']}/rejection", json={"note": "姓名不符"}, headers=client.as_(YINZHOU)
+    )
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     assert await visible_elders(client, STRANGER) == []
 
@@ -87,18 +95,23 @@ async def test_staff_of_the_area_approve_and_the_resident_then_sees_the_person(c
     ended = await client.delete(f"{API}/elders/{elder_id}/carers/{FAMILY.subject}", headers=client.as_(YINZHOU))
     assert ended.status_code == 204
     assert await visible_elders(client, FAMILY) == []
-    assert (await client.delete(f"{API}/elders/{elder_id}/carers/{FAMILY.subject}",
-                                headers=client.as_(YINZHOU))).status_code == 404
-    assert (await client.delete(f"{API}/elders/{elder_id}/carers/{STRANGER.subject}",
-                                headers=client.as_(HAISHU))).status_code == 404
+    assert (
+        await client.delete(f"{API}/elders/{elder_id}/carers/{FAMILY.subject}", headers=client.as_(YINZHOU))
+    ).status_code == 404
+    assert (
+        await client.delete(f"{API}/elders/{elder_id}/carers/{STRANGER.subject}", headers=client.as_(HAISHU))
+    ).status_code == 404
 
 
 async def test_a_request_made_before_registration_finds_the_person_when_registered(client):
     number = id_number("330212", dt.date(1942, 2, 2), "088")
     request = (await ask(client, number)).json()
     assert (await client.get(LINKS, headers=client.as_(YINZHOU))).json()["items"] == []
-    response = await client.post(f"{API}/elders", headers=client.as_(YINZHOU), json={
-        "id_number": number, "name": "测试老人", "address": "鄞州区百丈街道1号", "area_code": "330212001"})
+    response = await client.post(
+        f"{API}/elders",
+        headers=client.as_(YINZHOU),
+        json={"id_number": number, "name": "测试老人", "address": "鄞州区百丈街道1号", "area_code": "330212001"},
+    )
     assert response.status_code == 201, response.text
     [seen] = (await client.get(LINKS, headers=client.as_(YINZHOU))).json()["items"]
     assert seen["id"] == request["id"] and seen["elder_id"] == response.json()["id"]
@@ -114,13 +127,15 @@ async def test_concurrent_approvals_make_one_link(committed_client):
     client = committed_client
     elder_id, number = await add_elder(client, carers=())
     request = (await ask(client, number)).json()
-    responses = await asyncio.gather(*(client.post(f"{LINKS}/{request['id']}/approval", headers=client.as_(YINZHOU))
-                                       for _ in range(20)))
+    responses = await asyncio.gather(
+        *(client.post(f"{LINKS}/{request['id']}/approval", headers=client.as_(YINZHOU)) for _ in range(20))
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1 and set(statuses) == {200, 409}, statuses
     async with client.app.state.database.sessionmaker() as session:
-        links = await session.scalar(select(func.count()).select_from(ElderCarer)
-                                     .where(ElderCarer.elder_id == elder_id))
+        links = await session.scalar(
+            select(func.count()).select_from(ElderCarer).where(ElderCarer.elder_id == elder_id)
+        )
     assert links == 1
 
 

@@ -12,9 +12,24 @@ from services.eldercare.homecare.models import Caregiver, CaregiverPairing, Care
 from shared import clock
 from shared.db import utcnow
 from tests.conftest import resident
-from tests.eldercare.test_homecare import (API, HAISHU, HC_READ, HOME, PASSED, TOMORROW_9, V_READ, YINZHOU,
-                                           add_caregiver, add_service, end_of, funded_account, move_back, position,
-                                           scheduled_visit, start_of)
+from tests.eldercare.test_homecare import (
+    API,
+    HAISHU,
+    HC_READ,
+    HOME,
+    PASSED,
+    TOMORROW_9,
+    V_READ,
+    YINZHOU,
+    add_caregiver,
+    add_service,
+    end_of,
+    funded_account,
+    move_back,
+    position,
+    scheduled_visit,
+    start_of,
+)
 from tests.eldercare.test_meals import add_elder
 
 V_ATTEND = "eldercare.visits:attend"
@@ -119,8 +134,9 @@ async def test_pair_then_see_and_attend_only_ones_own_visits(client):
     assert out.json()["flags"] == ["check_out_far_from_home"]
 
     # The colleague's visit, verified through the app; staff still see both.
-    assert (await app_visit(client, colleague, others["id"], "check-in", accuracy=30,
-                            at=start_of(others))).status_code == 200
+    assert (
+        await app_visit(client, colleague, others["id"], "check-in", accuracy=30, at=start_of(others))
+    ).status_code == 200
     out = await app_visit(client, colleague, others["id"], "check-out", at=end_of(others))
     assert out.status_code == 200 and out.json()["status"] == "verified"
     seen = await client.get(f"{API}/visits/{others['id']}", headers=client.as_(YINZHOU))
@@ -138,8 +154,11 @@ async def test_wrong_expired_and_replaced_codes_get_one_answer_and_guessing_is_b
     new = await code_for(client, first["id"])  # replaces the old one
     expired = await code_for(client, second["id"])
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(CaregiverPairing).where(CaregiverPairing.caregiver_id == second["id"]).values(
-            issued_at=utcnow() - dt.timedelta(hours=25), expires_at=utcnow() - dt.timedelta(hours=1)))
+        await session.execute(
+            update(CaregiverPairing)
+            .where(CaregiverPairing.caregiver_id == second["id"])
+            .values(issued_at=utcnow() - dt.timedelta(hours=25), expires_at=utcnow() - dt.timedelta(hours=1))
+        )
     answers = [await redeem(client, me, c) for c in (old, expired, "ABCD-EFGH", "not a code!")]
     assert [a.status_code for a in answers] == [400] * 4
     assert len({(a.json()["type"], a.json()["detail"]) for a in answers}) == 1
@@ -153,12 +172,16 @@ async def test_wrong_expired_and_replaced_codes_get_one_answer_and_guessing_is_b
     # Another account is not braked by this one's guesses; this one is again once its hour has passed.
     assert (await redeem(client, account(12), new)).status_code == 201
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(CaregiverPairingAttempts).where(CaregiverPairingAttempts.subject == me.subject)
-                              .values(window_started_at=utcnow() - dt.timedelta(minutes=61)))
+        await session.execute(
+            update(CaregiverPairingAttempts)
+            .where(CaregiverPairingAttempts.subject == me.subject)
+            .values(window_started_at=utcnow() - dt.timedelta(minutes=61))
+        )
     assert (await redeem(client, me, await code_for(client, second["id"]))).status_code == 201
     # Malformed bodies are 422, not counted.
-    assert (await client.post(f"{API}/caregiver-pairings", headers=client.as_(account(13)),
-                              json={"code": "short"})).status_code == 422
+    assert (
+        await client.post(f"{API}/caregiver-pairings", headers=client.as_(account(13)), json={"code": "short"})
+    ).status_code == 422
 
 
 async def test_repairing_moves_and_staff_unpair(client):
@@ -168,10 +191,14 @@ async def test_repairing_moves_and_staff_unpair(client):
     # A new phone: the caregiver's previous account is replaced.
     await paired(client, new_phone, first["id"])
     assert (await client.get(f"{API}/my-caregiver", headers=client.as_(old_phone))).status_code == 404
-    assert (await client.get(f"{API}/my-caregiver", headers=client.as_(new_phone))).json()["caregiver_id"] == first["id"]
+    assert (await client.get(f"{API}/my-caregiver", headers=client.as_(new_phone))).json()["caregiver_id"] == first[
+        "id"
+    ]
     # An account is paired to at most one caregiver: a code for another moves it.
     await paired(client, new_phone, second["id"])
-    assert (await client.get(f"{API}/my-caregiver", headers=client.as_(new_phone))).json()["caregiver_id"] == second["id"]
+    assert (await client.get(f"{API}/my-caregiver", headers=client.as_(new_phone))).json()["caregiver_id"] == second[
+        "id"
+    ]
     caregivers = (await client.get(f"{API}/caregivers", params={"limit": 100}, headers=client.as_(YINZHOU))).json()
     assert {c["id"]: c["app_paired"] for c in caregivers["items"]}[first["id"]] is False
 
@@ -196,14 +223,18 @@ async def test_an_expired_certificate_blocks_checking_in_through_the_app_but_not
     await paired(client, me, caregiver["id"])
     # The certificate turns out to have expired yesterday (a correction of the record; no endpoint changes it).
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(Caregiver).where(Caregiver.id == caregiver["id"]).values(
-            certificate_expires_on=clock.today() - dt.timedelta(days=1)))
+        await session.execute(
+            update(Caregiver)
+            .where(Caregiver.id == caregiver["id"])
+            .values(certificate_expires_on=clock.today() - dt.timedelta(days=1))
+        )
     blocked = await app_visit(client, me, visit["id"], "check-in")
     assert blocked.status_code == 409 and blocked.json()["resource"] == f"caregivers/{caregiver['id']}"
     assert (await client.get(f"{API}/my-caregiver", headers=client.as_(me))).json()["certificate_valid"] is False
     visit = await move_back(client, visit)  # the clock passes the visit
-    staff = await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU),
-                              json=position(at=start_of(visit)))
+    staff = await client.post(
+        f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position(at=start_of(visit))
+    )
     assert staff.status_code == 200 and staff.json()["status"] == "checked_in"
     # Checking out what staff checked in stays possible through the app.
     out = await app_visit(client, me, visit["id"], "check-out", at=end_of(visit))
@@ -217,8 +248,9 @@ async def test_a_visit_rescheduled_away_is_no_longer_the_caregivers(client):
     visit = await scheduled_visit(client, elder_id, item["id"], first["id"])
     me = account(41)
     await paired(client, me, first["id"])
-    moved = await client.post(f"{API}/visits/{visit['id']}/schedule", headers=client.as_(YINZHOU),
-                              json={"caregiver_id": second["id"]})
+    moved = await client.post(
+        f"{API}/visits/{visit['id']}/schedule", headers=client.as_(YINZHOU), json={"caregiver_id": second["id"]}
+    )
     assert moved.status_code == 200, moved.text
     assert (await app_visit(client, me, visit["id"], "check-in")).status_code == 404
 
@@ -238,6 +270,9 @@ async def test_an_app_check_in_hours_early_and_a_fifty_second_visit_go_to_review
     out = await app_visit(client, me, visit["id"], "check-out", at=early + dt.timedelta(seconds=50))
     assert out.status_code == 200
     assert (out.json()["status"], out.json()["flags"], out.json()["subsidy_fen"]) == (
-        "flagged", ["check_in_early", "too_short"], 0)
+        "flagged",
+        ["check_in_early", "too_short"],
+        0,
+    )
     balance = await client.get(f"{API}/subsidy-accounts/{account_['id']}", headers=client.as_(YINZHOU))
     assert balance.json()["balance_fen"] == 10000

@@ -24,9 +24,12 @@ async def test_two_redemptions_of_one_code_one_wins(committed_client):
         winner = accounts[statuses.index(201)]
         async with client.app.state.database.sessionmaker() as session:
             subject = await session.scalar(select(Caregiver.app_subject).where(Caregiver.id == caregiver["id"]))
-            redeemed_by = await session.scalar(select(CaregiverPairing.redeemed_by).where(
-                CaregiverPairing.caregiver_id == caregiver["id"], CaregiverPairing.redeemed_at.is_not(None))
-                .order_by(CaregiverPairing.id.desc()).limit(1))
+            redeemed_by = await session.scalar(
+                select(CaregiverPairing.redeemed_by)
+                .where(CaregiverPairing.caregiver_id == caregiver["id"], CaregiverPairing.redeemed_at.is_not(None))
+                .order_by(CaregiverPairing.id.desc())
+                .limit(1)
+            )
         assert subject == winner.subject == redeemed_by
     # One who lost pairs with another caregiver by that caregiver's own code.
     loser = accounts[statuses.index(400)]
@@ -55,8 +58,9 @@ async def test_one_account_redeeming_two_caregivers_codes_at_once_ends_paired_to
 async def test_a_burst_of_guesses_from_one_account_tries_no_more_than_the_limit(committed_client):
     client = committed_client
     guesser = account(300)
-    responses = await asyncio.gather(*(redeem(client, guesser, f"ABCD-{n:04d}".replace("0", "A").replace("1", "B"))
-                                       for n in range(12)))
+    responses = await asyncio.gather(
+        *(redeem(client, guesser, f"ABCD-{n:04d}".replace("0", "A").replace("1", "B")) for n in range(12))
+    )
     statuses = sorted(r.status_code for r in responses)
     limit = client.app.state.settings.caregiver_pairing_attempts_per_hour
     assert statuses == [400] * limit + [429] * (12 - limit), [r.text for r in responses]
@@ -71,10 +75,19 @@ async def test_codes_issued_at_once_leave_one_that_works(committed_client):
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}, [r.text for r in responses]
     async with client.app.state.database.sessionmaker() as session:
-        open_codes = await session.scalar(select(func.count()).select_from(CaregiverPairing).where(
-            CaregiverPairing.caregiver_id == caregiver["id"], CaregiverPairing.redeemed_at.is_(None),
-            CaregiverPairing.revoked_at.is_(None)))
+        open_codes = await session.scalar(
+            select(func.count())
+            .select_from(CaregiverPairing)
+            .where(
+                CaregiverPairing.caregiver_id == caregiver["id"],
+                CaregiverPairing.redeemed_at.is_(None),
+                CaregiverPairing.revoked_at.is_(None),
+            )
+        )
     assert open_codes == 1
-    answers = [await redeem(client, account(400 + n), r.json()["code"])
-               for n, r in enumerate(responses) if r.status_code == 201]
+    answers = [
+        await redeem(client, account(400 + n), r.json()["code"])
+        for n, r in enumerate(responses)
+        if r.status_code == 201
+    ]
     assert sorted(a.status_code for a in answers) == [201] + [400] * (len(answers) - 1)

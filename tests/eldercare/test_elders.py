@@ -23,10 +23,17 @@ def years_ago(years: int, days: int = 0) -> dt.date:
 
 
 def elder_body(**overrides):
-    body = {"id_number": id_number("330212", dt.date(1944, 3, 5), "012"), "name": "张桂英",
-            "phone": "13805749999", "address": "鄞州区百丈街道百丈东路1号", "area_code": "330212001",
-            "latitude": 29.87, "longitude": 121.56, "lives_alone": True,
-            "carers": [{"subject": "resident:13900000009", "relation": "child"}]}
+    body = {
+        "id_number": id_number("330212", dt.date(1944, 3, 5), "012"),
+        "name": "张桂英",
+        "phone": "13805749999",
+        "address": "鄞州区百丈街道百丈东路1号",
+        "area_code": "330212001",
+        "latitude": 29.87,
+        "longitude": 121.56,
+        "lives_alone": True,
+        "carers": [{"subject": "resident:13900000009", "relation": "child"}],
+    }
     return body | overrides
 
 
@@ -49,16 +56,18 @@ async def test_registration_derives_facts_and_masks_personal_data(client):
 
 async def test_under_sixty_is_refused_and_sixty_today_is_accepted(client):
     young = id_number("330212", years_ago(60, days=-1), "031")  # turns 60 tomorrow
-    response = await client.post("/api/eldercare/v1/elders", json=elder_body(id_number=young),
-                                 headers=client.as_(YINZHOU_STAFF))
+    response = await client.post(
+        "/api/eldercare/v1/elders", json=elder_body(id_number=young), headers=client.as_(YINZHOU_STAFF)
+    )
     assert response.status_code == 422
     problem = response.json()
     assert response.headers["content-type"] == "application/problem+json"
     assert problem["errors"][0]["field"] == "id_number" and "59" in problem["detail"]
 
     exactly_sixty = id_number("330212", years_ago(60), "041")
-    response = await client.post("/api/eldercare/v1/elders", json=elder_body(id_number=exactly_sixty),
-                                 headers=client.as_(YINZHOU_STAFF))
+    response = await client.post(
+        "/api/eldercare/v1/elders", json=elder_body(id_number=exactly_sixty), headers=client.as_(YINZHOU_STAFF)
+    )
     assert response.status_code == 201, response.text
 
 
@@ -66,8 +75,9 @@ async def test_invalid_id_numbers_name_the_field(client):
     good = elder_body()["id_number"]
     wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
     for bad in (wrong_check, "330212194802300212", "999999194803050212"):
-        response = await client.post("/api/eldercare/v1/elders", json=elder_body(id_number=bad),
-                                     headers=client.as_(YINZHOU_STAFF))
+        response = await client.post(
+            "/api/eldercare/v1/elders", json=elder_body(id_number=bad), headers=client.as_(YINZHOU_STAFF)
+        )
         assert response.status_code == 422, bad
         assert response.json()["errors"][0]["field"] == "id_number"
 
@@ -94,8 +104,9 @@ async def test_staff_see_and_register_only_in_their_area(client):
     assert other.status_code == 404
     listed = await client.get("/api/eldercare/v1/elders", headers=client.as_(HAISHU_STAFF))
     assert elder_id not in [e["id"] for e in listed.json()["items"]]
-    outside = await client.post("/api/eldercare/v1/elders", json=elder_body(area_code="330212001"),
-                                headers=client.as_(HAISHU_STAFF))
+    outside = await client.post(
+        "/api/eldercare/v1/elders", json=elder_body(area_code="330212001"), headers=client.as_(HAISHU_STAFF)
+    )
     assert outside.status_code == 403
     # A city-level member of staff sees every district.
     city = staff("330200", READ)
@@ -128,8 +139,9 @@ async def test_pages_follow_the_cursor_without_repeats(client):
     ids = []
     for serial in range(5):
         body = elder_body(id_number=id_number("330212", dt.date(1950, 1, 1 + serial), f"{serial:02d}1"), carers=[])
-        ids.append((await client.post("/api/eldercare/v1/elders", json=body,
-                                      headers=client.as_(YINZHOU_STAFF))).json()["id"])
+        ids.append(
+            (await client.post("/api/eldercare/v1/elders", json=body, headers=client.as_(YINZHOU_STAFF))).json()["id"]
+        )
     seen, cursor = [], None
     while True:
         params = {"limit": 2, "area_code": "330212"} | ({"cursor": cursor} if cursor else {})
@@ -169,7 +181,9 @@ async def test_a_retried_registration_returns_the_first_result(client):
     # A request refused by a rule frees its key: the corrected retry goes through.
     young = id_number("330212", years_ago(50), "051")
     key = client.as_(YINZHOU_STAFF) | {"Idempotency-Key": "reg-0002"}
-    assert (await client.post("/api/eldercare/v1/elders", json=elder_body(id_number=young), headers=key)).status_code == 422
+    assert (
+        await client.post("/api/eldercare/v1/elders", json=elder_body(id_number=young), headers=key)
+    ).status_code == 422
     fixed = elder_body(id_number=id_number("330212", dt.date(1951, 2, 2), "061"))
     assert (await client.post("/api/eldercare/v1/elders", json=fixed, headers=key)).status_code == 201
 
@@ -184,18 +198,24 @@ async def test_forged_or_borrowed_cursors_are_refused_not_a_500(client):
         await client.post("/api/eldercare/v1/elders", json=body, headers=headers)
     page = (await client.get("/api/eldercare/v1/elders", params={"limit": 1}, headers=headers)).json()
     payload, mac = page["next_cursor"].split(".")
-    forged = [base64.urlsafe_b64encode(json.dumps(k).encode()).decode().rstrip("=") + "." + mac
-              for k in ("abc", {"a": 1}, 1.5, [1, 2])]
+    forged = [
+        base64.urlsafe_b64encode(json.dumps(k).encode()).decode().rstrip("=") + "." + mac
+        for k in ("abc", {"a": 1}, 1.5, [1, 2])
+    ]
     for cursor in [*forged, "abc", "a.b.c", payload]:
         response = await client.get("/api/eldercare/v1/elders", params={"cursor": cursor}, headers=headers)
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "cursor", cursor
     # A cursor is bound to the endpoint that issued it: the elders list's cursor is no good for canteens.
     from services.eldercare.scopes import CANTEENS_READ
 
-    borrowed = await client.get("/api/eldercare/v1/canteens", params={"cursor": page["next_cursor"]},
-                                headers=client.as_(staff("330212", CANTEENS_READ)))
+    borrowed = await client.get(
+        "/api/eldercare/v1/canteens",
+        params={"cursor": page["next_cursor"]},
+        headers=client.as_(staff("330212", CANTEENS_READ)),
+    )
     assert borrowed.status_code == 422 and borrowed.json()["errors"][0]["field"] == "cursor"
     # And the genuine one still works where it came from.
-    following = await client.get("/api/eldercare/v1/elders", params={"limit": 1, "cursor": page["next_cursor"]},
-                                 headers=headers)
+    following = await client.get(
+        "/api/eldercare/v1/elders", params={"limit": 1, "cursor": page["next_cursor"]}, headers=headers
+    )
     assert following.status_code == 200 and following.json()["items"][0]["id"] != page["items"][0]["id"]

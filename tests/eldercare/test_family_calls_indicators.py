@@ -6,25 +6,37 @@ import datetime as dt
 
 from shared import clock
 from tests.conftest import resident, staff
-from tests.indicators import cells, checked, item, value
 from tests.eldercare.test_beds import add_beds, add_institution
 from tests.eldercare.test_homecare import add_caregiver
-from tests.eldercare.test_meals import (API, CARER, ELDERS_READ, ELDERS_WRITE, add_canteen,
-                                        add_elder, add_menu, order)
+from tests.eldercare.test_meals import API, CARER, ELDERS_READ, ELDERS_WRITE, add_canteen, add_elder, add_menu, order
+from tests.indicators import cells, checked, item, value
 
 FB_READ, FB_WRITE = "eldercare.family_beds:read", "eldercare.family_beds:write"
-C_READ, C_RAISE, C_HANDLE = ("eldercare.emergency_calls:read", "eldercare.emergency_calls:raise",
-                             "eldercare.emergency_calls:handle")
+C_READ, C_RAISE, C_HANDLE = (
+    "eldercare.emergency_calls:read",
+    "eldercare.emergency_calls:raise",
+    "eldercare.emergency_calls:handle",
+)
 IND = "eldercare.indicators:read"
-YINZHOU = staff("330212", ELDERS_READ, ELDERS_WRITE, FB_READ, FB_WRITE, C_READ, C_RAISE, C_HANDLE, IND,
-                subject="staff:yinzhou")
+YINZHOU = staff(
+    "330212", ELDERS_READ, ELDERS_WRITE, FB_READ, FB_WRITE, C_READ, C_RAISE, C_HANDLE, IND, subject="staff:yinzhou"
+)
 HAISHU = staff("330203", FB_READ, FB_WRITE, C_READ, C_HANDLE, IND, subject="staff:haishu")
 
 
 async def family_bed(client, elder_id, provider_id, **extra):
-    return await client.post(f"{API}/family-beds", headers=client.as_(YINZHOU), json={
-        "elder_id": elder_id, "provider_id": provider_id, "package": "standard", "visits_per_month": 8,
-        "started_on": clock.today().isoformat()} | extra)
+    return await client.post(
+        f"{API}/family-beds",
+        headers=client.as_(YINZHOU),
+        json={
+            "elder_id": elder_id,
+            "provider_id": provider_id,
+            "package": "standard",
+            "visits_per_month": 8,
+            "started_on": clock.today().isoformat(),
+        }
+        | extra,
+    )
 
 
 async def test_family_beds_one_active_per_person(client):
@@ -37,11 +49,17 @@ async def test_family_beds_one_active_per_person(client):
     bad = await family_bed(client, elder_id, provider_id, package="deluxe", visits_per_month=0)
     assert bad.status_code == 422
     assert (await family_bed(client, elder_id, 999999)).status_code == 404
-    early = await client.post(f"{API}/family-beds/{first.json()['id']}/end", headers=client.as_(YINZHOU),
-                              json={"ended_on": (clock.today() - dt.timedelta(days=1)).isoformat()})
+    early = await client.post(
+        f"{API}/family-beds/{first.json()['id']}/end",
+        headers=client.as_(YINZHOU),
+        json={"ended_on": (clock.today() - dt.timedelta(days=1)).isoformat()},
+    )
     assert early.status_code == 422 and early.json()["errors"][0]["field"] == "ended_on"
-    ended = await client.post(f"{API}/family-beds/{first.json()['id']}/end", headers=client.as_(YINZHOU),
-                              json={"ended_on": clock.today().isoformat()})
+    ended = await client.post(
+        f"{API}/family-beds/{first.json()['id']}/end",
+        headers=client.as_(YINZHOU),
+        json={"ended_on": clock.today().isoformat()},
+    )
     assert ended.json()["status"] == "ended"
     assert (await family_bed(client, elder_id, provider_id)).status_code == 201
     assert (await client.get(f"{API}/family-beds/{first.json()['id']}", headers=client.as_(HAISHU))).status_code == 404
@@ -50,35 +68,53 @@ async def test_family_beds_one_active_per_person(client):
 async def test_emergency_call_handling_and_open_calls_per_area(client):
     elder_id, _ = await add_elder(client)
     carer = resident(CARER, C_READ, C_RAISE)
-    call = await client.post(f"{API}/emergency-calls", headers=client.as_(carer), json={
-        "elder_id": elder_id, "kind": "fall", "latitude": 29.87, "longitude": 121.56, "note": "卫生间摔倒"})
+    call = await client.post(
+        f"{API}/emergency-calls",
+        headers=client.as_(carer),
+        json={"elder_id": elder_id, "kind": "fall", "latitude": 29.87, "longitude": 121.56, "note": "卫生间摔倒"},
+    )
     assert call.status_code == 201 and call.json()["status"] == "open"
     call_id = call.json()["id"]
-    open_calls = (await client.get(f"{API}/emergency-calls", params={"status": "open"},
-                                   headers=client.as_(YINZHOU))).json()["items"]
+    open_calls = (
+        await client.get(f"{API}/emergency-calls", params={"status": "open"}, headers=client.as_(YINZHOU))
+    ).json()["items"]
     assert [c["id"] for c in open_calls] == [call_id]
-    assert (await client.get(f"{API}/emergency-calls", params={"status": "open"},
-                             headers=client.as_(HAISHU))).json()["items"] == []
-    premature = await client.post(f"{API}/emergency-calls/{call_id}/close", headers=client.as_(YINZHOU),
-                                  json={"outcome": "hospital"})
+    assert (await client.get(f"{API}/emergency-calls", params={"status": "open"}, headers=client.as_(HAISHU))).json()[
+        "items"
+    ] == []
+    premature = await client.post(
+        f"{API}/emergency-calls/{call_id}/close", headers=client.as_(YINZHOU), json={"outcome": "hospital"}
+    )
     assert premature.status_code == 409
-    handled = await client.post(f"{API}/emergency-calls/{call_id}/actions", headers=client.as_(YINZHOU),
-                                json={"action": "电话联系家属，网格员上门"})
+    handled = await client.post(
+        f"{API}/emergency-calls/{call_id}/actions",
+        headers=client.as_(YINZHOU),
+        json={"action": "电话联系家属，网格员上门"},
+    )
     assert handled.json()["status"] == "handling" and handled.json()["actions"][0]["handler"] == "staff:yinzhou"
-    assert (await client.post(f"{API}/emergency-calls/{call_id}/actions", headers=client.as_(HAISHU),
-                              json={"action": "越权"})).status_code == 404
-    closed = await client.post(f"{API}/emergency-calls/{call_id}/close", headers=client.as_(YINZHOU),
-                               json={"outcome": "hospital", "note": "120送医"})
+    assert (
+        await client.post(
+            f"{API}/emergency-calls/{call_id}/actions", headers=client.as_(HAISHU), json={"action": "越权"}
+        )
+    ).status_code == 404
+    closed = await client.post(
+        f"{API}/emergency-calls/{call_id}/close",
+        headers=client.as_(YINZHOU),
+        json={"outcome": "hospital", "note": "120送医"},
+    )
     assert closed.json()["status"] == "closed" and closed.json()["outcome"] == "hospital"
-    still_open = (await client.get(f"{API}/emergency-calls", params={"status": "open"},
-                                   headers=client.as_(YINZHOU))).json()["items"]
+    still_open = (
+        await client.get(f"{API}/emergency-calls", params={"status": "open"}, headers=client.as_(YINZHOU))
+    ).json()["items"]
     assert still_open == []
     mine = (await client.get(f"{API}/emergency-calls/{call_id}", headers=client.as_(carer))).json()
     assert len(mine["actions"]) == 1
-    for field, value in (("kind", "boredom"), ("latitude", 100), ("called_at", "2999-01-01T00:00:00+08:00")):
-        bad = await client.post(f"{API}/emergency-calls", headers=client.as_(carer),
-                                json={"elder_id": elder_id, "kind": "fall", "latitude": 29.8, "longitude": 121.5}
-                                | {field: value})
+    for field, wrong in (("kind", "boredom"), ("latitude", 100), ("called_at", "2999-01-01T00:00:00+08:00")):
+        bad = await client.post(
+            f"{API}/emergency-calls",
+            headers=client.as_(carer),
+            json={"elder_id": elder_id, "kind": "fall", "latitude": 29.8, "longitude": 121.5} | {field: wrong},
+        )
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == field
 
 
@@ -97,12 +133,17 @@ async def test_indicators_count_this_service_s_data_against_the_plan(client):
     assert response.status_code == 200, response.text
     body = checked(response.json())
     assert {i["as_of"] for i in body["items"]} == {menu["served_on"]} and {i["area"] for i in body["items"]} == {
-        "330212"}
+        "330212"
+    }
     assert cells(body, "beds", "bed_type") == {"general": 1, "nursing": 3, "dementia": 1}
     assert item(body, "beds")["value"] == 5 and item(body, "beds")["target"]["value"] == 4000
     share = item(body, "nursing_bed_share")
-    assert (share["value"], share["unit"], share["target"]["value"], share["target"]["met"]) == (0.6, "ratio", 0.6,
-                                                                                                 True)
+    assert (share["value"], share["unit"], share["target"]["value"], share["target"]["met"]) == (
+        0.6,
+        "ratio",
+        0.6,
+        True,
+    )
     assert item(body, "beds", bed_type="dementia")["target"]["value"] == 960 and value(body, "family_beds") == 1
     assert value(body, "meals_served") == 2 and value(body, "canteens", kind="canteen") == 1
     # One certified caregiver for one older person: 10,000 per 10,000.
@@ -111,5 +152,6 @@ async def test_indicators_count_this_service_s_data_against_the_plan(client):
     assert cells(body, "visits", "status") == {"verified": 0, "flagged": 0, "missed": 0}
     other = (await client.get(f"{API}/indicators", headers=client.as_(HAISHU))).json()
     assert value(other, "family_beds") == 0 and {i["area"] for i in other["items"]} == {"330203"}
-    assert (await client.get(f"{API}/indicators", params={"area_code": "330212"},
-                             headers=client.as_(HAISHU))).status_code == 403
+    assert (
+        await client.get(f"{API}/indicators", params={"area_code": "330212"}, headers=client.as_(HAISHU))
+    ).status_code == 403

@@ -28,8 +28,17 @@ TOMORROW_9 = dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(9
 
 
 async def add_service(client, code="bathing", price=6000, minutes=60) -> dict:
-    response = await client.post(f"{API}/services", headers=client.as_(CITY), json={
-        "code": code, "name": "助浴", "category": "personal_care", "price_fen": price, "duration_minutes": minutes})
+    response = await client.post(
+        f"{API}/services",
+        headers=client.as_(CITY),
+        json={
+            "code": code,
+            "name": "助浴",
+            "category": "personal_care",
+            "price_fen": price,
+            "duration_minutes": minutes,
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -39,24 +48,41 @@ _caregivers = iter(range(100, 999))
 
 async def add_caregiver(client, provider_id=None, expires_on=None) -> dict:
     if provider_id is None:
-        provider = await client.post(f"{API}/providers", headers=client.as_(YINZHOU), json={
-            "name": "颐乐居家服务中心", "credit_code": f"91330212MA2{next(_caregivers):03d}XXXXX"[:18].replace("X", "0"),
-            "area_code": "330212001"})
+        provider = await client.post(
+            f"{API}/providers",
+            headers=client.as_(YINZHOU),
+            json={
+                "name": "颐乐居家服务中心",
+                "credit_code": f"91330212MA2{next(_caregivers):03d}XXXXX"[:18].replace("X", "0"),
+                "area_code": "330212001",
+            },
+        )
         assert provider.status_code == 201, provider.text
         provider_id = provider.json()["id"]
     expires = expires_on or clock.today() + dt.timedelta(days=365)
-    response = await client.post(f"{API}/caregivers", headers=client.as_(YINZHOU), json={
-        "provider_id": provider_id, "name": "护理员", "id_number": id_number("330212", dt.date(1980, 1, 1),
-                                                                           f"{next(_caregivers):03d}"),
-        "phone": "13600000000", "certificate_no": "NB2024-0001", "certificate_level": "intermediate",
-        "certificate_expires_on": expires.isoformat()})
+    response = await client.post(
+        f"{API}/caregivers",
+        headers=client.as_(YINZHOU),
+        json={
+            "provider_id": provider_id,
+            "name": "护理员",
+            "id_number": id_number("330212", dt.date(1980, 1, 1), f"{next(_caregivers):03d}"),
+            "phone": "13600000000",
+            "certificate_no": "NB2024-0001",
+            "certificate_level": "intermediate",
+            "certificate_expires_on": expires.isoformat(),
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def order_visit(client, elder_id, service_id, starts_at=TOMORROW_9, who=YINZHOU, **extra):
-    return await client.post(f"{API}/visits", headers=client.as_(who), json={
-        "elder_id": elder_id, "service_id": service_id, "starts_at": starts_at.isoformat()} | extra)
+    return await client.post(
+        f"{API}/visits",
+        headers=client.as_(who),
+        json={"elder_id": elder_id, "service_id": service_id, "starts_at": starts_at.isoformat()} | extra,
+    )
 
 
 def position(lat=HOME[0], lon=HOME[1], accuracy=20, at=None) -> dict:
@@ -97,32 +123,56 @@ async def attend(client, visit: dict, *, arrive=dt.timedelta(0), stay=None, who=
     at the person's home unless `where` says otherwise; the answer to the check-out."""
     check_in_at = start_of(visit) + arrive
     stay = end_of(visit) - start_of(visit) if stay is None else stay
-    checked_in = await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(who),
-                                   json=position(at=check_in_at, **where))
+    checked_in = await client.post(
+        f"{API}/visits/{visit['id']}/check-in", headers=client.as_(who), json=position(at=check_in_at, **where)
+    )
     assert checked_in.status_code == 200, checked_in.text
-    out = await client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(who),
-                            json=position(at=check_in_at + stay, **where))
+    out = await client.post(
+        f"{API}/visits/{visit['id']}/check-out", headers=client.as_(who), json=position(at=check_in_at + stay, **where)
+    )
     assert out.status_code == 200, out.text
     return out.json()
 
 
 async def test_catalogue_providers_and_caregivers(client):
     item = await add_service(client)
-    assert (await client.post(f"{API}/services", headers=client.as_(YINZHOU), json={
-        "code": "cleaning", "name": "助洁", "category": "home", "price_fen": 100, "duration_minutes": 60})
-            ).status_code == 403
+    assert (
+        await client.post(
+            f"{API}/services",
+            headers=client.as_(YINZHOU),
+            json={"code": "cleaning", "name": "助洁", "category": "home", "price_fen": 100, "duration_minutes": 60},
+        )
+    ).status_code == 403
     listed = (await client.get(f"{API}/services", headers=client.as_(resident(CARER, HC_READ)))).json()
     assert [s["code"] for s in listed] == ["bathing"] and listed[0]["price_fen"] == item["price_fen"]
     caregiver = await add_caregiver(client)
     assert caregiver["id_number_masked"].startswith("330212********") and caregiver["phone_masked"] == "136****0000"
     assert caregiver["certificate_valid"] is True
-    bad = await client.post(f"{API}/caregivers", headers=client.as_(YINZHOU), json={
-        "provider_id": caregiver["provider_id"], "name": "x", "id_number": "330212198001011230",
-        "certificate_no": "NB-1", "certificate_level": "junior", "certificate_expires_on": "2030-01-01"})
+    bad = await client.post(
+        f"{API}/caregivers",
+        headers=client.as_(YINZHOU),
+        json={
+            "provider_id": caregiver["provider_id"],
+            "name": "x",
+            "id_number": "330212198001011230",
+            "certificate_no": "NB-1",
+            "certificate_level": "junior",
+            "certificate_expires_on": "2030-01-01",
+        },
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] in ("id_number", "certificate_no")
-    other = await client.post(f"{API}/caregivers", headers=client.as_(HAISHU), json={
-        "provider_id": caregiver["provider_id"], "name": "x", "id_number": id_number("330203", dt.date(1980, 2, 2)),
-        "certificate_no": "NB-0002", "certificate_level": "junior", "certificate_expires_on": "2030-01-01"})
+    other = await client.post(
+        f"{API}/caregivers",
+        headers=client.as_(HAISHU),
+        json={
+            "provider_id": caregiver["provider_id"],
+            "name": "x",
+            "id_number": id_number("330203", dt.date(1980, 2, 2)),
+            "certificate_no": "NB-0002",
+            "certificate_level": "junior",
+            "certificate_expires_on": "2030-01-01",
+        },
+    )
     assert other.status_code == 403
 
 
@@ -133,14 +183,20 @@ async def test_visit_times_are_checked(client):
     assert response.status_code == 201
     visit = response.json()
     assert visit["status"] == "requested" and visit["price_fen"] == 6000
-    assert dt.datetime.fromisoformat(visit["ends_at"]) - dt.datetime.fromisoformat(visit["starts_at"]) == \
-        dt.timedelta(minutes=90)
-    backwards = await order_visit(client, elder_id, item["id"], ends_at=(TOMORROW_9 - dt.timedelta(hours=1)).isoformat())
+    assert dt.datetime.fromisoformat(visit["ends_at"]) - dt.datetime.fromisoformat(visit["starts_at"]) == dt.timedelta(
+        minutes=90
+    )
+    backwards = await order_visit(
+        client, elder_id, item["id"], ends_at=(TOMORROW_9 - dt.timedelta(hours=1)).isoformat()
+    )
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "ends_at"
     past = await order_visit(client, elder_id, item["id"], starts_at=utcnow() - dt.timedelta(days=1))
     assert past.status_code == 422 and past.json()["errors"][0]["field"] == "starts_at"
-    naive = await client.post(f"{API}/visits", headers=client.as_(YINZHOU), json={
-        "elder_id": elder_id, "service_id": item["id"], "starts_at": "2030-01-01T09:00:00"})
+    naive = await client.post(
+        f"{API}/visits",
+        headers=client.as_(YINZHOU),
+        json={"elder_id": elder_id, "service_id": item["id"], "starts_at": "2030-01-01T09:00:00"},
+    )
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "starts_at"
     stranger = resident("resident:13900000055", V_WRITE)
     assert (await order_visit(client, elder_id, item["id"], who=stranger)).status_code == 404
@@ -154,13 +210,15 @@ async def test_a_caregiver_is_never_double_booked_nor_sent_with_an_expired_certi
     elder_id, _ = await add_elder(client)
     first = await scheduled_visit(client, elder_id, item["id"], caregiver["id"])
     # 09:30–10:30 overlaps 09:00–10:00.
-    overlap = await order_visit(client, elder_id, item["id"], TOMORROW_9 + dt.timedelta(minutes=30),
-                                caregiver_id=caregiver["id"])
+    overlap = await order_visit(
+        client, elder_id, item["id"], TOMORROW_9 + dt.timedelta(minutes=30), caregiver_id=caregiver["id"]
+    )
     assert overlap.status_code == 409 and overlap.json()["resource"] == f"visits/{first['id']}"
     # 10:00–11:00 touches it without overlapping.
     await scheduled_visit(client, elder_id, item["id"], caregiver["id"], TOMORROW_9 + dt.timedelta(hours=1))
-    blocked = await order_visit(client, elder_id, item["id"], TOMORROW_9 + dt.timedelta(hours=3),
-                                caregiver_id=expired["id"])
+    blocked = await order_visit(
+        client, elder_id, item["id"], TOMORROW_9 + dt.timedelta(hours=3), caregiver_id=expired["id"]
+    )
     assert blocked.status_code == 409 and blocked.json()["resource"] == f"caregivers/{expired['id']}"
     assert "certificate" in blocked.json()["detail"]
     # Nothing half-written: the refused orders left no visit behind.
@@ -176,31 +234,40 @@ async def test_check_in_near_home_verifies_and_far_away_is_flagged(client):
     caregiver = await add_caregiver(client)
     elder_id, _ = await add_elder(client)
     near = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"]))
-    premature = await client.post(f"{API}/visits/{near['id']}/check-out", headers=client.as_(YINZHOU),
-                                  json=position())
+    premature = await client.post(f"{API}/visits/{near['id']}/check-out", headers=client.as_(YINZHOU), json=position())
     assert premature.status_code == 409 and "check-in" in premature.json()["detail"]
-    checked_in = await client.post(f"{API}/visits/{near['id']}/check-in", headers=client.as_(YINZHOU),
-                                   json=position(lat=HOME[0] + 0.001, accuracy=30, at=start_of(near)))  # ~111 m away
+    checked_in = await client.post(
+        f"{API}/visits/{near['id']}/check-in",
+        headers=client.as_(YINZHOU),
+        json=position(lat=HOME[0] + 0.001, accuracy=30, at=start_of(near)),
+    )  # ~111 m away
     assert checked_in.status_code == 200 and checked_in.json()["flags"] == []
     assert 100 < checked_in.json()["check_in_distance_m"] < 120
     again = await client.post(f"{API}/visits/{near['id']}/check-in", headers=client.as_(YINZHOU), json=position())
     assert again.status_code == 409
-    out = await client.post(f"{API}/visits/{near['id']}/check-out", headers=client.as_(YINZHOU),
-                            json=position(at=end_of(near)))
+    out = await client.post(
+        f"{API}/visits/{near['id']}/check-out", headers=client.as_(YINZHOU), json=position(at=end_of(near))
+    )
     assert out.status_code == 200 and out.json()["status"] == "verified", out.text
 
-    far = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"],
-                                                        TOMORROW_9 + dt.timedelta(hours=2)))
+    far = await move_back(
+        client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"], TOMORROW_9 + dt.timedelta(hours=2))
+    )
     # ~330 m away with 100 m accuracy: beyond 200 m + 100 m.
-    flagged = await client.post(f"{API}/visits/{far['id']}/check-in", headers=client.as_(YINZHOU),
-                                json=position(lat=HOME[0] + 0.003, accuracy=100, at=start_of(far)))
+    flagged = await client.post(
+        f"{API}/visits/{far['id']}/check-in",
+        headers=client.as_(YINZHOU),
+        json=position(lat=HOME[0] + 0.003, accuracy=100, at=start_of(far)),
+    )
     assert flagged.json()["flags"] == ["check_in_far_from_home"]
-    out = await client.post(f"{API}/visits/{far['id']}/check-out", headers=client.as_(YINZHOU),
-                            json=position(at=end_of(far)))
+    out = await client.post(
+        f"{API}/visits/{far['id']}/check-out", headers=client.as_(YINZHOU), json=position(at=end_of(far))
+    )
     assert out.json()["status"] == "flagged" and out.json()["subsidy_fen"] == 0
     for field, value in (("latitude", 91), ("accuracy_m", -1), ("at", "yesterday")):
-        bad = await client.post(f"{API}/visits/{near['id']}/check-in", headers=client.as_(YINZHOU),
-                                json=position() | {field: value})
+        bad = await client.post(
+            f"{API}/visits/{near['id']}/check-in", headers=client.as_(YINZHOU), json=position() | {field: value}
+        )
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == field
 
 
@@ -212,12 +279,19 @@ async def test_missed_visits_are_reported_once(client):
     later = await scheduled_visit(client, elder_id, item["id"], caregiver["id"], TOMORROW_9 + dt.timedelta(hours=3))
     # The clock reaches 31 minutes after the first visit's start with nobody checked in.
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(Visit).where(Visit.id == visit["id"]).values(
-            starts_at=utcnow() - dt.timedelta(minutes=31), ends_at=utcnow() + dt.timedelta(minutes=29)))
+        await session.execute(
+            update(Visit)
+            .where(Visit.id == visit["id"])
+            .values(starts_at=utcnow() - dt.timedelta(minutes=31), ends_at=utcnow() + dt.timedelta(minutes=29))
+        )
     first = await client.post(f"{API}/visits/missed-check", headers=client.as_(YINZHOU))
     assert first.json() == {"marked_missed": [visit["id"]]}
-    assert (await client.post(f"{API}/visits/missed-check", headers=client.as_(YINZHOU))).json() == {"marked_missed": []}
-    statuses = {v["id"]: v["status"] for v in (await client.get(f"{API}/visits", headers=client.as_(YINZHOU))).json()["items"]}
+    assert (await client.post(f"{API}/visits/missed-check", headers=client.as_(YINZHOU))).json() == {
+        "marked_missed": []
+    }
+    statuses = {
+        v["id"]: v["status"] for v in (await client.get(f"{API}/visits", headers=client.as_(YINZHOU))).json()["items"]
+    }
     assert statuses == {visit["id"]: "missed", later["id"]: "scheduled"}
     # Another district's run does not touch this district's visits.
     assert (await client.post(f"{API}/visits/missed-check", headers=client.as_(HAISHU))).json() == {"marked_missed": []}
@@ -228,22 +302,37 @@ async def test_records_lock_after_thirty_days_and_change_only_by_audited_correct
     caregiver = await add_caregiver(client)
     elder_id, _ = await add_elder(client)
     visit = await scheduled_visit(client, elder_id, item["id"], caregiver["id"])
-    await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU),
-                      json=position(lat=HOME[0] + 0.01, accuracy=10))
-    await client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU),
-                      json=position(at=utcnow() + dt.timedelta(minutes=1)))
+    await client.post(
+        f"{API}/visits/{visit['id']}/check-in",
+        headers=client.as_(YINZHOU),
+        json=position(lat=HOME[0] + 0.01, accuracy=10),
+    )
+    await client.post(
+        f"{API}/visits/{visit['id']}/check-out",
+        headers=client.as_(YINZHOU),
+        json=position(at=utcnow() + dt.timedelta(minutes=1)),
+    )
     carer = resident(CARER, V_READ, V_WRITE)
-    assert (await client.post(f"{API}/visits/{visit['id']}/rating", headers=client.as_(carer),
-                              json={"rating": 4})).status_code == 200
+    assert (
+        await client.post(f"{API}/visits/{visit['id']}/rating", headers=client.as_(carer), json={"rating": 4})
+    ).status_code == 200
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(Visit).where(Visit.id == visit["id"]).values(
-            check_in_at=utcnow() - dt.timedelta(days=31, hours=1), check_out_at=utcnow() - dt.timedelta(days=31)))
+        await session.execute(
+            update(Visit)
+            .where(Visit.id == visit["id"])
+            .values(
+                check_in_at=utcnow() - dt.timedelta(days=31, hours=1), check_out_at=utcnow() - dt.timedelta(days=31)
+            )
+        )
     current = (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(carer))).json()
     assert current["locked"] is True and current["status"] == "flagged"
     locked = await client.post(f"{API}/visits/{visit['id']}/rating", headers=client.as_(carer), json={"rating": 1})
     assert locked.status_code == 409 and "correction" in locked.json()["detail"]
-    correction = await client.post(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU), json={
-        "reason": "GPS漂移，经回访核实服务已完成", "status": "verified"})
+    correction = await client.post(
+        f"{API}/visits/{visit['id']}/corrections",
+        headers=client.as_(YINZHOU),
+        json={"reason": "GPS漂移，经回访核实服务已完成", "status": "verified"},
+    )
     assert correction.status_code == 201, correction.text
     body = correction.json()
     assert body["before"] == {"status": "flagged"} and body["after"] == {"status": "verified"}
@@ -252,30 +341,49 @@ async def test_records_lock_after_thirty_days_and_change_only_by_audited_correct
     assert [c["id"] for c in history] == [body["id"]]
     assert (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(carer))).json()["status"] == "verified"
     # Only staff correct; an empty correction says what is missing.
-    assert (await client.post(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(
-        resident(CARER, V_OPERATE)), json={"reason": "改一下记录", "status": "verified"})).status_code == 403
-    empty = await client.post(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU),
-                              json={"reason": "nothing at all"})
+    assert (
+        await client.post(
+            f"{API}/visits/{visit['id']}/corrections",
+            headers=client.as_(resident(CARER, V_OPERATE)),
+            json={"reason": "改一下记录", "status": "verified"},
+        )
+    ).status_code == 403
+    empty = await client.post(
+        f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU), json={"reason": "nothing at all"}
+    )
     assert empty.status_code == 422
 
 
 # ---- home-care subsidy -----------------------------------------------------------------------------------
 
+
 async def add_allowance(client, tier="age_60_79", level=3, amount=10000, district="330200", effective="2022-01-01"):
-    response = await client.post(f"{API}/allowance-rates", headers=client.as_(CITY), json={
-        "tier": tier, "level": level, "district_code": district, "amount_fen": amount, "effective_on": effective,
-        "citation": "test figures", "is_assumption": True})
+    response = await client.post(
+        f"{API}/allowance-rates",
+        headers=client.as_(CITY),
+        json={
+            "tier": tier,
+            "level": level,
+            "district_code": district,
+            "amount_fen": amount,
+            "effective_on": effective,
+            "citation": "test figures",
+            "is_assumption": True,
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def funded_account(client, elder_id, amount=10000, tier="age_60_79") -> dict:
     await add_allowance(client, amount=amount, tier=tier)
-    account = await client.post(f"{API}/subsidy-accounts", headers=client.as_(YINZHOU),
-                                json={"elder_id": elder_id, "level": 3})
+    account = await client.post(
+        f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "level": 3}
+    )
     assert account.status_code == 201, account.text
-    granted = await client.post(f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU),
-                                json={"month": clock.today().strftime("%Y-%m")})
+    granted = await client.post(
+        f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU), json={"month": clock.today().strftime("%Y-%m")}
+    )
     assert granted.json()["accounts_credited"] == 1
     return account.json()
 
@@ -294,37 +402,50 @@ async def test_allowance_is_granted_once_a_month_and_visits_draw_it(client):
     caregiver = await add_caregiver(client)
     drawn = []
     for hour in (0, 2):
-        visit = await scheduled_visit(client, elder_id, item["id"], caregiver["id"], TOMORROW_9 + dt.timedelta(hours=hour))
+        visit = await scheduled_visit(
+            client, elder_id, item["id"], caregiver["id"], TOMORROW_9 + dt.timedelta(hours=hour)
+        )
         out = await attend(client, await move_back(client, visit))
         drawn.append((out["subsidy_fen"], out["self_paid_fen"]))
     assert drawn == [(6000, 0), (4000, 2000)]  # the second visit takes what is left; the rest is self-paid
     balance = (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()
     assert balance["balance_fen"] == 0
-    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries",
-                               headers=client.as_(resident(CARER, S_READ)))).json()["items"]
+    ledger = (
+        await client.get(f"{API}/subsidy-accounts/{account['id']}/entries", headers=client.as_(resident(CARER, S_READ)))
+    ).json()["items"]
     assert [(e["kind"], e["amount_fen"], e["balance_after_fen"]) for e in ledger] == [
-        ("draw", -4000, 0), ("draw", -6000, 4000), ("allowance", 10000, 10000)]
-    overdraw = await client.post(f"{API}/subsidy-accounts/{account['id']}/adjustments", headers=client.as_(YINZHOU),
-                                 json={"amount_fen": -1, "note": "测试扣减"})
+        ("draw", -4000, 0),
+        ("draw", -6000, 4000),
+        ("allowance", 10000, 10000),
+    ]
+    overdraw = await client.post(
+        f"{API}/subsidy-accounts/{account['id']}/adjustments",
+        headers=client.as_(YINZHOU),
+        json={"amount_fen": -1, "note": "测试扣减"},
+    )
     assert overdraw.status_code == 409
 
 
 async def test_accounts_only_for_the_eligible_and_once(client):
     elder_id, _ = await add_elder(client)
-    no_rate = await client.post(f"{API}/subsidy-accounts", headers=client.as_(YINZHOU),
-                                json={"elder_id": elder_id, "level": 3})
+    no_rate = await client.post(
+        f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "level": 3}
+    )
     assert no_rate.status_code == 400 and "not eligible" in no_rate.json()["detail"]
     no_level = await client.post(f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": elder_id})
     assert no_level.status_code == 400
     await add_allowance(client)
-    first = await client.post(f"{API}/subsidy-accounts", headers=client.as_(YINZHOU),
-                              json={"elder_id": elder_id, "level": 3})
+    first = await client.post(
+        f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "level": 3}
+    )
     assert first.status_code == 201
-    second = await client.post(f"{API}/subsidy-accounts", headers=client.as_(YINZHOU),
-                               json={"elder_id": elder_id, "level": 3})
+    second = await client.post(
+        f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "level": 3}
+    )
     assert second.status_code == 409 and second.json()["resource"] == f"subsidy-accounts/{first.json()['id']}"
-    assert (await client.get(f"{API}/subsidy-accounts/{first.json()['id']}",
-                             headers=client.as_(HAISHU))).status_code == 404
+    assert (
+        await client.get(f"{API}/subsidy-accounts/{first.json()['id']}", headers=client.as_(HAISHU))
+    ).status_code == 404
 
 
 async def test_the_database_itself_refuses_a_double_booking(client):
@@ -334,19 +455,36 @@ async def test_the_database_itself_refuses_a_double_booking(client):
     caregiver = await add_caregiver(client)
     elder_id, _ = await add_elder(client)
     await scheduled_visit(client, elder_id, item["id"], caregiver["id"])
-    row = dict(elder_id=elder_id, service_id=item["id"], caregiver_id=caregiver["id"], price_fen=1, status="scheduled",
-               flags=[], ordered_by="test", created_at=utcnow())
+    row = dict(
+        elder_id=elder_id,
+        service_id=item["id"],
+        caregiver_id=caregiver["id"],
+        price_fen=1,
+        status="scheduled",
+        flags=[],
+        ordered_by="test",
+        created_at=utcnow(),
+    )
     async with client.app.state.database.sessionmaker() as session:
         with pytest.raises(IntegrityError):
             async with session.begin():
-                await session.execute(insert(Visit).values(**row, starts_at=TOMORROW_9 + dt.timedelta(minutes=59),
-                                                           ends_at=TOMORROW_9 + dt.timedelta(hours=2)))
+                await session.execute(
+                    insert(Visit).values(
+                        **row,
+                        starts_at=TOMORROW_9 + dt.timedelta(minutes=59),
+                        ends_at=TOMORROW_9 + dt.timedelta(hours=2),
+                    )
+                )
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(insert(Visit).values(**row, starts_at=TOMORROW_9 + dt.timedelta(hours=1),
-                                                   ends_at=TOMORROW_9 + dt.timedelta(hours=2)))
+        await session.execute(
+            insert(Visit).values(
+                **row, starts_at=TOMORROW_9 + dt.timedelta(hours=1), ends_at=TOMORROW_9 + dt.timedelta(hours=2)
+            )
+        )
 
 
 # ---- electronic visit verification (EVV): what a visit must show before it draws the subsidy --------------
+
 
 async def reviewable(client, minutes=60) -> tuple[dict, dict, int]:
     """A person with 100 yuan of subsidy, a 60-yuan visit the clock has passed, and the service's id."""
@@ -359,7 +497,9 @@ async def reviewable(client, minutes=60) -> tuple[dict, dict, int]:
 
 
 async def balance_of(client, account) -> int:
-    return (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()["balance_fen"]
+    return (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()[
+        "balance_fen"
+    ]
 
 
 async def test_a_check_in_hours_before_the_start_goes_to_review_and_draws_nothing(client):
@@ -395,15 +535,24 @@ async def test_a_check_out_outside_the_geofence_goes_to_review_and_draws_nothing
     account, visit, _ = await reviewable(client)
     out = await attend(client, visit, lat=HOME[0] + 0.005, accuracy=20)  # ~556 m from home: beyond 200 m + 20 m
     assert (out["status"], out["flags"], out["subsidy_fen"]) == (
-        "flagged", ["check_in_far_from_home", "check_out_far_from_home"], 0)
+        "flagged",
+        ["check_in_far_from_home", "check_out_far_from_home"],
+        0,
+    )
     assert await balance_of(client, account) == 10000
 
 
 async def test_a_visit_within_every_rule_is_verified_and_draws(client):
     """At the edges: checked in 30 minutes early, 150 m from home, for half the booked hour."""
     account, visit, _ = await reviewable(client)
-    out = await attend(client, visit, arrive=-dt.timedelta(minutes=30), stay=dt.timedelta(minutes=30),
-                       lat=HOME[0] + 0.00135, accuracy=0)
+    out = await attend(
+        client,
+        visit,
+        arrive=-dt.timedelta(minutes=30),
+        stay=dt.timedelta(minutes=30),
+        lat=HOME[0] + 0.00135,
+        accuracy=0,
+    )
     assert (out["status"], out["flags"], out["subsidy_fen"], out["self_paid_fen"]) == ("verified", [], 6000, 0)
     assert await balance_of(client, account) == 4000
 
@@ -412,22 +561,27 @@ async def test_staff_confirming_a_reviewed_visit_draws_once(client):
     account, visit, _ = await reviewable(client)
     assert (await attend(client, visit, stay=dt.timedelta(seconds=50)))["status"] == "flagged"
     for _ in range(2):  # a repeated confirmation draws nothing more
-        confirmed = await client.post(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU), json={
-            "reason": "回访老人确认服务已完成，签退延误", "status": "verified"})
+        confirmed = await client.post(
+            f"{API}/visits/{visit['id']}/corrections",
+            headers=client.as_(YINZHOU),
+            json={"reason": "回访老人确认服务已完成，签退延误", "status": "verified"},
+        )
         assert confirmed.status_code == 201, confirmed.text
         current = (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()
         assert (current["status"], current["flags"], current["subsidy_fen"]) == ("verified", [], 6000)
         assert await balance_of(client, account) == 4000
-    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries",
-                               headers=client.as_(YINZHOU))).json()["items"]
+    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries", headers=client.as_(YINZHOU))).json()[
+        "items"
+    ]
     assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -6000), ("allowance", 10000)]
 
 
 async def test_a_visit_past_its_thirty_day_lock_is_not_checked_in_or_out(client):
     account, visit, service_id = await reviewable(client)
     stale = await move_back(client, visit, dt.timedelta(days=31))  # scheduled 33 days ago, never attended
-    refused = await client.post(f"{API}/visits/{stale['id']}/check-in", headers=client.as_(YINZHOU),
-                                json=position(at=start_of(stale)))
+    refused = await client.post(
+        f"{API}/visits/{stale['id']}/check-in", headers=client.as_(YINZHOU), json=position(at=start_of(stale))
+    )
     assert refused.status_code == 409 and refused.json()["resource"] == f"visits/{stale['id']}"
     assert f"visit {stale['id']} locked on" in refused.json()["detail"]
     current = (await client.get(f"{API}/visits/{stale['id']}", headers=client.as_(YINZHOU))).json()
@@ -436,14 +590,15 @@ async def test_a_visit_past_its_thirty_day_lock_is_not_checked_in_or_out(client)
     # One checked in on time and left open until 31 days after its scheduled end: its check-out is refused too.
     elder_id = visit["elder_id"]
     caregiver_id = visit["caregiver_id"]
-    open_visit = await move_back(client, await scheduled_visit(client, elder_id, service_id, caregiver_id,
-                                                               TOMORROW_9 + dt.timedelta(hours=2)))
-    checked_in = await client.post(f"{API}/visits/{open_visit['id']}/check-in", headers=client.as_(YINZHOU),
-                                   json=position(at=start_of(open_visit)))
+    open_visit = await move_back(
+        client, await scheduled_visit(client, elder_id, service_id, caregiver_id, TOMORROW_9 + dt.timedelta(hours=2))
+    )
+    checked_in = await client.post(
+        f"{API}/visits/{open_visit['id']}/check-in", headers=client.as_(YINZHOU), json=position(at=start_of(open_visit))
+    )
     assert checked_in.status_code == 200
     open_visit = await move_back(client, open_visit, dt.timedelta(days=31))
-    late = await client.post(f"{API}/visits/{open_visit['id']}/check-out", headers=client.as_(YINZHOU),
-                             json=position())
+    late = await client.post(f"{API}/visits/{open_visit['id']}/check-out", headers=client.as_(YINZHOU), json=position())
     assert late.status_code == 409 and late.json()["resource"] == f"visits/{open_visit['id']}"
     assert f"visit {open_visit['id']} locked on" in late.json()["detail"]
     assert await balance_of(client, account) == 10000

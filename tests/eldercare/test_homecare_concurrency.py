@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 
-from tests.eldercare.test_homecare import (API, TOMORROW_9, YINZHOU, add_caregiver, add_service, end_of,
-                                           funded_account, move_back, order_visit, position, scheduled_visit,
-                                           start_of)
+from tests.eldercare.test_homecare import (
+    API,
+    TOMORROW_9,
+    YINZHOU,
+    add_caregiver,
+    add_service,
+    end_of,
+    funded_account,
+    move_back,
+    order_visit,
+    position,
+    scheduled_visit,
+    start_of,
+)
 from tests.eldercare.test_meals_concurrency import many_elders
 from tests.races import next_request_succeeds
 
@@ -18,20 +30,29 @@ async def test_concurrent_scheduling_books_a_caregiver_once_per_slot(committed_c
     caregiver = await add_caregiver(client)
     elders = await many_elders(client, 12)
     # Twelve people want the same caregiver at overlapping times (starts 5 minutes apart, an hour each).
-    responses = await asyncio.gather(*(
-        order_visit(client, e, item["id"], TOMORROW_9 + dt.timedelta(minutes=5 * n), caregiver_id=caregiver["id"])
-        for n, e in enumerate(elders)))
+    responses = await asyncio.gather(
+        *(
+            order_visit(client, e, item["id"], TOMORROW_9 + dt.timedelta(minutes=5 * n), caregiver_id=caregiver["id"])
+            for n, e in enumerate(elders)
+        )
+    )
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}, [r.text for r in responses]
-    booked = (await client.get(f"{API}/visits", params={"caregiver_id": caregiver["id"], "status": "scheduled",
-                                                         "limit": 100}, headers=client.as_(YINZHOU))).json()["items"]
+    booked = (
+        await client.get(
+            f"{API}/visits",
+            params={"caregiver_id": caregiver["id"], "status": "scheduled", "limit": 100},
+            headers=client.as_(YINZHOU),
+        )
+    ).json()["items"]
     spans = sorted((dt.datetime.fromisoformat(v["starts_at"]), dt.datetime.fromisoformat(v["ends_at"])) for v in booked)
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:])), spans
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans)), spans
     assert len(booked) == statuses.count(201)
     # One who lost books the same caregiver for the afternoon, clear of every hour of the race.
-    loser = next(e for e, r in zip(elders, responses) if r.status_code == 409)
-    await next_request_succeeds(order_visit(client, loser, item["id"], TOMORROW_9 + dt.timedelta(hours=5),
-                                            caregiver_id=caregiver["id"]))
+    loser = next(e for e, r in zip(elders, responses, strict=False) if r.status_code == 409)
+    await next_request_succeeds(
+        order_visit(client, loser, item["id"], TOMORROW_9 + dt.timedelta(hours=5), caregiver_id=caregiver["id"])
+    )
 
 
 async def test_concurrent_verified_visits_never_overdraw_the_subsidy(committed_client):
@@ -40,15 +61,18 @@ async def test_concurrent_verified_visits_never_overdraw_the_subsidy(committed_c
     account = await funded_account(client, elder_id, amount=10000, tier="age_80_plus")  # many_elders are 80+
     item = await add_service(client, price=3000)
     caregivers = [await add_caregiver(client) for _ in range(7)]
-    *visits, after = [await move_back(client, await scheduled_visit(client, elder_id, item["id"], c["id"]))
-                      for c in caregivers]
+    *visits, after = [
+        await move_back(client, await scheduled_visit(client, elder_id, item["id"], c["id"])) for c in caregivers
+    ]
     for visit in [*visits, after]:
-        await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU),
-                          json=position(at=start_of(visit)))
+        await client.post(
+            f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position(at=start_of(visit))
+        )
 
     def check_out(visit):
-        return client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU),
-                           json=position(at=end_of(visit)))
+        return client.post(
+            f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU), json=position(at=end_of(visit))
+        )
 
     responses = await asyncio.gather(*(check_out(v) for v in visits))
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
@@ -57,8 +81,13 @@ async def test_concurrent_verified_visits_never_overdraw_the_subsidy(committed_c
     balance = (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()
     assert balance["balance_fen"] == 0
     # Then the account is topped up and the next verified visit draws from it as usual.
-    await next_request_succeeds(client.post(f"{API}/subsidy-accounts/{account['id']}/adjustments",
-                                            headers=client.as_(YINZHOU), json={"amount_fen": 5000, "note": "补发测试"}))
+    await next_request_succeeds(
+        client.post(
+            f"{API}/subsidy-accounts/{account['id']}/adjustments",
+            headers=client.as_(YINZHOU),
+            json={"amount_fen": 5000, "note": "补发测试"},
+        )
+    )
     assert (await next_request_succeeds(check_out(after), status=200))["subsidy_fen"] == 3000
 
 
@@ -70,21 +99,30 @@ async def test_staff_confirming_one_reviewed_visit_at_once_draw_it_once(committe
     item = await add_service(client, price=3000)
     caregiver = await add_caregiver(client)
     visit = await move_back(client, await scheduled_visit(client, elder_id, item["id"], caregiver["id"]))
-    await client.post(f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU),
-                      json=position(at=start_of(visit)))
-    out = await client.post(f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU),
-                            json=position(at=start_of(visit) + dt.timedelta(seconds=50)))
+    await client.post(
+        f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position(at=start_of(visit))
+    )
+    out = await client.post(
+        f"{API}/visits/{visit['id']}/check-out",
+        headers=client.as_(YINZHOU),
+        json=position(at=start_of(visit) + dt.timedelta(seconds=50)),
+    )
     assert out.json()["status"] == "flagged"
 
     def confirm():
-        return client.post(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU),
-                           json={"reason": "回访确认服务已完成", "status": "verified"})
+        return client.post(
+            f"{API}/visits/{visit['id']}/corrections",
+            headers=client.as_(YINZHOU),
+            json={"reason": "回访确认服务已完成", "status": "verified"},
+        )
 
     responses = await asyncio.gather(*(confirm() for _ in range(4)))
-    assert {r.status_code for r in responses} <= {201, 409} and 201 in {r.status_code for r in responses}, \
-        [r.text for r in responses]
-    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries",
-                               headers=client.as_(YINZHOU))).json()["items"]
+    assert {r.status_code for r in responses} <= {201, 409} and 201 in {r.status_code for r in responses}, [
+        r.text for r in responses
+    ]
+    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries", headers=client.as_(YINZHOU))).json()[
+        "items"
+    ]
     assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -3000), ("allowance", 10000)]
     await next_request_succeeds(confirm())
     assert (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()["subsidy_fen"] == 3000

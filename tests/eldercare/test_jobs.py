@@ -14,8 +14,15 @@ from shared import clock
 from shared.jobs import Every
 from tests.conftest import staff
 from tests.eldercare import test_beds as beds
-from tests.eldercare.test_homecare import (HAISHU, TOMORROW_9, YINZHOU, add_allowance, add_caregiver, add_service,
-                                          scheduled_visit)
+from tests.eldercare.test_homecare import (
+    HAISHU,
+    TOMORROW_9,
+    YINZHOU,
+    add_allowance,
+    add_caregiver,
+    add_service,
+    scheduled_visit,
+)
 from tests.eldercare.test_meals import API, add_elder
 from tests.jobs import run_jobs
 
@@ -96,8 +103,9 @@ async def test_a_visit_with_no_check_in_becomes_missed_30_minutes_after_its_star
 
 
 async def open_account(client, elder_id: int, who) -> dict:
-    response = await client.post(f"{API}/subsidy-accounts", headers=client.as_(who),
-                                 json={"elder_id": elder_id, "level": 3})
+    response = await client.post(
+        f"{API}/subsidy-accounts", headers=client.as_(who), json={"elder_id": elder_id, "level": 3}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -108,8 +116,9 @@ async def test_each_account_in_the_city_is_granted_the_month_once_on_the_first(c
     haishu, _ = await add_elder(client, area="330203001", serial="021", who=HAISHU)
     accounts = [await open_account(client, yinzhou, YINZHOU), await open_account(client, haishu, HAISHU)]
     local = clock.now().astimezone(clock.SHANGHAI)
-    next_first = (local.replace(day=1) + dt.timedelta(days=32)).replace(day=1, hour=0, minute=30, second=0,
-                                                                        microsecond=0)
+    next_first = (local.replace(day=1) + dt.timedelta(days=32)).replace(
+        day=1, hour=0, minute=30, second=0, microsecond=0
+    )
     month = next_first.strftime("%Y-%m")
 
     move_to(next_first + dt.timedelta(minutes=1))
@@ -123,7 +132,7 @@ async def test_each_account_in_the_city_is_granted_the_month_once_on_the_first(c
         again = await tasks.enqueue(session, "subsidies.grant_month", {"slot": next_first.isoformat()})
     assert await run_jobs(client.app, tasks) == [("subsidies.grant_month", "succeeded")]
     assert (await get(client, f"/jobs/{again}"))["result"] == {"month": month, "accounts_credited": 0, "total_fen": 0}
-    for account, who in zip(accounts, (YINZHOU, HAISHU)):
+    for account, who in zip(accounts, (YINZHOU, HAISHU), strict=False):
         assert (await get(client, f"/subsidy-accounts/{account['id']}", who))["balance_fen"] == 10000
         entries = (await get(client, f"/subsidy-accounts/{account['id']}/entries", who))["items"]
         assert [(e["kind"], e["month"], e["amount_fen"]) for e in entries] == [("allowance", month, 10000)]

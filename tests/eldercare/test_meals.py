@@ -21,50 +21,104 @@ ELDERS_READ, ELDERS_WRITE = "eldercare.elders:read", "eldercare.elders:write"
 CANTEENS_READ, CANTEENS_WRITE = "eldercare.canteens:read", "eldercare.canteens:write"
 ORDERS_READ, ORDERS_WRITE = "eldercare.meal_orders:read", "eldercare.meal_orders:write"
 RATES_WRITE = "eldercare.meal_subsidies:write"
-YINZHOU = staff("330212", ELDERS_READ, ELDERS_WRITE, CANTEENS_READ, CANTEENS_WRITE, ORDERS_READ, ORDERS_WRITE,
-                subject="staff:yinzhou")
-HAISHU = staff("330203", ELDERS_READ, ELDERS_WRITE, CANTEENS_READ, CANTEENS_WRITE, ORDERS_READ, ORDERS_WRITE,
-               subject="staff:haishu")
+YINZHOU = staff(
+    "330212",
+    ELDERS_READ,
+    ELDERS_WRITE,
+    CANTEENS_READ,
+    CANTEENS_WRITE,
+    ORDERS_READ,
+    ORDERS_WRITE,
+    subject="staff:yinzhou",
+)
+HAISHU = staff(
+    "330203",
+    ELDERS_READ,
+    ELDERS_WRITE,
+    CANTEENS_READ,
+    CANTEENS_WRITE,
+    ORDERS_READ,
+    ORDERS_WRITE,
+    subject="staff:haishu",
+)
 CITY = staff("330200", CANTEENS_READ, RATES_WRITE, subject="staff:city")
 CARER = "resident:13900000001"
 TOMORROW = clock.today() + dt.timedelta(days=1)
 
 # The test rates: city-wide from 2022, with 鄞州区 paying 特困 more from 2023.
-RATES = [("tekun", "330200", 800, "2022-01-01"), ("dibao", "330200", 600, "2022-01-01"),
-         ("dibao_marginal", "330200", 400, "2022-01-01"), ("disability", "330200", 500, "2022-01-01"),
-         ("age_80_plus", "330200", 300, "2022-01-01"), ("age_60_79", "330200", 100, "2022-01-01"),
-         ("tekun", "330212", 1000, "2023-01-01"), ("tekun", "330212", 9999, "2199-01-01")]
+RATES = [
+    ("tekun", "330200", 800, "2022-01-01"),
+    ("dibao", "330200", 600, "2022-01-01"),
+    ("dibao_marginal", "330200", 400, "2022-01-01"),
+    ("disability", "330200", 500, "2022-01-01"),
+    ("age_80_plus", "330200", 300, "2022-01-01"),
+    ("age_60_79", "330200", 100, "2022-01-01"),
+    ("tekun", "330212", 1000, "2023-01-01"),
+    ("tekun", "330212", 9999, "2199-01-01"),
+]
 
 
 async def add_rates(client):
     for tier, district, amount, effective in RATES:
-        response = await client.post(f"{API}/meal-subsidy-rates", headers=client.as_(CITY), json={
-            "tier": tier, "district_code": district, "amount_fen": amount, "effective_on": effective,
-            "citation": "test figures", "is_assumption": True})
+        response = await client.post(
+            f"{API}/meal-subsidy-rates",
+            headers=client.as_(CITY),
+            json={
+                "tier": tier,
+                "district_code": district,
+                "amount_fen": amount,
+                "effective_on": effective,
+                "citation": "test figures",
+                "is_assumption": True,
+            },
+        )
         assert response.status_code == 201, response.text
 
 
-async def add_elder(client, *, birth=dt.date(1950, 5, 5), serial="011", area="330212001", carers=(CARER,),
-                    who=YINZHOU) -> tuple[int, str]:
+async def add_elder(
+    client, *, birth=dt.date(1950, 5, 5), serial="011", area="330212001", carers=(CARER,), who=YINZHOU
+) -> tuple[int, str]:
     number = id_number(area[:6], birth, serial)
-    response = await client.post(f"{API}/elders", headers=client.as_(who), json={
-        "id_number": number, "name": "测试老人", "address": "鄞州区百丈街道1号", "area_code": area,
-        "latitude": 29.87, "longitude": 121.56, "carers": [{"subject": s, "relation": "child"} for s in carers]})
+    response = await client.post(
+        f"{API}/elders",
+        headers=client.as_(who),
+        json={
+            "id_number": number,
+            "name": "测试老人",
+            "address": "鄞州区百丈街道1号",
+            "area_code": area,
+            "latitude": 29.87,
+            "longitude": 121.56,
+            "carers": [{"subject": s, "relation": "child"} for s in carers],
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"], number
 
 
 async def add_canteen(client, who=YINZHOU, **overrides) -> dict:
-    body = {"name": "百丈街道老年食堂", "kind": "canteen", "area_code": "330212001", "address": "百丈东路100号",
-            "latitude": 29.868, "longitude": 121.561, "delivery_area_codes": ["330212001"]} | overrides
+    body = {
+        "name": "百丈街道老年食堂",
+        "kind": "canteen",
+        "area_code": "330212001",
+        "address": "百丈东路100号",
+        "latitude": 29.868,
+        "longitude": 121.561,
+        "delivery_area_codes": ["330212001"],
+    } | overrides
     response = await client.post(f"{API}/canteens", headers=client.as_(who), json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def add_menu(client, canteen_id: int, who=YINZHOU, **overrides) -> dict:
-    body = {"served_on": TOMORROW.isoformat(), "meal": "lunch", "dishes": ["红烧鱼", "青菜", "米饭"],
-            "price_fen": 1500, "capacity": 50} | overrides
+    body = {
+        "served_on": TOMORROW.isoformat(),
+        "meal": "lunch",
+        "dishes": ["红烧鱼", "青菜", "米饭"],
+        "price_fen": 1500,
+        "capacity": 50,
+    } | overrides
     response = await client.post(f"{API}/canteens/{canteen_id}/menus", headers=client.as_(who), json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -76,23 +130,36 @@ async def order(client, menu_id: int, elder_id: int, who=YINZHOU, headers=None, 
 
 
 async def remaining(client, canteen_id: int, menu_id: int) -> int:
-    menus = (await client.get(f"{API}/canteens/{canteen_id}/menus", params={"to": TOMORROW.isoformat()},
-                              headers=client.as_(YINZHOU))).json()
+    menus = (
+        await client.get(
+            f"{API}/canteens/{canteen_id}/menus", params={"to": TOMORROW.isoformat()}, headers=client.as_(YINZHOU)
+        )
+    ).json()
     return next(m["remaining"] for m in menus if m["id"] == menu_id)
 
 
 # ---- canteens and menus ----------------------------------------------------------------------------------
 
+
 async def test_canteen_keeps_kind_delivery_areas_and_cutoffs(client):
     canteen = await add_canteen(client, kind="central_kitchen", cutoffs={"dinner": {"time": "14:30"}})
     assert canteen["delivers"] is True and canteen["delivery_area_codes"] == ["330212001"]
-    assert canteen["cutoffs"] == {"breakfast": {"days_before": 1, "time": "20:00:00"},
-                                  "lunch": {"days_before": 0, "time": "10:00:00"},
-                                  "dinner": {"days_before": 0, "time": "14:30:00"}}
-    await add_canteen(client, name="钟公庙助餐点", kind="meal_point", area_code="330212004", delivery_area_codes=[],
-                      supplied_by=canteen["id"])
-    found = (await client.get(f"{API}/canteens", params={"delivers_to": "330212001005"},
-                              headers=client.as_(YINZHOU))).json()["items"]
+    assert canteen["cutoffs"] == {
+        "breakfast": {"days_before": 1, "time": "20:00:00"},
+        "lunch": {"days_before": 0, "time": "10:00:00"},
+        "dinner": {"days_before": 0, "time": "14:30:00"},
+    }
+    await add_canteen(
+        client,
+        name="钟公庙助餐点",
+        kind="meal_point",
+        area_code="330212004",
+        delivery_area_codes=[],
+        supplied_by=canteen["id"],
+    )
+    found = (
+        await client.get(f"{API}/canteens", params={"delivers_to": "330212001005"}, headers=client.as_(YINZHOU))
+    ).json()["items"]
     assert [c["id"] for c in found] == [canteen["id"]]
     points = (await client.get(f"{API}/canteens", params={"kind": "meal_point"}, headers=client.as_(YINZHOU))).json()
     assert [c["name"] for c in points["items"]] == ["钟公庙助餐点"]
@@ -101,9 +168,14 @@ async def test_canteen_keeps_kind_delivery_areas_and_cutoffs(client):
 async def test_canteen_bad_input_names_the_field(client):
     headers = client.as_(YINZHOU)
     base = {"name": "食堂", "kind": "canteen", "area_code": "330212001", "address": "某路1号"}
-    for field, value in (("kind", "restaurant"), ("area_code", "3302"), ("latitude", 95),
-                         ("delivery_area_codes", ["abc"]), ("cutoffs", {"lunch": {"time": "25:00"}}),
-                         ("cutoffs", {"lunch": {"days_before": 5, "time": "10:00"}})):
+    for field, value in (
+        ("kind", "restaurant"),
+        ("area_code", "3302"),
+        ("latitude", 95),
+        ("delivery_area_codes", ["abc"]),
+        ("cutoffs", {"lunch": {"time": "25:00"}}),
+        ("cutoffs", {"lunch": {"days_before": 5, "time": "10:00"}}),
+    ):
         response = await client.post(f"{API}/canteens", headers=headers, json=base | {field: value})
         assert response.status_code == 422, (field, response.text)
         assert response.json()["errors"][0]["field"].startswith(field)
@@ -118,14 +190,16 @@ async def test_menu_per_day_and_meal_with_cutoff_in_shanghai_time(client):
     menu = await add_menu(client, canteen["id"])
     assert menu["remaining"] == 50 and menu["ordering_open"] is True
     # Lunch closes at 10:00 in Ningbo, which is 02:00 UTC.
-    assert dt.datetime.fromisoformat(menu["cutoff_at"]) == dt.datetime.combine(
-        TOMORROW, dt.time(2, 0), tzinfo=dt.timezone.utc)
+    assert dt.datetime.fromisoformat(menu["cutoff_at"]) == dt.datetime.combine(TOMORROW, dt.time(2, 0), tzinfo=dt.UTC)
     breakfast = await add_menu(client, canteen["id"], meal="breakfast")
     assert dt.datetime.fromisoformat(breakfast["cutoff_at"]) == dt.datetime.combine(
-        TOMORROW - dt.timedelta(days=1), dt.time(12, 0), tzinfo=dt.timezone.utc)  # 20:00 the evening before
-    again = await client.post(f"{API}/canteens/{canteen['id']}/menus", headers=client.as_(YINZHOU),
-                              json={"served_on": TOMORROW.isoformat(), "meal": "lunch", "dishes": ["面"],
-                                    "price_fen": 800, "capacity": 10})
+        TOMORROW - dt.timedelta(days=1), dt.time(12, 0), tzinfo=dt.UTC
+    )  # 20:00 the evening before
+    again = await client.post(
+        f"{API}/canteens/{canteen['id']}/menus",
+        headers=client.as_(YINZHOU),
+        json={"served_on": TOMORROW.isoformat(), "meal": "lunch", "dishes": ["面"], "price_fen": 800, "capacity": 10},
+    )
     assert again.status_code == 409 and again.json()["resource"] == f"menus/{menu['id']}"
 
 
@@ -133,42 +207,76 @@ async def test_menu_bad_input_and_other_areas(client):
     canteen = await add_canteen(client)
     url = f"{API}/canteens/{canteen['id']}/menus"
     good = {"served_on": TOMORROW.isoformat(), "meal": "dinner", "dishes": ["粥"], "price_fen": 500, "capacity": 5}
-    for field, value in (("capacity", 0), ("price_fen", -1), ("price_fen", 12.5), ("meal", "supper"), ("dishes", []),
-                         ("served_on", (clock.today() - dt.timedelta(days=1)).isoformat())):
+    for field, value in (
+        ("capacity", 0),
+        ("price_fen", -1),
+        ("price_fen", 12.5),
+        ("meal", "supper"),
+        ("dishes", []),
+        ("served_on", (clock.today() - dt.timedelta(days=1)).isoformat()),
+    ):
         response = await client.post(url, headers=client.as_(YINZHOU), json=good | {field: value})
         assert response.status_code == 422, (field, response.text)
         assert response.json()["errors"][0]["field"] == field
     assert (await client.post(url, headers=client.as_(HAISHU), json=good)).status_code == 403
-    assert (await client.post(f"{API}/canteens/999999/menus", headers=client.as_(YINZHOU),
-                              json=good)).status_code == 404
+    assert (
+        await client.post(f"{API}/canteens/999999/menus", headers=client.as_(YINZHOU), json=good)
+    ).status_code == 404
 
 
 # ---- subsidy rates ---------------------------------------------------------------------------------------
 
+
 async def test_subsidy_rates_are_dated_per_district_versions(client):
     await add_rates(client)
-    city = (await client.get(f"{API}/meal-subsidy-rates", params={"as_of": "2024-06-01"},
-                             headers=client.as_(CITY))).json()
+    city = (
+        await client.get(f"{API}/meal-subsidy-rates", params={"as_of": "2024-06-01"}, headers=client.as_(CITY))
+    ).json()
     assert {r["tier"]: r["amount_fen"] for r in city["items"]}["tekun"] == 800
-    yinzhou = (await client.get(f"{API}/meal-subsidy-rates", params={"as_of": "2024-06-01", "district": "330212"},
-                                headers=client.as_(CITY))).json()
+    yinzhou = (
+        await client.get(
+            f"{API}/meal-subsidy-rates", params={"as_of": "2024-06-01", "district": "330212"}, headers=client.as_(CITY)
+        )
+    ).json()
     by_tier = {r["tier"]: r for r in yinzhou["items"]}
     assert by_tier["tekun"]["amount_fen"] == 1000 and by_tier["tekun"]["district_code"] == "330212"
     assert by_tier["dibao"]["district_code"] == "330200"  # no district version: the city's applies
-    before = (await client.get(f"{API}/meal-subsidy-rates", params={"as_of": "2022-12-31", "district": "330212"},
-                               headers=client.as_(CITY))).json()
+    before = (
+        await client.get(
+            f"{API}/meal-subsidy-rates", params={"as_of": "2022-12-31", "district": "330212"}, headers=client.as_(CITY)
+        )
+    ).json()
     assert {r["tier"]: r["amount_fen"] for r in before["items"]}["tekun"] == 800
 
-    duplicate = await client.post(f"{API}/meal-subsidy-rates", headers=client.as_(CITY), json={
-        "tier": "tekun", "district_code": "330212", "amount_fen": 1, "effective_on": "2023-01-01", "citation": "x1"})
+    duplicate = await client.post(
+        f"{API}/meal-subsidy-rates",
+        headers=client.as_(CITY),
+        json={
+            "tier": "tekun",
+            "district_code": "330212",
+            "amount_fen": 1,
+            "effective_on": "2023-01-01",
+            "citation": "x1",
+        },
+    )
     assert duplicate.status_code == 409 and duplicate.json()["resource"].startswith("meal-subsidy-rates/")
     district_staff = staff("330212", RATES_WRITE)
-    refused = await client.post(f"{API}/meal-subsidy-rates", headers=client.as_(district_staff), json={
-        "tier": "tekun", "district_code": "330212", "amount_fen": 1, "effective_on": "2024-01-01", "citation": "x1"})
+    refused = await client.post(
+        f"{API}/meal-subsidy-rates",
+        headers=client.as_(district_staff),
+        json={
+            "tier": "tekun",
+            "district_code": "330212",
+            "amount_fen": 1,
+            "effective_on": "2024-01-01",
+            "citation": "x1",
+        },
+    )
     assert refused.status_code == 403
 
 
 # ---- pricing -----------------------------------------------------------------------------------------------
+
 
 async def test_dibao_price_comes_from_assistance_with_the_id_number_in_the_body(client, assistance):
     await add_rates(client)
@@ -210,9 +318,18 @@ async def test_a_rate_version_added_prices_the_next_order(client):
     menu = await add_menu(client, (await add_canteen(client))["id"])
     first = (await order(client, menu["id"], first_id)).json()
     assert (first["subsidy_tier"], first["subsidy_fen"]) == ("age_60_79", 100)
-    added = await client.post(f"{API}/meal-subsidy-rates", headers=client.as_(CITY), json={
-        "tier": "age_60_79", "district_code": "330212", "amount_fen": 250, "effective_on": clock.today().isoformat(),
-        "citation": "test figures", "is_assumption": True})
+    added = await client.post(
+        f"{API}/meal-subsidy-rates",
+        headers=client.as_(CITY),
+        json={
+            "tier": "age_60_79",
+            "district_code": "330212",
+            "amount_fen": 250,
+            "effective_on": clock.today().isoformat(),
+            "citation": "test figures",
+            "is_assumption": True,
+        },
+    )
     assert added.status_code == 201, added.text
     second = (await order(client, menu["id"], second_id)).json()
     assert (second["subsidy_fen"], second["subsidy_rate_id"]) == (250, added.json()["id"])
@@ -248,11 +365,18 @@ async def test_down_assistance_without_a_recent_status_prices_by_age(client, ass
     assert (await order(client, lunch["id"], elder_id)).json()["status_source"] == "assistance"
     # The status on file is 25 hours old: too old to stand in for assistance.
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(AssistanceStatus).where(AssistanceStatus.elder_id == elder_id)
-                              .values(fetched_at=utcnow() - dt.timedelta(hours=25)))
+        await session.execute(
+            update(AssistanceStatus)
+            .where(AssistanceStatus.elder_id == elder_id)
+            .values(fetched_at=utcnow() - dt.timedelta(hours=25))
+        )
     await assistance.stop()
     placed = (await order(client, dinner["id"], elder_id)).json()
-    assert (placed["pricing_basis"], placed["status_source"], placed["subsidy_tier"]) == ("fallback", "none", "age_60_79")
+    assert (placed["pricing_basis"], placed["status_source"], placed["subsidy_tier"]) == (
+        "fallback",
+        "none",
+        "age_60_79",
+    )
     assert placed["payable_fen"] == 1400
     # A failing assistance (HTTP 503) is the same as a down one.
     await assistance.start()
@@ -262,6 +386,7 @@ async def test_down_assistance_without_a_recent_status_prices_by_age(client, ass
 
 
 # ---- places, cut-offs, cancellations ---------------------------------------------------------------------
+
 
 async def test_last_place_then_sold_out_naming_the_menu_and_cancel_gives_it_back(client):
     canteen = await add_canteen(client)
@@ -307,8 +432,9 @@ async def test_orders_after_the_cutoff_are_refused_and_so_are_late_cancellations
     placed = (await order(client, tomorrow["id"], elder_id)).json()
     # The clock passes the cut-off.
     async with client.app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(Menu).where(Menu.id == tomorrow["id"])
-                              .values(cutoff_at=utcnow() - dt.timedelta(minutes=1)))
+        await session.execute(
+            update(Menu).where(Menu.id == tomorrow["id"]).values(cutoff_at=utcnow() - dt.timedelta(minutes=1))
+        )
     refused = await client.post(f"{API}/meal-orders/{placed['id']}/cancel", headers=client.as_(YINZHOU))
     assert refused.status_code == 400 and "cut-off" in refused.json()["detail"]
     again = (await client.get(f"{API}/meal-orders/{placed['id']}", headers=client.as_(YINZHOU))).json()

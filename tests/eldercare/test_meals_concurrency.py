@@ -14,10 +14,21 @@ from services.eldercare.elders.models import Elder, ElderCarer
 from shared.db import utcnow
 from tests.conftest import resident
 from tests.eldercare.test_elders import id_number
-from tests.eldercare.test_meals import (API, CARER, HAISHU, ORDERS_READ, ORDERS_WRITE, YINZHOU, add_canteen,
-                                        add_elder, add_menu, add_rates, order, remaining)
+from tests.eldercare.test_meals import (
+    API,
+    CARER,
+    HAISHU,
+    ORDERS_READ,
+    ORDERS_WRITE,
+    YINZHOU,
+    add_canteen,
+    add_elder,
+    add_menu,
+    add_rates,
+    order,
+    remaining,
+)
 from tests.races import next_request_succeeds
-
 
 _serial = itertools.count()
 
@@ -25,10 +36,23 @@ _serial = itertools.count()
 async def many_elders(client, count: int) -> list[int]:
     """Set-up only: `count` registered people (bulk-inserted; registration itself is tested elsewhere)."""
     births = [dt.date(1930, 1, 1) + dt.timedelta(days=next(_serial)) for _ in range(count)]
-    rows = [dict(id_number=id_number("330212", birth, "019"), name="老人", sex="male", birth_on=birth,
-                 address="百丈东路", area_code="330212001", latitude=29.87, longitude=121.56,
-                 lives_alone=False, emergency_contacts=[],
-                 registered_by="test", created_at=utcnow()) for birth in births]
+    rows = [
+        dict(
+            id_number=id_number("330212", birth, "019"),
+            name="老人",
+            sex="male",
+            birth_on=birth,
+            address="百丈东路",
+            area_code="330212001",
+            latitude=29.87,
+            longitude=121.56,
+            lives_alone=False,
+            emergency_contacts=[],
+            registered_by="test",
+            created_at=utcnow(),
+        )
+        for birth in births
+    ]
     async with client.app.state.database.sessionmaker() as session, session.begin():
         ids = list(await session.scalars(insert(Elder).returning(Elder.id), rows))
         await session.execute(insert(ElderCarer), [dict(elder_id=i, subject=CARER, relation="child") for i in ids])
@@ -75,15 +99,17 @@ async def orders_dinner_after_the_race(client, canteen: dict, elder_id: int) -> 
 
 
 def a_loser(elders: list[int], responses) -> int:
-    return next(e for e, r in zip(elders, responses) if r.status_code != 201)
+    return next(e for e, r in zip(elders, responses, strict=False) if r.status_code != 201)
 
 
 def assert_exactly(responses, places: int, menu_id: int):
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) == places, sorted(set(statuses))
     refused = [r for r in responses if r.status_code != 201]
-    assert all(r.status_code == 409 and r.json()["resource"] == f"menus/{menu_id}"
-               and "sold out" in r.json()["detail"] for r in refused), {r.text for r in refused[:3]}
+    assert all(
+        r.status_code == 409 and r.json()["resource"] == f"menus/{menu_id}" and "sold out" in r.json()["detail"]
+        for r in refused
+    ), {r.text for r in refused[:3]}
 
 
 async def test_concurrent_orders_take_exactly_the_places_there_are(committed_client):
@@ -103,8 +129,9 @@ async def test_five_hundred_orders_at_fifty_places(committed_client, assistance)
     canteen, menu, elders, responses = await rush(client, orders=500, places=50)
     assert_exactly(responses, 50, menu["id"])
     assert await remaining(client, canteen["id"], menu["id"]) == 0
-    placed = (await client.get(f"{API}/meal-orders", params={"limit": 100, "status": "placed"},
-                               headers=client.as_(YINZHOU))).json()["items"]
+    placed = (
+        await client.get(f"{API}/meal-orders", params={"limit": 100, "status": "placed"}, headers=client.as_(YINZHOU))
+    ).json()["items"]
     assert len(placed) == 50
     await orders_dinner_after_the_race(client, canteen, a_loser(elders, responses))
 
@@ -116,8 +143,9 @@ async def test_concurrent_cancellations_give_the_place_back_once(committed_clien
     [elder_id] = await many_elders(client, 1)
     placed = (await order(client, menu["id"], elder_id, quantity=2)).json()
     carer = resident(CARER, ORDERS_READ, ORDERS_WRITE)
-    responses = await asyncio.gather(*(client.post(f"{API}/meal-orders/{placed['id']}/cancel",
-                                                   headers=client.as_(carer)) for _ in range(20)))
+    responses = await asyncio.gather(
+        *(client.post(f"{API}/meal-orders/{placed['id']}/cancel", headers=client.as_(carer)) for _ in range(20))
+    )
     assert sorted({r.status_code for r in responses}) == [200, 409]
     assert [r.status_code for r in responses].count(200) == 1
     assert await remaining(client, canteen["id"], menu["id"]) == 5
@@ -214,7 +242,8 @@ async def test_a_sold_out_order_is_refused_on_one_read_before_assistance_is_aske
 
 
 async def test_an_order_refused_after_pricing_leaves_the_next_order_of_its_district_working(
-        committed_client, monkeypatch):
+    committed_client, monkeypatch
+):
     """Two people of two districts race for the last lunch: the loser's transaction is rolled back after its
     district's subsidy rates were read. The next order from that district (dinner, same day) is priced as usual."""
     client = committed_client
@@ -235,8 +264,9 @@ async def test_an_order_refused_after_pricing_leaves_the_next_order_of_its_distr
         return await ask(*args, **kwargs)
 
     monkeypatch.setattr(peer, "post_json", ask_when_both_read)
-    race = await asyncio.gather(order(client, lunch["id"], yinzhou[0]),
-                                order(client, lunch["id"], haishu[0], who=HAISHU))
+    race = await asyncio.gather(
+        order(client, lunch["id"], yinzhou[0]), order(client, lunch["id"], haishu[0], who=HAISHU)
+    )
     assert sorted(r.status_code for r in race) == [201, 409], [r.text for r in race]
     assert "sold out" in next(r for r in race if r.status_code == 409).json()["detail"]
     monkeypatch.setattr(peer, "post_json", ask)

@@ -28,14 +28,18 @@ async def stored(client, *columns):
 
 async def test_elder_id_number_phone_and_contact_phones_are_stored_encrypted(client):
     number = id_number("330212", dt.date(1948, 8, 8), "022")
-    body = elder_body(id_number=number, phone="13805749999",
-                      emergency_contacts=[{"name": "李明", "phone": CONTACT_PHONE, "relation": "儿子"}])
+    body = elder_body(
+        id_number=number,
+        phone="13805749999",
+        emergency_contacts=[{"name": "李明", "phone": CONTACT_PHONE, "relation": "儿子"}],
+    )
     created = await client.post(f"{API}/elders", json=body, headers=client.as_(YINZHOU_STAFF))
     assert created.status_code == 201, created.text
     elder_id = created.json()["id"]
 
-    [(raw_id, raw_phone, raw_contacts, index)] = await stored(client, Elder.id_number, Elder.phone,
-                                                              Elder.emergency_contacts, Elder.id_number_index)
+    [(raw_id, raw_phone, raw_contacts, index)] = await stored(
+        client, Elder.id_number, Elder.phone, Elder.emergency_contacts, Elder.id_number_index
+    )
     assert raw_id.startswith("v1:") and raw_phone.startswith("v1:")
     for secret in (number, number[6:14], "13805749999", CONTACT_PHONE):
         assert secret not in raw_id + raw_phone + raw_contacts + index
@@ -48,8 +52,11 @@ async def test_elder_id_number_phone_and_contact_phones_are_stored_encrypted(cli
         assert (elder.id_number, elder.phone) == (number, "13805749999")
         assert elder.emergency_contacts == [{"name": "李明", "phone": CONTACT_PHONE, "relation": "儿子"}]
 
-    for response in (created, await client.get(f"{API}/elders/{elder_id}", headers=client.as_(YINZHOU_STAFF)),
-                     await client.get(f"{API}/elders", headers=client.as_(YINZHOU_STAFF))):
+    for response in (
+        created,
+        await client.get(f"{API}/elders/{elder_id}", headers=client.as_(YINZHOU_STAFF)),
+        await client.get(f"{API}/elders", headers=client.as_(YINZHOU_STAFF)),
+    ):
         assert number not in response.text and "13805749999" not in response.text
         assert CONTACT_PHONE not in response.text
 
@@ -59,8 +66,9 @@ async def test_the_same_person_is_found_by_the_blind_index_and_refused(client):
     first = await client.post(f"{API}/elders", json=body, headers=client.as_(YINZHOU_STAFF))
     assert first.status_code == 201, first.text
     # Found by the index of the normalised number (compacted, upper-case check character).
-    again = await client.post(f"{API}/elders", json=body | {"id_number": body["id_number"].lower()},
-                              headers=client.as_(YINZHOU_STAFF))
+    again = await client.post(
+        f"{API}/elders", json=body | {"id_number": body["id_number"].lower()}, headers=client.as_(YINZHOU_STAFF)
+    )
     assert again.status_code == 409 and again.json()["resource"] == f"elders/{first.json()['id']}"
 
 
@@ -75,12 +83,16 @@ async def test_caregiver_id_number_and_phone_are_stored_encrypted(client):
     assert caregiver["id_number_masked"].endswith(number[-4:]) and number not in str(caregiver)
 
 
-
 async def test_rotation_moves_every_value_to_the_new_key_contact_phones_included(client):
     number = id_number("330212", dt.date(1947, 4, 4), "042")
-    body = elder_body(id_number=number, phone="13805749999",
-                      emergency_contacts=[{"name": "李明", "phone": CONTACT_PHONE, "relation": "儿子"},
-                                          {"name": "王芳", "phone": "13987654321", "relation": "女儿"}])
+    body = elder_body(
+        id_number=number,
+        phone="13805749999",
+        emergency_contacts=[
+            {"name": "李明", "phone": CONTACT_PHONE, "relation": "儿子"},
+            {"name": "王芳", "phone": "13987654321", "relation": "女儿"},
+        ],
+    )
     created = await client.post(f"{API}/elders", json=body, headers=client.as_(YINZHOU_STAFF))
     assert created.status_code == 201, created.text
     await add_caregiver(client)
@@ -94,14 +106,17 @@ async def test_rotation_moves_every_value_to_the_new_key_contact_phones_included
         async with client.app.state.database.sessionmaker() as session, session.begin():
             assert set((await reencrypt_all(session)).values()) == {0}  # a second run finds nothing to do
         use_keyring(Keyring(keys={"k2": new.keys["k2"]}, active="k2", index_key=old.index_key))  # old key gone
-        [(raw_id, raw_phone, raw_contacts)] = await stored(client, Elder.id_number, Elder.phone,
-                                                           Elder.emergency_contacts)
+        [(raw_id, raw_phone, raw_contacts)] = await stored(
+            client, Elder.id_number, Elder.phone, Elder.emergency_contacts
+        )
         assert all(v.startswith("v1:k2:") for v in (raw_id, raw_phone, *[c["phone"] for c in json.loads(raw_contacts)]))
         async with client.app.state.database.sessionmaker() as session:
             elder = await session.get(Elder, created.json()["id"])
             assert (elder.id_number, elder.phone) == (number, "13805749999")
             assert [c["phone"] for c in elder.emergency_contacts] == [CONTACT_PHONE, "13987654321"]
-            assert await session.scalar(select(Elder.id).where(
-                Elder.id_number_index == elder_id_number_index(number))) == elder.id
+            assert (
+                await session.scalar(select(Elder.id).where(Elder.id_number_index == elder_id_number_index(number)))
+                == elder.id
+            )
     finally:
         use_keyring(None)

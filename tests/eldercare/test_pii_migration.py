@@ -45,8 +45,9 @@ async def _run(url: str, statements: list[str], **params) -> list:
         async with engine.begin() as connection:
             results = []
             for statement in statements:
-                result = await connection.execute(text(statement), {k: v for k, v in params.items()
-                                                                    if f":{k}" in statement})
+                result = await connection.execute(
+                    text(statement), {k: v for k, v in params.items() if f":{k}" in statement}
+                )
                 results.append(result.all() if result.returns_rows else None)
             return results
     finally:
@@ -64,17 +65,25 @@ def test_upgrade_encrypts_everything_keeps_every_row_and_downgrade_restores(scra
     counts = ["SELECT count(*) FROM elder_carers", "SELECT count(*) FROM subsidy_accounts"]
 
     migrations.upgrade("eldercare", scratch, ENCRYPTED)
-    elders, caregivers, *kept = asyncio.run(_run(scratch, [
-        "SELECT id_number, phone, id_number_index, emergency_contacts FROM elders",
-        "SELECT id_number, phone, id_number_index FROM caregivers", *counts]))
+    elders, caregivers, *kept = asyncio.run(
+        _run(
+            scratch,
+            [
+                "SELECT id_number, phone, id_number_index, emergency_contacts FROM elders",
+                "SELECT id_number, phone, id_number_index FROM caregivers",
+                *counts,
+            ],
+        )
+    )
     ring = keyring()
     [(id_number, phone, index, contacts)] = elders
     assert ring.decrypt("elders.id_number", id_number) == ELDER and ELDER not in id_number
     assert ring.decrypt("elders.phone", phone) == "13805740101"
     assert index == blind_index("elders.id_number", ELDER)
     [contact] = _contacts(contacts)
-    assert contact["name"] == "儿子" and ring.decrypt("elders.emergency_contacts.phone", contact["phone"]) == \
-        "13900000001"
+    assert (
+        contact["name"] == "儿子" and ring.decrypt("elders.emergency_contacts.phone", contact["phone"]) == "13900000001"
+    )
     [(id_number, phone, index)] = caregivers
     assert ring.decrypt("caregivers.id_number", id_number) == CAREGIVER and CAREGIVER not in id_number
     assert ring.decrypt("caregivers.phone", phone) == "13600574001"
@@ -82,8 +91,15 @@ def test_upgrade_encrypts_everything_keeps_every_row_and_downgrade_restores(scra
     assert kept == [[(1,)], [(1,)]]  # SQLite's table rebuild neither cascaded nor was refused
 
     migrations.downgrade("eldercare", scratch, BEFORE)
-    elders, caregivers, *kept = asyncio.run(_run(scratch, [
-        "SELECT id_number, phone, emergency_contacts FROM elders", "SELECT id_number, phone FROM caregivers",
-        *counts]))
+    elders, caregivers, *kept = asyncio.run(
+        _run(
+            scratch,
+            [
+                "SELECT id_number, phone, emergency_contacts FROM elders",
+                "SELECT id_number, phone FROM caregivers",
+                *counts,
+            ],
+        )
+    )
     assert [(e[0], e[1], _contacts(e[2])) for e in elders] == [(ELDER, "13805740101", CONTACTS)]
     assert caregivers == [(CAREGIVER, "13600574001")] and kept == [[(1,)], [(1,)]]

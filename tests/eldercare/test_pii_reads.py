@@ -24,13 +24,15 @@ def pii_reads(elder_id: int) -> str:
 
 
 async def test_a_clear_read_needs_the_scope_a_purpose_and_the_area(client):
-    elder_id, number = await add_elder(client, who=YINZHOU)
+    elder_id, _number = await add_elder(client, who=YINZHOU)
     without_scope = staff("330212", ELDERS_READ, ELDERS_WRITE)
-    assert (await client.post(pii_reads(elder_id), json={"purpose": PURPOSE},
-                              headers=client.as_(without_scope))).status_code == 403
+    assert (
+        await client.post(pii_reads(elder_id), json={"purpose": PURPOSE}, headers=client.as_(without_scope))
+    ).status_code == 403
     carer = resident(CARER, ELDERS_READ)
-    assert (await client.post(pii_reads(elder_id), json={"purpose": PURPOSE},
-                              headers=client.as_(carer))).status_code == 403
+    assert (
+        await client.post(pii_reads(elder_id), json={"purpose": PURPOSE}, headers=client.as_(carer))
+    ).status_code == 403
     for body in ({}, {"purpose": "   "}, {"purpose": "看看"}):
         response = await client.post(pii_reads(elder_id), json=body, headers=client.as_(YINZHOU))
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "purpose", body
@@ -38,7 +40,8 @@ async def test_a_clear_read_needs_the_scope_a_purpose_and_the_area(client):
     missing = await client.post(pii_reads(elder_id + 1000), json={"purpose": PURPOSE}, headers=client.as_(HAISHU))
     assert other_area.status_code == missing.status_code == 404
     assert other_area.json()["detail"].replace(str(elder_id), "N") == missing.json()["detail"].replace(
-        str(elder_id + 1000), "N")
+        str(elder_id + 1000), "N"
+    )
     # None of the refused attempts left an audit record.
     listed = await client.get(f"{API}/pii-reads", headers=client.as_(YINZHOU_AUDITOR))
     assert listed.status_code == 200 and listed.json()["items"] == [], listed.text
@@ -49,8 +52,9 @@ async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(
     masked = await client.get(f"{API}/elders/{elder_id}", headers=client.as_(YINZHOU))
     assert number not in masked.text
 
-    response = await client.post(pii_reads(elder_id), json={"purpose": PURPOSE},
-                                 headers=client.as_(YINZHOU) | {"X-Request-ID": "req-pii-read-1"})
+    response = await client.post(
+        pii_reads(elder_id), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU) | {"X-Request-ID": "req-pii-read-1"}
+    )
     assert response.status_code == 201, response.text
     answer = response.json()
     assert answer["values"] == {"id_number": number, "phone": None}
@@ -59,11 +63,30 @@ async def test_a_clear_read_is_answered_and_audited_for_the_auditor_of_the_area(
     assert listed.status_code == 200, listed.text
     [record] = listed.json()["items"]
     assert record["id"] == answer["read_id"]
-    assert {k: record[k] for k in ("reader", "reader_kind", "reader_area", "subject_type", "subject_id",
-                                   "subject_area", "fields", "purpose", "request_id")} == {
-        "reader": "staff:yinzhou", "reader_kind": "staff", "reader_area": "330212", "subject_type": "elder",
-        "subject_id": str(elder_id), "subject_area": "330212001", "fields": ["id_number", "phone"],
-        "purpose": PURPOSE, "request_id": "req-pii-read-1"}
+    assert {
+        k: record[k]
+        for k in (
+            "reader",
+            "reader_kind",
+            "reader_area",
+            "subject_type",
+            "subject_id",
+            "subject_area",
+            "fields",
+            "purpose",
+            "request_id",
+        )
+    } == {
+        "reader": "staff:yinzhou",
+        "reader_kind": "staff",
+        "reader_area": "330212",
+        "subject_type": "elder",
+        "subject_id": str(elder_id),
+        "subject_area": "330212001",
+        "fields": ["id_number", "phone"],
+        "purpose": PURPOSE,
+        "request_id": "req-pii-read-1",
+    }
     assert number not in listed.text  # the audit says what was read, not the values
 
     assert (await client.get(f"{API}/pii-reads", headers=client.as_(HAISHU_AUDITOR))).json()["items"] == []
@@ -83,8 +106,9 @@ async def test_the_audit_about_one_person_is_found_by_their_id_number(client):
     assert found.status_code == 200, found.text
     assert [r["subject_id"] for r in found.json()["items"]] == [str(elder_id)] * 2
     assert number not in found.text
-    assert (await client.post(searches, json={"id_number": number},
-                              headers=client.as_(HAISHU_AUDITOR))).json()["items"] == []
+    assert (await client.post(searches, json={"id_number": number}, headers=client.as_(HAISHU_AUDITOR))).json()[
+        "items"
+    ] == []
     assert (await client.post(searches, json={"id_number": number}, headers=client.as_(YINZHOU))).status_code == 403
     refused = await client.post(searches, json={"id_number": number[:-1]}, headers=client.as_(YINZHOU_AUDITOR))
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "id_number", refused.text
@@ -95,7 +119,7 @@ async def test_the_audit_refuses_update_and_delete(client, change):
     elder_id, _ = await add_elder(client, who=YINZHOU)
     response = await client.post(pii_reads(elder_id), json={"purpose": PURPOSE}, headers=client.as_(YINZHOU))
     assert response.status_code == 201, response.text
-    statement = (update(PII_READS).values(purpose="nothing to see") if change == "update" else delete(PII_READS))
+    statement = update(PII_READS).values(purpose="nothing to see") if change == "update" else delete(PII_READS)
     async with client.app.state.database.sessionmaker() as session:
         with pytest.raises(IntegrityError, match="append-only"):
             await session.execute(statement.where(PII_READS.c.id == response.json()["read_id"]))

@@ -9,10 +9,21 @@ import datetime as dt
 import pytest
 
 from tests.conftest import resident
-from tests.eldercare.test_beds import CARER_P, YINZHOU as BED_STAFF, add_beds, add_institution, hold
+from tests.eldercare.test_beds import CARER_P, add_beds, add_institution, hold
+from tests.eldercare.test_beds import YINZHOU as BED_STAFF
 from tests.eldercare.test_homecare import V_WRITE, add_service, order_visit
-from tests.eldercare.test_meals import (API, CARER, ORDERS_READ, ORDERS_WRITE, TOMORROW, YINZHOU, add_canteen,
-                                        add_elder, add_menu, order)
+from tests.eldercare.test_meals import (
+    API,
+    CARER,
+    ORDERS_READ,
+    ORDERS_WRITE,
+    TOMORROW,
+    YINZHOU,
+    add_canteen,
+    add_elder,
+    add_menu,
+    order,
+)
 
 FAMILY = resident(CARER, ORDERS_READ, ORDERS_WRITE, V_WRITE, *CARER_P.scopes)
 
@@ -61,8 +72,9 @@ async def test_live_bed_holds(small_quotas, client):
     held = await hold(client, beds[0], elders[0], who=FAMILY)
     assert held.status_code == 201, held.text
     assert_quota(await hold(client, beds[1], elders[1], who=FAMILY), "bed_holds")
-    assert (await client.post(f"{API}/bed-holds/{held.json()['id']}/release",
-                              headers=client.as_(FAMILY))).status_code == 200
+    assert (
+        await client.post(f"{API}/bed-holds/{held.json()['id']}/release", headers=client.as_(FAMILY))
+    ).status_code == 200
     assert (await hold(client, beds[1], elders[1], who=FAMILY)).status_code == 201
     assert (await hold(client, beds[0], elders[0], who=BED_STAFF)).status_code == 201
 

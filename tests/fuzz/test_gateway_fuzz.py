@@ -38,8 +38,10 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "8")
 SEED = os.environ.get("FUZZ_SEED", "20261206")
-CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
-          "negative_data_rejection")
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+    "negative_data_rejection"
+)
 PROCESSES = [*SERVICES, "gateway"]
 SCENARIOS = os.environ.get("FUZZ_SCENARIOS", "120")
 
@@ -92,13 +94,31 @@ def test_every_operation_through_the_gateway_as_documented(suite, principal):
     reports = ROOT / "test-artifacts" / f"schemathesis-{principal}"
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "schemathesis.toml").write_text(CONFIG)
-    command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(reports / "schemathesis.toml"),
-               "run", f"{suite.url()}/openapi.json",
-               "--header", f"Authorization: Bearer {_token(suite, principal)}",
-               "--checks", CHECKS, "--phases", "examples,fuzzing,stateful",
-               "--seed", SEED, "--workers", "1",
-               "--continue-on-failure", "--no-color", "--request-timeout", "30",
-               "--report", "junit", "--report-dir", str(reports)]
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(reports / "schemathesis.toml"),
+        "run",
+        f"{suite.url()}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {_token(suite, principal)}",
+        "--checks",
+        CHECKS,
+        "--phases",
+        "examples,fuzzing,stateful",
+        "--seed",
+        SEED,
+        "--workers",
+        "1",
+        "--continue-on-failure",
+        "--no-color",
+        "--request-timeout",
+        "30",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(reports),
+    ]
     # One worker: Python 3.11's ast module is not thread-safe, and schemathesis describes strategies with it
     # ("AST constructor recursion depth mismatch", CPython gh-106905).
     run = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=ROOT)

@@ -29,11 +29,11 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from gateway.app import create_app as create_gateway
 from gateway.scopes import load_all
 from gateway.settings import GatewaySettings
-from shared.scopes import DECLARED
 from services import SERVICES
 from shared import migrations
 from shared.db import Database
 from shared.identity import Principal, mint_assertion
+from shared.scopes import DECLARED
 from tests.conftest import settings_for
 from tests.shared.loopback import free_port
 
@@ -84,8 +84,13 @@ async def _prepare(name: str, url: str) -> None:
 def _service(name: str, url: str):
     settings = settings_for(name, url)
     # City-level staff holding every scope the service declares: the widest view, so the most code runs.
-    principal = Principal(subject=f"staff:fuzz-{name}", kind="staff", area="330200", name="fuzz",
-                          scopes=frozenset(s for s in DECLARED if s.startswith(f"{name}.")))
+    principal = Principal(
+        subject=f"staff:fuzz-{name}",
+        kind="staff",
+        area="330200",
+        name="fuzz",
+        scopes=frozenset(s for s in DECLARED if s.startswith(f"{name}.")),
+    )
 
     def headers() -> dict[str, str]:  # minted per request: an assertion lives 60 s, a run longer
         return {"X-Identity-Assertion": mint_assertion(principal, audience=name, secret=settings.identity_secret)}
@@ -96,8 +101,11 @@ def _service(name: str, url: str):
 
 def _gateway(url: str):
     closed = f"http://127.0.0.1:{free_port()}"
-    app = create_gateway(GatewaySettings(env="test", database_url=url, rate_limits=GENEROUS,
-                                         **{f"upstream_{s}": closed for s in SERVICES}))
+    app = create_gateway(
+        GatewaySettings(
+            env="test", database_url=url, rate_limits=GENEROUS, **{f"upstream_{s}": closed for s in SERVICES}
+        )
+    )
     bearer: dict[str, str] = {}
 
     def headers() -> dict[str, str]:
@@ -111,8 +119,9 @@ def _gateway(url: str):
     def document(base: str) -> dict:
         bearer_base.append(base)
         openapi = app.local_app.openapi()
-        openapi["paths"] = {path: item for path, item in openapi["paths"].items()
-                            if not path.startswith(GATEWAY_SKIPPED)}
+        openapi["paths"] = {
+            path: item for path, item in openapi["paths"].items() if not path.startswith(GATEWAY_SKIPPED)
+        }
         return openapi
 
     return app, headers, document
@@ -144,8 +153,14 @@ def test_no_server_error_and_every_answer_as_documented(served):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                      derandomize=True, phases=[Phase.explicit, Phase.generate], database=None)
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                database=None,
+            )
             def run(case):
                 case.call_and_validate(base_url=served.url, headers=served.headers(), checks=CHECKS)
 

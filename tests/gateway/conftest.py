@@ -15,7 +15,7 @@ from gateway.settings import GatewaySettings
 from services.eldercare.main import create_app as create_eldercare
 from shared.db import Database
 from tests.conftest import service_database, settings_for
-from tests.shared.loopback import free_port, serve_in_background  # noqa: F401  (re-exported for other tests)
+from tests.shared.loopback import free_port, serve_in_background
 
 
 class BlackHole:
@@ -60,8 +60,9 @@ async def gateway_client(database, **options) -> AsyncIterator[httpx.AsyncClient
         async with app.local_app.state.database.sessionmaker() as session, session.begin():
             await gateway_seed.load(session)
         # A long timeout: Argon2 sign-ins on a loaded 2-core machine can take seconds.
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
-                                     timeout=60) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+        ) as client:
             client.settings = settings
             client.app = app
             yield client
@@ -73,11 +74,14 @@ async def gateway_client(database, **options) -> AsyncIterator[httpx.AsyncClient
 async def gateway(upstream_eldercare, black_hole, db_dir):
     """eldercare is real; assistance hangs (timeouts); charity and placenames point at closed ports."""
     database = await service_database("gateway", "sqlite", db_dir)
-    async for client in gateway_client(database, upstream_eldercare=upstream_eldercare,
-                                       upstream_assistance=black_hole,
-                                       upstream_charity=f"http://127.0.0.1:{free_port()}",
-                                       upstream_placenames=f"http://127.0.0.1:{free_port()}",
-                                       upstream_read_timeout_s=0.5):  # the hanging service times out fast
+    async for client in gateway_client(
+        database,
+        upstream_eldercare=upstream_eldercare,
+        upstream_assistance=black_hole,
+        upstream_charity=f"http://127.0.0.1:{free_port()}",
+        upstream_placenames=f"http://127.0.0.1:{free_port()}",
+        upstream_read_timeout_s=0.5,
+    ):  # the hanging service times out fast
         yield client
 
 
@@ -100,15 +104,20 @@ async def committed_auth_gateway(backend, db_dir):
 
     database = await service_database("gateway", backend, db_dir)
     # A generous per-address brake: these tests go after the database's rules, not the brake.
-    settings = GatewaySettings(env="test", database_url=database.url, db_pool_size=20,
-                               rate_limits=GatewaySettings().rate_limits | {"sign-in": "100/1000"})
+    settings = GatewaySettings(
+        env="test",
+        database_url=database.url,
+        db_pool_size=20,
+        rate_limits=GatewaySettings().rate_limits | {"sign-in": "100/1000"},
+    )
     app = create_app(settings)
     await app.startup()
     try:
         async with app.local_app.state.database.sessionmaker() as session, session.begin():
             await gateway_seed.load(session)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
-                                     timeout=60) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+        ) as client:
             client.settings = settings
             client.app = app
             yield client

@@ -14,8 +14,9 @@ TOKEN = "/api/auth/v1/token"
 
 
 async def client_token(gateway, client_id: str, secret: str):
-    return await gateway.post(TOKEN, data={"grant_type": "client_credentials", "client_id": client_id,
-                                           "client_secret": secret})
+    return await gateway.post(
+        TOKEN, data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    )
 
 
 async def staff_tokens(gateway, username: str, password: str = DEMO_PASSWORD):
@@ -36,8 +37,9 @@ async def test_a_service_gets_a_short_lived_token_carrying_its_scopes(auth_gatew
     assert principal.kind == "service" and principal.subject == "service:eldercare"
     # HTTP Basic is the form RFC 6749 prefers.
     basic = base64.b64encode(f"eldercare:{dev_client_secret('eldercare')}".encode()).decode()
-    response = await auth_gateway.post(TOKEN, data={"grant_type": "client_credentials"},
-                                       headers={"Authorization": f"Basic {basic}"})
+    response = await auth_gateway.post(
+        TOKEN, data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    )
     assert response.status_code == 200
 
 
@@ -52,12 +54,17 @@ async def test_wrong_or_missing_client_credentials_are_401(auth_gateway):
 async def test_partner_clients_are_registered_rotated_and_revoked_by_city_staff(auth_gateway):
     city = bearer(await staff_tokens(auth_gateway, "city-demo"))
     district = bearer(await staff_tokens(auth_gateway, "yinzhou-demo"))
-    body = {"client_id": "medical-insurance", "name": "市医疗保障局", "kind": "partner",
-            "scopes": ["assistance.policies:read"]}
+    body = {
+        "client_id": "medical-insurance",
+        "name": "市医疗保障局",
+        "kind": "partner",
+        "scopes": ["assistance.policies:read"],
+    }
     assert (await auth_gateway.post("/api/auth/v1/clients", json=body)).status_code == 401
     assert (await auth_gateway.post("/api/auth/v1/clients", json=body, headers=district)).status_code == 403
-    unknown = await auth_gateway.post("/api/auth/v1/clients", json=body | {"scopes": ["everything:write"]},
-                                      headers=city)
+    unknown = await auth_gateway.post(
+        "/api/auth/v1/clients", json=body | {"scopes": ["everything:write"]}, headers=city
+    )
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "scopes"
 
     created = await auth_gateway.post("/api/auth/v1/clients", json=body, headers=city)
@@ -74,8 +81,11 @@ async def test_partner_clients_are_registered_rotated_and_revoked_by_city_staff(
     assert (await client_token(auth_gateway, "medical-insurance", second_secret)).status_code == 200
     assert (await client_token(auth_gateway, "medical-insurance", first_secret)).status_code == 200
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(OAuthClient).where(OAuthClient.client_id == "medical-insurance").values(
-            previous_secret_valid_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        await session.execute(
+            update(OAuthClient)
+            .where(OAuthClient.client_id == "medical-insurance")
+            .values(previous_secret_valid_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
     assert (await client_token(auth_gateway, "medical-insurance", first_secret)).status_code == 401
 
     revoked = await auth_gateway.post("/api/auth/v1/clients/medical-insurance/revocation", headers=city)
@@ -89,7 +99,9 @@ async def test_staff_sign_in_gives_their_area_and_role(auth_gateway):
     principal, _ = auth_gateway.app.authenticator.principal(response.json()["access_token"])
     assert principal.kind == "staff" and principal.area == "330212008"  # 百丈街道, as placenames has it
     assert "eldercare.elders:read" in principal.scopes and "assistance.policies:write" not in principal.scopes
-    city, _ = auth_gateway.app.authenticator.principal((await staff_tokens(auth_gateway, "city-demo")).json()["access_token"])
+    city, _ = auth_gateway.app.authenticator.principal(
+        (await staff_tokens(auth_gateway, "city-demo")).json()["access_token"]
+    )
     assert "assistance.policies:write" in city.scopes
 
 
@@ -129,8 +141,9 @@ async def test_sign_out_ends_the_refresh_chain(auth_gateway):
 async def test_concurrent_spends_of_one_refresh_token_let_at_most_one_through(committed_auth_gateway):
     gateway = committed_auth_gateway
     refresh = (await staff_tokens(gateway, "yinzhou-demo")).json()["refresh_token"]
-    responses = await asyncio.gather(*(gateway.post(TOKEN, data={"grant_type": "refresh_token",
-                                                                 "refresh_token": refresh}) for _ in range(10)))
+    responses = await asyncio.gather(
+        *(gateway.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": refresh}) for _ in range(10))
+    )
     assert sum(r.status_code == 200 for r in responses) <= 1
     assert all(r.status_code == 200 or r.json()["error"] == "invalid_grant" for r in responses)
     # After the race, an ordinary sign-in and refresh of the same account still work.

@@ -57,14 +57,16 @@ async def empty_gateway(auth_gateway, monkeypatch):
 
 
 async def test_bootstrap_registers_each_service_whose_secret_gets_a_token_and_a_second_run_changes_nothing(
-        empty_gateway):
+    empty_gateway,
+):
     outcome = await _run(empty_gateway, env="production")
     assert set(outcome.secrets) == {bootstrap.secret_variable(n) for n in SERVICES if n != "eldercare"}
     secrets_of = outcome.secrets | {"ELDERCARE_CLIENT_SECRET": OPERATOR_SECRET}
     load_all()
     for name in SERVICES:
-        token = await empty_gateway.post(TOKEN, data={"grant_type": "client_credentials"},
-                                         auth=(name, secrets_of[bootstrap.secret_variable(name)]))
+        token = await empty_gateway.post(
+            TOKEN, data={"grant_type": "client_credentials"}, auth=(name, secrets_of[bootstrap.secret_variable(name)])
+        )
         assert token.status_code == 200, token.text
         # The service scopes each service holds in dev (gateway/seed.py gives them the same).
         assert set(token.json()["scope"].split()) == scopes_held_by("service")
@@ -99,12 +101,16 @@ async def test_the_administrator_must_set_a_second_factor_and_a_new_password_bef
     assert first.status_code == 200, first.text
     assert first.json()["scope"] == ""  # a token that serves nothing but the set-up
     headers = {"Authorization": "Bearer " + first.json()["access_token"]}
-    refused = await empty_gateway.post("/api/auth/v1/clients", headers=headers, json={
-        "client_id": "medical-insurance", "name": "市医疗保障局", "kind": "partner", "scopes": [CLIENTS_WRITE]})
+    refused = await empty_gateway.post(
+        "/api/auth/v1/clients",
+        headers=headers,
+        json={"client_id": "medical-insurance", "name": "市医疗保障局", "kind": "partner", "scopes": [CLIENTS_WRITE]},
+    )
     assert refused.status_code == 403
     # A refresh reads the account again: still nothing.
-    refreshed = await empty_gateway.post(TOKEN, data={"grant_type": "refresh_token",
-                                                      "refresh_token": first.json()["refresh_token"]})
+    refreshed = await empty_gateway.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]}
+    )
     assert refreshed.status_code == 200 and refreshed.json()["scope"] == ""
 
     new_password = "chosen-by-the-administrator"
@@ -114,47 +120,67 @@ async def test_the_administrator_must_set_a_second_factor_and_a_new_password_bef
 
     started = await empty_gateway.post("/api/auth/v1/staff/totp", headers=headers)
     totp = pyotp.TOTP(started.json()["secret"])
-    confirmed = await empty_gateway.post("/api/auth/v1/staff/totp/confirmation", headers=headers,
-                                         json={"code": totp.now()})
+    confirmed = await empty_gateway.post(
+        "/api/auth/v1/staff/totp/confirmation", headers=headers, json={"code": totp.now()}
+    )
     assert confirmed.status_code == 204
-    wrong = await empty_gateway.post("/api/auth/v1/staff/password", headers=headers,
-                                     json=change | {"current_password": "not-the-password"})
+    wrong = await empty_gateway.post(
+        "/api/auth/v1/staff/password", headers=headers, json=change | {"current_password": "not-the-password"}
+    )
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "current_password"
-    same = await empty_gateway.post("/api/auth/v1/staff/password", headers=headers,
-                                    json=change | {"new_password": ADMIN_PASSWORD})
+    same = await empty_gateway.post(
+        "/api/auth/v1/staff/password", headers=headers, json=change | {"new_password": ADMIN_PASSWORD}
+    )
     assert same.status_code == 422 and same.json()["errors"][0]["field"] == "new_password"
     assert (await empty_gateway.post("/api/auth/v1/staff/password", headers=headers, json=change)).status_code == 204
 
     next_code = totp.at(int(time.time()) + 30)  # the confirmation spent the current step
-    old = await empty_gateway.post(SIGN_IN, json={"username": "ops-admin", "password": ADMIN_PASSWORD,
-                                                  "totp": next_code})
+    old = await empty_gateway.post(
+        SIGN_IN, json={"username": "ops-admin", "password": ADMIN_PASSWORD, "totp": next_code}
+    )
     assert old.status_code == 401
     without_code = await empty_gateway.post(SIGN_IN, json={"username": "ops-admin", "password": new_password})
     assert without_code.status_code == 401
-    signed_in = await empty_gateway.post(SIGN_IN, json={"username": "ops-admin", "password": new_password,
-                                                        "totp": next_code})
+    signed_in = await empty_gateway.post(
+        SIGN_IN, json={"username": "ops-admin", "password": new_password, "totp": next_code}
+    )
     assert signed_in.status_code == 200, signed_in.text
     assert {CLIENTS_WRITE, STAFF_WRITE} <= set(signed_in.json()["scope"].split())
     headers = {"Authorization": "Bearer " + signed_in.json()["access_token"]}
-    staff = await empty_gateway.post("/api/auth/v1/staff-accounts", headers=headers, json={
-        "username": "haishu-li", "display_name": "海曙区民政局 李", "password": "a-first-password-1",
-        "role": "district", "area_code": "330203"})
+    staff = await empty_gateway.post(
+        "/api/auth/v1/staff-accounts",
+        headers=headers,
+        json={
+            "username": "haishu-li",
+            "display_name": "海曙区民政局 李",
+            "password": "a-first-password-1",
+            "role": "district",
+            "area_code": "330203",
+        },
+    )
     assert staff.status_code == 201, staff.text
 
 
 # As an operator runs it: a subprocess on a fresh database, ENV=production -------------------------------------
 
+
 def _production_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_CLIENT_SECRET") and not k.startswith("BOOTSTRAP_")}
-    return env | {"ENV": "production", "GATEWAY_DATABASE_URL": url, "IDENTITY_SECRET": secrets.token_hex(32),
-                  "GATEWAY_TOKEN_SECRET": secrets.token_hex(32),
-                  "PII_KEYS": json.dumps({"k1": base64.b64encode(os.urandom(32)).decode()}),
-                  "PII_ACTIVE_KEY": "k1", "PII_INDEX_KEY": secrets.token_hex(32)}
+    return env | {
+        "ENV": "production",
+        "GATEWAY_DATABASE_URL": url,
+        "IDENTITY_SECRET": secrets.token_hex(32),
+        "GATEWAY_TOKEN_SECRET": secrets.token_hex(32),
+        "PII_KEYS": json.dumps({"k1": base64.b64encode(os.urandom(32)).decode()}),
+        "PII_ACTIVE_KEY": "k1",
+        "PII_INDEX_KEY": secrets.token_hex(32),
+    }
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "services.manage", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.manage", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return done
 

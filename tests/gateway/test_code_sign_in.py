@@ -40,7 +40,7 @@ async def test_a_resident_signs_in_with_the_code_sent_to_their_phone(auth_gatewa
     sender = with_sender(auth_gateway)
     asked = await ask(auth_gateway)
     assert asked.status_code == 202 and asked.json() == {"expires_in": 300, "resend_after": 60}
-    (phone, code), = sender.sent
+    ((phone, code),) = sender.sent
     assert phone == PHONE
     signed_in = await sign_in(auth_gateway, code)
     assert signed_in.status_code == 200 and signed_in.json()["refresh_token"]
@@ -52,8 +52,7 @@ async def test_a_resident_signs_in_with_the_code_sent_to_their_phone(auth_gatewa
     # Signing in again later is the same account, and the phone is stored only masked and keyed.
     await asyncio.sleep(0)
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
-        await session.execute(update(OneTimeCode).values(
-            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)))
+        await session.execute(update(OneTimeCode).values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)))
         await session.commit()
     await ask(auth_gateway)
     again = await sign_in(auth_gateway, sender.sent[-1][1])

@@ -14,12 +14,14 @@ from tests.gateway.conftest import bearer, free_port, gateway_client, serve_in_b
 
 
 async def test_forwards_path_and_query_and_passes_the_identity(gateway):
-    response = await gateway.get("/api/eldercare/v1/elders", params={"limit": 1},
-                                 headers=bearer("staff-yinzhou", gateway.settings))
+    response = await gateway.get(
+        "/api/eldercare/v1/elders", params={"limit": 1}, headers=bearer("staff-yinzhou", gateway.settings)
+    )
     assert response.status_code == 200, response.text
     assert set(response.json()) == {"items", "next_cursor"}
-    bad_limit = await gateway.get("/api/eldercare/v1/elders", params={"limit": 0},
-                                  headers=bearer("staff-yinzhou", gateway.settings))
+    bad_limit = await gateway.get(
+        "/api/eldercare/v1/elders", params={"limit": 0}, headers=bearer("staff-yinzhou", gateway.settings)
+    )
     assert bad_limit.status_code == 422  # the query string reached the service unchanged
 
 
@@ -36,8 +38,9 @@ async def test_request_id_is_kept_when_sane_and_made_otherwise(gateway):
 
 async def test_a_client_cannot_bring_its_own_identity_assertion(gateway):
     # Even an assertion signed with the right key is dropped: only the gateway speaks for callers.
-    forged = mint_assertion(DEMO_PRINCIPALS["staff-city"], audience="eldercare",
-                            secret=gateway.settings.identity_secret)
+    forged = mint_assertion(
+        DEMO_PRINCIPALS["staff-city"], audience="eldercare", secret=gateway.settings.identity_secret
+    )
     response = await gateway.get("/api/eldercare/v1/elders", headers={"X-Identity-Assertion": forged})
     assert response.status_code == 401
 
@@ -47,17 +50,31 @@ async def test_bad_tokens_are_401_problems(gateway):
     now = int(time.time())
     claims = DEMO_PRINCIPALS["staff-city"].claims() | {"aud": TOKEN_AUDIENCE, "iss": TOKEN_ISSUER, "iat": now}
     expired = jwt.encode(claims | {"exp": now - 10}, settings.token_secret, algorithm="HS256")
-    wrong_key = jwt.encode(claims | {"exp": now + 600}, "another-key-of-sufficient-length-0123456789", algorithm="HS256")
+    wrong_key = jwt.encode(
+        claims | {"exp": now + 600}, "another-key-of-sufficient-length-0123456789", algorithm="HS256"
+    )
     unsigned = jwt.encode(claims | {"exp": now + 600}, None, algorithm="none")
-    wrong_audience = jwt.encode(claims | {"exp": now + 600, "aud": "elsewhere"}, settings.token_secret, algorithm="HS256")
-    for authorization in (f"Bearer {expired}", f"Bearer {wrong_key}", f"Bearer {unsigned}",
-                          f"Bearer {wrong_audience}", "Basic dXNlcjpwYXNz", "Bearer "):
+    wrong_audience = jwt.encode(
+        claims | {"exp": now + 600, "aud": "elsewhere"}, settings.token_secret, algorithm="HS256"
+    )
+    for authorization in (
+        f"Bearer {expired}",
+        f"Bearer {wrong_key}",
+        f"Bearer {unsigned}",
+        f"Bearer {wrong_audience}",
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+    ):
         response = await gateway.get("/api/eldercare/v1/elders", headers={"Authorization": authorization})
         assert response.status_code == 401, authorization
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["www-authenticate"] == "Bearer"
-    assert "expired" in (await gateway.get("/api/eldercare/v1/elders",
-                                           headers={"Authorization": f"Bearer {expired}"})).json()["detail"]
+    assert (
+        "expired"
+        in (await gateway.get("/api/eldercare/v1/elders", headers={"Authorization": f"Bearer {expired}"})).json()[
+            "detail"
+        ]
+    )
 
 
 async def test_bodies_over_one_mebibyte_are_refused(gateway):
@@ -139,8 +156,9 @@ async def test_production_has_no_dev_tokens_nor_docs_and_describes_its_api_to_to
     from gateway.app import create_app
     from gateway.settings import GatewaySettings
 
-    settings = GatewaySettings(env="production", token_secret="t" * 40, identity_secret="i" * 40,
-                               upstream_eldercare=upstream_eldercare)
+    settings = GatewaySettings(
+        env="production", token_secret="t" * 40, identity_secret="i" * 40, upstream_eldercare=upstream_eldercare
+    )
     app = create_app(settings)
     await app.startup()
     try:
@@ -180,8 +198,12 @@ async def test_outside_production_anyone_reads_the_descriptions_and_the_root_lea
 async def test_the_merged_document_takes_a_pasted_bearer_token_on_every_secured_operation(gateway):
     document = (await gateway.get("/openapi.json")).json()
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    secured = [(path, method, operation["security"]) for path, item in document["paths"].items()
-               for method, operation in item.items() if isinstance(operation, dict) and "security" in operation]
+    secured = [
+        (path, method, operation["security"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "security" in operation
+    ]
     assert len(secured) > 20
     for path, method, security in secured:
         assert security[-1] == {"bearer": []} and security.count({"bearer": []}) == 1, (path, method)
@@ -202,15 +224,18 @@ def test_production_refuses_placeholder_secrets():
         GatewaySettings(env="production", identity_secret="i" * 40)
 
 
-async def test_a_failing_service_trips_the_breaker_and_a_trial_closes_it_when_it_is_back(upstream_eldercare,
-                                                                                         db_dir):
+async def test_a_failing_service_trips_the_breaker_and_a_trial_closes_it_when_it_is_back(upstream_eldercare, db_dir):
     """Five failures in a row and the gateway stops calling the service (fast 503s that never reach it);
     once it listens again, the first request after the pause is the trial that closes the breaker."""
     port = free_port()
     database = await service_database("gateway", "sqlite", db_dir)
-    async for gateway in gateway_client(database, upstream_eldercare=upstream_eldercare,
-                                        upstream_charity=f"http://127.0.0.1:{port}",
-                                        upstream_breaker_failures=5, upstream_breaker_pause_s=0.3):
+    async for gateway in gateway_client(
+        database,
+        upstream_eldercare=upstream_eldercare,
+        upstream_charity=f"http://127.0.0.1:{port}",
+        upstream_breaker_failures=5,
+        upstream_breaker_pause_s=0.3,
+    ):
         upstream = gateway.app.upstreams["charity"]
         unreachable = lambda: UPSTREAM_ERRORS.counts.get(("charity", "unreachable"), 0)  # noqa: E731
         refused = lambda: UPSTREAM_ERRORS.counts.get(("charity", "breaker_open"), 0)  # noqa: E731

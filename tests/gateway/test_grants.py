@@ -40,21 +40,28 @@ async def test_staff_cannot_register_a_client_with_a_scope_they_do_not_hold(auth
     city = bearer(await staff_tokens(auth_gateway, "city-demo"))
     escalation = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": [PII_AUDIT]}, headers=city)
     assert refused(escalation) and PII_AUDIT in escalation.json()["detail"]
-    mixed = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read", PII_AUDIT]},
-                                    headers=city)
+    mixed = await auth_gateway.post(
+        CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read", PII_AUDIT]}, headers=city
+    )
     assert refused(mixed)
     assert await count(auth_gateway, OAuthClient, OAuthClient.client_id == "medical-insurance") == 0
     assert await count(auth_gateway, Grant) == 0
 
-    created = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]},
-                                      headers=city | {"X-Request-ID": "register-medical-insurance"})
+    created = await auth_gateway.post(
+        CLIENTS,
+        json=PARTNER | {"scopes": ["assistance.policies:read"]},
+        headers=city | {"X-Request-ID": "register-medical-insurance"},
+    )
     assert created.status_code == 201, created.text
     token = await client_token(auth_gateway, "medical-insurance", created.json()["client_secret"])
     assert token.json()["scope"] == "assistance.policies:read"
     [grant] = await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")
     assert {k: grant[k] for k in ("actor", "action", "scopes", "request_id")} == {
-        "actor": "staff:city-demo", "action": "client.create", "scopes": ["assistance.policies:read"],
-        "request_id": "register-medical-insurance"}
+        "actor": "staff:city-demo",
+        "action": "client.create",
+        "scopes": ["assistance.policies:read"],
+        "request_id": "register-medical-insurance",
+    }
     assert grant["at"]
 
 
@@ -63,8 +70,17 @@ async def test_a_secret_is_rotated_only_by_someone_holding_all_the_clients_scope
     # A supervising department reads the audit of personal data reads, which city staff may not: a new
     # secret for it would hand that right to whoever asked for the secret.
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
-        session.add(OAuthClient(client_id="audit-office", name="审计局", kind="partner", scopes=[PII_AUDIT],
-                                secret_hash=digest("audit-office-secret"), created_by="seed", created_at=utcnow()))
+        session.add(
+            OAuthClient(
+                client_id="audit-office",
+                name="审计局",
+                kind="partner",
+                scopes=[PII_AUDIT],
+                secret_hash=digest("audit-office-secret"),
+                created_by="seed",
+                created_at=utcnow(),
+            )
+        )
     escalation = await auth_gateway.post(f"{CLIENTS}/audit-office/secret-rotations", headers=city)
     assert refused(escalation)
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
@@ -84,14 +100,16 @@ async def test_a_secret_is_rotated_only_by_someone_holding_all_the_clients_scope
 async def test_a_client_gains_only_scopes_the_changer_holds(auth_gateway):
     city = bearer(await staff_tokens(auth_gateway, "city-demo"))
     await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]}, headers=city)
-    widened = await auth_gateway.put(f"{CLIENTS}/medical-insurance/scopes",
-                                     json={"scopes": ["assistance.policies:read", PII_AUDIT]}, headers=city)
+    widened = await auth_gateway.put(
+        f"{CLIENTS}/medical-insurance/scopes", json={"scopes": ["assistance.policies:read", PII_AUDIT]}, headers=city
+    )
     assert refused(widened)
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
         assert (await session.get(OAuthClient, "medical-insurance")).scopes == ["assistance.policies:read"]
 
-    changed = await auth_gateway.put(f"{CLIENTS}/medical-insurance/scopes",
-                                     json={"scopes": ["eldercare.indicators:read"]}, headers=city)
+    changed = await auth_gateway.put(
+        f"{CLIENTS}/medical-insurance/scopes", json={"scopes": ["eldercare.indicators:read"]}, headers=city
+    )
     assert changed.status_code == 200 and changed.json()["scopes"] == ["eldercare.indicators:read"]
     [latest, _] = await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")
     assert latest["action"] == "client.scopes" and latest["scopes"] == ["eldercare.indicators:read"]
@@ -100,8 +118,9 @@ async def test_a_client_gains_only_scopes_the_changer_holds(auth_gateway):
 
 
 async def test_district_staff_cannot_register_a_client_whose_rights_reach_the_whole_city(auth_gateway):
-    principal = Principal(subject="staff:yinzhou-admin", kind="staff", area="330212",
-                          scopes=STAFF_SCOPES | {CLIENTS_WRITE})
+    principal = Principal(
+        subject="staff:yinzhou-admin", kind="staff", area="330212", scopes=STAFF_SCOPES | {CLIENTS_WRITE}
+    )
     district = {"Authorization": "Bearer " + issue_token(principal, auth_gateway.settings.token_secret, 600)}
     assert "eldercare.elders:read" in principal.scopes
     response = await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["eldercare.elders:read"]}, headers=district)
@@ -117,25 +136,37 @@ async def test_only_auditors_read_the_grants(auth_gateway):
 
 def district_staff_admin(gateway) -> dict[str, str]:
     """Staff of 鄞州区 who may administer staff accounts: only within 330212 and their own scopes."""
-    principal = Principal(subject="staff:yinzhou-admin", kind="staff", area="330212",
-                          scopes=STAFF_SCOPES | {STAFF_WRITE})
+    principal = Principal(
+        subject="staff:yinzhou-admin", kind="staff", area="330212", scopes=STAFF_SCOPES | {STAFF_WRITE}
+    )
     return {"Authorization": "Bearer " + issue_token(principal, gateway.settings.token_secret, 600)}
 
 
 def account(username: str, role: str, area: str) -> dict:
-    return {"username": username, "display_name": username, "password": "a-long-password-1", "role": role,
-            "area_code": area}
+    return {
+        "username": username,
+        "display_name": username,
+        "password": "a-long-password-1",
+        "role": role,
+        "area_code": area,
+    }
 
 
 async def test_staff_accounts_get_only_roles_and_areas_within_the_creators_own(auth_gateway):
     admin = district_staff_admin(auth_gateway)
-    for body in (account("haishu-street", "street", "330203001"),   # another district
-                 account("yinzhou-city", "city", "330200"),          # above the creator's area
-                 account("yinzhou-auditor", "auditor", "330212")):   # an auditor's scopes are not theirs
+    for body in (
+        account("haishu-street", "street", "330203001"),  # another district
+        account("yinzhou-city", "city", "330200"),  # above the creator's area
+        account("yinzhou-auditor", "auditor", "330212"),
+    ):  # an auditor's scopes are not theirs
         assert refused(await auth_gateway.post(STAFF, json=body, headers=admin)), body
-    assert (await auth_gateway.post(STAFF, json=account("x-street", "street", "330212001"),
-                                    headers=bearer(await staff_tokens(auth_gateway, "yinzhou-demo")))
-            ).status_code == 403  # no staff administration scope at all
+    assert (
+        await auth_gateway.post(
+            STAFF,
+            json=account("x-street", "street", "330212001"),
+            headers=bearer(await staff_tokens(auth_gateway, "yinzhou-demo")),
+        )
+    ).status_code == 403  # no staff administration scope at all
     assert await count(auth_gateway, StaffUser, StaffUser.created_at.is_not(None)) == 4  # the demo accounts only
     assert await count(auth_gateway, Grant) == 0
 
@@ -166,28 +197,31 @@ async def test_a_staff_area_is_a_current_division_of_the_city(auth_gateway):
 async def test_staff_roles_and_areas_change_only_within_the_changers_reach(auth_gateway):
     admin = district_staff_admin(auth_gateway)
     moved_out = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"area_code": "330203001"}, headers=admin)
-    promoted = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"role": "city", "area_code": "330200"},
-                                        headers=admin)
+    promoted = await auth_gateway.patch(
+        f"{STAFF}/baizhang-demo", json={"role": "city", "area_code": "330200"}, headers=admin
+    )
     assert refused(moved_out) and refused(promoted)
     # An account above the changer's area is out of reach altogether (no demoting one's superiors).
-    assert (await auth_gateway.patch(f"{STAFF}/city-demo", json={"area_code": "330212"},
-                                     headers=admin)).status_code == 404
+    assert (
+        await auth_gateway.patch(f"{STAFF}/city-demo", json={"area_code": "330212"}, headers=admin)
+    ).status_code == 404
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
         users = {u.username: (u.role, u.area_code) for u in await session.scalars(select(StaffUser))}
     assert users["baizhang-demo"] == ("street", "330212008") and users["city-demo"] == ("city", "330200")
 
-    changed = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"role": "district", "area_code": "330212"},
-                                       headers=admin)
+    changed = await auth_gateway.patch(
+        f"{STAFF}/baizhang-demo", json={"role": "district", "area_code": "330212"}, headers=admin
+    )
     assert changed.status_code == 200 and changed.json()["area_code"] == "330212"
-    assert [g["action"] for g in await grants_seen_by_auditor(auth_gateway, "staff:baizhang-demo")] == [
-        "staff.change"]
+    assert [g["action"] for g in await grants_seen_by_auditor(auth_gateway, "staff:baizhang-demo")] == ["staff.change"]
 
 
 async def test_a_refresh_carries_the_accounts_rights_of_now_not_of_the_sign_in(auth_gateway):
     refresh = (await staff_tokens(auth_gateway, "yinzhou-demo")).json()["refresh_token"]
     city = bearer(await staff_tokens(auth_gateway, "city-demo"))
-    narrowed = await auth_gateway.patch(f"{STAFF}/yinzhou-demo", json={"role": "street", "area_code": "330212001"},
-                                        headers=city)
+    narrowed = await auth_gateway.patch(
+        f"{STAFF}/yinzhou-demo", json={"role": "street", "area_code": "330212001"}, headers=city
+    )
     assert narrowed.status_code == 200, narrowed.text
     renewed = await auth_gateway.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": refresh})
     assert renewed.status_code == 200

@@ -17,8 +17,14 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 @pytest.fixture
 async def strict_gateway(upstream_eldercare, db_dir):
     database = await service_database("gateway", "sqlite", db_dir)
-    limits = {"anonymous": "1/3", "resident": "1/3", "staff": "1/3", "partner": "1/3", "service": "1/3",
-              "sign-in": "0.01/3"}
+    limits = {
+        "anonymous": "1/3",
+        "resident": "1/3",
+        "staff": "1/3",
+        "partner": "1/3",
+        "service": "1/3",
+        "sign-in": "0.01/3",
+    }
     async for client in gateway_client(database, upstream_eldercare=upstream_eldercare, rate_limits=limits):
         yield client
 
@@ -38,13 +44,17 @@ async def test_a_caller_over_its_limit_gets_429_with_retry_after_and_others_do_n
 
 
 async def test_sign_in_attempts_are_limited_per_address(strict_gateway):
-    attempts = [await strict_gateway.post("/api/auth/v1/staff-sign-ins",
-                                          json={"username": "city-demo", "password": f"guess-{i}"})
-                for i in range(4)]
+    attempts = [
+        await strict_gateway.post(
+            "/api/auth/v1/staff-sign-ins", json={"username": "city-demo", "password": f"guess-{i}"}
+        )
+        for i in range(4)
+    ]
     assert [a.status_code for a in attempts] == [401, 401, 401, 429]
     assert "sign-in" in attempts[-1].json()["detail"]
-    right = await strict_gateway.post("/api/auth/v1/staff-sign-ins",
-                                      json={"username": "city-demo", "password": DEMO_PASSWORD})
+    right = await strict_gateway.post(
+        "/api/auth/v1/staff-sign-ins", json={"username": "city-demo", "password": DEMO_PASSWORD}
+    )
     assert right.status_code == 429  # the brake holds whatever the password
 
 

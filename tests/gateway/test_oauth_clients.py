@@ -2,12 +2,11 @@
 
 import warnings
 
+import authlib.deprecate  # noqa: F401  (it turns its warnings on as it is imported: before they are set aside)
 import httpx
 import pytest
 
 from gateway.seed import DEMO_PASSWORD, dev_client_secret
-
-import authlib.deprecate  # noqa: F401  (it turns its warnings on as it is imported: before they are set aside)
 
 with warnings.catch_warnings():
     # authlib 1.9 prefers the httpx2 package and warns when it falls back to httpx, which the suite uses.
@@ -18,8 +17,13 @@ TOKEN = "http://gateway/api/auth/v1/token"
 
 
 def library_client(gateway, secret: str, method: str, client_id: str = "eldercare") -> AsyncOAuth2Client:
-    return AsyncOAuth2Client(client_id=client_id, client_secret=secret, token_endpoint_auth_method=method,
-                             transport=httpx.ASGITransport(app=gateway.app), timeout=60)
+    return AsyncOAuth2Client(
+        client_id=client_id,
+        client_secret=secret,
+        token_endpoint_auth_method=method,
+        transport=httpx.ASGITransport(app=gateway.app),
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
@@ -40,8 +44,9 @@ async def test_a_wrong_secret_is_the_library_s_invalid_client(auth_gateway, meth
 
 
 async def test_a_spent_refresh_token_is_the_library_s_invalid_grant(auth_gateway):
-    signed_in = await auth_gateway.post("/api/auth/v1/staff-sign-ins",
-                                        json={"username": "city-demo", "password": DEMO_PASSWORD})
+    signed_in = await auth_gateway.post(
+        "/api/auth/v1/staff-sign-ins", json={"username": "city-demo", "password": DEMO_PASSWORD}
+    )
     first = signed_in.json()["refresh_token"]
     async with library_client(auth_gateway, "", "none", client_id="staff-app") as client:
         renewed = await client.refresh_token(TOKEN, refresh_token=first)

@@ -29,17 +29,24 @@ async def test_the_readmes_demo_credentials_are_those_the_seed_makes(auth_gatewa
     assert secret == dev_client_secret(client_id) and client_id in SERVICES
     template = re.search(r"the secret `(dev-client-secret-<service>[^`]*)`", README).group(1)
     for name in SERVICES:
-        answer = await auth_gateway.post("/api/auth/v1/token", data={
-            "grant_type": "client_credentials", "client_id": name,
-            "client_secret": template.replace("<service>", name)})
+        answer = await auth_gateway.post(
+            "/api/auth/v1/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": name,
+                "client_secret": template.replace("<service>", name),
+            },
+        )
         assert answer.status_code == 200, (name, answer.text)
-    staff = await auth_gateway.post("/api/auth/v1/staff-sign-ins",
-                                    json={"username": "city-demo", "password": DEMO_PASSWORD})
+    staff = await auth_gateway.post(
+        "/api/auth/v1/staff-sign-ins", json={"username": "city-demo", "password": DEMO_PASSWORD}
+    )
     assert staff.status_code == 200, staff.text
 
 
-async def test_a_service_called_directly_with_a_bearer_token_answers_401_as_the_readme_says(upstream_eldercare,
-                                                                                            gateway):
+async def test_a_service_called_directly_with_a_bearer_token_answers_401_as_the_readme_says(
+    upstream_eldercare, gateway
+):
     assert "answers\n401" in README or "answers 401" in README
     async with httpx.AsyncClient(base_url=upstream_eldercare) as direct:
         answer = await direct.get("/api/eldercare/v1/elders", headers=bearer("staff-city", gateway.settings))

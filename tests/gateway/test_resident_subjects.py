@@ -52,8 +52,7 @@ async def demo_suite(backend, db_dir):
 async def sms_code(gateway, sender, phone: str = DEMO_RESIDENT_PHONE) -> str:
     # One code a minute per phone: the earlier ones are made a minute older.
     async with gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
-        await session.execute(update(OneTimeCode).values(
-            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)))
+        await session.execute(update(OneTimeCode).values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)))
     asked = await gateway.post(f"{AUTH}/code-requests", json={"phone": phone})
     assert asked.status_code == 202, asked.text
     assert sender.sent[-1][0] == phone
@@ -84,8 +83,9 @@ async def test_the_demo_phone_signs_in_by_sms_and_sees_the_demo_elders(demo_suit
     assert DEMO_RESIDENT_PHONE not in subject
     assert await elders_seen(demo_suite, signed_in) == DEMO_ELDERS
     # A refresh keeps the person.
-    refreshed = await demo_suite.post(f"{AUTH}/token", data={"grant_type": "refresh_token",
-                                                             "refresh_token": signed_in.json()["refresh_token"]})
+    refreshed = await demo_suite.post(
+        f"{AUTH}/token", data={"grant_type": "refresh_token", "refresh_token": signed_in.json()["refresh_token"]}
+    )
     assert subject_of(demo_suite, refreshed) == subject
 
 
@@ -94,15 +94,17 @@ async def test_wechat_linked_once_by_sms_code_is_the_same_person(demo_suite, fak
     use_wechat(demo_suite, base_url)
     sender = with_sender(demo_suite)
     wechat = f"{AUTH}/wechat-sign-ins"
-    linked = await demo_suite.post(wechat, json={"code": "good-demo", "phone": DEMO_RESIDENT_PHONE,
-                                                 "sms_code": await sms_code(demo_suite, sender)})
+    linked = await demo_suite.post(
+        wechat, json={"code": "good-demo", "phone": DEMO_RESIDENT_PHONE, "sms_code": await sms_code(demo_suite, sender)}
+    )
     assert subject_of(demo_suite, linked) == DEMO_RESIDENT_SUBJECT
     assert await elders_seen(demo_suite, linked) == DEMO_ELDERS
     # From then on WeChat alone signs the same person in, and SMS still does.
     by_wechat = await demo_suite.post(wechat, json={"code": "good-demo"})
     assert subject_of(demo_suite, by_wechat) == DEMO_RESIDENT_SUBJECT
-    by_sms = await demo_suite.post(f"{AUTH}/code-sign-ins", json={"phone": DEMO_RESIDENT_PHONE,
-                                                                  "code": await sms_code(demo_suite, sender)})
+    by_sms = await demo_suite.post(
+        f"{AUTH}/code-sign-ins", json={"phone": DEMO_RESIDENT_PHONE, "code": await sms_code(demo_suite, sender)}
+    )
     assert subject_of(demo_suite, by_sms) == DEMO_RESIDENT_SUBJECT
 
     # A WeChat user who signed in alone first is another account: linking it to the demo phone is refused,
@@ -110,27 +112,33 @@ async def test_wechat_linked_once_by_sms_code_is_the_same_person(demo_suite, fak
     stranger = subject_of(demo_suite, await demo_suite.post(wechat, json={"code": "good-stranger"}))
     assert stranger != DEMO_RESIDENT_SUBJECT and stranger.startswith("resident:")
     code = await sms_code(demo_suite, sender)
-    refused = await demo_suite.post(wechat, json={"code": "good-stranger", "phone": DEMO_RESIDENT_PHONE,
-                                                  "sms_code": code})
+    refused = await demo_suite.post(
+        wechat, json={"code": "good-stranger", "phone": DEMO_RESIDENT_PHONE, "sms_code": code}
+    )
     assert refused.status_code == 409 and "already linked" in refused.json()["detail"]
     again = await demo_suite.post(f"{AUTH}/code-sign-ins", json={"phone": DEMO_RESIDENT_PHONE, "code": code})
     assert subject_of(demo_suite, again) == DEMO_RESIDENT_SUBJECT
 
     # A new WeChat user linking a new phone: one account, reached both ways.
     other_phone = "13912340000"
-    fresh = await demo_suite.post(wechat, json={"code": "good-fresh", "phone": other_phone,
-                                                "sms_code": await sms_code(demo_suite, sender, other_phone)})
+    fresh = await demo_suite.post(
+        wechat,
+        json={"code": "good-fresh", "phone": other_phone, "sms_code": await sms_code(demo_suite, sender, other_phone)},
+    )
     fresh_subject = subject_of(demo_suite, fresh)
     assert fresh_subject not in (DEMO_RESIDENT_SUBJECT, stranger) and other_phone not in fresh_subject
-    by_phone = await demo_suite.post(f"{AUTH}/code-sign-ins", json={
-        "phone": other_phone, "code": await sms_code(demo_suite, sender, other_phone)})
+    by_phone = await demo_suite.post(
+        f"{AUTH}/code-sign-ins", json={"phone": other_phone, "code": await sms_code(demo_suite, sender, other_phone)}
+    )
     assert subject_of(demo_suite, by_phone) == fresh_subject
     assert await elders_seen(demo_suite, fresh) == set()
 
 
 async def test_a_phone_without_its_code_is_refused_naming_the_field(auth_gateway):
-    for body, field in (({"code": "good-x", "phone": DEMO_RESIDENT_PHONE}, "sms_code"),
-                        ({"code": "good-x", "sms_code": "123456"}, "phone")):
+    for body, field in (
+        ({"code": "good-x", "phone": DEMO_RESIDENT_PHONE}, "sms_code"),
+        ({"code": "good-x", "sms_code": "123456"}, "phone"),
+    ):
         refused = await auth_gateway.post(f"{AUTH}/wechat-sign-ins", json=body)
         assert refused.status_code == 422, refused.text
         assert [e["field"] for e in refused.json()["errors"]] == [field]
@@ -153,19 +161,31 @@ def test_accounts_made_before_keep_the_subject_the_services_records_name(scratch
         engine = make_engine(url)
         try:
             async with engine.begin() as connection:
-                return [(await connection.execute(text(s))).all() if s.startswith("SELECT")
-                        else await connection.execute(text(s)) for s in statements]
+                return [
+                    (await connection.execute(text(s))).all()
+                    if s.startswith("SELECT")
+                    else await connection.execute(text(s))
+                    for s in statements
+                ]
         finally:
             await engine.dispose()
 
-    asyncio.run(run("INSERT INTO residents (id, phone_index, phone_masked, created_at) "
-                    "VALUES (7, 'p7', '138****0007', '2026-01-01 00:00:00')",
-                    "INSERT INTO residents (id, wechat_index, created_at) VALUES (8, 'w8', '2026-01-01 00:00:00')"))
+    asyncio.run(
+        run(
+            "INSERT INTO residents (id, phone_index, phone_masked, created_at) "
+            "VALUES (7, 'p7', '138****0007', '2026-01-01 00:00:00')",
+            "INSERT INTO residents (id, wechat_index, created_at) VALUES (8, 'w8', '2026-01-01 00:00:00')",
+        )
+    )
     migrations.upgrade("gateway", url)
-    rows, = asyncio.run(run("SELECT id, subject FROM residents ORDER BY id"))
+    (rows,) = asyncio.run(run("SELECT id, subject FROM residents ORDER BY id"))
     assert [tuple(r) for r in rows] == [(7, "resident:7"), (8, "resident:8")]
-    with pytest.raises(Exception, match="(?i)unique"):
-        asyncio.run(run("INSERT INTO residents (subject, wechat_index, created_at) "
-                        "VALUES ('resident:7', 'w9', '2026-01-01 00:00:00')"))
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        asyncio.run(
+            run(
+                "INSERT INTO residents (subject, wechat_index, created_at) "
+                "VALUES ('resident:7', 'w9', '2026-01-01 00:00:00')"
+            )
+        )
     migrations.downgrade("gateway", url, BEFORE)
     migrations.upgrade("gateway", url)

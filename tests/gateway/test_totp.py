@@ -22,8 +22,9 @@ async def enrol(gateway) -> pyotp.TOTP:
     assert started.json()["otpauth_uri"].startswith("otpauth://totp/")
     totp = pyotp.TOTP(started.json()["secret"])
     wrong = f"{(int(totp.now()) + 1) % 10**6:06d}"
-    assert (await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": wrong},
-                               headers=headers)).status_code == 422
+    assert (
+        await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": wrong}, headers=headers)
+    ).status_code == 422
     confirmed = await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": totp.now()}, headers=headers)
     assert confirmed.status_code == 204
     return totp
@@ -54,7 +55,9 @@ async def test_wrong_codes_count_towards_lock_out(auth_gateway):
 async def test_the_secret_is_encrypted_at_rest(auth_gateway):
     totp = await enrol(auth_gateway)
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
-        stored = await session.scalar(select(StaffUser.totp_secret.cast(String)).where(StaffUser.username == "city-demo"))
+        stored = await session.scalar(
+            select(StaffUser.totp_secret.cast(String)).where(StaffUser.username == "city-demo")
+        )
     assert stored.startswith("v1:") and totp.secret not in stored
 
 

@@ -46,8 +46,13 @@ async def burst(db_dir, slow_service, *, pool: int, queue: int, requests: int):
     database = await service_database("gateway", "sqlite", db_dir)
     # The connect deadline (1 s) is shorter than the service's pause: were waiting for a pooled connection
     # timed like a connect, the queued requests would all be 504s.
-    async for gateway in gateway_client(database, upstream_placenames=slow_service.url, upstream_pool_size=pool,
-                                        upstream_queue_size=queue, upstream_connect_timeout_s=1.0):
+    async for gateway in gateway_client(
+        database,
+        upstream_placenames=slow_service.url,
+        upstream_pool_size=pool,
+        upstream_queue_size=queue,
+        upstream_connect_timeout_s=1.0,
+    ):
         responses = await asyncio.gather(*(gateway.get(PATH) for _ in range(requests)))
         after = await gateway.get(PATH)
         return responses, after, gateway.app.upstreams["placenames"].breaker.state
@@ -81,9 +86,14 @@ async def test_a_hanging_service_times_out_at_its_routes_deadline_and_opens_the_
     database = await service_database("gateway", "sqlite", db_dir)
     timeouts = lambda: UPSTREAM_ERRORS.counts.get(("assistance", "timeout"), 0)  # noqa: E731
     before = timeouts()
-    async for gateway in gateway_client(database, upstream_assistance=black_hole, upstream_read_timeout_s=5,
-                                        upstream_read_timeouts={"/api/assistance/v1/": 0.3},
-                                        upstream_breaker_failures=3, upstream_breaker_pause_s=600):
+    async for gateway in gateway_client(
+        database,
+        upstream_assistance=black_hole,
+        upstream_read_timeout_s=5,
+        upstream_read_timeouts={"/api/assistance/v1/": 0.3},
+        upstream_breaker_failures=3,
+        upstream_breaker_pause_s=600,
+    ):
         hung = await asyncio.gather(*(gateway.get("/api/assistance/v1/policies") for _ in range(3)))
         for response in hung:
             assert response.status_code == 504 and response.json()["type"] == "/problems/gateway-timeout"
@@ -97,9 +107,10 @@ async def test_a_hanging_service_times_out_at_its_routes_deadline_and_opens_the_
 def test_read_deadlines_name_a_service_or_one_of_its_paths():
     settings = GatewaySettings(upstream_read_timeouts={"charity": 3, "/api/placenames/v1/batches": 60})
     assert settings.read_deadlines("charity") == (3, {})
-    assert settings.read_deadlines("placenames") == (settings.upstream_read_timeout_s,
-                                                     {"/api/placenames/v1/batches": 60})
+    assert settings.read_deadlines("placenames") == (
+        settings.upstream_read_timeout_s,
+        {"/api/placenames/v1/batches": 60},
+    )
     for wrong in ({"/api/nothing/v1": 1}, {"charity": 0}):
         with pytest.raises(ValidationError, match="upstream_read_timeouts"):
             GatewaySettings(upstream_read_timeouts=wrong)
-

@@ -6,8 +6,8 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
 from gateway.auth.models import Resident
-from shared.demo import DEMO_RESIDENT_SUBJECT
 from gateway.auth.wechat import JsCode2Session, NotConfigured
+from shared.demo import DEMO_RESIDENT_SUBJECT
 from tests.gateway.conftest import free_port, serve_in_background
 
 APPID, SECRET = "wx-test-app", "wx-test-secret"
@@ -50,8 +50,12 @@ async def test_a_wechat_user_signs_in_and_keeps_one_account(auth_gateway, fake_w
     assert seen[-1] == {"appid": APPID, "secret": SECRET, "grant_type": "authorization_code"}
     principal, _ = auth_gateway.app.authenticator.principal(first.json()["access_token"])
     assert principal.kind == "resident" and "o-alice" not in principal.subject
-    again, _ = auth_gateway.app.authenticator.principal((await sign_in(auth_gateway, "good-alice")).json()["access_token"])
-    other, _ = auth_gateway.app.authenticator.principal((await sign_in(auth_gateway, "good-bob")).json()["access_token"])
+    again, _ = auth_gateway.app.authenticator.principal(
+        (await sign_in(auth_gateway, "good-alice")).json()["access_token"]
+    )
+    other, _ = auth_gateway.app.authenticator.principal(
+        (await sign_in(auth_gateway, "good-bob")).json()["access_token"]
+    )
     assert again.subject == principal.subject and other.subject != principal.subject
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
         # The seed's demo resident aside.

@@ -26,9 +26,14 @@ TRICKLE_S = 2.0
 @pytest.fixture
 def service(tmp_path):
     port = free_ports(1)[0]
-    suite = Suite({"ENV": "dev", f"{SERVICE.upper()}_PORT": str(port),
-                   f"{SERVICE.upper()}_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / SERVICE}.db"},
-                  log_dir=tmp_path / "log")
+    suite = Suite(
+        {
+            "ENV": "dev",
+            f"{SERVICE.upper()}_PORT": str(port),
+            f"{SERVICE.upper()}_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / SERVICE}.db",
+        },
+        log_dir=tmp_path / "log",
+    )
     suite.manage("migrate", SERVICE)
     suite.start(SERVICE)
     try:
@@ -66,17 +71,23 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 def test_sigterm_finishes_the_request_in_flight_refuses_new_ones_and_exits_0(service):
     port = service.port(SERVICE)
     process = service.processes[SERVICE]
-    principal = Principal(subject="staff:shutdown-test", kind="staff",
-                          scopes=frozenset({"placenames.parse:use"}), area="330200")
+    principal = Principal(
+        subject="staff:shutdown-test", kind="staff", scopes=frozenset({"placenames.parse:use"}), area="330200"
+    )
     body = json.dumps({"text": "浙江省宁波市鄞州区天童南路588号"}, ensure_ascii=False).encode()
-    pieces = [body[i:i + 8] for i in range(0, len(body), 8)]
+    pieces = [body[i : i + 8] for i in range(0, len(body), 8)]
 
     sock = socket.create_connection(("127.0.0.1", port), timeout=GRACEFUL_SHUTDOWN_S)
     # Expect: 100-continue makes the server say when the app starts reading the body, so the signal below
     # certainly arrives while the request is inside the application, even on a loaded machine.
-    sock.sendall(b"POST /api/placenames/v1/parse HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                 b"Expect: 100-continue\r\nContent-Length: " + str(len(body)).encode() + b"\r\nX-Identity-Assertion: "
-                 + mint_assertion(principal, audience=SERVICE, secret=DEV_IDENTITY_SECRET).encode() + b"\r\n\r\n")
+    sock.sendall(
+        b"POST /api/placenames/v1/parse HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nX-Identity-Assertion: "
+        + mint_assertion(principal, audience=SERVICE, secret=DEV_IDENTITY_SECRET).encode()
+        + b"\r\n\r\n"
+    )
     interim = b""
     while b"\r\n\r\n" not in interim:
         byte = sock.recv(1)

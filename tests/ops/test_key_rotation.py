@@ -19,13 +19,18 @@ from shared.settings import ROOT
 pytestmark = pytest.mark.e2e
 
 # Where each database keeps encrypted text (raw SQL: the test reads what is on disk, not what the app shows).
-STORED = {"eldercare": "SELECT id_number FROM elders", "assistance": "SELECT id_number_enc FROM members",
-          "gateway": None, "charity": None}  # placenames holds no personal data
+STORED = {
+    "eldercare": "SELECT id_number FROM elders",
+    "assistance": "SELECT id_number_enc FROM members",
+    "gateway": None,
+    "charity": None,
+}  # placenames holds no personal data
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "services.manage", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.manage", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -36,8 +41,9 @@ def test_reencrypt_moves_every_value_to_the_new_key_and_a_second_run_moves_nothi
     for name in DATABASES:
         env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / name}.db"
     manage(env, "prepare", *STORED)
-    before = {name: sqlite3.connect(tmp_path / f"{name}.db").execute(sql).fetchall()
-              for name, sql in STORED.items() if sql}
+    before = {
+        name: sqlite3.connect(tmp_path / f"{name}.db").execute(sql).fetchall() for name, sql in STORED.items() if sql
+    }
     assert all(rows and all(v.startswith("v1:dev:") for (v,) in rows) for rows in before.values()), before
 
     new_key = base64.b64encode(os.urandom(32)).decode()

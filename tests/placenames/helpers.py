@@ -22,6 +22,10 @@ async def load_demo(client) -> None:
 
 
 async def name_id(client, name: str, district_code: str) -> int:
-    [match] = [n for n in (await client.get(f"{API}/names/resolve", params={"name": name,
-                                                                             "district_code": district_code})).json()]
+    [match] = [
+        n
+        for n in (
+            await client.get(f"{API}/names/resolve", params={"name": name, "district_code": district_code})
+        ).json()
+    ]
     return match["id"]

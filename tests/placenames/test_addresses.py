@@ -23,14 +23,28 @@ async def issue(client, principal=YINZHOU_STAFF, **parts):
 
 async def test_an_address_gets_a_stable_code_and_its_standard_text(demo):
     road = await name_id(demo, "天童南路", YINZHOU)
-    response = await issue(demo, township_code=ZHONGGONGMIAO, road_id=road, house_number="５８８号", building="三幢",
-                           unit="2单元", room="501", latitude=29.8386, longitude=121.5447)
+    response = await issue(
+        demo,
+        township_code=ZHONGGONGMIAO,
+        road_id=road,
+        house_number="５８８号",
+        building="三幢",
+        unit="2单元",
+        room="501",
+        latitude=29.8386,
+        longitude=121.5447,
+    )
     assert response.status_code == 201, response.text
     address = response.json()
     assert len(address["code"]) == 16 and address["code"].startswith(YINZHOU)
     assert address["full_name"] == "宁波市鄞州区天童南路588号3幢2单元501室"
-    assert (address["level"], address["house_number"], address["building"], address["unit"], address["room"]) == \
-        ("room", "588", "3", "2", "501")
+    assert (address["level"], address["house_number"], address["building"], address["unit"], address["room"]) == (
+        "room",
+        "588",
+        "3",
+        "2",
+        "501",
+    )
     detail = (await demo.get(f"{ADDRESSES}/{address['code']}")).json()
     assert detail["full_name"] == address["full_name"] and detail["lineage"] == [] and detail["plates"] == []
     # The same address written another way is the same address: a 409 naming the one that exists.
@@ -49,15 +63,17 @@ async def test_an_address_without_a_house_number_lies_in_a_named_area(demo):
 async def test_a_retired_code_is_never_issued_again(demo):
     road = await name_id(demo, "宁穿路", YINZHOU)
     first = (await issue(demo, road_id=road, house_number="1")).json()
-    retired = await demo.post(f"{ADDRESSES}/{first['code']}/retire", headers=demo.as_(YINZHOU_STAFF),
-                              json={"decided_on": "2026-11-01"})
+    retired = await demo.post(
+        f"{ADDRESSES}/{first['code']}/retire", headers=demo.as_(YINZHOU_STAFF), json={"decided_on": "2026-11-01"}
+    )
     assert retired.status_code == 200 and retired.json()["status"] == "retired"
     # The very same parts may be issued again, but under a new code; the old one stays readable, retired.
     second = (await issue(demo, road_id=road, house_number="1")).json()
     assert second["code"] != first["code"] and int(second["code"][6:]) > int(first["code"][6:])
     assert (await demo.get(f"{ADDRESSES}/{first['code']}")).json()["status"] == "retired"
-    twice = await demo.post(f"{ADDRESSES}/{first['code']}/retire", headers=demo.as_(YINZHOU_STAFF),
-                            json={"decided_on": "2026-11-02"})
+    twice = await demo.post(
+        f"{ADDRESSES}/{first['code']}/retire", headers=demo.as_(YINZHOU_STAFF), json={"decided_on": "2026-11-02"}
+    )
     assert twice.status_code == 409
     listed = (await demo.get(ADDRESSES, params={"road_id": road})).json()["items"]
     assert [a["code"] for a in listed] == [second["code"]]
@@ -66,47 +82,69 @@ async def test_a_retired_code_is_never_issued_again(demo):
 async def test_split_and_merge_leave_lineage_both_ways(demo):
     road = await name_id(demo, "鄞州大道", YINZHOU)
     whole = (await issue(demo, road_id=road, house_number="100")).json()
-    split = await demo.post(f"{ADDRESSES}/{whole['code']}/split", headers=demo.as_(YINZHOU_STAFF), json={
-        "decided_on": "2026-10-01", "into": [{"district_code": YINZHOU, "road_id": road, "house_number": "100-1"},
-                                             {"district_code": YINZHOU, "road_id": road, "house_number": "100-2"}]})
+    split = await demo.post(
+        f"{ADDRESSES}/{whole['code']}/split",
+        headers=demo.as_(YINZHOU_STAFF),
+        json={
+            "decided_on": "2026-10-01",
+            "into": [
+                {"district_code": YINZHOU, "road_id": road, "house_number": "100-1"},
+                {"district_code": YINZHOU, "road_id": road, "house_number": "100-2"},
+            ],
+        },
+    )
     assert split.status_code == 201, split.text
     parts = [a["code"] for a in split.json()["issued"]]
     assert split.json()["retired"] == [whole["code"]] and len(set(parts)) == 2
     old = (await demo.get(f"{ADDRESSES}/{whole['code']}")).json()
-    assert old["status"] == "retired" and {(l["kind"], l["to_code"]) for l in old["lineage"]} == \
-        {("split", c) for c in parts}
-    merged = await demo.post(f"{API}/address-merges", headers=demo.as_(YINZHOU_STAFF), json={
-        "decided_on": "2026-11-01", "codes": parts,
-        "into": {"district_code": YINZHOU, "road_id": road, "house_number": "100"}})
+    assert old["status"] == "retired" and {(e["kind"], e["to_code"]) for e in old["lineage"]} == {
+        ("split", c) for c in parts
+    }
+    merged = await demo.post(
+        f"{API}/address-merges",
+        headers=demo.as_(YINZHOU_STAFF),
+        json={
+            "decided_on": "2026-11-01",
+            "codes": parts,
+            "into": {"district_code": YINZHOU, "road_id": road, "house_number": "100"},
+        },
+    )
     assert merged.status_code == 201, merged.text
     [new] = merged.json()["issued"]
     assert new["code"] not in {whole["code"], *parts}  # same text as the original, never its code
     lineage = (await demo.get(f"{ADDRESSES}/{new['code']}")).json()["lineage"]
-    assert sorted((l["kind"], l["from_code"]) for l in lineage) == sorted(("merge", c) for c in parts)
+    assert sorted((e["kind"], e["from_code"]) for e in lineage) == sorted(("merge", c) for c in parts)
 
 
 async def test_renaming_the_road_keeps_the_codes_and_changes_the_text(demo):
     road = await name_id(demo, "桑田路", YINZHOU)
     address = (await issue(demo, road_id=road, house_number="8")).json()
-    renamed = await demo.post(f"{API}/names/{road}/events", headers=demo.as_(YINZHOU_STAFF), json={
-        "kind": "renaming", "new_name": "桑田东路", "decision_document": "甬政地名〔2026〕9号",
-        "decided_on": "2026-11-20"})
+    renamed = await demo.post(
+        f"{API}/names/{road}/events",
+        headers=demo.as_(YINZHOU_STAFF),
+        json={
+            "kind": "renaming",
+            "new_name": "桑田东路",
+            "decision_document": "甬政地名〔2026〕9号",
+            "decided_on": "2026-11-20",
+        },
+    )
     assert renamed.status_code == 201
     detail = (await demo.get(f"{ADDRESSES}/{address['code']}")).json()
     assert detail["full_name"] == "宁波市鄞州区桑田东路8号" and detail["status"] == "current"
     assert detail["road_id"] == renamed.json()["result_id"]
-    assert [(l["kind"], l["old_full_name"]) for l in detail["lineage"]] == [("rename", "宁波市鄞州区桑田路8号")]
+    assert [(e["kind"], e["old_full_name"]) for e in detail["lineage"]] == [("rename", "宁波市鄞州区桑田路8号")]
 
 
 async def test_bad_parts_are_refused_field_by_field(demo):
     road = await name_id(demo, "天童南路", YINZHOU)
     area = await name_id(demo, "福明家园", YINZHOU)
     cases = [
-        ({"road_id": road, "township_code": "330203001"}, "township_code"),     # a 海曙 street under 鄞州
-        ({"road_id": road, "township_code": "330212999"}, "township_code"),     # no such street
+        ({"road_id": road, "township_code": "330203001"}, "township_code"),  # a 海曙 street under 鄞州
+        ({"road_id": road, "township_code": "330212999"}, "township_code"),  # no such street
         ({"road_id": road, "community_code": "330203001001"}, "community_code"),
         ({}, "road_id"),
-        ({"road_id": area}, "road_id"),                                        # a residential area is no road
+        ({"road_id": area}, "road_id"),  # a residential area is no road
         ({"area_id": road}, "area_id"),
         ({"area_id": area, "house_number": "5"}, "house_number"),
         ({"road_id": road, "latitude": 29.8}, "longitude"),
@@ -115,7 +153,7 @@ async def test_bad_parts_are_refused_field_by_field(demo):
         ({"road_id": road, "house_number": "5号😀"}, "house_number"),
         ({"road_id": road, "house_number": "5" * 21}, "house_number"),
         ({"road_id": road, "district_code": "33021"}, "district_code"),
-        ({"road_id": road, "district_code": "330204"}, "district_code"),        # 江东区, abolished in 2016
+        ({"road_id": road, "district_code": "330204"}, "district_code"),  # 江东区, abolished in 2016
     ]
     for parts, field in cases:
         response = await issue(demo, CITY_STAFF, **parts)
@@ -144,6 +182,7 @@ async def test_a_lost_counter_restarts_above_every_issued_code(demo):
     from sqlalchemy import delete
 
     from services.placenames.addresses.models import CodeCounter
+
     road = await name_id(demo, "宁穿路", YINZHOU)
     before = (await issue(demo, road_id=road, house_number="2")).json()["code"]
     async with demo.app.state.database.sessionmaker() as session:

@@ -34,10 +34,24 @@ async def test_a_gbk_file_with_bad_lines_comes_back_whole(committed_client):
     client = committed_client
     await load_demo(client)
     road = await name_id(client, "天童南路", "330212")
-    address = (await client.post(f"{API}/addresses", headers=client.as_(YINZHOU_STAFF), json={
-        "district_code": "330212", "road_id": road, "house_number": "588"})).json()
-    lines = ["编号,地址", "a1,宁波市鄞州区天童南路588号", 'a2,"鄞州区天童路五百八十八号"', 'a3,"broken quote',
-             "a4,", "a5,火星路1号", "a6," + "路" * 600, "a7,海曙区柳汀街23号", "a8,海曙区\x00柳汀街"]
+    address = (
+        await client.post(
+            f"{API}/addresses",
+            headers=client.as_(YINZHOU_STAFF),
+            json={"district_code": "330212", "road_id": road, "house_number": "588"},
+        )
+    ).json()
+    lines = [
+        "编号,地址",
+        "a1,宁波市鄞州区天童南路588号",
+        'a2,"鄞州区天童路五百八十八号"',
+        'a3,"broken quote',
+        "a4,",
+        "a5,火星路1号",
+        "a6," + "路" * 600,
+        "a7,海曙区柳汀街23号",
+        "a8,海曙区\x00柳汀街",
+    ]
     body = ("\r\n".join(lines) + "\r\n").encode("gbk")
     response = await client.post(BATCHES, content=body, headers=client.as_(PARTNER) | {"content-type": "text/csv"})
     assert response.status_code == 202, response.text
@@ -72,9 +86,13 @@ async def test_a_plain_utf8_list_and_refused_files(committed_client):
     queued = await client.get(f"{BATCHES}/{plain.json()['id']}/result", headers=client.as_(PARTNER))
     assert queued.status_code == 409  # 409 until done, never a half result
     await wait_done(client, plain.json()["id"])  # one job for the two uploads
-    for body, params, field in ((b"", {}, "body"), (b"\xff\xfe\x00\x81\xff", {}, "encoding"),
-                                ("鄞州区".encode("gbk"), {"encoding": "utf-8"}, "encoding"),
-                                (b"a\n" * 100_001, {}, "body"), (b"address\n", {}, "body")):
+    for body, params, field in (
+        (b"", {}, "body"),
+        (b"\xff\xfe\x00\x81\xff", {}, "encoding"),
+        ("鄞州区".encode("gbk"), {"encoding": "utf-8"}, "encoding"),
+        (b"a\n" * 100_001, {}, "body"),
+        (b"address\n", {}, "body"),
+    ):
         response = await client.post(BATCHES, content=body, params=params, headers=headers)
         assert response.status_code == 422, (body[:20], response.text)
         assert response.json()["errors"][0]["field"] == field
@@ -126,5 +144,6 @@ async def test_city_staff_follow_and_cancel_batch_jobs_and_partners_do_not(commi
     finished = await client.post(f"{JOBS}/{listed[0]['id']}/cancel", headers=client.as_(CITY))
     assert finished.status_code == 409
     assert (await client.get(JOBS, headers=client.as_(PARTNER))).status_code == 403
-    assert (await client.post(f"{JOBS}/{listed[0]['id']}/cancel",
-                              headers=client.as_(staff("330200", JOBS_READ)))).status_code == 403
+    assert (
+        await client.post(f"{JOBS}/{listed[0]['id']}/cancel", headers=client.as_(staff("330200", JOBS_READ)))
+    ).status_code == 403

@@ -8,8 +8,18 @@ import pytest
 from services.placenames import seed
 
 URL = "/api/placenames/v1/divisions"
-DISTRICTS = {"330203": "海曙区", "330205": "江北区", "330206": "北仑区", "330211": "镇海区", "330212": "鄞州区",
-             "330213": "奉化区", "330225": "象山县", "330226": "宁海县", "330281": "余姚市", "330282": "慈溪市"}
+DISTRICTS = {
+    "330203": "海曙区",
+    "330205": "江北区",
+    "330206": "北仑区",
+    "330211": "镇海区",
+    "330212": "鄞州区",
+    "330213": "奉化区",
+    "330225": "象山县",
+    "330226": "宁海县",
+    "330281": "余姚市",
+    "330282": "慈溪市",
+}
 HISTORICAL = {"330204": "330212", "330283": "330213", "330227": "330212"}  # 江东区, 奉化市, 鄞县
 
 
@@ -69,8 +79,12 @@ async def test_townships_of_the_2016_reorganisation_have_their_old_codes_and_suc
     """From the NBS 2016 and 2017 editions: 江东区's streets went to 鄞州区, nine of 鄞州区's towns and streets
     to 海曙区, 奉化市's to 奉化区, each under a new statistical code, on the approval date."""
     old = (await seeded.get(f"{URL}/330204001")).json()
-    assert (old["name"], old["level"], old["is_current"], old["valid_to"]) == ("百丈街道", "township", False,
-                                                                               "2016-09-14")
+    assert (old["name"], old["level"], old["is_current"], old["valid_to"]) == (
+        "百丈街道",
+        "township",
+        False,
+        "2016-09-14",
+    )
     assert [a["code"] for a in old["ancestors"]] == ["330200", "330204"]  # under 江东区, itself historical
     assert [(s["code"], s["name"], s["is_current"]) for s in old["successors"]] == [("330212008", "百丈街道", True)]
     new = (await seeded.get(f"{URL}/330212008")).json()
@@ -128,13 +142,14 @@ async def test_a_rebuilt_list_updates_the_rows_already_loaded(client, tmp_path):
     line = next(x for x in text.splitlines() if x.startswith("330212008,"))
     fields = line.split(",", 7)
     rebuilt = tmp_path / "divisions.csv"
-    rebuilt.write_text(text.replace(line, ",".join(fields[:4] + ["2016-09-15"] + fields[5:])), encoding="utf-8")
+    rebuilt.write_text(text.replace(line, ",".join([*fields[:4], "2016-09-15", *fields[5:]])), encoding="utf-8")
     assert await load(client, rebuilt) == 0  # nothing new
     assert (await client.get(f"{URL}/330212008")).json()["valid_from"] == "2016-09-15"
 
 
 def test_the_register_and_the_shared_tree_read_one_file():
     from shared import divisions
+
     assert seed.CSV_PATH == divisions.DIVISIONS_CSV and seed.FORMER_NAMES_PATH == divisions.FORMER_NAMES_CSV
     assert {d.code: d.name for d in divisions.districts()} == DISTRICTS
     assert {code: divisions.division(code).successor for code in HISTORICAL} == HISTORICAL
@@ -142,8 +157,10 @@ def test_the_register_and_the_shared_tree_read_one_file():
 
 def test_a_list_with_a_dangling_reference_is_refused(tmp_path):
     path = tmp_path / "divisions.csv"
-    path.write_text(",".join(seed.COLUMNS) + "\n330200,宁波市,city,330000,,,,,\n"
-                    "330299001,无名街道,township,330299,,,,,\n", encoding="utf-8")
+    path.write_text(
+        ",".join(seed.COLUMNS) + "\n330200,宁波市,city,330000,,,,,\n330299001,无名街道,township,330299,,,,,\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match="parent 330299"):
         seed.source_rows(path)
 
@@ -151,5 +168,6 @@ def test_a_list_with_a_dangling_reference_is_refused(tmp_path):
 def test_valid_to_is_the_first_day_no_longer_in_force():
     from services.placenames.divisions.models import Division
     from services.placenames.divisions.service import is_current
+
     jiangdong = Division(code="330204", name="江东区", level="district", valid_to=dt.date(2016, 9, 14))
     assert is_current(jiangdong, dt.date(2016, 9, 13)) and not is_current(jiangdong, dt.date(2016, 9, 14))

@@ -11,7 +11,7 @@ async def test_generated_addresses_are_standard_and_findable(client):
     codes, names = set(), set()
     cursor = None
     while True:
-        page = (await client.get(f"{API}/addresses", params={"limit": 100} | ({"cursor": cursor} if cursor else {})))
+        page = await client.get(f"{API}/addresses", params={"limit": 100} | ({"cursor": cursor} if cursor else {}))
         body = page.json()
         codes |= {a["code"] for a in body["items"]}
         names |= {a["full_name"] for a in body["items"]}
@@ -22,6 +22,10 @@ async def test_generated_addresses_are_standard_and_findable(client):
     parsed = (await client.post(f"{API}/parse", json={"text": building}, headers=client.as_(YINZHOU_STAFF))).json()
     assert parsed["match"]["full_name"] == building and parsed["confidence"] >= 0.97
     point = (await client.get(f"{API}/geocode", params={"q": building})).json()
-    near = (await client.get(f"{API}/reverse-geocode", params={"lat": point["latitude"], "lon": point["longitude"],
-                                                                "radius_m": 20, "level": "house"})).json()
+    near = (
+        await client.get(
+            f"{API}/reverse-geocode",
+            params={"lat": point["latitude"], "lon": point["longitude"], "radius_m": 20, "level": "house"},
+        )
+    ).json()
     assert near["items"] and building.startswith(near["items"][0]["full_name"])

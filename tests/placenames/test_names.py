@@ -30,10 +30,13 @@ def decision(days_ago: int = 3, filed: int | None = None, **extra) -> dict:
 
 async def test_the_demo_data_holds_a_few_hundred_real_road_names(demo):
     from services.placenames import seed
+
     rows = seed.name_rows()
     roads = [r for r in rows if r["kind"] in ("road", "street", "lane", "bridge") and r["status"] == "standard"]
     assert len(roads) >= 250 and not any(r["illustrative"] for r in roads)
-    assert {"中山东路", "解放南路", "天童南路", "鄞州大道", "柳汀街", "箕漕街", "世纪大道"} <= {r["name"] for r in roads}
+    assert {"中山东路", "解放南路", "天童南路", "鄞州大道", "柳汀街", "箕漕街", "世纪大道"} <= {
+        r["name"] for r in roads
+    }
     # Every row whose history is made up for the demo says so.
     assert all(r["illustrative"] for r in rows if r["status"] != "standard")
     page = (await demo.get(NAMES, params={"q": "天童", "district_code": YINZHOU, "status": "standard"})).json()
@@ -59,8 +62,11 @@ async def test_the_same_road_name_in_two_districts_is_two_names(demo):
 
 async def test_renaming_keeps_the_old_name_as_history_and_files_on_time(demo):
     old = await name_id(demo, "桑田路", YINZHOU)
-    response = await demo.post(f"{NAMES}/{old}/events", headers=demo.as_(YINZHOU_STAFF),
-                               json=decision(kind="renaming", new_name="桑田东路", filed=10))
+    response = await demo.post(
+        f"{NAMES}/{old}/events",
+        headers=demo.as_(YINZHOU_STAFF),
+        json=decision(kind="renaming", new_name="桑田东路", filed=10),
+    )
     assert response.status_code == 201, response.text
     event = response.json()
     assert event["kind"] == "renaming" and event["filing_missed"] is False
@@ -76,22 +82,39 @@ async def test_renaming_keeps_the_old_name_as_history_and_files_on_time(demo):
 
 async def test_a_filing_made_late_or_not_made_is_flagged(demo):
     late = await name_id(demo, "松下街", YINZHOU)
-    e1 = (await demo.post(f"{NAMES}/{late}/events", headers=demo.as_(YINZHOU_STAFF),
-                          json=decision(days_ago=40, kind="renaming", new_name="松下北街", filed=16))).json()
+    e1 = (
+        await demo.post(
+            f"{NAMES}/{late}/events",
+            headers=demo.as_(YINZHOU_STAFF),
+            json=decision(days_ago=40, kind="renaming", new_name="松下北街", filed=16),
+        )
+    ).json()
     assert e1["filing_missed"] is True
     unfiled = await name_id(demo, "王隘路", YINZHOU)
-    e2 = (await demo.post(f"{NAMES}/{unfiled}/events", headers=demo.as_(YINZHOU_STAFF),
-                          json=decision(days_ago=20, kind="retirement"))).json()
+    e2 = (
+        await demo.post(
+            f"{NAMES}/{unfiled}/events", headers=demo.as_(YINZHOU_STAFF), json=decision(days_ago=20, kind="retirement")
+        )
+    ).json()
     assert e2["filed_on"] is None and e2["filing_missed"] is True
     recent = await name_id(demo, "新河路", YINZHOU)
-    e3 = (await demo.post(f"{NAMES}/{recent}/events", headers=demo.as_(YINZHOU_STAFF),
-                          json=decision(days_ago=2, kind="retirement"))).json()
+    e3 = (
+        await demo.post(
+            f"{NAMES}/{recent}/events", headers=demo.as_(YINZHOU_STAFF), json=decision(days_ago=2, kind="retirement")
+        )
+    ).json()
     assert e3["filing_missed"] is False  # still within its 15 days
-    filed = await demo.post(f"{API}/name-events/{e3['id']}/filing", headers=demo.as_(YINZHOU_STAFF),
-                            json={"filed_on": clock.today().isoformat()})
+    filed = await demo.post(
+        f"{API}/name-events/{e3['id']}/filing",
+        headers=demo.as_(YINZHOU_STAFF),
+        json={"filed_on": clock.today().isoformat()},
+    )
     assert filed.status_code == 200 and filed.json()["filing_missed"] is False
-    again = await demo.post(f"{API}/name-events/{e3['id']}/filing", headers=demo.as_(YINZHOU_STAFF),
-                            json={"filed_on": clock.today().isoformat()})
+    again = await demo.post(
+        f"{API}/name-events/{e3['id']}/filing",
+        headers=demo.as_(YINZHOU_STAFF),
+        json={"filed_on": clock.today().isoformat()},
+    )
     assert again.status_code == 409
     retired = (await demo.get(f"{NAMES}/{unfiled}")).json()
     assert retired["status"] == "historical" and retired["standard"] is None
@@ -100,39 +123,54 @@ async def test_a_filing_made_late_or_not_made_is_flagged(demo):
 async def test_unification_and_rectification_point_at_the_standard_name(demo):
     kept = await name_id(demo, "百丈东路", YINZHOU)
     merged = await name_id(demo, "百丈路", YINZHOU)
-    unified = await demo.post(f"{NAMES}/{merged}/events", headers=demo.as_(CITY_STAFF),
-                              json=decision(kind="unification", into_id=kept, unification_group="第1组"))
+    unified = await demo.post(
+        f"{NAMES}/{merged}/events",
+        headers=demo.as_(CITY_STAFF),
+        json=decision(kind="unification", into_id=kept, unification_group="第1组"),
+    )
     assert unified.status_code == 201 and unified.json()["unification_group"] == "第1组"
     # 百丈街 was a historical name of 百丈路: it now resolves one step further.
     [old] = (await demo.get(f"{NAMES}/resolve", params={"name": "百丈街"})).json()
     assert [c["name"] for c in old["chain"]] == ["百丈街", "百丈路", "百丈东路"]
-    created = await demo.post(NAMES, headers=demo.as_(YINZHOU_STAFF),
-                              json={"name": "东湖花苑", "kind": "residential_area", "district_code": YINZHOU})
+    created = await demo.post(
+        NAMES,
+        headers=demo.as_(YINZHOU_STAFF),
+        json={"name": "东湖花苑", "kind": "residential_area", "district_code": YINZHOU},
+    )
     assert created.status_code == 201
-    fixed = await demo.post(f"{NAMES}/{created.json()['id']}/events", headers=demo.as_(YINZHOU_STAFF),
-                            json=decision(kind="rectification", into_id=await name_id(demo, "东湖花园", YINZHOU)))
+    fixed = await demo.post(
+        f"{NAMES}/{created.json()['id']}/events",
+        headers=demo.as_(YINZHOU_STAFF),
+        json=decision(kind="rectification", into_id=await name_id(demo, "东湖花园", YINZHOU)),
+    )
     assert fixed.status_code == 201
     assert (await demo.get(f"{NAMES}/{created.json()['id']}")).json()["status"] == "alias"
 
 
 async def test_naming_records_its_decision(demo):
-    response = await demo.post(NAMES, headers=demo.as_(HAISHU_STAFF), json={
-        "name": "月湖西路", "kind": "road", "district_code": HAISHU, "decision": decision(filed=1)})
+    response = await demo.post(
+        NAMES,
+        headers=demo.as_(HAISHU_STAFF),
+        json={"name": "月湖西路", "kind": "road", "district_code": HAISHU, "decision": decision(filed=1)},
+    )
     assert response.status_code == 201
     [event] = (await demo.get(f"{NAMES}/{response.json()['id']}/events")).json()
     assert event["kind"] == "naming" and event["decision_document"] == "甬政地名〔2026〕7号"
-    duplicate = await demo.post(NAMES, headers=demo.as_(HAISHU_STAFF),
-                                json={"name": "月湖西路", "kind": "road", "district_code": HAISHU})
+    duplicate = await demo.post(
+        NAMES, headers=demo.as_(HAISHU_STAFF), json={"name": "月湖西路", "kind": "road", "district_code": HAISHU}
+    )
     assert duplicate.status_code == 409 and duplicate.json()["resource"] == f"names/{response.json()['id']}"
 
 
 async def test_rules_and_bad_input(demo):
     yinzhou_road = await name_id(demo, "宁穿路", YINZHOU)
-    outside = await demo.post(f"{NAMES}/{yinzhou_road}/events", headers=demo.as_(HAISHU_STAFF),
-                              json=decision(kind="retirement"))
+    outside = await demo.post(
+        f"{NAMES}/{yinzhou_road}/events", headers=demo.as_(HAISHU_STAFF), json=decision(kind="retirement")
+    )
     assert outside.status_code == 403
-    no_scope = await demo.post(f"{NAMES}/{yinzhou_road}/events", headers=demo.as_(staff(YINZHOU)),
-                               json=decision(kind="retirement"))
+    no_scope = await demo.post(
+        f"{NAMES}/{yinzhou_road}/events", headers=demo.as_(staff(YINZHOU)), json=decision(kind="retirement")
+    )
     assert no_scope.status_code == 403
     assert (await demo.post(f"{NAMES}/{yinzhou_road}/events", json=decision(kind="retirement"))).status_code == 401
     cases = [
@@ -153,24 +191,32 @@ async def test_rules_and_bad_input(demo):
     assert (await demo.get(f"{NAMES}/999999")).status_code == 404
     assert (await demo.get(f"{NAMES}/0")).status_code == 422
     assert (await demo.get(f"{NAMES}/resolve", params={"name": "不存在的路"})).json() == []
-    alias = await demo.post(NAMES, headers=demo.as_(YINZHOU_STAFF),
-                            json={"name": "宁穿老路", "kind": "road", "district_code": YINZHOU, "status": "alias"})
+    alias = await demo.post(
+        NAMES,
+        headers=demo.as_(YINZHOU_STAFF),
+        json={"name": "宁穿老路", "kind": "road", "district_code": YINZHOU, "status": "alias"},
+    )
     assert alias.status_code == 422 and alias.json()["errors"][0]["field"] == "replaced_by_id"
 
 
 async def test_two_decisions_racing_on_one_name_cannot_both_win(committed_client):
     await load_demo(committed_client)
     target = await name_id(committed_client, "福明路", YINZHOU)
-    bodies = [decision(kind="renaming", new_name=f"福明{i}路") for i in range(6)] + \
-             [decision(kind="retirement") for _ in range(2)]
-    responses = await asyncio.gather(*(committed_client.post(f"{NAMES}/{target}/events", json=b,
-                                                             headers=committed_client.as_(YINZHOU_STAFF))
-                                       for b in bodies))
+    bodies = [decision(kind="renaming", new_name=f"福明{i}路") for i in range(6)] + [
+        decision(kind="retirement") for _ in range(2)
+    ]
+    responses = await asyncio.gather(
+        *(
+            committed_client.post(f"{NAMES}/{target}/events", json=b, headers=committed_client.as_(YINZHOU_STAFF))
+            for b in bodies
+        )
+    )
     assert sorted(r.status_code for r in responses) == [201] + [409] * 7, [r.text for r in responses]
     winner = next(r.json() for r in responses if r.status_code == 201)
     events = (await committed_client.get(f"{NAMES}/{target}/events")).json()
     assert [e["id"] for e in events] == [winner["id"]]
     # Only the winner's new name exists: the losers wrote nothing.
-    created = (await committed_client.get(NAMES, params={"q": "福明", "district_code": YINZHOU,
-                                                        "kind": "road"})).json()["items"]
+    created = (
+        await committed_client.get(NAMES, params={"q": "福明", "district_code": YINZHOU, "kind": "road"})
+    ).json()["items"]
     assert len([n for n in created if n["name"] != "福明路"]) == (1 if winner["kind"] == "renaming" else 0)

@@ -35,8 +35,9 @@ async def test_health_and_readiness_answer_while_the_biggest_batch_is_parsed(bac
     app = create_app(settings)
     port = free_port()
     server, serving = await serve_in_background(app, port)
-    headers = {"X-Identity-Assertion": mint_assertion(YINZHOU_STAFF, audience="placenames",
-                                                      secret=settings.identity_secret)}
+    headers = {
+        "X-Identity-Assertion": mint_assertion(YINZHOU_STAFF, audience="placenames", secret=settings.identity_secret)
+    }
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
             before = set(multiprocessing.active_children())
@@ -48,8 +49,9 @@ async def test_health_and_readiness_answer_while_the_biggest_batch_is_parsed(bac
             for worker in workers:
                 os.kill(worker.pid, signal.SIGSTOP)
             try:
-                batch = asyncio.ensure_future(http.post(f"{API}/parses", json={"texts": biggest_batch()},
-                                                        headers=headers))
+                batch = asyncio.ensure_future(
+                    http.post(f"{API}/parses", json={"texts": biggest_batch()}, headers=headers)
+                )
                 answered = []
                 for _ in range(10):
                     for path in ("/healthz", "/readyz"):

@@ -12,8 +12,20 @@ from tests.placenames.helpers import API, CITY_STAFF, YINZHOU_STAFF, load_demo, 
 
 PARSE, PARSES = f"{API}/parse", f"{API}/parses"
 LABELLED = Path(__file__).parent / "data" / "parse_set.csv"
-PARTS = ["province", "city", "district", "township", "community", "road", "house_number", "area", "building",
-         "unit", "floor", "room"]
+PARTS = [
+    "province",
+    "city",
+    "district",
+    "township",
+    "community",
+    "road",
+    "house_number",
+    "area",
+    "building",
+    "unit",
+    "floor",
+    "room",
+]
 FLOOR = 0.97  # asserted per part and overall; the target is 0.98 (figures printed with -s)
 
 
@@ -39,8 +51,9 @@ async def test_per_part_accuracy_on_the_labelled_set(demo):
     assert len(rows) >= 300
     results = []
     for start in range(0, len(rows), 200):
-        response = await demo.post(PARSES, json={"texts": [r["text"] for r in rows[start:start + 200]]},
-                                   headers=demo.as_(YINZHOU_STAFF))
+        response = await demo.post(
+            PARSES, json={"texts": [r["text"] for r in rows[start : start + 200]]}, headers=demo.as_(YINZHOU_STAFF)
+        )
         assert response.status_code == 200, response.text
         results += response.json()["results"]
     right, total, wrong = Counter(), Counter(), []
@@ -68,7 +81,7 @@ async def test_spans_point_into_the_text_as_written(demo):
     text = "宁波市 江东区甬江路１２号３幢2单元501室"
     result = await parse(demo, text)
     for part in result["parts"]:
-        assert text[part["start"]:part["end"]] == part["text"]
+        assert text[part["start"] : part["end"]] == part["text"]
     got = {p["kind"]: (p["text"], p["value"]) for p in result["parts"]}
     assert got["district"] == ("江东区", "鄞州区") and got["road"] == ("甬江路", "江东北路")
     assert got["house_number"] == ("１２号", "12") and got["building"] == ("３幢", "3")
@@ -76,26 +89,53 @@ async def test_spans_point_into_the_text_as_written(demo):
 
 
 async def test_number_forms_are_normalised(demo):
-    same = ["鄞州区天童南路588号3幢2单元501室", "鄞州区天童南路五百八十八号三幢二单元五〇一室",
-            "鄞州区天童南路５８８号３号楼２单元５０１室", "鄞州区天童南路588号3栋2单元501", "鄞州区天童南路588号3-2-501"]
+    same = [
+        "鄞州区天童南路588号3幢2单元501室",
+        "鄞州区天童南路五百八十八号三幢二单元五〇一室",
+        "鄞州区天童南路５８８号３号楼２单元５０１室",
+        "鄞州区天童南路588号3栋2单元501",
+        "鄞州区天童南路588号3-2-501",
+    ]
     for text in same:
-        assert parts_of(await parse(demo, text)) == {"district": "鄞州区", "road": "天童南路", "house_number": "588",
-                                                   "building": "3", "unit": "2", "room": "501"}, text
+        assert parts_of(await parse(demo, text)) == {
+            "district": "鄞州区",
+            "road": "天童南路",
+            "house_number": "588",
+            "building": "3",
+            "unit": "2",
+            "room": "501",
+        }, text
 
 
 async def test_a_match_with_its_confidence_and_reasons(demo):
     road = await name_id(demo, "天童南路", "330212")
-    address = (await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
-        "district_code": "330212", "road_id": road, "house_number": "588", "building": "3", "unit": "2",
-        "room": "501"})).json()
+    address = (
+        await demo.post(
+            f"{API}/addresses",
+            headers=demo.as_(YINZHOU_STAFF),
+            json={
+                "district_code": "330212",
+                "road_id": road,
+                "house_number": "588",
+                "building": "3",
+                "unit": "2",
+                "room": "501",
+            },
+        )
+    ).json()
     exact = await parse(demo, "浙江省宁波市鄞州区天童南路588号3幢2单元501室")
     assert exact["match"]["code"] == address["code"] and exact["confidence"] == 1.0
     alias = await parse(demo, "天童路五百八十八号3-2-501")  # an alias, no district, the dashed form
     assert alias["match"]["code"] == address["code"]
     assert 0.85 < alias["confidence"] < 1.0 and any("alias" in r for r in alias["reasons"])
     # A room with no standard address of its own: the nearest level that exists, with less confidence.
-    house = (await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
-        "district_code": "330212", "road_id": road, "house_number": "600"})).json()
+    house = (
+        await demo.post(
+            f"{API}/addresses",
+            headers=demo.as_(YINZHOU_STAFF),
+            json={"district_code": "330212", "road_id": road, "house_number": "600"},
+        )
+    ).json()
     partial = await parse(demo, "鄞州区天童南路600号5幢1单元101室")
     assert partial["match"]["code"] == house["code"] and partial["confidence"] < 0.7
     assert any("house level" in r for r in partial["match"]["reasons"])
@@ -105,8 +145,11 @@ async def test_an_ambiguous_text_gets_ranked_candidates_not_a_guess(demo):
     codes = {}
     for district in ("330205", "330281", "330282"):
         road = await name_id(demo, "人民路", district)
-        response = await demo.post(f"{API}/addresses", headers=demo.as_(CITY_STAFF), json={
-            "district_code": district, "road_id": road, "house_number": "5"})
+        response = await demo.post(
+            f"{API}/addresses",
+            headers=demo.as_(CITY_STAFF),
+            json={"district_code": district, "road_id": road, "house_number": "5"},
+        )
         codes[district] = response.json()["code"]
     vague = await parse(demo, "宁波市人民路5号")
     assert vague["match"] is None and {c["code"] for c in vague["candidates"]} == set(codes.values())
@@ -117,9 +160,15 @@ async def test_an_ambiguous_text_gets_ranked_candidates_not_a_guess(demo):
 
 async def test_bad_input_is_a_clear_answer(demo):
     headers = demo.as_(YINZHOU_STAFF)
-    for body, field in (({"text": ""}, "text"), ({"text": "路" * 5000}, "text"), ({}, "text"),
-                        ({"texts": []}, "texts"), ({"texts": ["a"] * 1001}, "texts"),
-                        ({"texts": ["鄞州区", "", "x"]}, "texts.1"), ({"text": "\u0000\u200b鄞州区"}, "text")):
+    for body, field in (
+        ({"text": ""}, "text"),
+        ({"text": "路" * 5000}, "text"),
+        ({}, "text"),
+        ({"texts": []}, "texts"),
+        ({"texts": ["a"] * 1001}, "texts"),
+        ({"texts": ["鄞州区", "", "x"]}, "texts.1"),
+        ({"text": "\u0000\u200b鄞州区"}, "text"),
+    ):
         url = PARSES if "texts" in body else PARSE
         response = await demo.post(url, json=body, headers=headers)
         assert response.status_code == 422, (body, response.text)
@@ -147,9 +196,16 @@ async def test_a_batch_longer_in_all_than_allowed_is_refused_by_field(demo):
 async def test_a_renamed_road_is_understood_at_once(demo):
     road = await name_id(demo, "桑田路", "330212")
     await parse(demo, "桑田路1号")  # the dictionary is built
-    await demo.post(f"{API}/names/{road}/events", headers=demo.as_(YINZHOU_STAFF), json={
-        "kind": "renaming", "new_name": "桑田东路", "decision_document": "甬政地名〔2026〕9号",
-        "decided_on": "2026-11-20"})
+    await demo.post(
+        f"{API}/names/{road}/events",
+        headers=demo.as_(YINZHOU_STAFF),
+        json={
+            "kind": "renaming",
+            "new_name": "桑田东路",
+            "decision_document": "甬政地名〔2026〕9号",
+            "decided_on": "2026-11-20",
+        },
+    )
     assert parts_of(await parse(demo, "桑田东路1号"))["road"] == "桑田东路"
     assert parts_of(await parse(demo, "桑田路1号"))["road"] == "桑田东路"
 
@@ -175,7 +231,7 @@ async def test_misspelt_roads_get_ranked_proposals_never_a_replacement(demo):
             assert suggestions == [], (row["text"], suggestions)
             continue
         expected = set(row["expected"].split("|"))
-        top = suggestions[:len(expected)]
+        top = suggestions[: len(expected)]
         # The road as written is kept, marked unknown to the registry, never replaced by a proposal.
         [road] = [p for p in result["parts"] if p["kind"] == "road"]
         assert (road["written_status"], road["ref"], road["value"]) == ("unknown", None, road["text"]), row["text"]
@@ -183,18 +239,25 @@ async def test_misspelt_roads_get_ranked_proposals_never_a_replacement(demo):
         assert any("not a recorded road; not replaced" in r for r in result["reasons"]), result["reasons"]
         assert [s["score"] for s in suggestions] == sorted((s["score"] for s in suggestions), reverse=True)
         ok = {s["standard_name"] for s in top} == expected and all(
-            s["reason"].startswith(s["written"]) and _reason_kind(s["reason"]) == row["reason"]
-            and s["district_code"] == row["district_code"] for s in top)
+            s["reason"].startswith(s["written"])
+            and _reason_kind(s["reason"]) == row["reason"]
+            and s["district_code"] == row["district_code"]
+            for s in top
+        )
         assert ok, (row["text"], row["expected"], row["reason"], top)
-        assert result["text"][top[0]["start"]:top[0]["end"]] == top[0]["written"]
+        assert result["text"][top[0]["start"] : top[0]["end"]] == top[0]["written"]
         right += 1
     print(f"\nmisspelt roads: {right} of {sum(1 for r in rows if r['expected'])} proposed first with the right reason")
 
 
 def _reason_kind(reason: str) -> str:
-    for phrase, kind in (("sounds the same as", "same sound"), ("sounds like", "similar sound"),
-                         ("in one character", "one character wrong"), ("left out", "one character missing"),
-                         ("too many", "one character too many")):
+    for phrase, kind in (
+        ("sounds the same as", "same sound"),
+        ("sounds like", "similar sound"),
+        ("in one character", "one character wrong"),
+        ("left out", "one character missing"),
+        ("too many", "one character too many"),
+    ):
         if phrase in reason:
             return kind
     return reason

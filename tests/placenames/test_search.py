@@ -17,13 +17,31 @@ async def demo(client):
     road = await name_id(client, "天童南路", YINZHOU)
     codes = {}
     for i, number in enumerate(("5", "51", "512", "588")):
-        response = await client.post(f"{API}/addresses", headers=client.as_(YINZHOU_STAFF), json={
-            "district_code": YINZHOU, "road_id": road, "house_number": number,
-            "latitude": BASE_LAT + i * 0.0003, "longitude": BASE_LON})
+        response = await client.post(
+            f"{API}/addresses",
+            headers=client.as_(YINZHOU_STAFF),
+            json={
+                "district_code": YINZHOU,
+                "road_id": road,
+                "house_number": number,
+                "latitude": BASE_LAT + i * 0.0003,
+                "longitude": BASE_LON,
+            },
+        )
         assert response.status_code == 201, response.text
         codes[number] = response.json()["code"]
-    room = await client.post(f"{API}/addresses", headers=client.as_(YINZHOU_STAFF), json={
-        "district_code": YINZHOU, "road_id": road, "house_number": "588", "building": "3", "unit": "2", "room": "501"})
+    room = await client.post(
+        f"{API}/addresses",
+        headers=client.as_(YINZHOU_STAFF),
+        json={
+            "district_code": YINZHOU,
+            "road_id": road,
+            "house_number": "588",
+            "building": "3",
+            "unit": "2",
+            "room": "501",
+        },
+    )
     codes["588-3-2-501"] = room.json()["code"]
     client.codes = codes
     return client
@@ -37,8 +55,10 @@ async def items(client, q, **params):
 
 async def test_names_by_prefix_ranked_by_level(demo):
     found = await items(demo, "天童")
-    assert [i["text"] for i in found[:2]] == ["天童北路", "天童南路"] or \
-        {i["text"] for i in found[:2]} == {"天童南路", "天童北路"}
+    assert [i["text"] for i in found[:2]] == ["天童北路", "天童南路"] or {i["text"] for i in found[:2]} == {
+        "天童南路",
+        "天童北路",
+    }
     assert all(i["match"] == "prefix" for i in found[:2]) and found[0]["kind"] == "road"
     district_first = await items(demo, "鄞州")
     assert district_first[0]["kind"] == "district" and district_first[0]["standard_name"] == "鄞州区"
@@ -66,13 +86,20 @@ async def test_geocode_and_reverse_geocode(demo):
     codes = demo.codes
     point = (await demo.get(f"{API}/geocode", params={"q": "宁波市鄞州区天童南路588号3幢2单元501室"})).json()
     assert point["match"]["code"] == codes["588-3-2-501"]
-    assert (point["latitude"], point["longitude"], point["coordinate_level"]) == \
-        (pytest.approx(BASE_LAT + 0.0009), pytest.approx(BASE_LON), "house")
-    near = (await demo.get(f"{API}/reverse-geocode", params={"lat": BASE_LAT + 0.00031, "lon": BASE_LON,
-                                                              "radius_m": 20})).json()
+    assert (point["latitude"], point["longitude"], point["coordinate_level"]) == (
+        pytest.approx(BASE_LAT + 0.0009),
+        pytest.approx(BASE_LON),
+        "house",
+    )
+    near = (
+        await demo.get(f"{API}/reverse-geocode", params={"lat": BASE_LAT + 0.00031, "lon": BASE_LON, "radius_m": 20})
+    ).json()
     assert [i["code"] for i in near["items"]] == [codes["51"]] and near["items"][0]["distance_m"] < 5
-    wider = (await demo.get(f"{API}/reverse-geocode", params={"lat": BASE_LAT, "lon": BASE_LON,
-                                                               "radius_m": 500, "limit": 10})).json()
+    wider = (
+        await demo.get(
+            f"{API}/reverse-geocode", params={"lat": BASE_LAT, "lon": BASE_LON, "radius_m": 500, "limit": 10}
+        )
+    ).json()
     assert [i["code"] for i in wider["items"]] == [codes[n] for n in ("5", "51", "512", "588")]
     nowhere = (await demo.get(f"{API}/reverse-geocode", params={"lat": 0, "lon": 0})).json()
     assert nowhere["items"] == []
@@ -81,9 +108,13 @@ async def test_geocode_and_reverse_geocode(demo):
 
 
 async def test_bad_queries_are_refused_by_field(demo):
-    for params, field in (({"lat": 91, "lon": 121}, "lat"), ({"lat": 29, "lon": -181}, "lon"),
-                          ({"lat": "nan", "lon": 121}, "lat"), ({"lat": 29, "lon": 121, "radius_m": 5000}, "radius_m"),
-                          ({"lon": 121}, "lat")):
+    for params, field in (
+        ({"lat": 91, "lon": 121}, "lat"),
+        ({"lat": 29, "lon": -181}, "lon"),
+        ({"lat": "nan", "lon": 121}, "lat"),
+        ({"lat": 29, "lon": 121, "radius_m": 5000}, "radius_m"),
+        ({"lon": 121}, "lat"),
+    ):
         response = await demo.get(f"{API}/reverse-geocode", params=params)
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == field, params
     for q in ("", "路" * 101):
@@ -100,12 +131,14 @@ async def test_full_pinyin_with_or_without_spaces(demo):
     partly = await items(demo, "tiantongn")
     assert partly[0]["text"] == "天童南路"
     assert (await items(demo, "ttnl"))[0]["text"] == "天童南路"  # initials as before
-    assert [i["text"] for i in await items(demo, "zhongshan")][:3] == ["中山路", "中山东路", "中山西路"] or \
-        {i["text"] for i in await items(demo, "zhongshan", limit=3)} == {"中山路", "中山东路", "中山西路"}
+    assert [i["text"] for i in await items(demo, "zhongshan")][:3] == ["中山路", "中山东路", "中山西路"] or {
+        i["text"] for i in await items(demo, "zhongshan", limit=3)
+    } == {"中山路", "中山东路", "中山西路"}
 
 
 def test_pinyin_keys_read_in_context_and_take_v_for_u():
     from services.placenames.search.index import full_pinyin_keys, initials
+
     assert full_pinyin_keys("重庆路") == {"chongqinglu"}  # 重 read chong before 庆
     assert full_pinyin_keys("绿岛路") == {"lvdaolu", "ludaolu"}
     assert initials("中山西路") == "zsxl"
@@ -114,10 +147,13 @@ def test_pinyin_keys_read_in_context_and_take_v_for_u():
 async def test_addresses_of_a_road_name_shared_by_districts_come_in_order(demo):
     ids = [await name_id(demo, "人民路", district) for district in ("330205", "330281")]
     made = []
-    for road, district in zip(ids, ("330205", "330281")):
+    for road, district in zip(ids, ("330205", "330281"), strict=False):
         for number in ("7", "3"):
-            response = await demo.post(f"{API}/addresses", headers=demo.as_(CITY_STAFF), json={
-                "district_code": district, "road_id": road, "house_number": number})
+            response = await demo.post(
+                f"{API}/addresses",
+                headers=demo.as_(CITY_STAFF),
+                json={"district_code": district, "road_id": road, "house_number": number},
+            )
             assert response.status_code == 201, response.text
             made.append(response.json()["code"])
     found = await items(demo, "人民路")
@@ -135,6 +171,7 @@ def test_bounding_box_holds_the_circle():
     import math
 
     from services.placenames import geo
+
     for lat, lon, r in ((29.84, 121.545, 100), (29.84, 121.545, 1000), (89.99, 10, 1000), (0, 179.999, 500)):
         south, west, north, east = geo.bounding_box(lat, lon, r)
         for bearing in range(0, 360, 15):
@@ -159,26 +196,45 @@ async def test_reverse_geocoding_sends_only_the_nearest_and_stays_exact(demo):
     lat0, lon0 = 29.9000, 121.6000  # away from the demo fixture's points
     numbers = list(range(1000, 1030))
     codes = {}
-    for n in (numbers[7::2] + numbers[::-1][:5] + numbers):  # not in distance order
+    for n in numbers[7::2] + numbers[::-1][:5] + numbers:  # not in distance order
         if n in codes:
             continue
         step = (n - 1000) * 3 / 111_195  # 3 m apart going north
-        response = await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
-            "district_code": YINZHOU, "road_id": road, "house_number": str(n),
-            "latitude": lat0 + step, "longitude": lon0})
+        response = await demo.post(
+            f"{API}/addresses",
+            headers=demo.as_(YINZHOU_STAFF),
+            json={
+                "district_code": YINZHOU,
+                "road_id": road,
+                "house_number": str(n),
+                "latitude": lat0 + step,
+                "longitude": lon0,
+            },
+        )
         assert response.status_code == 201, response.text
         codes[n] = response.json()["code"]
-    near = (await demo.get(f"{API}/reverse-geocode", params={"lat": lat0, "lon": lon0, "radius_m": 1000,
-                                                              "limit": 2})).json()["items"]
+    near = (
+        await demo.get(f"{API}/reverse-geocode", params={"lat": lat0, "lon": lon0, "radius_m": 1000, "limit": 2})
+    ).json()["items"]
     assert [i["code"] for i in near] == [codes[1000], codes[1001]]
     # 30 addresses at one point: the 24 rows sent end in a tie, so all are measured; ties go by code.
     same = []
     for n in range(2000, 2030):
-        response = await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json={
-            "district_code": YINZHOU, "road_id": road, "house_number": str(n), "latitude": 29.95, "longitude": 121.65})
+        response = await demo.post(
+            f"{API}/addresses",
+            headers=demo.as_(YINZHOU_STAFF),
+            json={
+                "district_code": YINZHOU,
+                "road_id": road,
+                "house_number": str(n),
+                "latitude": 29.95,
+                "longitude": 121.65,
+            },
+        )
         same.append(response.json()["code"])
-    tied = (await demo.get(f"{API}/reverse-geocode", params={"lat": 29.95, "lon": 121.65, "radius_m": 50,
-                                                              "limit": 1})).json()["items"]
+    tied = (
+        await demo.get(f"{API}/reverse-geocode", params={"lat": 29.95, "lon": 121.65, "radius_m": 50, "limit": 1})
+    ).json()["items"]
     assert [i["code"] for i in tied] == [min(same)]
 
 
@@ -187,12 +243,13 @@ def test_the_cells_cover_every_point_of_the_circle():
     import random
 
     from services.placenames import geo
+
     rng = random.Random(3)
     for _ in range(400):
         lat, lon = rng.uniform(-85, 85), rng.choice([rng.uniform(-180, 180), 179.9995, -179.9995])
         radius = rng.choice([10, 100, 300, 1000])
         cells = geo.cells_covering(lat, lon, radius)
-        assert len({len(c) for c in cells}) == 1 and len(cells) <= geo.MAX_CELLS or len(cells[0]) == 5
+        assert (len({len(c) for c in cells}) == 1 and len(cells) <= geo.MAX_CELLS) or len(cells[0]) == 5
         for _ in range(10):
             bearing, d = rng.uniform(0, 2 * math.pi), rng.uniform(0, radius)
             p_lat = lat + d * math.cos(bearing) / 111_195

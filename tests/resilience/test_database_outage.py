@@ -75,8 +75,9 @@ def id_number(serial: str) -> str:
 @pytest.fixture
 async def database_name():
     name = "resilience_eldercare"
-    admin = make_engine(POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://") + "/postgres",
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://") + "/postgres", isolation_level="AUTOCOMMIT"
+    )
     async with admin.connect() as connection:
         await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         await connection.execute(text(f"CREATE DATABASE {name}"))
@@ -91,15 +92,24 @@ async def test_database_outage_is_503_then_recovers_with_no_committed_write_lost
     await relay.start()
     host = POSTGRES_URL.split("://", 1)[1].split("@", 1)[0]
     port = free_port()
-    env = os.environ | {"ENV": "dev", "ELDERCARE_PORT": str(port),
-                        "ELDERCARE_DATABASE_URL": f"postgresql+asyncpg://{host}@127.0.0.1:{relay.port}/{database_name}"}
+    env = os.environ | {
+        "ENV": "dev",
+        "ELDERCARE_PORT": str(port),
+        "ELDERCARE_DATABASE_URL": f"postgresql+asyncpg://{host}@127.0.0.1:{relay.port}/{database_name}",
+    }
     # Migrated directly (a blocking call here would starve the relay, which runs on this event loop).
     direct = env | {"ELDERCARE_DATABASE_URL": f"postgresql+asyncpg://{host}@127.0.0.1:5432/{database_name}"}
-    subprocess.run([sys.executable, "-m", "services.manage", "migrate", "eldercare"], cwd=ROOT, env=direct,
-                   check=True, capture_output=True)
-    log = open(tmp_path / "eldercare.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "services.eldercare"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    subprocess.run(
+        [sys.executable, "-m", "services.manage", "migrate", "eldercare"],
+        cwd=ROOT,
+        env=direct,
+        check=True,
+        capture_output=True,
+    )
+    log = open(tmp_path / "eldercare.log", "wb")  # noqa: SIM115 (open for the child process's whole life)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.eldercare"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     staff = DEMO_PRINCIPALS["staff-yinzhou"]
 

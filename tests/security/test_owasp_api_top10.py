@@ -25,8 +25,13 @@ def id_number(serial: str, birth=dt.date(1948, 8, 8), division="330212") -> str:
 
 
 def elder(serial: str, **extra) -> dict:
-    return {"id_number": id_number(serial), "name": "测试老人", "address": "鄞州区百丈街道1号",
-            "area_code": "330212001", **extra}
+    return {
+        "id_number": id_number(serial),
+        "name": "测试老人",
+        "address": "鄞州区百丈街道1号",
+        "area_code": "330212001",
+        **extra,
+    }
 
 
 async def staff_token(gateway, username: str) -> dict[str, str]:
@@ -50,8 +55,10 @@ async def test_api1_broken_object_level_authorization(front_door):
     # Another district's staff, with a token minted for them.
     from gateway.principals import issue_token
     from shared.identity import Principal
-    other = Principal(subject="staff:haishu", kind="staff", scopes=DEMO_PRINCIPALS["staff-yinzhou"].scopes,
-                      area="330203")
+
+    other = Principal(
+        subject="staff:haishu", kind="staff", scopes=DEMO_PRINCIPALS["staff-yinzhou"].scopes, area="330203"
+    )
     other_headers = {"Authorization": "Bearer " + issue_token(other, front_door.settings.token_secret, 600)}
     assert (await front_door.get(f"{ELDERS}/{elder_id}", headers=other_headers)).status_code == 404
 
@@ -74,15 +81,21 @@ async def test_api2_broken_authentication(front_door):
         assert response.status_code == 401, jwt.get_unverified_header(token)
     for _ in range(5):
         await front_door.post("/api/auth/v1/staff-sign-ins", json={"username": "yinzhou-demo", "password": "x"})
-    locked = await front_door.post("/api/auth/v1/staff-sign-ins",
-                                   json={"username": "yinzhou-demo", "password": DEMO_PASSWORD})
+    locked = await front_door.post(
+        "/api/auth/v1/staff-sign-ins", json={"username": "yinzhou-demo", "password": DEMO_PASSWORD}
+    )
     assert locked.status_code == 401
 
 
 async def test_api3_broken_object_property_level_authorization(front_door):
     """Mass assignment is refused, and responses never carry personal data in the clear."""
     yinzhou = bearer("staff-yinzhou", front_door.settings)
-    for sneaky in ({"id": 1}, {"registered_by": "staff:city"}, {"approved": True}, {"created_at": "2020-01-01T00:00:00Z"}):
+    for sneaky in (
+        {"id": 1},
+        {"registered_by": "staff:city"},
+        {"approved": True},
+        {"created_at": "2020-01-01T00:00:00Z"},
+    ):
         response = await front_door.post(ELDERS, json=elder("102", **sneaky), headers=yinzhou)
         assert response.status_code == 422, sneaky
         assert response.json()["errors"][0]["field"] == next(iter(sneaky))
@@ -121,8 +134,10 @@ async def test_api6_unrestricted_access_to_sensitive_business_flows(front_door):
             sent.append(phone)
 
     front_door.app.local_app.state.code_sender = Recorder()
-    statuses = [(await front_door.post("/api/auth/v1/code-requests", json={"phone": "13900000001"})).status_code
-                for _ in range(3)]
+    statuses = [
+        (await front_door.post("/api/auth/v1/code-requests", json={"phone": "13900000001"})).status_code
+        for _ in range(3)
+    ]
     assert statuses == [202, 429, 429] and len(sent) == 1
 
 
@@ -130,12 +145,19 @@ async def test_api7_server_side_request_forgery(front_door):
     """No request field takes a URL, and the gateway only ever calls its configured upstreams."""
     document = (await front_door.get("/openapi.json")).json()
     schemas = document["components"]["schemas"]
-    request_schemas = {ref.rsplit("/", 1)[1] for item in document["paths"].values() for operation in item.values()
-                       for ref in _refs(operation.get("requestBody", {}))}
+    request_schemas = {
+        ref.rsplit("/", 1)[1]
+        for item in document["paths"].values()
+        for operation in item.values()
+        for ref in _refs(operation.get("requestBody", {}))
+    }
     assert request_schemas, "no request bodies found: the check would prove nothing"
-    suspicious = [f"{schema}.{name}" for schema in request_schemas
-                  for name, prop in schemas.get(schema, {}).get("properties", {}).items()
-                  if prop.get("format") == "uri" or any(w in name.lower() for w in ("url", "uri", "callback", "webhook"))]
+    suspicious = [
+        f"{schema}.{name}"
+        for schema in request_schemas
+        for name, prop in schemas.get(schema, {}).get("properties", {}).items()
+        if prop.get("format") == "uri" or any(w in name.lower() for w in ("url", "uri", "callback", "webhook"))
+    ]
     assert suspicious == [], suspicious
     # A Host header or an absolute-form target does not steer the proxy elsewhere.
     response = await front_door.get(ELDERS, headers={"Host": "169.254.169.254"})
@@ -157,9 +179,12 @@ async def test_api8_security_misconfiguration(front_door):
     from gateway.settings import GatewaySettings
     from services.eldercare.settings import EldercareSettings
 
-    bad = await front_door.post(ELDERS, content=b"{not json", headers=bearer("staff-yinzhou", front_door.settings)
-                                | {"content-type": "application/json"})
-    assert bad.status_code == 422 and "Traceback" not in bad.text and "File \"" not in bad.text
+    bad = await front_door.post(
+        ELDERS,
+        content=b"{not json",
+        headers=bearer("staff-yinzhou", front_door.settings) | {"content-type": "application/json"},
+    )
+    assert bad.status_code == 422 and "Traceback" not in bad.text and 'File "' not in bad.text
     with pytest.raises(ValidationError):
         GatewaySettings(env="production")
     with pytest.raises(ValidationError):
@@ -177,8 +202,9 @@ async def test_api9_improper_inventory_management():
     from services.eldercare.settings import EldercareSettings
 
     secrets = {"identity_secret": "i" * 40}
-    gateway = create_app(GatewaySettings(env="production", token_secret="t" * 40, **secrets,
-                                         database_url="sqlite+aiosqlite:///:memory:"))
+    gateway = create_app(
+        GatewaySettings(env="production", token_secret="t" * 40, **secrets, database_url="sqlite+aiosqlite:///:memory:")
+    )
     service = create_eldercare(EldercareSettings(env="production", **secrets))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.local_app), base_url="http://g") as g:
         for path in ("/docs", "/redoc"):
@@ -195,7 +221,7 @@ async def test_api10_unsafe_consumption_of_apis():
     from fastapi import FastAPI
     from fastapi.responses import PlainTextResponse, RedirectResponse
 
-    from shared.peer import PeerClient, PeerRejected, PeerUnavailable
+    from shared.peer import PeerClient, PeerUnavailable
     from tests.gateway.conftest import free_port, serve_in_background
 
     peer = FastAPI()

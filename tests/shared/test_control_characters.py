@@ -82,13 +82,14 @@ async def test_every_write_with_a_json_body_refuses_a_nul_naming_the_field(servi
                     continue
                 checked += 1
                 url = path_of(template, operation.get("parameters", []))
-                response = await client.request(method.upper(), url, json=body_with(field, NUL_TEXT),
-                                                headers=headers)
+                response = await client.request(method.upper(), url, json=body_with(field, NUL_TEXT), headers=headers)
                 # A list of texts is checked whole: its error names the list (`texts`, not `texts.0`).
                 named = ".".join(field).removesuffix(".0")
                 errors = response.json().get("errors") or [] if response.status_code == 422 else []
                 if not any(e["field"] == named and "control character" in e["message"] for e in errors):
-                    failures.append(f"{method.upper()} {template} {named}: {response.status_code} {response.text[:300]}")
+                    failures.append(
+                        f"{method.upper()} {template} {named}: {response.status_code} {response.text[:300]}"
+                    )
     assert checked >= 5, checked
     assert not failures, f"{len(failures)} of {checked} operations:\n" + "\n".join(failures)
 
@@ -99,16 +100,20 @@ async def test_a_nul_in_a_query_parameter_is_a_422_naming_it(backend, db_dir):
             response = await client.get(url)
             assert response.status_code == 422, response.text
             assert response.headers["content-type"].startswith("application/problem+json")
-            assert response.json()["errors"][0] == {"field": "q", "location": "query",
-                                                    "message": response.json()["errors"][0]["message"]}
+            assert response.json()["errors"][0] == {
+                "field": "q",
+                "location": "query",
+                "message": response.json()["errors"][0]["message"],
+            }
             assert "control characters" in response.json()["errors"][0]["message"]
 
 
 async def test_a_nul_in_a_path_parameter_is_a_422_naming_it(backend, db_dir):
     async for client in client_for("eldercare", await service_database("eldercare", backend, db_dir)):
         principal = all_scopes("eldercare")
-        response = await client.delete("/api/eldercare/v1/elders/1/carers/resident%3Aa%00b",
-                                       headers=client.as_(principal))
+        response = await client.delete(
+            "/api/eldercare/v1/elders/1/carers/resident%3Aa%00b", headers=client.as_(principal)
+        )
         assert response.status_code == 422, response.text
         [error] = response.json()["errors"]
         assert (error["field"], error["location"]) == ("subject", "path")
@@ -120,14 +125,18 @@ async def test_a_control_character_in_an_idempotency_key_is_a_422_naming_the_hea
         response = await client.post("/api/charity/v1/donations", json={}, headers=headers)
         assert response.status_code == 422, response.text
         assert {"field": "Idempotency-Key", "location": "header"} in [
-            {k: e[k] for k in ("field", "location")} for e in response.json()["errors"]]
+            {k: e[k] for k in ("field", "location")} for e in response.json()["errors"]
+        ]
 
 
 @pytest.mark.parametrize("body", [b'{"name": "unterminated', b'{"name": "\xff\xfe"}'], ids=["not-json", "not-utf8"])
 async def test_a_body_that_is_not_json_is_a_422_naming_the_body(backend, db_dir, body):
     async for client in client_for("eldercare", await service_database("eldercare", backend, db_dir)):
-        response = await client.post("/api/eldercare/v1/elders", content=body, headers={
-            "content-type": "application/json", **client.as_(all_scopes("eldercare"))})
+        response = await client.post(
+            "/api/eldercare/v1/elders",
+            content=body,
+            headers={"content-type": "application/json", **client.as_(all_scopes("eldercare"))},
+        )
         assert response.status_code == 422, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["type"] == "/problems/validation-failed"
@@ -139,24 +148,33 @@ def service_document(service: str) -> dict:
 
 
 def problems_not_as_problem_json(document: dict) -> list[str]:
-    return [f"{method} {template} {status}" for template, item in document["paths"].items()
-            for method, operation in item.items() for status, response in operation["responses"].items()
-            if status[0] in "45" and response.get("content") != {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}]
+    return [
+        f"{method} {template} {status}"
+        for template, item in document["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+        and response.get("content")
+        != {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    ]
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_the_openapi_documents_every_problem_as_problem_json_and_a_422_on_every_operation(service):
     document = service_document(service)
     assert problems_not_as_problem_json(document) == []
-    assert [f"{m} {t}" for t, item in document["paths"].items() for m, op in item.items()
-            if "422" not in op["responses"]] == []
+    assert [
+        f"{m} {t}" for t, item in document["paths"].items() for m, op in item.items() if "422" not in op["responses"]
+    ] == []
     assert "HTTPValidationError" not in json.dumps(document)
 
 
 def test_the_gateways_merged_openapi_documents_every_problem_as_problem_json():
-    gateway = create_gateway(GatewaySettings(env="test", database_url="sqlite://",
-                                             **{f"upstream_{s}": "http://127.0.0.1:9" for s in SERVICES}))
+    gateway = create_gateway(
+        GatewaySettings(
+            env="test", database_url="sqlite://", **{f"upstream_{s}": "http://127.0.0.1:9" for s in SERVICES}
+        )
+    )
     merged = merge(gateway.local_app.openapi(), {service: service_document(service) for service in SERVICES})
     assert any(path.startswith("/api/auth/") for path in merged["paths"])
     # The one exception, on purpose: the OAuth2 token endpoint answers its refusals in RFC 6749 §5.2's shape,

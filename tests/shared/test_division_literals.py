@@ -22,9 +22,13 @@ ALLOWED: dict[str, tuple[str, str]] = {}
 
 def literals(path: Path):
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str | int) and not isinstance(node.value, bool):
-            if CODE.fullmatch(str(node.value)):
-                yield node.lineno, str(node.value)
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str | int)
+            and not isinstance(node.value, bool)
+            and CODE.fullmatch(str(node.value))
+        ):
+            yield node.lineno, str(node.value)
 
 
 def test_no_division_code_is_written_out_outside_the_data_and_the_tests():

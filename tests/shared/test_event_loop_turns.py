@@ -9,8 +9,9 @@ from services.charity.campaigns.service import ROWS_AT_ONCE, parse_batch
 
 async def test_reading_a_large_payroll_file_lets_other_tasks_run_between_blocks():
     rows = 20 * ROWS_AT_ONCE
-    content = ("employee_no,name,amount\n" + "".join(f"E{i:06d},张三,{100 + i % 50}.50\n" for i in range(rows))
-               ).encode("gb18030")
+    content = ("employee_no,name,amount\n" + "".join(f"E{i:06d},张三,{100 + i % 50}.50\n" for i in range(rows))).encode(
+        "gb18030"
+    )
     turns = 0
 
     async def other_request() -> None:

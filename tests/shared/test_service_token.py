@@ -35,8 +35,9 @@ async def test_the_token_is_fetched_once_and_shared_by_concurrent_callers(gatewa
 
 async def test_a_token_close_to_expiry_is_renewed(gateway_url):
     # Renew when less than an hour is left: a 15-minute token is always "close", so each call fetches.
-    provider = ClientCredentialsToken(gateway_url, "eldercare", gateway_seed.dev_client_secret("eldercare"),
-                                      renew_before_s=3600)
+    provider = ClientCredentialsToken(
+        gateway_url, "eldercare", gateway_seed.dev_client_secret("eldercare"), renew_before_s=3600
+    )
     await provider()
     await provider()
     assert provider.fetches == 2

@@ -19,6 +19,7 @@ async def test_a_value_is_read_once_per_stamp_and_again_when_the_table_grew():
         async def load():
             reads.append(list(rows))
             return list(rows)
+
         return load
 
     table = ["rate 1"]
@@ -59,10 +60,17 @@ async def test_orm_instances_and_sessions_are_refused_however_they_are_wrapped()
     async def value(v):
         return v
 
-    wrapped = [rate, (rate,), {"tekun": rate}, {"tekun": (1, rate)}, Priced("tekun", rate), [Priced("x", rate)],
-               frozenset({("tekun", AsyncSession())})]
+    wrapped = [
+        rate,
+        (rate,),
+        {"tekun": rate},
+        {"tekun": (1, rate)},
+        Priced("tekun", rate),
+        [Priced("x", rate)],
+        frozenset({("tekun", AsyncSession())}),
+    ]
     for v in wrapped:
-        with pytest.raises(TypeError, match="MealSubsidyRate|AsyncSession"):
-            await cache.get("330212", (1,), lambda: value(v))
+        with pytest.raises(TypeError, match=r"MealSubsidyRate|AsyncSession"):
+            await cache.get("330212", (1,), lambda v=v: value(v))
     plain = (Priced("tekun", 800), ("dibao", 600))
     assert await cache.get("330212", (1,), lambda: value(plain)) is plain  # nothing refused was kept

@@ -23,6 +23,7 @@ class Lines(logging.Handler):
 
 async def test_a_500_carries_the_request_id_in_its_body_header_and_log_line(db_dir):
     async for client in client_for("placenames", await service_database("placenames", "sqlite", db_dir)):
+
         async def boom():
             raise RuntimeError("a bug")
 
@@ -49,4 +50,6 @@ async def test_a_500_carries_the_request_id_in_its_body_header_and_log_line(db_d
         assert "RuntimeError: a bug" in errors[0]["error"]
         requests = [line for line in lines.lines if line["message"] == "request"]
         assert [(line["request_id"], line["status"]) for line in requests] == [
-            ("req-boom-1", 500), (made.headers["x-request-id"], 500)]
+            ("req-boom-1", 500),
+            (made.headers["x-request-id"], 500),
+        ]

@@ -72,8 +72,15 @@ def _years_before(day: dt.date, years: int, days: int = 0) -> dt.date:
 
 
 class CityGenerator:
-    def __init__(self, as_of: dt.date, *, seed: int = 2022, first_household_id: int = 1, first_member_id: int = 1,
-                 thresholds: Thresholds | None = None):
+    def __init__(
+        self,
+        as_of: dt.date,
+        *,
+        seed: int = 2022,
+        first_household_id: int = 1,
+        first_member_id: int = 1,
+        thresholds: Thresholds | None = None,
+    ):
         self.rng = random.Random(seed)
         self.as_of = as_of
         self.t = thresholds or Thresholds()
@@ -105,8 +112,15 @@ class CityGenerator:
     def target_income(self, n: int) -> int:
         """A household total aimed at a threshold (± a fen) or spread across the range."""
         s = self.t.standard
-        edges = (s * n, s * n - 1, s * n + 1, s * self.t.multiplier * n // 1000,
-                 s * self.t.multiplier * n // 1000 + 1, s * self.t.multiplier * n // 1000 - 1, 0)
+        edges = (
+            s * n,
+            s * n - 1,
+            s * n + 1,
+            s * self.t.multiplier * n // 1000,
+            s * self.t.multiplier * n // 1000 + 1,
+            s * self.t.multiplier * n // 1000 - 1,
+            0,
+        )
         if self.rng.random() < 0.4:
             return self.rng.choice(edges)
         return self.rng.randrange(0, 3 * s * n + 1)
@@ -116,8 +130,11 @@ class CityGenerator:
         self.next_household += 1
         district = self.rng.choice(DISTRICTS)
         area = f"{district}{self.rng.randint(1, 12):03d}{self.rng.randint(1, 20):03d}"
-        batch.households.append(dict(id=hid, area_code=area, address=f"{district} 测试路{hid}号",
-                                     created_by="generator", created_at=self.now))
+        batch.households.append(
+            dict(
+                id=hid, area_code=area, address=f"{district} 测试路{hid}号", created_by="generator", created_at=self.now
+            )
+        )
         size = self.rng.choice(SIZES)
         people = [self._person(hid, district, "applicant", self.birth(18, 90))]
         for _ in range(size - 1):
@@ -140,15 +157,25 @@ class CityGenerator:
             share = remaining if index == len(earners) - 1 else self.rng.randint(0, remaining)
             remaining -= share
             kind = self.rng.choice(("wages", "wages", "pension", "business", "property", "transfer"))
-            item = {"wages": "wages", "pension": "pension", "business": "business", "property": "rent",
-                    "transfer": "alimony"}[kind]
+            item = {
+                "wages": "wages",
+                "pension": "pension",
+                "business": "business",
+                "property": "rent",
+                "transfer": "alimony",
+            }[kind]
             if kind == "wages" and self.rng.random() < 0.5:
                 share += self.t.deduction  # the deduction brings it back onto the target
             months = self.rng.choice((1, 3, 6, 12))
             self._income(batch, hid, person["id"], kind, item, share * months, months)
             if self.rng.random() < 0.15:  # an exempt item that must not count
-                exempt = self.rng.choice((("transfer", "scholarship"), ("pension", "residents_pension_basic"),
-                                          ("transfer", "special_care_pension")))
+                exempt = self.rng.choice(
+                    (
+                        ("transfer", "scholarship"),
+                        ("pension", "residents_pension_basic"),
+                        ("transfer", "special_care_pension"),
+                    )
+                )
                 self._income(batch, hid, person["id"], *exempt, self.rng.randint(1, 200_000), 1)
         n = len(people)
         if self.rng.random() < 0.3:
@@ -169,35 +196,65 @@ class CityGenerator:
         number, index = self.id_number(district, birth)
         return dict(
             # Written around the ORM (bulk), so encrypted here as the column type would.
-            id=mid, household_id=hid, id_number_enc=keyring().encrypt("members.id_number", number),
+            id=mid,
+            household_id=hid,
+            id_number_enc=keyring().encrypt("members.id_number", number),
             id_number_index=index,
-            name=f"居民{mid}", birth_on=birth,
-            sex=self.rng.choice(("male", "female")), relationship=relationship,
+            name=f"居民{mid}",
+            birth_on=birth,
+            sex=self.rng.choice(("male", "female")),
+            relationship=relationship,
             residence="resident" if r() < 0.1 else "registered",
             labour_capacity=self.rng.choice(("full", "full", "full", "partial", "none")),
             disability_grade=grade,
             disability_kind=self.rng.choice(("visual", "physical", "intellectual", "mental")) if grade else None,
-            schooling=self.rng.choice(SCHOOLING) if student else "none", full_time_student=student,
-            lives_together=r() < 0.85, legal_duty_of_support=r() < 0.7,
+            schooling=self.rng.choice(SCHOOLING) if student else "none",
+            full_time_student=student,
+            lives_together=r() < 0.85,
+            legal_duty_of_support=r() < 0.7,
             exclusion=self.rng.choice(("in_prison", "declared_missing", "religious_away_3y")) if r() < 0.03 else None,
-            parents=("orphan" if r() < 0.3 else "unsupported" if r() < 0.3 else "present") if age_years < 19
+            parents=("orphan" if r() < 0.3 else "unsupported" if r() < 0.3 else "present")
+            if age_years < 19
             else "present",
-            in_institution=r() < 0.3, created_at=self.now)
+            in_institution=r() < 0.3,
+            created_at=self.now,
+        )
 
     def _income(self, batch: Batch, hid: int, mid: int, kind: str, item: str, amount: int, months: int) -> None:
-        batch.incomes.append(dict(  # amounts encrypted as the column type would (written around the ORM)
-            household_id=hid, member_id=mid, kind=kind, item=item,
-            amount_fen_enc=keyring().encrypt(AMOUNT_PURPOSE, str(amount)), months=months, period_from=self.period,
-            monthly_fen_enc=keyring().encrypt(MONTHLY_PURPOSE, str(amount // months)), exempt=item in EXEMPT_ITEMS,
-            source_kind=self.rng.choice(("department", "applicant")), source_name="生成数据",
-            source_on=self.as_of - dt.timedelta(days=self.rng.randint(0, 60)), recorded_by="generator",
-            recorded_at=self.now))
+        batch.incomes.append(
+            dict(  # amounts encrypted as the column type would (written around the ORM)
+                household_id=hid,
+                member_id=mid,
+                kind=kind,
+                item=item,
+                amount_fen_enc=keyring().encrypt(AMOUNT_PURPOSE, str(amount)),
+                months=months,
+                period_from=self.period,
+                monthly_fen_enc=keyring().encrypt(MONTHLY_PURPOSE, str(amount // months)),
+                exempt=item in EXEMPT_ITEMS,
+                source_kind=self.rng.choice(("department", "applicant")),
+                source_name="生成数据",
+                source_on=self.as_of - dt.timedelta(days=self.rng.randint(0, 60)),
+                recorded_by="generator",
+                recorded_at=self.now,
+            )
+        )
 
     def _asset(self, batch: Batch, hid: int, kind: str, value: int) -> None:
-        batch.assets.append(dict(household_id=hid, member_id=None, kind=kind, value_fen=value, description="",
-                                 source_kind="department", source_name="生成数据",
-                                 source_on=self.as_of - dt.timedelta(days=self.rng.randint(0, 60)),
-                                 recorded_by="generator", recorded_at=self.now))
+        batch.assets.append(
+            dict(
+                household_id=hid,
+                member_id=None,
+                kind=kind,
+                value_fen=value,
+                description="",
+                source_kind="department",
+                source_name="生成数据",
+                source_on=self.as_of - dt.timedelta(days=self.rng.randint(0, 60)),
+                recorded_by="generator",
+                recorded_at=self.now,
+            )
+        )
 
     def batch(self, households: int) -> Batch:
         batch = Batch()
@@ -207,17 +264,29 @@ class CityGenerator:
 
 
 async def write(session: AsyncSession, batch: Batch) -> None:
-    for model, rows in ((Household, batch.households), (Member, batch.members), (Income, batch.incomes),
-                        (Asset, batch.assets)):
+    for model, rows in (
+        (Household, batch.households),
+        (Member, batch.members),
+        (Income, batch.incomes),
+        (Asset, batch.assets),
+    ):
         await insert_rows(session, model.__table__, rows)
 
 
-async def generate(session: AsyncSession, households: int, *, as_of: dt.date, seed: int = 2022,
-                   chunk: int = 5000, thresholds: Thresholds | None = None) -> CityGenerator:
+async def generate(
+    session: AsyncSession,
+    households: int,
+    *,
+    as_of: dt.date,
+    seed: int = 2022,
+    chunk: int = 5000,
+    thresholds: Thresholds | None = None,
+) -> CityGenerator:
     first_household = (await session.scalar(select(func.max(Household.id))) or 0) + 1
     first_member = (await session.scalar(select(func.max(Member.id))) or 0) + 1
-    generator = CityGenerator(as_of, seed=seed, first_household_id=first_household, first_member_id=first_member,
-                              thresholds=thresholds)
+    generator = CityGenerator(
+        as_of, seed=seed, first_household_id=first_household, first_member_id=first_member, thresholds=thresholds
+    )
     existing = await session.scalars(select(Member.id_number_index))
     generator.used.update(existing)
     done = 0
@@ -228,8 +297,9 @@ async def generate(session: AsyncSession, households: int, *, as_of: dt.date, se
     if session.bind.dialect.name == "postgresql":
         # Explicit ids were inserted: move the sequences past them so later inserts do not collide.
         for table in ("households", "members"):
-            await session.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            await session.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            )
     return generator
 
 
@@ -245,8 +315,9 @@ async def _main(households: int, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.data.assistance_generate",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.data.assistance_generate", description=__doc__.split("\n")[0]
+    )
     # `./dev seed assistance --households N` passes the flag; `python -m ... N` works as well.
     parser.add_argument("count", type=int, nargs="?")
     parser.add_argument("--households", type=int)

@@ -38,9 +38,11 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict]) -> 
     driver = (await connection.get_raw_connection()).driver_connection
     columns = list(rows[0])
     if connection.dialect.name == "postgresql":
-        await driver.copy_records_to_table(table.name, columns=columns,
-                                           records=[tuple(_postgres_value(r[c]) for c in columns) for r in rows])
+        await driver.copy_records_to_table(
+            table.name, columns=columns, records=[tuple(_postgres_value(r[c]) for c in columns) for r in rows]
+        )
     else:
         await driver.executemany(
             f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [tuple(_sqlite_value(r[c]) for c in columns) for r in rows])
+            [tuple(_sqlite_value(r[c]) for c in columns) for r in rows],
+        )

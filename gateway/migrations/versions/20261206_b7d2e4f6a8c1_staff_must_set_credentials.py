@@ -6,22 +6,22 @@ Revises: c3f5a7b9d1e2
 Create Date: 2026-12-06 21:40:00
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = 'b7d2e4f6a8c1'
-down_revision = 'c3f5a7b9d1e2'
+revision = "b7d2e4f6a8c1"
+down_revision = "c3f5a7b9d1e2"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('staff_users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('must_set_credentials', sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("must_set_credentials", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('staff_users', schema=None) as batch_op:
-        batch_op.drop_column('must_set_credentials')
+    with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("must_set_credentials")

@@ -5,11 +5,12 @@ Revises: 5986de85cb73
 Create Date: 2026-12-06 19:45:00
 
 """
+
 from shared.migrations import drop_append_only, make_append_only
 
 # revision identifiers, used by Alembic.
-revision = 'c3f5a7b9d1e2'
-down_revision = '5986de85cb73'
+revision = "c3f5a7b9d1e2"
+down_revision = "5986de85cb73"
 branch_labels = None
 depends_on = None
 

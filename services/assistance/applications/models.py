@@ -1,7 +1,19 @@
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, Text,
-                        UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.assistance.database import Base
@@ -25,9 +37,14 @@ class Application(Base):
         CheckConstraint(PROGRAMME_CHECK, name="programme_known"),
         CheckConstraint("monthly_grant_fen IS NULL OR monthly_grant_fen >= 0", name="grant_not_negative"),
         CheckConstraint("notice_ends_on IS NULL OR notice_ends_on > notice_starts_on", name="notice_ordered"),
-        Index("uq_applications_open", "household_id", "programme", unique=True,
-              postgresql_where=text("state IN ('accepted', 'investigated', 'reviewed', 'publicised')"),
-              sqlite_where=text("state IN ('accepted', 'investigated', 'reviewed', 'publicised')")),
+        Index(
+            "uq_applications_open",
+            "household_id",
+            "programme",
+            unique=True,
+            postgresql_where=text("state IN ('accepted', 'investigated', 'reviewed', 'publicised')"),
+            sqlite_where=text("state IN ('accepted', 'investigated', 'reviewed', 'publicised')"),
+        ),
         Index("ix_applications_area_code_id", "area_code", "id"),
         Index("ix_applications_review_due_on", "review_due_on"),
     )

@@ -16,8 +16,11 @@ class ApplicationIn(Schema):
     model_config = ConfigDict(extra="forbid")
     household_id: int
     programme: ProgrammeCode
-    member_id: int | None = Field(None, description="Required for programmes granted to one person (特困, 孤儿, "
-                                  "困境儿童, 残疾人补贴); absent for 低保 and 低保边缘")
+    member_id: int | None = Field(
+        None,
+        description="Required for programmes granted to one person (特困, 孤儿, "
+        "困境儿童, 残疾人补贴); absent for 低保 and 低保边缘",
+    )
 
 
 class InvestigationIn(Schema):
@@ -76,8 +79,9 @@ class ApplicationOut(Schema):
     notice_starts_on: dt.date | None
     notice_ends_on: dt.date | None
     reasons: str | None
-    monthly_grant_fen: int | None = Field(description="Set on approval: 低保 = (standard − per-capita income) × "
-                                          "members, rounded per the parameter")
+    monthly_grant_fen: int | None = Field(
+        description="Set on approval: 低保 = (standard − per-capita income) × members, rounded per the parameter"
+    )
     review_interval_months: int | None
     review_due_on: dt.date | None
     evaluation: dict[str, Any] | None = Field(description="The eligibility result the decision rested on")

@@ -10,9 +10,17 @@ from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.applications.models import Application, ApplicationEvent, ReviewReminder
-from services.assistance.applications.schemas import (ApplicationIn, ApplicationOut, DecisionIn, EventOut,
-                                                      InvestigationIn, ObjectionIn, PreliminaryReviewIn,
-                                                      PublicNoticeIn, ReviewDueOut)
+from services.assistance.applications.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    DecisionIn,
+    EventOut,
+    InvestigationIn,
+    ObjectionIn,
+    PreliminaryReviewIn,
+    PublicNoticeIn,
+    ReviewDueOut,
+)
 from services.assistance.eligibility import service as eligibility
 from services.assistance.eligibility.schemas import EligibilityCheckIn
 from services.assistance.households import service as households
@@ -49,8 +57,10 @@ def level_of(principal: Principal) -> str | None:
 def _require_level(principal: Principal, step: str) -> None:
     allowed = STEP_LEVELS[step]
     if level_of(principal) not in allowed:
-        raise Forbidden(f"the step {step} is done by {' or '.join(allowed)} staff; you are "
-                        f"{level_of(principal) or 'not staff'} ({principal.area})")
+        raise Forbidden(
+            f"the step {step} is done by {' or '.join(allowed)} staff; you are "
+            f"{level_of(principal) or 'not staff'} ({principal.area})"
+        )
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -70,24 +80,46 @@ def resource_of(application: Application) -> str:
 
 def to_out(application: Application, events: list[ApplicationEvent]) -> ApplicationOut:
     return ApplicationOut(
-        id=application.id, household_id=application.household_id, member_id=application.member_id,
-        area_code=application.area_code, programme=application.programme, state=application.state,
-        notice_starts_on=application.notice_starts_on, notice_ends_on=application.notice_ends_on,
-        reasons=application.reasons, monthly_grant_fen=application.monthly_grant_fen,
-        review_interval_months=application.review_interval_months, review_due_on=application.review_due_on,
+        id=application.id,
+        household_id=application.household_id,
+        member_id=application.member_id,
+        area_code=application.area_code,
+        programme=application.programme,
+        state=application.state,
+        notice_starts_on=application.notice_starts_on,
+        notice_ends_on=application.notice_ends_on,
+        reasons=application.reasons,
+        monthly_grant_fen=application.monthly_grant_fen,
+        review_interval_months=application.review_interval_months,
+        review_due_on=application.review_due_on,
         evaluation=application.evaluation,
         events=[EventOut.model_validate(e) for e in events],
-        created_at=application.created_at, updated_at=application.updated_at)
+        created_at=application.created_at,
+        updated_at=application.updated_at,
+    )
 
 
 async def events_of(session: AsyncSession, application_id: int) -> list[ApplicationEvent]:
-    return list(await session.scalars(select(ApplicationEvent).where(
-        ApplicationEvent.application_id == application_id).order_by(ApplicationEvent.id)))
+    return list(
+        await session.scalars(
+            select(ApplicationEvent)
+            .where(ApplicationEvent.application_id == application_id)
+            .order_by(ApplicationEvent.id)
+        )
+    )
 
 
 def _audit(session: AsyncSession, application_id: int, step: str, principal: Principal, **detail: Any) -> None:
-    session.add(ApplicationEvent(application_id=application_id, step=step, actor=principal.subject,
-                                 actor_area=principal.area, at=utcnow(), detail=detail))
+    session.add(
+        ApplicationEvent(
+            application_id=application_id,
+            step=step,
+            actor=principal.subject,
+            actor_area=principal.area,
+            at=utcnow(),
+            detail=detail,
+        )
+    )
 
 
 async def get_visible(session: AsyncSession, principal: Principal, application_id: int) -> Application:
@@ -98,18 +130,25 @@ async def get_visible(session: AsyncSession, principal: Principal, application_i
     return application
 
 
-async def _advance(session: AsyncSession, application: Application, expected: str, new_state: str,
-                   step: str, **values: Any) -> None:
+async def _advance(
+    session: AsyncSession, application: Application, expected: str, new_state: str, step: str, **values: Any
+) -> None:
     """Move the application from `expected` to `new_state` only if nobody moved it first (one row or 409)."""
     if application.state != expected:
-        raise Conflict(f"application {application.id} is {application.state}; the step {step} needs it "
-                       f"{expected}", resource=resource_of(application))
+        raise Conflict(
+            f"application {application.id} is {application.state}; the step {step} needs it {expected}",
+            resource=resource_of(application),
+        )
     result = await session.execute(
-        update(Application).where(Application.id == application.id, Application.state == expected)
-        .values(state=new_state, updated_at=utcnow(), **values).execution_options(synchronize_session=False))
+        update(Application)
+        .where(Application.id == application.id, Application.state == expected)
+        .values(state=new_state, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
-        raise Conflict(f"application {application.id} was moved by someone else; reload it",
-                       resource=resource_of(application))
+        raise Conflict(
+            f"application {application.id} was moved by someone else; reload it", resource=resource_of(application)
+        )
     await session.refresh(application)
 
 
@@ -122,19 +161,36 @@ async def create(session: AsyncSession, principal: Principal, data: ApplicationI
     else:
         if data.member_id is None:
             raise InvalidInput("member_id", f"{data.programme} is granted to one person: name the member")
-        if await session.scalar(select(Member.id).where(Member.id == data.member_id,
-                                                        Member.household_id == household.id)) is None:
+        if (
+            await session.scalar(
+                select(Member.id).where(Member.id == data.member_id, Member.household_id == household.id)
+            )
+            is None
+        ):
             raise InvalidInput("member_id", f"no member {data.member_id} in household {household.id}")
-    open_one = await session.scalar(select(Application).where(
-        Application.household_id == household.id, Application.programme == data.programme,
-        Application.state.in_(("accepted", "investigated", "reviewed", "publicised"))))
+    open_one = await session.scalar(
+        select(Application).where(
+            Application.household_id == household.id,
+            Application.programme == data.programme,
+            Application.state.in_(("accepted", "investigated", "reviewed", "publicised")),
+        )
+    )
     if open_one is not None:
-        raise Conflict(f"household {household.id} already has an open {data.programme} application",
-                       resource=resource_of(open_one))
+        raise Conflict(
+            f"household {household.id} already has an open {data.programme} application", resource=resource_of(open_one)
+        )
     now = utcnow()
-    application = Application(household_id=household.id, member_id=data.member_id, area_code=household.area_code,
-                              programme=data.programme, state="accepted", income_irregular=False,
-                              created_by=principal.subject, created_at=now, updated_at=now)
+    application = Application(
+        household_id=household.id,
+        member_id=data.member_id,
+        area_code=household.area_code,
+        programme=data.programme,
+        state="accepted",
+        income_irregular=False,
+        created_by=principal.subject,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(application)
     await session.flush()
     _audit(session, application.id, "accept", principal, programme=data.programme)
@@ -143,21 +199,31 @@ async def create(session: AsyncSession, principal: Principal, data: ApplicationI
     return application
 
 
-async def investigate(session: AsyncSession, principal: Principal, application_id: int,
-                      data: InvestigationIn) -> Application:
+async def investigate(
+    session: AsyncSession, principal: Principal, application_id: int, data: InvestigationIn
+) -> Application:
     application = await get_visible(session, principal, application_id)
     _require_level(principal, "investigate")
     if data.visited_on > clock.today():
         raise InvalidInput("visited_on", "the visit cannot be in the future")
-    await _advance(session, application, "accepted", "investigated", "investigate",
-                   income_irregular=data.income_irregular)
-    _audit(session, application.id, "investigate", principal, visited_on=data.visited_on.isoformat(),
-           findings=data.findings, income_irregular=data.income_irregular)
+    await _advance(
+        session, application, "accepted", "investigated", "investigate", income_irregular=data.income_irregular
+    )
+    _audit(
+        session,
+        application.id,
+        "investigate",
+        principal,
+        visited_on=data.visited_on.isoformat(),
+        findings=data.findings,
+        income_irregular=data.income_irregular,
+    )
     return application
 
 
-async def preliminary_review(session: AsyncSession, principal: Principal, application_id: int,
-                             data: PreliminaryReviewIn) -> Application:
+async def preliminary_review(
+    session: AsyncSession, principal: Principal, application_id: int, data: PreliminaryReviewIn
+) -> Application:
     application = await get_visible(session, principal, application_id)
     _require_level(principal, "preliminary_review")
     if data.passed:
@@ -168,8 +234,9 @@ async def preliminary_review(session: AsyncSession, principal: Principal, applic
     return application
 
 
-async def public_notice(session: AsyncSession, principal: Principal, application_id: int,
-                        data: PublicNoticeIn) -> Application:
+async def public_notice(
+    session: AsyncSession, principal: Principal, application_id: int, data: PublicNoticeIn
+) -> Application:
     application = await get_visible(session, principal, application_id)
     _require_level(principal, "public_notice")
     today = clock.today()
@@ -177,21 +244,21 @@ async def public_notice(session: AsyncSession, principal: Principal, application
     if starts < today:
         raise InvalidInput("starts_on", "a public notice cannot start in the past")
     ends = starts + dt.timedelta(days=NOTICE_DAYS)
-    await _advance(session, application, "reviewed", "publicised", "public_notice", notice_starts_on=starts,
-                   notice_ends_on=ends)
-    _audit(session, application.id, "public_notice", principal, starts_on=starts.isoformat(),
-           ends_on=ends.isoformat())
+    await _advance(
+        session, application, "reviewed", "publicised", "public_notice", notice_starts_on=starts, notice_ends_on=ends
+    )
+    _audit(session, application.id, "public_notice", principal, starts_on=starts.isoformat(), ends_on=ends.isoformat())
     return application
 
 
-async def object_to(session: AsyncSession, principal: Principal, application_id: int,
-                    data: ObjectionIn) -> Application:
+async def object_to(session: AsyncSession, principal: Principal, application_id: int, data: ObjectionIn) -> Application:
     """An objection raised during the notice, recorded by any staff member covering the household."""
     application = await get_visible(session, principal, application_id)
     today = clock.today()
     if application.state != "publicised" or not application.notice_starts_on <= today < application.notice_ends_on:
-        raise Conflict(f"application {application.id} is not in its public notice period",
-                       resource=resource_of(application))
+        raise Conflict(
+            f"application {application.id} is not in its public notice period", resource=resource_of(application)
+        )
     _audit(session, application.id, "objection", principal, text=data.text)
     await session.flush()
     return application
@@ -199,8 +266,12 @@ async def object_to(session: AsyncSession, principal: Principal, application_id:
 
 def review_interval(members: list[Member], income_irregular: bool, today: dt.date) -> int:
     """Yearly when income is stable; every 6 months when a counted member can work or income is irregular."""
-    can_work = any(m.labour_capacity != "none" and 18 <= age_on(m.birth_on, today) < 60
-                   and membership(households.facts_of(m), today)[0] for m in members)
+    can_work = any(
+        m.labour_capacity != "none"
+        and 18 <= age_on(m.birth_on, today) < 60
+        and membership(households.facts_of(m), today)[0]
+        for m in members
+    )
     return UNSTABLE_REVIEW_MONTHS if can_work or income_irregular else STABLE_REVIEW_MONTHS
 
 
@@ -213,17 +284,21 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
     _require_level(principal, "decide")
     today = clock.today()
     if application.state == "publicised" and today < application.notice_ends_on:
-        raise Conflict(f"the public notice runs until {application.notice_ends_on.isoformat()}; decide after it",
-                       resource=resource_of(application))
+        raise Conflict(
+            f"the public notice runs until {application.notice_ends_on.isoformat()}; decide after it",
+            resource=resource_of(application),
+        )
     objections = len([e for e in await events_of(session, application.id) if e.step == "objection"])
     if not data.approve:
         await _advance(session, application, "publicised", "rejected", "decide", reasons=data.reasons)
-        _audit(session, application.id, "decide", principal, approve=False, reasons=data.reasons,
-               objections=objections)
+        _audit(session, application.id, "decide", principal, approve=False, reasons=data.reasons, objections=objections)
         count_after_commit(session, "assistance", "application_decided", "rejected")
         return application
-    check = await eligibility.check(session, principal, EligibilityCheckIn(
-        household_id=application.household_id, as_of=today, programmes=[application.programme]))
+    check = await eligibility.check(
+        session,
+        principal,
+        EligibilityCheckIn(household_id=application.household_id, as_of=today, programmes=[application.programme]),
+    )
     [result] = check.programmes
     if application.programme in HOUSEHOLD_PROGRAMMES:
         eligible, failed = result.eligible, [c.code for c in result.criteria if not c.passed]
@@ -232,16 +307,30 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
         eligible = person is not None and person.eligible
         failed = [c.code for c in person.criteria if not c.passed] if person else ["member_not_assessed"]
     if not eligible:
-        raise Conflict(f"the rules in force on {today.isoformat()} find the application not eligible (failed: "
-                       f"{', '.join(failed)}); reject it with reasons or correct the assessment",
-                       resource=resource_of(application))
-    grant = result.amount_fen if application.programme == "dibao" else (
-        0 if application.programme == "dibao_marginal" else _monthly(result.amount_fen, result.amount_unit))
+        raise Conflict(
+            f"the rules in force on {today.isoformat()} find the application not eligible (failed: "
+            f"{', '.join(failed)}); reject it with reasons or correct the assessment",
+            resource=resource_of(application),
+        )
+    grant = (
+        result.amount_fen
+        if application.programme == "dibao"
+        else (0 if application.programme == "dibao_marginal" else _monthly(result.amount_fen, result.amount_unit))
+    )
     members = await households.members_of(session, application.household_id)
     interval = review_interval(members, application.income_irregular, today)
-    await _advance(session, application, "publicised", "approved", "decide", reasons=data.reasons,
-                   monthly_grant_fen=grant, review_interval_months=interval,
-                   review_due_on=add_months(today, interval), evaluation=check.model_dump(mode="json"))
+    await _advance(
+        session,
+        application,
+        "publicised",
+        "approved",
+        "decide",
+        reasons=data.reasons,
+        monthly_grant_fen=grant,
+        review_interval_months=interval,
+        review_due_on=add_months(today, interval),
+        evaluation=check.model_dump(mode="json"),
+    )
     if application.programme in HOUSEHOLD_PROGRAMMES:
         enrolled = [m for m in members if membership(households.facts_of(m), today)[0]]
     else:
@@ -249,26 +338,42 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
     current = await programmes.current_of(session, [m.id_number for m in enrolled], today)
     for m in enrolled:
         if application.programme in current[m.id_number]:
-            raise Conflict(f"a member already receives {application.programme}",
-                           resource=f"households/{application.household_id}")
+            raise Conflict(
+                f"a member already receives {application.programme}", resource=f"households/{application.household_id}"
+            )
         # The household's grant is carried by the applicant's enrolment, so sums over enrolments count it once.
         carries = m.relationship == "applicant" or application.programme not in HOUSEHOLD_PROGRAMMES
-        await programmes.enrol(session, id_number=m.id_number, household_id=application.household_id,
-                               programme=application.programme, since_on=today,
-                               monthly_fen=grant if carries else 0, basis=resource_of(application))
-    _audit(session, application.id, "decide", principal, approve=True, reasons=data.reasons, objections=objections,
-           monthly_grant_fen=grant, review_due_on=application.review_due_on.isoformat())
+        await programmes.enrol(
+            session,
+            id_number=m.id_number,
+            household_id=application.household_id,
+            programme=application.programme,
+            since_on=today,
+            monthly_fen=grant if carries else 0,
+            basis=resource_of(application),
+        )
+    _audit(
+        session,
+        application.id,
+        "decide",
+        principal,
+        approve=True,
+        reasons=data.reasons,
+        objections=objections,
+        monthly_grant_fen=grant,
+        review_due_on=application.review_due_on.isoformat(),
+    )
     await session.flush()
     count_after_commit(session, "assistance", "application_decided", "approved")
     return application
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
-                       state: str | None) -> list[Application]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None, state: str | None
+) -> list[Application]:
     if not principal.is_area_staff:
         return []
-    query = keyset(select(Application).where(within_area(Application.area_code, principal.area)), Application.id,
-                   page)
+    query = keyset(select(Application).where(within_area(Application.area_code, principal.area)), Application.id, page)
     if area_code:
         query = query.where(within_area(Application.area_code, area_code))
     if state:
@@ -276,33 +381,52 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
     return list(await session.scalars(query))
 
 
-async def reviews_due(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
-                      due_by: dt.date) -> list[ReviewDueOut]:
+async def reviews_due(
+    session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None, due_by: dt.date
+) -> list[ReviewDueOut]:
     """Approved applications whose periodic review (定期复核) falls on or before `due_by`, soonest first."""
     if not principal.is_area_staff:
         return []
-    query = keyset(select(Application).where(Application.state == "approved", Application.review_due_on <= due_by,
-                                             within_area(Application.area_code, principal.area)),
-                   (Application.review_due_on, Application.id), page, cast=(dt.date.fromisoformat, int))
+    query = keyset(
+        select(Application).where(
+            Application.state == "approved",
+            Application.review_due_on <= due_by,
+            within_area(Application.area_code, principal.area),
+        ),
+        (Application.review_due_on, Application.id),
+        page,
+        cast=(dt.date.fromisoformat, int),
+    )
     if area_code:
         query = query.where(within_area(Application.area_code, area_code))
     today = clock.today()
-    return [ReviewDueOut(application_id=a.id, household_id=a.household_id, area_code=a.area_code,
-                         programme=a.programme, review_due_on=a.review_due_on,
-                         review_interval_months=a.review_interval_months, overdue=a.review_due_on < today)
-            for a in await session.scalars(query)]
+    return [
+        ReviewDueOut(
+            application_id=a.id,
+            household_id=a.household_id,
+            area_code=a.area_code,
+            programme=a.programme,
+            review_due_on=a.review_due_on,
+            review_interval_months=a.review_interval_months,
+            overdue=a.review_due_on < today,
+        )
+        for a in await session.scalars(query)
+    ]
 
 
 async def remind_reviews_due(session: AsyncSession, principal: Principal, *, due_by: dt.date) -> int:
     """Record that the periodic review of each approved application of the principal's area fell due by `due_by`,
     once per application and due date (a later run adds only the new ones): what a notification outbox sends.
     Returns how many were recorded."""
-    reminded = exists().where(ReviewReminder.application_id == Application.id,
-                              ReviewReminder.due_on == Application.review_due_on)
+    reminded = exists().where(
+        ReviewReminder.application_id == Application.id, ReviewReminder.due_on == Application.review_due_on
+    )
     now = literal(utcnow(), ReviewReminder.reminded_at.type)
     due = select(Application.id, Application.review_due_on, now).where(
-        Application.state == "approved", Application.review_due_on <= due_by,
-        within_area(Application.area_code, principal.area), ~reminded)
-    added = await session.execute(insert(ReviewReminder).from_select(
-        ["application_id", "due_on", "reminded_at"], due))
+        Application.state == "approved",
+        Application.review_due_on <= due_by,
+        within_area(Application.area_code, principal.area),
+        ~reminded,
+    )
+    added = await session.execute(insert(ReviewReminder).from_select(["application_id", "due_on", "reminded_at"], due))
     return added.rowcount

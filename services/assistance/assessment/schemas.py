@@ -10,8 +10,19 @@ MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM from year 1000: no ye
 IncomeKind = Literal["wages", "business", "property", "transfer", "pension"]
 AssetKind = Literal["deposit", "securities", "vehicle", "housing"]
 IncomeItem = Literal[
-    "wages", "business", "rent", "interest", "dividend", "alimony", "other_transfer", "pension",
-    "special_care_pension", "family_planning_reward", "scholarship", "heroism_award", "government_assistance",
+    "wages",
+    "business",
+    "rent",
+    "interest",
+    "dividend",
+    "alimony",
+    "other_transfer",
+    "pension",
+    "special_care_pension",
+    "family_planning_reward",
+    "scholarship",
+    "heroism_award",
+    "government_assistance",
     "residents_pension_basic",
 ]
 
@@ -20,14 +31,31 @@ ITEMS_BY_KIND: dict[str, frozenset[str]] = {
     "wages": frozenset({"wages"}),
     "business": frozenset({"business"}),
     "property": frozenset({"rent", "interest", "dividend"}),
-    "transfer": frozenset({"alimony", "other_transfer", "special_care_pension", "family_planning_reward",
-                           "scholarship", "heroism_award", "government_assistance"}),
+    "transfer": frozenset(
+        {
+            "alimony",
+            "other_transfer",
+            "special_care_pension",
+            "family_planning_reward",
+            "scholarship",
+            "heroism_award",
+            "government_assistance",
+        }
+    ),
     "pension": frozenset({"pension", "residents_pension_basic"}),
 }
 # Not counted as income (不计入家庭收入): 优待抚恤金, 计划生育奖励与扶助金, 奖学金/助学金, 见义勇为奖励,
 # 政府发放的救助金, 城乡居民基本养老保险中的基础养老金 (民发〔2021〕57号 art. 11 and 浙江省 practice).
-EXEMPT_ITEMS = frozenset({"special_care_pension", "family_planning_reward", "scholarship", "heroism_award",
-                          "government_assistance", "residents_pension_basic"})
+EXEMPT_ITEMS = frozenset(
+    {
+        "special_care_pension",
+        "family_planning_reward",
+        "scholarship",
+        "heroism_award",
+        "government_assistance",
+        "residents_pension_basic",
+    }
+)
 
 
 class SourceIn(Schema):
@@ -35,8 +63,12 @@ class SourceIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["department", "applicant"]
-    name: str = Field(min_length=1, max_length=100, description="The department (e.g. 市人力社保局) or `申请人申报`",
-                      examples=["市人力社保局"])
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The department (e.g. 市人力社保局) or `申请人申报`",
+        examples=["市人力社保局"],
+    )
     obtained_on: dt.date = Field(description="The day the figure was obtained (not in the future)")
 
 
@@ -53,17 +85,24 @@ class IncomeIn(Schema):
     item: IncomeItem = Field(description="The item within the kind; exempt items are recorded but not counted")
     # Encrypted at rest, so no CHECK can see it: this bound is the only one (10 million yuan a month, for up to
     # 12 months), and it keeps the screening's sums far inside BIGINT.
-    amount_fen: int = fen("Total received over the period (up to 10 million yuan a month over 12 months)",
-                          maximum=MAX_PERIOD_INCOME_FEN)
-    period_from: str = Field(pattern=MONTH_PATTERN, description="First month of the period (YYYY-MM)",
-                             examples=["2024-01"])
-    period_to: str = Field(pattern=MONTH_PATTERN, description="Last month of the period (YYYY-MM), "
-                           "at most 12 months after the first, not in the future", examples=["2024-06"])
+    amount_fen: int = fen(
+        "Total received over the period (up to 10 million yuan a month over 12 months)", maximum=MAX_PERIOD_INCOME_FEN
+    )
+    period_from: str = Field(
+        pattern=MONTH_PATTERN, description="First month of the period (YYYY-MM)", examples=["2024-01"]
+    )
+    period_to: str = Field(
+        pattern=MONTH_PATTERN,
+        description="Last month of the period (YYYY-MM), at most 12 months after the first, not in the future",
+        examples=["2024-06"],
+    )
     source: SourceIn
 
 
-MASKED = ("Masked (null) in every response: read it in the clear with `POST /households/{household_id}/incomes/"
-          "{income_id}/pii-reads` (`assistance.pii:read`, a stated purpose, audited)")
+MASKED = (
+    "Masked (null) in every response: read it in the clear with `POST /households/{household_id}/incomes/"
+    "{income_id}/pii-reads` (`assistance.pii:read`, a stated purpose, audited)"
+)
 
 
 class IncomeOut(Schema):
@@ -76,8 +115,9 @@ class IncomeOut(Schema):
     period_from: str
     period_to: str
     months: int
-    monthly_fen: int | None = Field(None, description="The amount spread over the months (rounded down to the fen). "
-                                    f"{MASKED}")
+    monthly_fen: int | None = Field(
+        None, description=f"The amount spread over the months (rounded down to the fen). {MASKED}"
+    )
     exempt: bool = Field(description="Recorded but not counted (优待抚恤金, 奖学金, 基础养老金 …)")
     source: SourceOut
     recorded_by: str
@@ -110,10 +150,14 @@ class MedicalExpenseIn(Schema):
     model_config = ConfigDict(extra="forbid")
     member_id: int = Field(description="The member treated")
     amount_fen: int = fen("Out of pocket over the period (个人自付)", maximum=MAX_PERIOD_INCOME_FEN)
-    period_from: str = Field(pattern=MONTH_PATTERN, examples=["2024-03"],
-                             description="First month of the treatment period (YYYY-MM)")
-    period_to: str = Field(pattern=MONTH_PATTERN, examples=["2024-05"],
-                           description="Last month (YYYY-MM), at most 12 months after the first, not in the future")
+    period_from: str = Field(
+        pattern=MONTH_PATTERN, examples=["2024-03"], description="First month of the treatment period (YYYY-MM)"
+    )
+    period_to: str = Field(
+        pattern=MONTH_PATTERN,
+        examples=["2024-05"],
+        description="Last month (YYYY-MM), at most 12 months after the first, not in the future",
+    )
     description: str = Field("", max_length=200, examples=["住院（肾透析）"])
     source: SourceIn
 
@@ -138,11 +182,15 @@ class EconomicSummary(Schema):
     incomes: list[IncomeOut]
     assets: list[AssetOut]
     counted_monthly_income_fen: int | None = Field(
-        None, description="Sum of counted members' non-exempt monthly incomes, before the employment cost deduction. "
+        None,
+        description="Sum of counted members' non-exempt monthly incomes, before the employment cost deduction. "
         "Masked (null), as are the incomes: read the totals in the clear with `POST .../economic-status/pii-reads` "
-        "(audited); the eligibility check shows the household's counted income it decided on")
+        "(audited); the eligibility check shows the household's counted income it decided on",
+    )
     exempt_monthly_income_fen: int | None = Field(None, description="Masked (null), as above")
     incomes_masked: bool = Field(True, description="The income figures of this summary are masked (null)")
     medical_expenses: list[MedicalExpenseOut]
-    medical_expense_monthly_fen: int = Field(description="Counted members' rigid medical expenses of the past 12 "
-                                             "months, spread over 12 months (rounded down): the 支出型 figure")
+    medical_expense_monthly_fen: int = Field(
+        description="Counted members' rigid medical expenses of the past 12 "
+        "months, spread over 12 months (rounded down): the 支出型 figure"
+    )

@@ -8,9 +8,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import Asset, Income, MedicalExpense
-from services.assistance.assessment.schemas import (EXEMPT_ITEMS, ITEMS_BY_KIND, AssetIn, AssetOut, EconomicSummary,
-                                                    IncomeIn, IncomeOut, MedicalExpenseIn, MedicalExpenseOut, SourceIn,
-                                                    SourceOut)
+from services.assistance.assessment.schemas import (
+    EXEMPT_ITEMS,
+    ITEMS_BY_KIND,
+    AssetIn,
+    AssetOut,
+    EconomicSummary,
+    IncomeIn,
+    IncomeOut,
+    MedicalExpenseIn,
+    MedicalExpenseOut,
+    SourceIn,
+    SourceOut,
+)
 from services.assistance.database import PII_READS
 from services.assistance.households import service as households
 from services.assistance.households.membership import membership
@@ -70,16 +80,32 @@ def _checked_period(period_from: str, period_to: str) -> tuple[dt.date, int]:
 def income_out(row: Income) -> IncomeOut:
     last = _last_month(row.period_from, row.months)
     # The amounts stay masked: they are read in the clear only through `read_income_amounts`.
-    return IncomeOut(id=row.id, member_id=row.member_id, kind=row.kind, item=row.item,
-                     period_from=_month_text(row.period_from), period_to=_month_text(last), months=row.months,
-                     exempt=row.exempt, source=_source_out(row),
-                     recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+    return IncomeOut(
+        id=row.id,
+        member_id=row.member_id,
+        kind=row.kind,
+        item=row.item,
+        period_from=_month_text(row.period_from),
+        period_to=_month_text(last),
+        months=row.months,
+        exempt=row.exempt,
+        source=_source_out(row),
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+    )
 
 
 def asset_out(row: Asset) -> AssetOut:
-    return AssetOut(id=row.id, member_id=row.member_id, kind=row.kind, value_fen=row.value_fen,
-                    description=row.description, source=_source_out(row), recorded_by=row.recorded_by,
-                    recorded_at=row.recorded_at)
+    return AssetOut(
+        id=row.id,
+        member_id=row.member_id,
+        kind=row.kind,
+        value_fen=row.value_fen,
+        description=row.description,
+        source=_source_out(row),
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+    )
 
 
 async def _member_of(session: AsyncSession, household_id: int, member_id: int) -> Member:
@@ -92,33 +118,59 @@ async def _member_of(session: AsyncSession, household_id: int, member_id: int) -
 async def add_income(session: AsyncSession, principal: Principal, household_id: int, data: IncomeIn) -> Income:
     household = await households.get_visible(session, principal, household_id)
     if data.item not in ITEMS_BY_KIND[data.kind]:
-        raise InvalidInput("item", f"{data.item} is not an item of {data.kind} income; expected one of "
-                                   f"{', '.join(sorted(ITEMS_BY_KIND[data.kind]))}")
+        raise InvalidInput(
+            "item",
+            f"{data.item} is not an item of {data.kind} income; expected one of "
+            f"{', '.join(sorted(ITEMS_BY_KIND[data.kind]))}",
+        )
     first, months = _checked_period(data.period_from, data.period_to)
     _check_source(data.source)
     await _member_of(session, household.id, data.member_id)
-    income = Income(household_id=household.id, member_id=data.member_id, kind=data.kind, item=data.item,
-                    amount_fen=data.amount_fen, period_from=first, months=months,
-                    monthly_fen=data.amount_fen // months, exempt=data.item in EXEMPT_ITEMS,
-                    source_kind=data.source.kind, source_name=data.source.name, source_on=data.source.obtained_on,
-                    recorded_by=principal.subject, recorded_at=utcnow())
+    income = Income(
+        household_id=household.id,
+        member_id=data.member_id,
+        kind=data.kind,
+        item=data.item,
+        amount_fen=data.amount_fen,
+        period_from=first,
+        months=months,
+        monthly_fen=data.amount_fen // months,
+        exempt=data.item in EXEMPT_ITEMS,
+        source_kind=data.source.kind,
+        source_name=data.source.name,
+        source_on=data.source.obtained_on,
+        recorded_by=principal.subject,
+        recorded_at=utcnow(),
+    )
     session.add(income)
     await session.flush()
     return income
 
 
-async def read_income_amounts(session: AsyncSession, principal: Principal, household_id: int, income_id: int,
-                              purpose: str) -> PiiReadOut:
+async def read_income_amounts(
+    session: AsyncSession, principal: Principal, household_id: int, income_id: int, purpose: str
+) -> PiiReadOut:
     """An income's amounts in the clear, with the audit record written in the same transaction. The subject of
     the record is the member whose income it is (a person's audit then lists it), the fields name the income."""
     household = await households.get_visible(session, principal, household_id)
-    income = await one_or_404(session, select(Income).where(Income.id == income_id,
-                                                            Income.household_id == household.id),
-                              f"no income {income_id} in household {household_id} that you may see")
-    return await record_pii_read(session, PII_READS, principal, subject_type="member", subject_id=income.member_id,
-                                 subject_area=household.area_code, purpose=purpose,
-                                 values={f"incomes.{income.id}.amount_fen": str(income.amount_fen),
-                                         f"incomes.{income.id}.monthly_fen": str(income.monthly_fen)})
+    income = await one_or_404(
+        session,
+        select(Income).where(Income.id == income_id, Income.household_id == household.id),
+        f"no income {income_id} in household {household_id} that you may see",
+    )
+    return await record_pii_read(
+        session,
+        PII_READS,
+        principal,
+        subject_type="member",
+        subject_id=income.member_id,
+        subject_area=household.area_code,
+        purpose=purpose,
+        values={
+            f"incomes.{income.id}.amount_fen": str(income.amount_fen),
+            f"incomes.{income.id}.monthly_fen": str(income.monthly_fen),
+        },
+    )
 
 
 async def add_asset(session: AsyncSession, principal: Principal, household_id: int, data: AssetIn) -> Asset:
@@ -126,40 +178,69 @@ async def add_asset(session: AsyncSession, principal: Principal, household_id: i
     _check_source(data.source)
     if data.member_id is not None:
         await _member_of(session, household.id, data.member_id)
-    asset = Asset(household_id=household.id, member_id=data.member_id, kind=data.kind, value_fen=data.value_fen,
-                  description=data.description, source_kind=data.source.kind, source_name=data.source.name,
-                  source_on=data.source.obtained_on, recorded_by=principal.subject, recorded_at=utcnow())
+    asset = Asset(
+        household_id=household.id,
+        member_id=data.member_id,
+        kind=data.kind,
+        value_fen=data.value_fen,
+        description=data.description,
+        source_kind=data.source.kind,
+        source_name=data.source.name,
+        source_on=data.source.obtained_on,
+        recorded_by=principal.subject,
+        recorded_at=utcnow(),
+    )
     session.add(asset)
     await session.flush()
     return asset
 
 
 def medical_expense_out(row: MedicalExpense) -> MedicalExpenseOut:
-    return MedicalExpenseOut(id=row.id, member_id=row.member_id, amount_fen=row.amount_fen,
-                             period_from=_month_text(row.period_from),
-                             period_to=_month_text(_last_month(row.period_from, row.months)), months=row.months,
-                             description=row.description, source=_source_out(row), recorded_by=row.recorded_by,
-                             recorded_at=row.recorded_at)
+    return MedicalExpenseOut(
+        id=row.id,
+        member_id=row.member_id,
+        amount_fen=row.amount_fen,
+        period_from=_month_text(row.period_from),
+        period_to=_month_text(_last_month(row.period_from, row.months)),
+        months=row.months,
+        description=row.description,
+        source=_source_out(row),
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+    )
 
 
-async def add_medical_expense(session: AsyncSession, principal: Principal, household_id: int,
-                              data: MedicalExpenseIn) -> MedicalExpense:
+async def add_medical_expense(
+    session: AsyncSession, principal: Principal, household_id: int, data: MedicalExpenseIn
+) -> MedicalExpense:
     household = await households.get_visible(session, principal, household_id)
     first, months = _checked_period(data.period_from, data.period_to)
     _check_source(data.source)
     await _member_of(session, household.id, data.member_id)
-    expense = MedicalExpense(household_id=household.id, member_id=data.member_id, amount_fen=data.amount_fen,
-                             period_from=first, months=months, description=data.description,
-                             source_kind=data.source.kind, source_name=data.source.name,
-                             source_on=data.source.obtained_on, recorded_by=principal.subject, recorded_at=utcnow())
+    expense = MedicalExpense(
+        household_id=household.id,
+        member_id=data.member_id,
+        amount_fen=data.amount_fen,
+        period_from=first,
+        months=months,
+        description=data.description,
+        source_kind=data.source.kind,
+        source_name=data.source.name,
+        source_on=data.source.obtained_on,
+        recorded_by=principal.subject,
+        recorded_at=utcnow(),
+    )
     session.add(expense)
     await session.flush()
     return expense
 
 
 async def medical_expenses_of(session: AsyncSession, household_id: int) -> list[MedicalExpense]:
-    return list(await session.scalars(select(MedicalExpense).where(MedicalExpense.household_id == household_id)
-                                      .order_by(MedicalExpense.id)))
+    return list(
+        await session.scalars(
+            select(MedicalExpense).where(MedicalExpense.household_id == household_id).order_by(MedicalExpense.id)
+        )
+    )
 
 
 def in_medical_window(expense: MedicalExpense, as_of: dt.date) -> bool:
@@ -170,8 +251,10 @@ def in_medical_window(expense: MedicalExpense, as_of: dt.date) -> bool:
 
 def medical_monthly(expenses: list[MedicalExpense], counted: set[int], as_of: dt.date) -> int:
     """Counted members' rigid medical expenses of the past 12 months, spread over 12 months (rounded down)."""
-    return sum(e.amount_fen for e in expenses
-               if e.member_id in counted and in_medical_window(e, as_of)) // MEDICAL_WINDOW_MONTHS
+    return (
+        sum(e.amount_fen for e in expenses if e.member_id in counted and in_medical_window(e, as_of))
+        // MEDICAL_WINDOW_MONTHS
+    )
 
 
 async def incomes_of(session: AsyncSession, household_id: int) -> list[Income]:
@@ -184,21 +267,31 @@ async def assets_of(session: AsyncSession, household_id: int) -> list[Asset]:
 
 def income_totals(incomes: list[Income], counted: set[int]) -> dict[str, int]:
     """Counted members' monthly incomes today: counted (non-exempt) and exempt, before any policy deduction."""
-    return {"counted_monthly_income_fen": sum(i.monthly_fen for i in incomes if not i.exempt and i.member_id in counted),
-            "exempt_monthly_income_fen": sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted)}
+    return {
+        "counted_monthly_income_fen": sum(i.monthly_fen for i in incomes if not i.exempt and i.member_id in counted),
+        "exempt_monthly_income_fen": sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted),
+    }
 
 
-async def read_income_totals(session: AsyncSession, principal: Principal, household_id: int,
-                             purpose: str) -> PiiReadOut:
+async def read_income_totals(
+    session: AsyncSession, principal: Principal, household_id: int, purpose: str
+) -> PiiReadOut:
     """The economic status' income totals in the clear, audited about the household (its figures, not one
     person's)."""
     household = await households.get_visible(session, principal, household_id)
     members = await households.members_of(session, household.id)
     counted = {m.id for m in members if membership(households.facts_of(m), clock.today())[0]}
     totals = income_totals(await incomes_of(session, household.id), counted)
-    return await record_pii_read(session, PII_READS, principal, subject_type="household", subject_id=household.id,
-                                 subject_area=household.area_code, purpose=purpose,
-                                 values={k: str(v) for k, v in totals.items()})
+    return await record_pii_read(
+        session,
+        PII_READS,
+        principal,
+        subject_type="household",
+        subject_id=household.id,
+        subject_area=household.area_code,
+        purpose=purpose,
+        values={k: str(v) for k, v in totals.items()},
+    )
 
 
 async def summary(session: AsyncSession, principal: Principal, household_id: int) -> EconomicSummary:
@@ -209,7 +302,9 @@ async def summary(session: AsyncSession, principal: Principal, household_id: int
     incomes = await incomes_of(session, household.id)
     expenses = await medical_expenses_of(session, household.id)
     return EconomicSummary(
-        household_id=household.id, incomes=[income_out(i) for i in incomes],
+        household_id=household.id,
+        incomes=[income_out(i) for i in incomes],
         assets=[asset_out(a) for a in await assets_of(session, household.id)],
         medical_expenses=[medical_expense_out(e) for e in expenses],
-        medical_expense_monthly_fen=medical_monthly(expenses, counted, today))
+        medical_expense_monthly_fen=medical_monthly(expenses, counted, today),
+    )

@@ -8,8 +8,20 @@ from shared.db import UTCDateTime
 
 CATEGORIES = ("care_visit", "psychological_support", "tutoring", "housing_repair", "employment_help", "other")
 MATCH_STATES = ("proposed", "accepted", "delivered", "declined")
-NEEDS = ("older_person", "lives_alone_or_elderly_couple", "disability", "severe_disability", "child", "student",
-         "low_income", "unable_to_work", "housing", "psychological", "daily_care", "employment")
+NEEDS = (
+    "older_person",
+    "lives_alone_or_elderly_couple",
+    "disability",
+    "severe_disability",
+    "child",
+    "student",
+    "low_income",
+    "unable_to_work",
+    "housing",
+    "psychological",
+    "daily_care",
+    "employment",
+)
 
 
 class CatalogueService(Base):
@@ -39,9 +51,14 @@ class ServiceMatch(Base):
     __tablename__ = "service_matches"
     __table_args__ = (
         CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in MATCH_STATES) + ")", name="state_known"),
-        Index("uq_service_matches_open", "service_id", "household_id", unique=True,
-              postgresql_where=text("state IN ('proposed', 'accepted')"),
-              sqlite_where=text("state IN ('proposed', 'accepted')")),
+        Index(
+            "uq_service_matches_open",
+            "service_id",
+            "household_id",
+            unique=True,
+            postgresql_where=text("state IN ('proposed', 'accepted')"),
+            sqlite_where=text("state IN ('proposed', 'accepted')"),
+        ),
         Index("ix_service_matches_household_id", "household_id"),
     )
 

@@ -7,8 +7,20 @@ from shared.areas import AreaCode
 from shared.schemas import Schema
 
 Category = Literal["care_visit", "psychological_support", "tutoring", "housing_repair", "employment_help", "other"]
-Need = Literal["older_person", "lives_alone_or_elderly_couple", "disability", "severe_disability", "child",
-               "student", "low_income", "unable_to_work", "housing", "psychological", "daily_care", "employment"]
+Need = Literal[
+    "older_person",
+    "lives_alone_or_elderly_couple",
+    "disability",
+    "severe_disability",
+    "child",
+    "student",
+    "low_income",
+    "unable_to_work",
+    "housing",
+    "psychological",
+    "daily_care",
+    "employment",
+]
 MatchState = Literal["proposed", "accepted", "delivered", "declined"]
 
 
@@ -38,8 +50,9 @@ class CatalogueServiceOut(Schema):
 class MatchRequest(Schema):
     model_config = ConfigDict(extra="forbid")
     household_id: int
-    service_id: int | None = Field(None, description="A given service; without it every suitable service in the "
-                                   "household's area is proposed")
+    service_id: int | None = Field(
+        None, description="A given service; without it every suitable service in the household's area is proposed"
+    )
 
 
 class MatchStateIn(Schema):
@@ -65,14 +78,17 @@ class NeedIn(Schema):
     """A need found on a visit. Some needs are also derived from the register (older person, disability, …)."""
 
     model_config = ConfigDict(extra="forbid")
-    need: Need = Field(description="e.g. psychological 心理疏导, daily_care 日常照料, employment 就业帮扶, housing 住房")
+    need: Need = Field(
+        description="e.g. psychological 心理疏导, daily_care 日常照料, employment 就业帮扶, housing 住房"
+    )
     note: str = Field(min_length=2, max_length=1000, examples=["入户走访：丧偶后情绪低落，愿意接受心理疏导"])
 
 
 class NeedOut(Schema):
     need: Need
-    basis: Literal["derived", "recorded"] = Field(description="derived from the register, programmes and signals, "
-                                                  "or recorded by a worker")
+    basis: Literal["derived", "recorded"] = Field(
+        description="derived from the register, programmes and signals, or recorded by a worker"
+    )
     note: str | None
     recorded_by: str | None
     recorded_at: dt.datetime | None

@@ -8,8 +8,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.catalogue.models import CatalogueService, HouseholdNeed, ServiceMatch
-from services.assistance.catalogue.schemas import (CatalogueServiceIn, HouseholdNeedsOut, MatchOut, MatchRequest,
-                                                   NeedIn, NeedOut)
+from services.assistance.catalogue.schemas import (
+    CatalogueServiceIn,
+    HouseholdNeedsOut,
+    MatchOut,
+    MatchRequest,
+    NeedIn,
+    NeedOut,
+)
 from services.assistance.discovery.models import Signal
 from services.assistance.households import service as households
 from services.assistance.households.membership import age_on
@@ -28,10 +34,18 @@ TRANSITIONS = {"proposed": {"accepted", "declined"}, "accepted": {"delivered", "
 
 
 def match_out(match: ServiceMatch, service_name: str) -> MatchOut:
-    return MatchOut(id=match.id, service_id=match.service_id, service_name=service_name,
-                    household_id=match.household_id, area_code=match.area_code, state=match.state,
-                    needs_met=match.needs_met, note=match.note, created_at=match.created_at,
-                    updated_at=match.updated_at)
+    return MatchOut(
+        id=match.id,
+        service_id=match.service_id,
+        service_name=service_name,
+        household_id=match.household_id,
+        area_code=match.area_code,
+        state=match.state,
+        needs_met=match.needs_met,
+        note=match.note,
+        created_at=match.created_at,
+        updated_at=match.updated_at,
+    )
 
 
 async def add_service(session: AsyncSession, principal: Principal, data: CatalogueServiceIn) -> CatalogueService:
@@ -55,8 +69,9 @@ def _offered_in(code: str):
     return CatalogueService.area_code.in_(_ancestors(code)) | within_area(CatalogueService.area_code, code)
 
 
-async def list_services(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
-                        category: str | None) -> list[CatalogueService]:
+async def list_services(
+    session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None, category: str | None
+) -> list[CatalogueService]:
     """Services offered in the caller's area: those of an area above it (e.g. city-wide) or within it."""
     if not principal.is_area_staff:
         return []
@@ -71,8 +86,9 @@ async def list_services(session: AsyncSession, principal: Principal, page: PageP
 async def needs_of(session: AsyncSession, household_id: int, members: list[Member]) -> set[str]:
     """The household's needs: derived from its members, its programmes and recent partner signals, and those a
     worker recorded on a visit."""
-    return await derived_needs(session, household_id, members) | set(await session.scalars(
-        select(HouseholdNeed.need).where(HouseholdNeed.household_id == household_id)))
+    return await derived_needs(session, household_id, members) | set(
+        await session.scalars(select(HouseholdNeed.need).where(HouseholdNeed.household_id == household_id))
+    )
 
 
 async def derived_needs(session: AsyncSession, household_id: int, members: list[Member]) -> set[str]:
@@ -92,14 +108,20 @@ async def derived_needs(session: AsyncSession, household_id: int, members: list[
         needs.add("child")
     if any(m.full_time_student for m in members):
         needs.add("student")
-    if any(m.labour_capacity == "none" and 18 <= a < 60 for m, a in zip(members, ages)):
+    if any(m.labour_capacity == "none" and 18 <= a < 60 for m, a in zip(members, ages, strict=False)):
         needs.add("unable_to_work")
     current = await programmes.current_of(session, [m.id_number for m in members], today)
     if any(p & LOW_INCOME_PROGRAMMES for p in current.values()):
         needs.add("low_income")
-    recent = await session.scalar(select(Signal.id).where(
-        Signal.household_id == household_id, Signal.kind.in_(("disaster", "housing_change")),
-        Signal.occurred_on >= today - dt.timedelta(days=365)).limit(1))
+    recent = await session.scalar(
+        select(Signal.id)
+        .where(
+            Signal.household_id == household_id,
+            Signal.kind.in_(("disaster", "housing_change")),
+            Signal.occurred_on >= today - dt.timedelta(days=365),
+        )
+        .limit(1)
+    )
     if recent is not None:
         needs.add("housing")
     return needs
@@ -112,30 +134,46 @@ async def match(session: AsyncSession, principal: Principal, data: MatchRequest)
     query = select(CatalogueService).where(CatalogueService.active.is_(True)).order_by(CatalogueService.id)
     if data.service_id is not None:
         query = query.where(CatalogueService.id == data.service_id)
-    candidates = [s for s in await session.scalars(query)
-                  if household.area_code.startswith(area_prefix(s.area_code))]
+    candidates = [s for s in await session.scalars(query) if household.area_code.startswith(area_prefix(s.area_code))]
     if data.service_id is not None and not candidates:
         raise InvalidInput("service_id", f"no active service {data.service_id} offered in area {household.area_code}")
-    open_ones = set(await session.scalars(select(ServiceMatch.service_id).where(
-        ServiceMatch.household_id == household.id, ServiceMatch.state.in_(("proposed", "accepted")))))
+    open_ones = set(
+        await session.scalars(
+            select(ServiceMatch.service_id).where(
+                ServiceMatch.household_id == household.id, ServiceMatch.state.in_(("proposed", "accepted"))
+            )
+        )
+    )
     created = []
     now = utcnow()
     for candidate in candidates:
         met = sorted(needs & set(candidate.needs))
         if not met:
             if data.service_id is not None:
-                raise InvalidInput("service_id", f"the household has none of the needs the service answers "
-                                                 f"({', '.join(candidate.needs)}); its needs: "
-                                                 f"{', '.join(sorted(needs)) or 'none recorded'}")
+                raise InvalidInput(
+                    "service_id",
+                    f"the household has none of the needs the service answers "
+                    f"({', '.join(candidate.needs)}); its needs: "
+                    f"{', '.join(sorted(needs)) or 'none recorded'}",
+                )
             continue
         if candidate.id in open_ones:
             if data.service_id is not None:
-                raise Conflict(f"the household already has an open match with service {candidate.id}",
-                               resource=f"households/{household.id}")
+                raise Conflict(
+                    f"the household already has an open match with service {candidate.id}",
+                    resource=f"households/{household.id}",
+                )
             continue
-        row = ServiceMatch(service_id=candidate.id, household_id=household.id, area_code=household.area_code,
-                           state="proposed", needs_met=met, created_by=principal.subject, created_at=now,
-                           updated_at=now)
+        row = ServiceMatch(
+            service_id=candidate.id,
+            household_id=household.id,
+            area_code=household.area_code,
+            state="proposed",
+            needs_met=met,
+            created_by=principal.subject,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(row)
         created.append((row, candidate.name))
     await session.flush()
@@ -143,34 +181,48 @@ async def match(session: AsyncSession, principal: Principal, data: MatchRequest)
 
 
 async def _visible_match(session: AsyncSession, principal: Principal, match_id: int) -> tuple[ServiceMatch, str]:
-    row = (await session.execute(select(ServiceMatch, CatalogueService.name).join(
-        CatalogueService, CatalogueService.id == ServiceMatch.service_id).where(ServiceMatch.id == match_id))).first()
+    row = (
+        await session.execute(
+            select(ServiceMatch, CatalogueService.name)
+            .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)
+            .where(ServiceMatch.id == match_id)
+        )
+    ).first()
     if row is None or not principal.covers(row[0].area_code):
         raise NotFound(f"no service match {match_id} that you may see")
     return row[0], row[1]
 
 
-async def move(session: AsyncSession, principal: Principal, match_id: int, state: str,
-               note: str | None) -> tuple[ServiceMatch, str]:
+async def move(
+    session: AsyncSession, principal: Principal, match_id: int, state: str, note: str | None
+) -> tuple[ServiceMatch, str]:
     row, name = await _visible_match(session, principal, match_id)
     if state not in TRANSITIONS.get(row.state, set()):
         raise Conflict(f"a {row.state} match cannot become {state}", resource=f"service-matches/{row.id}")
-    moved = await session.execute(update(ServiceMatch).where(ServiceMatch.id == row.id, ServiceMatch.state == row.state)
-                                  .values(state=state, note=note, updated_at=utcnow())
-                                  .execution_options(synchronize_session=False))
+    moved = await session.execute(
+        update(ServiceMatch)
+        .where(ServiceMatch.id == row.id, ServiceMatch.state == row.state)
+        .values(state=state, note=note, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     if moved.rowcount != 1:
         raise Conflict("the match was changed by someone else; reload it", resource=f"service-matches/{row.id}")
     await session.refresh(row)
     return row, name
 
 
-async def list_matches(session: AsyncSession, principal: Principal, page: PageParams, *,
-                       household_id: int | None, state: str | None) -> list[tuple[ServiceMatch, str]]:
+async def list_matches(
+    session: AsyncSession, principal: Principal, page: PageParams, *, household_id: int | None, state: str | None
+) -> list[tuple[ServiceMatch, str]]:
     if not principal.is_area_staff:
         return []
-    query = keyset(select(ServiceMatch, CatalogueService.name)
-                   .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)
-                   .where(within_area(ServiceMatch.area_code, principal.area)), ServiceMatch.id, page)
+    query = keyset(
+        select(ServiceMatch, CatalogueService.name)
+        .join(CatalogueService, CatalogueService.id == ServiceMatch.service_id)
+        .where(within_area(ServiceMatch.area_code, principal.area)),
+        ServiceMatch.id,
+        page,
+    )
     if household_id is not None:
         query = query.where(ServiceMatch.household_id == household_id)
     if state:
@@ -181,26 +233,42 @@ async def list_matches(session: AsyncSession, principal: Principal, page: PagePa
 async def record_need(session: AsyncSession, principal: Principal, household_id: int, data: NeedIn) -> None:
     """Record a need found on a visit; the same need twice is a 409 (the unique key holds it under races)."""
     household = await households.get_visible(session, principal, household_id, for_update=True)
-    known = await session.scalar(select(HouseholdNeed.id).where(HouseholdNeed.household_id == household.id,
-                                                                HouseholdNeed.need == data.need))
+    known = await session.scalar(
+        select(HouseholdNeed.id).where(HouseholdNeed.household_id == household.id, HouseholdNeed.need == data.need)
+    )
     if known is not None:
-        raise Conflict(f"the need {data.need} is already recorded for household {household.id}",
-                       resource=f"households/{household.id}/needs")
-    session.add(HouseholdNeed(household_id=household.id, need=data.need, note=data.note.strip(),
-                              recorded_by=principal.subject, recorded_at=utcnow()))
+        raise Conflict(
+            f"the need {data.need} is already recorded for household {household.id}",
+            resource=f"households/{household.id}/needs",
+        )
+    session.add(
+        HouseholdNeed(
+            household_id=household.id,
+            need=data.need,
+            note=data.note.strip(),
+            recorded_by=principal.subject,
+            recorded_at=utcnow(),
+        )
+    )
     await session.flush()
 
 
 async def household_needs(session: AsyncSession, principal: Principal, household_id: int) -> HouseholdNeedsOut:
     household = await households.get_visible(session, principal, household_id)
     members = await households.members_of(session, household.id)
-    recorded = {n.need: n for n in await session.scalars(
-        select(HouseholdNeed).where(HouseholdNeed.household_id == household.id))}
+    recorded = {
+        n.need: n
+        for n in await session.scalars(select(HouseholdNeed).where(HouseholdNeed.household_id == household.id))
+    }
     derived = await derived_needs(session, household.id, members)
-    needs = [NeedOut(need=n, basis="derived", note=None, recorded_by=None, recorded_at=None)
-             for n in sorted(derived - set(recorded))]
-    needs += [NeedOut(need=n, basis="recorded", note=r.note, recorded_by=r.recorded_by, recorded_at=r.recorded_at)
-              for n, r in sorted(recorded.items())]
+    needs = [
+        NeedOut(need=n, basis="derived", note=None, recorded_by=None, recorded_at=None)
+        for n in sorted(derived - set(recorded))
+    ]
+    needs += [
+        NeedOut(need=n, basis="recorded", note=r.note, recorded_by=r.recorded_by, recorded_at=r.recorded_at)
+        for n, r in sorted(recorded.items())
+    ]
     return HouseholdNeedsOut(household_id=household.id, needs=needs)
 
 
@@ -210,9 +278,12 @@ async def deactivate(session: AsyncSession, principal: Principal, service_id: in
     row = await session.get(CatalogueService, service_id)
     if row is None or not principal.covers(row.area_code):
         raise NotFound(f"no catalogue service {service_id} that you may withdraw")
-    changed = await session.execute(update(CatalogueService).where(CatalogueService.id == row.id,
-                                                                   CatalogueService.active.is_(True))
-                                    .values(active=False).execution_options(synchronize_session=False))
+    changed = await session.execute(
+        update(CatalogueService)
+        .where(CatalogueService.id == row.id, CatalogueService.active.is_(True))
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
     if changed.rowcount != 1:
         raise Conflict(f"catalogue service {row.id} is already withdrawn", resource=f"service-catalogue/{row.id}")
     await session.refresh(row)

@@ -5,6 +5,5 @@ from typing import Annotated
 from services.assistance.scopes import SCREENINGS_RUN, SIGNALS_WRITE
 from shared.identity import Principal, require
 
-
 Screener = Annotated[Principal, require(SCREENINGS_RUN)]
 SignalsWriter = Annotated[Principal, require(SIGNALS_WRITE)]

@@ -17,8 +17,30 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import (CTE, JSON, BigInteger, Column, Integer, MetaData, Select, String, Subquery, Table, and_, case,
-                        cast, exists, func, literal, null, or_, select, text, type_coerce, union_all)
+from sqlalchemy import (
+    CTE,
+    JSON,
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Subquery,
+    Table,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment.models import MONTHLY_PURPOSE, Asset, Income
@@ -53,10 +75,18 @@ class Hit:
 # day screened): wages apart, for the employment cost deduction. A temporary table lives in one connection, so
 # concurrent screenings on other connections never see each other's rows; its own metadata keeps it out of the
 # migrations.
-MEMBER_INCOMES = Table("screening_member_incomes", MetaData(), Column("member_id", Integer),
-                       Column("wages", BigInteger), Column("other", BigInteger), prefixes=["TEMPORARY"])
-_CREATE_MEMBER_INCOMES = ("CREATE TEMPORARY TABLE IF NOT EXISTS screening_member_incomes "
-                          "(member_id integer NOT NULL, wages bigint NOT NULL, other bigint NOT NULL)")
+MEMBER_INCOMES = Table(
+    "screening_member_incomes",
+    MetaData(),
+    Column("member_id", Integer),
+    Column("wages", BigInteger),
+    Column("other", BigInteger),
+    prefixes=["TEMPORARY"],
+)
+_CREATE_MEMBER_INCOMES = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS screening_member_incomes "
+    "(member_id integer NOT NULL, wages bigint NOT NULL, other bigint NOT NULL)"
+)
 
 
 def _ids_between(column, after_id: int, until_id: int | None) -> list:
@@ -64,8 +94,9 @@ def _ids_between(column, after_id: int, until_id: int | None) -> list:
     return [column > after_id] + ([column <= until_id] if until_id is not None else [])
 
 
-async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
-                         ) -> tuple[dict[int, int], dict[int, int], int]:
+async def member_incomes(
+    session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
+) -> tuple[dict[int, int], dict[int, int], int]:
     """The counted monthly income per member of the households with after_id < id ≤ until_id, as the rules count
     it (non-exempt incomes of periods begun by `as_of`), decrypted and summed here: (wages per member, other
     incomes per member, income rows read)."""
@@ -80,13 +111,23 @@ async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int
             "SELECT array_agg(member_id), array_agg(kind = 'wages'), array_agg(monthly_fen_enc) FROM incomes "
             "WHERE NOT exempt AND period_from <= $1 AND household_id > $2"
             + (" AND household_id <= $3" if until_id is not None else ""),
-            as_of, after_id, *([until_id] if until_id is not None else []))
+            as_of,
+            after_id,
+            *([until_id] if until_id is not None else []),
+        )
     else:
-        rows = (await session.execute(
-            select(Income.member_id, Income.kind == "wages", type_coerce(Income.monthly_fen, String))  # raw text
-            .where(Income.exempt.is_(False), Income.period_from <= as_of,
-                   *_ids_between(Income.household_id, after_id, until_id)))).all()
-        members, wages, sealed = zip(*rows) if rows else (None, None, None)
+        rows = (
+            await session.execute(
+                select(
+                    Income.member_id, Income.kind == "wages", type_coerce(Income.monthly_fen, String)
+                ).where(  # raw text
+                    Income.exempt.is_(False),
+                    Income.period_from <= as_of,
+                    *_ids_between(Income.household_id, after_id, until_id),
+                )
+            )
+        ).all()
+        members, wages, sealed = zip(*rows, strict=False) if rows else (None, None, None)
     if not members:
         return {}, {}, 0
     # Decrypting a chunk's incomes is CPU work of this process (docs/benchmarks/assistance.md): in a thread, so that
@@ -97,22 +138,22 @@ async def member_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int
 def _sum_per_member(members, wages, sealed) -> tuple[dict[int, int], dict[int, int]]:
     """(wages per member, other incomes per member): plain ints in two dicts, no container per member."""
     totals: tuple[dict[int, int], dict[int, int]] = ({}, {})
-    for member_id, is_wages, amount in zip(members, wages, decrypt_integers(MONTHLY_PURPOSE, sealed)):
+    for member_id, is_wages, amount in zip(members, wages, decrypt_integers(MONTHLY_PURPOSE, sealed), strict=False):
         kind = totals[0] if is_wages else totals[1]
         kind[member_id] = kind.get(member_id, 0) + amount
     return totals
 
 
-async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
-                       ) -> int:
+async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None) -> int:
     """Fill `MEMBER_INCOMES` with `member_incomes` for the households with after_id < id ≤ until_id, in the
     caller's transaction; returns the income rows read. Call it before running `hits_select` (or `eligible`,
     `write_leads`) on the same range."""
     connection = await session.connection()
     postgres = connection.dialect.name == "postgresql"
     await session.execute(text(_CREATE_MEMBER_INCOMES))
-    await session.execute(text("TRUNCATE screening_member_incomes" if postgres
-                               else "DELETE FROM screening_member_incomes"))
+    await session.execute(
+        text("TRUNCATE screening_member_incomes" if postgres else "DELETE FROM screening_member_incomes")
+    )
     wages, other, read = await member_incomes(session, as_of, after_id=after_id, until_id=until_id)
     if not read:
         return read
@@ -120,13 +161,15 @@ async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int =
     records = ((member_id, wages.get(member_id, 0), other.get(member_id, 0)) for member_id in wages.keys() | other)
     if postgres:
         driver = (await connection.get_raw_connection()).driver_connection
-        await driver.copy_records_to_table("screening_member_incomes", records=records,
-                                           columns=("member_id", "wages", "other"))
+        await driver.copy_records_to_table(
+            "screening_member_incomes", records=records, columns=("member_id", "wages", "other")
+        )
         # A temporary table has no statistics until analysed: without them the planner guesses its size.
         await session.execute(text("ANALYZE screening_member_incomes"))
     else:
-        await session.execute(MEMBER_INCOMES.insert(), [{"member_id": m, "wages": w, "other": o}
-                                                        for m, w, o in records])
+        await session.execute(
+            MEMBER_INCOMES.insert(), [{"member_id": m, "wages": w, "other": o} for m, w, o in records]
+        )
     return read
 
 
@@ -146,44 +189,84 @@ def _member_figures(p: dict[str, int], as_of: dt.date, in_chunk: list) -> CTE:
     income = MEMBER_INCOMES
     wages, other = func.coalesce(income.c.wages, 0), func.coalesce(income.c.other, 0)
     adult = Member.birth_on <= cutoff(as_of, 18)
-    counted = and_(Member.exclusion.is_(None), or_(
-        Member.relationship.in_(("applicant", "spouse")),
-        and_(Member.relationship == "child", or_(
-            ~adult,
-            and_(Member.full_time_student.is_(True), Member.schooling.in_(sorted(UP_TO_UNDERGRADUATE))),
-            Member.labour_capacity == "none")),
-        and_(Member.relationship.not_in(("applicant", "spouse", "child")),
-             Member.legal_duty_of_support.is_(True), Member.lives_together.is_(True))))
+    counted = and_(
+        Member.exclusion.is_(None),
+        or_(
+            Member.relationship.in_(("applicant", "spouse")),
+            and_(
+                Member.relationship == "child",
+                or_(
+                    ~adult,
+                    and_(Member.full_time_student.is_(True), Member.schooling.in_(sorted(UP_TO_UNDERGRADUATE))),
+                    Member.labour_capacity == "none",
+                ),
+            ),
+            and_(
+                Member.relationship.not_in(("applicant", "spouse", "child")),
+                Member.legal_duty_of_support.is_(True),
+                Member.lives_together.is_(True),
+            ),
+        ),
+    )
     deducted = case((wages < p["employment_cost_deduction"], wages), else_=p["employment_cost_deduction"])
-    able = and_(Member.exclusion.is_(None), Member.labour_capacity == "full", adult,
-                Member.birth_on > cutoff(as_of, 60))
-    return (select(Member.id, Member.household_id, Member.relationship, Member.birth_on, Member.exclusion,
-                   Member.disability_grade, Member.disability_kind, Member.labour_capacity, Member.parents,
-                   Member.in_institution,
-                   _flag(counted).label("counted"), _flag(able).label("able"),
-                   (wages - deducted + other).label("after_deduction"), (wages + other).label("own"))
-            .where(*in_chunk)
-            .outerjoin(income, income.c.member_id == Member.id).cte("member_figures"))
+    able = and_(
+        Member.exclusion.is_(None), Member.labour_capacity == "full", adult, Member.birth_on > cutoff(as_of, 60)
+    )
+    return (
+        select(
+            Member.id,
+            Member.household_id,
+            Member.relationship,
+            Member.birth_on,
+            Member.exclusion,
+            Member.disability_grade,
+            Member.disability_kind,
+            Member.labour_capacity,
+            Member.parents,
+            Member.in_institution,
+            _flag(counted).label("counted"),
+            _flag(able).label("able"),
+            (wages - deducted + other).label("after_deduction"),
+            (wages + other).label("own"),
+        )
+        .where(*in_chunk)
+        .outerjoin(income, income.c.member_id == Member.id)
+        .cte("member_figures")
+    )
 
 
 def _household_assets(as_of: dt.date, in_chunk: list) -> Subquery:
     """Per household of the chunk with assets on record by `as_of`: its financial assets and its vehicles' value."""
-    return (select(Asset.household_id,
-                   _whole(func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen),
-                                        else_=0))).label("financial"),
-                   _whole(func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0))).label("vehicle"))
-            .where(Asset.source_on <= as_of, *in_chunk).group_by(Asset.household_id).subquery("assets"))
+    return (
+        select(
+            Asset.household_id,
+            _whole(func.sum(case((Asset.kind.in_(sorted(rules.FINANCIAL_ASSETS)), Asset.value_fen), else_=0))).label(
+                "financial"
+            ),
+            _whole(func.sum(case((Asset.kind == "vehicle", Asset.value_fen), else_=0))).label("vehicle"),
+        )
+        .where(Asset.source_on <= as_of, *in_chunk)
+        .group_by(Asset.household_id)
+        .subquery("assets")
+    )
 
 
 def _household_totals(people: CTE, in_area: list) -> CTE:
     """Per household of the chunk and area: its counted members (`n`), their counted income (`total`) and how
     many of its people are able to work (`able`)."""
-    return (select(Household.id, Household.area_code,
-                   _whole(func.sum(people.c.counted)).label("n"),
-                   _whole(func.sum(people.c.counted * people.c.after_deduction)).label("total"),
-                   _whole(func.sum(people.c.able)).label("able"))
-            .join(people, people.c.household_id == Household.id).where(*in_area)
-            .group_by(Household.id, Household.area_code).cte("household_totals"))
+    return (
+        select(
+            Household.id,
+            Household.area_code,
+            _whole(func.sum(people.c.counted)).label("n"),
+            _whole(func.sum(people.c.counted * people.c.after_deduction)).label("total"),
+            _whole(func.sum(people.c.able)).label("able"),
+        )
+        .join(people, people.c.household_id == Household.id)
+        .where(*in_area)
+        .group_by(Household.id, Household.area_code)
+        .cte("household_totals")
+    )
 
 
 def _household_flags(p: dict[str, int], households: CTE, assets: Subquery) -> CTE:
@@ -191,14 +274,29 @@ def _household_flags(p: dict[str, int], households: CTE, assets: Subquery) -> CT
     n, total = households.c.n, households.c.total
     financial, vehicle = func.coalesce(assets.c.financial, 0), func.coalesce(assets.c.vehicle, 0)
     # Asset limits apply only where one is on record (rules.ASSET_LIMITS).
-    assets_ok = ([financial <= p["dibao_financial_assets_limit"] * n] if "dibao_financial_assets_limit" in p else []) \
-        + ([vehicle <= p["dibao_vehicle_value_limit"]] if "dibao_vehicle_value_limit" in p else [])
+    assets_ok = (
+        [financial <= p["dibao_financial_assets_limit"] * n] if "dibao_financial_assets_limit" in p else []
+    ) + ([vehicle <= p["dibao_vehicle_value_limit"]] if "dibao_vehicle_value_limit" in p else [])
     dibao = and_(n >= 1, total < p["dibao_standard"] * n, *assets_ok)
-    marginal = and_(n >= 1, total >= p["dibao_standard"] * n,
-                    total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n, *assets_ok)
-    return (select(households.c.id, households.c.area_code, households.c.able, n.label("n"), total.label("total"),
-                   _flag(dibao).label("dibao"), _flag(marginal).label("marginal"))
-            .outerjoin(assets, assets.c.household_id == households.c.id).cte("household_flags"))
+    marginal = and_(
+        n >= 1,
+        total >= p["dibao_standard"] * n,
+        total * 1000 <= p["dibao_standard"] * p["dibao_marginal_multiplier"] * n,
+        *assets_ok,
+    )
+    return (
+        select(
+            households.c.id,
+            households.c.area_code,
+            households.c.able,
+            n.label("n"),
+            total.label("total"),
+            _flag(dibao).label("dibao"),
+            _flag(marginal).label("marginal"),
+        )
+        .outerjoin(assets, assets.c.household_id == households.c.id)
+        .cte("household_flags")
+    )
 
 
 def _candidates(p: dict[str, int], as_of: dt.date, people: CTE, flags: CTE) -> CTE:
@@ -208,34 +306,59 @@ def _candidates(p: dict[str, int], as_of: dt.date, people: CTE, flags: CTE) -> C
     One pass over the chunk's people, household flags joined in; only rows that qualify for something go on to
     the programmes (`_programme_hits`)."""
     able_elsewhere = flags.c.able - people.c.able
-    unable = or_(people.c.birth_on <= cutoff(as_of, 60), people.c.birth_on > cutoff(as_of, 16),
-                 people.c.labour_capacity == "none",
-                 *(and_(people.c.disability_kind == kind, people.c.disability_grade <= grade)
-                   for kind, grade in rules.NO_LABOUR_CAPACITY_GRADES.items()))
+    unable = or_(
+        people.c.birth_on <= cutoff(as_of, 60),
+        people.c.birth_on > cutoff(as_of, 16),
+        people.c.labour_capacity == "none",
+        *(
+            and_(people.c.disability_kind == kind, people.c.disability_grade <= grade)
+            for kind, grade in rules.NO_LABOUR_CAPACITY_GRADES.items()
+        ),
+    )
     minor = people.c.birth_on > cutoff(as_of, 18)
     orphan = and_(minor, people.c.parents == "orphan")
     tekun = and_(people.c.exclusion.is_(None), unable, people.c.own < p["dibao_standard"], able_elsewhere == 0)
     poor = or_(flags.c.dibao == 1, flags.c.marginal == 1)
-    individual = and_(people.c.exclusion.is_(None),
-                      or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None)))
-    return (select(people.c.id, people.c.household_id, people.c.relationship, people.c.exclusion, flags.c.area_code,
-                   flags.c.n, flags.c.total, flags.c.dibao, flags.c.marginal, people.c.disability_grade,
-                   _flag(tekun).label("tekun"),
-                   _flag(and_(orphan, people.c.in_institution.is_(True))).label("orphan_institution"),
-                   _flag(and_(orphan, people.c.in_institution.is_(False))).label("orphan_scattered"),
-                   _flag(and_(minor, people.c.parents == "unsupported")).label("child_in_difficulty"))
-            .join(flags, flags.c.id == people.c.household_id)
-            .where(or_(and_(people.c.relationship == "applicant", poor), individual)).cte("candidates"))
+    individual = and_(
+        people.c.exclusion.is_(None),
+        or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None)),
+    )
+    return (
+        select(
+            people.c.id,
+            people.c.household_id,
+            people.c.relationship,
+            people.c.exclusion,
+            flags.c.area_code,
+            flags.c.n,
+            flags.c.total,
+            flags.c.dibao,
+            flags.c.marginal,
+            people.c.disability_grade,
+            _flag(tekun).label("tekun"),
+            _flag(and_(orphan, people.c.in_institution.is_(True))).label("orphan_institution"),
+            _flag(and_(orphan, people.c.in_institution.is_(False))).label("orphan_scattered"),
+            _flag(and_(minor, people.c.parents == "unsupported")).label("child_in_difficulty"),
+        )
+        .join(flags, flags.c.id == people.c.household_id)
+        .where(or_(and_(people.c.relationship == "applicant", poor), individual))
+        .cte("candidates")
+    )
 
 
 def _received_or_applied(as_of: dt.date, after_id: int, until_id: int | None) -> CTE:
     """(household_id, member_id, programme) received on `as_of` or applied for: an application under way leaves
     its programme out too (discovery/exclusions.py)."""
-    return union_all(select(Member.household_id, Member.id.label("member_id"), Enrolment.programme)
-                     .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
-                     .where(*_ids_between(Member.household_id, after_id, until_id), Enrolment.since_on <= as_of,
-                            or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
-                     live_applications(after_id=after_id, until_id=until_id)).cte("receiving")
+    return union_all(
+        select(Member.household_id, Member.id.label("member_id"), Enrolment.programme)
+        .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
+        .where(
+            *_ids_between(Member.household_id, after_id, until_id),
+            Enrolment.since_on <= as_of,
+            or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of),
+        ),
+        live_applications(after_id=after_id, until_id=until_id),
+    ).cte("receiving")
 
 
 def _closed_leads(after_id: int, until_id: int | None) -> CTE:
@@ -246,13 +369,18 @@ def _closed_leads(after_id: int, until_id: int | None) -> CTE:
     standard, told by the lead's facts digest (the income itself is not kept, discovery/facts.py). New facts (an
     income recorded, a member gone, a new standard) give another digest and raise it again. Read once per chunk
     through ix_leads_closed (closed leads are few), not probed per candidate row."""
-    return (select(Lead.household_id, Lead.member_id, Lead.programme,
-                   Lead.reasons["facts_digest"].as_string().label("facts"))
-            .where(Lead.state == "closed", *_ids_between(Lead.household_id, after_id, until_id)).cte("closed"))
+    return (
+        select(
+            Lead.household_id, Lead.member_id, Lead.programme, Lead.reasons["facts_digest"].as_string().label("facts")
+        )
+        .where(Lead.state == "closed", *_ids_between(Lead.household_id, after_id, until_id))
+        .cte("closed")
+    )
 
 
-def _programme_hits(code: str, condition, rows: CTE, *, household: bool, standard: int,
-                    excluded: tuple[CTE, CTE] | None) -> Select:
+def _programme_hits(
+    code: str, condition, rows: CTE, *, household: bool, standard: int, excluded: tuple[CTE, CTE] | None
+) -> Select:
     """The rows of `candidates` eligible for programme `code`, in the shape of `hits_select`. With `excluded`
     (`_received_or_applied`, `_closed_leads`), those received, applied for or closed on the same facts are left
     out."""
@@ -262,18 +390,32 @@ def _programme_hits(code: str, condition, rows: CTE, *, household: bool, standar
         key = receiving.c.household_id == rows.c.household_id if household else receiving.c.member_id == rows.c.id
         where.append(~exists().where(key, receiving.c.programme == code))
         same = [closed.c.household_id == rows.c.household_id, closed.c.programme == code]
-        same += ([closed.c.member_id.is_(None), closed.c.facts == facts_digest_sql(rows.c.n, rows.c.total, standard)]
-                 if household else [closed.c.member_id == rows.c.id])
+        same += (
+            [closed.c.member_id.is_(None), closed.c.facts == facts_digest_sql(rows.c.n, rows.c.total, standard)]
+            if household
+            else [closed.c.member_id == rows.c.id]
+        )
         where.append(~exists().where(*same))
-    return select(rows.c.household_id,
-                  cast(null(), Integer).label("member_id") if household else rows.c.id.label("member_id"),
-                  rows.c.area_code, literal(code, String).label("programme"),
-                  rows.c.n if household else cast(null(), BigInteger).label("n"),
-                  rows.c.total if household else cast(null(), BigInteger).label("total")).where(*where)
+    return select(
+        rows.c.household_id,
+        cast(null(), Integer).label("member_id") if household else rows.c.id.label("member_id"),
+        rows.c.area_code,
+        literal(code, String).label("programme"),
+        rows.c.n if household else cast(null(), BigInteger).label("n"),
+        rows.c.total if household else cast(null(), BigInteger).label("total"),
+    ).where(*where)
 
 
-def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str, after_id: int,
-                until_id: int | None, exclude_prefixes: tuple[str, ...], unless_receiving: bool) -> Select:
+def hits_select(
+    params: dict[str, rules.Param],
+    as_of: dt.date,
+    *,
+    area_prefix: str,
+    after_id: int,
+    until_id: int | None,
+    exclude_prefixes: tuple[str, ...],
+    unless_receiving: bool,
+) -> Select:
     """One row (household_id, member_id, area_code, programme, n, total) per eligible household programme
     (member_id NULL, n and total its counted members and counted income) or person programme (n, total NULL).
 
@@ -294,12 +436,16 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
     assets = _household_assets(as_of, _ids_between(Asset.household_id, after_id, until_id))
     flags = _household_flags(p, _household_totals(people, in_area), assets)
     rows = _candidates(p, as_of, people, flags)
-    excluded = ((_received_or_applied(as_of, after_id, until_id), _closed_leads(after_id, until_id))
-                if unless_receiving else None)
+    excluded = (
+        (_received_or_applied(as_of, after_id, until_id), _closed_leads(after_id, until_id))
+        if unless_receiving
+        else None
+    )
 
     def hits(code: str, condition, *, household: bool) -> Select:
-        return _programme_hits(code, condition, rows, household=household, standard=p["dibao_standard"],
-                               excluded=excluded)
+        return _programme_hits(
+            code, condition, rows, household=household, standard=p["dibao_standard"], excluded=excluded
+        )
 
     applicant, present = rows.c.relationship == "applicant", rows.c.exclusion.is_(None)
     person_programmes = ("tekun", "orphan_institution", "orphan_scattered", "child_in_difficulty")
@@ -307,32 +453,73 @@ def hits_select(params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: 
         hits("dibao", and_(applicant, rows.c.dibao == 1), household=True),
         hits("dibao_marginal", and_(applicant, rows.c.marginal == 1), household=True),
         *(hits(code, and_(present, rows.c[code] == 1), household=False) for code in person_programmes),
-        hits("disability_living_subsidy", and_(present, rows.c.disability_grade.is_not(None),
-                                               or_(rows.c.dibao == 1, rows.c.marginal == 1)), household=False),
-        hits("disability_care_subsidy", and_(present, rows.c.disability_grade.in_(sorted(rules.SEVERE_GRADES))),
-             household=False))
+        hits(
+            "disability_living_subsidy",
+            and_(present, rows.c.disability_grade.is_not(None), or_(rows.c.dibao == 1, rows.c.marginal == 1)),
+            household=False,
+        ),
+        hits(
+            "disability_care_subsidy",
+            and_(present, rows.c.disability_grade.in_(sorted(rules.SEVERE_GRADES))),
+            household=False,
+        ),
+    )
 
 
-async def eligible(session: AsyncSession, params: dict[str, rules.Param], as_of: dt.date, *, area_prefix: str = "",
-                   after_id: int = 0, until_id: int | None = None, exclude_prefixes: tuple[str, ...] = ()
-                   ) -> list[Hit]:
+async def eligible(
+    session: AsyncSession,
+    params: dict[str, rules.Param],
+    as_of: dt.date,
+    *,
+    area_prefix: str = "",
+    after_id: int = 0,
+    until_id: int | None = None,
+    exclude_prefixes: tuple[str, ...] = (),
+) -> list[Hit]:
     """Every (household, programme[, member]) the rules find eligible, for households with after_id < id ≤ until_id
     in the area (less the excluded areas, which have their own parameters)."""
     await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
-    hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
-                 exclude_prefixes=exclude_prefixes, unless_receiving=False)
+    hits = hits_select(
+        params,
+        as_of,
+        area_prefix=area_prefix,
+        after_id=after_id,
+        until_id=until_id,
+        exclude_prefixes=exclude_prefixes,
+        unless_receiving=False,
+    )
     standard, key = params["dibao_standard"].value, facts_key()
     # The figures a lead keeps (`write_leads`): the counted income only inside the facts digest.
-    return [Hit(row.household_id, row.area_code, row.programme, row.member_id,
-                {} if row.member_id is not None else
-                {"counted_members": int(row.n), "standard_fen": standard,
-                 "facts_digest": facts_digest(row.n, row.total, standard, key=key)})
-            for row in await session.execute(hits)]
+    return [
+        Hit(
+            row.household_id,
+            row.area_code,
+            row.programme,
+            row.member_id,
+            {}
+            if row.member_id is not None
+            else {
+                "counted_members": int(row.n),
+                "standard_fen": standard,
+                "facts_digest": facts_digest(row.n, row.total, standard, key=key),
+            },
+        )
+        for row in await session.execute(hits)
+    ]
 
 
-async def write_leads(session: AsyncSession, screening_id: int, params: dict[str, rules.Param], as_of: dt.date,
-                      now: dt.datetime, *, area_prefix: str, after_id: int, until_id: int,
-                      exclude_prefixes: tuple[str, ...] = ()) -> int:
+async def write_leads(
+    session: AsyncSession,
+    screening_id: int,
+    params: dict[str, rules.Param],
+    as_of: dt.date,
+    now: dt.datetime,
+    *,
+    area_prefix: str,
+    after_id: int,
+    until_id: int,
+    exclude_prefixes: tuple[str, ...] = (),
+) -> int:
     """Write the leads of one chunk in the database itself (INSERT … SELECT): every hit of `eligible` that the
     household or person does not already receive, with the same reasons the API shows (for a household programme
     the counted members, the standard and the facts digest; never the counted income). Returns how many.
@@ -340,8 +527,15 @@ async def write_leads(session: AsyncSession, screening_id: int, params: dict[str
     At city scale, turning hundreds of thousands of rows into Python objects and back into COPY records cost
     more than evaluating the rules; here no row leaves the database (but the incomes: `load_incomes` must have
     filled `MEMBER_INCOMES` for the range first)."""
-    hits = hits_select(params, as_of, area_prefix=area_prefix, after_id=after_id, until_id=until_id,
-                       exclude_prefixes=exclude_prefixes, unless_receiving=True).subquery("hits")
+    hits = hits_select(
+        params,
+        as_of,
+        area_prefix=area_prefix,
+        after_id=after_id,
+        until_id=until_id,
+        exclude_prefixes=exclude_prefixes,
+        unless_receiving=True,
+    ).subquery("hits")
     dialect = (await session.connection()).dialect.name
     standard = params["dibao_standard"].value
     # The reasons are JSON text put together by concatenation, not json_build_object: its dispatch on every
@@ -350,17 +544,32 @@ async def write_leads(session: AsyncSession, screening_id: int, params: dict[str
     # always shown. No counted income in the clear: the facts digest stands for it (discovery/facts.py); the digest
     # is hex and the counts integers, so nothing needs escaping.
     common = json.dumps({"rule": "eligibility.rules.evaluate", "as_of": as_of.isoformat()})
-    household_reasons = (literal(common[:-1] + ', "counted_members": ', String) + cast(hits.c.n, String)
-                         + literal(f', "standard_fen": {int(standard)}, "facts_digest": "', String)
-                         + facts_digest_sql(hits.c.n, hits.c.total, standard) + literal('"}', String))
+    household_reasons = (
+        literal(common[:-1] + ', "counted_members": ', String)
+        + cast(hits.c.n, String)
+        + literal(f', "standard_fen": {int(standard)}, "facts_digest": "', String)
+        + facts_digest_sql(hits.c.n, hits.c.total, standard)
+        + literal('"}', String)
+    )
     reasons = case((hits.c.member_id.is_(None), household_reasons), else_=literal(common, String))
     if dialect == "postgresql":
         reasons = cast(reasons, JSON)  # PostgreSQL has no implicit cast from text to json; SQLite stores the text
     table = Lead.__table__
-    written = await session.execute(table.insert().from_select(
-        ["screening_id", "household_id", "member_id", "area_code", "programme", "state", "reasons", "created_at"],
-        select(literal(screening_id, Integer), hits.c.household_id, hits.c.member_id, hits.c.area_code,
-               hits.c.programme, literal("open", String), reasons, literal(now, table.c.created_at.type))))
+    written = await session.execute(
+        table.insert().from_select(
+            ["screening_id", "household_id", "member_id", "area_code", "programme", "state", "reasons", "created_at"],
+            select(
+                literal(screening_id, Integer),
+                hits.c.household_id,
+                hits.c.member_id,
+                hits.c.area_code,
+                hits.c.programme,
+                literal("open", String),
+                reasons,
+                literal(now, table.c.created_at.type),
+            ),
+        )
+    )
     if written.rowcount >= 0:
         return written.rowcount
     # Python's sqlite3 reports no row count for a statement that begins with WITH; SQLite itself knows.

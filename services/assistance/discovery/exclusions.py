@@ -31,12 +31,19 @@ async def excluded_targets(session: AsyncSession, as_of: dt.date, *, after_id: i
     """("h", household, programme) for household programmes and ("m", member, programme) for the others, current on
     as_of or applied for (an application under way), for the households with after_id < id ≤ until_id (a range,
     not a list: a chunk is tens of thousands)."""
-    rows = await session.execute(union_all(
-        select(Member.household_id, Member.id, Enrolment.programme)
-        .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
-        .where(Member.household_id > after_id, Member.household_id <= until_id, Enrolment.since_on <= as_of,
-               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
-        live_applications(after_id=after_id, until_id=until_id)))
+    rows = await session.execute(
+        union_all(
+            select(Member.household_id, Member.id, Enrolment.programme)
+            .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
+            .where(
+                Member.household_id > after_id,
+                Member.household_id <= until_id,
+                Enrolment.since_on <= as_of,
+                or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of),
+            ),
+            live_applications(after_id=after_id, until_id=until_id),
+        )
+    )
     found = set()
     for household_id, member_id, programme in rows:
         found.add(("h", household_id, programme) if programme in HOUSEHOLD_PROGRAMMES else ("m", member_id, programme))
@@ -56,15 +63,29 @@ async def household_exclusions(session: AsyncSession, household_id: int, as_of: 
     applying = await session.execute(
         select(Application.programme, Application.member_id, Application.id, Application.state)
         .where(Application.household_id == household_id, Application.state.in_(OPEN_STATES))
-        .order_by(Application.id))
+        .order_by(Application.id)
+    )
     receiving = await session.execute(
         select(Enrolment.programme, Member.id, Enrolment.since_on)
         .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
-        .where(Member.household_id == household_id, Enrolment.since_on <= as_of,
-               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of))
-        .order_by(Enrolment.programme, Enrolment.since_on, Member.id))
-    found = [{"programme": programme, "member_id": member_id, "reason": "applying", "application_id": application_id,
-              "application_state": state, "since_on": None} for programme, member_id, application_id, state in applying]
+        .where(
+            Member.household_id == household_id,
+            Enrolment.since_on <= as_of,
+            or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of),
+        )
+        .order_by(Enrolment.programme, Enrolment.since_on, Member.id)
+    )
+    found = [
+        {
+            "programme": programme,
+            "member_id": member_id,
+            "reason": "applying",
+            "application_id": application_id,
+            "application_state": state,
+            "since_on": None,
+        }
+        for programme, member_id, application_id, state in applying
+    ]
     told = set()
     for programme, member_id, since_on in receiving:
         if programme in HOUSEHOLD_PROGRAMMES:
@@ -72,6 +93,14 @@ async def household_exclusions(session: AsyncSession, household_id: int, as_of: 
         if (programme, member_id) in told:
             continue
         told.add((programme, member_id))
-        found.append({"programme": programme, "member_id": member_id, "reason": "receiving", "application_id": None,
-                      "application_state": None, "since_on": since_on})
+        found.append(
+            {
+                "programme": programme,
+                "member_id": member_id,
+                "reason": "receiving",
+                "application_id": None,
+                "application_state": None,
+                "since_on": since_on,
+            }
+        )
     return found

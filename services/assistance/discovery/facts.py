@@ -44,7 +44,7 @@ def facts_digest(counted_members: int, income_fen: int, standard_fen: int, *, ke
     return hashlib.sha256(message.encode()).hexdigest()
 
 
-class sha256_hex(FunctionElement):  # noqa: N801 - named as the SQL function
+class sha256_hex(FunctionElement):
     """The lower-case hex SHA-256 of a text's UTF-8 bytes, in SQL on either backend."""
 
     type = String()
@@ -63,8 +63,15 @@ def _sha256_hex_sqlite(element, compiler, **kw):
 
 def facts_digest_sql(counted_members, income_fen, standard_fen, *, key: str | None = None):
     """The same digest as a SQL expression over integer columns (or values)."""
+
     def text(value):
         return cast(literal(value, BigInteger) if isinstance(value, int) else value, String)
 
-    return sha256_hex(literal(key or facts_key(), String) + text(counted_members) + literal(":", String)
-                      + text(income_fen) + literal(":", String) + text(standard_fen))
+    return sha256_hex(
+        literal(key or facts_key(), String)
+        + text(counted_members)
+        + literal(":", String)
+        + text(income_fen)
+        + literal(":", String)
+        + text(standard_fen)
+    )

@@ -50,8 +50,9 @@ class Signal(Base):
         bounded("amount_fen", 0, MAX_BILL_FEN),
         UniqueConstraint("partner", "signal_id"),
         Index("ix_signals_id_number_index", "id_number_index"),
-        CheckConstraint("kind IN ('medical_bill', 'job_loss', 'disability_record', 'disaster', 'housing_change')",
-                        name="kind_known"),
+        CheckConstraint(
+            "kind IN ('medical_bill', 'job_loss', 'disability_record', 'disaster', 'housing_change')", name="kind_known"
+        ),
         # A disability record (残联) gives the grade with the kind, as a member's are recorded; no other kind gives
         # them. (SignalIn requires them of a disability record; those received before it did have none.)
         CheckConstraint("(disability_grade IS NULL) = (disability_kind IS NULL)", name="disability_grade_with_kind"),

@@ -30,8 +30,15 @@ async def _no_progress(_percent: int) -> None:
     pass
 
 
-async def _chunk_job(database: Database, screening: Screening, after_id: int, last: int, count: int,
-                     before: asyncio.Task | None, turns: Turns) -> int:
+async def _chunk_job(
+    database: Database,
+    screening: Screening,
+    after_id: int,
+    last: int,
+    count: int,
+    before: asyncio.Task | None,
+    turns: Turns,
+) -> int:
     async with database.sessionmaker() as session, session.begin():
         await run_chunk(session, screening, after_id, last, count, before_checkpoint=before, turns=turns)
     return count
@@ -42,16 +49,22 @@ async def _start(database: Database, screening_id: int) -> Screening | None:
     finishing it)."""
     async with database.sessionmaker() as session, session.begin():
         started = await session.execute(
-            update(Screening).where(Screening.id == screening_id, Screening.state.in_(LIVE))
-            .values(state="running", attempts=Screening.attempts + 1).execution_options(synchronize_session=False))
+            update(Screening)
+            .where(Screening.id == screening_id, Screening.state.in_(LIVE))
+            .values(state="running", attempts=Screening.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
         return await session.get(Screening, screening_id) if started.rowcount == 1 else None
 
 
 async def _set(database: Database, screening_id: int, state: str, error: str | None = None) -> None:
     async with database.sessionmaker() as session, session.begin():
-        await session.execute(update(Screening).where(Screening.id == screening_id).values(
-            state=state, error=error, finished_at=utcnow() if state in ("done", "failed") else None)
-            .execution_options(synchronize_session=False))
+        await session.execute(
+            update(Screening)
+            .where(Screening.id == screening_id)
+            .values(state=state, error=error, finished_at=utcnow() if state in ("done", "failed") else None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # Chunks in flight at once on PostgreSQL, each on its own connection and in its own transaction: while the
@@ -63,8 +76,9 @@ PARALLEL_CHUNKS = 4
 WRITING_CHUNKS = 2
 
 
-async def run(database: Database, screening_id: int, *, chunk: int, progress: Progress = _no_progress,
-              last_attempt: bool = True) -> None:
+async def run(
+    database: Database, screening_id: int, *, chunk: int, progress: Progress = _no_progress, last_attempt: bool = True
+) -> None:
     """Run (or resume) one screening to its end, calling `progress` (percent) after every committed chunk.
 
     What stops it is raised again for the job to record, after the screening says so: a cancel (`Cancelled`,
@@ -82,13 +96,17 @@ async def run(database: Database, screening_id: int, *, chunk: int, progress: Pr
                 await session.execute(text("ANALYZE households, members, incomes, assets, enrolments"))
         depth = PARALLEL_CHUNKS if database.dialect == "postgresql" else 1
         turns = Turns(load=asyncio.Semaphore(1), write=asyncio.Semaphore(WRITING_CHUNKS))
-        after, processed, total = screening.last_household_id, screening.processed_households, \
-            screening.total_households
+        after, processed, total = (
+            screening.last_household_id,
+            screening.processed_households,
+            screening.total_households,
+        )
 
         async def committed(task: asyncio.Task) -> None:
             nonlocal processed
             processed += await task
             await progress(100 * processed // total if total else 100)
+
         while True:
             async with database.sessionmaker() as session:
                 last, count = await next_chunk(session, screening, after, chunk)

@@ -40,18 +40,23 @@ class SignalIn(Schema):
     应急管理 disaster, 住建 housing change)."""
 
     model_config = ConfigDict(extra="forbid")
-    signal_id: str = Field(min_length=1, max_length=100, description="The partner's own id: a resend is not "
-                           "processed twice")
+    signal_id: str = Field(
+        min_length=1, max_length=100, description="The partner's own id: a resend is not processed twice"
+    )
     kind: SignalKind
     id_number: str = Field(min_length=15, max_length=20)
     occurred_on: dt.date
-    amount_fen: int | None = fen("medical_bill: the out-of-pocket bill, counted as a rigid medical expense of the "
-                                 "month it occurred (支出型); job_loss: the monthly unemployment benefit (失业保险金) "
-                                 "now paid, if any. Other kinds: kept, not used (a disaster's loss is assessed on the "
-                                 "visit)",
-                                 maximum=MAX_BILL_FEN, default=None)
-    disability_grade: int | None = Field(None, ge=1, le=4, description="disability_record only, required there: "
-                                         "残疾等级 1 (most severe) to 4")
+    amount_fen: int | None = fen(
+        "medical_bill: the out-of-pocket bill, counted as a rigid medical expense of the "
+        "month it occurred (支出型); job_loss: the monthly unemployment benefit (失业保险金) "
+        "now paid, if any. Other kinds: kept, not used (a disaster's loss is assessed on the "
+        "visit)",
+        maximum=MAX_BILL_FEN,
+        default=None,
+    )
+    disability_grade: int | None = Field(
+        None, ge=1, le=4, description="disability_record only, required there: 残疾等级 1 (most severe) to 4"
+    )
     disability_kind: DisabilityKind | None = Field(None, description="disability_record only, required there: 残疾类别")
     detail: str = Field("", max_length=1000)
 

@@ -45,11 +45,21 @@ def screening_out(s: Screening, job: Mapping[str, Any] | None = None) -> Screeni
         # A traceback's last line says what went wrong (as GET /jobs/{id} shows it).
         error = CANCELLED if job["status"] == "cancelled" else (job["last_error"] or "failed").strip().splitlines()[-1]
     percent = 100.0 if s.total_households == 0 else round(100 * s.processed_households / s.total_households, 1)
-    return ScreeningOut(id=s.id, state=state, as_of=s.as_of, area_code=s.area_code,
-                        total_households=s.total_households, processed_households=s.processed_households,
-                        progress_percent=percent if state != "done" else 100.0, leads_count=s.leads_count,
-                        attempts=s.attempts, error=error, created_at=s.created_at, finished_at=finished_at,
-                        job_id=s.job_id)
+    return ScreeningOut(
+        id=s.id,
+        state=state,
+        as_of=s.as_of,
+        area_code=s.area_code,
+        total_households=s.total_households,
+        processed_households=s.processed_households,
+        progress_percent=percent if state != "done" else 100.0,
+        leads_count=s.leads_count,
+        attempts=s.attempts,
+        error=error,
+        created_at=s.created_at,
+        finished_at=finished_at,
+        job_id=s.job_id,
+    )
 
 
 async def create_screening(session: AsyncSession, principal: Principal, data: ScreeningIn) -> Screening:
@@ -61,9 +71,19 @@ async def create_screening(session: AsyncSession, principal: Principal, data: Sc
     in_area = within_area(Household.area_code, area)
     until = await session.scalar(select(func.max(Household.id)).where(in_area)) or 0
     total = await session.scalar(select(func.count()).select_from(Household).where(in_area, Household.id <= until))
-    screening = Screening(state="queued", as_of=as_of, area_code=area, until_household_id=until,
-                          total_households=total, processed_households=0, last_household_id=0, leads_count=0,
-                          attempts=0, requested_by=principal.subject, created_at=utcnow())
+    screening = Screening(
+        state="queued",
+        as_of=as_of,
+        area_code=area,
+        until_household_id=until,
+        total_households=total,
+        processed_households=0,
+        last_household_id=0,
+        leads_count=0,
+        attempts=0,
+        requested_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(screening)
     await session.flush()
     return screening
@@ -73,8 +93,11 @@ async def get_screening(session: AsyncSession, principal: Principal, screening_i
     screening = await session.get(Screening, screening_id)
     # Visible to staff above the screened area and to staff within it (a city screening's leads are worked by
     # each district, street and community for its own part).
-    within = screening is not None and principal.is_area_staff and \
-        area_prefix(principal.area).startswith(area_prefix(screening.area_code))
+    within = (
+        screening is not None
+        and principal.is_area_staff
+        and area_prefix(principal.area).startswith(area_prefix(screening.area_code))
+    )
     if screening is None or not (principal.covers(screening.area_code) or within):
         raise NotFound(f"no screening {screening_id} that you may see")
     return screening
@@ -88,11 +111,16 @@ async def read_screening(session: AsyncSession, principal: Principal, screening_
     return screening_out(screening, job)
 
 
-async def list_leads(session: AsyncSession, principal: Principal, screening_id: int, page: PageParams, *,
-                     area_code: str | None) -> list[Lead]:
+async def list_leads(
+    session: AsyncSession, principal: Principal, screening_id: int, page: PageParams, *, area_code: str | None
+) -> list[Lead]:
     await get_screening(session, principal, screening_id)
-    query = keyset(select(Lead).where(Lead.screening_id == screening_id, within_area(Lead.area_code, principal.area)),
-                   (Lead.area_code, Lead.id), page, cast=(str, int))
+    query = keyset(
+        select(Lead).where(Lead.screening_id == screening_id, within_area(Lead.area_code, principal.area)),
+        (Lead.area_code, Lead.id),
+        page,
+        cast=(str, int),
+    )
     if area_code:
         query = query.where(within_area(Lead.area_code, area_code))
     return list(await session.scalars(query))
@@ -100,12 +128,19 @@ async def list_leads(session: AsyncSession, principal: Principal, screening_id: 
 
 # --- one chunk --------------------------------------------------------------------------------------------
 
+
 async def _district_parameters(session: AsyncSession, screening: Screening) -> list[tuple[str, tuple, dict]]:
     """(prefix, excluded prefixes, parameters) to run: one set for the area, plus one per district with its own."""
     prefix = area_prefix(screening.area_code)
-    own = sorted(d for d in await session.scalars(select(PolicyVersion.district_code).distinct().where(
-        PolicyVersion.district_code != CITY_CODE, PolicyVersion.effective_on <= screening.as_of))
-        if d.startswith(prefix) or prefix.startswith(d))
+    own = sorted(
+        d
+        for d in await session.scalars(
+            select(PolicyVersion.district_code)
+            .distinct()
+            .where(PolicyVersion.district_code != CITY_CODE, PolicyVersion.effective_on <= screening.as_of)
+        )
+        if d.startswith(prefix) or prefix.startswith(d)
+    )
     if len(prefix) >= 6:  # within one district: that district's parameters
         return [(prefix, (), await eligibility.parameters(session, prefix[:6], screening.as_of))]
     runs = [(prefix, tuple(own), await eligibility.parameters(session, CITY_CODE, screening.as_of))]
@@ -115,9 +150,17 @@ async def _district_parameters(session: AsyncSession, screening: Screening) -> l
 
 async def next_chunk(session: AsyncSession, screening: Screening, after_id: int, chunk: int) -> tuple[int, int]:
     """The next `chunk` households of the screening's area after `after_id`: (the last one's id, how many)."""
-    following = (select(Household.id).where(Household.id > after_id, Household.id <= screening.until_household_id,
-                                            within_area(Household.area_code, screening.area_code))
-                 .order_by(Household.id).limit(chunk).subquery())
+    following = (
+        select(Household.id)
+        .where(
+            Household.id > after_id,
+            Household.id <= screening.until_household_id,
+            within_area(Household.area_code, screening.area_code),
+        )
+        .order_by(Household.id)
+        .limit(chunk)
+        .subquery()
+    )
     last, count = (await session.execute(select(func.max(following.c.id), func.count()))).one()
     return last, count
 
@@ -128,12 +171,21 @@ class Turns:
     and holds the GIL: one chunk at a time. Writing a chunk's leads is the database's work: as many at once as it
     has cores for it. Without turns the chunks in flight moved in step (all decrypting while the database idled,
     then all writing at once) and the cores sat idle for a good part of a city screening."""
+
     load: asyncio.Semaphore
     write: asyncio.Semaphore
 
 
-async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, last: int, count: int, *,
-                    before_checkpoint: asyncio.Future | None = None, turns: Turns | None = None) -> None:
+async def run_chunk(
+    session: AsyncSession,
+    screening: Screening,
+    after_id: int,
+    last: int,
+    count: int,
+    *,
+    before_checkpoint: asyncio.Future | None = None,
+    turns: Turns | None = None,
+) -> None:
     """Screen the households after_id < id ≤ last (`count` of them) and move the checkpoint from after_id to last,
     in the caller's transaction. `before_checkpoint`, when given, is awaited before the checkpoint moves: the
     chunk before this one, which must have committed its own (checkpoints move in order). `turns`, when given, is
@@ -151,17 +203,30 @@ async def run_chunk(session: AsyncSession, screening: Screening, after_id: int, 
         await batch.load_incomes(session, screening.as_of, after_id=after_id, until_id=last)
     async with turns.write if turns else contextlib.nullcontext():
         for run_prefix, excluded, params in await _district_parameters(session, screening):
-            written += await batch.write_leads(session, screening.id, params, screening.as_of, now,
-                                               area_prefix=run_prefix, after_id=after_id, until_id=last,
-                                               exclude_prefixes=excluded)
+            written += await batch.write_leads(
+                session,
+                screening.id,
+                params,
+                screening.as_of,
+                now,
+                area_prefix=run_prefix,
+                after_id=after_id,
+                until_id=last,
+                exclude_prefixes=excluded,
+            )
     if before_checkpoint is not None:
         await before_checkpoint
     # The checkpoint moves only from where the chunk began: a worker that lost the job's lease to another
     # (shared/jobs.py) and still ran this chunk loses here and rolls back.
     moved = await session.execute(
-        update(Screening).where(Screening.id == screening.id, Screening.last_household_id == after_id)
-        .values(last_household_id=last, processed_households=Screening.processed_households + count,
-                leads_count=Screening.leads_count + written)
-        .execution_options(synchronize_session=False))
+        update(Screening)
+        .where(Screening.id == screening.id, Screening.last_household_id == after_id)
+        .values(
+            last_household_id=last,
+            processed_households=Screening.processed_households + count,
+            leads_count=Screening.leads_count + written,
+        )
+        .execution_options(synchronize_session=False)
+    )
     if moved.rowcount != 1:
         raise RuntimeError("another process advanced this screening")

@@ -56,40 +56,61 @@ class Applied:
 
 
 def _person(facts: rules.HouseholdFacts, member_id: int, **changes) -> rules.HouseholdFacts:
-    return dataclasses.replace(facts, people=tuple(dataclasses.replace(p, **changes) if p.key == str(member_id) else p
-                                                  for p in facts.people))
+    return dataclasses.replace(
+        facts, people=tuple(dataclasses.replace(p, **changes) if p.key == str(member_id) else p for p in facts.people)
+    )
 
 
 def _sources(recorded: tuple[str, ...], source: str) -> tuple[str, ...]:
     return tuple(sorted({*recorded, source}))
 
 
-def apply(signal: Signal, department: str, member_id: int, facts: rules.HouseholdFacts,
-          expenses: list[MedicalExpense], as_of: dt.date) -> Applied:
+def apply(
+    signal: Signal,
+    department: str,
+    member_id: int,
+    facts: rules.HouseholdFacts,
+    expenses: list[MedicalExpense],
+    as_of: dt.date,
+) -> Applied:
     """The household's facts as the signal about member `member_id` changes them on `as_of`. `department` names
     the partner; `expenses` are the household's recorded medical expenses (`assessment.medical_expenses_of`)."""
     # Worded as the eligibility check words a recorded figure's source, so the criteria list it among them.
     source = f"department: {department}, {as_of.isoformat()}"  # obtained today, the day it was received
-    fact = {"applied": None, "member_id": member_id, "source": source, "partner_signal_id": signal.signal_id,
-            "occurred_on": signal.occurred_on.isoformat()}
+    fact = {
+        "applied": None,
+        "member_id": member_id,
+        "source": source,
+        "partner_signal_id": signal.signal_id,
+        "occurred_on": signal.occurred_on.isoformat(),
+    }
     if signal.kind == "medical_bill":
-        bill = SimpleNamespace(member_id=member_id, amount_fen=signal.amount_fen or 0,
-                               period_from=signal.occurred_on.replace(day=1))
+        bill = SimpleNamespace(
+            member_id=member_id, amount_fen=signal.amount_fen or 0, period_from=signal.occurred_on.replace(day=1)
+        )
         counted = {int(p.key) for p in rules.counted_people(facts, as_of)}
         if not bill.amount_fen or member_id not in counted or not assessment.in_medical_window(bill, as_of):
             return Applied(facts, None)  # nothing the 支出型 rule counts: a bill of another year, or of no one counted
         facts = dataclasses.replace(
-            facts, medical_expense_fen=assessment.medical_monthly([*expenses, bill], counted, as_of),
-            medical_sources=_sources(facts.medical_sources, source))
+            facts,
+            medical_expense_fen=assessment.medical_monthly([*expenses, bill], counted, as_of),
+            medical_sources=_sources(facts.medical_sources, source),
+        )
         return Applied(facts, fact | {"applied": "medical_expense"})
     if signal.kind == "job_loss":
-        facts = _person(facts, member_id, wages_fen=0, other_income_fen=next(
-            p.other_income_fen for p in facts.people if p.key == str(member_id)) + (signal.amount_fen or 0))
+        facts = _person(
+            facts,
+            member_id,
+            wages_fen=0,
+            other_income_fen=next(p.other_income_fen for p in facts.people if p.key == str(member_id))
+            + (signal.amount_fen or 0),
+        )
         facts = dataclasses.replace(facts, income_sources=_sources(facts.income_sources, source))
         return Applied(facts, fact | {"applied": "wages_stopped"})
     if signal.kind == "disability_record" and signal.disability_grade is not None:
-        facts = _person(facts, member_id, disability_grade=signal.disability_grade,
-                        disability_kind=signal.disability_kind)
+        facts = _person(
+            facts, member_id, disability_grade=signal.disability_grade, disability_kind=signal.disability_kind
+        )
         return Applied(facts, fact | {"applied": "disability"})
     if signal.kind == "disaster":
         return Applied(facts, fact | {"applied": "shock"}, shock=True)
@@ -98,10 +119,16 @@ def apply(signal: Signal, department: str, member_id: int, facts: rules.Househol
 
 async def _signal_out(session: AsyncSession, signal: Signal) -> SignalOut:
     leads = list(await session.scalars(select(Lead).where(Lead.signal_id == signal.id).order_by(Lead.id)))
-    return SignalOut(id=signal.id, signal_id=signal.signal_id, kind=signal.kind,
-                     id_number_masked=mask_id_number(signal.id_number), occurred_on=signal.occurred_on,
-                     household_found=signal.household_id is not None,
-                     leads=[LeadOut.model_validate(lead) for lead in leads], received_at=signal.received_at)
+    return SignalOut(
+        id=signal.id,
+        signal_id=signal.signal_id,
+        kind=signal.kind,
+        id_number_masked=mask_id_number(signal.id_number),
+        occurred_on=signal.occurred_on,
+        household_found=signal.household_id is not None,
+        leads=[LeadOut.model_validate(lead) for lead in leads],
+        received_at=signal.received_at,
+    )
 
 
 async def receive_signal(session: AsyncSession, principal: Principal, data: SignalIn) -> tuple[SignalOut, bool]:
@@ -121,31 +148,43 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
         for field in ("disability_grade", "disability_kind"):
             if getattr(data, field) is not None:
                 raise InvalidInput(field, "only a disability record (kind disability_record) gives a disability")
-    existing = await session.scalar(select(Signal).where(Signal.partner == principal.subject,
-                                                         Signal.signal_id == data.signal_id))
+    existing = await session.scalar(
+        select(Signal).where(Signal.partner == principal.subject, Signal.signal_id == data.signal_id)
+    )
     if existing is not None:
         return await _signal_out(session, existing), True
     member = await session.scalar(select(Member).where(Member.id_number_index == id_number_index(person.value)))
-    signal = Signal(partner=principal.subject, signal_id=data.signal_id, kind=data.kind, id_number=person.value,
-                    occurred_on=data.occurred_on, amount_fen=data.amount_fen, detail=data.detail,
-                    disability_grade=data.disability_grade, disability_kind=data.disability_kind,
-                    household_id=member.household_id if member else None, received_at=utcnow())
+    signal = Signal(
+        partner=principal.subject,
+        signal_id=data.signal_id,
+        kind=data.kind,
+        id_number=person.value,
+        occurred_on=data.occurred_on,
+        amount_fen=data.amount_fen,
+        detail=data.detail,
+        disability_grade=data.disability_grade,
+        disability_kind=data.disability_kind,
+        household_id=member.household_id if member else None,
+        received_at=utcnow(),
+    )
     try:
         async with session.begin_nested():
             session.add(signal)
             await session.flush()
     except IntegrityError:
         # The same signal arrived twice at once: the other request recorded it; answer with that one.
-        existing = await session.scalar(select(Signal).where(Signal.partner == principal.subject,
-                                                             Signal.signal_id == data.signal_id))
+        existing = await session.scalar(
+            select(Signal).where(Signal.partner == principal.subject, Signal.signal_id == data.signal_id)
+        )
         return await _signal_out(session, existing), True
     if member is not None:
         await _open_leads(session, signal, member, principal.name or principal.subject)
     return await _signal_out(session, signal), False
 
 
-SHOCK_REVIEW = ("a disaster's loss has no figure: assess it on the visit (the 低保 criteria listed passed on the "
-                "recorded facts)")
+SHOCK_REVIEW = (
+    "a disaster's loss has no figure: assess it on the visit (the 低保 criteria listed passed on the recorded facts)"
+)
 
 
 async def _open_leads(session: AsyncSession, signal: Signal, member: Member, department: str) -> None:
@@ -161,8 +200,11 @@ async def _open_leads(session: AsyncSession, signal: Signal, member: Member, dep
     standard = params["dibao_standard"].value
     # A household lead keeps the facts digest the screening computes in SQL (never the income itself), so a
     # lead closed on the same facts is not raised again by the next screening, whichever raised it first.
-    household_facts = {"counted_members": result.counted_members, "standard_fen": standard,
-                       "facts_digest": facts_digest(result.counted_members, result.household_income_fen, standard)}
+    household_facts = {
+        "counted_members": result.counted_members,
+        "standard_fen": standard,
+        "facts_digest": facts_digest(result.counted_members, result.household_income_fen, standard),
+    }
     said = {"signal_fact": applied.fact} if applied.fact else {}
     excluded = await excluded_targets(session, today, after_id=household.id - 1, until_id=household.id)
     for programme in result.programmes:
@@ -177,10 +219,23 @@ async def _open_leads(session: AsyncSession, signal: Signal, member: Member, dep
         for member_id, criteria, why in targets:
             if is_excluded(excluded, household.id, programme.code, member_id):
                 continue
-            session.add(Lead(signal_id=signal.id, household_id=household.id, member_id=member_id,
-                             area_code=household.area_code, programme=programme.code, state="open",
-                             reasons={"signal": signal.kind, "as_of": today.isoformat(),
-                                      "criteria": [c.code for c in criteria if c.passed],
-                                      **(household_facts if member_id is None else {}), **said, **why},
-                             created_at=utcnow()))
+            session.add(
+                Lead(
+                    signal_id=signal.id,
+                    household_id=household.id,
+                    member_id=member_id,
+                    area_code=household.area_code,
+                    programme=programme.code,
+                    state="open",
+                    reasons={
+                        "signal": signal.kind,
+                        "as_of": today.isoformat(),
+                        "criteria": [c.code for c in criteria if c.passed],
+                        **(household_facts if member_id is None else {}),
+                        **said,
+                        **why,
+                    },
+                    created_at=utcnow(),
+                )
+            )
     await session.flush()

@@ -15,10 +15,18 @@ from dataclasses import dataclass, field
 from services.assistance.households.membership import MemberFacts, age_on, membership
 
 # The parameters the rules read; an `as_of` on which any of them has no version in force cannot be decided.
-REQUIRED_PARAMETERS = ("dibao_standard", "dibao_marginal_multiplier", "tekun_support_standard",
-                       "orphan_institution_standard", "orphan_scattered_standard", "children_in_difficulty_standard",
-                       "disability_living_subsidy", "disability_care_subsidy", "employment_cost_deduction",
-                       "dibao_grant_rounding")
+REQUIRED_PARAMETERS = (
+    "dibao_standard",
+    "dibao_marginal_multiplier",
+    "tekun_support_standard",
+    "orphan_institution_standard",
+    "orphan_scattered_standard",
+    "children_in_difficulty_standard",
+    "disability_living_subsidy",
+    "disability_care_subsidy",
+    "employment_cost_deduction",
+    "dibao_grant_rounding",
+)
 # Asset limits are the city's to set and no source gives them: applied only where a version is on record (a cited
 # one), never an invented figure that would decide who is eligible. The criterion says when none was applied.
 ASSET_LIMITS = ("dibao_financial_assets_limit", "dibao_vehicle_value_limit")
@@ -148,33 +156,57 @@ def listed_disability(person: Person) -> bool:
 def able_supporters(person: Person, people: tuple[Person, ...], as_of: dt.date) -> int:
     """Other recorded people of working age with full labour capacity, counted or not (an adult son living on his
     own still owes support, 赡养义务): presumed able to support. Excluded people (in prison, missing) cannot."""
-    return sum(1 for p in people if p is not person and p.exclusion is None and p.labour_capacity == "full"
-               and WORKING_AGE_FROM <= age_on(p.birth_on, as_of) < ELDER_AGE)
+    return sum(
+        1
+        for p in people
+        if p is not person
+        and p.exclusion is None
+        and p.labour_capacity == "full"
+        and WORKING_AGE_FROM <= age_on(p.birth_on, as_of) < ELDER_AGE
+    )
 
 
 def _income_and_asset_criteria(facts: HouseholdFacts, n: int, params: dict[str, Param]) -> list[Criterion]:
     assets_limit, vehicle_limit = params.get("dibao_financial_assets_limit"), params.get("dibao_vehicle_value_limit")
     financial_note = "deposits and securities of the household, per counted member"
     return [
-        Criterion("financial_assets_per_capita_within_limit",
-                  n > 0 and (assets_limit is None or facts.financial_assets_fen <= assets_limit.value * n),
-                  facts.financial_assets_fen // n if n else None, assets_limit and assets_limit.value, "fen",
-                  [assets_limit] if assets_limit else [], list(facts.asset_sources),
-                  financial_note if assets_limit else f"{financial_note}; {NO_LIMIT_ON_RECORD}"),
-        Criterion("vehicle_value_within_limit", vehicle_limit is None or facts.vehicle_value_fen <= vehicle_limit.value,
-                  facts.vehicle_value_fen, vehicle_limit and vehicle_limit.value, "fen",
-                  [vehicle_limit] if vehicle_limit else [], list(facts.asset_sources),
-                  "" if vehicle_limit else NO_LIMIT_ON_RECORD),
+        Criterion(
+            "financial_assets_per_capita_within_limit",
+            n > 0 and (assets_limit is None or facts.financial_assets_fen <= assets_limit.value * n),
+            facts.financial_assets_fen // n if n else None,
+            assets_limit and assets_limit.value,
+            "fen",
+            [assets_limit] if assets_limit else [],
+            list(facts.asset_sources),
+            financial_note if assets_limit else f"{financial_note}; {NO_LIMIT_ON_RECORD}",
+        ),
+        Criterion(
+            "vehicle_value_within_limit",
+            vehicle_limit is None or facts.vehicle_value_fen <= vehicle_limit.value,
+            facts.vehicle_value_fen,
+            vehicle_limit and vehicle_limit.value,
+            "fen",
+            [vehicle_limit] if vehicle_limit else [],
+            list(facts.asset_sources),
+            "" if vehicle_limit else NO_LIMIT_ON_RECORD,
+        ),
     ]
 
 
 def _members_criterion(facts: HouseholdFacts, n: int) -> Criterion:
-    return Criterion("has_counted_members", n >= 1, n, 1, "persons", [], [facts.member_source],
-                     "members who count (共同生活的家庭成员)")
+    return Criterion(
+        "has_counted_members",
+        n >= 1,
+        n,
+        1,
+        "persons",
+        [],
+        [facts.member_source],
+        "members who count (共同生活的家庭成员)",
+    )
 
 
-def _person_programme(code: str, facts: HouseholdFacts, as_of: dt.date, amount: Param,
-                      checks) -> ProgrammeResult:
+def _person_programme(code: str, facts: HouseholdFacts, as_of: dt.date, amount: Param, checks) -> ProgrammeResult:
     """A programme granted to individuals: `checks(person)` gives that person's criteria."""
     persons = []
     for person in facts.people:
@@ -195,10 +227,16 @@ def _dibao(facts: HouseholdFacts, params: dict[str, Param], n: int, total: int) 
     """低保: per-capita income below the standard; grant = (standard − per-capita income) × members."""
     standard, rounding = params["dibao_standard"], params["dibao_grant_rounding"]
     deduction = params["employment_cost_deduction"]
-    below = Criterion("per_capita_income_below_standard", n > 0 and total < standard.value * n,
-                      _per_capita(total, n), standard.value, "fen_per_month", [standard, deduction],
-                      list(facts.income_sources),
-                      "counted monthly income after the employment cost deduction, per counted member")
+    below = Criterion(
+        "per_capita_income_below_standard",
+        n > 0 and total < standard.value * n,
+        _per_capita(total, n),
+        standard.value,
+        "fen_per_month",
+        [standard, deduction],
+        list(facts.income_sources),
+        "counted monthly income after the employment cost deduction, per counted member",
+    )
     criteria = [_members_criterion(facts, n), below, *_income_and_asset_criteria(facts, n, params)]
     eligible = all(c.passed for c in criteria)
     grant = ceil_to(standard.value * n - total, rounding.value) if eligible else 0
@@ -212,11 +250,25 @@ def _dibao_marginal(facts: HouseholdFacts, params: dict[str, Param], n: int, tot
     limit_total = standard.value * multiplier.value * n  # in fen × 1000
     criteria = [
         _members_criterion(facts, n),
-        Criterion("per_capita_income_not_below_standard", n > 0 and total >= standard.value * n,
-                  _per_capita(total, n), standard.value, "fen_per_month", [standard, deduction], income_sources),
-        Criterion("per_capita_income_within_marginal_limit", n > 0 and total * 1000 <= limit_total,
-                  _per_capita(total, n), standard.value * multiplier.value // 1000, "fen_per_month",
-                  [standard, multiplier, deduction], income_sources, "limit = standard × multiplier (‰ / 1000)"),
+        Criterion(
+            "per_capita_income_not_below_standard",
+            n > 0 and total >= standard.value * n,
+            _per_capita(total, n),
+            standard.value,
+            "fen_per_month",
+            [standard, deduction],
+            income_sources,
+        ),
+        Criterion(
+            "per_capita_income_within_marginal_limit",
+            n > 0 and total * 1000 <= limit_total,
+            _per_capita(total, n),
+            standard.value * multiplier.value // 1000,
+            "fen_per_month",
+            [standard, multiplier, deduction],
+            income_sources,
+            "limit = standard × multiplier (‰ / 1000)",
+        ),
         *_income_and_asset_criteria(facts, n, params),
     ]
     return ProgrammeResult("dibao_marginal", all(c.passed for c in criteria), criteria)
@@ -230,14 +282,33 @@ def _tekun(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> P
         unable, why = no_labour_capacity(person, as_of)
         own = person.wages_fen + person.other_income_fen
         supporters = able_supporters(person, facts.people, as_of)
-        return [Criterion("no_labour_capacity", unable, age_on(person.birth_on, as_of), None, "years", [],
-                          member_source, why),
-                # 无生活来源 (特困人员认定办法 第八条): income below the local 低保 standard. Its property condition is
-                # the city's to set (特困人员财产状况规定) and none is on record, so none is applied.
-                Criterion("no_income_source", own < standard.value, own, standard.value, "fen_per_month",
-                          [standard], list(facts.income_sources), "own monthly income below the 低保 standard (无生活来源)"),
-                Criterion("no_supporter_able_to_support", supporters == 0, supporters, 0, "persons", [],
-                          member_source, "other people of the household aged 18–59 with full labour capacity")]
+        return [
+            Criterion(
+                "no_labour_capacity", unable, age_on(person.birth_on, as_of), None, "years", [], member_source, why
+            ),
+            # 无生活来源 (特困人员认定办法 第八条): income below the local 低保 standard. Its property condition is
+            # the city's to set (特困人员财产状况规定) and none is on record, so none is applied.
+            Criterion(
+                "no_income_source",
+                own < standard.value,
+                own,
+                standard.value,
+                "fen_per_month",
+                [standard],
+                list(facts.income_sources),
+                "own monthly income below the 低保 standard (无生活来源)",
+            ),
+            Criterion(
+                "no_supporter_able_to_support",
+                supporters == 0,
+                supporters,
+                0,
+                "persons",
+                [],
+                member_source,
+                "other people of the household aged 18–59 with full labour capacity",
+            ),
+        ]
 
     return _person_programme("tekun", facts, as_of, params["tekun_support_standard"], checks)
 
@@ -247,8 +318,9 @@ def _under_18(facts: HouseholdFacts, person: Person, as_of: dt.date) -> Criterio
     return Criterion("under_18", age < ADULT_AGE, age, ADULT_AGE, "years", [], [facts.member_source])
 
 
-def _orphan(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *, in_institution: bool
-            ) -> ProgrammeResult:
+def _orphan(
+    facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *, in_institution: bool
+) -> ProgrammeResult:
     """集中供养孤儿 (`in_institution`) or 散居孤儿: a minor whose parents are both dead or missing."""
     code = "orphan_institution" if in_institution else "orphan_scattered"
     member_source = [facts.member_source]
@@ -256,46 +328,82 @@ def _orphan(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *, 
     def checks(person: Person) -> list[Criterion] | None:
         if person.parents != "orphan":
             return None
-        return [_under_18(facts, person, as_of),
-                Criterion("orphan", True, None, None, "", [], member_source, "孤儿: both parents dead or missing"),
-                Criterion("lives_in_institution" if in_institution else "lives_outside_institution",
-                          person.in_institution == in_institution, None, None, "", [], member_source)]
+        return [
+            _under_18(facts, person, as_of),
+            Criterion("orphan", True, None, None, "", [], member_source, "孤儿: both parents dead or missing"),
+            Criterion(
+                "lives_in_institution" if in_institution else "lives_outside_institution",
+                person.in_institution == in_institution,
+                None,
+                None,
+                "",
+                [],
+                member_source,
+            ),
+        ]
 
     return _person_programme(code, facts, as_of, params[f"{code}_standard"], checks)
 
 
 def _child_in_difficulty(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> ProgrammeResult:
     """困境儿童: a minor de facto unsupported (事实无人抚养)."""
+
     def checks(person: Person) -> list[Criterion] | None:
         if person.parents != "unsupported":
             return None
-        return [_under_18(facts, person, as_of), Criterion("de_facto_unsupported", True, None, None, "", [],
-                                                           [facts.member_source], "事实无人抚养儿童")]
+        return [
+            _under_18(facts, person, as_of),
+            Criterion("de_facto_unsupported", True, None, None, "", [], [facts.member_source], "事实无人抚养儿童"),
+        ]
 
     return _person_programme("child_in_difficulty", facts, as_of, params["children_in_difficulty_standard"], checks)
 
 
-def _disability_living_subsidy(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *,
-                               dibao_or_marginal: bool) -> ProgrammeResult:
+def _disability_living_subsidy(
+    facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *, dibao_or_marginal: bool
+) -> ProgrammeResult:
     """困难残疾人生活补贴: a disabled person in a 低保 or 低保边缘 household."""
+
     def checks(person: Person) -> list[Criterion] | None:
         if person.disability_grade is None:
             return None
-        return [Criterion("has_disability_certificate", True, person.disability_grade, None, "grade", [],
-                          [facts.member_source]),
-                Criterion("household_dibao_or_marginal", dibao_or_marginal, None, None, "", [],
-                          list(facts.income_sources), "困难残疾人: in a 低保 or 低保边缘 household")]
+        return [
+            Criterion(
+                "has_disability_certificate", True, person.disability_grade, None, "grade", [], [facts.member_source]
+            ),
+            Criterion(
+                "household_dibao_or_marginal",
+                dibao_or_marginal,
+                None,
+                None,
+                "",
+                [],
+                list(facts.income_sources),
+                "困难残疾人: in a 低保 or 低保边缘 household",
+            ),
+        ]
 
     return _person_programme("disability_living_subsidy", facts, as_of, params["disability_living_subsidy"], checks)
 
 
 def _disability_care_subsidy(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> ProgrammeResult:
     """重度残疾人护理补贴: a severely disabled person (grade 1 or 2)."""
+
     def checks(person: Person) -> list[Criterion] | None:
         if person.disability_grade is None:
             return None
-        return [Criterion("severe_disability", person.disability_grade in SEVERE_GRADES, person.disability_grade, 2,
-                          "grade", [], [facts.member_source], "重度残疾: grade 1 or 2")]
+        return [
+            Criterion(
+                "severe_disability",
+                person.disability_grade in SEVERE_GRADES,
+                person.disability_grade,
+                2,
+                "grade",
+                [],
+                [facts.member_source],
+                "重度残疾: grade 1 or 2",
+            )
+        ]
 
     return _person_programme("disability_care_subsidy", facts, as_of, params["disability_care_subsidy"], checks)
 
@@ -306,7 +414,8 @@ def evaluate(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) ->
     total = household_income(people, params["employment_cost_deduction"].value)
     dibao, marginal = _dibao(facts, params, n, total), _dibao_marginal(facts, params, n, total)
     programmes = [
-        dibao, marginal,
+        dibao,
+        marginal,
         _tekun(facts, params, as_of),
         _orphan(facts, params, as_of, in_institution=True),
         _orphan(facts, params, as_of, in_institution=False),
@@ -329,8 +438,9 @@ class ExpenditureResult:
     income_type: bool  # already eligible for 低保 on income alone (收入型): 支出型 adds nothing
 
 
-def expenditure_type(facts: HouseholdFacts, params: dict[str, Param], evaluation: Evaluation
-                     ) -> ExpenditureResult | None:
+def expenditure_type(
+    facts: HouseholdFacts, params: dict[str, Param], evaluation: Evaluation
+) -> ExpenditureResult | None:
     """The 支出型 (expenditure-type) decision, or None on a day its parameters were not in force.
 
     Criteria: counted members; rigid medical expenses (out of pocket, the past 12 months spread per month) of at
@@ -346,18 +456,30 @@ def expenditure_type(facts: HouseholdFacts, params: dict[str, Param], evaluation
     sources = list(facts.medical_sources)
     criteria = [
         _members_criterion(facts, n),
-        Criterion("medical_expenses_at_least_share_of_income", medical > 0 and medical * 1000 >= total * share.value,
-                  medical, total * share.value // 1000, "fen_per_month", [share, deduction],
-                  sources + list(facts.income_sources),
-                  "rigid medical expenses of the counted members (past 12 months / 12) against the share of the "
-                  "household's counted monthly income; threshold = income × share (‰ / 1000)"),
-        Criterion("per_capita_income_after_medical_below_line",
-                  n > 0 and after * 1000 < standard.value * multiplier.value * n, after // n if n else None,
-                  standard.value * multiplier.value // 1000, "fen_per_month", [standard, multiplier, deduction],
-                  sources + list(facts.income_sources),
-                  "(counted income − rigid medical expenses) per counted member; line = 低保 standard × multiplier"),
+        Criterion(
+            "medical_expenses_at_least_share_of_income",
+            medical > 0 and medical * 1000 >= total * share.value,
+            medical,
+            total * share.value // 1000,
+            "fen_per_month",
+            [share, deduction],
+            sources + list(facts.income_sources),
+            "rigid medical expenses of the counted members (past 12 months / 12) against the share of the "
+            "household's counted monthly income; threshold = income × share (‰ / 1000)",
+        ),
+        Criterion(
+            "per_capita_income_after_medical_below_line",
+            n > 0 and after * 1000 < standard.value * multiplier.value * n,
+            after // n if n else None,
+            standard.value * multiplier.value // 1000,
+            "fen_per_month",
+            [standard, multiplier, deduction],
+            sources + list(facts.income_sources),
+            "(counted income − rigid medical expenses) per counted member; line = 低保 standard × multiplier",
+        ),
         *_income_and_asset_criteria(facts, n, params),
     ]
     income_type = n > 0 and total < standard.value * n
-    return ExpenditureResult(all(c.passed for c in criteria), criteria, medical, after,
-                             after // n if n else None, income_type)
+    return ExpenditureResult(
+        all(c.passed for c in criteria), criteria, medical, after, after // n if n else None, income_type
+    )

@@ -36,8 +36,10 @@ class InlineAsset(Schema):
 
 class InlineMedicalExpense(Schema):
     model_config = ConfigDict(extra="forbid")
-    monthly_fen: int = fen("Rigid medical expenses out of pocket, per month (the past 12 months' total / 12)",
-                           maximum=MAX_MONTHLY_INCOME_FEN)
+    monthly_fen: int = fen(
+        "Rigid medical expenses out of pocket, per month (the past 12 months' total / 12)",
+        maximum=MAX_MONTHLY_INCOME_FEN,
+    )
     source: SourceIn | None = None
 
 
@@ -48,18 +50,22 @@ class InlineHousehold(Schema):
     area_code: AreaCode
     members: list[InlineMember] = Field(min_length=1, max_length=30)
     assets: list[InlineAsset] = Field(default_factory=list, max_length=50)
-    medical_expenses: list[InlineMedicalExpense] = Field(default_factory=list, max_length=50,
-                                                         description="Of counted members, for the 支出型 assessment")
+    medical_expenses: list[InlineMedicalExpense] = Field(
+        default_factory=list, max_length=50, description="Of counted members, for the 支出型 assessment"
+    )
 
 
 class EligibilityCheckIn(Schema):
     model_config = ConfigDict(extra="forbid")
     household_id: int | None = Field(None, description="A recorded household in your area")
     household: InlineHousehold | None = Field(None, description="Or a household given inline")
-    as_of: dt.date | None = Field(None, description="The day the decision is about (default today); an earlier day "
-                                  "uses the rules in force then (appeals). A day no version of a rule covers (the "
-                                  "plan gives its standards from 2022, the 1.5× 低保边缘 rule for 2021) is a 422 on "
-                                  "`as_of` naming each missing parameter and its first version on record")
+    as_of: dt.date | None = Field(
+        None,
+        description="The day the decision is about (default today); an earlier day "
+        "uses the rules in force then (appeals). A day no version of a rule covers (the "
+        "plan gives its standards from 2022, the 1.5× 低保边缘 rule for 2021) is a 422 on "
+        "`as_of` naming each missing parameter and its first version on record",
+    )
     programmes: list[ProgrammeCode] | None = Field(None, description="Only these programmes (default all)")
 
 
@@ -98,8 +104,10 @@ class ProgrammeResultOut(Schema):
     receiving: bool = Field(description="Someone in the household already receives it today")
     criteria: list[CriterionOut]
     persons: list[PersonResultOut] | None
-    amount_fen: int | None = Field(description="低保: the household's monthly grant (rounded per the rounding "
-                                   "parameter); other programmes: the standard per person")
+    amount_fen: int | None = Field(
+        description="低保: the household's monthly grant (rounded per the rounding "
+        "parameter); other programmes: the standard per person"
+    )
     amount_unit: str | None
     amount_parameters: list[ParameterUsed]
 
@@ -121,9 +129,11 @@ class EligibilityOut(Schema):
     district_code: str
     household_id: int | None
     counted_members: int
-    household_monthly_income_fen: int = Field(description="Counted members' non-exempt income after the "
-                                              "employment cost deduction")
+    household_monthly_income_fen: int = Field(
+        description="Counted members' non-exempt income after the employment cost deduction"
+    )
     per_capita_monthly_income_fen: int | None
     programmes: list[ProgrammeResultOut]
     expenditure_type: ExpenditureTypeOut | None = Field(
-        None, description="支出型 (rigid medical expenses): null on a day its parameters were not in force")
+        None, description="支出型 (rigid medical expenses): null on a day its parameters were not in force"
+    )

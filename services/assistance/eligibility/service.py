@@ -13,9 +13,16 @@ from services.assistance.assessment import service as assessment
 from services.assistance.assessment.models import Asset, Income, MedicalExpense
 from services.assistance.assessment.schemas import EXEMPT_ITEMS, ITEMS_BY_KIND
 from services.assistance.eligibility import rules
-from services.assistance.eligibility.schemas import (CriterionOut, EligibilityCheckIn, EligibilityOut,
-                                                     ExpenditureTypeOut, InlineHousehold, ParameterUsed,
-                                                     PersonResultOut, ProgrammeResultOut)
+from services.assistance.eligibility.schemas import (
+    CriterionOut,
+    EligibilityCheckIn,
+    EligibilityOut,
+    ExpenditureTypeOut,
+    InlineHousehold,
+    ParameterUsed,
+    PersonResultOut,
+    ProgrammeResultOut,
+)
 from services.assistance.households import service as households
 from services.assistance.households.membership import membership
 from services.assistance.households.models import Member
@@ -43,11 +50,18 @@ async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) 
         # Say why for each: a figure no source gives for that day is never made up (seed.py ships the years the
         # plan gives), so name the first version on record and where it comes from.
         first = await policies.first_versions(session, missing, district_code)
-        why = [f"{code} (first version on record effective {first[code].effective_on.isoformat()}, from "
-               f"{first[code].citation}; no source on record gives a figure before that day)" if code in first
-               else f"{code} (no version on record)" for code in missing]
-        raise InvalidInput("as_of", f"no rule was in force on {as_of.isoformat()} for: {'; '.join(why)}. Add a "
-                                    "version with its citation (POST /policies) to decide that day")
+        why = [
+            f"{code} (first version on record effective {first[code].effective_on.isoformat()}, from "
+            f"{first[code].citation}; no source on record gives a figure before that day)"
+            if code in first
+            else f"{code} (no version on record)"
+            for code in missing
+        ]
+        raise InvalidInput(
+            "as_of",
+            f"no rule was in force on {as_of.isoformat()} for: {'; '.join(why)}. Add a "
+            "version with its citation (POST /policies) to decide that day",
+        )
     return found
 
 
@@ -57,8 +71,9 @@ async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) 
 _PARAMETERS: StampedCache[dict[str, rules.Param]] = StampedCache(256)
 
 
-async def parameters_for_stamp(session: AsyncSession, stamp: tuple, district_code: str, as_of: dt.date
-                               ) -> dict[str, rules.Param]:
+async def parameters_for_stamp(
+    session: AsyncSession, stamp: tuple, district_code: str, as_of: dt.date
+) -> dict[str, rules.Param]:
     """`parameters`, from this process's cache when the policy table's stamp is the one they were read under."""
     found = await _PARAMETERS.get((district_code, as_of), stamp, lambda: parameters(session, district_code, as_of))
     return dict(found)
@@ -71,23 +86,37 @@ def _source_text(kind: str, name: str, on: dt.date) -> str:
 def person_of(member: Member, incomes: list[Income]) -> rules.Person:
     wages = sum(i.monthly_fen for i in incomes if i.member_id == member.id and not i.exempt and i.kind == "wages")
     other = sum(i.monthly_fen for i in incomes if i.member_id == member.id and not i.exempt and i.kind != "wages")
-    return rules.Person(**dataclasses.asdict(households.facts_of(member)), key=str(member.id),
-                        id_number_masked=mask_id_number(member.id_number), disability_grade=member.disability_grade,
-                        disability_kind=member.disability_kind, parents=member.parents,
-                        in_institution=member.in_institution, wages_fen=wages, other_income_fen=other)
+    return rules.Person(
+        **dataclasses.asdict(households.facts_of(member)),
+        key=str(member.id),
+        id_number_masked=mask_id_number(member.id_number),
+        disability_grade=member.disability_grade,
+        disability_kind=member.disability_kind,
+        parents=member.parents,
+        in_institution=member.in_institution,
+        wages_fen=wages,
+        other_income_fen=other,
+    )
 
 
-def facts_from_rows(district_code: str, members: list[Member], incomes: list[Income],
-                    assets: list[Asset], medical: tuple[int, list[MedicalExpense]] = (0, [])) -> rules.HouseholdFacts:
+def facts_from_rows(
+    district_code: str,
+    members: list[Member],
+    incomes: list[Income],
+    assets: list[Asset],
+    medical: tuple[int, list[MedicalExpense]] = (0, []),
+) -> rules.HouseholdFacts:
     medical_fen, expenses = medical
     return rules.HouseholdFacts(
         medical_expense_fen=medical_fen,
         medical_sources=tuple(sorted({_source_text(e.source_kind, e.source_name, e.source_on) for e in expenses})),
-        district_code=district_code, people=tuple(person_of(m, incomes) for m in members),
+        district_code=district_code,
+        people=tuple(person_of(m, incomes) for m in members),
         financial_assets_fen=sum(a.value_fen for a in assets if a.kind in rules.FINANCIAL_ASSETS),
         vehicle_value_fen=sum(a.value_fen for a in assets if a.kind == "vehicle"),
         income_sources=tuple(sorted({_source_text(i.source_kind, i.source_name, i.source_on) for i in incomes})),
-        asset_sources=tuple(sorted({_source_text(a.source_kind, a.source_name, a.source_on) for a in assets})))
+        asset_sources=tuple(sorted({_source_text(a.source_kind, a.source_name, a.source_on) for a in assets})),
+    )
 
 
 def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]]:
@@ -100,8 +129,10 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
         wages = other = 0
         for j, income in enumerate(m.incomes):
             if income.item not in ITEMS_BY_KIND[income.kind]:
-                raise InvalidInput(f"household.members.{index}.incomes.{j}.item",
-                                   f"{income.item} is not an item of {income.kind} income")
+                raise InvalidInput(
+                    f"household.members.{index}.incomes.{j}.item",
+                    f"{income.item} is not an item of {income.kind} income",
+                )
             if income.item in EXEMPT_ITEMS:
                 continue
             if income.kind == "wages":
@@ -111,30 +142,51 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
             s = income.source
             income_sources.add(_source_text(s.kind, s.name, s.obtained_on) if s else "inline, no source given")
         numbers.append(id_number.value)
-        people.append(rules.Person(
-            birth_on=id_number.birth_date, relationship=m.relationship, schooling=m.schooling,
-            full_time_student=m.full_time_student, labour_capacity=m.labour_capacity, lives_together=m.lives_together,
-            legal_duty_of_support=bool(m.legal_duty_of_support), exclusion=m.exclusion, key=str(index),
-            id_number_masked=id_number.masked, disability_grade=m.disability_grade, disability_kind=m.disability_kind,
-            parents=m.parents, in_institution=m.in_institution, wages_fen=wages, other_income_fen=other))
+        people.append(
+            rules.Person(
+                birth_on=id_number.birth_date,
+                relationship=m.relationship,
+                schooling=m.schooling,
+                full_time_student=m.full_time_student,
+                labour_capacity=m.labour_capacity,
+                lives_together=m.lives_together,
+                legal_duty_of_support=bool(m.legal_duty_of_support),
+                exclusion=m.exclusion,
+                key=str(index),
+                id_number_masked=id_number.masked,
+                disability_grade=m.disability_grade,
+                disability_kind=m.disability_kind,
+                parents=m.parents,
+                in_institution=m.in_institution,
+                wages_fen=wages,
+                other_income_fen=other,
+            )
+        )
     for a in data.assets:
-        asset_sources.add(_source_text(a.source.kind, a.source.name, a.source.obtained_on) if a.source
-                          else "inline, no source given")
-    medical_sources = {_source_text(e.source.kind, e.source.name, e.source.obtained_on) if e.source
-                       else "inline, no source given" for e in data.medical_expenses}
+        asset_sources.add(
+            _source_text(a.source.kind, a.source.name, a.source.obtained_on) if a.source else "inline, no source given"
+        )
+    medical_sources = {
+        _source_text(e.source.kind, e.source.name, e.source.obtained_on) if e.source else "inline, no source given"
+        for e in data.medical_expenses
+    }
     facts = rules.HouseholdFacts(
         medical_expense_fen=sum(e.monthly_fen for e in data.medical_expenses),
         medical_sources=tuple(sorted(medical_sources)),
-        district_code=data.area_code[:6], people=tuple(people),
+        district_code=data.area_code[:6],
+        people=tuple(people),
         financial_assets_fen=sum(a.value_fen for a in data.assets if a.kind in rules.FINANCIAL_ASSETS),
         vehicle_value_fen=sum(a.value_fen for a in data.assets if a.kind == "vehicle"),
-        income_sources=tuple(sorted(income_sources)), asset_sources=tuple(sorted(asset_sources)),
-        member_source="given inline by the caller")
+        income_sources=tuple(sorted(income_sources)),
+        asset_sources=tuple(sorted(asset_sources)),
+        member_source="given inline by the caller",
+    )
     return facts, numbers
 
 
-async def stored_facts(session: AsyncSession, household_id: int, as_of: dt.date,
-                       principal: Principal) -> tuple[rules.HouseholdFacts, set[str], tuple]:
+async def stored_facts(
+    session: AsyncSession, household_id: int, as_of: dt.date, principal: Principal
+) -> tuple[rules.HouseholdFacts, set[str], tuple]:
     """A recorded household's facts on `as_of`, the programmes its members receive then and the policy table's
     stamp: three statements (the household, its members, then its figures, enrolments and the stamp together)."""
     household = await households.get_visible(session, principal, household_id)
@@ -149,34 +201,82 @@ def _figures_select(household_id: int, as_of: dt.date):
     """One row per income, asset and medical expense of the household recorded on `as_of`, and per programme a
     member receives on `as_of` (their ID number's blind index enrolled), tagged, in one statement: the same rows
     `assessment.incomes_of`, `assets_of`, `medical_expenses_of` and `programmes.current_of` read one by one."""
+
     def none(type_):
         return cast(null(), type_)
+
     return union_all(
         # Figures recorded for periods that began after the day asked about did not exist then.
         # An income's monthly figure is stored encrypted: it comes as its own column (`sealed`, decrypted by the
         # column type as the rows are read), the other rows' figures as `amount`.
-        select(literal("income", String).label("tag"), Income.member_id.label("member_id"), Income.kind.label("kind"),
-               none(BigInteger).label("amount"), Income.monthly_fen.label("sealed"), Income.exempt.label("exempt"),
-               Income.period_from.label("period_from"), Income.source_kind.label("source_kind"),
-               Income.source_name.label("source_name"), Income.source_on.label("source_on"))
-        .where(Income.household_id == household_id, Income.period_from <= as_of),
-        select(literal("asset", String), none(Integer), Asset.kind, cast(Asset.value_fen, BigInteger), none(String),
-               none(Boolean), none(Date), Asset.source_kind, Asset.source_name, Asset.source_on)
-        .where(Asset.household_id == household_id, Asset.source_on <= as_of),
-        select(literal("medical", String), MedicalExpense.member_id, none(String),
-               cast(MedicalExpense.amount_fen, BigInteger), none(String), none(Boolean), MedicalExpense.period_from,
-               MedicalExpense.source_kind, MedicalExpense.source_name, MedicalExpense.source_on)
-        .where(MedicalExpense.household_id == household_id),
-        select(literal("enrolment", String), Member.id, Enrolment.programme, none(BigInteger), none(String),
-               none(Boolean), none(Date), none(String), none(String), none(Date))
+        select(
+            literal("income", String).label("tag"),
+            Income.member_id.label("member_id"),
+            Income.kind.label("kind"),
+            none(BigInteger).label("amount"),
+            Income.monthly_fen.label("sealed"),
+            Income.exempt.label("exempt"),
+            Income.period_from.label("period_from"),
+            Income.source_kind.label("source_kind"),
+            Income.source_name.label("source_name"),
+            Income.source_on.label("source_on"),
+        ).where(Income.household_id == household_id, Income.period_from <= as_of),
+        select(
+            literal("asset", String),
+            none(Integer),
+            Asset.kind,
+            cast(Asset.value_fen, BigInteger),
+            none(String),
+            none(Boolean),
+            none(Date),
+            Asset.source_kind,
+            Asset.source_name,
+            Asset.source_on,
+        ).where(Asset.household_id == household_id, Asset.source_on <= as_of),
+        select(
+            literal("medical", String),
+            MedicalExpense.member_id,
+            none(String),
+            cast(MedicalExpense.amount_fen, BigInteger),
+            none(String),
+            none(Boolean),
+            MedicalExpense.period_from,
+            MedicalExpense.source_kind,
+            MedicalExpense.source_name,
+            MedicalExpense.source_on,
+        ).where(MedicalExpense.household_id == household_id),
+        select(
+            literal("enrolment", String),
+            Member.id,
+            Enrolment.programme,
+            none(BigInteger),
+            none(String),
+            none(Boolean),
+            none(Date),
+            none(String),
+            none(String),
+            none(Date),
+        )
         .join(Enrolment, Enrolment.id_number_index == Member.id_number_index)
-        .where(Member.household_id == household_id, Enrolment.since_on <= as_of,
-               or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of)),
+        .where(
+            Member.household_id == household_id,
+            Enrolment.since_on <= as_of,
+            or_(Enrolment.until_on.is_(None), Enrolment.until_on > as_of),
+        ),
         # The policy table's stamp (see _PARAMETERS): row count, highest id, sum of values.
-        select(literal("policies", String), cast(func.count(PolicyVersion.id), Integer),
-               cast(func.coalesce(func.sum(PolicyVersion.value), 0), String),
-               cast(func.coalesce(func.max(PolicyVersion.id), 0), BigInteger), none(String), none(Boolean),
-               none(Date), none(String), none(String), none(Date)))
+        select(
+            literal("policies", String),
+            cast(func.count(PolicyVersion.id), Integer),
+            cast(func.coalesce(func.sum(PolicyVersion.value), 0), String),
+            cast(func.coalesce(func.max(PolicyVersion.id), 0), BigInteger),
+            none(String),
+            none(Boolean),
+            none(Date),
+            none(String),
+            none(String),
+            none(Date),
+        ),
+    )
 
 
 async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_of: dt.date) -> list:
@@ -186,20 +286,38 @@ async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_o
 def _facts_of(household, members: list[Member], rows: list, as_of: dt.date) -> rules.HouseholdFacts:
     def source(row) -> dict:
         return {"source_kind": row.source_kind, "source_name": row.source_name, "source_on": row.source_on}
-    incomes = [SimpleNamespace(member_id=r.member_id, kind=r.kind, monthly_fen=r.sealed, exempt=r.exempt,
-                               period_from=r.period_from, **source(r)) for r in rows if r.tag == "income"]
+
+    incomes = [
+        SimpleNamespace(
+            member_id=r.member_id,
+            kind=r.kind,
+            monthly_fen=r.sealed,
+            exempt=r.exempt,
+            period_from=r.period_from,
+            **source(r),
+        )
+        for r in rows
+        if r.tag == "income"
+    ]
     assets = [SimpleNamespace(kind=r.kind, value_fen=r.amount, **source(r)) for r in rows if r.tag == "asset"]
     # 支出型: the counted members' rigid medical expenses that began in the 12 months up to `as_of`.
     counted = {m.id for m in members if membership(households.facts_of(m), as_of)[0]}
-    expenses = [e for e in (SimpleNamespace(member_id=r.member_id, amount_fen=r.amount, period_from=r.period_from,
-                                            **source(r)) for r in rows if r.tag == "medical")
-                if e.member_id in counted and assessment.in_medical_window(e, as_of)]
+    expenses = [
+        e
+        for e in (
+            SimpleNamespace(member_id=r.member_id, amount_fen=r.amount, period_from=r.period_from, **source(r))
+            for r in rows
+            if r.tag == "medical"
+        )
+        if e.member_id in counted and assessment.in_medical_window(e, as_of)
+    ]
     medical = (assessment.medical_monthly(expenses, counted, as_of), expenses)
     return facts_from_rows(household.area_code[:6], members, incomes, assets, medical)
 
 
-async def facts_of_household(session: AsyncSession, household, as_of: dt.date
-                             ) -> tuple[rules.HouseholdFacts, list[str]]:
+async def facts_of_household(
+    session: AsyncSession, household, as_of: dt.date
+) -> tuple[rules.HouseholdFacts, list[str]]:
     """The household's facts as recorded on `as_of` (no access check: callers have done it), and its members'
     ID numbers."""
     members = await households.members_of(session, household.id)
@@ -214,31 +332,56 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
     if data.household is not None:
         principal.check_covers(data.household.area_code)
         facts, numbers = facts_inline(data.household)
-        receiving = (set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers
-                     else set())
+        receiving = set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers else set()
     else:
         facts, receiving, stamp = await stored_facts(session, data.household_id, as_of, principal)
-    params = (await parameters(session, facts.district_code, as_of) if data.household is not None
-              else await parameters_for_stamp(session, stamp, facts.district_code, as_of))
+    params = (
+        await parameters(session, facts.district_code, as_of)
+        if data.household is not None
+        else await parameters_for_stamp(session, stamp, facts.district_code, as_of)
+    )
     result = rules.evaluate(facts, params, as_of)
     expenditure = rules.expenditure_type(facts, params, result)
     wanted = set(data.programmes or PROGRAMMES)
     return EligibilityOut(
-        as_of=as_of, district_code=facts.district_code, household_id=data.household_id,
-        counted_members=result.counted_members, household_monthly_income_fen=result.household_income_fen,
+        as_of=as_of,
+        district_code=facts.district_code,
+        household_id=data.household_id,
+        counted_members=result.counted_members,
+        household_monthly_income_fen=result.household_income_fen,
         per_capita_monthly_income_fen=result.per_capita_income_fen,
-        programmes=[ProgrammeResultOut(
-            code=p.code, eligible=p.eligible, receiving=p.code in receiving,
-            criteria=[CriterionOut.model_validate(c) for c in p.criteria],
-            persons=None if p.persons is None else [
-                PersonResultOut(member=r.key, id_number_masked=r.id_number_masked, eligible=r.eligible,
-                                criteria=[CriterionOut.model_validate(c) for c in r.criteria]) for r in p.persons],
-            amount_fen=p.amount_fen, amount_unit=p.amount_unit,
-            amount_parameters=[ParameterUsed.model_validate(x) for x in p.amount_parameters])
-            for p in result.programmes if p.code in wanted],
-        expenditure_type=None if expenditure is None else ExpenditureTypeOut(
-            eligible=expenditure.eligible, income_type=expenditure.income_type,
+        programmes=[
+            ProgrammeResultOut(
+                code=p.code,
+                eligible=p.eligible,
+                receiving=p.code in receiving,
+                criteria=[CriterionOut.model_validate(c) for c in p.criteria],
+                persons=None
+                if p.persons is None
+                else [
+                    PersonResultOut(
+                        member=r.key,
+                        id_number_masked=r.id_number_masked,
+                        eligible=r.eligible,
+                        criteria=[CriterionOut.model_validate(c) for c in r.criteria],
+                    )
+                    for r in p.persons
+                ],
+                amount_fen=p.amount_fen,
+                amount_unit=p.amount_unit,
+                amount_parameters=[ParameterUsed.model_validate(x) for x in p.amount_parameters],
+            )
+            for p in result.programmes
+            if p.code in wanted
+        ],
+        expenditure_type=None
+        if expenditure is None
+        else ExpenditureTypeOut(
+            eligible=expenditure.eligible,
+            income_type=expenditure.income_type,
             medical_expense_monthly_fen=expenditure.medical_expense_fen,
             household_income_after_medical_fen=expenditure.income_after_medical_fen,
             per_capita_income_after_medical_fen=expenditure.per_capita_after_medical_fen,
-            criteria=[CriterionOut.model_validate(c) for c in expenditure.criteria]))
+            criteria=[CriterionOut.model_validate(c) for c in expenditure.criteria],
+        ),
+    )

@@ -15,18 +15,31 @@ from dataclasses import dataclass
 from typing import Literal
 
 Relationship = Literal["applicant", "spouse", "child", "parent", "grandparent", "grandchild", "sibling", "other"]
-Schooling = Literal["none", "preschool", "primary", "junior_secondary", "senior_secondary", "vocational",
-                    "junior_college", "undergraduate", "postgraduate"]
+Schooling = Literal[
+    "none",
+    "preschool",
+    "primary",
+    "junior_secondary",
+    "senior_secondary",
+    "vocational",
+    "junior_college",
+    "undergraduate",
+    "postgraduate",
+]
 Exclusion = Literal["in_prison", "declared_missing", "religious_away_3y"]
 LabourCapacity = Literal["full", "partial", "none"]
 
 # Full-time education up to undergraduate keeps an adult child in the household; postgraduates live on their own.
-UP_TO_UNDERGRADUATE = frozenset({"preschool", "primary", "junior_secondary", "senior_secondary", "vocational",
-                                 "junior_college", "undergraduate"})
+UP_TO_UNDERGRADUATE = frozenset(
+    {"preschool", "primary", "junior_secondary", "senior_secondary", "vocational", "junior_college", "undergraduate"}
+)
 ADULT_AGE = 18
 
-EXCLUSION_LABELS = {"in_prison": "serving a prison sentence (服刑)", "declared_missing": "declared missing (宣告失踪)",
-                    "religious_away_3y": "religious staff away 3 years or more (宗教教职人员离家3年以上)"}
+EXCLUSION_LABELS = {
+    "in_prison": "serving a prison sentence (服刑)",
+    "declared_missing": "declared missing (宣告失踪)",
+    "religious_away_3y": "religious staff away 3 years or more (宗教教职人员离家3年以上)",
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,11 @@ def membership(member: MemberFacts, as_of: dt.date) -> tuple[bool, str]:
             return True, "adult child in full-time education up to undergraduate (在校全日制本科及以下)"
         if member.labour_capacity == "none":
             return True, "adult child unable to live independently (不能独立生活的成年子女)"
-        return False, "not counted: adult child living independently (neither in full-time education up to " \
-                      "undergraduate nor unable to live on their own)"
+        return (
+            False,
+            "not counted: adult child living independently (neither in full-time education up to "
+            "undergraduate nor unable to live on their own)",
+        )
     if member.legal_duty_of_support and member.lives_together:
         return True, "legal duty of support and living together (法定赡养扶养抚养义务且共同居住)"
     if not member.legal_duty_of_support:

@@ -27,18 +27,28 @@ class Member(Base):
 
     __tablename__ = "members"
     __table_args__ = (
-        CheckConstraint("relationship IN ('applicant', 'spouse', 'child', 'parent', 'grandparent', 'grandchild', "
-                        "'sibling', 'other')", name="relationship_known"),
+        CheckConstraint(
+            "relationship IN ('applicant', 'spouse', 'child', 'parent', 'grandparent', 'grandchild', "
+            "'sibling', 'other')",
+            name="relationship_known",
+        ),
         CheckConstraint("residence IN ('registered', 'resident')", name="residence_known"),
         CheckConstraint("labour_capacity IN ('full', 'partial', 'none')", name="labour_capacity_known"),
         CheckConstraint("disability_grade IS NULL OR disability_grade BETWEEN 1 AND 4", name="disability_grade_range"),
         CheckConstraint("(disability_grade IS NULL) = (disability_kind IS NULL)", name="disability_grade_with_kind"),
-        CheckConstraint("exclusion IS NULL OR exclusion IN ('in_prison', 'declared_missing', 'religious_away_3y')",
-                        name="exclusion_known"),
+        CheckConstraint(
+            "exclusion IS NULL OR exclusion IN ('in_prison', 'declared_missing', 'religious_away_3y')",
+            name="exclusion_known",
+        ),
         CheckConstraint("parents IN ('present', 'orphan', 'unsupported')", name="parents_known"),
         # One applicant per household, held by the database even under concurrent writes.
-        Index("uq_members_one_applicant", "household_id", unique=True,
-              postgresql_where=text("relationship = 'applicant'"), sqlite_where=text("relationship = 'applicant'")),
+        Index(
+            "uq_members_one_applicant",
+            "household_id",
+            unique=True,
+            postgresql_where=text("relationship = 'applicant'"),
+            sqlite_where=text("relationship = 'applicant'"),
+        ),
         Index("ix_members_household_id", "household_id"),
     )
 

@@ -21,33 +21,49 @@ class MemberIn(Schema):
     """A person in the household. Birth date and sex come from the ID number."""
 
     model_config = ConfigDict(extra="forbid")
-    id_number: str = Field(min_length=15, max_length=20, description="18-character resident ID number (GB 11643)",
-                           examples=["330212198001010012"])
+    id_number: str = Field(
+        min_length=15,
+        max_length=20,
+        description="18-character resident ID number (GB 11643)",
+        examples=["330212198001010012"],
+    )
     name: str = Field(min_length=1, max_length=50)
     relationship: Relationship = Field(description="Relationship to the applicant (与申请人关系)")
-    residence: Residence = Field("registered", description="户籍 registered or 常住 resident (non-registered residents "
-                                 "can receive special assistance)")
+    residence: Residence = Field(
+        "registered",
+        description="户籍 registered or 常住 resident (non-registered residents can receive special assistance)",
+    )
     labour_capacity: LabourCapacity = Field(
-        "full", description="劳动能力: full, partial or none, as staff have verified it. For 特困 (特困人员认定办法 "
+        "full",
+        description="劳动能力: full, partial or none, as staff have verified it. For 特困 (特困人员认定办法 "
         "第七条) people aged 60 or over or under 16, and people with a listed disability (一、二、三级智力或精神, "
         "一、二级肢体, 一级视力残疾, shown by `disability_grade` and `disability_kind`), have no labour capacity "
         "whatever this says; for anyone else, `none` is the evidence of the province's other situations (a serious "
         "illness, an assessed complete loss of labour capacity), taken as recorded, with the proof kept on file. "
         "`none` also keeps an adult child counted as unable to live independently; `full` (18–59) makes a member "
-        "able to support the others.")
-    disability_grade: int | None = Field(None, ge=1, le=4, description="残疾等级 1 (most severe) to 4, from the "
-                                         "disability certificate (残疾人证)")
+        "able to support the others.",
+    )
+    disability_grade: int | None = Field(
+        None, ge=1, le=4, description="残疾等级 1 (most severe) to 4, from the disability certificate (残疾人证)"
+    )
     disability_kind: DisabilityKind | None = Field(None, description="残疾类别; given together with the grade")
-    schooling: Schooling = Field("none", description="School level (受教育阶段); required with `full_time_student`: "
-                                 "an adult child in full-time education counts up to undergraduate (本科及以下)")
+    schooling: Schooling = Field(
+        "none",
+        description="School level (受教育阶段); required with `full_time_student`: "
+        "an adult child in full-time education counts up to undergraduate (本科及以下)",
+    )
     full_time_student: bool = Field(False, description="在校全日制学生; give `schooling` too (a 422 without it)")
     lives_together: bool = Field(True, description="长期共同居住")
     legal_duty_of_support: bool | None = Field(
-        None, description="法定赡养、扶养、抚养义务 towards the applicant. Required for a parent, grandparent, grandchild, "
+        None,
+        description="法定赡养、扶养、抚养义务 towards the applicant. Required for a parent, grandparent, grandchild, "
         "sibling or other (a 422 without it): whether they count depends on it, and it is not presumed either way. "
-        "Not needed for the applicant, a spouse or a child (they count by their relationship).")
-    exclusion: Exclusion | None = Field(None, description="服刑 in prison, 宣告失踪 declared missing, 宗教教职人员 "
-                                        "away 3+ years: recorded but not counted")
+        "Not needed for the applicant, a spouse or a child (they count by their relationship).",
+    )
+    exclusion: Exclusion | None = Field(
+        None,
+        description="服刑 in prison, 宣告失踪 declared missing, 宗教教职人员 away 3+ years: recorded but not counted",
+    )
     parents: Parents = Field("present", description="For children: orphan (孤儿) or unsupported (事实无人抚养)")
     in_institution: bool = Field(False, description="Lives in a welfare institution (集中供养)")
 
@@ -56,8 +72,9 @@ class HouseholdIn(Schema):
     model_config = ConfigDict(extra="forbid")
     area_code: AreaCode = Field(description="Community (12 digits) or street (9) where the household lives")
     address: str = Field(min_length=2, max_length=200)
-    members: list[MemberIn] = Field(min_length=1, max_length=30, description="Exactly one with relationship "
-                                    "`applicant`")
+    members: list[MemberIn] = Field(
+        min_length=1, max_length=30, description="Exactly one with relationship `applicant`"
+    )
 
 
 class MemberOut(Schema):

@@ -18,30 +18,55 @@ from shared.pagination import PageParams, keyset
 
 
 def facts_of(member: Member) -> MemberFacts:
-    return MemberFacts(birth_on=member.birth_on, relationship=member.relationship, schooling=member.schooling,
-                       full_time_student=member.full_time_student, labour_capacity=member.labour_capacity,
-                       lives_together=member.lives_together, legal_duty_of_support=member.legal_duty_of_support,
-                       exclusion=member.exclusion)
+    return MemberFacts(
+        birth_on=member.birth_on,
+        relationship=member.relationship,
+        schooling=member.schooling,
+        full_time_student=member.full_time_student,
+        labour_capacity=member.labour_capacity,
+        lives_together=member.lives_together,
+        legal_duty_of_support=member.legal_duty_of_support,
+        exclusion=member.exclusion,
+    )
 
 
 def member_out(member: Member) -> MemberOut:
     today = clock.today()
     counted, basis = membership(facts_of(member), today)
     return MemberOut(
-        id=member.id, id_number_masked=mask_id_number(member.id_number), name=member.name, sex=member.sex,
-        birth_on=member.birth_on, age=age_on(member.birth_on, today), relationship=member.relationship,
-        residence=member.residence, labour_capacity=member.labour_capacity,
-        disability_grade=member.disability_grade, disability_kind=member.disability_kind,
-        schooling=member.schooling, full_time_student=member.full_time_student,
-        lives_together=member.lives_together, legal_duty_of_support=member.legal_duty_of_support,
-        exclusion=member.exclusion, parents=member.parents, in_institution=member.in_institution,
-        counted=counted, membership_basis=basis)
+        id=member.id,
+        id_number_masked=mask_id_number(member.id_number),
+        name=member.name,
+        sex=member.sex,
+        birth_on=member.birth_on,
+        age=age_on(member.birth_on, today),
+        relationship=member.relationship,
+        residence=member.residence,
+        labour_capacity=member.labour_capacity,
+        disability_grade=member.disability_grade,
+        disability_kind=member.disability_kind,
+        schooling=member.schooling,
+        full_time_student=member.full_time_student,
+        lives_together=member.lives_together,
+        legal_duty_of_support=member.legal_duty_of_support,
+        exclusion=member.exclusion,
+        parents=member.parents,
+        in_institution=member.in_institution,
+        counted=counted,
+        membership_basis=basis,
+    )
 
 
 def to_out(household: Household, members: list[Member]) -> HouseholdOut:
     out = [member_out(m) for m in members]
-    return HouseholdOut(id=household.id, area_code=household.area_code, address=household.address, members=out,
-                        counted_members=sum(m.counted for m in out), created_at=household.created_at)
+    return HouseholdOut(
+        id=household.id,
+        area_code=household.area_code,
+        address=household.address,
+        members=out,
+        counted_members=sum(m.counted for m in out),
+        created_at=household.created_at,
+    )
 
 
 def visible_to(principal: Principal) -> Select:
@@ -59,28 +84,47 @@ COUNTED_BY_RELATIONSHIP = frozenset({"applicant", "spouse", "child"})
 def check_member_facts(data: MemberIn, field: str) -> None:
     """Facts that decide who counts and what they may receive must be whole: a full-time student without a school
     level (an adult child counts only up to undergraduate), a relative without a stated duty of support, or a
-    disability grade without its kind would otherwise be decided as if absent. Both the recorded household and an inline eligibility check go through here."""
+    disability grade without its kind would otherwise be decided as if absent. Both the recorded household and an
+    inline eligibility check go through here."""
     if (data.disability_grade is None) != (data.disability_kind is None):
         raise InvalidInput(f"{field}.disability_kind", "the disability grade and kind are given together")
     if data.relationship not in COUNTED_BY_RELATIONSHIP and data.legal_duty_of_support is None:
-        raise InvalidInput(f"{field}.legal_duty_of_support", f"say whether this {data.relationship} has a legal duty "
-                           "of support towards the applicant (法定赡养、扶养、抚养义务): they count only if so")
+        raise InvalidInput(
+            f"{field}.legal_duty_of_support",
+            f"say whether this {data.relationship} has a legal duty "
+            "of support towards the applicant (法定赡养、扶养、抚养义务): they count only if so",
+        )
     if data.full_time_student and data.schooling == "none":
-        raise InvalidInput(f"{field}.schooling", "a full-time student needs a schooling level (an adult child in "
-                           "full-time education counts up to undergraduate, not beyond)")
+        raise InvalidInput(
+            f"{field}.schooling",
+            "a full-time student needs a schooling level (an adult child in "
+            "full-time education counts up to undergraduate, not beyond)",
+        )
 
 
 def _check_member(data: MemberIn, field: str) -> Member:
     """Validate one member's fields beyond the schema and build the row (without its household)."""
     id_number = parse_id_number(data.id_number, field=f"{field}.id_number")
     check_member_facts(data, field)
-    return Member(id_number=id_number.value, name=data.name, birth_on=id_number.birth_date, sex=id_number.sex,
-                  relationship=data.relationship, residence=data.residence, labour_capacity=data.labour_capacity,
-                  disability_grade=data.disability_grade, disability_kind=data.disability_kind,
-                  schooling=data.schooling, full_time_student=data.full_time_student,
-                  lives_together=data.lives_together, legal_duty_of_support=bool(data.legal_duty_of_support),
-                  exclusion=data.exclusion, parents=data.parents, in_institution=data.in_institution,
-                  created_at=utcnow())
+    return Member(
+        id_number=id_number.value,
+        name=data.name,
+        birth_on=id_number.birth_date,
+        sex=id_number.sex,
+        relationship=data.relationship,
+        residence=data.residence,
+        labour_capacity=data.labour_capacity,
+        disability_grade=data.disability_grade,
+        disability_kind=data.disability_kind,
+        schooling=data.schooling,
+        full_time_student=data.full_time_student,
+        lives_together=data.lives_together,
+        legal_duty_of_support=bool(data.legal_duty_of_support),
+        exclusion=data.exclusion,
+        parents=data.parents,
+        in_institution=data.in_institution,
+        created_at=utcnow(),
+    )
 
 
 async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member]) -> None:
@@ -90,12 +134,17 @@ async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member])
     gives the clear answer.
     """
     by_index = {m.id_number_index: m.id_number for m in members}
-    found = (await session.execute(select(Member.id_number_index, Member.household_id).where(
-        Member.id_number_index.in_(by_index)))).first()
+    found = (
+        await session.execute(
+            select(Member.id_number_index, Member.household_id).where(Member.id_number_index.in_(by_index))
+        )
+    ).first()
     if found is not None:
-        raise Conflict(f"the person {mask_id_number(by_index[found.id_number_index])} is already a member of "
-                       f"household {found.household_id}; a person belongs to one household",
-                       resource=f"households/{found.household_id}")
+        raise Conflict(
+            f"the person {mask_id_number(by_index[found.id_number_index])} is already a member of "
+            f"household {found.household_id}; a person belongs to one household",
+            resource=f"households/{found.household_id}",
+        )
 
 
 async def create(session: AsyncSession, principal: Principal, data: HouseholdIn) -> tuple[Household, list[Member]]:
@@ -110,8 +159,9 @@ async def create(session: AsyncSession, principal: Principal, data: HouseholdIn)
             raise InvalidInput(f"members.{i}.id_number", f"the same person as members.{seen[m.id_number]}")
         seen[m.id_number] = i
     await _refuse_people_elsewhere(session, members)
-    household = Household(area_code=data.area_code, address=data.address, created_by=principal.subject,
-                          created_at=utcnow())
+    household = Household(
+        area_code=data.area_code, address=data.address, created_by=principal.subject, created_at=utcnow()
+    )
     session.add(household)
     await session.flush()
     for m in members:
@@ -125,8 +175,9 @@ async def members_of(session: AsyncSession, household_id: int) -> list[Member]:
     return list(await session.scalars(select(Member).where(Member.household_id == household_id).order_by(Member.id)))
 
 
-async def get_visible(session: AsyncSession, principal: Principal, household_id: int, *,
-                      for_update: bool = False) -> Household:
+async def get_visible(
+    session: AsyncSession, principal: Principal, household_id: int, *, for_update: bool = False
+) -> Household:
     query = visible_to(principal).where(Household.id == household_id)
     if for_update:
         query = query.with_for_update()
@@ -150,12 +201,16 @@ async def add_member(session: AsyncSession, principal: Principal, household_id: 
 
 
 async def _member_of(session: AsyncSession, household: Household, member_id: int) -> Member:
-    return await one_or_404(session, select(Member).where(Member.id == member_id, Member.household_id == household.id),
-                            f"no member {member_id} in household {household.id}")
+    return await one_or_404(
+        session,
+        select(Member).where(Member.id == member_id, Member.household_id == household.id),
+        f"no member {member_id} in household {household.id}",
+    )
 
 
-async def get_visible_member(session: AsyncSession, principal: Principal, household_id: int,
-                             member_id: int) -> tuple[Household, Member]:
+async def get_visible_member(
+    session: AsyncSession, principal: Principal, household_id: int, member_id: int
+) -> tuple[Household, Member]:
     household = await get_visible(session, principal, household_id)
     member = await _member_of(session, household, member_id)
     return household, member
@@ -165,13 +220,16 @@ async def remove_member(session: AsyncSession, principal: Principal, household_i
     household = await get_visible(session, principal, household_id, for_update=True)
     member = await _member_of(session, household, member_id)
     if member.relationship == "applicant":
-        raise Conflict("the applicant cannot be removed; record a new household instead",
-                       resource=f"households/{household_id}/members/{member_id}")
+        raise Conflict(
+            "the applicant cannot be removed; record a new household instead",
+            resource=f"households/{household_id}/members/{member_id}",
+        )
     await session.execute(delete(Member).where(Member.id == member.id))
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
-                       area_code: str | None) -> list[tuple[Household, list[Member]]]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None
+) -> list[tuple[Household, list[Member]]]:
     query = keyset(visible_to(principal), Household.id, page)
     if area_code:
         query = query.where(within_area(Household.area_code, area_code))
@@ -181,4 +239,3 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
         for m in await session.scalars(select(Member).where(Member.household_id.in_(by_household)).order_by(Member.id)):
             by_household[m.household_id].append(m)
     return [(h, by_household[h.id]) for h in households]
-

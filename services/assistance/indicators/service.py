@@ -23,26 +23,51 @@ NEXT_LEVEL = {4: 6, 6: 9, 9: 12, 12: 12}
 DIBAO_STANDARD_FLOOR_FEN = 110_000  # the plan: 低保标准 at least 1,100 yuan a month in 2022
 
 
-async def indicators(session: AsyncSession, principal: Principal, area_code: str | None,
-                     today: dt.date) -> Indicators:
+async def indicators(session: AsyncSession, principal: Principal, area_code: str | None, today: dt.date) -> Indicators:
     area = area_code or principal.area
     principal.check_covers(area)
     prefix = area_prefix(area)
     level = NEXT_LEVEL.get(len(prefix), 12)
     group = func.substr(Household.area_code, 1, level).label("area")
     current = [Enrolment.since_on <= today, or_(Enrolment.until_on.is_(None), Enrolment.until_on > today)]
-    enrolled = (await session.execute(
-        select(group, Enrolment.programme, func.count(distinct(Enrolment.household_id)), func.count(),
-               func.coalesce(func.sum(Enrolment.monthly_fen), 0))
-        .join(Household, Household.id == Enrolment.household_id)
-        .where(within_area(Household.area_code, area), *current).group_by(group, Enrolment.programme))).all()
+    enrolled = (
+        await session.execute(
+            select(
+                group,
+                Enrolment.programme,
+                func.count(distinct(Enrolment.household_id)),
+                func.count(),
+                func.coalesce(func.sum(Enrolment.monthly_fen), 0),
+            )
+            .join(Household, Household.id == Enrolment.household_id)
+            .where(within_area(Household.area_code, area), *current)
+            .group_by(group, Enrolment.programme)
+        )
+    ).all()
     lead_group = func.substr(Lead.area_code, 1, level).label("area")
-    leads = dict((await session.execute(select(lead_group, func.count()).where(
-        within_area(Lead.area_code, area), Lead.state == "open").group_by(lead_group))).all())
+    leads = dict(
+        (
+            await session.execute(
+                select(lead_group, func.count())
+                .where(within_area(Lead.area_code, area), Lead.state == "open")
+                .group_by(lead_group)
+            )
+        ).all()
+    )
     review_group = func.substr(Application.area_code, 1, level).label("area")
-    overdue = dict((await session.execute(select(review_group, func.count()).where(
-        within_area(Application.area_code, area), Application.state == "approved",
-        Application.review_due_on < today).group_by(review_group))).all())
+    overdue = dict(
+        (
+            await session.execute(
+                select(review_group, func.count())
+                .where(
+                    within_area(Application.area_code, area),
+                    Application.state == "approved",
+                    Application.review_due_on < today,
+                )
+                .group_by(review_group)
+            )
+        ).all()
+    )
 
     figures = Figures(area, today)
     # The whole area: every programme, none in it a zero (a household may be in two, so no sum of households).
@@ -53,8 +78,13 @@ async def indicators(session: AsyncSession, principal: Principal, area_code: str
     for programme, (households, persons, grants) in totals.items():
         figures.add("households", households, "count", programme=programme)
         figures.add("persons", persons, "count", programme=programme)
-        figures.add("monthly_grants", grants, "fen", programme=programme,
-                    note="current monthly grants (低保金, 特困供养金, 补贴)")
+        figures.add(
+            "monthly_grants",
+            grants,
+            "fen",
+            programme=programme,
+            note="current monthly grants (低保金, 特困供养金, 补贴)",
+        )
     figures.add("monthly_grants", sum(t[2] for t in totals.values()), "fen", note="all programmes' current grants")
     figures.add("leads_open", sum(leads.values()), "count", note="数据找人 leads not yet closed")
     figures.add("reviews_overdue", sum(overdue.values()), "count", note="approved applications past their review")
@@ -63,9 +93,15 @@ async def indicators(session: AsyncSession, principal: Principal, area_code: str
     except NotFound:
         standard = None  # no 低保 standard on record: no figure, rather than a zero
     if standard is not None:
-        figures.add("dibao_standard", standard.value, "fen_per_month", target=target(
-            DIBAO_STANDARD_FLOOR_FEN, standard.value, scope="area", note="低保标准 at least 1,100 yuan a month"),
-            note="the 低保 standard in force: the district's own where it has one, else the city's")
+        figures.add(
+            "dibao_standard",
+            standard.value,
+            "fen_per_month",
+            target=target(
+                DIBAO_STANDARD_FLOOR_FEN, standard.value, scope="area", note="低保标准 at least 1,100 yuan a month"
+            ),
+            note="the 低保 standard in force: the district's own where it has one, else the city's",
+        )
 
     # One level down: the programmes present in each part, and its leads and overdue reviews. A part that is the
     # area itself (a community asked) is the whole, given above.

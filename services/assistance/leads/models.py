@@ -17,23 +17,39 @@ class Lead(Base):
         CheckConstraint("state IN ('open', 'visited', 'closed')", name="state_known"),
         CheckConstraint("(screening_id IS NULL) <> (signal_id IS NULL)", name="one_origin"),
         # One lead per screening, household, programme and person (0 for household programmes: NULLs never clash).
-        Index("uq_leads_screening_target", "screening_id", "household_id", "programme",
-              text("coalesce(member_id, 0)"), unique=True),
+        Index(
+            "uq_leads_screening_target",
+            "screening_id",
+            "household_id",
+            "programme",
+            text("coalesce(member_id, 0)"),
+            unique=True,
+        ),
         # A screening's leads by area, in the order staff page through them (`shared.areas.within_area` turns an
         # area into a range this index serves). No index leads with area_code: the screening writes a city's leads
         # in a few statements and every index is paid per row; the area lists across screenings read the table.
         Index("ix_leads_screening_id_area_code", "screening_id", "area_code", "id"),
         # Closing (services/assistance/leads): the outcome, by whom and when, together or not at all; an
         # application is named exactly when the household applied.
-        CheckConstraint("outcome IS NULL OR outcome IN ('applied', 'not_eligible', 'declined', 'duplicate')",
-                        name="outcome_known"),
-        CheckConstraint("(state = 'closed') = (outcome IS NOT NULL AND closed_by IS NOT NULL AND closed_at IS NOT "
-                        "NULL AND closing_reason IS NOT NULL)", name="closed_with_outcome"),
-        CheckConstraint("(application_id IS NOT NULL) = (coalesce(outcome, '') = 'applied')",
-                        name="application_when_applied"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('applied', 'not_eligible', 'declined', 'duplicate')", name="outcome_known"
+        ),
+        CheckConstraint(
+            "(state = 'closed') = (outcome IS NOT NULL AND closed_by IS NOT NULL AND closed_at IS NOT "
+            "NULL AND closing_reason IS NOT NULL)",
+            name="closed_with_outcome",
+        ),
+        CheckConstraint(
+            "(application_id IS NOT NULL) = (coalesce(outcome, '') = 'applied')", name="application_when_applied"
+        ),
         # A screening skips what was closed for the same facts: found through this index.
-        Index("ix_leads_closed", "household_id", "programme", postgresql_where=text("state = 'closed'"),
-              sqlite_where=text("state = 'closed'")),
+        Index(
+            "ix_leads_closed",
+            "household_id",
+            "programme",
+            postgresql_where=text("state = 'closed'"),
+            sqlite_where=text("state = 'closed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

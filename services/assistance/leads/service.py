@@ -16,8 +16,14 @@ from services.assistance.applications import service as applications
 from services.assistance.discovery.exclusions import household_exclusions
 from services.assistance.households import service as households
 from services.assistance.leads.models import Lead
-from services.assistance.leads.schemas import (ExclusionOut, HouseholdLeadsOut, LeadClosureIn, LeadClosureOut,
-                                               LeadDetailOut, LeadOut)
+from services.assistance.leads.schemas import (
+    ExclusionOut,
+    HouseholdLeadsOut,
+    LeadClosureIn,
+    LeadClosureOut,
+    LeadDetailOut,
+    LeadOut,
+)
 from shared import clock
 from shared.areas import within_area
 from shared.db import one_or_404, utcnow
@@ -30,9 +36,17 @@ OPEN_STATES = ("open", "visited")
 
 
 def detail_out(lead: Lead) -> LeadDetailOut:
-    closure = None if lead.state != "closed" else LeadClosureOut(
-        outcome=lead.outcome, reason=lead.closing_reason, application_id=lead.application_id,
-        closed_by=lead.closed_by, closed_at=lead.closed_at)
+    closure = (
+        None
+        if lead.state != "closed"
+        else LeadClosureOut(
+            outcome=lead.outcome,
+            reason=lead.closing_reason,
+            application_id=lead.application_id,
+            closed_by=lead.closed_by,
+            closed_at=lead.closed_at,
+        )
+    )
     return LeadDetailOut(**LeadOut.model_validate(lead).model_dump(), closure=closure)
 
 
@@ -43,8 +57,9 @@ def _visible(principal: Principal):
 
 
 async def get_visible(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
-    return await one_or_404(session, _visible(principal).where(Lead.id == lead_id),
-                            f"no lead {lead_id} that you may see")
+    return await one_or_404(
+        session, _visible(principal).where(Lead.id == lead_id), f"no lead {lead_id} that you may see"
+    )
 
 
 async def close(session: AsyncSession, principal: Principal, lead_id: int, data: LeadClosureIn) -> Lead:
@@ -57,17 +72,28 @@ async def close(session: AsyncSession, principal: Principal, lead_id: int, data:
         except NotFound:
             raise InvalidInput("application_id", f"no application {data.application_id} that you may see") from None
         if application.household_id != lead.household_id:
-            raise InvalidInput("application_id", f"application {application.id} is of household "
-                                                 f"{application.household_id}, not of the lead's {lead.household_id}")
+            raise InvalidInput(
+                "application_id",
+                f"application {application.id} is of household "
+                f"{application.household_id}, not of the lead's {lead.household_id}",
+            )
     elif data.application_id is not None:
         raise InvalidInput("application_id", "only a lead closed as applied names an application")
     if lead.state not in OPEN_STATES:
         raise Conflict(f"lead {lead.id} is already closed ({lead.outcome})", resource=f"leads/{lead.id}")
     closed = await session.execute(
-        update(Lead).where(Lead.id == lead.id, Lead.state.in_(OPEN_STATES))
-        .values(state="closed", outcome=data.outcome, closing_reason=data.reason.strip(),
-                application_id=data.application_id, closed_by=principal.subject, closed_at=utcnow())
-        .execution_options(synchronize_session=False))
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.state.in_(OPEN_STATES))
+        .values(
+            state="closed",
+            outcome=data.outcome,
+            closing_reason=data.reason.strip(),
+            application_id=data.application_id,
+            closed_by=principal.subject,
+            closed_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
     if closed.rowcount != 1:
         raise Conflict(f"lead {lead.id} was closed by someone else meanwhile; reload it", resource=f"leads/{lead.id}")
     await session.refresh(lead)
@@ -75,14 +101,28 @@ async def close(session: AsyncSession, principal: Principal, lead_id: int, data:
     return lead
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None,
-                       state: str | None, outcome: str | None, programme: str | None, screening_id: int | None,
-                       household_id: int | None) -> list[Lead]:
+async def list_visible(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    area_code: str | None,
+    state: str | None,
+    outcome: str | None,
+    programme: str | None,
+    screening_id: int | None,
+    household_id: int | None,
+) -> list[Lead]:
     query = keyset(_visible(principal), Lead.id, page)
     if area_code:
         query = query.where(within_area(Lead.area_code, area_code))
-    for column, value in ((Lead.state, state), (Lead.outcome, outcome), (Lead.programme, programme),
-                          (Lead.screening_id, screening_id), (Lead.household_id, household_id)):
+    for column, value in (
+        (Lead.state, state),
+        (Lead.outcome, outcome),
+        (Lead.programme, programme),
+        (Lead.screening_id, screening_id),
+        (Lead.household_id, household_id),
+    ):
         if value is not None:
             query = query.where(column == value)
     return list(await session.scalars(query))
@@ -93,8 +133,12 @@ async def of_household(session: AsyncSession, principal: Principal, household_id
     no lead for a household that looks eligible see that it has applied (and how far it got) or receives it."""
     household = await households.get_visible(session, principal, household_id)
     today = clock.today()
-    open_leads = await session.scalar(select(func.count()).select_from(Lead).where(
-        Lead.household_id == household.id, Lead.state.in_(OPEN_STATES)))
-    return HouseholdLeadsOut(household_id=household.id, as_of=today, open_leads=open_leads,
-                             excluded=[ExclusionOut(**x) for x in await household_exclusions(session, household.id,
-                                                                                              today)])
+    open_leads = await session.scalar(
+        select(func.count()).select_from(Lead).where(Lead.household_id == household.id, Lead.state.in_(OPEN_STATES))
+    )
+    return HouseholdLeadsOut(
+        household_id=household.id,
+        as_of=today,
+        open_leads=open_leads,
+        excluded=[ExclusionOut(**x) for x in await household_exclusions(session, household.id, today)],
+    )

@@ -17,9 +17,17 @@ from shared.identity import Principal
 
 def to_out(version: PolicyVersion) -> PolicyVersionOut:
     return PolicyVersionOut(
-        id=version.id, code=version.code, label=CATALOGUE[version.code].label, district_code=version.district_code,
-        value=version.value, unit=version.unit, effective_on=version.effective_on, citation=version.citation,
-        is_assumption=version.is_assumption, note=version.note, created_by=version.created_by,
+        id=version.id,
+        code=version.code,
+        label=CATALOGUE[version.code].label,
+        district_code=version.district_code,
+        value=version.value,
+        unit=version.unit,
+        effective_on=version.effective_on,
+        citation=version.citation,
+        is_assumption=version.is_assumption,
+        note=version.note,
+        created_by=version.created_by,
         created_at=version.created_at,
     )
 
@@ -28,21 +36,25 @@ def resource_of(version: PolicyVersion) -> str:
     return f"policies/{version.code}/versions/{version.id}"
 
 
-async def in_force(session: AsyncSession, *, as_of: dt.date, district_code: str = CITY_CODE,
-                   code: str | None = None) -> list[PolicyVersion]:
+async def in_force(
+    session: AsyncSession, *, as_of: dt.date, district_code: str = CITY_CODE, code: str | None = None
+) -> list[PolicyVersion]:
     """For each parameter, the latest version on or before `as_of`: the district's own if it has one, else the
     city-wide one. Raises NotFound when no version of the asked parameter(s) was in force."""
     districts = {CITY_CODE, district_code}
-    query = (select(PolicyVersion).where(PolicyVersion.effective_on <= as_of,
-                                         PolicyVersion.district_code.in_(districts))
-             .order_by(PolicyVersion.code, PolicyVersion.effective_on))
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.effective_on <= as_of, PolicyVersion.district_code.in_(districts))
+        .order_by(PolicyVersion.code, PolicyVersion.effective_on)
+    )
     if code is not None:
         query = query.where(PolicyVersion.code == code)
     chosen: dict[str, PolicyVersion] = {}
     for version in await session.scalars(query):  # ascending dates: the last one seen wins
         current = chosen.get(version.code)
-        own_beats_city = (current is not None and current.district_code != CITY_CODE
-                          and version.district_code == CITY_CODE)
+        own_beats_city = (
+            current is not None and current.district_code != CITY_CODE and version.district_code == CITY_CODE
+        )
         if not own_beats_city:
             chosen[version.code] = version
     if not chosen:
@@ -51,20 +63,26 @@ async def in_force(session: AsyncSession, *, as_of: dt.date, district_code: str 
     return list(chosen.values())
 
 
-async def first_versions(session: AsyncSession, codes: list[str], district_code: str = CITY_CODE
-                         ) -> dict[str, PolicyVersion]:
+async def first_versions(
+    session: AsyncSession, codes: list[str], district_code: str = CITY_CODE
+) -> dict[str, PolicyVersion]:
     """The earliest version of each parameter that applies to the district (its own or the city-wide one)."""
-    query = (select(PolicyVersion).where(PolicyVersion.code.in_(codes),
-                                         PolicyVersion.district_code.in_({CITY_CODE, district_code}))
-             .order_by(PolicyVersion.effective_on.desc()))
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.code.in_(codes), PolicyVersion.district_code.in_({CITY_CODE, district_code}))
+        .order_by(PolicyVersion.effective_on.desc())
+    )
     return {version.code: version for version in await session.scalars(query)}  # the earliest is seen last
 
 
 async def history(session: AsyncSession, code: str, *, district_code: str | None = None) -> list[PolicyVersion]:
     if code not in CATALOGUE:
         raise NotFound(f"no policy parameter {code}")
-    query = select(PolicyVersion).where(PolicyVersion.code == code).order_by(
-        PolicyVersion.district_code, PolicyVersion.effective_on)
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.code == code)
+        .order_by(PolicyVersion.district_code, PolicyVersion.effective_on)
+    )
     if district_code is not None:
         query = query.where(PolicyVersion.district_code == district_code)
     return list(await session.scalars(query))
@@ -76,13 +94,20 @@ async def add_version(session: AsyncSession, principal: Principal, data: PolicyV
     expected = CATALOGUE[data.code].unit
     if data.unit != expected:
         raise InvalidInput("unit", f"{data.code} is given in {expected}, not {data.unit}")
-    existing = await session.scalar(select(PolicyVersion).where(
-        PolicyVersion.code == data.code, PolicyVersion.district_code == data.district_code,
-        PolicyVersion.effective_on == data.effective_on))
+    existing = await session.scalar(
+        select(PolicyVersion).where(
+            PolicyVersion.code == data.code,
+            PolicyVersion.district_code == data.district_code,
+            PolicyVersion.effective_on == data.effective_on,
+        )
+    )
     if existing is not None:
-        raise Conflict(f"{data.code} for {data.district_code} already has a version effective on "
-                       f"{data.effective_on.isoformat()} (id {existing.id}); versions are never rewritten: "
-                       "add one with another effective date", resource=resource_of(existing))
+        raise Conflict(
+            f"{data.code} for {data.district_code} already has a version effective on "
+            f"{data.effective_on.isoformat()} (id {existing.id}); versions are never rewritten: "
+            "add one with another effective date",
+            resource=resource_of(existing),
+        )
     version = PolicyVersion(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
     session.add(version)
     await session.flush()

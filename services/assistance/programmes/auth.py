@@ -5,5 +5,4 @@ from typing import Annotated
 from services.assistance.scopes import STATUS_READ
 from shared.identity import Principal, require
 
-
 StatusReader = Annotated[Principal, require(STATUS_READ)]

@@ -25,8 +25,14 @@ class Enrolment(Base):
         CheckConstraint(PROGRAMME_CHECK, name="programme_known"),
         CheckConstraint("until_on IS NULL OR until_on > since_on", name="period_ordered"),
         CheckConstraint("monthly_fen >= 0", name="monthly_not_negative"),
-        Index("uq_enrolments_current", "id_number_index", "programme", unique=True,
-              postgresql_where=text("until_on IS NULL"), sqlite_where=text("until_on IS NULL")),
+        Index(
+            "uq_enrolments_current",
+            "id_number_index",
+            "programme",
+            unique=True,
+            postgresql_where=text("until_on IS NULL"),
+            sqlite_where=text("until_on IS NULL"),
+        ),
         Index("ix_enrolments_id_number_current", "id_number_index", "since_on"),
         Index("ix_enrolments_household_id", "household_id"),
     )

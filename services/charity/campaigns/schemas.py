@@ -56,8 +56,10 @@ class BatchOut(Schema):
     total_fen: int
     donation_id: int = Field(description="The batch is one donation of the unit to the campaign's project")
     content_sha256: str = Field(description="SHA-256 of the file as sent")
-    rows_sha256: str | None = Field(description="SHA-256 of the rows (payroll number and amount in fen, sorted): "
-                                                "the same payroll in another encoding or layout has the same")
+    rows_sha256: str | None = Field(
+        description="SHA-256 of the rows (payroll number and amount in fen, sorted): "
+        "the same payroll in another encoding or layout has the same"
+    )
     replaces_id: int | None = Field(description="The batch this one corrected")
     uploaded_at: dt.datetime
 

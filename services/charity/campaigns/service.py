@@ -65,12 +65,19 @@ async def add_unit(session: AsyncSession, principal: Principal, campaign_id: int
         code = uscc.validate(data.credit_code)
     except stdnum_errors.ValidationError:
         raise InvalidInput("credit_code", "not a valid 统一社会信用代码 (GB 32100)") from None
-    existing = await session.scalar(select(CampaignUnit.id).where(CampaignUnit.campaign_id == campaign.id,
-                                                                  CampaignUnit.credit_code == code))
+    existing = await session.scalar(
+        select(CampaignUnit.id).where(CampaignUnit.campaign_id == campaign.id, CampaignUnit.credit_code == code)
+    )
     if existing is not None:
         raise Conflict("this unit already takes part in the campaign", resource=f"campaign-units/{existing}")
-    unit = CampaignUnit(campaign_id=campaign.id, name=data.name, credit_code=code, district_code=data.district_code,
-                        headcount=data.headcount, created_at=utcnow())
+    unit = CampaignUnit(
+        campaign_id=campaign.id,
+        name=data.name,
+        credit_code=code,
+        district_code=data.district_code,
+        headcount=data.headcount,
+        created_at=utcnow(),
+    )
     session.add(unit)
     await session.flush()
     return unit
@@ -83,8 +90,10 @@ def _decode(content: bytes) -> str:
             return content.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise BatchRejected("the file is neither UTF-8 nor GB18030 text",
-                        errors=[FieldProblem(field="body", location="body", message="undecodable")])
+    raise BatchRejected(
+        "the file is neither UTF-8 nor GB18030 text",
+        errors=[FieldProblem(field="body", location="body", message="undecodable")],
+    )
 
 
 async def parse_batch(content: bytes) -> list[tuple[int, str, int]]:
@@ -100,8 +109,10 @@ async def parse_batch(content: bytes) -> list[tuple[int, str, int]]:
     try:
         return await _rows(reader)
     except csv.Error as error:  # a field past csv's size limit, say: not a payroll file
-        raise BatchRejected(f"line {reader.line_num} is not CSV: {error}", errors=[
-            FieldProblem(field=f"line {reader.line_num}", location="body", message=str(error))]) from None
+        raise BatchRejected(
+            f"line {reader.line_num} is not CSV: {error}",
+            errors=[FieldProblem(field=f"line {reader.line_num}", location="body", message=str(error))],
+        ) from None
 
 
 async def _rows(reader) -> list[tuple[int, str, int]]:
@@ -109,8 +120,10 @@ async def _rows(reader) -> list[tuple[int, str, int]]:
     aliases = {"工号": "employee_no", "金额": "amount"}
     header = [aliases.get(h, h) for h in header]
     if "employee_no" not in header or "amount" not in header:
-        raise BatchRejected("the header must name the columns employee_no (工号) and amount (金额)",
-                            errors=[FieldProblem(field="header", location="body", message="missing columns")])
+        raise BatchRejected(
+            "the header must name the columns employee_no (工号) and amount (金额)",
+            errors=[FieldProblem(field="header", location="body", message="missing columns")],
+        )
     no_at, amount_at = header.index("employee_no"), header.index("amount")
     rows, problems, seen = [], [], {}
     for line_no, cells in enumerate(reader, start=2):
@@ -121,26 +134,40 @@ async def _rows(reader) -> list[tuple[int, str, int]]:
         employee_no = cells[no_at].strip() if no_at < len(cells) else ""
         amount = cells[amount_at].strip() if amount_at < len(cells) else ""
         if not employee_no or len(employee_no) > 40 or CONTROL_CHARACTERS.search(employee_no):
-            problems.append(FieldProblem(field=f"line {line_no}.employee_no", location="body",
-                                         message="a payroll number of 1 to 40 characters, none of them a control "
-                                                 "character, is required"))
+            problems.append(
+                FieldProblem(
+                    field=f"line {line_no}.employee_no",
+                    location="body",
+                    message="a payroll number of 1 to 40 characters, none of them a control character, is required",
+                )
+            )
         elif employee_no in seen:
-            problems.append(FieldProblem(field=f"line {line_no}.employee_no", location="body",
-                                         message=f"already on line {seen[employee_no]}"))
+            problems.append(
+                FieldProblem(
+                    field=f"line {line_no}.employee_no", location="body", message=f"already on line {seen[employee_no]}"
+                )
+            )
         else:
             seen[employee_no] = line_no
         if not AMOUNT.match(amount) or not 0 < (fen := _fen(amount)) <= MAX_PAYMENT_FEN:
-            problems.append(FieldProblem(field=f"line {line_no}.amount", location="body",
-                                         message="a positive amount in yuan with at most two decimals, at most "
-                                                 f"{format_yuan(MAX_PAYMENT_FEN)}"))
+            problems.append(
+                FieldProblem(
+                    field=f"line {line_no}.amount",
+                    location="body",
+                    message="a positive amount in yuan with at most two decimals, at most "
+                    f"{format_yuan(MAX_PAYMENT_FEN)}",
+                )
+            )
         elif employee_no:
             rows.append((line_no, employee_no, fen))
     if problems:
-        raise BatchRejected(f"{len(problems)} row problem(s); the batch was not imported",
-                            errors=problems[:MAX_ERRORS_REPORTED])
+        raise BatchRejected(
+            f"{len(problems)} row problem(s); the batch was not imported", errors=problems[:MAX_ERRORS_REPORTED]
+        )
     if not rows:
-        raise BatchRejected("the batch has no rows", errors=[FieldProblem(field="body", location="body",
-                                                                          message="empty")])
+        raise BatchRejected(
+            "the batch has no rows", errors=[FieldProblem(field="body", location="body", message="empty")]
+        )
     return rows
 
 
@@ -157,9 +184,18 @@ def rows_digest(rows: list[tuple[int, str, int]]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-async def upload(session: AsyncSession, principal: Principal, campaign_id: int, unit_id: int, *, batch_no: str,
-                 control_rows: int, control_total_fen: int, content: bytes,
-                 replaces: str | None = None) -> tuple[PayrollBatch, bool]:
+async def upload(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: int,
+    unit_id: int,
+    *,
+    batch_no: str,
+    control_rows: int,
+    control_total_fen: int,
+    content: bytes,
+    replaces: str | None = None,
+) -> tuple[PayrollBatch, bool]:
     """Import a batch whole; returns it and whether it was new. Rows and control totals must agree. With
     `replaces`, the batch corrects an earlier one of the unit, in the same transaction: the earlier one's
     donation is refunded through the ledger and its rows no longer count."""
@@ -178,30 +214,59 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
     total = sum(fen for _, _, fen in rows)
     mismatch = []
     if len(rows) != control_rows:
-        mismatch.append(FieldProblem(field="control_rows", location="query",
-                                     message=f"the file has {len(rows)} rows, the control says {control_rows}"))
+        mismatch.append(
+            FieldProblem(
+                field="control_rows",
+                location="query",
+                message=f"the file has {len(rows)} rows, the control says {control_rows}",
+            )
+        )
     if total != control_total_fen:
-        mismatch.append(FieldProblem(field="control_total_fen", location="query",
-                                     message=f"the rows add up to {total} fen, the control says {control_total_fen}"))
+        mismatch.append(
+            FieldProblem(
+                field="control_total_fen",
+                location="query",
+                message=f"the rows add up to {total} fen, the control says {control_total_fen}",
+            )
+        )
     if mismatch:
         raise BatchRejected("the control totals do not match the file; the batch was not imported", errors=mismatch)
     if total > LIMITS.max_donation_fen:  # the batch is recorded as one donation of the unit
-        raise BatchRejected(f"the batch adds up to {format_yuan(total)}, more than one donation may be "
-                            f"({format_yuan(LIMITS.max_donation_fen)}); split it into batches",
-                            errors=[FieldProblem(field="control_total_fen", location="query", message="too large")])
+        raise BatchRejected(
+            f"the batch adds up to {format_yuan(total)}, more than one donation may be "
+            f"({format_yuan(LIMITS.max_donation_fen)}); split it into batches",
+            errors=[FieldProblem(field="control_total_fen", location="query", message="too large")],
+        )
     earlier = None if replaces is None else await _replaceable(session, principal, unit, replaces)
     try:
         async with session.begin_nested():
             if earlier is not None:
                 await _reverse(session, principal, earlier, batch_no)
-            donation = await donations.record(session, DonationIn(
-                project_id=campaign.project_id, channel="bank", channel_txn_id=f"payroll-{unit.id}-{batch_no}"[:64],
-                amount_fen=total, donor=DonorIn(kind="company", name=unit.name, credit_code=unit.credit_code),
-                honour_opt_in=True), by=principal.subject)
-            batch = PayrollBatch(campaign_id=campaign.id, unit_id=unit.id, batch_no=batch_no, content_sha256=digest,
-                                 rows_sha256=same_rows, replaces_id=earlier.id if earlier else None,
-                                 row_count=len(rows), total_fen=total, donation_id=donation.id,
-                                 uploaded_by=principal.subject, uploaded_at=utcnow())
+            donation = await donations.record(
+                session,
+                DonationIn(
+                    project_id=campaign.project_id,
+                    channel="bank",
+                    channel_txn_id=f"payroll-{unit.id}-{batch_no}"[:64],
+                    amount_fen=total,
+                    donor=DonorIn(kind="company", name=unit.name, credit_code=unit.credit_code),
+                    honour_opt_in=True,
+                ),
+                by=principal.subject,
+            )
+            batch = PayrollBatch(
+                campaign_id=campaign.id,
+                unit_id=unit.id,
+                batch_no=batch_no,
+                content_sha256=digest,
+                rows_sha256=same_rows,
+                replaces_id=earlier.id if earlier else None,
+                row_count=len(rows),
+                total_fen=total,
+                donation_id=donation.id,
+                uploaded_by=principal.subject,
+                uploaded_at=utcnow(),
+            )
             session.add(batch)
             await session.flush()
             await _insert_rows(session, batch.id, unit.id, rows)
@@ -210,8 +275,9 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
         same = await _same(session, unit.id, batch_no, same_rows)
         if not same:
             if earlier is not None:  # another correction of the same batch committed first
-                raise Conflict(f"batch {earlier.batch_no} has been replaced already",
-                               resource=f"payroll-batches/{earlier.id}") from None
+                raise Conflict(
+                    f"batch {earlier.batch_no} has been replaced already", resource=f"payroll-batches/{earlier.id}"
+                ) from None
             raise
         return _replayed(same, batch_no, same_rows), False
     return batch, True
@@ -219,25 +285,35 @@ async def upload(session: AsyncSession, principal: Principal, campaign_id: int, 
 
 async def _same(session: AsyncSession, unit_id: int, batch_no: str, rows_sha256: str) -> list[PayrollBatch]:
     """The unit's batches with this number or these rows (two at most)."""
-    return list(await session.scalars(select(PayrollBatch).where(
-        PayrollBatch.unit_id == unit_id, (PayrollBatch.batch_no == batch_no) | (PayrollBatch.rows_sha256 == rows_sha256))
-        .order_by(PayrollBatch.id)))
+    return list(
+        await session.scalars(
+            select(PayrollBatch)
+            .where(
+                PayrollBatch.unit_id == unit_id,
+                (PayrollBatch.batch_no == batch_no) | (PayrollBatch.rows_sha256 == rows_sha256),
+            )
+            .order_by(PayrollBatch.id)
+        )
+    )
 
 
-async def _replaceable(session: AsyncSession, principal: Principal, unit: CampaignUnit, batch_no: str
-                       ) -> PayrollBatch:
+async def _replaceable(session: AsyncSession, principal: Principal, unit: CampaignUnit, batch_no: str) -> PayrollBatch:
     """The unit's batch `batch_no`, locked, that a correction may replace: not replaced yet."""
     if principal.kind != "staff":
         raise Forbidden("a correction refunds money already received: staff of the unit's area replace a batch")
-    earlier = await session.scalar(select(PayrollBatch).where(PayrollBatch.unit_id == unit.id,
-                                                              PayrollBatch.batch_no == batch_no)
-                                   .with_for_update().execution_options(populate_existing=True))
+    earlier = await session.scalar(
+        select(PayrollBatch)
+        .where(PayrollBatch.unit_id == unit.id, PayrollBatch.batch_no == batch_no)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if earlier is None:
         raise InvalidInput("replaces", f"unit {unit.id} has no batch {batch_no}")
     later = await session.scalar(select(PayrollBatch).where(PayrollBatch.replaces_id == earlier.id))
     if later is not None:
-        raise Conflict(f"batch {batch_no} was replaced by batch {later.batch_no} already",
-                       resource=f"payroll-batches/{later.id}")
+        raise Conflict(
+            f"batch {batch_no} was replaced by batch {later.batch_no} already", resource=f"payroll-batches/{later.id}"
+        )
     return earlier
 
 
@@ -245,8 +321,12 @@ async def _reverse(session: AsyncSession, principal: Principal, earlier: Payroll
     """Refund what is left of the earlier batch's donation, as a refund of it (a reversing ledger group)."""
     left = earlier.total_fen - (await donations.refunded_of(session, [earlier.donation_id]))[earlier.donation_id]
     if left > 0:
-        await donations.refund(session, principal, earlier.donation_id, RefundIn(
-            amount_fen=left, reason=f"payroll batch {earlier.batch_no} replaced by batch {batch_no}"[:300]))
+        await donations.refund(
+            session,
+            principal,
+            earlier.donation_id,
+            RefundIn(amount_fen=left, reason=f"payroll batch {earlier.batch_no} replaced by batch {batch_no}"[:300]),
+        )
 
 
 ROW_COLUMNS = ("batch_id", "unit_id", "line_no", "employee_no", "amount_fen")
@@ -257,20 +337,26 @@ async def _insert_rows(session: AsyncSession, batch_id: int, unit_id: int, rows:
     the ORM took most of the import's time); SQLite: one executemany of plain INSERTs. Duplicates were
     refused while parsing; the table's constraints hold all the same."""
     if session.get_bind().dialect.name == "postgresql":
+
         async def records():  # made as COPY asks for them, letting other requests in between blocks
             for at in range(0, len(rows), ROWS_AT_ONCE):
-                for line_no, employee_no, fen in rows[at:at + ROWS_AT_ONCE]:
+                for line_no, employee_no, fen in rows[at : at + ROWS_AT_ONCE]:
                     yield batch_id, unit_id, line_no, employee_no, fen
                 await asyncio.sleep(0)
 
         connection = await (await session.connection()).get_raw_connection()
-        await connection.driver_connection.copy_records_to_table(PayrollRow.__tablename__, columns=ROW_COLUMNS,
-                                                                 records=records())
+        await connection.driver_connection.copy_records_to_table(
+            PayrollRow.__tablename__, columns=ROW_COLUMNS, records=records()
+        )
         return
     for at in range(0, len(rows), ROWS_AT_ONCE):  # one executemany per block: the loop gets its turn between
-        await session.execute(insert(PayrollRow.__table__), [
-            dict(batch_id=batch_id, unit_id=unit_id, line_no=line_no, employee_no=employee_no, amount_fen=fen)
-            for line_no, employee_no, fen in rows[at:at + ROWS_AT_ONCE]])
+        await session.execute(
+            insert(PayrollRow.__table__),
+            [
+                dict(batch_id=batch_id, unit_id=unit_id, line_no=line_no, employee_no=employee_no, amount_fen=fen)
+                for line_no, employee_no, fen in rows[at : at + ROWS_AT_ONCE]
+            ],
+        )
 
 
 def _replayed(same: list[PayrollBatch], batch_no: str, rows_sha256: str) -> PayrollBatch:
@@ -280,42 +366,78 @@ def _replayed(same: list[PayrollBatch], batch_no: str, rows_sha256: str) -> Payr
             return batch  # the same batch again: nothing changes
     for batch in same:
         if batch.rows_sha256 == rows_sha256:
-            raise Conflict(f"these rows were already imported as batch {batch.batch_no}; to correct a batch, "
-                           f"name the one it replaces", resource=f"payroll-batches/{batch.id}")
+            raise Conflict(
+                f"these rows were already imported as batch {batch.batch_no}; to correct a batch, "
+                f"name the one it replaces",
+                resource=f"payroll-batches/{batch.id}",
+            )
     batch = same[0]
-    raise Conflict(f"batch {batch_no} was already imported with other content; give a new batch number",
-                   resource=f"payroll-batches/{batch.id}")
+    raise Conflict(
+        f"batch {batch_no} was already imported with other content; give a new batch number",
+        resource=f"payroll-batches/{batch.id}",
+    )
 
 
 async def participation(session: AsyncSession, principal: Principal | None, campaign_id: int) -> Participation:
     """Per unit and overall; staff see their area's units, `None` (the indicators) every unit."""
     campaign = await get(session, campaign_id)
-    units = list(await session.scalars(select(CampaignUnit).where(CampaignUnit.campaign_id == campaign.id)
-                                       .order_by(CampaignUnit.id)))
+    units = list(
+        await session.scalars(
+            select(CampaignUnit).where(CampaignUnit.campaign_id == campaign.id).order_by(CampaignUnit.id)
+        )
+    )
     if principal is not None and principal.kind == "staff":
         units = [u for u in units if principal.covers(u.district_code)]
     # A replaced batch no longer counts: its correction does.
-    counted = (select(PayrollBatch.id, PayrollBatch.unit_id, PayrollBatch.total_fen)
-               .where(PayrollBatch.campaign_id == campaign.id,
-                      ~select(Replacement.id).where(Replacement.replaces_id == PayrollBatch.id).exists())
-               .subquery())
-    people = dict((await session.execute(
-        select(PayrollRow.unit_id, func.count(func.distinct(PayrollRow.employee_no)))
-        .join(counted, counted.c.id == PayrollRow.batch_id).group_by(PayrollRow.unit_id))).all())
-    money = dict((await session.execute(
-        select(counted.c.unit_id, func.sum(counted.c.total_fen)).group_by(counted.c.unit_id))).all())
+    counted = (
+        select(PayrollBatch.id, PayrollBatch.unit_id, PayrollBatch.total_fen)
+        .where(
+            PayrollBatch.campaign_id == campaign.id,
+            ~select(Replacement.id).where(Replacement.replaces_id == PayrollBatch.id).exists(),
+        )
+        .subquery()
+    )
+    people = dict(
+        (
+            await session.execute(
+                select(PayrollRow.unit_id, func.count(func.distinct(PayrollRow.employee_no)))
+                .join(counted, counted.c.id == PayrollRow.batch_id)
+                .group_by(PayrollRow.unit_id)
+            )
+        ).all()
+    )
+    money = dict(
+        (
+            await session.execute(select(counted.c.unit_id, func.sum(counted.c.total_fen)).group_by(counted.c.unit_id))
+        ).all()
+    )
     target = campaign.participation_target_pct
 
     def rate(part: int, whole: int) -> float:
         return round(100 * part / whole, 2) if whole else 0.0
 
-    lines = [UnitParticipation(unit_id=u.id, name=u.name, district_code=u.district_code, headcount=u.headcount,
-                               participants=int(people.get(u.id, 0)), rate_pct=rate(int(people.get(u.id, 0)),
-                                                                                    u.headcount),
-                               met=100 * int(people.get(u.id, 0)) >= target * u.headcount,
-                               donated_fen=int(money.get(u.id, 0))) for u in units]
+    lines = [
+        UnitParticipation(
+            unit_id=u.id,
+            name=u.name,
+            district_code=u.district_code,
+            headcount=u.headcount,
+            participants=int(people.get(u.id, 0)),
+            rate_pct=rate(int(people.get(u.id, 0)), u.headcount),
+            met=100 * int(people.get(u.id, 0)) >= target * u.headcount,
+            donated_fen=int(money.get(u.id, 0)),
+        )
+        for u in units
+    ]
     headcount = sum(u.headcount for u in lines)
     participants = sum(u.participants for u in lines)
-    return Participation(campaign_id=campaign.id, target_pct=target, headcount=headcount, participants=participants,
-                         rate_pct=rate(participants, headcount), met=headcount > 0 and 100 * participants >= target *
-                         headcount, donated_fen=sum(u.donated_fen for u in lines), units=lines)
+    return Participation(
+        campaign_id=campaign.id,
+        target_pct=target,
+        headcount=headcount,
+        participants=participants,
+        rate_pct=rate(participants, headcount),
+        met=headcount > 0 and 100 * participants >= target * headcount,
+        donated_fen=sum(u.donated_fen for u in lines),
+        units=lines,
+    )

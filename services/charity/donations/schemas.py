@@ -3,8 +3,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from shared.idnumbers import MobilePhone
 from services.charity.settings import LIMITS
+from shared.idnumbers import MobilePhone
 from shared.money import MAX_FUND_FEN, MAX_PAYMENT_FEN, fen
 from shared.schemas import Schema
 
@@ -27,10 +27,16 @@ class DonationIn(Schema):
     model_config = ConfigDict(extra="forbid")
     project_id: int
     channel: Channel
-    channel_txn_id: str = Field(min_length=1, max_length=64, description="The channel's transaction id (交易流水号); "
-                                "the same one again is the same donation")
-    amount_fen: int = fen("The amount given; the most one donation may be is a setting "
-                          "(CHARITY_MAX_DONATION_FEN, an assumption)", minimum=1, maximum=LIMITS.max_donation_fen)
+    channel_txn_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The channel's transaction id (交易流水号); the same one again is the same donation",
+    )
+    amount_fen: int = fen(
+        "The amount given; the most one donation may be is a setting (CHARITY_MAX_DONATION_FEN, an assumption)",
+        minimum=1,
+        maximum=LIMITS.max_donation_fen,
+    )
     donor: DonorIn
     honour_opt_in: bool = Field(False, description="The donor agrees to appear on the honour list (慈善榜)")
     donated_at: AwareDatetime | None = Field(None, description="When the channel took the payment; default now")
@@ -75,8 +81,10 @@ EvidenceKind = Literal["invoice", "receipt", "contract", "sign_off", "bank_slip"
 
 class EvidenceIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    kind: EvidenceKind = Field(description="invoice (发票), receipt (收据), contract (合同), sign_off (受益人签收), "
-                               "bank_slip (银行回单), photo, other")
+    kind: EvidenceKind = Field(
+        description="invoice (发票), receipt (收据), contract (合同), sign_off (受益人签收), "
+        "bank_slip (银行回单), photo, other"
+    )
     reference: str = Field(min_length=1, max_length=100, description="Number or file reference of the document")
     description: str | None = Field(None, max_length=300)
 

@@ -19,8 +19,15 @@ from stdnum.cn import uscc
 
 from services.charity.access import visible_or_404
 from services.charity.donations.models import Disbursement, Donation, Refund
-from services.charity.donations.schemas import (ANONYMOUS_NAME, DisbursementIn, DonationIn, DonationOut, DonorIn,
-                                                RefundIn, RefundOut)
+from services.charity.donations.schemas import (
+    ANONYMOUS_NAME,
+    DisbursementIn,
+    DonationIn,
+    DonationOut,
+    DonorIn,
+    RefundIn,
+    RefundOut,
+)
 from services.charity.ledger import service as ledger
 from services.charity.ledger.models import LedgerAccount
 from services.charity.projects import service as projects
@@ -29,8 +36,8 @@ from shared import clock
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.idnumbers import mask_phone
 from shared.identity import Principal
+from shared.idnumbers import mask_phone
 from shared.metrics import count_after_commit
 from shared.pagination import PageParams, keyset
 from shared.pii import blind_index
@@ -41,7 +48,9 @@ PHONE_INDEX = "charity.donor_phone"  # the blind index's purpose: one donor's gi
 
 async def audit_subjects(session: AsyncSession, phone: str) -> list[tuple[str, str]]:
     """The audit subjects that are the donor with this phone: each of their donations, found by blind index."""
-    ids = await session.scalars(select(Donation.id).where(Donation.donor_phone_index == blind_index(PHONE_INDEX, phone)))
+    ids = await session.scalars(
+        select(Donation.id).where(Donation.donor_phone_index == blind_index(PHONE_INDEX, phone))
+    )
     return [("donor", str(donation_id)) for donation_id in ids]
 
 
@@ -52,20 +61,32 @@ def donor_name(donation: Donation | SimpleNamespace) -> str:
 def donation_out(donation: Donation | SimpleNamespace, refunded_fen: int) -> DonationOut:
     """Computed: what is still refundable, the name shown for the donor, and the phone masked."""
     return DonationOut(
-        id=donation.id, project_id=donation.project_id, organization_id=donation.organization_id,
-        channel=donation.channel, channel_txn_id=donation.channel_txn_id, amount_fen=donation.amount_fen,
-        refunded_fen=refunded_fen, refundable_fen=donation.amount_fen - refunded_fen, donor_kind=donation.donor_kind,
+        id=donation.id,
+        project_id=donation.project_id,
+        organization_id=donation.organization_id,
+        channel=donation.channel,
+        channel_txn_id=donation.channel_txn_id,
+        amount_fen=donation.amount_fen,
+        refunded_fen=refunded_fen,
+        refundable_fen=donation.amount_fen - refunded_fen,
+        donor_kind=donation.donor_kind,
         donor_name=donor_name(donation),
         donor_phone_masked=mask_phone(donation.donor_phone) if donation.donor_phone else None,
-        honour_opt_in=donation.honour_opt_in, donated_at=donation.donated_at,
-        ledger_group_id=donation.ledger_group_id, created_at=donation.created_at)
+        honour_opt_in=donation.honour_opt_in,
+        donated_at=donation.donated_at,
+        ledger_group_id=donation.ledger_group_id,
+        created_at=donation.created_at,
+    )
 
 
 async def refunded_of(session: AsyncSession, donation_ids: list[int]) -> dict[int, int]:
     if not donation_ids:
         return {}
-    rows = await session.execute(select(Refund.donation_id, func.sum(Refund.amount_fen))
-                                 .where(Refund.donation_id.in_(donation_ids)).group_by(Refund.donation_id))
+    rows = await session.execute(
+        select(Refund.donation_id, func.sum(Refund.amount_fen))
+        .where(Refund.donation_id.in_(donation_ids))
+        .group_by(Refund.donation_id)
+    )
     found = {donation_id: int(total) for donation_id, total in rows}
     return {donation_id: found.get(donation_id, 0) for donation_id in donation_ids}
 
@@ -80,8 +101,9 @@ def donor_fields(donor: DonorIn) -> dict:
     if donor.kind == "anonymous":
         if donor.name is not None or donor.phone is not None or donor.credit_code is not None:
             raise InvalidInput("donor.name", "an anonymous donor gives no name, phone or credit code")
-        return dict(donor_kind="anonymous", donor_name=None, donor_phone=None, donor_phone_index=None,
-                    donor_credit_code=None)
+        return dict(
+            donor_kind="anonymous", donor_name=None, donor_phone=None, donor_phone_index=None, donor_credit_code=None
+        )
     if donor.name is None or not donor.name.strip():
         raise InvalidInput("donor.name", f"a {donor.kind} donor has a name; choose kind anonymous to give none")
     credit_code = None
@@ -94,21 +116,29 @@ def donor_fields(donor: DonorIn) -> dict:
             raise InvalidInput("donor.credit_code", "not a valid 统一社会信用代码 (GB 32100)") from None
     elif donor.credit_code is not None:
         raise InvalidInput("donor.credit_code", "only a company donor has a credit code")
-    return dict(donor_kind=donor.kind, donor_name=donor.name.strip(), donor_phone=donor.phone,
-                donor_phone_index=blind_index(PHONE_INDEX, donor.phone) if donor.phone else None,
-                donor_credit_code=credit_code)
+    return dict(
+        donor_kind=donor.kind,
+        donor_name=donor.name.strip(),
+        donor_phone=donor.phone,
+        donor_phone_index=blind_index(PHONE_INDEX, donor.phone) if donor.phone else None,
+        donor_credit_code=credit_code,
+    )
 
 
 def _replay(existing: Donation, data: DonationIn) -> Donation:
     """The channel sent a transaction already recorded: the same one is answered with the first donation."""
     if (existing.project_id, existing.amount_fen) != (data.project_id, data.amount_fen):
-        raise Conflict(f"{data.channel} transaction {data.channel_txn_id} is already recorded as donation "
-                       f"{existing.id} with another project or amount", resource=f"donations/{existing.id}")
+        raise Conflict(
+            f"{data.channel} transaction {data.channel_txn_id} is already recorded as donation "
+            f"{existing.id} with another project or amount",
+            resource=f"donations/{existing.id}",
+        )
     return existing
 
 
-BY_CHANNEL_TXN = select(Donation).where(Donation.channel == bindparam("channel"),
-                                       Donation.channel_txn_id == bindparam("channel_txn_id"))
+BY_CHANNEL_TXN = select(Donation).where(
+    Donation.channel == bindparam("channel"), Donation.channel_txn_id == bindparam("channel_txn_id")
+)
 COLUMN_OF = {attribute.key: attribute.columns[0].name for attribute in Donation.__mapper__.column_attrs}
 
 
@@ -119,15 +149,27 @@ def _lock_and_find() -> Select:
     already records the channel transaction, if any: a new donation's only read, in one round trip. Core
     columns, not the ORM entity: nothing of the project is kept but what the rules read."""
     fund, clearing = aliased(LedgerAccount), aliased(LedgerAccount)
-    return (select(Project.id, Project.organization_id, Project.district_code, Project.status, Project.starts_on,
-                   Project.ends_on, fund.id.label("fund_id"), clearing.id.label("clearing_id"),
-                   Donation.id.label("existing_id"))
-            .outerjoin(fund, and_(fund.project_id == Project.id, fund.kind == "project"))
-            .outerjoin(clearing, and_(clearing.organization_id == Project.organization_id, clearing.kind == "clearing"))
-            .outerjoin(Donation, and_(Donation.channel == bindparam("channel"),
-                                      Donation.channel_txn_id == bindparam("channel_txn_id")))
-            .where(Project.id == bindparam("project_id"))
-            .with_for_update(read=True, of=Project.__table__))
+    return (
+        select(
+            Project.id,
+            Project.organization_id,
+            Project.district_code,
+            Project.status,
+            Project.starts_on,
+            Project.ends_on,
+            fund.id.label("fund_id"),
+            clearing.id.label("clearing_id"),
+            Donation.id.label("existing_id"),
+        )
+        .outerjoin(fund, and_(fund.project_id == Project.id, fund.kind == "project"))
+        .outerjoin(clearing, and_(clearing.organization_id == Project.organization_id, clearing.kind == "clearing"))
+        .outerjoin(
+            Donation,
+            and_(Donation.channel == bindparam("channel"), Donation.channel_txn_id == bindparam("channel_txn_id")),
+        )
+        .where(Project.id == bindparam("project_id"))
+        .with_for_update(read=True, of=Project.__table__)
+    )
 
 
 LOCK_AND_FIND = _lock_and_find()  # built once: the hot path spends no time assembling it
@@ -137,8 +179,9 @@ async def _by_channel_txn(session: AsyncSession, data: DonationIn) -> Donation |
     return await session.scalar(BY_CHANNEL_TXN, {"channel": data.channel, "channel_txn_id": data.channel_txn_id})
 
 
-async def donate(session: AsyncSession, principal: Principal, data: DonationIn
-                 ) -> tuple[Donation | SimpleNamespace, bool]:
+async def donate(
+    session: AsyncSession, principal: Principal, data: DonationIn
+) -> tuple[Donation | SimpleNamespace, bool]:
     """The donation a payment channel (partner, service: any project) or staff (their area's) reports, and
     whether it is new; a transaction already recorded is answered with its first donation."""
     return await _record(session, data, by=principal.subject, principal=principal, savepoint=False)
@@ -150,8 +193,9 @@ async def record(session: AsyncSession, data: DonationIn, *, by: str) -> Donatio
     return (await _record(session, data, by=by, principal=None, savepoint=True))[0]
 
 
-async def _record(session: AsyncSession, data: DonationIn, *, by: str, principal: Principal | None,
-                  savepoint: bool) -> tuple[Donation | SimpleNamespace, bool]:
+async def _record(
+    session: AsyncSession, data: DonationIn, *, by: str, principal: Principal | None, savepoint: bool
+) -> tuple[Donation | SimpleNamespace, bool]:
     """Round trips of a new donation on PostgreSQL: the project's lock with its accounts and the lookup of
     the channel transaction; the group with its entries and the donation row; the seal (see
     docs/benchmarks/charity.md).
@@ -165,8 +209,12 @@ async def _record(session: AsyncSession, data: DonationIn, *, by: str, principal
     # Core statements on the session's connection: the ORM session's `execute` would add its own CPU to each
     # statement, for rows it has nothing to track.
     connection = await session.connection()
-    found = (await connection.execute(LOCK_AND_FIND, {"project_id": data.project_id, "channel": data.channel,
-                                                      "channel_txn_id": data.channel_txn_id})).first()
+    found = (
+        await connection.execute(
+            LOCK_AND_FIND,
+            {"project_id": data.project_id, "channel": data.channel, "channel_txn_id": data.channel_txn_id},
+        )
+    ).first()
     if found is None or found.existing_id is not None:
         # Recorded already (or no such project, where a recorded transaction still answers first).
         existing = await _by_channel_txn(session, data)
@@ -176,30 +224,50 @@ async def _record(session: AsyncSession, data: DonationIn, *, by: str, principal
     donated_at = data.donated_at or utcnow()
     if donated_at > utcnow() + dt.timedelta(minutes=5):
         raise InvalidInput("donated_at", "cannot be in the future")
-    if found is None or (principal is not None and principal.kind == "staff"
-                         and not principal.covers(found.district_code)):
+    if found is None or (
+        principal is not None and principal.kind == "staff" and not principal.covers(found.district_code)
+    ):
         raise InvalidInput("project_id", "no such project that you may record donations for")
     project = found
     if project.fund_id is None or project.clearing_id is None:
         raise RuntimeError(f"project {project.id} has no ledger accounts")  # opened with the project: a bug
     if project.status != "fundraising":
-        raise Conflict(f"project {project.id} is {project.status}: donations are accepted only while it is "
-                       f"fundraising", resource=projects.resource(project.id))
+        raise Conflict(
+            f"project {project.id} is {project.status}: donations are accepted only while it is fundraising",
+            resource=projects.resource(project.id),
+        )
     day = donated_at.astimezone(clock.SHANGHAI).date()
     if not project.starts_on <= day <= project.ends_on:
-        raise Conflict(f"the fundraising period is {project.starts_on.isoformat()} to {project.ends_on.isoformat()}",
-                       resource=projects.resource(project.id))
-    row = dict(project_id=project.id, organization_id=project.organization_id, channel=data.channel,
-               channel_txn_id=data.channel_txn_id, amount_fen=data.amount_fen, **donor,
-               honour_opt_in=data.honour_opt_in, donated_at=donated_at, recorded_by=by, created_at=utcnow())
+        raise Conflict(
+            f"the fundraising period is {project.starts_on.isoformat()} to {project.ends_on.isoformat()}",
+            resource=projects.resource(project.id),
+        )
+    row = dict(
+        project_id=project.id,
+        organization_id=project.organization_id,
+        channel=data.channel,
+        channel_txn_id=data.channel_txn_id,
+        amount_fen=data.amount_fen,
+        **donor,
+        honour_opt_in=data.honour_opt_in,
+        donated_at=donated_at,
+        recorded_by=by,
+        created_at=utcnow(),
+    )
     try:
-        async with (session.begin_nested() if savepoint else contextlib.nullcontext()):
+        async with session.begin_nested() if savepoint else contextlib.nullcontext():
             # Plain INSERTs (the rows are never changed): no unit of work to flush on the hot path. The
             # record's parameters are named by column (the phone's column is donor_phone_enc).
             donation_id, group_id = await ledger.post_with_record(
-                connection, kind="donation", project=project, by=by, memo=f"{data.channel} {data.channel_txn_id}",
+                connection,
+                kind="donation",
+                project=project,
+                by=by,
+                memo=f"{data.channel} {data.channel_txn_id}",
                 lines=[(project.clearing_id, -data.amount_fen), (project.fund_id, data.amount_fen)],
-                record=Donation.__table__, row={COLUMN_OF[name]: value for name, value in row.items()})
+                record=Donation.__table__,
+                row={COLUMN_OF[name]: value for name, value in row.items()},
+            )
     except IntegrityError:
         if not savepoint:
             await session.rollback()
@@ -213,12 +281,15 @@ async def _record(session: AsyncSession, data: DonationIn, *, by: str, principal
     return SimpleNamespace(id=donation_id, ledger_group_id=group_id, **row), True
 
 
-async def get_visible_with_area(session: AsyncSession, principal: Principal, donation_id: int
-                                ) -> tuple[Donation, str]:
+async def get_visible_with_area(session: AsyncSession, principal: Principal, donation_id: int) -> tuple[Donation, str]:
     """A donation the caller may see, with its project's district."""
-    row = (await session.execute(select(Donation, Project.district_code)
-                                 .join(Project, Project.id == Donation.project_id)
-                                 .where(Donation.id == donation_id))).first()
+    row = (
+        await session.execute(
+            select(Donation, Project.district_code)
+            .join(Project, Project.id == Donation.project_id)
+            .where(Donation.id == donation_id)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"no donation {donation_id} that you may see")
     visible_or_404(principal, row[1], f"donation {donation_id}")
@@ -229,13 +300,19 @@ async def get_visible(session: AsyncSession, principal: Principal, donation_id: 
     return (await get_visible_with_area(session, principal, donation_id))[0]
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
-                       project_id: int | None) -> list[DonationOut]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, page: PageParams, *, project_id: int | None
+) -> list[DonationOut]:
     if not principal.is_area_staff:
         return []
 
-    query = keyset(select(Donation).join(Project, Project.id == Donation.project_id)
-                   .where(within_area(Project.district_code, principal.area)), Donation.id, page)
+    query = keyset(
+        select(Donation)
+        .join(Project, Project.id == Donation.project_id)
+        .where(within_area(Project.district_code, principal.area)),
+        Donation.id,
+        page,
+    )
     if project_id is not None:
         query = query.where(Donation.project_id == project_id)
     rows = list(await session.scalars(query))
@@ -245,11 +322,18 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
 
 # ---- refunds (退款): a new reversing group, never more than what remains ----
 
+
 def refund_out(refund: Refund, reverses_group_id: int) -> RefundOut:
     """Not 1:1: adds the ledger group the refund reverses (the donation's)."""
-    return RefundOut(id=refund.id, donation_id=refund.donation_id, amount_fen=refund.amount_fen, reason=refund.reason,
-                     ledger_group_id=refund.ledger_group_id, reverses_group_id=reverses_group_id,
-                     created_at=refund.created_at)
+    return RefundOut(
+        id=refund.id,
+        donation_id=refund.donation_id,
+        amount_fen=refund.amount_fen,
+        reason=refund.reason,
+        ledger_group_id=refund.ledger_group_id,
+        reverses_group_id=reverses_group_id,
+        created_at=refund.created_at,
+    )
 
 
 async def refund(session: AsyncSession, principal: Principal, donation_id: int, data: RefundIn) -> RefundOut:
@@ -257,26 +341,45 @@ async def refund(session: AsyncSession, principal: Principal, donation_id: int, 
     # Locks in one order everywhere (project row, then its fund account), so movements never deadlock.
     project = await projects.lock_status(session, donation.project_id)
     if project.status not in SPENDING_STATUSES:
-        raise Conflict(f"project {project.id} is {project.status}: its money no longer moves",
-                       resource=projects.resource(project.id))
+        raise Conflict(
+            f"project {project.id} is {project.status}: its money no longer moves",
+            resource=projects.resource(project.id),
+        )
     await ledger.lock_project_fund(session, donation.project_id)
     # Read under the lock: a concurrent refund of the same donation has committed or not started.
     refunded = (await refunded_of(session, [donation.id]))[donation.id]
     remaining = donation.amount_fen - refunded
     where = f"donations/{donation.id}"
     if data.amount_fen > remaining:
-        raise Conflict(f"donation {donation.id} of {donation.amount_fen} fen has {remaining} fen left to refund "
-                       f"({refunded} fen refunded already)", resource=where)
+        raise Conflict(
+            f"donation {donation.id} of {donation.amount_fen} fen has {remaining} fen left to refund "
+            f"({refunded} fen refunded already)",
+            resource=where,
+        )
     balance = await ledger.project_balance(session, project.id)
     if data.amount_fen > balance:
-        raise Conflict(f"project {project.id} holds {balance} fen; the rest has been disbursed",
-                       resource=projects.resource(project.id))
+        raise Conflict(
+            f"project {project.id} holds {balance} fen; the rest has been disbursed",
+            resource=projects.resource(project.id),
+        )
     accounts = await ledger.accounts_of(session, project)
-    group = await ledger.post(session, kind="refund", project=project, by=principal.subject,
-                              memo=f"refund of donation {donation.id}", reverses_group_id=donation.ledger_group_id,
-                              lines=[(accounts["project"], -data.amount_fen), (accounts["clearing"], data.amount_fen)])
-    row = Refund(donation_id=donation.id, amount_fen=data.amount_fen, reason=data.reason, ledger_group_id=group.id,
-                 created_by=principal.subject, created_at=utcnow())
+    group = await ledger.post(
+        session,
+        kind="refund",
+        project=project,
+        by=principal.subject,
+        memo=f"refund of donation {donation.id}",
+        reverses_group_id=donation.ledger_group_id,
+        lines=[(accounts["project"], -data.amount_fen), (accounts["clearing"], data.amount_fen)],
+    )
+    row = Refund(
+        donation_id=donation.id,
+        amount_fen=data.amount_fen,
+        reason=data.reason,
+        ledger_group_id=group.id,
+        created_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     count_after_commit(session, "charity", "donation_refunded")
@@ -303,22 +406,40 @@ async def disburse(session: AsyncSession, principal: Principal, data: Disburseme
         raise InvalidInput("paid_on", "cannot be in the future")
     project = await projects.lock_status(session, project.id)
     if project.status not in SPENDING_STATUSES:
-        raise Conflict(f"project {project.id} is {project.status}: money is disbursed only while it is fundraising "
-                       f"or executing", resource=projects.resource(project.id))
+        raise Conflict(
+            f"project {project.id} is {project.status}: money is disbursed only while it is fundraising or executing",
+            resource=projects.resource(project.id),
+        )
     await ledger.lock_project_fund(session, project.id)
     balance = await ledger.project_balance(session, project.id)
     if data.amount_fen > balance:
-        raise Conflict(f"project {project.id} holds {balance} fen, less than the {data.amount_fen} fen asked",
-                       resource=projects.resource(project.id))
+        raise Conflict(
+            f"project {project.id} holds {balance} fen, less than the {data.amount_fen} fen asked",
+            resource=projects.resource(project.id),
+        )
     accounts = await ledger.accounts_of(session, project)
-    group = await ledger.post(session, kind="disbursement", project=project, by=principal.subject,
-                              memo=f"{data.payee_kind}: {data.purpose}", budget_line_id=line.id,
-                              lines=[(accounts["project"], -data.amount_fen),
-                                     (accounts["disbursement"], data.amount_fen)])
-    row = Disbursement(project_id=project.id, budget_line_id=line.id, payee_kind=data.payee_kind,
-                       payee_name=data.payee_name, amount_fen=data.amount_fen, purpose=data.purpose, paid_on=paid_on,
-                       evidence=[e.model_dump() for e in data.evidence], ledger_group_id=group.id,
-                       created_by=principal.subject, created_at=utcnow())
+    group = await ledger.post(
+        session,
+        kind="disbursement",
+        project=project,
+        by=principal.subject,
+        memo=f"{data.payee_kind}: {data.purpose}",
+        budget_line_id=line.id,
+        lines=[(accounts["project"], -data.amount_fen), (accounts["disbursement"], data.amount_fen)],
+    )
+    row = Disbursement(
+        project_id=project.id,
+        budget_line_id=line.id,
+        payee_kind=data.payee_kind,
+        payee_name=data.payee_name,
+        amount_fen=data.amount_fen,
+        purpose=data.purpose,
+        paid_on=paid_on,
+        evidence=[e.model_dump() for e in data.evidence],
+        ledger_group_id=group.id,
+        created_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     count_after_commit(session, "charity", "disbursement_made")
@@ -326,19 +447,26 @@ async def disburse(session: AsyncSession, principal: Principal, data: Disburseme
 
 
 async def get_disbursement(session: AsyncSession, principal: Principal, disbursement_id: int) -> Disbursement:
-    row = await get_or_404(session, Disbursement, disbursement_id,
-                           f"no disbursement {disbursement_id} that you may see")
+    row = await get_or_404(
+        session, Disbursement, disbursement_id, f"no disbursement {disbursement_id} that you may see"
+    )
     await projects.get_visible(session, principal, row.project_id)
     return row
 
 
-async def list_disbursements(session: AsyncSession, principal: Principal, page: PageParams, *,
-                             project_id: int | None) -> list[Disbursement]:
+async def list_disbursements(
+    session: AsyncSession, principal: Principal, page: PageParams, *, project_id: int | None
+) -> list[Disbursement]:
     if not principal.is_area_staff:
         return []
 
-    query = keyset(select(Disbursement).join(Project, Project.id == Disbursement.project_id)
-                   .where(within_area(Project.district_code, principal.area)), Disbursement.id, page)
+    query = keyset(
+        select(Disbursement)
+        .join(Project, Project.id == Disbursement.project_id)
+        .where(within_area(Project.district_code, principal.area)),
+        Disbursement.id,
+        page,
+    )
     if project_id is not None:
         query = query.where(Disbursement.project_id == project_id)
     return list(await session.scalars(query))

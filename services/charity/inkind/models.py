@@ -19,10 +19,10 @@ class InKindDonation(Base):
     __table_args__ = (
         bounded("quantity", 1, MAX_COUNT),
         bounded("valuation_fen", 1, MAX_FUND_FEN),
-        CheckConstraint("kind IN ('goods', 'intellectual_property', 'technology', 'equity', 'securities')",
-                        name="kind_known"),
-        CheckConstraint("valuation_basis IN ('invoice', 'market_price', 'appraisal', 'agreement')",
-                        name="basis_known"),
+        CheckConstraint(
+            "kind IN ('goods', 'intellectual_property', 'technology', 'equity', 'securities')", name="kind_known"
+        ),
+        CheckConstraint("valuation_basis IN ('invoice', 'market_price', 'appraisal', 'agreement')", name="basis_known"),
         CheckConstraint("quantity > 0 AND valuation_fen > 0", name="positive"),
         CheckConstraint("donor_kind IN ('person', 'anonymous', 'company')", name="donor_kind_known"),
         CheckConstraint("(donor_kind = 'anonymous') = (donor_name IS NULL)", name="anonymous_iff_no_name"),

@@ -16,15 +16,19 @@ class InKindIn(Schema):
     model_config = ConfigDict(extra="forbid")
     organization_id: int
     project_id: int | None = Field(None, description="The project the gift is for, if any")
-    kind: Kind = Field(description="goods (物资), intellectual_property (知识产权), technology (技术), equity (股权), "
-                       "securities (有价证券)")
+    kind: Kind = Field(
+        description="goods (物资), intellectual_property (知识产权), technology (技术), equity (股权), "
+        "securities (有价证券)"
+    )
     description: str = Field(min_length=1, max_length=2000, examples=["儿童羽绒服"])
     quantity: int = count("Units given", minimum=1, maximum=MAX_COUNT)
     unit: str = Field(min_length=1, max_length=10, examples=["件"])
-    valuation_fen: int = fen("The stated value (评估价值); equity and securities may be large", minimum=1,
-                             maximum=MAX_FUND_FEN)
-    valuation_basis: Basis = Field(description="invoice (发票), market_price (市场价格), appraisal (评估报告), "
-                                   "agreement (协议约定)")
+    valuation_fen: int = fen(
+        "The stated value (评估价值); equity and securities may be large", minimum=1, maximum=MAX_FUND_FEN
+    )
+    valuation_basis: Basis = Field(
+        description="invoice (发票), market_price (市场价格), appraisal (评估报告), agreement (协议约定)"
+    )
     basis_note: str = Field(min_length=1, max_length=300, description="The document behind the value")
     donor: DonorIn
     honour_opt_in: bool = False
@@ -33,7 +37,9 @@ class InKindIn(Schema):
 
 class DispositionIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    action: Action = Field(description="distributed (发放), used (使用), sold (变卖), transferred (转让), scrapped (报废)")
+    action: Action = Field(
+        description="distributed (发放), used (使用), sold (变卖), transferred (转让), scrapped (报废)"
+    )
     quantity: int = count("Units disposed of", minimum=1, maximum=MAX_COUNT)
     proceeds_fen: int | None = fen("For sold or transferred: the price received", maximum=MAX_FUND_FEN, default=None)
     occurred_on: dt.date

@@ -25,16 +25,33 @@ from shared.pagination import PageParams, keyset
 
 async def to_out(session: AsyncSession, gift: InKindDonation) -> InKindOut:
     """Computed: what remains after the dispositions, the receipt, and the name shown for an anonymous donor."""
-    dispositions = [DispositionOut.model_validate(d) for d in await session.scalars(
-        select(InKindDisposition).where(InKindDisposition.gift_id == gift.id).order_by(InKindDisposition.id))]
+    dispositions = [
+        DispositionOut.model_validate(d)
+        for d in await session.scalars(
+            select(InKindDisposition).where(InKindDisposition.gift_id == gift.id).order_by(InKindDisposition.id)
+        )
+    ]
     receipt_id = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
     return InKindOut(
-        id=gift.id, organization_id=gift.organization_id, project_id=gift.project_id, kind=gift.kind,
-        description=gift.description, quantity=gift.quantity, unit=gift.unit,
-        remaining_quantity=gift.quantity - sum(d.quantity for d in dispositions), valuation_fen=gift.valuation_fen,
-        valuation_basis=gift.valuation_basis, basis_note=gift.basis_note, donor_kind=gift.donor_kind,
-        donor_name=gift.donor_name or ANONYMOUS_NAME, honour_opt_in=gift.honour_opt_in, received_on=gift.received_on,
-        receipt_id=receipt_id, dispositions=dispositions, created_at=gift.created_at)
+        id=gift.id,
+        organization_id=gift.organization_id,
+        project_id=gift.project_id,
+        kind=gift.kind,
+        description=gift.description,
+        quantity=gift.quantity,
+        unit=gift.unit,
+        remaining_quantity=gift.quantity - sum(d.quantity for d in dispositions),
+        valuation_fen=gift.valuation_fen,
+        valuation_basis=gift.valuation_basis,
+        basis_note=gift.basis_note,
+        donor_kind=gift.donor_kind,
+        donor_name=gift.donor_name or ANONYMOUS_NAME,
+        honour_opt_in=gift.honour_opt_in,
+        received_on=gift.received_on,
+        receipt_id=receipt_id,
+        dispositions=dispositions,
+        created_at=gift.created_at,
+    )
 
 
 async def record(session: AsyncSession, principal: Principal, data: InKindIn) -> InKindDonation:
@@ -50,19 +67,33 @@ async def record(session: AsyncSession, principal: Principal, data: InKindIn) ->
     if data.received_on > clock.today():
         raise InvalidInput("received_on", "cannot be in the future")
     donor = donor_fields(data.donor)
-    gift = InKindDonation(organization_id=org.id, district_code=org.district_code, project_id=data.project_id,
-                          kind=data.kind, description=data.description, quantity=data.quantity, unit=data.unit,
-                          valuation_fen=data.valuation_fen, valuation_basis=data.valuation_basis,
-                          basis_note=data.basis_note, donor_kind=donor["donor_kind"], donor_name=donor["donor_name"],
-                          donor_credit_code=donor["donor_credit_code"], honour_opt_in=data.honour_opt_in,
-                          received_on=data.received_on, recorded_by=principal.subject, created_at=utcnow())
+    gift = InKindDonation(
+        organization_id=org.id,
+        district_code=org.district_code,
+        project_id=data.project_id,
+        kind=data.kind,
+        description=data.description,
+        quantity=data.quantity,
+        unit=data.unit,
+        valuation_fen=data.valuation_fen,
+        valuation_basis=data.valuation_basis,
+        basis_note=data.basis_note,
+        donor_kind=donor["donor_kind"],
+        donor_name=donor["donor_name"],
+        donor_credit_code=donor["donor_credit_code"],
+        honour_opt_in=data.honour_opt_in,
+        received_on=data.received_on,
+        recorded_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(gift)
     await session.flush()
     return gift
 
 
-async def get_visible(session: AsyncSession, principal: Principal, gift_id: int, *, lock: bool = False
-                      ) -> InKindDonation:
+async def get_visible(
+    session: AsyncSession, principal: Principal, gift_id: int, *, lock: bool = False
+) -> InKindDonation:
     query = select(InKindDonation).where(InKindDonation.id == gift_id)
     if lock:
         # Dispositions of one gift are taken one at a time (FOR NO KEY UPDATE on PostgreSQL; SQLite's BEGIN
@@ -79,25 +110,39 @@ async def dispose(session: AsyncSession, principal: Principal, gift_id: int, dat
         raise InvalidInput("occurred_on", "between the day the gift was received and today")
     if (data.proceeds_fen is not None) != (data.action in ("sold", "transferred")):
         raise InvalidInput("proceeds_fen", "given for sold or transferred, and only then")
-    used = int(await session.scalar(select(func.coalesce(func.sum(InKindDisposition.quantity), 0))
-                                    .where(InKindDisposition.gift_id == gift.id)))
+    used = int(
+        await session.scalar(
+            select(func.coalesce(func.sum(InKindDisposition.quantity), 0)).where(InKindDisposition.gift_id == gift.id)
+        )
+    )
     remaining = gift.quantity - used
     if data.quantity > remaining:
-        raise Conflict(f"only {remaining} {gift.unit} of gift {gift.id} remain", resource=f"in-kind-donations/{gift.id}")
-    row = InKindDisposition(gift_id=gift.id, action=data.action, quantity=data.quantity,
-                            proceeds_fen=data.proceeds_fen, occurred_on=data.occurred_on, note=data.note,
-                            recorded_by=principal.subject, created_at=utcnow())
+        raise Conflict(
+            f"only {remaining} {gift.unit} of gift {gift.id} remain", resource=f"in-kind-donations/{gift.id}"
+        )
+    row = InKindDisposition(
+        gift_id=gift.id,
+        action=data.action,
+        quantity=data.quantity,
+        proceeds_fen=data.proceeds_fen,
+        occurred_on=data.occurred_on,
+        note=data.note,
+        recorded_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     return DispositionOut.model_validate(row)
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
-                       organization_id: int | None, kind: str | None) -> list[InKindDonation]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, page: PageParams, *, organization_id: int | None, kind: str | None
+) -> list[InKindDonation]:
     if not principal.is_area_staff:
         return []
-    query = keyset(select(InKindDonation).where(within_area(InKindDonation.district_code, principal.area)),
-                   InKindDonation.id, page)
+    query = keyset(
+        select(InKindDonation).where(within_area(InKindDonation.district_code, principal.area)), InKindDonation.id, page
+    )
     if organization_id is not None:
         query = query.where(InKindDonation.organization_id == organization_id)
     if kind is not None:
@@ -105,8 +150,7 @@ async def list_visible(session: AsyncSession, principal: Principal, page: PagePa
     return list(await session.scalars(query))
 
 
-async def issue_receipt(session: AsyncSession, principal: Principal, gift_id: int,
-                        data: InKindReceiptIn) -> ReceiptOut:
+async def issue_receipt(session: AsyncSession, principal: Principal, gift_id: int, data: InKindReceiptIn) -> ReceiptOut:
     """A receipt stating the gift's kind and quantity (and its stated value in the description), numbered in
     the organisation's one sequence with its money receipts."""
     gift = await get_visible(session, principal, gift_id)
@@ -115,10 +159,21 @@ async def issue_receipt(session: AsyncSession, principal: Principal, gift_id: in
     existing = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
     if existing is not None:
         raise Conflict(f"gift {gift.id} already has receipt {existing}", resource=f"receipts/{existing}")
-    receipt = Receipt(organization_id=gift.organization_id, year=today.year, number=number, kind="individual",
-                      gift_kind="in_kind", donor_name=gift.donor_name or ANONYMOUS_NAME, donor_kind=gift.donor_kind,
-                      amount_fen=None, quantity=f"{gift.description} {gift.quantity}{gift.unit}"[:200],
-                      handler=data.handler, issued_on=today, issued_by=principal.subject, created_at=utcnow())
+    receipt = Receipt(
+        organization_id=gift.organization_id,
+        year=today.year,
+        number=number,
+        kind="individual",
+        gift_kind="in_kind",
+        donor_name=gift.donor_name or ANONYMOUS_NAME,
+        donor_kind=gift.donor_kind,
+        amount_fen=None,
+        quantity=f"{gift.description} {gift.quantity}{gift.unit}"[:200],
+        handler=data.handler,
+        issued_on=today,
+        issued_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(receipt)
     await session.flush()
     session.add(InKindReceipt(gift_id=gift.id, receipt_id=receipt.id))

@@ -35,9 +35,11 @@ class EntryOut(Schema):
 
 
 class Difference(Schema):
-    kind: str = Field(description="unbalanced_group, donation_mismatch, refund_mismatch, disbursement_mismatch, "
-                      "over_refunded, negative_balance, project_totals")
-    model_config = {"extra": "allow"}
+    kind: str = Field(
+        description="unbalanced_group, donation_mismatch, refund_mismatch, disbursement_mismatch, "
+        "over_refunded, negative_balance, project_totals"
+    )
+    model_config = ConfigDict(extra="allow")
 
 
 class ReconciliationOut(Schema):

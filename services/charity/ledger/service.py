@@ -37,20 +37,40 @@ async def open_accounts(session: AsyncSession, org: Organization, project: Proje
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
     rows = [
-        dict(key=account_key("clearing", organization_id=org.id), kind="clearing", organization_id=org.id,
-             project_id=None, name=f"{org.name} 捐赠清算", created_at=now),
-        dict(key=account_key("disbursement", organization_id=org.id), kind="disbursement", organization_id=org.id,
-             project_id=None, name=f"{org.name} 拨付支出", created_at=now),
-        dict(key=account_key("project", project_id=project.id), kind="project", organization_id=org.id,
-             project_id=project.id, name=f"{project.title} 项目资金", created_at=now),
+        dict(
+            key=account_key("clearing", organization_id=org.id),
+            kind="clearing",
+            organization_id=org.id,
+            project_id=None,
+            name=f"{org.name} 捐赠清算",
+            created_at=now,
+        ),
+        dict(
+            key=account_key("disbursement", organization_id=org.id),
+            kind="disbursement",
+            organization_id=org.id,
+            project_id=None,
+            name=f"{org.name} 拨付支出",
+            created_at=now,
+        ),
+        dict(
+            key=account_key("project", project_id=project.id),
+            kind="project",
+            organization_id=org.id,
+            project_id=project.id,
+            name=f"{project.title} 项目资金",
+            created_at=now,
+        ),
     ]
     await session.execute(insert_(LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["key"]))
 
 
 async def accounts_of(session: AsyncSession, project: Project) -> dict[str, int]:
-    keys = {account_key("project", project_id=project.id): "project",
-            account_key("clearing", organization_id=project.organization_id): "clearing",
-            account_key("disbursement", organization_id=project.organization_id): "disbursement"}
+    keys = {
+        account_key("project", project_id=project.id): "project",
+        account_key("clearing", organization_id=project.organization_id): "clearing",
+        account_key("disbursement", organization_id=project.organization_id): "disbursement",
+    }
     rows = await session.execute(select(LedgerAccount.key, LedgerAccount.id).where(LedgerAccount.key.in_(keys)))
     return {keys[key]: account_id for key, account_id in rows}
 
@@ -65,12 +85,21 @@ async def lock_project_fund(session: AsyncSession, project_id: int) -> None:
     does not conflict with it, so donations never queue behind a disbursement. SQLite: the clause is not
     rendered, and BEGIN IMMEDIATE has already serialised the whole transaction.
     """
-    await session.execute(select(LedgerAccount.id).where(LedgerAccount.project_id == project_id)
-                          .with_for_update(key_share=True))
+    await session.execute(
+        select(LedgerAccount.id).where(LedgerAccount.project_id == project_id).with_for_update(key_share=True)
+    )
 
 
-HEADER_COLUMNS = ("kind", "organization_id", "project_id", "budget_line_id", "reverses_group_id", "memo",
-                  "created_by", "created_at")
+HEADER_COLUMNS = (
+    "kind",
+    "organization_id",
+    "project_id",
+    "budget_line_id",
+    "reverses_group_id",
+    "memo",
+    "created_by",
+    "created_at",
+)
 
 
 def _group_with_entries(record: Table | None = None):
@@ -80,20 +109,32 @@ def _group_with_entries(record: Table | None = None):
     second WITH clause (PostgreSQL runs every data-modifying WITH clause to completion, read or not). All
     bound parameters: compiled once and cached."""
     groups, entries = LedgerGroup.__table__, LedgerEntry.__table__  # Core: no ORM bulk machinery
-    new_group = (insert(groups).values({name: bindparam(name) for name in HEADER_COLUMNS})
-                 .returning(groups.c.id).cte("new_group"))
-    legs = insert(entries).from_select(["group_id", "account_id", "amount_fen"], select(
-        new_group.c.id,
-        func.unnest(bindparam("account_ids", type_=ARRAY(Integer))),
-        func.unnest(bindparam("amounts", type_=ARRAY(BigInteger)))))
+    new_group = (
+        insert(groups)
+        .values({name: bindparam(name) for name in HEADER_COLUMNS})
+        .returning(groups.c.id)
+        .cte("new_group")
+    )
+    legs = insert(entries).from_select(
+        ["group_id", "account_id", "amount_fen"],
+        select(
+            new_group.c.id,
+            func.unnest(bindparam("account_ids", type_=ARRAY(Integer))),
+            func.unnest(bindparam("amounts", type_=ARRAY(BigInteger))),
+        ),
+    )
     if record is None:
         return legs.returning(entries.c.group_id)
     # The record's parameters are prefixed: its columns share names with the header's (project_id, ...).
-    values = {column: bindparam(f"record_{column.name}", type_=column.type)
-              for column in record.c if column.name not in ("id", "ledger_group_id")}
+    values = {
+        column: bindparam(f"record_{column.name}", type_=column.type)
+        for column in record.c
+        if column.name not in ("id", "ledger_group_id")
+    }
     values[record.c.ledger_group_id] = select(new_group.c.id).scalar_subquery()
-    return (insert(record).values(values).add_cte(legs.cte("new_entries"))
-            .returning(record.c.id, record.c.ledger_group_id))
+    return (
+        insert(record).values(values).add_cte(legs.cte("new_entries")).returning(record.c.id, record.c.ledger_group_id)
+    )
 
 
 GROUP_WITH_ENTRIES = _group_with_entries()
@@ -107,15 +148,32 @@ def _check_balance(lines: Sequence[tuple[int, int]]) -> None:
         raise ValueError(f"a ledger group must balance: {lines!r}")  # a bug in the caller, never user input
 
 
-def _header(kind: str, project, memo: str, by: str, budget_line_id: int | None, reverses_group_id: int | None,
-            now: dt.datetime) -> dict:
-    return dict(kind=kind, organization_id=project.organization_id, project_id=project.id,
-                budget_line_id=budget_line_id, reverses_group_id=reverses_group_id, memo=memo[:300],
-                created_by=by, created_at=now)
+def _header(
+    kind: str, project, memo: str, by: str, budget_line_id: int | None, reverses_group_id: int | None, now: dt.datetime
+) -> dict:
+    return dict(
+        kind=kind,
+        organization_id=project.organization_id,
+        project_id=project.id,
+        budget_line_id=budget_line_id,
+        reverses_group_id=reverses_group_id,
+        memo=memo[:300],
+        created_by=by,
+        created_at=now,
+    )
 
 
-async def post(session: AsyncSession, *, kind: str, project: Project, lines: Sequence[tuple[int, int]], memo: str,
-               by: str, budget_line_id: int | None = None, reverses_group_id: int | None = None) -> LedgerGroup:
+async def post(
+    session: AsyncSession,
+    *,
+    kind: str,
+    project: Project,
+    lines: Sequence[tuple[int, int]],
+    memo: str,
+    by: str,
+    budget_line_id: int | None = None,
+    reverses_group_id: int | None = None,
+) -> LedgerGroup:
     """Append one balanced group. `lines` are (account id, amount in fen: > 0 into the account, < 0 out).
 
     Then seal it: the seal's trigger checks, in the database itself, that the group's entries balance. On
@@ -127,22 +185,42 @@ async def post(session: AsyncSession, *, kind: str, project: Project, lines: Seq
     now = utcnow()
     header = _header(kind, project, memo, by, budget_line_id, reverses_group_id, now)
     if session.get_bind().dialect.name == "postgresql":
-        group_id = (await session.execute(GROUP_WITH_ENTRIES, dict(
-            header, account_ids=[account for account, _ in lines], amounts=[amount for _, amount in lines]))
-        ).scalars().first()
+        group_id = (
+            (
+                await session.execute(
+                    GROUP_WITH_ENTRIES,
+                    dict(
+                        header, account_ids=[account for account, _ in lines], amounts=[amount for _, amount in lines]
+                    ),
+                )
+            )
+            .scalars()
+            .first()
+        )
         group = LedgerGroup(id=group_id, **header)  # not added to the session: the row is written already
     else:
         group = LedgerGroup(**header)
         session.add(group)
         await session.flush()
-        await session.execute(insert(LedgerEntry), [dict(group_id=group.id, account_id=account_id,
-                                                         amount_fen=amount) for account_id, amount in lines])
+        await session.execute(
+            insert(LedgerEntry),
+            [dict(group_id=group.id, account_id=account_id, amount_fen=amount) for account_id, amount in lines],
+        )
     await session.execute(SEAL, dict(group_id=group.id, entry_count=len(lines), sealed_at=now))
     return group
 
 
-async def post_with_record(connection: AsyncConnection, *, kind: str, project, lines: Sequence[tuple[int, int]],
-                           memo: str, by: str, record: Table, row: dict) -> tuple[int, int]:
+async def post_with_record(
+    connection: AsyncConnection,
+    *,
+    kind: str,
+    project,
+    lines: Sequence[tuple[int, int]],
+    memo: str,
+    by: str,
+    record: Table,
+    row: dict,
+) -> tuple[int, int]:
     """As `post`, and insert `row` (by column name, without `ledger_group_id`) into `record`, the business
     table behind the group, pointing at it; returns (the record's id, the group's id).
 
@@ -165,10 +243,13 @@ async def post_with_record(connection: AsyncConnection, *, kind: str, project, l
         record_id, group_id = (await connection.execute(statement, params)).one()
     else:  # SQLite has no INSERT in WITH: one statement each
         group_id = (await connection.execute(INSERT_GROUP, header)).scalar_one()
-        await connection.execute(insert(LedgerEntry.__table__), [
-            dict(group_id=group_id, account_id=account_id, amount_fen=amount) for account_id, amount in lines])
-        record_id = (await connection.execute(insert(record).returning(record.c.id),
-                                              dict(row, ledger_group_id=group_id))).scalar_one()
+        await connection.execute(
+            insert(LedgerEntry.__table__),
+            [dict(group_id=group_id, account_id=account_id, amount_fen=amount) for account_id, amount in lines],
+        )
+        record_id = (
+            await connection.execute(insert(record).returning(record.c.id), dict(row, ledger_group_id=group_id))
+        ).scalar_one()
     await connection.execute(SEAL, dict(group_id=group_id, entry_count=len(lines), sealed_at=now))
     return record_id, group_id
 
@@ -187,15 +268,19 @@ class Totals:
 
 def _project_sums() -> Select:
     amount = LedgerEntry.amount_fen
-    return (select(LedgerAccount.project_id,
-                   func.coalesce(func.sum(case((LedgerGroup.kind == "donation", amount), else_=0)), 0),
-                   func.coalesce(func.sum(case((LedgerGroup.kind == "refund", -amount), else_=0)), 0),
-                   func.coalesce(func.sum(case((LedgerGroup.kind == "disbursement", -amount), else_=0)), 0),
-                   func.coalesce(func.sum(amount), 0))
-            .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
-            .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
-            .where(LedgerAccount.kind == "project")
-            .group_by(LedgerAccount.project_id))
+    return (
+        select(
+            LedgerAccount.project_id,
+            func.coalesce(func.sum(case((LedgerGroup.kind == "donation", amount), else_=0)), 0),
+            func.coalesce(func.sum(case((LedgerGroup.kind == "refund", -amount), else_=0)), 0),
+            func.coalesce(func.sum(case((LedgerGroup.kind == "disbursement", -amount), else_=0)), 0),
+            func.coalesce(func.sum(amount), 0),
+        )
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
+        .where(LedgerAccount.kind == "project")
+        .group_by(LedgerAccount.project_id)
+    )
 
 
 async def project_totals(session: AsyncSession, project_ids: Sequence[int]) -> dict[int, Totals]:
@@ -208,10 +293,13 @@ async def project_totals(session: AsyncSession, project_ids: Sequence[int]) -> d
 
 
 async def project_balance(session: AsyncSession, project_id: int) -> int:
-    return int(await session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .where(LedgerAccount.project_id == project_id)))
+    return int(
+        await session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
+            .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+            .where(LedgerAccount.project_id == project_id)
+        )
+    )
 
 
 async def spent_by_line(session: AsyncSession, project_id: int) -> dict[int, int]:
@@ -219,33 +307,52 @@ async def spent_by_line(session: AsyncSession, project_id: int) -> dict[int, int
         select(LedgerGroup.budget_line_id, func.sum(-LedgerEntry.amount_fen))
         .join(LedgerEntry, LedgerEntry.group_id == LedgerGroup.id)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .where(LedgerGroup.project_id == project_id, LedgerGroup.kind == "disbursement",
-               LedgerAccount.kind == "project")
-        .group_by(LedgerGroup.budget_line_id))
+        .where(
+            LedgerGroup.project_id == project_id, LedgerGroup.kind == "disbursement", LedgerAccount.kind == "project"
+        )
+        .group_by(LedgerGroup.budget_line_id)
+    )
     return {line_id: int(spent) for line_id, spent in rows}
 
 
 # ---- reading the ledger (staff of the organisation's area) ----
 
+
 def in_area(principal: Principal, organization_id_column) -> object:
     """Rows of organisations in the staff member's area; nothing for anyone else."""
     if not principal.is_area_staff:
         return literal(False)
-    return organization_id_column.in_(select(Organization.id).where(within_area(Organization.district_code,
-                                                                                principal.area)))
+    return organization_id_column.in_(
+        select(Organization.id).where(within_area(Organization.district_code, principal.area))
+    )
 
 
-async def list_accounts(session: AsyncSession, principal: Principal, page: PageParams, *,
-                        organization_id: int | None, project_id: int | None, kind: str | None
-                        ) -> list[tuple[LedgerAccount, int, int, int]]:
+async def list_accounts(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    organization_id: int | None,
+    project_id: int | None,
+    kind: str | None,
+) -> list[tuple[LedgerAccount, int, int, int]]:
     """Accounts with their debits, credits and balance, summed from the entries."""
-    sums = (select(LedgerEntry.account_id,
-                   func.sum(case((LedgerEntry.amount_fen > 0, LedgerEntry.amount_fen), else_=0)).label("debits"),
-                   func.sum(case((LedgerEntry.amount_fen < 0, -LedgerEntry.amount_fen), else_=0)).label("credits"))
-            .group_by(LedgerEntry.account_id).subquery())
-    query = keyset(select(LedgerAccount, func.coalesce(sums.c.debits, 0), func.coalesce(sums.c.credits, 0))
-                   .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
-                   .where(in_area(principal, LedgerAccount.organization_id)), LedgerAccount.id, page)
+    sums = (
+        select(
+            LedgerEntry.account_id,
+            func.sum(case((LedgerEntry.amount_fen > 0, LedgerEntry.amount_fen), else_=0)).label("debits"),
+            func.sum(case((LedgerEntry.amount_fen < 0, -LedgerEntry.amount_fen), else_=0)).label("credits"),
+        )
+        .group_by(LedgerEntry.account_id)
+        .subquery()
+    )
+    query = keyset(
+        select(LedgerAccount, func.coalesce(sums.c.debits, 0), func.coalesce(sums.c.credits, 0))
+        .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
+        .where(in_area(principal, LedgerAccount.organization_id)),
+        LedgerAccount.id,
+        page,
+    )
     if organization_id is not None:
         query = query.where(LedgerAccount.organization_id == organization_id)
     if project_id is not None:
@@ -255,13 +362,23 @@ async def list_accounts(session: AsyncSession, principal: Principal, page: PageP
     return [(account, int(d), int(c), int(d) - int(c)) for account, d, c in await session.execute(query)]
 
 
-async def list_entries(session: AsyncSession, principal: Principal, page: PageParams, *,
-                       account_id: int | None, group_id: int | None, project_id: int | None
-                       ) -> list[tuple[LedgerEntry, LedgerGroup, LedgerAccount]]:
-    query = keyset(select(LedgerEntry, LedgerGroup, LedgerAccount)
-                   .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
-                   .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-                   .where(in_area(principal, LedgerGroup.organization_id)), LedgerEntry.id, page)
+async def list_entries(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    account_id: int | None,
+    group_id: int | None,
+    project_id: int | None,
+) -> list[tuple[LedgerEntry, LedgerGroup, LedgerAccount]]:
+    query = keyset(
+        select(LedgerEntry, LedgerGroup, LedgerAccount)
+        .join(LedgerGroup, LedgerGroup.id == LedgerEntry.group_id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(in_area(principal, LedgerGroup.organization_id)),
+        LedgerEntry.id,
+        page,
+    )
     if account_id is not None:
         query = query.where(LedgerEntry.account_id == account_id)
     if group_id is not None:

@@ -14,8 +14,18 @@ from shared.db import UTCDateTime, bounded
 from shared.money import MAX_COUNT
 from shared.pii import Encrypted
 
-CATEGORIES = ("food", "clothing", "daily_goods", "medical", "education", "elderly_care", "disability", "housing",
-              "volunteer_service", "other")
+CATEGORIES = (
+    "food",
+    "clothing",
+    "daily_goods",
+    "medical",
+    "education",
+    "elderly_care",
+    "disability",
+    "housing",
+    "volunteer_service",
+    "other",
+)
 _CATEGORY_CHECK = "category IN (" + ", ".join(f"'{c}'" for c in CATEGORIES) + ")"
 
 
@@ -27,8 +37,9 @@ class Need(Base):
         CheckConstraint("urgency IN ('low', 'medium', 'high', 'critical')", name="urgency_known"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("matched_quantity >= 0 AND matched_quantity <= quantity", name="matched_within_need"),
-        CheckConstraint("fulfilled_quantity >= 0 AND fulfilled_quantity <= matched_quantity",
-                        name="fulfilled_within_matched"),
+        CheckConstraint(
+            "fulfilled_quantity >= 0 AND fulfilled_quantity <= matched_quantity", name="fulfilled_within_matched"
+        ),
         Index("ix_needs_category_area_code", "category", "area_code"),
     )
 

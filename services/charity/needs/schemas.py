@@ -7,8 +7,18 @@ from shared.areas import AreaCode
 from shared.idnumbers import MobilePhone
 from shared.schemas import Schema
 
-Category = Literal["food", "clothing", "daily_goods", "medical", "education", "elderly_care", "disability",
-                   "housing", "volunteer_service", "other"]
+Category = Literal[
+    "food",
+    "clothing",
+    "daily_goods",
+    "medical",
+    "education",
+    "elderly_care",
+    "disability",
+    "housing",
+    "volunteer_service",
+    "other",
+]
 Urgency = Literal["low", "medium", "high", "critical"]
 
 
@@ -45,8 +55,9 @@ class OfferIn(Schema):
     offerer_kind: Literal["person", "company", "organization"]
     offerer_name: str = Field(min_length=1, max_length=100)
     contact_phone: MobilePhone
-    area_code: AreaCode = Field(description="Where it can be delivered: 330200 for the whole city, a district, a "
-                                "street or a community")
+    area_code: AreaCode = Field(
+        description="Where it can be delivered: 330200 for the whole city, a district, a street or a community"
+    )
     category: Category
     description: str = Field(min_length=1, max_length=2000)
     quantity: int = Field(ge=1, le=10**9)
@@ -71,8 +82,10 @@ class OfferOut(Schema):
 
 class Proposal(Schema):
     offer: OfferOut
-    score: int = Field(description="Higher is better: nearer area first, then an offer that covers the whole "
-                       "remaining need, then the one that expires soonest")
+    score: int = Field(
+        description="Higher is better: nearer area first, then an offer that covers the whole "
+        "remaining need, then the one that expires soonest"
+    )
     proposed_quantity: int
     reasons: list[str]
 

@@ -13,8 +13,8 @@ from shared import clock
 from shared.areas import area_prefix, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.idnumbers import mask_phone
 from shared.identity import Principal
+from shared.idnumbers import mask_phone
 from shared.pagination import PageParams, keyset
 
 AREA_LEVELS = {2: "province", 4: "city", 6: "district", 9: "street", 12: "community"}
@@ -29,27 +29,52 @@ def need_out(need: Need, today: dt.date | None = None) -> NeedOut:
         status = "matched"
     else:
         status = "expired" if need.deadline < today else "open"
-    return NeedOut(id=need.id, area_code=need.area_code, category=need.category, title=need.title,
-                   description=need.description, quantity=need.quantity, unit=need.unit, urgency=need.urgency,
-                   deadline=need.deadline, matched_quantity=need.matched_quantity,
-                   fulfilled_quantity=need.fulfilled_quantity, status=status, created_at=need.created_at)
+    return NeedOut(
+        id=need.id,
+        area_code=need.area_code,
+        category=need.category,
+        title=need.title,
+        description=need.description,
+        quantity=need.quantity,
+        unit=need.unit,
+        urgency=need.urgency,
+        deadline=need.deadline,
+        matched_quantity=need.matched_quantity,
+        fulfilled_quantity=need.fulfilled_quantity,
+        status=status,
+        created_at=need.created_at,
+    )
 
 
 def offer_out(offer: ResourceOffer) -> OfferOut:
     """Computed: the contact phone masked and the quantity still free."""
-    return OfferOut(id=offer.id, offerer_kind=offer.offerer_kind, offerer_name=offer.offerer_name,
-                    contact_phone_masked=mask_phone(offer.contact_phone), area_code=offer.area_code,
-                    category=offer.category, description=offer.description, quantity=offer.quantity, unit=offer.unit,
-                    available_until=offer.available_until, allocated_quantity=offer.allocated_quantity,
-                    remaining_quantity=offer.quantity - offer.allocated_quantity)
+    return OfferOut(
+        id=offer.id,
+        offerer_kind=offer.offerer_kind,
+        offerer_name=offer.offerer_name,
+        contact_phone_masked=mask_phone(offer.contact_phone),
+        area_code=offer.area_code,
+        category=offer.category,
+        description=offer.description,
+        quantity=offer.quantity,
+        unit=offer.unit,
+        available_until=offer.available_until,
+        allocated_quantity=offer.allocated_quantity,
+        remaining_quantity=offer.quantity - offer.allocated_quantity,
+    )
 
 
 async def publish(session: AsyncSession, principal: Principal, data: NeedIn) -> Need:
     principal.check_covers(data.area_code)
     if data.deadline < clock.today():
         raise InvalidInput("deadline", "cannot be in the past")
-    need = Need(**data.model_dump(), matched_quantity=0, fulfilled_quantity=0, published_by=principal.subject,
-                created_at=utcnow())
+    need = Need(
+        **data.model_dump(),
+        matched_quantity=0,
+        fulfilled_quantity=0,
+        published_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(need)
     await session.flush()
     return need
@@ -60,8 +85,9 @@ async def get_need(session: AsyncSession, need_id: int) -> Need:
     return need
 
 
-async def list_needs(session: AsyncSession, page: PageParams, *, area: str | None, category: str | None,
-                     open_only: bool) -> list[Need]:
+async def list_needs(
+    session: AsyncSession, page: PageParams, *, area: str | None, category: str | None, open_only: bool
+) -> list[Need]:
     query = keyset(select(Need), Need.id, page)
     if area:
         query = query.where(within_area(Need.area_code, area))
@@ -82,8 +108,11 @@ async def offer(session: AsyncSession, principal: Principal, data: OfferIn) -> R
 
 
 def _may_see_offer(principal: Principal, offer: ResourceOffer) -> bool:
-    return offer.subject == principal.subject or principal.covers(offer.area_code) or (
-        principal.is_area_staff and offer.area_code in ancestors(principal.area))
+    return (
+        offer.subject == principal.subject
+        or principal.covers(offer.area_code)
+        or (principal.is_area_staff and offer.area_code in ancestors(principal.area))
+    )
 
 
 async def get_offer(session: AsyncSession, principal: Principal, offer_id: int) -> ResourceOffer:
@@ -97,8 +126,12 @@ async def list_offers(session: AsyncSession, principal: Principal, page: PagePar
     """Staff see offers deliverable in their area (within it, or covering it); others their own offers."""
     query = keyset(select(ResourceOffer), ResourceOffer.id, page)
     if principal.is_area_staff:
-        query = query.where(or_(within_area(ResourceOffer.area_code, principal.area),
-                                ResourceOffer.area_code.in_(ancestors(principal.area))))
+        query = query.where(
+            or_(
+                within_area(ResourceOffer.area_code, principal.area),
+                ResourceOffer.area_code.in_(ancestors(principal.area)),
+            )
+        )
     else:
         query = query.where(ResourceOffer.subject == principal.subject)
     return list(await session.scalars(query))
@@ -122,17 +155,25 @@ def rank(need: Need, offers: list[ResourceOffer], today: dt.date) -> list[Propos
     proposals = []
     for o in offers:
         left = o.quantity - o.allocated_quantity
-        if o.category != need.category or left <= 0 or o.available_until < today or not _covers(o.area_code,
-                                                                                                 need.area_code):
+        if (
+            o.category != need.category
+            or left <= 0
+            or o.available_until < today
+            or not _covers(o.area_code, need.area_code)
+        ):
             continue
         level = len(area_prefix(o.area_code))
         covers_all = left >= wanted
         score = level * 100 + (50 if covers_all else 0) + max(0, 30 - (o.available_until - today).days // 7)
-        reasons = [f"same category ({need.category})", f"deliverable in its {AREA_LEVELS.get(level, 'area')} "
-                   f"({o.area_code})", f"covers all {wanted} {need.unit}" if covers_all else
-                   f"covers {left} of {wanted} {need.unit}", f"available until {o.available_until.isoformat()}"]
-        proposals.append(Proposal(offer=offer_out(o), score=score, proposed_quantity=min(left, wanted),
-                                  reasons=reasons))
+        reasons = [
+            f"same category ({need.category})",
+            f"deliverable in its {AREA_LEVELS.get(level, 'area')} ({o.area_code})",
+            f"covers all {wanted} {need.unit}" if covers_all else f"covers {left} of {wanted} {need.unit}",
+            f"available until {o.available_until.isoformat()}",
+        ]
+        proposals.append(
+            Proposal(offer=offer_out(o), score=score, proposed_quantity=min(left, wanted), reasons=reasons)
+        )
     return sorted(proposals, key=lambda p: (-p.score, p.offer.id))
 
 
@@ -144,9 +185,16 @@ async def proposals(session: AsyncSession, principal: Principal, need_id: int, l
         return []
     today = clock.today()
     # Candidates by the index (category, area): offers whose area is one of the need's ancestors or itself.
-    offers = list(await session.scalars(select(ResourceOffer).where(
-        ResourceOffer.category == need.category, ResourceOffer.area_code.in_(ancestors(need.area_code)),
-        ResourceOffer.available_until >= today, ResourceOffer.allocated_quantity < ResourceOffer.quantity)))
+    offers = list(
+        await session.scalars(
+            select(ResourceOffer).where(
+                ResourceOffer.category == need.category,
+                ResourceOffer.area_code.in_(ancestors(need.area_code)),
+                ResourceOffer.available_until >= today,
+                ResourceOffer.allocated_quantity < ResourceOffer.quantity,
+            )
+        )
+    )
     return rank(need, offers, today)[:limit]
 
 
@@ -167,19 +215,30 @@ async def confirm(session: AsyncSession, principal: Principal, data: MatchIn) ->
     q = data.quantity
     # Two conditional updates: of concurrent confirmations, those that would over-match either side fail,
     # and the request's transaction (both updates or none) rolls back.
-    took_need = await session.execute(update(Need).where(Need.id == need.id, Need.matched_quantity + q <= Need.quantity)
-                                      .values(matched_quantity=Need.matched_quantity + q)
-                                      .execution_options(synchronize_session=False))
+    took_need = await session.execute(
+        update(Need)
+        .where(Need.id == need.id, Need.matched_quantity + q <= Need.quantity)
+        .values(matched_quantity=Need.matched_quantity + q)
+        .execution_options(synchronize_session=False)
+    )
     if took_need.rowcount != 1:
         raise Conflict(f"need {need.id} has less than {q} {need.unit} left to match", resource=f"needs/{need.id}")
     took_offer = await session.execute(
-        update(ResourceOffer).where(ResourceOffer.id == row.id, ResourceOffer.allocated_quantity + q <=
-                                    ResourceOffer.quantity)
-        .values(allocated_quantity=ResourceOffer.allocated_quantity + q).execution_options(synchronize_session=False))
+        update(ResourceOffer)
+        .where(ResourceOffer.id == row.id, ResourceOffer.allocated_quantity + q <= ResourceOffer.quantity)
+        .values(allocated_quantity=ResourceOffer.allocated_quantity + q)
+        .execution_options(synchronize_session=False)
+    )
     if took_offer.rowcount != 1:
         raise Conflict(f"offer {row.id} has less than {q} {row.unit} left", resource=f"resource-offers/{row.id}")
-    match = Match(need_id=need.id, offer_id=row.id, quantity=q, delivered_quantity=0, confirmed_by=principal.subject,
-                  confirmed_at=utcnow())
+    match = Match(
+        need_id=need.id,
+        offer_id=row.id,
+        quantity=q,
+        delivered_quantity=0,
+        confirmed_by=principal.subject,
+        confirmed_at=utcnow(),
+    )
     session.add(match)
     await session.flush()
     return match
@@ -191,14 +250,19 @@ async def deliver(session: AsyncSession, principal: Principal, match_id: int, da
     if not principal.covers(need.area_code):
         raise NotFound(f"no match {match_id} of your area")
     q = data.quantity
-    done = await session.execute(update(Match).where(Match.id == match.id, Match.delivered_quantity + q <=
-                                                     Match.quantity)
-                                 .values(delivered_quantity=Match.delivered_quantity + q)
-                                 .execution_options(synchronize_session=False))
+    done = await session.execute(
+        update(Match)
+        .where(Match.id == match.id, Match.delivered_quantity + q <= Match.quantity)
+        .values(delivered_quantity=Match.delivered_quantity + q)
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
         raise Conflict(f"match {match.id} has less than {q} left to deliver", resource=f"matches/{match.id}")
-    await session.execute(update(Need).where(Need.id == need.id)
-                          .values(fulfilled_quantity=Need.fulfilled_quantity + q)
-                          .execution_options(synchronize_session=False))
+    await session.execute(
+        update(Need)
+        .where(Need.id == need.id)
+        .values(fulfilled_quantity=Need.fulfilled_quantity + q)
+        .execution_options(synchronize_session=False)
+    )
     await session.refresh(match)
     return match

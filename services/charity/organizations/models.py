@@ -12,13 +12,19 @@ class Organization(Base):
 
     __tablename__ = "organizations"
     __table_args__ = (
-        CheckConstraint("(is_charity AND recognised_on IS NOT NULL) OR (NOT is_charity AND recognised_on IS NULL)",
-                        name="recognised_on_iff_charity"),
+        CheckConstraint(
+            "(is_charity AND recognised_on IS NOT NULL) OR (NOT is_charity AND recognised_on IS NULL)",
+            name="recognised_on_iff_charity",
+        ),
         CheckConstraint("recognised_on IS NULL OR recognised_on >= registered_on", name="recognised_after_registered"),
-        CheckConstraint("fundraising_qualified_on IS NULL OR (is_charity AND fundraising_qualified_on >= recognised_on)",
-                        name="qualified_only_charities"),
-        CheckConstraint("evaluation_grade IS NULL OR evaluation_grade IN ('1A', '2A', '3A', '4A', '5A')",
-                        name="evaluation_grade_known"),
+        CheckConstraint(
+            "fundraising_qualified_on IS NULL OR (is_charity AND fundraising_qualified_on >= recognised_on)",
+            name="qualified_only_charities",
+        ),
+        CheckConstraint(
+            "evaluation_grade IS NULL OR evaluation_grade IN ('1A', '2A', '3A', '4A', '5A')",
+            name="evaluation_grade_known",
+        ),
         Index("ix_organizations_district_code_id", "district_code", "id"),
     )
 

@@ -16,27 +16,40 @@ from shared.pagination import Page, PageParams, page_of, page_params
 router = APIRouter(prefix="/organizations", tags=["organizations 慈善组织"])
 
 
-@router.post("", status_code=201, response_model=OrganizationOut, summary="Register a social organisation",
-             description="Adds an organisation (社会组织) to the register: 统一社会信用代码 validated (check "
-                         "character; civil-affairs code starting with 5), whether it is recognised as a charity "
-                         "(认定为慈善组织) and since when, its evaluation grade (评估等级 1A–5A). Staff register "
-                         "organisations of their own area only. A code already registered is a 409 naming the "
-                         "organisation. A retry with the same `Idempotency-Key` returns the first result.",
-             responses=problem_responses(401, 403, 409, 422))
-async def register_organization(data: OrganizationIn, request: Request, session: Session,
-                                principal: OrganizationsWriter,
-                                idempotency_key: IdempotencyKeyHeader = None) -> OrganizationOut:
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrganizationOut,
+    summary="Register a social organisation",
+    description="Adds an organisation (社会组织) to the register: 统一社会信用代码 validated (check "
+    "character; civil-affairs code starting with 5), whether it is recognised as a charity "
+    "(认定为慈善组织) and since when, its evaluation grade (评估等级 1A–5A). Staff register "
+    "organisations of their own area only. A code already registered is a 409 naming the "
+    "organisation. A retry with the same `Idempotency-Key` returns the first result.",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def register_organization(
+    data: OrganizationIn,
+    request: Request,
+    session: Session,
+    principal: OrganizationsWriter,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> OrganizationOut:
     async def create() -> OrganizationOut:
         return to_out(await service.register(session, principal, data))
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
-@router.get("", response_model=Page[OrganizationOut], summary="List organisations (public)",
-            description="The public register: anyone may read it, no credentials needed. Contact phones are "
-                        "always masked. Filter by district, by charity status, and by public-fundraising "
-                        "qualification (公开募捐资格).",
-            responses=problem_responses(422))
+@router.get(
+    "",
+    response_model=Page[OrganizationOut],
+    summary="List organisations (public)",
+    description="The public register: anyone may read it, no credentials needed. Contact phones are "
+    "always masked. Filter by district, by charity status, and by public-fundraising "
+    "qualification (公开募捐资格).",
+    responses=problem_responses(422),
+)
 async def list_organizations(
     session: Session,
     page: Annotated[PageParams, Depends(page_params)],
@@ -48,20 +61,27 @@ async def list_organizations(
     return page_of([to_out(r) for r in rows], page, key=lambda o: o.id)
 
 
-@router.get("/{org_id}", response_model=OrganizationOut, summary="One organisation (public)",
-            description="Anyone may read it; the contact phone is masked.",
-            responses=problem_responses(404, 422))
+@router.get(
+    "/{org_id}",
+    response_model=OrganizationOut,
+    summary="One organisation (public)",
+    description="Anyone may read it; the contact phone is masked.",
+    responses=problem_responses(404, 422),
+)
 async def get_organization(org_id: int, session: Session) -> OrganizationOut:
     return to_out(await service.get(session, org_id))
 
 
-@router.post("/{org_id}/fundraising-qualification", response_model=OrganizationOut,
-             summary="Grant the public-fundraising qualification",
-             description="Grants 公开募捐资格 (慈善法 art. 22): only to an organisation recognised as a charity on "
-                         "the grant date and registered at least one year before it. Otherwise, or when it already "
-                         "holds the qualification, a 409 with the reason. Staff of the organisation's area only.",
-             responses=problem_responses(401, 403, 404, 409, 422))
-async def grant_fundraising_qualification(org_id: int, session: Session,
-                                          principal: OrganizationsWriter,
-                                          data: FundraisingGrantIn | None = None) -> OrganizationOut:
+@router.post(
+    "/{org_id}/fundraising-qualification",
+    response_model=OrganizationOut,
+    summary="Grant the public-fundraising qualification",
+    description="Grants 公开募捐资格 (慈善法 art. 22): only to an organisation recognised as a charity on "
+    "the grant date and registered at least one year before it. Otherwise, or when it already "
+    "holds the qualification, a 409 with the reason. Staff of the organisation's area only.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def grant_fundraising_qualification(
+    org_id: int, session: Session, principal: OrganizationsWriter, data: FundraisingGrantIn | None = None
+) -> OrganizationOut:
     return to_out(await service.grant_fundraising(session, principal, org_id, data or FundraisingGrantIn()))

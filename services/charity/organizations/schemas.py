@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field
 
@@ -15,15 +15,20 @@ class OrganizationIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["宁波市善园公益基金会"])
-    unified_social_credit_code: str = Field(min_length=18, max_length=30, description="统一社会信用代码 (GB 32100): "
-                                            "18 characters, the last a check character; for organisations "
-                                            "registered by civil affairs it starts with 5",
-                                            examples=["53330200MJ9000001T"])
+    unified_social_credit_code: str = Field(
+        min_length=18,
+        max_length=30,
+        description="统一社会信用代码 (GB 32100): "
+        "18 characters, the last a check character; for organisations "
+        "registered by civil affairs it starts with 5",
+        examples=["53330200MJ9000001T"],
+    )
     registered_on: dt.date = Field(description="Date of registration (登记日期)")
     district_code: DistrictCode
     is_charity: bool = Field(False, description="认定为慈善组织 (recognised as a charity under the Charity Law)")
-    recognised_on: dt.date | None = Field(None, description="Date of recognition as a charity; required when "
-                                          "`is_charity`")
+    recognised_on: dt.date | None = Field(
+        None, description="Date of recognition as a charity; required when `is_charity`"
+    )
     evaluation_grade: Grade | None = Field(None, description="社会组织评估等级 1A–5A; null when not evaluated")
     contact_name: str = Field(min_length=1, max_length=50)
     contact_phone: Phone

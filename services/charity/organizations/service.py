@@ -14,8 +14,8 @@ from services.charity.organizations.schemas import FundraisingGrantIn, Organizat
 from shared import clock
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.idnumbers import mask_phone
 from shared.identity import Principal
+from shared.idnumbers import mask_phone
 from shared.pagination import PageParams, keyset
 
 CIVIL_AFFAIRS_AUTHORITY = "5"  # GB 32100 registering authority code of civil affairs (民政)
@@ -25,12 +25,19 @@ QUALIFYING_YEARS = 1  # 慈善法 (2023 amendment) art. 22: registered for at le
 def to_out(org: Organization) -> OrganizationOut:
     """Computed: the qualification flag from its date, and the contact phone masked."""
     return OrganizationOut(
-        id=org.id, name=org.name, unified_social_credit_code=org.unified_social_credit_code,
-        registered_on=org.registered_on, district_code=org.district_code, is_charity=org.is_charity,
-        recognised_on=org.recognised_on, evaluation_grade=org.evaluation_grade,
+        id=org.id,
+        name=org.name,
+        unified_social_credit_code=org.unified_social_credit_code,
+        registered_on=org.registered_on,
+        district_code=org.district_code,
+        is_charity=org.is_charity,
+        recognised_on=org.recognised_on,
+        evaluation_grade=org.evaluation_grade,
         has_public_fundraising_qualification=org.fundraising_qualified_on is not None,
-        fundraising_qualified_on=org.fundraising_qualified_on, contact_name=org.contact_name,
-        contact_phone_masked=mask_phone(org.contact_phone), created_at=org.created_at,
+        fundraising_qualified_on=org.fundraising_qualified_on,
+        contact_name=org.contact_name,
+        contact_phone_masked=mask_phone(org.contact_phone),
+        created_at=org.created_at,
     )
 
 
@@ -48,8 +55,9 @@ def parse_credit_code(raw: str, *, field: str = "unified_social_credit_code") ->
     except stdnum_errors.InvalidChecksum:
         raise InvalidInput(field, "the check character does not match (GB 32100)") from None
     except stdnum_errors.ValidationError:
-        raise InvalidInput(field, "only digits and capital letters except I, O, Z, S, V; the first 8 are digits") \
-            from None
+        raise InvalidInput(
+            field, "only digits and capital letters except I, O, Z, S, V; the first 8 are digits"
+        ) from None
     if code[0] != CIVIL_AFFAIRS_AUTHORITY:
         raise InvalidInput(field, "a social organisation's code starts with 5 (registered by civil affairs, 民政)")
     return code
@@ -78,8 +86,11 @@ async def register(session: AsyncSession, principal: Principal, data: Organizati
     existing = await session.scalar(select(Organization.id).where(Organization.unified_social_credit_code == code))
     if existing is not None:
         raise Conflict(f"an organisation with code {code} is already registered", resource=f"organizations/{existing}")
-    org = Organization(**(data.model_dump() | {"unified_social_credit_code": code}),
-                       registered_by=principal.subject, created_at=utcnow())
+    org = Organization(
+        **(data.model_dump() | {"unified_social_credit_code": code}),
+        registered_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(org)
     await session.flush()
     return org
@@ -90,40 +101,53 @@ async def get(session: AsyncSession, org_id: int) -> Organization:
     return org
 
 
-async def grant_fundraising(session: AsyncSession, principal: Principal, org_id: int,
-                            data: FundraisingGrantIn) -> Organization:
+async def grant_fundraising(
+    session: AsyncSession, principal: Principal, org_id: int, data: FundraisingGrantIn
+) -> Organization:
     """公开募捐资格: only a recognised charity, registered at least one year before the grant date."""
     org = await get(session, org_id)
     if not principal.covers(org.district_code):
-        raise Forbidden(f"organisation {org_id} is registered in {org.district_code}, outside your area "
-                        f"{principal.area}")
+        raise Forbidden(
+            f"organisation {org_id} is registered in {org.district_code}, outside your area {principal.area}"
+        )
     today = clock.today()
     granted_on = data.granted_on or today
     if granted_on > today:
         raise InvalidInput("granted_on", "cannot be in the future")
     resource = f"organizations/{org_id}"
     if org.fundraising_qualified_on is not None:
-        raise Conflict(f"the organisation already holds the qualification since "
-                       f"{org.fundraising_qualified_on.isoformat()}", resource=resource)
+        raise Conflict(
+            f"the organisation already holds the qualification since {org.fundraising_qualified_on.isoformat()}",
+            resource=resource,
+        )
     if not org.is_charity or org.recognised_on is None or org.recognised_on > granted_on:
-        raise Conflict("only an organisation recognised as a charity (慈善组织) on the grant date may hold the "
-                       "public-fundraising qualification", resource=resource)
+        raise Conflict(
+            "only an organisation recognised as a charity (慈善组织) on the grant date may hold the "
+            "public-fundraising qualification",
+            resource=resource,
+        )
     if org.registered_on > years_before(granted_on, QUALIFYING_YEARS):
-        raise Conflict(f"registered on {org.registered_on.isoformat()}: a charity must have been registered for at "
-                       f"least {QUALIFYING_YEARS} year before the grant date {granted_on.isoformat()}",
-                       resource=resource)
+        raise Conflict(
+            f"registered on {org.registered_on.isoformat()}: a charity must have been registered for at "
+            f"least {QUALIFYING_YEARS} year before the grant date {granted_on.isoformat()}",
+            resource=resource,
+        )
     # Conditional update: of two concurrent grants, exactly one changes the row.
-    granted = await session.execute(update(Organization).where(
-        Organization.id == org_id, Organization.fundraising_qualified_on.is_(None)
-    ).values(fundraising_qualified_on=granted_on).execution_options(synchronize_session=False))
+    granted = await session.execute(
+        update(Organization)
+        .where(Organization.id == org_id, Organization.fundraising_qualified_on.is_(None))
+        .values(fundraising_qualified_on=granted_on)
+        .execution_options(synchronize_session=False)
+    )
     if granted.rowcount != 1:
         raise Conflict("the organisation was granted the qualification meanwhile", resource=resource)
     await session.refresh(org)
     return org
 
 
-async def list_page(session: AsyncSession, page: PageParams, *, district: str | None, is_charity: bool | None,
-                    qualified: bool | None) -> list[Organization]:
+async def list_page(
+    session: AsyncSession, page: PageParams, *, district: str | None, is_charity: bool | None, qualified: bool | None
+) -> list[Organization]:
     query = keyset(select(Organization), Organization.id, page)
     if district:
         query = query.where(Organization.district_code == district)

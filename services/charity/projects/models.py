@@ -1,7 +1,19 @@
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, column, or_)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    column,
+    or_,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
@@ -13,7 +25,7 @@ from shared.money import MAX_FUND_FEN
 STATUSES = ("draft", "filed", "fundraising", "executing", "closed")
 
 
-class shanghai_date(FunctionElement):  # noqa: N801 - used as an SQL function
+class shanghai_date(FunctionElement):
     """The Shanghai date of a UTC instant (a `UTCDateTime` column), in SQL: a civil date is compared with it.
     Shanghai has kept UTC+8 without summer time since 1991, so SQLite's fixed offset gives the same day."""
 
@@ -42,8 +54,10 @@ class Project(Base):
         CheckConstraint("target_fen > 0", name="target_positive"),
         CheckConstraint("ends_on >= starts_on", name="period_ordered"),
         CheckConstraint("(status = 'draft') = (filed_on IS NULL)", name="filed_on_iff_filed"),
-        CheckConstraint(or_(column("filed_on").is_(None), column("filed_on") >= shanghai_date(column("created_at"))),
-                        name="filed_after_created"),
+        CheckConstraint(
+            or_(column("filed_on").is_(None), column("filed_on") >= shanghai_date(column("created_at"))),
+            name="filed_after_created",
+        ),
         CheckConstraint("NOT emergency OR public_fundraising", name="emergency_is_public"),
         Index("ix_projects_district_code_id", "district_code", "id"),
     )

@@ -23,19 +23,27 @@ class ProjectIn(Schema):
     organization_id: int
     title: str = Field(min_length=2, max_length=200, examples=["山区儿童助学计划"])
     summary: str = Field(min_length=1, max_length=5000)
-    beneficiaries: str = Field(min_length=1, max_length=2000, description="Who benefits (受益人) and how they are "
-                               "chosen")
-    beneficiary_count: int | None = count("People the project means to reach, when stated", minimum=1,
-                                          maximum=100_000_000, default=None)
-    public_fundraising: bool = Field(description="公开募捐: only for organisations holding the qualification; "
-                                     "false for a directed fundraising (定向募捐) among known donors")
-    emergency: bool = Field(False, description="An emergency public fundraising (重大突发事件): its plan may be filed "
-                            "within 10 days after it starts instead of 10 days before")
+    beneficiaries: str = Field(
+        min_length=1, max_length=2000, description="Who benefits (受益人) and how they are chosen"
+    )
+    beneficiary_count: int | None = count(
+        "People the project means to reach, when stated", minimum=1, maximum=100_000_000, default=None
+    )
+    public_fundraising: bool = Field(
+        description="公开募捐: only for organisations holding the qualification; "
+        "false for a directed fundraising (定向募捐) among known donors"
+    )
+    emergency: bool = Field(
+        False,
+        description="An emergency public fundraising (重大突发事件): its plan may be filed "
+        "within 10 days after it starts instead of 10 days before",
+    )
     target_fen: int = fen("The fundraising target (募捐目标)", minimum=1, maximum=MAX_FUND_FEN)
     starts_on: dt.date
     ends_on: dt.date
-    budget_lines: list[BudgetLineIn] = Field(min_length=1, max_length=50, description="The budget; its lines add "
-                                             "up to the target")
+    budget_lines: list[BudgetLineIn] = Field(
+        min_length=1, max_length=50, description="The budget; its lines add up to the target"
+    )
 
 
 class FilingIn(Schema):
@@ -43,8 +51,12 @@ class FilingIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
     filed_on: dt.date | None = Field(None, description="Date the plan was filed; default today (Asia/Shanghai)")
-    filing_number: str | None = Field(None, min_length=1, max_length=60, description="备案编号 on the national "
-                                      "charity platform (慈善中国), when given")
+    filing_number: str | None = Field(
+        None,
+        min_length=1,
+        max_length=60,
+        description="备案编号 on the national charity platform (慈善中国), when given",
+    )
 
 
 class BudgetLineOut(Schema):
@@ -82,9 +94,11 @@ class ProjectOut(Schema):
 
 class DisclosureIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    kind: DisclosureKind = Field(description="plan (方案), progress (进展, at least every 3 months for projects "
-                                 "longer than 6 months), final (结项, within 3 months after the end), or correction "
-                                 "(更正 of an earlier disclosure, named in `corrects_id`)")
+    kind: DisclosureKind = Field(
+        description="plan (方案), progress (进展, at least every 3 months for projects "
+        "longer than 6 months), final (结项, within 3 months after the end), or correction "
+        "(更正 of an earlier disclosure, named in `corrects_id`)"
+    )
     title: str = Field(min_length=1, max_length=200)
     content: str = Field(min_length=1, max_length=20000)
     period_from: dt.date | None = None
@@ -112,9 +126,11 @@ class OverdueDisclosure(Schema):
     district_code: str
     title: str
     status: Status
-    due: Literal["progress", "final"] = Field(description="progress: the 3-monthly disclosure of a project "
-                                              "longer than 6 months; final: the disclosure due within 3 months "
-                                              "after the end")
+    due: Literal["progress", "final"] = Field(
+        description="progress: the 3-monthly disclosure of a project "
+        "longer than 6 months; final: the disclosure due within 3 months "
+        "after the end"
+    )
     due_on: dt.date
     days_overdue: int
     last_published_on: dt.date | None

@@ -12,8 +12,15 @@ from services.charity.access import visible_or_404
 from services.charity.ledger import service as ledger
 from services.charity.organizations import service as organizations
 from services.charity.projects.models import BudgetLine, Disclosure, Project
-from services.charity.projects.schemas import (BudgetLineOut, DisclosureIn, DisclosureOut, FilingIn,
-                                               OverdueDisclosure, ProjectIn, ProjectOut)
+from services.charity.projects.schemas import (
+    BudgetLineOut,
+    DisclosureIn,
+    DisclosureOut,
+    FilingIn,
+    OverdueDisclosure,
+    ProjectIn,
+    ProjectOut,
+)
 from shared import clock
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
@@ -43,33 +50,60 @@ def resource(project_id: int) -> str:
 
 
 async def _lines(session: AsyncSession, project_id: int) -> list[BudgetLine]:
-    return list(await session.scalars(select(BudgetLine).where(BudgetLine.project_id == project_id)
-                                      .order_by(BudgetLine.line_no)))
+    return list(
+        await session.scalars(
+            select(BudgetLine).where(BudgetLine.project_id == project_id).order_by(BudgetLine.line_no)
+        )
+    )
 
 
 async def to_out(session: AsyncSession, project: Project) -> ProjectOut:
     """Computed: the totals and each budget line's spending, summed from the ledger."""
     totals = (await ledger.project_totals(session, [project.id]))[project.id]
     spent = await ledger.spent_by_line(session, project.id)
-    lines = [BudgetLineOut(id=line.id, line_no=line.line_no, name=line.name, amount_fen=line.amount_fen,
-                           spent_fen=spent.get(line.id, 0)) for line in await _lines(session, project.id)]
+    lines = [
+        BudgetLineOut(
+            id=line.id,
+            line_no=line.line_no,
+            name=line.name,
+            amount_fen=line.amount_fen,
+            spent_fen=spent.get(line.id, 0),
+        )
+        for line in await _lines(session, project.id)
+    ]
     return ProjectOut(
-        id=project.id, organization_id=project.organization_id, district_code=project.district_code,
-        title=project.title, summary=project.summary, beneficiaries=project.beneficiaries,
-        beneficiary_count=project.beneficiary_count, public_fundraising=project.public_fundraising,
-        emergency=project.emergency, status=project.status, target_fen=project.target_fen,
-        starts_on=project.starts_on, ends_on=project.ends_on, filed_on=project.filed_on,
-        filing_number=project.filing_number, raised_fen=totals.raised_fen, refunded_fen=totals.refunded_fen,
-        spent_fen=totals.spent_fen, balance_fen=totals.balance_fen, budget_lines=lines,
-        created_at=project.created_at, status_changed_at=project.status_changed_at)
+        id=project.id,
+        organization_id=project.organization_id,
+        district_code=project.district_code,
+        title=project.title,
+        summary=project.summary,
+        beneficiaries=project.beneficiaries,
+        beneficiary_count=project.beneficiary_count,
+        public_fundraising=project.public_fundraising,
+        emergency=project.emergency,
+        status=project.status,
+        target_fen=project.target_fen,
+        starts_on=project.starts_on,
+        ends_on=project.ends_on,
+        filed_on=project.filed_on,
+        filing_number=project.filing_number,
+        raised_fen=totals.raised_fen,
+        refunded_fen=totals.refunded_fen,
+        spent_fen=totals.spent_fen,
+        balance_fen=totals.balance_fen,
+        budget_lines=lines,
+        created_at=project.created_at,
+        status_changed_at=project.status_changed_at,
+    )
 
 
 def _qualified_on(org, day: dt.date) -> bool:
     return org.fundraising_qualified_on is not None and org.fundraising_qualified_on <= day
 
 
-async def create(session: AsyncSession, principal: Principal, data: ProjectIn, *,
-                 created_at: dt.datetime | None = None) -> Project:
+async def create(
+    session: AsyncSession, principal: Principal, data: ProjectIn, *, created_at: dt.datetime | None = None
+) -> Project:
     """A draft project. `created_at`, never from a request: when the record is older than this database (the
     seed's demo history), since a plan is filed on or after the day its project was created."""
     try:
@@ -82,18 +116,31 @@ async def create(session: AsyncSession, principal: Principal, data: ProjectIn, *
     if data.emergency and not data.public_fundraising:
         raise InvalidInput("emergency", "only a public fundraising can be an emergency fundraising")
     if sum(line.amount_fen for line in data.budget_lines) != data.target_fen:
-        raise InvalidInput("budget_lines", f"the lines add up to {sum(l.amount_fen for l in data.budget_lines)} "
-                           f"fen, not the target {data.target_fen}")
+        raise InvalidInput(
+            "budget_lines",
+            f"the lines add up to {sum(b.amount_fen for b in data.budget_lines)} fen, not the target {data.target_fen}",
+        )
     if data.public_fundraising and not _qualified_on(org, clock.today()):
-        raise Conflict("only an organisation holding the public-fundraising qualification (公开募捐资格) may run a "
-                       "public fundraising", resource=f"organizations/{org.id}")
+        raise Conflict(
+            "only an organisation holding the public-fundraising qualification (公开募捐资格) may run a "
+            "public fundraising",
+            resource=f"organizations/{org.id}",
+        )
     now = created_at or utcnow()
-    project = Project(**data.model_dump(exclude={"budget_lines"}), district_code=org.district_code, status="draft",
-                      created_by=principal.subject, created_at=now, status_changed_at=now)
+    project = Project(
+        **data.model_dump(exclude={"budget_lines"}),
+        district_code=org.district_code,
+        status="draft",
+        created_by=principal.subject,
+        created_at=now,
+        status_changed_at=now,
+    )
     session.add(project)
     await session.flush()
-    session.add_all(BudgetLine(project_id=project.id, line_no=n, name=line.name, amount_fen=line.amount_fen)
-                    for n, line in enumerate(data.budget_lines, start=1))
+    session.add_all(
+        BudgetLine(project_id=project.id, line_no=n, name=line.name, amount_fen=line.amount_fen)
+        for n, line in enumerate(data.budget_lines, start=1)
+    )
     await ledger.open_accounts(session, org, project)
     await session.flush()
     return project
@@ -108,8 +155,14 @@ async def lock_status(session: AsyncSession, project_id: int) -> Project:
     """The project re-read under a shared row lock (FOR SHARE on PostgreSQL): money that moves on the strength
     of its status commits before any status change, which must wait for the lock. Movements do not wait
     for each other: shared locks are compatible."""
-    return (await session.execute(select(Project).where(Project.id == project_id).with_for_update(read=True)
-                                  .execution_options(populate_existing=True))).scalar_one()
+    return (
+        await session.execute(
+            select(Project)
+            .where(Project.id == project_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
 
 
 async def get_visible(session: AsyncSession, principal: Principal, project_id: int) -> Project:
@@ -118,8 +171,9 @@ async def get_visible(session: AsyncSession, principal: Principal, project_id: i
     return project
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *, status: str | None,
-                       organization_id: int | None) -> list[Project]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, page: PageParams, *, status: str | None, organization_id: int | None
+) -> list[Project]:
     if not principal.is_area_staff:
         return []
     query = keyset(select(Project).where(within_area(Project.district_code, principal.area)), Project.id, page)
@@ -134,11 +188,15 @@ async def _move(session: AsyncSession, project: Project, to: str, **values) -> P
     """Conditional update from the one status that leads to `to`: of two concurrent moves, one wins."""
     origin = TRANSITIONS[to]
     if project.status != origin:
-        raise Conflict(f"the project is {project.status}; only a {origin} project can become {to}",
-                       resource=resource(project.id))
-    moved = await session.execute(update(Project).where(Project.id == project.id, Project.status == origin)
-                                  .values(status=to, status_changed_at=utcnow(), **values)
-                                  .execution_options(synchronize_session=False))
+        raise Conflict(
+            f"the project is {project.status}; only a {origin} project can become {to}", resource=resource(project.id)
+        )
+    moved = await session.execute(
+        update(Project)
+        .where(Project.id == project.id, Project.status == origin)
+        .values(status=to, status_changed_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
     if moved.rowcount != 1:
         raise Conflict(f"the project changed meanwhile; it is no longer {origin}", resource=resource(project.id))
     await session.refresh(project)
@@ -155,26 +213,34 @@ async def file(session: AsyncSession, principal: Principal, project_id: int, dat
         raise InvalidInput("filed_on", "cannot be in the future")
     created_on = project.created_at.astimezone(clock.SHANGHAI).date()
     if filed_on < created_on:
-        raise InvalidInput("filed_on", f"cannot be before the project was created ({created_on.isoformat()}): a "
-                                       f"plan is filed once it exists")
+        raise InvalidInput(
+            "filed_on",
+            f"cannot be before the project was created ({created_on.isoformat()}): a plan is filed once it exists",
+        )
     if project.public_fundraising:
         org = await organizations.get(session, project.organization_id)
         if not _qualified_on(org, filed_on):
-            raise Conflict("the organisation does not hold the public-fundraising qualification (公开募捐资格) on the "
-                           "filing date", resource=f"organizations/{org.id}")
+            raise Conflict(
+                "the organisation does not hold the public-fundraising qualification (公开募捐资格) on the filing date",
+                resource=f"organizations/{org.id}",
+            )
         if project.emergency:
             latest = project.starts_on + dt.timedelta(days=EMERGENCY_FILING_DAYS)
             if filed_on > latest:
-                raise Conflict(f"an emergency fundraising must be filed within {EMERGENCY_FILING_DAYS} days after it "
-                               f"starts ({project.starts_on.isoformat()}), by {latest.isoformat()}",
-                               resource=resource(project.id))
+                raise Conflict(
+                    f"an emergency fundraising must be filed within {EMERGENCY_FILING_DAYS} days after it "
+                    f"starts ({project.starts_on.isoformat()}), by {latest.isoformat()}",
+                    resource=resource(project.id),
+                )
         else:
             latest = project.starts_on - dt.timedelta(days=FILING_LEAD_DAYS)
             if filed_on > latest:
-                raise Conflict(f"a public fundraising plan must be filed at least {FILING_LEAD_DAYS} days before it "
-                               f"starts ({project.starts_on.isoformat()}): by {latest.isoformat()}; move the start "
-                               f"date or, for a disaster or emergency, file it as an emergency fundraising",
-                               resource=resource(project.id))
+                raise Conflict(
+                    f"a public fundraising plan must be filed at least {FILING_LEAD_DAYS} days before it "
+                    f"starts ({project.starts_on.isoformat()}): by {latest.isoformat()}; move the start "
+                    f"date or, for a disaster or emergency, file it as an emergency fundraising",
+                    resource=resource(project.id),
+                )
     return await _move(session, project, "filed", filed_on=filed_on, filing_number=data.filing_number)
 
 
@@ -182,8 +248,11 @@ async def start_fundraising(session: AsyncSession, principal: Principal, project
     project = await get_visible(session, principal, project_id)
     today = clock.today()
     if not project.starts_on <= today <= project.ends_on:
-        raise Conflict(f"fundraising runs from {project.starts_on.isoformat()} to {project.ends_on.isoformat()}; "
-                       f"today is outside that period", resource=resource(project.id))
+        raise Conflict(
+            f"fundraising runs from {project.starts_on.isoformat()} to {project.ends_on.isoformat()}; "
+            f"today is outside that period",
+            resource=resource(project.id),
+        )
     return await _move(session, project, "fundraising")
 
 
@@ -197,18 +266,32 @@ async def close(session: AsyncSession, principal: Principal, project_id: int) ->
 
 # ---- disclosures (信息公开): append-only ----
 
+
 async def disclosures_out(session: AsyncSession, project_id: int) -> list[DisclosureOut]:
     """Computed: each disclosure's `corrected_by`, from the corrections that name it."""
-    rows = list(await session.scalars(select(Disclosure).where(Disclosure.project_id == project_id)
-                                      .order_by(Disclosure.id)))
+    rows = list(
+        await session.scalars(select(Disclosure).where(Disclosure.project_id == project_id).order_by(Disclosure.id))
+    )
     corrected: dict[int, list[int]] = {}
     for row in rows:
         if row.corrects_id is not None:
             corrected.setdefault(row.corrects_id, []).append(row.id)
-    return [DisclosureOut(id=r.id, project_id=r.project_id, kind=r.kind, title=r.title, content=r.content,
-                          period_from=r.period_from, period_to=r.period_to, corrects_id=r.corrects_id,
-                          corrected_by=corrected.get(r.id, []), published_on=r.published_on,
-                          created_at=r.created_at) for r in rows]
+    return [
+        DisclosureOut(
+            id=r.id,
+            project_id=r.project_id,
+            kind=r.kind,
+            title=r.title,
+            content=r.content,
+            period_from=r.period_from,
+            period_to=r.period_to,
+            corrects_id=r.corrects_id,
+            corrected_by=corrected.get(r.id, []),
+            published_on=r.published_on,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
 
 
 async def disclose(session: AsyncSession, principal: Principal, project_id: int, data: DisclosureIn) -> Disclosure:
@@ -223,22 +306,27 @@ async def disclose(session: AsyncSession, principal: Principal, project_id: int,
             raise InvalidInput("corrects_id", "not a disclosure of this project")
     if data.period_from and data.period_to and data.period_to < data.period_from:
         raise InvalidInput("period_to", "must be on or after period_from")
-    row = Disclosure(project_id=project.id, **data.model_dump(), published_on=clock.today(),
-                     published_by=principal.subject, created_at=utcnow())
+    row = Disclosure(
+        project_id=project.id,
+        **data.model_dump(),
+        published_on=clock.today(),
+        published_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     return row
 
 
-def disclosure_due(project: Project, last_published_on: dt.date | None, final_published: bool,
-                   today: dt.date) -> tuple[str, dt.date] | None:
+def disclosure_due(
+    project: Project, last_published_on: dt.date | None, final_published: bool, today: dt.date
+) -> tuple[str, dt.date] | None:
     """The disclosure a started project owes and when it was due, if that date has passed."""
     if today > project.ends_on:
         due_on = add_months(project.ends_on, FINAL_DISCLOSURE_MONTHS)
         return ("final", due_on) if not final_published and today > due_on else None
     if project.ends_on > add_months(project.starts_on, LONG_PROJECT_MONTHS):
-        due_on = add_months(max(last_published_on or project.starts_on, project.starts_on),
-                            DISCLOSURE_INTERVAL_MONTHS)
+        due_on = add_months(max(last_published_on or project.starts_on, project.starts_on), DISCLOSURE_INTERVAL_MONTHS)
         return ("progress", due_on) if today > due_on else None
     return None
 
@@ -248,22 +336,37 @@ async def overdue(session: AsyncSession, principal: Principal) -> list[OverdueDi
     if not principal.is_area_staff:
         return []
     today = clock.today()
-    last = (select(Disclosure.project_id, func.max(Disclosure.published_on).label("last_on"))
-            .group_by(Disclosure.project_id).subquery())
+    last = (
+        select(Disclosure.project_id, func.max(Disclosure.published_on).label("last_on"))
+        .group_by(Disclosure.project_id)
+        .subquery()
+    )
     finals = select(Disclosure.project_id).where(Disclosure.kind == "final").distinct().subquery()
     rows = await session.execute(
         select(Project, last.c.last_on, finals.c.project_id)
         .outerjoin(last, last.c.project_id == Project.id)
         .outerjoin(finals, finals.c.project_id == Project.id)
-        .where(within_area(Project.district_code, principal.area),
-               Project.status.in_(("fundraising", "executing", "closed")))
-        .order_by(Project.id))
+        .where(
+            within_area(Project.district_code, principal.area),
+            Project.status.in_(("fundraising", "executing", "closed")),
+        )
+        .order_by(Project.id)
+    )
     found = []
     for project, last_on, final_id in rows:
         due = disclosure_due(project, last_on, final_id is not None, today)
         if due:
-            found.append(OverdueDisclosure(
-                project_id=project.id, organization_id=project.organization_id,
-                district_code=project.district_code, title=project.title, status=project.status, due=due[0],
-                due_on=due[1], days_overdue=(today - due[1]).days, last_published_on=last_on))
+            found.append(
+                OverdueDisclosure(
+                    project_id=project.id,
+                    organization_id=project.organization_id,
+                    district_code=project.district_code,
+                    title=project.title,
+                    status=project.status,
+                    due=due[0],
+                    due_on=due[1],
+                    days_overdue=(today - due[1]).days,
+                    last_published_on=last_on,
+                )
+            )
     return sorted(found, key=lambda o: (o.due_on, o.project_id))

@@ -53,9 +53,7 @@ class DonationReceipt(Base):
     donation (primary key), so a donation is never receipted twice nor both receipted and declined."""
 
     __tablename__ = "donation_receipts"
-    __table_args__ = (
-        CheckConstraint("(receipt_id IS NULL) <> (declined_at IS NULL)", name="issued_xor_declined"),
-    )
+    __table_args__ = (CheckConstraint("(receipt_id IS NULL) <> (declined_at IS NULL)", name="issued_xor_declined"),)
 
     donation_id: Mapped[int] = mapped_column(ForeignKey("donations.id"), primary_key=True)
     receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), index=True)

@@ -14,57 +14,90 @@ from shared.pagination import Page, PageParams, page_of, page_params
 router = APIRouter(prefix="/receipts", tags=["receipts 捐赠票据"])
 
 
-@router.post("", status_code=201, response_model=ReceiptOut, summary="Issue a receipt for a donation",
-             description="A donation receipt (捐赠票据) with the donor, kind, amount, organisation, handler (经手人) and "
-                         "date, numbered per organisation and year without gaps. One per donation: a donation "
-                         "already receipted, or whose donor declined, is a 409 naming what blocked it. The amount is "
-                         "what remains after refunds.",
-             responses=problem_responses(401, 403, 409, 422))
-async def issue_receipt(data: ReceiptIn, request: Request, session: Session,
-                        principal: ReceiptsWriter,
-                        idempotency_key: IdempotencyKeyHeader = None) -> ReceiptOut:
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReceiptOut,
+    summary="Issue a receipt for a donation",
+    description="A donation receipt (捐赠票据) with the donor, kind, amount, organisation, handler (经手人) and "
+    "date, numbered per organisation and year without gaps. One per donation: a donation "
+    "already receipted, or whose donor declined, is a 409 naming what blocked it. The amount is "
+    "what remains after refunds.",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def issue_receipt(
+    data: ReceiptIn,
+    request: Request,
+    session: Session,
+    principal: ReceiptsWriter,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ReceiptOut:
     async def create() -> ReceiptOut:
         return await service.issue(session, principal, data)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
-@router.post("/merged", status_code=201, response_model=ReceiptOut, summary="Merge a day's small gifts",
-             description="One receipt under 爱心人士 for an organisation's gifts of a day (Asia/Shanghai) that are "
-                         "50 yuan or less, or anonymous, and have no receipt and no decline yet. A 409 when there "
-                         "is none left.",
-             responses=problem_responses(401, 403, 404, 409, 422))
-async def issue_merged_receipt(data: MergedReceiptIn, request: Request, session: Session,
-                               principal: ReceiptsWriter,
-                               idempotency_key: IdempotencyKeyHeader = None) -> ReceiptOut:
+@router.post(
+    "/merged",
+    status_code=201,
+    response_model=ReceiptOut,
+    summary="Merge a day's small gifts",
+    description="One receipt under 爱心人士 for an organisation's gifts of a day (Asia/Shanghai) that are "
+    "50 yuan or less, or anonymous, and have no receipt and no decline yet. A 409 when there "
+    "is none left.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def issue_merged_receipt(
+    data: MergedReceiptIn,
+    request: Request,
+    session: Session,
+    principal: ReceiptsWriter,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ReceiptOut:
     async def create() -> ReceiptOut:
         return await service.issue_merged(session, principal, data)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
-@router.post("/declines", status_code=201, response_model=DeclineOut, summary="Record that a donor declines a receipt",
-             description="The donor does not want a receipt (放弃开具): recorded, and the donation is then never "
-                         "receipted nor merged. A 409 if it already has a receipt or a decline.",
-             responses=problem_responses(401, 403, 409, 422))
-async def decline_receipt(data: DeclineIn, session: Session,
-                          principal: ReceiptsWriter) -> DeclineOut:
+@router.post(
+    "/declines",
+    status_code=201,
+    response_model=DeclineOut,
+    summary="Record that a donor declines a receipt",
+    description="The donor does not want a receipt (放弃开具): recorded, and the donation is then never "
+    "receipted nor merged. A 409 if it already has a receipt or a decline.",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def decline_receipt(data: DeclineIn, session: Session, principal: ReceiptsWriter) -> DeclineOut:
     return await service.decline(session, principal, data)
 
 
-@router.get("", response_model=Page[ReceiptOut], summary="List receipts of your area",
-            description="Receipts (捐赠票据) of organisations in your area, by organisation and year.",
-            responses=problem_responses(401, 403, 422))
-async def list_receipts(session: Session, principal: ReceiptsReader,
-                        page: Annotated[PageParams, Depends(page_params)], organization_id: int | None = None,
-                        year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Page[ReceiptOut]:
+@router.get(
+    "",
+    response_model=Page[ReceiptOut],
+    summary="List receipts of your area",
+    description="Receipts (捐赠票据) of organisations in your area, by organisation and year.",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_receipts(
+    session: Session,
+    principal: ReceiptsReader,
+    page: Annotated[PageParams, Depends(page_params)],
+    organization_id: int | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> Page[ReceiptOut]:
     rows = await service.list_visible(session, principal, page, organization_id=organization_id, year=year)
     return page_of(rows, page, key=lambda r: r.id)
 
 
-@router.get("/{receipt_id}", response_model=ReceiptOut, summary="One receipt",
-            description="A receipt with the donations it covers (several for a merged receipt).",
-            responses=problem_responses(401, 403, 404, 422))
-async def get_receipt(receipt_id: int, session: Session,
-                      principal: ReceiptsReader) -> ReceiptOut:
+@router.get(
+    "/{receipt_id}",
+    response_model=ReceiptOut,
+    summary="One receipt",
+    description="A receipt with the donations it covers (several for a merged receipt).",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_receipt(receipt_id: int, session: Session, principal: ReceiptsReader) -> ReceiptOut:
     return await service.get_visible(session, principal, receipt_id)

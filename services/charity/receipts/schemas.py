@@ -32,8 +32,9 @@ class DeclineIn(Schema):
 class ReceiptOut(Schema):
     id: int
     organization_id: int
-    receipt_no: str = Field(description="<year>-<number>, numbered per organisation and year without gaps",
-                            examples=["2026-000017"])
+    receipt_no: str = Field(
+        description="<year>-<number>, numbered per organisation and year without gaps", examples=["2026-000017"]
+    )
     year: int
     number: int
     kind: Literal["individual", "merged"]

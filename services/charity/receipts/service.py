@@ -29,12 +29,23 @@ MERGE_LIMIT_FEN = 5_000  # gifts of 50 yuan or less may share one receipt per da
 
 def receipt_out(receipt: Receipt, donation_ids: list[int]) -> ReceiptOut:
     """Computed: the receipt number as printed; adds the donations it covers."""
-    return ReceiptOut(id=receipt.id, organization_id=receipt.organization_id,
-                      receipt_no=f"{receipt.year}-{receipt.number:06d}", year=receipt.year, number=receipt.number,
-                      kind=receipt.kind, gift_kind=receipt.gift_kind, donor_name=receipt.donor_name,
-                      donor_kind=receipt.donor_kind, amount_fen=receipt.amount_fen, quantity=receipt.quantity,
-                      handler=receipt.handler, issued_on=receipt.issued_on, donation_ids=donation_ids,
-                      created_at=receipt.created_at)
+    return ReceiptOut(
+        id=receipt.id,
+        organization_id=receipt.organization_id,
+        receipt_no=f"{receipt.year}-{receipt.number:06d}",
+        year=receipt.year,
+        number=receipt.number,
+        kind=receipt.kind,
+        gift_kind=receipt.gift_kind,
+        donor_name=receipt.donor_name,
+        donor_kind=receipt.donor_kind,
+        amount_fen=receipt.amount_fen,
+        quantity=receipt.quantity,
+        handler=receipt.handler,
+        issued_on=receipt.issued_on,
+        donation_ids=donation_ids,
+        created_at=receipt.created_at,
+    )
 
 
 async def next_number(session: AsyncSession, organization_id: int, year: int) -> int:
@@ -45,13 +56,19 @@ async def next_number(session: AsyncSession, organization_id: int, year: int) ->
     number rolls the counter back with it, so the numbers have no gaps.
     """
     insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert_(ReceiptCounter).values(organization_id=organization_id, year=year, last_number=0)
-                          .on_conflict_do_nothing(index_elements=["organization_id", "year"]))
-    return (await session.execute(
-        update(ReceiptCounter)
-        .where(ReceiptCounter.organization_id == organization_id, ReceiptCounter.year == year)
-        .values(last_number=ReceiptCounter.last_number + 1)
-        .returning(ReceiptCounter.last_number))).scalar_one()
+    await session.execute(
+        insert_(ReceiptCounter)
+        .values(organization_id=organization_id, year=year, last_number=0)
+        .on_conflict_do_nothing(index_elements=["organization_id", "year"])
+    )
+    return (
+        await session.execute(
+            update(ReceiptCounter)
+            .where(ReceiptCounter.organization_id == organization_id, ReceiptCounter.year == year)
+            .values(last_number=ReceiptCounter.last_number + 1)
+            .returning(ReceiptCounter.last_number)
+        )
+    ).scalar_one()
 
 
 async def _outcome(session: AsyncSession, donation_id: int) -> DonationReceipt | None:
@@ -60,21 +77,47 @@ async def _outcome(session: AsyncSession, donation_id: int) -> DonationReceipt |
 
 def _already(row: DonationReceipt, donation_id: int) -> Conflict:
     if row.receipt_id is not None:
-        return Conflict(f"donation {donation_id} already has receipt {row.receipt_id}",
-                        resource=f"receipts/{row.receipt_id}")
+        return Conflict(
+            f"donation {donation_id} already has receipt {row.receipt_id}", resource=f"receipts/{row.receipt_id}"
+        )
     return Conflict(f"the donor of donation {donation_id} declined a receipt", resource=f"donations/{donation_id}")
 
 
-async def _issue(session: AsyncSession, principal: Principal, *, organization_id: int, kind: str, donor_name: str,
-                 donor_kind: str, amount_fen: int, handler: str, donation_ids: list[int], number: int,
-                 year: int, today: dt.date) -> Receipt:
-    receipt = Receipt(organization_id=organization_id, year=year, number=number, kind=kind, gift_kind="money",
-                      donor_name=donor_name, donor_kind=donor_kind, amount_fen=amount_fen, quantity=None,
-                      handler=handler, issued_on=today, issued_by=principal.subject, created_at=utcnow())
+async def _issue(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    organization_id: int,
+    kind: str,
+    donor_name: str,
+    donor_kind: str,
+    amount_fen: int,
+    handler: str,
+    donation_ids: list[int],
+    number: int,
+    year: int,
+    today: dt.date,
+) -> Receipt:
+    receipt = Receipt(
+        organization_id=organization_id,
+        year=year,
+        number=number,
+        kind=kind,
+        gift_kind="money",
+        donor_name=donor_name,
+        donor_kind=donor_kind,
+        amount_fen=amount_fen,
+        quantity=None,
+        handler=handler,
+        issued_on=today,
+        issued_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(receipt)
     await session.flush()
-    session.add_all(DonationReceipt(donation_id=d, receipt_id=receipt.id, recorded_by=principal.subject)
-                    for d in donation_ids)
+    session.add_all(
+        DonationReceipt(donation_id=d, receipt_id=receipt.id, recorded_by=principal.subject) for d in donation_ids
+    )
     await session.flush()
     return receipt
 
@@ -92,10 +135,20 @@ async def issue(session: AsyncSession, principal: Principal, data: ReceiptIn) ->
     refunded = (await donations.refunded_of(session, [donation.id]))[donation.id]
     if refunded >= donation.amount_fen:
         raise Conflict(f"donation {donation.id} was refunded in full", resource=f"donations/{donation.id}")
-    receipt = await _issue(session, principal, organization_id=donation.organization_id, kind="individual",
-                           donor_name=donations.donor_name(donation), donor_kind=donation.donor_kind,
-                           amount_fen=donation.amount_fen - refunded, handler=data.handler,
-                           donation_ids=[donation.id], number=number, year=today.year, today=today)
+    receipt = await _issue(
+        session,
+        principal,
+        organization_id=donation.organization_id,
+        kind="individual",
+        donor_name=donations.donor_name(donation),
+        donor_kind=donation.donor_kind,
+        amount_fen=donation.amount_fen - refunded,
+        handler=data.handler,
+        donation_ids=[donation.id],
+        number=number,
+        year=today.year,
+        today=today,
+    )
     return receipt_out(receipt, [donation.id])
 
 
@@ -117,21 +170,41 @@ async def issue_merged(session: AsyncSession, principal: Principal, data: Merged
         raise InvalidInput("day", "cannot be in the future")
     number = await next_number(session, org.id, today.year)
     start, end = _day_bounds(data.day)
-    candidates = list(await session.scalars(
-        select(Donation).outerjoin(DonationReceipt, DonationReceipt.donation_id == Donation.id)
-        .where(Donation.organization_id == org.id, Donation.donated_at >= start, Donation.donated_at < end,
-               DonationReceipt.donation_id.is_(None),
-               or_(Donation.amount_fen <= MERGE_LIMIT_FEN, Donation.donor_kind == "anonymous"))
-        .order_by(Donation.id)))
+    candidates = list(
+        await session.scalars(
+            select(Donation)
+            .outerjoin(DonationReceipt, DonationReceipt.donation_id == Donation.id)
+            .where(
+                Donation.organization_id == org.id,
+                Donation.donated_at >= start,
+                Donation.donated_at < end,
+                DonationReceipt.donation_id.is_(None),
+                or_(Donation.amount_fen <= MERGE_LIMIT_FEN, Donation.donor_kind == "anonymous"),
+            )
+            .order_by(Donation.id)
+        )
+    )
     refunded = await donations.refunded_of(session, [d.id for d in candidates])
     merged = [d for d in candidates if d.amount_fen > refunded[d.id]]
     if not merged:
-        raise Conflict(f"no gifts of 50 yuan or less, or anonymous, left to receipt on {data.day.isoformat()}",
-                       resource=f"organizations/{org.id}")
-    receipt = await _issue(session, principal, organization_id=org.id, kind="merged", donor_name=ANONYMOUS_NAME,
-                           donor_kind="anonymous", amount_fen=sum(d.amount_fen - refunded[d.id] for d in merged),
-                           handler=data.handler, donation_ids=[d.id for d in merged], number=number,
-                           year=today.year, today=today)
+        raise Conflict(
+            f"no gifts of 50 yuan or less, or anonymous, left to receipt on {data.day.isoformat()}",
+            resource=f"organizations/{org.id}",
+        )
+    receipt = await _issue(
+        session,
+        principal,
+        organization_id=org.id,
+        kind="merged",
+        donor_name=ANONYMOUS_NAME,
+        donor_kind="anonymous",
+        amount_fen=sum(d.amount_fen - refunded[d.id] for d in merged),
+        handler=data.handler,
+        donation_ids=[d.id for d in merged],
+        number=number,
+        year=today.year,
+        today=today,
+    )
     return receipt_out(receipt, [d.id for d in merged])
 
 
@@ -142,8 +215,13 @@ async def decline(session: AsyncSession, principal: Principal, data: DeclineIn) 
         raise InvalidInput("donation_id", "no donation that you may see") from None
     if (row := await _outcome(session, donation.id)) is not None:
         raise _already(row, donation.id)
-    row = DonationReceipt(donation_id=donation.id, receipt_id=None, declined_at=utcnow(), decline_note=data.note,
-                          recorded_by=principal.subject)
+    row = DonationReceipt(
+        donation_id=donation.id,
+        receipt_id=None,
+        declined_at=utcnow(),
+        decline_note=data.note,
+        recorded_by=principal.subject,
+    )
     session.add(row)
     await session.flush()  # the primary key refuses a concurrent receipt or decline of the same donation
     return DeclineOut(donation_id=donation.id, declined_at=row.declined_at, note=row.decline_note)
@@ -152,9 +230,11 @@ async def decline(session: AsyncSession, principal: Principal, data: DeclineIn) 
 async def _donation_ids(session: AsyncSession, receipt_ids: list[int]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {r: [] for r in receipt_ids}
     if receipt_ids:
-        rows = await session.execute(select(DonationReceipt.receipt_id, DonationReceipt.donation_id)
-                                     .where(DonationReceipt.receipt_id.in_(receipt_ids))
-                                     .order_by(DonationReceipt.donation_id))
+        rows = await session.execute(
+            select(DonationReceipt.receipt_id, DonationReceipt.donation_id)
+            .where(DonationReceipt.receipt_id.in_(receipt_ids))
+            .order_by(DonationReceipt.donation_id)
+        )
         for receipt_id, donation_id in rows:
             found[receipt_id].append(donation_id)
     return found
@@ -167,13 +247,19 @@ async def get_visible(session: AsyncSession, principal: Principal, receipt_id: i
     return receipt_out(receipt, (await _donation_ids(session, [receipt.id]))[receipt.id])
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
-                       organization_id: int | None, year: int | None) -> list[ReceiptOut]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, page: PageParams, *, organization_id: int | None, year: int | None
+) -> list[ReceiptOut]:
     if not principal.is_area_staff:
         return []
 
-    query = keyset(select(Receipt).join(Organization, Organization.id == Receipt.organization_id)
-                   .where(within_area(Organization.district_code, principal.area)), Receipt.id, page)
+    query = keyset(
+        select(Receipt)
+        .join(Organization, Organization.id == Receipt.organization_id)
+        .where(within_area(Organization.district_code, principal.area)),
+        Receipt.id,
+        page,
+    )
     if organization_id is not None:
         query = query.where(Receipt.organization_id == organization_id)
     if year is not None:

@@ -13,8 +13,17 @@ from stdnum.cn import uscc
 
 from services.charity.organizations.models import Organization
 from services.charity.trusts.models import CommunityCount, CommunityFund, Trust, TrustReport
-from services.charity.trusts.schemas import (CommunityCountIn, CommunityFundIn, Coverage, DistrictCoverage,
-                                             OverdueReport, TrustIn, TrustOut, TrustReportIn, TrustReportOut)
+from services.charity.trusts.schemas import (
+    CommunityCountIn,
+    CommunityFundIn,
+    Coverage,
+    DistrictCoverage,
+    OverdueReport,
+    TrustIn,
+    TrustOut,
+    TrustReportIn,
+    TrustReportOut,
+)
 from shared import clock, divisions
 from shared.areas import area_prefix, within_area
 from shared.db import get_or_404, utcnow
@@ -34,19 +43,31 @@ def report_due(year: int) -> dt.date:
 
 def trust_out(trust: Trust, years: list[int]) -> TrustOut:
     """Not 1:1: adds the years reported, read from the reports."""
-    return TrustOut(id=trust.id, name=trust.name, record_number=trust.record_number,
-                    district_code=trust.district_code, trustee_kind=trust.trustee_kind,
-                    trustee_name=trust.trustee_name, trustee_credit_code=trust.trustee_credit_code,
-                    settlor_name=trust.settlor_name, scale_fen=trust.scale_fen, purpose=trust.purpose,
-                    established_on=trust.established_on, term_ends_on=trust.term_ends_on, reported_years=years)
+    return TrustOut(
+        id=trust.id,
+        name=trust.name,
+        record_number=trust.record_number,
+        district_code=trust.district_code,
+        trustee_kind=trust.trustee_kind,
+        trustee_name=trust.trustee_name,
+        trustee_credit_code=trust.trustee_credit_code,
+        settlor_name=trust.settlor_name,
+        scale_fen=trust.scale_fen,
+        purpose=trust.purpose,
+        established_on=trust.established_on,
+        term_ends_on=trust.term_ends_on,
+        reported_years=years,
+    )
 
 
 async def reported_years(session: AsyncSession, trust_ids: list[int]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {t: [] for t in trust_ids}
     if trust_ids:
-        for trust_id, year in await session.execute(select(TrustReport.trust_id, TrustReport.year)
-                                                    .where(TrustReport.trust_id.in_(trust_ids))
-                                                    .order_by(TrustReport.year)):
+        for trust_id, year in await session.execute(
+            select(TrustReport.trust_id, TrustReport.year)
+            .where(TrustReport.trust_id.in_(trust_ids))
+            .order_by(TrustReport.year)
+        ):
             found[trust_id].append(year)
     return found
 
@@ -65,8 +86,9 @@ async def create_trust(session: AsyncSession, principal: Principal, data: TrustI
     existing = await session.scalar(select(Trust.id).where(Trust.record_number == data.record_number))
     if existing is not None:
         raise Conflict(f"record number {data.record_number} is already filed", resource=f"trusts/{existing}")
-    trust = Trust(**(data.model_dump() | {"trustee_credit_code": code}), created_by=principal.subject,
-                  created_at=utcnow())
+    trust = Trust(
+        **(data.model_dump() | {"trustee_credit_code": code}), created_by=principal.subject, created_at=utcnow()
+    )
     session.add(trust)
     await session.flush()
     return trust
@@ -86,16 +108,16 @@ async def list_trusts(session: AsyncSession, page: PageParams, *, district: str 
     return [trust_out(t, years[t.id]) for t in rows]
 
 
-async def add_report(session: AsyncSession, principal: Principal, trust_id: int, data: TrustReportIn
-                     ) -> TrustReportOut:
+async def add_report(session: AsyncSession, principal: Principal, trust_id: int, data: TrustReportIn) -> TrustReportOut:
     trust = await get_trust(session, trust_id)
     if not principal.covers(trust.district_code):
         raise NotFound(f"no trust {trust_id} that you may report for")
     today = clock.today()
     if not trust.established_on.year <= data.year < today.year:
         raise InvalidInput("year", f"a finished year from {trust.established_on.year} on")
-    existing = await session.scalar(select(TrustReport.id).where(TrustReport.trust_id == trust.id,
-                                                                 TrustReport.year == data.year))
+    existing = await session.scalar(
+        select(TrustReport.id).where(TrustReport.trust_id == trust.id, TrustReport.year == data.year)
+    )
     if existing is not None:
         raise Conflict(f"the {data.year} report is already in", resource=f"trusts/{trust.id}/reports/{existing}")
     report = TrustReport(trust_id=trust.id, **data.model_dump(), submitted_on=today, submitted_by=principal.subject)
@@ -109,20 +131,33 @@ def missing_reports(trust: Trust, reported: set[int], today: dt.date) -> list[tu
     last_year = today.year - 1
     if trust.term_ends_on is not None:
         last_year = min(last_year, trust.term_ends_on.year)
-    return [(year, report_due(year)) for year in range(trust.established_on.year, last_year + 1)
-            if year not in reported and today > report_due(year)]
+    return [
+        (year, report_due(year))
+        for year in range(trust.established_on.year, last_year + 1)
+        if year not in reported and today > report_due(year)
+    ]
 
 
 async def overdue_reports(session: AsyncSession, principal: Principal) -> list[OverdueReport]:
     if not principal.is_area_staff:
         return []
     today = clock.today()
-    trusts = list(await session.scalars(select(Trust).where(within_area(Trust.district_code, principal.area))
-                                        .order_by(Trust.id)))
+    trusts = list(
+        await session.scalars(select(Trust).where(within_area(Trust.district_code, principal.area)).order_by(Trust.id))
+    )
     years = await reported_years(session, [t.id for t in trusts])
-    found = [OverdueReport(trust_id=t.id, name=t.name, district_code=t.district_code, year=year, due_on=due,
-                           days_overdue=(today - due).days)
-             for t in trusts for year, due in missing_reports(t, set(years[t.id]), today)]
+    found = [
+        OverdueReport(
+            trust_id=t.id,
+            name=t.name,
+            district_code=t.district_code,
+            year=year,
+            due_on=due,
+            days_overdue=(today - due).days,
+        )
+        for t in trusts
+        for year, due in missing_reports(t, set(years[t.id]), today)
+    ]
     return sorted(found, key=lambda o: (o.due_on, o.trust_id))
 
 
@@ -134,8 +169,10 @@ def _community(code: str) -> None:
         raise InvalidInput("community_code", "not a community or village of the city's division tree")
     if not found.current:
         today = divisions.current(code)
-        raise InvalidInput("community_code", f"{found.name} is no longer a division"
-                           + (f"; today: {today.name} {today.code}" if today else ""))
+        raise InvalidInput(
+            "community_code",
+            f"{found.name} is no longer a division" + (f"; today: {today.name} {today.code}" if today else ""),
+        )
 
 
 async def create_fund(session: AsyncSession, principal: Principal, data: CommunityFundIn) -> CommunityFund:
@@ -149,8 +186,9 @@ async def create_fund(session: AsyncSession, principal: Principal, data: Communi
     existing = await session.scalar(select(CommunityFund.id).where(CommunityFund.community_code == data.community_code))
     if existing is not None:
         raise Conflict("this community already has a fund", resource=f"community-funds/{existing}")
-    fund = CommunityFund(**data.model_dump(), district_code=data.community_code[:6], created_by=principal.subject,
-                         created_at=utcnow())
+    fund = CommunityFund(
+        **data.model_dump(), district_code=data.community_code[:6], created_by=principal.subject, created_at=utcnow()
+    )
     session.add(fund)
     await session.flush()
     return fund
@@ -163,20 +201,29 @@ async def list_funds(session: AsyncSession, page: PageParams, *, area: str | Non
     return list(await session.scalars(query))
 
 
-async def set_community_count(session: AsyncSession, principal: Principal, district: str,
-                              data: CommunityCountIn) -> None:
+async def set_community_count(
+    session: AsyncSession, principal: Principal, district: str, data: CommunityCountIn
+) -> None:
     if not principal.covers(district):
         raise Forbidden(f"district {district} is outside your area {principal.area}")
     insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = dict(communities=data.communities, as_of=data.as_of, source=data.source, set_by=principal.subject)
-    await session.execute(insert_(CommunityCount).values(district_code=district, **values)
-                          .on_conflict_do_update(index_elements=["district_code"], set_=values))
+    await session.execute(
+        insert_(CommunityCount)
+        .values(district_code=district, **values)
+        .on_conflict_do_update(index_elements=["district_code"], set_=values)
+    )
 
 
 async def coverage(session: AsyncSession, *, area: str | None) -> Coverage:
     counts = {c.district_code: c.communities for c in await session.scalars(select(CommunityCount))}
-    funds = dict((await session.execute(select(CommunityFund.district_code, func.count())
-                                        .group_by(CommunityFund.district_code))).all())
+    funds = dict(
+        (
+            await session.execute(
+                select(CommunityFund.district_code, func.count()).group_by(CommunityFund.district_code)
+            )
+        ).all()
+    )
     districts = sorted(set(counts) | set(funds))
     if area:
         districts = [d for d in districts if d.startswith(area_prefix(area)) or area.startswith(d)]
@@ -184,14 +231,24 @@ async def coverage(session: AsyncSession, *, area: str | None) -> Coverage:
     def pct(part: int, whole: int | None) -> float | None:
         return round(100 * part / whole, 2) if whole else None
 
-    lines = [DistrictCoverage(district_code=d, communities=counts.get(d), with_fund=int(funds.get(d, 0)),
-                              coverage_pct=pct(int(funds.get(d, 0)), counts.get(d)),
-                              met=bool(counts.get(d)) and 100 * int(funds.get(d, 0)) >= COVERAGE_TARGET_PCT *
-                              counts[d])
-             for d in districts]
+    lines = [
+        DistrictCoverage(
+            district_code=d,
+            communities=counts.get(d),
+            with_fund=int(funds.get(d, 0)),
+            coverage_pct=pct(int(funds.get(d, 0)), counts.get(d)),
+            met=bool(counts.get(d)) and 100 * int(funds.get(d, 0)) >= COVERAGE_TARGET_PCT * counts[d],
+        )
+        for d in districts
+    ]
     counted = [line for line in lines if line.communities]
     communities = sum(line.communities for line in counted)
     with_fund = sum(line.with_fund for line in counted)
-    return Coverage(target_pct=COVERAGE_TARGET_PCT, communities=communities, with_fund=with_fund,
-                    coverage_pct=pct(with_fund, communities),
-                    met=communities > 0 and 100 * with_fund >= COVERAGE_TARGET_PCT * communities, districts=lines)
+    return Coverage(
+        target_pct=COVERAGE_TARGET_PCT,
+        communities=communities,
+        with_fund=with_fund,
+        coverage_pct=pct(with_fund, communities),
+        met=communities > 0 and 100 * with_fund >= COVERAGE_TARGET_PCT * communities,
+        districts=lines,
+    )

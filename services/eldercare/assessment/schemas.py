@@ -16,12 +16,15 @@ class AssessmentIn(Schema):
     elder_id: int = Field(gt=0)
     assessed_on: dt.date
     reason: Literal["initial", "periodic", "change", "review"] = "periodic"
-    answers: dict[str, int] = Field(description="Item code → score, every item of the template (see "
-                                    "GET /assessment-template)", examples=[{"eating": 4, "grooming": 3}])
+    answers: dict[str, int] = Field(
+        description="Item code → score, every item of the template (see GET /assessment-template)",
+        examples=[{"eating": 4, "grooming": 3}],
+    )
     coma: bool = Field(False, description="处于昏迷状态")
     dementia_or_mental_disorder: bool = Field(False, description="确诊认知障碍/痴呆或精神障碍")
-    care_risk_events_30d: int = Field(0, ge=0, le=100, strict=True,
-                                      description="照护风险事件 in the last 30 days (falls, choking, wandering off…)")
+    care_risk_events_30d: int = Field(
+        0, ge=0, le=100, strict=True, description="照护风险事件 in the last 30 days (falls, choking, wandering off…)"
+    )
     assessors: list[str] = Field(min_length=2, max_length=2, description="The two assessors (评估员) by name or id")
     total: int | None = Field(None, description="Ignored: the server computes it")
     level: int | None = Field(None, description="Ignored: the server computes it")

@@ -39,11 +39,23 @@ def _invalid(problems: list[tuple[str, str]]) -> InvalidInput:
 def to_out(a: Assessment, template: Template | None = None) -> AssessmentOut:
     """Not a 1:1 mapping: adds the level's name and the date the next assessment is due."""
     months = (template or load()).reassessment_months
-    return AssessmentOut(id=a.id, elder_id=a.elder_id, template_version=a.template_version, assessed_on=a.assessed_on,
-                         reason=a.reason, answers=a.answers, indicator_scores=a.indicator_scores, total=a.total,
-                         raw_level=a.raw_level, level=a.level, level_name=LEVEL_NAMES[a.level],
-                         adjustments=a.adjustments, assessors=[a.assessor_1, a.assessor_2],
-                         next_due_on=add_months(a.assessed_on, months), created_at=a.created_at)
+    return AssessmentOut(
+        id=a.id,
+        elder_id=a.elder_id,
+        template_version=a.template_version,
+        assessed_on=a.assessed_on,
+        reason=a.reason,
+        answers=a.answers,
+        indicator_scores=a.indicator_scores,
+        total=a.total,
+        raw_level=a.raw_level,
+        level=a.level,
+        level_name=LEVEL_NAMES[a.level],
+        adjustments=a.adjustments,
+        assessors=[a.assessor_1, a.assessor_2],
+        next_due_on=add_months(a.assessed_on, months),
+        created_at=a.created_at,
+    )
 
 
 async def record(session: AsyncSession, principal: Principal, data: AssessmentIn) -> Assessment:
@@ -59,14 +71,31 @@ async def record(session: AsyncSession, principal: Principal, data: AssessmentIn
     problems = template.problems(data.answers)
     if problems:
         raise _invalid(problems)
-    scored = template.score(data.answers, coma=data.coma, dementia_or_mental_disorder=data.dementia_or_mental_disorder,
-                            care_risk_events_30d=data.care_risk_events_30d)
+    scored = template.score(
+        data.answers,
+        coma=data.coma,
+        dementia_or_mental_disorder=data.dementia_or_mental_disorder,
+        care_risk_events_30d=data.care_risk_events_30d,
+    )
     assessment = Assessment(
-        elder_id=elder.id, template_version=template.version, assessed_on=data.assessed_on, reason=data.reason,
-        answers=data.answers, indicator_scores=scored.indicator_scores, total=scored.total, raw_level=scored.raw_level,
-        level=scored.level, coma=data.coma, dementia_or_mental_disorder=data.dementia_or_mental_disorder,
-        care_risk_events_30d=data.care_risk_events_30d, adjustments=scored.adjustments, assessor_1=first,
-        assessor_2=second, created_by=principal.subject, created_at=utcnow())
+        elder_id=elder.id,
+        template_version=template.version,
+        assessed_on=data.assessed_on,
+        reason=data.reason,
+        answers=data.answers,
+        indicator_scores=scored.indicator_scores,
+        total=scored.total,
+        raw_level=scored.raw_level,
+        level=scored.level,
+        coma=data.coma,
+        dementia_or_mental_disorder=data.dementia_or_mental_disorder,
+        care_risk_events_30d=data.care_risk_events_30d,
+        adjustments=scored.adjustments,
+        assessor_1=first,
+        assessor_2=second,
+        created_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(assessment)
     await session.flush()
     return assessment
@@ -74,20 +103,31 @@ async def record(session: AsyncSession, principal: Principal, data: AssessmentIn
 
 async def get(session: AsyncSession, principal: Principal, assessment_id: int) -> Assessment:
     elders = visible_to(principal).with_only_columns(Elder.id)
-    return await one_or_404(session, select(Assessment).where(Assessment.id == assessment_id,
-                                                             Assessment.elder_id.in_(elders)),
-                            f"no assessment {assessment_id} that you may see")
+    return await one_or_404(
+        session,
+        select(Assessment).where(Assessment.id == assessment_id, Assessment.elder_id.in_(elders)),
+        f"no assessment {assessment_id} that you may see",
+    )
 
 
 async def history(session: AsyncSession, principal: Principal, elder_id: int) -> list[Assessment]:
     await get_visible(session, principal, elder_id)
-    return list(await session.scalars(select(Assessment).where(Assessment.elder_id == elder_id)
-                                      .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())))
+    return list(
+        await session.scalars(
+            select(Assessment)
+            .where(Assessment.elder_id == elder_id)
+            .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+        )
+    )
 
 
 async def latest_level(session: AsyncSession, elder_id: int) -> int | None:
-    return await session.scalar(select(Assessment.level).where(Assessment.elder_id == elder_id)
-                                .order_by(Assessment.assessed_on.desc(), Assessment.id.desc()).limit(1))
+    return await session.scalar(
+        select(Assessment.level)
+        .where(Assessment.elder_id == elder_id)
+        .order_by(Assessment.assessed_on.desc(), Assessment.id.desc())
+        .limit(1)
+    )
 
 
 async def due(session: AsyncSession, principal: Principal, *, within_days: int, limit: int) -> list[DueOut]:
@@ -96,16 +136,32 @@ async def due(session: AsyncSession, principal: Principal, *, within_days: int, 
     today = clock.today()
     horizon = today + dt.timedelta(days=within_days)
     elders = visible_to(principal).with_only_columns(Elder.id)
-    latest = (select(Assessment.elder_id, func.max(Assessment.id).label("id"))
-              .where(Assessment.elder_id.in_(elders)).group_by(Assessment.elder_id).subquery())
+    latest = (
+        select(Assessment.elder_id, func.max(Assessment.id).label("id"))
+        .where(Assessment.elder_id.in_(elders))
+        .group_by(Assessment.elder_id)
+        .subquery()
+    )
     # The newest id per person is their latest assessment (ids grow with time; back-dated entries are rare and
     # would only move a person earlier in this list).
-    rows = await session.scalars(select(Assessment).join(latest, latest.c.id == Assessment.id)
-                                 .where(Assessment.assessed_on <= add_months(horizon, -months))
-                                 .order_by(Assessment.assessed_on, Assessment.id).limit(limit))
+    rows = await session.scalars(
+        select(Assessment)
+        .join(latest, latest.c.id == Assessment.id)
+        .where(Assessment.assessed_on <= add_months(horizon, -months))
+        .order_by(Assessment.assessed_on, Assessment.id)
+        .limit(limit)
+    )
     result = []
     for a in rows:
         due_on = add_months(a.assessed_on, months)
-        result.append(DueOut(elder_id=a.elder_id, last_assessment_id=a.id, last_assessed_on=a.assessed_on,
-                             level=a.level, due_on=due_on, overdue=due_on < today))
+        result.append(
+            DueOut(
+                elder_id=a.elder_id,
+                last_assessment_id=a.id,
+                last_assessed_on=a.assessed_on,
+                level=a.level,
+                due_on=due_on,
+                overdue=due_on < today,
+            )
+        )
     return result

@@ -29,8 +29,11 @@ class Template:
     def __init__(self, raw: dict):
         self.raw = raw
         self.version: str = raw["version"]
-        self.items = {item["code"]: (indicator["code"], item["max"])
-                      for indicator in raw["indicators"] for item in indicator["items"]}
+        self.items = {
+            item["code"]: (indicator["code"], item["max"])
+            for indicator in raw["indicators"]
+            for item in indicator["items"]
+        }
         self.bands = sorted(raw["levels"], key=lambda b: -b["min_total"])
         self.adjustments = {a["code"]: a for a in raw["adjustments"]}
         self.level_names = {b["level"]: b["name"] for b in raw["levels"]}
@@ -47,8 +50,9 @@ class Template:
         found += [(f"answers.{code}", "not an item of this template") for code in answers if code not in self.items]
         return found
 
-    def score(self, answers: dict[str, int], *, coma: bool, dementia_or_mental_disorder: bool,
-              care_risk_events_30d: int) -> Scored:
+    def score(
+        self, answers: dict[str, int], *, coma: bool, dementia_or_mental_disorder: bool, care_risk_events_30d: int
+    ) -> Scored:
         indicator_scores: dict[str, int] = {}
         for code, (indicator, _maximum) in self.items.items():
             indicator_scores[indicator] = indicator_scores.get(indicator, 0) + answers[code]

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from services.eldercare.scopes import ADMISSIONS_READ, BEDS_READ, BEDS_WRITE, BED_HOLDS_WRITE, OVERRIDES_WRITE
+from services.eldercare.scopes import ADMISSIONS_READ, BED_HOLDS_WRITE, BEDS_READ, BEDS_WRITE, OVERRIDES_WRITE
 from shared.identity import Principal, require
 
 BedsReader = Annotated[Principal, require(BEDS_READ)]

@@ -23,8 +23,9 @@ from shared.identity import Principal
 _bed_turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
-async def place_hold(request: Request, session: AsyncSession, principal: Principal, data: HoldIn, *,
-                     key: str | None) -> JSONResponse:
+async def place_hold(
+    request: Request, session: AsyncSession, principal: Principal, data: HoldIn, *, key: str | None
+) -> JSONResponse:
     """Hold a bed, once per Idempotency-Key `key`, and commit."""
     settings = request.app.state.settings
     # Holds on one bed take turns in this process, up to their commit: when many want the same bed at once, the
@@ -37,9 +38,14 @@ async def place_hold(request: Request, session: AsyncSession, principal: Princip
         occupancy.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
 
         async def create() -> HoldOut:
-            hold = await occupancy.create_hold(session, principal, data, context,
-                                               default_minutes=settings.bed_hold_minutes,
-                                               hold_quota=settings.resident_bed_holds)
+            hold = await occupancy.create_hold(
+                session,
+                principal,
+                data,
+                context,
+                default_minutes=settings.bed_hold_minutes,
+                hold_quota=settings.resident_bed_holds,
+            )
             return occupancy.hold_out(hold)
 
         # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a
@@ -49,15 +55,21 @@ async def place_hold(request: Request, session: AsyncSession, principal: Princip
         return response
 
 
-async def join_waitlist(request: Request, session: AsyncSession, principal: Principal, data: WaitlistIn
-                        ) -> JSONResponse:
+async def join_waitlist(
+    request: Request, session: AsyncSession, principal: Principal, data: WaitlistIn
+) -> JSONResponse:
     """Put the person on the waitlist with their priority facts from assistance (or its fallback), once per
     Idempotency-Key. The key is claimed in a transaction of its own: assistance is asked inside `create`."""
     settings = request.app.state.settings
 
     async def create() -> WaitlistOut:
-        facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
-                                      cache_hours=settings.status_cache_hours)
+        facts = await facts_for_elder(
+            database_of(request),
+            assistance_of(request),
+            principal,
+            data.elder_id,
+            cache_hours=settings.status_cache_hours,
+        )
         entry = await waitlist.add_to_waitlist(session, principal, data, facts, offer_hours=settings.bed_offer_hours)
         return await waitlist.get_waitlist_entry(session, principal, entry.id)
 

@@ -1,7 +1,19 @@
 import datetime as dt
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, func, text)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
@@ -70,13 +82,11 @@ class BedOccupancy(Base):
     __tablename__ = "bed_occupancies"
     __table_args__ = (
         CheckConstraint("kind IN ('hold', 'admission')", name="kind_known"),
-        CheckConstraint("status IN ('active', 'confirmed', 'released', 'expired', 'discharged')",
-                        name="status_known"),
+        CheckConstraint("status IN ('active', 'confirmed', 'released', 'expired', 'discharged')", name="status_known"),
         CheckConstraint("kind = 'admission' OR expires_at IS NOT NULL", name="hold_has_deadline"),
         CheckConstraint("purpose IN ('booking', 'offer', 'direct')", name="purpose_known"),
         Index("uq_bed_occupancies_bed_id_live", "bed_id", unique=True, sqlite_where=LIVE, postgresql_where=LIVE),
-        Index("uq_bed_occupancies_elder_id_live", "elder_id", unique=True, sqlite_where=LIVE,
-              postgresql_where=LIVE),
+        Index("uq_bed_occupancies_elder_id_live", "elder_id", unique=True, sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_bed_occupancies_elder_id", "elder_id"),
         Index("ix_bed_occupancies_bed_id", "bed_id"),
         Index("ix_bed_occupancies_created_by", "created_by"),  # per-resident quota (quotas.py)
@@ -111,11 +121,18 @@ class WaitlistEntry(Base):
     __tablename__ = "waitlist_entries"
     __table_args__ = (
         CheckConstraint("bed_type IN ('general', 'nursing', 'dementia')", name="bed_type_known"),
-        CheckConstraint("status IN ('waiting', 'offered', 'admitted', 'lapsed', 'declined', 'withdrawn')",
-                        name="status_known"),
+        CheckConstraint(
+            "status IN ('waiting', 'offered', 'admitted', 'lapsed', 'declined', 'withdrawn')", name="status_known"
+        ),
         CheckConstraint("assessment_level IS NULL OR assessment_level BETWEEN 0 AND 4", name="level_range"),
-        Index("uq_waitlist_entries_elder_id_bed_type_waiting", "elder_id", "bed_type", unique=True,
-              sqlite_where=WAITING, postgresql_where=WAITING),
+        Index(
+            "uq_waitlist_entries_elder_id_bed_type_waiting",
+            "elder_id",
+            "bed_type",
+            unique=True,
+            sqlite_where=WAITING,
+            postgresql_where=WAITING,
+        ),
         Index("ix_waitlist_entries_bed_type_status", "bed_type", "status"),
     )
 
@@ -134,5 +151,9 @@ class WaitlistEntry(Base):
 
 # The order beds are offered in: 特困 first, then the more dependent (higher assessment level; none counts as 0),
 # then first come.
-PRIORITY = (WaitlistEntry.is_tekun.desc(), func.coalesce(WaitlistEntry.assessment_level, 0).desc(),
-            WaitlistEntry.requested_at, WaitlistEntry.id)
+PRIORITY = (
+    WaitlistEntry.is_tekun.desc(),
+    func.coalesce(WaitlistEntry.assessment_level, 0).desc(),
+    WaitlistEntry.requested_at,
+    WaitlistEntry.id,
+)

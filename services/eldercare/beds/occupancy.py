@@ -36,9 +36,7 @@ from shared.pagination import PageParams, keyset
 
 def live_now(now: dt.datetime):
     """An occupancy that holds its bed right now: an admission, or a hold before its deadline."""
-    return and_(BedOccupancy.status == "active",
-                or_(BedOccupancy.kind == "admission", BedOccupancy.expires_at > now))
-
+    return and_(BedOccupancy.status == "active", or_(BedOccupancy.kind == "admission", BedOccupancy.expires_at > now))
 
 
 def hold_status(hold: BedOccupancy, now: dt.datetime | None = None) -> str:
@@ -49,13 +47,23 @@ def hold_status(hold: BedOccupancy, now: dt.datetime | None = None) -> str:
 
 def hold_out(hold: BedOccupancy, admission_id: int | None = None) -> HoldOut:
     """Not a 1:1 mapping: reads a hold past its deadline as expired, and adds the admission it became."""
-    return HoldOut(id=hold.id, bed_id=hold.bed_id, elder_id=hold.elder_id, purpose=hold.purpose,
-                   status=hold_status(hold), expires_at=hold.expires_at, admission_id=admission_id,
-                   created_at=hold.created_at, override_id=hold.override_id, override_reason=hold.override_reason)
+    return HoldOut(
+        id=hold.id,
+        bed_id=hold.bed_id,
+        elder_id=hold.elder_id,
+        purpose=hold.purpose,
+        status=hold_status(hold),
+        expires_at=hold.expires_at,
+        admission_id=admission_id,
+        created_at=hold.created_at,
+        override_id=hold.override_id,
+        override_reason=hold.override_reason,
+    )
 
 
-async def expire_lapsed_holds(session: AsyncSession, *, bed_ids: list[int] | None = None,
-                              elder_id: int | None = None, bed_type: str | None = None) -> list[int]:
+async def expire_lapsed_holds(
+    session: AsyncSession, *, bed_ids: list[int] | None = None, elder_id: int | None = None, bed_type: str | None = None
+) -> list[int]:
     """Mark the holds past their deadline (on these beds, of this person, or of a bed type) expired, and the
     waitlist entries whose offer lapsed; return the beds freed. Conditional on status and deadline, so running
     it twice, or from two requests at once, changes nothing more."""
@@ -70,21 +78,33 @@ async def expire_lapsed_holds(session: AsyncSession, *, bed_ids: list[int] | Non
         scope.append(BedOccupancy.bed_id.in_(select(Bed.id).where(Bed.bed_type == bed_type)))
     if scope:
         criteria.append(or_(*scope))
-    lapsed = (await session.execute(
-        update(BedOccupancy).where(*criteria).values(status="expired", ended_at=now)
-        .returning(BedOccupancy.id, BedOccupancy.bed_id).execution_options(synchronize_session=False))).all()
+    lapsed = (
+        await session.execute(
+            update(BedOccupancy)
+            .where(*criteria)
+            .values(status="expired", ended_at=now)
+            .returning(BedOccupancy.id, BedOccupancy.bed_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
     for _ in lapsed:
         count_after_commit(session, "eldercare", "bed_hold_expired")
     if lapsed:
-        await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id.in_([r.id for r in lapsed]),
-                                                          WaitlistEntry.status == "offered")
-                              .values(status="lapsed").execution_options(synchronize_session=False))
+        await session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.offer_id.in_([r.id for r in lapsed]), WaitlistEntry.status == "offered")
+            .values(status="lapsed")
+            .execution_options(synchronize_session=False)
+        )
     return [r.bed_id for r in lapsed]
 
 
 async def _bed_for_claim(session: AsyncSession, bed_id: int) -> tuple[Bed, Institution]:
-    row = (await session.execute(select(Bed, Institution).join(Institution, Institution.id == Bed.institution_id)
-                                 .where(Bed.id == bed_id))).first()
+    row = (
+        await session.execute(
+            select(Bed, Institution).join(Institution, Institution.id == Bed.institution_id).where(Bed.id == bed_id)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"no bed {bed_id}")
     bed, institution = row
@@ -100,15 +120,22 @@ def _claimable(bed_id: int, bed: Bed | None) -> None:
         raise Conflict(f"bed {bed_id} is out of service", resource=f"beds/{bed_id}")
 
 
-async def _bed_and_holder(session: AsyncSession, bed_id: int, elder_id: int
-                          ) -> tuple[Bed, Institution, BedOccupancy | None]:
+async def _bed_and_holder(
+    session: AsyncSession, bed_id: int, elder_id: int
+) -> tuple[Bed, Institution, BedOccupancy | None]:
     """As `_bed_for_claim`, with what holds the bed for someone else right now (a live hold or an admission:
     at most one, by the partial unique index on active occupancies), in one statement."""
-    row = (await session.execute(
-        select(Bed, Institution, BedOccupancy).join(Institution, Institution.id == Bed.institution_id)
-        .outerjoin(BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != elder_id,
-                                      live_now(utcnow())))
-        .where(Bed.id == bed_id).limit(1))).first()
+    row = (
+        await session.execute(
+            select(Bed, Institution, BedOccupancy)
+            .join(Institution, Institution.id == Bed.institution_id)
+            .outerjoin(
+                BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != elder_id, live_now(utcnow()))
+            )
+            .where(Bed.id == bed_id)
+            .limit(1)
+        )
+    ).first()
     _claimable(bed_id, row[0] if row else None)
     bed, institution, holder = row
     return bed, institution, holder
@@ -119,46 +146,75 @@ def _bed_taken(bed_id: int, blocking: BedOccupancy) -> Conflict:
     return Conflict(f"bed {bed_id} is {what}", resource=f"beds/{bed_id}")
 
 
-async def _claim(session: AsyncSession, principal: Principal, bed: Bed, elder: Elder, *, kind: str, purpose: str,
-                 expires_at: dt.datetime | None, hold_id: int | None = None,
-                 lapsed_expired: bool = False) -> BedOccupancy:
+async def _claim(
+    session: AsyncSession,
+    principal: Principal,
+    bed: Bed,
+    elder: Elder,
+    *,
+    kind: str,
+    purpose: str,
+    expires_at: dt.datetime | None,
+    hold_id: int | None = None,
+    lapsed_expired: bool = False,
+) -> BedOccupancy:
     """Put the person on the bed (a hold or an admission), or a 409 naming what is in the way.
 
     `lapsed_expired`: the caller has just expired the lapsed holds on this bed and of this person."""
     if not lapsed_expired:
         await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
     now = utcnow()
-    blocking = await session.scalar(select(BedOccupancy).where(BedOccupancy.status == "active", or_(
-        BedOccupancy.bed_id == bed.id, BedOccupancy.elder_id == elder.id)).limit(1))
+    blocking = await session.scalar(
+        select(BedOccupancy)
+        .where(BedOccupancy.status == "active", or_(BedOccupancy.bed_id == bed.id, BedOccupancy.elder_id == elder.id))
+        .limit(1)
+    )
     if blocking is not None:
         if blocking.bed_id == bed.id and blocking.elder_id != elder.id:
             raise _bed_taken(bed.id, blocking)
         noun = "admitted" if blocking.kind == "admission" else "holding a bed"
         path = "admissions" if blocking.kind == "admission" else "bed-holds"
-        raise Conflict(f"this person is already {noun} ({path} {blocking.id}, bed {blocking.bed_id})",
-                       resource=f"{path}/{blocking.id}")
-    occupancy = BedOccupancy(bed_id=bed.id, elder_id=elder.id, kind=kind, purpose=purpose, status="active",
-                             expires_at=expires_at, hold_id=hold_id,
-                             admitted_on=clock.today() if kind == "admission" else None,
-                             created_by=principal.subject, created_at=now)
+        raise Conflict(
+            f"this person is already {noun} ({path} {blocking.id}, bed {blocking.bed_id})",
+            resource=f"{path}/{blocking.id}",
+        )
+    occupancy = BedOccupancy(
+        bed_id=bed.id,
+        elder_id=elder.id,
+        kind=kind,
+        purpose=purpose,
+        status="active",
+        expires_at=expires_at,
+        hold_id=hold_id,
+        admitted_on=clock.today() if kind == "admission" else None,
+        created_by=principal.subject,
+        created_at=now,
+    )
     session.add(occupancy)
     bed_id = bed.id  # read now: a failed flush expires every loaded object
     try:
         await session.flush()
     except IntegrityError:
         # Another request took the bed (or put this person on another one) since the check above.
-        raise Conflict(f"bed {bed_id} was just taken, or this person was just placed elsewhere",
-                       resource=f"beds/{bed_id}") from None
+        raise Conflict(
+            f"bed {bed_id} was just taken, or this person was just placed elsewhere", resource=f"beds/{bed_id}"
+        ) from None
     return occupancy
 
 
 async def _waiting_for(session: AsyncSession, bed: Bed, institution: Institution) -> WaitlistEntry | None:
     """The first person waiting for a bed like this one, who is not already holding or in a bed."""
-    query = (select(WaitlistEntry).where(
-        WaitlistEntry.status == "waiting", WaitlistEntry.bed_type == bed.bed_type,
-        or_(WaitlistEntry.district_code.is_(None), WaitlistEntry.district_code == institution.area_code[:6]),
-        ~exists().where(BedOccupancy.elder_id == WaitlistEntry.elder_id, BedOccupancy.status == "active"))
-        .order_by(*PRIORITY).limit(1))
+    query = (
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.status == "waiting",
+            WaitlistEntry.bed_type == bed.bed_type,
+            or_(WaitlistEntry.district_code.is_(None), WaitlistEntry.district_code == institution.area_code[:6]),
+            ~exists().where(BedOccupancy.elder_id == WaitlistEntry.elder_id, BedOccupancy.status == "active"),
+        )
+        .order_by(*PRIORITY)
+        .limit(1)
+    )
     return await session.scalar(query)
 
 
@@ -189,21 +245,26 @@ def _read_before_hold(principal: Principal, with_key: bool) -> Select:
     now = bindparam("now", type_=BedOccupancy.expires_at.type)
     claimed = key_used(IDEMPOTENCY_KEYS) if with_key else null()
     held = bed_holds_held(principal, now).scalar_subquery() if principal.kind == "resident" else null()
-    return (visible_to(principal).where(Elder.id == bindparam("elder_id"))
-            .add_columns(Bed, Institution, BedOccupancy, claimed, held)
-            .outerjoin_from(Elder, Bed, Bed.id == bindparam("bed_id"))
-            .outerjoin_from(Bed, Institution, Institution.id == Bed.institution_id)
-            .outerjoin_from(Bed, BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != Elder.id,
-                                                    live_now(now)))
-            .options(load_only(Elder.id))  # a hold needs only who the person is: nothing of theirs is decrypted
-            .limit(1))
+    return (
+        visible_to(principal)
+        .where(Elder.id == bindparam("elder_id"))
+        .add_columns(Bed, Institution, BedOccupancy, claimed, held)
+        .outerjoin_from(Elder, Bed, Bed.id == bindparam("bed_id"))
+        .outerjoin_from(Bed, Institution, Institution.id == Bed.institution_id)
+        .outerjoin_from(
+            Bed, BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != Elder.id, live_now(now))
+        )
+        .options(load_only(Elder.id))  # a hold needs only who the person is: nothing of theirs is decrypted
+        .limit(1)
+    )
 
 
 _before_hold = PerCaller(_read_before_hold)
 
 
-async def read_before_hold(database: Database, principal: Principal, data: HoldIn, *, key: str | None
-                           ) -> HoldContext | Unread:
+async def read_before_hold(
+    database: Database, principal: Principal, data: HoldIn, *, key: str | None
+) -> HoldContext | Unread:
     """The person the caller may act for, the bed with its institution and whoever holds it now, whether the
     Idempotency-Key was used and a resident's live holds: one statement, outside any transaction (see
     shared.db.one_statement). A person the caller may not see is a 404 at once for staff, and
@@ -234,8 +295,15 @@ def refuse_hold_early(context: HoldContext | Unread, data: HoldIn, *, hold_quota
         raise _bed_taken(data.bed_id, context.holder)
 
 
-async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn, context: HoldContext | Unread, *,
-                      default_minutes: int, hold_quota: int) -> BedOccupancy:
+async def create_hold(
+    session: AsyncSession,
+    principal: Principal,
+    data: HoldIn,
+    context: HoldContext | Unread,
+    *,
+    default_minutes: int,
+    hold_quota: int,
+) -> BedOccupancy:
     """`context`: the person and the bed read before this transaction (`read_before_hold`), not read again; when that
     read had nothing to go on, both are read here."""
     await check_bed_holds(session, principal, hold_quota)
@@ -254,11 +322,21 @@ async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn,
     waiting = await _waiting_for(session, bed, institution)
     if waiting is not None and waiting.elder_id != elder.id:
         # Beds of a type people are queueing for go through the waitlist, or a booking would jump the queue.
-        raise Conflict(f"people are waiting for a {bed.bed_type} bed; bed {bed.id} is offered through the "
-                       "waitlist (轮候)", resource=f"beds/{bed.id}")
+        raise Conflict(
+            f"people are waiting for a {bed.bed_type} bed; bed {bed.id} is offered through the waitlist (轮候)",
+            resource=f"beds/{bed.id}",
+        )
     minutes = data.minutes or default_minutes
-    hold = await _claim(session, principal, bed, elder, kind="hold", purpose="booking",
-                        expires_at=utcnow() + dt.timedelta(minutes=minutes), lapsed_expired=True)
+    hold = await _claim(
+        session,
+        principal,
+        bed,
+        elder,
+        kind="hold",
+        purpose="booking",
+        expires_at=utcnow() + dt.timedelta(minutes=minutes),
+        lapsed_expired=True,
+    )
     count_after_commit(session, "eldercare", "bed_hold_placed")
     return hold
 
@@ -266,18 +344,21 @@ async def create_hold(session: AsyncSession, principal: Principal, data: HoldIn,
 def occupancies_visible_to(principal: Principal) -> Select:
     """Holds and admissions of people the caller may see, or (staff) at institutions in their area."""
     elders = visible_to(principal).with_only_columns(Elder.id)
-    query = select(BedOccupancy).join(Bed, Bed.id == BedOccupancy.bed_id).join(
-        Institution, Institution.id == Bed.institution_id)
+    query = (
+        select(BedOccupancy)
+        .join(Bed, Bed.id == BedOccupancy.bed_id)
+        .join(Institution, Institution.id == Bed.institution_id)
+    )
     condition = BedOccupancy.elder_id.in_(elders)
     if principal.is_area_staff:
         condition = or_(condition, within_area(Institution.area_code, principal.area))
     return query.where(condition)
 
 
-async def _get_occupancy(session: AsyncSession, principal: Principal, occupancy_id: int, kind: str
-                         ) -> BedOccupancy:
-    occupancy = await session.scalar(occupancies_visible_to(principal).where(
-        BedOccupancy.id == occupancy_id, BedOccupancy.kind == kind))
+async def _get_occupancy(session: AsyncSession, principal: Principal, occupancy_id: int, kind: str) -> BedOccupancy:
+    occupancy = await session.scalar(
+        occupancies_visible_to(principal).where(BedOccupancy.id == occupancy_id, BedOccupancy.kind == kind)
+    )
     if occupancy is None:
         noun = "bed hold" if kind == "hold" else "admission"
         raise NotFound(f"no {noun} {occupancy_id} that you may see")
@@ -291,8 +372,11 @@ async def get_hold(session: AsyncSession, principal: Principal, hold_id: int) ->
 
 
 async def _institution_staff(session: AsyncSession, principal: Principal, bed_id: int) -> tuple[Bed, Institution]:
-    bed, institution = (await session.execute(select(Bed, Institution).join(
-        Institution, Institution.id == Bed.institution_id).where(Bed.id == bed_id))).one()
+    bed, institution = (
+        await session.execute(
+            select(Bed, Institution).join(Institution, Institution.id == Bed.institution_id).where(Bed.id == bed_id)
+        )
+    ).one()
     if not principal.covers(institution.area_code):
         raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
     return bed, institution
@@ -304,27 +388,41 @@ async def confirm_hold(session: AsyncSession, principal: Principal, hold_id: int
     await _institution_staff(session, principal, hold.bed_id)
     status = hold_status(hold)
     if status != "active":
-        raise Conflict(f"bed hold {hold_id} is {status}; it can no longer be confirmed",
-                       resource=f"bed-holds/{hold_id}")
+        raise Conflict(
+            f"bed hold {hold_id} is {status}; it can no longer be confirmed", resource=f"bed-holds/{hold_id}"
+        )
     now = utcnow()
     confirmed = await session.execute(
-        update(BedOccupancy).where(BedOccupancy.id == hold_id, BedOccupancy.status == "active",
-                                   BedOccupancy.expires_at > now)
-        .values(status="confirmed", ended_at=now).execution_options(synchronize_session=False))
+        update(BedOccupancy)
+        .where(BedOccupancy.id == hold_id, BedOccupancy.status == "active", BedOccupancy.expires_at > now)
+        .values(status="confirmed", ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if confirmed.rowcount != 1:
         raise Conflict(f"bed hold {hold_id} was just confirmed, released or lapsed", resource=f"bed-holds/{hold_id}")
-    admission = BedOccupancy(bed_id=hold.bed_id, elder_id=hold.elder_id, kind="admission", purpose=hold.purpose,
-                             status="active", hold_id=hold.id, admitted_on=clock.today(),
-                             created_by=principal.subject, created_at=now)
+    admission = BedOccupancy(
+        bed_id=hold.bed_id,
+        elder_id=hold.elder_id,
+        kind="admission",
+        purpose=hold.purpose,
+        status="active",
+        hold_id=hold.id,
+        admitted_on=clock.today(),
+        created_by=principal.subject,
+        created_at=now,
+    )
     session.add(admission)
     await session.flush()
-    await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id == hold.id)
-                          .values(status="admitted").execution_options(synchronize_session=False))
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.offer_id == hold.id)
+        .values(status="admitted")
+        .execution_options(synchronize_session=False)
+    )
     return admission
 
 
-async def release_hold(session: AsyncSession, principal: Principal, hold_id: int, *, offer_hours: int
-                       ) -> BedOccupancy:
+async def release_hold(session: AsyncSession, principal: Principal, hold_id: int, *, offer_hours: int) -> BedOccupancy:
     """Give the bed up before the deadline (a declined offer passes to the next person waiting)."""
     hold = await _get_occupancy(session, principal, hold_id, "hold")
     status = hold_status(hold)
@@ -332,14 +430,20 @@ async def release_hold(session: AsyncSession, principal: Principal, hold_id: int
         raise Conflict(f"bed hold {hold_id} is already {status}", resource=f"bed-holds/{hold_id}")
     now = utcnow()
     released = await session.execute(
-        update(BedOccupancy).where(BedOccupancy.id == hold_id, BedOccupancy.status == "active")
-        .values(status="released", ended_at=now).execution_options(synchronize_session=False))
+        update(BedOccupancy)
+        .where(BedOccupancy.id == hold_id, BedOccupancy.status == "active")
+        .values(status="released", ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if released.rowcount != 1:
         raise Conflict(f"bed hold {hold_id} was just confirmed or released", resource=f"bed-holds/{hold_id}")
     count_after_commit(session, "eldercare", "bed_hold_released")
-    await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id == hold.id,
-                                                      WaitlistEntry.status == "offered")
-                          .values(status="declined").execution_options(synchronize_session=False))
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.offer_id == hold.id, WaitlistEntry.status == "offered")
+        .values(status="declined")
+        .execution_options(synchronize_session=False)
+    )
     await offer_bed(session, hold.bed_id, offer_hours=offer_hours)
     await session.refresh(hold)
     return hold
@@ -362,31 +466,53 @@ async def admit_over_hold(session: AsyncSession, principal: Principal, data: Eme
     bed, institution = await _bed_for_claim(session, data.bed_id)
     overrides.may_override(principal, institution.area_code)
     await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
-    holder = await session.scalar(select(BedOccupancy).where(
-        BedOccupancy.bed_id == bed.id, BedOccupancy.status == "active", BedOccupancy.kind == "hold",
-        BedOccupancy.elder_id != elder.id))
+    holder = await session.scalar(
+        select(BedOccupancy).where(
+            BedOccupancy.bed_id == bed.id,
+            BedOccupancy.status == "active",
+            BedOccupancy.kind == "hold",
+            BedOccupancy.elder_id != elder.id,
+        )
+    )
     if holder is None:  # nothing to override: an ordinary admission, with its ordinary refusals
-        return await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None,
-                            lapsed_expired=True)
+        return await _claim(
+            session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None, lapsed_expired=True
+        )
     hold_id, conflict_detail = holder.id, _bed_taken(bed.id, holder).detail
     released = await session.execute(
-        update(BedOccupancy).where(BedOccupancy.id == hold_id, BedOccupancy.status == "active")
+        update(BedOccupancy)
+        .where(BedOccupancy.id == hold_id, BedOccupancy.status == "active")
         .values(status="released", ended_at=utcnow(), override_reason=data.override_reason)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if released.rowcount != 1:
         raise Conflict(f"bed hold {hold_id} was just confirmed, released or overridden", resource=f"beds/{bed.id}")
     # A waitlist offer taken away is no fault of the person offered: they wait again in their place.
-    await session.execute(update(WaitlistEntry).where(WaitlistEntry.offer_id == hold_id,
-                                                      WaitlistEntry.status == "offered")
-                          .values(status="waiting", offer_id=None).execution_options(synchronize_session=False))
-    admission = await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None,
-                             lapsed_expired=True)
-    audit = await overrides.record(session, principal, action="emergency_admission",
-                                   resource=f"admissions/{admission.id}", conflict=f"bed-holds/{hold_id}",
-                                   conflict_detail=conflict_detail, reason=data.override_reason,
-                                   area_code=institution.area_code)
-    await session.execute(update(BedOccupancy).where(BedOccupancy.id == hold_id).values(override_id=audit.id)
-                          .execution_options(synchronize_session=False))
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.offer_id == hold_id, WaitlistEntry.status == "offered")
+        .values(status="waiting", offer_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    admission = await _claim(
+        session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None, lapsed_expired=True
+    )
+    audit = await overrides.record(
+        session,
+        principal,
+        action="emergency_admission",
+        resource=f"admissions/{admission.id}",
+        conflict=f"bed-holds/{hold_id}",
+        conflict_detail=conflict_detail,
+        reason=data.override_reason,
+        area_code=institution.area_code,
+    )
+    await session.execute(
+        update(BedOccupancy)
+        .where(BedOccupancy.id == hold_id)
+        .values(override_id=audit.id)
+        .execution_options(synchronize_session=False)
+    )
     count_after_commit(session, "eldercare", "bed_hold_overridden")
     return admission
 
@@ -395,10 +521,19 @@ async def get_admission(session: AsyncSession, principal: Principal, admission_i
     return await _get_occupancy(session, principal, admission_id, "admission")
 
 
-async def list_occupancies(session: AsyncSession, principal: Principal, page: PageParams, *, kind: str,
-                           elder_id: int | None, bed_id: int | None, active_only: bool) -> list[BedOccupancy]:
-    query = keyset(occupancies_visible_to(principal).where(BedOccupancy.kind == kind), BedOccupancy.id, page,
-                   descending=True)
+async def list_occupancies(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    kind: str,
+    elder_id: int | None,
+    bed_id: int | None,
+    active_only: bool,
+) -> list[BedOccupancy]:
+    query = keyset(
+        occupancies_visible_to(principal).where(BedOccupancy.kind == kind), BedOccupancy.id, page, descending=True
+    )
     if elder_id is not None:
         query = query.where(BedOccupancy.elder_id == elder_id)
     if bed_id is not None:
@@ -408,16 +543,19 @@ async def list_occupancies(session: AsyncSession, principal: Principal, page: Pa
     return list(await session.scalars(query))
 
 
-async def discharge(session: AsyncSession, principal: Principal, admission_id: int, reason: str, *,
-                    offer_hours: int) -> tuple[BedOccupancy, int | None]:
+async def discharge(
+    session: AsyncSession, principal: Principal, admission_id: int, reason: str, *, offer_hours: int
+) -> tuple[BedOccupancy, int | None]:
     """Discharge (出院/退住) frees the bed, which is offered at once to the first person waiting for its type."""
     admission = await _get_occupancy(session, principal, admission_id, "admission")
     await _institution_staff(session, principal, admission.bed_id)
     now = utcnow()
     done = await session.execute(
-        update(BedOccupancy).where(BedOccupancy.id == admission_id, BedOccupancy.status == "active")
+        update(BedOccupancy)
+        .where(BedOccupancy.id == admission_id, BedOccupancy.status == "active")
         .values(status="discharged", discharged_on=clock.today(), discharge_reason=reason, ended_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
         raise Conflict(f"admission {admission_id} is already discharged", resource=f"admissions/{admission_id}")
     offer = await offer_bed(session, admission.bed_id, offer_hours=offer_hours)
@@ -427,8 +565,11 @@ async def discharge(session: AsyncSession, principal: Principal, admission_id: i
 
 async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> BedOccupancy | None:
     """Offer a free bed to the first eligible person waiting for its type: a hold with a deadline."""
-    bed, institution = (await session.execute(select(Bed, Institution).join(
-        Institution, Institution.id == Bed.institution_id).where(Bed.id == bed_id))).one()
+    bed, institution = (
+        await session.execute(
+            select(Bed, Institution).join(Institution, Institution.id == Bed.institution_id).where(Bed.id == bed_id)
+        )
+    ).one()
     if not bed.in_service:
         return None
     now = utcnow()
@@ -441,12 +582,23 @@ async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> 
     elder = await session.get(Elder, entry.elder_id)
     try:
         async with session.begin_nested():  # a race lost here skips this offer, not the caller's whole work
-            offer = await _claim(session, _SYSTEM, bed, elder, kind="hold", purpose="offer",
-                                 expires_at=now + dt.timedelta(hours=offer_hours))
+            offer = await _claim(
+                session,
+                _SYSTEM,
+                bed,
+                elder,
+                kind="hold",
+                purpose="offer",
+                expires_at=now + dt.timedelta(hours=offer_hours),
+            )
     except Conflict:
         return None
-    await session.execute(update(WaitlistEntry).where(WaitlistEntry.id == entry.id, WaitlistEntry.status == "waiting")
-                          .values(status="offered", offer_id=offer.id).execution_options(synchronize_session=False))
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == "waiting")
+        .values(status="offered", offer_id=offer.id)
+        .execution_options(synchronize_session=False)
+    )
     return offer
 
 

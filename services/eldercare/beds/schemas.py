@@ -38,8 +38,9 @@ class InstitutionOut(Schema):
 class BedIn(Schema):
     model_config = ConfigDict(extra="forbid")
     institution_id: int = Field(gt=0)
-    label: str = Field(min_length=1, max_length=30, description="Building-room-bed, unique in the institution",
-                       examples=["3-201-1"])
+    label: str = Field(
+        min_length=1, max_length=30, description="Building-room-bed, unique in the institution", examples=["3-201-1"]
+    )
     bed_type: BedType = Field(description="general 普通, nursing 护理型, dementia 认知障碍照护")
     in_service: bool = True
 
@@ -52,8 +53,10 @@ class BedOut(Schema):
     label: str
     bed_type: BedType
     in_service: bool
-    occupancy: Occupancy = Field(description="Now: free, held (预留), occupied (入住) or out_of_service. A hold "
-                                 "past its deadline counts as free.")
+    occupancy: Occupancy = Field(
+        description="Now: free, held (预留), occupied (入住) or out_of_service. A hold "
+        "past its deadline counts as free."
+    )
     held_until: dt.datetime | None
 
 
@@ -66,12 +69,15 @@ class BedAvailabilityOut(Schema):
     district_code: str
     label: str
     bed_type: BedType
-    available_from: dt.date = Field(description="First day of the range from which the bed is available through "
-                                    "`date_to`: `date_from` itself, or the day after a live hold's deadline")
+    available_from: dt.date = Field(
+        description="First day of the range from which the bed is available through "
+        "`date_to`: `date_from` itself, or the day after a live hold's deadline"
+    )
     whole_range: bool = Field(description="Available on every day from `date_from` to `date_to`")
     basis: Literal["free", "if_hold_lapses"] = Field(
         description="free: nobody holds or occupies the bed; if_hold_lapses: a live hold (预留) blocks it until "
-                    "`held_until`, and it is available from `available_from` only if that hold is not confirmed")
+        "`held_until`, and it is available from `available_from` only if that hold is not confirmed"
+    )
     held_until: dt.datetime | None = Field(description="Deadline of the live hold on the bed, if any")
 
 
@@ -79,8 +85,9 @@ class HoldIn(Schema):
     model_config = ConfigDict(extra="forbid")
     bed_id: int = Field(gt=0)
     elder_id: int = Field(gt=0)
-    minutes: int | None = Field(None, ge=1, le=7 * 24 * 60, strict=True,
-                                description="How long the hold lasts (default 30 minutes)")
+    minutes: int | None = Field(
+        None, ge=1, le=7 * 24 * 60, strict=True, description="How long the hold lasts (default 30 minutes)"
+    )
 
 
 class HoldOut(Schema):
@@ -89,12 +96,16 @@ class HoldOut(Schema):
     elder_id: int
     purpose: Literal["booking", "offer"]
     status: Literal["active", "confirmed", "released", "expired"] = Field(
-        description="A hold past its deadline reads `expired` even before anything has touched it")
+        description="A hold past its deadline reads `expired` even before anything has touched it"
+    )
     expires_at: dt.datetime
     admission_id: int | None = None
     created_at: dt.datetime
-    override_id: int | None = Field(None, description="Released by staff to admit someone else in an emergency: "
-                                    "the override's audit record (`GET /overrides`)")
+    override_id: int | None = Field(
+        None,
+        description="Released by staff to admit someone else in an emergency: "
+        "the override's audit record (`GET /overrides`)",
+    )
     override_reason: str | None = None
 
 
@@ -127,8 +138,9 @@ class AdmissionOut(Schema):
     admitted_on: dt.date
     discharged_on: dt.date | None
     discharge_reason: str | None
-    next_offer_id: int | None = Field(None, description="On discharge: the offer hold made to the first person "
-                                      "waiting for this bed type, if any")
+    next_offer_id: int | None = Field(
+        None, description="On discharge: the offer hold made to the first person waiting for this bed type, if any"
+    )
 
 
 class WaitlistIn(Schema):
@@ -136,9 +148,14 @@ class WaitlistIn(Schema):
     elder_id: int = Field(gt=0)
     bed_type: BedType
     district_code: DistrictCode | None = Field(None, description="Only beds in this district, when given")
-    assessment_level: int | None = Field(None, ge=0, le=4, strict=True,
-                                         description="Capability level (0 能力完好 … 4 完全失能) of the person's latest "
-                                                     "assessment; a level recorded in this service takes precedence")
+    assessment_level: int | None = Field(
+        None,
+        ge=0,
+        le=4,
+        strict=True,
+        description="Capability level (0 能力完好 … 4 完全失能) of the person's latest "
+        "assessment; a level recorded in this service takes precedence",
+    )
 
 
 class WaitlistOut(Schema):

@@ -29,12 +29,24 @@ async def settle_waitlist(session: AsyncSession, *, offer_hours: int, bed_type: 
     types = [bed_type] if bed_type else ["general", "nursing", "dementia"]
     offers = 0
     for kind in types:
-        if await session.scalar(select(WaitlistEntry.id).where(WaitlistEntry.status == "waiting",
-                                                               WaitlistEntry.bed_type == kind).limit(1)) is None:
+        if (
+            await session.scalar(
+                select(WaitlistEntry.id)
+                .where(WaitlistEntry.status == "waiting", WaitlistEntry.bed_type == kind)
+                .limit(1)
+            )
+            is None
+        ):
             continue
-        free_beds = await session.scalars(select(Bed.id).where(
-            Bed.bed_type == kind, Bed.in_service.is_(True),
-            ~exists().where(BedOccupancy.bed_id == Bed.id, BedOccupancy.status == "active")).order_by(Bed.id))
+        free_beds = await session.scalars(
+            select(Bed.id)
+            .where(
+                Bed.bed_type == kind,
+                Bed.in_service.is_(True),
+                ~exists().where(BedOccupancy.bed_id == Bed.id, BedOccupancy.status == "active"),
+            )
+            .order_by(Bed.id)
+        )
         for bed_id in list(free_beds):
             if await offer_bed(session, bed_id, offer_hours=offer_hours) is not None:
                 offers += 1
@@ -47,27 +59,39 @@ def _entry_status(entry: WaitlistEntry, offer: BedOccupancy | None) -> str:
     return entry.status
 
 
-async def add_to_waitlist(session: AsyncSession, principal: Principal, data: WaitlistIn, facts: AssistanceFacts,
-                          *, offer_hours: int) -> WaitlistEntry:
+async def add_to_waitlist(
+    session: AsyncSession, principal: Principal, data: WaitlistIn, facts: AssistanceFacts, *, offer_hours: int
+) -> WaitlistEntry:
     elder = await get_visible(session, principal, data.elder_id)
-    existing = await session.scalar(select(WaitlistEntry.id).where(
-        WaitlistEntry.elder_id == elder.id, WaitlistEntry.bed_type == data.bed_type,
-        WaitlistEntry.status.in_(("waiting", "offered"))))
+    existing = await session.scalar(
+        select(WaitlistEntry.id).where(
+            WaitlistEntry.elder_id == elder.id,
+            WaitlistEntry.bed_type == data.bed_type,
+            WaitlistEntry.status.in_(("waiting", "offered")),
+        )
+    )
     if existing is not None:
         raise Conflict(f"this person is already waiting for a {data.bed_type} bed", resource=f"waitlist/{existing}")
     recorded = await latest_level(session, elder.id)
-    entry = WaitlistEntry(elder_id=elder.id, bed_type=data.bed_type, district_code=data.district_code,
-                          is_tekun="tekun" in facts.programmes,
-                          assessment_level=recorded if recorded is not None else data.assessment_level,
-                          priority_basis="live" if facts.live else "fallback", requested_at=utcnow(),
-                          status="waiting", created_by=principal.subject)
+    entry = WaitlistEntry(
+        elder_id=elder.id,
+        bed_type=data.bed_type,
+        district_code=data.district_code,
+        is_tekun="tekun" in facts.programmes,
+        assessment_level=recorded if recorded is not None else data.assessment_level,
+        priority_basis="live" if facts.live else "fallback",
+        requested_at=utcnow(),
+        status="waiting",
+        created_by=principal.subject,
+    )
     session.add(entry)
     elder_id = elder.id
     try:
         await session.flush()
     except IntegrityError:
-        raise Conflict(f"this person is already waiting for a {data.bed_type} bed",
-                       resource=f"elders/{elder_id}") from None
+        raise Conflict(
+            f"this person is already waiting for a {data.bed_type} bed", resource=f"elders/{elder_id}"
+        ) from None
     # A bed of that type may be free right now: offer it without waiting for the next discharge.
     await settle_waitlist(session, offer_hours=offer_hours, bed_type=data.bed_type)
     await session.refresh(entry)
@@ -76,34 +100,52 @@ async def add_to_waitlist(session: AsyncSession, principal: Principal, data: Wai
 
 def _waitlist_query(principal: Principal) -> Select:
     elders = visible_to(principal).with_only_columns(Elder.id)
-    return (select(WaitlistEntry, BedOccupancy)
-            .outerjoin(BedOccupancy, BedOccupancy.id == WaitlistEntry.offer_id)
-            .where(WaitlistEntry.elder_id.in_(elders)))
+    return (
+        select(WaitlistEntry, BedOccupancy)
+        .outerjoin(BedOccupancy, BedOccupancy.id == WaitlistEntry.offer_id)
+        .where(WaitlistEntry.elder_id.in_(elders))
+    )
 
 
 async def _positions(session: AsyncSession, bed_type: str) -> dict[int, int]:
-    ids = await session.scalars(select(WaitlistEntry.id).where(
-        WaitlistEntry.status == "waiting", WaitlistEntry.bed_type == bed_type).order_by(*PRIORITY))
+    ids = await session.scalars(
+        select(WaitlistEntry.id)
+        .where(WaitlistEntry.status == "waiting", WaitlistEntry.bed_type == bed_type)
+        .order_by(*PRIORITY)
+    )
     return {entry_id: n for n, entry_id in enumerate(ids, start=1)}
 
 
 def waitlist_out(entry: WaitlistEntry, offer: BedOccupancy | None, positions: dict[int, int]) -> WaitlistOut:
     """Not a 1:1 mapping: adds the position in the queue, and reads an offer past its deadline as lapsed."""
     status = _entry_status(entry, offer)
-    return WaitlistOut(id=entry.id, elder_id=entry.elder_id, bed_type=entry.bed_type,
-                       district_code=entry.district_code, is_tekun=entry.is_tekun,
-                       assessment_level=entry.assessment_level, priority_basis=entry.priority_basis,
-                       requested_at=entry.requested_at, status=status,
-                       position=positions.get(entry.id) if status == "waiting" else None,
-                       offer_id=entry.offer_id, offer_expires_at=offer.expires_at if offer else None)
+    return WaitlistOut(
+        id=entry.id,
+        elder_id=entry.elder_id,
+        bed_type=entry.bed_type,
+        district_code=entry.district_code,
+        is_tekun=entry.is_tekun,
+        assessment_level=entry.assessment_level,
+        priority_basis=entry.priority_basis,
+        requested_at=entry.requested_at,
+        status=status,
+        position=positions.get(entry.id) if status == "waiting" else None,
+        offer_id=entry.offer_id,
+        offer_expires_at=offer.expires_at if offer else None,
+    )
 
 
-async def list_waitlist(session: AsyncSession, principal: Principal, *, bed_type: str, limit: int
-                        ) -> list[WaitlistOut]:
+async def list_waitlist(session: AsyncSession, principal: Principal, *, bed_type: str, limit: int) -> list[WaitlistOut]:
     """In priority order: those waiting first (in the order beds will be offered), then the rest, newest first."""
     positions = await _positions(session, bed_type)
-    rows = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.bed_type == bed_type)
-                                  .order_by(WaitlistEntry.status != "waiting", *PRIORITY).limit(limit))).all()
+    rows = (
+        await session.execute(
+            _waitlist_query(principal)
+            .where(WaitlistEntry.bed_type == bed_type)
+            .order_by(WaitlistEntry.status != "waiting", *PRIORITY)
+            .limit(limit)
+        )
+    ).all()
     return [waitlist_out(entry, offer, positions) for entry, offer in rows]
 
 
@@ -120,12 +162,17 @@ async def withdraw(session: AsyncSession, principal: Principal, entry_id: int) -
     if row is None:
         raise NotFound(f"no waitlist entry {entry_id} that you may see")
     entry, _offer = row
-    done = await session.execute(update(WaitlistEntry).where(WaitlistEntry.id == entry_id,
-                                                             WaitlistEntry.status == "waiting")
-                                 .values(status="withdrawn").execution_options(synchronize_session=False))
+    done = await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.id == entry_id, WaitlistEntry.status == "waiting")
+        .values(status="withdrawn")
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
-        raise Conflict(f"waitlist entry {entry_id} is {entry.status}; only a waiting entry can be withdrawn "
-                       "(an offer is declined by releasing its hold)", resource=f"waitlist/{entry_id}")
+        raise Conflict(
+            f"waitlist entry {entry_id} is {entry.status}; only a waiting entry can be withdrawn "
+            "(an offer is declined by releasing its hold)",
+            resource=f"waitlist/{entry_id}",
+        )
     await session.refresh(entry)
     return await get_waitlist_entry(session, principal, entry_id)
-

@@ -16,8 +16,10 @@ class EmergencyCall(Base):
     __table_args__ = (
         CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in CALL_KINDS) + ")", name="kind_known"),
         CheckConstraint("status IN ('open', 'handling', 'closed')", name="status_known"),
-        CheckConstraint("outcome IS NULL OR outcome IN ('resolved_on_site', 'hospital', 'false_alarm', "
-                        "'referred', 'died')", name="outcome_known"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('resolved_on_site', 'hospital', 'false_alarm', 'referred', 'died')",
+            name="outcome_known",
+        ),
         CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
         CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"),
         Index("ix_emergency_calls_area_code_status", "area_code", "status"),

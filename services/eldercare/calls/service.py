@@ -19,10 +19,21 @@ from shared.pagination import PageParams, keyset
 async def to_out(session: AsyncSession, call: EmergencyCall) -> CallOut:
     """Not a 1:1 mapping: reads the actions taken on the call."""
     actions = await session.scalars(select(CallAction).where(CallAction.call_id == call.id).order_by(CallAction.id))
-    return CallOut(id=call.id, elder_id=call.elder_id, area_code=call.area_code, kind=call.kind,
-                   called_at=call.called_at, latitude=call.latitude, longitude=call.longitude, note=call.note,
-                   status=call.status, outcome=call.outcome, outcome_note=call.outcome_note, closed_at=call.closed_at,
-                   actions=[ActionOut.model_validate(a) for a in actions])
+    return CallOut(
+        id=call.id,
+        elder_id=call.elder_id,
+        area_code=call.area_code,
+        kind=call.kind,
+        called_at=call.called_at,
+        latitude=call.latitude,
+        longitude=call.longitude,
+        note=call.note,
+        status=call.status,
+        outcome=call.outcome,
+        outcome_note=call.outcome_note,
+        closed_at=call.closed_at,
+        actions=[ActionOut.model_validate(a) for a in actions],
+    )
 
 
 async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) -> EmergencyCall:
@@ -31,9 +42,18 @@ async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) 
     now = utcnow()
     if data.called_at is not None and data.called_at > now:
         raise InvalidInput("called_at", "is in the future")
-    call = EmergencyCall(elder_id=elder.id, area_code=elder.area_code, kind=data.kind,
-                         called_at=data.called_at or now, latitude=data.latitude, longitude=data.longitude,
-                         note=data.note, status="open", raised_by=principal.subject, created_at=now)
+    call = EmergencyCall(
+        elder_id=elder.id,
+        area_code=elder.area_code,
+        kind=data.kind,
+        called_at=data.called_at or now,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        note=data.note,
+        status="open",
+        raised_by=principal.subject,
+        created_at=now,
+    )
     session.add(call)
     await session.flush()
     return call
@@ -41,18 +61,23 @@ async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) 
 
 async def get(session: AsyncSession, principal: Principal, call_id: int) -> EmergencyCall:
     elders = visible_to(principal).with_only_columns(Elder.id)
-    return await one_or_404(session, select(EmergencyCall).where(EmergencyCall.id == call_id,
-                                                                EmergencyCall.elder_id.in_(elders))
-                            .execution_options(populate_existing=True),
-                            f"no emergency call {call_id} that you may see")
+    return await one_or_404(
+        session,
+        select(EmergencyCall)
+        .where(EmergencyCall.id == call_id, EmergencyCall.elder_id.in_(elders))
+        .execution_options(populate_existing=True),
+        f"no emergency call {call_id} that you may see",
+    )
 
 
-async def list_calls(session: AsyncSession, principal: Principal, page: PageParams, *, status: str | None,
-                     elder_id: int | None) -> list[EmergencyCall]:
+async def list_calls(
+    session: AsyncSession, principal: Principal, page: PageParams, *, status: str | None, elder_id: int | None
+) -> list[EmergencyCall]:
     """Newest first; `status=open` gives the calls still waiting for someone (open or being handled)."""
     elders = visible_to(principal).with_only_columns(Elder.id)
-    query = keyset(select(EmergencyCall).where(EmergencyCall.elder_id.in_(elders)), EmergencyCall.id, page,
-                   descending=True)
+    query = keyset(
+        select(EmergencyCall).where(EmergencyCall.elder_id.in_(elders)), EmergencyCall.id, page, descending=True
+    )
     if status == "open":
         query = query.where(EmergencyCall.status.in_(("open", "handling")))
     elif status is not None:
@@ -67,20 +92,29 @@ async def act(session: AsyncSession, principal: Principal, call_id: int, action:
     if call.status == "closed":
         raise Conflict(f"emergency call {call_id} is closed", resource=f"emergency-calls/{call_id}")
     session.add(CallAction(call_id=call.id, handler=principal.subject, action=action, acted_at=utcnow()))
-    await session.execute(update(EmergencyCall).where(EmergencyCall.id == call_id, EmergencyCall.status == "open")
-                          .values(status="handling").execution_options(synchronize_session=False))
+    await session.execute(
+        update(EmergencyCall)
+        .where(EmergencyCall.id == call_id, EmergencyCall.status == "open")
+        .values(status="handling")
+        .execution_options(synchronize_session=False)
+    )
     await session.flush()
     return await get(session, principal, call_id)
 
 
-async def close(session: AsyncSession, principal: Principal, call_id: int, outcome: str, note: str | None
-                ) -> EmergencyCall:
+async def close(
+    session: AsyncSession, principal: Principal, call_id: int, outcome: str, note: str | None
+) -> EmergencyCall:
     await get(session, principal, call_id)
     done = await session.execute(
-        update(EmergencyCall).where(EmergencyCall.id == call_id, EmergencyCall.status == "handling")
+        update(EmergencyCall)
+        .where(EmergencyCall.id == call_id, EmergencyCall.status == "handling")
         .values(status="closed", outcome=outcome, outcome_note=note, closed_at=utcnow())
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
-        raise Conflict(f"emergency call {call_id} is not being handled: log an action first, or it is already "
-                       "closed", resource=f"emergency-calls/{call_id}")
+        raise Conflict(
+            f"emergency call {call_id} is not being handled: log an action first, or it is already closed",
+            resource=f"emergency-calls/{call_id}",
+        )
     return await get(session, principal, call_id)

@@ -25,8 +25,14 @@ class CareLinkRequest(Base):
         CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in CARE_LINK_STATES) + ")", name="status_known"),
         CheckConstraint("status <> 'approved' OR elder_id IS NOT NULL", name="approved_has_elder"),
         CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_when_not_pending"),
-        Index("uq_care_link_requests_requester_pending", "requester", "id_number_index", unique=True,
-              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        Index(
+            "uq_care_link_requests_requester_pending",
+            "requester",
+            "id_number_index",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
         Index("ix_care_link_requests_elder_id", "elder_id"),
     )
 

@@ -16,9 +16,11 @@ CONTACT_PHONE = "elders.emergency_contacts.phone"
 
 def index_of(purpose: str, source: str):
     """A column default: the blind index of the value given for `source` in the same INSERT (ORM or Core)."""
+
     def default(context) -> str | None:
         value = context.get_current_parameters().get(source)
         return None if value is None else blind_index(purpose, value)
+
     return default
 
 
@@ -60,8 +62,9 @@ class Elder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     id_number: Mapped[str] = mapped_column(Encrypted(ELDER_ID_NUMBER))
     # HMAC of the ID number: lookups and the one-record-per-person rule, without the number in the clear.
-    id_number_index: Mapped[str] = mapped_column(String(64), unique=True,
-                                                 default=index_of(ELDER_ID_NUMBER, "id_number"))
+    id_number_index: Mapped[str] = mapped_column(
+        String(64), unique=True, default=index_of(ELDER_ID_NUMBER, "id_number")
+    )
     name: Mapped[str] = mapped_column(String(50))
     sex: Mapped[str] = mapped_column(String(6))
     birth_on: Mapped[dt.date] = mapped_column(Date)

@@ -27,8 +27,12 @@ class ElderIn(Schema):
     """Registration of an older person. Age, sex and birth date come from the ID number."""
 
     model_config = ConfigDict(extra="forbid")
-    id_number: str = Field(min_length=18, max_length=18, description="18-character resident ID number (GB 11643)",
-                           examples=["330203195503150014"])
+    id_number: str = Field(
+        min_length=18,
+        max_length=18,
+        description="18-character resident ID number (GB 11643)",
+        examples=["330203195503150014"],
+    )
     name: str = Field(min_length=1, max_length=50, examples=["王阿娣"])
     phone: Phone | None = None
     address: str = Field(min_length=2, max_length=200, description="Home address (free text for now)")
@@ -37,8 +41,11 @@ class ElderIn(Schema):
     longitude: float | None = Field(None, ge=-180, le=180)
     lives_alone: bool = Field(False, description="独居")
     emergency_contacts: list[EmergencyContact] = Field(default_factory=list, max_length=5)
-    carers: list[CarerIn] = Field(default_factory=list, max_length=10,
-                                  description="Resident accounts that may act for the person (the person, family)")
+    carers: list[CarerIn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Resident accounts that may act for the person (the person, family)",
+    )
 
 
 class ElderOut(Schema):

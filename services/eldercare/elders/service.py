@@ -11,12 +11,12 @@ from services.eldercare.carelinks.models import CareLinkRequest
 from services.eldercare.elders.models import Elder, ElderCarer, elder_id_number_index
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from shared import clock
+from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.geo import check_coordinates
-from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
-from shared.areas import within_area
 from shared.identity import Principal
+from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.pagination import PageParams, keyset
 
 MIN_AGE = 60
@@ -39,11 +39,20 @@ def to_out(elder: Elder) -> ElderOut:
     """Not a 1:1 mapping: masks the ID number and phone, and computes the age."""
     age = age_of(elder)
     return ElderOut(
-        id=elder.id, id_number_masked=mask_id_number(elder.id_number), name=elder.name, sex=elder.sex,
-        birth_on=elder.birth_on, age=age, is_advanced_age=age >= ADVANCED_AGE,
-        phone_masked=mask_phone(elder.phone) if elder.phone else None, address=elder.address,
-        area_code=elder.area_code, latitude=elder.latitude, longitude=elder.longitude,
-        lives_alone=elder.lives_alone, emergency_contacts_count=len(elder.emergency_contacts or []),
+        id=elder.id,
+        id_number_masked=mask_id_number(elder.id_number),
+        name=elder.name,
+        sex=elder.sex,
+        birth_on=elder.birth_on,
+        age=age,
+        is_advanced_age=age >= ADVANCED_AGE,
+        phone_masked=mask_phone(elder.phone) if elder.phone else None,
+        address=elder.address,
+        area_code=elder.area_code,
+        latitude=elder.latitude,
+        longitude=elder.longitude,
+        lives_alone=elder.lives_alone,
+        emergency_contacts_count=len(elder.emergency_contacts or []),
         created_at=elder.created_at,
     )
 
@@ -66,23 +75,39 @@ async def register(session: AsyncSession, principal: Principal, data: ElderIn) -
     age = id_number.age_on(clock.today())
     if age < MIN_AGE:
         raise InvalidInput("id_number", f"the person is {age}; eldercare registers people aged {MIN_AGE} or older")
-    existing = await session.scalar(select(Elder.id).where(
-        Elder.id_number_index == elder_id_number_index(id_number.value)))
+    existing = await session.scalar(
+        select(Elder.id).where(Elder.id_number_index == elder_id_number_index(id_number.value))
+    )
     if existing is not None:
         raise Conflict("this person is already registered", resource=f"elders/{existing}")
     elder = Elder(
-        id_number=id_number.value, name=data.name, sex=id_number.sex, birth_on=id_number.birth_date,
-        phone=data.phone, address=data.address, area_code=data.area_code, latitude=data.latitude,
-        longitude=data.longitude, lives_alone=data.lives_alone,
+        id_number=id_number.value,
+        name=data.name,
+        sex=id_number.sex,
+        birth_on=id_number.birth_date,
+        phone=data.phone,
+        address=data.address,
+        area_code=data.area_code,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        lives_alone=data.lives_alone,
         emergency_contacts=[c.model_dump() for c in data.emergency_contacts],
-        registered_by=principal.subject, created_at=utcnow(),
+        registered_by=principal.subject,
+        created_at=utcnow(),
     )
     session.add(elder)
     await session.flush()
     # Residents who asked to care for this person before they were registered: their requests now name them.
-    await session.execute(update(CareLinkRequest).where(
-        CareLinkRequest.id_number_index == elder.id_number_index, CareLinkRequest.elder_id.is_(None),
-        CareLinkRequest.status == "pending").values(elder_id=elder.id).execution_options(synchronize_session=False))
+    await session.execute(
+        update(CareLinkRequest)
+        .where(
+            CareLinkRequest.id_number_index == elder.id_number_index,
+            CareLinkRequest.elder_id.is_(None),
+            CareLinkRequest.status == "pending",
+        )
+        .values(elder_id=elder.id)
+        .execution_options(synchronize_session=False)
+    )
     session.add_all(ElderCarer(elder_id=elder.id, subject=c.subject, relation=c.relation) for c in data.carers)
     await session.flush()
     return elder
@@ -96,8 +121,9 @@ async def get_visible(session: AsyncSession, principal: Principal, elder_id: int
     return elder
 
 
-async def list_visible(session: AsyncSession, principal: Principal, page: PageParams, *,
-                       area_code: str | None, lives_alone: bool | None) -> list[Elder]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None, lives_alone: bool | None
+) -> list[Elder]:
     query = keyset(visible_to(principal), Elder.id, page)
     if area_code:
         query = query.where(within_area(Elder.area_code, area_code))

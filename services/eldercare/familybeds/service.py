@@ -26,9 +26,11 @@ def visible(principal: Principal) -> Select:
 
 
 async def get(session: AsyncSession, principal: Principal, bed_id: int) -> FamilyBed:
-    return await one_or_404(session, visible(principal).where(FamilyBed.id == bed_id)
-                            .execution_options(populate_existing=True),
-                            f"no family bed {bed_id} that you may see")
+    return await one_or_404(
+        session,
+        visible(principal).where(FamilyBed.id == bed_id).execution_options(populate_existing=True),
+        f"no family bed {bed_id} that you may see",
+    )
 
 
 async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn) -> FamilyBed:
@@ -36,8 +38,9 @@ async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn)
     await get_or_404(session, Provider, data.provider_id, f"no provider {data.provider_id}")
     if data.started_on > clock.today() + dt.timedelta(days=90):
         raise InvalidInput("started_on", "at most 90 days ahead")
-    existing = await session.scalar(select(FamilyBed.id).where(FamilyBed.elder_id == elder.id,
-                                                               FamilyBed.status == "active"))
+    existing = await session.scalar(
+        select(FamilyBed.id).where(FamilyBed.elder_id == elder.id, FamilyBed.status == "active")
+    )
     if existing is not None:
         raise Conflict("this person already has an active family bed", resource=f"family-beds/{existing}")
     bed = FamilyBed(**data.model_dump(), status="active", created_by=principal.subject, created_at=utcnow())
@@ -50,8 +53,7 @@ async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn)
     return bed
 
 
-async def list_beds(session: AsyncSession, principal: Principal, page: PageParams, *, active: bool
-                    ) -> list[FamilyBed]:
+async def list_beds(session: AsyncSession, principal: Principal, page: PageParams, *, active: bool) -> list[FamilyBed]:
     query = keyset(visible(principal), FamilyBed.id, page)
     if active:
         query = query.where(FamilyBed.status == "active")
@@ -62,9 +64,12 @@ async def end(session: AsyncSession, principal: Principal, bed_id: int, ended_on
     bed = await get(session, principal, bed_id)
     if ended_on < bed.started_on:
         raise InvalidInput("ended_on", "must not be before the start")
-    done = await session.execute(update(FamilyBed).where(FamilyBed.id == bed_id, FamilyBed.status == "active")
-                                 .values(status="ended", ended_on=ended_on)
-                                 .execution_options(synchronize_session=False))
+    done = await session.execute(
+        update(FamilyBed)
+        .where(FamilyBed.id == bed_id, FamilyBed.status == "active")
+        .values(status="ended", ended_on=ended_on)
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
         raise Conflict(f"family bed {bed_id} has already ended", resource=f"family-beds/{bed_id}")
     return await get(session, principal, bed_id)

@@ -2,8 +2,14 @@
 
 from typing import Annotated
 
-from services.eldercare.scopes import (HOMECARE_READ, HOMECARE_WRITE, VISITS_ATTEND, VISITS_OPERATE, VISITS_READ,
-                                       VISITS_WRITE)
+from services.eldercare.scopes import (
+    HOMECARE_READ,
+    HOMECARE_WRITE,
+    VISITS_ATTEND,
+    VISITS_OPERATE,
+    VISITS_READ,
+    VISITS_WRITE,
+)
 from shared.identity import Principal, require
 
 HomecareReader = Annotated[Principal, require(HOMECARE_READ)]

@@ -23,10 +23,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eldercare.homecare import service
 from services.eldercare.elders.models import Elder
-from services.eldercare.homecare.models import (Caregiver, CaregiverPairing, CaregiverPairingAttempts, HomeService,
-                                               Visit)
+from services.eldercare.homecare import service
+from services.eldercare.homecare.models import Caregiver, CaregiverPairing, CaregiverPairingAttempts, HomeService, Visit
 from services.eldercare.homecare.schemas import MyVisitOut, PairedCaregiverOut, PairingCodeOut, Position
 from shared import clock
 from shared.db import UTCDateTime, utcnow
@@ -47,8 +46,11 @@ class PairingCodeRefused(DomainError):
     status, slug, title = 400, "pairing-code-refused", "The pairing code was not accepted"
 
     def __init__(self):
-        super().__init__("this pairing code is not valid: it may be mistyped, expired, already used or replaced by "
-                         "a newer one; ask the provider's staff for a new code", keep_writes=True)
+        super().__init__(
+            "this pairing code is not valid: it may be mistyped, expired, already used or replaced by "
+            "a newer one; ask the provider's staff for a new code",
+            keep_writes=True,
+        )
 
 
 def normalise(code: str) -> str:
@@ -77,10 +79,16 @@ async def _caregiver_of_staff(session: AsyncSession, principal: Principal, careg
 
 async def _revoke_open_codes(session: AsyncSession, caregiver_id: int, now: dt.datetime) -> None:
     """Every code of the caregiver neither used nor replaced (expired ones too) is replaced now."""
-    await session.execute(update(CaregiverPairing).where(
-        CaregiverPairing.caregiver_id == caregiver_id, CaregiverPairing.redeemed_at.is_(None),
-        CaregiverPairing.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False))
+    await session.execute(
+        update(CaregiverPairing)
+        .where(
+            CaregiverPairing.caregiver_id == caregiver_id,
+            CaregiverPairing.redeemed_at.is_(None),
+            CaregiverPairing.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def issue_code(session: AsyncSession, principal: Principal, caregiver_id: int, *, hours: int) -> PairingCodeOut:
@@ -95,14 +103,21 @@ async def issue_code(session: AsyncSession, principal: Principal, caregiver_id: 
         hashed = code_hash(code)
         if await session.scalar(select(CaregiverPairing.id).where(CaregiverPairing.code_hash == hashed)) is None:
             break
-    pairing = CaregiverPairing(caregiver_id=caregiver.id, code_hash=hashed, issued_by=principal.subject, issued_at=now,
-                               expires_at=now + dt.timedelta(hours=hours))
+    pairing = CaregiverPairing(
+        caregiver_id=caregiver.id,
+        code_hash=hashed,
+        issued_by=principal.subject,
+        issued_at=now,
+        expires_at=now + dt.timedelta(hours=hours),
+    )
     session.add(pairing)
     try:
         await session.flush()
     except IntegrityError:  # another code for this caregiver was issued at the same moment (one open at a time)
-        raise Conflict(f"a pairing code for caregiver {caregiver_id} was just issued by someone else; ask again to "
-                       "replace it", resource=f"caregivers/{caregiver_id}") from None
+        raise Conflict(
+            f"a pairing code for caregiver {caregiver_id} was just issued by someone else; ask again to replace it",
+            resource=f"caregivers/{caregiver_id}",
+        ) from None
     return PairingCodeOut(caregiver_id=caregiver.id, code=display(code), expires_at=pairing.expires_at)
 
 
@@ -112,8 +127,12 @@ async def unpair(session: AsyncSession, principal: Principal, caregiver_id: int)
         raise Forbidden("app pairings are ended by the provider's area staff")
     caregiver = await _caregiver_of_staff(session, principal, caregiver_id)
     await _revoke_open_codes(session, caregiver.id, utcnow())
-    await session.execute(update(Caregiver).where(Caregiver.id == caregiver.id)
-                          .values(app_subject=None, app_paired_at=None).execution_options(synchronize_session=False))
+    await session.execute(
+        update(Caregiver)
+        .where(Caregiver.id == caregiver.id)
+        .values(app_subject=None, app_paired_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _take_attempt(session: AsyncSession, subject: str, limit: int, now: dt.datetime) -> None:
@@ -121,44 +140,68 @@ async def _take_attempt(session: AsyncSession, subject: str, limit: int, now: dt
     row until the request ends, so its requests are counted one after another."""
     table = CaregiverPairingAttempts
     dialect_insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
-    await session.execute(dialect_insert(table).values(subject=subject, window_started_at=now, attempts=0)
-                          .on_conflict_do_nothing(index_elements=["subject"]))
+    await session.execute(
+        dialect_insert(table)
+        .values(subject=subject, window_started_at=now, attempts=0)
+        .on_conflict_do_nothing(index_elements=["subject"])
+    )
     stale = table.window_started_at <= now - ATTEMPTS_WINDOW
-    taken = await session.scalar(update(table).where(table.subject == subject, or_(table.attempts < limit, stale))
-                                 .values(attempts=case((stale, 1), else_=table.attempts + 1),
-                                         window_started_at=case((stale, literal(now, UTCDateTime())),
-                                                                else_=table.window_started_at))
-                                 .returning(table.attempts).execution_options(synchronize_session=False))
+    taken = await session.scalar(
+        update(table)
+        .where(table.subject == subject, or_(table.attempts < limit, stale))
+        .values(
+            attempts=case((stale, 1), else_=table.attempts + 1),
+            window_started_at=case((stale, literal(now, UTCDateTime())), else_=table.window_started_at),
+        )
+        .returning(table.attempts)
+        .execution_options(synchronize_session=False)
+    )
     if taken is None:
         started = await session.scalar(select(table.window_started_at).where(table.subject == subject))
         retry = max(1, math.ceil((started + ATTEMPTS_WINDOW - now).total_seconds()))
-        raise TooManyRequests(f"this account entered {limit} pairing codes in the last hour; try again later",
-                              retry_after=retry)
+        raise TooManyRequests(
+            f"this account entered {limit} pairing codes in the last hour; try again later", retry_after=retry
+        )
 
 
-async def redeem(session: AsyncSession, principal: Principal, code: str, *, attempts_per_hour: int
-                 ) -> PairedCaregiverOut:
+async def redeem(
+    session: AsyncSession, principal: Principal, code: str, *, attempts_per_hour: int
+) -> PairedCaregiverOut:
     """The signed-in caller becomes the caregiver's app account. The code is taken by a conditional update, so of
     two redemptions at once exactly one wins. An account already paired to another caregiver moves to this one
     (staff gave this code); a caregiver already paired to another account is re-paired to this one."""
     now = utcnow()
     await _take_attempt(session, principal.subject, attempts_per_hour, now)
-    caregiver_id = (await session.execute(
-        update(CaregiverPairing).where(
-            CaregiverPairing.code_hash == code_hash(code), CaregiverPairing.redeemed_at.is_(None),
-            CaregiverPairing.revoked_at.is_(None), CaregiverPairing.expires_at > now,
-            CaregiverPairing.caregiver_id.in_(select(Caregiver.id).where(Caregiver.is_active.is_(True))))
-        .values(redeemed_at=now, redeemed_by=principal.subject)
-        .returning(CaregiverPairing.caregiver_id).execution_options(synchronize_session=False))).scalar_one_or_none()
+    caregiver_id = (
+        await session.execute(
+            update(CaregiverPairing)
+            .where(
+                CaregiverPairing.code_hash == code_hash(code),
+                CaregiverPairing.redeemed_at.is_(None),
+                CaregiverPairing.revoked_at.is_(None),
+                CaregiverPairing.expires_at > now,
+                CaregiverPairing.caregiver_id.in_(select(Caregiver.id).where(Caregiver.is_active.is_(True))),
+            )
+            .values(redeemed_at=now, redeemed_by=principal.subject)
+            .returning(CaregiverPairing.caregiver_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
     if caregiver_id is None:
         raise PairingCodeRefused()
-    await session.execute(update(Caregiver).where(Caregiver.app_subject == principal.subject,
-                                                  Caregiver.id != caregiver_id)
-                          .values(app_subject=None, app_paired_at=None).execution_options(synchronize_session=False))
+    await session.execute(
+        update(Caregiver)
+        .where(Caregiver.app_subject == principal.subject, Caregiver.id != caregiver_id)
+        .values(app_subject=None, app_paired_at=None)
+        .execution_options(synchronize_session=False)
+    )
     try:
-        await session.execute(update(Caregiver).where(Caregiver.id == caregiver_id)
-                              .values(app_subject=principal.subject, app_paired_at=now)
-                              .execution_options(synchronize_session=False))
+        await session.execute(
+            update(Caregiver)
+            .where(Caregiver.id == caregiver_id)
+            .values(app_subject=principal.subject, app_paired_at=now)
+            .execution_options(synchronize_session=False)
+        )
     except IntegrityError:  # the same account redeemed another caregiver's code at the same moment
         raise Conflict("this account was just paired to another caregiver; try again") from None
     return paired_out(await session.get(Caregiver, caregiver_id, populate_existing=True))
@@ -166,14 +209,20 @@ async def redeem(session: AsyncSession, principal: Principal, code: str, *, atte
 
 def paired_out(c: Caregiver) -> PairedCaregiverOut:
     """Not a 1:1 mapping: tells whether the certificate is valid today."""
-    return PairedCaregiverOut(caregiver_id=c.id, provider_id=c.provider_id, name=c.name,
-                              certificate_expires_on=c.certificate_expires_on,
-                              certificate_valid=c.certificate_expires_on >= clock.today(), paired_at=c.app_paired_at)
+    return PairedCaregiverOut(
+        caregiver_id=c.id,
+        provider_id=c.provider_id,
+        name=c.name,
+        certificate_expires_on=c.certificate_expires_on,
+        certificate_valid=c.certificate_expires_on >= clock.today(),
+        paired_at=c.app_paired_at,
+    )
 
 
 async def paired_caregiver(session: AsyncSession, principal: Principal) -> Caregiver | None:
-    return await session.scalar(select(Caregiver).where(Caregiver.app_subject == principal.subject,
-                                                        Caregiver.is_active.is_(True)))
+    return await session.scalar(
+        select(Caregiver).where(Caregiver.app_subject == principal.subject, Caregiver.is_active.is_(True))
+    )
 
 
 async def me(session: AsyncSession, principal: Principal) -> Caregiver:
@@ -189,47 +238,74 @@ LIVE_STATES = ("scheduled", "checked_in")  # a caregiver sees where to go and fo
 async def my_visits(session: AsyncSession, principal: Principal, day: dt.date) -> list[MyVisitOut]:
     caregiver = await me(session, principal)
     start = dt.datetime.combine(day, dt.time(0), tzinfo=clock.SHANGHAI)
-    rows = (await session.execute(
-        select(Visit, HomeService.name.label("service_name"), Elder.name.label("elder_name"), Elder.address,
-               Elder.latitude, Elder.longitude)
-        .join(HomeService, HomeService.id == Visit.service_id).join(Elder, Elder.id == Visit.elder_id)
-        .where(Visit.caregiver_id == caregiver.id, Visit.starts_at >= start,
-               Visit.starts_at < start + dt.timedelta(days=1))
-        .order_by(Visit.starts_at, Visit.id))).all()
+    rows = (
+        await session.execute(
+            select(
+                Visit,
+                HomeService.name.label("service_name"),
+                Elder.name.label("elder_name"),
+                Elder.address,
+                Elder.latitude,
+                Elder.longitude,
+            )
+            .join(HomeService, HomeService.id == Visit.service_id)
+            .join(Elder, Elder.id == Visit.elder_id)
+            .where(
+                Visit.caregiver_id == caregiver.id,
+                Visit.starts_at >= start,
+                Visit.starts_at < start + dt.timedelta(days=1),
+            )
+            .order_by(Visit.starts_at, Visit.id)
+        )
+    ).all()
     answers = []
     for row in rows:
         visit, live = row.Visit, row.Visit.status in LIVE_STATES
         out = service.visit_out(visit, await service.drawn_for(session, visit.id))
-        answers.append(MyVisitOut(**out.model_dump(), service_name=row.service_name,
-                                  elder_name=row.elder_name if live else None, address=row.address if live else None,
-                                  home_latitude=row.latitude if live else None,
-                                  home_longitude=row.longitude if live else None))
+        answers.append(
+            MyVisitOut(
+                **out.model_dump(),
+                service_name=row.service_name,
+                elder_name=row.elder_name if live else None,
+                address=row.address if live else None,
+                home_latitude=row.latitude if live else None,
+                home_longitude=row.longitude if live else None,
+            )
+        )
     return answers
 
 
 async def _mine(session: AsyncSession, principal: Principal, visit_id: int) -> Caregiver:
     """The paired caregiver, if the visit is assigned to them; otherwise 404 (the same for anyone else)."""
     caregiver = await paired_caregiver(session, principal)
-    if caregiver is None or await session.scalar(
-            select(Visit.id).where(Visit.id == visit_id, Visit.caregiver_id == caregiver.id)) is None:
+    if (
+        caregiver is None
+        or await session.scalar(select(Visit.id).where(Visit.id == visit_id, Visit.caregiver_id == caregiver.id))
+        is None
+    ):
         raise NotFound(f"no visit {visit_id} assigned to you")
     return caregiver
 
 
-async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: service.Evv
-                   ) -> Visit:
+async def check_in(
+    session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: service.Evv
+) -> Visit:
     """As staff check in, plus: a caregiver whose certificate has expired by the day of the check-in may not
     check in through the app (scheduling already refuses such a caregiver for that day; staff may still record
     the visit, with the operate scope, and correct it)."""
     caregiver = await _mine(session, principal, visit_id)
     day = pos.at.astimezone(clock.SHANGHAI).date()
     if caregiver.certificate_expires_on < day:
-        raise Conflict(f"your certificate expired on {caregiver.certificate_expires_on.isoformat()}; a visit on "
-                       f"{day.isoformat()} cannot be checked in through the app", resource=f"caregivers/{caregiver.id}")
+        raise Conflict(
+            f"your certificate expired on {caregiver.certificate_expires_on.isoformat()}; a visit on "
+            f"{day.isoformat()} cannot be checked in through the app",
+            resource=f"caregivers/{caregiver.id}",
+        )
     return await service.check_in(session, principal, visit_id, pos, evv=evv, caregiver_id=caregiver.id)
 
 
-async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: service.Evv
-                    ) -> tuple[Visit, int | None]:
+async def check_out(
+    session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: service.Evv
+) -> tuple[Visit, int | None]:
     caregiver = await _mine(session, principal, visit_id)
     return await service.check_out(session, principal, visit_id, pos, evv=evv, caregiver_id=caregiver.id)

@@ -1,7 +1,19 @@
 import datetime as dt
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, SmallInteger,
-                        String, Text, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
@@ -16,6 +28,7 @@ CAREGIVER_PHONE = "caregivers.phone"
 
 def caregiver_id_number_index(value: str) -> str:
     return blind_index(CAREGIVER_ID_NUMBER, value)
+
 
 # Visit states in which the caregiver's time is taken: these may not overlap for one caregiver. Held by an
 # exclusion constraint on PostgreSQL and by triggers on SQLite (see the migration "home visits").
@@ -63,8 +76,10 @@ class Caregiver(Base):
 
     __tablename__ = "caregivers"
     __table_args__ = (
-        CheckConstraint("certificate_level IN ('junior', 'intermediate', 'senior', 'technician', 'senior_technician')",
-                        name="certificate_level_known"),
+        CheckConstraint(
+            "certificate_level IN ('junior', 'intermediate', 'senior', 'technician', 'senior_technician')",
+            name="certificate_level_known",
+        ),
         Index("ix_caregivers_provider_id", "provider_id"),
         # A signed-in account (the gateway's opaque subject) is paired to at most one caregiver.
         Index("uq_caregivers_app_subject", "app_subject", unique=True),
@@ -74,8 +89,9 @@ class Caregiver(Base):
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
     name: Mapped[str] = mapped_column(String(50))
     id_number: Mapped[str] = mapped_column(Encrypted(CAREGIVER_ID_NUMBER))
-    id_number_index: Mapped[str] = mapped_column(String(64), unique=True,
-                                                 default=index_of(CAREGIVER_ID_NUMBER, "id_number"))
+    id_number_index: Mapped[str] = mapped_column(
+        String(64), unique=True, default=index_of(CAREGIVER_ID_NUMBER, "id_number")
+    )
     phone: Mapped[str | None] = mapped_column(Encrypted(CAREGIVER_PHONE))
     certificate_no: Mapped[str] = mapped_column(String(50))
     certificate_level: Mapped[str] = mapped_column(String(20))
@@ -95,9 +111,13 @@ class CaregiverPairing(Base):
     __table_args__ = (
         Index("ix_caregiver_pairings_caregiver_id", "caregiver_id"),
         # At most one code per caregiver neither used nor replaced: two staff issuing at once cannot leave two.
-        Index("uq_caregiver_pairings_caregiver_id_open", "caregiver_id", unique=True,
-              sqlite_where=text("redeemed_at IS NULL AND revoked_at IS NULL"),
-              postgresql_where=text("redeemed_at IS NULL AND revoked_at IS NULL")),
+        Index(
+            "uq_caregiver_pairings_caregiver_id_open",
+            "caregiver_id",
+            unique=True,
+            sqlite_where=text("redeemed_at IS NULL AND revoked_at IS NULL"),
+            postgresql_where=text("redeemed_at IS NULL AND revoked_at IS NULL"),
+        ),
         CheckConstraint("expires_at > issued_at", name="expires_after_issue"),
         CheckConstraint("(redeemed_at IS NULL) = (redeemed_by IS NULL)", name="redeemed_by_someone"),
     )
@@ -133,7 +153,9 @@ class Visit(Base):
         bounded("price_fen", 0, MAX_PRICE_FEN),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in VISIT_STATES) + ")", name="status_known"),
-        CheckConstraint("caregiver_id IS NOT NULL OR status IN ('requested', 'cancelled')", name="booked_has_caregiver"),
+        CheckConstraint(
+            "caregiver_id IS NOT NULL OR status IN ('requested', 'cancelled')", name="booked_has_caregiver"
+        ),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_visits_caregiver_id_starts_at", "caregiver_id", "starts_at"),
         Index("ix_visits_status_starts_at", "status", "starts_at"),

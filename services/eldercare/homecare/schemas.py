@@ -10,8 +10,9 @@ from shared.money import MAX_PRICE_FEN, fen
 from shared.schemas import Schema
 
 CertificateLevel = Literal["junior", "intermediate", "senior", "technician", "senior_technician"]
-VisitStatus = Literal["requested", "scheduled", "checked_in", "checked_out", "verified", "flagged", "missed",
-                      "cancelled"]
+VisitStatus = Literal[
+    "requested", "scheduled", "checked_in", "checked_out", "verified", "flagged", "missed", "cancelled"
+]
 
 
 class HomeServiceIn(Schema):
@@ -74,8 +75,9 @@ class CaregiverOut(Schema):
     certificate_expires_on: dt.date
     certificate_valid: bool = Field(description="The certificate has not expired today")
     is_active: bool
-    app_paired: bool = Field(False, description="An app account is paired to this caregiver (see "
-                                                "`POST /caregivers/{id}/app-pairings`)")
+    app_paired: bool = Field(
+        False, description="An app account is paired to this caregiver (see `POST /caregivers/{id}/app-pairings`)"
+    )
 
 
 class VisitIn(Schema):
@@ -86,16 +88,20 @@ class VisitIn(Schema):
     ends_at: AwareDatetime | None = Field(None, description="Default: the start plus the service's duration")
     caregiver_id: int | None = Field(None, gt=0, description="Schedule at once to this caregiver")
     override_reason: OverrideReason | None = Field(
-        None, description="Staff holding `eldercare.overrides:write`: book a caregiver whose provider works outside "
-                          "the person's area anyway, for this reason (audited, `GET /overrides`)")
+        None,
+        description="Staff holding `eldercare.overrides:write`: book a caregiver whose provider works outside "
+        "the person's area anyway, for this reason (audited, `GET /overrides`)",
+    )
 
 
 class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
     caregiver_id: int = Field(gt=0)
     override_reason: OverrideReason | None = Field(
-        None, description="Staff holding `eldercare.overrides:write`: book a caregiver whose provider works outside "
-                          "the person's area anyway, for this reason (audited, `GET /overrides`)")
+        None,
+        description="Staff holding `eldercare.overrides:write`: book a caregiver whose provider works outside "
+        "the person's area anyway, for this reason (audited, `GET /overrides`)",
+    )
 
 
 class Position(Schema):
@@ -148,12 +154,16 @@ class VisitOut(Schema):
     check_in_distance_m: float | None = Field(description="From the person's home, in metres")
     check_out_at: dt.datetime | None
     check_out_distance_m: float | None
-    flags: list[str] = Field(description="Why the visit was flagged for review: check_in_far_from_home, "
-                                         "check_out_far_from_home, check_in_early, check_in_late, too_short, "
-                                         "check_in_home_unknown, check_out_home_unknown")
+    flags: list[str] = Field(
+        description="Why the visit was flagged for review: check_in_far_from_home, "
+        "check_out_far_from_home, check_in_early, check_in_late, too_short, "
+        "check_in_home_unknown, check_out_home_unknown"
+    )
     rating: int | None
-    locked: bool = Field(description="30 days after check-out (or, never checked out, after the scheduled end) the "
-                                     "record changes only by an audited correction")
+    locked: bool = Field(
+        description="30 days after check-out (or, never checked out, after the scheduled end) the "
+        "record changes only by an audited correction"
+    )
     subsidy_fen: int = Field(0, description="Drawn from the person's home-care subsidy (居家养老服务补助)")
     self_paid_fen: int = Field(0, description="The rest of the price, paid by the person")
 
@@ -166,15 +176,17 @@ class PairingCodeOut(Schema):
     """A one-time code for the caregiver to enter in the app; it is shown once and kept only as a keyed hash."""
 
     caregiver_id: int
-    code: str = Field(description="8 characters without look-alikes (no 0/O, 1/I/L); case and spaces ignored",
-                      examples=["K7WQ-M3PA"])
+    code: str = Field(
+        description="8 characters without look-alikes (no 0/O, 1/I/L); case and spaces ignored", examples=["K7WQ-M3PA"]
+    )
     expires_at: dt.datetime
 
 
 class PairingIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=8, max_length=16, description="The code given by the provider's staff",
-                      examples=["K7WQ-M3PA"])
+    code: str = Field(
+        min_length=8, max_length=16, description="The code given by the provider's staff", examples=["K7WQ-M3PA"]
+    )
 
 
 class PairedCaregiverOut(Schema):

@@ -18,21 +18,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
-from services.eldercare.homecare.models import (BOOKED_STATES, Caregiver, HomeService, Provider, Visit, VisitCorrection,
-                                               caregiver_id_number_index)
-from services.eldercare.homecare.schemas import (CaregiverIn, CaregiverOut, CorrectionIn, HomeServiceIn, Position,
-                                                 ProviderIn, VisitIn, VisitOut)
+from services.eldercare.homecare.models import (
+    BOOKED_STATES,
+    Caregiver,
+    HomeService,
+    Provider,
+    Visit,
+    VisitCorrection,
+    caregiver_id_number_index,
+)
+from services.eldercare.homecare.schemas import (
+    CaregiverIn,
+    CaregiverOut,
+    CorrectionIn,
+    HomeServiceIn,
+    Position,
+    ProviderIn,
+    VisitIn,
+    VisitOut,
+)
 from services.eldercare.overrides import service as overrides
-from services.eldercare.subsidies.models import SubsidyEntry
-from services.eldercare.subsidies.service import draw_for_visit
 from services.eldercare.quotas import check_open_visits
 from services.eldercare.scopes import OVERRIDES_WRITE
+from services.eldercare.subsidies.models import SubsidyEntry
+from services.eldercare.subsidies.service import draw_for_visit
 from shared import clock
 from shared.areas import covers, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
-from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.identity import Principal
+from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.pagination import PageParams, keyset
 
 LOCK_AFTER = dt.timedelta(days=30)
@@ -51,9 +66,12 @@ class Evv:
 
     @classmethod
     def of(cls, settings) -> Evv:
-        return cls(radius_m=settings.visit_radius_m, early=dt.timedelta(minutes=settings.visit_check_in_early_minutes),
-                   late=dt.timedelta(minutes=settings.visit_check_in_late_minutes),
-                   min_duration_share=settings.visit_min_duration_share)
+        return cls(
+            radius_m=settings.visit_radius_m,
+            early=dt.timedelta(minutes=settings.visit_check_in_early_minutes),
+            late=dt.timedelta(minutes=settings.visit_check_in_late_minutes),
+            min_duration_share=settings.visit_min_duration_share,
+        )
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -65,6 +83,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 # ---- catalogue, providers, caregivers --------------------------------------------------------------------
+
 
 async def create_service(session: AsyncSession, principal: Principal, data: HomeServiceIn) -> HomeService:
     if not principal.is_city_staff:
@@ -79,8 +98,11 @@ async def create_service(session: AsyncSession, principal: Principal, data: Home
 
 
 async def list_services(session: AsyncSession) -> list[HomeService]:
-    return list(await session.scalars(select(HomeService).where(HomeService.is_active.is_(True))
-                                      .order_by(HomeService.category, HomeService.id)))
+    return list(
+        await session.scalars(
+            select(HomeService).where(HomeService.is_active.is_(True)).order_by(HomeService.category, HomeService.id)
+        )
+    )
 
 
 async def create_provider(session: AsyncSession, principal: Principal, data: ProviderIn) -> Provider:
@@ -110,18 +132,27 @@ async def _provider_of_staff(session: AsyncSession, principal: Principal, provid
 
 def caregiver_out(c: Caregiver) -> CaregiverOut:
     """Not a 1:1 mapping: masks the ID number and phone, and tells whether the certificate is valid today."""
-    return CaregiverOut(id=c.id, provider_id=c.provider_id, name=c.name, id_number_masked=mask_id_number(c.id_number),
-                        phone_masked=mask_phone(c.phone) if c.phone else None, certificate_no=c.certificate_no,
-                        certificate_level=c.certificate_level, certificate_expires_on=c.certificate_expires_on,
-                        certificate_valid=c.certificate_expires_on >= clock.today(), is_active=c.is_active,
-                        app_paired=c.app_subject is not None)
+    return CaregiverOut(
+        id=c.id,
+        provider_id=c.provider_id,
+        name=c.name,
+        id_number_masked=mask_id_number(c.id_number),
+        phone_masked=mask_phone(c.phone) if c.phone else None,
+        certificate_no=c.certificate_no,
+        certificate_level=c.certificate_level,
+        certificate_expires_on=c.certificate_expires_on,
+        certificate_valid=c.certificate_expires_on >= clock.today(),
+        is_active=c.is_active,
+        app_paired=c.app_subject is not None,
+    )
 
 
 async def create_caregiver(session: AsyncSession, principal: Principal, data: CaregiverIn) -> Caregiver:
     await _provider_of_staff(session, principal, data.provider_id)
     id_number = parse_id_number(data.id_number)
-    existing = await session.scalar(select(Caregiver.id).where(
-        Caregiver.id_number_index == caregiver_id_number_index(id_number.value)))
+    existing = await session.scalar(
+        select(Caregiver.id).where(Caregiver.id_number_index == caregiver_id_number_index(id_number.value))
+    )
     if existing is not None:
         raise Conflict("this caregiver is already registered", resource=f"caregivers/{existing}")
     caregiver = Caregiver(**(data.model_dump() | {"id_number": id_number.value}), is_active=True, created_at=utcnow())
@@ -130,8 +161,9 @@ async def create_caregiver(session: AsyncSession, principal: Principal, data: Ca
     return caregiver
 
 
-async def list_caregivers(session: AsyncSession, page: PageParams, *, provider_id: int | None,
-                          certified_on: dt.date | None) -> list[Caregiver]:
+async def list_caregivers(
+    session: AsyncSession, page: PageParams, *, provider_id: int | None, certified_on: dt.date | None
+) -> list[Caregiver]:
     query = keyset(select(Caregiver).where(Caregiver.is_active.is_(True)), Caregiver.id, page)
     if provider_id is not None:
         query = query.where(Caregiver.provider_id == provider_id)
@@ -141,6 +173,7 @@ async def list_caregivers(session: AsyncSession, page: PageParams, *, provider_i
 
 
 # ---- visits ----------------------------------------------------------------------------------------------
+
 
 def locks_at(visit: Visit) -> dt.datetime:
     """A record locks 30 days after its check-out; one never checked out, 30 days after its scheduled end (else a
@@ -156,12 +189,24 @@ def visit_out(visit: Visit, drawn: int | None = None) -> VisitOut:
     """Not a 1:1 mapping: adds what the subsidy paid of a verified visit and what was self-paid, and the lock."""
     settled = visit.status == "verified" and drawn is not None
     return VisitOut(
-        id=visit.id, elder_id=visit.elder_id, service_id=visit.service_id, caregiver_id=visit.caregiver_id,
-        starts_at=visit.starts_at, ends_at=visit.ends_at, price_fen=visit.price_fen, status=visit.status,
-        check_in_at=visit.check_in_at, check_in_distance_m=visit.check_in_distance_m,
-        check_out_at=visit.check_out_at, check_out_distance_m=visit.check_out_distance_m, flags=visit.flags or [],
-        rating=visit.rating, locked=is_locked(visit), subsidy_fen=drawn if settled else 0,
-        self_paid_fen=visit.price_fen - drawn if settled else 0)
+        id=visit.id,
+        elder_id=visit.elder_id,
+        service_id=visit.service_id,
+        caregiver_id=visit.caregiver_id,
+        starts_at=visit.starts_at,
+        ends_at=visit.ends_at,
+        price_fen=visit.price_fen,
+        status=visit.status,
+        check_in_at=visit.check_in_at,
+        check_in_distance_m=visit.check_in_distance_m,
+        check_out_at=visit.check_out_at,
+        check_out_distance_m=visit.check_out_distance_m,
+        flags=visit.flags or [],
+        rating=visit.rating,
+        locked=is_locked(visit),
+        subsidy_fen=drawn if settled else 0,
+        self_paid_fen=visit.price_fen - drawn if settled else 0,
+    )
 
 
 async def drawn_for(session: AsyncSession, visit_id: int) -> int | None:
@@ -187,8 +232,9 @@ def _acting_on(principal: Principal, caregiver_id: int | None) -> Select:
 async def _get(session: AsyncSession, visits: Select, visit_id: int, caregiver_id: int | None = None) -> Visit:
     visit = await session.scalar(visits.where(Visit.id == visit_id).execution_options(populate_existing=True))
     if visit is None:
-        raise NotFound(f"no visit {visit_id} that you may see" if caregiver_id is None
-                       else f"no visit {visit_id} assigned to you")
+        raise NotFound(
+            f"no visit {visit_id} that you may see" if caregiver_id is None else f"no visit {visit_id} assigned to you"
+        )
     return visit
 
 
@@ -196,11 +242,24 @@ async def get_visit(session: AsyncSession, principal: Principal, visit_id: int) 
     return await _get(session, visits_visible_to(principal), visit_id)
 
 
-async def list_visits(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
-                      caregiver_id: int | None, status: str | None, day: dt.date | None) -> list[Visit]:
+async def list_visits(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    elder_id: int | None,
+    caregiver_id: int | None,
+    status: str | None,
+    day: dt.date | None,
+) -> list[Visit]:
     # The start, then the id for visits that start together.
-    query = keyset(visits_visible_to(principal), (Visit.starts_at, Visit.id), page,
-                   cast=(dt.datetime.fromisoformat, int), descending=True)
+    query = keyset(
+        visits_visible_to(principal),
+        (Visit.starts_at, Visit.id),
+        page,
+        cast=(dt.datetime.fromisoformat, int),
+        descending=True,
+    )
     if elder_id is not None:
         query = query.where(Visit.elder_id == elder_id)
     if caregiver_id is not None:
@@ -219,31 +278,51 @@ async def _check_caregiver(session: AsyncSession, caregiver_id: int, visit: Visi
         raise NotFound(f"no active caregiver {caregiver_id}")
     visit_day = visit.ends_at.astimezone(clock.SHANGHAI).date()
     if caregiver.certificate_expires_on < visit_day:
-        raise Conflict(f"caregiver {caregiver_id}'s certificate expires on "
-                       f"{caregiver.certificate_expires_on.isoformat()}, before the visit on {visit_day.isoformat()}",
-                       resource=f"caregivers/{caregiver_id}")
-    overlapping = await session.scalar(select(Visit.id).where(
-        Visit.caregiver_id == caregiver_id, Visit.id != visit.id, Visit.status.in_(BOOKED_STATES),
-        Visit.starts_at < visit.ends_at, Visit.ends_at > visit.starts_at).limit(1))
+        raise Conflict(
+            f"caregiver {caregiver_id}'s certificate expires on "
+            f"{caregiver.certificate_expires_on.isoformat()}, before the visit on {visit_day.isoformat()}",
+            resource=f"caregivers/{caregiver_id}",
+        )
+    overlapping = await session.scalar(
+        select(Visit.id)
+        .where(
+            Visit.caregiver_id == caregiver_id,
+            Visit.id != visit.id,
+            Visit.status.in_(BOOKED_STATES),
+            Visit.starts_at < visit.ends_at,
+            Visit.ends_at > visit.starts_at,
+        )
+        .limit(1)
+    )
     if overlapping is not None:
-        raise Conflict(f"caregiver {caregiver_id} is booked for visit {overlapping} at that time",
-                       resource=f"visits/{overlapping}")
+        raise Conflict(
+            f"caregiver {caregiver_id} is booked for visit {overlapping} at that time", resource=f"visits/{overlapping}"
+        )
     return caregiver
 
 
 async def _outside_area(session: AsyncSession, caregiver: Caregiver, visit: Visit) -> tuple[Conflict | None, str]:
     """A 409 when the caregiver's provider works outside the person's area (their usual area), and that area."""
-    provider_area, elder_area = (await session.execute(select(
-        select(Provider.area_code).where(Provider.id == caregiver.provider_id).scalar_subquery(),
-        select(Elder.area_code).where(Elder.id == visit.elder_id).scalar_subquery()))).one()
+    provider_area, elder_area = (
+        await session.execute(
+            select(
+                select(Provider.area_code).where(Provider.id == caregiver.provider_id).scalar_subquery(),
+                select(Elder.area_code).where(Elder.id == visit.elder_id).scalar_subquery(),
+            )
+        )
+    ).one()
     if covers(provider_area, elder_area):
         return None, elder_area
-    return Conflict(f"caregiver {caregiver.id} works in area {provider_area} (provider {caregiver.provider_id}), "
-                    f"outside the person's area {elder_area}", resource=f"caregivers/{caregiver.id}"), elder_area
+    return Conflict(
+        f"caregiver {caregiver.id} works in area {provider_area} (provider {caregiver.provider_id}), "
+        f"outside the person's area {elder_area}",
+        resource=f"caregivers/{caregiver.id}",
+    ), elder_area
 
 
-async def _book(session: AsyncSession, principal: Principal, visit: Visit, caregiver_id: int,
-                override_reason: str | None) -> None:
+async def _book(
+    session: AsyncSession, principal: Principal, visit: Visit, caregiver_id: int, override_reason: str | None
+) -> None:
     """Assign the caregiver; the database refuses an overlap that slipped past the check (a race). A caregiver
     from outside the person's area is a 409, unless staff with the override scope give a reason (audited)."""
     caregiver = await _check_caregiver(session, caregiver_id, visit)
@@ -259,12 +338,20 @@ async def _book(session: AsyncSession, principal: Principal, visit: Visit, careg
     try:
         await session.flush()
     except IntegrityError:
-        raise Conflict(f"caregiver {caregiver_id} was just booked for an overlapping visit",
-                       resource=f"caregivers/{caregiver_id}") from None
+        raise Conflict(
+            f"caregiver {caregiver_id} was just booked for an overlapping visit", resource=f"caregivers/{caregiver_id}"
+        ) from None
     if outside is not None:
-        await overrides.record(session, principal, action="home_visit_outside_area", resource=f"visits/{visit.id}",
-                               conflict=outside.resource, conflict_detail=outside.detail, reason=override_reason,
-                               area_code=elder_area)
+        await overrides.record(
+            session,
+            principal,
+            action="home_visit_outside_area",
+            resource=f"visits/{visit.id}",
+            conflict=outside.resource,
+            conflict_detail=outside.detail,
+            reason=override_reason,
+            area_code=elder_area,
+        )
 
 
 async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn, *, open_visit_quota: int) -> Visit:
@@ -280,9 +367,17 @@ async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn
         raise InvalidInput("ends_at", "a visit lasts at most 12 hours")
     if data.starts_at < utcnow() - dt.timedelta(minutes=5):
         raise InvalidInput("starts_at", "a visit is booked for a time to come")
-    visit = Visit(elder_id=elder.id, service_id=item.id, starts_at=data.starts_at, ends_at=ends_at,
-                  price_fen=item.price_fen, status="requested", flags=[], ordered_by=principal.subject,
-                  created_at=utcnow())
+    visit = Visit(
+        elder_id=elder.id,
+        service_id=item.id,
+        starts_at=data.starts_at,
+        ends_at=ends_at,
+        price_fen=item.price_fen,
+        status="requested",
+        flags=[],
+        ordered_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(visit)
     await session.flush()
     if data.caregiver_id is not None:
@@ -292,22 +387,31 @@ async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn
     return visit
 
 
-async def schedule(session: AsyncSession, principal: Principal, visit_id: int, caregiver_id: int,
-                   override_reason: str | None = None) -> Visit:
+async def schedule(
+    session: AsyncSession, principal: Principal, visit_id: int, caregiver_id: int, override_reason: str | None = None
+) -> Visit:
     visit = await get_visit(session, principal, visit_id)
     if visit.status not in ("requested", "scheduled"):
-        raise Conflict(f"visit {visit_id} is {visit.status}; only a visit not yet started is (re)scheduled",
-                       resource=f"visits/{visit_id}")
+        raise Conflict(
+            f"visit {visit_id} is {visit.status}; only a visit not yet started is (re)scheduled",
+            resource=f"visits/{visit_id}",
+        )
     await _book(session, principal, visit, caregiver_id, override_reason)
     return visit
 
 
 async def cancel(session: AsyncSession, principal: Principal, visit_id: int) -> Visit:
     visit = await get_visit(session, principal, visit_id)
-    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status.in_(("requested", "scheduled")))
-                                 .values(status="cancelled").execution_options(synchronize_session=False))
+    done = await session.execute(
+        update(Visit)
+        .where(Visit.id == visit_id, Visit.status.in_(("requested", "scheduled")))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
-        raise Conflict(f"visit {visit_id} is {visit.status}; it can no longer be cancelled", resource=f"visits/{visit_id}")
+        raise Conflict(
+            f"visit {visit_id} is {visit.status}; it can no longer be cancelled", resource=f"visits/{visit_id}"
+        )
     return await get_visit(session, principal, visit_id)
 
 
@@ -316,8 +420,9 @@ async def _home(session: AsyncSession, visit: Visit) -> tuple[float | None, floa
     return row.latitude, row.longitude
 
 
-def _distance_flag(home: tuple[float | None, float | None], pos: Position, radius_m: float, label: str
-                   ) -> tuple[float | None, list[str]]:
+def _distance_flag(
+    home: tuple[float | None, float | None], pos: Position, radius_m: float, label: str
+) -> tuple[float | None, list[str]]:
     """Flag a position farther from home than the radius plus the GPS accuracy (the phone may be that far off)."""
     if home[0] is None:
         return None, [f"{label}_home_unknown"]
@@ -349,27 +454,45 @@ def _duration_flags(visit: Visit, at: dt.datetime, evv: Evv) -> list[str]:
     return ["too_short"] if at - visit.check_in_at < (visit.ends_at - visit.starts_at) * evv.min_duration_share else []
 
 
-async def check_in(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: Evv,
-                   caregiver_id: int | None = None) -> Visit:
+async def check_in(
+    session: AsyncSession,
+    principal: Principal,
+    visit_id: int,
+    pos: Position,
+    *,
+    evv: Evv,
+    caregiver_id: int | None = None,
+) -> Visit:
     """`caregiver_id`: the caller is that caregiver (the app); the visit must be assigned to them, also at the
     moment of the conditional update (a visit rescheduled to someone else in between is not theirs)."""
     visits = _acting_on(principal, caregiver_id)
     visit = await _get(session, visits, visit_id, caregiver_id)
     if visit.status != "scheduled":
-        raise Conflict(f"visit {visit_id} is {visit.status}; only a scheduled visit is checked in",
-                       resource=f"visits/{visit_id}")
+        raise Conflict(
+            f"visit {visit_id} is {visit.status}; only a scheduled visit is checked in", resource=f"visits/{visit_id}"
+        )
     _refuse_if_locked(visit)
     _check_time(pos, "")
     distance, flags = _distance_flag(await _home(session, visit), pos, evv.radius_m, "check_in")
     flags = sorted(flags + _timing_flags(visit, pos.at, evv))
-    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "scheduled",
-                                                     *_assigned_to(caregiver_id)).values(
-        status="checked_in", check_in_at=pos.at, check_in_latitude=pos.latitude, check_in_longitude=pos.longitude,
-        check_in_accuracy_m=pos.accuracy_m, check_in_distance_m=distance, flags=flags)
-        .execution_options(synchronize_session=False))
+    done = await session.execute(
+        update(Visit)
+        .where(Visit.id == visit_id, Visit.status == "scheduled", *_assigned_to(caregiver_id))
+        .values(
+            status="checked_in",
+            check_in_at=pos.at,
+            check_in_latitude=pos.latitude,
+            check_in_longitude=pos.longitude,
+            check_in_accuracy_m=pos.accuracy_m,
+            check_in_distance_m=distance,
+            flags=flags,
+        )
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
-        raise Conflict(f"visit {visit_id} was just checked in, marked missed or rescheduled",
-                       resource=f"visits/{visit_id}")
+        raise Conflict(
+            f"visit {visit_id} was just checked in, marked missed or rescheduled", resource=f"visits/{visit_id}"
+        )
     return await _get(session, visits, visit_id, caregiver_id)
 
 
@@ -383,14 +506,22 @@ async def _settle(session: AsyncSession, visit: Visit, by: str) -> int | None:
     return await draw_for_visit(session, elder_id=visit.elder_id, visit_id=visit.id, price_fen=visit.price_fen, by=by)
 
 
-async def check_out(session: AsyncSession, principal: Principal, visit_id: int, pos: Position, *, evv: Evv,
-                    caregiver_id: int | None = None) -> tuple[Visit, int | None]:
+async def check_out(
+    session: AsyncSession,
+    principal: Principal,
+    visit_id: int,
+    pos: Position,
+    *,
+    evv: Evv,
+    caregiver_id: int | None = None,
+) -> tuple[Visit, int | None]:
     """`caregiver_id`: as for check_in."""
     visits = _acting_on(principal, caregiver_id)
     visit = await _get(session, visits, visit_id, caregiver_id)
     if visit.status != "checked_in":
-        raise Conflict(f"visit {visit_id} is {visit.status}: there is no check-in to check out from",
-                       resource=f"visits/{visit_id}")
+        raise Conflict(
+            f"visit {visit_id} is {visit.status}: there is no check-in to check out from", resource=f"visits/{visit_id}"
+        )
     _refuse_if_locked(visit)
     _check_time(pos, "")
     if pos.at <= visit.check_in_at:
@@ -398,11 +529,20 @@ async def check_out(session: AsyncSession, principal: Principal, visit_id: int, 
     distance, flags = _distance_flag(await _home(session, visit), pos, evv.radius_m, "check_out")
     flags = sorted(set(visit.flags or []) | set(flags) | set(_duration_flags(visit, pos.at, evv)))
     status = "flagged" if flags else "verified"
-    done = await session.execute(update(Visit).where(Visit.id == visit_id, Visit.status == "checked_in",
-                                                     *_assigned_to(caregiver_id)).values(
-        status=status, check_out_at=pos.at, check_out_latitude=pos.latitude, check_out_longitude=pos.longitude,
-        check_out_accuracy_m=pos.accuracy_m, check_out_distance_m=distance, flags=flags)
-        .execution_options(synchronize_session=False))
+    done = await session.execute(
+        update(Visit)
+        .where(Visit.id == visit_id, Visit.status == "checked_in", *_assigned_to(caregiver_id))
+        .values(
+            status=status,
+            check_out_at=pos.at,
+            check_out_latitude=pos.latitude,
+            check_out_longitude=pos.longitude,
+            check_out_accuracy_m=pos.accuracy_m,
+            check_out_distance_m=distance,
+            flags=flags,
+        )
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
         raise Conflict(f"visit {visit_id} was just checked out", resource=f"visits/{visit_id}")
     visit = await _get(session, visits, visit_id, caregiver_id)
@@ -414,26 +554,38 @@ async def mark_missed(session: AsyncSession, principal: Principal) -> list[int]:
     the status, so a second run (or two at once) marks nothing twice."""
     now = utcnow()
     elders = visible_to(principal).with_only_columns(Elder.id)
-    marked = (await session.execute(
-        update(Visit).where(Visit.status == "scheduled", Visit.starts_at <= now - MISSED_AFTER,
-                            Visit.elder_id.in_(elders))
-        .values(status="missed", missed_at=now).returning(Visit.id).execution_options(synchronize_session=False)
-    )).scalars().all()
+    marked = (
+        (
+            await session.execute(
+                update(Visit)
+                .where(Visit.status == "scheduled", Visit.starts_at <= now - MISSED_AFTER, Visit.elder_id.in_(elders))
+                .values(status="missed", missed_at=now)
+                .returning(Visit.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return sorted(marked)
 
 
 def _refuse_if_locked(visit: Visit) -> None:
     if is_locked(visit):
         after = "check-out" if visit.check_out_at else "its scheduled end (never checked out)"
-        raise Conflict(f"visit {visit.id} locked on {locks_at(visit).date().isoformat()}, 30 days after {after}; it "
-                       "changes only by a correction by staff", resource=f"visits/{visit.id}")
+        raise Conflict(
+            f"visit {visit.id} locked on {locks_at(visit).date().isoformat()}, 30 days after {after}; it "
+            "changes only by a correction by staff",
+            resource=f"visits/{visit.id}",
+        )
 
 
 async def rate(session: AsyncSession, principal: Principal, visit_id: int, rating: int, comment: str | None) -> Visit:
     visit = await get_visit(session, principal, visit_id)
     if visit.status not in ("verified", "flagged"):
-        raise Conflict(f"visit {visit_id} is {visit.status}; a visit is rated after check-out",
-                       resource=f"visits/{visit_id}")
+        raise Conflict(
+            f"visit {visit_id} is {visit.status}; a visit is rated after check-out", resource=f"visits/{visit_id}"
+        )
     _refuse_if_locked(visit)
     visit.rating, visit.rating_comment = rating, comment
     await session.flush()
@@ -444,8 +596,9 @@ def _snapshot(visit: Visit, fields: list[str]) -> dict:
     return {f: (v.isoformat() if isinstance(v := getattr(visit, f), dt.datetime) else v) for f in fields}
 
 
-async def correct(session: AsyncSession, principal: Principal, visit_id: int, data: CorrectionIn
-                  ) -> tuple[VisitCorrection, Visit, int | None]:
+async def correct(
+    session: AsyncSession, principal: Principal, visit_id: int, data: CorrectionIn
+) -> tuple[VisitCorrection, Visit, int | None]:
     """Staff change a visit record; the values before and after are kept with who, when and why."""
     if principal.kind != "staff":
         raise Forbidden("visit records are corrected by staff")
@@ -466,8 +619,14 @@ async def correct(session: AsyncSession, principal: Principal, visit_id: int, da
         setattr(visit, field, value)
     if changes.get("status") == "verified":
         visit.flags = []
-    correction = VisitCorrection(visit_id=visit.id, reason=data.reason, before=before,
-                                 after=_snapshot(visit, fields), corrected_by=principal.subject, corrected_at=utcnow())
+    correction = VisitCorrection(
+        visit_id=visit.id,
+        reason=data.reason,
+        before=before,
+        after=_snapshot(visit, fields),
+        corrected_by=principal.subject,
+        corrected_at=utcnow(),
+    )
     session.add(correction)
     await session.flush()
     return correction, visit, await _settle(session, visit, principal.subject)
@@ -475,5 +634,8 @@ async def correct(session: AsyncSession, principal: Principal, visit_id: int, da
 
 async def corrections(session: AsyncSession, principal: Principal, visit_id: int) -> list[VisitCorrection]:
     await get_visit(session, principal, visit_id)
-    return list(await session.scalars(select(VisitCorrection).where(VisitCorrection.visit_id == visit_id)
-                                      .order_by(VisitCorrection.id)))
+    return list(
+        await session.scalars(
+            select(VisitCorrection).where(VisitCorrection.visit_id == visit_id).order_by(VisitCorrection.id)
+        )
+    )

@@ -2,8 +2,13 @@
 
 from typing import Annotated
 
-from services.eldercare.scopes import (CANTEENS_READ, CANTEENS_WRITE, MEAL_ORDERS_READ, MEAL_ORDERS_WRITE,
-                                       MEAL_SUBSIDIES_WRITE)
+from services.eldercare.scopes import (
+    CANTEENS_READ,
+    CANTEENS_WRITE,
+    MEAL_ORDERS_READ,
+    MEAL_ORDERS_WRITE,
+    MEAL_SUBSIDIES_WRITE,
+)
 from shared.identity import Principal, require
 
 CanteensReader = Annotated[Principal, require(CANTEENS_READ)]

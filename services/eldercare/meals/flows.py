@@ -17,23 +17,33 @@ from shared.idempotency import idempotent_in_transaction
 from shared.identity import Principal
 
 
-async def order_meal(request: Request, session: AsyncSession, principal: Principal, data: MealOrderIn, *,
-                     key: str | None) -> JSONResponse:
+async def order_meal(
+    request: Request, session: AsyncSession, principal: Principal, data: MealOrderIn, *, key: str | None
+) -> JSONResponse:
     """Order the meal, once per Idempotency-Key `key`."""
     database, settings = database_of(request), request.app.state.settings
     # 1. In one statement outside any transaction: the person (404 before asking anyone), their cached status, the
     # menu and what else decides a refusal.
-    context = await service.read_before_order(database, principal, data, key=key,
-                                              cache_hours=settings.status_cache_hours)
+    context = await service.read_before_order(
+        database, principal, data, key=key, cache_hours=settings.status_cache_hours
+    )
     # 2. A refusal (sold out, above all, in a rush) is answered from it at once.
     service.refuse_early(context, data, daily_quota=settings.resident_meal_orders_per_day)
     # 3. Assistance, with no transaction open: a slow peer holds no connection and no lock.
     facts = await facts_of(database, assistance_of(request), context.elder, context.cached_status)
 
     async def create() -> MealOrderOut:
-        return service.order_out(*await service.place_order(
-            session, principal, data, context, facts, daily_quota=settings.resident_meal_orders_per_day,
-            database_url=database.url))
+        return service.order_out(
+            *await service.place_order(
+                session,
+                principal,
+                data,
+                context,
+                facts,
+                daily_quota=settings.resident_meal_orders_per_day,
+                database_url=database.url,
+            )
+        )
 
     # 4. One transaction: the key's claim, the quota, the order, the place taken and the stored response.
     return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)

@@ -1,7 +1,20 @@
 import datetime as dt
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, ForeignKeyConstraint, Index,
-                        Integer, String, Text, UniqueConstraint, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
@@ -36,12 +49,17 @@ class Canteen(Base):
         # The supplier's kind is kept beside its id and the pair is the foreign key, so the database itself knows
         # the supplier's level and the CHECK below can refuse a supplier of the same or a lower level.
         UniqueConstraint("id", "kind"),
-        ForeignKeyConstraint(["supplied_by_id", "supplier_kind"], ["canteens.id", "canteens.kind"],
-                             name="fk_canteens_supplied_by_id_canteens"),
-        CheckConstraint("(supplied_by_id IS NULL AND supplier_kind IS NULL) OR (supplied_by_id IS NOT NULL AND ("
-                        "(kind = 'canteen' AND supplier_kind = 'central_kitchen') OR "
-                        "(kind = 'meal_point' AND supplier_kind IN ('central_kitchen', 'canteen'))))",
-                        name="supplier_of_higher_level"),  # so a central kitchen has none
+        ForeignKeyConstraint(
+            ["supplied_by_id", "supplier_kind"],
+            ["canteens.id", "canteens.kind"],
+            name="fk_canteens_supplied_by_id_canteens",
+        ),
+        CheckConstraint(
+            "(supplied_by_id IS NULL AND supplier_kind IS NULL) OR (supplied_by_id IS NOT NULL AND ("
+            "(kind = 'canteen' AND supplier_kind = 'central_kitchen') OR "
+            "(kind = 'meal_point' AND supplier_kind IN ('central_kitchen', 'canteen'))))",
+            name="supplier_of_higher_level",
+        ),  # so a central kitchen has none
         CheckConstraint("kind <> 'meal_point' OR supplied_by_id IS NOT NULL", name="meal_point_supplied"),
         Index("ix_canteens_supplied_by_id", "supplied_by_id"),
     )
@@ -134,8 +152,14 @@ class MealOrder(Base):
         CheckConstraint("payable_fen >= 0 AND subsidy_fen >= 0", name="amounts_not_negative"),
         CheckConstraint("pricing_basis IN ('live', 'fallback')", name="pricing_basis_known"),
         # One live order per person per meal: a second one would draw the subsidy twice.
-        Index("uq_meal_orders_menu_id_elder_id_placed", "menu_id", "elder_id", unique=True,
-              sqlite_where=text("status = 'placed'"), postgresql_where=text("status = 'placed'")),
+        Index(
+            "uq_meal_orders_menu_id_elder_id_placed",
+            "menu_id",
+            "elder_id",
+            unique=True,
+            sqlite_where=text("status = 'placed'"),
+            postgresql_where=text("status = 'placed'"),
+        ),
         Index("ix_meal_orders_elder_id", "elder_id"),
         Index("ix_meal_orders_placed_by", "placed_by"),  # per-resident quota (quotas.py)
     )

@@ -3,9 +3,9 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
+from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_PORTIONS
 from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, AreaCode
 from shared.idnumbers import MobilePhone
-from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_PORTIONS
 from shared.money import count, fen
 from shared.schemas import Schema
 
@@ -13,8 +13,14 @@ Meal = Literal["breakfast", "lunch", "dinner"]
 CanteenKind = Literal["central_kitchen", "canteen", "meal_point"]
 Fulfilment = Literal["dine_in", "pick_up", "delivery"]
 SubsidyTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79", "disability"]
-DistrictOrCity = Annotated[str, Field(pattern=DISTRICT_OR_CITY_PATTERN, examples=[CITY_CODE],
-                                      description="330200 (city-wide) or a district of Ningbo, e.g. 330212 鄞州区")]
+DistrictOrCity = Annotated[
+    str,
+    Field(
+        pattern=DISTRICT_OR_CITY_PATTERN,
+        examples=[CITY_CODE],
+        description="330200 (city-wide) or a district of Ningbo, e.g. 330212 鄞州区",
+    ),
+]
 
 
 class Cutoff(Schema):
@@ -43,20 +49,28 @@ class CanteenIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["百丈街道老年食堂"])
     kind: CanteenKind = Field(description="central_kitchen 中央厨房, canteen 老年食堂/助餐服务中心, meal_point 助餐点")
-    supplied_by: int | None = Field(None, gt=0, description="The kitchen or canteen whose meals it serves (供餐单位), "
-                                    "always of a higher level: a meal point (助餐点) has one, a central kitchen "
-                                    "(中央厨房) or a canteen (老年食堂); a canteen may have a central kitchen; a central "
-                                    "kitchen has none")
+    supplied_by: int | None = Field(
+        None,
+        gt=0,
+        description="The kitchen or canteen whose meals it serves (供餐单位), "
+        "always of a higher level: a meal point (助餐点) has one, a central kitchen "
+        "(中央厨房) or a canteen (老年食堂); a canteen may have a central kitchen; a central "
+        "kitchen has none",
+    )
     area_code: AreaCode = Field(description="Where the canteen is (street or community code)")
     address: str = Field(min_length=2, max_length=200)
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     phone: MobilePhone | None = None
-    delivery_area_codes: list[AreaCode] = Field(default_factory=list, max_length=50,
-                                                description="Areas it delivers to (送餐范围); empty: no delivery")
-    cutoffs: dict[Meal, Cutoff] = Field(default_factory=dict, description="Order cut-off per meal; a meal not "
-                                        "given keeps the default (breakfast 20:00 the day before, lunch 10:00, "
-                                        "dinner 15:00)")
+    delivery_area_codes: list[AreaCode] = Field(
+        default_factory=list, max_length=50, description="Areas it delivers to (送餐范围); empty: no delivery"
+    )
+    cutoffs: dict[Meal, Cutoff] = Field(
+        default_factory=dict,
+        description="Order cut-off per meal; a meal not "
+        "given keeps the default (breakfast 20:00 the day before, lunch 10:00, "
+        "dinner 15:00)",
+    )
 
 
 class CanteenOut(Schema):
@@ -79,21 +93,30 @@ class CanteenOut(Schema):
 class PointMenuIn(Schema):
     model_config = ConfigDict(extra="forbid")
     canteen_id: int = Field(gt=0, description="A canteen or meal point supplied by the one publishing the menu")
-    capacity: int | None = count("Portions this point can serve (每日份数); default: the supplier's capacity",
-                                 minimum=1, maximum=MAX_PORTIONS, default=None)
+    capacity: int | None = count(
+        "Portions this point can serve (每日份数); default: the supplier's capacity",
+        minimum=1,
+        maximum=MAX_PORTIONS,
+        default=None,
+    )
 
 
 class MenuIn(Schema):
     model_config = ConfigDict(extra="forbid")
     served_on: dt.date = Field(description="The day the meal is served (Asia/Shanghai); today or later")
     meal: Meal
-    dishes: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(min_length=1, max_length=20,
-                                                                             examples=[["红烧鱼", "青菜", "米饭"]])
+    dishes: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
+        min_length=1, max_length=20, examples=[["红烧鱼", "青菜", "米饭"]]
+    )
     price_fen: int = fen("Full price of one portion, before subsidy", maximum=MAX_MEAL_PRICE_FEN, examples=[1500])
     capacity: int = count("Portions the canteen can serve (每日份数)", minimum=1, maximum=MAX_PORTIONS)
-    points: list[PointMenuIn] = Field(default_factory=list, max_length=50, description="Canteens and meal points "
-                                      "this one supplies (their `supplied_by`) that serve the same menu: each gets "
-                                      "its own menu, with its own capacity and its own cut-off, in the same request")
+    points: list[PointMenuIn] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Canteens and meal points "
+        "this one supplies (their `supplied_by`) that serve the same menu: each gets "
+        "its own menu, with its own capacity and its own cut-off, in the same request",
+    )
 
 
 class MenuOut(Schema):
@@ -148,10 +171,16 @@ class MealOrderIn(Schema):
     menu_id: int = Field(gt=0)
     elder_id: int = Field(gt=0, description="The older person the meal is for")
     fulfilment: Fulfilment = Field(description="dine_in 堂食, pick_up 自取, delivery 送餐上门")
-    quantity: int = Field(1, ge=1, le=3, strict=True, description="Portions; the subsidy applies to one, the "
-                          "others (e.g. for a spouse) are at full price")
-    delivery_address: str | None = Field(None, min_length=2, max_length=200,
-                                         description="For delivery; default: the person's home address")
+    quantity: int = Field(
+        1,
+        ge=1,
+        le=3,
+        strict=True,
+        description="Portions; the subsidy applies to one, the others (e.g. for a spouse) are at full price",
+    )
+    delivery_address: str | None = Field(
+        None, min_length=2, max_length=200, description="For delivery; default: the person's home address"
+    )
 
 
 class MealOrderOut(Schema):
@@ -172,7 +201,8 @@ class MealOrderOut(Schema):
     subsidy_rate_id: int | None = Field(description="The subsidy version that priced the order")
     pricing_basis: Literal["live", "fallback"] = Field(
         description="live: assistance answered; fallback: it did not (slow or down), so a status it gave within "
-                    "24 h was used, or else only the age tier")
+        "24 h was used, or else only the age tier"
+    )
     status_source: Literal["assistance", "cache", "none"]
     status: Literal["placed", "cancelled"]
     cutoff_at: dt.datetime

@@ -14,8 +14,17 @@ from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import age_of, visible_to
 from services.eldercare.meals.models import SUPPLIER_KINDS, Canteen, MealOrder, MealSubsidyRate, Menu
-from services.eldercare.meals.schemas import (DEFAULT_CUTOFFS, CanteenIn, CanteenOut, Cutoff, MealOrderIn,
-                                              MealOrderOut, MenuIn, MenuOut, SubsidyRateIn)
+from services.eldercare.meals.schemas import (
+    DEFAULT_CUTOFFS,
+    CanteenIn,
+    CanteenOut,
+    Cutoff,
+    MealOrderIn,
+    MealOrderOut,
+    MenuIn,
+    MenuOut,
+    SubsidyRateIn,
+)
 from services.eldercare.peers import AssistanceFacts, elder_with_status, no_such_elder, status_params
 from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
@@ -31,11 +40,17 @@ from shared.programmes import ProgrammeCode
 from shared.stamped import StampedCache
 
 # Programmes of the assistance service that put a person in a subsidy tier.
-PROGRAMME_TIERS: dict[ProgrammeCode, str] = {"tekun": "tekun", "dibao": "dibao", "dibao_marginal": "dibao_marginal",
-                   "disability_living_subsidy": "disability", "disability_care_subsidy": "disability"}
+PROGRAMME_TIERS: dict[ProgrammeCode, str] = {
+    "tekun": "tekun",
+    "dibao": "dibao",
+    "dibao_marginal": "dibao_marginal",
+    "disability_living_subsidy": "disability",
+    "disability_care_subsidy": "disability",
+}
 
 
 # ---- canteens and menus ----------------------------------------------------------------------------------
+
 
 def cutoff_minutes_of(cutoff: Cutoff) -> int:
     return -cutoff.days_before * 1440 + cutoff.time.hour * 60 + cutoff.time.minute
@@ -48,25 +63,43 @@ def _cutoff(minutes: int) -> Cutoff:
 
 def cutoff_instant(served_on: dt.date, minutes: int) -> dt.datetime:
     midnight = dt.datetime.combine(served_on, dt.time(0), tzinfo=clock.SHANGHAI)
-    return (midnight + dt.timedelta(minutes=minutes)).astimezone(dt.timezone.utc)
+    return (midnight + dt.timedelta(minutes=minutes)).astimezone(dt.UTC)
 
 
 def canteen_out(canteen: Canteen) -> CanteenOut:
     """Not a 1:1 mapping: turns the stored minutes back into cut-offs, and tells whether the canteen delivers."""
     return CanteenOut(
-        id=canteen.id, name=canteen.name, kind=canteen.kind, supplied_by=canteen.supplied_by_id,
-        area_code=canteen.area_code, address=canteen.address,
-        latitude=canteen.latitude, longitude=canteen.longitude, phone=canteen.phone,
-        delivers=bool(canteen.delivery_area_codes), delivery_area_codes=canteen.delivery_area_codes,
-        cutoffs={meal: _cutoff(m) for meal, m in canteen.cutoff_minutes.items()}, is_active=canteen.is_active,
-        created_at=canteen.created_at)
+        id=canteen.id,
+        name=canteen.name,
+        kind=canteen.kind,
+        supplied_by=canteen.supplied_by_id,
+        area_code=canteen.area_code,
+        address=canteen.address,
+        latitude=canteen.latitude,
+        longitude=canteen.longitude,
+        phone=canteen.phone,
+        delivers=bool(canteen.delivery_area_codes),
+        delivery_area_codes=canteen.delivery_area_codes,
+        cutoffs={meal: _cutoff(m) for meal, m in canteen.cutoff_minutes.items()},
+        is_active=canteen.is_active,
+        created_at=canteen.created_at,
+    )
 
 
 def menu_out(menu: Menu) -> MenuOut:
     """Not a 1:1 mapping: tells whether ordering is still open now."""
-    return MenuOut(id=menu.id, canteen_id=menu.canteen_id, served_on=menu.served_on, meal=menu.meal,
-                   dishes=menu.dishes, price_fen=menu.price_fen, capacity=menu.capacity, remaining=menu.remaining,
-                   cutoff_at=menu.cutoff_at, ordering_open=utcnow() < menu.cutoff_at and menu.remaining > 0)
+    return MenuOut(
+        id=menu.id,
+        canteen_id=menu.canteen_id,
+        served_on=menu.served_on,
+        meal=menu.meal,
+        dishes=menu.dishes,
+        price_fen=menu.price_fen,
+        capacity=menu.capacity,
+        remaining=menu.remaining,
+        cutoff_at=menu.cutoff_at,
+        ordering_open=utcnow() < menu.cutoff_at and menu.remaining > 0,
+    )
 
 
 async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None:
@@ -74,8 +107,11 @@ async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None
     allowed = SUPPLIER_KINDS[data.kind]
     if data.supplied_by is None:
         if data.kind == "meal_point":
-            raise InvalidInput("supplied_by", "a meal point (助餐点) serves the meals of a central kitchen or a "
-                                              "canteen: give the id of the one that supplies it")
+            raise InvalidInput(
+                "supplied_by",
+                "a meal point (助餐点) serves the meals of a central kitchen or a "
+                "canteen: give the id of the one that supplies it",
+            )
         return None
     if not allowed:
         raise InvalidInput("supplied_by", "a central kitchen (中央厨房) cooks its own meals and has no supplier")
@@ -83,8 +119,11 @@ async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None
     if supplier is None or not supplier.is_active:
         raise InvalidInput("supplied_by", f"no active canteen {data.supplied_by}")
     if supplier.kind not in allowed:
-        raise InvalidInput("supplied_by", f"a {data.kind} is supplied by a {' or a '.join(allowed)}, not by a "
-                                          f"{supplier.kind} (canteen {supplier.id})")
+        raise InvalidInput(
+            "supplied_by",
+            f"a {data.kind} is supplied by a {' or a '.join(allowed)}, not by a "
+            f"{supplier.kind} (canteen {supplier.id})",
+        )
     return supplier
 
 
@@ -94,12 +133,21 @@ async def create_canteen(session: AsyncSession, principal: Principal, data: Cant
     supplier = await _supplier_of(session, data)
     cutoffs = DEFAULT_CUTOFFS | data.cutoffs
     canteen = Canteen(
-        name=data.name, kind=data.kind, supplied_by_id=supplier.id if supplier else None,
-        supplier_kind=supplier.kind if supplier else None, area_code=data.area_code, address=data.address,
-        latitude=data.latitude, longitude=data.longitude, phone=data.phone,
+        name=data.name,
+        kind=data.kind,
+        supplied_by_id=supplier.id if supplier else None,
+        supplier_kind=supplier.kind if supplier else None,
+        area_code=data.area_code,
+        address=data.address,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        phone=data.phone,
         delivery_area_codes=sorted(set(data.delivery_area_codes)),
-        cutoff_minutes={meal: cutoff_minutes_of(c) for meal, c in cutoffs.items()}, is_active=True,
-        created_by=principal.subject, created_at=utcnow())
+        cutoff_minutes={meal: cutoff_minutes_of(c) for meal, c in cutoffs.items()},
+        is_active=True,
+        created_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(canteen)
     await session.flush()
     return canteen
@@ -109,8 +157,9 @@ def _delivers_to(canteen: Canteen, area_code: str) -> bool:
     return any(area_code.startswith(area_prefix(code)) for code in canteen.delivery_area_codes)
 
 
-async def list_canteens(session: AsyncSession, page: PageParams, *, area_code: str | None, kind: str | None,
-                        delivers_to: str | None) -> list[Canteen]:
+async def list_canteens(
+    session: AsyncSession, page: PageParams, *, area_code: str | None, kind: str | None, delivers_to: str | None
+) -> list[Canteen]:
     """Canteens are public information: anyone with the read scope may browse all of them."""
     query = keyset(select(Canteen).where(Canteen.is_active.is_(True)), Canteen.id, page)
     if area_code:
@@ -135,21 +184,33 @@ async def get_canteen(session: AsyncSession, canteen_id: int) -> Canteen:
 
 
 def _menu_of(canteen: Canteen, data: MenuIn, capacity: int) -> Menu:
-    return Menu(canteen_id=canteen.id, served_on=data.served_on, meal=data.meal, dishes=data.dishes,
-                price_fen=data.price_fen, capacity=capacity, remaining=capacity,
-                cutoff_at=cutoff_instant(data.served_on, canteen.cutoff_minutes[data.meal]), created_at=utcnow())
+    return Menu(
+        canteen_id=canteen.id,
+        served_on=data.served_on,
+        meal=data.meal,
+        dishes=data.dishes,
+        price_fen=data.price_fen,
+        capacity=capacity,
+        remaining=capacity,
+        cutoff_at=cutoff_instant(data.served_on, canteen.cutoff_minutes[data.meal]),
+        created_at=utcnow(),
+    )
 
 
 async def _no_menu_yet(session: AsyncSession, canteen_id: int, data: MenuIn) -> None:
-    existing = await session.scalar(select(Menu.id).where(
-        Menu.canteen_id == canteen_id, Menu.served_on == data.served_on, Menu.meal == data.meal))
+    existing = await session.scalar(
+        select(Menu.id).where(Menu.canteen_id == canteen_id, Menu.served_on == data.served_on, Menu.meal == data.meal)
+    )
     if existing is not None:
-        raise Conflict(f"canteen {canteen_id} already has a {data.meal} menu on {data.served_on.isoformat()}",
-                       resource=f"menus/{existing}")
+        raise Conflict(
+            f"canteen {canteen_id} already has a {data.meal} menu on {data.served_on.isoformat()}",
+            resource=f"menus/{existing}",
+        )
 
 
-async def create_menu(session: AsyncSession, principal: Principal, canteen_id: int, data: MenuIn
-                      ) -> tuple[Menu, list[Menu]]:
+async def create_menu(
+    session: AsyncSession, principal: Principal, canteen_id: int, data: MenuIn
+) -> tuple[Menu, list[Menu]]:
     """The canteen's menu and, in the same transaction, the same menu at each point it supplies that is named
     (`points`): each a menu of its own, with its own places, so orders at a point stop at that point's capacity."""
     canteen = await get_canteen(session, canteen_id)
@@ -169,8 +230,11 @@ async def create_menu(session: AsyncSession, principal: Principal, canteen_id: i
         seen.add(point_in.canteen_id)
         point = await session.get(Canteen, point_in.canteen_id)
         if point is None or not point.is_active or point.supplied_by_id != canteen_id:
-            raise InvalidInput(field, f"canteen {point_in.canteen_id} is not an active canteen or meal point "
-                                      f"supplied by canteen {canteen_id}")
+            raise InvalidInput(
+                field,
+                f"canteen {point_in.canteen_id} is not an active canteen or meal point "
+                f"supplied by canteen {canteen_id}",
+            )
         if not principal.covers(point.area_code):
             raise Forbidden(f"canteen {point.id} is outside your area {principal.area}")
         await _no_menu_yet(session, point.id, data)
@@ -179,17 +243,22 @@ async def create_menu(session: AsyncSession, principal: Principal, canteen_id: i
     try:
         await session.flush()
     except IntegrityError:  # a menu for the same canteen, day and meal committed since the check above
-        raise Conflict(f"a {data.meal} menu on {data.served_on.isoformat()} was published meanwhile at one of "
-                       "these canteens") from None
+        raise Conflict(
+            f"a {data.meal} menu on {data.served_on.isoformat()} was published meanwhile at one of these canteens"
+        ) from None
     return menus[0], menus[1:]
 
 
-async def list_menus(session: AsyncSession, canteen_id: int, *, date_from: dt.date, date_to: dt.date,
-                     meal: str | None) -> list[Menu]:
+async def list_menus(
+    session: AsyncSession, canteen_id: int, *, date_from: dt.date, date_to: dt.date, meal: str | None
+) -> list[Menu]:
     await get_canteen(session, canteen_id)
-    query = (select(Menu).where(Menu.canteen_id == canteen_id, Menu.served_on >= date_from,
-                                Menu.served_on <= date_to)
-             .order_by(Menu.served_on, Menu.meal).limit(200))
+    query = (
+        select(Menu)
+        .where(Menu.canteen_id == canteen_id, Menu.served_on >= date_from, Menu.served_on <= date_to)
+        .order_by(Menu.served_on, Menu.meal)
+        .limit(200)
+    )
     if meal:
         query = query.where(Menu.meal == meal)
     return list(await session.scalars(query))
@@ -197,16 +266,23 @@ async def list_menus(session: AsyncSession, canteen_id: int, *, date_from: dt.da
 
 # ---- subsidy rates ---------------------------------------------------------------------------------------
 
+
 async def add_rate(session: AsyncSession, principal: Principal, data: SubsidyRateIn) -> MealSubsidyRate:
     if not principal.is_city_staff:
         raise Forbidden("meal subsidy rates are set by city-level staff of the bureau (area 330200)")
-    existing = await session.scalar(select(MealSubsidyRate.id).where(
-        MealSubsidyRate.tier == data.tier, MealSubsidyRate.district_code == data.district_code,
-        MealSubsidyRate.effective_on == data.effective_on))
+    existing = await session.scalar(
+        select(MealSubsidyRate.id).where(
+            MealSubsidyRate.tier == data.tier,
+            MealSubsidyRate.district_code == data.district_code,
+            MealSubsidyRate.effective_on == data.effective_on,
+        )
+    )
     if existing is not None:
-        raise Conflict(f"the {data.tier} rate for {data.district_code} already has a version effective on "
-                       f"{data.effective_on.isoformat()}; versions are never rewritten: add one with another date",
-                       resource=f"meal-subsidy-rates/{existing}")
+        raise Conflict(
+            f"the {data.tier} rate for {data.district_code} already has a version effective on "
+            f"{data.effective_on.isoformat()}; versions are never rewritten: add one with another date",
+            resource=f"meal-subsidy-rates/{existing}",
+        )
     rate = MealSubsidyRate(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
     session.add(rate)
     await session.flush()
@@ -215,10 +291,11 @@ async def add_rate(session: AsyncSession, principal: Principal, data: SubsidyRat
 
 async def rates_in_force(session: AsyncSession, *, as_of: dt.date, district_code: str) -> dict[str, MealSubsidyRate]:
     """Per tier, the latest version on or before `as_of`: the district's own when it has one, else the city's."""
-    query = (select(MealSubsidyRate)
-             .where(MealSubsidyRate.effective_on <= as_of,
-                    MealSubsidyRate.district_code.in_({CITY_CODE, district_code}))
-             .order_by(MealSubsidyRate.effective_on))
+    query = (
+        select(MealSubsidyRate)
+        .where(MealSubsidyRate.effective_on <= as_of, MealSubsidyRate.district_code.in_({CITY_CODE, district_code}))
+        .order_by(MealSubsidyRate.effective_on)
+    )
     own: dict[str, MealSubsidyRate] = {}
     city: dict[str, MealSubsidyRate] = {}
     for rate in await session.scalars(query):  # ascending dates: the last one seen is the one in force
@@ -252,15 +329,32 @@ def best_subsidy(rates: tuple[PricingRate, ...], tiers: list[str], price_fen: in
 
 # ---- orders ----------------------------------------------------------------------------------------------
 
+
 def order_out(order: MealOrder, menu: Menu, canteen: Canteen) -> MealOrderOut:
     """Not a 1:1 mapping: joins the order with its menu and canteen."""
     return MealOrderOut(
-        id=order.id, menu_id=menu.id, canteen_id=canteen.id, canteen_name=canteen.name, served_on=menu.served_on,
-        meal=menu.meal, elder_id=order.elder_id, fulfilment=order.fulfilment, delivery_address=order.delivery_address,
-        quantity=order.quantity, unit_price_fen=order.unit_price_fen, subsidy_fen=order.subsidy_fen,
-        payable_fen=order.payable_fen, subsidy_tier=order.subsidy_tier, subsidy_rate_id=order.subsidy_rate_id,
-        pricing_basis=order.pricing_basis, status_source=order.status_source, status=order.status,
-        cutoff_at=menu.cutoff_at, created_at=order.created_at, cancelled_at=order.cancelled_at)
+        id=order.id,
+        menu_id=menu.id,
+        canteen_id=canteen.id,
+        canteen_name=canteen.name,
+        served_on=menu.served_on,
+        meal=menu.meal,
+        elder_id=order.elder_id,
+        fulfilment=order.fulfilment,
+        delivery_address=order.delivery_address,
+        quantity=order.quantity,
+        unit_price_fen=order.unit_price_fen,
+        subsidy_fen=order.subsidy_fen,
+        payable_fen=order.payable_fen,
+        subsidy_tier=order.subsidy_tier,
+        subsidy_rate_id=order.subsidy_rate_id,
+        pricing_basis=order.pricing_basis,
+        status_source=order.status_source,
+        status=order.status,
+        cutoff_at=menu.cutoff_at,
+        created_at=order.created_at,
+        cancelled_at=order.cancelled_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -278,25 +372,36 @@ class OrderContext:
 
 
 def _read_before_order(principal: Principal, with_key: bool) -> Select:
-    live_order = (select(MealOrder.id).where(MealOrder.menu_id == Menu.id, MealOrder.elder_id == Elder.id,
-                                             MealOrder.status == "placed").limit(1).scalar_subquery())
-    rates = select(func.count().label("count"), func.max(MealSubsidyRate.id).label("last_id"),
-                   func.max(MealSubsidyRate.created_at).label("last_at")).subquery()
+    live_order = (
+        select(MealOrder.id)
+        .where(MealOrder.menu_id == Menu.id, MealOrder.elder_id == Elder.id, MealOrder.status == "placed")
+        .limit(1)
+        .scalar_subquery()
+    )
+    rates = select(
+        func.count().label("count"),
+        func.max(MealSubsidyRate.id).label("last_id"),
+        func.max(MealSubsidyRate.created_at).label("last_at"),
+    ).subquery()
     claimed = key_used(IDEMPOTENCY_KEYS) if with_key else null()
     held = meal_orders_held(principal, Menu.served_on).scalar_subquery() if principal.kind == "resident" else null()
-    return (elder_with_status(principal)
-            .add_columns(Menu, Canteen, live_order, claimed, held, rates.c.count, rates.c.last_id, rates.c.last_at)
-            .outerjoin(Menu, Menu.id == bindparam("menu_id")).outerjoin(Canteen, Canteen.id == Menu.canteen_id)
-            .join(rates, true())
-            # What an order uses of the person: not their phone and contacts, which would be decrypted for nothing.
-            .options(load_only(Elder.id, Elder.id_number, Elder.birth_on, Elder.area_code, Elder.address)))
+    return (
+        elder_with_status(principal)
+        .add_columns(Menu, Canteen, live_order, claimed, held, rates.c.count, rates.c.last_id, rates.c.last_at)
+        .outerjoin(Menu, Menu.id == bindparam("menu_id"))
+        .outerjoin(Canteen, Canteen.id == Menu.canteen_id)
+        .join(rates, true())
+        # What an order uses of the person: not their phone and contacts, which would be decrypted for nothing.
+        .options(load_only(Elder.id, Elder.id_number, Elder.birth_on, Elder.area_code, Elder.address))
+    )
 
 
 _before_order = PerCaller(_read_before_order)
 
 
-async def read_before_order(database: Database, principal: Principal, data: MealOrderIn, *, key: str | None,
-                            cache_hours: int) -> OrderContext:
+async def read_before_order(
+    database: Database, principal: Principal, data: MealOrderIn, *, key: str | None, cache_hours: int
+) -> OrderContext:
     """The person the caller may act for (404 otherwise) with their cached status, the menu with its canteen, the
     person's live order for it, whether the Idempotency-Key was used, a resident's orders for that day and the
     stamp of the subsidy rates: one statement, outside any transaction (see shared.db.one_statement)."""
@@ -341,8 +446,10 @@ def _check_order(context: OrderContext, data: MealOrderIn, now: dt.datetime) -> 
     elif data.delivery_address is not None:
         raise InvalidInput("delivery_address", "only a delivery order has a delivery address")
     if context.existing is not None:
-        raise Conflict(f"this person already has order {context.existing} for {_menu_label(menu)}",
-                       resource=f"meal-orders/{context.existing}")
+        raise Conflict(
+            f"this person already has order {context.existing} for {_menu_label(menu)}",
+            resource=f"meal-orders/{context.existing}",
+        )
     return address
 
 
@@ -364,8 +471,9 @@ def refuse_early(context: OrderContext, data: MealOrderIn, *, daily_quota: int) 
 _RATES: StampedCache[tuple[PricingRate, ...]] = StampedCache(1000)
 
 
-async def _rates_for(session: AsyncSession, database_url: str, stamp: tuple, *, as_of: dt.date,
-                     district_code: str) -> tuple[PricingRate, ...]:
+async def _rates_for(
+    session: AsyncSession, database_url: str, stamp: tuple, *, as_of: dt.date, district_code: str
+) -> tuple[PricingRate, ...]:
     async def load() -> tuple[PricingRate, ...]:
         rates = await rates_in_force(session, as_of=as_of, district_code=district_code)
         return tuple(PricingRate(r.id, r.tier, r.amount_fen) for r in rates.values())
@@ -375,13 +483,23 @@ async def _rates_for(session: AsyncSession, database_url: str, stamp: tuple, *, 
 
 _menus = Menu.__table__
 # Built once (a Core statement, so no ORM session synchronisation): never below zero, by the WHERE.
-_TAKE_PLACES = (update(_menus).where(_menus.c.id == bindparam("menu"), _menus.c.remaining >= bindparam("places"))
-                .values(remaining=_menus.c.remaining - bindparam("places")))
+_TAKE_PLACES = (
+    update(_menus)
+    .where(_menus.c.id == bindparam("menu"), _menus.c.remaining >= bindparam("places"))
+    .values(remaining=_menus.c.remaining - bindparam("places"))
+)
 
 
-async def place_order(session: AsyncSession, principal: Principal, data: MealOrderIn, context: OrderContext,
-                      facts: AssistanceFacts, *, daily_quota: int, database_url: str
-                      ) -> tuple[MealOrder, Menu, Canteen]:
+async def place_order(
+    session: AsyncSession,
+    principal: Principal,
+    data: MealOrderIn,
+    context: OrderContext,
+    facts: AssistanceFacts,
+    *,
+    daily_quota: int,
+    database_url: str,
+) -> tuple[MealOrder, Menu, Canteen]:
     """Price the order, then take a place with one conditional update: the database refuses to go below zero.
 
     The person, the menu and its canteen were read before this transaction began (`read_before_order`); they are
@@ -392,22 +510,35 @@ async def place_order(session: AsyncSession, principal: Principal, data: MealOrd
     now = utcnow()
     address = _check_order(context, data, now)
     elder, menu, canteen = context.elder, context.menu, context.canteen
-    rates = await _rates_for(session, database_url, context.rates_stamp, as_of=menu.served_on,
-                             district_code=elder.area_code[:6])
+    rates = await _rates_for(
+        session, database_url, context.rates_stamp, as_of=menu.served_on, district_code=elder.area_code[:6]
+    )
     rate, subsidy = best_subsidy(rates, tiers_of(age_of(elder, menu.served_on), facts), menu.price_fen)
     order = MealOrder(
-        menu_id=menu.id, elder_id=elder.id, fulfilment=data.fulfilment, delivery_address=address,
-        quantity=data.quantity, unit_price_fen=menu.price_fen, subsidy_fen=subsidy,
-        payable_fen=menu.price_fen * data.quantity - subsidy, subsidy_tier=rate.tier if rate else None,
-        subsidy_rate_id=rate.id if rate else None, pricing_basis="live" if facts.live else "fallback",
-        status_source=facts.source, status="placed", placed_by=principal.subject, created_at=now)
+        menu_id=menu.id,
+        elder_id=elder.id,
+        fulfilment=data.fulfilment,
+        delivery_address=address,
+        quantity=data.quantity,
+        unit_price_fen=menu.price_fen,
+        subsidy_fen=subsidy,
+        payable_fen=menu.price_fen * data.quantity - subsidy,
+        subsidy_tier=rate.tier if rate else None,
+        subsidy_rate_id=rate.id if rate else None,
+        pricing_basis="live" if facts.live else "fallback",
+        status_source=facts.source,
+        status="placed",
+        placed_by=principal.subject,
+        created_at=now,
+    )
     session.add(order)
     try:
         await session.flush()
     except IntegrityError:
         # Another order for the same person and meal committed between the read and this insert.
-        raise Conflict(f"this person already has an order for {_menu_label(menu)}",
-                       resource=f"menus/{menu.id}") from None
+        raise Conflict(
+            f"this person already has an order for {_menu_label(menu)}", resource=f"menus/{menu.id}"
+        ) from None
     # Last statement before the commit, so the menu row stays locked for as short a time as possible.
     taken = await session.execute(_TAKE_PLACES, {"menu": menu.id, "places": data.quantity})
     if taken.rowcount != 1:
@@ -419,8 +550,12 @@ async def place_order(session: AsyncSession, principal: Principal, data: MealOrd
 def orders_visible_to(principal: Principal) -> Select:
     """The orders of the people the caller may see (the elders' own rule, applied once)."""
     elders = visible_to(principal).with_only_columns(Elder.id)
-    return (select(MealOrder, Menu, Canteen).join(Menu, Menu.id == MealOrder.menu_id)
-            .join(Canteen, Canteen.id == Menu.canteen_id).where(MealOrder.elder_id.in_(elders)))
+    return (
+        select(MealOrder, Menu, Canteen)
+        .join(Menu, Menu.id == MealOrder.menu_id)
+        .join(Canteen, Canteen.id == Menu.canteen_id)
+        .where(MealOrder.elder_id.in_(elders))
+    )
 
 
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> tuple[MealOrder, Menu, Canteen]:
@@ -430,8 +565,16 @@ async def get_order(session: AsyncSession, principal: Principal, order_id: int) 
     return row[0], row[1], row[2]
 
 
-async def list_orders(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None,
-                      served_on: dt.date | None, canteen_id: int | None, status: str | None) -> list[tuple]:
+async def list_orders(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    elder_id: int | None,
+    served_on: dt.date | None,
+    canteen_id: int | None,
+    status: str | None,
+) -> list[tuple]:
     query = keyset(orders_visible_to(principal), MealOrder.id, page, descending=True)
     if elder_id is not None:
         query = query.where(MealOrder.elder_id == elder_id)
@@ -444,23 +587,31 @@ async def list_orders(session: AsyncSession, principal: Principal, page: PagePar
     return [tuple(r) for r in (await session.execute(query)).all()]
 
 
-async def cancel_order(session: AsyncSession, principal: Principal, order_id: int
-                       ) -> tuple[MealOrder, Menu, Canteen]:
+async def cancel_order(session: AsyncSession, principal: Principal, order_id: int) -> tuple[MealOrder, Menu, Canteen]:
     order, menu, canteen = await get_order(session, principal, order_id)
     if order.status != "placed":
         raise Conflict(f"meal order {order_id} is already {order.status}", resource=f"meal-orders/{order_id}")
     now = utcnow()
     if now >= menu.cutoff_at:
-        raise BadRequest(f"{_menu_label(menu)} closed at {menu.cutoff_at.isoformat()}; after the cut-off an "
-                         "order can no longer be cancelled")
+        raise BadRequest(
+            f"{_menu_label(menu)} closed at {menu.cutoff_at.isoformat()}; after the cut-off an "
+            "order can no longer be cancelled"
+        )
     # Conditional on the status, so two cancellations at once give the place back only once.
     cancelled = await session.execute(
-        update(MealOrder).where(MealOrder.id == order_id, MealOrder.status == "placed")
-        .values(status="cancelled", cancelled_at=now).execution_options(synchronize_session=False))
+        update(MealOrder)
+        .where(MealOrder.id == order_id, MealOrder.status == "placed")
+        .values(status="cancelled", cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if cancelled.rowcount != 1:
         raise Conflict(f"meal order {order_id} is already cancelled", resource=f"meal-orders/{order_id}")
-    await session.execute(update(Menu).where(Menu.id == menu.id).values(remaining=Menu.remaining + order.quantity)
-                          .execution_options(synchronize_session=False))
+    await session.execute(
+        update(Menu)
+        .where(Menu.id == menu.id)
+        .values(remaining=Menu.remaining + order.quantity)
+        .execution_options(synchronize_session=False)
+    )
     count_after_commit(session, "eldercare", "meal_order_cancelled")
     await session.refresh(order)
     await session.refresh(menu)

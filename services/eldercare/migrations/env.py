@@ -1,13 +1,13 @@
-import services.eldercare.elders.models  # noqa: F401  (registers the tables on the metadata)
-import services.eldercare.meals.models  # noqa: F401
-import services.eldercare.beds.models  # noqa: F401
-import services.eldercare.homecare.models  # noqa: F401
+import services.eldercare.assessment.models
+import services.eldercare.beds.models
+import services.eldercare.calls.models
+import services.eldercare.carelinks.models
+import services.eldercare.elders.models
+import services.eldercare.familybeds.models
+import services.eldercare.homecare.models
+import services.eldercare.meals.models
+import services.eldercare.overrides.models
 import services.eldercare.subsidies.models  # noqa: F401
-import services.eldercare.assessment.models  # noqa: F401
-import services.eldercare.familybeds.models  # noqa: F401
-import services.eldercare.calls.models  # noqa: F401
-import services.eldercare.carelinks.models  # noqa: F401
-import services.eldercare.overrides.models  # noqa: F401
 from services.eldercare.database import Base
 from shared.migrations import run_environment
 

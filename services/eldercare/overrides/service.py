@@ -27,9 +27,16 @@ def _stated(value: str) -> str:
     return value
 
 
-OverrideReason = Annotated[str, Field(min_length=4, max_length=500, examples=["急诊转入，原预留人家属同意改期"],
-                                      description="Why the conflict is overridden; kept in the audit"),
-                           AfterValidator(_stated)]
+OverrideReason = Annotated[
+    str,
+    Field(
+        min_length=4,
+        max_length=500,
+        examples=["急诊转入，原预留人家属同意改期"],
+        description="Why the conflict is overridden; kept in the audit",
+    ),
+    AfterValidator(_stated),
+]
 
 
 class OverrideOut(Schema):
@@ -53,18 +60,37 @@ def may_override(principal: Principal, area_code: str) -> None:
         raise Forbidden(f"only staff of area {area_code} may override this conflict")
 
 
-async def record(session: AsyncSession, principal: Principal, *, action: str, resource: str, conflict: str,
-                 conflict_detail: str, reason: str, area_code: str) -> Override:
-    row = Override(at=utcnow(), actor=principal.subject, actor_area=principal.area, action=action,
-                   resource=resource, conflict=conflict, conflict_detail=conflict_detail[:500], reason=reason,
-                   area_code=area_code, request_id=current_request_id())
+async def record(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    action: str,
+    resource: str,
+    conflict: str,
+    conflict_detail: str,
+    reason: str,
+    area_code: str,
+) -> Override:
+    row = Override(
+        at=utcnow(),
+        actor=principal.subject,
+        actor_area=principal.area,
+        action=action,
+        resource=resource,
+        conflict=conflict,
+        conflict_detail=conflict_detail[:500],
+        reason=reason,
+        area_code=area_code,
+        request_id=current_request_id(),
+    )
     session.add(row)
     await session.flush()
     return row
 
 
-async def list_overrides(session: AsyncSession, principal: Principal, page: PageParams, *,
-                         action: str | None, actor: str | None) -> list[Override]:
+async def list_overrides(
+    session: AsyncSession, principal: Principal, page: PageParams, *, action: str | None, actor: str | None
+) -> list[Override]:
     """Newest first; a staff auditor sees the overrides in their area, a partner holding the scope all."""
     query = keyset(select(Override), Override.id, page, descending=True)
     if principal.is_area_staff:

@@ -17,13 +17,18 @@ from shared.idempotency import idempotent
 from shared.identity import Principal
 
 
-async def open_account(request: Request, session: AsyncSession, principal: Principal, data: AccountIn
-                       ) -> JSONResponse:
+async def open_account(request: Request, session: AsyncSession, principal: Principal, data: AccountIn) -> JSONResponse:
     """Open the account, once per Idempotency-Key. The key is claimed in a transaction of its own: assistance is
     asked inside `create`."""
+
     async def create() -> AccountOut:
-        facts = await facts_for_elder(database_of(request), assistance_of(request), principal, data.elder_id,
-                                      cache_hours=request.app.state.settings.status_cache_hours)
+        facts = await facts_for_elder(
+            database_of(request),
+            assistance_of(request),
+            principal,
+            data.elder_id,
+            cache_hours=request.app.state.settings.status_cache_hours,
+        )
         level = await latest_level(session, data.elder_id)
         return AccountOut.model_validate(await service.open_account(session, principal, data, facts, level))
 

@@ -17,8 +17,14 @@ class AllowanceRate(Base):
     __tablename__ = "allowance_rates"
     __table_args__ = (
         bounded("amount_fen", 0, MAX_BENEFIT_FEN),
-        Index("uq_allowance_rates_tier_level_district_effective", "tier", "level", "district_code", "effective_on",
-              unique=True),
+        Index(
+            "uq_allowance_rates_tier_level_district_effective",
+            "tier",
+            "level",
+            "district_code",
+            "effective_on",
+            unique=True,
+        ),
         CheckConstraint("tier IN (" + ", ".join(f"'{t}'" for t in ALLOWANCE_TIERS) + ")", name="tier_known"),
         CheckConstraint("level BETWEEN 0 AND 4", name="level_range"),
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
@@ -64,12 +70,20 @@ class SubsidyEntry(Base):
         bounded("amount_fen", -MAX_BALANCE_FEN, MAX_BALANCE_FEN),
         bounded("balance_after_fen", 0, MAX_BALANCE_FEN),
         CheckConstraint("kind IN ('allowance', 'draw', 'adjustment')", name="kind_known"),
-        CheckConstraint("(kind = 'allowance' AND amount_fen >= 0) OR (kind = 'draw' AND amount_fen <= 0) "
-                        "OR kind = 'adjustment'", name="sign_by_kind"),
+        CheckConstraint(
+            "(kind = 'allowance' AND amount_fen >= 0) OR (kind = 'draw' AND amount_fen <= 0) OR kind = 'adjustment'",
+            name="sign_by_kind",
+        ),
         CheckConstraint("balance_after_fen >= 0", name="balance_after_not_negative"),
         # One allowance per account and month, one draw per visit: a job or a retry run twice adds nothing.
-        Index("uq_subsidy_entries_account_id_month_allowance", "account_id", "month", unique=True,
-              sqlite_where=text("kind = 'allowance'"), postgresql_where=text("kind = 'allowance'")),
+        Index(
+            "uq_subsidy_entries_account_id_month_allowance",
+            "account_id",
+            "month",
+            unique=True,
+            sqlite_where=text("kind = 'allowance'"),
+            postgresql_where=text("kind = 'allowance'"),
+        ),
         Index("uq_subsidy_entries_visit_id", "visit_id", unique=True),
         Index("ix_subsidy_entries_account_id_id", "account_id", "id"),
     )

@@ -8,8 +8,12 @@ from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN, fen
 from shared.schemas import Schema
 
 AllowanceTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79"]
-DistrictOrCity = Annotated[str, Field(pattern=DISTRICT_OR_CITY_PATTERN, examples=[CITY_CODE],
-                                      description="330200 (city-wide) or a district of Ningbo")]
+DistrictOrCity = Annotated[
+    str,
+    Field(
+        pattern=DISTRICT_OR_CITY_PATTERN, examples=[CITY_CODE], description="330200 (city-wide) or a district of Ningbo"
+    ),
+]
 
 
 class AllowanceRateIn(Schema):
@@ -38,8 +42,9 @@ class AllowanceRateOut(Schema):
 class AccountIn(Schema):
     model_config = ConfigDict(extra="forbid")
     elder_id: int = Field(gt=0)
-    level: int | None = Field(None, ge=0, le=4, strict=True,
-                              description="Capability level; default: the person's latest recorded assessment")
+    level: int | None = Field(
+        None, ge=0, le=4, strict=True, description="Capability level; default: the person's latest recorded assessment"
+    )
 
 
 class AccountOut(Schema):
@@ -79,7 +84,10 @@ class GrantReport(Schema):
 
 class AdjustmentIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    amount_fen: int = fen("Signed: + credits, − debits; a debit larger than the balance is refused, and so is a "
-                          "credit that would take the balance past its bound (the same as this one's)",
-                          minimum=-MAX_BALANCE_FEN, maximum=MAX_BALANCE_FEN)
+    amount_fen: int = fen(
+        "Signed: + credits, − debits; a debit larger than the balance is refused, and so is a "
+        "credit that would take the balance past its bound (the same as this one's)",
+        minimum=-MAX_BALANCE_FEN,
+        maximum=MAX_BALANCE_FEN,
+    )
     note: str = Field(min_length=4, max_length=500)

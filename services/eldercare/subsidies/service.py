@@ -32,24 +32,41 @@ MAX_ATTEMPTS = 5
 async def add_rate(session: AsyncSession, principal: Principal, data: AllowanceRateIn) -> AllowanceRate:
     if not principal.is_city_staff:
         raise Forbidden("allowance rates are set by city-level staff of the bureau (area 330200)")
-    existing = await session.scalar(select(AllowanceRate.id).where(
-        AllowanceRate.tier == data.tier, AllowanceRate.level == data.level,
-        AllowanceRate.district_code == data.district_code, AllowanceRate.effective_on == data.effective_on))
+    existing = await session.scalar(
+        select(AllowanceRate.id).where(
+            AllowanceRate.tier == data.tier,
+            AllowanceRate.level == data.level,
+            AllowanceRate.district_code == data.district_code,
+            AllowanceRate.effective_on == data.effective_on,
+        )
+    )
     if existing is not None:
-        raise Conflict("a version with this tier, level, district and date exists; add one with another date",
-                       resource=f"allowance-rates/{existing}")
+        raise Conflict(
+            "a version with this tier, level, district and date exists; add one with another date",
+            resource=f"allowance-rates/{existing}",
+        )
     rate = AllowanceRate(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
     session.add(rate)
     await session.flush()
     return rate
 
 
-async def rate_for(session: AsyncSession, *, tier: str, level: int, district_code: str, on: dt.date
-                   ) -> AllowanceRate | None:
+async def rate_for(
+    session: AsyncSession, *, tier: str, level: int, district_code: str, on: dt.date
+) -> AllowanceRate | None:
     """The version in force on `on`: the district's own when it has one, else the city's."""
-    rows = list(await session.scalars(select(AllowanceRate).where(
-        AllowanceRate.tier == tier, AllowanceRate.level == level, AllowanceRate.effective_on <= on,
-        AllowanceRate.district_code.in_({CITY_CODE, district_code})).order_by(AllowanceRate.effective_on)))
+    rows = list(
+        await session.scalars(
+            select(AllowanceRate)
+            .where(
+                AllowanceRate.tier == tier,
+                AllowanceRate.level == level,
+                AllowanceRate.effective_on <= on,
+                AllowanceRate.district_code.in_({CITY_CODE, district_code}),
+            )
+            .order_by(AllowanceRate.effective_on)
+        )
+    )
     own = [r for r in rows if r.district_code != CITY_CODE]
     return (own or rows or [None])[-1]
 
@@ -61,8 +78,9 @@ def tier_of(elder: Elder, facts: AssistanceFacts, on: dt.date) -> str:
     return "age_80_plus" if age_of(elder, on) >= 80 else "age_60_79"
 
 
-async def open_account(session: AsyncSession, principal: Principal, data: AccountIn, facts: AssistanceFacts,
-                       latest_level: int | None) -> SubsidyAccount:
+async def open_account(
+    session: AsyncSession, principal: Principal, data: AccountIn, facts: AssistanceFacts, latest_level: int | None
+) -> SubsidyAccount:
     elder = await get_visible(session, principal, data.elder_id)
     if principal.kind != "staff":
         raise Forbidden("subsidy accounts are opened by staff")
@@ -76,11 +94,18 @@ async def open_account(session: AsyncSession, principal: Principal, data: Accoun
     tier = tier_of(elder, facts, today)
     rate = await rate_for(session, tier=tier, level=level, district_code=elder.area_code[:6], on=today)
     if rate is None or rate.amount_fen == 0:
-        raise BadRequest(f"no home-care allowance is in force for tier {tier} at level {level}: the person is not "
-                         "eligible")
-    account = SubsidyAccount(elder_id=elder.id, tier=tier, level=level, balance_fen=0,
-                             tier_basis="live" if facts.live else "fallback", opened_by=principal.subject,
-                             opened_at=utcnow())
+        raise BadRequest(
+            f"no home-care allowance is in force for tier {tier} at level {level}: the person is not eligible"
+        )
+    account = SubsidyAccount(
+        elder_id=elder.id,
+        tier=tier,
+        level=level,
+        balance_fen=0,
+        tier_basis="live" if facts.live else "fallback",
+        opened_by=principal.subject,
+        opened_at=utcnow(),
+    )
     session.add(account)
     elder_id = elder.id
     try:
@@ -96,24 +121,27 @@ def accounts_visible_to(principal: Principal) -> Select:
 
 
 async def get_account(session: AsyncSession, principal: Principal, account_id: int) -> SubsidyAccount:
-    return await one_or_404(session, accounts_visible_to(principal).where(SubsidyAccount.id == account_id)
-                            .execution_options(populate_existing=True),
-                            f"no subsidy account {account_id} that you may see")
+    return await one_or_404(
+        session,
+        accounts_visible_to(principal).where(SubsidyAccount.id == account_id).execution_options(populate_existing=True),
+        f"no subsidy account {account_id} that you may see",
+    )
 
 
-async def list_accounts(session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None
-                        ) -> list[SubsidyAccount]:
+async def list_accounts(
+    session: AsyncSession, principal: Principal, page: PageParams, *, elder_id: int | None
+) -> list[SubsidyAccount]:
     query = keyset(accounts_visible_to(principal), SubsidyAccount.id, page)
     if elder_id is not None:
         query = query.where(SubsidyAccount.elder_id == elder_id)
     return list(await session.scalars(query))
 
 
-async def entries(session: AsyncSession, principal: Principal, account_id: int, page: PageParams
-                  ) -> list[SubsidyEntry]:
+async def entries(session: AsyncSession, principal: Principal, account_id: int, page: PageParams) -> list[SubsidyEntry]:
     await get_account(session, principal, account_id)
-    query = keyset(select(SubsidyEntry).where(SubsidyEntry.account_id == account_id), SubsidyEntry.id, page,
-                   descending=True)
+    query = keyset(
+        select(SubsidyEntry).where(SubsidyEntry.account_id == account_id), SubsidyEntry.id, page, descending=True
+    )
     return list(await session.scalars(query))
 
 
@@ -121,15 +149,16 @@ async def _move(session: AsyncSession, account_id: int, delta: int) -> int | Non
     """Add `delta` (negative: a debit) unless the balance would go below zero or past its bound (MAX_BALANCE_FEN,
     so that no sum of bounded amounts overflows the column); the new balance, or None."""
     new_balance = await session.scalar(
-        update(SubsidyAccount).where(SubsidyAccount.id == account_id,
-                                     (SubsidyAccount.balance_fen + delta).between(0, MAX_BALANCE_FEN))
-        .values(balance_fen=SubsidyAccount.balance_fen + delta).returning(SubsidyAccount.balance_fen)
-        .execution_options(synchronize_session=False))
+        update(SubsidyAccount)
+        .where(SubsidyAccount.id == account_id, (SubsidyAccount.balance_fen + delta).between(0, MAX_BALANCE_FEN))
+        .values(balance_fen=SubsidyAccount.balance_fen + delta)
+        .returning(SubsidyAccount.balance_fen)
+        .execution_options(synchronize_session=False)
+    )
     return new_balance
 
 
-async def draw_for_visit(session: AsyncSession, *, elder_id: int, visit_id: int, price_fen: int,
-                         by: str) -> int:
+async def draw_for_visit(session: AsyncSession, *, elder_id: int, visit_id: int, price_fen: int, by: str) -> int:
     """Pay what the balance allows of a verified visit's price; return the amount drawn (the rest is self-paid).
 
     The amount is read, then taken only if the balance still covers it; a concurrent draw in between makes the
@@ -144,29 +173,50 @@ async def draw_for_visit(session: AsyncSession, *, elder_id: int, visit_id: int,
         amount = min(price_fen, balance)
         new_balance = await _move(session, account_id, -amount)
         if new_balance is not None:
-            session.add(SubsidyEntry(account_id=account_id, kind="draw", amount_fen=-amount,
-                                     balance_after_fen=new_balance, visit_id=visit_id, created_by=by,
-                                     created_at=utcnow()))
+            session.add(
+                SubsidyEntry(
+                    account_id=account_id,
+                    kind="draw",
+                    amount_fen=-amount,
+                    balance_after_fen=new_balance,
+                    visit_id=visit_id,
+                    created_by=by,
+                    created_at=utcnow(),
+                )
+            )
             await session.flush()
             return amount
-    raise Conflict("the subsidy account is being drawn by many visits at once; retry",
-                   resource=f"subsidy-accounts/{account_id}")
+    raise Conflict(
+        "the subsidy account is being drawn by many visits at once; retry", resource=f"subsidy-accounts/{account_id}"
+    )
 
 
-async def adjust(session: AsyncSession, principal: Principal, account_id: int, amount_fen: int, note: str
-                 ) -> SubsidyEntry:
+async def adjust(
+    session: AsyncSession, principal: Principal, account_id: int, amount_fen: int, note: str
+) -> SubsidyEntry:
     account = await get_account(session, principal, account_id)
     if principal.kind != "staff":
         raise Forbidden("adjustments are made by staff")
     new_balance = await _move(session, account.id, amount_fen)
     if new_balance is None and amount_fen > 0:
-        raise Conflict(f"subsidy account {account_id} would hold more than {format_yuan(MAX_BALANCE_FEN)}, the bound "
-                       f"of a balance", resource=f"subsidy-accounts/{account_id}")
+        raise Conflict(
+            f"subsidy account {account_id} would hold more than {format_yuan(MAX_BALANCE_FEN)}, the bound of a balance",
+            resource=f"subsidy-accounts/{account_id}",
+        )
     if new_balance is None:
-        raise Conflict(f"the balance of subsidy account {account_id} does not cover {-amount_fen} fen",
-                       resource=f"subsidy-accounts/{account_id}")
-    entry = SubsidyEntry(account_id=account.id, kind="adjustment", amount_fen=amount_fen,
-                         balance_after_fen=new_balance, note=note, created_by=principal.subject, created_at=utcnow())
+        raise Conflict(
+            f"the balance of subsidy account {account_id} does not cover {-amount_fen} fen",
+            resource=f"subsidy-accounts/{account_id}",
+        )
+    entry = SubsidyEntry(
+        account_id=account.id,
+        kind="adjustment",
+        amount_fen=amount_fen,
+        balance_after_fen=new_balance,
+        note=note,
+        created_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(entry)
     await session.flush()
     return entry
@@ -177,15 +227,25 @@ async def grant_month(session: AsyncSession, principal: Principal, month: str) -
     first_day = dt.date.fromisoformat(month + "-01")
     if not principal.is_area_staff:
         raise Forbidden("allowances are granted by staff")
-    query = (select(SubsidyAccount, Elder.area_code).join(Elder, Elder.id == SubsidyAccount.elder_id)
-             .where(within_area(Elder.area_code, principal.area))
-             .where(~select(SubsidyEntry.id).where(SubsidyEntry.account_id == SubsidyAccount.id,
-                                                   SubsidyEntry.kind == "allowance",
-                                                   SubsidyEntry.month == month).exists()))
+    query = (
+        select(SubsidyAccount, Elder.area_code)
+        .join(Elder, Elder.id == SubsidyAccount.elder_id)
+        .where(within_area(Elder.area_code, principal.area))
+        .where(
+            ~select(SubsidyEntry.id)
+            .where(
+                SubsidyEntry.account_id == SubsidyAccount.id,
+                SubsidyEntry.kind == "allowance",
+                SubsidyEntry.month == month,
+            )
+            .exists()
+        )
+    )
     credited, total = 0, 0
     for account, area_code in (await session.execute(query)).all():
-        rate = await rate_for(session, tier=account.tier, level=account.level, district_code=area_code[:6],
-                              on=first_day)
+        rate = await rate_for(
+            session, tier=account.tier, level=account.level, district_code=area_code[:6], on=first_day
+        )
         if rate is None:
             continue
         account_id, amount, rate_id = account.id, rate.amount_fen, rate.id
@@ -194,9 +254,18 @@ async def grant_month(session: AsyncSession, principal: Principal, month: str) -
                 new_balance = await _move(session, account_id, amount)
                 if new_balance is None:  # the balance is at its bound: this month's allowance would pass it
                     continue
-                session.add(SubsidyEntry(account_id=account_id, kind="allowance", amount_fen=amount,
-                                         balance_after_fen=new_balance, month=month, rate_id=rate_id,
-                                         created_by=principal.subject, created_at=utcnow()))
+                session.add(
+                    SubsidyEntry(
+                        account_id=account_id,
+                        kind="allowance",
+                        amount_fen=amount,
+                        balance_after_fen=new_balance,
+                        month=month,
+                        rate_id=rate_id,
+                        created_by=principal.subject,
+                        created_at=utcnow(),
+                    )
+                )
                 await session.flush()
         except IntegrityError:
             continue

@@ -42,8 +42,13 @@ class Address(Base):
         CheckConstraint("longitude IS NULL OR longitude BETWEEN -180 AND 180", name="longitude_range"),
         CheckConstraint("(latitude IS NULL) = (geohash IS NULL)", name="geohash_with_coordinates"),
         CheckConstraint("(geohash IS NULL) = (cell7 IS NULL)", name="cells_with_geohash"),
-        Index("uq_addresses_current_match_key", "match_key", unique=True,
-              postgresql_where=text("status = 'current'"), sqlite_where=text("status = 'current'")),
+        Index(
+            "uq_addresses_current_match_key",
+            "match_key",
+            unique=True,
+            postgresql_where=text("status = 'current'"),
+            sqlite_where=text("status = 'current'"),
+        ),
         Index("ix_addresses_road_id_house_number", "road_id", "house_number"),
         Index("ix_addresses_area_id", "area_id"),
         # A road's or an area's addresses in the order search lists them (houses first, short numbers
@@ -71,8 +76,10 @@ class Address(Base):
     room: Mapped[str | None] = mapped_column(String(20))
     match_key: Mapped[str] = mapped_column(String(200))
     full_name: Mapped[str] = mapped_column(String(300))
-    search_key: Mapped[str] = mapped_column(String(300), doc="full_name without 宁波市 (not indexed: search goes "
-                                            "through the road or area, see ix_addresses_road_order)")
+    search_key: Mapped[str] = mapped_column(
+        String(300),
+        doc="full_name without 宁波市 (not indexed: search goes through the road or area, see ix_addresses_road_order)",
+    )
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     geohash: Mapped[str | None] = mapped_column(String(12))

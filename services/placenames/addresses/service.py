@@ -14,8 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames import geo
 from services.placenames.addresses.models import Address, AddressLineage, CodeCounter
-from services.placenames.addresses.schemas import (AddressDetail, AddressIn, AddressOut, ChangeIn, LineageOut,
-                                                   MergeIn, PlateRef, SplitIn)
+from services.placenames.addresses.schemas import (
+    AddressDetail,
+    AddressIn,
+    AddressOut,
+    ChangeIn,
+    LineageOut,
+    MergeIn,
+    PlateRef,
+    SplitIn,
+)
 from services.placenames.divisions.models import Division
 from services.placenames.divisions.service import is_current
 from services.placenames.names.models import PlaceName
@@ -45,9 +53,12 @@ async def allocate(session: AsyncSession, series: str, count: int = 1) -> int:
     found in issued codes, so even then no code is issued twice.
     """
     for _ in range(2):
-        result = await session.execute(update(CodeCounter).where(CodeCounter.series == series)
-                                       .values(next_value=CodeCounter.next_value + count)
-                                       .returning(CodeCounter.next_value))
+        result = await session.execute(
+            update(CodeCounter)
+            .where(CodeCounter.series == series)
+            .values(next_value=CodeCounter.next_value + count)
+            .returning(CodeCounter.next_value)
+        )
         after = result.scalar_one_or_none()
         if after is not None:
             return after - count
@@ -66,13 +77,27 @@ def address_code(district_code: str, number: int) -> str:
     return f"{district_code}{number:010d}"
 
 
-def match_key(road_id: int | None, house: str | None, area_id: int | None, building: str | None,
-              unit: str | None, room: str | None) -> str:
+def match_key(
+    road_id: int | None,
+    house: str | None,
+    area_id: int | None,
+    building: str | None,
+    unit: str | None,
+    room: str | None,
+) -> str:
     return "|".join("" if v is None else str(v) for v in (road_id, house, area_id, building, unit, room))
 
 
-def render(district: str, road: str | None, house: str | None, area: str | None, building: str | None,
-           unit: str | None, room: str | None, township: str | None = None) -> str:
+def render(
+    district: str,
+    road: str | None,
+    house: str | None,
+    area: str | None,
+    building: str | None,
+    unit: str | None,
+    room: str | None,
+    township: str | None = None,
+) -> str:
     """宁波市鄞州区天童南路588号宁波文化广场3幢2单元501室; with no road, the township leads the area."""
     parts = [CITY, district]
     if road:
@@ -129,8 +154,9 @@ async def _build(session: AsyncSession, principal: Principal, data: AddressIn) -
     if data.township_code:
         await _division(session, data.township_code, "township_code", "township", data.district_code)
     if data.community_code:
-        await _division(session, data.community_code, "community_code", "village",
-                        data.township_code or data.district_code)
+        await _division(
+            session, data.community_code, "community_code", "village", data.township_code or data.district_code
+        )
     if data.road_id is None and data.area_id is None:
         raise InvalidInput("road_id", "an address lies on a road or in a residential area: give road_id or area_id")
     if data.road_id is not None:
@@ -142,11 +168,22 @@ async def _build(session: AsyncSession, principal: Principal, data: AddressIn) -
     if house and data.road_id is None:
         raise InvalidInput("house_number", "a house number (门牌号) is a number on a road: give road_id")
     address = Address(
-        level=level_of(building, unit, room), status="current", district_code=data.district_code,
-        township_code=data.township_code, community_code=data.community_code, road_id=data.road_id,
-        area_id=data.area_id, house_number=house, building=building, unit=unit, room=room,
-        latitude=data.latitude, longitude=data.longitude,
-        created_at=utcnow(), **geo.cell_columns(data.latitude, data.longitude))
+        level=level_of(building, unit, room),
+        status="current",
+        district_code=data.district_code,
+        township_code=data.township_code,
+        community_code=data.community_code,
+        road_id=data.road_id,
+        area_id=data.area_id,
+        house_number=house,
+        building=building,
+        unit=unit,
+        room=room,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        created_at=utcnow(),
+        **geo.cell_columns(data.latitude, data.longitude),
+    )
     await _refresh_text(session, address)
     return address
 
@@ -176,39 +213,73 @@ async def issue(session: AsyncSession, principal: Principal, data: AddressIn) ->
 
 
 async def get(session: AsyncSession, code: str) -> Address:
-    return await one_or_404(session, select(Address).where(Address.code == code),
-                            f"no standard address with code {code}")
+    return await one_or_404(
+        session, select(Address).where(Address.code == code), f"no standard address with code {code}"
+    )
 
 
 async def detail(session: AsyncSession, code: str) -> AddressDetail:
     a = await get(session, code)
-    rows = (await session.scalars(select(AddressLineage).where(
-        or_(AddressLineage.from_id == a.id, AddressLineage.to_id == a.id)).order_by(AddressLineage.id))).all()
+    rows = (
+        await session.scalars(
+            select(AddressLineage)
+            .where(or_(AddressLineage.from_id == a.id, AddressLineage.to_id == a.id))
+            .order_by(AddressLineage.id)
+        )
+    ).all()
     ids = {r.from_id for r in rows} | {r.to_id for r in rows if r.to_id}
-    codes = dict((await session.execute(select(Address.id, Address.code).where(Address.id.in_(ids)))).all()) if ids \
-        else {}
-    plates = (await session.scalars(select(DoorPlate).join(PlateAddress, PlateAddress.plate_id == DoorPlate.id)
-                                    .where(PlateAddress.address_id == a.id).order_by(DoorPlate.id))).all()
+    codes = (
+        dict((await session.execute(select(Address.id, Address.code).where(Address.id.in_(ids)))).all()) if ids else {}
+    )
+    plates = (
+        await session.scalars(
+            select(DoorPlate)
+            .join(PlateAddress, PlateAddress.plate_id == DoorPlate.id)
+            .where(PlateAddress.address_id == a.id)
+            .order_by(DoorPlate.id)
+        )
+    ).all()
     return AddressDetail(
         **AddressOut.model_validate(a).model_dump(),
-        lineage=[LineageOut(kind=r.kind, from_code=codes[r.from_id], to_code=codes.get(r.to_id),
-                            old_full_name=r.old_full_name, decided_on=r.decided_on, note=r.note) for r in rows],
-        plates=[PlateRef.model_validate(p) for p in plates])
+        lineage=[
+            LineageOut(
+                kind=r.kind,
+                from_code=codes[r.from_id],
+                to_code=codes.get(r.to_id),
+                old_full_name=r.old_full_name,
+                decided_on=r.decided_on,
+                note=r.note,
+            )
+            for r in rows
+        ],
+        plates=[PlateRef.model_validate(p) for p in plates],
+    )
 
 
 async def _retire(session: AsyncSession, principal: Principal, a: Address, on: dt.date) -> None:
     if not principal.covers(a.district_code):
         raise Forbidden(f"{a.full_name} ({a.code}) is outside your area {principal.area}")
-    result = await session.execute(update(Address).where(Address.id == a.id, Address.status == "current")
-                                   .values(status="retired", retired_on=on).execution_options(synchronize_session=False))
+    result = await session.execute(
+        update(Address)
+        .where(Address.id == a.id, Address.status == "current")
+        .values(status="retired", retired_on=on)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         raise Conflict(f"{a.full_name} ({a.code}) is already retired", resource=f"addresses/{a.code}")
     await session.refresh(a)
 
 
 def _lineage(kind: str, old: Address, new: Address | None, data: ChangeIn) -> AddressLineage:
-    return AddressLineage(kind=kind, from_id=old.id, to_id=new.id if new else None, old_full_name=old.full_name,
-                          decided_on=data.decided_on, note=data.note, created_at=utcnow())
+    return AddressLineage(
+        kind=kind,
+        from_id=old.id,
+        to_id=new.id if new else None,
+        old_full_name=old.full_name,
+        decided_on=data.decided_on,
+        note=data.note,
+        created_at=utcnow(),
+    )
 
 
 async def retire(session: AsyncSession, principal: Principal, code: str, data: ChangeIn) -> Address:
@@ -223,20 +294,34 @@ async def _plates_follow(session: AsyncSession, olds: list[Address], new: list[A
     """A door plate stays on its door when the addresses behind it are split or merged: the issued plates of
     the retired addresses now carry their successors instead (the lineage keeps the old ones)."""
     old_ids = [a.id for a in olds]
-    plates = set(await session.scalars(select(PlateAddress.plate_id).join(DoorPlate, DoorPlate.id == PlateAddress.plate_id)
-                                       .where(PlateAddress.address_id.in_(old_ids), DoorPlate.status == "issued")))
+    plates = set(
+        await session.scalars(
+            select(PlateAddress.plate_id)
+            .join(DoorPlate, DoorPlate.id == PlateAddress.plate_id)
+            .where(PlateAddress.address_id.in_(old_ids), DoorPlate.status == "issued")
+        )
+    )
     if not plates:
         return
-    carried = set((await session.execute(select(PlateAddress.plate_id, PlateAddress.address_id)
-                                         .where(PlateAddress.plate_id.in_(plates)))).all())
-    await session.execute(delete(PlateAddress).where(PlateAddress.plate_id.in_(plates),
-                                                     PlateAddress.address_id.in_(old_ids)))
-    session.add_all(PlateAddress(plate_id=p, address_id=a.id) for p in sorted(plates) for a in new
-                    if (p, a.id) not in carried)
+    carried = set(
+        (
+            await session.execute(
+                select(PlateAddress.plate_id, PlateAddress.address_id).where(PlateAddress.plate_id.in_(plates))
+            )
+        ).all()
+    )
+    await session.execute(
+        delete(PlateAddress).where(PlateAddress.plate_id.in_(plates), PlateAddress.address_id.in_(old_ids))
+    )
+    session.add_all(
+        PlateAddress(plate_id=p, address_id=a.id) for p in sorted(plates) for a in new if (p, a.id) not in carried
+    )
     await session.flush()
 
 
-async def split(session: AsyncSession, principal: Principal, code: str, data: SplitIn) -> tuple[list[str], list[Address]]:
+async def split(
+    session: AsyncSession, principal: Principal, code: str, data: SplitIn
+) -> tuple[list[str], list[Address]]:
     old = await get(session, code)
     await _retire(session, principal, old, data.decided_on)
     new = await _issue(session, [await _build(session, principal, part) for part in data.into])
@@ -261,8 +346,13 @@ async def merge(session: AsyncSession, principal: Principal, data: MergeIn) -> t
 
 async def follow_renaming(session: AsyncSession, old_name_id: int, new_name_id: int, decided_on: dt.date) -> int:
     """Addresses on a renamed road or in a renamed area take the new name and keep their codes."""
-    moved = (await session.scalars(select(Address).where(
-        Address.status == "current", or_(Address.road_id == old_name_id, Address.area_id == old_name_id)))).all()
+    moved = (
+        await session.scalars(
+            select(Address).where(
+                Address.status == "current", or_(Address.road_id == old_name_id, Address.area_id == old_name_id)
+            )
+        )
+    ).all()
     change = ChangeIn(decided_on=decided_on, note="the road or area was renamed")
     for a in moved:
         session.add(_lineage("rename", a, a, change))
@@ -273,8 +363,9 @@ async def follow_renaming(session: AsyncSession, old_name_id: int, new_name_id: 
     return len(moved)
 
 
-async def list_page(session: AsyncSession, page: PageParams, *, district_code: str | None, road_id: int | None,
-                    include_retired: bool) -> list[Address]:
+async def list_page(
+    session: AsyncSession, page: PageParams, *, district_code: str | None, road_id: int | None, include_retired: bool
+) -> list[Address]:
     query = keyset(select(Address), Address.code, page, cast=str)
     if district_code:
         query = query.where(Address.district_code == district_code)

@@ -12,22 +12,54 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placenames.batches.models import BatchLine
 
-RESULT_COLUMNS = ["line", "id", "input", "status", "code", "standard_address", "confidence", "district", "township",
-                  "community", "road", "house_number", "area", "building", "unit", "floor", "room", "reasons"]
+RESULT_COLUMNS = [
+    "line",
+    "id",
+    "input",
+    "status",
+    "code",
+    "standard_address",
+    "confidence",
+    "district",
+    "township",
+    "community",
+    "road",
+    "house_number",
+    "area",
+    "building",
+    "unit",
+    "floor",
+    "room",
+    "reasons",
+]
 PART_COLUMNS = RESULT_COLUMNS[7:17]
 BLOCK = 5000
 
 
 async def lines(session: AsyncSession, job_id: str, after: int, limit: int) -> list[BatchLine]:
-    return list(await session.scalars(select(BatchLine).where(BatchLine.job_id == job_id, BatchLine.line_no > after)
-                                      .order_by(BatchLine.line_no).limit(limit)))
+    return list(
+        await session.scalars(
+            select(BatchLine)
+            .where(BatchLine.job_id == job_id, BatchLine.line_no > after)
+            .order_by(BatchLine.line_no)
+            .limit(limit)
+        )
+    )
 
 
 def row(line: BatchLine) -> list:
     parts = json.loads(line.parts) if line.parts else {}
-    return [line.line_no, line.ref or "", line.text, line.status, line.code or "", line.full_name or "",
-            "" if line.confidence is None else line.confidence, *(parts.get(k, "") for k in PART_COLUMNS),
-            "; ".join(json.loads(line.reasons)) if line.reasons else ""]
+    return [
+        line.line_no,
+        line.ref or "",
+        line.text,
+        line.status,
+        line.code or "",
+        line.full_name or "",
+        "" if line.confidence is None else line.confidence,
+        *(parts.get(k, "") for k in PART_COLUMNS),
+        "; ".join(json.loads(line.reasons)) if line.reasons else "",
+    ]
 
 
 async def result_csv(sessionmaker: async_sessionmaker, job_id: str) -> AsyncIterator[bytes]:

@@ -37,8 +37,7 @@ def decode(body: bytes, encoding: str) -> tuple[str, str]:
             return body.decode("utf-8-sig" if name == "utf-8" else "gb18030"), name
         except UnicodeDecodeError:
             continue
-    raise InvalidInput("encoding", f"the file is not valid {' or '.join(t.upper() for t in tries)}",
-                       location="query")
+    raise InvalidInput("encoding", f"the file is not valid {' or '.join(t.upper() for t in tries)}", location="query")
 
 
 def columns(lines: list[str]) -> tuple[int, int | None, int]:
@@ -49,8 +48,11 @@ def columns(lines: list[str]) -> tuple[int, int | None, int]:
         except csv.Error:
             header = []
         if HEADER_ADDRESS & set(header):
-            return (next(i for i, c in enumerate(header) if c in HEADER_ADDRESS),
-                    next((i for i, c in enumerate(header) if c in HEADER_ID), None), 1)
+            return (
+                next(i for i, c in enumerate(header) if c in HEADER_ADDRESS),
+                next((i for i, c in enumerate(header) if c in HEADER_ID), None),
+                1,
+            )
     return 0, None, 0
 
 
@@ -63,7 +65,7 @@ def split_line(number: int, line: str, address_col: int, id_col: int | None) -> 
     # No address holds a control character, and PostgreSQL cannot store a NUL: each is kept as U+FFFD, so the
     # partner still finds the line, and the line comes back marked.
     line, controls = CONTROL_CHARACTERS.subn("\ufffd", line)
-    row = {"line_no": number, "ref": None, "text": line[:MAX_TEXT * 2], "reason": None}
+    row = {"line_no": number, "ref": None, "text": line[: MAX_TEXT * 2], "reason": None}
     try:
         cells = next(csv.reader([line], strict=True)) if line.strip() else []
     except csv.Error as error:
@@ -97,21 +99,42 @@ async def create(session: AsyncSession, principal: Principal, body: bytes, encod
         raise InvalidInput("body", "the file has no lines after its header")
     if count > MAX_LINES:
         raise InvalidInput("body", f"{count:,} lines; at most {MAX_LINES:,} per batch")
-    job = BatchJob(id=uuid.uuid4().hex, owner=principal.subject, status="queued", encoding=used,
-                   total_lines=count, processed_lines=0, matched_lines=0, bad_lines=0, created_at=utcnow())
+    job = BatchJob(
+        id=uuid.uuid4().hex,
+        owner=principal.subject,
+        status="queued",
+        encoding=used,
+        total_lines=count,
+        processed_lines=0,
+        matched_lines=0,
+        bad_lines=0,
+        created_at=utcnow(),
+    )
     session.add(job)
     await session.flush()
     # Read and stored a block of lines at a time: a whole upload read at once would hold the event loop (CSV
     # reading is pure Python); between blocks, the database call lets other requests in.
     bad = 0
     for at in range(start, len(lines), INSERT_BLOCK):
-        rows = [split_line(n, line, address_col, id_col)
-                for n, line in enumerate(lines[at:at + INSERT_BLOCK], start=at + 1)]
+        rows = [
+            split_line(n, line, address_col, id_col)
+            for n, line in enumerate(lines[at : at + INSERT_BLOCK], start=at + 1)
+        ]
         bad += sum(1 for r in rows if r["reason"])
-        await session.execute(BatchLine.__table__.insert(), [
-            {"job_id": job.id, "line_no": r["line_no"], "ref": r["ref"], "text": r["text"],
-             "status": "bad" if r["reason"] else "pending",
-             "reasons": json.dumps([r["reason"]], ensure_ascii=False) if r["reason"] else None} for r in rows])
+        await session.execute(
+            BatchLine.__table__.insert(),
+            [
+                {
+                    "job_id": job.id,
+                    "line_no": r["line_no"],
+                    "ref": r["ref"],
+                    "text": r["text"],
+                    "status": "bad" if r["reason"] else "pending",
+                    "reasons": json.dumps([r["reason"]], ensure_ascii=False) if r["reason"] else None,
+                }
+                for r in rows
+            ],
+        )
     job.processed_lines = job.bad_lines = bad
     return job
 
@@ -132,22 +155,42 @@ async def standardise_next(database: Database, job_id: str) -> int | None:
     is held meanwhile (and on SQLite no lock). They are parsed here, in the job worker's process: it answers
     no requests, so unlike the API process (parsing/pool.py) it has no event loop to keep free."""
     async with database.sessionmaker() as session, session.begin():
-        lines = (await session.execute(select(BatchLine.id, BatchLine.text).where(
-            BatchLine.job_id == job_id, BatchLine.status == "pending").order_by(BatchLine.line_no).limit(CHUNK))).all()
+        lines = (
+            await session.execute(
+                select(BatchLine.id, BatchLine.text)
+                .where(BatchLine.job_id == job_id, BatchLine.status == "pending")
+                .order_by(BatchLine.line_no)
+                .limit(CHUNK)
+            )
+        ).all()
         if not lines:
-            await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
-                status="done", finished_at=utcnow()))
+            await session.execute(
+                update(BatchJob).where(BatchJob.id == job_id).values(status="done", finished_at=utcnow())
+            )
             return None
         gaz = await gazetteer.latest(session)
     results = await _standardised(database, gaz, [text for _, text in lines])
     keys = ("status", "code", "full_name", "confidence", "parts", "reasons")
     async with database.sessionmaker() as session, session.begin():
-        await session.execute(update(BatchLine), [{"id": line_id, **dict(zip(keys, result))}
-                                                  for (line_id, _), result in zip(lines, results, strict=True)])
-        job = (await session.execute(update(BatchJob).where(BatchJob.id == job_id).values(
-            status="running", processed_lines=BatchJob.processed_lines + len(lines),
-            matched_lines=BatchJob.matched_lines + sum(1 for r in results if r[0] == "matched"))
-            .returning(BatchJob.processed_lines, BatchJob.total_lines))).one()
+        await session.execute(
+            update(BatchLine),
+            [
+                {"id": line_id, **dict(zip(keys, result, strict=False))}
+                for (line_id, _), result in zip(lines, results, strict=True)
+            ],
+        )
+        job = (
+            await session.execute(
+                update(BatchJob)
+                .where(BatchJob.id == job_id)
+                .values(
+                    status="running",
+                    processed_lines=BatchJob.processed_lines + len(lines),
+                    matched_lines=BatchJob.matched_lines + sum(1 for r in results if r[0] == "matched"),
+                )
+                .returning(BatchJob.processed_lines, BatchJob.total_lines)
+            )
+        ).one()
     return 100 * job.processed_lines // max(job.total_lines, 1)
 
 
@@ -160,15 +203,24 @@ async def _standardised(database: Database, gaz: Gazetteer, texts: list[str]) ->
     for plan, found in zip(plans, rows, strict=True):
         result = parsing.decide(plan, found)
         best = result.match or (result.candidates[0] if result.candidates else None)
-        values.append(("matched" if result.match else "ambiguous" if result.candidates else "unmatched",
-                       best.code if best else None, best.full_name if best else None, result.confidence,
-                       json.dumps({p.kind: p.value for p in result.parts}, ensure_ascii=False),
-                       json.dumps(best.reasons if best else result.reasons, ensure_ascii=False)))
+        values.append(
+            (
+                "matched" if result.match else "ambiguous" if result.candidates else "unmatched",
+                best.code if best else None,
+                best.full_name if best else None,
+                result.confidence,
+                json.dumps({p.kind: p.value for p in result.parts}, ensure_ascii=False),
+                json.dumps(best.reasons if best else result.reasons, ensure_ascii=False),
+            )
+        )
     return values
 
 
 def require_done(job: BatchJob) -> None:
     if job.status != "done":
         percent = 100 * job.processed_lines // max(job.total_lines, 1)
-        raise Conflict(f"batch {job.id} is still {job.status} ({percent}%); poll it until done",
-                       resource=f"batch-standardizations/{job.id}", headers={"Retry-After": "2"})
+        raise Conflict(
+            f"batch {job.id} is still {job.status} ({percent}%); poll it until done",
+            resource=f"batch-standardizations/{job.id}",
+            headers={"Retry-After": "2"},
+        )

@@ -16,8 +16,11 @@ class Division(Base):
     __tablename__ = "divisions"
     __table_args__ = (
         CheckConstraint("level IN ('city', 'district', 'township', 'village')", name="level_known"),
-        CheckConstraint("(level IN ('city', 'district') AND length(code) = 6) OR (level = 'township' AND "
-                        "length(code) = 9) OR (level = 'village' AND length(code) = 12)", name="code_fits_level"),
+        CheckConstraint(
+            "(level IN ('city', 'district') AND length(code) = 6) OR (level = 'township' AND "
+            "length(code) = 9) OR (level = 'village' AND length(code) = 12)",
+            name="code_fits_level",
+        ),
         CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from", name="valid_range"),
         CheckConstraint("successor_code IS NULL OR valid_to IS NOT NULL", name="successor_only_when_ended"),
         Index("ix_divisions_parent_code_code", "parent_code", "code"),

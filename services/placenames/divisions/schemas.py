@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -27,7 +27,10 @@ class DivisionOut(Schema):
 
 
 class DivisionDetail(DivisionOut):
-    ancestors: list[DivisionOut] = Field(description="Parent chain from the top (宁波市) down to the direct "
-                                         "parent; empty for the city")
-    successors: list[DivisionOut] = Field(description="For a historical division, what succeeded it, following "
-                                          "the chain to a current division; empty for a current one")
+    ancestors: list[DivisionOut] = Field(
+        description="Parent chain from the top (宁波市) down to the direct parent; empty for the city"
+    )
+    successors: list[DivisionOut] = Field(
+        description="For a historical division, what succeeded it, following "
+        "the chain to a current division; empty for a current one"
+    )

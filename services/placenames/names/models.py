@@ -32,8 +32,15 @@ class PlaceName(Base):
         CheckConstraint("status <> 'alias' OR replaced_by_id IS NOT NULL", name="alias_points_somewhere"),
         CheckConstraint("replaced_by_id IS NULL OR replaced_by_id <> id", name="not_its_own_successor"),
         # One standard name per kind and district: the same road name may exist in two districts (人民路).
-        Index("uq_place_names_standard", "district_code", "kind", "name", unique=True,
-              postgresql_where=text("status = 'standard'"), sqlite_where=text("status = 'standard'")),
+        Index(
+            "uq_place_names_standard",
+            "district_code",
+            "kind",
+            "name",
+            unique=True,
+            postgresql_where=text("status = 'standard'"),
+            sqlite_where=text("status = 'standard'"),
+        ),
         Index("ix_place_names_name", "name"),
         Index("ix_place_names_replaced_by_id", "replaced_by_id"),
     )
@@ -44,8 +51,9 @@ class PlaceName(Base):
     status: Mapped[str] = mapped_column(String(12))
     district_code: Mapped[str] = mapped_column(String(12))
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("place_names.id"))
-    illustrative: Mapped[bool] = mapped_column(Boolean, default=False,
-                                               doc="Demo row whose history or existence is illustrative, not sourced")
+    illustrative: Mapped[bool] = mapped_column(
+        Boolean, default=False, doc="Demo row whose history or existence is illustrative, not sourced"
+    )
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

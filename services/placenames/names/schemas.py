@@ -15,8 +15,12 @@ NAME_DESCRIPTION = "The name as written: Chinese characters, Latin letters, digi
 
 class Decision(Schema):
     model_config = ConfigDict(extra="forbid")
-    decision_document: str = Field(min_length=1, max_length=200, description="批复文号, e.g. 甬政地名〔2024〕12号",
-                                   examples=["甬政地名〔2024〕12号"])
+    decision_document: str = Field(
+        min_length=1,
+        max_length=200,
+        description="批复文号, e.g. 甬政地名〔2024〕12号",
+        examples=["甬政地名〔2024〕12号"],
+    )
     decided_on: dt.date = Field(description="Date of the decision (批复日期)")
     filed_on: dt.date | None = Field(None, description="Date it was filed (备案); due within 15 days")
     note: str | None = Field(None, max_length=1000)
@@ -30,8 +34,9 @@ class Decision(Schema):
 
 class NameIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN, description=NAME_DESCRIPTION,
-                      examples=["天童南路"])
+    name: str = Field(
+        min_length=1, max_length=100, pattern=NAME_PATTERN, description=NAME_DESCRIPTION, examples=["天童南路"]
+    )
     kind: Kind
     district_code: DistrictCode
     status: Status = "standard"
@@ -43,9 +48,15 @@ class NameIn(Schema):
 class EventIn(Decision):
     kind: Literal["renaming", "unification", "retirement", "rectification"] = Field(
         description="renaming 更名 (to `new_name`), unification 统一 (into `into_id`, a standard name), retirement "
-                    "销名, rectification 不规范地名整治 (to `new_name` or into `into_id`)")
-    new_name: str | None = Field(None, min_length=1, max_length=100, pattern=NAME_PATTERN,
-                                 description="For a renaming or rectification: the new standard name")
+        "销名, rectification 不规范地名整治 (to `new_name` or into `into_id`)"
+    )
+    new_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=NAME_PATTERN,
+        description="For a renaming or rectification: the new standard name",
+    )
     into_id: int | None = Field(None, description="The standard name kept, for a unification or rectification")
     unification_group: str | None = Field(None, max_length=50, description="For a unification: the plan's group")
 
@@ -70,8 +81,10 @@ class StandardOut(Schema):
 
 
 class NameDetail(NameOut):
-    standard: StandardOut | None = Field(description="Today's standard name this name resolves to (itself when "
-                                         "standard); null for a retired name with no successor")
+    standard: StandardOut | None = Field(
+        description="Today's standard name this name resolves to (itself when "
+        "standard); null for a retired name with no successor"
+    )
     chain: list[StandardOut] = Field(description="The names passed through, from this one to today's standard name")
 
 

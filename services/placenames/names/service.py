@@ -35,12 +35,21 @@ def filing_missed(event: NameEvent, today: dt.date) -> bool:
 
 def event_out(event: NameEvent, today: dt.date | None = None) -> EventOut:
     """Computed: the filing deadline and whether it was missed."""
-    return EventOut(id=event.id, name_id=event.name_id, result_id=event.result_id, kind=event.kind,
-                    decision_document=event.decision_document, decided_on=event.decided_on, filed_on=event.filed_on,
-                    filing_deadline=filing_deadline(event.decided_on),
-                    filing_missed=filing_missed(event, today or clock.today()),
-                    unification_group=event.unification_group, illustrative=event.illustrative, note=event.note,
-                    created_at=event.created_at)
+    return EventOut(
+        id=event.id,
+        name_id=event.name_id,
+        result_id=event.result_id,
+        kind=event.kind,
+        decision_document=event.decision_document,
+        decided_on=event.decided_on,
+        filed_on=event.filed_on,
+        filing_deadline=filing_deadline(event.decided_on),
+        filing_missed=filing_missed(event, today or clock.today()),
+        unification_group=event.unification_group,
+        illustrative=event.illustrative,
+        note=event.note,
+        created_at=event.created_at,
+    )
 
 
 async def resolve_chain(session: AsyncSession, name: PlaceName) -> list[PlaceName]:
@@ -59,9 +68,11 @@ async def detail(session: AsyncSession, name_id: int) -> NameDetail:
     name = await get(session, name_id)
     chain = await resolve_chain(session, name)
     standard = chain[-1] if chain[-1].status == "standard" else None
-    return NameDetail(**NameOut.model_validate(name).model_dump(),
-                      standard=StandardOut.model_validate(standard) if standard else None,
-                      chain=[StandardOut.model_validate(n) for n in chain])
+    return NameDetail(
+        **NameOut.model_validate(name).model_dump(),
+        standard=StandardOut.model_validate(standard) if standard else None,
+        chain=[StandardOut.model_validate(n) for n in chain],
+    )
 
 
 async def get(session: AsyncSession, name_id: int) -> PlaceName:
@@ -75,29 +86,52 @@ def _check_area(principal: Principal, district_code: str) -> None:
 
 
 async def _standard_named(session: AsyncSession, name: str, kind: str, district_code: str) -> PlaceName | None:
-    return await session.scalar(select(PlaceName).where(
-        PlaceName.name == name, PlaceName.kind == kind, PlaceName.district_code == district_code,
-        PlaceName.status == "standard"))
+    return await session.scalar(
+        select(PlaceName).where(
+            PlaceName.name == name,
+            PlaceName.kind == kind,
+            PlaceName.district_code == district_code,
+            PlaceName.status == "standard",
+        )
+    )
 
 
-async def _insert_standard(session: AsyncSession, name: str, kind: str, district_code: str,
-                           note: str | None = None) -> PlaceName:
+async def _insert_standard(
+    session: AsyncSession, name: str, kind: str, district_code: str, note: str | None = None
+) -> PlaceName:
     existing = await _standard_named(session, name, kind, district_code)
     if existing is not None:
-        raise Conflict(f"{name} is already a standard {kind} name in {district_code}",
-                       resource=f"names/{existing.id}")
-    row = PlaceName(name=name, kind=kind, status="standard", district_code=district_code, note=note,
-                    illustrative=False, created_at=utcnow())
+        raise Conflict(f"{name} is already a standard {kind} name in {district_code}", resource=f"names/{existing.id}")
+    row = PlaceName(
+        name=name,
+        kind=kind,
+        status="standard",
+        district_code=district_code,
+        note=note,
+        illustrative=False,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     return row
 
 
-def _event(principal: Principal, name_id: int, kind: str, data, result_id: int | None = None,
-           group: str | None = None) -> NameEvent:
-    return NameEvent(name_id=name_id, result_id=result_id, kind=kind, decision_document=data.decision_document,
-                     decided_on=data.decided_on, filed_on=data.filed_on, unification_group=group,
-                     illustrative=False, note=data.note, recorded_by=principal.subject, created_at=utcnow())
+def _event(
+    principal: Principal, name_id: int, kind: str, data, result_id: int | None = None, group: str | None = None
+) -> NameEvent:
+    return NameEvent(
+        name_id=name_id,
+        result_id=result_id,
+        kind=kind,
+        decision_document=data.decision_document,
+        decided_on=data.decided_on,
+        filed_on=data.filed_on,
+        unification_group=group,
+        illustrative=False,
+        note=data.note,
+        recorded_by=principal.subject,
+        created_at=utcnow(),
+    )
 
 
 async def create(session: AsyncSession, principal: Principal, data: NameIn) -> PlaceName:
@@ -115,8 +149,16 @@ async def create(session: AsyncSession, principal: Principal, data: NameIn) -> P
     target = await session.get(PlaceName, data.replaced_by_id)
     if target is None:
         raise InvalidInput("replaced_by_id", f"no place name {data.replaced_by_id}")
-    row = PlaceName(name=data.name, kind=data.kind, status=data.status, district_code=data.district_code,
-                    replaced_by_id=target.id, note=data.note, illustrative=False, created_at=utcnow())
+    row = PlaceName(
+        name=data.name,
+        kind=data.kind,
+        status=data.status,
+        district_code=data.district_code,
+        replaced_by_id=target.id,
+        note=data.note,
+        illustrative=False,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     return row
@@ -125,11 +167,16 @@ async def create(session: AsyncSession, principal: Principal, data: NameIn) -> P
 async def _claim_standard(session: AsyncSession, name: PlaceName, status: str, replaced_by_id: int | None) -> None:
     """Move a standard name to `status`, only if it is still standard: the loser of a race gets a 409."""
     result = await session.execute(
-        update(PlaceName).where(PlaceName.id == name.id, PlaceName.status == "standard")
-        .values(status=status, replaced_by_id=replaced_by_id).execution_options(synchronize_session=False))
+        update(PlaceName)
+        .where(PlaceName.id == name.id, PlaceName.status == "standard")
+        .values(status=status, replaced_by_id=replaced_by_id)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
-        raise Conflict(f"{name.name} is no longer a standard name; a decision about it was already recorded",
-                       resource=f"names/{name.id}")
+        raise Conflict(
+            f"{name.name} is no longer a standard name; a decision about it was already recorded",
+            resource=f"names/{name.id}",
+        )
     await session.refresh(name)
 
 
@@ -137,8 +184,7 @@ async def add_event(session: AsyncSession, principal: Principal, name_id: int, d
     name = await get(session, name_id)
     _check_area(principal, name.district_code)
     if name.status != "standard":
-        raise Conflict(f"{name.name} is {name.status}: decisions are about standard names",
-                       resource=f"names/{name.id}")
+        raise Conflict(f"{name.name} is {name.status}: decisions are about standard names", resource=f"names/{name.id}")
     result: PlaceName | None = None
     if data.kind == "retirement":
         if data.new_name or data.into_id:
@@ -164,6 +210,7 @@ async def add_event(session: AsyncSession, principal: Principal, name_id: int, d
         # inserted) is rolled back.
         await _claim_standard(session, name, "alias" if data.kind == "rectification" else "historical", result.id)
         from services.placenames.addresses.service import follow_renaming  # addresses depend on names
+
         await follow_renaming(session, name.id, result.id, data.decided_on)
     event = _event(principal, name.id, data.kind, data, result.id if result else None, data.unification_group)
     session.add(event)
@@ -171,8 +218,15 @@ async def add_event(session: AsyncSession, principal: Principal, name_id: int, d
     return event
 
 
-async def list_page(session: AsyncSession, page: PageParams, *, q: str | None, kind: str | None,
-                    status: str | None, district_code: str | None) -> list[PlaceName]:
+async def list_page(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    q: str | None,
+    kind: str | None,
+    status: str | None,
+    district_code: str | None,
+) -> list[PlaceName]:
     query = keyset(select(PlaceName), PlaceName.id, page)
     if q:
         query = query.where(PlaceName.name.startswith(q, autoescape=True))
@@ -187,9 +241,13 @@ async def list_page(session: AsyncSession, page: PageParams, *, q: str | None, k
 
 async def events_of(session: AsyncSession, name_id: int) -> list[NameEvent]:
     await get(session, name_id)
-    return list(await session.scalars(select(NameEvent).where(
-        or_(NameEvent.name_id == name_id, NameEvent.result_id == name_id)).order_by(NameEvent.decided_on,
-                                                                                     NameEvent.id)))
+    return list(
+        await session.scalars(
+            select(NameEvent)
+            .where(or_(NameEvent.name_id == name_id, NameEvent.result_id == name_id))
+            .order_by(NameEvent.decided_on, NameEvent.id)
+        )
+    )
 
 
 async def record_filing(session: AsyncSession, principal: Principal, event_id: int, filed_on: dt.date) -> NameEvent:
@@ -198,8 +256,12 @@ async def record_filing(session: AsyncSession, principal: Principal, event_id: i
     _check_area(principal, name.district_code)
     if filed_on < event.decided_on:
         raise InvalidInput("filed_on", "cannot be before the decision")
-    result = await session.execute(update(NameEvent).where(NameEvent.id == event_id, NameEvent.filed_on.is_(None))
-                                   .values(filed_on=filed_on).execution_options(synchronize_session=False))
+    result = await session.execute(
+        update(NameEvent)
+        .where(NameEvent.id == event_id, NameEvent.filed_on.is_(None))
+        .values(filed_on=filed_on)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         raise Conflict(f"event {event_id} was already filed", resource=f"name-events/{event_id}")
     await session.refresh(event)

@@ -17,11 +17,31 @@ from services.placenames.text import NUMBER, WIDTH, number_text
 
 # Kinds of names in the dictionary, in the order the parts of an address come.
 PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, AREA = (
-    "province", "city", "district", "township", "community", "road", "area")
+    "province",
+    "city",
+    "district",
+    "township",
+    "community",
+    "road",
+    "area",
+)
 NUMBER_PARTS = ("lane", "house_number", "building", "unit", "floor", "room")
 # A lane (弄) is numbered along its road, and its houses along the lane: 洪塘中路500弄3号.
-PARTS = (PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, "lane", "house_number", AREA, "building", "unit",
-         "floor", "room")
+PARTS = (
+    PROVINCE,
+    CITY,
+    DISTRICT,
+    TOWNSHIP,
+    COMMUNITY,
+    ROAD,
+    "lane",
+    "house_number",
+    AREA,
+    "building",
+    "unit",
+    "floor",
+    "room",
+)
 
 SKIP = set(" \t\r\n,，、.。:：;；()（）[]【】\"'“”‘’/\\|·")
 
@@ -83,7 +103,8 @@ class Dictionary:
         for entry in entries:
             grouped.setdefault(entry.name, {}).setdefault(entry.kind, []).append(entry)
         self.names: dict[str, tuple[tuple[str, tuple[Entry, ...]], ...]] = {
-            name: tuple((k, tuple(by_kind[k])) for k in PARTS if k in by_kind) for name, by_kind in grouped.items()}
+            name: tuple((k, tuple(by_kind[k])) for k in PARTS if k in by_kind) for name, by_kind in grouped.items()
+        }
         lengths: dict[str, set[int]] = {}
         for name in self.names:
             lengths.setdefault(name[0], set()).add(len(name))
@@ -96,15 +117,16 @@ class Dictionary:
         """(spelling, ((kind, entries), ...)) of the longest name starting at `start`, or None."""
         names = self.names
         for length in self.lengths.get(text[start], ()):
-            found = names.get(text[start:start + length])
+            found = names.get(text[start : start + length])
             if found is not None:
-                return text[start:start + length], found
+                return text[start : start + length], found
         return None
 
 
 _N = NUMBER
 # Number parts as written after a road or an area. Alternatives are tried in order at one position.
-TAIL = re.compile(rf"""
+TAIL = re.compile(
+    rf"""
   (?P<tri_b>\d+)-(?P<tri_u>\d+)-(?P<tri_r>\d+)(?:室|号|房)?       # 12-3-1001 = 12幢3单元1001室
 | (?P<lane>{_N})弄                                               # 500弄
 | (?P<house>{_N}(?:-{_N})?)号(?!楼|院|幢|房)                     # 588号, 88-2号
@@ -114,15 +136,20 @@ TAIL = re.compile(rf"""
 | (?P<room>{_N})(?:室|房|号房)
 | (?P<pair_a>\d+)-(?P<pair_b>\d+)(?!-)
 | (?P<bare>\d+)
-""", re.X)
+""",
+    re.X,
+)
 # A residential area or building the dictionary does not know, recognised by how such names end.
-AREA_ENDINGS = ("小区|花园|花苑|家园|公寓|新村|大厦|广场|中心|山庄|名苑|嘉园|雅苑|公馆|大楼|宿舍|苑|府|城|"
-                "大学|学院|医院|中学|小学|学校|幼儿园|园区|工业园|市场")
+AREA_ENDINGS = (
+    "小区|花园|花苑|家园|公寓|新村|大厦|广场|中心|山庄|名苑|嘉园|雅苑|公馆|大楼|宿舍|苑|府|城|"
+    "大学|学院|医院|中学|小学|学校|幼儿园|园区|工业园|市场"
+)
 AREA_TEXT = re.compile(rf"[\u4e00-\u9fff]{{2,10}}?(?:{AREA_ENDINGS})")
 
 
-def _set(parsed: Parsed, kind: str, text: str, start: int, end: int, value: str,
-         entries: tuple[Entry, ...] = ()) -> bool:
+def _set(
+    parsed: Parsed, kind: str, text: str, start: int, end: int, value: str, entries: tuple[Entry, ...] = ()
+) -> bool:
     if kind in parsed.parts:
         return False
     parsed.parts[kind] = Part(kind, text, start, end, value, entries)
@@ -150,8 +177,14 @@ def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
         _set(parsed, token, piece, start, end, number_text(g(token).upper()))
     elif token == "floor":
         # 3楼 before any building: people mean the building (3号楼).
-        _set(parsed, "floor" if "building" in parts or "unit" in parts else "building", piece, start, end,
-             number_text(g("floor")))
+        _set(
+            parsed,
+            "floor" if "building" in parts or "unit" in parts else "building",
+            piece,
+            start,
+            end,
+            number_text(g("floor")),
+        )
     elif token == "pair_b":
         a, b = number_text(g("pair_a")), number_text(g("pair_b"))
         if (ROAD in parts or parsed.unknown_road) and "house_number" not in parts:
@@ -161,8 +194,12 @@ def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
             _set(parsed, "room", piece, start, end, b)
     else:
         value = number_text(g("bare"))
-        if (ROAD in parts or parsed.unknown_road) and "house_number" not in parts and AREA not in parts \
-                and "building" not in parts:
+        if (
+            (ROAD in parts or parsed.unknown_road)
+            and "house_number" not in parts
+            and AREA not in parts
+            and "building" not in parts
+        ):
             _set(parsed, "house_number", piece, start, end, value)
         elif "building" in parts or "unit" in parts:
             _set(parsed, "room", piece, start, end, value)
@@ -170,7 +207,7 @@ def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
             _set(parsed, "building", piece, start, end, value)
 
 
-_NEEDS_WIDTH = re.compile("[" + "".join(chr(c) for c in sorted(WIDTH)) .replace("-", "\\-") + "]")
+_NEEDS_WIDTH = re.compile("[" + "".join(chr(c) for c in sorted(WIDTH)).replace("-", "\\-") + "]")
 
 
 def parse(dictionary: Dictionary, raw: str) -> Parsed:
@@ -180,7 +217,7 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
     parts = parsed.parts
     unparsed = parsed.unparsed
     longest, tail, skip = dictionary.longest, TAIL.match, SKIP
-    anchored = False   # a road, area, township or community has been read: numbers may follow
+    anchored = False  # a road, area, township or community has been read: numbers may follow
     in_numbers = False  # the building, unit or room has started: no more names
     i, n = 0, len(text)
     while i < n:
@@ -197,13 +234,20 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
                 unparsed.append((i, road_end))
             i = road_end
             continue
-        if hit is not None and anchored and not in_numbers and AREA not in parts and all(
-                kind in parts or (kind in (PROVINCE, CITY) and "house_number" in parts) for kind, _entries in hit[1]):
+        if (
+            hit is not None
+            and anchored
+            and not in_numbers
+            and AREA not in parts
+            and all(
+                kind in parts or (kind in (PROVINCE, CITY) and "house_number" in parts) for kind, _entries in hit[1]
+            )
+        ):
             # A name that fills nothing new (宁波 in 宁波大学 once the city was read), or a province or city after
             # the house number (浙江 in 浙江万里学院), may begin an area's name.
             m = AREA_TEXT.match(text, i)
             if m is not None:
-                parts[AREA] = Part(AREA, raw[i:m.end()], i, m.end(), m.group())
+                parts[AREA] = Part(AREA, raw[i : m.end()], i, m.end(), m.group())
                 i = m.end()
                 continue
         if hit is not None:
@@ -219,8 +263,14 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
                     parsed.notes.append(f"{name} ignored: a {by_kind[0][0]} was already read")
             i = end
             continue
-        if text[i] in _NUMBER_START and unparsed and ROAD not in parts and AREA not in parts \
-                and parsed.unknown_road is None and not in_numbers:
+        if (
+            text[i] in _NUMBER_START
+            and unparsed
+            and ROAD not in parts
+            and AREA not in parts
+            and parsed.unknown_road is None
+            and not in_numbers
+        ):
             run = _road_run(text, unparsed[-1], i, skip)
             if run is not None:
                 m = tail(text, i)
@@ -237,7 +287,7 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
             if not in_numbers and AREA not in parts:
                 m = AREA_TEXT.match(text, i)
                 if m is not None:
-                    parts[AREA] = Part(AREA, raw[i:m.end()], i, m.end(), m.group())
+                    parts[AREA] = Part(AREA, raw[i : m.end()], i, m.end(), m.group())
                     i = m.end()
                     continue
         # Nothing recognised here: extend the current run of unrecognised characters.
@@ -260,8 +310,10 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
 
 def _starts_a_road(hit, text: str, i: int) -> bool:
     name, by_kind = hit
-    return (all(e.short_form for _kind, entries in by_kind for e in entries)
-            and _ROAD_AFTER.match(text, i + len(name)) is not None)
+    return (
+        all(e.short_form for _kind, entries in by_kind for e in entries)
+        and _ROAD_AFTER.match(text, i + len(name)) is not None
+    )
 
 
 _NUMBER_START = frozenset("0123456789零〇○一二两三四五六七八九十百千")
@@ -305,12 +357,17 @@ def _choose(parsed: Parsed) -> None:
     district = _pick(parts.get(DISTRICT), None)
     district_code = district.standard_ref if district else None
     township = _pick(parts.get(TOWNSHIP), district_code)
-    if township is not None and district_code is not None and township.district != district_code \
-            and not any(e.district == district_code for e in parts[TOWNSHIP].entries):
+    if (
+        township is not None
+        and district_code is not None
+        and township.district != district_code
+        and not any(e.district == district_code for e in parts[TOWNSHIP].entries)
+    ):
         # A township written under the district it left (集士港镇 under 鄞州区, before 2016): where it lies
         # today wins, and the reading says so.
-        parsed.notes.append(f"{parts[TOWNSHIP].text} lies in {township.district} today, not in "
-                            f"{parts[DISTRICT].text} as written")
+        parsed.notes.append(
+            f"{parts[TOWNSHIP].text} lies in {township.district} today, not in {parts[DISTRICT].text} as written"
+        )
         parsed.moved_district = (parts[DISTRICT].text, township.district)
         district_code = township.district
     if district_code is None and township is not None:

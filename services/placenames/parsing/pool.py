@@ -45,8 +45,9 @@ async def start(app) -> None:
     # once, every other request would wait behind one of each.
     app.state.parse_lookups = asyncio.Semaphore(1)
     # spawn, not fork: the service process has threads (the event loop's, the database driver's).
-    app.state.parse_pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                                               initializer=_lower_priority)
+    app.state.parse_pool = ProcessPoolExecutor(
+        WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+    )
 
 
 def _lower_priority() -> None:

@@ -30,10 +30,17 @@ def _parts_out(parsed: Parsed) -> list[PartOut]:
     out = []
     for p in sorted(parsed.parts.values(), key=lambda p: p.start):
         chosen = p.chosen or (p.entries[0] if p.entries else None)
-        out.append(PartOut(kind=p.kind, text=p.text, start=p.start, end=p.end,
-                           value=chosen.standard_name if chosen else p.value,
-                           ref=chosen.standard_ref if chosen else None,
-                           written_status=chosen.status if chosen else "unknown" if p.kind == ROAD else None))
+        out.append(
+            PartOut(
+                kind=p.kind,
+                text=p.text,
+                start=p.start,
+                end=p.end,
+                value=chosen.standard_name if chosen else p.value,
+                ref=chosen.standard_ref if chosen else None,
+                written_status=chosen.status if chosen else "unknown" if p.kind == ROAD else None,
+            )
+        )
     return out
 
 
@@ -44,8 +51,10 @@ def _name_reasons(parsed: Parsed) -> tuple[float, list[str]]:
     for p in parsed.parts.values():
         chosen = p.chosen or (p.entries[0] if p.entries else None)
         if chosen is not None and chosen.status != "standard":
-            reasons.append(f"{p.text} is {'an old' if chosen.status == 'historical' else 'an alias'} name; "
-                           f"today: {chosen.standard_name}")
+            reasons.append(
+                f"{p.text} is {'an old' if chosen.status == 'historical' else 'an alias'} name; "
+                f"today: {chosen.standard_name}"
+            )
             confidence *= 0.98
     if DISTRICT not in parsed.parts:
         confidence *= 0.97
@@ -53,8 +62,9 @@ def _name_reasons(parsed: Parsed) -> tuple[float, list[str]]:
     if parsed.moved_district is not None:
         written, today = parsed.moved_district
         confidence *= 0.95
-        reasons.append(f"{parsed.parts[TOWNSHIP].text} lies in district {today} today; {written} as written "
-                       "is not where it is")
+        reasons.append(
+            f"{parsed.parts[TOWNSHIP].text} lies in district {today} today; {written} as written is not where it is"
+        )
     road = parsed.parts.get(ROAD)
     if road is not None and not road.entries:
         confidence *= 0.9
@@ -115,14 +125,26 @@ def road_suggestions(parsed: Parsed, speller) -> list[RoadSuggestion]:
             if g.entry.standard_ref not in best or best[g.entry.standard_ref][0].score < g.score:
                 best[g.entry.standard_ref] = (g, at)
     ranked = sorted(best.values(), key=lambda t: (-t[0].score, t[0].entry.standard_name))[:MAX_CANDIDATES]
-    return [RoadSuggestion(written=parsed.text[at:b], start=at, end=b, resembles=g.spelling,
-                           standard_name=g.entry.standard_name, ref=g.entry.standard_ref,
-                           district_code=g.entry.district, reason=g.reason, score=g.score) for g, at in ranked]
+    return [
+        RoadSuggestion(
+            written=parsed.text[at:b],
+            start=at,
+            end=b,
+            resembles=g.spelling,
+            standard_name=g.entry.standard_name,
+            ref=g.entry.standard_ref,
+            district_code=g.entry.district,
+            reason=g.reason,
+            score=g.score,
+        )
+        for g, at in ranked
+    ]
 
 
 class Query(NamedTuple):
     """What a text asks of the database: the roads and areas it may name, and its number parts (in the order
     of NUMBER_FIELDS, None where not written)."""
+
     road_ids: tuple[int, ...]
     area_ids: tuple[int, ...]
     numbers: tuple[str | None, ...]
@@ -130,6 +152,7 @@ class Query(NamedTuple):
 
 class Candidate(NamedTuple):
     """A standard address as `decide` reads it: a plain row, cheap to load and to pass between processes."""
+
     id: int
     code: str
     full_name: str
@@ -150,6 +173,7 @@ class Plan:
     """What the parse of one text found: the part of a match that needs no database (`reading`), finished by
     `decide` with the rows `fetch` found for its `query`. Split so that batches do the former two in worker
     processes (parsing/pool.py)."""
+
     parsed: Parsed
     confidence: float
     reasons: list[str]
@@ -163,19 +187,35 @@ def reading(parsed: Parsed, speller=None) -> Plan:
     confidence, reasons = _name_reasons(parsed)
     suggestions = road_suggestions(parsed, speller)
     if suggestions:
-        reasons.append(f"{suggestions[0].written} is not a recorded road; not replaced. Nearest: " + "; ".join(
-            f"{s.standard_name} ({s.reason})" for s in suggestions[:3]))
-    out = dict(text=parsed.text, parts=_parts_out(parsed),
-               unparsed=[Span(text=parsed.text[a:b], start=a, end=b) for a, b in parsed.unparsed],
-               district_code=parsed.district_code, road_suggestions=suggestions)
+        reasons.append(
+            f"{suggestions[0].written} is not a recorded road; not replaced. Nearest: "
+            + "; ".join(f"{s.standard_name} ({s.reason})" for s in suggestions[:3])
+        )
+    out = dict(
+        text=parsed.text,
+        parts=_parts_out(parsed),
+        unparsed=[Span(text=parsed.text[a:b], start=a, end=b) for a, b in parsed.unparsed],
+        district_code=parsed.district_code,
+        road_suggestions=suggestions,
+    )
     numbers = tuple(parsed.parts[f].value if f in parsed.parts else None for f in NUMBER_FIELDS)
     if "lane" in parsed.parts:  # the registry numbers a house in a lane as 500弄3
         house = parsed.parts["house_number"].value if "house_number" in parsed.parts else None
-        numbers = (f"{parsed.parts['lane'].value}弄{house}" if house else f"{parsed.parts['lane'].value}弄",
-                   *numbers[1:])
-    return Plan(parsed, confidence, reasons, out, Query(
-        tuple(name_refs(parsed.parts.get(ROAD), parsed.district_code)),
-        tuple(name_refs(parsed.parts.get(AREA), parsed.district_code)), numbers))
+        numbers = (
+            f"{parsed.parts['lane'].value}弄{house}" if house else f"{parsed.parts['lane'].value}弄",
+            *numbers[1:],
+        )
+    return Plan(
+        parsed,
+        confidence,
+        reasons,
+        out,
+        Query(
+            tuple(name_refs(parsed.parts.get(ROAD), parsed.district_code)),
+            tuple(name_refs(parsed.parts.get(AREA), parsed.district_code)),
+            numbers,
+        ),
+    )
 
 
 MAX_ROWS = 500  # candidate addresses per text at most
@@ -188,18 +228,30 @@ def _lookup(by: str, rows: list[tuple]):
     parts). What _score would refuse is left in the database: a part not written must be empty in the address
     (a road's 3,700 rooms are not fetched for 天童南路 alone), a part written must agree or be empty; on a road,
     a house number written must be the address's."""
-    wanted = values(column("idx", Integer), column("ref", Integer), *(column(f, String) for f in NUMBER_FIELDS),
-                    name="wanted").data(rows).cte("wanted")
+    wanted = (
+        values(
+            column("idx", Integer), column("ref", Integer), *(column(f, String) for f in NUMBER_FIELDS), name="wanted"
+        )
+        .data(rows)
+        .cte("wanted")
+    )
     house = wanted.c.house_number
     agree = [or_(getattr(Address, f).is_(None), getattr(Address, f) == wanted.c[f]) for f in NUMBER_FIELDS[1:]]
     if by == "road":
-        on = [Address.road_id == wanted.c.ref,
-              or_(Address.house_number == house, and_(house.is_(None), Address.house_number.is_(None)))]
+        on = [
+            Address.road_id == wanted.c.ref,
+            or_(Address.house_number == house, and_(house.is_(None), Address.house_number.is_(None))),
+        ]
     else:
         on = [Address.area_id == wanted.c.ref, or_(Address.house_number.is_(None), Address.house_number == house)]
-    ranked = (select(wanted.c.idx, *_COLUMNS, func.row_number().over(partition_by=wanted.c.idx,
-                                                                     order_by=Address.id).label("n"))
-              .join_from(wanted, Address, and_(*on)).where(Address.status == "current", *agree).subquery())
+    ranked = (
+        select(
+            wanted.c.idx, *_COLUMNS, func.row_number().over(partition_by=wanted.c.idx, order_by=Address.id).label("n")
+        )
+        .join_from(wanted, Address, and_(*on))
+        .where(Address.status == "current", *agree)
+        .subquery()
+    )
     return select(*(c for c in ranked.c if c.name != "n")).where(ranked.c.n <= MAX_ROWS)
 
 
@@ -209,7 +261,7 @@ async def fetch_many(session: AsyncSession, queries: list[Query]) -> list[list[t
     has a cost to the event loop of its own, whatever it fetches."""
     found: list[dict[int, tuple]] = [{} for _ in queries]
     for start in range(0, len(queries), LOOKUP_BLOCK):
-        block = list(enumerate(queries[start:start + LOOKUP_BLOCK], start))
+        block = list(enumerate(queries[start : start + LOOKUP_BLOCK], start))
         for by in ("road", "area"):
             rows = [(i, ref, *q.numbers) for i, q in block for ref in (q.road_ids if by == "road" else q.area_ids)]
             if rows:
@@ -267,4 +319,3 @@ async def match(session: AsyncSession, parsed: Parsed, speller=None) -> ParseOut
 
 async def parse_and_match(session: AsyncSession, gazetteer: Gazetteer, text: str) -> ParseOut:
     return await match(session, parse(gazetteer.dictionary, text), gazetteer.road_speller)
-

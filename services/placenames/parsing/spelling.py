@@ -27,8 +27,13 @@ from services.placenames.search.index import syllables
 # Initials and finals merged for "similar sound". Longest first, so zh is read before z.
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("h", "f"))
 _FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
-SCORES = {"same sound": 0.9, "similar sound": 0.8, "one character wrong": 0.7, "one character missing": 0.65,
-          "one character too many": 0.6}
+SCORES = {
+    "same sound": 0.9,
+    "similar sound": 0.8,
+    "one character wrong": 0.7,
+    "one character missing": 0.65,
+    "one character too many": 0.6,
+}
 SUFFIX_MISSING = 0.72  # 天童南 for 天童南路: the road's last character (路, 街…) left out is common
 ALIAS = 0.05  # lower when the name it resembles is an alias or an old name
 AHEAD = 0.1  # lower per character of unrecognised text left ahead of the name it resembles
@@ -39,7 +44,7 @@ MAX_WRITTEN = 12
 def _fuzzy(syllable: str) -> str:
     for long, short in _INITIALS:
         if syllable.startswith(long):
-            syllable = short + syllable[len(long):]
+            syllable = short + syllable[len(long) :]
             break
     for long, short in _FINALS:
         if syllable.endswith(long):
@@ -96,8 +101,7 @@ class RoadSpeller:
                         score -= OTHER_DISTRICT
                     if entry.status != "standard":
                         score -= ALIAS
-                    guess = RoadGuess(tail, spelling, entry, self._why(tail, spelling, entry, reason),
-                                      round(score, 3))
+                    guess = RoadGuess(tail, spelling, entry, self._why(tail, spelling, entry, reason), round(score, 3))
                     key = entry.standard_ref
                     if key not in found or found[key].score < guess.score:
                         found[key] = guess
@@ -118,30 +122,35 @@ class RoadSpeller:
             heard = set()
         n = len(tail)
         for spelling in self.by_length.get(n, ()):
-            if spelling not in heard and sum(a != b for a, b in zip(tail, spelling)) == 1:
+            if spelling not in heard and sum(a != b for a, b in zip(tail, spelling, strict=False)) == 1:
                 yield spelling, "one character wrong"
         for spelling in self.by_length.get(n + 1, ()):
-            if any(spelling[:i] + spelling[i + 1:] == tail for i in range(n + 1)):
+            if any(spelling[:i] + spelling[i + 1 :] == tail for i in range(n + 1)):
                 yield spelling, "one character missing"
         for spelling in self.by_length.get(n - 1, ()):
-            if any(tail[:i] + tail[i + 1:] == spelling for i in range(n)):
+            if any(tail[:i] + tail[i + 1 :] == spelling for i in range(n)):
                 yield spelling, "one character too many"
 
     @staticmethod
     def _why(tail: str, spelling: str, entry: Entry, reason: str) -> str:
         if reason in ("same sound", "similar sound"):
-            why = f"{tail} {'sounds like' if reason == 'similar sound' else 'sounds the same as'} {spelling} " \
-                  f"({' '.join(syllables(spelling))})"
-            diffs = [f"{a} for {b}" for a, b in zip(tail, spelling) if a != b]
+            why = (
+                f"{tail} {'sounds like' if reason == 'similar sound' else 'sounds the same as'} {spelling} "
+                f"({' '.join(syllables(spelling))})"
+            )
+            diffs = [f"{a} for {b}" for a, b in zip(tail, spelling, strict=False) if a != b]
             why += ": " + ", ".join(diffs) if diffs else ""
         elif reason == "one character wrong":
-            why = f"{tail} differs from {spelling} in one character: " + \
-                  next(f"{a} for {b}" for a, b in zip(tail, spelling) if a != b)
+            why = f"{tail} differs from {spelling} in one character: " + next(
+                f"{a} for {b}" for a, b in zip(tail, spelling, strict=False) if a != b
+            )
         elif reason == "one character missing":
             why = f"{tail} is {spelling} with one character left out"
         else:
             why = f"{tail} is {spelling} with one character too many"
         if entry.status != "standard":
-            why += f"; {spelling} is {'an old' if entry.status == 'historical' else 'an alias'} name of " \
-                   f"{entry.standard_name}"
+            why += (
+                f"; {spelling} is {'an old' if entry.status == 'historical' else 'an alias'} name of "
+                f"{entry.standard_name}"
+            )
         return why

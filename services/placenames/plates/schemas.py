@@ -11,10 +11,16 @@ PLATE_CODE_PATTERN = r"^NBMP\d{8}$"
 
 class PlateIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    address_codes: list[str] = Field(min_length=1, max_length=50, description="The standard addresses the plate "
-                                     "carries (一号多址: several)")
-    plate_text: str | None = Field(None, min_length=1, max_length=100, description="What the plate reads; by "
-                                   "default the road and number of the first address", examples=["天童南路588号"])
+    address_codes: list[str] = Field(
+        min_length=1, max_length=50, description="The standard addresses the plate carries (一号多址: several)"
+    )
+    plate_text: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="What the plate reads; by default the road and number of the first address",
+        examples=["天童南路588号"],
+    )
     what_is_there: str | None = Field(None, max_length=200, description="What is at the address, e.g. 宁波文化广场")
     issued_on: dt.date
 

@@ -25,23 +25,37 @@ def plate_code(number: int) -> str:
 
 
 async def _get(session: AsyncSession, code: str) -> DoorPlate:
-    return await one_or_404(session, select(DoorPlate).where(DoorPlate.code == code),
-                            f"no door plate with code {code}")
+    return await one_or_404(session, select(DoorPlate).where(DoorPlate.code == code), f"no door plate with code {code}")
 
 
 async def _addresses(session: AsyncSession, plate_id: int) -> list[Address]:
-    return list(await session.scalars(select(Address).join(PlateAddress, PlateAddress.address_id == Address.id)
-                                      .where(PlateAddress.plate_id == plate_id).order_by(Address.code)))
+    return list(
+        await session.scalars(
+            select(Address)
+            .join(PlateAddress, PlateAddress.address_id == Address.id)
+            .where(PlateAddress.plate_id == plate_id)
+            .order_by(Address.code)
+        )
+    )
 
 
 async def out(session: AsyncSession, plate: DoorPlate) -> PlateOut:
     """Not 1:1: the successor's code and the addresses the plate carries, read apart."""
-    replaced_by = await session.scalar(select(DoorPlate.code).where(DoorPlate.id == plate.replaced_by_id)) \
-        if plate.replaced_by_id else None
-    return PlateOut(code=plate.code, plate_text=plate.plate_text, status=plate.status, issued_on=plate.issued_on,
-                    ended_on=plate.ended_on,
-                    replaced_by=replaced_by, what_is_there=plate.what_is_there,
-                    addresses=[AddressOut.model_validate(a) for a in await _addresses(session, plate.id)])
+    replaced_by = (
+        await session.scalar(select(DoorPlate.code).where(DoorPlate.id == plate.replaced_by_id))
+        if plate.replaced_by_id
+        else None
+    )
+    return PlateOut(
+        code=plate.code,
+        plate_text=plate.plate_text,
+        status=plate.status,
+        issued_on=plate.issued_on,
+        ended_on=plate.ended_on,
+        replaced_by=replaced_by,
+        what_is_there=plate.what_is_there,
+        addresses=[AddressOut.model_validate(a) for a in await _addresses(session, plate.id)],
+    )
 
 
 async def _default_text(session: AsyncSession, address: Address) -> str:
@@ -50,11 +64,17 @@ async def _default_text(session: AsyncSession, address: Address) -> str:
     return f"{name.name}{address.house_number}号" if address.road_id and address.house_number else name.name
 
 
-async def _new_plate(session: AsyncSession, addresses: list[Address], text: str | None, what: str | None,
-                     issued_on) -> DoorPlate:
-    plate = DoorPlate(code=plate_code(await allocate(session, "plate")), status="issued", issued_on=issued_on,
-                      plate_text=text or await _default_text(session, addresses[0]), what_is_there=what,
-                      created_at=utcnow())
+async def _new_plate(
+    session: AsyncSession, addresses: list[Address], text: str | None, what: str | None, issued_on
+) -> DoorPlate:
+    plate = DoorPlate(
+        code=plate_code(await allocate(session, "plate")),
+        status="issued",
+        issued_on=issued_on,
+        plate_text=text or await _default_text(session, addresses[0]),
+        what_is_there=what,
+        created_at=utcnow(),
+    )
     session.add(plate)
     await session.flush()
     session.add_all(PlateAddress(plate_id=plate.id, address_id=a.id) for a in addresses)
@@ -72,19 +92,26 @@ async def issue(session: AsyncSession, principal: Principal, data: PlateIn) -> D
             raise InvalidInput(f"address_codes.{index}", f"{code} is not a current standard address")
         if not principal.covers(found[code].district_code):
             raise Forbidden(f"{code} is outside your area {principal.area}")
-    return await _new_plate(session, [found[c] for c in data.address_codes], data.plate_text, data.what_is_there,
-                            data.issued_on)
+    return await _new_plate(
+        session, [found[c] for c in data.address_codes], data.plate_text, data.what_is_there, data.issued_on
+    )
 
 
 async def _leave_issued(session: AsyncSession, principal: Principal, plate: DoorPlate, **values) -> None:
     if values["ended_on"] < plate.issued_on:
-        raise InvalidInput("issued_on" if "replaced_by_id" in values else "revoked_on",
-                           f"cannot be before the plate was issued ({plate.issued_on})")
+        raise InvalidInput(
+            "issued_on" if "replaced_by_id" in values else "revoked_on",
+            f"cannot be before the plate was issued ({plate.issued_on})",
+        )
     addresses = await _addresses(session, plate.id)
     if not all(principal.covers(a.district_code) for a in addresses):
         raise Forbidden(f"plate {plate.code} carries addresses outside your area {principal.area}")
-    result = await session.execute(update(DoorPlate).where(DoorPlate.id == plate.id, DoorPlate.status == "issued")
-                                   .values(**values).execution_options(synchronize_session=False))
+    result = await session.execute(
+        update(DoorPlate)
+        .where(DoorPlate.id == plate.id, DoorPlate.status == "issued")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         raise Conflict(f"plate {plate.code} is already {plate.status}", resource=f"door-plates/{plate.code}")
     await session.refresh(plate)
@@ -94,8 +121,9 @@ async def replace(session: AsyncSession, principal: Principal, code: str, data: 
     old = await _get(session, code)
     if old.status != "issued":
         raise Conflict(f"plate {code} is already {old.status}", resource=f"door-plates/{code}")
-    new = await _new_plate(session, await _addresses(session, old.id), data.plate_text or old.plate_text,
-                           old.what_is_there, data.issued_on)
+    new = await _new_plate(
+        session, await _addresses(session, old.id), data.plate_text or old.plate_text, old.what_is_there, data.issued_on
+    )
     await _leave_issued(session, principal, old, status="replaced", replaced_by_id=new.id, ended_on=data.issued_on)
     return new
 

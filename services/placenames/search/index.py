@@ -98,15 +98,23 @@ class NameIndex:
             for e in self.entries[spelling]:
                 if district and e.district and e.district != district:
                     continue
-                score = (1.0 - 0.15 * MATCH_RANK[match] - 0.03 * SUGGESTED_KINDS.index(e.kind)
-                         - 0.005 * left - (0.05 if e.status != "standard" else 0))
+                score = (
+                    1.0
+                    - 0.15 * MATCH_RANK[match]
+                    - 0.03 * SUGGESTED_KINDS.index(e.kind)
+                    - 0.005 * left
+                    - (0.05 if e.status != "standard" else 0)
+                )
                 ranked.append(Suggestion(spelling, e, match, round(max(score, 0.01), 3)))
         ranked.sort(key=lambda s: (-s.score, s.spelling))
         # One line per spelling and what it means today: 百丈街道 of today and of 2016 (江东区's, now
         # 鄞州区's) are one suggestion, the better scored.
         seen: set[tuple[str, str, str]] = set()
-        unique = [s for s in ranked if (key := (s.spelling, s.entry.kind, s.entry.standard_ref)) not in seen
-                  and not seen.add(key)]
+        unique = [
+            s
+            for s in ranked
+            if (key := (s.spelling, s.entry.kind, s.entry.standard_ref)) not in seen and not seen.add(key)
+        ]
         return unique[:limit]
 
 
@@ -124,13 +132,13 @@ def _syllables_left(spelling: str, letters: int) -> int:
 def _one_typo(typed: str, spelling: str) -> bool:
     """Whether `spelling` begins with `typed` but for one character replaced, left out or added."""
     n = len(typed)
-    if len(spelling) >= n and sum(a != b for a, b in zip(typed, spelling[:n])) == 1:
+    if len(spelling) >= n and sum(a != b for a, b in zip(typed, spelling[:n], strict=False)) == 1:
         return True
     for cut in range(n):  # an extra character typed
-        if spelling.startswith(typed[:cut] + typed[cut + 1:]) and len(typed) > 2:
+        if spelling.startswith(typed[:cut] + typed[cut + 1 :]) and len(typed) > 2:
             return True
     for cut in range(n):  # a character left out
-        head = spelling[:n + 1]
-        if len(head) == n + 1 and head[:cut] + head[cut + 1:] == typed:
+        head = spelling[: n + 1]
+        if len(head) == n + 1 and head[:cut] + head[cut + 1 :] == typed:
             return True
     return False

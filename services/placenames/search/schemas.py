@@ -29,8 +29,10 @@ class GeocodeOut(Schema):
     candidates: list[AddressMatch]
     latitude: float | None
     longitude: float | None
-    coordinate_level: str | None = Field(description="Level of the address the coordinates are from (a room has "
-                                         "its house's coordinates when it has none of its own)")
+    coordinate_level: str | None = Field(
+        description="Level of the address the coordinates are from (a room has "
+        "its house's coordinates when it has none of its own)"
+    )
     confidence: float
     reasons: list[str]
 

@@ -54,9 +54,17 @@ async def _addresses_on(session: AsyncSession, parsed, limit: int) -> list[Searc
     for a in found[:limit]:
         exact = house is None or a.house_number == house.value
         score = (1.0 if exact else 0.9) - 0.02 * LEVEL_RANK[a.level]
-        items.append(SearchItem(kind="address", text=a.full_name, standard_name=a.full_name, ref=a.code,
-                                district_code=a.district_code, match="exact" if exact else "prefix",
-                                score=round(score, 3)))
+        items.append(
+            SearchItem(
+                kind="address",
+                text=a.full_name,
+                standard_name=a.full_name,
+                ref=a.code,
+                district_code=a.district_code,
+                match="exact" if exact else "prefix",
+                score=round(score, 3),
+            )
+        )
     items.sort(key=lambda i: -i.score)
     return items
 
@@ -73,25 +81,51 @@ async def search(session: AsyncSession, gazetteer: Gazetteer, q: str, limit: int
         district = parsed.district_code if fragment != text else None
         for s in gazetteer.name_index.suggest(fragment, district=district, limit=limit):
             e = s.entry
-            items.append(SearchItem(kind=e.kind, text=s.spelling, standard_name=e.standard_name, ref=e.standard_ref,
-                                    district_code=e.district, match=s.match, score=s.score))
+            items.append(
+                SearchItem(
+                    kind=e.kind,
+                    text=s.spelling,
+                    standard_name=e.standard_name,
+                    ref=e.standard_ref,
+                    district_code=e.district,
+                    match=s.match,
+                    score=s.score,
+                )
+            )
     return SearchOut(query=q, items=items[:limit])
 
 
 async def geocode(session: AsyncSession, gazetteer: Gazetteer, q: str) -> GeocodeOut:
     result = await match(session, parse(gazetteer.dictionary, q), gazetteer.road_speller)
-    out = dict(query=q, match=result.match, candidates=result.candidates, confidence=result.confidence,
-               reasons=list(result.reasons))
+    out = dict(
+        query=q,
+        match=result.match,
+        candidates=result.candidates,
+        confidence=result.confidence,
+        reasons=list(result.reasons),
+    )
     if result.match is None:
         return GeocodeOut(**out, latitude=None, longitude=None, coordinate_level=None)
     address = await session.scalar(select(Address).where(Address.code == result.match.code))
     source = address
     if address.latitude is None:
         # A room or building without its own point takes its house's (same road and number).
-        source = await session.scalar(select(Address).where(
-            Address.status == "current", Address.road_id == address.road_id, Address.area_id == address.area_id,
-            Address.house_number == address.house_number, Address.latitude.is_not(None))
-            .order_by(func.length(Address.match_key)).limit(1)) if address.road_id or address.area_id else None
+        source = (
+            await session.scalar(
+                select(Address)
+                .where(
+                    Address.status == "current",
+                    Address.road_id == address.road_id,
+                    Address.area_id == address.area_id,
+                    Address.house_number == address.house_number,
+                    Address.latitude.is_not(None),
+                )
+                .order_by(func.length(Address.match_key))
+                .limit(1)
+            )
+            if address.road_id or address.area_id
+            else None
+        )
         if source is not None:
             out["reasons"].append(f"coordinates of {source.full_name}")
     if source is None or source.latitude is None:
@@ -100,8 +134,9 @@ async def geocode(session: AsyncSession, gazetteer: Gazetteer, q: str) -> Geocod
     return GeocodeOut(**out, latitude=source.latitude, longitude=source.longitude, coordinate_level=source.level)
 
 
-async def reverse(session: AsyncSession, lat: float, lon: float, radius_m: float, limit: int,
-                  level: str | None) -> ReverseOut:
+async def reverse(
+    session: AsyncSession, lat: float, lon: float, radius_m: float, limit: int, level: str | None
+) -> ReverseOut:
     cells = geo.cells_covering(lat, lon, radius_m)
     column = getattr(Address, f"cell{len(cells[0])}")
     # The cells (indexed equality) cover the circle's bounding box; the box itself, checked on the rows the
@@ -109,8 +144,11 @@ async def reverse(session: AsyncSession, lat: float, lon: float, radius_m: float
     south, west, north, east = geo.bounding_box(lat, lon, radius_m)
     wraps = west > east
     query = select(Address.code, Address.full_name, Address.level, Address.latitude, Address.longitude).where(
-        column.in_(cells), Address.status == "current", Address.latitude.between(south, north),
-        or_(Address.longitude >= west, Address.longitude <= east) if wraps else Address.longitude.between(west, east))
+        column.in_(cells),
+        Address.status == "current",
+        Address.latitude.between(south, north),
+        or_(Address.longitude >= west, Address.longitude <= east) if wraps else Address.longitude.between(west, east),
+    )
     if level is not None:
         query = query.where(Address.level == level)
     if wraps:
@@ -139,6 +177,19 @@ def _nearest(lat: float, lon: float, radius_m: float, limit: int, rows) -> Rever
         if d <= radius_m:
             nearby.append((round(d, 1), LEVEL_RANK[row.level], row.code, row))
     nearby.sort(key=lambda t: t[:3])
-    return ReverseOut(latitude=lat, longitude=lon, radius_m=radius_m, items=[
-        NearbyAddress(code=row.code, full_name=row.full_name, level=row.level, latitude=row.latitude,
-                      longitude=row.longitude, distance_m=d) for d, _, _, row in nearby[:limit]])
+    return ReverseOut(
+        latitude=lat,
+        longitude=lon,
+        radius_m=radius_m,
+        items=[
+            NearbyAddress(
+                code=row.code,
+                full_name=row.full_name,
+                level=row.level,
+                latitude=row.latitude,
+                longitude=row.longitude,
+                distance_m=d,
+            )
+            for d, _, _, row in nearby[:limit]
+        ],
+    )

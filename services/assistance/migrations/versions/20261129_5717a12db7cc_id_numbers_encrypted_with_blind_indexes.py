@@ -10,6 +10,7 @@ Revision ID: 5717a12db7cc
 Revises: 061ea58cc589
 Create Date: 2026-11-29 13:50:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
@@ -21,8 +22,8 @@ import sqlalchemy as sa
 # one the service reads with; the stored text is versioned ("v1:<key id>:...") so the format itself is frozen.
 from shared.pii import keyring
 
-revision: str = '5717a12db7cc'
-down_revision: Union[str, Sequence[str], None] = '061ea58cc589'
+revision: str = "5717a12db7cc"
+down_revision: Union[str, Sequence[str], None] = "061ea58cc589"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -51,14 +52,22 @@ def _encrypt_rows(table: str) -> None:
     connection, ring = op.get_bind(), keyring()
     last = 0
     while True:
-        rows = connection.execute(sa.text(f"SELECT id, id_number FROM {table} WHERE id > :last ORDER BY id "
-                                          f"LIMIT {BATCH}"), {"last": last}).all()
+        rows = connection.execute(
+            sa.text(f"SELECT id, id_number FROM {table} WHERE id > :last ORDER BY id LIMIT {BATCH}"), {"last": last}
+        ).all()
         if not rows:
             return
         connection.execute(
             sa.text(f"UPDATE {table} SET id_number_enc = :enc, id_number_index = :idx WHERE id = :id"),
-            [{"id": r.id, "enc": ring.encrypt(f"{table}.id_number", r.id_number),
-              "idx": ring.blind_index(INDEX_PURPOSE, r.id_number)} for r in rows])
+            [
+                {
+                    "id": r.id,
+                    "enc": ring.encrypt(f"{table}.id_number", r.id_number),
+                    "idx": ring.blind_index(INDEX_PURPOSE, r.id_number),
+                }
+                for r in rows
+            ],
+        )
         last = rows[-1].id
 
 
@@ -66,13 +75,15 @@ def _decrypt_rows(table: str) -> None:
     connection, ring = op.get_bind(), keyring()
     last = 0
     while True:
-        rows = connection.execute(sa.text(f"SELECT id, id_number_enc FROM {table} WHERE id > :last ORDER BY id "
-                                          f"LIMIT {BATCH}"), {"last": last}).all()
+        rows = connection.execute(
+            sa.text(f"SELECT id, id_number_enc FROM {table} WHERE id > :last ORDER BY id LIMIT {BATCH}"), {"last": last}
+        ).all()
         if not rows:
             return
-        connection.execute(sa.text(f"UPDATE {table} SET id_number = :number WHERE id = :id"),
-                           [{"id": r.id, "number": ring.decrypt(f"{table}.id_number", r.id_number_enc)}
-                            for r in rows])
+        connection.execute(
+            sa.text(f"UPDATE {table} SET id_number = :number WHERE id = :id"),
+            [{"id": r.id, "number": ring.decrypt(f"{table}.id_number", r.id_number_enc)} for r in rows],
+        )
         last = rows[-1].id
 
 
@@ -82,32 +93,37 @@ def upgrade() -> None:
         _sqlite_foreign_keys(False)
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('id_number_enc', sa.String(length=500), nullable=True))
-            batch_op.add_column(sa.Column('id_number_index', sa.String(length=64), nullable=True))
+            batch_op.add_column(sa.Column("id_number_enc", sa.String(length=500), nullable=True))
+            batch_op.add_column(sa.Column("id_number_index", sa.String(length=64), nullable=True))
         _encrypt_rows(table)
 
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_members_id_number', type_='unique')
-        batch_op.drop_column('id_number')
-        batch_op.alter_column('id_number_enc', existing_type=sa.String(length=500), nullable=False)
-        batch_op.alter_column('id_number_index', existing_type=sa.String(length=64), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f('uq_members_id_number_index'), ['id_number_index'])
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_members_id_number", type_="unique")
+        batch_op.drop_column("id_number")
+        batch_op.alter_column("id_number_enc", existing_type=sa.String(length=500), nullable=False)
+        batch_op.alter_column("id_number_index", existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f("uq_members_id_number_index"), ["id_number_index"])
 
-    with op.batch_alter_table('enrolments', schema=None) as batch_op:
-        batch_op.drop_index('uq_enrolments_current')
-        batch_op.drop_index('ix_enrolments_id_number_current')
-        batch_op.drop_column('id_number')
-        batch_op.alter_column('id_number_enc', existing_type=sa.String(length=500), nullable=False)
-        batch_op.alter_column('id_number_index', existing_type=sa.String(length=64), nullable=False)
-        batch_op.create_index('ix_enrolments_id_number_current', ['id_number_index', 'since_on'], unique=False)
-        batch_op.create_index('uq_enrolments_current', ['id_number_index', 'programme'], unique=True,
-                              postgresql_where=sa.text('until_on IS NULL'), sqlite_where=sa.text('until_on IS NULL'))
+    with op.batch_alter_table("enrolments", schema=None) as batch_op:
+        batch_op.drop_index("uq_enrolments_current")
+        batch_op.drop_index("ix_enrolments_id_number_current")
+        batch_op.drop_column("id_number")
+        batch_op.alter_column("id_number_enc", existing_type=sa.String(length=500), nullable=False)
+        batch_op.alter_column("id_number_index", existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_index("ix_enrolments_id_number_current", ["id_number_index", "since_on"], unique=False)
+        batch_op.create_index(
+            "uq_enrolments_current",
+            ["id_number_index", "programme"],
+            unique=True,
+            postgresql_where=sa.text("until_on IS NULL"),
+            sqlite_where=sa.text("until_on IS NULL"),
+        )
 
-    with op.batch_alter_table('signals', schema=None) as batch_op:
-        batch_op.drop_column('id_number')
-        batch_op.alter_column('id_number_enc', existing_type=sa.String(length=500), nullable=False)
-        batch_op.alter_column('id_number_index', existing_type=sa.String(length=64), nullable=False)
-        batch_op.create_index('ix_signals_id_number_index', ['id_number_index'], unique=False)
+    with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.drop_column("id_number")
+        batch_op.alter_column("id_number_enc", existing_type=sa.String(length=500), nullable=False)
+        batch_op.alter_column("id_number_index", existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_index("ix_signals_id_number_index", ["id_number_index"], unique=False)
     if sqlite:
         _check_foreign_keys()
         _sqlite_foreign_keys(True)
@@ -119,31 +135,36 @@ def downgrade() -> None:
         _sqlite_foreign_keys(False)
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('id_number', sa.String(length=18), nullable=True))
+            batch_op.add_column(sa.Column("id_number", sa.String(length=18), nullable=True))
         _decrypt_rows(table)
 
-    with op.batch_alter_table('signals', schema=None) as batch_op:
-        batch_op.drop_index('ix_signals_id_number_index')
-        batch_op.drop_column('id_number_index')
-        batch_op.drop_column('id_number_enc')
-        batch_op.alter_column('id_number', existing_type=sa.String(length=18), nullable=False)
+    with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.drop_index("ix_signals_id_number_index")
+        batch_op.drop_column("id_number_index")
+        batch_op.drop_column("id_number_enc")
+        batch_op.alter_column("id_number", existing_type=sa.String(length=18), nullable=False)
 
-    with op.batch_alter_table('enrolments', schema=None) as batch_op:
-        batch_op.drop_index('uq_enrolments_current')
-        batch_op.drop_index('ix_enrolments_id_number_current')
-        batch_op.drop_column('id_number_index')
-        batch_op.drop_column('id_number_enc')
-        batch_op.alter_column('id_number', existing_type=sa.String(length=18), nullable=False)
-        batch_op.create_index('ix_enrolments_id_number_current', ['id_number', 'since_on'], unique=False)
-        batch_op.create_index('uq_enrolments_current', ['id_number', 'programme'], unique=True,
-                              postgresql_where=sa.text('until_on IS NULL'), sqlite_where=sa.text('until_on IS NULL'))
+    with op.batch_alter_table("enrolments", schema=None) as batch_op:
+        batch_op.drop_index("uq_enrolments_current")
+        batch_op.drop_index("ix_enrolments_id_number_current")
+        batch_op.drop_column("id_number_index")
+        batch_op.drop_column("id_number_enc")
+        batch_op.alter_column("id_number", existing_type=sa.String(length=18), nullable=False)
+        batch_op.create_index("ix_enrolments_id_number_current", ["id_number", "since_on"], unique=False)
+        batch_op.create_index(
+            "uq_enrolments_current",
+            ["id_number", "programme"],
+            unique=True,
+            postgresql_where=sa.text("until_on IS NULL"),
+            sqlite_where=sa.text("until_on IS NULL"),
+        )
 
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_members_id_number_index', type_='unique')
-        batch_op.drop_column('id_number_index')
-        batch_op.drop_column('id_number_enc')
-        batch_op.alter_column('id_number', existing_type=sa.String(length=18), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f('uq_members_id_number'), ['id_number'])
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_members_id_number_index", type_="unique")
+        batch_op.drop_column("id_number_index")
+        batch_op.drop_column("id_number_enc")
+        batch_op.alter_column("id_number", existing_type=sa.String(length=18), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f("uq_members_id_number"), ["id_number"])
     if sqlite:
         _check_foreign_keys()
         _sqlite_foreign_keys(True)

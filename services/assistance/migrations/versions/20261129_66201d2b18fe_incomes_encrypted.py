@@ -9,6 +9,7 @@ Revision ID: 66201d2b18fe
 Revises: a4c19e7d3b52
 Create Date: 2026-11-29 16:20:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
@@ -18,8 +19,8 @@ import sqlalchemy as sa
 # service holds; the stored text is versioned ("v1:<key id>:...") so the format itself is frozen.
 from shared.pii import keyring
 
-revision: str = '66201d2b18fe'
-down_revision: Union[str, Sequence[str], None] = 'a4c19e7d3b52'
+revision: str = "66201d2b18fe"
+down_revision: Union[str, Sequence[str], None] = "a4c19e7d3b52"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -38,39 +39,55 @@ def _batches(select_sql: str):
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('incomes', schema=None) as batch_op:
+    with op.batch_alter_table("incomes", schema=None) as batch_op:
         for column in COLUMNS:
-            batch_op.add_column(sa.Column(f'{column}_enc', sa.String(length=200), nullable=True))
+            batch_op.add_column(sa.Column(f"{column}_enc", sa.String(length=200), nullable=True))
     ring = keyring()
-    for connection, rows in _batches(f"SELECT id, amount_fen, monthly_fen FROM incomes WHERE id > :last ORDER BY id "
-                                     f"LIMIT {BATCH}"):
+    for connection, rows in _batches(
+        f"SELECT id, amount_fen, monthly_fen FROM incomes WHERE id > :last ORDER BY id LIMIT {BATCH}"
+    ):
         connection.execute(
             sa.text("UPDATE incomes SET amount_fen_enc = :a, monthly_fen_enc = :m WHERE id = :id"),
-            [{"id": r.id, "a": ring.encrypt("incomes.amount_fen", str(r.amount_fen)),
-              "m": ring.encrypt("incomes.monthly_fen", str(r.monthly_fen))} for r in rows])
+            [
+                {
+                    "id": r.id,
+                    "a": ring.encrypt("incomes.amount_fen", str(r.amount_fen)),
+                    "m": ring.encrypt("incomes.monthly_fen", str(r.monthly_fen)),
+                }
+                for r in rows
+            ],
+        )
     # incomes is referenced by no table, so its rebuild on SQLite needs no foreign-key care.
-    with op.batch_alter_table('incomes', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('ck_incomes_amount_not_negative'), type_='check')
-        batch_op.drop_constraint(batch_op.f('ck_incomes_monthly_not_negative'), type_='check')
+    with op.batch_alter_table("incomes", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_incomes_amount_not_negative"), type_="check")
+        batch_op.drop_constraint(batch_op.f("ck_incomes_monthly_not_negative"), type_="check")
         for column in COLUMNS:
             batch_op.drop_column(column)
-            batch_op.alter_column(f'{column}_enc', existing_type=sa.String(length=200), nullable=False)
+            batch_op.alter_column(f"{column}_enc", existing_type=sa.String(length=200), nullable=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('incomes', schema=None) as batch_op:
+    with op.batch_alter_table("incomes", schema=None) as batch_op:
         for column in COLUMNS:
             batch_op.add_column(sa.Column(column, sa.BigInteger(), nullable=True))
     ring = keyring()
-    for connection, rows in _batches(f"SELECT id, amount_fen_enc, monthly_fen_enc FROM incomes WHERE id > :last "
-                                     f"ORDER BY id LIMIT {BATCH}"):
+    for connection, rows in _batches(
+        f"SELECT id, amount_fen_enc, monthly_fen_enc FROM incomes WHERE id > :last ORDER BY id LIMIT {BATCH}"
+    ):
         connection.execute(
             sa.text("UPDATE incomes SET amount_fen = :a, monthly_fen = :m WHERE id = :id"),
-            [{"id": r.id, "a": int(ring.decrypt("incomes.amount_fen", r.amount_fen_enc)),
-              "m": int(ring.decrypt("incomes.monthly_fen", r.monthly_fen_enc))} for r in rows])
-    with op.batch_alter_table('incomes', schema=None) as batch_op:
+            [
+                {
+                    "id": r.id,
+                    "a": int(ring.decrypt("incomes.amount_fen", r.amount_fen_enc)),
+                    "m": int(ring.decrypt("incomes.monthly_fen", r.monthly_fen_enc)),
+                }
+                for r in rows
+            ],
+        )
+    with op.batch_alter_table("incomes", schema=None) as batch_op:
         for column in COLUMNS:
-            batch_op.drop_column(f'{column}_enc')
+            batch_op.drop_column(f"{column}_enc")
             batch_op.alter_column(column, existing_type=sa.BigInteger(), nullable=False)
-        batch_op.create_check_constraint(batch_op.f('ck_incomes_amount_not_negative'), 'amount_fen >= 0')
-        batch_op.create_check_constraint(batch_op.f('ck_incomes_monthly_not_negative'), 'monthly_fen >= 0')
+        batch_op.create_check_constraint(batch_op.f("ck_incomes_amount_not_negative"), "amount_fen >= 0")
+        batch_op.create_check_constraint(batch_op.f("ck_incomes_monthly_not_negative"), "monthly_fen >= 0")

@@ -8,14 +8,15 @@ Revision ID: 8c1e4b7f2a90
 Revises: b3f9d07c61e2
 Create Date: 2026-11-29 14:00:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
 import shared.db
 
-revision: str = '8c1e4b7f2a90'
-down_revision: Union[str, Sequence[str], None] = 'b3f9d07c61e2'
+revision: str = "8c1e4b7f2a90"
+down_revision: Union[str, Sequence[str], None] = "b3f9d07c61e2"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -34,23 +35,28 @@ SQLITE_TRIGGERS = [
 
 
 def upgrade() -> None:
-    op.create_table('pii_reads',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('read_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reader', sa.String(length=200), nullable=False, comment="the caller's subject"),
-    sa.Column('reader_kind', sa.String(length=20), nullable=False),
-    sa.Column('reader_area', sa.String(length=12), nullable=True),
-    sa.Column('subject_type', sa.String(length=40), nullable=False, comment='e.g. elder, member, donor'),
-    sa.Column('subject_id', sa.String(length=64), nullable=False),
-    sa.Column('subject_area', sa.String(length=12), nullable=True, comment='division code of the person read about'),
-    sa.Column('fields', sa.String(length=300), nullable=False, comment='comma-separated field names read in the clear'),
-    sa.Column('purpose', sa.String(length=200), nullable=False),
-    sa.Column('request_id', sa.String(length=64), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_pii_reads'))
+    op.create_table(
+        "pii_reads",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("read_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reader", sa.String(length=200), nullable=False, comment="the caller's subject"),
+        sa.Column("reader_kind", sa.String(length=20), nullable=False),
+        sa.Column("reader_area", sa.String(length=12), nullable=True),
+        sa.Column("subject_type", sa.String(length=40), nullable=False, comment="e.g. elder, member, donor"),
+        sa.Column("subject_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "subject_area", sa.String(length=12), nullable=True, comment="division code of the person read about"
+        ),
+        sa.Column(
+            "fields", sa.String(length=300), nullable=False, comment="comma-separated field names read in the clear"
+        ),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pii_reads")),
     )
-    with op.batch_alter_table('pii_reads', schema=None) as batch_op:
-        batch_op.create_index('ix_pii_reads_reader', ['reader'], unique=False)
-        batch_op.create_index('ix_pii_reads_subject', ['subject_type', 'subject_id'], unique=False)
+    with op.batch_alter_table("pii_reads", schema=None) as batch_op:
+        batch_op.create_index("ix_pii_reads_reader", ["reader"], unique=False)
+        batch_op.create_index("ix_pii_reads_subject", ["subject_type", "subject_id"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_FUNCTION)
         op.execute(PG_TRIGGER)
@@ -66,7 +72,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER pii_reads_no_update")
         op.execute("DROP TRIGGER pii_reads_no_delete")
-    with op.batch_alter_table('pii_reads', schema=None) as batch_op:
-        batch_op.drop_index('ix_pii_reads_subject')
-        batch_op.drop_index('ix_pii_reads_reader')
-    op.drop_table('pii_reads')
+    with op.batch_alter_table("pii_reads", schema=None) as batch_op:
+        batch_op.drop_index("ix_pii_reads_subject")
+        batch_op.drop_index("ix_pii_reads_reader")
+    op.drop_table("pii_reads")

@@ -19,13 +19,14 @@ Revision ID: a4c19e7d3b52
 Revises: f7d31a9b5c24
 Create Date: 2026-11-29 15:00:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
 
-revision: str = 'a4c19e7d3b52'
-down_revision: Union[str, Sequence[str], None] = 'f7d31a9b5c24'
+revision: str = "a4c19e7d3b52"
+down_revision: Union[str, Sequence[str], None] = "f7d31a9b5c24"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -34,9 +35,9 @@ TARGET_INDEX = "uq_leads_screening_target"
 LOCK_KEY = 0x6C65616473
 
 REFERENCES = [  # (column, table, constraint name)
-    ('screening_id', 'screenings', 'fk_leads_screening_id_screenings'),
-    ('household_id', 'households', 'fk_leads_household_id_households'),
-    ('member_id', 'members', 'fk_leads_member_id_members'),
+    ("screening_id", "screenings", "fk_leads_screening_id_screenings"),
+    ("household_id", "households", "fk_leads_household_id_households"),
+    ("member_id", "members", "fk_leads_member_id_members"),
 ]
 
 PG_UP = [
@@ -81,8 +82,12 @@ END $$""",
         f"""CREATE TRIGGER {table}_delete_leads AFTER DELETE ON {table} REFERENCING OLD TABLE AS gone
   FOR EACH STATEMENT EXECUTE FUNCTION assistance_{table}_delete_leads()""",
     ]
-PG_DOWN = ["DROP TRIGGER leads_check_references ON leads", "DROP FUNCTION assistance_leads_check_references()",
-           "DROP TRIGGER leads_target_fixed ON leads", "DROP FUNCTION assistance_leads_target_fixed()"]
+PG_DOWN = [
+    "DROP TRIGGER leads_check_references ON leads",
+    "DROP FUNCTION assistance_leads_check_references()",
+    "DROP TRIGGER leads_target_fixed ON leads",
+    "DROP FUNCTION assistance_leads_target_fixed()",
+]
 for _, table, _ in REFERENCES:
     PG_DOWN += [f"DROP TRIGGER {table}_delete_leads ON {table}", f"DROP FUNCTION assistance_{table}_delete_leads()"]
 
@@ -98,27 +103,34 @@ END""",
 WHEN NEW.screening_id IS NOT OLD.screening_id OR NEW.household_id IS NOT OLD.household_id
   OR NEW.member_id IS NOT OLD.member_id
 BEGIN SELECT RAISE(ABORT, 'a lead''s screening, household and member cannot change'); END""",
-] + [f"CREATE TRIGGER {table}_delete_leads AFTER DELETE ON {table} "
-     f"BEGIN DELETE FROM leads WHERE {column} = OLD.id; END" for column, table, _ in REFERENCES]
+] + [
+    f"CREATE TRIGGER {table}_delete_leads AFTER DELETE ON {table} BEGIN DELETE FROM leads WHERE {column} = OLD.id; END"
+    for column, table, _ in REFERENCES
+]
 SQLITE_DOWN = ["DROP TRIGGER leads_check_references", "DROP TRIGGER leads_target_fixed"] + [
-    f"DROP TRIGGER {table}_delete_leads" for _, table, _ in REFERENCES]
+    f"DROP TRIGGER {table}_delete_leads" for _, table, _ in REFERENCES
+]
 
 
 def _target_index(create: bool) -> None:
     if create:
-        op.create_index(TARGET_INDEX, 'leads',
-                        ['screening_id', 'household_id', 'programme', sa.text('coalesce(member_id, 0)')], unique=True)
+        op.create_index(
+            TARGET_INDEX,
+            "leads",
+            ["screening_id", "household_id", "programme", sa.text("coalesce(member_id, 0)")],
+            unique=True,
+        )
     else:
-        op.drop_index(TARGET_INDEX, table_name='leads')
+        op.drop_index(TARGET_INDEX, table_name="leads")
 
 
 def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     if not postgresql:
         _target_index(False)  # the SQLite batch rebuild cannot carry an expression index (see b3f9d07c61e2)
-    with op.batch_alter_table('leads', schema=None) as batch_op:
+    with op.batch_alter_table("leads", schema=None) as batch_op:
         for _, _, name in REFERENCES:
-            batch_op.drop_constraint(name, type_='foreignkey')
+            batch_op.drop_constraint(name, type_="foreignkey")
     if not postgresql:
         _target_index(True)
     for statement in PG_UP if postgresql else SQLITE_UP:
@@ -131,8 +143,8 @@ def downgrade() -> None:
         op.execute(statement)
     if not postgresql:
         _target_index(False)
-    with op.batch_alter_table('leads', schema=None) as batch_op:
+    with op.batch_alter_table("leads", schema=None) as batch_op:
         for column, table, name in REFERENCES:
-            batch_op.create_foreign_key(name, table, [column], ['id'], ondelete='CASCADE')
+            batch_op.create_foreign_key(name, table, [column], ["id"], ondelete="CASCADE")
     if not postgresql:
         _target_index(True)

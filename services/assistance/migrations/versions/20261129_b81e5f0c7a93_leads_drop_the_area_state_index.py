@@ -10,12 +10,13 @@ Revision ID: b81e5f0c7a93
 Revises: c6e1f0a9d2b4
 Create Date: 2026-11-29 19:10:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
 
-revision: str = 'b81e5f0c7a93'
-down_revision: Union[str, Sequence[str], None] = 'c6e1f0a9d2b4'
+revision: str = "b81e5f0c7a93"
+down_revision: Union[str, Sequence[str], None] = "c6e1f0a9d2b4"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

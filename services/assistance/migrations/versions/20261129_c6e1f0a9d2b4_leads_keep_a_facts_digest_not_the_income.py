@@ -15,6 +15,7 @@ Revision ID: c6e1f0a9d2b4
 Revises: 66201d2b18fe
 Create Date: 2026-11-29 17:40:00
 """
+
 import hashlib
 import hmac
 from typing import Sequence, Union
@@ -26,17 +27,20 @@ import sqlalchemy as sa
 # computes, under the same blind index key.
 from shared.pii import keyring
 
-revision: str = 'c6e1f0a9d2b4'
-down_revision: Union[str, Sequence[str], None] = '66201d2b18fe'
+revision: str = "c6e1f0a9d2b4"
+down_revision: Union[str, Sequence[str], None] = "66201d2b18fe"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 BATCH = 5000
 INCOME = "household_income_fen"
-SELECT = sa.text("SELECT id, reasons FROM leads WHERE id > :last AND screening_id IS NOT NULL "
-                 "AND member_id IS NULL ORDER BY id LIMIT " + str(BATCH)).columns(id=sa.Integer, reasons=sa.JSON)
+SELECT = sa.text(
+    "SELECT id, reasons FROM leads WHERE id > :last AND screening_id IS NOT NULL "
+    "AND member_id IS NULL ORDER BY id LIMIT " + str(BATCH)
+).columns(id=sa.Integer, reasons=sa.JSON)
 UPDATE = sa.text("UPDATE leads SET reasons = :reasons WHERE id = :id").bindparams(
-    sa.bindparam("reasons", type_=sa.JSON))
+    sa.bindparam("reasons", type_=sa.JSON)
+)
 
 
 def _digest(key: str, members, income, standard) -> str | None:
@@ -51,8 +55,9 @@ def _rewrite(change) -> None:
         rows = connection.execute(SELECT, {"last": last}).all()
         if not rows:
             return
-        updates = [{"id": row.id, "reasons": new} for row in rows
-                   if (new := change(dict(row.reasons or {}))) is not None]
+        updates = [
+            {"id": row.id, "reasons": new} for row in rows if (new := change(dict(row.reasons or {}))) is not None
+        ]
         if updates:
             connection.execute(UPDATE, updates)
         last = rows[-1].id

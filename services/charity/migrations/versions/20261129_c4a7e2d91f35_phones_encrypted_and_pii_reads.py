@@ -18,6 +18,7 @@ Revision ID: c4a7e2d91f35
 Revises: 9b8ac4f16186
 Create Date: 2026-11-29 14:00:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
@@ -29,8 +30,8 @@ import shared.db
 # text is versioned ("v1:<key id>:..."), so the format itself is frozen.
 from shared.pii import keyring
 
-revision: str = 'c4a7e2d91f35'
-down_revision: Union[str, Sequence[str], None] = '9b8ac4f16186'
+revision: str = "c4a7e2d91f35"
+down_revision: Union[str, Sequence[str], None] = "9b8ac4f16186"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -38,8 +39,10 @@ DONOR_PHONE = "donations.donor_phone"
 DONOR_PHONE_INDEX = "charity.donor_phone"
 OFFER_PHONE = "resource_offers.contact_phone"
 BATCH = 2000
-SQLITE_DONATIONS_NO_UPDATE = ("CREATE TRIGGER donations_no_update BEFORE UPDATE ON donations "
-                              "BEGIN SELECT RAISE(ABORT, 'donations is append-only'); END")
+SQLITE_DONATIONS_NO_UPDATE = (
+    "CREATE TRIGGER donations_no_update BEFORE UPDATE ON donations "
+    "BEGIN SELECT RAISE(ABORT, 'donations is append-only'); END"
+)
 
 
 def _sqlite() -> bool:
@@ -60,9 +63,10 @@ def _rewrite(table: str, source: str, convert, where: str = "") -> None:
     """For each row (in id order, in batches), SET the columns `convert(value)` returns from `source`."""
     connection, last = op.get_bind(), 0
     while True:
-        rows = connection.execute(sa.text(
-            f"SELECT id, {source} FROM {table} WHERE id > :last {where} ORDER BY id LIMIT {BATCH}"),
-            {"last": last}).all()
+        rows = connection.execute(
+            sa.text(f"SELECT id, {source} FROM {table} WHERE id > :last {where} ORDER BY id LIMIT {BATCH}"),
+            {"last": last},
+        ).all()
         if not rows:
             return
         changes = [dict(convert(value), id=row_id) for row_id, value in rows]
@@ -73,49 +77,63 @@ def _rewrite(table: str, source: str, convert, where: str = "") -> None:
 
 def upgrade() -> None:
     ring = keyring()
-    op.add_column('donations', sa.Column('donor_phone_enc', sa.String(length=500), nullable=True))
-    op.add_column('donations', sa.Column('donor_phone_index', sa.String(length=64), nullable=True))
+    op.add_column("donations", sa.Column("donor_phone_enc", sa.String(length=500), nullable=True))
+    op.add_column("donations", sa.Column("donor_phone_index", sa.String(length=64), nullable=True))
     _donations_updatable(True)
-    _rewrite("donations", "donor_phone", lambda phone: {
-        "donor_phone_enc": ring.encrypt(DONOR_PHONE, phone),
-        "donor_phone_index": ring.blind_index(DONOR_PHONE_INDEX, phone)}, where="AND donor_phone IS NOT NULL")
+    _rewrite(
+        "donations",
+        "donor_phone",
+        lambda phone: {
+            "donor_phone_enc": ring.encrypt(DONOR_PHONE, phone),
+            "donor_phone_index": ring.blind_index(DONOR_PHONE_INDEX, phone),
+        },
+        where="AND donor_phone IS NOT NULL",
+    )
     _donations_updatable(False)
-    op.drop_column('donations', 'donor_phone')
+    op.drop_column("donations", "donor_phone")
 
     if _sqlite():
         op.execute("ALTER TABLE resource_offers ADD COLUMN contact_phone_enc VARCHAR(500) NOT NULL DEFAULT ''")
     else:
-        op.add_column('resource_offers', sa.Column('contact_phone_enc', sa.String(length=500), nullable=True))
-    _rewrite("resource_offers", "contact_phone",
-             lambda phone: {"contact_phone_enc": ring.encrypt(OFFER_PHONE, phone)})
+        op.add_column("resource_offers", sa.Column("contact_phone_enc", sa.String(length=500), nullable=True))
+    _rewrite("resource_offers", "contact_phone", lambda phone: {"contact_phone_enc": ring.encrypt(OFFER_PHONE, phone)})
     if not _sqlite():
-        op.alter_column('resource_offers', 'contact_phone_enc', existing_type=sa.String(length=500), nullable=False)
-    op.drop_column('resource_offers', 'contact_phone')
+        op.alter_column("resource_offers", "contact_phone_enc", existing_type=sa.String(length=500), nullable=False)
+    op.drop_column("resource_offers", "contact_phone")
 
-    op.create_table('pii_reads',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('read_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reader', sa.String(length=200), nullable=False, comment="the caller's subject"),
-    sa.Column('reader_kind', sa.String(length=20), nullable=False),
-    sa.Column('reader_area', sa.String(length=12), nullable=True),
-    sa.Column('subject_type', sa.String(length=40), nullable=False, comment='e.g. elder, member, donor'),
-    sa.Column('subject_id', sa.String(length=64), nullable=False),
-    sa.Column('subject_area', sa.String(length=12), nullable=True, comment='division code of the person read about'),
-    sa.Column('fields', sa.String(length=300), nullable=False, comment='comma-separated field names read in the clear'),
-    sa.Column('purpose', sa.String(length=200), nullable=False),
-    sa.Column('request_id', sa.String(length=64), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_pii_reads'))
+    op.create_table(
+        "pii_reads",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("read_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reader", sa.String(length=200), nullable=False, comment="the caller's subject"),
+        sa.Column("reader_kind", sa.String(length=20), nullable=False),
+        sa.Column("reader_area", sa.String(length=12), nullable=True),
+        sa.Column("subject_type", sa.String(length=40), nullable=False, comment="e.g. elder, member, donor"),
+        sa.Column("subject_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "subject_area", sa.String(length=12), nullable=True, comment="division code of the person read about"
+        ),
+        sa.Column(
+            "fields", sa.String(length=300), nullable=False, comment="comma-separated field names read in the clear"
+        ),
+        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pii_reads")),
     )
-    op.create_index('ix_pii_reads_reader', 'pii_reads', ['reader'], unique=False)
-    op.create_index('ix_pii_reads_subject', 'pii_reads', ['subject_type', 'subject_id'], unique=False)
+    op.create_index("ix_pii_reads_reader", "pii_reads", ["reader"], unique=False)
+    op.create_index("ix_pii_reads_subject", "pii_reads", ["subject_type", "subject_id"], unique=False)
     if _sqlite():
         # RAISE(ABORT) is reported as a constraint failure (IntegrityError), like PostgreSQL's 23514.
         for action in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER pii_reads_no_{action.lower()} BEFORE {action} ON pii_reads "
-                       f"BEGIN SELECT RAISE(ABORT, 'pii_reads is append-only'); END")
+            op.execute(
+                f"CREATE TRIGGER pii_reads_no_{action.lower()} BEFORE {action} ON pii_reads "
+                f"BEGIN SELECT RAISE(ABORT, 'pii_reads is append-only'); END"
+            )
     else:
-        op.execute("CREATE TRIGGER pii_reads_append_only BEFORE UPDATE OR DELETE ON pii_reads "
-                   "FOR EACH ROW EXECUTE FUNCTION charity_refuse_change()")
+        op.execute(
+            "CREATE TRIGGER pii_reads_append_only BEFORE UPDATE OR DELETE ON pii_reads "
+            "FOR EACH ROW EXECUTE FUNCTION charity_refuse_change()"
+        )
 
 
 def downgrade() -> None:
@@ -125,24 +143,29 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER pii_reads_no_delete")
     else:
         op.execute("DROP TRIGGER pii_reads_append_only ON pii_reads")
-    op.drop_index('ix_pii_reads_subject', table_name='pii_reads')
-    op.drop_index('ix_pii_reads_reader', table_name='pii_reads')
-    op.drop_table('pii_reads')
+    op.drop_index("ix_pii_reads_subject", table_name="pii_reads")
+    op.drop_index("ix_pii_reads_reader", table_name="pii_reads")
+    op.drop_table("pii_reads")
 
     if _sqlite():
         op.execute("ALTER TABLE resource_offers ADD COLUMN contact_phone VARCHAR(20) NOT NULL DEFAULT ''")
     else:
-        op.add_column('resource_offers', sa.Column('contact_phone', sa.String(length=20), nullable=True))
-    _rewrite("resource_offers", "contact_phone_enc",
-             lambda stored: {"contact_phone": ring.decrypt(OFFER_PHONE, stored)})
+        op.add_column("resource_offers", sa.Column("contact_phone", sa.String(length=20), nullable=True))
+    _rewrite(
+        "resource_offers", "contact_phone_enc", lambda stored: {"contact_phone": ring.decrypt(OFFER_PHONE, stored)}
+    )
     if not _sqlite():
-        op.alter_column('resource_offers', 'contact_phone', existing_type=sa.String(length=20), nullable=False)
-    op.drop_column('resource_offers', 'contact_phone_enc')
+        op.alter_column("resource_offers", "contact_phone", existing_type=sa.String(length=20), nullable=False)
+    op.drop_column("resource_offers", "contact_phone_enc")
 
-    op.add_column('donations', sa.Column('donor_phone', sa.String(length=20), nullable=True))
+    op.add_column("donations", sa.Column("donor_phone", sa.String(length=20), nullable=True))
     _donations_updatable(True)
-    _rewrite("donations", "donor_phone_enc", lambda stored: {"donor_phone": ring.decrypt(DONOR_PHONE, stored)},
-             where="AND donor_phone_enc IS NOT NULL")
+    _rewrite(
+        "donations",
+        "donor_phone_enc",
+        lambda stored: {"donor_phone": ring.decrypt(DONOR_PHONE, stored)},
+        where="AND donor_phone_enc IS NOT NULL",
+    )
     _donations_updatable(False)
-    op.drop_column('donations', 'donor_phone_index')
-    op.drop_column('donations', 'donor_phone_enc')
+    op.drop_column("donations", "donor_phone_index")
+    op.drop_column("donations", "donor_phone_enc")

@@ -10,6 +10,7 @@ Revises: 66b5ce8a48b5
 Create Date: 2026-12-06 18:45:00
 
 """
+
 import hashlib
 from itertools import groupby
 
@@ -17,12 +18,12 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'a10eb491012a'
-down_revision = '66b5ce8a48b5'
+revision = "a10eb491012a"
+down_revision = "66b5ce8a48b5"
 branch_labels = None
 depends_on = None
 
-TABLE = 'payroll_batches'
+TABLE = "payroll_batches"
 
 
 def _rows_digest(rows) -> str:
@@ -59,30 +60,30 @@ def _backfill() -> None:
     for batch_id, batch_rows in groupby(rows, key=lambda row: row[0]):
         digests.setdefault((units[batch_id], _rows_digest((no, fen) for _, no, fen in batch_rows)), batch_id)
     for (_unit, digest), batch_id in digests.items():  # a repeat of an earlier batch stays NULL
-        bind.execute(sa.text(f"UPDATE {TABLE} SET rows_sha256 = :digest WHERE id = :id"),
-                     {"digest": digest, "id": batch_id})
+        bind.execute(
+            sa.text(f"UPDATE {TABLE} SET rows_sha256 = :digest WHERE id = :id"), {"digest": digest, "id": batch_id}
+        )
 
 
 def upgrade() -> None:
     triggers = _triggers_aside()
     with op.batch_alter_table(TABLE) as batch:
-        batch.add_column(sa.Column('rows_sha256', sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column('replaces_id', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("rows_sha256", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("replaces_id", sa.Integer(), nullable=True))
     _backfill()
     with op.batch_alter_table(TABLE) as batch:
-        batch.create_unique_constraint(op.f('uq_payroll_batches_unit_id_rows_sha256'), ['unit_id', 'rows_sha256'])
-        batch.create_unique_constraint(op.f('uq_payroll_batches_replaces_id'), ['replaces_id'])
-        batch.create_foreign_key(op.f('fk_payroll_batches_replaces_id_payroll_batches'), TABLE, ['replaces_id'],
-                                 ['id'])
+        batch.create_unique_constraint(op.f("uq_payroll_batches_unit_id_rows_sha256"), ["unit_id", "rows_sha256"])
+        batch.create_unique_constraint(op.f("uq_payroll_batches_replaces_id"), ["replaces_id"])
+        batch.create_foreign_key(op.f("fk_payroll_batches_replaces_id_payroll_batches"), TABLE, ["replaces_id"], ["id"])
     _triggers_back(triggers)
 
 
 def downgrade() -> None:
     triggers = _triggers_aside()
     with op.batch_alter_table(TABLE) as batch:
-        batch.drop_constraint(op.f('fk_payroll_batches_replaces_id_payroll_batches'), type_='foreignkey')
-        batch.drop_constraint(op.f('uq_payroll_batches_replaces_id'), type_='unique')
-        batch.drop_constraint(op.f('uq_payroll_batches_unit_id_rows_sha256'), type_='unique')
-        batch.drop_column('replaces_id')
-        batch.drop_column('rows_sha256')
+        batch.drop_constraint(op.f("fk_payroll_batches_replaces_id_payroll_batches"), type_="foreignkey")
+        batch.drop_constraint(op.f("uq_payroll_batches_replaces_id"), type_="unique")
+        batch.drop_constraint(op.f("uq_payroll_batches_unit_id_rows_sha256"), type_="unique")
+        batch.drop_column("replaces_id")
+        batch.drop_column("rows_sha256")
     _triggers_back(triggers)

@@ -17,6 +17,7 @@ Revision ID: 47086fa941ff
 Revises: 9557c3eb16b2
 Create Date: 2026-11-29 13:30:23
 """
+
 from typing import Sequence, Union
 
 from alembic import op
@@ -25,8 +26,8 @@ import sqlalchemy as sa
 from shared.pii import keyring
 
 
-revision: str = '47086fa941ff'
-down_revision: Union[str, Sequence[str], None] = '9557c3eb16b2'
+revision: str = "47086fa941ff"
+down_revision: Union[str, Sequence[str], None] = "9557c3eb16b2"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -57,8 +58,12 @@ def _check_foreign_keys() -> None:
 def _rows(table: sa.TableClause, *columns: str):
     bind, last = op.get_bind(), 0
     while True:
-        rows = bind.execute(sa.select(table.c.id, *[table.c[c] for c in columns]).where(table.c.id > last)
-                            .order_by(table.c.id).limit(BATCH)).all()
+        rows = bind.execute(
+            sa.select(table.c.id, *[table.c[c] for c in columns])
+            .where(table.c.id > last)
+            .order_by(table.c.id)
+            .limit(BATCH)
+        ).all()
         if not rows:
             return
         yield rows
@@ -66,10 +71,13 @@ def _rows(table: sa.TableClause, *columns: str):
 
 
 def _update(table: sa.TableClause, values: list[dict]) -> None:
-    columns = [c for c in values[0] if c != 'row_id']
-    op.get_bind().execute(sa.update(table).where(table.c.id == sa.bindparam('row_id'))
-                          .values({c: sa.bindparam(f'new_{c}') for c in columns}),
-                          [{('row_id' if k == 'row_id' else f'new_{k}'): v for k, v in row.items()} for row in values])
+    columns = [c for c in values[0] if c != "row_id"]
+    op.get_bind().execute(
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values({c: sa.bindparam(f"new_{c}") for c in columns}),
+        [{("row_id" if k == "row_id" else f"new_{k}"): v for k, v in row.items()} for row in values],
+    )
 
 
 def _contacts(value, convert):
@@ -83,34 +91,46 @@ def upgrade() -> None:
     ring = keyring()
     for name in TABLES:
         with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('id_number_ciphertext', sa.String(length=500), nullable=True))
-            batch_op.add_column(sa.Column('phone_ciphertext', sa.String(length=500), nullable=True))
-            batch_op.add_column(sa.Column('id_number_index', sa.String(length=64), nullable=True))
-        table = sa.table(name, sa.column('id'), sa.column('id_number'), sa.column('phone'),
-                         sa.column('id_number_ciphertext'), sa.column('phone_ciphertext'), sa.column('id_number_index'),
-                         sa.column('emergency_contacts', sa.JSON))
-        plain = ['id_number', 'phone'] + (['emergency_contacts'] if name == 'elders' else [])
+            batch_op.add_column(sa.Column("id_number_ciphertext", sa.String(length=500), nullable=True))
+            batch_op.add_column(sa.Column("phone_ciphertext", sa.String(length=500), nullable=True))
+            batch_op.add_column(sa.Column("id_number_index", sa.String(length=64), nullable=True))
+        table = sa.table(
+            name,
+            sa.column("id"),
+            sa.column("id_number"),
+            sa.column("phone"),
+            sa.column("id_number_ciphertext"),
+            sa.column("phone_ciphertext"),
+            sa.column("id_number_index"),
+            sa.column("emergency_contacts", sa.JSON),
+        )
+        plain = ["id_number", "phone"] + (["emergency_contacts"] if name == "elders" else [])
         for rows in _rows(table, *plain):
             values = []
             for row in rows:
-                value = dict(row_id=row.id, id_number_ciphertext=ring.encrypt(f"{name}.id_number", row.id_number),
-                             id_number_index=ring.blind_index(f"{name}.id_number", row.id_number),
-                             phone_ciphertext=None if row.phone is None else ring.encrypt(f"{name}.phone", row.phone))
-                if name == 'elders':
-                    value['emergency_contacts'] = _contacts(row.emergency_contacts, ring.encrypt)
+                value = dict(
+                    row_id=row.id,
+                    id_number_ciphertext=ring.encrypt(f"{name}.id_number", row.id_number),
+                    id_number_index=ring.blind_index(f"{name}.id_number", row.id_number),
+                    phone_ciphertext=None if row.phone is None else ring.encrypt(f"{name}.phone", row.phone),
+                )
+                if name == "elders":
+                    value["emergency_contacts"] = _contacts(row.emergency_contacts, ring.encrypt)
                 values.append(value)
             _update(table, values)
         with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.drop_constraint(f'uq_{name}_id_number', type_='unique')
-            batch_op.drop_column('id_number')
-            batch_op.drop_column('phone')
+            batch_op.drop_constraint(f"uq_{name}_id_number", type_="unique")
+            batch_op.drop_column("id_number")
+            batch_op.drop_column("phone")
         with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.alter_column('id_number_ciphertext', new_column_name='id_number', nullable=False,
-                                  existing_type=sa.String(length=500))
-            batch_op.alter_column('phone_ciphertext', new_column_name='phone', existing_type=sa.String(length=500),
-                                  existing_nullable=True)
-            batch_op.alter_column('id_number_index', nullable=False, existing_type=sa.String(length=64))
-            batch_op.create_unique_constraint(f'uq_{name}_id_number_index', ['id_number_index'])
+            batch_op.alter_column(
+                "id_number_ciphertext", new_column_name="id_number", nullable=False, existing_type=sa.String(length=500)
+            )
+            batch_op.alter_column(
+                "phone_ciphertext", new_column_name="phone", existing_type=sa.String(length=500), existing_nullable=True
+            )
+            batch_op.alter_column("id_number_index", nullable=False, existing_type=sa.String(length=64))
+            batch_op.create_unique_constraint(f"uq_{name}_id_number_index", ["id_number_index"])
     if sqlite:
         _check_foreign_keys()
         _sqlite_foreign_keys(True)
@@ -123,33 +143,44 @@ def downgrade() -> None:
     ring = keyring()
     for name in TABLES:
         with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('id_number_plain', sa.String(length=18), nullable=True))
-            batch_op.add_column(sa.Column('phone_plain', sa.String(length=20), nullable=True))
-        table = sa.table(name, sa.column('id'), sa.column('id_number'), sa.column('phone'),
-                         sa.column('id_number_plain'), sa.column('phone_plain'),
-                         sa.column('emergency_contacts', sa.JSON))
-        stored = ['id_number', 'phone'] + (['emergency_contacts'] if name == 'elders' else [])
+            batch_op.add_column(sa.Column("id_number_plain", sa.String(length=18), nullable=True))
+            batch_op.add_column(sa.Column("phone_plain", sa.String(length=20), nullable=True))
+        table = sa.table(
+            name,
+            sa.column("id"),
+            sa.column("id_number"),
+            sa.column("phone"),
+            sa.column("id_number_plain"),
+            sa.column("phone_plain"),
+            sa.column("emergency_contacts", sa.JSON),
+        )
+        stored = ["id_number", "phone"] + (["emergency_contacts"] if name == "elders" else [])
         for rows in _rows(table, *stored):
             values = []
             for row in rows:
-                value = dict(row_id=row.id, id_number_plain=ring.decrypt(f"{name}.id_number", row.id_number),
-                             phone_plain=None if row.phone is None else ring.decrypt(f"{name}.phone", row.phone))
-                if name == 'elders':
-                    value['emergency_contacts'] = _contacts(row.emergency_contacts, ring.decrypt)
+                value = dict(
+                    row_id=row.id,
+                    id_number_plain=ring.decrypt(f"{name}.id_number", row.id_number),
+                    phone_plain=None if row.phone is None else ring.decrypt(f"{name}.phone", row.phone),
+                )
+                if name == "elders":
+                    value["emergency_contacts"] = _contacts(row.emergency_contacts, ring.decrypt)
                 values.append(value)
             _update(table, values)
         with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.drop_constraint(f'uq_{name}_id_number_index', type_='unique')
-            batch_op.drop_column('id_number_index')
-            batch_op.drop_column('id_number')
-            batch_op.drop_column('phone')
+            batch_op.drop_constraint(f"uq_{name}_id_number_index", type_="unique")
+            batch_op.drop_column("id_number_index")
+            batch_op.drop_column("id_number")
+            batch_op.drop_column("phone")
         with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.alter_column('id_number_plain', new_column_name='id_number', nullable=False,
-                                  existing_type=sa.String(length=18))
-            batch_op.alter_column('phone_plain', new_column_name='phone', existing_type=sa.String(length=20),
-                                  existing_nullable=True)
+            batch_op.alter_column(
+                "id_number_plain", new_column_name="id_number", nullable=False, existing_type=sa.String(length=18)
+            )
+            batch_op.alter_column(
+                "phone_plain", new_column_name="phone", existing_type=sa.String(length=20), existing_nullable=True
+            )
         with op.batch_alter_table(name, schema=None) as batch_op:  # on its own: after the rename
-            batch_op.create_unique_constraint(f'uq_{name}_id_number', ['id_number'])
+            batch_op.create_unique_constraint(f"uq_{name}_id_number", ["id_number"])
     if sqlite:
         _check_foreign_keys()
         _sqlite_foreign_keys(True)

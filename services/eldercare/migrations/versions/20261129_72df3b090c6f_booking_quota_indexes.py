@@ -7,19 +7,22 @@ Revision ID: 72df3b090c6f
 Revises: 0643310fcef6
 Create Date: 2026-11-29 14:00:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
 
 
-revision: str = '72df3b090c6f'
-down_revision: Union[str, Sequence[str], None] = '0643310fcef6'
+revision: str = "72df3b090c6f"
+down_revision: Union[str, Sequence[str], None] = "0643310fcef6"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-INDEXES = [("meal_orders", "ix_meal_orders_placed_by", "placed_by"),
-           ("bed_occupancies", "ix_bed_occupancies_created_by", "created_by"),
-           ("visits", "ix_visits_ordered_by", "ordered_by")]
+INDEXES = [
+    ("meal_orders", "ix_meal_orders_placed_by", "placed_by"),
+    ("bed_occupancies", "ix_bed_occupancies_created_by", "created_by"),
+    ("visits", "ix_visits_ordered_by", "ordered_by"),
+]
 
 
 def upgrade() -> None:

@@ -12,27 +12,28 @@ Revision ID: 5b1e7c3a9d20
 Revises: 8d8bffaf5b55
 Create Date: 2026-11-29 13:40:00
 """
+
 from typing import Sequence, Union
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '5b1e7c3a9d20'
-down_revision: Union[str, Sequence[str], None] = '8d8bffaf5b55'
+revision: str = "5b1e7c3a9d20"
+down_revision: Union[str, Sequence[str], None] = "8d8bffaf5b55"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_addresses_road_order', 'addresses', ['road_id', sa.text('length(match_key)'), 'match_key'])
-    op.create_index('ix_addresses_area_order', 'addresses', ['area_id', sa.text('length(match_key)'), 'match_key'])
-    op.drop_index('ix_addresses_search_key', table_name='addresses')
-    op.drop_index('ix_addresses_geohash', table_name='addresses')
+    op.create_index("ix_addresses_road_order", "addresses", ["road_id", sa.text("length(match_key)"), "match_key"])
+    op.create_index("ix_addresses_area_order", "addresses", ["area_id", sa.text("length(match_key)"), "match_key"])
+    op.drop_index("ix_addresses_search_key", table_name="addresses")
+    op.drop_index("ix_addresses_geohash", table_name="addresses")
 
 
 def downgrade() -> None:
-    op.create_index('ix_addresses_geohash', 'addresses', ['geohash'])
-    op.create_index('ix_addresses_search_key', 'addresses', ['search_key'])
-    op.drop_index('ix_addresses_area_order', table_name='addresses')
-    op.drop_index('ix_addresses_road_order', table_name='addresses')
+    op.create_index("ix_addresses_geohash", "addresses", ["geohash"])
+    op.create_index("ix_addresses_search_key", "addresses", ["search_key"])
+    op.drop_index("ix_addresses_area_order", table_name="addresses")
+    op.drop_index("ix_addresses_road_order", table_name="addresses")

@@ -5,12 +5,13 @@ Revises: bc0991930ac1
 Create Date: 2026-12-06 21:00:00
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'a4e8c6f0b1d2'
-down_revision = 'bc0991930ac1'
+revision = "a4e8c6f0b1d2"
+down_revision = "bc0991930ac1"
 branch_labels = None
 depends_on = None
 
