@@ -29,7 +29,7 @@ def elder(serial: str, **extra) -> dict:
         "id_number": id_number(serial),
         "name": "测试老人",
         "address": "鄞州区百丈街道1号",
-        "area_code": "330212001",
+        "area_code": "330212008",  # 百丈街道
         **extra,
     }
 
@@ -50,7 +50,7 @@ async def test_api1_broken_object_level_authorization(front_door):
     assert response.status_code == 404  # the same answer as for a person who does not exist
     missing = await front_door.get(f"{ELDERS}/999999", headers=stranger)
     assert missing.status_code == 404 and response.json()["detail"].split()[0] == missing.json()["detail"].split()[0]
-    street = await staff_token(front_door, "baizhang-demo")  # 百丈街道 330212001: sees it
+    street = await staff_token(front_door, "baizhang-demo")  # 百丈街道 330212008: sees it
     assert (await front_door.get(f"{ELDERS}/{elder_id}", headers=street)).status_code == 200
     # Another district's staff, with a token minted for them.
     from gateway.principals import issue_token
