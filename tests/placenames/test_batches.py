@@ -51,19 +51,20 @@ async def test_a_gbk_file_with_bad_lines_comes_back_whole(committed_client):
         "a6," + "路" * 600,
         "a7,海曙区柳汀街23号",
         "a8,海曙区\x00柳汀街",
+        "a9,海曙区洪塘中路500弄3号",
     ]
     body = ("\r\n".join(lines) + "\r\n").encode("gbk")
     response = await client.post(BATCHES, content=body, headers=client.as_(PARTNER) | {"content-type": "text/csv"})
     assert response.status_code == 202, response.text
     job = response.json()
-    assert job["encoding"] == "gbk" and job["total_lines"] == 8 and job["bad_lines"] == 4
+    assert job["encoding"] == "gbk" and job["total_lines"] == 9 and job["bad_lines"] == 4
     done = await wait_done(client, job["id"])
-    assert done["percent"] == 100 and done["processed_lines"] == 8 and done["matched_lines"] == 2
+    assert done["percent"] == 100 and done["processed_lines"] == 9 and done["matched_lines"] == 2
     assert (await client.get(f"{BATCHES}/{job['id']}", headers=client.as_(OTHER))).status_code == 404
     result = await client.get(done["result_url"], headers=client.as_(PARTNER))
     assert result.status_code == 200 and result.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(result.content.decode("utf-8"))))
-    assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
+    assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"]
     by_id = {r["id"]: r for r in rows}
     assert by_id["a1"]["status"] == "matched" and by_id["a1"]["code"] == address["code"]
     assert by_id["a2"]["code"] == address["code"] and by_id["a2"]["road"] == "天童南路"
@@ -72,6 +73,7 @@ async def test_a_gbk_file_with_bad_lines_comes_back_whole(committed_client):
     assert by_id["a5"]["status"] == "unmatched"
     assert by_id["a7"]["status"] == "unmatched" and by_id["a7"]["house_number"] == "23"
     assert by_id["a8"]["status"] == "bad" and "control character" in by_id["a8"]["reasons"]
+    assert (by_id["a9"]["road"], by_id["a9"]["lane"], by_id["a9"]["house_number"]) == ("洪塘中路", "500", "3")
 
 
 async def test_a_plain_utf8_list_and_refused_files(committed_client):

@@ -11,28 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placenames.batches.models import BatchLine
+from services.placenames.parsing.parser import CITY, PARTS, PROVINCE
 
-RESULT_COLUMNS = [
-    "line",
-    "id",
-    "input",
-    "status",
-    "code",
-    "standard_address",
-    "confidence",
-    "district",
-    "township",
-    "community",
-    "road",
-    "house_number",
-    "area",
-    "building",
-    "unit",
-    "floor",
-    "room",
-    "reasons",
-]
-PART_COLUMNS = RESULT_COLUMNS[7:17]
+# The parts of an address below the city, in the parser's order (lane included): the columns a caller reads.
+PART_COLUMNS = [part for part in PARTS if part not in (PROVINCE, CITY)]
+RESULT_COLUMNS = ["line", "id", "input", "status", "code", "standard_address", "confidence", *PART_COLUMNS, "reasons"]
 BLOCK = 5000
 
 
