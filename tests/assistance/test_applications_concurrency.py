@@ -11,11 +11,12 @@ from tests.assistance.test_applications import (
     dibao_household,
     load_policies,
     through_notice,
+    today,  # noqa: F401  (a pytest fixture these tests use)
 )
 from tests.races import next_request_succeeds
 
 
-async def test_concurrent_decisions_approve_once(committed_client, today):
+async def test_concurrent_decisions_approve_once(committed_client, today):  # noqa: F811 (today is the fixture imported above)
     client = committed_client
     await load_policies(client)
     h = await dibao_household(client)
@@ -56,7 +57,7 @@ async def test_concurrent_decisions_approve_once(committed_client, today):
     assert decided["state"] == "approved"
 
 
-async def test_concurrent_applications_leave_one_open(committed_client, today):
+async def test_concurrent_applications_leave_one_open(committed_client, today):  # noqa: F811 (today is the fixture imported above)
     client = committed_client
     h = await dibao_household(client)
     responses = await asyncio.gather(

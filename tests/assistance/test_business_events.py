@@ -11,6 +11,7 @@ from tests.assistance.test_applications import (
     dibao_household,
     load_policies,
     through_notice,
+    today,  # noqa: F401  (a pytest fixture these tests use)
 )
 from tests.assistance.test_leads import LEADS, closure, household_with_leads
 from tests.conftest import staff
@@ -20,7 +21,7 @@ def counted(event: str, outcome: str = "ok") -> int:
     return EVENTS.counts.get(("assistance", event, outcome), 0)
 
 
-async def test_applications_and_lead_closures_are_counted_once_committed(committed_client, today):
+async def test_applications_and_lead_closures_are_counted_once_committed(committed_client, today):  # noqa: F811 (today is the fixture imported above)
     client = committed_client
     await load_policies(client)
     submitted, approved, rejected = (

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from stdnum.cn import ric
 
+from shared import divisions
 from tests.e2e.test_suite import token
 
 pytestmark = pytest.mark.e2e
@@ -287,6 +288,11 @@ def test_an_address_is_parsed_searched_as_typed_and_found_near_its_point(suite):
 # assistance ------------------------------------------------------------------------------------------------
 
 ASSISTANCE = "/api/assistance/v1"
+# The demo street (百丈街道) and one of its communities, as the division tree has them.
+BAIZHANG = divisions.division_code("百丈街道")
+BAIZHANG_COMMUNITY = min(
+    d.code for d in divisions.tree().by_code.values() if d.current and d.level == "village" and d.parent == BAIZHANG
+)
 
 
 def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the_first_steps(suite):
@@ -304,7 +310,7 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
         "obtained_on": (shanghai_today() - dt.timedelta(days=3)).isoformat(),
     }
     inline = {
-        "area_code": "330212001001",
+        "area_code": BAIZHANG_COMMUNITY,
         "members": [
             {
                 "id_number": parent,
@@ -354,7 +360,7 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
         f"{url}/households",
         headers=street,
         json={
-            "area_code": "330212001001",
+            "area_code": BAIZHANG_COMMUNITY,
             "address": f"鄞州区百丈街道某小区{run % 90 + 1}幢101室",
             "members": [{k: v for k, v in m.items() if k != "incomes"} for m in inline["members"]],
         },
@@ -392,7 +398,7 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     accepted = httpx.post(f"{url}/applications", headers=street | key, json=application_body)
     assert accepted.status_code == 201, accepted.text
     application = accepted.json()
-    assert application["state"] == "accepted" and application["area_code"] == "330212001001"
+    assert application["state"] == "accepted" and application["area_code"] == BAIZHANG_COMMUNITY
     retried = httpx.post(f"{url}/applications", headers=street | key, json=application_body)
     assert retried.headers.get("idempotent-replayed") == "true" and retried.json()["id"] == application["id"]
     second = httpx.post(f"{url}/applications", headers=street, json=application_body)
@@ -433,10 +439,10 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     trail = httpx.get(path, headers=district).json()
     assert trail["state"] == "publicised" and trail["monthly_grant_fen"] is None
     assert [(e["step"], e["actor"], e["actor_area"]) for e in trail["events"]] == [
-        ("accept", "staff:baizhang-demo", "330212001"),
-        ("investigate", "staff:baizhang-demo", "330212001"),
-        ("preliminary_review", "staff:baizhang-demo", "330212001"),
-        ("public_notice", "staff:baizhang-demo", "330212001"),
+        ("accept", "staff:baizhang-demo", BAIZHANG),
+        ("investigate", "staff:baizhang-demo", BAIZHANG),
+        ("preliminary_review", "staff:baizhang-demo", BAIZHANG),
+        ("public_notice", "staff:baizhang-demo", BAIZHANG),
         ("objection", "staff:yinzhou-demo", "330212"),
     ]
     listed = all_pages(suite, f"{ASSISTANCE}/applications", street, state="publicised")

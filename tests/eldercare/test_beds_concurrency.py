@@ -51,7 +51,7 @@ async def test_direct_admissions_of_one_person_and_to_one_bed_race(committed_cli
         )
     )
     assert [r.status_code for r in one_person].count(201) == 1
-    free_bed = next(b for b in beds if (await bed(client, b))["occupancy"] == "free")
+    free_bed = [b for b in beds if (await bed(client, b))["occupancy"] == "free"][0]  # noqa: RUF015 (an await)
     one_bed = await asyncio.gather(
         *(
             client.post(f"{API}/admissions", headers=client.as_(YINZHOU), json={"bed_id": free_bed, "elder_id": e})
@@ -62,7 +62,7 @@ async def test_direct_admissions_of_one_person_and_to_one_bed_race(committed_cli
     active = (await client.get(f"{API}/admissions", params={"active": True}, headers=client.as_(YINZHOU))).json()
     assert len(active["items"]) == 2 and len({a["bed_id"] for a in active["items"]}) == 2
     loser = next(e for e, r in zip(elders[1:], one_bed, strict=False) if r.status_code != 201)
-    still_free = next(b for b in beds if (await bed(client, b))["occupancy"] == "free")
+    still_free = [b for b in beds if (await bed(client, b))["occupancy"] == "free"][0]  # noqa: RUF015 (an await)
     await next_request_succeeds(
         client.post(f"{API}/admissions", headers=client.as_(YINZHOU), json={"bed_id": still_free, "elder_id": loser})
     )
