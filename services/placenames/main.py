@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.placenames.addresses.router import router as addresses_router
 from services.placenames.auth import JobsCanceller, JobsReader
 from services.placenames.batches.router import router as batches_router
+from services.placenames.changes.router import router as changes_router
 from services.placenames.checks.router import router as checks_router
 from services.placenames.divisions.router import router as divisions_router
 from services.placenames.indicators.router import router as indicators_router
@@ -37,6 +38,7 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
             checks_router,
             indicators_router,
             batches_router,
+            changes_router,
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
         ],
         on_startup=[parse_pool.start],

@@ -30,3 +30,12 @@ JOBS_READ = scope(
     "auditor",
 )
 JOBS_WRITE = scope("placenames.jobs:write", "Cancel one of placenames' background jobs", "city_staff")
+CHANGES_READ = scope(
+    "placenames.changes:read",
+    "Follow the change feed of standard addresses, names, door plates and divisions (地名地址变更): the services "
+    "that store addresses and the partner departments (一址通)",
+    "city_staff",
+    "auditor",
+    "partner",
+    "service",
+)

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames.divisions.models import Division, DivisionFormerName
+from services.placenames.divisions.service import Was, record_changes
 from services.placenames.names.models import PlaceName
 from shared.db import utcnow
 from shared.divisions import DIVISIONS_CSV, FORMER_NAMES_CSV
@@ -137,13 +138,19 @@ async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
         await session.execute(insert(Division), [{c: row.get(c) for c in COLUMNS} for row in new])
     if existing:
         stored = {d.code: d for d in await session.scalars(select(Division))}
+        before: dict[str, Was] = {}
         for row in rows:
             division = stored.get(row["code"])
             if division is not None:
+                was = Was(division.name, division.valid_to is None)
                 for column in COLUMNS[1:]:
                     if getattr(division, column) != row.get(column):
                         setattr(division, column, row.get(column))
+                        before[division.code] = was
         await session.flush()
+        # A data file that renames, merges, moves or retires a division: the change feed says so, and the
+        # standard addresses in it follow (services/placenames/divisions/service.py).
+        await record_changes(session, before, stored)
     return len(new) + await load_former_names(session, {r["code"] for r in rows}) + await load_names(session)
 
 

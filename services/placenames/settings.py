@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -10,3 +11,10 @@ class PlacenamesSettings(ServiceSettings):
     port: int = 8004
     # The road-name unification plan (道路名称统一): 16 roads in 10 groups; the indicator counts against it.
     unification_plan_roads: int = 16
+    change_retention_days: int = Field(
+        365,
+        ge=1,
+        le=36500,
+        description="Assumption (not from the bureau): changes older than this many days are pruned from the change "
+        "feed; a reader whose cursor is older gets 410 and resynchronises",
+    )

@@ -24,6 +24,7 @@ from services.placenames.addresses.schemas import (
     PlateRef,
     SplitIn,
 )
+from services.placenames.changes.service import address_successor, record
 from services.placenames.divisions.models import Division
 from services.placenames.divisions.service import is_current
 from services.placenames.names.models import PlaceName
@@ -209,6 +210,7 @@ async def _issue(session: AsyncSession, addresses: list[Address]) -> list[Addres
 
 async def issue(session: AsyncSession, principal: Principal, data: AddressIn) -> Address:
     [address] = await _issue(session, [await _build(session, principal, data)])
+    record(session, "address.issued", address.code, [address_successor(address)])
     return address
 
 
@@ -287,6 +289,7 @@ async def retire(session: AsyncSession, principal: Principal, code: str, data: C
     await _retire(session, principal, a, data.decided_on)
     session.add(_lineage("retire", a, None, data))
     await session.flush()
+    record(session, "address.retired", a.code, [], previous_text=a.full_name, decided_on=data.decided_on)
     return a
 
 
@@ -328,6 +331,14 @@ async def split(
     session.add_all(_lineage("split", old, n, data) for n in new)
     await _plates_follow(session, [old], new)
     await session.flush()
+    record(
+        session,
+        "address.split",
+        old.code,
+        [address_successor(n) for n in new],
+        previous_text=old.full_name,
+        decided_on=data.decided_on,
+    )
     return [old.code], new
 
 
@@ -341,6 +352,15 @@ async def merge(session: AsyncSession, principal: Principal, data: MergeIn) -> t
     session.add_all(_lineage("merge", old, new, data) for old in olds)
     await _plates_follow(session, olds, [new])
     await session.flush()
+    for old in olds:
+        record(
+            session,
+            "address.merged",
+            old.code,
+            [address_successor(new)],
+            previous_text=old.full_name,
+            decided_on=data.decided_on,
+        )
     return data.codes, [new]
 
 
@@ -348,17 +368,26 @@ async def follow_renaming(session: AsyncSession, old_name_id: int, new_name_id: 
     """Addresses on a renamed road or in a renamed area take the new name and keep their codes."""
     moved = (
         await session.scalars(
-            select(Address).where(
-                Address.status == "current", or_(Address.road_id == old_name_id, Address.area_id == old_name_id)
-            )
+            select(Address)
+            .where(Address.status == "current", or_(Address.road_id == old_name_id, Address.area_id == old_name_id))
+            .order_by(Address.id)
         )
     ).all()
     change = ChangeIn(decided_on=decided_on, note="the road or area was renamed")
     for a in moved:
         session.add(_lineage("rename", a, a, change))
+        previous_text = a.full_name
         a.road_id = new_name_id if a.road_id == old_name_id else a.road_id
         a.area_id = new_name_id if a.area_id == old_name_id else a.area_id
         await _refresh_text(session, a)
+        record(
+            session,
+            "address.renamed",
+            a.code,
+            [address_successor(a)],
+            previous_text=previous_text,
+            decided_on=decided_on,
+        )
     await session.flush()
     return len(moved)
 
@@ -374,3 +403,53 @@ async def list_page(
     if not include_retired:
         query = query.where(Address.status == "current")
     return list(await session.scalars(query))
+
+
+def _area(a: Address) -> str:
+    return a.community_code or a.township_code or a.district_code
+
+
+async def follow_divisions(
+    session: AsyncSession, successors: dict[str, str], renamed: set[str], divisions: dict[str, Division]
+) -> int:
+    """Addresses in divisions that ended take their successors' codes (a township moved to another district takes
+    that district too); addresses in renamed divisions take the new name. Each keeps its code; the feed gets an
+    `address.moved` (its division changed) or `address.renamed` (only its text did) for each one changed."""
+    codes = set(successors) | renamed
+    if not codes:
+        return 0
+    rows = (
+        await session.scalars(
+            select(Address).where(
+                Address.status == "current",
+                or_(
+                    Address.district_code.in_(codes),
+                    Address.township_code.in_(codes),
+                    Address.community_code.in_(codes),
+                ),
+            )
+        )
+    ).all()
+
+    def current(code: str | None) -> str | None:
+        for _ in range(10):  # a chain of successors, never a cycle in checked data
+            if code not in successors:
+                break
+            code = successors[code]
+        return code
+
+    for a in rows:
+        previous_text, previous_area = a.full_name, _area(a)
+        a.community_code, a.township_code = current(a.community_code), current(a.township_code)
+        # The deepest division decides its parents: a township moved to 海曙区 takes the address to 海曙区.
+        if a.community_code and a.community_code in divisions:
+            a.township_code = divisions[a.community_code].parent_code or a.township_code
+        if a.township_code and a.township_code in divisions:
+            a.district_code = divisions[a.township_code].parent_code or a.district_code
+        a.district_code = current(a.district_code) or a.district_code
+        await _refresh_text(session, a)
+        if (a.full_name, _area(a)) != (previous_text, previous_area):
+            kind = "address.moved" if _area(a) != previous_area else "address.renamed"
+            record(session, kind, a.code, [address_successor(a)], previous_text=previous_text)
+    await session.flush()
+    return len(rows)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.placenames.changes.service import record, successor
 from services.placenames.divisions.models import Division
 from services.placenames.divisions.schemas import DivisionDetail, DivisionOut
 from shared import clock
@@ -85,3 +88,56 @@ async def detail(session: AsyncSession, code: str) -> DivisionDetail:
         ancestors=[to_out(d, today) for d in reversed(ancestors)],
         successors=[to_out(d, today) for d in successors],
     )
+
+
+@dataclass(frozen=True)
+class Was:
+    """What a stored division was before the register was brought up to its data file."""
+
+    name: str
+    current: bool
+
+
+def change_of(was: Was, division: Division, successor: Division | None) -> str | None:
+    """The feed's kind of change from `was` to `division` (as the data file now has it), or None."""
+    if was.current and division.valid_to is not None:
+        if successor is None:
+            return "division.retired"
+        # 2016: 百丈街道 330204001 of 江东区 went on as 330212008 of 鄞州区 (moved); 江东区 into 鄞州区 (merged).
+        return "division.moved" if successor.name == division.name else "division.merged"
+    if was.name != division.name:
+        return "division.renamed"
+    return None
+
+
+async def record_changes(session: AsyncSession, before: dict[str, Was], stored: dict[str, Division]) -> int:
+    """Record in the feed how the divisions in `before` changed, and carry the standard addresses in them along
+    (new codes and text, each an `address.moved` or `address.renamed`). Returns the number of divisions changed."""
+    from services.placenames.addresses.service import follow_divisions  # addresses depend on divisions
+
+    successors: dict[str, str] = {}
+    renamed: set[str] = set()
+    for code, was in before.items():
+        division = stored[code]
+        successor = stored.get(division.successor_code) if division.successor_code else None
+        kind = change_of(was, division, successor)
+        if kind is None:
+            continue
+        if kind == "division.renamed":
+            renamed.add(code)
+        elif successor is not None:
+            successors[code] = successor.code
+        record(
+            session,
+            kind,
+            code,
+            [] if kind == "division.retired" else [successor_of(successor or division)],
+            previous_text=was.name,
+            decided_on=division.valid_to,
+        )
+    await follow_divisions(session, successors, renamed, stored)
+    return len(successors) + len(renamed)
+
+
+def successor_of(division: Division) -> dict[str, Any]:
+    return successor(division.code, division.name, division.code)

@@ -12,6 +12,7 @@ import datetime as dt
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.placenames.changes.service import record, successor
 from services.placenames.names.models import NameEvent, PlaceName
 from services.placenames.names.schemas import EventIn, EventOut, NameDetail, NameIn, NameOut, StandardOut
 from shared import clock
@@ -22,6 +23,13 @@ from shared.pagination import PageParams, keyset
 
 FILING_DAYS = 15
 MAX_CHAIN = 20  # far longer than any real chain of renamings: a guard against cycles in imported data
+# The change each decision about a standard name makes in the feed (a naming makes a name, no change to one).
+CHANGE_OF_EVENT = {
+    "renaming": "name.renamed",
+    "unification": "name.unified",
+    "rectification": "name.rectified",
+    "retirement": "name.retired",
+}
 
 
 def filing_deadline(decided_on: dt.date) -> dt.date:
@@ -215,6 +223,15 @@ async def add_event(session: AsyncSession, principal: Principal, name_id: int, d
     event = _event(principal, name.id, data.kind, data, result.id if result else None, data.unification_group)
     session.add(event)
     await session.flush()
+    if data.kind in CHANGE_OF_EVENT:
+        record(
+            session,
+            CHANGE_OF_EVENT[data.kind],
+            str(name.id),
+            [successor(str(result.id), result.name, None)] if result else [],
+            previous_text=name.name,
+            decided_on=data.decided_on,
+        )
     return event
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.placenames.addresses.models import Address
 from services.placenames.addresses.schemas import AddressOut
 from services.placenames.addresses.service import allocate
+from services.placenames.changes.service import record, successor
 from services.placenames.names.models import PlaceName
 from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.plates.schemas import PlateIn, PlateOut, ReplaceIn, RevokeIn
@@ -92,9 +93,13 @@ async def issue(session: AsyncSession, principal: Principal, data: PlateIn) -> D
             raise InvalidInput(f"address_codes.{index}", f"{code} is not a current standard address")
         if not principal.covers(found[code].district_code):
             raise Forbidden(f"{code} is outside your area {principal.area}")
-    return await _new_plate(
+    plate = await _new_plate(
         session, [found[c] for c in data.address_codes], data.plate_text, data.what_is_there, data.issued_on
     )
+    record(
+        session, "plate.issued", plate.code, [successor(plate.code, plate.plate_text, None)], decided_on=plate.issued_on
+    )
+    return plate
 
 
 async def _leave_issued(session: AsyncSession, principal: Principal, plate: DoorPlate, **values) -> None:
@@ -125,12 +130,21 @@ async def replace(session: AsyncSession, principal: Principal, code: str, data: 
         session, await _addresses(session, old.id), data.plate_text or old.plate_text, old.what_is_there, data.issued_on
     )
     await _leave_issued(session, principal, old, status="replaced", replaced_by_id=new.id, ended_on=data.issued_on)
+    record(
+        session,
+        "plate.replaced",
+        old.code,
+        [successor(new.code, new.plate_text, None)],
+        previous_text=old.plate_text,
+        decided_on=data.issued_on,
+    )
     return new
 
 
 async def revoke(session: AsyncSession, principal: Principal, code: str, data: RevokeIn) -> DoorPlate:
     plate = await _get(session, code)
     await _leave_issued(session, principal, plate, status="revoked", ended_on=data.revoked_on)
+    record(session, "plate.revoked", plate.code, [], previous_text=plate.plate_text, decided_on=data.revoked_on)
     return plate
 
 
