@@ -1,6 +1,6 @@
 """Eldercare's background jobs, run by its worker processes (`python -m services.eldercare.worker`).
 
-Three periodic jobs that once ran only when staff called their endpoints (which remain, for a run by hand in the
+Periodic jobs; three of them once ran only when staff called their endpoints (which remain, for a run by hand in the
 caller's area). Here each acts for the whole city and is safe to run again for the same slot: the domain
 functions change only what is still due (a hold past its deadline, a visit still scheduled, an account without
 the month's allowance), so a job retried or taken over from a dead worker does nothing twice. Each is one
@@ -14,8 +14,9 @@ import datetime as dt
 from services.eldercare.beds.waitlist import settle_waitlist
 from services.eldercare.database import JOBS
 from services.eldercare.homecare.service import mark_missed
-from services.eldercare.scopes import SUBSIDIES_WRITE, VISITS_OPERATE
+from services.eldercare.scopes import MEAL_STATEMENTS_WRITE, SUBSIDIES_WRITE, VISITS_OPERATE
 from services.eldercare.settings import EldercareSettings
+from services.eldercare.settlements.service import previous_month, produce_month
 from services.eldercare.subsidies.service import grant_month
 from shared import clock
 from shared.identity import system_principal
@@ -51,3 +52,14 @@ async def grant(ctx: JobContext) -> dict:
     async with ctx.database.sessionmaker() as session, session.begin():
         report = await grant_month(session, system_principal("eldercare", SUBSIDIES_WRITE), month)
     return report.model_dump()
+
+
+# At 01:00 on the 1st the month before is over: every order's cut-off has passed, so its statement is whole.
+@tasks.task("meal_statements.produce", schedule=Monthly(1, dt.time(1, 0)))
+async def meal_statements(ctx: JobContext) -> dict:
+    """Produce every canteen's settlement statement of the month before the slot (approved ones stay as they are);
+    idempotent, so a retried run changes nothing that is already up to date."""
+    month = previous_month(dt.datetime.fromisoformat(ctx.args["slot"]).astimezone(clock.SHANGHAI).date())
+    async with ctx.database.sessionmaker() as session, session.begin():
+        report = await produce_month(session, system_principal("eldercare", MEAL_STATEMENTS_WRITE), month)
+    return {"month": month, **report}

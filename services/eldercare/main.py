@@ -19,6 +19,7 @@ from services.eldercare.overrides.router import router as overrides_router
 from services.eldercare.peers import close_peers, open_peers
 from services.eldercare.scopes import PII_READS_READ
 from services.eldercare.settings import EldercareSettings
+from services.eldercare.settlements.router import router as settlements_router
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import create_service_app
 from shared.jobs_api import jobs_router
@@ -35,6 +36,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
             elders_router,
             assessment_router,
             meals_router,
+            settlements_router,
             beds_router,
             homecare_router,
             subsidies_router,

@@ -32,6 +32,23 @@ MEAL_ORDERS_WRITE = scope(
     "eldercare.meal_orders:write", "Order and cancel meals for a person one may act for", "resident", "staff"
 )
 
+MEAL_STATEMENTS_READ = scope(
+    "eldercare.meal_statements:read",
+    "Read canteens' monthly meal settlement statements (结算单) and export them (staff: canteens of their area)",
+    "staff",
+    "auditor",
+)
+MEAL_STATEMENTS_WRITE = scope(
+    "eldercare.meal_statements:write",
+    "Produce a canteen's monthly settlement statement and record refunds of served meals in one's area",
+    "staff",
+)
+MEAL_STATEMENTS_APPROVE = scope(
+    "eldercare.meal_statements:approve",
+    "Approve (and so lock) the settlement statements of the canteens of one's district (district staff only)",
+    "staff",
+)
+
 BEDS_READ = scope(
     "eldercare.beds:read",
     "Browse institutions and beds and their availability",

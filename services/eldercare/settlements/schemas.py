@@ -1,0 +1,109 @@
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_ORDER_PORTIONS
+from services.eldercare.meals.schemas import SubsidyTier
+from services.eldercare.settlements.models import MAX_MONTH_FEN
+from shared.money import fen
+from shared.schemas import Schema
+
+MONTH_PATTERN = r"^(19|20|21)\d\d-(0[1-9]|1[0-2])$"
+Month = Annotated[
+    str, Field(pattern=MONTH_PATTERN, examples=["2026-11"], description="A month, YYYY-MM (Asia/Shanghai)")
+]
+Section = Literal["placed", "cancelled", "refund", "adjustment"]
+
+
+class StatementIn(Schema):
+    """Which month's statement to produce for the canteen."""
+
+    model_config = ConfigDict(extra="forbid")
+    month: Month
+
+
+class ApprovalIn(Schema):
+    """The revision the approver reviewed: approving another one is refused, so nobody signs what they did not see."""
+
+    model_config = ConfigDict(extra="forbid")
+    revision: int = Field(ge=1, le=1_000_000, strict=True, description="The statement's `revision` as reviewed")
+
+
+class RefundIn(Schema):
+    """Why a served meal's subsidy and payment are given back."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=200, examples=["送餐未送达 (delivery never arrived)"])
+
+
+class RefundOut(Schema):
+    """A refund and the statement month it is settled in."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    order_id: int
+    canteen_id: int
+    order_month: str = Field(description="The month the order's meal was served in")
+    month: str = Field(
+        description="The month whose statement settles the refund: the order's own month while its statement is "
+        "not approved, else the month the refund was made (an adjustment)"
+    )
+    is_adjustment: bool = Field(description="Settled in a later month than its order's (that month was locked)")
+    subsidy_fen: int = fen("The subsidy withdrawn from the canteen", maximum=MAX_ORDER_PORTIONS * MAX_MEAL_PRICE_FEN)
+    payable_fen: int = fen("What the person paid, given back", maximum=MAX_ORDER_PORTIONS * MAX_MEAL_PRICE_FEN)
+    reason: str
+    refunded_by: str
+    created_at: dt.datetime
+
+
+class StatementLineOut(Schema):
+    """One section of the statement for one subsidy tier."""
+
+    model_config = ConfigDict(from_attributes=True)
+    section: Section = Field(
+        description="placed: the month's orders not cancelled; cancelled: cancelled before the cut-off (their "
+        "subsidy was never drawn); refund: refunds of this month's orders; adjustment: refunds of orders of an "
+        "earlier month whose statement was already approved"
+    )
+    tier: SubsidyTier | Literal["none"] = Field(description="The subsidy tier that priced the orders; none: no tier")
+    orders: int
+    portions: int
+    gross_fen: int = fen("Menu price × portions", maximum=MAX_MONTH_FEN)
+    subsidy_fen: int = fen("Subsidy", maximum=MAX_MONTH_FEN)
+    payable_fen: int = fen("What the people paid", maximum=MAX_MONTH_FEN)
+
+
+class StatementOut(Schema):
+    """A canteen's settlement statement (结算单) for a month, with its lines by section and tier."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    canteen_id: int
+    canteen_name: str
+    area_code: str = Field(description="The canteen's division code")
+    month: str
+    status: Literal["draft", "approved"] = Field(description="approved statements are locked for good")
+    revision: int = Field(description="Bumped each time producing the statement again changed what it says")
+    orders: int = Field(description="Orders served in the month (not cancelled), refunded ones included")
+    portions: int
+    gross_fen: int = fen("Menu price × portions of those orders", maximum=MAX_MONTH_FEN)
+    subsidy_fen: int = fen("Subsidy on those orders", maximum=MAX_MONTH_FEN)
+    payable_fen: int = fen("What the people paid for them", maximum=MAX_MONTH_FEN)
+    cancelled_orders: int
+    refunds: int
+    refunded_subsidy_fen: int = fen("Subsidy of this month's orders refunded", maximum=MAX_MONTH_FEN)
+    refunded_payable_fen: int = fen("Payments of this month's orders given back", maximum=MAX_MONTH_FEN)
+    adjustments: int
+    adjustment_subsidy_fen: int = fen("Subsidy of earlier months' orders refunded this month", maximum=MAX_MONTH_FEN)
+    adjustment_payable_fen: int = fen("Payments of earlier months' orders given back", maximum=MAX_MONTH_FEN)
+    net_subsidy_fen: int = fen(
+        "What the canteen is paid: subsidy − refunded − adjustments (negative: the canteen owes it back)",
+        maximum=MAX_MONTH_FEN,
+        minimum=-MAX_MONTH_FEN,
+    )
+    lines: list[StatementLineOut]
+    generated_by: str
+    generated_at: dt.datetime
+    approved_by: str | None
+    approved_at: dt.datetime | None
