@@ -10,11 +10,11 @@ A second run finds everything there and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from dataclasses import dataclass, field
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,17 +143,23 @@ async def rotate(session: AsyncSession, client_id: str, grace: dt.timedelta) -> 
 
 
 def render(secrets: dict[str, str], k8s_secret: str | None) -> str:
-    """An env file (KEY=value lines, as compose's .env reads them), or a Kubernetes Secret manifest."""
+    """An env file (KEY=value lines, as compose's .env reads them), or a Kubernetes Secret manifest.
+
+    The manifest is JSON, which is YAML too (kubectl applies it as it is): the production image has no YAML
+    library, and the first real container run (./dev rehearse) failed on one imported here."""
     if k8s_secret:
-        return yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": k8s_secret},
-                "type": "Opaque",
-                "stringData": dict(secrets),
-            },
-            sort_keys=False,
+        return (
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": k8s_secret},
+                    "type": "Opaque",
+                    "stringData": dict(secrets),
+                },
+                indent=2,
+            )
+            + "\n"
         )
     return "".join(f"{key}={value}\n" for key, value in secrets.items())
 

@@ -72,3 +72,14 @@ def test_bootstrap_runs_once_after_the_gateway_migration_and_the_services_get_th
         required = f"${{{variable}:?set {variable}}}"
         assert compose[service]["environment"][variable] == job["environment"][variable] == required
         assert compose[service]["environment"][f"{service.upper()}_GATEWAY_URL"] == "http://gateway:8000"
+
+
+def test_the_services_that_hold_personal_data_get_the_pii_keys_and_only_they():
+    """Production refuses to encrypt or migrate personal data without PII_KEYS and PII_INDEX_KEY (shared/pii.py):
+    the first real `docker compose up` (./dev rehearse) failed its migrations for want of them."""
+    compose = YAML(typ="safe").load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("eldercare", "assistance", "charity"):
+        for process in (name, f"{name}-migrate", f"{name}-worker"):
+            assert {"PII_KEYS", "PII_INDEX_KEY"} <= set(compose[process]["environment"]), process
+    for name in ("gateway", "placenames"):
+        assert "PII_KEYS" not in compose[name]["environment"], name
