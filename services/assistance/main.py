@@ -14,6 +14,7 @@ from services.assistance.households.router import router as households_router
 from services.assistance.indicators.router import router as indicators_router
 from services.assistance.jobs import tasks
 from services.assistance.leads.router import router as leads_router
+from services.assistance.online.router import router as online_router
 from services.assistance.policies.router import router as policies_router
 from services.assistance.programmes.router import router as programmes_router
 from services.assistance.programmes.service import audit_subjects
@@ -30,8 +31,8 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
         title="Assistance service (社会救助)",
         description="Households and members (救助家庭), family economic status assessment (家庭经济状况认定), dated "
         "and cited policy parameters (低保标准, 低保边缘, 特困供养, 孤儿养育, 残疾人两项补贴), eligibility "
-        "that explains itself, applications through the review chain, programme status lookups for "
-        "other services, partner signals and whole-city screening (数据找人).",
+        "that explains itself, applications through the review chain (also made from a phone, with materials), "
+        "programme status lookups for other services, partner signals and whole-city screening (数据找人).",
         routers=[
             policies_router,
             households_router,
@@ -39,6 +40,7 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
             programmes_router,
             eligibility_router,
             applications_router,
+            online_router,
             discovery_router,
             leads_router,
             catalogue_router,

@@ -33,6 +33,17 @@ APPLICATIONS_WRITE = scope(
     "Take steps in the review chain (受理, 入户调查, 初审, 公示, 审核确认) at one's own level and area",
     "staff",
 )
+ONLINE_APPLICATIONS_READ = scope(
+    "assistance.online_applications:read",
+    "Follow one's own online applications (网上申请): state, reasons, materials asked for and uploaded",
+    "resident",
+)
+ONLINE_APPLICATIONS_WRITE = scope(
+    "assistance.online_applications:write",
+    "Declare one's household, apply online with consent to the partner checks, upload materials and answer requests "
+    "for more",
+    "resident",
+)
 SCREENINGS_RUN = scope(
     "assistance.screenings:run", "Start whole-city or area screenings and read their leads (数据找人)", "staff"
 )

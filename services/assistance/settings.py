@@ -1,3 +1,6 @@
+from typing import Literal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -13,3 +16,22 @@ class AssistanceSettings(ServiceSettings):
     # one checkpoint, so progress moves and a resumed job redoes at most this many. Too small a chunk pays the fixed
     # cost of its statements too often (docs/benchmarks/assistance.md).
     screening_chunk: int = 20_000
+
+    # Materials of online applications (photos and scans of documents, services/assistance/online): `local` keeps
+    # them under `materials_dir` (default var/assistance-materials), for dev; `s3` in an S3-compatible bucket, for
+    # production (a pod's disk does not outlive it). The endpoint is host[:port], without a scheme.
+    materials_store: Literal["local", "s3"] = "local"
+    materials_dir: str = ""
+    materials_s3_endpoint: str = ""
+    materials_s3_secure: bool = True
+    materials_s3_region: str | None = None
+    materials_s3_bucket: str = "assistance-materials"
+    materials_s3_access_key: str = ""
+    materials_s3_secret_key: str = ""
+    # Assumption (no figure in the domain brief): 1,000,000 bytes per file, under the gateway's 1 MiB request body
+    # limit with room for the multipart envelope; a phone's document photo, compressed by the mini-program, is a
+    # few hundred kB. Raising it needs GATEWAY_MAX_BODY_BYTES raised too.
+    materials_max_bytes: int = Field(1_000_000, ge=1024, le=50 * 1024 * 1024)
+    # Assumption: how many files one application may hold, and households one resident may declare.
+    materials_per_application: int = Field(30, ge=1, le=200)
+    declared_households_per_resident: int = Field(3, ge=1, le=20)

@@ -35,6 +35,8 @@ def suite_env(tmp_path) -> dict[str, str]:
         # These tests load the suite on purpose; the limits have tests of their own.
         "GATEWAY_RATE_LIMITS": json.dumps(generous),
         "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway'}.db",
+        # Uploaded materials of online applications, on the run's own disk rather than under var/.
+        "ASSISTANCE_MATERIALS_DIR": str(tmp_path / "materials"),
     }
     for port, name in zip(ports, SERVICES, strict=False):
         env[f"{name.upper()}_PORT"] = str(port)

@@ -47,6 +47,7 @@ class Application(Base):
         ),
         Index("ix_applications_area_code_id", "area_code", "id"),
         Index("ix_applications_review_due_on", "review_due_on"),
+        Index("ix_applications_submitted_by_id", "submitted_by", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +65,9 @@ class Application(Base):
     review_due_on: Mapped[dt.date | None] = mapped_column(Date)
     evaluation: Mapped[dict | None] = mapped_column(JSON)  # the eligibility result the decision rested on
     created_by: Mapped[str] = mapped_column(String(200))
+    # The resident who applied from the mini-program (网上申请) and follows it there; null for applications
+    # accepted at the counter.
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

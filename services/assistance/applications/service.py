@@ -25,7 +25,7 @@ from services.assistance.eligibility import service as eligibility
 from services.assistance.eligibility.schemas import EligibilityCheckIn
 from services.assistance.households import service as households
 from services.assistance.households.membership import age_on, membership
-from services.assistance.households.models import Member
+from services.assistance.households.models import Household, Member
 from services.assistance.programmes import service as programmes
 from shared import clock
 from shared.areas import area_prefix, within_area
@@ -54,7 +54,7 @@ def level_of(principal: Principal) -> str | None:
     return LEVELS.get(len(area_prefix(principal.area))) if principal.is_area_staff else None
 
 
-def _require_level(principal: Principal, step: str) -> None:
+def require_level(principal: Principal, step: str) -> None:
     allowed = STEP_LEVELS[step]
     if level_of(principal) not in allowed:
         raise Forbidden(
@@ -109,7 +109,7 @@ async def events_of(session: AsyncSession, application_id: int) -> list[Applicat
     )
 
 
-def _audit(session: AsyncSession, application_id: int, step: str, principal: Principal, **detail: Any) -> None:
+def audit(session: AsyncSession, application_id: int, step: str, principal: Principal, **detail: Any) -> None:
     session.add(
         ApplicationEvent(
             application_id=application_id,
@@ -153,8 +153,17 @@ async def _advance(
 
 
 async def create(session: AsyncSession, principal: Principal, data: ApplicationIn) -> Application:
-    _require_level(principal, "accept")
+    require_level(principal, "accept")
     household = await households.get_visible(session, principal, data.household_id)
+    return await accept(session, principal, household, data)
+
+
+async def accept(
+    session: AsyncSession, principal: Principal, household: Household, data: ApplicationIn, *, online: bool = False
+) -> Application:
+    """受理: open an application of `household`, once the caller may (staff of its area at the counter, or the
+    resident who declared it, `online`, from the mini-program). One open application per household and programme:
+    a 409 naming it, and the partial unique index `uq_applications_open` under concurrent requests."""
     if data.programme in HOUSEHOLD_PROGRAMMES:
         if data.member_id is not None:
             raise InvalidInput("member_id", f"{data.programme} is granted to the household: give no member")
@@ -188,12 +197,20 @@ async def create(session: AsyncSession, principal: Principal, data: ApplicationI
         state="accepted",
         income_irregular=False,
         created_by=principal.subject,
+        submitted_by=principal.subject if online else None,
         created_at=now,
         updated_at=now,
     )
     session.add(application)
     await session.flush()
-    _audit(session, application.id, "accept", principal, programme=data.programme)
+    audit(
+        session,
+        application.id,
+        "accept",
+        principal,
+        programme=data.programme,
+        channel="online" if online else "counter",
+    )
     await session.flush()
     count_after_commit(session, "assistance", "application_submitted")
     return application
@@ -203,13 +220,13 @@ async def investigate(
     session: AsyncSession, principal: Principal, application_id: int, data: InvestigationIn
 ) -> Application:
     application = await get_visible(session, principal, application_id)
-    _require_level(principal, "investigate")
+    require_level(principal, "investigate")
     if data.visited_on > clock.today():
         raise InvalidInput("visited_on", "the visit cannot be in the future")
     await _advance(
         session, application, "accepted", "investigated", "investigate", income_irregular=data.income_irregular
     )
-    _audit(
+    audit(
         session,
         application.id,
         "investigate",
@@ -225,12 +242,12 @@ async def preliminary_review(
     session: AsyncSession, principal: Principal, application_id: int, data: PreliminaryReviewIn
 ) -> Application:
     application = await get_visible(session, principal, application_id)
-    _require_level(principal, "preliminary_review")
+    require_level(principal, "preliminary_review")
     if data.passed:
         await _advance(session, application, "investigated", "reviewed", "preliminary_review")
     else:
         await _advance(session, application, "investigated", "rejected", "preliminary_review", reasons=data.reasons)
-    _audit(session, application.id, "preliminary_review", principal, passed=data.passed, reasons=data.reasons)
+    audit(session, application.id, "preliminary_review", principal, passed=data.passed, reasons=data.reasons)
     return application
 
 
@@ -238,7 +255,7 @@ async def public_notice(
     session: AsyncSession, principal: Principal, application_id: int, data: PublicNoticeIn
 ) -> Application:
     application = await get_visible(session, principal, application_id)
-    _require_level(principal, "public_notice")
+    require_level(principal, "public_notice")
     today = clock.today()
     starts = data.starts_on or today
     if starts < today:
@@ -247,7 +264,7 @@ async def public_notice(
     await _advance(
         session, application, "reviewed", "publicised", "public_notice", notice_starts_on=starts, notice_ends_on=ends
     )
-    _audit(session, application.id, "public_notice", principal, starts_on=starts.isoformat(), ends_on=ends.isoformat())
+    audit(session, application.id, "public_notice", principal, starts_on=starts.isoformat(), ends_on=ends.isoformat())
     return application
 
 
@@ -259,7 +276,7 @@ async def object_to(session: AsyncSession, principal: Principal, application_id:
         raise Conflict(
             f"application {application.id} is not in its public notice period", resource=resource_of(application)
         )
-    _audit(session, application.id, "objection", principal, text=data.text)
+    audit(session, application.id, "objection", principal, text=data.text)
     await session.flush()
     return application
 
@@ -281,7 +298,7 @@ def _monthly(amount: int, unit: str) -> int:
 
 async def decide(session: AsyncSession, principal: Principal, application_id: int, data: DecisionIn) -> Application:
     application = await get_visible(session, principal, application_id)
-    _require_level(principal, "decide")
+    require_level(principal, "decide")
     today = clock.today()
     if application.state == "publicised" and today < application.notice_ends_on:
         raise Conflict(
@@ -291,7 +308,7 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
     objections = len([e for e in await events_of(session, application.id) if e.step == "objection"])
     if not data.approve:
         await _advance(session, application, "publicised", "rejected", "decide", reasons=data.reasons)
-        _audit(session, application.id, "decide", principal, approve=False, reasons=data.reasons, objections=objections)
+        audit(session, application.id, "decide", principal, approve=False, reasons=data.reasons, objections=objections)
         count_after_commit(session, "assistance", "application_decided", "rejected")
         return application
     check = await eligibility.check(
@@ -352,7 +369,7 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
             monthly_fen=grant if carries else 0,
             basis=resource_of(application),
         )
-    _audit(
+    audit(
         session,
         application.id,
         "decide",

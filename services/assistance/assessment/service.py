@@ -24,7 +24,7 @@ from services.assistance.assessment.schemas import (
 from services.assistance.database import PII_READS
 from services.assistance.households import service as households
 from services.assistance.households.membership import membership
-from services.assistance.households.models import Member
+from services.assistance.households.models import Household, Member
 from shared import clock
 from shared.db import one_or_404, utcnow
 from shared.errors import InvalidInput
@@ -117,6 +117,12 @@ async def _member_of(session: AsyncSession, household_id: int, member_id: int) -
 
 async def add_income(session: AsyncSession, principal: Principal, household_id: int, data: IncomeIn) -> Income:
     household = await households.get_visible(session, principal, household_id)
+    return await record_income(session, household, data, recorded_by=principal.subject)
+
+
+async def record_income(session: AsyncSession, household: Household, data: IncomeIn, *, recorded_by: str) -> Income:
+    """Record an income of a member of `household`, once the caller may (staff of its area, or the resident who
+    declared it)."""
     if data.item not in ITEMS_BY_KIND[data.kind]:
         raise InvalidInput(
             "item",
@@ -139,7 +145,7 @@ async def add_income(session: AsyncSession, principal: Principal, household_id: 
         source_kind=data.source.kind,
         source_name=data.source.name,
         source_on=data.source.obtained_on,
-        recorded_by=principal.subject,
+        recorded_by=recorded_by,
         recorded_at=utcnow(),
     )
     session.add(income)
@@ -175,6 +181,11 @@ async def read_income_amounts(
 
 async def add_asset(session: AsyncSession, principal: Principal, household_id: int, data: AssetIn) -> Asset:
     household = await households.get_visible(session, principal, household_id)
+    return await record_asset(session, household, data, recorded_by=principal.subject)
+
+
+async def record_asset(session: AsyncSession, household: Household, data: AssetIn, *, recorded_by: str) -> Asset:
+    """Record an asset of `household` or one of its members, once the caller may."""
     _check_source(data.source)
     if data.member_id is not None:
         await _member_of(session, household.id, data.member_id)
@@ -187,7 +198,7 @@ async def add_asset(session: AsyncSession, principal: Principal, household_id: i
         source_kind=data.source.kind,
         source_name=data.source.name,
         source_on=data.source.obtained_on,
-        recorded_by=principal.subject,
+        recorded_by=recorded_by,
         recorded_at=utcnow(),
     )
     session.add(asset)

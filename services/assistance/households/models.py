@@ -12,12 +12,18 @@ class Household(Base):
     """A household (家庭) applying for or receiving assistance, located by its division code."""
 
     __tablename__ = "households"
-    __table_args__ = (Index("ix_households_area_code_id", "area_code", "id"),)
+    __table_args__ = (
+        Index("ix_households_area_code_id", "area_code", "id"),
+        Index("ix_households_declared_by_id", "declared_by", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     area_code: Mapped[str] = mapped_column(String(12))
     address: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(200))
+    # The resident who declared the household from the mini-program (网上申请), who alone sees it as theirs;
+    # null for households recorded by staff.
+    declared_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

@@ -149,6 +149,14 @@ async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member])
 
 async def create(session: AsyncSession, principal: Principal, data: HouseholdIn) -> tuple[Household, list[Member]]:
     principal.check_covers(data.area_code)
+    return await record(session, data, created_by=principal.subject)
+
+
+async def record(
+    session: AsyncSession, data: HouseholdIn, *, created_by: str, declared_by: str | None = None
+) -> tuple[Household, list[Member]]:
+    """Record a household and its members, once the caller may: staff of its area, or a resident declaring their
+    own (`declared_by`, services/assistance/online)."""
     applicants = [i for i, m in enumerate(data.members) if m.relationship == "applicant"]
     if len(applicants) != 1:
         raise InvalidInput("members", f"exactly one member is the applicant (申请人); found {len(applicants)}")
@@ -160,7 +168,11 @@ async def create(session: AsyncSession, principal: Principal, data: HouseholdIn)
         seen[m.id_number] = i
     await _refuse_people_elsewhere(session, members)
     household = Household(
-        area_code=data.area_code, address=data.address, created_by=principal.subject, created_at=utcnow()
+        area_code=data.area_code,
+        address=data.address,
+        created_by=created_by,
+        declared_by=declared_by,
+        created_at=utcnow(),
     )
     session.add(household)
     await session.flush()

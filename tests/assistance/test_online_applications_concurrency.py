@@ -1,0 +1,80 @@
+"""Residents and staff acting at once on online applications: one open application per household and programme,
+one open request for materials, one stored copy of a file; and the next ordinary request still works."""
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from services.assistance.applications.models import Application
+from services.assistance.online.models import Material, MaterialRequest
+from shared.blobs import LocalBlobStore
+from tests.assistance.test_applications import (
+    API,
+    COMMUNITY,
+    STREET,
+    today,  # noqa: F401  (a pytest fixture these tests use)
+)
+from tests.assistance.test_online_applications import ECONOMIC, MOTHER, PNG, apply, declare, upload
+from tests.races import next_request_succeeds
+
+
+async def count(client, query) -> int:
+    async with client.app.state.database.sessionmaker() as session:
+        return await session.scalar(query)
+
+
+async def test_applying_many_times_at_once_leaves_one_open_application(committed_client, today):  # noqa: F811
+    client = committed_client
+    h = await declare(client)
+    body = {"household_id": h["id"], "programme": "dibao", "consent": {"agreed": True, "checks": ECONOMIC}}
+    responses = await asyncio.gather(
+        *(client.post(f"{API}/online-applications", json=body, headers=client.as_(MOTHER)) for _ in range(10))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1 and set(statuses) == {201, 409}, statuses
+    assert all(
+        r.headers["content-type"].startswith("application/problem+json") for r in responses if r.status_code == 409
+    )
+    opened = select(func.count()).where(Application.household_id == h["id"], Application.programme == "dibao")
+    assert await count(client, opened) == 1
+    # The next ordinary request after the race: another programme for the same household.
+    await next_request_succeeds(
+        client.post(
+            f"{API}/online-applications",
+            json=body | {"programme": "tekun", "member_id": h["members"][0]["id"]},
+            headers=client.as_(MOTHER),
+        ),
+        status=201,
+    )
+
+
+async def test_staff_asking_at_once_open_one_request_and_one_upload_is_stored_once(
+    committed_client,
+    today,  # noqa: F811
+    tmp_path,
+):
+    client = committed_client
+    client.app.state.materials_store = LocalBlobStore(tmp_path)
+    application = await apply(client, (await declare(client))["id"])
+    path = f"{API}/applications/{application['id']}/material-requests"
+    responses = await asyncio.gather(
+        *(
+            client.post(path, json={"note": f"请补充材料{i}"}, headers=client.as_(COMMUNITY if i % 2 else STREET))
+            for i in range(8)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1 and set(statuses) == {201, 409}, statuses
+    open_requests = select(func.count()).where(
+        MaterialRequest.application_id == application["id"], MaterialRequest.answered_at.is_(None)
+    )
+    assert await count(client, open_requests) == 1
+
+    uploads = await asyncio.gather(*(upload(client, application["id"], PNG) for _ in range(6)))
+    statuses = sorted(r.status_code for r in uploads)
+    assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 409}, statuses
+    stored = select(func.count()).where(Material.application_id == application["id"])
+    assert await count(client, stored) == 1
+    await next_request_succeeds(
+        client.get(f"{API}/online-applications/{application['id']}", headers=client.as_(MOTHER)), status=200
+    )
