@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from services.assistance.database import PII_READS
 from services.assistance.online.models import DataCheckConsent
 from shared.blobs import LocalBlobStore
 from tests.assistance.helpers import household, member
@@ -14,17 +15,19 @@ from tests.assistance.test_applications import (
     API,
     COMMUNITY,
     OTHER_DISTRICT,
+    SCOPES,
     STREET,
     act,
     today,  # noqa: F401  (a pytest fixture these tests use)
 )
 from tests.assistance.test_assessment import income
 from tests.assistance.test_households import create
-from tests.conftest import resident
+from tests.conftest import resident, staff
 
 ONLINE = ("assistance.online_applications:read", "assistance.online_applications:write")
 MOTHER = resident("resident:mother", *ONLINE)
 STRANGER = resident("resident:stranger", *ONLINE)
+READER = staff("330212001001", *SCOPES, "assistance.pii:read", subject="staff:community-reader")
 ECONOMIC = [
     "household_registration",
     "social_insurance",
@@ -223,11 +226,25 @@ async def test_materials_are_typed_by_their_bytes_bounded_and_stored_once(client
     assert (await upload(client, application["id"], JPEG)).status_code == 201
     listed = await client.get(f"{API}/applications/{application['id']}/materials", headers=client.as_(COMMUNITY))
     assert [m["content_type"] for m in listed.json()["materials"]] == ["image/png", "application/pdf", "image/jpeg"]
+    # Staff read the files as personal data in the clear: with the PII scope and a purpose, each read audited.
+    first = f"{API}/applications/{application['id']}/materials/{listed.json()['materials'][0]['id']}/content"
+    assert (await client.get(first, params={"purpose": "核对"}, headers=client.as_(COMMUNITY))).status_code == 403
+    no_purpose = await client.get(first, headers=client.as_(READER))
+    assert no_purpose.status_code == 422 and "purpose" in no_purpose.text
     for m in listed.json()["materials"]:
         content = await client.get(
-            f"{API}/applications/{application['id']}/materials/{m['id']}/content", headers=client.as_(COMMUNITY)
+            f"{API}/applications/{application['id']}/materials/{m['id']}/content",
+            params={"purpose": "入户调查：核对户口簿"},
+            headers=client.as_(READER),
         )
         assert hashlib.sha256(content.content).hexdigest() == m["sha256"]
+    async with client.app.state.database.sessionmaker() as session:
+        audited = (
+            await session.execute(
+                select(PII_READS.c.reader, PII_READS.c.subject_type, PII_READS.c.subject_id, PII_READS.c.purpose)
+            )
+        ).all()
+    assert audited == [(READER.subject, "household", str(application["household_id"]), "入户调查：核对户口簿")] * 3
     assert sorted(p.name for p in (store.root / f"applications/{application['id']}").iterdir()) == sorted(
         f"{m['sha256']}.{ext}" for m, ext in zip(listed.json()["materials"], ("png", "pdf", "jpg"), strict=True)
     )

@@ -12,10 +12,9 @@ from shared.blobs import S3BlobStore
 from shared.errors import NotFound, ServiceUnavailable
 from tests.assistance.test_applications import (
     API,
-    COMMUNITY,
     today,  # noqa: F401  (a pytest fixture these tests use)
 )
-from tests.assistance.test_online_applications import MOTHER, PDF, PNG, apply, declare, upload
+from tests.assistance.test_online_applications import MOTHER, PDF, PNG, READER, apply, declare, upload
 from tests.shared.loopback import free_port
 
 
@@ -73,7 +72,7 @@ async def test_materials_go_to_and_come_from_the_bucket(client, fake_s3, today):
     assert stat.size == len(PDF)
     for path, principal in (
         (f"/online-applications/{application['id']}/materials/{material['id']}/content", MOTHER),
-        (f"/applications/{application['id']}/materials/{material['id']}/content", COMMUNITY),
+        (f"/applications/{application['id']}/materials/{material['id']}/content?purpose=核对", READER),
     ):
         served = await client.get(f"{API}{path}", headers=client.as_(principal))
         assert served.status_code == 200 and hashlib.sha256(served.content).hexdigest() == material["sha256"]

@@ -143,7 +143,9 @@ def test_a_family_applies_for_dibao_from_a_phone_and_answers_a_request_for_mater
     assert [s["step"] for s in seen["steps"]] == ["accept", "request_materials", "answer_materials"]
 
     content = httpx.get(
-        f"{url}/applications/{application['id']}/materials/{register.json()['id']}/content", headers=street
+        f"{url}/applications/{application['id']}/materials/{register.json()['id']}/content",
+        params={"purpose": "受理审核：核对户口簿"},
+        headers=street,
     )
     assert content.status_code == 200 and content.headers["content-type"] == "application/pdf"
     assert hashlib.sha256(content.content).hexdigest() == register.json()["sha256"]

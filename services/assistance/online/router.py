@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from services.assistance.applications.auth import ApplicationsReader, ApplicationsWriter
 from services.assistance.assessment.schemas import AssetIn, AssetOut, IncomeIn, IncomeOut
@@ -9,7 +9,7 @@ from services.assistance.database import IDEMPOTENCY_KEYS
 from services.assistance.households import service as households
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut
 from services.assistance.online import service
-from services.assistance.online.auth import OnlineReader, OnlineWriter
+from services.assistance.online.auth import MaterialsReader, OnlineReader, OnlineWriter
 from services.assistance.online.schemas import (
     MaterialAnswerIn,
     MaterialKind,
@@ -299,13 +299,23 @@ async def staff_materials(application_id: int, session: Session, principal: Appl
 
 @router.get(
     "/applications/{application_id}/materials/{material_id}/content",
-    summary="Download a material of an application",
-    description="For staff whose area covers the household: the bytes, with the type they were found to be.",
-    responses=FILE_RESPONSE | problem_responses(401, 403, 404, 503),
+    summary="Download a material of an application (audited)",
+    description="For staff whose area covers the household: the bytes, with the type they were found to be. A "
+    "document photo is personal data in the clear: it needs `assistance.pii:read` besides "
+    "`assistance.applications:read` and a stated `purpose`, and each read writes an audit record about the "
+    "household (who, when, why, request id) in the same transaction.",
+    responses=FILE_RESPONSE | problem_responses(401, 403, 404, 422, 503),
     response_class=Response,
 )
 async def staff_material_content(
-    application_id: int, material_id: int, session: Session, principal: ApplicationsReader, store: MaterialsStore
+    application_id: int,
+    material_id: int,
+    purpose: Annotated[
+        str, Query(min_length=2, max_length=200, description="Why you read it", examples=["入户调查：核对户口簿"])
+    ],
+    session: Session,
+    principal: MaterialsReader,
+    store: MaterialsStore,
 ) -> Response:
-    material = await service.staff_material(session, principal, application_id, material_id)
+    material = await service.staff_material(session, principal, application_id, material_id, purpose)
     return _file(material, await service.content(store, material))

@@ -22,6 +22,7 @@ from services.assistance.applications.schemas import ApplicationIn
 from services.assistance.assessment import service as assessment
 from services.assistance.assessment.models import Asset, Income
 from services.assistance.assessment.schemas import AssetIn, IncomeIn
+from services.assistance.database import PII_READS
 from services.assistance.households import service as households
 from services.assistance.households.models import Household, Member
 from services.assistance.households.schemas import HouseholdIn
@@ -43,6 +44,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
+from shared.pii_reads import record_pii_read
 from shared.uploads import CheckedFile
 
 # The consent text the mini-program shows, by version: a new wording gets a new version, and each consent keeps the
@@ -369,9 +371,23 @@ async def own_material(session: AsyncSession, principal: Principal, application_
 
 
 async def staff_material(
-    session: AsyncSession, principal: Principal, application_id: int, material_id: int
+    session: AsyncSession, principal: Principal, application_id: int, material_id: int, purpose: str
 ) -> Material:
-    return await _material(session, await applications.get_visible(session, principal, application_id), material_id)
+    """A material for staff covering the household, with the read audited like any clear read of personal data
+    (who, whose, when, why, request id), in the request's transaction."""
+    application = await applications.get_visible(session, principal, application_id)
+    material = await _material(session, application, material_id)
+    await record_pii_read(
+        session,
+        PII_READS,
+        principal,
+        subject_type="household",
+        subject_id=application.household_id,
+        subject_area=application.area_code,
+        purpose=purpose,
+        values={f"application_materials.{material.id}": material.sha256},
+    )
+    return material
 
 
 async def answer(
