@@ -124,6 +124,8 @@ def create_service_app(
         finally:
             for hook in on_shutdown:
                 await hook(app)
+            if (placenames := getattr(app.state, "placenames", None)) is not None:  # made on first use
+                await placenames.aclose()
             if owns_database:
                 await app.state.database.dispose()
 

@@ -48,6 +48,11 @@ class Problem(BaseModel):
     request_id: str | None = Field(None, description="The request's id, as in the logs: quote it when reporting")
     errors: list[FieldProblem] | None = Field(None, description="For 422: each offending field")
     resource: str | None = Field(None, description="For 409: the resource that blocked the request")
+    candidates: list[dict[str, Any]] | None = Field(
+        None,
+        description="For a 422 on an ambiguous address: the standard addresses it may mean, best first, each with "
+        "its code, full name, level, confidence and reasons; give one's code as `address_code`",
+    )
 
 
 class DomainError(Exception):
@@ -63,11 +68,13 @@ class DomainError(Exception):
         resource: str | None = None,
         headers: dict[str, str] | None = None,
         keep_writes: bool = False,
+        candidates: list[dict[str, Any]] | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.resource = resource
+        self.candidates = candidates
         self.headers = headers
         # A refusal that must be remembered (a failed sign-in counts towards lock-out): the request's
         # writes are committed before the error is answered, instead of rolled back.
@@ -135,6 +142,7 @@ def problem_response(
     errors: list[FieldProblem] | None = None,
     resource: str | None = None,
     headers: dict[str, str] | None = None,
+    candidates: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{slug}",
@@ -149,6 +157,8 @@ def problem_response(
         body["errors"] = [e.model_dump() for e in errors]
     if resource:
         body["resource"] = resource
+    if candidates:
+        body["candidates"] = candidates
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -291,6 +301,7 @@ def install_error_handlers(app: FastAPI) -> None:
             errors=exc.errors,
             resource=exc.resource,
             headers=exc.headers,
+            candidates=exc.candidates,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -8,12 +8,14 @@ settings, the async engine, batch mode for SQLite's ALTER TABLE) lives here once
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import Column, Float, MetaData, String, event, text
 from sqlalchemy.engine import Connection
 
 from shared.db import make_engine, new_metadata
@@ -115,14 +117,27 @@ def drop_checks(checks: dict[str, dict[str, str]]) -> None:
     _alter_checks(checks, add=False)
 
 
-def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
+@contextmanager
+def _sqlite_triggers_set_aside() -> Iterator[None]:
+    """SQLite rebuilds a table to change it (batch mode), and renaming the rebuilt table breaks every trigger
+    that names it: the triggers are dropped meanwhile and the very same ones made again afterwards."""
     triggers: list[tuple[str, str]] = []
-    if sqlite:
+    if op.get_bind().dialect.name == "sqlite":
         rows = op.get_bind().execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
         triggers = [(name, sql) for name, sql in rows]
         for name, _sql in triggers:
             op.execute(f'DROP TRIGGER "{name}"')
+    yield
+    for _name, sql in triggers:
+        op.execute(sql)
+
+
+def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
+    with _sqlite_triggers_set_aside():
+        _alter_checks_of(checks, add=add, sqlite=op.get_bind().dialect.name == "sqlite")
+
+
+def _alter_checks_of(checks: dict[str, dict[str, str]], *, add: bool, sqlite: bool) -> None:
     for table, constraints in checks.items():
         if add and not sqlite:
             # NOT VALID: rows written from now on are checked, rows already there are not, so an upgrade never
@@ -137,8 +152,6 @@ def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
                     batch.create_check_constraint(op.f(name), condition)
                 else:
                     batch.drop_constraint(op.f(name), type_="check")
-    for _name, sql in triggers:
-        op.execute(sql)
 
 
 def make_append_only(table: str, *, prefix: str) -> None:
@@ -170,6 +183,50 @@ def drop_append_only(table: str, *, prefix: str) -> None:
     else:
         op.execute(f"DROP TRIGGER {table}_no_update")
         op.execute(f"DROP TRIGGER {table}_no_delete")
+
+
+def add_standard_address(table: str, *, with_coordinates: bool = False) -> None:
+    """The columns of `shared.addresses.StandardAddress` on a table that kept free text in `address` and a typed
+    `area_code`. Its rows become pending with their text kept as written: the job `addresses.standardise` gives
+    them their standard address (or marks them unresolved for staff), as it does for a write made while
+    placenames was down. `with_coordinates`: the table has no latitude and longitude yet."""
+    with _sqlite_triggers_set_aside(), op.batch_alter_table(table) as batch:
+        batch.add_column(Column("address_written", String(200)))
+        batch.add_column(Column("address_code", String(20)))
+        batch.add_column(Column("address_status", String(16), nullable=False, server_default="pending"))
+        if with_coordinates:
+            batch.add_column(Column("latitude", Float))
+            batch.add_column(Column("longitude", Float))
+        batch.create_index(f"ix_{table}_address_code", ["address_code"])
+        batch.create_index(f"ix_{table}_address_status_id", ["address_status", "id"])
+    op.execute(f"UPDATE {table} SET address_written = address")
+    checks = {
+        "address_status_known": "address_status IN ('standard', 'pending', 'unresolved')",
+        "standard_address_coded": "address_status <> 'standard' OR address_code IS NOT NULL",
+    }
+    if with_coordinates:
+        checks |= {
+            "latitude_range": "latitude IS NULL OR (latitude BETWEEN -90 AND 90)",
+            "longitude_range": "longitude IS NULL OR (longitude BETWEEN -180 AND 180)",
+        }
+    add_checks({table: {f"ck_{table}_{name}": condition for name, condition in checks.items()}})
+
+
+def drop_standard_address(table: str, *, with_coordinates: bool = False) -> None:
+    """The downgrade of `add_standard_address`: the text as written goes back into `address`."""
+    op.execute(f"UPDATE {table} SET address = address_written WHERE address_written IS NOT NULL")
+    names = ["address_status_known", "standard_address_coded"]
+    if with_coordinates:
+        names += ["latitude_range", "longitude_range"]
+    drop_checks({table: {f"ck_{table}_{name}": "" for name in names}})
+    with _sqlite_triggers_set_aside(), op.batch_alter_table(table) as batch:
+        batch.drop_index(f"ix_{table}_address_status_id")
+        batch.drop_index(f"ix_{table}_address_code")
+        for column in ("address_written", "address_code", "address_status"):
+            batch.drop_column(column)
+        if with_coordinates:
+            batch.drop_column("latitude")
+            batch.drop_column("longitude")
 
 
 def create_jobs_table(bind: Connection) -> None:

@@ -57,6 +57,8 @@ class ServiceSettings(CommonSettings):
     # gateway on this machine, on GATEWAY_PORT (as ./dev up and the end-to-end tests run it).
     gateway_url: str = ""
     client_secret: str = ""
+    # The whole budget of one call to placenames (parse, then the address's lookup), retry included.
+    placenames_timeout_s: float = 1.0
 
     @property
     def peer_client_secret(self) -> str:

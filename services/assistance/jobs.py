@@ -10,12 +10,17 @@ import datetime as dt
 from services.assistance.applications import service as applications
 from services.assistance.database import JOBS
 from services.assistance.discovery import runner
+from services.assistance.households.models import Household
 from services.assistance.scopes import APPLICATIONS_READ
 from services.assistance.settings import AssistanceSettings
+from shared.addresses import AddressTable, register_standardise_task
 from shared.identity import system_principal
 from shared.jobs import Daily, JobContext, Tasks
 
 tasks = Tasks(JOBS)
+
+# Addresses written while placenames was down, and those the migration to standard addresses marked pending.
+register_standardise_task(tasks, AssistanceSettings, [AddressTable(Household, "households")])
 
 
 @tasks.task("screening.run", max_attempts=runner.MAX_ATTEMPTS)

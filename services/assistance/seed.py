@@ -16,6 +16,7 @@ from services.assistance.households.models import Household, Member
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.policies.schemas import CATALOGUE
 from services.assistance.programmes import service as programmes
+from shared.addresses import pending_address
 from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.divisions import division_code
@@ -217,7 +218,7 @@ async def load_demo_households(session: AsyncSession) -> int:
         if await session.scalar(known) is not None:
             continue
         household = Household(
-            area_code=row["area_code"], address=row["address"], created_by="seed", created_at=utcnow()
+            **pending_address(row["address"], row["area_code"]), created_by="seed", created_at=utcnow()
         )
         session.add(household)
         await session.flush()

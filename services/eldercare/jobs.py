@@ -13,12 +13,14 @@ import datetime as dt
 
 from services.eldercare.beds.waitlist import settle_waitlist
 from services.eldercare.database import JOBS
+from services.eldercare.elders.models import Elder
 from services.eldercare.homecare.service import mark_missed
 from services.eldercare.scopes import MEAL_STATEMENTS_WRITE, SUBSIDIES_WRITE, VISITS_OPERATE
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.settlements.service import previous_month, produce_month
 from services.eldercare.subsidies.service import grant_month
 from shared import clock
+from shared.addresses import AddressTable, register_standardise_task
 from shared.identity import system_principal
 from shared.jobs import Every, JobContext, Monthly, Tasks
 
@@ -43,6 +45,10 @@ async def missed(ctx: JobContext) -> dict:
     async with ctx.database.sessionmaker() as session, session.begin():
         marked = await mark_missed(session, system_principal("eldercare", VISITS_OPERATE))
     return {"marked_missed": len(marked)}
+
+
+# Addresses written while placenames was down, and those the migration to standard addresses marked pending.
+register_standardise_task(tasks, EldercareSettings, [AddressTable(Elder, "elders")])
 
 
 @tasks.task("subsidies.grant_month", schedule=Monthly(1, dt.time(0, 30)))

@@ -15,6 +15,7 @@ from services.eldercare.meals.schemas import DEFAULT_CUTOFFS
 from services.eldercare.meals.service import cutoff_instant, cutoff_minutes_of
 from services.eldercare.subsidies.models import AllowanceRate
 from shared import clock
+from shared.addresses import pending_address
 from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.demo import DEMO_RESIDENT_SUBJECT
@@ -183,7 +184,8 @@ async def load(session: AsyncSession) -> int:
     )
     for row in ELDERS:
         id_number = parse_id_number(row["id_number"])
-        values = {k: v for k, v in row.items() if k not in ("carers", "id_number")}
+        values = {k: v for k, v in row.items() if k not in ("carers", "id_number", "address", "area_code")}
+        values |= pending_address(row["address"], row["area_code"])
         elder, new = await _get_or_add(
             session,
             Elder,

@@ -15,7 +15,7 @@ import pytest
 from stdnum.cn import ric
 
 from shared import divisions
-from tests.e2e.test_suite import token
+from tests.e2e.test_suite import standard_address, token
 
 pytestmark = pytest.mark.e2e
 
@@ -360,8 +360,7 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
         f"{url}/households",
         headers=street,
         json={
-            "area_code": BAIZHANG_COMMUNITY,
-            "address": f"鄞州区百丈街道某小区{run % 90 + 1}幢101室",
+            "address_code": standard_address(suite)["code"],  # under BAIZHANG_COMMUNITY
             "members": [{k: v for k, v in m.items() if k != "incomes"} for m in inline["members"]],
         },
     )
@@ -491,8 +490,7 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
         json={
             "id_number": mother_id,
             "name": mother_name,
-            "address": "鄞州区百丈街道百丈东路100号",
-            "area_code": "330212001",
+            "address_code": standard_address(suite)["code"],
         },
     )
     assert registered.status_code == 201, registered.text
@@ -550,8 +548,7 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
             json={
                 "id_number": id_number(1943, female=False),
                 "name": f"周阿公{run % 1000:03d}",
-                "address": "鄞州区百丈街道百丈东路102号",
-                "area_code": "330212001",
+                "address_code": standard_address(suite)["code"],
             },
         ).json()
         taken = httpx.post(f"{url}/bed-holds", headers=officer, json={"bed_id": bed["id"], "elder_id": neighbour["id"]})

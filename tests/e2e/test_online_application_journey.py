@@ -8,7 +8,6 @@ import pytest
 
 from tests.e2e.test_journeys import (
     ASSISTANCE,
-    BAIZHANG_COMMUNITY,
     assert_problem,
     id_number,
     resident_signs_in,
@@ -16,6 +15,7 @@ from tests.e2e.test_journeys import (
     staff,
     unique,
 )
+from tests.e2e.test_suite import standard_address
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +47,7 @@ def test_a_family_applies_for_dibao_from_a_phone_and_answers_a_request_for_mater
         f"{url}/declared-households",
         headers=mother,
         json={
-            "area_code": BAIZHANG_COMMUNITY,
-            "address": f"鄞州区百丈街道某小区{run % 90 + 1}幢202室",
+            "address_code": standard_address(suite)["code"],  # a house filed under a community of 百丈街道
             "members": [
                 {
                     "id_number": id_number(1980, female=True),

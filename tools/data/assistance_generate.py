@@ -33,6 +33,7 @@ from services.assistance.database import id_number_index
 from services.assistance.households.models import Household, Member
 from services.assistance.settings import AssistanceSettings
 from shared import clock
+from shared.addresses import pending_address
 from shared.db import Database, utcnow
 from shared.divisions import districts
 from shared.pii import keyring
@@ -132,7 +133,10 @@ class CityGenerator:
         area = f"{district}{self.rng.randint(1, 12):03d}{self.rng.randint(1, 20):03d}"
         batch.households.append(
             dict(
-                id=hid, area_code=area, address=f"{district} 测试路{hid}号", created_by="generator", created_at=self.now
+                id=hid,
+                **pending_address(f"{district} 测试路{hid}号", area),
+                created_by="generator",
+                created_at=self.now,
             )
         )
         size = self.rng.choice(SIZES)

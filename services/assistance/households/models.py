@@ -4,22 +4,22 @@ from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, SmallI
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from services.assistance.database import Base, id_number_index
+from shared.addresses import StandardAddress, address_table_args
 from shared.db import UTCDateTime
 from shared.pii import Encrypted
 
 
-class Household(Base):
+class Household(StandardAddress, Base):
     """A household (家庭) applying for or receiving assistance, located by its division code."""
 
     __tablename__ = "households"
     __table_args__ = (
         Index("ix_households_area_code_id", "area_code", "id"),
         Index("ix_households_declared_by_id", "declared_by", "id"),
+        *address_table_args("households"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    area_code: Mapped[str] = mapped_column(String(12))
-    address: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(200))
     # The resident who declared the household from the mini-program (网上申请), who alone sees it as theirs;
     # null for households recorded by staff.

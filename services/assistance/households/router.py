@@ -6,6 +6,15 @@ from services.assistance.database import IDEMPOTENCY_KEYS, PII_READS
 from services.assistance.households import service
 from services.assistance.households.auth import HouseholdsPiiReader, HouseholdsReader, HouseholdsWriter
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
+from services.assistance.jobs import tasks
+from shared.addresses import (
+    STANDARDISE_TASK,
+    AddressChangeIn,
+    AddressStatus,
+    change_address,
+    placenames_of,
+    standardise_input,
+)
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -26,8 +35,13 @@ router = APIRouter(prefix="/households", tags=["households 救助家庭"])
     "capacity (劳动能力), disability grade and kind, schooling, and exclusions (服刑, 宣告失踪, "
     "宗教教职人员离家3年以上). Each member's `counted` says whether they are a member of the "
     "household for the assessment (共同生活的家庭成员) and why. A person already in another "
-    "household is a 409 naming it. Retries with the same `Idempotency-Key` are safe.",
-    responses=problem_responses(401, 403, 409, 422),
+    "household is a 409 naming it. The home is a standard address (`address_code`) or free text "
+    "standardised through placenames (`address`), and gives the household its division (`area_code`): "
+    "outside your area is a 403, ambiguous text a 422 with the ranked `candidates`, text that cannot be "
+    "placed a 422 naming the part. While placenames cannot be reached the household is recorded with "
+    "`address_status` `pending` and a job standardises it shortly. Retries with the same `Idempotency-Key` "
+    "are safe.",
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
 async def create_household(
     data: HouseholdIn,
@@ -36,8 +50,14 @@ async def create_household(
     principal: HouseholdsWriter,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> HouseholdOut:
+    # Asked before the transaction opens: a slow placenames holds no connection.
+    address = await standardise_input(placenames_of(request.app), principal, data)
+
     async def create() -> HouseholdOut:
-        return service.to_out(*await service.create(session, principal, data))
+        household, members = await service.create(session, principal, data, address)
+        if address.pending:
+            await tasks.enqueue(session, STANDARDISE_TASK)  # with the write: the job exists exactly when it does
+        return service.to_out(household, members)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -54,8 +74,11 @@ async def list_households(
     principal: HouseholdsReader,
     page: Annotated[PageParams, Depends(page_params)],
     area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
+    address_status: Annotated[
+        AddressStatus | None, Query(description="`unresolved`: the addresses staff must give again")
+    ] = None,
 ) -> Page[HouseholdOut]:
-    rows = await service.list_visible(session, principal, page, area_code=area_code)
+    rows = await service.list_visible(session, principal, page, area_code=area_code, address_status=address_status)
     return page_of([service.to_out(h, m) for h, m in rows], page, key=lambda h: h.id)
 
 
@@ -68,6 +91,31 @@ async def list_households(
 )
 async def get_household(household_id: int, session: Session, principal: HouseholdsReader) -> HouseholdOut:
     household = await service.get_visible(session, principal, household_id)
+    return service.to_out(household, await service.members_of(session, household.id))
+
+
+@router.put(
+    "/{household_id}/address",
+    response_model=HouseholdOut,
+    summary="Give a household's address again",
+    description="A standard address code or free text, as when the household was recorded: the division and "
+    "position follow the address. For an `unresolved` address above all, and for a move. The new address "
+    "must lie in your area (403); while placenames cannot be reached it is kept as `pending`.",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def change_household_address(
+    household_id: int, data: AddressChangeIn, request: Request, session: Session, principal: HouseholdsWriter
+) -> HouseholdOut:
+    await service.get_visible(session, principal, household_id)  # 404 before placenames is asked
+    await session.rollback()  # no transaction held while placenames answers
+    address = await standardise_input(
+        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
+    )
+    household = await service.get_visible(session, principal, household_id, for_update=True)
+    change_address(household, address)
+    if address.pending:
+        await tasks.enqueue(session, STANDARDISE_TASK)
+    await session.flush()
     return service.to_out(household, await service.members_of(session, household.id))
 
 

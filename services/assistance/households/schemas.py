@@ -9,7 +9,7 @@ from services.assistance.households.membership import (
     Relationship,
     Schooling,
 )
-from shared.areas import AreaCode
+from shared.addresses import AddressIn, AddressOut
 from shared.schemas import Schema
 
 DisabilityKind = Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
@@ -68,10 +68,11 @@ class MemberIn(Schema):
     in_institution: bool = Field(False, description="Lives in a welfare institution (集中供养)")
 
 
-class HouseholdIn(Schema):
+class HouseholdIn(AddressIn):
+    """The household's home is a standard address, or free text standardised through placenames; its division
+    (`area_code`) comes from it."""
+
     model_config = ConfigDict(extra="forbid")
-    area_code: AreaCode = Field(description="Community (12 digits) or street (9) where the household lives")
-    address: str = Field(min_length=2, max_length=200)
     members: list[MemberIn] = Field(
         min_length=1, max_length=30, description="Exactly one with relationship `applicant`"
     )
@@ -102,10 +103,8 @@ class MemberOut(Schema):
     membership_basis: str = Field(description="Why the person counts or not")
 
 
-class HouseholdOut(Schema):
+class HouseholdOut(AddressOut):
     id: int
-    area_code: str
-    address: str
     members: list[MemberOut]
     counted_members: int
     created_at: dt.datetime

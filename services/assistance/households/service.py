@@ -9,6 +9,7 @@ from services.assistance.households.membership import MemberFacts, age_on, membe
 from services.assistance.households.models import Household, Member
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from shared import clock
+from shared.addresses import AddressValues, address_out
 from shared.areas import within_area
 from shared.db import one_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -61,8 +62,7 @@ def to_out(household: Household, members: list[Member]) -> HouseholdOut:
     out = [member_out(m) for m in members]
     return HouseholdOut(
         id=household.id,
-        area_code=household.area_code,
-        address=household.address,
+        **address_out(household),
         members=out,
         counted_members=sum(m.counted for m in out),
         created_at=household.created_at,
@@ -147,16 +147,23 @@ async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member])
         )
 
 
-async def create(session: AsyncSession, principal: Principal, data: HouseholdIn) -> tuple[Household, list[Member]]:
-    principal.check_covers(data.area_code)
-    return await record(session, data, created_by=principal.subject)
+async def create(
+    session: AsyncSession, principal: Principal, data: HouseholdIn, address: AddressValues
+) -> tuple[Household, list[Member]]:
+    """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
+    return await record(session, data, address, created_by=principal.subject)
 
 
 async def record(
-    session: AsyncSession, data: HouseholdIn, *, created_by: str, declared_by: str | None = None
+    session: AsyncSession,
+    data: HouseholdIn,
+    address: AddressValues,
+    *,
+    created_by: str,
+    declared_by: str | None = None,
 ) -> tuple[Household, list[Member]]:
     """Record a household and its members, once the caller may: staff of its area, or a resident declaring their
-    own (`declared_by`, services/assistance/online)."""
+    own (`declared_by`, services/assistance/online). `address`: as `shared.addresses.standardise_input` found it."""
     applicants = [i for i, m in enumerate(data.members) if m.relationship == "applicant"]
     if len(applicants) != 1:
         raise InvalidInput("members", f"exactly one member is the applicant (申请人); found {len(applicants)}")
@@ -167,13 +174,7 @@ async def record(
             raise InvalidInput(f"members.{i}.id_number", f"the same person as members.{seen[m.id_number]}")
         seen[m.id_number] = i
     await _refuse_people_elsewhere(session, members)
-    household = Household(
-        area_code=data.area_code,
-        address=data.address,
-        created_by=created_by,
-        declared_by=declared_by,
-        created_at=utcnow(),
-    )
+    household = Household(**address.values, created_by=created_by, declared_by=declared_by, created_at=utcnow())
     session.add(household)
     await session.flush()
     for m in members:
@@ -240,11 +241,18 @@ async def remove_member(session: AsyncSession, principal: Principal, household_i
 
 
 async def list_visible(
-    session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    area_code: str | None,
+    address_status: str | None = None,
 ) -> list[tuple[Household, list[Member]]]:
     query = keyset(visible_to(principal), Household.id, page)
     if area_code:
         query = query.where(within_area(Household.area_code, area_code))
+    if address_status:
+        query = query.where(Household.address_status == address_status)
     households = list(await session.scalars(query))
     by_household: dict[int, list[Member]] = {h.id: [] for h in households}
     if households:

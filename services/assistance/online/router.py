@@ -8,6 +8,7 @@ from services.assistance.assessment.service import asset_out, income_out
 from services.assistance.database import IDEMPOTENCY_KEYS
 from services.assistance.households import service as households
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut
+from services.assistance.jobs import tasks
 from services.assistance.online import service
 from services.assistance.online.auth import MaterialsReader, OnlineReader, OnlineWriter
 from services.assistance.online.schemas import (
@@ -21,6 +22,7 @@ from services.assistance.online.schemas import (
     StaffMaterialRequestOut,
 )
 from services.assistance.online.storage import MaterialsStore
+from shared.addresses import STANDARDISE_TASK, placenames_of, standardise_input
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -67,19 +69,24 @@ def _file(material, data: bytes) -> Response:
     status_code=201,
     response_model=HouseholdOut,
     summary="Declare your household (申报家庭)",
-    description="A resident states the household they apply for: where it lives (a community or street of the "
-    "city) and its members, exactly one the applicant, each with their ID number (the same rules as staff's "
-    "`POST /households`). Only the resident who declared it sees it. A person already recorded in a household "
+    description="A resident states the household they apply for: where it lives (a standard address of the "
+    "city by its code, or free text standardised through placenames, as for staff) and its members, exactly "
+    "one the applicant, each with their ID number (the same rules as staff's `POST /households`). Only the "
+    "resident who declared it sees it. A person already recorded in a household "
     "is a 409 that does not say which (ask the community to apply at the counter); a resident declares at "
     "most a few households (`declared_households_per_resident`, 3 by default).",
-    responses=RESIDENT_ERRORS,
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
 async def declare_household(
     data: HouseholdIn, request: Request, session: Session, principal: OnlineWriter
 ) -> HouseholdOut:
+    # Asked before the transaction opens: a slow placenames holds no connection.
+    address = await standardise_input(placenames_of(request.app), principal, data)
     household, members = await service.declare_household(
-        session, principal, data, quota=request.app.state.settings.declared_households_per_resident
+        session, principal, data, address, quota=request.app.state.settings.declared_households_per_resident
     )
+    if address.pending:
+        await tasks.enqueue(session, STANDARDISE_TASK)  # with the write: the job exists exactly when it does
     return households.to_out(household, members)
 
 

@@ -38,6 +38,7 @@ from services.assistance.online.schemas import (
     StaffMaterialRequestOut,
     StepOut,
 )
+from shared.addresses import AddressValues
 from shared.areas import CITY_CODE, covers
 from shared.blobs import BlobStore
 from shared.db import utcnow
@@ -90,16 +91,19 @@ def _resident(principal: Principal) -> str:
 
 
 async def declare_household(
-    session: AsyncSession, principal: Principal, data: HouseholdIn, *, quota: int
+    session: AsyncSession, principal: Principal, data: HouseholdIn, address: AddressValues, *, quota: int
 ) -> tuple[Household, list[Member]]:
+    """`address`: the address as `shared.addresses.standardise_input` found it."""
     subject = _resident(principal)
-    if not covers(CITY_CODE, data.area_code):
-        raise InvalidInput("area_code", f"the household must live in the city ({CITY_CODE})")
+    if not covers(CITY_CODE, address.values["area_code"]):
+        # While pending, the area is the one the resident gave: the field to correct is that one.
+        field = "area_code" if address.pending else "address"
+        raise InvalidInput(field, f"the household must live in the city ({CITY_CODE})")
     declared = await session.scalar(select(func.count()).where(Household.declared_by == subject))
     if declared >= quota:
         raise Conflict(f"you have declared {declared} households, the most one resident may; apply for one of them")
     try:
-        return await households.record(session, data, created_by=subject, declared_by=subject)
+        return await households.record(session, data, address, created_by=subject, declared_by=subject)
     except Conflict:
         # Which household holds the person is not the resident's to learn (another family's record).
         raise Conflict(

@@ -1,10 +1,11 @@
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from services.eldercare.database import Base
+from shared.addresses import StandardAddress, address_table_args
 from shared.db import UTCDateTime
 from shared.pii import Encrypted, blind_index, keyring
 
@@ -48,13 +49,12 @@ class ContactsWithEncryptedPhones(TypeDecorator):
         return [c | {"phone": ring.decrypt(CONTACT_PHONE, c["phone"])} if c.get("phone") else c for c in value]
 
 
-class Elder(Base):
+class Elder(StandardAddress, Base):
     """An older person (60+) known to the bureau."""
 
     __tablename__ = "elders"
     __table_args__ = (
-        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
-        CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"),
+        *address_table_args("elders"),
         CheckConstraint("sex IN ('male', 'female')", name="sex_known"),
         Index("ix_elders_area_code_id", "area_code", "id"),
     )
@@ -69,10 +69,6 @@ class Elder(Base):
     sex: Mapped[str] = mapped_column(String(6))
     birth_on: Mapped[dt.date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(Encrypted(ELDER_PHONE))
-    address: Mapped[str] = mapped_column(String(200))
-    area_code: Mapped[str] = mapped_column(String(12))
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
     lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
     emergency_contacts: Mapped[list] = mapped_column(ContactsWithEncryptedPhones(), default=list)
     registered_by: Mapped[str] = mapped_column(String(200))

@@ -7,6 +7,15 @@ from services.eldercare.elders import service
 from services.eldercare.elders.auth import ElderPiiReader, EldersReader, EldersWriter
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from services.eldercare.elders.service import to_out
+from services.eldercare.jobs import tasks
+from shared.addresses import (
+    STANDARDISE_TASK,
+    AddressChangeIn,
+    AddressStatus,
+    change_address,
+    placenames_of,
+    standardise_input,
+)
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -23,9 +32,13 @@ router = APIRouter(prefix="/elders", tags=["elders 老年人"])
     response_model=ElderOut,
     summary="Register an older person",
     description="Registers a person aged 60 or more by resident ID number (validated; birth date, sex and "
-    "age derived). Staff register people in their own area only. A retry with the same "
+    "age derived). The home is a standard address (`address_code`) or free text standardised through "
+    "placenames (`address`); its division (`area_code`) and position come from it. Staff register people in "
+    "their own area only (403). Ambiguous text is a 422 with the ranked `candidates`; text that cannot be "
+    "placed a 422 naming the part. While placenames cannot be reached the person is registered with "
+    "`address_status` `pending`, and a job standardises the address shortly. A retry with the same "
     "`Idempotency-Key` returns the first result.",
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
 async def register_elder(
     data: ElderIn,
@@ -34,8 +47,16 @@ async def register_elder(
     principal: EldersWriter,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ElderOut:
+    # Asked before the transaction opens: a slow placenames holds no connection.
+    address = await standardise_input(
+        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
+    )
+
     async def create() -> ElderOut:
-        return to_out(await service.register(session, principal, data))
+        elder = await service.register(session, principal, data, address)
+        if address.pending:
+            await tasks.enqueue(session, STANDARDISE_TASK)  # with the write: the job exists exactly when it does
+        return to_out(elder)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -53,8 +74,13 @@ async def list_elders(
     page: Annotated[PageParams, Depends(page_params)],
     area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
     lives_alone: bool | None = None,
+    address_status: Annotated[
+        AddressStatus | None, Query(description="`unresolved`: the addresses staff must give again")
+    ] = None,
 ) -> Page[ElderOut]:
-    rows = await service.list_visible(session, principal, page, area_code=area_code, lives_alone=lives_alone)
+    rows = await service.list_visible(
+        session, principal, page, area_code=area_code, lives_alone=lives_alone, address_status=address_status
+    )
     return page_of([to_out(r) for r in rows], page, key=lambda e: e.id)
 
 
@@ -67,6 +93,31 @@ async def list_elders(
 )
 async def get_elder(elder_id: int, session: Session, principal: EldersReader) -> ElderOut:
     return to_out(await service.get_visible(session, principal, elder_id))
+
+
+@router.put(
+    "/{elder_id}/address",
+    response_model=ElderOut,
+    summary="Give a person's home address again",
+    description="A standard address code or free text, as at registration: the division and position follow the "
+    "address. For an `unresolved` address above all, and for a move. The new address must lie in your area "
+    "(403); while placenames cannot be reached it is kept as `pending`.",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def change_elder_address(
+    elder_id: int, data: AddressChangeIn, request: Request, session: Session, principal: EldersWriter
+) -> ElderOut:
+    await service.get_visible(session, principal, elder_id)  # 404 before placenames is asked
+    await session.rollback()  # no transaction held while placenames answers
+    address = await standardise_input(
+        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
+    )
+    elder = await service.get_visible(session, principal, elder_id, for_update=True)
+    change_address(elder, address)
+    if address.pending:
+        await tasks.enqueue(session, STANDARDISE_TASK)
+    await session.flush()
+    return to_out(elder)
 
 
 @router.post(

@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from shared.areas import AreaCode
+from shared.addresses import AddressIn, AddressOut
 from shared.idnumbers import MobilePhone as Phone
 from shared.schemas import Schema
 
@@ -23,8 +23,9 @@ class CarerIn(Schema):
     relation: Relation
 
 
-class ElderIn(Schema):
-    """Registration of an older person. Age, sex and birth date come from the ID number."""
+class ElderIn(AddressIn):
+    """Registration of an older person. Age, sex and birth date come from the ID number; the home's division
+    and position from its standard address."""
 
     model_config = ConfigDict(extra="forbid")
     id_number: str = Field(
@@ -35,9 +36,9 @@ class ElderIn(Schema):
     )
     name: str = Field(min_length=1, max_length=50, examples=["王阿娣"])
     phone: Phone | None = None
-    address: str = Field(min_length=2, max_length=200, description="Home address (free text for now)")
-    area_code: AreaCode
-    latitude: float | None = Field(None, ge=-90, le=90)
+    latitude: float | None = Field(
+        None, ge=-90, le=90, description="The home's position, used only when its standard address has none"
+    )
     longitude: float | None = Field(None, ge=-180, le=180)
     lives_alone: bool = Field(False, description="独居")
     emergency_contacts: list[EmergencyContact] = Field(default_factory=list, max_length=5)
@@ -48,7 +49,7 @@ class ElderIn(Schema):
     )
 
 
-class ElderOut(Schema):
+class ElderOut(AddressOut):
     """An older person as callers see them: ID number and phone masked."""
 
     id: int
@@ -59,10 +60,6 @@ class ElderOut(Schema):
     age: int
     is_advanced_age: bool = Field(description="高龄: 80 or older")
     phone_masked: str | None
-    address: str
-    area_code: str
-    latitude: float | None
-    longitude: float | None
     lives_alone: bool
     emergency_contacts_count: int
     created_at: dt.datetime

@@ -11,10 +11,10 @@ from services.eldercare.carelinks.models import CareLinkRequest
 from services.eldercare.elders.models import Elder, ElderCarer, elder_id_number_index
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from shared import clock
+from shared.addresses import AddressValues, address_out
 from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.pagination import PageParams, keyset
@@ -47,10 +47,7 @@ def to_out(elder: Elder) -> ElderOut:
         age=age,
         is_advanced_age=age >= ADVANCED_AGE,
         phone_masked=mask_phone(elder.phone) if elder.phone else None,
-        address=elder.address,
-        area_code=elder.area_code,
-        latitude=elder.latitude,
-        longitude=elder.longitude,
+        **address_out(elder),
         lives_alone=elder.lives_alone,
         emergency_contacts_count=len(elder.emergency_contacts or []),
         created_at=elder.created_at,
@@ -68,9 +65,8 @@ def visible_to(principal: Principal) -> Select:
     return query.where(False)
 
 
-async def register(session: AsyncSession, principal: Principal, data: ElderIn) -> Elder:
-    principal.check_covers(data.area_code)
-    check_coordinates(data.latitude, data.longitude)
+async def register(session: AsyncSession, principal: Principal, data: ElderIn, address: AddressValues) -> Elder:
+    """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
     id_number = parse_id_number(data.id_number)
     age = id_number.age_on(clock.today())
     if age < MIN_AGE:
@@ -86,10 +82,7 @@ async def register(session: AsyncSession, principal: Principal, data: ElderIn) -
         sex=id_number.sex,
         birth_on=id_number.birth_date,
         phone=data.phone,
-        address=data.address,
-        area_code=data.area_code,
-        latitude=data.latitude,
-        longitude=data.longitude,
+        **address.values,
         lives_alone=data.lives_alone,
         emergency_contacts=[c.model_dump() for c in data.emergency_contacts],
         registered_by=principal.subject,
@@ -113,8 +106,9 @@ async def register(session: AsyncSession, principal: Principal, data: ElderIn) -
     return elder
 
 
-async def get_visible(session: AsyncSession, principal: Principal, elder_id: int) -> Elder:
-    elder = await session.scalar(visible_to(principal).where(Elder.id == elder_id))
+async def get_visible(session: AsyncSession, principal: Principal, elder_id: int, *, for_update: bool = False) -> Elder:
+    query = visible_to(principal).where(Elder.id == elder_id)
+    elder = await session.scalar(query.with_for_update() if for_update else query)
     if elder is None:
         # The same answer whether the person does not exist or belongs to someone else's area.
         raise NotFound(f"no older person {elder_id} that you may see")
@@ -122,11 +116,19 @@ async def get_visible(session: AsyncSession, principal: Principal, elder_id: int
 
 
 async def list_visible(
-    session: AsyncSession, principal: Principal, page: PageParams, *, area_code: str | None, lives_alone: bool | None
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    area_code: str | None,
+    lives_alone: bool | None,
+    address_status: str | None = None,
 ) -> list[Elder]:
     query = keyset(visible_to(principal), Elder.id, page)
     if area_code:
         query = query.where(within_area(Elder.area_code, area_code))
+    if address_status:
+        query = query.where(Elder.address_status == address_status)
     if lives_alone is not None:
         query = query.where(Elder.lives_alone == lives_alone)
     return list(await session.scalars(query))

@@ -42,6 +42,12 @@ def _sqlite_foreign_keys(enabled: bool) -> None:
     op.execute("BEGIN IMMEDIATE")
 
 
+def _foreign_keys_enforced() -> bool:
+    """Whether the run enforces foreign keys: shared.migrations runs with them off on SQLite, and this migration
+    must leave them as it found them, or a later migration's table rebuild in the same run cascades deletes."""
+    return bool(op.get_bind().exec_driver_sql("PRAGMA foreign_keys").scalar())
+
+
 def _check_foreign_keys() -> None:
     broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").all()
     if broken:
@@ -89,6 +95,7 @@ def _decrypt_rows(table: str) -> None:
 
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    enforced = sqlite and _foreign_keys_enforced()
     if sqlite:
         _sqlite_foreign_keys(False)
     for table in TABLES:
@@ -126,11 +133,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_signals_id_number_index", ["id_number_index"], unique=False)
     if sqlite:
         _check_foreign_keys()
-        _sqlite_foreign_keys(True)
+        _sqlite_foreign_keys(enforced)
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    enforced = sqlite and _foreign_keys_enforced()
     if sqlite:
         _sqlite_foreign_keys(False)
     for table in TABLES:
@@ -167,4 +175,4 @@ def downgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f("uq_members_id_number"), ["id_number"])
     if sqlite:
         _check_foreign_keys()
-        _sqlite_foreign_keys(True)
+        _sqlite_foreign_keys(enforced)
