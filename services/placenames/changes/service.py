@@ -22,7 +22,7 @@ from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from services.placenames.changes.models import Change, ChangeFeed
 from shared.db import utcnow
@@ -95,9 +95,11 @@ def assign_sequence(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, _previous: Any) -> None:
-    """Changes of a transaction rolled back never happened."""
-    session.info.pop(PENDING, None)
+def _forget(session: Session, previous: SessionTransaction) -> None:
+    """Changes of a transaction rolled back never happened. A savepoint rolled back inside it (a code counter
+    made again) leaves them: no change is recorded inside a savepoint."""
+    if not previous.nested:
+        session.info.pop(PENDING, None)
 
 
 def _kept(execute: Any) -> tuple[int, int]:
