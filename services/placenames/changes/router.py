@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 
 from services.placenames.changes import service
 from services.placenames.changes.auth import ChangesReader
-from services.placenames.changes.schemas import ChangeOut, ChangesPage
+from services.placenames.changes.schemas import FeedChange, FeedPage
 from shared.db import Session
 from shared.errors import problem_responses
 
@@ -13,7 +13,7 @@ router = APIRouter(tags=["changes 变更"])
 
 @router.get(
     "/changes",
-    response_model=ChangesPage,
+    response_model=FeedPage,
     summary="Follow the change feed (地名地址变更)",
     description="Every change of the registry in the order it committed: addresses renamed, moved, split, merged, "
     "retired or issued; names renamed, unified, rectified or retired; door plates; divisions renamed, merged, "
@@ -35,10 +35,10 @@ async def list_changes(
         int, Query(ge=0, le=2**62, description="The seq of the last change already applied; 0 for the start")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="Changes per page (1–1000)")] = 100,
-) -> ChangesPage:
+) -> FeedPage:
     changes, last_seq = await service.page(session, after, limit)
-    return ChangesPage(
-        changes=[ChangeOut.model_validate(c) for c in changes],
+    return FeedPage(
+        changes=[FeedChange.model_validate(c) for c in changes],
         next_after=changes[-1].seq if changes else after,
         last_seq=last_seq,
     )

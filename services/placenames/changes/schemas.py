@@ -26,7 +26,7 @@ Kind = Literal[
 ]
 
 
-class SuccessorOut(Schema):
+class FeedSuccessor(Schema):
     """What the subject of a change became."""
 
     code: str = Field(description="An address code, a division code, a door plate code or a name's id")
@@ -35,11 +35,11 @@ class SuccessorOut(Schema):
         description="For an address, the division it lies in (its community, else its township, else its "
         "district): what a consumer stores as `area_code`; for a division, its own code"
     )
-    latitude: float | None = None
-    longitude: float | None = None
+    latitude: float | None = Field(None, description="For an address, its position when the registry has one")
+    longitude: float | None = Field(None, description="For an address, its position when the registry has one")
 
 
-class ChangeOut(Schema):
+class FeedChange(Schema):
     """One change of the registry (地名地址变更)."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -55,15 +55,15 @@ class ChangeOut(Schema):
     )
     code: str = Field(description="The subject's code (address, division, door plate) or a name's id")
     previous_text: str | None = Field(description="The subject's text before the change")
-    successors: list[SuccessorOut] = Field(description="What the subject became; empty when it was retired")
+    successors: list[FeedSuccessor] = Field(description="What the subject became; empty when it was retired")
     decided_on: dt.date | None = Field(description="The day of the decision, when one is recorded")
-    recorded_at: dt.datetime
+    recorded_at: dt.datetime = Field(description="When placenames recorded the change (UTC)")
 
 
-class ChangesPage(Schema):
+class FeedPage(Schema):
     """A page of the feed."""
 
-    changes: list[ChangeOut] = Field(description="The changes after the cursor, in order")
+    changes: list[FeedChange] = Field(description="The changes after the cursor, in order")
     next_after: int = Field(
         description="Pass as `after` for the next page once these changes are applied (the last change's seq; "
         "the cursor itself when there is nothing new)"
