@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
+import json
 import os
 import random
 import tempfile
@@ -35,6 +37,7 @@ from pathlib import Path
 
 from bench import common
 from bench.common import behind_gateway, cpu_seconds, load_average, percentile, say, stop
+from services.placenames.parsing.schemas import MAX_BATCH
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "tests" / "placenames" / "data" / "parse_set.csv"
@@ -218,9 +221,9 @@ async def fresh_database(url: str, count: int, reuse: bool) -> None:
         await database.dispose()
 
 
-def start_suite(url: str, tmp: Path):
+def start_suite(url: str, tmp: Path, env: dict[str, str] | None = None):
     """placenames and the gateway on loopback ports of their own; the other upstreams point nowhere."""
-    return behind_gateway("placenames", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT)
+    return behind_gateway("placenames", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT, env=env)
 
 
 async def workload(url: str, queries: int, seed: int = 7) -> dict[str, list[tuple[str, dict]]]:
@@ -343,6 +346,174 @@ async def bench_queries(count: int, queries: int, url: str, reuse: bool) -> None
     )
 
 
+PARSE_SENDERS = 4  # batches in flight at once: enough to keep the worker, the loop and the database all busy
+
+
+def parse_texts(addresses: list[str], seed: int = 11) -> list[str]:
+    """Addresses as people write them: standard ones with the province, city or district left out at random,
+    and one in ten a line of the labelled set (some of which match nothing)."""
+    rng = random.Random(seed)
+    lines = [r["text"] for r in csv.DictReader(LABELLED.open(encoding="utf-8"))]
+    return [
+        rng.choice(lines) if rng.random() < 0.1 else rng.choice(addresses)[rng.choice((0, 0, 3, 6)) :]
+        for _ in range(len(addresses))
+    ]
+
+
+def parser_alone(texts: list[str]) -> float:
+    """The parser alone over the same texts, in this process: texts per second of CPU time."""
+    from services.placenames.parsing.parser import parse
+
+    gaz, _ = _gazetteer()
+    start = time.process_time()
+    for t in texts:
+        parse(gaz.dictionary, t)
+    return len(texts) / (time.process_time() - start)
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+async def _backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench database (the server runs on this machine)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return [
+            pid
+            for (pid,) in await connection.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    finally:
+        await connection.close()
+
+
+async def bench_parses(url: str, seconds: float, batch: int, senders: int = PARSE_SENDERS) -> None:
+    """/parses through the gateway: `senders` batches of `batch` texts in flight, each sent again when answered,
+    for `seconds`; /healthz of placenames (on its port: its event loop) and of the gateway probed every 10 ms
+    meanwhile, each probe without waiting for the ones before. CPU time per 1,000 texts of every process that
+    does the work, read from /proc: placenames, its parsing worker, the gateway, PostgreSQL's backends and this
+    client; their sum says what the whole path costs, whatever else the machine runs."""
+    import aiohttp
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        addresses = [r[0] for r in await connection.fetch("SELECT full_name FROM addresses ORDER BY id")]
+    finally:
+        await connection.close()
+    rng = random.Random(5)
+    texts = parse_texts(rng.sample(addresses, min(len(addresses), 20 * batch)))
+    alone = parser_alone(texts)
+    bodies = [
+        json.dumps({"texts": texts[i : i + batch]}, ensure_ascii=False).encode() for i in range(0, len(texts), batch)
+    ]
+    say(
+        f"\n/parses through the gateway: {len(addresses):,} addresses, batches of {batch:,} texts, {senders} in "
+        f"flight, {seconds:.0f} s; load average {load_average()}"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="bench-parses-"))
+    # A batch waits behind the others in flight: on a loaded machine that can pass the gateway's 10 s default,
+    # and a 504 would end the run rather than measure it.
+    suite = start_suite(url, tmp, {"GATEWAY_UPSTREAM_READ_TIMEOUTS": json.dumps({"/api/placenames/v1/parses": 120})})
+    try:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=senders + 50), timeout=aiohttp.ClientTimeout(total=120)
+        ) as http:
+            gateway, service = suite.url("gateway"), suite.url("placenames")
+            async with http.post(f"{gateway}/api/auth/v1/dev-tokens", json={"principal": "partner"}) as response:
+                token = (await response.json())["access_token"]
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+            async def parses(body: bytes) -> bytes:
+                async with http.post(f"{gateway}/api/placenames/v1/parses", data=body, headers=headers) as response:
+                    answer = await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"/parses answered {response.status}: {answer[:300]!r}")
+                    return answer
+
+            # Warm-up: the dictionary and the road speller are built, the worker process started, on first use.
+            await parses(json.dumps({"texts": texts[:10]}, ensure_ascii=False).encode())
+            first = json.loads(await parses(bodies[0]))["results"]
+            matched = sum(1 for r in first if r["match"]) / len(first)
+            for body in bodies[1:senders]:
+                await parses(body)
+            pids = {"placenames": [suite.processes["placenames"].pid], "gateway": [suite.processes["gateway"].pid]}
+            pids["parsing worker"] = _children(pids["placenames"][0])  # and multiprocessing's resource tracker
+            pids["PostgreSQL"] = await _backends(url)
+            pids["this client"] = [os.getpid()]
+
+            async def probing(during: asyncio.Future) -> tuple[dict[str, list[float]], dict[str, float], float]:
+                """/healthz latencies while `during` runs; the CPU seconds each process spent meanwhile."""
+                health: dict[str, list[float]] = {"placenames": [], "gateway": []}
+
+                async def probe(name: str, base: str) -> None:
+                    started = time.perf_counter()
+                    async with http.get(f"{base}/healthz") as response:
+                        await response.read()
+                    health[name].append((time.perf_counter() - started) * 1000)
+
+                before, started, probes = {n: cpu_seconds(*p) for n, p in pids.items()}, time.perf_counter(), []
+                while not during.done():
+                    probes += [
+                        asyncio.ensure_future(probe("placenames", service)),
+                        asyncio.ensure_future(probe("gateway", gateway)),
+                    ]
+                    await asyncio.sleep(0.010)
+                await during
+                elapsed = time.perf_counter() - started
+                cpu = {n: cpu_seconds(*p) - before[n] for n, p in pids.items()}
+                await asyncio.gather(*probes)
+                return health, cpu, elapsed
+
+            # The probes alone first: what they cost each process a second, taken off the CPU per text below.
+            idle_health, idle_cpu, idle_elapsed = await probing(asyncio.ensure_future(asyncio.sleep(3)))
+            done, until = 0, time.perf_counter() + seconds
+
+            async def sender(first_body: int) -> None:
+                nonlocal done
+                n = first_body
+                while time.perf_counter() < until:
+                    await parses(bodies[n % len(bodies)])
+                    done += batch
+                    n += senders
+
+            health, cpu, elapsed = await probing(asyncio.gather(*(sender(k) for k in range(senders))))
+    finally:
+        stop(suite)
+    rate = done / elapsed
+    per_text = {name: max(0.0, s - idle_cpu[name] * elapsed / idle_elapsed) / done for name, s in cpu.items()}
+    total = sum(per_text.values())
+    say(
+        f"through the gateway: {rate:,.0f} texts/s ({done:,} texts in {elapsed:.1f} s, batches of {batch:,}; "
+        f"{matched:.0%} of the first batch matched a standard address); target ≥ 10,000 texts/s"
+    )
+    say(
+        f"the parser alone, same texts, one process: {alone:,.0f} texts/s of CPU; through the gateway / parser "
+        f"alone = {rate / alone:.3f}"
+    )
+    for name in health:
+        say(
+            f"/healthz of {name} meanwhile: p50 {percentile(health[name], 0.5):.1f} ms, "
+            f"p99 {percentile(health[name], 0.99):.1f} ms ({len(health[name])} probes; with nothing else to do: "
+            f"p50 {percentile(idle_health[name], 0.5):.1f} ms, p99 {percentile(idle_health[name], 0.99):.1f} ms); "
+            "target p99 ≤ 50 ms"
+        )
+    say(
+        "CPU per 1,000 texts (the probes' own cost taken off): "
+        + ", ".join(f"{name} {s * 1000 * 1000:.0f} ms" for name, s in per_text.items())
+        + f"; in all {total * 1e6:.0f} µs a text ({sum(cpu.values()) / done * 1e6:.0f} µs with the probes): "
+        f"{os.cpu_count()} free CPUs would do about {os.cpu_count() / total:,.0f} texts/s. The parser alone takes "
+        f"{1e6 / alone:.0f} µs a text: the whole path costs {total * alone:.1f} times the parse. This run had "
+        f"{sum(cpu.values()) / elapsed:.2f} CPUs of {os.cpu_count()}; load average {load_average()}"
+    )
+
+
 def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -363,11 +534,24 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a scratch PostgreSQL database (emptied)")
     parser.add_argument("--reuse", action="store_true", help="keep the addresses already there if enough")
     parser.add_argument("--skip-parser", action="store_true")
+    parser.add_argument("--skip-search", action="store_true", help="no search or reverse geocoding")
+    parser.add_argument(
+        "--parse-seconds",
+        type=float,
+        default=20,
+        help="with --addresses: time /parses through the gateway for this long (0: not at all)",
+    )
+    parser.add_argument("--batch", type=int, default=MAX_BATCH, help=f"texts per /parses (1–{MAX_BATCH})")
     args = parser.parse_args()
     if not args.skip_parser:
         bench_parser()
     if args.addresses:
-        asyncio.run(bench_queries(args.addresses, args.queries, args.database_url, args.reuse))
+        if args.skip_search:
+            asyncio.run(fresh_database(args.database_url, args.addresses, args.reuse))
+        else:
+            asyncio.run(bench_queries(args.addresses, args.queries, args.database_url, args.reuse))
+        if args.parse_seconds:
+            asyncio.run(bench_parses(args.database_url, args.parse_seconds, args.batch))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.placenames.parsing.schemas import MAX_BATCH_CHARS, MAX_TEXT
+from services.placenames.parsing.schemas import MAX_BATCH_CHARS, MAX_TEXT, ParseOut, ParsesOut
 from tests.placenames.helpers import API, CITY_STAFF, YINZHOU_STAFF, load_demo, name_id
 
 PARSE, PARSES = f"{API}/parse", f"{API}/parses"
@@ -156,6 +156,35 @@ async def test_an_ambiguous_text_gets_ranked_candidates_not_a_guess(demo):
     assert any("ambiguous" in r for r in vague["reasons"])
     precise = await parse(demo, "江北区人民路5号")
     assert precise["match"]["code"] == codes["330205"] and precise["candidates"] == []
+
+
+async def test_a_batch_answers_each_text_as_parse_does(demo):
+    """/parses builds its answer apart from /parse (plain values in a worker process, the lookups many texts
+    at a time): text by text it is the same answer, in the documented shape, for a match, a partial match, an
+    ambiguous text, a misspelt road, a lane and text that matches nothing."""
+    road = await name_id(demo, "天童南路", "330212")
+    for number in ("588", "600"):
+        body = {"district_code": "330212", "road_id": road, "house_number": number}
+        assert (await demo.post(f"{API}/addresses", headers=demo.as_(YINZHOU_STAFF), json=body)).status_code == 201
+    for district in ("330205", "330281"):
+        body = {"district_code": district, "road_id": await name_id(demo, "人民路", district), "house_number": "5"}
+        assert (await demo.post(f"{API}/addresses", headers=demo.as_(CITY_STAFF), json=body)).status_code == 201
+    texts = [
+        "浙江省宁波市鄞州区天童南路588号",
+        "鄞州区天童南路600号5幢1单元101室",
+        "宁波市人民路5号",
+        "鄞州区天同南路588号",
+        "海曙区洪塘中路500弄3号2幢",
+        "天童南路",
+        "Ningbo 🏠",
+    ]
+    response = await demo.post(PARSES, json={"texts": texts}, headers=demo.as_(YINZHOU_STAFF))
+    assert response.status_code == 200, response.text
+    batch = ParsesOut.model_validate_json(response.content).model_dump()["results"]
+    one_by_one = [ParseOut.model_validate(await parse(demo, text)).model_dump() for text in texts]
+    assert batch == one_by_one
+    assert [bool(r["match"]) for r in batch] == [True, True, False, False, False, False, False]
+    assert len(batch[2]["candidates"]) == 2 and batch[3]["road_suggestions"]
 
 
 async def test_bad_input_is_a_clear_answer(demo):

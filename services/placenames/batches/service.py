@@ -202,15 +202,15 @@ async def _standardised(database: Database, gaz: Gazetteer, texts: list[str]) ->
     values = []
     for plan, found in zip(plans, rows, strict=True):
         result = parsing.decide(plan, found)
-        best = result.match or (result.candidates[0] if result.candidates else None)
+        best = result["match"] or (result["candidates"][0] if result["candidates"] else None)
         values.append(
             (
-                "matched" if result.match else "ambiguous" if result.candidates else "unmatched",
-                best.code if best else None,
-                best.full_name if best else None,
-                result.confidence,
-                json.dumps({p.kind: p.value for p in result.parts}, ensure_ascii=False),
-                json.dumps(best.reasons if best else result.reasons, ensure_ascii=False),
+                "matched" if result["match"] else "ambiguous" if result["candidates"] else "unmatched",
+                best["code"] if best else None,
+                best["full_name"] if best else None,
+                result["confidence"],
+                json.dumps({p["kind"]: p["value"] for p in result["parts"]}, ensure_ascii=False),
+                json.dumps(best["reasons"] if best else result["reasons"], ensure_ascii=False),
             )
         )
     return values

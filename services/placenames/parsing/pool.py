@@ -7,24 +7,29 @@ in a small pool of processes made in the lifespan, in two steps around the datab
 loop (they are I/O), in short transactions of their own:
 
 1. `_read`: parse each text and say what it asks of the database (`service.Query`, a few numbers and
-   strings); the readings themselves come back pickled, as bytes the loop only passes on;
+   strings); the readings themselves (`service.Plan`) stay in the worker, by batch;
 2. the loop fetches the candidate addresses of all the texts (`service.fetch_many`), as plain tuples;
 3. `_decide_response`: the match of each text among its rows, as the JSON of the response, so that no large
-   object is built or unpickled in the service process.
+   object is built or unpickled in the service process. A worker that does not hold the batch's plans (there
+   is one worker, but it may have been replaced) reads the texts again.
+
+Only small things cross between the processes: the texts, the queries, the rows and the response's bytes.
+The parser's dictionary (pickled once per gazetteer, half a megabyte) is sent only to a worker that does not
+hold it yet; a worker keeps the last one it unpickled, with its road speller, until the gazetteer changes.
+What each step costs: docs/benchmarks/placenames.md.
 
 Batch standardisations are not parsed here: the job worker process parses them itself (batches/service.py).
-
-A worker gets the parser's dictionary pickled with each call (pickled once per gazetteer) and keeps the last
-one it unpickled, with its road speller, until the gazetteer changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import pickle
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -32,7 +37,6 @@ from services.placenames import gazetteer
 from services.placenames.gazetteer import Gazetteer
 from services.placenames.parsing import service
 from services.placenames.parsing.parser import parse
-from services.placenames.parsing.schemas import ParsesOut
 
 # One process: the lookups on the loop, one batch at a time, are the slower step, so a second worker only
 # makes the machine busier, the event loop's thread waiting longer for a core.
@@ -68,26 +72,52 @@ def shipped(gazetteer: Gazetteer) -> tuple[str, bytes]:
     return gazetteer.shipped
 
 
-# In a worker: the dictionary last received and the road speller built from it.
+# In a worker: the dictionary last received and the road speller built from it; the plans of the batches read
+# and not yet decided, by batch, the oldest dropped beyond MAX_HELD_PLANS (a batch whose request went away).
 _held: tuple[str, Gazetteer] | None = None
+_plans: OrderedDict[str, list[service.Plan]] = OrderedDict()
+MAX_HELD_PLANS = 64
 
 
-def _gazetteer(key: str, blob: bytes) -> Gazetteer:
+class _NeedDictionary:
+    """A worker's answer when it does not hold the dictionary it was asked to use: send it again, with it."""
+
+
+def _gazetteer(key: str, blob: bytes | None) -> Gazetteer | None:
     global _held
     if _held is None or _held[0] != key:
+        if blob is None:
+            return None
         _held = (key, Gazetteer(pickle.loads(blob), {}, {}, 0.0))
     return _held[1]
 
 
-def _read(key: str, blob: bytes, texts: list[str]) -> tuple[list[service.Query], bytes]:
+def _read(key: str, blob: bytes | None, batch: str, texts: list[str]) -> list[service.Query] | _NeedDictionary:
+    """Parse the texts: what each asks of the database. The plans stay here, for `_decide_response`."""
     gazetteer = _gazetteer(key, blob)
+    if gazetteer is None:
+        return _NeedDictionary()
     plans = [service.reading(parse(gazetteer.dictionary, t), gazetteer.road_speller) for t in texts]
-    return [p.query for p in plans], pickle.dumps(plans, pickle.HIGHEST_PROTOCOL)
+    _plans[batch] = plans
+    while len(_plans) > MAX_HELD_PLANS:
+        _plans.popitem(last=False)
+    return [p.query for p in plans]
 
 
-def _decide_response(plans: bytes, rows: list[list[tuple]]) -> bytes:
-    results = [service.decide(p, r) for p, r in zip(pickle.loads(plans), rows, strict=True)]
-    return ParsesOut(results=results).model_dump_json().encode()
+def _decide_response(
+    key: str, blob: bytes | None, batch: str, texts: list[str], rows: list[list[tuple]]
+) -> bytes | _NeedDictionary:
+    """`ParsesOut` as JSON, from the plain dicts `decide` makes (tests/placenames check it against the model).
+    The texts are read again when this worker does not hold their plans (another worker read them, or they were
+    dropped)."""
+    plans = _plans.pop(batch, None)
+    if plans is None:
+        gazetteer = _gazetteer(key, blob)
+        if gazetteer is None:
+            return _NeedDictionary()
+        plans = [service.reading(parse(gazetteer.dictionary, t), gazetteer.road_speller) for t in texts]
+    results = [service.decide(p, r) for p, r in zip(plans, rows, strict=True)]
+    return json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def _in_worker(app, function, *args):
@@ -103,18 +133,26 @@ async def _in_worker(app, function, *args):
         return await asyncio.get_running_loop().run_in_executor(app.state.parse_pool, function, *args)
 
 
-async def _matched(app, texts: list[str], decide):
-    """Sessions of its own, each a short transaction: none is open (no connection held, and on SQLite no lock
+async def _with_dictionary(app, gaz: Gazetteer, function, *args):
+    """`function(key, dictionary, *args)` in a worker; the dictionary's pickle (half a megabyte) is sent only
+    to a worker that does not hold it yet."""
+    key, blob = shipped(gaz)
+    answer = await _in_worker(app, function, key, None, *args)
+    if isinstance(answer, _NeedDictionary):
+        answer = await _in_worker(app, function, key, blob, *args)
+    return answer
+
+
+async def parse_and_match(app, texts: list[str]) -> bytes:
+    """`ParsesOut` of the texts, as JSON.
+
+    Sessions of its own, each a short transaction: none is open (no connection held, and on SQLite no lock
     that /readyz would wait for) while a worker parses or decides."""
     sessionmaker = app.state.database.sessionmaker
     async with sessionmaker() as session:
         gaz = await gazetteer.current(app, session)
-    queries, plans = await _in_worker(app, _read, *shipped(gaz), texts)
+    batch = uuid.uuid4().hex
+    queries = await _with_dictionary(app, gaz, _read, batch, texts)
     async with app.state.parse_lookups, sessionmaker() as session:
         rows = await service.fetch_many(session, queries)
-    return await _in_worker(app, decide, plans, rows)
-
-
-async def parse_and_match(app, texts: list[str]) -> bytes:
-    """`ParsesOut` of the texts, as JSON."""
-    return await _matched(app, texts, _decide_response)
+    return await _with_dictionary(app, gaz, _decide_response, batch, texts, rows)
