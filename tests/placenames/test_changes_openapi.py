@@ -22,4 +22,6 @@ def test_the_change_feed_is_described_and_matches_the_snapshot():
     assert all(p.get("description") for p in parameters)
     for schema in ("FeedPage", "FeedChange", "FeedSuccessor"):
         assert all(field.get("description") for field in part["schemas"][schema]["properties"].values()), schema
+    # The feed's own shapes; the suite's problem details (shared/errors.py) change with the suite, not with it.
+    part["schemas"] = {name: schema for name, schema in part["schemas"].items() if name.startswith("Feed")}
     assert_matches_snapshot(part, SNAPSHOT, "the change feed's contract")
