@@ -20,7 +20,7 @@ class StatementIn(Schema):
     """Which month's statement to produce for the canteen."""
 
     model_config = ConfigDict(extra="forbid")
-    month: Month
+    month: Month = Field(description="The month (YYYY-MM, Asia/Shanghai): this one or an earlier one")
 
 
 class ApprovalIn(Schema):
@@ -34,16 +34,21 @@ class RefundIn(Schema):
     """Why a served meal's subsidy and payment are given back."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=2, max_length=200, examples=["送餐未送达 (delivery never arrived)"])
+    reason: str = Field(
+        min_length=2,
+        max_length=200,
+        examples=["送餐未送达 (delivery never arrived)"],
+        description="Why, for the canteen",
+    )
 
 
 class RefundOut(Schema):
     """A refund and the statement month it is settled in."""
 
     model_config = ConfigDict(from_attributes=True)
-    id: int
-    order_id: int
-    canteen_id: int
+    id: int = Field(description="The refund's id")
+    order_id: int = Field(description="The meal order refunded")
+    canteen_id: int = Field(description="The canteen whose statement settles it")
     order_month: str = Field(description="The month the order's meal was served in")
     month: str = Field(
         description="The month whose statement settles the refund: the order's own month while its statement is "
@@ -52,9 +57,9 @@ class RefundOut(Schema):
     is_adjustment: bool = Field(description="Settled in a later month than its order's (that month was locked)")
     subsidy_fen: int = fen("The subsidy withdrawn from the canteen", maximum=MAX_ORDER_PORTIONS * MAX_MEAL_PRICE_FEN)
     payable_fen: int = fen("What the person paid, given back", maximum=MAX_ORDER_PORTIONS * MAX_MEAL_PRICE_FEN)
-    reason: str
-    refunded_by: str
-    created_at: dt.datetime
+    reason: str = Field(description="Why the meal was refunded")
+    refunded_by: str = Field(description="Who recorded the refund")
+    created_at: dt.datetime = Field(description="When")
 
 
 class StatementLineOut(Schema):
@@ -67,8 +72,8 @@ class StatementLineOut(Schema):
         "earlier month whose statement was already approved"
     )
     tier: SubsidyTier | Literal["none"] = Field(description="The subsidy tier that priced the orders; none: no tier")
-    orders: int
-    portions: int
+    orders: int = Field(description="Orders in the line")
+    portions: int = Field(description="Portions of those orders")
     gross_fen: int = fen("Menu price × portions", maximum=MAX_MONTH_FEN)
     subsidy_fen: int = fen("Subsidy", maximum=MAX_MONTH_FEN)
     payable_fen: int = fen("What the people paid", maximum=MAX_MONTH_FEN)
@@ -78,23 +83,23 @@ class StatementOut(Schema):
     """A canteen's settlement statement (结算单) for a month, with its lines by section and tier."""
 
     model_config = ConfigDict(from_attributes=True)
-    id: int
-    canteen_id: int
-    canteen_name: str
+    id: int = Field(description="The statement's id")
+    canteen_id: int = Field(description="The canteen settled")
+    canteen_name: str = Field(description="Its name")
     area_code: str = Field(description="The canteen's division code")
-    month: str
+    month: str = Field(description="The month settled, YYYY-MM (Asia/Shanghai)")
     status: Literal["draft", "approved"] = Field(description="approved statements are locked for good")
     revision: int = Field(description="Bumped each time producing the statement again changed what it says")
     orders: int = Field(description="Orders served in the month (not cancelled), refunded ones included")
-    portions: int
+    portions: int = Field(description="Portions of those orders")
     gross_fen: int = fen("Menu price × portions of those orders", maximum=MAX_MONTH_FEN)
     subsidy_fen: int = fen("Subsidy on those orders", maximum=MAX_MONTH_FEN)
     payable_fen: int = fen("What the people paid for them", maximum=MAX_MONTH_FEN)
-    cancelled_orders: int
-    refunds: int
+    cancelled_orders: int = Field(description="Orders cancelled before the cut-off (no subsidy drawn)")
+    refunds: int = Field(description="Refunds of this month's orders settled here")
     refunded_subsidy_fen: int = fen("Subsidy of this month's orders refunded", maximum=MAX_MONTH_FEN)
     refunded_payable_fen: int = fen("Payments of this month's orders given back", maximum=MAX_MONTH_FEN)
-    adjustments: int
+    adjustments: int = Field(description="Refunds of earlier, already approved months' orders settled here")
     adjustment_subsidy_fen: int = fen("Subsidy of earlier months' orders refunded this month", maximum=MAX_MONTH_FEN)
     adjustment_payable_fen: int = fen("Payments of earlier months' orders given back", maximum=MAX_MONTH_FEN)
     net_subsidy_fen: int = fen(
@@ -102,8 +107,8 @@ class StatementOut(Schema):
         maximum=MAX_MONTH_FEN,
         minimum=-MAX_MONTH_FEN,
     )
-    lines: list[StatementLineOut]
-    generated_by: str
-    generated_at: dt.datetime
-    approved_by: str | None
-    approved_at: dt.datetime | None
+    lines: list[StatementLineOut] = Field(description="By section and subsidy tier")
+    generated_by: str = Field(description="Who produced this revision (`system:eldercare-worker` for the job)")
+    generated_at: dt.datetime = Field(description="When this revision was produced")
+    approved_by: str | None = Field(description="The district staff member who approved it")
+    approved_at: dt.datetime | None = Field(description="When it was approved, and so locked")
