@@ -26,6 +26,7 @@ from gateway.cockpit.router import install as install_cockpit
 from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, bearer_token, issue_token
+from gateway.privacy.router import install as install_privacy
 from gateway.proxy import (
     DESCRIPTION_FOR_TOKENS,
     REQUESTS,
@@ -203,6 +204,7 @@ class Gateway:
         app.include_router(token_router)
         app.include_router(auth_router)
         install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all
+        install_privacy(app, gateway)  # personal-data requests (PIPL arts. 44–47), before the /api catch-all
 
         @app.get(
             "/healthz",

@@ -50,6 +50,14 @@ class GatewaySettings(CommonSettings):
     upstream_breaker_failures: int = 5
     upstream_breaker_pause_s: float = 2.0
     dev_token_lifetime_s: int = 12 * 3600
+    # Personal-data requests (gateway/privacy). ASSUMPTION: PIPL sets no number of days for an answer, and neither
+    # the domain brief nor the plan gives one; 15 days is the figure commonly cited from the national standard
+    # GB/T 35273 (a recommended standard, not law). Check it before relying on it (docs/privacy.md).
+    privacy_answer_days: int = Field(15, ge=1, le=60)
+    # The services that answer what they hold about a resident account (shared/subject_data.py), and how long the
+    # gateway waits for each.
+    privacy_services: list[str] = Field(default_factory=lambda: ["eldercare", "charity"])
+    privacy_timeout_s: float = 3.0
     # WeChat mini-program sign-in (jscode2session); unset means the deployment has no mini-program.
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_appid: str = ""

@@ -12,7 +12,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Security
 
 from gateway.principals import bearer_scheme
-from gateway.scopes import CLIENTS_WRITE, GRANTS_READ, STAFF_WRITE
+from gateway.scopes import (
+    CLIENTS_WRITE,
+    GRANTS_READ,
+    PRIVACY_DATA_READ,
+    PRIVACY_REQUESTS_ANSWER,
+    PRIVACY_REQUESTS_WRITE,
+    STAFF_WRITE,
+)
 from shared.errors import Forbidden, Unauthorized
 from shared.identity import Principal
 
@@ -44,3 +51,6 @@ Caller = Annotated[Principal, Depends(caller)]
 ClientsWrite = Annotated[Principal, holding(CLIENTS_WRITE)]
 StaffWrite = Annotated[Principal, holding(STAFF_WRITE)]
 GrantsRead = Annotated[Principal, holding(GRANTS_READ)]
+PrivacyDataRead = Annotated[Principal, holding(PRIVACY_DATA_READ)]
+PrivacyRequestsWrite = Annotated[Principal, holding(PRIVACY_REQUESTS_WRITE)]
+PrivacyRequestsAnswer = Annotated[Principal, holding(PRIVACY_REQUESTS_ANSWER)]

@@ -16,12 +16,14 @@ from services.charity.organizations.router import router as organizations_router
 from services.charity.projects.router import router as projects_router
 from services.charity.public.router import router as public_router
 from services.charity.receipts.router import router as receipts_router
-from services.charity.scopes import PII_READS_READ
+from services.charity.scopes import PII_READS_READ, SUBJECT_DATA_ERASE, SUBJECT_DATA_READ
 from services.charity.settings import CharitySettings
+from services.charity.subjects import SUBJECT_DATA
 from services.charity.trusts.router import router as trusts_router
 from shared.app import create_service_app
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
+from shared.subject_data import subject_data_router
 
 
 def create_app(settings: CharitySettings | None = None) -> FastAPI:
@@ -45,6 +47,7 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
             trusts_router,
             needs_router,
             pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects)),
+            subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
         ],
     )

@@ -57,3 +57,11 @@ JOBS_READ = scope(
     "auditor",
 )
 JOBS_WRITE = scope("charity.jobs:write", "Cancel one of charity's background jobs", "city_staff")
+
+# Held by no one: only the gateway mints them, for its register of personal-data requests (shared/subject_data.py).
+SUBJECT_DATA_READ = scope(
+    "charity.subject_data:read", "Gateway only: list what charity holds about a resident account (PIPL art. 45)"
+)
+SUBJECT_DATA_ERASE = scope(
+    "charity.subject_data:erase", "Gateway only: erase an erasable record of a resident account (PIPL art. 47)"
+)

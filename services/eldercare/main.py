@@ -17,13 +17,15 @@ from services.eldercare.jobs import tasks
 from services.eldercare.meals.router import router as meals_router
 from services.eldercare.overrides.router import router as overrides_router
 from services.eldercare.peers import close_peers, open_peers
-from services.eldercare.scopes import PII_READS_READ
+from services.eldercare.scopes import PII_READS_READ, SUBJECT_DATA_ERASE, SUBJECT_DATA_READ
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.settlements.router import router as settlements_router
+from services.eldercare.subjects import SUBJECT_DATA
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import create_service_app
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
+from shared.subject_data import subject_data_router
 
 
 def create_app(settings: EldercareSettings | None = None) -> FastAPI:
@@ -46,6 +48,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
             care_links_router,
             overrides_router,
             pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("id_number", audit_subjects)),
+            subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
         ],
         on_startup=[open_peers],

@@ -171,6 +171,14 @@ CARE_LINKS_DECIDE = scope(
     "eldercare.care_links:decide", "Approve or reject care link requests and end care links in one's area", "staff"
 )
 
+# Held by no one: only the gateway mints them, for its register of personal-data requests (shared/subject_data.py).
+SUBJECT_DATA_READ = scope(
+    "eldercare.subject_data:read", "Gateway only: list what eldercare holds about a resident account (PIPL art. 45)"
+)
+SUBJECT_DATA_ERASE = scope(
+    "eldercare.subject_data:erase", "Gateway only: erase an erasable record of a resident account (PIPL art. 47)"
+)
+
 OVERRIDES_WRITE = scope(
     "eldercare.overrides:write",
     "Override a conflict where the domain allows it (an emergency "

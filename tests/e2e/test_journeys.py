@@ -578,3 +578,57 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
         else:
             httpx.post(f"{url}/bed-holds/{hold['id']}/release", headers=daughter)
     assert httpx.get(f"{url}/beds/{bed['id']}", headers=officer).json()["occupancy"] == "free"
+
+
+# personal-data requests ------------------------------------------------------------------------------------------
+
+
+def test_a_resident_gets_a_copy_of_their_data_and_has_a_request_of_theirs_erased(suite):
+    """Signed in by SMS, a resident asks to act for a person (staff have not decided yet). Their copy shows their
+    account, its phone masked, and that request, and nothing of another resident's. Deleting the account is refused
+    at once with the reason; deleting the request is granted by city staff, and it is gone from the next copy."""
+    privacy, eldercare = suite.url() + "/api/privacy/v1", suite.url() + ELDERCARE
+    me, other = resident_signs_in(suite), resident_signs_in(suite)
+    asked = httpx.post(
+        f"{eldercare}/care-link-requests",
+        headers=me,
+        json={"id_number": id_number(1940, female=True), "name": "钱阿婆", "relation": "child"},
+    )
+    assert asked.status_code == 201, asked.text
+
+    copy = httpx.post(f"{privacy}/copies", headers=me)
+    assert copy.status_code == 201, copy.text
+    parts = {s["service"]: s for s in copy.json()["services"]}
+    [account] = parts["gateway"]["categories"][0]["records"]
+    assert "*" in account["fields"]["phone"] and account["erasable"] is False
+    held = {c["category"]: c for c in parts["eldercare"]["categories"]}
+    assert [r["id"] for r in held["care_link_requests"]["records"]] == [str(asked.json()["id"])]
+    their_copy = httpx.post(f"{privacy}/copies", headers=other).json()
+    [their_part] = [s for s in their_copy["services"] if s["service"] == "eldercare"]
+    theirs = {c["category"]: c for c in their_part["categories"]}
+    assert theirs["care_link_requests"]["count"] == 0
+
+    account_deletion = {"kind": "deletion", "service": "gateway", "category": "account", "record_id": account["id"]}
+    refused = httpx.post(f"{privacy}/data-requests", headers=me, json=account_deletion)
+    assert refused.status_code == 201 and refused.json()["status"] == "refused", refused.text
+    assert refused.json()["answer"].startswith("kept by law")
+    deletion = httpx.post(
+        f"{privacy}/data-requests",
+        headers=me,
+        json={
+            "kind": "deletion",
+            "service": "eldercare",
+            "category": "care_link_requests",
+            "record_id": str(asked.json()["id"]),
+        },
+    )
+    assert deletion.status_code == 201 and deletion.json()["status"] == "open", deletion.text
+    assert_problem(httpx.get(f"{privacy}/data-requests/{deletion.json()['id']}", headers=other), 404)
+    answered = httpx.post(
+        f"{privacy}/data-requests/{deletion.json()['id']}/answer",
+        headers=staff(suite, "city-demo"),
+        json={"outcome": "done", "answer": "未审核的关联申请已删除"},
+    )
+    assert answered.status_code == 200 and answered.json()["status"] == "done", answered.text
+    after = {s["service"]: s for s in httpx.post(f"{privacy}/copies", headers=me).json()["services"]}
+    assert {c["category"]: c["count"] for c in after["eldercare"]["categories"]}["care_link_requests"] == 0
