@@ -56,7 +56,7 @@ class GatewaySettings(CommonSettings):
     privacy_answer_days: int = Field(15, ge=1, le=60)
     # The services that answer what they hold about a resident account (shared/subject_data.py), and how long the
     # gateway waits for each.
-    privacy_services: list[str] = Field(default_factory=lambda: ["eldercare", "charity"])
+    privacy_services: list[str] = Field(default_factory=lambda: ["eldercare", "assistance", "charity"])
     privacy_timeout_s: float = 3.0
     # WeChat mini-program sign-in (jscode2session); unset means the deployment has no mini-program.
     wechat_api_base: str = "https://api.weixin.qq.com"

@@ -18,11 +18,13 @@ from services.assistance.online.router import router as online_router
 from services.assistance.policies.router import router as policies_router
 from services.assistance.programmes.router import router as programmes_router
 from services.assistance.programmes.service import audit_subjects
-from services.assistance.scopes import PII_READS_READ
+from services.assistance.scopes import PII_READS_READ, SUBJECT_DATA_ERASE, SUBJECT_DATA_READ
 from services.assistance.settings import AssistanceSettings
+from services.assistance.subjects import SUBJECT_DATA
 from shared.app import create_service_app
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
+from shared.subject_data import subject_data_router
 
 
 def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
@@ -47,6 +49,7 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
             indicators_router,
             pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("id_number", audit_subjects)),
             # The jobs of its worker process (`python -m services.assistance.worker`): this one only enqueues.
+            subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
         ],
     )

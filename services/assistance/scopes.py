@@ -98,3 +98,11 @@ JOBS_READ = scope(
     "auditor",
 )
 JOBS_WRITE = scope("assistance.jobs:write", "Cancel a job of the assistance worker", "city_staff")
+
+# Held by no one: only the gateway mints them, for its register of personal-data requests (shared/subject_data.py).
+SUBJECT_DATA_READ = scope(
+    "assistance.subject_data:read", "Gateway only: list what assistance holds about a resident account (PIPL art. 45)"
+)
+SUBJECT_DATA_ERASE = scope(
+    "assistance.subject_data:erase", "Gateway only: erase an erasable record of a resident account (PIPL art. 47)"
+)

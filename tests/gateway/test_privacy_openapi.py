@@ -11,10 +11,14 @@ from pathlib import Path
 
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
+from services.assistance.main import create_app as create_assistance
 from services.charity.main import create_app as create_charity
 from services.eldercare.main import create_app as create_eldercare
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi_privacy.json"
+# The suite's problem shapes are shared by every route and pinned where they are made (shared/errors.py): here they
+# are only referred to, so a change to them does not read as a change to this API.
+SHARED_SCHEMAS = {"Problem", "FieldProblem", "HTTPValidationError", "ValidationError"}
 
 
 def _referenced(node, found: set[str]) -> None:
@@ -33,6 +37,7 @@ def privacy_api() -> dict:
     documents = [
         create_gateway(GatewaySettings(env="test")).local_app.openapi(),
         create_eldercare().openapi(),
+        create_assistance().openapi(),
         create_charity().openapi(),
     ]
     paths, schemas = {}, {}
@@ -49,12 +54,12 @@ def privacy_api() -> dict:
         if more <= names:
             break
         names |= more
-    return {"paths": paths, "schemas": {n: schemas[n] for n in sorted(names)}}
+    return {"paths": paths, "schemas": {n: schemas[n] for n in sorted(names - SHARED_SCHEMAS)}}
 
 
 def test_every_privacy_operation_is_described():
     api = privacy_api()
-    assert len(api["paths"]) == 8, sorted(api["paths"])
+    assert len(api["paths"]) == 10, sorted(api["paths"])
     for path, operations in api["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary") and len(operation.get("description", "")) > 80, (method, path)
