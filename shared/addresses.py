@@ -19,15 +19,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from fastapi import Request
 from pydantic import ConfigDict, Field
 from sqlalchemy import CheckConstraint, Float, Index, String, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.areas import AreaCode, covers
 from shared.db import Database, one_statement
-from shared.errors import Forbidden, InvalidInput, ServiceUnavailable
+from shared.errors import Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.jobs import Every, JobContext, Tasks
@@ -229,7 +231,10 @@ class Placenames:
         names none for sure; PeerUnavailable when placenames does not answer."""
         try:
             parse = await self.peer.post_json(PARSE_PATH, {"text": text})
-        except PeerRejected as rejected:  # our own request refused (a scope missing): an operator's matter
+        except PeerRejected as rejected:
+            if rejected.status_code == 422:
+                raise Unplaceable(field, "placenames cannot read this text as an address") from None
+            # Our own request refused (a scope missing): an operator's matter, the record waits as pending.
             raise PeerUnavailable(rejected.peer, f"refused: HTTP {rejected.status_code}") from None
         try:
             match = parse.get("match")
@@ -350,6 +355,56 @@ def change_address(row: StandardAddress, address: AddressValues) -> None:
         setattr(row, name, value)
 
 
+async def enqueue_if_pending(session: AsyncSession, tasks: Tasks, address: AddressValues) -> None:
+    """With the write that stored a pending address: the job then exists exactly when the row does."""
+    if address.pending:
+        await tasks.enqueue(session, STANDARDISE_TASK)
+
+
+Row = TypeVar("Row", bound=StandardAddress)
+
+
+async def give_address_again(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    data: AddressChangeIn,
+    tasks: Tasks,
+    load: Callable[[bool], Awaitable[Row]],
+) -> Row:
+    """`PUT …/{id}/address` of any record: `load(for_update)` reads the record the caller may change (their 404
+    or 403 first, before placenames is asked); placenames is asked with no transaction open; then the record,
+    read again under a row lock, takes every address column."""
+    await load(False)
+    await session.rollback()  # nothing is held while placenames answers
+    address = await standardise_input(
+        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
+    )
+    row = await load(True)
+    change_address(row, address)
+    await enqueue_if_pending(session, tasks, address)
+    await session.flush()
+    return row
+
+
+def staff_record(
+    session: AsyncSession, principal: Principal, model: Any, row_id: int, label: str
+) -> Callable[[bool], Awaitable[Any]]:
+    """A `load` for `give_address_again` of a register everyone may read (canteens, institutions, providers): 404
+    when there is no such row, 403 when it lies outside the caller's area."""
+
+    async def load(for_update: bool) -> Any:
+        query = select(model).where(model.id == row_id)
+        row = await session.scalar(query.with_for_update() if for_update else query)
+        if row is None:
+            raise NotFound(f"no {label} {row_id}")
+        if principal.is_area_staff and not principal.covers(row.area_code):
+            raise Forbidden(f"{label} {row_id} is outside your area {principal.area}")
+        return row
+
+    return load
+
+
 # --- the job that standardises pending addresses ----------------------------------------------------------
 
 BATCH = 200  # rows read per scan of a table; the job loops until none is left
@@ -397,6 +452,8 @@ async def standardise_pending(
                 after = row_id
                 text = written or shown
                 try:
+                    if not text.strip():  # a record that never had an address (a migrated provider)
+                        raise Unplaceable("address", "no address was ever given")
                     placed = await placenames.place(text)
                     values = _standard_values(placed, written or shown, None, None)
                     if values["latitude"] is None:

@@ -185,12 +185,15 @@ def drop_append_only(table: str, *, prefix: str) -> None:
         op.execute(f"DROP TRIGGER {table}_no_delete")
 
 
-def add_standard_address(table: str, *, with_coordinates: bool = False) -> None:
+def add_standard_address(table: str, *, with_coordinates: bool = False, had_address: bool = True) -> None:
     """The columns of `shared.addresses.StandardAddress` on a table that kept free text in `address` and a typed
     `area_code`. Its rows become pending with their text kept as written: the job `addresses.standardise` gives
     them their standard address (or marks them unresolved for staff), as it does for a write made while
-    placenames was down. `with_coordinates`: the table has no latitude and longitude yet."""
+    placenames was down. `with_coordinates`: the table has no latitude and longitude yet. `had_address`: false
+    when the table kept no address at all; its rows get an empty one, unresolved, for staff to give."""
     with _sqlite_triggers_set_aside(), op.batch_alter_table(table) as batch:
+        if not had_address:
+            batch.add_column(Column("address", String(200), nullable=False, server_default=""))
         batch.add_column(Column("address_written", String(200)))
         batch.add_column(Column("address_code", String(20)))
         batch.add_column(Column("address_status", String(16), nullable=False, server_default="pending"))
@@ -199,7 +202,10 @@ def add_standard_address(table: str, *, with_coordinates: bool = False) -> None:
             batch.add_column(Column("longitude", Float))
         batch.create_index(f"ix_{table}_address_code", ["address_code"])
         batch.create_index(f"ix_{table}_address_status_id", ["address_status", "id"])
-    op.execute(f"UPDATE {table} SET address_written = address")
+    if had_address:
+        op.execute(f"UPDATE {table} SET address_written = address")
+    else:
+        op.execute(f"UPDATE {table} SET address_status = 'unresolved'")
     checks = {
         "address_status_known": "address_status IN ('standard', 'pending', 'unresolved')",
         "standard_address_coded": "address_status <> 'standard' OR address_code IS NOT NULL",
@@ -212,9 +218,10 @@ def add_standard_address(table: str, *, with_coordinates: bool = False) -> None:
     add_checks({table: {f"ck_{table}_{name}": condition for name, condition in checks.items()}})
 
 
-def drop_standard_address(table: str, *, with_coordinates: bool = False) -> None:
+def drop_standard_address(table: str, *, with_coordinates: bool = False, had_address: bool = True) -> None:
     """The downgrade of `add_standard_address`: the text as written goes back into `address`."""
-    op.execute(f"UPDATE {table} SET address = address_written WHERE address_written IS NOT NULL")
+    if had_address:
+        op.execute(f"UPDATE {table} SET address = address_written WHERE address_written IS NOT NULL")
     names = ["address_status_known", "standard_address_coded"]
     if with_coordinates:
         names += ["latitude_range", "longitude_range"]
@@ -227,6 +234,8 @@ def drop_standard_address(table: str, *, with_coordinates: bool = False) -> None
         if with_coordinates:
             batch.drop_column("latitude")
             batch.drop_column("longitude")
+        if not had_address:
+            batch.drop_column("address")
 
 
 def create_jobs_table(bind: Connection) -> None:

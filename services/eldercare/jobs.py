@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from services.eldercare.beds.models import Institution
 from services.eldercare.beds.waitlist import settle_waitlist
 from services.eldercare.database import JOBS
 from services.eldercare.elders.models import Elder
+from services.eldercare.homecare.models import Provider
 from services.eldercare.homecare.service import mark_missed
+from services.eldercare.meals.models import Canteen
 from services.eldercare.scopes import MEAL_STATEMENTS_WRITE, SUBSIDIES_WRITE, VISITS_OPERATE
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.settlements.service import previous_month, produce_month
@@ -48,7 +51,16 @@ async def missed(ctx: JobContext) -> dict:
 
 
 # Addresses written while placenames was down, and those the migration to standard addresses marked pending.
-register_standardise_task(tasks, EldercareSettings, [AddressTable(Elder, "elders")])
+register_standardise_task(
+    tasks,
+    EldercareSettings,
+    [
+        AddressTable(Elder, "elders"),
+        AddressTable(Canteen, "canteens"),
+        AddressTable(Institution, "institutions"),
+        AddressTable(Provider, "providers"),
+    ],
+)
 
 
 @tasks.task("subsidies.grant_month", schedule=Monthly(1, dt.time(0, 30)))

@@ -5,13 +5,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from services.assistance.database import IDEMPOTENCY_KEYS, PII_READS
 from services.assistance.households import service
 from services.assistance.households.auth import HouseholdsPiiReader, HouseholdsReader, HouseholdsWriter
+from services.assistance.households.models import Household
 from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from services.assistance.jobs import tasks
 from shared.addresses import (
-    STANDARDISE_TASK,
     AddressChangeIn,
     AddressStatus,
-    change_address,
+    enqueue_if_pending,
+    give_address_again,
     placenames_of,
     standardise_input,
 )
@@ -55,8 +56,7 @@ async def create_household(
 
     async def create() -> HouseholdOut:
         household, members = await service.create(session, principal, data, address)
-        if address.pending:
-            await tasks.enqueue(session, STANDARDISE_TASK)  # with the write: the job exists exactly when it does
+        await enqueue_if_pending(session, tasks, address)
         return service.to_out(household, members)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
@@ -106,16 +106,10 @@ async def get_household(household_id: int, session: Session, principal: Househol
 async def change_household_address(
     household_id: int, data: AddressChangeIn, request: Request, session: Session, principal: HouseholdsWriter
 ) -> HouseholdOut:
-    await service.get_visible(session, principal, household_id)  # 404 before placenames is asked
-    await session.rollback()  # no transaction held while placenames answers
-    address = await standardise_input(
-        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
-    )
-    household = await service.get_visible(session, principal, household_id, for_update=True)
-    change_address(household, address)
-    if address.pending:
-        await tasks.enqueue(session, STANDARDISE_TASK)
-    await session.flush()
+    async def load(for_update: bool) -> Household:
+        return await service.get_visible(session, principal, household_id, for_update=for_update)
+
+    household = await give_address_again(request, session, principal, data, tasks, load)
     return service.to_out(household, await service.members_of(session, household.id))
 
 

@@ -22,7 +22,7 @@ from services.assistance.online.schemas import (
     StaffMaterialRequestOut,
 )
 from services.assistance.online.storage import MaterialsStore
-from shared.addresses import STANDARDISE_TASK, placenames_of, standardise_input
+from shared.addresses import enqueue_if_pending, placenames_of, standardise_input
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -85,8 +85,7 @@ async def declare_household(
     household, members = await service.declare_household(
         session, principal, data, address, quota=request.app.state.settings.declared_households_per_resident
     )
-    if address.pending:
-        await tasks.enqueue(session, STANDARDISE_TASK)  # with the write: the job exists exactly when it does
+    await enqueue_if_pending(session, tasks, address)
     return households.to_out(household, members)
 
 

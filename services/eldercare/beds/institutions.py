@@ -14,10 +14,10 @@ from services.eldercare.beds.models import Bed, BedOccupancy, Institution
 from services.eldercare.beds.occupancy import live_now
 from services.eldercare.beds.schemas import BedAvailabilityOut, BedIn, BedOut, InstitutionIn, InstitutionOut
 from shared import clock
+from shared.addresses import AddressValues, address_out
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.geo import check_coordinates
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -29,22 +29,27 @@ def institution_out(i: Institution) -> InstitutionOut:
         name=i.name,
         ownership=i.ownership,
         star_rating=i.star_rating,
-        area_code=i.area_code,
         district_code=i.area_code[:6],
-        address=i.address,
-        latitude=i.latitude,
-        longitude=i.longitude,
+        **address_out(i),
         created_at=i.created_at,
     )
 
 
-async def create_institution(session: AsyncSession, principal: Principal, data: InstitutionIn) -> Institution:
-    principal.check_covers(data.area_code)
-    check_coordinates(data.latitude, data.longitude)
+async def create_institution(
+    session: AsyncSession, principal: Principal, data: InstitutionIn, address: AddressValues
+) -> Institution:
+    """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
     existing = await session.scalar(select(Institution.id).where(Institution.name == data.name))
     if existing is not None:
         raise Conflict(f"an institution named {data.name} exists", resource=f"institutions/{existing}")
-    institution = Institution(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
+    institution = Institution(
+        name=data.name,
+        ownership=data.ownership,
+        star_rating=data.star_rating,
+        **address.values,
+        created_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(institution)
     await session.flush()
     return institution

@@ -4,7 +4,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -17,20 +16,20 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
+from shared.addresses import StandardAddress, address_table_args
 from shared.db import UTCDateTime
 
 BED_TYPES = ("general", "nursing", "dementia")
 
 
-class Institution(Base):
+class Institution(StandardAddress, Base):
     """An elderly-care institution (养老机构), public (公办) or private (民办), with its star rating (星级)."""
 
     __tablename__ = "institutions"
     __table_args__ = (
         CheckConstraint("ownership IN ('public', 'private')", name="ownership_known"),
         CheckConstraint("star_rating IS NULL OR star_rating BETWEEN 1 AND 5", name="star_rating_range"),
-        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
-        CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"),
+        *address_table_args("institutions"),
         Index("ix_institutions_area_code_id", "area_code", "id"),
     )
 
@@ -38,10 +37,6 @@ class Institution(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     ownership: Mapped[str] = mapped_column(String(10))
     star_rating: Mapped[int | None] = mapped_column(Integer)
-    area_code: Mapped[str] = mapped_column(String(12))
-    address: Mapped[str] = mapped_column(String(200))
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.eldercare.beds import flows, institutions, occupancy, waitlist
 from services.eldercare.beds.auth import AdmissionsReader, BedHoldsWriter, BedsReader, BedsWriter, OverridesWriter
+from services.eldercare.beds.models import Institution
 from services.eldercare.beds.schemas import (
     AdmissionIn,
     AdmissionOut,
@@ -21,7 +22,16 @@ from services.eldercare.beds.schemas import (
     WaitlistOut,
 )
 from services.eldercare.database import IDEMPOTENCY_KEYS
+from services.eldercare.jobs import tasks
 from shared import clock
+from shared.addresses import (
+    AddressChangeIn,
+    enqueue_if_pending,
+    give_address_again,
+    placenames_of,
+    staff_record,
+    standardise_input,
+)
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -44,11 +54,36 @@ def _settings(request: Request):
     response_model=InstitutionOut,
     summary="Register an institution",
     description="An elderly-care institution (养老机构), public (公办) or private (民办), with its star rating "
-    "(星级), in the caller's area.",
-    responses=problem_responses(401, 403, 409, 422),
+    "(星级), in the caller's area. Its place is a standard address (`address_code`) or free text "
+    "standardised through placenames (`address`), which gives its division and position (see `POST /elders`); "
+    "while placenames cannot be reached it is `pending`.",
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
-async def create_institution(data: InstitutionIn, session: Session, principal: BedsWriter) -> InstitutionOut:
-    return institutions.institution_out(await institutions.create_institution(session, principal, data))
+async def create_institution(
+    data: InstitutionIn, request: Request, session: Session, principal: BedsWriter
+) -> InstitutionOut:
+    # Asked before the transaction opens: a slow placenames holds no connection.
+    address = await standardise_input(
+        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
+    )
+    institution = await institutions.create_institution(session, principal, data, address)
+    await enqueue_if_pending(session, tasks, address)
+    return institutions.institution_out(institution)
+
+
+@router.put(
+    "/institutions/{institution_id}/address",
+    response_model=InstitutionOut,
+    summary="Give an institution's address again",
+    description="A standard address code or free text, as at registration (an `unresolved` address, a move): "
+    "the division and position follow. Staff of the institution's area, and the new address must lie in theirs.",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def change_institution_address(
+    institution_id: int, data: AddressChangeIn, request: Request, session: Session, principal: BedsWriter
+) -> InstitutionOut:
+    load = staff_record(session, principal, Institution, institution_id, "institution")
+    return institutions.institution_out(await give_address_again(request, session, principal, data, tasks, load))
 
 
 @router.get(

@@ -4,34 +4,31 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from services.eldercare.overrides.service import OverrideReason
-from shared.areas import AreaCode, DistrictCode
+from shared.addresses import AddressIn, AddressOut
+from shared.areas import DistrictCode
 from shared.schemas import Schema
 
 BedType = Literal["general", "nursing", "dementia"]
 Occupancy = Literal["free", "held", "occupied", "out_of_service"]
 
 
-class InstitutionIn(Schema):
+class InstitutionIn(AddressIn):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["鄞州区社会福利中心"])
     ownership: Literal["public", "private"] = Field(description="public 公办, private 民办")
     star_rating: int | None = Field(None, ge=1, le=5, strict=True, description="星级 (1–5), if rated")
-    area_code: AreaCode
-    address: str = Field(min_length=2, max_length=200)
-    latitude: float | None = Field(None, ge=-90, le=90)
+    latitude: float | None = Field(
+        None, ge=-90, le=90, description="The institution's position, used only when its standard address has none"
+    )
     longitude: float | None = Field(None, ge=-180, le=180)
 
 
-class InstitutionOut(Schema):
+class InstitutionOut(AddressOut):
     id: int
     name: str
     ownership: Literal["public", "private"]
     star_rating: int | None
-    area_code: str
     district_code: str
-    address: str
-    latitude: float | None
-    longitude: float | None
     created_at: dt.datetime
 
 

@@ -5,14 +5,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.eldercare.database import IDEMPOTENCY_KEYS, PII_READS
 from services.eldercare.elders import service
 from services.eldercare.elders.auth import ElderPiiReader, EldersReader, EldersWriter
+from services.eldercare.elders.models import Elder
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from services.eldercare.elders.service import to_out
 from services.eldercare.jobs import tasks
 from shared.addresses import (
-    STANDARDISE_TASK,
     AddressChangeIn,
     AddressStatus,
-    change_address,
+    enqueue_if_pending,
+    give_address_again,
     placenames_of,
     standardise_input,
 )
@@ -54,8 +55,7 @@ async def register_elder(
 
     async def create() -> ElderOut:
         elder = await service.register(session, principal, data, address)
-        if address.pending:
-            await tasks.enqueue(session, STANDARDISE_TASK)  # with the write: the job exists exactly when it does
+        await enqueue_if_pending(session, tasks, address)
         return to_out(elder)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
@@ -107,17 +107,10 @@ async def get_elder(elder_id: int, session: Session, principal: EldersReader) ->
 async def change_elder_address(
     elder_id: int, data: AddressChangeIn, request: Request, session: Session, principal: EldersWriter
 ) -> ElderOut:
-    await service.get_visible(session, principal, elder_id)  # 404 before placenames is asked
-    await session.rollback()  # no transaction held while placenames answers
-    address = await standardise_input(
-        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
-    )
-    elder = await service.get_visible(session, principal, elder_id, for_update=True)
-    change_address(elder, address)
-    if address.pending:
-        await tasks.enqueue(session, STANDARDISE_TASK)
-    await session.flush()
-    return to_out(elder)
+    async def load(for_update: bool) -> Elder:
+        return await service.get_visible(session, principal, elder_id, for_update=for_update)
+
+    return to_out(await give_address_again(request, session, principal, data, tasks, load))
 
 
 @router.post(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
 from services.eldercare.elders.models import index_of
+from shared.addresses import StandardAddress, address_table_args
 from shared.db import UTCDateTime, bounded
 from shared.money import MAX_PRICE_FEN
 from shared.pii import Encrypted, blind_index
@@ -56,16 +57,15 @@ class HomeService(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-class Provider(Base):
-    """A home-care provider (服务机构) working in an area."""
+class Provider(StandardAddress, Base):
+    """A home-care provider (服务机构): its base, where its caregivers set out from, is a standard address."""
 
     __tablename__ = "providers"
-    __table_args__ = (Index("ix_providers_area_code_id", "area_code", "id"),)
+    __table_args__ = (Index("ix_providers_area_code_id", "area_code", "id"), *address_table_args("providers"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)  # 统一社会信用代码
-    area_code: Mapped[str] = mapped_column(String(12))
     phone: Mapped[str | None] = mapped_column(String(20))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

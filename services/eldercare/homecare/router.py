@@ -12,6 +12,7 @@ from services.eldercare.homecare.auth import (
     VisitsReader,
     VisitsWriter,
 )
+from services.eldercare.homecare.models import Provider
 from services.eldercare.homecare.schemas import (
     CaregiverIn,
     CaregiverOut,
@@ -33,7 +34,16 @@ from services.eldercare.homecare.schemas import (
     VisitOut,
     VisitStatus,
 )
+from services.eldercare.jobs import tasks
 from shared import clock
+from shared.addresses import (
+    AddressChangeIn,
+    enqueue_if_pending,
+    give_address_again,
+    placenames_of,
+    staff_record,
+    standardise_input,
+)
 from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -80,11 +90,36 @@ async def list_services(session: Session, _p: HomecareReader) -> list[HomeServic
     status_code=201,
     response_model=ProviderOut,
     summary="Register a provider",
-    description="A home-care provider (服务机构) in the caller's area, by its 统一社会信用代码.",
-    responses=problem_responses(401, 403, 409, 422),
+    description="A home-care provider (服务机构) in the caller's area, by its 统一社会信用代码. Its base, where "
+    "its caregivers set out from, is a standard address (`address_code`) or free text standardised through "
+    "placenames (`address`), which gives its division and position (see `POST /elders`); while placenames "
+    "cannot be reached it is `pending`.",
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
-async def create_provider(data: ProviderIn, session: Session, principal: HomecareWriter) -> ProviderOut:
-    return ProviderOut.model_validate(await service.create_provider(session, principal, data))
+async def create_provider(
+    data: ProviderIn, request: Request, session: Session, principal: HomecareWriter
+) -> ProviderOut:
+    # Asked before the transaction opens: a slow placenames holds no connection.
+    address = await standardise_input(placenames_of(request.app), principal, data)
+    provider = await service.create_provider(session, principal, data, address)
+    await enqueue_if_pending(session, tasks, address)
+    return ProviderOut.model_validate(provider)
+
+
+@router.put(
+    "/providers/{provider_id}/address",
+    response_model=ProviderOut,
+    summary="Give a provider's base address again",
+    description="A standard address code or free text (an `unresolved` address, such as every provider recorded "
+    "before bases had addresses; a move): the division and position follow. Staff of the provider's area, and "
+    "the new address must lie in theirs.",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def change_provider_address(
+    provider_id: int, data: AddressChangeIn, request: Request, session: Session, principal: HomecareWriter
+) -> ProviderOut:
+    load = staff_record(session, principal, Provider, provider_id, "provider")
+    return ProviderOut.model_validate(await give_address_again(request, session, principal, data, tasks, load))
 
 
 @router.get(

@@ -4,7 +4,7 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from services.eldercare.overrides.service import OverrideReason
-from shared.areas import AreaCode
+from shared.addresses import AddressIn, AddressOut
 from shared.idnumbers import MobilePhone
 from shared.money import MAX_PRICE_FEN, fen
 from shared.schemas import Schema
@@ -35,20 +35,20 @@ class HomeServiceOut(Schema):
     is_active: bool
 
 
-class ProviderIn(Schema):
+class ProviderIn(AddressIn):
+    """A provider and its base (where its caregivers set out from): a standard address or free text."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100)
     credit_code: str = Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$", description="统一社会信用代码 (18 characters)")
-    area_code: AreaCode
     phone: MobilePhone | None = None
 
 
-class ProviderOut(Schema):
+class ProviderOut(AddressOut):
     model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     credit_code: str
-    area_code: str
     phone: str | None
     created_at: dt.datetime
 

@@ -43,6 +43,7 @@ from services.eldercare.scopes import OVERRIDES_WRITE
 from services.eldercare.subsidies.models import SubsidyEntry
 from services.eldercare.subsidies.service import draw_for_visit
 from shared import clock
+from shared.addresses import AddressValues
 from shared.areas import covers, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
@@ -105,12 +106,21 @@ async def list_services(session: AsyncSession) -> list[HomeService]:
     )
 
 
-async def create_provider(session: AsyncSession, principal: Principal, data: ProviderIn) -> Provider:
-    principal.check_covers(data.area_code)
+async def create_provider(
+    session: AsyncSession, principal: Principal, data: ProviderIn, address: AddressValues
+) -> Provider:
+    """`address`: the base's address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
     existing = await session.scalar(select(Provider.id).where(Provider.credit_code == data.credit_code))
     if existing is not None:
         raise Conflict("a provider with this credit code exists", resource=f"providers/{existing}")
-    provider = Provider(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
+    provider = Provider(
+        name=data.name,
+        credit_code=data.credit_code,
+        phone=data.phone,
+        **address.values,
+        created_by=principal.subject,
+        created_at=utcnow(),
+    )
     session.add(provider)
     await session.flush()
     return provider

@@ -5,7 +5,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
+from shared.addresses import StandardAddress, address_table_args
 from shared.db import UTCDateTime, bounded
 from shared.money import YUAN
 
@@ -37,14 +37,13 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Canteen(Base):
+class Canteen(StandardAddress, Base):
     """A place that serves subsidised meals: 中央厨房, 老年食堂 (助餐服务中心) or 助餐点."""
 
     __tablename__ = "canteens"
     __table_args__ = (
         CheckConstraint(_in("kind", CANTEEN_KINDS), name="kind_known"),
-        CheckConstraint("latitude IS NULL OR (latitude BETWEEN -90 AND 90)", name="latitude_range"),
-        CheckConstraint("longitude IS NULL OR (longitude BETWEEN -180 AND 180)", name="longitude_range"),
+        *address_table_args("canteens"),
         Index("ix_canteens_area_code_id", "area_code", "id"),
         # The supplier's kind is kept beside its id and the pair is the foreign key, so the database itself knows
         # the supplier's level and the CHECK below can refuse a supplier of the same or a lower level.
@@ -70,10 +69,6 @@ class Canteen(Base):
     # The kitchen or canteen whose meals it serves; none for a central kitchen (and for a canteen that cooks).
     supplied_by_id: Mapped[int | None] = mapped_column(Integer)
     supplier_kind: Mapped[str | None] = mapped_column(String(20))
-    area_code: Mapped[str] = mapped_column(String(12))
-    address: Mapped[str] = mapped_column(String(200))
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
     phone: Mapped[str | None] = mapped_column(String(20))
     # Division codes the canteen delivers to (a code covers everything below it); empty: no delivery.
     delivery_area_codes: Mapped[list] = mapped_column(JSON, default=list)

@@ -3,6 +3,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from services.eldercare.jobs import tasks
 from services.eldercare.meals import flows, service
 from services.eldercare.meals.auth import (
     CanteensReader,
@@ -11,6 +12,7 @@ from services.eldercare.meals.auth import (
     MealOrdersWriter,
     MealSubsidiesWriter,
 )
+from services.eldercare.meals.models import Canteen
 from services.eldercare.meals.schemas import (
     CanteenIn,
     CanteenKind,
@@ -26,6 +28,14 @@ from services.eldercare.meals.schemas import (
     SubsidyRatesInForce,
 )
 from shared import clock
+from shared.addresses import (
+    AddressChangeIn,
+    enqueue_if_pending,
+    give_address_again,
+    placenames_of,
+    staff_record,
+    standardise_input,
+)
 from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
@@ -45,11 +55,34 @@ AreaQuery = Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)]
     summary="Register a canteen",
     description="Registers a 中央厨房 (central kitchen), 老年食堂/助餐服务中心 (canteen) or 助餐点 (meal point) in "
     "the caller's area, with the areas it delivers to (送餐范围) and the order cut-off of each "
-    "meal.",
-    responses=problem_responses(401, 403, 422),
+    "meal. Its place is a standard address (`address_code`) or free text standardised through placenames "
+    "(`address`), which gives its division and position (see `POST /elders`); while placenames cannot be "
+    "reached it is `pending`.",
+    responses=problem_responses(401, 403, 422, 503),
 )
-async def create_canteen(data: CanteenIn, session: Session, principal: CanteensWriter) -> CanteenOut:
-    return service.canteen_out(await service.create_canteen(session, principal, data))
+async def create_canteen(data: CanteenIn, request: Request, session: Session, principal: CanteensWriter) -> CanteenOut:
+    # Asked before the transaction opens: a slow placenames holds no connection.
+    address = await standardise_input(
+        placenames_of(request.app), principal, data, latitude=data.latitude, longitude=data.longitude
+    )
+    canteen = await service.create_canteen(session, principal, data, address)
+    await enqueue_if_pending(session, tasks, address)
+    return service.canteen_out(canteen)
+
+
+@router.put(
+    "/canteens/{canteen_id}/address",
+    response_model=CanteenOut,
+    summary="Give a canteen's address again",
+    description="A standard address code or free text, as at registration (an `unresolved` address, a move): "
+    "the division and position follow. Staff of the canteen's area, and the new address must lie in theirs.",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def change_canteen_address(
+    canteen_id: int, data: AddressChangeIn, request: Request, session: Session, principal: CanteensWriter
+) -> CanteenOut:
+    load = staff_record(session, principal, Canteen, canteen_id, "canteen")
+    return service.canteen_out(await give_address_again(request, session, principal, data, tasks, load))
 
 
 @router.get(

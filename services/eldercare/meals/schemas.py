@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_PORTIONS
+from shared.addresses import AddressIn, AddressOut
 from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, AreaCode
 from shared.idnumbers import MobilePhone
 from shared.money import count, fen
@@ -45,7 +46,7 @@ DEFAULT_CUTOFFS: dict[str, Cutoff] = {
 }
 
 
-class CanteenIn(Schema):
+class CanteenIn(AddressIn):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["百丈街道老年食堂"])
     kind: CanteenKind = Field(description="central_kitchen 中央厨房, canteen 老年食堂/助餐服务中心, meal_point 助餐点")
@@ -57,13 +58,16 @@ class CanteenIn(Schema):
         "(中央厨房) or a canteen (老年食堂); a canteen may have a central kitchen; a central "
         "kitchen has none",
     )
-    area_code: AreaCode = Field(description="Where the canteen is (street or community code)")
-    address: str = Field(min_length=2, max_length=200)
-    latitude: float | None = Field(None, ge=-90, le=90)
+    latitude: float | None = Field(
+        None, ge=-90, le=90, description="The canteen's position, used only when its standard address has none"
+    )
     longitude: float | None = Field(None, ge=-180, le=180)
     phone: MobilePhone | None = None
     delivery_area_codes: list[AreaCode] = Field(
-        default_factory=list, max_length=50, description="Areas it delivers to (送餐范围); empty: no delivery"
+        default_factory=list,
+        max_length=50,
+        description="Divisions in force it delivers to (送餐范围); empty: no delivery. A person's own division, "
+        "derived from their standard address, decides whether an order may be delivered",
     )
     cutoffs: dict[Meal, Cutoff] = Field(
         default_factory=dict,
@@ -73,15 +77,11 @@ class CanteenIn(Schema):
     )
 
 
-class CanteenOut(Schema):
+class CanteenOut(AddressOut):
     id: int
     name: str
     kind: CanteenKind = Field(description="central_kitchen 中央厨房, canteen 老年食堂/助餐服务中心, meal_point 助餐点")
     supplied_by: int | None = Field(description="The kitchen or canteen whose meals it serves; none: it cooks")
-    area_code: str
-    address: str
-    latitude: float | None
-    longitude: float | None
     phone: str | None = Field(description="The canteen's public contact number")
     delivers: bool
     delivery_area_codes: list[str]

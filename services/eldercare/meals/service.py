@@ -28,10 +28,11 @@ from services.eldercare.meals.schemas import (
 from services.eldercare.peers import AssistanceFacts, elder_with_status, no_such_elder, status_params
 from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
+from shared.addresses import AddressValues, address_out
 from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import Database, PerCaller, get_or_404, one_statement, utcnow
+from shared.divisions import is_current
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
-from shared.geo import check_coordinates
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
@@ -73,10 +74,7 @@ def canteen_out(canteen: Canteen) -> CanteenOut:
         name=canteen.name,
         kind=canteen.kind,
         supplied_by=canteen.supplied_by_id,
-        area_code=canteen.area_code,
-        address=canteen.address,
-        latitude=canteen.latitude,
-        longitude=canteen.longitude,
+        **address_out(canteen),
         phone=canteen.phone,
         delivers=bool(canteen.delivery_area_codes),
         delivery_area_codes=canteen.delivery_area_codes,
@@ -127,9 +125,13 @@ async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None
     return supplier
 
 
-async def create_canteen(session: AsyncSession, principal: Principal, data: CanteenIn) -> Canteen:
-    principal.check_covers(data.area_code)
-    check_coordinates(data.latitude, data.longitude)
+async def create_canteen(
+    session: AsyncSession, principal: Principal, data: CanteenIn, address: AddressValues
+) -> Canteen:
+    """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
+    for index, code in enumerate(data.delivery_area_codes):
+        if not is_current(code):
+            raise InvalidInput(f"delivery_area_codes.{index}", f"{code} is not a division in force")
     supplier = await _supplier_of(session, data)
     cutoffs = DEFAULT_CUTOFFS | data.cutoffs
     canteen = Canteen(
@@ -137,10 +139,7 @@ async def create_canteen(session: AsyncSession, principal: Principal, data: Cant
         kind=data.kind,
         supplied_by_id=supplier.id if supplier else None,
         supplier_kind=supplier.kind if supplier else None,
-        area_code=data.area_code,
-        address=data.address,
-        latitude=data.latitude,
-        longitude=data.longitude,
+        **address.values,
         phone=data.phone,
         delivery_area_codes=sorted(set(data.delivery_area_codes)),
         cutoff_minutes={meal: cutoff_minutes_of(c) for meal, c in cutoffs.items()},
