@@ -231,7 +231,7 @@ def _meals_to_order(gateway: httpx.Client, token: str) -> list[tuple[int, int]]:
     address = created("/api/placenames/v1/addresses", place | {"house_number": "188"})
     canteen = created(
         "/api/eldercare/v1/canteens",
-        {"name": "百丈街道老年食堂", "kind": "canteen", "area_code": "330212008", "address": address["full_name"]},
+        {"name": "百丈街道老年食堂", "kind": "canteen", "address_code": address["code"]},
     )
     today = dt.datetime.now(SHANGHAI).date()
     menus = [
