@@ -3,6 +3,7 @@ through the gateway on PostgreSQL, next to the same conditional writes run raw t
 
     ./dev bench eldercare [--clients 200] [--elders 1000] [--canteens 4] [--places 100] [--rounds 3]
                           [--rate R] [--beds 5] [--hold-rounds 5] [--pool-size 10] [--database-url URL] [--keep]
+                          [--spreadsheet-rows 100000] [--only spreadsheets]
 
 One run, on loopback only (127.0.0.1), with its own ports (gateway 18300, eldercare 18301; it refuses to start
 when one is taken), its own temp dir (the gateway's SQLite database, logs) and its own PostgreSQL database
@@ -26,7 +27,10 @@ database only):
    (expire lapsed holds on the bed, insert the hold; the partial unique indexes refuse a second live one);
 5. checks the database afterwards: orders placed per menu against its capacity (oversells), and pairs of
    holds or admissions on one bed whose lifetimes overlap (double holds); prints requests/s, orders/s,
-   p50/p99, CPU per request of the processes, and the service/raw ratios.
+   p50/p99, CPU per request of the processes, and the service/raw ratios;
+7. spreadsheets (bench/spreadsheets.py): `--spreadsheet-rows` older people imported from one .xlsx through the
+   gateway by eldercare's worker process, then every person the token sees exported to .xlsx and downloaded; rows
+   per second and the worker's peak memory printed (`--only spreadsheets` runs this alone).
 
 It is a benchmark, not a test: it exits 0 when it ran, whatever the figures. See docs/benchmarks/eldercare.md.
 """
@@ -53,6 +57,7 @@ import aiohttp
 import asyncpg
 from stdnum.cn import ric
 
+from bench import spreadsheets
 from bench.common import (
     HOST,
     behind_gateway,
@@ -556,7 +561,10 @@ async def main(args: argparse.Namespace) -> int:
             f"processes eldercare :{SERVICE_PORT} (pool {args.pool_size} + {args.pool_size} overflow), "
             f"gateway :{GATEWAY_PORT} (rate limits out of reach), LOG_LEVEL INFO"
         )
-        await bench(args, suite)
+        if args.only is None:
+            await bench(args, suite)
+        if args.spreadsheet_rows and args.only in (None, "spreadsheets"):
+            await spreadsheets.run(suite, rows=args.spreadsheet_rows)
         failed = False
     finally:
         say()
@@ -595,6 +603,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between runs (1)")
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a scratch PostgreSQL database (it is wiped)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, the gateway's database)")
+    parser.add_argument(
+        "--spreadsheet-rows", type=int, default=100_000, help="older people imported from one .xlsx (100,000; 0: none)"
+    )
+    parser.add_argument("--only", choices=["spreadsheets"], help="run this phase alone")
     args = parser.parse_args(argv)
     if args.elders < args.clients:
         parser.error("--elders must be at least --clients (each client holds for a different person)")

@@ -105,6 +105,7 @@ class Gateway:
             self.buckets,
             self.limits,
             public_descriptions=s.env != "production",
+            uploads=(s.upload_max_body_bytes, s.upload_path_suffixes),
         )
         self.openapi = MergedOpenAPI(self.upstreams)
         # Tests may hand the gateway a database bound to their own transaction before it starts.

@@ -65,7 +65,7 @@ DESCRIPTION_FOR_TOKENS = (
 
 # The problems the gateway itself answers on any service's route (documented in the merged OpenAPI).
 PROXY_PROBLEMS = {
-    "413": "`/problems/payload-too-large`: the body is over the gateway's limit (1 MiB by default).",
+    "413": "`/problems/payload-too-large`: the body is over the gateway's limit (1 MiB by default; file uploads 33 MiB).",
     "429": "`/problems/rate-limited`: over the caller's rate limit; `Retry-After` says when to try again.",
     "502": "`/problems/bad-gateway`: the service's answer was broken or cut short.",
     "503": "`/problems/service-unavailable`: the service is unreachable, or failing and its circuit breaker is "
@@ -263,8 +263,11 @@ class Proxy:
         buckets: Buckets,
         limits: dict[str, Limit],
         public_descriptions: bool = True,
+        uploads: tuple[int, tuple[str, ...]] = (0, ()),
     ):
         self.upstreams = upstreams
+        # (the larger limit, the path suffixes it applies to): file uploads such as spreadsheet imports.
+        self.upload_max_body_bytes, self.upload_suffixes = uploads
         # Off in production: a service's OpenAPI document then goes to callers with a valid token only.
         self.public_descriptions = public_descriptions
         self.authenticator = authenticator
@@ -355,21 +358,24 @@ class Proxy:
                 [(b"retry-after", retry_after_header(wait))],
             )
 
-        if content_length is not None and (not content_length.isdigit() or int(content_length) > self.max_body_bytes):
+        limit = self.max_body_bytes
+        if self.upload_suffixes and scope["path"].endswith(self.upload_suffixes):
+            limit = max(limit, self.upload_max_body_bytes)
+        if content_length is not None and (not content_length.isdigit() or int(content_length) > limit):
             return await fail(
                 413,
                 "payload-too-large",
                 "Request body too large",
-                f"request bodies are limited to {self.max_body_bytes} bytes",
+                f"request bodies are limited to {limit} bytes",
             )
         try:
-            body = await read_body(receive, self.max_body_bytes)
+            body = await read_body(receive, limit)
         except BodyTooLarge:
             return await fail(
                 413,
                 "payload-too-large",
                 "Request body too large",
-                f"request bodies are limited to {self.max_body_bytes} bytes",
+                f"request bodies are limited to {limit} bytes",
             )
         except ConnectionResetError:
             status["code"] = 499
@@ -435,11 +441,7 @@ class Proxy:
         service answered, which is what the breaker counts: its 4xx and 5xx are answers too."""
         service = upstream.name
         deadline_s, timeout = upstream.deadline_for(path)
-        # As HTTP clients do (Go's transport, for one): a POST that carries an Idempotency-Key is as safe to send
-        # again as a PUT, because the service answers a repeated key with the first answer (shared/idempotency.py).
-        # That is what lets a service drain without failing its callers' writes (docs/operations.md).
-        retryable = method in IDEMPOTENT_METHODS or "idempotency-key" in forwarded
-        attempts = 2 if retryable else 1
+        attempts = 2 if method in IDEMPOTENT_METHODS else 1
         for attempt in range(attempts):
             started = {"response": False}
             try:

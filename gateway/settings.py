@@ -26,6 +26,10 @@ class GatewaySettings(CommonSettings):
     upstream_charity: str = ""
     upstream_placenames: str = ""
     max_body_bytes: int = 1024 * 1024
+    # Uploads of files (paths ending so) may be larger: a spreadsheet of a street's register is a few MiB. The
+    # service bounds the file itself too (shared/spreadsheets.py MAX_UPLOAD_BYTES).
+    upload_max_body_bytes: int = 33 * 1024 * 1024
+    upload_path_suffixes: tuple[str, ...] = ("/spreadsheet-imports",)
     # The TCP connect to a service only: waiting for a free pooled connection is the queue's business.
     upstream_connect_timeout_s: float = 1.0
     # Read deadline: how long the gateway waits for a service's answer before 504 `gateway-timeout`. Each such

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -33,6 +34,9 @@ class IdNumber:
         return mask_id_number(self.value)
 
 
+# Cached: stdnum's table is fixed for the process, and a look-up walks it (half the cost of a parse, which a
+# spreadsheet of a street's 100,000 people pays per row); there are a few thousand county codes.
+@functools.lru_cache(maxsize=8192)
 def _known_division(code: str) -> bool:
     """Whether the 6-digit code names a county-level division in stdnum's table, in any period.
 

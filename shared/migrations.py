@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from shared.db import make_engine, new_metadata
 from shared.jobs import jobs_table
 from shared.settings import ROOT
+from shared.spreadsheet_transfers import spreadsheets_table
 
 
 def alembic_config(service_name: str, database_url: str) -> Config:
@@ -245,3 +246,13 @@ def create_jobs_table(bind: Connection) -> None:
 
 def drop_jobs_table(bind: Connection) -> None:
     jobs_table(new_metadata()).drop(bind)
+
+
+def create_spreadsheets_table(bind: Connection) -> None:
+    """The `spreadsheets` table as shared/spreadsheet_transfers.py defines it today; a later change to it comes with
+    its own migration."""
+    spreadsheets_table(new_metadata()).create(bind)
+
+
+def drop_spreadsheets_table(bind: Connection) -> None:
+    spreadsheets_table(new_metadata()).drop(bind)

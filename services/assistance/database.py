@@ -5,6 +5,7 @@ from shared.idempotency import idempotency_table
 from shared.jobs import jobs_table
 from shared.pii import blind_index
 from shared.pii_reads import pii_reads_table
+from shared.spreadsheet_transfers import spreadsheets_table
 
 
 class Base(DeclarativeBase):
@@ -16,6 +17,7 @@ JOBS = jobs_table(Base.metadata)  # the queue of its worker processes (shared/jo
 # The audit of clear reads (a member's ID number, on request with a purpose) and of status lookups by ID
 # number (which programmes a person receives), append-only by trigger (migration 8c1e4b7f2a90).
 PII_READS = pii_reads_table(Base.metadata)
+SPREADSHEETS = spreadsheets_table(Base.metadata)  # spreadsheet imports and exports (shared/spreadsheet_transfers.py)
 
 ID_NUMBER_INDEX = "assistance.id_number"
 

@@ -12,7 +12,7 @@ from services.assistance.discovery.router import router as discovery_router
 from services.assistance.eligibility.router import router as eligibility_router
 from services.assistance.households.router import router as households_router
 from services.assistance.indicators.router import router as indicators_router
-from services.assistance.jobs import tasks
+from services.assistance.jobs import spreadsheets, tasks
 from services.assistance.leads.router import router as leads_router
 from services.assistance.online.router import router as online_router
 from services.assistance.policies.router import router as policies_router
@@ -21,7 +21,7 @@ from services.assistance.programmes.service import audit_subjects
 from services.assistance.scopes import PII_READS_READ, SUBJECT_DATA_ERASE, SUBJECT_DATA_READ
 from services.assistance.settings import AssistanceSettings
 from services.assistance.subjects import SUBJECT_DATA
-from shared.app import create_service_app
+from shared.app import api_prefix, create_service_app
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 from shared.subject_data import subject_data_router
@@ -51,5 +51,6 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
             # The jobs of its worker process (`python -m services.assistance.worker`): this one only enqueues.
             subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
+            spreadsheets.router(api_prefix("assistance")),
         ],
     )

@@ -4,6 +4,7 @@ from shared.db import new_metadata
 from shared.idempotency import idempotency_table
 from shared.jobs import jobs_table
 from shared.pii_reads import pii_reads_table
+from shared.spreadsheet_transfers import spreadsheets_table
 
 
 class Base(DeclarativeBase):
@@ -12,4 +13,5 @@ class Base(DeclarativeBase):
 
 IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
 PII_READS = pii_reads_table(Base.metadata)  # the audit of clear reads of donors' phones
+SPREADSHEETS = spreadsheets_table(Base.metadata)  # spreadsheet exports (shared/spreadsheet_transfers.py)
 JOBS = jobs_table(Base.metadata)  # the queue of its worker processes (shared/jobs.py)

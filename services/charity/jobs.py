@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.charity.database import JOBS
+from services.charity.database import JOBS, PII_READS, SPREADSHEETS
 from services.charity.ledger import reconciliation
 from services.charity.scopes import LEDGER_READ
+from services.charity.spreadsheets import EXPORTERS
 from shared.identity import system_principal
 from shared.jobs import Daily, JobContext, Tasks
+from shared.spreadsheet_transfers import Spreadsheets
 
 tasks = Tasks(JOBS)
+# Spreadsheet exports: the task `spreadsheets.export` (and `spreadsheets.import`, with nothing to import yet).
+spreadsheets = Spreadsheets(SPREADSHEETS, tasks, pii_reads=PII_READS, exporters=EXPORTERS)
 
 
 @tasks.task("ledger.reconcile", schedule=Daily(dt.time(2, 0)))

@@ -9,7 +9,7 @@ from services.charity.donations.router import router as donations_router
 from services.charity.donations.service import audit_subjects
 from services.charity.indicators.router import router as indicators_router
 from services.charity.inkind.router import router as inkind_router
-from services.charity.jobs import tasks
+from services.charity.jobs import spreadsheets, tasks
 from services.charity.ledger.router import router as ledger_router
 from services.charity.needs.router import router as needs_router
 from services.charity.organizations.router import router as organizations_router
@@ -20,7 +20,7 @@ from services.charity.scopes import PII_READS_READ, SUBJECT_DATA_ERASE, SUBJECT_
 from services.charity.settings import CharitySettings
 from services.charity.subjects import SUBJECT_DATA
 from services.charity.trusts.router import router as trusts_router
-from shared.app import create_service_app
+from shared.app import api_prefix, create_service_app
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 from shared.subject_data import subject_data_router
@@ -49,5 +49,6 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
             pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("phone", audit_subjects)),
             subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
+            spreadsheets.router(api_prefix("charity")),
         ],
     )

@@ -13,7 +13,7 @@ import datetime as dt
 
 from services.eldercare.beds.models import Institution
 from services.eldercare.beds.waitlist import settle_waitlist
-from services.eldercare.database import JOBS
+from services.eldercare.database import JOBS, PII_READS, SPREADSHEETS
 from services.eldercare.elders.models import Elder
 from services.eldercare.homecare.models import Provider
 from services.eldercare.homecare.service import mark_missed
@@ -21,13 +21,17 @@ from services.eldercare.meals.models import Canteen
 from services.eldercare.scopes import MEAL_STATEMENTS_WRITE, SUBSIDIES_WRITE, VISITS_OPERATE
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.settlements.service import previous_month, produce_month
+from services.eldercare.spreadsheets import EXPORTERS, IMPORTERS
 from services.eldercare.subsidies.service import grant_month
 from shared import clock
 from shared.addresses import AddressTable, register_standardise_task
 from shared.identity import system_principal
 from shared.jobs import Every, JobContext, Monthly, Tasks
+from shared.spreadsheet_transfers import Spreadsheets
 
 tasks = Tasks(JOBS)
+# Spreadsheet imports and exports: the tasks `spreadsheets.import` and `spreadsheets.export`.
+spreadsheets = Spreadsheets(SPREADSHEETS, tasks, pii_reads=PII_READS, importers=IMPORTERS, exporters=EXPORTERS)
 
 
 # An offer's deadline is hours away (bed_offer_hours): every 5 minutes, a lapsed offer waits at most that long to

@@ -13,7 +13,7 @@ from services.eldercare.elders.service import audit_subjects
 from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
-from services.eldercare.jobs import tasks
+from services.eldercare.jobs import spreadsheets, tasks
 from services.eldercare.meals.router import router as meals_router
 from services.eldercare.overrides.router import router as overrides_router
 from services.eldercare.peers import close_peers, open_peers
@@ -22,7 +22,7 @@ from services.eldercare.settings import EldercareSettings
 from services.eldercare.settlements.router import router as settlements_router
 from services.eldercare.subjects import SUBJECT_DATA
 from services.eldercare.subsidies.router import router as subsidies_router
-from shared.app import create_service_app
+from shared.app import api_prefix, create_service_app
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 from shared.subject_data import subject_data_router
@@ -50,6 +50,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
             pii_reads_router(PII_READS, scope=PII_READS_READ, subjects=SubjectFinder("id_number", audit_subjects)),
             subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
+            spreadsheets.router(api_prefix("eldercare")),
         ],
         on_startup=[open_peers],
         on_shutdown=[close_peers],

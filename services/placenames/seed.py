@@ -74,20 +74,10 @@ def name_rows(path: Path = NAMES_PATH) -> list[dict]:
     return rows
 
 
-async def load_names(session: AsyncSession, path: Path = NAMES_PATH, *, illustrative: bool = True) -> int:
+async def load_names(session: AsyncSession, path: Path = NAMES_PATH) -> int:
     """Standard names first, then aliases and historical names pointing at them (in file order, so a chain's
-    later links come first in the file). Without `illustrative`, only the real names (production)."""
+    later links come first in the file)."""
     rows = name_rows(path)
-    if not illustrative:
-        real_standard = {
-            (r["name"], r["district_code"]) for r in rows if r["status"] == "standard" and not r["illustrative"]
-        }
-        rows = [
-            r
-            for r in rows
-            if not r["illustrative"]
-            and (r["status"] == "standard" or (r["standard_name"], r["district_code"]) in real_standard)
-        ]
     existing = {(n.name, n.district_code, n.kind): n for n in await session.scalars(select(PlaceName))}
     created = 0
     standard = [
@@ -136,13 +126,7 @@ async def load_names(session: AsyncSession, path: Path = NAMES_PATH, *, illustra
     return created
 
 
-async def load_reference(session: AsyncSession) -> int:
-    """What production's register starts from and follows, with every migration (`manage migrate placenames`):
-    the division tree with its history and the real standard names, none of the illustrative rows."""
-    return await load(session, illustrative=False)
-
-
-async def load(session: AsyncSession, path: Path = CSV_PATH, *, illustrative: bool = True) -> int:
+async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
     """Adds the divisions not yet in the register, and brings rows already there up to the file (a rebuilt
     file may date or annotate a division it already had: the 2016 townships' valid_from, say). Returns how
     many rows were added."""
@@ -167,8 +151,7 @@ async def load(session: AsyncSession, path: Path = CSV_PATH, *, illustrative: bo
         # A data file that renames, merges, moves or retires a division: the change feed says so, and the
         # standard addresses in it follow (services/placenames/divisions/service.py).
         await record_changes(session, before, stored)
-    former = await load_former_names(session, {r["code"] for r in rows})
-    return len(new) + former + await load_names(session, illustrative=illustrative)
+    return len(new) + await load_former_names(session, {r["code"] for r in rows}) + await load_names(session)
 
 
 async def load_former_names(session: AsyncSession, codes: set[str], path: Path = FORMER_NAMES_PATH) -> int:

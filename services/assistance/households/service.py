@@ -147,6 +147,55 @@ async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member])
         )
 
 
+def check_members(data: HouseholdIn) -> list[Member]:
+    """The rules a new household's members must pass before anything is read or written: one applicant, each
+    member's facts, nobody twice. Returns their rows (without their household). Recording a household and a
+    spreadsheet import both check here."""
+    applicants = [i for i, m in enumerate(data.members) if m.relationship == "applicant"]
+    if len(applicants) != 1:
+        raise InvalidInput("members", f"exactly one member is the applicant (申请人); found {len(applicants)}")
+    members = [_check_member(m, f"members.{i}") for i, m in enumerate(data.members)]
+    seen: dict[str, int] = {}
+    for i, m in enumerate(members):
+        if m.id_number in seen:
+            raise InvalidInput(f"members.{i}.id_number", f"the same person as members.{seen[m.id_number]}")
+        seen[m.id_number] = i
+    return members
+
+
+async def _recorded_with_applicant(session: AsyncSession, members: list[Member]) -> int | None:
+    """The household whose applicant is this household's applicant: the same household, recorded before."""
+    applicant = next(m for m in members if m.relationship == "applicant")
+    household_id: int | None = await session.scalar(
+        select(Member.household_id).where(
+            Member.id_number_index == applicant.id_number_index, Member.relationship == "applicant"
+        )
+    )
+    return household_id
+
+
+async def check_import(session: AsyncSession, data: HouseholdIn) -> None:
+    """A household from a spreadsheet: the rules of recording one; one recorded before with the same applicant is
+    not a problem (it is skipped), anyone else already in a household is."""
+    members = check_members(data)
+    if await _recorded_with_applicant(session, members) is None:
+        await _refuse_people_elsewhere(session, members)
+
+
+async def create_many(
+    session: AsyncSession, principal: Principal, items: list[tuple[HouseholdIn, AddressValues]]
+) -> list[bool]:
+    """Households from a spreadsheet, each through `create`: one whose applicant is already the applicant of a
+    recorded household is skipped (False), so the same rows sent again create nothing."""
+    created = []
+    for data, address in items:
+        present = await _recorded_with_applicant(session, check_members(data))
+        if present is None:
+            await create(session, principal, data, address)
+        created.append(present is None)
+    return created
+
+
 async def create(
     session: AsyncSession, principal: Principal, data: HouseholdIn, address: AddressValues
 ) -> tuple[Household, list[Member]]:
@@ -164,15 +213,7 @@ async def record(
 ) -> tuple[Household, list[Member]]:
     """Record a household and its members, once the caller may: staff of its area, or a resident declaring their
     own (`declared_by`, services/assistance/online). `address`: as `shared.addresses.standardise_input` found it."""
-    applicants = [i for i, m in enumerate(data.members) if m.relationship == "applicant"]
-    if len(applicants) != 1:
-        raise InvalidInput("members", f"exactly one member is the applicant (申请人); found {len(applicants)}")
-    members = [_check_member(m, f"members.{i}") for i, m in enumerate(data.members)]
-    seen: dict[str, int] = {}
-    for i, m in enumerate(members):
-        if m.id_number in seen:
-            raise InvalidInput(f"members.{i}.id_number", f"the same person as members.{seen[m.id_number]}")
-        seen[m.id_number] = i
+    members = check_members(data)
     await _refuse_people_elsewhere(session, members)
     household = Household(**address.values, created_by=created_by, declared_by=declared_by, created_at=utcnow())
     session.add(household)

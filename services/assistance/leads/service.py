@@ -50,7 +50,8 @@ def detail_out(lead: Lead) -> LeadDetailOut:
     return LeadDetailOut(**LeadOut.model_validate(lead).model_dump(), closure=closure)
 
 
-def _visible(principal: Principal):
+def visible_to(principal: Principal):
+    """The leads a caller may see: staff those of their area and below; nobody else."""
     if not principal.is_area_staff:
         return select(Lead).where(False)
     return select(Lead).where(within_area(Lead.area_code, principal.area))
@@ -58,7 +59,7 @@ def _visible(principal: Principal):
 
 async def get_visible(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
     return await one_or_404(
-        session, _visible(principal).where(Lead.id == lead_id), f"no lead {lead_id} that you may see"
+        session, visible_to(principal).where(Lead.id == lead_id), f"no lead {lead_id} that you may see"
     )
 
 
@@ -113,7 +114,7 @@ async def list_visible(
     screening_id: int | None,
     household_id: int | None,
 ) -> list[Lead]:
-    query = keyset(_visible(principal), Lead.id, page)
+    query = keyset(visible_to(principal), Lead.id, page)
     if area_code:
         query = query.where(within_area(Lead.area_code, area_code))
     for column, value in (

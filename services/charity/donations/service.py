@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 from types import SimpleNamespace
 
-from sqlalchemy import Select, and_, bindparam, func, select
+from sqlalchemy import Select, and_, bindparam, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -300,19 +300,23 @@ async def get_visible(session: AsyncSession, principal: Principal, donation_id: 
     return (await get_visible_with_area(session, principal, donation_id))[0]
 
 
+def visible_to(principal: Principal) -> Select:
+    """The donations a caller may list: staff those to projects of their area and below; nobody else."""
+    if not principal.is_area_staff:
+        return select(Donation).where(false())
+    return (
+        select(Donation)
+        .join(Project, Project.id == Donation.project_id)
+        .where(within_area(Project.district_code, principal.area))
+    )
+
+
 async def list_visible(
     session: AsyncSession, principal: Principal, page: PageParams, *, project_id: int | None
 ) -> list[DonationOut]:
     if not principal.is_area_staff:
         return []
-
-    query = keyset(
-        select(Donation)
-        .join(Project, Project.id == Donation.project_id)
-        .where(within_area(Project.district_code, principal.area)),
-        Donation.id,
-        page,
-    )
+    query = keyset(visible_to(principal), Donation.id, page)
     if project_id is not None:
         query = query.where(Donation.project_id == project_id)
     rows = list(await session.scalars(query))

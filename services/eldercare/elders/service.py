@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,7 @@ from shared.areas import within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
-from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
+from shared.idnumbers import IdNumber, mask_id_number, mask_phone, parse_id_number
 from shared.pagination import PageParams, keyset
 
 MIN_AGE = 60
@@ -65,45 +66,88 @@ def visible_to(principal: Principal) -> Select:
     return query.where(False)
 
 
-async def register(session: AsyncSession, principal: Principal, data: ElderIn, address: AddressValues) -> Elder:
-    """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
+def check_new(data: ElderIn) -> IdNumber:
+    """The rules a registration must pass before anything is written, beyond its address: a valid ID number of
+    someone aged 60 or more. The create route and a spreadsheet import both check here."""
     id_number = parse_id_number(data.id_number)
     age = id_number.age_on(clock.today())
     if age < MIN_AGE:
         raise InvalidInput("id_number", f"the person is {age}; eldercare registers people aged {MIN_AGE} or older")
-    existing = await session.scalar(
-        select(Elder.id).where(Elder.id_number_index == elder_id_number_index(id_number.value))
+    return id_number
+
+
+async def register(session: AsyncSession, principal: Principal, data: ElderIn, address: AddressValues) -> Elder:
+    """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked). A 409
+    naming the record when the person is already registered."""
+    (outcome,) = await register_many(session, principal, [(data, address)])
+    if isinstance(outcome, int):
+        raise Conflict("this person is already registered", resource=f"elders/{outcome}")
+    return outcome
+
+
+async def register_many(
+    session: AsyncSession, principal: Principal, items: Sequence[tuple[ElderIn, AddressValues]]
+) -> list[Elder | int]:
+    """Register people, each checked by `check_new`, each with its address's columns: for each, the new record, or
+    the id of the one that already holds the ID number (nothing is written for them). One query per step for the
+    lot, so a spreadsheet of a street's register is written in chunks, not person by person. The same ID number
+    twice in `items` is the caller's to avoid."""
+    parsed = [(data, address, check_new(data)) for data, address in items]
+    indexes = [elder_id_number_index(id_number.value) for _, _, id_number in parsed]
+    existing = dict(
+        (await session.execute(select(Elder.id_number_index, Elder.id).where(Elder.id_number_index.in_(indexes)))).all()
     )
-    if existing is not None:
-        raise Conflict("this person is already registered", resource=f"elders/{existing}")
-    elder = Elder(
-        id_number=id_number.value,
-        name=data.name,
-        sex=id_number.sex,
-        birth_on=id_number.birth_date,
-        phone=data.phone,
-        **address.values,
-        lives_alone=data.lives_alone,
-        emergency_contacts=[c.model_dump() for c in data.emergency_contacts],
-        registered_by=principal.subject,
-        created_at=utcnow(),
-    )
-    session.add(elder)
+    now = utcnow()
+    outcomes: list[Elder | int] = []
+    created: list[tuple[Elder, ElderIn]] = []
+    for (data, address, id_number), index in zip(parsed, indexes, strict=True):
+        if index in existing:
+            outcomes.append(existing[index])
+            continue
+        elder = Elder(
+            id_number=id_number.value,
+            id_number_index=index,
+            name=data.name,
+            sex=id_number.sex,
+            birth_on=id_number.birth_date,
+            phone=data.phone,
+            **address.values,
+            lives_alone=data.lives_alone,
+            emergency_contacts=[c.model_dump() for c in data.emergency_contacts],
+            registered_by=principal.subject,
+            created_at=now,
+        )
+        outcomes.append(elder)
+        created.append((elder, data))
+    if not created:
+        return outcomes
+    session.add_all(elder for elder, _ in created)
     await session.flush()
-    # Residents who asked to care for this person before they were registered: their requests now name them.
-    await session.execute(
-        update(CareLinkRequest)
-        .where(
-            CareLinkRequest.id_number_index == elder.id_number_index,
+    # Residents who asked to care for these people before they were registered: their requests now name them.
+    by_index = {elder.id_number_index: elder.id for elder, _ in created}
+    waiting = await session.execute(
+        select(CareLinkRequest.id, CareLinkRequest.id_number_index).where(
+            CareLinkRequest.id_number_index.in_(list(by_index)),
             CareLinkRequest.elder_id.is_(None),
             CareLinkRequest.status == "pending",
         )
-        .values(elder_id=elder.id)
-        .execution_options(synchronize_session=False)
     )
-    session.add_all(ElderCarer(elder_id=elder.id, subject=c.subject, relation=c.relation) for c in data.carers)
-    await session.flush()
-    return elder
+    for request_id, index in waiting.all():
+        await session.execute(
+            update(CareLinkRequest)
+            .where(CareLinkRequest.id == request_id)
+            .values(elder_id=by_index[index])
+            .execution_options(synchronize_session=False)
+        )
+    carers = [
+        ElderCarer(elder_id=elder.id, subject=c.subject, relation=c.relation)
+        for elder, data in created
+        for c in data.carers
+    ]
+    if carers:
+        session.add_all(carers)
+        await session.flush()
+    return outcomes
 
 
 async def get_visible(session: AsyncSession, principal: Principal, elder_id: int, *, for_update: bool = False) -> Elder:

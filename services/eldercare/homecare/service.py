@@ -157,8 +157,15 @@ def caregiver_out(c: Caregiver) -> CaregiverOut:
     )
 
 
-async def create_caregiver(session: AsyncSession, principal: Principal, data: CaregiverIn) -> Caregiver:
+async def check_new_caregiver(session: AsyncSession, principal: Principal, data: CaregiverIn) -> None:
+    """The rules a new caregiver must pass before anything is written (the create route and a spreadsheet
+    import): a provider in the caller's area, a valid ID number."""
     await _provider_of_staff(session, principal, data.provider_id)
+    parse_id_number(data.id_number)
+
+
+async def create_caregiver(session: AsyncSession, principal: Principal, data: CaregiverIn) -> Caregiver:
+    await check_new_caregiver(session, principal, data)
     id_number = parse_id_number(data.id_number)
     existing = await session.scalar(
         select(Caregiver.id).where(Caregiver.id_number_index == caregiver_id_number_index(id_number.value))
@@ -169,6 +176,19 @@ async def create_caregiver(session: AsyncSession, principal: Principal, data: Ca
     session.add(caregiver)
     await session.flush()
     return caregiver
+
+
+async def create_caregivers(session: AsyncSession, principal: Principal, items: list[CaregiverIn]) -> list[bool]:
+    """Create caregivers from a spreadsheet: one already registered (the same ID number) is skipped (False)."""
+    created = []
+    for data in items:
+        try:
+            await create_caregiver(session, principal, data)
+        except Conflict:  # refused before anything was written
+            created.append(False)
+        else:
+            created.append(True)
+    return created
 
 
 async def list_caregivers(

@@ -125,14 +125,20 @@ async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None
     return supplier
 
 
+async def check_new_canteen(session: AsyncSession, data: CanteenIn) -> Canteen | None:
+    """The rules a new canteen must pass before anything is written, beyond its address (the create route and a
+    spreadsheet import): its delivery areas in force, its supplier; returns the supplier."""
+    for index, code in enumerate(data.delivery_area_codes):
+        if not is_current(code):
+            raise InvalidInput(f"delivery_area_codes.{index}", f"{code} is not a division in force")
+    return await _supplier_of(session, data)
+
+
 async def create_canteen(
     session: AsyncSession, principal: Principal, data: CanteenIn, address: AddressValues
 ) -> Canteen:
     """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
-    for index, code in enumerate(data.delivery_area_codes):
-        if not is_current(code):
-            raise InvalidInput(f"delivery_area_codes.{index}", f"{code} is not a division in force")
-    supplier = await _supplier_of(session, data)
+    supplier = await check_new_canteen(session, data)
     cutoffs = DEFAULT_CUTOFFS | data.cutoffs
     canteen = Canteen(
         name=data.name,
@@ -150,6 +156,23 @@ async def create_canteen(
     session.add(canteen)
     await session.flush()
     return canteen
+
+
+async def create_canteens(
+    session: AsyncSession, principal: Principal, items: list[tuple[CanteenIn, AddressValues]]
+) -> list[bool]:
+    """Canteens from a spreadsheet, each through `create_canteen`: one already recorded under the same name, kind
+    and area is skipped (False), so the same rows sent again create nothing."""
+    created = []
+    for data, address in items:
+        area = address.values["area_code"]
+        present = await session.scalar(
+            select(Canteen.id).where(Canteen.name == data.name, Canteen.kind == data.kind, Canteen.area_code == area)
+        )
+        if present is None:
+            await create_canteen(session, principal, data, address)
+        created.append(present is None)
+    return created
 
 
 def _delivers_to(canteen: Canteen, area_code: str) -> bool:

@@ -1,0 +1,509 @@
+"""Spreadsheets staff send and receive: reading .xlsx and .csv a row at a time, checking each row against a
+service's pydantic schema, and writing .xlsx a row at a time. Synchronous and CPU-bound: the worker calls it in a
+thread (`asyncio.to_thread`), never the API's event loop.
+
+Reading is bounded before it starts: a file is a zip (xlsx) or text (CSV) or it is refused; a zip whose members
+would unpack to more than `MAX_UNPACKED_BYTES` is refused from its directory, before any byte is inflated (a zip
+bomb), and openpyxl reads each member through `zipfile`, which stops at the size the directory declares. Rows
+are streamed (openpyxl `read_only`), so memory does not grow with the sheet.
+
+What a staff member's sheet does that a program's would not, and the answer each gets:
+- the wrong sheet: the sheet is found by its header row (the one whose headers name the required columns);
+  none matches, and the file is refused naming the sheets it has and the columns that are missing;
+- merged cells: each merged range over data rows is a problem of its first row ("unmerge and fill each row");
+- formulas: the cell is a problem ("paste the value, not the formula"): a formula's value is whatever the
+  program that saved the file last computed, or nothing;
+- dates as numbers (Excel's serial day numbers) and dates as text (`1955-03-15`, `1955/3/15`, `1955年3月15日`)
+  become dates in a date column;
+- long digit strings stored as numbers (an ID number typed into a General cell) have lost their last digits in
+  Excel already: a problem asking for the column as text;
+- CSV in GBK (what Excel on a Chinese Windows saves) as well as UTF-8 (with or without a BOM).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import from_excel
+from pydantic import BaseModel, ValidationError
+
+# Assumptions with neutral defaults (no figure in the domain brief): a street office's register of 100,000 people
+# is about 6 MB as .xlsx; the bounds leave room for it and refuse what is far beyond.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_ZIP_MEMBERS = 2000
+MAX_ROWS = 200_000
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = 2000
+MAX_PROBLEMS_LISTED = 1000  # more are counted, not listed: the first thousand say what is wrong with a file
+HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common; the header is looked for in these
+
+Format = Literal["xlsx", "csv"]
+
+
+class SpreadsheetRefused(Exception):
+    """The file as a whole cannot be read as the sheet asked for: the reason is for the person who sent it."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one row (and column, when it is one cell's)."""
+
+    row: int | None  # the row number as the spreadsheet program shows it (1 = the first row)
+    column: str | None  # the column letter (A, B, …) as the program shows it
+    field: str | None  # the header of that column
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "field": self.field, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column a sheet may have: the schema field it fills, and the headers it is known by."""
+
+    field: str
+    headers: tuple[str, ...]  # the Chinese header staff write first, then the field's own name
+    required: bool = False
+    kind: Literal["text", "date", "bool", "number"] = "text"
+    # A digit string that must stay text (an ID number, a phone): a number there lost digits in Excel.
+    digits: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The columns of one kind of sheet, and its preferred sheet name. A sheet of groups (a household, a row per
+    member) names the column that groups consecutive rows (`group_by`) and the schema's list the rows fill
+    (`members`)."""
+
+    sheet: str
+    columns: tuple[Column, ...]
+    group_by: str | None = None
+    members: str | None = None
+
+    def header_of(self, field_name: str) -> str:
+        return next(c.headers[0] for c in self.columns if c.field == field_name)
+
+    def match(self, headers: Sequence[Any]) -> dict[int, Column]:
+        """Which column (0-based index) holds which field, by header text."""
+        by_header = {h.strip().lower(): c for c in self.columns for h in c.headers}
+        found: dict[int, Column] = {}
+        for index, header in enumerate(headers):
+            column = by_header.get(str(header).strip().lower()) if header is not None else None
+            if column is not None and column not in found.values():
+                found[index] = column
+        return found
+
+    def missing(self, found: dict[int, Column]) -> list[Column]:
+        return [c for c in self.columns if c.required and c not in found.values()]
+
+
+# --- what the file is ----------------------------------------------------------------------------------------
+
+
+def content_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def sniff(content: bytes) -> Format:
+    """xlsx (a zip) or CSV (text without NUL bytes); anything else is refused."""
+    if content.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if content.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SpreadsheetRefused("this is an old Excel file (.xls): save it as .xlsx (Excel 2007 or later) or CSV")
+    head = content[:8192]
+    if not content.strip() or b"\x00" in head:
+        raise SpreadsheetRefused("the file is not a spreadsheet: send an .xlsx workbook or a CSV file")
+    if head.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        raise SpreadsheetRefused("the file is not a spreadsheet: send an .xlsx workbook or a CSV file")
+    return "csv"
+
+
+def check_zip(content: bytes) -> None:
+    """Refuse a workbook that would unpack to more than MAX_UNPACKED_BYTES, from its directory alone."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        raise SpreadsheetRefused("the file is a damaged or incomplete workbook: save it again and resend") from None
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise SpreadsheetRefused(f"the workbook has {len(members)} parts; a spreadsheet has far fewer")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise SpreadsheetRefused(
+            f"the workbook would unpack to {unpacked // 2**20} MiB, over the limit of {MAX_UNPACKED_BYTES // 2**20} "
+            "MiB: split it into smaller files"
+        )
+    if not any(m.filename == "xl/workbook.xml" for m in members):
+        raise SpreadsheetRefused("the file is a zip but not an Excel workbook: send an .xlsx workbook or a CSV file")
+
+
+def text_encoding(content: bytes) -> str:
+    """UTF-8 (a BOM is skipped) when the whole file decodes as UTF-8, else GB18030 (GBK's superset: what Excel on
+    a Chinese Windows writes). Checked incrementally: no decoded copy of the file is kept."""
+    if content.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(content), 1 << 20):
+            decoder.decode(content[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        gbk = codecs.getincrementaldecoder("gb18030")()
+        for start in range(0, len(content), 1 << 20):
+            gbk.decode(content[start : start + (1 << 20)])
+        gbk.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise SpreadsheetRefused("the CSV file is neither UTF-8 nor GBK text: save it as CSV (UTF-8)") from None
+    return "gb18030"
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    value: Any
+    formula: bool = False
+
+
+_MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+
+
+def _merged_rows(archive: zipfile.ZipFile, member: str) -> list[tuple[int, int, str]]:
+    """(first row, last row, range) of each merged range of a worksheet. openpyxl's read-only mode does not read
+    them; they sit after the rows, so the member is scanned in chunks (a bounded window, not the whole sheet)."""
+    found: list[tuple[int, int, str]] = []
+    tail = b""
+    with archive.open(member) as stream:
+        while chunk := stream.read(1 << 20):
+            window = tail + chunk
+            for m in _MERGE_REF.finditer(window):
+                first, last = int(m.group(2)), int(m.group(4) or m.group(2))
+                ref = m.group(0).split(b'"')[1].decode()
+                if (first, last, ref) not in found:
+                    found.append((first, last, ref))
+            tail = window[-200:]
+    return found
+
+
+@dataclass
+class Sheet:
+    """An open sheet: its header row, which column holds which field, and its data rows to stream."""
+
+    name: str
+    header_row: int
+    columns: dict[int, Column]
+    rows: Iterator[tuple[int, list[Cell]]]  # (row number, cells) after the header
+    declared_rows: int = 1  # data rows the file says it has, for progress
+    merged: list[tuple[int, int, str]] = field(default_factory=list)
+    close: Callable[[], None] = lambda: None
+
+
+def _find_header(layout: Layout, rows: Iterator[tuple[int, list[Cell]]]) -> tuple[int, dict[int, Column]] | None:
+    best: tuple[int, dict[int, Column]] | None = None
+    for number, cells in rows:
+        found = layout.match([c.value for c in cells])
+        if found and not layout.missing(found):
+            return number, found
+        if found and (best is None or len(found) > len(best[1])):
+            best = (number, found)
+        if number >= HEADER_SEARCH_ROWS:
+            break
+    if best is not None:
+        return -best[0], best[1]  # the best partial match, negative: the caller names what is missing
+    return None
+
+
+def _xlsx_rows(worksheet: Any) -> Iterator[tuple[int, list[Cell]]]:
+    # Rows are padded to the width the sheet declares: a declared width past MAX_COLUMNS is not trusted.
+    width = min(worksheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    try:
+        for number, row in enumerate(worksheet.iter_rows(max_col=width), start=1):
+            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+                raise SpreadsheetRefused(f"the sheet has more than {MAX_ROWS} rows: split it into smaller files")
+            yield number, [Cell(c.value, getattr(c, "data_type", None) == "f") for c in row]
+    except SpreadsheetRefused:
+        raise
+    except Exception as exc:  # a member that does not match its checksum or size, XML cut short, …
+        raise SpreadsheetRefused(
+            f"the workbook is damaged ({type(exc).__name__}) and cannot be read to its end: save it again as .xlsx"
+        ) from None
+
+
+def _csv_rows(content: bytes) -> Iterator[tuple[int, list[Cell]]]:
+    text = io.TextIOWrapper(io.BytesIO(content), encoding=text_encoding(content), newline="")
+    try:
+        dialect: Any = csv.Sniffer().sniff(text.read(8192), delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    text.seek(0)
+    try:
+        for number, row in enumerate(csv.reader(text, dialect), start=1):
+            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+                raise SpreadsheetRefused(f"the file has more than {MAX_ROWS} rows: split it into smaller files")
+            yield number, [Cell(v if v != "" else None, v.startswith("=") and len(v) > 1) for v in row[:MAX_COLUMNS]]
+    except csv.Error as exc:
+        raise SpreadsheetRefused(f"the CSV file cannot be read: {exc}") from None
+
+
+def _refuse_layout(layout: Layout, sheet_names: list[str], partial: dict[int, Column] | None) -> SpreadsheetRefused:
+    wanted = "、".join(c.headers[0] for c in layout.columns if c.required)
+    if partial:
+        missing = "、".join(c.headers[0] for c in layout.missing(partial))
+        return SpreadsheetRefused(f"the header row lacks the required columns {missing} (required: {wanted})")
+    names = "、".join(sheet_names) if sheet_names else "none"
+    return SpreadsheetRefused(
+        f"no sheet has a header row naming the columns {wanted} (sheets in the file: {names}); "
+        f"put the data in a sheet named {layout.sheet} with those headers in its first row"
+    )
+
+
+def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> Sheet:
+    """Open the sheet that holds `layout`: the one named `sheet` when given, else the layout's own sheet name,
+    else the first sheet whose header row names the required columns."""
+    if sniff(content) == "csv":
+        rows = _csv_rows(content)
+        header = _find_header(layout, rows)
+        if header is None or header[0] < 0:
+            raise _refuse_layout(layout, [], header[1] if header else None)
+        return Sheet("csv", header[0], header[1], rows, max(1, content.count(b"\n") - header[0]))
+    check_zip(content)
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds for a file it cannot make sense of
+        raise SpreadsheetRefused(
+            f"the workbook cannot be read ({type(exc).__name__}): save it again as .xlsx"
+        ) from None
+    names = list(workbook.sheetnames)
+    if sheet is not None and sheet not in names:
+        workbook.close()
+        raise SpreadsheetRefused(f"the workbook has no sheet named {sheet} (its sheets: {'、'.join(names)})")
+    order = [sheet] if sheet is not None else sorted(names, key=lambda n: n != layout.sheet)
+    partial: dict[int, Column] | None = None
+    for name in order:
+        worksheet = workbook[name]
+        rows = _xlsx_rows(worksheet)
+        header = _find_header(layout, rows)
+        if header is None:
+            continue
+        if header[0] < 0:
+            partial = partial or header[1]
+            continue
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                merged = _merged_rows(archive, str(getattr(worksheet, "_worksheet_path", "")).lstrip("/"))
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:
+            workbook.close()
+            raise SpreadsheetRefused(
+                f"the workbook is damaged ({type(exc).__name__}): save it again as .xlsx"
+            ) from None
+        declared = max(1, (worksheet.max_row or 1) - header[0])
+        return Sheet(name, header[0], header[1], rows, declared, merged, workbook.close)
+    workbook.close()
+    raise _refuse_layout(layout, names, partial)
+
+
+# --- checking rows ------------------------------------------------------------------------------------------
+
+_DATE_TEXT = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
+_TRUE = {"是", "true", "yes", "y", "1", "√", "有"}
+_FALSE = {"否", "false", "no", "n", "0", "×", "无"}
+
+
+def _cell_value(cell: Cell, column: Column) -> tuple[Any, str | None]:
+    """The value a cell gives its field, or a problem: (value, None) or (None, message)."""
+    value = cell.value
+    if cell.formula:
+        return None, "a formula: copy the column and paste it back as values (选择性粘贴 → 数值)"
+    if isinstance(value, str):
+        value = value.strip()
+        if len(value) > MAX_CELL_CHARS:
+            return None, f"longer than {MAX_CELL_CHARS} characters"
+    if column.kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.date(), None
+        if isinstance(value, dt.date):
+            return value, None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not 1 <= value < 2958466:
+                return None, f"{value} is not a date"
+            return from_excel(value).date(), None  # an Excel serial day number (a date cell read as a number)
+        if isinstance(value, str):
+            match = _DATE_TEXT.match(value)
+            if match is None:
+                return None, f"{value!r} is not a date: write it as 1955-03-15"
+            try:
+                return dt.date(*(int(g) for g in match.groups())), None
+            except ValueError:
+                return None, f"{value!r} is not a date"
+    if column.kind == "bool" and isinstance(value, str):
+        lowered = value.lower()
+        if lowered in _TRUE:
+            return True, None
+        if lowered in _FALSE:
+            return False, None
+        return None, f"{value!r}: write 是 or 否"
+    if isinstance(value, float) and column.digits:
+        if value >= 1e15:
+            return None, "a long number stored as a number has lost its last digits in Excel: format the column as text"
+        if value.is_integer():
+            return str(int(value)), None
+    if isinstance(value, int) and not isinstance(value, bool) and column.kind == "text":
+        return str(value), None
+    if isinstance(value, float) and column.kind == "text" and value.is_integer():
+        return str(int(value)), None
+    if isinstance(value, dt.datetime | dt.date) and column.kind == "text":
+        return None, "a date where text is expected"
+    return value, None
+
+
+@dataclass
+class CheckedRow:
+    number: int  # its (last) row: where a chunk ends, and where an import resumes
+    item: BaseModel | None  # the validated row (or group of rows), or None when it has problems
+    problems: list[Problem]
+    rows: list[int] = field(default_factory=list)  # a group's rows, in order
+
+
+def _row_values(sheet: Sheet) -> Iterator[tuple[int, dict[str, Any], list[Problem]]]:
+    """Each non-blank data row: its values by field, and the problems of its cells."""
+    letters = {index: get_column_letter(index + 1) for index in sheet.columns}
+    merged_start = {first: ref for first, last, ref in sheet.merged if last > sheet.header_row and first != last}
+    for number, cells in sheet.rows:
+        if all(c.value is None or (isinstance(c.value, str) and not c.value.strip()) for c in cells):
+            continue
+        problems: list[Problem] = []
+        if number in merged_start:
+            problems.append(
+                Problem(number, None, None, f"merged cells {merged_start[number]}: unmerge them and fill every row")
+            )
+        values: dict[str, Any] = {}
+        for index, column in sheet.columns.items():
+            if index >= len(cells) or cells[index].value is None:
+                continue
+            value, problem = _cell_value(cells[index], column)
+            if problem is not None:
+                problems.append(Problem(number, letters[index], column.headers[0], problem))
+            elif value != "":
+                values[column.field] = value
+        yield number, values, problems
+
+
+def _groups(
+    layout: Layout, rows: Iterator[tuple[int, dict[str, Any], list[Problem]]]
+) -> Iterator[list[tuple[int, dict[str, Any], list[Problem]]]]:
+    """Consecutive rows with the same key, one group at a time (a group's rows must be together)."""
+    assert layout.group_by is not None
+    group: list[tuple[int, dict[str, Any], list[Problem]]] = []
+    closed: set[str] = set()
+    for number, values, problems in rows:
+        key = str(values.get(layout.group_by, ""))
+        if group and str(group[0][1].get(layout.group_by, "")) != key:
+            closed.add(str(group[0][1].get(layout.group_by, "")))
+            yield group
+            group = []
+        if key in closed:
+            problems.append(
+                Problem(
+                    number,
+                    None,
+                    layout.header_of(layout.group_by),
+                    f"{key}: its other rows are above, not next to this one",
+                )
+            )
+        group.append((number, values, problems))
+    if group:
+        yield group
+
+
+def place(sheet: Sheet, layout: Layout, checked: CheckedRow, loc: Sequence[Any], message: str) -> Problem:
+    """A problem at a field path (`name`, or `members.2.id_number` in a group) placed in its row and column."""
+    number = checked.rows[0] if checked.rows else checked.number
+    path = [str(part) for part in loc]
+    if layout.members and len(path) >= 2 and path[0] == layout.members and path[1].isdigit():
+        index = int(path[1])
+        number = checked.rows[index] if index < len(checked.rows) else number
+        path = path[2:]
+    name = path[0] if path else None
+    for at, column in sheet.columns.items():
+        if name is not None and column.field == name:
+            return Problem(number, get_column_letter(at + 1), column.headers[0], message)
+    if name is not None and any(c.field == name for c in layout.columns):
+        return Problem(number, None, layout.header_of(name), message)  # a column the sheet does not have
+    return Problem(number, None, name, message)
+
+
+def check_rows(
+    sheet: Sheet,
+    layout: Layout,
+    schema: type[BaseModel],
+    *,
+    build: Callable[[Any], dict[str, Any]] = lambda values: values,
+) -> Iterator[CheckedRow]:
+    """Each data row (or group of rows) of the sheet validated by `schema` (the service's own request schema), with
+    its problems named by row, column letter and header. Blank rows are skipped. `build` shapes a row's values (a
+    group's: the list of its rows' values) into the schema's input."""
+    rows = _row_values(sheet)
+    groups = _groups(layout, rows) if layout.group_by else ([row] for row in rows)
+    for group in groups:
+        problems = [p for _, _, row_problems in group for p in row_problems]
+        checked = CheckedRow(group[-1][0], None, problems, [number for number, _, _ in group])
+        if not problems:
+            values = [v for _, v, _ in group] if layout.group_by else group[0][1]
+            try:
+                checked.item = schema.model_validate(build(values))
+            except ValidationError as exc:
+                for error in exc.errors():
+                    message = "required: fill this cell" if error["type"] == "missing" else error["msg"]
+                    problems.append(place(sheet, layout, checked, error["loc"], message))
+        yield checked
+
+
+# --- writing ------------------------------------------------------------------------------------------------
+
+
+class XlsxWriter:
+    """One sheet written a row at a time (openpyxl `write_only`: rows go to a temporary file, not to memory)."""
+
+    def __init__(self, sheet_name: str, headers: Sequence[str]):
+        self.workbook = Workbook(write_only=True)
+        self.worksheet = self.workbook.create_sheet(sheet_name)
+        self.worksheet.append(list(headers))
+        self.rows = 0
+
+    def append(self, rows: Iterable[Sequence[Any]]) -> None:
+        for row in rows:
+            self.worksheet.append([_safe(v) for v in row])
+            self.rows += 1
+
+    def save(self) -> bytes:
+        """The workbook's bytes (built in a spooled temporary file: memory up to 8 MiB, then disk)."""
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
+            self.workbook.save(out)
+            out.seek(0)
+            return out.read()
+
+
+def _safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula (CSV/formula injection) is written with a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and len(value) > 1:
+        return "'" + value
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)  # xlsx has no time zones: callers pass Asia/Shanghai wall time
+    return value

@@ -1,0 +1,330 @@
+"""Eldercare staff import older people, canteens and caregivers from spreadsheets, and export lists, through the
+gateway: clean files, files with the mistakes people make in Excel, files that are not spreadsheets, and the
+personal data of exports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.utils.datetime import to_excel
+
+from shared import spreadsheets
+from shared.identity import Principal
+from shared.jobs import Worker
+from tests.spreadsheets.conftest import BAIZHANG, YINZHOU, id_number, workbook, xlsx
+
+HEADER = ["身份证号", "姓名", "手机", "地址", "区划代码", "独居"]
+API = "/api/eldercare/v1"
+
+
+def elder_rows(first: int, count: int) -> list[list]:
+    return [
+        [id_number(n), f"老人{n}", f"138{n:08d}", "百丈东路100号", BAIZHANG, "是" if n % 2 else "否"]
+        for n in range(first, first + count)
+    ]
+
+
+async def elders_seen(suite, who="staff-yinzhou") -> list[dict]:
+    answer = await suite.http.get(f"{API}/elders", params={"limit": 100}, headers=suite.bearer(who))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+async def test_a_clean_register_is_imported_once_however_often_it_is_sent(suite):
+    content = xlsx(workbook([HEADER, *elder_rows(1, 5)]))
+
+    first = await suite.upload(content)
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "queued" and first.json()["job_id"]
+    await suite.drain()
+    done = (
+        await suite.http.get(f"{API}/spreadsheet-imports/{first.json()['id']}", headers=suite.bearer("staff-yinzhou"))
+    ).json()
+    assert done["status"] == "imported", done
+    assert (done["rows_total"], done["rows_created"], done["rows_present"], done["problems"]) == (5, 5, 0, [])
+
+    people = await elders_seen(suite)
+    assert len(people) == 5
+    assert {p["name"] for p in people} == {f"老人{n}" for n in range(1, 6)}
+    assert all("*" in p["id_number_masked"] and "*" in p["phone_masked"] for p in people)
+    assert sum(p["lives_alone"] for p in people) == 3
+
+    again = await suite.upload(content)  # the very same bytes: the same import, nothing new to do
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert await suite.drain() == []
+
+    # A later register repeating three of them: those three are skipped, the two new ones created.
+    later = await suite.imported(xlsx(workbook([HEADER, *elder_rows(3, 5)])))
+    assert (later["status"], later["rows_created"], later["rows_present"]) == ("imported", 2, 3)
+    assert len(await elders_seen(suite)) == 7
+
+
+async def test_a_sheet_with_mistakes_is_refused_whole_with_each_problem_by_row_and_column(suite):
+    book = workbook(
+        [
+            ["老年人名单（百丈街道）"],  # a title row above the header
+            HEADER,
+            *elder_rows(1, 2),  # rows 3-4: clean
+            [id_number(3)[:-1] + "0", "校验错", None, "百丈东路1号", BAIZHANG, "否"],  # 5: wrong check character
+            [id_number(4, born=dt.date(1990, 5, 1)), "年轻人", None, "百丈东路1号", BAIZHANG, "否"],  # 6: 35 years old
+            [id_number(5), None, None, "百丈东路1号", BAIZHANG, "否"],  # 7: no name
+            [float(id_number(6)[:17] + "0"), "数字身份证", None, "百丈东路1号", BAIZHANG, "否"],  # 8: ID as a number
+            [id_number(7), '=A3&""', None, "百丈东路1号", BAIZHANG, "否"],  # 9: a formula
+            [id_number(1), "重复", None, "百丈东路1号", BAIZHANG, "否"],  # 10: the person of row 3 again
+            [id_number(8), "外区", None, "中山东路1号", division_code_outside(), "否"],  # 11: not the caller's area
+            [id_number(9), "合并", None, "百丈东路1号", BAIZHANG, "否"],  # 12-13: an address merged over two rows
+            [id_number(10), "合并二", None, None, BAIZHANG, "否"],
+            [id_number(11), "独居乱写", None, "百丈东路1号", BAIZHANG, "也许"],  # 14: not yes or no
+        ]
+    )
+    book.active.merge_cells("D12:D13")
+    content = xlsx(book)
+
+    result = await suite.imported(content)
+    assert result["status"] == "rejected"
+    assert result["rows_created"] == 0 and await elders_seen(suite) == []
+    problems = {(p["row"], p["column"]) for p in result["problems"]}
+    assert {(5, "A"), (6, "A"), (7, "B"), (8, "A"), (9, "B"), (10, "A"), (11, "E"), (12, None), (14, "F")} <= problems
+    by_row = {p["row"]: p for p in result["problems"]}
+    assert by_row[7]["field"] == "姓名" and "required" in by_row[7]["message"]
+    assert "lost its last digits" in by_row[8]["message"]
+    assert "formula" in by_row[9]["message"]
+    assert "earlier row" in by_row[10]["message"]
+    assert "merged" in by_row[12]["message"]
+    assert result["rows_total"] == 12 and result["rows_refused"] == 10
+
+    # Asked for the clean rows: rows 3 and 4 are imported, and only they.
+    clean = await suite.imported(content, clean_rows_only="true")
+    assert (clean["status"], clean["rows_created"], clean["rows_refused"]) == ("imported", 2, 10)
+    assert sorted(p["name"] for p in await elders_seen(suite)) == ["老人1", "老人2"]
+
+
+def division_code_outside() -> str:
+    from shared.divisions import division_code
+
+    return division_code("海曙区")
+
+
+async def test_the_sheet_is_found_by_its_headers_and_a_wrong_one_is_named(suite):
+    book = workbook([["说明"], ["这一页是说明"]], sheet="说明")
+    data = book.create_sheet("名单")
+    for row in [HEADER, *elder_rows(1, 2)]:
+        data.append(row)
+    found = await suite.imported(xlsx(book))
+    assert (found["status"], found["rows_created"]) == ("imported", 2)
+
+    wrong = await suite.imported(
+        xlsx(workbook([["编号", "名字"], [1, "张三"]], sheet="Sheet1", extra_sheets=("Sheet2",)))
+    )
+    assert wrong["status"] == "rejected"
+    (problem,) = wrong["problems"]
+    assert problem["row"] is None and "Sheet1" in problem["message"] and "身份证号" in problem["message"]
+
+    named = await suite.upload(xlsx(book), sheet="没有这页")
+    await suite.drain()
+    named = (
+        await suite.http.get(f"{API}/spreadsheet-imports/{named.json()['id']}", headers=suite.bearer("staff-yinzhou"))
+    ).json()
+    assert named["status"] == "rejected" and "没有这页" in named["problems"][0]["message"]
+
+
+async def test_a_gbk_csv_from_excel_is_read(suite):
+    lines = [",".join(HEADER)] + [",".join(map(str, row)) for row in elder_rows(1, 3)]
+    content = ("\r\n".join(lines) + "\r\n").encode("gbk")
+    result = await suite.imported(content, filename="名单.csv")
+    assert (result["status"], result["rows_created"]) == ("imported", 3)
+    assert {p["name"] for p in await elders_seen(suite)} == {"老人1", "老人2", "老人3"}
+
+
+async def test_files_that_are_not_spreadsheets_get_a_clear_answer_and_the_service_goes_on(suite, monkeypatch):
+    pdf = await suite.upload(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", filename="名单.xlsx")
+    assert pdf.status_code == 422
+    assert pdf.json()["errors"][0]["field"] == "file" and "not a spreadsheet" in pdf.json()["detail"]
+
+    # A zip bomb dressed as a workbook: a small file whose members would unpack to far more than the limit (the
+    # limit lowered for the test, as the worker runs in this process: the real one takes long to compress).
+    monkeypatch.setattr(spreadsheets, "MAX_UNPACKED_BYTES", 4 * 2**20)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (spreadsheets.MAX_UNPACKED_BYTES + 1))
+    assert len(bomb.getvalue()) < 64 * 1024
+    bombed = await suite.imported(bomb.getvalue())
+    assert bombed["status"] == "rejected" and "unpack" in bombed["problems"][0]["message"]
+
+    broken = await suite.imported(b"PK\x03\x04" + b"\x00" * 100)
+    assert broken["status"] == "rejected" and "damaged" in broken["problems"][0]["message"]
+
+    too_big = await suite.upload(b"a" * (spreadsheets.MAX_UPLOAD_BYTES + 1), filename="big.csv")
+    assert too_big.status_code == 413
+
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 3)  # the worker runs in this process: a long sheet, cheaply
+    long = await suite.imported(xlsx(workbook([HEADER, *elder_rows(1, 20)])))
+    assert long["status"] == "rejected" and "more than 3 rows" in long["problems"][0]["message"]
+    assert await elders_seen(suite) == []
+
+    # The next ordinary request still works.
+    fine = await suite.imported(xlsx(workbook([HEADER, *elder_rows(1, 1)])))
+    assert fine["status"] == "imported"
+
+
+async def test_imports_need_the_create_scope_and_imports_are_their_uploaders_own(suite):
+    reader = Principal(subject="staff:reader", kind="staff", scopes=frozenset({"eldercare.elders:read"}), area=YINZHOU)
+    refused = await suite.upload(xlsx(workbook([HEADER, *elder_rows(1, 1)])), who=reader)
+    assert refused.status_code == 403
+
+    mine = await suite.upload(xlsx(workbook([HEADER, *elder_rows(1, 1)])))
+    other = Principal(subject="staff:other", kind="staff", scopes=frozenset({"eldercare.elders:write"}), area=YINZHOU)
+    peek = await suite.http.get(f"{API}/spreadsheet-imports/{mine.json()['id']}", headers=suite.bearer(other))
+    assert peek.status_code == 404
+
+    unknown = await suite.upload(b"a,b\n1,2\n", kind="planets")
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "kind"
+
+
+async def test_caregivers_with_excel_dates_and_canteens_are_imported(suite):
+    staff = suite.bearer("staff-yinzhou")
+    provider = await suite.http.post(
+        f"{API}/providers",
+        json={
+            "name": "百丈居家服务社",
+            "credit_code": "91330212MA2GQ0000X",
+            "area_code": BAIZHANG,
+            "address": "百丈东路1号",
+        },
+        headers=staff,
+    )
+    assert provider.status_code == 201, provider.text
+    provider_id = provider.json()["id"]
+    expires = dt.date(2030, 6, 30)
+    header = ["服务机构编号", "姓名", "身份证号", "证书编号", "证书等级", "证书有效期至"]
+    rows = [
+        [
+            provider_id,
+            "护理员甲",
+            id_number(1, born=dt.date(1980, 1, 1)),
+            "ZS0001",
+            "初级",
+            to_excel(expires),
+        ],  # a serial
+        [provider_id, "护理员乙", id_number(2, born=dt.date(1981, 1, 1)), "ZS0002", "中级", expires],  # a date cell
+        [provider_id, "护理员丙", id_number(3, born=dt.date(1982, 1, 1)), "ZS0003", "高级", "2030年6月30日"],  # text
+    ]
+    result = await suite.imported(xlsx(workbook([header, *rows], sheet="护理员")), kind="caregivers")
+    assert (result["status"], result["rows_created"]) == ("imported", 3), result
+    caregivers = (await suite.http.get(f"{API}/caregivers", headers=staff)).json()["items"]
+    assert {c["certificate_expires_on"] for c in caregivers} == {"2030-06-30"}
+    assert {c["certificate_level"] for c in caregivers} == {"junior", "intermediate", "senior"}
+
+    canteens = [["名称", "类型", "区划代码", "地址"], ["百丈老年食堂", "老年食堂", BAIZHANG, "百丈东路2号"]]
+    made = await suite.imported(xlsx(workbook(canteens, sheet="助餐机构")), kind="canteens")
+    assert (made["status"], made["rows_created"]) == ("imported", 1)
+    again = await suite.imported(
+        xlsx(workbook([*canteens, ["百丈助餐点", "助餐点", BAIZHANG, "百丈东路3号"]])), kind="canteens"
+    )
+    # The canteen is already there; the meal point names no supplier, which the create route refuses too.
+    assert (again["status"] == "rejected" and again["problems"][0]["column"] == "C") or again["problems"][0]["row"] == 3
+
+
+async def exported(suite, who, **body) -> tuple[dict, list[tuple]]:
+    asked = await suite.http.post(f"{API}/spreadsheet-exports", json=body, headers=suite.bearer(who))
+    assert asked.status_code == 202, asked.text
+    await suite.drain()
+    done = (await suite.http.get(f"{API}/spreadsheet-exports/{asked.json()['id']}", headers=suite.bearer(who))).json()
+    assert done["status"] == "ready", done
+    file = await suite.http.get(done["download"], headers=suite.bearer(who))
+    assert file.status_code == 200 and file.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(file.content), read_only=True).active
+    return done, list(sheet.iter_rows(values_only=True))
+
+
+async def test_an_export_is_masked_unless_a_purpose_is_stated_with_the_pii_scope_and_then_audited(suite):
+    await suite.imported(xlsx(workbook([HEADER, *elder_rows(1, 3)])))
+
+    masked, rows = await exported(suite, "staff-yinzhou", kind="elders")
+    assert masked["masked"] and masked["rows_total"] == 3
+    assert rows[0][:3] == ("编号", "姓名", "身份证号（脱敏）") and len(rows) == 4
+    assert all("*" in row[2] and "*" in row[6] for row in rows[1:])
+    assert not any(id_number(1) in str(cell) for row in rows for cell in row)
+
+    no_scope = Principal(subject="staff:plain", kind="staff", scopes=frozenset({"eldercare.elders:read"}), area=YINZHOU)
+    refused = await suite.http.post(
+        f"{API}/spreadsheet-exports", json={"kind": "elders", "purpose": "核对名单"}, headers=suite.bearer(no_scope)
+    )
+    assert refused.status_code == 403
+
+    clear, rows = await exported(suite, "staff-yinzhou", kind="elders", purpose="年度高龄津贴核对")
+    assert not clear["masked"] and rows[0][-2:] == ("身份证号", "手机")
+    assert {row[-2] for row in rows[1:]} == {id_number(n) for n in range(1, 4)}
+
+    auditor = Principal(
+        subject="staff:auditor", kind="staff", scopes=frozenset({"eldercare.pii_reads:read"}), area=YINZHOU
+    )
+    audit = await suite.http.get(f"{API}/pii-reads", params={"subject_type": "elder"}, headers=suite.bearer(auditor))
+    reads = audit.json()["items"]
+    assert len(reads) == 3 and {r["purpose"] for r in reads} == {"年度高龄津贴核对"}
+    assert {r["reader"] for r in reads} == {"staff:yinzhou-demo"}
+
+    # Another staff member cannot see or download it.
+    other = Principal(subject="staff:other", kind="staff", scopes=frozenset({"eldercare.elders:read"}), area=YINZHOU)
+    assert (await suite.http.get(clear["download"], headers=suite.bearer(other))).status_code == 404
+
+
+async def test_visits_and_orders_export_what_the_caller_may_see(suite):
+    for kind in ("visits", "orders"):
+        done, rows = await exported(suite, "staff-yinzhou", kind=kind)
+        assert done["rows_total"] == 0 and len(rows) == 1  # the header alone: nothing ordered yet
+    haishu = Principal(
+        subject="staff:haishu", kind="staff", scopes=frozenset({"eldercare.elders:read"}), area=division_code_outside()
+    )
+    outside = await suite.http.post(
+        f"{API}/spreadsheet-exports", json={"kind": "elders", "area_code": BAIZHANG}, headers=suite.bearer(haishu)
+    )
+    assert outside.status_code == 403
+
+
+@pytest.mark.postgresql_only
+async def test_the_same_file_sent_at_once_from_many_tabs_is_one_import(suite):
+    content = xlsx(workbook([HEADER, *elder_rows(1, 50)]))
+    answers = await asyncio.gather(*(suite.upload(content) for _ in range(8)))
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [202]
+    assert len({a.json()["id"] for a in answers}) == 1
+    ran = await suite.drain()
+    assert ran == [("spreadsheets.import", "succeeded")]
+    assert len(await elders_seen(suite)) == 50
+    # And the next ordinary request still works.
+    assert (await suite.upload(xlsx(workbook([HEADER, *elder_rows(51, 1)])))).status_code == 202
+
+
+class DiesMidImport(Worker):
+    """A worker process that dies (is killed) once the import has committed its first chunk."""
+
+    async def renew(self, job_id: int, *, progress: int | None = None) -> None:
+        if progress is not None and progress > 50:  # the creating half has begun
+            raise asyncio.CancelledError
+        await super().renew(job_id, progress=progress)
+
+
+async def test_an_import_cut_short_by_a_dead_worker_is_taken_over_and_creates_each_person_once(suite, moved_clock):
+    count = 2000  # four chunks
+    answer = await suite.upload(xlsx(workbook([HEADER, *elder_rows(1, count)])))
+    path = f"{API}/spreadsheet-imports/{answer.json()['id']}"
+    staff = suite.bearer("staff-yinzhou")
+    doomed = DiesMidImport(suite.databases["eldercare"], suite.tasks["eldercare"], name="doomed")
+    with contextlib.suppress(asyncio.CancelledError):
+        await doomed.run_until_idle()
+    halfway = (await suite.http.get(path, headers=staff)).json()
+    assert halfway["status"] == "importing" and 0 < halfway["rows_created"] < count
+
+    moved_clock(dt.timedelta(minutes=2))  # its lease runs out: another worker takes the job over
+    assert await suite.drain() == [("spreadsheets.import", "succeeded")]
+    done = (await suite.http.get(path, headers=staff)).json()
+    assert (done["status"], done["rows_created"], done["rows_present"]) == ("imported", count, 0)
+    listed = await suite.http.get(f"{API}/elders", params={"limit": 1}, headers=staff)
+    assert listed.status_code == 200
