@@ -16,10 +16,9 @@ from services.assistance.households.models import Household, Member
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.policies.schemas import CATALOGUE
 from services.assistance.programmes import service as programmes
-from shared.addresses import pending_address
 from shared.areas import CITY_CODE
 from shared.db import utcnow
-from shared.divisions import division_code
+from shared.demo_city import demo_address
 from shared.idnumbers import parse_id_number
 from shared.money import yuan_to_fen
 
@@ -183,16 +182,14 @@ async def load_policies(session: AsyncSession) -> int:
 # Two of eldercare's demo elders (services/eldercare/seed.py) receive assistance, so the suite's demo shows
 # subsidised meal prices: 王阿娣 lives alone on a small pension (低保: 1,100 − 800 = 300 yuan a month) and
 # 陈根发, 74, has no income and no one to support him (特困). The other demo elders receive nothing.
-# Their communities, by name in the division tree: 中山社区 of 鼓楼街道 and 潜龙社区 of 百丈街道 (330212008).
-GULOU_ZHONGSHAN = division_code("中山社区", within=division_code("鼓楼街道"))
-BAIZHANG_QIANLONG = division_code("潜龙社区", within=division_code("百丈街道"))
+# They live at addresses of the demo city (shared/demo_city.py), in 中山社区 of 鼓楼街道 and 潜龙社区 of 百丈街道: the
+# area of each household is its address's community, as placenames' registry has it.
 DEMO_HOUSEHOLDS = [
     dict(
         id_number="330203194503150022",
         name="王阿娣",
-        area_code=GULOU_ZHONGSHAN,
         programme="dibao",
-        address="海曙区鼓楼街道中山西路12号3幢201室",
+        place=demo_address("海曙区中山西路12号3幢201室"),  # 中山社区, 鼓楼街道
         since_on=dt.date(2022, 3, 1),
         pension_fen=yuan_to_fen(800),
         monthly_fen=yuan_to_fen(300),
@@ -200,9 +197,8 @@ DEMO_HOUSEHOLDS = [
     dict(
         id_number="330212195207080032",
         name="陈根发",
-        area_code=BAIZHANG_QIANLONG,
         programme="tekun",
-        address="鄞州区百丈街道百丈东路358弄5号",
+        place=demo_address("鄞州区百丈东路358弄5号"),  # 潜龙社区, 百丈街道
         since_on=dt.date(2021, 7, 1),
         pension_fen=0,
         monthly_fen=yuan_to_fen(1870),
@@ -217,9 +213,7 @@ async def load_demo_households(session: AsyncSession) -> int:
         known = select(Member.id).where(Member.id_number_index == id_number_index(person.value))
         if await session.scalar(known) is not None:
             continue
-        household = Household(
-            **pending_address(row["address"], row["area_code"]), created_by="seed", created_at=utcnow()
-        )
+        household = Household(**row["place"].columns(), created_by="seed", created_at=utcnow())
         session.add(household)
         await session.flush()
         member = Member(

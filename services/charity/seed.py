@@ -23,12 +23,14 @@ from services.charity.scopes import PROJECTS_WRITE
 from shared import clock
 from shared.areas import CITY_CODE
 from shared.db import utcnow
+from shared.demo_city import demo_address
 from shared.divisions import division_code
 from shared.identity import Principal
 
 ORGANIZATIONS = [
     dict(
         name="宁波市慈善总会",
+        place=demo_address("海曙区解放南路100号"),
         unified_social_credit_code="51330200MJ1234567X",
         registered_on=dt.date(1995, 3, 18),
         district_code=CITY_CODE,
@@ -41,6 +43,7 @@ ORGANIZATIONS = [
     ),
     dict(
         name="宁波市善园公益基金会",
+        place=demo_address("江北区大庆南路132号"),
         unified_social_credit_code="53330200MJ9000001T",
         registered_on=dt.date(2014, 6, 5),
         district_code=CITY_CODE,
@@ -53,6 +56,7 @@ ORGANIZATIONS = [
     ),
     dict(
         name="鄞州区邻里守望社会工作服务中心",
+        place=demo_address("鄞州区百丈东路366号"),
         unified_social_credit_code="52330212MJ8712345X",
         registered_on=dt.date(2019, 9, 1),
         district_code=division_code("鄞州区"),
@@ -65,6 +69,7 @@ ORGANIZATIONS = [
     ),
     dict(
         name="余姚市阳光助残公益基金会",
+        place=demo_address("余姚市阳明西路88号"),
         unified_social_credit_code="53330281MJ98765432",
         registered_on=dt.date(2021, 4, 12),
         district_code=division_code("余姚市"),
@@ -100,7 +105,9 @@ async def load(session: AsyncSession) -> int:
         code = parse_credit_code(row["unified_social_credit_code"])
         if await session.scalar(select(Organization.id).where(Organization.unified_social_credit_code == code)):
             continue
-        session.add(Organization(**row, registered_by="seed", created_at=utcnow()))
+        # Its office at an address of the demo city: the columns of it the organisations' table has so far.
+        values = {k: v for k, v in row.items() if k != "place"} | row["place"].columns(Organization)
+        session.add(Organization(**values, registered_by="seed", created_at=utcnow()))
         created += 1
     await session.flush()
     return created + await _load_project(session)

@@ -15,10 +15,10 @@ from services.eldercare.meals.schemas import DEFAULT_CUTOFFS
 from services.eldercare.meals.service import cutoff_instant, cutoff_minutes_of
 from services.eldercare.subsidies.models import AllowanceRate
 from shared import clock
-from shared.addresses import pending_address
 from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.demo import DEMO_RESIDENT_SUBJECT
+from shared.demo_city import demo_address
 from shared.divisions import division_code
 from shared.idnumbers import parse_id_number
 
@@ -28,20 +28,16 @@ DEMO_RESIDENT = DEMO_RESIDENT_SUBJECT
 FORMER_DEMO_RESIDENT = "resident:13800000001"
 ASSUMED = "演示数据：金额为假设值，未取自正式文件 (demo figure, not taken from a published document)"
 
-# Areas by the names the division tree gives them (placenames' register), never by a code written here.
-GULOU, NANMEN, HAISHU = division_code("鼓楼街道"), division_code("南门街道"), division_code("海曙区")
-BAIZHANG, ZHONGGONGMIAO = division_code("百丈街道"), division_code("钟公庙街道")
-ZHONGMA = division_code("中马街道")  # 外滩街道 since 2021: the code kept, the name changed
+# Delivery and providers' areas by the names the division tree gives them, never by a code written here. Where
+# people and places are: addresses of the demo city, which placenames' registry holds (shared/demo_city.py).
+HAISHU, BAIZHANG = division_code("海曙区"), division_code("百丈街道")
 
 ELDERS = [
     dict(
         id_number="330203194503150022",
         name="王阿娣",
         phone="13805740101",
-        address="海曙区鼓楼街道中山西路12号3幢201室",
-        area_code=GULOU,
-        latitude=29.8746,
-        longitude=121.5495,
+        place=demo_address("海曙区中山西路12号3幢201室"),  # 中山社区, 鼓楼街道
         lives_alone=True,
         carers=[(DEMO_RESIDENT, "child")],
     ),
@@ -49,10 +45,7 @@ ELDERS = [
         id_number="330212195207080032",
         name="陈根发",
         phone="13905740202",
-        address="鄞州区百丈街道百丈东路358弄5号",
-        area_code=BAIZHANG,
-        latitude=29.8681,
-        longitude=121.5612,
+        place=demo_address("鄞州区百丈东路358弄5号"),  # 潜龙社区, 百丈街道
         lives_alone=False,
         carers=[(DEMO_RESIDENT, "child")],
     ),
@@ -60,10 +53,7 @@ ELDERS = [
         id_number="330212194001220031",
         name="李永康",
         phone=None,
-        address="鄞州区钟公庙街道天童南路1088号",
-        area_code=ZHONGGONGMIAO,
-        latitude=29.8262,
-        longitude=121.5468,
+        place=demo_address("鄞州区泰康中路388号"),  # 钟公庙街道
         lives_alone=True,
         carers=[],
     ),
@@ -71,10 +61,7 @@ ELDERS = [
         id_number="330205195809110047",
         name="周秀英",
         phone="13705740404",
-        address="江北区中马街道槐树路77号",
-        area_code=ZHONGMA,
-        latitude=29.8911,
-        longitude=121.5527,
+        place=demo_address("江北区中马路77号"),  # 外滩街道 (中马街道 until 2021, the code kept)
         lives_alone=False,
         carers=[],
     ),
@@ -85,29 +72,20 @@ CANTEENS = [
     dict(
         name="鼓楼街道中央厨房",
         kind="central_kitchen",
-        area_code=GULOU,
-        address="海曙区中山西路20号",
-        latitude=29.8751,
-        longitude=121.5480,
+        place=demo_address("海曙区中山西路20号"),  # 鼓楼街道
         delivery_area_codes=[HAISHU],
     ),
     dict(
         name="百丈街道老年食堂",
         kind="canteen",
-        area_code=BAIZHANG,
-        address="鄞州区百丈东路360号",
-        latitude=29.8679,
-        longitude=121.5601,
+        place=demo_address("鄞州区百丈东路360号"),  # 百丈街道
         delivery_area_codes=[BAIZHANG],
         supplied_by="鼓楼街道中央厨房",
     ),
     dict(
         name="中马街道槐树路助餐点",
         kind="meal_point",
-        area_code=ZHONGMA,
-        address="江北区槐树路70号",
-        latitude=29.8905,
-        longitude=121.5530,
+        place=demo_address("江北区中马路70号"),  # 外滩街道
         delivery_area_codes=[],
         supplied_by="鼓楼街道中央厨房",
     ),
@@ -136,20 +114,14 @@ INSTITUTIONS = [
         name="鄞州区社会福利中心",
         ownership="public",
         star_rating=4,
-        area_code=ZHONGGONGMIAO,
-        address="鄞州区天童南路1000号",
-        latitude=29.8240,
-        longitude=121.5470,
+        place=demo_address("鄞州区泰康中路500号"),  # 钟公庙街道
         beds=[("nursing", 12), ("dementia", 4), ("general", 4)],
     ),
     dict(
         name="海曙区颐乐园养老院",
         ownership="private",
         star_rating=3,
-        area_code=NANMEN,
-        address="海曙区望京路88号",
-        latitude=29.8702,
-        longitude=121.5390,
+        place=demo_address("海曙区望京路88号"),  # 南门街道
         beds=[("nursing", 6), ("general", 6)],
     ),
 ]
@@ -184,8 +156,8 @@ async def load(session: AsyncSession) -> int:
     )
     for row in ELDERS:
         id_number = parse_id_number(row["id_number"])
-        values = {k: v for k, v in row.items() if k not in ("carers", "id_number", "address", "area_code")}
-        values |= pending_address(row["address"], row["area_code"])
+        values = {k: v for k, v in row.items() if k not in ("carers", "id_number", "place")}
+        values |= row["place"].columns()
         elder, new = await _get_or_add(
             session,
             Elder,
@@ -235,8 +207,8 @@ async def load(session: AsyncSession) -> int:
             session,
             Canteen,
             {"name": row["name"]},
-            **{k: v for k, v in row.items() if k not in ("name", "supplied_by", "address", "area_code")},
-            **pending_address(row["address"], row["area_code"]),
+            **{k: v for k, v in row.items() if k not in ("name", "supplied_by", "place")},
+            **row["place"].columns(Canteen),
             supplied_by_id=supplier.id if supplier else None,
             supplier_kind=supplier.kind if supplier else None,
             cutoff_minutes=cutoffs,
@@ -266,8 +238,8 @@ async def load(session: AsyncSession) -> int:
             session,
             Institution,
             {"name": row["name"]},
-            **{k: v for k, v in row.items() if k not in ("name", "beds", "address", "area_code")},
-            **pending_address(row["address"], row["area_code"]),
+            **{k: v for k, v in row.items() if k not in ("name", "beds", "place")},
+            **row["place"].columns(Institution),
             created_by="seed",
             created_at=now,
         )
@@ -303,7 +275,7 @@ async def load(session: AsyncSession) -> int:
         Provider,
         {"credit_code": "91330212MA2H00001X"},
         name="鄞州颐乐居家养老服务中心",
-        **pending_address("鄞州区百丈东路360号", BAIZHANG),
+        **demo_address("鄞州区百丈东路362号").columns(Provider),  # the caregivers' base, in 百丈街道
         phone="13600574001",
         created_by="seed",
         created_at=now,

@@ -45,6 +45,7 @@ CENTRES = {
         "慈溪市": (30.170, 121.265),
     }.items()
 }
+ROAD_KINDS = ("road", "street")  # the names addresses are generated on
 PER_HOUSE = (1, 2, 2, 6)  # per house number: the house, 2 buildings × 2 units × 6 rooms = 1 + 2 + 4 + 24 rows
 CHUNK = {"sqlite": 5000, "postgresql": 20_000}
 COLUMNS = (
@@ -108,7 +109,7 @@ async def generate(database: Database, count: int, seed_value: int = 1) -> int:
         roads = list(
             await session.scalars(
                 select(PlaceName)
-                .where(PlaceName.status == "standard", PlaceName.kind.in_(("road", "street")))
+                .where(PlaceName.status == "standard", PlaceName.kind.in_(ROAD_KINDS))
                 .order_by(PlaceName.id)
             )
         )

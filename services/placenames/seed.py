@@ -1,4 +1,5 @@
-"""Ningbo's administrative divisions and place names. Loading twice adds nothing (keyed by code / name).
+"""Ningbo's administrative divisions and place names, and the demo city's standard addresses. Loading twice adds
+nothing (keyed by code / name).
 
 The divisions come from `shared/data/divisions.csv` (built by `scripts/build_divisions.py`, sources in
 `shared/data/DIVISIONS.md`), the one tree the other services and the gateway read through `shared.divisions`.
@@ -14,10 +15,14 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.placenames import geo
+from services.placenames.addresses.models import Address, CodeCounter
+from services.placenames.addresses.service import CITY, level_of, match_key, render
 from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.divisions.service import Was, record_changes
 from services.placenames.names.models import PlaceName
 from shared.db import utcnow
+from shared.demo_city import demo_addresses
 from shared.divisions import DIVISIONS_CSV, FORMER_NAMES_CSV
 
 log = logging.getLogger("placenames.seed")
@@ -151,7 +156,87 @@ async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
         # A data file that renames, merges, moves or retires a division: the change feed says so, and the
         # standard addresses in it follow (services/placenames/divisions/service.py).
         await record_changes(session, before, stored)
-    return len(new) + await load_former_names(session, {r["code"] for r in rows}) + await load_names(session)
+    return (
+        len(new)
+        + await load_former_names(session, {r["code"] for r in rows})
+        + await load_names(session)
+        + await load_demo_addresses(session)
+    )
+
+
+async def load_demo_addresses(session: AsyncSession) -> int:
+    """The demo city's standard addresses (shared/data/demo_addresses.csv, `shared.demo_city`), under the codes
+    the other services' demo data give them; the address counter is moved past their numbers. A row whose text
+    is not this registry's rendering of its parts, whose road is not a standard road of its district, or whose
+    code or parts the registry already gave another address, stops the load: the demo city must be the
+    registry's, or the other services' demo data would point at addresses it does not have."""
+    roads = {
+        (n.name, n.district_code): n
+        for n in await session.scalars(select(PlaceName).where(PlaceName.status == "standard"))
+    }
+    districts = {d.code: d.name for d in await session.scalars(select(Division).where(Division.level == "district"))}
+    known = set(await session.scalars(select(Division.code)))
+    created = highest = 0
+    for place in demo_addresses().values():
+        divisions = [c for c in (place.district_code, place.township_code, place.community_code) if c]
+        if not known.issuperset(divisions):
+            # A trimmed division list (tests) may lack it, as with the former names.
+            log.warning("demo address %s: a division of it is not in the register; skipped", place.full_name)
+            continue
+        if not all(code.startswith(place.district_code) for code in divisions):
+            raise ValueError(f"{place.full_name}: {divisions} are not one district's divisions")
+        road = roads.get((place.road, place.district_code))
+        if road is None:
+            raise ValueError(f"{place.full_name}: {place.road} is not a standard road of {place.district_code}")
+        parts = (place.house_number, None, place.building, place.unit, place.room)
+        if render(districts[place.district_code], place.road, *parts) != place.full_name:
+            raise ValueError(f"{place.full_name}: not the registry's text of its parts")
+        highest = max(highest, int(place.code[6:]))
+        key = match_key(road.id, *parts)
+        found = await session.scalar(select(Address).where(Address.code == place.code))
+        numbers = (place.house_number, place.building, place.unit, place.room)
+        if found is not None and (found.house_number, found.building, found.unit, found.room) == numbers:
+            continue  # loaded before (the registry may have renamed its road or retired it since, as registries do)
+        taken = found or await session.scalar(
+            select(Address).where(Address.match_key == key, Address.status == "current")
+        )
+        if taken is not None:
+            raise ValueError(
+                f"the registry already has {taken.code} {taken.full_name}, where the demo city puts "
+                f"{place.code}: load the demo data into a new placenames database"
+            )
+        session.add(
+            Address(
+                code=place.code,
+                level=level_of(place.building, place.unit, place.room),
+                status="current",
+                district_code=place.district_code,
+                township_code=place.township_code,
+                community_code=place.community_code,
+                road_id=road.id,
+                area_id=None,
+                house_number=place.house_number,
+                building=place.building,
+                unit=place.unit,
+                room=place.room,
+                match_key=key,
+                full_name=place.full_name,
+                search_key=place.full_name.removeprefix(CITY),
+                latitude=place.latitude,
+                longitude=place.longitude,
+                created_at=utcnow(),
+                **geo.cell_columns(place.latitude, place.longitude),
+            )
+        )
+        created += 1
+    await session.flush()
+    counter = await session.get(CodeCounter, "address")
+    if counter is None:
+        session.add(CodeCounter(series="address", next_value=highest + 1))
+    elif counter.next_value <= highest:
+        counter.next_value = highest + 1
+    await session.flush()
+    return created
 
 
 async def load_former_names(session: AsyncSession, codes: set[str], path: Path = FORMER_NAMES_PATH) -> int:

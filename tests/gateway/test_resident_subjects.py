@@ -14,7 +14,7 @@ from gateway.auth.models import OneTimeCode
 from gateway.principals import DEMO_PRINCIPALS
 from services.eldercare import seed as eldercare_seed
 from services.eldercare.main import create_app as create_eldercare
-from shared import divisions, migrations
+from shared import migrations
 from shared.db import Database, make_engine
 from shared.demo import DEMO_RESIDENT_PHONE, DEMO_RESIDENT_SUBJECT
 from tests.conftest import service_database, settings_for
@@ -71,8 +71,9 @@ async def elders_seen(gateway, response) -> set[str]:
     return {elder["area_code"] for elder in listed.json()["items"]}
 
 
-# 王阿娣 (鼓楼街道) and 陈根发 (百丈街道), the demo resident's two, by their streets' codes in the division tree
-DEMO_ELDERS = {divisions.division_code("鼓楼街道", within="330203"), divisions.division_code("百丈街道")}
+# 王阿娣 (中山社区, 鼓楼街道) and 陈根发 (潜龙社区, 百丈街道), the demo resident's two: the areas of their addresses
+# in the demo city, as placenames' registry has them
+DEMO_ELDERS = {row["place"].area_code for row in eldercare_seed.ELDERS if row["carers"]}
 
 
 async def test_the_demo_phone_signs_in_by_sms_and_sees_the_demo_elders(demo_suite):

@@ -1,4 +1,4 @@
-"""The demo data (3,200 divisions, 300 place names) is committed once and shared by the tests that read it,
+"""The demo data (3,200 divisions, 300 place names, the demo city's addresses) is committed once and shared by the tests that read it,
 instead of being loaded again inside each test's rolled-back transaction. Tests of the loader itself
 (test_divisions) get the tables empty. A concurrency test's clean-up empties every table; the next test
 loads the data again."""
@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placenames import seed
+from services.placenames.addresses.models import Address
 from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.names.models import PlaceName
 from tests.conftest import service_database
@@ -22,6 +23,7 @@ async def _demo_data(request, backend, db_dir):
         loaded = await session.scalar(select(func.count()).select_from(PlaceName))
         if request.module.__name__ in EMPTY_MODULES:
             if loaded or await session.scalar(select(func.count()).select_from(Division)):
+                await session.execute(delete(Address))  # the demo city's, on the names
                 await session.execute(delete(PlaceName))
                 await session.execute(delete(DivisionFormerName))
                 await session.execute(delete(Division))

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from services.placenames import seed
+from shared.demo_city import demo_addresses
 
 URL = "/api/placenames/v1/divisions"
 DISTRICTS = {
@@ -131,8 +132,8 @@ async def test_seed_loads_once(client):
     rows = seed.source_rows()
     assert all(r["code"] for r in rows)  # rows without a code are skipped, not loaded half-keyed
     former = sum(1 for _ in csv.DictReader(seed.FORMER_NAMES_PATH.open(encoding="utf-8")))
-    # The place names and the divisions' former names come with them.
-    assert await load(client) == len(rows) + former + len(seed.name_rows())
+    # The place names, the divisions' former names and the demo city's addresses come with them.
+    assert await load(client) == len(rows) + former + len(seed.name_rows()) + len(demo_addresses())
     assert await load(client) == 0
 
 

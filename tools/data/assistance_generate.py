@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import datetime as dt
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, text
@@ -35,6 +36,7 @@ from services.assistance.settings import AssistanceSettings
 from shared import clock
 from shared.addresses import pending_address
 from shared.db import Database, utcnow
+from shared.demo_city import StandardPlace
 from shared.divisions import districts
 from shared.pii import keyring
 from tools.data.bulk import insert_rows
@@ -81,8 +83,14 @@ class CityGenerator:
         first_household_id: int = 1,
         first_member_id: int = 1,
         thresholds: Thresholds | None = None,
+        places: Sequence[StandardPlace] = (),
+        created_by: str = "generator",
     ):
+        """`places`: standard addresses of the placenames registry to put the households at, one each in
+        order (`./dev seed city`); without them a household gets a made-up address in a random district."""
         self.rng = random.Random(seed)
+        self.places = iter(places)
+        self.created_by = created_by
         self.as_of = as_of
         self.t = thresholds or Thresholds()
         self.next_household = first_household_id
@@ -129,16 +137,14 @@ class CityGenerator:
     def household(self, batch: Batch) -> None:
         hid = self.next_household
         self.next_household += 1
-        district = self.rng.choice(DISTRICTS)
-        area = f"{district}{self.rng.randint(1, 12):03d}{self.rng.randint(1, 20):03d}"
-        batch.households.append(
-            dict(
-                id=hid,
-                **pending_address(f"{district} 测试路{hid}号", area),
-                created_by="generator",
-                created_at=self.now,
-            )
-        )
+        place = next(self.places, None)
+        if place is None:
+            district = self.rng.choice(DISTRICTS)
+            area = f"{district}{self.rng.randint(1, 12):03d}{self.rng.randint(1, 20):03d}"
+            address = pending_address(f"{district} 测试路{hid}号", area)
+        else:
+            district, address = place.district_code, place.columns()
+        batch.households.append(dict(id=hid, **address, created_by=self.created_by, created_at=self.now))
         size = self.rng.choice(SIZES)
         people = [self._person(hid, district, "applicant", self.birth(18, 90))]
         for _ in range(size - 1):
@@ -285,11 +291,19 @@ async def generate(
     seed: int = 2022,
     chunk: int = 5000,
     thresholds: Thresholds | None = None,
+    places: Sequence[StandardPlace] = (),
+    created_by: str = "generator",
 ) -> CityGenerator:
     first_household = (await session.scalar(select(func.max(Household.id))) or 0) + 1
     first_member = (await session.scalar(select(func.max(Member.id))) or 0) + 1
     generator = CityGenerator(
-        as_of, seed=seed, first_household_id=first_household, first_member_id=first_member, thresholds=thresholds
+        as_of,
+        seed=seed,
+        first_household_id=first_household,
+        first_member_id=first_member,
+        thresholds=thresholds,
+        places=places,
+        created_by=created_by,
     )
     existing = await session.scalars(select(Member.id_number_index))
     generator.used.update(existing)
