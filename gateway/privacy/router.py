@@ -71,7 +71,8 @@ async def submit(
     data: DataRequestIn, request: Request, session: Session, peers: Peers, principal: PrivacyRequestsWrite
 ) -> DataRequestOut:
     answer_days = request.app.state.settings.privacy_answer_days
-    return service.request_out(await service.submit(session, peers, principal, data, answer_days=answer_days))
+    submitted = await service.submit(session, peers, principal, data, answer_days=answer_days)
+    return service.request_out(submitted, clear=True)
 
 
 @router.get(
@@ -79,7 +80,8 @@ async def submit(
     response_model=Page[DataRequestOut],
     summary="Personal-data requests",
     description="Residents: their own requests. The staff who answer them, and auditors: the whole register, "
-    "filtered by status, kind, or `overdue` (still open after the due day). Newest first.",
+    "filtered by status, kind, or `overdue` (still open after the due day), a correction's value masked (it is "
+    "shown in the clear on the request itself). Newest first.",
     responses=problem_responses(401, 403, 422),
 )
 async def list_requests(
@@ -91,7 +93,8 @@ async def list_requests(
     overdue: bool | None = None,
 ) -> Page[DataRequestOut]:
     rows = await service.list_requests(session, principal, page, status=status, kind=kind, overdue=overdue)
-    return page_of([service.request_out(r) for r in rows], page, key=lambda r: r.id)
+    mine = principal.subject
+    return page_of([service.request_out(r, clear=r.subject == mine) for r in rows], page, key=lambda r: r.id)
 
 
 @router.get(

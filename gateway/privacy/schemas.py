@@ -73,7 +73,9 @@ class DataRequestOut(Schema):
     record_id: str | None = Field(description="The record's id within its category")
     about: str | None = Field(description="Whose record: `self` or `elder:<id>`")
     field: str | None = Field(description="A correction: the field to correct")
-    corrected_value: str | None = Field(description="A correction: what the field should read")
+    corrected_value: str | None = Field(
+        description="A correction: what the field should read; masked in others' lists, in the clear on the request"
+    )
     reason: str | None = Field(description="The resident's own words")
     status: RequestStatus = Field(description="open until answered: done, or refused with the reason")
     answer: str | None = Field(description="What was done, or the law or reason it was refused for")

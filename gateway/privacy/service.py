@@ -178,10 +178,18 @@ def may_see_all(principal: Principal) -> bool:
     )
 
 
-def request_out(request: DataRequest) -> DataRequestOut:
+def _masked(value: str | None) -> str | None:
+    """A corrected value as lists show it to anyone but the resident: its first character, the rest starred."""
+    return None if value is None else value[:1] + "*" * (len(value) - 1)
+
+
+def request_out(request: DataRequest, *, clear: bool = False) -> DataRequestOut:
+    """The request; its corrected value (personal data) in the clear only with `clear` (the resident's own request,
+    or one staff opened to answer), masked otherwise."""
     return DataRequestOut.model_validate(
         {
             **{c.key: getattr(request, c.key) for c in DataRequest.__table__.columns},
+            "corrected_value": request.corrected_value if clear else _masked(request.corrected_value),
             "overdue": request.status == "open" and clock.today() > request.due_on,
         }
     )
@@ -203,7 +211,7 @@ async def detail(session: AsyncSession, principal: Principal, request_id: int) -
         select(DataRequestEvent).where(DataRequestEvent.data_request_id == request.id).order_by(DataRequestEvent.id)
     )
     return DataRequestDetailOut(
-        **request_out(request).model_dump(), events=[EventOut.model_validate(e) for e in events]
+        **request_out(request, clear=True).model_dump(), events=[EventOut.model_validate(e) for e in events]
     )
 
 
