@@ -489,7 +489,7 @@ class XlsxWriter:
 
     def append(self, rows: Iterable[Sequence[Any]]) -> None:
         for row in rows:
-            self.worksheet.append([_safe(v) for v in row])
+            self.worksheet.append([safe_cell(v) for v in row])
             self.rows += 1
 
     def save(self) -> bytes:
@@ -500,8 +500,9 @@ class XlsxWriter:
             return out.read()
 
 
-def _safe(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula (CSV/formula injection) is written with a leading quote."""
+def safe_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula (CSV/formula injection) is written with a leading quote; for
+    writers of other formats too (a CSV export)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and len(value) > 1:
         return "'" + value
     if isinstance(value, dt.datetime):

@@ -5,13 +5,16 @@ locked in the database; a refund that comes after the lock is settled as an adju
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.jobs import tasks
+from services.eldercare.settlements.service import XLSX_MEDIA_TYPE as XLSX
 from services.eldercare.settlements.service import month_bounds, month_of
 from shared import clock
 from tests.conftest import staff
@@ -228,6 +231,21 @@ async def test_the_export_lists_every_order_and_adds_up(client, assistance):
     assert "测试老人" not in response.text  # people by register id only
     outside = await client.get(f"{API}/meal-statements/{statement['id']}/export", headers=client.as_(HAISHU))
     assert outside.status_code == 404
+
+    # The same rows as .xlsx (shared/spreadsheets.py); another format is a 422 naming it.
+    xlsx = await client.get(
+        f"{API}/meal-statements/{statement['id']}/export", headers=client.as_(DISTRICT), params={"format": "xlsx"}
+    )
+    assert xlsx.status_code == 200 and xlsx.headers["content-type"] == XLSX, xlsx.text[:200]
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).active
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    at = next(i for i, row in enumerate(cells) if row and row[0] == "order_id") + 1
+    assert [row[0] for row in cells[at:]] == [int(r[0]) for r in orders]
+    assert sum(row[7] for row in cells[at:] if row[9] == "placed") == statement["subsidy_fen"]
+    other = await client.get(
+        f"{API}/meal-statements/{statement['id']}/export", headers=client.as_(DISTRICT), params={"format": "pdf"}
+    )
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "format"
 
 
 async def test_bad_requests_get_clear_answers(client, assistance):

@@ -13,6 +13,7 @@ from services.eldercare.settlements.schemas import (
     StatementIn,
     StatementOut,
 )
+from services.eldercare.settlements.service import XLSX_MEDIA_TYPE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
@@ -69,21 +70,24 @@ async def get_statement(statement_id: int, session: Session, principal: Statemen
 
 @router.get(
     "/meal-statements/{statement_id}/export",
-    summary="Export a meal settlement statement (CSV)",
-    description="The statement as CSV (UTF-8 with a byte-order mark, so spreadsheet programs show the Chinese): "
-    "its lines, then each order it counts and each adjustment, amounts in fen. People appear by their register id "
-    "only.",
+    summary="Export a meal settlement statement (CSV or .xlsx)",
+    description="The statement as a file, `format` csv (UTF-8 with a byte-order mark, so spreadsheet programs show "
+    "the Chinese) or xlsx: its lines, then each order it counts and each adjustment, amounts in fen. People appear "
+    "by their register id only.",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The CSV file"}}
-    | problem_responses(401, 403, 404),
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}, XLSX_MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "description": "The file",
+        }
+    }
+    | problem_responses(401, 403, 404, 422),
 )
-async def export_statement(statement_id: int, session: Session, principal: StatementsReader) -> Response:
-    filename, body = await service.export_csv(session, principal, statement_id)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+async def export_statement(
+    statement_id: int, session: Session, principal: StatementsReader, format: Literal["csv", "xlsx"] = "csv"
+) -> Response:
+    filename, body, media_type = await service.export(session, principal, statement_id, format)
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.post(

@@ -8,6 +8,7 @@ approval checks that the orders still say what the reviewed revision says, under
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import hashlib
@@ -30,7 +31,9 @@ from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.identity import Principal
 from shared.money import format_yuan
 from shared.pagination import PageParams, keyset
+from shared.spreadsheets import XlsxWriter, safe_cell
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SECTIONS = ("placed", "cancelled", "refund", "adjustment")
 
 
@@ -399,44 +402,20 @@ def refund_out(refund: MealRefund) -> RefundOut:
 # ---- export ----------------------------------------------------------------------------------------------
 
 
-async def export_csv(session: AsyncSession, principal: Principal, statement_id: int) -> tuple[str, str]:
-    """The statement as CSV (UTF-8 with a BOM, so spreadsheet programs read the Chinese): its totals and lines,
-    then every order and refund it counts. People appear by their register id only (masked by default)."""
-    statement, canteen = await _statement(session, principal, statement_id)
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "结算单 statement",
-            statement.id,
-            canteen.name,
-            statement.month,
-            statement.status,
-            f"revision {statement.revision}",
-        ]
-    )
-    writer.writerow(
-        ["section", "tier", "orders", "portions", "gross_fen", "subsidy_fen", "payable_fen", "subsidy (yuan)"]
-    )
+async def _export_rows(session: AsyncSession, statement: MealStatement, canteen: Canteen) -> list[list[object]]:
+    """The statement as rows: a title, its lines with the net subsidy, then every order it counts and every
+    adjustment. People appear by their register id only (masked by default)."""
+    title = ["结算单 statement", statement.id, canteen.name, statement.month, statement.status]
+    rows: list[list[object]] = [[*title, f"revision {statement.revision}"]]
+    rows.append(["section", "tier", "orders", "portions", "gross_fen", "subsidy_fen", "payable_fen", "subsidy (yuan)"])
     for line in await _lines(session, statement.id):
-        writer.writerow(
-            [
-                line.section,
-                line.tier,
-                line.orders,
-                line.portions,
-                line.gross_fen,
-                line.subsidy_fen,
-                line.payable_fen,
-                format_yuan(line.subsidy_fen),
-            ]
-        )
-    writer.writerow(
+        amounts = [line.orders, line.portions, line.gross_fen, line.subsidy_fen, line.payable_fen]
+        rows.append([line.section, line.tier, *amounts, format_yuan(line.subsidy_fen)])
+    rows.append(
         ["net_subsidy_fen", statement.net_subsidy_fen, "", "", "", "", "", format_yuan(statement.net_subsidy_fen)]
     )
-    writer.writerow([])
-    writer.writerow(
+    rows.append([])
+    rows.append(
         [
             "order_id",
             "served_on",
@@ -458,17 +437,15 @@ async def export_csv(session: AsyncSession, principal: Principal, statement_id: 
         .order_by(MealOrder.id)
     )
     for order, served_on, meal, refund_month in (await session.execute(orders)).all():
-        writer.writerow(
+        priced = [order.quantity, order.unit_price_fen, order.subsidy_fen, order.payable_fen]
+        rows.append(
             [
                 order.id,
                 served_on.isoformat(),
                 meal,
                 order.elder_id,
                 order.subsidy_tier or "none",
-                order.quantity,
-                order.unit_price_fen,
-                order.subsidy_fen,
-                order.payable_fen,
+                *priced,
                 order.status,
                 refund_month or "",
             ]
@@ -485,19 +462,36 @@ async def export_csv(session: AsyncSession, principal: Principal, statement_id: 
         .order_by(MealRefund.id)
     )
     for refund, served_on, meal, order in (await session.execute(adjustments)).all():
-        writer.writerow(
+        given_back = [order.quantity, order.unit_price_fen, -refund.subsidy_fen, -refund.payable_fen]
+        rows.append(
             [
                 order.id,
                 served_on.isoformat(),
                 meal,
                 order.elder_id,
                 order.subsidy_tier or "none",
-                order.quantity,
-                order.unit_price_fen,
-                -refund.subsidy_fen,
-                -refund.payable_fen,
+                *given_back,
                 "adjustment",
                 refund.month,
             ]
         )
-    return f"meal-statement-{canteen.id}-{statement.month}.csv", out.getvalue()
+    return rows
+
+
+async def export(
+    session: AsyncSession, principal: Principal, statement_id: int, file_format: str
+) -> tuple[str, bytes, str]:
+    """The statement as a file: CSV (UTF-8 with a BOM, so spreadsheet programs read the Chinese) or .xlsx (through
+    shared/spreadsheets.py, built in a thread: one canteen's month is thousands of rows, not long work). Text a
+    spreadsheet would run as a formula (a canteen named "=…") is written with a leading quote in both."""
+    statement, canteen = await _statement(session, principal, statement_id)
+    rows = await _export_rows(session, statement, canteen)
+    name = f"meal-statement-{canteen.id}-{statement.month}"
+    if file_format == "xlsx":
+        writer = XlsxWriter(statement.month, [str(cell) for cell in rows[0]])
+        writer.append(rows[1:])
+        return f"{name}.xlsx", await asyncio.to_thread(writer.save), XLSX_MEDIA_TYPE
+    out = io.StringIO()
+    out.write("\ufeff")
+    csv.writer(out).writerows([safe_cell(cell) for cell in row] for row in rows)
+    return f"{name}.csv", out.getvalue().encode(), "text/csv; charset=utf-8"
