@@ -441,7 +441,11 @@ class Proxy:
         service answered, which is what the breaker counts: its 4xx and 5xx are answers too."""
         service = upstream.name
         deadline_s, timeout = upstream.deadline_for(path)
-        attempts = 2 if method in IDEMPOTENT_METHODS else 1
+        # As HTTP clients do (Go's transport, for one): a POST that carries an Idempotency-Key is as safe to send
+        # again as a PUT, because the service answers a repeated key with the first answer (shared/idempotency.py).
+        # That is what lets a service drain without failing its callers' writes (docs/operations.md).
+        retryable = method in IDEMPOTENT_METHODS or "idempotency-key" in forwarded
+        attempts = 2 if retryable else 1
         for attempt in range(attempts):
             started = {"response": False}
             try:

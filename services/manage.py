@@ -50,6 +50,21 @@ async def _seed(service: str) -> None:
     print(f"{service}: demo data loaded ({created} new rows)")
 
 
+async def _load_reference() -> None:
+    """The division tree and the standard names ship with the code (shared/data, services/placenames/data): every
+    migration brings placenames' register up to them, in production too, where no demo data is ever loaded.
+    Without it a new installation could not issue or standardise a single address."""
+    from services.placenames import seed
+
+    database = Database(settings_of("placenames").database_url)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            created = await seed.load_reference(session)
+    finally:
+        await database.dispose()
+    print(f"placenames: reference data up to date ({created} new rows)")
+
+
 async def _reencrypt(service: str) -> None:
     """Every encrypted value under the active key, in one transaction per database; safe to repeat.
 
@@ -181,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         for service in args.services:
             migrations.upgrade(service, settings_of(service).database_url)
             print(f"{service}: migrated")
+            if service == "placenames":
+                asyncio.run(_load_reference())
     elif args.command == "downgrade":
         migrations.downgrade(args.service, settings_of(args.service).database_url, args.revision)
     elif args.command == "revision":

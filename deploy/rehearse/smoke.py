@@ -72,6 +72,11 @@ def main(base: str, env_file: str, compose: list[str]) -> None:
     assert ready.status_code == 200, ready.text
     print(f"smoke: /readyz {ready.status_code} {ready.text[:200]}")
 
+    # The migration job loaded the register's reference data: the division tree answers.
+    city = client.get("/api/placenames/v1/divisions/330200")
+    assert city.status_code == 200, f"the division tree: {city.status_code} {city.text}"
+    print("smoke: placenames' division tree is loaded")
+
     # Production exposes no Swagger UI, and the API description only to token holders.
     assert client.get("/docs").status_code == 404
     assert client.get("/openapi.json").status_code == 401

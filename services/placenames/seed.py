@@ -79,10 +79,20 @@ def name_rows(path: Path = NAMES_PATH) -> list[dict]:
     return rows
 
 
-async def load_names(session: AsyncSession, path: Path = NAMES_PATH) -> int:
+async def load_names(session: AsyncSession, path: Path = NAMES_PATH, *, illustrative: bool = True) -> int:
     """Standard names first, then aliases and historical names pointing at them (in file order, so a chain's
-    later links come first in the file)."""
+    later links come first in the file). Without `illustrative`, only the real names (production)."""
     rows = name_rows(path)
+    if not illustrative:
+        real_standard = {
+            (r["name"], r["district_code"]) for r in rows if r["status"] == "standard" and not r["illustrative"]
+        }
+        rows = [
+            r
+            for r in rows
+            if not r["illustrative"]
+            and (r["status"] == "standard" or (r["standard_name"], r["district_code"]) in real_standard)
+        ]
     existing = {(n.name, n.district_code, n.kind): n for n in await session.scalars(select(PlaceName))}
     created = 0
     standard = [
@@ -131,7 +141,13 @@ async def load_names(session: AsyncSession, path: Path = NAMES_PATH) -> int:
     return created
 
 
-async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
+async def load_reference(session: AsyncSession) -> int:
+    """What production's register starts from and follows, with every migration (`manage migrate placenames`):
+    the division tree with its history and the real standard names, none of the illustrative rows."""
+    return await load(session, illustrative=False)
+
+
+async def load(session: AsyncSession, path: Path = CSV_PATH, *, illustrative: bool = True) -> int:
     """Adds the divisions not yet in the register, and brings rows already there up to the file (a rebuilt
     file may date or annotate a division it already had: the 2016 townships' valid_from, say). Returns how
     many rows were added."""
@@ -156,12 +172,10 @@ async def load(session: AsyncSession, path: Path = CSV_PATH) -> int:
         # A data file that renames, merges, moves or retires a division: the change feed says so, and the
         # standard addresses in it follow (services/placenames/divisions/service.py).
         await record_changes(session, before, stored)
-    return (
-        len(new)
-        + await load_former_names(session, {r["code"] for r in rows})
-        + await load_names(session)
-        + await load_demo_addresses(session)
-    )
+    # The demo city's addresses are demo data: never in production's register (load_reference).
+    former = await load_former_names(session, {r["code"] for r in rows})
+    names = await load_names(session, illustrative=illustrative)
+    return len(new) + former + names + (await load_demo_addresses(session) if illustrative else 0)
 
 
 async def load_demo_addresses(session: AsyncSession) -> int:

@@ -114,3 +114,53 @@ def test_read_deadlines_name_a_service_or_one_of_its_paths():
     for wrong in ({"/api/nothing/v1": 1}, {"charity": 0}):
         with pytest.raises(ValidationError, match="upstream_read_timeouts"):
             GatewaySettings(upstream_read_timeouts=wrong)
+
+
+class ClosesFirstRequest:
+    """A raw HTTP server that reads the first request and closes the connection without a word, as a service
+    closing an idle keep-alive connection while it drains; every later request gets 201. Counts requests."""
+
+    def __init__(self):
+        self.received = 0
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader, writer):
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+            self.received += 1
+            if self.received == 1:
+                writer.close()
+                return
+            writer.write(b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+            await writer.drain()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected", "sent"),
+    [({"Idempotency-Key": "order-1"}, 201, 2), ({}, 502, 1)],
+    ids=["with-an-idempotency-key", "without"],
+)
+async def test_a_post_is_sent_again_after_a_dropped_connection_only_with_an_idempotency_key(
+    db_dir, headers, expected, sent
+):
+    """A draining service may close a connection just as the gateway sends on it. A POST with an Idempotency-Key
+    goes again (the service answers a repeated key with its first answer); one without is not repeated, since it
+    may have been acted on, and the caller gets 502."""
+    upstream = ClosesFirstRequest()
+    url = await upstream.start()
+    database = await service_database("gateway", "sqlite", db_dir)
+    async for gateway in gateway_client(database, upstream_placenames=url):
+        response = await gateway.post("/api/placenames/v1/parse", json={"text": "x"}, headers=headers)
+    upstream.server.close()
+    assert response.status_code == expected and upstream.received == sent
