@@ -2,6 +2,7 @@
 geocoding latency through the gateway on PostgreSQL.
 
     ./dev bench placenames [--addresses 1000000] [--queries 1000] [--database-url URL] [--reuse] [--skip-parser]
+                          [--rename-rows 100000]
 
 1. Parse rate per core (CPU time of this one process, so other load on the machine counts less) of our
    parser over the labelled set (tests/placenames/data/parse_set.csv), and its per-part accuracy. cpca and
@@ -19,6 +20,12 @@ geocoding latency through the gateway on PostgreSQL.
    warm-up. Printed: p50/p99 of each, the gateway/direct ratio measured side by side, the CPU time per
    request of the service and of the gateway (which, unlike wall-clock time, does not grow with other load
    on the machine), the service's RSS, and the load average. Everything started is stopped at the end.
+4. The change feed (docs/changes.md): the time for one rename in placenames to reach `--rename-rows` (100,000)
+   stored addresses in another service, on the embedded default (SQLite files in a temp dir). placenames,
+   eldercare, eldercare's worker (whose follower reads the feed) and the gateway run as processes, as `./dev up`
+   runs them. A road gets a standard address and 100,000 elders are filed at it; once the follower is up to
+   date, the road is renamed through the gateway and the clock runs until every one of those rows holds the new
+   text. Printed: that time, how much of it is the follower's poll interval at most, and the load average.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import datetime as dt
 import json
 import os
 import random
@@ -521,6 +529,124 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+async def bench_rename_reach(rows: int) -> None:
+    """One rename in placenames reaching `rows` stored addresses in eldercare, through the feed (docs/changes.md)."""
+    import sqlite3
+
+    import httpx
+    from sqlalchemy import insert
+
+    from services.eldercare.elders.models import Elder
+    from shared.db import Database, utcnow
+    from shared.divisions import division_code
+    from tools.devserver import Suite
+
+    say(f"\nchange feed: one rename reaching {rows:,} stored addresses in eldercare (SQLite), load {load_average()}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-feed-"))
+    names = ("placenames", "eldercare", "gateway")
+    env = {
+        "ENV": "dev",
+        "LOG_LEVEL": "WARNING",
+        "GATEWAY_RATE_LIMITS": json.dumps(common.UNREACHABLE_LIMITS),
+        "GATEWAY_PORT": str(common.free_port()),
+    }
+    for name in names:
+        env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / name}.db"
+        if name != "gateway":
+            env[f"{name.upper()}_PORT"] = str(common.free_port())
+    suite = Suite(env, log_dir=tmp / "log")
+    suite.manage("prepare", "placenames", "gateway")  # divisions, names; a client per service
+    suite.manage("migrate", "eldercare")
+    try:
+        for name in ("placenames", "eldercare", "gateway", "eldercare-worker"):
+            suite.start(name)
+        for name in ("placenames", "eldercare"):
+            suite.wait_ready(name)
+        deadline = time.monotonic() + 60
+        while suite.get("/healthz")[0] != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the gateway did not start")
+            time.sleep(0.2)
+        async with httpx.AsyncClient(base_url=suite.url(), timeout=30) as gateway:
+            token = (await gateway.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).json()
+            city = {"Authorization": f"Bearer {token['access_token']}"}
+            yinzhou = division_code("鄞州区")
+            road = await gateway.post(
+                "/api/placenames/v1/names",
+                headers=city,
+                json={"name": "甬馈测速路", "kind": "road", "district_code": yinzhou, "status": "standard"},
+            )
+            house = await gateway.post(
+                "/api/placenames/v1/addresses",
+                headers=city,
+                json={"district_code": yinzhou, "road_id": road.json()["id"], "house_number": "1"},
+            )
+            address = house.json()
+            database = Database(env["ELDERCARE_DATABASE_URL"])
+            started = time.perf_counter()
+            try:
+                for first in range(0, rows, 10_000):
+                    async with database.sessionmaker() as session, session.begin():
+                        await session.execute(
+                            insert(Elder),
+                            [
+                                dict(
+                                    id_number=f"9{n:017d}",  # synthetic, never a real person's: distinct per row
+                                    name="测速",
+                                    sex="female",
+                                    birth_on=dt.date(1945, 1, 1),
+                                    address=address["full_name"],
+                                    address_code=address["code"],
+                                    address_status="standard",
+                                    area_code=address["district_code"],
+                                    registered_by="bench",
+                                    created_at=utcnow(),
+                                )
+                                for n in range(first, min(rows, first + 10_000))
+                            ],
+                        )
+            finally:
+                await database.dispose()
+            say(f"  {rows:,} elders filed at {address['full_name']} in {time.perf_counter() - started:.0f} s")
+
+            async def caught_up() -> int:
+                last = (await gateway.get("/api/placenames/v1/changes", headers=city)).json()["last_seq"]
+                with sqlite3.connect(tmp / "eldercare.db") as db:
+                    row = db.execute("SELECT position FROM feed_cursors").fetchone()
+                return last - (row[0] if row else 0)
+
+            while await caught_up():
+                await asyncio.sleep(0.2)
+            started = time.perf_counter()
+            renamed = await gateway.post(
+                f"/api/placenames/v1/names/{road.json()['id']}/events",
+                headers=city,
+                json={
+                    "kind": "renaming",
+                    "new_name": "甬馈测速东路",
+                    "decision_document": "bench",
+                    "decided_on": "2026-12-01",
+                },
+            )
+            assert renamed.status_code == 201, renamed.text
+            committed = time.perf_counter() - started
+            new_text = (await gateway.get(f"/api/placenames/v1/addresses/{address['code']}")).json()["full_name"]
+            while True:
+                with sqlite3.connect(tmp / "eldercare.db") as db:
+                    reached = db.execute("SELECT count(*) FROM elders WHERE address = ?", (new_text,)).fetchone()[0]
+                if reached == rows:
+                    break
+                await asyncio.sleep(0.02)
+            took = time.perf_counter() - started
+    finally:
+        stop(suite)
+    say(
+        f"  rename → all {rows:,} stored addresses show the new text: {took:.2f} s (the rename's own request "
+        f"{committed * 1000:.0f} ms; the follower polls every 1 s, so up to 1 s of this is waiting for its next "
+        f"look). Load average {load_average()}."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench placenames")
     parser.add_argument(
@@ -542,9 +668,17 @@ def main() -> None:
         help="with --addresses: time /parses through the gateway for this long (0: not at all)",
     )
     parser.add_argument("--batch", type=int, default=MAX_BATCH, help=f"texts per /parses (1–{MAX_BATCH})")
+    parser.add_argument(
+        "--rename-rows",
+        type=int,
+        default=100_000,
+        help="stored addresses in eldercare one rename must reach through the change feed (0: skip)",
+    )
     args = parser.parse_args()
     if not args.skip_parser:
         bench_parser()
+    if args.rename_rows:
+        asyncio.run(bench_rename_reach(args.rename_rows))
     if args.addresses:
         if args.skip_search:
             asyncio.run(fresh_database(args.database_url, args.addresses, args.reuse))

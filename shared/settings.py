@@ -59,6 +59,9 @@ class ServiceSettings(CommonSettings):
     client_secret: str = ""
     # The whole budget of one call to placenames (parse, then the address's lookup), retry included.
     placenames_timeout_s: float = 1.0
+    # Seconds between looks at placenames' change feed while it has nothing new (shared/changefeed.py): the
+    # longest a rename waits before a worker applies it.
+    change_feed_poll_s: float = Field(1.0, gt=0, le=60)
 
     @property
     def peer_client_secret(self) -> str:

@@ -1,5 +1,6 @@
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.changefeed import feed_cursors_table
 from shared.db import new_metadata
 from shared.idempotency import idempotency_table
 from shared.jobs import jobs_table
@@ -14,6 +15,7 @@ class Base(DeclarativeBase):
 
 IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
 JOBS = jobs_table(Base.metadata)  # the queue of its worker processes (shared/jobs.py)
+FEED_CURSORS = feed_cursors_table(Base.metadata)  # its place in placenames' change feed (shared/changefeed.py)
 # The audit of clear reads (a member's ID number, on request with a purpose) and of status lookups by ID
 # number (which programmes a person receives), append-only by trigger (migration 8c1e4b7f2a90).
 PII_READS = pii_reads_table(Base.metadata)

@@ -1,5 +1,6 @@
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.changefeed import feed_cursors_table
 from shared.db import new_metadata
 from shared.idempotency import idempotency_table
 from shared.jobs import jobs_table
@@ -15,3 +16,4 @@ IDEMPOTENCY_KEYS = idempotency_table(Base.metadata)
 PII_READS = pii_reads_table(Base.metadata)
 JOBS = jobs_table(Base.metadata)  # the queue of its worker processes (shared/jobs.py)
 SPREADSHEETS = spreadsheets_table(Base.metadata)  # spreadsheet imports and exports (shared/spreadsheet_transfers.py)
+FEED_CURSORS = feed_cursors_table(Base.metadata)  # its place in placenames' change feed (shared/changefeed.py)
