@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import Field
 from starlette.staticfiles import StaticFiles
 
-from gateway.auth.codes import LoggingSender, NoSender
+from gateway.auth.codes import code_sender_from
 from gateway.auth.router import router as auth_router
 from gateway.auth.router import token_router
 from gateway.auth.wechat import provider_from as wechat_provider_from
@@ -196,7 +196,7 @@ class Gateway:
         )
         app.state.settings = settings
         app.state.authenticator = self.authenticator
-        app.state.code_sender = NoSender() if production else LoggingSender()
+        app.state.code_sender = code_sender_from(settings)  # refuses production without a provider
         app.state.wechat = wechat_provider_from(settings)
         install_error_handlers(app)
         gateway = self

@@ -66,6 +66,9 @@ class GatewaySettings(CommonSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_appid: str = ""
     wechat_secret: str = ""
+    # Residents sign in by SMS code (and link WeChat with one). On in production, it needs an SMS provider
+    # (SMS_PROVIDER, shared/sms.py), or the gateway refuses to start; off, the code routes answer 404.
+    resident_sign_in: bool = True
     # Rate limits as "requests per second/burst", per caller: by principal kind, by address when
     # anonymous, and per address on the sign-in routes (a brake on password guessing).
     redis_url: str = suite_wide("redis_url", "")

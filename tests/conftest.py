@@ -18,6 +18,9 @@ from shared import clock, migrations
 from shared.db import Database, make_engine
 from shared.identity import Principal, mint_assertion
 
+# Fake third-party providers on loopback (SMS, WeChat subscription messages), for every test that needs one.
+from tests.shared.fake_providers import fake_sms, fake_sms_server, fake_wechat_messages, fake_wechat_server  # noqa: F401
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").rstrip("/")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 

@@ -157,7 +157,11 @@ async def test_production_has_no_dev_tokens_nor_docs_and_describes_its_api_to_to
     from gateway.settings import GatewaySettings
 
     settings = GatewaySettings(
-        env="production", token_secret="t" * 40, identity_secret="i" * 40, upstream_eldercare=upstream_eldercare
+        env="production",
+        token_secret="t" * 40,
+        identity_secret="i" * 40,
+        upstream_eldercare=upstream_eldercare,
+        resident_sign_in=False,  # no SMS provider here (tests/gateway/test_sms_provider.py)
     )
     app = create_app(settings)
     await app.startup()

@@ -203,7 +203,13 @@ async def test_api9_improper_inventory_management():
 
     secrets = {"identity_secret": "i" * 40}
     gateway = create_app(
-        GatewaySettings(env="production", token_secret="t" * 40, **secrets, database_url="sqlite+aiosqlite:///:memory:")
+        GatewaySettings(
+            env="production",
+            token_secret="t" * 40,
+            **secrets,
+            database_url="sqlite+aiosqlite:///:memory:",
+            resident_sign_in=False,
+        )
     )
     service = create_eldercare(EldercareSettings(env="production", **secrets))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.local_app), base_url="http://g") as g:
