@@ -4,6 +4,7 @@ through the gateway on PostgreSQL, next to the same conditional writes run raw t
     ./dev bench eldercare [--clients 200] [--elders 1000] [--canteens 4] [--places 100] [--rounds 3]
                           [--rate R] [--beds 5] [--hold-rounds 5] [--pool-size 10] [--database-url URL] [--keep]
                           [--spreadsheet-rows 100000] [--only spreadsheets]
+                          [--notifications 10000] [--notify-workers 4] [--only notifications]
 
 One run, on loopback only (127.0.0.1), with its own ports (gateway 18300, eldercare 18301; it refuses to start
 when one is taken), its own temp dir (the gateway's SQLite database, logs) and its own PostgreSQL database
@@ -31,6 +32,8 @@ database only):
 7. spreadsheets (bench/spreadsheets.py): `--spreadsheet-rows` older people imported from one .xlsx through the
    gateway by eldercare's worker process, then every person the token sees exported to .xlsx and downloaded; rows
    per second and the worker's peak memory printed (`--only spreadsheets` runs this alone).
+8. notifications (bench/notifications.py): `--notifications` queued in the outbox and sent by job workers to
+   fake SMS and WeChat providers on loopback, the rates printed (`--only notifications` runs this alone).
 
 It is a benchmark, not a test: it exits 0 when it ran, whatever the figures. See docs/benchmarks/eldercare.md.
 """
@@ -57,7 +60,7 @@ import aiohttp
 import asyncpg
 from stdnum.cn import ric
 
-from bench import spreadsheets
+from bench import notifications, spreadsheets
 from bench.common import (
     HOST,
     behind_gateway,
@@ -565,6 +568,14 @@ async def main(args: argparse.Namespace) -> int:
             await bench(args, suite)
         if args.spreadsheet_rows and args.only in (None, "spreadsheets"):
             await spreadsheets.run(suite, rows=args.spreadsheet_rows)
+        if args.notifications and args.only in (None, "notifications"):
+            await notifications.run(
+                suite.url(),
+                args.database_url,
+                tmp / "gateway.db",
+                count=args.notifications,
+                workers=args.notify_workers,
+            )
         failed = False
     finally:
         say()
@@ -606,7 +617,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--spreadsheet-rows", type=int, default=100_000, help="older people imported from one .xlsx (100,000; 0: none)"
     )
-    parser.add_argument("--only", choices=["spreadsheets"], help="run this phase alone")
+    parser.add_argument(
+        "--notifications", type=int, default=10_000, help="notifications queued and sent (10,000; 0: none)"
+    )
+    parser.add_argument("--notify-workers", type=int, default=4, help="job workers sending them (4)")
+    parser.add_argument("--only", choices=["spreadsheets", "notifications"], help="run this phase alone")
     args = parser.parse_args(argv)
     if args.elders < args.clients:
         parser.error("--elders must be at least --clients (each client holds for a different person)")

@@ -24,6 +24,7 @@ from gateway.auth.router import token_router
 from gateway.auth.wechat import provider_from as wechat_provider_from
 from gateway.cockpit.router import install as install_cockpit
 from gateway.limits import MemoryBuckets, RedisBuckets, retry_after_header
+from gateway.notifications.router import router as notifications_router
 from gateway.openapi import MergedOpenAPI
 from gateway.principals import DEMO_PRINCIPALS, Authenticator, bearer_token, issue_token
 from gateway.privacy.router import install as install_privacy
@@ -204,6 +205,7 @@ class Gateway:
         install_metrics(app, "gateway", extra=(REQUESTS, UPSTREAM_ERRORS, UpstreamBreakers(lambda: gateway.upstreams)))
         app.include_router(token_router)
         app.include_router(auth_router)
+        app.include_router(notifications_router)
         install_cockpit(app, gateway)  # 民政数字驾驶舱: its API and page, before the /api catch-all
         install_privacy(app, gateway)  # personal-data requests (PIPL arts. 44–47), before the /api catch-all
 

@@ -40,3 +40,12 @@ def load_all() -> None:
     """Import every service's scope declarations, so shared.scopes knows them all (idempotent)."""
     for name in SERVICES:
         importlib.import_module(f"services.{name}.scopes")
+
+
+# The services' workers read their recipients' contacts (phone, WeChat openid, chosen channels, quiet hours) to send
+# notifications (gateway/notifications).
+CONTACTS_READ = scope(
+    "notifications.contacts:read",
+    "Read the notification contacts of people a service is notifying (the services' workers)",
+    "service",
+)

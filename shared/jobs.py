@@ -210,6 +210,15 @@ class Tasks:
 
         return register
 
+    def include(self, other: Tasks) -> None:
+        """Take in the tasks of another registry over the same table (the notification outbox's, for one)."""
+        if other.table is not self.table:
+            raise ValueError("tasks of another jobs table")
+        for name, task in other.by_name.items():
+            if name in self.by_name:
+                raise ValueError(f"task {name!r} is registered twice")
+            self.by_name[name] = task
+
     def __getitem__(self, name: str) -> Task:
         return self.by_name[name]
 

@@ -18,6 +18,7 @@ from alembic.config import Config
 from sqlalchemy import Column, Float, MetaData, String, event, text
 from sqlalchemy.engine import Connection
 
+from shared import notifications as notifications_outbox
 from shared.db import make_engine, new_metadata
 from shared.jobs import jobs_table
 from shared.settings import ROOT
@@ -256,3 +257,16 @@ def create_spreadsheets_table(bind: Connection) -> None:
 
 def drop_spreadsheets_table(bind: Connection) -> None:
     spreadsheets_table(new_metadata()).drop(bind)
+
+
+def create_outbox_tables(bind: Connection) -> None:
+    """The notification outbox as shared/notifications.py defines it today (`notifications`, its deliveries)."""
+    metadata = new_metadata()
+    notifications_outbox.outbox_tables(metadata)
+    metadata.create_all(bind)
+
+
+def drop_outbox_tables(bind: Connection) -> None:
+    metadata = new_metadata()
+    notifications_outbox.outbox_tables(metadata)
+    metadata.drop_all(bind)

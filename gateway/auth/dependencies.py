@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Request, Security
 from gateway.principals import bearer_scheme
 from gateway.scopes import (
     CLIENTS_WRITE,
+    CONTACTS_READ,
     GRANTS_READ,
     PRIVACY_DATA_READ,
     PRIVACY_REQUESTS_ANSWER,
@@ -54,3 +55,4 @@ GrantsRead = Annotated[Principal, holding(GRANTS_READ)]
 PrivacyDataRead = Annotated[Principal, holding(PRIVACY_DATA_READ)]
 PrivacyRequestsWrite = Annotated[Principal, holding(PRIVACY_REQUESTS_WRITE)]
 PrivacyRequestsAnswer = Annotated[Principal, holding(PRIVACY_REQUESTS_ANSWER)]
+ContactsRead = Annotated[Principal, holding(CONTACTS_READ)]

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth import grants
 from gateway.auth.grants import check_grantable
 from gateway.auth.models import OAuthClient, OneTimeCode, RefreshToken, Resident, StaffUser
+from gateway.notifications import service as notifications
 from gateway.settings import GatewaySettings
 from shared.db import utcnow
 from shared.divisions import is_current
@@ -566,6 +567,7 @@ async def sign_in_wechat(
             by_wechat = Resident(subject=new_resident_subject(), wechat_index=wechat_index, created_at=utcnow())
             session.add(by_wechat)
             await session.flush()
+        await notifications.remember_openid(session, by_wechat.subject, openid)
         return resident_principal(by_wechat)
     phone_index = await _spend_code(session, settings, phone, sms_code)
     by_phone = await session.scalar(select(Resident).where(Resident.phone_index == phone_index))
@@ -580,4 +582,5 @@ async def sign_in_wechat(
         session.add(resident)
     resident.phone_index, resident.phone_masked, resident.wechat_index = phone_index, mask_phone(phone), wechat_index
     await session.flush()
+    await notifications.remember_openid(session, resident.subject, openid)
     return resident_principal(resident)

@@ -4,6 +4,7 @@ from shared.changefeed import feed_cursors_table
 from shared.db import new_metadata
 from shared.idempotency import idempotency_table
 from shared.jobs import jobs_table
+from shared.notifications import outbox_tables
 from shared.pii import blind_index
 from shared.pii_reads import pii_reads_table
 from shared.spreadsheet_transfers import spreadsheets_table
@@ -28,3 +29,7 @@ def id_number_index(id_number: str) -> str:
     """The blind index of a (validated, upper-case) ID number: equal numbers, equal indexes, in every table
     (services/assistance/pii.py says why)."""
     return blind_index(ID_NUMBER_INDEX, id_number)
+
+
+# The notification outbox (shared/notifications.py; services/assistance/notices.py says who is told what).
+NOTIFICATIONS, NOTIFICATION_DELIVERIES = outbox_tables(Base.metadata)

@@ -11,6 +11,7 @@ from services.assistance.applications import service as applications
 from services.assistance.database import JOBS, PII_READS, SPREADSHEETS
 from services.assistance.discovery import runner
 from services.assistance.households.models import Household
+from services.assistance.notices import outbox
 from services.assistance.scopes import APPLICATIONS_READ
 from services.assistance.settings import AssistanceSettings
 from services.assistance.spreadsheets import EXPORTERS, IMPORTERS
@@ -22,6 +23,7 @@ from shared.spreadsheet_transfers import Spreadsheets
 tasks = Tasks(JOBS)
 # Spreadsheet imports and exports: the tasks `spreadsheets.import` and `spreadsheets.export`.
 spreadsheets = Spreadsheets(SPREADSHEETS, tasks, pii_reads=PII_READS, importers=IMPORTERS, exporters=EXPORTERS)
+tasks.include(outbox.tasks)  # notifications: fan-out and sending (shared/notifications.py)
 
 # Addresses written while placenames was down, and those the migration to standard addresses marked pending.
 register_standardise_task(tasks, AssistanceSettings, [AddressTable(Household, "households")])

@@ -14,6 +14,7 @@ from services.assistance.households.router import router as households_router
 from services.assistance.indicators.router import router as indicators_router
 from services.assistance.jobs import spreadsheets, tasks
 from services.assistance.leads.router import router as leads_router
+from services.assistance.notices import outbox
 from services.assistance.online.router import router as online_router
 from services.assistance.policies.router import router as policies_router
 from services.assistance.programmes.router import router as programmes_router
@@ -22,6 +23,7 @@ from services.assistance.scopes import PII_READS_READ, SUBJECT_DATA_ERASE, SUBJE
 from services.assistance.settings import AssistanceSettings
 from services.assistance.subjects import SUBJECT_DATA
 from shared.app import api_prefix, create_service_app
+from shared.identity import CurrentPrincipal
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 from shared.subject_data import subject_data_router
@@ -52,5 +54,6 @@ def create_app(settings: AssistanceSettings | None = None) -> FastAPI:
             subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
             spreadsheets.router(api_prefix("assistance")),
+            outbox.messages_router(reader=CurrentPrincipal),
         ],
     )

@@ -18,6 +18,7 @@ from services.eldercare.elders.models import Elder
 from services.eldercare.homecare.models import Provider
 from services.eldercare.homecare.service import mark_missed
 from services.eldercare.meals.models import Canteen
+from services.eldercare.notices import outbox
 from services.eldercare.scopes import MEAL_STATEMENTS_WRITE, SUBSIDIES_WRITE, VISITS_OPERATE
 from services.eldercare.settings import EldercareSettings
 from services.eldercare.settlements.service import previous_month, produce_month
@@ -32,6 +33,7 @@ from shared.spreadsheet_transfers import Spreadsheets
 tasks = Tasks(JOBS)
 # Spreadsheet imports and exports: the tasks `spreadsheets.import` and `spreadsheets.export`.
 spreadsheets = Spreadsheets(SPREADSHEETS, tasks, pii_reads=PII_READS, importers=IMPORTERS, exporters=EXPORTERS)
+tasks.include(outbox.tasks)  # notifications: fan-out and sending (shared/notifications.py)
 
 
 # An offer's deadline is hours away (bed_offer_hours): every 5 minutes, a lapsed offer waits at most that long to

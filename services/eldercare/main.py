@@ -15,6 +15,7 @@ from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
 from services.eldercare.jobs import spreadsheets, tasks
 from services.eldercare.meals.router import router as meals_router
+from services.eldercare.notices import outbox
 from services.eldercare.overrides.router import router as overrides_router
 from services.eldercare.peers import close_peers, open_peers
 from services.eldercare.scopes import PII_READS_READ, SUBJECT_DATA_ERASE, SUBJECT_DATA_READ
@@ -23,6 +24,7 @@ from services.eldercare.settlements.router import router as settlements_router
 from services.eldercare.subjects import SUBJECT_DATA
 from services.eldercare.subsidies.router import router as subsidies_router
 from shared.app import api_prefix, create_service_app
+from shared.identity import CurrentPrincipal
 from shared.jobs_api import jobs_router
 from shared.pii_reads import SubjectFinder, pii_reads_router
 from shared.subject_data import subject_data_router
@@ -51,6 +53,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
             subject_data_router(SUBJECT_DATA, read_scope=SUBJECT_DATA_READ, erase_scope=SUBJECT_DATA_ERASE),
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
             spreadsheets.router(api_prefix("eldercare")),
+            outbox.messages_router(reader=CurrentPrincipal),
         ],
         on_startup=[open_peers],
         on_shutdown=[close_peers],

@@ -160,7 +160,8 @@ class FakeTencentSms(Server):
 
 
 class FakeWeChat(Server):
-    """WeChat's access token (GET /cgi-bin/token) and subscription messages (POST /cgi-bin/message/subscribe/send)."""
+    """WeChat's access token (GET /cgi-bin/token), subscription messages (POST /cgi-bin/message/subscribe/send),
+    and the mini-program sign-in (GET /sns/jscode2session: the openid is `openid-<code>`)."""
 
     APPID, SECRET = "wx-test-appid", "wx-test-secret"
 
@@ -191,8 +192,13 @@ class FakeWeChat(Server):
             self.sent.append(body)
             return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": len(self.sent)})
 
+        async def jscode2session(request: Request):
+            code = request.query_params.get("js_code", "")
+            return JSONResponse({"openid": f"openid-{code}", "session_key": "k"})
+
         return Starlette(
             routes=[
+                Route("/sns/jscode2session", jscode2session, methods=["GET"]),
                 Route("/cgi-bin/token", token, methods=["GET"]),
                 Route("/cgi-bin/message/subscribe/send", send, methods=["POST"]),
             ]

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import exists, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assistance import notices
 from services.assistance.applications.models import Application, ApplicationEvent, ReviewReminder
 from services.assistance.applications.schemas import (
     ApplicationIn,
@@ -150,6 +151,7 @@ async def _advance(
             f"application {application.id} was moved by someone else; reload it", resource=resource_of(application)
         )
     await session.refresh(application)
+    await notices.application_moved(session, application, step)  # in this transaction (the outbox)
 
 
 async def create(session: AsyncSession, principal: Principal, data: ApplicationIn) -> Application:
@@ -445,5 +447,19 @@ async def remind_reviews_due(session: AsyncSession, principal: Principal, *, due
         within_area(Application.area_code, principal.area),
         ~reminded,
     )
-    added = await session.execute(insert(ReviewReminder).from_select(["application_id", "due_on", "reminded_at"], due))
-    return added.rowcount
+    added = await session.execute(
+        insert(ReviewReminder)
+        .from_select(["application_id", "due_on", "reminded_at"], due)
+        .returning(ReviewReminder.application_id, ReviewReminder.due_on)
+    )
+    recorded = added.all()
+    # Each reminder recorded is a notice to the staff member who accepted the application.
+    applications = {
+        a.id: a
+        for a in await session.scalars(
+            select(Application).where(Application.id.in_([r.application_id for r in recorded]))
+        )
+    }
+    for reminder in recorded:
+        await notices.review_due(session, applications[reminder.application_id], reminder.due_on)
+    return len(recorded)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
+from services.eldercare import notices
 from services.eldercare.beds.models import PRIORITY, Bed, BedOccupancy, Institution, WaitlistEntry
 from services.eldercare.beds.schemas import AdmissionIn, EmergencyAdmissionIn, HoldIn, HoldOut
 from services.eldercare.database import IDEMPOTENCY_KEYS
@@ -599,6 +600,7 @@ async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> 
         .values(status="offered", offer_id=offer.id)
         .execution_options(synchronize_session=False)
     )
+    await notices.bed_offered(session, offer, elder, institution.name)
     return offer
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.eldercare import notices
 from services.eldercare.calls.models import CallAction, EmergencyCall
 from services.eldercare.calls.schemas import ActionOut, CallIn, CallOut
 from services.eldercare.elders.models import Elder
@@ -56,6 +57,7 @@ async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) 
     )
     session.add(call)
     await session.flush()
+    await notices.call_raised(session, call)  # the carers hear of it, in this transaction (the outbox)
     return call
 
 
@@ -92,12 +94,14 @@ async def act(session: AsyncSession, principal: Principal, call_id: int, action:
     if call.status == "closed":
         raise Conflict(f"emergency call {call_id} is closed", resource=f"emergency-calls/{call_id}")
     session.add(CallAction(call_id=call.id, handler=principal.subject, action=action, acted_at=utcnow()))
-    await session.execute(
+    answered = await session.execute(
         update(EmergencyCall)
         .where(EmergencyCall.id == call_id, EmergencyCall.status == "open")
         .values(status="handling")
         .execution_options(synchronize_session=False)
     )
+    if answered.rowcount == 1:  # the first action answers the call
+        await notices.call_answered(session, call, principal.subject)
     await session.flush()
     return await get(session, principal, call_id)
 
@@ -117,4 +121,6 @@ async def close(
             f"emergency call {call_id} is not being handled: log an action first, or it is already closed",
             resource=f"emergency-calls/{call_id}",
         )
-    return await get(session, principal, call_id)
+    call = await get(session, principal, call_id)
+    await notices.call_closed(session, call, outcome)
+    return call

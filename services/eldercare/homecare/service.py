@@ -16,6 +16,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.eldercare import notices
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.homecare.models import (
@@ -576,6 +577,8 @@ async def check_out(
     if done.rowcount != 1:
         raise Conflict(f"visit {visit_id} was just checked out", resource=f"visits/{visit_id}")
     visit = await _get(session, visits, visit_id, caregiver_id)
+    if visit.status == "flagged":  # not verified: the carers hear of it
+        await notices.visit_unverified(session, visit)
     return visit, await _settle(session, visit, principal.subject)
 
 
@@ -597,6 +600,8 @@ async def mark_missed(session: AsyncSession, principal: Principal) -> list[int]:
         .scalars()
         .all()
     )
+    for visit in await session.scalars(select(Visit).where(Visit.id.in_(marked))):
+        await notices.visit_missed(session, visit)
     return sorted(marked)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
+from services.eldercare import notices
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import age_of, visible_to
@@ -635,6 +636,7 @@ async def cancel_order(session: AsyncSession, principal: Principal, order_id: in
         .execution_options(synchronize_session=False)
     )
     count_after_commit(session, "eldercare", "meal_order_cancelled")
+    await notices.meal_cancelled(session, order, principal.subject)
     await session.refresh(order)
     await session.refresh(menu)
     return order, menu, canteen
