@@ -469,10 +469,15 @@ class Outbox:
                 .where(d.c.status == "sending", d.c.lease_until < now, d.c.attempts >= MAX_ATTEMPTS)
                 .values(status="failed", lease_until=None, last_error="abandoned by its worker on the last attempt")
             )
+            # The candidates first, then the update: inside `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP
+            # LOCKED)` PostgreSQL may run the subquery again per row and claim far more than a page.
+            picked = list(await session.scalars(candidates))
+            if not picked:
+                return []
             rows = (
                 await session.execute(
                     update(d)
-                    .where(d.c.id.in_(candidates), due)
+                    .where(d.c.id.in_(picked), due)
                     .values(status="sending", lease_until=now + dt.timedelta(minutes=5), attempts=d.c.attempts + 1)
                     .returning(d.c.id, d.c.notification_id, d.c.subject, d.c.channel, d.c.attempts)
                 )
