@@ -83,7 +83,9 @@ async def run(gateway_url: str, database_url: str, gateway_database: Path, *, co
                         audience={"subjects": [subjects[i]]},
                     )
         queued_s = time.perf_counter() - started
-        say(f"queued   {count} in {queued_s:.1f} s: {count / queued_s:,.0f} notifications/s (outbox row + job each)")
+        say(
+            f"queued   {count} in {queued_s:.1f} s: {count / queued_s:,.0f} notifications/s (an outbox row each, a job per transaction)"
+        )
 
         started = time.perf_counter()
         runners = [Worker(database, outbox.tasks, name=f"bench-{k}") for k in range(workers)]

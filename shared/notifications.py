@@ -14,6 +14,9 @@ One implementation for every service (docs/notifications.md):
   in one place, never copied here) and adds a delivery per extra channel. A unique key on (notification,
   person, channel) makes every step safe to repeat. Each job does the work of every notification pending, in
   batches, so a burst of events costs a few transactions and gateway requests per hundred, not per event.
+- **Few jobs for many notifications.** A notification enqueues a `notifications.fan_out` job unless one is already
+  queued (an emergency always enqueues its own); each job, and the scheduled `notifications.send_due`, does the work
+  of every notification pending.
 - **Sent with retries.** Due SMS and WeChat deliveries are claimed a page at a time (a conditional update; on
   PostgreSQL `FOR UPDATE SKIP LOCKED`, so workers share them), sent, and marked: `sent`; `queued` again after
   10 s, 40 s, 160 s … (shared.jobs.backoff) when the provider did not take it, up to `MAX_ATTEMPTS`, then
@@ -81,6 +84,7 @@ PAGE = 500  # recipients per page of a fan-out, deliveries per page of routing a
 BATCH = 100  # notifications per transaction of a fan-out
 CONCURRENT_SENDS = 16  # calls to a provider at once, per worker
 CONTACTS_PATH = "/api/notifications/v1/contacts"
+ENQUEUED_IN = "notifications.fan_out enqueued in"  # session.info: the transaction that has a fan-out job queued
 
 
 def minute_of(time: dt.time) -> int:
@@ -296,8 +300,24 @@ class Outbox:
         notification_id: int | None = await session.scalar(
             insert.on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
         )
-        if notification_id is not None:
+        if notification_id is None:
+            return None
+        # One queued fan-out job does the work of every notification pending, so a burst of events enqueues few (one
+        # waiting out a retry's backoff does not count). An emergency always gets its own: a queued job might be
+        # claimed, and look, just before this one commits.
+        jobs, transaction = self.tasks.table, session.get_transaction()
+        if not emergency and session.info.get(ENQUEUED_IN) is transaction:
+            return notification_id  # this transaction enqueued one already (many notices of one event)
+        waiting = None
+        if not emergency:
+            waiting = await session.scalar(
+                select(jobs.c.id)
+                .where(jobs.c.task == "notifications.fan_out", jobs.c.status == "queued", jobs.c.run_after <= utcnow())
+                .limit(1)
+            )
+        if waiting is None:
             await self.tasks.enqueue(session, "notifications.fan_out", {"notification_id": notification_id})
+        session.info[ENQUEUED_IN] = transaction
         return notification_id
 
     # -- in the worker -------------------------------------------------------------------------------------
@@ -316,15 +336,18 @@ class Outbox:
         return self._channels[1]
 
     async def _fan_out_job(self, ctx: JobContext) -> dict[str, Any]:
-        """Enqueued with each notification; it does the work of every notification pending, so under load one
-        job carries many (a page per transaction) and the jobs after it find theirs done."""
-        messages = await self.fan_out(ctx.database, progress=ctx.progress)
-        routed = await self.route(ctx.database, progress=ctx.progress)
-        report = await self.send_due(ctx.database)
-        return {"notification_id": int(ctx.args["notification_id"]), "in_app": messages, "routed": routed} | report
+        """Enqueued with a notification; it does the work of every notification pending (a batch per transaction),
+        so one job carries a burst of them."""
+        return {"notification_id": int(ctx.args["notification_id"])} | await self.dispatch(ctx)
 
     async def _send_due_job(self, ctx: JobContext) -> dict[str, Any]:
-        return await self.send_due(ctx.database)
+        """Every minute: what waited (quiet hours, backoff), and any notification a fan-out job did not see."""
+        return await self.dispatch(ctx)
+
+    async def dispatch(self, ctx: JobContext) -> dict[str, Any]:
+        messages = await self.fan_out(ctx.database, progress=ctx.progress)
+        routed = await self.route(ctx.database, progress=ctx.progress)
+        return {"in_app": messages, "routed": routed} | await self.send_due(ctx.database)
 
     async def fan_out(self, database: Database, *, progress: Callable[[int], Awaitable[None]] | None = None) -> int:
         """Write the in-app message of every recipient of every notification not yet fanned out: per transaction,

@@ -1,8 +1,9 @@
 """What assistance tells people, and whom (the outbox is shared/notifications.py; docs/notifications.md).
 
 An application's steps and its decision go to the staff member who accepted it (受理), who follows it through
-the chain; a periodic review (定期复核) that falls due goes to them too. The applicant is a household, not yet a
-signed-in person here: once an application names its resident applicant, `audience` adds them.
+the chain, and to the resident who applied from their phone (`submitted_by`; a counter application has none);
+a request for more materials (补充材料) goes to that resident; a periodic review (定期复核) that falls due goes to
+the accepting worker.
 """
 
 from __future__ import annotations
@@ -61,7 +62,21 @@ async def application_moved(session: AsyncSession, application: Any, step: str) 
         title="救助申请结果" if decided else "救助申请进度",
         body=body,
         params=params,
-        audience=_people(application.created_by),
+        audience=_people(application.created_by, application.submitted_by),
+        resource=f"applications/{application.id}",
+    )
+
+
+async def materials_requested(session: AsyncSession, application: Any, request: Any) -> None:
+    programme = LABELS.get(application.programme, application.programme)
+    await outbox.notify(
+        session,
+        key=f"application.materials_requested:{request.id}",
+        kind="application.materials_requested",
+        title="请补充申请材料",
+        body=f"您的{programme}申请（编号{application.id}）需要补充材料：{request.note}",
+        params=[programme, str(application.id)],
+        audience=_people(application.submitted_by),
         resource=f"applications/{application.id}",
     )
 

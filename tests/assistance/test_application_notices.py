@@ -90,3 +90,37 @@ async def test_a_review_falling_due_is_told_once(client, today, moved_clock, mon
     reviews = [m for m in await messages(client, COMMUNITY) if m["kind"] == "review.due"]
     assert len(reviews) == 1 and tomorrow.isoformat() in reviews[0]["body"]
     await outbox.close_channels()
+
+
+async def test_a_resident_who_applied_from_the_phone_hears_of_a_request_for_materials_and_of_the_result(
+    client, today, monkeypatch
+):
+    from services.assistance.notices import outbox
+    from tests.assistance.test_applications import STREET
+    from tests.assistance.test_online_applications import MOTHER, apply, declare
+
+    monkeypatch.setenv("ASSISTANCE_GATEWAY_URL", f"http://127.0.0.1:{free_port()}")
+    await outbox.close_channels()
+    application = await apply(client, (await declare(client))["id"])
+    path = f"/applications/{application['id']}/material-requests"
+    await act(client, COMMUNITY, path, {"note": "请补充户口簿首页照片"}, expect=201)
+    await run_jobs(client.app, tasks)
+    (asked,) = await messages(client, MOTHER)
+    assert asked["kind"] == "application.materials_requested" and "请补充户口簿首页照片" in asked["body"]
+    await act(
+        client,
+        COMMUNITY,
+        f"/applications/{application['id']}/investigation",
+        {"visited_on": "2024-07-15", "findings": "内部记录"},
+    )
+    await act(
+        client,
+        STREET,
+        f"/applications/{application['id']}/preliminary-review",
+        {"passed": False, "reasons": "家庭存款超过规定标准"},
+    )
+    await run_jobs(client.app, tasks)
+    kinds = [(m["kind"], m["title"]) for m in await messages(client, MOTHER)]
+    assert kinds[:2] == [("application.decided", "救助申请结果"), ("application.step", "救助申请进度")]
+    assert "家庭存款超过规定标准" in (await messages(client, MOTHER))[0]["body"]
+    await outbox.close_channels()

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assistance import notices
 from services.assistance.applications import service as applications
 from services.assistance.applications.models import OPEN_STATES, Application, ApplicationEvent
 from services.assistance.applications.schemas import ApplicationIn
@@ -451,6 +452,7 @@ async def request_materials(
     await session.flush()
     applications.audit(session, application.id, "request_materials", principal, request_id=request.id, note=data.note)
     await session.flush()
+    await notices.materials_requested(session, application, request)  # the resident hears of it (the outbox)
     return request
 
 

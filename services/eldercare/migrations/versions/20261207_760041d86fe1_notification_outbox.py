@@ -1,7 +1,7 @@
 """notification outbox: notifications and their deliveries (shared/notifications.py)
 
 Revision ID: 760041d86fe1
-Revises: c1a7e3d95f02
+Revises: 348e2b6e75ff
 Create Date: 2026-12-07 00:00:00
 
 """
@@ -12,7 +12,7 @@ from shared.migrations import create_outbox_tables, drop_outbox_tables
 
 # revision identifiers, used by Alembic.
 revision = "760041d86fe1"
-down_revision = "c1a7e3d95f02"
+down_revision = "348e2b6e75ff"
 branch_labels = None
 depends_on = None
 
