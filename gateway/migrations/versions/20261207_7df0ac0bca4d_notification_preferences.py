@@ -1,7 +1,7 @@
 """notification preferences: each person's channels, phone, WeChat openid and quiet hours
 
 Revision ID: 7df0ac0bca4d
-Revises: b7e41c9d2a53
+Revises: 1e16c2665b32
 Create Date: 2026-12-07 00:00:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 from shared.db import UTCDateTime
 
 revision: str = "7df0ac0bca4d"
-down_revision: Union[str, Sequence[str], None] = "b7e41c9d2a53"
+down_revision: Union[str, Sequence[str], None] = "1e16c2665b32"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
