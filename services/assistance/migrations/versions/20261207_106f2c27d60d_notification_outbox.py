@@ -1,7 +1,7 @@
 """notification outbox: notifications and their deliveries (shared/notifications.py)
 
 Revision ID: 106f2c27d60d
-Revises: f7b2c8d4e0a6
+Revises: 8b4e1c6d2f57
 Create Date: 2026-12-07 00:00:00
 
 """
@@ -12,7 +12,7 @@ from shared.migrations import create_outbox_tables, drop_outbox_tables
 
 # revision identifiers, used by Alembic.
 revision = "106f2c27d60d"
-down_revision = "f7b2c8d4e0a6"
+down_revision = "8b4e1c6d2f57"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """notification outbox: notifications and their deliveries (shared/notifications.py)
 
 Revision ID: 760041d86fe1
-Revises: b8d2e6f0a4c1
+Revises: 3f9d2b7e6a41
 Create Date: 2026-12-07 00:00:00
 
 """
@@ -12,7 +12,7 @@ from shared.migrations import create_outbox_tables, drop_outbox_tables
 
 # revision identifiers, used by Alembic.
 revision = "760041d86fe1"
-down_revision = "b8d2e6f0a4c1"
+down_revision = "3f9d2b7e6a41"
 branch_labels = None
 depends_on = None
 
