@@ -91,6 +91,8 @@ async def setup(client: httpx.AsyncClient, headers: dict) -> dict:
                 "unified_social_credit_code": body + uscc.calc_check_digit(body),
                 "registered_on": "2010-01-01",
                 "district_code": CITY_CODE,
+                # placenames is not started: the domicile is kept as pending, in the district.
+                "address": "海曙区解放南路208号",
                 "is_charity": True,
                 "recognised_on": "2011-01-01",
                 "contact_name": "测试",

@@ -296,6 +296,7 @@ async def standardise_input(
     *,
     latitude: float | None = None,
     longitude: float | None = None,
+    fallback_area: str | None = None,
 ) -> AddressValues:
     """The address columns for a write of `data` by `principal`.
 
@@ -318,7 +319,7 @@ async def standardise_input(
                 "placenames cannot be reached to check the address code: try again shortly, or give the address "
                 "as text (kept as pending until it can be standardised)"
             ) from None
-        area = data.area_code or principal.area
+        area = data.area_code or fallback_area or principal.area
         if not area:
             raise InvalidInput("area_code", "placenames cannot be reached: give the area the address lies in") from None
         if principal.is_area_staff:

@@ -6,8 +6,11 @@ import datetime as dt
 
 from services.charity.database import JOBS, PII_READS, SPREADSHEETS
 from services.charity.ledger import reconciliation
+from services.charity.organizations.models import Organization
 from services.charity.scopes import LEDGER_READ
+from services.charity.settings import CharitySettings
 from services.charity.spreadsheets import EXPORTERS
+from shared.addresses import AddressTable, register_standardise_task
 from shared.identity import system_principal
 from shared.jobs import Daily, JobContext, Tasks
 from shared.spreadsheet_transfers import Spreadsheets
@@ -15,6 +18,9 @@ from shared.spreadsheet_transfers import Spreadsheets
 tasks = Tasks(JOBS)
 # Spreadsheet exports: the task `spreadsheets.export` (and `spreadsheets.import`, with nothing to import yet).
 spreadsheets = Spreadsheets(SPREADSHEETS, tasks, pii_reads=PII_READS, exporters=EXPORTERS)
+
+# Domiciles written while placenames was down, and the organisations registered before domiciles were recorded.
+register_standardise_task(tasks, CharitySettings, [AddressTable(Organization, "organizations")])
 
 
 @tasks.task("ledger.reconcile", schedule=Daily(dt.time(2, 0)))

@@ -1,7 +1,7 @@
-"""Standard addresses end to end: placenames (with its demo divisions and names), eldercare and assistance, each
-served on a loopback port behind the real gateway, on SQLite and PostgreSQL, committing for real.
+"""Standard addresses end to end: placenames (with its demo divisions and names), eldercare, assistance and
+charity, each served on a loopback port behind the real gateway, on SQLite and PostgreSQL, committing for real.
 
-Eldercare and assistance reach placenames through that gateway with their own client credentials (the dev
+The services reach placenames through that gateway with their own client credentials (the dev
 secrets the gateway's seed registers), exactly as deployed. Their background jobs run in the test process
 (tests/jobs.run_jobs) against the same apps and databases.
 """
@@ -33,6 +33,7 @@ from tests.shared.loopback import free_port, serve_in_background
 PLACENAMES = "/api/placenames/v1"
 ELDERCARE = "/api/eldercare/v1"
 ASSISTANCE = "/api/assistance/v1"
+CHARITY = "/api/charity/v1"
 YINZHOU = division_code("鄞州区")
 HAISHU = division_code("海曙区")
 PLACENAMES_DEADLINE_S = 10.0
@@ -86,13 +87,14 @@ async def _placenames_demo_data(engine) -> None:
 @pytest.fixture
 async def city(backend, db_dir, monkeypatch) -> AsyncIterator[City]:
     databases = {
-        name: await service_database(name, backend, db_dir) for name in ("placenames", "eldercare", "assistance")
+        name: await service_database(name, backend, db_dir)
+        for name in ("placenames", "eldercare", "assistance", "charity")
     }
     await _placenames_demo_data(databases["placenames"].engine)
     ports = {name: free_port() for name in (*databases, "gateway")}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     # The services' jobs read their settings from the environment, as a worker process does.
-    for name in ("eldercare", "assistance"):
+    for name in ("eldercare", "assistance", "charity"):
         monkeypatch.setenv(f"{name.upper()}_GATEWAY_URL", urls["gateway"])
         monkeypatch.delenv(f"{name.upper()}_PEER_TOKEN", raising=False)
         # A 2-core machine running the whole suite is slow: the deadline is not what these tests are about.
@@ -110,7 +112,7 @@ async def city(backend, db_dir, monkeypatch) -> AsyncIterator[City]:
         upstream_placenames=urls["placenames"],
         upstream_eldercare=urls["eldercare"],
         upstream_assistance=urls["assistance"],
-        upstream_charity=f"http://127.0.0.1:{free_port()}",
+        upstream_charity=urls["charity"],
         upstream_breaker_pause_s=BREAKER_PAUSE_S,
     )
     apps["gateway"] = gateway = create_gateway(settings)
@@ -126,7 +128,7 @@ async def city(backend, db_dir, monkeypatch) -> AsyncIterator[City]:
         await city.gateway.aclose()
         for name in reversed(list(city.servers)):
             await city.stop(name)
-        for name in ("eldercare", "assistance"):
+        for name in ("eldercare", "assistance", "charity"):
             await _empty_tables(name, databases[name])
         async with AsyncSession(databases["placenames"].engine) as session:
             await session.execute(delete(Address))  # the addresses the test issued; divisions and names stay

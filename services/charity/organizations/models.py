@@ -4,11 +4,13 @@ from sqlalchemy import Boolean, CheckConstraint, Date, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
+from shared.addresses import StandardAddress, address_table_args
 from shared.db import UTCDateTime
 
 
-class Organization(Base):
-    """A social organisation registered with the bureau (社会组织), possibly recognised as a charity (慈善组织)."""
+class Organization(StandardAddress, Base):
+    """A social organisation registered with the bureau (社会组织), possibly recognised as a charity (慈善组织).
+    Its domicile (住所) is a standard address; `district_code` is the district it is registered in."""
 
     __tablename__ = "organizations"
     __table_args__ = (
@@ -26,6 +28,7 @@ class Organization(Base):
             name="evaluation_grade_known",
         ),
         Index("ix_organizations_district_code_id", "district_code", "id"),
+        *address_table_args("organizations"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,10 +3,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.charity.database import IDEMPOTENCY_KEYS
+from services.charity.jobs import tasks
 from services.charity.organizations import service
 from services.charity.organizations.auth import OrganizationsWriter
+from services.charity.organizations.models import Organization
 from services.charity.organizations.schemas import FundraisingGrantIn, OrganizationIn, OrganizationOut
 from services.charity.organizations.service import to_out
+from shared.addresses import (
+    AddressChangeIn,
+    AddressStatus,
+    enqueue_if_pending,
+    give_address_again,
+    placenames_of,
+    staff_record,
+    standardise_input,
+)
 from shared.areas import DISTRICT_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
@@ -24,9 +35,12 @@ router = APIRouter(prefix="/organizations", tags=["organizations 慈善组织"])
     description="Adds an organisation (社会组织) to the register: 统一社会信用代码 validated (check "
     "character; civil-affairs code starting with 5), whether it is recognised as a charity "
     "(认定为慈善组织) and since when, its evaluation grade (评估等级 1A–5A). Staff register "
-    "organisations of their own area only. A code already registered is a 409 naming the "
-    "organisation. A retry with the same `Idempotency-Key` returns the first result.",
-    responses=problem_responses(401, 403, 409, 422),
+    "organisations of their own area only. Its domicile (住所) is a standard address (`address_code`) or free "
+    "text standardised through placenames (`address`), in the district it is registered in: ambiguous text is "
+    "a 422 with the ranked `candidates`, text that cannot be placed a 422 naming the part; while placenames "
+    "cannot be reached it is kept as `pending` and a job standardises it shortly. A code already registered is "
+    "a 409 naming the organisation. A retry with the same `Idempotency-Key` returns the first result.",
+    responses=problem_responses(401, 403, 409, 422, 503),
 )
 async def register_organization(
     data: OrganizationIn,
@@ -35,8 +49,13 @@ async def register_organization(
     principal: OrganizationsWriter,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrganizationOut:
+    # Asked before the transaction opens: a slow placenames holds no connection.
+    address = await standardise_input(placenames_of(request.app), principal, data, fallback_area=data.district_code)
+
     async def create() -> OrganizationOut:
-        return to_out(await service.register(session, principal, data))
+        org = await service.register(session, principal, data, address)
+        await enqueue_if_pending(session, tasks, address)
+        return to_out(org)
 
     return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
@@ -56,9 +75,30 @@ async def list_organizations(
     district: Annotated[str | None, Query(pattern=DISTRICT_CODE_PATTERN, description="District code")] = None,
     is_charity: Annotated[bool | None, Query(description="认定为慈善组织")] = None,
     qualified: Annotated[bool | None, Query(description="具有公开募捐资格")] = None,
+    address_status: Annotated[
+        AddressStatus | None, Query(description="`unresolved`: the domiciles staff must give again")
+    ] = None,
 ) -> Page[OrganizationOut]:
-    rows = await service.list_page(session, page, district=district, is_charity=is_charity, qualified=qualified)
+    rows = await service.list_page(
+        session, page, district=district, is_charity=is_charity, qualified=qualified, address_status=address_status
+    )
     return page_of([to_out(r) for r in rows], page, key=lambda o: o.id)
+
+
+@router.put(
+    "/{org_id}/address",
+    response_model=OrganizationOut,
+    summary="Give an organisation's domicile again",
+    description="A standard address code or free text, as at registration (an `unresolved` address, such as every "
+    "organisation registered before domiciles were recorded; a move). Staff of its area; the new address must "
+    "lie in theirs.",
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def change_organization_address(
+    org_id: int, data: AddressChangeIn, request: Request, session: Session, principal: OrganizationsWriter
+) -> OrganizationOut:
+    load = staff_record(session, principal, Organization, org_id, "organisation")
+    return to_out(await give_address_again(request, session, principal, data, tasks, load))
 
 
 @router.get(

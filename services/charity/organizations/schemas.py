@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.addresses import AddressIn, AddressOut
 from shared.areas import DistrictCode
 from shared.idnumbers import MobilePhone as Phone
 from shared.schemas import Schema
@@ -10,8 +11,9 @@ from shared.schemas import Schema
 Grade = Literal["1A", "2A", "3A", "4A", "5A"]
 
 
-class OrganizationIn(Schema):
-    """Registration of a social organisation (社会组织) in the bureau's register."""
+class OrganizationIn(AddressIn):
+    """Registration of a social organisation (社会组织) in the bureau's register. Its domicile (住所) is a standard
+    address (`address_code`) or free text standardised through placenames (`address`), in its district."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=100, examples=["宁波市善园公益基金会"])
@@ -24,7 +26,7 @@ class OrganizationIn(Schema):
         examples=["53330200MJ9000001T"],
     )
     registered_on: dt.date = Field(description="Date of registration (登记日期)")
-    district_code: DistrictCode
+    district_code: DistrictCode = Field(description="The district it is registered in; its domicile lies in it")
     is_charity: bool = Field(False, description="认定为慈善组织 (recognised as a charity under the Charity Law)")
     recognised_on: dt.date | None = Field(
         None, description="Date of recognition as a charity; required when `is_charity`"
@@ -39,7 +41,7 @@ class FundraisingGrantIn(Schema):
     granted_on: dt.date | None = Field(None, description="Date of the grant; default today (Asia/Shanghai)")
 
 
-class OrganizationOut(Schema):
+class OrganizationOut(AddressOut):
     """An organisation as anyone may see it: the contact phone is always masked."""
 
     id: int

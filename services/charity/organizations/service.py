@@ -12,6 +12,8 @@ from stdnum.cn import uscc
 from services.charity.organizations.models import Organization
 from services.charity.organizations.schemas import FundraisingGrantIn, OrganizationIn, OrganizationOut
 from shared import clock
+from shared.addresses import AddressValues, address_out
+from shared.areas import covers
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.identity import Principal
@@ -30,6 +32,7 @@ def to_out(org: Organization) -> OrganizationOut:
         unified_social_credit_code=org.unified_social_credit_code,
         registered_on=org.registered_on,
         district_code=org.district_code,
+        **address_out(org),
         is_charity=org.is_charity,
         recognised_on=org.recognised_on,
         evaluation_grade=org.evaluation_grade,
@@ -70,9 +73,16 @@ def years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-async def register(session: AsyncSession, principal: Principal, data: OrganizationIn) -> Organization:
+async def register(
+    session: AsyncSession, principal: Principal, data: OrganizationIn, address: AddressValues
+) -> Organization:
+    """`address`: the domicile as `shared.addresses.standardise_input` found it (the caller's area checked)."""
     if not principal.covers(data.district_code):
         raise Forbidden(f"district {data.district_code} is outside your area {principal.area}")
+    if not covers(data.district_code, address.values["area_code"]):
+        raise InvalidInput(
+            "address", f"the domicile lies in {address.values['area_code']}, outside district {data.district_code}"
+        )
     code = parse_credit_code(data.unified_social_credit_code)
     today = clock.today()
     if data.registered_on > today:
@@ -87,7 +97,9 @@ async def register(session: AsyncSession, principal: Principal, data: Organizati
     if existing is not None:
         raise Conflict(f"an organisation with code {code} is already registered", resource=f"organizations/{existing}")
     org = Organization(
-        **(data.model_dump() | {"unified_social_credit_code": code}),
+        **data.model_dump(exclude={"address", "address_code", "area_code", "unified_social_credit_code"}),
+        **address.values,
+        unified_social_credit_code=code,
         registered_by=principal.subject,
         created_at=utcnow(),
     )
@@ -146,9 +158,17 @@ async def grant_fundraising(
 
 
 async def list_page(
-    session: AsyncSession, page: PageParams, *, district: str | None, is_charity: bool | None, qualified: bool | None
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    district: str | None,
+    is_charity: bool | None,
+    qualified: bool | None,
+    address_status: str | None = None,
 ) -> list[Organization]:
     query = keyset(select(Organization), Organization.id, page)
+    if address_status:
+        query = query.where(Organization.address_status == address_status)
     if district:
         query = query.where(Organization.district_code == district)
     if is_charity is not None:
