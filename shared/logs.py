@@ -54,6 +54,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # httpx writes a line for every request it sends: the change-feed follower would log one a second, and peer
+    # calls have their own metrics and traces. Its warnings still come through.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 request_log = logging.getLogger("request")
