@@ -35,12 +35,14 @@ from gateway.proxy import (
     Proxy,
     Upstream,
     UpstreamBreakers,
+    accept_language,
     send_problem,
 )
 from gateway.settings import GatewaySettings
 from shared.areas import CITY_CODE
 from shared.db import Database
-from shared.errors import NotFound, Unauthorized, install_error_handlers, problem_responses
+from shared.errors import NotFound, TooManyRequests, Unauthorized, install_error_handlers, problem_responses
+from shared.i18n import N_, negotiate
 from shared.logs import RequestContextMiddleware
 from shared.metrics import install_metrics
 from shared.params import refuse_control_characters
@@ -144,10 +146,12 @@ class Gateway:
             send,
             429,
             "rate-limited",
-            "Too many requests",
-            f"too many sign-in attempts from this address: retry in {retry_after_header(wait).decode()} s",
+            TooManyRequests.title,
+            N_("too many sign-in attempts from this address: retry in {seconds} s"),
             accept_or_make_request_id(None),
             [(b"retry-after", retry_after_header(wait))],
+            locale=negotiate(accept_language(scope)),
+            params={"seconds": retry_after_header(wait).decode()},
         )
         return True
 
@@ -300,7 +304,11 @@ class Gateway:
 
         @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
         async def unknown_api(request: Request, rest: str):
-            raise NotFound(f"no API at {request.url.path}; services: {', '.join(gateway.settings.upstreams())}")
+            raise NotFound(
+                "no API at {path}; services: {services}",
+                path=request.url.path,
+                services=", ".join(gateway.settings.upstreams()),
+            )
 
         return app
 

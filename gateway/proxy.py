@@ -22,7 +22,8 @@ from prometheus_client.registry import Collector
 from gateway.limits import Buckets, Limit, retry_after_header
 from gateway.principals import Authenticator, bearer_token
 from shared import tracing
-from shared.errors import DomainError
+from shared.errors import DomainError, TooManyRequests, Unauthorized
+from shared.i18n import DEFAULT_LOCALE, LANGUAGE_TAGS, N_, negotiate, translate
 from shared.metrics import LabelledCounts, RequestStats
 from shared.peer import CircuitBreaker
 from shared.request_id import accept_or_make_request_id, request_id_var
@@ -58,7 +59,7 @@ SMALL_RESPONSE = 64 * 1024
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BUSY_RETRY_AFTER = b"1"
 # The rule for API descriptions in production (docs/security.md), for the merged one and each service's.
-DESCRIPTION_FOR_TOKENS = (
+DESCRIPTION_FOR_TOKENS = N_(
     "in production the API description is served to authenticated callers only: "
     "send 'Authorization: Bearer <token>' (a staff sign-in or a client's token)"
 )
@@ -93,10 +94,14 @@ UPSTREAM_ERRORS = LabelledCounts(
 )
 
 
-def problem_bytes(status: int, slug: str, title: str, detail: str, request_id: str, **extra) -> bytes:
+def problem_bytes(
+    status: int, slug: str, title: str, detail: str, request_id: str, *, code: str | None = None, **extra
+) -> bytes:
+    """A problem's body; `title` and `detail` already in the caller's language (`send_problem` translates)."""
     return json.dumps(
         {
             "type": f"/problems/{slug}",
+            "code": code or slug.replace("-", "_"),
             "title": title,
             "status": status,
             "detail": detail,
@@ -107,6 +112,13 @@ def problem_bytes(status: int, slug: str, title: str, detail: str, request_id: s
     ).encode()
 
 
+def accept_language(scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            return value.decode("latin-1")
+    return None
+
+
 async def send_problem(
     send,
     status: int,
@@ -115,8 +127,16 @@ async def send_problem(
     detail: str,
     request_id: str,
     headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    locale: str = DEFAULT_LOCALE,
+    params: dict | None = None,
+    translated: bool = False,
     **extra,
 ) -> None:
+    """A problem the gateway answers itself. `title` and `detail` are msgids (their `{placeholders}` filled from
+    `params`), translated into `locale`, unless `translated` says they already are."""
+    if not translated:
+        title, detail = translate(locale, title), translate(locale, detail, params)
     body = problem_bytes(status, slug, title, detail, request_id, **extra)
     await send(
         {
@@ -126,6 +146,8 @@ async def send_problem(
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
+                (b"content-language", LANGUAGE_TAGS[locale].encode()),
+                (b"vary", b"Accept-Language"),
                 *(headers or []),
             ],
         }
@@ -320,10 +342,11 @@ class Proxy:
         self, scope, receive, send, service, request_id, authorization, content_length, forwarded, status
     ) -> None:
         upstream = self.upstreams[service]
+        locale = negotiate(accept_language(scope))
 
-        async def fail(code: int, slug: str, title: str, detail: str, headers=None, **extra) -> None:
-            status["code"] = code
-            await send_problem(send, code, slug, title, detail, request_id, headers, **extra)
+        async def fail(status_code: int, slug: str, title: str, detail: str, headers=None, **extra) -> None:
+            status["code"] = status_code
+            await send_problem(send, status_code, slug, title, detail, request_id, headers, locale=locale, **extra)
 
         try:
             bearer = bearer_token(authorization)
@@ -333,13 +356,16 @@ class Proxy:
                 status["kind"] = principal.kind
                 forwarded["x-identity-assertion"] = assertion
         except DomainError as exc:
-            return await fail(exc.status, exc.slug, exc.title, exc.detail, [(b"www-authenticate", b"Bearer")])
+            title, detail = exc.localized(locale)
+            return await fail(
+                exc.status, exc.slug, title, detail, [(b"www-authenticate", b"Bearer")], code=exc.code, translated=True
+            )
         # The decoded path, as the service will route it (an escaped `openapi%2Ejson` is the same document).
         if principal is None and not self.public_descriptions and scope["path"] == f"/api/{service}/v1/openapi.json":
             return await fail(
                 401,
                 "unauthorized",
-                "Authentication required",
+                Unauthorized.title,
                 DESCRIPTION_FOR_TOKENS,
                 [(b"www-authenticate", b"Bearer")],
             )
@@ -353,9 +379,10 @@ class Proxy:
             return await fail(
                 429,
                 "rate-limited",
-                "Too many requests",
-                f"slow down: retry in {retry_after_header(wait).decode()} s",
+                TooManyRequests.title,
+                N_("slow down: retry in {seconds} s"),
                 [(b"retry-after", retry_after_header(wait))],
+                params={"seconds": retry_after_header(wait).decode()},
             )
 
         limit = self.max_body_bytes
@@ -365,8 +392,9 @@ class Proxy:
             return await fail(
                 413,
                 "payload-too-large",
-                "Request body too large",
-                f"request bodies are limited to {limit} bytes",
+                N_("Request body too large"),
+                N_("request bodies are limited to {limit} bytes"),
+                params={"limit": limit},
             )
         try:
             body = await read_body(receive, limit)
@@ -374,8 +402,9 @@ class Proxy:
             return await fail(
                 413,
                 "payload-too-large",
-                "Request body too large",
-                f"request bodies are limited to {limit} bytes",
+                N_("Request body too large"),
+                N_("request bodies are limited to {limit} bytes"),
+                params={"limit": limit},
             )
         except ConnectionResetError:
             status["code"] = 499
@@ -398,9 +427,10 @@ class Proxy:
             await fail(
                 503,
                 "service-unavailable",
-                "Service unavailable",
-                f"the {service} service is failing; the gateway is not calling it for a moment",
+                N_("Service unavailable"),
+                N_("the {service} service is failing; the gateway is not calling it for a moment"),
                 [(b"retry-after", pause)],
+                params={"service": service},
                 service=service,
             )
 
@@ -411,11 +441,13 @@ class Proxy:
             return await fail(
                 503,
                 "busy",
-                "Service busy",
-                f"all {upstream.pool_size} connections to the {service} service are in use and "
-                f"{upstream.queue_size} requests are waiting for one; the request was not sent. "
-                "Retry shortly",
+                N_("Service busy"),
+                N_(
+                    "all {pool_size} connections to the {service} service are in use and {queue_size} requests are "
+                    "waiting for one; the request was not sent. Retry shortly"
+                ),
                 [(b"retry-after", BUSY_RETRY_AFTER)],
+                params={"pool_size": upstream.pool_size, "service": service, "queue_size": upstream.queue_size},
                 service=service,
             )
         try:
@@ -464,26 +496,38 @@ class Proxy:
                     await fail(
                         503,
                         "service-unavailable",
-                        "Service unavailable",
-                        f"the {service} service is not reachable; retry shortly",
+                        N_("Service unavailable"),
+                        N_("the {service} service is not reachable; retry shortly"),
                         [(b"retry-after", b"5")],
+                        params={"service": service},
                         service=service,
                     )
                 elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
                     UPSTREAM_ERRORS.inc((service, "timeout"))
-                    what = (
-                        f"did not accept a connection within {timeout.sock_connect:g} s"
-                        if isinstance(exc, aiohttp.ConnectionTimeoutError)
-                        else f"did not answer within {deadline_s:g} s"
-                    )
+                    connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
                     await fail(
-                        504, "gateway-timeout", "Upstream timed out", f"the {service} service {what}", service=service
+                        504,
+                        "gateway-timeout",
+                        N_("Upstream timed out"),
+                        N_("the {service} service did not accept a connection within {seconds} s")
+                        if connecting
+                        else N_("the {service} service did not answer within {seconds} s"),
+                        params={
+                            "service": service,
+                            "seconds": f"{timeout.sock_connect if connecting else deadline_s:g}",
+                        },
+                        service=service,
                     )
                 else:
                     log.warning("upstream error from %s: %s", service, type(exc).__name__)
                     UPSTREAM_ERRORS.inc((service, "bad_response"))
                     await fail(
-                        502, "bad-gateway", "Bad gateway", f"the {service} service failed to answer", service=service
+                        502,
+                        "bad-gateway",
+                        N_("Bad gateway"),
+                        N_("the {service} service failed to answer"),
+                        params={"service": service},
+                        service=service,
                     )
                 return False
         return False

@@ -31,6 +31,7 @@ from shared.areas import AreaCode, covers
 from shared.db import Database, one_statement
 from shared.errors import Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from shared.geo import check_coordinates
+from shared.i18n import N_
 from shared.identity import Principal
 from shared.jobs import Every, JobContext, Tasks
 from shared.peer import PeerClient, PeerRejected, PeerUnavailable, TokenProvider
@@ -159,9 +160,10 @@ class AmbiguousAddress(InvalidInput):
     """Several standard addresses fit the text: the caller picks one (by its code) or writes more."""
 
     def __init__(self, field: str, candidates: list[dict[str, Any]], reasons: list[str]):
-        super().__init__(
-            field, "ambiguous: " + (reasons[-1] if reasons else f"{len(candidates)} standard addresses fit")
-        )
+        if reasons:  # placenames' own words
+            super().__init__(field, N_("ambiguous: {reason}"), reason=reasons[-1])
+        else:
+            super().__init__(field, N_("ambiguous: {count} standard addresses fit"), count=len(candidates))
         self.candidates = candidates  # rendered in the problem (shared/errors.py)
 
 
@@ -169,20 +171,25 @@ class Unplaceable(InvalidInput):
     """The text names no standard address; the message names the part that could not be placed."""
 
 
-def _unknown_part(parse: dict[str, Any]) -> str:
-    """The part of a parse that kept the text from being placed, in words."""
+def _unknown_part(parse: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The part of a parse that kept the text from being placed, in words: a catalogue text and its values."""
     for part in parse.get("parts", []):
         if part.get("written_status") == "unknown":
-            return f"{part['text']} is not known to the registry"
+            return N_("{part} is not known to the registry"), {"part": part["text"]}
     if parse.get("road_suggestions"):
         best = parse["road_suggestions"][0]
-        return f"{best['written']} is not a recorded road (nearest: {best['standard_name']})"
+        return N_("{written} is not a recorded road (nearest: {nearest})"), {
+            "written": best["written"],
+            "nearest": best["standard_name"],
+        }
     if parse.get("unparsed"):
-        return "not understood: " + ", ".join(span["text"] for span in parse["unparsed"])
+        return N_("not understood: {parts}"), {"parts": ", ".join(span["text"] for span in parse["unparsed"])}
     kinds = {part.get("kind") for part in parse.get("parts", [])}
     if not kinds & {"road", "lane", "area"}:
-        return "no road or residential area recognised"
-    return "no standard address has these parts" + (f" ({parse['reasons'][-1]})" if parse.get("reasons") else "")
+        return N_("no road or residential area recognised"), {}
+    if parse.get("reasons"):
+        return N_("no standard address has these parts ({reason})"), {"reason": parse["reasons"][-1]}
+    return N_("no standard address has these parts"), {}
 
 
 class Placenames:
@@ -216,11 +223,16 @@ class Placenames:
             found = await self.peer.get_json(ADDRESS_PATH.format(code=code))
         except PeerRejected as rejected:
             if rejected.status_code in (404, 422):
-                raise InvalidInput(field, f"no standard address {code}") from None
+                raise InvalidInput(field, "no standard address {code_}", code_=code) from None
             raise PeerUnavailable(rejected.peer, f"refused: HTTP {rejected.status_code}") from None
         try:
             if found["status"] != "current":
-                raise InvalidInput(field, f"the standard address {code} was retired on {found.get('retired_on')}")
+                raise InvalidInput(
+                    field,
+                    "the standard address {code_} was retired on {retired_on}",
+                    code_=code,
+                    retired_on=found.get("retired_on"),
+                )
             area = found.get("community_code") or found.get("township_code") or found["district_code"]
             return Placed(found["code"], found["full_name"], area, found.get("latitude"), found.get("longitude"))
         except (KeyError, TypeError):  # not the contract: as unusable as no answer
@@ -244,7 +256,8 @@ class Placenames:
                 candidates = parse.get("candidates") or ([match] if match is not None else [])
                 if candidates:
                     raise AmbiguousAddress(field, candidates, parse.get("reasons", []))
-                raise Unplaceable(field, _unknown_part(parse))
+                message, params = _unknown_part(parse)
+                raise Unplaceable(field, message, **params)
         except (AttributeError, KeyError, TypeError):  # not the contract: as unusable as no answer
             raise PeerUnavailable(self.peer.name, "a parse answer without its fields") from None
         return await self.lookup(code, field=field)
@@ -337,9 +350,19 @@ async def standardise_input(
         )
     field = "address_code" if data.address_code is not None else "address"
     if data.area_code is not None and not covers(data.area_code, placed.area_code):
-        raise InvalidInput("area_code", f"the address lies in {placed.area_code}, outside {data.area_code}")
+        raise InvalidInput(
+            "area_code",
+            "the address lies in {area_code}, outside {area_code2}",
+            area_code=placed.area_code,
+            area_code2=data.area_code,
+        )
     if principal.is_area_staff and not principal.covers(placed.area_code):
-        raise Forbidden(f"{field}: the address lies in {placed.area_code}, outside your area {principal.area}")
+        raise Forbidden(
+            "{field_}: the address lies in {area_code}, outside your area {area}",
+            field_=field,
+            area_code=placed.area_code,
+            area=principal.area,
+        )
     return AddressValues(_standard_values(placed, data.address, latitude, longitude))
 
 
@@ -398,9 +421,11 @@ def staff_record(
         query = select(model).where(model.id == row_id)
         row = await session.scalar(query.with_for_update() if for_update else query)
         if row is None:
-            raise NotFound(f"no {label} {row_id}")
+            raise NotFound("no {label} {row_id}", label=label, row_id=row_id)
         if principal.is_area_staff and not principal.covers(row.area_code):
-            raise Forbidden(f"{label} {row_id} is outside your area {principal.area}")
+            raise Forbidden(
+                "{label} {row_id} is outside your area {area}", label=label, row_id=row_id, area=principal.area
+            )
         return row
 
     return load

@@ -68,7 +68,7 @@ class LocalBlobStore:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"the stored file {key} is missing") from None
+            raise NotFound("the stored file {key} is missing", key=key) from None
 
 
 class S3BlobStore:
@@ -110,17 +110,23 @@ class S3BlobStore:
                 self.bucket, checked_key(key), io.BytesIO(data), len(data), content_type=content_type
             )
         except (S3Error, urllib3.exceptions.HTTPError) as error:
-            raise ServiceUnavailable(f"the document store did not take the file ({type(error).__name__})") from None
+            raise ServiceUnavailable(
+                "the document store did not take the file ({error_type})", error_type=type(error).__name__
+            ) from None
 
     def get(self, key: str) -> bytes:
         try:
             response = self.client.get_object(self.bucket, checked_key(key))
         except S3Error as error:
             if error.code in ("NoSuchKey", "NoSuchBucket"):
-                raise NotFound(f"the stored file {key} is missing") from None
-            raise ServiceUnavailable(f"the document store did not answer ({error.code})") from None
+                raise NotFound("the stored file {key} is missing", key=key) from None
+            raise ServiceUnavailable(
+                "the document store did not answer ({error_code})", error_code=error.code
+            ) from None
         except urllib3.exceptions.HTTPError as error:
-            raise ServiceUnavailable(f"the document store did not answer ({type(error).__name__})") from None
+            raise ServiceUnavailable(
+                "the document store did not answer ({error_type})", error_type=type(error).__name__
+            ) from None
         try:
             return response.read()
         finally:

@@ -73,19 +73,25 @@ def utcnow() -> dt.datetime:
 Row = TypeVar("Row")
 
 
-async def get_or_404(session: AsyncSession, model: type[Row], key: Any, detail: str, **options: Any) -> Row:
-    """The row of `model` with the primary key `key`, or NotFound saying `detail` ("no project 12")."""
+# What `session.get` takes beside the key; every other keyword of `get_or_404` fills the detail's placeholders.
+_GET_OPTIONS = frozenset({"options", "populate_existing", "with_for_update", "identity_token", "execution_options"})
+
+
+async def get_or_404(session: AsyncSession, model: type[Row], key: Any, detail: str, **keywords: Any) -> Row:
+    """The row of `model` with the primary key `key`, or NotFound saying `detail`, a text of the catalogue with its
+    placeholders filled from the other keywords (`"no project {project_id}", project_id=12`)."""
+    options = {name: value for name, value in keywords.items() if name in _GET_OPTIONS}
     row = await session.get(model, key, **options)
     if row is None:
-        raise NotFound(detail)
+        raise NotFound(detail, **{name: value for name, value in keywords.items() if name not in _GET_OPTIONS})
     return row
 
 
-async def one_or_404(session: AsyncSession, query: Select[*tuple[Any, ...]], detail: str) -> Any:
-    """The one row `query` selects, or NotFound saying `detail` ("no lead 12 that you may see")."""
+async def one_or_404(session: AsyncSession, query: Select[*tuple[Any, ...]], detail: str, **params: Any) -> Any:
+    """The one row `query` selects, or NotFound saying `detail` ("no lead {lead_id} that you may see", lead_id=12)."""
     row = await session.scalar(query)
     if row is None:
-        raise NotFound(detail)
+        raise NotFound(detail, **params)
     return row
 
 

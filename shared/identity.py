@@ -48,7 +48,7 @@ class Principal:
     def check_covers(self, area_code: str) -> None:
         """Forbidden unless the caller's area includes `area_code` (see `covers`)."""
         if not self.covers(area_code):
-            raise Forbidden(f"area {area_code} is outside your area {self.area}")
+            raise Forbidden("area {area_code} is outside your area {area}", area_code=area_code, area=self.area)
 
     @property
     def is_area_staff(self) -> bool:
@@ -173,7 +173,7 @@ async def _required_principal(
         raise Unauthorized()
     missing = [s for s in security_scopes.scopes if not principal.has(s)]
     if missing:
-        raise Forbidden(f"this action needs the scope(s): {', '.join(missing)}")
+        raise Forbidden("this action needs the scope(s): {missing}", missing=", ".join(missing))
     return principal
 
 

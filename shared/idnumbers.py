@@ -63,7 +63,7 @@ def parse_id_number(raw: str, *, field: str = "id_number") -> IdNumber:
     if birth > clock.today() or birth.year < 1890:
         raise InvalidInput(field, "the birth date in the number is out of range")
     if not _known_division(value[:6]):
-        raise InvalidInput(field, f"{value[:6]} is not a known division code")
+        raise InvalidInput(field, "{value} is not a known division code", value=value[:6])
     sex: Sex = "male" if int(value[16]) % 2 else "female"
     return IdNumber(value=value, birth_date=birth, sex=sex, division_code=value[:6])
 

@@ -266,7 +266,7 @@ class Tasks:
     async def get(self, session: AsyncSession, job_id: int) -> dict[str, Any]:
         row = (await session.execute(select(self.table).where(self.table.c.id == job_id))).mappings().first()
         if row is None:
-            raise NotFound(f"no job {job_id}")
+            raise NotFound("no job {job_id}", job_id=job_id)
         return dict(row)
 
     async def cancel(self, session: AsyncSession, job_id: int) -> dict[str, Any]:
@@ -274,7 +274,7 @@ class Tasks:
         jobs = self.table
         job = await self.get(session, job_id)
         if job["status"] not in LIVE:
-            raise Conflict(f"job {job_id} is already {job['status']}")
+            raise Conflict("job {job_id} is already {status}", job_id=job_id, status=job["status"])
         await session.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status == "queued")

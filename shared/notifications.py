@@ -670,7 +670,7 @@ class Outbox:
             )
             row = (await session.execute(mine(principal).where(d.c.id == message_id))).mappings().first()
             if row is None:
-                raise NotFound(f"no message {message_id} of yours")
+                raise NotFound("no message {message_id} of yours", message_id=message_id)
             return Message.model_validate(dict(row))
 
         return router

@@ -32,7 +32,11 @@ def _refuse(location: str, items: Iterable[tuple[str, str]]) -> None:
         found = CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value)
         if found:
             raise InvalidInput(
-                name, f"must not contain control characters (found U+{ord(found.group()):04X})", location=location
+                name,
+                "must not contain control characters (found U+{code_point})",
+                location=location,
+                code="control_character",
+                code_point=f"{ord(found.group()):04X}",
             )
 
 

@@ -270,7 +270,9 @@ def pii_reads_router(
         principal: Principal = require(scope),
     ) -> Page[PiiReadRecord]:
         if getattr(data, other) is not None:
-            raise InvalidInput(other, f"this service finds people by {subjects.field}, not by {other}")
+            raise InvalidInput(
+                other, "this service finds people by {field_}, not by {other}", field_=subjects.field, other=other
+            )
         value = getattr(data, subjects.field)
         if value is None:
             raise InvalidInput(subjects.field, "required")

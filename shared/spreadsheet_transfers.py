@@ -81,6 +81,7 @@ from shared.spreadsheets import (
     place,
     sniff,
 )
+from shared.uploads import PayloadTooLarge
 
 TABLE = "spreadsheets"
 CHUNK = 500  # rows per transaction: short enough to let the API's writes in between on SQLite
@@ -344,7 +345,7 @@ class Spreadsheets:
             .first()
         )
         if row is None:
-            raise NotFound(f"no spreadsheet {direction} {record_id} of yours")
+            raise NotFound("no spreadsheet {direction} {record_id} of yours", direction=direction, record_id=record_id)
         return dict(row)
 
     @staticmethod
@@ -690,14 +691,18 @@ class Spreadsheets:
             ) -> SpreadsheetImportOut:
                 importer = importers.get(kind)
                 if importer is None:
-                    raise InvalidInput("kind", f"one of {', '.join(importers)}")
+                    raise InvalidInput("kind", "one of {importers}", importers=", ".join(importers))
                 if not principal.has(importer.scope):
-                    raise Forbidden(f"importing {kind} needs the scope {importer.scope}")
+                    raise Forbidden("importing {kind} needs the scope {scope}", kind=kind, scope=importer.scope)
                 if not principal.is_area_staff or principal.area is None:
                     raise Forbidden("imports are made by staff of an area")
                 content = await file.read(MAX_UPLOAD_BYTES + 1)
                 if len(content) > MAX_UPLOAD_BYTES:
-                    raise PayloadTooLarge(f"files are limited to {MAX_UPLOAD_BYTES // 2**20} MiB: split it")
+                    raise PayloadTooLarge(
+                        "file",
+                        "files are limited to {max_upload_bytes} MiB: split it",
+                        max_upload_bytes=MAX_UPLOAD_BYTES // 2**20,
+                    )
                 try:
                     sniff(content)
                 except SpreadsheetRefused as refused:
@@ -778,9 +783,9 @@ class Spreadsheets:
             ) -> SpreadsheetExportOut:
                 exporter = exporters.get(data.kind)
                 if exporter is None:
-                    raise InvalidInput("kind", f"one of {', '.join(exporters)}")
+                    raise InvalidInput("kind", "one of {exporters}", exporters=", ".join(exporters))
                 if not principal.has(exporter.scope):
-                    raise Forbidden(f"exporting {data.kind} needs the scope {exporter.scope}")
+                    raise Forbidden("exporting {kind} needs the scope {scope}", kind=data.kind, scope=exporter.scope)
                 if not principal.is_area_staff or principal.area is None:
                     raise Forbidden("exports are made by staff of an area")
                 if data.area_code is not None:
@@ -790,10 +795,12 @@ class Spreadsheets:
                     raise InvalidInput("purpose", "state the purpose in at least 4 characters")
                 if purpose is not None and not exporter.clear_headers:
                     raise InvalidInput(
-                        "purpose", f"{data.kind} hold no personal data to show in the clear: leave it out"
+                        "purpose", "{kind} hold no personal data to show in the clear: leave it out", kind=data.kind
                     )
                 if purpose is not None and not principal.has(exporter.pii_scope):
-                    raise Forbidden(f"personal data in the clear needs the scope {exporter.pii_scope}")
+                    raise Forbidden(
+                        "personal data in the clear needs the scope {pii_scope}", pii_scope=exporter.pii_scope
+                    )
                 record_id = await session.scalar(
                     insert(table)
                     .values(
@@ -852,7 +859,9 @@ class Spreadsheets:
                 row = await self._record(session, export_id, "export", principal)
                 status, _ = self._status(row)
                 if status != "ready":
-                    raise Conflict(f"the export is {status}, not ready", resource=f"spreadsheet-exports/{export_id}")
+                    raise Conflict(
+                        "the export is {status}, not ready", resource=f"spreadsheet-exports/{export_id}", status=status
+                    )
                 name = f"{row['kind']}-{row['id']}.xlsx"
                 return Response(
                     row["content"],
@@ -876,10 +885,6 @@ class Spreadsheets:
             .one()
         )
         return dict(row)
-
-
-class PayloadTooLarge(DomainError):
-    status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
 def _zero_counts() -> dict[str, Any]:

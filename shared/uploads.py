@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import filetype  # type: ignore[import-untyped]  # the library ships no type information
 from fastapi import UploadFile
 
-from shared.errors import DomainError, FieldProblem
+from shared.errors import DomainError, FieldProblem, fields_detail
+from shared.i18n import N_, translate
 
 READ_CHUNK = 64 * 1024
 
@@ -29,18 +31,23 @@ DOCUMENT_TYPES: dict[str, str] = {
 }
 
 
-class PayloadTooLarge(DomainError):
-    status, slug, title = 413, "payload-too-large", "Request body too large"
+class _FileRefused(DomainError):
+    """A file refused for what it is, named as a field: `message` a catalogue text, its placeholders from `params`."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}", errors=[FieldProblem(field=field, location="body", message=message)])
+    def __init__(self, field: str, message: str, **params: Any):
+        problem = FieldProblem(field=field, location="body", message=message).with_params(**params)
+        super().__init__(f"{field}: {message.format(**params) if params else message}", errors=[problem])
+
+    def localized(self, locale: str) -> tuple[str, str]:
+        return translate(locale, self.title), fields_detail(locale, self.errors or [])
 
 
-class UnsupportedMediaType(DomainError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported file type"
+class PayloadTooLarge(_FileRefused):
+    status, slug, title = 413, "payload-too-large", N_("Request body too large")
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}", errors=[FieldProblem(field=field, location="body", message=message)])
+
+class UnsupportedMediaType(_FileRefused):
+    status, slug, title = 415, "unsupported-media-type", N_("Unsupported file type")
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ async def read_within(upload: UploadFile, max_bytes: int, *, field: str = "file"
     while chunk := await upload.read(READ_CHUNK):
         size += len(chunk)
         if size > max_bytes:
-            raise PayloadTooLarge(field, f"a file may be at most {max_bytes} bytes")
+            raise PayloadTooLarge(field, "a file may be at most {max_bytes} bytes", max_bytes=max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -74,9 +81,12 @@ def sniffed(data: bytes, allowed: dict[str, str] = DOCUMENT_TYPES, *, field: str
         raise UnsupportedMediaType(field, "the file is empty")
     kind = filetype.guess(data)
     if kind is None or kind.mime not in allowed:
-        found = kind.mime if kind is not None else "not a known document or image type"
+        found = kind.mime if kind is not None else N_("not a known document or image type")
         raise UnsupportedMediaType(
-            field, f"the file's content is {found}; send a photo or scan as {', '.join(sorted(allowed))}"
+            field,
+            "the file's content is {found}; send a photo or scan as {allowed}",
+            found=found,
+            allowed=", ".join(sorted(allowed)),
         )
     return CheckedFile(
         data=data, content_type=kind.mime, extension=allowed[kind.mime], sha256=hashlib.sha256(data).hexdigest()

@@ -22,6 +22,9 @@ from shared.identity import Principal, mint_assertion
 from tests.shared.fake_providers import fake_sms, fake_sms_server, fake_wechat_messages, fake_wechat_server  # noqa: F401
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").rstrip("/")
+# The suite's clients ask for English problem texts, which most tests read; the Chinese default and the choice of
+# language are tested in tests/e2e/test_problem_languages.py and tests/shared/test_i18n_catalogue.py.
+ENGLISH = {"Accept-Language": "en"}
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
@@ -129,7 +132,9 @@ async def client_for(service: str, database: ServiceDatabase) -> AsyncIterator[S
         app.state.database = Database(database.url, bind=connection)
         async with (
             app.router.lifespan_context(app),
-            ServiceClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}") as client,
+            ServiceClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{service}", headers=ENGLISH
+            ) as client,
         ):
             client.service = service
             client.app = app
@@ -192,7 +197,9 @@ async def committed_client(request, backend, db_dir) -> AsyncIterator[ServiceCli
     try:
         async with (
             app.router.lifespan_context(app),
-            ServiceClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{service}", timeout=60) as client,
+            ServiceClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{service}", timeout=60, headers=ENGLISH
+            ) as client,
         ):
             client.service, client.identity_secret, client.app = service, settings.identity_secret, app
             yield client

@@ -42,7 +42,7 @@ def holding(scope: str) -> Any:
 
     def dependency(principal: Annotated[Principal, Depends(caller)]) -> Principal:
         if not principal.has(scope):
-            raise Forbidden(f"this action needs the scope {scope}")
+            raise Forbidden("this action needs the scope {scope}", scope=scope)
         return principal
 
     return Depends(dependency)

@@ -29,11 +29,11 @@ def check_grantable(
     whole city when the rights are not bound to an area at all (`citywide`: a client's scopes)."""
     missing = sorted(set(scopes) - grantor.scopes)
     if missing:
-        raise Forbidden(f"you may grant only scopes you hold; you do not hold: {', '.join(missing)}")
+        raise Forbidden("you may grant only scopes you hold; you do not hold: {missing}", missing=", ".join(missing))
     if area is not None and not grantor.covers(area):
-        raise Forbidden(f"area {area} is outside your area {grantor.area}")
+        raise Forbidden("area {area} is outside your area {area2}", area=area, area2=grantor.area)
     if citywide and grantor.area is not None and not covers(grantor.area, CITY_CODE):
-        raise Forbidden(f"a client's rights reach the whole city, beyond your area {grantor.area}")
+        raise Forbidden("a client's rights reach the whole city, beyond your area {area}", area=grantor.area)
 
 
 async def record(

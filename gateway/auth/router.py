@@ -176,7 +176,9 @@ async def code_sign_in(request: Request, body: CodeSignIn, session: Session) -> 
 async def wechat_sign_in(request: Request, body: WeChatSignIn, session: Session) -> TokenResponse:
     if (body.phone is None) != (body.sms_code is None):
         given, missing = ("phone", "sms_code") if body.sms_code is None else ("sms_code", "phone")
-        raise InvalidInput(missing, f"is required with {given}: the code sent by SMS proves the phone is yours")
+        raise InvalidInput(
+            missing, "is required with {given}: the code sent by SMS proves the phone is yours", given=given
+        )
     principal = await service.sign_in_wechat(
         session, request.app.state.settings, request.app.state.wechat, body.code, body.phone, body.sms_code
     )
@@ -258,7 +260,7 @@ def client_out(client: OAuthClient) -> ClientOut:
 def known_scopes(scopes: list[str]) -> list[str]:
     unknown = [s for s in scopes if s not in DECLARED]
     if unknown:
-        raise InvalidInput("scopes", f"unknown scope(s): {', '.join(unknown)}")
+        raise InvalidInput("scopes", "unknown scope(s): {unknown}", unknown=", ".join(unknown))
     return scopes
 
 

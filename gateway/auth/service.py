@@ -99,7 +99,7 @@ async def create_client(
 ) -> tuple[OAuthClient, str]:
     check_grantable(actor, scopes, citywide=True)  # a client's rights are not bound to an area
     if await session.get(OAuthClient, client_id) is not None:
-        raise Conflict(f"client {client_id} already exists", resource=f"clients/{client_id}")
+        raise Conflict("client {client_id} already exists", resource=f"clients/{client_id}", client_id=client_id)
     secret = new_secret()
     client = OAuthClient(
         client_id=client_id,
@@ -119,7 +119,7 @@ async def create_client(
 async def _live_client(session: AsyncSession, client_id: str) -> OAuthClient:
     client = await session.get(OAuthClient, client_id)
     if client is None or client.revoked_at is not None:
-        raise NotFound(f"no active client {client_id}")
+        raise NotFound("no active client {client_id}", client_id=client_id)
     return client
 
 
@@ -174,13 +174,18 @@ def role_scopes(role: str) -> frozenset[str]:
 
 def validate_staff_area(role: str, area_code: str) -> None:
     if role not in ROLE_HOLDERS:
-        raise InvalidInput("role", f"one of {', '.join(ROLE_HOLDERS)}")
+        raise InvalidInput("role", "one of {ROLE_HOLDERS}", ROLE_HOLDERS=", ".join(ROLE_HOLDERS))
     if len(area_code) != ROLE_AREA_LENGTHS[role] or not area_code.isdigit():
-        raise InvalidInput("area_code", f"a {role} works in a {ROLE_AREA_LENGTHS[role]}-digit division code")
+        raise InvalidInput(
+            "area_code",
+            "a {role} works in a {role_area_lengths}-digit division code",
+            role=role,
+            role_area_lengths=ROLE_AREA_LENGTHS[role],
+        )
     if not is_current(area_code):
         # An area the tree does not hold (or no longer does, 江东区 say) would match no record: the account
         # would see nothing, and the people of its real area would have no one.
-        raise InvalidInput("area_code", f"{area_code} is not a current division of the city")
+        raise InvalidInput("area_code", "{area_code} is not a current division of the city", area_code=area_code)
 
 
 def _check_staff_grant(actor: Principal, role: str, area_code: str) -> None:
@@ -200,7 +205,9 @@ async def create_staff(
 ) -> StaffUser:
     _check_staff_grant(actor, role, area_code)
     if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
-        raise Conflict(f"staff account {username} already exists", resource=f"staff-accounts/{username}")
+        raise Conflict(
+            "staff account {username} already exists", resource=f"staff-accounts/{username}", username=username
+        )
     user = StaffUser(
         username=username,
         display_name=display_name,
@@ -224,7 +231,7 @@ async def change_staff(
     reads the account again."""
     user = await session.scalar(select(StaffUser).where(StaffUser.username == username))
     if user is None or not actor.covers(user.area_code):
-        raise NotFound(f"no staff account {username} in your area")
+        raise NotFound("no staff account {username} in your area", username=username)
     check_grantable(actor, role_scopes(user.role))
     role, area_code = role or user.role, area_code or user.area_code
     _check_staff_grant(actor, role, area_code)

@@ -63,7 +63,7 @@ async def cockpit_indicators(
     token, principal = _staff(request, authorization)
     code = district or principal.area
     if not principal.covers(code):
-        raise Forbidden(f"district {code} is outside your area {principal.area}")
+        raise Forbidden("district {code_} is outside your area {area}", code_=code, area=principal.area)
     cockpit: Cockpit = request.app.state.cockpit
     return await cockpit.indicators(token, principal.scopes, Area(code), _districts(principal))
 

@@ -81,13 +81,18 @@ class SubjectDataPeers:
         try:
             status, answer = await self._post(service, "subject-data-erasures", "erase", body)
         except Unanswered as error:
-            raise ServiceUnavailable(f"{error}: nothing was erased; answer again later") from None
+            raise ServiceUnavailable("{error}: nothing was erased; answer again later", error=error) from None
         if status == 200:
             return True
         if status == 404:
             return False
         if status == 409:
             raise Conflict(
-                f"{service} keeps the record: {answer.get('detail', '')}", resource=f"{category}/{record_id}"
+                "{service} keeps the record: {reason}",
+                resource=f"{category}/{record_id}",
+                service=service,
+                reason=answer.get("detail", ""),
             )
-        raise ServiceUnavailable(f"{service} answered {status}: nothing was erased; answer again later")
+        raise ServiceUnavailable(
+            "{service} answered {status}: nothing was erased; answer again later", service=service, status=status
+        )

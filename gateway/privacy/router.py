@@ -22,7 +22,11 @@ router = APIRouter(prefix="/api/privacy/v1", tags=["personal data 个人信息�
 def _register_reader(principal: Caller) -> Principal:
     """Residents follow their own requests; the staff who answer them, and auditors, read the whole register."""
     if not any(principal.has(s) for s in (PRIVACY_REQUESTS_WRITE, PRIVACY_REQUESTS_ANSWER, PRIVACY_REQUESTS_READ)):
-        raise Forbidden(f"this needs one of the scopes {PRIVACY_REQUESTS_WRITE}, {PRIVACY_REQUESTS_ANSWER}")
+        raise Forbidden(
+            "this needs one of the scopes {privacy_requests_write}, {privacy_requests_answer}",
+            privacy_requests_write=PRIVACY_REQUESTS_WRITE,
+            privacy_requests_answer=PRIVACY_REQUESTS_ANSWER,
+        )
     return principal
 
 

@@ -26,13 +26,14 @@ from gateway.scopes import PRIVACY_REQUESTS_ANSWER, PRIVACY_REQUESTS_READ
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from shared.i18n import N_
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 from shared.request_id import current_request_id
 from shared.subject_data import HeldCategory, HeldRecord
 
 SYSTEM = "system:gateway-privacy"
-KEEP_ACCOUNT = (
+KEEP_ACCOUNT = N_(
     "the account every record above is tied to: while any of them is kept, so is the account that lets you see and "
     "correct them; to close it once nothing is kept, ask at a civil-affairs counter"
 )
@@ -116,14 +117,19 @@ async def submit(
         try:
             categories = (await peers.search(data.service, principal.subject)).categories
         except Unanswered as error:
-            raise ServiceUnavailable(f"{error}: the request was not recorded; ask again later") from None
+            raise ServiceUnavailable("{error}: the request was not recorded; ask again later", error=error) from None
     record = _find(categories, data.category, data.record_id)
     if record is None:
-        raise NotFound(f"{data.service} holds no {data.category} record {data.record_id} about you")
+        raise NotFound(
+            "{service} holds no {category} record {record_id} about you",
+            service=data.service,
+            category=data.category,
+            record_id=data.record_id,
+        )
     if data.kind == "correction":
         if data.field is None or data.field not in record.correctable:
             can = ", ".join(record.correctable) or "none of its fields"
-            raise InvalidInput("field", f"a correction of this record may name: {can}")
+            raise InvalidInput("field", "a correction of this record may name: {can}", can=can)
         if data.corrected_value is None:
             raise InvalidInput("corrected_value", "say what the field should read")
     elif data.field is not None or data.corrected_value is not None:
@@ -164,7 +170,10 @@ async def submit(
             )
         )
         raise Conflict(
-            f"your {data.kind} request {existing} about this record is still open", resource=f"data-requests/{existing}"
+            "your {kind} request {existing} about this record is still open",
+            resource=f"data-requests/{existing}",
+            kind=data.kind,
+            existing=existing,
         ) from None
     _event(session, request, principal.subject, "submitted", data.reason)
     if refused:
@@ -201,7 +210,7 @@ async def _visible(session: AsyncSession, principal: Principal, request_id: int)
         query = query.where(DataRequest.subject == principal.subject)
     request = await session.scalar(query)
     if request is None:
-        raise NotFound(f"no personal-data request {request_id} that you may see")
+        raise NotFound("no personal-data request {request_id} that you may see", request_id=request_id)
     return request
 
 
@@ -247,8 +256,10 @@ async def answer(
     request = await _visible(session, principal, request_id)
     if request.status != "open":
         raise Conflict(
-            f"personal-data request {request_id} was already answered ({request.status})",
+            "personal-data request {request_id} was already answered ({request_status})",
             resource=f"data-requests/{request_id}",
+            request_id=request_id,
+            request_status=request.status,
         )
     erased = None
     if request.kind == "deletion" and data.outcome == "done" and request.service != "gateway":
@@ -261,7 +272,9 @@ async def answer(
     )
     if answered.rowcount != 1:  # SQLite takes no row lock: the conditional update settles a race there
         raise Conflict(
-            f"personal-data request {request_id} was answered meanwhile", resource=f"data-requests/{request_id}"
+            "personal-data request {request_id} was answered meanwhile",
+            resource=f"data-requests/{request_id}",
+            request_id=request_id,
         )
     if erased is not None:
         _event(session, request, principal.subject, "erased", "erased" if erased else "already gone")

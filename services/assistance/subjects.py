@@ -12,19 +12,20 @@ from services.assistance.applications.models import Application
 from services.assistance.households.models import Household, Member
 from services.assistance.online.models import DataCheckConsent, Material
 from shared.errors import Conflict, NotFound
+from shared.i18n import N_
 from shared.idnumbers import mask_id_number
 from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData
 
-KEEP_CASE_FILE = (
+KEEP_CASE_FILE = N_(
     "part of an assistance application's case file (社会救助档案): the record of what was declared, checked and "
     "decided, and of any public funds granted on it, kept under the civil-affairs archive rules; a correction may "
     "be asked for, and staff review it with the application"
 )
-KEEP_CONSENT = (
+KEEP_CONSENT = N_(
     "the consent the partner checks of an application rest on (家庭经济状况核对授权): kept as the proof that the "
     "checks were agreed to (PIPL art. 14), with the application's case file"
 )
-KEEP_MEMBER = "a member of a declared household: erase the household (if never applied with) to erase its members"
+KEEP_MEMBER = N_("a member of a declared household: erase the household (if never applied with) to erase its members")
 
 
 def _applied(household_id) -> object:
@@ -138,16 +139,18 @@ async def erase(session: AsyncSession, subject: str, category: str, record_id: s
         "data_check_consents": KEEP_CONSENT,
     }
     if category in reasons:
-        raise Conflict(f"kept: {reasons[category]}", resource=f"{category}/{record_id}")
+        raise Conflict("kept: {reason}", resource=f"{category}/{record_id}", reason=reasons[category])
     if category != "declared_households" or not record_id.isdigit():
-        raise NotFound(f"assistance holds no {category} record {record_id} of this subject")
+        raise NotFound(
+            "assistance holds no {category} record {record_id} of this subject", category=category, record_id=record_id
+        )
     household = await session.scalar(
         select(Household).where(Household.id == int(record_id), Household.declared_by == subject).with_for_update()
     )
     if household is None:
-        raise NotFound(f"no declared household {record_id} of this subject")
+        raise NotFound("no declared household {record_id} of this subject", record_id=record_id)
     if await session.scalar(select(_applied(household.id))):
-        raise Conflict(f"kept: {KEEP_CASE_FILE}", resource=f"declared-households/{household.id}")
+        raise Conflict("kept: {reason}", resource=f"declared-households/{household.id}", reason=KEEP_CASE_FILE)
     await session.delete(household)
     await session.flush()
 

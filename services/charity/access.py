@@ -4,6 +4,8 @@ Objects outside the caller's area are reported as not found (the same answer as 
 exist), so ids cannot be probed across districts.
 """
 
+from typing import Any
+
 from shared.errors import NotFound
 from shared.identity import Principal
 
@@ -13,6 +15,7 @@ def sees(principal: Principal, district_code: str) -> bool:
     return principal.covers(district_code)
 
 
-def visible_or_404(principal: Principal, district_code: str, what: str) -> None:
+def visible_or_404(principal: Principal, district_code: str, detail: str, **params: Any) -> None:
+    """NotFound saying `detail` ("no project {id} that you may see", id=12) when the principal may not see it."""
     if not sees(principal, district_code):
-        raise NotFound(f"no {what} that you may see")
+        raise NotFound(detail, **params)

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.needs.models import Match, ResourceOffer
 from shared.errors import Conflict, NotFound
+from shared.i18n import N_
 from shared.idnumbers import mask_phone
 from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData
 
-KEEP_MATCHED = (
+KEEP_MATCHED = N_(
     "matched to a community's need (资源对接): part of the record of where charitable resources went, which the "
     "Charity Law (慈善法) requires to be kept and disclosed; your contact phone stays masked"
 )
@@ -55,7 +56,9 @@ async def collect(session: AsyncSession, subject: str) -> list[HeldCategory]:
 
 async def erase(session: AsyncSession, subject: str, category: str, record_id: str) -> None:
     if category != "resource_offers" or not record_id.isdigit():
-        raise NotFound(f"charity holds no {category} record {record_id} of this subject")
+        raise NotFound(
+            "charity holds no {category} record {record_id} of this subject", category=category, record_id=record_id
+        )
     offer_id = int(record_id)
     mine = (ResourceOffer.id == offer_id, ResourceOffer.subject == subject)
     # Conditional on no match, so a need matched meanwhile keeps its offer.
@@ -63,8 +66,8 @@ async def erase(session: AsyncSession, subject: str, category: str, record_id: s
     if erased.rowcount == 1:
         return
     if await session.scalar(select(ResourceOffer.id).where(*mine)) is None:
-        raise NotFound(f"no resource offer {record_id} of this subject")
-    raise Conflict(f"kept: {KEEP_MATCHED}", resource=f"resource-offers/{offer_id}")
+        raise NotFound("no resource offer {record_id} of this subject", record_id=record_id)
+    raise Conflict("kept: {reason}", resource=f"resource-offers/{offer_id}", reason=KEEP_MATCHED)
 
 
 SUBJECT_DATA = SubjectData("charity", collect, erase)

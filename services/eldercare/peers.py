@@ -159,7 +159,9 @@ def status_params(elder_id: int, cache_hours: int) -> dict:
 
 
 def no_such_elder(elder_id: int) -> NotFound:
-    return NotFound(f"no older person {elder_id} that you may see")  # as elders.service.get_visible says
+    return NotFound(
+        "no older person {elder_id} that you may see", elder_id=elder_id
+    )  # as elders.service.get_visible says
 
 
 async def facts_of(

@@ -27,6 +27,7 @@ from services.eldercare.homecare.models import Visit
 from services.eldercare.meals.models import MealOrder, Menu
 from shared.db import utcnow
 from shared.errors import Conflict
+from shared.i18n import N_
 from shared.identity import Principal
 
 # The first key of the advisory lock: keeps these locks apart from any other use of advisory locks.
@@ -35,7 +36,7 @@ OPEN_VISIT_STATES = ("requested", "scheduled", "checked_in")
 
 
 class QuotaReached(Conflict):
-    slug, title = "quota-reached", "Booking quota reached"
+    slug, title = "quota-reached", N_("Booking quota reached")
 
 
 async def _lock_resident(session: AsyncSession, principal: Principal) -> None:
@@ -50,8 +51,12 @@ async def _refuse_over(
     held = await session.scalar(count_query)
     if held >= limit:
         raise QuotaReached(
-            f"you already hold {held} {what}; the limit is {limit} ({quota}). Cancel or release one first",
+            "you already hold {held} {what}; the limit is {limit} ({quota}). Cancel or release one first",
             resource=f"quotas/{quota}",
+            held=held,
+            what=what,
+            limit=limit,
+            quota=quota,
         )
 
 
@@ -73,7 +78,12 @@ async def check_meal_orders(session: AsyncSession, principal: Principal, menu_id
         return
     day = select(Menu.served_on).where(Menu.id == menu_id).scalar_subquery()
     await _refuse_over(
-        session, principal, meal_orders_held(principal, day), limit, "meal_orders_per_day", "meal orders for that day"
+        session,
+        principal,
+        meal_orders_held(principal, day),
+        limit,
+        "meal_orders_per_day",
+        N_("meal orders for that day"),
     )
 
 
@@ -97,7 +107,9 @@ async def check_bed_holds(session: AsyncSession, principal: Principal, limit: in
     """Before a resident's bed hold: their live holds (active, before their deadline) stay under `limit`."""
     if principal.kind != "resident":
         return
-    await _refuse_over(session, principal, bed_holds_held(principal, utcnow()), limit, "bed_holds", "live bed holds")
+    await _refuse_over(
+        session, principal, bed_holds_held(principal, utcnow()), limit, "bed_holds", N_("live bed holds")
+    )
 
 
 async def check_pending_care_links(session: AsyncSession, principal: Principal, limit: int) -> None:
@@ -109,7 +121,7 @@ async def check_pending_care_links(session: AsyncSession, principal: Principal, 
         .select_from(CareLinkRequest)
         .where(CareLinkRequest.requester == principal.subject, CareLinkRequest.status == "pending")
     )
-    await _refuse_over(session, principal, count, limit, "pending_care_links", "care link requests waiting")
+    await _refuse_over(session, principal, count, limit, "pending_care_links", N_("care link requests waiting"))
 
 
 async def check_open_visits(session: AsyncSession, principal: Principal, limit: int) -> None:
@@ -121,4 +133,4 @@ async def check_open_visits(session: AsyncSession, principal: Principal, limit: 
         .select_from(Visit)
         .where(Visit.ordered_by == principal.subject, Visit.status.in_(OPEN_VISIT_STATES))
     )
-    await _refuse_over(session, principal, count, limit, "open_visits", "open home-visit orders")
+    await _refuse_over(session, principal, count, limit, "open_visits", N_("open home-visit orders"))

@@ -12,24 +12,25 @@ from services.eldercare.database import PII_READS
 from services.eldercare.elders.models import Elder, ElderCarer
 from services.eldercare.meals.models import Canteen, MealOrder, Menu
 from shared.errors import Conflict, NotFound
+from shared.i18n import N_
 from shared.idnumbers import mask_id_number, mask_phone
 from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData
 
 # Why each kept category must be kept. PIPL art. 47 lets a person have their data erased once its purpose is served,
 # consent is withdrawn, …; where a law sets a keeping period that has not run out, the data is kept (art. 47, para 2).
-KEEP_ELDER = (
+KEEP_ELDER = N_(
     "the older person's own record in the eldercare register (养老服务对象档案): it serves them, and only they or the "
     "staff of their area may close it; a carer may ask for a correction"
 )
-KEEP_APPROVED_LINK = (
+KEEP_APPROVED_LINK = N_(
     "the decision that let this account act for the person (家属关联审核): kept as the record of who was given that "
     "right while the care link stands; ending the care link is a deletion of `care_links`"
 )
-KEEP_ORDER = (
+KEEP_ORDER = N_(
     "a meal subsidised with public funds (老年助餐补贴): part of the canteen's settlement statement and kept as an "
     "accounting record (会计档案管理办法, 财政部 国家档案局令第79号: accounting vouchers 30 years)"
 )
-KEEP_READ = (
+KEEP_READ = N_(
     "the audit of a read of personal data in the clear (append-only): kept as the record of who read what and why "
     "(PIPL art. 51; 网络安全法 art. 21: logs at least six months)"
 )
@@ -186,26 +187,30 @@ async def collect(session: AsyncSession, subject: str) -> list[HeldCategory]:
 async def erase(session: AsyncSession, subject: str, category: str, record_id: str) -> None:
     """Erase a care link request that was never approved, or end a care link; everything else is kept by law."""
     if not record_id.isdigit():
-        raise NotFound(f"no {category} record {record_id} of this subject")
+        raise NotFound("no {category} record {record_id} of this subject", category=category, record_id=record_id)
     key = int(record_id)
     if category == "care_link_requests":
         request = await session.scalar(
             select(CareLinkRequest).where(CareLinkRequest.id == key, CareLinkRequest.requester == subject)
         )
         if request is None:
-            raise NotFound(f"no care link request {record_id} of this subject")
+            raise NotFound("no care link request {record_id} of this subject", record_id=record_id)
         if request.status == "approved":
-            raise Conflict(f"kept: {KEEP_APPROVED_LINK}", resource=f"care-link-requests/{key}")
+            raise Conflict(
+                "kept: {reason}",
+                resource=f"care-link-requests/{key}",
+                reason=KEEP_APPROVED_LINK,
+            )
         await session.delete(request)
     elif category == "care_links":
         ended = await session.execute(delete(ElderCarer).where(ElderCarer.id == key, ElderCarer.subject == subject))
         if ended.rowcount != 1:
-            raise NotFound(f"no care link {record_id} of this subject")
+            raise NotFound("no care link {record_id} of this subject", record_id=record_id)
     elif category in ("elders", "meal_orders", "pii_reads"):
         reason = {"elders": KEEP_ELDER, "meal_orders": KEEP_ORDER, "pii_reads": KEEP_READ}[category]
-        raise Conflict(f"kept: {reason}", resource=f"{category}/{record_id}")
+        raise Conflict("kept: {reason}", resource=f"{category}/{record_id}", reason=reason)
     else:
-        raise NotFound(f"eldercare holds no category {category}")
+        raise NotFound("eldercare holds no category {category}", category=category)
     await session.flush()
 
 

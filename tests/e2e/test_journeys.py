@@ -568,7 +568,9 @@ def test_a_family_member_holds_a_bed_that_staff_see_confirm_and_free(suite):
         mine = httpx.get(f"{url}/admissions", headers=daughter, params={"elder_id": mother["id"], "active": "true"})
         assert [a["id"] for a in mine.json()["items"]] == [admission["id"]]
         occupied = httpx.post(
-            f"{url}/bed-holds", headers=officer, json={"bed_id": bed["id"], "elder_id": neighbour["id"]}
+            f"{url}/bed-holds",
+            headers=officer | {"Accept-Language": "en"},
+            json={"bed_id": bed["id"], "elder_id": neighbour["id"]},
         )
         assert "occupied" in assert_problem(occupied, 409)["detail"]
     finally:

@@ -14,7 +14,7 @@ from gateway.principals import DEMO_PRINCIPALS, issue_token
 from gateway.settings import GatewaySettings
 from services.eldercare.main import create_app as create_eldercare
 from shared.db import Database
-from tests.conftest import service_database, settings_for
+from tests.conftest import ENGLISH, service_database, settings_for
 from tests.shared.loopback import free_port, serve_in_background
 
 
@@ -61,7 +61,7 @@ async def gateway_client(database, **options) -> AsyncIterator[httpx.AsyncClient
             await gateway_seed.load(session)
         # A long timeout: Argon2 sign-ins on a loaded 2-core machine can take seconds.
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60, headers=ENGLISH
         ) as client:
             client.settings = settings
             client.app = app
@@ -116,7 +116,7 @@ async def committed_auth_gateway(backend, db_dir):
         async with app.local_app.state.database.sessionmaker() as session, session.begin():
             await gateway_seed.load(session)
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60, headers=ENGLISH
         ) as client:
             client.settings = settings
             client.app = app

@@ -9,7 +9,7 @@ from gateway.principals import DEMO_PRINCIPALS, TOKEN_AUDIENCE, TOKEN_ISSUER, is
 from gateway.proxy import UPSTREAM_ERRORS
 from services.charity.main import create_app as create_charity
 from shared.identity import mint_assertion
-from tests.conftest import service_database, settings_for
+from tests.conftest import ENGLISH, service_database, settings_for
 from tests.gateway.conftest import bearer, free_port, gateway_client, serve_in_background
 
 
@@ -166,7 +166,9 @@ async def test_production_has_no_dev_tokens_nor_docs_and_describes_its_api_to_to
     app = create_app(settings)
     await app.startup()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=ENGLISH
+        ) as client:
             assert (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).status_code == 404
             for path in ("/docs", "/docs/static/swagger-ui-bundle.js"):
                 assert (await client.get(path)).status_code == 404

@@ -103,6 +103,9 @@ async def test_a_nul_in_a_query_parameter_is_a_422_naming_it(backend, db_dir):
             assert response.json()["errors"][0] == {
                 "field": "q",
                 "location": "query",
+                "code": "control_character",
+                "label_zh": "搜索词",
+                "label_en": "q",
                 "message": response.json()["errors"][0]["message"],
             }
             assert "control characters" in response.json()["errors"][0]["message"]
@@ -140,7 +143,16 @@ async def test_a_body_that_is_not_json_is_a_422_naming_the_body(backend, db_dir,
         assert response.status_code == 422, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["type"] == "/problems/validation-failed"
-        assert response.json()["errors"] == [{"field": "body", "location": "body", "message": "must be JSON in UTF-8"}]
+        assert response.json()["errors"] == [
+            {
+                "field": "body",
+                "location": "body",
+                "message": "must be JSON in UTF-8",
+                "code": "json_invalid",
+                "label_zh": "提交的内容",
+                "label_en": "body",
+            }
+        ]
 
 
 def service_document(service: str) -> dict:

@@ -12,7 +12,7 @@ from sqlalchemy import CheckConstraint, inspect, text
 
 from shared.db import Session, make_engine
 from shared.schemas import Schema
-from tests.conftest import client_for, service_database, staff
+from tests.conftest import ENGLISH, client_for, service_database, staff
 from tests.shared.loopback import free_port
 
 CLERK = staff("330200", "charity.projects:read")
@@ -25,7 +25,16 @@ async def test_an_id_too_large_for_the_database_is_a_422_naming_it(backend, db_d
             response = await client.get(f"/api/charity/v1/projects/{too_large}", headers=client.as_(CLERK))
             assert response.status_code == 422, response.text
             assert response.headers["content-type"].startswith("application/problem+json")
-            assert response.json()["errors"] == [{"field": "project_id", "location": "path", "message": "too large"}]
+            assert response.json()["errors"] == [
+                {
+                    "field": "project_id",
+                    "location": "path",
+                    "message": "too large",
+                    "code": "out_of_range",
+                    "label_zh": "项目",
+                    "label_en": "project id",
+                }
+            ]
 
 
 # ---- what a database error is reported as ------------------------------------------------------------------------
@@ -44,7 +53,9 @@ def _route(client, path: str, statement: str) -> None:
 def _raw(client) -> httpx.AsyncClient:
     # Starlette re-raises an unexpected error to the server after answering it; a server keeps the answer.
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=client.app, raise_app_exceptions=False), base_url="http://charity"
+        transport=httpx.ASGITransport(app=client.app, raise_app_exceptions=False),
+        base_url="http://charity",
+        headers=ENGLISH,
     )
 
 
@@ -81,7 +92,16 @@ async def test_a_number_out_of_range_that_the_caller_sent_is_a_422_naming_it(bac
         async with _raw(client) as raw:
             response = await raw.get("/echo", params={"number": str(2**64)})
         assert response.status_code == 422, response.text
-        assert response.json()["errors"] == [{"field": "number", "location": "query", "message": "too large"}]
+        assert response.json()["errors"] == [
+            {
+                "field": "number",
+                "location": "query",
+                "message": "too large",
+                "code": "out_of_range",
+                "label_zh": "number",
+                "label_en": "number",
+            }
+        ]
 
 
 @pytest.mark.postgresql_only
@@ -102,7 +122,16 @@ async def test_an_id_sent_as_a_whole_float_too_large_for_its_column_is_a_422_nam
                 "/find", content=b'{"elder_id": 13377718844.0}', headers={"content-type": "application/json"}
             )
         assert response.status_code == 422, response.text
-        assert response.json()["errors"] == [{"field": "elder_id", "location": "body", "message": "too large"}]
+        assert response.json()["errors"] == [
+            {
+                "field": "elder_id",
+                "location": "body",
+                "message": "too large",
+                "code": "out_of_range",
+                "label_zh": "老人",
+                "label_en": "elder id",
+            }
+        ]
 
 
 async def test_a_database_that_refuses_connections_is_a_503(db_dir):

@@ -59,8 +59,11 @@ def require_level(principal: Principal, step: str) -> None:
     allowed = STEP_LEVELS[step]
     if level_of(principal) not in allowed:
         raise Forbidden(
-            f"the step {step} is done by {' or '.join(allowed)} staff; you are "
-            f"{level_of(principal) or 'not staff'} ({principal.area})"
+            "the step {step} is done by {allowed} staff; you are {level} ({area})",
+            step=step,
+            allowed=" or ".join(allowed),
+            level=level_of(principal) or "-",
+            area=principal.area,
         )
 
 
@@ -127,7 +130,7 @@ async def get_visible(session: AsyncSession, principal: Principal, application_i
     query = select(Application).where(Application.id == application_id)
     application = await session.scalar(query)
     if application is None or not principal.covers(application.area_code):
-        raise NotFound(f"no application {application_id} that you may see")
+        raise NotFound("no application {application_id} that you may see", application_id=application_id)
     return application
 
 
@@ -137,8 +140,12 @@ async def _advance(
     """Move the application from `expected` to `new_state` only if nobody moved it first (one row or 409)."""
     if application.state != expected:
         raise Conflict(
-            f"application {application.id} is {application.state}; the step {step} needs it {expected}",
+            "application {application_id} is {state}; the step {step} needs it {expected}",
             resource=resource_of(application),
+            application_id=application.id,
+            state=application.state,
+            step=step,
+            expected=expected,
         )
     result = await session.execute(
         update(Application)
@@ -148,7 +155,9 @@ async def _advance(
     )
     if result.rowcount != 1:
         raise Conflict(
-            f"application {application.id} was moved by someone else; reload it", resource=resource_of(application)
+            "application {application_id} was moved by someone else; reload it",
+            resource=resource_of(application),
+            application_id=application.id,
         )
     await session.refresh(application)
     await notices.application_moved(session, application, step)  # in this transaction (the outbox)
@@ -168,17 +177,26 @@ async def accept(
     a 409 naming it, and the partial unique index `uq_applications_open` under concurrent requests."""
     if data.programme in HOUSEHOLD_PROGRAMMES:
         if data.member_id is not None:
-            raise InvalidInput("member_id", f"{data.programme} is granted to the household: give no member")
+            raise InvalidInput(
+                "member_id", "{programme} is granted to the household: give no member", programme=data.programme
+            )
     else:
         if data.member_id is None:
-            raise InvalidInput("member_id", f"{data.programme} is granted to one person: name the member")
+            raise InvalidInput(
+                "member_id", "{programme} is granted to one person: name the member", programme=data.programme
+            )
         if (
             await session.scalar(
                 select(Member.id).where(Member.id == data.member_id, Member.household_id == household.id)
             )
             is None
         ):
-            raise InvalidInput("member_id", f"no member {data.member_id} in household {household.id}")
+            raise InvalidInput(
+                "member_id",
+                "no member {member_id} in household {household_id}",
+                member_id=data.member_id,
+                household_id=household.id,
+            )
     open_one = await session.scalar(
         select(Application).where(
             Application.household_id == household.id,
@@ -188,7 +206,10 @@ async def accept(
     )
     if open_one is not None:
         raise Conflict(
-            f"household {household.id} already has an open {data.programme} application", resource=resource_of(open_one)
+            "household {household_id} already has an open {programme} application",
+            resource=resource_of(open_one),
+            household_id=household.id,
+            programme=data.programme,
         )
     now = utcnow()
     application = Application(
@@ -276,7 +297,9 @@ async def object_to(session: AsyncSession, principal: Principal, application_id:
     today = clock.today()
     if application.state != "publicised" or not application.notice_starts_on <= today < application.notice_ends_on:
         raise Conflict(
-            f"application {application.id} is not in its public notice period", resource=resource_of(application)
+            "application {application_id} is not in its public notice period",
+            resource=resource_of(application),
+            application_id=application.id,
         )
     audit(session, application.id, "objection", principal, text=data.text)
     await session.flush()
@@ -304,8 +327,9 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
     today = clock.today()
     if application.state == "publicised" and today < application.notice_ends_on:
         raise Conflict(
-            f"the public notice runs until {application.notice_ends_on.isoformat()}; decide after it",
+            "the public notice runs until {notice_ends_on}; decide after it",
             resource=resource_of(application),
+            notice_ends_on=application.notice_ends_on.isoformat(),
         )
     objections = len([e for e in await events_of(session, application.id) if e.step == "objection"])
     if not data.approve:
@@ -327,9 +351,11 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
         failed = [c.code for c in person.criteria if not c.passed] if person else ["member_not_assessed"]
     if not eligible:
         raise Conflict(
-            f"the rules in force on {today.isoformat()} find the application not eligible (failed: "
-            f"{', '.join(failed)}); reject it with reasons or correct the assessment",
+            "the rules in force on {today} find the application not eligible (failed: {failed}); reject it with "
+            "reasons or correct the assessment",
             resource=resource_of(application),
+            today=today.isoformat(),
+            failed=", ".join(failed),
         )
     grant = (
         result.amount_fen
@@ -358,7 +384,9 @@ async def decide(session: AsyncSession, principal: Principal, application_id: in
     for m in enrolled:
         if application.programme in current[m.id_number]:
             raise Conflict(
-                f"a member already receives {application.programme}", resource=f"households/{application.household_id}"
+                "a member already receives {programme}",
+                resource=f"households/{application.household_id}",
+                programme=application.programme,
             )
         # The household's grant is carried by the applicant's enrolment, so sums over enrolments count it once.
         carries = m.relationship == "applicant" or application.programme not in HOUSEHOLD_PROGRAMMES

@@ -71,7 +71,12 @@ def _checked_period(period_from: str, period_to: str) -> tuple[dt.date, int]:
         raise InvalidInput("period_to", "the period ends before it starts")
     months = months_between(first, last)
     if months > MAX_MONTHS:
-        raise InvalidInput("period_to", f"a period covers at most {MAX_MONTHS} months; this one covers {months}")
+        raise InvalidInput(
+            "period_to",
+            "a period covers at most {MAX_MONTHS} months; this one covers {months}",
+            MAX_MONTHS=MAX_MONTHS,
+            months=months,
+        )
     if last > clock.today().replace(day=1):
         raise InvalidInput("period_to", "nothing can be recorded for a month that has not begun")
     return first, months
@@ -111,7 +116,12 @@ def asset_out(row: Asset) -> AssetOut:
 async def _member_of(session: AsyncSession, household_id: int, member_id: int) -> Member:
     member = await session.scalar(select(Member).where(Member.id == member_id, Member.household_id == household_id))
     if member is None:
-        raise InvalidInput("member_id", f"no member {member_id} in household {household_id}")
+        raise InvalidInput(
+            "member_id",
+            "no member {member_id} in household {household_id}",
+            member_id=member_id,
+            household_id=household_id,
+        )
     return member
 
 
@@ -126,8 +136,10 @@ async def record_income(session: AsyncSession, household: Household, data: Incom
     if data.item not in ITEMS_BY_KIND[data.kind]:
         raise InvalidInput(
             "item",
-            f"{data.item} is not an item of {data.kind} income; expected one of "
-            f"{', '.join(sorted(ITEMS_BY_KIND[data.kind]))}",
+            "{item} is not an item of {kind} income; expected one of {items_by_kind}",
+            item=data.item,
+            kind=data.kind,
+            items_by_kind=", ".join(sorted(ITEMS_BY_KIND[data.kind])),
         )
     first, months = _checked_period(data.period_from, data.period_to)
     _check_source(data.source)
@@ -162,7 +174,9 @@ async def read_income_amounts(
     income = await one_or_404(
         session,
         select(Income).where(Income.id == income_id, Income.household_id == household.id),
-        f"no income {income_id} in household {household_id} that you may see",
+        "no income {income_id} in household {household_id} that you may see",
+        income_id=income_id,
+        household_id=household_id,
     )
     return await record_pii_read(
         session,

@@ -136,7 +136,12 @@ async def match(session: AsyncSession, principal: Principal, data: MatchRequest)
         query = query.where(CatalogueService.id == data.service_id)
     candidates = [s for s in await session.scalars(query) if household.area_code.startswith(area_prefix(s.area_code))]
     if data.service_id is not None and not candidates:
-        raise InvalidInput("service_id", f"no active service {data.service_id} offered in area {household.area_code}")
+        raise InvalidInput(
+            "service_id",
+            "no active service {service_id} offered in area {area_code}",
+            service_id=data.service_id,
+            area_code=household.area_code,
+        )
     open_ones = set(
         await session.scalars(
             select(ServiceMatch.service_id).where(
@@ -152,16 +157,17 @@ async def match(session: AsyncSession, principal: Principal, data: MatchRequest)
             if data.service_id is not None:
                 raise InvalidInput(
                     "service_id",
-                    f"the household has none of the needs the service answers "
-                    f"({', '.join(candidate.needs)}); its needs: "
-                    f"{', '.join(sorted(needs)) or 'none recorded'}",
+                    "the household has none of the needs the service answers ({answered}); its needs: {needs}",
+                    answered=", ".join(candidate.needs),
+                    needs=", ".join(sorted(needs)) or "-",
                 )
             continue
         if candidate.id in open_ones:
             if data.service_id is not None:
                 raise Conflict(
-                    f"the household already has an open match with service {candidate.id}",
+                    "the household already has an open match with service {candidate_id}",
                     resource=f"households/{household.id}",
+                    candidate_id=candidate.id,
                 )
             continue
         row = ServiceMatch(
@@ -189,7 +195,7 @@ async def _visible_match(session: AsyncSession, principal: Principal, match_id: 
         )
     ).first()
     if row is None or not principal.covers(row[0].area_code):
-        raise NotFound(f"no service match {match_id} that you may see")
+        raise NotFound("no service match {match_id} that you may see", match_id=match_id)
     return row[0], row[1]
 
 
@@ -198,7 +204,12 @@ async def move(
 ) -> tuple[ServiceMatch, str]:
     row, name = await _visible_match(session, principal, match_id)
     if state not in TRANSITIONS.get(row.state, set()):
-        raise Conflict(f"a {row.state} match cannot become {state}", resource=f"service-matches/{row.id}")
+        raise Conflict(
+            "a {state} match cannot become {state2}",
+            resource=f"service-matches/{row.id}",
+            state=row.state,
+            state2=state,
+        )
     moved = await session.execute(
         update(ServiceMatch)
         .where(ServiceMatch.id == row.id, ServiceMatch.state == row.state)
@@ -238,8 +249,10 @@ async def record_need(session: AsyncSession, principal: Principal, household_id:
     )
     if known is not None:
         raise Conflict(
-            f"the need {data.need} is already recorded for household {household.id}",
+            "the need {need} is already recorded for household {household_id}",
             resource=f"households/{household.id}/needs",
+            need=data.need,
+            household_id=household.id,
         )
     session.add(
         HouseholdNeed(
@@ -277,7 +290,7 @@ async def deactivate(session: AsyncSession, principal: Principal, service_id: in
     already made keep their course. Only staff whose area includes the service's may withdraw it."""
     row = await session.get(CatalogueService, service_id)
     if row is None or not principal.covers(row.area_code):
-        raise NotFound(f"no catalogue service {service_id} that you may withdraw")
+        raise NotFound("no catalogue service {service_id} that you may withdraw", service_id=service_id)
     changed = await session.execute(
         update(CatalogueService)
         .where(CatalogueService.id == row.id, CatalogueService.active.is_(True))
@@ -285,6 +298,8 @@ async def deactivate(session: AsyncSession, principal: Principal, service_id: in
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:
-        raise Conflict(f"catalogue service {row.id} is already withdrawn", resource=f"service-catalogue/{row.id}")
+        raise Conflict(
+            "catalogue service {row_id} is already withdrawn", resource=f"service-catalogue/{row.id}", row_id=row.id
+        )
     await session.refresh(row)
     return row

@@ -99,7 +99,7 @@ async def get_screening(session: AsyncSession, principal: Principal, screening_i
         and area_prefix(principal.area).startswith(area_prefix(screening.area_code))
     )
     if screening is None or not (principal.covers(screening.area_code) or within):
-        raise NotFound(f"no screening {screening_id} that you may see")
+        raise NotFound("no screening {screening_id} that you may see", screening_id=screening_id)
     return screening
 
 

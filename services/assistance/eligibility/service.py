@@ -59,8 +59,9 @@ async def parameters(session: AsyncSession, district_code: str, as_of: dt.date) 
         ]
         raise InvalidInput(
             "as_of",
-            f"no rule was in force on {as_of.isoformat()} for: {'; '.join(why)}. Add a "
-            "version with its citation (POST /policies) to decide that day",
+            "no rule was in force on {as_of} for: {why}. Add a version with its citation (POST /policies) to decide that day",
+            as_of=as_of.isoformat(),
+            why="; ".join(why),
         )
     return found
 
@@ -131,7 +132,9 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
             if income.item not in ITEMS_BY_KIND[income.kind]:
                 raise InvalidInput(
                     f"household.members.{index}.incomes.{j}.item",
-                    f"{income.item} is not an item of {income.kind} income",
+                    "{item} is not an item of {income_kind} income",
+                    item=income.item,
+                    income_kind=income.kind,
                 )
             if income.item in EXEMPT_ITEMS:
                 continue

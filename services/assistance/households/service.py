@@ -91,8 +91,9 @@ def check_member_facts(data: MemberIn, field: str) -> None:
     if data.relationship not in COUNTED_BY_RELATIONSHIP and data.legal_duty_of_support is None:
         raise InvalidInput(
             f"{field}.legal_duty_of_support",
-            f"say whether this {data.relationship} has a legal duty "
-            "of support towards the applicant (法定赡养、扶养、抚养义务): they count only if so",
+            "say whether this {relationship} has a legal duty of support towards the applicant (法定赡养、扶养、抚养义务): "
+            "they count only if so",
+            relationship=data.relationship,
         )
     if data.full_time_student and data.schooling == "none":
         raise InvalidInput(
@@ -141,9 +142,10 @@ async def _refuse_people_elsewhere(session: AsyncSession, members: list[Member])
     ).first()
     if found is not None:
         raise Conflict(
-            f"the person {mask_id_number(by_index[found.id_number_index])} is already a member of "
-            f"household {found.household_id}; a person belongs to one household",
+            "the person {by_index} is already a member of household {household_id}; a person belongs to one household",
             resource=f"households/{found.household_id}",
+            by_index=mask_id_number(by_index[found.id_number_index]),
+            household_id=found.household_id,
         )
 
 
@@ -153,12 +155,14 @@ def check_members(data: HouseholdIn) -> list[Member]:
     spreadsheet import both check here."""
     applicants = [i for i, m in enumerate(data.members) if m.relationship == "applicant"]
     if len(applicants) != 1:
-        raise InvalidInput("members", f"exactly one member is the applicant (申请人); found {len(applicants)}")
+        raise InvalidInput(
+            "members", "exactly one member is the applicant (申请人); found {count}", count=len(applicants)
+        )
     members = [_check_member(m, f"members.{i}") for i, m in enumerate(data.members)]
     seen: dict[str, int] = {}
     for i, m in enumerate(members):
         if m.id_number in seen:
-            raise InvalidInput(f"members.{i}.id_number", f"the same person as members.{seen[m.id_number]}")
+            raise InvalidInput(f"members.{i}.id_number", "the same person as members.{seen}", seen=seen[m.id_number])
         seen[m.id_number] = i
     return members
 
@@ -238,7 +242,7 @@ async def get_visible(
     household = await session.scalar(query)
     if household is None:
         # The same answer whether the household does not exist or lies outside the caller's area.
-        raise NotFound(f"no household {household_id} that you may see")
+        raise NotFound("no household {household_id} that you may see", household_id=household_id)
     return household
 
 
@@ -258,7 +262,9 @@ async def _member_of(session: AsyncSession, household: Household, member_id: int
     return await one_or_404(
         session,
         select(Member).where(Member.id == member_id, Member.household_id == household.id),
-        f"no member {member_id} in household {household.id}",
+        "no member {member_id} in household {household_id}",
+        member_id=member_id,
+        household_id=household.id,
     )
 
 

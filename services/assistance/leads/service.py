@@ -59,7 +59,7 @@ def visible_to(principal: Principal):
 
 async def get_visible(session: AsyncSession, principal: Principal, lead_id: int) -> Lead:
     return await one_or_404(
-        session, visible_to(principal).where(Lead.id == lead_id), f"no lead {lead_id} that you may see"
+        session, visible_to(principal).where(Lead.id == lead_id), "no lead {lead_id} that you may see", lead_id=lead_id
     )
 
 
@@ -71,17 +71,26 @@ async def close(session: AsyncSession, principal: Principal, lead_id: int, data:
         try:
             application = await applications.get_visible(session, principal, data.application_id)
         except NotFound:
-            raise InvalidInput("application_id", f"no application {data.application_id} that you may see") from None
+            raise InvalidInput(
+                "application_id", "no application {application_id} that you may see", application_id=data.application_id
+            ) from None
         if application.household_id != lead.household_id:
             raise InvalidInput(
                 "application_id",
-                f"application {application.id} is of household "
-                f"{application.household_id}, not of the lead's {lead.household_id}",
+                "application {application_id} is of household {household_id}, not of the lead's {household_id2}",
+                application_id=application.id,
+                household_id=application.household_id,
+                household_id2=lead.household_id,
             )
     elif data.application_id is not None:
         raise InvalidInput("application_id", "only a lead closed as applied names an application")
     if lead.state not in OPEN_STATES:
-        raise Conflict(f"lead {lead.id} is already closed ({lead.outcome})", resource=f"leads/{lead.id}")
+        raise Conflict(
+            "lead {lead_id} is already closed ({outcome})",
+            resource=f"leads/{lead.id}",
+            lead_id=lead.id,
+            outcome=lead.outcome,
+        )
     closed = await session.execute(
         update(Lead)
         .where(Lead.id == lead.id, Lead.state.in_(OPEN_STATES))
@@ -96,7 +105,11 @@ async def close(session: AsyncSession, principal: Principal, lead_id: int, data:
         .execution_options(synchronize_session=False)
     )
     if closed.rowcount != 1:
-        raise Conflict(f"lead {lead.id} was closed by someone else meanwhile; reload it", resource=f"leads/{lead.id}")
+        raise Conflict(
+            "lead {lead_id} was closed by someone else meanwhile; reload it",
+            resource=f"leads/{lead.id}",
+            lead_id=lead.id,
+        )
     await session.refresh(lead)
     count_after_commit(session, "assistance", "lead_closed", data.outcome)
     return lead

@@ -99,10 +99,13 @@ async def declare_household(
     if not covers(CITY_CODE, address.values["area_code"]):
         # While pending, the area is the one the resident gave: the field to correct is that one.
         field = "area_code" if address.pending else "address"
-        raise InvalidInput(field, f"the household must live in the city ({CITY_CODE})")
+        raise InvalidInput(field, "the household must live in the city ({city_code})", city_code=CITY_CODE)
     declared = await session.scalar(select(func.count()).where(Household.declared_by == subject))
     if declared >= quota:
-        raise Conflict(f"you have declared {declared} households, the most one resident may; apply for one of them")
+        raise Conflict(
+            "you have declared {declared} households, the most one resident may; apply for one of them",
+            declared=declared,
+        )
     try:
         return await households.record(session, data, address, created_by=subject, declared_by=subject)
     except Conflict:
@@ -119,7 +122,7 @@ async def declared_household(session: AsyncSession, principal: Principal, househ
         select(Household).where(Household.id == household_id, Household.declared_by == subject)
     )
     if household is None:
-        raise NotFound(f"no household {household_id} that you declared")
+        raise NotFound("no household {household_id} that you declared", household_id=household_id)
     return household
 
 
@@ -159,7 +162,10 @@ async def submit(session: AsyncSession, principal: Principal, data: OnlineApplic
     missing = sorted(REQUIRED_CHECKS[data.programme] - set(data.consent.checks))
     if missing:
         raise InvalidInput(
-            "consent.checks", f"{data.programme} needs your consent to these checks too: {', '.join(missing)}"
+            "consent.checks",
+            "{programme} needs your consent to these checks too: {missing}",
+            programme=data.programme,
+            missing=", ".join(missing),
         )
     application = await applications.accept(
         session,
@@ -188,7 +194,7 @@ async def own_application(session: AsyncSession, principal: Principal, applicati
         select(Application).where(Application.id == application_id, Application.submitted_by == subject)
     )
     if application is None:
-        raise NotFound(f"no application {application_id} of yours")
+        raise NotFound("no application {application_id} of yours", application_id=application_id)
     return application
 
 
@@ -258,7 +264,7 @@ async def requests_of(session: AsyncSession, application_id: int) -> list[Materi
 async def to_out(session: AsyncSession, application: Application) -> OnlineApplicationOut:
     consent = await session.scalar(select(DataCheckConsent).where(DataCheckConsent.application_id == application.id))
     if consent is None:  # every online application is written with its consent (submit)
-        raise NotFound(f"no consent recorded for application {application.id}")
+        raise NotFound("no consent recorded for application {application_id}", application_id=application.id)
     requests = await requests_of(session, application.id)
     open_request = next((r for r in requests if r.answered_at is None), None)
     return OnlineApplicationOut(
@@ -293,8 +299,11 @@ async def to_out(session: AsyncSession, application: Application) -> OnlineAppli
 def _open(application: Application, action: str) -> None:
     if application.state not in OPEN_STATES:
         raise Conflict(
-            f"application {application.id} is {application.state}: {action} only while it is under review",
+            "application {application_id} is {state}: {action} only while it is under review",
             resource=applications.resource_of(application),
+            application_id=application.id,
+            state=application.state,
+            action=action,
         )
 
 
@@ -334,8 +343,10 @@ async def upload(
     count = await session.scalar(select(func.count()).where(Material.application_id == application.id))
     if count >= max_count:
         raise Conflict(
-            f"application {application.id} holds {count} files, the most it may",
+            "application {application_id} holds {count} files, the most it may",
             resource=applications.resource_of(application),
+            application_id=application.id,
+            count=count,
         )
     request = await _open_request(session, application.id)
     key = f"applications/{application.id}/{file.sha256}.{file.extension}"
@@ -363,7 +374,11 @@ async def _material(session: AsyncSession, application: Application, material_id
         select(Material).where(Material.id == material_id, Material.application_id == application.id)
     )
     if material is None:
-        raise NotFound(f"no material {material_id} in application {application.id}")
+        raise NotFound(
+            "no material {material_id} in application {application_id}",
+            material_id=material_id,
+            application_id=application.id,
+        )
     return material
 
 
@@ -406,10 +421,14 @@ async def answer(
         )
     )
     if request is None:
-        raise NotFound(f"no request {request_id} for materials of application {application.id}")
+        raise NotFound(
+            "no request {request_id} for materials of application {application_id}",
+            request_id=request_id,
+            application_id=application.id,
+        )
     resource = f"applications/{application.id}/material-requests/{request.id}"
     if request.answered_at is not None:
-        raise Conflict(f"request {request.id} was answered already", resource=resource)
+        raise Conflict("request {request_id} was answered already", resource=resource, request_id=request.id)
     uploaded = await session.scalar(select(func.count()).where(Material.request_id == request.id))
     if not uploaded:
         raise Conflict("upload the materials asked for before answering", resource=resource)
@@ -420,7 +439,7 @@ async def answer(
         .execution_options(synchronize_session=False)
     )
     if answered.rowcount != 1:
-        raise Conflict(f"request {request.id} was answered already", resource=resource)
+        raise Conflict("request {request_id} was answered already", resource=resource, request_id=request.id)
     applications.audit(session, application.id, "answer_materials", principal, request_id=request.id, note=data.note)
     await session.flush()
     await session.refresh(request)
@@ -436,14 +455,17 @@ async def request_materials(
     _open(application, "materials are asked for")
     if application.submitted_by is None:
         raise Conflict(
-            f"application {application.id} was made at the counter: ask the applicant there",
+            "application {application_id} was made at the counter: ask the applicant there",
             resource=applications.resource_of(application),
+            application_id=application.id,
         )
     waiting = await _open_request(session, application.id)
     if waiting is not None:
         raise Conflict(
-            f"request {waiting.id} for materials of application {application.id} is still open",
+            "request {waiting_id} for materials of application {application_id} is still open",
             resource=f"applications/{application.id}/material-requests/{waiting.id}",
+            waiting_id=waiting.id,
+            application_id=application.id,
         )
     request = MaterialRequest(
         application_id=application.id, note=data.note, requested_by=principal.subject, requested_at=utcnow()

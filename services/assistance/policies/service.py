@@ -12,6 +12,7 @@ from services.assistance.policies.schemas import CATALOGUE, PolicyVersionIn, Pol
 from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.i18n import N_
 from shared.identity import Principal
 
 
@@ -58,8 +59,13 @@ async def in_force(
         if not own_beats_city:
             chosen[version.code] = version
     if not chosen:
-        what = f"parameter {code}" if code else "any parameter"
-        raise NotFound(f"no rule was in force on {as_of.isoformat()} for {what} in district {district_code}")
+        what = code or N_("any parameter")
+        raise NotFound(
+            "no rule was in force on {as_of} for {what} in district {district_code}",
+            as_of=as_of.isoformat(),
+            what=what,
+            district_code=district_code,
+        )
     return list(chosen.values())
 
 
@@ -77,7 +83,7 @@ async def first_versions(
 
 async def history(session: AsyncSession, code: str, *, district_code: str | None = None) -> list[PolicyVersion]:
     if code not in CATALOGUE:
-        raise NotFound(f"no policy parameter {code}")
+        raise NotFound("no policy parameter {code_}", code_=code)
     query = (
         select(PolicyVersion)
         .where(PolicyVersion.code == code)
@@ -93,7 +99,9 @@ async def add_version(session: AsyncSession, principal: Principal, data: PolicyV
         raise Forbidden("policy parameters are set by city-level staff of the bureau (area 330200)")
     expected = CATALOGUE[data.code].unit
     if data.unit != expected:
-        raise InvalidInput("unit", f"{data.code} is given in {expected}, not {data.unit}")
+        raise InvalidInput(
+            "unit", "{code_} is given in {expected}, not {unit}", code_=data.code, expected=expected, unit=data.unit
+        )
     existing = await session.scalar(
         select(PolicyVersion).where(
             PolicyVersion.code == data.code,
@@ -103,10 +111,13 @@ async def add_version(session: AsyncSession, principal: Principal, data: PolicyV
     )
     if existing is not None:
         raise Conflict(
-            f"{data.code} for {data.district_code} already has a version effective on "
-            f"{data.effective_on.isoformat()} (id {existing.id}); versions are never rewritten: "
-            "add one with another effective date",
+            "{code_} for {district_code} already has a version effective on {effective_on} (id {existing_id}); "
+            "versions are never rewritten: add one with another effective date",
             resource=resource_of(existing),
+            code_=data.code,
+            district_code=data.district_code,
+            effective_on=data.effective_on.isoformat(),
+            existing_id=existing.id,
         )
     version = PolicyVersion(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
     session.add(version)

@@ -93,7 +93,7 @@ async def lookup(
     with a partner identity see them). Fields read: `programmes`.
     """
     if principal.kind not in LOOKUP_CALLERS:
-        raise Forbidden("status lookups are for other services and staff, not for " + principal.kind + " callers")
+        raise Forbidden("status lookups are for other services and staff, not for {kind} callers", kind=principal.kind)
     id_number = parse_id_number(raw_id_number)
     index = id_number_index(id_number.value)
     today = clock.today()

@@ -111,7 +111,7 @@ async def upload_batch(
 ) -> JSONResponse:
     content = await request.body()
     if len(content) > MAX_BATCH_BYTES:
-        raise InvalidInput("body", f"at most {MAX_BATCH_BYTES // (1024 * 1024)} MB")
+        raise InvalidInput("body", "at most {max_batch_bytes} MB", max_batch_bytes=MAX_BATCH_BYTES // (1024 * 1024))
     batch, created = await service.upload(
         session,
         principal,

@@ -23,6 +23,7 @@ from services.charity.projects.models import Project
 from services.charity.settings import LIMITS
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
+from shared.i18n import N_
 from shared.identity import Principal
 from shared.money import MAX_PAYMENT_FEN, format_yuan
 from shared.schemas import CONTROL_CHARACTERS
@@ -36,7 +37,7 @@ AMOUNT = re.compile(r"^\d{1,9}(\.\d{1,2})?$")  # yuan, at most two decimals
 class BatchRejected(DomainError):
     """The whole batch is refused: every problem found is listed, and nothing is written."""
 
-    status, slug, title = 422, "batch-rejected", "The batch was rejected as a whole"
+    status, slug, title = 422, "batch-rejected", N_("The batch was rejected as a whole")
 
 
 async def create(session: AsyncSession, principal: Principal, data: CampaignIn) -> Campaign:
@@ -53,7 +54,7 @@ async def create(session: AsyncSession, principal: Principal, data: CampaignIn) 
 
 
 async def get(session: AsyncSession, campaign_id: int) -> Campaign:
-    campaign = await get_or_404(session, Campaign, campaign_id, f"no campaign {campaign_id}")
+    campaign = await get_or_404(session, Campaign, campaign_id, "no campaign {campaign_id}", campaign_id=campaign_id)
     return campaign
 
 
@@ -110,8 +111,10 @@ async def parse_batch(content: bytes) -> list[tuple[int, str, int]]:
         return await _rows(reader)
     except csv.Error as error:  # a field past csv's size limit, say: not a payroll file
         raise BatchRejected(
-            f"line {reader.line_num} is not CSV: {error}",
+            "line {line_num} is not CSV: {error}",
             errors=[FieldProblem(field=f"line {reader.line_num}", location="body", message=str(error))],
+            line_num=reader.line_num,
+            error=error,
         ) from None
 
 
@@ -144,8 +147,8 @@ async def _rows(reader) -> list[tuple[int, str, int]]:
         elif employee_no in seen:
             problems.append(
                 FieldProblem(
-                    field=f"line {line_no}.employee_no", location="body", message=f"already on line {seen[employee_no]}"
-                )
+                    field=f"line {line_no}.employee_no", location="body", message="already on line {line}"
+                ).with_params(line=seen[employee_no])
             )
         else:
             seen[employee_no] = line_no
@@ -154,15 +157,16 @@ async def _rows(reader) -> list[tuple[int, str, int]]:
                 FieldProblem(
                     field=f"line {line_no}.amount",
                     location="body",
-                    message="a positive amount in yuan with at most two decimals, at most "
-                    f"{format_yuan(MAX_PAYMENT_FEN)}",
-                )
+                    message="a positive amount in yuan with at most two decimals, at most {most}",
+                ).with_params(most=format_yuan(MAX_PAYMENT_FEN))
             )
         elif employee_no:
             rows.append((line_no, employee_no, fen))
     if problems:
         raise BatchRejected(
-            f"{len(problems)} row problem(s); the batch was not imported", errors=problems[:MAX_ERRORS_REPORTED]
+            "{count} row problem(s); the batch was not imported",
+            errors=problems[:MAX_ERRORS_REPORTED],
+            count=len(problems),
         )
     if not rows:
         raise BatchRejected(
@@ -202,9 +206,9 @@ async def upload(
     campaign = await get(session, campaign_id)
     unit = await session.get(CampaignUnit, unit_id)
     if unit is None or unit.campaign_id != campaign.id:
-        raise NotFound(f"no unit {unit_id} in campaign {campaign_id}")
+        raise NotFound("no unit {unit_id} in campaign {campaign_id}", unit_id=unit_id, campaign_id=campaign_id)
     if principal.kind == "staff" and not principal.covers(unit.district_code):
-        raise NotFound(f"no unit {unit_id} that you may upload for")
+        raise NotFound("no unit {unit_id} that you may upload for", unit_id=unit_id)
     digest = hashlib.sha256(content).hexdigest()
     rows = await parse_batch(content)
     same_rows = rows_digest(rows)
@@ -218,24 +222,25 @@ async def upload(
             FieldProblem(
                 field="control_rows",
                 location="query",
-                message=f"the file has {len(rows)} rows, the control says {control_rows}",
-            )
+                message="the file has {count} rows, the control says {control_rows}",
+            ).with_params(count=len(rows), control_rows=control_rows)
         )
     if total != control_total_fen:
         mismatch.append(
             FieldProblem(
                 field="control_total_fen",
                 location="query",
-                message=f"the rows add up to {total} fen, the control says {control_total_fen}",
-            )
+                message="the rows add up to {total} fen, the control says {control_total_fen}",
+            ).with_params(total=total, control_total_fen=control_total_fen)
         )
     if mismatch:
         raise BatchRejected("the control totals do not match the file; the batch was not imported", errors=mismatch)
     if total > LIMITS.max_donation_fen:  # the batch is recorded as one donation of the unit
         raise BatchRejected(
-            f"the batch adds up to {format_yuan(total)}, more than one donation may be "
-            f"({format_yuan(LIMITS.max_donation_fen)}); split it into batches",
+            "the batch adds up to {total}, more than one donation may be ({max_donation_fen}); split it into batches",
             errors=[FieldProblem(field="control_total_fen", location="query", message="too large")],
+            total=format_yuan(total),
+            max_donation_fen=format_yuan(LIMITS.max_donation_fen),
         )
     earlier = None if replaces is None else await _replaceable(session, principal, unit, replaces)
     try:
@@ -276,7 +281,9 @@ async def upload(
         if not same:
             if earlier is not None:  # another correction of the same batch committed first
                 raise Conflict(
-                    f"batch {earlier.batch_no} has been replaced already", resource=f"payroll-batches/{earlier.id}"
+                    "batch {batch_no} has been replaced already",
+                    resource=f"payroll-batches/{earlier.id}",
+                    batch_no=earlier.batch_no,
                 ) from None
             raise
         return _replayed(same, batch_no, same_rows), False
@@ -308,11 +315,14 @@ async def _replaceable(session: AsyncSession, principal: Principal, unit: Campai
         .execution_options(populate_existing=True)
     )
     if earlier is None:
-        raise InvalidInput("replaces", f"unit {unit.id} has no batch {batch_no}")
+        raise InvalidInput("replaces", "unit {unit_id} has no batch {batch_no}", unit_id=unit.id, batch_no=batch_no)
     later = await session.scalar(select(PayrollBatch).where(PayrollBatch.replaces_id == earlier.id))
     if later is not None:
         raise Conflict(
-            f"batch {batch_no} was replaced by batch {later.batch_no} already", resource=f"payroll-batches/{later.id}"
+            "batch {batch_no} was replaced by batch {batch_no2} already",
+            resource=f"payroll-batches/{later.id}",
+            batch_no=batch_no,
+            batch_no2=later.batch_no,
         )
     return earlier
 
@@ -367,14 +377,15 @@ def _replayed(same: list[PayrollBatch], batch_no: str, rows_sha256: str) -> Payr
     for batch in same:
         if batch.rows_sha256 == rows_sha256:
             raise Conflict(
-                f"these rows were already imported as batch {batch.batch_no}; to correct a batch, "
-                f"name the one it replaces",
+                "these rows were already imported as batch {batch_no}; to correct a batch, name the one it replaces",
                 resource=f"payroll-batches/{batch.id}",
+                batch_no=batch.batch_no,
             )
     batch = same[0]
     raise Conflict(
-        f"batch {batch_no} was already imported with other content; give a new batch number",
+        "batch {batch_no} was already imported with other content; give a new batch number",
         resource=f"payroll-batches/{batch.id}",
+        batch_no=batch_no,
     )
 
 

@@ -105,7 +105,9 @@ def donor_fields(donor: DonorIn) -> dict:
             donor_kind="anonymous", donor_name=None, donor_phone=None, donor_phone_index=None, donor_credit_code=None
         )
     if donor.name is None or not donor.name.strip():
-        raise InvalidInput("donor.name", f"a {donor.kind} donor has a name; choose kind anonymous to give none")
+        raise InvalidInput(
+            "donor.name", "a {donor_kind} donor has a name; choose kind anonymous to give none", donor_kind=donor.kind
+        )
     credit_code = None
     if donor.kind == "company":
         if donor.credit_code is None:
@@ -129,9 +131,11 @@ def _replay(existing: Donation, data: DonationIn) -> Donation:
     """The channel sent a transaction already recorded: the same one is answered with the first donation."""
     if (existing.project_id, existing.amount_fen) != (data.project_id, data.amount_fen):
         raise Conflict(
-            f"{data.channel} transaction {data.channel_txn_id} is already recorded as donation "
-            f"{existing.id} with another project or amount",
+            "{channel} transaction {channel_txn_id} is already recorded as donation {existing_id} with another project or amount",
             resource=f"donations/{existing.id}",
+            channel=data.channel,
+            channel_txn_id=data.channel_txn_id,
+            existing_id=existing.id,
         )
     return existing
 
@@ -233,14 +237,18 @@ async def _record(
         raise RuntimeError(f"project {project.id} has no ledger accounts")  # opened with the project: a bug
     if project.status != "fundraising":
         raise Conflict(
-            f"project {project.id} is {project.status}: donations are accepted only while it is fundraising",
+            "project {project_id} is {project_status}: donations are accepted only while it is fundraising",
             resource=projects.resource(project.id),
+            project_id=project.id,
+            project_status=project.status,
         )
     day = donated_at.astimezone(clock.SHANGHAI).date()
     if not project.starts_on <= day <= project.ends_on:
         raise Conflict(
-            f"the fundraising period is {project.starts_on.isoformat()} to {project.ends_on.isoformat()}",
+            "the fundraising period is {starts_on} to {ends_on}",
             resource=projects.resource(project.id),
+            starts_on=project.starts_on.isoformat(),
+            ends_on=project.ends_on.isoformat(),
         )
     row = dict(
         project_id=project.id,
@@ -291,8 +299,8 @@ async def get_visible_with_area(session: AsyncSession, principal: Principal, don
         )
     ).first()
     if row is None:
-        raise NotFound(f"no donation {donation_id} that you may see")
-    visible_or_404(principal, row[1], f"donation {donation_id}")
+        raise NotFound("no donation {donation_id} that you may see", donation_id=donation_id)
+    visible_or_404(principal, row[1], "no donation {id} that you may see", id=donation_id)
     return row[0], row[1]
 
 
@@ -346,8 +354,10 @@ async def refund(session: AsyncSession, principal: Principal, donation_id: int, 
     project = await projects.lock_status(session, donation.project_id)
     if project.status not in SPENDING_STATUSES:
         raise Conflict(
-            f"project {project.id} is {project.status}: its money no longer moves",
+            "project {project_id} is {project_status}: its money no longer moves",
             resource=projects.resource(project.id),
+            project_id=project.id,
+            project_status=project.status,
         )
     await ledger.lock_project_fund(session, donation.project_id)
     # Read under the lock: a concurrent refund of the same donation has committed or not started.
@@ -356,15 +366,20 @@ async def refund(session: AsyncSession, principal: Principal, donation_id: int, 
     where = f"donations/{donation.id}"
     if data.amount_fen > remaining:
         raise Conflict(
-            f"donation {donation.id} of {donation.amount_fen} fen has {remaining} fen left to refund "
-            f"({refunded} fen refunded already)",
+            "donation {donation_id} of {amount_fen} fen has {remaining} fen left to refund ({refunded} fen refunded already)",
             resource=where,
+            donation_id=donation.id,
+            amount_fen=donation.amount_fen,
+            remaining=remaining,
+            refunded=refunded,
         )
     balance = await ledger.project_balance(session, project.id)
     if data.amount_fen > balance:
         raise Conflict(
-            f"project {project.id} holds {balance} fen; the rest has been disbursed",
+            "project {project_id} holds {balance} fen; the rest has been disbursed",
             resource=projects.resource(project.id),
+            project_id=project.id,
+            balance=balance,
         )
     accounts = await ledger.accounts_of(session, project)
     group = await ledger.post(
@@ -404,22 +419,27 @@ async def disburse(session: AsyncSession, principal: Principal, data: Disburseme
         raise InvalidInput("project_id", "no such project that you may see") from None
     line = await session.get(BudgetLine, data.budget_line_id)
     if line is None or line.project_id != project.id:
-        raise InvalidInput("budget_line_id", f"not a budget line of project {project.id}")
+        raise InvalidInput("budget_line_id", "not a budget line of project {project_id}", project_id=project.id)
     paid_on = data.paid_on or clock.today()
     if paid_on > clock.today():
         raise InvalidInput("paid_on", "cannot be in the future")
     project = await projects.lock_status(session, project.id)
     if project.status not in SPENDING_STATUSES:
         raise Conflict(
-            f"project {project.id} is {project.status}: money is disbursed only while it is fundraising or executing",
+            "project {project_id} is {project_status}: money is disbursed only while it is fundraising or executing",
             resource=projects.resource(project.id),
+            project_id=project.id,
+            project_status=project.status,
         )
     await ledger.lock_project_fund(session, project.id)
     balance = await ledger.project_balance(session, project.id)
     if data.amount_fen > balance:
         raise Conflict(
-            f"project {project.id} holds {balance} fen, less than the {data.amount_fen} fen asked",
+            "project {project_id} holds {balance} fen, less than the {amount_fen} fen asked",
             resource=projects.resource(project.id),
+            project_id=project.id,
+            balance=balance,
+            amount_fen=data.amount_fen,
         )
     accounts = await ledger.accounts_of(session, project)
     group = await ledger.post(
@@ -452,7 +472,11 @@ async def disburse(session: AsyncSession, principal: Principal, data: Disburseme
 
 async def get_disbursement(session: AsyncSession, principal: Principal, disbursement_id: int) -> Disbursement:
     row = await get_or_404(
-        session, Disbursement, disbursement_id, f"no disbursement {disbursement_id} that you may see"
+        session,
+        Disbursement,
+        disbursement_id,
+        "no disbursement {disbursement_id} that you may see",
+        disbursement_id=disbursement_id,
     )
     await projects.get_visible(session, principal, row.project_id)
     return row

@@ -59,11 +59,11 @@ async def record(session: AsyncSession, principal: Principal, data: InKindIn) ->
         org = await organizations.get(session, data.organization_id)
     except NotFound:
         raise InvalidInput("organization_id", "no such organisation") from None
-    visible_or_404(principal, org.district_code, f"organisation {org.id}")
+    visible_or_404(principal, org.district_code, "no organisation {id} that you may see", id=org.id)
     if data.project_id is not None:
         project = await session.get(Project, data.project_id)
         if project is None or project.organization_id != org.id:
-            raise InvalidInput("project_id", f"not a project of organisation {org.id}")
+            raise InvalidInput("project_id", "not a project of organisation {org_id}", org_id=org.id)
     if data.received_on > clock.today():
         raise InvalidInput("received_on", "cannot be in the future")
     donor = donor_fields(data.donor)
@@ -99,8 +99,8 @@ async def get_visible(
         # Dispositions of one gift are taken one at a time (FOR NO KEY UPDATE on PostgreSQL; SQLite's BEGIN
         # IMMEDIATE already serialises), so what remains is read by the one that uses it.
         query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
-    gift = await one_or_404(session, query, f"no non-cash gift {gift_id} that you may see")
-    visible_or_404(principal, gift.district_code, f"non-cash gift {gift_id}")
+    gift = await one_or_404(session, query, "no non-cash gift {gift_id} that you may see", gift_id=gift_id)
+    visible_or_404(principal, gift.district_code, "no non-cash gift {id} that you may see", id=gift_id)
     return gift
 
 
@@ -118,7 +118,11 @@ async def dispose(session: AsyncSession, principal: Principal, gift_id: int, dat
     remaining = gift.quantity - used
     if data.quantity > remaining:
         raise Conflict(
-            f"only {remaining} {gift.unit} of gift {gift.id} remain", resource=f"in-kind-donations/{gift.id}"
+            "only {remaining} {unit} of gift {gift_id} remain",
+            resource=f"in-kind-donations/{gift.id}",
+            remaining=remaining,
+            unit=gift.unit,
+            gift_id=gift.id,
         )
     row = InKindDisposition(
         gift_id=gift.id,
@@ -158,7 +162,12 @@ async def issue_receipt(session: AsyncSession, principal: Principal, gift_id: in
     number = await receipts.next_number(session, gift.organization_id, today.year)
     existing = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
     if existing is not None:
-        raise Conflict(f"gift {gift.id} already has receipt {existing}", resource=f"receipts/{existing}")
+        raise Conflict(
+            "gift {gift_id} already has receipt {existing}",
+            resource=f"receipts/{existing}",
+            gift_id=gift.id,
+            existing=existing,
+        )
     receipt = Receipt(
         organization_id=gift.organization_id,
         year=today.year,

@@ -219,5 +219,5 @@ async def nightly(session: AsyncSession, principal: Principal, night: dt.datetim
 async def get_reconciliation(session: AsyncSession, principal: Principal, run_id: int) -> Reconciliation:
     run = await session.get(Reconciliation, run_id)
     if run is None or not principal.covers(run.area_code):
-        raise NotFound(f"no reconciliation {run_id} that you may see")
+        raise NotFound("no reconciliation {run_id} that you may see", run_id=run_id)
     return run

@@ -81,7 +81,7 @@ async def publish(session: AsyncSession, principal: Principal, data: NeedIn) -> 
 
 
 async def get_need(session: AsyncSession, need_id: int) -> Need:
-    need = await get_or_404(session, Need, need_id, f"no need {need_id}", populate_existing=True)
+    need = await get_or_404(session, Need, need_id, "no need {need_id}", populate_existing=True, need_id=need_id)
     return need
 
 
@@ -118,7 +118,7 @@ def _may_see_offer(principal: Principal, offer: ResourceOffer) -> bool:
 async def get_offer(session: AsyncSession, principal: Principal, offer_id: int) -> ResourceOffer:
     row = await session.get(ResourceOffer, offer_id, populate_existing=True)
     if row is None or not _may_see_offer(principal, row):
-        raise NotFound(f"no offer {offer_id} that you may see")
+        raise NotFound("no offer {offer_id} that you may see", offer_id=offer_id)
     return row
 
 
@@ -180,7 +180,7 @@ def rank(need: Need, offers: list[ResourceOffer], today: dt.date) -> list[Propos
 async def proposals(session: AsyncSession, principal: Principal, need_id: int, limit: int) -> list[Proposal]:
     need = await get_need(session, need_id)
     if not principal.covers(need.area_code):
-        raise NotFound(f"no need {need_id} of your area")
+        raise NotFound("no need {need_id} of your area", need_id=need_id)
     if need.matched_quantity >= need.quantity:
         return []
     today = clock.today()
@@ -222,7 +222,13 @@ async def confirm(session: AsyncSession, principal: Principal, data: MatchIn) ->
         .execution_options(synchronize_session=False)
     )
     if took_need.rowcount != 1:
-        raise Conflict(f"need {need.id} has less than {q} {need.unit} left to match", resource=f"needs/{need.id}")
+        raise Conflict(
+            "need {need_id} has less than {q} {unit} left to match",
+            resource=f"needs/{need.id}",
+            need_id=need.id,
+            q=q,
+            unit=need.unit,
+        )
     took_offer = await session.execute(
         update(ResourceOffer)
         .where(ResourceOffer.id == row.id, ResourceOffer.allocated_quantity + q <= ResourceOffer.quantity)
@@ -230,7 +236,13 @@ async def confirm(session: AsyncSession, principal: Principal, data: MatchIn) ->
         .execution_options(synchronize_session=False)
     )
     if took_offer.rowcount != 1:
-        raise Conflict(f"offer {row.id} has less than {q} {row.unit} left", resource=f"resource-offers/{row.id}")
+        raise Conflict(
+            "offer {row_id} has less than {q} {unit} left",
+            resource=f"resource-offers/{row.id}",
+            row_id=row.id,
+            q=q,
+            unit=row.unit,
+        )
     match = Match(
         need_id=need.id,
         offer_id=row.id,
@@ -245,10 +257,10 @@ async def confirm(session: AsyncSession, principal: Principal, data: MatchIn) ->
 
 
 async def deliver(session: AsyncSession, principal: Principal, match_id: int, data: DeliveryIn) -> Match:
-    match = await get_or_404(session, Match, match_id, f"no match {match_id}")
+    match = await get_or_404(session, Match, match_id, "no match {match_id}", match_id=match_id)
     need = await get_need(session, match.need_id)
     if not principal.covers(need.area_code):
-        raise NotFound(f"no match {match_id} of your area")
+        raise NotFound("no match {match_id} of your area", match_id=match_id)
     q = data.quantity
     done = await session.execute(
         update(Match)
@@ -257,7 +269,9 @@ async def deliver(session: AsyncSession, principal: Principal, match_id: int, da
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise Conflict(f"match {match.id} has less than {q} left to deliver", resource=f"matches/{match.id}")
+        raise Conflict(
+            "match {match_id} has less than {q} left to deliver", resource=f"matches/{match.id}", match_id=match.id, q=q
+        )
     await session.execute(
         update(Need)
         .where(Need.id == need.id)

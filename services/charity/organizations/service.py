@@ -78,10 +78,17 @@ async def register(
 ) -> Organization:
     """`address`: the domicile as `shared.addresses.standardise_input` found it (the caller's area checked)."""
     if not principal.covers(data.district_code):
-        raise Forbidden(f"district {data.district_code} is outside your area {principal.area}")
+        raise Forbidden(
+            "district {district_code} is outside your area {area}",
+            district_code=data.district_code,
+            area=principal.area,
+        )
     if not covers(data.district_code, address.values["area_code"]):
         raise InvalidInput(
-            "address", f"the domicile lies in {address.values['area_code']}, outside district {data.district_code}"
+            "address",
+            "the domicile lies in {area_code}, outside district {district_code}",
+            area_code=address.values["area_code"],
+            district_code=data.district_code,
         )
     code = parse_credit_code(data.unified_social_credit_code)
     today = clock.today()
@@ -95,7 +102,9 @@ async def register(
         raise InvalidInput("recognised_on", "must be between the registration date and today")
     existing = await session.scalar(select(Organization.id).where(Organization.unified_social_credit_code == code))
     if existing is not None:
-        raise Conflict(f"an organisation with code {code} is already registered", resource=f"organizations/{existing}")
+        raise Conflict(
+            "an organisation with code {code_} is already registered", resource=f"organizations/{existing}", code_=code
+        )
     org = Organization(
         **data.model_dump(exclude={"address", "address_code", "area_code", "unified_social_credit_code"}),
         **address.values,
@@ -109,7 +118,7 @@ async def register(
 
 
 async def get(session: AsyncSession, org_id: int) -> Organization:
-    org = await get_or_404(session, Organization, org_id, f"no organisation {org_id}")
+    org = await get_or_404(session, Organization, org_id, "no organisation {org_id}", org_id=org_id)
     return org
 
 
@@ -120,7 +129,10 @@ async def grant_fundraising(
     org = await get(session, org_id)
     if not principal.covers(org.district_code):
         raise Forbidden(
-            f"organisation {org_id} is registered in {org.district_code}, outside your area {principal.area}"
+            "organisation {org_id} is registered in {district_code}, outside your area {area}",
+            org_id=org_id,
+            district_code=org.district_code,
+            area=principal.area,
         )
     today = clock.today()
     granted_on = data.granted_on or today
@@ -129,8 +141,9 @@ async def grant_fundraising(
     resource = f"organizations/{org_id}"
     if org.fundraising_qualified_on is not None:
         raise Conflict(
-            f"the organisation already holds the qualification since {org.fundraising_qualified_on.isoformat()}",
+            "the organisation already holds the qualification since {fundraising_qualified_on}",
             resource=resource,
+            fundraising_qualified_on=org.fundraising_qualified_on.isoformat(),
         )
     if not org.is_charity or org.recognised_on is None or org.recognised_on > granted_on:
         raise Conflict(
@@ -140,9 +153,12 @@ async def grant_fundraising(
         )
     if org.registered_on > years_before(granted_on, QUALIFYING_YEARS):
         raise Conflict(
-            f"registered on {org.registered_on.isoformat()}: a charity must have been registered for at "
-            f"least {QUALIFYING_YEARS} year before the grant date {granted_on.isoformat()}",
+            "registered on {registered_on}: a charity must have been registered for at least {qualifying_years} "
+            "year before the grant date {granted_on}",
             resource=resource,
+            registered_on=org.registered_on.isoformat(),
+            qualifying_years=QUALIFYING_YEARS,
+            granted_on=granted_on.isoformat(),
         )
     # Conditional update: of two concurrent grants, exactly one changes the row.
     granted = await session.execute(

@@ -110,7 +110,7 @@ async def create(
         org = await organizations.get(session, data.organization_id)
     except NotFound:
         raise InvalidInput("organization_id", "no such organisation") from None
-    visible_or_404(principal, org.district_code, f"organisation {org.id}")
+    visible_or_404(principal, org.district_code, "no organisation {id} that you may see", id=org.id)
     if data.ends_on < data.starts_on:
         raise InvalidInput("ends_on", "must be on or after starts_on")
     if data.emergency and not data.public_fundraising:
@@ -118,7 +118,9 @@ async def create(
     if sum(line.amount_fen for line in data.budget_lines) != data.target_fen:
         raise InvalidInput(
             "budget_lines",
-            f"the lines add up to {sum(b.amount_fen for b in data.budget_lines)} fen, not the target {data.target_fen}",
+            "the lines add up to {total_fen} fen, not the target {target_fen}",
+            total_fen=sum(b.amount_fen for b in data.budget_lines),
+            target_fen=data.target_fen,
         )
     if data.public_fundraising and not _qualified_on(org, clock.today()):
         raise Conflict(
@@ -147,7 +149,7 @@ async def create(
 
 
 async def get(session: AsyncSession, project_id: int) -> Project:
-    project = await get_or_404(session, Project, project_id, f"no project {project_id}")
+    project = await get_or_404(session, Project, project_id, "no project {project_id}", project_id=project_id)
     return project
 
 
@@ -166,8 +168,10 @@ async def lock_status(session: AsyncSession, project_id: int) -> Project:
 
 
 async def get_visible(session: AsyncSession, principal: Principal, project_id: int) -> Project:
-    project = await get_or_404(session, Project, project_id, f"no project {project_id} that you may see")
-    visible_or_404(principal, project.district_code, f"project {project_id}")
+    project = await get_or_404(
+        session, Project, project_id, "no project {project_id} that you may see", project_id=project_id
+    )
+    visible_or_404(principal, project.district_code, "no project {id} that you may see", id=project_id)
     return project
 
 
@@ -189,7 +193,11 @@ async def _move(session: AsyncSession, project: Project, to: str, **values) -> P
     origin = TRANSITIONS[to]
     if project.status != origin:
         raise Conflict(
-            f"the project is {project.status}; only a {origin} project can become {to}", resource=resource(project.id)
+            "the project is {project_status}; only a {origin} project can become {to}",
+            resource=resource(project.id),
+            project_status=project.status,
+            origin=origin,
+            to=to,
         )
     moved = await session.execute(
         update(Project)
@@ -198,7 +206,9 @@ async def _move(session: AsyncSession, project: Project, to: str, **values) -> P
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
-        raise Conflict(f"the project changed meanwhile; it is no longer {origin}", resource=resource(project.id))
+        raise Conflict(
+            "the project changed meanwhile; it is no longer {origin}", resource=resource(project.id), origin=origin
+        )
     await session.refresh(project)
     return project
 
@@ -215,7 +225,8 @@ async def file(session: AsyncSession, principal: Principal, project_id: int, dat
     if filed_on < created_on:
         raise InvalidInput(
             "filed_on",
-            f"cannot be before the project was created ({created_on.isoformat()}): a plan is filed once it exists",
+            "cannot be before the project was created ({created_on}): a plan is filed once it exists",
+            created_on=created_on.isoformat(),
         )
     if project.public_fundraising:
         org = await organizations.get(session, project.organization_id)
@@ -228,18 +239,23 @@ async def file(session: AsyncSession, principal: Principal, project_id: int, dat
             latest = project.starts_on + dt.timedelta(days=EMERGENCY_FILING_DAYS)
             if filed_on > latest:
                 raise Conflict(
-                    f"an emergency fundraising must be filed within {EMERGENCY_FILING_DAYS} days after it "
-                    f"starts ({project.starts_on.isoformat()}), by {latest.isoformat()}",
+                    "an emergency fundraising must be filed within {EMERGENCY_FILING_DAYS} days after it starts ({starts_on}), by {latest}",
                     resource=resource(project.id),
+                    EMERGENCY_FILING_DAYS=EMERGENCY_FILING_DAYS,
+                    starts_on=project.starts_on.isoformat(),
+                    latest=latest.isoformat(),
                 )
         else:
             latest = project.starts_on - dt.timedelta(days=FILING_LEAD_DAYS)
             if filed_on > latest:
                 raise Conflict(
-                    f"a public fundraising plan must be filed at least {FILING_LEAD_DAYS} days before it "
-                    f"starts ({project.starts_on.isoformat()}): by {latest.isoformat()}; move the start "
-                    f"date or, for a disaster or emergency, file it as an emergency fundraising",
+                    "a public fundraising plan must be filed at least {FILING_LEAD_DAYS} days before it starts "
+                    "({starts_on}): by {latest}; move the start date or, for a disaster or emergency, file it as an "
+                    "emergency fundraising",
                     resource=resource(project.id),
+                    FILING_LEAD_DAYS=FILING_LEAD_DAYS,
+                    starts_on=project.starts_on.isoformat(),
+                    latest=latest.isoformat(),
                 )
     return await _move(session, project, "filed", filed_on=filed_on, filing_number=data.filing_number)
 
@@ -249,9 +265,10 @@ async def start_fundraising(session: AsyncSession, principal: Principal, project
     today = clock.today()
     if not project.starts_on <= today <= project.ends_on:
         raise Conflict(
-            f"fundraising runs from {project.starts_on.isoformat()} to {project.ends_on.isoformat()}; "
-            f"today is outside that period",
+            "fundraising runs from {starts_on} to {ends_on}; today is outside that period",
             resource=resource(project.id),
+            starts_on=project.starts_on.isoformat(),
+            ends_on=project.ends_on.isoformat(),
         )
     return await _move(session, project, "fundraising")
 

@@ -95,7 +95,7 @@ async def list_projects(
 async def project(session: AsyncSession, project_id: int) -> PublicProject:
     row = (await session.execute(_public_projects().where(Project.id == project_id))).first()
     if row is None:
-        raise NotFound(f"no public project {project_id}")
+        raise NotFound("no public project {project_id}", project_id=project_id)
     found, org_name = row
     totals = (await ledger.project_totals(session, [found.id]))[found.id]
     spent = await ledger.spent_by_line(session, found.id)

@@ -78,9 +78,16 @@ async def _outcome(session: AsyncSession, donation_id: int) -> DonationReceipt |
 def _already(row: DonationReceipt, donation_id: int) -> Conflict:
     if row.receipt_id is not None:
         return Conflict(
-            f"donation {donation_id} already has receipt {row.receipt_id}", resource=f"receipts/{row.receipt_id}"
+            "donation {donation_id} already has receipt {receipt_id}",
+            resource=f"receipts/{row.receipt_id}",
+            donation_id=donation_id,
+            receipt_id=row.receipt_id,
         )
-    return Conflict(f"the donor of donation {donation_id} declined a receipt", resource=f"donations/{donation_id}")
+    return Conflict(
+        "the donor of donation {donation_id} declined a receipt",
+        resource=f"donations/{donation_id}",
+        donation_id=donation_id,
+    )
 
 
 async def _issue(
@@ -134,7 +141,9 @@ async def issue(session: AsyncSession, principal: Principal, data: ReceiptIn) ->
         raise _already(row, donation.id)
     refunded = (await donations.refunded_of(session, [donation.id]))[donation.id]
     if refunded >= donation.amount_fen:
-        raise Conflict(f"donation {donation.id} was refunded in full", resource=f"donations/{donation.id}")
+        raise Conflict(
+            "donation {donation_id} was refunded in full", resource=f"donations/{donation.id}", donation_id=donation.id
+        )
     receipt = await _issue(
         session,
         principal,
@@ -164,7 +173,7 @@ async def issue_merged(session: AsyncSession, principal: Principal, data: Merged
         org = await organizations.get(session, data.organization_id)
     except NotFound:
         raise InvalidInput("organization_id", "no such organisation") from None
-    visible_or_404(principal, org.district_code, f"organisation {org.id}")
+    visible_or_404(principal, org.district_code, "no organisation {id} that you may see", id=org.id)
     today = clock.today()
     if data.day > today:
         raise InvalidInput("day", "cannot be in the future")
@@ -188,8 +197,9 @@ async def issue_merged(session: AsyncSession, principal: Principal, data: Merged
     merged = [d for d in candidates if d.amount_fen > refunded[d.id]]
     if not merged:
         raise Conflict(
-            f"no gifts of 50 yuan or less, or anonymous, left to receipt on {data.day.isoformat()}",
+            "no gifts of 50 yuan or less, or anonymous, left to receipt on {day}",
             resource=f"organizations/{org.id}",
+            day=data.day.isoformat(),
         )
     receipt = await _issue(
         session,
@@ -241,9 +251,11 @@ async def _donation_ids(session: AsyncSession, receipt_ids: list[int]) -> dict[i
 
 
 async def get_visible(session: AsyncSession, principal: Principal, receipt_id: int) -> ReceiptOut:
-    receipt = await get_or_404(session, Receipt, receipt_id, f"no receipt {receipt_id} that you may see")
+    receipt = await get_or_404(
+        session, Receipt, receipt_id, "no receipt {receipt_id} that you may see", receipt_id=receipt_id
+    )
     org = await organizations.get(session, receipt.organization_id)
-    visible_or_404(principal, org.district_code, f"receipt {receipt_id}")
+    visible_or_404(principal, org.district_code, "no receipt {id} that you may see", id=receipt_id)
     return receipt_out(receipt, (await _donation_ids(session, [receipt.id]))[receipt.id])
 
 

@@ -74,7 +74,11 @@ async def reported_years(session: AsyncSession, trust_ids: list[int]) -> dict[in
 
 async def create_trust(session: AsyncSession, principal: Principal, data: TrustIn) -> Trust:
     if not principal.covers(data.district_code):
-        raise Forbidden(f"district {data.district_code} is outside your area {principal.area}")
+        raise Forbidden(
+            "district {district_code} is outside your area {area}",
+            district_code=data.district_code,
+            area=principal.area,
+        )
     try:
         code = uscc.validate(data.trustee_credit_code)
     except stdnum_errors.ValidationError:
@@ -85,7 +89,11 @@ async def create_trust(session: AsyncSession, principal: Principal, data: TrustI
         raise InvalidInput("term_ends_on", "must be after established_on")
     existing = await session.scalar(select(Trust.id).where(Trust.record_number == data.record_number))
     if existing is not None:
-        raise Conflict(f"record number {data.record_number} is already filed", resource=f"trusts/{existing}")
+        raise Conflict(
+            "record number {record_number} is already filed",
+            resource=f"trusts/{existing}",
+            record_number=data.record_number,
+        )
     trust = Trust(
         **(data.model_dump() | {"trustee_credit_code": code}), created_by=principal.subject, created_at=utcnow()
     )
@@ -95,7 +103,7 @@ async def create_trust(session: AsyncSession, principal: Principal, data: TrustI
 
 
 async def get_trust(session: AsyncSession, trust_id: int) -> Trust:
-    trust = await get_or_404(session, Trust, trust_id, f"no trust {trust_id}")
+    trust = await get_or_404(session, Trust, trust_id, "no trust {trust_id}", trust_id=trust_id)
     return trust
 
 
@@ -111,15 +119,17 @@ async def list_trusts(session: AsyncSession, page: PageParams, *, district: str 
 async def add_report(session: AsyncSession, principal: Principal, trust_id: int, data: TrustReportIn) -> TrustReportOut:
     trust = await get_trust(session, trust_id)
     if not principal.covers(trust.district_code):
-        raise NotFound(f"no trust {trust_id} that you may report for")
+        raise NotFound("no trust {trust_id} that you may report for", trust_id=trust_id)
     today = clock.today()
     if not trust.established_on.year <= data.year < today.year:
-        raise InvalidInput("year", f"a finished year from {trust.established_on.year} on")
+        raise InvalidInput("year", "a finished year from {year} on", year=trust.established_on.year)
     existing = await session.scalar(
         select(TrustReport.id).where(TrustReport.trust_id == trust.id, TrustReport.year == data.year)
     )
     if existing is not None:
-        raise Conflict(f"the {data.year} report is already in", resource=f"trusts/{trust.id}/reports/{existing}")
+        raise Conflict(
+            "the {year} report is already in", resource=f"trusts/{trust.id}/reports/{existing}", year=data.year
+        )
     report = TrustReport(trust_id=trust.id, **data.model_dump(), submitted_on=today, submitted_by=principal.subject)
     session.add(report)
     await session.flush()
@@ -171,13 +181,22 @@ def _community(code: str) -> None:
         today = divisions.current(code)
         raise InvalidInput(
             "community_code",
-            f"{found.name} is no longer a division" + (f"; today: {today.name} {today.code}" if today else ""),
+            "{name} is no longer a division; today: {today_name} {today_code}"
+            if today
+            else "{name} is no longer a division",
+            name=found.name,
+            today_name=today.name if today else "",
+            today_code=today.code if today else "",
         )
 
 
 async def create_fund(session: AsyncSession, principal: Principal, data: CommunityFundIn) -> CommunityFund:
     if not principal.covers(data.community_code):
-        raise Forbidden(f"community {data.community_code} is outside your area {principal.area}")
+        raise Forbidden(
+            "community {community_code} is outside your area {area}",
+            community_code=data.community_code,
+            area=principal.area,
+        )
     _community(data.community_code)
     if data.host_organization_id is not None and await session.get(Organization, data.host_organization_id) is None:
         raise InvalidInput("host_organization_id", "no such organisation")
@@ -205,7 +224,7 @@ async def set_community_count(
     session: AsyncSession, principal: Principal, district: str, data: CommunityCountIn
 ) -> None:
     if not principal.covers(district):
-        raise Forbidden(f"district {district} is outside your area {principal.area}")
+        raise Forbidden("district {district} is outside your area {area}", district=district, area=principal.area)
     insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = dict(communities=data.communities, as_of=data.as_of, source=data.source, set_by=principal.subject)
     await session.execute(

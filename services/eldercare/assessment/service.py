@@ -15,6 +15,7 @@ from services.eldercare.elders.service import get_visible, visible_to
 from shared import clock
 from shared.db import one_or_404, utcnow
 from shared.errors import FieldProblem, Forbidden, InvalidInput
+from shared.i18n import ENGLISH
 from shared.identity import Principal
 
 
@@ -29,10 +30,10 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def _invalid(problems: list[tuple[str, str]]) -> InvalidInput:
-    error = InvalidInput(*problems[0])
-    error.errors = [FieldProblem(field=f, location="body", message=m) for f, m in problems]
-    error.detail = "; ".join(f"{f}: {m}" for f, m in problems[:5])
+def _invalid(problems: list[FieldProblem]) -> InvalidInput:
+    error = InvalidInput(problems[0].field, problems[0].message)
+    error.errors = problems
+    error.detail = "; ".join(f"{p.field}: {p.localized(ENGLISH)['message']}" for p in problems[:5])
     return error
 
 
@@ -106,7 +107,8 @@ async def get(session: AsyncSession, principal: Principal, assessment_id: int) -
     return await one_or_404(
         session,
         select(Assessment).where(Assessment.id == assessment_id, Assessment.elder_id.in_(elders)),
-        f"no assessment {assessment_id} that you may see",
+        "no assessment {assessment_id} that you may see",
+        assessment_id=assessment_id,
     )
 
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from shared.errors import FieldProblem
+from shared.i18n import N_
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 CURRENT = "gbt42195-2022.v2.json"  # v1 had 上下楼梯 out of 4 (total 91); see the file's source notes
 
@@ -39,15 +42,21 @@ class Template:
         self.level_names = {b["level"]: b["name"] for b in raw["levels"]}
         self.reassessment_months: int = raw["reassessment_months"]
 
-    def problems(self, answers: dict[str, int]) -> list[tuple[str, str]]:
-        """(field, message) for every answer missing, unknown or out of range."""
+    def problems(self, answers: dict[str, int]) -> list[FieldProblem]:
+        """A field problem for every answer missing, unknown or out of range."""
         found = []
         for code, (_indicator, maximum) in self.items.items():
+            field = f"answers.{code}"
             if code not in answers:
-                found.append((f"answers.{code}", "missing: every item of the template is scored"))
+                found.append(FieldProblem(field=field, location="body", message=N_("missing: every item is scored")))
             elif not 0 <= answers[code] <= maximum:
-                found.append((f"answers.{code}", f"must be between 0 and {maximum}"))
-        found += [(f"answers.{code}", "not an item of this template") for code in answers if code not in self.items]
+                message = N_("must be between 0 and {maximum}")
+                found.append(FieldProblem(field=field, location="body", message=message).with_params(maximum=maximum))
+        found += [
+            FieldProblem(field=f"answers.{code}", location="body", message=N_("not an item of this template"))
+            for code in answers
+            if code not in self.items
+        ]
         return found
 
     def score(

@@ -41,7 +41,7 @@ async def create_institution(
     """`address`: the address as `shared.addresses.standardise_input` found it (the caller's area checked)."""
     existing = await session.scalar(select(Institution.id).where(Institution.name == data.name))
     if existing is not None:
-        raise Conflict(f"an institution named {data.name} exists", resource=f"institutions/{existing}")
+        raise Conflict("an institution named {name} exists", resource=f"institutions/{existing}", name=data.name)
     institution = Institution(
         name=data.name,
         ownership=data.ownership,
@@ -56,7 +56,9 @@ async def create_institution(
 
 
 async def get_institution(session: AsyncSession, institution_id: int) -> Institution:
-    return await get_or_404(session, Institution, institution_id, f"no institution {institution_id}")
+    return await get_or_404(
+        session, Institution, institution_id, "no institution {institution_id}", institution_id=institution_id
+    )
 
 
 async def list_institutions(
@@ -75,10 +77,19 @@ async def list_institutions(
 async def create_bed(session: AsyncSession, principal: Principal, data: BedIn) -> Bed:
     institution = await get_institution(session, data.institution_id)
     if not principal.covers(institution.area_code):
-        raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
+        raise Forbidden(
+            "institution {institution_id} is outside your area {area}",
+            institution_id=institution.id,
+            area=principal.area,
+        )
     existing = await session.scalar(select(Bed.id).where(Bed.institution_id == institution.id, Bed.label == data.label))
     if existing is not None:
-        raise Conflict(f"institution {institution.id} already has a bed {data.label}", resource=f"beds/{existing}")
+        raise Conflict(
+            "institution {institution_id} already has a bed {label}",
+            resource=f"beds/{existing}",
+            institution_id=institution.id,
+            label=data.label,
+        )
     bed = Bed(**data.model_dump(), created_at=utcnow())
     session.add(bed)
     await session.flush()
@@ -113,7 +124,7 @@ def bed_out(bed: Bed, institution: Institution, kind: str | None, expires_at: dt
 async def get_bed(session: AsyncSession, bed_id: int) -> BedOut:
     row = (await session.execute(_beds_query(utcnow()).where(Bed.id == bed_id))).first()
     if row is None:
-        raise NotFound(f"no bed {bed_id}")
+        raise NotFound("no bed {bed_id}", bed_id=bed_id)
     return bed_out(*row)
 
 
@@ -186,7 +197,10 @@ async def bed_availability(
         raise InvalidInput("date_to", "must be on or after date_from", location="query")
     if date_to > today + dt.timedelta(days=AVAILABILITY_HORIZON_DAYS):
         raise InvalidInput(
-            "date_to", f"availability is answered at most {AVAILABILITY_HORIZON_DAYS} days ahead", location="query"
+            "date_to",
+            "availability is answered at most {availability_horizon_days} days ahead",
+            location="query",
+            availability_horizon_days=AVAILABILITY_HORIZON_DAYS,
         )
     now = utcnow()
     # The first day that must be free: date_from, or date_to when beds that free up within the range count.

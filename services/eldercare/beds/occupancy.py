@@ -29,6 +29,7 @@ from shared import clock
 from shared.areas import within_area
 from shared.db import Database, PerCaller, get_or_404, one_statement, utcnow
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.i18n import N_
 from shared.idempotency import key_params, key_used
 from shared.identity import Principal
 from shared.metrics import count_after_commit
@@ -107,18 +108,18 @@ async def _bed_for_claim(session: AsyncSession, bed_id: int) -> tuple[Bed, Insti
         )
     ).first()
     if row is None:
-        raise NotFound(f"no bed {bed_id}")
+        raise NotFound("no bed {bed_id}", bed_id=bed_id)
     bed, institution = row
     if not bed.in_service:
-        raise Conflict(f"bed {bed_id} is out of service", resource=f"beds/{bed_id}")
+        raise Conflict("bed {bed_id} is out of service", resource=f"beds/{bed_id}", bed_id=bed_id)
     return bed, institution
 
 
 def _claimable(bed_id: int, bed: Bed | None) -> None:
     if bed is None:
-        raise NotFound(f"no bed {bed_id}")
+        raise NotFound("no bed {bed_id}", bed_id=bed_id)
     if not bed.in_service:
-        raise Conflict(f"bed {bed_id} is out of service", resource=f"beds/{bed_id}")
+        raise Conflict("bed {bed_id} is out of service", resource=f"beds/{bed_id}", bed_id=bed_id)
 
 
 async def _bed_and_holder(
@@ -143,8 +144,10 @@ async def _bed_and_holder(
 
 
 def _bed_taken(bed_id: int, blocking: BedOccupancy) -> Conflict:
-    what = "occupied" if blocking.kind == "admission" else f"held until {blocking.expires_at.isoformat()}"
-    return Conflict(f"bed {bed_id} is {what}", resource=f"beds/{bed_id}")
+    if blocking.kind == "admission":
+        return Conflict("bed {bed_id} is occupied", resource=f"beds/{bed_id}", bed_id=bed_id)
+    until = blocking.expires_at.isoformat()
+    return Conflict("bed {bed_id} is held until {until}", resource=f"beds/{bed_id}", bed_id=bed_id, until=until)
 
 
 async def _claim(
@@ -173,11 +176,15 @@ async def _claim(
     if blocking is not None:
         if blocking.bed_id == bed.id and blocking.elder_id != elder.id:
             raise _bed_taken(bed.id, blocking)
-        noun = "admitted" if blocking.kind == "admission" else "holding a bed"
+        noun = N_("admitted") if blocking.kind == "admission" else N_("holding a bed")
         path = "admissions" if blocking.kind == "admission" else "bed-holds"
         raise Conflict(
-            f"this person is already {noun} ({path} {blocking.id}, bed {blocking.bed_id})",
+            "this person is already {noun} ({path} {blocking_id}, bed {bed_id})",
             resource=f"{path}/{blocking.id}",
+            noun=noun,
+            path=path,
+            blocking_id=blocking.id,
+            bed_id=blocking.bed_id,
         )
     occupancy = BedOccupancy(
         bed_id=bed.id,
@@ -198,7 +205,9 @@ async def _claim(
     except IntegrityError:
         # Another request took the bed (or put this person on another one) since the check above.
         raise Conflict(
-            f"bed {bed_id} was just taken, or this person was just placed elsewhere", resource=f"beds/{bed_id}"
+            "bed {bed_id} was just taken, or this person was just placed elsewhere",
+            resource=f"beds/{bed_id}",
+            bed_id=bed_id,
         ) from None
     return occupancy
 
@@ -324,8 +333,10 @@ async def create_hold(
     if waiting is not None and waiting.elder_id != elder.id:
         # Beds of a type people are queueing for go through the waitlist, or a booking would jump the queue.
         raise Conflict(
-            f"people are waiting for a {bed.bed_type} bed; bed {bed.id} is offered through the waitlist (轮候)",
+            "people are waiting for a {bed_type} bed; bed {bed_id} is offered through the waitlist (轮候)",
             resource=f"beds/{bed.id}",
+            bed_type=bed.bed_type,
+            bed_id=bed.id,
         )
     minutes = data.minutes or default_minutes
     hold = await _claim(
@@ -361,8 +372,8 @@ async def _get_occupancy(session: AsyncSession, principal: Principal, occupancy_
         occupancies_visible_to(principal).where(BedOccupancy.id == occupancy_id, BedOccupancy.kind == kind)
     )
     if occupancy is None:
-        noun = "bed hold" if kind == "hold" else "admission"
-        raise NotFound(f"no {noun} {occupancy_id} that you may see")
+        noun = N_("bed hold") if kind == "hold" else N_("admission")
+        raise NotFound("no {noun} {occupancy_id} that you may see", noun=noun, occupancy_id=occupancy_id)
     return occupancy
 
 
@@ -379,7 +390,11 @@ async def _institution_staff(session: AsyncSession, principal: Principal, bed_id
         )
     ).one()
     if not principal.covers(institution.area_code):
-        raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
+        raise Forbidden(
+            "institution {institution_id} is outside your area {area}",
+            institution_id=institution.id,
+            area=principal.area,
+        )
     return bed, institution
 
 
@@ -390,7 +405,10 @@ async def confirm_hold(session: AsyncSession, principal: Principal, hold_id: int
     status = hold_status(hold)
     if status != "active":
         raise Conflict(
-            f"bed hold {hold_id} is {status}; it can no longer be confirmed", resource=f"bed-holds/{hold_id}"
+            "bed hold {hold_id} is {status}; it can no longer be confirmed",
+            resource=f"bed-holds/{hold_id}",
+            hold_id=hold_id,
+            status=status,
         )
     now = utcnow()
     confirmed = await session.execute(
@@ -400,7 +418,11 @@ async def confirm_hold(session: AsyncSession, principal: Principal, hold_id: int
         .execution_options(synchronize_session=False)
     )
     if confirmed.rowcount != 1:
-        raise Conflict(f"bed hold {hold_id} was just confirmed, released or lapsed", resource=f"bed-holds/{hold_id}")
+        raise Conflict(
+            "bed hold {hold_id} was just confirmed, released or lapsed",
+            resource=f"bed-holds/{hold_id}",
+            hold_id=hold_id,
+        )
     admission = BedOccupancy(
         bed_id=hold.bed_id,
         elder_id=hold.elder_id,
@@ -428,7 +450,9 @@ async def release_hold(session: AsyncSession, principal: Principal, hold_id: int
     hold = await _get_occupancy(session, principal, hold_id, "hold")
     status = hold_status(hold)
     if status != "active":
-        raise Conflict(f"bed hold {hold_id} is already {status}", resource=f"bed-holds/{hold_id}")
+        raise Conflict(
+            "bed hold {hold_id} is already {status}", resource=f"bed-holds/{hold_id}", hold_id=hold_id, status=status
+        )
     now = utcnow()
     released = await session.execute(
         update(BedOccupancy)
@@ -437,7 +461,9 @@ async def release_hold(session: AsyncSession, principal: Principal, hold_id: int
         .execution_options(synchronize_session=False)
     )
     if released.rowcount != 1:
-        raise Conflict(f"bed hold {hold_id} was just confirmed or released", resource=f"bed-holds/{hold_id}")
+        raise Conflict(
+            "bed hold {hold_id} was just confirmed or released", resource=f"bed-holds/{hold_id}", hold_id=hold_id
+        )
     count_after_commit(session, "eldercare", "bed_hold_released")
     await session.execute(
         update(WaitlistEntry)
@@ -451,10 +477,14 @@ async def release_hold(session: AsyncSession, principal: Principal, hold_id: int
 
 
 async def admit_directly(session: AsyncSession, principal: Principal, data: AdmissionIn) -> BedOccupancy:
-    elder = await get_or_404(session, Elder, data.elder_id, f"no older person {data.elder_id}")
+    elder = await get_or_404(session, Elder, data.elder_id, "no older person {elder_id}", elder_id=data.elder_id)
     bed, institution = await _bed_for_claim(session, data.bed_id)
     if not principal.covers(institution.area_code):
-        raise Forbidden(f"institution {institution.id} is outside your area {principal.area}")
+        raise Forbidden(
+            "institution {institution_id} is outside your area {area}",
+            institution_id=institution.id,
+            area=principal.area,
+        )
     return await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None)
 
 
@@ -463,7 +493,7 @@ async def admit_over_hold(session: AsyncSession, principal: Principal, data: Eme
     released, says it was overridden and why, and the override is audited, all in one transaction. Only a hold
     gives way: a bed with someone admitted, or a person already holding or in a bed, is still a 409, and the
     unique index on live occupancies still refuses a second one on the bed if two overrides race."""
-    elder = await get_or_404(session, Elder, data.elder_id, f"no older person {data.elder_id}")
+    elder = await get_or_404(session, Elder, data.elder_id, "no older person {elder_id}", elder_id=data.elder_id)
     bed, institution = await _bed_for_claim(session, data.bed_id)
     overrides.may_override(principal, institution.area_code)
     await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
@@ -487,7 +517,9 @@ async def admit_over_hold(session: AsyncSession, principal: Principal, data: Eme
         .execution_options(synchronize_session=False)
     )
     if released.rowcount != 1:
-        raise Conflict(f"bed hold {hold_id} was just confirmed, released or overridden", resource=f"beds/{bed.id}")
+        raise Conflict(
+            "bed hold {hold_id} was just confirmed, released or overridden", resource=f"beds/{bed.id}", hold_id=hold_id
+        )
     # A waitlist offer taken away is no fault of the person offered: they wait again in their place.
     await session.execute(
         update(WaitlistEntry)
@@ -558,7 +590,11 @@ async def discharge(
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise Conflict(f"admission {admission_id} is already discharged", resource=f"admissions/{admission_id}")
+        raise Conflict(
+            "admission {admission_id} is already discharged",
+            resource=f"admissions/{admission_id}",
+            admission_id=admission_id,
+        )
     offer = await offer_bed(session, admission.bed_id, offer_hours=offer_hours)
     await session.refresh(admission)
     return admission, offer.id if offer else None

@@ -71,7 +71,11 @@ async def add_to_waitlist(
         )
     )
     if existing is not None:
-        raise Conflict(f"this person is already waiting for a {data.bed_type} bed", resource=f"waitlist/{existing}")
+        raise Conflict(
+            "this person is already waiting for a {bed_type} bed",
+            resource=f"waitlist/{existing}",
+            bed_type=data.bed_type,
+        )
     recorded = await latest_level(session, elder.id)
     entry = WaitlistEntry(
         elder_id=elder.id,
@@ -90,7 +94,7 @@ async def add_to_waitlist(
         await session.flush()
     except IntegrityError:
         raise Conflict(
-            f"this person is already waiting for a {data.bed_type} bed", resource=f"elders/{elder_id}"
+            "this person is already waiting for a {bed_type} bed", resource=f"elders/{elder_id}", bed_type=data.bed_type
         ) from None
     # A bed of that type may be free right now: offer it without waiting for the next discharge.
     await settle_waitlist(session, offer_hours=offer_hours, bed_type=data.bed_type)
@@ -152,7 +156,7 @@ async def list_waitlist(session: AsyncSession, principal: Principal, *, bed_type
 async def get_waitlist_entry(session: AsyncSession, principal: Principal, entry_id: int) -> WaitlistOut:
     row = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.id == entry_id))).first()
     if row is None:
-        raise NotFound(f"no waitlist entry {entry_id} that you may see")
+        raise NotFound("no waitlist entry {entry_id} that you may see", entry_id=entry_id)
     entry, offer = row
     return waitlist_out(entry, offer, await _positions(session, entry.bed_type))
 
@@ -160,7 +164,7 @@ async def get_waitlist_entry(session: AsyncSession, principal: Principal, entry_
 async def withdraw(session: AsyncSession, principal: Principal, entry_id: int) -> WaitlistOut:
     row = (await session.execute(_waitlist_query(principal).where(WaitlistEntry.id == entry_id))).first()
     if row is None:
-        raise NotFound(f"no waitlist entry {entry_id} that you may see")
+        raise NotFound("no waitlist entry {entry_id} that you may see", entry_id=entry_id)
     entry, _offer = row
     done = await session.execute(
         update(WaitlistEntry)
@@ -170,9 +174,11 @@ async def withdraw(session: AsyncSession, principal: Principal, entry_id: int) -
     )
     if done.rowcount != 1:
         raise Conflict(
-            f"waitlist entry {entry_id} is {entry.status}; only a waiting entry can be withdrawn "
-            "(an offer is declined by releasing its hold)",
+            "waitlist entry {entry_id} is {entry_status}; only a waiting entry can be withdrawn (an offer is "
+            "declined by releasing its hold)",
             resource=f"waitlist/{entry_id}",
+            entry_id=entry_id,
+            entry_status=entry.status,
         )
     await session.refresh(entry)
     return await get_waitlist_entry(session, principal, entry_id)

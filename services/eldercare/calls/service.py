@@ -68,7 +68,8 @@ async def get(session: AsyncSession, principal: Principal, call_id: int) -> Emer
         select(EmergencyCall)
         .where(EmergencyCall.id == call_id, EmergencyCall.elder_id.in_(elders))
         .execution_options(populate_existing=True),
-        f"no emergency call {call_id} that you may see",
+        "no emergency call {call_id} that you may see",
+        call_id=call_id,
     )
 
 
@@ -92,7 +93,7 @@ async def list_calls(
 async def act(session: AsyncSession, principal: Principal, call_id: int, action: str) -> EmergencyCall:
     call = await get(session, principal, call_id)
     if call.status == "closed":
-        raise Conflict(f"emergency call {call_id} is closed", resource=f"emergency-calls/{call_id}")
+        raise Conflict("emergency call {call_id} is closed", resource=f"emergency-calls/{call_id}", call_id=call_id)
     session.add(CallAction(call_id=call.id, handler=principal.subject, action=action, acted_at=utcnow()))
     answered = await session.execute(
         update(EmergencyCall)
@@ -118,8 +119,9 @@ async def close(
     )
     if done.rowcount != 1:
         raise Conflict(
-            f"emergency call {call_id} is not being handled: log an action first, or it is already closed",
+            "emergency call {call_id} is not being handled: log an action first, or it is already closed",
             resource=f"emergency-calls/{call_id}",
+            call_id=call_id,
         )
     call = await get(session, principal, call_id)
     await notices.call_closed(session, call, outcome)

@@ -107,7 +107,7 @@ async def list_requests(
 async def get_for_staff(session: AsyncSession, principal: Principal, request_id: int) -> tuple[CareLinkRequest, Elder]:
     row = (await session.execute(_visible_requests(principal).where(CareLinkRequest.id == request_id))).first()
     if row is None or principal.kind != "staff":
-        raise NotFound(f"no care link request {request_id} that you may see")
+        raise NotFound("no care link request {request_id} that you may see", request_id=request_id)
     return row[0], row[1]
 
 
@@ -132,7 +132,10 @@ async def decide(
     if decided.rowcount != 1:
         await session.refresh(request)
         raise Conflict(
-            f"care link request {request_id} is already {request.status}", resource=f"care-link-requests/{request_id}"
+            "care link request {request_id} is already {request_status}",
+            resource=f"care-link-requests/{request_id}",
+            request_id=request_id,
+            request_status=request.status,
         )
     if approve:
         linked = await session.scalar(
@@ -148,9 +151,9 @@ async def decide(
 async def end_link(session: AsyncSession, principal: Principal, elder_id: int, subject: str) -> None:
     elder = await get_visible(session, principal, elder_id)
     if not principal.covers(elder.area_code):
-        raise Forbidden(f"elder {elder_id} is outside your area {principal.area}")
+        raise Forbidden("elder {elder_id} is outside your area {area}", elder_id=elder_id, area=principal.area)
     ended = await session.execute(
         delete(ElderCarer).where(ElderCarer.elder_id == elder.id, ElderCarer.subject == subject)
     )
     if ended.rowcount != 1:
-        raise NotFound(f"{subject} does not act for elder {elder_id}")
+        raise NotFound("{subject} does not act for elder {elder_id}", subject=subject, elder_id=elder_id)

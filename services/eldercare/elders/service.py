@@ -72,7 +72,12 @@ def check_new(data: ElderIn) -> IdNumber:
     id_number = parse_id_number(data.id_number)
     age = id_number.age_on(clock.today())
     if age < MIN_AGE:
-        raise InvalidInput("id_number", f"the person is {age}; eldercare registers people aged {MIN_AGE} or older")
+        raise InvalidInput(
+            "id_number",
+            "the person is {age}; eldercare registers people aged {min_age} or older",
+            age=age,
+            min_age=MIN_AGE,
+        )
     return id_number
 
 
@@ -155,7 +160,7 @@ async def get_visible(session: AsyncSession, principal: Principal, elder_id: int
     elder = await session.scalar(query.with_for_update() if for_update else query)
     if elder is None:
         # The same answer whether the person does not exist or belongs to someone else's area.
-        raise NotFound(f"no older person {elder_id} that you may see")
+        raise NotFound("no older person {elder_id} that you may see", elder_id=elder_id)
     return elder
 
 

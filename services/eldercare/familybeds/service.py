@@ -29,13 +29,14 @@ async def get(session: AsyncSession, principal: Principal, bed_id: int) -> Famil
     return await one_or_404(
         session,
         visible(principal).where(FamilyBed.id == bed_id).execution_options(populate_existing=True),
-        f"no family bed {bed_id} that you may see",
+        "no family bed {bed_id} that you may see",
+        bed_id=bed_id,
     )
 
 
 async def create(session: AsyncSession, principal: Principal, data: FamilyBedIn) -> FamilyBed:
     elder = await get_visible(session, principal, data.elder_id)
-    await get_or_404(session, Provider, data.provider_id, f"no provider {data.provider_id}")
+    await get_or_404(session, Provider, data.provider_id, "no provider {provider_id}", provider_id=data.provider_id)
     if data.started_on > clock.today() + dt.timedelta(days=90):
         raise InvalidInput("started_on", "at most 90 days ahead")
     existing = await session.scalar(
@@ -71,5 +72,5 @@ async def end(session: AsyncSession, principal: Principal, bed_id: int, ended_on
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise Conflict(f"family bed {bed_id} has already ended", resource=f"family-beds/{bed_id}")
+        raise Conflict("family bed {bed_id} has already ended", resource=f"family-beds/{bed_id}", bed_id=bed_id)
     return await get(session, principal, bed_id)

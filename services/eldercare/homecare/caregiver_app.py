@@ -30,6 +30,7 @@ from services.eldercare.homecare.schemas import MyVisitOut, PairedCaregiverOut, 
 from shared import clock
 from shared.db import UTCDateTime, utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
+from shared.i18n import N_
 from shared.identity import Principal
 from shared.pii import blind_index
 
@@ -43,12 +44,14 @@ class PairingCodeRefused(DomainError):
     """One answer for every code that does not pair (wrong, expired, used, replaced): nothing to enumerate. The
     attempt stays counted (the request's writes are committed)."""
 
-    status, slug, title = 400, "pairing-code-refused", "The pairing code was not accepted"
+    status, slug, title = 400, "pairing-code-refused", N_("The pairing code was not accepted")
 
     def __init__(self):
         super().__init__(
-            "this pairing code is not valid: it may be mistyped, expired, already used or replaced by "
-            "a newer one; ask the provider's staff for a new code",
+            N_(
+                "this pairing code is not valid: it may be mistyped, expired, already used or replaced by "
+                "a newer one; ask the provider's staff for a new code"
+            ),
             keep_writes=True,
         )
 
@@ -72,7 +75,7 @@ def display(code: str) -> str:
 async def _caregiver_of_staff(session: AsyncSession, principal: Principal, caregiver_id: int) -> Caregiver:
     caregiver = await session.get(Caregiver, caregiver_id)
     if caregiver is None or not caregiver.is_active:
-        raise NotFound(f"no active caregiver {caregiver_id}")
+        raise NotFound("no active caregiver {caregiver_id}", caregiver_id=caregiver_id)
     await service._provider_of_staff(session, principal, caregiver.provider_id)
     return caregiver
 
@@ -115,8 +118,9 @@ async def issue_code(session: AsyncSession, principal: Principal, caregiver_id: 
         await session.flush()
     except IntegrityError:  # another code for this caregiver was issued at the same moment (one open at a time)
         raise Conflict(
-            f"a pairing code for caregiver {caregiver_id} was just issued by someone else; ask again to replace it",
+            "a pairing code for caregiver {caregiver_id} was just issued by someone else; ask again to replace it",
             resource=f"caregivers/{caregiver_id}",
+            caregiver_id=caregiver_id,
         ) from None
     return PairingCodeOut(caregiver_id=caregiver.id, code=display(code), expires_at=pairing.expires_at)
 
@@ -160,7 +164,9 @@ async def _take_attempt(session: AsyncSession, subject: str, limit: int, now: dt
         started = await session.scalar(select(table.window_started_at).where(table.subject == subject))
         retry = max(1, math.ceil((started + ATTEMPTS_WINDOW - now).total_seconds()))
         raise TooManyRequests(
-            f"this account entered {limit} pairing codes in the last hour; try again later", retry_after=retry
+            "this account entered {limit} pairing codes in the last hour; try again later",
+            retry_after=retry,
+            limit=limit,
         )
 
 
@@ -283,7 +289,7 @@ async def _mine(session: AsyncSession, principal: Principal, visit_id: int) -> C
         or await session.scalar(select(Visit.id).where(Visit.id == visit_id, Visit.caregiver_id == caregiver.id))
         is None
     ):
-        raise NotFound(f"no visit {visit_id} assigned to you")
+        raise NotFound("no visit {visit_id} assigned to you", visit_id=visit_id)
     return caregiver
 
 
@@ -297,9 +303,10 @@ async def check_in(
     day = pos.at.astimezone(clock.SHANGHAI).date()
     if caregiver.certificate_expires_on < day:
         raise Conflict(
-            f"your certificate expired on {caregiver.certificate_expires_on.isoformat()}; a visit on "
-            f"{day.isoformat()} cannot be checked in through the app",
+            "your certificate expired on {certificate_expires_on}; a visit on {day} cannot be checked in through the app",
             resource=f"caregivers/{caregiver.id}",
+            certificate_expires_on=caregiver.certificate_expires_on.isoformat(),
+            day=day.isoformat(),
         )
     return await service.check_in(session, principal, visit_id, pos, evv=evv, caregiver_id=caregiver.id)
 

@@ -48,6 +48,7 @@ from shared.addresses import AddressValues
 from shared.areas import covers, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from shared.i18n import N_
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, mask_phone, parse_id_number
 from shared.pagination import PageParams, keyset
@@ -92,7 +93,7 @@ async def create_service(session: AsyncSession, principal: Principal, data: Home
         raise Forbidden("the catalogue is kept by city-level staff (area 330200)")
     existing = await session.scalar(select(HomeService.id).where(HomeService.code == data.code))
     if existing is not None:
-        raise Conflict(f"a service with code {data.code} exists", resource=f"services/{existing}")
+        raise Conflict("a service with code {code_} exists", resource=f"services/{existing}", code_=data.code)
     item = HomeService(**data.model_dump(), is_active=True, created_at=utcnow())
     session.add(item)
     await session.flush()
@@ -135,9 +136,11 @@ async def list_providers(session: AsyncSession, page: PageParams, *, area_code: 
 
 
 async def _provider_of_staff(session: AsyncSession, principal: Principal, provider_id: int) -> Provider:
-    provider = await get_or_404(session, Provider, provider_id, f"no provider {provider_id}")
+    provider = await get_or_404(session, Provider, provider_id, "no provider {provider_id}", provider_id=provider_id)
     if not principal.covers(provider.area_code):
-        raise Forbidden(f"provider {provider_id} is outside your area {principal.area}")
+        raise Forbidden(
+            "provider {provider_id} is outside your area {area}", provider_id=provider_id, area=principal.area
+        )
     return provider
 
 
@@ -264,7 +267,8 @@ async def _get(session: AsyncSession, visits: Select, visit_id: int, caregiver_i
     visit = await session.scalar(visits.where(Visit.id == visit_id).execution_options(populate_existing=True))
     if visit is None:
         raise NotFound(
-            f"no visit {visit_id} that you may see" if caregiver_id is None else f"no visit {visit_id} assigned to you"
+            "no visit {visit_id} that you may see" if caregiver_id is None else "no visit {visit_id} assigned to you",
+            visit_id=visit_id,
         )
     return visit
 
@@ -306,13 +310,15 @@ async def list_visits(
 async def _check_caregiver(session: AsyncSession, caregiver_id: int, visit: Visit) -> Caregiver:
     caregiver = await session.get(Caregiver, caregiver_id)
     if caregiver is None or not caregiver.is_active:
-        raise NotFound(f"no active caregiver {caregiver_id}")
+        raise NotFound("no active caregiver {caregiver_id}", caregiver_id=caregiver_id)
     visit_day = visit.ends_at.astimezone(clock.SHANGHAI).date()
     if caregiver.certificate_expires_on < visit_day:
         raise Conflict(
-            f"caregiver {caregiver_id}'s certificate expires on "
-            f"{caregiver.certificate_expires_on.isoformat()}, before the visit on {visit_day.isoformat()}",
+            "caregiver {caregiver_id}'s certificate expires on {certificate_expires_on}, before the visit on {visit_day}",
             resource=f"caregivers/{caregiver_id}",
+            caregiver_id=caregiver_id,
+            certificate_expires_on=caregiver.certificate_expires_on.isoformat(),
+            visit_day=visit_day.isoformat(),
         )
     overlapping = await session.scalar(
         select(Visit.id)
@@ -327,7 +333,10 @@ async def _check_caregiver(session: AsyncSession, caregiver_id: int, visit: Visi
     )
     if overlapping is not None:
         raise Conflict(
-            f"caregiver {caregiver_id} is booked for visit {overlapping} at that time", resource=f"visits/{overlapping}"
+            "caregiver {caregiver_id} is booked for visit {overlapping} at that time",
+            resource=f"visits/{overlapping}",
+            caregiver_id=caregiver_id,
+            overlapping=overlapping,
         )
     return caregiver
 
@@ -345,9 +354,12 @@ async def _outside_area(session: AsyncSession, caregiver: Caregiver, visit: Visi
     if covers(provider_area, elder_area):
         return None, elder_area
     return Conflict(
-        f"caregiver {caregiver.id} works in area {provider_area} (provider {caregiver.provider_id}), "
-        f"outside the person's area {elder_area}",
+        "caregiver {caregiver_id} works in area {provider_area} (provider {provider_id}), outside the person's area {elder_area}",
         resource=f"caregivers/{caregiver.id}",
+        caregiver_id=caregiver.id,
+        provider_area=provider_area,
+        provider_id=caregiver.provider_id,
+        elder_area=elder_area,
     ), elder_area
 
 
@@ -362,7 +374,10 @@ async def _book(
         if override_reason is None:
             raise outside
         if not principal.has(OVERRIDES_WRITE):
-            raise Forbidden(f"booking a caregiver from outside the person's area needs {OVERRIDES_WRITE}")
+            raise Forbidden(
+                "booking a caregiver from outside the person's area needs {OVERRIDES_WRITE}",
+                OVERRIDES_WRITE=OVERRIDES_WRITE,
+            )
         overrides.may_override(principal, elder_area)
     visit.caregiver_id = caregiver_id
     visit.status = "scheduled"
@@ -370,7 +385,9 @@ async def _book(
         await session.flush()
     except IntegrityError:
         raise Conflict(
-            f"caregiver {caregiver_id} was just booked for an overlapping visit", resource=f"caregivers/{caregiver_id}"
+            "caregiver {caregiver_id} was just booked for an overlapping visit",
+            resource=f"caregivers/{caregiver_id}",
+            caregiver_id=caregiver_id,
         ) from None
     if outside is not None:
         await overrides.record(
@@ -390,7 +407,7 @@ async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn
     elder = await get_visible(session, principal, data.elder_id)
     item = await session.get(HomeService, data.service_id)
     if item is None or not item.is_active:
-        raise NotFound(f"no service {data.service_id} in the catalogue")
+        raise NotFound("no service {service_id} in the catalogue", service_id=data.service_id)
     ends_at = data.ends_at or data.starts_at + dt.timedelta(minutes=item.duration_minutes)
     if ends_at <= data.starts_at:
         raise InvalidInput("ends_at", "a visit ends after it starts")
@@ -424,8 +441,10 @@ async def schedule(
     visit = await get_visit(session, principal, visit_id)
     if visit.status not in ("requested", "scheduled"):
         raise Conflict(
-            f"visit {visit_id} is {visit.status}; only a visit not yet started is (re)scheduled",
+            "visit {visit_id} is {visit_status}; only a visit not yet started is (re)scheduled",
             resource=f"visits/{visit_id}",
+            visit_id=visit_id,
+            visit_status=visit.status,
         )
     await _book(session, principal, visit, caregiver_id, override_reason)
     return visit
@@ -441,7 +460,10 @@ async def cancel(session: AsyncSession, principal: Principal, visit_id: int) -> 
     )
     if done.rowcount != 1:
         raise Conflict(
-            f"visit {visit_id} is {visit.status}; it can no longer be cancelled", resource=f"visits/{visit_id}"
+            "visit {visit_id} is {visit_status}; it can no longer be cancelled",
+            resource=f"visits/{visit_id}",
+            visit_id=visit_id,
+            visit_status=visit.status,
         )
     return await get_visit(session, principal, visit_id)
 
@@ -500,7 +522,10 @@ async def check_in(
     visit = await _get(session, visits, visit_id, caregiver_id)
     if visit.status != "scheduled":
         raise Conflict(
-            f"visit {visit_id} is {visit.status}; only a scheduled visit is checked in", resource=f"visits/{visit_id}"
+            "visit {visit_id} is {visit_status}; only a scheduled visit is checked in",
+            resource=f"visits/{visit_id}",
+            visit_id=visit_id,
+            visit_status=visit.status,
         )
     _refuse_if_locked(visit)
     _check_time(pos, "")
@@ -522,7 +547,9 @@ async def check_in(
     )
     if done.rowcount != 1:
         raise Conflict(
-            f"visit {visit_id} was just checked in, marked missed or rescheduled", resource=f"visits/{visit_id}"
+            "visit {visit_id} was just checked in, marked missed or rescheduled",
+            resource=f"visits/{visit_id}",
+            visit_id=visit_id,
         )
     return await _get(session, visits, visit_id, caregiver_id)
 
@@ -551,7 +578,10 @@ async def check_out(
     visit = await _get(session, visits, visit_id, caregiver_id)
     if visit.status != "checked_in":
         raise Conflict(
-            f"visit {visit_id} is {visit.status}: there is no check-in to check out from", resource=f"visits/{visit_id}"
+            "visit {visit_id} is {visit_status}: there is no check-in to check out from",
+            resource=f"visits/{visit_id}",
+            visit_id=visit_id,
+            visit_status=visit.status,
         )
     _refuse_if_locked(visit)
     _check_time(pos, "")
@@ -575,7 +605,7 @@ async def check_out(
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise Conflict(f"visit {visit_id} was just checked out", resource=f"visits/{visit_id}")
+        raise Conflict("visit {visit_id} was just checked out", resource=f"visits/{visit_id}", visit_id=visit_id)
     visit = await _get(session, visits, visit_id, caregiver_id)
     if visit.status == "flagged":  # not verified: the carers hear of it
         await notices.visit_unverified(session, visit)
@@ -607,11 +637,13 @@ async def mark_missed(session: AsyncSession, principal: Principal) -> list[int]:
 
 def _refuse_if_locked(visit: Visit) -> None:
     if is_locked(visit):
-        after = "check-out" if visit.check_out_at else "its scheduled end (never checked out)"
+        after = N_("check-out") if visit.check_out_at else N_("its scheduled end (never checked out)")
         raise Conflict(
-            f"visit {visit.id} locked on {locks_at(visit).date().isoformat()}, 30 days after {after}; it "
-            "changes only by a correction by staff",
+            "visit {visit_id} locked on {locked_on}, 30 days after {after}; it changes only by a correction by staff",
             resource=f"visits/{visit.id}",
+            visit_id=visit.id,
+            locked_on=locks_at(visit).date().isoformat(),
+            after=after,
         )
 
 
@@ -619,7 +651,10 @@ async def rate(session: AsyncSession, principal: Principal, visit_id: int, ratin
     visit = await get_visit(session, principal, visit_id)
     if visit.status not in ("verified", "flagged"):
         raise Conflict(
-            f"visit {visit_id} is {visit.status}; a visit is rated after check-out", resource=f"visits/{visit_id}"
+            "visit {visit_id} is {visit_status}; a visit is rated after check-out",
+            resource=f"visits/{visit_id}",
+            visit_id=visit_id,
+            visit_status=visit.status,
         )
     _refuse_if_locked(visit)
     visit.rating, visit.rating_comment = rating, comment
@@ -642,7 +677,7 @@ async def correct(
     if not changes:
         raise InvalidInput("reason", "name at least one field to correct (status, check_in_at, check_out_at)")
     if visit.check_in_at is None and ("check_out_at" in changes or "status" in changes):
-        raise BadRequest(f"visit {visit_id} was never checked in; a correction cannot invent a visit")
+        raise BadRequest("visit {visit_id} was never checked in; a correction cannot invent a visit", visit_id=visit_id)
     check_in = changes.get("check_in_at", visit.check_in_at)
     check_out = changes.get("check_out_at", visit.check_out_at)
     times_changed = "check_in_at" in changes or "check_out_at" in changes

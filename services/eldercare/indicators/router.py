@@ -37,5 +37,5 @@ async def indicators(
 ) -> Indicators:
     area = area_code or principal.area or CITY_CODE
     if principal.kind == "staff" and not principal.covers(area):
-        raise Forbidden(f"area {area} is outside your area {principal.area}")
+        raise Forbidden("area {area} is outside your area {area2}", area=area, area2=principal.area)
     return await compute(session, area_code=area, day=day or clock.today())

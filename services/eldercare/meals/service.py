@@ -116,12 +116,15 @@ async def _supplier_of(session: AsyncSession, data: CanteenIn) -> Canteen | None
         raise InvalidInput("supplied_by", "a central kitchen (中央厨房) cooks its own meals and has no supplier")
     supplier = await session.get(Canteen, data.supplied_by)
     if supplier is None or not supplier.is_active:
-        raise InvalidInput("supplied_by", f"no active canteen {data.supplied_by}")
+        raise InvalidInput("supplied_by", "no active canteen {supplied_by}", supplied_by=data.supplied_by)
     if supplier.kind not in allowed:
         raise InvalidInput(
             "supplied_by",
-            f"a {data.kind} is supplied by a {' or a '.join(allowed)}, not by a "
-            f"{supplier.kind} (canteen {supplier.id})",
+            "a {kind} is supplied by a {allowed}, not by a {supplier_kind} (canteen {supplier_id})",
+            kind=data.kind,
+            allowed=" or a ".join(allowed),
+            supplier_kind=supplier.kind,
+            supplier_id=supplier.id,
         )
     return supplier
 
@@ -131,7 +134,7 @@ async def check_new_canteen(session: AsyncSession, data: CanteenIn) -> Canteen |
     spreadsheet import): its delivery areas in force, its supplier; returns the supplier."""
     for index, code in enumerate(data.delivery_area_codes):
         if not is_current(code):
-            raise InvalidInput(f"delivery_area_codes.{index}", f"{code} is not a division in force")
+            raise InvalidInput(f"delivery_area_codes.{index}", "{code_} is not a division in force", code_=code)
     return await _supplier_of(session, data)
 
 
@@ -203,7 +206,7 @@ async def list_canteens(
 
 
 async def get_canteen(session: AsyncSession, canteen_id: int) -> Canteen:
-    return await get_or_404(session, Canteen, canteen_id, f"no canteen {canteen_id}")
+    return await get_or_404(session, Canteen, canteen_id, "no canteen {canteen_id}", canteen_id=canteen_id)
 
 
 def _menu_of(canteen: Canteen, data: MenuIn, capacity: int) -> Menu:
@@ -226,8 +229,11 @@ async def _no_menu_yet(session: AsyncSession, canteen_id: int, data: MenuIn) -> 
     )
     if existing is not None:
         raise Conflict(
-            f"canteen {canteen_id} already has a {data.meal} menu on {data.served_on.isoformat()}",
+            "canteen {canteen_id} already has a {meal} menu on {served_on}",
             resource=f"menus/{existing}",
+            canteen_id=canteen_id,
+            meal=data.meal,
+            served_on=data.served_on.isoformat(),
         )
 
 
@@ -238,7 +244,7 @@ async def create_menu(
     (`points`): each a menu of its own, with its own places, so orders at a point stop at that point's capacity."""
     canteen = await get_canteen(session, canteen_id)
     if not principal.covers(canteen.area_code):
-        raise Forbidden(f"canteen {canteen_id} is outside your area {principal.area}")
+        raise Forbidden("canteen {canteen_id} is outside your area {area}", canteen_id=canteen_id, area=principal.area)
     if data.served_on < clock.today():
         raise InvalidInput("served_on", "menus are published for today or a later day")
     if data.served_on > clock.today() + dt.timedelta(days=60):
@@ -249,17 +255,18 @@ async def create_menu(
     for i, point_in in enumerate(data.points):
         field = f"points.{i}.canteen_id"
         if point_in.canteen_id in seen:
-            raise InvalidInput(field, f"canteen {point_in.canteen_id} is named twice")
+            raise InvalidInput(field, "canteen {canteen_id} is named twice", canteen_id=point_in.canteen_id)
         seen.add(point_in.canteen_id)
         point = await session.get(Canteen, point_in.canteen_id)
         if point is None or not point.is_active or point.supplied_by_id != canteen_id:
             raise InvalidInput(
                 field,
-                f"canteen {point_in.canteen_id} is not an active canteen or meal point "
-                f"supplied by canteen {canteen_id}",
+                "canteen {canteen_id} is not an active canteen or meal point supplied by canteen {canteen_id2}",
+                canteen_id=point_in.canteen_id,
+                canteen_id2=canteen_id,
             )
         if not principal.covers(point.area_code):
-            raise Forbidden(f"canteen {point.id} is outside your area {principal.area}")
+            raise Forbidden("canteen {point_id} is outside your area {area}", point_id=point.id, area=principal.area)
         await _no_menu_yet(session, point.id, data)
         menus.append(_menu_of(point, data, point_in.capacity or data.capacity))
     session.add_all(menus)
@@ -267,7 +274,9 @@ async def create_menu(
         await session.flush()
     except IntegrityError:  # a menu for the same canteen, day and meal committed since the check above
         raise Conflict(
-            f"a {data.meal} menu on {data.served_on.isoformat()} was published meanwhile at one of these canteens"
+            "a {meal} menu on {served_on} was published meanwhile at one of these canteens",
+            meal=data.meal,
+            served_on=data.served_on.isoformat(),
         ) from None
     return menus[0], menus[1:]
 
@@ -302,9 +311,12 @@ async def add_rate(session: AsyncSession, principal: Principal, data: SubsidyRat
     )
     if existing is not None:
         raise Conflict(
-            f"the {data.tier} rate for {data.district_code} already has a version effective on "
-            f"{data.effective_on.isoformat()}; versions are never rewritten: add one with another date",
+            "the {tier} rate for {district_code} already has a version effective on {effective_on}; versions are "
+            "never rewritten: add one with another date",
             resource=f"meal-subsidy-rates/{existing}",
+            tier=data.tier,
+            district_code=data.district_code,
+            effective_on=data.effective_on.isoformat(),
         )
     rate = MealSubsidyRate(**data.model_dump(), created_by=principal.subject, created_at=utcnow())
     session.add(rate)
@@ -444,7 +456,12 @@ def _menu_label(menu: Menu) -> str:
 
 
 def _sold_out(menu: Menu, canteen: Canteen) -> Conflict:
-    return Conflict(f"{_menu_label(menu)} at canteen {canteen.id} is sold out", resource=f"menus/{menu.id}")
+    return Conflict(
+        "{menu} at canteen {canteen_id} is sold out",
+        resource=f"menus/{menu.id}",
+        menu=_menu_label(menu),
+        canteen_id=canteen.id,
+    )
 
 
 def _check_order(context: OrderContext, data: MealOrderIn, now: dt.datetime) -> str | None:
@@ -452,11 +469,15 @@ def _check_order(context: OrderContext, data: MealOrderIn, now: dt.datetime) -> 
     sold out, a delivery the canteen cannot make, a second order for the meal. Returns the delivery address."""
     menu, canteen, elder = context.menu, context.canteen, context.elder
     if menu is None:
-        raise NotFound(f"no menu {data.menu_id}")
+        raise NotFound("no menu {menu_id}", menu_id=data.menu_id)
     if not canteen.is_active:
-        raise Conflict(f"canteen {canteen.id} no longer takes orders", resource=f"canteens/{canteen.id}")
+        raise Conflict(
+            "canteen {canteen_id} no longer takes orders", resource=f"canteens/{canteen.id}", canteen_id=canteen.id
+        )
     if now >= menu.cutoff_at:
-        raise BadRequest(f"ordering for {_menu_label(menu)} closed at {menu.cutoff_at.isoformat()}")
+        raise BadRequest(
+            "ordering for {menu} closed at {cutoff_at}", menu=_menu_label(menu), cutoff_at=menu.cutoff_at.isoformat()
+        )
     if menu.remaining < data.quantity:
         # Already gone when read: answer at once instead of queueing for the menu row's lock. The conditional
         # update in `place_order` is what guarantees the count; this only spares the lock in a rush.
@@ -464,14 +485,20 @@ def _check_order(context: OrderContext, data: MealOrderIn, now: dt.datetime) -> 
     address = None
     if data.fulfilment == "delivery":
         if not _delivers_to(canteen, elder.area_code):
-            raise BadRequest(f"canteen {canteen.id} does not deliver to area {elder.area_code}")
+            raise BadRequest(
+                "canteen {canteen_id} does not deliver to area {area_code}",
+                canteen_id=canteen.id,
+                area_code=elder.area_code,
+            )
         address = data.delivery_address or elder.address
     elif data.delivery_address is not None:
         raise InvalidInput("delivery_address", "only a delivery order has a delivery address")
     if context.existing is not None:
         raise Conflict(
-            f"this person already has order {context.existing} for {_menu_label(menu)}",
+            "this person already has order {existing} for {menu}",
             resource=f"meal-orders/{context.existing}",
+            existing=context.existing,
+            menu=_menu_label(menu),
         )
     return address
 
@@ -560,7 +587,7 @@ async def place_order(
     except IntegrityError:
         # Another order for the same person and meal committed between the read and this insert.
         raise Conflict(
-            f"this person already has an order for {_menu_label(menu)}", resource=f"menus/{menu.id}"
+            "this person already has an order for {menu}", resource=f"menus/{menu.id}", menu=_menu_label(menu)
         ) from None
     # Last statement before the commit, so the menu row stays locked for as short a time as possible.
     taken = await session.execute(_TAKE_PLACES, {"menu": menu.id, "places": data.quantity})
@@ -584,7 +611,7 @@ def orders_visible_to(principal: Principal) -> Select:
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> tuple[MealOrder, Menu, Canteen]:
     row = (await session.execute(orders_visible_to(principal).where(MealOrder.id == order_id))).first()
     if row is None:
-        raise NotFound(f"no meal order {order_id} that you may see")
+        raise NotFound("no meal order {order_id} that you may see", order_id=order_id)
     return row[0], row[1], row[2]
 
 
@@ -613,12 +640,18 @@ async def list_orders(
 async def cancel_order(session: AsyncSession, principal: Principal, order_id: int) -> tuple[MealOrder, Menu, Canteen]:
     order, menu, canteen = await get_order(session, principal, order_id)
     if order.status != "placed":
-        raise Conflict(f"meal order {order_id} is already {order.status}", resource=f"meal-orders/{order_id}")
+        raise Conflict(
+            "meal order {order_id} is already {order_status}",
+            resource=f"meal-orders/{order_id}",
+            order_id=order_id,
+            order_status=order.status,
+        )
     now = utcnow()
     if now >= menu.cutoff_at:
         raise BadRequest(
-            f"{_menu_label(menu)} closed at {menu.cutoff_at.isoformat()}; after the cut-off an "
-            "order can no longer be cancelled"
+            "{menu} closed at {cutoff_at}; after the cut-off an order can no longer be cancelled",
+            menu=_menu_label(menu),
+            cutoff_at=menu.cutoff_at.isoformat(),
         )
     # Conditional on the status, so two cancellations at once give the place back only once.
     cancelled = await session.execute(
@@ -628,7 +661,9 @@ async def cancel_order(session: AsyncSession, principal: Principal, order_id: in
         .execution_options(synchronize_session=False)
     )
     if cancelled.rowcount != 1:
-        raise Conflict(f"meal order {order_id} is already cancelled", resource=f"meal-orders/{order_id}")
+        raise Conflict(
+            "meal order {order_id} is already cancelled", resource=f"meal-orders/{order_id}", order_id=order_id
+        )
     await session.execute(
         update(Menu)
         .where(Menu.id == menu.id)

@@ -57,7 +57,7 @@ class OverrideOut(Schema):
 def may_override(principal: Principal, area_code: str) -> None:
     """Only staff of the place, never a resident, whatever scopes a token carries."""
     if not principal.covers(area_code):
-        raise Forbidden(f"only staff of area {area_code} may override this conflict")
+        raise Forbidden("only staff of area {area_code} may override this conflict", area_code=area_code)
 
 
 async def record(

@@ -152,7 +152,7 @@ async def compute(session: AsyncSession, canteen_id: int, month: str) -> Content
 async def _canteen_in_area(session: AsyncSession, principal: Principal, canteen_id: int) -> Canteen:
     canteen = await session.get(Canteen, canteen_id)
     if canteen is None or not principal.covers(canteen.area_code):
-        raise NotFound(f"no canteen {canteen_id} in your area")
+        raise NotFound("no canteen {canteen_id} in your area", canteen_id=canteen_id)
     return canteen
 
 
@@ -171,7 +171,7 @@ async def _statement(
         query = query.with_for_update(of=MealStatement).execution_options(populate_existing=True)
     row = (await session.execute(query)).first()
     if row is None:
-        raise NotFound(f"no meal statement {statement_id} of a canteen in your area")
+        raise NotFound("no meal statement {statement_id} of a canteen in your area", statement_id=statement_id)
     return row[0], row[1]
 
 
@@ -221,7 +221,7 @@ async def list_statements(
 
 def _check_month(month: str) -> None:
     if month_bounds(month)[0] > clock.today():
-        raise BadRequest(f"{month} has not begun: statements are produced for this month or an earlier one")
+        raise BadRequest("{month} has not begun: statements are produced for this month or an earlier one", month=month)
 
 
 async def produce(session: AsyncSession, principal: Principal, canteen: Canteen, month: str) -> MealStatement:
@@ -252,10 +252,12 @@ async def produce(session: AsyncSession, principal: Principal, canteen: Canteen,
             return statement
     if statement.status == "approved":
         raise Conflict(
-            f"the {month} statement of canteen {canteen.id} was approved on "
-            f"{statement.approved_at.astimezone(clock.SHANGHAI).date().isoformat()} and is locked; a later refund "
-            "of its orders is settled as an adjustment in the month it is made",
+            "the {month} statement of canteen {canteen_id} was approved on {approved_on} and is locked; a later "
+            "refund of its orders is settled as an adjustment in the month it is made",
             resource=f"meal-statements/{statement.id}",
+            month=month,
+            canteen_id=canteen.id,
+            approved_on=statement.approved_at.astimezone(clock.SHANGHAI).date().isoformat(),
         )
     if statement.digest != content.digest:
         _fill(statement, content, principal)
@@ -311,22 +313,35 @@ async def approve(session: AsyncSession, principal: Principal, statement_id: int
     statement, canteen = await _statement(session, principal, statement_id, lock=True)
     label = f"the {statement.month} statement of canteen {canteen.id}"
     if principal.area != canteen.area_code[:6]:
-        raise Forbidden(f"{label} is approved by the staff of district {canteen.area_code[:6]}, not {principal.area}")
+        raise Forbidden(
+            "{label} is approved by the staff of district {area_code}, not {area}",
+            label=label,
+            area_code=canteen.area_code[:6],
+            area=principal.area,
+        )
     if statement.status == "approved":
         raise Conflict(
-            f"{label} was already approved by {statement.approved_by}", resource=f"meal-statements/{statement.id}"
+            "{label} was already approved by {approved_by}",
+            resource=f"meal-statements/{statement.id}",
+            label=label,
+            approved_by=statement.approved_by,
         )
     if not has_ended(statement.month):
-        raise BadRequest(f"{label} can be approved once {statement.month} has ended")
+        raise BadRequest("{label} can be approved once {month} has ended", label=label, month=statement.month)
     if revision != statement.revision:
         raise Conflict(
-            f"you reviewed revision {revision} of {label}; it is at revision {statement.revision}: review that one",
+            "you reviewed revision {revision} of {label}; it is at revision {revision2}: review that one",
             resource=f"meal-statements/{statement.id}",
+            revision=revision,
+            label=label,
+            revision2=statement.revision,
         )
     if (await compute(session, canteen.id, statement.month)).digest != statement.digest:
         raise Conflict(
-            f"the orders of {label} changed since revision {revision} was produced: produce it again and review it",
+            "the orders of {label} changed since revision {revision} was produced: produce it again and review it",
             resource=f"meal-statements/{statement.id}",
+            label=label,
+            revision=revision,
         )
     approved = await session.execute(
         update(MealStatement)
@@ -335,7 +350,7 @@ async def approve(session: AsyncSession, principal: Principal, statement_id: int
         .execution_options(synchronize_session=False)
     )
     if approved.rowcount != 1:  # SQLite has no row lock: the conditional update is what settles a race there
-        raise Conflict(f"{label} was approved meanwhile", resource=f"meal-statements/{statement.id}")
+        raise Conflict("{label} was approved meanwhile", resource=f"meal-statements/{statement.id}", label=label)
     await session.refresh(statement)
     return await statement_out(session, statement, canteen)
 
@@ -355,15 +370,25 @@ async def refund(session: AsyncSession, principal: Principal, order_id: int, rea
         )
     ).first()
     if row is None or not principal.covers(row[2].area_code):
-        raise NotFound(f"no meal order {order_id} at a canteen of your area")
+        raise NotFound("no meal order {order_id} at a canteen of your area", order_id=order_id)
     order, menu, canteen = row
     if order.status != "placed":
-        raise Conflict(f"meal order {order_id} was cancelled: it drew no subsidy", resource=f"meal-orders/{order_id}")
+        raise Conflict(
+            "meal order {order_id} was cancelled: it drew no subsidy",
+            resource=f"meal-orders/{order_id}",
+            order_id=order_id,
+        )
     if utcnow() < menu.cutoff_at:
-        raise BadRequest(f"meal order {order_id} can still be cancelled until {menu.cutoff_at.isoformat()}: cancel it")
+        raise BadRequest(
+            "meal order {order_id} can still be cancelled until {cutoff_at}: cancel it",
+            order_id=order_id,
+            cutoff_at=menu.cutoff_at.isoformat(),
+        )
     existing = await session.scalar(select(MealRefund.id).where(MealRefund.order_id == order_id))
     if existing is not None:
-        raise Conflict(f"meal order {order_id} was already refunded", resource=f"meal-refunds/{existing}")
+        raise Conflict(
+            "meal order {order_id} was already refunded", resource=f"meal-refunds/{existing}", order_id=order_id
+        )
     order_month = month_of(menu.served_on)
     # FOR SHARE: an approval of the order's month in progress finishes first, and then this refund sees it approved.
     status = await session.scalar(
@@ -386,7 +411,9 @@ async def refund(session: AsyncSession, principal: Principal, order_id: int, rea
     try:
         await session.flush()
     except IntegrityError:
-        raise Conflict(f"meal order {order_id} was refunded meanwhile", resource=f"meal-orders/{order_id}") from None
+        raise Conflict(
+            "meal order {order_id} was refunded meanwhile", resource=f"meal-orders/{order_id}", order_id=order_id
+        ) from None
     return refund_out(refund)
 
 

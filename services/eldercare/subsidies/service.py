@@ -95,7 +95,9 @@ async def open_account(
     rate = await rate_for(session, tier=tier, level=level, district_code=elder.area_code[:6], on=today)
     if rate is None or rate.amount_fen == 0:
         raise BadRequest(
-            f"no home-care allowance is in force for tier {tier} at level {level}: the person is not eligible"
+            "no home-care allowance is in force for tier {tier} at level {level}: the person is not eligible",
+            tier=tier,
+            level=level,
         )
     account = SubsidyAccount(
         elder_id=elder.id,
@@ -124,7 +126,8 @@ async def get_account(session: AsyncSession, principal: Principal, account_id: i
     return await one_or_404(
         session,
         accounts_visible_to(principal).where(SubsidyAccount.id == account_id).execution_options(populate_existing=True),
-        f"no subsidy account {account_id} that you may see",
+        "no subsidy account {account_id} that you may see",
+        account_id=account_id,
     )
 
 
@@ -200,13 +203,17 @@ async def adjust(
     new_balance = await _move(session, account.id, amount_fen)
     if new_balance is None and amount_fen > 0:
         raise Conflict(
-            f"subsidy account {account_id} would hold more than {format_yuan(MAX_BALANCE_FEN)}, the bound of a balance",
+            "subsidy account {account_id} would hold more than {max_balance_fen}, the bound of a balance",
             resource=f"subsidy-accounts/{account_id}",
+            account_id=account_id,
+            max_balance_fen=format_yuan(MAX_BALANCE_FEN),
         )
     if new_balance is None:
         raise Conflict(
-            f"the balance of subsidy account {account_id} does not cover {-amount_fen} fen",
+            "the balance of subsidy account {account_id} does not cover {amount_fen} fen",
             resource=f"subsidy-accounts/{account_id}",
+            account_id=account_id,
+            amount_fen=-amount_fen,
         )
     entry = SubsidyEntry(
         account_id=account.id,

@@ -70,7 +70,7 @@ async def allocate(session: AsyncSession, series: str, count: int = 1) -> int:
                 session.add(CodeCounter(series=series, next_value=(highest or 0) + 1))
         except IntegrityError:
             pass  # another transaction re-created it first: take numbers from theirs
-    raise Conflict(f"the {series} code counter is busy; retry", resource=f"code-counters/{series}")
+    raise Conflict("the {series} code counter is busy; retry", resource=f"code-counters/{series}", series=series)
 
 
 def address_code(district_code: str, number: int) -> str:
@@ -120,16 +120,24 @@ def level_of(building: str | None, unit: str | None, room: str | None) -> str:
 async def _division(session: AsyncSession, code: str, field: str, level: str, inside: str) -> Division:
     division = await session.get(Division, code)
     if division is None or division.level != level or not is_current(division, clock.today()):
-        raise InvalidInput(field, f"{code} is not a current {level}")
+        raise InvalidInput(field, "{code_} is not a current {level}", code_=code, level=level)
     if not code.startswith(inside):
-        raise InvalidInput(field, f"{division.name} {code} is not inside {inside}")
+        raise InvalidInput(
+            field,
+            "{division_name} {code_} is not inside {inside}",
+            division_name=division.name,
+            code_=code,
+            inside=inside,
+        )
     return division
 
 
 async def _standard_name(session: AsyncSession, name_id: int, field: str, kinds: tuple[str, ...]) -> PlaceName:
     name = await session.get(PlaceName, name_id)
     if name is None or name.status != "standard" or name.kind not in kinds:
-        raise InvalidInput(field, f"{name_id} is not a standard name of kind {' or '.join(kinds)}")
+        raise InvalidInput(
+            field, "{name_id} is not a standard name of kind {kinds}", name_id=name_id, kinds=" or ".join(kinds)
+        )
     return name
 
 
@@ -150,7 +158,11 @@ async def _refresh_text(session: AsyncSession, a: Address) -> None:
 
 async def _build(session: AsyncSession, principal: Principal, data: AddressIn) -> Address:
     if not principal.covers(data.district_code):
-        raise Forbidden(f"district {data.district_code} is outside your area {principal.area}")
+        raise Forbidden(
+            "district {district_code} is outside your area {area}",
+            district_code=data.district_code,
+            area=principal.area,
+        )
     await _division(session, data.district_code, "district_code", "district", data.district_code)
     if data.township_code:
         await _division(session, data.township_code, "township_code", "township", data.district_code)
@@ -195,7 +207,11 @@ async def _check_free(session: AsyncSession, addresses: list[Address]) -> None:
         raise InvalidInput("into", "two of the new addresses are the same")
     taken = await session.scalar(select(Address).where(Address.match_key.in_(keys), Address.status == "current"))
     if taken is not None:
-        raise Conflict(f"{taken.full_name} is already a current standard address", resource=f"addresses/{taken.code}")
+        raise Conflict(
+            "{full_name} is already a current standard address",
+            resource=f"addresses/{taken.code}",
+            full_name=taken.full_name,
+        )
 
 
 async def _issue(session: AsyncSession, addresses: list[Address]) -> list[Address]:
@@ -216,7 +232,7 @@ async def issue(session: AsyncSession, principal: Principal, data: AddressIn) ->
 
 async def get(session: AsyncSession, code: str) -> Address:
     return await one_or_404(
-        session, select(Address).where(Address.code == code), f"no standard address with code {code}"
+        session, select(Address).where(Address.code == code), "no standard address with code {code_}", code_=code
     )
 
 
@@ -260,7 +276,12 @@ async def detail(session: AsyncSession, code: str) -> AddressDetail:
 
 async def _retire(session: AsyncSession, principal: Principal, a: Address, on: dt.date) -> None:
     if not principal.covers(a.district_code):
-        raise Forbidden(f"{a.full_name} ({a.code}) is outside your area {principal.area}")
+        raise Forbidden(
+            "{full_name} ({a_code}) is outside your area {area}",
+            full_name=a.full_name,
+            a_code=a.code,
+            area=principal.area,
+        )
     result = await session.execute(
         update(Address)
         .where(Address.id == a.id, Address.status == "current")
@@ -268,7 +289,12 @@ async def _retire(session: AsyncSession, principal: Principal, a: Address, on: d
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict(f"{a.full_name} ({a.code}) is already retired", resource=f"addresses/{a.code}")
+        raise Conflict(
+            "{full_name} ({a_code}) is already retired",
+            resource=f"addresses/{a.code}",
+            full_name=a.full_name,
+            a_code=a.code,
+        )
     await session.refresh(a)
 
 

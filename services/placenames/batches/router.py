@@ -11,15 +11,12 @@ from services.placenames.batches.schemas import JobOut
 from services.placenames.database import IDEMPOTENCY_KEYS
 from shared.app import api_prefix
 from shared.db import Session
-from shared.errors import DomainError, problem_responses
+from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
+from shared.uploads import PayloadTooLarge
 
 router = APIRouter(prefix="/batch-standardizations", tags=["batch standardisation 批量标准化"])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
-
-
-class PayloadTooLarge(DomainError):
-    status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
 def _out(request: Request, job: BatchJob) -> JobOut:
@@ -67,12 +64,14 @@ async def upload(
 ) -> JobOut:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > service.MAX_BYTES:
-        raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
+        raise PayloadTooLarge("body", "the file is larger than {max_bytes} MB", max_bytes=service.MAX_BYTES // 2**20)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > service.MAX_BYTES:
-            raise PayloadTooLarge(f"the file is larger than {service.MAX_BYTES // 2**20} MB")
+            raise PayloadTooLarge(
+                "body", "the file is larger than {max_bytes} MB", max_bytes=service.MAX_BYTES // 2**20
+            )
 
     async def create() -> JobOut:
         return _out(request, await flows.upload(session, principal, bytes(body), encoding))

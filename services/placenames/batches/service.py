@@ -37,7 +37,12 @@ def decode(body: bytes, encoding: str) -> tuple[str, str]:
             return body.decode("utf-8-sig" if name == "utf-8" else "gb18030"), name
         except UnicodeDecodeError:
             continue
-    raise InvalidInput("encoding", f"the file is not valid {' or '.join(t.upper() for t in tries)}", location="query")
+    raise InvalidInput(
+        "encoding",
+        "the file is not valid {encodings}",
+        location="query",
+        encodings=" or ".join(t.upper() for t in tries),
+    )
 
 
 def columns(lines: list[str]) -> tuple[int, int | None, int]:
@@ -98,7 +103,12 @@ async def create(session: AsyncSession, principal: Principal, body: bytes, encod
     if not count:
         raise InvalidInput("body", "the file has no lines after its header")
     if count > MAX_LINES:
-        raise InvalidInput("body", f"{count:,} lines; at most {MAX_LINES:,} per batch")
+        raise InvalidInput(
+            "body",
+            "{count} lines; at most {max_lines} per batch",
+            count=format(count, ","),
+            max_lines=format(MAX_LINES, ","),
+        )
     job = BatchJob(
         id=uuid.uuid4().hex,
         owner=principal.subject,
@@ -142,7 +152,7 @@ async def create(session: AsyncSession, principal: Principal, body: bytes, encod
 async def get(session: AsyncSession, principal: Principal, job_id: str) -> BatchJob:
     job = await session.get(BatchJob, job_id)
     if job is None or job.owner != principal.subject:
-        raise NotFound(f"no batch {job_id} of yours")  # another partner's job is not even acknowledged
+        raise NotFound("no batch {job_id} of yours", job_id=job_id)  # another partner's job is not even acknowledged
     return job
 
 
@@ -220,7 +230,10 @@ def require_done(job: BatchJob) -> None:
     if job.status != "done":
         percent = 100 * job.processed_lines // max(job.total_lines, 1)
         raise Conflict(
-            f"batch {job.id} is still {job.status} ({percent}%); poll it until done",
+            "batch {job_id} is still {job_status} ({percent}%); poll it until done",
             resource=f"batch-standardizations/{job.id}",
             headers={"Retry-After": "2"},
+            job_id=job.id,
+            job_status=job.status,
+            percent=percent,
         )

@@ -27,16 +27,17 @@ from sqlalchemy.orm import Session, SessionTransaction
 from services.placenames.changes.models import Change, ChangeFeed
 from shared.db import utcnow
 from shared.errors import DomainError, FieldProblem
+from shared.i18n import N_
 
 PENDING = "placenames.changes"  # session.info key: the changes recorded in the session's transaction
 
 
 class CursorNotIssued(DomainError):
-    status, slug, title = 400, "cursor-not-issued", "Cursor not issued by this feed"
+    status, slug, title = 400, "cursor-not-issued", N_("Cursor not issued by this feed")
 
 
 class CursorTooOld(DomainError):
-    status, slug, title = 410, "cursor-expired", "Cursor older than the changes kept"
+    status, slug, title = 410, "cursor-expired", N_("Cursor older than the changes kept")
 
 
 def successor(
@@ -134,14 +135,26 @@ async def page(session: AsyncSession, after: int, limit: int) -> tuple[list[Chan
     pruned_through, last_seq = await bounds(session)
     if after > last_seq:
         raise CursorNotIssued(
-            f"after: {after} is beyond the feed's last change ({last_seq}); a cursor is the seq of a change it served",
-            errors=[FieldProblem(field="after", location="query", message=f"beyond the last change ({last_seq})")],
+            "after: {after} is beyond the feed's last change ({last_seq}); a cursor is the seq of a change it served",
+            errors=[
+                FieldProblem(
+                    field="after", location="query", message="beyond the last change ({last_seq})"
+                ).with_params(last_seq=last_seq)
+            ],
+            after=after,
+            last_seq=last_seq,
         )
     if after < pruned_through:
         raise CursorTooOld(
-            f"after: the changes up to {pruned_through} are no longer kept; resynchronise the stored addresses "
-            f"from the registry, then follow from after={last_seq}",
-            errors=[FieldProblem(field="after", location="query", message=f"older than {pruned_through}")],
+            "after: the changes up to {pruned_through} are no longer kept; resynchronise the stored addresses "
+            "from the registry, then follow from after={last_seq}",
+            errors=[
+                FieldProblem(field="after", location="query", message="older than {pruned_through}").with_params(
+                    pruned_through=pruned_through
+                )
+            ],
+            pruned_through=pruned_through,
+            last_seq=last_seq,
         )
     rows = await session.scalars(select(Change).where(Change.seq > after).order_by(Change.seq).limit(limit))
     return list(rows), last_seq

@@ -73,7 +73,7 @@ async def _chain(session: AsyncSession, start: str | None, step) -> list[Divisio
 
 
 async def detail(session: AsyncSession, code: str) -> DivisionDetail:
-    division = await get_or_404(session, Division, code, f"no division with code {code}")
+    division = await get_or_404(session, Division, code, "no division with code {code_}", code_=code)
     today = clock.today()
     ancestors = await _chain(session, division.parent_code, lambda d: d.parent_code)
     successors = (

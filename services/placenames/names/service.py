@@ -84,13 +84,15 @@ async def detail(session: AsyncSession, name_id: int) -> NameDetail:
 
 
 async def get(session: AsyncSession, name_id: int) -> PlaceName:
-    name = await get_or_404(session, PlaceName, name_id, f"no place name {name_id}")
+    name = await get_or_404(session, PlaceName, name_id, "no place name {name_id}", name_id=name_id)
     return name
 
 
 def _check_area(principal: Principal, district_code: str) -> None:
     if not principal.covers(district_code):
-        raise Forbidden(f"district {district_code} is outside your area {principal.area}")
+        raise Forbidden(
+            "district {district_code} is outside your area {area}", district_code=district_code, area=principal.area
+        )
 
 
 async def _standard_named(session: AsyncSession, name: str, kind: str, district_code: str) -> PlaceName | None:
@@ -109,7 +111,13 @@ async def _insert_standard(
 ) -> PlaceName:
     existing = await _standard_named(session, name, kind, district_code)
     if existing is not None:
-        raise Conflict(f"{name} is already a standard {kind} name in {district_code}", resource=f"names/{existing.id}")
+        raise Conflict(
+            "{name} is already a standard {kind} name in {district_code}",
+            resource=f"names/{existing.id}",
+            name=name,
+            kind=kind,
+            district_code=district_code,
+        )
     row = PlaceName(
         name=name,
         kind=kind,
@@ -153,10 +161,10 @@ async def create(session: AsyncSession, principal: Principal, data: NameIn) -> P
             await session.flush()
         return row
     if data.replaced_by_id is None:
-        raise InvalidInput("replaced_by_id", f"an {data.status} name must say which name it stands for")
+        raise InvalidInput("replaced_by_id", "an {status} name must say which name it stands for", status=data.status)
     target = await session.get(PlaceName, data.replaced_by_id)
     if target is None:
-        raise InvalidInput("replaced_by_id", f"no place name {data.replaced_by_id}")
+        raise InvalidInput("replaced_by_id", "no place name {replaced_by_id}", replaced_by_id=data.replaced_by_id)
     row = PlaceName(
         name=data.name,
         kind=data.kind,
@@ -182,8 +190,9 @@ async def _claim_standard(session: AsyncSession, name: PlaceName, status: str, r
     )
     if result.rowcount != 1:
         raise Conflict(
-            f"{name.name} is no longer a standard name; a decision about it was already recorded",
+            "{name_name} is no longer a standard name; a decision about it was already recorded",
             resource=f"names/{name.id}",
+            name_name=name.name,
         )
     await session.refresh(name)
 
@@ -192,7 +201,12 @@ async def add_event(session: AsyncSession, principal: Principal, name_id: int, d
     name = await get(session, name_id)
     _check_area(principal, name.district_code)
     if name.status != "standard":
-        raise Conflict(f"{name.name} is {name.status}: decisions are about standard names", resource=f"names/{name.id}")
+        raise Conflict(
+            "{name_name} is {name_status}: decisions are about standard names",
+            resource=f"names/{name.id}",
+            name_name=name.name,
+            name_status=name.status,
+        )
     result: PlaceName | None = None
     if data.kind == "retirement":
         if data.new_name or data.into_id:
@@ -208,9 +222,15 @@ async def add_event(session: AsyncSession, principal: Principal, name_id: int, d
         if data.into_id is not None:
             result = await session.get(PlaceName, data.into_id)
             if result is None or result.status != "standard" or result.id == name.id:
-                raise InvalidInput("into_id", f"{data.into_id} is not another standard name")
+                raise InvalidInput("into_id", "{into_id} is not another standard name", into_id=data.into_id)
             if result.kind != name.kind:
-                raise InvalidInput("into_id", f"{result.name} is a {result.kind}, not a {name.kind}")
+                raise InvalidInput(
+                    "into_id",
+                    "{result_name} is a {result_kind}, not a {name_kind}",
+                    result_name=result.name,
+                    result_kind=result.kind,
+                    name_kind=name.kind,
+                )
             _check_area(principal, result.district_code)
         if result is None:
             result = await _insert_standard(session, data.new_name, name.kind, name.district_code)
@@ -268,7 +288,7 @@ async def events_of(session: AsyncSession, name_id: int) -> list[NameEvent]:
 
 
 async def record_filing(session: AsyncSession, principal: Principal, event_id: int, filed_on: dt.date) -> NameEvent:
-    event = await get_or_404(session, NameEvent, event_id, f"no name event {event_id}")
+    event = await get_or_404(session, NameEvent, event_id, "no name event {event_id}", event_id=event_id)
     name = await get(session, event.name_id)
     _check_area(principal, name.district_code)
     if filed_on < event.decided_on:
@@ -280,7 +300,7 @@ async def record_filing(session: AsyncSession, principal: Principal, event_id: i
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict(f"event {event_id} was already filed", resource=f"name-events/{event_id}")
+        raise Conflict("event {event_id} was already filed", resource=f"name-events/{event_id}", event_id=event_id)
     await session.refresh(event)
     return event
 

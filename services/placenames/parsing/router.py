@@ -50,9 +50,14 @@ async def parse_one(data: ParseIn, request: Request, session: Session, _: ParseU
 async def parse_many(data: ParsesIn, request: Request, _: ParseUser) -> ParsesOut:
     for index, text in enumerate(data.texts):
         if not 1 <= len(text) <= MAX_TEXT:
-            raise InvalidInput(f"texts.{index}", f"must be 1 to {MAX_TEXT} characters")
+            raise InvalidInput(f"texts.{index}", "must be 1 to {MAX_TEXT} characters", MAX_TEXT=MAX_TEXT)
     if (total := sum(map(len, data.texts))) > schemas.MAX_BATCH_CHARS:
-        raise InvalidInput("texts", f"{total:,} characters in all; at most {schemas.MAX_BATCH_CHARS:,} per request")
+        raise InvalidInput(
+            "texts",
+            "{total} characters in all; at most {max_batch_chars} per request",
+            total=format(total, ","),
+            max_batch_chars=format(schemas.MAX_BATCH_CHARS, ","),
+        )
     # Parsed in worker processes, looked up in short transactions (parsing/pool.py); the response comes back as
     # JSON, not built here.
     return Response(await pool.parse_and_match(request.app, data.texts), media_type="application/json")

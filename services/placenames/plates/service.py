@@ -26,7 +26,9 @@ def plate_code(number: int) -> str:
 
 
 async def _get(session: AsyncSession, code: str) -> DoorPlate:
-    return await one_or_404(session, select(DoorPlate).where(DoorPlate.code == code), f"no door plate with code {code}")
+    return await one_or_404(
+        session, select(DoorPlate).where(DoorPlate.code == code), "no door plate with code {code_}", code_=code
+    )
 
 
 async def _addresses(session: AsyncSession, plate_id: int) -> list[Address]:
@@ -90,9 +92,9 @@ async def issue(session: AsyncSession, principal: Principal, data: PlateIn) -> D
     found = {a.code: a for a in addresses}
     for index, code in enumerate(data.address_codes):
         if code not in found or found[code].status != "current":
-            raise InvalidInput(f"address_codes.{index}", f"{code} is not a current standard address")
+            raise InvalidInput(f"address_codes.{index}", "{code_} is not a current standard address", code_=code)
         if not principal.covers(found[code].district_code):
-            raise Forbidden(f"{code} is outside your area {principal.area}")
+            raise Forbidden("{code_} is outside your area {area}", code_=code, area=principal.area)
     plate = await _new_plate(
         session, [found[c] for c in data.address_codes], data.plate_text, data.what_is_there, data.issued_on
     )
@@ -106,11 +108,14 @@ async def _leave_issued(session: AsyncSession, principal: Principal, plate: Door
     if values["ended_on"] < plate.issued_on:
         raise InvalidInput(
             "issued_on" if "replaced_by_id" in values else "revoked_on",
-            f"cannot be before the plate was issued ({plate.issued_on})",
+            "cannot be before the plate was issued ({issued_on})",
+            issued_on=plate.issued_on,
         )
     addresses = await _addresses(session, plate.id)
     if not all(principal.covers(a.district_code) for a in addresses):
-        raise Forbidden(f"plate {plate.code} carries addresses outside your area {principal.area}")
+        raise Forbidden(
+            "plate {plate_code} carries addresses outside your area {area}", plate_code=plate.code, area=principal.area
+        )
     result = await session.execute(
         update(DoorPlate)
         .where(DoorPlate.id == plate.id, DoorPlate.status == "issued")
@@ -118,14 +123,21 @@ async def _leave_issued(session: AsyncSession, principal: Principal, plate: Door
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict(f"plate {plate.code} is already {plate.status}", resource=f"door-plates/{plate.code}")
+        raise Conflict(
+            "plate {plate_code} is already {plate_status}",
+            resource=f"door-plates/{plate.code}",
+            plate_code=plate.code,
+            plate_status=plate.status,
+        )
     await session.refresh(plate)
 
 
 async def replace(session: AsyncSession, principal: Principal, code: str, data: ReplaceIn) -> DoorPlate:
     old = await _get(session, code)
     if old.status != "issued":
-        raise Conflict(f"plate {code} is already {old.status}", resource=f"door-plates/{code}")
+        raise Conflict(
+            "plate {code_} is already {old_status}", resource=f"door-plates/{code}", code_=code, old_status=old.status
+        )
     new = await _new_plate(
         session, await _addresses(session, old.id), data.plate_text or old.plate_text, old.what_is_there, data.issued_on
     )
