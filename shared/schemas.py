@@ -17,9 +17,9 @@ import datetime as dt
 import re
 import types
 import typing
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ValidationInfo, field_validator
+from pydantic import AwareDatetime, BaseModel, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 # C0 controls except tab, LF and CR; DEL; C1 controls.
@@ -134,3 +134,11 @@ class Schema(BaseModel):
             return iso_date(value)
         refuse_control_characters(value)
         return value
+
+
+# A time of day (Asia/Shanghai), read from "HH:MM" or "HH:MM:SS". Described as a pattern, not as JSON Schema's
+# `format: time`, which is RFC 3339's full-time and demands an offset that a clock time on a phone never has.
+ClockTime = Annotated[
+    dt.time,
+    WithJsonSchema({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", "examples": ["22:00"]}),
+]

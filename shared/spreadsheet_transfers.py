@@ -229,7 +229,10 @@ class SpreadsheetImportOut(Schema):
     kind: str = Field(description="What the rows are")
     filename: str = Field(description="The file's name as uploaded")
     size_bytes: int = Field(description="Its size")
-    content_sha256: str = Field(description="Its SHA-256: the same file sent again is this same import")
+    content_sha256: str = Field(
+        description="The SHA-256 of the file (with the sheet asked for, when one is named): the same file sent again "
+        "for the same sheet is this same import"
+    )
     clean_rows_only: bool = Field(description="Import the clean rows even when others have problems")
     status: ImportStatus = Field(
         description="queued; checking (every row); importing; imported; rejected (problems, nothing imported); "
@@ -673,7 +676,8 @@ class Spreadsheets:
                 "docs: README, Spreadsheets for staff.",
                 responses={
                     200: {"model": SpreadsheetImportOut, "description": "The same file was already sent"},
-                    **problem_responses(401, 403, 413, 422),
+                    # 400: a body that is not multipart/form-data at all (the form parser refuses it).
+                    **problem_responses(400, 401, 403, 413, 422),
                 },
             )
             async def import_spreadsheet(
@@ -708,7 +712,10 @@ class Spreadsheets:
                 except SpreadsheetRefused as refused:
                     raise InvalidInput("file", str(refused)) from None
                 mode = "clean_rows" if clean_rows_only else "all_or_nothing"
-                digest = await asyncio.to_thread(content_hash, content)  # up to 32 MiB: off the event loop
+                # Up to 32 MiB: off the event loop. The sheet asked for is part of what is imported: the same file
+                # with another sheet named is another import, not the first one again.
+                asked = content if sheet is None else content + b"\0sheet=" + sheet.encode()
+                digest = await asyncio.to_thread(content_hash, asked)
                 values = {
                     "direction": "import",
                     "kind": kind,

@@ -1,18 +1,16 @@
-import datetime as dt
-
 from pydantic import ConfigDict, Field, model_validator
 
 from shared.idnumbers import MobilePhone
 from shared.notifications import Contact
-from shared.schemas import Schema
+from shared.schemas import ClockTime, Schema
 
 
 class QuietHours(Schema):
     """Hours without SMS or WeChat messages (免打扰), Asia/Shanghai; they may wrap midnight. Emergencies still go."""
 
     model_config = ConfigDict(extra="forbid")
-    start: dt.time = Field(description="From this time (HH:MM)", examples=["22:00"])
-    end: dt.time = Field(description="Until this time (HH:MM)", examples=["07:00"])
+    start: ClockTime = Field(description="From this time (HH:MM)", examples=["22:00"])
+    end: ClockTime = Field(description="Until this time (HH:MM)", examples=["07:00"])
 
     @model_validator(mode="after")
     def _not_empty(self) -> "QuietHours":

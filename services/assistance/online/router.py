@@ -32,7 +32,8 @@ from shared.uploads import checked_upload
 
 router = APIRouter(tags=["online applications 网上申请"])
 RESIDENT_ERRORS = problem_responses(401, 403, 404, 409, 422)
-UPLOAD_ERRORS = problem_responses(401, 403, 404, 409, 413, 415, 422, 503)
+# 400: a body that is not multipart/form-data at all (the form parser refuses it).
+UPLOAD_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503)
 FILE_RESPONSE = {
     200: {
         "description": "The file's bytes, typed as sniffed when it was uploaded",
