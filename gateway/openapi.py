@@ -41,11 +41,22 @@ def merge(gateway_doc: dict, service_docs: dict[str, dict | None]) -> dict:
             unavailable.append(service)
             continue
         schemas = doc.get("components", {}).get("schemas", {})
-        renames = {
-            name: f"{service}__{name}"
-            for name, schema in schemas.items()
-            if name in merged["components"]["schemas"] and merged["components"]["schemas"][name] != schema
-        }
+        # A schema is renamed when it differs from the one of that name already merged, and so, in turn, is one
+        # that is the same text but refers to a renamed schema (two services' Page_AccountOut_ read alike, yet
+        # each means its own AccountOut): renamed until nothing more changes.
+        renames: dict[str, str] = {}
+        while True:
+            seen = _rename_refs(schemas, renames) if renames else schemas
+            more = {
+                name: f"{service}__{name}"
+                for name, schema in seen.items()
+                if name not in renames
+                and name in merged["components"]["schemas"]
+                and merged["components"]["schemas"][name] != schema
+            }
+            if not more:
+                break
+            renames |= more
         doc = _rename_refs(doc, renames) if renames else doc
         for name, schema in doc.get("components", {}).get("schemas", {}).items():
             merged["components"]["schemas"][renames.get(name, name)] = schema

@@ -489,8 +489,11 @@ class Proxy:
                     log.warning("upstream %s failed mid-response: %s", service, type(exc).__name__)
                     UPSTREAM_ERRORS.inc((service, "cut_mid_response"))
                     return False
-                if isinstance(exc, aiohttp.ServerDisconnectedError) and attempt + 1 < attempts:
-                    continue  # a pooled connection closed as we reused it: an idempotent call may go again
+                broken = isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError))
+                if broken and not isinstance(exc, aiohttp.ClientConnectorError) and attempt + 1 < attempts:
+                    # The connection closed (FIN) or was reset (RST, a draining process closing with our request
+                    # unread) before any answer: a call that is safe to repeat goes again.
+                    continue
                 if isinstance(exc, aiohttp.ClientConnectorError):
                     UPSTREAM_ERRORS.inc((service, "unreachable"))
                     await fail(

@@ -32,7 +32,8 @@ class DataRequestIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["correction", "deletion"] = Field(description="correction (PIPL art. 46) or deletion (art. 47)")
-    service: Literal["gateway", "eldercare", "assistance", "charity", "placenames"] = Field(
+    # Not placenames: it keeps nothing by resident account, so there is no record of it to correct or delete.
+    service: Literal["gateway", "eldercare", "assistance", "charity"] = Field(
         description="The service that holds the record, as in the copy"
     )
     category: str = Field(

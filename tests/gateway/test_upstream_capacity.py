@@ -2,6 +2,8 @@
 service that does not answer within its route's deadline opens the breaker. Real servers on loopback."""
 
 import asyncio
+import socket
+import struct
 
 import pytest
 from pydantic import ValidationError
@@ -120,8 +122,8 @@ class ClosesFirstRequest:
     """A raw HTTP server that reads the first request and closes the connection without a word, as a service
     closing an idle keep-alive connection while it drains; every later request gets 201. Counts requests."""
 
-    def __init__(self):
-        self.received = 0
+    def __init__(self, reset: bool = False):
+        self.received, self.reset = 0, reset
 
     async def start(self) -> str:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -140,24 +142,29 @@ class ClosesFirstRequest:
             await reader.readexactly(length)
             self.received += 1
             if self.received == 1:
+                if self.reset:  # closed with a linger of 0: the peer gets RST, as when unread data is discarded
+                    writer.get_extra_info("socket").setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
                 writer.close()
                 return
             writer.write(b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
             await writer.drain()
 
 
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
 @pytest.mark.parametrize(
     ("headers", "expected", "sent"),
     [({"Idempotency-Key": "order-1"}, 201, 2), ({}, 502, 1)],
     ids=["with-an-idempotency-key", "without"],
 )
 async def test_a_post_is_sent_again_after_a_dropped_connection_only_with_an_idempotency_key(
-    db_dir, headers, expected, sent
+    db_dir, headers, expected, sent, reset
 ):
     """A draining service may close a connection just as the gateway sends on it. A POST with an Idempotency-Key
     goes again (the service answers a repeated key with its first answer); one without is not repeated, since it
     may have been acted on, and the caller gets 502."""
-    upstream = ClosesFirstRequest()
+    upstream = ClosesFirstRequest(reset)
     url = await upstream.start()
     database = await service_database("gateway", "sqlite", db_dir)
     async for gateway in gateway_client(database, upstream_placenames=url):
