@@ -26,7 +26,8 @@ spreadsheets = Spreadsheets(SPREADSHEETS, tasks, pii_reads=PII_READS, importers=
 tasks.include(outbox.tasks)  # notifications: fan-out and sending (shared/notifications.py)
 
 # Addresses written while placenames was down, and those the migration to standard addresses marked pending.
-register_standardise_task(tasks, AssistanceSettings, [AddressTable(Household, "households")])
+ADDRESS_TABLES = [AddressTable(Household, "households")]  # every one of the service's (a test holds it to the models)
+register_standardise_task(tasks, AssistanceSettings, ADDRESS_TABLES)
 
 
 @tasks.task("screening.run", max_attempts=runner.MAX_ATTEMPTS)

@@ -7,6 +7,7 @@ import datetime as dt
 from services.charity.database import JOBS, PII_READS, SPREADSHEETS
 from services.charity.ledger import reconciliation
 from services.charity.organizations.models import Organization
+from services.charity.projects.models import ProjectSite
 from services.charity.scopes import LEDGER_READ
 from services.charity.settings import CharitySettings
 from services.charity.spreadsheets import EXPORTERS
@@ -19,8 +20,12 @@ tasks = Tasks(JOBS)
 # Spreadsheet exports: the task `spreadsheets.export` (and `spreadsheets.import`, with nothing to import yet).
 spreadsheets = Spreadsheets(SPREADSHEETS, tasks, pii_reads=PII_READS, exporters=EXPORTERS)
 
-# Domiciles written while placenames was down, and the organisations registered before domiciles were recorded.
-register_standardise_task(tasks, CharitySettings, [AddressTable(Organization, "organizations")])
+# Domiciles and project sites written while placenames was down, and the organisations registered before
+# domiciles were recorded.
+# Every table of the service with standard addresses (a test holds the list to the models); importing them here
+# also puts them in the worker's change-feed follower (shared/changefeed.address_tables).
+ADDRESS_TABLES = [AddressTable(Organization, "organizations"), AddressTable(ProjectSite, "project_sites")]
+register_standardise_task(tasks, CharitySettings, ADDRESS_TABLES)
 
 
 @tasks.task("ledger.reconcile", schedule=Daily(dt.time(2, 0)))

@@ -57,16 +57,15 @@ async def missed(ctx: JobContext) -> dict:
 
 
 # Addresses written while placenames was down, and those the migration to standard addresses marked pending.
-register_standardise_task(
-    tasks,
-    EldercareSettings,
-    [
-        AddressTable(Elder, "elders"),
-        AddressTable(Canteen, "canteens"),
-        AddressTable(Institution, "institutions"),
-        AddressTable(Provider, "providers"),
-    ],
-)
+# Every table of the service with standard addresses (a test holds the list to the models); importing them here
+# also puts them in the worker's change-feed follower (shared/changefeed.address_tables).
+ADDRESS_TABLES = [
+    AddressTable(Elder, "elders"),
+    AddressTable(Canteen, "canteens"),
+    AddressTable(Institution, "institutions"),
+    AddressTable(Provider, "providers"),
+]
+register_standardise_task(tasks, EldercareSettings, ADDRESS_TABLES)
 
 
 @tasks.task("subsidies.grant_month", schedule=Monthly(1, dt.time(0, 30)))

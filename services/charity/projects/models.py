@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
 
 from services.charity.database import Base
+from shared.addresses import StandardAddress, address_table_args
 from shared.db import UTCDateTime, bounded
 from shared.money import MAX_FUND_FEN
 
@@ -119,4 +120,22 @@ class Disclosure(Base):
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("project_disclosures.id"))
     published_on: Mapped[dt.date] = mapped_column(Date)
     published_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ProjectSite(StandardAddress, Base):
+    """A place where a project is carried out (项目实施地点): a community centre, a school, a canteen. Its address is
+    a standard address like every place the suite stores (一址通): its division, derived from the address, says
+    which area's staff and statistics it belongs to, and placenames' changes reach it through the change feed."""
+
+    __tablename__ = "project_sites"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        *address_table_args("project_sites"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    added_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,8 +1,9 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.charity.database import IDEMPOTENCY_KEYS
+from services.charity.jobs import tasks
 from services.charity.projects import service
 from services.charity.projects.auth import ProjectsReader, ProjectsWriter
 from services.charity.projects.schemas import (
@@ -12,8 +13,11 @@ from services.charity.projects.schemas import (
     OverdueDisclosure,
     ProjectIn,
     ProjectOut,
+    SiteIn,
+    SiteOut,
     Status,
 )
+from shared.addresses import AddressChangeIn, enqueue_if_pending, give_address_again, placenames_of, standardise_input
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -178,3 +182,77 @@ async def publish_disclosure(
 async def list_disclosures(project_id: int, session: Session, principal: ProjectsReader) -> list[DisclosureOut]:
     await service.get_visible(session, principal, project_id)
     return await service.disclosures_out(session, project_id)
+
+
+@router.post(
+    "/{project_id}/sites",
+    status_code=201,
+    response_model=SiteOut,
+    summary="Add a place where the project is carried out",
+    description="A site (项目实施地点) of a project of your area that is not closed: a standard address "
+    "(`address_code`) or free text standardised through placenames (`address`), which must lie in your area (403 "
+    "otherwise). Ambiguous text is a 422 with the ranked `candidates`, text that cannot be placed a 422 naming the "
+    "part; while placenames cannot be reached the site is kept as `pending` and a job standardises it shortly. "
+    "Its `area_code` is derived from the address. A name the project already uses is a 409 naming that site; a "
+    f"project lists at most {service.MAX_SITES} sites. A retry with the same `Idempotency-Key` returns the first "
+    "result.",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def add_site(
+    project_id: int,
+    data: SiteIn,
+    request: Request,
+    session: Session,
+    principal: ProjectsWriter,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> SiteOut:
+    await service.get_visible(session, principal, project_id)  # its 404 before placenames is asked
+    await session.rollback()  # nothing is held while placenames answers
+    address = await standardise_input(placenames_of(request.app), principal, data)
+
+    async def create() -> SiteOut:
+        site = await service.add_site(session, principal, project_id, data, address)
+        await enqueue_if_pending(session, tasks, address)
+        return service.site_out(site)
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+
+
+@router.get(
+    "/{project_id}/sites",
+    response_model=list[SiteOut],
+    summary="A project's sites",
+    description="The places where a project of your area is carried out, in the order they were added, each "
+    "with its standard address and the division derived from it (`address_status=unresolved`: staff must give the "
+    "address again).",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_sites(project_id: int, session: Session, principal: ProjectsReader) -> list[SiteOut]:
+    return [service.site_out(site) for site in await service.sites(session, principal, project_id)]
+
+
+@router.put(
+    "/{project_id}/sites/{site_id}/address",
+    response_model=SiteOut,
+    summary="Give a site's address again",
+    description="A standard address code or free text, as when the site was added (an `unresolved` address, a "
+    "move). The new address must lie in your area; a closed project's sites no longer change (409).",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def change_site_address(
+    project_id: int, site_id: int, data: AddressChangeIn, request: Request, session: Session, principal: ProjectsWriter
+) -> SiteOut:
+    load = service.site_of(session, principal, project_id, site_id)
+    return service.site_out(await give_address_again(request, session, principal, data, tasks, load))
+
+
+@router.delete(
+    "/{project_id}/sites/{site_id}",
+    status_code=204,
+    summary="Remove a site",
+    description="A site listed by mistake or no longer used, of a project of your area that is not closed (409).",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def remove_site(project_id: int, site_id: int, session: Session, principal: ProjectsWriter) -> Response:
+    await service.remove_site(session, principal, project_id, site_id)
+    return Response(status_code=204)

@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from shared.addresses import AddressIn, AddressOut
 from shared.money import MAX_FUND_FEN, count, fen
 from shared.schemas import Schema
 
@@ -134,3 +135,23 @@ class OverdueDisclosure(Schema):
     due_on: dt.date
     days_overdue: int
     last_published_on: dt.date | None
+
+
+class SiteIn(AddressIn):
+    """A place where the project is carried out (项目实施地点): a standard address (`address_code`) or free text
+    standardised through placenames (`address`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(
+        min_length=2,
+        max_length=100,
+        description="The site's name, unique within the project",
+        examples=["百丈街道社区活动中心"],
+    )
+
+
+class SiteOut(AddressOut):
+    id: int
+    project_id: int
+    name: str
+    created_at: dt.datetime

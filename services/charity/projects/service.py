@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.charity.access import visible_or_404
 from services.charity.ledger import service as ledger
 from services.charity.organizations import service as organizations
-from services.charity.projects.models import BudgetLine, Disclosure, Project
+from services.charity.projects.models import BudgetLine, Disclosure, Project, ProjectSite
 from services.charity.projects.schemas import (
     BudgetLineOut,
     DisclosureIn,
@@ -20,8 +21,11 @@ from services.charity.projects.schemas import (
     OverdueDisclosure,
     ProjectIn,
     ProjectOut,
+    SiteIn,
+    SiteOut,
 )
 from shared import clock
+from shared.addresses import AddressValues, address_out
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -33,6 +37,8 @@ EMERGENCY_FILING_DAYS = 10  # 慈善法 art. 24/71: an emergency fundraising fil
 LONG_PROJECT_MONTHS = 6  # 慈善法 art. 76: projects longer than 6 months disclose at least every 3 months
 DISCLOSURE_INTERVAL_MONTHS = 3
 FINAL_DISCLOSURE_MONTHS = 3  # and everything within 3 months after the end
+# Assumption (no source bounds it): the sites one project may list, a ceiling against a runaway client, not a rule.
+MAX_SITES = 1000
 
 # The lifecycle: each action moves a project from one status to the next, and nowhere else.
 TRANSITIONS = {"filed": "draft", "fundraising": "filed", "executing": "fundraising", "closed": "executing"}
@@ -387,3 +393,85 @@ async def overdue(session: AsyncSession, principal: Principal) -> list[OverdueDi
                 )
             )
     return sorted(found, key=lambda o: (o.due_on, o.project_id))
+
+
+# --- sites ------------------------------------------------------------------------------------------------
+
+
+def site_out(site: ProjectSite) -> SiteOut:
+    return SiteOut(
+        id=site.id, project_id=site.project_id, name=site.name, created_at=site.created_at, **address_out(site)
+    )
+
+
+async def _open_for_sites(
+    session: AsyncSession, principal: Principal, project_id: int, *, lock: bool = True
+) -> Project:
+    """The project the caller may see, not closed; with `lock`, under a row lock: sites of one project change one at
+    a time (the count and the name are checked race-free), and not while the project closes."""
+    project = await get_visible(session, principal, project_id)
+    if lock:
+        query = select(Project).where(Project.id == project_id).with_for_update()
+        project = (await session.execute(query.execution_options(populate_existing=True))).scalar_one()
+    if project.status == "closed":
+        raise Conflict("the project is closed: its sites no longer change", resource=resource(project_id))
+    return project
+
+
+async def add_site(
+    session: AsyncSession, principal: Principal, project_id: int, data: SiteIn, address: AddressValues
+) -> ProjectSite:
+    """`address`: as `shared.addresses.standardise_input` found it (the caller's area checked). A 409 naming the
+    site when the project has one of that name already."""
+    await _open_for_sites(session, principal, project_id)
+    rows = (
+        await session.execute(select(ProjectSite.id, ProjectSite.name).where(ProjectSite.project_id == project_id))
+    ).all()
+    same = next((site_id for site_id, name in rows if name == data.name), None)
+    if same is not None:
+        raise Conflict(
+            "the project already has a site named {name}",
+            resource=f"{resource(project_id)}/sites/{same}",
+            name=data.name,
+        )
+    if len(rows) >= MAX_SITES:
+        raise Conflict(
+            "the project has {count} sites, the most one project may list",
+            resource=resource(project_id),
+            count=len(rows),
+        )
+    site = ProjectSite(
+        project_id=project_id, name=data.name, **address.values, added_by=principal.subject, created_at=utcnow()
+    )
+    session.add(site)
+    await session.flush()
+    return site
+
+
+async def sites(session: AsyncSession, principal: Principal, project_id: int) -> list[ProjectSite]:
+    await get_visible(session, principal, project_id)
+    query = select(ProjectSite).where(ProjectSite.project_id == project_id).order_by(ProjectSite.id)
+    return list(await session.scalars(query))
+
+
+def site_of(
+    session: AsyncSession, principal: Principal, project_id: int, site_id: int
+) -> Callable[[bool], Awaitable[ProjectSite]]:
+    """A `load` for `shared.addresses.give_address_again`: the site of a project the caller may see (404
+    otherwise), the project not closed (409); with `for_update`, both under a row lock."""
+
+    async def load(for_update: bool) -> ProjectSite:
+        await _open_for_sites(session, principal, project_id, lock=for_update)
+        query = select(ProjectSite).where(ProjectSite.id == site_id, ProjectSite.project_id == project_id)
+        site = await session.scalar(query.with_for_update() if for_update else query)
+        if site is None:
+            raise NotFound("no site {site_id} of project {project_id}", site_id=site_id, project_id=project_id)
+        return site
+
+    return load
+
+
+async def remove_site(session: AsyncSession, principal: Principal, project_id: int, site_id: int) -> None:
+    site = await site_of(session, principal, project_id, site_id)(True)
+    await session.delete(site)
+    await session.flush()
