@@ -1,7 +1,7 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator
 
 from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_PORTIONS
 from shared.addresses import AddressIn, AddressOut
@@ -24,12 +24,20 @@ DistrictOrCity = Annotated[
 ]
 
 
+# A wall-clock time to the minute (Asia/Shanghai is implied), described as HH:MM: `format: time` would demand an
+# offset, which neither a caller nor the service's own answers carry.
+MinuteTime = Annotated[
+    dt.time,
+    WithJsonSchema({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:00)?$", "examples": ["10:00"]}),
+]
+
+
 class Cutoff(Schema):
     """When ordering for a meal closes: `time` (Asia/Shanghai) on the day served, or `days_before` it."""
 
     model_config = ConfigDict(extra="forbid")
     days_before: int = Field(0, ge=0, le=2, examples=[0])
-    time: dt.time = Field(examples=["10:00"])
+    time: MinuteTime
 
     @field_validator("time")
     @classmethod
