@@ -16,6 +16,10 @@ class AssistanceSettings(ServiceSettings):
     # one checkpoint, so progress moves and a resumed job redoes at most this many. Too small a chunk pays the fixed
     # cost of its statements too often (docs/benchmarks/assistance.md).
     screening_chunk: int = 20_000
+    # Jobs that share one screening's chunks: its own and `screening_workers - 1` helpers, which free worker
+    # processes pick up (discovery/runner.py). As many as worker processes may work on one screening: with fewer
+    # workers, the helpers left over find nothing to do and end at once.
+    screening_workers: int = Field(2, ge=1, le=64)
 
     # Materials of online applications (photos and scans of documents, services/assistance/online): `local` keeps
     # them under `materials_dir` (default var/assistance-materials), for dev; `s3` in an S3-compatible bucket, for

@@ -10,10 +10,11 @@ from shared.pii import Encrypted
 
 
 class Screening(Base):
-    """A whole-city (or one area's) screening, run by a worker as the job `job_id` (`screening.run`).
+    """A whole-city (or one area's) screening, run by workers: its job `job_id` (`screening.run`) and the helper
+    jobs it enqueues (`screening.chunks`) share its chunks (`ScreeningChunk`, discovery/runner.py).
 
-    Progress is checkpointed after every chunk of households, in the same transaction as the chunk's leads, so a
-    job resumed by another worker continues after `last_household_id` and never writes a lead twice.
+    Each chunk commits its leads, marks itself done and adds to `processed_households` and `leads_count` in one
+    transaction, so a chunk whose worker died is done again by another and no lead is written twice.
     """
 
     __tablename__ = "screenings"
@@ -30,6 +31,8 @@ class Screening(Base):
     until_household_id: Mapped[int] = mapped_column(Integer)  # households added later wait for the next run
     total_households: Mapped[int] = mapped_column(Integer)
     processed_households: Mapped[int] = mapped_column(Integer, default=0)
+    # The checkpoint of the screenings run before the chunk table, one chunk after the other: the chunks of a
+    # screening resumed from such a checkpoint begin after it. New screenings leave it at 0.
     last_household_id: Mapped[int] = mapped_column(Integer, default=0)
     leads_count: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -40,6 +43,34 @@ class Screening(Base):
     # queue is the workers' bookkeeping and may be pruned without touching the screenings.
     job_id: Mapped[int | None] = mapped_column(Integer)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ScreeningChunk(Base):
+    """A range of a screening's households (after_id < id <= last_id), written when its job starts: workers
+    claim chunks (FOR UPDATE SKIP LOCKED on PostgreSQL) for `lease_until`, and a chunk marks itself done in the
+    transaction that commits its leads. One whose lease ran out while still running (its worker died) is claimed
+    again; the one that claimed it before can no longer mark it done."""
+
+    __tablename__ = "screening_chunks"
+    __table_args__ = (
+        UniqueConstraint("screening_id", "after_id"),
+        CheckConstraint("state IN ('queued', 'running', 'done')", name="state_known"),
+        CheckConstraint("last_id > after_id AND households > 0", name="range_not_empty"),
+        CheckConstraint("state <> 'running' OR (claimed_by IS NOT NULL AND lease_until IS NOT NULL)", name="claimed"),
+        CheckConstraint("(state = 'done') = (leads IS NOT NULL)", name="leads_when_done"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    screening_id: Mapped[int] = mapped_column(ForeignKey("screenings.id", ondelete="CASCADE"))
+    after_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    households: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    claims: Mapped[int] = mapped_column(Integer)
+    leads: Mapped[int | None] = mapped_column(Integer)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Signal(Base):

@@ -1,7 +1,8 @@
 """Whole-city screening (数据找人): the screening jobs as staff start and read them, and one chunk of a screening.
 
 A screening evaluates every household of an area with the set-based form of the rules (`batch`), a chunk of
-households at a time; `runner` runs the chunks of one in a worker process (the job `screening.run`).
+households at a time; `runner` shares the chunks of one among the worker processes (the jobs `screening.run` and
+`screening.chunks`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.database import JOBS
@@ -148,21 +149,30 @@ async def _district_parameters(session: AsyncSession, screening: Screening) -> l
     return runs
 
 
-async def next_chunk(session: AsyncSession, screening: Screening, after_id: int, chunk: int) -> tuple[int, int]:
-    """The next `chunk` households of the screening's area after `after_id`: (the last one's id, how many)."""
-    following = (
-        select(Household.id)
+async def chunk_ranges(
+    session: AsyncSession, screening: Screening, after_id: int, chunk: int
+) -> list[tuple[int, int, int]]:
+    """The screening's households after `after_id` cut into chunks of `chunk` in id order, in one statement:
+    (the id before the chunk's first, its last id, how many) each."""
+    numbered = (
+        select(Household.id, ((func.row_number().over(order_by=Household.id) - 1) // chunk).label("n"))
         .where(
             Household.id > after_id,
             Household.id <= screening.until_household_id,
             within_area(Household.area_code, screening.area_code),
         )
-        .order_by(Household.id)
-        .limit(chunk)
         .subquery()
     )
-    last, count = (await session.execute(select(func.max(following.c.id), func.count()))).one()
-    return last, count
+    rows = (
+        await session.execute(
+            select(func.max(numbered.c.id), func.count()).group_by(numbered.c.n).order_by(numbered.c.n)
+        )
+    ).all()
+    ranges, before = [], after_id
+    for last, count in rows:
+        ranges.append((before, last, count))
+        before = last
+    return ranges
 
 
 @dataclass(frozen=True)
@@ -177,19 +187,10 @@ class Turns:
 
 
 async def run_chunk(
-    session: AsyncSession,
-    screening: Screening,
-    after_id: int,
-    last: int,
-    count: int,
-    *,
-    before_checkpoint: asyncio.Future | None = None,
-    turns: Turns | None = None,
-) -> None:
-    """Screen the households after_id < id ≤ last (`count` of them) and move the checkpoint from after_id to last,
-    in the caller's transaction. `before_checkpoint`, when given, is awaited before the checkpoint moves: the
-    chunk before this one, which must have committed its own (checkpoints move in order). `turns`, when given, is
-    shared by the chunks in flight (`Turns`)."""
+    session: AsyncSession, screening: Screening, after_id: int, last: int, *, turns: Turns | None = None
+) -> int:
+    """Screen the households after_id < id ≤ last and write their leads, in the caller's transaction; returns how
+    many leads. `turns`, when given, is shared by the chunks in flight (`Turns`)."""
     now, written = utcnow(), 0
     if (await session.connection()).dialect.name == "postgresql":
         # The chunk's sorts and hashes fit in memory instead of spilling to temporary files (default 4 MB). And
@@ -214,19 +215,4 @@ async def run_chunk(
                 until_id=last,
                 exclude_prefixes=excluded,
             )
-    if before_checkpoint is not None:
-        await before_checkpoint
-    # The checkpoint moves only from where the chunk began: a worker that lost the job's lease to another
-    # (shared/jobs.py) and still ran this chunk loses here and rolls back.
-    moved = await session.execute(
-        update(Screening)
-        .where(Screening.id == screening.id, Screening.last_household_id == after_id)
-        .values(
-            last_household_id=last,
-            processed_households=Screening.processed_households + count,
-            leads_count=Screening.leads_count + written,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
-        raise RuntimeError("another process advanced this screening")
+    return written
