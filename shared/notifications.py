@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, cast
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
@@ -52,12 +52,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    delete,
+    func,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import clock
@@ -70,6 +73,7 @@ from shared.schemas import Schema
 from shared.service_token import ClientCredentialsToken
 from shared.settings import ServiceSettings
 from shared.sms import SmsRejected, SmsSender, sms_sender
+from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord
 from shared.wechat_messages import SubscribeMessages, WeChatRefused, subscribe_messages
 
 log = logging.getLogger("shared.notifications")
@@ -610,6 +614,61 @@ class Outbox:
             log.warning("notification %s by %s not sent: %s", reference, channel, error)
             return self._retry(claim, str(error) or type(error).__name__)
         return {"outcome": "sent", "status": "sent", "sent_at": now, "provider_ref": ref[:100], "last_error": None}
+
+    # -- personal-data requests (shared/subject_data.py) ---------------------------------------------------
+
+    category = "notifications"
+
+    async def held(self, session: AsyncSession, subject: str) -> HeldCategory:
+        """What this service sent or means to send the person: one record a channel, newest first. The body is left
+        out (it may name the people the person acts for, who are listed in their own categories)."""
+        n, d = self.notifications, self.deliveries
+        mine = d.c.subject == subject
+        count = await session.scalar(select(func.count()).select_from(d).where(mine)) or 0
+        rows = (
+            await session.execute(
+                select(d.c.id, n.c.kind, n.c.title, n.c.resource, d.c.channel, d.c.status, d.c.sent_at, d.c.read_at)
+                .join(n, n.c.id == d.c.notification_id)
+                .add_columns(d.c.created_at)
+                .where(mine)
+                .order_by(d.c.id.desc())
+                .limit(MAX_RECORDS)
+            )
+        ).all()
+        return HeldCategory(
+            category=self.category,
+            title="通知消息 the notifications sent to this account (in-app, SMS, WeChat)",
+            count=count,
+            records=[
+                HeldRecord(
+                    id=str(row.id),
+                    about="self",
+                    fields={
+                        "kind": row.kind,
+                        "title": row.title,
+                        "resource": row.resource,
+                        "channel": row.channel,
+                        "status": row.status,
+                        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+                        "read_at": row.read_at.isoformat() if row.read_at else None,
+                    },
+                    recorded_at=row.created_at,
+                    erasable=True,  # a copy of what the person was told; the event itself is kept with its record
+                    retention=None,
+                    correctable=[],
+                )
+                for row in rows
+            ],
+        )
+
+    async def erase_held(self, session: AsyncSession, subject: str, record_id: str) -> None:
+        d = self.deliveries
+        erased = 0
+        if record_id.isdigit() and int(record_id) <= 2**31 - 1:
+            result = await session.execute(delete(d).where(d.c.id == int(record_id), d.c.subject == subject))
+            erased = cast(CursorResult[Any], result).rowcount
+        if erased != 1:
+            raise NotFound("no notification {record_id} of this subject", record_id=record_id)
 
     # -- the inbox -----------------------------------------------------------------------------------------
 

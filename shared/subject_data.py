@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter
 from pydantic import ConfigDict, Field
@@ -96,15 +96,27 @@ class ErasureOut(Schema):
     erased_at: dt.datetime = Field(description="When")
 
 
+class HeldElsewhere(Protocol):
+    """One more category a shared part of the service keeps about people (the outbox's notifications)."""
+
+    category: str
+
+    async def held(self, session: AsyncSession, subject: str) -> HeldCategory: ...
+
+    async def erase_held(self, session: AsyncSession, subject: str, record_id: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class SubjectData:
     """A service's answer to personal-data requests: `collect` lists what it holds about a subject, `erase` erases
-    one erasable record (raising `NotFound` or `Conflict` with the reason otherwise). Both take the request's session
-    and only flush."""
+    one erasable record (raising `NotFound` or `Conflict` with the reason otherwise); `also` are the categories
+    shared parts of the service keep (its notifications), listed and erased by themselves. All take the request's
+    session and only flush."""
 
     service: str
     collect: Callable[[AsyncSession, str], Awaitable[list[HeldCategory]]]
     erase: Callable[[AsyncSession, str, str, str], Awaitable[None]]
+    also: tuple[HeldElsewhere, ...] = ()
 
 
 def subject_data_router(data: SubjectData, *, read_scope: str, erase_scope: str) -> APIRouter:
@@ -123,7 +135,9 @@ def subject_data_router(data: SubjectData, *, read_scope: str, erase_scope: str)
     )
     async def search(body: SubjectIn, session: Session, _caller: Principal = require(read_scope)) -> SubjectDataOut:
         # A default, not `Annotated[..., require(...)]`: see shared.pii_reads (annotations are evaluated globally).
-        return SubjectDataOut(service=data.service, categories=await data.collect(session, body.subject))
+        categories = await data.collect(session, body.subject)
+        categories += [await part.held(session, body.subject) for part in data.also]
+        return SubjectDataOut(service=data.service, categories=categories)
 
     @router.post(
         "/subject-data-erasures",
@@ -135,7 +149,11 @@ def subject_data_router(data: SubjectData, *, read_scope: str, erase_scope: str)
         responses=problem_responses(401, 403, 404, 409, 422),
     )
     async def erase(body: ErasureIn, session: Session, _caller: Principal = require(erase_scope)) -> ErasureOut:
-        await data.erase(session, body.subject, body.category, body.record_id)
+        part = next((part for part in data.also if part.category == body.category), None)
+        if part is not None:
+            await part.erase_held(session, body.subject, body.record_id)
+        else:
+            await data.erase(session, body.subject, body.category, body.record_id)
         return ErasureOut(service=data.service, category=body.category, record_id=body.record_id, erased_at=utcnow())
 
     return router

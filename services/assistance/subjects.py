@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.applications.models import Application
 from services.assistance.households.models import Household, Member
+from services.assistance.notices import outbox
 from services.assistance.online.models import DataCheckConsent, Material
 from shared.errors import Conflict, NotFound
 from shared.i18n import N_
@@ -155,4 +156,4 @@ async def erase(session: AsyncSession, subject: str, category: str, record_id: s
     await session.flush()
 
 
-SUBJECT_DATA = SubjectData("assistance", collect, erase)
+SUBJECT_DATA = SubjectData("assistance", collect, erase, also=(outbox,))  # and its notifications

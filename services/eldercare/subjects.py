@@ -11,6 +11,7 @@ from services.eldercare.carelinks.models import CareLinkRequest
 from services.eldercare.database import PII_READS
 from services.eldercare.elders.models import Elder, ElderCarer
 from services.eldercare.meals.models import Canteen, MealOrder, Menu
+from services.eldercare.notices import outbox
 from shared.errors import Conflict, NotFound
 from shared.i18n import N_
 from shared.idnumbers import mask_id_number, mask_phone
@@ -214,4 +215,4 @@ async def erase(session: AsyncSession, subject: str, category: str, record_id: s
     await session.flush()
 
 
-SUBJECT_DATA = SubjectData("eldercare", collect, erase)
+SUBJECT_DATA = SubjectData("eldercare", collect, erase, also=(outbox,))  # and its notifications

@@ -235,3 +235,40 @@ async def test_preferences_refuse_what_cannot_be_kept_and_contacts_are_for_the_s
     )
     assert contacts.status_code == 403
     assert (await suite.gateway.get(PREFERENCES, headers=mum)).status_code == 200  # the next request still works
+
+
+async def test_a_residents_copy_of_their_data_lists_the_notifications_and_a_deletion_erases_one(
+    suite, fake_sms, fake_wechat_messages
+):
+    """PIPL arts. 45/47: what the suite told a person is data about them: listed in their copy, erasable on request."""
+    privacy = "/api/privacy/v1"
+    mum = await resident_signs_in(suite, fake_sms)
+    await choose(suite, mum, sms=True, wechat=False, phone=DEMO_RESIDENT_PHONE, quiet_hours=None)
+    await raise_call(suite, await elder_of(suite, mum))
+    await run_jobs(suite.eldercare, eldercare_tasks)
+
+    copy = await suite.gateway.post(f"{privacy}/copies", headers=mum)
+    assert copy.status_code == 201, copy.text
+    eldercare = next(s for s in copy.json()["services"] if s["service"] == "eldercare")
+    held = next(c for c in eldercare["categories"] if c["category"] == "notifications")
+    assert sorted(r["fields"]["channel"] for r in held["records"]) == ["in_app", "sms"]
+    assert all(r["fields"]["kind"] == "call.raised" and r["erasable"] for r in held["records"])
+    assert DEMO_RESIDENT_PHONE not in copy.text  # the body and the number are not repeated in the copy
+    in_app = next(r for r in held["records"] if r["fields"]["channel"] == "in_app")
+
+    asked = await suite.gateway.post(
+        f"{privacy}/data-requests",
+        headers=mum,
+        json={"kind": "deletion", "service": "eldercare", "category": "notifications", "record_id": in_app["id"]},
+    )
+    assert asked.status_code == 201, asked.text
+    answered = await suite.gateway.post(
+        f"{privacy}/data-requests/{asked.json()['id']}/answer",
+        headers=suite.bearer("staff-city"),
+        json={"outcome": "done", "answer": "已删除该条站内消息"},
+    )
+    assert answered.status_code == 200, answered.text
+    assert (await suite.gateway.get(MESSAGES, headers=mum)).json()["items"] == []
+    again = await suite.gateway.post(f"{privacy}/copies", headers=mum)
+    eldercare = next(s for s in again.json()["services"] if s["service"] == "eldercare")
+    assert next(c for c in eldercare["categories"] if c["category"] == "notifications")["count"] == 1  # the SMS
