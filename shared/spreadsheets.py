@@ -33,6 +33,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from xml.etree.ElementTree import iterparse
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
@@ -230,17 +231,93 @@ def _find_header(layout: Layout, rows: Iterator[tuple[int, list[Cell]]]) -> tupl
     return None
 
 
-def _xlsx_rows(worksheet: Any) -> Iterator[tuple[int, list[Cell]]]:
-    # Rows are padded to the width the sheet declares: a declared width past MAX_COLUMNS is not trusted.
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_SHEET_DATA, _ROW, _VALUE, _FORMULA, _INLINE, _TEXT = (_MAIN + tag for tag in ("sheetData", "row", "v", "f", "is", "t"))
+_RUNS = (_TEXT, _MAIN + "r")
+_EMPTY = Cell(None)
+
+
+def _column_index(reference: str) -> int:
+    """0 for "A7", 26 for "AA7"."""
+    index = 0
+    for char in reference:
+        if not "A" <= char <= "Z":
+            break
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def _xlsx_cell(element: Any, strings: Sequence[Any], dates: Any, durations: Any, epoch: dt.datetime) -> Cell:
+    """One `<c>` element as openpyxl's read-only mode reads it (data_only=False): numbers, dates by their style,
+    shared and inline strings, booleans; a formula is flagged, with its text as the value (its cached result is never
+    taken: staff are asked to paste values)."""
+    kind = element.get("t", "n")
+    formula = element.find(_FORMULA)
+    if formula is not None:  # the formula as its value, as openpyxl gives it: the check refuses it
+        return Cell("=" + (formula.text or ""), True)
+    if kind == "inlineStr":  # <is><t>…</t></is>, or runs <is><r><t>…</t></r>…</is> (and phonetic guides, not text)
+        inline = element.find(_INLINE)
+        runs = (
+            []
+            if inline is None
+            else [c.text if c.tag == _TEXT else c.findtext(_TEXT) for c in inline if c.tag in _RUNS]
+        )
+        return Cell("".join(r for r in runs if r) or None)
+    text = element.findtext(_VALUE)
+    if not text:
+        return _EMPTY
+    value: Any = text
+    if kind == "n":
+        value = float(text) if "." in text or "E" in text or "e" in text else int(text)
+        style = element.get("s")
+        if style and int(style) in dates:
+            try:
+                value = from_excel(value, epoch, timedelta=int(style) in durations)
+            except (OverflowError, ValueError):
+                value = "#VALUE!"  # a serial outside the dates Excel knows, as openpyxl reads it
+    elif kind == "s":
+        value = strings[int(text)]
+    elif kind == "b":
+        value = text == "1"
+    elif kind == "d":
+        value = dt.datetime.fromisoformat(text)
+    return Cell(value)
+
+
+def _xlsx_rows(workbook: Any, worksheet: Any) -> Iterator[tuple[int, list[Cell]]]:
+    """The sheet's rows, each padded to the width the sheet declares (a declared width past MAX_COLUMNS is not
+    trusted). openpyxl reads the workbook (its sheets, shared strings and styles); the rows are read here from the
+    sheet's XML, streamed: openpyxl's read-only rows build several objects a cell and cost five times as much
+    (docs/benchmarks/eldercare.md). A row already read is dropped from the tree, so memory stays flat."""
     width = min(worksheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    strings, epoch = worksheet._shared_strings, workbook.epoch
+    dates, durations = workbook._date_formats, workbook._timedelta_formats
     try:
-        for number, row in enumerate(worksheet.iter_rows(max_col=width), start=1):
-            if number > MAX_ROWS + HEADER_SEARCH_ROWS:
-                raise SpreadsheetRefused(f"the sheet has more than {MAX_ROWS} rows: split it into smaller files")
-            yield number, [Cell(c.value, getattr(c, "data_type", None) == "f") for c in row]
+        with workbook._archive.open(worksheet._worksheet_path.lstrip("/")) as source:
+            rows: Any = None
+            number = 0
+            for event, element in iterparse(source, events=("start", "end")):
+                if event == "start":
+                    if element.tag == _SHEET_DATA:
+                        rows = element
+                    continue
+                if element.tag != _ROW:
+                    continue
+                number = int(element.get("r") or number + 1)
+                if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+                    raise SpreadsheetRefused(f"the sheet has more than {MAX_ROWS} rows: split it into smaller files")
+                cells = [_EMPTY] * width
+                column = -1
+                for cell in element:
+                    reference = cell.get("r")
+                    column = _column_index(reference) if reference else column + 1
+                    if 0 <= column < width:
+                        cells[column] = _xlsx_cell(cell, strings, dates, durations, epoch)
+                (rows if rows is not None else element).clear()
+                yield number, cells
     except SpreadsheetRefused:
         raise
-    except Exception as exc:  # a member that does not match its checksum or size, XML cut short, …
+    except Exception as exc:  # a member that does not match its checksum or size, XML cut short, a bad index, …
         raise SpreadsheetRefused(
             f"the workbook is damaged ({type(exc).__name__}) and cannot be read to its end: save it again as .xlsx"
         ) from None
@@ -298,7 +375,7 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
     partial: dict[int, Column] | None = None
     for name in order:
         worksheet = workbook[name]
-        rows = _xlsx_rows(worksheet)
+        rows = _xlsx_rows(workbook, worksheet)
         header = _find_header(layout, rows)
         if header is None:
             continue
