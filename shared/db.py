@@ -11,13 +11,15 @@ import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, Select, event, text
+from sqlalchemy import CheckConstraint, DateTime, Dialect, Executable, MetaData, Select, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
 from shared import clock
@@ -239,3 +241,48 @@ class PerCaller:
                 self._statements.clear()
             statement = self._statements[key] = self._build(principal, *variant)
         return statement
+
+
+async def read_row(database: Database, statement: Executable, params: dict[str, Any]) -> ResultRow[Any] | None:
+    """The first row of a Core statement, outside any transaction, as `one_statement` runs it but without an ORM
+    session: on a hot path the session's unit of work and the loading of entities cost more CPU than the statement
+    (see docs/benchmarks/eldercare.md). Build the statement's columns with `Columns`."""
+    if database.engine is None or database.dialect != "postgresql":
+        async with one_statement(database) as session:
+            connection = await session.connection()
+            return (await connection.execute(statement, params)).first()
+    async with database.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return (await connection.execute(statement, params)).first()
+
+
+M = TypeVar("M")
+
+
+class Columns(Generic[M]):
+    """An ORM class's columns labelled `<prefix><attribute>` for a Core read (`read_row`), and the instance rebuilt
+    from a row of it: detached, as one read through a session that was then closed, for far less CPU. `only` limits
+    the attributes read (the others are expired: reading one raises, as with `load_only` on a detached instance)."""
+
+    def __init__(self, model: type[M], prefix: str, only: tuple[str, ...] | None = None):
+        mapper = inspect(model)
+        attributes = [a for a in mapper.column_attrs if only is None or a.key in only]
+        self.model, self.prefix = model, prefix
+        self._manager = mapper.class_manager
+        self.keys = tuple(a.key for a in attributes)
+        self.columns = tuple(a.columns[0].label(prefix + a.key) for a in attributes)
+        self._names = tuple(prefix + a.key for a in attributes)
+        self._primary = prefix + mapper.primary_key[0].key
+
+    def of(self, row: ResultRow[Any]) -> M | None:
+        """The instance in `row`, or None when its primary key is NULL (an outer join that found nothing)."""
+        values = row._mapping
+        if values[self._primary] is None:
+            return None
+        # As the ORM's own loading does: the values go straight into the instance's dict, with no attribute events;
+        # then it is given its identity, as an instance read through a session that was closed (detached): added to
+        # a session later, it is the row it came from, never a new one.
+        instance: M = self._manager.new_instance()
+        instance.__dict__.update(zip(self.keys, (values[name] for name in self._names), strict=True))
+        make_transient_to_detached(instance)
+        return instance

@@ -14,7 +14,6 @@ from enum import Enum
 from sqlalchemy import Select, and_, bindparam, exists, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from services.eldercare import notices
 from services.eldercare.beds.models import PRIORITY, Bed, BedOccupancy, Institution, WaitlistEntry
@@ -27,7 +26,7 @@ from services.eldercare.peers import no_such_elder
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock
 from shared.areas import within_area
-from shared.db import Database, PerCaller, get_or_404, one_statement, utcnow
+from shared.db import Columns, Database, PerCaller, get_or_404, read_row, utcnow
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.i18n import N_
 from shared.idempotency import key_params, key_used
@@ -251,6 +250,14 @@ class HoldContext:
     held: int | None  # a resident's live holds (read without the quota's lock)
 
 
+# A hold needs only who the person is (nothing of theirs is decrypted), the bed, its institution and whoever holds
+# it: labelled columns, rebuilt as plain instances (shared.db.Columns).
+_ELDER = Columns(Elder, "elder_", only=("id",))
+_BED = Columns(Bed, "bed_")
+_INSTITUTION = Columns(Institution, "institution_")
+_HOLDER = Columns(BedOccupancy, "holder_")
+
+
 def _read_before_hold(principal: Principal, with_key: bool) -> Select:
     now = bindparam("now", type_=BedOccupancy.expires_at.type)
     claimed = key_used(IDEMPOTENCY_KEYS) if with_key else null()
@@ -258,13 +265,19 @@ def _read_before_hold(principal: Principal, with_key: bool) -> Select:
     return (
         visible_to(principal)
         .where(Elder.id == bindparam("elder_id"))
-        .add_columns(Bed, Institution, BedOccupancy, claimed, held)
         .outerjoin_from(Elder, Bed, Bed.id == bindparam("bed_id"))
         .outerjoin_from(Bed, Institution, Institution.id == Bed.institution_id)
         .outerjoin_from(
             Bed, BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != Elder.id, live_now(now))
         )
-        .options(load_only(Elder.id))  # a hold needs only who the person is: nothing of theirs is decrypted
+        .with_only_columns(
+            *_ELDER.columns,
+            *_BED.columns,
+            *_INSTITUTION.columns,
+            *_HOLDER.columns,
+            claimed.label("key_id"),
+            held.label("held"),
+        )
         .limit(1)
     )
 
@@ -276,20 +289,20 @@ async def read_before_hold(
     database: Database, principal: Principal, data: HoldIn, *, key: str | None
 ) -> HoldContext | Unread:
     """The person the caller may act for, the bed with its institution and whoever holds it now, whether the
-    Idempotency-Key was used and a resident's live holds: one statement, outside any transaction (see
-    shared.db.one_statement). A person the caller may not see is a 404 at once for staff, and
+    Idempotency-Key was used and a resident's live holds: one Core statement, outside any transaction (see
+    shared.db.read_row). A person the caller may not see is a 404 at once for staff, and
     `PERSON_HIDDEN_FROM_RESIDENT` for a resident."""
     params = {"elder_id": data.elder_id, "bed_id": data.bed_id, "now": utcnow()}
     if key is not None:
         params |= key_params(principal, key)
-    async with one_statement(database) as session:
-        row = (await session.execute(_before_hold(principal, key is not None), params)).first()
+    row = await read_row(database, _before_hold(principal, key is not None), params)
     if row is None:
         if principal.kind == "resident":
             return PERSON_HIDDEN_FROM_RESIDENT
         raise no_such_elder(data.elder_id)
-    elder, bed, institution, holder, key_id, held = row
-    return HoldContext(elder, bed, institution, holder, key_id is not None, held)
+    elder = _ELDER.of(row)
+    assert elder is not None  # the statement's first table: no row without it
+    return HoldContext(elder, _BED.of(row), _INSTITUTION.of(row), _HOLDER.of(row), row.key_id is not None, row.held)
 
 
 def refuse_hold_early(context: HoldContext | Unread, data: HoldIn, *, hold_quota: int) -> None:

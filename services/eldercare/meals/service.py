@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from sqlalchemy import Select, bindparam, func, null, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from services.eldercare import notices
 from services.eldercare.database import IDEMPOTENCY_KEYS
@@ -31,7 +30,7 @@ from services.eldercare.quotas import check_meal_orders, meal_orders_held
 from shared import clock
 from shared.addresses import AddressValues, address_out
 from shared.areas import CITY_CODE, area_prefix, within_area
-from shared.db import Database, PerCaller, get_or_404, one_statement, utcnow
+from shared.db import Columns, Database, PerCaller, get_or_404, read_row, utcnow
 from shared.divisions import is_current
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idempotency import key_params, key_used
@@ -406,6 +405,14 @@ class OrderContext:
     rates_stamp: tuple  # changes whenever a subsidy rate is added (see `_rates_for`)
 
 
+# What an order uses of the person (not their phone and contacts, which would be decrypted for nothing), their
+# cached status, the menu and its canteen: labelled columns, rebuilt as plain instances (shared.db.Columns).
+_ELDER = Columns(Elder, "elder_", only=("id", "id_number", "birth_on", "area_code", "address"))
+_STATUS = Columns(AssistanceStatus, "status_")
+_MENU = Columns(Menu, "menu_")
+_CANTEEN = Columns(Canteen, "canteen_")
+
+
 def _read_before_order(principal: Principal, with_key: bool) -> Select:
     live_order = (
         select(MealOrder.id)
@@ -422,12 +429,21 @@ def _read_before_order(principal: Principal, with_key: bool) -> Select:
     held = meal_orders_held(principal, Menu.served_on).scalar_subquery() if principal.kind == "resident" else null()
     return (
         elder_with_status(principal)
-        .add_columns(Menu, Canteen, live_order, claimed, held, rates.c.count, rates.c.last_id, rates.c.last_at)
         .outerjoin(Menu, Menu.id == bindparam("menu_id"))
         .outerjoin(Canteen, Canteen.id == Menu.canteen_id)
         .join(rates, true())
-        # What an order uses of the person: not their phone and contacts, which would be decrypted for nothing.
-        .options(load_only(Elder.id, Elder.id_number, Elder.birth_on, Elder.area_code, Elder.address))
+        .with_only_columns(
+            *_ELDER.columns,
+            *_STATUS.columns,
+            *_MENU.columns,
+            *_CANTEEN.columns,
+            live_order.label("existing"),
+            claimed.label("key_id"),
+            held.label("held"),
+            rates.c.count,
+            rates.c.last_id,
+            rates.c.last_at,
+        )
     )
 
 
@@ -439,16 +455,25 @@ async def read_before_order(
 ) -> OrderContext:
     """The person the caller may act for (404 otherwise) with their cached status, the menu with its canteen, the
     person's live order for it, whether the Idempotency-Key was used, a resident's orders for that day and the
-    stamp of the subsidy rates: one statement, outside any transaction (see shared.db.one_statement)."""
+    stamp of the subsidy rates: one Core statement, outside any transaction (see shared.db.read_row)."""
     params = status_params(data.elder_id, cache_hours) | {"menu_id": data.menu_id}
     if key is not None:
         params |= key_params(principal, key)
-    async with one_statement(database) as session:
-        row = (await session.execute(_before_order(principal, key is not None), params)).first()
+    row = await read_row(database, _before_order(principal, key is not None), params)
     if row is None:
         raise no_such_elder(data.elder_id)
-    elder, cached, menu, canteen, existing, key_id, held_count, *stamp = row
-    return OrderContext(elder, cached, menu, canteen, existing, key_id is not None, held_count, tuple(stamp))
+    elder = _ELDER.of(row)
+    assert elder is not None  # the statement's first table: no row without it
+    return OrderContext(
+        elder,
+        _STATUS.of(row),
+        _MENU.of(row),
+        _CANTEEN.of(row),
+        row.existing,
+        row.key_id is not None,
+        row.held,
+        (row.count, row.last_id, row.last_at),
+    )
 
 
 def _menu_label(menu: Menu) -> str:
