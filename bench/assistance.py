@@ -1,22 +1,27 @@
-"""Assistance at city scale: screening against a bare aggregate, and single checks and status lookups through
-the gateway.
+"""Assistance at city scale: screening against a bare aggregate, the screening in one and in several worker
+processes, and single checks and status lookups through the gateway, idle and while a screening runs.
 
-    ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 20000] [--database-url URL] [--reuse]
+    ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 20000] [--workers 1 2]
+                           [--database-url URL] [--reuse]
 
 1. builds a synthetic city in its own PostgreSQL database (default `assistance_bench` on 127.0.0.1:5432,
    created when missing, wiped at the start) with the generator of `tools.data.assistance_generate`;
 2. times what can be done over the same income rows without the rules, then the whole screening job exactly as
-   the service runs it (chunks, checkpoints, leads), and prints its ratio to each (targets: ≤ 30 s for 1 M
-   households, ≤ 3× the bare aggregate). Incomes are stored encrypted, so no SQL can sum them any more; the two
-   baselines are (a) the SQL aggregate still possible over the same rows (count of counted incomes per
-   household) and (b) the least any screening must now do: read the same rows' ciphertexts chunk by chunk,
-   decrypt them and sum them per member in Python. Then the rules alone (hits counted, no leads written; of
-   which loading the chunks' incomes), to show how the time splits between evaluating and writing leads;
-3. starts the assistance service and the gateway on loopback ports 18202 / 18200 (the gateway's rate limits
+   one worker runs it (chunks, leads; in this process, to watch what it costs the process), and prints its ratio
+   to each. Incomes are stored encrypted, so no SQL can sum them any more; the two baselines are (a) the SQL
+   aggregate still possible over the same rows (count of counted incomes per household) and (b) the least any
+   screening must now do: read the same rows' ciphertexts chunk by chunk, decrypt them and sum them per member in
+   Python. Then the rules alone (hits counted, no leads written; of which loading the chunks' incomes), to show
+   how the time splits between evaluating and writing leads;
+3. runs the screening as the suite does, in worker processes (`python -m services.assistance.worker`), once with
+   each number of workers of `--workers` sharing its chunks (discovery/runner.py), and prints each one's time and
+   its ratio to one worker's;
+4. starts the assistance service and the gateway on loopback ports 18202 / 18200 (the gateway's rate limits
    out of reach, its own throw-away database) and measures p50/p99 of single eligibility checks and status
-   lookups, one request at a time, with a demo token (target p99 ≤ 20 ms); with `--during-screening`, while a city
-   screening started through the API runs in the same service;
-4. stops what it started. It is a benchmark, not a test: it exits 0 when it ran, whatever the figures.
+   lookups, one request at a time, with a demo token: idle, then while a city screening started through the API
+   runs in the worker processes (once for each number of `--workers`), and prints the ratio of the two p99s
+   (target ≤ 1.5×);
+5. stops what it started. It is a benchmark, not a test: it exits 0 when it ran, whatever the figures.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ import datetime as dt
 import gc
 import os
 import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +46,7 @@ from sqlalchemy import func, select, text
 
 from bench.common import behind_gateway, fresh_database, percentile, say, stop
 from services.assistance import seed
-from services.assistance.discovery import batch, runner, screenings
+from services.assistance.discovery import batch, flows, runner, screenings
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn
 from services.assistance.eligibility import service as eligibility
@@ -48,6 +56,7 @@ from shared import clock, migrations
 from shared.areas import CITY_CODE
 from shared.db import Database
 from shared.identity import Principal
+from shared.settings import ROOT
 from tools.data.assistance_generate import generate
 from tools.devserver import Suite
 
@@ -196,11 +205,109 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples) * 1000, percentile(samples, 0.99) * 1000
 
 
+class Workers:
+    """`count` worker processes of the assistance service on the bench's database, as the suite runs them; their
+    helper jobs are `count - 1` per screening, so all of them share it."""
+
+    def __init__(self, url: str, count: int, tmp: Path):
+        self.tmp, self.processes = tmp, []
+        env = os.environ | {
+            "ENV": "dev",
+            "LOG_LEVEL": "WARNING",
+            "ASSISTANCE_DATABASE_URL": url,
+            "ASSISTANCE_SCREENING_WORKERS": str(count),
+            # placenames' change feed through the bench's gateway, whose placenames upstream is a closed port
+            "GATEWAY_PORT": str(GATEWAY_PORT),
+        }
+        tmp.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            with open(tmp / f"worker-{i}.log", "ab") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "services.assistance.worker"],
+                        env=env | {"WORKER_HEARTBEAT_FILE": str(tmp / f"worker-{i}.heartbeat")},
+                        cwd=ROOT,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+
+    async def ready(self, timeout: float = 60) -> None:
+        """Each has begun its loop (touched its heartbeat file): their start is not part of the screening."""
+        deadline = time.monotonic() + timeout
+        for i, process in enumerate(self.processes):
+            while not (self.tmp / f"worker-{i}.heartbeat").exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {i} did not start; see {self.tmp / f'worker-{i}.log'}")
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def clear_screenings(database: Database) -> None:
+    """The screenings before, and their leads, gone and their space back: each screening writes its 1.3 M leads
+    into a table as fresh as the first one's."""
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(text("DELETE FROM screenings"))  # their leads and chunks go with them
+    async with database.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text("VACUUM ANALYZE leads"))
+
+
+async def screening_state(database: Database, screening_id: int) -> tuple[str, float]:
+    async with database.sessionmaker() as session:
+        state, processed, total = (
+            await session.execute(
+                select(Screening.state, Screening.processed_households, Screening.total_households).where(
+                    Screening.id == screening_id
+                )
+            )
+        ).one()
+        return state, 100 * processed / max(1, total)
+
+
+async def wait_done(database: Database, screening_id: int) -> None:
+    while (state := await screening_state(database, screening_id))[0] != "done":
+        if state[0] == "failed":
+            raise RuntimeError(f"screening {screening_id} failed")
+        await asyncio.sleep(0.1)
+
+
+async def in_workers(database: Database, url: str, count: int, tmp: Path) -> tuple[float, int]:
+    """A city screening enqueued as POST /screenings does and run by `count` worker processes: (its time from the
+    enqueue to done, the leads)."""
+    await clear_screenings(database)
+    workers = Workers(url, count, tmp / f"workers-{count}")
+    try:
+        await workers.ready()
+        async with database.sessionmaker() as session, session.begin():
+            job = await flows.start_screening(session, CITY, ScreeningIn())
+        started = time.perf_counter()
+        await wait_done(database, job.id)
+        elapsed = time.perf_counter() - started
+    finally:
+        workers.stop()
+    async with database.sessionmaker() as session:
+        return elapsed, (await session.get(Screening, job.id)).leads_count
+
+
 async def latencies(
-    database: Database, suite: Suite, requests: int, *, during_screening: bool = False
-) -> dict[str, tuple[float, float]]:
-    """p50/p99 of single requests, one at a time. With `during_screening`, a city screening is started through the
-    API first and runs in the same service process meanwhile (the name of each figure then says how far it got)."""
+    database: Database, suite: Suite, requests: int, *, screening_workers: Workers | None = None
+) -> tuple[dict[str, tuple[float, float]], str]:
+    """p50/p99 of single requests, one at a time, status lookups and eligibility checks in turn. With
+    `screening_workers`, a city screening is started through the API first and the requests are sent while it
+    runs in those workers, until it is done or `requests` of each were sent. Returns the figures and what ran
+    meanwhile."""
     async with database.sessionmaker() as session:
         top = await session.scalar(text("SELECT max(id) FROM households"))
         # ID numbers are stored encrypted: read a random sample of members through the model, which decrypts.
@@ -215,47 +322,51 @@ async def latencies(
                 )
             )
         )
+    kinds = (
+        ("status lookup", "/api/assistance/v1/status-lookups", lambda i: {"id_number": numbers[i % len(numbers)]}),
+        (
+            "eligibility check",
+            "/api/assistance/v1/eligibility-checks",
+            lambda i: {"household_id": random.randint(1, top)},
+        ),
+    )
     async with httpx.AsyncClient(base_url=suite.url(), timeout=10) as client:
         token = (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
-        results, screening = {}, None
-        if during_screening:
+        for _name, path, body in kinds:
+            for i in range(50):  # warm-up
+                await client.post(path, json=body(i), headers=headers)
+        screening_id, meanwhile = None, "idle"
+        if screening_workers is not None:
+            await screening_workers.ready()
             started = await client.post("/api/assistance/v1/screenings", json={}, headers=headers)
             if started.status_code != 202:
                 raise RuntimeError(f"screening: {started.status_code} {started.text[:200]}")
-            screening = f"/api/assistance/v1/screenings/{started.json()['id']}"
-
-        async def progress() -> str:
-            return f"{(await client.get(screening, headers=headers)).json()['progress_percent']:.0f} %"
-
-        for name, path, bodies in (
-            (
-                "status lookup",
-                "/api/assistance/v1/status-lookups",
-                [{"id_number": numbers[i % len(numbers)]} for i in range(requests)],
-            ),
-            (
-                "eligibility check",
-                "/api/assistance/v1/eligibility-checks",
-                [{"household_id": random.randint(1, top)} for _ in range(requests)],
-            ),
-        ):
-            for body in bodies[:50]:  # warm-up
-                await client.post(path, json=body, headers=headers)
-            samples, begun = [], await progress() if screening else ""
-            for body in bodies:
-                started = time.perf_counter()
-                response = await client.post(path, json=body, headers=headers)
-                samples.append(time.perf_counter() - started)
+            screening_id = started.json()["id"]
+            await asyncio.sleep(1)  # past its start (chunks written, ANALYZE): the requests meet the chunks
+        samples: dict[str, list[float]] = {name: [] for name, _, _ in kinds}
+        begun = await screening_state(database, screening_id) if screening_id else None
+        for i in range(requests):
+            for name, path, body in kinds:
+                sent = time.perf_counter()
+                response = await client.post(path, json=body(i), headers=headers)
+                samples[name].append(time.perf_counter() - sent)
                 if response.status_code != 200:
                     raise RuntimeError(f"{name}: {response.status_code} {response.text[:200]}")
-            if screening:
-                name += f" while a screening runs (from {begun} to {await progress()} done)"
-            results[name] = percentiles(samples)
-    return results
+            if screening_id and i % 25 == 24 and (await screening_state(database, screening_id))[0] == "done":
+                break
+        if screening_id and begun:
+            state, percent = await screening_state(database, screening_id)
+            meanwhile = (
+                f"while a screening runs in {len(screening_workers.processes)} worker(s), "
+                f"from {begun[1]:.0f} % to {percent:.0f} % ({state})"
+            )
+            await wait_done(database, screening_id)
+    return {name: percentiles(values) for name, values in samples.items()}, meanwhile
 
 
 def start_suite(url: str, tmp: Path) -> Suite:
+    tmp.mkdir(parents=True, exist_ok=True)
     return behind_gateway("assistance", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT)
 
 
@@ -286,42 +397,67 @@ async def batch_figures(database: Database, args: argparse.Namespace) -> None:
     )
 
 
+async def worker_figures(database: Database, args: argparse.Namespace, tmp: Path) -> None:
+    """The screening as the suite runs it, in 1, 2 … worker processes sharing its chunks."""
+    times = {}
+    for count in args.workers:
+        times[count], leads = await in_workers(database, args.database_url, count, tmp)
+        say(
+            f"screening in {count} worker process(es): {times[count]:.2f} s for {args.households:,} households "
+            f"({leads:,} leads; {load()})"
+        )
+    first = args.workers[0]
+    for count in args.workers[1:]:
+        say(f"{count} workers / {first}: {times[count] / times[first]:.2f}x the time")
+
+
 async def main(args: argparse.Namespace) -> None:
     say(
         f"bench assistance: {args.households:,} households, database {args.database_url}, "
-        f"{args.parallel_chunks} chunk(s) at once"
+        f"{args.parallel_chunks} chunk(s) at once per worker, workers {', '.join(map(str, args.workers))}"
     )
     runner.PARALLEL_CHUNKS = args.parallel_chunks
     if not args.reuse:
         await fresh_database(args.database_url, "assistance")
     database = Database(args.database_url)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-assistance-"))
     suite = None
     try:
         if args.reuse:
             # A city built by an older revision is brought up to the code's schema first (its data stays).
             await asyncio.to_thread(migrations.upgrade, "assistance", args.database_url)
-            async with database.sessionmaker() as session:
-                await session.execute(text("DELETE FROM screenings"))  # their leads go with them
-                await session.commit()
-            # And their space back: the screening below would otherwise write its 1.3 M leads into a table and
-            # indexes full of the last run's dead rows, measuring the bench's own history rather than a city.
-            async with database.engine.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(text("VACUUM ANALYZE leads"))
         else:
             await build_city(database, args.households)
+        # The screenings of a run before, and their space back: the screening below would otherwise write its
+        # 1.3 M leads into a table and indexes full of the last run's dead rows, measuring the bench's own history
+        # rather than a city.
+        await clear_screenings(database)
         if not args.latencies_only:
             await batch_figures(database, args)
-        suite = await asyncio.to_thread(
-            start_suite, args.database_url, Path(tempfile.mkdtemp(prefix="bench-assistance-"))
-        )
-        for name, (p50, p99) in (
-            await latencies(database, suite, args.requests, during_screening=args.during_screening)
-        ).items():
-            say(f"{name} through the gateway: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 ≤ 20 ms; {load()})")
+            await worker_figures(database, args, tmp)
+            await clear_screenings(database)
+        if args.screening_only:
+            return
+        suite = await asyncio.to_thread(start_suite, args.database_url, tmp / "suite")
+        idle, _ = await latencies(database, suite, args.requests)
+        for count in args.workers:
+            await clear_screenings(database)
+            workers = Workers(args.database_url, count, tmp / f"latencies-{count}")
+            try:
+                during, meanwhile = await latencies(database, suite, args.requests, screening_workers=workers)
+            finally:
+                workers.stop()
+            for name, (p50, p99) in idle.items():
+                busy_p50, busy_p99 = during[name]
+                say(
+                    f"{name} through the gateway: idle p50 {p50:.1f} ms, p99 {p99:.1f} ms; {meanwhile}: "
+                    f"p50 {busy_p50:.1f} ms, p99 {busy_p99:.1f} ms; p99 ratio {busy_p99 / p99:.2f}x "
+                    f"(target ≤ 1.5x; {load()})"
+                )
     finally:
         if suite is not None:
             stop(suite)
+        shutil.rmtree(tmp, ignore_errors=True)
         await database.dispose()
 
 
@@ -340,16 +476,23 @@ if __name__ == "__main__":
         "--parallel-chunks",
         type=int,
         default=runner.PARALLEL_CHUNKS,
-        help="chunks the screening runs at once on PostgreSQL (1: one after the other)",
+        help="chunks each screening job runs at once on PostgreSQL (1: one after the other)",
     )
     parser.add_argument(
-        "--during-screening",
-        action="store_true",
-        help="measure the single requests while a city screening runs in the same service",
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="numbers of worker processes to run the screening in, one run each (and one run each beside the "
+        "single requests)",
+    )
+    parser.add_argument(
+        "--screening-only", action="store_true", help="skip the single requests (the screening figures only)"
     )
     parser.add_argument(
         "--latencies-only",
         action="store_true",
-        help="skip the screening and the aggregate (with --reuse: single requests on a built city)",
+        help="skip the screening figures and the aggregate (with --reuse: single requests on a built city, idle "
+        "and during a screening)",
     )
     asyncio.run(main(parser.parse_args(sys.argv[1:])))

@@ -32,7 +32,10 @@ FollowerFactory = Callable[[ServiceSettings, Database], Follower]
 
 
 async def _serve(settings: ServiceSettings, tasks: Tasks, *, once: bool, follow: FollowerFactory | None) -> None:
-    database = Database(settings.database_url, pool_size=4)
+    # One job at a time, but a screening's job keeps four chunks in flight, each in a transaction of its own
+    # (services/assistance/discovery/runner.py), beside its claims, its lease renewals and the change-feed follower:
+    # with 4 connections its chunks queued for the pool and a 200,000-household screening took 16.4 s instead of 9.4.
+    database = Database(settings.database_url, pool_size=8)
     worker = Worker(database, tasks, name=f"{settings.service_name}@{socket.gethostname()}:{os.getpid()}")
     follower = follow(settings, database) if follow is not None else None
     try:
