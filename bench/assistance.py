@@ -16,7 +16,7 @@ processes, and single checks and status lookups through the gateway, idle and wh
 3. runs the screening as the suite does, in worker processes (`python -m services.assistance.worker`), once with
    each number of workers of `--workers` sharing its chunks (discovery/runner.py), and prints each one's time and
    its ratio to one worker's;
-4. starts the assistance service and the gateway on loopback ports 18202 / 18200 (the gateway's rate limits
+4. starts the assistance service and the gateway on free loopback ports (the gateway's rate limits
    out of reach, its own throw-away database) and measures p50/p99 of single eligibility checks and status
    lookups, one request at a time, with a demo token: idle, then while a city screening started through the API
    runs in the worker processes (once for each number of `--workers`), and prints the ratio of the two p99s
@@ -44,7 +44,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select, text
 
-from bench.common import behind_gateway, fresh_database, percentile, say, stop
+from bench.common import behind_gateway, free_port, fresh_database, percentile, say, stop
 from services.assistance import seed
 from services.assistance.discovery import batch, flows, runner, screenings
 from services.assistance.discovery.models import Screening
@@ -60,7 +60,6 @@ from shared.settings import ROOT
 from tools.data.assistance_generate import generate
 from tools.devserver import Suite
 
-GATEWAY_PORT, SERVICE_PORT = 18200, 18202
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/assistance_bench"
 CITY = Principal(subject="bench:city", kind="staff", scopes=frozenset({"assistance.screenings:run"}), area=CITY_CODE)
 
@@ -209,15 +208,16 @@ class Workers:
     """`count` worker processes of the assistance service on the bench's database, as the suite runs them; their
     helper jobs are `count - 1` per screening, so all of them share it."""
 
-    def __init__(self, url: str, count: int, tmp: Path):
+    def __init__(self, url: str, count: int, tmp: Path, gateway_port: int):
+        """`gateway_port`: placenames' change feed is read through the gateway there, whose placenames upstream
+        is a closed port."""
         self.tmp, self.processes = tmp, []
         env = os.environ | {
             "ENV": "dev",
             "LOG_LEVEL": "WARNING",
             "ASSISTANCE_DATABASE_URL": url,
             "ASSISTANCE_SCREENING_WORKERS": str(count),
-            # placenames' change feed through the bench's gateway, whose placenames upstream is a closed port
-            "GATEWAY_PORT": str(GATEWAY_PORT),
+            "GATEWAY_PORT": str(gateway_port),
         }
         tmp.mkdir(parents=True, exist_ok=True)
         for i in range(count):
@@ -287,7 +287,7 @@ async def in_workers(database: Database, url: str, count: int, tmp: Path) -> tup
     """A city screening enqueued as POST /screenings does and run by `count` worker processes: (its time from the
     enqueue to done, the leads)."""
     await clear_screenings(database)
-    workers = Workers(url, count, tmp / f"workers-{count}")
+    workers = Workers(url, count, tmp / f"workers-{count}", gateway_port=free_port())  # nothing listens there
     try:
         await workers.ready()
         async with database.sessionmaker() as session, session.begin():
@@ -367,7 +367,8 @@ async def latencies(
 
 def start_suite(url: str, tmp: Path) -> Suite:
     tmp.mkdir(parents=True, exist_ok=True)
-    return behind_gateway("assistance", url, tmp, service_port=SERVICE_PORT, gateway_port=GATEWAY_PORT)
+    # Free ports, not fixed ones: another session's bench on the same machine answered this one's requests once.
+    return behind_gateway("assistance", url, tmp)
 
 
 async def batch_figures(database: Database, args: argparse.Namespace) -> None:
@@ -442,7 +443,7 @@ async def main(args: argparse.Namespace) -> None:
         idle, _ = await latencies(database, suite, args.requests)
         for count in args.workers:
             await clear_screenings(database)
-            workers = Workers(args.database_url, count, tmp / f"latencies-{count}")
+            workers = Workers(args.database_url, count, tmp / f"latencies-{count}", suite.port("gateway"))
             try:
                 during, meanwhile = await latencies(database, suite, args.requests, screening_workers=workers)
             finally:
