@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.carelinks.models import CareLinkRequest
@@ -103,31 +103,42 @@ async def register_many(
         (await session.execute(select(Elder.id_number_index, Elder.id).where(Elder.id_number_index.in_(indexes)))).all()
     )
     now = utcnow()
-    outcomes: list[Elder | int] = []
-    created: list[tuple[Elder, ElderIn]] = []
-    for (data, address, id_number), index in zip(parsed, indexes, strict=True):
-        if index in existing:
-            outcomes.append(existing[index])
-            continue
-        elder = Elder(
-            id_number=id_number.value,
-            id_number_index=index,
-            name=data.name,
-            sex=id_number.sex,
-            birth_on=id_number.birth_date,
-            phone=data.phone,
-            **address.values,
-            lives_alone=data.lives_alone,
-            emergency_contacts=[c.model_dump() for c in data.emergency_contacts],
-            registered_by=principal.subject,
-            created_at=now,
+    new = [
+        (data, address, id_number, index)
+        for (data, address, id_number), index in zip(parsed, indexes, strict=True)
+        if index not in existing
+    ]
+    # One INSERT … RETURNING for the lot (an ORM bulk insert: no unit of work to sort and flush), in order.
+    elders = (
+        list(
+            await session.scalars(
+                insert(Elder).returning(Elder, sort_by_parameter_order=True),
+                [
+                    dict(
+                        id_number=id_number.value,
+                        id_number_index=index,
+                        name=data.name,
+                        sex=id_number.sex,
+                        birth_on=id_number.birth_date,
+                        phone=data.phone,
+                        **address.values,
+                        lives_alone=data.lives_alone,
+                        emergency_contacts=[c.model_dump() for c in data.emergency_contacts],
+                        registered_by=principal.subject,
+                        created_at=now,
+                    )
+                    for data, address, id_number, index in new
+                ],
+            )
         )
-        outcomes.append(elder)
-        created.append((elder, data))
+        if new
+        else []
+    )
+    made = {elder.id_number_index: elder for elder in elders}
+    outcomes: list[Elder | int] = [existing.get(index) or made[index] for index in indexes]
+    created = [(elder, data) for elder, (data, *_) in zip(elders, new, strict=True)]
     if not created:
         return outcomes
-    session.add_all(elder for elder, _ in created)
-    await session.flush()
     # Residents who asked to care for these people before they were registered: their requests now name them.
     by_index = {elder.id_number_index: elder.id for elder, _ in created}
     waiting = await session.execute(
