@@ -6,7 +6,21 @@ import dataclasses
 import datetime as dt
 from types import SimpleNamespace
 
-from sqlalchemy import BigInteger, Boolean, Date, Integer, String, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.assessment import service as assessment
@@ -200,13 +214,17 @@ async def stored_facts(
     return facts, {row.kind for row in rows if row.tag == "enrolment"}, stamp
 
 
-def _figures_select(household_id: int, as_of: dt.date):
+def _figures_select():
     """One row per income, asset and medical expense of the household recorded on `as_of`, and per programme a
     member receives on `as_of` (their ID number's blind index enrolled), tagged, in one statement: the same rows
-    `assessment.incomes_of`, `assets_of`, `medical_expenses_of` and `programmes.current_of` read one by one."""
+    `assessment.incomes_of`, `assets_of`, `medical_expenses_of` and `programmes.current_of` read one by one.
+    Its parameters: `household_id`, `as_of`."""
 
     def none(type_):
         return cast(null(), type_)
+
+    household_id = bindparam("household_id", type_=Integer)
+    as_of = bindparam("as_of", type_=Date)
 
     return union_all(
         # Figures recorded for periods that began after the day asked about did not exist then.
@@ -282,8 +300,13 @@ def _figures_select(household_id: int, as_of: dt.date):
     )
 
 
+# Built once, run with bound values: building this union of five selects, and the cache key SQLAlchemy derives from
+# a new statement, cost 1.6-4.5 ms of CPU per eligibility check (docs/benchmarks/eldercare.md, issue 18).
+_FIGURES = _figures_select()
+
+
 async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_of: dt.date) -> list:
-    return list(await session.execute(_figures_select(household_id, as_of)))
+    return list(await session.execute(_FIGURES, {"household_id": household_id, "as_of": as_of}))
 
 
 def _facts_of(household, members: list[Member], rows: list, as_of: dt.date) -> rules.HouseholdFacts:
