@@ -65,6 +65,18 @@ def register_xlsx(first: int, count: int) -> bytes:
         return out.read()
 
 
+async def settled(pid: int, quiet_s: float = 1.0, most_s: float = 60.0) -> None:
+    """Until the process has used no CPU for `quiet_s` (its imports and first polls done), at most `most_s`."""
+    deadline = time.monotonic() + most_s
+    used = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet_s)
+        now = cpu_seconds(pid)
+        if now - used < 0.05:
+            return
+        used = now
+
+
 async def until(session: aiohttp.ClientSession, url: str, headers: dict[str, str], final: set[str]) -> dict[str, Any]:
     while True:
         async with session.get(url, headers=headers) as response:
@@ -89,7 +101,7 @@ async def run(suite: Any, *, rows: int) -> None:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         async with session.post(base + "/api/auth/v1/dev-tokens", json={"principal": "staff-yinzhou"}) as response:
             headers = {"authorization": f"Bearer {(await response.json())['access_token']}"}
-        await asyncio.sleep(3)  # the worker's start (its imports), not counted
+        await settled(worker)  # the worker's start (its imports), not counted: a worker is a long-lived process
         say(f"worker   eldercare-worker pid {worker}, peak RSS after start {peak_rss_mib(worker):.0f} MiB")
 
         api = suite.processes["eldercare"].pid

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from xml.etree.ElementTree import iterparse
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from pydantic import BaseModel, ValidationError
@@ -186,21 +187,38 @@ class Cell:
 _MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
 
 
-def _merged_rows(archive: zipfile.ZipFile, member: str) -> list[tuple[int, int, str]]:
-    """(first row, last row, range) of each merged range of a worksheet. openpyxl's read-only mode does not read
-    them; they sit after the rows, so the member is scanned in chunks (a bounded window, not the whole sheet)."""
+def _merged_rows(archive: zipfile.ZipFile, member: str) -> tuple[list[tuple[int, int, str]], int]:
+    """(first row, last row, range) of each merged range of a worksheet, and how many rows it has (for progress).
+    They sit after the rows, so the member is scanned as bytes in chunks (a bounded window, not the whole sheet)."""
     found: list[tuple[int, int, str]] = []
+    rows = 0
     tail = b""
     with archive.open(member) as stream:
         while chunk := stream.read(1 << 20):
             window = tail + chunk
+            rows += chunk.count(b"<row ") + chunk.count(b"<row>")  # a tag cut by the chunk's end is not counted
             for m in _MERGE_REF.finditer(window):
                 first, last = int(m.group(2)), int(m.group(4) or m.group(2))
                 ref = m.group(0).split(b'"')[1].decode()
                 if (first, last, ref) not in found:
                     found.append((first, last, ref))
             tail = window[-200:]
-    return found
+    return found, rows
+
+
+class _WorkbookReader(ExcelReader):
+    """openpyxl's reader of what a workbook declares (its sheets, shared strings, styles, date system), without
+    opening its sheets: openpyxl's read-only sheet parses the whole sheet on opening when the file does not give
+    its size first (files openpyxl itself writes, our exports among them). The rows are read by `_xlsx_rows`."""
+
+    sheets: list[tuple[str, str]]
+
+    def read_worksheets(self) -> None:
+        self.sheets = [
+            (sheet.name, rel.target)
+            for sheet, rel in self.parser.find_sheets()
+            if rel.target in self.valid_files and "chartsheet" not in rel.Type
+        ]
 
 
 @dataclass
@@ -284,16 +302,15 @@ def _xlsx_cell(element: Any, strings: Sequence[Any], dates: Any, durations: Any,
     return Cell(value)
 
 
-def _xlsx_rows(workbook: Any, worksheet: Any) -> Iterator[tuple[int, list[Cell]]]:
-    """The sheet's rows, each padded to the width the sheet declares (a declared width past MAX_COLUMNS is not
-    trusted). openpyxl reads the workbook (its sheets, shared strings and styles); the rows are read here from the
-    sheet's XML, streamed: openpyxl's read-only rows build several objects a cell and cost five times as much
-    (docs/benchmarks/eldercare.md). A row already read is dropped from the tree, so memory stays flat."""
-    width = min(worksheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
-    strings, epoch = worksheet._shared_strings, workbook.epoch
+def _xlsx_rows(book: _WorkbookReader, path: str) -> Iterator[tuple[int, list[Cell]]]:
+    """The sheet's rows, each as far as its last cell (at most MAX_COLUMNS), streamed from the sheet's XML: openpyxl's
+    read-only rows build several objects a cell and cost five times as much (docs/benchmarks/eldercare.md). A row
+    already read is dropped from the tree, so memory stays flat."""
+    strings, epoch = book.shared_strings, book.wb.epoch
+    workbook: Any = book.wb  # the styles' date formats, which openpyxl keeps as private attributes of the workbook
     dates, durations = workbook._date_formats, workbook._timedelta_formats
     try:
-        with workbook._archive.open(worksheet._worksheet_path.lstrip("/")) as source:
+        with book.archive.open(path.lstrip("/")) as source:
             rows: Any = None
             number = 0
             for event, element in iterparse(source, events=("start", "end")):
@@ -306,13 +323,15 @@ def _xlsx_rows(workbook: Any, worksheet: Any) -> Iterator[tuple[int, list[Cell]]
                 number = int(element.get("r") or number + 1)
                 if number > MAX_ROWS + HEADER_SEARCH_ROWS:
                     raise SpreadsheetRefused(f"the sheet has more than {MAX_ROWS} rows: split it into smaller files")
-                cells = [_EMPTY] * width
+                cells: list[Cell] = []
                 column = -1
                 for cell in element:
                     reference = cell.get("r")
                     column = _column_index(reference) if reference else column + 1
-                    if 0 <= column < width:
-                        cells[column] = _xlsx_cell(cell, strings, dates, durations, epoch)
+                    if 0 <= column < MAX_COLUMNS:
+                        if column > len(cells):
+                            cells.extend([_EMPTY] * (column - len(cells)))
+                        cells[column : column + 1] = [_xlsx_cell(cell, strings, dates, durations, epoch)]
                 (rows if rows is not None else element).clear()
                 yield number, cells
     except SpreadsheetRefused:
@@ -362,20 +381,21 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
         return Sheet("csv", header[0], header[1], rows, max(1, content.count(b"\n") - header[0]))
     check_zip(content)
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        book = _WorkbookReader(io.BytesIO(content), read_only=True)
+        book.read()
     except Exception as exc:  # openpyxl raises many kinds for a file it cannot make sense of
         raise SpreadsheetRefused(
             f"the workbook cannot be read ({type(exc).__name__}): save it again as .xlsx"
         ) from None
-    names = list(workbook.sheetnames)
+    paths = dict(book.sheets)
+    names = list(paths)
     if sheet is not None and sheet not in names:
-        workbook.close()
+        book.archive.close()
         raise SpreadsheetRefused(f"the workbook has no sheet named {sheet} (its sheets: {'、'.join(names)})")
     order = [sheet] if sheet is not None else sorted(names, key=lambda n: n != layout.sheet)
     partial: dict[int, Column] | None = None
     for name in order:
-        worksheet = workbook[name]
-        rows = _xlsx_rows(workbook, worksheet)
+        rows = _xlsx_rows(book, paths[name])
         header = _find_header(layout, rows)
         if header is None:
             continue
@@ -383,16 +403,14 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
             partial = partial or header[1]
             continue
         try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                merged = _merged_rows(archive, str(getattr(worksheet, "_worksheet_path", "")).lstrip("/"))
+            merged, total = _merged_rows(book.archive, paths[name].lstrip("/"))
         except (zipfile.BadZipFile, KeyError, OSError) as exc:
-            workbook.close()
+            book.archive.close()
             raise SpreadsheetRefused(
                 f"the workbook is damaged ({type(exc).__name__}): save it again as .xlsx"
             ) from None
-        declared = max(1, (worksheet.max_row or 1) - header[0])
-        return Sheet(name, header[0], header[1], rows, declared, merged, workbook.close)
-    workbook.close()
+        return Sheet(name, header[0], header[1], rows, max(1, total - header[0]), merged, book.archive.close)
+    book.archive.close()
     raise _refuse_layout(layout, names, partial)
 
 
