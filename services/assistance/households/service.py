@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.households.membership import MemberFacts, age_on, membership
@@ -11,7 +11,7 @@ from services.assistance.households.schemas import HouseholdIn, HouseholdOut, Me
 from shared import clock
 from shared.addresses import AddressValues, address_out
 from shared.areas import within_area
-from shared.db import one_or_404, utcnow
+from shared.db import PerCaller, one_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
@@ -233,13 +233,20 @@ async def members_of(session: AsyncSession, household_id: int) -> list[Member]:
     return list(await session.scalars(select(Member).where(Member.household_id == household_id).order_by(Member.id)))
 
 
+def _one_visible(principal: Principal, for_update: bool) -> Select:
+    query = visible_to(principal).where(Household.id == bindparam("household_id"))
+    return query.with_for_update() if for_update else query
+
+
+# Built once per kind of caller and area, run with the household's id: building it and the cache key SQLAlchemy
+# derives from a new statement cost about 0.3 ms of CPU per request (docs/benchmarks/eldercare.md, issue 18).
+_one_visible_query = PerCaller(_one_visible)
+
+
 async def get_visible(
     session: AsyncSession, principal: Principal, household_id: int, *, for_update: bool = False
 ) -> Household:
-    query = visible_to(principal).where(Household.id == household_id)
-    if for_update:
-        query = query.with_for_update()
-    household = await session.scalar(query)
+    household = await session.scalar(_one_visible_query(principal, for_update), {"household_id": household_id})
     if household is None:
         # The same answer whether the household does not exist or lies outside the caller's area.
         raise NotFound("no household {household_id} that you may see", household_id=household_id)
