@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 
 import aiohttp
-from multidict import CIMultiDict
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -302,23 +301,29 @@ class Proxy:
         incoming_id = None
         authorization = None
         content_length = None
-        forwarded: CIMultiDict[str] = CIMultiDict()
+        chunked = False
+        # Plain (name, value) pairs: aiohttp makes its own multidict of them, so a multidict here is a second copy.
+        # ASGI servers give header names in lower case.
+        forwarded: list[tuple[str, str]] = []
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming_id = value.decode("latin-1")
-            elif name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"content-length":
-                content_length = value
-            if name not in STRIP_INBOUND:
-                forwarded.add(name.decode("latin-1"), value.decode("latin-1"))
+            if name in STRIP_INBOUND:
+                if name == b"x-request-id":
+                    incoming_id = value.decode("latin-1")
+                elif name == b"authorization":
+                    authorization = value.decode("latin-1")
+                elif name == b"content-length":
+                    content_length = value
+                elif name == b"transfer-encoding":
+                    chunked = True
+            else:
+                forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
         request_id = accept_or_make_request_id(incoming_id)
         token = request_id_var.set(request_id)
         tracing.note_request_id(request_id, scope)
         status = {"code": 502, "kind": None}
         try:
             await self._forward(
-                scope, receive, send, service, request_id, authorization, content_length, forwarded, status
+                scope, receive, send, service, request_id, authorization, content_length, chunked, forwarded, status
             )
         finally:
             latency = time.perf_counter() - started
@@ -339,14 +344,17 @@ class Proxy:
             request_id_var.reset(token)
 
     async def _forward(
-        self, scope, receive, send, service, request_id, authorization, content_length, forwarded, status
+        self, scope, receive, send, service, request_id, authorization, content_length, chunked, forwarded, status
     ) -> None:
         upstream = self.upstreams[service]
-        locale = negotiate(accept_language(scope))
+
+        def locale() -> str:
+            # Only the gateway's own problems need the caller's language: not worked out for a proxied request.
+            return negotiate(accept_language(scope))
 
         async def fail(status_code: int, slug: str, title: str, detail: str, headers=None, **extra) -> None:
             status["code"] = status_code
-            await send_problem(send, status_code, slug, title, detail, request_id, headers, locale=locale, **extra)
+            await send_problem(send, status_code, slug, title, detail, request_id, headers, locale=locale(), **extra)
 
         try:
             bearer = bearer_token(authorization)
@@ -354,9 +362,9 @@ class Proxy:
             if bearer is not None:
                 assertion, principal = self.authenticator.assertion(bearer, service)
                 status["kind"] = principal.kind
-                forwarded["x-identity-assertion"] = assertion
+                forwarded.append(("x-identity-assertion", assertion))
         except DomainError as exc:
-            title, detail = exc.localized(locale)
+            title, detail = exc.localized(locale())
             return await fail(
                 exc.status, exc.slug, title, detail, [(b"www-authenticate", b"Bearer")], code=exc.code, translated=True
             )
@@ -397,7 +405,8 @@ class Proxy:
                 params={"limit": limit},
             )
         try:
-            body = await read_body(receive, limit)
+            # A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 §6.3): nothing to read.
+            body = await read_body(receive, limit) if content_length is not None or chunked else b""
         except BodyTooLarge:
             return await fail(
                 413,
@@ -410,10 +419,10 @@ class Proxy:
             status["code"] = 499
             return
 
-        forwarded["x-request-id"] = request_id
+        forwarded.append(("x-request-id", request_id))
         if client:
-            forwarded["x-forwarded-for"] = client[0]
-        forwarded["x-forwarded-proto"] = scope.get("scheme", "http")
+            forwarded.append(("x-forwarded-for", client[0]))
+        forwarded.append(("x-forwarded-proto", scope.get("scheme", "http")))
         path = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
         query = scope["query_string"]
         url = upstream.base_url + path + ("?" + query.decode("latin-1") if query else "")
@@ -476,7 +485,7 @@ class Proxy:
         # As HTTP clients do (Go's transport, for one): a POST that carries an Idempotency-Key is as safe to send
         # again as a PUT, because the service answers a repeated key with the first answer (shared/idempotency.py).
         # That is what lets a service drain without failing its callers' writes (docs/operations.md).
-        retryable = method in IDEMPOTENT_METHODS or "idempotency-key" in forwarded
+        retryable = method in IDEMPOTENT_METHODS or any(name == "idempotency-key" for name, _ in forwarded)
         attempts = 2 if retryable else 1
         for attempt in range(attempts):
             started = {"response": False}
@@ -541,7 +550,11 @@ class Proxy:
             method, url, headers=forwarded, data=body or None, timeout=timeout, allow_redirects=False
         ) as response:
             status["code"] = response.status
-            headers = [(k.lower(), v) for k, v in response.raw_headers if k.lower() not in STRIP_OUTBOUND]
+            headers = []
+            for name, value in response.raw_headers:
+                name = name.lower()
+                if name not in STRIP_OUTBOUND:
+                    headers.append((name, value))
             headers.append((b"x-request-id", request_id.encode()))
             length = response.content_length
             if length is not None and length <= SMALL_RESPONSE:
