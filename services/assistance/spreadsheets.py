@@ -103,6 +103,7 @@ IMPORTERS = (
         check=_check_household,
         key=_applicant,
         create_many=_create_households,
+        tables=("households", "members"),
         build=_household_values,
         addresses=True,
     ),

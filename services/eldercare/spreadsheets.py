@@ -138,6 +138,7 @@ IMPORTERS = (
         create_many=_register_elders,
         build=_elder_values,
         addresses=True,
+        tables=("elders",),
     ),
     Importer(
         kind="canteens",
@@ -162,6 +163,7 @@ IMPORTERS = (
         key=lambda data: f"{data.name}\x00{data.kind}\x00{data.area_code}",
         create_many=_create_canteens,
         addresses=True,
+        tables=("canteens",),
         key_field="name",
         build=_canteen_values,
     ),
@@ -187,6 +189,7 @@ IMPORTERS = (
         check=homecare.check_new_caregiver,
         key=lambda data: data.id_number.upper(),
         create_many=homecare.create_caregivers,
+        tables=("caregivers",),
         area_field="provider_id",
         build=_caregiver_values,
     ),
