@@ -269,10 +269,34 @@ async def _share(database: Database, screening_id: int, share: Share, progress: 
     lanes = [asyncio.create_task(lane()) for _ in range(depth)]
     try:
         return sum(await asyncio.gather(*lanes))
+    except Exception:
+        await _stop(lanes)
+        # A chunk failed: the chunks the other lanes had claimed (one may have taken the failed chunk again the
+        # moment it was given back) are claimable again at once, not after their lease. Not on a kill (a
+        # CancelledError): then the lease runs out, as for a worker that died.
+        await _give_back_all(database, screening_id, share)
+        raise
     finally:
-        for task in lanes:
-            task.cancel()
-        await asyncio.gather(*lanes, return_exceptions=True)  # their transactions rolled back
+        await _stop(lanes)
+
+
+async def _stop(lanes: list[asyncio.Task[int]]) -> None:
+    for task in lanes:
+        task.cancel()
+    await asyncio.gather(*lanes, return_exceptions=True)  # their transactions rolled back
+
+
+async def _give_back_all(database: Database, screening_id: int, share: Share) -> None:
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(CHUNKS)
+            .where(
+                CHUNKS.c.screening_id == screening_id,
+                CHUNKS.c.claimed_by == share.holder,
+                CHUNKS.c.state == "running",
+            )
+            .values(state="queued", lease_until=None)
+        )
 
 
 async def run(
