@@ -627,9 +627,18 @@ class Outbox:
         count = await session.scalar(select(func.count()).select_from(d).where(mine)) or 0
         rows = (
             await session.execute(
-                select(d.c.id, n.c.kind, n.c.title, n.c.resource, d.c.channel, d.c.status, d.c.sent_at, d.c.read_at)
+                select(
+                    d.c.id,
+                    n.c.kind,
+                    n.c.title,
+                    n.c.resource,
+                    d.c.channel,
+                    d.c.status,
+                    d.c.sent_at,
+                    d.c.read_at,
+                    d.c.created_at,
+                )
                 .join(n, n.c.id == d.c.notification_id)
-                .add_columns(d.c.created_at)
                 .where(mine)
                 .order_by(d.c.id.desc())
                 .limit(MAX_RECORDS)
