@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import CheckConstraint, DateTime, Dialect, Executable, MetaData, Select, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
-from shared import clock
+from shared import clock, direct
 from shared.errors import DomainError, NotFound
 
 if TYPE_CHECKING:
@@ -243,17 +242,13 @@ class PerCaller:
         return statement
 
 
-async def read_row(database: Database, statement: Executable, params: dict[str, Any]) -> ResultRow[Any] | None:
-    """The first row of a Core statement, outside any transaction, as `one_statement` runs it but without an ORM
-    session: on a hot path the session's unit of work and the loading of entities cost more CPU than the statement
+async def read_row(database: Database, statement: Executable, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The first row of a Core statement, as a dict keyed by its column labels, outside any transaction: on
+    PostgreSQL one statement in autocommit, sent straight to the driver (shared.direct); on a hot path the ORM
+    session's unit of work, the loading of entities and SQLAlchemy's execution cost more CPU than the statement
     (see docs/benchmarks/eldercare.md). Build the statement's columns with `Columns`."""
-    if database.engine is None or database.dialect != "postgresql":
-        async with one_statement(database) as session:
-            connection = await session.connection()
-            return (await connection.execute(statement, params)).first()
-    async with database.engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return (await connection.execute(statement, params)).first()
+    async with direct.connect(database, transaction=False) as link:
+        return await link.row(statement, params)
 
 
 M = TypeVar("M")
@@ -274,9 +269,9 @@ class Columns(Generic[M]):
         self._names = tuple(prefix + a.key for a in attributes)
         self._primary = prefix + mapper.primary_key[0].key
 
-    def of(self, row: ResultRow[Any]) -> M | None:
-        """The instance in `row`, or None when its primary key is NULL (an outer join that found nothing)."""
-        values = row._mapping
+    def of(self, values: Mapping[str, Any]) -> M | None:
+        """The instance in a row (`read_row`'s), or None when its primary key is NULL (an outer join that found
+        nothing)."""
         if values[self._primary] is None:
             return None
         # As the ORM's own loading does: the values go straight into the instance's dict, with no attribute events;

@@ -19,11 +19,11 @@ from typing import Annotated, Any, cast
 from fastapi import Header, Request
 from sqlalchemy import (
     Column,
-    CursorResult,
     Executable,
     Integer,
     MetaData,
     ScalarSelect,
+    Select,
     String,
     Table,
     Text,
@@ -41,9 +41,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
+from shared import direct
 from shared.db import UTCDateTime, database_of, utcnow
+from shared.direct import Link
 from shared.errors import Conflict, DomainError, InvalidInput
 from shared.identity import Principal
+from shared.metrics import count_event
 from shared.schemas import Schema
 
 HEADER = "Idempotency-Key"
@@ -116,32 +119,43 @@ async def _claim(request: Request, table: Table, owner: str, key: str, fingerpri
     except IntegrityError:
         pass
     async with sessionmaker() as read_session, read_session.begin():
-        return await _taken_key(read_session, table, owner, key, fingerprint)
+        return await _taken_key(direct.on(await read_session.connection()), table, owner, key, fingerprint)
 
 
-async def _taken_key(session: AsyncSession, table: Table, owner: str, key: str, fingerprint: str) -> int | JSONResponse:
+@functools.cache
+def _key_row(table: Table) -> Select[Any]:
+    return select(table).where(table.c.owner == bindparam("p_owner"), table.c.key == bindparam("p_key"))
+
+
+@functools.cache
+def _take_over(table: Table) -> Update:
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("p_claim"),
+            table.c.state == "in_flight",
+            table.c.created_at < bindparam("p_stale", type_=table.c.created_at.type),
+        )
+        .values(created_at=bindparam("p_now", type_=table.c.created_at.type))
+    )
+
+
+async def _taken_key(link: Link, table: Table, owner: str, key: str, fingerprint: str) -> int | JSONResponse:
     """A key someone claimed already: its stored response to replay, or its claim id when that claim was
     abandoned (taken over); else a 422 for another request under the key, or a 409 while it still runs."""
-    row = (await session.execute(select(table).where(table.c.owner == owner, table.c.key == key))).first()
+    row = await link.row(_key_row(table), {"p_owner": owner, "p_key": key})
     if row is not None:
-        if row.request_hash != fingerprint:
+        if row["request_hash"] != fingerprint:
             raise InvalidInput(
                 HEADER, "this key was already used with a different request; use a new key", location="header"
             )
-        if row.state == "done":
+        if row["state"] == "done":
             return JSONResponse(
-                json.loads(row.response_body), status_code=row.status_code, headers={REPLAY_HEADER: "true"}
+                json.loads(row["response_body"]), status_code=row["status_code"], headers={REPLAY_HEADER: "true"}
             )
-        taken = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(table)
-                .where(table.c.id == row.id, table.c.state == "in_flight", table.c.created_at < utcnow() - STALE_AFTER)
-                .values(created_at=utcnow())
-            ),
-        )
-        if taken.rowcount == 1:
-            taken_id: int = row.id
+        now = utcnow()
+        if await link.run(_take_over(table), {"p_claim": row["id"], "p_stale": now - STALE_AFTER, "p_now": now}) == 1:
+            taken_id: int = row["id"]
             return taken_id
     # No row: released by `idempotent` between our insert and this read, as good as still in flight.
     raise Conflict(
@@ -294,7 +308,7 @@ async def idempotent_in_transaction(
     if claimed is None:
         # Done (replayed), or claimed in a transaction of its own by `idempotent` (another endpoint or an older
         # process) and taken over only once abandoned.
-        taken = await _taken_key(session, table, owner, key, fingerprint)
+        taken = await _taken_key(direct.on(connection), table, owner, key, fingerprint)
         if isinstance(taken, JSONResponse):
             return taken
         claimed = taken
@@ -305,3 +319,43 @@ async def idempotent_in_transaction(
         await session.rollback()
         raise
     return await _complete(session, table, claimed, result, status_code)
+
+
+async def idempotent_direct(
+    request: Request,
+    table: Table,
+    principal: Principal | None,
+    payload: Schema | dict[str, Any] | None,
+    create: Callable[[Link], Awaitable[Schema]],
+    *,
+    status_code: int = 201,
+    counted: tuple[str, str] | None = None,
+) -> JSONResponse:
+    """As `idempotent_in_transaction`, in a transaction of its own on a `shared.direct` link instead of the
+    request's session: for a hot write whose statements are all Core (see shared/direct.py). `create` gets the
+    link, and runs in the transaction after the claim; `counted` names the domain event (service, event) counted
+    once the work commits (shared.metrics), never for a replay."""
+    key = _key_of(request)
+    database = database_of(request)
+    async with direct.connect(database, transaction=True) as link:
+        claimed = None
+        if key is not None:
+            owner = principal.subject if principal else "anonymous"
+            fingerprint = _fingerprint(request, payload)
+            claimed = await link.scalar(
+                _claim_statement(table, link.dialect),
+                {"p_owner": owner, "p_key": key, "p_hash": fingerprint, "p_now": utcnow()},
+            )
+            if claimed is None:
+                taken = await _taken_key(link, table, owner, key, fingerprint)
+                if isinstance(taken, JSONResponse):
+                    return taken
+                claimed = taken
+        body = _encoded(await create(link))
+        if claimed is not None:
+            await link.run(
+                _done_statement(table), {"p_claim": claimed, "p_status": status_code, "p_body": body, "p_now": utcnow()}
+            )
+    if counted is not None:
+        count_event(*counted)
+    return _answer(body, status_code)

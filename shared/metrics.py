@@ -145,6 +145,11 @@ EVENTS = LabelledCounts(
 _PENDING = "business_events_pending"
 
 
+def count_event(service: str, event_name: str, outcome: str = "ok") -> None:
+    """Count a domain event whose transaction has committed (shared.direct's, which has no session)."""
+    EVENTS.inc((service, event_name, outcome))
+
+
 def count_after_commit(session: AsyncSession, service: str, event_name: str, outcome: str = "ok") -> None:
     """Count a domain event when `session`'s transaction commits; a rolled-back one is never counted."""
     session.sync_session.info.setdefault(_PENDING, []).append((service, event_name, outcome))

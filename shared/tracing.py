@@ -21,6 +21,7 @@ import os
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from shared import direct
 from shared.request_id import current_request_id
 
 if TYPE_CHECKING:  # imported where used: with tracing off, none of OpenTelemetry is loaded
@@ -103,6 +104,15 @@ def start(service_name: str) -> bool:
     # Its declared range stops below SQLAlchemy 2.1 (ours), but the engine events it listens to are
     # unchanged in 2.1; tests/e2e/test_traces.py checks that statements do become spans.
     SQLAlchemyInstrumentor().instrument(enable_commenter=False, skip_dep_check=True)
+    # Statements sent straight to the driver (shared.direct) are spans of the same shape.
+    tracer = trace.get_tracer("shared.direct")
+    direct.WATCHERS.append(
+        lambda sql: tracer.start_as_current_span(
+            sql.split(None, 1)[0],
+            kind=trace.SpanKind.CLIENT,
+            attributes={"db.system": "postgresql", "db.statement": sql},
+        )
+    )
     _enabled = True
     return True
 

@@ -17,7 +17,9 @@ transaction already begins with BEGIN IMMEDIATE and so runs alone.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from typing import Any
+
+from sqlalchemy import Executable, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -25,7 +27,9 @@ from services.eldercare.beds.models import BedOccupancy
 from services.eldercare.carelinks.models import CareLinkRequest
 from services.eldercare.homecare.models import Visit
 from services.eldercare.meals.models import MealOrder, Menu
+from shared import direct
 from shared.db import utcnow
+from shared.direct import Link
 from shared.errors import Conflict
 from shared.i18n import N_
 from shared.identity import Principal
@@ -39,16 +43,21 @@ class QuotaReached(Conflict):
     slug, title = "quota-reached", N_("Booking quota reached")
 
 
-async def _lock_resident(session: AsyncSession, principal: Principal) -> None:
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, func.hashtext(principal.subject))))
+_LOCK_RESIDENT = select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, func.hashtext(bindparam("lock_subject"))))
 
 
 async def _refuse_over(
-    session: AsyncSession, principal: Principal, count_query, limit: int, quota: str, what: str
+    link: Link,
+    principal: Principal,
+    count_query: Executable,
+    limit: int,
+    quota: str,
+    what: str,
+    params: dict[str, Any] | None = None,
 ) -> None:
-    await _lock_resident(session, principal)
-    held = await session.scalar(count_query)
+    if link.dialect == "postgresql":
+        await link.scalar(_LOCK_RESIDENT, {"lock_subject": principal.subject})
+    held = await link.scalar(count_query, params or {})
     if held >= limit:
         raise QuotaReached(
             "you already hold {held} {what}; the limit is {limit} ({quota}). Cancel or release one first",
@@ -72,18 +81,32 @@ def meal_orders_held(principal: Principal, day) -> Select:
     )
 
 
-async def check_meal_orders(session: AsyncSession, principal: Principal, menu_id: int, limit: int) -> None:
-    """Before a resident's meal order: their live orders for the menu's day stay under `limit`."""
+# A resident's live orders for a menu's day, built once (the subject and the menu are parameters).
+_MEAL_ORDERS_HELD = (
+    select(func.count())
+    .select_from(MealOrder)
+    .join(Menu, Menu.id == MealOrder.menu_id)
+    .where(
+        MealOrder.placed_by == bindparam("subject"),
+        MealOrder.status == "placed",
+        Menu.served_on == select(Menu.served_on).where(Menu.id == bindparam("menu_id")).scalar_subquery(),
+    )
+)
+
+
+async def check_meal_orders(link: Link, principal: Principal, menu_id: int, limit: int) -> None:
+    """Before a resident's meal order, in its transaction: their live orders for the menu's day stay under
+    `limit`."""
     if principal.kind != "resident":
         return
-    day = select(Menu.served_on).where(Menu.id == menu_id).scalar_subquery()
     await _refuse_over(
-        session,
+        link,
         principal,
-        meal_orders_held(principal, day),
+        _MEAL_ORDERS_HELD,
         limit,
         "meal_orders_per_day",
         N_("meal orders for that day"),
+        {"subject": principal.subject, "menu_id": menu_id},
     )
 
 
@@ -108,7 +131,12 @@ async def check_bed_holds(session: AsyncSession, principal: Principal, limit: in
     if principal.kind != "resident":
         return
     await _refuse_over(
-        session, principal, bed_holds_held(principal, utcnow()), limit, "bed_holds", N_("live bed holds")
+        direct.on(await session.connection()),
+        principal,
+        bed_holds_held(principal, utcnow()),
+        limit,
+        "bed_holds",
+        N_("live bed holds"),
     )
 
 
@@ -121,7 +149,14 @@ async def check_pending_care_links(session: AsyncSession, principal: Principal, 
         .select_from(CareLinkRequest)
         .where(CareLinkRequest.requester == principal.subject, CareLinkRequest.status == "pending")
     )
-    await _refuse_over(session, principal, count, limit, "pending_care_links", N_("care link requests waiting"))
+    await _refuse_over(
+        direct.on(await session.connection()),
+        principal,
+        count,
+        limit,
+        "pending_care_links",
+        N_("care link requests waiting"),
+    )
 
 
 async def check_open_visits(session: AsyncSession, principal: Principal, limit: int) -> None:
@@ -133,4 +168,6 @@ async def check_open_visits(session: AsyncSession, principal: Principal, limit: 
         .select_from(Visit)
         .where(Visit.ordered_by == principal.subject, Visit.status.in_(OPEN_VISIT_STATES))
     )
-    await _refuse_over(session, principal, count, limit, "open_visits", N_("open home-visit orders"))
+    await _refuse_over(
+        direct.on(await session.connection()), principal, count, limit, "open_visits", N_("open home-visit orders")
+    )

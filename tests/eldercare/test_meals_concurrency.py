@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, insert
 
 from services.eldercare.elders.models import Elder, ElderCarer
+from shared import direct
 from shared.db import utcnow
 from tests.conftest import resident
 from tests.eldercare.test_elders import id_number
@@ -61,7 +62,8 @@ async def many_elders(client, count: int) -> list[int]:
 
 @contextlib.contextmanager
 def statements_sent(client):
-    """The SQL statements the app sends while the block runs (BEGIN left out: on SQLite it is a statement)."""
+    """The SQL statements the app sends while the block runs, through SQLAlchemy or straight to the driver
+    (shared.direct); BEGIN left out: on SQLite it is a statement."""
     sent: list[str] = []
     engine = client.app.state.database.engine.sync_engine
 
@@ -69,11 +71,17 @@ def statements_sent(client):
         if not statement.lstrip().upper().startswith("BEGIN"):
             sent.append(statement)
 
+    def watch(statement: str) -> contextlib.AbstractContextManager:
+        note(None, None, statement)
+        return contextlib.nullcontext()
+
     event.listen(engine, "before_cursor_execute", note)
+    direct.WATCHERS.append(watch)
     try:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", note)
+        direct.WATCHERS.remove(watch)
 
 
 async def canteen_with_rates(client) -> dict:

@@ -302,7 +302,9 @@ async def read_before_hold(
         raise no_such_elder(data.elder_id)
     elder = _ELDER.of(row)
     assert elder is not None  # the statement's first table: no row without it
-    return HoldContext(elder, _BED.of(row), _INSTITUTION.of(row), _HOLDER.of(row), row.key_id is not None, row.held)
+    return HoldContext(
+        elder, _BED.of(row), _INSTITUTION.of(row), _HOLDER.of(row), row["key_id"] is not None, row["held"]
+    )
 
 
 def refuse_hold_early(context: HoldContext | Unread, data: HoldIn, *, hold_quota: int) -> None:

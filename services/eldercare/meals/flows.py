@@ -5,7 +5,6 @@ The router parses the request, calls `order_meal`, and answers."""
 from __future__ import annotations
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
 from services.eldercare.database import IDEMPOTENCY_KEYS
@@ -13,13 +12,12 @@ from services.eldercare.meals import service
 from services.eldercare.meals.schemas import MealOrderIn, MealOrderOut
 from services.eldercare.peers import assistance_of, facts_of
 from shared.db import database_of
-from shared.idempotency import idempotent_in_transaction
+from shared.direct import Link
+from shared.idempotency import idempotent_direct
 from shared.identity import Principal
 
 
-async def order_meal(
-    request: Request, session: AsyncSession, principal: Principal, data: MealOrderIn, *, key: str | None
-) -> JSONResponse:
+async def order_meal(request: Request, principal: Principal, data: MealOrderIn, *, key: str | None) -> JSONResponse:
     """Order the meal, once per Idempotency-Key `key`."""
     database, settings = database_of(request), request.app.state.settings
     # 1. In one statement outside any transaction: the person (404 before asking anyone), their cached status, the
@@ -32,10 +30,10 @@ async def order_meal(
     # 3. Assistance, with no transaction open: a slow peer holds no connection and no lock.
     facts = await facts_of(database, assistance_of(request), context.elder, context.cached_status)
 
-    async def create() -> MealOrderOut:
+    async def create(link: Link) -> MealOrderOut:
         return service.order_out(
             *await service.place_order(
-                session,
+                link,
                 principal,
                 data,
                 context,
@@ -45,5 +43,8 @@ async def order_meal(
             )
         )
 
-    # 4. One transaction: the key's claim, the quota, the order, the place taken and the stored response.
-    return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    # 4. One transaction, its statements sent straight to the driver (shared.direct): the key's claim, the quota,
+    # the order, the place taken and the stored response.
+    return await idempotent_direct(
+        request, IDEMPOTENCY_KEYS, principal, data, create, counted=("eldercare", "meal_order_placed")
+    )

@@ -212,11 +212,10 @@ async def add_rate(data: SubsidyRateIn, session: Session, principal: MealSubsidi
 async def place_order(
     data: MealOrderIn,
     request: Request,
-    session: Session,
     principal: MealOrdersWriter,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> MealOrderOut:
-    return await flows.order_meal(request, session, principal, data, key=idempotency_key)
+    return await flows.order_meal(request, principal, data, key=idempotency_key)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Select, bindparam, func, null, select, true, update
+from sqlalchemy import Select, bindparam, func, insert, null, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from shared import clock
 from shared.addresses import AddressValues, address_out
 from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import Columns, Database, PerCaller, get_or_404, read_row, utcnow
+from shared.direct import Link
 from shared.divisions import is_current
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idempotency import key_params, key_used
@@ -469,10 +470,10 @@ async def read_before_order(
         _STATUS.of(row),
         _MENU.of(row),
         _CANTEEN.of(row),
-        row.existing,
-        row.key_id is not None,
-        row.held,
-        (row.count, row.last_id, row.last_at),
+        row["existing"],
+        row["key_id"] is not None,
+        row["held"],
+        (row["count"], row["last_id"], row["last_at"]),
     )
 
 
@@ -546,12 +547,29 @@ def refuse_early(context: OrderContext, data: MealOrderIn, *, daily_quota: int) 
 _RATES: StampedCache[tuple[PricingRate, ...]] = StampedCache(1000)
 
 
+_rates = MealSubsidyRate.__table__
+# The rate versions that may be in force on a day in a district (the city's and the district's own), oldest first.
+_RATES_FROM = (
+    select(_rates.c.id, _rates.c.tier, _rates.c.amount_fen, _rates.c.district_code)
+    .where(
+        _rates.c.effective_on <= bindparam("as_of", type_=_rates.c.effective_on.type),
+        _rates.c.district_code.in_([bindparam("city"), bindparam("district")]),
+    )
+    .order_by(_rates.c.effective_on)
+)
+
+
 async def _rates_for(
-    session: AsyncSession, database_url: str, stamp: tuple, *, as_of: dt.date, district_code: str
+    link: Link, database_url: str, stamp: tuple, *, as_of: dt.date, district_code: str
 ) -> tuple[PricingRate, ...]:
     async def load() -> tuple[PricingRate, ...]:
-        rates = await rates_in_force(session, as_of=as_of, district_code=district_code)
-        return tuple(PricingRate(r.id, r.tier, r.amount_fen) for r in rates.values())
+        own: dict[str, PricingRate] = {}
+        city: dict[str, PricingRate] = {}
+        rows = await link.rows(_RATES_FROM, {"as_of": as_of, "city": CITY_CODE, "district": district_code})
+        for row in rows:  # ascending dates: the last one seen is the one in force (as `rates_in_force`)
+            rate = PricingRate(row["id"], row["tier"], row["amount_fen"])
+            (own if row["district_code"] != CITY_CODE else city)[rate.tier] = rate
+        return tuple((city | own).values())
 
     return await _RATES.get((database_url, as_of, district_code), stamp, load)
 
@@ -563,10 +581,17 @@ _TAKE_PLACES = (
     .where(_menus.c.id == bindparam("menu"), _menus.c.remaining >= bindparam("places"))
     .values(remaining=_menus.c.remaining - bindparam("places"))
 )
+_orders = MealOrder.__table__
+_ORDER_COLUMNS = tuple(c.key for c in _orders.c if c.key != "id")
+_INSERT_ORDER = (
+    insert(_orders)
+    .values({key: bindparam(key, type_=_orders.c[key].type) for key in _ORDER_COLUMNS})
+    .returning(_orders.c.id)
+)
 
 
 async def place_order(
-    session: AsyncSession,
+    link: Link,
     principal: Principal,
     data: MealOrderIn,
     context: OrderContext,
@@ -578,17 +603,19 @@ async def place_order(
     """Price the order, then take a place with one conditional update: the database refuses to go below zero.
 
     The person, the menu and its canteen were read before this transaction began (`read_before_order`); they are
-    not read again. The statements: a resident's quota (its lock and count), the subsidy rates when they changed
-    since this process last read them, the order's insert and the place's conditional update.
+    not read again. The statements, Core on the transaction's link (shared.direct): a resident's quota (its lock
+    and count), the subsidy rates when they changed since this process last read them, the order's insert and the
+    place's conditional update.
     """
-    await check_meal_orders(session, principal, data.menu_id, daily_quota)
+    await check_meal_orders(link, principal, data.menu_id, daily_quota)
     now = utcnow()
     address = _check_order(context, data, now)
     elder, menu, canteen = context.elder, context.menu, context.canteen
     rates = await _rates_for(
-        session, database_url, context.rates_stamp, as_of=menu.served_on, district_code=elder.area_code[:6]
+        link, database_url, context.rates_stamp, as_of=menu.served_on, district_code=elder.area_code[:6]
     )
     rate, subsidy = best_subsidy(rates, tiers_of(age_of(elder, menu.served_on), facts), menu.price_fen)
+    # A plain instance, never added to a session: what the answer is built from, and the insert's values.
     order = MealOrder(
         menu_id=menu.id,
         elder_id=elder.id,
@@ -605,20 +632,18 @@ async def place_order(
         status="placed",
         placed_by=principal.subject,
         created_at=now,
+        cancelled_at=None,
     )
-    session.add(order)
     try:
-        await session.flush()
+        order.id = await link.scalar(_INSERT_ORDER, {key: getattr(order, key) for key in _ORDER_COLUMNS})
     except IntegrityError:
         # Another order for the same person and meal committed between the read and this insert.
         raise Conflict(
             "this person already has an order for {menu}", resource=f"menus/{menu.id}", menu=_menu_label(menu)
         ) from None
     # Last statement before the commit, so the menu row stays locked for as short a time as possible.
-    taken = await session.execute(_TAKE_PLACES, {"menu": menu.id, "places": data.quantity})
-    if taken.rowcount != 1:
+    if await link.run(_TAKE_PLACES, {"menu": menu.id, "places": data.quantity}) != 1:
         raise _sold_out(menu, canteen)
-    count_after_commit(session, "eldercare", "meal_order_placed")
     return order, menu, canteen
 
 
