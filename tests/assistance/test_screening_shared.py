@@ -9,11 +9,11 @@ import datetime as dt
 from sqlalchemy import select
 
 from services.assistance.database import JOBS as JOBS_TABLE
-from services.assistance.discovery import batch, runner
+from services.assistance.discovery import batch, runner, screenings
 from services.assistance.discovery.models import Screening, ScreeningChunk
 from services.assistance.jobs import tasks
 from shared.jobs import Worker
-from tests.assistance.test_screening import API, CITY, HOUSEHOLDS, JOBS, all_leads, city, screened, screening_of
+from tests.assistance.test_screening import API, CITY, HOUSEHOLDS, JOBS, all_leads, city, job_of, screened, screening_of
 from tests.races import next_request_succeeds
 
 LEASE = dt.timedelta(minutes=1)
@@ -222,4 +222,68 @@ async def test_a_cancel_stops_every_worker_of_a_shared_screening(committed_clien
     assert in_done == {e for e in expected if any(c.after_id < e[0] <= c.last_id for c in done_chunks)}
     async with client.app.state.database.sessionmaker() as session:
         assert (await session.get(Screening, started["id"])).state == "failed"
+    await next_screening_is_exact(client, expected)
+
+
+async def cancelled_screening_is_failed(client, started) -> None:
+    """The screening's own row says failed, cancelled (not only the API, from its job), and its job is cancelled."""
+    async with client.app.state.database.sessionmaker() as session:
+        row = await session.get(Screening, started["id"])
+    assert (row.state, row.error, row.finished_at is not None) == ("failed", screenings.CANCELLED, True)
+    shown = await screening_of(client, started["id"])
+    assert (shown["state"], shown["error"]) == ("failed", screenings.CANCELLED), shown
+    assert (await job_of(client, started["job_id"]))["status"] == "cancelled"
+
+
+async def test_a_cancel_heard_by_the_lease_renewal_fails_the_screening_row(committed_client, monkeypatch):
+    """The worker's own renewal of the lease (not a step of the handler) hears the cancel and stops the handler in
+    the middle of a step: the screening's row ends failed all the same, and the next screening is ordinary."""
+    client = committed_client
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "20")  # more chunks than lanes: the cancel comes before the last
+    monkeypatch.setenv("ASSISTANCE_SCREENING_WORKERS", "1")
+    expected = await city(client)
+    started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
+    asked = []
+
+    class SlowStep(Worker):
+        """After its first chunk the handler's next step takes longer than the lease's renewals: the cancel,
+        sent meanwhile, is heard by a renewal (`Worker._heartbeat`), which stops the handler where it is."""
+
+        async def renew(self, job_id, *, progress=None):
+            if progress is None:  # the lease's own renewal
+                return await super().renew(job_id)
+            if not asked:
+                asked.append(await client.post(f"{API}/jobs/{started['job_id']}/cancel", headers=client.as_(JOBS)))
+            await asyncio.Event().wait()
+
+    worker = SlowStep(client.app.state.database, tasks, name="w", lease=dt.timedelta(seconds=1))
+    assert await asyncio.wait_for(worker.run_one(await worker.claim()), 60) == "cancelled"
+    assert asked[0].status_code == 200, asked[0].text
+    await cancelled_screening_is_failed(client, started)
+    await next_screening_is_exact(client, expected)
+
+
+async def test_a_cancel_between_two_chunks_fails_the_screening_and_its_job(committed_client, monkeypatch):
+    """A cancel that lands after one chunk's progress was reported, before the next chunk is claimed: the job finds
+    nothing more to claim and must still end cancelled, with its screening failed (not succeeded and running)."""
+    client = committed_client
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "100")
+    monkeypatch.setenv("ASSISTANCE_SCREENING_WORKERS", "1")
+    monkeypatch.setattr(runner, "PARALLEL_CHUNKS", 1)  # one chunk in flight: none left to report after the cancel
+    expected = await city(client)
+    started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
+    asked = []
+
+    class CancelledAfterRenewal(Worker):
+        async def renew(self, job_id, *, progress=None):
+            await super().renew(job_id, progress=progress)
+            if progress and not asked:
+                asked.append(await client.post(f"{API}/jobs/{started['job_id']}/cancel", headers=client.as_(JOBS)))
+
+    worker = CancelledAfterRenewal(client.app.state.database, tasks, name="w", lease=LEASE)
+    assert await asyncio.wait_for(worker.run_one(await worker.claim()), 60) == "cancelled"
+    assert asked[0].status_code == 200, asked[0].text
+    await cancelled_screening_is_failed(client, started)
+    chunks = await chunks_of(client, started["id"])
+    assert [c.state for c in chunks] == ["done", "queued", "queued", "queued"]
     await next_screening_is_exact(client, expected)

@@ -17,7 +17,9 @@
 - A job that finds no chunk to claim while others still run theirs waits for them (a dead worker's chunk is its
   to take over once the lease runs out), so the screening's own job ends when the screening does.
 - A cancel of the screening's job stops every part: no job claims a chunk of a screening that is no longer
-  running or whose job was asked to stop, and a chunk in flight when its screening stopped rolls back.
+  running or whose job was asked to stop, and a chunk in flight when its screening stopped rolls back. The
+  screening ends `failed` however its job hears the cancel: at a chunk's progress, when its lanes find nothing
+  left to claim, or through the worker's renewal of the lease, which stops the job mid-chunk.
 - A failed chunk is given back at once. The screening's job records a failure on the screening (retried from
   the chunks left until its last attempt; the screening `failed` after it); a helper's failure is its own job's
   (retried by the job mechanism), and the screening's job takes over the chunk meanwhile.
@@ -136,6 +138,16 @@ async def _set(database: Database, screening_id: int, state: str, error: str | N
             .where(Screening.id == screening_id, Screening.state != "done")
             .values(state=state, error=error, finished_at=utcnow() if state in ("done", "failed") else None)
             .execution_options(synchronize_session=False)
+        )
+
+
+async def _fail_if_cancelled(database: Database, screening_id: int) -> None:
+    asked = exists().where(JOBS.c.id == SCREENINGS.c.job_id, JOBS.c.cancel_requested.is_(True))
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(SCREENINGS)
+            .where(SCREENINGS.c.id == screening_id, SCREENINGS.c.state.in_(LIVE), asked)
+            .values(state="failed", error=CANCELLED, finished_at=utcnow())
         )
 
 
@@ -325,9 +337,17 @@ async def run(
             # grouped subqueries and a chunk takes seconds instead of milliseconds. ANALYZE samples: it is cheap.
             async with database.sessionmaker() as session, session.begin():
                 await session.execute(text("ANALYZE households, members, incomes, assets, enrolments"))
-        await _share(database, screening_id, share, _percent_only(progress))
-    except (LeaseLost, asyncio.CancelledError):
-        raise  # another worker holds the job now, or this one is stopping: the screening is resumed as it is
+        report = _percent_only(progress)
+        await _share(database, screening_id, share, report)
+        # Its lanes also end when a cancel stops the claims before any of them heard it: hear it here.
+        await report(-1)
+    except LeaseLost:
+        raise  # another worker holds the job now: the screening is resumed as it is
+    except asyncio.CancelledError:
+        # The worker is stopping (the screening is resumed as it is), or its renewal of the lease heard a cancel
+        # and stopped this handler mid-step, before it could say so on the screening: then it says so now.
+        await asyncio.shield(_fail_if_cancelled(database, screening_id))
+        raise
     except Cancelled:
         await _set(database, screening_id, "failed", CANCELLED)
         raise
