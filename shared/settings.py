@@ -62,6 +62,11 @@ class ServiceSettings(CommonSettings):
     # Seconds between looks at placenames' change feed while it has nothing new (shared/changefeed.py): the
     # longest a rename waits before a worker applies it.
     change_feed_poll_s: float = Field(1.0, gt=0, le=60)
+    # How much lower a worker process's CPU priority is than the API's (its niceness is raised by this much when
+    # it starts; 0 leaves it as started): on a shared node its batch work yields the cores to request handling.
+    # Unprefixed (WORKER_NICENESS), the same for every service's worker: docs/jobs.md, measured in
+    # docs/benchmarks/assistance.md.
+    worker_niceness: int = Field(10, ge=0, le=19, validation_alias=AliasChoices("worker_niceness", "WORKER_NICENESS"))
 
     @property
     def peer_client_secret(self) -> str:

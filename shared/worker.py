@@ -7,6 +7,8 @@ A worker serves no HTTP: it touches WORKER_HEARTBEAT_FILE at each turn of its lo
 probe (`deploy/entrypoint.sh probe-worker`) checks that the file is fresh. While a long job runs, each
 renewal of its lease touches it too; a job that blocks the event loop stops both, which is what the probe
 is there to catch.
+
+A worker runs at a lower CPU priority than the API (WORKER_NICENESS, `lower_priority`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +65,35 @@ async def _serve(settings: ServiceSettings, tasks: Tasks, *, once: bool, follow:
         await database.dispose()
 
 
+def lower_priority(niceness: int) -> None:
+    """Raise this process's niceness by `niceness` (0: unchanged), so that on a shared node its batch work yields
+    the cores to request handling."""
+    if not niceness:
+        return
+    # Linux keeps a niceness per thread: the threads made later (the database driver's, the event loop's
+    # executor) inherit this one's.
+    os.nice(niceness)
+    # Where the kernel groups processes by session (autogroup, on when the processes share the root CPU cgroup),
+    # a niceness weighs only against the threads of the same session, and sessions share the CPU evenly: a
+    # worker that leads a session of its own (./dev up and the benches start each process so) lowers its
+    # session's weight too, else it would still get as much CPU as the API's session (measured: the threads'
+    # niceness alone left the API's latency as it was, docs/benchmarks/assistance.md). One that shares its session
+    # leaves the session's weight alone (the others in it would be lowered with it). The kernel takes such a
+    # change at most every 100 ms from an unprivileged process: workers starting together try again.
+    if os.getsid(0) != os.getpid():
+        return
+    for _ in range(20):
+        try:
+            Path("/proc/self/autogroup").write_text(str(niceness))
+            return
+        except BlockingIOError:
+            time.sleep(0.11)
+        except OSError:  # no autogroups in this kernel
+            return
+
+
 def main(settings: ServiceSettings, tasks: Tasks, *, follow: FollowerFactory | None = None) -> None:
+    lower_priority(settings.worker_niceness)  # first, before any thread exists
     parser = argparse.ArgumentParser(description=f"The {settings.service_name} worker: runs its jobs and schedules")
     parser.add_argument("--once", action="store_true", help="run what is due, then exit")
     arguments = parser.parse_args()
