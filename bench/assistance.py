@@ -2,7 +2,7 @@
 processes, and single checks and status lookups through the gateway, idle and while a screening runs.
 
     ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 20000] [--workers 1 2]
-                           [--database-url URL] [--reuse]
+                           [--worker-niceness 0 10] [--database-url URL] [--reuse]
 
 1. builds a synthetic city in its own PostgreSQL database (default `assistance_bench` on 127.0.0.1:5432,
    created when missing, wiped at the start) with the generator of `tools.data.assistance_generate`;
@@ -19,8 +19,8 @@ processes, and single checks and status lookups through the gateway, idle and wh
 4. starts the assistance service and the gateway on free loopback ports (the gateway's rate limits
    out of reach, its own throw-away database) and measures p50/p99 of single eligibility checks and status
    lookups, one request at a time, with a demo token: idle, then while a city screening started through the API
-   runs in the worker processes (once for each number of `--workers`), and prints the ratio of the two p99s
-   (target ≤ 1.5×);
+   runs in the worker processes (once for each number of `--workers`, and each of their `--worker-niceness` in
+   turn), and prints the ratio of the two p99s (target ≤ 1.5×) and the screening's time meanwhile;
 5. stops what it started. It is a benchmark, not a test: it exits 0 when it ran, whatever the figures.
 """
 
@@ -208,10 +208,10 @@ class Workers:
     """`count` worker processes of the assistance service on the bench's database, as the suite runs them; their
     helper jobs are `count - 1` per screening, so all of them share it."""
 
-    def __init__(self, url: str, count: int, tmp: Path, gateway_port: int):
+    def __init__(self, url: str, count: int, tmp: Path, gateway_port: int, niceness: int | None = None):
         """`gateway_port`: placenames' change feed is read through the gateway there, whose placenames upstream
-        is a closed port."""
-        self.tmp, self.processes = tmp, []
+        is a closed port. `niceness`: their WORKER_NICENESS (None: the setting's default)."""
+        self.tmp, self.processes, self.niceness = tmp, [], niceness
         env = os.environ | {
             "ENV": "dev",
             "LOG_LEVEL": "WARNING",
@@ -219,6 +219,8 @@ class Workers:
             "ASSISTANCE_SCREENING_WORKERS": str(count),
             "GATEWAY_PORT": str(gateway_port),
         }
+        if niceness is not None:
+            env["WORKER_NICENESS"] = str(niceness)
         tmp.mkdir(parents=True, exist_ok=True)
         for i in range(count):
             with open(tmp / f"worker-{i}.log", "ab") as log:
@@ -239,7 +241,9 @@ class Workers:
         for i, process in enumerate(self.processes):
             while not (self.tmp / f"worker-{i}.heartbeat").exists():
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"worker {i} did not start; see {self.tmp / f'worker-{i}.log'}")
+                    # Its log goes with the bench's temporary directory: its end is in the error.
+                    log = (self.tmp / f"worker-{i}.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"worker {i} did not start (exit {process.poll()}):\n{log}")
                 await asyncio.sleep(0.1)
 
     def stop(self) -> None:
@@ -336,13 +340,13 @@ async def latencies(
         for _name, path, body in kinds:
             for i in range(50):  # warm-up
                 await client.post(path, json=body(i), headers=headers)
-        screening_id, meanwhile = None, "idle"
+        screening_id, screening_started, meanwhile = None, 0.0, "idle"
         if screening_workers is not None:
             await screening_workers.ready()
             started = await client.post("/api/assistance/v1/screenings", json={}, headers=headers)
             if started.status_code != 202:
                 raise RuntimeError(f"screening: {started.status_code} {started.text[:200]}")
-            screening_id = started.json()["id"]
+            screening_id, screening_started = started.json()["id"], time.perf_counter()
             await asyncio.sleep(1)  # past its start (chunks written, ANALYZE): the requests meet the chunks
         samples: dict[str, list[float]] = {name: [] for name, _, _ in kinds}
         begun = await screening_state(database, screening_id) if screening_id else None
@@ -357,11 +361,13 @@ async def latencies(
                 break
         if screening_id and begun:
             state, percent = await screening_state(database, screening_id)
-            meanwhile = (
-                f"while a screening runs in {len(screening_workers.processes)} worker(s), "
-                f"from {begun[1]:.0f} % to {percent:.0f} % ({state})"
-            )
             await wait_done(database, screening_id)
+            niceness = "" if screening_workers.niceness is None else f" at niceness {screening_workers.niceness}"
+            meanwhile = (
+                f"while a screening runs in {len(screening_workers.processes)} worker(s){niceness}, "
+                f"from {begun[1]:.0f} % to {percent:.0f} % ({state}; the screening took "
+                f"{time.perf_counter() - screening_started:.1f} s)"
+            )
     return {name: percentiles(values) for name, values in samples.items()}, meanwhile
 
 
@@ -441,9 +447,11 @@ async def main(args: argparse.Namespace) -> None:
             return
         suite = await asyncio.to_thread(start_suite, args.database_url, tmp / "suite")
         idle, _ = await latencies(database, suite, args.requests)
-        for count in args.workers:
+        for count, niceness in [(c, n) for c in args.workers for n in args.worker_niceness or [None]]:
             await clear_screenings(database)
-            workers = Workers(args.database_url, count, tmp / f"latencies-{count}", suite.port("gateway"))
+            workers = Workers(
+                args.database_url, count, tmp / f"latencies-{count}-{niceness}", suite.port("gateway"), niceness
+            )
             try:
                 during, meanwhile = await latencies(database, suite, args.requests, screening_workers=workers)
             finally:
@@ -486,6 +494,13 @@ if __name__ == "__main__":
         default=[1, 2],
         help="numbers of worker processes to run the screening in, one run each (and one run each beside the "
         "single requests)",
+    )
+    parser.add_argument(
+        "--worker-niceness",
+        type=int,
+        nargs="+",
+        help="the workers' WORKER_NICENESS beside the single requests, one run each per number of workers, in turn "
+        "(default: the setting's default, once)",
     )
     parser.add_argument(
         "--screening-only", action="store_true", help="skip the single requests (the screening figures only)"
