@@ -15,7 +15,7 @@ from services.charity.donations.schemas import (
 )
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.idempotency import IdempotencyKeyHeader, idempotent, idempotent_in_transaction
+from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.pagination import Page, PageParams, page_of, page_params
 from shared.pii_reads import PiiReadIn, PiiReadOut, record_pii_read
 
@@ -39,16 +39,10 @@ router = APIRouter(tags=["donations 捐赠"])
 async def record_donation(
     data: DonationIn,
     request: Request,
-    session: Session,
     principal: DonationsWriter,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> DonationOut:
-    async def create() -> DonationOut:
-        donation, new = await service.donate(session, principal, data)
-        # A new donation has no refunds yet: its answer needs no further read.
-        return service.donation_out(donation, 0) if new else await service.to_out(session, donation)
-
-    return await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
+    return await service.donate(request, principal, data)
 
 
 @router.get(

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc
 
 from services.charity.access import visible_or_404
+from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.donations.models import Disbursement, Donation, Refund
 from services.charity.donations.schemas import (
     ANONYMOUS_NAME,
@@ -32,13 +38,15 @@ from services.charity.ledger import service as ledger
 from services.charity.ledger.models import LedgerAccount
 from services.charity.projects import service as projects
 from services.charity.projects.models import BudgetLine, Project
-from shared import clock
+from shared import clock, direct
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
+from shared.direct import Link
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.idempotency import idempotent_direct
 from shared.identity import Principal
 from shared.idnumbers import mask_phone
-from shared.metrics import count_after_commit
+from shared.metrics import count_after_commit, count_event
 from shared.pagination import PageParams, keyset
 from shared.pii import blind_index
 
@@ -127,7 +135,7 @@ def donor_fields(donor: DonorIn) -> dict:
     )
 
 
-def _replay(existing: Donation, data: DonationIn) -> Donation:
+def _replay(existing: SimpleNamespace, data: DonationIn) -> SimpleNamespace:
     """The channel sent a transaction already recorded: the same one is answered with the first donation."""
     if (existing.project_id, existing.amount_fen) != (data.project_id, data.amount_fen):
         raise Conflict(
@@ -140,10 +148,18 @@ def _replay(existing: Donation, data: DonationIn) -> Donation:
     return existing
 
 
-BY_CHANNEL_TXN = select(Donation).where(
-    Donation.channel == bindparam("channel"), Donation.channel_txn_id == bindparam("channel_txn_id")
-)
 COLUMN_OF = {attribute.key: attribute.columns[0].name for attribute in Donation.__mapper__.column_attrs}
+ATTRIBUTE_OF = {column: attribute for attribute, column in COLUMN_OF.items()}
+_donations, _refunds = Donation.__table__, Refund.__table__
+# The donation that records a channel transaction, with what was refunded of it: a replayed payment's answer in one
+# read.
+BY_CHANNEL_TXN = select(
+    _donations,
+    select(func.coalesce(func.sum(_refunds.c.amount_fen), 0))
+    .where(_refunds.c.donation_id == _donations.c.id)
+    .scalar_subquery()
+    .label("refunded_fen"),
+).where(_donations.c.channel == bindparam("channel"), _donations.c.channel_txn_id == bindparam("channel_txn_id"))
 
 
 def _lock_and_find() -> Select:
@@ -179,60 +195,86 @@ def _lock_and_find() -> Select:
 LOCK_AND_FIND = _lock_and_find()  # built once: the hot path spends no time assembling it
 
 
-async def _by_channel_txn(session: AsyncSession, data: DonationIn) -> Donation | None:
-    return await session.scalar(BY_CHANNEL_TXN, {"channel": data.channel, "channel_txn_id": data.channel_txn_id})
+async def _by_channel_txn(link: Link, data: DonationIn) -> tuple[SimpleNamespace, int] | None:
+    """The donation recorded for this channel transaction, and the fen refunded of it."""
+    row = await link.row(BY_CHANNEL_TXN, {"channel": data.channel, "channel_txn_id": data.channel_txn_id})
+    if row is None:
+        return None
+    refunded = int(row.pop("refunded_fen"))
+    return SimpleNamespace(**{ATTRIBUTE_OF[column]: value for column, value in row.items()}), refunded
 
 
-async def donate(
-    session: AsyncSession, principal: Principal, data: DonationIn
-) -> tuple[Donation | SimpleNamespace, bool]:
-    """The donation a payment channel (partner, service: any project) or staff (their area's) reports, and
-    whether it is new; a transaction already recorded is answered with its first donation."""
-    return await _record(session, data, by=principal.subject, principal=principal, savepoint=False)
+async def donate(request: Request, principal: Principal, data: DonationIn) -> JSONResponse:
+    """The donation a payment channel (partner, service: any project) or staff (their area's) reports, once per
+    Idempotency-Key, in one transaction whose statements go straight to the driver (shared.direct); a transaction
+    already recorded is answered with its first donation."""
+    new = False
+
+    async def create(link: Link) -> DonationOut:
+        nonlocal new
+        donation, refunded, new = await _record(link, data, by=principal.subject, principal=principal, savepoint=None)
+        return donation_out(donation, refunded)
+
+    try:
+        answer = await idempotent_direct(request, IDEMPOTENCY_KEYS, principal, data, create)
+    except IntegrityError:
+        # A concurrent request committed the same channel transaction first: the unique key refused our row and our
+        # transaction rolled back, the key's claim with it. A fresh transaction answers theirs (its first read finds
+        # it); anything else refused again is raised.
+        new = False
+        answer = await idempotent_direct(request, IDEMPOTENCY_KEYS, principal, data, create)
+    if new:  # committed; a replay is not counted: it changed nothing
+        count_event("charity", "donation_recorded")
+    return answer
 
 
-async def record(session: AsyncSession, data: DonationIn, *, by: str) -> Donation | SimpleNamespace:
+async def record(session: AsyncSession, data: DonationIn, *, by: str) -> SimpleNamespace:
     """The rules of every money donation, whoever reports it (a payment channel, a payroll batch): once per
-    channel transaction, to a fundraising project within its period, as one balanced ledger group."""
-    return (await _record(session, data, by=by, principal=None, savepoint=True))[0]
+    channel transaction, to a fundraising project within its period, as one balanced ledger group. In the
+    session's transaction, which has other work: the group is written inside a savepoint."""
+    link = direct.on(await session.connection())
+    donation, _, new = await _record(link, data, by=by, principal=None, savepoint=session.begin_nested)
+    if new:
+        count_after_commit(session, "charity", "donation_recorded")
+    return donation
 
 
 async def _record(
-    session: AsyncSession, data: DonationIn, *, by: str, principal: Principal | None, savepoint: bool
-) -> tuple[Donation | SimpleNamespace, bool]:
-    """Round trips of a new donation on PostgreSQL: the project's lock with its accounts and the lookup of
-    the channel transaction; the group with its entries and the donation row; the seal (see
-    docs/benchmarks/charity.md).
+    link: Link,
+    data: DonationIn,
+    *,
+    by: str,
+    principal: Principal | None,
+    savepoint: Callable[[], AbstractAsyncContextManager[Any]] | None,
+) -> tuple[SimpleNamespace, int, bool]:
+    """The donation, the fen refunded of it, and whether it is new. Round trips of a new donation on PostgreSQL:
+    the project's lock with its accounts and the lookup of the channel transaction; the group with its entries and
+    the donation row; the seal (see docs/benchmarks/charity.md).
 
     A channel transaction already recorded is answered with its first donation, before any other rule. If
     a concurrent request with the same channel transaction commits first, the unique key refuses our row
-    and we answer with theirs. Our group must then vanish too: inside a savepoint when the caller has
-    other work in the transaction (`savepoint`, e.g. a payroll batch); else the whole transaction is
-    rolled back, which spares the two round trips of a savepoint on every donation.
+    and we answer with theirs. Our group must then vanish too: inside a `savepoint` when the caller has other
+    work in the transaction (a payroll batch); else the `IntegrityError` is raised, for the caller to roll the
+    whole transaction back and ask again (`donate`), which spares the two round trips of a savepoint on every
+    donation.
     """
-    # Core statements on the session's connection: the ORM session's `execute` would add its own CPU to each
-    # statement, for rows it has nothing to track.
-    connection = await session.connection()
-    found = (
-        await connection.execute(
-            LOCK_AND_FIND,
-            {"project_id": data.project_id, "channel": data.channel, "channel_txn_id": data.channel_txn_id},
-        )
-    ).first()
-    if found is None or found.existing_id is not None:
+    found = await link.row(
+        LOCK_AND_FIND, {"project_id": data.project_id, "channel": data.channel, "channel_txn_id": data.channel_txn_id}
+    )
+    if found is None or found["existing_id"] is not None:
         # Recorded already (or no such project, where a recorded transaction still answers first).
-        existing = await _by_channel_txn(session, data)
+        existing = await _by_channel_txn(link, data)
         if existing is not None:
-            return _replay(existing, data), False
+            return _replay(existing[0], data), existing[1], False
     donor = donor_fields(data.donor)
     donated_at = data.donated_at or utcnow()
     if donated_at > utcnow() + dt.timedelta(minutes=5):
         raise InvalidInput("donated_at", "cannot be in the future")
     if found is None or (
-        principal is not None and principal.kind == "staff" and not principal.covers(found.district_code)
+        principal is not None and principal.kind == "staff" and not principal.covers(found["district_code"])
     ):
         raise InvalidInput("project_id", "no such project that you may record donations for")
-    project = found
+    project = SimpleNamespace(**found)
     if project.fund_id is None or project.clearing_id is None:
         raise RuntimeError(f"project {project.id} has no ledger accounts")  # opened with the project: a bug
     if project.status != "fundraising":
@@ -263,11 +305,11 @@ async def _record(
         created_at=utcnow(),
     )
     try:
-        async with session.begin_nested() if savepoint else contextlib.nullcontext():
-            # Plain INSERTs (the rows are never changed): no unit of work to flush on the hot path. The
-            # record's parameters are named by column (the phone's column is donor_phone_enc).
+        async with savepoint() if savepoint is not None else contextlib.nullcontext():
+            # Plain INSERTs (the rows are never changed). The record's parameters are named by column (the phone's
+            # column is donor_phone_enc).
             donation_id, group_id = await ledger.post_with_record(
-                connection,
+                link,
                 kind="donation",
                 project=project,
                 by=by,
@@ -277,16 +319,14 @@ async def _record(
                 row={COLUMN_OF[name]: value for name, value in row.items()},
             )
     except IntegrityError:
-        if not savepoint:
-            await session.rollback()
-        existing = await _by_channel_txn(session, data)
+        if savepoint is None:
+            raise
+        existing = await _by_channel_txn(link, data)
         if existing is None:
             raise
-        return _replay(existing, data), False
-    count_after_commit(session, "charity", "donation_recorded")  # a replay is not counted: it changed nothing
-    # The callers read its attributes only: a plain namespace, cheaper to build than an ORM instance that
-    # would never be tracked (the row is written already).
-    return SimpleNamespace(id=donation_id, ledger_group_id=group_id, **row), True
+        return _replay(existing[0], data), existing[1], False
+    # The callers read its attributes only: a plain namespace (the row is written already).
+    return SimpleNamespace(id=donation_id, ledger_group_id=group_id, **row), 0, True
 
 
 async def get_visible_with_area(session: AsyncSession, principal: Principal, donation_id: int) -> tuple[Donation, str]:

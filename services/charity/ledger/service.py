@@ -8,17 +8,18 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Integer, Select, Table, bindparam, case, func, insert, literal, select
+from sqlalchemy import BigInteger, Insert, Integer, Select, Table, bindparam, case, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, LedgerSeal
 from services.charity.organizations.models import Organization
 from services.charity.projects.models import Project
 from shared.areas import within_area
 from shared.db import utcnow
+from shared.direct import Link
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -138,9 +139,19 @@ def _group_with_entries(record: Table | None = None):
 
 
 GROUP_WITH_ENTRIES = _group_with_entries()
-SEAL = insert(LedgerSeal.__table__)
-INSERT_GROUP = insert(LedgerGroup.__table__).returning(LedgerGroup.__table__.c.id)
-_WITH_RECORD: dict[Table, object] = {}  # per record table, built on first use
+# Each column a named parameter: the statements run on a `shared.direct` link too, which sends them compiled once.
+SEAL = insert(LedgerSeal.__table__).values(
+    group_id=bindparam("group_id"), entry_count=bindparam("entry_count"), sealed_at=bindparam("sealed_at")
+)
+INSERT_GROUP = (
+    insert(LedgerGroup.__table__)
+    .values({name: bindparam(name) for name in HEADER_COLUMNS})
+    .returning(LedgerGroup.__table__.c.id)
+)
+INSERT_ENTRY = insert(LedgerEntry.__table__).values(
+    group_id=bindparam("group_id"), account_id=bindparam("account_id"), amount_fen=bindparam("amount_fen")
+)
+_WITH_RECORD: dict[Table, Insert] = {}  # per record table, built on first use
 
 
 def _check_balance(lines: Sequence[tuple[int, int]]) -> None:
@@ -211,7 +222,7 @@ async def post(
 
 
 async def post_with_record(
-    connection: AsyncConnection,
+    link: Link,
     *,
     kind: str,
     project,
@@ -225,33 +236,46 @@ async def post_with_record(
     table behind the group, pointing at it; returns (the record's id, the group's id).
 
     On PostgreSQL the group, its entries and the record are one statement and the seal a second: two round
-    trips where `post` and an INSERT of the record took three. Plain Core on the session's connection: the
-    rows are never changed, so the ORM session's `execute` would only add its own CPU to each statement for
-    rows it has nothing to track. `project` needs only `id` and `organization_id`. The rules are
-    the database's as with `post`: the seal's trigger refuses an unbalanced group, and the record's own
-    constraints (a unique key) refuse it with the rest of the statement.
+    trips where `post` and an INSERT of the record took three. Plain Core on a `shared.direct` link (a request's
+    own transaction, or a session's connection through `direct.on`): the rows are never changed, so nothing would
+    track them. `project` needs only `id` and `organization_id`. The rules are the database's as with `post`: the
+    seal's trigger refuses an unbalanced group, and the record's own constraints (a unique key) refuse it with the
+    rest of the statement.
     """
     _check_balance(lines)
     now = utcnow()
     header = _header(kind, project, memo, by, None, None, now)
-    if connection.dialect.name == "postgresql":
+    if link.dialect == "postgresql":
         statement = _WITH_RECORD.get(record)
         if statement is None:
             statement = _WITH_RECORD[record] = _group_with_entries(record)
         params = dict(header, account_ids=[account for account, _ in lines], amounts=[amount for _, amount in lines])
         params.update({f"record_{name}": value for name, value in row.items()})
-        record_id, group_id = (await connection.execute(statement, params)).one()
+        written = await link.row(statement, params)
+        assert written is not None  # an INSERT ... RETURNING of one row
+        record_id, group_id = written["id"], written["ledger_group_id"]
     else:  # SQLite has no INSERT in WITH: one statement each
-        group_id = (await connection.execute(INSERT_GROUP, header)).scalar_one()
-        await connection.execute(
-            insert(LedgerEntry.__table__),
-            [dict(group_id=group_id, account_id=account_id, amount_fen=amount) for account_id, amount in lines],
-        )
-        record_id = (
-            await connection.execute(insert(record).returning(record.c.id), dict(row, ledger_group_id=group_id))
-        ).scalar_one()
-    await connection.execute(SEAL, dict(group_id=group_id, entry_count=len(lines), sealed_at=now))
+        group_id = await link.scalar(INSERT_GROUP, header)
+        for account_id, amount in lines:
+            await link.run(INSERT_ENTRY, dict(group_id=group_id, account_id=account_id, amount_fen=amount))
+        record_id = await link.scalar(_insert_record(record), dict(row, ledger_group_id=group_id))
+    await link.run(SEAL, dict(group_id=group_id, entry_count=len(lines), sealed_at=now))
     return record_id, group_id
+
+
+_RECORD_INSERTS: dict[Table, Insert] = {}  # SQLite's insert of a record, per record table
+
+
+def _insert_record(record: Table) -> Insert:
+    statement = _RECORD_INSERTS.get(record)
+    if statement is None:
+        columns = [column for column in record.c if column.name != "id"]
+        statement = _RECORD_INSERTS[record] = (
+            insert(record)
+            .values({column: bindparam(column.name, type_=column.type) for column in columns})
+            .returning(record.c.id)
+        )
+    return statement
 
 
 @dataclasses.dataclass
