@@ -528,7 +528,8 @@ async def bench(args: argparse.Namespace, suite: Suite) -> None:
                 "WHERE status = 'active' AND created_by = 'bench:raw'"
             )
             await asyncio.sleep(args.pause)
-        summary("bed holds", "held", service_holds, raw_holds)
+        if service_holds:  # --hold-rounds 0: the meal rush alone (a profile of it, say)
+            summary("bed holds", "held", service_holds, raw_holds)
 
         async with pool.acquire() as connection:
             menus, over, disagree = await oversells(connection)
