@@ -4,7 +4,7 @@ SQLAlchemy's execution of a Core statement costs about 200 µs of CPU on top of 
 context, a cursor and a result for each statement, a greenlet switch for each await) and checking a connection
 out through `AsyncEngine.connect()` about 400 µs more; a meal order's few statements spent more there than in
 asyncpg and PostgreSQL together (docs/benchmarks/eldercare.md). Here a Core statement is compiled once, by
-SQLAlchemy, for the engine's dialect (`Prepared`), and on PostgreSQL it is sent as that SQL text on the pooled
+SQLAlchemy, for the engine's dialect (`plan_of`), and on PostgreSQL it is sent as that SQL text on the pooled
 asyncpg connection itself, which keeps the prepared statement per connection; the values go through the same
 type processors SQLAlchemy applies (UTC instants, encrypted columns, JSON), and the driver's errors come back as
 SQLAlchemy's (`IntegrityError`, `DBAPIError`), so the callers and the app's error handlers see what they saw.
@@ -82,32 +82,22 @@ def _reader(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     return processor
 
 
-class Prepared:
-    """A Core statement compiled once per dialect for `Link`. Values that vary are named `bindparam`s; the
-    statement must name its columns (an `insert` with explicit `values`, not one shaped by its first parameters)."""
-
-    def __init__(self, statement: Executable):
-        self.statement = statement
-        self._plans: dict[str, _Plan] = {}
-
-    def plan(self, dialect: Dialect) -> _Plan:
-        plan = self._plans.get(dialect.name)
-        if plan is None:
-            plan = self._plans[dialect.name] = _plan(self.statement, dialect)
-        return plan
+# A statement's plan per dialect, kept as long as the statement itself: the plans of statements built once live for
+# the process, those built per kind of caller (shared.db.PerCaller) or per call go with them. A plan holds plain
+# values and the types' processors, never the statement, so it does not keep its key alive.
+_PLANS: weakref.WeakKeyDictionary[Executable, dict[str, _Plan]] = weakref.WeakKeyDictionary()
 
 
-# Statements built per kind of caller (shared.db.PerCaller) are prepared once each, and forgotten with them.
-_PREPARED: weakref.WeakKeyDictionary[Executable, Prepared] = weakref.WeakKeyDictionary()
-
-
-def prepared(statement: Executable | Prepared) -> Prepared:
-    if isinstance(statement, Prepared):
-        return statement
-    found = _PREPARED.get(statement)
-    if found is None:
-        found = _PREPARED[statement] = Prepared(statement)
-    return found
+def plan_of(statement: Executable, dialect: Dialect) -> _Plan:
+    """The statement compiled for `dialect`, once. Values that vary are named `bindparam`s; the statement must name
+    its columns (an `insert` with explicit `values`, not one shaped by its first parameters)."""
+    plans = _PLANS.get(statement)
+    if plans is None:
+        plans = _PLANS[statement] = {}
+    plan = plans.get(dialect.name)
+    if plan is None:
+        plan = plans[dialect.name] = _plan(statement, dialect)
+    return plan
 
 
 class Link(Protocol):
@@ -115,16 +105,16 @@ class Link(Protocol):
 
     dialect: str  # "postgresql" or "sqlite"
 
-    async def row(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def row(self, statement: Executable, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first row, as a dict keyed by the statement's column keys, or None."""
 
-    async def scalar(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> Any:
+    async def scalar(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """The first column of the first row, or None."""
 
-    async def rows(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def rows(self, statement: Executable, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row, as dicts."""
 
-    async def run(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> int:
+    async def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
         """A statement's count of rows written (an UPDATE's or DELETE's rowcount)."""
 
 
@@ -134,19 +124,19 @@ class _SessionLink:
     def __init__(self, connection: AsyncConnection):
         self.connection, self.dialect = connection, connection.dialect.name
 
-    async def row(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        first = (await self.connection.execute(prepared(statement).statement, dict(params))).first()
+    async def row(self, statement: Executable, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        first = (await self.connection.execute(statement, dict(params))).first()
         return None if first is None else dict(first._mapping)
 
-    async def scalar(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> Any:
-        return (await self.connection.execute(prepared(statement).statement, dict(params))).scalar()
+    async def scalar(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+        return (await self.connection.execute(statement, dict(params))).scalar()
 
-    async def rows(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        result = await self.connection.execute(prepared(statement).statement, dict(params))
+    async def rows(self, statement: Executable, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        result = await self.connection.execute(statement, dict(params))
         return [dict(row._mapping) for row in result]
 
-    async def run(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> int:
-        result: CursorResult[Any] = await self.connection.execute(prepared(statement).statement, dict(params))
+    async def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        result: CursorResult[Any] = await self.connection.execute(statement, dict(params))
         return result.rowcount
 
 
@@ -173,8 +163,8 @@ class _DriverLink:
             for key, reader, value in zip(plan.keys, plan.readers, record, strict=True)
         }
 
-    async def _fetch(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> tuple[_Plan, list[Any]]:
-        plan = prepared(statement).plan(self._dialect)
+    async def _fetch(self, statement: Executable, params: Mapping[str, Any]) -> tuple[_Plan, list[Any]]:
+        plan = plan_of(statement, self._dialect)
         return plan, await self._send(self.connection.fetch, plan, params)
 
     async def _send(self, method: Callable[..., Any], plan: _Plan, params: Mapping[str, Any]) -> Any:
@@ -187,20 +177,20 @@ class _DriverLink:
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
                 raise _translated(error, plan.sql, arguments) from error
 
-    async def row(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def row(self, statement: Executable, params: Mapping[str, Any]) -> dict[str, Any] | None:
         plan, records = await self._fetch(statement, params)
         return self._record(plan, records[0]) if records else None
 
-    async def scalar(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> Any:
+    async def scalar(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         row = await self.row(statement, params)
         return None if row is None else next(iter(row.values()))
 
-    async def rows(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def rows(self, statement: Executable, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         plan, records = await self._fetch(statement, params)
         return [self._record(plan, record) for record in records]
 
-    async def run(self, statement: Executable | Prepared, params: Mapping[str, Any]) -> int:
-        status = await self._send(self.connection.execute, prepared(statement).plan(self._dialect), params)
+    async def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        status = await self._send(self.connection.execute, plan_of(statement, self._dialect), params)
         # The command tag: "UPDATE 3", "DELETE 0", "INSERT 0 1".
         return int(status.rsplit(" ", 1)[-1])
 

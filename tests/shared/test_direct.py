@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 
 import pytest
 from sqlalchemy import bindparam, insert, select, text
@@ -153,3 +154,15 @@ async def test_a_connection_lost_midway_is_the_database_unavailable_and_the_next
     assert database_failure(lost.value) == "unavailable"  # answered 503 with Retry-After by the app
     async with direct.connect(database, transaction=False) as link:
         assert await link.scalar(text("SELECT pg_backend_pid()"), {}) != backend_pid
+
+
+@pytest.mark.postgresql_only
+async def test_statements_built_per_call_leave_no_plan_behind(database):
+    """A statement built for one request (a resident's subject inlined, say) is compiled for that request, and its
+    plan goes with it: a per-process cache that only grows would hold every request's statement."""
+    kept = len(direct._PLANS)
+    async with direct.connect(database, transaction=False) as link:
+        for n in range(300):
+            assert await link.scalar(select(Elder.id).where(Elder.registered_by == f"nobody-{n}"), {}) is None
+    gc.collect()
+    assert len(direct._PLANS) <= kept + 1  # at most the last one, still referenced by the loop's frame
