@@ -228,7 +228,11 @@ async def connect(database: Database, *, transaction: bool) -> AsyncIterator[Lin
         async with engine.begin() as in_transaction:
             yield _SessionLink(in_transaction)
         return
-    pooled = await greenlet_spawn(engine.sync_engine.raw_connection)
+    try:
+        pooled = await greenlet_spawn(engine.sync_engine.raw_connection)
+    except engine.dialect.loaded_dbapi.Error as error:
+        # As `AsyncEngine.connect()` raises it: a database starting up or refusing us, with its SQLSTATE.
+        raise DBAPIError.instance(None, None, error, engine.dialect.loaded_dbapi.Error) from error
     connection: Any = pooled.driver_connection  # asyncpg's
     healthy = False
     try:

@@ -166,3 +166,16 @@ async def test_statements_built_per_call_leave_no_plan_behind(database):
             assert await link.scalar(select(Elder.id).where(Elder.registered_by == f"nobody-{n}"), {}) is None
     gc.collect()
     assert len(direct._PLANS) <= kept + 1  # at most the last one, still referenced by the loop's frame
+
+
+@pytest.mark.postgresql_only
+async def test_a_database_that_refuses_the_connection_raises_what_sqlalchemy_raises(database):
+    """The app's handlers read SQLAlchemy's errors (a database starting up is a 503 by its SQLSTATE)."""
+    refused = Database(database.url.replace("postgres@", "no_such_role@", 1), pool_size=1)
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            async with direct.connect(refused, transaction=True):
+                pass
+        assert getattr(raised.value.orig, "sqlstate", None) == "28000"  # invalid authorization: ours to fix, a 500
+    finally:
+        await refused.dispose()
