@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Executable, Select, bindparam, func, select
+from sqlalchemy import BindParameter, Executable, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -69,28 +69,22 @@ async def _refuse_over(
         )
 
 
-def meal_orders_held(principal: Principal, day) -> Select:
-    """The count of a resident's live meal orders for `day` (a date, or a column of the outer query: the menus
-    are aliased here, so a `Menu.served_on` from outside stays the outer menu's)."""
+def meal_orders_held(subject: str | BindParameter[str], day) -> Select:
+    """The count of a resident's (`subject`: a value, or a parameter) live meal orders for `day` (a date, or a
+    column of the outer query: the menus are aliased here, so a `Menu.served_on` from outside stays the outer
+    menu's)."""
     menus = aliased(Menu)
     return (
         select(func.count())
         .select_from(MealOrder)
         .join(menus, menus.id == MealOrder.menu_id)
-        .where(MealOrder.placed_by == principal.subject, MealOrder.status == "placed", menus.served_on == day)
+        .where(MealOrder.placed_by == subject, MealOrder.status == "placed", menus.served_on == day)
     )
 
 
-# A resident's live orders for a menu's day, built once (the subject and the menu are parameters).
-_MEAL_ORDERS_HELD = (
-    select(func.count())
-    .select_from(MealOrder)
-    .join(Menu, Menu.id == MealOrder.menu_id)
-    .where(
-        MealOrder.placed_by == bindparam("subject"),
-        MealOrder.status == "placed",
-        Menu.served_on == select(Menu.served_on).where(Menu.id == bindparam("menu_id")).scalar_subquery(),
-    )
+# The same count for a menu's day, built once (the subject and the menu are parameters).
+_MEAL_ORDERS_HELD = meal_orders_held(
+    bindparam("subject"), select(Menu.served_on).where(Menu.id == bindparam("menu_id")).scalar_subquery()
 )
 
 

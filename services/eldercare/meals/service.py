@@ -427,7 +427,11 @@ def _read_before_order(principal: Principal, with_key: bool) -> Select:
         func.max(MealSubsidyRate.created_at).label("last_at"),
     ).subquery()
     claimed = key_used(IDEMPOTENCY_KEYS) if with_key else null()
-    held = meal_orders_held(principal, Menu.served_on).scalar_subquery() if principal.kind == "resident" else null()
+    held = (
+        meal_orders_held(principal.subject, Menu.served_on).scalar_subquery()
+        if principal.kind == "resident"
+        else null()
+    )
     return (
         elder_with_status(principal)
         .outerjoin(Menu, Menu.id == bindparam("menu_id"))
