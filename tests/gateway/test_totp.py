@@ -15,7 +15,8 @@ async def signed_in(gateway, username="city-demo", **extra):
     return await gateway.post(SIGN_IN, json={"username": username, "password": DEMO_PASSWORD, **extra})
 
 
-async def enrol(gateway) -> pyotp.TOTP:
+async def enrol(gateway) -> tuple[pyotp.TOTP, int]:
+    """Sets up and confirms a second factor for city-demo: the secret, and the time of the code that confirmed it."""
     headers = {"Authorization": "Bearer " + (await signed_in(gateway)).json()["access_token"]}
     started = await gateway.post("/api/auth/v1/staff/totp", headers=headers)
     assert started.status_code == 200, started.text
@@ -25,19 +26,22 @@ async def enrol(gateway) -> pyotp.TOTP:
     assert (
         await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": wrong}, headers=headers)
     ).status_code == 422
-    confirmed = await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": totp.now()}, headers=headers)
+    confirmed_at = int(time.time())
+    code = totp.at(confirmed_at)
+    confirmed = await gateway.post("/api/auth/v1/staff/totp/confirmation", json={"code": code}, headers=headers)
     assert confirmed.status_code == 204
-    return totp
+    return totp, confirmed_at
 
 
 async def test_once_enabled_sign_in_needs_a_fresh_code(auth_gateway):
-    totp = await enrol(auth_gateway)
+    totp, confirmed_at = await enrol(auth_gateway)
     without = await signed_in(auth_gateway)
     assert without.status_code == 401 and "TOTP" in without.json()["detail"]
-    # The confirmation spent the current step: the same code cannot be used again to sign in.
-    replayed = await signed_in(auth_gateway, totp=totp.now())
+    # The confirmation spent its step: the same code cannot be used again to sign in. (Its own code, not
+    # totp.now(): a 30-second step may have begun since, whose code is rightly accepted.)
+    replayed = await signed_in(auth_gateway, totp=totp.at(confirmed_at))
     assert replayed.status_code == 401 and "already used" in replayed.json()["detail"]
-    next_code = totp.at(int(time.time()) + 30)  # the next step, within the allowed drift
+    next_code = totp.at(confirmed_at + 30)  # the step after it: within the allowed drift for the next minute
     assert (await signed_in(auth_gateway, totp=next_code)).status_code == 200
     assert (await signed_in(auth_gateway, totp=next_code)).status_code == 401
     # Others without a second factor sign in as before.
@@ -53,7 +57,7 @@ async def test_wrong_codes_count_towards_lock_out(auth_gateway):
 
 
 async def test_the_secret_is_encrypted_at_rest(auth_gateway):
-    totp = await enrol(auth_gateway)
+    totp, _ = await enrol(auth_gateway)
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
         stored = await session.scalar(
             select(StaffUser.totp_secret.cast(String)).where(StaffUser.username == "city-demo")
