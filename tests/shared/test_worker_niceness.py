@@ -28,11 +28,14 @@ def niceness_of_threads(pid: int) -> set[int]:
 
 
 def autogroup_niceness(pid: int) -> int | None:
-    """The niceness of the process's autogroup ("/autogroup-197 nice 0"), None without autogroups."""
+    """The niceness of the process's autogroup ("/autogroup-197 nice 0"), None without autogroups: the file is
+    absent in a kernel without them, and empty for a process in a CPU cgroup of its own (as CI's containers are),
+    where the kernel does not group by session."""
     try:
-        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+        words = Path(f"/proc/{pid}/autogroup").read_text().split()
     except OSError:
         return None
+    return int(words[-1]) if words else None
 
 
 @pytest.fixture(scope="module")
