@@ -1,11 +1,13 @@
 """Assistance at city scale: screening against a bare aggregate, the screening in one and in several worker
 processes, and single checks and status lookups through the gateway, idle and while a screening runs.
 
-    ./dev bench assistance [--households 1000000] [--requests 2000] [--chunk 20000] [--workers 1 2]
-                           [--worker-niceness 0 10] [--database-url URL] [--reuse]
+    ./dev bench assistance [--households 1000000] [--generate N] [--requests 2000] [--chunk 20000]
+                           [--workers 1 2] [--worker-niceness 0 10] [--database-url URL] [--reuse]
 
 1. builds a synthetic city in its own PostgreSQL database (default `assistance_bench` on 127.0.0.1:5432,
-   created when missing, wiped at the start) with the generator of `tools.data.assistance_generate`;
+   created when missing, wiped at the start) with the generator of `tools.data.assistance_generate`; with
+   `--generate N`, or `--reuse` of a smaller city, the households beyond those generated are copies of them made
+   in SQL (`copy_households`: new ids and people, the same figures);
 2. times what can be done over the same income rows without the rules, then the whole screening job exactly as
    one worker runs it (chunks, leads; in this process, to watch what it costs the process), and prints its ratio
    to each. Incomes are stored encrypted, so no SQL can sum them any more; the two baselines are (a) the SQL
@@ -57,7 +59,7 @@ from shared.areas import CITY_CODE
 from shared.db import Database
 from shared.identity import Principal
 from shared.settings import ROOT
-from tools.data.assistance_generate import generate
+from tools.data.assistance_generate import copy_households, generate
 from tools.devserver import Suite
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/assistance_bench"
@@ -80,6 +82,24 @@ async def build_city(database: Database, households: int) -> None:
             await generate(session, size, as_of=today, seed=1000 + done)
         done += size
         say(f"  generated {done:,} households ({time.perf_counter() - started:.0f} s)")
+    await analyze(database, households, started)
+
+
+async def grow_city(database: Database, households: int) -> None:
+    """The city grown to `households` by copies, in SQL, of the households it holds (copy_households)."""
+    started = time.perf_counter()
+    async with database.sessionmaker() as session:
+        held = await session.scalar(text("SELECT count(*) FROM households"))
+    if held >= households:
+        return
+    while held < households:
+        async with database.sessionmaker() as session, session.begin():
+            held += await copy_households(session, households - held)
+        say(f"  copied up to {held:,} households ({time.perf_counter() - started:.0f} s)")
+    await analyze(database, held, started)
+
+
+async def analyze(database: Database, households: int, started: float) -> None:
     async with database.sessionmaker() as session, session.begin():
         await session.execute(text("ANALYZE"))
         people = await session.scalar(text("SELECT count(*) FROM members"))
@@ -434,7 +454,8 @@ async def main(args: argparse.Namespace) -> None:
             # A city built by an older revision is brought up to the code's schema first (its data stays).
             await asyncio.to_thread(migrations.upgrade, "assistance", args.database_url)
         else:
-            await build_city(database, args.households)
+            await build_city(database, min(args.households, args.generate or args.households))
+        await grow_city(database, args.households)
         # The screenings of a run before, and their space back: the screening below would otherwise write its
         # 1.3 M leads into a table and indexes full of the last run's dead rows, measuring the bench's own history
         # rather than a city.
@@ -473,13 +494,20 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="./dev bench assistance", description=__doc__.split("\n")[0])
     parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument(
+        "--generate",
+        type=int,
+        help="households to generate in Python (default: all of --households); the rest are copies of them made "
+        "in SQL, new people with the same figures (a 5 M city in minutes rather than hours)",
+    )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--chunk", type=int, default=AssistanceSettings().screening_chunk)  # as the service runs
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="keep the city already in the database (no rebuild; migrations are applied)",
+        help="keep the city already in the database (no rebuild; migrations are applied); one holding fewer "
+        "than --households is grown to it by copies of its households",
     )
     parser.add_argument(
         "--parallel-chunks",

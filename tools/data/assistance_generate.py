@@ -321,6 +321,46 @@ async def generate(
     return generator
 
 
+async def copy_households(session: AsyncSession, at_most: int) -> int:
+    """Copies the first `at_most` households the database holds, with their members, incomes and assets, in SQL
+    (PostgreSQL): a city too big to generate in Python in an evening (the generator's encryption and inserts
+    take about 1 ms a household) grows by copies of the one generated. Each copy gets new ids past the current
+    ones, so the households stay in one range of ids as the screening's chunks read them, and a new blind index
+    for each member (the unique key of a person), so a copy is another family with the same figures. The ID
+    numbers' ciphertexts stay as they were: their associated data is the column, not the row. Returns how many
+    households were copied."""
+    if session.bind.dialect.name != "postgresql":
+        raise ValueError("households are copied in PostgreSQL's SQL (sha256, encode)")
+    tables = [model.__table__ for model in (Household, Member, Income, Asset)]
+    tops = {t.name: await session.scalar(select(func.coalesce(func.max(t.c.id), 0))) for t in tables}
+    last = min(at_most, tops["households"])
+    shifted = {
+        "id": lambda table: f"id + {tops[table.name]}",
+        "household_id": lambda table: f"household_id + {tops['households']}",
+        "member_id": lambda table: f"member_id + {tops['members']}",  # an asset's null member stays null
+        # A new person: the old blind index hashed with this copy's offset (unique to the copy).
+        "id_number_index": lambda table: (
+            "encode(sha256(convert_to(id_number_index || :copy, 'UTF8')), 'hex')"
+        ),
+    }
+    for table in tables:
+        columns = [column.name for column in table.columns]
+        values = [shifted[name](table) if name in shifted else name for name in columns]
+        owner = "id" if table.name == "households" else "household_id"
+        await session.execute(
+            text(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"SELECT {', '.join(values)} FROM {table.name} WHERE {owner} <= :last ORDER BY id"
+            ),
+            {"last": last, "copy": f"/copy-{tops['households']}"},
+        )
+    for table in tables:  # past the copies' ids, for whatever is inserted next
+        await session.execute(
+            text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))")
+        )
+    return last
+
+
 async def _main(households: int, seed: int) -> None:
     settings = AssistanceSettings()
     database = Database(settings.database_url)
