@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
-from sqlalchemy import Dialect, Executable, Float, Numeric
+from sqlalchemy import Dialect, Executable, Float, Numeric, bindparam, insert, inspect
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -202,6 +204,57 @@ def _translated(error: BaseException, sql: str, arguments: list[Any]) -> DBAPIEr
         return IntegrityError(sql, arguments, error)
     lost = not isinstance(error, asyncpg.PostgresError)  # an interface error or the socket's: the connection is gone
     return DBAPIError(sql, arguments, error, connection_invalidated=lost)
+
+
+class Inserter:
+    """An ORM class's `INSERT … RETURNING id`, built once: a plain instance (built by the caller, never added to a
+    session) written in one statement on a `Link`, with none of the unit of work's flush, and given its id. The
+    database's refusals come back as `IntegrityError`, as from a flush."""
+
+    def __init__(self, model: type[Any]):
+        mapper = inspect(model)
+        (self._primary,) = mapper.primary_key
+        written = [(a.key, a.columns[0]) for a in mapper.column_attrs if a.columns[0] is not self._primary]
+        # An attribute never set takes its column's Python-side default (`default=False`, `default=list`), as a
+        # flush gives it; without one, NULL.
+        self._defaults = {
+            key: column.default
+            for key, column in written
+            if isinstance(column.default, (ScalarElementColumnDefault, CallableColumnDefault))
+        }
+        self._keys = tuple(key for key, _ in written)
+        self.statement = (
+            insert(mapper.local_table)
+            .values({column: bindparam(key, type_=column.type) for key, column in written})
+            .returning(self._primary)
+        )
+
+    async def add(self, link: Link, instance: Any) -> None:
+        """Insert the instance's values and set its primary key."""
+        given = vars(instance)  # the attributes set (a mapped instance keeps them in its __dict__)
+        params = {key: given[key] for key in self._keys if key in given}
+        context, filled = _DefaultContext(dict(params)), {}
+        for key in self._keys:
+            if key not in params:
+                default = self._defaults.get(key)
+                if isinstance(default, CallableColumnDefault):
+                    filled[key] = default.arg(context)
+                else:
+                    filled[key] = None if default is None else default.arg
+        filled[self._primary.key] = await link.scalar(self.statement, params | filled)
+        for key, value in filled.items():  # the instance then holds what was written, as after a flush
+            set_committed_value(instance, key, value)
+
+
+@dataclass(frozen=True)
+class _DefaultContext:
+    """What a context-sensitive column default reads of its INSERT (a blind index computed from the value given for
+    another column): the values given, as SQLAlchemy's execution context offers them."""
+
+    given: dict[str, Any]
+
+    def get_current_parameters(self, isolate_multiinsert_groups: bool = True) -> dict[str, Any]:
+        return self.given
 
 
 def on(connection: AsyncConnection) -> Link:

@@ -95,6 +95,41 @@ async def test_a_broken_unique_key_is_an_integrity_error_and_the_next_transactio
         assert await link.scalar(_INSERT_ELDER.returning(Elder.id), values) is not None
 
 
+async def test_an_instance_inserted_in_one_statement_reads_back_as_the_orm_would_write_it(database):
+    """direct.Inserter: an encrypted column, a value set by a validator (the ID number's blind index), JSON, an
+    attribute never set (its column's default, else NULL), the id given back; a second person with the same ID
+    number is the unique key's IntegrityError."""
+    inserter = direct.Inserter(Elder)
+
+    def person() -> Elder:
+        return Elder(
+            id_number=id_number("330212", dt.date(1939, 8, 9), "207"),
+            name="直连",
+            sex="female",
+            birth_on=dt.date(1939, 8, 9),
+            address="百丈东路3号",
+            address_status="pending",
+            area_code="330212001",
+            emergency_contacts=[{"name": "儿子", "phone": "13900000003", "relation": "child"}],
+            registered_by="direct",
+            created_at=utcnow(),
+        )
+
+    written = person()
+    async with direct.connect(database, transaction=True) as link:
+        await inserter.add(link, written)
+    assert isinstance(written.id, int)
+    async with database.sessionmaker() as session:
+        read = await session.get(Elder, written.id)
+        assert (read.id_number, read.id_number_index) == (written.id_number, written.id_number_index)
+        assert read.emergency_contacts == written.emergency_contacts and read.created_at == written.created_at
+        assert read.lives_alone is False  # the column's default=False
+        assert read.latitude is None and read.phone is None
+    with pytest.raises(IntegrityError):
+        async with direct.connect(database, transaction=True) as link:
+            await inserter.add(link, person())
+
+
 async def test_a_refusal_rolls_back_and_hands_the_same_connection_to_the_next_request(database, backend):
     values = {"id_number": id_number("330212", dt.date(1940, 5, 6), "205"), "id_number_index": "direct-205"}
     backend_pid = text("SELECT pg_backend_pid()" if backend == "postgresql" else "SELECT 1")

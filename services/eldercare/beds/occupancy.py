@@ -24,9 +24,10 @@ from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.overrides import service as overrides
 from services.eldercare.peers import no_such_elder
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
-from shared import clock
+from shared import clock, direct
 from shared.areas import within_area
 from shared.db import Columns, Database, PerCaller, get_or_404, read_row, utcnow
+from shared.direct import Inserter
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.i18n import N_
 from shared.idempotency import key_params, key_used
@@ -167,11 +168,12 @@ async def _claim(
     if not lapsed_expired:
         await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
     now = utcnow()
-    blocking = await session.scalar(
-        select(BedOccupancy)
-        .where(BedOccupancy.status == "active", or_(BedOccupancy.bed_id == bed.id, BedOccupancy.elder_id == elder.id))
-        .limit(1)
-    )
+    # The check and the insert are Core statements on the session's connection (shared.direct): no ORM loading or
+    # unit of work for a row read once and written once. What the session still has to write goes first.
+    await session.flush()
+    link = direct.on(await session.connection())
+    found = await link.row(_BLOCKING, {"bed_id": bed.id, "elder_id": elder.id})
+    blocking = _HOLDER.of(found) if found is not None else None
     if blocking is not None:
         if blocking.bed_id == bed.id and blocking.elder_id != elder.id:
             raise _bed_taken(bed.id, blocking)
@@ -197,10 +199,9 @@ async def _claim(
         created_by=principal.subject,
         created_at=now,
     )
-    session.add(occupancy)
-    bed_id = bed.id  # read now: a failed flush expires every loaded object
+    bed_id = bed.id
     try:
-        await session.flush()
+        await _OCCUPANCIES.add(link, occupancy)  # a plain instance, as the rows read before: never in the session
     except IntegrityError:
         # Another request took the bed (or put this person on another one) since the check above.
         raise Conflict(
@@ -256,6 +257,16 @@ _ELDER = Columns(Elder, "elder_", only=("id",))
 _BED = Columns(Bed, "bed_")
 _INSTITUTION = Columns(Institution, "institution_")
 _HOLDER = Columns(BedOccupancy, "holder_")
+# What keeps a claim off a bed: a live occupancy of the bed, or of the person (the partial unique indexes' rows).
+_BLOCKING = (
+    select(*_HOLDER.columns)
+    .where(
+        BedOccupancy.status == "active",
+        or_(BedOccupancy.bed_id == bindparam("bed_id"), BedOccupancy.elder_id == bindparam("elder_id")),
+    )
+    .limit(1)
+)
+_OCCUPANCIES = Inserter(BedOccupancy)
 
 
 def _read_before_hold(principal: Principal, with_key: bool) -> Select:

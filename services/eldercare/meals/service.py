@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Select, bindparam, func, insert, null, select, true, update
+from sqlalchemy import Select, bindparam, func, null, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ from shared import clock
 from shared.addresses import AddressValues, address_out
 from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import Columns, Database, PerCaller, get_or_404, read_row, utcnow
-from shared.direct import Link
+from shared.direct import Inserter, Link
 from shared.divisions import is_current
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from shared.idempotency import key_params, key_used
@@ -585,13 +585,7 @@ _TAKE_PLACES = (
     .where(_menus.c.id == bindparam("menu"), _menus.c.remaining >= bindparam("places"))
     .values(remaining=_menus.c.remaining - bindparam("places"))
 )
-_orders = MealOrder.__table__
-_ORDER_COLUMNS = tuple(c.key for c in _orders.c if c.key != "id")
-_INSERT_ORDER = (
-    insert(_orders)
-    .values({key: bindparam(key, type_=_orders.c[key].type) for key in _ORDER_COLUMNS})
-    .returning(_orders.c.id)
-)
+_ORDERS = Inserter(MealOrder)
 
 
 async def place_order(
@@ -639,7 +633,7 @@ async def place_order(
         cancelled_at=None,
     )
     try:
-        order.id = await link.scalar(_INSERT_ORDER, {key: getattr(order, key) for key in _ORDER_COLUMNS})
+        await _ORDERS.add(link, order)
     except IntegrityError:
         # Another order for the same person and meal committed between the read and this insert.
         raise Conflict(
