@@ -339,9 +339,7 @@ async def copy_households(session: AsyncSession, at_most: int) -> int:
         "household_id": lambda table: f"household_id + {tops['households']}",
         "member_id": lambda table: f"member_id + {tops['members']}",  # an asset's null member stays null
         # A new person: the old blind index hashed with this copy's offset (unique to the copy).
-        "id_number_index": lambda table: (
-            "encode(sha256(convert_to(id_number_index || :copy, 'UTF8')), 'hex')"
-        ),
+        "id_number_index": lambda table: "encode(sha256(convert_to(id_number_index || :copy, 'UTF8')), 'hex')",
     }
     for table in tables:
         columns = [column.name for column in table.columns]
