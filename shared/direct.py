@@ -25,7 +25,7 @@ import asyncpg
 from sqlalchemy import Dialect, Executable, Float, Numeric, bindparam, insert, inspect
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -238,7 +238,7 @@ class Inserter:
             if key not in params:
                 default = self._defaults.get(key)
                 if isinstance(default, CallableColumnDefault):
-                    filled[key] = default.arg(context)
+                    filled[key] = default.arg(context)  # type: ignore[arg-type]  # reads only the values given
                 else:
                     filled[key] = None if default is None else default.arg
         filled[self._primary.key] = await link.scalar(self.statement, params | filled)
@@ -261,6 +261,13 @@ def on(connection: AsyncConnection) -> Link:
     """A `Link` on a connection SQLAlchemy holds (a session's, in its transaction): code written for `Link` runs
     there too."""
     return _SessionLink(connection)
+
+
+async def of_session(session: AsyncSession) -> Link:
+    """A `Link` in the session's transaction, after what the session still has to write: a Link's statements do
+    not flush the session, as its own queries do."""
+    await session.flush()
+    return _SessionLink(await session.connection())
 
 
 @asynccontextmanager

@@ -104,15 +104,16 @@ async def check_meal_orders(link: Link, principal: Principal, menu_id: int, limi
     )
 
 
-def bed_holds_held(principal: Principal, now) -> Select:
-    """The count of a resident's live bed holds at `now` (an instant, or a bound parameter). The occupancies are
-    aliased here, so the count can sit in a query that reads occupancies of its own."""
+def bed_holds_held(subject: str | BindParameter[str], now) -> Select:
+    """The count of a resident's (`subject`: a value, or a parameter) live bed holds at `now` (an instant, or a
+    parameter). The occupancies are aliased here, so the count can sit in a query that reads occupancies of its
+    own."""
     holds = aliased(BedOccupancy)
     return (
         select(func.count())
         .select_from(holds)
         .where(
-            holds.created_by == principal.subject,
+            holds.created_by == subject,
             holds.kind == "hold",
             holds.status == "active",
             holds.expires_at > now,
@@ -120,17 +121,23 @@ def bed_holds_held(principal: Principal, now) -> Select:
     )
 
 
-async def check_bed_holds(session: AsyncSession, principal: Principal, limit: int) -> None:
-    """Before a resident's bed hold: their live holds (active, before their deadline) stay under `limit`."""
+# The same count built once (the subject and the instant are parameters).
+_BED_HOLDS_HELD = bed_holds_held(bindparam("subject"), bindparam("now", type_=BedOccupancy.expires_at.type))
+
+
+async def check_bed_holds(link: Link, principal: Principal, limit: int) -> None:
+    """Before a resident's bed hold, in its transaction: their live holds (active, before their deadline) stay
+    under `limit`."""
     if principal.kind != "resident":
         return
     await _refuse_over(
-        direct.on(await session.connection()),
+        link,
         principal,
-        bed_holds_held(principal, utcnow()),
+        _BED_HOLDS_HELD,
         limit,
         "bed_holds",
         N_("live bed holds"),
+        {"subject": principal.subject, "now": utcnow()},
     )
 
 

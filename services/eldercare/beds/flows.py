@@ -16,17 +16,17 @@ from services.eldercare.beds.schemas import HoldIn, HoldOut, WaitlistIn, Waitlis
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.peers import assistance_of, facts_for_elder
 from shared.db import database_of
-from shared.idempotency import idempotent, idempotent_in_transaction
+from shared.direct import Link
+from shared.idempotency import idempotent, idempotent_direct
 from shared.identity import Principal
+from shared.metrics import count_event
 
 # One lock per bed somebody is holding right now; a lock nobody waits on any more goes away by itself.
 _bed_turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
-async def place_hold(
-    request: Request, session: AsyncSession, principal: Principal, data: HoldIn, *, key: str | None
-) -> JSONResponse:
-    """Hold a bed, once per Idempotency-Key `key`, and commit."""
+async def place_hold(request: Request, principal: Principal, data: HoldIn, *, key: str | None) -> JSONResponse:
+    """Hold a bed, once per Idempotency-Key `key`."""
     settings = request.app.state.settings
     # Holds on one bed take turns in this process, up to their commit: when many want the same bed at once, the
     # ones after the winner see it taken in their first read instead of each running a transaction that the
@@ -36,10 +36,12 @@ async def place_hold(
         # refusal (the bed is taken, above all) is answered from it at once.
         context = await occupancy.read_before_hold(database_of(request), principal, data, key=key)
         occupancy.refuse_hold_early(context, data, hold_quota=settings.resident_bed_holds)
+        expired = 0
 
-        async def create() -> HoldOut:
-            hold = await occupancy.create_hold(
-                session,
+        async def create(link: Link) -> HoldOut:
+            nonlocal expired
+            hold, expired = await occupancy.create_hold(
+                link,
                 principal,
                 data,
                 context,
@@ -48,11 +50,15 @@ async def place_hold(
             )
             return occupancy.hold_out(hold)
 
-        # The key is claimed in the hold's own transaction (no network call in `create`): one transaction, and a
-        # refused hold takes its key back with its rollback.
-        response = await idempotent_in_transaction(request, session, IDEMPOTENCY_KEYS, principal, data, create)
-        await session.commit()  # inside the turn (the request's session would commit it just after, the same way)
-        return response
+        # One transaction, its statements sent straight to the driver (shared.direct): the key's claim, the quota,
+        # the lapsed holds expired, the hold and the stored response; committed inside the turn. A refused hold
+        # takes its key back with its rollback.
+        response = await idempotent_direct(
+            request, IDEMPOTENCY_KEYS, principal, data, create, counted=("eldercare", "bed_hold_placed")
+        )
+    for _ in range(expired):  # committed with the hold
+        count_event("eldercare", "bed_hold_expired")
+    return response
 
 
 async def join_waitlist(

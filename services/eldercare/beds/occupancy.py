@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import Select, and_, bindparam, exists, null, or_, select, update
+from sqlalchemy import Executable, Select, and_, bindparam, exists, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,14 +20,14 @@ from services.eldercare.beds.models import PRIORITY, Bed, BedOccupancy, Institut
 from services.eldercare.beds.schemas import AdmissionIn, EmergencyAdmissionIn, HoldIn, HoldOut
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.elders.models import Elder
-from services.eldercare.elders.service import get_visible, visible_to
+from services.eldercare.elders.service import visible_to
 from services.eldercare.overrides import service as overrides
 from services.eldercare.peers import no_such_elder
 from services.eldercare.quotas import bed_holds_held, check_bed_holds
 from shared import clock, direct
 from shared.areas import within_area
 from shared.db import Columns, Database, PerCaller, get_or_404, read_row, utcnow
-from shared.direct import Inserter
+from shared.direct import Inserter, Link
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.i18n import N_
 from shared.idempotency import key_params, key_used
@@ -63,42 +63,64 @@ def hold_out(hold: BedOccupancy, admission_id: int | None = None) -> HoldOut:
     )
 
 
-async def expire_lapsed_holds(
-    session: AsyncSession, *, bed_ids: list[int] | None = None, elder_id: int | None = None, bed_type: str | None = None
-) -> list[int]:
-    """Mark the holds past their deadline (on these beds, of this person, or of a bed type) expired, and the
-    waitlist entries whose offer lapsed; return the beds freed. Conditional on status and deadline, so running
-    it twice, or from two requests at once, changes nothing more."""
-    now = utcnow()
+def _lapse_statement(*, on_bed: bool, of_person: bool, of_type: bool) -> Executable:
+    """Mark the holds past their deadline expired, on a bed, of a person or of a bed type (any of those given)."""
+    # Named apart from the columns: an UPDATE's SET claims the columns' own names.
+    now = bindparam("lapse_at", type_=BedOccupancy.expires_at.type)
     criteria = [BedOccupancy.status == "active", BedOccupancy.kind == "hold", BedOccupancy.expires_at <= now]
     scope = []
-    if bed_ids:
-        scope.append(BedOccupancy.bed_id.in_(bed_ids))
-    if elder_id is not None:
-        scope.append(BedOccupancy.elder_id == elder_id)
-    if bed_type is not None:
-        scope.append(BedOccupancy.bed_id.in_(select(Bed.id).where(Bed.bed_type == bed_type)))
+    if on_bed:
+        scope.append(BedOccupancy.bed_id == bindparam("on_bed"))
+    if of_person:
+        scope.append(BedOccupancy.elder_id == bindparam("of_person"))
+    if of_type:
+        scope.append(BedOccupancy.bed_id.in_(select(Bed.id).where(Bed.bed_type == bindparam("of_type"))))
     if scope:
         criteria.append(or_(*scope))
-    lapsed = (
-        await session.execute(
-            update(BedOccupancy)
-            .where(*criteria)
-            .values(status="expired", ended_at=now)
-            .returning(BedOccupancy.id, BedOccupancy.bed_id)
-            .execution_options(synchronize_session=False)
-        )
-    ).all()
-    for _ in lapsed:
+    return (
+        update(BedOccupancy)
+        .where(*criteria)
+        .values(status="expired", ended_at=now)
+        .returning(BedOccupancy.id, BedOccupancy.bed_id)
+    )
+
+
+# Built once each (shared.direct compiles a statement once): the scopes the callers use.
+_LAPSE = {
+    (bed, person, kind): _lapse_statement(on_bed=bed, of_person=person, of_type=kind)
+    for bed in (False, True)
+    for person in (False, True)
+    for kind in (False, True)
+}
+_OFFER_LAPSED = (
+    update(WaitlistEntry)
+    .where(WaitlistEntry.offer_id == bindparam("lapsed_hold"), WaitlistEntry.status == "offered")
+    .values(status="lapsed")
+)
+
+
+async def lapse_holds(
+    link: Link, *, bed_id: int | None = None, elder_id: int | None = None, bed_type: str | None = None
+) -> list[int]:
+    """Mark the holds past their deadline (on this bed, of this person, or of a bed type) expired, and the
+    waitlist offers they were lapsed; return the beds freed, one per hold expired. Conditional on status and
+    deadline, so running it twice, or from two requests at once, changes nothing more."""
+    statement = _LAPSE[(bed_id is not None, elder_id is not None, bed_type is not None)]
+    params = {"lapse_at": utcnow(), "on_bed": bed_id, "of_person": elder_id, "of_type": bed_type}
+    lapsed = await link.rows(statement, params)
+    for hold in lapsed:  # seldom more than one
+        await link.run(_OFFER_LAPSED, {"lapsed_hold": hold["id"]})
+    return [hold["bed_id"] for hold in lapsed]
+
+
+async def expire_lapsed_holds(
+    session: AsyncSession, *, bed_id: int | None = None, elder_id: int | None = None, bed_type: str | None = None
+) -> list[int]:
+    """`lapse_holds` in the session's transaction, each hold expired counted when it commits."""
+    freed = await lapse_holds(await direct.of_session(session), bed_id=bed_id, elder_id=elder_id, bed_type=bed_type)
+    for _ in freed:
         count_after_commit(session, "eldercare", "bed_hold_expired")
-    if lapsed:
-        await session.execute(
-            update(WaitlistEntry)
-            .where(WaitlistEntry.offer_id.in_([r.id for r in lapsed]), WaitlistEntry.status == "offered")
-            .values(status="lapsed")
-            .execution_options(synchronize_session=False)
-        )
-    return [r.bed_id for r in lapsed]
+    return freed
 
 
 async def _bed_for_claim(session: AsyncSession, bed_id: int) -> tuple[Bed, Institution]:
@@ -122,27 +144,6 @@ def _claimable(bed_id: int, bed: Bed | None) -> None:
         raise Conflict("bed {bed_id} is out of service", resource=f"beds/{bed_id}", bed_id=bed_id)
 
 
-async def _bed_and_holder(
-    session: AsyncSession, bed_id: int, elder_id: int
-) -> tuple[Bed, Institution, BedOccupancy | None]:
-    """As `_bed_for_claim`, with what holds the bed for someone else right now (a live hold or an admission:
-    at most one, by the partial unique index on active occupancies), in one statement."""
-    row = (
-        await session.execute(
-            select(Bed, Institution, BedOccupancy)
-            .join(Institution, Institution.id == Bed.institution_id)
-            .outerjoin(
-                BedOccupancy, and_(BedOccupancy.bed_id == Bed.id, BedOccupancy.elder_id != elder_id, live_now(utcnow()))
-            )
-            .where(Bed.id == bed_id)
-            .limit(1)
-        )
-    ).first()
-    _claimable(bed_id, row[0] if row else None)
-    bed, institution, holder = row
-    return bed, institution, holder
-
-
 def _bed_taken(bed_id: int, blocking: BedOccupancy) -> Conflict:
     if blocking.kind == "admission":
         return Conflict("bed {bed_id} is occupied", resource=f"beds/{bed_id}", bed_id=bed_id)
@@ -151,7 +152,7 @@ def _bed_taken(bed_id: int, blocking: BedOccupancy) -> Conflict:
 
 
 async def _claim(
-    session: AsyncSession,
+    link: Link,
     principal: Principal,
     bed: Bed,
     elder: Elder,
@@ -160,18 +161,11 @@ async def _claim(
     purpose: str,
     expires_at: dt.datetime | None,
     hold_id: int | None = None,
-    lapsed_expired: bool = False,
 ) -> BedOccupancy:
-    """Put the person on the bed (a hold or an admission), or a 409 naming what is in the way.
-
-    `lapsed_expired`: the caller has just expired the lapsed holds on this bed and of this person."""
-    if not lapsed_expired:
-        await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
+    """Put the person on the bed (a hold or an admission), or a 409 naming what is in the way. The caller has just
+    expired the lapsed holds on this bed and of this person (`lapse_holds`). A plain instance comes back, written
+    with one Core statement (shared.direct), never added to a session."""
     now = utcnow()
-    # The check and the insert are Core statements on the session's connection (shared.direct): no ORM loading or
-    # unit of work for a row read once and written once. What the session still has to write goes first.
-    await session.flush()
-    link = direct.on(await session.connection())
     found = await link.row(_BLOCKING, {"bed_id": bed.id, "elder_id": elder.id})
     blocking = _HOLDER.of(found) if found is not None else None
     if blocking is not None:
@@ -199,33 +193,35 @@ async def _claim(
         created_by=principal.subject,
         created_at=now,
     )
-    bed_id = bed.id
     try:
-        await _OCCUPANCIES.add(link, occupancy)  # a plain instance, as the rows read before: never in the session
+        await _OCCUPANCIES.add(link, occupancy)
     except IntegrityError:
         # Another request took the bed (or put this person on another one) since the check above.
         raise Conflict(
             "bed {bed_id} was just taken, or this person was just placed elsewhere",
-            resource=f"beds/{bed_id}",
-            bed_id=bed_id,
+            resource=f"beds/{bed.id}",
+            bed_id=bed.id,
         ) from None
     return occupancy
 
 
-async def _waiting_for(session: AsyncSession, bed: Bed, institution: Institution) -> WaitlistEntry | None:
-    """The first person waiting for a bed like this one, who is not already holding or in a bed."""
-    query = (
-        select(WaitlistEntry)
-        .where(
-            WaitlistEntry.status == "waiting",
-            WaitlistEntry.bed_type == bed.bed_type,
-            or_(WaitlistEntry.district_code.is_(None), WaitlistEntry.district_code == institution.area_code[:6]),
-            ~exists().where(BedOccupancy.elder_id == WaitlistEntry.elder_id, BedOccupancy.status == "active"),
-        )
-        .order_by(*PRIORITY)
-        .limit(1)
+_WAITING_FOR = (
+    select(WaitlistEntry.id, WaitlistEntry.elder_id)
+    .where(
+        WaitlistEntry.status == "waiting",
+        WaitlistEntry.bed_type == bindparam("bed_type"),
+        or_(WaitlistEntry.district_code.is_(None), WaitlistEntry.district_code == bindparam("district")),
+        ~exists().where(BedOccupancy.elder_id == WaitlistEntry.elder_id, BedOccupancy.status == "active"),
     )
-    return await session.scalar(query)
+    .order_by(*PRIORITY)
+    .limit(1)
+)
+
+
+async def _waiting_for(link: Link, bed: Bed, institution: Institution) -> dict[str, int] | None:
+    """The first person waiting for a bed like this one, who is not already holding or in a bed: the waitlist
+    entry's id and elder_id."""
+    return await link.row(_WAITING_FOR, {"bed_type": bed.bed_type, "district": institution.area_code[:6]})
 
 
 class Unread(Enum):
@@ -272,7 +268,7 @@ _OCCUPANCIES = Inserter(BedOccupancy)
 def _read_before_hold(principal: Principal, with_key: bool) -> Select:
     now = bindparam("now", type_=BedOccupancy.expires_at.type)
     claimed = key_used(IDEMPOTENCY_KEYS) if with_key else null()
-    held = bed_holds_held(principal, now).scalar_subquery() if principal.kind == "resident" else null()
+    held = bed_holds_held(principal.subject, now).scalar_subquery() if principal.kind == "resident" else null()
     return (
         visible_to(principal)
         .where(Elder.id == bindparam("elder_id"))
@@ -311,6 +307,10 @@ async def read_before_hold(
         if principal.kind == "resident":
             return PERSON_HIDDEN_FROM_RESIDENT
         raise no_such_elder(data.elder_id)
+    return _context_of(row)
+
+
+def _context_of(row: dict) -> HoldContext:
     elder = _ELDER.of(row)
     assert elder is not None  # the statement's first table: no row without it
     return HoldContext(
@@ -332,31 +332,36 @@ def refuse_hold_early(context: HoldContext | Unread, data: HoldIn, *, hold_quota
 
 
 async def create_hold(
-    session: AsyncSession,
+    link: Link,
     principal: Principal,
     data: HoldIn,
     context: HoldContext | Unread,
     *,
     default_minutes: int,
     hold_quota: int,
-) -> BedOccupancy:
-    """`context`: the person and the bed read before this transaction (`read_before_hold`), not read again; when that
-    read had nothing to go on, both are read here."""
-    await check_bed_holds(session, principal, hold_quota)
+) -> tuple[BedOccupancy, int]:
+    """The hold, in the transaction of `link` (its statements all Core: shared.direct), and how many lapsed holds
+    it expired on the way (to be counted once it commits). `context`: the person and the bed read before this
+    transaction (`read_before_hold`), not read again; when that read had nothing to go on, it is read again here,
+    after the quota."""
+    await check_bed_holds(link, principal, hold_quota)
     if context is PERSON_HIDDEN_FROM_RESIDENT:
-        elder = await get_visible(session, principal, data.elder_id)
-        # Taken by someone else right now: the usual answer when many want the same bed, given after two reads (the
-        # person; the bed with what holds it) and before any write. The partial unique indexes, not this read, keep
-        # one person per bed.
-        bed, institution, taken = await _bed_and_holder(session, data.bed_id, elder.id)
-    else:
-        _claimable(data.bed_id, context.bed)
-        elder, bed, institution, taken = context.elder, context.bed, context.institution, context.holder
+        row = await link.row(
+            _before_hold(principal, False), {"elder_id": data.elder_id, "bed_id": data.bed_id, "now": utcnow()}
+        )
+        if row is None:
+            raise no_such_elder(data.elder_id)
+        context = _context_of(row)
+    _claimable(data.bed_id, context.bed)
+    elder, bed, institution, taken = context.elder, context.bed, context.institution, context.holder
+    assert bed is not None and institution is not None  # _claimable: the bed exists, and so its institution
     if taken is not None:
+        # Taken by someone else right now: the usual answer when many want the same bed, given before any write.
+        # The partial unique indexes, not this read, keep one person per bed.
         raise _bed_taken(bed.id, taken)
-    await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
-    waiting = await _waiting_for(session, bed, institution)
-    if waiting is not None and waiting.elder_id != elder.id:
+    expired = await lapse_holds(link, bed_id=bed.id, elder_id=elder.id)
+    waiting = await _waiting_for(link, bed, institution)
+    if waiting is not None and waiting["elder_id"] != elder.id:
         # Beds of a type people are queueing for go through the waitlist, or a booking would jump the queue.
         raise Conflict(
             "people are waiting for a {bed_type} bed; bed {bed_id} is offered through the waitlist (轮候)",
@@ -366,17 +371,15 @@ async def create_hold(
         )
     minutes = data.minutes or default_minutes
     hold = await _claim(
-        session,
+        link,
         principal,
         bed,
         elder,
         kind="hold",
         purpose="booking",
         expires_at=utcnow() + dt.timedelta(minutes=minutes),
-        lapsed_expired=True,
     )
-    count_after_commit(session, "eldercare", "bed_hold_placed")
-    return hold
+    return hold, len(expired)
 
 
 def occupancies_visible_to(principal: Principal) -> Select:
@@ -511,7 +514,10 @@ async def admit_directly(session: AsyncSession, principal: Principal, data: Admi
             institution_id=institution.id,
             area=principal.area,
         )
-    return await _claim(session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None)
+    await expire_lapsed_holds(session, bed_id=bed.id, elder_id=elder.id)
+    return await _claim(
+        await direct.of_session(session), principal, bed, elder, kind="admission", purpose="direct", expires_at=None
+    )
 
 
 async def admit_over_hold(session: AsyncSession, principal: Principal, data: EmergencyAdmissionIn) -> BedOccupancy:
@@ -522,7 +528,7 @@ async def admit_over_hold(session: AsyncSession, principal: Principal, data: Eme
     elder = await get_or_404(session, Elder, data.elder_id, "no older person {elder_id}", elder_id=data.elder_id)
     bed, institution = await _bed_for_claim(session, data.bed_id)
     overrides.may_override(principal, institution.area_code)
-    await expire_lapsed_holds(session, bed_ids=[bed.id], elder_id=elder.id)
+    await expire_lapsed_holds(session, bed_id=bed.id, elder_id=elder.id)
     holder = await session.scalar(
         select(BedOccupancy).where(
             BedOccupancy.bed_id == bed.id,
@@ -533,7 +539,7 @@ async def admit_over_hold(session: AsyncSession, principal: Principal, data: Eme
     )
     if holder is None:  # nothing to override: an ordinary admission, with its ordinary refusals
         return await _claim(
-            session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None, lapsed_expired=True
+            await direct.of_session(session), principal, bed, elder, kind="admission", purpose="direct", expires_at=None
         )
     hold_id, conflict_detail = holder.id, _bed_taken(bed.id, holder).detail
     released = await session.execute(
@@ -554,7 +560,7 @@ async def admit_over_hold(session: AsyncSession, principal: Principal, data: Eme
         .execution_options(synchronize_session=False)
     )
     admission = await _claim(
-        session, principal, bed, elder, kind="admission", purpose="direct", expires_at=None, lapsed_expired=True
+        await direct.of_session(session), principal, bed, elder, kind="admission", purpose="direct", expires_at=None
     )
     audit = await overrides.record(
         session,
@@ -639,14 +645,16 @@ async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> 
     taken = await session.scalar(select(BedOccupancy.id).where(BedOccupancy.bed_id == bed_id, live_now(now)))
     if taken is not None:
         return None
-    entry = await _waiting_for(session, bed, institution)
+    entry = await _waiting_for(await direct.of_session(session), bed, institution)
     if entry is None:
         return None
-    elder = await session.get(Elder, entry.elder_id)
+    elder = await session.get(Elder, entry["elder_id"])
+    assert elder is not None  # waitlist_entries.elder_id is a foreign key
     try:
         async with session.begin_nested():  # a race lost here skips this offer, not the caller's whole work
+            await expire_lapsed_holds(session, bed_id=bed.id, elder_id=elder.id)
             offer = await _claim(
-                session,
+                await direct.of_session(session),
                 _SYSTEM,
                 bed,
                 elder,
@@ -658,7 +666,7 @@ async def offer_bed(session: AsyncSession, bed_id: int, *, offer_hours: int) -> 
         return None
     await session.execute(
         update(WaitlistEntry)
-        .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == "waiting")
+        .where(WaitlistEntry.id == entry["id"], WaitlistEntry.status == "waiting")
         .values(status="offered", offer_id=offer.id)
         .execution_options(synchronize_session=False)
     )

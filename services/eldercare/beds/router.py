@@ -246,11 +246,10 @@ async def get_bed(bed_id: int, session: Session, _principal: BedsReader) -> BedO
 async def create_hold(
     data: HoldIn,
     request: Request,
-    session: Session,
     principal: BedHoldsWriter,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> HoldOut:
-    return await flows.place_hold(request, session, principal, data, key=idempotency_key)
+    return await flows.place_hold(request, principal, data, key=idempotency_key)
 
 
 @router.get(
