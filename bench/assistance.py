@@ -207,12 +207,12 @@ class JobWatch:
         )
 
 
-async def screening(database: Database, chunk: int) -> tuple[float, int, float, JobWatch]:
+async def screening(database: Database, chunk: int, in_flight: int) -> tuple[float, int, float, JobWatch]:
     """The job as the service runs it: (time, leads, the process's CPU, what it cost the process)."""
     async with database.sessionmaker() as session, session.begin():
         job = await screenings.create_screening(session, CITY, ScreeningIn())
     watch = JobWatch()
-    elapsed, cpu = await watch.run(runner.run(database, job.id, chunk=chunk))
+    elapsed, cpu = await watch.run(runner.run(database, job.id, chunk=chunk, in_flight=in_flight))
     async with database.sessionmaker() as session:
         done = await session.get(Screening, job.id)
         if done.state != "done":
@@ -403,7 +403,7 @@ async def batch_figures(database: Database, args: argparse.Namespace) -> None:
     say(f"bare aggregate done ({load()})")
     floor, rows_read = await decrypt_floor(database, args.chunk)
     say(f"read + decrypt + sum done ({load()})")
-    elapsed, leads, cpu, watch = await screening(database, args.chunk)
+    elapsed, leads, cpu, watch = await screening(database, args.chunk, args.parallel_chunks)
     say(f"screening done ({load()})")
     rules, loading = await rules_only(database, args.chunk)
     say(f"rules alone done ({load()})")
@@ -443,7 +443,7 @@ async def main(args: argparse.Namespace) -> None:
         f"bench assistance: {args.households:,} households, database {args.database_url}, "
         f"{args.parallel_chunks} chunk(s) at once per worker, workers {', '.join(map(str, args.workers))}"
     )
-    runner.PARALLEL_CHUNKS = args.parallel_chunks
+    os.environ["ASSISTANCE_SCREENING_CHUNKS_IN_FLIGHT"] = str(args.parallel_chunks)  # the worker processes' too
     if not args.reuse:
         await fresh_database(args.database_url, "assistance")
     database = Database(args.database_url)
@@ -512,7 +512,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--parallel-chunks",
         type=int,
-        default=runner.PARALLEL_CHUNKS,
+        default=AssistanceSettings().screening_chunks_in_flight,
         help="chunks each screening job runs at once on PostgreSQL (1: one after the other)",
     )
     parser.add_argument(

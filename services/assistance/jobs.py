@@ -54,6 +54,7 @@ async def run_screening(ctx: JobContext) -> dict:
         ctx.database,
         screening_id,
         chunk=settings.screening_chunk,
+        in_flight=settings.screening_chunks_in_flight,
         share=_share(ctx),
         progress=ctx.progress,
         last_attempt=ctx.attempt >= runner.MAX_ATTEMPTS,
@@ -66,7 +67,13 @@ async def run_screening(ctx: JobContext) -> dict:
 async def share_screening(ctx: JobContext) -> dict:
     """Join a running screening: claim and screen its chunks beside the other workers until none is left."""
     screening_id = ctx.args["screening_id"]
-    chunks = await runner.join(ctx.database, screening_id, share=_share(ctx), progress=ctx.progress)
+    chunks = await runner.join(
+        ctx.database,
+        screening_id,
+        in_flight=AssistanceSettings().screening_chunks_in_flight,
+        share=_share(ctx),
+        progress=ctx.progress,
+    )
     return {"screening_id": screening_id, "chunks": chunks}
 
 

@@ -20,6 +20,10 @@ class AssistanceSettings(ServiceSettings):
     # processes pick up (discovery/runner.py). As many as worker processes may work on one screening: with fewer
     # workers, the helpers left over find nothing to do and end at once.
     screening_workers: int = Field(2, ge=1, le=64)
+    # Chunks each worker process has in flight at once on PostgreSQL (discovery/runner.py): 4 keeps a small
+    # machine's cores busy (the quickest screening); 1 leaves a core of a node it shares with the API to the API
+    # (docs/benchmarks/assistance.md has both). SQLite has one writer: always 1.
+    screening_chunks_in_flight: int = Field(4, ge=1, le=16)
 
     # Materials of online applications (photos and scans of documents, services/assistance/online): `local` keeps
     # them under `materials_dir` (default var/assistance-materials), for dev; `s3` in an S3-compatible bucket, for

@@ -166,7 +166,7 @@ async def test_a_screening_whose_worker_died_is_resumed_by_another_without_dupli
     client = committed_client
     monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "100")
     monkeypatch.setenv("ASSISTANCE_SCREENING_WORKERS", "1")  # no helper: the screening's own job is resumed
-    monkeypatch.setattr(runner, "PARALLEL_CHUNKS", 1)  # on PostgreSQL too: the dead worker committed one chunk
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNKS_IN_FLIGHT", "1")  # on PostgreSQL too: the dead worker committed one
     expected = await city(client)
     started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
     dying = KilledAfterItsFirstChunk(client.app.state.database, tasks, name="dying", lease=dt.timedelta(minutes=1))
@@ -267,7 +267,7 @@ async def test_bad_screenings(committed_client):
 async def test_chunks_in_flight_together_write_every_lead_once_and_a_failed_one_keeps_nothing(
     committed_client, monkeypatch
 ):
-    """On PostgreSQL several chunks run at once (runner.PARALLEL_CHUNKS), each committing on its own; a chunk that
+    """On PostgreSQL several chunks run at once (`in_flight`), each committing on its own; a chunk that
     fails fails the screening, is given back, and the chunks in flight beside it roll back: what is kept is
     exactly the leads of the chunks marked done, counted on the screening."""
     client = committed_client
@@ -277,7 +277,7 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_a_failed_one_
         whole = await screenings.create_screening(session, CITY, ScreeningIn())
         broken = await screenings.create_screening(session, CITY, ScreeningIn())
         await session.commit()
-    await runner.run(database, whole.id, chunk=30)
+    await runner.run(database, whole.id, chunk=30, in_flight=4)
     done = (await client.get(f"{API}/screenings/{whole.id}", headers=client.as_(CITY))).json()
     assert (done["state"], done["processed_households"]) == ("done", HOUSEHOLDS), done
     leads = await all_leads(client, whole.id)
@@ -296,7 +296,7 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_a_failed_one_
 
     monkeypatch.setattr(batch, "load_incomes", failing_fifth)
     with pytest.raises(RuntimeError, match="chunk lost"):
-        await runner.run(database, broken.id, chunk=30)
+        await runner.run(database, broken.id, chunk=30, in_flight=4)
     async with database.sessionmaker() as session:
         failed = await session.get(Screening, broken.id)
         kept = list(
@@ -352,7 +352,7 @@ async def test_chunks_in_flight_take_turns_decrypting_and_writing(committed_clie
     async with database.sessionmaker() as session:
         job = await screenings.create_screening(session, CITY, ScreeningIn())
         await session.commit()
-    await runner.run(database, job.id, chunk=30)
+    await runner.run(database, job.id, chunk=30, in_flight=4)
     leads = await all_leads(client, job.id)
     assert {(x["household_id"], x["programme"], x["member_id"]) for x in leads} == expected
     assert most["load_incomes"] == 1

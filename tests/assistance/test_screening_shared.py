@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import datetime as dt
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from services.assistance.database import JOBS as JOBS_TABLE
 from services.assistance.discovery import batch, runner, screenings
 from services.assistance.discovery.models import Screening, ScreeningChunk
 from services.assistance.jobs import tasks
+from services.assistance.settings import AssistanceSettings
 from shared.jobs import Worker
 from tests.assistance.test_screening import API, CITY, HOUSEHOLDS, JOBS, all_leads, city, job_of, screened, screening_of
 from tests.races import next_request_succeeds
@@ -269,7 +272,7 @@ async def test_a_cancel_between_two_chunks_fails_the_screening_and_its_job(commi
     client = committed_client
     monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNK", "100")
     monkeypatch.setenv("ASSISTANCE_SCREENING_WORKERS", "1")
-    monkeypatch.setattr(runner, "PARALLEL_CHUNKS", 1)  # one chunk in flight: none left to report after the cancel
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNKS_IN_FLIGHT", "1")  # none left to report after the cancel
     expected = await city(client)
     started = (await client.post(f"{API}/screenings", json={}, headers=client.as_(CITY))).json()
     asked = []
@@ -287,3 +290,12 @@ async def test_a_cancel_between_two_chunks_fails_the_screening_and_its_job(commi
     chunks = await chunks_of(client, started["id"])
     assert [c.state for c in chunks] == ["done", "queued", "queued", "queued"]
     await next_screening_is_exact(client, expected)
+
+
+@pytest.mark.parametrize("asked", ["0", "17", "four"])
+def test_chunks_in_flight_outside_one_to_sixteen_stop_the_worker_at_start(monkeypatch, asked):
+    """ASSISTANCE_SCREENING_CHUNKS_IN_FLIGHT is read when the settings are: a value no screening can run with is
+    refused there, naming the setting, rather than when the first screening starts."""
+    monkeypatch.setenv("ASSISTANCE_SCREENING_CHUNKS_IN_FLIGHT", asked)
+    with pytest.raises(ValidationError, match="screening_chunks_in_flight"):
+        AssistanceSettings()

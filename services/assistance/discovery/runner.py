@@ -24,8 +24,9 @@
   the chunks left until its last attempt; the screening `failed` after it); a helper's failure is its own job's
   (retried by the job mechanism), and the screening's job takes over the chunk meanwhile.
 
-Within one job, several chunks are in flight at once on PostgreSQL (`PARALLEL_CHUNKS`), taking turns at
-decrypting and writing (`screenings.Turns`): one worker alone keeps both of a small machine's cores busy.
+Within one job, several chunks are in flight at once on PostgreSQL (`in_flight`, the setting
+ASSISTANCE_SCREENING_CHUNKS_IN_FLIGHT), taking turns at decrypting and writing (`screenings.Turns`): one worker alone
+keeps both of a small machine's cores busy.
 docs/jobs.md and docs/scaling.md tell how this grows to more machines.
 """
 
@@ -49,10 +50,9 @@ from shared.jobs import Cancelled, LeaseLost
 log = logging.getLogger("assistance.screening")
 MAX_ATTEMPTS = 3  # the job's: a failed attempt is retried, with the chunks left, until the third
 
-# Chunks in flight at once in one job on PostgreSQL, each on its own connection and in its own transaction:
-# while the database writes the leads of up to WRITING_CHUNKS of them (about one per core the database has for
-# it), the next chunk's incomes are read and decrypted in this process. SQLite has one writer: one at a time.
-PARALLEL_CHUNKS = 4
+# Chunks in flight at once in one job on PostgreSQL (`in_flight`), each on its own connection and in its own
+# transaction: while the database writes the leads of up to WRITING_CHUNKS of them (about one per core the database
+# has for it), the next chunk's incomes are read and decrypted in this process. SQLite has one writer: one at a time.
 WRITING_CHUNKS = 2
 # How often a job with no chunk left to claim looks whether the others' are done (or one's lease ran out).
 WAIT_S = 1.0
@@ -246,14 +246,14 @@ async def _run_claimed(database: Database, screening: Screening, chunk: Row, sha
     return 100 * processed // total if total else 100
 
 
-async def _share(database: Database, screening_id: int, share: Share, progress: Progress) -> int:
+async def _share(database: Database, screening_id: int, share: Share, progress: Progress, in_flight: int) -> int:
     """Claim and screen the screening's chunks until none is left, then wait for those others hold; returns how
     many this job did. Raises what stops it: a cancel (`progress`), a lost lease, an error of a chunk."""
     async with database.sessionmaker() as session:
         screening = await session.get(Screening, screening_id)
     if screening is None:
         return 0
-    depth = PARALLEL_CHUNKS if database.dialect == "postgresql" else 1
+    depth = in_flight if database.dialect == "postgresql" else 1
     turns = Turns(load=asyncio.Semaphore(1), write=asyncio.Semaphore(WRITING_CHUNKS))
 
     async def lane() -> int:
@@ -316,6 +316,7 @@ async def run(
     screening_id: int,
     *,
     chunk: int,
+    in_flight: int,
     share: Share = Share("in-process"),
     progress: Progress = _no_progress,
     last_attempt: bool = True,
@@ -338,7 +339,7 @@ async def run(
             async with database.sessionmaker() as session, session.begin():
                 await session.execute(text("ANALYZE households, members, incomes, assets, enrolments"))
         report = _percent_only(progress)
-        await _share(database, screening_id, share, report)
+        await _share(database, screening_id, share, report, in_flight)
         # Its lanes also end when a cancel stops the claims before any of them heard it: hear it here.
         await report(-1)
     except LeaseLost:
@@ -360,10 +361,12 @@ async def run(
         await _done_if_no_chunk_left(session, screening_id)  # an area without households has no chunk to do it
 
 
-async def join(database: Database, screening_id: int, *, share: Share, progress: Progress = _no_progress) -> int:
+async def join(
+    database: Database, screening_id: int, *, in_flight: int, share: Share, progress: Progress = _no_progress
+) -> int:
     """A helper job: share the chunks of a running screening until it has ended; returns how many this job did.
     A screening not (or no longer) running needs no help: 0."""
-    return await _share(database, screening_id, share, _percent_only(progress))
+    return await _share(database, screening_id, share, _percent_only(progress), in_flight)
 
 
 def _percent_only(progress: Progress) -> Progress:
