@@ -49,23 +49,28 @@ async def database(backend, db_dir):
     await database.dispose()
 
 
+def _person(serial: str, **values) -> Elder:
+    """A person of 1941 with an emergency contact (its phone encrypted inside the JSON), not yet written."""
+    return Elder(
+        **{
+            "id_number": id_number("330212", dt.date(1941, 2, 3), serial),
+            "name": "直连",
+            "sex": "male",
+            "birth_on": dt.date(1941, 2, 3),
+            "address": "百丈东路2号",
+            "address_status": "pending",
+            "area_code": "330212001",
+            "emergency_contacts": [{"name": "女儿", "phone": "13900000002", "relation": "child"}],
+            "registered_by": "direct",
+            "created_at": utcnow(),
+        }
+        | values
+    )
+
+
 async def _elder(database: Database, serial: str) -> int:
     async with database.sessionmaker() as session, session.begin():
-        elder = Elder(
-            id_number=id_number("330212", dt.date(1941, 2, 3), serial),
-            name="直连",
-            sex="male",
-            birth_on=dt.date(1941, 2, 3),
-            address="百丈东路2号",
-            address_status="pending",
-            area_code="330212001",
-            latitude=29.8712345,
-            longitude=121.56,
-            lives_alone=True,
-            emergency_contacts=[{"name": "女儿", "phone": "13900000002", "relation": "child"}],
-            registered_by="direct",
-            created_at=utcnow(),
-        )
+        elder = _person(serial, latitude=29.8712345, longitude=121.56, lives_alone=True)
         session.add(elder)
         await session.flush()
         return elder.id
@@ -100,22 +105,7 @@ async def test_an_instance_inserted_in_one_statement_reads_back_as_the_orm_would
     attribute never set (its column's default, else NULL), the id given back; a second person with the same ID
     number is the unique key's IntegrityError."""
     inserter = direct.Inserter(Elder)
-
-    def person() -> Elder:
-        return Elder(
-            id_number=id_number("330212", dt.date(1939, 8, 9), "207"),
-            name="直连",
-            sex="female",
-            birth_on=dt.date(1939, 8, 9),
-            address="百丈东路3号",
-            address_status="pending",
-            area_code="330212001",
-            emergency_contacts=[{"name": "儿子", "phone": "13900000003", "relation": "child"}],
-            registered_by="direct",
-            created_at=utcnow(),
-        )
-
-    written = person()
+    written = _person("207")  # lives_alone never set
     async with direct.connect(database, transaction=True) as link:
         await inserter.add(link, written)
     assert isinstance(written.id, int)
@@ -127,7 +117,7 @@ async def test_an_instance_inserted_in_one_statement_reads_back_as_the_orm_would
         assert read.latitude is None and read.phone is None
     with pytest.raises(IntegrityError):
         async with direct.connect(database, transaction=True) as link:
-            await inserter.add(link, person())
+            await inserter.add(link, _person("207"))
 
 
 async def test_a_refusal_rolls_back_and_hands_the_same_connection_to_the_next_request(database, backend):
