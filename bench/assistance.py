@@ -94,7 +94,10 @@ async def grow_city(database: Database, households: int) -> None:
         return
     while held < households:
         async with database.sessionmaker() as session, session.begin():
-            held += await copy_households(session, households - held)
+            copied = await copy_households(session, households - held)
+        if copied == 0:  # an empty city has nothing to copy: say so rather than loop for ever
+            raise SystemExit(f"bench: the database holds no household to copy up to {households:,}")
+        held += copied
         say(f"  copied up to {held:,} households ({time.perf_counter() - started:.0f} s)")
     await analyze(database, held, started)
 

@@ -322,13 +322,13 @@ async def generate(
 
 
 async def copy_households(session: AsyncSession, at_most: int) -> int:
-    """Copies the first `at_most` households the database holds, with their members, incomes and assets, in SQL
+    """Copies the households whose ids are at most `at_most`, with their members, incomes and assets, in SQL
     (PostgreSQL): a city too big to generate in Python in an evening (the generator's encryption and inserts
     take about 1 ms a household) grows by copies of the one generated. Each copy gets new ids past the current
     ones, so the households stay in one range of ids as the screening's chunks read them, and a new blind index
     for each member (the unique key of a person), so a copy is another family with the same figures. The ID
     numbers' ciphertexts stay as they were: their associated data is the column, not the row. Returns how many
-    households were copied."""
+    households were copied (fewer than `at_most` where ids have gaps; 0 for an empty city)."""
     if session.bind.dialect.name != "postgresql":
         raise ValueError("households are copied in PostgreSQL's SQL (sha256, encode)")
     tables = [model.__table__ for model in (Household, Member, Income, Asset)]
@@ -341,11 +341,12 @@ async def copy_households(session: AsyncSession, at_most: int) -> int:
         # A new person: the old blind index hashed with this copy's offset (unique to the copy).
         "id_number_index": lambda table: "encode(sha256(convert_to(id_number_index || :copy, 'UTF8')), 'hex')",
     }
+    copied = {}
     for table in tables:
         columns = [column.name for column in table.columns]
         values = [shifted[name](table) if name in shifted else name for name in columns]
         owner = "id" if table.name == "households" else "household_id"
-        await session.execute(
+        copied[table.name] = await session.execute(
             text(
                 f"INSERT INTO {table.name} ({', '.join(columns)}) "
                 f"SELECT {', '.join(values)} FROM {table.name} WHERE {owner} <= :last ORDER BY id"
@@ -356,7 +357,7 @@ async def copy_households(session: AsyncSession, at_most: int) -> int:
         await session.execute(
             text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))")
         )
-    return last
+    return copied["households"].rowcount
 
 
 async def _main(households: int, seed: int) -> None:
