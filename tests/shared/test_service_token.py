@@ -50,6 +50,32 @@ async def test_no_token_is_a_peer_failure_the_caller_can_fall_back_from(gateway_
         await ClientCredentialsToken(f"http://127.0.0.1:{free_port()}", "eldercare", "x")()
 
 
+async def test_a_failed_fetch_is_shared_by_the_callers_queued_behind_it_and_retried_later(gateway_url):
+    # A wrong secret (or a gateway that does not answer): twenty callers at once ask the gateway once, not twenty
+    # times one after another under the lock.
+    provider = ClientCredentialsToken(gateway_url, "eldercare", "wrong-secret", retry_after_s=0.2)
+    failures = await asyncio.gather(*(provider() for _ in range(20)), return_exceptions=True)
+    assert all(isinstance(f, PeerUnavailable) and "HTTP 401" in f.reason for f in failures), failures
+    assert provider.attempts == 1
+    with pytest.raises(PeerUnavailable, match="HTTP 401"):
+        await provider()
+    assert provider.attempts == 1
+    await asyncio.sleep(0.25)
+    with pytest.raises(PeerUnavailable, match="HTTP 401"):
+        await provider()
+    assert provider.attempts == 2
+
+
+async def test_a_failed_renewal_keeps_the_token_in_hand_until_it_expires(gateway_url):
+    provider = ClientCredentialsToken(
+        gateway_url, "eldercare", gateway_seed.dev_client_secret("eldercare"), renew_before_s=3600
+    )
+    token = await provider()
+    provider.token_url = f"http://127.0.0.1:{free_port()}/api/auth/v1/token"  # the gateway is gone
+    assert await provider() == token and await provider() == token
+    assert (provider.fetches, provider.attempts) == (1, 2)  # the second call did not ask again
+
+
 def test_production_needs_real_required_secrets_but_not_unused_ones():
     from pydantic import ValidationError
 
