@@ -49,6 +49,44 @@ def cpu_seconds(*pids: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+class CpuMeter:
+    """CPU time of named processes over a run, and of the PostgreSQL server processes serving one database when
+    the server runs on this machine (their /proc entries are readable): the database's share of each request,
+    which the raw side pays too. Server-wide work (the WAL writer, checkpoints, autovacuum) is not in it, so that
+    share is a lower bound; a session that ends during the run takes its time with it."""
+
+    def __init__(self, processes: dict[str, int], database_url: str | None = None):
+        self.processes, self.database_url = processes, database_url
+
+    async def _backends(self) -> list[int]:
+        if self.database_url is None:
+            return []
+        connection = await asyncpg.connect(self.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            rows = await connection.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await connection.close()
+        return [row["pid"] for row in rows if Path(f"/proc/{row['pid']}/stat").exists()]
+
+    async def sample(self) -> dict[str | int, float]:
+        """Each named process's CPU seconds so far, and each of the database's server processes' by pid."""
+        sampled: dict[str | int, float] = {name: cpu_seconds(pid) for name, pid in self.processes.items()}
+        sampled.update({pid: cpu_seconds(pid) for pid in await self._backends()})
+        return sampled
+
+    @staticmethod
+    def spent(before: dict[str | int, float], after: dict[str | int, float]) -> dict[str, float]:
+        """CPU seconds between two samples by name; the server processes' together as "postgres" (a process that
+        started in between counts from its start)."""
+        spent = {name: after[name] - before[name] for name in after if isinstance(name, str)}
+        backends = [pid for pid in after if isinstance(pid, int)]
+        if backends:
+            spent["postgres"] = sum(after[pid] - before.get(pid, 0.0) for pid in backends)
+        return spent
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -63,8 +63,8 @@ from stdnum.cn import ric
 from bench import notifications, spreadsheets
 from bench.common import (
     HOST,
+    CpuMeter,
     behind_gateway,
-    cpu_seconds,
     free_port,
     fresh_database,
     load_average,
@@ -108,7 +108,7 @@ class Run:
 
 
 async def fire(
-    name: str, jobs: list, clients: int, call, pids: dict[str, int] | None = None, rate: float | None = None
+    name: str, jobs: list, clients: int, call, meter: CpuMeter | None = None, rate: float | None = None
 ) -> Run:
     """Run `call(job)` for every job with at most `clients` in flight; `call` returns a status.
 
@@ -145,12 +145,12 @@ async def fire(
 
     tasks = [asyncio.create_task(worker()) for _ in range(clients)]
     await asyncio.sleep(0)
-    before = {k: cpu_seconds(p) for k, p in (pids or {}).items()}
+    before = await meter.sample() if meter else {}
     began = time.perf_counter()
     start.set()
     await asyncio.gather(*tasks)
     run.elapsed_s = time.perf_counter() - began
-    run.cpu_s = {k: cpu_seconds(p) - before[k] for k, p in (pids or {}).items()}
+    run.cpu_s = CpuMeter.spent(before, await meter.sample()) if meter else {}
     return run
 
 
@@ -271,7 +271,7 @@ async def institution_with_beds(api: Api, beds: int, label: str) -> list[int]:
 
 
 async def meal_rush_service(
-    api: Api, elders: list[int], menus: list[int], clients: int, pids, rate: float | None = None
+    api: Api, elders: list[int], menus: list[int], clients: int, meter: CpuMeter | None, rate: float | None = None
 ) -> Run:
     jobs = [(elder, menus[n % len(menus)]) for n, elder in enumerate(elders)]
     random.shuffle(jobs)
@@ -285,7 +285,7 @@ async def meal_rush_service(
         )
         return status
 
-    return await fire("service", jobs, clients, call, pids, rate)
+    return await fire("service", jobs, clients, call, meter, rate)
 
 
 ORDER_INSERT = """
@@ -297,7 +297,12 @@ TAKE_PLACE = "UPDATE menus SET remaining = remaining - 1 WHERE id = $1 AND remai
 
 
 async def meal_rush_raw(
-    pool: asyncpg.Pool, elders: list[int], menus: list[int], clients: int, pids, rate: float | None = None
+    pool: asyncpg.Pool,
+    elders: list[int],
+    menus: list[int],
+    clients: int,
+    meter: CpuMeter | None,
+    rate: float | None = None,
 ) -> Run:
     jobs = [(elder, menus[n % len(menus)]) for n, elder in enumerate(elders)]
     random.shuffle(jobs)
@@ -317,14 +322,14 @@ async def meal_rush_raw(
                 return 409
             return 201
 
-    return await fire("raw", jobs, clients, call, pids, rate)
+    return await fire("raw", jobs, clients, call, meter, rate)
 
 
 class _SoldOut(Exception):
     pass
 
 
-async def holds_service(api: Api, elders: list[int], beds: list[int], pids) -> tuple[Run, list[int]]:
+async def holds_service(api: Api, elders: list[int], beds: list[int], meter: CpuMeter) -> tuple[Run, list[int]]:
     jobs = [(elder, random.choice(beds)) for elder in elders]
     won: list[int] = []
 
@@ -335,7 +340,7 @@ async def holds_service(api: Api, elders: list[int], beds: list[int], pids) -> t
             won.append(answer["id"])
         return status
 
-    return await fire("service", jobs, len(jobs), call, pids), won
+    return await fire("service", jobs, len(jobs), call, meter), won
 
 
 HOLD_EXPIRE = (
@@ -349,7 +354,7 @@ ON CONFLICT DO NOTHING RETURNING id
 """
 
 
-async def holds_raw(pool: asyncpg.Pool, elders: list[int], beds: list[int], pids) -> Run:
+async def holds_raw(pool: asyncpg.Pool, elders: list[int], beds: list[int], meter: CpuMeter) -> Run:
     jobs = [(elder, random.choice(beds)) for elder in elders]
 
     async def call(job) -> int:
@@ -358,7 +363,7 @@ async def holds_raw(pool: asyncpg.Pool, elders: list[int], beds: list[int], pids
             await connection.execute(HOLD_EXPIRE, bed)
             return 201 if await connection.fetchval(HOLD_INSERT, bed, elder) else 409
 
-    return await fire("raw", jobs, len(jobs), call, pids)
+    return await fire("raw", jobs, len(jobs), call, meter)
 
 
 # -------------------------------------------------------------------------------------------- checks
@@ -426,6 +431,33 @@ def summary(title: str, what: str, service: list[Run], raw: list[Run]) -> None:
         f"(req/s: median of rounds; p50/p99 over all rounds' requests); service p99 target ≤ {TARGET_P99_MS:.0f} ms: "
         f"{'met' if s[2] <= TARGET_P99_MS else 'NOT met'}"
     )
+    cpu_budget(service, raw)
+
+
+def cpu_budget(service: list[Run], raw: list[Run]) -> None:
+    """Each side's CPU per request over all its rounds, every process counted (the load generator and PostgreSQL
+    too): on a machine whose cores they share and keep busy, throughput is at most cores / that, so the ratio of
+    the two is the throughput ratio's ceiling, whatever the wait. Printed with what the ceiling would be were
+    the service's own share at the issue's 800 µs."""
+
+    def per_request(runs: list[Run]) -> dict[str, float]:
+        requests = sum(r.requests for r in runs)
+        names = {name for r in runs for name in r.cpu_s}
+        return {name: sum(r.cpu_s.get(name, 0.0) for r in runs) * 1e6 / requests for name in sorted(names)}
+
+    s, r = per_request(service), per_request(raw)
+    if not s or "postgres" not in s:
+        return
+    s_total, r_total = sum(s.values()), sum(r.values())
+    own = next(name for name in s if name not in ("gateway", "client", "postgres"))
+    say(
+        f"  CPU per request, every process: service {s_total:.0f} µs ("
+        + ", ".join(f"{k} {v:.0f}" for k, v in s.items())
+        + f"), raw {r_total:.0f} µs ("
+        + ", ".join(f"{k} {v:.0f}" for k, v in r.items() if v)
+        + f"); ceiling of the throughput ratio {r_total / s_total:.2f}, "
+        f"{r_total / (s_total - s[own] + 800):.2f} were {own} at 800 µs"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -450,12 +482,15 @@ def start_suite(url: str, tmp: Path, pool_size: int) -> Suite:
 async def bench(args: argparse.Namespace, suite: Suite) -> None:
     url = args.database_url
     # CPU time per request of each process; "client" is this process (the load generator, and the raw side's
-    # asyncpg work). PostgreSQL's own CPU is not counted: other sessions may be using the same server.
-    pids = {
-        "eldercare": suite.processes["eldercare"].pid,
-        "gateway": suite.processes["gateway"].pid,
-        "client": os.getpid(),
-    }
+    # asyncpg work); "postgres" the server processes of the bench's database, both sides' (bench.common.CpuMeter).
+    meter = CpuMeter(
+        {
+            "eldercare": suite.processes["eldercare"].pid,
+            "gateway": suite.processes["gateway"].pid,
+            "client": os.getpid(),
+        },
+        url,
+    )
     connector = aiohttp.TCPConnector(limit=args.clients + 10, limit_per_host=args.clients + 10)
     timeout = aiohttp.ClientTimeout(total=120)
     raw_pool_size = 2 * args.pool_size  # the service's engine: pool_size plus as many overflow connections
@@ -494,10 +529,10 @@ async def bench(args: argparse.Namespace, suite: Suite) -> None:
             sides = [("service", menus_service), ("raw", menus_raw)]
             for side, menus in sides if n % 2 == 0 else sides[::-1]:
                 if side == "service":
-                    run = await meal_rush_service(api, elders, menus, args.clients, pids, args.rate)
+                    run = await meal_rush_service(api, elders, menus, args.clients, meter, args.rate)
                     service_runs.append(run)
                 else:
-                    run = await meal_rush_raw(pool, elders, menus, args.clients, pids, args.rate)
+                    run = await meal_rush_raw(pool, elders, menus, args.clients, meter, args.rate)
                     raw_runs.append(run)
                 say(f"round {n + 1}  {line(run, 'placed')}")
                 await asyncio.sleep(args.pause)
@@ -513,14 +548,14 @@ async def bench(args: argparse.Namespace, suite: Suite) -> None:
         )
         service_holds, raw_holds = [], []
         for n in range(args.hold_rounds):
-            run, won = await holds_service(api, people, beds_service, pids)
+            run, won = await holds_service(api, people, beds_service, meter)
             service_holds.append(run)
             say(f"round {n + 1}  {line(run, 'held')}")
             for hold_id in won:
                 status, answer = await api.post(f"/bed-holds/{hold_id}/release")
                 if status != 200:
                     raise RuntimeError(f"release of hold {hold_id}: {status} {answer}")
-            run = await holds_raw(pool, people, beds_raw, pids)
+            run = await holds_raw(pool, people, beds_raw, meter)
             raw_holds.append(run)
             say(f"round {n + 1}  {line(run, 'held')}")
             await pool.execute(
