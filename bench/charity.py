@@ -41,7 +41,7 @@ import asyncpg
 import httpx
 from sqlalchemy import text
 
-from bench.common import behind_gateway, cpu_seconds, load_average, percentile, stop
+from bench.common import CpuMeter, behind_gateway, load_average, percentile, stop
 from services.charity.main import create_app
 from services.charity.settings import CharitySettings
 from shared import clock, migrations
@@ -210,13 +210,10 @@ def wrk_donations(
     token: str,
     seconds: float,
     connections: int,
-    pids: dict[str, int] | None = None,
 ):
-    """wrk's result, with the CPU time per answered request of each process in `pids` (ms) as `cpu_ms`: on a
-    shared machine, what a donation costs is steadier than how many fit in a second."""
+    """wrk's result, with the share of 201s in `ok_rps` and `answered`."""
     from bench.gateway import parse_wrk
 
-    before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
     command = [
         wrk,
         "-t2",
@@ -239,16 +236,16 @@ def wrk_donations(
     parsed = parse_wrk(result.stdout)
     answered = max(1, parsed.requests - parsed.non_2xx)
     parsed.ok_rps = parsed.rps * (parsed.requests - parsed.non_2xx) / max(1, parsed.requests)  # 201s only
-    parsed.cpu_ms = {name: (cpu_seconds(pids[name]) - spent) * 1000 / answered for name, spent in before.items()}
+    parsed.answered = answered
     return parsed
 
 
 async def raw_donations(
-    url: str, project_id: int, seconds: float, concurrency: int, connections: int, run: str
-) -> tuple[float, float, float, int, float]:
+    url: str, project_id: int, seconds: float, concurrency: int, connections: int, run: str, meter: CpuMeter
+) -> tuple[float, float, float, int, dict[str, float]]:
     """The same SQL work per donation, by hand on asyncpg: one transaction with the group, its two entries,
     its seal (the balance trigger runs) and the donation row. Returns (per second, p50 ms, p99 ms, count,
-    the client's CPU ms per donation)."""
+    CPU ms per donation of this process and of PostgreSQL, measured before the pool's sessions end)."""
     plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     pool = await asyncpg.create_pool(plain, min_size=1, max_size=connections)
     try:
@@ -302,9 +299,11 @@ async def raw_donations(
                     )
                 latencies.append((time.perf_counter() - started) * 1000)
 
-        started, cpu = time.perf_counter(), time.process_time()
+        before = await meter.sample()
+        started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        elapsed = time.perf_counter() - started
+        spent = CpuMeter.spent(before, await meter.sample())
     finally:
         await pool.close()
     return (
@@ -312,7 +311,7 @@ async def raw_donations(
         statistics.median(latencies),
         percentile(latencies, 0.99),
         len(latencies),
-        cpu * 1000 / max(1, len(latencies)),
+        {name: seconds * 1000 / max(1, len(latencies)) for name, seconds in spent.items()},
     )
 
 
@@ -328,21 +327,29 @@ async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -
             token = (await client.post("/api/auth/v1/dev-tokens", json={"principal": "staff-city"})).json()
         token = token["access_token"]
         connections = args.pool * 2  # the service's pool: pool_size plus as many overflow connections
-        pids = {name: suite.processes[name].pid for name in ("charity", "gateway")}
+        # CPU per donation of each process, PostgreSQL's for the bench's database included (bench.common.CpuMeter);
+        # wrk's is not counted (a C load generator, a small share), nor on the raw side this process's own.
+        service_meter = CpuMeter({name: suite.processes[name].pid for name in ("charity", "gateway")}, url)
+        raw_meter = CpuMeter({"client": os.getpid()}, url)
         await asyncio.to_thread(wrk_donations, wrk, script, gateway, "warm", project_id, token, 3, args.concurrency)
-        await raw_donations(url, project_id, 2, args.concurrency, connections, "raw-warm")
+        await raw_donations(url, project_id, 2, args.concurrency, connections, "raw-warm", raw_meter)
         service, raw = [], []
         for n in range(args.rounds):
+            before = await service_meter.sample()
             result = await asyncio.to_thread(
-                wrk_donations, wrk, script, gateway, f"gw{n}", project_id, token, args.duration, args.concurrency, pids
+                wrk_donations, wrk, script, gateway, f"gw{n}", project_id, token, args.duration, args.concurrency
             )
+            spent = CpuMeter.spent(before, await service_meter.sample())
+            result.cpu_ms = {name: seconds * 1000 / result.answered for name, seconds in spent.items()}
             if result.non_2xx or result.socket_errors:
                 print(
                     f"  round {n + 1}: {result.non_2xx} non-2xx answers, {result.socket_errors} socket errors "
                     f"(see {suite.log_dir})"
                 )
             service.append(result)
-            raw.append(await raw_donations(url, project_id, args.duration, args.concurrency, connections, f"raw{n}"))
+            raw.append(
+                await raw_donations(url, project_id, args.duration, args.concurrency, connections, f"raw{n}", raw_meter)
+            )
             print(
                 f"  round {n + 1}: gateway {result.ok_rps:.0f}/s (p50 {result.p50_ms:.1f} ms, "
                 f"p99 {result.p99_ms:.1f} ms), raw asyncpg {raw[-1][0]:.0f}/s (p50 {raw[-1][1]:.1f} ms, "
@@ -377,10 +384,17 @@ async def through_gateway(args: argparse.Namespace, url: str, project_id: int) -
             f"NOT ALL ANSWERED: {failed} non-2xx answers or socket errors (not counted in the rate; wrk's "
             f"latencies include them); see {suite.log_dir}"
         )
-    cpu = {name: statistics.median(r.cpu_ms[name] for r in service) for name in ("charity", "gateway")}
+    cpu = {name: statistics.median(r.cpu_ms.get(name, 0.0) for r in service) for name in service[0].cpu_ms}
+    raw_cpu = {name: statistics.median(r[4].get(name, 0.0) for r in raw) for name in raw[0][4]}
+    # On cores the processes share and keep busy, throughput is at most cores / CPU per donation: the ratio of the
+    # two sides' totals is the throughput ratio's ceiling, whatever the waits.
     print(
-        f"CPU per donation: charity service {cpu['charity']:.2f} ms, gateway {cpu['gateway']:.2f} ms; raw asyncpg "
-        f"client {statistics.median(r[4] for r in raw):.2f} ms (PostgreSQL's own CPU not counted in either)"
+        "CPU per donation (median of rounds): service "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
+        + f", {sum(cpu.values()):.2f} ms in all; raw "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in raw_cpu.items())
+        + f", {sum(raw_cpu.values()):.2f} ms in all; ceiling of the throughput ratio "
+        f"{sum(raw_cpu.values()) / sum(cpu.values()):.2f}"
     )
     print(f"donations recorded by the service: {recorded} ({answered} answered 201 or replayed)")
 
