@@ -55,6 +55,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
             spreadsheets.router(api_prefix("eldercare")),
             outbox.messages_router(reader=CurrentPrincipal),
         ],
+        busiest=[meals_router, beds_router],  # meal orders and bed holds: the rushes
         on_startup=[open_peers],
         on_shutdown=[close_peers],
     )
