@@ -16,7 +16,7 @@ import time
 
 import httpx
 
-from shared.peer import PeerUnavailable
+from shared.peer import PeerUnavailable, tls_context
 from shared.request_id import REQUEST_ID_HEADER, current_request_id
 
 
@@ -68,7 +68,7 @@ class ClientCredentialsToken:
     async def _fetch(self) -> str:
         self.attempts += 1
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with httpx.AsyncClient(timeout=self.timeout_s, verify=tls_context()) as client:
                 request_id = current_request_id()  # the fetch is part of the request that needed it
                 response = await client.post(
                     self.token_url,

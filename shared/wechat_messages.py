@@ -15,6 +15,8 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.peer import tls_context
+
 # errcode: 43101 the person did not accept (or used up) the template; 40003 not an openid of this app;
 # 47003 the fields do not fit the template. Retrying will not help any of them.
 REFUSED = frozenset({43101, 40003, 47003})
@@ -51,7 +53,7 @@ class SubscribeMessages:
         self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
-        self._http = httpx.AsyncClient(timeout=settings.timeout_s)
+        self._http = httpx.AsyncClient(timeout=settings.timeout_s, verify=tls_context())
 
     async def _access_token(self, *, renew: bool = False) -> str:
         async with self._lock:

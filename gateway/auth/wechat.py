@@ -13,6 +13,7 @@ from typing import Protocol
 import httpx
 
 from shared.errors import NotFound, ServiceUnavailable, Unauthorized
+from shared.peer import tls_context
 
 log = logging.getLogger("gateway.wechat")
 
@@ -39,7 +40,7 @@ class JsCode2Session:
     async def openid_for(self, code: str) -> str:
         params = {"appid": self.appid, "secret": self.secret, "js_code": code, "grant_type": "authorization_code"}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with httpx.AsyncClient(timeout=self.timeout_s, verify=tls_context()) as client:
                 response = await client.get(self.url, params=params)
             body = response.json()  # WeChat may label its JSON text/plain
         except (httpx.HTTPError, ValueError) as error:

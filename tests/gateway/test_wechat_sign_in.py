@@ -1,5 +1,7 @@
 """WeChat mini-program sign-in against a fake WeChat server on loopback."""
 
+import ssl
+
 import pytest
 from fastapi import FastAPI, Query
 from fastapi.responses import PlainTextResponse
@@ -8,6 +10,7 @@ from sqlalchemy import select
 from gateway.auth.models import Resident
 from gateway.auth.wechat import JsCode2Session, NotConfigured
 from shared.demo import DEMO_RESIDENT_SUBJECT
+from shared.peer import tls_context
 from tests.gateway.conftest import free_port, serve_in_background
 
 APPID, SECRET = "wx-test-app", "wx-test-secret"
@@ -80,3 +83,16 @@ async def test_without_a_mini_program_it_says_so(auth_gateway):
     response = await sign_in(auth_gateway, "good-alice")
     assert response.status_code == 404 and "not offered" in response.json()["detail"]
     assert (await auth_gateway.post("/api/auth/v1/wechat-sign-ins", json={"code": ""})).status_code == 422
+
+
+async def test_a_sign_in_builds_no_tls_context_on_the_event_loop(auth_gateway, fake_wechat, monkeypatch):
+    # About 25 ms of CPU each, in which no other request of the gateway moves (shared.peer.tls_context).
+    base_url, _ = fake_wechat
+    use_wechat(auth_gateway, base_url)
+    tls_context()
+    built = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    for name in ("carol", "dave"):
+        assert (await sign_in(auth_gateway, f"good-{name}")).status_code == 200
+    assert built == []

@@ -1,13 +1,14 @@
 """A service's token from the gateway's client-credentials endpoint: fetched once, shared, renewed."""
 
 import asyncio
+import ssl
 
 import pytest
 
 from gateway import seed as gateway_seed
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from shared.peer import PeerUnavailable
+from shared.peer import PeerUnavailable, tls_context
 from shared.service_token import ClientCredentialsToken
 from tests.conftest import _empty_tables, service_database
 from tests.gateway.conftest import free_port, serve_in_background
@@ -74,6 +75,21 @@ async def test_a_failed_renewal_keeps_the_token_in_hand_until_it_expires(gateway
     provider.token_url = f"http://127.0.0.1:{free_port()}/api/auth/v1/token"  # the gateway is gone
     assert await provider() == token and await provider() == token
     assert (provider.fetches, provider.attempts) == (1, 2)  # the second call did not ask again
+
+
+async def test_fetches_build_no_tls_context_on_the_event_loop(gateway_url, monkeypatch):
+    # Loading the CA bundle costs about 25 ms of CPU, in which no other request of the process moves: each
+    # client is given the process's one context (shared.peer.tls_context) instead of building its own.
+    tls_context()
+    built = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    provider = ClientCredentialsToken(
+        gateway_url, "eldercare", gateway_seed.dev_client_secret("eldercare"), renew_before_s=3600
+    )
+    for _ in range(3):
+        await provider()
+    assert provider.fetches == 3 and built == []
 
 
 def test_production_needs_real_required_secrets_but_not_unused_ones():
