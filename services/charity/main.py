@@ -51,4 +51,5 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
             spreadsheets.router(api_prefix("charity")),
         ],
+        busiest=[donations_router],  # a campaign's donations: the rush
     )
