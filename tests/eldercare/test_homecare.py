@@ -10,9 +10,11 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.homecare.models import Visit
+from services.eldercare.homecare.service import _refuse_if_locked
 from shared import clock
 from shared.db import utcnow
-from tests.conftest import resident, staff
+from shared.errors import Conflict
+from tests.conftest import TEST_DAY, resident, staff
 from tests.eldercare.test_elders import id_number
 from tests.eldercare.test_meals import API, CARER, ELDERS_READ, ELDERS_WRITE, add_elder
 
@@ -24,7 +26,8 @@ YINZHOU = staff("330212", *ALL, subject="staff:yinzhou")
 HAISHU = staff("330203", *ALL, subject="staff:haishu")
 CITY = staff("330200", *ALL, RATES, subject="staff:city")
 HOME = (29.87, 121.56)  # where add_elder's people live
-TOMORROW_9 = dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(9, 0), tzinfo=clock.SHANGHAI)
+# The clock is at noon on TEST_DAY (tests/eldercare/conftest.py).
+TOMORROW_9 = dt.datetime.combine(TEST_DAY + dt.timedelta(days=1), dt.time(9, 0), tzinfo=clock.SHANGHAI)
 
 
 async def add_service(client, code="bathing", price=6000, minutes=60) -> dict:
@@ -623,3 +626,12 @@ async def test_visits_page_newest_first_through_visits_that_start_together(clien
         if cursor is None:
             break
     assert seen == [v["id"] for v in sorted(booked, key=lambda v: (start_of(v), v["id"]), reverse=True)]
+
+
+def test_a_locked_visit_names_the_day_it_locked_in_shanghai():
+    # Scheduled to end at 01:00 on 2 December 2025 in Shanghai (17:00 on the 1st in UTC), never checked out: it
+    # locked at 01:00 on 1 January 2026, a date UTC would give as 31 December.
+    visit = Visit(id=7, check_out_at=None, ends_at=dt.datetime(2025, 12, 1, 17, 0, tzinfo=dt.UTC))
+    with pytest.raises(Conflict) as refused:
+        _refuse_if_locked(visit)
+    assert refused.value.params["locked_on"] == "2026-01-01"

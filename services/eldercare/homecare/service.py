@@ -642,7 +642,7 @@ def _refuse_if_locked(visit: Visit) -> None:
             "visit {visit_id} locked on {locked_on}, 30 days after {after}; it changes only by a correction by staff",
             resource=f"visits/{visit.id}",
             visit_id=visit.id,
-            locked_on=locks_at(visit).date().isoformat(),
+            locked_on=locks_at(visit).astimezone(clock.SHANGHAI).date().isoformat(),  # the day in Ningbo, not UTC
             after=after,
         )
 
