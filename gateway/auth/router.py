@@ -34,7 +34,7 @@ from gateway.auth.schemas import (
     WeChatSignIn,
 )
 from gateway.principals import issue_token
-from shared.db import Session
+from shared.db import Session, utcnow
 from shared.errors import Forbidden, InvalidInput, Unauthorized, problem_responses
 from shared.identity import Principal
 from shared.pagination import Page, PageParams, page_of, page_params
@@ -253,7 +253,7 @@ def client_out(client: OAuthClient) -> ClientOut:
         kind=client.kind,
         scopes=client.scopes,
         revoked=client.revoked_at is not None,
-        previous_secret_valid_until=until.isoformat() if until and until > dt.datetime.now(dt.UTC) else None,
+        previous_secret_valid_until=until.isoformat() if until and until > utcnow() else None,
     )
 
 

@@ -73,7 +73,7 @@ class Cockpit:
             area_code=area.code,
             area_name=area_name(area.code),
             cached=False,
-            generated_at=dt.datetime.now(dt.UTC),
+            generated_at=clock.now(),
             panels=list(panels),
             districts=districts,
         )
