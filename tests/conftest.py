@@ -4,6 +4,7 @@ TEST_POSTGRES_URL is set, as in CI) on PostgreSQL; each test inside an outer tra
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -40,6 +41,28 @@ def moved_clock():
     """`clock.advance` for the test (the suite's one clock, shared/clock.py); the real time again afterwards."""
     try:
         yield clock.advance
+    finally:
+        clock.reset()
+
+
+# The day `midday` sets the clock to: the 15th of the month the run started in (Asia/Shanghai), the same for the
+# whole run (which may pass midnight). Mid-month, so that its "tomorrow" is in the same month and never 29 February.
+TEST_DAY = clock.today().replace(day=15)
+_to_midday: list[dt.timedelta] = []
+
+
+@pytest.fixture
+def midday():
+    """The clock at 12:00 Asia/Shanghai on TEST_DAY for the test, then the real time again: for tests whose outcome
+    would otherwise depend on when they run (tomorrow's breakfast closes at 20:00 today, lunch at 10:00, dinner at
+    15:00; Shanghai's date is not UTC's before 08:00; midnight may pass between the test's `clock.today()` and the
+    service's; "tomorrow" may be in the next month). Set once per run and then moving on, never back between tests."""
+    clock.reset()
+    if not _to_midday:
+        _to_midday.append(dt.datetime.combine(TEST_DAY, dt.time(12), tzinfo=clock.SHANGHAI) - clock.now())
+    clock.advance(_to_midday[0])
+    try:
+        yield
     finally:
         clock.reset()
 

@@ -301,7 +301,9 @@ def test_a_poor_household_is_found_eligible_and_its_application_goes_through_the
     application, visits, reviews and publicises it; the district may decide only once the notice has run."""
     url = suite.url() + ASSISTANCE
     district, street = staff(suite, "yinzhou-demo"), staff(suite, "baizhang-demo")
-    parent, child = id_number(1978, female=True), id_number(2016, female=False)
+    # A parent of 47–48 and a child of 9–10 in any year: working age and a minor, whom the figures below assume.
+    this_year = shanghai_today().year
+    parent, child = id_number(this_year - 48, female=True), id_number(this_year - 10, female=False)
     run = unique()
     wages = 100_000  # fen a month
     source = {

@@ -202,8 +202,6 @@ def test_no_personal_data_reaches_any_log(suite):
 def order_for_chen_genfa(suite, meal: str, extra_headers: dict[str, str] | None = None) -> httpx.Response:
     """The demo resident orders tomorrow's `meal` for 陈根发 (特困 in the demo data) at the first canteen. One
     live order per person and meal: tests sharing the suite order different meals."""
-    import datetime as dt
-
     # A first lookup in a freshly started assistance opens its pool and fills its caches; on a loaded
     # 2-core machine that alone can pass eldercare's 300 ms budget, which the fallback tests cover.
     httpx.post(
@@ -216,13 +214,12 @@ def order_for_chen_genfa(suite, meal: str, extra_headers: dict[str, str] | None 
     elders = httpx.get(suite.url() + "/api/eldercare/v1/elders", headers=resident).json()["items"]
     elder = next(e for e in elders if e["name"] == "陈根发")
     canteens = httpx.get(suite.url() + "/api/eldercare/v1/canteens", headers=resident).json()["items"]
-    tomorrow = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() + dt.timedelta(days=1)).isoformat()
+    # The demo has menus for the day the suite started and the next: the later one still open is tomorrow's, or
+    # today's once midnight (Asia/Shanghai) has passed since the start. The list's days are the service's own.
     menus = httpx.get(
-        suite.url() + f"/api/eldercare/v1/canteens/{canteens[0]['id']}/menus",
-        params={"from": tomorrow, "to": tomorrow, "meal": meal},
-        headers=resident,
+        suite.url() + f"/api/eldercare/v1/canteens/{canteens[0]['id']}/menus", params={"meal": meal}, headers=resident
     ).json()
-    menu = next(m for m in menus if m["meal"] == meal)
+    menu = max((m for m in menus if m["meal"] == meal and m["ordering_open"]), key=lambda m: m["served_on"])
     return httpx.post(
         suite.url() + "/api/eldercare/v1/meal-orders",
         timeout=10,

@@ -83,6 +83,12 @@ async def fake_assistance_server():
 
 
 @pytest.fixture(autouse=True)
+def _at_midday(midday):
+    """Every eldercare test runs at noon on TEST_DAY (tests/conftest.py), from which its menus, visits, holds and
+    ages are dated: whatever the hour, the day of the month or midnight passing, each run sees the same cut-offs."""
+
+
+@pytest.fixture(autouse=True)
 async def assistance(fake_assistance_server, monkeypatch):
     """Runs before the app fixtures (autouse), so the app they make calls the fake."""
     fake = fake_assistance_server

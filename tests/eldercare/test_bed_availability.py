@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from shared import clock
+from tests.conftest import TEST_DAY
 from tests.eldercare.test_beds import CARER_P, HAISHU, YINZHOU, add_beds, add_institution, hold, lapse
 from tests.eldercare.test_meals import API, add_elder
 
-TODAY = clock.today()
+TODAY = TEST_DAY  # the clock is at noon on TEST_DAY (tests/eldercare/conftest.py)
 
 
 async def available(client, who=YINZHOU, **params) -> list[dict]:

@@ -20,6 +20,7 @@ from shared import clock
 from tests.conftest import staff
 from tests.eldercare.test_meals import (
     API,
+    BORN_60_79,
     ORDERS_READ,
     TOMORROW,
     YINZHOU,
@@ -69,7 +70,7 @@ async def month_of_orders(client, assistance) -> dict:
     lunch = await add_menu(client, canteen["id"], price_fen=1500)
     dinner = await add_menu(client, canteen["id"], meal="dinner", price_fen=1200)
     elsewhere = await add_menu(client, other["id"], price_fen=1500)
-    younger, _ = await add_elder(client, birth=dt.date(1955, 1, 1), serial=f"{next(_serials)}")
+    younger, _ = await add_elder(client, birth=BORN_60_79, serial=f"{next(_serials)}")
     old, _ = await add_elder(client, birth=dt.date(1940, 1, 1), serial=f"{next(_serials)}")
     placed = []
     for menu, elder, quantity in ((lunch, younger, 2), (dinner, younger, 1), (lunch, old, 1), (elsewhere, old, 1)):

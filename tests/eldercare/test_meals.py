@@ -12,7 +12,7 @@ from services.eldercare.elders.models import AssistanceStatus
 from services.eldercare.meals.models import Menu
 from shared import clock
 from shared.db import utcnow
-from tests.conftest import resident, staff
+from tests.conftest import TEST_DAY, resident, staff
 from tests.eldercare.conftest import PEER_TOKEN
 from tests.eldercare.test_elders import id_number
 
@@ -43,7 +43,7 @@ HAISHU = staff(
 )
 CITY = staff("330200", CANTEENS_READ, RATES_WRITE, subject="staff:city")
 CARER = "resident:13900000001"
-TOMORROW = clock.today() + dt.timedelta(days=1)
+TOMORROW = TEST_DAY + dt.timedelta(days=1)  # the clock is at noon on TEST_DAY (tests/eldercare/conftest.py)
 
 # The test rates: city-wide from 2022, with 鄞州区 paying 特困 more from 2023.
 RATES = [
@@ -75,8 +75,12 @@ async def add_rates(client):
         assert response.status_code == 201, response.text
 
 
+# Born in the year that makes a person 75 or 76 on TEST_DAY: 60–79, the tier the tests price by, in any year.
+BORN_60_79 = dt.date(TEST_DAY.year - 76, 5, 5)
+
+
 async def add_elder(
-    client, *, birth=dt.date(1950, 5, 5), serial="011", area="330212001", carers=(CARER,), who=YINZHOU
+    client, *, birth=BORN_60_79, serial="011", area="330212001", carers=(CARER,), who=YINZHOU
 ) -> tuple[int, str]:
     number = id_number(area[:6], birth, serial)
     response = await client.post(
@@ -299,7 +303,7 @@ async def test_the_most_generous_tier_applies_and_district_rates_win(client, ass
     tekun_id, tekun_number = await add_elder(client, birth=dt.date(1938, 1, 1), serial="021")
     assistance.programmes[tekun_number] = ["tekun", "disability_care_subsidy"]
     plain_id, _ = await add_elder(client, birth=dt.date(1940, 2, 2), serial="031")
-    young_id, _ = await add_elder(client, birth=dt.date(1962, 3, 3), serial="041")
+    young_id, _ = await add_elder(client, birth=dt.date(TEST_DAY.year - 64, 3, 3), serial="041")
     menu = await add_menu(client, (await add_canteen(client))["id"], price_fen=900)
     tekun = (await order(client, menu["id"], tekun_id)).json()
     # 鄞州区's own 特困 rate (10 yuan) beats the city's, and is capped at the 9-yuan price: the meal is free.
@@ -313,8 +317,8 @@ async def test_the_most_generous_tier_applies_and_district_rates_win(client, ass
 async def test_a_rate_version_added_prices_the_next_order(client):
     # The rates in force are kept per process between orders; a version added since is used at once.
     await add_rates(client)
-    first_id, _ = await add_elder(client, birth=dt.date(1950, 5, 5), serial="051")
-    second_id, _ = await add_elder(client, birth=dt.date(1950, 6, 6), serial="061")
+    first_id, _ = await add_elder(client, birth=BORN_60_79, serial="051")
+    second_id, _ = await add_elder(client, birth=BORN_60_79.replace(month=6, day=6), serial="061")
     menu = await add_menu(client, (await add_canteen(client))["id"])
     first = (await order(client, menu["id"], first_id)).json()
     assert (first["subsidy_tier"], first["subsidy_fen"]) == ("age_60_79", 100)

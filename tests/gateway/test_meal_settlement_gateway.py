@@ -16,6 +16,8 @@ from tests.shared.loopback import free_port
 
 API = "/api/eldercare/v1"
 _serials = itertools.count(301)
+# Tomorrow's menu is in the month produced below: not so on a month's last day, whose next month has not begun.
+pytestmark = pytest.mark.usefixtures("midday")
 
 
 @pytest.fixture

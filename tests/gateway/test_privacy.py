@@ -24,6 +24,8 @@ from tests.shared.loopback import free_port, serve_in_background
 
 PRIVACY, ELDERCARE, CHARITY = "/api/privacy/v1", "/api/eldercare/v1", "/api/charity/v1"
 _people = itertools.count(1)
+# A request's due day is reckoned here from `clock.today()` as the gateway reckons it: the same day, at noon.
+pytestmark = pytest.mark.usefixtures("midday")
 
 
 @pytest.fixture(scope="session")
