@@ -24,6 +24,7 @@ import uvloop
 from services.eldercare import scopes
 from services.eldercare.main import create_app
 from services.eldercare.settings import EldercareSettings
+from shared.divisions import division_code
 from shared.identity import Principal, mint_assertion
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/eldercare_bench"
@@ -56,7 +57,7 @@ async def run(args: argparse.Namespace) -> None:
     settings = EldercareSettings(env="test", database_url=args.database_url, gateway_url="http://127.0.0.1:9")
     app = create_app(settings)
     granted = frozenset(v for k, v in vars(scopes).items() if k.isupper() and isinstance(v, str))
-    principal = Principal(subject="bench-in-process", kind="staff", scopes=granted, area="330212")
+    principal = Principal(subject="bench-in-process", kind="staff", scopes=granted, area=division_code("鄞州区"))
     assertion = mint_assertion(principal, audience="eldercare", secret=settings.identity_secret).encode()
     connection = await asyncpg.connect(args.database_url)
     try:
