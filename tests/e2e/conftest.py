@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,17 +11,15 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from services import SERVICES
+from tests.shared.loopback import free_port
 from tools.devserver import Suite
 
 
 def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    """Ports for real processes, reserved until the session ends (tests/shared/loopback.py): a port looked up and
+    closed could be taken by an outgoing connection before its process binds it. Each process binds beside the
+    reservation (uvicorn sets SO_REUSEADDR), and so do a restart and a second process on the port (REUSE_PORT)."""
+    return [free_port() for _ in range(count)]
 
 
 def suite_env(tmp_path) -> dict[str, str]:

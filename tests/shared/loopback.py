@@ -11,12 +11,14 @@ import uvicorn
 # every outgoing connection on the machine (a database client's, another process's) gets a local port from the
 # same range, and a whole CI run once lost a fixture's server that way (EADDRINUSE). Bound with SO_REUSEADDR and
 # never listening, a reserved port is skipped for outgoing connections, refuses connections as a closed port
-# does, and can still be bound by a server that sets SO_REUSEADDR too (uvicorn, asyncio's, werkzeug's all do).
+# does, and can still be bound by a server that sets SO_REUSEADDR too (uvicorn, asyncio's, werkzeug's all do), in
+# this process or in a child, which binds the port by number beside the reservation (the e2e suite's processes).
 _RESERVED: dict[int, socket.socket] = {}
 
 
 def free_port() -> int:
-    """A loopback port no one else can take: `serve_in_background` serves on its reserved socket."""
+    """A loopback port no one else can take: `serve_in_background` serves on its reserved socket; another process
+    binds it by number, as often as it is started again, while the reservation stays for the whole session."""
     reserved = socket.socket()
     reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     reserved.bind(("127.0.0.1", 0))
