@@ -314,8 +314,14 @@ async def connect(database: Database, *, transaction: bool) -> AsyncIterator[Lin
         healthy = True
     except Exception as error:
         # A refusal (a DomainError, a broken constraint) leaves the connection as it found it: back to the pool.
-        lost = isinstance(error, DBAPIError) and error.connection_invalidated
-        healthy = not lost and not connection.is_closed() and not connection.is_in_transaction()
+        lost = (isinstance(error, DBAPIError) and error.connection_invalidated) or connection.is_closed()
+        healthy = not lost and not connection.is_in_transaction()
+        if lost:
+            # As SQLAlchemy does on a disconnect: the database went away (a restart, a failover), so every pooled
+            # connection made before now is dead too and is replaced at its next checkout. Dropping only this one
+            # let each of the others fail a request of its own, up to the pool's size of 503s in a row.
+            # This one is invalidated below, with the others' cases.
+            engine.sync_engine.pool._invalidate(pooled, error, _checkin=False)
         raise
     finally:
         # Not healthy, or cancelled (a BaseException) perhaps in the middle of a statement: closed, so that
