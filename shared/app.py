@@ -103,18 +103,27 @@ def _customise_openapi(app: FastAPI, path_order: Sequence[str]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its document
 
 
-def _matched_first(busiest: Sequence[APIRouter], others: Sequence[APIRouter]) -> None:
-    """Refuse a busiest route that would match a request meant for another router's route (the same method, a path
-    its pattern takes: `/elders/{elder_id}` would take `/elders/export`), now that it is tried first."""
-    for router in busiest:
-        for route in router.routes:
-            if not isinstance(route, APIRoute):
-                continue
-            for other in (r for o in others for r in o.routes if isinstance(r, APIRoute)):
-                example = re.sub(r"\{[^}]+\}", "1", other.path)
-                methods = (route.methods or set()) & (other.methods or set())
-                if methods and route.path_regex.match(example):
-                    raise ValueError(f"{sorted(methods)} {route.path} would take the requests of {other.path}")
+def _busiest_routes(busiest: Sequence[Callable[..., Any]], routers: Sequence[APIRouter]) -> list[APIRoute]:
+    """The routes of the `busiest` endpoints, each in exactly one of `routers`, and refused where one would take
+    another route's requests: the same method, a path its pattern takes (`/elders/{elder_id}` would take
+    `/elders/export`), now that it is tried first."""
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    chosen = []
+    for endpoint in busiest:
+        owners = [router for router in routers for r in router.routes if getattr(r, "endpoint", None) is endpoint]
+        if len(owners) != 1:
+            raise ValueError(f"a busiest endpoint must be the route of one router: {endpoint.__name__}")
+        if owners[0].max_body_size is not None or owners[0].form_limits:
+            # Its own router's limits would not apply where it is matched first.
+            raise ValueError(f"{endpoint.__name__}'s router sets body limits of its own")
+        chosen.append(next(r for r in routes if r.endpoint is endpoint))
+    for route in chosen:
+        for other in (r for r in routes if r is not route):
+            example = re.sub(r"\{[^}]+\}", "1", other.path)
+            methods = (route.methods or set()) & (other.methods or set())
+            if methods and route.path_regex.match(example):
+                raise ValueError(f"{sorted(methods)} {route.path} would take the requests of {other.path}")
+    return chosen
 
 
 def create_service_app(
@@ -123,7 +132,7 @@ def create_service_app(
     title: str,
     description: str,
     routers: Sequence[APIRouter],
-    busiest: Sequence[APIRouter] = (),
+    busiest: Sequence[Callable[..., Any]] = (),
     version: str = "1.0.0",
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
@@ -131,10 +140,12 @@ def create_service_app(
     """`on_startup` hooks run once the database is ready (e.g. resuming background jobs a stopped process
     left behind); `on_shutdown` hooks run before it is closed.
 
-    `busiest`, routers among `routers`, are matched first: FastAPI finds a request's route by trying each route
-    of each router in turn, at a few µs a route tried, which a meal order spent on some 30 routes before its own
-    (docs/benchmarks/eldercare.md). The OpenAPI document keeps `routers`' order, and a route of theirs that
-    would take another router's requests is refused (`_matched_first`)."""
+    `busiest`, the endpoints of the rushes (a meal order, a donation), are matched before any other route.
+    FastAPI finds a request's route by trying each route of each router in turn, at a few µs a route tried, and
+    those of the route's own router twice (once to pick the router, once the route): a meal order went through
+    some 30 routes before its own (docs/benchmarks/eldercare.md). Their routes are also included first from a
+    router of their own, left out of the OpenAPI document, which keeps `routers`' order; one that would take
+    another route's requests is refused (`_busiest_routes`)."""
     prefix = api_prefix(settings.service_name)
 
     @asynccontextmanager
@@ -175,8 +186,10 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware, api_prefix=prefix)
     install_metrics(app, settings.service_name, api_prefix=prefix)  # GET /metrics, for Prometheus
     app.include_router(health_router)
-    _matched_first(busiest, [r for r in routers if r not in busiest])
-    for router in [*busiest, *(r for r in routers if r not in busiest)]:
+    if busiest:
+        first = APIRouter(routes=list(_busiest_routes(busiest, routers)))
+        app.include_router(first, prefix=prefix, include_in_schema=False)
+    for router in routers:
         app.include_router(router, prefix=prefix)
     _customise_openapi(app, [prefix + r.path for router in routers for r in router.routes if isinstance(r, APIRoute)])
     return app

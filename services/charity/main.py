@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from services.charity.auth import JobsCanceller, JobsReader
 from services.charity.campaigns.router import router as campaigns_router
 from services.charity.database import PII_READS
+from services.charity.donations.router import record_donation
 from services.charity.donations.router import router as donations_router
 from services.charity.donations.service import audit_subjects
 from services.charity.indicators.router import router as indicators_router
@@ -51,5 +52,5 @@ def create_app(settings: CharitySettings | None = None) -> FastAPI:
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
             spreadsheets.router(api_prefix("charity")),
         ],
-        busiest=[donations_router],  # a campaign's donations: the rush
+        busiest=[record_donation],  # a campaign's donations: the rush
     )

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.eldercare.assessment.router import router as assessment_router
 from services.eldercare.auth import JobsCanceller, JobsReader
+from services.eldercare.beds.router import create_hold
 from services.eldercare.beds.router import router as beds_router
 from services.eldercare.calls.router import router as calls_router
 from services.eldercare.carelinks.router import router as care_links_router
@@ -14,6 +15,7 @@ from services.eldercare.familybeds.router import router as family_beds_router
 from services.eldercare.homecare.router import router as homecare_router
 from services.eldercare.indicators.router import router as indicators_router
 from services.eldercare.jobs import spreadsheets, tasks
+from services.eldercare.meals.router import place_order
 from services.eldercare.meals.router import router as meals_router
 from services.eldercare.notices import outbox
 from services.eldercare.overrides.router import router as overrides_router
@@ -55,7 +57,7 @@ def create_app(settings: EldercareSettings | None = None) -> FastAPI:
             spreadsheets.router(api_prefix("eldercare")),
             outbox.messages_router(reader=CurrentPrincipal),
         ],
-        busiest=[meals_router, beds_router],  # meal orders and bed holds: the rushes
+        busiest=[place_order, create_hold],  # meal orders and bed holds: the rushes
         on_startup=[open_peers],
         on_shutdown=[close_peers],
     )
