@@ -3,18 +3,23 @@ ASGI app, on uvloop, 10 at once, and the process's CPU time divided by the order
 on a shared machine, so it shows small changes to the request's handling (docs/benchmarks/eldercare.md).
 
     ./dev bench eldercare --rounds 1 --hold-rounds 0 --spreadsheet-rows 0 --notifications 0   # fills the database
-    ./dev bench meal_orders_in_process [--orders 4000] [--placed] [--database-url URL]
+    ./dev bench meal_orders_in_process [--orders 4000] [--placed] [--calls] [--database-url URL]
 
 It reads the people, a canteen and a sold-out menu the eldercare bench left in its database. By default every
 order is refused (sold out, answered from the read before the transaction); with `--placed` each is placed, on
 menus it adds (capacity 1,000). Assistance is unreachable, as in the eldercare bench: prices fall back.
+
+`--calls` counts the Python function calls (cProfile's, C functions included) an order makes instead of timing it:
+a figure that does not move with the machine's load, for comparing two versions of the code on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import time
 import uuid
 
@@ -115,9 +120,21 @@ async def run(args: argparse.Namespace) -> None:
                 status = await order(elder, menu)
                 counts[status] = counts.get(status, 0) + 1
 
+        profile = cProfile.Profile() if args.calls else None
         cpu, wall = time.process_time(), time.perf_counter()
+        if profile:
+            profile.enable()
         await asyncio.gather(*(client(measured[n::IN_FLIGHT]) for n in range(IN_FLIGHT)))
+        if profile:
+            profile.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if profile:
+        calls = pstats.Stats(profile).total_calls
+        print(
+            f"{'placed' if args.placed else 'sold out'}: {len(measured)} orders {dict(sorted(counts.items()))}, "
+            f"{calls / len(measured):.0f} Python function calls an order"
+        )
+        return
     print(
         f"{'placed' if args.placed else 'sold out'}: {len(measured)} orders {dict(sorted(counts.items()))}, "
         f"CPU {cpu * 1e6 / len(measured):.0f} µs an order, wall {wall * 1e6 / len(measured):.0f} µs "
@@ -129,6 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="./dev bench meal_orders_in_process")
     parser.add_argument("--orders", type=int, default=4000, help="orders measured, after 100 of warm-up")
     parser.add_argument("--placed", action="store_true", help="orders that are placed (default: sold out)")
+    parser.add_argument("--calls", action="store_true", help="count the function calls an order makes (no timing)")
     parser.add_argument("--database-url", default=DEFAULT_URL, help="the eldercare bench's database")
     uvloop.run(run(parser.parse_args()))
 
