@@ -128,18 +128,15 @@ async def run(args: argparse.Namespace) -> None:
         if profile:
             profile.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    orders = f"{'placed' if args.placed else 'sold out'}: {len(measured)} orders {dict(sorted(counts.items()))}"
     if profile:
         calls = pstats.Stats(profile).total_calls
+        print(f"{orders}, {calls / len(measured):.0f} Python function calls an order")
+    else:
         print(
-            f"{'placed' if args.placed else 'sold out'}: {len(measured)} orders {dict(sorted(counts.items()))}, "
-            f"{calls / len(measured):.0f} Python function calls an order"
+            f"{orders}, CPU {cpu * 1e6 / len(measured):.0f} µs an order, wall {wall * 1e6 / len(measured):.0f} µs "
+            f"({IN_FLIGHT} at once)"
         )
-        return
-    print(
-        f"{'placed' if args.placed else 'sold out'}: {len(measured)} orders {dict(sorted(counts.items()))}, "
-        f"CPU {cpu * 1e6 / len(measured):.0f} µs an order, wall {wall * 1e6 / len(measured):.0f} µs "
-        f"({IN_FLIGHT} at once)"
-    )
 
 
 def main() -> None:
