@@ -142,10 +142,10 @@ def create_service_app(
 
     `busiest`, the endpoints of the rushes (a meal order, a donation), are matched before any other route.
     FastAPI finds a request's route by trying each route of each router in turn, at a few µs a route tried, and
-    those of the route's own router twice (once to pick the router, once the route): a meal order went through
-    some 30 routes before its own (docs/benchmarks/eldercare.md). Their routes are also included first from a
-    router of their own, left out of the OpenAPI document, which keeps `routers`' order; one that would take
-    another route's requests is refused (`_busiest_routes`)."""
+    those of the request's own router twice (once to pick the router, once the route): a meal order tried 20
+    routes with its router first (docs/benchmarks/eldercare.md). So their routes are included first, from a router
+    of their own left out of the OpenAPI document, which keeps `routers`' order; one that would take another
+    route's requests is refused (`_busiest_routes`)."""
     prefix = api_prefix(settings.service_name)
 
     @asynccontextmanager
@@ -187,7 +187,7 @@ def create_service_app(
     install_metrics(app, settings.service_name, api_prefix=prefix)  # GET /metrics, for Prometheus
     app.include_router(health_router)
     if busiest:
-        first = APIRouter(routes=list(_busiest_routes(busiest, routers)))
+        first = APIRouter(routes=list(_busiest_routes(busiest, routers)))  # a list of BaseRoute
         app.include_router(first, prefix=prefix, include_in_schema=False)
     for router in routers:
         app.include_router(router, prefix=prefix)
