@@ -173,6 +173,22 @@ async def test_a_reupload_changes_nothing(client):
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 15_000
 
 
+async def test_two_long_batch_numbers_alike_in_their_first_54_characters_are_two_batches(client):
+    # A batch is recorded as a donation whose channel transaction is made of the unit and the batch number (up to
+    # 60 characters) in a column of 64: cut to fit, these two were one transaction, the second batch refused.
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    stem = "2026年12月慈善一日捐工资代扣批次" + "0" * 39  # 58 characters
+    for n, (batch_no, employee) in enumerate(((stem + "-1", "E001"), (stem + "-2", "E002")), start=1):
+        response = await upload(client, campaign, unit, csv_of((employee, "", "100")), batch_no, rows=1, total=10_000)
+        assert response.status_code == 201, response.text
+        assert response.json()["batch_no"] == batch_no
+        assert (await get_project(client, created["id"], CITY))["raised_fen"] == n * 10_000
+    again = await upload(client, campaign, unit, csv_of(("E002", "", "100")), stem + "-2", rows=1, total=10_000)
+    assert again.status_code == 200, again.text
+    stats = (await client.get(f"{API}/campaigns/{campaign['id']}/participation", headers=client.as_(CITY))).json()
+    assert (stats["participants"], stats["donated_fen"]) == (2, 20_000)
+
+
 async def test_gb18030_files_with_chinese_headers_are_read(client):
     _, campaign, (unit, _) = await campaign_with_units(client)
     content = "工号,姓名,金额\r\nE001,张三,200.00\r\n".encode("gb18030")

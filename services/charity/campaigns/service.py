@@ -252,7 +252,7 @@ async def upload(
                 DonationIn(
                     project_id=campaign.project_id,
                     channel="bank",
-                    channel_txn_id=f"payroll-{unit.id}-{batch_no}"[:64],
+                    channel_txn_id=payroll_txn_id(unit.id, batch_no),
                     amount_fen=total,
                     donor=DonorIn(kind="company", name=unit.name, credit_code=unit.credit_code),
                     honour_opt_in=True,
@@ -288,6 +288,16 @@ async def upload(
             raise
         return _replayed(same, batch_no, same_rows), False
     return batch, True
+
+
+def payroll_txn_id(unit_id: int, batch_no: str) -> str:
+    """The channel transaction of a batch's donation: unit and batch number, one per batch. A batch number (up to 60
+    characters) too long for the column's 64 is replaced by its digest, not cut: two numbers alike in their first
+    characters were one transaction, and the second batch was refused. `#` keeps a digest apart from a number."""
+    plain = f"payroll-{unit_id}-{batch_no}"
+    if len(plain) <= 64:
+        return plain
+    return f"payroll-{unit_id}#{hashlib.sha256(batch_no.encode()).hexdigest()[:40]}"
 
 
 async def _same(session: AsyncSession, unit_id: int, batch_no: str, rows_sha256: str) -> list[PayrollBatch]:
