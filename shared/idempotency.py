@@ -190,8 +190,10 @@ async def idempotent(
         return claimed
     try:
         result = await create()
-    except DomainError:
-        # The work failed by a rule: nothing was written, so the key is free for a corrected retry.
+    except Exception:
+        # Nothing was written (a rule refused the work, a concurrent request won a unique key, the database refused
+        # a value): the key is free for the retry, which gets the real answer, not "still being processed" until
+        # the claim goes stale.
         await session.rollback()
         await _release(request, table, claimed)
         raise
