@@ -67,7 +67,7 @@ class Gazetteer:
 
     @property
     def name_index(self):
-        """The search-as-you-type index (pinyin included), built on the first search only."""
+        """The search-as-you-type index (pinyin included): `load` builds it, off the event loop."""
         if self._name_index is None:
             from services.placenames.search.index import NameIndex
 
@@ -76,7 +76,7 @@ class Gazetteer:
 
     @property
     def road_speller(self):
-        """Nearest recorded road names for a misspelt one, built on the first need only."""
+        """Nearest recorded road names for a misspelt one: `load` builds it, off the event loop."""
         if self._road_speller is None:
             from services.placenames.parsing.spelling import RoadSpeller
 
@@ -187,7 +187,16 @@ async def load(session: AsyncSession) -> Gazetteer:
         for n in await session.scalars(select(PlaceName))
     ]
     former = [(f.code, f.name) for f in await session.scalars(select(DivisionFormerName))]
-    return build(divisions, names, former)
+    # The dictionary and the indexes a request builds from it are pure Python: about a second the first time in
+    # a process (pypinyin loads its dictionaries), a fifth of one after every change of the registers. On the
+    # event loop every request in flight, /readyz included, would wait that long; in a thread it waits for none.
+    return await asyncio.to_thread(_build_with_indexes, divisions, names, former)
+
+
+def _build_with_indexes(divisions, names, former) -> Gazetteer:
+    gazetteer = build(divisions, names, former)
+    gazetteer.name_index, gazetteer.road_speller  # noqa: B018 (properties that build them)
+    return gazetteer
 
 
 _lock = asyncio.Lock()
