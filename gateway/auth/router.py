@@ -38,11 +38,15 @@ from shared.db import Session, utcnow
 from shared.errors import Forbidden, InvalidInput, Unauthorized, problem_responses
 from shared.identity import Principal
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.schemas import CONTROL_CHARACTERS
 from shared.scopes import DECLARED
 
 router = APIRouter(prefix="/api/auth/v1", tags=["auth 身份认证"])
 # The token endpoint answers in RFC 6749's words (gateway/auth/oauth.py), not problem+json.
 token_router = APIRouter(prefix="/api/auth/v1", tags=["auth 身份认证"], route_class=OAuthRoute)
+
+
+CLIENT_ID_MAX = 64
 
 
 def _tokens(request: Request, principal: Principal, refresh: service.IssuedRefresh | None = None) -> TokenResponse:
@@ -86,7 +90,7 @@ async def token(
         Form(description="`client_credentials` for clients, `refresh_token` for people"),
     ],
     client_id: Annotated[
-        str | None, Form(max_length=64, description="The client's id, when not sent by HTTP Basic")
+        str | None, Form(max_length=CLIENT_ID_MAX, description="The client's id, when not sent by HTTP Basic")
     ] = None,
     client_secret: Annotated[
         str | None, Form(max_length=200, description="The client's secret, when not sent by HTTP Basic")
@@ -106,6 +110,10 @@ async def token(
         credentials = _basic_credentials(authorization) or (client_id, client_secret)
         if not all(credentials):
             raise OAuthError("invalid_client", "client_id and client_secret are required")
+        # The id is looked up in the database: PostgreSQL refuses a NUL in text (a 500), and a form body is not a
+        # model that checks its text. By HTTP Basic it has no length bound either.
+        if CONTROL_CHARACTERS.search(credentials[0] or "") or len(credentials[0] or "") > CLIENT_ID_MAX:
+            raise OAuthError("invalid_request", f"client_id: at most {CLIENT_ID_MAX} characters, no control characters")
         return _tokens(request, await service.authenticate_client(session, *credentials))
     except (Unauthorized, Forbidden) as refusal:
         raise from_refusal(refusal) from None

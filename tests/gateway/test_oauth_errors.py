@@ -51,6 +51,28 @@ async def test_wrong_client_credentials_are_invalid_client_with_a_basic_challeng
     assert ok.status_code == 200, ok.text
 
 
+async def test_a_client_id_with_a_nul_or_too_long_is_an_invalid_request_and_the_next_token_is_issued(auth_gateway):
+    """PostgreSQL refuses a NUL in text: the id used to reach the database and fail there (a 500)."""
+    basic = {"Authorization": "Basic " + base64.b64encode(b"elder\x00care:secret").decode()}
+    long_basic = {"Authorization": "Basic " + base64.b64encode(b"e" * 65 + b":secret").decode()}
+    for data, headers in (
+        ({"grant_type": "client_credentials", "client_id": "elder\x00care", "client_secret": "secret"}, {}),
+        ({"grant_type": "client_credentials"}, basic),
+        ({"grant_type": "client_credentials"}, long_basic),
+    ):
+        refused = await auth_gateway.post(TOKEN, data=data, headers=headers)
+        assert oauth_error(refused, 400, "invalid_request").startswith("client_id:")
+    ok = await auth_gateway.post(
+        TOKEN,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "eldercare",
+            "client_secret": dev_client_secret("eldercare"),
+        },
+    )
+    assert ok.status_code == 200, ok.text
+
+
 async def test_an_unknown_grant_type_is_unsupported_and_a_missing_one_an_invalid_request(auth_gateway):
     oauth_error(
         await auth_gateway.post(TOKEN, data={"grant_type": "password", "username": "a"}), 400, "unsupported_grant_type"
