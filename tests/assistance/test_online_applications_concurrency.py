@@ -1,5 +1,6 @@
 """Residents and staff acting at once on online applications: one open application per household and programme,
-one open request for materials, one stored copy of a file; and the next ordinary request still works."""
+one open request for materials, one stored copy of a file, a resident's quotas kept; and the next ordinary request still
+works."""
 
 import asyncio
 
@@ -8,13 +9,14 @@ from sqlalchemy import func, select
 from services.assistance.applications.models import Application
 from services.assistance.online.models import Material, MaterialRequest
 from shared.blobs import LocalBlobStore
+from tests.assistance.helpers import household, member
 from tests.assistance.test_applications import (
     API,
     COMMUNITY,
     STREET,
     today,  # noqa: F401  (a pytest fixture these tests use)
 )
-from tests.assistance.test_online_applications import ECONOMIC, MOTHER, PNG, apply, declare, upload
+from tests.assistance.test_online_applications import ECONOMIC, MOTHER, PNG, STRANGER, apply, declare, upload
 from tests.races import next_request_succeeds
 
 
@@ -75,6 +77,47 @@ async def test_staff_asking_at_once_open_one_request_and_one_upload_is_stored_on
     assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 409}, statuses
     stored = select(func.count()).where(Material.application_id == application["id"])
     assert await count(client, stored) == 1
+    await next_request_succeeds(
+        client.get(f"{API}/online-applications/{application['id']}", headers=client.as_(MOTHER)), status=200
+    )
+
+
+async def test_a_resident_declaring_many_households_at_once_gets_no_more_than_the_quota(committed_client):
+    # The quota (declared_households_per_resident, 3) was a count and then an insert: declarations sent at once all
+    # counted the same households before any was written, and each was recorded.
+    client = committed_client
+    quota = client.app.state.settings.declared_households_per_resident
+    bodies = [household(member(age=40 + n), member("child", age=5 + n)) for n in range(quota + 5)]
+    responses = await asyncio.gather(
+        *(client.post(f"{API}/declared-households", json=body, headers=client.as_(MOTHER)) for body in bodies)
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == quota and set(statuses) == {201, 409}, statuses
+    declared = await client.get(f"{API}/declared-households", headers=client.as_(MOTHER))
+    assert len(declared.json()) == quota
+    # The next ordinary request: another resident's own quota is untouched.
+    await next_request_succeeds(
+        client.post(f"{API}/declared-households", json=household(member(age=70)), headers=client.as_(STRANGER)),
+        status=201,
+    )
+
+
+async def test_files_uploaded_at_once_are_no_more_than_an_application_may_hold(
+    committed_client,
+    today,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    # As the households' quota: each upload counted the files before any of the others was written.
+    client = committed_client
+    client.app.state.materials_store = LocalBlobStore(tmp_path)
+    monkeypatch.setattr(client.app.state.settings, "materials_per_application", 2)
+    application = await apply(client, (await declare(client))["id"])
+    uploads = await asyncio.gather(*(upload(client, application["id"], PNG + bytes([n])) for n in range(6)))
+    statuses = sorted(r.status_code for r in uploads)
+    assert statuses == [201, 201, 409, 409, 409, 409], statuses
+    stored = select(func.count()).where(Material.application_id == application["id"])
+    assert await count(client, stored) == 2
     await next_request_succeeds(
         client.get(f"{API}/online-applications/{application['id']}", headers=client.as_(MOTHER)), status=200
     )

@@ -13,7 +13,7 @@ import asyncio
 import re
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance import notices
@@ -82,6 +82,20 @@ VISIBLE_DETAIL = {"preliminary_review": ("passed", "reasons"), "decide": ("appro
 NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
+# A transaction-scoped advisory lock per resident (its first key keeps these apart from other advisory locks), so
+# that a resident's requests are counted against a quota one after the other. SQLite's BEGIN IMMEDIATE already runs
+# every write transaction alone.
+LOCK_NAMESPACE = 730_101
+_LOCK_RESIDENT = select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, func.hashtext(bindparam("subject"))))
+
+
+async def _one_at_a_time(session: AsyncSession, subject: str) -> None:
+    """The resident's lock, held until the transaction ends: else requests sent at once each counted the same rows
+    against a quota (households declared, files of an application), and all were recorded."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_LOCK_RESIDENT, {"subject": subject})
+
+
 def _resident(principal: Principal) -> str:
     if principal.kind != "resident":
         raise Forbidden("online applications are made by residents for their own household")
@@ -100,6 +114,7 @@ async def declare_household(
         # While pending, the area is the one the resident gave: the field to correct is that one.
         field = "area_code" if address.pending else "address"
         raise InvalidInput(field, "the household must live in the city ({city_code})", city_code=CITY_CODE)
+    await _one_at_a_time(session, subject)
     declared = await session.scalar(select(func.count()).where(Household.declared_by == subject))
     if declared >= quota:
         raise Conflict(
@@ -335,6 +350,7 @@ async def upload(
     material already stored (`created` false), whatever their new name or kind."""
     application = await own_application(session, principal, application_id)
     _open(application, "materials are added")
+    await _one_at_a_time(session, principal.subject)
     stored = await session.scalar(
         select(Material).where(Material.application_id == application.id, Material.sha256 == file.sha256)
     )
