@@ -148,6 +148,20 @@ async def test_a_payroll_number_with_a_control_character_is_refused_naming_its_l
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 0
 
 
+async def test_a_payroll_number_holding_a_line_break_or_a_tab_is_refused_and_blocks_no_later_batch(client):
+    # The rows' digest writes a row as "number<TAB>fen" lines: a quoted number holding "<TAB>fen<LF>number" made one
+    # row read as two, so a later, real batch of those two rows was refused as "already imported".
+    created, campaign, (unit, _) = await campaign_with_units(client)
+    for number in ("E001\t10000\nE002", "E0\r01", "E0\t01"):
+        quoted = f'employee_no,name,amount\n"{number}",张三,100\n'.encode()
+        response = await upload(client, campaign, unit, quoted, rows=1, total=10_000)
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["line 2.employee_no"]
+    two = await upload(client, campaign, unit, csv_of(("E001", "", "100"), ("E002", "", "100")), rows=2, total=20_000)
+    assert two.status_code == 201, two.text
+    assert (await get_project(client, created["id"], CITY))["raised_fen"] == 20_000
+
+
 async def test_a_file_that_is_not_csv_is_refused_naming_its_line(client):
     """A lone carriage return, or a field past what csv reads, is bad input: a 422, never a 500."""
     created, campaign, (unit, _) = await campaign_with_units(client)
