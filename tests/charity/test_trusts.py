@@ -200,3 +200,16 @@ async def test_a_community_fund_names_a_community_of_todays_division_tree(client
             json={"name": "真实社区", "community_code": real, "initial_scale_fen": 0, "established_on": "2025-01-01"},
         )
     ).status_code == 201
+
+
+async def test_a_coverage_base_is_stated_for_a_district_of_the_city_only(client):
+    # The path took any six digits of the city: a count stated for the city itself or a district that does not exist
+    # was stored as a district's and summed with the real districts' counts, and the city's coverage fell.
+    base = {"communities": 9, "as_of": "2026-01-01", "source": "区划统计"}
+    for code in ("330200", "330299"):
+        refused = await client.put(f"{API}/community-funds/coverage-base/{code}", json=base, headers=client.as_(CITY))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "district_code"
+    assert (await client.get(f"{API}/community-funds/coverage")).json()["districts"] == []
+    stated = await client.put(f"{API}/community-funds/coverage-base/330212", json=base, headers=client.as_(CITY))
+    assert stated.status_code == 204, stated.text

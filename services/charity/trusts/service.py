@@ -225,6 +225,10 @@ async def set_community_count(
 ) -> None:
     if not principal.covers(district):
         raise Forbidden("district {district} is outside your area {area}", district=district, area=principal.area)
+    found = divisions.division(district)
+    if found is None or found.level != "district" or not found.current:
+        # Else the city's own code, or one no district has, was counted as a district's communities.
+        raise InvalidInput("district_code", "not a district of the city's division tree", location="path")
     insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = dict(communities=data.communities, as_of=data.as_of, source=data.source, set_by=principal.subject)
     await session.execute(
