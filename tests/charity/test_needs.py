@@ -1,6 +1,7 @@
 """Needs, offers and matches: ranked proposals by category, area and quantity; confirmed without over-matching."""
 
 import asyncio
+import datetime as dt
 
 from tests.charity.factories import API, CITY, HAISHU, YINZHOU, days
 from tests.conftest import resident
@@ -113,6 +114,26 @@ async def test_confirmed_matches_and_deliveries_are_tracked_and_never_exceed_eit
         headers=client.as_(YINZHOU),
     )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "offer_id"
+
+
+async def test_a_need_past_its_deadline_is_neither_proposed_nor_matched(client, moved_clock):
+    # An expired offer was refused, an expired need was not: the goods of an offer went to a need nobody waits for.
+    need = await post(client, "needs", need_body(deadline=days(1)))
+    offer = await post(client, "resource-offers", offer_body(), DONOR)
+    moved_clock(dt.timedelta(days=2))
+    assert (await client.get(f"{API}/needs/{need['id']}")).json()["status"] == "expired"
+    proposals = await client.get(f"{API}/needs/{need['id']}/match-proposals", headers=client.as_(YINZHOU))
+    assert proposals.status_code == 200 and proposals.json() == []
+    refused = await client.post(
+        f"{API}/matches",
+        json={"need_id": need["id"], "offer_id": offer["id"], "quantity": 10},
+        headers=client.as_(YINZHOU),
+    )
+    assert refused.status_code == 409 and refused.json()["resource"] == f"needs/{need['id']}", refused.text
+    offers = (await client.get(f"{API}/resource-offers", headers=client.as_(DONOR))).json()["items"]
+    assert [o["remaining_quantity"] for o in offers] == [30]
+    fresh = await post(client, "needs", need_body(deadline=days(5)))
+    await post(client, "matches", {"need_id": fresh["id"], "offer_id": offer["id"], "quantity": 10})
 
 
 async def test_needs_are_public_and_published_by_staff_of_the_area(client):

@@ -181,9 +181,9 @@ async def proposals(session: AsyncSession, principal: Principal, need_id: int, l
     need = await get_need(session, need_id)
     if not principal.covers(need.area_code):
         raise NotFound("no need {need_id} of your area", need_id=need_id)
-    if need.matched_quantity >= need.quantity:
-        return []
     today = clock.today()
+    if need.matched_quantity >= need.quantity or need.deadline < today:  # matched, or expired: nothing to propose
+        return []
     # Candidates by the index (category, area): offers whose area is one of the need's ancestors or itself.
     offers = list(
         await session.scalars(
@@ -210,6 +210,14 @@ async def confirm(session: AsyncSession, principal: Principal, data: MatchIn) ->
         raise InvalidInput("offer_id", "no such offer")
     if row.category != need.category or not _covers(row.area_code, need.area_code):
         raise InvalidInput("offer_id", "the offer's category or area does not fit the need")
+    if need.deadline < clock.today():
+        # As for an expired offer: its goods would go to a need nobody waits for any more.
+        raise Conflict(
+            "need {need_id} expired on {deadline}",
+            resource=f"needs/{need.id}",
+            need_id=need.id,
+            deadline=need.deadline.isoformat(),
+        )
     if row.available_until < clock.today():
         raise Conflict("the offer has expired", resource=f"resource-offers/{row.id}")
     q = data.quantity
