@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, true
 
-from shared.divisions import city_code, division_code
+from shared.divisions import city_code, division, division_code
+from shared.errors import InvalidInput
 
 # The city this deployment serves (宁波市), from the division tree; its staff see every district.
 CITY_CODE = city_code()
@@ -72,3 +73,12 @@ def within_area(column: SQLColumnExpression[str], code: str) -> ColumnElement[bo
 
 # The city itself or one of its districts (330200 or 3302xx): where city-wide rates and policy versions apply.
 DISTRICT_OR_CITY_PATTERN = rf"^{area_prefix(CITY_CODE)}\d\d$"
+
+
+def check_district(code: str, field: str, *, location: str = "body") -> None:
+    """422 on `field` unless `code` is a district of the city today: DISTRICT_CODE_PATTERN takes any six digits, and
+    a record filed under a code no district has (a typing slip, the city's own 330200) is seen by no district's
+    staff and counted in no district's figures."""
+    found = division(code)
+    if found is None or found.level != "district" or not found.current:
+        raise InvalidInput(field, "not a district of the city's division tree", location=location)

@@ -226,6 +226,13 @@ async def test_campaigns_check_their_inputs(client):
         json={"name": "某单位", "credit_code": wrong_check, "district_code": "330212", "headcount": 5},
     )
     assert bad_code.status_code == 422 and bad_code.json()["errors"][0]["field"] == "credit_code"
+    # A unit of a district the city does not have counts in no district's participation.
+    nowhere = await client.post(
+        f"{API}/campaigns/{campaign['id']}/units",
+        headers=client.as_(CITY),
+        json={"name": "某单位", "credit_code": unit_code(9), "district_code": "330299", "headcount": 5},
+    )
+    assert nowhere.status_code == 422 and nowhere.json()["errors"][0]["field"] == "district_code", nowhere.text
     draft = await project(client, CITY, status="draft")
     response = await client.post(
         f"{API}/campaigns",

@@ -21,6 +21,7 @@ from services.charity.donations import service as donations
 from services.charity.donations.schemas import DonationIn, DonorIn, RefundIn
 from services.charity.projects.models import Project
 from services.charity.settings import LIMITS
+from shared.areas import check_district
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
 from shared.i18n import N_
@@ -64,6 +65,7 @@ async def add_unit(session: AsyncSession, principal: Principal, campaign_id: int
     campaign = await get(session, campaign_id)
     if not principal.covers(campaign.area_code) or not principal.covers(data.district_code):
         raise Forbidden("the campaign or the unit's district is outside your area")
+    check_district(data.district_code, "district_code")
     try:
         code = uscc.validate(data.credit_code)
     except stdnum_errors.ValidationError:

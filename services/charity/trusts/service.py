@@ -25,7 +25,7 @@ from services.charity.trusts.schemas import (
     TrustReportOut,
 )
 from shared import clock, divisions
-from shared.areas import area_prefix, within_area
+from shared.areas import area_prefix, check_district, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
@@ -79,6 +79,7 @@ async def create_trust(session: AsyncSession, principal: Principal, data: TrustI
             district_code=data.district_code,
             area=principal.area,
         )
+    check_district(data.district_code, "district_code")
     try:
         code = uscc.validate(data.trustee_credit_code)
     except stdnum_errors.ValidationError:
@@ -225,10 +226,7 @@ async def set_community_count(
 ) -> None:
     if not principal.covers(district):
         raise Forbidden("district {district} is outside your area {area}", district=district, area=principal.area)
-    found = divisions.division(district)
-    if found is None or found.level != "district" or not found.current:
-        # Else the city's own code, or one no district has, was counted as a district's communities.
-        raise InvalidInput("district_code", "not a district of the city's division tree", location="path")
+    check_district(district, "district_code", location="path")
     insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = dict(communities=data.communities, as_of=data.as_of, source=data.source, set_by=principal.subject)
     await session.execute(
