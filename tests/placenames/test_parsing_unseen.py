@@ -90,3 +90,25 @@ async def test_former_names_of_a_street_office_read_as_the_office_of_today(demo,
     township = parts(result)["township"]
     assert (township["value"], township["ref"], township["written_status"]) == ("外滩街道", "330205001", "historical")
     assert any("an old name; today: 外滩街道" in r for r in result["reasons"])
+
+
+async def test_a_standard_address_in_a_lane_is_matched_by_its_own_name(demo):
+    """The registry numbers a house in a lane as one house number (百丈东路358弄5号: 358弄5); the parser reads
+    the lane and the house apart. The lookup joined them, but the scoring compared the house alone (5) and refused
+    the address it had found: no address in a lane was ever matched, not even by its own standard name."""
+    listed = await demo.get(f"{API}/addresses", params={"district_code": "330212", "limit": 100})
+    assert listed.status_code == 200, listed.text
+    in_lanes = [a for a in listed.json()["items"] if a["house_number"] and "弄" in a["house_number"]]
+    assert in_lanes, "the demo data holds addresses in lanes"
+    for address in in_lanes:
+        name, code = address["full_name"], address["code"]
+        single = await demo.post(f"{API}/parse", json={"text": name}, headers=demo.as_(YINZHOU_STAFF))
+        assert single.status_code == 200 and (single.json()["match"] or {}).get("code") == code, single.text
+        [batch] = await parses(demo, [name])
+        assert (batch["match"] or {}).get("code") == code, batch
+        geocoded = await demo.get(f"{API}/geocode", params={"q": name})
+        assert (geocoded.json()["match"] or {}).get("code") == code, geocoded.text
+        # Typed as far as the lane and the house: the address is offered.
+        typed = name.removeprefix("宁波市").removesuffix("号")
+        offered = await demo.get(f"{API}/addresses/search", params={"q": typed})
+        assert code in [i["ref"] for i in offered.json()["items"]], (typed, offered.text)

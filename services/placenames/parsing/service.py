@@ -171,7 +171,9 @@ class Plan:
     `decide` with the rows `fetch` found for its `query`. Split so that batches do the former two in worker
     processes (parsing/pool.py); it holds plain values only, so that it is small to pass between them."""
 
-    written: tuple[str | None, ...]  # the number parts as written, in the order of NUMBER_FIELDS
+    # The number parts as the registry writes them, in the order of NUMBER_FIELDS: a house in a lane is one
+    # house number, 500弄3, as the lookup asks for it; scored against 3 the lane's own address would not match.
+    written: tuple[str | None, ...]
     district_code: str | None
     confidence: float
     reasons: list[str]
@@ -205,7 +207,7 @@ def reading(parsed: Parsed, speller=None) -> Plan:
             *numbers[1:],
         )
     return Plan(
-        written,
+        numbers,
         parsed.district_code,
         confidence,
         reasons,

@@ -31,6 +31,9 @@ async def _addresses_on(session: AsyncSession, parsed, limit: int) -> list[Searc
     if not road_ids and not area_ids:
         return []
     house = parsed.parts.get("house_number")
+    number = house.value if house is not None else None
+    if "lane" in parsed.parts:  # the registry numbers a house in a lane as 500弄3 (parsing/service.py)
+        number = f"{parsed.parts['lane'].value}弄{number or ''}"
     # Houses before their rooms, short numbers before long ones: 5号 before 51号 before 512号. One query per
     # road (or area): each walks its own index (ix_addresses_road_order, ix_addresses_area_order) in that
     # order and stops after `limit` rows, instead of sorting every address on the road (3,700 per road
@@ -39,8 +42,8 @@ async def _addresses_on(session: AsyncSession, parsed, limit: int) -> list[Searc
     for column, ids in ((Address.road_id, road_ids), (Address.area_id, area_ids if not road_ids else [])):
         for ref in ids:
             query = select(Address).where(Address.status == "current", column == ref)
-            if house is not None:
-                query = query.where(Address.house_number.startswith(house.value, autoescape=True))
+            if number is not None:
+                query = query.where(Address.house_number.startswith(number, autoescape=True))
             for field in ("building", "unit"):
                 if field in parsed.parts:
                     query = query.where(getattr(Address, field) == parsed.parts[field].value)
@@ -52,7 +55,7 @@ async def _addresses_on(session: AsyncSession, parsed, limit: int) -> list[Searc
     found.sort(key=lambda a: (len(tail := a.match_key.partition("|")[2]), tail, a.match_key))
     items = []
     for a in found[:limit]:
-        exact = house is None or a.house_number == house.value
+        exact = number is None or a.house_number == number
         score = (1.0 if exact else 0.9) - 0.02 * LEVEL_RANK[a.level]
         items.append(
             SearchItem(
