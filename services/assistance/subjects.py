@@ -15,7 +15,7 @@ from services.assistance.online.models import DataCheckConsent, Material
 from shared.errors import Conflict, NotFound
 from shared.i18n import N_
 from shared.idnumbers import mask_id_number
-from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData
+from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData, row_id
 
 KEEP_CASE_FILE = N_(
     "part of an assistance application's case file (社会救助档案): the record of what was declared, checked and "
@@ -141,12 +141,13 @@ async def erase(session: AsyncSession, subject: str, category: str, record_id: s
     }
     if category in reasons:
         raise Conflict("kept: {reason}", resource=f"{category}/{record_id}", reason=reasons[category])
-    if category != "declared_households" or not record_id.isdigit():
+    household_id = row_id(record_id)
+    if category != "declared_households" or household_id is None:
         raise NotFound(
             "assistance holds no {category} record {record_id} of this subject", category=category, record_id=record_id
         )
     household = await session.scalar(
-        select(Household).where(Household.id == int(record_id), Household.declared_by == subject).with_for_update()
+        select(Household).where(Household.id == household_id, Household.declared_by == subject).with_for_update()
     )
     if household is None:
         raise NotFound("no declared household {record_id} of this subject", record_id=record_id)

@@ -11,7 +11,7 @@ from services.charity.needs.models import Match, ResourceOffer
 from shared.errors import Conflict, NotFound
 from shared.i18n import N_
 from shared.idnumbers import mask_phone
-from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData
+from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData, row_id
 
 KEEP_MATCHED = N_(
     "matched to a community's need (资源对接): part of the record of where charitable resources went, which the "
@@ -55,11 +55,11 @@ async def collect(session: AsyncSession, subject: str) -> list[HeldCategory]:
 
 
 async def erase(session: AsyncSession, subject: str, category: str, record_id: str) -> None:
-    if category != "resource_offers" or not record_id.isdigit():
+    offer_id = row_id(record_id)
+    if category != "resource_offers" or offer_id is None:
         raise NotFound(
             "charity holds no {category} record {record_id} of this subject", category=category, record_id=record_id
         )
-    offer_id = int(record_id)
     mine = (ResourceOffer.id == offer_id, ResourceOffer.subject == subject)
     # Conditional on no match, so a need matched meanwhile keeps its offer.
     erased = await session.execute(delete(ResourceOffer).where(*mine, ~_matched(ResourceOffer.id)))

@@ -57,3 +57,13 @@ async def test_only_the_gateway_asks(client):
             f"{API}/subject-data-searches", json={"subject": MOTHER.subject}, headers=client.as_(who)
         )
         assert response.status_code == 403
+
+
+async def test_a_record_id_no_household_can_have_is_not_found_not_a_server_error(client):
+    # The id is a string of the request's pattern: digits past what the id column holds reached the database
+    # (asyncpg refuses them, SQLite overflows), and the gateway's erasure request got a 500.
+    unused = await declare(client)
+    for record_id in ("9" * 20, "2147483648", "0"):
+        response = await erase(client, MOTHER.subject, "declared_households", record_id)
+        assert response.status_code == 404, response.text
+    assert (await erase(client, MOTHER.subject, "declared_households", str(unused["id"]))).status_code == 200
