@@ -121,6 +121,8 @@ async def test_counted_income_leaves_out_exempt_items_and_uncounted_members(clie
         ({"period_from": "2023-01", "period_to": "2024-06"}, "period_to"),  # 18 months
         ({"period_from": "2024-13"}, "period_from"),
         ({"period_to": "2999-01"}, "period_to"),
+        ({"period_from": "1000-01", "period_to": "1000-03"}, "period_from"),
+        ({"period_from": "1899-12", "period_to": "1899-12"}, "period_from"),
         ({"kind": "wages", "item": "scholarship"}, "item"),
         ({"kind": "salary"}, "kind"),
         ({"member_id": 999999}, "member_id"),
