@@ -12,8 +12,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as SyncSession
 
 from services.placenames.divisions.models import Division, DivisionFormerName
 from services.placenames.names.models import PlaceName
@@ -247,5 +248,17 @@ async def latest(session: AsyncSession) -> Gazetteer:
     return gazetteer
 
 
-def invalidate(app) -> None:
+_STALE = "placenames_gazetteer_stale"
+
+
+def invalidate(app, session: AsyncSession) -> None:
+    """Forget this process's dictionary now, and again when `session` commits the change: a request that rebuilt
+    it in between read the registers as they were before, and would be kept for MAX_AGE_S."""
     app.state.gazetteer = None
+    session.sync_session.info.setdefault(_STALE, []).append(app)
+
+
+@event.listens_for(SyncSession, "after_commit")
+def _forget_after_commit(session: SyncSession) -> None:
+    for app in session.info.pop(_STALE, ()):
+        app.state.gazetteer = None

@@ -220,3 +220,27 @@ async def test_two_decisions_racing_on_one_name_cannot_both_win(committed_client
         await committed_client.get(NAMES, params={"q": "福明", "district_code": YINZHOU, "kind": "road"})
     ).json()["items"]
     assert len([n for n in created if n["name"] != "福明路"]) == (1 if winner["kind"] == "renaming" else 0)
+
+
+@pytest.mark.postgresql_only  # SQLite: a request waits for the writer's transaction (BEGIN IMMEDIATE) to end
+async def test_a_name_read_into_the_dictionary_before_its_commit_is_known_once_committed(committed_client):
+    """A name is recorded as the route does it (the row, then the dictionary forgotten), and before its commit
+    another request rebuilds the dictionary from the registers as committed, without it. That dictionary was
+    kept for a minute: the new road could not be searched nor parsed. The commit forgets it again."""
+    from services.placenames import gazetteer
+    from services.placenames.names import service
+    from services.placenames.names.schemas import NameIn
+
+    client = committed_client
+    await load_demo(client)
+    new = NameIn(name="启明东路", kind="road", district_code="330212")
+    async with client.app.state.database.sessionmaker() as session:
+        await service.create(session, YINZHOU_STAFF, new)
+        gazetteer.invalidate(client.app, session)
+        before = await client.get(f"{API}/addresses/search", params={"q": "启明东路"})
+        assert "启明东路" not in [i["text"] for i in before.json()["items"]]  # not committed yet
+        await session.commit()
+    after = await client.get(f"{API}/addresses/search", params={"q": "启明东路"})
+    assert after.status_code == 200 and "启明东路" in [i["text"] for i in after.json()["items"]], after.text
+    parsed = await client.post(f"{API}/parse", json={"text": "鄞州区启明东路1号"}, headers=client.as_(YINZHOU_STAFF))
+    assert {p["kind"]: p["value"] for p in parsed.json()["parts"]}.get("road") == "启明东路", parsed.text

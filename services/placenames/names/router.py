@@ -28,7 +28,7 @@ NameId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 )
 async def create_name(data: NameIn, request: Request, session: Session, principal: NamesWriter) -> NameOut:
     row = await service.create(session, principal, data)
-    gazetteer.invalidate(request.app)
+    gazetteer.invalidate(request.app, session)
     return NameOut.model_validate(row)
 
 
@@ -95,7 +95,7 @@ async def add_event(
     name_id: NameId, data: EventIn, request: Request, session: Session, principal: NamesWriter
 ) -> EventOut:
     event = await service.add_event(session, principal, name_id, data)
-    gazetteer.invalidate(request.app)
+    gazetteer.invalidate(request.app, session)
     return event_out(event)
 
 
