@@ -6,7 +6,7 @@ import datetime as dt
 from services.assistance import seed
 from shared import clock
 from shared.identity import Principal
-from tests.assistance.helpers import household, member
+from tests.assistance.helpers import household, id_number, member
 from tests.assistance.test_households import create
 from tests.conftest import staff
 
@@ -62,6 +62,27 @@ async def test_a_signal_opens_leads_once_and_a_resend_replays(client):
     # Another partner's signal with the same id is its own signal.
     other = await send(client, signal(number, kind="job_loss"), RENSHE)
     assert other.status_code == 201 and other.json()["id"] != result["id"]
+
+
+async def test_a_signal_id_sent_again_about_another_person_or_event_is_refused_not_replayed(client):
+    # A resend is answered with the first signal; a partner reusing an id (a sequence restarted) for another person
+    # got that first answer too, 200 "replayed", and the new event was dropped without anyone knowing.
+    await load_policies(client)
+    other_person = id_number(dt.date(1960, 1, 1))
+    first = await send(client, signal("330212195207080032", signal_id="YB-7"))
+    assert first.status_code == 201, first.text
+    for change in (
+        {"id_number": other_person},
+        {"amount_fen": 9_000_000},
+        {"occurred_on": "2024-06-02"},
+        {"kind": "job_loss", "amount_fen": None},
+    ):
+        refused = await send(client, signal("330212195207080032", signal_id="YB-7") | change)
+        assert refused.status_code == 409, (change, refused.text)
+        assert refused.json()["resource"] == f"signals/{first.json()['id']}"
+        assert other_person not in refused.text
+    again = await send(client, signal("330212195207080032", signal_id="YB-7"))
+    assert again.status_code == 200 and again.json() == first.json()
 
 
 async def test_a_person_not_in_any_household_is_recorded_without_leads(client):

@@ -76,8 +76,9 @@ async def screening_leads(
     "The person's household is re-evaluated with the rules in force today and a lead is opened "
     "for every programme it looks eligible for but does not receive. Idempotent by the "
     "partner's `signal_id`: a resend returns the first result (200, `Idempotent-Replayed: "
-    "true`) and opens nothing new.",
-    responses=problem_responses(401, 403, 422),
+    "true`) and opens nothing new; the same id about another person, kind, day, amount or "
+    "disability is a 409 naming the recorded signal.",
+    responses=problem_responses(401, 403, 409, 422),
 )
 async def receive_signal(data: SignalIn, session: Session, principal: SignalsWriter) -> JSONResponse:
     out, replayed = await signals.receive_signal(session, principal, data)

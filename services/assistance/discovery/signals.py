@@ -43,7 +43,7 @@ from services.assistance.leads.models import Lead
 from services.assistance.leads.schemas import LeadOut
 from shared import clock
 from shared.db import utcnow
-from shared.errors import Forbidden, InvalidInput
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.identity import Principal
 from shared.idnumbers import mask_id_number, parse_id_number
 
@@ -131,6 +131,28 @@ async def _signal_out(session: AsyncSession, signal: Signal) -> SignalOut:
     )
 
 
+async def _replayed(session: AsyncSession, existing: Signal, data: SignalIn, id_number: str) -> SignalOut:
+    """The first signal under this id, when the resend tells of the same event; else a 409 naming it: an id reused
+    for another person or event (a partner's sequence restarted) would otherwise be answered as recorded, and the
+    new event dropped. The free-text detail may differ."""
+    told = (data.kind, id_number, data.occurred_on, data.amount_fen, data.disability_grade, data.disability_kind)
+    kept = (
+        existing.kind,
+        existing.id_number,
+        existing.occurred_on,
+        existing.amount_fen,
+        existing.disability_grade,
+        existing.disability_kind,
+    )
+    if told != kept:
+        raise Conflict(
+            "signal {signal_id} is already recorded about another person or event; give this one a new id",
+            resource=f"signals/{existing.id}",
+            signal_id=data.signal_id,
+        )
+    return await _signal_out(session, existing)
+
+
 async def receive_signal(session: AsyncSession, principal: Principal, data: SignalIn) -> tuple[SignalOut, bool]:
     """Record the signal once per partner and signal id, re-evaluate the person's household with what the signal
     says (`apply`) and open leads for programmes it looks eligible for but neither receives nor has applied for.
@@ -152,7 +174,7 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
         select(Signal).where(Signal.partner == principal.subject, Signal.signal_id == data.signal_id)
     )
     if existing is not None:
-        return await _signal_out(session, existing), True
+        return await _replayed(session, existing, data, person.value), True
     member = await session.scalar(select(Member).where(Member.id_number_index == id_number_index(person.value)))
     signal = Signal(
         partner=principal.subject,
@@ -176,7 +198,7 @@ async def receive_signal(session: AsyncSession, principal: Principal, data: Sign
         existing = await session.scalar(
             select(Signal).where(Signal.partner == principal.subject, Signal.signal_id == data.signal_id)
         )
-        return await _signal_out(session, existing), True
+        return await _replayed(session, existing, data, person.value), True
     if member is not None:
         await _open_leads(session, signal, member, principal.name or principal.subject)
     return await _signal_out(session, signal), False
