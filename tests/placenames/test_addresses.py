@@ -2,6 +2,7 @@
 and renamings, addresses without a house number, and concurrent issuing that never doubles a code."""
 
 import asyncio
+import datetime as dt
 
 import pytest
 
@@ -58,6 +59,34 @@ async def test_an_address_without_a_house_number_lies_in_a_named_area(demo):
     assert response.status_code == 201, response.text
     assert response.json()["full_name"] == "宁波市鄞州区福明家园12幢3单元1001室"
     assert response.json()["house_number"] is None
+
+
+async def test_a_decision_dated_after_today_is_refused_and_changes_nothing(demo):
+    """A retirement, split or merger is decided on a day already come; 2062 typed for 2026 retired the address at
+    once, with a retirement dated decades away."""
+    from shared import clock
+
+    road = await name_id(demo, "宁穿路", YINZHOU)
+    first = (await issue(demo, road_id=road, house_number="3")).json()
+    second = (await issue(demo, road_id=road, house_number="4")).json()
+    ahead = {"decided_on": (clock.today() + dt.timedelta(days=1)).isoformat()}
+    into = {"district_code": YINZHOU, "road_id": road, "house_number": "3-4"}
+    for path, body in (
+        (f"{ADDRESSES}/{first['code']}/retire", ahead),
+        (f"{ADDRESSES}/{first['code']}/split", ahead | {"into": [into | {"house_number": "3A"}, into]}),
+        (f"{API}/address-merges", ahead | {"codes": [first["code"], second["code"]], "into": into}),
+    ):
+        refused = await demo.post(path, headers=demo.as_(YINZHOU_STAFF), json=body)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["decided_on"]
+    for address in (first, second):
+        assert (await demo.get(f"{ADDRESSES}/{address['code']}")).json()["status"] == "current"
+    today = await demo.post(
+        f"{ADDRESSES}/{first['code']}/retire",
+        headers=demo.as_(YINZHOU_STAFF),
+        json={"decided_on": clock.today().isoformat()},
+    )
+    assert today.status_code == 200 and today.json()["status"] == "retired", today.text
 
 
 async def test_a_retired_code_is_never_issued_again(demo):

@@ -60,6 +60,26 @@ async def test_the_same_road_name_in_two_districts_is_two_names(demo):
     assert all(n["standard"]["id"] == n["id"] for n in both)
 
 
+async def test_a_decision_dated_after_today_is_refused_and_the_name_stays(demo):
+    """2062 typed for 2026 renamed the road at once, with a filing deadline decades away."""
+    old = await name_id(demo, "桑田路", YINZHOU)
+    renaming = await demo.post(
+        f"{NAMES}/{old}/events",
+        headers=demo.as_(YINZHOU_STAFF),
+        json=decision(days_ago=-1, kind="renaming", new_name="桑田东路"),
+    )
+    assert renaming.status_code == 422 and renaming.json()["errors"][0]["field"] == "decided_on", renaming.text
+    assert (await demo.get(f"{NAMES}/{old}")).json()["status"] == "standard"
+    naming = await demo.post(
+        NAMES,
+        headers=demo.as_(YINZHOU_STAFF),
+        json={"name": "启明东路", "kind": "road", "district_code": YINZHOU, "decision": decision(days_ago=-1)},
+    )
+    assert naming.status_code == 422 and naming.json()["errors"][0]["field"] == "decision.decided_on", naming.text
+    resolved = await demo.get(f"{NAMES}/resolve", params={"name": "启明东路", "district_code": YINZHOU})
+    assert resolved.json() == []
+
+
 async def test_renaming_keeps_the_old_name_as_history_and_files_on_time(demo):
     old = await name_id(demo, "桑田路", YINZHOU)
     response = await demo.post(

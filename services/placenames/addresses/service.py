@@ -28,6 +28,7 @@ from services.placenames.changes.service import address_successor, record
 from services.placenames.divisions.models import Division
 from services.placenames.divisions.service import is_current
 from services.placenames.names.models import PlaceName
+from services.placenames.names.service import check_decided_on
 from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.text import canonical_part
 from shared import clock
@@ -311,6 +312,7 @@ def _lineage(kind: str, old: Address, new: Address | None, data: ChangeIn) -> Ad
 
 
 async def retire(session: AsyncSession, principal: Principal, code: str, data: ChangeIn) -> Address:
+    check_decided_on(data.decided_on)
     a = await get(session, code)
     await _retire(session, principal, a, data.decided_on)
     session.add(_lineage("retire", a, None, data))
@@ -351,6 +353,7 @@ async def _plates_follow(session: AsyncSession, olds: list[Address], new: list[A
 async def split(
     session: AsyncSession, principal: Principal, code: str, data: SplitIn
 ) -> tuple[list[str], list[Address]]:
+    check_decided_on(data.decided_on)
     old = await get(session, code)
     await _retire(session, principal, old, data.decided_on)
     new = await _issue(session, [await _build(session, principal, part) for part in data.into])
@@ -369,6 +372,7 @@ async def split(
 
 
 async def merge(session: AsyncSession, principal: Principal, data: MergeIn) -> tuple[list[str], list[Address]]:
+    check_decided_on(data.decided_on)
     if len(set(data.codes)) != len(data.codes):
         raise InvalidInput("codes", "a code is listed twice")
     olds = [await get(session, c) for c in data.codes]

@@ -150,8 +150,17 @@ def _event(
     )
 
 
+def check_decided_on(day: dt.date, field: str = "decided_on") -> None:
+    """A decision is dated the day it was made: a day ahead is a typing slip (2062 for 2026), and would rename a
+    road or retire an address now, with a decision and a filing deadline dated years away."""
+    if day > clock.today():
+        raise InvalidInput(field, "is in the future")
+
+
 async def create(session: AsyncSession, principal: Principal, data: NameIn) -> PlaceName:
     _check_area(principal, data.district_code)
+    if data.decision is not None:
+        check_decided_on(data.decision.decided_on, "decision.decided_on")
     if data.status == "standard":
         if data.replaced_by_id is not None:
             raise InvalidInput("replaced_by_id", "a standard name is not replaced by another")
@@ -198,6 +207,7 @@ async def _claim_standard(session: AsyncSession, name: PlaceName, status: str, r
 
 
 async def add_event(session: AsyncSession, principal: Principal, name_id: int, data: EventIn) -> NameEvent:
+    check_decided_on(data.decided_on)
     name = await get(session, name_id)
     _check_area(principal, name.district_code)
     if name.status != "standard":
