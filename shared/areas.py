@@ -75,10 +75,15 @@ def within_area(column: SQLColumnExpression[str], code: str) -> ColumnElement[bo
 DISTRICT_OR_CITY_PATTERN = rf"^{area_prefix(CITY_CODE)}\d\d$"
 
 
-def check_district(code: str, field: str, *, location: str = "body") -> None:
-    """422 on `field` unless `code` is a district of the city today: DISTRICT_CODE_PATTERN takes any six digits, and
-    a record filed under a code no district has (a typing slip, the city's own 330200) is seen by no district's
-    staff and counted in no district's figures."""
+def check_district(code: str, field: str, *, or_city: bool = False, location: str = "body") -> None:
+    """422 on `field` unless `code` is a district of the city today, or with `or_city` the city itself (a trust filed
+    with the city bureau, a unit of the city government): DISTRICT_CODE_PATTERN takes any six digits, and a record
+    filed under a code no district has (a typing slip) is seen by no district's staff, counted in no district's
+    figures."""
+    if or_city and code == CITY_CODE:
+        return
     found = division(code)
     if found is None or found.level != "district" or not found.current:
+        if or_city:
+            raise InvalidInput(field, "not the city or a district of it", location=location)
         raise InvalidInput(field, "not a district of the city's division tree", location=location)

@@ -233,6 +233,12 @@ async def test_campaigns_check_their_inputs(client):
         json={"name": "某单位", "credit_code": unit_code(9), "district_code": "330299", "headcount": 5},
     )
     assert nowhere.status_code == 422 and nowhere.json()["errors"][0]["field"] == "district_code", nowhere.text
+    city_unit = await client.post(
+        f"{API}/campaigns/{campaign['id']}/units",
+        headers=client.as_(CITY),
+        json={"name": "市级机关", "credit_code": unit_code(8), "district_code": "330200", "headcount": 5},
+    )
+    assert city_unit.status_code == 201, city_unit.text
     draft = await project(client, CITY, status="draft")
     response = await client.post(
         f"{API}/campaigns",

@@ -217,11 +217,13 @@ async def test_a_coverage_base_is_stated_for_a_district_of_the_city_only(client)
 
 async def test_a_trust_is_filed_with_a_district_of_the_city(client):
     # Filed under a code no district has (a slip for 330212), a trust was seen by no district's staff and its late
-    # yearly reports were chased by none.
-    for code in ("330299", "330200"):
+    # yearly reports were chased by none. The city bureau (330200) files trusts too.
+    for code in ("330299", "330290"):
         refused = await client.post(f"{API}/trusts", json=trust_body(district_code=code), headers=client.as_(CITY))
         assert refused.status_code == 422, refused.text
         assert refused.json()["errors"][0]["field"] == "district_code"
     assert (await client.get(f"{API}/trusts")).json()["items"] == []
-    filed = await client.post(f"{API}/trusts", json=trust_body(), headers=client.as_(CITY))
-    assert filed.status_code == 201, filed.text
+    for n, code in enumerate(("330212", "330200")):
+        body = trust_body(district_code=code, record_number=f"ZJ-NB-2023-00{n}")
+        filed = await client.post(f"{API}/trusts", json=body, headers=client.as_(CITY))
+        assert filed.status_code == 201, filed.text

@@ -65,7 +65,7 @@ async def add_unit(session: AsyncSession, principal: Principal, campaign_id: int
     campaign = await get(session, campaign_id)
     if not principal.covers(campaign.area_code) or not principal.covers(data.district_code):
         raise Forbidden("the campaign or the unit's district is outside your area")
-    check_district(data.district_code, "district_code")
+    check_district(data.district_code, "district_code", or_city=True)
     try:
         code = uscc.validate(data.credit_code)
     except stdnum_errors.ValidationError:

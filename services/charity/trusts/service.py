@@ -79,7 +79,7 @@ async def create_trust(session: AsyncSession, principal: Principal, data: TrustI
             district_code=data.district_code,
             area=principal.area,
         )
-    check_district(data.district_code, "district_code")
+    check_district(data.district_code, "district_code", or_city=True)
     try:
         code = uscc.validate(data.trustee_credit_code)
     except stdnum_errors.ValidationError:
