@@ -15,7 +15,7 @@ from services.eldercare.notices import outbox
 from shared.errors import Conflict, NotFound
 from shared.i18n import N_
 from shared.idnumbers import mask_id_number, mask_phone
-from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData
+from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, SubjectData, row_id
 
 # Why each kept category must be kept. PIPL art. 47 lets a person have their data erased once its purpose is served,
 # consent is withdrawn, …; where a law sets a keeping period that has not run out, the data is kept (art. 47, para 2).
@@ -187,9 +187,9 @@ async def collect(session: AsyncSession, subject: str) -> list[HeldCategory]:
 
 async def erase(session: AsyncSession, subject: str, category: str, record_id: str) -> None:
     """Erase a care link request that was never approved, or end a care link; everything else is kept by law."""
-    if not record_id.isdigit():
+    key = row_id(record_id)
+    if key is None:
         raise NotFound("no {category} record {record_id} of this subject", category=category, record_id=record_id)
-    key = int(record_id)
     if category == "care_link_requests":
         request = await session.scalar(
             select(CareLinkRequest).where(CareLinkRequest.id == key, CareLinkRequest.requester == subject)
