@@ -22,7 +22,11 @@ async def gateway_url(db_dir):
     server, _task = await serve_in_background(app, port)
     async with app.local_app.state.database.sessionmaker() as session, session.begin():
         await gateway_seed.load(session)
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    # One token first, with time to spare: a cold gateway's first answer (what it loads on first use) took more
+    # than the providers' 2 s timeout on a loaded machine, and the tests are about the providers, not that.
+    await ClientCredentialsToken(url, "eldercare", gateway_seed.dev_client_secret("eldercare"), timeout_s=60)()
+    yield url
     server.should_exit = True
     await _empty_tables("gateway", database)
 
