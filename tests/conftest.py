@@ -29,11 +29,19 @@ ENGLISH = {"Accept-Language": "en"}
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
+def database_prefix() -> str:
+    """The start of this process's PostgreSQL database names. Two test runs at once on one server each need their
+    own (a run resets them as it starts): `TEST_DATABASE_PREFIX=other_` gives other_<service>. Each pytest-xdist
+    worker of a run adds its name (test_gw0_<service>), so that workers never share a database."""
+    prefix = os.environ.get("TEST_DATABASE_PREFIX", "test_")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{prefix}{worker}_" if worker else prefix
+
+
 def postgres_url(service: str) -> str:
-    """CI creates one database per service: test_<service>. Two test runs at once on one server each need
-    their own (the run resets them as it starts): `TEST_DATABASE_PREFIX=other_` uses other_<service>."""
+    """The database of one service's tests, created when missing and emptied as the run starts (`_reset_postgres`)."""
     base = POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{os.environ.get('TEST_DATABASE_PREFIX', 'test_')}{service}"
+    return f"{base}/{database_prefix()}{service}"
 
 
 @pytest.fixture
@@ -92,6 +100,9 @@ class ServiceDatabase:
 
 
 async def _reset_postgres(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    if not await _postgres_admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name):
+        await _postgres_admin(f'CREATE DATABASE "{name}"')
     engine = make_engine(url)
     async with engine.begin() as connection:
         await connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -230,14 +241,16 @@ async def committed_client(request, backend, db_dir) -> AsyncIterator[ServiceCli
         await _empty_tables(service, database)
 
 
-async def _postgres_admin(statement: str) -> None:
+async def _postgres_admin(statement: str, **params: str) -> bool:
+    """Run `statement` on the server's `postgres` database; True when it returned a row."""
     # CREATE/DROP DATABASE cannot run inside a transaction.
     engine = make_engine(
         POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1) + "/postgres", isolation_level="AUTOCOMMIT"
     )
     try:
         async with engine.connect() as connection:
-            await connection.execute(text(statement))
+            result = await connection.execute(text(statement), params)
+            return result.returns_rows and result.first() is not None
     finally:
         await engine.dispose()
 
@@ -251,7 +264,7 @@ def scratch_database(backend, tmp_path) -> Iterator[Callable[[str], str]]:
     def make(name: str) -> str:
         if backend == "sqlite":
             return f"sqlite+aiosqlite:///{tmp_path / name}.db"
-        database = f"{os.environ.get('TEST_DATABASE_PREFIX', 'test_')}scratch_{name}_{os.getpid()}"
+        database = f"{database_prefix()}scratch_{name}_{os.getpid()}"
         asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))  # a killed run's
         asyncio.run(_postgres_admin(f'CREATE DATABASE "{database}"'))
         made.append(database)

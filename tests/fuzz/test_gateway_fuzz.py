@@ -30,7 +30,7 @@ import pytest
 
 from services import SERVICES
 from shared.settings import ROOT
-from tests.conftest import POSTGRES_URL, _postgres_admin
+from tests.conftest import POSTGRES_URL, _postgres_admin, database_prefix
 from tests.e2e.conftest import suite_env
 from tools.devserver import Suite
 
@@ -75,7 +75,7 @@ def suite(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz-suite")
     env = suite_env(tmp)
     if POSTGRES_URL:
-        prefix = os.environ.get("TEST_DATABASE_PREFIX", "test_") + "fuzz_"
+        prefix = database_prefix() + "fuzz_"
         for name, url in _fresh_postgres_databases(prefix).items():
             env[f"{name.upper()}_DATABASE_URL"] = url
     with Suite(env, log_dir=tmp / "log").running() as suite:
