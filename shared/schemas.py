@@ -2,7 +2,8 @@
 
 - Text refuses control characters (C0, DEL and C1, e.g. NUL, which PostgreSQL cannot store in `text` and
   which has no business in a name or an address). Tab, line feed and carriage return stay allowed: notes
-  and descriptions have several lines.
+  and descriptions have several lines. A field's text of white space alone is refused too (items of a list are
+  left to the list's own rules: one blank line must not refuse a whole batch).
 - Dates and times are strict ISO 8601 strings, in the years 1900 to 2199. Pydantic on its own also takes a
   number as Unix time, so `0` would be 1 January 1970: a family bed started in 1970, an address retired in 1970.
 
@@ -45,6 +46,13 @@ def refuse_control_characters(value: Any) -> None:
     elif isinstance(value, (list, tuple)):
         for item in value:
             refuse_control_characters(item)
+
+
+def refuse_blank(value: Any) -> None:
+    """Raise a field error when `value` is text of white space alone (full-width spaces included): a name, an address
+    or a reason of spaces met `min_length` and was stored as if given. Empty text is left to each field's bounds."""
+    if isinstance(value, str) and value and value.isspace():
+        raise PydanticCustomError("blank", "must not be white space alone")
 
 
 # The years any date of the suite can fall in: births of the oldest residents, plans decades ahead. A visit
@@ -133,6 +141,7 @@ class Schema(BaseModel):
         if kind is dt.date and value is not None:
             return iso_date(value)
         refuse_control_characters(value)
+        refuse_blank(value)
         return value
 
 

@@ -82,6 +82,23 @@ async def test_invalid_id_numbers_name_the_field(client):
         assert response.json()["errors"][0]["field"] == "id_number"
 
 
+async def test_a_name_or_address_of_spaces_alone_is_refused_naming_it_and_nothing_is_stored(client):
+    # Full-width spaces are what a phone's Chinese keyboard types: "　　" met min_length and was stored as a name.
+    for field, blank in (("name", "\u3000\u3000"), ("name", "   "), ("address", " \u3000 ")):
+        response = await client.post(
+            "/api/eldercare/v1/elders", json=elder_body(**{field: blank}), headers=client.as_(YINZHOU_STAFF)
+        )
+        assert response.status_code == 422, response.text
+        assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
+            (field, "must not be white space alone")
+        ]
+    listed = await client.get("/api/eldercare/v1/elders", headers=client.as_(YINZHOU_STAFF))
+    assert listed.json()["items"] == []
+    assert (
+        await client.post("/api/eldercare/v1/elders", json=elder_body(), headers=client.as_(YINZHOU_STAFF))
+    ).status_code == 201
+
+
 async def test_born_before_their_district_code_existed_is_valid(client):
     # 海曙区 got code 330203 in 1983; people born in the 1940s hold 330203 numbers all the same.
     body = elder_body(id_number=id_number("330203", dt.date(1941, 7, 1), "012"), area_code="330203001")

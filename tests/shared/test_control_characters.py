@@ -1,5 +1,5 @@
-"""A control character (NUL above all: PostgreSQL cannot store it in `text`) is refused with a 422 naming the field
-it is in, wherever it comes: in a JSON body of any operation that takes one, in a query or path parameter, in a
+"""A control character (NUL above all: PostgreSQL cannot store it in `text`), or a field's text of white space alone,
+is refused with a 422 naming the field it is in, wherever it comes: in a JSON body of any operation that takes one, in a query or path parameter, in a
 stored header. And a body that is not JSON is a 422 naming `body`, as the OpenAPI documents."""
 
 from __future__ import annotations
@@ -65,8 +65,17 @@ def all_scopes(service: str):
     return staff("330200", *(s for s in DECLARED if s.startswith(f"{service}.")), subject=f"staff:nul-{service}")
 
 
+# Text of white space alone (a full-width space and a space: a name "typed" on a phone) is refused as a field's
+# value; items of a list of texts are left to the list's own rules, so only fields outside lists are tried.
+REFUSALS = {"nul": (NUL_TEXT, "control character"), "blank": ("\u3000 ", "white space")}
+
+
+@pytest.mark.parametrize("refused", list(REFUSALS))
 @pytest.mark.parametrize("service", list(SERVICES))
-async def test_every_write_with_a_json_body_refuses_a_nul_naming_the_field(service, backend, db_dir):
+async def test_every_write_with_a_json_body_refuses_a_nul_or_blank_text_naming_the_field(
+    service, refused, backend, db_dir
+):
+    text, refusal = REFUSALS[refused]
     checked, failures = 0, []
     async for client in client_for(service, await service_database(service, backend, db_dir)):
         document = (await client.get(f"/api/{service}/v1/openapi.json")).json()
@@ -78,15 +87,15 @@ async def test_every_write_with_a_json_body_refuses_a_nul_naming_the_field(servi
                 if method not in WRITES or "application/json" not in content:
                     continue
                 field = text_field(content["application/json"]["schema"], components)
-                if field is None:
+                if field is None or (refused == "blank" and "0" in field):
                     continue
                 checked += 1
                 url = path_of(template, operation.get("parameters", []))
-                response = await client.request(method.upper(), url, json=body_with(field, NUL_TEXT), headers=headers)
+                response = await client.request(method.upper(), url, json=body_with(field, text), headers=headers)
                 # A list of texts is checked whole: its error names the list (`texts`, not `texts.0`).
                 named = ".".join(field).removesuffix(".0")
                 errors = response.json().get("errors") or [] if response.status_code == 422 else []
-                if not any(e["field"] == named and "control character" in e["message"] for e in errors):
+                if not any(e["field"] == named and refusal in e["message"] for e in errors):
                     failures.append(
                         f"{method.upper()} {template} {named}: {response.status_code} {response.text[:300]}"
                     )
