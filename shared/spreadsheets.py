@@ -30,6 +30,7 @@ import io
 import re
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -138,7 +139,8 @@ def check_zip(content: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             members = archive.infolist()
-    except zipfile.BadZipFile:
+    # A directory zipfile cannot take: not a zip, cut short, or a zip version it does not implement (NotImplementedError)
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OverflowError, EOFError):
         raise SpreadsheetRefused("the file is a damaged or incomplete workbook: save it again and resend") from None
     if len(members) > MAX_ZIP_MEMBERS:
         raise SpreadsheetRefused(f"the workbook has {len(members)} parts; a spreadsheet has far fewer")
@@ -404,7 +406,8 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
             continue
         try:
             merged, total = _merged_rows(book.archive, paths[name].lstrip("/"))
-        except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        # A member cut short or damaged past the header row: its CRC (BadZipFile) or its deflate stream (zlib.error)
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError, OSError, EOFError) as exc:
             book.archive.close()
             raise SpreadsheetRefused(
                 f"the workbook is damaged ({type(exc).__name__}): save it again as .xlsx"

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import io
 import zipfile
+import zlib
 
 import pytest
 from openpyxl import load_workbook
@@ -167,6 +169,53 @@ async def test_files_that_are_not_spreadsheets_get_a_clear_answer_and_the_servic
     monkeypatch.setattr(spreadsheets, "MAX_ROWS", 3)  # the worker runs in this process: a long sheet, cheaply
     long = await suite.imported(xlsx(workbook([HEADER, *elder_rows(1, 20)])))
     assert long["status"] == "rejected" and "more than 3 rows" in long["problems"][0]["message"]
+    assert await elders_seen(suite) == []
+
+    # The next ordinary request still works.
+    fine = await suite.imported(xlsx(workbook([HEADER, *elder_rows(1, 1)])))
+    assert fine["status"] == "imported"
+
+
+def cut_short_deflate(content: bytes, member: str = "xl/worksheets/sheet1.xml") -> bytes:
+    """The workbook with `member`'s compressed data valid for its first half, then a block deflate does not know
+    (a copy damaged past its first rows): the zip's directory is intact, the header row reads, the rest does not."""
+    info = zipfile.ZipFile(io.BytesIO(content)).getinfo(member)
+    original = zipfile.ZipFile(io.BytesIO(content)).read(member)
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    valid = packer.compress(original[: len(original) // 2]) + packer.flush(zlib.Z_SYNC_FLUSH)
+    assert len(valid) < info.compress_size  # room for the damage
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged = valid + b"\xff" * (info.compress_size - len(valid))  # BFINAL and the reserved block type 3
+    return content[:start] + damaged + content[start + info.compress_size :]
+
+
+def from_a_later_zip_version(content: bytes) -> bytes:
+    """The workbook with its directory saying its members need a zip version no reader here implements."""
+    data = bytearray(content)
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 6 : directory + 8] = (99).to_bytes(2, "little")  # version needed to extract: 9.9
+    return bytes(data)
+
+
+async def test_a_damaged_workbook_is_rejected_with_its_reason_not_left_to_fail(suite):
+    # Rows of digits that compress little: the sheet's data runs over many blocks of the zip's stream.
+    rows = [
+        [id_number(n), hashlib.sha256(str(n).encode()).hexdigest(), None, "百丈东路1号", BAIZHANG, "否"]
+        for n in range(3000)
+    ]
+    content = xlsx(workbook([HEADER, *rows]))
+    for damaged in (cut_short_deflate(content), from_a_later_zip_version(content)):
+        answer = await suite.upload(damaged)
+        assert answer.status_code == 202, answer.text
+        ran = await suite.drain()
+        assert ran == [("spreadsheets.import", "succeeded")]  # not an attempt that failed, to be retried
+        result = (
+            await suite.http.get(
+                f"{API}/spreadsheet-imports/{answer.json()['id']}", headers=suite.bearer("staff-yinzhou")
+            )
+        ).json()
+        assert result["status"] == "rejected", result
+        assert "save it again" in result["problems"][0]["message"]
     assert await elders_seen(suite) == []
 
     # The next ordinary request still works.
