@@ -11,7 +11,8 @@ own transaction, with the job that reads it. The worker then
    each chunk commits with the row it reached, so a job taken over from a dead worker goes on from there.
 A file with problems and no `clean_rows_only` is `rejected`: nothing of it is imported. Idempotent by content:
 the same bytes sent again for the same kind, mode and area are the same import (a unique key on the content's
-SHA-256), and rows already present are not created twice.
+SHA-256), and rows already present are not created twice. An import whose job was cancelled or gave up is taken up
+again, from its resume point, when its file is sent again.
 
 Exports (`POST /spreadsheet-exports`): the rows of a list the caller may see, written to .xlsx a chunk at a time
 by the worker and stored; `GET …/{id}/file` downloads it once `ready`. Personal data is masked unless the caller
@@ -762,6 +763,13 @@ class Spreadsheets:
                         )
                     )
                     row = await self._record_any(session, existing)
+                    if self._status(row)[0] == "failed":
+                        # Its job was cancelled or gave up: nothing will ever run it. The file sent again takes it up
+                        # again (from its resume point, as a worker taking it over would), for whoever sent it now.
+                        revived = await self._revive(session, row, principal)
+                        if revived is not None:
+                            return revived
+                        row = await self._record_any(session, existing)  # revived by a request at the same time
                     if row["requester"] != principal.subject:
                         raise Conflict(
                             "a colleague in your area already imported this very file",
@@ -894,6 +902,25 @@ class Spreadsheets:
                 )
 
         return router
+
+    async def _revive(
+        self, session: AsyncSession, row: dict[str, Any], principal: Principal
+    ) -> SpreadsheetImportOut | None:
+        """A new job for an import whose job ended without finishing it; None when a request at the same time did
+        it first (the update is conditional on the dead job: one of them wins)."""
+        t = self.table
+        taken = await session.execute(
+            update(t)
+            .where(t.c.id == row["id"], t.c.job_id == row["job_id"], t.c.status.not_in(FINAL))
+            .values(status="queued", requester=principal.subject, finished_at=None)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        job_id = await self.tasks.enqueue(
+            session, "spreadsheets.import", {"spreadsheet_id": row["id"], "principal": principal_args(principal)}
+        )
+        await session.execute(update(t).where(t.c.id == row["id"]).values(job_id=job_id))
+        return self.import_out(await self._record(session, row["id"], "import", principal))
 
     async def _record_any(self, session: AsyncSession, record_id: int | None) -> dict[str, Any]:
         t, j = self.table, self.jobs

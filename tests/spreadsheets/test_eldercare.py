@@ -223,6 +223,33 @@ async def test_a_damaged_workbook_is_rejected_with_its_reason_not_left_to_fail(s
     assert fine["status"] == "imported"
 
 
+async def test_an_import_whose_job_was_cancelled_is_taken_up_again_when_its_file_is_sent_again(suite):
+    content = xlsx(workbook([HEADER, *elder_rows(1, 3)]))
+    first = (await suite.upload(content)).json()
+    city = Principal(subject="staff:city-jobs", kind="staff", scopes=frozenset({"eldercare.jobs:write"}), area="330200")
+    cancelled = await suite.http.post(f"{API}/jobs/{first['job_id']}/cancel", headers=suite.bearer(city))
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    path = f"{API}/spreadsheet-imports/{first['id']}"
+    dead = (await suite.http.get(path, headers=suite.bearer("staff-yinzhou"))).json()
+    assert dead["status"] == "failed" and await elders_seen(suite) == []
+
+    # The same file again: not the dead import as the answer, which nothing would ever run, but that import run.
+    again = await suite.upload(content)
+    assert again.status_code == 202, again.text
+    assert again.json()["status"] == "queued" and again.json()["job_id"] not in (None, first["job_id"])
+    assert await suite.drain() == [("spreadsheets.import", "succeeded")]
+    done = (
+        await suite.http.get(f"{API}/spreadsheet-imports/{again.json()['id']}", headers=suite.bearer("staff-yinzhou"))
+    ).json()
+    assert (done["status"], done["rows_created"]) == ("imported", 3)
+    assert len(await elders_seen(suite)) == 3
+
+    # And once imported, the same file is that import again, with nothing more to do.
+    once_more = await suite.upload(content)
+    assert once_more.status_code == 200 and once_more.json()["status"] == "imported"
+    assert await suite.drain() == []
+
+
 async def test_imports_need_the_create_scope_and_imports_are_their_uploaders_own(suite):
     reader = Principal(subject="staff:reader", kind="staff", scopes=frozenset({"eldercare.elders:read"}), area=YINZHOU)
     refused = await suite.upload(xlsx(workbook([HEADER, *elder_rows(1, 1)])), who=reader)
