@@ -51,6 +51,7 @@ MAX_ROWS = 200_000
 MAX_COLUMNS = 200
 MAX_CELL_CHARS = 2000
 MAX_PROBLEMS_LISTED = 1000  # more are counted, not listed: the first thousand say what is wrong with a file
+MAX_INTEGER = 2**31 - 1  # what an integer column holds (PostgreSQL's 4 bytes): a record id, a count
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common; the header is looked for in these
 
 Format = Literal["xlsx", "csv"]
@@ -565,12 +566,30 @@ def check_rows(
         if not problems:
             values = [v for _, v, _ in group] if layout.group_by else group[0][1]
             try:
-                checked.item = schema.model_validate(build(values))
+                item = schema.model_validate(build(values))
             except ValidationError as exc:
                 for error in exc.errors():
                     message = "required: fill this cell" if error["type"] == "missing" else error["msg"]
                     problems.append(place(sheet, layout, checked, error["loc"], message))
+            else:
+                # What the routes answer with a 422 (shared.errors): a number no integer column holds, which would
+                # otherwise reach the database in the create function's checks and fail the job.
+                problems.extend(place(sheet, layout, checked, loc, "too large") for loc in _too_large(item, []))
+                checked.item = None if problems else item
         yield checked
+
+
+def _too_large(value: Any, path: list[Any]) -> Iterator[list[Any]]:
+    """The paths of the integers past MAX_INTEGER in a validated row (its members' included)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_INTEGER:
+            yield path
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _too_large(getattr(value, name), [*path, name])
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _too_large(item, [*path, index])
 
 
 # --- writing ------------------------------------------------------------------------------------------------

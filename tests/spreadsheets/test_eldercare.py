@@ -308,6 +308,41 @@ async def test_caregivers_with_excel_dates_and_canteens_are_imported(suite):
     assert (again["status"] == "rejected" and again["problems"][0]["column"] == "C") or again["problems"][0]["row"] == 3
 
 
+async def test_a_number_larger_than_any_record_id_is_a_problem_of_its_cell(suite):
+    header = "服务机构编号,姓名,身份证号,证书编号,证书等级,证书有效期至"
+    rows = [
+        f"99999999999999999999,护理员甲,{id_number(1, born=dt.date(1980, 1, 1))},ZS0001,初级,2030-06-30",  # past 8 bytes
+        f"3000000000,护理员乙,{id_number(2, born=dt.date(1981, 1, 1))},ZS0002,中级,2030-06-30",  # past 4
+    ]
+    content = "\r\n".join([header, *rows]).encode()
+    answer = await suite.upload(content, kind="caregivers", filename="护理员.csv")
+    assert answer.status_code == 202, answer.text
+    assert await suite.drain() == [("spreadsheets.import", "succeeded")]  # not a job failing on the database
+    result = (
+        await suite.http.get(f"{API}/spreadsheet-imports/{answer.json()['id']}", headers=suite.bearer("staff-yinzhou"))
+    ).json()
+    assert result["status"] == "rejected", result
+    assert [(p["row"], p["column"], p["field"]) for p in result["problems"]] == [
+        (2, "A", "服务机构编号"),
+        (3, "A", "服务机构编号"),
+    ]
+    assert all("too large" in p["message"] for p in result["problems"])
+
+    canteens = [
+        ["名称", "类型", "供餐单位编号", "区划代码", "地址"],
+        ["百丈助餐点", "助餐点", 99999999999999999999, BAIZHANG, "百丈东路3号"],
+    ]
+    answer = await suite.upload(xlsx(workbook(canteens, sheet="助餐机构")), kind="canteens")
+    assert await suite.drain() == [("spreadsheets.import", "succeeded")]
+    result = (
+        await suite.http.get(f"{API}/spreadsheet-imports/{answer.json()['id']}", headers=suite.bearer("staff-yinzhou"))
+    ).json()
+    assert result["status"] == "rejected" and (result["problems"][0]["row"], result["problems"][0]["column"]) == (
+        2,
+        "C",
+    )
+
+
 async def exported(suite, who, **body) -> tuple[dict, list[tuple]]:
     asked = await suite.http.post(f"{API}/spreadsheet-exports", json=body, headers=suite.bearer(who))
     assert asked.status_code == 202, asked.text
