@@ -70,7 +70,7 @@ from shared.geo import check_coordinates
 from shared.identity import CurrentPrincipal, Principal
 from shared.jobs import JobContext, Tasks
 from shared.request_id import current_request_id
-from shared.schemas import Schema
+from shared.schemas import CONTROL_CHARACTERS, Schema
 from shared.spreadsheets import (
     MAX_PROBLEMS_LISTED,
     MAX_UPLOAD_BYTES,
@@ -714,6 +714,14 @@ class Spreadsheets:
                 importer = importers.get(kind)
                 if importer is None:
                     raise InvalidInput("kind", "one of {importers}", importers=", ".join(importers))
+                # Form fields are not a Schema's: a NUL here would reach PostgreSQL, which cannot store it in text.
+                if sheet is not None and (found := CONTROL_CHARACTERS.search(sheet)):
+                    raise InvalidInput(
+                        "sheet",
+                        "must not contain control characters (found U+{code_point})",
+                        code="control_character",
+                        code_point=f"{ord(found.group()):04X}",
+                    )
                 if not principal.has(importer.scope):
                     raise Forbidden("importing {kind} needs the scope {scope}", kind=kind, scope=importer.scope)
                 if not principal.is_area_staff or principal.area is None:
@@ -742,7 +750,8 @@ class Spreadsheets:
                     "requester": principal.subject,
                     "requester_area": principal.area,
                     "sheet": sheet,
-                    "filename": (file.filename or "upload")[:200],
+                    # The name as sent is only shown back: its control characters are replaced, not refused.
+                    "filename": CONTROL_CHARACTERS.sub("_", file.filename or "upload")[:200],
                     "content_sha256": digest,
                     "content": content,
                     "size_bytes": len(content),
