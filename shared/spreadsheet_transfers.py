@@ -691,8 +691,8 @@ class Spreadsheets:
                 "until the file is clean, unless `clean_rows_only` is set (then the clean rows are). Rows already "
                 "recorded (the same person) are skipped. The same file sent again is the same import (200, by its "
                 "SHA-256); when that import's job was cancelled or gave up, it is taken up again from where it "
-                "stopped, by a new job, for the sender (202). Follow it with `GET /spreadsheet-imports/{id}`. Needs the create route's scope. "
-                "docs: README, Spreadsheets for staff.",
+                "stopped, by a new job, for the sender (202). Follow it with `GET /spreadsheet-imports/{id}`. "
+                "Needs the create route's scope. docs: README, Spreadsheets for staff.",
                 responses={
                     200: {"model": SpreadsheetImportOut, "description": "The same file was already sent"},
                     # 400: a body that is not multipart/form-data at all (the form parser refuses it).

@@ -1,6 +1,7 @@
 """A control character (NUL above all: PostgreSQL cannot store it in `text`), or a field's text of white space alone,
-is refused with a 422 naming the field it is in, wherever it comes: in a JSON body of any operation that takes one, in a query or path parameter, in a
-stored header. And a body that is not JSON is a 422 naming `body`, as the OpenAPI documents."""
+is refused with a 422 naming the field it is in, wherever it comes: in a JSON body of any operation that takes one,
+in a query or path parameter, in a stored header. And a body that is not JSON is a 422 naming `body`, as the OpenAPI
+documents."""
 
 from __future__ import annotations
 
