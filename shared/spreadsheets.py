@@ -617,10 +617,15 @@ class XlsxWriter:
             return out.read()
 
 
+# What a spreadsheet may read a cell beginning with as the start of a formula (OWASP's CSV injection list: a leading
+# tab or carriage return is dropped by some, leaving the formula after it).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def safe_cell(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula (CSV/formula injection) is written with a leading quote; for
     writers of other formats too (a CSV export)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and len(value) > 1:
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS and len(value) > 1:
         return "'" + value
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)  # xlsx has no time zones: callers pass Asia/Shanghai wall time
