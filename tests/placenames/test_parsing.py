@@ -197,14 +197,20 @@ async def test_bad_input_is_a_clear_answer(demo):
         ({"texts": ["a"] * 1001}, "texts"),
         ({"texts": ["鄞州区", "", "x"]}, "texts.1"),
         ({"text": "\u0000\u200b鄞州区"}, "text"),
+        ({"text": "   "}, "text"),  # white space alone, as "" (a blank line of a batch is answered: see below)
     ):
         url = PARSES if "texts" in body else PARSE
         response = await demo.post(url, json=body, headers=headers)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["errors"][0]["field"] == field
-    for text in ("😀😀😀", "   ", "12345", "Ningbo 天童南路 588 号 🏠", "ﾃｽﾄ 中山東路", "\u200b鄞州区"):
+    for text in ("😀😀😀", "12345", "Ningbo 天童南路 588 号 🏠", "ﾃｽﾄ 中山東路", "\u200b鄞州区"):
         result = await parse(demo, text)
         assert result["match"] is None and 0 <= result["confidence"] <= 1
+    # A batch's items are left to the batch's rules: one blank line of a file is answered, the batch not refused.
+    batch = await demo.post(PARSES, json={"texts": ["天童南路588号", "   "]}, headers=headers)
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert [r["text"] for r in results] == ["天童南路588号", "   "] and results[1]["match"] is None
     mixed = await parse(demo, "Ningbo 天童南路 588 号 🏠")
     assert parts_of(mixed)["road"] == "天童南路" and mixed["unparsed"][0]["text"] == "Ningbo"
     assert (await demo.post(PARSE, json={"text": "天童南路"})).status_code == 401
