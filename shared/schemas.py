@@ -20,7 +20,7 @@ import types
 import typing
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ValidationInfo, WithJsonSchema, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 # C0 controls except tab, LF and CR; DEL; C1 controls.
@@ -143,6 +143,13 @@ class Schema(BaseModel):
         refuse_control_characters(value)
         refuse_blank(value)
         return value
+
+
+# A calendar month (Asia/Shanghai), YYYY-MM, in the years every date of the suite falls in (FIRST_YEAR to LAST_YEAR).
+MONTH_PATTERN = r"^(19|20|21)\d\d-(0[1-9]|1[0-2])$"
+Month = Annotated[
+    str, Field(pattern=MONTH_PATTERN, examples=["2026-11"], description="A month, YYYY-MM (Asia/Shanghai)")
+]
 
 
 # A time of day (Asia/Shanghai), read from "HH:MM" or "HH:MM:SS". Described as a pattern, not as JSON Schema's

@@ -430,6 +430,36 @@ async def test_allowance_is_granted_once_a_month_and_visits_draw_it(client):
     assert overdraw.status_code == 409
 
 
+async def test_a_month_to_come_is_not_granted_ahead(client):
+    """Granting 2199-12 (or any month not yet begun) credited every account a month's allowance, once per month named:
+    a member of staff could pay out years ahead. A month to come is a 422 naming month; nothing is credited. The month
+    is Shanghai's: at 23:30 UTC on the last day of a month, the next one has begun in Ningbo and is granted."""
+    elder_id, _ = await add_elder(client)
+    await add_allowance(client, amount=10000)
+    account = await client.post(
+        f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "level": 3}
+    )
+    assert account.status_code == 201, account.text
+    next_month = (TEST_DAY.replace(day=1) + dt.timedelta(days=32)).strftime("%Y-%m")
+    for month in (next_month, "2199-12", "2200-01", "9999-12", "1899-12"):
+        refused = await client.post(
+            f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU), json={"month": month}
+        )
+        assert refused.status_code == 422, (month, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["month"], month
+    assert await balance_of(client, account.json()) == 0
+
+    first_of_next = dt.datetime.combine(dt.date.fromisoformat(f"{next_month}-01"), dt.time(0), clock.SHANGHAI)
+    last_evening_utc = first_of_next.astimezone(dt.UTC).replace(hour=23, minute=30)  # 16:00 UTC the day before
+    clock.advance(last_evening_utc - clock.now())  # 23:30 UTC the day before: 07:30 on the 1st in Shanghai
+    granted = await client.post(
+        f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU), json={"month": next_month}
+    )
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["accounts_credited"] == 1
+    assert await balance_of(client, account.json()) == 10000
+
+
 async def test_accounts_only_for_the_eligible_and_once(client):
     elder_id, _ = await add_elder(client)
     no_rate = await client.post(

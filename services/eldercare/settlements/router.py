@@ -5,18 +5,12 @@ from fastapi.responses import Response
 
 from services.eldercare.settlements import service
 from services.eldercare.settlements.auth import StatementsApprover, StatementsReader, StatementsWriter
-from services.eldercare.settlements.schemas import (
-    MONTH_PATTERN,
-    ApprovalIn,
-    RefundIn,
-    RefundOut,
-    StatementIn,
-    StatementOut,
-)
+from services.eldercare.settlements.schemas import ApprovalIn, RefundIn, RefundOut, StatementIn, StatementOut
 from services.eldercare.settlements.service import XLSX_MEDIA_TYPE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.schemas import MONTH_PATTERN
 
 router = APIRouter(tags=["meal settlement 助餐结算"])
 

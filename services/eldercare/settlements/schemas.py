@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field
 
@@ -7,12 +7,8 @@ from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_ORDER_PORTIO
 from services.eldercare.meals.schemas import SubsidyTier
 from services.eldercare.settlements.models import MAX_MONTH_FEN
 from shared.money import fen
-from shared.schemas import Schema
+from shared.schemas import Month, Schema
 
-MONTH_PATTERN = r"^(19|20|21)\d\d-(0[1-9]|1[0-2])$"
-Month = Annotated[
-    str, Field(pattern=MONTH_PATTERN, examples=["2026-11"], description="A month, YYYY-MM (Asia/Shanghai)")
-]
 Section = Literal["placed", "cancelled", "refund", "adjustment"]
 
 

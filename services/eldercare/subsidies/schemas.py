@@ -5,7 +5,7 @@ from pydantic import ConfigDict, Field
 
 from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN
 from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN, fen
-from shared.schemas import Schema
+from shared.schemas import Month, Schema
 
 AllowanceTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79"]
 DistrictOrCity = Annotated[
@@ -72,8 +72,7 @@ class EntryOut(Schema):
 
 class GrantIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    # Year 0000 matches \d{4} but is no date: the pattern starts years at 1000.
-    month: str = Field(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", examples=["2026-12"])
+    month: Month = Field(description="The month (YYYY-MM, Asia/Shanghai): this one or an earlier one")
 
 
 class GrantReport(Schema):

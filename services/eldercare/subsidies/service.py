@@ -18,7 +18,7 @@ from services.eldercare.subsidies.schemas import AccountIn, AllowanceRateIn, Gra
 from shared import clock
 from shared.areas import CITY_CODE, within_area
 from shared.db import one_or_404, utcnow
-from shared.errors import BadRequest, Conflict, Forbidden
+from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput
 from shared.identity import Principal
 from shared.money import MAX_BALANCE_FEN, format_yuan
 from shared.pagination import PageParams, keyset
@@ -230,10 +230,15 @@ async def adjust(
 
 
 async def grant_month(session: AsyncSession, principal: Principal, month: str) -> GrantReport:
-    """Credit each account in the caller's area with the month's allowance; a second run credits nothing."""
+    """Credit each account in the caller's area with the month's allowance; a second run credits nothing. Only a
+    month that has begun in Asia/Shanghai: a month to come would be paid ahead (every month to 2199, one by one)."""
     first_day = dt.date.fromisoformat(month + "-01")
     if not principal.is_area_staff:
         raise Forbidden("allowances are granted by staff")
+    if first_day > clock.today():
+        raise InvalidInput(
+            "month", "{month} has not begun: allowances are granted for this month or an earlier one", month=month
+        )
     query = (
         select(SubsidyAccount, Elder.area_code)
         .join(Elder, Elder.id == SubsidyAccount.elder_id)
