@@ -25,18 +25,29 @@ from pydantic_core import PydanticCustomError
 
 # C0 controls except tab, LF and CR; DEL; C1 controls.
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Half of a UTF-16 surrogate pair on its own: JSON's "\ud800" escape gives one, which is no character; it cannot be
+# written as UTF-8 (to the database, a response, a log), and pydantic lets it through a text field without bounds.
+LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE)
 
 
 def refuse_control_characters(value: Any) -> None:
-    """Raise a field error when `value`, or a string anywhere inside it, holds a control character."""
+    """Raise a field error when `value`, or a string anywhere inside it, holds a control character or a lone
+    surrogate."""
     if isinstance(value, str):
         found = CONTROL_CHARACTERS.search(value)
         if found:
             raise PydanticCustomError(
                 "control_character",
                 "must not contain control characters (found U+{code})",
+                {"code": f"{ord(found.group()):04X}"},
+            )
+        found = LONE_SURROGATES.search(value)
+        if found:
+            raise PydanticCustomError(
+                "lone_surrogate",
+                "must be valid Unicode text (found U+{code}, half of a surrogate pair)",
                 {"code": f"{ord(found.group()):04X}"},
             )
     elif isinstance(value, dict):

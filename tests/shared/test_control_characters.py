@@ -68,12 +68,17 @@ def all_scopes(service: str):
 
 # Text of white space alone (a full-width space and a space: a name "typed" on a phone) is refused as a field's
 # value; items of a list of texts are left to the list's own rules, so only fields outside lists are tried.
-REFUSALS = {"nul": (NUL_TEXT, "control character"), "blank": ("\u3000 ", "white space")}
+# A lone surrogate (JSON's "\ud800" escape) is no character: it cannot be written as UTF-8 to the database or an answer.
+REFUSALS = {
+    "nul": (NUL_TEXT, "control character"),
+    "blank": ("\u3000 ", "white space"),
+    "surrogate": ("a\ud800b", "valid Unicode"),
+}
 
 
 @pytest.mark.parametrize("refused", list(REFUSALS))
 @pytest.mark.parametrize("service", list(SERVICES))
-async def test_every_write_with_a_json_body_refuses_a_nul_or_blank_text_naming_the_field(
+async def test_every_write_with_a_json_body_refuses_a_nul_blank_or_lone_surrogate_text_naming_the_field(
     service, refused, backend, db_dir
 ):
     text, refusal = REFUSALS[refused]
@@ -92,7 +97,13 @@ async def test_every_write_with_a_json_body_refuses_a_nul_or_blank_text_naming_t
                     continue
                 checked += 1
                 url = path_of(template, operation.get("parameters", []))
-                response = await client.request(method.upper(), url, json=body_with(field, text), headers=headers)
+                # Sent as JSON escapes (ensure_ascii), as a client would write a lone surrogate.
+                response = await client.request(
+                    method.upper(),
+                    url,
+                    content=json.dumps(body_with(field, text)),
+                    headers=headers | {"content-type": "application/json"},
+                )
                 # A list of texts is checked whole: its error names the list (`texts`, not `texts.0`).
                 named = ".".join(field).removesuffix(".0")
                 errors = response.json().get("errors") or [] if response.status_code == 422 else []
