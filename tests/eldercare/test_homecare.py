@@ -610,6 +610,32 @@ async def test_staff_confirming_a_reviewed_visit_draws_once(client):
     assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -6000), ("allowance", 10000)]
 
 
+async def test_a_correction_does_not_date_a_check_in_or_out_in_the_future(client):
+    """A check-out corrected to 2190 was taken: the record, which locks 30 days after its check-out, would never lock.
+    A correction's times are held to what the phone's are: not a time to come (a 422 naming the field, nothing
+    changed, no correction kept)."""
+    _, visit, _ = await reviewable(client)
+    out = await attend(client, visit, stay=dt.timedelta(seconds=50))
+    for field in ("check_out_at", "check_in_at"):
+        refused = await client.post(
+            f"{API}/visits/{visit['id']}/corrections",
+            headers=client.as_(YINZHOU),
+            json={"reason": "签退时间有误，更正", field: "2190-01-01T09:00:00+08:00"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    current = (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()
+    assert (current["check_in_at"], current["check_out_at"]) == (out["check_in_at"], out["check_out_at"])
+    history = await client.get(f"{API}/visits/{visit['id']}/corrections", headers=client.as_(YINZHOU))
+    assert history.json() == []
+    fixed = await client.post(
+        f"{API}/visits/{visit['id']}/corrections",
+        headers=client.as_(YINZHOU),
+        json={"reason": "签退时间有误，更正", "check_out_at": (end_of(visit)).isoformat()},
+    )
+    assert fixed.status_code == 201, fixed.text
+
+
 async def test_a_visit_past_its_thirty_day_lock_is_not_checked_in_or_out(client):
     account, visit, service_id = await reviewable(client)
     stale = await move_back(client, visit, dt.timedelta(days=31))  # scheduled 33 days ago, never attended

@@ -487,9 +487,11 @@ def _assigned_to(caregiver_id: int | None) -> list:
     return [] if caregiver_id is None else [Visit.caregiver_id == caregiver_id]
 
 
-def _check_time(pos: Position, field: str) -> None:
-    if pos.at > utcnow() + dt.timedelta(minutes=5):
-        raise InvalidInput(f"{field}.at" if field else "at", "is in the future")
+def _refuse_future(at: dt.datetime, field: str) -> None:
+    """A check-in or check-out time, the phone's or a correction's, is not a time to come (5 minutes for a phone's
+    clock): a check-out corrected to 2190 would keep the record from ever locking."""
+    if at > utcnow() + dt.timedelta(minutes=5):
+        raise InvalidInput(field, "is in the future")
 
 
 def _timing_flags(visit: Visit, at: dt.datetime, evv: Evv) -> list[str]:
@@ -528,7 +530,7 @@ async def check_in(
             visit_status=visit.status,
         )
     _refuse_if_locked(visit)
-    _check_time(pos, "")
+    _refuse_future(pos.at, "at")
     distance, flags = _distance_flag(await _home(session, visit), pos, evv.radius_m, "check_in")
     flags = sorted(flags + _timing_flags(visit, pos.at, evv))
     done = await session.execute(
@@ -584,7 +586,7 @@ async def check_out(
             visit_status=visit.status,
         )
     _refuse_if_locked(visit)
-    _check_time(pos, "")
+    _refuse_future(pos.at, "at")
     if pos.at <= visit.check_in_at:
         raise InvalidInput("at", "check-out comes after the check-in")
     distance, flags = _distance_flag(await _home(session, visit), pos, evv.radius_m, "check_out")
@@ -676,6 +678,9 @@ async def correct(
     changes = {k: v for k, v in data.model_dump(exclude={"reason"}).items() if v is not None}
     if not changes:
         raise InvalidInput("reason", "name at least one field to correct (status, check_in_at, check_out_at)")
+    for field in ("check_in_at", "check_out_at"):
+        if field in changes:
+            _refuse_future(changes[field], field)
     if visit.check_in_at is None and ("check_out_at" in changes or "status" in changes):
         raise BadRequest("visit {visit_id} was never checked in; a correction cannot invent a visit", visit_id=visit_id)
     check_in = changes.get("check_in_at", visit.check_in_at)
