@@ -80,12 +80,42 @@ async def test_a_decision_dated_after_today_is_refused_and_the_name_stays(demo):
     assert resolved.json() == []
 
 
+async def test_a_filing_dated_after_today_is_refused_and_the_event_stays_unfiled(demo):
+    """A filing typed a week ahead counted as made in time, so a decision never filed never showed as missed."""
+    old = await name_id(demo, "桑田路", YINZHOU)
+    ahead = await demo.post(
+        f"{NAMES}/{old}/events",
+        headers=demo.as_(YINZHOU_STAFF),
+        json=decision(days_ago=3, kind="renaming", new_name="桑田东路", filed=4),
+    )
+    assert ahead.status_code == 422 and ahead.json()["errors"][0]["field"] == "filed_on", ahead.text
+    assert (await demo.get(f"{NAMES}/{old}")).json()["status"] == "standard"
+    naming = await demo.post(
+        NAMES,
+        headers=demo.as_(YINZHOU_STAFF),
+        json={"name": "启明东路", "kind": "road", "district_code": YINZHOU, "decision": decision(days_ago=1, filed=2)},
+    )
+    assert naming.status_code == 422 and naming.json()["errors"][0]["field"] == "decision.filed_on", naming.text
+    event = (
+        await demo.post(
+            f"{NAMES}/{old}/events", headers=demo.as_(YINZHOU_STAFF), json=decision(days_ago=20, kind="retirement")
+        )
+    ).json()
+    tomorrow = (clock.today() + dt.timedelta(days=1)).isoformat()
+    filing = await demo.post(
+        f"{API}/name-events/{event['id']}/filing", headers=demo.as_(YINZHOU_STAFF), json={"filed_on": tomorrow}
+    )
+    assert filing.status_code == 422 and filing.json()["errors"][0]["field"] == "filed_on", filing.text
+    [stored] = (await demo.get(f"{NAMES}/{old}/events")).json()
+    assert stored["filed_on"] is None and stored["filing_missed"] is True
+
+
 async def test_renaming_keeps_the_old_name_as_history_and_files_on_time(demo):
     old = await name_id(demo, "桑田路", YINZHOU)
     response = await demo.post(
         f"{NAMES}/{old}/events",
         headers=demo.as_(YINZHOU_STAFF),
-        json=decision(kind="renaming", new_name="桑田东路", filed=10),
+        json=decision(days_ago=12, kind="renaming", new_name="桑田东路", filed=10),
     )
     assert response.status_code == 201, response.text
     event = response.json()

@@ -108,6 +108,27 @@ async def test_plate_bad_input(demo):
     assert (await demo.get(f"{PLATES}/XX")).status_code == 422
 
 
+async def test_a_plate_dated_after_today_is_refused_and_nothing_changes(demo):
+    """A day ahead (2062 for 2026) issued, replaced or revoked a plate at once, dated years away."""
+    road = await name_id(demo, "宁穿路", YINZHOU)
+    code = await issue_address(demo, road_id=road, house_number="12")
+    tomorrow = (clock.today() + dt.timedelta(days=1)).isoformat()
+    ahead = await demo.post(
+        PLATES, headers=demo.as_(YINZHOU_STAFF), json={"address_codes": [code], "issued_on": tomorrow}
+    )
+    assert ahead.status_code == 422 and ahead.json()["errors"][0]["field"] == "issued_on", ahead.text
+    plate = (
+        await demo.post(
+            PLATES, headers=demo.as_(YINZHOU_STAFF), json={"address_codes": [code], "issued_on": "2026-06-01"}
+        )
+    ).json()
+    for action, body in (("replace", {"issued_on": tomorrow}), ("revoke", {"revoked_on": tomorrow})):
+        response = await demo.post(f"{PLATES}/{plate['code']}/{action}", headers=demo.as_(YINZHOU_STAFF), json=body)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] in body, response.text
+    after = (await demo.get(f"{PLATES}/{plate['code']}")).json()
+    assert after["status"] == "issued" and after["ended_on"] is None
+
+
 async def test_concurrent_revocations_of_one_plate(committed_client):
     await load_demo(committed_client)
     road = await name_id(committed_client, "宁穿路", YINZHOU)

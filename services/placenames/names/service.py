@@ -152,7 +152,9 @@ def _event(
 
 def check_decided_on(day: dt.date, field: str = "decided_on") -> None:
     """A decision is dated the day it was made: a day ahead is a typing slip (2062 for 2026), and would rename a
-    road or retire an address now, with a decision and a filing deadline dated years away."""
+    road or retire an address now, with a decision and a filing deadline dated years away. The same holds for every
+    day something was done that takes effect at once: a filing (备案), which else would count as made in time and
+    never show as missed, and a door plate put up or taken down."""
     if day > clock.today():
         raise InvalidInput(field, "is in the future")
 
@@ -161,6 +163,8 @@ async def create(session: AsyncSession, principal: Principal, data: NameIn) -> P
     _check_area(principal, data.district_code)
     if data.decision is not None:
         check_decided_on(data.decision.decided_on, "decision.decided_on")
+        if data.decision.filed_on is not None:
+            check_decided_on(data.decision.filed_on, "decision.filed_on")
     if data.status == "standard":
         if data.replaced_by_id is not None:
             raise InvalidInput("replaced_by_id", "a standard name is not replaced by another")
@@ -208,6 +212,8 @@ async def _claim_standard(session: AsyncSession, name: PlaceName, status: str, r
 
 async def add_event(session: AsyncSession, principal: Principal, name_id: int, data: EventIn) -> NameEvent:
     check_decided_on(data.decided_on)
+    if data.filed_on is not None:
+        check_decided_on(data.filed_on, "filed_on")
     name = await get(session, name_id)
     _check_area(principal, name.district_code)
     if name.status != "standard":
@@ -303,6 +309,7 @@ async def record_filing(session: AsyncSession, principal: Principal, event_id: i
     _check_area(principal, name.district_code)
     if filed_on < event.decided_on:
         raise InvalidInput("filed_on", "cannot be before the decision")
+    check_decided_on(filed_on, "filed_on")
     result = await session.execute(
         update(NameEvent)
         .where(NameEvent.id == event_id, NameEvent.filed_on.is_(None))

@@ -14,6 +14,7 @@ from services.placenames.addresses.schemas import AddressOut
 from services.placenames.addresses.service import allocate
 from services.placenames.changes.service import record, successor
 from services.placenames.names.models import PlaceName
+from services.placenames.names.service import check_decided_on
 from services.placenames.plates.models import DoorPlate, PlateAddress
 from services.placenames.plates.schemas import PlateIn, PlateOut, ReplaceIn, RevokeIn
 from shared.db import one_or_404, utcnow
@@ -86,6 +87,7 @@ async def _new_plate(
 
 
 async def issue(session: AsyncSession, principal: Principal, data: PlateIn) -> DoorPlate:
+    check_decided_on(data.issued_on, "issued_on")
     if len(set(data.address_codes)) != len(data.address_codes):
         raise InvalidInput("address_codes", "an address is listed twice")
     addresses = list(await session.scalars(select(Address).where(Address.code.in_(data.address_codes))))
@@ -133,6 +135,7 @@ async def _leave_issued(session: AsyncSession, principal: Principal, plate: Door
 
 
 async def replace(session: AsyncSession, principal: Principal, code: str, data: ReplaceIn) -> DoorPlate:
+    check_decided_on(data.issued_on, "issued_on")
     old = await _get(session, code)
     if old.status != "issued":
         raise Conflict(
@@ -154,6 +157,7 @@ async def replace(session: AsyncSession, principal: Principal, code: str, data: 
 
 
 async def revoke(session: AsyncSession, principal: Principal, code: str, data: RevokeIn) -> DoorPlate:
+    check_decided_on(data.revoked_on, "revoked_on")
     plate = await _get(session, code)
     await _leave_issued(session, principal, plate, status="revoked", ended_on=data.revoked_on)
     record(session, "plate.revoked", plate.code, [], previous_text=plate.plate_text, decided_on=data.revoked_on)
