@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import CheckConstraint, DateTime, Dialect, Executable, MetaData, Select, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 from shared import clock, direct
 from shared.errors import DomainError, NotFound
+from shared.schemas import MAX_INTEGER
 
 if TYPE_CHECKING:
     from shared.identity import Principal
@@ -201,6 +202,8 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+# A row's id in a path (`/jobs/{job_id}`): an id no INTEGER key holds is a 422, never a query.
+RowId = Annotated[int, Path(ge=1, le=MAX_INTEGER)]
 
 
 @asynccontextmanager

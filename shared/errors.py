@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 
 from shared.i18n import CHINESE, ENGLISH, LANGUAGE_TAGS, N_, field_label, negotiate, translate
 from shared.request_id import current_request_id, request_id_of, request_id_var
+from shared.schemas import MAX_INTEGER
 
 log = logging.getLogger("shared.errors")
 
@@ -359,8 +360,6 @@ _UNPARSABLE_BODY = "There was an error parsing the body"  # FastAPI's detail, it
 
 
 _TOO_LARGE = N_("too large")
-# Numbers past what an INTEGER column holds (PostgreSQL's 4-byte integer; beyond 8 bytes nothing fits).
-_INT32 = 2**31 - 1
 
 
 def _large_numbers(request: Request) -> list[FieldProblem]:
@@ -370,7 +369,7 @@ def _large_numbers(request: Request) -> list[FieldProblem]:
     def large(value: Any) -> bool:
         # A whole float (13377718844.0) is an integer to the schema too.
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        return whole and not isinstance(value, bool) and abs(value) > _INT32
+        return whole and not isinstance(value, bool) and abs(value) > MAX_INTEGER
 
     def as_int(text: str) -> Any:
         try:

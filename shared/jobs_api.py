@@ -9,11 +9,11 @@ Every service mounts the same three routes at `/jobs`, each with its own read an
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 from sqlalchemy import select
 
-from shared.db import Session
+from shared.db import RowId, Session
 from shared.errors import problem_responses
 from shared.jobs import JobStatus, Tasks
 from shared.pagination import Page, PageParams, keyset, page_of, page_params
@@ -79,7 +79,7 @@ def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
         description="Status, progress in percent, attempts and the last error of one job.",
         responses=problem_responses(401, 403, 404, 422),
     )
-    async def get_job(session: Session, _p: reader, job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> BackgroundJob:
+    async def get_job(session: Session, _p: reader, job_id: RowId) -> BackgroundJob:
         return job_out(await tasks.get(session, job_id))
 
     @router.post(
@@ -90,9 +90,7 @@ def jobs_router(tasks: Tasks, *, reader: Any, canceller: Any) -> APIRouter:
         "(`cancel_requested` is true until then). A finished job is a 409.",
         responses=problem_responses(401, 403, 404, 409, 422),
     )
-    async def cancel_job(
-        session: Session, _p: canceller, job_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
-    ) -> BackgroundJob:
+    async def cancel_job(session: Session, _p: canceller, job_id: RowId) -> BackgroundJob:
         return job_out(await tasks.cancel(session, job_id))
 
     return router

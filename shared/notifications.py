@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, cast
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 from sqlalchemy import (
     JSON,
@@ -64,7 +64,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import clock
-from shared.db import Database, Session, UTCDateTime, utcnow
+from shared.db import Database, RowId, Session, UTCDateTime, utcnow
 from shared.errors import NotFound, problem_responses
 from shared.jobs import Every, JobContext, Tasks, backoff
 from shared.pagination import Page, PageParams, keyset, page_of, page_params
@@ -73,7 +73,7 @@ from shared.schemas import Schema
 from shared.service_token import ClientCredentialsToken
 from shared.settings import ServiceSettings
 from shared.sms import SmsRejected, SmsSender, sms_sender
-from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord
+from shared.subject_data import MAX_RECORDS, HeldCategory, HeldRecord, row_id
 from shared.wechat_messages import SubscribeMessages, WeChatRefused, subscribe_messages
 
 log = logging.getLogger("shared.notifications")
@@ -673,8 +673,8 @@ class Outbox:
     async def erase_held(self, session: AsyncSession, subject: str, record_id: str) -> None:
         d = self.deliveries
         erased = 0
-        if record_id.isdigit() and int(record_id) <= 2**31 - 1:
-            result = await session.execute(delete(d).where(d.c.id == int(record_id), d.c.subject == subject))
+        if (row := row_id(record_id)) is not None:
+            result = await session.execute(delete(d).where(d.c.id == row, d.c.subject == subject))
             erased = cast(CursorResult[Any], result).rowcount
         if erased != 1:
             raise NotFound("no notification {record_id} of this subject", record_id=record_id)
@@ -723,9 +723,7 @@ class Outbox:
             description="Marks one of the caller's own messages read (again: no change). Another person's is a 404.",
             responses=problem_responses(401, 404, 422),
         )
-        async def read_message(
-            session: Session, principal: reader, message_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
-        ) -> Message:
+        async def read_message(session: Session, principal: reader, message_id: RowId) -> Message:
             await session.execute(
                 update(d)
                 .where(

@@ -23,6 +23,9 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
+# What an INTEGER column holds (PostgreSQL's 4 bytes): every id and count of the suite's tables. A number past it
+# must never reach the database, which refuses it with an error the caller would see as a 500.
+MAX_INTEGER = 2**31 - 1
 # C0 controls except tab, LF and CR; DEL; C1 controls.
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Half of a UTF-16 surrogate pair on its own: JSON's "\ud800" escape gives one, which is no character; it cannot be

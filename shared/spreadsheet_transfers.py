@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Path, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import (
@@ -64,7 +64,7 @@ from sqlalchemy.types import JSON
 from shared import clock
 from shared.addresses import STANDARDISE_TASK, AddressIn, AddressValues, pending_address
 from shared.areas import DIVISION_CODE_PATTERN
-from shared.db import Session, UTCDateTime, utcnow
+from shared.db import RowId, Session, UTCDateTime, utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound, problem_responses
 from shared.geo import check_coordinates
 from shared.identity import CurrentPrincipal, Principal
@@ -803,7 +803,7 @@ class Spreadsheets:
                 responses=problem_responses(401, 404, 422),
             )
             async def get_import(
-                session: Session, principal: CurrentPrincipal, import_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+                session: Session, principal: CurrentPrincipal, import_id: RowId
             ) -> SpreadsheetImportOut:
                 return self.import_out(await self._record(session, import_id, "import", principal))
 
@@ -881,7 +881,7 @@ class Spreadsheets:
                 responses=problem_responses(401, 404, 422),
             )
             async def get_export(
-                session: Session, principal: CurrentPrincipal, export_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+                session: Session, principal: CurrentPrincipal, export_id: RowId
             ) -> SpreadsheetExportOut:
                 return self.export_out(await self._record(session, export_id, "export", principal), prefix)
 
@@ -895,9 +895,7 @@ class Spreadsheets:
                     **problem_responses(401, 404, 409, 422),
                 },
             )
-            async def download_export(
-                session: Session, principal: CurrentPrincipal, export_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
-            ) -> Response:
+            async def download_export(session: Session, principal: CurrentPrincipal, export_id: RowId) -> Response:
                 row = await self._record(session, export_id, "export", principal)
                 status, _ = self._status(row)
                 if status != "ready":

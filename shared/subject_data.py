@@ -30,20 +30,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Session, utcnow
 from shared.errors import problem_responses
 from shared.identity import Principal, require
-from shared.schemas import Schema
+from shared.schemas import MAX_INTEGER, Schema
 
 SUBJECT_PATTERN = r"^resident:[A-Za-z0-9._-]{1,100}$"
 CATEGORY_PATTERN = r"^[a-z][a-z_]{1,39}$"
 RECORD_ID_PATTERN = r"^[A-Za-z0-9:._-]{1,64}$"
 MAX_RECORDS = 100  # per category in one answer, newest first; `count` tells how many there are
-# The largest id an INTEGER primary key holds: a record id past it names no row, and must not reach the database.
-_MAX_ROW_ID = 2**31 - 1
 
 
 def row_id(record_id: str) -> int | None:
     """The row id a record id names (the digits of an integer primary key), or None when it cannot name a row: not
     digits, or digits no id column holds (the database refuses them, and an erasure answered 500)."""
-    if not (record_id.isascii() and record_id.isdigit()) or int(record_id) > _MAX_ROW_ID:
+    if not (record_id.isascii() and record_id.isdigit()) or int(record_id) > MAX_INTEGER:
         return None
     return int(record_id)
 

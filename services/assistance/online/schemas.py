@@ -5,7 +5,7 @@ from pydantic import ConfigDict, Field
 
 from services.assistance.applications.schemas import State
 from shared.programmes import ProgrammeCode
-from shared.schemas import Schema
+from shared.schemas import MAX_INTEGER, Schema
 
 # What a resident may apply for from the mini-program; the children's programmes (孤儿, 困境儿童) start with the
 # community or a guardian at the counter.
@@ -49,7 +49,9 @@ class OnlineApplicationIn(Schema):
     """An application from the mini-program for a household the resident declared."""
 
     model_config = ConfigDict(extra="forbid")
-    household_id: int = Field(ge=1, le=2**31 - 1, description="A household you declared (`POST /declared-households`)")
+    household_id: int = Field(
+        ge=1, le=MAX_INTEGER, description="A household you declared (`POST /declared-households`)"
+    )
     programme: OnlineProgramme = Field(
         description="低保 dibao, 低保边缘 dibao_marginal, 特困 tekun, or a disability subsidy (困难残疾人生活补贴 "
         "disability_living_subsidy, 重度残疾人护理补贴 disability_care_subsidy)"
@@ -57,7 +59,7 @@ class OnlineApplicationIn(Schema):
     member_id: int | None = Field(
         None,
         ge=1,
-        le=2**31 - 1,
+        le=MAX_INTEGER,
         description="The member it is for: required for 特困 and the disability subsidies, absent for 低保 and 低保边缘",
     )
     consent: ConsentIn

@@ -17,6 +17,7 @@ from shared.areas import DISTRICT_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.schemas import MAX_INTEGER
 
 router = APIRouter(tags=["addresses 标准地址"])
 Code = Annotated[str, Path(pattern=r"^\d{16}$", description="16-digit standard address code")]
@@ -48,7 +49,7 @@ async def list_addresses(
     session: Session,
     page: Annotated[PageParams, Depends(page_params)],
     district_code: Annotated[str | None, Query(pattern=DISTRICT_CODE_PATTERN)] = None,
-    road_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    road_id: Annotated[int | None, Query(ge=1, le=MAX_INTEGER)] = None,
     include_retired: bool = False,
 ) -> Page[AddressOut]:
     rows = await service.list_page(

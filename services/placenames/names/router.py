@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.placenames import gazetteer
 from services.placenames.names import service
@@ -8,12 +8,12 @@ from services.placenames.names.auth import NamesWriter
 from services.placenames.names.schemas import EventIn, EventOut, FilingIn, Kind, NameDetail, NameIn, NameOut, Status
 from services.placenames.names.service import event_out
 from shared.areas import DISTRICT_CODE_PATTERN
-from shared.db import Session
+from shared.db import RowId, Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["names 标准地名"])
-NameId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+NameId = RowId
 
 
 @router.post(
@@ -117,7 +117,5 @@ async def list_events(name_id: NameId, session: Session) -> list[EventOut]:
     description="备案: the date the decision was filed. Once only (a second filing is a 409).",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def record_filing(
-    event_id: Annotated[int, Path(ge=1, le=2**31 - 1)], data: FilingIn, session: Session, principal: NamesWriter
-) -> EventOut:
+async def record_filing(event_id: RowId, data: FilingIn, session: Session, principal: NamesWriter) -> EventOut:
     return event_out(await service.record_filing(session, principal, event_id, data.filed_on))
