@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from shared import clock
@@ -10,6 +11,7 @@ from tests.eldercare.test_beds import add_beds, add_institution
 from tests.eldercare.test_homecare import add_caregiver
 from tests.eldercare.test_meals import API, CARER, ELDERS_READ, ELDERS_WRITE, add_canteen, add_elder, add_menu, order
 from tests.indicators import cells, checked, item, value
+from tests.races import next_request_succeeds
 
 FB_READ, FB_WRITE = "eldercare.family_beds:read", "eldercare.family_beds:write"
 C_READ, C_RAISE, C_HANDLE = (
@@ -63,6 +65,48 @@ async def test_family_beds_one_active_per_person(client):
     assert ended.json()["status"] == "ended"
     assert (await family_bed(client, elder_id, provider_id)).status_code == 201
     assert (await client.get(f"{API}/family-beds/{first.json()['id']}", headers=client.as_(HAISHU))).status_code == 404
+
+
+async def test_no_handling_step_is_logged_after_the_call_is_closed(committed_client):
+    """Steps logged while the call was being closed were taken without a lock: the close's time was read, steps were
+    added, and the log showed steps dated after the call's closing (and a step could be written after the close
+    committed). A step and a close now take the call's row in turn: each step is either in before the close, dated
+    before it, or refused with a 409."""
+    client = committed_client
+    elder_id, _ = await add_elder(client)
+    for _ in range(3):
+        call = await client.post(
+            f"{API}/emergency-calls", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "kind": "fall"}
+        )
+        call_id = call.json()["id"]
+        first = await client.post(
+            f"{API}/emergency-calls/{call_id}/actions", headers=client.as_(YINZHOU), json={"action": "电话联系家属"}
+        )
+        assert first.status_code == 200, first.text
+        close, *steps = await asyncio.gather(
+            client.post(
+                f"{API}/emergency-calls/{call_id}/close", headers=client.as_(YINZHOU), json={"outcome": "hospital"}
+            ),
+            *(
+                client.post(
+                    f"{API}/emergency-calls/{call_id}/actions",
+                    headers=client.as_(YINZHOU),
+                    json={"action": f"网格员上门第{n}步"},
+                )
+                for n in range(6)
+            ),
+        )
+        assert close.status_code == 200, close.text
+        assert {r.status_code for r in steps} <= {200, 409}, [r.text for r in steps]
+        assert all(r.json()["status"] == "handling" for r in steps if r.status_code == 200)
+        final = (await client.get(f"{API}/emergency-calls/{call_id}", headers=client.as_(YINZHOU))).json()
+        closed_at = dt.datetime.fromisoformat(final["closed_at"])
+        assert final["status"] == "closed"
+        assert len(final["actions"]) == 1 + sum(r.status_code == 200 for r in steps)
+        assert all(dt.datetime.fromisoformat(a["acted_at"]) <= closed_at for a in final["actions"]), final
+    await next_request_succeeds(
+        client.post(f"{API}/emergency-calls", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "kind": "fall"})
+    )
 
 
 async def test_emergency_call_handling_and_open_calls_per_area(client):

@@ -61,13 +61,13 @@ async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) 
     return call
 
 
-async def get(session: AsyncSession, principal: Principal, call_id: int) -> EmergencyCall:
+async def get(session: AsyncSession, principal: Principal, call_id: int, *, for_update: bool = False) -> EmergencyCall:
+    """`for_update`: the call's row locked until the commit, so a close at the same moment waits (or is seen)."""
     elders = visible_to(principal).with_only_columns(Elder.id)
+    query = select(EmergencyCall).where(EmergencyCall.id == call_id, EmergencyCall.elder_id.in_(elders))
     return await one_or_404(
         session,
-        select(EmergencyCall)
-        .where(EmergencyCall.id == call_id, EmergencyCall.elder_id.in_(elders))
-        .execution_options(populate_existing=True),
+        (query.with_for_update(of=EmergencyCall) if for_update else query).execution_options(populate_existing=True),
         "no emergency call {call_id} that you may see",
         call_id=call_id,
     )
@@ -91,7 +91,8 @@ async def list_calls(
 
 
 async def act(session: AsyncSession, principal: Principal, call_id: int, action: str) -> EmergencyCall:
-    call = await get(session, principal, call_id)
+    # Locked first: a step read as taken on a call being handled while a close commits was logged after the close.
+    call = await get(session, principal, call_id, for_update=True)
     if call.status == "closed":
         raise Conflict("emergency call {call_id} is closed", resource=f"emergency-calls/{call_id}", call_id=call_id)
     session.add(CallAction(call_id=call.id, handler=principal.subject, action=action, acted_at=utcnow()))
@@ -110,7 +111,7 @@ async def act(session: AsyncSession, principal: Principal, call_id: int, action:
 async def close(
     session: AsyncSession, principal: Principal, call_id: int, outcome: str, note: str | None
 ) -> EmergencyCall:
-    await get(session, principal, call_id)
+    await get(session, principal, call_id, for_update=True)  # closed_at read once steps taken at once are in
     done = await session.execute(
         update(EmergencyCall)
         .where(EmergencyCall.id == call_id, EmergencyCall.status == "handling")
