@@ -67,6 +67,33 @@ async def test_family_beds_one_active_per_person(client):
     assert (await client.get(f"{API}/family-beds/{first.json()['id']}", headers=client.as_(HAISHU))).status_code == 404
 
 
+async def test_a_family_bed_is_not_ended_on_a_day_to_come(client):
+    """Ended on 2199-01-01, a bed was 'ended' at once, and a second bed for the person was then set up to run alongside
+    it until 2199. An end is recorded on the day (today at the latest); a bed that has not started yet ends on its
+    start day, which cancels it."""
+    elder_id, _ = await add_elder(client)
+    provider_id = (await add_caregiver(client))["provider_id"]
+    bed = (await family_bed(client, elder_id, provider_id)).json()
+    for day in ("2199-01-01", (clock.today() + dt.timedelta(days=1)).isoformat()):
+        refused = await client.post(
+            f"{API}/family-beds/{bed['id']}/end", headers=client.as_(YINZHOU), json={"ended_on": day}
+        )
+        assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["ended_on"], day
+    current = (await client.get(f"{API}/family-beds/{bed['id']}", headers=client.as_(YINZHOU))).json()
+    assert (current["status"], current["ended_on"]) == ("active", None)
+    assert (await family_bed(client, elder_id, provider_id)).status_code == 409
+    ended = await client.post(
+        f"{API}/family-beds/{bed['id']}/end", headers=client.as_(YINZHOU), json={"ended_on": clock.today().isoformat()}
+    )
+    assert ended.status_code == 200 and ended.json()["status"] == "ended"
+    starts = clock.today() + dt.timedelta(days=30)
+    later = (await family_bed(client, elder_id, provider_id, started_on=starts.isoformat())).json()
+    cancelled = await client.post(
+        f"{API}/family-beds/{later['id']}/end", headers=client.as_(YINZHOU), json={"ended_on": starts.isoformat()}
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["ended_on"] == starts.isoformat()
+
+
 async def test_no_handling_step_is_logged_after_the_call_is_closed(committed_client):
     """Steps logged while the call was being closed were taken without a lock: the close's time was read, steps were
     added, and the log showed steps dated after the call's closing (and a step could be written after the close

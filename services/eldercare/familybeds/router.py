@@ -57,7 +57,8 @@ async def get(bed_id: int, session: Session, principal: FamilyBedsReader) -> Fam
     "/{bed_id}/end",
     response_model=FamilyBedOut,
     summary="End a family care bed",
-    description="Ends an active family bed on a date not before its start; a second end is a 409.",
+    description="Ends an active family bed on a date not before its start and not after today (a bed not yet "
+    "started ends on its start day); a second end is a 409.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def end(bed_id: int, data: EndIn, session: Session, principal: FamilyBedsWriter) -> FamilyBedOut:

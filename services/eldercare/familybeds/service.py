@@ -65,6 +65,10 @@ async def end(session: AsyncSession, principal: Principal, bed_id: int, ended_on
     bed = await get(session, principal, bed_id)
     if ended_on < bed.started_on:
         raise InvalidInput("ended_on", "must not be before the start")
+    # An end is recorded when it happens (a bed not yet started ends on its start day): a bed ended in 2199 was
+    # 'ended' at once, and a second bed for the person then ran alongside it for years.
+    if ended_on > max(clock.today(), bed.started_on):
+        raise InvalidInput("ended_on", "must not be in the future")
     done = await session.execute(
         update(FamilyBed)
         .where(FamilyBed.id == bed_id, FamilyBed.status == "active")
