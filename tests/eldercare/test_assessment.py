@@ -6,7 +6,7 @@ import datetime as dt
 
 from services.eldercare.assessment.template import load
 from shared import clock
-from tests.conftest import resident, staff
+from tests.conftest import TEST_DAY, resident, staff
 from tests.eldercare.test_meals import API, CARER, ELDERS_READ, ELDERS_WRITE, add_elder
 
 A_READ, A_WRITE = "eldercare.assessments:read", "eldercare.assessments:write"
@@ -94,6 +94,22 @@ async def test_bad_answers_and_assessors_are_named(client):
     assert (await assess(client, elder_id, 50, who=HAISHU)).status_code == 404
     listed = (await client.get(f"{API}/assessments", params={"elder_id": elder_id}, headers=client.as_(YINZHOU))).json()
     assert listed == []
+
+
+async def test_a_reassessment_falling_due_at_a_month_end_is_listed_on_its_day(client):
+    """Assessed on 31 March, a person is due on 30 September (there is no 31st). The list compared the assessment day
+    with the day six months before the horizon (30 March), so on 30 September, with `within_days=0`, the person due
+    that day was missing, and showed up only the next day, already overdue. The same for 29-31 August (due 28
+    February) and every 31st before a 30-day month."""
+    elder_id, _ = await add_elder(client)
+    due_day = dt.datetime.combine(dt.date(TEST_DAY.year, 9, 30), dt.time(12), tzinfo=clock.SHANGHAI)
+    clock.advance(due_day - clock.now())
+    await assess(client, elder_id, 50, assessed_on=dt.date(TEST_DAY.year, 3, 31).isoformat())
+    due = (await client.get(f"{API}/assessments/due", params={"within_days": 0}, headers=client.as_(YINZHOU))).json()
+    assert [(d["elder_id"], d["due_on"], d["overdue"]) for d in due] == [(elder_id, due_day.date().isoformat(), False)]
+    clock.advance(-dt.timedelta(days=1))  # 29 September: not yet due, not listed
+    early = await client.get(f"{API}/assessments/due", params={"within_days": 0}, headers=client.as_(YINZHOU))
+    assert early.json() == []
 
 
 async def test_reassessment_due_every_six_months(client):

@@ -132,6 +132,17 @@ async def latest_level(session: AsyncSession, elder_id: int) -> int | None:
     )
 
 
+def last_assessed_due_by(horizon: dt.date, months: int) -> dt.date:
+    """The latest assessment day whose renewal (`add_months(day, months)`) falls on or before `horizon`. Not simply
+    `add_months(horizon, -months)`: a 31 March assessment is due on 30 September, and six months before 30 September
+    is the 30th, which would leave it out on its due day. On a horizon that is the last day of its month, every day
+    to the end of the month six months before is due."""
+    cutoff = add_months(horizon, -months)
+    if (horizon + dt.timedelta(days=1)).month != horizon.month:  # the horizon ends its month
+        cutoff = add_months(cutoff.replace(day=1), 1) - dt.timedelta(days=1)
+    return cutoff
+
+
 async def due(session: AsyncSession, principal: Principal, *, within_days: int, limit: int) -> list[DueOut]:
     """People whose latest assessment is due for renewal (6 months) within `within_days`, or overdue."""
     months = load().reassessment_months
@@ -149,7 +160,7 @@ async def due(session: AsyncSession, principal: Principal, *, within_days: int, 
     rows = await session.scalars(
         select(Assessment)
         .join(latest, latest.c.id == Assessment.id)
-        .where(Assessment.assessed_on <= add_months(horizon, -months))
+        .where(Assessment.assessed_on <= last_assessed_due_by(horizon, months))
         .order_by(Assessment.assessed_on, Assessment.id)
         .limit(limit)
     )
