@@ -226,6 +226,22 @@ def test_children_and_disability_programmes():
     assert programme(poor, "disability_living_subsidy").eligible
 
 
+def test_the_living_subsidy_goes_to_counted_members_of_a_poor_household_only():
+    """An adult son recorded with his parents but living on his own is not counted: the 低保 income test never saw
+    his income and 低保 does not enrol him, so the household's 低保 is no ground for his 困难残疾人生活补贴."""
+    son = person("child", years=30, disability_grade=4, disability_kind="physical", labour_capacity="partial")
+    result = rules.evaluate(facts(person(years=62), son), params(), AS_OF)
+    assert programme(result, "dibao").eligible and result.counted_members == 1
+    [assessed] = programme(result, "disability_living_subsidy").persons
+    assert assessed.eligible is False
+    assert [c.code for c in assessed.criteria if not c.passed] == ["counted_member"]
+    at_home = dataclasses.replace(son, labour_capacity="none")  # 不能独立生活的成年子女: counted
+    [counted] = programme(
+        rules.evaluate(facts(person(years=62), at_home), params(), AS_OF), "disability_living_subsidy"
+    ).persons
+    assert counted.eligible is True
+
+
 async def load_policies(client):
     async with client.app.state.database.sessionmaker() as session:
         await seed.load_policies(session)

@@ -335,6 +335,7 @@ def _candidates(p: dict[str, int], as_of: dt.date, people: CTE, flags: CTE) -> C
             flags.c.dibao,
             flags.c.marginal,
             people.c.disability_grade,
+            people.c.counted,
             _flag(tekun).label("tekun"),
             _flag(and_(orphan, people.c.in_institution.is_(True))).label("orphan_institution"),
             _flag(and_(orphan, people.c.in_institution.is_(False))).label("orphan_scattered"),
@@ -455,7 +456,12 @@ def hits_select(
         *(hits(code, and_(present, rows.c[code] == 1), household=False) for code in person_programmes),
         hits(
             "disability_living_subsidy",
-            and_(present, rows.c.disability_grade.is_not(None), or_(rows.c.dibao == 1, rows.c.marginal == 1)),
+            and_(
+                present,
+                rows.c.disability_grade.is_not(None),
+                rows.c.counted == 1,
+                or_(rows.c.dibao == 1, rows.c.marginal == 1),
+            ),
             household=False,
         ),
         hits(

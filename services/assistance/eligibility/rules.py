@@ -362,11 +362,14 @@ def _child_in_difficulty(facts: HouseholdFacts, params: dict[str, Param], as_of:
 def _disability_living_subsidy(
     facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date, *, dibao_or_marginal: bool
 ) -> ProgrammeResult:
-    """困难残疾人生活补贴: a disabled person in a 低保 or 低保边缘 household."""
+    """困难残疾人生活补贴: a disabled person in a 低保 or 低保边缘 household, that is one of its counted members: a
+    person recorded with the household but not counted (an adult child living on their own) is no part of the
+    household the income test found poor, their own income was never tested, and 低保 enrols counted members only."""
 
     def checks(person: Person) -> list[Criterion] | None:
         if person.disability_grade is None:
             return None
+        counted, basis = membership(person, as_of)
         return [
             Criterion(
                 "has_disability_certificate", True, person.disability_grade, None, "grade", [], [facts.member_source]
@@ -381,6 +384,7 @@ def _disability_living_subsidy(
                 list(facts.income_sources),
                 "困难残疾人: in a 低保 or 低保边缘 household",
             ),
+            Criterion("counted_member", counted, None, None, "", [], [facts.member_source], basis),
         ]
 
     return _person_programme("disability_living_subsidy", facts, as_of, params["disability_living_subsidy"], checks)
