@@ -112,6 +112,20 @@ async def test_a_reassessment_falling_due_at_a_month_end_is_listed_on_its_day(cl
     assert early.json() == []
 
 
+async def test_an_older_assessment_entered_late_does_not_make_a_person_due(client):
+    """The due list took the last assessment entered as the latest: a paper record from 200 days ago typed in after
+    last week's assessment listed the person as overdue. The latest is the latest by its day, as in the history."""
+    elder_id, _ = await add_elder(client)
+    today = clock.today()
+    await assess(client, elder_id, 50, assessed_on=(today - dt.timedelta(days=7)).isoformat())
+    await assess(client, elder_id, 40, assessed_on=(today - dt.timedelta(days=200)).isoformat())
+    due = (await client.get(f"{API}/assessments/due", headers=client.as_(YINZHOU))).json()
+    assert due == []
+    later = (await assess(client, elder_id, 50, assessed_on=(today - dt.timedelta(days=7)).isoformat())).json()
+    soon = (await client.get(f"{API}/assessments/due", params={"within_days": 366}, headers=client.as_(YINZHOU))).json()
+    assert [d["last_assessment_id"] for d in soon] == [later["id"]]  # of two on one day, the one entered last
+
+
 async def test_reassessment_due_every_six_months(client):
     old_id, _ = await add_elder(client)
     recent_id, _ = await add_elder(client, serial="211")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.eldercare.assessment.models import Assessment
 from services.eldercare.assessment.schemas import LEVEL_NAMES, AssessmentIn, AssessmentOut, DueOut
@@ -149,17 +150,23 @@ async def due(session: AsyncSession, principal: Principal, *, within_days: int, 
     today = clock.today()
     horizon = today + dt.timedelta(days=within_days)
     elders = visible_to(principal).with_only_columns(Elder.id)
-    latest = (
-        select(Assessment.elder_id, func.max(Assessment.id).label("id"))
-        .where(Assessment.elder_id.in_(elders))
-        .group_by(Assessment.elder_id)
-        .subquery()
+    # The latest assessment is the latest by its day, as everywhere else (`latest_level`, `history`), not the last
+    # one entered: a paper record of January typed in after November's made a person assessed last month overdue.
+    newer = aliased(Assessment)
+    later_one = (
+        select(newer.id)
+        .where(
+            newer.elder_id == Assessment.elder_id,
+            or_(
+                newer.assessed_on > Assessment.assessed_on,
+                and_(newer.assessed_on == Assessment.assessed_on, newer.id > Assessment.id),
+            ),
+        )
+        .exists()
     )
-    # The newest id per person is their latest assessment (ids grow with time; back-dated entries are rare and
-    # would only move a person earlier in this list).
     rows = await session.scalars(
         select(Assessment)
-        .join(latest, latest.c.id == Assessment.id)
+        .where(Assessment.elder_id.in_(elders), ~later_one)
         .where(Assessment.assessed_on <= last_assessed_due_by(horizon, months))
         .order_by(Assessment.assessed_on, Assessment.id)
         .limit(limit)
