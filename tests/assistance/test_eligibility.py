@@ -6,7 +6,9 @@ import datetime as dt
 import pytest
 
 from services.assistance import seed
+from services.assistance.discovery import batch
 from services.assistance.eligibility import rules
+from services.assistance.eligibility import service as eligibility
 from shared.programmes import PROGRAMMES
 from tests.assistance.helpers import household, member
 from tests.assistance.test_assessment import SOURCE, income, post
@@ -661,3 +663,36 @@ async def test_a_relative_sent_without_a_duty_of_support_is_refused_not_left_out
     assert (await check(client, {"household": inline})).json()["counted_members"] == 2
     parent["legal_duty_of_support"] = False
     assert (await check(client, {"household": inline})).json()["counted_members"] == 1
+
+
+def test_a_child_not_yet_born_on_the_day_asked_about_is_no_member_and_receives_nothing():
+    """Asked about an earlier day (an appeal), a baby recorded since counted as a member then, lowering the
+    per-capita income, and was found eligible for 困境儿童 and 特困 (aged -1: "under 16") before being born."""
+    baby = rules.Person(birth_on=AS_OF + dt.timedelta(days=200), relationship="child", parents="unsupported")
+    result = rules.evaluate(facts(person(other_income_fen=150_000), baby), params(), AS_OF)
+    assert result.counted_members == 1 and result.per_capita_income_fen == 150_000
+    assert not programme(result, "dibao").eligible and programme(result, "dibao_marginal").eligible
+    assert programme(result, "child_in_difficulty").persons == []
+    assert [p.key for p in programme(result, "tekun").persons] == [""]  # the applicant only
+    born = rules.evaluate(facts(person(other_income_fen=150_000), baby), params(), baby.birth_on)
+    assert born.counted_members == 2 and programme(born, "child_in_difficulty").eligible
+
+
+async def test_a_member_born_after_the_day_asked_about_counts_neither_in_the_check_nor_in_screening(client):
+    await load_policies(client)
+    h = await create(
+        client, household(member(age=45), member("child", age=1, parents="unsupported")), CHECKER
+    )  # the child was born about a year ago; the day asked about is in 2024
+    applicant, child = (m["id"] for m in h["members"])
+    await post(client, h["id"], "incomes", income(applicant, amount_fen=6 * 150_000), CHECKER)
+    as_of = dt.date(2024, 7, 15)
+    body = (await check(client, {"household_id": h["id"], "as_of": as_of.isoformat()})).json()
+    assert body["counted_members"] == 1 and body["per_capita_monthly_income_fen"] == 150_000
+    eligible = {p["code"] for p in body["programmes"] if p["eligible"]}
+    assert "dibao_marginal" in eligible and "dibao" not in eligible and "child_in_difficulty" not in eligible
+    async with client.app.state.database.sessionmaker() as session:
+        params_then = await eligibility.parameters(session, "330212", as_of)
+        hits = await batch.eligible(session, params_then, as_of)
+    mine = {(hit.programme, hit.member_id) for hit in hits if hit.household_id == h["id"]}
+    assert ("dibao_marginal", None) in mine and ("dibao", None) not in mine
+    assert not any(member_id == child for _, member_id in mine)

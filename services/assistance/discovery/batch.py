@@ -191,6 +191,7 @@ def _member_figures(p: dict[str, int], as_of: dt.date, in_chunk: list) -> CTE:
     adult = Member.birth_on <= cutoff(as_of, 18)
     counted = and_(
         Member.exclusion.is_(None),
+        Member.birth_on <= as_of,  # not yet born on the day asked about: no member (membership)
         or_(
             Member.relationship.in_(("applicant", "spouse")),
             and_(
@@ -319,8 +320,9 @@ def _candidates(p: dict[str, int], as_of: dt.date, people: CTE, flags: CTE) -> C
     orphan = and_(minor, people.c.parents == "orphan")
     tekun = and_(people.c.exclusion.is_(None), unable, people.c.own < p["dibao_standard"], able_elsewhere == 0)
     poor = or_(flags.c.dibao == 1, flags.c.marginal == 1)
+    present = and_(people.c.exclusion.is_(None), people.c.birth_on <= as_of)  # neither excluded nor yet unborn
     individual = and_(
-        people.c.exclusion.is_(None),
+        present,
         or_(tekun, and_(minor, people.c.parents != "present"), people.c.disability_grade.is_not(None)),
     )
     return (
@@ -336,6 +338,7 @@ def _candidates(p: dict[str, int], as_of: dt.date, people: CTE, flags: CTE) -> C
             flags.c.marginal,
             people.c.disability_grade,
             people.c.counted,
+            _flag(present).label("present"),
             _flag(tekun).label("tekun"),
             _flag(and_(orphan, people.c.in_institution.is_(True))).label("orphan_institution"),
             _flag(and_(orphan, people.c.in_institution.is_(False))).label("orphan_scattered"),
@@ -448,7 +451,7 @@ def hits_select(
             code, condition, rows, household=household, standard=p["dibao_standard"], excluded=excluded
         )
 
-    applicant, present = rows.c.relationship == "applicant", rows.c.exclusion.is_(None)
+    applicant, present = rows.c.relationship == "applicant", rows.c.present == 1
     person_programmes = ("tekun", "orphan_institution", "orphan_scattered", "child_in_difficulty")
     return union_all(
         hits("dibao", and_(applicant, rows.c.dibao == 1), household=True),

@@ -210,7 +210,7 @@ def _person_programme(code: str, facts: HouseholdFacts, as_of: dt.date, amount: 
     """A programme granted to individuals: `checks(person)` gives that person's criteria."""
     persons = []
     for person in facts.people:
-        if person.exclusion is not None:
+        if person.exclusion is not None or person.birth_on > as_of:  # excluded, or not yet born that day
             continue
         criteria = checks(person)
         if criteria is None:

@@ -60,6 +60,8 @@ def age_on(birth_on: dt.date, day: dt.date) -> int:
 
 def membership(member: MemberFacts, as_of: dt.date) -> tuple[bool, str]:
     """Whether the person counts as a member on `as_of`, and the basis in words (shown to staff)."""
+    if member.birth_on > as_of:  # a day asked about before this child was born (an appeal, an earlier day)
+        return False, "not counted: not yet born on that day"
     if member.exclusion is not None:
         return False, f"not counted: {EXCLUSION_LABELS[member.exclusion]}"
     if member.relationship == "applicant":
