@@ -203,3 +203,19 @@ async def test_the_applicant_cannot_be_removed_or_added_twice(client):
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "relationship"
     missing = await client.delete(f"{URL}/{created['id']}/members/999999", headers=client.as_(YINZHOU))
     assert missing.status_code == 404
+
+
+async def test_members_added_one_by_one_stop_at_the_bound_a_new_household_has(client):
+    """A household is given with at most 30 members; adding them one at a time went past it without end."""
+    created = await create(client, household(member(age=60), *(member("child", age=10 + n) for n in range(28))))
+    last = await client.post(
+        f"{URL}/{created['id']}/members", json=member("spouse", age=58), headers=client.as_(YINZHOU)
+    )
+    assert last.status_code == 201, last.text
+    extra = await client.post(
+        f"{URL}/{created['id']}/members", json=member("child", age=5), headers=client.as_(YINZHOU)
+    )
+    assert extra.status_code == 409, extra.text
+    assert "30 members" in extra.json()["detail"]
+    shown = await client.get(f"{URL}/{created['id']}", headers=client.as_(YINZHOU))
+    assert len(shown.json()["members"]) == 30

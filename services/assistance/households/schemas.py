@@ -68,13 +68,18 @@ class MemberIn(Schema):
     in_institution: bool = Field(False, description="Lives in a welfare institution (集中供养)")
 
 
+# The most members one household may have, given at once or added one by one: a bound against a runaway client
+# (no source gives one; real households have a handful).
+MAX_MEMBERS = 30
+
+
 class HouseholdIn(AddressIn):
     """The household's home is a standard address, or free text standardised through placenames; its division
     (`area_code`) comes from it."""
 
     model_config = ConfigDict(extra="forbid")
     members: list[MemberIn] = Field(
-        min_length=1, max_length=30, description="Exactly one with relationship `applicant`"
+        min_length=1, max_length=MAX_MEMBERS, description="Exactly one with relationship `applicant`"
     )
 
 

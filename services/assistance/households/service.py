@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.households.membership import MemberFacts, age_on, membership
 from services.assistance.households.models import Household, Member
-from services.assistance.households.schemas import HouseholdIn, HouseholdOut, MemberIn, MemberOut
+from services.assistance.households.schemas import MAX_MEMBERS, HouseholdIn, HouseholdOut, MemberIn, MemberOut
 from shared import clock
 from shared.addresses import AddressValues, address_out
 from shared.areas import within_area
@@ -257,6 +257,14 @@ async def add_member(session: AsyncSession, principal: Principal, household_id: 
     household = await get_visible(session, principal, household_id, for_update=True)
     if data.relationship == "applicant":
         raise InvalidInput("relationship", "the household already has its applicant")
+    # Under the household's lock (for_update): two additions at once cannot both take the last place.
+    if len(await members_of(session, household.id)) >= MAX_MEMBERS:
+        raise Conflict(
+            "household {household_id} already has {max_members} members, the most a household may have",
+            resource=f"households/{household.id}",
+            household_id=household.id,
+            max_members=MAX_MEMBERS,
+        )
     member = _check_member(data, "member")
     member.household_id = household.id
     await _refuse_people_elsewhere(session, [member])
