@@ -6,6 +6,9 @@
   left to the list's own rules: one blank line must not refuse a whole batch).
 - Dates and times are strict ISO 8601 strings, in the years 1900 to 2199. Pydantic on its own also takes a
   number as Unix time, so `0` would be 1 January 1970: a family bed started in 1970, an address retired in 1970.
+- An integer field with no upper bound of its own (an id) refuses text holding a number past MAX_INTEGER
+  ("9999999999999999999999999"): pydantic reads text into the number, which no column holds. Numbers sent as numbers
+  are named by the database error handler (shared.errors), which looks for numbers in the body, not text.
 
 Each refusal is a validation error on the field it was found in, so the caller gets a 422 that names it.
 Query and path parameters and stored headers are not models: they get the same checks from `shared.params`
@@ -117,6 +120,39 @@ def _temporal_kind(annotation: Any) -> type | None:
     return None
 
 
+def _unbounded_int(field: Any) -> bool:
+    """True when a field holds an integer (optional or not) and sets no upper bound of its own: an id, a count."""
+    args = [a for a in typing.get_args(field.annotation) if a is not type(None)]
+    plain_int = field.annotation is int or (
+        typing.get_origin(field.annotation) in (typing.Union, types.UnionType) and args == [int]
+    )
+    return plain_int and not any(hasattr(m, "le") or hasattr(m, "lt") for m in field.metadata)
+
+
+def _text_integer(value: Any) -> int | None:
+    """The integer a text holds as pydantic reads it into an int field ("12", " +5 ", "1_000", "12.0"), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def refuse_large_text_integer(value: Any) -> None:
+    """Raise a field error when an integer field without bounds of its own is given, as text, a number no INTEGER
+    column holds ("9999999999999999999999999"). Pydantic turns the text into the number; the database then refused
+    it, and the handler that names a caller's too-large number (shared.errors) looks for numbers, not text: a 500."""
+    number = _text_integer(value)
+    if number is not None and abs(number) > MAX_INTEGER:
+        raise PydanticCustomError("out_of_range", "too large")
+
+
 def _holds_model(annotation: Any) -> bool:
     """True when a field's value is, or holds, a model (`Member`, `list[Income]`, `Source | None`)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -129,6 +165,7 @@ class Schema(BaseModel):
 
     _temporal_fields: ClassVar[dict[str, type]] = {}
     _model_fields: ClassVar[frozenset[str]] = frozenset()
+    _unbounded_int_fields: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -141,6 +178,7 @@ class Schema(BaseModel):
         cls._model_fields = frozenset(
             name for name, field in cls.model_fields.items() if _holds_model(field.annotation)
         )
+        cls._unbounded_int_fields = frozenset(name for name, field in cls.model_fields.items() if _unbounded_int(field))
 
     @field_validator("*", mode="before")
     @classmethod
@@ -154,6 +192,8 @@ class Schema(BaseModel):
             return iso_datetime(value)
         if kind is dt.date and value is not None:
             return iso_date(value)
+        if info.field_name in cls._unbounded_int_fields:
+            refuse_large_text_integer(value)
         refuse_control_characters(value)
         refuse_blank(value)
         return value

@@ -3,7 +3,7 @@ meal costs at most a few hundred yuan."""
 
 from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN
 from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN
-from tests.eldercare.test_homecare import CITY, YINZHOU, add_allowance, funded_account
+from tests.eldercare.test_homecare import CITY, YINZHOU, add_allowance, add_service, funded_account
 from tests.eldercare.test_meals import API, add_canteen, add_elder, add_menu
 from tests.eldercare.test_meals import YINZHOU as CANTEEN_STAFF
 
@@ -66,3 +66,30 @@ async def test_rates_prices_and_capacities_have_bounds(client):
             },
         )
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == field, response.text
+
+
+async def test_an_id_sent_as_digits_past_any_column_is_a_422_naming_it(client):
+    """Pydantic reads "9999999999999999999999999" into an int field; the database refused the number, and the handler
+    that names a caller's too-large number looked for numbers in the body, not text: ordering a visit or opening a
+    subsidy account with such an elder_id answered 500. Now a 422 naming the field, as the number gets, and the next
+    ordinary request succeeds."""
+    elder_id, _ = await add_elder(client)
+    service = await add_service(client)
+    visit = {"elder_id": elder_id, "service_id": service["id"], "starts_at": "2099-01-01T09:00:00+08:00"}
+    for field, text in (
+        ("elder_id", "9" * 25),
+        ("service_id", "9223372036854775808"),
+        ("elder_id", " 2147483648 "),
+        ("caregiver_id", "1e30"),
+    ):
+        for headers in ({}, {"Idempotency-Key": f"digits-{field}-{text.strip()}"}):
+            refused = await client.post(
+                f"{API}/visits", headers=client.as_(YINZHOU) | headers, json=visit | {field: text}
+            )
+            assert refused.status_code == 422, (field, text, refused.text)
+            assert [e["field"] for e in refused.json()["errors"]] == [field]
+    account = await client.post(f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": "9" * 25})
+    assert account.status_code == 422 and [e["field"] for e in account.json()["errors"]] == ["elder_id"], account.text
+    # Text within the column is read as before; the next ordinary request succeeds.
+    ordered = await client.post(f"{API}/visits", headers=client.as_(YINZHOU), json=visit | {"elder_id": str(elder_id)})
+    assert ordered.status_code == 201, ordered.text
