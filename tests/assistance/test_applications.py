@@ -262,6 +262,22 @@ async def test_a_notice_cannot_start_in_the_past_and_bad_bodies_name_the_field(c
         f"{API}/applications/{app['id']}/public-notice", json={"starts_on": "2024-07-01"}, headers=client.as_(STREET)
     )
     assert past.status_code == 422 and past.json()["errors"][0]["field"] == "starts_on"
+    # Years ahead (2062 for 2026) held the application in 公示 for good: not decided, rejected nor noticed again
+    # before it ended. Up to 30 days ahead is taken.
+    for far in ("2062-07-15", (START + dt.timedelta(days=31)).isoformat()):
+        ahead = await client.post(
+            f"{API}/applications/{app['id']}/public-notice", json={"starts_on": far}, headers=client.as_(STREET)
+        )
+        assert ahead.status_code == 422 and ahead.json()["errors"][0]["field"] == "starts_on", ahead.text
+    still = await client.get(f"{API}/applications/{app['id']}", headers=client.as_(STREET))
+    assert still.json()["state"] == "reviewed"
+    soon = await act(
+        client,
+        STREET,
+        f"/applications/{app['id']}/public-notice",
+        {"starts_on": (START + dt.timedelta(days=30)).isoformat()},
+    )
+    assert soon["state"] == "publicised"
     unknown = await client.post(
         f"{API}/applications", json={"household_id": h["id"], "programme": "lottery"}, headers=client.as_(COMMUNITY)
     )

@@ -44,7 +44,9 @@ class PublicNoticeIn(Schema):
     """公示: 7 days in the community, during which anyone may object."""
 
     model_config = ConfigDict(extra="forbid")
-    starts_on: dt.date | None = Field(None, description="Default today; not in the past")
+    starts_on: dt.date | None = Field(
+        None, description="Default today; not in the past, nor more than 30 days ahead (an assumption: no source)"
+    )
 
 
 class ObjectionIn(Schema):

@@ -38,6 +38,10 @@ from shared.pagination import PageParams, keyset
 from shared.programmes import HOUSEHOLD_PROGRAMMES
 
 NOTICE_DAYS = 7
+# ASSUMPTION (no source gives a figure): how far ahead a public notice may be set to start. A notice set to start
+# years ahead (2062 typed for 2026) held the application in 公示 with no way out: neither approved nor rejected
+# before its end, nor given another notice.
+NOTICE_LEAD_DAYS = 30
 STABLE_REVIEW_MONTHS, UNSTABLE_REVIEW_MONTHS = 12, 6
 
 # Division levels by the significant length of the staff member's area code.
@@ -283,6 +287,12 @@ async def public_notice(
     starts = data.starts_on or today
     if starts < today:
         raise InvalidInput("starts_on", "a public notice cannot start in the past")
+    if starts > today + dt.timedelta(days=NOTICE_LEAD_DAYS):
+        raise InvalidInput(
+            "starts_on",
+            "a public notice starts within {notice_lead_days} days of today",
+            notice_lead_days=NOTICE_LEAD_DAYS,
+        )
     ends = starts + dt.timedelta(days=NOTICE_DAYS)
     await _advance(
         session, application, "reviewed", "publicised", "public_notice", notice_starts_on=starts, notice_ends_on=ends
