@@ -222,6 +222,36 @@ async def join(client, elder_id, bed_type="nursing", **extra):
     return response.json()
 
 
+async def test_a_family_does_not_state_the_capability_level_that_ranks_the_waitlist(client):
+    """A resident joining the waitlist for the person they care for could state assessment_level 4 (完全失能) for
+    someone never assessed, and went before everyone assessed at 3. The level is staff's to state: a resident's is a
+    422 naming it, nothing written; without it the person joins, ranked by what is recorded."""
+    institution = await add_institution(client)
+    [bed_id] = await add_beds(client, institution["id"], "nursing")
+    occupant, _ = await add_elder(client, serial="091")
+    admitted = await client.post(
+        f"{API}/admissions", headers=client.as_(YINZHOU), json={"bed_id": bed_id, "elder_id": occupant}
+    )
+    assert admitted.status_code == 201, admitted.text
+    assessed, _ = await add_elder(client, serial="101")
+    cared_for, _ = await add_elder(client, serial="111")  # CARER acts for add_elder's people
+    staff_entry = await join(client, assessed, assessment_level=3)
+    claimed = await client.post(
+        f"{API}/waitlist",
+        headers=client.as_(CARER_P),
+        json={"elder_id": cared_for, "bed_type": "nursing", "assessment_level": 4},
+    )
+    assert claimed.status_code == 422, claimed.text
+    assert [e["field"] for e in claimed.json()["errors"]] == ["assessment_level"]
+    joined = await client.post(
+        f"{API}/waitlist", headers=client.as_(CARER_P), json={"elder_id": cared_for, "bed_type": "nursing"}
+    )
+    assert joined.status_code == 201, joined.text
+    assert joined.json()["assessment_level"] is None
+    listed = (await client.get(f"{API}/waitlist", params={"bed_type": "nursing"}, headers=client.as_(YINZHOU))).json()
+    assert [(e["id"], e["position"]) for e in listed] == [(staff_entry["id"], 1), (joined.json()["id"], 2)]
+
+
 async def test_waitlist_priority_offers_and_lapsed_offers_pass_on(client, assistance):
     institution = await add_institution(client)
     [bed_id] = await add_beds(client, institution["id"], "nursing")

@@ -150,8 +150,8 @@ class WaitlistIn(Schema):
         ge=0,
         le=4,
         strict=True,
-        description="Capability level (0 能力完好 … 4 完全失能) of the person's latest "
-        "assessment; a level recorded in this service takes precedence",
+        description="Staff only: capability level (0 能力完好 … 4 完全失能) of the person's latest "
+        "assessment made elsewhere; a level recorded in this service takes precedence",
     )
 
 

@@ -15,7 +15,7 @@ from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
 from services.eldercare.peers import AssistanceFacts
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 
 
@@ -63,6 +63,13 @@ async def add_to_waitlist(
     session: AsyncSession, principal: Principal, data: WaitlistIn, facts: AssistanceFacts, *, offer_hours: int
 ) -> WaitlistEntry:
     elder = await get_visible(session, principal, data.elder_id)
+    if data.assessment_level is not None and principal.kind != "staff":
+        # The level ranks the person ahead of others: a family stating 4 (完全失能) for someone never assessed went
+        # before everyone assessed at 3. Only staff state a level (an assessment made elsewhere).
+        raise InvalidInput(
+            "assessment_level",
+            "is stated by staff from an assessment; leave it out, and ask the community to assess the person",
+        )
     existing = await session.scalar(
         select(WaitlistEntry.id).where(
             WaitlistEntry.elder_id == elder.id,
