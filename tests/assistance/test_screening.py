@@ -258,6 +258,13 @@ async def test_bad_screenings(committed_client):
         await session.commit()
     early = await client.post(f"{API}/screenings", json={"as_of": "2019-01-01"}, headers=client.as_(CITY))
     assert early.status_code == 422 and early.json()["errors"][0]["field"] == "as_of"
+    # A day to come listed people for who they will be then (in 2199 everyone alive is 60 or over): no screening.
+    ahead = (clock.today() + dt.timedelta(days=1)).isoformat()
+    for day in (ahead, "2199-01-01"):
+        later = await client.post(f"{API}/screenings", json={"as_of": day}, headers=client.as_(CITY))
+        assert later.status_code == 422 and later.json()["errors"][0]["field"] == "as_of", later.text
+    async with client.app.state.database.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Screening)) == 0
     outside = await client.post(f"{API}/screenings", json={"area_code": "330203"}, headers=client.as_(YINZHOU))
     assert outside.status_code == 403
     assert (await client.post(f"{API}/screenings", json={}, headers=client.as_(staff("330200")))).status_code == 403

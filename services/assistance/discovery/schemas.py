@@ -13,7 +13,9 @@ from shared.schemas import Schema
 class ScreeningIn(Schema):
     model_config = ConfigDict(extra="forbid")
     area_code: AreaCode | None = Field(None, description="Screen this area (default: your whole area)")
-    as_of: dt.date | None = Field(None, description="Rules and figures as of this day (default today)")
+    as_of: dt.date | None = Field(
+        None, description="Rules and figures as of this day (default today; not a day to come)"
+    )
 
 
 class ScreeningOut(Schema):

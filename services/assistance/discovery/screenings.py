@@ -27,7 +27,7 @@ from services.assistance.policies.models import PolicyVersion
 from shared import clock
 from shared.areas import CITY_CODE, area_prefix, within_area
 from shared.db import utcnow
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 
@@ -67,6 +67,10 @@ async def create_screening(session: AsyncSession, principal: Principal, data: Sc
     area = data.area_code or principal.area
     principal.check_covers(area)
     as_of = data.as_of or clock.today()
+    if as_of > clock.today():
+        # Leads are work for the communities now: a day to come would list people for who they will be then (in
+        # 2199 every person alive is 60 or over, and so is every supporter), none of it true today.
+        raise InvalidInput("as_of", "a screening is as of today or an earlier day, not a day to come")
     district = area[:6] if len(area_prefix(area)) >= 6 else CITY_CODE
     await eligibility.parameters(session, district, as_of)  # a day before any rule: 422 now, not a failed job
     in_area = within_area(Household.area_code, area)
