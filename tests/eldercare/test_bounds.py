@@ -36,6 +36,30 @@ async def test_a_subsidy_adjustment_past_the_bound_is_refused_and_the_account_ke
     assert entries.status_code == 200 and len(entries.json()["items"]) == 3
 
 
+async def test_an_adjustment_sent_again_moves_the_balance_once(client):
+    """POST /subsidy-accounts/{id}/adjustments ignored the Idempotency-Key: a retry after a lost answer credited the
+    account twice. The same key and body now answer the first entry again; the balance moves once."""
+    elder_id, _ = await add_elder(client)
+    account = await funded_account(client, elder_id, amount=10_000)
+    headers = client.as_(YINZHOU) | {"Idempotency-Key": "adjust-1"}
+    body = {"amount_fen": 500, "note": "补发上月差额"}
+    url = f"{API}/subsidy-accounts/{account['id']}/adjustments"
+    first = await client.post(url, headers=headers, json=body)
+    again = await client.post(url, headers=headers, json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+    fetched = await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))
+    assert fetched.json()["balance_fen"] == 10_500
+    # A refused one frees its key: the retry of a debit the balance could not cover gets the real answer again.
+    refused = await client.post(
+        url, headers=headers | {"Idempotency-Key": "adjust-2"}, json={**body, "amount_fen": -99_999}
+    )
+    assert refused.status_code == 409
+    assert (
+        await client.post(url, headers=headers | {"Idempotency-Key": "adjust-2"}, json={**body, "amount_fen": -99_999})
+    ).status_code == 409
+
+
 async def test_rates_prices_and_capacities_have_bounds(client):
     too_much = await client.post(
         f"{API}/allowance-rates",

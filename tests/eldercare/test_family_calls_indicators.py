@@ -136,6 +136,23 @@ async def test_no_handling_step_is_logged_after_the_call_is_closed(committed_cli
     )
 
 
+async def test_a_call_sent_again_from_a_weak_network_is_logged_once(client):
+    """POST /emergency-calls ignored the Idempotency-Key: a family's phone retrying on a weak network logged the same
+    fall twice, two open calls for staff to answer. The same key and body now answer the first call again."""
+    elder_id, _ = await add_elder(client)
+    carer = resident(CARER, C_READ, C_RAISE)
+    body = {"elder_id": elder_id, "kind": "fall", "called_at": clock.now().isoformat(), "note": "卫生间摔倒"}
+    headers = client.as_(carer) | {"Idempotency-Key": "fall-1"}
+    first = await client.post(f"{API}/emergency-calls", headers=headers, json=body)
+    again = await client.post(f"{API}/emergency-calls", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json()["id"] == first.json()["id"]
+    other = await client.post(f"{API}/emergency-calls", headers=headers, json=body | {"kind": "medical"})
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    calls = await client.get(f"{API}/emergency-calls", params={"elder_id": elder_id}, headers=client.as_(carer))
+    assert [c["id"] for c in calls.json()["items"]] == [first.json()["id"]]
+
+
 async def test_emergency_call_handling_and_open_calls_per_area(client):
     elder_id, _ = await add_elder(client)
     carer = resident(CARER, C_READ, C_RAISE)

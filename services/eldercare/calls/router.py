@@ -1,12 +1,14 @@
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from services.eldercare.calls import service
 from services.eldercare.calls.auth import CallHandler, CallRaiser, CallsReader
 from services.eldercare.calls.schemas import ActionIn, CallIn, CallOut, CloseIn
+from services.eldercare.database import IDEMPOTENCY_KEYS
 from shared.db import Session
 from shared.errors import problem_responses
+from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/emergency-calls", tags=["emergency calls 为老呼叫"])
@@ -17,11 +19,21 @@ router = APIRouter(prefix="/emergency-calls", tags=["emergency calls 为老呼�
     status_code=201,
     response_model=CallOut,
     summary="Log an emergency call",
-    description="A call for help (为老呼叫) for a person the caller may act for: kind, time and location.",
+    description="A call for help (为老呼叫) for a person the caller may act for: kind, time and location. With an "
+    "`Idempotency-Key`, a retry from a phone on a weak network logs the call once.",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def raise_call(data: CallIn, session: Session, principal: CallRaiser) -> CallOut:
-    return await service.to_out(session, await service.raise_call(session, principal, data))
+async def raise_call(
+    data: CallIn,
+    request: Request,
+    session: Session,
+    principal: CallRaiser,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> CallOut:
+    async def create() -> CallOut:
+        return await service.to_out(session, await service.raise_call(session, principal, data))
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
 @router.get(

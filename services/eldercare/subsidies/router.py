@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.subsidies import flows, service
 from services.eldercare.subsidies.auth import AllowanceRatesWriter, SubsidiesReader, SubsidiesWriter
 from services.eldercare.subsidies.schemas import (
@@ -16,7 +17,7 @@ from services.eldercare.subsidies.schemas import (
 )
 from shared.db import Session
 from shared.errors import problem_responses
-from shared.idempotency import IdempotencyKeyHeader
+from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(tags=["home-care subsidy 居家养老服务补助"])
@@ -104,11 +105,21 @@ async def list_entries(
     response_model=EntryOut,
     summary="Adjust a balance",
     description="A signed correction by staff, with a note. A debit the balance does not cover is a 409: the "
-    "balance never goes below zero.",
+    "balance never goes below zero. With an `Idempotency-Key`, a retry moves the balance once.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-async def adjust(account_id: int, data: AdjustmentIn, session: Session, principal: SubsidiesWriter) -> EntryOut:
-    return EntryOut.model_validate(await service.adjust(session, principal, account_id, data.amount_fen, data.note))
+async def adjust(
+    account_id: int,
+    data: AdjustmentIn,
+    request: Request,
+    session: Session,
+    principal: SubsidiesWriter,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> EntryOut:
+    async def create() -> EntryOut:
+        return EntryOut.model_validate(await service.adjust(session, principal, account_id, data.amount_fen, data.note))
+
+    return await idempotent(request, session, IDEMPOTENCY_KEYS, principal, data, create)
 
 
 @router.post(
