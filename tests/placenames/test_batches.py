@@ -81,6 +81,29 @@ async def test_a_gbk_file_with_bad_lines_comes_back_whole(committed_client):
     assert (by_id["a9"]["road"], by_id["a9"]["lane"], by_id["a9"]["house_number"]) == ("洪塘中路", "500", "3")
 
 
+async def test_a_line_break_inside_an_address_keeps_the_line_whole_and_later_lines_numbered(committed_client):
+    """Only CR LF, LF and CR end a line: a form feed or U+2028 pasted into an address split it in two, and every
+    later line came back numbered one on, apart from its id."""
+    client = committed_client
+    await load_demo(client)
+    lines = [
+        "编号,地址",
+        "b1,海曙区柳汀\u2028街23号",
+        "b2,海曙区柳汀街\x0c23号",
+        "b3,海曙区\x85柳汀街23号",
+        "b4,海曙区柳汀街23号",
+    ]
+    body = ("\n".join(lines) + "\n").encode("utf-8")
+    response = await client.post(BATCHES, content=body, headers=client.as_(PARTNER) | {"content-type": "text/csv"})
+    assert response.status_code == 202, response.text
+    assert response.json()["total_lines"] == 4
+    done = await wait_done(client, response.json()["id"])
+    rows = list(csv.DictReader(io.StringIO((await client.get(done["result_url"], headers=client.as_(PARTNER))).text)))
+    assert [(r["line"], r["id"]) for r in rows] == [("2", "b1"), ("3", "b2"), ("4", "b3"), ("5", "b4")]
+    assert rows[1]["status"] == rows[2]["status"] == "bad" and "control character" in rows[1]["reasons"]
+    assert rows[3]["house_number"] == "23"
+
+
 async def test_a_plain_utf8_list_and_refused_files(committed_client):
     client = committed_client
     await load_demo(client)

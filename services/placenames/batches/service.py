@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
 
 from sqlalchemy import select, update
@@ -27,6 +28,9 @@ CHUNK = 500
 INSERT_BLOCK = 1000
 HEADER_ADDRESS = {"address", "地址", "text", "addr"}
 HEADER_ID = {"id", "编号", "ref", "序号"}
+# A line of the file ends with CR LF, LF or CR, and nothing else: str.splitlines also breaks at a form feed, a
+# vertical tab, U+0085 or U+2028 inside an address, which cut it in two and numbered every later line one on.
+LINE_END = re.compile("\r\n|\r|\n")
 
 
 def decode(body: bytes, encoding: str) -> tuple[str, str]:
@@ -95,7 +99,9 @@ async def create(session: AsyncSession, principal: Principal, body: bytes, encod
     if not body.strip():
         raise InvalidInput("body", "the file is empty")
     text, used = decode(body, encoding)
-    lines = text.splitlines()
+    lines = LINE_END.split(text)
+    if lines and not lines[-1]:  # the file's last line end
+        lines.pop()
     if lines and not lines[-1].strip():
         lines = lines[:-1]
     address_col, id_col, start = columns(lines)
