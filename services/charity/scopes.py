@@ -20,7 +20,9 @@ DONATIONS_WRITE = scope(
 )
 FUNDS_WRITE = scope("charity.funds:write", "Refund donations and disburse project funds", "staff")
 LEDGER_READ = scope("charity.ledger:read", "Read ledger accounts and entries; run reconciliations", "staff", "auditor")
-RECEIPTS_WRITE = scope("charity.receipts:write", "Issue donation receipts and record declined ones", "staff")
+RECEIPTS_WRITE = scope(
+    "charity.receipts:write", "Issue donation receipts, record declined ones and void receipts (作废)", "staff"
+)
 CAMPAIGNS_READ = scope(
     "charity.campaigns:read", "Read one-day donation campaigns, their units and participation", "staff", "auditor"
 )

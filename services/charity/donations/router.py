@@ -110,7 +110,9 @@ async def read_donor_pii(
     description="A partial refund (部分退款) is a new ledger group reversing the donation's group in part "
     "(project fund → clearing), linked to it; the donation itself is never changed. Never more "
     "than what remains of the donation, nor than the project still holds (409 with the "
-    "amounts). Concurrent refunds are serialised on the project's fund account.",
+    "amounts). Concurrent refunds are serialised on the project's fund account. A live receipt "
+    "covering the donation is voided (作废) in the same transaction, a merged one as a whole: its "
+    "amount is no longer what was given; what remains may be receipted anew.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def refund_donation(

@@ -38,6 +38,7 @@ from services.charity.ledger import service as ledger
 from services.charity.ledger.models import LedgerAccount
 from services.charity.projects import service as projects
 from services.charity.projects.models import BudgetLine, Project
+from services.charity.receipts import voids as receipt_voids
 from shared import clock, direct
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
@@ -441,6 +442,10 @@ async def refund(session: AsyncSession, principal: Principal, donation_id: int, 
     )
     session.add(row)
     await session.flush()
+    # In the refund's transaction: a receipt for money given back must not stand (作废).
+    await receipt_voids.void_for_refund(
+        session, donation.id, refund_id=row.id, reason=data.reason, by=principal.subject
+    )
     count_after_commit(session, "charity", "donation_refunded")
     return refund_out(row, donation.ledger_group_id)
 

@@ -1,8 +1,19 @@
-"""Donation receipts (捐赠票据): numbered per organisation and year without gaps."""
+"""Donation receipts (捐赠票据): numbered per organisation and year without gaps, voided (作废) but never deleted."""
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
@@ -48,15 +59,49 @@ class Receipt(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class ReceiptVoid(Base):
+    """A receipt voided (作废): when, why and by whom, and the refund that voided it, if one did. A row of its own,
+    since receipts are append-only: the receipt keeps its number (still used, the numbers stay gap-free), and
+    the primary key voids it once."""
+
+    __tablename__ = "receipt_voids"
+
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), primary_key=True)
+    voided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(String(300))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("donation_refunds.id"), index=True)
+    voided_by: Mapped[str] = mapped_column(String(200))
+
+
 class DonationReceipt(Base):
-    """What became of a donation's receipt: issued (on which receipt) or declined by the donor. One row per
-    donation (primary key), so a donation is never receipted twice nor both receipted and declined."""
+    """What became of a donation's receipt: issued (on which receipt) or declined by the donor. Append-only.
+
+    A donation's rows form one chain: the first has no `replaces_receipt_id` (unique per donation); each later
+    one names the donation's own receipt it follows (the composite foreign key), which must be voided (the
+    foreign key to receipt_voids), and only one row may follow a receipt. So a donation has at most one live
+    outcome, the chain's last row: never two live receipts, nor a receipt and a decline."""
 
     __tablename__ = "donation_receipts"
-    __table_args__ = (CheckConstraint("(receipt_id IS NULL) <> (declined_at IS NULL)", name="issued_xor_declined"),)
+    __table_args__ = (
+        CheckConstraint("(receipt_id IS NULL) <> (declined_at IS NULL)", name="issued_xor_declined"),
+        UniqueConstraint("donation_id", "receipt_id"),
+        UniqueConstraint("donation_id", "replaces_receipt_id"),
+        Index(
+            "uq_donation_receipts_first",
+            "donation_id",
+            unique=True,
+            postgresql_where=text("replaces_receipt_id IS NULL"),
+            sqlite_where=text("replaces_receipt_id IS NULL"),
+        ),
+        ForeignKeyConstraint(
+            ["donation_id", "replaces_receipt_id"], ["donation_receipts.donation_id", "donation_receipts.receipt_id"]
+        ),
+    )
 
-    donation_id: Mapped[int] = mapped_column(ForeignKey("donations.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donation_id: Mapped[int] = mapped_column(ForeignKey("donations.id"))
     receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), index=True)
+    replaces_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_voids.receipt_id"))
     declined_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     decline_note: Mapped[str | None] = mapped_column(String(300))
     recorded_by: Mapped[str] = mapped_column(String(200))

@@ -5,8 +5,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.receipts import service
 from services.charity.receipts.auth import ReceiptsReader, ReceiptsWriter
-from services.charity.receipts.schemas import DeclineIn, DeclineOut, MergedReceiptIn, ReceiptIn, ReceiptOut
-from shared.db import Session
+from services.charity.receipts.schemas import (
+    DeclineIn,
+    DeclineOut,
+    MergedReceiptIn,
+    ReceiptIn,
+    ReceiptOut,
+    ReceiptStatus,
+    VoidIn,
+)
+from shared.db import RowId, Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.pagination import Page, PageParams, page_of, page_params
@@ -20,9 +28,10 @@ router = APIRouter(prefix="/receipts", tags=["receipts 捐赠票据"])
     response_model=ReceiptOut,
     summary="Issue a receipt for a donation",
     description="A donation receipt (捐赠票据) with the donor, kind, amount, organisation, handler (经手人) and "
-    "date, numbered per organisation and year without gaps. One per donation: a donation "
-    "already receipted, or whose donor declined, is a 409 naming what blocked it. The amount is "
-    "what remains after refunds.",
+    "date, numbered per organisation and year without gaps. One live receipt per donation: a "
+    "donation with a receipt not voided (作废), or whose donor declined, is a 409 naming what "
+    "blocked it; one refunded in full is a 409. The amount is what remains after refunds. After "
+    "its receipt is voided (by a refund in part, or by staff) a donation may be receipted anew.",
     responses=problem_responses(401, 403, 409, 422),
 )
 async def issue_receipt(
@@ -44,8 +53,8 @@ async def issue_receipt(
     response_model=ReceiptOut,
     summary="Merge a day's small gifts",
     description="One receipt under 爱心人士 for an organisation's gifts of a day (Asia/Shanghai) that are "
-    "50 yuan or less, or anonymous, and have no receipt and no decline yet. A 409 when there "
-    "is none left.",
+    "50 yuan or less, or anonymous, and have no live receipt and no decline: gifts whose "
+    "receipt was voided (作废) are merged again. A 409 when there is none left.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def issue_merged_receipt(
@@ -78,7 +87,8 @@ async def decline_receipt(data: DeclineIn, session: Session, principal: Receipts
     "",
     response_model=Page[ReceiptOut],
     summary="List receipts of your area",
-    description="Receipts (捐赠票据) of organisations in your area, by organisation and year.",
+    description="Receipts (捐赠票据) of organisations in your area, by organisation, year and status: "
+    "issued (已开具) or voided (作废), a voided one with when and why.",
     responses=problem_responses(401, 403, 422),
 )
 async def list_receipts(
@@ -87,8 +97,11 @@ async def list_receipts(
     page: Annotated[PageParams, Depends(page_params)],
     organization_id: int | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    status: Annotated[ReceiptStatus | None, Query(description="issued (已开具) or voided (作废)")] = None,
 ) -> Page[ReceiptOut]:
-    rows = await service.list_visible(session, principal, page, organization_id=organization_id, year=year)
+    rows = await service.list_visible(
+        session, principal, page, organization_id=organization_id, year=year, status=status
+    )
     return page_of(rows, page, key=lambda r: r.id)
 
 
@@ -96,8 +109,25 @@ async def list_receipts(
     "/{receipt_id}",
     response_model=ReceiptOut,
     summary="One receipt",
-    description="A receipt with the donations it covers (several for a merged receipt).",
+    description="A receipt with the donations it covers (several for a merged receipt), and its status: "
+    "issued (已开具) or voided (作废), with when, why and the refund that voided it, if one did.",
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_receipt(receipt_id: int, session: Session, principal: ReceiptsReader) -> ReceiptOut:
     return await service.get_visible(session, principal, receipt_id)
+
+
+@router.post(
+    "/{receipt_id}/voids",
+    status_code=201,
+    response_model=ReceiptOut,
+    summary="Void a receipt",
+    description="Staff void (作废) a money receipt, e.g. one printed with a mistake, stating why. The receipt is "
+    "kept with its number, which is never issued again (the numbers stay gap-free); its donations "
+    "may then be receipted anew. A refund of a donation voids its receipt by itself (a merged "
+    "receipt as a whole). A receipt voided already, or one for a non-cash gift (the in-kind "
+    "register's), is a 409.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def void_receipt(receipt_id: RowId, data: VoidIn, session: Session, principal: ReceiptsWriter) -> ReceiptOut:
+    return await service.void(session, principal, receipt_id, data)

@@ -29,6 +29,16 @@ class DeclineIn(Schema):
     note: str | None = Field(None, max_length=300, description="How the donor declined (phone, in person…)")
 
 
+ReceiptStatus = Literal["issued", "voided"]
+
+
+class VoidIn(Schema):
+    """Staff void a receipt (作废), e.g. one printed with a mistake."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=300, description="Why it is voided (作废原因)")
+
+
 class ReceiptOut(Schema):
     id: int
     organization_id: int
@@ -47,6 +57,13 @@ class ReceiptOut(Schema):
     issued_on: dt.date
     donation_ids: list[int]
     created_at: dt.datetime
+    status: ReceiptStatus = Field(
+        description="issued (已开具), or voided (作废): by a refund of a donation it covers, or by staff. A voided "
+        "receipt keeps its number, which is never issued again; its donations may be receipted anew"
+    )
+    voided_at: dt.datetime | None = Field(description="When it was voided (作废时间)")
+    void_reason: str | None = Field(description="Why it was voided (作废原因)")
+    void_refund_id: int | None = Field(description="The refund (退款) that voided it, if one did")
 
 
 class DeclineOut(Schema):

@@ -1,4 +1,4 @@
-"""Receipts: gap-free numbers, the donor's right to decline, and merged receipts for small gifts."""
+"""Receipts: gap-free numbers, the donor's right to decline, merged receipts for small gifts, and voiding (作废)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,17 @@ from services.charity.donations.models import Donation
 from services.charity.donations.schemas import ANONYMOUS_NAME
 from services.charity.organizations import service as organizations
 from services.charity.organizations.models import Organization
-from services.charity.receipts.models import DonationReceipt, Receipt, ReceiptCounter
-from services.charity.receipts.schemas import DeclineIn, DeclineOut, MergedReceiptIn, ReceiptIn, ReceiptOut
+from services.charity.receipts import voids
+from services.charity.receipts.models import DonationReceipt, Receipt, ReceiptCounter, ReceiptVoid
+from services.charity.receipts.schemas import (
+    DeclineIn,
+    DeclineOut,
+    MergedReceiptIn,
+    ReceiptIn,
+    ReceiptOut,
+    ReceiptStatus,
+    VoidIn,
+)
 from shared import clock
 from shared.areas import within_area
 from shared.db import get_or_404, utcnow
@@ -27,8 +36,8 @@ from shared.pagination import PageParams, keyset
 MERGE_LIMIT_FEN = 5_000  # gifts of 50 yuan or less may share one receipt per day
 
 
-def receipt_out(receipt: Receipt, donation_ids: list[int]) -> ReceiptOut:
-    """Computed: the receipt number as printed; adds the donations it covers."""
+def receipt_out(receipt: Receipt, donation_ids: list[int], void: ReceiptVoid | None = None) -> ReceiptOut:
+    """Computed: the receipt number as printed; adds the donations it covers and its void, if any."""
     return ReceiptOut(
         id=receipt.id,
         organization_id=receipt.organization_id,
@@ -45,6 +54,10 @@ def receipt_out(receipt: Receipt, donation_ids: list[int]) -> ReceiptOut:
         issued_on=receipt.issued_on,
         donation_ids=donation_ids,
         created_at=receipt.created_at,
+        status="voided" if void is not None else "issued",
+        voided_at=void.voided_at if void is not None else None,
+        void_reason=void.reason if void is not None else None,
+        void_refund_id=void.refund_id if void is not None else None,
     )
 
 
@@ -71,17 +84,25 @@ async def next_number(session: AsyncSession, organization_id: int, year: int) ->
     ).scalar_one()
 
 
-async def _outcome(session: AsyncSession, donation_id: int) -> DonationReceipt | None:
-    return await session.get(DonationReceipt, donation_id, populate_existing=True)
+async def _receivable(session: AsyncSession, donation_id: int) -> int | None:
+    """Under the donation's lock: the voided receipt a new one for the donation follows (None for its first), or
+    the 409 naming its live receipt or its decline."""
+    await voids.lock_donations(session, [donation_id])
+    outcome = (await voids.outcomes(session, [donation_id]))[donation_id]
+    if outcome is None:
+        return None
+    if outcome.live:
+        raise _already(outcome, donation_id)
+    return outcome.receipt_id
 
 
-def _already(row: DonationReceipt, donation_id: int) -> Conflict:
-    if row.receipt_id is not None:
+def _already(outcome: voids.Outcome, donation_id: int) -> Conflict:
+    if outcome.receipt_id is not None:
         return Conflict(
             "donation {donation_id} already has receipt {receipt_id}",
-            resource=f"receipts/{row.receipt_id}",
+            resource=f"receipts/{outcome.receipt_id}",
             donation_id=donation_id,
-            receipt_id=row.receipt_id,
+            receipt_id=outcome.receipt_id,
         )
     return Conflict(
         "the donor of donation {donation_id} declined a receipt",
@@ -100,7 +121,7 @@ async def _issue(
     donor_kind: str,
     amount_fen: int,
     handler: str,
-    donation_ids: list[int],
+    donations: dict[int, int | None],
     number: int,
     year: int,
     today: dt.date,
@@ -122,8 +143,10 @@ async def _issue(
     )
     session.add(receipt)
     await session.flush()
+    # Each donation with the voided receipt this one follows, if any: the chain's keys refuse a second live one.
     session.add_all(
-        DonationReceipt(donation_id=d, receipt_id=receipt.id, recorded_by=principal.subject) for d in donation_ids
+        DonationReceipt(donation_id=d, receipt_id=receipt.id, replaces_receipt_id=r, recorded_by=principal.subject)
+        for d, r in donations.items()
     )
     await session.flush()
     return receipt
@@ -135,10 +158,10 @@ async def issue(session: AsyncSession, principal: Principal, data: ReceiptIn) ->
     except NotFound:
         raise InvalidInput("donation_id", "no donation that you may see") from None
     today = clock.today()
-    # The number first: it serialises this organisation's receipts, so the checks below read settled state.
+    # The number first: it serialises this organisation's receipts; then the donation's lock, which a refund
+    # takes too, so the checks below read settled state.
     number = await next_number(session, donation.organization_id, today.year)
-    if (row := await _outcome(session, donation.id)) is not None:
-        raise _already(row, donation.id)
+    replaces = await _receivable(session, donation.id)
     refunded = (await donations.refunded_of(session, [donation.id]))[donation.id]
     if refunded >= donation.amount_fen:
         raise Conflict(
@@ -153,7 +176,7 @@ async def issue(session: AsyncSession, principal: Principal, data: ReceiptIn) ->
         donor_kind=donation.donor_kind,
         amount_fen=donation.amount_fen - refunded,
         handler=data.handler,
-        donation_ids=[donation.id],
+        donations={donation.id: replaces},
         number=number,
         year=today.year,
         today=today,
@@ -167,8 +190,8 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 async def issue_merged(session: AsyncSession, principal: Principal, data: MergedReceiptIn) -> ReceiptOut:
-    """All of a day's gifts of 50 yuan or less, and anonymous ones, not yet receipted nor declined: one receipt
-    under 爱心人士 for their sum (less refunds)."""
+    """All of a day's gifts of 50 yuan or less, and anonymous ones, without a live receipt and not declined: one
+    receipt under 爱心人士 for their sum (less refunds)."""
     try:
         org = await organizations.get(session, data.organization_id)
     except NotFound:
@@ -179,22 +202,30 @@ async def issue_merged(session: AsyncSession, principal: Principal, data: Merged
         raise InvalidInput("day", "cannot be in the future")
     number = await next_number(session, org.id, today.year)
     start, end = _day_bounds(data.day)
+    live = (
+        select(DonationReceipt.id)
+        .outerjoin(ReceiptVoid, ReceiptVoid.receipt_id == DonationReceipt.receipt_id)
+        .where(DonationReceipt.donation_id == Donation.id, ReceiptVoid.receipt_id.is_(None))
+        .exists()
+    )
     candidates = list(
         await session.scalars(
             select(Donation)
-            .outerjoin(DonationReceipt, DonationReceipt.donation_id == Donation.id)
             .where(
                 Donation.organization_id == org.id,
                 Donation.donated_at >= start,
                 Donation.donated_at < end,
-                DonationReceipt.donation_id.is_(None),
+                ~live,
                 or_(Donation.amount_fen <= MERGE_LIMIT_FEN, Donation.donor_kind == "anonymous"),
             )
             .order_by(Donation.id)
         )
     )
+    # Read again under the donations' locks: a refund may have come between the query and the locks.
+    await voids.lock_donations(session, [d.id for d in candidates])
+    outcomes = await voids.outcomes(session, [d.id for d in candidates])
     refunded = await donations.refunded_of(session, [d.id for d in candidates])
-    merged = [d for d in candidates if d.amount_fen > refunded[d.id]]
+    merged = [d for d in candidates if d.amount_fen > refunded[d.id] and ((o := outcomes[d.id]) is None or not o.live)]
     if not merged:
         raise Conflict(
             "no gifts of 50 yuan or less, or anonymous, left to receipt on {day}",
@@ -210,7 +241,7 @@ async def issue_merged(session: AsyncSession, principal: Principal, data: Merged
         donor_kind="anonymous",
         amount_fen=sum(d.amount_fen - refunded[d.id] for d in merged),
         handler=data.handler,
-        donation_ids=[d.id for d in merged],
+        donations={d.id: (o.receipt_id if (o := outcomes[d.id]) is not None else None) for d in merged},
         number=number,
         year=today.year,
         today=today,
@@ -223,17 +254,17 @@ async def decline(session: AsyncSession, principal: Principal, data: DeclineIn) 
         donation = await donations.get_visible(session, principal, data.donation_id)
     except NotFound:
         raise InvalidInput("donation_id", "no donation that you may see") from None
-    if (row := await _outcome(session, donation.id)) is not None:
-        raise _already(row, donation.id)
+    replaces = await _receivable(session, donation.id)
     row = DonationReceipt(
         donation_id=donation.id,
         receipt_id=None,
+        replaces_receipt_id=replaces,
         declined_at=utcnow(),
         decline_note=data.note,
         recorded_by=principal.subject,
     )
     session.add(row)
-    await session.flush()  # the primary key refuses a concurrent receipt or decline of the same donation
+    await session.flush()  # the chain's keys refuse a concurrent receipt or decline of the same donation
     return DeclineOut(donation_id=donation.id, declined_at=row.declined_at, note=row.decline_note)
 
 
@@ -250,17 +281,57 @@ async def _donation_ids(session: AsyncSession, receipt_ids: list[int]) -> dict[i
     return found
 
 
-async def get_visible(session: AsyncSession, principal: Principal, receipt_id: int) -> ReceiptOut:
+async def _voids(session: AsyncSession, receipt_ids: list[int]) -> dict[int, ReceiptVoid]:
+    if not receipt_ids:
+        return {}
+    rows = await session.scalars(
+        select(ReceiptVoid).where(ReceiptVoid.receipt_id.in_(receipt_ids)).execution_options(populate_existing=True)
+    )
+    return {v.receipt_id: v for v in rows}
+
+
+async def _visible_receipt(session: AsyncSession, principal: Principal, receipt_id: int) -> Receipt:
     receipt = await get_or_404(
         session, Receipt, receipt_id, "no receipt {receipt_id} that you may see", receipt_id=receipt_id
     )
     org = await organizations.get(session, receipt.organization_id)
     visible_or_404(principal, org.district_code, "no receipt {id} that you may see", id=receipt_id)
-    return receipt_out(receipt, (await _donation_ids(session, [receipt.id]))[receipt.id])
+    return receipt
+
+
+async def _out(session: AsyncSession, receipt: Receipt) -> ReceiptOut:
+    donation_ids = (await _donation_ids(session, [receipt.id]))[receipt.id]
+    return receipt_out(receipt, donation_ids, (await _voids(session, [receipt.id])).get(receipt.id))
+
+
+async def get_visible(session: AsyncSession, principal: Principal, receipt_id: int) -> ReceiptOut:
+    return await _out(session, await _visible_receipt(session, principal, receipt_id))
+
+
+async def void(session: AsyncSession, principal: Principal, receipt_id: int, data: VoidIn) -> ReceiptOut:
+    """Staff void a money receipt (作废), e.g. printed with a mistake: its number stays used, its donations may be
+    receipted anew. A receipt for a non-cash gift belongs to the in-kind register (another scope): a 409."""
+    receipt = await _visible_receipt(session, principal, receipt_id)
+    where = f"receipts/{receipt.id}"
+    if receipt.gift_kind != "money":
+        raise Conflict(
+            "receipt {receipt_id} is for a non-cash gift: the in-kind register keeps it",
+            resource=where,
+            receipt_id=receipt.id,
+        )
+    if await voids.void(session, receipt.id, reason=data.reason, by=principal.subject) is None:
+        raise Conflict("receipt {receipt_id} is voided already", resource=where, receipt_id=receipt.id)
+    return await _out(session, receipt)
 
 
 async def list_visible(
-    session: AsyncSession, principal: Principal, page: PageParams, *, organization_id: int | None, year: int | None
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    organization_id: int | None,
+    year: int | None,
+    status: ReceiptStatus | None = None,
 ) -> list[ReceiptOut]:
     if not principal.is_area_staff:
         return []
@@ -276,6 +347,10 @@ async def list_visible(
         query = query.where(Receipt.organization_id == organization_id)
     if year is not None:
         query = query.where(Receipt.year == year)
+    if status is not None:
+        voided = select(ReceiptVoid.receipt_id).where(ReceiptVoid.receipt_id == Receipt.id).exists()
+        query = query.where(voided if status == "voided" else ~voided)
     rows = list(await session.scalars(query))
     ids = await _donation_ids(session, [r.id for r in rows])
-    return [receipt_out(r, ids[r.id]) for r in rows]
+    void_of = await _voids(session, [r.id for r in rows])
+    return [receipt_out(r, ids[r.id], void_of.get(r.id)) for r in rows]
