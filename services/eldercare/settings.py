@@ -54,6 +54,14 @@ class EldercareSettings(ServiceSettings):
         "check-out is less than this share of its scheduled duration is flagged "
         "(`too_short`)",
     )
+    visit_booking_horizon_days: int = Field(
+        366,
+        ge=1,
+        le=3660,
+        description="Assumption (not from the bureau): a home visit is booked at most this many days ahead (a "
+        "visit typed for 2199 held the caregiver's hour and the resident's quota for good); the bed "
+        "availability search looks as far",
+    )
     # Per-resident booking quotas (OWASP API6: one account cannot hold every meal or bed). Staff booking for
     # people are not counted; exceeding one is a 409 `/problems/quota-reached` naming it (see quotas.py).
     resident_meal_orders_per_day: int = Field(

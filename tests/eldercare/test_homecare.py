@@ -610,6 +610,25 @@ async def test_staff_confirming_a_reviewed_visit_draws_once(client):
     assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -6000), ("allowance", 10000)]
 
 
+async def test_a_visit_is_booked_at_most_a_year_ahead(client):
+    """A visit for 23:00 on 31 December 2199 was booked (ending in 2200, past any date the suite keeps): it held the
+    caregiver's hour and a place in the resident's open-visit quota for good. Visits are booked at most
+    visit_booking_horizon_days (366, an assumption) ahead: a 422 naming starts_at, nothing written."""
+    item = await add_service(client)
+    elder_id, _ = await add_elder(client)
+    for starts_at in (
+        dt.datetime(2199, 12, 31, 23, 0, tzinfo=clock.SHANGHAI),
+        TOMORROW_9 + dt.timedelta(days=366),
+    ):
+        refused = await order_visit(client, elder_id, item["id"], starts_at)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["starts_at"]
+    listed = await client.get(f"{API}/visits", params={"elder_id": elder_id}, headers=client.as_(YINZHOU))
+    assert listed.json()["items"] == []
+    booked = await order_visit(client, elder_id, item["id"], TOMORROW_9 + dt.timedelta(days=300))
+    assert booked.status_code == 201, booked.text
+
+
 async def test_a_correction_does_not_date_a_check_in_or_out_in_the_future(client):
     """A check-out corrected to 2190 was taken: the record, which locks 30 days after its check-out, would never lock.
     A correction's times are held to what the phone's are: not a time to come (a 422 naming the field, nothing

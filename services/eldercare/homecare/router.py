@@ -180,7 +180,8 @@ async def list_caregivers(
     "ends after the service's duration unless `ends_at` says otherwise. Staff may schedule it "
     "to a caregiver at once (`caregiver_id`). A resident has at most a set number of visits open "
     "across the people they act for (409 `/problems/quota-reached`, resource "
-    "`quotas/open_visits`). Safe to retry with an `Idempotency-Key`.",
+    "`quotas/open_visits`). Booked at most `ELDERCARE_VISIT_BOOKING_HORIZON_DAYS` (366) days ahead. Safe to "
+    "retry with an `Idempotency-Key`.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def order_visit(
@@ -191,8 +192,13 @@ async def order_visit(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> VisitOut:
     async def create() -> VisitOut:
+        settings = request.app.state.settings
         visit = await service.order_visit(
-            session, principal, data, open_visit_quota=request.app.state.settings.resident_open_visits
+            session,
+            principal,
+            data,
+            open_visit_quota=settings.resident_open_visits,
+            horizon_days=settings.visit_booking_horizon_days,
         )
         return await _out(session, visit)
 

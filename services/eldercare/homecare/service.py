@@ -402,7 +402,13 @@ async def _book(
         )
 
 
-async def order_visit(session: AsyncSession, principal: Principal, data: VisitIn, *, open_visit_quota: int) -> Visit:
+async def order_visit(
+    session: AsyncSession, principal: Principal, data: VisitIn, *, open_visit_quota: int, horizon_days: int
+) -> Visit:
+    if data.starts_at > utcnow() + dt.timedelta(days=horizon_days):
+        raise InvalidInput(
+            "starts_at", "a visit is booked at most {horizon_days} days ahead", horizon_days=horizon_days
+        )
     await check_open_visits(session, principal, open_visit_quota)
     elder = await get_visible(session, principal, data.elder_id)
     item = await session.get(HomeService, data.service_id)
