@@ -460,6 +460,28 @@ async def test_a_month_to_come_is_not_granted_ahead(client):
     assert await balance_of(client, account.json()) == 10000
 
 
+async def test_a_month_before_the_account_was_opened_is_not_granted(client):
+    """Any earlier month could be granted to every account of the area: an account opened this month was credited
+    last month's allowance, and every month back to the rate's start (2022) one by one. A month is granted to the
+    accounts open in it; the one opened on the 15th gets this month's, not the month before."""
+    elder_id, _ = await add_elder(client)
+    await add_allowance(client, amount=10000)
+    account = await client.post(
+        f"{API}/subsidy-accounts", headers=client.as_(YINZHOU), json={"elder_id": elder_id, "level": 3}
+    )
+    assert account.status_code == 201, account.text
+    before = (TEST_DAY.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    for month in (before, "2022-01"):
+        late = await client.post(f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU), json={"month": month})
+        assert late.status_code == 200 and late.json()["accounts_credited"] == 0, (month, late.text)
+    assert await balance_of(client, account.json()) == 0
+    current = await client.post(
+        f"{API}/subsidy-accounts/grants", headers=client.as_(YINZHOU), json={"month": TEST_DAY.strftime("%Y-%m")}
+    )
+    assert current.json()["accounts_credited"] == 1
+    assert await balance_of(client, account.json()) == 10000
+
+
 async def test_accounts_only_for_the_eligible_and_once(client):
     elder_id, _ = await add_elder(client)
     no_rate = await client.post(

@@ -239,10 +239,13 @@ async def grant_month(session: AsyncSession, principal: Principal, month: str) -
         raise InvalidInput(
             "month", "{month} has not begun: allowances are granted for this month or an earlier one", month=month
         )
+    # Only accounts open in the month (by its end, Shanghai time): a month granted late, after a missed run, does not
+    # pay accounts opened since, nor any month back to 2022 for an account opened this year.
+    month_end = dt.datetime.combine((first_day + dt.timedelta(days=32)).replace(day=1), dt.time(0), clock.SHANGHAI)
     query = (
         select(SubsidyAccount, Elder.area_code)
         .join(Elder, Elder.id == SubsidyAccount.elder_id)
-        .where(within_area(Elder.area_code, principal.area))
+        .where(within_area(Elder.area_code, principal.area), SubsidyAccount.opened_at < month_end)
         .where(
             ~select(SubsidyEntry.id)
             .where(
