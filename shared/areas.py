@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, true
 
 from shared.divisions import city_code, division, division_code
@@ -16,6 +17,15 @@ CITY_CODE = city_code()
 DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
 DISTRICT_CODE_PATTERN = r"^\d{6}$"
 
+
+def ascii_digits(value: str) -> str:
+    """A code's pattern says `\\d`, which takes any script's digits (３３０２１２, ٣٣٠٢١٢): such a code matches no
+    division, so it was taken and stored where no one would find it, or refused as outside the caller's area."""
+    if not value.isascii():
+        raise PydanticCustomError("ascii_digits", "must be written with the digits 0 to 9")
+    return value
+
+
 AreaCode = Annotated[
     str,
     Field(
@@ -23,6 +33,7 @@ AreaCode = Annotated[
         examples=[division_code("下应街道")],
         description="Division code: 6 (district), 9 (township/street) or 12 (village/community) digits",
     ),
+    AfterValidator(ascii_digits),
 ]
 DistrictCode = Annotated[
     str,
@@ -31,6 +42,7 @@ DistrictCode = Annotated[
         examples=[division_code("鄞州区")],
         description="District-level (区县市) division code",
     ),
+    AfterValidator(ascii_digits),
 ]
 
 # Levels: province 2, city 4, district 6, township/street 9, village/community 12 digits.

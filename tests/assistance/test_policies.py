@@ -159,3 +159,18 @@ async def test_seed_holds_the_plans_figures_with_citations_and_loads_once(client
     before = (await in_force(client, as_of="2021-06-01", code="dibao_marginal_multiplier")).json()["items"]
     assert before[0]["value"] == 1500
     assert all(dt.date.fromisoformat(i["effective_on"]) <= dt.date(2022, 6, 1) for i in items.values())
+
+
+async def test_a_district_written_in_other_digits_is_refused_naming_it(client):
+    """3302１２ met the pattern (`\\d` takes any digits) and was kept as a district of its own that no rule reads."""
+    city = staff("330200", "assistance.policies:write", "assistance.policies:read")
+    body = {
+        "code": "dibao_standard",
+        "district_code": "3302１２",
+        "value": 120_000,
+        "unit": "fen_per_month",
+        "effective_on": "2024-01-01",
+        "citation": "测试",
+    }
+    response = await client.post(URL, json=body, headers=client.as_(city))
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "district_code", response.text

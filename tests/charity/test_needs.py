@@ -172,3 +172,17 @@ async def test_concurrent_confirmations_never_over_match(committed_client):
     assert fetched["matched_quantity"] == sum(m["quantity"] for m in created) == 49
     for o in offers:
         assert sum(m["quantity"] for m in created if m["offer_id"] == o["id"]) <= 20
+
+
+async def test_an_area_written_in_other_digits_is_refused_naming_it(client):
+    """`\\d` took full-width or Arabic-Indic digits: an offer for 区 ３３０２１２ was stored where no staff member's
+    area reaches it, and a need for one was refused as outside the caller's area (403) instead of a 422."""
+    for area in ("３３０２１２", "٣٣٠٢١٢"):
+        offer = await client.post(f"{API}/resource-offers", json=offer_body(area_code=area), headers=client.as_(DONOR))
+        assert offer.status_code == 422 and offer.json()["errors"][0]["field"] == "area_code", offer.text
+        need = await client.post(
+            f"{API}/needs", json=need_body(area_code=area + "００１００１"), headers=client.as_(YINZHOU)
+        )
+        assert need.status_code == 422 and need.json()["errors"][0]["field"] == "area_code", need.text
+    listed = await client.get(f"{API}/resource-offers", headers=client.as_(DONOR))
+    assert listed.json()["items"] == []
