@@ -3,7 +3,7 @@ meal costs at most a few hundred yuan."""
 
 from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN
 from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN
-from tests.eldercare.test_homecare import CITY, YINZHOU, add_allowance, add_service, funded_account
+from tests.eldercare.test_homecare import CITY, TOMORROW_9, YINZHOU, add_allowance, add_service, funded_account
 from tests.eldercare.test_meals import API, add_canteen, add_elder, add_menu
 from tests.eldercare.test_meals import YINZHOU as CANTEEN_STAFF
 
@@ -99,7 +99,7 @@ async def test_an_id_sent_as_digits_past_any_column_is_a_422_naming_it(client):
     ordinary request succeeds."""
     elder_id, _ = await add_elder(client)
     service = await add_service(client)
-    visit = {"elder_id": elder_id, "service_id": service["id"], "starts_at": "2099-01-01T09:00:00+08:00"}
+    visit = {"elder_id": elder_id, "service_id": service["id"], "starts_at": TOMORROW_9.isoformat()}
     for field, text in (
         ("elder_id", "9" * 25),
         ("service_id", "9223372036854775808"),
