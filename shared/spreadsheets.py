@@ -4,8 +4,11 @@ thread (`asyncio.to_thread`), never the API's event loop.
 
 Reading is bounded before it starts: a file is a zip (xlsx) or text (CSV) or it is refused; a zip whose members
 would unpack to more than `MAX_UNPACKED_BYTES` is refused from its directory, before any byte is inflated (a zip
-bomb), and openpyxl reads each member through `zipfile`, which stops at the size the directory declares. Rows
-are streamed (openpyxl `read_only`), so memory does not grow with the sheet.
+bomb), and openpyxl reads each member through `zipfile`, which stops at the size the directory declares. Then,
+before any XML parser sees it, each member is read once as bytes in chunks: a run of text between two tags longer
+than `MAX_TEXT_RUN_BYTES` is refused (a parser holds an element's whole text in memory, and one cell of 400 MB
+compresses to 400 KB), and so is a document type declaration (its entities would expand). Rows are streamed (the
+sheet's XML parsed an element at a time), so memory does not grow with the sheet.
 
 What a staff member's sheet does that a program's would not, and the answer each gets:
 - the wrong sheet: the sheet is found by its header row (the one whose headers name the required columns);
@@ -27,6 +30,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import re
 import tempfile
 import zipfile
@@ -50,6 +54,11 @@ MAX_ZIP_MEMBERS = 2000
 MAX_ROWS = 200_000
 MAX_COLUMNS = 200
 MAX_CELL_CHARS = 2000
+# The longest run of a workbook's XML between the starts of two tags (a cell's text with its tag): ElementTree and
+# openpyxl's shared strings hold an element's whole text in memory, and 400 MB of one character compress to 400 KB.
+# A cell we import is at most MAX_CELL_CHARS characters, each at most 10 bytes even as a character reference
+# (&#x10FFFF;): 20 KB; Excel itself stops a cell at 32,767 characters (under 330 KB so written). 1 MiB is far above.
+MAX_TEXT_RUN_BYTES = 1 << 20
 MAX_PROBLEMS_LISTED = 1000  # more are counted, not listed: the first thousand say what is wrong with a file
 MAX_INTEGER = 2**31 - 1  # what an integer column holds (PostgreSQL's 4 bytes): a record id, a count
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common; the header is looked for in these
@@ -188,25 +197,198 @@ class Cell:
 
 
 _MERGE_REF = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+_CHUNK = 1 << 20
+# Markup whose content may hold a "<" that begins no tag: a comment, a CDATA section, a processing instruction (and a
+# document type declaration, refused: a workbook's XML never has one, OPC forbids it, and its entities expand).
+_SPECIAL = re.compile(rb"<[!?]")
+_SPECIAL_ENDS = ((b"<?", b"?>"), (b"<!--", b"-->"), (b"<![CDATA[", b"]]>"))
+_DECLARED = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']{1,40})["']""")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_ASCII_SAFE = {"utf-8", "ascii", "iso8859-1"}  # encodings in which a byte 0x3C is "<" and nothing else
 
 
-def _merged_rows(archive: zipfile.ZipFile, member: str) -> tuple[list[tuple[int, int, str]], int]:
-    """(first row, last row, range) of each merged range of a worksheet, and how many rows it has (for progress).
-    They sit after the rows, so the member is scanned as bytes in chunks (a bounded window, not the whole sheet)."""
-    found: list[tuple[int, int, str]] = []
+class _TooLong(Exception):
+    pass
+
+
+class _Declaration(Exception):
+    pass
+
+
+def _long_run() -> re.Pattern[bytes]:
+    return re.compile(rb"<[^<]{%d}" % (MAX_TEXT_RUN_BYTES + 1))  # re keeps it compiled: once for a bound
+
+
+class _TextRuns:
+    """Measures, as a part's XML bytes stream past, the longest run between the starts of two tags: a cell's text
+    (with the tag before it), counting a comment, CDATA section or processing instruction as text. Raises _TooLong
+    past MAX_TEXT_RUN_BYTES. A chunk of common markup costs a few C searches (`find`, `rfind`); only the rare special
+    markup is stepped through in Python."""
+
+    def __init__(self) -> None:
+        self.run = 0  # bytes since the last tag began, across chunks
+        self.until = b""  # the end of the comment, CDATA section or instruction we are inside
+        self.pending = b""  # a few bytes kept for the next chunk: a marker or an end the chunk's end cut
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        data, self.pending = self.pending + chunk, b""
+        pos, end = 0, len(data)
+        while pos < end:
+            if self.until:
+                stop = data.find(self.until, pos)
+                if stop < 0:
+                    keep = 0 if final else len(self.until) - 1
+                    self.run += end - keep - pos
+                    self.pending = data[end - keep :]
+                    break
+                self.run += stop + len(self.until) - pos
+                pos, self.until = stop + len(self.until), b""
+                self._check(self.run)
+                continue
+            # Most chunks hold no "!" or "?" at all (two memchr): special markup is searched for only where one is.
+            maybe = data.find(b"!", pos) >= 0 or data.find(b"?", pos) >= 0
+            special = _SPECIAL.search(data, pos) if maybe else None
+            stop = special.start() if special else end
+            if special is None and not final and data.endswith(b"<"):
+                stop -= 1  # its "!" or "?" may begin the next chunk
+            first = data.find(b"<", pos, stop)
+            if first < 0:
+                self.run += stop - pos
+            else:
+                self._check(self.run + first - pos)
+                # A run between two "<" of this chunk: only where the chunk is longer than the bound (in C; the
+                # regex gives up at once on a span shorter than its pattern).
+                if _long_run().search(data, first, stop):
+                    raise _TooLong
+                self.run = stop - data.rfind(b"<", first, stop) - 1
+            self._check(self.run)
+            if special is None or (stop + 9 > end and not final):
+                self.pending = data[stop:]  # "<" or a marker cut short: judged with the next chunk
+                break
+            marker = data[stop : stop + 9]
+            ends = [e for start, e in _SPECIAL_ENDS if marker.startswith(start)]
+            if not ends:
+                raise _Declaration
+            self.until = ends[0]
+            pos = stop + 2  # "<!" or "<?" counted; the rest of the marker is text to the end's search
+            self.run += 2
+        self._check(self.run)
+
+    @staticmethod
+    def _check(run: int) -> None:
+        if run > MAX_TEXT_RUN_BYTES:
+            raise _TooLong
+
+
+def _codec(head: bytes) -> str | None:
+    """The encoding an XML parser reads a part in (by its byte order mark, else by a NUL in its first two bytes as
+    expat guesses UTF-16, else by its declaration), or None when it is no XML: a parser stops at a first character
+    other than "<" or white space (an image, an EMF picture that begins 01 00, printer settings)."""
+    wide = next((codec for bom, codec in _BOMS if head.startswith(bom)), None)
+    if wide is None and b"\0" in head[:2]:
+        wide = "utf-16-be" if head[:1] == b"\0" else "utf-16-le"
+    if wide is not None:
+        first = head[:64].decode(wide, "replace").lstrip("\ufeff \t\r\n")[:1]
+        return wide if first in ("<", "") else None
+    if head.lstrip(b" \t\r\n")[:1] not in (b"<", b""):
+        return None
+    declared = _DECLARED.match(head)
+    return declared.group(1).decode("ascii", "replace") if declared else "utf-8"
+
+
+def _utf8(chunks: Iterable[bytes], codec: str) -> Iterator[bytes]:
+    """A part in another encoding, as UTF-8 chunks: a character's bytes then never hold a "<" that is not one. A
+    byte it cannot decode ends it: a parser stops there too."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    try:
+        for chunk in chunks:
+            yield decoder.decode(chunk).encode("utf-8", "surrogatepass")
+        yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return
+
+
+def _part_name(member: str) -> str:
+    if member.startswith("xl/worksheets/"):
+        return f"the sheet stored as {member}"
+    if "sharedStrings" in member:
+        return f"the workbook's shared text ({member})"
+    return f"the workbook's part {member}"
+
+
+def _scan_parts(content: bytes) -> dict[str, tuple[list[tuple[int, int, str]], int]]:
+    """Read every XML part of the workbook once, as bytes in chunks (memory bounded by the chunk, not the part),
+    before any parser does: a run of text longer than MAX_TEXT_RUN_BYTES is refused (ElementTree, ours and
+    openpyxl's shared strings, holds an element's whole text in memory: a 400 MB cell compresses to 400 KB).
+    The same pass finds each sheet's merged ranges, which sit after its rows, and counts its rows (for progress):
+    (first row, last row, range) of each merged range, and the number of rows, by part name."""
+    found: dict[str, tuple[list[tuple[int, int, str]], int]] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename
+                with archive.open(info) as stream:
+                    first = stream.read(_CHUNK)
+                    codec = _codec(first)
+                    if codec is None:
+                        continue
+                    try:
+                        known = codecs.lookup(codec)
+                    except LookupError:
+                        known = None
+                    if known is None or not known._is_text_encoding:  # a parser cannot read it either: say so
+                        raise SpreadsheetRefused(
+                            f"{_part_name(name)} is in an encoding ({codec}) no workbook is saved in: "
+                            "save it again as .xlsx"
+                        )
+                    safe = known.name in _ASCII_SAFE
+                    chunks: Iterable[bytes] = itertools.chain([first], iter(lambda: stream.read(_CHUNK), b""))
+                    if not safe:
+                        chunks = _utf8(chunks, codec)
+                    found[name] = _scan_part(chunks)
+    except _TooLong:
+        raise SpreadsheetRefused(
+            f"{_part_name(name)} holds far more text in one place than a cell may (over "
+            f"{MAX_TEXT_RUN_BYTES // 2**20} MiB; a cell holds at most {MAX_CELL_CHARS} characters): "
+            "delete what was pasted there by mistake and send the file again"
+        ) from None
+    except _Declaration:
+        raise SpreadsheetRefused(
+            f"{_part_name(name)} declares a document type, which no workbook has: save it again as .xlsx"
+        ) from None
+    # A member cut short or damaged: its CRC (BadZipFile), its deflate stream (zlib.error), its compression or
+    # encryption (NotImplementedError, RuntimeError), its header (OSError, EOFError, KeyError)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, KeyError, OSError, EOFError) as exc:
+        raise SpreadsheetRefused(f"the workbook is damaged ({type(exc).__name__}): save it again as .xlsx") from None
+    return found
+
+
+def _scan_part(chunks: Iterable[bytes]) -> tuple[list[tuple[int, int, str]], int]:
+    merged: list[tuple[int, int, str]] = []
+    seen: set[str] = set()
     rows = 0
     tail = b""
-    with archive.open(member) as stream:
-        while chunk := stream.read(1 << 20):
-            window = tail + chunk
-            rows += chunk.count(b"<row ") + chunk.count(b"<row>")  # a tag cut by the chunk's end is not counted
-            for m in _MERGE_REF.finditer(window):
-                first, last = int(m.group(2)), int(m.group(4) or m.group(2))
-                ref = m.group(0).split(b'"')[1].decode()
-                if (first, last, ref) not in found:
-                    found.append((first, last, ref))
-            tail = window[-200:]
-    return found, rows
+    runs = _TextRuns()
+    for chunk in chunks:
+        runs.feed(chunk)
+        window = tail + chunk
+        rows += chunk.count(b"<row ") + chunk.count(b"<row>")  # a tag cut by the chunk's end is not counted
+        for m in _MERGE_REF.finditer(window):
+            ref = m.group(0).split(b'"')[1].decode()
+            if ref not in seen:
+                seen.add(ref)
+                merged.append((int(m.group(2)), int(m.group(4) or m.group(2)), ref))
+        tail = window[-200:]
+    runs.feed(b"", final=True)
+    return merged, rows
 
 
 class _WorkbookReader(ExcelReader):
@@ -383,6 +565,7 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
             raise _refuse_layout(layout, [], header[1] if header else None)
         return Sheet("csv", header[0], header[1], rows, max(1, content.count(b"\n") - header[0]))
     check_zip(content)
+    parts = _scan_parts(content)
     try:
         book = _WorkbookReader(io.BytesIO(content), read_only=True)
         book.read()
@@ -405,14 +588,7 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
         if header[0] < 0:
             partial = partial or header[1]
             continue
-        try:
-            merged, total = _merged_rows(book.archive, paths[name].lstrip("/"))
-        # A member cut short or damaged past the header row: its CRC (BadZipFile) or its deflate stream (zlib.error)
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError, OSError, EOFError) as exc:
-            book.archive.close()
-            raise SpreadsheetRefused(
-                f"the workbook is damaged ({type(exc).__name__}): save it again as .xlsx"
-            ) from None
+        merged, total = parts.get(paths[name].lstrip("/"), ([], 0))
         return Sheet(name, header[0], header[1], rows, max(1, total - header[0]), merged, book.archive.close)
     book.archive.close()
     raise _refuse_layout(layout, names, partial)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import AsyncIterator
+import zipfile
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -48,6 +49,21 @@ def workbook(rows: list[list], *, sheet: str = "老年人", extra_sheets: tuple[
 def xlsx(book: Workbook) -> bytes:
     out = io.BytesIO()
     book.save(out)
+    return out.getvalue()
+
+
+def repacked(
+    content: bytes, edits: dict[str, Callable[[bytes], bytes]], added: dict[str, bytes] | None = None
+) -> bytes:
+    """The workbook with some parts edited and others added, deflated as Excel does."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            archive.writestr(info.filename, edits.get(info.filename, lambda d: d)(data))
+        for name, data in (added or {}).items():
+            archive.writestr(name, data)
     return out.getvalue()
 
 

@@ -19,7 +19,7 @@ from openpyxl.utils.datetime import to_excel
 from shared import spreadsheets
 from shared.identity import Principal
 from shared.jobs import Worker
-from tests.spreadsheets.conftest import BAIZHANG, YINZHOU, id_number, workbook, xlsx
+from tests.spreadsheets.conftest import BAIZHANG, YINZHOU, id_number, repacked, workbook, xlsx
 
 HEADER = ["身份证号", "姓名", "手机", "地址", "区划代码", "独居"]
 API = "/api/eldercare/v1"
@@ -174,6 +174,20 @@ async def test_files_that_are_not_spreadsheets_get_a_clear_answer_and_the_servic
     # The next ordinary request still works.
     fine = await suite.imported(xlsx(workbook([HEADER, *elder_rows(1, 1)])))
     assert fine["status"] == "imported"
+
+
+async def test_a_cell_of_megabytes_of_text_is_rejected_before_the_worker_reads_it(suite):
+    # Text pasted by mistake a million times over: a small file whose one cell the XML parser would hold whole (a
+    # 400 MB cell took the worker past its memory limit). The import is rejected naming the part, unread.
+    typed = xlsx(workbook([HEADER, [id_number(1), "张桂英", None, "百丈东路1号", BAIZHANG, "否"]]))
+    pasted = "张桂英".encode() * 500_000  # 4.5 MB: more than Excel or openpyxl would write, so put in the XML itself
+    content = repacked(typed, {"xl/worksheets/sheet1.xml": lambda xml: xml.replace("张桂英".encode(), pasted)})
+    assert len(content) < 100_000
+    result = await suite.imported(content)
+    assert result["status"] == "rejected", result
+    message = result["problems"][0]["message"]
+    assert "far more text in one place than a cell may" in message and "xl/worksheets/sheet1.xml" in message
+    assert await elders_seen(suite) == []
 
 
 def cut_short_deflate(content: bytes, member: str = "xl/worksheets/sheet1.xml") -> bytes:
