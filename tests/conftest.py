@@ -38,10 +38,11 @@ def database_prefix() -> str:
     return f"{prefix}{worker}_" if worker else prefix
 
 
-def postgres_url(service: str) -> str:
-    """The database of one service's tests, created when missing and emptied as the run starts (`_reset_postgres`)."""
+def postgres_url(name: str) -> str:
+    """A database of the tests (a service's, or one of its `role`s), created when missing and emptied as the run
+    starts (`_reset_postgres`)."""
     base = POSTGRES_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{database_prefix()}{service}"
+    return f"{base}/{database_prefix()}{name}"
 
 
 @pytest.fixture
@@ -110,18 +111,23 @@ async def _reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
-_databases: dict[tuple[str, str], ServiceDatabase] = {}
+_databases: dict[tuple[str, str, str], ServiceDatabase] = {}
 
 
-async def service_database(service: str, backend: str, tmp_dir) -> ServiceDatabase:
-    """The migrated database of one service on one backend, built once per test session."""
-    key = (service, backend)
+async def service_database(service: str, backend: str, tmp_dir, *, role: str = "") -> ServiceDatabase:
+    """The migrated database of one service on one backend, built once per test session.
+
+    A server that lives the whole session and commits what its tests send (an upstream behind the gateway) names a
+    `role`, and gets a database of its own: the tests of `client` start from an empty database and roll back, and
+    data committed by a file that ran before them on the same worker would show in their lists."""
+    key = (service, backend, role)
+    name = f"{service}_{role}" if role else service
     if key not in _databases:
         if backend == "postgresql":
-            url = postgres_url(service)
+            url = postgres_url(name)
             await _reset_postgres(url)
         else:
-            url = f"sqlite+aiosqlite:///{tmp_dir / f'{service}.db'}"
+            url = f"sqlite+aiosqlite:///{tmp_dir / f'{name}.db'}"
         await asyncio.to_thread(migrations.upgrade, service, url)
         _databases[key] = ServiceDatabase(service, url, make_engine(url), backend)
     return _databases[key]

@@ -253,7 +253,7 @@ async def real_services(db_dir):
 
     servers, urls = [], {}
     for name in ("eldercare", "assistance", "charity", "placenames"):
-        database = await service_database(name, "sqlite", db_dir)
+        database = await service_database(name, "sqlite", db_dir, role="cockpit")
         app = importlib.import_module(f"services.{name}.main").create_app(settings_for(name, database.url))
         port = free_port()
         servers.append((await serve_in_background(app, port))[0])

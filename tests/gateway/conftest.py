@@ -34,7 +34,7 @@ class BlackHole:
 
 @pytest.fixture(scope="session")
 async def upstream_eldercare(db_dir):
-    database = await service_database("eldercare", "sqlite", db_dir)
+    database = await service_database("eldercare", "sqlite", db_dir, role="upstream")
     port = free_port()
     server, _task = await serve_in_background(create_eldercare(settings_for("eldercare", database.url)), port)
     yield f"http://127.0.0.1:{port}"

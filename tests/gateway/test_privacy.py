@@ -30,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("midday")
 
 @pytest.fixture(scope="session")
 async def upstream_charity(db_dir):
-    database = await service_database("charity", "sqlite", db_dir)
+    database = await service_database("charity", "sqlite", db_dir, role="upstream")
     port = free_port()
     server, _task = await serve_in_background(create_charity(settings_for("charity", database.url)), port)
     yield f"http://127.0.0.1:{port}"
