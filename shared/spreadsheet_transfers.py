@@ -247,7 +247,8 @@ class SpreadsheetImportOut(Schema):
     clean_rows_only: bool = Field(description="Import the clean rows even when others have problems")
     status: ImportStatus = Field(
         description="queued; checking (every row); importing; imported; rejected (problems, nothing imported); "
-        "failed (the job gave up: see the job)"
+        "failed (its job was cancelled or gave up after its retries: send the same file again to take it up from "
+        "where it stopped)"
     )
     rows_total: int = Field(description="Data rows read (blank rows are not counted)")
     rows_created: int = Field(description="Rows created")
@@ -255,7 +256,10 @@ class SpreadsheetImportOut(Schema):
     rows_refused: int = Field(description="Rows with problems, not imported")
     problems_count: int = Field(description="Problems found in all")
     problems: list[RowProblem] = Field(description=f"The first {MAX_PROBLEMS_LISTED} problems, by row")
-    job_id: int | None = Field(description="The background job doing it: `GET /jobs/{id}` shows its progress")
+    job_id: int | None = Field(
+        description="The background job doing it (the city's operators follow it at `GET /jobs/{id}`; its status and "
+        "progress are given here)"
+    )
     progress: int = Field(ge=0, le=100, description="Percent done")
     created_at: dt.datetime = Field(description="When it was uploaded")
     finished_at: dt.datetime | None = Field(description="When it was imported or rejected")
@@ -284,7 +288,10 @@ class SpreadsheetExportOut(Schema):
     kind: str = Field(description="The list exported")
     masked: bool = Field(description="Personal data masked (no purpose was given)")
     purpose: str | None = Field(description="The stated purpose of a clear export")
-    status: ExportStatus = Field(description="queued; exporting; ready (download it); failed (see the job)")
+    status: ExportStatus = Field(
+        description="queued; exporting; ready (download it); failed (its job was cancelled or gave up after its "
+        "retries: ask for the export again)"
+    )
     rows_total: int = Field(description="Rows written")
     size_bytes: int = Field(description="The file's size once ready")
     download: str | None = Field(description="The path of the file once ready")
