@@ -36,14 +36,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, MetaData, String, Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from shared.addresses import AddressTable, Placenames, StandardAddress
-from shared.db import Database, UTCDateTime, new_metadata, utcnow
+from shared.db import Database, UTCDateTime, conflict_insert, new_metadata, utcnow
 from shared.peer import PeerRejected, PeerUnavailable
 from shared.settings import ServiceSettings
 
@@ -196,9 +194,10 @@ class Follower:
 
     async def _locked_position(self, session: AsyncSession) -> int:
         cursors = self.cursors
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         await session.execute(
-            insert(cursors).values(feed=self.feed, position=0, applied=0, updated_at=utcnow()).on_conflict_do_nothing()
+            conflict_insert(cursors, session.get_bind().dialect.name)
+            .values(feed=self.feed, position=0, applied=0, updated_at=utcnow())
+            .on_conflict_do_nothing()
         )
         stored = await session.scalar(select(cursors.c.position).where(cursors.c.feed == self.feed).with_for_update())
         return int(stored or 0)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import CheckConstraint, DateTime, Dialect, Executable, MetaData, Select, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -176,6 +177,14 @@ class Database:
     async def dispose(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()
+
+
+def conflict_insert(table: Any, dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` in `dialect`'s own form, which can say ON CONFLICT DO NOTHING / DO UPDATE.
+
+    `dialect` is a dialect's name ("postgresql" or "sqlite"), as `Database.dialect` and `Dialect.name` give it.
+    """
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def database_of(request: Request) -> Database:

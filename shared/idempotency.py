@@ -35,14 +35,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
 from shared import direct
-from shared.db import UTCDateTime, database_of, utcnow
+from shared.db import UTCDateTime, conflict_insert, database_of, utcnow
 from shared.direct import Link
 from shared.errors import Conflict, DomainError, InvalidInput
 from shared.identity import Principal
@@ -204,9 +202,8 @@ async def idempotent(
 # than running it (a profile of charity's donations), and the ORM session adds nothing to these Core statements.
 @functools.cache
 def _claim_statement(table: Table, dialect: str) -> Executable:
-    dialect_insert = sqlite_insert if dialect == "sqlite" else pg_insert
     return (
-        dialect_insert(table)
+        conflict_insert(table, dialect)
         .values(
             owner=bindparam("p_owner"),
             key=bindparam("p_key"),

@@ -46,13 +46,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import JSON
 
 from shared import clock
-from shared.db import Database, UTCDateTime, utcnow
+from shared.db import Database, UTCDateTime, conflict_insert, utcnow
 from shared.errors import Conflict, NotFound
 
 log = logging.getLogger("jobs")
@@ -249,7 +247,7 @@ class Tasks:
             created_at=now,
         )
         dialect = session.get_bind().dialect.name
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(self.table).values(**values)
+        insert = conflict_insert(self.table, dialect).values(**values)
         if task.singleton or slot is not None:
             insert = insert.on_conflict_do_nothing()
         job_id: int | None = await session.scalar(insert.returning(self.table.c.id))

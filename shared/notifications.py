@@ -58,13 +58,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import clock
-from shared.db import Database, RowId, Session, UTCDateTime, utcnow
+from shared.db import Database, RowId, Session, UTCDateTime, conflict_insert, utcnow
 from shared.errors import NotFound, problem_responses
 from shared.jobs import Every, JobContext, Tasks, backoff
 from shared.pagination import Page, PageParams, keyset, page_of, page_params
@@ -300,7 +298,7 @@ class Outbox:
             routed_through=0,
         )
         dialect = session.get_bind().dialect.name
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(**values)
+        insert = conflict_insert(table, dialect).values(**values)
         notification_id: int | None = await session.scalar(
             insert.on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
         )
@@ -475,7 +473,7 @@ class Outbox:
 
     async def _insert_deliveries(self, session: AsyncSession, values: list[dict[str, Any]]) -> None:
         dialect = session.get_bind().dialect.name
-        insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(self.deliveries)
+        insert = conflict_insert(self.deliveries, dialect)
         await session.execute(insert.on_conflict_do_nothing(), values)
 
     async def _claim(self, database: Database, notification_id: int | None) -> list[dict[str, Any]]:

@@ -55,8 +55,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import JSON
@@ -64,7 +62,7 @@ from sqlalchemy.types import JSON
 from shared import clock
 from shared.addresses import STANDARDISE_TASK, AddressIn, AddressValues, pending_address
 from shared.areas import DIVISION_CODE_PATTERN
-from shared.db import RowId, Session, UTCDateTime, utcnow
+from shared.db import RowId, Session, UTCDateTime, conflict_insert, utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound, problem_responses
 from shared.geo import check_coordinates
 from shared.identity import CurrentPrincipal, Principal
@@ -768,7 +766,7 @@ class Spreadsheets:
                     "created_at": utcnow(),
                 }
                 dialect = session.get_bind().dialect.name
-                statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(**values)
+                statement = conflict_insert(table, dialect).values(**values)
                 record_id = await session.scalar(statement.on_conflict_do_nothing().returning(table.c.id))
                 if record_id is None:  # the same file again: the first import is the answer
                     existing = await session.scalar(

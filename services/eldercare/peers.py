@@ -13,13 +13,11 @@ from typing import Literal
 
 from fastapi import FastAPI, Request
 from sqlalchemy import Select, and_, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.eldercare.elders.models import AssistanceStatus, Elder
 from services.eldercare.elders.service import visible_to
 from services.eldercare.settings import EldercareSettings
-from shared.db import Database, PerCaller, one_statement, utcnow
+from shared.db import Database, PerCaller, conflict_insert, one_statement, utcnow
 from shared.errors import NotFound
 from shared.identity import Principal
 from shared.peer import PeerClient, PeerRejected, PeerUnavailable
@@ -86,9 +84,8 @@ def _parse(answer: object) -> tuple[frozenset[str], dt.date]:
 
 
 async def _store(database: Database, elder_id: int, answer: dict, as_of: dt.date) -> None:
-    insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
     values = dict(elder_id=elder_id, programmes=answer["programmes"], as_of=as_of, fetched_at=utcnow())
-    statement = insert(AssistanceStatus).values(**values)
+    statement = conflict_insert(AssistanceStatus, database.dialect).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["elder_id"], set_={k: statement.excluded[k] for k in values if k != "elder_id"}
     )

@@ -10,15 +10,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import BigInteger, Insert, Integer, Select, Table, bindparam, case, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, LedgerSeal
 from services.charity.organizations.models import Organization
 from services.charity.projects.models import Project
 from shared.areas import within_area
-from shared.db import utcnow
+from shared.db import conflict_insert, utcnow
 from shared.direct import Link
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -35,7 +33,6 @@ async def open_accounts(session: AsyncSession, org: Organization, project: Proje
     still leave one clearing account.
     """
     dialect = session.get_bind().dialect.name
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
     rows = [
         dict(
@@ -63,7 +60,9 @@ async def open_accounts(session: AsyncSession, org: Organization, project: Proje
             created_at=now,
         ),
     ]
-    await session.execute(insert_(LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["key"]))
+    await session.execute(
+        conflict_insert(LedgerAccount, dialect).values(rows).on_conflict_do_nothing(index_elements=["key"])
+    )
 
 
 async def accounts_of(session: AsyncSession, project: Project) -> dict[str, int]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.access import visible_or_404
@@ -28,7 +26,7 @@ from services.charity.receipts.schemas import (
 )
 from shared import clock
 from shared.areas import within_area
-from shared.db import get_or_404, utcnow
+from shared.db import conflict_insert, get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -68,9 +66,8 @@ async def next_number(session: AsyncSession, organization_id: int, year: int) ->
     receipts of one organisation are issued one at a time, and a transaction that fails after taking a
     number rolls the counter back with it, so the numbers have no gaps.
     """
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
-        insert_(ReceiptCounter)
+        conflict_insert(ReceiptCounter, session.get_bind().dialect.name)
         .values(organization_id=organization_id, year=year, last_number=0)
         .on_conflict_do_nothing(index_elements=["organization_id", "year"])
     )

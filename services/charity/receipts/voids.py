@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.donations.models import Donation
 from services.charity.receipts.models import DonationReceipt, ReceiptVoid
-from shared.db import utcnow
+from shared.db import conflict_insert, utcnow
 
 
 @dataclass(frozen=True)
@@ -74,10 +72,9 @@ async def void(
 ) -> ReceiptVoid | None:
     """Void the receipt; None if it was voided already (or is being voided by a transaction that then commits:
     PostgreSQL waits for it, and the primary key lets one void in)."""
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     row = (
         await session.execute(
-            insert_(ReceiptVoid)
+            conflict_insert(ReceiptVoid, session.get_bind().dialect.name)
             .values(receipt_id=receipt_id, voided_at=utcnow(), reason=reason, refund_id=refund_id, voided_by=by)
             .on_conflict_do_nothing(index_elements=["receipt_id"])
             .returning(ReceiptVoid.receipt_id)

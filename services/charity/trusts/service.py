@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc
@@ -26,7 +24,7 @@ from services.charity.trusts.schemas import (
 )
 from shared import clock, divisions
 from shared.areas import area_prefix, check_district, within_area
-from shared.db import get_or_404, utcnow
+from shared.db import conflict_insert, get_or_404, utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
@@ -227,10 +225,9 @@ async def set_community_count(
     if not principal.covers(district):
         raise Forbidden("district {district} is outside your area {area}", district=district, area=principal.area)
     check_district(district, "district_code", location="path")
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     values = dict(communities=data.communities, as_of=data.as_of, source=data.source, set_by=principal.subject)
     await session.execute(
-        insert_(CommunityCount)
+        conflict_insert(CommunityCount, session.get_bind().dialect.name)
         .values(district_code=district, **values)
         .on_conflict_do_update(index_elements=["district_code"], set_=values)
     )

@@ -18,8 +18,6 @@ import re
 import secrets
 
 from sqlalchemy import case, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +26,7 @@ from services.eldercare.homecare import service
 from services.eldercare.homecare.models import Caregiver, CaregiverPairing, CaregiverPairingAttempts, HomeService, Visit
 from services.eldercare.homecare.schemas import MyVisitOut, PairedCaregiverOut, PairingCodeOut, Position
 from shared import clock
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, conflict_insert, utcnow
 from shared.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
 from shared.i18n import N_
 from shared.identity import Principal
@@ -143,9 +141,8 @@ async def _take_attempt(session: AsyncSession, subject: str, limit: int, now: dt
     """Count one code entered by the account in its current hour, or refuse (429). The update locks the account's
     row until the request ends, so its requests are counted one after another."""
     table = CaregiverPairingAttempts
-    dialect_insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
     await session.execute(
-        dialect_insert(table)
+        conflict_insert(table, session.bind.dialect.name)
         .values(subject=subject, window_started_at=now, attempts=0)
         .on_conflict_do_nothing(index_elements=["subject"])
     )

@@ -19,13 +19,11 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, event, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from services.placenames.changes.models import Change, ChangeFeed
-from shared.db import utcnow
+from shared.db import conflict_insert, utcnow
 from shared.errors import DomainError, FieldProblem
 from shared.i18n import N_
 
@@ -110,9 +108,7 @@ def _kept(execute: Any) -> tuple[int, int]:
 
 
 def _recreate(dialect: str, pruned_through: int, last_seq: int) -> Any:
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(ChangeFeed).values(
-        id=1, last_seq=last_seq, pruned_through=pruned_through
-    )
+    statement = conflict_insert(ChangeFeed, dialect).values(id=1, last_seq=last_seq, pruned_through=pruned_through)
     return statement.on_conflict_do_nothing()  # another transaction made it first: take numbers from theirs
 
 
