@@ -46,6 +46,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from pydantic import BaseModel, ValidationError
 
+from shared.schemas import MAX_INTEGER  # what an integer column holds (PostgreSQL's 4 bytes): a record id, a count
+
 # Assumptions with neutral defaults (no figure in the domain brief): a street office's register of 100,000 people
 # is about 6 MB as .xlsx; the bounds leave room for it and refuse what is far beyond.
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
@@ -60,7 +62,6 @@ MAX_CELL_CHARS = 2000
 # (&#x10FFFF;): 20 KB; Excel itself stops a cell at 32,767 characters (under 330 KB so written). 1 MiB is far above.
 MAX_TEXT_RUN_BYTES = 1 << 20
 MAX_PROBLEMS_LISTED = 1000  # more are counted, not listed: the first thousand say what is wrong with a file
-MAX_INTEGER = 2**31 - 1  # what an integer column holds (PostgreSQL's 4 bytes): a record id, a count
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common; the header is looked for in these
 
 Format = Literal["xlsx", "csv"]
