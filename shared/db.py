@@ -7,9 +7,11 @@ rules that PostgreSQL holds with row locks and conditional updates hold there by
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
@@ -28,6 +30,8 @@ from shared.schemas import MAX_INTEGER
 
 if TYPE_CHECKING:
     from shared.identity import Principal
+
+logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -192,6 +196,33 @@ def database_of(request: Request) -> Database:
     return database
 
 
+_UNDO = "undo_unless_committed"
+
+
+def undo_unless_committed(session: AsyncSession, undo: Callable[[], Awaitable[None]]) -> None:
+    """Have the request's session run `undo` when its transaction ends without a commit: after an error, a failed
+    commit, or the request's cancellation (a client gone). For work a request did outside its own transaction that
+    must not outlive it, such as an Idempotency-Key claimed in a transaction of its own: a claim left behind would
+    answer the client's retry "still being processed" until it went stale."""
+    session.info.setdefault(_UNDO, []).append(undo)
+
+
+async def _undo(session: AsyncSession) -> None:
+    undos: list[Callable[[], Awaitable[None]]] = session.info.pop(_UNDO, [])
+    if undos:
+        # In a task of its own: a cancelled request's task may be cancelled again at each await, and the undo must
+        # still run to its end.
+        await asyncio.shield(_run_undos(undos))
+
+
+async def _run_undos(undos: list[Callable[[], Awaitable[None]]]) -> None:
+    for undo in undos:
+        try:
+            await undo()
+        except Exception:  # the undo's own database is down: the work it undoes will go stale instead
+            logger.warning("could not undo a request's outside work", exc_info=True)
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the handler returns, rolled back when it raises.
 
@@ -199,15 +230,26 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     commit is an error the client sees, never a success that was lost.
     """
     async with database_of(request).sessionmaker() as session:
+        committed = False
         try:
             yield session
             await session.commit()
+            committed = True
         except DomainError as error:
-            await (session.commit() if error.keep_writes else session.rollback())
+            if error.keep_writes:
+                await session.commit()
+                committed = True
+            else:
+                await session.rollback()
             raise
         except BaseException:
             await session.rollback()
             raise
+        finally:
+            if committed:
+                session.info.pop(_UNDO, None)
+            else:
+                await _undo(session)
 
 
 Session = Annotated[AsyncSession, Depends(_request_session, scope="function")]

@@ -3,8 +3,8 @@
 The same key with the same body returns the first response; with another body it is a 422; while the
 first request is still running it is a 409. The key is claimed in its own short transaction (so a
 concurrent retry sees it at once) and completed in the request's transaction (so the stored response
-commits together with the work it describes). A claim abandoned by a crashed process may be taken over
-after `STALE_AFTER`.
+commits together with the work it describes). A claim whose request then fails to commit, or is cancelled, is
+released at once; one abandoned by a crashed process may be taken over after `STALE_AFTER`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
 from shared import direct
-from shared.db import UTCDateTime, conflict_insert, database_of, utcnow
+from shared.db import UTCDateTime, conflict_insert, database_of, undo_unless_committed, utcnow
 from shared.direct import Link
 from shared.errors import Conflict, DomainError, InvalidInput
 from shared.identity import Principal
@@ -186,6 +186,9 @@ async def idempotent(
     claimed = await _claim(request, table, owner, key, _fingerprint(request, payload))
     if isinstance(claimed, JSONResponse):
         return claimed
+    # The claim is committed already; the work commits with the request. Should that commit fail, or the request be
+    # cancelled, the claim goes too, and the client's retry does the work instead of waiting for STALE_AFTER.
+    undo_unless_committed(session, functools.partial(_release, request, table, claimed))
     try:
         result = await create()
     except Exception:
