@@ -147,8 +147,10 @@ async def list_refunds(donation_id: int, session: Session, principal: DonationsR
     summary="Disburse project funds",
     description="Pays a beneficiary (受益人) or a supplier (供应商) from a fundraising or executing project, "
     "under one of its budget lines, with at least one piece of evidence (invoice, contract, "
-    "sign-off…). Never beyond the project's balance: the fund account is locked while the "
-    "balance is read and the group posted, so concurrent disbursements cannot overdraw it.",
+    "sign-off…). Never beyond the project's balance, nor beyond what its budget line (预算项) has "
+    "left (a 409 naming the line and what remains; the budget has no approved change to spend "
+    "past it): the fund account is locked while the balance and the line's spending are read and "
+    "the group posted, so concurrent disbursements cannot overdraw either.",
     responses=problem_responses(401, 403, 409, 422),
 )
 async def disburse(

@@ -35,7 +35,7 @@ from services.charity.donations.schemas import (
     RefundOut,
 )
 from services.charity.ledger import service as ledger
-from services.charity.ledger.models import LedgerAccount
+from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup
 from services.charity.projects import service as projects
 from services.charity.projects.models import BudgetLine, Project
 from services.charity.receipts import voids as receipt_voids
@@ -456,7 +456,29 @@ async def refunds_of(session: AsyncSession, principal: Principal, donation_id: i
     return [refund_out(r, donation.ledger_group_id) for r in rows]
 
 
-# ---- disbursements (拨付): never beyond the project's balance ----
+# ---- disbursements (拨付): never beyond the project's balance, nor beyond their budget line ----
+
+
+async def spent_on_line(session: AsyncSession, project_id: int, line_id: int) -> int:
+    """What a budget line has spent: its disbursement groups' legs out of the project's fund, from the ledger
+    (the project's disbursement groups are found by their index, then the line's among them)."""
+    return int(
+        await session.scalar(
+            select(func.coalesce(func.sum(-LedgerEntry.amount_fen), 0))
+            .select_from(LedgerGroup)
+            .join(LedgerEntry, LedgerEntry.group_id == LedgerGroup.id)
+            .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+            .where(
+                LedgerGroup.project_id == project_id,
+                LedgerGroup.kind == "disbursement",
+                LedgerGroup.budget_line_id == line_id,
+                LedgerAccount.kind == "project",
+            )
+        )
+        or 0
+    )
+
+
 async def disburse(session: AsyncSession, principal: Principal, data: DisbursementIn) -> Disbursement:
     try:
         project = await projects.get_visible(session, principal, data.project_id)
@@ -477,6 +499,22 @@ async def disburse(session: AsyncSession, principal: Principal, data: Disburseme
             project_status=project.status,
         )
     await ledger.lock_project_fund(session, project.id)
+    # Read under the fund's lock, which every disbursement of the project takes: what the line has spent cannot
+    # change until this one commits or rolls back, so concurrent payments never take the line past its amount.
+    spent = await spent_on_line(session, project.id, line.id)
+    if spent + data.amount_fen > line.amount_fen:
+        raise Conflict(
+            "budget line {line_no} ({line_name}) of project {project_id} has {remaining} fen left of its "
+            "{line_amount} fen, less than the {amount_fen} fen asked",
+            resource=f"{projects.resource(project.id)}/budget-lines/{line.id}",
+            code="budget_line_exceeded",
+            line_no=line.line_no,
+            line_name=line.name,
+            project_id=project.id,
+            remaining=line.amount_fen - spent,
+            line_amount=line.amount_fen,
+            amount_fen=data.amount_fen,
+        )
     balance = await ledger.project_balance(session, project.id)
     if data.amount_fen > balance:
         raise Conflict(
