@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth.models import Grant
 from shared.areas import CITY_CODE, covers
 from shared.db import utcnow
-from shared.errors import Forbidden
+from shared.errors import Forbidden, InvalidInput
 from shared.identity import Principal
 from shared.pagination import PageParams, keyset
 from shared.request_id import current_request_id
+from shared.scopes import scopes_held_by
 
 
 def check_grantable(
@@ -34,6 +35,30 @@ def check_grantable(
         raise Forbidden("area {area} is outside your area {area2}", area=area, area2=grantor.area)
     if citywide and grantor.area is not None and not covers(grantor.area, CITY_CODE):
         raise Forbidden("a client's rights reach the whole city, beyond your area {area}", area=grantor.area)
+
+
+# The kinds of client (gateway.auth.models.OAuthClient.kind), each a holder of the scope catalogue (shared.scopes).
+CLIENT_KINDS = frozenset({"partner", "service"})
+
+
+def holdable_by(kind: str, scopes: Iterable[str]) -> frozenset[str]:
+    """Those of `scopes` the catalogue lets a client of `kind` hold: what its tokens carry, whatever its row says
+    (a client registered with a staff-only scope before the catalogue was checked gets no such scope)."""
+    return frozenset(scopes) & scopes_held_by(kind) if kind in CLIENT_KINDS else frozenset()
+
+
+def check_holders(kind: str, scopes: Iterable[str]) -> None:
+    """A 422 naming `scopes` unless the catalogue lets a client of `kind` hold every one of them: a staff-only
+    scope (`auth.clients:write`, `privacy.requests:answer`, any `*.pii:read`) is never a client's, whoever grants
+    it, and a scope with no holders (`*.subject_data:*`) is no one's."""
+    foreign = sorted(set(scopes) - holdable_by(kind, scopes))
+    if foreign:
+        raise InvalidInput(
+            "scopes",
+            "a {kind} client may not hold: {foreign} (the scope catalogue keeps them for other principals)",
+            kind=kind,
+            foreign=", ".join(foreign),
+        )
 
 
 async def record(

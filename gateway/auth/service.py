@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import grants
-from gateway.auth.grants import check_grantable
+from gateway.auth.grants import check_grantable, check_holders, holdable_by
 from gateway.auth.models import OAuthClient, OneTimeCode, RefreshToken, Resident, StaffUser
 from gateway.notifications import service as notifications
 from gateway.settings import GatewaySettings
@@ -67,8 +67,13 @@ def new_secret() -> str:
 
 
 def client_principal(client: OAuthClient) -> Principal:
+    # Only what the catalogue lets its kind hold: a row given a staff-only scope before grants checked the
+    # catalogue (or a scope since withdrawn from partners) does not carry it into a token.
     return Principal(
-        subject=f"{client.kind}:{client.client_id}", kind=client.kind, scopes=frozenset(client.scopes), name=client.name
+        subject=f"{client.kind}:{client.client_id}",
+        kind=client.kind,
+        scopes=holdable_by(client.kind, client.scopes),
+        name=client.name,
     )
 
 
@@ -98,6 +103,7 @@ async def create_client(
     session: AsyncSession, actor: Principal, *, client_id: str, name: str, kind: str, scopes: list[str]
 ) -> tuple[OAuthClient, str]:
     check_grantable(actor, scopes, citywide=True)  # a client's rights are not bound to an area
+    check_holders(kind, scopes)  # and they are a partner's or a service's scopes, whoever grants them
     if await session.get(OAuthClient, client_id) is not None:
         raise Conflict("client {client_id} already exists", resource=f"clients/{client_id}", client_id=client_id)
     secret = new_secret()
@@ -139,9 +145,11 @@ async def rotate_secret(
 
 
 async def set_client_scopes(session: AsyncSession, actor: Principal, client_id: str, scopes: list[str]) -> OAuthClient:
-    """Only the scopes added must be the actor's own: taking away one it does not hold widens nothing."""
+    """Only the scopes added must be the actor's own: taking away one it does not hold widens nothing. Every scope
+    kept must be one the client's kind may hold."""
     client = await _live_client(session, client_id)
     check_grantable(actor, set(scopes) - set(client.scopes), citywide=True)
+    check_holders(client.kind, scopes)
     client.scopes = sorted(set(scopes))
     await session.flush()
     await grants.record(session, actor, "client.scopes", f"client:{client_id}", client.scopes)

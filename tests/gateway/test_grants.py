@@ -17,6 +17,7 @@ CLIENTS = "/api/auth/v1/clients"
 STAFF = "/api/auth/v1/staff-accounts"
 GRANTS = "/api/auth/v1/grants"
 PII_AUDIT = "eldercare.pii_reads:read"  # an auditor's scope: city staff do not hold it
+PARTNER_ONLY = "assistance.signals:write"  # a partner's scope no member of staff holds
 PARTNER = {"client_id": "medical-insurance", "name": "市医疗保障局", "kind": "partner"}
 
 
@@ -67,25 +68,27 @@ async def test_staff_cannot_register_a_client_with_a_scope_they_do_not_hold(auth
 
 async def test_a_secret_is_rotated_only_by_someone_holding_all_the_clients_scopes(auth_gateway):
     city = bearer(await staff_tokens(auth_gateway, "city-demo"))
-    # A supervising department reads the audit of personal data reads, which city staff may not: a new
-    # secret for it would hand that right to whoever asked for the secret.
+    # A partner department that sends assistance its signals holds a partner's scope city staff do not: a new
+    # secret for it would hand that right to whoever asked for the secret. (This test once seeded the partner
+    # with an auditor's scope, the audit of personal-data reads: the catalogue keeps that for the bureau's
+    # auditors, accountable people with a password and a second factor, never a shared machine secret.)
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
         session.add(
             OAuthClient(
-                client_id="audit-office",
-                name="审计局",
+                client_id="big-data-bureau",
+                name="市大数据发展管理局",
                 kind="partner",
-                scopes=[PII_AUDIT],
-                secret_hash=digest("audit-office-secret"),
+                scopes=[PARTNER_ONLY],
+                secret_hash=digest("big-data-bureau-secret"),
                 created_by="seed",
                 created_at=utcnow(),
             )
         )
-    escalation = await auth_gateway.post(f"{CLIENTS}/audit-office/secret-rotations", headers=city)
+    escalation = await auth_gateway.post(f"{CLIENTS}/big-data-bureau/secret-rotations", headers=city)
     assert refused(escalation)
     async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
-        assert (await session.get(OAuthClient, "audit-office")).previous_secret_hash is None
-    assert (await client_token(auth_gateway, "audit-office", "audit-office-secret")).status_code == 200
+        assert (await session.get(OAuthClient, "big-data-bureau")).previous_secret_hash is None
+    assert (await client_token(auth_gateway, "big-data-bureau", "big-data-bureau-secret")).status_code == 200
 
     await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]}, headers=city)
     rotated = await auth_gateway.post(f"{CLIENTS}/medical-insurance/secret-rotations", headers=city)
@@ -94,7 +97,7 @@ async def test_a_secret_is_rotated_only_by_someone_holding_all_the_clients_scope
     assert revoked.status_code == 200
     actions = [g["action"] for g in await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")]
     assert actions == ["client.revoke", "client.rotate", "client.create"]
-    assert await count(auth_gateway, Grant, Grant.target == "client:audit-office") == 0
+    assert await count(auth_gateway, Grant, Grant.target == "client:big-data-bureau") == 0
 
 
 async def test_a_client_gains_only_scopes_the_changer_holds(auth_gateway):
@@ -115,6 +118,84 @@ async def test_a_client_gains_only_scopes_the_changer_holds(auth_gateway):
     assert latest["action"] == "client.scopes" and latest["scopes"] == ["eldercare.indicators:read"]
     unknown = await auth_gateway.put(f"{CLIENTS}/medical-insurance/scopes", json={"scopes": ["x:y"]}, headers=city)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "scopes"
+
+
+STAFF_ONLY = ["auth.clients:write", "privacy.requests:answer", "eldercare.pii:read"]  # city staff hold them all
+
+
+def names_scopes(response, *scopes: str) -> bool:
+    if response.status_code != 422 or response.headers["content-type"] != "application/problem+json":
+        return False
+    [error] = response.json()["errors"]
+    return error["field"] == "scopes" and all(s in error["message"] for s in scopes)
+
+
+@pytest.mark.parametrize("kind", ["partner", "service"])
+async def test_a_client_is_never_given_a_scope_the_catalogue_keeps_for_staff(auth_gateway, kind):
+    """City staff hold client administration, the answering of personal-data requests and clear ID numbers;
+    none of them may become a machine's, whose secret anyone holding it uses with no area, password or second
+    factor. The grantor holding the scope is not enough: the catalogue's holders must include the client's kind."""
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    for scope in STAFF_ONLY:
+        body = PARTNER | {"kind": kind, "scopes": ["placenames.parse:use", scope]}
+        assert names_scopes(await auth_gateway.post(CLIENTS, json=body, headers=city), scope), scope
+    assert await count(auth_gateway, OAuthClient, OAuthClient.client_id == "medical-insurance") == 0
+    assert await count(auth_gateway, Grant) == 0
+
+    created = await auth_gateway.post(
+        CLIENTS, json=PARTNER | {"kind": kind, "scopes": ["placenames.parse:use"]}, headers=city
+    )
+    assert created.status_code == 201, created.text
+    widened = await auth_gateway.put(
+        f"{CLIENTS}/medical-insurance/scopes", json={"scopes": ["placenames.parse:use", *STAFF_ONLY]}, headers=city
+    )
+    assert names_scopes(widened, *STAFF_ONLY)
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
+        assert (await session.get(OAuthClient, "medical-insurance")).scopes == ["placenames.parse:use"]
+    token = await client_token(auth_gateway, "medical-insurance", created.json()["client_secret"])
+    assert token.json()["scope"] == "placenames.parse:use"
+    assert [g["action"] for g in await grants_seen_by_auditor(auth_gateway, "client:medical-insurance")] == [
+        "client.create"
+    ]
+
+
+async def test_an_operator_holding_every_scope_still_gives_a_client_only_its_kinds(auth_gateway):
+    """`manage bootstrap` acts with every declared scope; the scopes no one holds (the gateway's own
+    `*.subject_data:*`) and a staff scope are still not a service client's."""
+    from gateway.auth import service
+    from gateway.bootstrap import actor
+    from shared.errors import InvalidInput
+
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session:
+        for scope in ("eldercare.subject_data:erase", "auth.staff:write"):
+            with pytest.raises(InvalidInput, match=scope):
+                await service.create_client(
+                    session, actor("test"), client_id="x-service", name="x", kind="service", scopes=[scope]
+                )
+        await session.rollback()
+
+
+async def test_a_client_given_a_staff_scope_before_the_catalogue_was_checked_does_not_carry_it(auth_gateway):
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        session.add(
+            OAuthClient(
+                client_id="early-partner",
+                name="早期合作部门",
+                kind="partner",
+                scopes=["assistance.policies:read", "auth.clients:write", PII_AUDIT],
+                secret_hash=digest("early-partner-secret"),
+                created_by="seed",
+                created_at=utcnow(),
+            )
+        )
+    token = await client_token(auth_gateway, "early-partner", "early-partner-secret")
+    assert token.status_code == 200 and token.json()["scope"] == "assistance.policies:read"
+    principal, _ = auth_gateway.app.authenticator.principal(token.json()["access_token"])
+    assert principal.scopes == {"assistance.policies:read"}
+    partner = bearer(token)
+    assert refused(
+        await auth_gateway.post(CLIENTS, json=PARTNER | {"scopes": ["assistance.policies:read"]}, headers=partner)
+    )
 
 
 async def test_district_staff_cannot_register_a_client_whose_rights_reach_the_whole_city(auth_gateway):
