@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -86,6 +86,18 @@ def donation_out(donation: Donation | SimpleNamespace, refunded_fen: int) -> Don
         ledger_group_id=donation.ledger_group_id,
         created_at=donation.created_at,
     )
+
+
+def still_given() -> ColumnElement[bool]:
+    """SQL: the donation was not refunded in full. A gift given back whole is no gift: counts of donations and
+    donors leave it out; one refunded in part still counts (what remains of it was given)."""
+    refunded = (
+        select(func.coalesce(func.sum(Refund.amount_fen), 0))
+        .where(Refund.donation_id == Donation.id)
+        .correlate(Donation)
+        .scalar_subquery()
+    )
+    return Donation.amount_fen > refunded
 
 
 async def refunded_of(session: AsyncSession, donation_ids: list[int]) -> dict[int, int]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.charity.campaigns import service as campaigns
 from services.charity.campaigns.models import Campaign
+from services.charity.donations import service as donations
 from services.charity.donations.models import Donation
 from services.charity.ledger.models import LedgerAccount, LedgerEntry, LedgerGroup, Reconciliation
 from services.charity.organizations.models import Organization
@@ -47,14 +48,16 @@ async def money(session: AsyncSession, figures: Figures, district: str | None, s
         select(func.count())
         .select_from(Donation)
         .join(Project, Project.id == Donation.project_id)
-        .where(_in_district(Project.district_code, district))
+        .where(_in_district(Project.district_code, district), donations.still_given())
     )
     if since is not None:
         query = query.where(LedgerGroup.created_at >= since)
         count = count.where(Donation.created_at >= since)
     donated, refunded, spent = (await session.execute(query)).one()
     period = "all_time" if since is None else "this_year"
-    figures.add("donations", int(await session.scalar(count)), "count", period=period)
+    figures.add(
+        "donations", int(await session.scalar(count)), "count", period=period, note="less those refunded in full"
+    )
     figures.add("donated", int(donated), "fen", period=period)
     figures.add("refunded", int(refunded), "fen", period=period)
     figures.add("raised", int(donated) - int(refunded), "fen", period=period, note="donated less refunded")

@@ -12,6 +12,7 @@ import datetime as dt
 from sqlalchemy import Select, String, case, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.charity.donations import service as donations
 from services.charity.donations.models import Disbursement, Donation, Refund
 from services.charity.donations.schemas import ANONYMOUS_NAME
 from services.charity.inkind.models import InKindDonation
@@ -45,11 +46,12 @@ def _public_projects() -> Select:
 
 
 async def _donation_counts(session: AsyncSession, project_ids: list[int]) -> dict[int, int]:
+    """Each project's donations, less those refunded in full."""
     if not project_ids:
         return {}
     rows = await session.execute(
         select(Donation.project_id, func.count())
-        .where(Donation.project_id.in_(project_ids))
+        .where(Donation.project_id.in_(project_ids), donations.still_given())
         .group_by(Donation.project_id)
     )
     found = dict(rows.all())
@@ -211,7 +213,7 @@ async def honour_list(
             func.min(category_).label("category"),
             func.max(func.coalesce(gift.c.donor_name, ANONYMOUS_NAME)).label("name"),
             func.sum(gift.c.net).label("amount"),
-            func.count().label("n"),
+            func.sum(case((gift.c.net > 0, 1), else_=0)).label("n"),  # a gift refunded in full is not counted
         )
         .group_by(donor_key)
         .having(func.sum(gift.c.net) > 0)
