@@ -103,7 +103,8 @@ async def add_report(trust_id: int, data: TrustReportIn, session: Session, princ
     status_code=201,
     response_model=CommunityFundOut,
     summary="Register a community charity fund",
-    description="社区慈善基金 of one community (12-digit code, one fund per community: 409 otherwise).",
+    description="社区慈善基金 of one community (12-digit code, one fund per community: 409 otherwise). A 409 too "
+    "when the district's stated number of communities (the base of coverage) all have a fund: restate it first.",
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_fund(data: CommunityFundIn, session: Session, principal: TrustsWriter) -> CommunityFundOut:
@@ -131,8 +132,9 @@ async def list_funds(
     status_code=204,
     summary="State a district's number of communities",
     description="The base of coverage: how many villages and communities (村、社区) the district has, as of a "
-    "date and from a stated source.",
-    responses=problem_responses(401, 403, 422),
+    "date and from a stated source. Never fewer than the district's registered community funds (one per "
+    "community): a 409, so coverage never exceeds 100 %.",
+    responses=problem_responses(401, 403, 409, 422),
 )
 async def set_community_count(
     district_code: Annotated[str, Path(pattern=DISTRICT_CODE_PATTERN)],

@@ -189,6 +189,25 @@ def _community(code: str) -> None:
         )
 
 
+FUNDS_LOCK = 0x63666E64  # the advisory locks' namespace ("cfnd"): one lock per district, keyed by its code
+
+
+async def _lock_district(session: AsyncSession, district: str) -> None:
+    """Hold the district's community funds and its stated base until commit, so a fund and a restated base never
+    pass their bound side by side. PostgreSQL: a transaction-level advisory lock (the base's row may not exist
+    yet, so it cannot be the one locked); SQLite: BEGIN IMMEDIATE has serialised the transaction already."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(FUNDS_LOCK, int(district))))
+
+
+async def _funds_in(session: AsyncSession, district: str) -> int:
+    return int(await session.scalar(select(func.count()).where(CommunityFund.district_code == district)) or 0)
+
+
+def _base_resource(district: str) -> str:
+    return f"community-funds/coverage-base/{district}"
+
+
 async def create_fund(session: AsyncSession, principal: Principal, data: CommunityFundIn) -> CommunityFund:
     if not principal.covers(data.community_code):
         raise Forbidden(
@@ -204,6 +223,22 @@ async def create_fund(session: AsyncSession, principal: Principal, data: Communi
     existing = await session.scalar(select(CommunityFund.id).where(CommunityFund.community_code == data.community_code))
     if existing is not None:
         raise Conflict("this community already has a fund", resource=f"community-funds/{existing}")
+    # Coverage is funds over the district's stated communities: never more funds than communities (over 100 %).
+    district = data.community_code[:6]
+    await _lock_district(session, district)
+    base = await session.get(CommunityCount, district, populate_existing=True)
+    funds = await _funds_in(session, district)
+    if base is not None and funds >= base.communities:
+        raise Conflict(
+            "district {district} has {communities} communities as stated on {as_of} ({source}) and {funds} funds "
+            "already; restate its number of communities first",
+            resource=_base_resource(district),
+            district=district,
+            communities=base.communities,
+            as_of=base.as_of.isoformat(),
+            source=base.source,
+            funds=funds,
+        )
     fund = CommunityFund(
         **data.model_dump(), district_code=data.community_code[:6], created_by=principal.subject, created_at=utcnow()
     )
@@ -225,6 +260,17 @@ async def set_community_count(
     if not principal.covers(district):
         raise Forbidden("district {district} is outside your area {area}", district=district, area=principal.area)
     check_district(district, "district_code", location="path")
+    await _lock_district(session, district)
+    funds = await _funds_in(session, district)
+    if data.communities < funds:
+        raise Conflict(
+            "district {district} has {funds} community funds, one per community: it cannot have fewer than "
+            "{funds} communities ({communities} stated)",
+            resource=_base_resource(district),
+            district=district,
+            funds=funds,
+            communities=data.communities,
+        )
     values = dict(communities=data.communities, as_of=data.as_of, source=data.source, set_by=principal.subject)
     await session.execute(
         conflict_insert(CommunityCount, session.get_bind().dialect.name)
