@@ -158,8 +158,10 @@ class ServiceClient(httpx.AsyncClient):
 
 def settings_for(service: str, url: str):
     module = importlib.import_module(f"services.{service}.settings")
-    # A pool as large as a production process's, so concurrency tests really run in parallel.
-    return getattr(module, f"{service.capitalize()}Settings")(database_url=url, env="test", db_pool_size=20)
+    # A pool as large as a production process's, so concurrency tests really run in parallel. placenames' warm-up
+    # of its parse worker is off: each app would start a process (tests/placenames/test_parse_warm_up.py has it on).
+    extra = {"parse_warm_up": False} if service == "placenames" else {}
+    return getattr(module, f"{service.capitalize()}Settings")(database_url=url, env="test", db_pool_size=20, **extra)
 
 
 async def client_for(service: str, database: ServiceDatabase) -> AsyncIterator[ServiceClient]:

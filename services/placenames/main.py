@@ -41,6 +41,6 @@ def create_app(settings: PlacenamesSettings | None = None) -> FastAPI:
             changes_router,
             jobs_router(tasks, reader=JobsReader, canceller=JobsCanceller),
         ],
-        on_startup=[parse_pool.start],
-        on_shutdown=[parse_pool.stop],
+        on_startup=[parse_pool.start, parse_pool.warm_up],
+        on_shutdown=[parse_pool.stop_warm_up, parse_pool.stop],
     )

@@ -18,3 +18,17 @@ class PlacenamesSettings(ServiceSettings):
         description="Assumption (not from the bureau): changes older than this many days are pruned from the change "
         "feed; a reader whose cursor is older gets 410 and resynchronises",
     )
+    parse_warm_up: bool = Field(
+        True,
+        description="At start, parse one address in the parse worker process (starting it, shipping it the "
+        "parser's dictionary, building its road speller) before /readyz says ready: on a busy node that took more "
+        "than the gateway's 10 s, and the first POST /parses got a 504. Off in the tests' apps (each would start "
+        "a process)",
+    )
+    parse_warm_up_timeout_s: float = Field(
+        180.0,
+        gt=0,
+        le=3600,
+        description="Assumption: readiness waits this long at most for the warm-up; after it (or a failure, "
+        "logged) the service is ready and the first batch starts the worker as before",
+    )

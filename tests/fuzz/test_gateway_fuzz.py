@@ -78,8 +78,9 @@ def suite(tmp_path_factory):
         prefix = database_prefix() + "fuzz_"
         for name, url in _fresh_postgres_databases(prefix).items():
             env[f"{name.upper()}_DATABASE_URL"] = url
+    # Ready means placenames has warmed its parse worker up (PLACENAMES_PARSE_WARM_UP, on in these processes): the
+    # first batch schemathesis sends no longer starts it within the gateway's 10 s deadline.
     with Suite(env, log_dir=tmp / "log").running() as suite:
-        _warm_up_parsing(suite)
         yield suite
 
 
@@ -87,20 +88,6 @@ def _token(suite: Suite, principal: str) -> str:
     answer = httpx.post(f"{suite.url()}/api/auth/v1/dev-tokens", json={"principal": principal}, timeout=10)
     answer.raise_for_status()
     return answer.json()["access_token"]
-
-
-def _warm_up_parsing(suite: Suite) -> None:
-    """placenames parses batches in a worker process it starts, at a low priority, on the first batch, which then
-    gets the parser's dictionary and builds its road speller: seconds on a quiet machine, more than the gateway's
-    10 s while the other test worker keeps both cores busy. That first batch is sent here, again until answered."""
-    headers = {"Authorization": f"Bearer {_token(suite, 'staff-city')}"}
-    for _ in range(12):
-        answer = httpx.post(
-            f"{suite.url()}/api/placenames/v1/parses", json={"texts": ["天童南路1号"]}, headers=headers, timeout=30
-        )
-        if answer.status_code == 200:
-            return
-    raise AssertionError(f"placenames never parsed a batch: {answer.status_code} {answer.text}")
 
 
 @pytest.mark.parametrize("principal", ["staff-city", "resident"])

@@ -19,12 +19,19 @@ hold it yet; a worker keeps the last one it unpickled, with its road speller, un
 What each step costs: docs/benchmarks/placenames.md.
 
 Batch standardisations are not parsed here: the job worker process parses them itself (batches/service.py).
+
+Starting the worker (spawned, then at a low priority importing the parser), shipping it the dictionary and building
+its road speller took more than the gateway's 10 s on a loaded 2-core node, so the first batch after a start got a
+504. `warm_up` does all that at start, in the background, with one address parsed end to end; /readyz says
+`starting` until it is done (shared/health.py), so a rolling update sends the new process no traffic before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import pickle
@@ -42,6 +49,9 @@ from services.placenames.parsing.parser import parse
 # makes the machine busier, the event loop's thread waiting longer for a core.
 WORKERS = 1
 NICENESS = 10  # the worker yields the CPU to the service process (below)
+WARM_UP_TEXT = "宁波市鄞州区天童南路588号"
+WARMING = "parse-worker"  # its name in /readyz's `warming` while it runs
+log = logging.getLogger("placenames.parsing")
 
 
 async def start(app) -> None:
@@ -52,6 +62,38 @@ async def start(app) -> None:
     app.state.parse_pool = ProcessPoolExecutor(
         WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
     )
+
+
+async def warm_up(app) -> None:
+    """With `parse_warm_up` on: one address parsed in the background, through the worker, before /readyz says
+    ready. The lifespan does not wait for it (the process answers /healthz meanwhile), and readiness waits at most
+    `parse_warm_up_timeout_s`: on a failure (the database not there yet, say) it is logged and the first batch
+    starts the worker, as without the warm-up."""
+    settings = app.state.settings
+    if not settings.parse_warm_up:
+        return
+    warming = app.state.warming = getattr(app.state, "warming", set())
+    warming.add(WARMING)
+
+    async def run() -> None:
+        try:
+            await asyncio.wait_for(parse_and_match(app, [WARM_UP_TEXT]), settings.parse_warm_up_timeout_s)
+        except Exception as exc:  # whatever failed, the service serves; the first batch tries again
+            log.warning("parse worker warm-up failed: %s: %s", type(exc).__name__, exc)
+        else:
+            log.info("parse worker warmed up")
+        finally:
+            warming.discard(WARMING)
+
+    app.state.parse_warm_up = asyncio.get_running_loop().create_task(run())
+
+
+async def stop_warm_up(app) -> None:
+    task = getattr(app.state, "parse_warm_up", None)
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _lower_priority() -> None:
