@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eldercare.elders import service as elders
@@ -27,7 +26,7 @@ from services.eldercare.scopes import (
     PII_READ,
     VISITS_READ,
 )
-from services.eldercare.subsidies.models import SubsidyEntry
+from services.eldercare.subsidies.service import live_draws
 from shared.addresses import AddressValues
 from shared.areas import within_area
 from shared.identity import Principal
@@ -228,17 +227,10 @@ async def _elder_rows(_session: AsyncSession, rows: list[Any], clear: bool) -> l
 
 async def _visit_rows(session: AsyncSession, rows: list[Any], _clear: bool) -> list[list[Any]]:
     ids = [visit.id for (visit,) in rows]
-    drawn = dict(
-        (
-            await session.execute(
-                select(SubsidyEntry.visit_id, SubsidyEntry.amount_fen).where(SubsidyEntry.visit_id.in_(ids))
-            )
-        ).all()
-    )
+    drawn = await live_draws(session, ids)
     out = []
     for (visit,) in rows:
-        amount = drawn.get(visit.id)
-        shown = homecare.visit_out(visit, None if amount is None else -amount)
+        shown = homecare.visit_out(visit, drawn.get(visit.id))
         out.append(
             [
                 shown.id,

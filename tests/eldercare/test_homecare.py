@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.homecare.models import Visit
 from services.eldercare.homecare.service import _refuse_if_locked
+from services.eldercare.subsidies.models import SubsidyEntry
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict
@@ -630,6 +631,74 @@ async def test_staff_confirming_a_reviewed_visit_draws_once(client):
         "items"
     ]
     assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -6000), ("allowance", 10000)]
+
+
+async def test_a_verified_visit_corrected_to_flagged_gives_its_draw_back(client):
+    """A verified visit corrected to flagged kept its draw (one per visit, never reversed): the person paid from the
+    subsidy for a visit under review. The draw is now given back by a reversal entry (the ledger only grows); a
+    repeated correction gives nothing more, and confirmed again the visit draws again, once."""
+    account, visit, _ = await reviewable(client)
+    assert (await attend(client, visit))["subsidy_fen"] == 6000
+    assert await balance_of(client, account) == 4000
+
+    async def correct_to(status):
+        corrected = await client.post(
+            f"{API}/visits/{visit['id']}/corrections",
+            headers=client.as_(YINZHOU),
+            json={"reason": "回访核实服务情况", "status": status},
+        )
+        assert corrected.status_code == 201, corrected.text
+        return (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()
+
+    for _ in range(2):
+        current = await correct_to("flagged")
+        assert (current["status"], current["subsidy_fen"], current["self_paid_fen"]) == ("flagged", 0, 0)
+        assert await balance_of(client, account) == 10000
+    for _ in range(2):
+        current = await correct_to("verified")
+        assert (current["status"], current["subsidy_fen"]) == ("verified", 6000)
+        assert await balance_of(client, account) == 4000
+    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries", headers=client.as_(YINZHOU))).json()[
+        "items"
+    ]
+    assert [(e["kind"], e["amount_fen"], e["visit_id"]) for e in ledger] == [
+        ("draw", -6000, visit["id"]),
+        ("reversal", 6000, visit["id"]),
+        ("draw", -6000, visit["id"]),
+        ("allowance", 10000, None),
+    ]
+    assert [e["balance_after_fen"] for e in ledger] == [4000, 10000, 4000, 10000]
+
+
+async def test_the_subsidy_ledger_holds_one_live_draw_per_visit_and_keeps_every_entry(client):
+    """The database itself refuses a second draw of a visit, a reversal of nothing, and any change to an entry."""
+    account, visit, _ = await reviewable(client)
+    assert (await attend(client, visit))["subsidy_fen"] == 6000
+    common = dict(account_id=account["id"], visit_id=visit["id"], created_by="test", created_at=utcnow())
+    draw = dict(common, kind="draw", amount_fen=-1, balance_after_fen=0)
+    reversal = dict(common, kind="reversal", amount_fen=1, balance_after_fen=0)
+    refused = [
+        dict(draw, visit_seq=1),  # a second first draw
+        dict(draw, visit_seq=3, prev_seq=2),  # after a reversal that is not there
+        dict(reversal, visit_seq=3, prev_seq=2),  # a reversal numbered as a draw
+        dict(draw, visit_seq=2, prev_seq=1),  # a draw numbered as a reversal
+        dict(reversal, visit_seq=2),  # a reversal naming no draw
+        dict(reversal, visit_seq=2, prev_seq=1, amount_fen=-1),  # a reversal taking money
+        draw,  # a draw not numbered
+    ]
+    statements = [
+        *(insert(SubsidyEntry).values(**row) for row in refused),
+        update(SubsidyEntry).where(SubsidyEntry.visit_id == visit["id"]).values(amount_fen=0),
+        delete(SubsidyEntry).where(SubsidyEntry.visit_id == visit["id"]),
+    ]
+    for statement in statements:
+        async with client.app.state.database.sessionmaker() as session:
+            with pytest.raises(IntegrityError):
+                async with session.begin():
+                    await session.execute(statement)
+    async with client.app.state.database.sessionmaker() as session, session.begin():  # what the rules allow
+        await session.execute(insert(SubsidyEntry).values(**dict(reversal, visit_seq=2, prev_seq=1)))
+        await session.execute(insert(SubsidyEntry).values(**dict(draw, visit_seq=3, prev_seq=2)))
 
 
 async def test_a_visit_is_booked_at_most_a_year_ahead(client):

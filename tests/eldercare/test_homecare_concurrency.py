@@ -126,3 +126,76 @@ async def test_staff_confirming_one_reviewed_visit_at_once_draw_it_once(committe
     assert [(e["kind"], e["amount_fen"]) for e in ledger] == [("draw", -3000), ("allowance", 10000)]
     await next_request_succeeds(confirm())
     assert (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()["subsidy_fen"] == 3000
+
+
+async def test_corrections_back_and_forth_and_other_draws_at_once_keep_one_live_draw_per_visit(committed_client):
+    """Staff correct two verified visits to flagged and back, over and over, while three other visits of the same
+    person check out (drawing) and staff adjust the account, all at once. Afterwards every visit has at most one live
+    draw (one exactly when it is verified), and the balance is what the ledger adds up to."""
+    client = committed_client
+    [elder_id] = await many_elders(client, 1)
+    account = await funded_account(client, elder_id, amount=20000, tier="age_80_plus")
+    item = await add_service(client, price=3000)
+    caregivers = [await add_caregiver(client) for _ in range(5)]
+    visits = [await move_back(client, await scheduled_visit(client, elder_id, item["id"], c["id"])) for c in caregivers]
+    for visit in visits:
+        checked_in = await client.post(
+            f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position(at=start_of(visit))
+        )
+        assert checked_in.status_code == 200, checked_in.text
+
+    def check_out(visit):
+        return client.post(
+            f"{API}/visits/{visit['id']}/check-out", headers=client.as_(YINZHOU), json=position(at=end_of(visit))
+        )
+
+    def correct(visit, status):
+        return client.post(
+            f"{API}/visits/{visit['id']}/corrections",
+            headers=client.as_(YINZHOU),
+            json={"reason": "回访核实服务情况", "status": status},
+        )
+
+    corrected, drawing = visits[:2], visits[2:]
+    for visit in corrected:
+        assert (await check_out(visit)).json()["subsidy_fen"] == 3000
+    requests = [correct(v, status) for _ in range(4) for v in corrected for status in ("flagged", "verified")]
+    requests += [check_out(v) for v in drawing]
+    requests.append(
+        client.post(
+            f"{API}/subsidy-accounts/{account['id']}/adjustments",
+            headers=client.as_(YINZHOU),
+            json={"amount_fen": -1000, "note": "并发扣减测试"},
+        )
+    )
+    responses = await asyncio.gather(*requests)
+    assert {r.status_code for r in responses} <= {200, 201, 409}, [r.text for r in responses if r.status_code >= 500]
+    assert all(r.status_code == 200 for r in responses[-4:-1]), [r.text for r in responses[-4:-1]]
+
+    ledger = (
+        await client.get(
+            f"{API}/subsidy-accounts/{account['id']}/entries", params={"limit": 100}, headers=client.as_(YINZHOU)
+        )
+    ).json()["items"]
+    balance = (await client.get(f"{API}/subsidy-accounts/{account['id']}", headers=client.as_(YINZHOU))).json()
+    assert balance["balance_fen"] == sum(e["amount_fen"] for e in ledger) == ledger[0]["balance_after_fen"]
+    for visit in visits:
+        shown = (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()
+        own = [e["kind"] for e in reversed(ledger) if e["visit_id"] == visit["id"]]
+        live = own.count("draw") - own.count("reversal")
+        assert live == (1 if shown["status"] == "verified" else 0), (shown["status"], own)
+        assert own == ["draw", "reversal"] * (len(own) // 2) + ["draw"] * live, own  # in turn, a draw first
+    live_draws = sum(
+        -e["amount_fen"]
+        for e in ledger
+        if e["kind"] == "draw"
+        and not any(r["kind"] == "reversal" and r["visit_id"] == e["visit_id"] and r["id"] > e["id"] for r in ledger)
+    )
+    adjusted = sum(e["amount_fen"] for e in ledger if e["kind"] == "adjustment")
+    assert balance["balance_fen"] == 20000 + adjusted - live_draws
+
+    # The next ordinary correction of each visit still goes through, and settles it.
+    for visit in corrected:
+        await next_request_succeeds(correct(visit, "verified"))
+        shown = (await client.get(f"{API}/visits/{visit['id']}", headers=client.as_(YINZHOU))).json()
+        assert shown["status"] == "verified" and shown["subsidy_fen"] + shown["self_paid_fen"] == 3000

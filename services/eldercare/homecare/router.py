@@ -335,9 +335,11 @@ async def missed_check(session: Session, principal: VisitsOperator) -> MissedRep
     summary="Correct a visit record (audited)",
     description="Staff change the status (verified/flagged) or the check-in/out times, with a reason; the "
     "values before and after are kept. A flagged visit confirmed as verified draws from the "
-    "person's subsidy then, once (a repeated confirmation draws nothing more). After the 30-day "
+    "person's subsidy then, once (a repeated confirmation draws nothing more); a verified visit corrected "
+    "to flagged gives its draw back (a reversal entry in the subsidy ledger) and draws again if "
+    "confirmed again. After the 30-day "
     "lock this is the only way to change a record.",
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 async def correct(visit_id: int, data: CorrectionIn, session: Session, principal: VisitsOperator) -> CorrectionOut:
     correction, _visit, _drawn = await service.correct(session, principal, visit_id, data)

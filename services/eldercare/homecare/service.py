@@ -41,8 +41,7 @@ from services.eldercare.homecare.schemas import (
 from services.eldercare.overrides import service as overrides
 from services.eldercare.quotas import check_open_visits
 from services.eldercare.scopes import OVERRIDES_WRITE
-from services.eldercare.subsidies.models import SubsidyEntry
-from services.eldercare.subsidies.service import draw_for_visit
+from services.eldercare.subsidies.service import live_draws, settle_visit
 from shared import clock
 from shared.addresses import AddressValues
 from shared.areas import covers, within_area
@@ -244,8 +243,8 @@ def visit_out(visit: Visit, drawn: int | None = None) -> VisitOut:
 
 
 async def drawn_for(session: AsyncSession, visit_id: int) -> int | None:
-    amount = await session.scalar(select(SubsidyEntry.amount_fen).where(SubsidyEntry.visit_id == visit_id))
-    return None if amount is None else -amount
+    """What the visit's live draw took (None: no live draw, never drawn or reversed)."""
+    return (await live_draws(session, [visit_id])).get(visit_id)
 
 
 def visits_visible_to(principal: Principal) -> Select:
@@ -563,13 +562,16 @@ async def check_in(
 
 
 async def _settle(session: AsyncSession, visit: Visit, by: str) -> int | None:
-    """A verified visit draws from the person's subsidy once (one draw entry per visit)."""
-    if visit.status != "verified":
-        return None
-    existing = await drawn_for(session, visit.id)
-    if existing is not None:
-        return existing
-    return await draw_for_visit(session, elder_id=visit.elder_id, visit_id=visit.id, price_fen=visit.price_fen, by=by)
+    """A verified visit has one live draw from the person's subsidy; a flagged one none (a draw it had, before a
+    correction to flagged, is reversed). The caller holds the visit's row."""
+    return await settle_visit(
+        session,
+        elder_id=visit.elder_id,
+        visit_id=visit.id,
+        price_fen=visit.price_fen,
+        verified=visit.status == "verified",
+        by=by,
+    )
 
 
 async def check_out(
@@ -680,7 +682,14 @@ async def correct(
     """Staff change a visit record; the values before and after are kept with who, when and why."""
     if principal.kind != "staff":
         raise Forbidden("visit records are corrected by staff")
-    visit = await get_visit(session, principal, visit_id)
+    await get_visit(session, principal, visit_id)
+    # The visit's row, locked and read again: corrections of one visit, and its check-out, go one after another, so
+    # its draw is given back or taken again by one of them at a time.
+    visit = (
+        await session.execute(
+            select(Visit).where(Visit.id == visit_id).with_for_update().execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     changes = {k: v for k, v in data.model_dump(exclude={"reason"}).items() if v is not None}
     if not changes:
         raise InvalidInput("reason", "name at least one field to correct (status, check_in_at, check_out_at)")

@@ -1,6 +1,19 @@
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.eldercare.database import Base
@@ -62,20 +75,45 @@ class SubsidyAccount(Base):
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+# A visit corrected back and forth (verified, flagged, verified, ...) numbers its draws and their reversals 1, 2, 3, ...
+MAX_VISIT_SEQ = 10_000
+
+
 class SubsidyEntry(Base):
-    """One ledger entry: a monthly allowance (+), a draw by a verified visit (−), or a staff adjustment (±)."""
+    """One ledger entry: a monthly allowance (+), a draw by a verified visit (−), its reversal when staff correct the
+    visit to flagged (+, the same amount), or a staff adjustment (±). Entries are only added, never changed.
+
+    A visit's draws and reversals are numbered in turn (`visit_seq`): odd a draw, even the reversal of the draw
+    before it, each naming the one before (`prev_seq`, a foreign key to the same visit's entry). With the number
+    unique per visit, a visit has at most one live draw (its last entry, when odd), whatever runs at once."""
 
     __tablename__ = "subsidy_entries"
     __table_args__ = (
         bounded("amount_fen", -MAX_BALANCE_FEN, MAX_BALANCE_FEN),
         bounded("balance_after_fen", 0, MAX_BALANCE_FEN),
-        CheckConstraint("kind IN ('allowance', 'draw', 'adjustment')", name="kind_known"),
+        bounded("visit_seq", 1, MAX_VISIT_SEQ),
+        CheckConstraint("kind IN ('allowance', 'draw', 'reversal', 'adjustment')", name="kind_known"),
         CheckConstraint(
-            "(kind = 'allowance' AND amount_fen >= 0) OR (kind = 'draw' AND amount_fen <= 0) OR kind = 'adjustment'",
+            "(kind = 'allowance' AND amount_fen >= 0) OR (kind = 'draw' AND amount_fen <= 0)"
+            " OR (kind = 'reversal' AND amount_fen >= 0) OR kind = 'adjustment'",
             name="sign_by_kind",
         ),
         CheckConstraint("balance_after_fen >= 0", name="balance_after_not_negative"),
-        # One allowance per account and month, one draw per visit: a job or a retry run twice adds nothing.
+        CheckConstraint(
+            "(kind IN ('draw', 'reversal') AND visit_id IS NOT NULL AND visit_seq IS NOT NULL)"
+            " OR (kind NOT IN ('draw', 'reversal') AND visit_id IS NULL AND visit_seq IS NULL)",
+            name="visit_entries_numbered",
+        ),
+        CheckConstraint(
+            "visit_seq IS NULL OR (kind = 'draw' AND visit_seq % 2 = 1) OR (kind = 'reversal' AND visit_seq % 2 = 0)",
+            name="draws_odd_reversals_even",
+        ),
+        CheckConstraint(
+            "(prev_seq IS NULL AND (visit_seq IS NULL OR visit_seq = 1))"
+            " OR (visit_seq > 1 AND prev_seq IS NOT NULL AND prev_seq = visit_seq - 1)",
+            name="prev_seq_before",
+        ),
+        # One allowance per account and month, one entry per visit and number: a job or a retry run twice adds nothing.
         Index(
             "uq_subsidy_entries_account_id_month_allowance",
             "account_id",
@@ -84,7 +122,8 @@ class SubsidyEntry(Base):
             sqlite_where=text("kind = 'allowance'"),
             postgresql_where=text("kind = 'allowance'"),
         ),
-        Index("uq_subsidy_entries_visit_id", "visit_id", unique=True),
+        UniqueConstraint("visit_id", "visit_seq"),
+        ForeignKeyConstraint(["visit_id", "prev_seq"], ["subsidy_entries.visit_id", "subsidy_entries.visit_seq"]),
         Index("ix_subsidy_entries_account_id_id", "account_id", "id"),
     )
 
@@ -95,6 +134,8 @@ class SubsidyEntry(Base):
     balance_after_fen: Mapped[int] = mapped_column(BigInteger)
     month: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM, for allowances
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    visit_seq: Mapped[int | None] = mapped_column(Integer)  # draws and reversals of a visit: 1, 2, 3, ...
+    prev_seq: Mapped[int | None] = mapped_column(Integer)  # visit_seq - 1, from 2 on
     rate_id: Mapped[int | None] = mapped_column(ForeignKey("allowance_rates.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))

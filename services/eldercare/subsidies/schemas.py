@@ -61,7 +61,7 @@ class AccountOut(Schema):
 class EntryOut(Schema):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    kind: Literal["allowance", "draw", "adjustment"]
+    kind: Literal["allowance", "draw", "reversal", "adjustment"]
     amount_fen: int = Field(description="Signed: + credits, − draws")
     balance_after_fen: int
     month: str | None

@@ -161,8 +161,83 @@ async def _move(session: AsyncSession, account_id: int, delta: int) -> int | Non
     return new_balance
 
 
-async def draw_for_visit(session: AsyncSession, *, elder_id: int, visit_id: int, price_fen: int, by: str) -> int:
+async def live_draws(session: AsyncSession, visit_ids: list[int]) -> dict[int, int]:
+    """What the live draw of each visit took (fen, positive). A visit never drawn, or whose draw was reversed, is
+    absent: a visit's last draw-or-reversal entry is its live draw when it is a draw."""
+    rows = await session.execute(
+        select(SubsidyEntry.visit_id, SubsidyEntry.kind, SubsidyEntry.amount_fen)
+        .where(SubsidyEntry.visit_id.in_(visit_ids), SubsidyEntry.visit_seq.is_not(None))
+        .order_by(SubsidyEntry.visit_id, SubsidyEntry.visit_seq)
+    )
+    last: dict[int, tuple[str, int]] = {}
+    for visit_id, kind, amount in rows.all():
+        last[visit_id] = (kind, amount)
+    return {visit_id: -amount for visit_id, (kind, amount) in last.items() if kind == "draw"}
+
+
+async def settle_visit(
+    session: AsyncSession, *, elder_id: int, visit_id: int, price_fen: int, verified: bool, by: str
+) -> int | None:
+    """Bring a visit's subsidy in line with its status: a verified visit has one live draw (drawn now if it has
+    none), any other has none (its draw reversed by an entry giving the same amount back). The amount the live
+    draw took, or None when the visit has none.
+
+    The caller holds the visit (its row locked, or the write transaction on SQLite); the entry's number, unique per
+    visit, refuses a second draw or reversal from any path that did not."""
+    last = (
+        await session.execute(
+            select(SubsidyEntry)
+            .where(SubsidyEntry.visit_id == visit_id, SubsidyEntry.visit_seq.is_not(None))
+            .order_by(SubsidyEntry.visit_seq.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    seq = 0 if last is None or last.visit_seq is None else last.visit_seq
+    live = last is not None and last.kind == "draw"
+    if verified:
+        if last is not None and live:
+            return -last.amount_fen
+        return await draw_for_visit(
+            session, elder_id=elder_id, visit_id=visit_id, price_fen=price_fen, by=by, after=seq
+        )
+    if last is not None and live:
+        await _reverse(session, last, by=by)
+    return None
+
+
+async def _reverse(session: AsyncSession, draw: SubsidyEntry, *, by: str) -> None:
+    account_id, amount, visit_id, seq = draw.account_id, -draw.amount_fen, draw.visit_id, draw.visit_seq
+    assert seq is not None
+    new_balance = await _move(session, account_id, amount)
+    if new_balance is None:  # the balance is at its bound: giving the draw back would pass it
+        raise Conflict(
+            "subsidy account {account_id} would hold more than {max_balance_fen}, the bound of a balance",
+            resource=f"subsidy-accounts/{account_id}",
+            account_id=account_id,
+            max_balance_fen=format_yuan(MAX_BALANCE_FEN),
+        )
+    session.add(
+        SubsidyEntry(
+            account_id=account_id,
+            kind="reversal",
+            amount_fen=amount,
+            balance_after_fen=new_balance,
+            visit_id=visit_id,
+            visit_seq=seq + 1,
+            prev_seq=seq,
+            note="visit corrected to flagged",
+            created_by=by,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+
+
+async def draw_for_visit(
+    session: AsyncSession, *, elder_id: int, visit_id: int, price_fen: int, by: str, after: int = 0
+) -> int:
     """Pay what the balance allows of a verified visit's price; return the amount drawn (the rest is self-paid).
+    `after`: the number of the visit's last draw-or-reversal entry (0: none), this draw's is the next.
 
     The amount is read, then taken only if the balance still covers it; a concurrent draw in between makes the
     update miss, and the draw is recomputed from the new balance.
@@ -183,6 +258,8 @@ async def draw_for_visit(session: AsyncSession, *, elder_id: int, visit_id: int,
                     amount_fen=-amount,
                     balance_after_fen=new_balance,
                     visit_id=visit_id,
+                    visit_seq=after + 1,
+                    prev_seq=after or None,
                     created_by=by,
                     created_at=utcnow(),
                 )
