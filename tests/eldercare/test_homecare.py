@@ -181,6 +181,36 @@ async def test_catalogue_providers_and_caregivers(client):
     assert other.status_code == 403
 
 
+async def test_a_providers_phone_is_masked_in_every_answer(client):
+    """A provider's phone (a mobile: its contact person's) was answered in the clear to anyone who may browse
+    providers, residents and partner departments included. It is masked as a caregiver's is, in every answer."""
+    created = await client.post(
+        f"{API}/providers",
+        headers=client.as_(YINZHOU),
+        json={
+            "name": "康宁居家服务中心",
+            "credit_code": "91330212MA2PHNE001",
+            "phone": "13905741234",
+            "address": "鄞州区百丈东路360号",
+            "area_code": "330212001",
+        },
+    )
+    assert created.status_code == 201, created.text
+    listed = await client.get(f"{API}/providers", headers=client.as_(resident(CARER, HC_READ)))
+    assert listed.status_code == 200, listed.text
+    [shown] = [p for p in listed.json()["items"] if p["id"] == created.json()["id"]]
+    moved = await client.put(
+        f"{API}/providers/{shown['id']}/address",
+        headers=client.as_(YINZHOU),
+        json={"address": "鄞州区百丈东路362号", "area_code": "330212001"},
+    )
+    assert moved.status_code == 200, moved.text
+    for answer in (created.json(), shown, moved.json()):
+        assert answer["phone_masked"] == "139****1234" and "phone" not in answer
+    for response in (created, listed, moved):
+        assert "13905741234" not in response.text
+
+
 async def test_visit_times_are_checked(client):
     item = await add_service(client, minutes=90)
     elder_id, _ = await add_elder(client)

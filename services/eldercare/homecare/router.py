@@ -103,7 +103,7 @@ async def create_provider(
     address = await standardise_input(placenames_of(request.app), principal, data)
     provider = await service.create_provider(session, principal, data, address)
     await enqueue_if_pending(session, tasks, address)
-    return ProviderOut.model_validate(provider)
+    return service.provider_out(provider)
 
 
 @router.put(
@@ -119,7 +119,7 @@ async def change_provider_address(
     provider_id: int, data: AddressChangeIn, request: Request, session: Session, principal: HomecareWriter
 ) -> ProviderOut:
     load = staff_record(session, principal, Provider, provider_id, "provider")
-    return ProviderOut.model_validate(await give_address_again(request, session, principal, data, tasks, load))
+    return service.provider_out(await give_address_again(request, session, principal, data, tasks, load))
 
 
 @router.get(
@@ -136,7 +136,7 @@ async def list_providers(
     area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
 ) -> Page[ProviderOut]:
     rows = await service.list_providers(session, page, area_code=area_code)
-    return page_of([ProviderOut.model_validate(p) for p in rows], page, key=lambda p: p.id)
+    return page_of([service.provider_out(p) for p in rows], page, key=lambda p: p.id)
 
 
 @router.post(

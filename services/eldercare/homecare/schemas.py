@@ -45,11 +45,13 @@ class ProviderIn(AddressIn):
 
 
 class ProviderOut(AddressOut):
-    model_config = ConfigDict(from_attributes=True)
     id: int
     name: str
     credit_code: str
-    phone: str | None
+    phone_masked: str | None = Field(
+        description="The contact mobile, masked (138****1234): a person's number, personal data",
+        examples=["138****1234"],
+    )
     created_at: dt.datetime
 
 

@@ -35,6 +35,7 @@ from services.eldercare.homecare.schemas import (
     HomeServiceIn,
     Position,
     ProviderIn,
+    ProviderOut,
     VisitIn,
     VisitOut,
 )
@@ -43,7 +44,7 @@ from services.eldercare.quotas import check_open_visits
 from services.eldercare.scopes import OVERRIDES_WRITE
 from services.eldercare.subsidies.service import live_draws, settle_visit
 from shared import clock
-from shared.addresses import AddressValues
+from shared.addresses import AddressValues, address_out
 from shared.areas import covers, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
@@ -141,6 +142,18 @@ async def _provider_of_staff(session: AsyncSession, principal: Principal, provid
             "provider {provider_id} is outside your area {area}", provider_id=provider_id, area=principal.area
         )
     return provider
+
+
+def provider_out(p: Provider) -> ProviderOut:
+    """Not a 1:1 mapping: masks the phone, a contact person's mobile (as a caregiver's, or a charity's contact's)."""
+    return ProviderOut(
+        id=p.id,
+        name=p.name,
+        credit_code=p.credit_code,
+        phone_masked=mask_phone(p.phone) if p.phone else None,
+        created_at=p.created_at,
+        **address_out(p),
+    )
 
 
 def caregiver_out(c: Caregiver) -> CaregiverOut:
