@@ -27,8 +27,9 @@ from gateway.auth.grants import check_grantable, check_holders, holdable_by
 from gateway.auth.models import OAuthClient, OneTimeCode, RefreshToken, Resident, StaffUser
 from gateway.notifications import service as notifications
 from gateway.settings import GatewaySettings
+from shared.areas import CITY_CODE
 from shared.db import utcnow
-from shared.divisions import is_current
+from shared.divisions import division, is_current
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from shared.identity import Principal
 from shared.idnumbers import mask_phone
@@ -53,6 +54,16 @@ ROLE_HOLDERS = {
     "auditor": ("auditor",),
 }
 ROLE_AREA_LENGTHS = {"community_worker": 12, "street": 9, "district": 6, "city": 6, "auditor": 6}
+# The level of division each role works for (shared.divisions): district and city codes are both 6 digits, and a
+# `city` account holds the city bureau's scopes (`city_staff`: client and staff administration, the answering of
+# personal-data requests, every job), which reach the whole city whatever its area says.
+ROLE_LEVELS = {
+    "community_worker": ("village",),
+    "street": ("township",),
+    "district": ("district",),
+    "city": ("city",),
+    "auditor": ("city", "district"),
+}
 
 
 def digest(secret: str) -> str:
@@ -169,8 +180,10 @@ async def revoke_client(session: AsyncSession, actor: Principal, client_id: str)
 
 def staff_principal(user: StaffUser) -> Principal:
     # An account still on its one-time password gets no scope: its token serves only to set up the second
-    # factor and the new password (the /staff routes read the account, not the token's scopes).
-    scopes = frozenset() if user.must_set_credentials else scopes_held_by(*ROLE_HOLDERS[user.role])
+    # factor and the new password (the /staff routes read the account, not the token's scopes). A `city` account
+    # of a district (made before the role's level was checked) gets a district's scopes, not the bureau's.
+    role = "district" if user.role == "city" and user.area_code != CITY_CODE else user.role
+    scopes = frozenset() if user.must_set_credentials else scopes_held_by(*ROLE_HOLDERS[role])
     return Principal(
         subject=f"staff:{user.username}", kind="staff", area=user.area_code, scopes=scopes, name=user.display_name
     )
@@ -194,6 +207,18 @@ def validate_staff_area(role: str, area_code: str) -> None:
         # An area the tree does not hold (or no longer does, 江东区 say) would match no record: the account
         # would see nothing, and the people of its real area would have no one.
         raise InvalidInput("area_code", "{area_code} is not a current division of the city", area_code=area_code)
+    found = division(area_code)
+    if found is not None and found.level not in ROLE_LEVELS[role]:
+        # A `city` account of 鄞州区 would answer every resident's personal-data requests and run every job of
+        # the city; a `district` account of the city would be a district's staff over every district.
+        if role == "city":
+            raise InvalidInput("area_code", "a city account works for the city bureau ({city}) only", city=CITY_CODE)
+        raise InvalidInput(
+            "area_code",
+            "{area_code} is the city, not a district: a {role} works for one district",
+            area_code=area_code,
+            role=role,
+        )
 
 
 def _check_staff_grant(actor: Principal, role: str, area_code: str) -> None:

@@ -2,7 +2,7 @@
 recorded for auditors; a refused grant writes nothing."""
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.auth.models import Grant, OAuthClient, StaffUser
@@ -273,6 +273,30 @@ async def test_a_staff_area_is_a_current_division_of_the_city(auth_gateway):
     moved = await auth_gateway.patch(f"{STAFF}/baizhang-demo", json={"area_code": "330204001"}, headers=city)
     assert moved.status_code == 422  # 江东区's 百丈街道 before 2016: today's is 330212008
     assert await count(auth_gateway, Grant) == 0
+
+
+async def test_a_city_account_is_the_city_bureaus_and_a_district_account_a_districts(auth_gateway):
+    """A `city` role holds the bureau's scopes (staff and client administration, the answering of personal-data
+    requests, every job), which reach the whole city whatever the account's area says: a `city` account of
+    鄞州区 was taken (both codes are six digits), a district's staff answering every resident's requests."""
+    city = bearer(await staff_tokens(auth_gateway, "city-demo"))
+    for body in (account("yinzhou-boss", "city", "330212"), account("all-districts", "district", "330200")):
+        response = await auth_gateway.post(STAFF, json=body, headers=city)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "area_code", response.text
+    promoted = await auth_gateway.patch(f"{STAFF}/yinzhou-demo", json={"role": "city"}, headers=city)
+    assert promoted.status_code == 422 and promoted.json()["errors"][0]["field"] == "area_code"
+    assert await count(auth_gateway, StaffUser, StaffUser.username.in_(["yinzhou-boss", "all-districts"])) == 0
+    assert await count(auth_gateway, Grant) == 0
+    created = await auth_gateway.post(STAFF, json=account("yinzhou-head", "district", "330212"), headers=city)
+    assert created.status_code == 201, created.text
+
+    # One made before the rule: its tokens carry a district's scopes, not the bureau's.
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(update(StaffUser).where(StaffUser.username == "yinzhou-demo").values(role="city"))
+    signed_in = await staff_tokens(auth_gateway, "yinzhou-demo")
+    principal, _ = auth_gateway.app.authenticator.principal(signed_in.json()["access_token"])
+    assert principal.area == "330212" and principal.scopes == STAFF_SCOPES
+    assert not {"privacy.requests:answer", CLIENTS_WRITE, STAFF_WRITE} & principal.scopes
 
 
 async def test_staff_roles_and_areas_change_only_within_the_changers_reach(auth_gateway):
