@@ -2,7 +2,19 @@
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.charity.database import Base
@@ -73,9 +85,26 @@ class InKindDisposition(Base):
 
 
 class InKindReceipt(Base):
-    """The receipt of a non-cash gift: one per gift (primary key)."""
+    """A receipt of a non-cash gift. Append-only, one chain per gift as for money (`DonationReceipt`): the first row
+    has no `replaces_receipt_id` (unique per gift); each later one names the gift's own receipt it follows (the
+    composite foreign key), which must be voided (the foreign key to receipt_voids), and only one row may follow a
+    receipt. So a gift has at most one live receipt, its chain's last row; a voided one keeps its number."""
 
     __tablename__ = "in_kind_receipts"
+    __table_args__ = (
+        UniqueConstraint("gift_id", "replaces_receipt_id"),
+        Index(
+            "uq_in_kind_receipts_first",
+            "gift_id",
+            unique=True,
+            postgresql_where=text("replaces_receipt_id IS NULL"),
+            sqlite_where=text("replaces_receipt_id IS NULL"),
+        ),
+        ForeignKeyConstraint(
+            ["gift_id", "replaces_receipt_id"], ["in_kind_receipts.gift_id", "in_kind_receipts.receipt_id"]
+        ),
+    )
 
     gift_id: Mapped[int] = mapped_column(ForeignKey("in_kind_donations.id"), primary_key=True)
-    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), unique=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), primary_key=True, unique=True)
+    replaces_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipt_voids.receipt_id"))

@@ -6,8 +6,8 @@ from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.inkind import service
 from services.charity.inkind.auth import InKindReader, InKindWriter
 from services.charity.inkind.schemas import DispositionIn, DispositionOut, InKindIn, InKindOut, InKindReceiptIn, Kind
-from services.charity.receipts.schemas import ReceiptOut
-from shared.db import Session
+from services.charity.receipts.schemas import ReceiptOut, VoidIn
+from shared.db import RowId, Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
 from shared.pagination import Page, PageParams, page_of, page_params
@@ -98,8 +98,24 @@ async def dispose(
     response_model=ReceiptOut,
     summary="Issue the gift's receipt",
     description="A receipt with the kind and quantity, numbered in the organisation's yearly sequence "
-    "with its money receipts (no gaps). One per gift.",
+    "with its money receipts (no gaps). One live receipt per gift (409 naming it); after it is voided "
+    "(作废) the gift may be receipted anew.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def issue_receipt(gift_id: int, data: InKindReceiptIn, session: Session, principal: InKindWriter) -> ReceiptOut:
     return await service.issue_receipt(session, principal, gift_id, data)
+
+
+@router.post(
+    "/{gift_id}/receipt/voids",
+    status_code=201,
+    response_model=ReceiptOut,
+    summary="Void the gift's receipt",
+    description="Staff void (作废) the live receipt of a non-cash gift (物资等), e.g. one printed with a mistake, "
+    "stating why. The receipt is kept with its number, which is never issued again (the numbers stay "
+    "gap-free), shown as voided with when and why; the gift may then be receipted anew. A gift with no "
+    "receipt, or whose receipt is voided already, is a 409.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def void_receipt(gift_id: RowId, data: VoidIn, session: Session, principal: InKindWriter) -> ReceiptOut:
+    return await service.void_receipt(session, principal, gift_id, data)

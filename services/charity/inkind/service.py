@@ -13,8 +13,9 @@ from services.charity.inkind.schemas import DispositionIn, DispositionOut, InKin
 from services.charity.organizations import service as organizations
 from services.charity.projects.models import Project
 from services.charity.receipts import service as receipts
-from services.charity.receipts.models import Receipt
-from services.charity.receipts.schemas import ReceiptOut
+from services.charity.receipts import voids
+from services.charity.receipts.models import Receipt, ReceiptVoid
+from services.charity.receipts.schemas import ReceiptOut, VoidIn
 from shared import clock
 from shared.areas import within_area
 from shared.db import one_or_404, utcnow
@@ -31,7 +32,8 @@ async def to_out(session: AsyncSession, gift: InKindDonation) -> InKindOut:
             select(InKindDisposition).where(InKindDisposition.gift_id == gift.id).order_by(InKindDisposition.id)
         )
     ]
-    receipt_id = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
+    last = await _last_receipt(session, gift.id)
+    receipt_id = last[0] if last is not None else None
     return InKindOut(
         id=gift.id,
         organization_id=gift.organization_id,
@@ -154,19 +156,36 @@ async def list_visible(
     return list(await session.scalars(query))
 
 
+async def _last_receipt(session: AsyncSession, gift_id: int) -> tuple[int, bool] | None:
+    """The last receipt of the gift's chain (each later receipt has a later id) and whether it is voided; None for a
+    gift never receipted. Core columns, read afresh."""
+    row = (
+        await session.execute(
+            select(InKindReceipt.receipt_id, ReceiptVoid.receipt_id.is_not(None))
+            .outerjoin(ReceiptVoid, ReceiptVoid.receipt_id == InKindReceipt.receipt_id)
+            .where(InKindReceipt.gift_id == gift_id)
+            .order_by(InKindReceipt.receipt_id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], bool(row[1])) if row is not None else None
+
+
 async def issue_receipt(session: AsyncSession, principal: Principal, gift_id: int, data: InKindReceiptIn) -> ReceiptOut:
     """A receipt stating the gift's kind and quantity (and its stated value in the description), numbered in
-    the organisation's one sequence with its money receipts."""
+    the organisation's one sequence with its money receipts. One live receipt per gift: after its receipt is
+    voided (作废), a new one follows it in the gift's chain."""
     gift = await get_visible(session, principal, gift_id)
     today = clock.today()
+    # The number first: it serialises the organisation's receipts, so the chain read below is settled.
     number = await receipts.next_number(session, gift.organization_id, today.year)
-    existing = await session.scalar(select(InKindReceipt.receipt_id).where(InKindReceipt.gift_id == gift.id))
-    if existing is not None:
+    last = await _last_receipt(session, gift.id)
+    if last is not None and not last[1]:
         raise Conflict(
             "gift {gift_id} already has receipt {existing}",
-            resource=f"receipts/{existing}",
+            resource=f"receipts/{last[0]}",
             gift_id=gift.id,
-            existing=existing,
+            existing=last[0],
         )
     receipt = Receipt(
         organization_id=gift.organization_id,
@@ -185,6 +204,26 @@ async def issue_receipt(session: AsyncSession, principal: Principal, gift_id: in
     )
     session.add(receipt)
     await session.flush()
-    session.add(InKindReceipt(gift_id=gift.id, receipt_id=receipt.id))
+    # The chain's keys refuse a second live receipt of the gift.
+    session.add(
+        InKindReceipt(gift_id=gift.id, receipt_id=receipt.id, replaces_receipt_id=last[0] if last is not None else None)
+    )
     await session.flush()
     return receipts.receipt_out(receipt, [])
+
+
+async def void_receipt(session: AsyncSession, principal: Principal, gift_id: int, data: VoidIn) -> ReceiptOut:
+    """Staff void the gift's live receipt (作废), e.g. printed with a mistake: it keeps its number (the sequence stays
+    gap-free) and the gift may be receipted anew. The register has no return of a gift to its donor to void it."""
+    gift = await get_visible(session, principal, gift_id)
+    last = await _last_receipt(session, gift.id)
+    if last is None:
+        raise Conflict(
+            "gift {gift_id} has no receipt to void", resource=f"in-kind-donations/{gift.id}", gift_id=gift.id
+        )
+    where = f"receipts/{last[0]}"
+    if last[1] or await voids.void(session, last[0], reason=data.reason, by=principal.subject) is None:
+        raise Conflict("receipt {receipt_id} is voided already", resource=where, receipt_id=last[0])
+    receipt = await session.get(Receipt, last[0])
+    assert receipt is not None  # the chain's foreign key
+    return receipts.receipt_out(receipt, [], await session.get(ReceiptVoid, last[0]))

@@ -126,7 +126,7 @@ async def get_receipt(receipt_id: int, session: Session, principal: ReceiptsRead
     "kept with its number, which is never issued again (the numbers stay gap-free); its donations "
     "may then be receipted anew. A refund of a donation voids its receipt by itself (a merged "
     "receipt as a whole). A receipt voided already, or one for a non-cash gift (the in-kind "
-    "register's), is a 409.",
+    "register's: POST /in-kind-donations/{gift_id}/receipt/voids), is a 409.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def void_receipt(receipt_id: RowId, data: VoidIn, session: Session, principal: ReceiptsWriter) -> ReceiptOut:
