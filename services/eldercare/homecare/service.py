@@ -4,7 +4,8 @@ check-in and check-out on site, missed visits, and records that lock 30 days aft
 Electronic visit verification (EVV): a visit is verified, and draws from the person's home-care subsidy, only if
 it was checked in near its scheduled start, lasted at least a share of its scheduled duration, and was checked in
 and out near the person's home (`Evv`, from settings). Outside any of these it is flagged for review and draws
-nothing until staff correct it to verified (`correct`), which draws once."""
+nothing until staff correct it to verified (`correct`), which draws once; a verified visit corrected to flagged gives
+its draw back (a reversal entry: the subsidy ledger only grows), and draws again, once, if confirmed again."""
 
 from __future__ import annotations
 
