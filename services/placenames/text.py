@@ -11,8 +11,9 @@ import re
 # Full-width ASCII (U+FF01–U+FF5E) to ASCII and the ideographic space to a space: one character each, so
 # positions in the normalised text are positions in the original.
 WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-# Dashes people type between numbers: hyphen-minus, hyphen, en dash, em dash, minus, Chinese 之 is not one.
-WIDTH |= {ord(c): ord("-") for c in "‐‑‒–—―−－"}
+# Dashes people type between numbers: hyphen-minus, hyphen, en dash, em dash, minus, full-width and small
+# hyphen-minus. (之 in 12号之一 is not mapped: the parser and `canonical_part` read it as a sub-number, 12-1.)
+WIDTH |= {ord(c): ord("-") for c in "‐‑‒–—―−－﹣"}
 
 CN_DIGITS = {
     "零": 0,
@@ -62,16 +63,29 @@ def number_text(text: str) -> str:
     return str(value) if value is not None else text
 
 
+def annex_text(of: str | None, annex: str) -> str:
+    """An annexed door (附号) as the register keeps it: 附1号 → '附1', 12号附一号 → '12号附1' (the address's full
+    name adds the last 号: 中山路12号附1号)."""
+    return (f"{number_text(of)}号" if of else "") + f"附{number_text(annex)}"
+
+
+# 12号之一 / 12之1号: the sub-number 之 is written as a dash in the register (12-1, 12-1号 in full names).
+_SUB = re.compile(rf"({NUMBER})号?之({NUMBER})号?")
+_ANNEX = re.compile(rf"(?:({NUMBER})号)?附({NUMBER})号?")
 _SUFFIX = re.compile(r"(号楼|号院|号|幢|栋|座|单元|室|房|户)$")
 _DASHED = re.compile(r"\d+(-\d+)+")
 
 
 def canonical_part(value: str | None) -> str | None:
     """A stored house number, building, unit or room: '588号' → '588', '三幢' → '3', '12-2' stays '12-2',
-    'A座' → 'A'. Empty means none."""
+    '12号之一' → '12-1', '附1号' → '附1', 'A座' → 'A'. Empty means none."""
     if value is None:
         return None
     value = to_halfwidth(value).strip().upper()
+    if m := _SUB.fullmatch(value):
+        return f"{number_text(m[1])}-{number_text(m[2])}"
+    if m := _ANNEX.fullmatch(value):
+        return annex_text(m[1], m[2])
     value = _SUFFIX.sub("", value).strip()
     if not value:
         return None

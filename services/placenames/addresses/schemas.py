@@ -7,7 +7,9 @@ from shared.areas import AreaCode, DistrictCode
 from shared.schemas import Schema
 
 Level = Literal["house", "building", "unit", "room"]
-PART = dict(max_length=20, pattern=r"^[0-9０-９A-Za-zＡ-Ｚａ-ｚ\-－\u3007\u4e00-\u9fff]+$")
+# Dashes of every width (12－1, 12—1: text.WIDTH makes them 12-1), Han characters for 号, 之 (12号之一) and 附 (附1号).
+MAX_PART = 20  # the columns' length, as stored (text.canonical_part)
+PART = dict(max_length=MAX_PART, pattern=r"^[0-9０-９A-Za-zＡ-Ｚａ-ｚ\-‐‑‒–—―−－﹣\u3007\u4e00-\u9fff]+$")
 
 
 class AddressIn(Schema):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.placenames import geo
 from services.placenames.addresses.models import Address, AddressLineage, CodeCounter
 from services.placenames.addresses.schemas import (
+    MAX_PART,
     AddressDetail,
     AddressIn,
     AddressOut,
@@ -179,6 +180,9 @@ async def _build(session: AsyncSession, principal: Principal, data: AddressIn) -
         await _standard_name(session, data.area_id, "area_id", AREA_KINDS)
     check_coordinates(data.latitude, data.longitude)
     house, building, unit, room = (canonical_part(v) for v in (data.house_number, data.building, data.unit, data.room))
+    for field, value in (("house_number", house), ("building", building), ("unit", unit), ("room", room)):
+        if value is not None and len(value) > MAX_PART:  # 十之 + 18 digits is 20 characters, 10-… is 21
+            raise InvalidInput(field, "must have at most {max_length} characters", max_length=MAX_PART)
     if house and data.road_id is None:
         raise InvalidInput("house_number", "a house number (门牌号) is a number on a road: give road_id")
     address = Address(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from services.placenames.text import NUMBER, WIDTH, number_text
+from services.placenames.text import NUMBER, WIDTH, annex_text, number_text
 
 # Kinds of names in the dictionary, in the order the parts of an address come.
 PROVINCE, CITY, DISTRICT, TOWNSHIP, COMMUNITY, ROAD, AREA = (
@@ -129,6 +129,8 @@ TAIL = re.compile(
     rf"""
   (?P<tri_b>\d+)-(?P<tri_u>\d+)-(?P<tri_r>\d+)(?:室|号|房)?       # 12-3-1001 = 12幢3单元1001室
 | (?P<lane>{_N})弄                                               # 500弄
+| (?P<sub_of>{_N})号?之(?P<sub>{_N})号?                          # 12号之一, 12之1号: sub-number 12-1
+| (?:(?P<annex_of>{_N})号)?附(?P<annex>{_N})号?                  # 附1号, 12号附1号: an annexed door (附号)
 | (?P<house>{_N}(?:-{_N})?)号(?!楼|院|幢|房)                     # 588号, 88-2号
 | (?P<building>{_N}|[A-Za-z])(?:号楼|号幢|号院|幢|栋|座|\#楼?|＃)   # 3号楼, 三幢, 12栋, A座, 5#
 | (?P<unit>{_N})单元
@@ -156,6 +158,11 @@ def _set(
     return True
 
 
+def _set_house(parsed: Parsed, piece: str, start: int, end: int, value: str) -> None:
+    if not _set(parsed, "house_number", piece, start, end, value):
+        _set(parsed, "building", piece, start, end, value)  # 588号3号: the second is a building
+
+
 def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
     """Assign one matched number token to the part it means, given the parts already read."""
     start, end, g, token = m.start(), m.end(), m.group, m.lastgroup
@@ -168,11 +175,14 @@ def _number_tokens(parsed: Parsed, raw: str, m: re.Match) -> None:
         _set(parsed, "unit", piece, start, end, number_text(g("tri_u")))
         _set(parsed, "room", piece, start, end, number_text(g("tri_r")))
         parsed.notes.append(f"{piece} read as building-unit-room")
+    elif token == "sub":  # 之 numbers a door after the one before it, as a dash does (the register's 12-1)
+        _set_house(parsed, piece, start, end, f"{number_text(g('sub_of'))}-{number_text(g('sub'))}")
+    elif token == "annex":
+        _set_house(parsed, piece, start, end, annex_text(g("annex_of"), g("annex")))
     elif token == "house":
         value = g("house")
         value = "-".join(number_text(p) for p in value.split("-")) if "-" in value else number_text(value)
-        if not _set(parsed, "house_number", piece, start, end, value):
-            _set(parsed, "building", piece, start, end, value)  # 588号3号: the second is a building
+        _set_house(parsed, piece, start, end, value)
     elif token in ("building", "unit", "room"):
         _set(parsed, token, piece, start, end, number_text(g(token).upper()))
     elif token == "floor":
@@ -219,6 +229,7 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
     longest, tail, skip = dictionary.longest, TAIL.match, SKIP
     anchored = False  # a road, area, township or community has been read: numbers may follow
     in_numbers = False  # the building, unit or room has started: no more names
+    numbers_end = -1  # where the last number part read ends
     i, n = 0, len(text)
     while i < n:
         if text[i] in skip:
@@ -282,7 +293,10 @@ def parse(dictionary: Dictionary, raw: str) -> Parsed:
             if m is not None:
                 _number_tokens(parsed, raw, m)
                 in_numbers = in_numbers or m.lastgroup not in _NUMBERS or "building" in parts
-                i = m.end()
+                i = numbers_end = m.end()
+                continue
+            if text[i] == "-" and i == numbers_end and i + 1 < n and text[i + 1] in _NUMBER_START:
+                i += 1  # a dash between number parts (588号-3-501, －, —, –): a separator, as a space is
                 continue
             if not in_numbers and AREA not in parts:
                 m = AREA_TEXT.match(text, i)
@@ -323,7 +337,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]{2,12}")
 _NOT_ROAD = re.compile(rf".*(?:{AREA_ENDINGS}|社区|村|街道|镇|乡|区|县|市|省)$")
 # What follows a name when it is the start of a road's name instead: 东柳 in 东柳路, 东柳中路, 东柳大道.
 _ROAD_AFTER = re.compile(r"[东西南北中]?(?:路|街|大道|巷|弄)")
-_NUMBERS = frozenset(("lane", "house", "pair_b", "bare"))  # tokens that may follow a road directly
+_NUMBERS = frozenset(("lane", "sub", "annex", "house", "pair_b", "bare"))  # tokens that may follow a road directly
 
 
 def _road_run(text: str, run: tuple[int, int], at: int, skip) -> tuple[int, int] | None:
