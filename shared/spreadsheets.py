@@ -7,8 +7,11 @@ would unpack to more than `MAX_UNPACKED_BYTES` is refused from its directory, be
 bomb), and openpyxl reads each member through `zipfile`, which stops at the size the directory declares. Then,
 before any XML parser sees it, each member is read once as bytes in chunks: a run of text between two tags longer
 than `MAX_TEXT_RUN_BYTES` is refused (a parser holds an element's whole text in memory, and one cell of 400 MB
-compresses to 400 KB), and so is a document type declaration (its entities would expand). Rows are streamed (the
-sheet's XML parsed an element at a time), so memory does not grow with the sheet.
+compresses to 400 KB), and so is a document type declaration (its entities would expand). The parts openpyxl parses
+whole before the rows (content types, workbook, its relationships, styles, theme, properties) are refused past
+`MAX_WHOLE_PART_BYTES` or `MAX_WHOLE_PART_TAGS`, by the directory's size and by what they inflate to (400 MB of tiny
+tags have no long text run). Rows are streamed (the sheet's XML parsed an element at a time), so memory does not grow
+with the sheet.
 
 What a staff member's sheet does that a program's would not, and the answer each gets:
 - the wrong sheet: the sheet is found by its header row (the one whose headers name the required columns);
@@ -31,6 +34,7 @@ import datetime as dt
 import hashlib
 import io
 import itertools
+import posixpath
 import re
 import tempfile
 import zipfile
@@ -41,9 +45,13 @@ from typing import Any, Literal
 from xml.etree.ElementTree import iterparse
 
 from openpyxl import Workbook
+from openpyxl.packaging.manifest import Manifest
+from openpyxl.reader import excel as openpyxl_reader
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
+from openpyxl.xml.constants import ARC_CONTENT_TYPES, ARC_CORE, ARC_CUSTOM, ARC_STYLE, ARC_THEME, ARC_WORKBOOK
+from openpyxl.xml.functions import fromstring
 from pydantic import BaseModel, ValidationError
 
 from shared.schemas import MAX_INTEGER  # what an integer column holds (PostgreSQL's 4 bytes): a record id, a count
@@ -61,6 +69,15 @@ MAX_CELL_CHARS = 2000
 # A cell we import is at most MAX_CELL_CHARS characters, each at most 10 bytes even as a character reference
 # (&#x10FFFF;): 20 KB; Excel itself stops a cell at 32,767 characters (under 330 KB so written). 1 MiB is far above.
 MAX_TEXT_RUN_BYTES = 1 << 20
+# The parts openpyxl reads whole before the rows (the content types, the workbook part and its relationships, the
+# styles, the theme, the document properties: `_whole_parts`) are parsed as one tree (ElementTree's `fromstring`) or,
+# the theme, kept as bytes, so their memory grows with their size: 4 MiB of `<xf/>` in xl/styles.xml took openpyxl
+# to 496 MiB and 17 s of CPU. Excel writes kilobytes there; the most it writes is a styles part at its own limit of
+# 64,000 cell formats, about 6 MB and 130,000 tags. Each of those parts is refused past 8 MiB or 200,000 tags (a tag:
+# a "<"), which bounds openpyxl's work on one part at about 120 MiB and 2.5 s (measured: 200,000 `<xf/>`, the worst
+# case); the rows' parts (sheets, shared strings) are streamed and have their own bounds.
+MAX_WHOLE_PART_BYTES = 8 << 20
+MAX_WHOLE_PART_TAGS = 200_000
 MAX_PROBLEMS_LISTED = 1000  # more are counted, not listed: the first thousand say what is wrong with a file
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common; the header is looked for in these
 
@@ -222,6 +239,10 @@ class _Declaration(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    """A part openpyxl reads whole, past MAX_WHOLE_PART_BYTES or MAX_WHOLE_PART_TAGS: (its name, what was over)."""
+
+
 def _long_run() -> re.Pattern[bytes]:
     return re.compile(rb"<[^<]{%d}" % (MAX_TEXT_RUN_BYTES + 1))  # re keeps it compiled: once for a bound
 
@@ -330,16 +351,27 @@ def _scan_parts(content: bytes) -> dict[str, tuple[list[tuple[int, int, str]], i
     The same pass finds each sheet's merged ranges, which sit after its rows, and counts its rows (for progress):
     (first row, last row, range) of each merged range, and the number of rows, by part name."""
     found: dict[str, tuple[list[tuple[int, int, str]], int]] = {}
+    name = ARC_CONTENT_TYPES
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            whole = _whole_parts(archive)
+            for info in archive.infolist():  # what the directory declares, before anything is inflated
+                if info.filename in whole and info.file_size > MAX_WHOLE_PART_BYTES:
+                    raise _TooLarge(info.filename, f"{info.file_size / 2**20:.1f} MiB")
             for info in archive.infolist():
                 if info.is_dir():
                     continue
                 name = info.filename
                 with archive.open(info) as stream:
-                    first = stream.read(_CHUNK)
+                    read: Iterator[bytes] = iter(lambda: stream.read(_CHUNK), b"")
+                    if name in whole:  # and what it holds: a zip's directory may understate a size
+                        read = _bounded(read, name)
+                    first = next(read, b"")
                     codec = _codec(first)
                     if codec is None:
+                        if name in whole:
+                            for _ in read:  # no XML, read whole all the same (the theme as bytes): measured
+                                pass
                         continue
                     try:
                         known = codecs.lookup(codec)
@@ -351,7 +383,7 @@ def _scan_parts(content: bytes) -> dict[str, tuple[list[tuple[int, int, str]], i
                             "save it again as .xlsx"
                         )
                     safe = known.name in _ASCII_SAFE
-                    chunks: Iterable[bytes] = itertools.chain([first], iter(lambda: stream.read(_CHUNK), b""))
+                    chunks: Iterable[bytes] = itertools.chain([first], read)
                     if not safe:
                         chunks = _utf8(chunks, codec)
                     found[name] = _scan_part(chunks)
@@ -365,11 +397,69 @@ def _scan_parts(content: bytes) -> dict[str, tuple[list[tuple[int, int, str]], i
         raise SpreadsheetRefused(
             f"{_part_name(name)} declares a document type, which no workbook has: save it again as .xlsx"
         ) from None
+    except _TooLarge as exc:
+        part, size = exc.args
+        raise SpreadsheetRefused(
+            f"{_part_name(part)} is far larger than a workbook's ({size}; Excel writes kilobytes there, at most "
+            f"{MAX_WHOLE_PART_BYTES // 2**20} MiB and {MAX_WHOLE_PART_TAGS:,} tags are read): copy the sheet's data "
+            "into a new workbook and send that"
+        ) from None
     # A member cut short or damaged: its CRC (BadZipFile), its deflate stream (zlib.error), its compression or
     # encryption (NotImplementedError, RuntimeError), its header (OSError, EOFError, KeyError)
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, KeyError, OSError, EOFError) as exc:
         raise SpreadsheetRefused(f"the workbook is damaged ({type(exc).__name__}): save it again as .xlsx") from None
     return found
+
+
+def _bounded(chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """The chunks of a part openpyxl reads whole, its bytes and tags counted as they are inflated: _TooLarge past
+    MAX_WHOLE_PART_BYTES or MAX_WHOLE_PART_TAGS, having inflated at most a chunk more."""
+    size = tags = 0
+    for chunk in chunks:
+        size += len(chunk)
+        tags += chunk.count(b"<")
+        if size > MAX_WHOLE_PART_BYTES:
+            raise _TooLarge(name, f"over {MAX_WHOLE_PART_BYTES // 2**20} MiB inflated")
+        if tags > MAX_WHOLE_PART_TAGS:
+            raise _TooLarge(name, f"over {MAX_WHOLE_PART_TAGS:,} tags")
+        yield chunk
+
+
+def _whole_parts(archive: zipfile.ZipFile) -> set[str]:
+    """The parts `_WorkbookReader.read` reads whole: the content types, the workbook part they name (as openpyxl finds
+    it) with its relationships, the styles, the theme and the document properties. External links are not read
+    (`keep_links=False`), nor the sheets' own relationships (openpyxl's sheets are never opened)."""
+    fixed = {ARC_CONTENT_TYPES, ARC_WORKBOOK, _rels_of(ARC_WORKBOOK), ARC_STYLE, ARC_THEME, ARC_CORE, ARC_CUSTOM}
+    try:
+        info = archive.getinfo(ARC_CONTENT_TYPES)
+    except KeyError:
+        return fixed  # openpyxl refuses the file without it
+    if info.file_size > MAX_WHOLE_PART_BYTES:
+        raise _TooLarge(ARC_CONTENT_TYPES, f"{info.file_size / 2**20:.1f} MiB")
+    with archive.open(info) as stream:
+        manifest = b"".join(_bounded(iter(lambda: stream.read(_CHUNK), b""), ARC_CONTENT_TYPES))
+    codec = _codec(manifest[:_CHUNK])
+    try:
+        known = codecs.lookup(codec or "")
+    except LookupError:
+        return fixed  # no XML, or in no encoding a parser reads: the scan or openpyxl refuses it
+    if not known._is_text_encoding:
+        return fixed
+    # A document type (its entities would expand) or a run too long is refused before this parser sees it.
+    _TextRuns().feed(manifest if known.name in _ASCII_SAFE else b"".join(_utf8([manifest], known.name)), final=True)
+    reader: Any = openpyxl_reader  # the function openpyxl finds the workbook part with (private, untyped)
+    try:
+        tree: Any = fromstring(manifest)
+        part = reader._find_workbook_part(Manifest.from_tree(tree)).PartName.lstrip("/")
+    except Exception:  # openpyxl refuses the manifest itself, next: no other part is read
+        return fixed
+    return fixed | {part, _rels_of(part)}
+
+
+def _rels_of(part: str) -> str:
+    """The relationships part of a part, as openpyxl names it (`get_rels_path`)."""
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", f"{name}.rels")
 
 
 def _scan_part(chunks: Iterable[bytes]) -> tuple[list[tuple[int, int, str]], int]:
@@ -568,7 +658,7 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
     check_zip(content)
     parts = _scan_parts(content)
     try:
-        book = _WorkbookReader(io.BytesIO(content), read_only=True)
+        book = _WorkbookReader(io.BytesIO(content), read_only=True, keep_links=False)
         book.read()
     except Exception as exc:  # openpyxl raises many kinds for a file it cannot make sense of
         raise SpreadsheetRefused(

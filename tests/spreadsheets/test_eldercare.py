@@ -190,6 +190,19 @@ async def test_a_cell_of_megabytes_of_text_is_rejected_before_the_worker_reads_i
     assert await elders_seen(suite) == []
 
 
+async def test_a_styles_part_of_millions_of_tiny_tags_is_rejected_before_openpyxl_reads_it(suite):
+    # No long run of text, and far under the unpacked limit: 2,000,000 empty tags (8 MB, 40 KB compressed) that openpyxl
+    # would parse whole, before any row, into some 190 MiB (400 MB of them: gigabytes). Rejected naming the part.
+    typed = xlsx(workbook([HEADER, [id_number(1), "张桂英", None, "百丈东路1号", BAIZHANG, "否"]]))
+    content = repacked(typed, {"xl/styles.xml": lambda xml: xml.replace(b"<fonts", b"<a/>" * 2_000_000 + b"<fonts")})
+    assert len(content) < 100_000
+    result = await suite.imported(content)
+    assert result["status"] == "rejected", result
+    message = result["problems"][0]["message"]
+    assert "far larger than a workbook's" in message and "xl/styles.xml" in message, message
+    assert await elders_seen(suite) == []
+
+
 def cut_short_deflate(content: bytes, member: str = "xl/worksheets/sheet1.xml") -> bytes:
     """The workbook with `member`'s compressed data valid for its first half, then a block deflate does not know
     (a copy damaged past its first rows): the zip's directory is intact, the header row reads, the rest does not."""
