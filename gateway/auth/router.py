@@ -240,7 +240,9 @@ async def confirm_totp(body: TotpConfirmation, session: Session, principal: Call
     description="For the signed-in member of staff: the current password and a new one (12 characters at "
     "least). A wrong current password (422) counts towards lock-out. An account still on its "
     "one-time password must confirm a second factor first (409 otherwise); after this call it "
-    "signs in with the new password and its code, and its tokens carry its role's scopes.",
+    "signs in with the new password and its code, and its tokens carry its role's scopes. Every "
+    "sign-in of the account ends: its refresh tokens, on every device, no longer renew (access "
+    "tokens already issued expire within 15 minutes).",
     responses=problem_responses(401, 403, 409, 422),
 )
 async def change_password(request: Request, body: PasswordChange, session: Session, principal: Caller) -> Response:

@@ -383,6 +383,10 @@ async def change_password(
         raise InvalidInput("new_password", "must differ from the current password")
     user.password_hash, user.must_set_credentials = await hash_password(new), False
     await session.flush()
+    # Every sign-in made with the old password ends: a refresh reads the account's rights of now, so a session
+    # opened with a one-time password (no scope, no second factor) would otherwise come back as the full role once
+    # its owner finished the set-up, and one opened with a stolen password would outlive its change.
+    await revoke_sessions(session, principal.subject)
 
 
 async def _count_failure(session: AsyncSession, user_id: int, settings: GatewaySettings) -> None:
@@ -475,6 +479,16 @@ async def _current_principal(session: AsyncSession, signed_in: Principal) -> Pri
     if signed_in.kind == "resident":
         return Principal(subject=signed_in.subject, kind="resident", scopes=scopes_held_by("resident"))
     raise Unauthorized("invalid_grant: only people refresh their tokens", keep_writes=True)
+
+
+async def revoke_sessions(session: AsyncSession, subject: str) -> None:
+    """Revoke every refresh token of `subject` not revoked yet (all its sign-ins, on every device)."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.claims["sub"].as_string() == subject, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

@@ -1,6 +1,7 @@
 """Granting rights: a principal grants only the scopes it holds, and areas within its own; every grant is
 recorded for auditors; a refused grant writes nothing."""
 
+import pyotp
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -9,6 +10,7 @@ from gateway.auth.models import Grant, OAuthClient, StaffUser
 from gateway.auth.service import digest
 from gateway.principals import STAFF_SCOPES, issue_token
 from gateway.scopes import CLIENTS_WRITE, STAFF_WRITE
+from gateway.seed import DEMO_PASSWORD
 from shared.db import utcnow
 from shared.identity import Principal
 from tests.gateway.test_auth import TOKEN, bearer, client_token, staff_tokens
@@ -332,6 +334,40 @@ async def test_a_refresh_carries_the_accounts_rights_of_now_not_of_the_sign_in(a
     assert renewed.status_code == 200
     principal, _ = auth_gateway.app.authenticator.principal(renewed.json()["access_token"])
     assert principal.area == "330212001"
+
+
+async def test_a_sign_in_made_with_a_one_time_password_does_not_become_the_full_role_when_the_set_up_ends(
+    auth_gateway,
+):
+    """Someone signs in with an account's one-time password (leaked from the operator's file) before its owner:
+    a token with no scope, and a refresh token. The owner then sets up a second factor and a new password. A refresh
+    reads the account's rights of now, so the early refresh token came back as a city administrator's, with neither
+    the new password nor the second factor; changing the password now ends every sign-in of the account."""
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(StaffUser).where(StaffUser.username == "city-demo").values(must_set_credentials=True)
+        )
+    early = await staff_tokens(auth_gateway, "city-demo")
+    owner = await staff_tokens(auth_gateway, "city-demo")
+    assert early.json()["scope"] == "" and owner.json()["scope"] == ""
+    headers = bearer(owner)
+    started = await auth_gateway.post("/api/auth/v1/staff/totp", headers=headers)
+    totp = pyotp.TOTP(started.json()["secret"])
+    confirmed = await auth_gateway.post(
+        "/api/auth/v1/staff/totp/confirmation", headers=headers, json={"code": totp.now()}
+    )
+    assert confirmed.status_code == 204
+    change = {"current_password": DEMO_PASSWORD, "new_password": "chosen-by-the-owner-1"}
+    assert (await auth_gateway.post("/api/auth/v1/staff/password", headers=headers, json=change)).status_code == 204
+
+    for refresh in (early.json()["refresh_token"], owner.json()["refresh_token"]):
+        renewed = await auth_gateway.post(TOKEN, data={"grant_type": "refresh_token", "refresh_token": refresh})
+        assert renewed.status_code in (400, 401) and renewed.json()["error"] == "invalid_grant", renewed.text
+    other = await staff_tokens(auth_gateway, "yinzhou-demo")  # another account's sign-in is untouched
+    renewed = await auth_gateway.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": other.json()["refresh_token"]}
+    )
+    assert renewed.status_code == 200, renewed.text
 
 
 async def test_a_control_character_in_a_query_parameter_of_the_gateways_own_routes_is_a_422_naming_it(auth_gateway):
