@@ -1,7 +1,8 @@
 """A gift refunded in full is no gift: counts of donations (and of a donor's gifts) leave it out wherever they are
 shown; a gift refunded in part still counts."""
 
-from tests.charity.factories import API, YINZHOU, donate, project
+from tests.charity.factories import API, CITY, YINZHOU, donate, project
+from tests.charity.test_campaigns import campaign_with_units, csv_of, upload
 from tests.indicators import value
 
 
@@ -39,3 +40,22 @@ async def test_a_gift_refunded_in_full_is_not_counted_one_refunded_in_part_is(cl
     after = (await client.get(f"{API}/indicators")).json()
     for period in ("this_year", "all_time"):
         assert value(after, "donations", period=period) - value(before, "donations", period=period) == 2
+
+
+async def test_a_payroll_batch_refunded_in_full_leaves_the_one_day_donation_participation(client):
+    created, campaign, (first, second) = await campaign_with_units(client)
+    whole = await upload(
+        client, campaign, first, csv_of(("E001", "张三", "100"), ("E002", "李四", "50")), rows=2, total=15_000
+    )
+    part = await upload(client, campaign, second, csv_of(("X1", "", "30"), ("X2", "", "30")), rows=2, total=6_000)
+    assert whole.status_code == part.status_code == 201
+    for batch, amount in ((whole.json(), 15_000), (part.json(), 1_000)):
+        response = await client.post(
+            f"{API}/donations/{batch['donation_id']}/refunds",
+            json={"amount_fen": amount, "reason": "单位申请退回"},
+            headers=client.as_(CITY),
+        )
+        assert response.status_code == 201, response.text
+    stats = (await client.get(f"{API}/campaigns/{campaign['id']}/participation", headers=client.as_(CITY))).json()
+    assert [(u["participants"], u["donated_fen"]) for u in stats["units"]] == [(0, 0), (2, 6_000)]
+    assert stats["participants"] == 2

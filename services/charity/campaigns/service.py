@@ -18,10 +18,11 @@ from stdnum.cn import uscc
 from services.charity.campaigns.models import Campaign, CampaignUnit, PayrollBatch, PayrollRow
 from services.charity.campaigns.schemas import CampaignIn, Participation, UnitIn, UnitParticipation
 from services.charity.donations import service as donations
+from services.charity.donations.models import Donation
 from services.charity.donations.schemas import DonationIn, DonorIn, RefundIn
 from services.charity.projects.models import Project
 from services.charity.settings import LIMITS
-from shared.areas import check_district
+from shared.areas import check_area, check_district
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, DomainError, FieldProblem, Forbidden, InvalidInput, NotFound
 from shared.i18n import N_
@@ -45,6 +46,7 @@ class BatchRejected(DomainError):
 
 async def create(session: AsyncSession, principal: Principal, data: CampaignIn) -> Campaign:
     principal.check_covers(data.area_code)
+    check_area(data.area_code, "area_code")
     if data.ends_on < data.starts_on:
         raise InvalidInput("ends_on", "must be on or after starts_on")
     project = await session.get(Project, data.project_id)
@@ -413,12 +415,14 @@ async def participation(session: AsyncSession, principal: Principal | None, camp
     )
     if principal is not None and principal.kind == "staff":
         units = [u for u in units if principal.covers(u.district_code)]
-    # A replaced batch no longer counts: its correction does.
+    # A replaced batch no longer counts: its correction does. Nor does one whose donation was refunded in full: its
+    # people gave nothing in the end (one refunded in part still counts).
     counted = (
         select(PayrollBatch.id, PayrollBatch.unit_id, PayrollBatch.total_fen)
         .where(
             PayrollBatch.campaign_id == campaign.id,
             ~select(Replacement.id).where(Replacement.replaces_id == PayrollBatch.id).exists(),
+            select(Donation.id).where(Donation.id == PayrollBatch.donation_id, donations.still_given()).exists(),
         )
         .subquery()
     )
