@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.homecare.models import Visit
 from services.eldercare.homecare.service import _refuse_if_locked
-from services.eldercare.subsidies.models import SubsidyEntry
+from services.eldercare.subsidies.models import SubsidyAccount, SubsidyEntry
 from shared import clock
 from shared.db import utcnow
 from shared.errors import Conflict
@@ -729,6 +729,27 @@ async def test_the_subsidy_ledger_holds_one_live_draw_per_visit_and_keeps_every_
     async with client.app.state.database.sessionmaker() as session, session.begin():  # what the rules allow
         await session.execute(insert(SubsidyEntry).values(**dict(reversal, visit_seq=2, prev_seq=1)))
         await session.execute(insert(SubsidyEntry).values(**dict(draw, visit_seq=3, prev_seq=2)))
+
+
+async def test_a_subsidy_accounts_tier_and_level_are_held_by_the_database(client):
+    """The tier and level pick the monthly allowance; the API bounded them, the table took any (level 7, tier 'vip')."""
+    elder_id, _ = await add_elder(client)
+    row = dict(
+        elder_id=elder_id,
+        tier="age_60_79",
+        level=3,
+        balance_fen=0,
+        tier_basis="live",
+        opened_by="test",
+        opened_at=utcnow(),
+    )
+    for bad in ({"level": 7}, {"level": -1}, {"tier": "vip"}, {"tier_basis": "guess"}):
+        async with client.app.state.database.sessionmaker() as session:
+            with pytest.raises(IntegrityError):
+                async with session.begin():
+                    await session.execute(insert(SubsidyAccount).values(**(row | bad)))
+    async with client.app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(insert(SubsidyAccount).values(**row))
 
 
 async def test_a_visit_is_booked_at_most_a_year_ahead(client):

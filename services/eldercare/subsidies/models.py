@@ -63,6 +63,10 @@ class SubsidyAccount(Base):
     __table_args__ = (
         bounded("balance_fen", 0, MAX_BALANCE_FEN),
         CheckConstraint("balance_fen >= 0", name="balance_not_negative"),
+        # The tier and level pick the monthly allowance (rate_for): the same domains as the rates'.
+        CheckConstraint("tier IN (" + ", ".join(f"'{t}'" for t in ALLOWANCE_TIERS) + ")", name="tier_known"),
+        CheckConstraint("level BETWEEN 0 AND 4", name="level_range"),
+        CheckConstraint("tier_basis IN ('live', 'fallback')", name="tier_basis_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
