@@ -31,6 +31,7 @@ from gateway.auth.schemas import (
     TokenResponse,
     TotpConfirmation,
     TotpEnrollment,
+    TotpStart,
     WeChatSignIn,
 )
 from gateway.principals import issue_token
@@ -211,11 +212,16 @@ async def sign_out(body: SignOut, session: Session) -> Response:
     response_model=TotpEnrollment,
     summary="Set up a second factor (TOTP)",
     description="For the signed-in member of staff: a new authenticator secret, pending until confirmed "
-    "with a first code. After confirmation, sign-in needs a code as well as the password.",
-    responses=problem_responses(401, 403),
+    "with a first code. After confirmation, sign-in needs a code as well as the password. "
+    "Replacing a second factor that is on (a new phone) takes the account's `current_password` "
+    "(422 without it or when wrong, which counts towards lock-out).",
+    responses=problem_responses(401, 403, 422),
 )
-async def start_totp(session: Session, principal: Caller) -> TotpEnrollment:
-    secret, uri = await service.start_totp(session, principal)
+async def start_totp(
+    request: Request, session: Session, principal: Caller, body: TotpStart | None = None
+) -> TotpEnrollment:
+    current = body.current_password if body else None
+    secret, uri = await service.start_totp(session, request.app.state.settings, principal, current)
     return TotpEnrollment(secret=secret, otpauth_uri=uri)
 
 

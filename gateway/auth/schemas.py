@@ -33,6 +33,15 @@ class TotpEnrollment(Schema):
     otpauth_uri: str = Field(description="The same as an otpauth:// URI, for a QR code")
 
 
+class TotpStart(Schema):
+    """Setting up a second factor: the password too, when one is on already and is being replaced."""
+
+    model_config = ConfigDict(extra="forbid")
+    current_password: str | None = Field(
+        None, min_length=1, max_length=200, description="Required when a second factor is on: it is replaced"
+    )
+
+
 class TotpConfirmation(Schema):
     """The first code of the authenticator app, which turns the second factor on."""
 

@@ -343,9 +343,17 @@ async def _staff_user(session: AsyncSession, principal: Principal) -> StaffUser:
     return user
 
 
-async def start_totp(session: AsyncSession, principal: Principal) -> tuple[str, str]:
-    """A new secret, pending until confirmed with a first code; replaces any earlier one."""
+async def start_totp(
+    session: AsyncSession, settings: GatewaySettings, principal: Principal, current_password: str | None = None
+) -> tuple[str, str]:
+    """A new secret, pending until confirmed with a first code; replaces any earlier one. Replacing one that is on
+    turns it off until the new one is confirmed, so it takes the account's password: a bearer token alone (15
+    minutes, or a refresh token found on a shared computer) must not be enough to remove or take over the factor."""
     user = await _staff_user(session, principal)
+    if user.totp_enabled_at is not None:
+        if not current_password:
+            raise InvalidInput("current_password", "is required to replace a second factor that is on")
+        await _check_current_password(session, settings, user, current_password)
     secret = pyotp.random_base32()
     user.totp_secret, user.totp_enabled_at, user.totp_last_step = secret, None, None
     await session.flush()
@@ -369,11 +377,7 @@ async def change_password(
     """The signed-in member of staff's own password. An account on its one-time password must confirm a second
     factor first; choosing the new password then gives it its role's scopes at the next sign-in."""
     user = await _staff_user(session, principal)
-    if not await _password_matches(user.password_hash, current):
-        await _count_failure(session, user.id, settings)
-        wrong = InvalidInput("current_password", "is not your current password")
-        wrong.keep_writes = True  # the failure counts although the request is refused
-        raise wrong
+    await _check_current_password(session, settings, user, current)
     if user.must_set_credentials and user.totp_enabled_at is None:
         raise Conflict(
             "set up and confirm a second factor (POST /api/auth/v1/staff/totp) before the new password",
@@ -387,6 +391,16 @@ async def change_password(
     # opened with a one-time password (no scope, no second factor) would otherwise come back as the full role once
     # its owner finished the set-up, and one opened with a stolen password would outlive its change.
     await revoke_sessions(session, principal.subject)
+
+
+async def _check_current_password(
+    session: AsyncSession, settings: GatewaySettings, user: StaffUser, password: str
+) -> None:
+    if not await _password_matches(user.password_hash, password):
+        await _count_failure(session, user.id, settings)
+        wrong = InvalidInput("current_password", "is not your current password")
+        wrong.keep_writes = True  # the failure counts although the request is refused
+        raise wrong
 
 
 async def _count_failure(session: AsyncSession, user_id: int, settings: GatewaySettings) -> None:

@@ -71,3 +71,24 @@ async def test_only_staff_set_up_a_second_factor(auth_gateway):
     resident = bearer("resident", auth_gateway.settings)
     assert (await auth_gateway.post("/api/auth/v1/staff/totp", headers=resident)).status_code == 403
     assert (await auth_gateway.post("/api/auth/v1/staff/totp")).status_code == 401
+
+
+async def test_a_second_factor_that_is_on_is_replaced_only_with_the_password(auth_gateway):
+    """Starting a set-up turns the factor that is on off until the new one is confirmed: with a bearer token alone
+    (15 minutes, or a refresh token left on a shared computer) anyone could remove the second factor, or put their
+    own phone in its place and lock its owner out of it."""
+    totp, confirmed_at = await enrol(auth_gateway)
+    session = await signed_in(auth_gateway, totp=totp.at(confirmed_at + 30))
+    headers = {"Authorization": "Bearer " + session.json()["access_token"]}
+    for body in (None, {"current_password": "not-the-password"}):
+        taken = await auth_gateway.post("/api/auth/v1/staff/totp", headers=headers, json=body)
+        assert taken.status_code == 422 and taken.json()["errors"][0]["field"] == "current_password", taken.text
+    async with auth_gateway.app.local_app.state.database.sessionmaker() as db:
+        user = await db.scalar(select(StaffUser).where(StaffUser.username == "city-demo"))
+        assert user.totp_enabled_at is not None and user.totp_secret == totp.secret and user.failed_sign_ins == 1
+    assert (await signed_in(auth_gateway)).status_code == 401  # still needs its code
+
+    replaced = await auth_gateway.post(
+        "/api/auth/v1/staff/totp", headers=headers, json={"current_password": DEMO_PASSWORD}
+    )
+    assert replaced.status_code == 200 and replaced.json()["secret"] != totp.secret
