@@ -51,6 +51,7 @@ from services.assistance import seed
 from services.assistance.discovery import batch, flows, runner, screenings
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn
+from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
 from services.assistance.households.models import Member
 from services.assistance.settings import AssistanceSettings
@@ -133,7 +134,11 @@ async def decrypt_floor(database: Database, chunk: int) -> tuple[float, int]:
         top = await session.scalar(text("SELECT max(id) FROM households")) or 0
         started = time.perf_counter()
         for after in range(0, top, chunk):
-            rows_read += (await batch.member_incomes(session, today, after_id=after, until_id=after + chunk))[2]
+            rows_read += (
+                await batch.member_incomes(
+                    session, today, period_months=rules.DEFAULT_INCOME_MONTHS, after_id=after, until_id=after + chunk
+                )
+            )[2]
         return time.perf_counter() - started, rows_read
 
 
@@ -150,7 +155,9 @@ async def rules_only(database: Database, chunk: int) -> tuple[float, float]:
         started, loading = time.perf_counter(), 0.0
         for after in range(0, top, chunk):
             loading -= time.perf_counter()
-            await batch.load_incomes(session, today, after_id=after, until_id=after + chunk)
+            await batch.load_incomes(
+                session, today, period_months=rules.income_months(params), after_id=after, until_id=after + chunk
+            )
             loading += time.perf_counter()
             hits = batch.hits_select(
                 params,

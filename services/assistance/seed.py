@@ -16,6 +16,7 @@ from services.assistance.households.models import Household, Member
 from services.assistance.policies.models import PolicyVersion
 from services.assistance.policies.schemas import CATALOGUE
 from services.assistance.programmes import service as programmes
+from shared import clock
 from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.demo_city import demo_address
@@ -125,6 +126,22 @@ VERSIONS = [
         citation="No source: the plan does not say how the 低保金 is rounded",
         note="Assumed: no source says how the grant is rounded, so it is not (1 fen), the neutral default; a "
         "cited rule (e.g. up to whole yuan, 100) is added as a new version.",
+    ),
+    # The assessment period (家庭收入计算期): no source gives it. One month, the last month before the day asked about,
+    # is the neutral reading: the income counted is what the household received in that month, as recorded, with
+    # nothing averaged in from months before (an income that ended, a job lost) and nothing rounded; before this
+    # parameter, every income ever recorded counted, however long ago it ended. A district with a cited rule
+    # (申请前6个月, 12个月) adds its own version, and the check averages over it (eligibility/rules.py, docs/rules.md).
+    dict(
+        code="income_assessment_months",
+        value=1,
+        effective_on=Y2022,
+        citation="民发〔2021〕57号：家庭收入为共同生活的家庭成员“在规定期限内”获得的收入，期限由各地规定；"
+        "《全市民政工作要点2022》未给出",
+        note="Assumed: no source gives the period, so one month (the last whole month before the day asked about), "
+        "the neutral default: the incomes that cover that month count at their monthly figure, none that ended "
+        "before it, nothing averaged or rounded. A cited period (e.g. the 12 months before the application) is "
+        "added as a new version, city-wide or for a district.",
     ),
     # 支出型 (expenditure-type) hardship: the plan (第35-39行) asks for 精准救助 and wider 准入条件 but names no
     # rule for rigid medical expenses; both parameters are assumptions, to be replaced by the bureau's figures.
@@ -239,6 +256,11 @@ async def load_demo_households(session: AsyncSession) -> int:
         session.add(member)
         await session.flush()
         if row["pension_fen"]:
+            # The pension of the 12 months before the month the demo is loaded: the months an eligibility check
+            # of today counts (the assessment period, `income_assessment_months`, is of months that have ended; a
+            # pension recorded for 2021 alone no longer counted in 2022 and after, and the 300-yuan demo grant
+            # became 1,100).
+            this_month = clock.today().replace(day=1)
             session.add(
                 Income(
                     household_id=household.id,
@@ -246,13 +268,13 @@ async def load_demo_households(session: AsyncSession) -> int:
                     kind="pension",
                     item="pension",
                     amount_fen=row["pension_fen"] * 12,
-                    period_from=dt.date(2021, 1, 1),
+                    period_from=this_month.replace(year=this_month.year - 1),
                     months=12,
                     monthly_fen=row["pension_fen"],
                     exempt=False,
                     source_kind="department",
                     source_name="市人力社保局（演示数据）",
-                    source_on=dt.date(2022, 1, 10),
+                    source_on=this_month,
                     recorded_by="seed",
                     recorded_at=utcnow(),
                 )

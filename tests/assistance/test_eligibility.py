@@ -272,9 +272,17 @@ async def test_a_recorded_household_is_explained_with_versions_citations_and_sou
     assert dibao["eligible"] is True and dibao["amount_fen"] == 2 * 110_000 - 150_000
     income_rule = next(c for c in dibao["criteria"] if c["code"] == "per_capita_income_below_standard")
     assert (income_rule["passed"], income_rule["value"], income_rule["threshold"]) == (True, 75_000, 110_000)
-    [standard, deduction] = income_rule["parameters"]
+    [standard, deduction, period] = income_rule["parameters"]
     assert standard["code"] == "dibao_standard" and "1100元/月以上" in standard["citation"]
     assert deduction["code"] == "employment_cost_deduction" and deduction["is_assumption"] is True
+    # The income is June's (the period's last month, before July's): the assessment period the seed ships.
+    assert (period["code"], period["value"], period["unit"], period["is_assumption"]) == (
+        "income_assessment_months",
+        1,
+        "months",
+        True,
+    )
+    assert "1 whole month(s) before the month of as_of" in income_rule["note"]
     assert income_rule["sources"] == ["department: 市人力社保局, 2024-07-02"]
     assert [p["code"] for p in body["programmes"]] == list(PROGRAMMES)
     assert all(p["receiving"] is False for p in body["programmes"])

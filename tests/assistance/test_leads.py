@@ -9,6 +9,7 @@ import datetime as dt
 from services.assistance import seed
 from services.assistance.jobs import tasks
 from services.assistance.programmes import service as programmes
+from shared import clock
 from shared.identity import Principal
 from tests.assistance.helpers import household, member
 from tests.assistance.test_screening import in_public_notice
@@ -197,7 +198,9 @@ async def working_couple(client) -> tuple[int, int]:
 
 
 async def add_income(client, household_id: int, member_id: int, kind: str, fen: int) -> None:
-    """A month's income of `kind` (also its item), from the human resources department."""
+    """Last month's income of `kind` (also its item), from the human resources department: the month a screening of
+    today assesses."""
+    last_month = (clock.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     added = await client.post(
         f"{API}/households/{household_id}/incomes",
         headers=client.as_(COMMUNITY),
@@ -206,9 +209,9 @@ async def add_income(client, household_id: int, member_id: int, kind: str, fen: 
             "kind": kind,
             "item": kind,
             "amount_fen": fen,
-            "period_from": "2024-01",
-            "period_to": "2024-01",
-            "source": {"kind": "department", "name": "市人力社保局", "obtained_on": "2024-02-01"},
+            "period_from": last_month,
+            "period_to": last_month,
+            "source": {"kind": "department", "name": "市人力社保局", "obtained_on": clock.today().isoformat()},
         },
     )
     assert added.status_code == 201, added.text

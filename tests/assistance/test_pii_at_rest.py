@@ -293,7 +293,7 @@ async def test_no_table_holds_an_income_amount_in_the_clear(client):
     household_id, income_ids = await household_with_incomes(client)
     check = await client.post(
         f"{API}/eligibility-checks",
-        json={"household_id": household_id, "as_of": "2024-06-30"},
+        json={"household_id": household_id, "as_of": "2024-02-15"},  # January: both incomes' first month
         headers=client.as_(CHECKER),
     )
     assert check.status_code == 200, check.text
@@ -322,7 +322,7 @@ async def test_no_table_holds_an_income_amount_in_the_clear(client):
 
 async def test_key_rotation_moves_every_income_and_the_eligibility_stays_the_same(client):
     household_id, _ = await household_with_incomes(client)
-    body = {"household_id": household_id, "as_of": "2024-06-30"}
+    body = {"household_id": household_id, "as_of": "2024-02-15"}
     before = await client.post(f"{API}/eligibility-checks", json=body, headers=client.as_(CHECKER))
     assert before.status_code == 200, before.text
     old = keyring()
@@ -345,11 +345,11 @@ async def test_key_rotation_moves_every_income_and_the_eligibility_stays_the_sam
         after = await client.post(f"{API}/eligibility-checks", json=body, headers=client.as_(CHECKER))
         assert after.status_code == 200 and after.json() == before.json()
         async with client.app.state.database.sessionmaker() as session:
-            params = await eligibility.parameters(session, "330212", dt.date(2024, 6, 30))
-            assert await batch.load_incomes(session, dt.date(2024, 6, 30)) == 2
+            params = await eligibility.parameters(session, "330212", dt.date(2024, 2, 15))
+            assert await batch.load_incomes(session, dt.date(2024, 2, 15), period_months=1) == 2
             totals = (await session.execute(text("SELECT sum(wages), sum(other) FROM screening_member_incomes"))).one()
             assert tuple(totals) == (9_876_543 + 2_880_699, 0)
-            await batch.eligible(session, params, dt.date(2024, 6, 30))
+            await batch.eligible(session, params, dt.date(2024, 2, 15))
             await session.rollback()
     finally:
         use_keyring(None)

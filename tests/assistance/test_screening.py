@@ -296,10 +296,10 @@ async def test_chunks_in_flight_together_write_every_lead_once_and_a_failed_one_
         fifth_after = sorted(await session.scalars(select(Household.id)))[4 * 30 - 1]
     load_incomes = batch.load_incomes
 
-    async def failing_fifth(session, as_of, *, after_id=0, until_id=None):
+    async def failing_fifth(session, as_of, *, after_id=0, until_id=None, **kwargs):
         if after_id == fifth_after:
             raise RuntimeError("chunk lost")
-        return await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
+        return await load_incomes(session, as_of, after_id=after_id, until_id=until_id, **kwargs)
 
     monkeypatch.setattr(batch, "load_incomes", failing_fifth)
     with pytest.raises(RuntimeError, match="chunk lost"):

@@ -24,7 +24,8 @@ HOUSEHOLDS = 10_000
 
 
 def single_path_hits(households, members, incomes, assets, params):
-    """Every household through `rules.evaluate`, exactly as an eligibility check builds its facts."""
+    """Every household through `rules.evaluate`, exactly as an eligibility check builds its facts (its incomes over
+    the assessment period of `params`)."""
     by_household = collections.defaultdict(lambda: ([], [], []))
     for m in members:
         by_household[m.household_id][0].append(m)
@@ -37,7 +38,10 @@ def single_path_hits(households, members, incomes, assets, params):
     hits = set()
     for household in households:
         ms, incs, ass = by_household[household.id]
-        result = rules.evaluate(eligibility.facts_from_rows(household.area_code[:6], ms, incs, ass), params, AS_OF)
+        facts = eligibility.facts_from_rows(
+            household.area_code[:6], ms, incs, ass, as_of=AS_OF, period_months=rules.income_months(params)
+        )
+        result = rules.evaluate(facts, params, AS_OF)
         for programme in result.programmes:
             if programme.persons is None:
                 if programme.eligible:
@@ -69,8 +73,9 @@ async def test_batch_and_single_paths_agree_on_ten_thousand_households(client):
     assert found["dibao"] > 500 and found["dibao_marginal"] > 500
     totals = collections.Counter()
     on_edge = 0
-    for i in incomes:
-        totals[i.household_id] += 0 if i.exempt else i.monthly_fen
+    for i in incomes:  # those of the month the seed's one-month assessment period covers
+        in_period = rules.months_in_period(i.period_from, i.months, AS_OF, 1)
+        totals[i.household_id] += 0 if i.exempt or not in_period else i.monthly_fen
     standard = params["dibao_standard"].value
     counted = collections.Counter(m.household_id for m in members)
     on_edge = sum(1 for hid, total in totals.items() if abs(total - standard * counted[hid]) <= 30_001)
@@ -107,6 +112,30 @@ async def test_batch_and_single_paths_agree_with_a_district_deduction_and_asset_
         households, members, incomes, assets, {c: p for c, p in params.items() if c not in rules.ASSET_LIMITS}
     )
     assert unlimited > single_hits  # and the limits some others
+
+
+async def test_batch_and_single_paths_agree_over_a_longer_assessment_period(client):
+    """A district's cited assessment period of several months: both paths average the incomes over the same months
+    (an income that ended before them counts for none, one that straddles them for its months in it), rounding
+    down the same way; and the period really decides households, against the one month the seed ships."""
+    async with client.app.state.database.sessionmaker() as session:
+        await seed.load_policies(session)
+        await generate(session, 2_000, as_of=AS_OF, seed=19)
+        one_month = await eligibility.parameters(session, "330212", AS_OF)
+        assert one_month[rules.INCOME_PERIOD].value == 1
+        rows = None
+        for months in (12, 5):
+            params = one_month | {
+                rules.INCOME_PERIOD: rules.Param(rules.INCOME_PERIOD, months, "months", 0, "a district's rule (test)")
+            }
+            batch_hits, rows = await batch_hits_and_rows(session, params)
+            single_hits = single_path_hits(*rows, params)
+            assert batch_hits == single_hits, (
+                months,
+                sorted(batch_hits - single_hits)[:5],
+                sorted(single_hits - batch_hits)[:5],
+            )
+            assert single_hits != single_path_hits(*rows, one_month)
 
 
 async def test_batch_ranges_cover_every_household_once(client):
@@ -169,7 +198,13 @@ async def test_the_leads_the_job_writes_are_the_batch_hits_with_their_figures(cl
         written = 0
         for start in range(0, len(ids), 400):
             chunk = ids[start : start + 400]
-            await batch.load_incomes(session, AS_OF, after_id=chunk[0] - 1, until_id=chunk[-1])
+            await batch.load_incomes(
+                session,
+                AS_OF,
+                period_months=rules.income_months(params),
+                after_id=chunk[0] - 1,
+                until_id=chunk[-1],
+            )
             written += await batch.write_leads(
                 session,
                 screening.id,

@@ -97,7 +97,12 @@ class CityGenerator:
         self.next_member = first_member_id
         self.used: set[str] = set()  # blind indexes of the ID numbers already given out (or in the database)
         self.now = utcnow()
-        self.period = dt.date(as_of.year - 1 if as_of.month == 1 else as_of.year, (as_of.month - 2) % 12 + 1, 1)
+        self.this_month = as_of.replace(day=1)
+
+    def month(self, months_later: int) -> dt.date:
+        """The first day of the month `months_later` months after `as_of`'s (before it when negative)."""
+        index = self.this_month.year * 12 + self.this_month.month - 1 + months_later
+        return dt.date(index // 12, index % 12 + 1, 1)
 
     def id_number(self, district: str, birth: dt.date) -> tuple[str, str]:
         """A new valid ID number and its blind index."""
@@ -176,8 +181,15 @@ class CityGenerator:
             }[kind]
             if kind == "wages" and self.rng.random() < 0.5:
                 share += self.t.deduction  # the deduction brings it back onto the target
+            # The current income's period ends with the month before `as_of`'s: the last month that has ended.
             months = self.rng.choice((1, 3, 6, 12))
-            self._income(batch, hid, person["id"], kind, item, share * months, months)
+            self._income(batch, hid, person["id"], kind, item, share * months, months, self.month(-months))
+            if self.rng.random() < 0.2:  # a former income (a job lost) that ended before, or one not yet begun
+                # ended: months before `as_of`'s that it ended (2: the month before the last); 0: begins this month
+                months, ended = self.rng.choice((1, 3, 6, 12)), self.rng.choice((2, 2, 3, 6, 12, 13, 14, 25, 0, -1))
+                start = self.month(-ended - months + 1) if ended > 0 else self.month(-ended)
+                amount = self.rng.randint(50_000, 800_000) * months
+                self._income(batch, hid, person["id"], kind, item, amount, months, start)
             if self.rng.random() < 0.15:  # an exempt item that must not count
                 exempt = self.rng.choice(
                     (
@@ -186,7 +198,7 @@ class CityGenerator:
                         ("transfer", "special_care_pension"),
                     )
                 )
-                self._income(batch, hid, person["id"], *exempt, self.rng.randint(1, 200_000), 1)
+                self._income(batch, hid, person["id"], *exempt, self.rng.randint(1, 200_000), 1, self.month(-1))
         n = len(people)
         if self.rng.random() < 0.3:
             edge = self.t.assets_limit * n + self.rng.choice((-1, 0, 1, -500_000, 500_000))
@@ -230,7 +242,9 @@ class CityGenerator:
             created_at=self.now,
         )
 
-    def _income(self, batch: Batch, hid: int, mid: int, kind: str, item: str, amount: int, months: int) -> None:
+    def _income(
+        self, batch: Batch, hid: int, mid: int, kind: str, item: str, amount: int, months: int, period_from: dt.date
+    ) -> None:
         batch.incomes.append(
             dict(  # amounts encrypted as the column type would (written around the ORM)
                 household_id=hid,
@@ -239,7 +253,7 @@ class CityGenerator:
                 item=item,
                 amount_fen_enc=keyring().encrypt(AMOUNT_PURPOSE, str(amount)),
                 months=months,
-                period_from=self.period,
+                period_from=period_from,
                 monthly_fen_enc=keyring().encrypt(MONTHLY_PURPOSE, str(amount // months)),
                 exempt=item in EXEMPT_ITEMS,
                 source_kind=self.rng.choice(("department", "applicant")),

@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    extract,
     func,
     literal,
     null,
@@ -71,10 +72,10 @@ class Hit:
     figures: dict
 
 
-# The counted monthly income per member of the chunk being screened (non-exempt incomes of periods begun by the
-# day screened): wages apart, for the employment cost deduction. A temporary table lives in one connection, so
-# concurrent screenings on other connections never see each other's rows; its own metadata keeps it out of the
-# migrations.
+# The counted monthly income per member of the chunk being screened (non-exempt incomes, averaged over the
+# assessment period before the month screened, `rules.period_income`): wages apart, for the employment cost
+# deduction. A temporary table lives in one connection, so concurrent screenings on other connections never see
+# each other's rows; its own metadata keeps it out of the migrations.
 MEMBER_INCOMES = Table(
     "screening_member_incomes",
     MetaData(),
@@ -95,66 +96,101 @@ def _ids_between(column, after_id: int, until_id: int | None) -> list:
 
 
 async def member_incomes(
-    session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None
+    session: AsyncSession,
+    as_of: dt.date,
+    *,
+    period_months: int,
+    after_id: int = 0,
+    until_id: int | None = None,
 ) -> tuple[dict[int, int], dict[int, int], int]:
     """The counted monthly income per member of the households with after_id < id ≤ until_id, as the rules count
-    it (non-exempt incomes of periods begun by `as_of`), decrypted and summed here: (wages per member, other
-    incomes per member, income rows read)."""
+    it (non-exempt incomes with months in the assessment period, the `period_months` whole months before
+    `as_of`'s month, averaged over it: `rules.period_income`), decrypted and summed here: (wages per member, other incomes
+    per member, income rows read). Incomes that ended before the period are left out by the statement itself."""
     connection = await session.connection()
+    first, last = rules.assessment_months(as_of, period_months)
     if connection.dialect.name == "postgresql":
         # Straight from the driver (at city scale SQLAlchemy's row handling cost as much as the decryption), and as
         # three arrays rather than a row per income: tens of thousands of row objects per chunk kept the garbage
         # collector's full collections coming, and the service answered no request during each of them
         # (`./dev bench assistance` prints them; docs/benchmarks/assistance.md).
+        # Each income's months in the period come with it (`rules.overlap` over `rules.month_index`, in SQL).
         driver = (await connection.get_raw_connection()).driver_connection
-        members, wages, sealed = await driver.fetchrow(
-            "SELECT array_agg(member_id), array_agg(kind = 'wages'), array_agg(monthly_fen_enc) FROM incomes "
-            "WHERE NOT exempt AND period_from <= $1 AND household_id > $2"
-            + (" AND household_id <= $3" if until_id is not None else ""),
+        members, wages, sealed, counted = await driver.fetchrow(
+            "SELECT array_agg(member_id), array_agg(kind = 'wages'), array_agg(monthly_fen_enc), "
+            "array_agg(least(start + months - 1, $3) - greatest(start, $4) + 1) FROM ("
+            "SELECT member_id, kind, monthly_fen_enc, months, "
+            "extract(year FROM period_from)::int * 12 + extract(month FROM period_from)::int - 1 AS start "
+            "FROM incomes WHERE NOT exempt AND period_from <= $1 AND household_id > $2"
+            + (" AND household_id <= $5" if until_id is not None else "")
+            + ") AS begun WHERE start <= $3 AND start + months - 1 >= $4",
             as_of,
             after_id,
+            last,
+            first,
             *([until_id] if until_id is not None else []),
         )
     else:
+        start = extract("year", Income.period_from) * 12 + extract("month", Income.period_from) - 1
         rows = (
             await session.execute(
                 select(
-                    Income.member_id, Income.kind == "wages", type_coerce(Income.monthly_fen, String)
-                ).where(  # raw text
+                    Income.member_id,
+                    Income.kind == "wages",
+                    type_coerce(Income.monthly_fen, String),  # raw text
+                    case((start + Income.months - 1 < last, start + Income.months - 1), else_=last)
+                    - case((start > first, start), else_=first)
+                    + 1,
+                ).where(
                     Income.exempt.is_(False),
                     Income.period_from <= as_of,
+                    start <= last,
+                    start + Income.months - 1 >= first,
                     *_ids_between(Income.household_id, after_id, until_id),
                 )
             )
         ).all()
-        members, wages, sealed = zip(*rows, strict=False) if rows else (None, None, None)
+        members, wages, sealed, counted = zip(*rows, strict=False) if rows else (None, None, None, None)
     if not members:
         return {}, {}, 0
     # Decrypting a chunk's incomes is CPU work of this process (docs/benchmarks/assistance.md): in a thread, so that
     # the event loop, which answers requests beside the screening job, gets its turns meanwhile.
-    return *await asyncio.to_thread(_sum_per_member, members, wages, sealed), len(members)
+    totals = await asyncio.to_thread(_sum_per_member, members, wages, sealed, counted, period_months)
+    return *totals, len(members)
 
 
-def _sum_per_member(members, wages, sealed) -> tuple[dict[int, int], dict[int, int]]:
-    """(wages per member, other incomes per member): plain ints in two dicts, no container per member."""
+def _sum_per_member(members, wages, sealed, counted, period_months: int) -> tuple[dict[int, int], dict[int, int]]:
+    """(wages per member, other incomes per member) over the assessment period, as `rules.period_income` makes
+    them (each monthly figure times its months in the period, summed, divided by the period's months, rounded
+    down): plain ints in two dicts, no container per member."""
     totals: tuple[dict[int, int], dict[int, int]] = ({}, {})
-    for member_id, is_wages, amount in zip(members, wages, decrypt_integers(MONTHLY_PURPOSE, sealed), strict=False):
+    decrypted = decrypt_integers(MONTHLY_PURPOSE, sealed)
+    for member_id, is_wages, amount, months in zip(members, wages, decrypted, counted, strict=False):
         kind = totals[0] if is_wages else totals[1]
-        kind[member_id] = kind.get(member_id, 0) + amount
+        kind[member_id] = kind.get(member_id, 0) + amount * months
+    if period_months > 1:
+        for kind in totals:
+            for member_id, total in kind.items():
+                kind[member_id] = total // period_months
     return totals
 
 
-async def load_incomes(session: AsyncSession, as_of: dt.date, *, after_id: int = 0, until_id: int | None = None) -> int:
+async def load_incomes(
+    session: AsyncSession, as_of: dt.date, *, period_months: int, after_id: int = 0, until_id: int | None = None
+) -> int:
     """Fill `MEMBER_INCOMES` with `member_incomes` for the households with after_id < id ≤ until_id, in the
     caller's transaction; returns the income rows read. Call it before running `hits_select` (or `eligible`,
-    `write_leads`) on the same range."""
+    `write_leads`) on the same range, with the assessment period of the parameters they use
+    (`rules.income_months`)."""
     connection = await session.connection()
     postgres = connection.dialect.name == "postgresql"
     await session.execute(text(_CREATE_MEMBER_INCOMES))
     await session.execute(
         text("TRUNCATE screening_member_incomes" if postgres else "DELETE FROM screening_member_incomes")
     )
-    wages, other, read = await member_incomes(session, as_of, after_id=after_id, until_id=until_id)
+    wages, other, read = await member_incomes(
+        session, as_of, period_months=period_months, after_id=after_id, until_id=until_id
+    )
     if not read:
         return read
     # One record at a time, each gone before the next (a generator, not a list of tuples): see member_incomes.
@@ -487,7 +523,7 @@ async def eligible(
 ) -> list[Hit]:
     """Every (household, programme[, member]) the rules find eligible, for households with after_id < id ≤ until_id
     in the area (less the excluded areas, which have their own parameters)."""
-    await load_incomes(session, as_of, after_id=after_id, until_id=until_id)
+    await load_incomes(session, as_of, period_months=rules.income_months(params), after_id=after_id, until_id=until_id)
     hits = hits_select(
         params,
         as_of,

@@ -20,6 +20,7 @@ from services.assistance.database import JOBS
 from services.assistance.discovery import batch
 from services.assistance.discovery.models import Screening
 from services.assistance.discovery.schemas import ScreeningIn, ScreeningOut
+from services.assistance.eligibility import rules
 from services.assistance.eligibility import service as eligibility
 from services.assistance.households.models import Household
 from services.assistance.leads.models import Lead
@@ -203,11 +204,18 @@ async def run_chunk(
         # for minutes instead of about a second).
         await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    # The chunk's incomes, decrypted and summed per member, once for every district's run below.
-    async with turns.load if turns else contextlib.nullcontext():
-        await batch.load_incomes(session, screening.as_of, after_id=after_id, until_id=last)
-    async with turns.write if turns else contextlib.nullcontext():
-        for run_prefix, excluded, params in await _district_parameters(session, screening):
+    # The chunk's incomes, decrypted and summed per member over the assessment period, once for every district's
+    # run below that has the same period (a district may set its own: then once more for its run).
+    loaded = None
+    runs = sorted(await _district_parameters(session, screening), key=lambda run: rules.income_months(run[2]))
+    for run_prefix, excluded, params in runs:
+        if rules.income_months(params) != loaded:
+            loaded = rules.income_months(params)
+            async with turns.load if turns else contextlib.nullcontext():
+                await batch.load_incomes(
+                    session, screening.as_of, period_months=loaded, after_id=after_id, until_id=last
+                )
+        async with turns.write if turns else contextlib.nullcontext():
             written += await batch.write_leads(
                 session,
                 screening.id,

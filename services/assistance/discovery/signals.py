@@ -213,10 +213,10 @@ async def _open_leads(session: AsyncSession, signal: Signal, member: Member, dep
     """The leads of a signal about `member`: its household re-evaluated today with the signal applied."""
     household = await session.get(Household, member.household_id)
     today = clock.today()
-    recorded, _numbers = await eligibility.facts_of_household(session, household, today)
+    params = await eligibility.parameters(session, household.area_code[:6], today)
+    recorded, _numbers = await eligibility.facts_of_household(session, household, today, rules.income_months(params))
     expenses = await assessment.medical_expenses_of(session, household.id) if signal.kind == "medical_bill" else []
     applied = apply(signal, department, member.id, recorded, expenses, today)
-    params = await eligibility.parameters(session, household.area_code[:6], today)
     result = rules.evaluate(applied.facts, params, today)
     expenditure = rules.expenditure_type(applied.facts, params, result)
     standard = params["dibao_standard"].value

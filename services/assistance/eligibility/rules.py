@@ -41,6 +41,49 @@ NO_LABOUR_CAPACITY_GRADES = {"intellectual": 3, "mental": 3, "physical": 2, "vis
 FINANCIAL_ASSETS = frozenset({"deposit", "securities"})
 # 支出型 (expenditure-type) hardship: optional, decided only on a day both parameters are in force.
 EXPENDITURE_PARAMETERS = ("expenditure_medical_share", "expenditure_income_multiplier")
+# The assessment period (家庭收入计算期): the monthly income is the income of the whole months before `as_of`'s
+# month (the months that have ended, 申请前N个月), averaged over them. No source gives its length: without a
+# version, one month (the last month before the day asked about), the neutral reading that averages in no other
+# month and rounds nothing (docs/rules.md).
+INCOME_PERIOD = "income_assessment_months"
+DEFAULT_INCOME_MONTHS = 1
+
+
+def income_months(params: dict[str, Param]) -> int:
+    """The length of the assessment period in force (`INCOME_PERIOD`), one month when none is on record."""
+    period = params.get(INCOME_PERIOD)
+    return period.value if period is not None else DEFAULT_INCOME_MONTHS
+
+
+def month_index(day: dt.date) -> int:
+    """Months since year 0: consecutive months are consecutive integers (the screening computes it in SQL)."""
+    return day.year * 12 + day.month - 1
+
+
+def assessment_months(as_of: dt.date, period_months: int) -> tuple[int, int]:
+    """The assessment period as (first, last) `month_index`: the `period_months` whole months before `as_of`'s
+    month (its own month has not ended: its income is not known in full)."""
+    last = month_index(as_of) - 1
+    return last - period_months + 1, last
+
+
+def overlap(start: int, months: int, first: int, last: int) -> int:
+    """How many of the `months` months from month `start` fall in the months `first` to `last`."""
+    return max(0, min(start + months - 1, last) - max(start, first) + 1)
+
+
+def months_in_period(period_from: dt.date, months: int, as_of: dt.date, period_months: int) -> int:
+    """How many of the `months` whole months from `period_from` fall in the assessment period: the
+    `period_months` whole months before `as_of`'s month. An income that ended before it, or that begins in
+    `as_of`'s month or later, has none."""
+    return overlap(month_index(period_from), months, *assessment_months(as_of, period_months))
+
+
+def period_income(amounts: list[tuple[int, int]], period_months: int) -> int:
+    """The monthly income over the assessment period: (monthly figure, months of it in the period) summed, divided
+    by the period's months and rounded down to the fen (as an income's monthly figure is). With a one-month period
+    it is the sum of the figures of the incomes that cover the month before `as_of`'s, exactly."""
+    return sum(monthly * months for monthly, months in amounts) // period_months
 
 
 @dataclass(frozen=True)
@@ -61,8 +104,8 @@ class Person(MemberFacts):
     disability_kind: str | None = None
     parents: str = "present"
     in_institution: bool = False
-    wages_fen: int = 0  # counted (non-exempt) monthly wages
-    other_income_fen: int = 0  # other counted (non-exempt) monthly income
+    wages_fen: int = 0  # counted (non-exempt) monthly wages over the assessment period (`period_income`)
+    other_income_fen: int = 0  # other counted (non-exempt) monthly income, likewise
 
 
 @dataclass(frozen=True)
@@ -223,19 +266,28 @@ def _per_capita(total: int, n: int) -> int | None:
     return total // n if n else None
 
 
+def _period(params: dict[str, Param]) -> tuple[list[Param], str]:
+    """The assessment period's version (none when no version is on record) and what the income figure covers."""
+    period = params.get(INCOME_PERIOD)
+    months = income_months(params)
+    text = f"monthly average over the {months} whole month(s) before the month of as_of"
+    return ([period] if period else []), (text if period else f"{text} (no period on record: one month)")
+
+
 def _dibao(facts: HouseholdFacts, params: dict[str, Param], n: int, total: int) -> ProgrammeResult:
     """低保: per-capita income below the standard; grant = (standard − per-capita income) × members."""
     standard, rounding = params["dibao_standard"], params["dibao_grant_rounding"]
     deduction = params["employment_cost_deduction"]
+    period, covers = _period(params)
     below = Criterion(
         "per_capita_income_below_standard",
         n > 0 and total < standard.value * n,
         _per_capita(total, n),
         standard.value,
         "fen_per_month",
-        [standard, deduction],
+        [standard, deduction, *period],
         list(facts.income_sources),
-        "counted monthly income after the employment cost deduction, per counted member",
+        f"counted monthly income after the employment cost deduction, per counted member; {covers}",
     )
     criteria = [_members_criterion(facts, n), below, *_income_and_asset_criteria(facts, n, params)]
     eligible = all(c.passed for c in criteria)
@@ -247,6 +299,7 @@ def _dibao_marginal(facts: HouseholdFacts, params: dict[str, Param], n: int, tot
     """低保边缘: income from the standard up to the multiplier (‰) times the standard."""
     standard, multiplier = params["dibao_standard"], params["dibao_marginal_multiplier"]
     deduction, income_sources = params["employment_cost_deduction"], list(facts.income_sources)
+    period, covers = _period(params)
     limit_total = standard.value * multiplier.value * n  # in fen × 1000
     criteria = [
         _members_criterion(facts, n),
@@ -256,8 +309,9 @@ def _dibao_marginal(facts: HouseholdFacts, params: dict[str, Param], n: int, tot
             _per_capita(total, n),
             standard.value,
             "fen_per_month",
-            [standard, deduction],
+            [standard, deduction, *period],
             income_sources,
+            covers,
         ),
         Criterion(
             "per_capita_income_within_marginal_limit",
@@ -265,9 +319,9 @@ def _dibao_marginal(facts: HouseholdFacts, params: dict[str, Param], n: int, tot
             _per_capita(total, n),
             standard.value * multiplier.value // 1000,
             "fen_per_month",
-            [standard, multiplier, deduction],
+            [standard, multiplier, deduction, *period],
             income_sources,
-            "limit = standard × multiplier (‰ / 1000)",
+            f"limit = standard × multiplier (‰ / 1000); {covers}",
         ),
         *_income_and_asset_criteria(facts, n, params),
     ]
@@ -277,6 +331,7 @@ def _dibao_marginal(facts: HouseholdFacts, params: dict[str, Param], n: int, tot
 def _tekun(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> ProgrammeResult:
     """特困供养: a person with no labour capacity, no income source and no one able to support them."""
     standard, member_source = params["dibao_standard"], [facts.member_source]
+    period, covers = _period(params)
 
     def checks(person: Person) -> list[Criterion]:
         unable, why = no_labour_capacity(person, as_of)
@@ -294,9 +349,9 @@ def _tekun(facts: HouseholdFacts, params: dict[str, Param], as_of: dt.date) -> P
                 own,
                 standard.value,
                 "fen_per_month",
-                [standard],
+                [standard, *period],
                 list(facts.income_sources),
-                "own monthly income below the 低保 standard (无生活来源)",
+                f"own monthly income below the 低保 standard (无生活来源); {covers}",
             ),
             Criterion(
                 "no_supporter_able_to_support",
@@ -458,6 +513,7 @@ def expenditure_type(
     standard, deduction = params["dibao_standard"], params["employment_cost_deduction"]
     after = total - medical
     sources = list(facts.medical_sources)
+    period, covers = _period(params)
     criteria = [
         _members_criterion(facts, n),
         Criterion(
@@ -466,10 +522,10 @@ def expenditure_type(
             medical,
             total * share.value // 1000,
             "fen_per_month",
-            [share, deduction],
+            [share, deduction, *period],
             sources + list(facts.income_sources),
             "rigid medical expenses of the counted members (past 12 months / 12) against the share of the "
-            "household's counted monthly income; threshold = income × share (‰ / 1000)",
+            f"household's counted monthly income; threshold = income × share (‰ / 1000); income: {covers}",
         ),
         Criterion(
             "per_capita_income_after_medical_below_line",
@@ -477,9 +533,10 @@ def expenditure_type(
             after // n if n else None,
             standard.value * multiplier.value // 1000,
             "fen_per_month",
-            [standard, multiplier, deduction],
+            [standard, multiplier, deduction, *period],
             sources + list(facts.income_sources),
-            "(counted income − rigid medical expenses) per counted member; line = 低保 standard × multiplier",
+            "(counted income − rigid medical expenses) per counted member; line = 低保 standard × multiplier; "
+            f"income: {covers}",
         ),
         *_income_and_asset_criteria(facts, n, params),
     ]

@@ -98,9 +98,19 @@ def _source_text(kind: str, name: str, on: dt.date) -> str:
     return f"{'department' if kind == 'department' else 'applicant'}: {name}, {on.isoformat()}"
 
 
-def person_of(member: Member, incomes: list[Income]) -> rules.Person:
-    wages = sum(i.monthly_fen for i in incomes if i.member_id == member.id and not i.exempt and i.kind == "wages")
-    other = sum(i.monthly_fen for i in incomes if i.member_id == member.id and not i.exempt and i.kind != "wages")
+def in_period(incomes: list[Income], as_of: dt.date, period_months: int) -> list[tuple[Income, int]]:
+    """The incomes with months in the assessment period (`rules.months_in_period`), each with how many: an income
+    whose period ended before it is not counted, however recently it was recorded."""
+    counted = ((i, rules.months_in_period(i.period_from, i.months, as_of, period_months)) for i in incomes)
+    return [(i, months) for i, months in counted if months]
+
+
+def person_of(member: Member, incomes: list[tuple[Income, int]], period_months: int) -> rules.Person:
+    """The member with their counted (non-exempt) wages and other income over the assessment period: `incomes` as
+    `in_period` gives them."""
+    own = [(i, months) for i, months in incomes if i.member_id == member.id and not i.exempt]
+    wages = rules.period_income([(i.monthly_fen, m) for i, m in own if i.kind == "wages"], period_months)
+    other = rules.period_income([(i.monthly_fen, m) for i, m in own if i.kind != "wages"], period_months)
     return rules.Person(
         **dataclasses.asdict(households.facts_of(member)),
         key=str(member.id),
@@ -120,16 +130,22 @@ def facts_from_rows(
     incomes: list[Income],
     assets: list[Asset],
     medical: tuple[int, list[MedicalExpense]] = (0, []),
+    *,
+    as_of: dt.date,
+    period_months: int,
 ) -> rules.HouseholdFacts:
+    """The facts the rules read on `as_of`: the incomes over the assessment period of `period_months` months
+    (`rules.income_months` of the parameters in force), with the sources of those alone."""
     medical_fen, expenses = medical
+    counted = in_period(incomes, as_of, period_months)
     return rules.HouseholdFacts(
         medical_expense_fen=medical_fen,
         medical_sources=tuple(sorted({_source_text(e.source_kind, e.source_name, e.source_on) for e in expenses})),
         district_code=district_code,
-        people=tuple(person_of(m, incomes) for m in members),
+        people=tuple(person_of(m, counted, period_months) for m in members),
         financial_assets_fen=sum(a.value_fen for a in assets if a.kind in rules.FINANCIAL_ASSETS),
         vehicle_value_fen=sum(a.value_fen for a in assets if a.kind == "vehicle"),
-        income_sources=tuple(sorted({_source_text(i.source_kind, i.source_name, i.source_on) for i in incomes})),
+        income_sources=tuple(sorted({_source_text(i.source_kind, i.source_name, i.source_on) for i, _ in counted})),
         asset_sources=tuple(sorted({_source_text(a.source_kind, a.source_name, a.source_on) for a in assets})),
     )
 
@@ -203,15 +219,18 @@ def facts_inline(data: InlineHousehold) -> tuple[rules.HouseholdFacts, list[str]
 
 async def stored_facts(
     session: AsyncSession, household_id: int, as_of: dt.date, principal: Principal
-) -> tuple[rules.HouseholdFacts, set[str], tuple]:
-    """A recorded household's facts on `as_of`, the programmes its members receive then and the policy table's
-    stamp: three statements (the household, its members, then its figures, enrolments and the stamp together)."""
+) -> tuple[rules.HouseholdFacts, set[str], dict[str, rules.Param]]:
+    """A recorded household's facts on `as_of`, the programmes its members receive then and the parameters in
+    force: three statements (the household, its members, then its figures, enrolments and the policy table's
+    stamp together), and the parameters' when the stamp is not the one they were cached under. The parameters
+    come first: the assessment period they set decides which incomes count."""
     household = await households.get_visible(session, principal, household_id)
     members = await households.members_of(session, household.id)
     rows = await _figures_and_enrolments(session, household.id, as_of)
-    facts = _facts_of(household, members, rows, as_of)
     stamp = next((r.member_id, r.amount, r.kind) for r in rows if r.tag == "policies")
-    return facts, {row.kind for row in rows if row.tag == "enrolment"}, stamp
+    params = await parameters_for_stamp(session, stamp, household.area_code[:6], as_of)
+    facts = _facts_of(household, members, rows, as_of, rules.income_months(params))
+    return facts, {row.kind for row in rows if row.tag == "enrolment"}, params
 
 
 def _figures_select():
@@ -227,7 +246,8 @@ def _figures_select():
     as_of = bindparam("as_of", type_=Date)
 
     return union_all(
-        # Figures recorded for periods that began after the day asked about did not exist then.
+        # Figures recorded for periods that began after the day asked about did not exist then; of the others,
+        # `_facts_of` counts those with months in the assessment period (`in_period`).
         # An income's monthly figure is stored encrypted: it comes as its own column (`sealed`, decrypted by the
         # column type as the rows are read), the other rows' figures as `amount`.
         select(
@@ -238,6 +258,7 @@ def _figures_select():
             Income.monthly_fen.label("sealed"),
             Income.exempt.label("exempt"),
             Income.period_from.label("period_from"),
+            Income.months.label("months"),
             Income.source_kind.label("source_kind"),
             Income.source_name.label("source_name"),
             Income.source_on.label("source_on"),
@@ -250,6 +271,7 @@ def _figures_select():
             none(String),
             none(Boolean),
             none(Date),
+            none(Integer),
             Asset.source_kind,
             Asset.source_name,
             Asset.source_on,
@@ -262,6 +284,7 @@ def _figures_select():
             none(String),
             none(Boolean),
             MedicalExpense.period_from,
+            none(Integer),
             MedicalExpense.source_kind,
             MedicalExpense.source_name,
             MedicalExpense.source_on,
@@ -274,6 +297,7 @@ def _figures_select():
             none(String),
             none(Boolean),
             none(Date),
+            none(Integer),
             none(String),
             none(String),
             none(Date),
@@ -293,6 +317,7 @@ def _figures_select():
             none(String),
             none(Boolean),
             none(Date),
+            none(Integer),
             none(String),
             none(String),
             none(Date),
@@ -309,7 +334,7 @@ async def _figures_and_enrolments(session: AsyncSession, household_id: int, as_o
     return list(await session.execute(_FIGURES, {"household_id": household_id, "as_of": as_of}))
 
 
-def _facts_of(household, members: list[Member], rows: list, as_of: dt.date) -> rules.HouseholdFacts:
+def _facts_of(household, members: list[Member], rows: list, as_of: dt.date, period_months: int) -> rules.HouseholdFacts:
     def source(row) -> dict:
         return {"source_kind": row.source_kind, "source_name": row.source_name, "source_on": row.source_on}
 
@@ -320,6 +345,7 @@ def _facts_of(household, members: list[Member], rows: list, as_of: dt.date) -> r
             monthly_fen=r.sealed,
             exempt=r.exempt,
             period_from=r.period_from,
+            months=r.months,
             **source(r),
         )
         for r in rows
@@ -338,17 +364,19 @@ def _facts_of(household, members: list[Member], rows: list, as_of: dt.date) -> r
         if e.member_id in counted and assessment.in_medical_window(e, as_of)
     ]
     medical = (assessment.medical_monthly(expenses, counted, as_of), expenses)
-    return facts_from_rows(household.area_code[:6], members, incomes, assets, medical)
+    return facts_from_rows(
+        household.area_code[:6], members, incomes, assets, medical, as_of=as_of, period_months=period_months
+    )
 
 
 async def facts_of_household(
-    session: AsyncSession, household, as_of: dt.date
+    session: AsyncSession, household, as_of: dt.date, period_months: int
 ) -> tuple[rules.HouseholdFacts, list[str]]:
-    """The household's facts as recorded on `as_of` (no access check: callers have done it), and its members'
-    ID numbers."""
+    """The household's facts as recorded on `as_of`, incomes over an assessment period of `period_months` (no
+    access check: callers have done it), and its members' ID numbers."""
     members = await households.members_of(session, household.id)
     rows = await _figures_and_enrolments(session, household.id, as_of)
-    return _facts_of(household, members, rows, as_of), [m.id_number for m in members]
+    return _facts_of(household, members, rows, as_of, period_months), [m.id_number for m in members]
 
 
 async def check(session: AsyncSession, principal: Principal, data: EligibilityCheckIn) -> EligibilityOut:
@@ -359,13 +387,9 @@ async def check(session: AsyncSession, principal: Principal, data: EligibilityCh
         principal.check_covers(data.household.area_code)
         facts, numbers = facts_inline(data.household)
         receiving = set().union(*(await programmes.current_of(session, numbers, as_of)).values()) if numbers else set()
+        params = await parameters(session, facts.district_code, as_of)
     else:
-        facts, receiving, stamp = await stored_facts(session, data.household_id, as_of, principal)
-    params = (
-        await parameters(session, facts.district_code, as_of)
-        if data.household is not None
-        else await parameters_for_stamp(session, stamp, facts.district_code, as_of)
-    )
+        facts, receiving, params = await stored_facts(session, data.household_id, as_of, principal)
     result = rules.evaluate(facts, params, as_of)
     expenditure = rules.expenditure_type(facts, params, result)
     wanted = set(data.programmes or PROGRAMMES)

@@ -19,7 +19,9 @@ class PolicyVersion(Base):
         bounded("value", 0, MAX_ASSET_FEN),
         UniqueConstraint("code", "district_code", "effective_on"),
         CheckConstraint("value >= 0", name="value_not_negative"),
-        CheckConstraint("unit IN ('fen', 'fen_per_month', 'fen_per_year', 'permille')", name="unit_known"),
+        CheckConstraint("unit IN ('fen', 'fen_per_month', 'fen_per_year', 'permille', 'months')", name="unit_known"),
+        # A period in months (income_assessment_months) is 1 to 12: 0 would divide the period's income by nothing.
+        CheckConstraint("unit <> 'months' OR value BETWEEN 1 AND 12", name="months_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

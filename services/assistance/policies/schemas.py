@@ -7,7 +7,7 @@ from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, ascii_digits
 from shared.money import MAX_ASSET_FEN
 from shared.schemas import Schema
 
-Unit = Literal["fen", "fen_per_month", "fen_per_year", "permille"]
+Unit = Literal["fen", "fen_per_month", "fen_per_year", "permille", "months"]
 PolicyCode = Literal[
     "dibao_standard",
     "dibao_standard_annual_target",
@@ -24,6 +24,7 @@ PolicyCode = Literal[
     "dibao_grant_rounding",
     "expenditure_medical_share",
     "expenditure_income_multiplier",
+    "income_assessment_months",
 ]
 DistrictCode = Annotated[
     str,
@@ -69,8 +70,11 @@ CATALOGUE: dict[str, ParameterKind] = {
             label="支出型困难：扣除医疗支出后人均收入认定倍数（相对低保标准）",
             unit="permille",
         ),
+        ParameterKind(code="income_assessment_months", label="家庭收入计算期（月数，截至认定日所在月）", unit="months"),
     )
 }
+# A number of months (`income_assessment_months`): the periods incomes are recorded over are 1 to 12 months.
+MIN_MONTHS, MAX_MONTHS = 1, 12
 
 
 class PolicyVersionIn(Schema):
@@ -84,7 +88,8 @@ class PolicyVersionIn(Schema):
         ge=0,
         le=MAX_ASSET_FEN,
         examples=[110000],
-        description="Integer value: fen (分) for money, permille (‰) for ratios (2000 = 2×). "
+        description="Integer value: fen (分) for money, permille (‰) for ratios (2000 = 2×), whole months "
+        "(1 to 12) for a period. "
         f"0 to {MAX_ASSET_FEN:,} (an asset's bound in fen: the largest line a rule "
         "compares with)",
     )

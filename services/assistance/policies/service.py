@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.assistance.policies.models import PolicyVersion
-from services.assistance.policies.schemas import CATALOGUE, PolicyVersionIn, PolicyVersionOut
+from services.assistance.policies.schemas import CATALOGUE, MAX_MONTHS, MIN_MONTHS, PolicyVersionIn, PolicyVersionOut
 from shared.areas import CITY_CODE
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -102,6 +102,10 @@ async def add_version(session: AsyncSession, principal: Principal, data: PolicyV
         raise InvalidInput(
             "unit", "{code_} is given in {expected}, not {unit}", code_=data.code, expected=expected, unit=data.unit
         )
+    if expected == "months" and data.value < MIN_MONTHS:  # a period of no months would divide by nothing
+        raise InvalidInput("value", "must be at least {ge}", ge=MIN_MONTHS)
+    if expected == "months" and data.value > MAX_MONTHS:
+        raise InvalidInput("value", "must be at most {le}", le=MAX_MONTHS)
     existing = await session.scalar(
         select(PolicyVersion).where(
             PolicyVersion.code == data.code,
