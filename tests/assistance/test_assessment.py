@@ -24,6 +24,12 @@ def income(member_id, **overrides):
     return body | overrides
 
 
+def month(before: int) -> str:
+    """The month `before` months before the test day's month, as YYYY-MM (1: last month)."""
+    index = clock.today().year * 12 + clock.today().month - 1 - before
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 async def post(client, household_id, what, body, principal=YINZHOU):
     return await client.post(f"{URL}/{household_id}/{what}", json=body, headers=client.as_(principal))
 
@@ -33,7 +39,8 @@ async def test_counted_income_leaves_out_exempt_items_and_uncounted_members(clie
         client, household(member(age=45), member("spouse", age=44), member("child", age=25))
     )  # adult child living on their own: not counted
     applicant, spouse, adult_child = (m["id"] for m in h["members"])
-    wages = await post(client, h["id"], "incomes", income(applicant))
+    # The periods run up to last month: the totals of today are over the assessment period, which ends with it.
+    wages = await post(client, h["id"], "incomes", income(applicant, period_from=month(6), period_to=month(1)))
     assert wages.status_code == 201, wages.text
     # Stored encrypted and masked in the answer; the clear amounts need the scope, a purpose, and are audited.
     assert wages.json()["months"] == 6 and wages.json()["amounts_masked"] is True
@@ -56,8 +63,8 @@ async def test_counted_income_leaves_out_exempt_items_and_uncounted_members(clie
             kind="pension",
             item="residents_pension_basic",
             amount_fen=30_000,
-            period_from="2024-06",
-            period_to="2024-06",
+            period_from=month(1),
+            period_to=month(1),
             source=declared,
         ),
     )
@@ -70,17 +77,20 @@ async def test_counted_income_leaves_out_exempt_items_and_uncounted_members(clie
             kind="transfer",
             item="special_care_pension",
             amount_fen=120_000,
-            period_from="2024-01",
-            period_to="2024-06",
+            period_from=month(6),
+            period_to=month(1),
         ),
     )
     await post(
         client,
         h["id"],
         "incomes",
-        income(spouse, kind="property", item="rent", amount_fen=100_001, period_from="2023-10", period_to="2024-01"),
+        income(spouse, kind="property", item="rent", amount_fen=100_001, period_from=month(4), period_to=month(1)),
     )
     await post(client, h["id"], "incomes", income(adult_child, amount_fen=6_000_000))
+    # Wages of a job that ended two months before the period: recorded, and in no total of today.
+    ended = income(applicant, amount_fen=6 * 900_000, period_from=month(8), period_to=month(3))
+    assert (await post(client, h["id"], "incomes", ended)).status_code == 201
     asset = await post(
         client,
         h["id"],
@@ -102,12 +112,13 @@ async def test_counted_income_leaves_out_exempt_items_and_uncounted_members(clie
     assert body["incomes_masked"] and all(i["amount_fen"] is None for i in body["incomes"])
     totals = await post(client, h["id"], "economic-status/pii-reads", {"purpose": "入户调查：核对收入"}, READER)
     assert totals.status_code == 201, totals.text
-    # 200,000 wages + 25,000 rent (100,001 over 4 months, rounded down); the pension and 抚恤金 are exempt.
+    # 200,000 wages + 25,000 rent (100,001 over 4 months, rounded down); the pension and 抚恤金 are exempt; the
+    # wages that ended before last month are not counted (they were, and made it 1,125,000).
     assert totals.json()["values"] == {
         "counted_monthly_income_fen": "225000",
         "exempt_monthly_income_fen": str(30_000 + 20_000),
     }
-    assert [i["exempt"] for i in body["incomes"]] == [False, True, True, False, False]
+    assert [i["exempt"] for i in body["incomes"]] == [False, True, True, False, False, False]
     assert [i["source"]["kind"] for i in body["incomes"]][:2] == ["department", "applicant"]
     assert [(a["kind"], a["member_id"]) for a in body["assets"]] == [("deposit", spouse), ("vehicle", None)]
 

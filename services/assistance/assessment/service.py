@@ -22,12 +22,14 @@ from services.assistance.assessment.schemas import (
     SourceOut,
 )
 from services.assistance.database import PII_READS
+from services.assistance.eligibility import rules
 from services.assistance.households import service as households
 from services.assistance.households.membership import membership
 from services.assistance.households.models import Household, Member
+from services.assistance.policies import service as policies
 from shared import clock
 from shared.db import one_or_404, utcnow
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 from shared.identity import Principal
 from shared.pii_reads import PiiReadOut, record_pii_read
 
@@ -290,12 +292,36 @@ async def assets_of(session: AsyncSession, household_id: int) -> list[Asset]:
     return list(await session.scalars(select(Asset).where(Asset.household_id == household_id).order_by(Asset.id)))
 
 
-def income_totals(incomes: list[Income], counted: set[int]) -> dict[str, int]:
-    """Counted members' monthly incomes today: counted (non-exempt) and exempt, before any policy deduction."""
-    return {
-        "counted_monthly_income_fen": sum(i.monthly_fen for i in incomes if not i.exempt and i.member_id in counted),
-        "exempt_monthly_income_fen": sum(i.monthly_fen for i in incomes if i.exempt and i.member_id in counted),
-    }
+def income_totals(incomes: list[Income], counted: set[int], as_of: dt.date, period_months: int) -> dict[str, int]:
+    """Counted members' monthly incomes on `as_of`: counted (non-exempt) and exempt, before any policy deduction,
+    over the assessment period of `period_months` months, as the eligibility check counts them (per member and
+    kind of income, wages apart, `rules.period_income`): an income that ended before the period is not in them."""
+
+    def total(exempt: bool) -> int:
+        months = [(i, rules.months_in_period(i.period_from, i.months, as_of, period_months)) for i in incomes]
+        return sum(
+            rules.period_income(
+                [
+                    (i.monthly_fen, m)
+                    for i, m in months
+                    if i.member_id == member and i.exempt is exempt and wages is (i.kind == "wages")
+                ],
+                period_months,
+            )
+            for member in counted
+            for wages in (True, False)
+        )
+
+    return {"counted_monthly_income_fen": total(False), "exempt_monthly_income_fen": total(True)}
+
+
+async def income_months(session: AsyncSession, district_code: str, as_of: dt.date) -> int:
+    """The assessment period in force on `as_of` for the district (`rules.income_months`: one month when none)."""
+    try:
+        versions = await policies.in_force(session, as_of=as_of, district_code=district_code, code=rules.INCOME_PERIOD)
+    except NotFound:
+        return rules.DEFAULT_INCOME_MONTHS
+    return versions[0].value
 
 
 async def read_income_totals(
@@ -305,8 +331,10 @@ async def read_income_totals(
     person's)."""
     household = await households.get_visible(session, principal, household_id)
     members = await households.members_of(session, household.id)
-    counted = {m.id for m in members if membership(households.facts_of(m), clock.today())[0]}
-    totals = income_totals(await incomes_of(session, household.id), counted)
+    today = clock.today()
+    counted = {m.id for m in members if membership(households.facts_of(m), today)[0]}
+    period_months = await income_months(session, household.area_code[:6], today)
+    totals = income_totals(await incomes_of(session, household.id), counted, today, period_months)
     return await record_pii_read(
         session,
         PII_READS,
