@@ -43,7 +43,7 @@ async def test_a_gift_refunded_in_full_is_not_counted_one_refunded_in_part_is(cl
 
 
 async def test_a_payroll_batch_refunded_in_full_leaves_the_one_day_donation_participation(client):
-    created, campaign, (first, second) = await campaign_with_units(client)
+    _, campaign, (first, second) = await campaign_with_units(client)
     whole = await upload(
         client, campaign, first, csv_of(("E001", "张三", "100"), ("E002", "李四", "50")), rows=2, total=15_000
     )
