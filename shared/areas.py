@@ -99,3 +99,13 @@ def check_district(code: str, field: str, *, or_city: bool = False, location: st
         if or_city:
             raise InvalidInput(field, "not the city or a district of it", location=location)
         raise InvalidInput(field, "not a district of the city's division tree", location=location)
+
+
+def check_area(code: str, field: str, *, location: str = "body") -> None:
+    """422 on `field` unless `code` is a division of the city in force today (the city, a district, a township or
+    street, a village or community): AreaCode's pattern takes any 6, 9 or 12 digits, and a record filed under a code
+    no division has (a typing slip, a community 330212001999 that does not exist) is seen by none of that area's
+    staff and counted in no area's figures. The code's digits place it in its township and district (NBS codes)."""
+    found = division(code)
+    if found is None or not found.current:
+        raise InvalidInput(field, "{code_} is not a division in force", code_=code, location=location)

@@ -139,3 +139,13 @@ async def test_concurrent_acceptances_move_a_match_once(committed_client):
         )
     )
     assert sorted(r.status_code for r in responses).count(200) == 1
+
+
+async def test_a_service_in_a_community_no_division_has_is_refused(client):
+    """A service offered in 330212001999 (no such community of 下应街道) was kept, and served no household."""
+    response = await client.post(
+        f"{API}/service-catalogue", json=offering(area_code="330212001999"), headers=client.as_(YINZHOU)
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["area_code"], response.text
+    assert (await add(client, area_code="330212001005"))["area_code"] == "330212001005"  # 东兴社区, one that exists

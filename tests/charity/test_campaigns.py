@@ -357,3 +357,12 @@ async def test_the_same_payroll_sent_twice_at_once_under_two_numbers_is_imported
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 300_000
     await next_request_succeeds(upload(client, campaign, unit, csv_of(("E9999", "", "1")), "B-next", rows=1, total=100))
     assert (await get_project(client, created["id"], CITY))["raised_fen"] == 300_100
+
+
+async def test_a_campaign_in_an_area_no_division_has_is_refused(client):
+    created = await project(client, CITY)
+    body = {"name": "2026年慈善一日捐", "project_id": created["id"], "starts_on": days(-1), "ends_on": days(30)}
+    for code in ("330212001999", "330299"):  # digits of a community and a district the division tree does not have
+        response = await client.post(f"{API}/campaigns", headers=client.as_(CITY), json=body | {"area_code": code})
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["area_code"], response.text

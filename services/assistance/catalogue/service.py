@@ -22,7 +22,7 @@ from services.assistance.households.membership import age_on
 from services.assistance.households.models import Member
 from services.assistance.programmes import service as programmes
 from shared import clock
-from shared.areas import area_prefix, within_area
+from shared.areas import area_prefix, check_area, within_area
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
@@ -50,6 +50,7 @@ def match_out(match: ServiceMatch, service_name: str) -> MatchOut:
 
 async def add_service(session: AsyncSession, principal: Principal, data: CatalogueServiceIn) -> CatalogueService:
     principal.check_covers(data.area_code)
+    check_area(data.area_code, "area_code")  # a community no division has would serve no household
     row = CatalogueService(**data.model_dump(), active=True, created_by=principal.subject, created_at=utcnow())
     session.add(row)
     await session.flush()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.charity.needs.models import Match, Need, ResourceOffer
 from services.charity.needs.schemas import DeliveryIn, MatchIn, NeedIn, NeedOut, OfferIn, OfferOut, Proposal
 from shared import clock
-from shared.areas import area_prefix, within_area
+from shared.areas import area_prefix, check_area, within_area
 from shared.db import get_or_404, utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.identity import Principal
@@ -66,6 +66,7 @@ def offer_out(offer: ResourceOffer) -> OfferOut:
 
 async def publish(session: AsyncSession, principal: Principal, data: NeedIn) -> Need:
     principal.check_covers(data.area_code)
+    check_area(data.area_code, "area_code")  # a community no division has: seen by no community's staff
     if data.deadline < clock.today():
         raise InvalidInput("deadline", "cannot be in the past")
     need = Need(
@@ -99,6 +100,7 @@ async def list_needs(
 
 
 async def offer(session: AsyncSession, principal: Principal, data: OfferIn) -> ResourceOffer:
+    check_area(data.area_code, "area_code")
     if data.available_until < clock.today():
         raise InvalidInput("available_until", "cannot be in the past")
     row = ResourceOffer(**data.model_dump(), subject=principal.subject, allocated_quantity=0, created_at=utcnow())
