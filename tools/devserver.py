@@ -138,8 +138,11 @@ class Suite:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
-    def wait_ready(self, name: str = "gateway", timeout: float = 60) -> dict:
-        """Wait until `name`'s /readyz says ready (for the gateway: all four services ready behind it)."""
+    def wait_ready(self, name: str = "gateway", timeout: float = 120) -> dict:
+        """Wait until `name`'s /readyz says ready (for the gateway: all four services ready behind it).
+
+        Placenames is ready only once its parse worker is warmed up (services/placenames/parsing/pool.py), which
+        took more than 10 s on a busy 2-core machine: hence the generous default, which costs nothing when ready."""
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:
