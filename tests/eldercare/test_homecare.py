@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.eldercare.homecare.models import Visit
@@ -729,6 +729,52 @@ async def test_the_subsidy_ledger_holds_one_live_draw_per_visit_and_keeps_every_
     async with client.app.state.database.sessionmaker() as session, session.begin():  # what the rules allow
         await session.execute(insert(SubsidyEntry).values(**dict(reversal, visit_seq=2, prev_seq=1)))
         await session.execute(insert(SubsidyEntry).values(**dict(draw, visit_seq=3, prev_seq=2)))
+
+
+async def test_a_draw_of_the_previous_release_is_numbered_as_its_visits_first(client):
+    """The release before the numbering writes a draw without visit_seq. During a rolling upgrade on PostgreSQL it runs
+    beside this one: its draw is taken as the visit's first (numbered 1 by a trigger), and a second one refused by the
+    unique key, as before. SQLite runs one release at a time: there the CHECK refuses it."""
+    account, visit, _ = await reviewable(client)
+    checked_in = await client.post(
+        f"{API}/visits/{visit['id']}/check-in", headers=client.as_(YINZHOU), json=position(at=start_of(visit))
+    )
+    assert checked_in.status_code == 200, checked_in.text
+    row = dict(
+        account_id=account["id"],
+        kind="draw",
+        amount_fen=-100,
+        balance_after_fen=9900,
+        visit_id=visit["id"],
+        created_by="the previous release",
+        created_at=utcnow(),
+    )
+    database = client.app.state.database
+    if database.dialect != "postgresql":
+        async with database.sessionmaker() as session:
+            with pytest.raises(IntegrityError):
+                async with session.begin():
+                    await session.execute(insert(SubsidyEntry).values(**row))
+        return
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(insert(SubsidyEntry).values(**row))
+    async with database.sessionmaker() as session:
+        with pytest.raises(IntegrityError):
+            async with session.begin():
+                await session.execute(insert(SubsidyEntry).values(**row))
+        numbered = await session.scalars(select(SubsidyEntry.visit_seq).where(SubsidyEntry.visit_id == visit["id"]))
+        assert list(numbered) == [1]
+    # This release sees it as the visit's live draw: a correction to flagged gives it back.
+    corrected = await client.post(
+        f"{API}/visits/{visit['id']}/corrections",
+        headers=client.as_(YINZHOU),
+        json={"reason": "回访核实服务情况", "status": "flagged"},
+    )
+    assert corrected.status_code == 201, corrected.text
+    ledger = (await client.get(f"{API}/subsidy-accounts/{account['id']}/entries", headers=client.as_(YINZHOU))).json()[
+        "items"
+    ]
+    assert [(e["kind"], e["amount_fen"]) for e in ledger[:2]] == [("reversal", 100), ("draw", -100)]
 
 
 async def test_a_subsidy_accounts_tier_and_level_are_held_by_the_database(client):
