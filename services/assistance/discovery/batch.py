@@ -114,13 +114,15 @@ async def member_incomes(
         # three arrays rather than a row per income: tens of thousands of row objects per chunk kept the garbage
         # collector's full collections coming, and the service answered no request during each of them
         # (`./dev bench assistance` prints them; docs/benchmarks/assistance.md).
-        # Each income's months in the period come with it (`rules.overlap` over `rules.month_index`, in SQL).
+        # Each income's months in the period come with it (`rules.overlap` over `rules.month_index`, in SQL; with
+        # date_part, a double, not extract, a numeric: this statement took 2-3× the time of the one without the
+        # period with extract, about 1.3× with date_part, 40,000 generated households).
         driver = (await connection.get_raw_connection()).driver_connection
         members, wages, sealed, counted = await driver.fetchrow(
             "SELECT array_agg(member_id), array_agg(kind = 'wages'), array_agg(monthly_fen_enc), "
             "array_agg(least(start + months - 1, $3) - greatest(start, $4) + 1) FROM ("
             "SELECT member_id, kind, monthly_fen_enc, months, "
-            "extract(year FROM period_from)::int * 12 + extract(month FROM period_from)::int - 1 AS start "
+            "(date_part('year', period_from) * 12 + date_part('month', period_from))::int - 1 AS start "
             "FROM incomes WHERE NOT exempt AND period_from <= $1 AND household_id > $2"
             + (" AND household_id <= $5" if until_id is not None else "")
             + ") AS begun WHERE start <= $3 AND start + months - 1 >= $4",
