@@ -27,7 +27,7 @@ from sqlalchemy import CheckConstraint, Float, Index, String, and_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.areas import AreaCode, covers
+from shared.areas import AreaCode, check_area, covers
 from shared.db import Database, one_statement
 from shared.errors import Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from shared.geo import check_coordinates
@@ -335,6 +335,10 @@ async def standardise_input(
         area = data.area_code or fallback_area or principal.area
         if not area:
             raise InvalidInput("area_code", "placenames cannot be reached: give the area the address lies in") from None
+        if data.area_code is not None:
+            # The record stays in this area until the text can be placed, or for good if it never can: a code no
+            # division has (a typing slip) would hide it from every area's staff.
+            check_area(data.area_code, "area_code")
         if principal.is_area_staff:
             principal.check_covers(area)
         return AddressValues(

@@ -189,6 +189,9 @@ async def test_while_placenames_is_down_records_are_pending_and_the_job_standard
     # A code cannot be checked without placenames: the caller is told to try again.
     by_code = await register_elder(city, YINZHOU_STAFF, address_code=house["code"])
     assert by_code.status_code == 503, by_code.text
+    # An area no division has would hold the record where no area's staff see it, for good if never placed.
+    nowhere = await record_household(city, YINZHOU_STAFF, address=written, area_code=BAIZHANG + "999")
+    assert nowhere.status_code == 422 and nowhere.json()["errors"][0]["field"] == "area_code", nowhere.text
 
     # Still down: the job leaves them pending (nothing lost, nothing guessed).
     assert ("addresses.standardise", "succeeded") in await run_jobs(city.apps["eldercare"], eldercare_tasks)

@@ -26,6 +26,6 @@ def member(relationship="applicant", age=40, **overrides):
     return body | overrides
 
 
-def household(*members, area_code="330212001001", **overrides):
+def household(*members, area_code="330212001005", **overrides):
     body = {"area_code": area_code, "address": "鄞州区百丈街道某小区1幢101室", "members": list(members) or [member()]}
     return body | overrides

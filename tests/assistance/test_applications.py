@@ -23,7 +23,7 @@ SCOPES = (
     "assistance.households:write",
     "assistance.status:read",
 )
-COMMUNITY = staff("330212001001", *SCOPES, subject="staff:community")
+COMMUNITY = staff("330212001005", *SCOPES, subject="staff:community")
 STREET = staff("330212001", *SCOPES, subject="staff:street")
 DISTRICT = staff("330212", *SCOPES, subject="staff:district")
 OTHER_DISTRICT = staff("330203", *SCOPES, subject="staff:haishu")

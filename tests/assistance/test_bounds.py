@@ -47,7 +47,7 @@ async def test_an_inline_household_takes_incomes_up_to_the_bound(client):
     def inline(monthly_fen):
         return {
             "household": {
-                "area_code": "330212001001",
+                "area_code": "330212001005",
                 "members": [member(age=50, incomes=[{"kind": "wages", "item": "wages", "monthly_fen": monthly_fen}])],
             }
         }

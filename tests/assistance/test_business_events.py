@@ -46,7 +46,7 @@ async def test_applications_and_lead_closures_are_counted_once_committed(committ
 
     closed = counted("lead_closed", "declined")
     _, leads = await household_with_leads(client)
-    worker = client.as_(staff("330212001001", *LEADS))
+    worker = client.as_(staff("330212001005", *LEADS))
     assert (
         await client.post(closure(leads[0]["id"]), json={"outcome": "declined", "reason": "本人拒绝"}, headers=worker)
     ).status_code == 200

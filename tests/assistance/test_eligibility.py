@@ -309,7 +309,7 @@ async def test_an_earlier_as_of_uses_the_rules_in_force_then(client):
     )
     assert new.status_code == 201
     inline = {
-        "area_code": "330212001001",
+        "area_code": "330212001005",
         "members": [member(age=50, incomes=[{"kind": "pension", "item": "pension", "monthly_fen": 115_000}])],
     }
     before = (await check(client, {"household": inline, "as_of": "2023-12-31"})).json()
@@ -334,7 +334,7 @@ async def test_an_inline_household_with_a_person_already_receiving(client):
         await seed.load_demo_households(session)
         await session.commit()
     chen = {"id_number": "330212195207080032", "name": "陈根发", "relationship": "applicant", "labour_capacity": "none"}
-    response = await check(client, {"household": {"area_code": "330212001001", "members": [chen]}})
+    response = await check(client, {"household": {"area_code": "330212001005", "members": [chen]}})
     assert response.status_code == 200, response.text
     tekun = next(p for p in response.json()["programmes"] if p["code"] == "tekun")
     assert tekun["eligible"] and tekun["receiving"] and tekun["amount_fen"] == 187_000
@@ -473,7 +473,7 @@ async def test_a_check_answers_exact_integers_at_the_bounds_and_the_limits(clien
         response = await check(
             client,
             {
-                "household": {"area_code": "330212001001", "members": members},
+                "household": {"area_code": "330212001005", "members": members},
                 "as_of": "2024-07-15",
                 "programmes": ["dibao_marginal"],
             },
@@ -500,7 +500,7 @@ async def test_wages_count_in_full_unless_a_district_enters_a_cited_employment_c
     the 低保边缘 limit of 2 × 1,100. A district that enters a cited figure gets it, and only that district."""
     await load_policies(client)
     three = {
-        "area_code": "330212001001",
+        "area_code": "330212001005",
         "members": [member(age=40, incomes=wages(240_000)), member("spouse"), member("child", age=10)],
     }
     body = (await check(client, {"household": three, "as_of": "2022-06-01"})).json()
@@ -508,7 +508,7 @@ async def test_wages_count_in_full_unless_a_district_enters_a_cited_employment_c
     dibao = next(p for p in body["programmes"] if p["code"] == "dibao")
     assert (dibao["eligible"], dibao["amount_fen"]) == (True, 90_000)
 
-    def marginal(monthly_fen, area_code="330212001001"):
+    def marginal(monthly_fen, area_code="330212001005"):
         inline = {"area_code": area_code, "members": [member(age=40, incomes=wages(monthly_fen))]}
         return check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao_marginal"]})
 
@@ -559,7 +559,7 @@ async def test_a_full_time_student_sent_without_a_school_level_is_refused_not_le
     await load_policies(client)
     parent = member(age=45)
     student = member("child", age=19, full_time_student=True)
-    inline = {"area_code": "330212001001", "members": [parent, student]}
+    inline = {"area_code": "330212001005", "members": [parent, student]}
     response = await check(client, {"household": inline})
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -572,7 +572,7 @@ async def test_a_full_time_student_sent_without_a_school_level_is_refused_not_le
     counted = await check(client, {"household": inline, "programmes": ["dibao"]})
     assert counted.status_code == 200 and counted.json()["counted_members"] == 2
     assert counted.json()["programmes"][0]["eligible"] is True
-    half = {"area_code": "330212001001", "members": [member(age=45, disability_grade=2)]}
+    half = {"area_code": "330212001005", "members": [member(age=45, disability_grade=2)]}
     no_kind = await check(client, {"household": half})
     assert no_kind.status_code == 422 and no_kind.json()["errors"][0]["field"] == "household.members.0.disability_kind"
 
@@ -596,7 +596,7 @@ async def test_a_day_of_2021_uses_the_one_and_a_half_times_rule_and_is_refused_f
         1500,
         2000,
     )
-    inline = {"area_code": "330212001001", "members": [member(age=50)]}
+    inline = {"area_code": "330212001005", "members": [member(age=50)]}
     response = await check(client, {"household": inline, "as_of": "2021-06-01"})
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "as_of"
@@ -612,7 +612,7 @@ async def test_no_invented_asset_limit_decides_until_a_cited_one_is_entered(clie
     say no limit was applied. A cited limit entered for a district applies there."""
     await load_policies(client)
     inline = {
-        "area_code": "330212001001",
+        "area_code": "330212001005",
         "members": [member(age=50)],
         "assets": [{"kind": "deposit", "value_fen": 5_000_000}, {"kind": "vehicle", "value_fen": 6_000_000}],
     }
@@ -651,7 +651,7 @@ async def test_the_grant_is_the_exact_gap_unless_a_rounding_rule_is_on_record(cl
     """No source says how the 低保金 is rounded, so by default it is the exact gap, to the fen."""
     await load_policies(client)
     inline = {
-        "area_code": "330212001001",
+        "area_code": "330212001005",
         "members": [member(age=50, incomes=[{"kind": "pension", "item": "pension", "monthly_fen": 100_050}])],
     }
     body = (await check(client, {"household": inline, "as_of": "2022-06-01", "programmes": ["dibao"]})).json()
@@ -663,7 +663,7 @@ async def test_a_relative_sent_without_a_duty_of_support_is_refused_not_left_out
     presumed either way, so a check without it is a 422 naming the field, and with it the parent counts."""
     await load_policies(client)
     parent = member("parent", age=70)
-    inline = {"area_code": "330212001001", "members": [member(age=45), parent]}
+    inline = {"area_code": "330212001005", "members": [member(age=45), parent]}
     response = await check(client, {"household": inline})
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "household.members.1.legal_duty_of_support"

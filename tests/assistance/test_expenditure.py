@@ -13,7 +13,7 @@ from tests.conftest import staff
 
 API = "/api/assistance/v1"
 WORKER = staff(
-    "330212001001", "assistance.households:read", "assistance.households:write", "assistance.eligibility:check"
+    "330212001005", "assistance.households:read", "assistance.households:write", "assistance.eligibility:check"
 )
 HAISHU = staff("330203", "assistance.households:read", "assistance.households:write")
 SOURCE = {"kind": "department", "name": "市医疗保障局", "obtained_on": "2024-01-05"}
@@ -164,7 +164,7 @@ async def test_just_under_the_share_is_not_enough(client):
 async def test_an_inline_household_with_medical_expenses(client):
     await setup(client)
     people = [member(age=63, incomes=[{"kind": "pension", "item": "pension", "monthly_fen": 300_000}])]
-    inline = {"area_code": "330212001001", "members": people, "medical_expenses": [{"monthly_fen": 200_000}]}
+    inline = {"area_code": "330212001005", "members": people, "medical_expenses": [{"monthly_fen": 200_000}]}
     spent = (await check(client, household=inline))["expenditure_type"]
     assert spent["eligible"] and spent["per_capita_income_after_medical_fen"] == 100_000
     assert (

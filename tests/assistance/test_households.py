@@ -11,7 +11,7 @@ from tests.conftest import resident, staff
 URL = "/api/assistance/v1/households"
 READ, WRITE = "assistance.households:read", "assistance.households:write"
 YINZHOU = staff("330212", READ, WRITE, subject="staff:yinzhou")
-BAIZHANG_COMMUNITY = staff("330212001001", READ, WRITE, subject="staff:community")
+BAIZHANG_COMMUNITY = staff("330212001005", READ, WRITE, subject="staff:community")
 HAISHU = staff("330203", READ, WRITE, subject="staff:haishu")
 DAY = dt.date(2024, 6, 1)
 
@@ -151,7 +151,7 @@ async def test_bad_households_name_the_field(client, change, field):
 
 
 async def test_staff_see_and_record_only_their_area(client):
-    community = await create(client, household(member(), area_code="330212001001"), BAIZHANG_COMMUNITY)
+    community = await create(client, household(member(), area_code="330212001005"), BAIZHANG_COMMUNITY)
     other_street = await create(client, household(member(), area_code="330212004002"), YINZHOU)
     haishu = await create(client, household(member(), area_code="330203001001"), HAISHU)
 

@@ -25,7 +25,7 @@ from tests.assistance.test_leads import (
 from tests.assistance.test_pii_at_rest import _execute
 from tests.conftest import staff
 
-CHECKER = staff("330212001001", "assistance.eligibility:check")
+CHECKER = staff("330212001005", "assistance.eligibility:check")
 FACTS = [(1, 0, 118_500), (2, 80_000, 118_500), (3, 354_999, 118_500), (12, 9_999_999_999, 1), (0, 0, 0)]
 
 
@@ -145,7 +145,7 @@ def test_the_migration_replaces_the_stored_income_by_the_digest(scratch):
     person = {"rule": "eligibility.rules.evaluate", "as_of": "2024-06-01"}
     lead = (
         "INSERT INTO leads (id, screening_id, household_id, member_id, area_code, programme, state, reasons, "
-        "created_at) VALUES (:id, 1, 1, :m, '330212001001', :p, 'open', :r, :now)"
+        "created_at) VALUES (:id, 1, 1, :m, '330212001005', :p, 'open', :r, :now)"
     )
     asyncio.run(
         _execute(
@@ -158,7 +158,7 @@ def test_the_migration_replaces_the_stored_income_by_the_digest(scratch):
             ),
             (
                 "INSERT INTO households (id, area_code, address, created_by, created_at) "
-                "VALUES (1, '330212001001', 'x', 'test', :now)",
+                "VALUES (1, '330212001005', 'x', 'test', :now)",
                 {"now": now},
             ),
             (

@@ -20,7 +20,7 @@ API = "/api/assistance/v1"
 HOUSEHOLDS = ("assistance.households:read", "assistance.households:write")
 LEADS = ("assistance.leads:read", "assistance.leads:write")
 COMMUNITY = staff(
-    "330212001001",
+    "330212001005",
     *HOUSEHOLDS,
     *LEADS,
     "assistance.applications:write",
@@ -162,7 +162,7 @@ async def test_two_workers_closing_one_lead_at_once_leave_one_closure(committed_
             client.post(
                 closure(lead_id),
                 json={"outcome": outcome, "reason": f"worker {i}"},
-                headers=client.as_(staff("330212001001", *LEADS, subject=f"staff:worker-{i}")),
+                headers=client.as_(staff("330212001005", *LEADS, subject=f"staff:worker-{i}")),
             )
             for i, outcome in enumerate(["declined", "not_eligible"] * 5)
         )

@@ -27,7 +27,7 @@ from tests.conftest import resident, staff
 ONLINE = ("assistance.online_applications:read", "assistance.online_applications:write")
 MOTHER = resident("resident:mother", *ONLINE)
 STRANGER = resident("resident:stranger", *ONLINE)
-READER = staff("330212001001", *SCOPES, "assistance.pii:read", subject="staff:community-reader")
+READER = staff("330212001005", *SCOPES, "assistance.pii:read", subject="staff:community-reader")
 ECONOMIC = [
     "household_registration",
     "social_insurance",

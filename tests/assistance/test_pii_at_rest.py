@@ -128,7 +128,7 @@ def test_the_migration_encrypts_existing_rows_and_the_downgrade_restores_them(sc
             scratch,
             (
                 "INSERT INTO households (id, area_code, address, created_by, created_at) "
-                "VALUES (1, '330212001001', 'x', 'test', :now)",
+                "VALUES (1, '330212001005', 'x', 'test', :now)",
                 {"now": now},
             ),
             *[

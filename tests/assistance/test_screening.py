@@ -375,7 +375,7 @@ APPLYING = (
     "assistance.applications:read",
     "assistance.applications:write",
 )
-BAIZHANG_COMMUNITY = staff("330212001001", *APPLYING, RUN, subject="staff:baizhang-sq")
+BAIZHANG_COMMUNITY = staff("330212001005", *APPLYING, RUN, subject="staff:baizhang-sq")
 BAIZHANG_STREET = staff("330212001", *APPLYING, subject="staff:baizhang")
 
 

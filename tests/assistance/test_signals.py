@@ -126,7 +126,7 @@ async def test_the_same_signal_sent_at_once_is_recorded_once(committed_client):
 
 
 WORKER = staff(
-    "330212001001", "assistance.households:read", "assistance.households:write", "assistance.eligibility:check"
+    "330212001005", "assistance.households:read", "assistance.households:write", "assistance.eligibility:check"
 )
 DISABLED_PERSONS = Principal(
     subject="partner:canlian", kind="partner", scopes=frozenset({SCOPE}), name="市残疾人联合会"
