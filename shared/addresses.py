@@ -43,7 +43,7 @@ log = logging.getLogger("shared.addresses")
 
 AddressStatus = Literal["standard", "pending", "unresolved"]
 ADDRESS_STATUSES: tuple[str, ...] = ("standard", "pending", "unresolved")
-ADDRESS_CODE_PATTERN = r"^\d{16}$"
+ADDRESS_CODE_PATTERN = r"^[0-9]{16}$"
 MAX_ADDRESS = 200
 STANDARDISE_TASK = "addresses.standardise"  # each service registers its job under this name
 

@@ -27,7 +27,7 @@ Hook = Callable[[FastAPI], Awaitable[None]]
 
 # JSON Schema's "time" format is RFC 3339's full-time, which requires an offset; a menu's cut-off or a
 # visit window is a wall-clock time in Asia/Shanghai, which Pydantic writes without one ("20:00:00").
-WALL_CLOCK_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$"
+WALL_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 
 
 def _wall_clock_times(node: Any) -> None:

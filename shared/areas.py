@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, true
 
 from shared.divisions import city_code, division, division_code
@@ -14,17 +13,10 @@ from shared.errors import InvalidInput
 # The city this deployment serves (宁波市), from the division tree; its staff see every district.
 CITY_CODE = city_code()
 
-DIVISION_CODE_PATTERN = r"^\d{6}(\d{3}(\d{3})?)?$"
-DISTRICT_CODE_PATTERN = r"^\d{6}$"
-
-
-def ascii_digits(value: str) -> str:
-    """A code's pattern says `\\d`, which takes any script's digits (３３０２１２, ٣٣٠٢١٢): such a code matches no
-    division, so it was taken and stored where no one would find it, or refused as outside the caller's area."""
-    if not value.isascii():
-        raise PydanticCustomError("ascii_digits", "must be written with the digits 0 to 9")
-    return value
-
+DIVISION_CODE_PATTERN = r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$"
+DISTRICT_CODE_PATTERN = r"^[0-9]{6}$"
+# [0-9], never `\d`: `\d` takes any script's digits (３３０２１２, ٣٣٠٢١٢), and such a code matches no division: it
+# was stored where no one would find it, or refused as outside the caller's area.
 
 AreaCode = Annotated[
     str,
@@ -33,7 +25,6 @@ AreaCode = Annotated[
         examples=[division_code("下应街道")],
         description="Division code: 6 (district), 9 (township/street) or 12 (village/community) digits",
     ),
-    AfterValidator(ascii_digits),
 ]
 DistrictCode = Annotated[
     str,
@@ -42,7 +33,6 @@ DistrictCode = Annotated[
         examples=[division_code("鄞州区")],
         description="District-level (区县市) division code",
     ),
-    AfterValidator(ascii_digits),
 ]
 
 # Levels: province 2, city 4, district 6, township/street 9, village/community 12 digits.
@@ -84,7 +74,7 @@ def within_area(column: SQLColumnExpression[str], code: str) -> ColumnElement[bo
 
 
 # The city itself or one of its districts (330200 or 3302xx): where city-wide rates and policy versions apply.
-DISTRICT_OR_CITY_PATTERN = rf"^{area_prefix(CITY_CODE)}\d\d$"
+DISTRICT_OR_CITY_PATTERN = rf"^{area_prefix(CITY_CODE)}[0-9][0-9]$"
 
 
 def check_district(code: str, field: str, *, or_city: bool = False, location: str = "body") -> None:

@@ -74,7 +74,7 @@ def mask_id_number(value: str) -> str:
 
 
 MobilePhone = Annotated[
-    str, Field(pattern=r"^1\d{10}$", description="Mainland mobile number", examples=["13805741234"])
+    str, Field(pattern=r"^1[0-9]{10}$", description="Mainland mobile number", examples=["13805741234"])
 ]
 
 

@@ -34,8 +34,11 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Half of a UTF-16 surrogate pair on its own: JSON's "\ud800" escape gives one, which is no character; it cannot be
 # written as UTF-8 (to the database, a response, a log), and pydantic lets it through a text field without bounds.
 LONE_SURROGATES = re.compile("[\ud800-\udfff]")
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?",
+    re.IGNORECASE,
+)
 
 
 def refuse_control_characters(value: Any) -> None:
@@ -200,7 +203,7 @@ class Schema(BaseModel):
 
 
 # A calendar month (Asia/Shanghai), YYYY-MM, in the years every date of the suite falls in (FIRST_YEAR to LAST_YEAR).
-MONTH_PATTERN = r"^(19|20|21)\d\d-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19|20|21)[0-9][0-9]-(0[1-9]|1[0-2])$"
 Month = Annotated[
     str, Field(pattern=MONTH_PATTERN, examples=["2026-11"], description="A month, YYYY-MM (Asia/Shanghai)")
 ]
@@ -210,5 +213,7 @@ Month = Annotated[
 # `format: time`, which is RFC 3339's full-time and demands an offset that a clock time on a phone never has.
 ClockTime = Annotated[
     dt.time,
-    WithJsonSchema({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", "examples": ["22:00"]}),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", "examples": ["22:00"]}
+    ),
 ]

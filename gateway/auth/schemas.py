@@ -23,7 +23,7 @@ class StaffSignIn(Schema):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64, description="The staff account's username")
     password: str = Field(min_length=1, max_length=200, description="The account's password")
-    totp: str | None = Field(None, pattern=r"^\d{6}$", description="Code from the authenticator app, when enabled")
+    totp: str | None = Field(None, pattern=r"^[0-9]{6}$", description="Code from the authenticator app, when enabled")
 
 
 class TotpEnrollment(Schema):
@@ -46,7 +46,7 @@ class TotpConfirmation(Schema):
     """The first code of the authenticator app, which turns the second factor on."""
 
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(pattern=r"^\d{6}$", description="The 6-digit code the authenticator app shows now")
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The 6-digit code the authenticator app shows now")
 
 
 class PasswordChange(Schema):
@@ -74,7 +74,7 @@ class CodeSignIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
     phone: MobilePhone
-    code: str = Field(pattern=r"^\d{6}$", description="The 6-digit code sent by SMS")
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The 6-digit code sent by SMS")
 
 
 class WeChatSignIn(Schema):
@@ -90,7 +90,7 @@ class WeChatSignIn(Schema):
     )
     sms_code: str | None = Field(
         None,
-        pattern=r"^\d{6}$",
+        pattern=r"^[0-9]{6}$",
         description="The 6-digit code sent to `phone` by SMS (`POST /api/auth/v1/code-requests`)",
     )
 
@@ -158,7 +158,7 @@ class StaffAccountIn(Schema):
     )
     password: str = Field(min_length=12, max_length=200, description="Their first password (at least 12 characters)")
     role: StaffRole = Field(description="What they do, which sets their scopes and the length of their area code")
-    area_code: str = Field(pattern=r"^\d{6,12}$", description="The division the person works for")
+    area_code: str = Field(pattern=r"^[0-9]{6,12}$", description="The division the person works for")
 
 
 class StaffAccountChange(Schema):
@@ -166,7 +166,7 @@ class StaffAccountChange(Schema):
 
     model_config = ConfigDict(extra="forbid")
     role: StaffRole | None = Field(None, description="The new role")
-    area_code: str | None = Field(None, pattern=r"^\d{6,12}$", description="The new division they work for")
+    area_code: str | None = Field(None, pattern=r"^[0-9]{6,12}$", description="The new division they work for")
 
 
 class StaffAccountOut(Schema):

@@ -4,11 +4,8 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from shared.money import MAX_ASSET_FEN, MAX_PERIOD_INCOME_FEN, fen
-from shared.schemas import Schema
+from shared.schemas import MONTH_PATTERN, Schema
 
-# YYYY-MM in the years every date of the suite keeps to (shared.schemas: 1900 to 2199); a period in the year 1000
-# was recorded as a household's income.
-MONTH_PATTERN = r"^(19\d\d|2[01]\d\d)-(0[1-9]|1[0-2])$"
 IncomeKind = Literal["wages", "business", "property", "transfer", "pension"]
 AssetKind = Literal["deposit", "securities", "vehicle", "housing"]
 IncomeItem = Literal[

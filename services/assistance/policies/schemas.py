@@ -1,9 +1,9 @@
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, ascii_digits
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN
 from shared.money import MAX_ASSET_FEN
 from shared.schemas import Schema
 
@@ -33,7 +33,6 @@ DistrictCode = Annotated[
         examples=[CITY_CODE],
         description="330200 (city-wide) or a district of Ningbo, e.g. 330212 鄞州区",
     ),
-    AfterValidator(ascii_digits),
 ]
 
 

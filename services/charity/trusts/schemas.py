@@ -70,7 +70,7 @@ class OverdueReport(Schema):
 class CommunityFundIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=200, examples=["百丈街道划船社区慈善基金"])
-    community_code: str = Field(pattern=r"^\d{12}$", description="The community's 12-digit division code")
+    community_code: str = Field(pattern=r"^[0-9]{12}$", description="The community's 12-digit division code")
     host_organization_id: int | None = Field(None, description="The charity that holds the fund, if any")
     initial_scale_fen: int = fen("The fund's property when established", maximum=MAX_FUND_FEN)
     established_on: dt.date

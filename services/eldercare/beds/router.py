@@ -23,7 +23,6 @@ from services.eldercare.beds.schemas import (
 )
 from services.eldercare.database import IDEMPOTENCY_KEYS
 from services.eldercare.jobs import tasks
-from services.eldercare.patterns import AREA_CODE, DISTRICT_CODE
 from shared import clock
 from shared.addresses import (
     AddressChangeIn,
@@ -33,6 +32,7 @@ from shared.addresses import (
     staff_record,
     standardise_input,
 )
+from shared.areas import DISTRICT_CODE_PATTERN, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -41,7 +41,7 @@ from shared.params import IsoDate
 
 router = APIRouter(tags=["institution beds 机构床位"])
 
-AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE)]
+AreaQuery = Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)]
 
 
 def _settings(request: Request):
@@ -148,7 +148,7 @@ async def search_beds(
     _principal: BedsReader,
     page: Annotated[PageParams, Depends(page_params)],
     bed_type: BedType | None = None,
-    district_code: Annotated[str | None, Query(pattern=DISTRICT_CODE)] = None,
+    district_code: Annotated[str | None, Query(pattern=DISTRICT_CODE_PATTERN)] = None,
     institution_id: int | None = None,
     available_on: IsoDate | None = None,
     free: bool = False,
@@ -194,7 +194,7 @@ async def bed_availability(
     institution_id: Annotated[int | None, Query(gt=0, description="Only this institution's beds")] = None,
     area_code: Annotated[
         str | None,
-        Query(pattern=AREA_CODE, description="Only institutions in this area (district or street code)"),
+        Query(pattern=DIVISION_CODE_PATTERN, description="Only institutions in this area (district or street code)"),
     ] = None,
     whole_range: Annotated[
         bool,

@@ -9,7 +9,6 @@ from services.eldercare.elders.models import Elder
 from services.eldercare.elders.schemas import ElderIn, ElderOut
 from services.eldercare.elders.service import to_out
 from services.eldercare.jobs import tasks
-from services.eldercare.patterns import AREA_CODE
 from shared.addresses import (
     AddressChangeIn,
     AddressStatus,
@@ -18,6 +17,7 @@ from shared.addresses import (
     placenames_of,
     standardise_input,
 )
+from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -72,7 +72,7 @@ async def list_elders(
     session: Session,
     principal: EldersReader,
     page: Annotated[PageParams, Depends(page_params)],
-    area_code: Annotated[str | None, Query(pattern=AREA_CODE)] = None,
+    area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
     lives_alone: bool | None = None,
     address_status: Annotated[
         AddressStatus | None, Query(description="`unresolved`: the addresses staff must give again")

@@ -3,8 +3,8 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from services.eldercare.patterns import MobilePhone as Phone
 from shared.addresses import AddressIn, AddressOut
+from shared.idnumbers import MobilePhone as Phone
 from shared.schemas import Schema
 
 Relation = Literal["self", "spouse", "child", "grandchild", "other_relative", "guardian"]

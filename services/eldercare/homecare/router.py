@@ -35,7 +35,6 @@ from services.eldercare.homecare.schemas import (
     VisitStatus,
 )
 from services.eldercare.jobs import tasks
-from services.eldercare.patterns import AREA_CODE
 from shared import clock
 from shared.addresses import (
     AddressChangeIn,
@@ -45,6 +44,7 @@ from shared.addresses import (
     staff_record,
     standardise_input,
 )
+from shared.areas import DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.idempotency import IdempotencyKeyHeader, idempotent
@@ -133,7 +133,7 @@ async def list_providers(
     session: Session,
     _p: HomecareReader,
     page: Annotated[PageParams, Depends(page_params)],
-    area_code: Annotated[str | None, Query(pattern=AREA_CODE)] = None,
+    area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
 ) -> Page[ProviderOut]:
     rows = await service.list_providers(session, page, area_code=area_code)
     return page_of([service.provider_out(p) for p in rows], page, key=lambda p: p.id)

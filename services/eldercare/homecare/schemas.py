@@ -4,8 +4,8 @@ from typing import Literal
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from services.eldercare.overrides.service import OverrideReason
-from services.eldercare.patterns import MobilePhone
 from shared.addresses import AddressIn, AddressOut
+from shared.idnumbers import MobilePhone
 from shared.money import MAX_PRICE_FEN, fen
 from shared.schemas import Schema
 

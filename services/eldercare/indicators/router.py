@@ -3,10 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.eldercare.indicators.service import compute
-from services.eldercare.patterns import AREA_CODE
 from services.eldercare.scopes import INDICATORS_READ
 from shared import clock
-from shared.areas import CITY_CODE
+from shared.areas import CITY_CODE, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import Forbidden, problem_responses
 from shared.identity import Principal, require
@@ -33,7 +32,7 @@ router = APIRouter(tags=["indicators 指标"])
 async def indicators(
     session: Session,
     principal: Annotated[Principal, require(INDICATORS_READ)],
-    area_code: Annotated[str | None, Query(pattern=AREA_CODE)] = None,
+    area_code: Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)] = None,
     day: IsoDate | None = None,
 ) -> Indicators:
     area = area_code or principal.area or CITY_CODE

@@ -27,7 +27,6 @@ from services.eldercare.meals.schemas import (
     SubsidyRateOut,
     SubsidyRatesInForce,
 )
-from services.eldercare.patterns import AREA_CODE, DISTRICT_OR_CITY
 from shared import clock
 from shared.addresses import (
     AddressChangeIn,
@@ -37,7 +36,7 @@ from shared.addresses import (
     staff_record,
     standardise_input,
 )
-from shared.areas import CITY_CODE
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, DIVISION_CODE_PATTERN
 from shared.db import Session
 from shared.errors import InvalidInput, problem_responses
 from shared.idempotency import IdempotencyKeyHeader
@@ -46,7 +45,7 @@ from shared.params import IsoDate
 
 router = APIRouter(tags=["meal aid 老年助餐"])
 
-AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE)]
+AreaQuery = Annotated[str | None, Query(pattern=DIVISION_CODE_PATTERN)]
 
 
 @router.post(
@@ -172,7 +171,7 @@ async def rates_in_force(
     session: Session,
     _principal: CanteensReader,
     as_of: IsoDate | None = None,
-    district: Annotated[str, Query(pattern=DISTRICT_OR_CITY)] = CITY_CODE,
+    district: Annotated[str, Query(pattern=DISTRICT_OR_CITY_PATTERN)] = CITY_CODE,
 ) -> SubsidyRatesInForce:
     day = as_of or clock.today()
     rates = await service.rates_in_force(session, as_of=day, district_code=district)

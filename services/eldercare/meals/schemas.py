@@ -4,9 +4,9 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, WithJsonSchema, field_validator
 
 from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_PORTIONS
-from services.eldercare.patterns import DISTRICT_OR_CITY, MobilePhone
 from shared.addresses import AddressIn, AddressOut
-from shared.areas import CITY_CODE, AreaCode
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN, AreaCode
+from shared.idnumbers import MobilePhone
 from shared.money import count, fen
 from shared.schemas import Schema
 
@@ -17,7 +17,7 @@ SubsidyTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60
 DistrictOrCity = Annotated[
     str,
     Field(
-        pattern=DISTRICT_OR_CITY,
+        pattern=DISTRICT_OR_CITY_PATTERN,
         examples=[CITY_CODE],
         description="330200 (city-wide) or a district of Ningbo, e.g. 330212 鄞州区",
     ),

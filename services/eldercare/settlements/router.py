@@ -3,7 +3,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from services.eldercare.patterns import MONTH
 from services.eldercare.settlements import service
 from services.eldercare.settlements.auth import StatementsApprover, StatementsReader, StatementsWriter
 from services.eldercare.settlements.schemas import ApprovalIn, RefundIn, RefundOut, StatementIn, StatementOut
@@ -11,6 +10,7 @@ from services.eldercare.settlements.service import XLSX_MEDIA_TYPE
 from shared.db import Session
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_of, page_params
+from shared.schemas import MONTH_PATTERN
 
 router = APIRouter(tags=["meal settlement 助餐结算"])
 
@@ -42,7 +42,7 @@ async def list_statements(
     session: Session,
     principal: StatementsReader,
     page: Annotated[PageParams, Depends(page_params)],
-    month: Annotated[str | None, Query(pattern=MONTH, description="YYYY-MM")] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")] = None,
     canteen_id: int | None = None,
     status: Literal["draft", "approved"] | None = None,
 ) -> Page[StatementOut]:

@@ -5,10 +5,9 @@ from pydantic import ConfigDict, Field
 
 from services.eldercare.meals.models import MAX_MEAL_PRICE_FEN, MAX_ORDER_PORTIONS
 from services.eldercare.meals.schemas import SubsidyTier
-from services.eldercare.patterns import Month
 from services.eldercare.settlements.models import MAX_MONTH_FEN
 from shared.money import fen
-from shared.schemas import Schema
+from shared.schemas import Month, Schema
 
 Section = Literal["placed", "cancelled", "refund", "adjustment"]
 

@@ -3,15 +3,16 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from services.eldercare.patterns import DISTRICT_OR_CITY, Month
-from shared.areas import CITY_CODE
+from shared.areas import CITY_CODE, DISTRICT_OR_CITY_PATTERN
 from shared.money import MAX_BALANCE_FEN, MAX_BENEFIT_FEN, fen
-from shared.schemas import Schema
+from shared.schemas import Month, Schema
 
 AllowanceTier = Literal["tekun", "dibao", "dibao_marginal", "age_80_plus", "age_60_79"]
 DistrictOrCity = Annotated[
     str,
-    Field(pattern=DISTRICT_OR_CITY, examples=[CITY_CODE], description="330200 (city-wide) or a district of Ningbo"),
+    Field(
+        pattern=DISTRICT_OR_CITY_PATTERN, examples=[CITY_CODE], description="330200 (city-wide) or a district of Ningbo"
+    ),
 ]
 
 

@@ -20,7 +20,7 @@ from shared.pagination import Page, PageParams, page_of, page_params
 from shared.schemas import MAX_INTEGER
 
 router = APIRouter(tags=["addresses 标准地址"])
-Code = Annotated[str, Path(pattern=r"^\d{16}$", description="16-digit standard address code")]
+Code = Annotated[str, Path(pattern=r"^[0-9]{16}$", description="16-digit standard address code")]
 
 
 @router.post(

@@ -6,7 +6,7 @@ from pydantic import ConfigDict, Field
 from services.placenames.addresses.schemas import AddressOut
 from shared.schemas import Schema
 
-PLATE_CODE_PATTERN = r"^NBMP\d{8}$"
+PLATE_CODE_PATTERN = r"^NBMP[0-9]{8}$"
 
 
 class PlateIn(Schema):
