@@ -17,6 +17,8 @@ resident memory (ru_maxrss), so one does not inherit another's heap.
 - whole part: a styles part of `--styles-mb` MB of empty tags (`<a/>`), refused from the zip's directory (over
   MAX_WHOLE_PART_BYTES), and one of 8 MB (under it) refused by its tags counted as it is inflated (over
   MAX_WHOLE_PART_TAGS), each before openpyxl parses it;
+- shared strings: 40 MB of `<si><t>a</t></si>`, refused by the strings counted as the part is inflated (over
+  `max_shared_strings`) before openpyxl lists them;
 - scan: the byte scan alone (`_scan_parts`: text runs, merged cells, rows counted) over `--rows` × `--columns` cells,
   against openpyxl's read-only load of the same file with its rows read (`load_workbook(read_only=True)`,
   `iter_rows(values_only=True)`), and the import's own read (`open_sheet` and its rows: the scan, then our parser);
@@ -252,6 +254,32 @@ def tiny_tags_xlsx(part_bytes: int) -> bytes:
     return with_part(cells_xlsx(1, 2), "xl/styles.xml", ns, b"<a/>", part_bytes, b"</styleSheet>")
 
 
+def strings_xlsx(part_bytes: int) -> bytes:
+    """A workbook whose shared strings (declared as openpyxl finds them) are `part_bytes` of one-letter strings."""
+    declared = {
+        "[Content_Types].xml": (
+            b"</Types>",
+            b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            b"</Relationships>",
+            b'<Relationship Id="rId99" Type="http://schemas.'
+            b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+            b"</Relationships>",
+        ),
+    }
+    source = zipfile.ZipFile(io.BytesIO(cells_xlsx(1, 2)))
+    base = io.BytesIO()
+    with zipfile.ZipFile(base, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            old, new = declared.get(name, (b"", b""))
+            archive.writestr(name, source.read(name).replace(old, new) if old else source.read(name))
+        archive.writestr("xl/sharedStrings.xml", b"")
+    ns = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    return with_part(base.getvalue(), "xl/sharedStrings.xml", ns, b"<si><t>a</t></si>", part_bytes, b"</sst>")
+
+
 def child(what: str, path: str) -> None:
     """One measurement, in this (child) process: prints its CPU seconds, wall seconds and peak RSS as JSON."""
     from openpyxl import load_workbook
@@ -312,6 +340,7 @@ def reading(args: argparse.Namespace) -> None:
             ("whole part", lambda: tiny_tags_xlsx(args.styles_mb * 10**6), f"styles of {args.styles_mb} MB of <a/>"),
             # Under the bound in bytes, over it in tags: refused as it is inflated, not from the zip's directory.
             ("whole part, counted", lambda: tiny_tags_xlsx(8 * 10**6), "styles of 8 MB of <a/>"),
+            ("strings", lambda: strings_xlsx(40 * 10**6), "shared strings of 40 MB of <si><t>a</t></si>"),
         ):
             started = time.perf_counter()
             files[name] = Path(scratch) / f"{name.replace(' ', '-').replace(',', '')}.xlsx"
@@ -325,6 +354,7 @@ def reading(args: argparse.Namespace) -> None:
             ("text-run refusal", "refuse", "text run"),
             ("whole-part refusal", "refuse", "whole part"),
             ("  same, 8 MB", "refuse", "whole part, counted"),
+            ("strings refusal", "refuse", "strings"),
             ("scan", "scan", "cells"),
             ("openpyxl read-only", "openpyxl", "cells"),
             ("import's read", "import-read", "cells"),

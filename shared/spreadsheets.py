@@ -11,7 +11,8 @@ compresses to 400 KB), and so is a document type declaration (its entities would
 whole before the rows (content types, workbook, its relationships, styles, theme, properties) are refused past
 `MAX_WHOLE_PART_BYTES` or `MAX_WHOLE_PART_TAGS`, by the directory's size and by what they inflate to (400 MB of tiny
 tags have no long text run). Rows are streamed (the sheet's XML parsed an element at a time), so memory does not grow
-with the sheet.
+with the sheet; the shared strings, which openpyxl keeps in a list, are refused past the most the layout's rows and
+columns can use (`max_shared_strings`), counted as they are inflated.
 
 What a staff member's sheet does that a program's would not, and the answer each gets:
 - the wrong sheet: the sheet is found by its header row (the one whose headers name the required columns);
@@ -50,7 +51,16 @@ from openpyxl.reader import excel as openpyxl_reader
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
-from openpyxl.xml.constants import ARC_CONTENT_TYPES, ARC_CORE, ARC_CUSTOM, ARC_STYLE, ARC_THEME, ARC_WORKBOOK
+from openpyxl.xml.constants import (
+    ARC_CONTENT_TYPES,
+    ARC_CORE,
+    ARC_CUSTOM,
+    ARC_SHARED_STRINGS,
+    ARC_STYLE,
+    ARC_THEME,
+    ARC_WORKBOOK,
+    SHARED_STRINGS,
+)
 from openpyxl.xml.functions import fromstring
 from pydantic import BaseModel, ValidationError
 
@@ -139,6 +149,19 @@ class Layout:
 
     def missing(self, found: dict[int, Column]) -> list[Column]:
         return [c for c in self.columns if c.required and c not in found.values()]
+
+
+# openpyxl streams the shared strings (`xl/sharedStrings.xml`, a workbook's text cells) but keeps every string in a
+# list, about 80 bytes each however short: 40 MB of `<si><t>a</t></si>` took 177 MiB and 24 s, and the 512 MiB
+# unpacked allow 30 million of them, gigabytes. An import cannot use more distinct strings than the cells it reads:
+# at most MAX_ROWS + HEADER_SEARCH_ROWS rows, of which it uses the layout's columns (11 for the elders, 13 for the
+# households' members), plus whatever the first HEADER_SEARCH_ROWS rows hold up to MAX_COLUMNS (titles, the headers
+# of columns not imported). `max_shared_strings` is that figure for a layout (2.6 million for the households, about
+# 200 MiB in openpyxl); the scan counts the `<si` tags as the part is inflated and refuses the workbook past it.
+# Another sheet's text shares the table: such a workbook is refused too, and asked for the sheet alone.
+def max_shared_strings(layout: Layout) -> int:
+    """The most distinct strings an import of `layout` can use: the cap on the shared strings."""
+    return (MAX_ROWS + HEADER_SEARCH_ROWS) * len(layout.columns) + HEADER_SEARCH_ROWS * MAX_COLUMNS
 
 
 # --- what the file is ----------------------------------------------------------------------------------------
@@ -243,6 +266,24 @@ class _TooLarge(Exception):
     """A part openpyxl reads whole, past MAX_WHOLE_PART_BYTES or MAX_WHOLE_PART_TAGS: (its name, what was over)."""
 
 
+class _TooManyStrings(Exception):
+    """The shared strings past the cap `max_shared_strings` gave."""
+
+
+# The start of a shared string, `<si>` or `<si …>` or `<si/>`, with or without a prefix (`<x:si>`: openpyxl matches the
+# namespace, not the prefix). The empty group makes `findall` a list of one shared empty bytes: a count, no copies.
+_STRING_START = re.compile(rb"<(?:[^\s<>/:!?]+:)?si[\s/>]()")
+_STRING_STARTS = (b"<si>", b"<si ", b"<si/", b"<si\n", b"<si\r", b"<si\t")
+
+
+def _strings_in(data: bytes, end: int) -> int:
+    """The shared strings that begin in data[:end]: by a few C counts, unless a prefixed tag may be there (then by the
+    pattern, several times slower)."""
+    if data.find(b":si", 0, end) < 0:
+        return sum(data.count(start, 0, end) for start in _STRING_STARTS)
+    return len(_STRING_START.findall(data, 0, end))
+
+
 def _long_run() -> re.Pattern[bytes]:
     return re.compile(rb"<[^<]{%d}" % (MAX_TEXT_RUN_BYTES + 1))  # re keeps it compiled: once for a bound
 
@@ -344,17 +385,18 @@ def _part_name(member: str) -> str:
     return f"the workbook's part {member}"
 
 
-def _scan_parts(content: bytes) -> dict[str, tuple[list[tuple[int, int, str]], int]]:
+def _scan_parts(content: bytes, max_strings: int | None = None) -> dict[str, tuple[list[tuple[int, int, str]], int]]:
     """Read every XML part of the workbook once, as bytes in chunks (memory bounded by the chunk, not the part),
     before any parser does: a run of text longer than MAX_TEXT_RUN_BYTES is refused (ElementTree, ours and
     openpyxl's shared strings, holds an element's whole text in memory: a 400 MB cell compresses to 400 KB).
     The same pass finds each sheet's merged ranges, which sit after its rows, and counts its rows (for progress):
-    (first row, last row, range) of each merged range, and the number of rows, by part name."""
+    (first row, last row, range) of each merged range, and the number of rows, by part name. The shared strings
+    (the part openpyxl finds by its content type) are refused past `max_strings` `<si>` elements, when given."""
     found: dict[str, tuple[list[tuple[int, int, str]], int]] = {}
     name = ARC_CONTENT_TYPES
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            whole = _whole_parts(archive)
+            whole, strings = _whole_parts(archive)
             for info in archive.infolist():  # what the directory declares, before anything is inflated
                 if info.filename in whole and info.file_size > MAX_WHOLE_PART_BYTES:
                     raise _TooLarge(info.filename, f"{info.file_size / 2**20:.1f} MiB")
@@ -386,7 +428,7 @@ def _scan_parts(content: bytes) -> dict[str, tuple[list[tuple[int, int, str]], i
                     chunks: Iterable[bytes] = itertools.chain([first], read)
                     if not safe:
                         chunks = _utf8(chunks, codec)
-                    found[name] = _scan_part(chunks)
+                    found[name] = _scan_part(chunks, max_strings if name == strings else None)
     except _TooLong:
         raise SpreadsheetRefused(
             f"{_part_name(name)} holds far more text in one place than a cell may (over "
@@ -403,6 +445,12 @@ def _scan_parts(content: bytes) -> dict[str, tuple[list[tuple[int, int, str]], i
             f"{_part_name(part)} is far larger than a workbook's ({size}; Excel writes kilobytes there, at most "
             f"{MAX_WHOLE_PART_BYTES // 2**20} MiB and {MAX_WHOLE_PART_TAGS:,} tags are read): copy the sheet's data "
             "into a new workbook and send that"
+        ) from None
+    except _TooManyStrings:
+        raise SpreadsheetRefused(
+            f"{_part_name(name)} holds more than {max_strings:,} strings, more than the sheet's rows and columns can use "
+            f"(at most {MAX_ROWS:,} rows are read): copy the sheet's data alone into a new workbook, or split it into "
+            "smaller files, and send that"
         ) from None
     # A member cut short or damaged: its CRC (BadZipFile), its deflate stream (zlib.error), its compression or
     # encryption (NotImplementedError, RuntimeError), its header (OSError, EOFError, KeyError)
@@ -425,15 +473,17 @@ def _bounded(chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
         yield chunk
 
 
-def _whole_parts(archive: zipfile.ZipFile) -> set[str]:
+def _whole_parts(archive: zipfile.ZipFile) -> tuple[set[str], str]:
     """The parts `_WorkbookReader.read` reads whole: the content types, the workbook part they name (as openpyxl finds
     it) with its relationships, the styles, the theme and the document properties. External links are not read
-    (`keep_links=False`), nor the sheets' own relationships (openpyxl's sheets are never opened)."""
+    (`keep_links=False`), nor the sheets' own relationships (openpyxl's sheets are never opened). And the shared
+    strings' part, which it streams, as it finds it (by its content type; by its usual name when the content types
+    cannot be read: openpyxl refuses such a file)."""
     fixed = {ARC_CONTENT_TYPES, ARC_WORKBOOK, _rels_of(ARC_WORKBOOK), ARC_STYLE, ARC_THEME, ARC_CORE, ARC_CUSTOM}
     try:
         info = archive.getinfo(ARC_CONTENT_TYPES)
     except KeyError:
-        return fixed  # openpyxl refuses the file without it
+        return fixed, ARC_SHARED_STRINGS  # openpyxl refuses the file without it
     if info.file_size > MAX_WHOLE_PART_BYTES:
         raise _TooLarge(ARC_CONTENT_TYPES, f"{info.file_size / 2**20:.1f} MiB")
     with archive.open(info) as stream:
@@ -442,18 +492,20 @@ def _whole_parts(archive: zipfile.ZipFile) -> set[str]:
     try:
         known = codecs.lookup(codec or "")
     except LookupError:
-        return fixed  # no XML, or in no encoding a parser reads: the scan or openpyxl refuses it
+        return fixed, ARC_SHARED_STRINGS  # no XML, or in no encoding a parser reads: the scan or openpyxl refuses it
     if not known._is_text_encoding:
-        return fixed
+        return fixed, ARC_SHARED_STRINGS
     # A document type (its entities would expand) or a run too long is refused before this parser sees it.
     _TextRuns().feed(manifest if known.name in _ASCII_SAFE else b"".join(_utf8([manifest], known.name)), final=True)
     reader: Any = openpyxl_reader  # the function openpyxl finds the workbook part with (private, untyped)
     try:
         tree: Any = fromstring(manifest)
-        part = reader._find_workbook_part(Manifest.from_tree(tree)).PartName.lstrip("/")
+        package: Any = Manifest.from_tree(tree)
+        part = reader._find_workbook_part(package).PartName.lstrip("/")
     except Exception:  # openpyxl refuses the manifest itself, next: no other part is read
-        return fixed
-    return fixed | {part, _rels_of(part)}
+        return fixed, ARC_SHARED_STRINGS
+    strings = package.find(SHARED_STRINGS)  # as `ExcelReader.read_strings` finds it
+    return fixed | {part, _rels_of(part)}, strings.PartName[1:] if strings is not None else ARC_SHARED_STRINGS
 
 
 def _rels_of(part: str) -> str:
@@ -462,14 +514,22 @@ def _rels_of(part: str) -> str:
     return posixpath.join(folder, "_rels", f"{name}.rels")
 
 
-def _scan_part(chunks: Iterable[bytes]) -> tuple[list[tuple[int, int, str]], int]:
+def _scan_part(chunks: Iterable[bytes], max_strings: int | None = None) -> tuple[list[tuple[int, int, str]], int]:
     merged: list[tuple[int, int, str]] = []
     seen: set[str] = set()
-    rows = 0
+    rows = strings = 0
     tail = b""
+    cut = b""  # the shared strings from their last "<" on: a tag the chunk's end may have cut, counted with the next
     runs = _TextRuns()
     for chunk in chunks:
-        runs.feed(chunk)
+        runs.feed(chunk)  # first: a run (and so `cut`) is at most MAX_TEXT_RUN_BYTES
+        if max_strings is not None:
+            counted = cut + chunk
+            last = counted.rfind(b"<")
+            strings += _strings_in(counted, max(last, 0))
+            cut = counted[last:] if last >= 0 else counted
+            if strings > max_strings:
+                raise _TooManyStrings
         window = tail + chunk
         rows += chunk.count(b"<row ") + chunk.count(b"<row>")  # a tag cut by the chunk's end is not counted
         for m in _MERGE_REF.finditer(window):
@@ -479,6 +539,8 @@ def _scan_part(chunks: Iterable[bytes]) -> tuple[list[tuple[int, int, str]], int
                 merged.append((int(m.group(2)), int(m.group(4) or m.group(2)), ref))
         tail = window[-200:]
     runs.feed(b"", final=True)
+    if max_strings is not None and strings + _strings_in(cut, len(cut)) > max_strings:
+        raise _TooManyStrings
     return merged, rows
 
 
@@ -656,7 +718,7 @@ def open_sheet(content: bytes, layout: Layout, *, sheet: str | None = None) -> S
             raise _refuse_layout(layout, [], header[1] if header else None)
         return Sheet("csv", header[0], header[1], rows, max(1, content.count(b"\n") - header[0]))
     check_zip(content)
-    parts = _scan_parts(content)
+    parts = _scan_parts(content, max_shared_strings(layout))
     try:
         book = _WorkbookReader(io.BytesIO(content), read_only=True, keep_links=False)
         book.read()

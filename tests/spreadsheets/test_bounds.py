@@ -14,6 +14,7 @@ from openpyxl.xml.functions import fromstring
 from shared import schemas, spreadsheets
 from shared.spreadsheets import Column, Layout, SpreadsheetRefused, open_sheet
 from tests.spreadsheets.conftest import repacked, workbook, xlsx
+from tests.spreadsheets.test_text_runs import MAIN, with_shared_string
 
 
 def test_the_integer_bound_is_the_schemas_one():
@@ -35,10 +36,12 @@ def base() -> bytes:
     return xlsx(workbook([["身份证号", "姓名"], ["1", "张三"]]))
 
 
-def with_big_part(name: str, head: bytes, repeated: bytes, times: int, tail: bytes = b"") -> bytes:
-    """The base workbook with `name` replaced by head + repeated × times + tail, streamed into the zip (quickly
-    deflated: 400 MB of a short tag take about 2 s and 2 MB)."""
-    source = zipfile.ZipFile(io.BytesIO(base()))
+def with_big_part(
+    name: str, head: bytes, repeated: bytes, times: int, tail: bytes = b"", content: bytes | None = None
+) -> bytes:
+    """The base workbook (or `content`) with `name` replaced by head + repeated × times + tail, streamed into the zip
+    (quickly deflated: 400 MB of a short tag take about 2 s and 2 MB)."""
+    source = zipfile.ZipFile(io.BytesIO(content or base()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for info in source.infolist():
@@ -211,3 +214,64 @@ def test_the_content_types_are_checked_before_they_are_parsed_to_find_the_workbo
     )
     message, _, _ = refusal(content)
     assert "xl/book.xml" in message and "tags" in message, message
+
+
+# --- the shared strings -------------------------------------------------------------------------------------------
+# openpyxl keeps every shared string in a list (about 80 bytes each, however short: 40 MB of `<si><t>a</t></si>` took
+# 177 MiB); the import cannot use more than its rows × its layout's columns, and is refused past that, counted as the
+# part is inflated.
+
+A_STRING = b"<si><t>a</t></si>"
+
+
+def with_strings(times: int, repeated: bytes = A_STRING) -> bytes:
+    """The base workbook with shared strings: 张三 (used by B3), then `repeated` × `times` (used by no cell)."""
+    head = b'<sst xmlns="' + MAIN + b'" xmlns:x="' + MAIN + b'"><si><t>' + "张三".encode() + b"</t></si>"
+    return with_big_part(
+        "xl/sharedStrings.xml", head, repeated, times, b"</sst>", content=with_shared_string("张三".encode())
+    )
+
+
+def test_the_cap_is_the_cells_the_import_can_use():
+    # 200,010 rows of the layout's 2 columns, and the 10 rows the header is looked for in at their 200 columns.
+    assert spreadsheets.max_shared_strings(LAYOUT) == 200_010 * 2 + 10 * 200 == 402_020
+
+
+def test_shared_strings_past_the_cap_are_refused_at_once_in_little_memory():
+    content = with_strings(spreadsheets.max_shared_strings(LAYOUT))  # one more than the cap, with 张三
+    assert len(content) < 1 << 20
+    message, seconds, peak = refusal(content)
+    assert "xl/sharedStrings.xml" in message and "more than 402,020 strings" in message, message
+    # Counted as inflated (openpyxl: about 30 MiB and seconds for these, gigabytes within the unpacked limit)
+    assert peak < 8 * 2**20, peak
+    assert seconds < 5, seconds
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 1 << 20])
+@pytest.mark.parametrize("repeated", [A_STRING, b"<x:si><x:t>a</x:t></x:si>", b"<si\n/>", b"<si\t><t>a</t></si >"])
+def test_a_workbook_at_the_cap_is_read_and_one_string_more_is_refused(monkeypatch, chunk, repeated):
+    # The cap lowered (the worker's figure takes openpyxl seconds to read at it), and chunks that cut the tags.
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 1000)
+    monkeypatch.setattr(spreadsheets, "_CHUNK", chunk)
+    cap = spreadsheets.max_shared_strings(LAYOUT)
+    assert cap == 1010 * 2 + 2000
+    assert read(with_strings(cap - 1, repeated)) == [["1", "张三"], [None, "张三"]]
+    message, _, _ = refusal(with_strings(cap, repeated))
+    assert "xl/sharedStrings.xml" in message and f"more than {cap:,} strings" in message, message
+
+
+def test_the_shared_strings_part_the_content_types_name_is_the_one_counted(monkeypatch):
+    # openpyxl finds the shared strings by their content type, not by their usual name: another name is counted too.
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 1000)
+    source = zipfile.ZipFile(io.BytesIO(with_strings(spreadsheets.max_shared_strings(LAYOUT))))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "[Content_Types].xml":
+                data = data.replace(b"/xl/sharedStrings.xml", b"/xl/text.xml")
+            elif name == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b'Target="sharedStrings.xml"', b'Target="text.xml"')
+            archive.writestr("xl/text.xml" if name == "xl/sharedStrings.xml" else name, data)
+    message, _, _ = refusal(out.getvalue())
+    assert "xl/text.xml" in message and "strings" in message, message

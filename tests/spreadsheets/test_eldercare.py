@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils.datetime import to_excel
 
+from services.eldercare.spreadsheets import ELDERS_LAYOUT
 from shared import spreadsheets
 from shared.identity import Principal
 from shared.jobs import Worker
@@ -200,6 +201,37 @@ async def test_a_styles_part_of_millions_of_tiny_tags_is_rejected_before_openpyx
     assert result["status"] == "rejected", result
     message = result["problems"][0]["message"]
     assert "far larger than a workbook's" in message and "xl/styles.xml" in message, message
+    assert await elders_seen(suite) == []
+
+
+async def test_shared_strings_past_what_the_import_can_use_are_rejected_before_openpyxl_reads_them(suite, monkeypatch):
+    # openpyxl keeps every shared string in a list: more than the rows × the layout's columns can use is rejected
+    # naming the part (the rows lowered for the test: the worker runs in this process).
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 3)
+    cap = spreadsheets.max_shared_strings(ELDERS_LAYOUT)
+    assert cap == (3 + 10) * 11 + 10 * 200
+    typed = xlsx(workbook([HEADER, [id_number(1), "张桂英", None, "百丈东路1号", BAIZHANG, "否"]]))
+    main = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    content = repacked(
+        typed,
+        {
+            "[Content_Types].xml": lambda d: d.replace(
+                b"</Types>",
+                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+            ),
+            "xl/_rels/workbook.xml.rels": lambda d: d.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                b'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+            ),
+        },
+        {"xl/sharedStrings.xml": b'<sst xmlns="' + main + b'">' + b"<si><t>a</t></si>" * (cap + 1) + b"</sst>"},
+    )
+    result = await suite.imported(content)
+    assert result["status"] == "rejected", result
+    message = result["problems"][0]["message"]
+    assert f"more than {cap:,} strings" in message and "xl/sharedStrings.xml" in message, message
     assert await elders_seen(suite) == []
 
 
