@@ -45,8 +45,10 @@ from typing import Any
 import aiohttp
 
 from bench.common import cpu_seconds, load_average, say
+from shared.divisions import division_code
 
 API = "/api/eldercare/v1"
+YINZHOU = division_code("鄞州区")  # the district of the generated ID numbers
 TARGET_S = 60.0
 FIRST_SERIAL = 200_000  # past the people the other phases register (their serials count from 0)
 
@@ -209,7 +211,7 @@ def cells_xlsx(rows: int, columns: int) -> bytes:
             part.write(head)
             for n in range(rows):
                 r = n + 2
-                cells = [text(f"A{r}", f"330212{19350101 + n % 9000:08d}{n % 1000:03d}X"), text(f"B{r}", f"老人{n}")]
+                cells = [text(f"A{r}", f"{YINZHOU}{19350101 + n % 9000:08d}{n % 1000:03d}X"), text(f"B{r}", f"老人{n}")]
                 for c in range(2, columns):
                     ref = f"{letters[c]}{r}"
                     cells.append(
