@@ -24,7 +24,7 @@ from gateway.scopes import load_all
 from services import SERVICES
 from shared.areas import CITY_CODE
 from shared.db import utcnow
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.identity import Principal
 from shared.scopes import DECLARED, scopes_held_by
 from shared.settings import PLACEHOLDER_MARKER
@@ -140,6 +140,32 @@ async def rotate(session: AsyncSession, client_id: str, grace: dt.timedelta) -> 
         created=[f"rotated the secret of client {client_id}; the previous one stops working {ends}"],
         secrets={secret_variable(client_id): secret},
     )
+
+
+async def register(session: AsyncSession, client_id: str, *, kind: str, name: str, scopes: list[str]) -> Outcome:
+    """A client registered by the operator. A principal grants only scopes it holds, and some are held by no staff
+    member: a partner department's (`assistance.signals:write`), a service's (`notifications.contacts:read`). The
+    catalogue's holders are checked as for any grant: a staff-only scope is refused whoever asks."""
+    try:
+        client, secret = await service.create_client(
+            session, actor("register-client"), client_id=client_id, name=name, kind=kind, scopes=scopes
+        )
+    except DomainError as refused:
+        raise SystemExit(refused.detail) from None
+    return Outcome(
+        created=[f"registered the {kind} client {client_id} ({', '.join(client.scopes)})"],
+        secrets={secret_variable(client_id): secret},
+    )
+
+
+async def rescope(session: AsyncSession, client_id: str, scopes: list[str]) -> Outcome:
+    """A client's scopes set by the operator: a scope added to the catalogue for services reaches the services'
+    clients this way (`bootstrap` registers them once and never changes them), as do partner-only scopes."""
+    try:
+        client = await service.set_client_scopes(session, actor("client-scopes"), client_id, scopes)
+    except DomainError as refused:
+        raise SystemExit(refused.detail) from None
+    return Outcome(created=[f"client {client_id} now holds: {', '.join(client.scopes)}"])
 
 
 def render(secrets: dict[str, str], k8s_secret: str | None) -> str:

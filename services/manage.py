@@ -9,6 +9,9 @@ python -m services.manage reencrypt [SERVICE ...]      move personal data to PII
 python -m services.manage bootstrap --admin USERNAME [--from-env] [--secrets-file PATH] [--k8s-secret NAME]
                              the first city administrator and each service's client (idempotent)
 python -m services.manage rotate-client-secret CLIENT [--grace SECONDS] [--secrets-file PATH] [--k8s-secret NAME]
+python -m services.manage register-client CLIENT SCOPE ... [--kind partner|service] [--name NAME] [--secrets-file PATH]
+                             a client with scopes no staff member holds (a partner department's signals)
+python -m services.manage client-scopes CLIENT SCOPE ...   set a client's scopes (a scope new to the services)
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ async def _reencrypt_tables(session, package: str) -> dict[str, int]:
 
 
 async def _grant(args) -> None:
-    """bootstrap or rotate-client-secret on the gateway's database. New secrets go to the operator's file
+    """bootstrap, rotate-client-secret, register-client or client-scopes on the gateway's database. New secrets go to the operator's file
     (written before the commit, so a failed write writes nothing) or, after the commit, to stdout: once,
     and never to a log."""
     from gateway import bootstrap
@@ -110,6 +113,12 @@ async def _grant(args) -> None:
         async with database.sessionmaker() as session, session.begin():
             if args.command == "bootstrap":
                 outcome = await bootstrap.bootstrap(session, admin=args.admin, env=settings.env, from_env=args.from_env)
+            elif args.command == "register-client":
+                outcome = await bootstrap.register(
+                    session, args.client, kind=args.kind, name=args.name or args.client, scopes=args.scopes
+                )
+            elif args.command == "client-scopes":
+                outcome = await bootstrap.rescope(session, args.client, args.scopes)
             else:
                 outcome = await bootstrap.rotate(session, args.client, dt.timedelta(seconds=args.grace))
             if outcome.secrets and args.secrets_file:
@@ -173,13 +182,23 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SECONDS",
         help="how long the old secret keeps working (default: GATEWAY_SECRET_ROTATION_GRACE_S, 24 h)",
     )
-    for p in (sub.choices["bootstrap"], sub.choices["rotate-client-secret"]):
+    # Scopes no staff member holds, so none can grant them through the API (a principal grants only what it holds).
+    p = sub.add_parser("register-client", help="a partner's or a service's client, with any scope its kind may hold")
+    p.add_argument("client", help="its client_id")
+    p.add_argument("scopes", nargs="+", metavar="SCOPE")
+    p.add_argument("--kind", choices=("partner", "service"), default="partner")
+    p.add_argument("--name", help="what the client is, e.g. the partner department (default: its client_id)")
+    p = sub.add_parser("client-scopes", help="set a client's scopes (e.g. a scope new to the services)")
+    p.add_argument("client")
+    p.add_argument("scopes", nargs="+", metavar="SCOPE")
+    p.set_defaults(secrets_file=None, k8s_secret=None)  # it makes no secret
+    for p in (sub.choices["bootstrap"], sub.choices["rotate-client-secret"], sub.choices["register-client"]):
         p.add_argument(
             "--secrets-file", metavar="PATH", help="write new secrets to PATH (created 0600; must not exist)"
         )
         p.add_argument("--k8s-secret", metavar="NAME", help="as a Kubernetes Secret manifest named NAME (YAML)")
     args = parser.parse_args(argv)
-    if args.command in ("bootstrap", "rotate-client-secret"):
+    if args.command in ("bootstrap", "rotate-client-secret", "register-client", "client-scopes"):
         if args.secrets_file and os.path.exists(args.secrets_file):
             parser.error(f"--secrets-file {args.secrets_file} exists; name a new file")
         if args.command == "rotate-client-secret" and args.grace is None:

@@ -29,10 +29,12 @@ from shared.peer import PeerUnavailable
 from shared.scopes import scopes_held_by
 from shared.service_token import ClientCredentialsToken
 from shared.settings import ROOT
+from tests.gateway.conftest import bearer
 from tests.shared.loopback import free_port, serve_in_background
 
 SIGN_IN = "/api/auth/v1/staff-sign-ins"
 TOKEN = "/api/auth/v1/token"
+CLIENTS = "/api/auth/v1/clients"
 OPERATOR_SECRET = secrets.token_urlsafe(32)
 ADMIN_PASSWORD = "first-sign-in-only-2026"
 
@@ -161,6 +163,50 @@ async def test_the_administrator_must_set_a_second_factor_and_a_new_password_bef
     assert staff.status_code == 201, staff.text
 
 
+async def test_the_operator_registers_a_partner_and_rescopes_a_service_with_scopes_no_staff_member_holds(
+    empty_gateway,
+):
+    """A partner department's signals scope and a scope new to the services are held by no staff member, so no one
+    can grant them through the API (a principal grants only what it holds): the operator's commands can."""
+    signals = "assistance.signals:write"
+    city_staff = bearer("staff-city", empty_gateway.app.local_app.state.settings)
+    refused = await empty_gateway.post(
+        CLIENTS,
+        json={"client_id": "health-commission", "name": "卫健委", "kind": "partner", "scopes": [signals]},
+        headers=city_staff,
+    )
+    assert refused.status_code == 403 and signals in refused.json()["detail"], refused.text  # not theirs to give
+
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        registered = await bootstrap.register(
+            session, "health-commission", kind="partner", name="卫健委", scopes=[signals]
+        )
+    secret = registered.secrets["HEALTH_COMMISSION_CLIENT_SECRET"]
+    token = await empty_gateway.post(
+        TOKEN, data={"grant_type": "client_credentials"}, auth=("health-commission", secret)
+    )
+    assert token.status_code == 200 and token.json()["scope"] == signals, token.text
+
+    # The catalogue's holders bind the operator too: a staff-only scope is no partner's.
+    with pytest.raises(SystemExit, match=r"may not hold: auth\.clients:write"):
+        async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+            await bootstrap.register(session, "rogue", kind="partner", name="x", scopes=[CLIENTS_WRITE])
+
+    await _run(empty_gateway, env="test")
+    load_all()
+    fewer = sorted(scopes_held_by("service") - {"notifications.contacts:read"})
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        await bootstrap.rescope(session, "charity", fewer)  # as a client registered before the scope existed
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        rescoped = await bootstrap.rescope(session, "charity", sorted(scopes_held_by("service")))
+    assert rescoped.created and not rescoped.secrets
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session:
+        charity = await session.get(OAuthClient, "charity")
+        audited = list(await session.scalars(select(Grant.actor).where(Grant.target == "client:health-commission")))
+    assert "notifications.contacts:read" in charity.scopes
+    assert audited == ["operator:manage register-client"]
+
+
 # As an operator runs it: a subprocess on a fresh database, ENV=production -------------------------------------
 
 
@@ -230,3 +276,20 @@ def test_bootstrap_and_rotation_as_commands_in_production(scratch_database, tmp_
     got = asyncio.run(_tokens(url, {"eldercare": client_secrets["eldercare"], "charity": client_secrets["charity"]}))
     assert got == {"eldercare": None, "charity": got["charity"]} and got["charity"]
     assert asyncio.run(_tokens(url, {"eldercare": new_secret}))["eldercare"]
+
+    partner_file = tmp_path / "partner.env"
+    registered = _manage(
+        env,
+        "register-client",
+        "civil-defence",
+        "assistance.signals:write",
+        "--name",
+        "应急管理局",
+        "--secrets-file",
+        str(partner_file),
+    )
+    assert "registered the partner client civil-defence" in registered.stdout
+    partner_secret = partner_file.read_text().strip().split("=", 1)[1]
+    assert partner_secret not in registered.stdout and asyncio.run(_tokens(url, {"civil-defence": partner_secret}))
+    rescoped = _manage(env, "client-scopes", "civil-defence", "assistance.signals:write", "assistance.policies:read")
+    assert "now holds: assistance.policies:read, assistance.signals:write" in rescoped.stdout
