@@ -83,21 +83,7 @@ async def bootstrap(session: AsyncSession, *, admin: str | None, env: str, from_
         password = operator_secret("BOOTSTRAP_ADMIN_PASSWORD", env, MIN_PASSWORD_LENGTH, from_env=from_env)
         if password is None:
             password = outcome.secrets["BOOTSTRAP_ADMIN_PASSWORD"] = service.new_secret()
-        service.validate_staff_area(ADMIN_ROLE, CITY_CODE)
-        session.add(
-            StaffUser(
-                username=admin,
-                display_name=f"{admin} (city administrator)",
-                password_hash=await service.hash_password(password),
-                role=ADMIN_ROLE,
-                area_code=CITY_CODE,
-                failed_sign_ins=0,
-                must_set_credentials=True,
-                created_at=utcnow(),
-            )
-        )
-        await session.flush()
-        await grants.record(session, by, "staff.create", f"staff:{admin}", service.role_scopes(ADMIN_ROLE), CITY_CODE)
+        await _one_time_account(session, by, admin, f"{admin} (city administrator)", ADMIN_ROLE, CITY_CODE, password)
         outcome.created.append(
             f"created the city administrator {admin} (one-time password: a second factor and a "
             "new password are required at first sign-in)"
@@ -139,6 +125,52 @@ async def rotate(session: AsyncSession, client_id: str, grace: dt.timedelta) -> 
     return Outcome(
         created=[f"rotated the secret of client {client_id}; the previous one stops working {ends}"],
         secrets={secret_variable(client_id): secret},
+    )
+
+
+async def _one_time_account(
+    session: AsyncSession, by: Principal, username: str, display_name: str, role: str, area_code: str, password: str
+) -> None:
+    """A staff account on a one-time password: its tokens carry no scope until its holder has set up a second factor
+    and chosen a new password (gateway.auth.service)."""
+    service.validate_staff_area(role, area_code)
+    session.add(
+        StaffUser(
+            username=username,
+            display_name=display_name,
+            password_hash=await service.hash_password(password),
+            role=role,
+            area_code=area_code,
+            failed_sign_ins=0,
+            must_set_credentials=True,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    await grants.record(session, by, "staff.create", f"staff:{username}", service.role_scopes(role), area_code)
+
+
+async def create_staff(session: AsyncSession, username: str, *, role: str, area_code: str, name: str) -> Outcome:
+    """A staff account made by the operator, on a one-time password: for an auditor (审计), whose scopes (the grants
+    audit, the register of personal-data requests) no other staff member holds, so that none can make one through
+    the API (a principal grants only what it holds)."""
+    if not ADMIN_USERNAME.fullmatch(username):
+        raise SystemExit("a username is 3 to 64 of a-z, 0-9, '.', '_', '-', beginning with a letter or digit")
+    if role not in service.ROLE_HOLDERS:
+        raise SystemExit(f"role {role!r} is not one of {', '.join(service.ROLE_HOLDERS)}")
+    if await session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise SystemExit(f"staff account {username} already exists")
+    password = service.new_secret()
+    try:
+        await _one_time_account(session, actor("create-staff"), username, name, role, area_code, password)
+    except DomainError as refused:
+        raise SystemExit(refused.detail) from None
+    return Outcome(
+        created=[
+            f"created the {role} {username} of {area_code} (one-time password: a second factor and a new password "
+            "are required at first sign-in)"
+        ],
+        secrets={f"{username.upper().replace('-', '_').replace('.', '_')}_ONE_TIME_PASSWORD": password},
     )
 
 

@@ -12,6 +12,8 @@ python -m services.manage rotate-client-secret CLIENT [--grace SECONDS] [--secre
 python -m services.manage register-client CLIENT SCOPE ... [--kind partner|service] [--name NAME] [--secrets-file PATH]
                              a client with scopes no staff member holds (a partner department's signals)
 python -m services.manage client-scopes CLIENT SCOPE ...   set a client's scopes (a scope new to the services)
+python -m services.manage create-staff USERNAME [--role auditor] [--area CODE] [--name NAME] [--secrets-file PATH]
+                             a staff account on a one-time password, for a role no staff member can grant (auditor)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from alembic import command
 
 from services import SERVICES
 from shared import migrations, pii
+from shared.areas import CITY_CODE
 from shared.db import Database
 
 # Every database of the suite: the four services' and the gateway's (sign-in, clients, tokens).
@@ -101,9 +104,9 @@ async def _reencrypt_tables(session, package: str) -> dict[str, int]:
 
 
 async def _grant(args) -> None:
-    """bootstrap, rotate-client-secret, register-client or client-scopes on the gateway's database. New secrets go to the operator's file
-    (written before the commit, so a failed write writes nothing) or, after the commit, to stdout: once,
-    and never to a log."""
+    """The operator's grants on the gateway's database (bootstrap, rotate-client-secret, register-client,
+    client-scopes, create-staff). New secrets go to the operator's file (written before the commit, so a failed
+    write writes nothing) or, after the commit, to stdout: once, and never to a log."""
     from gateway import bootstrap
 
     settings = settings_of("gateway")
@@ -116,6 +119,10 @@ async def _grant(args) -> None:
             elif args.command == "register-client":
                 outcome = await bootstrap.register(
                     session, args.client, kind=args.kind, name=args.name or args.client, scopes=args.scopes
+                )
+            elif args.command == "create-staff":
+                outcome = await bootstrap.create_staff(
+                    session, args.username, role=args.role, area_code=args.area, name=args.name or args.username
                 )
             elif args.command == "client-scopes":
                 outcome = await bootstrap.rescope(session, args.client, args.scopes)
@@ -192,13 +199,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("client")
     p.add_argument("scopes", nargs="+", metavar="SCOPE")
     p.set_defaults(secrets_file=None, k8s_secret=None)  # it makes no secret
-    for p in (sub.choices["bootstrap"], sub.choices["rotate-client-secret"], sub.choices["register-client"]):
+    p = sub.add_parser("create-staff", help="a staff account on a one-time password (an auditor, say)")
+    p.add_argument("username")
+    p.add_argument("--role", default="auditor")
+    p.add_argument("--area", default=CITY_CODE, help=f"the division the person works for (default: {CITY_CODE})")
+    p.add_argument("--name", help="the person's name as staff see it (default: the username)")
+    for p in (
+        sub.choices["bootstrap"],
+        sub.choices["rotate-client-secret"],
+        sub.choices["register-client"],
+        sub.choices["create-staff"],
+    ):
         p.add_argument(
             "--secrets-file", metavar="PATH", help="write new secrets to PATH (created 0600; must not exist)"
         )
         p.add_argument("--k8s-secret", metavar="NAME", help="as a Kubernetes Secret manifest named NAME (YAML)")
     args = parser.parse_args(argv)
-    if args.command in ("bootstrap", "rotate-client-secret", "register-client", "client-scopes"):
+    if args.command in ("bootstrap", "rotate-client-secret", "register-client", "client-scopes", "create-staff"):
         if args.secrets_file and os.path.exists(args.secrets_file):
             parser.error(f"--secrets-file {args.secrets_file} exists; name a new file")
         if args.command == "rotate-client-secret" and args.grace is None:

@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select
 from gateway import bootstrap
 from gateway.app import create_app
 from gateway.auth.models import Grant, OAuthClient, StaffUser
-from gateway.scopes import CLIENTS_WRITE, STAFF_WRITE, load_all
+from gateway.scopes import CLIENTS_WRITE, GRANTS_READ, STAFF_WRITE, load_all
 from gateway.settings import GatewaySettings
 from services import SERVICES
 from shared.peer import PeerUnavailable
@@ -35,6 +35,7 @@ from tests.shared.loopback import free_port, serve_in_background
 SIGN_IN = "/api/auth/v1/staff-sign-ins"
 TOKEN = "/api/auth/v1/token"
 CLIENTS = "/api/auth/v1/clients"
+STAFF_ACCOUNTS = "/api/auth/v1/staff-accounts"
 OPERATOR_SECRET = secrets.token_urlsafe(32)
 ADMIN_PASSWORD = "first-sign-in-only-2026"
 
@@ -207,6 +208,37 @@ async def test_the_operator_registers_a_partner_and_rescopes_a_service_with_scop
     assert audited == ["operator:manage register-client"]
 
 
+async def test_the_operator_makes_an_auditor_whom_no_staff_member_may_make(empty_gateway):
+    """An auditor's scopes (the grants audit, the register of personal-data requests) are held by no other staff:
+    city staff get a 403 making one, the operator makes one on a one-time password."""
+    city_staff = bearer("staff-city", empty_gateway.app.local_app.state.settings)
+    body = {"username": "audit-li", "display_name": "审计 李", "password": "a-first-password-1"}
+    refused = await empty_gateway.post(
+        STAFF_ACCOUNTS, json=body | {"role": "auditor", "area_code": "330200"}, headers=city_staff
+    )
+    assert refused.status_code == 403 and GRANTS_READ in refused.json()["detail"], refused.text
+
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+        made = await bootstrap.create_staff(session, "audit-li", role="auditor", area_code="330200", name="审计 李")
+    (password,) = made.secrets.values()
+    first = await empty_gateway.post(SIGN_IN, json={"username": "audit-li", "password": password})
+    assert first.status_code == 200 and first.json()["scope"] == "", first.text  # the set-up first, as any such
+    async with empty_gateway.app.local_app.state.database.sessionmaker() as session:
+        user = await session.scalar(select(StaffUser).where(StaffUser.username == "audit-li"))
+        audited = await session.scalar(select(Grant.actor).where(Grant.target == "staff:audit-li"))
+    assert (user.role, user.area_code, user.must_set_credentials) == ("auditor", "330200", True)
+    assert audited == "operator:manage create-staff"
+
+    for username, role, area, refusal in (
+        ("audit-li", "auditor", "330200", "already exists"),
+        ("yinzhou-boss", "city", "330212", "city bureau"),  # the role's level binds the operator too
+        ("Bad Name", "auditor", "330200", "a username is"),
+    ):
+        with pytest.raises(SystemExit, match=refusal):
+            async with empty_gateway.app.local_app.state.database.sessionmaker() as session, session.begin():
+                await bootstrap.create_staff(session, username, role=role, area_code=area, name=username)
+
+
 # As an operator runs it: a subprocess on a fresh database, ENV=production -------------------------------------
 
 
@@ -293,3 +325,5 @@ def test_bootstrap_and_rotation_as_commands_in_production(scratch_database, tmp_
     assert partner_secret not in registered.stdout and asyncio.run(_tokens(url, {"civil-defence": partner_secret}))
     rescoped = _manage(env, "client-scopes", "civil-defence", "assistance.signals:write", "assistance.policies:read")
     assert "now holds: assistance.policies:read, assistance.signals:write" in rescoped.stdout
+    auditor = _manage(env, "create-staff", "audit-wang", "--name", "审计 王", "--secrets-file", str(tmp_path / "a.env"))
+    assert "created the auditor audit-wang of 330200" in auditor.stdout
