@@ -120,7 +120,7 @@ def drop_checks(checks: dict[str, dict[str, str]]) -> None:
 
 
 @contextmanager
-def _sqlite_triggers_set_aside() -> Iterator[None]:
+def sqlite_triggers_set_aside() -> Iterator[None]:
     """SQLite rebuilds a table to change it (batch mode), and renaming the rebuilt table breaks every trigger
     that names it: the triggers are dropped meanwhile and the very same ones made again afterwards."""
     triggers: list[tuple[str, str]] = []
@@ -135,7 +135,7 @@ def _sqlite_triggers_set_aside() -> Iterator[None]:
 
 
 def _alter_checks(checks: dict[str, dict[str, str]], *, add: bool) -> None:
-    with _sqlite_triggers_set_aside():
+    with sqlite_triggers_set_aside():
         _alter_checks_of(checks, add=add, sqlite=op.get_bind().dialect.name == "sqlite")
 
 
@@ -193,7 +193,7 @@ def add_standard_address(table: str, *, with_coordinates: bool = False, had_addr
     them their standard address (or marks them unresolved for staff), as it does for a write made while
     placenames was down. `with_coordinates`: the table has no latitude and longitude yet. `had_address`: false
     when the table kept no address at all; its rows get an empty one, unresolved, for staff to give."""
-    with _sqlite_triggers_set_aside(), op.batch_alter_table(table) as batch:
+    with sqlite_triggers_set_aside(), op.batch_alter_table(table) as batch:
         if not had_address:
             batch.add_column(Column("address", String(200), nullable=False, server_default=""))
         batch.add_column(Column("address_written", String(200)))
@@ -228,7 +228,7 @@ def drop_standard_address(table: str, *, with_coordinates: bool = False, had_add
     if with_coordinates:
         names += ["latitude_range", "longitude_range"]
     drop_checks({table: {f"ck_{table}_{name}": "" for name in names}})
-    with _sqlite_triggers_set_aside(), op.batch_alter_table(table) as batch:
+    with sqlite_triggers_set_aside(), op.batch_alter_table(table) as batch:
         batch.drop_index(f"ix_{table}_address_status_id")
         batch.drop_index(f"ix_{table}_address_code")
         for column in ("address_written", "address_code", "address_status"):

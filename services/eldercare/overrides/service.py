@@ -91,12 +91,12 @@ async def record(
 async def list_overrides(
     session: AsyncSession, principal: Principal, page: PageParams, *, action: str | None, actor: str | None
 ) -> list[Override]:
-    """Newest first; a staff auditor sees the overrides in their area, a partner holding the scope all."""
-    query = keyset(select(Override), Override.id, page, descending=True)
-    if principal.is_area_staff:
-        query = query.where(within_area(Override.area_code, principal.area))
-    elif principal.kind != "partner":
+    """Newest first: an auditor sees the overrides in their area (the scope is an auditor's, never a client's)."""
+    if not principal.is_area_staff:
         return []
+    query = keyset(select(Override), Override.id, page, descending=True).where(
+        within_area(Override.area_code, principal.area)
+    )
     if action:
         query = query.where(Override.action == action)
     if actor:

@@ -14,7 +14,7 @@ Create Date: 2026-12-08 01:10:00
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import _sqlite_triggers_set_aside, add_checks, drop_append_only, drop_checks, make_append_only
+from shared.migrations import sqlite_triggers_set_aside, add_checks, drop_append_only, drop_checks, make_append_only
 
 # revision identifiers, used by Alembic.
 revision = "9c4e7a1d2b36"
@@ -54,12 +54,12 @@ NEW_CHECKS = {
 
 
 def upgrade() -> None:
-    with _sqlite_triggers_set_aside(), op.batch_alter_table("subsidy_entries") as batch:
+    with sqlite_triggers_set_aside(), op.batch_alter_table("subsidy_entries") as batch:
         batch.add_column(sa.Column("visit_seq", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("prev_seq", sa.Integer(), nullable=True))
     # Every draw so far is its visit's first and only one.
     op.execute("UPDATE subsidy_entries SET visit_seq = 1 WHERE kind = 'draw' AND visit_id IS NOT NULL")
-    with _sqlite_triggers_set_aside(), op.batch_alter_table("subsidy_entries") as batch:
+    with sqlite_triggers_set_aside(), op.batch_alter_table("subsidy_entries") as batch:
         batch.drop_index("uq_subsidy_entries_visit_id")
         batch.create_unique_constraint("uq_subsidy_entries_visit_id_visit_seq", ["visit_id", "visit_seq"])
         batch.create_foreign_key(
@@ -80,7 +80,7 @@ def downgrade() -> None:
     drop_append_only("subsidy_entries", prefix="eldercare")
     drop_checks(NEW_CHECKS)
     add_checks(OLD_CHECKS)
-    with _sqlite_triggers_set_aside(), op.batch_alter_table("subsidy_entries") as batch:
+    with sqlite_triggers_set_aside(), op.batch_alter_table("subsidy_entries") as batch:
         batch.drop_constraint("fk_subsidy_entries_visit_id_subsidy_entries", type_="foreignkey")
         batch.drop_constraint("uq_subsidy_entries_visit_id_visit_seq", type_="unique")
         batch.create_index("uq_subsidy_entries_visit_id", ["visit_id"], unique=True)
