@@ -153,6 +153,34 @@ async def test_a_call_sent_again_from_a_weak_network_is_logged_once(client):
     assert [c["id"] for c in calls.json()["items"]] == [first.json()["id"]]
 
 
+async def test_a_call_is_not_dated_before_the_person_was_born(client):
+    """`called_at` was bounded only by the years 1900-2199: a family member could log a fall of 1900-01-01, before
+    the older person was born, an open call in staff's queue for a day that never held one. Now a 422 naming
+    `called_at`, and the next ordinary call is logged."""
+    elder_id, _ = await add_elder(client)
+    carer = resident(CARER, C_READ, C_RAISE)
+    birth_on = dt.date.fromisoformat(
+        (await client.get(f"{API}/elders/{elder_id}", headers=client.as_(YINZHOU))).json()["birth_on"]
+    )
+    before = dt.datetime.combine(birth_on - dt.timedelta(days=1), dt.time(12), clock.SHANGHAI).isoformat()
+    for called_at in ("1900-01-01T08:00:00+08:00", before):
+        bad = await client.post(
+            f"{API}/emergency-calls",
+            headers=client.as_(carer),
+            json={"elder_id": elder_id, "kind": "fall", "called_at": called_at},
+        )
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["errors"][0]["field"] == "called_at"
+    on_the_day = dt.datetime.combine(birth_on, dt.time(0, 30), clock.SHANGHAI).isoformat()
+    for called_at in (on_the_day, None):
+        good = await client.post(
+            f"{API}/emergency-calls",
+            headers=client.as_(carer),
+            json={"elder_id": elder_id, "kind": "fall", "called_at": called_at},
+        )
+        assert good.status_code == 201, good.text
+
+
 async def test_emergency_call_handling_and_open_calls_per_area(client):
     elder_id, _ = await add_elder(client)
     carer = resident(CARER, C_READ, C_RAISE)

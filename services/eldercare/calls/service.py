@@ -10,6 +10,7 @@ from services.eldercare.calls.models import CallAction, EmergencyCall
 from services.eldercare.calls.schemas import ActionOut, CallIn, CallOut
 from services.eldercare.elders.models import Elder
 from services.eldercare.elders.service import get_visible, visible_to
+from shared import clock
 from shared.db import one_or_404, utcnow
 from shared.errors import Conflict, InvalidInput
 from shared.geo import check_coordinates
@@ -43,6 +44,8 @@ async def raise_call(session: AsyncSession, principal: Principal, data: CallIn) 
     now = utcnow()
     if data.called_at is not None and data.called_at > now:
         raise InvalidInput("called_at", "is in the future")
+    if data.called_at is not None and data.called_at.astimezone(clock.SHANGHAI).date() < elder.birth_on:
+        raise InvalidInput("called_at", "is before the person was born")
     call = EmergencyCall(
         elder_id=elder.id,
         area_code=elder.area_code,
