@@ -43,3 +43,6 @@ class AssistanceSettings(ServiceSettings):
     # Assumption: how many files one application may hold, and households one resident may declare.
     materials_per_application: int = Field(30, ge=1, le=200)
     declared_households_per_resident: int = Field(3, ge=1, le=20)
+    # Assumption: the incomes and assets a resident may declare for one household (a family of ten, each with a
+    # few incomes and assets, stays well under it); more go through the community (社区) at the counter.
+    declared_figures_per_household: int = Field(100, ge=1, le=1000)

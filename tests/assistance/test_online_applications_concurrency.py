@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from services.assistance.applications.models import Application
+from services.assistance.assessment.models import Asset, Income
 from services.assistance.online.models import Material, MaterialRequest
 from shared.blobs import LocalBlobStore
 from tests.assistance.helpers import household, member
@@ -16,7 +17,17 @@ from tests.assistance.test_applications import (
     STREET,
     today,  # noqa: F401  (a pytest fixture these tests use)
 )
-from tests.assistance.test_online_applications import ECONOMIC, MOTHER, PNG, STRANGER, apply, declare, upload
+from tests.assistance.test_assessment import income
+from tests.assistance.test_online_applications import (
+    DECLARED,
+    ECONOMIC,
+    MOTHER,
+    PNG,
+    STRANGER,
+    apply,
+    declare,
+    upload,
+)
 from tests.races import next_request_succeeds
 
 
@@ -120,4 +131,45 @@ async def test_files_uploaded_at_once_are_no_more_than_an_application_may_hold(
     assert await count(client, stored) == 2
     await next_request_succeeds(
         client.get(f"{API}/online-applications/{application['id']}", headers=client.as_(MOTHER)), status=200
+    )
+
+
+async def test_incomes_and_assets_declared_at_once_are_no_more_than_a_household_may_hold(
+    committed_client,
+    monkeypatch,
+):
+    # A resident could declare incomes and assets for a household without end (each row encrypted, each read by
+    # staff's assessment): now at most declared_figures_per_household, counted one request after the other.
+    client = committed_client
+    monkeypatch.setattr(client.app.state.settings, "declared_figures_per_household", 3)
+    h = await declare(client)
+    base = f"{API}/declared-households/{h['id']}"
+    wages = income(h["members"][0]["id"], amount_fen=600_000, source=DECLARED)
+    deposit = {"kind": "deposit", "value_fen": 500_000, "source": DECLARED}
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"{base}/incomes" if i % 2 else f"{base}/assets",
+                json=wages if i % 2 else deposit,
+                headers=client.as_(MOTHER),
+            )
+            for i in range(8)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 3 and set(statuses) == {201, 409}, statuses
+    refused = next(r for r in responses if r.status_code == 409)
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    held = select(func.count()).where(Income.household_id == h["id"])
+    assets = select(func.count()).where(Asset.household_id == h["id"])
+    assert await count(client, held) + await count(client, assets) == 3
+    # The next ordinary request: another resident's household takes its figures.
+    other = await declare(client, STRANGER, household(member(age=70)))
+    await next_request_succeeds(
+        client.post(
+            f"{API}/declared-households/{other['id']}/incomes",
+            json=income(other["members"][0]["id"], amount_fen=100_000, source=DECLARED),
+            headers=client.as_(STRANGER),
+        ),
+        status=201,
     )

@@ -123,8 +123,11 @@ async def get_declared_household(household_id: int, session: Session, principal:
     "when applying. Amounts are stored encrypted and masked in the answer.",
     responses=RESIDENT_ERRORS,
 )
-async def declare_income(household_id: int, data: IncomeIn, session: Session, principal: OnlineWriter) -> IncomeOut:
-    return income_out(await service.declare_income(session, principal, household_id, data))
+async def declare_income(
+    household_id: int, data: IncomeIn, request: Request, session: Session, principal: OnlineWriter
+) -> IncomeOut:
+    quota = request.app.state.settings.declared_figures_per_household
+    return income_out(await service.declare_income(session, principal, household_id, data, quota=quota))
 
 
 @router.post(
@@ -136,8 +139,11 @@ async def declare_income(household_id: int, data: IncomeIn, session: Session, pr
     "`POST /households/{household_id}/assets`, with `source.kind` `applicant`.",
     responses=RESIDENT_ERRORS,
 )
-async def declare_asset(household_id: int, data: AssetIn, session: Session, principal: OnlineWriter) -> AssetOut:
-    return asset_out(await service.declare_asset(session, principal, household_id, data))
+async def declare_asset(
+    household_id: int, data: AssetIn, request: Request, session: Session, principal: OnlineWriter
+) -> AssetOut:
+    quota = request.app.state.settings.declared_figures_per_household
+    return asset_out(await service.declare_asset(session, principal, household_id, data, quota=quota))
 
 
 # The resident's applications -------------------------------------------------------------------------------

@@ -156,15 +156,43 @@ def _declared(source_kind: str) -> None:
         )
 
 
-async def declare_income(session: AsyncSession, principal: Principal, household_id: int, data: IncomeIn) -> Income:
+async def _room_for_a_figure(session: AsyncSession, household: Household, subject: str, quota: int) -> None:
+    """Refuse a declared income or asset past the household's quota: else a resident could add rows without end
+    (each one encrypted, and every one read by staff's assessment of the household)."""
+    await _one_at_a_time(session, subject)  # figures sent at once are counted one after the other
+    declared = 0
+    for model in (Income, Asset):
+        declared += (
+            await session.scalar(
+                select(func.count()).where(model.household_id == household.id, model.recorded_by == subject)
+            )
+            or 0
+        )
+    if declared >= quota:
+        raise Conflict(
+            "you have declared {declared} incomes and assets for household {household_id}, the most one may; "
+            "ask your community (社区) to record more at the counter",
+            resource=f"declared-households/{household.id}",
+            household_id=household.id,
+            declared=declared,
+        )
+
+
+async def declare_income(
+    session: AsyncSession, principal: Principal, household_id: int, data: IncomeIn, *, quota: int
+) -> Income:
     household = await declared_household(session, principal, household_id)
     _declared(data.source.kind)
+    await _room_for_a_figure(session, household, principal.subject, quota)
     return await assessment.record_income(session, household, data, recorded_by=principal.subject)
 
 
-async def declare_asset(session: AsyncSession, principal: Principal, household_id: int, data: AssetIn) -> Asset:
+async def declare_asset(
+    session: AsyncSession, principal: Principal, household_id: int, data: AssetIn, *, quota: int
+) -> Asset:
     household = await declared_household(session, principal, household_id)
     _declared(data.source.kind)
+    await _room_for_a_figure(session, household, principal.subject, quota)
     return await assessment.record_asset(session, household, data, recorded_by=principal.subject)
 
 
