@@ -79,6 +79,7 @@ from shared.spreadsheets import (
     SpreadsheetRefused,
     XlsxWriter,
     check_rows,
+    check_zip,
     content_hash,
     open_sheet,
     place,
@@ -696,7 +697,9 @@ class Spreadsheets:
                 "until the file is clean, unless `clean_rows_only` is set (then the clean rows are). Rows already "
                 "recorded (the same person) are skipped. The same file sent again is the same import (200, by its "
                 "SHA-256); when that import's job was cancelled or gave up, it is taken up again from where it "
-                "stopped, by a new job, for the sender (202). Follow it with `GET /spreadsheet-imports/{id}`. "
+                "stopped, by a new job, for the sender (202). Follow it with `GET /spreadsheet-imports/{id}`. A file that "
+                "is not a spreadsheet, or a workbook its zip's directory already refuses (damaged, encrypted, a part "
+                "declared too large), is a 422 naming `file`, nothing stored. "
                 "Needs the create route's scope. docs: README, Spreadsheets for staff.",
                 responses={
                     200: {"model": SpreadsheetImportOut, "description": "The same file was already sent"},
@@ -740,7 +743,10 @@ class Spreadsheets:
                         max_upload_bytes=MAX_UPLOAD_BYTES // 2**20,
                     )
                 try:
-                    sniff(content)
+                    # A workbook its zip's directory already refuses (damaged, a part openpyxl reads whole declared
+                    # too large...) is refused now, nothing stored; the worker's scan still counts while inflating.
+                    if sniff(content) == "xlsx":
+                        await asyncio.to_thread(check_zip, content)  # nothing inflated; a long directory takes a while
                 except SpreadsheetRefused as refused:
                     raise InvalidInput("file", str(refused)) from None
                 mode = "clean_rows" if clean_rows_only else "all_or_nothing"

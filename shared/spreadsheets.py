@@ -40,7 +40,7 @@ import re
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from xml.etree.ElementTree import iterparse
@@ -186,7 +186,9 @@ def sniff(content: bytes) -> Format:
 
 
 def check_zip(content: bytes) -> None:
-    """Refuse a workbook that would unpack to more than MAX_UNPACKED_BYTES, from its directory alone."""
+    """Refuse a workbook from its directory alone, nothing inflated (the upload does it too, cheaply): damaged, too
+    many parts, more than MAX_UNPACKED_BYTES unpacked, no workbook or content types, encrypted, or a part openpyxl
+    reads whole declared past MAX_WHOLE_PART_BYTES."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             members = archive.infolist()
@@ -201,8 +203,15 @@ def check_zip(content: bytes) -> None:
             f"the workbook would unpack to {unpacked // 2**20} MiB, over the limit of {MAX_UNPACKED_BYTES // 2**20} "
             "MiB: split it into smaller files"
         )
-    if not any(m.filename == "xl/workbook.xml" for m in members):
+    names = {m.filename for m in members}
+    if "xl/workbook.xml" not in names or ARC_CONTENT_TYPES not in names:  # openpyxl needs both
         raise SpreadsheetRefused("the file is a zip but not an Excel workbook: send an .xlsx workbook or a CSV file")
+    if any(m.flag_bits & 0x1 for m in members):  # zipfile would ask for a password: no part can be read
+        raise SpreadsheetRefused("the workbook is damaged (encrypted): save it again as .xlsx, without a password")
+    try:
+        _declared_sizes(members, _WHOLE_ALWAYS)
+    except _TooLarge as exc:
+        raise _refuse_too_large(*exc.args) from None
 
 
 def text_encoding(content: bytes) -> str:
@@ -397,9 +406,7 @@ def _scan_parts(content: bytes, max_strings: int | None = None) -> dict[str, tup
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             whole, strings = _whole_parts(archive)
-            for info in archive.infolist():  # what the directory declares, before anything is inflated
-                if info.filename in whole and info.file_size > MAX_WHOLE_PART_BYTES:
-                    raise _TooLarge(info.filename, f"{info.file_size / 2**20:.1f} MiB")
+            _declared_sizes(archive.infolist(), whole)
             for info in archive.infolist():
                 if info.is_dir():
                     continue
@@ -440,12 +447,7 @@ def _scan_parts(content: bytes, max_strings: int | None = None) -> dict[str, tup
             f"{_part_name(name)} declares a document type, which no workbook has: save it again as .xlsx"
         ) from None
     except _TooLarge as exc:
-        part, size = exc.args
-        raise SpreadsheetRefused(
-            f"{_part_name(part)} is far larger than a workbook's ({size}; Excel writes kilobytes there, at most "
-            f"{MAX_WHOLE_PART_BYTES // 2**20} MiB and {MAX_WHOLE_PART_TAGS:,} tags are read): copy the sheet's data "
-            "into a new workbook and send that"
-        ) from None
+        raise _refuse_too_large(*exc.args) from None
     except _TooManyStrings:
         raise SpreadsheetRefused(
             f"{_part_name(name)} holds more than {max_strings:,} strings, more than the sheet's rows and columns can use "
@@ -457,6 +459,22 @@ def _scan_parts(content: bytes, max_strings: int | None = None) -> dict[str, tup
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, KeyError, OSError, EOFError) as exc:
         raise SpreadsheetRefused(f"the workbook is damaged ({type(exc).__name__}): save it again as .xlsx") from None
     return found
+
+
+def _declared_sizes(members: Iterable[zipfile.ZipInfo], whole: Set[str]) -> None:
+    """_TooLarge for a part openpyxl reads whole whose size, as the zip's directory declares it, is past
+    MAX_WHOLE_PART_BYTES: nothing inflated (the scan then counts what each part inflates to, as a directory may lie)."""
+    for info in members:
+        if info.filename in whole and info.file_size > MAX_WHOLE_PART_BYTES:
+            raise _TooLarge(info.filename, f"{info.file_size / 2**20:.1f} MiB")
+
+
+def _refuse_too_large(part: str, size: str) -> SpreadsheetRefused:
+    return SpreadsheetRefused(
+        f"{_part_name(part)} is far larger than a workbook's ({size}; Excel writes kilobytes there, at most "
+        f"{MAX_WHOLE_PART_BYTES // 2**20} MiB and {MAX_WHOLE_PART_TAGS:,} tags are read): copy the sheet's data "
+        "into a new workbook and send that"
+    )
 
 
 def _bounded(chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
@@ -479,7 +497,7 @@ def _whole_parts(archive: zipfile.ZipFile) -> tuple[set[str], str]:
     (`keep_links=False`), nor the sheets' own relationships (openpyxl's sheets are never opened). And the shared
     strings' part, which it streams, as it finds it (by its content type; by its usual name when the content types
     cannot be read: openpyxl refuses such a file)."""
-    fixed = {ARC_CONTENT_TYPES, ARC_WORKBOOK, _rels_of(ARC_WORKBOOK), ARC_STYLE, ARC_THEME, ARC_CORE, ARC_CUSTOM}
+    fixed = set(_WHOLE_ALWAYS)
     try:
         info = archive.getinfo(ARC_CONTENT_TYPES)
     except KeyError:
@@ -512,6 +530,13 @@ def _rels_of(part: str) -> str:
     """The relationships part of a part, as openpyxl names it (`get_rels_path`)."""
     folder, name = posixpath.split(part)
     return posixpath.join(folder, "_rels", f"{name}.rels")
+
+
+# The parts openpyxl reads whole in every workbook (the workbook part the content types name is added by the scan):
+# their declared sizes are checked at upload, from the zip's directory alone.
+_WHOLE_ALWAYS = frozenset(
+    {ARC_CONTENT_TYPES, ARC_WORKBOOK, _rels_of(ARC_WORKBOOK), ARC_STYLE, ARC_THEME, ARC_CORE, ARC_CUSTOM}
+)
 
 
 def _scan_part(chunks: Iterable[bytes], max_strings: int | None = None) -> tuple[list[tuple[int, int, str]], int]:

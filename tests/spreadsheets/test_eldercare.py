@@ -13,6 +13,7 @@ import zipfile
 import zlib
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 from openpyxl.utils.datetime import to_excel
 
@@ -158,11 +159,12 @@ async def test_files_that_are_not_spreadsheets_get_a_clear_answer_and_the_servic
         archive.writestr("xl/workbook.xml", "<workbook/>")
         archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (spreadsheets.MAX_UNPACKED_BYTES + 1))
     assert len(bomb.getvalue()) < 64 * 1024
-    bombed = await suite.imported(bomb.getvalue())
-    assert bombed["status"] == "rejected" and "unpack" in bombed["problems"][0]["message"]
+    bombed = await suite.upload(bomb.getvalue())  # refused from the zip's directory, at upload
+    assert bombed.status_code == 422, bombed.text
+    assert bombed.json()["errors"][0]["field"] == "file" and "unpack" in bombed.json()["detail"]
 
-    broken = await suite.imported(b"PK\x03\x04" + b"\x00" * 100)
-    assert broken["status"] == "rejected" and "damaged" in broken["problems"][0]["message"]
+    broken = await suite.upload(b"PK\x03\x04" + b"\x00" * 100)
+    assert broken.status_code == 422 and "damaged" in broken.json()["detail"], broken.text
 
     too_big = await suite.upload(b"a" * (spreadsheets.MAX_UPLOAD_BYTES + 1), filename="big.csv")
     assert too_big.status_code == 413
@@ -202,6 +204,37 @@ async def test_a_styles_part_of_millions_of_tiny_tags_is_rejected_before_openpyx
     message = result["problems"][0]["message"]
     assert "far larger than a workbook's" in message and "xl/styles.xml" in message, message
     assert await elders_seen(suite) == []
+
+
+async def test_a_part_read_whole_that_its_zip_declares_too_large_is_refused_at_upload_storing_nothing(suite):
+    # The styles part declares 400 MB in the zip's directory (2 MB compressed): a 422 naming the file and the part,
+    # from the directory alone, before the import is stored or a job queued.
+    typed = xlsx(workbook([HEADER, [id_number(1), "张桂英", None, "百丈东路1号", BAIZHANG, "否"]]))
+    source, out = zipfile.ZipFile(io.BytesIO(typed)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for info in source.infolist():
+            if info.filename != "xl/styles.xml":
+                archive.writestr(info.filename, source.read(info))
+        with archive.open("xl/styles.xml", "w", force_zip64=True) as part:
+            block = b"<a/>" * (1 << 18)
+            for _ in range(400):
+                part.write(block)
+    content = out.getvalue()
+    assert len(content) < 4 * 2**20
+    answer = await suite.upload(content)
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["errors"][0]["field"] == "file", problem
+    assert "xl/styles.xml" in problem["detail"] and "far larger than a workbook's" in problem["detail"], problem
+    async with suite.databases["eldercare"].sessionmaker() as session:
+        stored = (await session.execute(sa.text("SELECT count(*) FROM spreadsheets"))).scalar()
+        jobs = (await session.execute(sa.text("SELECT count(*) FROM jobs WHERE task LIKE 'spreadsheets.%'"))).scalar()
+    assert (stored, jobs) == (0, 0)
+    assert await suite.drain() == []
+
+    # The next ordinary upload still works.
+    fine = await suite.imported(typed)
+    assert fine["status"] == "imported", fine
 
 
 async def test_shared_strings_past_what_the_import_can_use_are_rejected_before_openpyxl_reads_them(suite, monkeypatch):
@@ -263,7 +296,10 @@ async def test_a_damaged_workbook_is_rejected_with_its_reason_not_left_to_fail(s
         for n in range(3000)
     ]
     content = xlsx(workbook([HEADER, *rows]))
-    for damaged in (cut_short_deflate(content), from_a_later_zip_version(content)):
+    # A directory zipfile cannot read is refused at upload, from the directory alone; a part damaged inside, by the job.
+    later = await suite.upload(from_a_later_zip_version(content))
+    assert later.status_code == 422 and "damaged" in later.json()["detail"], later.text
+    for damaged in (cut_short_deflate(content),):
         answer = await suite.upload(damaged)
         assert answer.status_code == 202, answer.text
         ran = await suite.drain()
