@@ -4,9 +4,12 @@ charitable resources went where, and is kept."""
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.charity.database import IDEMPOTENCY_KEYS
 from services.charity.needs.models import Match, ResourceOffer
 from shared.errors import Conflict, NotFound
 from shared.i18n import N_
@@ -64,10 +67,25 @@ async def erase(session: AsyncSession, subject: str, category: str, record_id: s
     # Conditional on no match, so a need matched meanwhile keeps its offer.
     erased = await session.execute(delete(ResourceOffer).where(*mine, ~_matched(ResourceOffer.id)))
     if erased.rowcount == 1:
+        await _forget_replays(session, subject, offer_id)
         return
     if await session.scalar(select(ResourceOffer.id).where(*mine)) is None:
         raise NotFound("no resource offer {record_id} of this subject", record_id=record_id)
     raise Conflict("kept: {reason}", resource=f"resource-offers/{offer_id}", reason=KEEP_MATCHED)
+
+
+async def _forget_replays(session: AsyncSession, subject: str, offer_id: int) -> None:
+    """The offer's create route kept its answer (name, description) under the caller's Idempotency-Key for replays:
+    that copy goes with the offer, and a replay of the key no longer answers an erased offer."""
+    keys = IDEMPOTENCY_KEYS.c
+    stored = await session.execute(
+        select(keys.id, keys.response_body).where(
+            keys.owner == subject, keys.response_body.contains('"offerer_kind"', autoescape=True)
+        )
+    )
+    gone = [key_id for key_id, body in stored if json.loads(body).get("id") == offer_id]
+    if gone:
+        await session.execute(delete(IDEMPOTENCY_KEYS).where(keys.id.in_(gone)))
 
 
 SUBJECT_DATA = SubjectData("charity", collect, erase)
