@@ -27,7 +27,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     Boolean,
@@ -46,6 +46,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import JSON
 
@@ -273,15 +274,19 @@ class Tasks:
         job = await self.get(session, job_id)
         if job["status"] not in LIVE:
             raise Conflict("job {job_id} is already {status}", job_id=job_id, status=job["status"])
-        await session.execute(
+        cancelled = await session.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status == "queued")
             .values(status="cancelled", finished_at=utcnow())
         )
-        await session.execute(
+        asked = await session.execute(
             update(jobs).where(jobs.c.id == job_id, jobs.c.status == "running").values(cancel_requested=True)
         )
-        return await self.get(session, job_id)
+        job = await self.get(session, job_id)
+        # Neither matched: it finished after it was read, and nothing was cancelled.
+        if sum(cast(CursorResult[Any], r).rowcount for r in (cancelled, asked)) == 0:
+            raise Conflict("job {job_id} is already {status}", job_id=job_id, status=job["status"])
+        return job
 
 
 def backoff(attempt: int) -> dt.timedelta:

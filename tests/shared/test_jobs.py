@@ -182,3 +182,29 @@ def test_schedule_slots_are_shanghai_wall_times():
     assert Monthly(1, dt.time(0, 0)).slot(at) == dt.datetime(2027, 3, 1, 0, 0, tzinfo=clock.SHANGHAI)
     assert Every(15).slot(at) == dt.datetime(2027, 3, 1, 1, 30, tzinfo=clock.SHANGHAI)
     assert Every(15).slot(at + dt.timedelta(minutes=14)) == dt.datetime(2027, 3, 1, 1, 30, tzinfo=clock.SHANGHAI)
+
+
+async def test_a_cancel_that_a_finish_overtakes_is_a_conflict_and_the_session_goes_on(database):
+    # The cancel read the job running, then the worker's finish committed before its conditional updates: neither
+    # matched, and the cancel answered 200 as if asked, on a job that had succeeded.
+    tasks = Tasks(JOBS)
+
+    @tasks.task("quick")
+    async def quick(ctx):
+        return {"done": True}
+
+    job_id = await enqueue(database, tasks, "quick")
+    assert await worker(database, tasks).run_until_idle() == [("quick", "succeeded")]
+    real_get, reads = tasks.get, []
+
+    async def stale_first(session, job_id):  # what the cancel read before the finish committed
+        row = await real_get(session, job_id)
+        reads.append(row)
+        return row | {"status": "running"} if len(reads) == 1 else row
+
+    tasks.get = stale_first  # type: ignore[method-assign]
+    async with database.sessionmaker() as session:
+        with pytest.raises(Conflict):
+            await tasks.cancel(session, job_id)
+        await session.rollback()
+        assert (await real_get(session, job_id))["status"] == "succeeded"
