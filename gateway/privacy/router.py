@@ -11,7 +11,7 @@ from gateway.privacy import service
 from gateway.privacy.peers import SubjectDataPeers
 from gateway.privacy.schemas import AnswerIn, CopyOut, DataRequestDetailOut, DataRequestIn, DataRequestOut
 from gateway.scopes import PRIVACY_REQUESTS_ANSWER, PRIVACY_REQUESTS_READ, PRIVACY_REQUESTS_WRITE
-from shared.db import Session
+from shared.db import RowId, Session
 from shared.errors import Forbidden, problem_responses
 from shared.identity import Principal
 from shared.pagination import Page, PageParams, page_of, page_params
@@ -109,7 +109,7 @@ async def list_requests(
     "the request id. Another resident's request is a 404, as one that does not exist.",
     responses=problem_responses(401, 403, 404),
 )
-async def get_request(request_id: int, session: Session, principal: RegisterReader) -> DataRequestDetailOut:
+async def get_request(request_id: RowId, session: Session, principal: RegisterReader) -> DataRequestDetailOut:
     return await service.detail(session, principal, request_id)
 
 
@@ -125,7 +125,7 @@ async def get_request(request_id: int, session: Session, principal: RegisterRead
     responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
 async def answer(
-    request_id: int, data: AnswerIn, session: Session, peers: Peers, principal: PrivacyRequestsAnswer
+    request_id: RowId, data: AnswerIn, session: Session, peers: Peers, principal: PrivacyRequestsAnswer
 ) -> DataRequestOut:
     return service.request_out(await service.answer(session, peers, principal, request_id, data))
 

@@ -327,3 +327,16 @@ async def test_bad_requests_name_the_field_and_the_audit_is_append_only(gateway)
             select(DataRequestEvent.action).where(DataRequestEvent.data_request_id == copy["request_id"])
         )
         assert list(kept) == ["copied"]
+
+
+async def test_a_request_number_no_row_can_have_is_a_422_naming_it(gateway):
+    # The register's routes took any integer: one past what the id column holds reached the database (asyncpg
+    # refuses it, SQLite overflows) and answered 500.
+    _carer, headers = resident(gateway)
+    city = bearer("staff-city", gateway.settings)
+    for path, send, who in (("", gateway.get, headers), ("/answer", gateway.post, city)):
+        for number in (2**70, 2**31, 0):
+            kwargs = {"json": {"outcome": "refused", "answer": "无"}} if who is city else {}
+            response = await send(f"{PRIVACY}/data-requests/{number}{path}", headers=who, **kwargs)
+            assert response.status_code == 422, response.text
+            assert response.json()["errors"][0]["field"] == "request_id", response.text
