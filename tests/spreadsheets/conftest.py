@@ -67,6 +67,27 @@ def repacked(
     return out.getvalue()
 
 
+def with_shared_strings(content: bytes, part: bytes) -> bytes:
+    """The workbook with `part` as its shared strings (`xl/sharedStrings.xml`), declared where openpyxl finds it: in
+    the content types and the workbook's relationships, as Excel writes text."""
+    return repacked(
+        content,
+        {
+            "[Content_Types].xml": lambda d: d.replace(
+                b"</Types>",
+                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+            ),
+            "xl/_rels/workbook.xml.rels": lambda d: d.replace(
+                b"</Relationships>",
+                b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                b'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+            ),
+        },
+        {"xl/sharedStrings.xml": part},
+    )
+
+
 @dataclass
 class Suite:
     http: httpx.AsyncClient

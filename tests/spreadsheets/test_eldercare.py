@@ -21,7 +21,7 @@ from services.eldercare.spreadsheets import ELDERS_LAYOUT
 from shared import spreadsheets
 from shared.identity import Principal
 from shared.jobs import Worker
-from tests.spreadsheets.conftest import BAIZHANG, YINZHOU, id_number, repacked, workbook, xlsx
+from tests.spreadsheets.conftest import BAIZHANG, YINZHOU, id_number, repacked, with_shared_strings, workbook, xlsx
 
 HEADER = ["身份证号", "姓名", "手机", "地址", "区划代码", "独居"]
 API = "/api/eldercare/v1"
@@ -245,22 +245,7 @@ async def test_shared_strings_past_what_the_import_can_use_are_rejected_before_o
     assert cap == (3 + 10) * 11 + 10 * 200
     typed = xlsx(workbook([HEADER, [id_number(1), "张桂英", None, "百丈东路1号", BAIZHANG, "否"]]))
     main = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    content = repacked(
-        typed,
-        {
-            "[Content_Types].xml": lambda d: d.replace(
-                b"</Types>",
-                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-            ),
-            "xl/_rels/workbook.xml.rels": lambda d: d.replace(
-                b"</Relationships>",
-                b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-                b'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
-            ),
-        },
-        {"xl/sharedStrings.xml": b'<sst xmlns="' + main + b'">' + b"<si><t>a</t></si>" * (cap + 1) + b"</sst>"},
-    )
+    content = with_shared_strings(typed, b'<sst xmlns="' + main + b'">' + b"<si><t>a</t></si>" * (cap + 1) + b"</sst>")
     result = await suite.imported(content)
     assert result["status"] == "rejected", result
     message = result["problems"][0]["message"]

@@ -14,7 +14,7 @@ import pytest
 
 from shared import spreadsheets
 from shared.spreadsheets import Column, Layout, SpreadsheetRefused, open_sheet
-from tests.spreadsheets.conftest import repacked, workbook, xlsx
+from tests.spreadsheets.conftest import repacked, with_shared_strings, workbook, xlsx
 
 LAYOUT = Layout("老年人", (Column("id_number", ("身份证号",), required=True), Column("name", ("姓名",), required=True)))
 SHEET = "xl/worksheets/sheet1.xml"
@@ -39,27 +39,13 @@ def with_inline_cell(text: bytes) -> bytes:
 def with_shared_string(text: bytes) -> bytes:
     """The base workbook with a shared strings part (as Excel writes text) holding `text`, used in B3."""
     sheet = b'<c r="B3" t="s"><v>0</v></c>'
-    return repacked(
+    return with_shared_strings(
         with_row(sheet),
-        {
-            "[Content_Types].xml": lambda d: d.replace(
-                b"</Types>",
-                b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-            ),
-            "xl/_rels/workbook.xml.rels": lambda d: d.replace(
-                b"</Relationships>",
-                b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-                b'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
-            ),
-        },
-        {
-            "xl/sharedStrings.xml": b'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="'
-            + MAIN
-            + b'" count="1" uniqueCount="1"><si><t>'
-            + text
-            + b"</t></si></sst>"
-        },
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="'
+        + MAIN
+        + b'" count="1" uniqueCount="1"><si><t>'
+        + text
+        + b"</t></si></sst>",
     )
 
 
